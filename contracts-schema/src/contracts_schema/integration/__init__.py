@@ -1,0 +1,5 @@
+"""Integration events: the stable, versioned public feed for municipal systems (CloudEvents 1.0)."""
+
+from contracts_schema.integration.events import INTEGRATION_EVENTS
+
+__all__ = ["INTEGRATION_EVENTS"]

@@ -1,0 +1,7 @@
+"""Domain events of the registry context."""
+
+from __future__ import annotations
+
+from contracts_schema.base import DomainEvent
+
+EVENTS: tuple[type[DomainEvent], ...] = ()

@@ -1,0 +1,284 @@
+"""The command side: route a command to its aggregate, decide purely, append, reply.
+
+A handler loads the aggregate, folds it, calls a pure `decide`, appends with an expected
+sequence and retries a bounded number of times on conflict. Idempotency by command id:
+a durable KV record of processed commands, plus the aggregate's own events (each carries
+its command id), which also covers a write that landed although its reply was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+from typing import Any, Generic, TypeVar
+
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+from pydantic import ValidationError
+
+from contracts_schema.base import Command, DomainEvent
+from contracts_schema.errors import RuleViolation
+from contracts_schema.replies import (
+    AppendedEvent,
+    CommandAccepted,
+    CommandRejected,
+    CommandRequest,
+)
+from contracts_schema.subjects import PROCESSED_COMMANDS_BUCKET, BoundedContext
+from eventstore.clock import Clock
+from eventstore.errors import AlreadyAppended, AppendFailed, ConcurrencyConflict
+from eventstore.hashing import canonical_json
+from eventstore.store import (
+    AggregateHistory,
+    CommandMetadata,
+    EventStore,
+    NewEvent,
+    StoredEvent,
+)
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S")
+C = TypeVar("C", bound=Command)
+
+
+@dataclass(frozen=True)
+class Decider(Generic[S]):
+    """How one aggregate type is folded from its events."""
+
+    context: BoundedContext
+    aggregate_type: str
+    initial: S
+    evolve: Callable[[S, DomainEvent], S]
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    now: datetime  # the service's clock (transaction time)
+    valid_at: datetime  # when the fact became true (the command's occurred_at, default now)
+    facts: Any = None  # read beforehand from outside the aggregate (e.g. a frozen list)
+
+
+@dataclass(frozen=True)
+class CommandRoute(Generic[S, C]):
+    command: type[C]
+    decider: Decider[S]
+    aggregate_id: Callable[[C], str]
+    decide: Callable[[S, C, DecisionContext], Sequence[DomainEvent]]
+    facts: Callable[[C], Awaitable[Any]] | None = None
+
+
+def consistency_token(events: Sequence[StoredEvent]) -> str:
+    highest: dict[str, int] = {}
+    for event in events:
+        highest[event.stream] = max(highest.get(event.stream, 0), event.seq)
+    return ",".join(f"{stream}:{seq}" for stream, seq in sorted(highest.items()))
+
+
+def parse_consistency_token(token: str) -> dict[str, int]:
+    """`STREAM:seq[,STREAM:seq...]` -> {stream: seq}; raises ValueError naming the problem."""
+    result: dict[str, int] = {}
+    for part in filter(None, token.split(",")):
+        stream, sep, seq = part.partition(":")
+        if not sep or not stream or not seq.isdigit():
+            raise ValueError(f"malformed consistency token part {part!r} (expected STREAM:seq)")
+        result[stream] = int(seq)
+    return result
+
+
+def _accepted(command_id: str, events: Sequence[StoredEvent], duplicate: bool) -> CommandAccepted:
+    return CommandAccepted(
+        command_id=command_id,
+        events=tuple(
+            AppendedEvent(
+                event_id=e.envelope.event_id,
+                event_type=e.envelope.event_type,
+                aggregate_type=e.envelope.aggregate_type,
+                aggregate_id=e.envelope.aggregate_id,
+                aggregate_version=e.envelope.aggregate_version,
+                stream=e.stream,
+                seq=e.seq,
+            )
+            for e in events
+        ),
+        consistency_token=consistency_token(events),
+        duplicate=duplicate,
+    )
+
+
+class CommandService:
+    """Handles the commands of one bounded context."""
+
+    def __init__(
+        self,
+        context: BoundedContext,
+        store: EventStore,
+        clock: Clock,
+        routes: Sequence[CommandRoute[Any, Any]],
+        event_types: Mapping[str, type[DomainEvent]],
+        *,
+        max_attempts: int = 8,
+    ) -> None:
+        self.context = context
+        self._store = store
+        self._clock = clock
+        self._routes = {r.command.command_type: r for r in routes}
+        self._event_types = event_types
+        self._max_attempts = max_attempts
+        self._processed: KeyValue | None = None
+
+    @property
+    def command_types(self) -> list[str]:
+        return sorted(self._routes)
+
+    async def start(self) -> None:
+        await self._store.ensure_stream(self.context)
+        js = self._store.nc.jetstream()
+        try:
+            self._processed = await js.key_value(PROCESSED_COMMANDS_BUCKET)
+        except Exception:  # bucket missing: create it (idempotent on the server)
+            from nats.js.api import KeyValueConfig
+
+            self._processed = await js.create_key_value(
+                KeyValueConfig(bucket=PROCESSED_COMMANDS_BUCKET, history=1)
+            )
+
+    def fold(self, decider: Decider[S], history: AggregateHistory) -> S:
+        return reduce(decider.evolve, (self.event_model(e) for e in history.events), decider.initial)
+
+    def event_model(self, event: StoredEvent) -> DomainEvent:
+        model = self._event_types.get(event.envelope.event_type)
+        if model is None:
+            raise LookupError(f"unknown event type {event.envelope.event_type!r}")
+        return model.model_validate(event.envelope.payload)
+
+    async def handle(self, subject: str, data: bytes) -> bytes:
+        """Entry point for one command message; always returns a reply, never raises."""
+        try:
+            reply: CommandAccepted | CommandRejected = await self._handle(subject, data)
+        except Exception as exc:  # a bug must not take the service down or time the client out
+            log.exception("command on %s failed", subject)
+            reply = CommandRejected(code="INTERNAL_ERROR", message=f"internal error: {type(exc).__name__}")
+        return reply.model_dump_json().encode()
+
+    async def _handle(self, subject: str, data: bytes) -> CommandAccepted | CommandRejected:
+        try:
+            request = CommandRequest.model_validate_json(data)
+        except ValidationError as exc:
+            return CommandRejected(code="MALFORMED_COMMAND", message=_describe(exc, "command request"))
+        type_from_subject = subject.rsplit(".", 1)[-1]
+        if request.command_type != type_from_subject:
+            return CommandRejected(
+                code="MALFORMED_COMMAND",
+                message=f"command_type {request.command_type!r} does not match subject {subject!r}",
+            )
+        route = self._routes.get(request.command_type)
+        if route is None:
+            return CommandRejected(
+                code="UNKNOWN_COMMAND",
+                message=f"the {self.context.name} service has no command {request.command_type!r};"
+                f" known: {', '.join(self.command_types)}",
+            )
+        try:
+            command = route.command.model_validate(request.command)
+        except ValidationError as exc:
+            return CommandRejected(
+                command_id=_str_or_none(request.command.get("command_id")),
+                code="INVALID_COMMAND",
+                message=_describe(exc, request.command_type),
+            )
+        meta = CommandMetadata(
+            command_id=command.command_id,
+            actor=request.actor,
+            correlation_id=request.correlation_id or command.command_id,
+            causation_id=request.causation_id,
+        )
+        return await self.execute(route, command, meta)
+
+    async def execute(
+        self, route: CommandRoute[Any, Any], command: Command, meta: CommandMetadata
+    ) -> CommandAccepted | CommandRejected:
+        fingerprint = hashlib.sha256(canonical_json(command.model_dump(mode="json"))).hexdigest()
+        previous = await self._recall(command.command_id)
+        if previous is not None:
+            if previous["fingerprint"] != fingerprint:
+                return CommandRejected(
+                    command_id=command.command_id,
+                    code="COMMAND_ID_REUSED",
+                    message=f"command id {command.command_id} was already used for a different command",
+                )
+            return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
+        decider = route.decider
+        aggregate_id = route.aggregate_id(command)
+        for attempt in range(self._max_attempts):
+            history = await self._store.load(decider.context, decider.aggregate_type, aggregate_id)
+            landed = history.events_of_command(command.command_id)
+            if landed:
+                return await self._remember(command.command_id, fingerprint, _accepted(command.command_id, landed, True))
+            now = self._clock.now()
+            facts = await route.facts(command) if route.facts else None
+            context = DecisionContext(now=now, valid_at=command.occurred_at or now, facts=facts)
+            try:
+                decided = route.decide(self.fold(decider, history), command, context)
+            except RuleViolation as violation:
+                return CommandRejected(
+                    command_id=command.command_id, code=violation.code, message=violation.message
+                )
+            new_events = [
+                NewEvent(e.event_type, e.schema_version, e.model_dump(mode="json"), context.valid_at)
+                for e in decided
+            ]
+            try:
+                stored = await self._store.append(history, new_events, meta)
+            except (ConcurrencyConflict, AlreadyAppended):
+                # Someone else wrote first, or our own earlier try landed: reload and look again.
+                await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+                continue
+            except AppendFailed as failure:
+                return CommandRejected(command_id=command.command_id, code="APPEND_FAILED", message=str(failure))
+            return await self._remember(command.command_id, fingerprint, _accepted(command.command_id, stored, False))
+        return CommandRejected(
+            command_id=command.command_id,
+            code="CONCURRENCY_CONFLICT",
+            message=f"{decider.aggregate_type} {aggregate_id} kept changing during"
+            f" {self._max_attempts} attempts; retry the command with the same command id",
+        )
+
+    def _key(self, command_id: str) -> str:
+        return f"{self.context.name}.{command_id}"
+
+    async def _recall(self, command_id: str) -> dict[str, Any] | None:
+        if self._processed is None:
+            return None
+        try:
+            entry = await self._processed.get(self._key(command_id))
+        except KeyNotFoundError:
+            return None
+        if entry.value is None:
+            return None
+        result: dict[str, Any] = json.loads(entry.value)
+        return result
+
+    async def _remember(self, command_id: str, fingerprint: str, reply: CommandAccepted) -> CommandAccepted:
+        if self._processed is not None and reply.events:
+            record = {"fingerprint": fingerprint, "reply": reply.model_dump(mode="json", exclude={"duplicate"})}
+            await self._processed.put(self._key(command_id), json.dumps(record).encode())
+        return reply
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _describe(exc: ValidationError, what: str) -> str:
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}" for err in exc.errors()[:5]
+    )
+    return f"invalid {what}: {problems}"

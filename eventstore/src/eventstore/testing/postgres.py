@@ -1,0 +1,91 @@
+"""A throwaway PostgreSQL cluster as a local process.
+
+initdb refuses to run as root, so when we are root the cluster runs as the `postgres`
+user, in a temporary directory that user can reach, on a random loopback port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from eventstore.testing.nats_server import free_port
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for base in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (base / name).exists():
+            return str(base / name)
+    raise RuntimeError(f"{name} not found: run `make bootstrap` (installs Debian's postgresql)")
+
+
+class PostgresCluster:
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="pg-", dir="/tmp"))
+        self.data = self.base / "data"
+        self.port = free_port()
+        self._as_root = os.geteuid() == 0
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        command = list(args)
+        if self._as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=check, capture_output=True, timeout=120)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> PostgresCluster:
+        if self._as_root:
+            shutil.chown(self.base, "postgres", "postgres")
+        os.chmod(self.base, 0o700)
+        if not self.data.exists():
+            self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self._pg_ctl_start()
+        return self
+
+    def _pg_ctl_start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base} -c fsync=off"
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.base / "log"), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+    def restart(self) -> None:
+        self.stop()
+        self._pg_ctl_start()
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url_for(name)
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres").close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
