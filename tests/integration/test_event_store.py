@@ -59,7 +59,10 @@ async def test_fifty_racing_writers_leave_a_gap_free_sequence(event_store: Event
     assert [e.envelope.aggregate_version for e in history.events] == list(range(1, 51))
     assert sorted(e.envelope.payload["amount"] for e in history.events) == list(range(50))
     assert sum(conflict_counts) > 0, "the writers should actually have raced"
-    assert verify_chain("ledger/race", [e.envelope.model_dump(mode="json") for e in history.events]) == []
+    assert (
+        verify_chain("ledger/race", [e.envelope.model_dump(mode="json") for e in history.events])
+        == []
+    )
 
 
 async def test_three_events_append_all_or_none(event_store: EventStore) -> None:

@@ -10,7 +10,7 @@ from pydantic import Field
 from contracts_schema.base import Command, DomainEvent
 from contracts_schema.errors import RuleViolation
 from contracts_schema.subjects import BoundedContext
-from eventstore.commands import CommandRoute, DecisionContext, Decider
+from eventstore.commands import CommandRoute, Decider, DecisionContext
 
 LEDGER = BoundedContext("ledger", "LEDGER")
 

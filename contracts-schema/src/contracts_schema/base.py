@@ -7,14 +7,16 @@ the services' pure domain code and the wire, so the contract cannot drift from t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # Ids become NATS subject tokens and KV keys: no dots, spaces or wildcards.
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 
-Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="Stable identifier (letters, digits, '-', '_').")]
+Identifier = Annotated[
+    str, Field(pattern=ID_PATTERN, description="Stable identifier (letters, digits, '-', '_').")
+]
 
 
 def _require_timezone(value: datetime) -> datetime:
@@ -40,7 +42,7 @@ class DomainEvent(Value):
     aggregate_type: ClassVar[str]
     context: ClassVar[str]
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "event_type" not in cls.__dict__:
             cls.event_type = cls.__name__
@@ -58,7 +60,7 @@ class Command(Value):
         description="Valid time: when the fact became true in the world. Defaults to now.",
     )
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "command_type" not in cls.__dict__:
             cls.command_type = cls.__name__

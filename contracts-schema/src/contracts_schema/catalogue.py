@@ -5,7 +5,11 @@ from __future__ import annotations
 from contracts_schema import enrolment, notifier, registry
 from contracts_schema.base import Command, DomainEvent
 
-EVENT_MODELS: tuple[type[DomainEvent], ...] = (*registry.EVENTS, *enrolment.EVENTS, *notifier.EVENTS)
+EVENT_MODELS: tuple[type[DomainEvent], ...] = (
+    *registry.EVENTS,
+    *enrolment.EVENTS,
+    *notifier.EVENTS,
+)
 COMMAND_MODELS: tuple[type[Command], ...] = (
     *registry.COMMANDS,
     *enrolment.COMMANDS,

@@ -33,8 +33,12 @@ class CommandAccepted(Value):
     status: Literal["accepted"] = "accepted"
     command_id: str
     events: tuple[AppendedEvent, ...]
-    consistency_token: str = Field(description="'STREAM:seq' pairs; queries wait until projections reach them.")
-    duplicate: bool = Field(default=False, description="True when the command had already been processed.")
+    consistency_token: str = Field(
+        description="'STREAM:seq' pairs; queries wait until projections reach them."
+    )
+    duplicate: bool = Field(
+        default=False, description="True when the command had already been processed."
+    )
 
 
 class CommandRejected(Value):

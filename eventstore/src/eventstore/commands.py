@@ -151,7 +151,9 @@ class CommandService:
             )
 
     def fold(self, decider: Decider[S], history: AggregateHistory) -> S:
-        return reduce(decider.evolve, (self.event_model(e) for e in history.events), decider.initial)
+        return reduce(
+            decider.evolve, (self.event_model(e) for e in history.events), decider.initial
+        )
 
     def event_model(self, event: StoredEvent) -> DomainEvent:
         model = self._event_types.get(event.envelope.event_type)
@@ -165,14 +167,18 @@ class CommandService:
             reply: CommandAccepted | CommandRejected = await self._handle(subject, data)
         except Exception as exc:  # a bug must not take the service down or time the client out
             log.exception("command on %s failed", subject)
-            reply = CommandRejected(code="INTERNAL_ERROR", message=f"internal error: {type(exc).__name__}")
+            reply = CommandRejected(
+                code="INTERNAL_ERROR", message=f"internal error: {type(exc).__name__}"
+            )
         return reply.model_dump_json().encode()
 
     async def _handle(self, subject: str, data: bytes) -> CommandAccepted | CommandRejected:
         try:
             request = CommandRequest.model_validate_json(data)
         except ValidationError as exc:
-            return CommandRejected(code="MALFORMED_COMMAND", message=_describe(exc, "command request"))
+            return CommandRejected(
+                code="MALFORMED_COMMAND", message=_describe(exc, "command request")
+            )
         type_from_subject = subject.rsplit(".", 1)[-1]
         if request.command_type != type_from_subject:
             return CommandRejected(
@@ -212,7 +218,8 @@ class CommandService:
                 return CommandRejected(
                     command_id=command.command_id,
                     code="COMMAND_ID_REUSED",
-                    message=f"command id {command.command_id} was already used for a different command",
+                    message=f"command id {command.command_id} was already used"
+                    " for a different command",
                 )
             return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
         decider = route.decider
@@ -221,7 +228,9 @@ class CommandService:
             history = await self._store.load(decider.context, decider.aggregate_type, aggregate_id)
             landed = history.events_of_command(command.command_id)
             if landed:
-                return await self._remember(command.command_id, fingerprint, _accepted(command.command_id, landed, True))
+                return await self._remember(
+                    command.command_id, fingerprint, _accepted(command.command_id, landed, True)
+                )
             now = self._clock.now()
             facts = await route.facts(command) if route.facts else None
             context = DecisionContext(now=now, valid_at=command.occurred_at or now, facts=facts)
@@ -232,7 +241,9 @@ class CommandService:
                     command_id=command.command_id, code=violation.code, message=violation.message
                 )
             new_events = [
-                NewEvent(e.event_type, e.schema_version, e.model_dump(mode="json"), context.valid_at)
+                NewEvent(
+                    e.event_type, e.schema_version, e.model_dump(mode="json"), context.valid_at
+                )
                 for e in decided
             ]
             try:
@@ -242,8 +253,12 @@ class CommandService:
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
                 continue
             except AppendFailed as failure:
-                return CommandRejected(command_id=command.command_id, code="APPEND_FAILED", message=str(failure))
-            return await self._remember(command.command_id, fingerprint, _accepted(command.command_id, stored, False))
+                return CommandRejected(
+                    command_id=command.command_id, code="APPEND_FAILED", message=str(failure)
+                )
+            return await self._remember(
+                command.command_id, fingerprint, _accepted(command.command_id, stored, False)
+            )
         return CommandRejected(
             command_id=command.command_id,
             code="CONCURRENCY_CONFLICT",
@@ -266,9 +281,14 @@ class CommandService:
         result: dict[str, Any] = json.loads(entry.value)
         return result
 
-    async def _remember(self, command_id: str, fingerprint: str, reply: CommandAccepted) -> CommandAccepted:
+    async def _remember(
+        self, command_id: str, fingerprint: str, reply: CommandAccepted
+    ) -> CommandAccepted:
         if self._processed is not None and reply.events:
-            record = {"fingerprint": fingerprint, "reply": reply.model_dump(mode="json", exclude={"duplicate"})}
+            record = {
+                "fingerprint": fingerprint,
+                "reply": reply.model_dump(mode="json", exclude={"duplicate"}),
+            }
             await self._processed.put(self._key(command_id), json.dumps(record).encode())
         return reply
 
@@ -279,6 +299,7 @@ def _str_or_none(value: object) -> str | None:
 
 def _describe(exc: ValidationError, what: str) -> str:
     problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}" for err in exc.errors()[:5]
+        f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}"
+        for err in exc.errors()[:5]
     )
     return f"invalid {what}: {problems}"

@@ -47,7 +47,9 @@ class ChainProblem:
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.aggregate} event #{self.position} ({self.event_id}): {self.kind}: {self.detail}"
+        return (
+            f"{self.aggregate} event #{self.position} ({self.event_id}): {self.kind}: {self.detail}"
+        )
 
 
 def verify_chain(aggregate: str, envelopes: Iterable[dict[str, Any]]) -> list[ChainProblem]:

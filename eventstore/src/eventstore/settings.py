@@ -9,9 +9,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class NatsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
 
-    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server URL(s), comma separated.")
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", description="NATS server URL(s), comma separated."
+    )
     nats_user: str | None = None
     nats_password: str | None = None
     stream_replicas: int = Field(default=1, ge=1, le=5, description="3 on a JetStream cluster.")
-    database_url: str = Field(default="sqlite:///data/registry.db", description="SQLAlchemy URL of the read models.")
+    database_url: str = Field(
+        default="sqlite:///data/registry.db", description="SQLAlchemy URL of the read models."
+    )
     data_dir: str = "data"

@@ -18,6 +18,7 @@ from typing import Any
 import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import StorageType, StreamConfig
+from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from contracts_schema.envelope import EventEnvelope
@@ -85,11 +86,8 @@ def decode(msg_subject: str, stream: str, seq: int, data: bytes) -> StoredEvent:
 
 
 class EventStore:
-    def __init__(
-        self, nc: NATS, clock: Clock, *, replicas: int = 1, protect: bool = True
-    ) -> None:
+    def __init__(self, nc: NATS, clock: Clock, *, replicas: int = 1, protect: bool = True) -> None:
         self._nc = nc
-        self._js = nc.jetstream()
         self._clock = clock
         self._replicas = replicas
         self._protect = protect  # deny message delete and purge: the log is append-only
@@ -97,6 +95,10 @@ class EventStore:
     @property
     def nc(self) -> NATS:
         return self._nc
+
+    @property
+    def _js(self) -> JetStreamContext:
+        return self._nc.jetstream()
 
     async def ensure_stream(self, context: BoundedContext) -> None:
         config = StreamConfig(
@@ -123,9 +125,7 @@ class EventStore:
         subject_filter = context.aggregate_filter(aggregate_type, aggregate_id)
         events = [e async for e in self._direct_get(context.stream, subject_filter, 1)]
         last_seq = events[-1].seq if events else 0
-        return AggregateHistory(
-            context, aggregate_type, aggregate_id, tuple(events), last_seq
-        )
+        return AggregateHistory(context, aggregate_type, aggregate_id, tuple(events), last_seq)
 
     async def read_stream(
         self, context: BoundedContext, from_seq: int = 1, subject_filter: str | None = None
@@ -149,7 +149,11 @@ class EventStore:
             inbox = self._nc.new_inbox()
             sub = await self._nc.subscribe(inbox)
             try:
-                request = {"seq": next_seq, "next_by_subj": subject_filter, "batch": DIRECT_GET_BATCH}
+                request = {
+                    "seq": next_seq,
+                    "next_by_subj": subject_filter,
+                    "batch": DIRECT_GET_BATCH,
+                }
                 await self._nc.publish(
                     f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox
                 )
@@ -204,7 +208,9 @@ class EventStore:
                 "payload": new.payload,
             }
             # Hash the JSON form so that verifying a decoded envelope gives the same digest.
-            json_fields = json.loads(EventEnvelope.model_construct(**fields, hash="").model_dump_json())
+            json_fields = json.loads(
+                EventEnvelope.model_construct(**fields, hash="").model_dump_json()
+            )
             fields["hash"] = envelope_hash(json_fields)
             envelope = EventEnvelope.model_validate(fields)
             envelopes.append(envelope)
@@ -260,7 +266,9 @@ class EventStore:
         error = reply.get("error")
         if error:
             if error.get("err_code") == WRONG_LAST_SEQUENCE:
-                raise ConcurrencyConflict(subject_filter, history.last_seq, error.get("description", ""))
+                raise ConcurrencyConflict(
+                    subject_filter, history.last_seq, error.get("description", "")
+                )
             raise AppendFailed(error.get("err_code"), error.get("description", str(error)))
         last = int(reply["seq"])
         first = last - len(envelopes) + 1

@@ -31,7 +31,7 @@ async def connect(url: str, **options: object) -> NATS:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.1,
         connect_timeout=2,
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 
@@ -39,7 +39,7 @@ async def connect(url: str, **options: object) -> NATS:
 async def nats_client(nats_server: NatsServer) -> AsyncIterator[NATS]:
     nc = await connect(nats_server.url)
     yield nc
-    await nc.drain()
+    await nc.close()
 
 
 @pytest.fixture

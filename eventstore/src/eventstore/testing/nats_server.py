@@ -104,7 +104,11 @@ class NatsServer:
 
     def jetstream_info(self) -> dict[str, object]:
         # Used in diagnostics only.
-        return {"url": self.url, "store": str(self.store_dir), "pid": self._process.pid if self._process else None}
+        return {
+            "url": self.url,
+            "store": str(self.store_dir),
+            "pid": self._process.pid if self._process else None,
+        }
 
     def __enter__(self) -> NatsServer:
         return self.start()
@@ -113,3 +117,20 @@ class NatsServer:
         self.stop()
 
 
+async def wait_jetstream_ready(nc: object, stream: str, timeout: float = 15.0) -> None:
+    """After a (re)start, wait until the client is connected and the stream answers."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    js = nc.jetstream()  # type: ignore[attr-defined]
+    while True:
+        try:
+            if nc.is_connected:  # type: ignore[attr-defined]
+                await js.stream_info(stream)
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise TimeoutError("JetStream did not become ready")
+        await asyncio.sleep(0.1)

@@ -51,13 +51,32 @@ class PostgresCluster:
             shutil.chown(self.base, "postgres", "postgres")
         os.chmod(self.base, 0o700)
         if not self.data.exists():
-            self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+            self._run(
+                _pg_bin("initdb"),
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            )
         self._pg_ctl_start()
         return self
 
     def _pg_ctl_start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base} -c fsync=off"
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.base / "log"), "-w", "start")
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.base / "log"),
+            "-w",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
@@ -69,7 +88,9 @@ class PostgresCluster:
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url_for(name)
 
@@ -83,7 +104,9 @@ class PostgresCluster:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres").close()
+                psycopg.connect(
+                    f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
+                ).close()
                 return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:

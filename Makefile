@@ -1,0 +1,63 @@
+# The README's commands. Every target bootstraps what it needs on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_PYTHON ?= 3.11
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help bootstrap uv sync postgres run test test-fast lint format schema schema-check bench bench-full clean
+
+help:
+	@echo "make run           start the embedded system with demo data (GraphiQL on :8000)"
+	@echo "make test          set everything up and run the whole test suite"
+	@echo "make lint          ruff + mypy"
+	@echo "make schema        regenerate contracts-schema/generated"
+	@echo "make schema-check  fail if the generated contract files are out of date"
+	@echo "make bench         quick benchmarks (bench-full for the full run)"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+
+sync: uv
+	@$(eval UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv))
+	@$(UV) sync --frozen --quiet
+
+# Debian's PostgreSQL server, only when initdb is missing (we run as root on build machines).
+postgres:
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql server"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+bootstrap: sync postgres
+
+run: bootstrap
+	@$(UV) run --frozen python -m gateway.embedded
+
+test: bootstrap
+	@$(UV) run --frozen pytest
+
+lint: sync
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy
+
+format: sync
+	@$(UV) run --frozen ruff format .
+	@$(UV) run --frozen ruff check --fix .
+
+schema: sync
+	@$(UV) run --frozen python -m contracts_schema.generate
+
+schema-check: sync
+	@$(UV) run --frozen python -m contracts_schema.generate --check
+
+bench: bootstrap
+	@$(UV) run --frozen python -m bench --quick
+
+bench-full: bootstrap
+	@$(UV) run --frozen python -m bench --full
+
+clean:
+	rm -rf .venv data .pytest_cache .mypy_cache .ruff_cache

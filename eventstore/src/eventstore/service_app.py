@@ -1,0 +1,75 @@
+"""A service's FastStream entry point: one queue-group subscriber for its command subjects.
+
+The subscriber is thin: it hands the raw bytes to the CommandService and returns the
+reply, which FastStream sends to the request's reply subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import nats
+from faststream import FastStream
+from faststream.nats import NatsBroker
+from faststream.nats.annotations import NatsMessage
+from faststream.security import SASLPlaintext
+from nats.aio.client import Client as NATS
+
+from eventstore.clock import Clock, SystemClock
+from eventstore.commands import CommandService
+from eventstore.settings import NatsSettings
+from eventstore.store import EventStore
+
+ServiceFactory = Callable[[EventStore, NATS, Clock], Awaitable[CommandService]]
+
+
+async def connect_nats(settings: NatsSettings, name: str) -> NATS:
+    return await nats.connect(
+        servers=settings.nats_url.split(","),
+        name=name,
+        user=settings.nats_user,
+        password=settings.nats_password,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+    )
+
+
+def build_service_app(
+    name: str,
+    make_service: ServiceFactory,
+    settings: NatsSettings | None = None,
+    clock: Clock | None = None,
+) -> tuple[FastStream, NatsBroker]:
+    settings = settings or NatsSettings()
+    clock = clock or SystemClock()
+    security = (
+        SASLPlaintext(username=settings.nats_user, password=settings.nats_password or "")
+        if settings.nats_user
+        else None
+    )
+    broker = NatsBroker(settings.nats_url.split(","), security=security, max_reconnect_attempts=-1)
+    app = FastStream(broker)
+    holder: dict[str, CommandService] = {}
+    connections: list[NATS] = []
+
+    @app.on_startup
+    async def start_service() -> None:
+        nc = await connect_nats(settings, f"{name}-eventstore")
+        connections.append(nc)
+        store = EventStore(nc, clock, replicas=settings.stream_replicas)
+        service = await make_service(store, nc, clock)
+        await service.start()
+        holder["service"] = service
+
+    @app.on_shutdown
+    async def stop_service() -> None:
+        for nc in connections:
+            await nc.close()
+
+    async def on_command(message: NatsMessage) -> bytes:
+        # Raw bytes in, raw bytes out: the CommandService parses and answers every payload.
+        return await holder["service"].handle(message.raw_message.subject, message.body)
+
+    # Registration is explicit and visible here: one subscriber per service, queue group shared.
+    broker.subscriber(f"{name}.commands.*", queue=f"{name}-commands")(on_command)
+    return app, broker
