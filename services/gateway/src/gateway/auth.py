@@ -80,7 +80,9 @@ def principal_from_token(token: str, settings: GatewaySettings) -> Principal:
     if role is Role.ANONYMOUS:
         return ANONYMOUS
     organisation = claims.get("org")
-    if role is Role.PARTICIPANT and not (isinstance(organisation, str) and ORG_CODE.match(organisation)):
+    if role is Role.PARTICIPANT and not (
+        isinstance(organisation, str) and ORG_CODE.match(organisation)
+    ):
         raise AuthenticationFailed("a participant token must carry its organisation code in `org`")
     return Principal(role, str(claims["sub"]), organisation if role is Role.PARTICIPANT else None)
 

@@ -19,7 +19,9 @@ class CommandBus:
     async def send(self, command: Command, actor: str) -> CommandAccepted | CommandRejected:
         context = CONTEXTS[command.context]
         try:
-            return await send_command(self._nc, context, command, actor=actor, timeout=self._timeout)
+            return await send_command(
+                self._nc, context, command, actor=actor, timeout=self._timeout
+            )
         except nats.errors.NoRespondersError:
             return CommandRejected(
                 command_id=command.command_id,

@@ -7,9 +7,7 @@ from prometheus_client import Gauge
 from gateway.readmodels import ReadModels
 
 PARKED = Gauge("gt_projection_parked_events", "Events a projection parked", ["projection"])
-LAG_EVENTS = Gauge(
-    "gt_projection_lag_events", "Events not yet applied", ["projection", "stream"]
-)
+LAG_EVENTS = Gauge("gt_projection_lag_events", "Events not yet applied", ["projection", "stream"])
 LAG_SECONDS = Gauge(
     "gt_projection_lag_seconds", "Age of the oldest unapplied event", ["projection", "stream"]
 )

@@ -12,7 +12,9 @@ import re
 from contracts_schema.base import Command
 from gateway.auth import Principal, Role
 
-SELF_SERVICE = re.compile(r"^(Enrol|Withdraw|Record\w*CallOff|AwardCallOff|Subscribe|Unsubscribe)")
+SELF_SERVICE = re.compile(
+    r"^(EnrolParticipant|WithdrawParticipant|StartMiniCompetition|AwardCallOff|Subscribe|Unsubscribe)"
+)
 ORGANISATION_FIELDS = ("organisation_code", "participant_code", "subscriber_code")
 
 

@@ -18,6 +18,8 @@ from gateway.projections import (
     TendersProjection,
 )
 
+P = TypeVar("P", bound=Projection)
+
 
 class ConsistencyError(Exception):
     """A consistency token was malformed or the projections did not reach it in time."""
@@ -34,14 +36,42 @@ class ReadModels:
     def __init__(self, engine: Engine, runners: Sequence[ProjectionRunner] = ()) -> None:
         self.engine = engine
         self.runners = list(runners)
-        by_type = {type(r.projection): r.projection for r in self.runners}
-        self.event_log = by_type.get(EventLogProjection) or _defined(EventLogProjection())
-        self.organisations = by_type.get(OrganisationsProjection) or _defined(
-            OrganisationsProjection()
-        )
-        self.tenders = by_type.get(TendersProjection) or _defined(TendersProjection())
-        self.contracts = by_type.get(ContractsProjection) or _defined(ContractsProjection())
-        self.enrolment = by_type.get(EnrolmentProjection) or _defined(EnrolmentProjection())
+        self._by_type = {type(r.projection): r for r in self.runners}
+        self._fallback: dict[tuple[type[Projection], int | None], Projection] = {}
+
+    def _current(self, kind: type[P]) -> P:
+        """The live version's tables: a rebuilding new version is read only once it took over."""
+        runner = self._by_type.get(kind)
+        if runner is not None and runner.live:
+            return runner.projection  # type: ignore[return-value]
+        version = runner.live_version if runner is not None else None
+        key = (kind, version)
+        if key not in self._fallback:
+            projection = kind()
+            if version is not None:
+                projection.version = version  # type: ignore[misc]
+            self._fallback[key] = _defined(projection)
+        return self._fallback[key]  # type: ignore[return-value]
+
+    @property
+    def event_log(self) -> EventLogProjection:
+        return self._current(EventLogProjection)
+
+    @property
+    def organisations(self) -> OrganisationsProjection:
+        return self._current(OrganisationsProjection)
+
+    @property
+    def tenders(self) -> TendersProjection:
+        return self._current(TendersProjection)
+
+    @property
+    def contracts(self) -> ContractsProjection:
+        return self._current(ContractsProjection)
+
+    @property
+    def enrolment(self) -> EnrolmentProjection:
+        return self._current(EnrolmentProjection)
 
     async def rows(self, statement: Executable) -> list[RowMapping]:
         return await asyncio.to_thread(self._rows, statement)
@@ -75,9 +105,6 @@ class ReadModels:
                 f"the read models {', '.join(late)} did not reach {token} within {timeout:g}s;"
                 " retry the query with the same token",
             )
-
-
-P = TypeVar("P", bound=Projection)
 
 
 def _defined(projection: P) -> P:

@@ -21,8 +21,6 @@ from eventstore.projection import Projection, upsert
 from eventstore.store import StoredEvent
 from gateway.projections.common import day, payload
 
-AMENDABLE_DATES = ("start_date", "end_date", "max_extent_date")
-
 
 class ContractsProjection(Projection):
     name = "contracts"
@@ -35,6 +33,8 @@ class ContractsProjection(Projection):
             metadata,
             Column("contract_id", String(128), primary_key=True),
             Column("kind", String(40), nullable=False, index=True),
+            Column("title", String(500)),
+            Column("framework_contract_id", String(128), index=True),
             Column("tender_id", String(128), index=True),
             Column("lot_ids", JSON, nullable=False),
             Column("contracting_authority", String(40), nullable=False, index=True),
@@ -67,9 +67,12 @@ class ContractsProjection(Projection):
                 self._set(conn, p, end_date=day(p["new_end_date"]))
             case "ContractAmended":
                 changes: dict[str, Any] = {"last_amendment": p.get("summary")}
-                for field in AMENDABLE_DATES:
-                    if p.get(field) is not None:
-                        changes[field] = day(p[field])
+                if p.get("new_end_date"):
+                    changes["end_date"] = day(p["new_end_date"])
+                if p.get("new_max_extent_date"):
+                    changes["max_extent_date"] = day(p["new_max_extent_date"])
+                if p.get("new_value_eur") is not None:
+                    changes["value_eur"] = Decimal(str(p["new_value_eur"]))
                 self._set(conn, p, **changes)
             case "ContractTransferred":
                 self._set(
@@ -97,6 +100,8 @@ class ContractsProjection(Projection):
             {
                 "contract_id": p["contract_id"],
                 "kind": p["kind"],
+                "title": p.get("title"),
+                "framework_contract_id": p.get("framework_contract_id"),
                 "tender_id": p.get("tender_id"),
                 "lot_ids": list(p.get("lot_ids") or []),
                 "contracting_authority": p["contracting_authority"],

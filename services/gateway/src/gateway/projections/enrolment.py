@@ -95,7 +95,7 @@ class EnrolmentProjection(Projection):
                         "lot_ids": list(p.get("lot_ids") or []),
                         "power_of_attorney_ref": p.get("power_of_attorney_ref"),
                         "status": "enrolled",
-                        "enrolled_on": occurred_on(event),
+                        "enrolled_on": day(p.get("enrolled_on")) or occurred_on(event),
                         "withdrawn_on": None,
                         "frozen": False,
                     },
@@ -106,7 +106,10 @@ class EnrolmentProjection(Projection):
                 where = (t.c.tender_id == p["tender_id"]) & (
                     t.c.organisation_code == p["organisation_code"]
                 )
-                values = {"status": "withdrawn", "withdrawn_on": occurred_on(event)}
+                values = {
+                    "status": "withdrawn",
+                    "withdrawn_on": day(p.get("withdrawn_on")) or occurred_on(event),
+                }
                 if conn.execute(t.update().where(where).values(**values)).rowcount != 1:
                     raise LookupError(
                         f"{p['organisation_code']} never enrolled for tender {p['tender_id']}"
@@ -114,15 +117,16 @@ class EnrolmentProjection(Projection):
             case "ParticipantListFrozen":
                 self._window(conn, p["tender_id"], frozen_on=day(p["frozen_on"]))
                 t = self.participants
-                conn.execute(
-                    t.update().where(t.c.tender_id == p["tender_id"]).values(frozen=True)
-                )
+                conn.execute(t.update().where(t.c.tender_id == p["tender_id"]).values(frozen=True))
             case "CallOffAwarded":
                 self._call_off(conn, p)
 
     def _window(self, conn: Connection, tender_id: str, **values: Any) -> None:
         t = self.windows
-        if conn.execute(t.update().where(t.c.tender_id == tender_id).values(**values)).rowcount != 1:
+        if (
+            conn.execute(t.update().where(t.c.tender_id == tender_id).values(**values)).rowcount
+            != 1
+        ):
             raise LookupError(f"no enrolment window was opened for tender {tender_id}")
 
     def _call_off(self, conn: Connection, p: dict[str, Any]) -> None:

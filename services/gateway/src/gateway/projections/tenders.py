@@ -22,13 +22,10 @@ from eventstore.projection import Projection, upsert
 from eventstore.store import StoredEvent
 from gateway.projections.common import day, occurred_on, payload
 
-PROGRAMME_FIELDS = ("name", "title", "description", "predecessor_id", "successor_id", "scope")
 # Registry events beyond the fixed contract move the phase by their name.
 PHASE_BY_EVENT = {
     "TenderPaused": "paused",
     "TenderResumed": "planned",
-    "TenderCancelled": "cancelled",
-    "TenderStopped": "cancelled",
 }
 
 
@@ -44,7 +41,9 @@ class TendersProjection(Projection):
             Column("programme_id", String(128), primary_key=True),
             Column("name", String(300), nullable=False),
             Column("description", String(2000)),
+            Column("coordinator", String(40)),
             Column("predecessor_id", String(128)),
+            Column("successor_id", String(128)),
             Column("started_on", Date, nullable=False),
         )
         self.tenders = Table(
@@ -60,6 +59,7 @@ class TendersProjection(Projection):
             Column("planned_on", Date, nullable=False),
             Column("published_on", Date),
             Column("notice_reference", String(200)),
+            Column("successor_id", String(128)),
         )
         self.lots = Table(
             f"{p}_lots",
@@ -92,7 +92,7 @@ class TendersProjection(Projection):
                     published_on=day(p["published_on"]),
                     notice_reference=p.get("notice_reference"),
                 )
-            case "ProvisionalAwardDecided":
+            case "ProvisionalAwardDecided" | "ProvisionalAwardRevised":
                 self._lot(
                     conn,
                     p,
@@ -111,26 +111,46 @@ class TendersProjection(Projection):
                     awarded_on=day(p["awarded_on"]),
                 )
                 self._after_award(conn, p["tender_id"])
+            case "ProvisionalAwardWithdrawn":
+                self._lot(conn, p, status="open", supplier_ids=[], standstill_ends_on=None)
+            case "StandstillEnded":
+                self._lot(conn, p, status="standstill_ended")
+            case "LotCancelled":
+                self._lot(conn, p, status="cancelled")
+            case "TenderCancelled":
+                for lot_id in p.get("lot_ids") or []:
+                    self._lot(conn, {**p, "lot_id": lot_id}, status="cancelled")
+                self._set(conn, p["tender_id"], phase="cancelled")
+            case "SuccessorTenderLinked":
+                self._set(conn, p["tender_id"], successor_id=p["successor_tender_id"])
             case other if other in PHASE_BY_EVENT and "tender_id" in p:
                 self._set(conn, p["tender_id"], phase=PHASE_BY_EVENT[other])
 
     def _programme(self, conn: Connection, event: StoredEvent, p: dict[str, Any]) -> None:
         t = self.programmes
         pid = event.envelope.aggregate_id
-        current = conn.execute(select(t).where(t.c.programme_id == pid)).mappings().first()
-        values: dict[str, Any] = dict(current) if current else {
-            "programme_id": pid,
-            "name": pid,
-            "description": None,
-            "predecessor_id": None,
-            "started_on": occurred_on(event),
-        }
-        for field in PROGRAMME_FIELDS:
-            if p.get(field) is not None:
-                target = "name" if field == "title" else field
-                if target in values:
-                    values[target] = p[field]
-        upsert(conn, t, values, ["programme_id"])
+        if event.envelope.event_type == "ProgrammePlanned":
+            upsert(
+                conn,
+                t,
+                {
+                    "programme_id": pid,
+                    "name": p["name"],
+                    "coordinator": p.get("coordinator"),
+                    "description": p.get("description"),
+                    "predecessor_id": p.get("predecessor_programme_id"),
+                    "started_on": day(p.get("planned_on")) or occurred_on(event),
+                },
+                ["programme_id"],
+            )
+        elif event.envelope.event_type == "SuccessorProgrammeLinked":
+            done = conn.execute(
+                t.update()
+                .where(t.c.programme_id == pid)
+                .values(successor_id=p["successor_programme_id"])
+            )
+            if done.rowcount != 1:
+                raise LookupError(f"programme {pid} was never planned")
 
     def _planned(self, conn: Connection, event: StoredEvent, p: dict[str, Any]) -> None:
         upsert(
@@ -144,7 +164,7 @@ class TendersProjection(Projection):
                 "procedure": p["procedure"],
                 "framework": bool(p.get("framework", False)),
                 "phase": "planned",
-                "planned_on": occurred_on(event),
+                "planned_on": day(p.get("planned_on")) or occurred_on(event),
             },
             ["tender_id"],
         )
@@ -165,7 +185,10 @@ class TendersProjection(Projection):
 
     def _set(self, conn: Connection, tender_id: str, **values: Any) -> None:
         t = self.tenders
-        if conn.execute(t.update().where(t.c.tender_id == tender_id).values(**values)).rowcount != 1:
+        if (
+            conn.execute(t.update().where(t.c.tender_id == tender_id).values(**values)).rowcount
+            != 1
+        ):
             raise LookupError(f"tender {tender_id} was never planned")
 
     def _lot(self, conn: Connection, p: dict[str, Any], **values: Any) -> None:
@@ -178,5 +201,5 @@ class TendersProjection(Projection):
         statuses = conn.execute(
             select(self.lots.c.status).where(self.lots.c.tender_id == tender_id)
         ).scalars()
-        done = all(s == "awarded" for s in statuses)
+        done = all(s in ("awarded", "cancelled") for s in statuses)
         self._set(conn, tender_id, phase="awarded" if done else "provisionally_awarded")

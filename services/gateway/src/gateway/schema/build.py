@@ -32,13 +32,14 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         mutation=mutation_type(COMMAND_MODELS),
         subscription=Subscription,
         types=NODE_TYPES,
+        # Factories: one extension instance per request (the two caches are shared by maxsize).
         extensions=[
-            MaxTokensLimiter(max_token_count=settings.max_tokens),
-            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            QueryDepthLimiter(max_depth=settings.max_depth),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: QueryDepthLimiter(max_depth=settings.max_depth),
             # Domain, validation and limit errors reach the client; anything else is masked.
-            MaskErrors(should_mask_error=lambda error: not is_client_error(error)),
-            ParserCache(maxsize=512),
-            ValidationCache(maxsize=512),
+            lambda: MaskErrors(should_mask_error=lambda error: not is_client_error(error)),
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
         ],
     )

@@ -15,8 +15,8 @@ from gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
     from gateway.commandbus import CommandBus
-    from gateway.schema.loaders import Loaders
     from gateway.live import LiveEvents
+    from gateway.schema.loaders import Loaders
 
 
 @dataclass

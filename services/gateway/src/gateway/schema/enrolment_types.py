@@ -112,7 +112,7 @@ class Participant(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Participant | None]:
         info.context.require_signed_in("a participant")
-        keys = [tuple(i.split("/", 1)) for i in node_ids]
+        keys = [(i.partition("/")[0], i.partition("/")[2]) for i in node_ids]
         rows = await info.context.loaders.participant.load_many(keys)
         return [cls.from_row(r) if r else None for r in rows]
 

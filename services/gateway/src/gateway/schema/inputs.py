@@ -61,7 +61,9 @@ def input_type(model: type[BaseModel], name: str) -> type:
         if not optional:
             namespace[field_name] = strawberry.field(description=info.description or None)
     namespace["__annotations__"] = annotations
-    cls = strawberry.input(type(name, (), namespace), description=(model.__doc__ or "").strip() or None)
+    cls = strawberry.input(
+        type(name, (), namespace), description=(model.__doc__ or "").strip() or None
+    )
     _cache[model] = cls
     return cls
 

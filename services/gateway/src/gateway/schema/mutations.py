@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -146,6 +147,9 @@ def _resolver(model: type[Command]) -> Any:
         return DomainError(code=reply.code, message=reply.message)
 
     resolve.__annotations__ = {"info": Info, "input": input_cls, "return": CommandResult}
+    resolve.__name__ = resolve.__qualname__ = re.sub(
+        r"(?<!^)(?=[A-Z])", "_", model.command_type
+    ).lower()
     return resolve
 
 
@@ -155,7 +159,6 @@ def mutation_type(models: tuple[type[Command], ...]) -> type | None:
     fields = [
         strawberry.mutation(
             resolver=_resolver(model),
-            name=model.command_type[:1].lower() + model.command_type[1:],
             description=(model.__doc__ or model.command_type).strip().splitlines()[0],
         )
         for model in sorted(models, key=lambda m: m.command_type)

@@ -55,7 +55,7 @@ def _decode(cursor: str, order: Order) -> list[Any]:
         raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(raw, list) or len(raw) != len(order):
             raise ValueError("wrong shape")
-        values = []
+        values: list[Any] = []
         for value, (column, _) in zip(raw, order, strict=True):
             kind = column.type
             if isinstance(kind, DateTime):
@@ -99,7 +99,7 @@ async def page(
         query = query.where(_after(order, _decode(after, order)))
     query = query.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(size + 1)
     rows = await read.rows(query)
-    keys = [getattr(c, "key", None) or c.name for c, _ in order]  # type: ignore[attr-defined]
+    keys: list[str] = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
     edges = [Edge(cursor=_encode([r[k] for k in keys]), node=convert(r)) for r in rows[:size]]
     return Connection(
         edges=edges,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
@@ -27,10 +28,6 @@ from gateway.schema.pagination import Connection, page
 from gateway.schema.registry_types import Contract, Programme, Supplier, Tender
 from gateway.schema.statistics import Statistics
 
-TOKEN = strawberry.argument(
-    description="A mutation's consistencyToken: wait until the read models include it."
-)
-
 
 @strawberry.input
 class CallOffFilter:
@@ -41,7 +38,9 @@ class CallOffFilter:
 
 @strawberry.type
 class Query:
-    node: relay.Node | None = relay.node()
+    @strawberry.field(description="Any object by its global id.")
+    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+        return await id.resolve_node(info, required=False)  # type: ignore[no-any-return]
 
     @strawberry.field
     async def programmes(self, info: Info, consistency_token: str | None = None) -> list[Programme]:
@@ -110,8 +109,8 @@ class Query:
     async def expiring_contracts(
         self,
         info: Info,
-        from_: date = strawberry.argument(name="from"),
-        to: date = strawberry.argument(),
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Contract]:

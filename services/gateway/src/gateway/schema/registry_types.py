@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy import RowMapping
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from gateway.schema.enrolment_types import CallOff, EnrolmentWindow, Organisation, Participant
 
 ENROLMENT = "gateway.schema.enrolment_types"
+LazyOrganisation = Annotated["Organisation", strawberry.lazy(ENROLMENT)]
+LazyEnrolmentWindow = Annotated["EnrolmentWindow", strawberry.lazy(ENROLMENT)]
+LazyParticipant = Annotated["Participant", strawberry.lazy(ENROLMENT)]
+LazyCallOff = Annotated["CallOff", strawberry.lazy(ENROLMENT)]
 
 
 @strawberry.enum
@@ -45,17 +49,15 @@ class ContractStatus(Enum):
     EXPIRED = "expired"
 
 
-def _org(name: str) -> Any:
-    return Annotated[name, strawberry.lazy(ENROLMENT)]
-
-
 @strawberry.type
 class Programme(relay.Node):
     pk: relay.NodeID[str]
     programme_id: str
     name: str
     description: str | None
+    coordinator: str | None
     predecessor_id: str | None
+    successor_id: str | None
     started_on: date
 
     @classmethod
@@ -75,7 +77,10 @@ class Programme(relay.Node):
         return [Tender.from_row(r) for r in rows]
 
 
-PROGRAMME_FIELDS = ("programme_id", "name", "description", "predecessor_id", "started_on")
+PROGRAMME_FIELDS = (
+    "programme_id", "name", "description", "coordinator", "predecessor_id", "successor_id",
+    "started_on",
+)  # fmt: skip
 
 
 @strawberry.type
@@ -89,7 +94,10 @@ class Supplier(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Supplier | None]:
         rows = await info.context.loaders.supplier.load_many(list(node_ids))
-        return [cls(pk=r["supplier_id"], supplier_id=r["supplier_id"], name=r["name"]) if r else None for r in rows]
+        return [
+            cls(pk=r["supplier_id"], supplier_id=r["supplier_id"], name=r["name"]) if r else None
+            for r in rows
+        ]
 
     @strawberry.field
     async def contracts(self, info: Info) -> list[Contract]:
@@ -145,6 +153,7 @@ class Tender(relay.Node):
     planned_on: date
     published_on: date | None
     notice_reference: str | None
+    successor_id: str | None
 
     @classmethod
     def from_row(cls, r: RowMapping) -> Tender:
@@ -170,24 +179,26 @@ class Tender(relay.Node):
         return Programme.from_row(row) if row else None
 
     @strawberry.field
-    async def contracting_authority(self, info: Info) -> _org("Organisation") | None:  # type: ignore[valid-type]
+    async def contracting_authority(self, info: Info) -> LazyOrganisation | None:
         from gateway.schema.enrolment_types import organisation
 
         return await organisation(info, self.contracting_authority_code)
 
     @strawberry.field
     async def lots(self, info: Info) -> list[Lot]:
-        return [Lot.from_row(r) for r in await info.context.loaders.lots_by_tender.load(self.tender_id)]
+        return [
+            Lot.from_row(r) for r in await info.context.loaders.lots_by_tender.load(self.tender_id)
+        ]
 
     @strawberry.field
-    async def enrolment_window(self, info: Info) -> _org("EnrolmentWindow") | None:  # type: ignore[valid-type]
+    async def enrolment_window(self, info: Info) -> LazyEnrolmentWindow | None:
         from gateway.schema.enrolment_types import EnrolmentWindow
 
         row = await info.context.loaders.window.load(self.tender_id)
         return EnrolmentWindow.from_row(row) if row else None
 
     @strawberry.field(description="Enrolled bodies; signed-in clients only.")
-    async def participants(self, info: Info) -> list[_org("Participant")]:  # type: ignore[valid-type]
+    async def participants(self, info: Info) -> list[LazyParticipant]:
         from gateway.schema.enrolment_types import Participant
 
         info.context.require_signed_in("the participant list")
@@ -202,7 +213,7 @@ class Tender(relay.Node):
 
 TENDER_FIELDS = (
     "tender_id", "programme_id", "title", "procedure", "framework",
-    "planned_on", "published_on", "notice_reference",
+    "planned_on", "published_on", "notice_reference", "successor_id",
 )  # fmt: skip
 
 
@@ -218,6 +229,8 @@ class Contract(relay.Node):
     pk: relay.NodeID[str]
     contract_id: str
     kind: ContractKind
+    title: str | None
+    framework_contract_id: str | None
     tender_id: str | None
     lot_ids: list[str]
     contracting_authority_code: str
@@ -256,7 +269,7 @@ class Contract(relay.Node):
         return Tender.from_row(row) if row else None
 
     @strawberry.field
-    async def contracting_authority(self, info: Info) -> _org("Organisation") | None:  # type: ignore[valid-type]
+    async def contracting_authority(self, info: Info) -> LazyOrganisation | None:
         from gateway.schema.enrolment_types import organisation
 
         return await organisation(info, self.contracting_authority_code)
@@ -264,10 +277,13 @@ class Contract(relay.Node):
     @strawberry.field
     async def suppliers(self, info: Info) -> list[ContractSupplier]:
         rows = await info.context.loaders.suppliers_by_contract.load(self.contract_id)
-        return [ContractSupplier(supplier_id=r["supplier_id"], name=r["name"], lot_ids=r["lot_ids"]) for r in rows]
+        return [
+            ContractSupplier(supplier_id=r["supplier_id"], name=r["name"], lot_ids=r["lot_ids"])
+            for r in rows
+        ]
 
     @strawberry.field(description="A framework's participants (its tender's frozen list).")
-    async def participants(self, info: Info) -> list[_org("Participant")]:  # type: ignore[valid-type]
+    async def participants(self, info: Info) -> list[LazyParticipant]:
         from gateway.schema.enrolment_types import Participant
 
         info.context.require_signed_in("the participant list")
@@ -277,7 +293,7 @@ class Contract(relay.Node):
         return [Participant.from_row(r) for r in rows if r["status"] == "enrolled"]
 
     @strawberry.field(description="A framework's call-offs (participants see their own only).")
-    async def call_offs(self, info: Info) -> list[_org("CallOff")]:  # type: ignore[valid-type]
+    async def call_offs(self, info: Info) -> list[LazyCallOff]:
         from gateway.schema.enrolment_types import CallOff
 
         principal = info.context.require_signed_in("call-offs")
@@ -290,6 +306,7 @@ class Contract(relay.Node):
 
 
 CONTRACT_FIELDS = (
-    "contract_id", "tender_id", "lot_ids", "signed_on", "start_date", "end_date",
-    "max_extent_date", "value_eur", "ended_on", "end_reason", "last_amendment",
+    "contract_id", "title", "framework_contract_id", "tender_id", "lot_ids", "signed_on",
+    "start_date", "end_date", "max_extent_date", "value_eur", "ended_on", "end_reason",
+    "last_amendment",
 )  # fmt: skip
