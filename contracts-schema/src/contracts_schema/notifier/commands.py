@@ -48,7 +48,7 @@ class SubscribeWebhook(Command):
     @field_validator("url")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")) or "://" == value[-3:]:
+        if not value.startswith(("http://", "https://")) or value[-3:] == "://":
             raise ValueError("url must be an absolute http:// or https:// URL")
         return value
 

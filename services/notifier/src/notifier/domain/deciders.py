@@ -22,8 +22,6 @@ from contracts_schema.notifier.events import (
 )
 from notifier.domain.schedule import warning_key
 
-
-
 # --- expiry_schedule: the warnings already raised for one contract ---------------------------
 
 

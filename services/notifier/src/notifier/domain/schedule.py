@@ -129,9 +129,7 @@ def due_warnings(
         if (today - tracked.target).days > policy.forget_after_days:
             continue
         due = [
-            s
-            for s in stages(tracked.target, policy)
-            if tracked.known_since <= s.due_on <= today
+            s for s in stages(tracked.target, policy) if tracked.known_since <= s.due_on <= today
         ]
         if not due:
             continue
