@@ -55,7 +55,9 @@ async def run(config: Config, only: set[str] | None) -> dict[str, Any]:
                     got = await suite(ctx)
                 except Exception as exc:
                     traceback.print_exc()
-                    got = [not_measured(name, "suite failed", "", "", f"{type(exc).__name__}: {exc}")]
+                    got = [
+                        not_measured(name, "suite failed", "", "", f"{type(exc).__name__}: {exc}")
+                    ]
                 for f in got:
                     say(f"  {f.name}: {f.value} {f.unit} vs {f.baseline} ({f.baseline_name})")
                 say(f"suite {name} took {time.perf_counter() - t:.1f} s")
@@ -84,6 +86,10 @@ def main() -> None:
     config = FULL if args.full else QUICK
     body = asyncio.run(run(config, set(args.only) if args.only else None))
     figures = body.pop("figures")
+    if args.only:  # a partial run never replaces the committed results
+        path = report.write_results(f"{config.mode}.partial", body, figures)
+        say(f"wrote {path.relative_to(report.ROOT)}")
+        return
     path = report.write_results(config.mode, body, figures)
     docs = report.write_docs()
     say(f"wrote {path.relative_to(report.ROOT)} and {docs.relative_to(report.ROOT)}")

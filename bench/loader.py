@@ -8,6 +8,7 @@ only for its own aggregate's previous one, whose stream sequence it must expect.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ async def load_history(nc: NATS, history: History, *, window: int = 256) -> Load
         task = asyncio.create_task(append(commit))
         _recorded_at.reset(token)
         inflight[commit.key] = task
-        task.add_done_callback(lambda t, key=commit.key: _forget(inflight, key, t))
+        task.add_done_callback(functools.partial(_forget, inflight, commit.key))
     await asyncio.gather(*list(inflight.values()))
     if failures:
         raise RuntimeError(f"loading the history failed: {failures[0]!r}") from failures[0]
