@@ -46,14 +46,20 @@ def published() -> ev.TenderPublished:
 
 def bids(lot: str = "vast") -> ev.BidsRecorded:
     return ev.BidsRecorded(
-        tender_id=T, lot_id=lot, received_on=date(2010, 4, 1), bid_count=3,
+        tender_id=T,
+        lot_id=lot,
+        received_on=date(2010, 4, 1),
+        bid_count=3,
         bidder_ids=[KPN, TELE2, VODAFONE],
     )
 
 
 def provisional(lot: str = "vast", supplier: str = KPN) -> ev.ProvisionalAwardDecided:
     return ev.ProvisionalAwardDecided(
-        tender_id=T, lot_id=lot, supplier_ids=[supplier], decision_sent_on=DECIDED_ON,
+        tender_id=T,
+        lot_id=lot,
+        supplier_ids=[supplier],
+        decision_sent_on=DECIDED_ON,
         standstill_ends_on=STANDSTILL_ENDS,
     )
 

@@ -16,9 +16,9 @@ from eventstore.commands import DecisionContext
 from registry.domain.contract_decide import decide_contract
 from registry.domain.contract_state import INITIAL_CONTRACT, evolve_contract
 from registry.domain.programme import INITIAL_PROGRAMME, decide_programme, evolve_programme
+from registry.domain.rules import LOCAL_TIME
 from registry.domain.tender_decide import decide_tender
 from registry.domain.tender_state import INITIAL_TENDER, evolve_tender
-from registry.domain.rules import LOCAL_TIME
 
 RECORDED = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # the registry's clock: history loaded later
 
@@ -45,8 +45,11 @@ class Scenario:
     aggregate: Aggregate
     history: tuple[DomainEvent, ...]
 
+    def state(self) -> Any:
+        return reduce(self.aggregate.evolve, self.history, self.aggregate.initial)
+
     def when(self, command: Command, *, facts: object = None) -> Sequence[DomainEvent]:
-        state = reduce(self.aggregate.evolve, self.history, self.aggregate.initial)
+        state = self.state()
         valid_at = command.occurred_at or RECORDED
         return self.aggregate.decide(state, command, DecisionContext(RECORDED, valid_at, facts))
 

@@ -13,8 +13,8 @@ from tests.unit.registry.data import (
     DECIDED_ON,
     KPN,
     STANDSTILL_ENDS,
-    T,
     TELE2,
+    T,
     bids,
     planned,
     provisional,
@@ -26,16 +26,26 @@ OPEN_TENDER = (planned(), published())
 WITH_BIDS = (*OPEN_TENDER, bids())
 PROVISIONAL = (*WITH_BIDS, provisional())
 REVIEW = ev.ReviewProceedingsStarted(
-    tender_id=T, lot_id="vast", claimant_id=TELE2, forum="Rechtbank Den Haag",
-    started_on=date(2010, 6, 10), reference="KG 10/123",
+    tender_id=T,
+    lot_id="vast",
+    claimant_id=TELE2,
+    forum="Rechtbank Den Haag",
+    started_on=date(2010, 6, 10),
+    reference="KG 10/123",
 )
-LOT_CANCELLED = ev.LotCancelled(tender_id=T, lot_id="vast", cancelled_on=date(2010, 5, 1), reason="x")
+LOT_CANCELLED = ev.LotCancelled(
+    tender_id=T, lot_id="vast", cancelled_on=date(2010, 5, 1), reason="x"
+)
 
 
 def test_record_bids() -> None:
     command = cmd.RecordBids(
-        command_id="c", tender_id=T, lot_id="vast", bid_count=3,
-        bidder_ids=[KPN, TELE2, "KVK-14052264"], occurred_at=on(date(2010, 4, 1)),
+        command_id="c",
+        tender_id=T,
+        lot_id="vast",
+        bid_count=3,
+        bidder_ids=[KPN, TELE2, "KVK-14052264"],
+        occurred_at=on(date(2010, 4, 1)),
     )
     assert given(TENDER, *OPEN_TENDER).when(command) == [bids()]
     given(TENDER, *WITH_BIDS).then_rejects(command, "TRANSITION_NOT_ALLOWED")
@@ -53,7 +63,9 @@ def test_provisional_award_starts_a_standstill_of_twenty_days_from_the_day_after
 
 
 def test_provisional_award_needs_bids_and_a_bidder() -> None:
-    command = cmd.DecideProvisionalAward(command_id="c", tender_id=T, lot_id="vast", supplier_ids=[KPN])
+    command = cmd.DecideProvisionalAward(
+        command_id="c", tender_id=T, lot_id="vast", supplier_ids=[KPN]
+    )
     given(TENDER, *OPEN_TENDER).then_rejects(command, "TRANSITION_NOT_ALLOWED")
     given(TENDER, *PROVISIONAL).then_rejects(command, "TRANSITION_NOT_ALLOWED")
     stranger = command.model_copy(update={"supplier_ids": ["KVK-99999999"]})
@@ -62,7 +74,9 @@ def test_provisional_award_needs_bids_and_a_bidder() -> None:
 
 def test_award_refused_while_tender_is_paused() -> None:
     paused = ev.TenderPaused(tender_id=T, paused_on=date(2010, 5, 1), reason="re-evaluation")
-    command = cmd.DecideProvisionalAward(command_id="c", tender_id=T, lot_id="vast", supplier_ids=[KPN])
+    command = cmd.DecideProvisionalAward(
+        command_id="c", tender_id=T, lot_id="vast", supplier_ids=[KPN]
+    )
     given(TENDER, *WITH_BIDS, paused).then_rejects(command, "TRANSITION_NOT_ALLOWED")
 
 
@@ -80,21 +94,33 @@ def test_no_award_on_a_cancelled_lot(command: Command) -> None:
 
 
 def test_no_award_when_the_whole_tender_was_cancelled() -> None:
-    done = ev.TenderCancelled(tender_id=T, cancelled_on=date(2010, 5, 1), reason="x", lot_ids=["vast", "mobiel"])
-    command = cmd.DecideProvisionalAward(command_id="c", tender_id=T, lot_id="vast", supplier_ids=[KPN])
+    done = ev.TenderCancelled(
+        tender_id=T, cancelled_on=date(2010, 5, 1), reason="x", lot_ids=["vast", "mobiel"]
+    )
+    command = cmd.DecideProvisionalAward(
+        command_id="c", tender_id=T, lot_id="vast", supplier_ids=[KPN]
+    )
     given(TENDER, *WITH_BIDS, done).then_rejects(command, "LOT_CANCELLED")
 
 
 def test_revise_provisional_award_starts_a_new_standstill() -> None:
     day = date(2011, 9, 1)
     command = cmd.ReviseProvisionalAward(
-        command_id="c", tender_id=T, lot_id="vast", supplier_ids=[TELE2],
-        reason="reconsidered after objection", occurred_at=on(day),
+        command_id="c",
+        tender_id=T,
+        lot_id="vast",
+        supplier_ids=[TELE2],
+        reason="reconsidered after objection",
+        occurred_at=on(day),
     )
     assert given(TENDER, *PROVISIONAL).when(command) == [
         ev.ProvisionalAwardRevised(
-            tender_id=T, lot_id="vast", previous_supplier_ids=[KPN], supplier_ids=[TELE2],
-            decision_sent_on=day, standstill_ends_on=date(2011, 9, 21),
+            tender_id=T,
+            lot_id="vast",
+            previous_supplier_ids=[KPN],
+            supplier_ids=[TELE2],
+            decision_sent_on=day,
+            standstill_ends_on=date(2011, 9, 21),
             reason="reconsidered after objection",
         )
     ]
@@ -113,19 +139,29 @@ def test_withdraw_provisional_award_returns_the_lot_to_evaluation() -> None:
     )
     assert given(TENDER, *PROVISIONAL).when(command) == [withdrawn]
     given(TENDER, *WITH_BIDS).then_rejects(command, "TRANSITION_NOT_ALLOWED")
-    again = cmd.DecideProvisionalAward(command_id="c", tender_id=T, lot_id="vast", supplier_ids=[TELE2])
+    again = cmd.DecideProvisionalAward(
+        command_id="c", tender_id=T, lot_id="vast", supplier_ids=[TELE2]
+    )
     assert given(TENDER, *PROVISIONAL, withdrawn).when(again)
 
 
 def test_review_proceedings_start_and_conclude() -> None:
     start = cmd.StartReviewProceedings(
-        command_id="c", tender_id=T, lot_id="vast", forum="Rechtbank Den Haag",
-        claimant_id=TELE2, reference="KG 10/123", occurred_at=on(date(2010, 6, 10)),
+        command_id="c",
+        tender_id=T,
+        lot_id="vast",
+        forum="Rechtbank Den Haag",
+        claimant_id=TELE2,
+        reference="KG 10/123",
+        occurred_at=on(date(2010, 6, 10)),
     )
     assert given(TENDER, *PROVISIONAL).when(start) == [REVIEW]
     given(TENDER, *PROVISIONAL, REVIEW).then_rejects(start, "REVIEW_PENDING")
     conclude = cmd.ConcludeReviewProceedings(
-        command_id="c", tender_id=T, lot_id="vast", outcome="award_annulled",
+        command_id="c",
+        tender_id=T,
+        lot_id="vast",
+        outcome="award_annulled",
         occurred_at=on(date(2011, 3, 1)),
     )
     assert given(TENDER, *PROVISIONAL, REVIEW).when(conclude) == [
@@ -150,7 +186,9 @@ def test_standstill_ended_only_after_its_last_day() -> None:
 
 def test_definitive_award_after_the_standstill() -> None:
     day = date(2010, 6, 25)
-    command = cmd.MakeAwardDefinitive(command_id="c", tender_id=T, lot_id="vast", occurred_at=on(day))
+    command = cmd.MakeAwardDefinitive(
+        command_id="c", tender_id=T, lot_id="vast", occurred_at=on(day)
+    )
     assert given(TENDER, *PROVISIONAL).when(command) == [
         ev.AwardMadeDefinitive(tender_id=T, lot_id="vast", supplier_ids=[KPN], awarded_on=day)
     ]
@@ -159,7 +197,9 @@ def test_definitive_award_after_the_standstill() -> None:
     assert "20 calendar days from the day after" in message
     given(TENDER, *PROVISIONAL, REVIEW).then_rejects(command, "REVIEW_PENDING")
     given(TENDER, *WITH_BIDS).then_rejects(command, "TRANSITION_NOT_ALLOWED")
-    definitive = ev.AwardMadeDefinitive(tender_id=T, lot_id="vast", supplier_ids=[KPN], awarded_on=day)
+    definitive = ev.AwardMadeDefinitive(
+        tender_id=T, lot_id="vast", supplier_ids=[KPN], awarded_on=day
+    )
     given(TENDER, *PROVISIONAL, definitive).then_rejects(command, "TRANSITION_NOT_ALLOWED")
 
 

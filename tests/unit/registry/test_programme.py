@@ -10,16 +10,23 @@ from tests.unit.registry.data import KING
 from tests.unit.registry.gwt import PROGRAMME, given, on
 
 OT2010 = ev.ProgrammePlanned(
-    programme_id="OT2010", name="Overheidstelefonie 2010", coordinator=KING,
-    planned_on=date(2009, 1, 5), predecessor_programme_id="OT2006",
+    programme_id="OT2010",
+    name="Overheidstelefonie 2010",
+    coordinator=KING,
+    planned_on=date(2009, 1, 5),
+    predecessor_programme_id="OT2006",
 )
 
 
 def test_plan_programme_records_its_predecessor() -> None:
     events = given(PROGRAMME).when(
         cmd.PlanProgramme(
-            command_id="p1", programme_id="OT2010", name="Overheidstelefonie 2010",
-            coordinator=KING, predecessor_programme_id="OT2006", occurred_at=on(date(2009, 1, 5)),
+            command_id="p1",
+            programme_id="OT2010",
+            name="Overheidstelefonie 2010",
+            coordinator=KING,
+            predecessor_programme_id="OT2006",
+            occurred_at=on(date(2009, 1, 5)),
         )
     )
     assert events == [OT2010]
@@ -32,7 +39,10 @@ def test_a_programme_is_planned_once() -> None:
 
 def test_a_programme_cannot_be_its_own_predecessor() -> None:
     command = cmd.PlanProgramme(
-        command_id="p3", programme_id="GT", name="GT", coordinator=KING,
+        command_id="p3",
+        programme_id="GT",
+        name="GT",
+        coordinator=KING,
         predecessor_programme_id="GT",
     )
     given(PROGRAMME).then_rejects(command, "SELF_SUCCESSION")
@@ -41,7 +51,9 @@ def test_a_programme_cannot_be_its_own_predecessor() -> None:
 def test_link_successor_programme() -> None:
     events = given(PROGRAMME, OT2010).when(
         cmd.LinkSuccessorProgramme(
-            command_id="l1", programme_id="OT2010", successor_programme_id="OT2017",
+            command_id="l1",
+            programme_id="OT2010",
+            successor_programme_id="OT2017",
             occurred_at=on(date(2016, 4, 19)),
         )
     )

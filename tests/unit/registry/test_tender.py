@@ -20,9 +20,14 @@ FROZEN = FrozenParticipantList(T, date(2010, 2, 1), ("GM0363", "GM0518"))
 def test_plan_tender_yields_tender_planned_with_its_lots() -> None:
     events = given(TENDER).when(
         cmd.PlanTender(
-            command_id="c", tender_id=T, programme_id="OT2010-programme",
-            title="Overheidstelefonie 2010", contracting_authority=KING, procedure="open",
-            framework=True, lots=[Lot(lot_id="vast", title="Vast"), Lot(lot_id="mobiel", title="Mobiel")],
+            command_id="c",
+            tender_id=T,
+            programme_id="OT2010-programme",
+            title="Overheidstelefonie 2010",
+            contracting_authority=KING,
+            procedure="open",
+            framework=True,
+            lots=[Lot(lot_id="vast", title="Vast"), Lot(lot_id="mobiel", title="Mobiel")],
             occurred_at=on(date(2009, 9, 1)),
         )
     )
@@ -31,8 +36,13 @@ def test_plan_tender_yields_tender_planned_with_its_lots() -> None:
 
 def test_a_tender_is_planned_once() -> None:
     command = cmd.PlanTender(
-        command_id="c", tender_id=T, title="again", contracting_authority=KING,
-        procedure="open", framework=False, lots=[Lot(lot_id="1", title="Alles")],
+        command_id="c",
+        tender_id=T,
+        title="again",
+        contracting_authority=KING,
+        procedure="open",
+        framework=False,
+        lots=[Lot(lot_id="1", title="Alles")],
     )
     given(TENDER, planned()).then_rejects(command, "TENDER_ALREADY_PLANNED")
 
@@ -40,8 +50,13 @@ def test_a_tender_is_planned_once() -> None:
 def test_lot_ids_must_be_unique() -> None:
     with pytest.raises(ValueError, match="repeated: a"):
         cmd.PlanTender(
-            command_id="c", tender_id=T, title="t", contracting_authority=KING, procedure="open",
-            framework=False, lots=[Lot(lot_id="a", title="A"), Lot(lot_id="a", title="B")],
+            command_id="c",
+            tender_id=T,
+            title="t",
+            contracting_authority=KING,
+            procedure="open",
+            framework=False,
+            lots=[Lot(lot_id="a", title="A"), Lot(lot_id="a", title="B")],
         )
 
 
@@ -60,12 +75,17 @@ def test_prior_information_notice_and_market_consultation_while_planned() -> Non
         ev.PriorInformationNoticePublished(tender_id=T, published_on=day, notice_reference="PIN-1")
     ]
     consult = cmd.HoldMarketConsultation(
-        command_id="c", tender_id=T, started_on=date(2009, 9, 1), ended_on=date(2009, 10, 15),
+        command_id="c",
+        tender_id=T,
+        started_on=date(2009, 9, 1),
+        ended_on=date(2009, 10, 15),
         summary="suppliers asked about VoIP",
     )
     assert given(TENDER, planned()).when(consult) == [
         ev.MarketConsultationHeld(
-            tender_id=T, started_on=date(2009, 9, 1), ended_on=date(2009, 10, 15),
+            tender_id=T,
+            started_on=date(2009, 9, 1),
+            ended_on=date(2009, 10, 15),
             summary="suppliers asked about VoIP",
         )
     ]
@@ -110,7 +130,10 @@ def test_publish_twice_is_not_a_transition() -> None:
 def test_correct_and_clarify_a_published_tender() -> None:
     day = date(2010, 3, 10)
     correct = cmd.CorrectTender(
-        command_id="c", tender_id=T, summary="deadline moved", notice_reference="TED-2010-2",
+        command_id="c",
+        tender_id=T,
+        summary="deadline moved",
+        notice_reference="TED-2010-2",
         occurred_at=on(day),
     )
     clarify = cmd.ClarifyTender(command_id="c", tender_id=T, summary="NvI 1", occurred_at=on(day))
@@ -120,7 +143,9 @@ def test_correct_and_clarify_a_published_tender() -> None:
             tender_id=T, corrected_on=day, notice_reference="TED-2010-2", summary="deadline moved"
         )
     ]
-    assert history.when(clarify) == [ev.TenderClarified(tender_id=T, clarified_on=day, summary="NvI 1")]
+    assert history.when(clarify) == [
+        ev.TenderClarified(tender_id=T, clarified_on=day, summary="NvI 1")
+    ]
     given(TENDER, planned()).then_rejects(correct, "TRANSITION_NOT_ALLOWED")
     given(TENDER, planned()).then_rejects(clarify, "TRANSITION_NOT_ALLOWED")
 
@@ -145,7 +170,10 @@ def test_pause_and_resume_return_to_the_earlier_stage() -> None:
 
 def test_cancel_a_lot() -> None:
     command = cmd.CancelLot(
-        command_id="c", tender_id=T, lot_id="mobiel", reason="no bids",
+        command_id="c",
+        tender_id=T,
+        lot_id="mobiel",
+        reason="no bids",
         occurred_at=on(date(2010, 5, 1)),
     )
     cancelled = ev.LotCancelled(
@@ -167,7 +195,9 @@ def test_cancel_the_whole_tender_cancels_its_open_lots() -> None:
             tender_id=T, cancelled_on=date(2020, 3, 1), reason="stopped for good", lot_ids=["vast"]
         )
     ]
-    done = ev.TenderCancelled(tender_id=T, cancelled_on=date(2020, 3, 1), reason="x", lot_ids=["vast", "mobiel"])
+    done = ev.TenderCancelled(
+        tender_id=T, cancelled_on=date(2020, 3, 1), reason="x", lot_ids=["vast", "mobiel"]
+    )
     given(TENDER, planned(), done).then_rejects(command, "TRANSITION_NOT_ALLOWED")
 
 
@@ -175,7 +205,9 @@ def test_link_successor_tender() -> None:
     command = cmd.LinkSuccessorTender(
         command_id="c", tender_id=T, successor_tender_id="OT2017", occurred_at=on(date(2016, 4, 19))
     )
-    linked = ev.SuccessorTenderLinked(tender_id=T, successor_tender_id="OT2017", linked_on=date(2016, 4, 19))
+    linked = ev.SuccessorTenderLinked(
+        tender_id=T, successor_tender_id="OT2017", linked_on=date(2016, 4, 19)
+    )
     assert given(TENDER, planned()).when(command) == [linked]
     given(TENDER, planned(), linked).then_rejects(command, "SUCCESSOR_ALREADY_LINKED")
     itself = command.model_copy(update={"successor_tender_id": T})
@@ -192,5 +224,7 @@ def test_link_successor_tender() -> None:
     ],
 )
 def test_a_cancelled_tender_allows_no_further_steps(command: Command) -> None:
-    done = ev.TenderCancelled(tender_id=T, cancelled_on=date(2020, 3, 1), reason="x", lot_ids=["vast", "mobiel"])
+    done = ev.TenderCancelled(
+        tender_id=T, cancelled_on=date(2020, 3, 1), reason="x", lot_ids=["vast", "mobiel"]
+    )
     given(TENDER, planned(), done).then_rejects(command, "TRANSITION_NOT_ALLOWED")
