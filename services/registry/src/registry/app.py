@@ -9,6 +9,7 @@ from nats.aio.client import Client as NATS
 from contracts_schema.subjects import REGISTRY
 from eventstore.clock import Clock
 from eventstore.commands import CommandService
+from eventstore.observability import ObservabilitySettings
 from eventstore.service_app import build_service_app
 from eventstore.settings import NatsSettings
 from eventstore.store import EventStore
@@ -20,9 +21,11 @@ def make_service(store: EventStore, clock: Clock) -> CommandService:
 
 
 def build_app(
-    settings: NatsSettings | None = None, clock: Clock | None = None
+    settings: NatsSettings | None = None,
+    clock: Clock | None = None,
+    observability: ObservabilitySettings | None = None,
 ) -> tuple[FastStream, NatsBroker]:
     async def factory(store: EventStore, _nc: NATS, service_clock: Clock) -> CommandService:
         return make_service(store, service_clock)
 
-    return build_service_app(REGISTRY.name, factory, settings, clock)
+    return build_service_app(REGISTRY.name, factory, settings, clock, observability)

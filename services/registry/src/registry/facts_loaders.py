@@ -78,4 +78,3 @@ async def _stream_exists(store: EventStore, stream: str) -> bool:
     except NotFoundError:
         return False
     return True
-

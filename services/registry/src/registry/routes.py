@@ -21,8 +21,7 @@ PROGRAMME = Decider(REGISTRY, "programme", INITIAL_PROGRAMME, evolve_programme)
 TENDER = Decider(REGISTRY, "tender", INITIAL_TENDER, evolve_tender)
 CONTRACT = Decider(REGISTRY, "contract", INITIAL_CONTRACT, evolve_contract)
 
-# The registry folds its own events; the catalogue also lets it read the enrolment's.
-REGISTRY_EVENT_TYPES: dict[str, type[DomainEvent]] = {e.event_type: e for e in EVENTS} | EVENT_TYPES
+REGISTRY_EVENT_TYPES: dict[str, type[DomainEvent]] = {e.event_type: e for e in EVENTS}
 
 
 def build_routes(store: EventStore) -> list[CommandRoute[Any, Any]]:
