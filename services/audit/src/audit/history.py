@@ -6,11 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts_schema.envelope import EventEnvelope
-
 from audit.bitemporal import Horizon, visible
 from audit.summaries import summarise
 from audit.views import State, view_for
+from contracts_schema.envelope import EventEnvelope
 
 MISSING = object()
 

@@ -1,4 +1,5 @@
 """One readable sentence per event, for timelines."""
+# ruff: noqa: E501  (one sentence per line reads better than wrapped f-strings)
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from contracts_schema.envelope import EventEnvelope
 
 
 class _Change(Protocol):
-    path: str
-    before: Any
-    after: Any
+    @property
+    def path(self) -> str: ...
+    @property
+    def after(self) -> Any: ...
 
 
 def _join(values: Any) -> str:
@@ -19,8 +21,12 @@ def _join(values: Any) -> str:
 
 
 SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
-    "TenderPlanned": lambda p: f"tender {p.get('title')!r} planned by {p.get('contracting_authority')}",
-    "TenderPublished": lambda p: f"published on {p.get('published_on')} as {p.get('notice_reference')}",
+    "TenderPlanned": lambda p: (
+        f"tender {p.get('title')!r} planned by {p.get('contracting_authority')}"
+    ),
+    "TenderPublished": lambda p: (
+        f"published on {p.get('published_on')} as {p.get('notice_reference')}"
+    ),
     "ProvisionalAwardDecided": lambda p: (
         f"lot {p.get('lot_id')} provisionally awarded to {_join(p.get('supplier_ids'))}; "
         f"standstill until {p.get('standstill_ends_on')}"
@@ -43,10 +49,16 @@ SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ContractExpired": lambda p: f"expired on {p.get('expired_on')}",
     "OrganisationRegistered": lambda p: f"{p.get('name')} ({p.get('code')}) registered",
     "OrganisationRenamed": lambda p: f"renamed to {p.get('name')}",
-    "MunicipalityMerged": lambda p: f"merged into {p.get('successor_code')} on {p.get('effective_on')}",
-    "EnrolmentWindowOpened": lambda p: f"enrolment open {p.get('opens_on')} to {p.get('closes_on')}",
+    "MunicipalityMerged": lambda p: (
+        f"merged into {p.get('successor_code')} on {p.get('effective_on')}"
+    ),
+    "EnrolmentWindowOpened": lambda p: (
+        f"enrolment open {p.get('opens_on')} to {p.get('closes_on')}"
+    ),
     "EnrolmentWindowExtended": lambda p: f"enrolment extended to {p.get('closes_on')}",
-    "ParticipantEnrolled": lambda p: f"{p.get('organisation_code')} enrolled for lots {_join(p.get('lot_ids'))}",
+    "ParticipantEnrolled": lambda p: (
+        f"{p.get('organisation_code')} enrolled for lots {_join(p.get('lot_ids'))}"
+    ),
     "ParticipantWithdrawn": lambda p: f"{p.get('organisation_code')} withdrew",
     "ParticipantListFrozen": lambda p: (
         f"participant list frozen on {p.get('frozen_on')} with {len(p.get('participants', []))} participants"

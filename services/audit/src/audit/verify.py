@@ -46,7 +46,8 @@ class StreamReport:
 
 def _at(event: StoredEvent) -> str:
     e = event.envelope
-    return f"{event.stream} seq {event.seq} ({e.aggregate_type}/{e.aggregate_id} v{e.aggregate_version} {e.event_type})"
+    aggregate = f"{e.aggregate_type}/{e.aggregate_id} v{e.aggregate_version}"
+    return f"{event.stream} seq {event.seq} ({aggregate} {e.event_type})"
 
 
 async def _read_all(

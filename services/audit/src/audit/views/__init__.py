@@ -8,7 +8,9 @@ from audit.views.enrolment import CALL_OFF, ENROLMENT_WINDOW, ORGANISATION
 from audit.views.generic import generic_view
 from audit.views.tender import TENDER
 
-VIEWS: dict[str, View] = {v.aggregate_type: v for v in (TENDER, CONTRACT, ORGANISATION, ENROLMENT_WINDOW, CALL_OFF)}
+VIEWS: dict[str, View] = {
+    v.aggregate_type: v for v in (TENDER, CONTRACT, ORGANISATION, ENROLMENT_WINDOW, CALL_OFF)
+}
 
 # Which context owns which aggregate type (the cross-context contract).
 OWNERS: dict[str, str] = {

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from contracts_schema.envelope import EventEnvelope
-
 from audit.views.base import State, View, day, take
+from contracts_schema.envelope import EventEnvelope
 
 SIGNED_FIELDS = (
     "kind", "tender_id", "lot_ids", "contracting_authority", "paying_agent", "suppliers",

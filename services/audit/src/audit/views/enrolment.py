@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from contracts_schema.envelope import EventEnvelope
-
 from audit.views.base import State, View, day, take
+from contracts_schema.envelope import EventEnvelope
 
 
 def registered(state: State, e: EventEnvelope) -> State:
@@ -77,7 +76,11 @@ def call_off_awarded(state: State, e: EventEnvelope) -> State:
 
 ORGANISATION = View(
     "organisation",
-    {"OrganisationRegistered": registered, "OrganisationRenamed": renamed, "MunicipalityMerged": merged},
+    {
+        "OrganisationRegistered": registered,
+        "OrganisationRenamed": renamed,
+        "MunicipalityMerged": merged,
+    },
     organisation_derive,
 )
 ENROLMENT_WINDOW = View(

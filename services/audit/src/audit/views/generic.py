@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contracts_schema.envelope import EventEnvelope
-
 from audit.views.base import State, View
+from contracts_schema.envelope import EventEnvelope
 
 
 def generic_view(aggregate_type: str) -> View:

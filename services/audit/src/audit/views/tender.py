@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from contracts_schema.envelope import EventEnvelope
-
 from audit.views.base import State, View, day, take
+from contracts_schema.envelope import EventEnvelope
 
 
 def planned(state: State, e: EventEnvelope) -> State:
@@ -48,7 +47,9 @@ def definitive(state: State, e: EventEnvelope) -> State:
     lot = _lot(state, p["lot_id"])
     award = lot.get("award", {})
     award.update(
-        status="definitive", supplier_ids=list(p.get("supplier_ids", [])), awarded_on=p.get("awarded_on")
+        status="definitive",
+        supplier_ids=list(p.get("supplier_ids", [])),
+        awarded_on=p.get("awarded_on"),
     )
     lot["award"] = award
     awards = [lot.get("award", {}).get("status") for lot in state.get("lots", {}).values()]
