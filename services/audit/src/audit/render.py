@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
-from rich.table import Table
 
 from audit.checks import VerifyReport
 from audit.history import Replay
@@ -16,18 +15,14 @@ def print_replay(console: Console, result: Replay) -> None:
         f"[bold]{result.aggregate_type}/{result.aggregate_id}[/] as of "
         f"{result.horizon.as_of.isoformat()}, known at {result.horizon.known_at.isoformat()}"
     )
-    table = Table("v", "occurred (valid)", "recorded (tx)", "actor", "event", "what changed")
     for entry in result.timeline:
         e = entry.envelope
-        table.add_row(
-            str(e.aggregate_version),
-            e.occurred_at.isoformat(),
-            e.recorded_at.isoformat(),
-            e.actor,
-            e.event_type,
-            entry.summary,
+        console.print(
+            f"v{e.aggregate_version} [cyan]{e.event_type}[/] occurred {e.occurred_at.isoformat()}"
+            f" recorded {e.recorded_at.isoformat()} by {e.actor}\n    {entry.summary}",
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(table)
     if not result.timeline:
         console.print("no events visible at this horizon: the aggregate did not exist yet")
     console.print_json(json.dumps(result.state, sort_keys=True))

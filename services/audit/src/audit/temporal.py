@@ -28,6 +28,13 @@ class TemporalProjection(Projection):
     version: ClassVar[int] = 1
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
 
+    @classmethod
+    def for_queries(cls) -> TemporalProjection:
+        """An instance with its tables declared, for reading outside a runner."""
+        projection = cls()
+        projection.define(MetaData())
+        return projection
+
     def define(self, metadata: MetaData) -> None:
         self.events = Table(
             f"{NAME}_events",

@@ -42,6 +42,7 @@ class StreamReport:
     events: int = 0
     aggregates: int = 0
     problems: list[Problem] = field(default_factory=list)
+    undecodable: set[int] = field(default_factory=set)
 
 
 def _at(event: StoredEvent) -> str:
@@ -72,13 +73,15 @@ async def _read_all(
                 event_id = None
             report.problems.append(
                 Problem(
-                    f"{context.stream} seq {bad.seq}",
+                    f"{context.stream} seq {bad.seq or from_seq}",
                     "undecodable",
                     f"stored bytes are not a valid envelope ({exc.error_count()} errors)",
                     event_id,
                 )
             )
-            from_seq = (bad.seq or from_seq) + 1
+            seq = bad.seq or from_seq
+            report.undecodable.add(seq)
+            from_seq = seq + 1
 
 
 async def verify_stream(
@@ -96,6 +99,8 @@ async def verify_stream(
         report.events += 1
         if progress:
             progress(1)
+        while expected in report.undecodable:
+            expected += 1
         if event.seq > expected:
             report.problems.append(_hole(context, expected, event.seq - 1))
         expected = event.seq + 1
@@ -111,6 +116,8 @@ async def verify_stream(
                 Problem(_at(event), "misfiled", f"stored under subject {event.subject}", e.event_id)
             )
         groups.setdefault((e.aggregate_type, e.aggregate_id), []).append(event)
+    while expected in report.undecodable:
+        expected += 1
     if expected <= last_seq:
         report.problems.append(_hole(context, expected, last_seq))
     report.aggregates = len(groups)
