@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -204,9 +205,7 @@ async def test_concurrent_commands_on_one_aggregate_all_land_in_order(
 async def test_faststream_entry_point_serves_commands(
     nats_server: NatsServer, nats_client: NATS
 ) -> None:
-    clock = FixedClock(
-        __import__("datetime").datetime(2026, 1, 1, tzinfo=__import__("datetime").UTC)
-    )
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
 
     async def make(store: EventStore, nc: NATS, _clock: object) -> CommandService:
         return CommandService(LEDGER, store, clock, ROUTES, EVENT_TYPES)

@@ -9,6 +9,7 @@ from typing import Any
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
 
 from contracts_schema.base import Command
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
@@ -59,6 +60,7 @@ async def send_command(
     actor: str = "test",
     correlation_id: str | None = None,
     timeout: float = 10.0,
+    no_responder_wait: float = 3.0,
 ) -> CommandAccepted | CommandRejected:
     request = CommandRequest(
         command_type=command.command_type,
@@ -66,12 +68,18 @@ async def send_command(
         actor=actor,
         correlation_id=correlation_id,
     )
-    msg = await nc.request(
-        context.command_subject(command.command_type),
-        request.model_dump_json().encode(),
-        timeout=timeout,
-    )
-    return parse_reply(msg.data)
+    subject = context.command_subject(command.command_type)
+    payload = request.model_dump_json().encode()
+    # A service that is (re)starting has no responder for a moment: wait briefly for it.
+    deadline = asyncio.get_running_loop().time() + no_responder_wait
+    while True:
+        try:
+            msg = await nc.request(subject, payload, timeout=timeout)
+            return parse_reply(msg.data)
+        except NoRespondersError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
 
 
 def parse_reply(data: bytes) -> CommandAccepted | CommandRejected:

@@ -1,0 +1,227 @@
+"""Projections: SQL read models rebuilt from the event streams.
+
+A runner feeds one projection from one durable JetStream consumer per stream. Each batch
+is applied in one SQL transaction together with the stream's checkpoint, so every event
+takes effect exactly once across crashes and redeliveries (a redelivered sequence at or
+below the checkpoint is skipped). An event whose `apply` raises is parked (recorded with
+its error, in the same transaction) and the rest flow on: never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from nats.aio.client import Client as NATS
+from nats.js.errors import NotFoundError
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from contracts_schema.subjects import BoundedContext
+from eventstore.store import StoredEvent
+from eventstore.subscription import DurableSubscriber
+
+log = logging.getLogger(__name__)
+
+bookkeeping = MetaData()
+
+checkpoints = Table(
+    "projection_checkpoints",
+    bookkeeping,
+    Column("projection", String(120), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+parked = Table(
+    "projection_parked",
+    bookkeeping,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("projection", String(120), nullable=False, index=True),
+    Column("stream", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("event_type", String(120), nullable=False),
+    Column("aggregate", String(200), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class Projection(ABC):
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    contexts: ClassVar[tuple[BoundedContext, ...]]
+
+    @property
+    def key(self) -> str:
+        """Name and version: a new version builds beside the old one."""
+        return f"{self.name}_v{self.version}"
+
+    @abstractmethod
+    def define(self, metadata: MetaData) -> None:
+        """Declare the projection's tables."""
+
+    @abstractmethod
+    def apply(self, conn: Connection, event: StoredEvent) -> None:
+        """Apply one event inside the runner's transaction."""
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, object], keys: list[str]) -> None:
+    """Insert or update by primary key, on SQLite and PostgreSQL alike."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values)
+    updates = {k: v for k, v in values.items() if k not in keys}
+    if updates:
+        conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+    else:
+        conn.execute(statement.on_conflict_do_nothing(index_elements=keys))
+
+
+class ProjectionRunner:
+    def __init__(
+        self, nc: NATS, engine: Engine, projection: Projection, *, batch: int = 500
+    ) -> None:
+        self._nc = nc
+        self._engine = engine
+        self.projection = projection
+        self._batch = batch
+        self.metadata = MetaData()
+        projection.define(self.metadata)
+        self._subscribers: list[DurableSubscriber] = []
+        self.positions: dict[str, int] = {}
+        self._advanced = asyncio.Condition()
+        self.parked_count = 0
+
+    def consumer_name(self, context: BoundedContext) -> str:
+        return f"proj_{self.projection.key}_{context.stream}"
+
+    def create_tables(self) -> None:
+        bookkeeping.create_all(self._engine)
+        self.metadata.create_all(self._engine)
+
+    def load_positions(self) -> dict[str, int]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(checkpoints.c.stream, checkpoints.c.seq).where(
+                    checkpoints.c.projection == self.projection.key
+                )
+            ).all()
+        return {stream: int(seq) for stream, seq in rows}
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.create_tables)
+        self.positions = await asyncio.to_thread(self.load_positions)
+        js = self._nc.jetstream()
+        for context in self.projection.contexts:
+            name = self.consumer_name(context)
+            # The SQL checkpoint is the truth: restart the consumer right after it.
+            with contextlib.suppress(NotFoundError):
+                await js.delete_consumer(context.stream, name)
+            subscriber = DurableSubscriber(
+                self._nc,
+                context,
+                name,
+                self._make_handler(context),
+                batch=self._batch,
+                start_seq=self.positions.get(context.stream, 0) + 1,
+            )
+            subscriber.start()
+            self._subscribers.append(subscriber)
+
+    async def stop(self) -> None:
+        for subscriber in self._subscribers:
+            await subscriber.stop()
+        self._subscribers.clear()
+
+    def _make_handler(self, context: BoundedContext):  # type: ignore[no-untyped-def]
+        async def handle(events: list[StoredEvent]) -> None:
+            last = await asyncio.to_thread(self.apply_batch, context.stream, events)
+            async with self._advanced:
+                self.positions[context.stream] = max(self.positions.get(context.stream, 0), last)
+                self._advanced.notify_all()
+
+        return handle
+
+    def apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
+        """Apply a batch and move the checkpoint in one transaction; returns the new checkpoint."""
+        with self._engine.begin() as conn:
+            current = conn.execute(
+                select(checkpoints.c.seq).where(
+                    checkpoints.c.projection == self.projection.key, checkpoints.c.stream == stream
+                )
+            ).scalar_one_or_none()
+            position = int(current or 0)
+            for event in events:
+                if event.seq <= position:
+                    continue  # already applied: redelivery after a crash
+                try:
+                    with conn.begin_nested():
+                        self.projection.apply(conn, event)
+                except Exception as exc:
+                    self._park(conn, event, exc)
+                position = event.seq
+            upsert(
+                conn,
+                checkpoints,
+                {
+                    "projection": self.projection.key,
+                    "stream": stream,
+                    "seq": position,
+                    "updated_at": datetime.now(UTC),
+                },
+                ["projection", "stream"],
+            )
+        return position
+
+    def _park(self, conn: Connection, event: StoredEvent, exc: Exception) -> None:
+        envelope = event.envelope
+        log.error(
+            "projection %s parked %s #%s: %s", self.projection.key, event.stream, event.seq, exc
+        )
+        conn.execute(
+            parked.insert().values(
+                projection=self.projection.key,
+                stream=event.stream,
+                seq=event.seq,
+                event_id=envelope.event_id,
+                event_type=envelope.event_type,
+                aggregate=f"{envelope.aggregate_type}/{envelope.aggregate_id}",
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                parked_at=datetime.now(UTC),
+            )
+        )
+        self.parked_count += 1
+
+    async def wait_until(self, positions: dict[str, int], timeout: float) -> bool:
+        """Wait until every stream this projection reads has reached the given sequence."""
+        relevant = {
+            s: q for s, q in positions.items() if s in {c.stream for c in self.projection.contexts}
+        }
+
+        def reached() -> bool:
+            return all(self.positions.get(s, 0) >= q for s, q in relevant.items())
+
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._advanced:
+                    await self._advanced.wait_for(reached)
+        except TimeoutError:
+            return False
+        return True
