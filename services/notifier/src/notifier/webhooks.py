@@ -38,6 +38,7 @@ from eventstore.clock import Clock
 from eventstore.projection import upsert
 from notifier.feed import INTEGRATION_STREAM
 from notifier.projection import NotifierSchedule
+from notifier.publisher import ensure_integration_stream
 from notifier.settings import NotifierSettings
 from notifier.signing import (
     DELIVERY_HEADER,
@@ -115,6 +116,7 @@ class WebhookDispatcher:
 
     async def start(self) -> None:
         await asyncio.to_thread(metadata.create_all, self._engine)
+        await ensure_integration_stream(self._nc, replicas=self._settings.stream_replicas)
         self._client = self._client or httpx.AsyncClient(timeout=self._settings.webhook_timeout)
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
