@@ -44,6 +44,11 @@ def facts_mc1() -> tuple[list, list, list]:
             on(date(2015, 6, 10)),
         ),
         Fact(
+            "TenderCorrected",
+            {"tender_id": MC1, "corrected_on": "2015-06-20", "summary": "Lot 1 volume corrected"},
+            on(date(2015, 6, 20)),
+        ),
+        Fact(
             "ProvisionalAwardDecided",
             {
                 "tender_id": MC1,
@@ -56,13 +61,15 @@ def facts_mc1() -> tuple[list, list, list]:
         ),
         # Reconsidered: a revised decision adds the fourth supplier.
         Fact(
-            "ProvisionalAwardDecided",
+            "ProvisionalAwardRevised",
             {
                 "tender_id": MC1,
                 "lot_id": "L1",
+                "previous_supplier_ids": SUPPLIERS[:3],
                 "supplier_ids": SUPPLIERS,
                 "decision_sent_on": "2015-10-20",
                 "standstill_ends_on": "2015-11-09",
+                "reason": "re-evaluation after objections",
             },
             on(date(2015, 10, 20)),
         ),
@@ -246,6 +253,7 @@ def test_one_release_per_relevant_event_with_tags_from_the_domain_mapping() -> N
         "planning",
         "planningUpdate",
         "tender",
+        "tenderAmendment",
         "award",
         "awardUpdate",
         "awardUpdate",

@@ -52,11 +52,17 @@ async def gather(store: EventStore, tender_id: str, at: Horizon) -> Exported:
         if e.event_type == "ContractSigned" and e.payload.get("tender_id") == tender_id
     }
     windows = await _of_type(store, ENROLMENT, "enrolment_window", at.known_at)
-    successors = [
+    tenders = await _of_type(store, REGISTRY, "tender", at.known_at)
+    links = [
         e
         for e in windows
         if e.event_type == "EnrolmentWindowOpened"
         and e.payload.get("previous_round_tender_id") == tender_id
+    ] + [
+        e
+        for e in tenders
+        if e.event_type == "SuccessorTenderLinked"
+        and e.payload.get("successor_tender_id") == tender_id
     ]
     own = [e for e in [*tender, *window] if e.recorded_at <= at.known_at]
     own += [e for e in contracts if e.aggregate_id in signed]
@@ -64,7 +70,7 @@ async def gather(store: EventStore, tender_id: str, at: Horizon) -> Exported:
         tender_id,
         [e for e in own if e.occurred_at <= at.as_of],
         names,
-        [e for e in successors if e.occurred_at <= at.as_of],
+        [e for e in links if e.occurred_at <= at.as_of],
     )
     call_offs = [
         [call_off_release(e, names)]

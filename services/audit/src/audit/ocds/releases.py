@@ -109,13 +109,7 @@ def _window_opened(p: Process, e: EventEnvelope) -> tuple[str, Release] | None:
     previous = e.payload.get("previous_round_tender_id")
     if not previous:
         return None
-    related = {
-        "id": f"prior-{previous}",
-        "relationship": ["prior"],
-        "scheme": "ocid",
-        "identifier": ocid(previous),
-    }
-    return _update_tag(p), {"relatedProcesses": [related]}
+    return _update_tag(p), _link("prior", previous)
 
 
 def _frozen(p: Process, e: EventEnvelope) -> tuple[str, Release]:
@@ -239,6 +233,50 @@ def _ended(p: Process, e: EventEnvelope) -> tuple[str, Release]:
     return "contractTermination", {"contracts": [contract]}
 
 
+def _withdrawn(p: Process, e: EventEnvelope) -> tuple[str, Release]:
+    award_id = p.awards.get(e.payload["lot_id"], f"{e.payload['lot_id']}-award-1")
+    award = {"id": award_id, "status": "cancelled", "description": e.payload.get("reason")}
+    return "awardCancellation", {"awards": [award]}
+
+
+def _tender_cancelled(p: Process, e: EventEnvelope) -> tuple[str, Release]:
+    x = e.payload
+    lots = [{"id": lot, "status": "cancelled"} for lot in x.get("lot_ids") or []]
+    tender = {
+        "id": p.process_id,
+        "status": "cancelled",
+        "statusDetails": x.get("reason"),
+        "lots": lots,
+    }
+    return "tenderCancellation", {"tender": tender}
+
+
+def _lot_cancelled(p: Process, e: EventEnvelope) -> tuple[str, Release]:
+    lot = {"id": e.payload["lot_id"], "status": "cancelled", "description": e.payload.get("reason")}
+    return "tenderUpdate", {"tender": {"id": p.process_id, "lots": [lot]}}
+
+
+def _corrected(p: Process, e: EventEnvelope) -> tuple[str, Release]:
+    amendment = {"id": e.event_id, "date": instant(e.occurred_at),
+                 "description": e.payload.get("summary")}  # fmt: skip
+    return "tenderAmendment", {"tender": {"id": p.process_id, "amendments": [amendment]}}
+
+
+def _paused(p: Process, e: EventEnvelope) -> tuple[str, Release]:
+    details = "paused" if e.event_type == "TenderPaused" else "resumed"
+    return _update_tag(p), {"tender": {"id": p.process_id, "statusDetails": details}}
+
+
+def _link(relationship: str, other: str) -> Release:
+    related = {"id": f"{relationship}-{other}", "relationship": [relationship], "scheme": "ocid",
+               "identifier": ocid(other)}  # fmt: skip
+    return {"relatedProcesses": [related]}
+
+
+def _successor_linked(p: Process, e: EventEnvelope) -> tuple[str, Release]:
+    return _update_tag(p), _link("replacementProcess", e.payload["successor_tender_id"])
+
+
 Mapper = Callable[[Process, EventEnvelope], "tuple[str, Release] | None"]
 MAPPERS: dict[str, Mapper] = {
     "TenderPlanned": _planned,
@@ -253,6 +291,14 @@ MAPPERS: dict[str, Mapper] = {
     "ContractTransferred": _transferred,
     "ContractTerminated": _ended,
     "ContractExpired": _ended,
+    "ProvisionalAwardRevised": _provisional,
+    "ProvisionalAwardWithdrawn": _withdrawn,
+    "TenderCancelled": _tender_cancelled,
+    "LotCancelled": _lot_cancelled,
+    "TenderCorrected": _corrected,
+    "TenderPaused": _paused,
+    "TenderResumed": _paused,
+    "SuccessorTenderLinked": _successor_linked,
 }
 
 
@@ -260,23 +306,21 @@ def process_releases(
     process_id: str,
     envelopes: Iterable[EventEnvelope],
     names: dict[str, str],
-    successors: Iterable[EventEnvelope] = (),
+    links: Iterable[EventEnvelope] = (),
 ) -> list[Release]:
-    """The releases of one tender's process, in valid-time order."""
+    """The releases of one tender's process, in valid-time order.
+
+    `links` are other processes' events that name this one: a later round's window opened
+    with this tender as its previous round, or a predecessor's `SuccessorTenderLinked`.
+    """
     process = Process(process_id, dict(names))
     releases: list[Release] = []
-    for e in sorted([*envelopes, *successors], key=valid_order):
-        if e.event_type == "EnrolmentWindowOpened" and e.aggregate_id != process_id:
-            related = {
-                "id": f"replacement-{e.aggregate_id}",
-                "relationship": ["replacementProcess"],
-                "scheme": "ocid",
-                "identifier": ocid(e.aggregate_id),
-            }
-            mapped: tuple[str, Release] | None = (
-                _update_tag(process),
-                {"relatedProcesses": [related]},
-            )
+    for e in sorted([*envelopes, *links], key=valid_order):
+        mapped: tuple[str, Release] | None
+        if e.aggregate_id != process_id and e.event_type == "EnrolmentWindowOpened":
+            mapped = (_update_tag(process), _link("replacementProcess", e.aggregate_id))
+        elif e.aggregate_id != process_id and e.event_type == "SuccessorTenderLinked":
+            mapped = (_update_tag(process), _link("prior", e.aggregate_id))
         else:
             mapper = MAPPERS.get(e.event_type)
             mapped = mapper(process, e) if mapper else None
