@@ -63,7 +63,9 @@ class LedgerTotals(Projection):
             )
         ).first()
         if current is None:
-            conn.execute(self.balances.insert().values(ledger_id=ledger_id, total=amount, entries=1))
+            conn.execute(
+                self.balances.insert().values(ledger_id=ledger_id, total=amount, entries=1)
+            )
         else:
             conn.execute(
                 self.balances.update()
@@ -78,9 +80,7 @@ def snapshot(engine: Engine) -> dict[str, object]:
     projection = LedgerTotals()
     projection.define(metadata)
     with engine.connect() as conn:
-        entries = conn.execute(
-            select(projection.entries).order_by(projection.entries.c.seq)
-        ).all()
+        entries = conn.execute(select(projection.entries).order_by(projection.entries.c.seq)).all()
         balances = conn.execute(
             select(projection.balances).order_by(projection.balances.c.ledger_id)
         ).all()

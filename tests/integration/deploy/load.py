@@ -86,7 +86,9 @@ async def run_load(
 def ledger_commands(prefix: str, count: int, ledgers: int = 8) -> list[RecordEntries]:
     # Two amounts per command: each one is an atomic two-event batch.
     return [
-        RecordEntries(command_id=f"{prefix}-{i}", ledger_id=f"{prefix}-l{i % ledgers}", amounts=[i + 1, 1])
+        RecordEntries(
+            command_id=f"{prefix}-{i}", ledger_id=f"{prefix}-l{i % ledgers}", amounts=[i + 1, 1]
+        )
         for i in range(count)
     ]
 

@@ -37,7 +37,9 @@ CLOCK = FixedClock(datetime(2026, 1, 15, tzinfo=UTC))
 
 
 async def record(nc: NATS, commands: list[RecordEntries]) -> None:
-    server = CommandServer(nc, CommandService(LEDGER, EventStore(nc, CLOCK), CLOCK, ROUTES, EVENT_TYPES))
+    server = CommandServer(
+        nc, CommandService(LEDGER, EventStore(nc, CLOCK), CLOCK, ROUTES, EVENT_TYPES)
+    )
     await server.start()
     try:
         await run_load(nc, commands, concurrency=8, timeout=60)
@@ -72,7 +74,14 @@ def read_line(process: subprocess.Popen[str], timeout: float) -> str:
 
 def start_worker(nats_url: str, db_url: str, delay: float) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.deploy.projection_worker", nats_url, db_url, str(delay)],
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.deploy.projection_worker",
+            nats_url,
+            db_url,
+            str(delay),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -96,7 +105,9 @@ async def test_runner_sigkilled_mid_batch_converges_to_a_clean_rebuild(
             line = read_line(worker, 10)
             if line.startswith("applying "):
                 applying = int(line.split()[1])
-                committed = await asyncio.to_thread(committed_checkpoint, live_url) if applying > 60 else 0
+                committed = (
+                    await asyncio.to_thread(committed_checkpoint, live_url) if applying > 60 else 0
+                )
                 if committed and applying > committed + 3:
                     break
         else:
@@ -162,10 +173,15 @@ def test_rows_and_checkpoint_commit_together_or_not_at_all(database_url: str) ->
     engine = make_engine(database_url)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE crash_probe (x int)"))
-    with pytest.raises(RuntimeError), engine.begin() as conn:
-        conn.execute(text("SELECT count(*) FROM crash_probe")).scalar()
-        with conn.begin_nested():
-            conn.execute(text("INSERT INTO crash_probe VALUES (1)"))
-        raise RuntimeError("the process dies before the checkpoint is written")
+
+    def apply_then_crash() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT count(*) FROM crash_probe")).scalar()
+            with conn.begin_nested():
+                conn.execute(text("INSERT INTO crash_probe VALUES (1)"))
+            raise RuntimeError("the process dies before the checkpoint is written")
+
+    with pytest.raises(RuntimeError):
+        apply_then_crash()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM crash_probe")).scalar() == 0
