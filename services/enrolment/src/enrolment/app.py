@@ -1,0 +1,55 @@
+"""The enrolment service's entry point: command handling plus its registry-facts projection."""
+
+from __future__ import annotations
+
+from faststream import FastStream
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NATS
+from pydantic import Field
+from sqlalchemy import Engine
+
+from enrolment.facts import Facts
+from enrolment.registry_facts import RegistryFacts
+from enrolment.routes import build_routes
+from enrolment.service import EnrolmentCommandService
+from eventstore.clock import Clock
+from eventstore.commands import CommandService
+from eventstore.projection import ProjectionRunner
+from eventstore.service_app import build_service_app
+from eventstore.settings import NatsSettings
+from eventstore.sql import make_engine
+from eventstore.store import EventStore
+
+
+class EnrolmentSettings(NatsSettings):
+    enrolment_database_url: str = Field(
+        default="sqlite:///data/enrolment.db",
+        description="SQLAlchemy URL of the enrolment service's own read model (registry facts).",
+    )
+
+
+def build_app(
+    settings: EnrolmentSettings | None = None, clock: Clock | None = None
+) -> tuple[FastStream, NatsBroker]:
+    settings = settings or EnrolmentSettings()
+    running: list[tuple[ProjectionRunner, Engine]] = []
+
+    async def make_service(store: EventStore, nc: NATS, service_clock: Clock) -> CommandService:
+        engine = make_engine(settings.enrolment_database_url)
+        projection = RegistryFacts()
+        runner = ProjectionRunner(nc, engine, projection)
+        await runner.start()
+        running.append((runner, engine))
+        facts = Facts(store, runner, engine, projection)
+        return EnrolmentCommandService(store, service_clock, build_routes(facts))
+
+    app, broker = build_service_app("enrolment", make_service, settings, clock)
+
+    @app.on_shutdown
+    async def stop_projection() -> None:
+        for runner, engine in running:
+            await runner.stop()
+            engine.dispose()
+        running.clear()
+
+    return app, broker
