@@ -155,6 +155,7 @@ class RegistryFacts(Projection):
                 ("end_date", "end_date"),
                 ("new_end_date", "end_date"),
                 ("max_extent_date", "max_extent_date"),
+                ("new_max_extent_date", "max_extent_date"),
             )
             if p.get(field) is not None
         }
