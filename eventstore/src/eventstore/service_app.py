@@ -6,6 +6,7 @@ reply, which FastStream sends to the request's reply subject.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 import nats
@@ -17,8 +18,17 @@ from nats.aio.client import Client as NATS
 
 from eventstore.clock import Clock, SystemClock
 from eventstore.commands import CommandService
+from eventstore.health import HealthServer
+from eventstore.observability import (
+    InstrumentedEventStore,
+    ObservabilitySettings,
+    configure_logging,
+    observe_command,
+)
 from eventstore.settings import NatsSettings
 from eventstore.store import EventStore
+
+log = logging.getLogger(__name__)
 
 ServiceFactory = Callable[[EventStore, NATS, Clock], Awaitable[CommandService]]
 
@@ -39,8 +49,10 @@ def build_service_app(
     make_service: ServiceFactory,
     settings: NatsSettings | None = None,
     clock: Clock | None = None,
+    observability: ObservabilitySettings | None = None,
 ) -> tuple[FastStream, NatsBroker]:
     settings = settings or NatsSettings()
+    observability = observability or ObservabilitySettings()
     clock = clock or SystemClock()
     security = (
         SASLPlaintext(username=settings.nats_user, password=settings.nats_password or "")
@@ -51,24 +63,40 @@ def build_service_app(
     app = FastStream(broker)
     holder: dict[str, CommandService] = {}
     connections: list[NATS] = []
+    health = HealthServer(observability.metrics_host, max(observability.metrics_port, 0))
 
     @app.on_startup
     async def start_service() -> None:
+        configure_logging(observability)
+        if observability.metrics_port >= 0:
+            health.add_readiness("nats", lambda: all(nc.is_connected for nc in connections))
+            health.add_readiness("commands", lambda: "service" in holder)
+            await health.start()
+            log.info("%s: /healthz, /readyz and /metrics on port %s", name, health.port)
         nc = await connect_nats(settings, f"{name}-eventstore")
         connections.append(nc)
-        store = EventStore(nc, clock, replicas=settings.stream_replicas)
+        store = InstrumentedEventStore(nc, clock, replicas=settings.stream_replicas)
         service = await make_service(store, nc, clock)
         await service.start()
         holder["service"] = service
 
     @app.on_shutdown
     async def stop_service() -> None:
+        await health.stop()
         for nc in connections:
             await nc.close()
 
     async def on_command(message: NatsMessage) -> bytes:
         # Raw bytes in, raw bytes out: the CommandService parses and answers every payload.
-        return await holder["service"].handle(message.raw_message.subject, message.body)
+        raw = message.raw_message
+        return await observe_command(
+            name,
+            raw.subject,
+            raw.headers or {},
+            message.body,
+            lambda: holder["service"].handle(raw.subject, message.body),
+            propagate_trace=observability.trace_propagation,
+        )
 
     # Registration is explicit and visible here: one subscriber per service, queue group shared.
     broker.subscriber(f"{name}.commands.*", queue=f"{name}-commands")(on_command)

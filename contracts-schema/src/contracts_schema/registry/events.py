@@ -3,5 +3,82 @@
 from __future__ import annotations
 
 from contracts_schema.base import DomainEvent
+from contracts_schema.registry.award_events import (
+    AWARD_EVENTS,
+    AwardMadeDefinitive,
+    BidsRecorded,
+    ProvisionalAwardDecided,
+    ProvisionalAwardRevised,
+    ProvisionalAwardWithdrawn,
+    ReviewProceedingsConcluded,
+    ReviewProceedingsStarted,
+    StandstillEnded,
+)
+from contracts_schema.registry.contract_events import (
+    CONTRACT_EVENTS,
+    ContractAmended,
+    ContractExpired,
+    ContractExtended,
+    ContractSigned,
+    ContractTerminated,
+    ContractTransferred,
+)
+from contracts_schema.registry.programme_events import (
+    PROGRAMME_EVENTS,
+    ProgrammePlanned,
+    SuccessorProgrammeLinked,
+)
+from contracts_schema.registry.tender_events import (
+    TENDER_EVENTS,
+    LotCancelled,
+    MarketConsultationHeld,
+    PriorInformationNoticePublished,
+    SuccessorTenderLinked,
+    TenderCancelled,
+    TenderClarified,
+    TenderCorrected,
+    TenderEvent,
+    TenderPaused,
+    TenderPlanned,
+    TenderPublished,
+    TenderResumed,
+)
 
-EVENTS: tuple[type[DomainEvent], ...] = ()
+EVENTS: tuple[type[DomainEvent], ...] = (
+    *PROGRAMME_EVENTS,
+    *TENDER_EVENTS,
+    *AWARD_EVENTS,
+    *CONTRACT_EVENTS,
+)
+
+__all__ = [
+    "EVENTS",
+    "AwardMadeDefinitive",
+    "BidsRecorded",
+    "ContractAmended",
+    "ContractExpired",
+    "ContractExtended",
+    "ContractSigned",
+    "ContractTerminated",
+    "ContractTransferred",
+    "LotCancelled",
+    "MarketConsultationHeld",
+    "PriorInformationNoticePublished",
+    "ProgrammePlanned",
+    "ProvisionalAwardDecided",
+    "ProvisionalAwardRevised",
+    "ProvisionalAwardWithdrawn",
+    "ReviewProceedingsConcluded",
+    "ReviewProceedingsStarted",
+    "StandstillEnded",
+    "SuccessorProgrammeLinked",
+    "SuccessorTenderLinked",
+    "TenderCancelled",
+    "TenderClarified",
+    "TenderCorrected",
+    "TenderEvent",
+    "TenderPaused",
+    "TenderPlanned",
+    "TenderPublished",
+    "TenderResumed",
+]

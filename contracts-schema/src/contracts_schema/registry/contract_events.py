@@ -1,0 +1,98 @@
+"""Events of the contract aggregate: frameworks, call-offs, contracts, negotiated terms."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar
+
+from pydantic import Field
+
+from contracts_schema.base import DomainEvent, Identifier
+from contracts_schema.registry.values import ContractKind, ContractSupplier, OrganisationCode
+
+
+class _ContractEvent(DomainEvent):
+    aggregate_type: ClassVar[str] = "contract"
+    context: ClassVar[str] = "registry"
+
+    contract_id: Identifier = Field(description="Contract id.")
+
+
+class ContractSigned(_ContractEvent):
+    """A framework agreement, call-off, contract or set of negotiated terms was signed."""
+
+    kind: ContractKind = Field(description="framework | call_off | contract | negotiated_terms.")
+    tender_id: Identifier | None = Field(default=None, description="Tender it results from.")
+    lot_ids: list[Identifier] = Field(default_factory=list, description="Lots it covers.")
+    contracting_authority: OrganisationCode = Field(description="Contracting authority.")
+    paying_agent: OrganisationCode | None = Field(
+        default=None, description="Body that pays on behalf of the others (kassier)."
+    )
+    suppliers: list[ContractSupplier] = Field(min_length=1, description="Suppliers and lots.")
+    signed_on: date = Field(description="Date of signature.")
+    start_date: date = Field(description="First day of the contract.")
+    end_date: date = Field(description="Last day of the current term.")
+    max_extent_date: date | None = Field(
+        default=None, description="Last day any option can reach (Period.maxExtentDate)."
+    )
+    value_eur: float | None = Field(default=None, ge=0, description="Estimated value in euro.")
+    framework_contract_id: Identifier | None = Field(
+        default=None, description="For a call-off: the framework it is concluded under."
+    )
+    duration_rationale: str | None = Field(
+        default=None, description="Why a framework runs longer than 4 years (art. 33(1))."
+    )
+    title: str | None = Field(default=None, description="Name of the contract.")
+
+
+class ContractAmended(_ContractEvent):
+    """The contract was amended; changed dates or value are given."""
+
+    amended_on: date = Field(description="Date the amendment took effect.")
+    summary: str = Field(min_length=1, description="What changed.")
+    new_end_date: date | None = Field(default=None, description="New last day, if changed.")
+    new_max_extent_date: date | None = Field(default=None, description="New maximum extent.")
+    new_value_eur: float | None = Field(default=None, ge=0, description="New value, if changed.")
+
+
+class ContractExtended(_ContractEvent):
+    """An option was exercised: the contract runs longer."""
+
+    new_end_date: date = Field(description="New last day of the contract.")
+    previous_end_date: date = Field(description="Last day before the extension.")
+    extended_on: date = Field(description="Date the option was exercised.")
+    option_reference: str | None = Field(default=None, description="Which option was used.")
+
+
+class ContractTransferred(_ContractEvent):
+    """The contract passed to another contracting authority (e.g. VNG -> LNVT)."""
+
+    from_authority: OrganisationCode = Field(description="Authority before the transfer.")
+    to_authority: OrganisationCode = Field(description="Authority after the transfer.")
+    paying_agent: OrganisationCode | None = Field(
+        default=None, description="Paying agent after the transfer (e.g. The Hague, GM0518)."
+    )
+    transferred_on: date = Field(description="Date of the transfer.")
+
+
+class ContractTerminated(_ContractEvent):
+    """The contract was ended early."""
+
+    terminated_on: date = Field(description="Date the termination took effect.")
+    reason: str = Field(min_length=1, description="Why it was terminated.")
+
+
+class ContractExpired(_ContractEvent):
+    """The contract reached its end."""
+
+    expired_on: date = Field(description="Date it expired.")
+
+
+CONTRACT_EVENTS: tuple[type[DomainEvent], ...] = (
+    ContractSigned,
+    ContractAmended,
+    ContractExtended,
+    ContractTransferred,
+    ContractTerminated,
+    ContractExpired,
+)

@@ -1,0 +1,125 @@
+"""Events of the tender aggregate before the award: plan, notices, publication, pauses."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar
+
+from pydantic import Field
+
+from contracts_schema.base import DomainEvent, Identifier
+from contracts_schema.registry.values import Lot, OrganisationCode, Procedure
+
+
+class TenderEvent(DomainEvent):
+    aggregate_type: ClassVar[str] = "tender"
+    context: ClassVar[str] = "registry"
+
+    tender_id: Identifier = Field(description="Tender id; also the enrolment window's id.")
+
+
+class TenderPlanned(TenderEvent):
+    """A tender was planned, with its lots."""
+
+    programme_id: Identifier | None = Field(default=None, description="Programme it belongs to.")
+    title: str = Field(min_length=1, description="Title of the tender.")
+    contracting_authority: OrganisationCode = Field(description="Body that runs the tender.")
+    procedure: Procedure = Field(description="Procurement procedure.")
+    framework: bool = Field(description="True when the tender leads to a framework agreement.")
+    lots: list[Lot] = Field(min_length=1, description="Lots (percelen / clusters).")
+    planned_on: date = Field(description="Date the tender was planned.")
+
+
+class PriorInformationNoticePublished(TenderEvent):
+    """A prior information notice (vooraankondiging) announced the coming tender."""
+
+    published_on: date = Field(description="Date of the notice.")
+    notice_reference: str = Field(min_length=1, description="Reference of the notice.")
+
+
+class MarketConsultationHeld(TenderEvent):
+    """A market consultation (marktconsultatie) was held before publication."""
+
+    started_on: date = Field(description="First day of the consultation.")
+    ended_on: date = Field(description="Last day of the consultation.")
+    summary: str = Field(min_length=1, description="What was consulted and learned.")
+
+
+class TenderPublished(TenderEvent):
+    """The tender was announced (TenderNed, EU notice) against a frozen participant list."""
+
+    published_on: date = Field(description="Date of publication.")
+    notice_reference: str = Field(min_length=1, description="TenderNed / TED reference.")
+    participant_list_frozen_on: date = Field(
+        description="Date the enrolment service froze the participant list it refers to."
+    )
+    participant_codes: list[str] = Field(
+        default_factory=list, description="Organisation codes on the frozen participant list."
+    )
+
+
+class TenderCorrected(TenderEvent):
+    """A correction (rectificatie) to the published tender documents."""
+
+    corrected_on: date = Field(description="Date of the correction.")
+    notice_reference: str | None = Field(default=None, description="Reference of the notice.")
+    summary: str = Field(min_length=1, description="What was corrected.")
+
+
+class TenderClarified(TenderEvent):
+    """Questions answered in a clarification (nota van inlichtingen)."""
+
+    clarified_on: date = Field(description="Date of the clarification.")
+    summary: str = Field(min_length=1, description="What was clarified.")
+
+
+class TenderPaused(TenderEvent):
+    """The tender was paused (e.g. for re-evaluation)."""
+
+    paused_on: date = Field(description="Date the pause began.")
+    reason: str = Field(min_length=1, description="Why it was paused.")
+
+
+class TenderResumed(TenderEvent):
+    """A paused tender was resumed."""
+
+    resumed_on: date = Field(description="Date it was resumed.")
+    reason: str | None = Field(default=None, description="Why it resumed.")
+
+
+class LotCancelled(TenderEvent):
+    """One lot of the tender was cancelled; it can no longer be awarded."""
+
+    lot_id: Identifier = Field(description="The cancelled lot.")
+    cancelled_on: date = Field(description="Date of the cancellation.")
+    reason: str = Field(min_length=1, description="Why the lot was cancelled.")
+
+
+class TenderCancelled(TenderEvent):
+    """The whole tender was stopped for good; its open lots can no longer be awarded."""
+
+    cancelled_on: date = Field(description="Date of the cancellation.")
+    reason: str = Field(min_length=1, description="Why the tender was cancelled.")
+    lot_ids: list[Identifier] = Field(description="Lots cancelled with it (not yet awarded).")
+
+
+class SuccessorTenderLinked(TenderEvent):
+    """A successor tender was named (e.g. GT Mobiele Communicatie 1 -> 3)."""
+
+    successor_tender_id: Identifier = Field(description="The tender that succeeds this one.")
+    linked_on: date = Field(description="Date the link became true.")
+
+
+TENDER_EVENTS: tuple[type[DomainEvent], ...] = (
+    TenderPlanned,
+    PriorInformationNoticePublished,
+    MarketConsultationHeld,
+    TenderPublished,
+    TenderCorrected,
+    TenderClarified,
+    TenderPaused,
+    TenderResumed,
+    LotCancelled,
+    TenderCancelled,
+    SuccessorTenderLinked,
+)

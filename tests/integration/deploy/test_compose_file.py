@@ -1,0 +1,164 @@
+"""The container files, checked offline: no Docker engine exists on the build machines.
+
+docker-compose.yml must validate against the compose-spec JSON Schema (vendored under
+deploy/compose-spec/ with its provenance), mount only files that exist, and carry no secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+ROOT = Path(__file__).resolve().parents[3]
+SCHEMA = ROOT / "deploy" / "compose-spec" / "compose-spec.json"
+SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
+APP_SERVICES = ("registry", "enrolment", "notifier", "gateway")
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|SIGNING_KEY|PRIVATE", re.IGNORECASE)
+INTERPOLATED = re.compile(r"^\$\{[A-Z0-9_]+(:?[?-][^}]*)?\}$")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def bind_sources(service: dict[str, Any]) -> list[str]:
+    sources = []
+    for volume in service.get("volumes", []):
+        source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source", "")
+        if source.startswith((".", "/")):
+            sources.append(source)
+    return sources
+
+
+def test_vendored_schema_is_the_recorded_one() -> None:
+    assert hashlib.sha256(SCHEMA.read_bytes()).hexdigest() == SCHEMA_SHA256
+
+
+def test_compose_file_validates_against_the_compose_spec(compose: dict[str, Any]) -> None:
+    validator = Draft202012Validator(json.loads(SCHEMA.read_text()))
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(compose)
+    ]
+    assert errors == []
+
+
+def test_the_schema_catches_a_broken_compose_file(compose: dict[str, Any]) -> None:
+    # Proves the validation has teeth: a typo'd key and a wrong type are reported.
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["registry"]["restart_policy"] = "always"
+    broken["services"]["nats-1"]["ports"] = "4222"
+    errors = list(Draft202012Validator(json.loads(SCHEMA.read_text())).iter_errors(broken))
+    assert len(errors) >= 2
+
+
+def test_topology_is_three_nats_nodes_postgres_and_the_four_services(
+    compose: dict[str, Any],
+) -> None:
+    assert set(compose["services"]) == {*NATS_NODES, "postgres", *APP_SERVICES}
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        assert service["command"] == ["python", "-m", name]
+        assert (ROOT / "services" / name / "src" / name).is_dir(), f"no package for {name}"
+        env = service["environment"]
+        assert env["GT_STREAM_REPLICAS"] == "3"
+        assert env["GT_NATS_URL"].split(",") == [f"nats://{n}:4222" for n in NATS_NODES]
+        assert env["GT_METRICS_PORT"] == "9100"
+
+
+def test_every_service_has_a_health_check_and_a_restart_policy(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        assert service.get("restart") in {"unless-stopped", "always", "on-failure"}, name
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+    for name in APP_SERVICES:
+        depends = compose["services"][name]["depends_on"]
+        assert all(d["condition"] == "service_healthy" for d in depends.values()), name
+
+
+def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:
+    mounted: list[Path] = []
+    for name, service in compose["services"].items():
+        for source in bind_sources(service):
+            path = (ROOT / source).resolve()
+            assert path.exists(), f"{name} mounts {source}, which does not exist"
+            mounted.append(path)
+    for node in NATS_NODES:
+        # `-c /etc/nats/<node>.conf` inside the container is deploy/nats/<node>.conf here.
+        config = compose["services"][node]["command"][-1]
+        assert (ROOT / "deploy" / "nats" / Path(config).name).is_file()
+    # Files the mounted NATS configs include must be mounted with them.
+    for conf in (ROOT / "deploy" / "nats").glob("*.conf"):
+        for included in re.findall(r"(?m)^\s*include\s+\"?([^\s\"]+)", conf.read_text()):
+            assert (conf.parent / included).is_file(), f"{conf.name} includes missing {included}"
+    assert (ROOT / "deploy" / "postgres" / "init").resolve() in mounted
+
+
+def test_no_secret_is_baked_into_the_compose_file(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if SECRET_NAME.search(key):
+                assert INTERPOLATED.match(str(value)), f"{name}.{key} holds a literal secret"
+            for password in re.findall(r"://[^:/@]+:([^@]+)@", str(value)):
+                assert INTERPOLATED.match(password), f"{name}.{key} has a literal password"
+
+
+def test_dockerfile_is_multi_stage_unprivileged_and_secret_free() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"(?m)^FROM \S+ AS (\w+)$", text)
+    assert stages == ["build", "runtime"]
+    runtime = text.split("AS runtime", 1)[1]
+    assert re.search(r"(?m)^USER (?!root)\w+", runtime)
+    for key in re.findall(r"(?m)^\s*(?:ENV|ARG)\s+(\w+)", text):
+        assert not SECRET_NAME.search(key), f"Dockerfile sets {key}"
+    for source in re.findall(r"(?m)^COPY (?!--from)(\S+)", text):
+        assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "**/.env" in ignored
+
+
+def test_postgres_init_script_creates_the_roles(postgres_cluster: Any) -> None:
+    import os
+    import subprocess
+
+    import psycopg
+
+    env = {
+        **os.environ,
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(postgres_cluster.port),
+        "POSTGRES_USER": "postgres",
+        "GT_PROJECTOR_PASSWORD": "projector-test",
+        "GT_READER_PASSWORD": "reader-test",
+    }
+    with psycopg.connect(
+        f"host=127.0.0.1 port={postgres_cluster.port} user=postgres dbname=postgres",
+        autocommit=True,
+    ) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'read_models'").fetchone():
+            pytest.skip("read_models already initialised on this session's cluster")
+    subprocess.run(
+        ["sh", str(ROOT / "deploy/postgres/init/10-read-models.sh")],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    projector = f"host=127.0.0.1 port={postgres_cluster.port} dbname=read_models user=gt_projector"
+    with psycopg.connect(projector, autocommit=True) as conn:
+        conn.execute("CREATE TABLE demo_rows (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO demo_rows VALUES (1)")
+    reader = f"host=127.0.0.1 port={postgres_cluster.port} dbname=read_models user=gt_reader"
+    with psycopg.connect(reader, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM demo_rows").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO demo_rows VALUES (2)")
