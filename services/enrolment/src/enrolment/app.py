@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
@@ -28,28 +30,46 @@ class EnrolmentSettings(NatsSettings):
     )
 
 
+@dataclass
+class EnrolmentParts:
+    service: EnrolmentCommandService
+    runner: ProjectionRunner
+    engine: Engine
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+        self.engine.dispose()
+
+
+async def assemble(store: EventStore, nc: NATS, clock: Clock, database_url: str) -> EnrolmentParts:
+    """Start the registry-facts projection and build the command service that reads it."""
+    engine = make_engine(database_url)
+    projection = RegistryFacts()
+    runner = ProjectionRunner(nc, engine, projection)
+    await runner.start()
+    facts = Facts(store, runner, engine, projection)
+    return EnrolmentParts(
+        EnrolmentCommandService(store, clock, build_routes(facts)), runner, engine
+    )
+
+
 def build_app(
     settings: EnrolmentSettings | None = None, clock: Clock | None = None
 ) -> tuple[FastStream, NatsBroker]:
     settings = settings or EnrolmentSettings()
-    running: list[tuple[ProjectionRunner, Engine]] = []
+    running: list[EnrolmentParts] = []
 
     async def make_service(store: EventStore, nc: NATS, service_clock: Clock) -> CommandService:
-        engine = make_engine(settings.enrolment_database_url)
-        projection = RegistryFacts()
-        runner = ProjectionRunner(nc, engine, projection)
-        await runner.start()
-        running.append((runner, engine))
-        facts = Facts(store, runner, engine, projection)
-        return EnrolmentCommandService(store, service_clock, build_routes(facts))
+        parts = await assemble(store, nc, service_clock, settings.enrolment_database_url)
+        running.append(parts)
+        return parts.service
 
     app, broker = build_service_app("enrolment", make_service, settings, clock)
 
     @app.on_shutdown
     async def stop_projection() -> None:
-        for runner, engine in running:
-            await runner.stop()
-            engine.dispose()
+        for parts in running:
+            await parts.stop()
         running.clear()
 
     return app, broker
