@@ -13,6 +13,7 @@ from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import CONTEXTS, ENROLMENT
 from enrolment.app import EnrolmentSettings, build_app
 from eventstore.clock import Clock
+from eventstore.observability import ObservabilitySettings
 from eventstore.serving import send_command
 from eventstore.store import CommandMetadata, EventStore, NewEvent
 
@@ -20,7 +21,9 @@ from eventstore.store import CommandMetadata, EventStore, NewEvent
 @asynccontextmanager
 async def enrolment_service(url: str, database_url: str, clock: Clock) -> AsyncIterator[None]:
     app, _broker = build_app(
-        EnrolmentSettings(nats_url=url, enrolment_database_url=database_url), clock
+        EnrolmentSettings(nats_url=url, enrolment_database_url=database_url),
+        clock,
+        ObservabilitySettings(metrics_port=-1),
     )
     await app.start()
     try:

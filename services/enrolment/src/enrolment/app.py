@@ -16,6 +16,7 @@ from enrolment.routes import build_routes
 from enrolment.service import EnrolmentCommandService
 from eventstore.clock import Clock
 from eventstore.commands import CommandService
+from eventstore.observability import ObservabilitySettings
 from eventstore.projection import ProjectionRunner
 from eventstore.service_app import build_service_app
 from eventstore.settings import NatsSettings
@@ -54,7 +55,9 @@ async def assemble(store: EventStore, nc: NATS, clock: Clock, database_url: str)
 
 
 def build_app(
-    settings: EnrolmentSettings | None = None, clock: Clock | None = None
+    settings: EnrolmentSettings | None = None,
+    clock: Clock | None = None,
+    observability: ObservabilitySettings | None = None,
 ) -> tuple[FastStream, NatsBroker]:
     settings = settings or EnrolmentSettings()
     running: list[EnrolmentParts] = []
@@ -64,7 +67,7 @@ def build_app(
         running.append(parts)
         return parts.service
 
-    app, broker = build_service_app("enrolment", make_service, settings, clock)
+    app, broker = build_service_app("enrolment", make_service, settings, clock, observability)
 
     @app.on_shutdown
     async def stop_projection() -> None:
