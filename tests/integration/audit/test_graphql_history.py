@@ -9,15 +9,14 @@ from pathlib import Path
 import strawberry
 from nats.aio.client import Client as NATS
 
+from audit.graphql import AuditQuery, AuditSources
+from audit.ocds.schemas import errors
+from audit.temporal import TemporalProjection
 from contracts_schema.subjects import ENROLMENT
 from eventstore.clock import FixedClock
 from eventstore.projection import ProjectionRunner
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
-
-from audit.graphql import AuditQuery, AuditSources
-from audit.ocds.schemas import errors
-from audit.temporal import TemporalProjection
 from tests.support.audit_facts import KPN, LNVT_TENDER, RECORDED, TENDER, record, spaced
 
 SCHEMA = strawberry.Schema(query=AuditQuery)
