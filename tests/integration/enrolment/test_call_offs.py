@@ -17,6 +17,7 @@ from contracts_schema.enrolment.commands import (
     CloseEnrolmentWindow,
     EnrolParticipant,
     LoadMunicipalities,
+    MergeMunicipality,
     OpenEnrolmentWindow,
 )
 from contracts_schema.registry.events import (
@@ -37,7 +38,10 @@ from tests.integration.enrolment.support import (
 )
 
 KING, KPN, VODAFONE = "KVK-27367698", "KVK-02045200", "KVK-14052240"
-TEXT = "cbs_code,name,province\nGM0363,Amsterdam,Noord-Holland\nGM0599,Rotterdam,Zuid-Holland\n"
+TEXT = (
+    "cbs_code,name,province\nGM0363,Amsterdam,Noord-Holland\nGM0599,Rotterdam,Zuid-Holland\n"
+    "GM0175,Ommen,Overijssel\nGM0160,Hardenberg,Overijssel\n"
+)
 
 
 @pytest.fixture
@@ -122,6 +126,17 @@ async def test_call_off_rules_follow_the_registry_facts(
     )
     await accepted(
         nc,
+        EnrolParticipant(
+            command_id="enrol-ommen",
+            tender_id="gt-vast",
+            organisation_code="GM0175",
+            lot_ids=["fixed"],
+            power_of_attorney_ref="V-18",
+            enrolled_on=date(2016, 8, 2),
+        ),
+    )
+    await accepted(
+        nc,
         CloseEnrolmentWindow(command_id="close", tender_id="gt-vast", frozen_on=date(2016, 9, 2)),
     )
     await record_fact(event_store, "gt-vast-a", signed("gt-vast-a", date(2019, 1, 31)))
@@ -161,5 +176,20 @@ async def test_call_off_rules_follow_the_registry_facts(
         nc, call_off("c5", "gt-vast-a", date(2018, 1, 1), supplier_id=VODAFONE)
     )
     assert wrong_lot.code == "SUPPLIER_NOT_ON_FRAMEWORK_LOT"
+    # Ommen merges into Hardenberg: Hardenberg inherits Ommen's place on the frozen list.
+    await accepted(
+        nc,
+        MergeMunicipality(
+            command_id="merge",
+            code="GM0175",
+            successor_code="GM0160",
+            effective_on=date(2018, 1, 1),
+        ),
+    )
+    merged = await rejected(
+        nc, call_off("c7", "gt-vast-a", date(2018, 2, 1), participant_code="GM0175")
+    )
+    assert merged.code == "ORGANISATION_MERGED"
+    await accepted(nc, call_off("c8", "gt-vast-a", date(2018, 2, 1), participant_code="GM0160"))
     unknown = await rejected(nc, call_off("c6", "nope", date(2018, 1, 1)))
     assert unknown.code == "FRAMEWORK_NOT_FOUND"

@@ -130,6 +130,15 @@ def test_successor_of_a_merged_participant_may_call_off() -> None:
     assert isinstance(event, CallOffAwarded)
 
 
+def test_a_merged_municipality_no_longer_calls_off_itself() -> None:
+    facts = CallOffFacts(
+        FRAMEWORK, FACTS.frozen_on, FACTS.participants, frozenset(), merged_into="GM0362"
+    )
+    violation = refused(award, CallOff(), awarding(procedure="direct"), facts)
+    assert violation.code == "ORGANISATION_MERGED"
+    assert "GM0362" in violation.message
+
+
 def test_supplier_outside_the_framework_lot_is_refused() -> None:
     violation = refused(
         award, CallOff(), awarding(procedure="direct", supplier_id="KVK-99999999"), FACTS

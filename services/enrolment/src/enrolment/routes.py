@@ -61,11 +61,13 @@ def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
             if framework and framework.tender_id
             else EnrolmentWindow()
         )
+        successors = await facts.successors()
         return CallOffFacts(
             framework,
             window.frozen_on,
             window.participants if window.frozen_on else {},
-            predecessors_of(c.participant_code, await facts.successors()),
+            predecessors_of(c.participant_code, successors),
+            successors.get(c.participant_code),
         )
 
     return [

@@ -37,6 +37,7 @@ class CallOffFacts:
     frozen_on: date | None  # None: the tender's participant list was never frozen
     participants: Mapping[str, frozenset[str]]  # the frozen list: code -> lots
     predecessors: frozenset[str]  # municipalities that merged into the participant
+    merged_into: str | None = None  # the participant's successor, when it merged away
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,12 @@ def _require_participant(
     facts: CallOffFacts, framework: Framework, lot_id: str, participant: str
 ) -> None:
     tender = framework.tender_id
+    if facts.merged_into is not None:
+        raise RuleViolation(
+            "ORGANISATION_MERGED",
+            f"municipality {participant} merged into {facts.merged_into}, which took over its"
+            f" participations; call off as {facts.merged_into}",
+        )
     if facts.frozen_on is None:
         raise RuleViolation(
             "NOT_A_PARTICIPANT",
