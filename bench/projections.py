@@ -79,17 +79,11 @@ class BenchReadModel(Projection):  # type: ignore[misc]
                 "suppliers": p["suppliers"],
             }
             upsert(conn, self.contracts, values, ["contract_id"])
-        elif kind == "ContractExtended":
+        elif kind == "ContractExtended" or (kind == "ContractAmended" and p.get("new_end_date")):
             conn.execute(
                 update(self.contracts)
                 .where(c.contract_id == p["contract_id"])
                 .values(end_date=_day(p["new_end_date"]))
-            )
-        elif kind == "ContractAmended" and p.get("end_date"):
-            conn.execute(
-                update(self.contracts)
-                .where(c.contract_id == p["contract_id"])
-                .values(end_date=_day(p["end_date"]))
             )
         elif kind == "ContractTransferred":
             conn.execute(
