@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contracts_schema.subjects import BoundedContext
 from eventstore.store import StoredEvent
@@ -171,9 +172,15 @@ class ProjectionRunner:
             for event in events:
                 if event.seq <= position:
                     continue  # already applied: redelivery after a crash
+                if event.seq > position + 1 and position > 0:
+                    # The consumer reads the whole stream, so sequences are contiguous: a gap
+                    # means a batch came back out of order. Apply nothing; it is redelivered.
+                    raise LookupError(f"{stream}: got #{event.seq} after checkpoint #{position}")
                 try:
                     with conn.begin_nested():
                         self.projection.apply(conn, event)
+                except (OperationalError, InterfaceError):
+                    raise  # the database, not the event: fail the batch, never park it
                 except Exception as exc:
                     self._park(conn, event, exc)
                 position = event.seq

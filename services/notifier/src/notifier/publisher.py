@@ -102,6 +102,7 @@ class IntegrationPublisher:
         runner: ProjectionRunner,
         *,
         replicas: int = 1,
+        ack_wait: float = 30.0,
     ) -> None:
         self._nc = nc
         self._store = store
@@ -109,6 +110,7 @@ class IntegrationPublisher:
         self._projection = projection
         self._runner = runner
         self._replicas = replicas
+        self._ack_wait = ack_wait
         self._subscribers: list[DurableSubscriber] = []
         self._known_consumers: set[str] = set()
         self.published = 0
@@ -117,9 +119,21 @@ class IntegrationPublisher:
         await ensure_integration_stream(self._nc, replicas=self._replicas)
         for context in SOURCES:
             await self._store.ensure_stream(context)
-            subscriber = DurableSubscriber(
-                self._nc, context, f"notifier_integration_{context.stream}", self._handle, batch=64
+            name = f"notifier_integration_{context.stream}"
+            # Created here so the ack wait is ours: an instance that dies holding a batch
+            # hands it to the others after `ack_wait` (republished, deduplicated by Msg-Id).
+            await self._nc.jetstream().add_consumer(
+                context.stream,
+                ConsumerConfig(
+                    durable_name=name,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    deliver_policy=DeliverPolicy.ALL,
+                    filter_subject=context.event_subjects,
+                    max_ack_pending=10_000,
+                    ack_wait=self._ack_wait,
+                ),
             )
+            subscriber = DurableSubscriber(self._nc, context, name, self._handle, batch=64)
             subscriber.start()
             self._subscribers.append(subscriber)
 
@@ -127,6 +141,23 @@ class IntegrationPublisher:
         for subscriber in self._subscribers:
             await subscriber.stop()
         self._subscribers.clear()
+
+    async def wait_drained(self, timeout: float = 10.0) -> bool:
+        """True once every source event so far has been published and acked."""
+        js = self._nc.jetstream()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            busy = 0
+            for context in SOURCES:
+                info = await js.consumer_info(
+                    context.stream, f"notifier_integration_{context.stream}"
+                )
+                busy += int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+            if busy == 0:
+                return True
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
 
     async def _ensure_consumer(self, code: str) -> None:
         if code not in self._known_consumers:
