@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 
 
 def make_engine(url: str, *, sqlite_begin: str = "BEGIN", **options: Any) -> Engine:
-    """`sqlite_begin="BEGIN IMMEDIATE"` for writers fed from several streams at once."""
+    """`sqlite_begin`: the statement that opens a SQLite transaction (e.g. BEGIN IMMEDIATE)."""
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
