@@ -184,17 +184,9 @@ class ProjectionRunner:
                 )
             ).scalar_one_or_none()
             position = int(current or 0)
-            for event in events:
-                if event.seq <= position:
-                    continue  # already applied: redelivery after a crash
-                try:
-                    with conn.begin_nested():
-                        self.projection.apply(conn, event)
-                except (OperationalError, InterfaceError):
-                    raise  # the database, not the event: fail the batch, never park it
-                except Exception as exc:
-                    self._park(conn, event, exc)
-                position = event.seq
+            fresh = [e for e in events if e.seq > position]  # skip redeliveries after a crash
+            if fresh:
+                position = self._apply_all(conn, fresh)
             upsert(
                 conn,
                 checkpoints,
@@ -207,6 +199,28 @@ class ProjectionRunner:
                 ["projection", "stream"],
             )
         return position
+
+    def _apply_all(self, conn: Connection, events: list[StoredEvent]) -> int:
+        # Fast path: the whole batch under one savepoint. Only when some event fails do we
+        # redo the batch event by event, each under its own savepoint, to park just that one.
+        try:
+            with conn.begin_nested():
+                for event in events:
+                    self.projection.apply(conn, event)
+            return events[-1].seq
+        except (OperationalError, InterfaceError):
+            raise  # the database, not an event: fail the batch, never park it
+        except Exception:
+            pass
+        for event in events:
+            try:
+                with conn.begin_nested():
+                    self.projection.apply(conn, event)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:
+                self._park(conn, event, exc)
+        return events[-1].seq
 
     def _park(self, conn: Connection, event: StoredEvent, exc: Exception) -> None:
         envelope = event.envelope
