@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
@@ -97,9 +98,23 @@ def upsert(conn: Connection, table: Table, values: dict[str, object], keys: list
 
 class ProjectionRunner:
     def __init__(
-        self, nc: NATS, engine: Engine, projection: Projection, *, batch: int = 500
+        self,
+        nc: NATS,
+        engine: Engine,
+        projection: Projection,
+        *,
+        batch: int = 500,
+        instance: str | None = None,
     ) -> None:
         self._nc = nc
+        # Runners writing to different databases (e.g. two replicas, each with its own
+        # SQLite file) must not share, and delete at start, each other's consumer.
+        self.instance = (
+            instance
+            or hashlib.sha256(engine.url.render_as_string(hide_password=True).encode()).hexdigest()[
+                :8
+            ]
+        )
         self._engine = engine
         self.projection = projection
         self._batch = batch
@@ -111,7 +126,7 @@ class ProjectionRunner:
         self.parked_count = 0
 
     def consumer_name(self, context: BoundedContext) -> str:
-        return f"proj_{self.projection.key}_{context.stream}"
+        return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
 
     def create_tables(self) -> None:
         bookkeeping.create_all(self._engine)
@@ -172,10 +187,6 @@ class ProjectionRunner:
             for event in events:
                 if event.seq <= position:
                     continue  # already applied: redelivery after a crash
-                if event.seq > position + 1 and position > 0:
-                    # The consumer reads the whole stream, so sequences are contiguous: a gap
-                    # means a batch came back out of order. Apply nothing; it is redelivered.
-                    raise LookupError(f"{stream}: got #{event.seq} after checkpoint #{position}")
                 try:
                     with conn.begin_nested():
                         self.projection.apply(conn, event)

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 
 
-def make_engine(url: str, **options: Any) -> Engine:
+def make_engine(url: str, *, sqlite_begin: str = "BEGIN", **options: Any) -> Engine:
+    """`sqlite_begin`: the statement that opens a SQLite transaction (e.g. BEGIN IMMEDIATE)."""
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
@@ -32,7 +33,7 @@ def make_engine(url: str, **options: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql(sqlite_begin)
 
         return engine
     if url.startswith("postgresql://"):
