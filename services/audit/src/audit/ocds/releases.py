@@ -38,7 +38,8 @@ def on_day(value: str | None) -> str | None:
 def _clean(value: Any) -> Any:
     """Drop absent values: OCDS reads a null in a release as 'remove this field'."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if v is not None and v != {}}
+        cleaned = {k: _clean(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v is not None and v != {}}
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
