@@ -22,3 +22,4 @@ class BenchContext:
     postgres: PostgresCluster
     history: History
     loaded: LoadResult
+    read_model_url: str | None = None  # SQLite read model the replay suite rebuilt

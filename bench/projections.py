@@ -10,8 +10,20 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar
 
-from sqlalchemy import JSON, Column, Connection, Date, Integer, MetaData, String, Table, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    update,
+)
 
+from bench.workload import BENCH
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
 from eventstore.projection import Projection, upsert
 from eventstore.store import StoredEvent
@@ -53,6 +65,17 @@ class BenchReadModel(Projection):  # type: ignore[misc]
             Column("start_date", Date, nullable=False),
             Column("end_date", Date, nullable=False),
         )
+        self.tender_events = Table(
+            f"{PREFIX}_tender_events",
+            metadata,
+            Column("tender_id", String(128), primary_key=True),
+            Column("stream", String(32), primary_key=True),
+            Column("seq", Integer, primary_key=True),
+            Column("event_type", String(64), nullable=False),
+            Column("occurred_at", DateTime(timezone=True), nullable=False),
+            Column("recorded_at", DateTime(timezone=True), nullable=False),
+            Column("payload", JSON, nullable=False),
+        )
         self.participants = Table(
             f"{PREFIX}_participants",
             metadata,
@@ -63,7 +86,21 @@ class BenchReadModel(Projection):  # type: ignore[misc]
         )
 
     def apply(self, conn: Connection, event: StoredEvent) -> None:
-        kind, p = event.envelope.event_type, event.envelope.payload
+        envelope = event.envelope
+        kind, p = envelope.event_type, envelope.payload
+        if envelope.aggregate_type in ("tender", "enrolment_window"):
+            # Every fact about a tender, with both clocks, for "the tender as of date D".
+            conn.execute(
+                self.tender_events.insert().values(
+                    tender_id=envelope.aggregate_id,
+                    stream=event.stream,
+                    seq=event.seq,
+                    event_type=kind,
+                    occurred_at=envelope.occurred_at,
+                    recorded_at=envelope.recorded_at,
+                    payload=p,
+                )
+            )
         c = self.contracts.c
         if kind == "ContractSigned":
             values = {
@@ -79,17 +116,11 @@ class BenchReadModel(Projection):  # type: ignore[misc]
                 "suppliers": p["suppliers"],
             }
             upsert(conn, self.contracts, values, ["contract_id"])
-        elif kind == "ContractExtended":
+        elif kind == "ContractExtended" or (kind == "ContractAmended" and p.get("new_end_date")):
             conn.execute(
                 update(self.contracts)
                 .where(c.contract_id == p["contract_id"])
                 .values(end_date=_day(p["new_end_date"]))
-            )
-        elif kind == "ContractAmended" and p.get("end_date"):
-            conn.execute(
-                update(self.contracts)
-                .where(c.contract_id == p["contract_id"])
-                .values(end_date=_day(p["end_date"]))
             )
         elif kind == "ContractTransferred":
             conn.execute(
@@ -130,3 +161,26 @@ class BenchReadModel(Projection):  # type: ignore[misc]
                 .where(t.tender_id == p["tender_id"], t.organisation_code == p["organisation_code"])
                 .values(status="withdrawn")
             )
+
+
+class AmendmentCounts(Projection):  # type: ignore[misc]
+    """The freshness probe: how many amendments each benchmark contract has."""
+
+    name: ClassVar[str] = "bench_amendments"
+    contexts: ClassVar[tuple[BoundedContext, ...]] = (BENCH,)
+
+    def define(self, metadata: MetaData) -> None:
+        self.table = Table(
+            "bench_amendments",
+            metadata,
+            Column("contract_id", String(128), primary_key=True),
+            Column("amendments", Integer, nullable=False),
+        )
+
+    def apply(self, conn: Connection, event: StoredEvent) -> None:
+        contract_id = event.envelope.payload["contract_id"]
+        row = conn.execute(
+            self.table.select().where(self.table.c.contract_id == contract_id)
+        ).first()
+        count = (row.amendments if row else 0) + 1
+        upsert(conn, self.table, {"contract_id": contract_id, "amendments": count}, ["contract_id"])

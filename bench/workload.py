@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from nats.js.api import StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 from pydantic import Field
 
 from contracts_schema.base import Command, DomainEvent, Identifier
@@ -89,3 +92,15 @@ async def closed_loop(
     started = time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
     return Run(time.perf_counter() - started, latencies)
+
+
+RAW_STREAM = "BENCHRAW"
+
+
+async def ensure_raw_stream(js: JetStreamContext) -> None:
+    """The baselines' twin stream: same storage settings as the event store's."""
+    config = StreamConfig(name=RAW_STREAM, subjects=["benchraw.>"], storage=StorageType.FILE)
+    try:
+        await js.stream_info(RAW_STREAM)
+    except NotFoundError:
+        await js.add_stream(config)

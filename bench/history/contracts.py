@@ -49,6 +49,8 @@ def tell_contract(
         "max_extent_date": iso(max_extent),
         "value_eur": rng.randrange(50_000, 50_000_000, 1000),
     }
+    if (max_extent - start).days > 4 * 365:  # art. 33(1): longer than 4 years needs a reason
+        signed["duration_rationale"] = "Investments in migration need a longer term to pay back"
     if not story.add(
         REGISTRY, "contract", cid, [("ContractSigned", signed, signed_on)], coordinator
     ):
@@ -70,8 +72,14 @@ def tell_contract(
         )
     if rng.random() < 0.4 and max_extent > end:
         extended_on = end - days(rng.randint(30, 180))
+        previous_end = end
         end = min(end + days(365 * rng.randint(1, 2)), max_extent)
-        extension = {"contract_id": cid, "new_end_date": iso(end), "extended_on": iso(extended_on)}
+        extension = {
+            "contract_id": cid,
+            "new_end_date": iso(end),
+            "previous_end_date": iso(previous_end),
+            "extended_on": iso(extended_on),
+        }
         later.append(
             (extended_on, REGISTRY, "contract", cid, ("ContractExtended", extension), coordinator)
         )
@@ -106,7 +114,7 @@ def tell_contract(
             "contract_id": cid,
             "summary": "Correction: end date as in the signed agreement",
             "amended_on": iso(corrected_on),
-            "end_date": iso(end),
+            "new_end_date": iso(end),
         }
         late = max(signed_recorded, at(end)) + timedelta(days=rng.randint(30, 900))
         story.add(

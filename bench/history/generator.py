@@ -97,7 +97,7 @@ def _organisations(story: Story, bodies: Bodies) -> list[Commit]:
             )
     for org in rng.sample(bodies.participants[342:], 5):
         renamed_on = HISTORY_START + days(rng.randint(400, 6000))
-        renamed = {"code": org.code, "name": f"{org.name} (nieuw)"}
+        renamed = {"code": org.code, "name": f"{org.name} (nieuw)", "previous_name": org.name}
         story.add(
             ENROLMENT,
             "organisation",
@@ -121,10 +121,10 @@ def _programme(story: Story, bodies: Bodies, number: int) -> None:
         "programme_id": pid,
         "name": name,
         "coordinator": coordinator.code,
-        "started_on": iso(started),
+        "planned_on": iso(started),
     }
     story.add(
-        REGISTRY, "programme", pid, [("ProgrammeStarted", started_event, started)], coordinator.code
+        REGISTRY, "programme", pid, [("ProgrammePlanned", started_event, started)], coordinator.code
     )
     previous: str | None = None
     planned = started

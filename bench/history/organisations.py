@@ -32,9 +32,9 @@ OTHER_BODY_KINDS: tuple[tuple[str, str, int], ...] = (
     ("province", "Provincie", 12),
     ("water_board", "Waterschap", 21),
     ("zbo", "Zelfstandig bestuursorgaan", 30),
-    ("veilig_thuis", "Veilig Thuis regio", 26),
-    ("education", "Onderwijsinstelling", 20),
-    ("care", "Zorginstelling", 20),
+    ("other", "Veilig Thuis regio", 26),
+    ("education_institution", "Onderwijsinstelling", 20),
+    ("care_institution", "Zorginstelling", 20),
 )
 
 KNOWN_SUPPLIERS = (
@@ -115,7 +115,7 @@ def make_bodies(rng: random.Random, extra_suppliers: int = 28) -> Bodies:
             Organisation(kvk(rng, taken), f"{label} {i + 1}", kind, None) for i in range(count)
         ]
     coordinators = tuple(
-        Organisation(kvk(rng, taken), name, "coordinator", None) for _, name in COORDINATORS
+        Organisation(kvk(rng, taken), name, "association", None) for _, name in COORDINATORS
     )
     names = list(KNOWN_SUPPLIERS) + [f"Leverancier {i + 1} B.V." for i in range(extra_suppliers)]
     suppliers = tuple(Organisation(kvk(rng, taken), name, "supplier", None) for name in names)

@@ -72,8 +72,13 @@ def tell_tender(story: Story, plan: TenderPlan, bodies: Bodies) -> None:
         return
     if rng.random() < 0.3:
         extended_on = closes - days(rng.randint(1, 10))
+        previous_close = closes
         closes = closes + days(rng.randint(7, 30))
-        extension = {"tender_id": tid, "closes_on": iso(closes)}
+        extension = {
+            "tender_id": tid,
+            "closes_on": iso(closes),
+            "previous_closes_on": iso(previous_close),
+        }
         story.add(
             ENROLMENT,
             "enrolment_window",
@@ -92,6 +97,7 @@ def tell_tender(story: Story, plan: TenderPlan, bodies: Bodies) -> None:
             "organisation_code": org.code,
             "lot_ids": org_lots,
             "power_of_attorney_ref": f"VM-{tid}-{org.code}",
+            "enrolled_on": iso(opens + days(offset)),
         }
         if story.add(
             ENROLMENT,
@@ -102,7 +108,11 @@ def tell_tender(story: Story, plan: TenderPlan, bodies: Bodies) -> None:
         ):
             enrolled[org.code] = org_lots
     for code in [c for c in enrolled if rng.random() < 0.03]:
-        withdrawal = {"tender_id": tid, "organisation_code": code}
+        withdrawal = {
+            "tender_id": tid,
+            "organisation_code": code,
+            "withdrawn_on": iso(closes - days(1)),
+        }
         if story.add(
             ENROLMENT,
             "enrolment_window",
@@ -121,7 +131,13 @@ def tell_tender(story: Story, plan: TenderPlan, bodies: Bodies) -> None:
     ):
         return
     published = closes + days(rng.randint(7, 30))
-    notice = {"tender_id": tid, "published_on": iso(published), "notice_reference": f"TN-{tid}"}
+    notice = {
+        "tender_id": tid,
+        "published_on": iso(published),
+        "notice_reference": f"TN-{tid}",
+        "participant_list_frozen_on": iso(closes),
+        "participant_codes": sorted(enrolled),
+    }
     if not story.add(
         REGISTRY, "tender", tid, [("TenderPublished", notice, published)], coordinator
     ):
@@ -144,18 +160,24 @@ def tell_lot(
     suppliers = rng.sample(bodies.suppliers, rng.randint(2, 4) if plan.framework else 1)
     supplier_ids = [s.code for s in suppliers]
     decided = published + days(rng.randint(45, 120))
-    if rng.random() < 0.1:  # a provisional award revised later (OT2010 Vast: KPN, then Tele2)
-        first = [rng.choice(bodies.suppliers).code]
-        award = _provisional(tid, lot_id, first, decided)
-        story.add(
-            REGISTRY, "tender", tid, [("ProvisionalAwardDecided", award, decided)], coordinator
-        )
-        decided += days(rng.randint(60, 400))
-    award = _provisional(tid, lot_id, supplier_ids, decided)
+    revised = rng.random() < 0.1  # revised later (OT2010 Vast: KPN, then Tele2)
+    first = [rng.choice(bodies.suppliers).code] if revised else supplier_ids
+    award = _provisional(tid, lot_id, first, decided)
     if not story.add(
         REGISTRY, "tender", tid, [("ProvisionalAwardDecided", award, decided)], coordinator
     ):
         return
+    if revised:
+        decided += days(rng.randint(60, 400))
+        revision = {
+            **_provisional(tid, lot_id, supplier_ids, decided),
+            "previous_supplier_ids": first,
+            "reason": "Reconsidered after objections to the evaluation",
+        }
+        if not story.add(
+            REGISTRY, "tender", tid, [("ProvisionalAwardRevised", revision, decided)], coordinator
+        ):
+            return
     definitive_on = decided + days(21 + rng.randint(1, 20))
     definitive = {
         "tender_id": tid,

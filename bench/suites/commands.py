@@ -9,17 +9,23 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from nats.aio.client import Client as NATS
-from nats.js.api import StorageType, StreamConfig
 
 from bench.config import Config
 from bench.figures import Figure, latency_ms
-from bench.workload import BENCH, EVENT_TYPES, ROUTES, AmendContract, closed_loop
+from bench.workload import (
+    BENCH,
+    EVENT_TYPES,
+    RAW_STREAM,
+    ROUTES,
+    AmendContract,
+    closed_loop,
+    ensure_raw_stream,
+)
 from eventstore.clock import SystemClock
 from eventstore.commands import CommandService
 from eventstore.serving import CommandServer, send_command
 from eventstore.store import EventStore
 
-RAW_STREAM = "BENCHRAW"
 DAY0 = date(2020, 1, 1)
 
 
@@ -30,9 +36,7 @@ async def run(client: NATS, service_nc: NATS, config: Config) -> list[Figure]:
     await server.start()
     await service_nc.flush()  # the subscription is live before the first request
     js = client.jetstream()
-    await js.add_stream(
-        StreamConfig(name=RAW_STREAM, subjects=["benchraw.>"], storage=StorageType.FILE)
-    )
+    await ensure_raw_stream(js)
     figures: list[Figure] = []
     store = EventStore(client, clock)
     try:

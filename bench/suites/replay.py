@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -46,36 +47,33 @@ async def raw_read_decode(nc: NATS, last_seq: dict[str, int]) -> float:
     return time.perf_counter() - started
 
 
-def projections() -> list[object]:
+def projections() -> list[Any]:
     """Every projection on main: the gateway's read models when they exist, else ours."""
     from bench.projections import BenchReadModel
 
-    found: list[object] = []
     try:
-        from gateway import read_models  # type: ignore[attr-defined]
+        from gateway.projections import ALL  # type: ignore[import-not-found]
+    except ImportError:
+        return [BenchReadModel()]
+    # The benchmark's own read model rides along: the HTTP benchmarks query it.
+    return [projection() for projection in ALL] + [BenchReadModel()]
 
-        found += list(read_models.ALL_PROJECTIONS)
-    except (ImportError, AttributeError):
-        found.append(BenchReadModel())
-    return found
 
-
-async def rebuild(ctx: BenchContext, url: str, nc: NATS | None = None) -> tuple[float, int]:
+async def rebuild(
+    ctx: BenchContext, url: str, positions: dict[str, int] | None = None
+) -> tuple[float, int]:
     """Seconds to rebuild every projection into a fresh database; and the events parked."""
     from eventstore.projection import ProjectionRunner
     from eventstore.sql import make_engine
 
     engine = make_engine(url)
-    runners = [
-        ProjectionRunner(nc or ctx.service_nc, engine, p, batch=500)  # type: ignore[arg-type]
-        for p in projections()
-    ]
+    runners = [ProjectionRunner(ctx.service_nc, engine, p, batch=500) for p in projections()]
     started = time.perf_counter()
     try:
         for runner in runners:
             await runner.start()
         reached = await asyncio.gather(
-            *(r.wait_until(ctx.loaded.last_seq, TIMEOUT) for r in runners)
+            *(r.wait_until(positions or ctx.loaded.last_seq, TIMEOUT) for r in runners)
         )
         if not all(reached):
             raise TimeoutError("rebuild did not reach the end of the streams")
@@ -106,6 +104,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
         else:
             url = ctx.postgres.create_database(f"rebuild_{uuid.uuid4().hex[:8]}")
         seconds, parked = await rebuild(ctx, url)
+        if label == "SQLite":
+            ctx.read_model_url = url
         rate = n / seconds
         note = f"{n:,} events in {seconds:.1f} s" + (f"; {parked} parked" if parked else "")
         figures.append(

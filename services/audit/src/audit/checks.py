@@ -52,7 +52,15 @@ async def verify_projection(
         return report
     scratch = make_engine(f"sqlite:///{scratch_dir / (projection.key + '.db')}")
     try:
-        rebuilt = await rebuild(store, scratch, projection, upto=upto, progress=progress)
+        try:
+            rebuilt = await rebuild(store, scratch, projection, upto=upto, progress=progress)
+        except Exception as exc:  # e.g. the runner refuses a stream with a hole in it
+            report = Comparison(projection.key)
+            detail = f"could not rebuild from the streams: {type(exc).__name__}: {exc}"
+            report.problems.append(
+                Problem(f"projection {projection.key}", "rebuild-failed", detail)
+            )
+            return report
         return compare(projection, live, scratch, rebuilt.tables)
     finally:
         scratch.dispose()

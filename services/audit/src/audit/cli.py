@@ -24,6 +24,7 @@ from audit.bitemporal import horizon, parse_instant
 from audit.bluegreen import blue_green_rebuild
 from audit.checks import verify_all
 from audit.history import replay as replay_history
+from audit.ocds_cli import ocds_app
 from audit.rebuild import Cancelled
 from audit.render import print_replay, print_verify
 from audit.wiring import PROJECTIONS, contexts, open_store
@@ -33,6 +34,7 @@ from eventstore.sql import make_engine
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 projections_app = typer.Typer(help="Projection maintenance.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
+app.add_typer(ocds_app, name="ocds")
 console = Console()
 T = TypeVar("T")
 

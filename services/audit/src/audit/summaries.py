@@ -35,6 +35,24 @@ SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"lot {p.get('lot_id')} definitively awarded to {_join(p.get('supplier_ids'))} "
         f"on {p.get('awarded_on')}"
     ),
+    "ProvisionalAwardRevised": lambda p: (
+        f"lot {p.get('lot_id')} provisional award revised from {_join(p.get('previous_supplier_ids'))} "
+        f"to {_join(p.get('supplier_ids'))}: {p.get('reason')}; standstill until {p.get('standstill_ends_on')}"
+    ),
+    "ProvisionalAwardWithdrawn": lambda p: (
+        f"lot {p.get('lot_id')} provisional award withdrawn: {p.get('reason')}"
+    ),
+    "StandstillEnded": lambda p: f"lot {p.get('lot_id')} standstill ended on {p.get('ended_on')}",
+    "TenderCancelled": lambda p: f"tender cancelled on {p.get('cancelled_on')}: {p.get('reason')}",
+    "TenderPaused": lambda p: f"tender paused on {p.get('paused_on')}: {p.get('reason')}",
+    "TenderResumed": lambda p: f"tender resumed on {p.get('resumed_on')}",
+    "TenderCorrected": lambda p: (
+        f"tender notice corrected on {p.get('corrected_on')}: {p.get('summary')}"
+    ),
+    "SuccessorTenderLinked": lambda p: f"succeeded by tender {p.get('successor_tender_id')}",
+    "LotCancelled": lambda p: (
+        f"lot {p.get('lot_id')} cancelled on {p.get('cancelled_on')}: {p.get('reason')}"
+    ),
     "ContractSigned": lambda p: (
         f"{p.get('kind')} signed on {p.get('signed_on')} by {p.get('contracting_authority')}, "
         f"running {p.get('start_date')} to {p.get('end_date')}"

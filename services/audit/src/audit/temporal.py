@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, and_, or_, select
 
 from audit.bitemporal import Horizon
-from audit.versions import derive_versions, utc_text
+from audit.versions import Version, derive_tail, utc_text
 from audit.views import view_for
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
@@ -42,6 +42,7 @@ class TemporalProjection(Projection):
             Column("aggregate_type", String(64), primary_key=True),
             Column("aggregate_id", String(128), primary_key=True),
             Column("aggregate_version", Integer, primary_key=True),
+            Column("occurred_at", String(32), nullable=False),
             Column("envelope", Text, nullable=False),
         )
         self.versions = Table(
@@ -59,40 +60,51 @@ class TemporalProjection(Projection):
     def apply(self, conn: Connection, event: StoredEvent) -> None:
         e = event.envelope
         kind, ident = e.aggregate_type, e.aggregate_id
+        cut = utc_text(e.occurred_at)
         conn.execute(
             self.events.insert().values(
                 aggregate_type=kind,
                 aggregate_id=ident,
                 aggregate_version=e.aggregate_version,
+                occurred_at=cut,
                 envelope=e.model_dump_json(),
             )
         )
-        rows = conn.execute(
-            select(self.events.c.envelope).where(
-                self.events.c.aggregate_type == kind, self.events.c.aggregate_id == ident
-            )
-        ).scalars()
-        derived = derive_versions(kind, ident, [EventEnvelope.model_validate_json(r) for r in rows])
-        v = self.versions.c
+        v, ev = self.versions.c, self.events.c
         entity = and_(v.aggregate_type == kind, v.aggregate_id == ident)
         current = conn.execute(
-            select(v.valid_from, v.valid_to, v.state, v.known_from)
+            select(v.known_from, v.valid_from, v.valid_to, v.state)
             .where(entity, v.known_to.is_(None))
             .order_by(v.valid_from)
         ).all()
-        if [(r.valid_from, r.valid_to, r.state) for r in current] == [
-            (d.valid_from, d.valid_to, d.state) for d in derived
+        # Only what follows the new event's valid time can change: re-derive that tail.
+        before = [r for r in current if r.valid_from < cut]
+        base = before[-1] if before else None
+        old_tail = ([base] if base else []) + [r for r in current if r.valid_from >= cut]
+        later = conn.execute(
+            select(ev.envelope).where(
+                ev.aggregate_type == kind, ev.aggregate_id == ident, ev.occurred_at >= cut
+            )
+        ).scalars()
+        new_tail = derive_tail(
+            kind,
+            ident,
+            Version(base.valid_from, base.valid_to, base.state) if base else None,
+            [EventEnvelope.model_validate_json(text) for text in later],
+        )
+        if [(r.valid_from, r.valid_to, r.state) for r in old_tail] == [
+            (d.valid_from, d.valid_to, d.state) for d in new_tail
         ]:
             return
         now = utc_text(e.recorded_at)
-        # Versions written at this same instant were never visible on their own: replace them.
-        conn.execute(
-            self.versions.delete().where(entity, v.known_to.is_(None), v.known_from == now)
-        )
-        conn.execute(
-            self.versions.update().where(entity, v.known_to.is_(None)).values(known_to=now)
-        )
-        for d in derived:
+        for row in old_tail:
+            same_row = and_(entity, v.known_from == row.known_from, v.valid_from == row.valid_from)
+            if row.known_from == now:
+                # Written at this same instant, never visible on its own: replace it.
+                conn.execute(self.versions.delete().where(same_row))
+            else:
+                conn.execute(self.versions.update().where(same_row).values(known_to=now))
+        for d in new_tail:
             conn.execute(
                 self.versions.insert().values(
                     aggregate_type=kind,

@@ -38,9 +38,24 @@ class Version:
 def derive_versions(
     aggregate_type: str, aggregate_id: str, envelopes: Iterable[EventEnvelope]
 ) -> list[Version]:
+    """All versions of an entity from all its events."""
+    return derive_tail(aggregate_type, aggregate_id, None, envelopes)
+
+
+def derive_tail(
+    aggregate_type: str,
+    aggregate_id: str,
+    base: Version | None,
+    envelopes: Iterable[EventEnvelope],
+) -> list[Version]:
+    """The versions from `base` on, given every event at or after the end of `base`.
+
+    `base` is the version in force just before the earliest changed instant: its state is
+    the fold of every earlier event, so only the tail of the history is replayed.
+    """
     view = view_for(aggregate_type)
-    state = view.initial(aggregate_id)
-    steps: list[tuple[str, str]] = []  # (valid_from, state after every event up to then)
+    state = json.loads(base.state) if base else view.initial(aggregate_id)
+    steps: list[tuple[str, str]] = [(base.valid_from, base.state)] if base else []
     for envelope in sorted(envelopes, key=valid_order):
         state = view.evolve(state, envelope)
         instant, text = utc_text(envelope.occurred_at), state_text(state)

@@ -9,7 +9,8 @@ from contracts_schema.envelope import EventEnvelope
 
 SIGNED_FIELDS = (
     "kind", "tender_id", "lot_ids", "contracting_authority", "paying_agent", "suppliers",
-    "signed_on", "start_date", "end_date", "max_extent_date", "value_eur",
+    "signed_on", "start_date", "end_date", "max_extent_date", "value_eur", "title",
+    "framework_contract_id",
 )  # fmt: skip
 
 
@@ -25,9 +26,12 @@ def extended(state: State, e: EventEnvelope) -> State:
 
 
 def amended(state: State, e: EventEnvelope) -> State:
-    changes = {k: v for k, v in e.payload.items() if k != "contract_id"}
-    state.setdefault("amendments", []).append(changes.get("summary"))
-    take(state, changes, "start_date", "end_date", "max_extent_date", "value_eur")
+    p = e.payload
+    state.setdefault("amendments", []).append(p.get("summary"))
+    for new, field in (("new_end_date", "end_date"), ("new_max_extent_date", "max_extent_date"),
+                       ("new_value_eur", "value_eur")):  # fmt: skip
+        if p.get(new) is not None:
+            state[field] = p[new]
     return state
 
 
