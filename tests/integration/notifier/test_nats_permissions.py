@@ -96,7 +96,7 @@ async def test_example_consumer_receives_own_and_public_events(
             "5",
             "--idle",
             "1",
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         timeout=30,
