@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contracts_schema.subjects import BoundedContext
+from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
 from eventstore.subscription import DurableSubscriber
 
@@ -177,7 +178,7 @@ class ProjectionRunner:
 
     def apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
         """Apply a batch and move the checkpoint in one transaction; returns the new checkpoint."""
-        with self._engine.begin() as conn:
+        with self._engine.connect().execution_options(**WRITER) as conn, conn.begin():
             current = conn.execute(
                 select(checkpoints.c.seq).where(
                     checkpoints.c.projection == self.projection.key, checkpoints.c.stream == stream

@@ -7,6 +7,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+# A SQLite writer that reads then writes (a projection batch) must take the write lock at
+# BEGIN: two deferred transactions upgrading together fail at once with "database is
+# locked", while BEGIN IMMEDIATE waits its turn on the busy timeout. Readers stay deferred.
+WRITER = {"sqlite_begin": "BEGIN IMMEDIATE"}
+
 
 def make_engine(url: str, *, sqlite_begin: str = "BEGIN", **options: Any) -> Engine:
     """`sqlite_begin`: the statement that opens a SQLite transaction (e.g. BEGIN IMMEDIATE)."""
@@ -33,7 +38,8 @@ def make_engine(url: str, *, sqlite_begin: str = "BEGIN", **options: Any) -> Eng
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql(sqlite_begin)
+            # Writers may ask per connection: execution_options(sqlite_begin="BEGIN IMMEDIATE").
+            conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", sqlite_begin))
 
         return engine
     if url.startswith("postgresql://"):
