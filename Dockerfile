@@ -14,19 +14,12 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/opt/venv
 WORKDIR /src
-# Dependencies first (a layer that changes only with uv.lock), then the workspace itself.
+# The whole workspace (every member under services/ included, whatever is added later).
 COPY pyproject.toml uv.lock ./
-COPY contracts-schema/pyproject.toml contracts-schema/pyproject.toml
-COPY eventstore/pyproject.toml eventstore/pyproject.toml
-COPY services/registry/pyproject.toml services/registry/pyproject.toml
-COPY services/enrolment/pyproject.toml services/enrolment/pyproject.toml
-COPY services/notifier/pyproject.toml services/notifier/pyproject.toml
-COPY services/gateway/pyproject.toml services/gateway/pyproject.toml
-RUN uv sync --frozen --no-dev --no-install-workspace
 COPY contracts-schema contracts-schema
 COPY eventstore eventstore
 COPY services services
-RUN uv sync --frozen --no-dev --no-editable
+RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev --no-editable
 
 # ---- runtime: the environment and nothing else, as an unprivileged user ----
 FROM python:${PYTHON_VERSION}-slim AS runtime

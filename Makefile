@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_PYTHON ?= 3.11
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help bootstrap uv sync postgres run test test-fast lint format schema schema-check bench bench-full clean
+.PHONY: help bootstrap uv sync postgres wrk run test test-fast lint format schema schema-check bench bench-full clean
 
 help:
 	@echo "make run           start the embedded system with demo data (GraphiQL on :8000)"
@@ -53,10 +53,17 @@ schema: sync
 schema-check: sync
 	@$(UV) run --frozen python -m contracts_schema.generate --check
 
-bench: bootstrap
+# wrk (Debian's package) drives the HTTP benchmarks from a separate process.
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		echo "installing Debian's wrk"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	fi
+
+bench: bootstrap wrk
 	@$(UV) run --frozen python -m bench --quick
 
-bench-full: bootstrap
+bench-full: bootstrap wrk
 	@$(UV) run --frozen python -m bench --full
 
 clean:

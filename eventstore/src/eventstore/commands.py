@@ -147,7 +147,11 @@ class CommandService:
             from nats.js.api import KeyValueConfig
 
             self._processed = await js.create_key_value(
-                KeyValueConfig(bucket=PROCESSED_COMMANDS_BUCKET, history=1)
+                KeyValueConfig(
+                    bucket=PROCESSED_COMMANDS_BUCKET,
+                    history=1,
+                    replicas=self._store.replicas,
+                )
             )
 
     def fold(self, decider: Decider[S], history: AggregateHistory) -> S:

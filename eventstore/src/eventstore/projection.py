@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
@@ -31,8 +32,10 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contracts_schema.subjects import BoundedContext
+from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
 from eventstore.subscription import DurableSubscriber
 
@@ -99,9 +102,23 @@ def upsert(conn: Connection, table: Table, values: dict[str, object], keys: list
 
 class ProjectionRunner:
     def __init__(
-        self, nc: NATS, engine: Engine, projection: Projection, *, batch: int = 500
+        self,
+        nc: NATS,
+        engine: Engine,
+        projection: Projection,
+        *,
+        batch: int = 500,
+        instance: str | None = None,
     ) -> None:
         self._nc = nc
+        # Runners writing to different databases (e.g. two replicas, each with its own
+        # SQLite file) must not share, and delete at start, each other's consumer.
+        self.instance = (
+            instance
+            or hashlib.sha256(engine.url.render_as_string(hide_password=True).encode()).hexdigest()[
+                :8
+            ]
+        )
         self._engine = engine
         self.projection = projection
         self._batch = batch
@@ -116,7 +133,7 @@ class ProjectionRunner:
         self._watcher: asyncio.Task[None] | None = None
 
     def consumer_name(self, context: BoundedContext) -> str:
-        return f"proj_{self.projection.key}_{context.stream}"
+        return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
 
     def create_tables(self) -> None:
         import eventstore.projection_versions  # noqa: F401  (declares its bookkeeping table)
@@ -181,22 +198,16 @@ class ProjectionRunner:
 
     def apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
         """Apply a batch and move the checkpoint in one transaction; returns the new checkpoint."""
-        with self._engine.begin() as conn:
+        with self._engine.connect().execution_options(**WRITER) as conn, conn.begin():
             current = conn.execute(
                 select(checkpoints.c.seq).where(
                     checkpoints.c.projection == self.projection.key, checkpoints.c.stream == stream
                 )
             ).scalar_one_or_none()
             position = int(current or 0)
-            for event in events:
-                if event.seq <= position:
-                    continue  # already applied: redelivery after a crash
-                try:
-                    with conn.begin_nested():
-                        self.projection.apply(conn, event)
-                except Exception as exc:
-                    self._park(conn, event, exc)
-                position = event.seq
+            fresh = [e for e in events if e.seq > position]  # skip redeliveries after a crash
+            if fresh:
+                position = self._apply_all(conn, fresh)
             upsert(
                 conn,
                 checkpoints,
@@ -209,6 +220,28 @@ class ProjectionRunner:
                 ["projection", "stream"],
             )
         return position
+
+    def _apply_all(self, conn: Connection, events: list[StoredEvent]) -> int:
+        # Fast path: the whole batch under one savepoint. Only when some event fails do we
+        # redo the batch event by event, each under its own savepoint, to park just that one.
+        try:
+            with conn.begin_nested():
+                for event in events:
+                    self.projection.apply(conn, event)
+            return events[-1].seq
+        except (OperationalError, InterfaceError):
+            raise  # the database, not an event: fail the batch, never park it
+        except Exception:
+            pass
+        for event in events:
+            try:
+                with conn.begin_nested():
+                    self.projection.apply(conn, event)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:
+                self._park(conn, event, exc)
+        return events[-1].seq
 
     def _park(self, conn: Connection, event: StoredEvent, exc: Exception) -> None:
         envelope = event.envelope

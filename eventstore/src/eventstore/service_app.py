@@ -99,5 +99,7 @@ def build_service_app(
         )
 
     # Registration is explicit and visible here: one subscriber per service, queue group shared.
-    broker.subscriber(f"{name}.commands.*", queue=f"{name}-commands")(on_command)
+    # Commands are handled concurrently (optimistic concurrency keeps each aggregate
+    # consistent); without max_workers FastStream would take one command at a time.
+    broker.subscriber(f"{name}.commands.*", queue=f"{name}-commands", max_workers=32)(on_command)
     return app, broker

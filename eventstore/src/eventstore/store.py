@@ -33,6 +33,8 @@ from eventstore.errors import (
 from eventstore.hashing import envelope_hash
 
 WRONG_LAST_SEQUENCE = 10071
+# An atomic batch whose first message's expected sequence is stale reports this code instead.
+BATCH_WRONG_LAST_SEQUENCE = 10164
 DIRECT_GET_BATCH = 1000
 PUBLISH_TIMEOUT = 5.0
 
@@ -91,6 +93,10 @@ class EventStore:
         self._clock = clock
         self._replicas = replicas
         self._protect = protect  # deny message delete and purge: the log is append-only
+
+    @property
+    def replicas(self) -> int:
+        return self._replicas
 
     @property
     def nc(self) -> NATS:
@@ -265,7 +271,7 @@ class EventStore:
             raise AlreadyAppended(meta.command_id)
         error = reply.get("error")
         if error:
-            if error.get("err_code") == WRONG_LAST_SEQUENCE:
+            if error.get("err_code") in (WRONG_LAST_SEQUENCE, BATCH_WRONG_LAST_SEQUENCE):
                 raise ConcurrencyConflict(
                     subject_filter, history.last_seq, error.get("description", "")
                 )

@@ -109,6 +109,13 @@ class DurableSubscriber:
                 decode(m.subject, self._context.stream, m.metadata.sequence.stream, m.data)
                 for m in msgs
             ]
-            await self._handler(events)
+            try:
+                await self._handler(events)
+            except Exception:
+                # Hand the batch back now: left unacked it would return only after ack_wait,
+                # behind later messages, and a checkpointing handler would skip past it.
+                for m in msgs:
+                    await m.nak()
+                raise
             for m in msgs:
                 await m.ack()

@@ -68,7 +68,7 @@ def test_topology_is_three_nats_nodes_postgres_and_the_four_services(
     assert set(compose["services"]) == {*NATS_NODES, "postgres", *APP_SERVICES}
     for name in APP_SERVICES:
         service = compose["services"][name]
-        assert service["command"] == ["python", "-m", name]
+        assert service["command"][:3] == ["python", "-m", name]
         assert (ROOT / "services" / name / "src" / name).is_dir(), f"no package for {name}"
         env = service["environment"]
         assert env["GT_STREAM_REPLICAS"] == "3"
@@ -162,3 +162,16 @@ def test_postgres_init_script_creates_the_roles(postgres_cluster: Any) -> None:
         assert conn.execute("SELECT count(*) FROM demo_rows").fetchone() == (1,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("INSERT INTO demo_rows VALUES (2)")
+
+
+def test_the_image_holds_every_workspace_member() -> None:
+    import tomllib
+
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"][
+        "members"
+    ]
+    copied = re.findall(r"(?m)^COPY (?!--from)(\S+) \1$", (ROOT / "Dockerfile").read_text())
+    for member in members:
+        assert member.split("/")[0] in copied, (
+            f"workspace member {member} is not copied into the image"
+        )

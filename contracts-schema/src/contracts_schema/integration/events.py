@@ -1,7 +1,141 @@
-"""Integration event payloads, versioned independently of the domain events."""
+"""Integration event payloads, versioned independently of the domain events.
+
+A breaking change gets a new class with a new `.vN` type; old versions keep being published
+until their consumers moved on.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import date
+from typing import ClassVar, Literal
 
-INTEGRATION_EVENTS: tuple[type[BaseModel], ...] = ()
+from pydantic import Field
+
+from contracts_schema.integration.cloudevent import IntegrationEvent
+
+
+class ContractExpiringV1(IntegrationEvent):
+    """A contract you take part in reaches a warning threshold before it ends."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.contract.expiring.v1"
+
+    contract_id: str = Field(description="The contract.")
+    contract_kind: str = Field(description="framework, call_off, contract or negotiated_terms.")
+    date_kind: Literal["end", "max_extent"] = Field(
+        description="end: the current end (an option may still extend it); max_extent: final."
+    )
+    target_date: date = Field(description="The date the contract ends (or can at most end).")
+    stage: str = Field(description="'24m', '18m', '12m', '6m', '3m' or 'expiry'.")
+    months_before: int = Field(description="Months before target_date; 0 at expiry.")
+    due_on: date = Field(description="The day the threshold was reached.")
+    late: bool = Field(description="True when this warning comes later than its due day.")
+
+
+class ContractSignedV1(IntegrationEvent):
+    """A contract or framework agreement you take part in was signed."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.contract.signed.v1"
+
+    contract_id: str = Field(description="The contract.")
+    contract_kind: str = Field(description="framework, call_off, contract or negotiated_terms.")
+    tender_id: str | None = Field(description="The tender it results from, if any.")
+    contracting_authority: str = Field(description="Organisation code of the authority.")
+    supplier_ids: list[str] = Field(description="The suppliers.")
+    signed_on: date = Field(description="Day of signature.")
+    start_date: date = Field(description="First day.")
+    end_date: date = Field(description="Current end date.")
+    max_extent_date: date | None = Field(description="End that options can never pass.")
+
+
+class ContractExtendedV1(IntegrationEvent):
+    """An option was exercised: the contract runs longer."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.contract.extended.v1"
+
+    contract_id: str = Field(description="The contract.")
+    new_end_date: date = Field(description="The new end date.")
+
+
+class ContractAmendedV1(IntegrationEvent):
+    """The contract was amended; dates are given when the amendment changed them."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.contract.amended.v1"
+
+    contract_id: str = Field(description="The contract.")
+    summary: str = Field(description="What changed, in words.")
+    end_date: date | None = Field(description="New end date, when changed.")
+    max_extent_date: date | None = Field(description="New maximum extent date, when changed.")
+
+
+class ContractTransferredV1(IntegrationEvent):
+    """Another contracting authority took the contract over."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.contract.transferred.v1"
+
+    contract_id: str = Field(description="The contract.")
+    from_authority: str = Field(description="Organisation code of the previous authority.")
+    to_authority: str = Field(description="Organisation code of the new authority.")
+    paying_agent: str | None = Field(description="Organisation paying on behalf of others.")
+    transferred_on: date = Field(description="Day of the transfer.")
+
+
+class ContractTerminatedV1(IntegrationEvent):
+    """The contract was ended early."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.contract.terminated.v1"
+
+    contract_id: str = Field(description="The contract.")
+    terminated_on: date = Field(description="Last day.")
+    reason: str = Field(description="Why.")
+
+
+class CallOffAwardedV1(IntegrationEvent):
+    """A call-off under a framework was awarded to your organisation's supplier."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.calloff.awarded.v1"
+
+    call_off_id: str = Field(description="The call-off (a contract of its own).")
+    framework_contract_id: str = Field(description="The framework it is concluded under.")
+    supplier_id: str = Field(description="The supplier.")
+    awarded_on: date = Field(description="Day of award.")
+    start_date: date = Field(description="First day.")
+    end_date: date = Field(description="Last day.")
+
+
+class EnrolmentOpenedV1(IntegrationEvent):
+    """A joint tender opens enrolment: any body may enrol before it closes."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.enrolment.opened.v1"
+    audience: ClassVar[Literal["participants", "public"]] = "public"
+
+    tender_id: str = Field(description="The tender (and enrolment window) id.")
+    title: str | None = Field(description="Title of the tender, when known.")
+    lot_ids: list[str] = Field(description="Lots one may enrol for.")
+    opens_on: date = Field(description="First day of enrolment.")
+    closes_on: date = Field(description="Last day of enrolment.")
+
+
+class EnrolmentExtendedV1(IntegrationEvent):
+    """The enrolment deadline of a joint tender moved."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.enrolment.extended.v1"
+    audience: ClassVar[Literal["participants", "public"]] = "public"
+
+    tender_id: str = Field(description="The tender (and enrolment window) id.")
+    closes_on: date = Field(description="The new last day of enrolment.")
+
+
+INTEGRATION_EVENTS: tuple[type[IntegrationEvent], ...] = (
+    ContractExpiringV1,
+    ContractSignedV1,
+    ContractExtendedV1,
+    ContractAmendedV1,
+    ContractTransferredV1,
+    ContractTerminatedV1,
+    CallOffAwardedV1,
+    EnrolmentOpenedV1,
+    EnrolmentExtendedV1,
+)
+INTEGRATION_TYPES: dict[str, type[IntegrationEvent]] = {
+    m.cloud_event_type: m for m in INTEGRATION_EVENTS
+}

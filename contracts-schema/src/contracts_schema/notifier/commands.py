@@ -2,6 +2,77 @@
 
 from __future__ import annotations
 
-from contracts_schema.base import Command
+from datetime import date
+from typing import ClassVar
 
-COMMANDS: tuple[type[Command], ...] = ()
+from pydantic import Field, field_validator
+
+from contracts_schema.base import Command, Identifier
+from contracts_schema.notifier.events import DateKind
+
+ORGANISATION_CODE = r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$"
+
+
+class RaiseExpiryWarning(Command):
+    """Issued by the notifier's own schedule; its command id is derived from the warning key."""
+
+    context: ClassVar[str] = "notifier"
+
+    contract_id: Identifier = Field(description="The contract reaching a threshold.")
+    contract_kind: str = Field(description="framework, call_off, contract or negotiated_terms.")
+    date_kind: DateKind = Field(description="end or max_extent.")
+    target_date: date = Field(description="The end (or maximum extent) date warned about.")
+    stage: str = Field(description="Threshold: '<n>m' or 'expiry'.")
+    months_before: int = Field(ge=0, description="Months before target_date; 0 at expiry.")
+    due_on: date = Field(description="The day the threshold was reached.")
+    raised_on: date = Field(description="The schedule day (the tick's date).")
+    late: bool = Field(description="Raised more than the grace period after due_on.")
+    recipients: list[str] = Field(description="Organisation codes to tell.")
+
+
+class SubscribeWebhook(Command):
+    """An organisation subscribes a URL to its integration events."""
+
+    context: ClassVar[str] = "notifier"
+
+    subscription_id: Identifier = Field(description="Client-chosen id of the subscription.")
+    organisation_code: str = Field(
+        pattern=ORGANISATION_CODE, description="The subscribing organisation (GM0363, KVK-...)."
+    )
+    url: str = Field(description="Absolute http(s) URL receiving the POSTs.")
+    event_types: list[str] = Field(
+        default_factory=list,
+        description="CloudEvents types to deliver (e.g. nl.gt.contract.expiring.v1); empty = all.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or value[-3:] == "://":
+            raise ValueError("url must be an absolute http:// or https:// URL")
+        return value
+
+
+class UnsubscribeWebhook(Command):
+    """Stop deliveries to a subscription."""
+
+    context: ClassVar[str] = "notifier"
+
+    subscription_id: Identifier = Field(description="The subscription to end.")
+
+
+class ReplayWebhookDeliveries(Command):
+    """Deliver a subscription's events again from an INTEGRATION stream sequence on."""
+
+    context: ClassVar[str] = "notifier"
+
+    subscription_id: Identifier = Field(description="The subscription to replay.")
+    from_seq: int = Field(ge=1, description="First INTEGRATION stream sequence to deliver again.")
+
+
+COMMANDS: tuple[type[Command], ...] = (
+    RaiseExpiryWarning,
+    SubscribeWebhook,
+    UnsubscribeWebhook,
+    ReplayWebhookDeliveries,
+)

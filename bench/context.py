@@ -1,0 +1,25 @@
+"""What every suite gets: the config, the servers, and the history already in the streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+
+from bench.config import Config
+from bench.history.model import History
+from bench.loader import LoadResult
+from eventstore.testing.nats_server import NatsServer
+from eventstore.testing.postgres import PostgresCluster
+
+
+@dataclass
+class BenchContext:
+    config: Config
+    nats: NatsServer
+    client: NATS  # the benchmark's own connection (clients, readers)
+    service_nc: NATS  # the services' connection (command server, projections)
+    postgres: PostgresCluster
+    history: History
+    loaded: LoadResult
+    read_model_url: str | None = None  # SQLite read model the replay suite rebuilt

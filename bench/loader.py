@@ -1,0 +1,99 @@
+"""Load a synthetic history through the event store (EventStore.append), not into tables.
+
+Appends are pipelined: up to `window` commits are in flight, started in transaction-time
+order on one connection (so the streams hold them in that order), and a commit waits
+only for its own aggregate's previous one, whose stream sequence it must expect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nats.aio.client import Client as NATS
+
+from bench.history.model import Commit, History
+from contracts_schema.subjects import CONTEXTS
+from eventstore.store import AggregateHistory, CommandMetadata, EventStore, NewEvent
+
+_recorded_at: ContextVar[datetime] = ContextVar("recorded_at")
+
+
+class CommitClock:
+    """Transaction time of the commit being appended (a backfill records history's own times)."""
+
+    def now(self) -> datetime:
+        return _recorded_at.get(datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    events: int
+    commits: int
+    seconds: float
+    last_seq: dict[str, int]  # stream -> last sequence
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+async def load_history(nc: NATS, history: History, *, window: int = 256) -> LoadResult:
+    store = EventStore(nc, CommitClock())
+    contexts = {c.context for c in history.commits}
+    for name in sorted(contexts):
+        await store.ensure_stream(CONTEXTS[name])
+    heads: dict[tuple[str, str, str], AggregateHistory] = {}
+    inflight: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+    slots = asyncio.Semaphore(window)
+    failures: list[BaseException] = []
+
+    async def append(commit: Commit) -> None:
+        try:
+            context = CONTEXTS[commit.context]
+            head = heads.get(commit.key) or AggregateHistory(
+                context, commit.aggregate_type, commit.aggregate_id, (), 0
+            )
+            new = [NewEvent(e.event_type, 1, e.payload, e.occurred_at) for e in commit.events]
+            meta = CommandMetadata(commit.command_id, commit.actor, commit.command_id)
+            stored = await store.append(head, new, meta)
+            heads[commit.key] = AggregateHistory(
+                context, commit.aggregate_type, commit.aggregate_id, (stored[-1],), stored[-1].seq
+            )
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            slots.release()
+
+    started = time.perf_counter()
+    for commit in history.commits:
+        if failures:
+            break
+        previous = inflight.get(commit.key)
+        if previous is not None and not previous.done():
+            await previous
+        await slots.acquire()
+        token = _recorded_at.set(commit.recorded_at)
+        task = asyncio.create_task(append(commit))
+        _recorded_at.reset(token)
+        inflight[commit.key] = task
+        task.add_done_callback(functools.partial(_forget, inflight, commit.key))
+    await asyncio.gather(*list(inflight.values()))
+    if failures:
+        raise RuntimeError(f"loading the history failed: {failures[0]!r}") from failures[0]
+    seconds = time.perf_counter() - started
+    last = {CONTEXTS[n].stream: await store.last_seq(CONTEXTS[n]) for n in sorted(contexts)}
+    return LoadResult(history.event_count, len(history.commits), seconds, last)
+
+
+def _forget(
+    inflight: dict[tuple[str, str, str], asyncio.Task[None]],
+    key: tuple[str, str, str],
+    task: asyncio.Task[None],
+) -> None:
+    if inflight.get(key) is task:
+        del inflight[key]

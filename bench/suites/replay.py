@@ -1,0 +1,141 @@
+"""(2) Rebuild of all projections, SQLite and PostgreSQL, against a raw ordered-consumer
+read and decode of the same streams."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+
+from bench.context import BenchContext
+from bench.figures import Figure, not_measured
+from contracts_schema.envelope import EventEnvelope
+from contracts_schema.subjects import CONTEXTS
+
+TIMEOUT = 3600.0
+
+
+async def raw_read_decode(nc: NATS, last_seq: dict[str, int]) -> float:
+    """Seconds to read every event of the streams with ordered consumers and decode it."""
+    started = time.perf_counter()
+    for stream, last in last_seq.items():
+        if last == 0:
+            continue
+        context = next(c for c in CONTEXTS.values() if c.stream == stream)
+        done = asyncio.Event()
+
+        async def on_message(msg: Msg, last: int = last, done: asyncio.Event = done) -> None:
+            EventEnvelope.model_validate_json(msg.data)
+            if msg.metadata.sequence.stream >= last:
+                done.set()
+
+        sub = await nc.jetstream().subscribe(
+            context.event_subjects,
+            stream=stream,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+            cb=on_message,
+            pending_msgs_limit=1_000_000,
+        )
+        await asyncio.wait_for(done.wait(), TIMEOUT)
+        await sub.unsubscribe()
+    return time.perf_counter() - started
+
+
+def projections() -> list[Any]:
+    """Every projection on main: the gateway's read models when they exist, else ours."""
+    from bench.projections import BenchReadModel
+
+    try:
+        from gateway.projections import ALL  # type: ignore[import-not-found]
+    except ImportError:
+        return [BenchReadModel()]
+    # The benchmark's own read model rides along: the HTTP benchmarks query it.
+    return [projection() for projection in ALL] + [BenchReadModel()]
+
+
+async def rebuild(
+    ctx: BenchContext, url: str, positions: dict[str, int] | None = None
+) -> tuple[float, int]:
+    """Seconds to rebuild every projection into a fresh database; and the events parked."""
+    from eventstore.projection import ProjectionRunner
+    from eventstore.sql import make_engine
+
+    engine = make_engine(url)
+    runners = [ProjectionRunner(ctx.service_nc, engine, p, batch=500) for p in projections()]
+    started = time.perf_counter()
+    try:
+        for runner in runners:
+            await runner.start()
+        reached = await asyncio.gather(
+            *(r.wait_until(positions or ctx.loaded.last_seq, TIMEOUT) for r in runners)
+        )
+        if not all(reached):
+            raise TimeoutError("rebuild did not reach the end of the streams")
+        return time.perf_counter() - started, sum(r.parked_count for r in runners)
+    finally:
+        for runner in runners:
+            await runner.stop()
+        engine.dispose()
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    n = ctx.loaded.events
+    raw_s = await raw_read_decode(ctx.client, ctx.loaded.last_seq)
+    raw_rate = n / raw_s
+    try:
+        import eventstore.projection  # noqa: F401
+    except ImportError:
+        return [
+            not_measured(
+                "replay", "rebuild", "events/s", "raw read+decode", "ProjectionRunner not on main"
+            )
+        ]
+    figures = []
+    targets = {"SQLite": ">= 0.5x raw read+decode", "PostgreSQL": ">= 0.5x raw read+decode"}
+    for label in ("SQLite", "PostgreSQL"):
+        if label == "SQLite":
+            url = f"sqlite:////tmp/bench-rebuild-{uuid.uuid4().hex[:8]}.db"
+        else:
+            url = ctx.postgres.create_database(f"rebuild_{uuid.uuid4().hex[:8]}")
+        seconds, parked = await rebuild(ctx, url)
+        if label == "SQLite":
+            ctx.read_model_url = url
+        rate = n / seconds
+        note = f"{n:,} events in {seconds:.1f} s" + (f"; {parked} parked" if parked else "")
+        figures.append(
+            Figure(
+                "replay",
+                f"rebuild all projections, {label}",
+                "events/s",
+                round(rate, 1),
+                "raw ordered-consumer read+decode",
+                round(raw_rate, 1),
+                target=targets[label],
+                target_met=rate >= 0.5 * raw_rate,
+                note=note,
+            )
+        )
+        if label == "SQLite":
+            projected_1m = 1_000_000 / rate
+            figures.append(
+                Figure(
+                    "replay",
+                    "1M events rebuild on SQLite (extrapolated at this rate)"
+                    if n < 1_000_000
+                    else "1M events rebuild on SQLite",
+                    "s",
+                    round(projected_1m, 1),
+                    "raw read+decode of 1M",
+                    round(1_000_000 / raw_rate, 1),
+                    higher_is_better=False,
+                    target="< 60 s",
+                    target_met=projected_1m < 60,
+                )
+            )
+    return figures

@@ -1,0 +1,1 @@
+"""History and audit: bitemporal as-of views, timelines, verified replays, OCDS export."""

@@ -1,0 +1,27 @@
+"""Naming an aggregate on the command line and loading its events."""
+
+from __future__ import annotations
+
+from audit.views import OWNERS
+from contracts_schema.envelope import EventEnvelope
+from contracts_schema.subjects import CONTEXTS
+from eventstore.store import EventStore
+
+
+def parse_aggregate(text: str) -> tuple[str, str, str]:
+    """`tender/LNVT-0800-2000` or `registry/tender/LNVT-0800-2000` -> (context, type, id)."""
+    parts = text.split("/")
+    if len(parts) == 2 and parts[0] in OWNERS:
+        return OWNERS[parts[0]], parts[0], parts[1]
+    if len(parts) == 3 and parts[0] in CONTEXTS and parts[2]:
+        return parts[0], parts[1], parts[2]
+    raise ValueError(
+        f"cannot read aggregate {text!r}: write <type>/<id> with type one of "
+        f"{sorted(OWNERS)}, or <context>/<type>/<id> with context one of {sorted(CONTEXTS)}"
+    )
+
+
+async def load_envelopes(store: EventStore, text: str) -> tuple[str, str, list[EventEnvelope]]:
+    context, aggregate_type, aggregate_id = parse_aggregate(text)
+    history = await store.load(CONTEXTS[context], aggregate_type, aggregate_id)
+    return aggregate_type, aggregate_id, [e.envelope for e in history.events]

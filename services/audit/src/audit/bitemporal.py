@@ -1,0 +1,98 @@
+"""Bitemporal folding: the state of an aggregate as of valid time D, as known at time K.
+
+An event counts for (D, K) when the registry had recorded it by K (`recorded_at <= K`) and
+it was true by D (`occurred_at <= D`). Counted events are applied in valid-time order, ties
+broken by when they were recorded, then by the aggregate's version: a correction is a new
+event recorded later, so it wins over the fact it corrects. Events are never edited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from contracts_schema.envelope import EventEnvelope
+
+# Dates in the domain are Dutch calendar dates: "as of 20 November" ends at midnight there.
+LOCAL_ZONE = ZoneInfo("Europe/Amsterdam")
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """Where we stand in both clocks: valid time `as_of`, transaction time `known_at`."""
+
+    as_of: datetime
+    known_at: datetime
+
+    @property
+    def as_of_date(self) -> date:
+        return self.as_of.astimezone(LOCAL_ZONE).date()
+
+    def admits(self, envelope: EventEnvelope) -> bool:
+        return envelope.recorded_at <= self.known_at and envelope.occurred_at <= self.as_of
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of a Dutch calendar day, as an aware datetime."""
+    next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=LOCAL_ZONE)
+    return next_midnight - timedelta(microseconds=1)
+
+
+def parse_instant(text: str, *, name: str) -> datetime:
+    """A date (whole Dutch day, inclusive) or an ISO 8601 timestamp with a timezone."""
+    try:
+        if len(text) == 10:
+            return end_of_day(date.fromisoformat(text))
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"{name} must be a date (2020-11-20) or a timestamp with a timezone "
+            f"(2020-11-20T12:00:00+01:00); got {text!r}"
+        ) from exc
+    if value.tzinfo is None:
+        raise ValueError(f"{name} timestamp {text!r} needs a timezone (Z or +01:00)")
+    return value
+
+
+def horizon(
+    as_of: datetime | None = None, known_at: datetime | None = None, *, now: datetime
+) -> Horizon:
+    """Both clocks default to now."""
+    return Horizon(as_of or now, known_at or now)
+
+
+def valid_order(envelope: EventEnvelope) -> tuple[datetime, datetime, str, str, str, int]:
+    return (
+        envelope.occurred_at.astimezone(UTC),
+        envelope.recorded_at.astimezone(UTC),
+        envelope.context,
+        envelope.aggregate_type,
+        envelope.aggregate_id,
+        envelope.aggregate_version,
+    )
+
+
+def known_by(envelopes: Iterable[EventEnvelope], known_at: datetime) -> list[EventEnvelope]:
+    """What the registry had recorded by K, in valid-time order."""
+    return sorted((e for e in envelopes if e.recorded_at <= known_at), key=valid_order)
+
+
+def visible(envelopes: Iterable[EventEnvelope], at: Horizon) -> list[EventEnvelope]:
+    return sorted((e for e in envelopes if at.admits(e)), key=valid_order)
+
+
+def fold(
+    evolve: Callable[[S, EventEnvelope], S],
+    initial: S,
+    envelopes: Iterable[EventEnvelope],
+    at: Horizon,
+) -> S:
+    state = initial
+    for envelope in visible(envelopes, at):
+        state = evolve(state, envelope)
+    return state

@@ -1,0 +1,170 @@
+"""`audit` (or `python -m audit`): verify the log, replay history, rebuild projections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from audit.aggregates import load_envelopes
+from audit.bitemporal import horizon, parse_instant
+from audit.bluegreen import blue_green_rebuild
+from audit.checks import verify_all
+from audit.history import replay as replay_history
+from audit.ocds_cli import ocds_app
+from audit.rebuild import Cancelled
+from audit.render import print_replay, print_verify
+from audit.wiring import PROJECTIONS, contexts, open_store
+from eventstore.settings import NatsSettings
+from eventstore.sql import make_engine
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+projections_app = typer.Typer(help="Projection maintenance.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
+app.add_typer(ocds_app, name="ocds")
+console = Console()
+T = TypeVar("T")
+
+NatsUrl = Annotated[str | None, typer.Option(help="NATS URL (default: GT_NATS_URL).")]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="Read-model database (default: GT_DATABASE_URL).")
+]
+
+
+def _settings(nats_url: str | None, database_url: str | None) -> NatsSettings:
+    settings = NatsSettings()
+    updates = {k: v for k, v in {"nats_url": nats_url, "database_url": database_url}.items() if v}
+    return settings.model_copy(update=updates)
+
+
+def _run(make: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(make())  # type: ignore[arg-type]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    )  # fmt: skip
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+@app.command()
+def verify(
+    nats_url: NatsUrl = None,
+    database_url: DatabaseUrl = None,
+    context: Annotated[list[str] | None, typer.Option(help="Only these contexts.")] = None,
+    streams_only: Annotated[bool, typer.Option(help="Skip the projection comparison.")] = False,
+) -> None:
+    """Check every hash chain and version sequence, and every projection against a rebuild."""
+    settings = _settings(nats_url, database_url)
+    try:
+        chosen = contexts(context)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    live = None if streams_only else make_engine(settings.database_url)
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with open_store(settings) as store:
+            with _progress() as bar:
+                task = bar.add_task("verifying events", total=None)
+                return await verify_all(
+                    store, chosen, live, list(PROJECTIONS.values()), lambda n: bar.advance(task, n)
+                )
+
+    report = _run(go)
+    print_verify(console, report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def replay(
+    aggregate: Annotated[str, typer.Argument(help="<type>/<id>, e.g. tender/LNVT-0800-2000")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Valid date D (or timestamp).")
+    ] = None,
+    known_at: Annotated[
+        str | None, typer.Option("--known-at", help="Transaction time K (date or timestamp).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    nats_url: NatsUrl = None,
+) -> None:
+    """Print an aggregate's history and its state as of D, as known at K."""
+    try:
+        at = horizon(
+            parse_instant(as_of, name="--as-of") if as_of else None,
+            parse_instant(known_at, name="--known-at") if known_at else None,
+            now=datetime.now(UTC),
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    settings = _settings(nats_url, None)
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with open_store(settings) as store:
+            return await load_envelopes(store, aggregate)
+
+    try:
+        aggregate_type, aggregate_id, envelopes = _run(go)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    result = replay_history(aggregate_type, aggregate_id, envelopes, at)
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
+    else:
+        print_replay(console, result)
+
+
+@projections_app.command("rebuild")
+def rebuild_projections(
+    name: Annotated[str | None, typer.Argument(help="One projection (default: all).")] = None,
+    nats_url: NatsUrl = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Blue-green rebuild: build beside the live tables, then cut over. Ctrl-C cancels safely."""
+    if name is not None and name not in PROJECTIONS:
+        raise _fail(f"unknown projection {name!r}; known: {sorted(PROJECTIONS)}")
+    chosen = [name] if name else sorted(PROJECTIONS)
+    settings = _settings(nats_url, database_url)
+    live = make_engine(settings.database_url)
+
+    async def go() -> None:
+        async with open_store(settings) as store:
+            with _progress() as bar:
+                for key in chosen:
+                    task = bar.add_task(f"rebuilding {key}", total=None)
+
+                    def advance(n: int, t: TaskID = task) -> None:
+                        bar.advance(t, n)
+
+                    built = await blue_green_rebuild(
+                        store, live, PROJECTIONS[key], progress=advance
+                    )
+                    console.print(f"{key}: cut over at {built.positions}")
+
+    try:
+        _run(go)
+    except (Cancelled, KeyboardInterrupt) as exc:
+        raise _fail("rebuild cancelled; the live projection was left as it was") from exc
+
+
+def main() -> None:
+    app()

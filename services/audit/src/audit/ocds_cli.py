@@ -1,0 +1,64 @@
+"""`audit ocds export`: a tender's contracting process as OCDS 1.1.5 packages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from audit.bitemporal import horizon, parse_instant
+from audit.ocds.export import gather, packages
+from audit.ocds.schemas import errors
+from audit.wiring import open_store
+from eventstore.settings import NatsSettings
+
+ocds_app = typer.Typer(help="Open Contracting Data Standard export.", no_args_is_help=True)
+
+
+async def export_tender(settings: NatsSettings, tender_id: str, as_of: str | None,
+                        known_at: str | None) -> dict[str, Any]:  # fmt: skip
+    now = datetime.now(UTC)
+    at = horizon(
+        parse_instant(as_of, name="--as-of") if as_of else None,
+        parse_instant(known_at, name="--known-at") if known_at else None,
+        now=now,
+    )
+    async with open_store(settings) as store:
+        exported = await gather(store, tender_id, at)
+    if not exported.tender:
+        raise LookupError(f"no OCDS-relevant events for tender {tender_id!r} at this horizon")
+    return packages(exported, tender_id, now)
+
+
+@ocds_app.command("export")
+def export(
+    tender_id: Annotated[str, typer.Argument(help="The tender (contracting process) id.")],
+    out: Annotated[Path, typer.Option(help="Directory for the two package files.")] = Path("."),
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Valid date D.")] = None,
+    known_at: Annotated[str | None, typer.Option("--known-at", help="Known at K.")] = None,
+    nats_url: Annotated[str | None, typer.Option(help="NATS URL (default: GT_NATS_URL).")] = None,
+) -> None:
+    """Write <tender>-releases.json and <tender>-records.json, validated against OCDS 1.1.5."""
+    settings = NatsSettings()
+    if nats_url:
+        settings = settings.model_copy(update={"nats_url": nats_url})
+    try:
+        built = asyncio.run(export_tender(settings, tender_id, as_of, known_at))
+    except (ValueError, LookupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    problems = errors(built["release_package"], "release-package-schema.json")
+    problems += errors(built["record_package"], "record-package-schema.json")
+    out.mkdir(parents=True, exist_ok=True)
+    for kind, name in (("release_package", "releases"), ("record_package", "records")):
+        path = out / f"{tender_id}-{name}.json"
+        path.write_text(json.dumps(built[kind], indent=2, ensure_ascii=False), "utf-8")
+        typer.echo(f"wrote {path}")
+    for problem in problems:
+        typer.echo(f"invalid OCDS: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)

@@ -1,0 +1,47 @@
+"""Human output of the CLI (rich)."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+
+from audit.checks import VerifyReport
+from audit.history import Replay
+
+
+def print_replay(console: Console, result: Replay) -> None:
+    console.print(
+        f"[bold]{result.aggregate_type}/{result.aggregate_id}[/] as of "
+        f"{result.horizon.as_of.isoformat()}, known at {result.horizon.known_at.isoformat()}"
+    )
+    for entry in result.timeline:
+        e = entry.envelope
+        console.print(
+            f"v{e.aggregate_version} [cyan]{e.event_type}[/] occurred {e.occurred_at.isoformat()}"
+            f" recorded {e.recorded_at.isoformat()} by {e.actor}\n    {entry.summary}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not result.timeline:
+        console.print("no events visible at this horizon: the aggregate did not exist yet")
+    console.print_json(json.dumps(result.state, sort_keys=True))
+
+
+def print_verify(console: Console, report: VerifyReport) -> None:
+    for stream in report.streams:
+        status = (
+            "[green]ok[/]" if not stream.problems else f"[red]{len(stream.problems)} problem(s)[/]"
+        )
+        console.print(
+            f"stream {stream.stream}: {stream.events} events, "
+            f"{stream.aggregates} aggregates: {status}"
+        )
+    for comparison in report.projections:
+        status = "[green]identical[/]" if not comparison.problems else "[red]differs[/]"
+        console.print(f"projection {comparison.projection}: {comparison.rows} rows: {status}")
+    for problem in report.problems:
+        console.print(f"[red]PROBLEM[/] {problem}", highlight=False, soft_wrap=True)
+    console.print(
+        "[green]verified[/]" if report.ok else f"[red]{len(report.problems)} problem(s)[/]"
+    )

@@ -1,0 +1,145 @@
+"""The temporal projection: bitemporal row versions of every registry and enrolment entity.
+
+It keeps each entity's envelopes beside its versions so that a backdated event re-derives
+that entity alone, inside the runner's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, and_, or_, select
+
+from audit.bitemporal import Horizon
+from audit.versions import Version, derive_tail, utc_text
+from audit.views import view_for
+from contracts_schema.envelope import EventEnvelope
+from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
+from eventstore.projection import Projection
+from eventstore.store import StoredEvent
+
+NAME = "audit_history"
+
+
+class TemporalProjection(Projection):
+    name: ClassVar[str] = NAME
+    version: ClassVar[int] = 1
+    contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
+
+    @classmethod
+    def for_queries(cls) -> TemporalProjection:
+        """An instance with its tables declared, for reading outside a runner."""
+        projection = cls()
+        projection.define(MetaData())
+        return projection
+
+    def define(self, metadata: MetaData) -> None:
+        self.events = Table(
+            f"{NAME}_events",
+            metadata,
+            Column("aggregate_type", String(64), primary_key=True),
+            Column("aggregate_id", String(128), primary_key=True),
+            Column("aggregate_version", Integer, primary_key=True),
+            Column("occurred_at", String(32), nullable=False),
+            Column("envelope", Text, nullable=False),
+        )
+        self.versions = Table(
+            f"{NAME}_versions",
+            metadata,
+            Column("aggregate_type", String(64), primary_key=True),
+            Column("aggregate_id", String(128), primary_key=True),
+            Column("known_from", String(32), primary_key=True),
+            Column("valid_from", String(32), primary_key=True),
+            Column("known_to", String(32), nullable=True, index=True),
+            Column("valid_to", String(32), nullable=True),
+            Column("state", Text, nullable=False),
+        )
+
+    def apply(self, conn: Connection, event: StoredEvent) -> None:
+        e = event.envelope
+        kind, ident = e.aggregate_type, e.aggregate_id
+        cut = utc_text(e.occurred_at)
+        conn.execute(
+            self.events.insert().values(
+                aggregate_type=kind,
+                aggregate_id=ident,
+                aggregate_version=e.aggregate_version,
+                occurred_at=cut,
+                envelope=e.model_dump_json(),
+            )
+        )
+        v, ev = self.versions.c, self.events.c
+        entity = and_(v.aggregate_type == kind, v.aggregate_id == ident)
+        current = conn.execute(
+            select(v.known_from, v.valid_from, v.valid_to, v.state)
+            .where(entity, v.known_to.is_(None))
+            .order_by(v.valid_from)
+        ).all()
+        # Only what follows the new event's valid time can change: re-derive that tail.
+        before = [r for r in current if r.valid_from < cut]
+        base = before[-1] if before else None
+        old_tail = ([base] if base else []) + [r for r in current if r.valid_from >= cut]
+        later = conn.execute(
+            select(ev.envelope).where(
+                ev.aggregate_type == kind, ev.aggregate_id == ident, ev.occurred_at >= cut
+            )
+        ).scalars()
+        new_tail = derive_tail(
+            kind,
+            ident,
+            Version(base.valid_from, base.valid_to, base.state) if base else None,
+            [EventEnvelope.model_validate_json(text) for text in later],
+        )
+        if [(r.valid_from, r.valid_to, r.state) for r in old_tail] == [
+            (d.valid_from, d.valid_to, d.state) for d in new_tail
+        ]:
+            return
+        now = utc_text(e.recorded_at)
+        for row in old_tail:
+            same_row = and_(entity, v.known_from == row.known_from, v.valid_from == row.valid_from)
+            if row.known_from == now:
+                # Written at this same instant, never visible on its own: replace it.
+                conn.execute(self.versions.delete().where(same_row))
+            else:
+                conn.execute(self.versions.update().where(same_row).values(known_to=now))
+        for d in new_tail:
+            conn.execute(
+                self.versions.insert().values(
+                    aggregate_type=kind,
+                    aggregate_id=ident,
+                    known_from=now,
+                    valid_from=d.valid_from,
+                    known_to=None,
+                    valid_to=d.valid_to,
+                    state=d.state,
+                )
+            )
+
+
+@dataclass(frozen=True)
+class Row:
+    aggregate_id: str
+    state: dict[str, Any]
+
+
+def list_as_of(
+    conn: Connection, projection: TemporalProjection, aggregate_type: str, at: Horizon
+) -> list[Row]:
+    """Every entity of a type as it stood at (D, K), from the row versions."""
+    v = projection.versions.c
+    d, k = utc_text(at.as_of), utc_text(at.known_at)
+    rows = conn.execute(
+        select(v.aggregate_id, v.state)
+        .where(
+            v.aggregate_type == aggregate_type,
+            v.known_from <= k,
+            or_(v.known_to.is_(None), v.known_to > k),
+            v.valid_from <= d,
+            or_(v.valid_to.is_(None), v.valid_to > d),
+        )
+        .order_by(v.aggregate_id)
+    ).all()
+    view = view_for(aggregate_type)
+    return [Row(r.aggregate_id, view.derive(json.loads(r.state), at.as_of_date)) for r in rows]

@@ -1,0 +1,73 @@
+"""Row versions of one entity with validity intervals in both clocks (pure).
+
+An entity's versions, as known after a set of events, are the states after each distinct
+valid instant: version i is valid from its events' `occurred_at` to the next version's.
+A backdated or correcting event re-derives the whole list, and the previous list is closed
+in transaction time, so what was known at an earlier K stays answerable unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from audit.bitemporal import valid_order
+from audit.views import view_for
+from contracts_schema.envelope import EventEnvelope
+
+
+def utc_text(moment: datetime) -> str:
+    """Sortable text in UTC: compares the same on SQLite and PostgreSQL."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def state_text(state: dict[str, Any]) -> str:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Version:
+    valid_from: str
+    valid_to: str | None
+    state: str  # canonical JSON
+
+
+def derive_versions(
+    aggregate_type: str, aggregate_id: str, envelopes: Iterable[EventEnvelope]
+) -> list[Version]:
+    """All versions of an entity from all its events."""
+    return derive_tail(aggregate_type, aggregate_id, None, envelopes)
+
+
+def derive_tail(
+    aggregate_type: str,
+    aggregate_id: str,
+    base: Version | None,
+    envelopes: Iterable[EventEnvelope],
+) -> list[Version]:
+    """The versions from `base` on, given every event at or after the end of `base`.
+
+    `base` is the version in force just before the earliest changed instant: its state is
+    the fold of every earlier event, so only the tail of the history is replayed.
+    """
+    view = view_for(aggregate_type)
+    state = json.loads(base.state) if base else view.initial(aggregate_id)
+    steps: list[tuple[str, str]] = [(base.valid_from, base.state)] if base else []
+    for envelope in sorted(envelopes, key=valid_order):
+        state = view.evolve(state, envelope)
+        instant, text = utc_text(envelope.occurred_at), state_text(state)
+        if steps and steps[-1][0] == instant:
+            steps[-1] = (instant, text)
+        else:
+            steps.append((instant, text))
+    merged: list[tuple[str, str]] = []
+    for instant, text in steps:
+        if not merged or merged[-1][1] != text:
+            merged.append((instant, text))
+    return [
+        Version(instant, merged[i + 1][0] if i + 1 < len(merged) else None, text)
+        for i, (instant, text) in enumerate(merged)
+    ]

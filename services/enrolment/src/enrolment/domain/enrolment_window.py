@@ -1,0 +1,295 @@
+"""The enrolment window of a joint tender (aggregate id = the tender id).
+
+Directive 2014/24/EU art. 33(2): only contracting authorities clearly identified when the
+procedure starts may use the resulting framework. Closing the window freezes the participant
+list; nothing is ever added to it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from contracts_schema.base import DomainEvent
+from contracts_schema.enrolment.commands import (
+    CloseEnrolmentWindow,
+    EnrolParticipant,
+    ExtendEnrolmentWindow,
+    OpenEnrolmentWindow,
+    WithdrawParticipant,
+)
+from contracts_schema.enrolment.events import (
+    EnrolmentWindowExtended,
+    EnrolmentWindowOpened,
+    Participant,
+    ParticipantEnrolled,
+    ParticipantListFrozen,
+    ParticipantWithdrawn,
+)
+from contracts_schema.errors import RuleViolation
+from enrolment.domain.organisation import Organisation, require_active
+
+EU_RULE = (
+    "Directive 2014/24/EU art. 33(2) lets only contracting authorities identified before"
+    " the procedure starts use its contracts"
+)
+
+
+@dataclass(frozen=True)
+class EnrolmentWindow:
+    tender_id: str | None = None
+    lot_ids: tuple[str, ...] = ()
+    opens_on: date | None = None
+    closes_on: date | None = None
+    previous_round_tender_id: str | None = None
+    participants: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    frozen_on: date | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self.tender_id is not None
+
+
+@dataclass(frozen=True)
+class TenderFacts:
+    """What the registry says about a tender (from the enrolment service's projection)."""
+
+    tender_id: str
+    lot_ids: frozenset[str]
+    published_on: date | None
+
+
+@dataclass(frozen=True)
+class OpenFacts:
+    tender: TenderFacts | None
+    previous_round: EnrolmentWindow | None
+
+
+@dataclass(frozen=True)
+class EnrolFacts:
+    organisation: Organisation
+    previous_round: EnrolmentWindow | None
+    predecessors: frozenset[str]  # municipalities that merged into the enrolling one
+
+
+def evolve(state: EnrolmentWindow, event: DomainEvent) -> EnrolmentWindow:
+    match event:
+        case EnrolmentWindowOpened():
+            return EnrolmentWindow(
+                event.tender_id,
+                tuple(event.lot_ids),
+                event.opens_on,
+                event.closes_on,
+                event.previous_round_tender_id,
+            )
+        case EnrolmentWindowExtended():
+            return replace(state, closes_on=event.closes_on)
+        case ParticipantEnrolled():
+            participants = {**state.participants, event.organisation_code: frozenset(event.lot_ids)}
+            return replace(state, participants=participants)
+        case ParticipantWithdrawn():
+            participants = dict(state.participants)
+            participants.pop(event.organisation_code, None)
+            return replace(state, participants=participants)
+        case ParticipantListFrozen():
+            participants = {p.organisation_code: frozenset(p.lot_ids) for p in event.participants}
+            return replace(state, participants=participants, frozen_on=event.frozen_on)
+    return state
+
+
+def _require_opened(state: EnrolmentWindow, tender_id: str) -> None:
+    if not state.opened:
+        raise RuleViolation(
+            "ENROLMENT_WINDOW_NOT_OPENED", f"no enrolment window was opened for tender {tender_id}"
+        )
+
+
+def _require_not_frozen(state: EnrolmentWindow, tender_id: str, what: str) -> None:
+    if state.frozen_on is not None:
+        raise RuleViolation(
+            "ENROLMENT_CLOSED",
+            f"{what} refused: the participant list of tender {tender_id} was frozen on"
+            f" {state.frozen_on}; {EU_RULE}; a body that missed it can only join a later round",
+        )
+
+
+def open_window(
+    state: EnrolmentWindow, command: OpenEnrolmentWindow, facts: OpenFacts
+) -> Sequence[DomainEvent]:
+    event = EnrolmentWindowOpened(
+        tender_id=command.tender_id,
+        lot_ids=list(dict.fromkeys(command.lot_ids)),
+        opens_on=command.opens_on,
+        closes_on=command.closes_on,
+        previous_round_tender_id=command.previous_round_tender_id,
+    )
+    if state.opened:
+        same = (tuple(event.lot_ids), event.opens_on, event.previous_round_tender_id)
+        if same == (state.lot_ids, state.opens_on, state.previous_round_tender_id):
+            return []  # the same opening again
+        raise RuleViolation(
+            "ENROLMENT_WINDOW_ALREADY_OPENED",
+            f"tender {command.tender_id} already has an enrolment window"
+            f" ({state.opens_on} to {state.closes_on}); extend it instead",
+        )
+    if command.closes_on < command.opens_on:
+        raise RuleViolation(
+            "INVALID_ENROLMENT_PERIOD",
+            f"the window cannot close ({command.closes_on}) before it opens ({command.opens_on})",
+        )
+    tender = facts.tender
+    if tender is None:
+        raise RuleViolation(
+            "TENDER_NOT_PLANNED",
+            f"the registry knows no tender {command.tender_id}; plan it there first",
+        )
+    if tender.published_on is not None:
+        raise RuleViolation(
+            "TENDER_ALREADY_PUBLISHED",
+            f"tender {command.tender_id} was published on {tender.published_on}; {EU_RULE},"
+            " so enrolment must happen before publication",
+        )
+    unknown = sorted(set(command.lot_ids) - tender.lot_ids)
+    if unknown:
+        raise RuleViolation(
+            "LOT_NOT_IN_TENDER",
+            f"tender {command.tender_id} has no lot {', '.join(unknown)};"
+            f" its lots are {', '.join(sorted(tender.lot_ids))}",
+        )
+    previous_id = command.previous_round_tender_id
+    if previous_id is not None:
+        previous = facts.previous_round
+        if previous_id == command.tender_id or previous is None or not previous.opened:
+            raise RuleViolation(
+                "PREVIOUS_ROUND_UNKNOWN",
+                f"tender {previous_id} has no enrolment window, so it cannot be the previous"
+                f" round of {command.tender_id}",
+            )
+        if previous.frozen_on is None:
+            raise RuleViolation(
+                "PREVIOUS_ROUND_NOT_CLOSED",
+                f"the first round {previous_id} is still open for enrolment; close it before"
+                " opening a second round",
+            )
+    return [event]
+
+
+def extend(state: EnrolmentWindow, command: ExtendEnrolmentWindow) -> Sequence[DomainEvent]:
+    _require_opened(state, command.tender_id)
+    _require_not_frozen(state, command.tender_id, "extension")
+    assert state.closes_on is not None
+    if command.closes_on == state.closes_on:
+        return []
+    if command.closes_on < state.closes_on:
+        raise RuleViolation(
+            "EXTENSION_NOT_LATER",
+            f"the new deadline {command.closes_on} is before the current one"
+            f" {state.closes_on}; an extension moves the deadline later",
+        )
+    return [
+        EnrolmentWindowExtended(
+            tender_id=command.tender_id,
+            closes_on=command.closes_on,
+            previous_closes_on=state.closes_on,
+        )
+    ]
+
+
+def enrol(
+    state: EnrolmentWindow, command: EnrolParticipant, on: date, facts: EnrolFacts
+) -> Sequence[DomainEvent]:
+    tender_id, code = command.tender_id, command.organisation_code
+    _require_opened(state, tender_id)
+    _require_not_frozen(state, tender_id, f"enrolment of {code}")
+    assert state.opens_on is not None
+    assert state.closes_on is not None
+    if on < state.opens_on:
+        raise RuleViolation(
+            "ENROLMENT_NOT_YET_OPEN",
+            f"enrolment for tender {tender_id} opens on {state.opens_on} (enrolment on {on})",
+        )
+    if on > state.closes_on:
+        raise RuleViolation(
+            "ENROLMENT_DEADLINE_PASSED",
+            f"the enrolment deadline of tender {tender_id} was {state.closes_on} (enrolment on"
+            f" {on}); the coordinator may still extend the window until the list is frozen",
+        )
+    require_active(facts.organisation, code)
+    if facts.organisation.kind == "supplier":
+        raise RuleViolation(
+            "SUPPLIER_CANNOT_ENROL",
+            f"{code} is registered as a supplier; only contracting authorities enrol",
+        )
+    lots = frozenset(command.lot_ids)
+    unknown = sorted(lots - set(state.lot_ids))
+    if unknown:
+        raise RuleViolation(
+            "LOT_NOT_IN_WINDOW",
+            f"tender {tender_id} takes enrolments for lots {', '.join(state.lot_ids)},"
+            f" not {', '.join(unknown)}",
+        )
+    previous = facts.previous_round
+    if previous is not None:
+        for body in sorted({code} | facts.predecessors):
+            overlap = previous.participants.get(body, frozenset()) & lots
+            if overlap:
+                via = "" if body == code else f" (through {body}, which merged into it)"
+                raise RuleViolation(
+                    "ALREADY_PARTICIPANT_IN_PREVIOUS_ROUND",
+                    f"{code} already takes part in the first round {previous.tender_id}{via}"
+                    f" for lots {', '.join(sorted(overlap))}; it may not enrol for them again",
+                )
+    if state.participants.get(code) == lots:
+        return []
+    return [
+        ParticipantEnrolled(
+            tender_id=tender_id,
+            organisation_code=code,
+            lot_ids=sorted(lots),
+            power_of_attorney_ref=command.power_of_attorney_ref,
+            enrolled_on=on,
+        )
+    ]
+
+
+def withdraw(
+    state: EnrolmentWindow, command: WithdrawParticipant, on: date
+) -> Sequence[DomainEvent]:
+    tender_id, code = command.tender_id, command.organisation_code
+    _require_opened(state, tender_id)
+    _require_not_frozen(state, tender_id, f"withdrawal of {code}")
+    if code not in state.participants:
+        raise RuleViolation(
+            "NOT_ENROLLED", f"{code} is not enrolled for tender {tender_id}, so cannot withdraw"
+        )
+    return [ParticipantWithdrawn(tender_id=tender_id, organisation_code=code, withdrawn_on=on)]
+
+
+def close(state: EnrolmentWindow, command: CloseEnrolmentWindow, on: date) -> Sequence[DomainEvent]:
+    _require_opened(state, command.tender_id)
+    if state.frozen_on is not None:
+        raise RuleViolation(
+            "ENROLMENT_ALREADY_CLOSED",
+            f"the participant list of tender {command.tender_id} was already frozen on"
+            f" {state.frozen_on}",
+        )
+    assert state.opens_on is not None
+    if on < state.opens_on:
+        raise RuleViolation(
+            "INVALID_ENROLMENT_PERIOD",
+            f"the window of tender {command.tender_id} cannot close on {on}, before it opens"
+            f" ({state.opens_on})",
+        )
+    if not state.participants:
+        raise RuleViolation(
+            "NO_PARTICIPANTS",
+            f"no body enrolled for tender {command.tender_id}; a joint tender needs participants",
+        )
+    participants = [
+        Participant(organisation_code=code, lot_ids=sorted(lots))
+        for code, lots in sorted(state.participants.items())
+    ]
+    return [
+        ParticipantListFrozen(tender_id=command.tender_id, frozen_on=on, participants=participants)
+    ]

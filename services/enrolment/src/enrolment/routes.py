@@ -1,0 +1,139 @@
+"""The enrolment service's command routes and deciders, wired explicitly."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from contracts_schema.enrolment.commands import (
+    AwardCallOff,
+    CloseEnrolmentWindow,
+    EnrolParticipant,
+    ExtendEnrolmentWindow,
+    MergeMunicipality,
+    OpenEnrolmentWindow,
+    RegisterOrganisation,
+    RenameOrganisation,
+    StartMiniCompetition,
+    WithdrawParticipant,
+)
+from contracts_schema.subjects import ENROLMENT
+from enrolment.domain import call_off, enrolment_window, organisation
+from enrolment.domain.call_off import CallOff, CallOffFacts
+from enrolment.domain.codes import predecessors_of
+from enrolment.domain.enrolment_window import EnrolFacts, EnrolmentWindow, OpenFacts
+from enrolment.domain.organisation import Organisation
+from enrolment.facts import Facts
+from eventstore.commands import CommandRoute, Decider, DecisionContext
+
+ORGANISATION = Decider(ENROLMENT, "organisation", Organisation(), organisation.evolve)
+WINDOW = Decider(ENROLMENT, "enrolment_window", EnrolmentWindow(), enrolment_window.evolve)
+CALL_OFF = Decider(ENROLMENT, "call_off", CallOff(), call_off.evolve)
+
+
+def _day(explicit: date | None, ctx: DecisionContext) -> date:
+    return explicit or ctx.valid_at.date()
+
+
+def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
+    async def merge_facts(c: MergeMunicipality) -> Organisation:
+        return await facts.organisation(c.successor_code)
+
+    async def open_facts(c: OpenEnrolmentWindow) -> OpenFacts:
+        previous = c.previous_round_tender_id
+        return OpenFacts(
+            await facts.tender(c.tender_id),
+            await facts.window(previous) if previous else None,
+        )
+
+    async def enrol_facts(c: EnrolParticipant) -> EnrolFacts:
+        previous = (await facts.window(c.tender_id)).previous_round_tender_id
+        return EnrolFacts(
+            await facts.organisation(c.organisation_code),
+            await facts.window(previous) if previous else None,
+            predecessors_of(c.organisation_code, await facts.successors()),
+        )
+
+    async def call_off_facts(c: StartMiniCompetition | AwardCallOff) -> CallOffFacts:
+        framework = await facts.framework(c.framework_contract_id)
+        window = (
+            await facts.window(framework.tender_id)
+            if framework and framework.tender_id
+            else EnrolmentWindow()
+        )
+        successors = await facts.successors()
+        return CallOffFacts(
+            framework,
+            window.frozen_on,
+            window.participants if window.frozen_on else {},
+            predecessors_of(c.participant_code, successors),
+            successors.get(c.participant_code),
+        )
+
+    return [
+        CommandRoute(
+            RegisterOrganisation,
+            ORGANISATION,
+            lambda c: c.code,
+            lambda s, c, _: organisation.register(s, c),
+        ),
+        CommandRoute(
+            RenameOrganisation,
+            ORGANISATION,
+            lambda c: c.code,
+            lambda s, c, _: organisation.rename(s, c),
+        ),
+        CommandRoute(
+            MergeMunicipality,
+            ORGANISATION,
+            lambda c: c.code,
+            lambda s, c, ctx: organisation.merge(s, c, ctx.facts),
+            merge_facts,
+        ),
+        CommandRoute(
+            OpenEnrolmentWindow,
+            WINDOW,
+            lambda c: c.tender_id,
+            lambda s, c, ctx: enrolment_window.open_window(s, c, ctx.facts),
+            open_facts,
+        ),
+        CommandRoute(
+            ExtendEnrolmentWindow,
+            WINDOW,
+            lambda c: c.tender_id,
+            lambda s, c, _: enrolment_window.extend(s, c),
+        ),
+        CommandRoute(
+            EnrolParticipant,
+            WINDOW,
+            lambda c: c.tender_id,
+            lambda s, c, ctx: enrolment_window.enrol(s, c, _day(c.enrolled_on, ctx), ctx.facts),
+            enrol_facts,
+        ),
+        CommandRoute(
+            WithdrawParticipant,
+            WINDOW,
+            lambda c: c.tender_id,
+            lambda s, c, ctx: enrolment_window.withdraw(s, c, _day(c.withdrawn_on, ctx)),
+        ),
+        CommandRoute(
+            CloseEnrolmentWindow,
+            WINDOW,
+            lambda c: c.tender_id,
+            lambda s, c, ctx: enrolment_window.close(s, c, _day(c.frozen_on, ctx)),
+        ),
+        CommandRoute(
+            StartMiniCompetition,
+            CALL_OFF,
+            lambda c: c.call_off_id,
+            lambda s, c, ctx: call_off.start_mini_competition(s, c, ctx.facts),
+            call_off_facts,
+        ),
+        CommandRoute(
+            AwardCallOff,
+            CALL_OFF,
+            lambda c: c.call_off_id,
+            lambda s, c, ctx: call_off.award(s, c, ctx.facts),
+            call_off_facts,
+        ),
+    ]

@@ -1,0 +1,135 @@
+"""Pure decisions of the notifier's aggregates: expiry_schedule and subscription."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from contracts_schema.base import DomainEvent
+from contracts_schema.errors import RuleViolation
+from contracts_schema.integration import INTEGRATION_TYPES
+from contracts_schema.notifier.commands import (
+    RaiseExpiryWarning,
+    ReplayWebhookDeliveries,
+    SubscribeWebhook,
+    UnsubscribeWebhook,
+)
+from contracts_schema.notifier.events import (
+    ExpiryWarningRaised,
+    WebhookReplayRequested,
+    WebhookSubscribed,
+    WebhookUnsubscribed,
+)
+from notifier.domain.schedule import warning_key
+
+# --- expiry_schedule: the warnings already raised for one contract ---------------------------
+
+
+@dataclass(frozen=True)
+class RaisedWarnings:
+    keys: frozenset[str] = frozenset()
+
+
+def evolve_schedule(state: RaisedWarnings, event: DomainEvent) -> RaisedWarnings:
+    if isinstance(event, ExpiryWarningRaised):
+        key = warning_key(event.contract_id, event.date_kind, event.target_date, event.stage)
+        return RaisedWarnings(state.keys | {key})
+    return state
+
+
+def decide_raise(
+    state: RaisedWarnings, command: RaiseExpiryWarning, ctx: object
+) -> Sequence[DomainEvent]:
+    key = warning_key(command.contract_id, command.date_kind, command.target_date, command.stage)
+    if key in state.keys:
+        return []  # another instance (or an earlier run) raised it: exactly once
+    return [
+        ExpiryWarningRaised(
+            contract_id=command.contract_id,
+            contract_kind=command.contract_kind,
+            date_kind=command.date_kind,
+            target_date=command.target_date,
+            stage=command.stage,
+            months_before=command.months_before,
+            due_on=command.due_on,
+            raised_on=command.raised_on,
+            late=command.late,
+            recipients=command.recipients,
+        )
+    ]
+
+
+# --- subscription: one organisation's webhook ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subscription:
+    exists: bool = False
+    active: bool = False
+    organisation_code: str = ""
+    url: str = ""
+    event_types: tuple[str, ...] = ()
+
+
+def evolve_subscription(state: Subscription, event: DomainEvent) -> Subscription:
+    match event:
+        case WebhookSubscribed():
+            return Subscription(
+                True, True, event.organisation_code, event.url, tuple(event.event_types)
+            )
+        case WebhookUnsubscribed():
+            return replace(state, active=False)
+    return state
+
+
+def decide_subscribe(
+    state: Subscription, command: SubscribeWebhook, ctx: object
+) -> Sequence[DomainEvent]:
+    unknown = sorted(set(command.event_types) - set(INTEGRATION_TYPES))
+    if unknown:
+        raise RuleViolation(
+            "UNKNOWN_EVENT_TYPE",
+            f"no integration event type {', '.join(unknown)}; known types:"
+            f" {', '.join(sorted(INTEGRATION_TYPES))}",
+        )
+    if state.exists:
+        raise RuleViolation(
+            "SUBSCRIPTION_EXISTS",
+            f"subscription {command.subscription_id} already exists (for"
+            f" {state.organisation_code}); choose a new subscription id",
+        )
+    return [
+        WebhookSubscribed(
+            subscription_id=command.subscription_id,
+            organisation_code=command.organisation_code,
+            url=command.url,
+            event_types=sorted(set(command.event_types)),
+        )
+    ]
+
+
+def _require_active(state: Subscription, subscription_id: str) -> None:
+    if not state.exists:
+        raise RuleViolation(
+            "SUBSCRIPTION_UNKNOWN", f"there is no webhook subscription {subscription_id}"
+        )
+    if not state.active:
+        raise RuleViolation(
+            "SUBSCRIPTION_ENDED", f"webhook subscription {subscription_id} was unsubscribed"
+        )
+
+
+def decide_unsubscribe(
+    state: Subscription, command: UnsubscribeWebhook, ctx: object
+) -> Sequence[DomainEvent]:
+    _require_active(state, command.subscription_id)
+    return [WebhookUnsubscribed(subscription_id=command.subscription_id)]
+
+
+def decide_replay(
+    state: Subscription, command: ReplayWebhookDeliveries, ctx: object
+) -> Sequence[DomainEvent]:
+    _require_active(state, command.subscription_id)
+    return [
+        WebhookReplayRequested(subscription_id=command.subscription_id, from_seq=command.from_seq)
+    ]

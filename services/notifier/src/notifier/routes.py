@@ -1,0 +1,52 @@
+"""The notifier's command routes, explicit.
+
+`RaiseExpiryWarning` is internal: the schedule issues it with a command id derived from the
+warning, so a second instance, a restart or a replay gets the first reply instead of a second
+event. Only the subscription commands are served on NATS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts_schema.catalogue import EVENT_TYPES
+from contracts_schema.notifier.commands import (
+    RaiseExpiryWarning,
+    ReplayWebhookDeliveries,
+    SubscribeWebhook,
+    UnsubscribeWebhook,
+)
+from contracts_schema.subjects import NOTIFIER
+from eventstore.clock import Clock
+from eventstore.commands import CommandRoute, CommandService, Decider
+from eventstore.store import EventStore
+from notifier.domain.deciders import (
+    RaisedWarnings,
+    Subscription,
+    decide_raise,
+    decide_replay,
+    decide_subscribe,
+    decide_unsubscribe,
+    evolve_schedule,
+    evolve_subscription,
+)
+
+SCHEDULE = Decider(NOTIFIER, "expiry_schedule", RaisedWarnings(), evolve_schedule)
+SUBSCRIPTION = Decider(NOTIFIER, "subscription", Subscription(), evolve_subscription)
+
+RAISE_WARNING: CommandRoute[Any, Any] = CommandRoute(
+    RaiseExpiryWarning, SCHEDULE, lambda c: c.contract_id, decide_raise
+)
+PUBLIC_ROUTES: list[CommandRoute[Any, Any]] = [
+    CommandRoute(SubscribeWebhook, SUBSCRIPTION, lambda c: c.subscription_id, decide_subscribe),
+    CommandRoute(UnsubscribeWebhook, SUBSCRIPTION, lambda c: c.subscription_id, decide_unsubscribe),
+    CommandRoute(ReplayWebhookDeliveries, SUBSCRIPTION, lambda c: c.subscription_id, decide_replay),
+]
+
+
+def public_service(store: EventStore, clock: Clock) -> CommandService:
+    return CommandService(NOTIFIER, store, clock, PUBLIC_ROUTES, EVENT_TYPES)
+
+
+def internal_service(store: EventStore, clock: Clock) -> CommandService:
+    return CommandService(NOTIFIER, store, clock, [RAISE_WARNING], EVENT_TYPES)

@@ -1,0 +1,40 @@
+"""The notifier's configuration (environment variables, prefix GT_, as everywhere)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from eventstore.settings import NatsSettings
+from notifier.domain.schedule import ExpiryPolicy
+
+
+class NotifierSettings(NatsSettings):
+    database_url: str = Field(
+        default="sqlite:///data/notifier.db", description="SQLAlchemy URL of the notifier's tables."
+    )
+    expiry_thresholds_months: tuple[int, ...] = Field(
+        default=(24, 18, 12, 6, 3), description="Warn this many months before an end date."
+    )
+    expiry_late_after_days: int = Field(default=7, ge=0)
+    expiry_forget_after_days: int = Field(default=30, ge=0)
+    integration_ack_wait: float = Field(
+        default=30.0, gt=0, description="Seconds before a dead instance's batch is redelivered."
+    )
+    tick_interval_seconds: float = Field(default=3600.0, gt=0)
+    webhook_master_key: str = Field(
+        default="dev-only-webhook-master-key",
+        min_length=16,
+        description="Derives each subscription's signing secret; set a real one in production.",
+    )
+    webhook_max_attempts: int = Field(default=8, ge=1, description="Parked after this many.")
+    webhook_base_delay: float = Field(default=2.0, gt=0, description="First retry delay (s).")
+    webhook_max_delay: float = Field(default=600.0, gt=0, description="Backoff cap (s).")
+    webhook_timeout: float = Field(default=10.0, gt=0, description="Per-request timeout (s).")
+    webhook_poll_interval: float = Field(default=1.0, gt=0)
+
+    def expiry_policy(self) -> ExpiryPolicy:
+        return ExpiryPolicy(
+            self.expiry_thresholds_months,
+            self.expiry_late_after_days,
+            self.expiry_forget_after_days,
+        )

@@ -1,0 +1,130 @@
+"""Decisions on a contract: sign, amend, extend, transfer, terminate, expire."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from contracts_schema.base import Command, DomainEvent
+from contracts_schema.errors import RuleViolation
+from contracts_schema.registry import commands as cmd
+from contracts_schema.registry import events as ev
+from registry.domain.contract_state import ContractState, ContractStatus
+from registry.domain.rules import DecisionInput, not_before, valid_on
+from registry.domain.signing import sign
+
+
+def decide_contract(
+    state: ContractState, command: Command, ctx: DecisionInput
+) -> Sequence[DomainEvent]:
+    on = valid_on(ctx)
+    if isinstance(command, cmd.SignContract):
+        return [sign(state, command, on, ctx.facts)]
+    if not isinstance(command, cmd.ContractCommand):
+        raise TypeError(f"the contract aggregate does not handle {type(command).__name__}")
+    cid = command.contract_id
+    if state.status is ContractStatus.NEW:
+        raise RuleViolation(
+            "CONTRACT_NOT_FOUND",
+            f"contract {cid} has not been signed; record its signature first",
+        )
+    not_before(on, state.signed_on, f"a change to contract {cid}", "its signature")
+    if isinstance(command, cmd.ExpireContract):
+        return [_expire(state, on)]
+    ended = state.ended_by(on)
+    if ended:
+        what = type(command).__name__
+        raise RuleViolation(
+            "CONTRACT_ENDED",
+            f"contract {cid} {ended}; an expired or terminated contract cannot be changed"
+            f" ({what} on {on})",
+        )
+    match command:
+        case cmd.AmendContract():
+            return [_amend(state, command, on)]
+        case cmd.ExtendContract():
+            return [_extend(state, command, on)]
+        case cmd.TransferContract():
+            if command.to_authority == state.contracting_authority:
+                raise RuleViolation(
+                    "SAME_AUTHORITY",
+                    f"contract {cid} already belongs to {command.to_authority};"
+                    " a transfer goes to another contracting authority",
+                )
+            return [
+                ev.ContractTransferred(
+                    contract_id=cid,
+                    from_authority=state.contracting_authority,
+                    to_authority=command.to_authority,
+                    paying_agent=command.paying_agent,
+                    transferred_on=on,
+                )
+            ]
+        case cmd.TerminateContract():
+            return [ev.ContractTerminated(contract_id=cid, terminated_on=on, reason=command.reason)]
+    raise TypeError(f"the contract aggregate does not handle {type(command).__name__}")
+
+
+def _amend(state: ContractState, command: cmd.AmendContract, on: date) -> ev.ContractAmended:
+    extent = command.new_max_extent_date or state.max_extent_date
+    end = command.new_end_date or state.end_date
+    if extent is not None and end is not None and end > extent:
+        raise _past_extent(state.contract_id, end, extent)
+    return ev.ContractAmended(
+        contract_id=state.contract_id,
+        amended_on=on,
+        summary=command.summary,
+        new_end_date=command.new_end_date,
+        new_max_extent_date=command.new_max_extent_date,
+        new_value_eur=command.new_value_eur,
+    )
+
+
+def _extend(state: ContractState, command: cmd.ExtendContract, on: date) -> ev.ContractExtended:
+    cid, end, extent = state.contract_id, state.end_date, state.max_extent_date
+    assert end is not None
+    if command.new_end_date <= end:
+        raise RuleViolation(
+            "EXTENSION_NOT_LATER",
+            f"contract {cid} already runs until {end}; an extension must end later"
+            f" than that, not on {command.new_end_date}",
+        )
+    if extent is None:
+        raise RuleViolation(
+            "EXTENSION_PAST_MAX_EXTENT",
+            f"contract {cid} has no maximum extent date, so it has no option to extend;"
+            " an option can never reach past the maximum extent date",
+        )
+    if command.new_end_date > extent:
+        raise _past_extent(cid, command.new_end_date, extent)
+    return ev.ContractExtended(
+        contract_id=cid,
+        new_end_date=command.new_end_date,
+        previous_end_date=end,
+        extended_on=on,
+        option_reference=command.option_reference,
+    )
+
+
+def _expire(state: ContractState, on: date) -> ev.ContractExpired:
+    cid, end = state.contract_id, state.end_date
+    if state.status is not ContractStatus.ACTIVE:
+        raise RuleViolation(
+            "CONTRACT_ENDED",
+            f"contract {cid} {state.ended_by(on) or 'has ended'}; it cannot expire again",
+        )
+    if end is not None and on <= end:
+        raise RuleViolation(
+            "CONTRACT_NOT_YET_ENDED",
+            f"contract {cid} runs until {end}; it expires only after its end date, not on {on}"
+            " (terminate it to end it early)",
+        )
+    return ev.ContractExpired(contract_id=cid, expired_on=on)
+
+
+def _past_extent(cid: str, end: date, extent: date) -> RuleViolation:
+    return RuleViolation(
+        "EXTENSION_PAST_MAX_EXTENT",
+        f"contract {cid} cannot run until {end}: its maximum extent date is {extent},"
+        " which no option or amendment may pass",
+    )

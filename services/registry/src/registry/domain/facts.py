@@ -1,0 +1,26 @@
+"""Facts a decision reads from outside its own aggregate, loaded beforehand by the routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from registry.domain.contract_state import ContractState
+from registry.domain.tender_state import TenderState
+
+
+@dataclass(frozen=True)
+class FrozenParticipantList:
+    """The enrolment service's ParticipantListFrozen for a tender (the list it owns)."""
+
+    tender_id: str
+    frozen_on: date
+    participant_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SigningFacts:
+    """What signing a contract must know: the tender's awards, or the call-off's framework."""
+
+    tender: TenderState | None = None
+    framework: ContractState | None = None

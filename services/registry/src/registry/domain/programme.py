@@ -1,0 +1,96 @@
+"""The programme aggregate: a family of joint procurements with predecessor and successors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from contracts_schema.base import Command, DomainEvent
+from contracts_schema.errors import RuleViolation
+from contracts_schema.registry.commands import LinkSuccessorProgramme, PlanProgramme
+from contracts_schema.registry.events import ProgrammePlanned, SuccessorProgrammeLinked
+from registry.domain.rules import DecisionInput, valid_on
+
+
+@dataclass(frozen=True)
+class ProgrammeState:
+    programme_id: str = ""
+    planned: bool = False
+    name: str = ""
+    predecessor_programme_id: str | None = None
+    successor_programme_ids: tuple[str, ...] = ()
+
+
+INITIAL_PROGRAMME = ProgrammeState()
+
+
+def evolve_programme(state: ProgrammeState, event: DomainEvent) -> ProgrammeState:
+    match event:
+        case ProgrammePlanned():
+            return ProgrammeState(
+                programme_id=event.programme_id,
+                planned=True,
+                name=event.name,
+                predecessor_programme_id=event.predecessor_programme_id,
+            )
+        case SuccessorProgrammeLinked():
+            successors = (*state.successor_programme_ids, event.successor_programme_id)
+            return replace(state, successor_programme_ids=successors)
+    return state
+
+
+def decide_programme(
+    state: ProgrammeState, command: Command, ctx: DecisionInput
+) -> Sequence[DomainEvent]:
+    on = valid_on(ctx)
+    match command:
+        case PlanProgramme():
+            if state.planned:
+                raise RuleViolation(
+                    "PROGRAMME_ALREADY_PLANNED",
+                    f"programme {command.programme_id} was already planned;"
+                    " a programme id names one programme",
+                )
+            if command.predecessor_programme_id == command.programme_id:
+                raise _self_succession(command.programme_id)
+            return [
+                ProgrammePlanned(
+                    programme_id=command.programme_id,
+                    name=command.name,
+                    coordinator=command.coordinator,
+                    planned_on=on,
+                    predecessor_programme_id=command.predecessor_programme_id,
+                    description=command.description,
+                )
+            ]
+        case LinkSuccessorProgramme():
+            if not state.planned:
+                raise RuleViolation(
+                    "PROGRAMME_NOT_FOUND",
+                    f"programme {command.programme_id} has not been planned;"
+                    " plan it before linking a successor",
+                )
+            successor = command.successor_programme_id
+            if successor == command.programme_id:
+                raise _self_succession(successor)
+            if successor in state.successor_programme_ids:
+                raise RuleViolation(
+                    "SUCCESSOR_ALREADY_LINKED",
+                    f"programme {successor} is already linked as successor of"
+                    f" {command.programme_id}; a link is recorded once",
+                )
+            return [
+                SuccessorProgrammeLinked(
+                    programme_id=command.programme_id,
+                    successor_programme_id=successor,
+                    linked_on=on,
+                )
+            ]
+    raise TypeError(f"the programme aggregate does not handle {type(command).__name__}")
+
+
+def _self_succession(programme_id: str) -> RuleViolation:
+    return RuleViolation(
+        "SELF_SUCCESSION",
+        f"programme {programme_id} cannot succeed itself; a successor is another programme",
+    )

@@ -1,0 +1,137 @@
+"""Signing a contract: period, framework duration, standstill and award rules."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from contracts_schema.errors import RuleViolation
+from contracts_schema.registry import commands as cmd
+from contracts_schema.registry import events as ev
+from registry.domain.award_decide import lot_cancelled, require_standstill_over, review_pending
+from registry.domain.contract_state import ContractState, ContractStatus
+from registry.domain.facts import SigningFacts
+from registry.domain.tender_checks import lot_of
+from registry.domain.tender_state import LotStatus, TenderState, TenderStatus
+
+FRAMEWORK_YEARS = 4  # Directive 2014/24/EU art. 33(1)
+
+
+def sign(
+    state: ContractState, command: cmd.SignContract, on: date, facts: object
+) -> ev.ContractSigned:
+    if state.status is not ContractStatus.NEW:
+        raise RuleViolation(
+            "CONTRACT_ALREADY_SIGNED",
+            f"contract {command.contract_id} was already signed on {state.signed_on};"
+            " a contract id names one contract",
+        )
+    _check_period(command)
+    signing = facts if isinstance(facts, SigningFacts) else SigningFacts()
+    if command.kind == "call_off":
+        _check_framework(command, signing.framework, on)
+    elif command.tender_id is not None and command.kind != "negotiated_terms":
+        _check_award(command, signing.tender, on)
+    return ev.ContractSigned(
+        contract_id=command.contract_id,
+        kind=command.kind,
+        tender_id=command.tender_id,
+        lot_ids=command.lot_ids,
+        contracting_authority=command.contracting_authority,
+        paying_agent=command.paying_agent,
+        suppliers=command.suppliers,
+        signed_on=on,
+        start_date=command.start_date,
+        end_date=command.end_date,
+        max_extent_date=command.max_extent_date,
+        value_eur=command.value_eur,
+        framework_contract_id=command.framework_contract_id,
+        duration_rationale=command.duration_rationale,
+        title=command.title,
+    )
+
+
+def _check_period(command: cmd.SignContract) -> None:
+    start, end, extent = command.start_date, command.end_date, command.max_extent_date
+    if end < start or (extent is not None and extent < end):
+        raise RuleViolation(
+            "INVALID_PERIOD",
+            f"contract {command.contract_id} must start ({start}) before it ends ({end}) and"
+            f" end no later than its maximum extent date ({extent})",
+        )
+    last_day = _add_years(start, FRAMEWORK_YEARS) - timedelta(days=1)
+    if (
+        command.kind == "framework"
+        and (extent or end) > last_day
+        and not command.duration_rationale
+    ):
+        raise RuleViolation(
+            "FRAMEWORK_RATIONALE_REQUIRED",
+            f"framework {command.contract_id} may run until {extent or end}, longer than"
+            f" {FRAMEWORK_YEARS} years (after {last_day}); Directive 2014/24/EU art. 33(1)"
+            " allows that only with a stated rationale (duration_rationale)",
+        )
+
+
+def _check_framework(command: cmd.SignContract, framework: ContractState | None, on: date) -> None:
+    fid = command.framework_contract_id
+    if fid is None or framework is None or framework.kind != "framework":
+        raise RuleViolation(
+            "FRAMEWORK_NOT_FOUND",
+            f"call-off {command.contract_id} names no signed framework agreement ({fid});"
+            " a call-off is concluded only under a framework",
+        )
+    started = framework.start_date is not None and on >= framework.start_date
+    ended = framework.ended_by(on)
+    if not started or ended:
+        raise RuleViolation(
+            "FRAMEWORK_NOT_RUNNING",
+            f"framework {fid} is not in force on {on} (it runs from {framework.start_date}"
+            f"{'; it ' + ended if ended else ''}); call-offs are concluded only while it runs",
+        )
+
+
+def _check_award(command: cmd.SignContract, tender: TenderState | None, on: date) -> None:
+    tid = command.tender_id
+    if tender is None or tender.status is TenderStatus.NEW:
+        raise RuleViolation(
+            "TENDER_NOT_FOUND",
+            f"tender {tid} has not been planned; a contract from a tender needs its award",
+        )
+    if not command.lot_ids:
+        raise RuleViolation(
+            "LOTS_REQUIRED",
+            f"contract {command.contract_id} results from tender {tid} but names no lots;"
+            " say which awarded lots it covers",
+        )
+    for lot_id in command.lot_ids:
+        lot = lot_of(tender, lot_id)
+        if lot.status is LotStatus.CANCELLED:
+            raise lot_cancelled(tender.tender_id, lot)
+        # Standstill first: signing before it ends is the offence the law names.
+        require_standstill_over(tender.tender_id, lot, on, "a contract is signed")
+        if lot.review_pending:
+            raise review_pending(tender.tender_id, lot)
+        if lot.status is not LotStatus.DEFINITIVELY_AWARDED:
+            raise RuleViolation(
+                "AWARD_NOT_DEFINITIVE",
+                f"lot {lot_id} of tender {tid} is {lot.status}; a contract is signed only"
+                " after the award is definitive",
+            )
+        strangers = [
+            s.supplier_id
+            for s in command.suppliers
+            if lot_id in s.lot_ids and s.supplier_id not in lot.supplier_ids
+        ]
+        if strangers:
+            raise RuleViolation(
+                "SUPPLIER_NOT_AWARDED",
+                f"{', '.join(strangers)} was not awarded lot {lot_id} of tender {tid}"
+                f" (awarded: {', '.join(lot.supplier_ids)}); sign only with awarded suppliers",
+            )
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)

@@ -1,0 +1,183 @@
+"""Decisions on a tender before the award: plan, notices, publication, pause, cancel, links."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from contracts_schema.base import Command, DomainEvent
+from contracts_schema.errors import RuleViolation
+from contracts_schema.registry import commands as cmd
+from contracts_schema.registry import events as ev
+from registry.domain.award_decide import decide_award
+from registry.domain.facts import FrozenParticipantList
+from registry.domain.rules import DecisionInput, not_allowed, valid_on
+from registry.domain.tender_checks import lot_of, require_status
+from registry.domain.tender_state import LotStatus, TenderState, TenderStatus
+
+P, PUB, PAU = TenderStatus.PLANNED, TenderStatus.PUBLISHED, TenderStatus.PAUSED
+
+
+def decide_tender(
+    state: TenderState, command: Command, ctx: DecisionInput
+) -> Sequence[DomainEvent]:
+    on = valid_on(ctx)
+    if isinstance(command, cmd.PlanTender):
+        return _plan(state, command, on)
+    if not isinstance(command, cmd.TenderCommand):
+        raise TypeError(f"the tender aggregate does not handle {type(command).__name__}")
+    tid = command.tender_id
+    if state.status is TenderStatus.NEW:
+        raise RuleViolation(
+            "TENDER_NOT_FOUND",
+            f"tender {tid} has not been planned; plan it before recording anything about it",
+        )
+    if isinstance(command, cmd.LotCommand):
+        return decide_award(state, command, on)
+    match command:
+        case cmd.PublishPriorInformationNotice():
+            require_status(state, "a prior information notice", (P,), "the tender is planned")
+            return [
+                ev.PriorInformationNoticePublished(
+                    tender_id=tid, published_on=on, notice_reference=command.notice_reference
+                )
+            ]
+        case cmd.HoldMarketConsultation():
+            require_status(state, "a market consultation", (P,), "the tender is planned")
+            if command.ended_on < command.started_on:
+                raise RuleViolation(
+                    "INVALID_PERIOD",
+                    f"a market consultation cannot end ({command.ended_on})"
+                    f" before it starts ({command.started_on})",
+                )
+            return [
+                ev.MarketConsultationHeld(
+                    tender_id=tid,
+                    started_on=command.started_on,
+                    ended_on=command.ended_on,
+                    summary=command.summary,
+                )
+            ]
+        case cmd.PublishTender():
+            require_status(state, "publication", (P,), "the tender is planned")
+            frozen = _frozen_list(ctx.facts, tid, on)
+            return [
+                ev.TenderPublished(
+                    tender_id=tid,
+                    published_on=on,
+                    notice_reference=command.notice_reference,
+                    participant_list_frozen_on=frozen.frozen_on,
+                    participant_codes=list(frozen.participant_codes),
+                )
+            ]
+        case cmd.CorrectTender():
+            require_status(state, "a correction", (PUB, PAU), "the tender is published")
+            return [
+                ev.TenderCorrected(
+                    tender_id=tid,
+                    corrected_on=on,
+                    summary=command.summary,
+                    notice_reference=command.notice_reference,
+                )
+            ]
+        case cmd.ClarifyTender():
+            require_status(state, "a clarification", (PUB, PAU), "the tender is published")
+            return [ev.TenderClarified(tender_id=tid, clarified_on=on, summary=command.summary)]
+        case cmd.PauseTender():
+            require_status(state, "pausing", (P, PUB), "the tender is planned or published")
+            return [ev.TenderPaused(tender_id=tid, paused_on=on, reason=command.reason)]
+        case cmd.ResumeTender():
+            require_status(state, "resuming", (PAU,), "the tender is paused")
+            return [ev.TenderResumed(tender_id=tid, resumed_on=on, reason=command.reason)]
+        case cmd.CancelLot():
+            return _cancel_lot(state, command, on)
+        case cmd.CancelTender():
+            require_status(state, "cancelling", (P, PUB, PAU), "the tender is not yet cancelled")
+            open_lots = [
+                lot.lot_id
+                for lot in state.lots.values()
+                if lot.status not in (LotStatus.CANCELLED, LotStatus.DEFINITIVELY_AWARDED)
+            ]
+            return [
+                ev.TenderCancelled(
+                    tender_id=tid, cancelled_on=on, reason=command.reason, lot_ids=open_lots
+                )
+            ]
+        case cmd.LinkSuccessorTender():
+            return _link_successor(state, command, on)
+    raise TypeError(f"the tender aggregate does not handle {type(command).__name__}")
+
+
+def _plan(state: TenderState, command: cmd.PlanTender, on: date) -> list[DomainEvent]:
+    if state.status is not TenderStatus.NEW:
+        raise RuleViolation(
+            "TENDER_ALREADY_PLANNED",
+            f"tender {command.tender_id} was already planned; a tender id names one tender",
+        )
+    return [
+        ev.TenderPlanned(
+            tender_id=command.tender_id,
+            programme_id=command.programme_id,
+            title=command.title,
+            contracting_authority=command.contracting_authority,
+            procedure=command.procedure,
+            framework=command.framework,
+            lots=command.lots,
+            planned_on=on,
+        )
+    ]
+
+
+def _frozen_list(facts: object, tender_id: str, on: date) -> FrozenParticipantList:
+    # Directive 2014/24/EU art. 33(2): only bodies identified when the procedure starts may
+    # use the framework, so publication waits for the enrolment service's frozen list.
+    rule = "EU procurement law (Directive 2014/24/EU art. 33(2)) requires the participants"
+    if not isinstance(facts, FrozenParticipantList):
+        raise RuleViolation(
+            "PARTICIPANT_LIST_NOT_FROZEN",
+            f"tender {tender_id} has no frozen participant list; {rule} to be known before"
+            " publication, so the enrolment window must be closed and its list frozen first",
+        )
+    if facts.frozen_on > on:
+        raise RuleViolation(
+            "PARTICIPANT_LIST_NOT_FROZEN",
+            f"the participant list of tender {tender_id} was frozen only on {facts.frozen_on},"
+            f" after the publication date {on}; {rule} to be known before publication",
+        )
+    return facts
+
+
+def _cancel_lot(state: TenderState, command: cmd.CancelLot, on: date) -> list[DomainEvent]:
+    require_status(state, "cancelling a lot", (P, PUB, PAU), "the tender is planned or published")
+    lot = lot_of(state, command.lot_id)
+    if lot.status in (LotStatus.CANCELLED, LotStatus.DEFINITIVELY_AWARDED):
+        raise not_allowed(
+            f"cancelling lot {lot.lot_id} of tender {state.tender_id}",
+            str(lot.status),
+            "the lot is not yet cancelled or definitively awarded",
+        )
+    return [
+        ev.LotCancelled(
+            tender_id=state.tender_id, lot_id=lot.lot_id, cancelled_on=on, reason=command.reason
+        )
+    ]
+
+
+def _link_successor(
+    state: TenderState, command: cmd.LinkSuccessorTender, on: date
+) -> list[DomainEvent]:
+    successor = command.successor_tender_id
+    if successor == state.tender_id:
+        raise RuleViolation(
+            "SELF_SUCCESSION", f"tender {successor} cannot succeed itself; name another tender"
+        )
+    if successor in state.successor_tender_ids:
+        raise RuleViolation(
+            "SUCCESSOR_ALREADY_LINKED",
+            f"tender {successor} is already linked as successor of {state.tender_id}",
+        )
+    return [
+        ev.SuccessorTenderLinked(
+            tender_id=state.tender_id, successor_tender_id=successor, linked_on=on
+        )
+    ]

@@ -1,0 +1,80 @@
+"""The registry's command routes: which aggregate each command goes to, explicitly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts_schema.base import DomainEvent
+from contracts_schema.registry import EVENTS
+from contracts_schema.registry import commands as cmd
+from contracts_schema.subjects import REGISTRY
+from eventstore.commands import CommandRoute, Decider
+from eventstore.store import EventStore
+from registry.domain.contract_decide import decide_contract
+from registry.domain.contract_state import INITIAL_CONTRACT, evolve_contract
+from registry.domain.programme import INITIAL_PROGRAMME, decide_programme, evolve_programme
+from registry.domain.tender_decide import decide_tender
+from registry.domain.tender_state import INITIAL_TENDER, evolve_tender
+from registry.facts_loaders import frozen_list_loader, signing_facts_loader
+
+PROGRAMME = Decider(REGISTRY, "programme", INITIAL_PROGRAMME, evolve_programme)
+TENDER = Decider(REGISTRY, "tender", INITIAL_TENDER, evolve_tender)
+CONTRACT = Decider(REGISTRY, "contract", INITIAL_CONTRACT, evolve_contract)
+
+REGISTRY_EVENT_TYPES: dict[str, type[DomainEvent]] = {e.event_type: e for e in EVENTS}
+
+
+def build_routes(store: EventStore) -> list[CommandRoute[Any, Any]]:
+    def programme_id(c: cmd.PlanProgramme | cmd.LinkSuccessorProgramme) -> str:
+        return c.programme_id
+
+    def tender_id(c: cmd.TenderCommand) -> str:
+        return c.tender_id
+
+    def contract_id(c: cmd.ContractCommand) -> str:
+        return c.contract_id
+
+    routes: list[CommandRoute[Any, Any]] = [
+        CommandRoute(cmd.PlanProgramme, PROGRAMME, programme_id, decide_programme),
+        CommandRoute(cmd.LinkSuccessorProgramme, PROGRAMME, programme_id, decide_programme),
+        CommandRoute(
+            cmd.PublishTender, TENDER, tender_id, decide_tender, facts=frozen_list_loader(store)
+        ),
+        CommandRoute(
+            cmd.SignContract,
+            CONTRACT,
+            contract_id,
+            decide_contract,
+            facts=signing_facts_loader(store),
+        ),
+    ]
+    for tender_command in (
+        cmd.PlanTender,
+        cmd.PublishPriorInformationNotice,
+        cmd.HoldMarketConsultation,
+        cmd.CorrectTender,
+        cmd.ClarifyTender,
+        cmd.PauseTender,
+        cmd.ResumeTender,
+        cmd.CancelLot,
+        cmd.CancelTender,
+        cmd.LinkSuccessorTender,
+        cmd.RecordBids,
+        cmd.DecideProvisionalAward,
+        cmd.ReviseProvisionalAward,
+        cmd.WithdrawProvisionalAward,
+        cmd.StartReviewProceedings,
+        cmd.ConcludeReviewProceedings,
+        cmd.RecordStandstillEnded,
+        cmd.MakeAwardDefinitive,
+    ):
+        routes.append(CommandRoute(tender_command, TENDER, tender_id, decide_tender))
+    for contract_command in (
+        cmd.AmendContract,
+        cmd.ExtendContract,
+        cmd.TransferContract,
+        cmd.TerminateContract,
+        cmd.ExpireContract,
+    ):
+        routes.append(CommandRoute(contract_command, CONTRACT, contract_id, decide_contract))
+    return routes

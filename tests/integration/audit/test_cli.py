@@ -1,0 +1,113 @@
+"""The `audit` command line against a real NATS server and a real SQLite read model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nats
+from typer.testing import CliRunner
+
+from audit.cli import app
+from audit.temporal import TemporalProjection
+from contracts_schema.subjects import ENROLMENT
+from eventstore.clock import FixedClock
+from eventstore.projection import ProjectionRunner
+from eventstore.sql import make_engine
+from eventstore.store import EventStore
+from eventstore.testing.nats_server import NatsServer
+from tests.support.audit_facts import KPN, LNVT_TENDER, RECORDED, TENDER, record, spaced
+
+runner = CliRunner()
+
+
+def load(server: NatsServer, database_url: str, *, project: bool = True) -> list:
+    async def go() -> list:
+        nc = await nats.connect(server.url)
+        clock = FixedClock(datetime(2026, 1, 15, tzinfo=UTC))
+        store = EventStore(nc, clock, protect=False)
+        await store.ensure_stream(ENROLMENT)
+        stored = await record(store, clock, f"tender/{TENDER}", spaced(LNVT_TENDER))
+        if project:
+            projection_runner = ProjectionRunner(
+                nc, make_engine(database_url), TemporalProjection()
+            )
+            await projection_runner.start()
+            assert await projection_runner.wait_until({"REGISTRY": stored[-1].seq}, timeout=10)
+            await projection_runner.stop()
+        await nc.close()
+        return stored
+
+    return asyncio.run(go())
+
+
+def test_replay_json_as_of_and_known_at(nats_server: NatsServer, sqlite_url: str) -> None:
+    load(nats_server, sqlite_url, project=False)
+    base = ["replay", f"tender/{TENDER}", "--nats-url", nats_server.url, "--json"]
+    result = runner.invoke(app, [*base, "--as-of", "2020-11-20"])
+    assert result.exit_code == 0, result.output
+    award = json.loads(result.output)["state"]["lots"]["L1"]["award"]
+    assert (award["status"], award["supplier_ids"], award["in_standstill"]) == (
+        "provisional",
+        [KPN],
+        True,
+    )
+
+    result = runner.invoke(app, [*base, "--as-of", "2021-01-01"])
+    assert json.loads(result.output)["state"]["lots"]["L1"]["award"]["status"] == "definitive"
+
+    result = runner.invoke(app, [*base, "--known-at", "2026-01-14"])
+    assert json.loads(result.output)["timeline"] == []
+
+
+def test_replay_prints_a_readable_timeline(nats_server: NatsServer, sqlite_url: str) -> None:
+    load(nats_server, sqlite_url, project=False)
+    result = runner.invoke(
+        app, ["replay", f"registry/tender/{TENDER}", "--nats-url", nats_server.url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "definitively awarded" in result.output
+    assert RECORDED.date().isoformat() in result.output
+
+
+def test_replay_refuses_bad_arguments_clearly(nats_server: NatsServer) -> None:
+    result = runner.invoke(app, ["replay", "tenders/X", "--nats-url", nats_server.url])
+    assert result.exit_code == 2
+    assert "cannot read aggregate 'tenders/X'" in result.output
+    result = runner.invoke(app, ["replay", "tender/X", "--as-of", "yesterday"])
+    assert result.exit_code == 2
+    assert "--as-of must be a date" in result.output
+
+
+def test_verify_passes_then_fails_naming_the_deleted_event(
+    nats_server: NatsServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    stored = load(nats_server, sqlite_url)
+    args = ["verify", "--nats-url", nats_server.url, "--database-url", sqlite_url]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "verified" in result.output
+
+    async def delete() -> None:
+        nc = await nats.connect(nats_server.url)
+        await nc.jetstream().delete_msg("REGISTRY", stored[1].seq)
+        await nc.close()
+
+    asyncio.run(delete())
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert stored[2].envelope.event_id in result.output
+    assert "deleted" in result.output
+
+
+def test_projections_rebuild_cuts_over(nats_server: NatsServer, sqlite_url: str) -> None:
+    load(nats_server, sqlite_url)
+    args = ["--nats-url", nats_server.url, "--database-url", sqlite_url]
+    result = runner.invoke(app, ["projections", "rebuild", "audit_history", *args])
+    assert result.exit_code == 0, result.output
+    assert "audit_history: cut over" in result.output
+    result = runner.invoke(app, ["projections", "rebuild", "nope", *args])
+    assert result.exit_code == 2
+    assert "unknown projection 'nope'" in result.output

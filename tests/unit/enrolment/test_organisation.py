@@ -1,0 +1,186 @@
+"""Organisations: codes, registration, renames and municipal mergers (pure)."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import reduce
+
+import pytest
+
+from contracts_schema.base import DomainEvent
+from contracts_schema.enrolment.commands import (
+    MergeMunicipality,
+    RegisterOrganisation,
+    RenameOrganisation,
+)
+from contracts_schema.enrolment.events import (
+    MunicipalityMerged,
+    OrganisationRegistered,
+    OrganisationRenamed,
+)
+from contracts_schema.errors import RuleViolation
+from enrolment.domain.codes import predecessors_of
+from enrolment.domain.organisation import (
+    Organisation,
+    evolve,
+    merge,
+    register,
+    register_from_reference_list,
+    rename,
+)
+
+
+def given(*events: DomainEvent) -> Organisation:
+    return reduce(evolve, events, Organisation())
+
+
+def municipality(code: str, name: str) -> OrganisationRegistered:
+    return OrganisationRegistered(code=code, name=name, kind="municipality", province="Overijssel")
+
+
+def registration(code: str, kind: str = "ministry", name: str = "BZK") -> RegisterOrganisation:
+    return RegisterOrganisation(command_id="c", code=code, name=name, kind=kind)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("GM0363", "municipality"),
+        ("KVK-27364819", "supplier"),
+        ("OIN-00000001003214345000", "ministry"),
+    ],
+)
+def test_valid_codes_register(code: str, kind: str) -> None:
+    [event] = register(Organisation(), registration(code, kind))
+    assert isinstance(event, OrganisationRegistered)
+    assert (event.code, event.kind) == (code, kind)
+
+
+@pytest.mark.parametrize("code", ["GM363", "GM03631", "KVK-1234567", "OIN-123", "KVK12345678", "X"])
+def test_malformed_code_is_refused(code: str) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        register(Organisation(), registration(code))
+    assert refused.value.code == "INVALID_ORGANISATION_CODE"
+    assert code in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"), [("GM0363", "ministry"), ("KVK-12345678", "municipality")]
+)
+def test_cbs_codes_are_for_municipalities_only(code: str, kind: str) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        register(Organisation(), registration(code, kind))
+    assert refused.value.code == "ORGANISATION_KIND_MISMATCH"
+
+
+def test_registering_the_same_body_again_changes_nothing() -> None:
+    state = given(OrganisationRegistered(code="KVK-12345678", name="BZK", kind="ministry"))
+    assert register(state, registration("KVK-12345678")) == []
+
+
+def test_registering_a_known_code_with_other_data_is_refused() -> None:
+    state = given(OrganisationRegistered(code="KVK-12345678", name="BZK", kind="ministry"))
+    with pytest.raises(RuleViolation) as refused:
+        register(state, registration("KVK-12345678", name="Other"))
+    assert refused.value.code == "ORGANISATION_ALREADY_REGISTERED"
+
+
+def test_reference_list_leaves_a_renamed_municipality_alone() -> None:
+    state = given(
+        municipality("GM0193", "Zwolle"),
+        OrganisationRenamed(code="GM0193", name="Zwolle (Ov.)", previous_name="Zwolle"),
+    )
+    command = RegisterOrganisation(
+        command_id="c", code="GM0193", name="Zwolle", kind="municipality", province="Overijssel"
+    )
+    assert register_from_reference_list(state, command) == []
+
+
+def test_rename_records_old_and_new_name() -> None:
+    state = given(municipality("GM0193", "Zwolle"))
+    [event] = rename(state, RenameOrganisation(command_id="r", code="GM0193", name="Swol"))
+    assert event == OrganisationRenamed(code="GM0193", name="Swol", previous_name="Zwolle")
+    assert given(municipality("GM0193", "Zwolle"), event).name == "Swol"
+
+
+def test_rename_of_unknown_organisation_is_refused() -> None:
+    with pytest.raises(RuleViolation) as refused:
+        rename(Organisation(), RenameOrganisation(command_id="r", code="GM0193", name="Swol"))
+    assert refused.value.code == "ORGANISATION_NOT_REGISTERED"
+
+
+def merger(code: str = "GM0175", successor: str = "GM1896") -> MergeMunicipality:
+    return MergeMunicipality(
+        command_id="m", code=code, successor_code=successor, effective_on=date(2026, 1, 1)
+    )
+
+
+def test_merger_is_recorded_and_the_merged_municipality_can_no_longer_act() -> None:
+    state = given(municipality("GM0175", "Ommen"))
+    successor = given(municipality("GM1896", "Ommen-Hardenberg"))
+    [event] = merge(state, merger(), successor)
+    assert event == MunicipalityMerged(
+        code="GM0175", successor_code="GM1896", effective_on=date(2026, 1, 1)
+    )
+    with pytest.raises(RuleViolation) as refused:
+        rename(
+            given(municipality("GM0175", "Ommen"), event),
+            RenameOrganisation(command_id="r", code="GM0175", name="X"),
+        )
+    assert refused.value.code == "ORGANISATION_MERGED"
+    assert "GM1896" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("state", "successor", "command", "code"),
+    [
+        (
+            Organisation(),
+            given(municipality("GM1896", "O-H")),
+            merger(),
+            "ORGANISATION_NOT_REGISTERED",
+        ),
+        (
+            given(OrganisationRegistered(code="KVK-12345678", name="LNVT", kind="association")),
+            given(municipality("GM1896", "O-H")),
+            merger("KVK-12345678"),
+            "NOT_A_MUNICIPALITY",
+        ),
+        (
+            given(municipality("GM0175", "Ommen")),
+            given(municipality("GM0175", "Ommen")),
+            merger(successor="GM0175"),
+            "MERGE_INTO_ITSELF",
+        ),
+        (
+            given(municipality("GM0175", "Ommen")),
+            Organisation(),
+            merger(),
+            "SUCCESSOR_NOT_A_MUNICIPALITY",
+        ),
+        (
+            given(municipality("GM0175", "Ommen")),
+            given(
+                municipality("GM1896", "O-H"),
+                MunicipalityMerged(
+                    code="GM1896", successor_code="GM0160", effective_on=date(2025, 1, 1)
+                ),
+            ),
+            merger(),
+            "SUCCESSOR_MERGED",
+        ),
+    ],
+)
+def test_merger_rules(
+    state: Organisation, successor: Organisation, command: MergeMunicipality, code: str
+) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        merge(state, command, successor)
+    assert refused.value.code == code
+
+
+def test_predecessors_are_found_through_chains_of_mergers() -> None:
+    successors = {"GM0001": "GM0002", "GM0002": "GM0003", "GM0004": "GM0003", "GM0005": "GM0006"}
+    assert predecessors_of("GM0003", successors) == {"GM0001", "GM0002", "GM0004"}
+    assert predecessors_of("GM0006", successors) == {"GM0005"}
+    assert predecessors_of("GM0001", successors) == frozenset()
