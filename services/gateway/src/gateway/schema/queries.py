@@ -40,7 +40,7 @@ class CallOffFilter:
 class Query:
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
-        return await id.resolve_node(info, required=False)  # type: ignore[no-any-return]
+        return await id.resolve_node(info, required=False)
 
     @strawberry.field
     async def programmes(self, info: Info, consistency_token: str | None = None) -> list[Programme]:
