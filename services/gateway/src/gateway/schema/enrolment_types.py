@@ -42,14 +42,14 @@ class Organisation(relay.Node):
         return [Contract.from_row(r) for r in rows]
 
     @strawberry.field(description="Its enrolments (itself, coordinators and auditors only).")
-    async def participations(self, info: Info) -> list[Participant]:
-        info.context.require_organisation(self.code, "the participations")
+    async def participations(self, info: Info) -> list[Participant] | None:
+        info.context.require_organisation(self.code, "the participation list")
         rows = await info.context.loaders.participants_by_organisation.load(self.code)
         return [Participant.from_row(r) for r in rows]
 
     @strawberry.field(description="Its call-offs (itself, coordinators and auditors only).")
-    async def call_offs(self, info: Info) -> list[CallOff]:
-        info.context.require_organisation(self.code, "the call-offs")
+    async def call_offs(self, info: Info) -> list[CallOff] | None:
+        info.context.require_organisation(self.code, "the call-off list")
         rows = await info.context.loaders.call_offs_by_participant.load(self.code)
         return [CallOff.from_row(r) for r in rows]
 

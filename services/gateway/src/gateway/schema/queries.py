@@ -160,7 +160,7 @@ class Query:
         after: str | None = None,
         consistency_token: str | None = None,
     ) -> Connection[CallOff]:
-        principal = info.context.require_signed_in("call-offs")
+        principal = info.context.require_signed_in("the call-off list")
         await info.context.consistent(consistency_token)
         t = info.context.read.enrolment.call_offs
         f = filter or CallOffFilter()

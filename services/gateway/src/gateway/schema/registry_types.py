@@ -198,7 +198,7 @@ class Tender(relay.Node):
         return EnrolmentWindow.from_row(row) if row else None
 
     @strawberry.field(description="Enrolled bodies; signed-in clients only.")
-    async def participants(self, info: Info) -> list[LazyParticipant]:
+    async def participants(self, info: Info) -> list[LazyParticipant] | None:
         from gateway.schema.enrolment_types import Participant
 
         info.context.require_signed_in("the participant list")
@@ -283,7 +283,7 @@ class Contract(relay.Node):
         ]
 
     @strawberry.field(description="A framework's participants (its tender's frozen list).")
-    async def participants(self, info: Info) -> list[LazyParticipant]:
+    async def participants(self, info: Info) -> list[LazyParticipant] | None:
         from gateway.schema.enrolment_types import Participant
 
         info.context.require_signed_in("the participant list")
@@ -293,10 +293,10 @@ class Contract(relay.Node):
         return [Participant.from_row(r) for r in rows if r["status"] == "enrolled"]
 
     @strawberry.field(description="A framework's call-offs (participants see their own only).")
-    async def call_offs(self, info: Info) -> list[LazyCallOff]:
+    async def call_offs(self, info: Info) -> list[LazyCallOff] | None:
         from gateway.schema.enrolment_types import CallOff
 
-        principal = info.context.require_signed_in("call-offs")
+        principal = info.context.require_signed_in("the call-off list")
         rows = await info.context.loaders.call_offs_by_framework.load(self.contract_id)
         return [
             CallOff.from_row(r)
