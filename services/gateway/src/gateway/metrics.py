@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from prometheus_client import Gauge
 
+from eventstore.observability import PARKED_EVENTS, PROJECTION_LAG
 from gateway.readmodels import ReadModels
 
-PARKED = Gauge("gt_projection_parked_events", "Events a projection parked", ["projection"])
-LAG_EVENTS = Gauge("gt_projection_lag_events", "Events not yet applied", ["projection", "stream"])
 LAG_SECONDS = Gauge(
-    "gt_projection_lag_seconds", "Age of the oldest unapplied event", ["projection", "stream"]
+    "gt_projection_lag_seconds",
+    "Age of the oldest event the projection has not applied yet.",
+    ["projection", "stream"],
 )
 
 
@@ -17,7 +18,7 @@ async def refresh(read: ReadModels) -> None:
     for runner in read.runners:
         status = await runner.status()
         key = runner.projection.key
-        PARKED.labels(key).set(status.parked)
+        PARKED_EVENTS.labels(key).set(status.parked)
         for s in status.streams:
-            LAG_EVENTS.labels(key, s.stream).set(s.lag_events)
+            PROJECTION_LAG.labels(key, s.stream).set(s.lag_events)
             LAG_SECONDS.labels(key, s.stream).set(s.lag_seconds)

@@ -1,0 +1,84 @@
+"""Explicit wiring of the whole system in one process: the three services and the gateway.
+
+Used by `python -m gateway.embedded` and by the tests, so both run the same bootstrap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nats.aio.client import Client as NATS
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+
+from contracts_schema.subjects import CONTEXTS
+from enrolment.app import EnrolmentParts, assemble
+from eventstore.clock import Clock, SystemClock
+from eventstore.projection import ProjectionRunner
+from eventstore.serving import CommandServer
+from eventstore.sql import make_engine
+from eventstore.store import EventStore
+from gateway.app import build_app
+from gateway.commandbus import CommandBus
+from gateway.live import LiveEvents
+from gateway.projections import ALL
+from gateway.readmodels import ReadModels
+from gateway.settings import GatewaySettings
+from notifier.db import notifier_engine
+from notifier.service import Notifier
+from notifier.settings import NotifierSettings
+from registry.app import make_service as registry_service
+
+
+@dataclass
+class System:
+    nc: NATS
+    data_dir: Path
+    settings: GatewaySettings
+    clock: Clock = field(default_factory=SystemClock)
+    with_notifier: bool = True
+    servers: list[CommandServer] = field(default_factory=list)
+    runners: list[ProjectionRunner] = field(default_factory=list)
+    enrolment: EnrolmentParts | None = None
+    notifier: Notifier | None = None
+    engine: Engine | None = None
+    read: ReadModels | None = None
+    app: Starlette | None = None
+
+    async def start(self) -> System:
+        store = EventStore(self.nc, self.clock)
+        for context in CONTEXTS.values():
+            await store.ensure_stream(context)
+        self.servers.append(CommandServer(self.nc, registry_service(store, self.clock)))
+        self.enrolment = await assemble(
+            store, self.nc, self.clock, f"sqlite:///{self.data_dir / 'enrolment.db'}"
+        )
+        self.servers.append(CommandServer(self.nc, self.enrolment.service))
+        for server in self.servers:
+            await server.start()
+        if self.with_notifier:
+            url = f"sqlite:///{self.data_dir / 'notifier.db'}"
+            notifier_settings = NotifierSettings(database_url=url)
+            self.notifier = Notifier(self.nc, notifier_engine(url), self.clock, notifier_settings)
+            await self.notifier.start(commands=True, webhooks=False)
+        self.engine = make_engine(self.settings.database_url)
+        for projection in ALL:
+            runner = ProjectionRunner(self.nc, self.engine, projection())
+            await runner.start()
+            self.runners.append(runner)
+        self.read = ReadModels(self.engine, self.runners)
+        self.app = build_app(self.read, self.settings, CommandBus(self.nc), LiveEvents(self.nc))
+        return self
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            await server.stop()
+        for runner in self.runners:
+            await runner.stop()
+        if self.notifier is not None:
+            await self.notifier.stop()
+        if self.enrolment is not None:
+            await self.enrolment.stop()
+        if self.engine is not None:
+            self.engine.dispose()
