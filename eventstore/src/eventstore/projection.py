@@ -138,8 +138,10 @@ class ProjectionRunner:
     def create_tables(self) -> None:
         import eventstore.projection_versions  # noqa: F401  (declares its bookkeeping table)
 
-        bookkeeping.create_all(self._engine)
-        self.metadata.create_all(self._engine)
+        # As a writer: on SQLite, DDL beside running projections must wait for the write lock.
+        with self._engine.connect().execution_options(**WRITER) as conn, conn.begin():
+            bookkeeping.create_all(conn)
+            self.metadata.create_all(conn)
 
     def load_positions(self) -> dict[str, int]:
         with self._engine.connect() as conn:

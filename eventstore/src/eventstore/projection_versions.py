@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Connection, DateTime, Engine, Integer, String, Table, select
 
 from eventstore.projection import bookkeeping, upsert
+from eventstore.sql import WRITER
 
 versions = Table(
     "projection_versions",
@@ -31,7 +32,7 @@ def live_version(engine: Engine, name: str) -> int | None:
 
 def claim_if_first(engine: Engine, name: str, version: int) -> int:
     """The first version ever built is live at once (there is nothing older to serve)."""
-    with engine.begin() as conn:
+    with engine.connect().execution_options(**WRITER) as conn, conn.begin():
         current = conn.execute(
             select(versions.c.live_version).where(versions.c.name == name)
         ).scalar_one_or_none()
@@ -42,7 +43,7 @@ def claim_if_first(engine: Engine, name: str, version: int) -> int:
 
 
 def take_over(engine: Engine, name: str, version: int) -> None:
-    with engine.begin() as conn:
+    with engine.connect().execution_options(**WRITER) as conn, conn.begin():
         _set(conn, name, version)
 
 

@@ -14,9 +14,13 @@ def codes(body: dict) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors", [])]
 
 
-async def test_anonymous_sees_public_facts_but_not_participations_or_the_log(gateway: Gateway) -> None:
+async def test_anonymous_sees_public_facts_but_not_participations_or_the_log(
+    gateway: Gateway,
+) -> None:
     await gateway.settle(await load_gt_mobile(gateway))
-    public = await gateway.query('{ tender(tenderId: "gt-mc1") { title phase contracts { kind } } }')
+    public = await gateway.query(
+        '{ tender(tenderId: "gt-mc1") { title phase contracts { kind } } }'
+    )
     assert "errors" not in public
     assert public["data"]["tender"]["contracts"] == [{"kind": "FRAMEWORK"}]
 
@@ -33,7 +37,9 @@ async def test_anonymous_sees_public_facts_but_not_participations_or_the_log(gat
     assert codes(call_offs) == ["FORBIDDEN"]
 
 
-async def test_participant_sees_its_own_data_and_not_another_organisation_s(gateway: Gateway) -> None:
+async def test_participant_sees_its_own_data_and_not_another_organisation_s(
+    gateway: Gateway,
+) -> None:
     await gateway.settle(await load_gt_mobile(gateway))
     amsterdam = gateway.token("participant", "GM0363")
     own = await gateway.query(ORGANISATION, {"code": "GM0363"}, token=amsterdam)
@@ -58,9 +64,7 @@ async def test_participant_sees_its_own_data_and_not_another_organisation_s(gate
         '{ callOffs(filter: {participantCode: "GM0518"}) { totalCount } }', token=amsterdam
     )
     assert codes(theirs) == ["FORBIDDEN"]
-    events = await gateway.query(
-        "{ events { nodes { eventType } } }", token=amsterdam
-    )
+    events = await gateway.query("{ events { nodes { eventType } } }", token=amsterdam)
     assert {e["eventType"] for e in events["data"]["events"]["nodes"]} == {
         "OrganisationRegistered",
         "ParticipantEnrolled",
@@ -70,7 +74,10 @@ async def test_participant_sees_its_own_data_and_not_another_organisation_s(gate
         '{ tender(tenderId: "gt-mc1") { participants { organisationCode powerOfAttorneyRef } } }',
         token=amsterdam,
     )
-    refs = {p["organisationCode"]: p["powerOfAttorneyRef"] for p in poa["data"]["tender"]["participants"]}
+    refs = {
+        p["organisationCode"]: p["powerOfAttorneyRef"]
+        for p in poa["data"]["tender"]["participants"]
+    }
     assert refs == {"GM0363": "poa-GM0363", "GM0518": None, "GM0599": None}
     assert codes(poa) == ["FORBIDDEN", "FORBIDDEN"]
 
@@ -125,7 +132,9 @@ async def test_bad_tokens_are_refused_with_a_reason(gateway: Gateway) -> None:
     assert codes(body) == ["UNAUTHENTICATED"]
     assert "invalid bearer token" in body["errors"][0]["message"]
     response = await gateway.client.post(
-        "/graphql", json={"query": "{ events { totalCount } }"}, headers={"Authorization": "Basic x"}
+        "/graphql",
+        json={"query": "{ events { totalCount } }"},
+        headers={"Authorization": "Basic x"},
     )
     assert response.json()["errors"][0]["message"] == (
         "the Authorization header must be 'Bearer <JWT>'"
@@ -133,12 +142,18 @@ async def test_bad_tokens_are_refused_with_a_reason(gateway: Gateway) -> None:
 
 
 async def test_depth_alias_and_token_limits(gateway: Gateway) -> None:
-    deep = '{ tender(tenderId: "x") ' + "{ contracts { tender " * 6 + "{ title }" + " } }" * 6 + " }"
+    deep = (
+        '{ tender(tenderId: "x") ' + "{ contracts { tender " * 6 + "{ title }" + " } }" * 6 + " }"
+    )
     body = await gateway.query(deep)
     assert body["data"] is None
     assert "exceeds maximum operation depth of 10" in body["errors"][0]["message"]
 
-    aliases = "{ " + " ".join(f"a{i}: statistics {{ tendersByPhase {{ count }} }}" for i in range(20)) + " }"
+    aliases = (
+        "{ "
+        + " ".join(f"a{i}: statistics {{ tendersByPhase {{ count }} }}" for i in range(20))
+        + " }"
+    )
     body = await gateway.query(aliases)
     assert "20 aliases found. Allowed: 15" in body["errors"][0]["message"]
 

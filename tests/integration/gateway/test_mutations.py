@@ -16,7 +16,9 @@ REGISTER = """mutation($i: RegisterOrganisationInput!) { registerOrganisation(in
   ... on InvalidInput { code message problems { path message } } } }"""
 RENAME = """mutation($i: RenameOrganisationInput!) { renameOrganisation(input: $i) {
   __typename ... on CommandSucceeded { consistencyToken } ... on DomainError { code message } } }"""
-READ = "query($code: String!, $t: String) { organisation(code: $code, consistencyToken: $t) { name } }"
+READ = (
+    "query($code: String!, $t: String) { organisation(code: $code, consistencyToken: $t) { name } }"
+)
 
 
 async def gql(
@@ -40,7 +42,14 @@ async def test_consistency_token_returns_the_new_state_every_time(
         client,
         system,
         REGISTER,
-        {"i": {"commandId": "reg-ams", "code": "GM0363", "name": "Amsterdam", "kind": "municipality"}},
+        {
+            "i": {
+                "commandId": "reg-ams",
+                "code": "GM0363",
+                "name": "Amsterdam",
+                "kind": "municipality",
+            }
+        },
     )
     result = created["registerOrganisation"]
     assert result["__typename"] == "CommandSucceeded"
@@ -56,7 +65,9 @@ async def test_consistency_token_returns_the_new_state_every_time(
         if i % 2:  # the token as an argument ...
             read = await gql(client, system, READ, {"code": "GM0363", "t": token})
         else:  # ... or as a header
-            read = await gql(client, system, READ, {"code": "GM0363"}, **{"X-Consistency-Token": token})
+            read = await gql(
+                client, system, READ, {"code": "GM0363"}, **{"X-Consistency-Token": token}
+            )
         assert read["organisation"]["name"] == f"Amsterdam {i}"
 
 
@@ -70,9 +81,10 @@ async def test_domain_errors_and_invalid_input_are_typed(
         {"i": {"code": "amsterdam", "name": "Amsterdam", "kind": "municipality"}},
     )
     assert invalid["registerOrganisation"]["__typename"] in {"InvalidInput", "DomainError"}
-    assert "amsterdam" in invalid["registerOrganisation"]["message"] or invalid[
-        "registerOrganisation"
-    ]["code"]
+    assert (
+        "amsterdam" in invalid["registerOrganisation"]["message"]
+        or invalid["registerOrganisation"]["code"]
+    )
 
     rename_unknown = await gql(
         client, system, RENAME, {"i": {"code": "GM0599", "name": "Rotterdam"}}
@@ -83,7 +95,14 @@ async def test_domain_errors_and_invalid_input_are_typed(
     assert "GM0599" in error["message"]
 
     # A retried command (same id) is accepted once and reported as a duplicate.
-    variables = {"i": {"commandId": "reg-rdam", "code": "GM0599", "name": "Rotterdam", "kind": "municipality"}}
+    variables = {
+        "i": {
+            "commandId": "reg-rdam",
+            "code": "GM0599",
+            "name": "Rotterdam",
+            "kind": "municipality",
+        }
+    }
     first = await gql(client, system, REGISTER, variables)
     again = await gql(client, system, REGISTER, variables)
     assert first["registerOrganisation"]["duplicate"] is False

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from sqlalchemy import JSON, Column, Connection, DateTime, Index, Integer, MetaData, String, Table
+from sqlalchemy import JSON, Column, Connection, Index, Integer, MetaData, String, Table
 
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.projection import Projection
 from eventstore.store import StoredEvent
-from gateway.projections.common import organisation_codes
+from gateway.projections.common import UtcDateTime, organisation_codes
 
 
 class EventLogProjection(Projection):
@@ -29,8 +29,8 @@ class EventLogProjection(Projection):
             Column("aggregate_type", String(64), nullable=False),
             Column("aggregate_id", String(128), nullable=False),
             Column("aggregate_version", Integer, nullable=False),
-            Column("occurred_at", DateTime(timezone=True), nullable=False),
-            Column("recorded_at", DateTime(timezone=True), nullable=False),
+            Column("occurred_at", UtcDateTime, nullable=False),
+            Column("recorded_at", UtcDateTime, nullable=False),
             Column("actor", String(200), nullable=False),
             Column("command_id", String(128), nullable=False),
             Column("correlation_id", String(128), nullable=False),

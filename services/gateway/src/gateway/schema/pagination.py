@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Date, DateTime, Integer, Select, and_, func, or_, select
+from sqlalchemy import Date, DateTime, Integer, Select, TypeDecorator, and_, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from gateway.schema.context import Info
@@ -58,7 +58,7 @@ def _decode(cursor: str, order: Order) -> list[Any]:
         values: list[Any] = []
         for value, (column, _) in zip(raw, order, strict=True):
             kind = column.type
-            if isinstance(kind, DateTime):
+            if isinstance(kind, DateTime | TypeDecorator):
                 values.append(datetime.fromisoformat(value))
             elif isinstance(kind, Date):
                 values.append(date.fromisoformat(value))

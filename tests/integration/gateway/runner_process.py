@@ -1,0 +1,37 @@
+"""A projection process to kill with SIGKILL mid-batch: python -m ... <nats_url> <database_url>."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import nats
+from sqlalchemy import Connection
+
+from eventstore.projection import Projection, ProjectionRunner
+from eventstore.sql import make_engine
+from eventstore.store import StoredEvent
+from gateway.projections import ALL
+
+
+def slowed(kind: type[Projection]) -> Projection:
+    class Slow(kind):  # type: ignore[valid-type,misc]
+        def apply(self, conn: Connection, event: StoredEvent) -> None:
+            time.sleep(0.003)  # widen each batch so that the kill lands inside one
+            super().apply(conn, event)
+
+    return Slow()
+
+
+async def main(nats_url: str, database_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    engine = make_engine(database_url)
+    for kind in ALL:
+        await ProjectionRunner(nc, engine, slowed(kind), batch=40).start()
+    print("started", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
