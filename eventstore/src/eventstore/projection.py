@@ -15,7 +15,7 @@ import hashlib
 import logging
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
@@ -38,6 +38,9 @@ from contracts_schema.subjects import BoundedContext
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
 from eventstore.subscription import DurableSubscriber
+
+if TYPE_CHECKING:
+    from eventstore.projection_status import ProjectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +128,16 @@ class ProjectionRunner:
         self.positions: dict[str, int] = {}
         self._advanced = asyncio.Condition()
         self.parked_count = 0
+        self.live = False  # serves reads; a new version turns live once it has caught up
+        self.live_version: int | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
 
     def create_tables(self) -> None:
+        import eventstore.projection_versions  # noqa: F401  (declares its bookkeeping table)
+
         bookkeeping.create_all(self._engine)
         self.metadata.create_all(self._engine)
 
@@ -143,8 +151,16 @@ class ProjectionRunner:
         return {stream: int(seq) for stream, seq in rows}
 
     async def start(self) -> None:
+        from eventstore.projection_versions import claim_if_first
+
         await asyncio.to_thread(self.create_tables)
         self.positions = await asyncio.to_thread(self.load_positions)
+        p = self.projection
+        self.live_version = await asyncio.to_thread(claim_if_first, self._engine, p.name, p.version)
+        self.live = self.live_version == p.version
+        if not self.live:
+            log.info("projection %s rebuilding beside v%s", p.key, self.live_version)
+            self._watcher = asyncio.create_task(self._take_over_when_caught_up())
         js = self._nc.jetstream()
         for context in self.projection.contexts:
             name = self.consumer_name(context)
@@ -163,6 +179,10 @@ class ProjectionRunner:
             self._subscribers.append(subscriber)
 
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
         for subscriber in self._subscribers:
             await subscriber.stop()
         self._subscribers.clear()
@@ -241,6 +261,32 @@ class ProjectionRunner:
             )
         )
         self.parked_count += 1
+
+    async def status(self) -> ProjectionStatus:
+        from eventstore.projection_status import ProjectionStatus, parked_count, stream_status
+
+        streams = [
+            await stream_status(self._nc, c.stream, self.positions.get(c.stream, 0))
+            for c in self.projection.contexts
+        ]
+        p = self.projection
+        parked_events = await asyncio.to_thread(parked_count, self._engine, p.key)
+        return ProjectionStatus(p.name, p.version, p.key, self.live, parked_events, tuple(streams))
+
+    async def _take_over_when_caught_up(self) -> None:
+        from eventstore.projection_versions import take_over
+
+        while not self.live:
+            try:
+                if (await self.status()).caught_up:
+                    p = self.projection
+                    await asyncio.to_thread(take_over, self._engine, p.name, p.version)
+                    self.live, self.live_version = True, p.version
+                    log.info("projection %s caught up and took over", p.key)
+                    return
+            except Exception as exc:  # broker hiccup: try again
+                log.info("take-over check of %s failed: %s", self.projection.key, exc)
+            await asyncio.sleep(0.25)
 
     async def wait_until(self, positions: dict[str, int], timeout: float) -> bool:
         """Wait until every stream this projection reads has reached the given sequence."""

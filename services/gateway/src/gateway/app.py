@@ -1,0 +1,81 @@
+"""The ASGI application: GraphQL over HTTP and graphql-transport-ws, plus /metrics and /healthz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from gateway.commandbus import CommandBus
+from gateway.live import LiveEvents
+from gateway.metrics import refresh
+from gateway.readmodels import ReadModels
+from gateway.schema.build import build_schema
+from gateway.schema.context import Context
+from gateway.settings import GatewaySettings
+
+CONSISTENCY_HEADER = "x-consistency-token"
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    def __init__(
+        self,
+        read: ReadModels,
+        settings: GatewaySettings,
+        commands: CommandBus | None,
+        live: LiveEvents | None,
+    ) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # the legacy protocol is off
+        )
+        self.read = read
+        self.settings = settings
+        self.commands = commands
+        self.live = live
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        return Context(
+            read=self.read,
+            settings=self.settings,
+            commands=self.commands,
+            live=self.live,
+            authorization=request.headers.get("authorization"),
+            consistency_header=request.headers.get(CONSISTENCY_HEADER),
+        )
+
+
+def build_app(
+    read: ReadModels,
+    settings: GatewaySettings,
+    commands: CommandBus | None = None,
+    live: LiveEvents | None = None,
+) -> Starlette:
+    graphql = GatewayGraphQL(read, settings, commands, live)
+
+    async def metrics(_: Request) -> Response:
+        await refresh(read)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def healthz(_: Request) -> JSONResponse:
+        statuses = [await r.status() for r in read.runners]
+        parked = sum(s.parked for s in statuses)
+        return JSONResponse({"ok": parked == 0, "parked": parked}, status_code=200)
+
+    # Starlette 1.x: routes are declared up front (no add_websocket_route).
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/metrics", metrics),
+            Route("/healthz", healthz),
+        ]
+    )

@@ -1,0 +1,114 @@
+"""Bearer JWTs -> a Principal: coordinator, participant (bound to an org), auditor, anonymous."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+import jwt
+
+from gateway.settings import GatewaySettings
+
+ORG_CODE = re.compile(r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$")
+
+
+class Role(Enum):
+    COORDINATOR = "coordinator"
+    PARTICIPANT = "participant"
+    AUDITOR = "auditor"
+    ANONYMOUS = "anonymous"
+
+
+class AuthenticationFailed(Exception):
+    """The bearer token was present but not acceptable; the message says why."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    subject: str = "anonymous"
+    organisation: str | None = None  # participants only
+
+    @property
+    def actor(self) -> str:
+        suffix = f"@{self.organisation}" if self.organisation else ""
+        return f"{self.role.value}:{self.subject}{suffix}"
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role in (Role.COORDINATOR, Role.AUDITOR)
+
+    def may_see_organisation(self, code: str) -> bool:
+        return self.sees_everything or self.organisation == code
+
+
+ANONYMOUS = Principal(Role.ANONYMOUS)
+
+
+def principal_from_header(value: str | None, settings: GatewaySettings) -> Principal:
+    if not value:
+        return ANONYMOUS
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationFailed("the Authorization header must be 'Bearer <JWT>'")
+    return principal_from_token(token.strip(), settings)
+
+
+def principal_from_token(token: str, settings: GatewaySettings) -> Principal:
+    key = settings.jwt_secret if settings.jwt_algorithm == "HS256" else settings.jwt_public_key
+    if not key:
+        raise AuthenticationFailed(
+            f"this gateway has no {settings.jwt_algorithm} key configured; only anonymous access"
+        )
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[settings.jwt_algorithm],  # never trust the token's own `alg`
+            audience=settings.jwt_audience,
+            options={"require": ["exp", "sub", "role"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthenticationFailed("the bearer token has expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise AuthenticationFailed(f"invalid bearer token: {exc}") from exc
+    try:
+        role = Role(claims["role"])
+    except ValueError as exc:
+        raise AuthenticationFailed(f"unknown role {claims['role']!r}") from exc
+    if role is Role.ANONYMOUS:
+        return ANONYMOUS
+    organisation = claims.get("org")
+    if role is Role.PARTICIPANT and not (
+        isinstance(organisation, str) and ORG_CODE.match(organisation)
+    ):
+        raise AuthenticationFailed("a participant token must carry its organisation code in `org`")
+    return Principal(role, str(claims["sub"]), organisation if role is Role.PARTICIPANT else None)
+
+
+def issue_token(
+    settings: GatewaySettings,
+    role: Role,
+    subject: str,
+    *,
+    organisation: str | None = None,
+    lifetime_seconds: int = 12 * 3600,
+    private_key: str | None = None,
+) -> str:
+    """Dev and test tokens (RS256 needs the private key)."""
+    import time
+
+    claims: dict[str, object] = {
+        "sub": subject,
+        "role": role.value,
+        "aud": settings.jwt_audience,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + lifetime_seconds,
+    }
+    if organisation:
+        claims["org"] = organisation
+    key = settings.jwt_secret if settings.jwt_algorithm == "HS256" else private_key
+    if not key:
+        raise ValueError("no signing key for issuing a token")
+    return jwt.encode(claims, key, algorithm=settings.jwt_algorithm)

@@ -1,0 +1,99 @@
+"""Live events from JetStream: ordered consumers per stream, resumable from a sequence."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from contracts_schema.subjects import CONTEXTS, BoundedContext
+from eventstore.store import StoredEvent, decode
+from gateway.projections.common import organisation_codes
+
+
+@dataclass(frozen=True)
+class LiveFilter:
+    contexts: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()
+    aggregate_type: str | None = None
+    aggregate_id: str | None = None
+    organisation_code: str | None = None
+
+    def subject(self, context: BoundedContext) -> str:
+        if self.aggregate_type and self.aggregate_id:
+            return context.aggregate_filter(self.aggregate_type, self.aggregate_id)
+        if self.aggregate_type:
+            return context.aggregate_type_filter(self.aggregate_type)
+        return context.event_subjects
+
+    def matches(self, event: StoredEvent) -> bool:
+        e = event.envelope
+        if self.event_types and e.event_type not in self.event_types:
+            return False
+        if self.organisation_code:
+            codes = set(organisation_codes(e.payload))
+            if e.aggregate_type == "organisation":
+                codes.add(e.aggregate_id)
+            if self.organisation_code not in codes:
+                return False
+        return True
+
+
+class LiveEvents:
+    def __init__(self, nc: NATS) -> None:
+        self._nc = nc
+
+    def contexts(self, names: Iterable[str]) -> list[BoundedContext]:
+        wanted = list(names) or list(CONTEXTS)
+        unknown = [n for n in wanted if n not in CONTEXTS]
+        if unknown:
+            raise ValueError(f"unknown context(s) {unknown}; known: {sorted(CONTEXTS)}")
+        return [CONTEXTS[n] for n in wanted]
+
+    async def stream(
+        self, live_filter: LiveFilter, after: dict[str, int]
+    ) -> AsyncIterator[StoredEvent]:
+        """Events after the given stream positions (new events only for streams not named)."""
+        queue: asyncio.Queue[StoredEvent] = asyncio.Queue(maxsize=10_000)
+        js = self._nc.jetstream()
+        subscriptions = []
+        try:
+            for context in self.contexts(live_filter.contexts):
+                subscriptions.append(
+                    await js.subscribe(
+                        live_filter.subject(context),
+                        stream=context.stream,
+                        ordered_consumer=True,
+                        cb=self._enqueue(queue, context.stream),
+                        **self._start(context, after),  # type: ignore[arg-type]
+                    )
+                )
+            while True:
+                event = await queue.get()
+                if live_filter.matches(event):
+                    yield event
+        finally:
+            for sub in subscriptions:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+    @staticmethod
+    def _start(context: BoundedContext, after: dict[str, int]) -> dict[str, object]:
+        if context.stream not in after:
+            return {"deliver_policy": DeliverPolicy.NEW}
+        return {
+            "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
+            "config": ConsumerConfig(opt_start_seq=after[context.stream] + 1),
+        }
+
+    @staticmethod
+    def _enqueue(queue: asyncio.Queue[StoredEvent], stream: str):  # type: ignore[no-untyped-def]
+        async def on_message(msg: Msg) -> None:
+            await queue.put(decode(msg.subject, stream, msg.metadata.sequence.stream, msg.data))
+
+        return on_message

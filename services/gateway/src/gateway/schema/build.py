@@ -1,0 +1,45 @@
+"""Assemble the schema with its protective extensions."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+
+from contracts_schema.catalogue import COMMAND_MODELS
+from gateway.schema.enrolment_types import CallOff, Organisation, Participant
+from gateway.schema.errors import is_client_error
+from gateway.schema.events import Event
+from gateway.schema.mutations import mutation_type
+from gateway.schema.queries import Query
+from gateway.schema.registry_types import Contract, Programme, Supplier, Tender
+from gateway.schema.subscriptions import Subscription
+from gateway.settings import GatewaySettings
+
+NODE_TYPES = [Programme, Tender, Contract, Supplier, Organisation, Participant, CallOff, Event]
+
+
+def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
+    settings = settings or GatewaySettings()
+    return strawberry.Schema(
+        query=Query,
+        mutation=mutation_type(COMMAND_MODELS),
+        subscription=Subscription,
+        types=NODE_TYPES,
+        # Factories: one extension instance per request (the two caches are shared by maxsize).
+        extensions=[
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: QueryDepthLimiter(max_depth=settings.max_depth),
+            # Domain, validation and limit errors reach the client; anything else is masked.
+            lambda: MaskErrors(should_mask_error=lambda error: not is_client_error(error)),
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+        ],
+    )

@@ -1,0 +1,76 @@
+"""Per-request context: who asks, their DataLoaders, the read models, the command bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from gateway.auth import AuthenticationFailed, Principal, principal_from_header
+from gateway.readmodels import ConsistencyError, ReadModels
+from gateway.schema.errors import ClientError, Forbidden
+from gateway.settings import GatewaySettings
+
+if TYPE_CHECKING:
+    from gateway.commandbus import CommandBus
+    from gateway.live import LiveEvents
+    from gateway.schema.loaders import Loaders
+
+
+@dataclass
+class Context:
+    read: ReadModels
+    settings: GatewaySettings
+    commands: CommandBus | None
+    live: LiveEvents | None
+    authorization: str | None = None
+    consistency_header: str | None = None
+    connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
+    _waited: set[str] = field(default_factory=set)
+
+    @cached_property
+    def principal(self) -> Principal:
+        header = self.authorization
+        if header is None and self.connection_params:
+            header = self.connection_params.get("Authorization") or self.connection_params.get(
+                "authorization"
+            )
+        try:
+            return principal_from_header(header, self.settings)
+        except AuthenticationFailed as exc:
+            raise ClientError(str(exc), "UNAUTHENTICATED") from exc
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        from gateway.schema.loaders import Loaders
+
+        return Loaders(self.read)
+
+    async def consistent(self, token: str | None = None) -> None:
+        """Read-your-writes: wait (boundedly) until the projections reached the token(s)."""
+        for candidate in (self.consistency_header, token):
+            if candidate and candidate not in self._waited:
+                try:
+                    await self.read.wait_for(candidate, self.settings.consistency_timeout)
+                except ConsistencyError as exc:
+                    raise ClientError(exc.message, exc.code) from exc
+                self._waited.add(candidate)
+
+    def require_signed_in(self, what: str) -> Principal:
+        principal = self.principal
+        if principal.role.value == "anonymous":
+            raise Forbidden(f"{what} is not public; sign in with a bearer token")
+        return principal
+
+    def require_organisation(self, code: str, what: str) -> Principal:
+        principal = self.require_signed_in(what)
+        if not principal.may_see_organisation(code):
+            raise Forbidden(
+                f"{what} of {code} is visible only to {code} itself, coordinators and auditors"
+            )
+        return principal
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,138 @@
+"""Event: the envelope of a stored event, and the event log query with paging and filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy import RowMapping, select
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from gateway.auth import Principal, Role
+from gateway.schema.context import Info
+from gateway.schema.errors import Forbidden
+from gateway.schema.pagination import Connection, page
+
+
+@strawberry.type(description="A stored domain event: its envelope and payload.")
+class Event(relay.Node):
+    pk: relay.NodeID[str]  # "<STREAM>:<seq>"
+    event_id: str
+    event_type: str
+    context: str
+    stream: str
+    sequence: int
+    aggregate_type: str
+    aggregate_id: str
+    aggregate_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    command_id: str
+    correlation_id: str
+    payload: JSON
+
+    @strawberry.field(description="`STREAM:seq`: a consistency token, and where to resume from.")
+    def position(self) -> str:
+        return f"{self.stream}:{self.sequence}"
+
+    @classmethod
+    def from_row(cls, r: RowMapping | dict[str, Any]) -> Event:
+        return cls(
+            pk=f"{r['stream']}:{r['seq']}",
+            sequence=r["seq"],
+            **{k: r[k] for k in EVENT_FIELDS},
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Event | None]:
+        principal = require_event_reader(info)
+        keys = []
+        for node_id in node_ids:
+            stream, _, seq = node_id.partition(":")
+            keys.append((stream, int(seq) if seq.isdigit() else -1))
+        rows = await info.context.loaders.event.load_many(keys)
+        result: list[Event | None] = []
+        for row in rows:
+            if row is not None and not principal.sees_everything:
+                codes = await event_organisations(info, row["stream"], row["seq"])
+                if principal.organisation not in codes:
+                    row = None
+            result.append(cls.from_row(row) if row else None)
+        return result
+
+
+EVENT_FIELDS = (
+    "event_id", "event_type", "context", "stream", "aggregate_type", "aggregate_id",
+    "aggregate_version", "occurred_at", "recorded_at", "actor", "command_id",
+    "correlation_id", "payload",
+)  # fmt: skip
+
+
+async def event_organisations(info: Info, stream: str, seq: int) -> set[str]:
+    t = info.context.read.event_log.organisations
+    rows = await info.context.read.rows(
+        select(t.c.code).where(t.c.stream == stream, t.c.seq == seq)
+    )
+    return {r["code"] for r in rows}
+
+
+def require_event_reader(info: Info) -> Principal:
+    principal = info.context.require_signed_in("the event log")
+    if principal.role is Role.ANONYMOUS:
+        raise Forbidden("the event log is not public")
+    return principal
+
+
+@strawberry.input
+class EventFilter:
+    event_types: list[str] | None = None
+    context: str | None = None
+    aggregate_type: str | None = None
+    aggregate_id: str | None = None
+    organisation_code: str | None = None
+    recorded_from: datetime | None = None
+    recorded_before: datetime | None = None
+
+
+async def event_log(
+    info: Info, filter: EventFilter | None, first: int | None, after: str | None
+) -> Connection[Event]:
+    principal = require_event_reader(info)
+    log = info.context.read.event_log
+    t = log.events
+    query = select(t)
+    f = filter or EventFilter()
+    if f.event_types:
+        query = query.where(t.c.event_type.in_(f.event_types))
+    if f.context:
+        query = query.where(t.c.context == f.context)
+    if f.aggregate_type:
+        query = query.where(t.c.aggregate_type == f.aggregate_type)
+    if f.aggregate_id:
+        query = query.where(t.c.aggregate_id == f.aggregate_id)
+    if f.recorded_from:
+        query = query.where(t.c.recorded_at >= f.recorded_from)
+    if f.recorded_before:
+        query = query.where(t.c.recorded_at < f.recorded_before)
+    codes = []
+    if f.organisation_code:
+        codes.append(f.organisation_code)
+    if not principal.sees_everything:
+        if f.organisation_code and f.organisation_code != principal.organisation:
+            raise Forbidden(f"events of {f.organisation_code} are not yours to read")
+        codes = [principal.organisation or ""]
+    for code in codes:
+        o = log.organisations
+        query = query.where(
+            select(o.c.code)
+            .where(o.c.stream == t.c.stream, o.c.seq == t.c.seq, o.c.code == code)
+            .exists()
+        )
+    order = [(t.c.recorded_at, False), (t.c.stream, False), (t.c.seq, False)]
+    return await page(info, query, order, Event.from_row, first, after)

@@ -1,0 +1,121 @@
+"""DataLoaders, created per request: each nested list costs one query, whatever the row count."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, RowMapping, Table, select, tuple_
+from strawberry.dataloader import DataLoader
+
+from gateway.readmodels import ReadModels
+
+Row = RowMapping
+Loader = Callable[[list[Any]], Awaitable[Sequence[Any]]]
+
+
+def _one(read: ReadModels, table: Table, column: Column[Any]) -> DataLoader[Any, Row | None]:
+    async def load(keys: list[Any]) -> list[Row | None]:
+        rows = await read.rows(select(table).where(column.in_(keys)))
+        found = {row[column.name]: row for row in rows}
+        return [found.get(k) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _many(
+    read: ReadModels, table: Table, column: Column[Any], *order: ColumnElement[Any]
+) -> DataLoader[Any, list[Row]]:
+    async def load(keys: list[Any]) -> list[list[Row]]:
+        rows = await read.rows(select(table).where(column.in_(keys)).order_by(*order))
+        grouped: dict[Hashable, list[Row]] = defaultdict(list)
+        for row in rows:
+            grouped[row[column.name]].append(row)
+        return [grouped.get(k, []) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    def __init__(self, read: ReadModels) -> None:
+        org = read.organisations.organisations
+        ten = read.tenders
+        con = read.contracts
+        enr = read.enrolment
+        ev = read.event_log.events
+        self.organisation = _one(read, org, org.c.code)
+        self.programme = _one(read, ten.programmes, ten.programmes.c.programme_id)
+        self.tender = _one(read, ten.tenders, ten.tenders.c.tender_id)
+        self.contract = _one(read, con.contracts, con.contracts.c.contract_id)
+        self.call_off = _one(read, enr.call_offs, enr.call_offs.c.call_off_id)
+        self.window = _one(read, enr.windows, enr.windows.c.tender_id)
+        self.lots_by_tender = _many(
+            read, ten.lots, ten.lots.c.tender_id, ten.lots.c.position, ten.lots.c.lot_id
+        )
+        self.tenders_by_programme = _many(
+            read, ten.tenders, ten.tenders.c.programme_id, ten.tenders.c.tender_id
+        )
+        self.contracts_by_tender = _many(
+            read, con.contracts, con.contracts.c.tender_id, con.contracts.c.contract_id
+        )
+        self.contracts_by_authority = _many(
+            read,
+            con.contracts,
+            con.contracts.c.contracting_authority,
+            con.contracts.c.contract_id,
+        )
+        self.suppliers_by_contract = _many(
+            read, con.suppliers, con.suppliers.c.contract_id, con.suppliers.c.supplier_id
+        )
+        self.supplier_contracts = _many(
+            read, con.suppliers, con.suppliers.c.supplier_id, con.suppliers.c.contract_id
+        )
+        self.participants_by_tender = _many(
+            read,
+            enr.participants,
+            enr.participants.c.tender_id,
+            enr.participants.c.organisation_code,
+        )
+        self.participants_by_organisation = _many(
+            read,
+            enr.participants,
+            enr.participants.c.organisation_code,
+            enr.participants.c.tender_id,
+        )
+        self.call_offs_by_framework = _many(
+            read,
+            enr.call_offs,
+            enr.call_offs.c.framework_contract_id,
+            enr.call_offs.c.call_off_id,
+        )
+        self.call_offs_by_participant = _many(
+            read, enr.call_offs, enr.call_offs.c.participant_code, enr.call_offs.c.call_off_id
+        )
+
+        async def load_participants(keys: list[tuple[str, str]]) -> list[Row | None]:
+            t = enr.participants
+            rows = await read.rows(
+                select(t).where(tuple_(t.c.tender_id, t.c.organisation_code).in_(keys))
+            )
+            found = {(r["tender_id"], r["organisation_code"]): r for r in rows}
+            return [found.get(k) for k in keys]
+
+        async def load_events(keys: list[tuple[str, int]]) -> list[Row | None]:
+            rows = await read.rows(select(ev).where(tuple_(ev.c.stream, ev.c.seq).in_(keys)))
+            found = {(r["stream"], r["seq"]): r for r in rows}
+            return [found.get(k) for k in keys]
+
+        async def load_suppliers(keys: list[str]) -> list[Row | None]:
+            t = con.suppliers
+            rows = await read.rows(
+                select(t.c.supplier_id, t.c.name)
+                .where(t.c.supplier_id.in_(keys))
+                .order_by(t.c.contract_id)
+            )
+            found = {r["supplier_id"]: r for r in rows}
+            return [found.get(k) for k in keys]
+
+        self.participant = DataLoader(load_fn=load_participants)
+        self.event = DataLoader(load_fn=load_events)
+        self.supplier = DataLoader(load_fn=load_suppliers)

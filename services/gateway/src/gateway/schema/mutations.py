@@ -1,0 +1,166 @@
+"""One mutation per command of the contract, each returning a CommandResult union."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any
+
+import strawberry
+from pydantic import ValidationError
+from strawberry import relay
+from strawberry.tools import create_type
+
+from contracts_schema.base import Command
+from contracts_schema.replies import CommandAccepted
+from gateway.policy import refusal
+from gateway.schema.context import Info
+from gateway.schema.errors import ClientError
+from gateway.schema.inputs import input_type, to_plain
+
+# The aggregate that shows a command's new state, by aggregate type.
+NODE_TYPES = {
+    "tender": "Tender",
+    "enrolment_window": "Tender",
+    "contract": "Contract",
+    "programme": "Programme",
+    "organisation": "Organisation",
+    "call_off": "CallOff",
+}
+
+
+@strawberry.type
+class AppendedEvent:
+    event_type: str
+    aggregate_type: str
+    aggregate_id: str
+    aggregate_version: int
+    stream: str
+    sequence: int
+
+
+@strawberry.type(description="The command was accepted (or had been: `duplicate`).")
+class CommandSucceeded:
+    command_id: str
+    consistency_token: str
+    duplicate: bool
+    events: list[AppendedEvent]
+    _node_id: strawberry.Private[tuple[str, str] | None]
+
+    @strawberry.field(description="The new state (read after the projections caught up).")
+    async def node(self, info: Info) -> relay.Node | None:
+        if self._node_id is None:
+            return None
+        await info.context.consistent(self.consistency_token)
+        type_name, key = self._node_id
+        node_type = info.schema.get_type_by_name(type_name)
+        origin = getattr(node_type, "origin", None)
+        if origin is None:
+            return None
+        found = await origin.resolve_nodes(info=info, node_ids=[key])
+        return found[0]  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A rule of the domain refused the command.")
+class DomainError:
+    code: str
+    message: str
+
+
+@strawberry.type
+class FieldProblem:
+    path: str
+    message: str
+
+
+@strawberry.type(description="The command's input did not validate.")
+class InvalidInput:
+    code: str
+    message: str
+    problems: list[FieldProblem]
+
+
+@strawberry.type(description="The caller may not send this command.")
+class PermissionDenied:
+    code: str
+    message: str
+
+
+CommandResult = Annotated[
+    CommandSucceeded | DomainError | InvalidInput | PermissionDenied,
+    strawberry.union("CommandResult"),
+]
+
+
+def _succeeded(reply: CommandAccepted) -> CommandSucceeded:
+    last = reply.events[-1] if reply.events else None
+    node = None
+    if last is not None and last.aggregate_type in NODE_TYPES:
+        node = (NODE_TYPES[last.aggregate_type], last.aggregate_id)
+    return CommandSucceeded(
+        command_id=reply.command_id,
+        consistency_token=reply.consistency_token,
+        duplicate=reply.duplicate,
+        events=[
+            AppendedEvent(
+                event_type=e.event_type,
+                aggregate_type=e.aggregate_type,
+                aggregate_id=e.aggregate_id,
+                aggregate_version=e.aggregate_version,
+                stream=e.stream,
+                sequence=e.seq,
+            )
+            for e in reply.events
+        ],
+        _node_id=node,
+    )
+
+
+def _resolver(model: type[Command]) -> Any:
+    input_cls = input_type(model, f"{model.command_type}Input")
+
+    async def resolve(info: Info, input: Any) -> Any:
+        data = to_plain(input)
+        data.setdefault("command_id", uuid.uuid4().hex)
+        try:
+            command = model.model_validate(data)
+        except ValidationError as exc:
+            problems = [
+                FieldProblem(path=".".join(str(p) for p in e["loc"]), message=e["msg"])
+                for e in exc.errors()
+            ]
+            return InvalidInput(
+                code="INVALID_INPUT",
+                message=f"{model.command_type}: "
+                + "; ".join(f"{p.path}: {p.message}" for p in problems[:5]),
+                problems=problems,
+            )
+        principal = info.context.principal
+        reason = refusal(principal, command)
+        if reason:
+            return PermissionDenied(code="FORBIDDEN", message=reason)
+        if info.context.commands is None:
+            raise ClientError("this gateway is read-only (no command bus)", "READ_ONLY")
+        reply = await info.context.commands.send(command, principal.actor)
+        if isinstance(reply, CommandAccepted):
+            return _succeeded(reply)
+        return DomainError(code=reply.code, message=reply.message)
+
+    resolve.__annotations__ = {"info": Info, "input": input_cls, "return": CommandResult}
+    resolve.__name__ = resolve.__qualname__ = re.sub(
+        r"(?<!^)(?=[A-Z])", "_", model.command_type
+    ).lower()
+    return resolve
+
+
+def mutation_type(models: tuple[type[Command], ...]) -> type | None:
+    if not models:
+        return None
+    fields = [
+        strawberry.mutation(
+            resolver=_resolver(model),
+            description=(model.__doc__ or model.command_type).strip().splitlines()[0],
+        )
+        for model in sorted(models, key=lambda m: m.command_type)
+    ]
+    return create_type("Mutation", fields)

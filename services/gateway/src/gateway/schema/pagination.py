@@ -1,0 +1,110 @@
+"""Keyset-cursor connections: stable under inserts, `totalCount`, and a capped `first`."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from sqlalchemy import Date, DateTime, Integer, Select, and_, func, or_, select
+from sqlalchemy.sql import ColumnElement
+
+from gateway.schema.context import Info
+from gateway.schema.errors import InvalidArgument
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+    @strawberry.field
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+Order = Sequence[tuple[ColumnElement[Any], bool]]  # (column, descending); unique as a whole
+
+
+def _encode(values: list[Any]) -> str:
+    text = json.dumps([v.isoformat() if isinstance(v, date) else v for v in values])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, order: Order) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(raw, list) or len(raw) != len(order):
+            raise ValueError("wrong shape")
+        values: list[Any] = []
+        for value, (column, _) in zip(raw, order, strict=True):
+            kind = column.type
+            if isinstance(kind, DateTime):
+                values.append(datetime.fromisoformat(value))
+            elif isinstance(kind, Date):
+                values.append(date.fromisoformat(value))
+            elif isinstance(kind, Integer):
+                values.append(int(value))
+            else:
+                values.append(str(value))
+        return values
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument(f"`after` is not a cursor of this list: {cursor!r}") from exc
+
+
+def _after(order: Order, values: list[Any]) -> ColumnElement[bool]:
+    # (a, b) > (x, y) expanded, so that each column may sort in its own direction.
+    clauses = []
+    for i, (column, descending) in enumerate(order):
+        equal = [c == v for (c, _), v in zip(order[:i], values[:i], strict=True)]
+        beyond = column < values[i] if descending else column > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)
+
+
+async def page(
+    info: Info,
+    query: Select[Any],
+    order: Order,
+    convert: Callable[[Any], T],
+    first: int | None,
+    after: str | None,
+) -> Connection[T]:
+    cap = info.context.settings.max_page_size
+    size = cap if first is None else first
+    if size < 0 or size > cap:
+        raise InvalidArgument(f"`first` must be between 0 and {cap}; got {first}")
+    read = info.context.read
+    total = await read.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    if after is not None:
+        query = query.where(_after(order, _decode(after, order)))
+    query = query.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(size + 1)
+    rows = await read.rows(query)
+    keys: list[str] = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
+    edges = [Edge(cursor=_encode([r[k] for k in keys]), node=convert(r)) for r in rows[:size]]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
+        ),
+        total_count=int(total or 0),
+    )

@@ -1,0 +1,198 @@
+"""The query root: what a coordinator asks, each answerable by a keyset connection."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import strawberry
+from sqlalchemy import select
+from strawberry import relay
+
+from gateway.schema.context import Info
+from gateway.schema.enrolment_types import CallOff, Organisation
+from gateway.schema.errors import Forbidden
+from gateway.schema.events import Event, EventFilter, event_log
+from gateway.schema.filters import (
+    ContractFilter,
+    ContractOrder,
+    DateRange,
+    Direction,
+    TenderFilter,
+    TenderOrder,
+    contract_query,
+    tender_query,
+)
+from gateway.schema.health import Health
+from gateway.schema.pagination import Connection, page
+from gateway.schema.registry_types import Contract, Programme, Supplier, Tender
+from gateway.schema.statistics import Statistics
+
+
+@strawberry.input
+class CallOffFilter:
+    framework_contract_id: str | None = None
+    participant_code: str | None = None
+    supplier_id: str | None = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by its global id.")
+    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+        return await id.resolve_node(info, required=False)
+
+    @strawberry.field
+    async def programmes(self, info: Info, consistency_token: str | None = None) -> list[Programme]:
+        await info.context.consistent(consistency_token)
+        t = info.context.read.tenders.programmes
+        rows = await info.context.read.rows(select(t).order_by(t.c.programme_id))
+        return [Programme.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def tender(
+        self, info: Info, tender_id: str, consistency_token: str | None = None
+    ) -> Tender | None:
+        await info.context.consistent(consistency_token)
+        row = await info.context.loaders.tender.load(tender_id)
+        return Tender.from_row(row) if row else None
+
+    @strawberry.field(description="Tenders by phase, programme, authority; keyset-paged.")
+    async def tenders(
+        self,
+        info: Info,
+        filter: TenderFilter | None = None,
+        order_by: TenderOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Connection[Tender]:
+        await info.context.consistent(consistency_token)
+        t = info.context.read.tenders.tenders
+        o = order_by or TenderOrder()
+        desc = o.direction is Direction.DESC
+        order = [(t.c[o.field.value], desc), (t.c.tender_id, desc)]
+        if o.field.value == "tender_id":
+            order = order[:1]
+        query = tender_query(info.context.read, filter)
+        return await page(info, query, order, Tender.from_row, first, after)
+
+    @strawberry.field
+    async def contract(
+        self, info: Info, contract_id: str, consistency_token: str | None = None
+    ) -> Contract | None:
+        await info.context.consistent(consistency_token)
+        row = await info.context.loaders.contract.load(contract_id)
+        return Contract.from_row(row) if row else None
+
+    @strawberry.field(description="Contracts by kind, supplier, buyer/participant, expiry.")
+    async def contracts(
+        self,
+        info: Info,
+        filter: ContractFilter | None = None,
+        order_by: ContractOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Connection[Contract]:
+        await info.context.consistent(consistency_token)
+        c = info.context.read.contracts.contracts
+        o = order_by or ContractOrder()
+        desc = o.direction is Direction.DESC
+        order = [(c.c[o.field.value], desc), (c.c.contract_id, desc)]
+        if o.field.value == "contract_id":
+            order = order[:1]
+        query = contract_query(info.context.read, filter)
+        return await page(info, query, order, Contract.from_row, first, after)
+
+    @strawberry.field(description="Active contracts ending between two dates, soonest first.")
+    async def expiring_contracts(
+        self,
+        info: Info,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Contract]:
+        c = info.context.read.contracts.contracts
+        query = contract_query(
+            info.context.read, ContractFilter(expiring=DateRange(from_=from_, to=to))
+        ).where(c.c.status == "active")
+        order = [(c.c.end_date, False), (c.c.contract_id, False)]
+        return await page(info, query, order, Contract.from_row, first, after)
+
+    @strawberry.field
+    async def organisation(
+        self, info: Info, code: str, consistency_token: str | None = None
+    ) -> Organisation | None:
+        await info.context.consistent(consistency_token)
+        row = await info.context.loaders.organisation.load(code)
+        return Organisation.from_row(row) if row else None
+
+    @strawberry.field
+    async def organisations(
+        self,
+        info: Info,
+        kind: str | None = None,
+        province: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Organisation]:
+        o = info.context.read.organisations.organisations
+        query = select(o)
+        if kind:
+            query = query.where(o.c.kind == kind)
+        if province:
+            query = query.where(o.c.province == province)
+        return await page(info, query, [(o.c.code, False)], Organisation.from_row, first, after)
+
+    @strawberry.field
+    async def supplier(self, info: Info, supplier_id: str) -> Supplier | None:
+        found = await Supplier.resolve_nodes(info=info, node_ids=[supplier_id])
+        return found[0]
+
+    @strawberry.field(description="Call-offs; participants see only their own.")
+    async def call_offs(
+        self,
+        info: Info,
+        filter: CallOffFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Connection[CallOff]:
+        principal = info.context.require_signed_in("call-offs")
+        await info.context.consistent(consistency_token)
+        t = info.context.read.enrolment.call_offs
+        f = filter or CallOffFilter()
+        query = select(t)
+        if not principal.sees_everything:
+            if f.participant_code and f.participant_code != principal.organisation:
+                raise Forbidden(f"the call-offs of {f.participant_code} are not yours to read")
+            query = query.where(t.c.participant_code == principal.organisation)
+        if f.participant_code:
+            query = query.where(t.c.participant_code == f.participant_code)
+        if f.framework_contract_id:
+            query = query.where(t.c.framework_contract_id == f.framework_contract_id)
+        if f.supplier_id:
+            query = query.where(t.c.supplier_id == f.supplier_id)
+        return await page(info, query, [(t.c.call_off_id, False)], CallOff.from_row, first, after)
+
+    @strawberry.field(description="The event log (signed-in; participants see their own).")
+    async def events(
+        self,
+        info: Info,
+        filter: EventFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        consistency_token: str | None = None,
+    ) -> Connection[Event]:
+        await info.context.consistent(consistency_token)
+        return await event_log(info, filter, first, after)
+
+    @strawberry.field
+    def statistics(self) -> Statistics:
+        return Statistics()
+
+    @strawberry.field(description="Projection positions, lag, parked events.")
+    def health(self) -> Health:
+        return Health()

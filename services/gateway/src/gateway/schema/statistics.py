@@ -1,0 +1,121 @@
+"""Aggregates a coordinator asks for: participation rates, counts and contract values."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+from sqlalchemy import case, distinct, func, select
+
+from gateway.schema.context import Info
+
+MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
+
+
+@strawberry.type
+class Count:
+    key: str
+    count: int
+
+
+@strawberry.type
+class ValueTotal:
+    key: str
+    contracts: int
+    total_value_eur: Decimal
+
+
+@strawberry.type(description="Share of the (unmerged) municipalities enrolled in a group.")
+class ParticipationRate:
+    key: str
+    participating: int
+    municipalities: int
+
+    @strawberry.field
+    def rate(self) -> float:
+        return round(self.participating / self.municipalities, 4) if self.municipalities else 0.0
+
+
+@strawberry.type
+class Statistics:
+    @strawberry.field
+    async def tenders_by_phase(self, info: Info) -> list[Count]:
+        t = info.context.read.tenders.tenders
+        rows = await info.context.read.rows(
+            select(t.c.phase, func.count()).group_by(t.c.phase).order_by(t.c.phase)
+        )
+        return [Count(key=r["phase"], count=r["count"]) for r in rows]
+
+    @strawberry.field
+    async def contracts_by_kind(self, info: Info) -> list[ValueTotal]:
+        c = info.context.read.contracts.contracts
+        rows = await info.context.read.rows(
+            select(
+                c.c.kind,
+                func.count().label("n"),
+                func.coalesce(func.sum(c.c.value_eur), 0).label("total"),
+            )
+            .group_by(c.c.kind)
+            .order_by(c.c.kind)
+        )
+        return [
+            ValueTotal(key=r["kind"], contracts=r["n"], total_value_eur=Decimal(str(r["total"])))
+            for r in rows
+        ]
+
+    @strawberry.field
+    async def participation_by_programme(self, info: Info) -> list[ParticipationRate]:
+        read = info.context.read
+        p, t = read.enrolment.participants, read.tenders.tenders
+        rows = await read.rows(
+            select(t.c.programme_id, func.count(distinct(p.c.organisation_code)).label("n"))
+            .join(t, t.c.tender_id == p.c.tender_id)
+            .where(
+                p.c.status == "enrolled",
+                p.c.organisation_code.like(MUNICIPALITY),
+                t.c.programme_id.is_not(None),
+            )
+            .group_by(t.c.programme_id)
+            .order_by(t.c.programme_id)
+        )
+        total = await _municipalities(info)
+        return [
+            ParticipationRate(key=r["programme_id"], participating=r["n"], municipalities=total)
+            for r in rows
+        ]
+
+    @strawberry.field
+    async def participation_by_province(self, info: Info) -> list[ParticipationRate]:
+        read = info.context.read
+        o, p = read.organisations.organisations, read.enrolment.participants
+        enrolled = (
+            select(p.c.organisation_code)
+            .where(p.c.organisation_code == o.c.code, p.c.status == "enrolled")
+            .exists()
+        )
+        rows = await read.rows(
+            select(
+                o.c.province,
+                func.count().label("total"),
+                func.sum(case((enrolled, 1), else_=0)).label("n"),
+            )
+            .where(o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None))
+            .group_by(o.c.province)
+            .order_by(o.c.province)
+        )
+        return [
+            ParticipationRate(
+                key=r["province"] or "unknown",
+                participating=int(r["n"] or 0),
+                municipalities=r["total"],
+            )
+            for r in rows
+        ]
+
+
+async def _municipalities(info: Info) -> int:
+    o = info.context.read.organisations.organisations
+    total = await info.context.read.scalar(
+        select(func.count()).where(o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None))
+    )
+    return int(total or 0)

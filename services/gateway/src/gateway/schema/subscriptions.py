@@ -1,0 +1,74 @@
+"""Subscriptions (graphql-transport-ws only): live events, filtered and resumable."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from eventstore.commands import parse_consistency_token
+from gateway.live import LiveFilter
+from gateway.schema.context import Info
+from gateway.schema.errors import ClientError, Forbidden, InvalidArgument
+from gateway.schema.events import Event
+
+
+@strawberry.input
+class LiveEventFilter:
+    contexts: list[str] | None = None
+    event_types: list[str] | None = None
+    aggregate_type: str | None = None
+    aggregate_id: str | None = None
+    organisation_code: str | None = None
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Events as they are stored. `after` (`STREAM:seq[,...]`, e.g. the last"
+        " event's position or a consistencyToken) resumes after those sequences."
+    )
+    async def events(
+        self, info: Info, filter: LiveEventFilter | None = None, after: str | None = None
+    ) -> AsyncGenerator[Event, None]:
+        principal = info.context.require_signed_in("live events")
+        f = filter or LiveEventFilter()
+        organisation = f.organisation_code
+        if not principal.sees_everything:
+            if organisation and organisation != principal.organisation:
+                raise Forbidden(f"events of {organisation} are not yours to read")
+            organisation = principal.organisation
+        try:
+            positions = parse_consistency_token(after or "")
+        except ValueError as exc:
+            raise InvalidArgument(f"`after`: {exc}") from exc
+        live = info.context.live
+        if live is None:
+            raise ClientError("this gateway has no live event source", "UNAVAILABLE")
+        live_filter = LiveFilter(
+            contexts=tuple(f.contexts or ()),
+            event_types=tuple(f.event_types or ()),
+            aggregate_type=f.aggregate_type,
+            aggregate_id=f.aggregate_id,
+            organisation_code=organisation,
+        )
+        try:
+            live.contexts(live_filter.contexts)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from exc
+        async for event in live.stream(live_filter, positions):
+            e = event.envelope
+            yield Event.from_row(
+                {
+                    "stream": event.stream,
+                    "seq": event.seq,
+                    **e.model_dump(include=set(EVENT_KEYS)),
+                }
+            )
+
+
+EVENT_KEYS = (
+    "event_id", "event_type", "context", "aggregate_type", "aggregate_id",
+    "aggregate_version", "occurred_at", "recorded_at", "actor", "command_id",
+    "correlation_id", "payload",
+)  # fmt: skip

@@ -1,0 +1,174 @@
+"""Coordinator queries over the read models: relay nodes, keyset pages, filters, aggregates."""
+
+from __future__ import annotations
+
+from tests.integration.gateway.harness import Gateway
+from tests.integration.gateway.history import KPN, load_gt_mobile
+
+TENDER = """
+query($id: String!) {
+  tender(tenderId: $id) {
+    id title phase framework publishedOn
+    programme { name }
+    contractingAuthority { code name }
+    lots { lotId title }
+    enrolmentWindow { closesOn isFrozen }
+    participants { organisationCode organisation { name } }
+    contracts { contractId kind suppliers { name } }
+  }
+}
+"""
+
+
+async def test_a_tender_with_its_programme_lots_participants_and_framework(
+    gateway: Gateway,
+) -> None:
+    await gateway.settle(await load_gt_mobile(gateway))
+    body = await gateway.query(TENDER, {"id": "gt-mc1"}, token=gateway.token("coordinator"))
+    assert "errors" not in body, body
+    tender = body["data"]["tender"]
+    assert tender["title"] == "GT Mobiele Communicatie 1"
+    assert tender["phase"] == "PUBLISHED"
+    assert tender["programme"] == {"name": "Gemeentelijke Telecommunicatie"}
+    assert tender["enrolmentWindow"] == {"closesOn": "2015-05-31", "isFrozen": False}
+    assert [p["organisationCode"] for p in tender["participants"]] == ["GM0363", "GM0518", "GM0599"]
+    assert tender["participants"][0]["organisation"]["name"] == "Amsterdam"
+    assert [s["name"] for s in tender["contracts"][0]["suppliers"]] == [
+        "KPN",
+        "Vodafone",
+        "T-Mobile",
+        "Tele2",
+    ]  # by KvK number
+
+    # The global id resolves through `node`.
+    node = await gateway.query(
+        "query($id: ID!) { node(id: $id) { ... on Tender { tenderId } } }", {"id": tender["id"]}
+    )
+    assert node["data"]["node"] == {"tenderId": "gt-mc1"}
+
+
+async def test_keyset_pages_are_stable_and_counted(gateway: Gateway) -> None:
+    await gateway.settle(await load_gt_mobile(gateway))
+    query = """
+    query($after: String) {
+      organisations(first: 2, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { code } }
+      }
+    }"""
+    seen, after = [], None
+    while True:
+        page = (await gateway.query(query, {"after": after}))["data"]["organisations"]
+        assert page["totalCount"] == 6
+        seen += [e["node"]["code"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == sorted(seen)
+    assert len(seen) == 6
+
+    too_many = await gateway.query("{ organisations(first: 1000) { totalCount } }")
+    assert too_many["errors"][0]["message"] == "`first` must be between 0 and 100; got 1000"
+    bad_cursor = await gateway.query('{ organisations(after: "nonsense") { totalCount } }')
+    assert "is not a cursor of this list" in bad_cursor["errors"][0]["message"]
+
+
+async def test_contracts_by_kind_supplier_buyer_and_expiry(gateway: Gateway) -> None:
+    await gateway.settle(await load_gt_mobile(gateway))
+    query = """
+    query($f: ContractFilter) { contracts(filter: $f, orderBy: {field: END_DATE, direction: DESC}) {
+      totalCount nodes { contractId kind endDate } } }"""
+    by_supplier = await gateway.query(query, {"f": {"supplierId": KPN, "kind": ["FRAMEWORK"]}})
+    assert [c["contractId"] for c in by_supplier["data"]["contracts"]["nodes"]] == [
+        "gt-mc1-framework"
+    ]
+    by_participant = await gateway.query(query, {"f": {"buyer": "GM0518"}})
+    assert by_participant["data"]["contracts"]["totalCount"] == 1
+    not_a_participant = await gateway.query(query, {"f": {"buyer": "GM0772"}})
+    assert not_a_participant["data"]["contracts"]["totalCount"] == 0
+
+    expiring = await gateway.query(
+        '{ expiringContracts(from: "2019-01-01", to: "2019-06-30") { nodes { contractId endDate } } }'
+    )
+    assert expiring["data"]["expiringContracts"]["nodes"] == [
+        {"contractId": "gt-mc1-framework", "endDate": "2019-01-14"}
+    ]
+    outside = await gateway.query(
+        '{ expiringContracts(from: "2020-01-01", to: "2020-12-31") { totalCount } }'
+    )
+    assert outside["data"]["expiringContracts"]["totalCount"] == 0
+
+
+async def test_tenders_by_phase_and_programme(gateway: Gateway) -> None:
+    await gateway.settle(await load_gt_mobile(gateway))
+    query = "query($f: TenderFilter) { tenders(filter: $f) { totalCount nodes { tenderId } } }"
+    published = await gateway.query(query, {"f": {"phase": ["PUBLISHED"], "programmeId": "GT"}})
+    assert published["data"]["tenders"]["nodes"] == [{"tenderId": "gt-mc1"}]
+    planned = await gateway.query(query, {"f": {"phase": ["PLANNED"]}})
+    assert planned["data"]["tenders"]["totalCount"] == 0
+
+
+async def test_aggregates_participation_counts_and_values(gateway: Gateway) -> None:
+    await gateway.settle(await load_gt_mobile(gateway))
+    body = await gateway.query(
+        """{ statistics {
+            participationByProgramme { key participating municipalities rate }
+            participationByProvince { key participating municipalities rate }
+            tendersByPhase { key count }
+            contractsByKind { key contracts totalValueEur } } }"""
+    )
+    stats = body["data"]["statistics"]
+    assert stats["participationByProgramme"] == [
+        {"key": "GT", "participating": 3, "municipalities": 5, "rate": 0.6}
+    ]
+    provinces = {
+        p["key"]: (p["participating"], p["municipalities"])
+        for p in stats["participationByProvince"]
+    }
+    assert provinces == {
+        "Noord-Brabant": (0, 1),
+        "Noord-Holland": (1, 1),
+        "Overijssel": (0, 1),
+        "Zuid-Holland": (2, 2),
+    }
+    assert stats["tendersByPhase"] == [{"key": "published", "count": 1}]
+    assert stats["contractsByKind"] == [
+        {"key": "framework", "contracts": 1, "totalValueEur": "100000000.00"}
+    ]
+
+
+async def test_a_framework_s_participants_and_call_offs(gateway: Gateway) -> None:
+    await gateway.settle(await load_gt_mobile(gateway))
+    body = await gateway.query(
+        """{ contract(contractId: "gt-mc1-framework") {
+            participants { organisationCode }
+            callOffs { callOffId participantCode supplier { name } } } }""",
+        token=gateway.token("auditor"),
+    )
+    contract = body["data"]["contract"]
+    assert len(contract["participants"]) == 3
+    assert [(c["participantCode"], c["supplier"]["name"]) for c in contract["callOffs"]] == [
+        ("GM0363", "KPN"),
+        ("GM0518", "Vodafone"),
+        ("GM0599", "KPN"),
+    ]
+
+
+async def test_event_log_pages_and_filters(gateway: Gateway) -> None:
+    await gateway.settle(await load_gt_mobile(gateway))
+    query = """query($f: EventFilter, $after: String) {
+      events(filter: $f, first: 5, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { eventType aggregateId position } } }"""
+    token = gateway.token("auditor")
+    everything = await gateway.query(query, {}, token=token)
+    assert everything["data"]["events"]["totalCount"] == 17
+    second = await gateway.query(
+        query, {"after": everything["data"]["events"]["pageInfo"]["endCursor"]}, token=token
+    )
+    first_positions = {e["position"] for e in everything["data"]["events"]["nodes"]}
+    assert not first_positions & {e["position"] for e in second["data"]["events"]["nodes"]}
+    amsterdam = await gateway.query(query, {"f": {"organisationCode": "GM0363"}}, token=token)
+    assert {e["eventType"] for e in amsterdam["data"]["events"]["nodes"]} == {
+        "OrganisationRegistered",
+        "ParticipantEnrolled",
+        "CallOffAwarded",
+    }
