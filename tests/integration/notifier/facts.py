@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 from nats.aio.client import Client as NATS
 
@@ -71,8 +70,8 @@ async def extended(
     await given(store, contract_id, fact, f"extend-{contract_id}-{new}")
 
 
-def notifier(nc: NATS, clock: Clock, db: Path, **overrides: object) -> Notifier:
-    settings = NotifierSettings(database_url=f"sqlite:///{db}", **overrides)  # type: ignore[arg-type]
+def notifier(nc: NATS, clock: Clock, database_url: str, **overrides: object) -> Notifier:
+    settings = NotifierSettings(database_url=database_url, **overrides)  # type: ignore[arg-type]
     return Notifier(nc, notifier_engine(settings.database_url), clock, settings)
 
 

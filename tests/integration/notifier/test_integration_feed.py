@@ -32,13 +32,13 @@ async def feed(nc: NATS) -> list[tuple[str, dict[str, object]]]:
 
 
 async def test_contract_expired_reaches_every_participant_as_integration_event(
-    nats_server: NatsServer, nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
+    nats_server: NatsServer, nats_client: NATS, fixed_clock: FixedClock, database_url: str
 ) -> None:
     store = EventStore(nats_client, fixed_clock)
     await frozen_list(store, "T-9", "GM0363", "GM0599")
     await signed(store, "C-9", "T-9", signed_on=date(2022, 1, 1), end=date(2025, 12, 31))
     await expired(store, "C-9", date(2025, 12, 31))
-    service = notifier(nats_client, fixed_clock, tmp_path / "n.db")
+    service = notifier(nats_client, fixed_clock, database_url)
     await service.start(commands=False, webhooks=False)
     try:
         assert await service.publisher.wait_drained()
