@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import Gauge
 
+from eventstore.observability import PARKED_EVENTS as PARKED
+from eventstore.observability import PROJECTION_LAG as LAG_EVENTS
 from gateway.readmodels import ReadModels
 
-PARKED = Gauge("gt_projection_parked_events", "Events a projection parked", ["projection"])
-LAG_EVENTS = Gauge("gt_projection_lag_events", "Events not yet applied", ["projection", "stream"])
+# Parked events and lag in events are the shared metrics every service exports.
 LAG_SECONDS = Gauge(
     "gt_projection_lag_seconds", "Age of the oldest unapplied event", ["projection", "stream"]
 )
