@@ -35,6 +35,7 @@ from contracts_schema.subjects import PROCESSED_COMMANDS_BUCKET, BoundedContext
 from eventstore.clock import Clock
 from eventstore.errors import AlreadyAppended, AppendFailed, ConcurrencyConflict
 from eventstore.hashing import canonical_json
+from eventstore.observability import trace_headers
 from eventstore.store import (
     AggregateHistory,
     CommandMetadata,
@@ -251,7 +252,10 @@ class CommandService:
                 for e in decided
             ]
             try:
-                stored = await self._store.append(history, new_events, meta)
+                # The command's trace (when propagation is on) continues on its events.
+                stored = await self._store.append(
+                    history, new_events, meta, headers=trace_headers()
+                )
             except (ConcurrencyConflict, AlreadyAppended):
                 # Someone else wrote first, or our own earlier try landed: reload and look again.
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))

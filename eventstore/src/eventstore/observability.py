@@ -190,10 +190,15 @@ class InstrumentedEventStore(EventStore):
     """The event store, counting appends refused for a stale expected sequence."""
 
     async def append(
-        self, history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
+        self,
+        history: AggregateHistory,
+        new_events: Sequence[NewEvent],
+        meta: CommandMetadata,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> list[StoredEvent]:
         try:
-            return await super().append(history, new_events, meta)
+            return await super().append(history, new_events, meta, headers=headers)
         except ConcurrencyConflict:
             APPEND_CONFLICTS.labels(history.context.name).inc()
             raise

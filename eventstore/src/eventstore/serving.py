@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -61,7 +62,9 @@ async def send_command(
     correlation_id: str | None = None,
     timeout: float = 10.0,
     no_responder_wait: float = 3.0,
+    headers: Mapping[str, str] | None = None,
 ) -> CommandAccepted | CommandRejected:
+    """Send a command and wait for its reply; `headers` (e.g. `traceparent`) go on the request."""
     request = CommandRequest(
         command_type=command.command_type,
         command=command.model_dump(mode="json"),
@@ -74,7 +77,7 @@ async def send_command(
     deadline = asyncio.get_running_loop().time() + no_responder_wait
     while True:
         try:
-            msg = await nc.request(subject, payload, timeout=timeout)
+            msg = await nc.request(subject, payload, timeout=timeout, headers=dict(headers or {}))
             return parse_reply(msg.data)
         except NoRespondersError:
             if asyncio.get_running_loop().time() > deadline:

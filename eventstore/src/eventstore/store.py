@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -228,8 +228,22 @@ class EventStore:
         history: AggregateHistory,
         new_events: Sequence[NewEvent],
         meta: CommandMetadata,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> list[StoredEvent]:
-        """Append all events or none, if the aggregate has not moved since `history`."""
+        """Append all events or none, if the aggregate has not moved since `history`.
+
+        `headers` go on every event's NATS message as they are (e.g. W3C `traceparent`, so a
+        trace continues into whatever consumes the events); the store's own `Nats-*` headers
+        cannot be overridden.
+        """
+        extra = dict(headers or {})
+        reserved = sorted(k for k in extra if k.lower().startswith("nats-"))
+        if reserved:
+            raise ValueError(
+                f"extra event headers may not set {', '.join(reserved)}: Nats-* headers carry"
+                " the store's deduplication, concurrency and batch control"
+            )
         if not new_events:
             return []
         envelopes = self.seal(history, new_events, meta)
@@ -245,6 +259,7 @@ class EventStore:
             )
             subjects.append(subject)
             headers = {
+                **extra,
                 # Deterministic per command: a resend within the window is deduplicated.
                 "Nats-Msg-Id": f"{context.name}:{meta.command_id}:{history.aggregate_id}:{index}",
             }

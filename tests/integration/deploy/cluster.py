@@ -19,10 +19,18 @@ from pathlib import Path
 from nats.aio.client import Client as NATS
 
 from eventstore.testing.nats_server import NatsServer, free_port
+from notifier.nats_accounts import dev_environment, dev_password
 
 ROOT = Path(__file__).resolve().parents[3]
 NATS_CONFIG_DIR = ROOT / "deploy" / "nats"
 NODES = ("nats-1", "nats-2", "nats-3")
+# The test-only ledger service stands in for a real one: it logs in with registry's user.
+SERVICE_USER = "registry"
+
+
+def service_credentials(user: str = SERVICE_USER) -> dict[str, str]:
+    """nats-py connect options for a service user of deploy/nats/accounts.conf (dev password)."""
+    return {"user": user, "password": dev_password(user)}
 
 
 @dataclass
@@ -63,9 +71,11 @@ class NatsCluster:
         self.servers: dict[str, NatsServer] = {}
         for node in NODES:
             config = render_node_config(node, base / node, self.ports)
+            # The accounts file reads its passwords from the environment, as in a container.
             self.servers[node] = NatsServer(
-                base / node, config_file=config, port=self.ports[node].client
-            )
+                base / node, config_file=config, port=self.ports[node].client,
+                env=dev_environment(),
+            )  # fmt: skip
 
     @property
     def urls(self) -> list[str]:

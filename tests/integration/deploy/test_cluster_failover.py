@@ -31,7 +31,11 @@ from eventstore.serving import send_command
 from eventstore.settings import NatsSettings
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
-from tests.integration.deploy.cluster import NatsCluster, stream_leader
+from tests.integration.deploy.cluster import (
+    NatsCluster,
+    service_credentials,
+    stream_leader,
+)
 from tests.integration.deploy.ledger_projection import LedgerTotals, snapshot
 from tests.integration.deploy.load import (
     assert_exactly_once,
@@ -56,7 +60,11 @@ def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
 
 async def connect(cluster: NatsCluster) -> NATS:
     return await nats.connect(
-        cluster.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.1, connect_timeout=2
+        cluster.urls,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.1,
+        connect_timeout=2,
+        **service_credentials(),
     )
 
 
@@ -79,12 +87,21 @@ async def wait_replicas_current(nc: NATS, stream: str, timeout: float = 20.0) ->
 async def test_stream_leader_killed_mid_load_loses_nothing(
     cluster: NatsCluster, tmp_path: Path
 ) -> None:
+    # The cluster runs with deploy/nats/accounts.conf: no anonymous clients.
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        await nats.connect(cluster.urls[0], allow_reconnect=False, connect_timeout=2)
     nc = await connect(cluster)
     # Provisioning, as for the deployment: the processed-command record must survive a node too.
     await nc.jetstream().create_key_value(
         KeyValueConfig(bucket=PROCESSED_COMMANDS_BUCKET, history=1, replicas=3)
     )
-    settings = NatsSettings(nats_url=cluster.url, stream_replicas=3)
+    creds = service_credentials()
+    settings = NatsSettings(
+        nats_url=cluster.url,
+        stream_replicas=3,
+        nats_user=creds["user"],
+        nats_password=creds["password"],
+    )
     apps = [
         build_service_app(
             "ledger", make_ledger, settings, CLOCK, ObservabilitySettings(metrics_port=-1)
@@ -101,10 +118,15 @@ async def test_stream_leader_killed_mid_load_loses_nothing(
     faults: dict[str, str] = {}
 
     async def inject_faults(acknowledged: int) -> None:
+        # Workers call this concurrently: claim each fault before awaiting anything, or two
+        # of them would each kill a (different) leader and the stream would lose its quorum.
         if acknowledged >= COMMANDS // 3 and "killed" not in faults:
+            faults["killed"] = ""
             faults["killed"] = await stream_leader(nc, LEDGER.stream)
             cluster.servers[faults["killed"]].kill()
-        elif acknowledged >= 2 * COMMANDS // 3 and "restarted" not in faults:
+        elif (
+            acknowledged >= 2 * COMMANDS // 3 and faults.get("killed") and "restarted" not in faults
+        ):
             faults["restarted"] = faults["killed"]
             await asyncio.to_thread(cluster.servers[faults["killed"]].start)
 

@@ -175,3 +175,24 @@ def test_the_image_holds_every_workspace_member() -> None:
         assert member.split("/")[0] in copied, (
             f"workspace member {member} is not copied into the image"
         )
+
+
+def test_nats_nodes_get_every_password_the_accounts_file_reads(compose: dict[str, Any]) -> None:
+    accounts = (ROOT / "deploy" / "nats" / "accounts.conf").read_text()
+    assert re.search(
+        r"(?m)^include \./accounts\.conf$", (ROOT / "deploy/nats/common.conf").read_text()
+    )
+    variables = set(re.findall(r"(?m)^\s*password:\s*\$([A-Z0-9_]+)$", accounts))
+    assert len(variables) == len(re.findall(r"(?m)^\s*password:", accounts))  # all by $VAR
+    for node in NATS_NODES:
+        environment = compose["services"][node]["environment"]
+        assert set(environment) == variables, node
+        # Required from the operator's environment: compose refuses to start without them.
+        assert all(environment[v] == f"${{{v}:?set {v}}}" for v in variables), node
+    for name in APP_SERVICES:
+        env = compose["services"][name]["environment"]
+        assert env["GT_NATS_USER"] == name
+        assert (
+            env["GT_NATS_PASSWORD"]
+            == f"${{GT_NATS_{name.upper()}_PASSWORD:?set GT_NATS_{name.upper()}_PASSWORD}}"
+        )

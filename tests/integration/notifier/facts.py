@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 from nats.aio.client import Client as NATS
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment.events import Participant, ParticipantListFrozen
-from contracts_schema.registry.events import ContractExtended, ContractSigned
+from contracts_schema.registry.events import ContractExpired, ContractExtended, ContractSigned
 from contracts_schema.registry.values import ContractSupplier
 from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import Clock
@@ -71,6 +70,11 @@ async def extended(
     await given(store, contract_id, fact, f"extend-{contract_id}-{new}")
 
 
-def notifier(nc: NATS, clock: Clock, db: Path, **overrides: object) -> Notifier:
-    settings = NotifierSettings(database_url=f"sqlite:///{db}", **overrides)  # type: ignore[arg-type]
+def notifier(nc: NATS, clock: Clock, database_url: str, **overrides: object) -> Notifier:
+    settings = NotifierSettings(database_url=database_url, **overrides)  # type: ignore[arg-type]
     return Notifier(nc, notifier_engine(settings.database_url), clock, settings)
+
+
+async def expired(store: EventStore, contract_id: str, on: date) -> None:
+    fact = ContractExpired(contract_id=contract_id, expired_on=on)
+    await given(store, contract_id, fact, f"expire-{contract_id}")

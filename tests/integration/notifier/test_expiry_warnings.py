@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date
-from pathlib import Path
 
 from nats.aio.client import Client as NATS
 
@@ -32,12 +31,12 @@ async def warnings_in_stream(store: EventStore) -> list[tuple[str, str, str, boo
 
 
 async def test_contract_walks_through_its_thresholds_and_an_extension(
-    nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
+    nats_client: NATS, fixed_clock: FixedClock, database_url: str
 ) -> None:
     store = EventStore(nats_client, fixed_clock)
     await frozen_list(store, "T-1", "GM0363", "GM0599")
     await signed(store, "C-1", "T-1", signed_on=date(2025, 1, 1), end=date(2028, 6, 30))
-    service = notifier(nats_client, fixed_clock, tmp_path / "n.db")
+    service = notifier(nats_client, fixed_clock, database_url)
     await service.start(commands=False, webhooks=False)
     try:
         seen: list[tuple[date, list[str]]] = []
@@ -90,13 +89,13 @@ async def test_contract_walks_through_its_thresholds_and_an_extension(
 
 
 async def test_backdated_contract_gets_one_late_warning(
-    nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
+    nats_client: NATS, fixed_clock: FixedClock, database_url: str
 ) -> None:
     store = EventStore(nats_client, fixed_clock)
     await frozen_list(store, "T-2", "GM0363")
     # Entered on 2026-01-15 (the fixed clock) for a contract signed in 2024 ending 2026-03-01.
     await signed(store, "C-2", "T-2", signed_on=date(2024, 1, 1), end=date(2026, 3, 1))
-    service = notifier(nats_client, fixed_clock, tmp_path / "n.db")
+    service = notifier(nats_client, fixed_clock, database_url)
     await service.start(commands=False, publish=False, webhooks=False)
     try:
         first = await service.tick(date(2026, 1, 15))
@@ -109,14 +108,14 @@ async def test_backdated_contract_gets_one_late_warning(
 
 
 async def test_two_instances_and_a_restart_raise_each_warning_once(
-    nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
+    nats_client: NATS, fixed_clock: FixedClock, database_url: str, other_database_url: str
 ) -> None:
     store = EventStore(nats_client, fixed_clock)
     await frozen_list(store, "T-3", "GM0363", "GM0772")
     for i in range(6):
         await signed(store, f"C-3{i}", "T-3", signed_on=date(2025, 1, 1), end=date(2028, 6, 30 - i))
-    a = notifier(nats_client, fixed_clock, tmp_path / "a.db", integration_ack_wait=1.0)
-    b = notifier(nats_client, fixed_clock, tmp_path / "b.db", integration_ack_wait=1.0)
+    a = notifier(nats_client, fixed_clock, database_url, integration_ack_wait=1.0)
+    b = notifier(nats_client, fixed_clock, other_database_url, integration_ack_wait=1.0)
     await a.start(commands=False, webhooks=False)
     await b.start(commands=False, webhooks=False)
     days = [date(2026, 6, 30), date(2026, 12, 31), date(2027, 6, 30), date(2027, 12, 30),
@@ -132,7 +131,7 @@ async def test_two_instances_and_a_restart_raise_each_warning_once(
             if index == 2:
                 # Instance b restarts (same database) in the middle of the walk.
                 await b.stop()
-                b = notifier(nats_client, fixed_clock, tmp_path / "b.db", integration_ack_wait=1.0)
+                b = notifier(nats_client, fixed_clock, other_database_url, integration_ack_wait=1.0)
                 await b.start(commands=False, webhooks=False)
                 again = await b.tick(day)
                 assert again.raised == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from nats.aio.client import Client as NATS
 
 from eventstore.testing.nats_server import NatsServer
 from notifier.feed import INTEGRATION_STREAM
-from notifier.nats_accounts import dev_password, render
+from notifier.nats_accounts import dev_environment, dev_password, render
 from notifier.publisher import ensure_integration_stream, ensure_organisation_consumer
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,7 +31,7 @@ def secured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsSer
     shutil.copy(ACCOUNTS, base / "accounts.conf")
     config = base / "server.conf"
     config.write_text(f'jetstream {{ store_dir: "{base / "js"}" }}\ninclude ./accounts.conf\n')
-    server = NatsServer(base, config_file=config).start()
+    server = NatsServer(base, config_file=config, env=dev_environment()).start()
     yield server
     server.stop()
 
@@ -76,6 +77,21 @@ async def published(secured_server: NatsServer) -> AsyncIterator[None]:
 
 def test_checked_in_accounts_file_is_the_rendered_one() -> None:
     assert ACCOUNTS.read_text() == render()
+
+
+def test_accounts_file_holds_no_password_and_the_server_needs_them(tmp_path: Path) -> None:
+    text = ACCOUNTS.read_text()
+    passwords = re.findall(r"(?m)^\s*password:\s*(\S+)$", text)
+    assert len(passwords) == len(dev_environment())
+    assert all(re.fullmatch(r"\$GT_NATS_[A-Z0-9_]+_PASSWORD", p) for p in passwords), passwords
+    assert "dev-" not in text
+    # Without its environment the server refuses to start, naming the missing variable.
+    shutil.copy(ACCOUNTS, tmp_path / "accounts.conf")
+    config = tmp_path / "server.conf"
+    config.write_text(f'jetstream {{ store_dir: "{tmp_path / "js"}" }}\ninclude ./accounts.conf\n')
+    missing = {k: v for k, v in dev_environment().items() if k != "GT_NATS_ORG_GM0363_PASSWORD"}
+    with pytest.raises(RuntimeError, match="GT_NATS_ORG_GM0363_PASSWORD"):
+        NatsServer(tmp_path, config_file=config, env=missing).start(timeout=5)
 
 
 async def test_example_consumer_receives_own_and_public_events(

@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -82,9 +81,9 @@ async def until(predicate: object, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def setup(nc: NATS, clock: FixedClock, tmp_path: Path, port: int) -> Notifier:
+async def setup(nc: NATS, clock: FixedClock, database_url: str, port: int) -> Notifier:
     service = notifier(
-        nc, clock, tmp_path / "n.db", webhook_master_key=KEY, webhook_max_attempts=4,
+        nc, clock, database_url, webhook_master_key=KEY, webhook_max_attempts=4,
         webhook_base_delay=0.01, webhook_max_delay=0.05, webhook_poll_interval=0.02,
     )  # fmt: skip
     await service.start(publish=False)
@@ -127,10 +126,10 @@ def rows(service: Notifier, table: object) -> list[object]:
 
 
 async def test_signed_delivery_survives_three_failures_and_filters(
-    nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path, port: int
+    nats_client: NATS, fixed_clock: FixedClock, database_url: str, port: int
 ) -> None:
     receiver = Receiver(port, failures=3)
-    service = await setup(nats_client, fixed_clock, tmp_path, port)
+    service = await setup(nats_client, fixed_clock, database_url, port)
     try:
         await publish(
             nats_client,
@@ -165,9 +164,9 @@ async def test_signed_delivery_survives_three_failures_and_filters(
 
 
 async def test_receiver_down_for_good_is_parked_then_replayed(
-    nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path, port: int
+    nats_client: NATS, fixed_clock: FixedClock, database_url: str, port: int
 ) -> None:
-    service = await setup(nats_client, fixed_clock, tmp_path, port)
+    service = await setup(nats_client, fixed_clock, database_url, port)
     receiver = None
     try:
         seq = await publish(

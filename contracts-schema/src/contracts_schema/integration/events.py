@@ -89,6 +89,15 @@ class ContractTerminatedV1(IntegrationEvent):
     reason: str = Field(description="Why.")
 
 
+class ContractExpiredV1(IntegrationEvent):
+    """A contract you take part in reached its end: no more call-offs under it."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.contract.expired.v1"
+
+    contract_id: str = Field(description="The contract.")
+    expired_on: date = Field(description="The day it expired (its last end date).")
+
+
 class CallOffAwardedV1(IntegrationEvent):
     """A call-off under a framework was awarded to your organisation's supplier."""
 
@@ -132,6 +141,7 @@ INTEGRATION_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ContractAmendedV1,
     ContractTransferredV1,
     ContractTerminatedV1,
+    ContractExpiredV1,
     CallOffAwardedV1,
     EnrolmentOpenedV1,
     EnrolmentExtendedV1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -41,7 +42,10 @@ class NatsServer:
         config_file: Path | None = None,
         extra_args: list[str] | None = None,
         port: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
+        """`env`: extra environment (e.g. the passwords a config's `$VAR`s refer to)."""
+        self.env = env or {}
         self.store_dir = store_dir or Path(tempfile.mkdtemp(prefix="nats-js-"))
         self.config_file = config_file
         self.extra_args = extra_args or []
@@ -62,7 +66,9 @@ class NatsServer:
         args += self.extra_args
         self.store_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
-            self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+            )
         self._wait_ready(timeout)
         return self
 

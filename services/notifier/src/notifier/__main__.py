@@ -8,12 +8,8 @@ from datetime import UTC, date, datetime
 
 import typer
 
-from eventstore.clock import FixedClock, SystemClock
-from eventstore.service_app import connect_nats
-from notifier.db import notifier_engine
-from notifier.service import Notifier
-from notifier.settings import NotifierSettings
-from notifier.signing import subscription_secret
+# The service's modules are imported inside the commands: a mistyped argument is answered at
+# once, without loading SQLAlchemy, NATS and FastStream first.
 
 cli = typer.Typer(
     help="The notifier: expiry warnings and integration events.", add_completion=False
@@ -23,7 +19,9 @@ cli = typer.Typer(
 @cli.command()
 def run() -> None:
     """Serve commands, keep the feed and the schedule going (until interrupted)."""
+    from eventstore.clock import SystemClock
     from notifier.app import build_app
+    from notifier.settings import NotifierSettings
 
     app, _broker = build_app(NotifierSettings(), SystemClock())
     asyncio.run(app.run())
@@ -33,7 +31,9 @@ def _parse_day(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date (expected YYYY-MM-DD)") from exc
+        raise typer.BadParameter(
+            f"{value!r} is not a date (expected YYYY-MM-DD)", param_hint="'--now'"
+        ) from exc
 
 
 @cli.command()
@@ -42,6 +42,12 @@ def tick(
 ) -> None:
     """Raise every expiry warning due on a day, once (backfills, tests); prints JSON."""
     day = _parse_day(now)
+    from eventstore.clock import FixedClock
+    from eventstore.service_app import connect_nats
+    from notifier.db import notifier_engine
+    from notifier.service import Notifier
+    from notifier.settings import NotifierSettings
+
     settings = NotifierSettings()
 
     async def main() -> dict[str, object]:
@@ -70,6 +76,9 @@ def tick(
 @cli.command("webhook-secret")
 def webhook_secret(subscription_id: str) -> None:
     """Print the signing secret of a subscription (hand it to the organisation)."""
+    from notifier.settings import NotifierSettings
+    from notifier.signing import subscription_secret
+
     typer.echo(subscription_secret(NotifierSettings().webhook_master_key, subscription_id))
 
 

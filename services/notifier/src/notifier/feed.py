@@ -21,6 +21,7 @@ from contracts_schema.integration import CloudEvent, IntegrationEvent
 from contracts_schema.integration.events import (
     CallOffAwardedV1,
     ContractAmendedV1,
+    ContractExpiredV1,
     ContractExpiringV1,
     ContractExtendedV1,
     ContractSignedV1,
@@ -32,6 +33,7 @@ from contracts_schema.integration.events import (
 from contracts_schema.notifier.events import ExpiryWarningRaised
 from contracts_schema.registry.events import (
     ContractAmended,
+    ContractExpired,
     ContractExtended,
     ContractSigned,
     ContractTerminated,
@@ -131,6 +133,8 @@ def to_payload(
             payload = ContractTerminatedV1(
                 contract_id=fact.contract_id, terminated_on=fact.terminated_on, reason=fact.reason
             )
+        case ContractExpired():
+            payload = ContractExpiredV1(contract_id=fact.contract_id, expired_on=fact.expired_on)
         case CallOffAwarded():
             return (
                 CallOffAwardedV1(

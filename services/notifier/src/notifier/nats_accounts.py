@@ -4,12 +4,16 @@ python -m notifier.nats_accounts [CODE ...] > deploy/nats/accounts.conf
 
 An organisation's user may subscribe only to `gt.org.<code>.>`, `gt.public.>` and its own
 inbox prefix, and may pull only from its own durable consumer `org_<code>` (whose filters the
-notifier fixes), so it can never read another organisation's events. Passwords here are
-development defaults; production renders the file with real (bcrypt) secrets.
+notifier fixes), so it can never read another organisation's events.
+
+No password is in the file: each is a NATS variable (`password: $GT_NATS_REGISTRY_PASSWORD`)
+that nats-server resolves from its environment at start, and refuses to start without.
+`dev_environment()` gives development values (tests, a local server).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 
 from notifier.feed import INTEGRATION_STREAM, consumer_name
@@ -23,6 +27,18 @@ def dev_password(user: str) -> str:
     return f"dev-{user.lower()}-secret"
 
 
+def password_variable(user: str) -> str:
+    """The environment variable holding a user's password (GT_NATS_<SERVICE>_PASSWORD,
+    GT_NATS_ORG_<CODE>_PASSWORD)."""
+    name = re.sub(r"[^A-Z0-9]", "_", user.upper())
+    return f"GT_NATS_{name}_PASSWORD" if user in SERVICES else f"GT_NATS_ORG_{name}_PASSWORD"
+
+
+def dev_environment(organisations: tuple[str, ...] = DEFAULT_ORGANISATIONS) -> dict[str, str]:
+    """Every password variable the accounts file needs, with development values."""
+    return {password_variable(u): dev_password(u) for u in (*SERVICES, *organisations)}
+
+
 def _list(items: list[str], indent: str) -> str:
     return "[\n" + "".join(f'{indent}  "{i}"\n' for i in items) + f"{indent}]"
 
@@ -33,7 +49,7 @@ def service_user(name: str) -> str:
     inline = ", ".join(f'"{d}"' for d in deny)
     publish = f'{{ allow: [">"], deny: [{inline}] }}'
     return (
-        f"      {{\n        user: {name}\n        password: {dev_password(name)}\n"
+        f"      {{\n        user: {name}\n        password: ${password_variable(name)}\n"
         f"        permissions: {{\n          publish: {publish}\n"
         f'          subscribe: {{ allow: [">"] }}\n        }}\n      }}\n'
     )
@@ -49,7 +65,7 @@ def organisation_user(code: str) -> str:
     ]
     subscribe = [f"gt.org.{code}.>", "gt.public.>", f"_INBOX_{code}.>"]
     return (
-        f'      {{\n        user: "{code}"\n        password: {dev_password(code)}\n'
+        f'      {{\n        user: "{code}"\n        password: ${password_variable(code)}\n'
         f"        permissions: {{\n"
         f"          publish: {{ allow: {_list(publish, '          ')} }}\n"
         f"          subscribe: {{ allow: {_list(subscribe, '          ')} }}\n"
@@ -65,7 +81,8 @@ def render(organisations: tuple[str, ...] = DEFAULT_ORGANISATIONS) -> str:
         "# One user per service and per organisation. An organisation reads only its own\n"
         "# subjects (gt.org.<code>.>), the public ones (gt.public.>) and its own durable\n"
         "# consumer org_<code> on the INTEGRATION stream; it connects with inbox prefix\n"
-        "# _INBOX_<code>. Passwords are development defaults: render real ones for production.\n"
+        "# _INBOX_<code>. Passwords are NATS variables resolved from the server's environment\n"
+        "# (GT_NATS_<SERVICE>_PASSWORD, GT_NATS_ORG_<CODE>_PASSWORD); none is in this file.\n"
         "accounts {\n  GT {\n    jetstream: enabled\n    users: [\n"
         f"{users}    ]\n  }}\n}}\n"
     )

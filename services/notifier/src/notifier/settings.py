@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from eventstore.settings import NatsSettings
 from notifier.domain.schedule import ExpiryPolicy
@@ -31,6 +33,25 @@ class NotifierSettings(NatsSettings):
     webhook_max_delay: float = Field(default=600.0, gt=0, description="Backoff cap (s).")
     webhook_timeout: float = Field(default=10.0, gt=0, description="Per-request timeout (s).")
     webhook_poll_interval: float = Field(default=1.0, gt=0)
+    webhook_claim_batch: int = Field(
+        default=20, ge=1, description="Deliveries one dispatcher claims per round."
+    )
+    webhook_claim_lease: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds a claimed delivery stays with its dispatcher; after that (the"
+        " dispatcher died mid-attempt) another instance may attempt it.",
+    )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_request(self) -> Self:
+        if self.webhook_claim_lease <= self.webhook_timeout:
+            raise ValueError(
+                f"webhook_claim_lease ({self.webhook_claim_lease}s) must exceed webhook_timeout"
+                f" ({self.webhook_timeout}s): a lease that ends during a request lets a second"
+                " notifier instance deliver the same event again"
+            )
+        return self
 
     def expiry_policy(self) -> ExpiryPolicy:
         return ExpiryPolicy(

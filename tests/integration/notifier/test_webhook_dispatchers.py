@@ -1,0 +1,127 @@
+"""Two webhook dispatchers (two notifier instances) on one PostgreSQL database: every event is
+delivered once, retries included, and every request is recorded once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from nats.aio.client import Client as NATS
+from sqlalchemy import select
+
+from contracts_schema.notifier.commands import SubscribeWebhook
+from contracts_schema.replies import CommandAccepted
+from contracts_schema.subjects import NOTIFIER
+from eventstore.clock import FixedClock
+from eventstore.serving import send_command
+from eventstore.testing.nats_server import free_port
+from notifier.db import notifier_engine
+from notifier.feed import INTEGRATION_STREAM
+from notifier.webhooks import WebhookDispatcher, attempts, deliveries
+from tests.integration.notifier.facts import notifier
+
+EVENTS = 40
+
+
+class FlakyReceiver:
+    """Answers 503 to every third request, 204 otherwise, after a short think (20 ms)."""
+
+    def __init__(self, port: int) -> None:
+        self.requests: list[str] = []
+        self.accepted: list[str] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(0.02)
+                with receiver._lock:
+                    receiver.requests.append(self.headers["X-GT-Delivery"])
+                    ok = len(receiver.requests) % 3 != 0
+                    if ok:
+                        receiver.accepted.append(self.headers["X-GT-Delivery"])
+                self.send_response(204 if ok else 503)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_two_dispatchers_on_one_postgres_database_deliver_each_event_once(
+    nats_client: NATS, fixed_clock: FixedClock, postgres_url: str
+) -> None:
+    port = free_port()
+    receiver = FlakyReceiver(port)
+    tuning = {
+        "webhook_base_delay": 0.01, "webhook_max_delay": 0.05, "webhook_poll_interval": 0.02,
+        "webhook_claim_batch": 5, "webhook_max_attempts": 5,
+    }  # fmt: skip
+    service = notifier(nats_client, fixed_clock, postgres_url, **tuning)
+    await service.start(publish=False, webhooks=False)
+    # Two dispatchers as two instances would run them: each with its own connection pool.
+    dispatchers = [
+        WebhookDispatcher(
+            nats_client, notifier_engine(postgres_url), service.projection, fixed_clock,
+            service.settings,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    try:
+        reply = await send_command(
+            nats_client,
+            NOTIFIER,
+            SubscribeWebhook(
+                command_id="s-1",
+                subscription_id="sub-1",
+                organisation_code="GM0363",
+                url=f"http://127.0.0.1:{port}/hook",
+                event_types=[],
+            ),
+        )
+        assert isinstance(reply, CommandAccepted)
+        await service.ticker.catch_up()
+        for dispatcher in dispatchers:
+            await dispatcher.start()
+        js = nats_client.jetstream()
+        for i in range(EVENTS):
+            body = {"id": f"e{i}", "type": "nl.gt.contract.expiring.v1", "data": {}}
+            await js.publish(
+                "gt.org.GM0363.nl.gt.contract.expiring.v1",
+                json.dumps(body).encode(),
+                stream=INTEGRATION_STREAM,
+            )
+        deadline = time.monotonic() + 20
+        while len(receiver.accepted) < EVENTS:
+            assert time.monotonic() < deadline, f"accepted {len(receiver.accepted)} of {EVENTS}"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # both keep polling: nothing more may arrive
+    finally:
+        for dispatcher in dispatchers:
+            await dispatcher.stop()
+        await service.stop()
+        receiver.close()
+
+    accepted = Counter(receiver.accepted)
+    assert len(accepted) == EVENTS
+    assert max(accepted.values()) == 1, accepted.most_common(3)
+    with notifier_engine(postgres_url).connect() as conn:
+        rows = conn.execute(select(deliveries)).all()
+        recorded = conn.execute(select(attempts)).all()
+    assert len(rows) == EVENTS
+    assert {(r.status, r.claimed_by) for r in rows} == {("delivered", None)}
+    # Every request the receiver saw is recorded once, by the dispatcher that made it.
+    assert len(recorded) == len(receiver.requests) > EVENTS
+    assert Counter(a.outcome for a in recorded)["delivered"] == EVENTS
+    assert {a.dispatcher for a in recorded} == {d.owner for d in dispatchers}
