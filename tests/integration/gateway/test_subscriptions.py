@@ -47,7 +47,11 @@ class Subscriber:
     async def subscribe(self, variables: dict[str, Any]) -> None:
         await self.ws.send(
             json.dumps(
-                {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": variables}}
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": SUBSCRIBE, "variables": variables},
+                }
             )
         )
 
@@ -69,7 +73,10 @@ async def register(server: Server, system: System, code: str, name: str) -> str:
     async with httpx.AsyncClient(base_url=server.url) as client:
         response = await client.post(
             "/graphql",
-            json={"query": REGISTER, "variables": {"i": {"code": code, "name": name, "kind": "municipality"}}},
+            json={
+                "query": REGISTER,
+                "variables": {"i": {"code": code, "name": name, "kind": "municipality"}},
+            },
             headers={"Authorization": f"Bearer {token}"},
         )
     result = response.json()["data"]["registerOrganisation"]

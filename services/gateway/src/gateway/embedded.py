@@ -42,7 +42,7 @@ def dev_secret(data: Path) -> str:
 async def embedded(
     data: Path, host: str = "127.0.0.1", port: int = 8000, nats_port: int | None = None
 ) -> AsyncIterator[tuple[System, Server]]:
-    data.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
     broker = NatsServer(data / "jetstream", port=nats_port).start()
     nc: NATS | None = None
     system: System | None = None
@@ -66,9 +66,7 @@ async def embedded(
         broker.stop()
 
 
-async def main() -> None:
-    data = Path(os.environ.get("GT_DATA_DIR", "data")).resolve()
-    port = int(os.environ.get("GT_PORT", "8000"))
+async def main(data: Path, port: int) -> None:
     async with embedded(data, port=port) as (system, server):
         new, known = await load_demo(CommandBus(system.nc))
         print(f"demo history: {new} commands applied, {known} already there")
@@ -93,4 +91,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(
+        main(
+            Path(os.environ.get("GT_DATA_DIR", "data")).resolve(),
+            int(os.environ.get("GT_PORT", "8000")),
+        )
+    )

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import Iterator
 
 import uvicorn
 from starlette.applications import Starlette
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    # The host process owns the signals: uvicorn would capture Ctrl-C and re-raise it on exit.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class Server:
@@ -18,7 +27,7 @@ class Server:
         config = uvicorn.Config(
             app, log_level="warning", ws="websockets-sansio", lifespan="off", ws_ping_interval=20
         )
-        self._server = uvicorn.Server(config)
+        self._server = _EmbeddedUvicorn(config)
         self._task: asyncio.Task[None] | None = None
 
     @property
