@@ -3,7 +3,8 @@
 Connects to the NATS cluster, runs the gateway's projections into GT_DATABASE_URL, serves
 GraphQL on GT_HTTP_HOST:GT_HTTP_PORT and /healthz, /readyz, /metrics on
 GT_METRICS_HOST:GT_METRICS_PORT. Ready once NATS is connected and the projections started.
-SIGTERM or SIGINT stops it cleanly. Bad configuration: a message per problem, exit code 2.
+SIGTERM or SIGINT stops it cleanly (exit 0); a failed start exits 1. `gateway.__main__` checks
+the configuration first (exit 2 naming each bad variable).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -20,14 +20,13 @@ from nats.aio.client import Client as NATS
 
 from eventstore.health import HealthServer
 from eventstore.observability import configure_logging, unwatch_projection, watch_projection
-from gateway.process_config import ConfigError, GatewayConfig, load_config
+from gateway.process_config import GatewayConfig
 from gateway.readside import ReadSide, start_read_side
 from gateway.serve import Server
 
 log = logging.getLogger("gateway")
 T = TypeVar("T")
 
-EXIT_CONFIG = 2
 EXIT_STARTUP = 1
 
 
@@ -122,14 +121,7 @@ async def serve(config: GatewayConfig) -> None:
     await run(config, stop)
 
 
-def main() -> int:
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        print("gateway: bad configuration:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return EXIT_CONFIG
+def run_process(config: GatewayConfig) -> int:
     configure_logging(config.observability)
     if config.observability.log_format != "json":
         logging.basicConfig(level=config.observability.log_level.upper())
@@ -138,7 +130,7 @@ def main() -> int:
     try:
         asyncio.run(serve(config))
     except Exception as exc:
-        # Unreachable NATS or database at start: say which, exit non-zero, let the
+        # Unreachable database at start, a port in use: say what, exit non-zero, let the
         # orchestrator restart us.
         log.critical("gateway: could not start: %s: %s", type(exc).__name__, exc)
         return EXIT_STARTUP

@@ -1,14 +1,15 @@
 """The standalone gateway's configuration: GT_* environment variables only, checked up front.
 
-Each problem is reported by variable name before anything connects: first values that do
-not parse (a port out of range, a word for a number), then ones that parse but cannot work
-(a malformed URL, a missing JWT key, one port for two servers).
+Every problem is reported at once, by variable name, before anything connects: values that
+do not parse (a port out of range, a word for a number) and values that parse but cannot
+work (a malformed URL, a missing JWT key, one port for two servers).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError
@@ -59,34 +60,39 @@ class GatewayConfig:
 def load_config() -> GatewayConfig:
     """Read and check the configuration; raises ConfigError naming every bad variable."""
     problems: list[str] = []
-    parts: dict[str, BaseSettings] = {}
-    kinds: dict[str, type[BaseSettings]] = {
-        "nats": NatsSettings,
-        "gateway": GatewaySettings,
-        "http": HttpSettings,
-        "observability": ObservabilitySettings,
-    }
-    for key, kind in kinds.items():
-        try:
-            parts[key] = kind()
-        except ValidationError as exc:
-            problems += [_describe(error) for error in exc.errors()]
-    if problems:
+    nats = _parse(NatsSettings, problems)
+    gateway = _parse(GatewaySettings, problems)
+    http = _parse(HttpSettings, problems)
+    observability = _parse(ObservabilitySettings, problems)
+    # Check what did parse, so that one run reports every problem.
+    if nats is not None:
+        problems += _check_nats([u.strip() for u in nats.nats_url.split(",")])
+        if bool(nats.nats_user) != bool(nats.nats_password):
+            problems.append("GT_NATS_USER and GT_NATS_PASSWORD go together: set both or neither")
+    if gateway is not None:
+        problems += _check_database("GT_DATABASE_URL", gateway.database_url)
+    if http is not None and http.read_database_url:
+        problems += _check_database("GT_READ_DATABASE_URL", http.read_database_url)
+    if gateway is not None and not (http is not None and http.dev_mode):
+        problems += _check_keys(gateway)
+    if http is not None and observability is not None:
+        port = http.http_port
+        if port > 0 and port == observability.metrics_port:
+            problems.append(f"GT_HTTP_PORT and GT_METRICS_PORT are both {port}; use two ports")
+    if problems or nats is None or gateway is None or http is None or observability is None:
         raise ConfigError(problems)
-    config = GatewayConfig(**parts)  # type: ignore[arg-type]
-    problems += _check_nats(config.nats_servers)
-    problems += _check_database("GT_DATABASE_URL", config.gateway.database_url)
-    if config.http.read_database_url:
-        problems += _check_database("GT_READ_DATABASE_URL", config.http.read_database_url)
-    problems += _check_keys(config)
-    metrics, http = config.observability.metrics_port, config.http.http_port
-    if metrics > 0 and metrics == http:
-        problems.append(f"GT_HTTP_PORT and GT_METRICS_PORT are both {http}; use two ports")
-    if bool(config.nats.nats_user) != bool(config.nats.nats_password):
-        problems.append("GT_NATS_USER and GT_NATS_PASSWORD go together: set both or neither")
-    if problems:
-        raise ConfigError(problems)
-    return config
+    return GatewayConfig(nats, gateway, http, observability)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def _parse(kind: type[S], problems: list[str]) -> S | None:
+    try:
+        return kind()
+    except ValidationError as exc:
+        problems += [_describe(error) for error in exc.errors()]
+        return None
 
 
 def _describe(error: Mapping[str, object]) -> str:
@@ -126,10 +132,7 @@ def _check_database(name: str, url: str) -> list[str]:
     return []
 
 
-def _check_keys(config: GatewayConfig) -> list[str]:
-    settings = config.gateway
-    if config.http.dev_mode:
-        return []
+def _check_keys(settings: GatewaySettings) -> list[str]:
     if settings.jwt_algorithm == "HS256" and not settings.jwt_secret:
         return [
             "GT_JWT_SECRET is not set: the gateway cannot verify HS256 tokens"
