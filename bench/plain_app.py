@@ -46,11 +46,13 @@ CALL_OFFS = text(
     " WHERE framework_contract_id IN (:id) ORDER BY call_off_id"
 )
 EVENTS_COUNT = text(
-    "SELECT count(*) FROM event_log_v1_events WHERE aggregate_id = :id AND recorded_at < :before"
+    "SELECT count(*) FROM event_log_v1_events"
+    " WHERE aggregate_type = 'tender' AND aggregate_id = :id AND recorded_at < :before"
 )
 EVENTS = text(
     "SELECT event_type, aggregate_type, aggregate_version, occurred_at, recorded_at, payload"
-    " FROM event_log_v1_events WHERE aggregate_id = :id AND recorded_at < :before"
+    " FROM event_log_v1_events"
+    " WHERE aggregate_type = 'tender' AND aggregate_id = :id AND recorded_at < :before"
     " ORDER BY recorded_at, stream, seq LIMIT :limit"
 )
 

@@ -48,7 +48,9 @@ FRAMEWORK = """query Framework($id: String!) {
 # The gateway has no asOf argument on main yet: "the tender as known at a past date" is its
 # event log up to that transaction time (recordedBefore), the closest query it offers.
 TENDER_AS_OF = """query TenderAsKnownAt($id: String!, $before: DateTime!) {
-  events(filter: {aggregateId: $id, recordedBefore: $before}, first: 100) {
+  events(
+    filter: {aggregateType: "tender", aggregateId: $id, recordedBefore: $before}, first: 100
+  ) {
     totalCount
     edges { node { eventType aggregateType aggregateVersion occurredAt recordedAt payload } }
   }
