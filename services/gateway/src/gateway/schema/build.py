@@ -11,8 +11,12 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.tools import merge_types
 
+from audit.graphql import AuditQuery
 from contracts_schema.catalogue import COMMAND_MODELS
+from gateway.history.horizon import with_horizons
+from gateway.history.sources import is_audit_input_error
 from gateway.schema.enrolment_types import CallOff, Organisation, Participant
 from gateway.schema.errors import is_client_error
 from gateway.schema.events import Event
@@ -28,7 +32,8 @@ NODE_TYPES = [Programme, Tender, Contract, Supplier, Organisation, Participant, 
 def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
     settings = settings or GatewaySettings()
     return strawberry.Schema(
-        query=Query,
+        # The audit fields carry their own asOf/knownAt; every gateway root gets both clocks.
+        query=merge_types("Query", (with_horizons(Query), AuditQuery)),
         mutation=mutation_type(COMMAND_MODELS),
         subscription=Subscription,
         types=NODE_TYPES,
@@ -38,7 +43,9 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: QueryDepthLimiter(max_depth=settings.max_depth),
             # Domain, validation and limit errors reach the client; anything else is masked.
-            lambda: MaskErrors(should_mask_error=lambda error: not is_client_error(error)),
+            lambda: MaskErrors(
+                should_mask_error=lambda e: not (is_client_error(e) or is_audit_input_error(e))
+            ),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
