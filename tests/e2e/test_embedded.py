@@ -34,9 +34,11 @@ def readme_examples() -> list[str]:
 async def running(tmp_path: Path) -> AsyncIterator[tuple[System, Server]]:
     async with embedded(tmp_path / "data", port=0) as (system, server):
         refused: list[str] = []
-        new, known = await load_demo(CommandBus(system.nc), say=refused.append)
+        demo = await load_demo(CommandBus(system.nc), say=refused.append)
         assert refused == []
-        assert (new, known) == (27, 0)
+        assert (demo.new, demo.known) == (27, 0)
+        assert system.read is not None
+        await system.read.wait_for(demo.consistency_token, timeout=30)  # as `make run` does
         yield system, server
 
 

@@ -7,6 +7,7 @@ Valid times are the historical dates; the registry records them as learned now.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from contracts_schema.base import Command
@@ -199,16 +200,30 @@ def veilig_thuis() -> Iterator[Command]:
     )
 
 
-async def load_demo(bus: CommandBus, say: object = print) -> tuple[int, int]:
-    """Send the history; returns (new, already there). A refusal is reported, not fatal."""
-    new = known = 0
+@dataclass
+class DemoLoad:
+    new: int = 0
+    known: int = 0
+    positions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def consistency_token(self) -> str:
+        """Wait for this and every read model includes the whole demo history."""
+        return ",".join(f"{stream}:{seq}" for stream, seq in sorted(self.positions.items()))
+
+
+async def load_demo(bus: CommandBus, say: object = print) -> DemoLoad:
+    """Send the history; a refusal is reported, not fatal."""
+    load = DemoLoad()
     for command in history():
         reply = await bus.send(command, "coordinator:demo")
         if isinstance(reply, CommandAccepted):
+            for event in reply.events:
+                load.positions[event.stream] = max(load.positions.get(event.stream, 0), event.seq)
             if reply.duplicate:
-                known += 1
+                load.known += 1
             else:
-                new += 1
+                load.new += 1
         else:
             say(f"demo: {command.command_type} refused: {reply.code}: {reply.message}")  # type: ignore[operator]
-    return new, known
+    return load

@@ -68,8 +68,10 @@ async def embedded(
 
 async def main(data: Path, port: int) -> None:
     async with embedded(data, port=port) as (system, server):
-        new, known = await load_demo(CommandBus(system.nc))
-        print(f"demo history: {new} commands applied, {known} already there")
+        demo = await load_demo(CommandBus(system.nc))
+        print(f"demo history: {demo.new} commands applied, {demo.known} already there")
+        assert system.read is not None
+        await system.read.wait_for(demo.consistency_token, timeout=60)
         print(f"GraphiQL: {server.url}/graphql   (data in {data})")
         print("dev tokens (send as 'Authorization: Bearer <token>'):")
         for role, org in (

@@ -12,6 +12,7 @@ from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from audit.temporal import TemporalProjection
 from contracts_schema.subjects import CONTEXTS
 from enrolment.app import EnrolmentParts, assemble
 from eventstore.clock import Clock, SystemClock
@@ -21,6 +22,7 @@ from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from gateway.app import build_app
 from gateway.commandbus import CommandBus
+from gateway.history.sources import audit_sources
 from gateway.live import LiveEvents
 from gateway.projections import ALL
 from gateway.readmodels import ReadModels
@@ -38,6 +40,7 @@ class System:
     settings: GatewaySettings
     clock: Clock = field(default_factory=SystemClock)
     with_notifier: bool = True
+    protect_streams: bool = True  # False only in tests that tamper with the log on purpose
     servers: list[CommandServer] = field(default_factory=list)
     runners: list[ProjectionRunner] = field(default_factory=list)
     enrolment: EnrolmentParts | None = None
@@ -47,7 +50,7 @@ class System:
     app: Starlette | None = None
 
     async def start(self) -> System:
-        store = EventStore(self.nc, self.clock)
+        store = EventStore(self.nc, self.clock, protect=self.protect_streams)
         for context in CONTEXTS.values():
             await store.ensure_stream(context)
         self.servers.append(CommandServer(self.nc, registry_service(store, self.clock)))
@@ -63,12 +66,18 @@ class System:
             self.notifier = Notifier(self.nc, notifier_engine(url), self.clock, notifier_settings)
             await self.notifier.start(commands=True, webhooks=False)
         self.engine = make_engine(self.settings.database_url)
-        for projection in ALL:
+        for projection in (*ALL, TemporalProjection):
             runner = ProjectionRunner(self.nc, self.engine, projection())
             await runner.start()
             self.runners.append(runner)
         self.read = ReadModels(self.engine, self.runners)
-        self.app = build_app(self.read, self.settings, CommandBus(self.nc), LiveEvents(self.nc))
+        self.app = build_app(
+            self.read,
+            self.settings,
+            CommandBus(self.nc),
+            LiveEvents(self.nc),
+            audit_sources(store, self.engine),
+        )
         return self
 
     async def stop(self) -> None:

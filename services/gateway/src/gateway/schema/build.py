@@ -12,8 +12,12 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.tools import merge_types
 
+from audit.graphql import AuditQuery
 from contracts_schema.catalogue import COMMAND_MODELS
+from gateway.history.horizon import with_horizons
+from gateway.history.sources import is_audit_input_error
 from gateway.schema.enrolment_types import CallOff, Organisation, Participant
 from gateway.schema.errors import is_client_error
 from gateway.schema.events import Event
@@ -36,7 +40,8 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
     return strawberry.Schema(
-        query=Query,
+        # The audit fields carry their own asOf/knownAt; every gateway root gets both clocks.
+        query=merge_types("Query", (with_horizons(Query), AuditQuery)),
         mutation=mutation_type(COMMAND_MODELS),
         subscription=Subscription,
         types=NODE_TYPES,
@@ -45,7 +50,9 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: AddValidationRules(limits),
             # Domain, validation and limit errors reach the client; anything else is masked.
-            lambda: MaskErrors(should_mask_error=lambda error: not is_client_error(error)),
+            lambda: MaskErrors(
+                should_mask_error=lambda e: not (is_client_error(e) or is_audit_input_error(e))
+            ),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
