@@ -18,8 +18,10 @@ from typing import TypeVar
 import nats
 from nats.aio.client import Client as NATS
 
+from eventstore.clock import SystemClock
 from eventstore.health import HealthServer
 from eventstore.observability import configure_logging, unwatch_projection, watch_projection
+from eventstore.store import EventStore
 from gateway.process_config import GatewayConfig
 from gateway.readside import ReadSide, start_read_side
 from gateway.serve import Server
@@ -81,7 +83,12 @@ async def run(config: GatewayConfig, stop: asyncio.Event) -> None:
             log.info("gateway: /healthz, /readyz and /metrics on port %s", health.port)
         nc = await _unless_stopped(connect(config), stop)
         side = await _unless_stopped(
-            start_read_side(nc, config.gateway, read_database_url=config.http.read_database_url),
+            start_read_side(
+                nc,
+                config.gateway,
+                EventStore(nc, SystemClock(), replicas=config.nats.stream_replicas),
+                read_database_url=config.http.read_database_url,
+            ),
             stop,
         )
         for runner in side.runners:

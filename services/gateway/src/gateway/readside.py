@@ -12,10 +12,13 @@ from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from audit.temporal import TemporalProjection
 from eventstore.projection import ProjectionRunner
 from eventstore.sql import make_engine
+from eventstore.store import EventStore
 from gateway.app import build_app
 from gateway.commandbus import CommandBus
+from gateway.history.sources import audit_sources
 from gateway.live import LiveEvents
 from gateway.projections import ALL
 from gateway.readmodels import ReadModels
@@ -39,14 +42,21 @@ class ReadSide:
 
 
 async def start_read_side(
-    nc: NATS, settings: GatewaySettings, *, read_database_url: str | None = None
+    nc: NATS,
+    settings: GatewaySettings,
+    store: EventStore,
+    *,
+    read_database_url: str | None = None,
 ) -> ReadSide:
-    """Start every gateway projection on `settings.database_url`, then build the app."""
+    """Start every gateway projection on `settings.database_url`, then build the app.
+
+    `store` is only read (audit folds of an aggregate's history); it creates no stream.
+    """
     engine = make_engine(settings.database_url)
     read_engine = make_engine(read_database_url) if read_database_url else engine
     side = ReadSide(engine, read_engine)
     try:
-        for projection in ALL:
+        for projection in (*ALL, TemporalProjection):
             runner = ProjectionRunner(nc, engine, projection())
             await runner.start()
             side.runners.append(runner)
@@ -54,5 +64,11 @@ async def start_read_side(
         await side.stop()
         raise
     side.read = ReadModels(read_engine, side.runners)
-    side.app = build_app(side.read, settings, CommandBus(nc), LiveEvents(nc))
+    side.app = build_app(
+        side.read,
+        settings,
+        CommandBus(nc),
+        LiveEvents(nc),
+        audit_sources(store, read_engine),
+    )
     return side

@@ -34,6 +34,7 @@ class System:
     settings: GatewaySettings
     clock: Clock = field(default_factory=SystemClock)
     with_notifier: bool = True
+    protect_streams: bool = True  # False only in tests that tamper with the log on purpose
     servers: list[CommandServer] = field(default_factory=list)
     runners: list[ProjectionRunner] = field(default_factory=list)
     enrolment: EnrolmentParts | None = None
@@ -44,7 +45,7 @@ class System:
     read_side: ReadSide | None = None
 
     async def start(self) -> System:
-        store = EventStore(self.nc, self.clock)
+        store = EventStore(self.nc, self.clock, protect=self.protect_streams)
         for context in CONTEXTS.values():
             await store.ensure_stream(context)
         self.servers.append(CommandServer(self.nc, registry_service(store, self.clock)))
@@ -59,7 +60,7 @@ class System:
             notifier_settings = NotifierSettings(database_url=url)
             self.notifier = Notifier(self.nc, notifier_engine(url), self.clock, notifier_settings)
             await self.notifier.start(commands=True, webhooks=False)
-        self.read_side = await start_read_side(self.nc, self.settings)
+        self.read_side = await start_read_side(self.nc, self.settings, store)
         self.engine, self.runners = self.read_side.engine, self.read_side.runners
         self.read, self.app = self.read_side.read, self.read_side.app
         return self
