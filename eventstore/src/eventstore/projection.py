@@ -38,6 +38,7 @@ from contracts_schema.subjects import BoundedContext
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
 from eventstore.subscription import DurableSubscriber
+from eventstore.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from eventstore.projection_status import ProjectionStatus
@@ -182,8 +183,7 @@ class ProjectionRunner:
 
     async def stop(self) -> None:
         if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
+            await cancel_and_wait(self._watcher)
             self._watcher = None
         for subscriber in self._subscribers:
             await subscriber.stop()
