@@ -58,7 +58,9 @@ async def test_a_task_that_refuses_to_stop_is_reported_with_where_it_is() -> Non
     task = asyncio.create_task(stubborn(), name="stubborn")
     await asyncio.sleep(0)
     try:
-        with pytest.raises(TimeoutError, match=r"(?s)stubborn still running 0.2s after.*test_tasks"):
+        with pytest.raises(
+            TimeoutError, match=r"(?s)stubborn still running 0.2s after.*test_tasks"
+        ):
             await cancel_and_wait(task, timeout=0.2)
     finally:
         refusing = False
