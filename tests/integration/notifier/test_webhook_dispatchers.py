@@ -78,6 +78,13 @@ async def test_two_dispatchers_on_one_postgres_database_deliver_each_event_once(
         )
         for _ in range(2)
     ]  # fmt: skip
+
+    def all_recorded() -> bool:
+        with check.connect() as conn:
+            rows = conn.execute(select(deliveries.c.status, deliveries.c.claimed_by)).all()
+        return len(rows) == EVENTS and set(rows) == {("delivered", None)}
+
+    check = notifier_engine(postgres_url)
     try:
         reply = await send_command(
             nats_client,
@@ -103,15 +110,20 @@ async def test_two_dispatchers_on_one_postgres_database_deliver_each_event_once(
                 stream=INTEGRATION_STREAM,
             )
         deadline = time.monotonic() + 20
-        while len(receiver.accepted) < EVENTS:
+        while len(receiver.accepted) < EVENTS or not await asyncio.to_thread(all_recorded):
             assert time.monotonic() < deadline, f"accepted {len(receiver.accepted)} of {EVENTS}"
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.3)  # both keep polling: nothing more may arrive
+        # Every delivery is recorded as delivered (not only answered: a stop() between the
+        # receiver's 204 and the record would leave the claim behind). Both keep polling:
+        seen = len(receiver.requests)
+        await asyncio.sleep(0.3)
+        assert len(receiver.requests) == seen  # nothing more may arrive
     finally:
         for dispatcher in dispatchers:
             await dispatcher.stop()
         await service.stop()
         receiver.close()
+        check.dispose()
 
     accepted = Counter(receiver.accepted)
     assert len(accepted) == EVENTS
