@@ -22,7 +22,7 @@ from bench.suites import commands, freshness, graphql, peer, replay, scale
 Suite = Callable[[BenchContext], Awaitable[list[Figure]]]
 
 SUITES: list[tuple[str, Suite]] = [
-    ("commands", lambda b: commands.run(b.client, b.service_nc, b.config)),
+    ("commands", lambda b: commands.run(b.client, b.service_nc, b.config, b.history)),
     ("replay", replay.run),
     ("graphql", graphql.run),
     ("freshness", freshness.run),

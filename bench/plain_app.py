@@ -1,120 +1,181 @@
-"""The baseline for the GraphQL benchmark: a plain ASGI endpoint running the same SQL and
-returning the same JSON, with no GraphQL layer. Served by uvicorn in its own process:
-`uvicorn --factory bench.plain_app:create` with BENCH_READ_MODEL_URL set."""
+"""The baseline for the GraphQL benchmark: a plain ASGI endpoint over the gateway's own read
+model tables, running the SQL the gateway runs and returning the JSON the gateway returns,
+with no GraphQL layer. Served by uvicorn in its own process:
+`uvicorn --factory bench.plain_app:create` with BENCH_READ_MODEL_URL set.
+
+The suite checks that both sides answer with equal JSON before it measures.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-TODAY = date(2026, 1, 15)
+from eventstore.sql import make_engine
 
-EXPIRING = text(
-    "SELECT contract_id, kind, authority, end_date FROM bench_rm_contracts"
-    " WHERE status = 'active' AND end_date >= :start AND end_date < :stop"
-    " AND (end_date, contract_id) > (:after_date, :after_id)"
-    " ORDER BY end_date, contract_id LIMIT :first"
+PAGE = 20
+
+EXPIRING_COUNT = text(
+    "SELECT count(*) FROM contracts_v1_contracts"
+    " WHERE end_date >= :start AND end_date <= :stop AND status = 'active'"
 )
-FRAMEWORK = text(
-    "SELECT contract_id, kind, tender_id, authority, start_date, end_date, suppliers"
-    " FROM bench_rm_contracts WHERE contract_id = :id"
+EXPIRING = text(
+    "SELECT contract_id, kind, contracting_authority, end_date, status FROM contracts_v1_contracts"
+    " WHERE end_date >= :start AND end_date <= :stop AND status = 'active'"
+    " ORDER BY end_date, contract_id LIMIT :limit"
+)
+CONTRACT = text(
+    "SELECT contract_id, kind, tender_id, end_date FROM contracts_v1_contracts"
+    " WHERE contract_id IN (:id)"
 )
 PARTICIPANTS = text(
-    "SELECT organisation_code, lot_ids FROM bench_rm_participants"
-    " WHERE tender_id = :tender AND status = 'enrolled' ORDER BY organisation_code"
+    "SELECT tender_id, organisation_code, lot_ids, status FROM enrolment_v1_participants"
+    " WHERE tender_id IN (:tender) ORDER BY organisation_code"
 )
 CALL_OFFS = text(
-    "SELECT call_off_id, participant_code, supplier_id, procedure, start_date, end_date"
-    " FROM bench_rm_call_offs WHERE framework_contract_id = :id ORDER BY call_off_id"
+    "SELECT call_off_id, participant_code, supplier_id, procedure FROM enrolment_v1_call_offs"
+    " WHERE framework_contract_id IN (:id) ORDER BY call_off_id"
 )
-TENDER_AS_OF = text(
-    "SELECT event_type, payload FROM bench_rm_tender_events"
-    " WHERE tender_id = :id AND occurred_at <= :as_of ORDER BY occurred_at, stream, seq"
+EVENTS_COUNT = text(
+    "SELECT count(*) FROM event_log_v1_events"
+    " WHERE aggregate_type = 'tender' AND aggregate_id = :id AND recorded_at < :before"
+)
+EVENTS = text(
+    "SELECT event_type, aggregate_type, aggregate_version, occurred_at, recorded_at, payload"
+    " FROM event_log_v1_events"
+    " WHERE aggregate_type = 'tender' AND aggregate_id = :id AND recorded_at < :before"
+    " ORDER BY recorded_at, stream, seq LIMIT :limit"
 )
 
 
-def expiring(engine: Engine, first: int = 20) -> dict[str, Any]:
+def _cursor(values: list[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, date) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def expiring(engine: Engine, start: date, stop: date) -> dict[str, Any]:
+    window = {"start": start, "stop": stop}
     with engine.connect() as conn:
-        rows = conn.execute(
-            EXPIRING,
-            {
-                "start": TODAY,
-                "stop": TODAY + timedelta(days=365),
-                "after_date": date.min,
-                "after_id": "",
-                "first": first,
+        total = conn.execute(EXPIRING_COUNT, window).scalar_one()
+        rows = conn.execute(EXPIRING, {**window, "limit": PAGE + 1}).all()
+    edges = [
+        {
+            "cursor": _cursor([_day(r.end_date), r.contract_id]),
+            "node": {
+                "contractId": r.contract_id,
+                "kind": r.kind.upper(),
+                "contractingAuthorityCode": r.contracting_authority,
+                "endDate": _day(r.end_date).isoformat(),
+                "status": r.status.upper(),
             },
-        ).all()
-    items = [
-        {"contractId": r[0], "kind": r[1], "authority": r[2], "endDate": str(r[3])} for r in rows
+        }
+        for r in rows[:PAGE]
     ]
-    return {"expiringContracts": {"items": items, "hasNext": len(items) == first}}
+    return {
+        "expiringContracts": {
+            "totalCount": total,
+            "pageInfo": {
+                "hasNextPage": len(rows) > PAGE,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+            },
+            "edges": edges,
+        }
+    }
 
 
 def framework(engine: Engine, contract_id: str) -> dict[str, Any]:
     with engine.connect() as conn:
-        row = conn.execute(FRAMEWORK, {"id": contract_id}).first()
+        row = conn.execute(CONTRACT, {"id": contract_id}).first()
         if row is None:
             return {"contract": None}
-        participants = conn.execute(PARTICIPANTS, {"tender": row.tender_id}).all()
+        participants = (
+            conn.execute(PARTICIPANTS, {"tender": row.tender_id}).all() if row.tender_id else []
+        )
         call_offs = conn.execute(CALL_OFFS, {"id": contract_id}).all()
     return {
         "contract": {
             "contractId": row.contract_id,
-            "kind": row.kind,
-            "authority": row.authority,
-            "endDate": str(row.end_date),
-            "participants": [{"code": p[0], "lotIds": p[1]} for p in participants],
+            "kind": row.kind.upper(),
+            "endDate": _day(row.end_date).isoformat(),
+            "participants": [
+                {"organisationCode": p.organisation_code, "lotIds": _json(p.lot_ids)}
+                for p in participants
+                if p.status == "enrolled"
+            ],
             "callOffs": [
-                {"callOffId": c[0], "participant": c[1], "supplier": c[2], "procedure": c[3]}
+                {
+                    "callOffId": c.call_off_id,
+                    "participantCode": c.participant_code,
+                    "supplierId": c.supplier_id,
+                    "procedure": c.procedure,
+                }
                 for c in call_offs
             ],
         }
     }
 
 
-def tender_as_of(engine: Engine, tender_id: str, as_of: date) -> dict[str, Any]:
-    moment = datetime(as_of.year, as_of.month, as_of.day, 23, 59, tzinfo=UTC)
+def tender_history(engine: Engine, tender_id: str, before: datetime) -> dict[str, Any]:
+    # SQLite keeps the event log's times naive UTC; PostgreSQL compares aware values.
+    bound = before.replace(tzinfo=None) if engine.dialect.name == "sqlite" else before
     with engine.connect() as conn:
-        rows = conn.execute(TENDER_AS_OF, {"id": tender_id, "as_of": moment}).all()
-    state: dict[str, Any] = {"tenderId": tender_id, "phase": None, "participants": 0}
-    for kind, raw in rows:
-        payload = json.loads(raw) if isinstance(raw, str) else raw
-        if kind == "TenderPlanned":
-            state.update(title=payload["title"], phase="planned", lots=len(payload["lots"]))
-        elif kind == "ParticipantEnrolled":
-            state["participants"] += 1
-        elif kind == "ParticipantWithdrawn":
-            state["participants"] -= 1
-        elif kind == "TenderPublished":
-            state["phase"] = "published"
-        elif kind in ("ProvisionalAwardDecided", "ProvisionalAwardRevised"):
-            state["phase"] = "provisionally_awarded"
-        elif kind == "AwardMadeDefinitive":
-            state["phase"] = "awarded"
-    return {"tender": state}
+        total = conn.execute(EVENTS_COUNT, {"id": tender_id, "before": bound}).scalar_one()
+        rows = conn.execute(EVENTS, {"id": tender_id, "before": bound, "limit": 101}).all()
+    return {
+        "events": {
+            "totalCount": total,
+            "edges": [
+                {
+                    "node": {
+                        "eventType": r.event_type,
+                        "aggregateType": r.aggregate_type,
+                        "aggregateVersion": r.aggregate_version,
+                        "occurredAt": _utc(r.occurred_at),
+                        "recordedAt": _utc(r.recorded_at),
+                        "payload": _json(r.payload),
+                    }
+                }
+                for r in rows[:100]
+            ],
+        }
+    }
+
+
+def _utc(value: Any) -> str:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.isoformat()
 
 
 def create() -> Starlette:
-    engine = create_engine(os.environ["BENCH_READ_MODEL_URL"])
+    engine = make_engine(os.environ["BENCH_READ_MODEL_URL"])
 
     async def endpoint(request: Request) -> JSONResponse:
         q = request.query_params
         which = request.path_params["query"]
         if which == "expiring":
-            body = expiring(engine)
+            body = expiring(engine, date.fromisoformat(q["from"]), date.fromisoformat(q["to"]))
         elif which == "framework":
             body = framework(engine, q["id"])
         else:
-            body = tender_as_of(engine, q["id"], date.fromisoformat(q["as_of"]))
+            body = tender_history(engine, q["id"], datetime.fromisoformat(q["before"]))
         return JSONResponse({"data": body})
 
     return Starlette(routes=[Route("/plain/{query}", endpoint)])

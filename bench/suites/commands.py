@@ -1,17 +1,22 @@
 """(1) Command throughput and p50/p99 through the command API, against raw async publishes.
 
+Two routes at each concurrency: the benchmark's minimal route (bench/workload.py: the
+command machinery with a trivial rule) and the registry service's real `AmendContract`
+route (its validation, aggregate load and fold over the generated history, rules, append).
 The baseline publishes the very envelopes the commands produced, to a twin stream with the
 same storage settings, at the same concurrency: what JetStream alone costs.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 
 from nats.aio.client import Client as NATS
 
 from bench.config import Config
 from bench.figures import Figure, latency_ms
+from bench.history.model import History
 from bench.workload import (
     BENCH,
     EVENT_TYPES,
@@ -21,56 +26,103 @@ from bench.workload import (
     closed_loop,
     ensure_raw_stream,
 )
+from contracts_schema.base import Command
+from contracts_schema.registry import commands as cmd
+from contracts_schema.subjects import REGISTRY, BoundedContext
 from eventstore.clock import SystemClock
 from eventstore.commands import CommandService
 from eventstore.serving import CommandServer, send_command
 from eventstore.store import EventStore
+from registry.app import make_service
 
 DAY0 = date(2020, 1, 1)
+MakeCommand = Callable[[int, int, int], Command]  # (concurrency, worker, i) -> command
 
 
-async def run(client: NATS, service_nc: NATS, config: Config) -> list[Figure]:
+def signed_contracts(history: History) -> list[tuple[str, datetime]]:
+    """Contracts of the history that were never terminated, with their signature day."""
+    signed: dict[str, datetime] = {}
+    terminated: set[str] = set()
+    for commit in history.commits:
+        for e in commit.events:
+            if e.event_type == "ContractSigned":
+                day = date.fromisoformat(str(e.payload["signed_on"])[:10])
+                signed[e.payload["contract_id"]] = datetime.combine(day, time(12), tzinfo=UTC)
+            elif e.event_type == "ContractTerminated":
+                terminated.add(e.payload["contract_id"])
+    return sorted((k, v) for k, v in signed.items() if k not in terminated)
+
+
+async def run(client: NATS, service_nc: NATS, config: Config, history: History) -> list[Figure]:
     clock = SystemClock()
-    service = CommandService(BENCH, EventStore(service_nc, clock), clock, ROUTES, EVENT_TYPES)
-    server = CommandServer(service_nc, service, concurrency=256)
-    await server.start()
-    await service_nc.flush()  # the subscription is live before the first request
-    js = client.jetstream()
-    await ensure_raw_stream(js)
+    store = EventStore(service_nc, clock)
+    bench = CommandService(BENCH, store, clock, ROUTES, EVENT_TYPES)
+    servers = [
+        CommandServer(service_nc, bench, concurrency=256),
+        CommandServer(service_nc, make_service(store, clock), concurrency=256),
+    ]
+    for server in servers:
+        await server.start()
+    await service_nc.flush()  # the subscriptions are live before the first request
+    await ensure_raw_stream(client.jetstream())
+    contracts = signed_contracts(history)
+
+    def bench_command(c: int, w: int, i: int) -> Command:
+        return AmendContract(
+            command_id=f"amend-{c}-{i}",
+            contract_id=f"K{c}-{w}-{i % 7}",
+            summary="indexation",
+            amended_on=DAY0 + timedelta(days=i),
+        )
+
+    def registry_command(c: int, w: int, i: int) -> Command:
+        # Each worker owns its own contracts (w, w + c, ...): no write conflicts by design.
+        mine = contracts[w::c] or contracts[w % len(contracts) :: len(contracts)]
+        contract_id, signed_on = mine[(i // c) % len(mine)]
+        return cmd.AmendContract(
+            command_id=f"reg-amend-{c}-{i}",
+            contract_id=contract_id,
+            summary="indexation",
+            occurred_at=signed_on,
+        )
+
     figures: list[Figure] = []
-    store = EventStore(client, clock)
+    reader = EventStore(client, clock)
     try:
         for c in config.concurrencies:
-            figures += await level(client, store, c, config.commands_per_level)
+            figures += await level(client, reader, BENCH, "bench route", bench_command, c, config)
+            figures += await level(
+                client, reader, REGISTRY, "registry AmendContract", registry_command, c, config
+            )
     finally:
-        await server.stop()
+        for server in servers:
+            await server.stop()
     return figures
 
 
-async def level(client: NATS, store: EventStore, c: int, n: int) -> list[Figure]:
+async def level(
+    client: NATS,
+    store: EventStore,
+    context: BoundedContext,
+    route: str,
+    make: MakeCommand,
+    c: int,
+    config: Config,
+) -> list[Figure]:
     js = client.jetstream()
-    first_seq = await store.last_seq(BENCH) + 1
+    n = config.commands_per_level
+    first_seq = await store.last_seq(context) + 1
     rejected: list[str] = []
 
     async def command(w: int, i: int) -> None:
-        reply = await send_command(
-            client,
-            BENCH,
-            AmendContract(
-                command_id=f"amend-{c}-{i}",
-                contract_id=f"K{c}-{w}-{i % 7}",
-                summary="indexation",
-                amended_on=DAY0 + timedelta(days=i),
-            ),
-            actor="bench",
-        )
+        reply = await send_command(client, context, make(c, w, i), actor="bench")
         if reply.status != "accepted":
             rejected.append(reply.code)
 
     commands = await closed_loop(c, n, command)
     bodies = [
         (e.subject, e.envelope.model_dump_json().encode())
-        async for e in store.read_stream(BENCH, first_seq)
+        async for e in store.read_stream(context, first_seq)
     ]
 
     async def publish(_w: int, i: int) -> None:
@@ -81,7 +133,7 @@ async def level(client: NATS, store: EventStore, c: int, n: int) -> list[Figure]
     figures = [
         Figure(
             "commands",
-            f"throughput, concurrency {c}",
+            f"{route}: throughput, concurrency {c}",
             "cmd/s",
             round(commands.rate, 1),
             "raw JetStream publish of the same envelopes",
@@ -94,7 +146,7 @@ async def level(client: NATS, store: EventStore, c: int, n: int) -> list[Figure]
         figures.append(
             Figure(
                 "commands",
-                f"latency {p[:3]}, concurrency {c}",
+                f"{route}: latency {p[:3]}, concurrency {c}",
                 "ms",
                 ours[p],
                 "raw JetStream publish",

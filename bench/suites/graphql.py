@@ -1,118 +1,215 @@
-"""(3) GraphQL requests/s and p50/p99 at a fixed concurrency for three queries, against a
-plain ASGI endpoint running the same SQL and returning the same JSON; load from wrk.
+"""(3) GraphQL requests/s and p50/p99 at a fixed concurrency for three queries through the
+gateway's real app, against a plain ASGI endpoint running the same SQL over the same tables
+and returning the same JSON. Each server is a uvicorn process of its own; load comes from wrk.
 
-The plain side runs now, against the benchmark read model. The GraphQL side plugs in
-through `graphql_app_factory()` once the gateway is on main; until then it is reported as
-not measured, with the plain figures standing alone.
+Before measuring, both sides are asked each query once and must answer with equal JSON.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from bench.context import BenchContext
 from bench.figures import Figure, not_measured
+from bench.gateway_app import SECRET_ENV, coordinator_token
 from bench.wrk import WrkResult, run_wrk
+from eventstore.sql import make_engine
 from eventstore.testing.nats_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def graphql_app_factory() -> str | None:
-    """`module:factory` of the gateway's ASGI app over a given read-model URL, when it exists."""
-    try:
-        import gateway.app  # noqa: F401
-    except ImportError:
-        return None
-    return None  # wiring the gateway's auth and read models here is the next step
+EXPIRING = """query Expiring($from: Date!, $to: Date!) {
+  expiringContracts(from: $from, to: $to, first: 20) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { contractId kind contractingAuthorityCode endDate status } }
+  }
+}"""
+FRAMEWORK = """query Framework($id: String!) {
+  contract(contractId: $id) {
+    contractId kind endDate
+    participants { organisationCode lotIds }
+    callOffs { callOffId participantCode supplierId procedure }
+  }
+}"""
+# The gateway has no asOf argument on main yet: "the tender as known at a past date" is its
+# event log up to that transaction time (recordedBefore), the closest query it offers.
+TENDER_AS_OF = """query TenderAsKnownAt($id: String!, $before: DateTime!) {
+  events(
+    filter: {aggregateType: "tender", aggregateId: $id, recordedBefore: $before}, first: 100
+  ) {
+    totalCount
+    edges { node { eventType aggregateType aggregateVersion occurredAt recordedAt payload } }
+  }
+}"""
 
 
 def pick_parameters(url: str) -> dict[str, str]:
-    engine = create_engine(url)
+    engine = make_engine(url)
     with engine.connect() as conn:
         framework = conn.execute(
             text(
-                "SELECT framework_contract_id FROM bench_rm_call_offs"
+                "SELECT framework_contract_id FROM enrolment_v1_call_offs"
                 " GROUP BY framework_contract_id ORDER BY count(*) DESC, 1 LIMIT 1"
             )
         ).scalar_one()
         tender, first = conn.execute(
             text(
-                "SELECT tender_id, min(occurred_at) FROM bench_rm_tender_events"
-                " GROUP BY tender_id ORDER BY count(*) DESC, 1 LIMIT 1"
+                "SELECT aggregate_id, min(recorded_at) FROM event_log_v1_events"
+                " WHERE aggregate_type = 'tender'"
+                " GROUP BY aggregate_id ORDER BY count(*) DESC, 1 LIMIT 1"
             )
         ).one()
+        # "Today" is the history's last day of transaction time.
+        today = conn.execute(text("SELECT max(recorded_at) FROM event_log_v1_events")).scalar_one()
     engine.dispose()
-    first_day = first if isinstance(first, date) else date.fromisoformat(str(first)[:10])
+    first_moment = first if isinstance(first, datetime) else datetime.fromisoformat(str(first))
+    before = (first_moment.replace(tzinfo=UTC) + timedelta(days=120)).isoformat()
+    start = today if isinstance(today, date) else date.fromisoformat(str(today)[:10])
     return {
         "framework": framework,
         "tender": tender,
-        "as_of": (first_day + timedelta(days=120)).isoformat(),
+        "before": before,
+        "from": start.isoformat(),
+        "to": (start + timedelta(days=365)).isoformat(),
     }
 
 
-def serve_plain(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "BENCH_READ_MODEL_URL": url}
-    args = [sys.executable, "-m", "uvicorn", "--factory", "bench.plain_app:create"]
+def serve(factory: str, env: dict[str, str], port: int, probe: str) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "uvicorn", "--factory", factory, "--no-access-log"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(args, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 30
+    process = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT)
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/plain/expiring", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=2)
             return process
+        except urllib.error.HTTPError:
+            return process  # it answers (e.g. 405 to a GET): it is up
         except OSError:
             time.sleep(0.2)
     process.kill()
-    raise TimeoutError("the plain endpoint did not start")
+    raise TimeoutError(f"{factory} did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def post_script(body: str, token: str) -> str:
+    """A wrk Lua script that POSTs one GraphQL request."""
+    lua = (
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    )
+    handle, path = tempfile.mkstemp(prefix="bench-wrk-", suffix=".lua")
+    with os.fdopen(handle, "w") as f:
+        f.write(lua)
+    return path
+
+
+def fetch(url: str, body: str | None = None, token: str = "") -> Any:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    request = urllib.request.Request(
+        url, data=body.encode() if body else None, headers=headers if body else {}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
     if ctx.read_model_url is None:
         return [not_measured("graphql", "all queries", "req/s", "plain ASGI", "no read model")]
-    params = pick_parameters(ctx.read_model_url)
-    port = free_port()
+    url = ctx.read_model_url
+    p = pick_parameters(url)
+    secret = secrets.token_hex(32)
+    token = coordinator_token(secret)
     queries = {
-        "contracts expiring in 12 months, first page": "/plain/expiring",
-        "framework with participants and call-offs": f"/plain/framework?id={params['framework']}",
-        "tender as of a past date": f"/plain/tender?id={params['tender']}&as_of={params['as_of']}",
+        "contracts expiring in 12 months, first page of 20": (
+            EXPIRING,
+            {"from": p["from"], "to": p["to"]},
+            "/plain/expiring?" + urlencode({"from": p["from"], "to": p["to"]}),
+        ),
+        "framework with participants and call-offs, nested": (
+            FRAMEWORK,
+            {"id": p["framework"]},
+            "/plain/framework?" + urlencode({"id": p["framework"]}),
+        ),
+        "tender as known at a past date (event log, recordedBefore)": (
+            TENDER_AS_OF,
+            {"id": p["tender"], "before": p["before"]},
+            "/plain/tender?" + urlencode({"id": p["tender"], "before": p["before"]}),
+        ),
     }
-    plain: dict[str, WrkResult] = {}
-    process = serve_plain(ctx.read_model_url, port)
+    env = {"BENCH_READ_MODEL_URL": url, SECRET_ENV: secret}
+    gport, pport = free_port(), free_port()
+    gateway = serve("bench.gateway_app:create", env, gport, "/healthz")
+    plain = serve("bench.plain_app:create", env, pport, "/plain/framework?id=none")
+    results: dict[str, tuple[WrkResult, WrkResult, bool]] = {}
+    c, seconds = ctx.config.http_connections, ctx.config.http_seconds
     try:
-        for name, path in queries.items():
-            plain[name] = run_wrk(
-                f"http://127.0.0.1:{port}{path}",
-                ctx.config.http_seconds,
-                ctx.config.http_connections,
+        for name, (query, variables, path) in queries.items():
+            body = json.dumps({"query": query, "variables": variables})
+            graphql_url, plain_url = (
+                f"http://127.0.0.1:{gport}/graphql",
+                f"http://127.0.0.1:{pport}{path}",
             )
+            ours, theirs = fetch(graphql_url, body, token), fetch(plain_url)
+            same = ours == theirs
+            if not same:
+                print(
+                    f"[bench] {name}: answers differ\n{json.dumps(ours)[:800]}\n"
+                    f"{json.dumps(theirs)[:800]}"
+                )
+            script = post_script(body, token)
+            try:
+                g = run_wrk(graphql_url, seconds, c, script)
+            finally:
+                os.unlink(script)
+            results[name] = (g, run_wrk(plain_url, seconds, c), same)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(gateway)
+        stop(plain)
     figures = []
-    why = "gateway not on main yet: GraphQL side pending; plain endpoint measured"
-    for name, result in plain.items():
-        c = ctx.config.http_connections
-        for what, unit, value in (
-            ("req/s", "req/s", result.requests_per_s),
-            ("p50", "ms", result.p50_ms),
-            ("p99", "ms", result.p99_ms),
-        ):
-            figure = not_measured("graphql", f"{name}: {what} at {c} conns", unit, "plain", why)
-            figure.baseline_name = "plain ASGI, same SQL and JSON"
-            figure.baseline = round(value, 3)
-            figure.higher_is_better = what == "req/s"
-            figure.target = {"req/s": "overhead <= 2x", "p99": "p99 <= 50 ms"}.get(what, "")
-            figure.extra = {"errors": result.errors, "parameters": params}
-            if result.errors:
-                figure.note += f"; {result.errors} failed requests"
+    for name, (g, b, same) in results.items():
+        note = "" if same else "ANSWERS DIFFER from the plain endpoint's; "
+        note += f"{g.errors} failed requests; " if g.errors else ""
+        for what, unit in (("req/s", "req/s"), ("p50", "ms"), ("p99", "ms")):
+            value = {"req/s": g.requests_per_s, "p50": g.p50_ms, "p99": g.p99_ms}[what]
+            base = {"req/s": b.requests_per_s, "p50": b.p50_ms, "p99": b.p99_ms}[what]
+            figure = Figure(
+                "graphql",
+                f"{name}: {what} at {c} conns",
+                unit,
+                round(value, 3),
+                "plain ASGI, same SQL and JSON",
+                round(base, 3),
+                higher_is_better=what == "req/s",
+                note=note.rstrip("; "),
+                extra={"parameters": p, "same_json": same},
+            )
+            if what == "req/s":
+                figure.target, figure.target_met = "overhead <= 2x", value * 2 >= base
+            elif what == "p99":
+                figure.target, figure.target_met = "p99 <= 50 ms", value <= 50
             figures.append(figure)
     return figures

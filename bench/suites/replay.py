@@ -48,15 +48,10 @@ async def raw_read_decode(nc: NATS, last_seq: dict[str, int]) -> float:
 
 
 def projections() -> list[Any]:
-    """Every projection on main: the gateway's read models when they exist, else ours."""
-    from bench.projections import BenchReadModel
+    """Every read model the gateway serves from (gateway.projections.ALL), fresh instances."""
+    from gateway.projections import ALL
 
-    try:
-        from gateway.projections import ALL  # type: ignore[import-not-found]
-    except ImportError:
-        return [BenchReadModel()]
-    # The benchmark's own read model rides along: the HTTP benchmarks query it.
-    return [projection() for projection in ALL] + [BenchReadModel()]
+    return [projection() for projection in ALL]
 
 
 async def rebuild(

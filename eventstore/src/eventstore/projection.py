@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 from abc import ABC, abstractmethod
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Executable,
     Integer,
     MetaData,
     String,
@@ -91,14 +93,29 @@ class Projection(ABC):
 
 
 def upsert(conn: Connection, table: Table, values: dict[str, object], keys: list[str]) -> None:
-    """Insert or update by primary key, on SQLite and PostgreSQL alike."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values)
-    updates = {k: v for k, v in values.items() if k not in keys}
-    if updates:
-        conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
-    else:
-        conn.execute(statement.on_conflict_do_nothing(index_elements=keys))
+    """Insert or update by primary key, on SQLite and PostgreSQL alike.
+
+    The statement depends only on the table, the columns and the keys, so it is built once
+    and the values travel as bound parameters: building `insert().values(...)` afresh for
+    every event (and its cache key) cost more than the database's own work in a rebuild.
+    """
+    statement = _upsert_statement(conn.dialect.name, table, tuple(values), tuple(keys))
+    conn.execute(statement, values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _upsert_statement(
+    dialect_name: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> Executable:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    updates = {c: statement.excluded[c] for c in columns if c not in keys}
+    result: Executable = (
+        statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+        if updates
+        else statement.on_conflict_do_nothing(index_elements=list(keys))
+    )
+    return result
 
 
 class ProjectionRunner:

@@ -86,6 +86,12 @@ def test_verify_passes_then_fails_naming_the_deleted_event(
 ) -> None:
     stored = load(nats_server, sqlite_url)
     args = ["verify", "--nats-url", nats_server.url, "--database-url", sqlite_url]
+    # Only audit's own projection lives in this database: the gateway's are not built here.
+    unbuilt = runner.invoke(app, args)
+    assert unbuilt.exit_code == 1
+    assert "tenders_v1: not-built" in unbuilt.output
+    assert runner.invoke(app, [*args, "--projection", "nope"]).exit_code == 2
+    args += ["--projection", "audit_history"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "verified" in result.output

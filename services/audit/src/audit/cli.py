@@ -72,6 +72,10 @@ def verify(
     database_url: DatabaseUrl = None,
     context: Annotated[list[str] | None, typer.Option(help="Only these contexts.")] = None,
     streams_only: Annotated[bool, typer.Option(help="Skip the projection comparison.")] = False,
+    projection: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these projections (default: every installed one)."),
+    ] = None,
 ) -> None:
     """Check every hash chain and version sequence, and every projection against a rebuild."""
     settings = _settings(nats_url, database_url)
@@ -79,6 +83,10 @@ def verify(
         chosen = contexts(context)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+    unknown = sorted(set(projection or ()) - set(PROJECTIONS))
+    if unknown:
+        raise _fail(f"unknown projection(s) {unknown}; known: {sorted(PROJECTIONS)}")
+    checked = [PROJECTIONS[n] for n in projection] if projection else list(PROJECTIONS.values())
     live = None if streams_only else make_engine(settings.database_url)
 
     async def go():  # type: ignore[no-untyped-def]
@@ -86,7 +94,7 @@ def verify(
             with _progress() as bar:
                 task = bar.add_task("verifying events", total=None)
                 return await verify_all(
-                    store, chosen, live, list(PROJECTIONS.values()), lambda n: bar.advance(task, n)
+                    store, chosen, live, checked, lambda n: bar.advance(task, n)
                 )
 
     report = _run(go)

@@ -181,5 +181,6 @@ class AuditQuery:
         sources = _sources(info)
         at = sources.horizon(as_of, known_at)
         exported = await gather(sources.store, tender_id, at)
-        built: Any = packages(exported, tender_id, datetime.now(UTC))
+        # Packages describe the registry as known at K: a fixed K gives the same bytes always.
+        built: Any = packages(exported, tender_id, known_at or datetime.now(UTC))
         return built  # type: ignore[no-any-return]

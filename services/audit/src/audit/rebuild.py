@@ -96,6 +96,11 @@ def _parked(engine: Engine, key: str) -> set[tuple[Any, ...]]:
     return {tuple(r) for r in rows}
 
 
+def _event(row: dict[str, Any] | None) -> str:
+    """Rows that stand for one event (an event log) name it."""
+    return f" (event {row['event_id']})" if row and row.get("event_id") else ""
+
+
 def compare(
     projection: Projection, live: Engine, scratch: Engine, tables: list[Table]
 ) -> Comparison:
@@ -110,9 +115,9 @@ def compare(
             if a == b:
                 continue
             if a is None:
-                detail = f"row {key} missing from the live table"
+                detail = f"row {key}{_event(b)} missing from the live table"
             elif b is None:
-                detail = f"row {key} in the live table is not produced by the events"
+                detail = f"row {key}{_event(a)} in the live table is not produced by the events"
             else:
                 cols = [f"{k}: live {a[k]!r} rebuilt {b[k]!r}" for k in a if a[k] != b.get(k)]
                 detail = f"row {key} differs: " + "; ".join(cols)

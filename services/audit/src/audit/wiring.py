@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
 
 import nats
 
@@ -14,10 +15,23 @@ from eventstore.projection import Projection
 from eventstore.settings import NatsSettings
 from eventstore.store import EventStore
 
+ENTRY_POINTS = "gt.projections"
+
+
+def installed_projections() -> dict[str, Callable[[], Projection]]:
+    """Audit's own projection, then every read model a package declares in its pyproject
+    under the `gt.projections` entry points (the gateway's), so verify covers them all."""
+    found: dict[str, Callable[[], Projection]] = {TemporalProjection.name: TemporalProjection}
+    for point in sorted(entry_points(group=ENTRY_POINTS), key=lambda p: p.name):
+        kind = point.load()
+        if not (isinstance(kind, type) and issubclass(kind, Projection)):
+            raise TypeError(f"entry point {point.value} in {ENTRY_POINTS} is not a Projection")
+        found[kind.name] = kind
+    return found
+
+
 # Every projection whose live tables `audit verify` checks and `projections rebuild` rebuilds.
-PROJECTIONS: dict[str, Callable[[], Projection]] = {
-    TemporalProjection.name: TemporalProjection,
-}
+PROJECTIONS: dict[str, Callable[[], Projection]] = installed_projections()
 
 
 def contexts(names: list[str] | None = None) -> list[BoundedContext]:

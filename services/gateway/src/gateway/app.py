@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from audit.graphql import AuditSources
 from gateway.commandbus import CommandBus
 from gateway.live import LiveEvents
 from gateway.metrics import refresh
@@ -31,6 +32,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         settings: GatewaySettings,
         commands: CommandBus | None,
         live: LiveEvents | None,
+        audit: AuditSources | None = None,
     ) -> None:
         super().__init__(
             build_schema(settings),
@@ -41,6 +43,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.commands = commands
         self.live = live
+        self.audit = audit
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -50,6 +53,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             live=self.live,
             authorization=request.headers.get("authorization"),
             consistency_header=request.headers.get(CONSISTENCY_HEADER),
+            audit=self.audit,
         )
 
 
@@ -58,8 +62,9 @@ def build_app(
     settings: GatewaySettings,
     commands: CommandBus | None = None,
     live: LiveEvents | None = None,
+    audit: AuditSources | None = None,
 ) -> Starlette:
-    graphql = GatewayGraphQL(read, settings, commands, live)
+    graphql = GatewayGraphQL(read, settings, commands, live, audit)
 
     async def metrics(_: Request) -> Response:
         await refresh(read)

@@ -14,7 +14,9 @@ from gateway.schema.errors import ClientError, Forbidden
 from gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:
+    from audit.graphql import AuditSources
     from gateway.commandbus import CommandBus
+    from gateway.history.horizon import Chosen
     from gateway.live import LiveEvents
     from gateway.schema.loaders import Loaders
 
@@ -28,6 +30,8 @@ class Context:
     authorization: str | None = None
     consistency_header: str | None = None
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
+    audit: AuditSources | None = None  # the audit GraphQL's sources (history, OCDS)
+    horizon: Chosen | None = None  # the asOf/knownAt this request's roots asked (history/)
     _waited: set[str] = field(default_factory=set)
 
     @cached_property

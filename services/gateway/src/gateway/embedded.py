@@ -1,0 +1,101 @@
+"""`make run`: the whole system in one process, with demo data and GraphiQL.
+
+A nats-server from the wheel (store under ./data/jetstream), SQLite files under ./data, the
+registry, enrolment and notifier services, the projections and the gateway on
+http://127.0.0.1:8000/graphql. Ctrl-C stops everything; the next run resumes from ./data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nats
+from nats.aio.client import Client as NATS
+
+from eventstore.testing.nats_server import NatsServer
+from gateway.auth import Role, issue_token
+from gateway.commandbus import CommandBus
+from gateway.demo import load_demo
+from gateway.serve import Server
+from gateway.settings import GatewaySettings
+from gateway.system import System
+
+NATS_PORT = 4222
+
+
+def dev_secret(data: Path) -> str:
+    """A per-installation HS256 secret, kept under ./data so that tokens survive restarts."""
+    path = data / "dev-jwt-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@contextlib.asynccontextmanager
+async def embedded(
+    data: Path, host: str = "127.0.0.1", port: int = 8000, nats_port: int | None = None
+) -> AsyncIterator[tuple[System, Server]]:
+    await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
+    broker = NatsServer(data / "jetstream", port=nats_port).start()
+    nc: NATS | None = None
+    system: System | None = None
+    server: Server | None = None
+    try:
+        nc = await nats.connect(broker.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        settings = GatewaySettings(
+            database_url=f"sqlite:///{data / 'read-models.db'}", jwt_secret=dev_secret(data)
+        )
+        system = await System(nc, data, settings).start()
+        assert system.app is not None
+        server = await Server(system.app, host, port).start()
+        yield system, server
+    finally:
+        if server is not None:
+            await server.stop()
+        if system is not None:
+            await system.stop()
+        if nc is not None:
+            await nc.close()
+        broker.stop()
+
+
+async def main(data: Path, port: int) -> None:
+    async with embedded(data, port=port) as (system, server):
+        demo = await load_demo(CommandBus(system.nc))
+        print(f"demo history: {demo.new} commands applied, {demo.known} already there")
+        assert system.read is not None
+        await system.read.wait_for(demo.consistency_token, timeout=60)
+        print(f"GraphiQL: {server.url}/graphql   (data in {data})")
+        print("dev tokens (send as 'Authorization: Bearer <token>'):")
+        for role, org in (
+            (Role.COORDINATOR, None),
+            (Role.AUDITOR, None),
+            (Role.PARTICIPANT, "GM0363"),
+        ):
+            label = f"{role.value}{' ' + org if org else ''}"
+            token = issue_token(system.settings, role, f"dev-{role.value}", organisation=org)
+            print(f"  {label:22} {token}")
+        print("  anonymous              (no header)")
+        print("Ctrl-C stops.")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("stopping ...")
+
+
+if __name__ == "__main__":
+    asyncio.run(
+        main(
+            Path(os.environ.get("GT_DATA_DIR", "data")).resolve(),
+            int(os.environ.get("GT_PORT", "8000")),
+        )
+    )

@@ -1,0 +1,121 @@
+"""The embedded system end to end: the `make run` bootstrap, a real HTTP client answering the
+README's example queries on the demo data, and a websocket client receiving live events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from gateway.auth import Role, issue_token
+from gateway.commandbus import CommandBus
+from gateway.demo import load_demo
+from gateway.embedded import embedded
+from gateway.serve import Server
+from gateway.system import System
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_examples() -> list[str]:
+    section = README.read_text().split("## Example queries", 1)[1]
+    return re.findall(r"```graphql\n(.*?)```", section, flags=re.S)
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[tuple[System, Server]]:
+    async with embedded(tmp_path / "data", port=0) as (system, server):
+        refused: list[str] = []
+        demo = await load_demo(CommandBus(system.nc), say=refused.append)
+        assert refused == []
+        assert (demo.new, demo.known) == (27, 0)
+        assert system.read is not None
+        await system.read.wait_for(demo.consistency_token, timeout=30)  # as `make run` does
+        yield system, server
+
+
+async def post(server: Server, query: str, token: str | None, **headers: str) -> dict[str, Any]:
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        response = await client.post("/graphql", json={"query": query}, headers=headers)
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_readme_examples_answer_with_the_demo_data(running: tuple[System, Server]) -> None:
+    system, server = running
+    coordinator = issue_token(system.settings, Role.COORDINATOR, "e2e")
+    examples = readme_examples()
+    assert len(examples) == 7
+    answers = []
+    for example in examples:
+        body = await post(server, example, coordinator)
+        assert "errors" not in body, (example, body)
+        answers.append(body["data"])
+    tenders, expiring, framework, amsterdam, stats, log, command = answers
+    assert {t["tenderId"] for t in tenders["tenders"]["nodes"]} == {"gt-mc1", "vt-0800-2000"}
+    assert expiring["expiringContracts"]["nodes"][0]["contractId"] == "gt-mc1-framework"
+    assert len(framework["contract"]["participants"]) == 5
+    assert [c["supplier"]["name"] for c in framework["contract"]["callOffs"]] == ["KPN", "Vodafone"]
+    assert (
+        amsterdam["organisation"]["participations"][0]["powerOfAttorneyRef"]
+        == "VOLMACHT-2015-GM0363"
+    )
+    gt = stats["statistics"]["participationByProgramme"][0]
+    assert (gt["key"], gt["participating"]) == ("GT", 5)
+    assert [e["eventType"] for e in log["events"]["nodes"]][:2] == [
+        "TenderPlanned",
+        "TenderPublished",
+    ]
+    result = command["registerOrganisation"]
+    assert result["__typename"] == "CommandSucceeded"
+    assert result["node"] == {"code": "KVK-12345678", "name": "Veilig Thuis Voorbeeld"}
+
+    # The token makes the next query see the write; an anonymous client still sees public facts.
+    read = await post(
+        server,
+        '{ organisation(code: "KVK-12345678") { name } }',
+        None,
+        **{"X-Consistency-Token": result["consistencyToken"]},
+    )
+    assert read["data"]["organisation"] == {"name": "Veilig Thuis Voorbeeld"}
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        graphiql = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert "graphiql" in graphiql.text.lower()
+
+
+async def test_websocket_client_sees_the_mutation_s_event(running: tuple[System, Server]) -> None:
+    system, server = running
+    token = issue_token(system.settings, Role.AUDITOR, "e2e")
+    async with websockets.connect(
+        server.url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
+    ) as ws:
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        query = 'subscription { events(filter: {aggregateType: "organisation", aggregateId: "GM0363"}) { eventType payload } }'
+        await ws.send(json.dumps({"id": "e2e", "type": "subscribe", "payload": {"query": query}}))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        rename = """mutation { renameOrganisation(input: {commandId: "e2e-rename", code: "GM0363",
+          name: "Gemeente Amsterdam"}) { __typename } }"""
+        coordinator = issue_token(system.settings, Role.COORDINATOR, "e2e")
+        assert (await post(server, rename, coordinator))["data"]["renameOrganisation"] == {
+            "__typename": "CommandSucceeded"
+        }
+        message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert time.monotonic() - started < 1.0
+    event = message["payload"]["data"]["events"]
+    assert event["eventType"] == "OrganisationRenamed"
+    assert event["payload"]["name"] == "Gemeente Amsterdam"
