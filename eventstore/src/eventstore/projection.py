@@ -41,6 +41,7 @@ from eventstore.projection_leader import Leadership, lock_schema
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
 from eventstore.subscription import DurableSubscriber
+from eventstore.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from eventstore.projection_status import ProjectionStatus
@@ -230,8 +231,7 @@ class ProjectionRunner:
             await asyncio.gather(self._standby, return_exceptions=True)
             self._standby = None
         if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
+            await cancel_and_wait(self._watcher)
             self._watcher = None
         for subscriber in self._subscribers:
             await subscriber.stop()
