@@ -53,3 +53,66 @@ async def test_durable_subscriber_survives_server_restart(
         assert received == [0, 1, 2, 3, 4, 5]
     finally:
         await subscriber.stop()
+
+
+async def test_positioned_subscriber_recovers_deliveries_lost_on_the_way(
+    nats_client: NATS, fixed_clock: FixedClock
+) -> None:
+    """Messages the server delivered that never reach us (a dead connection, an abandoned
+    inbox) are pending for `ack_wait`, behind later ones: the subscriber must not hand the
+    later ones over first, or a checkpointing owner skips the lost ones for good."""
+    store = EventStore(nats_client, fixed_clock)
+    await store.ensure_stream(LEDGER)
+    await append_one(store, 1)
+    seen: list[int] = []
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def handler(events: list[StoredEvent]) -> None:
+        entered.set()
+        await release.wait()
+        seen.extend(e.seq for e in events)
+
+    subscriber = DurableSubscriber(
+        nats_client, LEDGER, "gap-test", handler, batch=1, position=lambda: max(seen, default=0)
+    )
+    subscriber.start()
+    try:
+        await asyncio.wait_for(entered.wait(), 15)  # holding seq 1; no pull request is open
+        for n in (2, 3, 4):
+            await append_one(store, n)
+        thief = await nats_client.jetstream().pull_subscribe_bind("gap-test", LEDGER.stream)
+        lost = [m.metadata.sequence.stream for m in await thief.fetch(2, timeout=5)]
+        assert lost == [2, 3]  # delivered, never acked: the server redelivers them in 60 s
+        release.set()
+        await wait_for(lambda: len(seen) >= 4)
+        assert seen == [1, 2, 3, 4]
+        assert subscriber.gaps == 1
+    finally:
+        release.set()
+        await subscriber.stop()
+
+
+async def test_positioned_subscriber_passes_over_deleted_messages(
+    nats_client: NATS, fixed_clock: FixedClock
+) -> None:
+    """A sequence the stream no longer holds is not a gap (asked of the stream leader)."""
+    store = EventStore(nats_client, fixed_clock, protect=False)  # event streams deny deletes
+    await store.ensure_stream(LEDGER)
+    for n in (1, 2, 3):
+        await append_one(store, n)
+    await nats_client.jetstream().delete_msg(LEDGER.stream, 2)
+    seen: list[int] = []
+
+    async def handler(events: list[StoredEvent]) -> None:
+        seen.extend(e.seq for e in events)
+
+    position = lambda: 1 if not seen else seen[-1]  # noqa: E731  (already has seq 1)
+    subscriber = DurableSubscriber(nats_client, LEDGER, "deleted-test", handler, position=position)
+    subscriber.start()
+    try:
+        await wait_for(lambda: seen == [3])
+        await append_one(store, 4)
+        await wait_for(lambda: seen == [3, 4])
+        assert subscriber.gaps == 0
+    finally:
+        await subscriber.stop()

@@ -10,7 +10,6 @@ its error, in the same transaction) and the rest flow on: never silently dropped
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hashlib
 import logging
@@ -19,7 +18,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from nats.aio.client import Client as NATS
-from nats.js.errors import NotFoundError
 from sqlalchemy import (
     Column,
     Connection,
@@ -208,19 +206,17 @@ class ProjectionRunner:
 
     async def _lead(self) -> None:
         self.leading = True
-        js = self._nc.jetstream()
         for context in self.projection.contexts:
-            name = self.consumer_name(context)
-            # The SQL checkpoint is the truth: restart the consumer right after it.
-            with contextlib.suppress(NotFoundError):
-                await js.delete_consumer(context.stream, name)
+            # The SQL checkpoint is the truth: the subscriber (re)creates its consumer right
+            # after our position whenever it arms (also while the cluster elects a leader:
+            # it retries), and hands over only batches that continue it without a gap.
             subscriber = DurableSubscriber(
                 self._nc,
                 context,
-                name,
+                self.consumer_name(context),
                 self._make_handler(context),
                 batch=self._batch,
-                start_seq=self.positions.get(context.stream, 0) + 1,
+                position=functools.partial(self.position, context.stream),
             )
             subscriber.start()
             self._subscribers.append(subscriber)
@@ -238,6 +234,10 @@ class ProjectionRunner:
         self._subscribers.clear()
         await asyncio.to_thread(self._leadership.release)
         self.leading = False
+
+    def position(self, stream: str) -> int:
+        """The last sequence of `stream` this runner has applied (its checkpoint)."""
+        return self.positions.get(stream, 0)
 
     def _make_handler(self, context: BoundedContext):  # type: ignore[no-untyped-def]
         async def handle(events: list[StoredEvent]) -> None:

@@ -3,18 +3,31 @@
 nats-py pull subscriptions can silently stop after a reconnect, so the loop re-arms the
 subscription on any error instead of trusting it. Messages are handed over one at a time
 in stream order; a message is acked only after its handler returned.
+
+With `position` (the last stream sequence its owner has durably processed, e.g. a SQL
+checkpoint) the subscriber also guarantees gap-free delivery. A message the server sent
+can be lost on the way: into a connection to a node that was just killed, or into the inbox
+of a pull subscription abandoned by a re-arm. The server then sees it pending and redelivers
+it only after `ack_wait`, behind later messages; a checkpointing owner would already have
+moved past it and skip it for good. So in this mode every arm (re)creates the consumer right
+after `position`, events at or below it are dropped, and a batch that does not continue
+right after it is cut at the gap (unless the stream holds nothing matching in between:
+deleted messages) and the consumer is recreated from the owner's position.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 import nats.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from contracts_schema.subjects import BoundedContext
 from eventstore.store import StoredEvent, decode
@@ -23,6 +36,10 @@ from eventstore.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 Handler = Callable[[list[StoredEvent]], Awaitable[None]]
+
+
+class DeliveryGap(Exception):
+    """The consumer skipped stream sequences that exist: recreate it from the position."""
 
 
 class DurableSubscriber:
@@ -35,7 +52,7 @@ class DurableSubscriber:
         *,
         batch: int = 256,
         subject_filter: str | None = None,
-        start_seq: int | None = None,
+        position: Callable[[], int] | None = None,
     ) -> None:
         self._nc = nc
         self._context = context
@@ -43,10 +60,11 @@ class DurableSubscriber:
         self._handler = handler
         self._batch = batch
         self._filter = subject_filter or context.event_subjects
-        self._start_seq = start_seq
+        self._position = position
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.rearms = 0
+        self.gaps = 0  # batches cut because the consumer skipped existing messages
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"durable-{self._durable}")
@@ -56,12 +74,12 @@ class DurableSubscriber:
         await cancel_and_wait(self._task)
 
     def _config(self) -> ConsumerConfig:
-        if self._start_seq is not None:
+        if self._position is not None:
             return ConsumerConfig(
                 durable_name=self._durable,
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=self._start_seq,
+                opt_start_seq=self._position() + 1,
                 filter_subject=self._filter,
                 max_ack_pending=10_000,
                 ack_wait=60,
@@ -79,6 +97,10 @@ class DurableSubscriber:
         while not self._stopping.is_set():
             try:
                 js: JetStreamContext = self._nc.jetstream()
+                if self._position is not None:
+                    # The owner's position is the truth: start the consumer right after it.
+                    with contextlib.suppress(NotFoundError):
+                        await js.delete_consumer(self._context.stream, self._durable)
                 psub = await js.pull_subscribe(
                     self._filter,
                     durable=self._durable,
@@ -90,7 +112,8 @@ class DurableSubscriber:
                 raise
             except Exception as exc:  # broker restart, reconnect, stale subscription: re-arm
                 self.rearms += 1
-                log.info("durable %s re-arming after %s", self._durable, type(exc).__name__)
+                name = type(exc).__name__
+                log.info("durable %s re-arming after %s: %s", self._durable, name, exc)
                 await asyncio.sleep(0.2)
 
     async def _consume(self, psub: JetStreamContext.PullSubscription) -> None:
@@ -101,20 +124,62 @@ class DurableSubscriber:
             except nats.errors.TimeoutError:
                 idle += 1
                 if idle % 5 == 0:
-                    await psub.consumer_info()  # proves the consumer still exists; raises if not
+                    # Proves the consumer still exists (raises if not). Idle while messages
+                    # are pending acknowledgement: they went astray on the way to us.
+                    info = await psub.consumer_info()
+                    if self._position is not None and info.num_ack_pending:
+                        pending = info.num_ack_pending
+                        raise DeliveryGap(f"{pending} delivered messages never came") from None
                 continue
             idle = 0
-            events = [
-                decode(m.subject, self._context.stream, m.metadata.sequence.stream, m.data)
-                for m in msgs
-            ]
-            try:
-                await self._handler(events)
-            except Exception:
-                # Hand the batch back now: left unacked it would return only after ack_wait,
-                # behind later messages, and a checkpointing handler would skip past it.
-                for m in msgs:
-                    await m.nak()
-                raise
+            gap: DeliveryGap | None = None
+            if self._position is not None:
+                msgs, gap = await self._in_order(msgs)
+            if msgs:
+                await self._handle(msgs)
+            if gap is not None:
+                self.gaps += 1
+                raise gap
+
+    async def _handle(self, msgs: list[Msg]) -> None:
+        events = [
+            decode(m.subject, self._context.stream, m.metadata.sequence.stream, m.data)
+            for m in msgs
+        ]
+        try:
+            await self._handler(events)
+        except Exception:
+            # Hand the batch back now: left unacked it would return only after ack_wait,
+            # behind later messages.
             for m in msgs:
-                await m.ack()
+                await m.nak()
+            raise
+        for m in msgs:
+            await m.ack()
+
+    async def _in_order(self, msgs: list[Msg]) -> tuple[list[Msg], DeliveryGap | None]:
+        """The part of a batch that continues right after the position, and the gap if any."""
+        assert self._position is not None
+        expected = self._position() + 1
+        kept: list[Msg] = []
+        for m in msgs:
+            seq = m.metadata.sequence.stream
+            if seq < expected:
+                await m.ack()  # a redelivery of something already processed
+                continue
+            if seq > expected and not await self._nothing_between(expected, seq):
+                return kept, DeliveryGap(f"expected sequence {expected}, got {seq}")
+            kept.append(m)
+            expected = seq + 1
+        return kept, None
+
+    async def _nothing_between(self, first: int, found: int) -> bool:
+        """True if the stream holds no message for our filter in [first, found)."""
+        try:
+            # Not a direct get: a follower may lag; the stream leader answers this one.
+            msg = await self._nc.jetstream().get_msg(
+                self._context.stream, seq=first, subject=self._filter, next=True
+            )
+        except NotFoundError:
+            return False
+        return msg.seq is not None and msg.seq >= found

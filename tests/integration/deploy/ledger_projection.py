@@ -90,3 +90,14 @@ def snapshot(engine: Engine) -> dict[str, object]:
         "balances": [tuple(r) for r in balances],
         "parked": [tuple(r) for r in parked_rows],
     }
+
+
+def describe_difference(live: dict[str, object], rebuilt: dict[str, object]) -> str:
+    """Which stream sequences one read model has and the other lacks (for a failure message)."""
+    live_seqs = {row[1] for row in live["entries"]}  # type: ignore[attr-defined]
+    rebuilt_seqs = {row[1] for row in rebuilt["entries"]}  # type: ignore[attr-defined]
+    return (
+        f"the live read model differs from the rebuilt one: live lacks sequences"
+        f" {sorted(rebuilt_seqs - live_seqs)}, has extra {sorted(live_seqs - rebuilt_seqs)};"
+        f" parked live {live['parked']}, rebuilt {rebuilt['parked']}"
+    )

@@ -36,7 +36,7 @@ from tests.integration.deploy.cluster import (
     service_credentials,
     stream_leader,
 )
-from tests.integration.deploy.ledger_projection import LedgerTotals, snapshot
+from tests.integration.deploy.ledger_projection import LedgerTotals, describe_difference, snapshot
 from tests.integration.deploy.load import (
     assert_exactly_once,
     expected_balances,
@@ -154,7 +154,8 @@ async def test_stream_leader_killed_mid_load_loses_nothing(
         await rebuild.start()
         assert await rebuild.wait_until({LEDGER.stream: last}, timeout=30)
         await rebuild.stop()
-        assert live == snapshot(rebuild_engine)
+        rebuilt = snapshot(rebuild_engine)
+        assert live == rebuilt, describe_difference(live, rebuilt)
         assert live["parked"] == []
         balances = {row[0]: (row[1], row[2]) for row in live["balances"]}  # type: ignore[attr-defined]
         assert balances == expected_balances([*commands, *after])
