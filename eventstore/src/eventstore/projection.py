@@ -235,6 +235,11 @@ class ProjectionRunner:
         await asyncio.to_thread(self._leadership.release)
         self.leading = False
 
+    @property
+    def delivery_gaps(self) -> int:
+        """Batches cut (and consumers recreated) because a delivery went astray."""
+        return sum(subscriber.gaps for subscriber in self._subscribers)
+
     def position(self, stream: str) -> int:
         """The last sequence of `stream` this runner has applied (its checkpoint)."""
         return self.positions.get(stream, 0)

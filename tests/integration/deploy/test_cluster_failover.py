@@ -162,7 +162,8 @@ async def test_stream_leader_killed_mid_load_loses_nothing(
         print(
             f"\nfailover: {COMMANDS} commands in {elapsed:.1f}s, killed leader {faults['killed']},"
             f" client retries {dict(result.retries)},"
-            f" max latency {max(result.latencies):.2f}s"
+            f" max latency {max(result.latencies):.2f}s, projection delivery gaps"
+            f" {runner.delivery_gaps}"
         )
     finally:
         await runner.stop()
