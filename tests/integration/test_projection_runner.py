@@ -96,3 +96,39 @@ async def test_unappliable_event_is_parked_and_the_rest_flow(
     assert [(r.seq, r.event_type) for r in parked_rows] == [(poison_seq, "EntryRecorded")]
     assert "unusable amount" in parked_rows[0].error
     assert runner.parked_count == 1
+
+
+async def test_replicas_on_one_postgres_database_elect_one_writer(
+    nats_client: NATS, fixed_clock: FixedClock, postgres_url: str
+) -> None:
+    # Two replicas of one projection on one database: one writes, the other stands by,
+    # follows the checkpoints for read-your-writes and takes over when the leader stops.
+    store = EventStore(nats_client, fixed_clock)
+    await store.ensure_stream(LEDGER)
+    engine_a, engine_b = make_engine(postgres_url), make_engine(postgres_url)
+    first = ProjectionRunner(nats_client, engine_a, LedgerTotals(), batch=3)
+    second = ProjectionRunner(nats_client, engine_b, LedgerTotals(), batch=3)
+    await first.start()
+    await second.start()
+    try:
+        assert (first.leading, second.leading) == (True, False)
+        last = 0
+        for i in range(12):
+            last = await append(store, "shared", [1], f"s{i}")
+        assert await first.wait_until({"LEDGER": last}, timeout=10)
+        assert await second.wait_until({"LEDGER": last}, timeout=10), (
+            "standby follows the checkpoint"
+        )
+
+        await first.stop()
+        for i in range(12, 20):
+            last = await append(store, "shared", [1], f"s{i}")
+        assert await second.wait_until({"LEDGER": last}, timeout=15)
+        assert second.leading
+    finally:
+        await first.stop()
+        await second.stop()
+    with engine_b.connect() as conn:
+        assert second.projection.rows(conn) == [("shared", 20, 20)], (
+            "every event applied exactly once"
+        )

@@ -1,7 +1,8 @@
 #!/bin/sh
 # PostgreSQL init (runs once, on an empty data directory, as the image's entrypoint does).
-# One database for the read models; the projector role owns and writes it, the reader role
-# (the gateway) only reads. Passwords come from the container's environment, never a file.
+# One database for the read models; the projector role owns and writes it (every projection
+# runner, the gateway's included), the reader role only reads (the gateway's GraphQL queries).
+# Passwords come from the container's environment, never a file.
 set -eu
 : "${GT_PROJECTOR_PASSWORD:?GT_PROJECTOR_PASSWORD must be set}"
 : "${GT_READER_PASSWORD:?GT_READER_PASSWORD must be set}"

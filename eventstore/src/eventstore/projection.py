@@ -37,9 +37,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contracts_schema.subjects import BoundedContext
+from eventstore.projection_leader import Leadership, lock_schema
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
 from eventstore.subscription import DurableSubscriber
+from eventstore.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from eventstore.projection_status import ProjectionStatus
@@ -148,6 +150,9 @@ class ProjectionRunner:
         self.live = False  # serves reads; a new version turns live once it has caught up
         self.live_version: int | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._leadership = Leadership(engine, projection.key)
+        self._standby: asyncio.Task[None] | None = None
+        self.leading = False
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -157,6 +162,7 @@ class ProjectionRunner:
 
         # As a writer: on SQLite, DDL beside running projections must wait for the write lock.
         with self._engine.connect().execution_options(**WRITER) as conn, conn.begin():
+            lock_schema(conn)
             bookkeeping.create_all(conn)
             self.metadata.create_all(conn)
 
@@ -180,6 +186,28 @@ class ProjectionRunner:
         if not self.live:
             log.info("projection %s rebuilding beside v%s", p.key, self.live_version)
             self._watcher = asyncio.create_task(self._take_over_when_caught_up())
+        if await asyncio.to_thread(self._leadership.try_acquire):
+            await self._lead()
+        else:
+            log.info("projection %s: another runner leads; standing by", p.key)
+            self._standby = asyncio.create_task(self._stand_by())
+
+    async def _stand_by(self) -> None:
+        # Follow the leader's checkpoints (read-your-writes still works here) until it goes.
+        while True:
+            positions = await asyncio.to_thread(self.load_positions)
+            async with self._advanced:
+                self.positions.update(positions)
+                self._advanced.notify_all()
+            if await asyncio.to_thread(self._leadership.try_acquire):
+                log.info("projection %s: leader gone, taking over", self.projection.key)
+                self.positions = await asyncio.to_thread(self.load_positions)
+                await self._lead()
+                return
+            await asyncio.sleep(0.5)
+
+    async def _lead(self) -> None:
+        self.leading = True
         js = self._nc.jetstream()
         for context in self.projection.contexts:
             name = self.consumer_name(context)
@@ -198,13 +226,18 @@ class ProjectionRunner:
             self._subscribers.append(subscriber)
 
     async def stop(self) -> None:
+        if self._standby is not None:
+            self._standby.cancel()
+            await asyncio.gather(self._standby, return_exceptions=True)
+            self._standby = None
         if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
+            await cancel_and_wait(self._watcher)
             self._watcher = None
         for subscriber in self._subscribers:
             await subscriber.stop()
         self._subscribers.clear()
+        await asyncio.to_thread(self._leadership.release)
+        self.leading = False
 
     def _make_handler(self, context: BoundedContext):  # type: ignore[no-untyped-def]
         async def handle(events: list[StoredEvent]) -> None:

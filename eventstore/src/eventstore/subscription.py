@@ -18,6 +18,7 @@ from nats.js.client import JetStreamContext
 
 from contracts_schema.subjects import BoundedContext
 from eventstore.store import StoredEvent, decode
+from eventstore.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,7 @@ class DurableSubscriber:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
 
     def _config(self) -> ConsumerConfig:
         if self._start_seq is not None:

@@ -21,6 +21,7 @@ from eventstore.serving import send_command
 from eventstore.testing.nats_server import free_port
 from notifier.db import notifier_engine
 from notifier.feed import INTEGRATION_STREAM
+from notifier.webhook_store import cursors
 from notifier.webhooks import WebhookDispatcher, attempts, deliveries
 from tests.integration.notifier.facts import notifier
 
@@ -78,6 +79,18 @@ async def test_two_dispatchers_on_one_postgres_database_deliver_each_event_once(
         )
         for _ in range(2)
     ]  # fmt: skip
+
+    def cursor_placed() -> bool:
+        with check.connect() as conn:
+            return conn.execute(select(cursors.c.next_seq)).first() is not None
+
+    def unfinished() -> list[object]:
+        with check.connect() as conn:
+            rows = conn.execute(select(deliveries)).all()
+        left = [r for r in rows if (r.status, r.claimed_by) != ("delivered", None)]
+        return left if len(rows) == EVENTS else [f"{len(rows)} deliveries", *left]
+
+    check = notifier_engine(postgres_url)
     try:
         reply = await send_command(
             nats_client,
@@ -94,6 +107,13 @@ async def test_two_dispatchers_on_one_postgres_database_deliver_each_event_once(
         await service.ticker.catch_up()
         for dispatcher in dispatchers:
             await dispatcher.start()
+        # A new subscription's deliveries start after the INTEGRATION head that the first
+        # dispatcher round to see it reads (its cursor): publish only once that round ran, or
+        # on a busy machine the first events land before the cursor and are never delivered.
+        deadline = time.monotonic() + 10
+        while not await asyncio.to_thread(cursor_placed):
+            assert time.monotonic() < deadline, "no dispatcher round placed the cursor"
+            await asyncio.sleep(0.02)
         js = nats_client.jetstream()
         for i in range(EVENTS):
             body = {"id": f"e{i}", "type": "nl.gt.contract.expiring.v1", "data": {}}
@@ -103,15 +123,23 @@ async def test_two_dispatchers_on_one_postgres_database_deliver_each_event_once(
                 stream=INTEGRATION_STREAM,
             )
         deadline = time.monotonic() + 20
-        while len(receiver.accepted) < EVENTS:
-            assert time.monotonic() < deadline, f"accepted {len(receiver.accepted)} of {EVENTS}"
+        while len(receiver.accepted) < EVENTS or await asyncio.to_thread(unfinished):
+            assert time.monotonic() < deadline, (
+                f"accepted {len(receiver.accepted)} of {EVENTS}; unfinished:"
+                f" {await asyncio.to_thread(unfinished)}"
+            )
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.3)  # both keep polling: nothing more may arrive
+        # Every delivery is recorded as delivered (not only answered: a stop() between the
+        # receiver's 204 and the record would leave the claim behind). Both keep polling:
+        seen = len(receiver.requests)
+        await asyncio.sleep(0.3)
+        assert len(receiver.requests) == seen  # nothing more may arrive
     finally:
         for dispatcher in dispatchers:
             await dispatcher.stop()
         await service.stop()
         receiver.close()
+        check.dispose()
 
     accepted = Counter(receiver.accepted)
     assert len(accepted) == EVENTS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -200,3 +201,23 @@ async def test_receiver_down_for_good_is_parked_then_replayed(
     assert len(rows(service, attempts)) == 5
     assert isinstance(unknown, CommandRejected)
     assert unknown.code == "SUBSCRIPTION_UNKNOWN"
+
+
+async def test_dispatcher_stops_whenever_it_is_stopped(
+    nats_client: NATS, fixed_clock: FixedClock, sqlite_url: str, port: int
+) -> None:
+    # Python 3.11's wait_for (in every nats-py request) loses a cancel() that lands as the
+    # reply arrives; the dispatcher's loop then ran on and stop() never returned.
+    service = notifier(
+        nats_client, fixed_clock, sqlite_url, webhook_master_key=KEY, webhook_poll_interval=0.001
+    )
+    await service.start(publish=False)
+    try:
+        await subscribe(nats_client, service, port)
+        for _ in range(40):
+            await asyncio.sleep(random.uniform(0, 0.03))  # stop it anywhere in its round
+            async with asyncio.timeout(5):
+                await service.webhooks.stop()
+            await service.webhooks.start()
+    finally:
+        await service.stop()

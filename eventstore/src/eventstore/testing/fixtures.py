@@ -14,6 +14,10 @@ from nats.aio.client import Client as NATS
 from eventstore.clock import FixedClock
 from eventstore.store import EventStore
 from eventstore.testing.docker import docker_engine_available
+from eventstore.testing.hangs import (  # noqa: F401  (hooks: asyncio tasks dumped before a timeout)
+    pytest_timeout_cancel_timer,
+    pytest_timeout_set_timer,
+)
 from eventstore.testing.nats_server import NatsServer
 from eventstore.testing.postgres import PostgresCluster
 
@@ -54,9 +58,12 @@ async def event_store(nats_client: NATS, fixed_clock: FixedClock) -> EventStore:
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
-    cluster = PostgresCluster().start()
-    yield cluster
-    cluster.destroy()
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 @pytest.fixture

@@ -2,6 +2,11 @@
 
 initdb refuses to run as root, so when we are root the cluster runs as the `postgres`
 user, in a temporary directory that user can reach, on a random loopback port.
+
+pg_ctl detaches the server from us, so a test process that dies without its teardown (a
+pytest-timeout kill, SIGKILL, Ctrl-C twice) would leave it running for good. A small watchdog
+process holds the read end of a pipe whose write end only we hold: when we are gone, however
+we went, its read returns and it stops the cluster and deletes its directory.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,18 +32,26 @@ def _pg_bin(name: str) -> str:
     raise RuntimeError(f"{name} not found: run `make bootstrap` (installs Debian's postgresql)")
 
 
+WATCHDOG = """
+import os, shutil, subprocess, sys
+fd, base, *stop = sys.argv[1:]
+os.read(int(fd), 1)  # returns when the test process closed its end or died
+subprocess.run(stop, capture_output=True, timeout=60)
+shutil.rmtree(base, ignore_errors=True)
+"""
+
+
 class PostgresCluster:
     def __init__(self) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="pg-", dir="/tmp"))
         self.data = self.base / "data"
         self.port = free_port()
         self._as_root = os.geteuid() == 0
+        self._watchdog: subprocess.Popen[bytes] | None = None
+        self._lifeline: int | None = None
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        command = list(args)
-        if self._as_root:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, check=check, capture_output=True, timeout=120)
+        return subprocess.run(self._command(*args), check=check, capture_output=True, timeout=120)
 
     @property
     def url(self) -> str:
@@ -61,8 +75,24 @@ class PostgresCluster:
                 "postgres",
                 "--no-sync",
             )
+        self._start_watchdog()
         self._pg_ctl_start()
         return self
+
+    def _command(self, *args: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *args] if self._as_root else list(args)
+
+    def _start_watchdog(self) -> None:
+        if self._watchdog is not None:
+            return
+        read_end, self._lifeline = os.pipe()  # not inherited by other children (PEP 446)
+        stop = self._command(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", WATCHDOG, str(read_end), str(self.base), *stop],
+            pass_fds=(read_end,),
+            start_new_session=True,  # a Ctrl-C to our process group does not stop it early
+        )
+        os.close(read_end)
 
     def _pg_ctl_start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base} -c fsync=off"
@@ -95,8 +125,16 @@ class PostgresCluster:
         return self.url_for(name)
 
     def destroy(self) -> None:
-        self.stop("immediate")
-        shutil.rmtree(self.base, ignore_errors=True)
+        try:
+            self.stop("immediate")
+            shutil.rmtree(self.base, ignore_errors=True)
+        finally:
+            if self._lifeline is not None:
+                os.close(self._lifeline)  # the watchdog has nothing left to do and exits
+                self._lifeline = None
+            if self._watchdog is not None:
+                self._watchdog.wait(timeout=60)
+                self._watchdog = None
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         import psycopg

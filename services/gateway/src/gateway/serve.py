@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -19,13 +20,26 @@ class _EmbeddedUvicorn(uvicorn.Server):
 
 
 class Server:
-    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: Starlette,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log_config: dict[str, Any] | None = uvicorn.config.LOGGING_CONFIG,
+    ) -> None:
+        """`log_config=None`: uvicorn's loggers propagate to the process's (JSON) handlers."""
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
         config = uvicorn.Config(
-            app, log_level="warning", ws="websockets-sansio", lifespan="off", ws_ping_interval=20
+            app,
+            log_level="warning",
+            ws="websockets-sansio",
+            lifespan="off",
+            ws_ping_interval=20,
+            log_config=log_config,
         )
         self._server = _EmbeddedUvicorn(config)
         self._task: asyncio.Task[None] | None = None

@@ -12,20 +12,14 @@ from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
-from audit.temporal import TemporalProjection
 from contracts_schema.subjects import CONTEXTS
 from enrolment.app import EnrolmentParts, assemble
 from eventstore.clock import Clock, SystemClock
 from eventstore.projection import ProjectionRunner
 from eventstore.serving import CommandServer
-from eventstore.sql import make_engine
 from eventstore.store import EventStore
-from gateway.app import build_app
-from gateway.commandbus import CommandBus
-from gateway.history.sources import audit_sources
-from gateway.live import LiveEvents
-from gateway.projections import ALL
 from gateway.readmodels import ReadModels
+from gateway.readside import ReadSide, start_read_side
 from gateway.settings import GatewaySettings
 from notifier.db import notifier_engine
 from notifier.service import Notifier
@@ -48,6 +42,7 @@ class System:
     engine: Engine | None = None
     read: ReadModels | None = None
     app: Starlette | None = None
+    read_side: ReadSide | None = None
 
     async def start(self) -> System:
         store = EventStore(self.nc, self.clock, protect=self.protect_streams)
@@ -65,29 +60,17 @@ class System:
             notifier_settings = NotifierSettings(database_url=url)
             self.notifier = Notifier(self.nc, notifier_engine(url), self.clock, notifier_settings)
             await self.notifier.start(commands=True, webhooks=False)
-        self.engine = make_engine(self.settings.database_url)
-        for projection in (*ALL, TemporalProjection):
-            runner = ProjectionRunner(self.nc, self.engine, projection())
-            await runner.start()
-            self.runners.append(runner)
-        self.read = ReadModels(self.engine, self.runners)
-        self.app = build_app(
-            self.read,
-            self.settings,
-            CommandBus(self.nc),
-            LiveEvents(self.nc),
-            audit_sources(store, self.engine),
-        )
+        self.read_side = await start_read_side(self.nc, self.settings, store)
+        self.engine, self.runners = self.read_side.engine, self.read_side.runners
+        self.read, self.app = self.read_side.read, self.read_side.app
         return self
 
     async def stop(self) -> None:
         for server in self.servers:
             await server.stop()
-        for runner in self.runners:
-            await runner.stop()
+        if self.read_side is not None:
+            await self.read_side.stop()
         if self.notifier is not None:
             await self.notifier.stop()
         if self.enrolment is not None:
             await self.enrolment.stop()
-        if self.engine is not None:
-            self.engine.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from datetime import date
@@ -16,6 +15,7 @@ from eventstore.clock import Clock
 from eventstore.projection import ProjectionRunner
 from eventstore.serving import CommandServer
 from eventstore.store import EventStore
+from eventstore.tasks import cancel_and_wait
 from notifier.projection import NotifierSchedule
 from notifier.publisher import IntegrationPublisher
 from notifier.routes import internal_service, public_service
@@ -73,6 +73,7 @@ class Notifier:
         self.webhooks = WebhookDispatcher(nc, engine, self.projection, clock, settings)
         self._tasks: list[asyncio.Task[None]] = []
         self._started: list[str] = []
+        self._stopping = asyncio.Event()
 
     async def start(
         self,
@@ -95,13 +96,14 @@ class Notifier:
             await self.webhooks.start()
             self._started.append("webhooks")
         if tick_every is not None:
+            self._stopping.clear()
             self._tasks.append(asyncio.create_task(self._tick_loop(tick_every)))
 
     async def tick(self, day: date | None = None) -> TickResult:
         return await self.ticker.tick(day or self.clock.now().date())
 
     async def _tick_loop(self, every: float) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 result = await self.tick()
                 if result.raised:
@@ -111,10 +113,9 @@ class Notifier:
             await asyncio.sleep(every)
 
     async def stop(self) -> None:
+        self._stopping.set()
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks.clear()
         if "webhooks" in self._started:
             await self.webhooks.stop()

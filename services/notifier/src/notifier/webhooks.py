@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from eventstore.clock import Clock
 from eventstore.observability import WEBHOOK_DELIVERIES
+from eventstore.tasks import cancel_and_wait
 from notifier.feed import INTEGRATION_STREAM
 from notifier.projection import NotifierSchedule
 from notifier.publisher import ensure_integration_stream
@@ -65,6 +66,7 @@ class WebhookDispatcher:
         self._settings = settings
         self._client = client
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.store = DeliveryStore(engine, projection.subscriptions)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -72,17 +74,20 @@ class WebhookDispatcher:
         await asyncio.to_thread(self.store.create)
         await ensure_integration_stream(self._nc, replicas=self._settings.stream_replicas)
         self._client = self._client or httpx.AsyncClient(timeout=self._settings.webhook_timeout)
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        # The flag ends the loop even when a cancel() is lost (see `eventstore.tasks`).
+        self._stopping.set()
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._client is not None:
             await self._client.aclose()
+            self._client = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.run_once()
             except asyncio.CancelledError:

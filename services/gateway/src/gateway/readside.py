@@ -1,0 +1,74 @@
+"""The gateway's read side: its projection runners, the read models over them, the ASGI app.
+
+One wiring for both topologies: the embedded system (`gateway.system`) and the gateway as its
+own process (`python -m gateway`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client as NATS
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+
+from audit.temporal import TemporalProjection
+from eventstore.projection import ProjectionRunner
+from eventstore.sql import make_engine
+from eventstore.store import EventStore
+from gateway.app import build_app
+from gateway.commandbus import CommandBus
+from gateway.history.sources import audit_sources
+from gateway.live import LiveEvents
+from gateway.projections import ALL
+from gateway.readmodels import ReadModels
+from gateway.settings import GatewaySettings
+
+
+@dataclass
+class ReadSide:
+    engine: Engine  # the projections write through it
+    read_engine: Engine  # GraphQL reads through it (may be a read-only role)
+    runners: list[ProjectionRunner] = field(default_factory=list)
+    read: ReadModels | None = None
+    app: Starlette | None = None
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            await runner.stop()
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+async def start_read_side(
+    nc: NATS,
+    settings: GatewaySettings,
+    store: EventStore,
+    *,
+    read_database_url: str | None = None,
+) -> ReadSide:
+    """Start every gateway projection on `settings.database_url`, then build the app.
+
+    `store` is only read (audit folds of an aggregate's history); it creates no stream.
+    """
+    engine = make_engine(settings.database_url)
+    read_engine = make_engine(read_database_url) if read_database_url else engine
+    side = ReadSide(engine, read_engine)
+    try:
+        for projection in (*ALL, TemporalProjection):
+            runner = ProjectionRunner(nc, engine, projection())
+            await runner.start()
+            side.runners.append(runner)
+    except BaseException:
+        await side.stop()
+        raise
+    side.read = ReadModels(read_engine, side.runners)
+    side.app = build_app(
+        side.read,
+        settings,
+        CommandBus(nc),
+        LiveEvents(nc),
+        audit_sources(store, read_engine),
+    )
+    return side
