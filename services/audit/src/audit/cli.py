@@ -27,7 +27,7 @@ from audit.history import replay as replay_history
 from audit.ocds_cli import ocds_app
 from audit.rebuild import Cancelled
 from audit.render import print_replay, print_verify
-from audit.wiring import PROJECTIONS, contexts, open_store
+from audit.wiring import PROJECTIONS, contexts, open_store, resolve_settings
 from eventstore.settings import NatsSettings
 from eventstore.sql import make_engine
 
@@ -45,13 +45,15 @@ DatabaseUrl = Annotated[
 
 
 def _settings(nats_url: str | None, database_url: str | None) -> NatsSettings:
-    settings = NatsSettings()
-    updates = {k: v for k, v in {"nats_url": nats_url, "database_url": database_url}.items() if v}
-    return settings.model_copy(update=updates)
+    return resolve_settings(nats_url, database_url)
 
 
 def _run(make: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(make())  # type: ignore[arg-type]
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    except ConnectionError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 def _progress() -> Progress:

@@ -13,7 +13,7 @@ import typer
 from audit.bitemporal import horizon, parse_instant
 from audit.ocds.export import gather, packages
 from audit.ocds.schemas import errors
-from audit.wiring import open_store
+from audit.wiring import open_store, resolve_settings
 from eventstore.settings import NatsSettings
 
 ocds_app = typer.Typer(help="Open Contracting Data Standard export.", no_args_is_help=True)
@@ -43,12 +43,10 @@ def export(
     nats_url: Annotated[str | None, typer.Option(help="NATS URL (default: GT_NATS_URL).")] = None,
 ) -> None:
     """Write <tender>-releases.json and <tender>-records.json, validated against OCDS 1.1.5."""
-    settings = NatsSettings()
-    if nats_url:
-        settings = settings.model_copy(update={"nats_url": nats_url})
+    settings = resolve_settings(nats_url, None)
     try:
         built = asyncio.run(export_tender(settings, tender_id, as_of, known_at))
-    except (ValueError, LookupError) as exc:
+    except (ValueError, LookupError, ConnectionError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     problems = errors(built["release_package"], "release-package-schema.json")

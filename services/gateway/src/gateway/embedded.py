@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -25,6 +26,8 @@ from gateway.demo import load_demo
 from gateway.serve import Server
 from gateway.settings import GatewaySettings
 from gateway.system import System
+
+ENDPOINTS_FILE = "endpoints.json"
 
 NATS_PORT = 4222
 
@@ -55,8 +58,12 @@ async def embedded(
         system = await System(nc, data, settings).start()
         assert system.app is not None
         server = await Server(system.app, host, port).start()
+        # Tell local tools (the audit CLI) where this embedded system listens.
+        endpoints = {"nats_url": broker.url, "database_url": settings.database_url}
+        (data / ENDPOINTS_FILE).write_text(json.dumps(endpoints))
         yield system, server
     finally:
+        (data / ENDPOINTS_FILE).unlink(missing_ok=True)
         if server is not None:
             await server.stop()
         if system is not None:
