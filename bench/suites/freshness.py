@@ -37,6 +37,8 @@ from eventstore.serving import send_command
 from eventstore.sql import make_engine
 
 POLL = 0.001
+MAX_IN_FLIGHT = 64
+PROBE_DEADLINE = 15.0  # seconds; a probe that never sees its write fails the suite loudly
 MUTATION = """mutation Amend($input: AmendContractInput!) {
   amendContract(input: $input) {
     __typename
@@ -80,6 +82,12 @@ async def background(
     k = 0
 
     async def one(contract_id: str, on: datetime) -> None:
+        try:
+            await send_one(contract_id, on)
+        except Exception as exc:  # a timed-out load command is a figure, not a crash
+            rejected.append(type(exc).__name__)
+
+    async def send_one(contract_id: str, on: datetime) -> None:
         command = cmd.AmendContract(
             command_id=f"load-{uuid.uuid4().hex}",
             contract_id=contract_id,
@@ -93,6 +101,11 @@ async def background(
     while not stop.is_set():
         contract_id, on = contracts[k % len(contracts)]
         k += 1
+        if len(pending) >= MAX_IN_FLIGHT:
+            # The system is not keeping up: shed load rather than pile up retries (bounded run).
+            rejected.append("SHED")
+            await asyncio.sleep(1 / per_second)
+            continue
         task = asyncio.create_task(one(contract_id, on))
         pending.add(task)
         task.add_done_callback(pending.discard)
@@ -122,6 +135,8 @@ async def probe(
         raise RuntimeError(f"the probe amendment was refused: {reply}")
     token = reply["consistencyToken"] if with_token else None
     while True:  # polling the query is the measurement: visible to a reader
+        if time.perf_counter() - replied > PROBE_DEADLINE:
+            raise RuntimeError(f"probe {i} not visible after {PROBE_DEADLINE} s")
         data = await graphql(http, QUERY, {"id": contract_id, "token": token})
         if data["contract"]["lastAmendment"] == summary:
             return time.perf_counter() - replied
