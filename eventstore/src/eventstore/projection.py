@@ -345,6 +345,15 @@ class ProjectionRunner:
                 log.info("take-over check of %s failed: %s", self.projection.key, exc)
             await asyncio.sleep(0.25)
 
+    async def stream_heads(self) -> dict[str, int]:
+        """The last sequence of every stream this projection reads, as the broker has it now."""
+        js = self._nc.jetstream()
+        heads: dict[str, int] = {}
+        for context in self.projection.contexts:
+            info = await js.stream_info(context.stream)
+            heads[context.stream] = int(info.state.last_seq)
+        return heads
+
     async def wait_until(self, positions: dict[str, int], timeout: float) -> bool:
         """Wait until every stream this projection reads has reached the given sequence."""
         relevant = {

@@ -107,6 +107,34 @@ class ReadModels:
             )
 
 
+    async def reach_present(self, timeout: float) -> None:
+        """Wait until every read model has applied every event stored before this call.
+
+        A past horizon (asOf/knownAt) is answered only from read models that hold all it
+        needs: everything recorded up to now includes everything recorded by any K <= now.
+        """
+        heads: dict[str, int] = {}
+        try:
+            for runner in self.runners:
+                heads.update(await runner.stream_heads())
+        except Exception as exc:  # broker unreachable: say so rather than answer stale
+            raise ConsistencyError(
+                "HORIZON_NOT_REACHED",
+                f"cannot tell how far the event streams reach ({type(exc).__name__}: {exc});"
+                " a past answer is given only from read models that hold the whole history",
+            ) from exc
+        results = await asyncio.gather(
+            *(runner.wait_until(heads, timeout) for runner in self.runners)
+        )
+        late = [r.projection.key for r, ok in zip(self.runners, results, strict=True) if not ok]
+        if late:
+            raise ConsistencyError(
+                "HORIZON_NOT_REACHED",
+                f"the read models {', '.join(late)} have not yet applied every stored event"
+                f" (waited {timeout:g}s); retry shortly",
+            )
+
+
 def _defined(projection: P) -> P:
     projection.define(MetaData())
     return projection

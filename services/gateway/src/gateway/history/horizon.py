@@ -23,6 +23,7 @@ from strawberry.types.field import StrawberryField
 
 from audit.bitemporal import Horizon, end_of_day
 from gateway.history.snapshot import PastUnavailable, build_snapshot
+from gateway.readmodels import ConsistencyError
 from gateway.schema.context import Context
 from gateway.schema.errors import ClientError, InvalidArgument
 
@@ -76,6 +77,10 @@ class Chosen:
 
 async def _switch(context: Context, asked: Asked, token: str | None) -> None:
     await context.consistent(token)  # read-your-writes applies to the past as well
+    try:
+        await context.read.reach_present(context.settings.consistency_timeout)
+    except ConsistencyError as exc:
+        raise ClientError(exc.message, exc.code) from exc
     try:
         past = await asyncio.to_thread(build_snapshot, context.read.engine, asked.horizon())
     except PastUnavailable as exc:
