@@ -151,6 +151,7 @@ class ProjectionRunner:
         self._leadership = Leadership(engine, projection.key)
         self._standby: asyncio.Task[None] | None = None
         self.leading = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -173,8 +174,28 @@ class ProjectionRunner:
             ).all()
         return {stream: int(seq) for stream, seq in rows}
 
+    def _load_earlier(
+        self, context: BoundedContext, aggregate_type: str, aggregate_id: str, before: int
+    ) -> list[StoredEvent]:
+        """An aggregate's events stored before `before` (called from the applying thread)."""
+        from eventstore.clock import SystemClock
+        from eventstore.store import EventStore
+
+        assert self._loop is not None
+        store = EventStore(self._nc, SystemClock())
+        future = asyncio.run_coroutine_threadsafe(
+            store.load(context, aggregate_type, aggregate_id), self._loop
+        )
+        history = future.result(timeout=60)
+        return [e for e in history.events if e.seq < before]
+
     async def start(self) -> None:
         from eventstore.projection_versions import claim_if_first
+        from eventstore.versioned import VersionedProjection
+
+        self._loop = asyncio.get_running_loop()
+        if isinstance(self.projection, VersionedProjection):
+            self.projection.history = self._load_earlier
 
         await asyncio.to_thread(self.create_tables)
         self.positions = await asyncio.to_thread(self.load_positions)
@@ -255,6 +276,15 @@ class ProjectionRunner:
 
     def apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
         """Apply a batch and move the checkpoint in one transaction; returns the new checkpoint."""
+        try:
+            return self._apply_batch(stream, events)
+        except BaseException:
+            reset = getattr(self.projection, "reset", None)
+            if reset is not None:
+                reset()  # in-memory state ran ahead of a transaction that did not commit
+            raise
+
+    def _apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
         with self._engine.connect().execution_options(**WRITER) as conn, conn.begin():
             current = conn.execute(
                 select(checkpoints.c.seq).where(
@@ -279,6 +309,13 @@ class ProjectionRunner:
         return position
 
     def _apply_all(self, conn: Connection, events: list[StoredEvent]) -> int:
+        from eventstore.versioned import VersionedProjection
+
+        if isinstance(self.projection, VersionedProjection):
+            # The projection parks what its folds refuse; a database error fails the batch.
+            for event, exc in self.projection.apply_batch(conn, events):
+                self._park(conn, event, exc)
+            return events[-1].seq
         # Fast path: the whole batch under one savepoint. Only when some event fails do we
         # redo the batch event by event, each under its own savepoint, to park just that one.
         try:

@@ -1,0 +1,222 @@
+"""Projections whose rows are a pure image of the owner's typed fold, kept bitemporally.
+
+A `VersionedProjection` names, per aggregate type it reads, the owner's fold and an `image`
+(state -> rows). The runner hands it whole batches: each event is decoded to its typed
+event, recorded on its aggregate's `Timeline` (pure), and the resulting row changes are
+written in bulk (one UPDATE and one INSERT statement per table, many rows each), in the
+runner's transaction with the checkpoint. Timelines stay in memory (bounded); after a
+restart or an eviction an aggregate's earlier events are loaded from the event store.
+
+Every event type of the projection's contexts is declared: read through a fold, or
+ignored on purpose (`ignored`); `undeclared()` lists the rest, and a test holds it empty.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection, Table, and_, bindparam
+
+from contracts_schema.base import DomainEvent
+from contracts_schema.catalogue import EVENT_MODELS, EVENT_TYPES
+from contracts_schema.subjects import BoundedContext
+from eventstore.bitemporal_sql import micros
+from eventstore.projection import Projection
+from eventstore.store import StoredEvent
+from eventstore.timeline import FOREVER, Changes, Image, Recorded, Timeline, replay
+
+History = Callable[[BoundedContext, str, str, int], Sequence[StoredEvent]]
+Failure = tuple[StoredEvent, Exception]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How one aggregate type becomes rows: the owner's fold, and this read model's image."""
+
+    initial: Callable[[str], Any]
+    evolve: Callable[[Any, DomainEvent], Any]
+    image: Callable[[Any], Image]
+    events: frozenset[str]  # the event types of the aggregate type (the fold's)
+
+
+def typed(event: StoredEvent) -> DomainEvent:
+    envelope = event.envelope
+    model = EVENT_TYPES.get(envelope.event_type)
+    if model is None:
+        raise ValueError(f"unknown event type {envelope.event_type!r}")
+    return model.model_validate(envelope.payload)
+
+
+def recorded(event: StoredEvent) -> Recorded[DomainEvent]:
+    e = event.envelope
+    return Recorded(typed(event), micros(e.occurred_at), micros(e.recorded_at), e.aggregate_version)
+
+
+class VersionedProjection(Projection):
+    ignored: ClassVar[frozenset[str]] = frozenset()
+    cache_size: ClassVar[int] = 200_000
+
+    def __init__(self) -> None:
+        self._timelines: OrderedDict[tuple[str, str], Timeline[Any, DomainEvent]] = OrderedDict()
+        self.history: History | None = None  # set by the runner: earlier events of a aggregate
+
+    # -- what a read model says ------------------------------------------------------------
+    def readings(self) -> dict[str, Reading]:
+        """Per aggregate type: the fold and the image (tables must be defined first)."""
+        raise NotImplementedError
+
+    def versioned(self) -> dict[str, Table]:
+        """The versioned tables by the names `image` uses."""
+        raise NotImplementedError
+
+    # -- declarations ----------------------------------------------------------------------
+    def handled(self) -> frozenset[str]:
+        return frozenset().union(*(r.events for r in self.readings().values()))
+
+    def undeclared(self) -> set[str]:
+        """Event types of this projection's contexts it neither reads nor ignores."""
+        names = {c.name for c in self.contexts}
+        types = {m.event_type for m in EVENT_MODELS if m.context in names}
+        return types - self.handled() - self.ignored
+
+    # -- applying --------------------------------------------------------------------------
+    def apply(self, conn: Connection, event: StoredEvent) -> None:
+        failures = self.apply_batch(conn, [event])
+        if failures:
+            raise failures[0][1]
+
+    def reset(self) -> None:
+        """Forget cached timelines (the transaction that used them did not commit)."""
+        self._timelines.clear()
+
+    def apply_batch(self, conn: Connection, events: Iterable[StoredEvent]) -> list[Failure]:
+        readings = self.readings()
+        writes = _Writes(self.versioned())
+        failures: list[Failure] = []
+        for event in events:
+            envelope = event.envelope
+            reading = readings.get(envelope.aggregate_type)
+            if reading is None:
+                if envelope.event_type not in self.ignored:
+                    failures.append((event, _undeclared(self, envelope.event_type)))
+                continue
+            try:
+                timeline = self._timeline(event, reading)
+                changes = Changes()
+                timeline.record(recorded(event), changes)
+            except Exception as exc:
+                failures.append((event, exc))
+                continue
+            writes.stage(changes)
+        writes.flush(conn)
+        return failures
+
+    def timeline(self, aggregate_type: str, aggregate_id: str) -> Timeline[Any, DomainEvent] | None:
+        return self._timelines.get((aggregate_type, aggregate_id))
+
+    def _timeline(self, event: StoredEvent, reading: Reading) -> Timeline[Any, DomainEvent]:
+        e = event.envelope
+        key = (e.aggregate_type, e.aggregate_id)
+        timeline = self._timelines.get(key)
+        if timeline is not None:
+            self._timelines.move_to_end(key)
+            return timeline
+        initial = reading.initial(e.aggregate_id)
+        earlier: Sequence[StoredEvent] = ()
+        if e.aggregate_version > 1 and self.history is not None:
+            context = next(c for c in self.contexts if c.name == e.context)
+            earlier = self.history(context, e.aggregate_type, e.aggregate_id, event.seq)
+        timeline, _refused = replay(
+            initial, reading.evolve, reading.image, _decoded(earlier)
+        )  # refused events were parked when they arrived
+        self._timelines[key] = timeline
+        if len(self._timelines) > self.cache_size:
+            self._timelines.popitem(last=False)
+        return timeline
+
+
+def _decoded(events: Iterable[StoredEvent]) -> Iterable[Recorded[DomainEvent]]:
+    for event in events:
+        try:
+            yield recorded(event)
+        except Exception:  # parked when it arrived: undecodable then, undecodable now
+            continue
+
+
+def _undeclared(projection: Projection, event_type: str) -> LookupError:
+    return LookupError(
+        f"read model {projection.key} does not declare {event_type}: read it through a fold"
+        " or list it as ignored"
+    )
+
+
+class _Writes:
+    """The row changes of one batch, written per table in bulk; closes meet inserts in memory.
+
+    A version inserted and closed within the batch is never updated in the database; one
+    whose known interval ends up empty is never written at all.
+    """
+
+    def __init__(self, tables: dict[str, Table]) -> None:
+        self._tables = tables
+        self._inserts: dict[str, list[dict[str, Any]]] = {}
+        self._open: dict[tuple[str, tuple[Any, ...], int], dict[str, Any]] = {}
+        self._closes: dict[str, list[dict[str, Any]]] = {}
+
+    def stage(self, changes: Changes) -> None:
+        for close in changes.closes:
+            (name, key), valid_from = close.key, close.valid_from
+            pending = self._open.pop((name, key, valid_from), None)
+            if pending is not None:
+                pending["known_to"] = close.known_to
+                continue
+            table = self._tables[name]
+            params = {f"w_{k}": v for k, v in zip(table.info["versioned_key"], key, strict=True)}
+            params.update(w_valid_from=valid_from, w_known_to=close.known_to)
+            self._closes.setdefault(name, []).append(params)
+        for version in changes.inserts:
+            name, key = version.key
+            row = {
+                **version.row,
+                "valid_from": version.valid_from,
+                "valid_to": version.valid_to,
+                "known_from": version.known_from,
+                "known_to": version.known_to,
+            }
+            self._inserts.setdefault(name, []).append(row)
+            if version.known_to == FOREVER:
+                self._open[(name, key, version.valid_from)] = row
+
+    def flush(self, conn: Connection) -> None:
+        for name, params in self._closes.items():
+            conn.execute(_close_statement(self._tables[name]), params)
+        for name, rows in self._inserts.items():
+            kept = [r for r in rows if r["known_from"] < r["known_to"]]
+            if kept:
+                conn.execute(self._tables[name].insert(), kept)
+
+
+_CLOSE_STATEMENTS: dict[Table, Any] = {}
+
+
+def _close_statement(table: Table) -> Any:
+    statement = _CLOSE_STATEMENTS.get(table)
+    if statement is None:
+        c = table.c
+        keys = table.info["versioned_key"]
+        statement = (
+            table.update()
+            .where(
+                and_(
+                    *(c[k] == bindparam(f"w_{k}") for k in keys),
+                    c.valid_from == bindparam("w_valid_from"),
+                    c.known_to == FOREVER,
+                )
+            )
+            .values(known_to=bindparam("w_known_to"))
+        )
+        _CLOSE_STATEMENTS[table] = statement
+    return statement

@@ -1,0 +1,56 @@
+"""The SQL writer of bitemporal versions: batches of row changes, stored in SQLite, read back
+with the `at` predicate, equal the fold of what was known at every horizon."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, Integer, MetaData, String, create_engine, select
+
+from eventstore.bitemporal_sql import at, versioned_table
+from eventstore.timeline import Changes, Recorded, Timeline
+from eventstore.versioned import _Writes
+from tests.unit.eventstore.test_timeline import Bump, State, evolve, expected, image
+
+batches = st.lists(
+    st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 3), st.integers(0, 20)), min_size=1, max_size=6),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches)
+def test_batched_writes_read_back_at_every_horizon_as_the_fold(
+    history: list[list[tuple[str, int, int]]],
+) -> None:
+    metadata = MetaData()
+    table = versioned_table(
+        "counters",
+        metadata,
+        Column("name", String(8), nullable=False),
+        Column("value", Integer, nullable=False),
+        key=["name"],
+    )
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    timeline: Timeline[State, Bump] = Timeline({}, evolve, image)
+    events: list[Recorded[Bump]] = []
+    known = 0
+    with engine.begin() as conn:
+        for batch in history:
+            writes = _Writes({"counters": table})
+            for counter, by, valid in batch:
+                known += 1
+                event = Recorded(Bump(counter, by), valid * 10, known * 10, known)
+                changes = Changes()
+                timeline.record(event, changes)
+                writes.stage(changes)
+                events.append(event)
+            writes.flush(conn)
+        for k in range(0, (known + 1) * 10 + 1, 5):
+            for v in range(-5, 215, 10):
+                rows = conn.execute(select(table.c.name, table.c.value).where(at(table, v, k))).all()
+                got = {("counters", (n,)): {"name": n, "value": val} for n, val in rows}
+                assert len(rows) == len(got), f"two versions of one row at ({v}, {k})"
+                assert got == expected(events, v, k), (v, k)
