@@ -14,6 +14,7 @@ import functools
 import hashlib
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -82,6 +83,23 @@ class Projection(ABC):
         """Name and version: a new version builds beside the old one."""
         return f"{self.name}_v{self.version}"
 
+    # Envelope-level read models (an event log, an audit trail) keep every event as it is.
+    reads_every_event: ClassVar[bool] = False
+
+    def undeclared(self) -> set[str]:
+        """Event types of this projection's contexts it neither reads nor ignores on purpose.
+
+        A projection that interprets events must say, per event type, which it handles and
+        which it ignores (see `eventstore.versioned`); one that keeps envelopes as they are
+        declares `reads_every_event`.
+        """
+        from contracts_schema.catalogue import EVENT_MODELS
+
+        if self.reads_every_event:
+            return set()
+        names = {c.name for c in self.contexts}
+        return {m.event_type for m in EVENT_MODELS if m.context in names}
+
     @abstractmethod
     def define(self, metadata: MetaData) -> None:
         """Declare the projection's tables."""
@@ -89,6 +107,29 @@ class Projection(ABC):
     @abstractmethod
     def apply(self, conn: Connection, event: StoredEvent) -> None:
         """Apply one event inside the runner's transaction."""
+
+
+Failure = tuple[StoredEvent, Exception]
+
+
+class BatchProjection(Projection):
+    """A projection applied a whole batch at a time (bulk statements).
+
+    `apply_batch` returns the events it could not apply, with why; the runner parks them in
+    the same transaction. A database error raises and fails the batch. In-memory state it
+    keeps between batches is dropped by `reset` when a transaction did not commit.
+    """
+
+    @abstractmethod
+    def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]: ...
+
+    def apply(self, conn: Connection, event: StoredEvent) -> None:
+        failures = self.apply_batch(conn, [event])
+        if failures:
+            raise failures[0][1]
+
+    def reset(self) -> None:
+        """Forget in-memory state (the transaction that used it did not commit)."""
 
 
 def upsert(conn: Connection, table: Table, values: dict[str, object], keys: list[str]) -> None:
@@ -279,9 +320,8 @@ class ProjectionRunner:
         try:
             return self._apply_batch(stream, events)
         except BaseException:
-            reset = getattr(self.projection, "reset", None)
-            if reset is not None:
-                reset()  # in-memory state ran ahead of a transaction that did not commit
+            if isinstance(self.projection, BatchProjection):
+                self.projection.reset()  # its memory ran ahead of a transaction that failed
             raise
 
     def _apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
@@ -309,10 +349,8 @@ class ProjectionRunner:
         return position
 
     def _apply_all(self, conn: Connection, events: list[StoredEvent]) -> int:
-        from eventstore.versioned import VersionedProjection
-
-        if isinstance(self.projection, VersionedProjection):
-            # The projection parks what its folds refuse; a database error fails the batch.
+        if isinstance(self.projection, BatchProjection):
+            # The projection reports what it cannot apply; a database error fails the batch.
             for event, exc in self.projection.apply_batch(conn, events):
                 self._park(conn, event, exc)
             return events[-1].seq
@@ -382,11 +420,13 @@ class ProjectionRunner:
                 log.info("take-over check of %s failed: %s", self.projection.key, exc)
             await asyncio.sleep(0.25)
 
-    async def stream_heads(self) -> dict[str, int]:
-        """The last sequence of every stream this projection reads, as the broker has it now."""
+    async def stream_heads(
+        self, contexts: Sequence[BoundedContext] | None = None
+    ) -> dict[str, int]:
+        """The last sequence of the streams this projection reads, as the broker has it now."""
         js = self._nc.jetstream()
         heads: dict[str, int] = {}
-        for context in self.projection.contexts:
+        for context in contexts if contexts is not None else self.projection.contexts:
             info = await js.stream_info(context.stream)
             heads[context.stream] = int(info.state.last_seq)
         return heads

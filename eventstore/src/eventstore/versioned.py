@@ -21,15 +21,14 @@ from typing import Any, ClassVar
 from sqlalchemy import Connection, Table, and_, bindparam
 
 from contracts_schema.base import DomainEvent
-from contracts_schema.catalogue import EVENT_MODELS, EVENT_TYPES
+from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.subjects import BoundedContext
 from eventstore.bitemporal_sql import micros
-from eventstore.projection import Projection
+from eventstore.projection import BatchProjection, Failure, Projection
 from eventstore.store import StoredEvent
 from eventstore.timeline import FOREVER, Changes, Image, Recorded, Timeline, replay
 
 History = Callable[[BoundedContext, str, str, int], Sequence[StoredEvent]]
-Failure = tuple[StoredEvent, Exception]
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def recorded(event: StoredEvent) -> Recorded[DomainEvent]:
     return Recorded(typed(event), micros(e.occurred_at), micros(e.recorded_at), e.aggregate_version)
 
 
-class VersionedProjection(Projection):
+class VersionedProjection(BatchProjection):
     ignored: ClassVar[frozenset[str]] = frozenset()
     cache_size: ClassVar[int] = 200_000
 
@@ -78,21 +77,14 @@ class VersionedProjection(Projection):
 
     def undeclared(self) -> set[str]:
         """Event types of this projection's contexts it neither reads nor ignores."""
-        names = {c.name for c in self.contexts}
-        types = {m.event_type for m in EVENT_MODELS if m.context in names}
-        return types - self.handled() - self.ignored
+        return super().undeclared() - self.handled() - self.ignored
 
     # -- applying --------------------------------------------------------------------------
-    def apply(self, conn: Connection, event: StoredEvent) -> None:
-        failures = self.apply_batch(conn, [event])
-        if failures:
-            raise failures[0][1]
-
     def reset(self) -> None:
         """Forget cached timelines (the transaction that used them did not commit)."""
         self._timelines.clear()
 
-    def apply_batch(self, conn: Connection, events: Iterable[StoredEvent]) -> list[Failure]:
+    def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
         readings = self.readings()
         writes = _Writes(self.versioned())
         failures: list[Failure] = []

@@ -13,7 +13,11 @@ from eventstore.versioned import _Writes
 from tests.unit.eventstore.test_timeline import Bump, State, evolve, expected, image
 
 batches = st.lists(
-    st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 3), st.integers(0, 20)), min_size=1, max_size=6),
+    st.lists(
+        st.tuples(st.sampled_from("abc"), st.integers(0, 3), st.integers(0, 20)),
+        min_size=1,
+        max_size=6,
+    ),
     min_size=1,
     max_size=6,
 )
@@ -50,7 +54,9 @@ def test_batched_writes_read_back_at_every_horizon_as_the_fold(
             writes.flush(conn)
         for k in range(0, (known + 1) * 10 + 1, 5):
             for v in range(-5, 215, 10):
-                rows = conn.execute(select(table.c.name, table.c.value).where(at(table, v, k))).all()
+                rows = conn.execute(
+                    select(table.c.name, table.c.value).where(at(table, v, k))
+                ).all()
                 got = {("counters", (n,)): {"name": n, "value": val} for n, val in rows}
                 assert len(rows) == len(got), f"two versions of one row at ({v}, {k})"
                 assert got == expected(events, v, k), (v, k)

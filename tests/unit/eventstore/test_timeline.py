@@ -67,14 +67,19 @@ class Versions:
     def at(self, valid: int, known: int) -> Image:
         seen: Image = {}
         for r in self.rows:
-            if r["valid_from"] <= valid < r["valid_to"] and r["known_from"] <= known < r["known_to"]:
+            if (
+                r["valid_from"] <= valid < r["valid_to"]
+                and r["known_from"] <= known < r["known_to"]
+            ):
                 assert r["key"] not in seen, f"two versions of {r['key']} at ({valid}, {known})"
                 seen[r["key"]] = r["row"]  # type: ignore[assignment]
         return seen
 
 
 def expected(events: list[Recorded[Bump]], valid: int, known: int) -> Image:
-    counted = sorted((e for e in events if e.known <= known and e.valid <= valid), key=lambda e: e.order)
+    counted = sorted(
+        (e for e in events if e.known <= known and e.valid <= valid), key=lambda e: e.order
+    )
     state: State = {}
     for e in counted:
         state = evolve(state, e.event)

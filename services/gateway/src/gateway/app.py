@@ -47,7 +47,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
-            read=self.read,
+            read=self.read.at_now(),
             settings=self.settings,
             commands=self.commands,
             live=self.live,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Executable, MetaData, RowMapping
+from sqlalchemy import Engine, Executable, MetaData, RowMapping, Table
 
+from eventstore.bitemporal_sql import instant, micros, view
 from eventstore.commands import parse_consistency_token
 from eventstore.projection import Projection, ProjectionRunner
+from eventstore.timeline import FOREVER
 from gateway.projections import (
     ContractsProjection,
     EnrolmentProjection,
@@ -30,14 +34,96 @@ class ConsistencyError(Exception):
         self.message = message
 
 
-class ReadModels:
-    """Projection instances (their tables) over one engine; reads run off the event loop."""
+class AtHorizon:
+    """A read model's tables as they stood at one horizon: same names, same columns.
 
-    def __init__(self, engine: Engine, runners: Sequence[ProjectionRunner] = ()) -> None:
+    A versioned table reads as the versions valid at `valid` and known at `known`; the
+    event log (immutable events) as the events that had happened and were recorded by then.
+    Each table's view is built once, so one statement that names it twice joins nothing twice.
+    """
+
+    def __init__(self, projection: Projection, valid: int, known: int) -> None:
+        self._projection = projection
+        self._valid, self._known = valid, known
+        self._views: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._projection, name)
+        if not isinstance(value, Table):
+            return value
+        if name not in self._views:
+            self._views[name] = horizon_view(value, self._valid, self._known)
+        return self._views[name]
+
+
+LOCAL_ZONE = ZoneInfo("Europe/Amsterdam")  # dates in the domain are Dutch calendar days
+
+
+def local_date(value: int | None) -> date | None:
+    moment = instant(value) if value is not None else None
+    return moment.astimezone(LOCAL_ZONE).date() if moment else None
+
+
+# "As known now" is everything recorded: a service's clock a little ahead of the gateway's
+# must not hide a write that was just acknowledged.
+KNOWN_NOW = FOREVER - 1
+
+
+def horizon_view(table: Table, valid: int, known: int) -> Any:
+    if "versioned_key" in table.info:
+        return view(table, valid, known)
+    if known == KNOWN_NOW:
+        return table  # events are immutable: the present log is the whole log
+    if "occurred_at" in table.c and "recorded_at" in table.c:  # the event log
+        v, k = instant(valid), instant(known)
+        return (
+            table.select()
+            .where(table.c.occurred_at <= v, table.c.recorded_at <= k)
+            .subquery(table.name)
+        )
+    return table
+
+
+class ReadModels:
+    """Projection instances (their tables) over one engine; reads run off the event loop.
+
+    `at(valid, known)` gives the same read models at a horizon; a request asks the present
+    through `at_now()`, so every answer, past or present, is the same predicate on versions.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        runners: Sequence[ProjectionRunner] = (),
+        *,
+        horizon: tuple[int, int] | None = None,
+    ) -> None:
         self.engine = engine
         self.runners = list(runners)
         self._by_type = {type(r.projection): r for r in self.runners}
         self._fallback: dict[tuple[type[Projection], int | None], Projection] = {}
+        self.horizon = horizon
+        self._bound: dict[type[Projection], AtHorizon] = {}
+
+    def at(self, valid: int, known: int) -> ReadModels:
+        bound = ReadModels(self.engine, self.runners, horizon=(valid, known))
+        bound._fallback = self._fallback  # share the fallback table definitions
+        return bound
+
+    def at_now(self) -> ReadModels:
+        return self.at(micros(datetime.now(UTC)), KNOWN_NOW)
+
+    def versions(self, kind: type[P]) -> P:
+        """A read model's own tables: every version, for questions about history itself."""
+        return self._current(kind)
+
+    def _read(self, kind: type[P]) -> Any:
+        projection = self._current(kind)
+        if self.horizon is None:
+            return projection
+        if kind not in self._bound:
+            self._bound[kind] = AtHorizon(projection, *self.horizon)
+        return self._bound[kind]
 
     def _current(self, kind: type[P]) -> P:
         """The live version's tables: a rebuilding new version is read only once it took over."""
@@ -55,23 +141,23 @@ class ReadModels:
 
     @property
     def event_log(self) -> EventLogProjection:
-        return self._current(EventLogProjection)
+        return self._read(EventLogProjection)  # type: ignore[no-any-return]
 
     @property
     def organisations(self) -> OrganisationsProjection:
-        return self._current(OrganisationsProjection)
+        return self._read(OrganisationsProjection)  # type: ignore[no-any-return]
 
     @property
     def tenders(self) -> TendersProjection:
-        return self._current(TendersProjection)
+        return self._read(TendersProjection)  # type: ignore[no-any-return]
 
     @property
     def contracts(self) -> ContractsProjection:
-        return self._current(ContractsProjection)
+        return self._read(ContractsProjection)  # type: ignore[no-any-return]
 
     @property
     def enrolment(self) -> EnrolmentProjection:
-        return self._current(EnrolmentProjection)
+        return self._read(EnrolmentProjection)  # type: ignore[no-any-return]
 
     async def rows(self, statement: Executable) -> list[RowMapping]:
         return await asyncio.to_thread(self._rows, statement)
@@ -106,7 +192,6 @@ class ReadModels:
                 " retry the query with the same token",
             )
 
-
     async def reach_present(self, timeout: float) -> None:
         """Wait until every read model has applied every event stored before this call.
 
@@ -116,7 +201,9 @@ class ReadModels:
         heads: dict[str, int] = {}
         try:
             for runner in self.runners:
-                heads.update(await runner.stream_heads())
+                missing = [c for c in runner.projection.contexts if c.stream not in heads]
+                if missing:
+                    heads.update(await runner.stream_heads(missing))
         except Exception as exc:  # broker unreachable: say so rather than answer stale
             raise ConsistencyError(
                 "HORIZON_NOT_REACHED",

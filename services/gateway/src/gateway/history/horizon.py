@@ -1,10 +1,10 @@
 """`asOf` and `knownAt` on every query root of the gateway, defaulting to now.
 
-A field extension adds both arguments to each root field. Without them the field answers
-from the live read models, as before. With them the request's read models and DataLoaders
-are swapped for a snapshot of the past (see `snapshot.py`), so every nested connection of
-the answer is asked at the same horizon; a root with no past (projection health) refuses
-with a clear error instead of silently answering the present.
+A field extension adds both arguments to each root field. Every answer is a predicate on
+the bitemporal row versions (nothing is replayed): without the arguments at (now, all that
+is recorded), with them at (D, K), and the request's DataLoaders are bound to that horizon,
+so every nested connection of the answer is asked at the same one. A root with no past
+(projection health) refuses with a clear error instead of silently answering the present.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from strawberry.extensions import FieldExtension
 from strawberry.types.arguments import StrawberryArgument
 from strawberry.types.field import StrawberryField
 
-from audit.bitemporal import Horizon, end_of_day
-from gateway.history.snapshot import PastUnavailable, build_snapshot
-from gateway.readmodels import ConsistencyError
+from audit.bitemporal import end_of_day
+from eventstore.bitemporal_sql import micros
+from gateway.readmodels import KNOWN_NOW, ConsistencyError
 from gateway.schema.context import Context
 from gateway.schema.errors import ClientError, InvalidArgument
 
@@ -45,11 +45,20 @@ class Asked:
     def present(self) -> bool:
         return self.as_of is None and self.known_at is None
 
-    def horizon(self) -> Horizon:
-        if self.known_at is not None and self.known_at.tzinfo is None:
-            raise InvalidArgument("knownAt needs a timezone, e.g. 2020-11-20T12:00:00Z")
-        now = datetime.now(UTC)
-        return Horizon(end_of_day(self.as_of) if self.as_of else now, self.known_at or now)
+    def clocks(self, now: datetime) -> tuple[int, int]:
+        """(valid, known) in microseconds; refuses a knownAt without zone or in the future."""
+        known = KNOWN_NOW
+        if self.known_at is not None:
+            if self.known_at.tzinfo is None:
+                raise InvalidArgument("knownAt needs a timezone, e.g. 2020-11-20T12:00:00Z")
+            if self.known_at > now:
+                raise InvalidArgument(
+                    f"knownAt {self.known_at.isoformat()} lies in the future: the registry"
+                    " cannot say what it will have recorded; ask at most now"
+                )
+            known = micros(self.known_at)
+        valid = micros(end_of_day(self.as_of) if self.as_of else now)
+        return valid, known
 
 
 def _arguments() -> list[StrawberryArgument]:
@@ -81,11 +90,7 @@ async def _switch(context: Context, asked: Asked, token: str | None) -> None:
         await context.read.reach_present(context.settings.consistency_timeout)
     except ConsistencyError as exc:
         raise ClientError(exc.message, exc.code) from exc
-    try:
-        past = await asyncio.to_thread(build_snapshot, context.read.engine, asked.horizon())
-    except PastUnavailable as exc:
-        raise ClientError(str(exc), "NO_PAST_ANSWER") from exc
-    context.read = past
+    context.read = context.read.at(*asked.clocks(datetime.now(UTC)))
     context.__dict__.pop("loaders", None)  # DataLoaders are rebuilt over the past
 
 
@@ -106,7 +111,7 @@ async def enter(context: Context, field: str, asked: Asked, token: str | None) -
         return
     if field in NO_PAST:
         raise ClientError(NO_PAST[field], "NO_PAST_ANSWER")
-    asked.horizon()  # refuse bad clocks before anything runs
+    asked.clocks(datetime.now(UTC))  # refuse bad clocks before anything runs
     if chosen is None:
         chosen = context.horizon = Chosen(asked)
         chosen.ready = asyncio.ensure_future(_switch(context, asked, token))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, TypeDecorator
 
+from contracts_schema.folds import Fold
 from eventstore.store import StoredEvent
+from eventstore.timeline import Image
+from eventstore.versioned import Reading
 
 ORG_CODE = re.compile(r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$")
 
@@ -60,3 +63,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def reading(fold: Fold[Any], image: Callable[[Any], Image]) -> Reading:
+    """A read model reads an aggregate type through its owner's fold, as `image` shows it."""
+    return Reading(
+        initial=fold.initial,
+        evolve=fold.evolve,
+        image=image,
+        events=frozenset(m.event_type for m in fold.events),
+    )

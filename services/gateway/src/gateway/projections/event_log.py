@@ -7,14 +7,15 @@ from typing import ClassVar
 from sqlalchemy import JSON, Column, Connection, Index, Integer, MetaData, String, Table
 
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
-from eventstore.projection import Projection
+from eventstore.projection import BatchProjection, Failure
 from eventstore.store import StoredEvent
 from gateway.projections.common import UtcDateTime, organisation_codes
 
 
-class EventLogProjection(Projection):
+class EventLogProjection(BatchProjection):
     name = "event_log"
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT, NOTIFIER)
+    reads_every_event = True
 
     def define(self, metadata: MetaData) -> None:
         p = self.key
@@ -46,34 +47,35 @@ class EventLogProjection(Projection):
             Column("code", String(40), primary_key=True, index=True),
         )
 
-    def apply(self, conn: Connection, event: StoredEvent) -> None:
-        e = event.envelope
-        # Values as parameters of one cached statement: building `.values(...)` per event
-        # cost more than the insert itself in a rebuild.
-        conn.execute(
-            self.events.insert(),
-            dict(
-                stream=event.stream,
-                seq=event.seq,
-                event_id=e.event_id,
-                event_type=e.event_type,
-                context=e.context,
-                aggregate_type=e.aggregate_type,
-                aggregate_id=e.aggregate_id,
-                aggregate_version=e.aggregate_version,
-                occurred_at=e.occurred_at,
-                recorded_at=e.recorded_at,
-                actor=e.actor,
-                command_id=e.command_id,
-                correlation_id=e.correlation_id,
-                payload=e.payload,
-            ),
-        )
-        codes = sorted(set(organisation_codes(e.payload)))
-        if e.aggregate_type == "organisation":
-            codes = sorted({*codes, e.aggregate_id})
-        if codes:
-            conn.execute(
-                self.organisations.insert(),
-                [{"stream": event.stream, "seq": event.seq, "code": c} for c in codes],
+    def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
+        rows, links = [], []
+        for event in events:
+            e = event.envelope
+            rows.append(
+                {
+                    "stream": event.stream,
+                    "seq": event.seq,
+                    "event_id": e.event_id,
+                    "event_type": e.event_type,
+                    "context": e.context,
+                    "aggregate_type": e.aggregate_type,
+                    "aggregate_id": e.aggregate_id,
+                    "aggregate_version": e.aggregate_version,
+                    "occurred_at": e.occurred_at,
+                    "recorded_at": e.recorded_at,
+                    "actor": e.actor,
+                    "command_id": e.command_id,
+                    "correlation_id": e.correlation_id,
+                    "payload": e.payload,
+                }
             )
+            codes = set(organisation_codes(e.payload))
+            if e.aggregate_type == "organisation":
+                codes.add(e.aggregate_id)
+            links.extend({"stream": event.stream, "seq": event.seq, "code": c} for c in codes)
+        # One statement per table for the whole batch (many rows as parameters).
+        if rows:
+            conn.execute(self.events.insert(), rows)
+        if links:
+            conn.execute(self.organisations.insert(), links)
+        return []

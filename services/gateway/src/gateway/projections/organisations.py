@@ -1,61 +1,62 @@
-"""Organisations: municipalities (CBS code), other bodies and their renames and mergers."""
+"""Organisations: municipalities (CBS code), other bodies, their renames and mergers; an image
+of the enrolment service's organisation fold."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from sqlalchemy import Column, Connection, Date, MetaData, String, Table
+from sqlalchemy import Column, Date, MetaData, String, Table
 
+from contracts_schema.enrolment.state import OrganisationState
+from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import ENROLMENT, BoundedContext
-from eventstore.projection import Projection, upsert
-from eventstore.store import StoredEvent
-from gateway.projections.common import day, occurred_on, payload
+from eventstore.bitemporal_sql import versioned_table
+from eventstore.timeline import Image
+from eventstore.versioned import Reading, VersionedProjection
+from gateway.projections.common import reading
 
 
-class OrganisationsProjection(Projection):
+class OrganisationsProjection(VersionedProjection):
     name = "organisations"
+    version = 2
     contexts: ClassVar[tuple[BoundedContext, ...]] = (ENROLMENT,)
+    # Windows, participants and call-offs are EnrolmentProjection's.
+    ignored: ClassVar[frozenset[str]] = frozenset(
+        m.event_type
+        for fold in (FOLDS["enrolment", "enrolment_window"], FOLDS["enrolment", "call_off"])
+        for m in fold.events
+    )
 
     def define(self, metadata: MetaData) -> None:
-        self.organisations = Table(
+        self.organisations = versioned_table(
             f"{self.key}_organisations",
             metadata,
-            Column("code", String(40), primary_key=True),
+            Column("code", String(40), nullable=False),
             Column("name", String(300), nullable=False),
             Column("kind", String(60), nullable=False, index=True),
             Column("province", String(80), index=True),
-            Column("registered_on", Date, nullable=False),
             Column("merged_into", String(40)),
             Column("merged_on", Date),
+            key=["code"],
         )
 
-    def apply(self, conn: Connection, event: StoredEvent) -> None:
-        p = payload(event)
-        t = self.organisations
-        match event.envelope.event_type:
-            case "OrganisationRegistered":
-                upsert(
-                    conn,
-                    t,
-                    {
-                        "code": p["code"],
-                        "name": p["name"],
-                        "kind": p["kind"],
-                        "province": p.get("province"),
-                        "registered_on": occurred_on(event),
-                    },
-                    ["code"],
-                )
-            case "OrganisationRenamed":
-                self._update(conn, p["code"], {"name": p["name"]})
-            case "MunicipalityMerged":
-                self._update(
-                    conn,
-                    p["code"],
-                    {"merged_into": p["successor_code"], "merged_on": day(p["effective_on"])},
-                )
+    def versioned(self) -> dict[str, Table]:
+        return {"organisations": self.organisations}
 
-    def _update(self, conn: Connection, code: str, values: dict[str, object]) -> None:
-        t = self.organisations
-        if conn.execute(t.update().where(t.c.code == code).values(**values)).rowcount != 1:
-            raise LookupError(f"organisation {code} is not registered")
+    def readings(self) -> dict[str, Reading]:
+        return {"organisation": reading(FOLDS["enrolment", "organisation"], organisation_rows)}
+
+
+def organisation_rows(state: OrganisationState) -> Image:
+    if not state.registered:
+        return {}
+    return {
+        ("organisations", (state.code,)): {
+            "code": state.code,
+            "name": state.name,
+            "kind": str(state.kind),
+            "province": state.province,
+            "merged_into": state.successor_code,
+            "merged_on": state.merged_on,
+        }
+    }

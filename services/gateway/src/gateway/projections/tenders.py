@@ -1,55 +1,47 @@
-"""Programmes, tenders and their lots, with each tender's phase and each lot's award."""
+"""Programmes, tenders and their lots: an image of the registry's programme and tender folds."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    Connection,
-    Date,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    select,
-)
+from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table
 
+from contracts_schema.folds import FOLDS
+from contracts_schema.registry.state import ProgrammeState, TenderState, TenderStatus
 from contracts_schema.subjects import REGISTRY, BoundedContext
-from eventstore.projection import Projection, upsert
-from eventstore.store import StoredEvent
-from gateway.projections.common import day, occurred_on, payload
-
-# Registry events beyond the fixed contract move the phase by their name.
-PHASE_BY_EVENT = {
-    "TenderPaused": "paused",
-    "TenderResumed": "planned",
-}
+from eventstore.bitemporal_sql import versioned_table
+from eventstore.timeline import Image
+from eventstore.versioned import Reading, VersionedProjection
+from gateway.projections.common import reading
 
 
-class TendersProjection(Projection):
+class TendersProjection(VersionedProjection):
     name = "tenders"
+    version = 2
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY,)
+    # Contracts are ContractsProjection's.
+    ignored: ClassVar[frozenset[str]] = frozenset(
+        m.event_type for m in FOLDS["registry", "contract"].events
+    )
 
     def define(self, metadata: MetaData) -> None:
         p = self.key
-        self.programmes = Table(
+        self.programmes = versioned_table(
             f"{p}_programmes",
             metadata,
-            Column("programme_id", String(128), primary_key=True),
+            Column("programme_id", String(128), nullable=False),
             Column("name", String(300), nullable=False),
             Column("description", String(2000)),
             Column("coordinator", String(40)),
             Column("predecessor_id", String(128)),
             Column("successor_id", String(128)),
             Column("started_on", Date, nullable=False),
+            key=["programme_id"],
         )
-        self.tenders = Table(
+        self.tenders = versioned_table(
             f"{p}_tenders",
             metadata,
-            Column("tender_id", String(128), primary_key=True),
+            Column("tender_id", String(128), nullable=False),
             Column("programme_id", String(128), index=True),
             Column("title", String(500), nullable=False),
             Column("contracting_authority", String(40), nullable=False, index=True),
@@ -57,149 +49,117 @@ class TendersProjection(Projection):
             Column("framework", Boolean, nullable=False),
             Column("phase", String(40), nullable=False, index=True),
             Column("planned_on", Date, nullable=False),
+            Column("prior_notice_on", Date),
+            Column("prior_notice_reference", String(200)),
+            Column("market_consultation_from", Date),
+            Column("market_consultation_to", Date),
             Column("published_on", Date),
             Column("notice_reference", String(200)),
+            Column("participant_list_frozen_on", Date),
+            Column("corrections", Integer, nullable=False),
+            Column("clarifications", Integer, nullable=False),
+            Column("paused_on", Date),
+            Column("cancelled_on", Date),
+            Column("cancellation_reason", String(2000)),
             Column("successor_id", String(128)),
+            key=["tender_id"],
         )
-        self.lots = Table(
+        self.lots = versioned_table(
             f"{p}_lots",
             metadata,
-            Column("tender_id", String(128), primary_key=True),
-            Column("lot_id", String(128), primary_key=True),
+            Column("tender_id", String(128), nullable=False),
+            Column("lot_id", String(128), nullable=False),
             Column("position", Integer, nullable=False),
             Column("title", String(500), nullable=False),
             Column("status", String(40), nullable=False),
+            Column("bidder_ids", JSON, nullable=False),
+            Column("bid_count", Integer),
             Column("supplier_ids", JSON, nullable=False),
             Column("decision_sent_on", Date),
             Column("standstill_ends_on", Date),
+            Column("standstill_ended_on", Date),
+            Column("review_pending", Boolean, nullable=False),
+            Column("review_forum", String(200)),
+            Column("review_outcome", String(40)),
             Column("awarded_on", Date),
+            Column("cancelled_on", Date),
+            key=["tender_id", "lot_id"],
         )
 
-    def apply(self, conn: Connection, event: StoredEvent) -> None:
-        e = event.envelope
-        p = payload(event)
-        if e.aggregate_type == "programme":
-            self._programme(conn, event, p)
-            return
-        match e.event_type:
-            case "TenderPlanned":
-                self._planned(conn, event, p)
-            case "TenderPublished":
-                self._set(
-                    conn,
-                    p["tender_id"],
-                    phase="published",
-                    published_on=day(p["published_on"]),
-                    notice_reference=p.get("notice_reference"),
-                )
-            case "ProvisionalAwardDecided" | "ProvisionalAwardRevised":
-                self._lot(
-                    conn,
-                    p,
-                    status="provisionally_awarded",
-                    supplier_ids=list(p["supplier_ids"]),
-                    decision_sent_on=day(p["decision_sent_on"]),
-                    standstill_ends_on=day(p["standstill_ends_on"]),
-                )
-                self._set(conn, p["tender_id"], phase="provisionally_awarded")
-            case "AwardMadeDefinitive":
-                self._lot(
-                    conn,
-                    p,
-                    status="awarded",
-                    supplier_ids=list(p["supplier_ids"]),
-                    awarded_on=day(p["awarded_on"]),
-                )
-                self._after_award(conn, p["tender_id"])
-            case "ProvisionalAwardWithdrawn":
-                self._lot(conn, p, status="open", supplier_ids=[], standstill_ends_on=None)
-            case "StandstillEnded":
-                self._lot(conn, p, status="standstill_ended")
-            case "LotCancelled":
-                self._lot(conn, p, status="cancelled")
-            case "TenderCancelled":
-                for lot_id in p.get("lot_ids") or []:
-                    self._lot(conn, {**p, "lot_id": lot_id}, status="cancelled")
-                self._set(conn, p["tender_id"], phase="cancelled")
-            case "SuccessorTenderLinked":
-                self._set(conn, p["tender_id"], successor_id=p["successor_tender_id"])
-            case other if other in PHASE_BY_EVENT and "tender_id" in p:
-                self._set(conn, p["tender_id"], phase=PHASE_BY_EVENT[other])
+    def versioned(self) -> dict[str, Table]:
+        return {"programmes": self.programmes, "tenders": self.tenders, "lots": self.lots}
 
-    def _programme(self, conn: Connection, event: StoredEvent, p: dict[str, Any]) -> None:
-        t = self.programmes
-        pid = event.envelope.aggregate_id
-        if event.envelope.event_type == "ProgrammePlanned":
-            upsert(
-                conn,
-                t,
-                {
-                    "programme_id": pid,
-                    "name": p["name"],
-                    "coordinator": p.get("coordinator"),
-                    "description": p.get("description"),
-                    "predecessor_id": p.get("predecessor_programme_id"),
-                    "started_on": day(p.get("planned_on")) or occurred_on(event),
-                },
-                ["programme_id"],
-            )
-        elif event.envelope.event_type == "SuccessorProgrammeLinked":
-            done = conn.execute(
-                t.update()
-                .where(t.c.programme_id == pid)
-                .values(successor_id=p["successor_programme_id"])
-            )
-            if done.rowcount != 1:
-                raise LookupError(f"programme {pid} was never planned")
+    def readings(self) -> dict[str, Reading]:
+        return {
+            "programme": reading(FOLDS["registry", "programme"], programme_rows),
+            "tender": reading(FOLDS["registry", "tender"], tender_rows),
+        }
 
-    def _planned(self, conn: Connection, event: StoredEvent, p: dict[str, Any]) -> None:
-        upsert(
-            conn,
-            self.tenders,
-            {
-                "tender_id": p["tender_id"],
-                "programme_id": p.get("programme_id"),
-                "title": p["title"],
-                "contracting_authority": p["contracting_authority"],
-                "procedure": p["procedure"],
-                "framework": bool(p.get("framework", False)),
-                "phase": "planned",
-                "planned_on": day(p.get("planned_on")) or occurred_on(event),
-            },
-            ["tender_id"],
-        )
-        for position, lot in enumerate(p.get("lots") or []):
-            upsert(
-                conn,
-                self.lots,
-                {
-                    "tender_id": p["tender_id"],
-                    "lot_id": lot["lot_id"],
-                    "position": position,
-                    "title": lot["title"],
-                    "status": "open",
-                    "supplier_ids": [],
-                },
-                ["tender_id", "lot_id"],
-            )
 
-    def _set(self, conn: Connection, tender_id: str, **values: Any) -> None:
-        t = self.tenders
-        if (
-            conn.execute(t.update().where(t.c.tender_id == tender_id).values(**values)).rowcount
-            != 1
-        ):
-            raise LookupError(f"tender {tender_id} was never planned")
+def programme_rows(state: ProgrammeState) -> Image:
+    if not state.exists:
+        return {}
+    successors = state.successor_programme_ids
+    row: dict[str, Any] = {
+        "programme_id": state.programme_id,
+        "name": state.name,
+        "description": state.description,
+        "coordinator": state.coordinator or None,
+        "predecessor_id": state.predecessor_programme_id,
+        "successor_id": successors[-1] if successors else None,
+        "started_on": state.planned_on,
+    }
+    return {("programmes", (state.programme_id,)): row}
 
-    def _lot(self, conn: Connection, p: dict[str, Any], **values: Any) -> None:
-        t = self.lots
-        where = (t.c.tender_id == p["tender_id"]) & (t.c.lot_id == p["lot_id"])
-        if conn.execute(t.update().where(where).values(**values)).rowcount != 1:
-            raise LookupError(f"tender {p['tender_id']} has no lot {p['lot_id']}")
 
-    def _after_award(self, conn: Connection, tender_id: str) -> None:
-        statuses = conn.execute(
-            select(self.lots.c.status).where(self.lots.c.tender_id == tender_id)
-        ).scalars()
-        done = all(s in ("awarded", "cancelled") for s in statuses)
-        self._set(conn, tender_id, phase="awarded" if done else "provisionally_awarded")
+def tender_rows(state: TenderState) -> Image:
+    if not state.exists:
+        return {}
+    tid = state.tender_id
+    successors = state.successor_tender_ids
+    rows: Image = {
+        ("tenders", (tid,)): {
+            "tender_id": tid,
+            "programme_id": state.programme_id,
+            "title": state.title,
+            "contracting_authority": state.contracting_authority,
+            "procedure": str(state.procedure),
+            "framework": state.framework,
+            "phase": state.phase.value,
+            "planned_on": state.planned_on,
+            "prior_notice_on": state.prior_notice_published_on,
+            "prior_notice_reference": state.prior_notice_reference,
+            "market_consultation_from": state.market_consultation_started_on,
+            "market_consultation_to": state.market_consultation_ended_on,
+            "published_on": state.published_on,
+            "notice_reference": state.notice_reference,
+            "participant_list_frozen_on": state.participant_list_frozen_on,
+            "corrections": len(state.corrections),
+            "clarifications": len(state.clarifications),
+            "paused_on": state.paused_on if state.status is TenderStatus.PAUSED else None,
+            "cancelled_on": state.cancelled_on,
+            "cancellation_reason": state.cancellation_reason,
+            "successor_id": successors[-1] if successors else None,
+        }
+    }
+    for position, lot in enumerate(state.lots):
+        review = lot.review
+        rows["lots", (tid, lot.lot_id)] = {
+            "tender_id": tid,
+            "lot_id": lot.lot_id,
+            "position": position,
+            "title": lot.title,
+            "status": lot.status.value,
+            "bidder_ids": list(lot.bidder_ids),
+            "bid_count": lot.bid_count,
+            "supplier_ids": list(lot.supplier_ids),
+            "decision_sent_on": lot.decision_sent_on,
+            "standstill_ends_on": lot.standstill_ends_on,
+            "standstill_ended_on": lot.standstill_ended_on,
+            "review_pending": lot.review_pending,
+            "review_forum": review.forum if review else None,
+            "review_outcome": str(review.outcome) if review and review.outcome else None,
+            "awarded_on": lot.awarded_on,
+            "cancelled_on": lot.cancelled_on,
+        }
+    return rows

@@ -21,9 +21,12 @@ class Organisation(relay.Node):
     name: str
     kind: str
     province: str | None
-    registered_on: date
     merged_into: str | None
     merged_on: date | None
+
+    @strawberry.field(description="The day it was registered (its first fact's valid date).")
+    async def registered_on(self, info: Info) -> date | None:
+        return await info.context.loaders.registered_on.load(self.code)
 
     @classmethod
     def from_row(cls, r: RowMapping) -> Organisation:
@@ -55,7 +58,7 @@ class Organisation(relay.Node):
 
 
 ORGANISATION_FIELDS = (
-    "code", "name", "kind", "province", "registered_on", "merged_into", "merged_on",
+    "code", "name", "kind", "province", "merged_into", "merged_on",
 )  # fmt: skip
 
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, RowMapping, Table, select, tuple_
+from sqlalchemy import ColumnElement, RowMapping, func, select, tuple_
 from strawberry.dataloader import DataLoader
 
-from gateway.readmodels import ReadModels
+from gateway.projections import OrganisationsProjection
+from gateway.readmodels import KNOWN_NOW, ReadModels, local_date
 
 Row = RowMapping
 Loader = Callable[[list[Any]], Awaitable[Sequence[Any]]]
 
 
-def _one(read: ReadModels, table: Table, column: Column[Any]) -> DataLoader[Any, Row | None]:
+def _one(read: ReadModels, table: Any, column: Any) -> DataLoader[Any, Row | None]:
     async def load(keys: list[Any]) -> list[Row | None]:
         rows = await read.rows(select(table).where(column.in_(keys)))
         found = {row[column.name]: row for row in rows}
@@ -25,7 +27,7 @@ def _one(read: ReadModels, table: Table, column: Column[Any]) -> DataLoader[Any,
 
 
 def _many(
-    read: ReadModels, table: Table, column: Column[Any], *order: ColumnElement[Any]
+    read: ReadModels, table: Any, column: Any, *order: ColumnElement[Any]
 ) -> DataLoader[Any, list[Row]]:
     async def load(keys: list[Any]) -> list[list[Row]]:
         rows = await read.rows(select(table).where(column.in_(keys)).order_by(*order))
@@ -116,6 +118,19 @@ class Loaders:
             found = {r["supplier_id"]: r for r in rows}
             return [found.get(k) for k in keys]
 
+        async def load_registered_on(keys: list[str]) -> list[date | None]:
+            # The first version of an organisation became valid when it was registered.
+            raw = read.versions(OrganisationsProjection).organisations
+            known = read.horizon[1] if read.horizon else KNOWN_NOW
+            rows = await read.rows(
+                select(raw.c.code, func.min(raw.c.valid_from).label("since"))
+                .where(raw.c.code.in_(keys), raw.c.known_from <= known)
+                .group_by(raw.c.code)
+            )
+            found = {r["code"]: local_date(r["since"]) for r in rows}
+            return [found.get(k) for k in keys]
+
+        self.registered_on = DataLoader(load_fn=load_registered_on)
         self.participant = DataLoader(load_fn=load_participants)
         self.event = DataLoader(load_fn=load_events)
         self.supplier = DataLoader(load_fn=load_suppliers)

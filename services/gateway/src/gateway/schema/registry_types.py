@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy import RowMapping
 from strawberry import relay
 
+from contracts_schema.registry.state import ContractKind, ContractStatus, LotStatus, TenderPhase
 from gateway.schema.context import Info
 
 if TYPE_CHECKING:
@@ -24,29 +24,14 @@ LazyParticipant = Annotated["Participant", strawberry.lazy(ENROLMENT)]
 LazyCallOff = Annotated["CallOff", strawberry.lazy(ENROLMENT)]
 
 
-@strawberry.enum
-class TenderPhase(Enum):
-    PLANNED = "planned"
-    PUBLISHED = "published"
-    PROVISIONALLY_AWARDED = "provisionally_awarded"
-    AWARDED = "awarded"
-    PAUSED = "paused"
-    CANCELLED = "cancelled"
-
-
-@strawberry.enum
-class ContractKind(Enum):
-    FRAMEWORK = "framework"
-    CALL_OFF = "call_off"
-    CONTRACT = "contract"
-    NEGOTIATED_TERMS = "negotiated_terms"
-
-
-@strawberry.enum
-class ContractStatus(Enum):
-    ACTIVE = "active"
-    TERMINATED = "terminated"
-    EXPIRED = "expired"
+# One vocabulary end to end: the GraphQL enums are the owner's fold enums themselves.
+strawberry.enum(TenderPhase, description="Where a tender stands.")
+strawberry.enum(
+    LotStatus,
+    description="A lot's award; an ended standstill and pending review are flags beside it.",
+)
+strawberry.enum(ContractKind, description="What kind of contract: framework, call-off, ...")
+strawberry.enum(ContractStatus, description="Whether a contract is in force.")
 
 
 @strawberry.type
@@ -115,19 +100,36 @@ async def suppliers(info: Info, ids: list[str]) -> list[Supplier]:
 
 
 @strawberry.type
+class ReviewProceedings:
+    forum: str
+    outcome: str | None
+
+
+@strawberry.type
 class Lot:
     tender_id: str
     lot_id: str
     title: str
-    status: str
+    status: LotStatus
+    bidder_ids: list[str]
+    bid_count: int | None
     supplier_ids: list[str]
     decision_sent_on: date | None
     standstill_ends_on: date | None
+    standstill_ended_on: date | None
+    review_pending: bool
     awarded_on: date | None
+    cancelled_on: date | None
+    review: ReviewProceedings | None
 
     @classmethod
     def from_row(cls, r: RowMapping) -> Lot:
-        return cls(**{k: r[k] for k in LOT_FIELDS})
+        review = (
+            ReviewProceedings(forum=r["review_forum"], outcome=r["review_outcome"])
+            if r["review_forum"]
+            else None
+        )
+        return cls(status=LotStatus(r["status"]), review=review, **{k: r[k] for k in LOT_FIELDS})
 
     @strawberry.field(description="Provisionally or definitively awarded suppliers.")
     async def suppliers(self, info: Info) -> list[Supplier]:
@@ -135,8 +137,9 @@ class Lot:
 
 
 LOT_FIELDS = (
-    "tender_id", "lot_id", "title", "status", "supplier_ids",
-    "decision_sent_on", "standstill_ends_on", "awarded_on",
+    "tender_id", "lot_id", "title", "bidder_ids", "bid_count", "supplier_ids",
+    "decision_sent_on", "standstill_ends_on", "standstill_ended_on", "review_pending",
+    "awarded_on", "cancelled_on",
 )  # fmt: skip
 
 
@@ -151,8 +154,18 @@ class Tender(relay.Node):
     framework: bool
     phase: TenderPhase
     planned_on: date
+    prior_notice_on: date | None
+    prior_notice_reference: str | None
+    market_consultation_from: date | None
+    market_consultation_to: date | None
     published_on: date | None
     notice_reference: str | None
+    participant_list_frozen_on: date | None
+    corrections: int
+    clarifications: int
+    paused_on: date | None
+    cancelled_on: date | None
+    cancellation_reason: str | None
     successor_id: str | None
 
     @classmethod
@@ -212,8 +225,11 @@ class Tender(relay.Node):
 
 
 TENDER_FIELDS = (
-    "tender_id", "programme_id", "title", "procedure", "framework",
-    "planned_on", "published_on", "notice_reference", "successor_id",
+    "tender_id", "programme_id", "title", "procedure", "framework", "planned_on",
+    "prior_notice_on", "prior_notice_reference", "market_consultation_from",
+    "market_consultation_to", "published_on", "notice_reference", "participant_list_frozen_on",
+    "corrections", "clarifications", "paused_on", "cancelled_on", "cancellation_reason",
+    "successor_id",
 )  # fmt: skip
 
 
