@@ -10,3 +10,7 @@ class RuleViolation(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class FoldError(ValueError):
+    """Raised by a published `evolve` when an event cannot apply to the state it is given."""

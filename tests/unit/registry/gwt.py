@@ -14,11 +14,10 @@ from contracts_schema.base import Command, DomainEvent
 from contracts_schema.errors import RuleViolation
 from eventstore.commands import DecisionContext
 from registry.domain.contract_decide import decide_contract
-from registry.domain.contract_state import INITIAL_CONTRACT, evolve_contract
-from registry.domain.programme import INITIAL_PROGRAMME, decide_programme, evolve_programme
+from contracts_schema.registry.state import contract, programme, tender
+from registry.domain.programme import decide_programme
 from registry.domain.rules import LOCAL_TIME
 from registry.domain.tender_decide import decide_tender
-from registry.domain.tender_state import INITIAL_TENDER, evolve_tender
 
 RECORDED = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # the registry's clock: history loaded later
 
@@ -35,9 +34,9 @@ class Aggregate:
     decide: Callable[[Any, Command, DecisionContext], Sequence[DomainEvent]]
 
 
-PROGRAMME = Aggregate(INITIAL_PROGRAMME, evolve_programme, decide_programme)
-TENDER = Aggregate(INITIAL_TENDER, evolve_tender, decide_tender)
-CONTRACT = Aggregate(INITIAL_CONTRACT, evolve_contract, decide_contract)
+PROGRAMME = Aggregate(programme.initial(""), programme.evolve, decide_programme)
+TENDER = Aggregate(tender.initial(""), tender.evolve, decide_tender)
+CONTRACT = Aggregate(contract.initial(""), contract.evolve, decide_contract)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,8 @@ import pytest
 from contracts_schema.base import Command
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
-from registry.domain.contract_state import ContractState, ContractStatus
+from contracts_schema.registry.state import ContractKind, ContractState, ContractStatus, TenderState
 from registry.domain.facts import SigningFacts
-from registry.domain.tender_state import TenderState
 from tests.unit.registry.data import (
     KING,
     KPN,
@@ -107,8 +106,9 @@ def test_call_offs_are_exempt_from_the_standstill_but_need_a_running_framework()
     framework = ContractState(
         contract_id="fw",
         status=ContractStatus.ACTIVE,
-        kind="framework",
+        kind=ContractKind.FRAMEWORK,
         contracting_authority=KING,
+        signed_on=date(2010, 6, 30),
         start_date=date(2010, 7, 1),
         end_date=date(2013, 6, 30),
     )

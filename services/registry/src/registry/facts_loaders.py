@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import reduce
 from typing import TypeVar
 
 from nats.js.errors import NotFoundError
 
 from contracts_schema.base import DomainEvent
-from contracts_schema.catalogue import EVENT_TYPES
-from contracts_schema.enrolment.events import ParticipantListFrozen
+from contracts_schema.enrolment.state import enrolment_window
+from contracts_schema.folds import typed_event
 from contracts_schema.registry.commands import PublishTender, SignContract
+from contracts_schema.registry.state import contract, tender
 from contracts_schema.subjects import ENROLMENT, REGISTRY
 from eventstore.errors import EventStoreError
 from eventstore.store import AggregateHistory, EventStore
-from registry.domain.contract_state import INITIAL_CONTRACT, evolve_contract
 from registry.domain.facts import FrozenParticipantList, SigningFacts
-from registry.domain.tender_state import INITIAL_TENDER, evolve_tender
 
 S = TypeVar("S")
 
 
-def _fold(history: AggregateHistory, initial: S, evolve: Callable[[S, DomainEvent], S]) -> S:
-    events = (
-        EVENT_TYPES[e.envelope.event_type].model_validate(e.envelope.payload)
-        for e in history.events
-    )
-    return reduce(evolve, events, initial)
+def _fold(
+    history: AggregateHistory,
+    aggregate_id: str,
+    initial: Callable[[str], S],
+    evolve: Callable[[S, DomainEvent], S],
+) -> S:
+    events = (typed_event(e.envelope.event_type, e.envelope.payload) for e in history.events)
+    return reduce(evolve, events, initial(aggregate_id))
 
 
 def frozen_list_loader(
@@ -41,18 +43,14 @@ def frozen_list_loader(
             if not await _stream_exists(store, ENROLMENT.stream):
                 return None  # no enrolment has ever been recorded, so nothing is frozen
             raise
-        frozen = [
-            ParticipantListFrozen.model_validate(e.envelope.payload)
-            for e in history.events
-            if e.envelope.event_type == ParticipantListFrozen.event_type
-        ]
-        if not frozen:
+        tid = command.tender_id
+        window = _fold(history, tid, enrolment_window.initial, enrolment_window.evolve)
+        if window.frozen_on is None:
             return None
-        latest = frozen[-1]
         return FrozenParticipantList(
-            tender_id=latest.tender_id,
-            frozen_on=latest.frozen_on,
-            participant_codes=tuple(p.organisation_code for p in latest.participants),
+            tender_id=tid,
+            frozen_on=window.frozen_on,
+            participant_codes=tuple(sorted(window.enrolled)),
         )
 
     return load
@@ -60,14 +58,15 @@ def frozen_list_loader(
 
 def signing_facts_loader(store: EventStore) -> Callable[[SignContract], Awaitable[SigningFacts]]:
     async def load(command: SignContract) -> SigningFacts:
-        tender = framework = None
-        if command.tender_id is not None:
-            history = await store.load(REGISTRY, "tender", command.tender_id)
-            tender = _fold(history, INITIAL_TENDER, evolve_tender)
-        if command.framework_contract_id is not None:
-            history = await store.load(REGISTRY, "contract", command.framework_contract_id)
-            framework = _fold(history, INITIAL_CONTRACT, evolve_contract)
-        return SigningFacts(tender=tender, framework=framework)
+        facts = SigningFacts()
+        if (tid := command.tender_id) is not None:
+            history = await store.load(REGISTRY, "tender", tid)
+            facts = replace(facts, tender=_fold(history, tid, tender.initial, tender.evolve))
+        if (fid := command.framework_contract_id) is not None:
+            history = await store.load(REGISTRY, "contract", fid)
+            framework = _fold(history, fid, contract.initial, contract.evolve)
+            facts = replace(facts, framework=framework)
+        return facts
 
     return load
 

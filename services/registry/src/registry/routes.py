@@ -7,19 +7,19 @@ from typing import Any
 from contracts_schema.base import DomainEvent
 from contracts_schema.registry import EVENTS
 from contracts_schema.registry import commands as cmd
+from contracts_schema.registry.state import contract, programme, tender
 from contracts_schema.subjects import REGISTRY
 from eventstore.commands import CommandRoute, Decider
 from eventstore.store import EventStore
 from registry.domain.contract_decide import decide_contract
-from registry.domain.contract_state import INITIAL_CONTRACT, evolve_contract
-from registry.domain.programme import INITIAL_PROGRAMME, decide_programme, evolve_programme
+from registry.domain.programme import decide_programme
 from registry.domain.tender_decide import decide_tender
-from registry.domain.tender_state import INITIAL_TENDER, evolve_tender
 from registry.facts_loaders import frozen_list_loader, signing_facts_loader
 
-PROGRAMME = Decider(REGISTRY, "programme", INITIAL_PROGRAMME, evolve_programme)
-TENDER = Decider(REGISTRY, "tender", INITIAL_TENDER, evolve_tender)
-CONTRACT = Decider(REGISTRY, "contract", INITIAL_CONTRACT, evolve_contract)
+# The state before an aggregate's first event; decisions take the id from the command.
+PROGRAMME = Decider(REGISTRY, "programme", programme.initial(""), programme.evolve)
+TENDER = Decider(REGISTRY, "tender", tender.initial(""), tender.evolve)
+CONTRACT = Decider(REGISTRY, "contract", contract.initial(""), contract.evolve)
 
 REGISTRY_EVENT_TYPES: dict[str, type[DomainEvent]] = {e.event_type: e for e in EVENTS}
 

@@ -8,9 +8,9 @@ from datetime import date
 from contracts_schema.errors import RuleViolation
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
+from contracts_schema.registry.state import LotState, LotStatus, TenderState, TenderStatus
 from registry.domain.rules import not_allowed, not_before, standstill_ends_on
 from registry.domain.tender_checks import lot_of, require_status
-from registry.domain.tender_state import LotState, LotStatus, TenderState, TenderStatus
 
 OPEN, BIDS = LotStatus.OPEN, LotStatus.BIDS_RECEIVED
 PROVISIONAL = LotStatus.PROVISIONALLY_AWARDED

@@ -9,7 +9,7 @@ from contracts_schema.base import Command, DomainEvent
 from contracts_schema.errors import RuleViolation
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
-from registry.domain.contract_state import ContractState, ContractStatus
+from contracts_schema.registry.state import ContractState, ContractStatus
 from registry.domain.rules import DecisionInput, not_before, valid_on
 from registry.domain.signing import sign
 
@@ -23,7 +23,7 @@ def decide_contract(
     if not isinstance(command, cmd.ContractCommand):
         raise TypeError(f"the contract aggregate does not handle {type(command).__name__}")
     cid = command.contract_id
-    if state.status is ContractStatus.NEW:
+    if not state.exists:
         raise RuleViolation(
             "CONTRACT_NOT_FOUND",
             f"contract {cid} has not been signed; record its signature first",

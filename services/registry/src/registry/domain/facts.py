@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from registry.domain.contract_state import ContractState
-from registry.domain.tender_state import TenderState
+from contracts_schema.registry.state import ContractState, TenderState
 
 
 @dataclass(frozen=True)

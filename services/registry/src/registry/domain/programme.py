@@ -1,42 +1,15 @@
-"""The programme aggregate: a family of joint procurements with predecessor and successors."""
+"""Decisions on a programme: a family of joint procurements with predecessor and successors."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
 from contracts_schema.base import Command, DomainEvent
 from contracts_schema.errors import RuleViolation
 from contracts_schema.registry.commands import LinkSuccessorProgramme, PlanProgramme
 from contracts_schema.registry.events import ProgrammePlanned, SuccessorProgrammeLinked
+from contracts_schema.registry.state import ProgrammeState
 from registry.domain.rules import DecisionInput, valid_on
-
-
-@dataclass(frozen=True)
-class ProgrammeState:
-    programme_id: str = ""
-    planned: bool = False
-    name: str = ""
-    predecessor_programme_id: str | None = None
-    successor_programme_ids: tuple[str, ...] = ()
-
-
-INITIAL_PROGRAMME = ProgrammeState()
-
-
-def evolve_programme(state: ProgrammeState, event: DomainEvent) -> ProgrammeState:
-    match event:
-        case ProgrammePlanned():
-            return ProgrammeState(
-                programme_id=event.programme_id,
-                planned=True,
-                name=event.name,
-                predecessor_programme_id=event.predecessor_programme_id,
-            )
-        case SuccessorProgrammeLinked():
-            successors = (*state.successor_programme_ids, event.successor_programme_id)
-            return replace(state, successor_programme_ids=successors)
-    return state
 
 
 def decide_programme(
@@ -45,7 +18,7 @@ def decide_programme(
     on = valid_on(ctx)
     match command:
         case PlanProgramme():
-            if state.planned:
+            if state.exists:
                 raise RuleViolation(
                     "PROGRAMME_ALREADY_PLANNED",
                     f"programme {command.programme_id} was already planned;"
@@ -64,7 +37,7 @@ def decide_programme(
                 )
             ]
         case LinkSuccessorProgramme():
-            if not state.planned:
+            if not state.exists:
                 raise RuleViolation(
                     "PROGRAMME_NOT_FOUND",
                     f"programme {command.programme_id} has not been planned;"

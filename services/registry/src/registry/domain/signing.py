@@ -7,11 +7,10 @@ from datetime import date, timedelta
 from contracts_schema.errors import RuleViolation
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
+from contracts_schema.registry.state import ContractKind, ContractState, LotStatus, TenderState
 from registry.domain.award_decide import lot_cancelled, require_standstill_over, review_pending
-from registry.domain.contract_state import ContractState, ContractStatus
 from registry.domain.facts import SigningFacts
 from registry.domain.tender_checks import lot_of
-from registry.domain.tender_state import LotStatus, TenderState, TenderStatus
 
 FRAMEWORK_YEARS = 4  # Directive 2014/24/EU art. 33(1)
 
@@ -19,7 +18,7 @@ FRAMEWORK_YEARS = 4  # Directive 2014/24/EU art. 33(1)
 def sign(
     state: ContractState, command: cmd.SignContract, on: date, facts: object
 ) -> ev.ContractSigned:
-    if state.status is not ContractStatus.NEW:
+    if state.exists:
         raise RuleViolation(
             "CONTRACT_ALREADY_SIGNED",
             f"contract {command.contract_id} was already signed on {state.signed_on};"
@@ -27,9 +26,10 @@ def sign(
         )
     _check_period(command)
     signing = facts if isinstance(facts, SigningFacts) else SigningFacts()
-    if command.kind == "call_off":
+    kind = ContractKind(command.kind)
+    if kind is ContractKind.CALL_OFF:
         _check_framework(command, signing.framework, on)
-    elif command.tender_id is not None and command.kind != "negotiated_terms":
+    elif command.tender_id is not None and kind is not ContractKind.NEGOTIATED_TERMS:
         _check_award(command, signing.tender, on)
     return ev.ContractSigned(
         contract_id=command.contract_id,
@@ -60,7 +60,7 @@ def _check_period(command: cmd.SignContract) -> None:
         )
     last_day = _add_years(start, FRAMEWORK_YEARS) - timedelta(days=1)
     if (
-        command.kind == "framework"
+        ContractKind(command.kind) is ContractKind.FRAMEWORK
         and (extent or end) > last_day
         and not command.duration_rationale
     ):
@@ -74,7 +74,7 @@ def _check_period(command: cmd.SignContract) -> None:
 
 def _check_framework(command: cmd.SignContract, framework: ContractState | None, on: date) -> None:
     fid = command.framework_contract_id
-    if fid is None or framework is None or framework.kind != "framework":
+    if fid is None or framework is None or framework.kind is not ContractKind.FRAMEWORK:
         raise RuleViolation(
             "FRAMEWORK_NOT_FOUND",
             f"call-off {command.contract_id} names no signed framework agreement ({fid});"
@@ -92,7 +92,7 @@ def _check_framework(command: cmd.SignContract, framework: ContractState | None,
 
 def _check_award(command: cmd.SignContract, tender: TenderState | None, on: date) -> None:
     tid = command.tender_id
-    if tender is None or tender.status is TenderStatus.NEW:
+    if tender is None or not tender.exists:
         raise RuleViolation(
             "TENDER_NOT_FOUND",
             f"tender {tid} has not been planned; a contract from a tender needs its award",
@@ -111,7 +111,7 @@ def _check_award(command: cmd.SignContract, tender: TenderState | None, on: date
         require_standstill_over(tender.tender_id, lot, on, "a contract is signed")
         if lot.review_pending:
             raise review_pending(tender.tender_id, lot)
-        if lot.status is not LotStatus.DEFINITIVELY_AWARDED:
+        if lot.status is not LotStatus.AWARDED:
             raise RuleViolation(
                 "AWARD_NOT_DEFINITIVE",
                 f"lot {lot_id} of tender {tid} is {lot.status}; a contract is signed only"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from contracts_schema.errors import RuleViolation
+from contracts_schema.registry.state import LotState, TenderState, TenderStatus
 from registry.domain.rules import not_allowed
-from registry.domain.tender_state import LotState, TenderState, TenderStatus
 
 
 def require_status(
@@ -15,11 +15,11 @@ def require_status(
 
 
 def lot_of(state: TenderState, lot_id: str) -> LotState:
-    lot = state.lots.get(lot_id)
+    lot = state.lot(lot_id)
     if lot is None:
         raise RuleViolation(
             "UNKNOWN_LOT",
             f"tender {state.tender_id} has no lot {lot_id}; its lots are"
-            f" {', '.join(sorted(state.lots))}",
+            f" {', '.join(sorted(state.lot_ids))}",
         )
     return lot

@@ -9,11 +9,11 @@ from contracts_schema.base import Command, DomainEvent
 from contracts_schema.errors import RuleViolation
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
+from contracts_schema.registry.state import LotStatus, TenderState, TenderStatus
 from registry.domain.award_decide import decide_award
 from registry.domain.facts import FrozenParticipantList
 from registry.domain.rules import DecisionInput, not_allowed, valid_on
 from registry.domain.tender_checks import lot_of, require_status
-from registry.domain.tender_state import LotStatus, TenderState, TenderStatus
 
 P, PUB, PAU = TenderStatus.PLANNED, TenderStatus.PUBLISHED, TenderStatus.PAUSED
 
@@ -27,7 +27,7 @@ def decide_tender(
     if not isinstance(command, cmd.TenderCommand):
         raise TypeError(f"the tender aggregate does not handle {type(command).__name__}")
     tid = command.tender_id
-    if state.status is TenderStatus.NEW:
+    if not state.exists:
         raise RuleViolation(
             "TENDER_NOT_FOUND",
             f"tender {tid} has not been planned; plan it before recording anything about it",
@@ -95,8 +95,8 @@ def decide_tender(
             require_status(state, "cancelling", (P, PUB, PAU), "the tender is not yet cancelled")
             open_lots = [
                 lot.lot_id
-                for lot in state.lots.values()
-                if lot.status not in (LotStatus.CANCELLED, LotStatus.DEFINITIVELY_AWARDED)
+                for lot in state.lots
+                if lot.status not in (LotStatus.CANCELLED, LotStatus.AWARDED)
             ]
             return [
                 ev.TenderCancelled(
@@ -109,7 +109,7 @@ def decide_tender(
 
 
 def _plan(state: TenderState, command: cmd.PlanTender, on: date) -> list[DomainEvent]:
-    if state.status is not TenderStatus.NEW:
+    if state.exists:
         raise RuleViolation(
             "TENDER_ALREADY_PLANNED",
             f"tender {command.tender_id} was already planned; a tender id names one tender",
@@ -150,7 +150,7 @@ def _frozen_list(facts: object, tender_id: str, on: date) -> FrozenParticipantLi
 def _cancel_lot(state: TenderState, command: cmd.CancelLot, on: date) -> list[DomainEvent]:
     require_status(state, "cancelling a lot", (P, PUB, PAU), "the tender is planned or published")
     lot = lot_of(state, command.lot_id)
-    if lot.status in (LotStatus.CANCELLED, LotStatus.DEFINITIVELY_AWARDED):
+    if lot.status in (LotStatus.CANCELLED, LotStatus.AWARDED):
         raise not_allowed(
             f"cancelling lot {lot.lot_id} of tender {state.tender_id}",
             str(lot.status),

@@ -1,0 +1,142 @@
+"""The enrolment window of a joint tender (id = the tender id) as the enrolment service folds it.
+
+Directive 2014/24/EU art. 33(2): freezing the participant list closes the window for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import StrEnum
+
+from contracts_schema.base import DomainEvent
+from contracts_schema.enrolment.events import (
+    EnrolmentWindowExtended,
+    EnrolmentWindowOpened,
+    ParticipantEnrolled,
+    ParticipantListFrozen,
+    ParticipantWithdrawn,
+)
+from contracts_schema.errors import FoldError
+
+
+class ParticipantStatus(StrEnum):
+    ENROLLED = "enrolled"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(frozen=True)
+class ParticipantState:
+    organisation_code: str
+    lot_ids: tuple[str, ...]
+    power_of_attorney_ref: str
+    enrolled_on: date
+    status: ParticipantStatus = ParticipantStatus.ENROLLED
+    withdrawn_on: date | None = None
+    frozen: bool = False  # on the frozen participant list
+
+
+@dataclass(frozen=True)
+class EnrolmentWindowState:
+    tender_id: str
+    lot_ids: tuple[str, ...] = ()
+    opens_on: date | None = None
+    closes_on: date | None = None
+    previous_round_tender_id: str | None = None
+    participants: Mapping[str, ParticipantState] = field(default_factory=dict)  # by code
+    frozen_on: date | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self.opens_on is not None
+
+    @property
+    def frozen(self) -> bool:
+        return self.frozen_on is not None
+
+    @property
+    def enrolled(self) -> Mapping[str, frozenset[str]]:
+        """Enrolled bodies and their lots; once frozen, exactly the frozen list."""
+        return {
+            code: frozenset(p.lot_ids)
+            for code, p in self.participants.items()
+            if p.status is ParticipantStatus.ENROLLED and (p.frozen or not self.frozen)
+        }
+
+
+def initial(tender_id: str) -> EnrolmentWindowState:
+    return EnrolmentWindowState(tender_id=tender_id)
+
+
+HANDLED: frozenset[type[DomainEvent]] = frozenset(
+    {
+        EnrolmentWindowOpened,
+        EnrolmentWindowExtended,
+        ParticipantEnrolled,
+        ParticipantWithdrawn,
+        ParticipantListFrozen,
+    }
+)
+IGNORED: frozenset[type[DomainEvent]] = frozenset()
+
+
+def evolve(state: EnrolmentWindowState, event: DomainEvent) -> EnrolmentWindowState:
+    if isinstance(event, EnrolmentWindowOpened):
+        if state.opened:
+            raise _error(state, event, "the window was already opened")
+        return EnrolmentWindowState(
+            event.tender_id,
+            tuple(event.lot_ids),
+            event.opens_on,
+            event.closes_on,
+            event.previous_round_tender_id,
+        )
+    if type(event) in IGNORED:
+        return state
+    if not state.opened and type(event) in HANDLED:
+        raise _error(state, event, "no window was opened")
+    match event:
+        case EnrolmentWindowExtended():
+            return replace(state, closes_on=event.closes_on)
+        case ParticipantEnrolled():
+            # The latest enrolment of a body wins, also after a withdrawal.
+            participant = ParticipantState(
+                event.organisation_code,
+                tuple(event.lot_ids),
+                event.power_of_attorney_ref,
+                event.enrolled_on,
+            )
+            return _with(state, participant)
+        case ParticipantWithdrawn():
+            enrolled = state.participants.get(event.organisation_code)
+            if enrolled is None or enrolled.status is not ParticipantStatus.ENROLLED:
+                raise _error(state, event, f"{event.organisation_code} is not enrolled")
+            withdrawn = replace(
+                enrolled, status=ParticipantStatus.WITHDRAWN, withdrawn_on=event.withdrawn_on
+            )
+            return _with(state, withdrawn)
+        case ParticipantListFrozen():
+            frozen = replace(state, frozen_on=event.frozen_on)
+            for listed in event.participants:
+                enrolled = state.participants.get(listed.organisation_code)
+                if enrolled is None or enrolled.status is not ParticipantStatus.ENROLLED:
+                    why = f"the frozen list names {listed.organisation_code}, who is not enrolled"
+                    raise _error(state, event, why)
+                frozen = _with(
+                    frozen, replace(enrolled, lot_ids=tuple(listed.lot_ids), frozen=True)
+                )
+            return frozen
+    raise _error(state, event, "it is not an event of the enrolment window aggregate")
+
+
+def _with(state: EnrolmentWindowState, participant: ParticipantState) -> EnrolmentWindowState:
+    participants = {**state.participants, participant.organisation_code: participant}
+    return replace(state, participants=participants)
+
+
+def _error(state: EnrolmentWindowState, event: DomainEvent, why: str) -> FoldError:
+    return FoldError(
+        f"{event.event_type} cannot apply to the enrolment window of tender {state.tender_id}:"
+        f" {why}"
+    )

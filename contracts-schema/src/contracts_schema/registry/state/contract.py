@@ -1,0 +1,198 @@
+"""The contract aggregate as the registry folds it: frameworks, call-offs, contracts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from contracts_schema.base import DomainEvent
+from contracts_schema.errors import FoldError
+from contracts_schema.registry import contract_events as ev
+
+
+class ContractKind(StrEnum):
+    # The same values as the wire's `values.ContractKind` literal (a test holds them equal).
+    FRAMEWORK = "framework"
+    CALL_OFF = "call_off"
+    CONTRACT = "contract"
+    NEGOTIATED_TERMS = "negotiated_terms"
+
+
+class ContractStatus(StrEnum):
+    ACTIVE = "active"
+    TERMINATED = "terminated"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class ContractSupplierState:
+    supplier_id: str
+    name: str
+    lot_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Amendment:
+    on: date
+    summary: str
+    new_end_date: date | None = None
+    new_max_extent_date: date | None = None
+    new_value_eur: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Extension:
+    on: date
+    previous_end_date: date
+    new_end_date: date
+    option_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    on: date
+    from_authority: str
+    to_authority: str
+    paying_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class ContractState:
+    contract_id: str
+    kind: ContractKind | None = None
+    title: str | None = None
+    tender_id: str | None = None
+    lot_ids: tuple[str, ...] = ()
+    framework_contract_id: str | None = None
+    contracting_authority: str = ""
+    paying_agent: str | None = None
+    suppliers: tuple[ContractSupplierState, ...] = ()
+    signed_on: date | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    max_extent_date: date | None = None
+    value_eur: Decimal | None = None
+    duration_rationale: str | None = None
+    status: ContractStatus = ContractStatus.ACTIVE  # meaningful once `exists`
+    amendments: tuple[Amendment, ...] = ()
+    extensions: tuple[Extension, ...] = ()
+    transfers: tuple[Transfer, ...] = ()
+    terminated_on: date | None = None
+    end_reason: str | None = None
+    expired_on: date | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.signed_on is not None
+
+    @property
+    def ended_on(self) -> date | None:
+        return self.terminated_on or self.expired_on
+
+    def ended_by(self, on: date) -> str | None:
+        """Why the contract is no longer in force on a day (valid time), or None."""
+        if self.terminated_on is not None and on >= self.terminated_on:
+            return f"was terminated on {self.terminated_on}"
+        if self.expired_on is not None and on >= self.expired_on:
+            return f"expired on {self.expired_on}"
+        if self.end_date is not None and on > self.end_date:
+            return f"ran until {self.end_date}"
+        return None
+
+
+def initial(contract_id: str) -> ContractState:
+    return ContractState(contract_id=contract_id)
+
+
+HANDLED: frozenset[type[DomainEvent]] = frozenset(ev.CONTRACT_EVENTS)
+IGNORED: frozenset[type[DomainEvent]] = frozenset()
+
+
+def euro(value: float | None) -> Decimal | None:
+    # Through str: the decimal the wire meant, not the float's binary expansion.
+    return None if value is None else Decimal(str(value))
+
+
+def evolve(state: ContractState, event: DomainEvent) -> ContractState:
+    if isinstance(event, ev.ContractSigned):
+        if state.exists:
+            raise _error(state, event, f"it was already signed on {state.signed_on}")
+        return _signed(event)
+    if type(event) in IGNORED:
+        return state
+    if not state.exists and type(event) in HANDLED:
+        raise _error(state, event, "the contract was never signed")
+    match event:
+        case ev.ContractAmended():
+            amendment = Amendment(
+                event.amended_on,
+                event.summary,
+                event.new_end_date,
+                event.new_max_extent_date,
+                euro(event.new_value_eur),
+            )
+            return replace(
+                state,
+                end_date=event.new_end_date or state.end_date,
+                max_extent_date=event.new_max_extent_date or state.max_extent_date,
+                value_eur=state.value_eur
+                if amendment.new_value_eur is None
+                else amendment.new_value_eur,
+                amendments=(*state.amendments, amendment),
+            )
+        case ev.ContractExtended():
+            extension = Extension(
+                event.extended_on, event.previous_end_date, event.new_end_date,
+                event.option_reference,
+            )  # fmt: skip
+            return replace(
+                state, end_date=event.new_end_date, extensions=(*state.extensions, extension)
+            )
+        case ev.ContractTransferred():
+            transfer = Transfer(
+                event.transferred_on, event.from_authority, event.to_authority, event.paying_agent
+            )
+            return replace(
+                state,
+                contracting_authority=event.to_authority,
+                paying_agent=event.paying_agent,
+                transfers=(*state.transfers, transfer),
+            )
+        case ev.ContractTerminated():
+            return replace(
+                state,
+                status=ContractStatus.TERMINATED,
+                terminated_on=event.terminated_on,
+                end_reason=event.reason,
+            )
+        case ev.ContractExpired():
+            return replace(state, status=ContractStatus.EXPIRED, expired_on=event.expired_on)
+    raise _error(state, event, "it is not an event of the contract aggregate")
+
+
+def _signed(event: ev.ContractSigned) -> ContractState:
+    return ContractState(
+        contract_id=event.contract_id,
+        kind=ContractKind(event.kind),
+        title=event.title,
+        tender_id=event.tender_id,
+        lot_ids=tuple(event.lot_ids),
+        framework_contract_id=event.framework_contract_id,
+        contracting_authority=event.contracting_authority,
+        paying_agent=event.paying_agent,
+        suppliers=tuple(
+            ContractSupplierState(s.supplier_id, s.name, tuple(s.lot_ids)) for s in event.suppliers
+        ),
+        signed_on=event.signed_on,
+        start_date=event.start_date,
+        end_date=event.end_date,
+        max_extent_date=event.max_extent_date,
+        value_eur=euro(event.value_eur),
+        duration_rationale=event.duration_rationale,
+    )
+
+
+def _error(state: ContractState, event: DomainEvent, why: str) -> FoldError:
+    return FoldError(f"{event.event_type} cannot apply to contract {state.contract_id}: {why}")

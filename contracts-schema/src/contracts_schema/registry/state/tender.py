@@ -1,0 +1,213 @@
+"""The tender aggregate as the registry folds it: what each tender event means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import StrEnum
+
+from contracts_schema.base import DomainEvent
+from contracts_schema.errors import FoldError
+from contracts_schema.registry import tender_events as ev
+from contracts_schema.registry.state.lot import LOT_EVENTS, LotState, LotStatus, evolve_lot
+from contracts_schema.registry.values import Procedure
+
+
+class TenderStatus(StrEnum):
+    """The tender's own lifecycle; the awards of its lots are in `TenderState.phase`."""
+
+    PLANNED = "planned"
+    PUBLISHED = "published"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+
+class TenderPhase(StrEnum):
+    PLANNED = "planned"
+    PUBLISHED = "published"
+    PAUSED = "paused"
+    PROVISIONALLY_AWARDED = "provisionally_awarded"
+    AWARDED = "awarded"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A correction (rectificatie) or clarification (nota van inlichtingen)."""
+
+    on: date
+    summary: str
+    notice_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class TenderState:
+    tender_id: str
+    programme_id: str | None = None
+    title: str = ""
+    contracting_authority: str = ""
+    procedure: Procedure | None = None
+    framework: bool = False
+    status: TenderStatus = TenderStatus.PLANNED  # meaningful once `exists`
+    status_before_pause: TenderStatus | None = None
+    planned_on: date | None = None
+    prior_notice_published_on: date | None = None
+    prior_notice_reference: str | None = None
+    market_consultation_started_on: date | None = None
+    market_consultation_ended_on: date | None = None
+    market_consultation_summary: str | None = None
+    published_on: date | None = None
+    notice_reference: str | None = None
+    participant_list_frozen_on: date | None = None
+    participant_codes: tuple[str, ...] = ()
+    corrections: tuple[Notice, ...] = ()
+    clarifications: tuple[Notice, ...] = ()
+    paused_on: date | None = None
+    pause_reason: str | None = None
+    resumed_on: date | None = None
+    resume_reason: str | None = None
+    cancelled_on: date | None = None
+    cancellation_reason: str | None = None
+    successor_tender_ids: tuple[str, ...] = ()
+    lots: tuple[LotState, ...] = ()  # in the order of TenderPlanned
+
+    @property
+    def exists(self) -> bool:
+        return self.planned_on is not None
+
+    @property
+    def lot_ids(self) -> tuple[str, ...]:
+        return tuple(lot.lot_id for lot in self.lots)
+
+    def lot(self, lot_id: str) -> LotState | None:
+        return next((lot for lot in self.lots if lot.lot_id == lot_id), None)
+
+    @property
+    def phase(self) -> TenderPhase:
+        if self.status is TenderStatus.CANCELLED:
+            return TenderPhase.CANCELLED
+        if self.status is TenderStatus.PAUSED:
+            return TenderPhase.PAUSED
+        live = [lot.status for lot in self.lots if lot.status is not LotStatus.CANCELLED]
+        if live and all(s is LotStatus.AWARDED for s in live):
+            return TenderPhase.AWARDED
+        if any(s in (LotStatus.PROVISIONALLY_AWARDED, LotStatus.AWARDED) for s in live):
+            return TenderPhase.PROVISIONALLY_AWARDED
+        return TenderPhase(self.status.value)
+
+    def with_lot(self, changed: LotState) -> TenderState:
+        lots = tuple(changed if lot.lot_id == changed.lot_id else lot for lot in self.lots)
+        return replace(self, lots=lots)
+
+
+def initial(tender_id: str) -> TenderState:
+    return TenderState(tender_id=tender_id)
+
+
+HANDLED: frozenset[type[DomainEvent]] = frozenset({*ev.TENDER_EVENTS, *LOT_EVENTS})
+IGNORED: frozenset[type[DomainEvent]] = frozenset()
+
+
+def evolve(state: TenderState, event: DomainEvent) -> TenderState:
+    if isinstance(event, ev.TenderPlanned):
+        if state.exists:
+            raise _error(state, event, "the tender was already planned")
+        return _planned(event)
+    if type(event) in IGNORED:
+        return state
+    if not isinstance(event, ev.TenderEvent) or type(event) not in HANDLED:
+        raise _error(state, event, "it is not an event of the tender aggregate")
+    if not state.exists:
+        raise _error(state, event, "the tender was never planned")
+    match event:
+        case ev.PriorInformationNoticePublished():
+            return replace(
+                state,
+                prior_notice_published_on=event.published_on,
+                prior_notice_reference=event.notice_reference,
+            )
+        case ev.MarketConsultationHeld():
+            return replace(
+                state,
+                market_consultation_started_on=event.started_on,
+                market_consultation_ended_on=event.ended_on,
+                market_consultation_summary=event.summary,
+            )
+        case ev.TenderPublished():
+            return replace(
+                state,
+                status=TenderStatus.PUBLISHED,
+                published_on=event.published_on,
+                notice_reference=event.notice_reference,
+                participant_list_frozen_on=event.participant_list_frozen_on,
+                participant_codes=tuple(event.participant_codes),
+            )
+        case ev.TenderCorrected():
+            note = Notice(event.corrected_on, event.summary, event.notice_reference)
+            return replace(state, corrections=(*state.corrections, note))
+        case ev.TenderClarified():
+            note = Notice(event.clarified_on, event.summary)
+            return replace(state, clarifications=(*state.clarifications, note))
+        case ev.TenderPaused():
+            return replace(
+                state,
+                status=TenderStatus.PAUSED,
+                status_before_pause=state.status,
+                paused_on=event.paused_on,
+                pause_reason=event.reason,
+            )
+        case ev.TenderResumed():
+            if state.status_before_pause is None:
+                raise _error(state, event, "the tender is not paused")
+            return replace(
+                state,
+                status=state.status_before_pause,
+                status_before_pause=None,
+                resumed_on=event.resumed_on,
+                resume_reason=event.reason,
+            )
+        case ev.LotCancelled():
+            lot = _lot(state, event.lot_id, event)
+            return state.with_lot(lot.cancelled(event.cancelled_on, event.reason))
+        case ev.TenderCancelled():
+            cancelled = replace(
+                state,
+                status=TenderStatus.CANCELLED,
+                status_before_pause=None,
+                cancelled_on=event.cancelled_on,
+                cancellation_reason=event.reason,
+            )
+            for lot_id in event.lot_ids:
+                lot = _lot(state, lot_id, event)
+                cancelled = cancelled.with_lot(lot.cancelled(event.cancelled_on, event.reason))
+            return cancelled
+        case ev.SuccessorTenderLinked():
+            successors = (*state.successor_tender_ids, event.successor_tender_id)
+            return replace(state, successor_tender_ids=successors)
+    if isinstance(event, LOT_EVENTS):
+        return state.with_lot(evolve_lot(_lot(state, event.lot_id, event), event))
+    raise _error(state, event, "the tender fold does not say what it means")
+
+
+def _planned(event: ev.TenderPlanned) -> TenderState:
+    return TenderState(
+        tender_id=event.tender_id,
+        programme_id=event.programme_id,
+        title=event.title,
+        contracting_authority=event.contracting_authority,
+        procedure=event.procedure,
+        framework=event.framework,
+        planned_on=event.planned_on,
+        lots=tuple(LotState(lot.lot_id, lot.title) for lot in event.lots),
+    )
+
+
+def _lot(state: TenderState, lot_id: str, event: DomainEvent) -> LotState:
+    lot = state.lot(lot_id)
+    if lot is None:
+        raise _error(state, event, f"it has no lot {lot_id} (its lots: {', '.join(state.lot_ids)})")
+    return lot
+
+
+def _error(state: TenderState, event: DomainEvent, why: str) -> FoldError:
+    return FoldError(f"{event.event_type} cannot apply to tender {state.tender_id}: {why}")
