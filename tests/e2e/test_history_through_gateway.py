@@ -70,14 +70,14 @@ async def test_lnvt_as_of_the_standstill_then_definitive_then_not_yet_known(
     during = await ask(server, TENDER_AT, anonymous, asOf="2020-11-20")
     assert during["data"]["tender"]["phase"] == "PROVISIONALLY_AWARDED"
     [lot] = during["data"]["tender"]["lots"]
-    assert lot["status"] == "provisionally_awarded"
+    assert lot["status"] == "PROVISIONALLY_AWARDED"
     assert lot["supplierIds"] == [KPN]
     assert lot["standstillEndsOn"] > "2020-11-20"  # still in standstill on the 20th
     assert lot["awardedOn"] is None
 
     later = await ask(server, TENDER_AT, anonymous, asOf="2021-01-01")
     assert later["data"]["tender"]["phase"] == "AWARDED"
-    assert later["data"]["tender"]["lots"][0]["status"] == "awarded"
+    assert later["data"]["tender"]["lots"][0]["status"] == "AWARDED"
     assert later["data"]["tender"]["lots"][0]["supplierIds"] == [KPN]
 
     # The demo was recorded today; the registry knew nothing of it a year ago.

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Executable, MetaData, RowMapping, Table
+from sqlalchemy import Engine, Executable, MetaData, RowMapping, Table, true
 
 from eventstore.bitemporal_sql import instant, micros, view
 from eventstore.commands import parse_consistency_token
@@ -42,9 +42,9 @@ class AtHorizon:
     Each table's view is built once, so one statement that names it twice joins nothing twice.
     """
 
-    def __init__(self, projection: Projection, valid: int, known: int) -> None:
+    def __init__(self, projection: Projection, valid: int, known: int, present: bool) -> None:
         self._projection = projection
-        self._valid, self._known = valid, known
+        self._valid, self._known, self._present = valid, known, present
         self._views: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
@@ -52,7 +52,7 @@ class AtHorizon:
         if not isinstance(value, Table):
             return value
         if name not in self._views:
-            self._views[name] = horizon_view(value, self._valid, self._known)
+            self._views[name] = horizon_view(value, self._valid, self._known, self._present)
         return self._views[name]
 
 
@@ -69,18 +69,15 @@ def local_date(value: int | None) -> date | None:
 KNOWN_NOW = FOREVER - 1
 
 
-def horizon_view(table: Table, valid: int, known: int) -> Any:
+def horizon_view(table: Table, valid: int, known: int, present: bool = False) -> Any:
     if "versioned_key" in table.info:
         return view(table, valid, known)
-    if known == KNOWN_NOW:
-        return table  # events are immutable: the present log is the whole log
     if "occurred_at" in table.c and "recorded_at" in table.c:  # the event log
-        v, k = instant(valid), instant(known)
-        return (
-            table.select()
-            .where(table.c.occurred_at <= v, table.c.recorded_at <= k)
-            .subquery(table.name)
-        )
+        if present:
+            return table  # events are immutable: the present log is the whole log
+        happened = table.c.occurred_at <= instant(valid)
+        recorded = table.c.recorded_at <= instant(known) if known != KNOWN_NOW else true()
+        return table.select().where(happened, recorded).subquery(table.name)
     return table
 
 
@@ -103,15 +100,17 @@ class ReadModels:
         self._by_type = {type(r.projection): r for r in self.runners}
         self._fallback: dict[tuple[type[Projection], int | None], Projection] = {}
         self.horizon = horizon
+        self.present = False
         self._bound: dict[type[Projection], AtHorizon] = {}
 
-    def at(self, valid: int, known: int) -> ReadModels:
+    def at(self, valid: int, known: int, *, present: bool = False) -> ReadModels:
         bound = ReadModels(self.engine, self.runners, horizon=(valid, known))
         bound._fallback = self._fallback  # share the fallback table definitions
+        bound.present = present
         return bound
 
     def at_now(self) -> ReadModels:
-        return self.at(micros(datetime.now(UTC)), KNOWN_NOW)
+        return self.at(micros(datetime.now(UTC)), KNOWN_NOW, present=True)
 
     def versions(self, kind: type[P]) -> P:
         """A read model's own tables: every version, for questions about history itself."""
@@ -122,7 +121,7 @@ class ReadModels:
         if self.horizon is None:
             return projection
         if kind not in self._bound:
-            self._bound[kind] = AtHorizon(projection, *self.horizon)
+            self._bound[kind] = AtHorizon(projection, *self.horizon, self.present)
         return self._bound[kind]
 
     def _current(self, kind: type[P]) -> P:

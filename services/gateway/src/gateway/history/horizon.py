@@ -31,7 +31,10 @@ NO_PAST = {
     "health": "projection health describes the runners now; it has no asOf/knownAt",
 }
 AS_OF = "Valid date D (a whole Dutch day): what was true then. Default: now."
-KNOWN_AT = "Transaction time K (with a timezone): what the registry had recorded by then."
+KNOWN_AT = (
+    "Transaction time K (with a timezone): what the registry had recorded by then."
+    " Default (and for any K not yet reached): everything recorded so far."
+)
 
 
 @dataclass(frozen=True)
@@ -46,17 +49,14 @@ class Asked:
         return self.as_of is None and self.known_at is None
 
     def clocks(self, now: datetime) -> tuple[int, int]:
-        """(valid, known) in microseconds; refuses a knownAt without zone or in the future."""
+        """(valid, known) in microseconds; refuses a knownAt without a timezone."""
         known = KNOWN_NOW
         if self.known_at is not None:
             if self.known_at.tzinfo is None:
                 raise InvalidArgument("knownAt needs a timezone, e.g. 2020-11-20T12:00:00Z")
-            if self.known_at > now:
-                raise InvalidArgument(
-                    f"knownAt {self.known_at.isoformat()} lies in the future: the registry"
-                    " cannot say what it will have recorded; ask at most now"
-                )
-            known = micros(self.known_at)
+            # A knownAt not yet reached reads everything recorded so far (the default).
+            if self.known_at < now:
+                known = micros(self.known_at)
         valid = micros(end_of_day(self.as_of) if self.as_of else now)
         return valid, known
 

@@ -48,7 +48,8 @@ class EventLogProjection(BatchProjection):
         )
 
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
-        rows, links = [], []
+        rows: list[dict[str, object]] = []
+        links: list[dict[str, object]] = []
         for event in events:
             e = event.envelope
             rows.append(

@@ -62,6 +62,11 @@ class Context:
                     raise ClientError(exc.message, exc.code) from exc
                 self._waited.add(candidate)
 
+    def see_present(self) -> None:
+        """Read at a fresh now: after this request's own command, its facts are valid now."""
+        self.read = self.read.at_now()
+        self.__dict__.pop("loaders", None)
+
     def require_signed_in(self, what: str) -> Principal:
         principal = self.principal
         if principal.role.value == "anonymous":

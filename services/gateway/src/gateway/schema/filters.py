@@ -9,8 +9,8 @@ from typing import Any
 import strawberry
 from sqlalchemy import Select, or_, select
 
+from contracts_schema.registry.state import ContractKind, ContractStatus, TenderPhase
 from gateway.readmodels import ReadModels
-from gateway.schema.registry_types import ContractKind, ContractStatus, TenderPhase
 
 
 @strawberry.enum

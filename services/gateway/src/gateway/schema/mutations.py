@@ -52,6 +52,7 @@ class CommandSucceeded:
         if self._node_id is None:
             return None
         await info.context.consistent(self.consistency_token)
+        info.context.see_present()
         type_name, key = self._node_id
         node_type = info.schema.get_type_by_name(type_name)
         origin = getattr(node_type, "origin", None)
