@@ -15,6 +15,7 @@ from contracts_schema.subjects import CONTEXTS
 from eventstore.commands import consistency_token
 from eventstore.projection import ProjectionRunner
 from eventstore.sql import make_engine
+from contracts_schema.catalogue import EVENT_TYPES
 from eventstore.store import CommandMetadata, EventStore, NewEvent, StoredEvent
 from gateway.app import build_app
 from gateway.auth import Role, issue_token
@@ -94,7 +95,11 @@ class Gateway:
         *,
         on: date | None = None,
     ) -> list[StoredEvent]:
-        """Append one event as a service would have (envelope, hash chain, expected sequence)."""
+        """Append one event as a service would have (envelope, hash chain, expected sequence).
+
+        The payload must be a valid event: a service never stores anything else.
+        """
+        payload = EVENT_TYPES[event_type].model_validate(payload).model_dump(mode="json")
         context = CONTEXTS[CONTEXT_OF[aggregate_type]]
         aggregate_id = payload[AGGREGATE_KEYS[aggregate_type]]
         history = await self.store.load(context, aggregate_type, aggregate_id)

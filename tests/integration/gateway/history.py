@@ -76,13 +76,19 @@ async def load_gt_mobile(g: Gateway) -> list[StoredEvent]:
                 "organisation_code": code,
                 "lot_ids": ["mobile"],
                 "power_of_attorney_ref": f"poa-{code}",
+                "enrolled_on": "2015-03-01",
             },
             on=date(2015, 3, 1),
         )
     stored += await g.given(
         "tender",
         "TenderPublished",
-        {"tender_id": "gt-mc1", "published_on": "2015-06-15", "notice_reference": "TN-2015-1"},
+        {
+            "tender_id": "gt-mc1",
+            "published_on": "2015-06-15",
+            "notice_reference": "TN-2015-1",
+            "participant_list_frozen_on": "2015-05-31",
+        },
     )
     stored += await g.given(
         "contract",

@@ -37,12 +37,19 @@ async def add_tenders(g: Gateway, start: int, count: int) -> list[StoredEvent]:
                 "procedure": "open",
                 "framework": True,
                 "lots": [{"lot_id": "a", "title": "A"}, {"lot_id": "b", "title": "B"}],
+                "planned_on": "2015-01-01",
             },
         )
         stored += await g.given(
             "enrolment_window",
             "ParticipantEnrolled",
-            {"tender_id": f"t{i}", "organisation_code": code, "lot_ids": ["a"]},
+            {
+                "tender_id": f"t{i}",
+                "organisation_code": code,
+                "lot_ids": ["a"],
+                "power_of_attorney_ref": f"poa-{code}",
+                "enrolled_on": "2015-02-01",
+            },
         )
         stored += await g.given(
             "contract",
@@ -82,7 +89,12 @@ async def test_nested_list_query_costs_constant_statements(gateway: Gateway) -> 
         await gateway.given(
             "programme",
             "ProgrammePlanned",
-            {"programme_id": "GT", "name": "GT", "coordinator": "GM0001"},
+            {
+                "programme_id": "GT",
+                "name": "GT",
+                "coordinator": "GM0001",
+                "planned_on": "2015-01-01",
+            },
         )
     )
     await gateway.settle(await add_tenders(gateway, 1, 2))
