@@ -19,7 +19,7 @@ from pathlib import Path
 import nats
 from nats.aio.client import Client as NATS
 
-from eventstore.testing.nats_server import NatsServer
+from eventstore.nats_launcher import NatsServer
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
 from gateway.demo import load_demo
