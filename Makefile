@@ -34,7 +34,7 @@ postgres:
 bootstrap: sync postgres
 
 run: bootstrap
-	@$(UV) run --frozen python -m gateway.embedded
+	@$(UV) run --frozen python -m bootstrap
 
 test: bootstrap
 	@$(UV) run --frozen pytest
