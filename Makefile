@@ -11,9 +11,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:
 	@echo "make run           start the embedded system with demo data (GraphiQL on :8000)"
 	@echo "make test          set everything up and run the whole test suite"
+	@echo "make test-fast     unit + acceptance tests that need no server (seconds)"
 	@echo "make lint          ruff + mypy"
-	@echo "make schema        regenerate contracts-schema/generated"
-	@echo "make schema-check  fail if the generated contract files are out of date"
+	@echo "make schema        regenerate contracts-schema/generated and the gateway's SDL"
+	@echo "make schema-check  fail if the generated contract files or the SDL are out of date"
 	@echo "make bench         quick benchmarks (bench-full for the full run)"
 	@echo "make bench-1m      only the 1M-events SQLite rebuild figure (~15 min)"
 
@@ -34,10 +35,15 @@ postgres:
 bootstrap: sync postgres
 
 run: bootstrap
-	@$(UV) run --frozen python -m gateway.embedded
+	@$(UV) run --frozen python -m bootstrap
 
 test: bootstrap
 	@$(UV) run --frozen pytest
+
+# No server, no database process: the unit tests and the acceptance suites on their in-memory
+# backends (the JetStream half of each acceptance suite is marked `jetstream`).
+test-fast: sync
+	@$(UV) run --frozen pytest -m "not jetstream" tests/unit tests/acceptance
 
 lint: sync
 	@$(UV) run --frozen ruff check .
@@ -50,9 +56,11 @@ format: sync
 
 schema: sync
 	@$(UV) run --frozen python -m contracts_schema.generate
+	@$(UV) run --frozen python -m gateway.sdl
 
 schema-check: sync
 	@$(UV) run --frozen python -m contracts_schema.generate --check
+	@$(UV) run --frozen python -m gateway.sdl --check
 
 # wrk (Debian's package) drives the HTTP benchmarks from a separate process.
 wrk:

@@ -9,8 +9,8 @@ from nats.aio.client import Client as NATS
 from bench.config import Config
 from bench.history.model import History
 from bench.loader import LoadResult
-from eventstore.testing.nats_server import NatsServer
-from eventstore.testing.postgres import PostgresCluster
+from eventstore.nats_launcher import NatsServer
+from eventstore.pg_launcher import PostgresCluster
 
 
 @dataclass

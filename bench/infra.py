@@ -16,8 +16,8 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NATS
 
-from eventstore.testing.nats_server import NatsServer, nats_server_binary
-from eventstore.testing.postgres import PostgresCluster, _pg_bin
+from eventstore.nats_launcher import NatsServer, nats_server_binary
+from eventstore.pg_launcher import PostgresCluster, pg_bin
 
 
 @contextlib.contextmanager
@@ -65,7 +65,7 @@ def machine() -> dict[str, Any]:
     with contextlib.suppress(OSError, ValueError), open("/proc/meminfo", encoding="utf-8") as f:
         mem_gib = int(f.readline().split()[1]) / 1024 / 1024
     try:
-        pg = _run(_pg_bin("postgres"), "--version")
+        pg = _run(pg_bin("postgres"), "--version")
     except RuntimeError:
         pg = "not installed"
     return {

@@ -1,7 +1,7 @@
 """(4) Freshness: from a GraphQL mutation's reply to a GraphQL query showing the new state,
 p50/p99, under a steady background command load on the registry.
 
-The system runs as `make run` runs it (gateway.system.System: registry and enrolment
+The system runs as `make run` runs it (bootstrap.system.System: registry and enrolment
 services, the gateway's projection runners, the gateway app on uvicorn, one process), over
 the read model the replay suite rebuilt. Each probe amends a contract through the
 `amendContract` mutation, then polls `contract { lastAmendment }` until it shows the
@@ -174,8 +174,8 @@ async def measure_raw(client: NATS, samples: int) -> list[float]:
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
+    from bootstrap.system import System
     from gateway.serve import Server
-    from gateway.system import System
 
     if ctx.read_model_url is None:
         return [not_measured("freshness", "reply to visible", "ms", "raw", "no read model")]

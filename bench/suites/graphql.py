@@ -26,8 +26,8 @@ from bench.context import BenchContext
 from bench.figures import Figure, not_measured
 from bench.gateway_app import SECRET_ENV, coordinator_token
 from bench.wrk import WrkResult, run_wrk
+from eventstore.nats_launcher import free_port
 from eventstore.sql import make_engine
-from eventstore.testing.nats_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

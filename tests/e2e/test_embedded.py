@@ -15,12 +15,12 @@ import httpx
 import pytest
 import websockets
 
+from bootstrap.demo import load_demo
+from bootstrap.embedded import embedded
+from bootstrap.system import System
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
-from gateway.demo import load_demo
-from gateway.embedded import embedded
 from gateway.serve import Server
-from gateway.system import System
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

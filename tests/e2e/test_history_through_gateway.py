@@ -11,12 +11,12 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from bootstrap.demo import KPN, load_demo
+from bootstrap.embedded import embedded
+from bootstrap.system import System
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
-from gateway.demo import KPN, load_demo
-from gateway.embedded import embedded
 from gateway.serve import Server
-from gateway.system import System
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

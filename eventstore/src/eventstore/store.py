@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import nats.errors
@@ -30,61 +28,31 @@ from eventstore.errors import (
     ConcurrencyConflict,
     EventStoreError,
 )
-from eventstore.hashing import envelope_hash
+from eventstore.ports import EventStorePort
+from eventstore.records import (
+    AggregateHistory,
+    CommandMetadata,
+    NewEvent,
+    StoredEvent,
+    decode,
+    seal,
+)
+
+# The values live in eventstore.records; importing them from here keeps working.
+__all__ = [
+    "AggregateHistory",
+    "CommandMetadata",
+    "EventStore",
+    "NewEvent",
+    "StoredEvent",
+    "decode",
+]
 
 WRONG_LAST_SEQUENCE = 10071
 # An atomic batch whose first message's expected sequence is stale reports this code instead.
 BATCH_WRONG_LAST_SEQUENCE = 10164
 DIRECT_GET_BATCH = 1000
 PUBLISH_TIMEOUT = 5.0
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    envelope: EventEnvelope
-    stream: str
-    seq: int
-    subject: str
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    event_type: str
-    schema_version: int
-    payload: dict[str, Any]
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class CommandMetadata:
-    command_id: str
-    actor: str
-    correlation_id: str
-    causation_id: str | None = None
-
-
-@dataclass(frozen=True)
-class AggregateHistory:
-    context: BoundedContext
-    aggregate_type: str
-    aggregate_id: str
-    events: tuple[StoredEvent, ...]
-    last_seq: int  # stream sequence of the aggregate's last event, 0 when new
-
-    @property
-    def version(self) -> int:
-        return self.events[-1].envelope.aggregate_version if self.events else 0
-
-    @property
-    def last_hash(self) -> str | None:
-        return self.events[-1].envelope.hash if self.events else None
-
-    def events_of_command(self, command_id: str) -> tuple[StoredEvent, ...]:
-        return tuple(e for e in self.events if e.envelope.command_id == command_id)
-
-
-def decode(msg_subject: str, stream: str, seq: int, data: bytes) -> StoredEvent:
-    return StoredEvent(EventEnvelope.model_validate_json(data), stream, seq, msg_subject)
 
 
 class EventStore:
@@ -190,38 +158,7 @@ class EventStore:
         meta: CommandMetadata,
     ) -> list[EventEnvelope]:
         """Wrap payloads in envelopes continuing the aggregate's version and hash chain."""
-        recorded_at = self._clock.now()
-        prev_hash = history.last_hash
-        version = history.version
-        envelopes = []
-        for new in new_events:
-            version += 1
-            fields: dict[str, Any] = {
-                "event_id": str(uuid.uuid4()),
-                "event_type": new.event_type,
-                "schema_version": new.schema_version,
-                "context": history.context.name,
-                "aggregate_type": history.aggregate_type,
-                "aggregate_id": history.aggregate_id,
-                "aggregate_version": version,
-                "occurred_at": new.occurred_at,
-                "recorded_at": recorded_at,
-                "actor": meta.actor,
-                "command_id": meta.command_id,
-                "correlation_id": meta.correlation_id,
-                "causation_id": meta.causation_id,
-                "prev_hash": prev_hash,
-                "payload": new.payload,
-            }
-            # Hash the JSON form so that verifying a decoded envelope gives the same digest.
-            json_fields = json.loads(
-                EventEnvelope.model_construct(**fields, hash="").model_dump_json()
-            )
-            fields["hash"] = envelope_hash(json_fields)
-            envelope = EventEnvelope.model_validate(fields)
-            envelopes.append(envelope)
-            prev_hash = envelope.hash
-        return envelopes
+        return seal(self._clock, history, new_events, meta)
 
     async def append(
         self,
@@ -297,3 +234,6 @@ class EventStore:
             StoredEvent(envelope, reply["stream"], first + i, subjects[i])
             for i, envelope in enumerate(envelopes)
         ]
+
+
+_conforms: type[EventStorePort] = EventStore

@@ -30,6 +30,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from contracts_schema.subjects import BoundedContext
+from eventstore.ports import Subscription
 from eventstore.store import StoredEvent, decode
 from eventstore.tasks import cancel_and_wait
 
@@ -183,3 +184,6 @@ class DurableSubscriber:
         except NotFoundError:
             return False
         return msg.seq is not None and msg.seq >= found
+
+
+_conforms: type[Subscription] = DurableSubscriber

@@ -22,6 +22,8 @@ from typer.testing import CliRunner
 from audit.cli import app as audit_cli
 from audit.rebuild import rebuild
 from audit.wiring import PROJECTIONS
+from bootstrap.demo import load_demo
+from bootstrap.system import System
 from contracts_schema.subjects import CONTEXTS
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
@@ -29,12 +31,10 @@ from eventstore.testing.nats_server import NatsServer
 from gateway.app import build_app
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
-from gateway.demo import load_demo
 from gateway.history.sources import audit_sources
 from gateway.projections import TendersProjection
 from gateway.readmodels import ReadModels
 from gateway.settings import GatewaySettings
-from gateway.system import System
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 cli = CliRunner()

@@ -7,8 +7,8 @@ import httpx
 import pytest
 from nats.aio.client import Client as NATS
 
+from bootstrap.system import System
 from eventstore.store import EventStore
-from gateway.system import System
 from tests.integration.gateway.harness import Gateway, settings, start_gateway
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
+from bootstrap.system import System
 from gateway.auth import Role, issue_token
-from gateway.system import System
 
 REGISTER = """mutation($i: RegisterOrganisationInput!) { registerOrganisation(input: $i) {
   __typename

@@ -12,9 +12,9 @@ import httpx
 import pytest
 import websockets
 
+from bootstrap.system import System
 from gateway.auth import Role, issue_token
 from gateway.serve import Server
-from gateway.system import System
 
 SUBSCRIBE = """subscription($f: LiveEventFilter, $after: String) {
   events(filter: $f, after: $after) { eventType aggregateId position payload } }"""

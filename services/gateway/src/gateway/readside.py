@@ -1,6 +1,6 @@
 """The gateway's read side: its projection runners, the read models over them, the ASGI app.
 
-One wiring for both topologies: the embedded system (`gateway.system`) and the gateway as its
+One wiring for both topologies: the embedded system (`bootstrap.system`) and the gateway as its
 own process (`python -m gateway`).
 """
 

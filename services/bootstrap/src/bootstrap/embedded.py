@@ -1,4 +1,4 @@
-"""`make run`: the whole system in one process, with demo data and GraphiQL.
+"""`make run` (`python -m bootstrap`): the whole system in one process, with demo data and GraphiQL.
 
 A nats-server from the wheel (store under ./data/jetstream), SQLite files under ./data, the
 registry, enrolment and notifier services, the projections and the gateway on
@@ -19,13 +19,13 @@ from pathlib import Path
 import nats
 from nats.aio.client import Client as NATS
 
-from eventstore.testing.nats_server import NatsServer
+from bootstrap.demo import load_demo
+from bootstrap.system import System
+from eventstore.nats_launcher import NatsServer
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
-from gateway.demo import load_demo
 from gateway.serve import Server
 from gateway.settings import GatewaySettings
-from gateway.system import System
 
 ENDPOINTS_FILE = "endpoints.json"
 
@@ -99,10 +99,14 @@ async def main(data: Path, port: int) -> None:
         print("stopping ...")
 
 
-if __name__ == "__main__":
+def run() -> None:
     asyncio.run(
         main(
             Path(os.environ.get("GT_DATA_DIR", "data")).resolve(),
             int(os.environ.get("GT_PORT", "8000")),
         )
     )
+
+
+if __name__ == "__main__":
+    run()

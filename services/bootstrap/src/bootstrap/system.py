@@ -1,6 +1,7 @@
 """Explicit wiring of the whole system in one process: the three services and the gateway.
 
-Used by `python -m gateway.embedded` and by the tests, so both run the same bootstrap.
+Used by `python -m bootstrap` (`make run`), the benchmarks and the tests, so all of them run
+the same composition.
 """
 
 from __future__ import annotations

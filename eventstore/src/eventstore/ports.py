@@ -1,0 +1,52 @@
+"""What a service needs of an event store and of an ordered subscription to it.
+
+`eventstore.store.EventStore` (JetStream) and `eventstore.memory.InMemoryEventStore` both
+satisfy `EventStorePort`; `DurableSubscriber` and `InMemorySubscriber` satisfy `Subscription`.
+The acceptance suite in tests/acceptance holds both to the same behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Protocol
+
+from contracts_schema.envelope import EventEnvelope
+from contracts_schema.subjects import BoundedContext
+from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
+
+Handler = Callable[[list[StoredEvent]], Awaitable[None]]
+
+
+class EventStorePort(Protocol):
+    async def ensure_stream(self, context: BoundedContext) -> None: ...
+
+    async def load(
+        self, context: BoundedContext, aggregate_type: str, aggregate_id: str
+    ) -> AggregateHistory: ...
+
+    def read_stream(
+        self, context: BoundedContext, from_seq: int = 1, subject_filter: str | None = None
+    ) -> AsyncIterator[StoredEvent]: ...
+
+    async def last_seq(self, context: BoundedContext) -> int: ...
+
+    def seal(
+        self, history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
+    ) -> list[EventEnvelope]: ...
+
+    async def append(
+        self,
+        history: AggregateHistory,
+        new_events: Sequence[NewEvent],
+        meta: CommandMetadata,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[StoredEvent]: ...
+
+
+class Subscription(Protocol):
+    """Hands batches of events to a handler in stream order, from a position, then live."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
