@@ -11,11 +11,11 @@ import httpx
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
+from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.subjects import CONTEXTS
 from eventstore.commands import consistency_token
 from eventstore.projection import ProjectionRunner
 from eventstore.sql import make_engine
-from contracts_schema.catalogue import EVENT_TYPES
 from eventstore.store import CommandMetadata, EventStore, NewEvent, StoredEvent
 from gateway.app import build_app
 from gateway.auth import Role, issue_token
