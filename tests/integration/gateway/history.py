@@ -66,6 +66,7 @@ async def load_gt_mobile(g: Gateway) -> list[StoredEvent]:
             "opens_on": "2015-02-01",
             "closes_on": "2015-05-31",
         },
+        on=date(2015, 2, 1),
     )
     for code in ("GM0363", "GM0518", "GM0599"):
         stored += await g.given(
