@@ -12,9 +12,9 @@ import pytest
 
 from contracts_schema.base import Command, DomainEvent
 from contracts_schema.errors import RuleViolation
+from contracts_schema.registry.state import contract, programme, tender
 from eventstore.commands import DecisionContext
 from registry.domain.contract_decide import decide_contract
-from contracts_schema.registry.state import contract, programme, tender
 from registry.domain.programme import decide_programme
 from registry.domain.rules import LOCAL_TIME
 from registry.domain.tender_decide import decide_tender
