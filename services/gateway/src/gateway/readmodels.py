@@ -106,7 +106,6 @@ class ReadModels:
                 " retry the query with the same token",
             )
 
-
     async def reach_present(self, timeout: float) -> None:
         """Wait until every read model has applied every event stored before this call.
 
