@@ -61,3 +61,17 @@ def test_a_call_off_keeps_its_competition_and_award() -> None:
     assert (state.procedure, state.value_eur) == ("mini_competition", Decimal("1200000"))
     with pytest.raises(FoldError, match="already awarded on 2016-02-15"):
         call_off.evolve(state, CALL_OFF[1])
+
+
+def test_the_frozen_list_is_the_final_word_and_is_frozen_once() -> None:
+    opened = enrolment_window.evolve(enrolment_window.initial(W), ENROLMENT_WINDOW[0])
+    frozen_list = en.ParticipantListFrozen(
+        tender_id=W,
+        frozen_on=date(2015, 5, 31),
+        participants=[en.Participant(organisation_code="GM0363", lot_ids=["mobile"])],
+    )
+    state = enrolment_window.evolve(opened, frozen_list)
+    assert state.enrolled == {"GM0363": frozenset({"mobile"})}
+    assert state.participants["GM0363"].enrolled_on is None  # known only from the list
+    with pytest.raises(FoldError, match="already frozen on 2015-05-31"):
+        enrolment_window.evolve(state, frozen_list)
