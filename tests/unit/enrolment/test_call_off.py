@@ -10,13 +10,12 @@ import pytest
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment.commands import AwardCallOff, StartMiniCompetition
 from contracts_schema.enrolment.events import CallOffAwarded, MiniCompetitionStarted
+from contracts_schema.enrolment.state.call_off import CallOffState, evolve
 from contracts_schema.errors import RuleViolation
 from enrolment.domain.call_off import (
-    CallOff,
     CallOffFacts,
     Framework,
     award,
-    evolve,
     start_mini_competition,
 )
 
@@ -35,8 +34,8 @@ FRAMEWORK = Framework(
 FACTS = CallOffFacts(FRAMEWORK, date(2015, 5, 31), {"GM0363": frozenset({"mobile"})}, frozenset())
 
 
-def given(*events: DomainEvent) -> CallOff:
-    return reduce(evolve, events, CallOff())
+def given(*events: DomainEvent) -> CallOffState:
+    return reduce(evolve, events, CallOffState("ams-mobile"))
 
 
 def competition(**changes: object) -> StartMiniCompetition:
@@ -69,7 +68,7 @@ def awarding(**changes: object) -> AwardCallOff:
     return AwardCallOff.model_validate({**fields, **changes})
 
 
-STARTED = start_mini_competition(CallOff(), competition(), FACTS)[0]
+STARTED = start_mini_competition(CallOffState("ams-mobile"), competition(), FACTS)[0]
 
 
 def refused(call: object, *args: object) -> RuleViolation:
@@ -100,7 +99,7 @@ def test_no_standstill_applies_to_a_call_off() -> None:
 
 def test_direct_award_needs_no_competition() -> None:
     [event] = award(
-        CallOff(),
+        CallOffState("ams-mobile"),
         awarding(procedure="direct", lot_id="devices", supplier_id=KPN),
         CallOffFacts(FRAMEWORK, FACTS.frozen_on, {"GM0363": frozenset({"devices"})}, frozenset()),
     )
@@ -109,7 +108,10 @@ def test_direct_award_needs_no_competition() -> None:
 
 def test_call_off_by_a_non_participant_is_refused() -> None:
     violation = refused(
-        award, CallOff(), awarding(procedure="direct", participant_code="GM0599"), FACTS
+        award,
+        CallOffState("ams-mobile"),
+        awarding(procedure="direct", participant_code="GM0599"),
+        FACTS,
     )
     assert violation.code == "NOT_A_PARTICIPANT"
     assert "art. 33(2)" in violation.message
@@ -117,7 +119,10 @@ def test_call_off_by_a_non_participant_is_refused() -> None:
 
 def test_call_off_for_a_lot_the_participant_did_not_enrol_for_is_refused() -> None:
     violation = refused(
-        award, CallOff(), awarding(procedure="direct", lot_id="devices", supplier_id=KPN), FACTS
+        award,
+        CallOffState("ams-mobile"),
+        awarding(procedure="direct", lot_id="devices", supplier_id=KPN),
+        FACTS,
     )
     assert violation.code == "NOT_A_PARTICIPANT"
 
@@ -126,7 +131,9 @@ def test_successor_of_a_merged_participant_may_call_off() -> None:
     facts = CallOffFacts(
         FRAMEWORK, FACTS.frozen_on, {"GM0175": frozenset({"mobile"})}, frozenset({"GM0175"})
     )
-    [event] = award(CallOff(), awarding(procedure="direct", participant_code="GM1896"), facts)
+    [event] = award(
+        CallOffState("ams-mobile"), awarding(procedure="direct", participant_code="GM1896"), facts
+    )
     assert isinstance(event, CallOffAwarded)
 
 
@@ -134,19 +141,22 @@ def test_a_merged_municipality_no_longer_calls_off_itself() -> None:
     facts = CallOffFacts(
         FRAMEWORK, FACTS.frozen_on, FACTS.participants, frozenset(), merged_into="GM0362"
     )
-    violation = refused(award, CallOff(), awarding(procedure="direct"), facts)
+    violation = refused(award, CallOffState("ams-mobile"), awarding(procedure="direct"), facts)
     assert violation.code == "ORGANISATION_MERGED"
     assert "GM0362" in violation.message
 
 
 def test_supplier_outside_the_framework_lot_is_refused() -> None:
     violation = refused(
-        award, CallOff(), awarding(procedure="direct", supplier_id="KVK-99999999"), FACTS
+        award,
+        CallOffState("ams-mobile"),
+        awarding(procedure="direct", supplier_id="KVK-99999999"),
+        FACTS,
     )
     assert violation.code == "SUPPLIER_NOT_ON_FRAMEWORK_LOT"
     violation = refused(
         start_mini_competition,
-        CallOff(),
+        CallOffState("ams-mobile"),
         competition(invited_supplier_ids=[KPN, "KVK-99999999"]),
         FACTS,
     )
@@ -170,7 +180,10 @@ def test_call_off_outside_the_framework_period_is_refused(
 ) -> None:
     facts = CallOffFacts(framework, FACTS.frozen_on, FACTS.participants, frozenset())
     violation = refused(
-        award, CallOff(), awarding(procedure="direct", awarded_on=awarded_on), facts
+        award,
+        CallOffState("ams-mobile"),
+        awarding(procedure="direct", awarded_on=awarded_on),
+        facts,
     )
     assert violation.code == code
 
@@ -201,7 +214,7 @@ def test_call_off_outside_the_framework_period_is_refused(
     ],
 )
 def test_award_rules(facts: CallOffFacts, command: AwardCallOff, code: str) -> None:
-    assert refused(award, CallOff(), command, facts).code == code
+    assert refused(award, CallOffState("ams-mobile"), command, facts).code == code
 
 
 @pytest.mark.parametrize(
@@ -218,7 +231,7 @@ def test_award_after_a_mini_competition_rules(command: AwardCallOff, code: str) 
 
 def test_award_to_a_supplier_not_invited_is_refused() -> None:
     started = start_mini_competition(
-        CallOff(), competition(invited_supplier_ids=[KPN, TELE2]), FACTS
+        CallOffState("ams-mobile"), competition(invited_supplier_ids=[KPN, TELE2]), FACTS
     )[0]
     assert refused(award, given(started), awarding(), FACTS).code == "SUPPLIER_NOT_INVITED"
 

@@ -23,32 +23,31 @@ from contracts_schema.enrolment.events import (
     ParticipantListFrozen,
     ParticipantWithdrawn,
 )
+from contracts_schema.enrolment.state import EnrolmentWindowState, OrganisationState
+from contracts_schema.enrolment.state.enrolment_window import evolve
 from contracts_schema.errors import RuleViolation
 from enrolment.domain.enrolment_window import (
     EnrolFacts,
-    EnrolmentWindow,
     OpenFacts,
     TenderFacts,
     close,
     enrol,
-    evolve,
     extend,
     open_window,
     withdraw,
 )
-from enrolment.domain.organisation import Organisation
 
 MC1, MC2 = "gt-mc1", "gt-mc2"
 OPENED = EnrolmentWindowOpened(
     tender_id=MC1, lot_ids=["mobile"], opens_on=date(2015, 3, 1), closes_on=date(2015, 5, 15)
 )
 TENDER = TenderFacts(MC1, frozenset({"mobile", "devices"}), None)
-AMSTERDAM = Organisation("GM0363", "Amsterdam", "municipality", "Noord-Holland")
-ROTTERDAM = Organisation("GM0599", "Rotterdam", "municipality", "Zuid-Holland")
+AMSTERDAM = OrganisationState("GM0363", "Amsterdam", "municipality", "Noord-Holland")
+ROTTERDAM = OrganisationState("GM0599", "Rotterdam", "municipality", "Zuid-Holland")
 
 
-def given(*events: DomainEvent) -> EnrolmentWindow:
-    return reduce(evolve, events, EnrolmentWindow())
+def given(*events: DomainEvent) -> EnrolmentWindowState:
+    return reduce(evolve, events, EnrolmentWindowState(""))
 
 
 def enrolled(code: str, lots: list[str] | None = None, tender: str = MC1) -> ParticipantEnrolled:
@@ -93,8 +92,8 @@ def enrolment(
 
 
 def facts(
-    org: Organisation = AMSTERDAM,
-    previous: EnrolmentWindow | None = None,
+    org: OrganisationState = AMSTERDAM,
+    previous: EnrolmentWindowState | None = None,
     predecessors: frozenset[str] = frozenset(),
 ) -> EnrolFacts:
     return EnrolFacts(org, previous, predecessors)
@@ -110,7 +109,7 @@ def refused(call: object, *args: object) -> RuleViolation:
 
 
 def test_window_opens_for_lots_of_a_planned_tender() -> None:
-    assert open_window(EnrolmentWindow(), opening(), OpenFacts(TENDER, None)) == [OPENED]
+    assert open_window(EnrolmentWindowState(""), opening(), OpenFacts(TENDER, None)) == [OPENED]
 
 
 @pytest.mark.parametrize(
@@ -126,7 +125,7 @@ def test_window_opens_for_lots_of_a_planned_tender() -> None:
         (opening(closes_on=date(2015, 2, 1)), OpenFacts(TENDER, None), "INVALID_ENROLMENT_PERIOD"),
         (
             opening(previous_round_tender_id="gt-mc0"),
-            OpenFacts(TENDER, EnrolmentWindow()),
+            OpenFacts(TENDER, EnrolmentWindowState("")),
             "PREVIOUS_ROUND_UNKNOWN",
         ),
         (
@@ -137,7 +136,7 @@ def test_window_opens_for_lots_of_a_planned_tender() -> None:
     ],
 )
 def test_opening_rules(command: OpenEnrolmentWindow, open_facts: OpenFacts, code: str) -> None:
-    assert refused(open_window, EnrolmentWindow(), command, open_facts).code == code
+    assert refused(open_window, EnrolmentWindowState(""), command, open_facts).code == code
 
 
 def test_a_second_window_for_a_tender_is_refused_but_the_same_opening_is_a_no_op() -> None:
@@ -201,14 +200,20 @@ def test_enrolment_after_the_freeze_names_the_eu_rule_and_the_freeze_date() -> N
 @pytest.mark.parametrize(
     ("state", "command", "on", "enrol_facts", "code"),
     [
-        (EnrolmentWindow(), enrolment(), date(2015, 4, 1), facts(), "ENROLMENT_WINDOW_NOT_OPENED"),
+        (
+            EnrolmentWindowState(""),
+            enrolment(),
+            date(2015, 4, 1),
+            facts(),
+            "ENROLMENT_WINDOW_NOT_OPENED",
+        ),
         (given(OPENED), enrolment(), date(2015, 2, 1), facts(), "ENROLMENT_NOT_YET_OPEN"),
         (given(OPENED), enrolment(), date(2015, 5, 16), facts(), "ENROLMENT_DEADLINE_PASSED"),
         (
             given(OPENED),
             enrolment(),
             date(2015, 4, 1),
-            facts(Organisation()),
+            facts(OrganisationState("")),
             "ORGANISATION_NOT_REGISTERED",
         ),
         (
@@ -216,7 +221,7 @@ def test_enrolment_after_the_freeze_names_the_eu_rule_and_the_freeze_date() -> N
             enrolment(),
             date(2015, 4, 1),
             facts(
-                Organisation(
+                OrganisationState(
                     "GM0363",
                     "A",
                     "municipality",
@@ -230,7 +235,7 @@ def test_enrolment_after_the_freeze_names_the_eu_rule_and_the_freeze_date() -> N
             given(OPENED),
             enrolment("KVK-27364819"),
             date(2015, 4, 1),
-            facts(Organisation("KVK-27364819", "Vodafone", "supplier")),
+            facts(OrganisationState("KVK-27364819", "Vodafone", "supplier")),
             "SUPPLIER_CANNOT_ENROL",
         ),
         (
@@ -243,7 +248,11 @@ def test_enrolment_after_the_freeze_names_the_eu_rule_and_the_freeze_date() -> N
     ],
 )
 def test_enrolment_rules(
-    state: EnrolmentWindow, command: EnrolParticipant, on: date, enrol_facts: EnrolFacts, code: str
+    state: EnrolmentWindowState,
+    command: EnrolParticipant,
+    on: date,
+    enrol_facts: EnrolFacts,
+    code: str,
 ) -> None:
     assert refused(enrol, state, command, on, enrol_facts).code == code
 
@@ -296,7 +305,7 @@ def test_closing_freezes_the_participant_list_with_lots() -> None:
 @pytest.mark.parametrize(
     ("state", "on", "code"),
     [
-        (EnrolmentWindow(), date(2015, 5, 31), "ENROLMENT_WINDOW_NOT_OPENED"),
+        (EnrolmentWindowState(""), date(2015, 5, 31), "ENROLMENT_WINDOW_NOT_OPENED"),
         (given(OPENED), date(2015, 5, 31), "NO_PARTICIPANTS"),
         (given(OPENED, enrolled("GM0363")), date(2015, 2, 1), "INVALID_ENROLMENT_PERIOD"),
         (
@@ -306,7 +315,7 @@ def test_closing_freezes_the_participant_list_with_lots() -> None:
         ),
     ],
 )
-def test_closing_rules(state: EnrolmentWindow, on: date, code: str) -> None:
+def test_closing_rules(state: EnrolmentWindowState, on: date, code: str) -> None:
     assert (
         refused(close, state, CloseEnrolmentWindow(command_id="c", tender_id=MC1), on).code == code
     )

@@ -18,11 +18,10 @@ from contracts_schema.enrolment.events import (
     OrganisationRegistered,
     OrganisationRenamed,
 )
+from contracts_schema.enrolment.state.organisation import OrganisationState, evolve
 from contracts_schema.errors import RuleViolation
 from enrolment.domain.codes import predecessors_of
 from enrolment.domain.organisation import (
-    Organisation,
-    evolve,
     merge,
     register,
     register_from_reference_list,
@@ -30,8 +29,8 @@ from enrolment.domain.organisation import (
 )
 
 
-def given(*events: DomainEvent) -> Organisation:
-    return reduce(evolve, events, Organisation())
+def given(*events: DomainEvent) -> OrganisationState:
+    return reduce(evolve, events, OrganisationState(""))
 
 
 def municipality(code: str, name: str) -> OrganisationRegistered:
@@ -51,7 +50,7 @@ def registration(code: str, kind: str = "ministry", name: str = "BZK") -> Regist
     ],
 )
 def test_valid_codes_register(code: str, kind: str) -> None:
-    [event] = register(Organisation(), registration(code, kind))
+    [event] = register(OrganisationState(""), registration(code, kind))
     assert isinstance(event, OrganisationRegistered)
     assert (event.code, event.kind) == (code, kind)
 
@@ -59,7 +58,7 @@ def test_valid_codes_register(code: str, kind: str) -> None:
 @pytest.mark.parametrize("code", ["GM363", "GM03631", "KVK-1234567", "OIN-123", "KVK12345678", "X"])
 def test_malformed_code_is_refused(code: str) -> None:
     with pytest.raises(RuleViolation) as refused:
-        register(Organisation(), registration(code))
+        register(OrganisationState(""), registration(code))
     assert refused.value.code == "INVALID_ORGANISATION_CODE"
     assert code in refused.value.message
 
@@ -69,7 +68,7 @@ def test_malformed_code_is_refused(code: str) -> None:
 )
 def test_cbs_codes_are_for_municipalities_only(code: str, kind: str) -> None:
     with pytest.raises(RuleViolation) as refused:
-        register(Organisation(), registration(code, kind))
+        register(OrganisationState(""), registration(code, kind))
     assert refused.value.code == "ORGANISATION_KIND_MISMATCH"
 
 
@@ -105,7 +104,9 @@ def test_rename_records_old_and_new_name() -> None:
 
 def test_rename_of_unknown_organisation_is_refused() -> None:
     with pytest.raises(RuleViolation) as refused:
-        rename(Organisation(), RenameOrganisation(command_id="r", code="GM0193", name="Swol"))
+        rename(
+            OrganisationState(""), RenameOrganisation(command_id="r", code="GM0193", name="Swol")
+        )
     assert refused.value.code == "ORGANISATION_NOT_REGISTERED"
 
 
@@ -135,7 +136,7 @@ def test_merger_is_recorded_and_the_merged_municipality_can_no_longer_act() -> N
     ("state", "successor", "command", "code"),
     [
         (
-            Organisation(),
+            OrganisationState(""),
             given(municipality("GM1896", "O-H")),
             merger(),
             "ORGANISATION_NOT_REGISTERED",
@@ -154,7 +155,7 @@ def test_merger_is_recorded_and_the_merged_municipality_can_no_longer_act() -> N
         ),
         (
             given(municipality("GM0175", "Ommen")),
-            Organisation(),
+            OrganisationState(""),
             merger(),
             "SUCCESSOR_NOT_A_MUNICIPALITY",
         ),
@@ -172,7 +173,7 @@ def test_merger_is_recorded_and_the_merged_municipality_can_no_longer_act() -> N
     ],
 )
 def test_merger_rules(
-    state: Organisation, successor: Organisation, command: MergeMunicipality, code: str
+    state: OrganisationState, successor: OrganisationState, command: MergeMunicipality, code: str
 ) -> None:
     with pytest.raises(RuleViolation) as refused:
         merge(state, command, successor)

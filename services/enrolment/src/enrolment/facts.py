@@ -15,13 +15,17 @@ from typing import TypeVar
 from nats.js.errors import NotFoundError
 from sqlalchemy import Connection, Engine
 
-from contracts_schema.catalogue import EVENT_TYPES
+from contracts_schema.base import DomainEvent
+from contracts_schema.enrolment.state import (
+    EnrolmentWindowState,
+    OrganisationState,
+    enrolment_window,
+    organisation,
+)
+from contracts_schema.folds import typed_event
 from contracts_schema.subjects import ENROLMENT, REGISTRY
 from enrolment.domain.call_off import Framework
-from enrolment.domain.enrolment_window import EnrolmentWindow, TenderFacts
-from enrolment.domain.enrolment_window import evolve as evolve_window
-from enrolment.domain.organisation import Organisation
-from enrolment.domain.organisation import evolve as evolve_organisation
+from enrolment.domain.enrolment_window import TenderFacts
 from enrolment.registry_facts import RegistryFacts
 from eventstore.projection import ProjectionRunner
 from eventstore.store import EventStore, StoredEvent
@@ -33,8 +37,8 @@ class RegistryFactsUnavailable(RuntimeError):
     pass
 
 
-def fold(initial: T, evolve: Callable[[T, object], T], events: tuple[StoredEvent, ...]) -> T:
-    models = (EVENT_TYPES[e.envelope.event_type].model_validate(e.envelope.payload) for e in events)
+def fold(initial: T, evolve: Callable[[T, DomainEvent], T], events: tuple[StoredEvent, ...]) -> T:
+    models = (typed_event(e.envelope.event_type, e.envelope.payload) for e in events)
     return reduce(evolve, models, initial)
 
 
@@ -77,13 +81,13 @@ class Facts:
         await self._registry_caught_up()
         return await asyncio.to_thread(self._read, self._projection.framework, contract_id)
 
-    async def organisation(self, code: str) -> Organisation:
+    async def organisation(self, code: str) -> OrganisationState:
         history = await self._store.load(ENROLMENT, "organisation", code)
-        return fold(Organisation(), evolve_organisation, history.events)  # type: ignore[arg-type]
+        return fold(organisation.initial(code), organisation.evolve, history.events)
 
-    async def window(self, tender_id: str) -> EnrolmentWindow:
+    async def window(self, tender_id: str) -> EnrolmentWindowState:
         history = await self._store.load(ENROLMENT, "enrolment_window", tender_id)
-        return fold(EnrolmentWindow(), evolve_window, history.events)  # type: ignore[arg-type]
+        return fold(enrolment_window.initial(tender_id), enrolment_window.evolve, history.events)
 
     async def successors(self) -> dict[str, str]:
         """Merged municipality -> its successor (mergers are few: read them all)."""

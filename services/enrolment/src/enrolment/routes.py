@@ -17,18 +17,24 @@ from contracts_schema.enrolment.commands import (
     StartMiniCompetition,
     WithdrawParticipant,
 )
+from contracts_schema.enrolment.state import OrganisationState
+from contracts_schema.enrolment.state import call_off as call_off_state
+from contracts_schema.enrolment.state import enrolment_window as window_state
+from contracts_schema.enrolment.state import organisation as organisation_state
 from contracts_schema.subjects import ENROLMENT
 from enrolment.domain import call_off, enrolment_window, organisation
-from enrolment.domain.call_off import CallOff, CallOffFacts
+from enrolment.domain.call_off import CallOffFacts
 from enrolment.domain.codes import predecessors_of
-from enrolment.domain.enrolment_window import EnrolFacts, EnrolmentWindow, OpenFacts
-from enrolment.domain.organisation import Organisation
+from enrolment.domain.enrolment_window import EnrolFacts, OpenFacts
 from enrolment.facts import Facts
 from eventstore.commands import CommandRoute, Decider, DecisionContext
 
-ORGANISATION = Decider(ENROLMENT, "organisation", Organisation(), organisation.evolve)
-WINDOW = Decider(ENROLMENT, "enrolment_window", EnrolmentWindow(), enrolment_window.evolve)
-CALL_OFF = Decider(ENROLMENT, "call_off", CallOff(), call_off.evolve)
+# The state before an aggregate's first event; decisions take the id from the command.
+ORGANISATION = Decider(
+    ENROLMENT, "organisation", organisation_state.initial(""), organisation_state.evolve
+)
+WINDOW = Decider(ENROLMENT, "enrolment_window", window_state.initial(""), window_state.evolve)
+CALL_OFF = Decider(ENROLMENT, "call_off", call_off_state.initial(""), call_off_state.evolve)
 
 
 def _day(explicit: date | None, ctx: DecisionContext) -> date:
@@ -36,7 +42,7 @@ def _day(explicit: date | None, ctx: DecisionContext) -> date:
 
 
 def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
-    async def merge_facts(c: MergeMunicipality) -> Organisation:
+    async def merge_facts(c: MergeMunicipality) -> OrganisationState:
         return await facts.organisation(c.successor_code)
 
     async def open_facts(c: OpenEnrolmentWindow) -> OpenFacts:
@@ -59,13 +65,13 @@ def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
         window = (
             await facts.window(framework.tender_id)
             if framework and framework.tender_id
-            else EnrolmentWindow()
+            else window_state.initial(c.framework_contract_id)
         )
         successors = await facts.successors()
         return CallOffFacts(
             framework,
             window.frozen_on,
-            window.participants if window.frozen_on else {},
+            window.enrolled if window.frozen_on else {},
             predecessors_of(c.participant_code, successors),
             successors.get(c.participant_code),
         )

@@ -30,8 +30,8 @@ class ParticipantStatus(StrEnum):
 class ParticipantState:
     organisation_code: str
     lot_ids: tuple[str, ...]
-    power_of_attorney_ref: str
-    enrolled_on: date
+    power_of_attorney_ref: str | None = None  # None: known only from the frozen list
+    enrolled_on: date | None = None
     status: ParticipantStatus = ParticipantStatus.ENROLLED
     withdrawn_on: date | None = None
     frozen: bool = False  # on the frozen participant list
@@ -117,15 +117,17 @@ def evolve(state: EnrolmentWindowState, event: DomainEvent) -> EnrolmentWindowSt
             )
             return _with(state, withdrawn)
         case ParticipantListFrozen():
+            if state.frozen:
+                raise _error(state, event, f"its list was already frozen on {state.frozen_on}")
+            # The frozen list is the final word on who takes part, with which lots.
             frozen = replace(state, frozen_on=event.frozen_on)
             for listed in event.participants:
-                enrolled = state.participants.get(listed.organisation_code)
-                if enrolled is None or enrolled.status is not ParticipantStatus.ENROLLED:
-                    why = f"the frozen list names {listed.organisation_code}, who is not enrolled"
-                    raise _error(state, event, why)
-                frozen = _with(
-                    frozen, replace(enrolled, lot_ids=tuple(listed.lot_ids), frozen=True)
+                code, lots = listed.organisation_code, tuple(listed.lot_ids)
+                known = state.participants.get(code) or ParticipantState(code, lots)
+                on_list = replace(
+                    known, lot_ids=lots, status=ParticipantStatus.ENROLLED, withdrawn_on=None
                 )
+                frozen = _with(frozen, replace(on_list, frozen=True))
             return frozen
     raise _error(state, event, "it is not an event of the enrolment window aggregate")
 

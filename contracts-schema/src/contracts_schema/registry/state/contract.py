@@ -133,20 +133,22 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 event.new_max_extent_date,
                 euro(event.new_value_eur),
             )
+            # Each of the three is changed only when the amendment gives it.
+            value = state.value_eur if amendment.new_value_eur is None else amendment.new_value_eur
             return replace(
                 state,
                 end_date=event.new_end_date or state.end_date,
                 max_extent_date=event.new_max_extent_date or state.max_extent_date,
-                value_eur=state.value_eur
-                if amendment.new_value_eur is None
-                else amendment.new_value_eur,
+                value_eur=value,
                 amendments=(*state.amendments, amendment),
             )
         case ev.ContractExtended():
             extension = Extension(
-                event.extended_on, event.previous_end_date, event.new_end_date,
+                event.extended_on,
+                event.previous_end_date,
+                event.new_end_date,
                 event.option_reference,
-            )  # fmt: skip
+            )
             return replace(
                 state, end_date=event.new_end_date, extensions=(*state.extensions, extension)
             )

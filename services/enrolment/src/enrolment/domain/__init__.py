@@ -1,1 +1,1 @@
-"""The enrolment domain: pure state, evolve and decide functions (stdlib + contracts_schema)."""
+"""The enrolment domain: pure decide functions over the states published in contracts_schema."""

@@ -9,12 +9,13 @@ period applies to call-offs under a framework (Remedies Directive 89/665/EEC art
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment.commands import AwardCallOff, StartMiniCompetition
 from contracts_schema.enrolment.events import CallOffAwarded, MiniCompetitionStarted
+from contracts_schema.enrolment.state import CallOffState
 from contracts_schema.errors import RuleViolation
 
 
@@ -38,21 +39,6 @@ class CallOffFacts:
     participants: Mapping[str, frozenset[str]]  # the frozen list: code -> lots
     predecessors: frozenset[str]  # municipalities that merged into the participant
     merged_into: str | None = None  # the participant's successor, when it merged away
-
-
-@dataclass(frozen=True)
-class CallOff:
-    competition: MiniCompetitionStarted | None = None
-    award: CallOffAwarded | None = None
-
-
-def evolve(state: CallOff, event: DomainEvent) -> CallOff:
-    match event:
-        case MiniCompetitionStarted():
-            return replace(state, competition=event)
-        case CallOffAwarded():
-            return replace(state, award=event)
-    return state
 
 
 def _framework_in_use(
@@ -134,9 +120,9 @@ def _require_suppliers(framework: Framework, lot_id: str, suppliers: Sequence[st
 
 
 def start_mini_competition(
-    state: CallOff, command: StartMiniCompetition, facts: CallOffFacts
+    state: CallOffState, command: StartMiniCompetition, facts: CallOffFacts
 ) -> Sequence[DomainEvent]:
-    if state.award is not None or state.competition is not None:
+    if state.exists:
         raise RuleViolation(
             "CALL_OFF_ALREADY_STARTED",
             f"call-off {command.call_off_id} already has a mini-competition or an award",
@@ -163,48 +149,48 @@ def start_mini_competition(
     ]
 
 
-def _check_competition(state: CallOff, command: AwardCallOff) -> None:
-    competition = state.competition
+def _check_competition(state: CallOffState, command: AwardCallOff) -> None:
+    started_on = state.competition_started_on
     if command.procedure == "direct":
-        if competition is not None:
+        if started_on is not None:
             raise RuleViolation(
                 "MINI_COMPETITION_HELD",
                 f"call-off {command.call_off_id} followed a mini-competition started on"
-                f" {competition.started_on}; award it with procedure mini_competition",
+                f" {started_on}; award it with procedure mini_competition",
             )
         return
-    if competition is None:
+    if started_on is None:
         raise RuleViolation(
             "MINI_COMPETITION_NOT_HELD",
             f"no mini-competition was started for call-off {command.call_off_id}",
         )
-    held = (competition.framework_contract_id, competition.lot_id, competition.participant_code)
+    held = (state.framework_contract_id, state.lot_id, state.participant_code)
     if held != (command.framework_contract_id, command.lot_id, command.participant_code):
         raise RuleViolation(
             "MINI_COMPETITION_MISMATCH",
             f"the mini-competition of call-off {command.call_off_id} was held by {held[2]}"
             f" under framework {held[0]} lot {held[1]}",
         )
-    if command.supplier_id not in competition.invited_supplier_ids:
+    if command.supplier_id not in state.invited_supplier_ids:
         raise RuleViolation(
             "SUPPLIER_NOT_INVITED",
             f"{command.supplier_id} was not invited to the mini-competition of call-off"
-            f" {command.call_off_id} (invited: {', '.join(competition.invited_supplier_ids)})",
+            f" {command.call_off_id} (invited: {', '.join(state.invited_supplier_ids)})",
         )
-    if command.awarded_on < competition.started_on:
+    if command.awarded_on < started_on:
         raise RuleViolation(
             "AWARD_BEFORE_MINI_COMPETITION",
             f"the award on {command.awarded_on} precedes the mini-competition started on"
-            f" {competition.started_on}",
+            f" {started_on}",
         )
 
 
-def award(state: CallOff, command: AwardCallOff, facts: CallOffFacts) -> Sequence[DomainEvent]:
-    if state.award is not None:
+def award(state: CallOffState, command: AwardCallOff, facts: CallOffFacts) -> Sequence[DomainEvent]:
+    if state.awarded:
         raise RuleViolation(
             "CALL_OFF_ALREADY_AWARDED",
-            f"call-off {command.call_off_id} was already awarded to {state.award.supplier_id}"
-            f" on {state.award.awarded_on}",
+            f"call-off {command.call_off_id} was already awarded to {state.supplier_id}"
+            f" on {state.awarded_on}",
         )
     _check_competition(state, command)
     framework = _framework_in_use(

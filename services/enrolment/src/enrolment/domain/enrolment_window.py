@@ -7,8 +7,8 @@ list; nothing is ever added to it afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from contracts_schema.base import DomainEvent
@@ -27,28 +27,14 @@ from contracts_schema.enrolment.events import (
     ParticipantListFrozen,
     ParticipantWithdrawn,
 )
+from contracts_schema.enrolment.state import EnrolmentWindowState, OrganisationState
 from contracts_schema.errors import RuleViolation
-from enrolment.domain.organisation import Organisation, require_active
+from enrolment.domain.organisation import require_active
 
 EU_RULE = (
     "Directive 2014/24/EU art. 33(2) lets only contracting authorities identified before"
     " the procedure starts use its contracts"
 )
-
-
-@dataclass(frozen=True)
-class EnrolmentWindow:
-    tender_id: str | None = None
-    lot_ids: tuple[str, ...] = ()
-    opens_on: date | None = None
-    closes_on: date | None = None
-    previous_round_tender_id: str | None = None
-    participants: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    frozen_on: date | None = None
-
-    @property
-    def opened(self) -> bool:
-        return self.tender_id is not None
 
 
 @dataclass(frozen=True)
@@ -63,49 +49,24 @@ class TenderFacts:
 @dataclass(frozen=True)
 class OpenFacts:
     tender: TenderFacts | None
-    previous_round: EnrolmentWindow | None
+    previous_round: EnrolmentWindowState | None
 
 
 @dataclass(frozen=True)
 class EnrolFacts:
-    organisation: Organisation
-    previous_round: EnrolmentWindow | None
+    organisation: OrganisationState
+    previous_round: EnrolmentWindowState | None
     predecessors: frozenset[str]  # municipalities that merged into the enrolling one
 
 
-def evolve(state: EnrolmentWindow, event: DomainEvent) -> EnrolmentWindow:
-    match event:
-        case EnrolmentWindowOpened():
-            return EnrolmentWindow(
-                event.tender_id,
-                tuple(event.lot_ids),
-                event.opens_on,
-                event.closes_on,
-                event.previous_round_tender_id,
-            )
-        case EnrolmentWindowExtended():
-            return replace(state, closes_on=event.closes_on)
-        case ParticipantEnrolled():
-            participants = {**state.participants, event.organisation_code: frozenset(event.lot_ids)}
-            return replace(state, participants=participants)
-        case ParticipantWithdrawn():
-            participants = dict(state.participants)
-            participants.pop(event.organisation_code, None)
-            return replace(state, participants=participants)
-        case ParticipantListFrozen():
-            participants = {p.organisation_code: frozenset(p.lot_ids) for p in event.participants}
-            return replace(state, participants=participants, frozen_on=event.frozen_on)
-    return state
-
-
-def _require_opened(state: EnrolmentWindow, tender_id: str) -> None:
+def _require_opened(state: EnrolmentWindowState, tender_id: str) -> None:
     if not state.opened:
         raise RuleViolation(
             "ENROLMENT_WINDOW_NOT_OPENED", f"no enrolment window was opened for tender {tender_id}"
         )
 
 
-def _require_not_frozen(state: EnrolmentWindow, tender_id: str, what: str) -> None:
+def _require_not_frozen(state: EnrolmentWindowState, tender_id: str, what: str) -> None:
     if state.frozen_on is not None:
         raise RuleViolation(
             "ENROLMENT_CLOSED",
@@ -115,7 +76,7 @@ def _require_not_frozen(state: EnrolmentWindow, tender_id: str, what: str) -> No
 
 
 def open_window(
-    state: EnrolmentWindow, command: OpenEnrolmentWindow, facts: OpenFacts
+    state: EnrolmentWindowState, command: OpenEnrolmentWindow, facts: OpenFacts
 ) -> Sequence[DomainEvent]:
     event = EnrolmentWindowOpened(
         tender_id=command.tender_id,
@@ -175,7 +136,7 @@ def open_window(
     return [event]
 
 
-def extend(state: EnrolmentWindow, command: ExtendEnrolmentWindow) -> Sequence[DomainEvent]:
+def extend(state: EnrolmentWindowState, command: ExtendEnrolmentWindow) -> Sequence[DomainEvent]:
     _require_opened(state, command.tender_id)
     _require_not_frozen(state, command.tender_id, "extension")
     assert state.closes_on is not None
@@ -197,7 +158,7 @@ def extend(state: EnrolmentWindow, command: ExtendEnrolmentWindow) -> Sequence[D
 
 
 def enrol(
-    state: EnrolmentWindow, command: EnrolParticipant, on: date, facts: EnrolFacts
+    state: EnrolmentWindowState, command: EnrolParticipant, on: date, facts: EnrolFacts
 ) -> Sequence[DomainEvent]:
     tender_id, code = command.tender_id, command.organisation_code
     _require_opened(state, tender_id)
@@ -232,7 +193,7 @@ def enrol(
     previous = facts.previous_round
     if previous is not None:
         for body in sorted({code} | facts.predecessors):
-            overlap = previous.participants.get(body, frozenset()) & lots
+            overlap = previous.enrolled.get(body, frozenset()) & lots
             if overlap:
                 via = "" if body == code else f" (through {body}, which merged into it)"
                 raise RuleViolation(
@@ -240,7 +201,7 @@ def enrol(
                     f"{code} already takes part in the first round {previous.tender_id}{via}"
                     f" for lots {', '.join(sorted(overlap))}; it may not enrol for them again",
                 )
-    if state.participants.get(code) == lots:
+    if state.enrolled.get(code) == lots:
         return []
     return [
         ParticipantEnrolled(
@@ -254,19 +215,21 @@ def enrol(
 
 
 def withdraw(
-    state: EnrolmentWindow, command: WithdrawParticipant, on: date
+    state: EnrolmentWindowState, command: WithdrawParticipant, on: date
 ) -> Sequence[DomainEvent]:
     tender_id, code = command.tender_id, command.organisation_code
     _require_opened(state, tender_id)
     _require_not_frozen(state, tender_id, f"withdrawal of {code}")
-    if code not in state.participants:
+    if code not in state.enrolled:
         raise RuleViolation(
             "NOT_ENROLLED", f"{code} is not enrolled for tender {tender_id}, so cannot withdraw"
         )
     return [ParticipantWithdrawn(tender_id=tender_id, organisation_code=code, withdrawn_on=on)]
 
 
-def close(state: EnrolmentWindow, command: CloseEnrolmentWindow, on: date) -> Sequence[DomainEvent]:
+def close(
+    state: EnrolmentWindowState, command: CloseEnrolmentWindow, on: date
+) -> Sequence[DomainEvent]:
     _require_opened(state, command.tender_id)
     if state.frozen_on is not None:
         raise RuleViolation(
@@ -281,14 +244,14 @@ def close(state: EnrolmentWindow, command: CloseEnrolmentWindow, on: date) -> Se
             f"the window of tender {command.tender_id} cannot close on {on}, before it opens"
             f" ({state.opens_on})",
         )
-    if not state.participants:
+    if not state.enrolled:
         raise RuleViolation(
             "NO_PARTICIPANTS",
             f"no body enrolled for tender {command.tender_id}; a joint tender needs participants",
         )
     participants = [
         Participant(organisation_code=code, lot_ids=sorted(lots))
-        for code, lots in sorted(state.participants.items())
+        for code, lots in sorted(state.enrolled.items())
     ]
     return [
         ParticipantListFrozen(tender_id=command.tender_id, frozen_on=on, participants=participants)

@@ -1,10 +1,8 @@
-"""The organisation aggregate (id = its code): registration, renames, municipal mergers."""
+"""Decisions on an organisation (id = its code): registration, renames, municipal mergers."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import date
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment.commands import (
@@ -17,36 +15,12 @@ from contracts_schema.enrolment.events import (
     OrganisationRegistered,
     OrganisationRenamed,
 )
+from contracts_schema.enrolment.state import OrganisationState
 from contracts_schema.errors import RuleViolation
 from enrolment.domain.codes import check_code, is_municipality_code
 
 
-@dataclass(frozen=True)
-class Organisation:
-    code: str | None = None
-    name: str = ""
-    kind: str = ""
-    province: str | None = None
-    successor_code: str | None = None
-    merged_on: date | None = None
-
-    @property
-    def registered(self) -> bool:
-        return self.code is not None
-
-
-def evolve(state: Organisation, event: DomainEvent) -> Organisation:
-    match event:
-        case OrganisationRegistered():
-            return Organisation(event.code, event.name, event.kind, event.province)
-        case OrganisationRenamed():
-            return replace(state, name=event.name)
-        case MunicipalityMerged():
-            return replace(state, successor_code=event.successor_code, merged_on=event.effective_on)
-    return state
-
-
-def require_registered(state: Organisation, code: str) -> None:
+def require_registered(state: OrganisationState, code: str) -> None:
     if not state.registered:
         raise RuleViolation(
             "ORGANISATION_NOT_REGISTERED",
@@ -55,7 +29,7 @@ def require_registered(state: Organisation, code: str) -> None:
         )
 
 
-def require_active(state: Organisation, code: str) -> None:
+def require_active(state: OrganisationState, code: str) -> None:
     require_registered(state, code)
     if state.successor_code is not None:
         raise RuleViolation(
@@ -65,7 +39,7 @@ def require_active(state: Organisation, code: str) -> None:
         )
 
 
-def register(state: Organisation, command: RegisterOrganisation) -> Sequence[DomainEvent]:
+def register(state: OrganisationState, command: RegisterOrganisation) -> Sequence[DomainEvent]:
     check_code(command.code)
     if is_municipality_code(command.code) != (command.kind == "municipality"):
         raise RuleViolation(
@@ -88,13 +62,13 @@ def register(state: Organisation, command: RegisterOrganisation) -> Sequence[Dom
 
 
 def register_from_reference_list(
-    state: Organisation, command: RegisterOrganisation
+    state: OrganisationState, command: RegisterOrganisation
 ) -> Sequence[DomainEvent]:
     """Reference data: a municipality already known (perhaps renamed since) is left alone."""
     return [] if state.registered else register(state, command)
 
 
-def rename(state: Organisation, command: RenameOrganisation) -> Sequence[DomainEvent]:
+def rename(state: OrganisationState, command: RenameOrganisation) -> Sequence[DomainEvent]:
     require_active(state, command.code)
     if command.name == state.name:
         return []
@@ -102,7 +76,7 @@ def rename(state: Organisation, command: RenameOrganisation) -> Sequence[DomainE
 
 
 def merge(
-    state: Organisation, command: MergeMunicipality, successor: Organisation
+    state: OrganisationState, command: MergeMunicipality, successor: OrganisationState
 ) -> Sequence[DomainEvent]:
     require_registered(state, command.code)
     if state.successor_code == command.successor_code and state.merged_on == command.effective_on:
