@@ -9,7 +9,7 @@ import time
 import nats
 from sqlalchemy import Connection
 
-from eventstore.projection import Projection, ProjectionRunner
+from eventstore.projection import Failure, Projection, ProjectionRunner
 from eventstore.sql import make_engine
 from eventstore.store import StoredEvent
 from gateway.projections import ALL
@@ -17,9 +17,10 @@ from gateway.projections import ALL
 
 def slowed(kind: type[Projection]) -> Projection:
     class Slow(kind):  # type: ignore[valid-type,misc]
-        def apply(self, conn: Connection, event: StoredEvent) -> None:
-            time.sleep(0.003)  # widen each batch so that the kill lands inside one
-            super().apply(conn, event)
+        def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
+            time.sleep(0.003 * len(events))  # widen each batch so that the kill lands inside one
+            failures: list[Failure] = super().apply_batch(conn, events)
+            return failures
 
     return Slow()
 

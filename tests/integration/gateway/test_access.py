@@ -165,7 +165,7 @@ async def test_depth_alias_and_token_limits(gateway: Gateway) -> None:
 async def test_unexpected_errors_are_masked_and_bad_input_is_named(gateway: Gateway) -> None:
     # A read model broken behind the gateway's back: the client learns nothing of the SQL.
     with gateway.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE organisations_v1_organisations")
+        conn.exec_driver_sql("DROP TABLE organisations_v2_organisations")
     body = await gateway.query('{ organisation(code: "GM0363") { name } }')
     assert body["errors"][0]["message"] == "Unexpected error."
     assert "extensions" not in body["errors"][0]

@@ -97,7 +97,7 @@ async def test_killed_mid_batch_then_restarted_equals_a_clean_rebuild(
     )
     try:
         deadline = asyncio.get_running_loop().time() + 30
-        while checkpoint(g.engine, "tenders_v1") == 0:  # a first batch was committed
+        while checkpoint(g.engine, "tenders_v2") == 0:  # a first batch was committed
             assert child.poll() is None, "the projection process died on its own"
             assert asyncio.get_running_loop().time() < deadline, "no batch was committed"
             await asyncio.sleep(0.01)
@@ -105,12 +105,12 @@ async def test_killed_mid_batch_then_restarted_equals_a_clean_rebuild(
     finally:
         child.kill()  # SIGKILL: no cleanup, an open transaction is lost
         child.wait()
-    assert checkpoint(g.engine, "tenders_v1") < positions["REGISTRY"], "killed too late"
+    assert checkpoint(g.engine, "tenders_v2") < positions["REGISTRY"], "killed too late"
 
     live = await rebuild(nats_client, database_url, positions)  # restart on the same database
     clean = await rebuild(nats_client, f"sqlite:///{tmp_path / 'clean.db'}", positions)
     assert live == clean
-    assert len(live["tenders_v1_tenders"]) == 60
+    assert len(live["tenders_v2_tenders"]) == 60
     g.engine.dispose()
 
 
@@ -143,10 +143,11 @@ async def test_unappliable_event_is_parked_visible_and_the_rest_flow(
         assert health["ok"] is False
         assert health["parked"] == [
             {
-                "projection": "enrolment_v1",
+                "projection": "enrolment_v2",
                 "sequence": poison[0].seq,
                 "eventType": "ParticipantWithdrawn",
-                "error": "LookupError: GM0772 never enrolled for tender gt-mc1",
+                "error": "FoldError: ParticipantWithdrawn cannot apply to the enrolment window of"
+                " tender gt-mc1: GM0772 is not enrolled",
             }
         ]
         parked_by = {p["name"]: p["parkedEvents"] for p in health["projections"]}
@@ -158,16 +159,16 @@ async def test_unappliable_event_is_parked_visible_and_the_rest_flow(
         assert statuses["GM0599"] == "withdrawn"  # the event after the parked one was applied
         assert g.client is not None
         metrics = (await g.client.get("/metrics")).text
-        assert 'gt_projection_parked_events{projection="enrolment_v1"} 1.0' in metrics
+        assert 'gt_projection_parked_events{projection="enrolment_v2"} 1.0' in metrics
         assert (
-            'gt_projection_lag_events{projection="enrolment_v1",stream="ENROLMENT"} 0.0' in metrics
+            'gt_projection_lag_events{projection="enrolment_v2",stream="ENROLMENT"} 0.0' in metrics
         )
     finally:
         await g.stop()
 
 
-class TendersV2(TendersProjection):
-    version = 2
+class TendersV3(TendersProjection):
+    version = 3
 
 
 async def test_new_version_rebuilds_beside_the_live_one_and_takes_over(
@@ -177,25 +178,25 @@ async def test_new_version_rebuilds_beside_the_live_one_and_takes_over(
     try:
         await g.settle(await load_gt_mobile(g))
         assert g.read is not None
-        assert g.read.tenders.key == "tenders_v1"
-        v2 = ProjectionRunner(nats_client, g.engine, TendersV2(), batch=1)
+        assert g.read.tenders.key == "tenders_v2"
+        v2 = ProjectionRunner(nats_client, g.engine, TendersV3(), batch=1)
         g.read._by_type[TendersProjection] = v2  # the deployment ships v2 of the code
         await v2.start()
         g.runners.append(v2)
         assert v2.live is False
-        assert g.read.tenders.key == "tenders_v1"  # readers stay on v1 while v2 builds
+        assert g.read.tenders.key == "tenders_v2"  # readers stay on v2 while v3 builds
         before = await g.query('{ tender(tenderId: "gt-mc1") { title phase } }')
         assert before["data"]["tender"]["phase"] == "PUBLISHED"
         for _ in range(200):
             if v2.live:
                 break
             await asyncio.sleep(0.05)
-        assert v2.live, "v2 never took over"
-        assert g.read.tenders.key == "tenders_v2"
+        assert v2.live, "v3 never took over"
+        assert g.read.tenders.key == "tenders_v3"
         after = await g.query('{ tender(tenderId: "gt-mc1") { title phase } }')
         assert after == before
         status = await v2.status()
         assert status.caught_up
-        assert status.version == 2
+        assert status.version == 3
     finally:
         await g.stop()
