@@ -45,7 +45,7 @@ CONTEXT_OF = {
 
 
 def settings(**overrides: Any) -> GatewaySettings:
-    return GatewaySettings(jwt_secret=SECRET, consistency_timeout=5.0, **overrides)
+    return GatewaySettings(jwt_secret=SECRET, **{"consistency_timeout": 5.0, **overrides})
 
 
 @dataclass
