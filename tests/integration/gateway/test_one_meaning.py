@@ -171,7 +171,8 @@ async def test_notices_bids_and_review_proceedings_reach_the_gateway(gateway: Ga
         "2015-03-31",
     )
     [lot] = now["lots"]
-    assert lot["bidderIds"] == [KPN, TELE2] and lot["bidCount"] == 2
+    assert lot["bidderIds"] == [KPN, TELE2]
+    assert lot["bidCount"] == 2
     assert lot["reviewPending"] is True
     assert lot["review"] == {"forum": "voorzieningenrechter Den Haag"}
     [before] = (await tender(g, asOf="2015-08-15"))["lots"]
