@@ -41,11 +41,16 @@ class Version:
 
 @dataclass(frozen=True)
 class Close:
-    """Stop knowing an open version (key, valid_from) at `known_to`."""
+    """Stop knowing an open version (key, valid_from) at `known_to`.
+
+    `known_from` is when it became known: a version known from and to the same instant was
+    never visible at any horizon, and is removed rather than kept.
+    """
 
     key: RowKey
     valid_from: int
     known_to: int
+    known_from: int
 
 
 @dataclass
@@ -73,6 +78,7 @@ class Segment:
     valid_from: int
     valid_to: int
     row: Row
+    known_from: int = field(default=0, compare=False)  # bookkeeping, not part of the fact
 
 
 class Timeline(Generic[S, E]):
@@ -118,13 +124,13 @@ class Timeline(Generic[S, E]):
             segments = self.open.setdefault(key, [])
             if old is not None:
                 last = segments.pop()  # the version valid until further notice
-                changes.closes.append(Close(key, last.valid_from, known))
+                changes.closes.append(Close(key, last.valid_from, known, last.known_from))
                 if last.valid_from < at:
-                    kept = Segment(last.valid_from, at, last.row)
+                    kept = Segment(last.valid_from, at, last.row, known)
                     segments.append(kept)
                     changes.inserts.append(Version(key, kept.row, kept.valid_from, at, known))
             if new is not None:
-                segments.append(Segment(at, FOREVER, new))
+                segments.append(Segment(at, FOREVER, new, known))
                 changes.inserts.append(Version(key, new, at, FOREVER, known))
             if not segments:
                 del self.open[key]
@@ -139,10 +145,16 @@ class Timeline(Generic[S, E]):
         after = {(k, s.valid_from): s for k, ss in segments.items() for s in ss}
         for (key, valid_from), old in before.items():
             if after.get((key, valid_from)) != old:
-                changes.closes.append(Close(key, valid_from, known))
+                changes.closes.append(Close(key, valid_from, known, old.known_from))
         for (key, valid_from), new in after.items():
-            if before.get((key, valid_from)) != new:
+            kept = before.get((key, valid_from))
+            if kept != new:
                 changes.inserts.append(Version(key, new.row, valid_from, new.valid_to, known))
+                after[key, valid_from] = Segment(valid_from, new.valid_to, new.row, known)
+            else:
+                after[key, valid_from] = kept  # still known since it was first recorded
+        for key, rows in segments.items():
+            segments[key] = [after[key, s.valid_from] for s in rows]
         self.events, self.state, self.last_image, self.open = events, state, image, segments
 
 

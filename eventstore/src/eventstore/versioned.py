@@ -157,6 +157,7 @@ class _Writes:
         self._inserts: dict[str, list[dict[str, Any]]] = {}
         self._open: dict[tuple[str, tuple[Any, ...], int], dict[str, Any]] = {}
         self._closes: dict[str, list[dict[str, Any]]] = {}
+        self._deletes: dict[str, list[dict[str, Any]]] = {}
 
     def stage(self, changes: Changes) -> None:
         for close in changes.closes:
@@ -167,8 +168,14 @@ class _Writes:
                 continue
             table = self._tables[name]
             params = {f"w_{k}": v for k, v in zip(table.info["versioned_key"], key, strict=True)}
-            params.update(w_valid_from=valid_from, w_known_to=close.known_to)
-            self._closes.setdefault(name, []).append(params)
+            params["w_valid_from"] = valid_from
+            if close.known_to <= close.known_from:
+                # Known from and to one instant: never visible at any horizon, so gone (a
+                # rebuild never writes it, whatever the batches were).
+                self._deletes.setdefault(name, []).append(params)
+            else:
+                params["w_known_to"] = close.known_to
+                self._closes.setdefault(name, []).append(params)
         for version in changes.inserts:
             name, key = version.key
             row = {
@@ -183,6 +190,8 @@ class _Writes:
                 self._open[(name, key, version.valid_from)] = row
 
     def flush(self, conn: Connection) -> None:
+        for name, params in self._deletes.items():
+            conn.execute(_delete_statement(self._tables[name]), params)
         for name, params in self._closes.items():
             conn.execute(_close_statement(self._tables[name]), params)
         for name, rows in self._inserts.items():
@@ -192,23 +201,31 @@ class _Writes:
 
 
 _CLOSE_STATEMENTS: dict[Table, Any] = {}
+_DELETE_STATEMENTS: dict[Table, Any] = {}
+
+
+def _open_version(table: Table) -> Any:
+    c = table.c
+    return and_(
+        *(c[k] == bindparam(f"w_{k}") for k in table.info["versioned_key"]),
+        c.valid_from == bindparam("w_valid_from"),
+        c.known_to == FOREVER,
+    )
+
+
+def _delete_statement(table: Table) -> Any:
+    statement = _DELETE_STATEMENTS.get(table)
+    if statement is None:
+        statement = table.delete().where(_open_version(table))
+        _DELETE_STATEMENTS[table] = statement
+    return statement
 
 
 def _close_statement(table: Table) -> Any:
     statement = _CLOSE_STATEMENTS.get(table)
     if statement is None:
-        c = table.c
-        keys = table.info["versioned_key"]
         statement = (
-            table.update()
-            .where(
-                and_(
-                    *(c[k] == bindparam(f"w_{k}") for k in keys),
-                    c.valid_from == bindparam("w_valid_from"),
-                    c.known_to == FOREVER,
-                )
-            )
-            .values(known_to=bindparam("w_known_to"))
+            table.update().where(_open_version(table)).values(known_to=bindparam("w_known_to"))
         )
         _CLOSE_STATEMENTS[table] = statement
     return statement

@@ -89,7 +89,7 @@ def test_verify_passes_then_fails_naming_the_deleted_event(
     # Only audit's own projection lives in this database: the gateway's are not built here.
     unbuilt = runner.invoke(app, args)
     assert unbuilt.exit_code == 1
-    assert "tenders_v1: not-built" in unbuilt.output
+    assert "tenders_v2: not-built" in unbuilt.output
     assert runner.invoke(app, [*args, "--projection", "nope"]).exit_code == 2
     args += ["--projection", "audit_history"]
     result = runner.invoke(app, args)

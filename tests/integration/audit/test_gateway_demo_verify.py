@@ -28,6 +28,7 @@ from contracts_schema.subjects import CONTEXTS
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
+from eventstore.timeline import FOREVER
 from gateway.app import build_app
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
@@ -101,6 +102,9 @@ async def tamperable(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
 
 async def verify(demo: Demo) -> tuple[int, str]:
     result = await asyncio.to_thread(cli.invoke, audit_cli, demo.verify_args)
+    import traceback
+
+    traceback.print_exception(result.exception) if result.exception else None
     return result.exit_code, result.output
 
 
@@ -172,7 +176,9 @@ async def test_verify_names_a_projection_row_changed_behind_the_runner(demo: Dem
     t = TendersProjection()
     t.define(MetaData())
     engine = make_engine(demo.database_url)
-    where = t.tenders.c.tender_id == "vt-0800-2000"
+    c = t.tenders.c
+    # The tender's current version (valid until further notice, known until now).
+    where = (c.tender_id == "vt-0800-2000") & (c.valid_to == FOREVER) & (c.known_to == FOREVER)
     with engine.begin() as conn:
         honest = conn.execute(select(t.tenders.c.title).where(where)).scalar_one()
         conn.execute(update(t.tenders).where(where).values(title="Quietly renamed"))

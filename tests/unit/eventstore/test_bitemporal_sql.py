@@ -24,10 +24,11 @@ batches = st.lists(
 
 
 @settings(max_examples=60, deadline=None)
-@given(batches)
+@given(batches, st.integers(1, 3))
 def test_batched_writes_read_back_at_every_horizon_as_the_fold(
-    history: list[list[tuple[str, int, int]]],
+    history: list[list[tuple[str, int, int]]], per_instant: int
 ) -> None:
+    """Batches as the runner cuts them; `per_instant` events share one transaction time."""
     metadata = MetaData()
     table = versioned_table(
         "counters",
@@ -40,19 +41,20 @@ def test_batched_writes_read_back_at_every_horizon_as_the_fold(
     metadata.create_all(engine)
     timeline: Timeline[State, Bump] = Timeline({}, evolve, image)
     events: list[Recorded[Bump]] = []
-    known = 0
+    index = 0
     with engine.begin() as conn:
         for batch in history:
             writes = _Writes({"counters": table})
             for counter, by, valid in batch:
-                known += 1
-                event = Recorded(Bump(counter, by), valid * 10, known * 10, known)
+                index += 1
+                known = (index + per_instant - 1) // per_instant
+                event = Recorded(Bump(counter, by), valid * 10, known * 10, index)
                 changes = Changes()
                 timeline.record(event, changes)
                 writes.stage(changes)
                 events.append(event)
             writes.flush(conn)
-        for k in range(0, (known + 1) * 10 + 1, 5):
+        for k in range(0, (index + 1) * 10 + 1, 5):
             for v in range(-5, 215, 10):
                 rows = conn.execute(
                     select(table.c.name, table.c.value).where(at(table, v, k))
@@ -60,3 +62,7 @@ def test_batched_writes_read_back_at_every_horizon_as_the_fold(
                 got = {("counters", (n,)): {"name": n, "value": val} for n, val in rows}
                 assert len(rows) == len(got), f"two versions of one row at ({v}, {k})"
                 assert got == expected(events, v, k), (v, k)
+        never_visible = conn.execute(
+            select(table.c.name).where(table.c.known_from >= table.c.known_to)
+        ).all()
+        assert never_visible == [], "a version known for no instant was kept"

@@ -81,7 +81,12 @@ class Comparison:
 
 
 def _rows(engine: Engine, table: Table) -> dict[tuple[Any, ...], dict[str, Any]]:
-    keys = [c.name for c in table.primary_key.columns] or [c.name for c in table.columns]
+    versioned = table.info.get("versioned_key")
+    keys = (
+        [*versioned, "valid_from", "known_from"]  # one version of one row
+        if versioned
+        else [c.name for c in table.primary_key.columns] or [c.name for c in table.columns]
+    )
     with engine.connect() as conn:
         result = conn.execute(select(table)).mappings().all()
     return {tuple(row[k] for k in keys): dict(row) for row in result}
