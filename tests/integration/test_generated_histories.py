@@ -34,7 +34,7 @@ PROFILES = {
     # not shrunk: each try costs the system ~0.5 s, and the failure report names the
     # refused commands anyway.
     "default": settings(
-        max_examples=5,
+        max_examples=15,
         derandomize=True,
         database=None,
         deadline=None,
@@ -58,10 +58,13 @@ class Bus(Protocol):
     async def send(self, command: Command, actor: str) -> CommandAccepted | CommandRejected: ...
 
 
-@dataclass
+@dataclass(repr=False)
 class Running:
     bus: Bus
     system: Any  # the embedded System; only its read side is used here
+
+    def __repr__(self) -> str:  # keeps hypothesis' failure report to the history itself
+        return "Running(embedded system)"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -121,6 +121,13 @@ def _shipped_municipalities() -> list[tuple[str, str, str]]:
 MUNICIPALITIES = _shipped_municipalities()
 
 
+def municipality_csv(rows: Sequence[tuple[str, str, str]]) -> str:
+    """The CSV a LoadMunicipalities carries, quoted where needed ("Nuenen, Gerwen en ...")."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([("cbs_code", "name", "province"), *rows])
+    return buffer.getvalue()
+
+
 def valid_on(command: Command) -> date:
     """The Dutch calendar day of a command's valid time (what the registry's rules use)."""
     assert command.occurred_at is not None, "generated commands carry their valid time"
@@ -348,7 +355,7 @@ def _setup(h: _Builder) -> tuple[list[Command], _Orgs, list[str], list[Command]]
     """Reference data, organisations and programmes; plus a late-recorded programme link."""
     ns = h.ns
     rows = h.some(MUNICIPALITIES, lo=3, hi=6)
-    csv_text = "cbs_code,name,province\n" + "".join(f"{c},{n},{p}\n" for c, n, p in rows)
+    csv_text = municipality_csv(rows)
     day = h.after(FIRST_DAY, 0, 5)
     out: list[Command] = [
         en.LoadMunicipalities(
