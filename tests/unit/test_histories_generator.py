@@ -8,6 +8,7 @@ import csv
 import io
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,7 +41,8 @@ SAMPLE = settings(
 )
 
 
-def sample(n: int) -> list[list[Command]]:
+@cache  # one sample shared by the tests below
+def sample(n: int) -> tuple[list[Command], ...]:
     drawn: list[list[Command]] = []
 
     @settings(SAMPLE, max_examples=n)
@@ -49,7 +51,7 @@ def sample(n: int) -> list[list[Command]]:
         drawn.append(history)
 
     collect()
-    return drawn
+    return tuple(drawn)
 
 
 def test_histories_are_bounded_unique_and_in_the_past() -> None:
