@@ -70,8 +70,8 @@ class Running:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     # The one place that names where the embedded system lives (it may move to bootstrap.*).
+    from bootstrap.embedded import embedded
     from gateway.commandbus import CommandBus
-    from gateway.embedded import embedded
 
     data: Path = tmp_path_factory.mktemp("generated-histories") / "data"
     async with embedded(data, port=0) as (system, _server):

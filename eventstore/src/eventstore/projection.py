@@ -350,8 +350,7 @@ class ProjectionRunner:
 
     def _apply_all(self, conn: Connection, events: list[StoredEvent]) -> int:
         if isinstance(self.projection, BatchProjection):
-            # The projection reports what it cannot apply; a database error fails the batch.
-            for event, exc in self.projection.apply_batch(conn, events):
+            for event, exc in self._apply_batch_projection(conn, self.projection, events):
                 self._park(conn, event, exc)
             return events[-1].seq
         # Fast path: the whole batch under one savepoint. Only when some event fails do we
@@ -374,6 +373,31 @@ class ProjectionRunner:
             except Exception as exc:
                 self._park(conn, event, exc)
         return events[-1].seq
+
+    def _apply_batch_projection(
+        self, conn: Connection, projection: BatchProjection, events: list[StoredEvent]
+    ) -> list[Failure]:
+        """The projection reports what it cannot apply. A statement the database refuses for
+        the data (a constraint) is isolated to its event, which is parked; the database
+        itself failing (OperationalError) fails the batch, never parks."""
+        try:
+            with conn.begin_nested():
+                return projection.apply_batch(conn, events)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            projection.reset()
+        failures: list[Failure] = []
+        for event in events:
+            try:
+                with conn.begin_nested():
+                    failures += projection.apply_batch(conn, [event])
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as exc:
+                projection.reset()
+                failures.append((event, exc))
+        return failures
 
     def _park(self, conn: Connection, event: StoredEvent, exc: Exception) -> None:
         envelope = event.envelope

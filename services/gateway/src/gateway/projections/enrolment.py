@@ -46,7 +46,7 @@ class EnrolmentProjection(VersionedProjection):
             Column("lot_ids", JSON, nullable=False),
             Column("power_of_attorney_ref", String(300)),
             Column("status", String(20), nullable=False),
-            Column("enrolled_on", Date, nullable=False),
+            Column("enrolled_on", Date),  # None: known only from the frozen list
             Column("withdrawn_on", Date),
             Column("frozen", Boolean, nullable=False),
             key=["tender_id", "organisation_code"],

@@ -97,7 +97,7 @@ class Participant(relay.Node):
     organisation_code: str
     lot_ids: list[str]
     status: str
-    enrolled_on: date
+    enrolled_on: date | None  # None: known only from the frozen participant list
     withdrawn_on: date | None
     frozen: bool
     _power_of_attorney_ref: strawberry.Private[str | None]

