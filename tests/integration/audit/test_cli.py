@@ -12,13 +12,14 @@ from typer.testing import CliRunner
 
 from audit.cli import app
 from audit.temporal import TemporalProjection
+from contracts_schema.registry.state import LotStatus, TenderPhase
 from contracts_schema.subjects import ENROLMENT
 from eventstore.clock import FixedClock
 from eventstore.projection import ProjectionRunner
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
-from contracts_schema.registry.state import LotStatus, TenderPhase
+from gateway.projections import TendersProjection
 from tests.support.audit_facts import (
     KPN,
     LNVT_TENDER,
@@ -149,7 +150,7 @@ def test_verify_passes_then_fails_naming_the_deleted_event(
     # Only audit's own projection lives in this database: the gateway's are not built here.
     unbuilt = runner.invoke(app, args)
     assert unbuilt.exit_code == 1
-    assert "tenders_v1: not-built" in unbuilt.output
+    assert f"{TendersProjection().key}: not-built" in unbuilt.output
     assert runner.invoke(app, [*args, "--projection", "nope"]).exit_code == 2
     args += ["--projection", "audit_history"]
     result = runner.invoke(app, args)
