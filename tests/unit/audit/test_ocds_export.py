@@ -47,7 +47,7 @@ def facts_mc1() -> tuple[list, list, list]:
                 "published_on": "2015-06-10",
                 "notice_reference": "TN-MC1",
                 "participant_list_frozen_on": "2015-05-31",
-            },  # fmt: skip
+            },
             on(date(2015, 6, 10)),
         ),
         Fact(
@@ -143,7 +143,7 @@ def facts_mc1() -> tuple[list, list, list]:
                 "new_end_date": "2020-12-31",
                 "previous_end_date": "2019-12-31",
                 "extended_on": "2019-06-01",
-            },  # fmt: skip
+            },
             on(date(2019, 6, 1)),
         ),
         Fact(
