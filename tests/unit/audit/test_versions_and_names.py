@@ -95,3 +95,9 @@ def test_aggregates_are_named_by_type_or_context_and_type(text: str, expected: t
 def test_a_bad_aggregate_name_is_refused_saying_what_is_expected(text: str) -> None:
     with pytest.raises(ValueError, match="write <type>/<id>"):
         parse_aggregate(text)
+
+
+def test_the_temporal_projection_reads_every_event_of_its_contexts_through_a_fold() -> None:
+    from audit.temporal import TemporalProjection
+
+    assert TemporalProjection().undeclared() == set()
