@@ -44,12 +44,18 @@ LNVT_TENDER: list[Fact] = [
             "procedure": "open",
             "framework": False,
             "lots": [{"lot_id": "L1", "title": "0800-2000 number and routing"}],
+            "planned_on": "2020-08-20",
         },
         on(date(2020, 8, 20)),
     ),
     Fact(
         "TenderPublished",
-        {"tender_id": TENDER, "published_on": "2020-09-18", "notice_reference": "TN-2020-0918"},
+        {
+            "tender_id": TENDER,
+            "published_on": "2020-09-18",
+            "notice_reference": "TN-2020-0918",
+            "participant_list_frozen_on": "2020-09-17",
+        },
         on(date(2020, 9, 18)),
     ),
     Fact(
@@ -134,3 +140,31 @@ async def record(
 
 def spaced(facts: list[Fact], start: datetime = RECORDED) -> list[tuple[Fact, datetime]]:
     return [(f, start + timedelta(seconds=i)) for i, f in enumerate(facts)]
+
+
+# Two lots: L1 awarded definitively, L2 only provisionally (the tender is not yet awarded).
+TWO_LOTS: list[Fact] = [
+    Fact(
+        "TenderPlanned",
+        {
+            **LNVT_TENDER[0].payload,
+            "lots": [
+                {"lot_id": "L1", "title": "0800-2000 number and routing"},
+                {"lot_id": "L2", "title": "Call recording"},
+            ],
+        },
+        LNVT_TENDER[0].occurred_at,
+    ),
+    *LNVT_TENDER[1:],
+    Fact(
+        "ProvisionalAwardDecided",
+        {
+            "tender_id": TENDER,
+            "lot_id": "L2",
+            "supplier_ids": [KPN],
+            "decision_sent_on": "2020-12-10",
+            "standstill_ends_on": "2020-12-30",
+        },
+        on(date(2020, 12, 10)),
+    ),
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import nats
@@ -12,24 +12,39 @@ from typer.testing import CliRunner
 
 from audit.cli import app
 from audit.temporal import TemporalProjection
+from contracts_schema.registry.state import LotStatus, TenderPhase
 from contracts_schema.subjects import ENROLMENT
 from eventstore.clock import FixedClock
 from eventstore.projection import ProjectionRunner
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
-from tests.support.audit_facts import KPN, LNVT_TENDER, RECORDED, TENDER, record, spaced
+from gateway.projections import TendersProjection
+from tests.support.audit_facts import (
+    KPN,
+    LNVT_TENDER,
+    RECORDED,
+    TENDER,
+    TWO_LOTS,
+    Fact,
+    on,
+    record,
+    spaced,
+)
 
 runner = CliRunner()
 
 
-def load(server: NatsServer, database_url: str, *, project: bool = True) -> list:
+def load(
+    server: NatsServer, database_url: str, *, project: bool = True, facts: list | None = None
+) -> list:
     async def go() -> list:
         nc = await nats.connect(server.url)
         clock = FixedClock(datetime(2026, 1, 15, tzinfo=UTC))
         store = EventStore(nc, clock, protect=False)
         await store.ensure_stream(ENROLMENT)
-        stored = await record(store, clock, f"tender/{TENDER}", spaced(LNVT_TENDER))
+        history = LNVT_TENDER if facts is None else facts
+        stored = await record(store, clock, f"tender/{TENDER}", spaced(history))
         if project:
             projection_runner = ProjectionRunner(
                 nc, make_engine(database_url), TemporalProjection()
@@ -48,18 +63,64 @@ def test_replay_json_as_of_and_known_at(nats_server: NatsServer, sqlite_url: str
     base = ["replay", f"tender/{TENDER}", "--nats-url", nats_server.url, "--json"]
     result = runner.invoke(app, [*base, "--as-of", "2020-11-20"])
     assert result.exit_code == 0, result.output
-    award = json.loads(result.output)["state"]["lots"]["L1"]["award"]
-    assert (award["status"], award["supplier_ids"], award["in_standstill"]) == (
-        "provisional",
+    [lot] = json.loads(result.output)["state"]["lots"]
+    assert (lot["status"], lot["supplier_ids"], lot["standstill_ends_on"]) == (
+        "provisionally_awarded",
         [KPN],
-        True,
+        "2020-12-03",
     )
 
     result = runner.invoke(app, [*base, "--as-of", "2021-01-01"])
-    assert json.loads(result.output)["state"]["lots"]["L1"]["award"]["status"] == "definitive"
+    assert json.loads(result.output)["state"]["lots"][0]["status"] == "awarded"
 
     result = runner.invoke(app, [*base, "--known-at", "2026-01-14"])
     assert json.loads(result.output)["timeline"] == []
+
+
+def replayed(server: NatsServer, *options: str) -> dict:
+    args = ["replay", f"tender/{TENDER}", "--nats-url", server.url, "--json", *options]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    state: dict = json.loads(result.output)["state"]
+    return state
+
+
+PAUSED = Fact(
+    "TenderPaused",
+    {"tender_id": TENDER, "paused_on": "2020-10-01", "reason": "re-evaluation"},
+    on(date(2020, 10, 1)),
+)
+RESUMED = Fact("TenderResumed", {"tender_id": TENDER, "resumed_on": "2020-10-15"},
+               on(date(2020, 10, 15)))  # fmt: skip
+
+
+def test_replay_of_a_published_paused_and_resumed_tender_shows_it_published_again(
+    nats_server: NatsServer, sqlite_url: str
+) -> None:
+    load(nats_server, sqlite_url, project=False, facts=[*LNVT_TENDER[:2], PAUSED, RESUMED])
+    assert replayed(nats_server, "--as-of", "2020-10-02")["phase"] == "paused"
+    state = replayed(nats_server)
+    assert (state["phase"], state["status"]) == ("published", "published")
+    assert state["status_before_pause"] is None
+
+
+def test_replay_of_lots_provisionally_and_definitively_awarded_says_provisionally_awarded(
+    nats_server: NatsServer, sqlite_url: str
+) -> None:
+    # Lot L1 definitively to KPN, lot L2 still provisional: not every lot is awarded.
+    load(nats_server, sqlite_url, project=False, facts=TWO_LOTS)
+    state = replayed(nats_server)
+    assert state["phase"] == "provisionally_awarded"
+    assert [(x["lot_id"], x["status"]) for x in state["lots"]] == [
+        ("L1", "awarded"),
+        ("L2", "provisionally_awarded"),
+    ]
+    # The fold's own words: GraphQL shows the same enums by name (PROVISIONALLY_AWARDED).
+    assert TenderPhase(state["phase"]) is TenderPhase.PROVISIONALLY_AWARDED
+    assert {LotStatus(x["status"]) for x in state["lots"]} == {
+        LotStatus.AWARDED,
+        LotStatus.PROVISIONALLY_AWARDED,
+    }
 
 
 def test_replay_prints_a_readable_timeline(nats_server: NatsServer, sqlite_url: str) -> None:
@@ -89,7 +150,7 @@ def test_verify_passes_then_fails_naming_the_deleted_event(
     # Only audit's own projection lives in this database: the gateway's are not built here.
     unbuilt = runner.invoke(app, args)
     assert unbuilt.exit_code == 1
-    assert "tenders_v2: not-built" in unbuilt.output
+    assert f"{TendersProjection().key}: not-built" in unbuilt.output
     assert runner.invoke(app, [*args, "--projection", "nope"]).exit_code == 2
     args += ["--projection", "audit_history"]
     result = runner.invoke(app, args)

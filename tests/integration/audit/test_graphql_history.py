@@ -57,12 +57,13 @@ async def test_history_as_of_and_known_at(
     result = await SCHEMA.execute(HISTORY, variable_values=variables, context_value=context)
     assert result.errors is None, result.errors
     history = result.data["history"]
-    award = history["state"]["lots"]["L1"]["award"]
-    assert (award["status"], award["supplier_ids"], award["in_standstill"]) == (
-        "provisional",
+    [lot] = history["state"]["lots"]
+    assert (lot["status"], lot["supplier_ids"], lot["standstill_ends_on"]) == (
+        "provisionally_awarded",
         [KPN],
-        True,
+        "2020-12-03",
     )
+    assert history["state"]["phase"] == "provisionally_awarded"
     assert [t["eventType"] for t in history["timeline"]] == [
         "TenderPlanned",
         "TenderPublished",
@@ -72,7 +73,7 @@ async def test_history_as_of_and_known_at(
 
     variables["asOf"] = "2021-01-01"
     result = await SCHEMA.execute(HISTORY, variable_values=variables, context_value=context)
-    assert result.data["history"]["state"]["lots"]["L1"]["award"]["status"] == "definitive"
+    assert result.data["history"]["state"]["lots"][0]["status"] == "awarded"
 
     variables["knownAt"] = (RECORDED - timedelta(seconds=1)).isoformat()
     result = await SCHEMA.execute(HISTORY, variable_values=variables, context_value=context)
@@ -90,7 +91,7 @@ async def test_entities_as_of_lists_from_row_versions(
         query, variable_values={"asOf": "2020-11-20"}, context_value=context
     )
     [tender] = result.data["entitiesAsOf"]
-    assert tender["state"]["lots"]["L1"]["award"]["in_standstill"] is True
+    assert tender["state"]["lots"][0]["status"] == "provisionally_awarded"
     before = {"asOf": "2021-01-01", "knownAt": "2026-01-14T00:00:00Z"}
     result = await SCHEMA.execute(query, variable_values=before, context_value=context)
     assert result.data["entitiesAsOf"] == []

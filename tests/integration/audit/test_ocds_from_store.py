@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import nats
@@ -95,3 +95,136 @@ def test_export_of_an_unknown_tender_says_so(nats_server: NatsServer, tmp_path: 
     )
     assert result.exit_code == 2
     assert "no OCDS-relevant events for tender 'NOPE'" in result.output
+
+
+# Regressions: OCDS says what the owners' folds (and so GraphQL) say.
+CONTRACT = "LNVT-0800-2000-C1"
+SIGNED = Fact(
+    "ContractSigned",
+    {
+        "contract_id": CONTRACT,
+        "kind": "framework",
+        "tender_id": TENDER,
+        "lot_ids": ["L1"],
+        "contracting_authority": LNVT,
+        "suppliers": [{"supplier_id": KPN, "name": "KPN B.V.", "lot_ids": ["L1"]}],
+        "signed_on": "2020-12-15",
+        "start_date": "2021-01-01",
+        "end_date": "2024-12-31",
+        "max_extent_date": "2026-12-31",
+        "value_eur": 1000000,
+    },
+    on(date(2020, 12, 15)),
+)
+AMENDED = Fact(
+    "ContractAmended",
+    {
+        "contract_id": CONTRACT,
+        "amended_on": "2023-06-01",
+        "summary": "Longer term and more calls",
+        "new_end_date": "2025-06-30",
+        "new_max_extent_date": "2027-06-30",
+        "new_value_eur": 1250000.5,
+    },
+    on(date(2023, 6, 1)),
+)
+
+
+def export(server: NatsServer, out: Path, facts: dict[str, list[Fact]]) -> dict:
+    async def go() -> None:
+        nc = await nats.connect(server.url)
+        clock = FixedClock(datetime(2026, 1, 15, tzinfo=UTC))
+        store = EventStore(nc, clock)
+        await store.ensure_stream(ENROLMENT)
+        for aggregate, history in facts.items():
+            await record(store, clock, aggregate, spaced(history))
+        await nc.close()
+
+    asyncio.run(go())
+    args = ["ocds", "export", TENDER, "--out", str(out), "--nats-url", server.url]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = json.loads((out / f"{TENDER}-records.json").read_text())
+    assert errors(records, "record-package-schema.json") == []
+    compiled: dict = records["records"][0]["compiledRelease"]
+    return compiled
+
+
+def test_a_contract_amendment_changes_the_compiled_period_and_value(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    compiled = export(
+        nats_server,
+        tmp_path,
+        {f"tender/{TENDER}": LNVT_TENDER, f"contract/{CONTRACT}": [SIGNED, AMENDED]},
+    )
+    [contract] = compiled["contracts"]
+    assert contract["period"]["endDate"].startswith("2025-06-30")
+    assert contract["period"]["maxExtentDate"].startswith("2027-06-30")
+    assert contract["value"] == {"amount": 1250000.5, "currency": "EUR"}
+    assert [a["description"] for a in contract["amendments"]] == ["Longer term and more calls"]
+
+
+def test_cancelling_a_lot_then_the_tender_keeps_every_lot_in_the_compiled_release(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    planned = LNVT_TENDER[0]
+    two_lots = Fact(
+        "TenderPlanned",
+        {**planned.payload, "lots": [*planned.payload["lots"], {"lot_id": "L2", "title": "IVR"}]},
+        planned.occurred_at,
+    )
+    facts = [two_lots, LNVT_TENDER[1]]
+    for lot, day in (("L2", 1), ("L1", 8)):
+        facts.append(
+            Fact(
+                "LotCancelled",
+                {"tender_id": TENDER, "lot_id": lot, "cancelled_on": f"2020-10-0{day}",
+                 "reason": "no acceptable bids"},
+                on(date(2020, 10, day)),
+            )
+        )  # fmt: skip
+    # Every lot is cancelled already: the tender's cancellation names no lot.
+    facts.append(
+        Fact(
+            "TenderCancelled",
+            {"tender_id": TENDER, "cancelled_on": "2020-10-15", "reason": "budget", "lot_ids": []},
+            on(date(2020, 10, 15)),
+        )
+    )
+    tender = export(nats_server, tmp_path, {f"tender/{TENDER}": facts})["tender"]
+    assert tender["status"] == "cancelled"
+    assert [(x["id"], x["title"], x["status"]) for x in tender["lots"]] == [
+        ("L1", "0800-2000 number and routing", "cancelled"),
+        ("L2", "IVR", "cancelled"),
+    ]
+
+
+def test_the_contract_title_is_the_contracts_title_never_its_kind(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    untitled = Fact(
+        "ContractSigned",
+        {**SIGNED.payload, "contract_id": "C-UNTITLED"},
+        SIGNED.occurred_at,
+    )
+    titled = Fact(
+        "ContractSigned",
+        {**SIGNED.payload, "contract_id": "C-TITLED", "title": "0800-2000 telephony contract"},
+        SIGNED.occurred_at,
+    )
+    compiled = export(
+        nats_server,
+        tmp_path,
+        {
+            f"tender/{TENDER}": LNVT_TENDER,
+            "contract/C-UNTITLED": [untitled],
+            "contract/C-TITLED": [titled],
+        },
+    )
+    titles = {c["id"]: c["title"] for c in compiled["contracts"]}
+    assert titles == {
+        "C-TITLED": "0800-2000 telephony contract",
+        # No title signed: the tender's title and the lot's, not "framework".
+        "C-UNTITLED": "0800-2000 Veilig Thuis telephony: 0800-2000 number and routing",
+    }

@@ -19,7 +19,7 @@ OPENED = Fact(
 )
 EXTENDED = Fact(
     "EnrolmentWindowExtended",
-    {"tender_id": "GT-MC1", "closes_on": "2015-05-31"},
+    {"tender_id": "GT-MC1", "closes_on": "2015-05-31", "previous_closes_on": "2015-05-01"},
     on(date(2015, 4, 20)),
 )
 ENROLLED = Fact(
@@ -29,6 +29,7 @@ ENROLLED = Fact(
         "organisation_code": "GM0363",
         "lot_ids": ["L1"],
         "power_of_attorney_ref": "VM-1",
+        "enrolled_on": "2015-02-01",
     },
     on(date(2015, 2, 1)),
 )
@@ -44,8 +45,11 @@ def test_versions_are_valid_from_each_fact_to_the_next() -> None:
         ("2015-02-01", "2015-04-20"),
         ("2015-04-20", ""),
     ]
-    assert json.loads(versions[1].state)["participants"] == {
-        "GM0363": {"lot_ids": ["L1"], "power_of_attorney_ref": "VM-1"}
+    participant = json.loads(versions[1].state)["participants"]["GM0363"]
+    assert participant == participant | {
+        "lot_ids": ["L1"],
+        "power_of_attorney_ref": "VM-1",
+        "status": "enrolled",
     }
 
 
@@ -64,7 +68,7 @@ def test_a_backdated_event_slots_in_by_valid_time_whatever_its_arrival_order() -
 def test_an_event_that_changes_nothing_adds_no_version() -> None:
     again = Fact(
         "EnrolmentWindowExtended",
-        {"tender_id": "GT-MC1", "closes_on": "2015-05-01"},
+        {"tender_id": "GT-MC1", "closes_on": "2015-05-01", "previous_closes_on": "2015-05-01"},
         on(date(2015, 3, 1)),
     )
     versions = derive_versions(
@@ -91,3 +95,9 @@ def test_aggregates_are_named_by_type_or_context_and_type(text: str, expected: t
 def test_a_bad_aggregate_name_is_refused_saying_what_is_expected(text: str) -> None:
     with pytest.raises(ValueError, match="write <type>/<id>"):
         parse_aggregate(text)
+
+
+def test_the_temporal_projection_reads_every_event_of_its_contexts_through_a_fold() -> None:
+    from audit.temporal import TemporalProjection
+
+    assert TemporalProjection().undeclared() == set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.views import OWNERS
+from audit.folding import OWNERS
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import CONTEXTS
 from eventstore.store import EventStore

@@ -22,10 +22,10 @@ from strawberry.types import Info
 
 from audit.aggregates import load_envelopes
 from audit.bitemporal import Horizon, end_of_day
+from audit.folding import OWNERS
 from audit.history import Replay, TimelineEntry, replay
 from audit.ocds.export import gather, packages
 from audit.temporal import TemporalProjection, list_as_of
-from audit.views import OWNERS
 from eventstore.store import EventStore
 
 MAX_LIST = 500
@@ -105,7 +105,7 @@ class HistoricalState:
         return cls(
             aggregate_type=result.aggregate_type, aggregate_id=result.aggregate_id,
             as_of=result.horizon.as_of, known_at=result.horizon.known_at,
-            exists=bool(result.state.get("exists")), state=JSON(result.state),
+            exists=result.exists, state=JSON(result.state),
             timeline=[TimelineEvent.of(t) for t in result.timeline],
             field_history=[FieldHistory(path=p, versions=JSON(v))
                            for p, v in result.field_history.items()],

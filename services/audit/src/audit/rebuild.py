@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,7 +90,14 @@ def _rows(engine: Engine, table: Table) -> dict[tuple[Any, ...], dict[str, Any]]
     )
     with engine.connect() as conn:
         result = conn.execute(select(table)).mappings().all()
-    return {tuple(row[k] for k in keys): dict(row) for row in result}
+    return {tuple(_hashable(row[k]) for k in keys): dict(row) for row in result}
+
+
+def _hashable(value: Any) -> Any:
+    # A table without a primary key is keyed by all its columns, JSON ones included.
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
 
 
 def _parked(engine: Engine, key: str) -> set[tuple[Any, ...]]:

@@ -1,12 +1,14 @@
-"""One readable sentence per event, for timelines."""
+"""One readable sentence per typed event, for timelines."""
 # ruff: noqa: E501  (one sentence per line reads better than wrapped f-strings)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from contracts_schema.envelope import EventEnvelope
+from contracts_schema.base import DomainEvent
+from contracts_schema.enrolment import events as en
+from contracts_schema.registry import events as rg
 
 
 class _Change(Protocol):
@@ -16,84 +18,85 @@ class _Change(Protocol):
     def after(self) -> Any: ...
 
 
-def _join(values: Any) -> str:
-    return ", ".join(str(v) for v in values or []) or "nobody"
+def _join(values: Iterable[Any]) -> str:
+    return ", ".join(str(v) for v in values) or "nobody"
 
 
-SENTENCES: dict[str, Callable[[dict[str, Any]], str]] = {
-    "TenderPlanned": lambda p: (
-        f"tender {p.get('title')!r} planned by {p.get('contracting_authority')}"
+# Keyed by the event class: a sentence reads the typed event, never a payload dict.
+SENTENCES: dict[type[DomainEvent], Callable[[Any], str]] = {
+    rg.ProgrammePlanned: lambda e: f"programme {e.name!r} planned by {e.coordinator}",
+    rg.SuccessorProgrammeLinked: lambda e: f"succeeded by programme {e.successor_programme_id}",
+    rg.TenderPlanned: lambda e: f"tender {e.title!r} planned by {e.contracting_authority}",
+    rg.PriorInformationNoticePublished: lambda e: (
+        f"prior information notice {e.notice_reference} published on {e.published_on}"
     ),
-    "TenderPublished": lambda p: (
-        f"published on {p.get('published_on')} as {p.get('notice_reference')}"
+    rg.MarketConsultationHeld: lambda e: (
+        f"market consultation {e.started_on} to {e.ended_on}: {e.summary}"
     ),
-    "ProvisionalAwardDecided": lambda p: (
-        f"lot {p.get('lot_id')} provisionally awarded to {_join(p.get('supplier_ids'))}; "
-        f"standstill until {p.get('standstill_ends_on')}"
+    rg.TenderPublished: lambda e: f"published on {e.published_on} as {e.notice_reference}",
+    rg.TenderCorrected: lambda e: f"tender notice corrected on {e.corrected_on}: {e.summary}",
+    rg.TenderClarified: lambda e: f"tender clarified on {e.clarified_on}: {e.summary}",
+    rg.TenderPaused: lambda e: f"tender paused on {e.paused_on}: {e.reason}",
+    rg.TenderResumed: lambda e: f"tender resumed on {e.resumed_on}",
+    rg.LotCancelled: lambda e: f"lot {e.lot_id} cancelled on {e.cancelled_on}: {e.reason}",
+    rg.TenderCancelled: lambda e: f"tender cancelled on {e.cancelled_on}: {e.reason}",
+    rg.SuccessorTenderLinked: lambda e: f"succeeded by tender {e.successor_tender_id}",
+    rg.BidsRecorded: lambda e: f"lot {e.lot_id}: {e.bid_count} bids received on {e.received_on}",
+    rg.ProvisionalAwardDecided: lambda e: (
+        f"lot {e.lot_id} provisionally awarded to {_join(e.supplier_ids)}; standstill until {e.standstill_ends_on}"
     ),
-    "AwardMadeDefinitive": lambda p: (
-        f"lot {p.get('lot_id')} definitively awarded to {_join(p.get('supplier_ids'))} "
-        f"on {p.get('awarded_on')}"
+    rg.ProvisionalAwardRevised: lambda e: (
+        f"lot {e.lot_id} provisional award revised from {_join(e.previous_supplier_ids)} to {_join(e.supplier_ids)}: {e.reason}; standstill until {e.standstill_ends_on}"
     ),
-    "ProvisionalAwardRevised": lambda p: (
-        f"lot {p.get('lot_id')} provisional award revised from {_join(p.get('previous_supplier_ids'))} "
-        f"to {_join(p.get('supplier_ids'))}: {p.get('reason')}; standstill until {p.get('standstill_ends_on')}"
+    rg.ProvisionalAwardWithdrawn: lambda e: (
+        f"lot {e.lot_id} provisional award withdrawn: {e.reason}"
     ),
-    "ProvisionalAwardWithdrawn": lambda p: (
-        f"lot {p.get('lot_id')} provisional award withdrawn: {p.get('reason')}"
+    rg.ReviewProceedingsStarted: lambda e: (
+        f"lot {e.lot_id} award challenged before {e.forum} on {e.started_on}"
     ),
-    "StandstillEnded": lambda p: f"lot {p.get('lot_id')} standstill ended on {p.get('ended_on')}",
-    "TenderCancelled": lambda p: f"tender cancelled on {p.get('cancelled_on')}: {p.get('reason')}",
-    "TenderPaused": lambda p: f"tender paused on {p.get('paused_on')}: {p.get('reason')}",
-    "TenderResumed": lambda p: f"tender resumed on {p.get('resumed_on')}",
-    "TenderCorrected": lambda p: (
-        f"tender notice corrected on {p.get('corrected_on')}: {p.get('summary')}"
+    rg.ReviewProceedingsConcluded: lambda e: (
+        f"lot {e.lot_id} review concluded on {e.concluded_on}: {e.outcome}"
     ),
-    "SuccessorTenderLinked": lambda p: f"succeeded by tender {p.get('successor_tender_id')}",
-    "LotCancelled": lambda p: (
-        f"lot {p.get('lot_id')} cancelled on {p.get('cancelled_on')}: {p.get('reason')}"
+    rg.StandstillEnded: lambda e: f"lot {e.lot_id} standstill ended on {e.ended_on}",
+    rg.AwardMadeDefinitive: lambda e: (
+        f"lot {e.lot_id} definitively awarded to {_join(e.supplier_ids)} on {e.awarded_on}"
     ),
-    "ContractSigned": lambda p: (
-        f"{p.get('kind')} signed on {p.get('signed_on')} by {p.get('contracting_authority')}, "
-        f"running {p.get('start_date')} to {p.get('end_date')}"
+    rg.ContractSigned: lambda e: (
+        f"{e.kind} signed on {e.signed_on} by {e.contracting_authority}, running {e.start_date} to {e.end_date}"
     ),
-    "ContractExtended": lambda p: f"extended to {p.get('new_end_date')}",
-    "ContractAmended": lambda p: f"amended: {p.get('summary')}",
-    "ContractTransferred": lambda p: (
-        f"transferred from {p.get('from_authority')} to {p.get('to_authority')} "
-        f"on {p.get('transferred_on')}"
+    rg.ContractExtended: lambda e: f"extended to {e.new_end_date}",
+    rg.ContractAmended: lambda e: f"amended: {e.summary}",
+    rg.ContractTransferred: lambda e: (
+        f"transferred from {e.from_authority} to {e.to_authority} on {e.transferred_on}"
     ),
-    "ContractTerminated": lambda p: f"terminated on {p.get('terminated_on')}: {p.get('reason')}",
-    "ContractExpired": lambda p: f"expired on {p.get('expired_on')}",
-    "OrganisationRegistered": lambda p: f"{p.get('name')} ({p.get('code')}) registered",
-    "OrganisationRenamed": lambda p: f"renamed to {p.get('name')}",
-    "MunicipalityMerged": lambda p: (
-        f"merged into {p.get('successor_code')} on {p.get('effective_on')}"
+    rg.ContractTerminated: lambda e: f"terminated on {e.terminated_on}: {e.reason}",
+    rg.ContractExpired: lambda e: f"expired on {e.expired_on}",
+    en.OrganisationRegistered: lambda e: f"{e.name} ({e.code}) registered",
+    en.OrganisationRenamed: lambda e: f"renamed to {e.name}",
+    en.MunicipalityMerged: lambda e: f"merged into {e.successor_code} on {e.effective_on}",
+    en.EnrolmentWindowOpened: lambda e: f"enrolment open {e.opens_on} to {e.closes_on}",
+    en.EnrolmentWindowExtended: lambda e: f"enrolment extended to {e.closes_on}",
+    en.ParticipantEnrolled: lambda e: f"{e.organisation_code} enrolled for lots {_join(e.lot_ids)}",
+    en.ParticipantWithdrawn: lambda e: f"{e.organisation_code} withdrew",
+    en.ParticipantListFrozen: lambda e: (
+        f"participant list frozen on {e.frozen_on} with {len(e.participants)} participants"
     ),
-    "EnrolmentWindowOpened": lambda p: (
-        f"enrolment open {p.get('opens_on')} to {p.get('closes_on')}"
+    en.MiniCompetitionStarted: lambda e: (
+        f"{e.participant_code} started a mini-competition for lot {e.lot_id} among {_join(e.invited_supplier_ids)}"
     ),
-    "EnrolmentWindowExtended": lambda p: f"enrolment extended to {p.get('closes_on')}",
-    "ParticipantEnrolled": lambda p: (
-        f"{p.get('organisation_code')} enrolled for lots {_join(p.get('lot_ids'))}"
-    ),
-    "ParticipantWithdrawn": lambda p: f"{p.get('organisation_code')} withdrew",
-    "ParticipantListFrozen": lambda p: (
-        f"participant list frozen on {p.get('frozen_on')} with {len(p.get('participants', []))} participants"
-    ),
-    "CallOffAwarded": lambda p: (
-        f"{p.get('participant_code')} called off lot {p.get('lot_id')} from {p.get('supplier_id')} "
-        f"({p.get('procedure')})"
+    en.CallOffAwarded: lambda e: (
+        f"{e.participant_code} called off lot {e.lot_id} from {e.supplier_id} ({e.procedure})"
     ),
 }
 
 
-def summarise(envelope: EventEnvelope, changes: Sequence[_Change]) -> str:
-    sentence = SENTENCES.get(envelope.event_type)
+def summarise(
+    event_type: str, event: DomainEvent | None, changes: Sequence[_Change], refused: str | None
+) -> str:
+    if refused is not None:
+        return f"{event_type} not applied: {refused}"
+    sentence = SENTENCES.get(type(event)) if event is not None else None
     if sentence is not None:
-        try:
-            return sentence(envelope.payload)
-        except (AttributeError, TypeError):
-            pass
+        return sentence(event)
     changed = ", ".join(f"{c.path} -> {c.after!r}" for c in changes[:5])
-    return f"{envelope.event_type}: {changed or 'no visible change'}"
+    return f"{event_type}: {changed or 'no visible change'}"

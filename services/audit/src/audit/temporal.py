@@ -14,8 +14,8 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Tex
 
 from audit.bitemporal import Horizon
 from audit.versions import Version, derive_tail, utc_text
-from audit.views import view_for
 from contracts_schema.envelope import EventEnvelope
+from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
 from eventstore.projection import Projection
 from eventstore.store import StoredEvent
@@ -25,8 +25,15 @@ NAME = "audit_history"
 
 class TemporalProjection(Projection):
     name: ClassVar[str] = NAME
-    version: ClassVar[int] = 1
+    # 2: states are the owners' folds rendered as JSON (was: the audit's own views).
+    version: ClassVar[int] = 2
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
+
+    def undeclared(self) -> set[str]:
+        # Every event of these contexts is read through its owner's fold.
+        mine = {c.name for c in self.contexts}
+        read = {m.event_type for (c, _), f in FOLDS.items() if c in mine for m in f.events}
+        return super().undeclared() - read
 
     @classmethod
     def for_queries(cls) -> TemporalProjection:
@@ -37,7 +44,7 @@ class TemporalProjection(Projection):
 
     def define(self, metadata: MetaData) -> None:
         self.events = Table(
-            f"{NAME}_events",
+            f"{self.key}_events",
             metadata,
             Column("aggregate_type", String(64), primary_key=True),
             Column("aggregate_id", String(128), primary_key=True),
@@ -46,7 +53,7 @@ class TemporalProjection(Projection):
             Column("envelope", Text, nullable=False),
         )
         self.versions = Table(
-            f"{NAME}_versions",
+            f"{self.key}_versions",
             metadata,
             Column("aggregate_type", String(64), primary_key=True),
             Column("aggregate_id", String(128), primary_key=True),
@@ -81,16 +88,18 @@ class TemporalProjection(Projection):
         before = [r for r in current if r.valid_from < cut]
         base = before[-1] if before else None
         old_tail = ([base] if base else []) + [r for r in current if r.valid_from >= cut]
-        later = conn.execute(
-            select(ev.envelope).where(
-                ev.aggregate_type == kind, ev.aggregate_id == ident, ev.occurred_at >= cut
-            )
-        ).scalars()
+        stored = [
+            EventEnvelope.model_validate_json(text)
+            for text in conn.execute(
+                select(ev.envelope).where(ev.aggregate_type == kind, ev.aggregate_id == ident)
+            ).scalars()
+        ]
         new_tail = derive_tail(
             kind,
             ident,
             Version(base.valid_from, base.valid_to, base.state) if base else None,
-            [EventEnvelope.model_validate_json(text) for text in later],
+            [x for x in stored if utc_text(x.occurred_at) < cut],
+            [x for x in stored if utc_text(x.occurred_at) >= cut],
         )
         if [(r.valid_from, r.valid_to, r.state) for r in old_tail] == [
             (d.valid_from, d.valid_to, d.state) for d in new_tail
@@ -141,5 +150,4 @@ def list_as_of(
         )
         .order_by(v.aggregate_id)
     ).all()
-    view = view_for(aggregate_type)
-    return [Row(r.aggregate_id, view.derive(json.loads(r.state), at.as_of_date)) for r in rows]
+    return [Row(r.aggregate_id, json.loads(r.state)) for r in rows]

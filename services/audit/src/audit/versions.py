@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from audit.bitemporal import valid_order
-from audit.views import view_for
+from audit.folding import reader_for, render
 from contracts_schema.envelope import EventEnvelope
 
 
@@ -39,26 +39,30 @@ def derive_versions(
     aggregate_type: str, aggregate_id: str, envelopes: Iterable[EventEnvelope]
 ) -> list[Version]:
     """All versions of an entity from all its events."""
-    return derive_tail(aggregate_type, aggregate_id, None, envelopes)
+    return derive_tail(aggregate_type, aggregate_id, None, [], envelopes)
 
 
 def derive_tail(
     aggregate_type: str,
     aggregate_id: str,
     base: Version | None,
-    envelopes: Iterable[EventEnvelope],
+    earlier: Iterable[EventEnvelope],
+    later: Iterable[EventEnvelope],
 ) -> list[Version]:
-    """The versions from `base` on, given every event at or after the end of `base`.
+    """The versions from `base` on, given every event before the changed instant
+    (`earlier`) and every event at or after it (`later`).
 
-    `base` is the version in force just before the earliest changed instant: its state is
-    the fold of every earlier event, so only the tail of the history is replayed.
+    `base` is the version in force just before the earliest changed instant. The owner's
+    fold state cannot be read back from stored JSON, so the earlier events are folded again
+    (an aggregate has tens of events, not thousands); only the tail gets new versions.
     """
-    view = view_for(aggregate_type)
-    state = json.loads(base.state) if base else view.initial(aggregate_id)
+    earlier, later = sorted(earlier, key=valid_order), sorted(later, key=valid_order)
+    reader = reader_for(aggregate_type, [*earlier, *later])
+    state = reader.replay(aggregate_id, earlier)
     steps: list[tuple[str, str]] = [(base.valid_from, base.state)] if base else []
-    for envelope in sorted(envelopes, key=valid_order):
-        state = view.evolve(state, envelope)
-        instant, text = utc_text(envelope.occurred_at), state_text(state)
+    for envelope in later:
+        state = reader.step(state, envelope).state
+        instant, text = utc_text(envelope.occurred_at), state_text(render(state))
         if steps and steps[-1][0] == instant:
             steps[-1] = (instant, text)
         else:

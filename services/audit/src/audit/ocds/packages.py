@@ -1,15 +1,25 @@
-"""Release and record packages (pure)."""
+"""Release and record packages (pure), records compiled and versioned by `ocdsmerge`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from audit.ocds.merge import compile_releases, version_releases
+import ocdsmerge
+
 from audit.ocds.releases import Release
+from audit.ocds.schemas import schema
 
 PUBLISHER = {"name": "GT contract registry (VNG / KING joint procurement)"}
 BASE_URI = "https://registry.gt.example/ocds"
+
+
+@cache
+def merger() -> ocdsmerge.Merger:
+    # The reference implementation of the OCDS merge rules, given the shipped 1.1.5 release
+    # schema: without one it would download it.
+    return ocdsmerge.Merger(schema=schema("release-schema.json"))
 
 
 def release_package(releases: Sequence[Release], published: str, name: str) -> dict[str, Any]:
@@ -25,11 +35,13 @@ def release_package(releases: Sequence[Release], published: str, name: str) -> d
 def record(releases: Sequence[Release]) -> dict[str, Any]:
     if not releases:
         raise ValueError("a record needs at least one release")
+    compiled: dict[str, Any] = merger().create_compiled_release(list(releases))
+    versioned: dict[str, Any] = merger().create_versioned_release(list(releases))
     return {
         "ocid": releases[0]["ocid"],
         "releases": list(releases),
-        "compiledRelease": compile_releases(list(releases)),
-        "versionedRelease": version_releases(list(releases)),
+        "compiledRelease": compiled,
+        "versionedRelease": versioned,
     }
 
 
