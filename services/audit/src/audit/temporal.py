@@ -27,6 +27,7 @@ class TemporalProjection(Projection):
     name: ClassVar[str] = NAME
     version: ClassVar[int] = 1
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
+    reads_every_event: ClassVar[bool] = True  # keeps envelopes; its views give them meaning
 
     @classmethod
     def for_queries(cls) -> TemporalProjection:
