@@ -21,6 +21,7 @@ from eventstore.settings import NatsSettings
 from eventstore.store import EventStore
 
 ENTRY_POINTS = "gt.projections"
+DEFAULT_DATABASE = "read_models"  # the gateway's read models: --database-url / GT_DATABASE_URL
 
 
 def installed_projections() -> dict[str, Callable[[], Projection]]:
