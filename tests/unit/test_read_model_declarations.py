@@ -44,9 +44,7 @@ def test_a_new_registry_event_type_is_reported_by_every_registry_read_model(
     # Given the registry publishes one more event type (its catalogue grows) ...
     monkeypatch.setattr(catalogue, "EVENT_MODELS", (*catalogue.EVENT_MODELS, TenderRenumbered))
     readers = [m for m in READ_MODELS if REGISTRY in m.kind.contexts]
-    assert {"enrolment_registry_facts", "notifier_schedule", "tenders"} <= {
-        m.name for m in readers
-    }
+    assert {"enrolment_registry_facts", "notifier_schedule", "tenders"} <= {m.name for m in readers}
     # ... then every registry read model that interprets events reports it undeclared, and
     # only those that keep envelopes as they are (an event log, audit's history) do not.
     for model in readers:
