@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +85,12 @@ def _rows(engine: Engine, table: Table) -> dict[tuple[Any, ...], dict[str, Any]]
     keys = [c.name for c in table.primary_key.columns] or [c.name for c in table.columns]
     with engine.connect() as conn:
         result = conn.execute(select(table)).mappings().all()
-    return {tuple(row[k] for k in keys): dict(row) for row in result}
+    return {tuple(_hashable(row[k]) for k in keys): dict(row) for row in result}
+
+
+def _hashable(value: Any) -> Any:
+    # A table without a primary key is keyed by all its columns, JSON lists among them.
+    return json.dumps(value, sort_keys=True) if isinstance(value, list | dict) else value
 
 
 def _parked(engine: Engine, key: str) -> set[tuple[Any, ...]]:

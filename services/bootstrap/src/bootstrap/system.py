@@ -13,6 +13,7 @@ from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS_DB, embedded_databases
 from contracts_schema.subjects import CONTEXTS
 from enrolment.app import EnrolmentParts, assemble
 from eventstore.clock import Clock, SystemClock
@@ -45,19 +46,32 @@ class System:
     app: Starlette | None = None
     read_side: ReadSide | None = None
 
+    @property
+    def databases(self) -> dict[str, str]:
+        """The URL of every read-model database (the gateway's is its settings')."""
+        return embedded_databases(self.data_dir) | {READ_MODELS_DB: self.settings.database_url}
+
+    @property
+    def all_runners(self) -> list[ProjectionRunner]:
+        """The runner of every read model of `bootstrap.read_models`, the services' included."""
+        runners = list(self.runners)
+        if self.enrolment is not None:
+            runners.append(self.enrolment.runner)
+        if self.notifier is not None:
+            runners.append(self.notifier.runner)
+        return runners
+
     async def start(self) -> System:
         store = EventStore(self.nc, self.clock, protect=self.protect_streams)
         for context in CONTEXTS.values():
             await store.ensure_stream(context)
         self.servers.append(CommandServer(self.nc, registry_service(store, self.clock)))
-        self.enrolment = await assemble(
-            store, self.nc, self.clock, f"sqlite:///{self.data_dir / 'enrolment.db'}"
-        )
+        self.enrolment = await assemble(store, self.nc, self.clock, self.databases[ENROLMENT_DB])
         self.servers.append(CommandServer(self.nc, self.enrolment.service))
         for server in self.servers:
             await server.start()
         if self.with_notifier:
-            url = f"sqlite:///{self.data_dir / 'notifier.db'}"
+            url = self.databases[NOTIFIER_DB]
             notifier_settings = NotifierSettings(database_url=url)
             self.notifier = Notifier(self.nc, notifier_engine(url), self.clock, notifier_settings)
             await self.notifier.start(commands=True, webhooks=False)
