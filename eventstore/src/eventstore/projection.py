@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from contracts_schema.base import DomainEvent
 from contracts_schema.subjects import BoundedContext
 from eventstore.projection_leader import Leadership, lock_schema
 from eventstore.sql import WRITER
@@ -85,20 +86,27 @@ class Projection(ABC):
 
     # Envelope-level read models (an event log, an audit trail) keep every event as it is.
     reads_every_event: ClassVar[bool] = False
+    # Event types of its contexts a read model gives no meaning, on purpose.
+    ignored: ClassVar[frozenset[str]] = frozenset()
+
+    def handled(self) -> frozenset[str]:
+        """Event types this read model gives a meaning (a fold or a typed handler reads them)."""
+        return frozenset()
 
     def undeclared(self) -> set[str]:
-        """Event types of this projection's contexts it neither reads nor ignores on purpose.
+        """Event types of this projection's contexts it neither handles nor ignores on purpose.
 
-        A projection that interprets events must say, per event type, which it handles and
-        which it ignores (see `eventstore.versioned`); one that keeps envelopes as they are
-        declares `reads_every_event`.
+        A projection that interprets events must say, per event type of the catalogue, which
+        it handles and which it ignores; one that keeps envelopes as they are declares
+        `reads_every_event`. A test holds every read model's answer empty.
         """
-        from contracts_schema.catalogue import EVENT_MODELS
+        from contracts_schema import catalogue  # read when called: the catalogue is the truth
 
         if self.reads_every_event:
             return set()
         names = {c.name for c in self.contexts}
-        return {m.event_type for m in EVENT_MODELS if m.context in names}
+        types = {m.event_type for m in catalogue.EVENT_MODELS if m.context in names}
+        return types - self.handled() - self.ignored
 
     @abstractmethod
     def define(self, metadata: MetaData) -> None:
@@ -110,6 +118,19 @@ class Projection(ABC):
 
 
 Failure = tuple[StoredEvent, Exception]
+
+
+def event_types(*models: type[DomainEvent]) -> frozenset[str]:
+    """The names of typed events, for a read model's `handled` and `ignored` declarations."""
+    return frozenset(m.event_type for m in models)
+
+
+class UndeclaredEvent(LookupError):
+    def __init__(self, projection: Projection, event_type: str) -> None:
+        super().__init__(
+            f"read model {projection.key} does not declare {event_type}: handle it or list it"
+            " as ignored"
+        )
 
 
 class BatchProjection(Projection):

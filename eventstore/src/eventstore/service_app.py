@@ -7,7 +7,7 @@ reply, which FastStream sends to the request's reply subject.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import nats
 from faststream import FastStream
@@ -86,6 +86,18 @@ def build_service_app(
         for nc in connections:
             await nc.close()
 
+    subscribe_commands(broker, name, lambda: holder["service"], observability)
+    return app, broker
+
+
+def subscribe_commands(
+    broker: NatsBroker,
+    name: str,
+    service: Callable[[], CommandService],
+    observability: ObservabilitySettings,
+) -> None:
+    """The one command subscriber, for a container (`build_service_app`) and in-process."""
+
     async def on_command(message: NatsMessage) -> bytes:
         # Raw bytes in, raw bytes out: the CommandService parses and answers every payload.
         raw = message.raw_message
@@ -94,7 +106,7 @@ def build_service_app(
             raw.subject,
             raw.headers or {},
             message.body,
-            lambda: holder["service"].handle(raw.subject, message.body),
+            lambda: service().handle(raw.subject, message.body),
             propagate_trace=observability.trace_propagation,
         )
 
@@ -102,4 +114,23 @@ def build_service_app(
     # Commands are handled concurrently (optimistic concurrency keeps each aggregate
     # consistent); without max_workers FastStream would take one command at a time.
     broker.subscriber(f"{name}.commands.*", queue=f"{name}-commands", max_workers=32)(on_command)
-    return app, broker
+
+
+async def serve_in_process(
+    nats_url: str,
+    services: Sequence[CommandService],
+    observability: ObservabilitySettings | None = None,
+) -> NatsBroker:
+    """Serve several services' commands from this process (the embedded system, tests), with
+    the subscriber the containers run; `await broker.stop()` ends it."""
+    observability = observability or ObservabilitySettings()
+    broker = NatsBroker(nats_url, max_reconnect_attempts=-1)
+    for service in services:
+        await service.start()
+        subscribe_commands(broker, service.context.name, _constant(service), observability)
+    await broker.start()
+    return broker
+
+
+def _constant(service: CommandService) -> Callable[[], CommandService]:
+    return lambda: service

@@ -10,8 +10,8 @@ from pathlib import Path
 import nats
 from typer.testing import CliRunner
 
-from audit.cli import app
 from audit.temporal import TemporalProjection
+from bootstrap.audit_cli import audit_app
 from contracts_schema.registry.state import LotStatus, TenderPhase
 from contracts_schema.subjects import ENROLMENT
 from eventstore.clock import FixedClock
@@ -33,6 +33,7 @@ from tests.support.audit_facts import (
 )
 
 runner = CliRunner()
+app = audit_app()  # as `audit` runs: over every read model of the system
 
 
 def load(
@@ -150,7 +151,10 @@ def test_verify_passes_then_fails_naming_the_deleted_event(
     # Only audit's own projection lives in this database: the gateway's are not built here.
     unbuilt = runner.invoke(app, args)
     assert unbuilt.exit_code == 1
-    assert f"{TendersProjection().key}: not-built" in unbuilt.output
+    assert f"{TendersProjection().key}: not-built" in unbuilt.output, unbuilt.output
+    # ... nor do the services' own: no URL says where their databases are.
+    assert "enrolment_registry_facts_v1: unlocated" in unbuilt.output
+    assert "GT_ENROLMENT_DATABASE_URL" in unbuilt.output
     assert runner.invoke(app, [*args, "--projection", "nope"]).exit_code == 2
     args += ["--projection", "audit_history"]
     result = runner.invoke(app, args)

@@ -19,6 +19,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import Connection, Engine, Table, select
 
 from audit.rebuild import Cancelled, Rebuilt, live_checkpoints, rebuild
+from audit.wiring import Engines
 from eventstore.projection import Projection, bookkeeping, checkpoints, parked
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
@@ -49,7 +50,20 @@ async def blue_green_rebuild(
     progress: Progress | None = None,
     cancel: asyncio.Event | None = None,
 ) -> Rebuilt:
-    projection = make()
+    engines = Engines(live)  # the read model may live in its service's own database
+    try:
+        return await _blue_green(store, engines.of(make), make(), progress, cancel)
+    finally:
+        engines.dispose()
+
+
+async def _blue_green(
+    store: EventStore,
+    live: Engine,
+    projection: Projection,
+    progress: Progress | None,
+    cancel: asyncio.Event | None,
+) -> Rebuilt:
     with tempfile.TemporaryDirectory(prefix="audit-green-") as scratch_dir:
         green = make_engine(f"sqlite:///{Path(scratch_dir) / 'green.db'}")
         try:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from audit.rebuild import Comparison, compare, live_checkpoints, rebuild
 from audit.verify import Problem, StreamReport, verify_streams
+from audit.wiring import Engines, UnknownDatabase
 from contracts_schema.subjects import BoundedContext
 from eventstore.projection import Projection
 from eventstore.sql import make_engine
@@ -76,9 +77,23 @@ async def verify_all(
     report = VerifyReport(await verify_streams(store, contexts, progress))
     if live is None:
         return report
-    with tempfile.TemporaryDirectory(prefix="audit-verify-") as scratch_dir:
-        for make in projections:
-            report.projections.append(
-                await verify_projection(store, live, make(), Path(scratch_dir), progress)
-            )
+    engines = Engines(live)  # a read model may live in its service's own database
+    try:
+        with tempfile.TemporaryDirectory(prefix="audit-verify-") as scratch_dir:
+            for make in projections:
+                projection = make()
+                try:
+                    engine = engines.of(make)
+                except UnknownDatabase as exc:
+                    where = f"projection {projection.key}"
+                    found = Comparison(
+                        projection.key, problems=[Problem(where, "unlocated", str(exc))]
+                    )
+                    report.projections.append(found)
+                    continue
+                report.projections.append(
+                    await verify_projection(store, engine, projection, Path(scratch_dir), progress)
+                )
+    finally:
+        engines.dispose()
     return report

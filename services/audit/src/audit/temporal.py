@@ -28,6 +28,7 @@ class TemporalProjection(Projection):
     # 2: states are the owners' folds rendered as JSON (was: the audit's own views).
     version: ClassVar[int] = 2
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
+    reads_every_event: ClassVar[bool] = True  # keeps envelopes; its views give them meaning
 
     def undeclared(self) -> set[str]:
         # Every event of these contexts is read through its owner's fold.

@@ -5,38 +5,91 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any, Protocol
 
 import nats
 import nats.errors
+from sqlalchemy import Engine
 
-from audit.temporal import TemporalProjection
 from contracts_schema.subjects import CONTEXTS, BoundedContext
 from eventstore.clock import SystemClock
 from eventstore.projection import Projection
 from eventstore.settings import NatsSettings
+from eventstore.sql import make_engine
 from eventstore.store import EventStore
 
-ENTRY_POINTS = "gt.projections"
+DEFAULT_DATABASE = "read_models"  # the gateway's read models: --database-url / GT_DATABASE_URL
+ENDPOINTS_FILE = "endpoints.json"  # written by a running `make run` in its data directory
 
 
-def installed_projections() -> dict[str, Callable[[], Projection]]:
-    """Audit's own projection, then every read model a package declares in its pyproject
-    under the `gt.projections` entry points (the gateway's), so verify covers them all."""
-    found: dict[str, Callable[[], Projection]] = {TemporalProjection.name: TemporalProjection}
-    for point in sorted(entry_points(group=ENTRY_POINTS), key=lambda p: p.name):
-        kind = point.load()
-        if not (isinstance(kind, type) and issubclass(kind, Projection)):
-            raise TypeError(f"entry point {point.value} in {ENTRY_POINTS} is not a Projection")
-        found[kind.name] = kind
-    return found
+class ReadModel(Protocol):
+    """A read model the audit tools verify and rebuild, and the database it lives in."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def database(self) -> str: ...
+
+    def __call__(self) -> Projection: ...
 
 
-# Every projection whose live tables `audit verify` checks and `projections rebuild` rebuilds.
-PROJECTIONS: dict[str, Callable[[], Projection]] = installed_projections()
+# Every read model `audit verify` checks and `projections rebuild` rebuilds. Audit cannot see
+# the other services, so the composition root hands the system's list in (`use`) before the
+# CLI runs: `bootstrap.audit_cli`, behind both `audit` and `python -m audit`.
+PROJECTIONS: dict[str, ReadModel] = {}
+
+
+def use(read_models: Iterable[ReadModel]) -> None:
+    PROJECTIONS.clear()  # in place: the CLI holds this very dict
+    PROJECTIONS.update({m.name: m for m in read_models})
+
+
+def database_variable(database: str) -> str:
+    return f"GT_{database.upper()}_DATABASE_URL"
+
+
+def database_url(database: str) -> str | None:
+    """Where a read-model database other than the default lives: GT_<NAME>_DATABASE_URL,
+    then the endpoints of a running `make run`; None when neither says."""
+    url = os.environ.get(database_variable(database))
+    if url:
+        return url
+    databases = _endpoints().get("databases", {})
+    return str(databases[database]) if database in databases else None
+
+
+class UnknownDatabase(ConnectionError):
+    """No URL says where a read model's database is."""
+
+
+class Engines:
+    """The live engine of each read model's database (the default one is given)."""
+
+    def __init__(self, default: Engine) -> None:
+        self._engines: dict[str, Engine] = {DEFAULT_DATABASE: default}
+
+    def of(self, model: Callable[[], Projection]) -> Engine:
+        database = getattr(model, "database", DEFAULT_DATABASE)
+        engine = self._engines.get(database)
+        if engine is None:
+            url = database_url(database)
+            if url is None:
+                raise UnknownDatabase(
+                    f"no URL for the {database} database: set {database_variable(database)}"
+                    " or start the system (`make run`)"
+                )
+            engine = self._engines[database] = make_engine(url)
+        return engine
+
+    def dispose(self) -> None:
+        """Dispose of the engines opened here (not the default one, which the caller owns)."""
+        for database, engine in self._engines.items():
+            if database != DEFAULT_DATABASE:
+                engine.dispose()
 
 
 def contexts(names: list[str] | None = None) -> list[BoundedContext]:
@@ -51,9 +104,8 @@ def contexts(names: list[str] | None = None) -> list[BoundedContext]:
 def resolve_settings(nats_url: str | None, database_url: str | None) -> NatsSettings:
     """A flag wins, then GT_* variables, then the endpoints of a running `make run`."""
     updates: dict[str, str] = {}
-    endpoints = Path(os.environ.get("GT_DATA_DIR", "data")) / "endpoints.json"
-    if endpoints.exists():
-        embedded = json.loads(endpoints.read_text())
+    embedded = _endpoints()
+    if embedded:
         if "GT_NATS_URL" not in os.environ:
             updates["nats_url"] = embedded["nats_url"]
         if "GT_DATABASE_URL" not in os.environ:
@@ -62,6 +114,11 @@ def resolve_settings(nats_url: str | None, database_url: str | None) -> NatsSett
         {k: v for k, v in {"nats_url": nats_url, "database_url": database_url}.items() if v}
     )
     return NatsSettings().model_copy(update=updates)
+
+
+def _endpoints() -> dict[str, Any]:
+    path = Path(os.environ.get("GT_DATA_DIR", "data")) / ENDPOINTS_FILE
+    return dict(json.loads(path.read_text())) if path.exists() else {}
 
 
 async def _quiet(_exc: Exception) -> None:

@@ -19,15 +19,15 @@ from pathlib import Path
 import nats
 from nats.aio.client import Client as NATS
 
+from audit.wiring import ENDPOINTS_FILE
 from bootstrap.demo import load_demo
+from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
 from eventstore.nats_launcher import NatsServer
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
 from gateway.serve import Server
 from gateway.settings import GatewaySettings
-
-ENDPOINTS_FILE = "endpoints.json"
 
 NATS_PORT = 4222
 
@@ -53,13 +53,18 @@ async def embedded(
     try:
         nc = await nats.connect(broker.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         settings = GatewaySettings(
-            database_url=f"sqlite:///{data / 'read-models.db'}", jwt_secret=dev_secret(data)
+            database_url=embedded_databases(data)[READ_MODELS_DB], jwt_secret=dev_secret(data)
         )
         system = await System(nc, data, settings).start()
         assert system.app is not None
         server = await Server(system.app, host, port).start()
-        # Tell local tools (the audit CLI) where this embedded system listens.
-        endpoints = {"nats_url": broker.url, "database_url": settings.database_url}
+        # Tell local tools (the audit CLI) where this embedded system listens and keeps
+        # every read model's database.
+        endpoints = {
+            "nats_url": broker.url,
+            "database_url": settings.database_url,
+            "databases": system.databases,
+        }
         (data / ENDPOINTS_FILE).write_text(json.dumps(endpoints))
         yield system, server
     finally:

@@ -9,20 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS_DB, embedded_databases
 from contracts_schema.subjects import CONTEXTS
 from enrolment.app import EnrolmentParts, assemble
 from eventstore.clock import Clock, SystemClock
 from eventstore.projection import ProjectionRunner
-from eventstore.serving import CommandServer
+from eventstore.service_app import serve_in_process
 from eventstore.store import EventStore
 from gateway.readmodels import ReadModels
 from gateway.readside import ReadSide, start_read_side
 from gateway.settings import GatewaySettings
 from notifier.db import notifier_engine
+from notifier.routes import public_service as notifier_commands
 from notifier.service import Notifier
 from notifier.settings import NotifierSettings
 from registry.app import make_service as registry_service
@@ -36,7 +39,7 @@ class System:
     clock: Clock = field(default_factory=SystemClock)
     with_notifier: bool = True
     protect_streams: bool = True  # False only in tests that tamper with the log on purpose
-    servers: list[CommandServer] = field(default_factory=list)
+    commands: NatsBroker | None = None  # FastStream, with the containers' subscriber
     runners: list[ProjectionRunner] = field(default_factory=list)
     enrolment: EnrolmentParts | None = None
     notifier: Notifier | None = None
@@ -45,33 +48,53 @@ class System:
     app: Starlette | None = None
     read_side: ReadSide | None = None
 
+    @property
+    def databases(self) -> dict[str, str]:
+        """The URL of every read-model database (the gateway's is its settings')."""
+        return embedded_databases(self.data_dir) | {READ_MODELS_DB: self.settings.database_url}
+
+    @property
+    def all_runners(self) -> list[ProjectionRunner]:
+        """The runner of every read model of `bootstrap.read_models`, the services' included."""
+        runners = list(self.runners)
+        if self.enrolment is not None:
+            runners.append(self.enrolment.runner)
+        if self.notifier is not None:
+            runners.append(self.notifier.runner)
+        return runners
+
     async def start(self) -> System:
         store = EventStore(self.nc, self.clock, protect=self.protect_streams)
         for context in CONTEXTS.values():
             await store.ensure_stream(context)
-        self.servers.append(CommandServer(self.nc, registry_service(store, self.clock)))
-        self.enrolment = await assemble(
-            store, self.nc, self.clock, f"sqlite:///{self.data_dir / 'enrolment.db'}"
-        )
-        self.servers.append(CommandServer(self.nc, self.enrolment.service))
-        for server in self.servers:
-            await server.start()
+        self.enrolment = await assemble(store, self.nc, self.clock, self.databases[ENROLMENT_DB])
+        services = [registry_service(store, self.clock), self.enrolment.service]
         if self.with_notifier:
-            url = f"sqlite:///{self.data_dir / 'notifier.db'}"
+            url = self.databases[NOTIFIER_DB]
             notifier_settings = NotifierSettings(database_url=url)
             self.notifier = Notifier(self.nc, notifier_engine(url), self.clock, notifier_settings)
-            await self.notifier.start(commands=True, webhooks=False)
+            await self.notifier.start(commands=False, webhooks=False)
+            services.append(notifier_commands(store, self.clock))
+        # The containers' FastStream subscriber, on a broker connected to the same server.
+        self.commands = await serve_in_process(_url(self.nc), services)
         self.read_side = await start_read_side(self.nc, self.settings, store)
         self.engine, self.runners = self.read_side.engine, self.read_side.runners
         self.read, self.app = self.read_side.read, self.read_side.app
         return self
 
     async def stop(self) -> None:
-        for server in self.servers:
-            await server.stop()
+        if self.commands is not None:
+            await self.commands.stop()
         if self.read_side is not None:
             await self.read_side.stop()
         if self.notifier is not None:
             await self.notifier.stop()
         if self.enrolment is not None:
             await self.enrolment.stop()
+
+
+def _url(nc: NATS) -> str:
+    """The server `nc` is connected to, for the command broker's own connection."""
+    at = nc.connected_url
+    assert at is not None, "connect to NATS before starting the system"
+    return f"{at.scheme}://{at.hostname}:{at.port}"

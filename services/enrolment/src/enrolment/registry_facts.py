@@ -1,13 +1,12 @@
 """What the enrolment service knows of the registry: tenders, lots and signed contracts.
 
 A projection of the REGISTRY stream into the enrolment service's own SQL tables (fed by the
-ProjectionRunner, checkpoint in the same transaction). Payloads are read by the field names
-of the cross-context contract, so the registry can add fields freely.
+ProjectionRunner, checkpoint in the same transaction). It reads the registry's typed events
+(the published contract), and declares which it handles and which it ignores on purpose.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -23,20 +22,67 @@ from sqlalchemy import (
     update,
 )
 
+from contracts_schema.base import DomainEvent
+from contracts_schema.folds import typed_event
+from contracts_schema.registry.award_events import AWARD_EVENTS
+from contracts_schema.registry.events import (
+    ContractAmended,
+    ContractExpired,
+    ContractExtended,
+    ContractSigned,
+    ContractTerminated,
+    ContractTransferred,
+    LotCancelled,
+    MarketConsultationHeld,
+    PriorInformationNoticePublished,
+    SuccessorTenderLinked,
+    TenderCancelled,
+    TenderClarified,
+    TenderCorrected,
+    TenderPaused,
+    TenderPlanned,
+    TenderPublished,
+    TenderResumed,
+)
+from contracts_schema.registry.programme_events import PROGRAMME_EVENTS
 from contracts_schema.subjects import REGISTRY
 from enrolment.domain.call_off import Framework
 from enrolment.domain.enrolment_window import TenderFacts
-from eventstore.projection import Projection, upsert
+from eventstore.projection import Projection, UndeclaredEvent, event_types, upsert
 from eventstore.store import StoredEvent
-
-
-def _date(value: Any) -> date | None:
-    return None if value is None else date.fromisoformat(str(value))
 
 
 class RegistryFacts(Projection):
     name = "enrolment_registry_facts"
     contexts = (REGISTRY,)
+    # Call-off rules need a tender's lots and publication and a framework's suppliers and
+    # term; how a tender is awarded, paused or corrected does not change them.
+    ignored = event_types(
+        *PROGRAMME_EVENTS,
+        *AWARD_EVENTS,
+        PriorInformationNoticePublished,
+        MarketConsultationHeld,
+        TenderCorrected,
+        TenderClarified,
+        TenderPaused,
+        TenderResumed,
+        LotCancelled,
+        TenderCancelled,
+        SuccessorTenderLinked,
+    )
+    HANDLES = event_types(
+        TenderPlanned,
+        TenderPublished,
+        ContractSigned,
+        ContractExtended,
+        ContractAmended,
+        ContractTransferred,
+        ContractTerminated,
+        ContractExpired,
+    )
+
+    def handled(self) -> frozenset[str]:
+        return self.HANDLES
 
     def define(self, metadata: MetaData) -> None:
         k = self.key
@@ -80,61 +126,86 @@ class RegistryFacts(Projection):
         )
 
     def apply(self, conn: Connection, event: StoredEvent) -> None:
-        handler = getattr(self, f"_on_{event.envelope.event_type}", None)
-        if handler is not None:
-            handler(conn, event.envelope.payload)
+        envelope = event.envelope
+        if envelope.event_type in self.ignored:
+            return
+        if envelope.event_type not in self.HANDLES:
+            raise UndeclaredEvent(self, envelope.event_type)
+        self._apply(conn, typed_event(envelope.event_type, envelope.payload))
 
-    def _on_TenderPlanned(self, conn: Connection, p: dict[str, Any]) -> None:  # noqa: N802
-        tender_id = p["tender_id"]
-        row = {
-            "tender_id": tender_id,
-            "title": p["title"],
-            "contracting_authority": p.get("contracting_authority"),
-            "framework": bool(p.get("framework", False)),
+    def _apply(self, conn: Connection, fact: DomainEvent) -> None:
+        match fact:
+            case TenderPlanned():
+                self._planned(conn, fact)
+            case TenderPublished():
+                conn.execute(
+                    update(self.tenders)
+                    .where(self.tenders.c.tender_id == fact.tender_id)
+                    .values(published_on=fact.published_on, notice_reference=fact.notice_reference)
+                )
+            case ContractSigned():
+                self._signed(conn, fact)
+            case ContractExtended():
+                self._set(conn, fact.contract_id, end_date=fact.new_end_date)
+            case ContractAmended():
+                changes = {
+                    column: value
+                    for column, value in (
+                        ("end_date", fact.new_end_date),
+                        ("max_extent_date", fact.new_max_extent_date),
+                    )
+                    if value is not None
+                }
+                if changes:
+                    self._set(conn, fact.contract_id, **changes)
+            case ContractTransferred():
+                self._set(conn, fact.contract_id, contracting_authority=fact.to_authority)
+            case ContractTerminated():
+                self._set(conn, fact.contract_id, terminated_on=fact.terminated_on)
+            case ContractExpired():
+                self._set(conn, fact.contract_id, expired_on=fact.expired_on)
+
+    def _planned(self, conn: Connection, fact: TenderPlanned) -> None:
+        row: dict[str, object] = {
+            "tender_id": fact.tender_id,
+            "title": fact.title,
+            "contracting_authority": fact.contracting_authority,
+            "framework": fact.framework,
         }
         upsert(conn, self.tenders, row, ["tender_id"])
-        conn.execute(delete(self.tender_lots).where(self.tender_lots.c.tender_id == tender_id))
-        for lot in p.get("lots") or []:
-            upsert(
-                conn,
-                self.tender_lots,
-                {"tender_id": tender_id, "lot_id": lot["lot_id"], "title": lot.get("title")},
-                ["tender_id", "lot_id"],
-            )
+        lots = self.tender_lots
+        conn.execute(delete(lots).where(lots.c.tender_id == fact.tender_id))
+        for lot in fact.lots:
+            lot_row: dict[str, object] = {
+                "tender_id": fact.tender_id,
+                "lot_id": lot.lot_id,
+                "title": lot.title,
+            }
+            upsert(conn, lots, lot_row, ["tender_id", "lot_id"])
 
-    def _on_TenderPublished(self, conn: Connection, p: dict[str, Any]) -> None:  # noqa: N802
-        conn.execute(
-            update(self.tenders)
-            .where(self.tenders.c.tender_id == p["tender_id"])
-            .values(
-                published_on=_date(p["published_on"]), notice_reference=p.get("notice_reference")
-            )
-        )
-
-    def _on_ContractSigned(self, conn: Connection, p: dict[str, Any]) -> None:  # noqa: N802
-        contract_id = p["contract_id"]
-        row = {
-            "contract_id": contract_id,
-            "kind": p["kind"],
-            "tender_id": p.get("tender_id"),
-            "contracting_authority": p.get("contracting_authority"),
-            "start_date": _date(p["start_date"]),
-            "end_date": _date(p["end_date"]),
-            "max_extent_date": _date(p.get("max_extent_date")),
+    def _signed(self, conn: Connection, fact: ContractSigned) -> None:
+        row: dict[str, object] = {
+            "contract_id": fact.contract_id,
+            "kind": fact.kind,
+            "tender_id": fact.tender_id,
+            "contracting_authority": fact.contracting_authority,
+            "start_date": fact.start_date,
+            "end_date": fact.end_date,
+            "max_extent_date": fact.max_extent_date,
         }
         upsert(conn, self.contracts, row, ["contract_id"])
         table = self.contract_suppliers
-        conn.execute(delete(table).where(table.c.contract_id == contract_id))
-        for supplier in p.get("suppliers") or []:
-            for lot_id in supplier.get("lot_ids") or p.get("lot_ids") or []:
+        conn.execute(delete(table).where(table.c.contract_id == fact.contract_id))
+        for supplier in fact.suppliers:
+            for lot_id in supplier.lot_ids or fact.lot_ids:
                 upsert(
                     conn,
                     table,
                     {
-                        "contract_id": contract_id,
+                        "contract_id": fact.contract_id,
                         "lot_id": lot_id,
-                        "supplier_id": supplier["supplier_id"],
-                        "name": supplier.get("name"),
+                        "supplier_id": supplier.supplier_id,
+                        "name": supplier.name,
                     },
                     ["contract_id", "lot_id", "supplier_id"],
                 )
@@ -143,33 +214,6 @@ class RegistryFacts(Projection):
         conn.execute(
             update(self.contracts).where(self.contracts.c.contract_id == contract_id).values(values)
         )
-
-    def _on_ContractExtended(self, conn: Connection, p: dict[str, Any]) -> None:  # noqa: N802
-        self._set(conn, p["contract_id"], end_date=_date(p["new_end_date"]))
-
-    def _on_ContractAmended(self, conn: Connection, p: dict[str, Any]) -> None:  # noqa: N802
-        changes = {
-            column: _date(p[field])
-            for field, column in (
-                ("start_date", "start_date"),
-                ("end_date", "end_date"),
-                ("new_end_date", "end_date"),
-                ("max_extent_date", "max_extent_date"),
-                ("new_max_extent_date", "max_extent_date"),
-            )
-            if p.get(field) is not None
-        }
-        if changes:
-            self._set(conn, p["contract_id"], **changes)
-
-    def _on_ContractTransferred(self, conn: Connection, p: dict[str, Any]) -> None:  # noqa: N802
-        self._set(conn, p["contract_id"], contracting_authority=p["to_authority"])
-
-    def _on_ContractTerminated(self, conn: Connection, p: dict[str, Any]) -> None:  # noqa: N802
-        self._set(conn, p["contract_id"], terminated_on=_date(p["terminated_on"]))
-
-    def _on_ContractExpired(self, conn: Connection, p: dict[str, Any]) -> None:  # noqa: N802
-        self._set(conn, p["contract_id"], expired_on=_date(p["expired_on"]))
 
     # Reads (for the command side's facts loaders).
 

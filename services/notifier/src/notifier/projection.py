@@ -26,29 +26,48 @@ from sqlalchemy import (
 )
 
 from contracts_schema.base import DomainEvent
-from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.enrolment.events import (
     CallOffAwarded,
+    EnrolmentWindowExtended,
+    EnrolmentWindowOpened,
+    MiniCompetitionStarted,
     MunicipalityMerged,
     OrganisationRegistered,
+    OrganisationRenamed,
+    ParticipantEnrolled,
     ParticipantListFrozen,
+    ParticipantWithdrawn,
 )
+from contracts_schema.folds import typed_event
 from contracts_schema.notifier.events import (
     ExpiryWarningRaised,
     WebhookReplayRequested,
     WebhookSubscribed,
     WebhookUnsubscribed,
 )
+from contracts_schema.registry.award_events import AWARD_EVENTS
 from contracts_schema.registry.events import (
     ContractAmended,
+    ContractExpired,
     ContractExtended,
     ContractSigned,
     ContractTerminated,
     ContractTransferred,
+    LotCancelled,
+    MarketConsultationHeld,
+    PriorInformationNoticePublished,
+    SuccessorTenderLinked,
+    TenderCancelled,
+    TenderClarified,
+    TenderCorrected,
+    TenderPaused,
     TenderPlanned,
+    TenderPublished,
+    TenderResumed,
 )
+from contracts_schema.registry.programme_events import PROGRAMME_EVENTS
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
-from eventstore.projection import Projection, upsert
+from eventstore.projection import Projection, UndeclaredEvent, event_types, upsert
 from eventstore.store import StoredEvent
 from notifier.domain.schedule import ContractSchedule, tracked_dates, warning_key
 
@@ -57,6 +76,49 @@ class NotifierSchedule(Projection):
     name = "notifier_schedule"
     version = 1
     contexts = (REGISTRY, ENROLMENT, NOTIFIER)
+    HANDLES = event_types(
+        ContractSigned,
+        CallOffAwarded,
+        ContractExtended,
+        ContractAmended,
+        ContractTransferred,
+        ContractTerminated,
+        TenderPlanned,
+        ParticipantListFrozen,
+        OrganisationRegistered,
+        OrganisationRenamed,
+        MunicipalityMerged,
+        ExpiryWarningRaised,
+        WebhookSubscribed,
+        WebhookUnsubscribed,
+        WebhookReplayRequested,
+    )
+    # Warnings follow a contract's dates and who takes part once the list is frozen; the
+    # tender's procedure, the enrolment while it is open, and an expiry (its dates already
+    # passed) change neither.
+    ignored = event_types(
+        *PROGRAMME_EVENTS,
+        *AWARD_EVENTS,
+        PriorInformationNoticePublished,
+        MarketConsultationHeld,
+        TenderPublished,
+        TenderCorrected,
+        TenderClarified,
+        TenderPaused,
+        TenderResumed,
+        LotCancelled,
+        TenderCancelled,
+        SuccessorTenderLinked,
+        ContractExpired,
+        EnrolmentWindowOpened,
+        EnrolmentWindowExtended,
+        ParticipantEnrolled,
+        ParticipantWithdrawn,
+        MiniCompetitionStarted,
+    )
+
+    def handled(self) -> frozenset[str]:
+        return self.HANDLES
 
     def define(self, metadata: MetaData) -> None:
         k = self.key
@@ -118,10 +180,12 @@ class NotifierSchedule(Projection):
         )
 
     def apply(self, conn: Connection, event: StoredEvent) -> None:
-        model = EVENT_TYPES.get(event.envelope.event_type)
-        if model is None:
-            return  # a type this version does not know: nothing to project
-        self._apply(conn, model.model_validate(event.envelope.payload), event)
+        envelope = event.envelope
+        if envelope.event_type in self.ignored:
+            return
+        if envelope.event_type not in self.HANDLES:
+            raise UndeclaredEvent(self, envelope.event_type)  # parked, visible, not dropped
+        self._apply(conn, typed_event(envelope.event_type, envelope.payload), event)
 
     def _apply(self, conn: Connection, fact: DomainEvent, event: StoredEvent) -> None:
         c = self.contracts
@@ -206,6 +270,8 @@ class NotifierSchedule(Projection):
                     )
             case OrganisationRegistered():
                 upsert(conn, self.organisations, {"code": fact.code, "name": fact.name}, ["code"])
+            case OrganisationRenamed():
+                self._set(conn, self.organisations, fact.code, name=fact.name)
             case MunicipalityMerged():
                 self._set(conn, self.organisations, fact.code, successor_code=fact.successor_code)
             case ExpiryWarningRaised():
