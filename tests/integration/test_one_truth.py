@@ -26,11 +26,14 @@ import pytest_asyncio
 from hypothesis import HealthCheck, Phase, given, settings
 
 from audit.bitemporal import Horizon, end_of_day, visible
+from audit.history import replay
+from audit.ocds import codes
+from audit.ocds.export import gather, packages
 from contracts_schema.base import Command
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import FOLDS, typed_event
 from contracts_schema.registry.commands import PlanTender, SignContract
-from contracts_schema.registry.state import ContractState, TenderState
+from contracts_schema.registry.state import ContractState, LotStatus, TenderPhase, TenderState
 from contracts_schema.replies import CommandRejected
 from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import SystemClock
@@ -147,6 +150,82 @@ def contract_answer(state: ContractState) -> dict[str, Any] | None:
     }
 
 
+def audit_tender(state: dict[str, Any]) -> dict[str, Any] | None:
+    """What `audit replay` says of a tender (its JSON state), in GraphQL's spelling."""
+    if not state.get("exists"):
+        return None
+    return {
+        "phase": state["phase"].upper(),
+        "title": state["title"],
+        "publishedOn": state["published_on"],
+        "cancelledOn": state["cancelled_on"],
+        "lots": [
+            {
+                "lotId": lot["lot_id"],
+                "status": lot["status"].upper(),
+                "supplierIds": lot["supplier_ids"],
+                "standstillEndsOn": lot["standstill_ends_on"],
+                "awardedOn": lot["awarded_on"],
+                "cancelledOn": lot["cancelled_on"],
+                "reviewPending": lot["review_pending"],
+            }
+            for lot in state["lots"]
+        ],
+    }
+
+
+def audit_contract(state: dict[str, Any]) -> dict[str, Any] | None:
+    if not state.get("exists"):
+        return None
+    return {
+        "kind": state["kind"].upper(),
+        "status": state["status"].upper(),
+        "endDate": state["end_date"],
+        "maxExtentDate": state["max_extent_date"],
+        "valueEur": Decimal(state["value_eur"]) if state["value_eur"] is not None else None,
+        "contractingAuthorityCode": state["contracting_authority"],
+        "payingAgentCode": state["paying_agent"],
+    }
+
+
+def ocds_disagreements(
+    compiled: dict[str, Any] | None, tender: dict[str, Any] | None, contracts: dict[str, Any]
+) -> list[str]:
+    """Where the OCDS compiled release says otherwise than GraphQL, on the fields it maps."""
+    if tender is None:
+        return [] if compiled is None else ["OCDS has a record of a tender GraphQL lacks"]
+    if compiled is None:
+        return ["OCDS has no record of a tender GraphQL shows"]
+    problems = []
+    expected = codes.tender_status(TenderPhase[tender["phase"]])
+    if compiled["tender"]["status"] != expected:
+        problems.append(f"tender status {compiled['tender']['status']} != {expected}")
+    lots = {lot["id"]: lot for lot in compiled["tender"].get("lots", [])}
+    for lot in tender["lots"]:
+        want = codes.lot_status(LotStatus[lot["status"]], TenderPhase[tender["phase"]])
+        got = lots.get(lot["lotId"], {}).get("status")
+        if got != want:
+            problems.append(f"lot {lot['lotId']} status {got} != {want}")
+    released = {c["id"]: c for c in compiled.get("contracts", [])}
+    for cid, answer in contracts.items():
+        if answer is None or cid not in released:
+            continue  # a call-off or a contract of another tender: not in this record
+        c = released[cid]
+        if c["period"]["endDate"][:10] != answer["endDate"]:
+            problems.append(f"contract {cid} end {c['period']['endDate']} != {answer['endDate']}")
+        value = c.get("value", {}).get("amount")
+        if answer["valueEur"] is not None and Decimal(str(value)) != answer["valueEur"]:
+            problems.append(f"contract {cid} value {value} != {answer['valueEur']}")
+    return problems
+
+
+async def compiled_release(running: Running, tender_id: str, at: Horizon) -> dict[str, Any] | None:
+    exported = await gather(running.store, tender_id, at)
+    records = packages(exported, tender_id, at.known_at)["record_package"]["records"]
+    mine = [r for r in records if r["ocid"].endswith(tender_id)]
+    return mine[0]["compiledRelease"] if mine else None
+
+
 def normalised(answer: dict[str, Any] | None) -> dict[str, Any] | None:
     if answer is not None and answer.get("valueEur") is not None:
         answer = {**answer, "valueEur": Decimal(answer["valueEur"])}
@@ -182,7 +261,7 @@ async def send_all(running: Running, history: list[Command]) -> list[datetime]:
 @pytest.mark.timeout(600)
 @PROFILE
 @given(history=histories())
-async def test_graphql_equals_the_owners_fold_at_every_horizon(
+async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
     running: Running, history: list[Command]
 ) -> None:
     recorded = await send_all(running, history)
@@ -203,11 +282,24 @@ async def test_graphql_equals_the_owners_fold_at_every_horizon(
             "knownAt": known_at.isoformat() if known_at else None,
         }
         where = f"as of {as_of}, known at {known_at or 'now'}"
+        answers: dict[str, Any] = {}
+        for cid in sorted(contracts):
+            state = fold_at("registry", "contract", cid, stored["contract", cid], at)
+            answer = normalised((await ask(running, CONTRACT, id=cid, **variables))["contract"])
+            assert answer == contract_answer(state), f"GraphQL vs fold: contract {cid} {where}"
+            audit = replay("contract", cid, stored["contract", cid], at).as_json()
+            assert audit_contract(audit["state"] | {"exists": audit["exists"]}) == answer, (
+                f"audit replay vs GraphQL: contract {cid} {where}"
+            )
+            answers[cid] = answer
         for tid in sorted(tenders):
             state = fold_at("registry", "tender", tid, stored["tender", tid], at)
             answer = (await ask(running, TENDER, id=tid, **variables))["tender"]
-            assert answer == tender_answer(state), f"tender {tid} {where}"
-        for cid in sorted(contracts):
-            state = fold_at("registry", "contract", cid, stored["contract", cid], at)
-            answer = (await ask(running, CONTRACT, id=cid, **variables))["contract"]
-            assert normalised(answer) == contract_answer(state), f"contract {cid} {where}"
+            assert answer == tender_answer(state), f"GraphQL vs fold: tender {tid} {where}"
+            audit = replay("tender", tid, stored["tender", tid], at).as_json()
+            assert audit_tender(audit["state"] | {"exists": audit["exists"]}) == answer, (
+                f"audit replay vs GraphQL: tender {tid} {where}"
+            )
+            compiled = await compiled_release(running, tid, at)
+            problems = ocds_disagreements(compiled, answer, answers)
+            assert not problems, f"OCDS vs GraphQL: tender {tid} {where}: {problems}"
