@@ -604,11 +604,13 @@ def _enrolment(
     steps: list[Command] = []
     participants: dict[str, frozenset[str]] = {}
     last = opens
+    enrolled_on: dict[str, date] = {}
     for code in enrolling:  # drawn order, drawn days: enrolments are often backdated
         lots = h.some(window_lots)
         on = h.between(opens, closes)
         steps.append(_enrol(h, tid, code, lots, on))
         participants[code] = frozenset(lots)
+        enrolled_on[code] = on
         last = max(last, on)
     if len(window_lots) > 1 and h.maybe(15):  # a body changes the lots it enrols for
         code = h.pick(list(participants))
@@ -617,10 +619,11 @@ def _enrolment(
             on = h.between(opens, closes)
             steps.append(_enrol(h, tid, code, lots, on))
             participants[code] = frozenset(lots)
+            enrolled_on[code] = on  # the enrolment recorded last is the one that counts
             last = max(last, on)
     if len(participants) > 1 and h.maybe(25):
         code = h.pick(list(participants))
-        on = h.between(opens, closes)
+        on = h.between(enrolled_on[code], closes)  # a body withdraws after it enrolled
         explicit = h.maybe(50)
         steps.append(
             en.WithdrawParticipant(

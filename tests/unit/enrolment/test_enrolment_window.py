@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import reduce
 
 import pytest
@@ -291,6 +291,19 @@ def test_withdrawal_rules() -> None:
     assert refused(withdraw, given(OPENED), command, date(2015, 5, 1)).code == "NOT_ENROLLED"
     state = given(OPENED, enrolled("GM0363"), frozen("GM0363"))
     assert refused(withdraw, state, command, date(2015, 6, 1)).code == "ENROLMENT_CLOSED"
+
+
+def test_a_withdrawal_cannot_be_dated_before_the_enrolment_it_ends() -> None:
+    # Valid time: withdrawn before enrolled would make the body absent on days it took part.
+    state = given(OPENED, enrolled("GM0363"))
+    enrolled_on = state.participants["GM0363"].enrolled_on
+    assert enrolled_on is not None
+    command = WithdrawParticipant(command_id="w", tender_id=MC1, organisation_code="GM0363")
+    earlier = enrolled_on - timedelta(days=1)
+    rejection = refused(withdraw, state, command, earlier)
+    assert rejection.code == "WITHDRAWAL_BEFORE_ENROLMENT"
+    assert str(enrolled_on) in rejection.message
+    assert withdraw(state, command, enrolled_on)  # the same day is fine
 
 
 # Closing

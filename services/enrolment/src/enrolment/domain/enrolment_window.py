@@ -224,6 +224,15 @@ def withdraw(
         raise RuleViolation(
             "NOT_ENROLLED", f"{code} is not enrolled for tender {tender_id}, so cannot withdraw"
         )
+    enrolled_on = state.participants[code].enrolled_on
+    if enrolled_on is not None and on < enrolled_on:
+        # Valid time: a body withdraws after it enrolled, or the history says it never took
+        # part at all on the days between.
+        raise RuleViolation(
+            "WITHDRAWAL_BEFORE_ENROLMENT",
+            f"{code} enrolled for tender {tender_id} on {enrolled_on}; a withdrawal dated {on}"
+            " would precede its enrolment",
+        )
     return [ParticipantWithdrawn(tender_id=tender_id, organisation_code=code, withdrawn_on=on)]
 
 
