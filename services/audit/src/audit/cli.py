@@ -1,4 +1,4 @@
-"""`audit` (or `python -m audit`): verify the log, replay history, rebuild projections."""
+"""`audit` (`python -m bootstrap.audit_cli`): verify the log, replay history, rebuild."""
 
 from __future__ import annotations
 

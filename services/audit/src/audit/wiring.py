@@ -39,7 +39,7 @@ class ReadModel(Protocol):
 
 # Every read model `audit verify` checks and `projections rebuild` rebuilds. Audit cannot see
 # the other services, so the composition root hands the system's list in (`use`) before the
-# CLI runs: `bootstrap.audit_cli`, behind both `audit` and `python -m audit`.
+# CLI runs: `bootstrap.audit_cli`, behind both `audit` and `python -m bootstrap.audit_cli`.
 PROJECTIONS: dict[str, ReadModel] = {}
 
 

@@ -1,4 +1,4 @@
-"""The audit CLI (`audit`, `python -m audit`) over every read model of the system.
+"""The audit CLI (`audit`, `python -m bootstrap.audit_cli`) over every read model of the system.
 
 Audit cannot import the services whose read models it verifies and rebuilds (they import
 it); the composition root hands it the one list, `bootstrap.read_models`, before it runs.
@@ -19,3 +19,7 @@ def audit_app() -> typer.Typer:
 
 def main() -> None:
     audit_app()()
+
+
+if __name__ == "__main__":
+    main()
