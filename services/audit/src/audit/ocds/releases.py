@@ -262,9 +262,13 @@ def process_releases(
     """
     p = Process(process_id, dict(names))
     releases: list[Release] = []
+    waiting: list[EventEnvelope] = []  # links dated before this tender was planned
     for e in sorted([*envelopes, *links], key=valid_order):
         mapped: tuple[str, Release] | None
         if e.aggregate_id != process_id and e.aggregate_type != "contract":
+            if not p.tender.exists:
+                waiting.append(e)  # no process to relate yet: it starts with its planning
+                continue
             linked = _linked(process_id, e)
             mapped = (_update_tag(p), linked) if linked else None
         else:
@@ -274,6 +278,13 @@ def process_releases(
         if mapped is not None:
             tag, body = mapped
             releases.append(_envelope(ocid(process_id), e, [tag], body))
+        if waiting and p.tender.exists:
+            for link in waiting:  # related from the day the process exists
+                linked = _linked(process_id, link)
+                if linked:
+                    dated = link.model_copy(update={"occurred_at": e.occurred_at})
+                    releases.append(_envelope(ocid(process_id), dated, [_update_tag(p)], linked))
+            waiting.clear()
     return releases
 
 
