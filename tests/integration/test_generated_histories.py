@@ -11,7 +11,6 @@ tests/integration/test_generated_histories.py` (~0.5 s per example on 2 cores).
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,37 +19,17 @@ from typing import Any, Protocol
 
 import pytest
 import pytest_asyncio
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 
 from contracts_schema.base import Command
 from contracts_schema.enrolment.commands import LoadMunicipalities
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from tests.support.histories import backdated, histories, horizons, known_through
+from tests.support.profiles import TIMEOUT, history_settings
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
-PROFILES = {
-    # The normal suite: few, fixed examples (derandomized: the same histories every run),
-    # not shrunk: each try costs the system ~0.5 s, and the failure report names the
-    # refused commands anyway.
-    "default": settings(
-        max_examples=15,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    ),
-    # Many random examples, shrunk to a small failing history (that can take minutes).
-    "long": settings(
-        max_examples=int(os.environ.get("HISTORIES_EXAMPLES", "100")),
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    ),
-}
-PROFILE_NAME = os.environ.get("HISTORIES_PROFILE", "default")
-PROFILE = PROFILES[PROFILE_NAME]
-TIMEOUT = 120 if PROFILE_NAME == "default" else 3600
+PROFILE = history_settings(15)
 ACTOR = "coordinator:generated-histories"
 
 

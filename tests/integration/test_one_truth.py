@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 
 from audit.bitemporal import Horizon, end_of_day, visible
 from audit.history import replay
@@ -39,24 +39,11 @@ from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import SystemClock
 from eventstore.store import EventStore
 from tests.support.histories import histories, horizons
+from tests.support.profiles import TIMEOUT, history_settings
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
-PROFILE = {
-    "default": settings(
-        max_examples=int(os.environ.get("ONE_TRUTH_EXAMPLES", "4")),
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    ),
-    "long": settings(
-        max_examples=int(os.environ.get("HISTORIES_EXAMPLES", "100")),
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    ),
-}[os.environ.get("HISTORIES_PROFILE", "default")]
+PROFILE = history_settings(int(os.environ.get("ONE_TRUTH_EXAMPLES", "4")))
 
 ACTOR = "coordinator:one-truth"
 
@@ -258,7 +245,7 @@ async def send_all(running: Running, history: list[Command]) -> list[datetime]:
     return recorded
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(TIMEOUT * 5)
 @PROFILE
 @given(history=histories())
 async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
