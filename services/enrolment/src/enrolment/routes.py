@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from contracts_schema.calendar import dutch_day
 from contracts_schema.enrolment.commands import (
     AwardCallOff,
     CloseEnrolmentWindow,
@@ -38,7 +39,8 @@ CALL_OFF = Decider(ENROLMENT, "call_off", call_off_state.initial(""), call_off_s
 
 
 def _day(explicit: date | None, ctx: DecisionContext) -> date:
-    return explicit or ctx.valid_at.date()
+    # The Dutch calendar day, as the registry dates its facts (not the client's zone).
+    return explicit or dutch_day(ctx.valid_at)
 
 
 def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Executable, MetaData, RowMapping, Table, true
 
+from contracts_schema.calendar import dutch_day
 from eventstore.bitemporal_sql import instant, micros, view
 from eventstore.commands import parse_consistency_token
 from eventstore.projection import Projection, ProjectionRunner
@@ -56,12 +56,10 @@ class AtHorizon:
         return self._views[name]
 
 
-LOCAL_ZONE = ZoneInfo("Europe/Amsterdam")  # dates in the domain are Dutch calendar days
-
-
 def local_date(value: int | None) -> date | None:
+    """A microsecond instant as the Dutch calendar day it falls on."""
     moment = instant(value) if value is not None else None
-    return moment.astimezone(LOCAL_ZONE).date() if moment else None
+    return dutch_day(moment) if moment else None
 
 
 # "As known now" is everything recorded: a service's clock a little ahead of the gateway's

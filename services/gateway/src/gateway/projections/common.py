@@ -1,37 +1,19 @@
-"""Small helpers shared by the read models: payload access, dates, org codes."""
+"""Small helpers shared by the read models: reading a fold, org codes, UTC timestamps."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, TypeDecorator
 
 from contracts_schema.folds import Fold
-from eventstore.store import StoredEvent
 from eventstore.timeline import Image
 from eventstore.versioned import Reading
 
 ORG_CODE = re.compile(r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$")
-
-
-def payload(event: StoredEvent) -> dict[str, Any]:
-    return event.envelope.payload
-
-
-def day(value: Any) -> date | None:
-    """An ISO date (or datetime) string from a payload, as a date; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-def occurred_on(event: StoredEvent) -> date:
-    return event.envelope.occurred_at.date()
 
 
 def organisation_codes(value: Any) -> Iterator[str]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
+from contracts_schema.calendar import dutch_day
 from contracts_schema.errors import RuleViolation
 
 # Dutch procurement dates are Dutch calendar days.
-LOCAL_TIME = ZoneInfo("Europe/Amsterdam")
 
 # Aanbestedingswet 2012 art. 2.127: at least 20 calendar days from the day after the
 # award decision was sent. standstill_ends_on is the last day of that period.
@@ -31,7 +30,7 @@ class DecisionInput(Protocol):
 
 def valid_on(ctx: DecisionInput) -> date:
     """The calendar day (Dutch time) on which the commanded fact became true."""
-    return ctx.valid_at.astimezone(LOCAL_TIME).date()
+    return dutch_day(ctx.valid_at)
 
 
 def standstill_ends_on(decision_sent_on: date) -> date:
