@@ -62,8 +62,9 @@ def amendable_contracts(url: str) -> list[tuple[str, datetime]]:
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT contract_id, signed_on FROM contracts_v1_contracts"
-                " WHERE status != 'terminated' ORDER BY contract_id"
+                "SELECT contract_id, signed_on FROM contracts_v2_contracts"
+                " WHERE status != 'terminated' AND known_to = 4611686018427387904"
+                " AND valid_to = 4611686018427387904 ORDER BY contract_id"
             )
         ).all()
     engine.dispose()
