@@ -167,7 +167,7 @@ def measure(data: Dataset, seconds: int) -> list[Figure]:
 
 def flatness(figures: list[Figure]) -> list[Figure]:
     """asOf p50 at the largest history against the smallest: flat means a ratio near 1."""
-    out = []
+    out: list[Figure] = []
     sizes = sorted({f.extra["events"] for f in figures})
     if len(sizes) < 2:
         return out

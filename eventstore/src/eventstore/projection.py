@@ -206,7 +206,9 @@ def _insert_plan(
             .values({c.name: bindparam(c.name) for c in columns})
             .compile(dialect=dialect)
         )
-        names = list(compiled.positiontup) if compiled.positional else [c.name for c in columns]
+        names = (
+            list(compiled.positiontup or []) if compiled.positional else [c.name for c in columns]
+        )
         by_name = {c.name: c for c in columns}
         processors = []
         for i, name in enumerate(names):

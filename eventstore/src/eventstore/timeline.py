@@ -154,8 +154,8 @@ class Timeline(Generic[S, E]):
         else:
             state, current = self._initial, {}
         prefix: dict[RowKey, list[Segment]] = {}
-        for key, segments in self.open.items():
-            kept = [s for s in segments if s.valid_from < at]
+        for key, runs in self.open.items():
+            kept = [s for s in runs if s.valid_from < at]
             if not kept:
                 continue
             last = kept[-1]
@@ -172,14 +172,14 @@ class Timeline(Generic[S, E]):
             (k, s.valid_from): s for k, ss in self.open.items() for s in ss if s.valid_to >= at
         }
         after = {(k, s.valid_from): s for k, ss in segments.items() for s in ss if s.valid_to >= at}
-        for (key, valid_from), old in before.items():
-            new = after.get((key, valid_from))
-            if new is None or (new is not old and new != old):
+        for (key, valid_from), was in before.items():
+            now = after.get((key, valid_from))
+            if now is None or (now is not was and now != was):
                 changes.closes.append(Close(key, valid_from, known))
-        for (key, valid_from), new in after.items():
-            old = before.get((key, valid_from))
-            if old is None or (new is not old and new != old):
-                changes.inserts.append(Version(key, new.row, valid_from, new.valid_to, known))
+        for (key, valid_from), now_ in after.items():
+            was_ = before.get((key, valid_from))
+            if was_ is None or (now_ is not was_ and now_ != was_):
+                changes.inserts.append(Version(key, now_.row, valid_from, now_.valid_to, known))
         self.events = [*self.events[:start], *rest]
         self.states = [*self.states[:start], *states]
         self.state, self.last_image, self.open = state, image, segments
