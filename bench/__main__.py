@@ -18,7 +18,7 @@ from bench.context import BenchContext
 from bench.figures import Figure, not_measured
 from bench.history.generator import generate
 from bench.loader import load_history
-from bench.suites import commands, freshness, graphql, peer, replay, scale
+from bench.suites import asof, commands, freshness, graphql, peer, replay, scale
 
 Suite = Callable[[BenchContext], Awaitable[list[Figure]]]
 
@@ -29,6 +29,7 @@ SUITES: list[tuple[str, Suite]] = [
     ("freshness", freshness.run),
     ("scale", scale.run),
     ("peer", peer.run),
+    ("asof", asof.run),
 ]
 
 

@@ -19,6 +19,7 @@ class Config:
     freshness_load_per_s: int
     http_seconds: int  # wrk duration per query
     http_connections: int
+    asof_sizes: tuple[int, ...] = (10_000, 100_000)  # as-of latency vs history length
 
 
 QUICK = Config(
@@ -34,6 +35,7 @@ QUICK = Config(
     freshness_load_per_s=100,
     http_seconds=5,
     http_connections=16,
+    asof_sizes=(10_000, 100_000),
 )
 
 FULL = Config(
@@ -49,4 +51,5 @@ FULL = Config(
     freshness_load_per_s=200,
     http_seconds=15,
     http_connections=16,
+    asof_sizes=(10_000, 100_000, 1_000_000),
 )

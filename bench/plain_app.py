@@ -23,27 +23,31 @@ from starlette.routing import Route
 from eventstore.sql import make_engine
 
 PAGE = 20
+# The read models keep row versions (valid and known intervals, µs): the present is the
+# versions valid now and still known, the predicate the gateway's present answers use.
+NOW = " AND valid_from <= :now AND valid_to > :now AND known_to > :known"
+KNOWN_NOW = 2**62 - 1
 
 EXPIRING_COUNT = text(
-    "SELECT count(*) FROM contracts_v1_contracts"
-    " WHERE end_date >= :start AND end_date <= :stop AND status = 'active'"
+    "SELECT count(*) FROM contracts_v2_contracts"
+    " WHERE end_date >= :start AND end_date <= :stop AND status = 'active'" + NOW
 )
 EXPIRING = text(
-    "SELECT contract_id, kind, contracting_authority, end_date, status FROM contracts_v1_contracts"
-    " WHERE end_date >= :start AND end_date <= :stop AND status = 'active'"
+    "SELECT contract_id, kind, contracting_authority, end_date, status FROM contracts_v2_contracts"
+    " WHERE end_date >= :start AND end_date <= :stop AND status = 'active'" + NOW + ""
     " ORDER BY end_date, contract_id LIMIT :limit"
 )
 CONTRACT = text(
-    "SELECT contract_id, kind, tender_id, end_date FROM contracts_v1_contracts"
-    " WHERE contract_id IN (:id)"
+    "SELECT contract_id, kind, tender_id, end_date FROM contracts_v2_contracts"
+    " WHERE contract_id IN (:id)" + NOW
 )
 PARTICIPANTS = text(
-    "SELECT tender_id, organisation_code, lot_ids, status FROM enrolment_v1_participants"
-    " WHERE tender_id IN (:tender) ORDER BY organisation_code"
+    "SELECT tender_id, organisation_code, lot_ids, status FROM enrolment_v2_participants"
+    " WHERE tender_id IN (:tender)" + NOW + " ORDER BY organisation_code"
 )
 CALL_OFFS = text(
-    "SELECT call_off_id, participant_code, supplier_id, procedure FROM enrolment_v1_call_offs"
-    " WHERE framework_contract_id IN (:id) ORDER BY call_off_id"
+    "SELECT call_off_id, participant_code, supplier_id, procedure FROM enrolment_v2_call_offs"
+    " WHERE framework_contract_id IN (:id)" + NOW + " ORDER BY call_off_id"
 )
 EVENTS_COUNT = text(
     "SELECT count(*) FROM event_log_v1_events"
@@ -70,8 +74,13 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def _now() -> dict[str, int]:
+    moment = datetime.now(UTC)
+    return {"now": int(moment.timestamp()) * 1_000_000 + moment.microsecond, "known": KNOWN_NOW}
+
+
 def expiring(engine: Engine, start: date, stop: date) -> dict[str, Any]:
-    window = {"start": start, "stop": stop}
+    window = {"start": start, "stop": stop, **_now()}
     with engine.connect() as conn:
         total = conn.execute(EXPIRING_COUNT, window).scalar_one()
         rows = conn.execute(EXPIRING, {**window, "limit": PAGE + 1}).all()
@@ -102,13 +111,16 @@ def expiring(engine: Engine, start: date, stop: date) -> dict[str, Any]:
 
 def framework(engine: Engine, contract_id: str) -> dict[str, Any]:
     with engine.connect() as conn:
-        row = conn.execute(CONTRACT, {"id": contract_id}).first()
+        now = _now()
+        row = conn.execute(CONTRACT, {"id": contract_id, **now}).first()
         if row is None:
             return {"contract": None}
         participants = (
-            conn.execute(PARTICIPANTS, {"tender": row.tender_id}).all() if row.tender_id else []
+            conn.execute(PARTICIPANTS, {"tender": row.tender_id, **now}).all()
+            if row.tender_id
+            else []
         )
-        call_offs = conn.execute(CALL_OFFS, {"id": contract_id}).all()
+        call_offs = conn.execute(CALL_OFFS, {"id": contract_id, **now}).all()
     return {
         "contract": {
             "contractId": row.contract_id,

@@ -16,8 +16,7 @@ import secrets
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime
-from datetime import time as clock_time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +56,26 @@ def _day(value: Any) -> date:
 
 
 def amendable_contracts(url: str) -> list[tuple[str, datetime]]:
-    """Every signed contract not terminated, with its signature day (a valid amendment day)."""
+    """Every active contract, with an instant just after the last fact known of it.
+
+    The read model is bitemporal: `lastAmendment` is the last amendment in *valid* time, so a
+    probe must take effect after every fact already known of its contract (an amendment
+    dated at the signature would sit before the history's own amendments and never show).
+    """
     engine = make_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT contract_id, signed_on FROM contracts_v1_contracts"
-                " WHERE status != 'terminated' ORDER BY contract_id"
+                "SELECT contract_id, max(valid_from) FROM contracts_v2_contracts"
+                " WHERE contract_id IN (SELECT contract_id FROM contracts_v2_contracts"
+                "   WHERE status = 'active' AND known_to = 4611686018427387904"
+                "   AND valid_to = 4611686018427387904)"
+                " GROUP BY contract_id ORDER BY contract_id"
             )
         ).all()
     engine.dispose()
     return [
-        (r[0], datetime.combine(_day(r[1]), clock_time(12), tzinfo=UTC))
+        (r[0], datetime.fromtimestamp(r[1] / 1_000_000, UTC) + timedelta(hours=1))
         for r in rows
         if r[1] is not None
     ]
@@ -203,10 +210,13 @@ async def run(ctx: BenchContext) -> list[Figure]:
             polled = []
             for i in range(n):
                 contract_id, on = probes[i % len(probes)]
+                # Each probe later in valid time than the last one on its contract.
+                on += timedelta(seconds=i)
                 polled.append(await probe(http, contract_id, on, i, with_token=False))
             tokened = []
             for i in range(n):
                 contract_id, on = probes[i % len(probes)]
+                on += timedelta(seconds=n + i)
                 tokened.append(await probe(http, contract_id, on, n + i, with_token=True))
         raw = await measure_raw(ctx.client, n)
     finally:

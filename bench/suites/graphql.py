@@ -62,7 +62,8 @@ def pick_parameters(url: str) -> dict[str, str]:
     with engine.connect() as conn:
         framework = conn.execute(
             text(
-                "SELECT framework_contract_id FROM enrolment_v1_call_offs"
+                "SELECT framework_contract_id FROM enrolment_v2_call_offs"
+                " WHERE known_to = 4611686018427387904"  # versions still known (FOREVER)
                 " GROUP BY framework_contract_id ORDER BY count(*) DESC, 1 LIMIT 1"
             )
         ).scalar_one()

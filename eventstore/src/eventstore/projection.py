@@ -10,19 +10,23 @@ its error, in the same transaction) and the rest flow on: never silently dropped
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
+import threading
+import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from nats.aio.client import Client as NATS
 from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Dialect,
     Engine,
     Executable,
     Integer,
@@ -30,6 +34,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -177,6 +182,88 @@ def _upsert_statement(
         else statement.on_conflict_do_nothing(index_elements=list(keys))
     )
     return result
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows with one `executemany`, the columns' own bind processing, no more.
+
+    `conn.execute(table.insert(), rows)` processes every row's parameters through SQLAlchemy's
+    generic per-row machinery, which cost more than SQLite's own work in a rebuild. Here the
+    statement is compiled once per (dialect, table), each column's bind processor is looked up
+    once, and the rows go to the driver as plain tuples (or dicts for a named paramstyle).
+    A column a row does not name is NULL (the read models' inserts name every column).
+    """
+    if not rows:
+        return
+    sql, names, processors, positional = _insert_plan(conn.dialect, table)
+    encoded: list[Any] = []
+    if positional:
+        for row in rows:
+            values = [row.get(n) for n in names]
+            for i, proc in processors:
+                if values[i] is not None:
+                    values[i] = proc(values[i])
+            encoded.append(tuple(values))
+    else:
+        for row in rows:
+            params = {n: row.get(n) for n in names}
+            for i, proc in processors:
+                value = params[names[i]]
+                if value is not None:
+                    params[names[i]] = proc(value)
+            encoded.append(params)
+    conn.exec_driver_sql(sql, encoded)
+
+
+_INSERT_PLANS: dict[tuple[str, Table], tuple[str, list[str], list[tuple[int, Any]], bool]] = {}
+
+
+def _insert_plan(
+    dialect: Dialect, table: Table
+) -> tuple[str, list[str], list[tuple[int, Any]], bool]:
+    key = (dialect.name, table)
+    plan = _INSERT_PLANS.get(key)
+    if plan is None:
+        columns = list(table.c)
+        compiled = (
+            table.insert()
+            .values({c.name: bindparam(c.name) for c in columns})
+            .compile(dialect=dialect)
+        )
+        names = (
+            list(compiled.positiontup or []) if compiled.positional else [c.name for c in columns]
+        )
+        by_name = {c.name: c for c in columns}
+        processors = []
+        for i, name in enumerate(names):
+            proc = by_name[name].type._cached_bind_processor(dialect)
+            if proc is not None:
+                processors.append((i, proc))
+        plan = (str(compiled), names, processors, bool(compiled.positional))
+        _INSERT_PLANS[key] = plan
+    return plan
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_turn(engine: Engine) -> contextlib.AbstractContextManager[object]:
+    """On SQLite, runners of one process sharing an engine take turns at a lock of their own.
+
+    SQLite has one writer at a time; a second `BEGIN IMMEDIATE` waits in SQLite's busy
+    handler, which sleeps in growing steps (up to 100 ms) and so leaves the file idle after
+    the holder commits: in a rebuild the five runners spent a large share of their time
+    there. A process-local lock hands the turn over at once. Other processes still meet the
+    busy timeout; PostgreSQL needs no turn (row locks).
+    """
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    with _WRITER_LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITER_LOCKS[engine] = threading.Lock()
+    return lock
 
 
 class ProjectionRunner:
@@ -346,7 +433,11 @@ class ProjectionRunner:
             raise
 
     def _apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
-        with self._engine.connect().execution_options(**WRITER) as conn, conn.begin():
+        with (
+            _writer_turn(self._engine),
+            self._engine.connect().execution_options(**WRITER) as conn,
+            conn.begin(),
+        ):
             current = conn.execute(
                 select(checkpoints.c.seq).where(
                     checkpoints.c.projection == self.projection.key, checkpoints.c.stream == stream

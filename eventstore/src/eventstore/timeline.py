@@ -12,6 +12,7 @@ differs.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -94,6 +95,9 @@ class Timeline(Generic[S, E]):
         self._evolve = evolve
         self._image = image
         self.events: list[Recorded[E]] = []  # in valid-time order
+        # The fold after each of `events` (states are immutable values: kept, not copied),
+        # so a backdated event refolds only from where it lands, not from the beginning.
+        self.states: list[S] = []
         self.state = initial  # the fold of every known event (valid-time order)
         self.last_image: Image = {}
         self.open: dict[RowKey, list[Segment]] = {}  # per row, valid-time order
@@ -117,9 +121,10 @@ class Timeline(Generic[S, E]):
         state = self._evolve(self.state, event.event)
         image = self._image(state)
         at, known = event.valid, event.known
-        for key in self.last_image.keys() | image.keys():
-            old, new = self.last_image.get(key), image.get(key)
-            if old == new:
+        last_image = self.last_image
+        for key in last_image.keys() | image.keys():
+            old, new = last_image.get(key), image.get(key)
+            if old is new or old == new:  # images may reuse unchanged rows: `is` is enough
                 continue
             segments = self.open.setdefault(key, [])
             if old is not None:
@@ -135,27 +140,64 @@ class Timeline(Generic[S, E]):
             if not segments:
                 del self.open[key]
         self.events.append(event)
+        self.states.append(state)
         self.state, self.last_image = state, image
 
     def _rederive(self, event: Recorded[E], changes: Changes) -> None:
-        events = sorted([*self.events, event], key=lambda e: e.order)
-        state, image, segments = fold_segments(self._initial, self._evolve, self._image, events)
+        """Refold from where the backdated event lands; what lies before it stays as it is.
+
+        Every event before the group of events at the new event's valid instant V keeps its
+        state and its segments; a row's segment that was still running at V runs on (open)
+        until the refold of the rest says otherwise. Only segments reaching V can differ.
+        """
+        at = event.valid
+        index = bisect_right(self.events, event.order, key=_order)
+        start = index
+        while start > 0 and self.events[start - 1].valid == at:
+            start -= 1  # facts of one instant take effect together: refold the whole instant
+        if start > 0:
+            state, current = self.states[start - 1], self._image(self.states[start - 1])
+        else:
+            state, current = self._initial, {}
+        prefix: dict[RowKey, list[Segment]] = {}
+        for key, runs in self.open.items():
+            kept = [s for s in runs if s.valid_from < at]
+            if not kept:
+                continue
+            last = kept[-1]
+            if last.valid_to >= at:  # running at V: open until the refold closes it
+                kept[-1] = Segment(last.valid_from, FOREVER, last.row, last.known_from)
+            prefix[key] = kept
+        rest = [*self.events[start:index], event, *self.events[index:]]
+        states: list[S] = []
+        state, image, segments = _fold_into(
+            state, current, prefix, self._evolve, self._image, rest, states
+        )
         known = event.known
-        before = {(k, s.valid_from): s for k, ss in self.open.items() for s in ss}
-        after = {(k, s.valid_from): s for k, ss in segments.items() for s in ss}
-        for (key, valid_from), old in before.items():
-            if after.get((key, valid_from)) != old:
-                changes.closes.append(Close(key, valid_from, known, old.known_from))
-        for (key, valid_from), new in after.items():
-            kept = before.get((key, valid_from))
-            if kept != new:
-                changes.inserts.append(Version(key, new.row, valid_from, new.valid_to, known))
-                after[key, valid_from] = Segment(valid_from, new.valid_to, new.row, known)
+        before = {
+            (k, s.valid_from): s for k, ss in self.open.items() for s in ss if s.valid_to >= at
+        }
+        after = {(k, s.valid_from): s for k, ss in segments.items() for s in ss if s.valid_to >= at}
+        for (key, valid_from), was in before.items():
+            now = after.get((key, valid_from))
+            if now is None or (now is not was and now != was):
+                changes.closes.append(Close(key, valid_from, known, was.known_from))
+        for (key, valid_from), now_ in after.items():
+            was_ = before.get((key, valid_from))
+            if was_ is None or (now_ is not was_ and now_ != was_):
+                changes.inserts.append(Version(key, now_.row, valid_from, now_.valid_to, known))
+                after[key, valid_from] = Segment(valid_from, now_.valid_to, now_.row, known)
             else:
-                after[key, valid_from] = kept  # still known since it was first recorded
-        for key, rows in segments.items():
-            segments[key] = [after[key, s.valid_from] for s in rows]
-        self.events, self.state, self.last_image, self.open = events, state, image, segments
+                after[key, valid_from] = was_  # still known since it was first recorded
+        for key, runs in segments.items():
+            segments[key] = [after.get((key, r.valid_from), r) for r in runs]
+        self.events = [*self.events[:start], *rest]
+        self.states = [*self.states[:start], *states]
+        self.state, self.last_image, self.open = state, image, segments
+
+
+def _order(event: Recorded[Any]) -> ValidKey:
+    return event.order
 
 
 def fold_segments(
@@ -165,12 +207,22 @@ def fold_segments(
     events: Iterable[Recorded[E]],
 ) -> tuple[S, Image, dict[RowKey, list[Segment]]]:
     """Fold events (valid-time order) into each row's coalesced valid-time segments."""
-    state = initial
-    ordered = list(events)
-    segments: dict[RowKey, list[Segment]] = {}
-    current: Image = {}
+    return _fold_into(initial, {}, {}, evolve, image, list(events), [])
+
+
+def _fold_into(
+    state: S,
+    current: Image,
+    segments: dict[RowKey, list[Segment]],
+    evolve: Callable[[S, E], S],
+    image: Callable[[S], Image],
+    ordered: list[Recorded[E]],
+    states: list[S],
+) -> tuple[S, Image, dict[RowKey, list[Segment]]]:
+    """Continue a fold (its state, image and segments) over `ordered`; states are appended."""
     for index, recorded in enumerate(ordered):
         state = evolve(state, recorded.event)
+        states.append(state)
         nxt = ordered[index + 1] if index + 1 < len(ordered) else None
         if nxt is not None and nxt.valid == recorded.valid:
             continue  # facts of one instant take effect together
@@ -178,7 +230,7 @@ def fold_segments(
         at = recorded.valid
         for key in current.keys() | new.keys():
             old_row, new_row = current.get(key), new.get(key)
-            if old_row == new_row:
+            if old_row is new_row or old_row == new_row:
                 continue
             rows = segments.setdefault(key, [])
             if old_row is not None:

@@ -24,7 +24,7 @@ from contracts_schema.base import DomainEvent
 from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.subjects import BoundedContext
 from eventstore.bitemporal_sql import micros
-from eventstore.projection import BatchProjection, Failure, Projection
+from eventstore.projection import BatchProjection, Failure, Projection, bulk_insert
 from eventstore.store import StoredEvent
 from eventstore.timeline import FOREVER, Changes, Image, Recorded, Timeline, replay
 
@@ -196,8 +196,7 @@ class _Writes:
             conn.execute(_close_statement(self._tables[name]), params)
         for name, rows in self._inserts.items():
             kept = [r for r in rows if r["known_from"] < r["known_to"]]
-            if kept:
-                conn.execute(self._tables[name].insert(), kept)
+            bulk_insert(conn, self._tables[name], kept)
 
 
 _CLOSE_STATEMENTS: dict[Table, Any] = {}

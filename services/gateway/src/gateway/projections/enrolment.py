@@ -3,11 +3,11 @@ an image of the enrolment service's window and call-off folds."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Column, Date, MetaData, Numeric, String, Table
 
-from contracts_schema.enrolment.state import CallOffState, EnrolmentWindowState
+from contracts_schema.enrolment.state import CallOffState, EnrolmentWindowState, ParticipantState
 from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import ENROLMENT, BoundedContext
 from eventstore.bitemporal_sql import versioned_table
@@ -96,18 +96,41 @@ def window_rows(state: EnrolmentWindowState) -> Image:
             "frozen_on": state.frozen_on,
         }
     }
-    for code, p in state.participants.items():
-        rows["participants", (tid, code)] = {
-            "tender_id": tid,
-            "organisation_code": code,
-            "lot_ids": list(p.lot_ids),
-            "power_of_attorney_ref": p.power_of_attorney_ref,
-            "status": p.status.value,
-            "enrolled_on": p.enrolled_on,
-            "withdrawn_on": p.withdrawn_on,
-            "frozen": p.frozen,
-        }
+    for p in state.participants.values():
+        key, row = _participant_row(tid, p)
+        rows[key] = row
     return rows
+
+
+# A window's image lists every participant, and every enrolment folds a new window state, so
+# the image of a window with n participants is asked n times. A participant's state is an
+# immutable value shared by every later window state until it changes: its key and row are
+# built once per participant state (the cache holds the state, so its id is not reused), and
+# the timeline's diff finds the unchanged rows by identity.
+_PARTICIPANT_ROWS: dict[int, tuple[ParticipantState, str, Any, dict[str, Any]]] = {}
+_PARTICIPANT_ROWS_MAX = 500_000
+
+
+def _participant_row(tid: str, p: ParticipantState) -> tuple[Any, dict[str, Any]]:
+    hit = _PARTICIPANT_ROWS.get(id(p))
+    if hit is not None and hit[0] is p and hit[1] == tid:
+        return hit[2], hit[3]
+    code = p.organisation_code
+    key = ("participants", (tid, code))
+    row = {
+        "tender_id": tid,
+        "organisation_code": code,
+        "lot_ids": list(p.lot_ids),
+        "power_of_attorney_ref": p.power_of_attorney_ref,
+        "status": p.status.value,
+        "enrolled_on": p.enrolled_on,
+        "withdrawn_on": p.withdrawn_on,
+        "frozen": p.frozen,
+    }
+    if len(_PARTICIPANT_ROWS) >= _PARTICIPANT_ROWS_MAX:
+        _PARTICIPANT_ROWS.clear()
+    _PARTICIPANT_ROWS[id(p)] = (p, tid, key, row)
+    return key, row
 
 
 def call_off_rows(state: CallOffState) -> Image:

@@ -7,7 +7,7 @@ from typing import ClassVar
 from sqlalchemy import JSON, Column, Connection, Index, Integer, MetaData, String, Table
 
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
-from eventstore.projection import BatchProjection, Failure
+from eventstore.projection import BatchProjection, Failure, bulk_insert
 from eventstore.store import StoredEvent
 from gateway.projections.common import UtcDateTime, organisation_codes
 
@@ -75,8 +75,6 @@ class EventLogProjection(BatchProjection):
                 codes.add(e.aggregate_id)
             links.extend({"stream": event.stream, "seq": event.seq, "code": c} for c in codes)
         # One statement per table for the whole batch (many rows as parameters).
-        if rows:
-            conn.execute(self.events.insert(), rows)
-        if links:
-            conn.execute(self.organisations.insert(), links)
+        bulk_insert(conn, self.events, rows)
+        bulk_insert(conn, self.organisations, links)
         return []

@@ -1,0 +1,223 @@
+"""(6) As-of latency against history length: the gateway's real app answering `asOf` on read
+models built from 10k, 100k (and, in `make bench-asof-1m`, 1M) generated events, beside the
+present query on the same data, both measured in the same run.
+
+The read models are built directly: the generated history is sealed into stored events as
+`EventStore.append` would seal it (`bench.direct`) and applied through each gateway
+projection's own runner batch path (`ProjectionRunner.apply_batch`), without NATS. A past
+answer in the gateway is a predicate on row versions (`ReadModels.at`), so nothing here
+replays history per request. The gateway runs in its own uvicorn process; wrk drives it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from bench.config import Config
+from bench.direct import build_read_models, stored_events
+from bench.figures import Figure
+from bench.gateway_app import SECRET_ENV, coordinator_token
+from bench.history.generator import generate
+from bench.suites.graphql import fetch, post_script, serve, stop
+from bench.wrk import WrkResult, run_wrk
+from eventstore.nats_launcher import free_port
+from eventstore.sql import make_engine
+from eventstore.timeline import FOREVER
+
+LIST = """query Tenders($asOf: Date) {
+  tenders(asOf: $asOf, filter: {phase: [PUBLISHED, PROVISIONALLY_AWARDED, AWARDED]}, first: 20) {
+    totalCount
+    edges { node { tenderId title phase plannedOn publishedOn } }
+  }
+}"""
+SINGLE = """query Tender($id: String!, $asOf: Date) {
+  tender(tenderId: $id, asOf: $asOf) {
+    tenderId title phase publishedOn
+    lots { lotId title status bidCount supplierIds awardedOn }
+  }
+}"""
+CONNECTIONS = 4  # latency, not throughput: a few requests in flight
+
+
+@dataclass(frozen=True)
+class Dataset:
+    events: int
+    url: str
+    build_s: float
+    tender: str
+    as_of: str  # a past valid date inside the history
+
+
+def _date(micros: int) -> str:
+    return datetime.fromtimestamp(micros / 1_000_000, UTC).date().isoformat()
+
+
+def build(config: Config, events: int, say: Any = print) -> Dataset:
+    history = generate(config.seed, events)
+    streams = stored_events(history)
+    url = f"sqlite:////tmp/bench-asof-{events}-{uuid.uuid4().hex[:8]}.db"
+    engine = make_engine(url)
+    built = build_read_models(engine, streams, batch=2_000)
+    say(f"  asof: {events:,} events built in {built.seconds:.1f} s ({built.parked} parked)")
+    with engine.connect() as conn:
+        tender = conn.execute(
+            text(
+                "SELECT tender_id FROM tenders_v2_lots WHERE known_to = :forever"
+                " GROUP BY tender_id ORDER BY count(DISTINCT lot_id) DESC, 1 LIMIT 1"
+            ),
+            {"forever": FOREVER},
+        ).scalar_one()
+        first_lot, last_lot = conn.execute(
+            text(
+                "SELECT min(valid_from), max(valid_from) FROM tenders_v2_lots WHERE tender_id = :t"
+            ),
+            {"t": tender},
+        ).one()
+    engine.dispose()
+    # The tender halfway through its own lots' valid time (the list: see `_middle`).
+    return Dataset(events, url, built.seconds, tender, _date((first_lot + last_lot) // 2))
+
+
+def _middle(url: str) -> str:
+    """The middle of the history's valid time: where the list is asked."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        low, high = conn.execute(
+            text("SELECT min(valid_from), max(valid_from) FROM tenders_v2_tenders")
+        ).one()
+    engine.dispose()
+    return _date((low + high) // 2)
+
+
+def _measure(url: str, body: str, token: str, seconds: int) -> tuple[WrkResult, dict[str, Any]]:
+    answer = fetch(url, body, token)
+    if answer.get("errors"):
+        raise RuntimeError(f"the gateway answered with errors: {json.dumps(answer)[:600]}")
+    script = post_script(body, token)
+    try:
+        return run_wrk(url, seconds, CONNECTIONS, script), answer
+    finally:
+        os.unlink(script)
+
+
+def measure(data: Dataset, seconds: int) -> list[Figure]:
+    secret = secrets.token_hex(32)
+    token = coordinator_token(secret)
+    port = free_port()
+    gateway = serve(
+        "bench.gateway_app:create",
+        {"BENCH_READ_MODEL_URL": data.url, SECRET_ENV: secret},
+        port,
+        "/healthz",
+    )
+    middle = _middle(data.url)
+    url = f"http://127.0.0.1:{port}/graphql"
+    roots = {
+        "tenders(asOf, filter) first page of 20": (LIST, {}, middle),
+        "tender(asOf) with nested lots": (SINGLE, {"id": data.tender}, data.as_of),
+    }
+    figures = []
+    try:
+        for name, (query, variables, as_of) in roots.items():
+            past_body = json.dumps({"query": query, "variables": {**variables, "asOf": as_of}})
+            now_body = json.dumps({"query": query, "variables": variables})
+            past, past_answer = _measure(url, past_body, token, seconds)
+            now, _ = _measure(url, now_body, token, seconds)
+            size = len(json.dumps(past_answer))
+            for what in ("p50", "p99"):
+                value = past.p50_ms if what == "p50" else past.p99_ms
+                base = now.p50_ms if what == "p50" else now.p99_ms
+                errors = past.errors + now.errors
+                figures.append(
+                    Figure(
+                        "asof",
+                        f"{name}: {what}, {data.events:,} events",
+                        "ms",
+                        round(value, 3),
+                        "the present query (no asOf), same data",
+                        round(base, 3),
+                        higher_is_better=False,
+                        target="<= 2x present",
+                        target_met=value <= 2 * base,
+                        note=f"asOf {as_of}; {CONNECTIONS} conns; answer {size:,} bytes"
+                        + (f"; {errors} failed requests" if errors else ""),
+                        extra={
+                            "as_of": as_of,
+                            "variables": variables,
+                            "events": data.events,
+                            "build_s": round(data.build_s, 1),
+                            "past_req_s": past.requests_per_s,
+                            "present_req_s": now.requests_per_s,
+                        },
+                    )
+                )
+    finally:
+        stop(gateway)
+    return figures
+
+
+def flatness(figures: list[Figure]) -> list[Figure]:
+    """asOf p50 at the largest history against the smallest: flat means a ratio near 1."""
+    out: list[Figure] = []
+    sizes = sorted({f.extra["events"] for f in figures})
+    if len(sizes) < 2:
+        return out
+    small, large = sizes[0], sizes[-1]
+    for root in ("tenders(asOf, filter) first page of 20", "tender(asOf) with nested lots"):
+        for what in ("p50", "p99"):
+            pick = {f.extra["events"]: f for f in figures if f.name.startswith(f"{root}: {what},")}
+            a, b = pick.get(small), pick.get(large)
+            if a is None or b is None or a.value is None or b.value is None:
+                continue
+            # Each size's own present query is the yardstick (the machine drifts between sizes):
+            ratio_large = b.value / b.baseline if b.baseline else None
+            ratio_small = a.value / a.baseline if a.baseline else None
+            out.append(
+                Figure(
+                    "asof",
+                    f"{root}: asOf {what} at {large:,} events vs at {small:,}",
+                    "ms",
+                    b.value,
+                    f"asOf {what} at {small:,} events",
+                    a.value,
+                    higher_is_better=False,
+                    target="flat in history length",
+                    target_met=b.value <= 1.5 * a.value,
+                    note=f"asOf/present ratio {ratio_small:.2f}x at {small:,},"
+                    f" {ratio_large:.2f}x at {large:,}"
+                    if ratio_small and ratio_large
+                    else "",
+                )
+            )
+    return out
+
+
+def run_sizes(config: Config, sizes: tuple[int, ...], say: Any = print) -> list[Figure]:
+    figures: list[Figure] = []
+    for events in sizes:
+        t = time.perf_counter()
+        data = build(config, events, say)
+        try:
+            figures += measure(data, config.http_seconds)
+        finally:
+            path = data.url.split("///", 1)[-1]
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.unlink(path + suffix)
+        say(f"  asof: {events:,} events measured ({time.perf_counter() - t:.0f} s in all)")
+    return figures + flatness(figures)
+
+
+async def run(ctx: Any) -> list[Figure]:
+    from bench.__main__ import say
+
+    return run_sizes(ctx.config, ctx.config.asof_sizes, say)

@@ -1,0 +1,63 @@
+"""`bulk_insert` stores what `conn.execute(table.insert(), rows)` stores, column types included."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    select,
+)
+
+from eventstore.projection import bulk_insert
+from eventstore.sql import make_engine
+from gateway.projections.common import UtcDateTime
+
+
+def test_bulk_insert_stores_the_same_rows_as_sqlalchemy_insert() -> None:
+    metadata = MetaData()
+    tables = [
+        Table(
+            name,
+            metadata,
+            Column("id", Integer, primary_key=True),
+            Column("name", String(20)),
+            Column("on", Date),
+            Column("at", UtcDateTime),
+            Column("value", Numeric(18, 2)),
+            Column("flag", Boolean),
+            Column("doc", JSON),
+        )
+        for name in ("ours", "theirs")
+    ]
+    rows = [
+        {
+            "id": 1,
+            "name": "a",
+            "on": date(2020, 1, 2),
+            "at": datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC),
+            "value": Decimal("12.50"),
+            "flag": True,
+            "doc": {"codes": ["GM0363"], "n": 1},
+        },
+        {"id": 2, "name": None, "on": None, "at": None, "value": None, "flag": False, "doc": []},
+    ]
+    engine = make_engine("sqlite://")
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        bulk_insert(conn, tables[0], rows)
+        conn.execute(tables[1].insert(), rows)
+        bulk_insert(conn, tables[0], [])  # nothing to do
+        ours = conn.execute(select(tables[0]).order_by("id")).all()
+        theirs = conn.execute(select(tables[1]).order_by("id")).all()
+    assert ours == theirs
+    assert ours[0].doc == {"codes": ["GM0363"], "n": 1}
