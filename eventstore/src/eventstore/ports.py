@@ -1,7 +1,9 @@
 """What a service needs of an event store and of an ordered subscription to it.
 
 `eventstore.store.EventStore` (JetStream) and `eventstore.memory.InMemoryEventStore` both
-satisfy `EventStorePort`; `DurableSubscriber` and `InMemorySubscriber` satisfy `Subscription`.
+satisfy `EventStorePort`; `DurableSubscriber` and `InMemorySubscriber` satisfy `Subscription`;
+`eventstore.processed` keeps the `ProcessedCommands` record in a JetStream key-value bucket or
+in memory.
 The acceptance suite in tests/acceptance holds both to the same behaviour.
 """
 
@@ -50,3 +52,11 @@ class Subscription(Protocol):
     def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class ProcessedCommands(Protocol):
+    """The durable record of handled commands: key -> the reply given (JSON), for idempotency."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def put(self, key: str, value: bytes) -> None: ...
