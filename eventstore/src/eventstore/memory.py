@@ -20,7 +20,13 @@ from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.clock import Clock
 from eventstore.errors import AlreadyAppended, AppendFailed, ConcurrencyConflict, StreamNotFound
-from eventstore.ports import EventStorePort, Handler, ProcessedCommands, Subscription
+from eventstore.ports import (
+    EventSource,
+    EventStorePort,
+    Handler,
+    ProcessedCommands,
+    Subscription,
+)
 from eventstore.records import (
     AggregateHistory,
     CommandMetadata,
@@ -287,5 +293,6 @@ class InMemorySubscriber:
 
 
 _conforms: type[EventStorePort] = InMemoryEventStore
+_feeds: type[EventSource] = InMemoryEventStore
 _subscribes: type[Subscription] = InMemorySubscriber
 _records: type[ProcessedCommands] = InMemoryProcessedCommands

@@ -49,9 +49,34 @@ class EventStorePort(Protocol):
 class Subscription(Protocol):
     """Hands batches of events to a handler in stream order, from a position, then live."""
 
+    gaps: int  # batches cut because a delivery went astray (never, in memory)
+
     def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class EventSource(Protocol):
+    """What a projection runner reads: ordered batches from its checkpoint on, the streams'
+    heads, and an aggregate's earlier events. `InMemoryEventStore` is one;
+    `eventstore.sources.JetStreamSource` is the broker's."""
+
+    def subscriber(
+        self,
+        context: BoundedContext,
+        durable: str,
+        handler: Handler,
+        *,
+        batch: int = 256,
+        subject_filter: str | None = None,
+        position: Callable[[], int] | None = None,
+    ) -> Subscription: ...
+
+    async def last_seq(self, context: BoundedContext) -> int: ...
+
+    async def load(
+        self, context: BoundedContext, aggregate_type: str, aggregate_id: str
+    ) -> AggregateHistory: ...
 
 
 class ProcessedCommands(Protocol):
