@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
+from contracts_schema.enrolment.commands import OpenEnrolmentWindow
 from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import ENROLMENT, REGISTRY
+from enrolment.app import make_service as enrolment_service
+from eventstore.clock import FixedClock
 from eventstore.errors import ConcurrencyConflict
 from eventstore.memory import InMemoryEventStore
+from registry.app import make_service as registry_service
 from tests.service.bus import InProcessBus
 from tests.service.story import (
     KPN,
@@ -53,12 +57,11 @@ async def test_a_retried_command_is_answered_once_and_a_reused_id_is_refused(
 
 
 async def test_a_restarted_service_remembers_the_commands_it_handled(
-    bus: InProcessBus, store: InMemoryEventStore, clock: object
+    bus: InProcessBus, store: InMemoryEventStore, clock: FixedClock
 ) -> None:
-    from registry.app import make_service
-
+    # The processed-commands record lives beside the store, as the JetStream bucket does.
     first = await bus.accept(plan())
-    restarted = make_service(store, clock)  # type: ignore[arg-type]
+    restarted = registry_service(store, clock)
     await restarted.start()
     again = await InProcessBus([restarted]).accept(plan())
     assert (again.duplicate, again.events) == (True, first.events)
@@ -112,8 +115,6 @@ async def test_malformed_and_unknown_commands_are_answered_not_raised(bus: InPro
 
 
 async def test_a_window_opens_only_for_a_tender_the_registry_planned(bus: InProcessBus) -> None:
-    from contracts_schema.enrolment.commands import OpenEnrolmentWindow
-
     window = OpenEnrolmentWindow(
         command_id="open-unknown",
         tender_id="gt-unknown",
@@ -149,7 +150,9 @@ async def test_call_offs_follow_the_framework_the_registry_signed(
     await bus.reject(call_off("co-5", date(2021, 2, 1)), "FRAMEWORK_TERMINATED")
 
 
-async def test_award_then_sign(bus: InProcessBus, store: InMemoryEventStore) -> None:
+async def test_a_lot_is_awarded_definitively_after_its_standstill(
+    bus: InProcessBus, store: InMemoryEventStore
+) -> None:
     await bus.accept(plan())
     await freeze(bus)
     await bus.accept(publish())
@@ -175,14 +178,11 @@ class RivalFirst(InMemoryEventStore):
             raise
 
 
-async def _published_with_bids(clock: object) -> tuple[RivalFirst, InProcessBus]:
-    from enrolment.app import make_service as enrolment_service
-    from registry.app import make_service as registry_service
-
-    store = RivalFirst(clock)  # type: ignore[arg-type]
+async def _published_with_bids(clock: FixedClock) -> tuple[RivalFirst, InProcessBus]:
+    store = RivalFirst(clock)
     for context in (REGISTRY, ENROLMENT):
         await store.ensure_stream(context)
-    services = [registry_service(store, clock), enrolment_service(store, clock)]  # type: ignore[arg-type]
+    services = [registry_service(store, clock), enrolment_service(store, clock)]
     for service in services:
         await service.start()
     bus = InProcessBus(services)
@@ -214,7 +214,7 @@ def _provisional(lot: str, supplier: str, command_id: str) -> cmd.DecideProvisio
     )
 
 
-async def test_a_conflict_is_retried_on_the_aggregate_as_it_now_is(clock: object) -> None:
+async def test_a_conflict_is_retried_on_the_aggregate_as_it_now_is(clock: FixedClock) -> None:
     store, bus = await _published_with_bids(clock)
     # A rival awards the other lot first: our append conflicts, the retry decides again.
     store.rival = _provisional("data", VODAFONE, "rival-data")
@@ -223,7 +223,7 @@ async def test_a_conflict_is_retried_on_the_aggregate_as_it_now_is(clock: object
     assert store.conflicts == 1
 
 
-async def test_a_retry_refuses_by_the_rule_when_the_rival_took_the_lot(clock: object) -> None:
+async def test_a_retry_refuses_by_the_rule_when_the_rival_took_the_lot(clock: FixedClock) -> None:
     store, bus = await _published_with_bids(clock)
     store.rival = _provisional("voice", VODAFONE, "rival-voice")
     await bus.reject(_provisional("voice", KPN, "ours-voice"), "TRANSITION_NOT_ALLOWED")
