@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:
 	@echo "make run           start the embedded system with demo data (GraphiQL on :8000)"
 	@echo "make test          set everything up and run the whole test suite"
-	@echo "make test-fast     unit + acceptance tests that need no server (seconds)"
+	@echo "make test-fast     unit, acceptance and service tests that need no server (< 1 min)"
 	@echo "make lint          ruff + mypy"
 	@echo "make schema        regenerate contracts-schema/generated and the gateway's SDL"
 	@echo "make schema-check  fail if the generated contract files or the SDL are out of date"
@@ -41,10 +41,12 @@ run: bootstrap
 test: bootstrap
 	@$(UV) run --frozen pytest
 
-# No server, no database process: the unit tests and the acceptance suites on their in-memory
-# backends (the JetStream half of each acceptance suite is marked `jetstream`).
+# No server, no database process: the unit tests, the acceptance suites on their in-memory
+# backends (the JetStream half of each acceptance suite is marked `jetstream`) and the service
+# layer (commands, read models and GraphQL on the in-memory store and SQLite; its conftest
+# fails a test that starts a nats-server or PostgreSQL process).
 test-fast: sync
-	@$(UV) run --frozen pytest -m "not jetstream" tests/unit tests/acceptance
+	@$(UV) run --frozen pytest -m "not jetstream and not postgres and not docker" tests/unit tests/acceptance tests/service
 
 lint: sync
 	@$(UV) run --frozen ruff check .

@@ -2,8 +2,9 @@
 
 A handler loads the aggregate, folds it, calls a pure `decide`, appends with an expected
 sequence and retries a bounded number of times on conflict. Idempotency by command id:
-a durable KV record of processed commands, plus the aggregate's own events (each carries
-its command id), which also covers a write that landed although its reply was lost.
+a durable record of processed commands (`ports.ProcessedCommands`: a JetStream KV bucket, or
+memory), plus the aggregate's own events (each carries its command id), which also covers a
+write that landed although its reply was lost. Runs on any `EventStorePort`.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from datetime import datetime
 from functools import reduce
 from typing import Any, Generic, TypeVar
 
-from nats.js.errors import KeyNotFoundError
-from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
 from contracts_schema.base import Command, DomainEvent
@@ -31,18 +30,14 @@ from contracts_schema.replies import (
     CommandRejected,
     CommandRequest,
 )
-from contracts_schema.subjects import PROCESSED_COMMANDS_BUCKET, BoundedContext
+from contracts_schema.subjects import BoundedContext
 from eventstore.clock import Clock
 from eventstore.errors import AlreadyAppended, AppendFailed, ConcurrencyConflict
 from eventstore.hashing import canonical_json
 from eventstore.observability import trace_headers
-from eventstore.store import (
-    AggregateHistory,
-    CommandMetadata,
-    EventStore,
-    NewEvent,
-    StoredEvent,
-)
+from eventstore.ports import EventStorePort, ProcessedCommands
+from eventstore.processed import processed_commands_for
+from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +115,13 @@ class CommandService:
     def __init__(
         self,
         context: BoundedContext,
-        store: EventStore,
+        store: EventStorePort,
         clock: Clock,
         routes: Sequence[CommandRoute[Any, Any]],
         event_types: Mapping[str, type[DomainEvent]],
         *,
         max_attempts: int = 8,
+        processed: ProcessedCommands | None = None,
     ) -> None:
         self.context = context
         self._store = store
@@ -133,7 +129,8 @@ class CommandService:
         self._routes = {r.command.command_type: r for r in routes}
         self._event_types = event_types
         self._max_attempts = max_attempts
-        self._processed: KeyValue | None = None
+        # None until `start`, which opens the record beside the store unless one was given.
+        self._processed = processed
 
     @property
     def command_types(self) -> list[str]:
@@ -141,19 +138,8 @@ class CommandService:
 
     async def start(self) -> None:
         await self._store.ensure_stream(self.context)
-        js = self._store.nc.jetstream()
-        try:
-            self._processed = await js.key_value(PROCESSED_COMMANDS_BUCKET)
-        except Exception:  # bucket missing: create it (idempotent on the server)
-            from nats.js.api import KeyValueConfig
-
-            self._processed = await js.create_key_value(
-                KeyValueConfig(
-                    bucket=PROCESSED_COMMANDS_BUCKET,
-                    history=1,
-                    replicas=self._store.replicas,
-                )
-            )
+        if self._processed is None:
+            self._processed = await processed_commands_for(self._store)
 
     def fold(self, decider: Decider[S], history: AggregateHistory) -> S:
         return reduce(
@@ -280,13 +266,10 @@ class CommandService:
     async def _recall(self, command_id: str) -> dict[str, Any] | None:
         if self._processed is None:
             return None
-        try:
-            entry = await self._processed.get(self._key(command_id))
-        except KeyNotFoundError:
+        value = await self._processed.get(self._key(command_id))
+        if value is None:
             return None
-        if entry.value is None:
-            return None
-        result: dict[str, Any] = json.loads(entry.value)
+        result: dict[str, Any] = json.loads(value)
         return result
 
     async def _remember(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from nats.js.errors import NotFoundError
+
 
 class EventStoreError(Exception):
     pass
@@ -31,3 +33,17 @@ class AlreadyAppended(EventStoreError):
     def __init__(self, command_id: str) -> None:
         super().__init__(f"events of command {command_id} were already appended")
         self.command_id = command_id
+
+
+class StreamNotFound(EventStoreError, NotFoundError):
+    """The context's stream was never created (`ensure_stream`): it has recorded nothing.
+
+    Also a `nats.js.errors.NotFoundError`, which callers of the JetStream store caught before.
+    """
+
+    def __init__(self, stream: str) -> None:
+        EventStoreError.__init__(self, f"no stream {stream}: call ensure_stream")
+        NotFoundError.__init__(self, code=404, description="stream not found", stream=stream)
+
+    def __str__(self) -> str:
+        return str(self.args[0])

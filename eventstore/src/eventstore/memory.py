@@ -19,8 +19,14 @@ from dataclasses import dataclass, field
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.clock import Clock
-from eventstore.errors import AlreadyAppended, AppendFailed, ConcurrencyConflict, EventStoreError
-from eventstore.ports import EventStorePort, Handler, Subscription
+from eventstore.errors import AlreadyAppended, AppendFailed, ConcurrencyConflict, StreamNotFound
+from eventstore.ports import (
+    EventSource,
+    EventStorePort,
+    Handler,
+    ProcessedCommands,
+    Subscription,
+)
 from eventstore.records import (
     AggregateHistory,
     CommandMetadata,
@@ -65,6 +71,17 @@ class _Stream:
         return self.events[-1].seq if self.events else 0
 
 
+class InMemoryProcessedCommands:
+    def __init__(self) -> None:
+        self._entries: dict[str, bytes] = {}
+
+    async def get(self, key: str) -> bytes | None:
+        return self._entries.get(key)
+
+    async def put(self, key: str, value: bytes) -> None:
+        self._entries[key] = value
+
+
 class InMemoryEventStore:
     def __init__(
         self,
@@ -77,12 +94,14 @@ class InMemoryEventStore:
         self._window = duplicate_window
         self._monotonic = monotonic
         self._streams: dict[str, _Stream] = {}
+        # Shared by every CommandService on this store, as the JetStream bucket is.
+        self.processed_commands = InMemoryProcessedCommands()
 
     def _stream(self, context: BoundedContext) -> _Stream:
         try:
             return self._streams[context.stream]
         except KeyError:
-            raise EventStoreError(f"no stream {context.stream}: call ensure_stream") from None
+            raise StreamNotFound(context.stream) from None
 
     async def ensure_stream(self, context: BoundedContext) -> None:
         self._streams.setdefault(context.stream, _Stream(context))
@@ -274,4 +293,6 @@ class InMemorySubscriber:
 
 
 _conforms: type[EventStorePort] = InMemoryEventStore
+_feeds: type[EventSource] = InMemoryEventStore
 _subscribes: type[Subscription] = InMemorySubscriber
+_records: type[ProcessedCommands] = InMemoryProcessedCommands

@@ -1,7 +1,9 @@
 """What a service needs of an event store and of an ordered subscription to it.
 
 `eventstore.store.EventStore` (JetStream) and `eventstore.memory.InMemoryEventStore` both
-satisfy `EventStorePort`; `DurableSubscriber` and `InMemorySubscriber` satisfy `Subscription`.
+satisfy `EventStorePort`; `DurableSubscriber` and `InMemorySubscriber` satisfy `Subscription`;
+`eventstore.processed` keeps the `ProcessedCommands` record in a JetStream key-value bucket or
+in memory.
 The acceptance suite in tests/acceptance holds both to the same behaviour.
 """
 
@@ -47,6 +49,39 @@ class EventStorePort(Protocol):
 class Subscription(Protocol):
     """Hands batches of events to a handler in stream order, from a position, then live."""
 
+    gaps: int  # batches cut because a delivery went astray (never, in memory)
+
     def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class EventSource(Protocol):
+    """What a projection runner reads: ordered batches from its checkpoint on, the streams'
+    heads, and an aggregate's earlier events. `InMemoryEventStore` is one;
+    `eventstore.sources.JetStreamSource` is the broker's."""
+
+    def subscriber(
+        self,
+        context: BoundedContext,
+        durable: str,
+        handler: Handler,
+        *,
+        batch: int = 256,
+        subject_filter: str | None = None,
+        position: Callable[[], int] | None = None,
+    ) -> Subscription: ...
+
+    async def last_seq(self, context: BoundedContext) -> int: ...
+
+    async def load(
+        self, context: BoundedContext, aggregate_type: str, aggregate_id: str
+    ) -> AggregateHistory: ...
+
+
+class ProcessedCommands(Protocol):
+    """The durable record of handled commands: key -> the reply given (JSON), for idempotency."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def put(self, key: str, value: bytes) -> None: ...

@@ -1,6 +1,8 @@
 """Projections: SQL read models rebuilt from the event streams.
 
-A runner feeds one projection from one durable JetStream consumer per stream. Each batch
+A runner feeds one projection from one ordered subscription per stream, taken from an
+`EventSource`: durable JetStream consumers (`eventstore.sources.JetStreamSource`, or just a NATS
+connection), or the `InMemoryEventStore` for tests without a broker. Each batch
 is applied in one SQL transaction together with the stream's checkpoint, so every event
 takes effect exactly once across crashes and redeliveries (a redelivered sequence at or
 below the checkpoint is skipped). An event whose `apply` raises is parked (recorded with
@@ -42,10 +44,11 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.subjects import BoundedContext
+from eventstore.ports import EventSource, Subscription
 from eventstore.projection_leader import Leadership, lock_schema
+from eventstore.sources import JetStreamSource
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
-from eventstore.subscription import DurableSubscriber
 from eventstore.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -269,14 +272,14 @@ def _writer_turn(engine: Engine) -> contextlib.AbstractContextManager[object]:
 class ProjectionRunner:
     def __init__(
         self,
-        nc: NATS,
+        source: NATS | EventSource,
         engine: Engine,
         projection: Projection,
         *,
         batch: int = 500,
         instance: str | None = None,
     ) -> None:
-        self._nc = nc
+        self._source = JetStreamSource(source) if isinstance(source, NATS) else source
         # Runners writing to different databases (e.g. two replicas, each with its own
         # SQLite file) must not share, and delete at start, each other's consumer.
         self.instance = (
@@ -290,7 +293,7 @@ class ProjectionRunner:
         self._batch = batch
         self.metadata = MetaData()
         projection.define(self.metadata)
-        self._subscribers: list[DurableSubscriber] = []
+        self._subscribers: list[Subscription] = []
         self.positions: dict[str, int] = {}
         self._advanced = asyncio.Condition()
         self.parked_count = 0
@@ -327,13 +330,9 @@ class ProjectionRunner:
         self, context: BoundedContext, aggregate_type: str, aggregate_id: str, before: int
     ) -> list[StoredEvent]:
         """An aggregate's events stored before `before` (called from the applying thread)."""
-        from eventstore.clock import SystemClock
-        from eventstore.store import EventStore
-
         assert self._loop is not None
-        store = EventStore(self._nc, SystemClock())
         future = asyncio.run_coroutine_threadsafe(
-            store.load(context, aggregate_type, aggregate_id), self._loop
+            self._source.load(context, aggregate_type, aggregate_id), self._loop
         )
         history = future.result(timeout=60)
         return [e for e in history.events if e.seq < before]
@@ -380,8 +379,7 @@ class ProjectionRunner:
             # The SQL checkpoint is the truth: the subscriber (re)creates its consumer right
             # after our position whenever it arms (also while the cluster elects a leader:
             # it retries), and hands over only batches that continue it without a gap.
-            subscriber = DurableSubscriber(
-                self._nc,
+            subscriber = self._source.subscriber(
                 context,
                 self.consumer_name(context),
                 self._make_handler(context),
@@ -531,12 +529,21 @@ class ProjectionRunner:
         self.parked_count += 1
 
     async def status(self) -> ProjectionStatus:
-        from eventstore.projection_status import ProjectionStatus, parked_count, stream_status
+        from eventstore.projection_status import (
+            ProjectionStatus,
+            StreamStatus,
+            parked_count,
+            stream_status,
+        )
 
-        streams = [
-            await stream_status(self._nc, c.stream, self.positions.get(c.stream, 0))
-            for c in self.projection.contexts
-        ]
+        streams = []
+        for c in self.projection.contexts:
+            position = self.positions.get(c.stream, 0)
+            if isinstance(self._source, JetStreamSource):  # also the age of the lag
+                streams.append(await stream_status(self._source.nc, c.stream, position))
+                continue
+            last = await self._source.last_seq(c)
+            streams.append(StreamStatus(c.stream, position, last, max(0, last - position), 0.0))
         p = self.projection
         parked_events = await asyncio.to_thread(parked_count, self._engine, p.key)
         return ProjectionStatus(p.name, p.version, p.key, self.live, parked_events, tuple(streams))
@@ -559,12 +566,10 @@ class ProjectionRunner:
     async def stream_heads(
         self, contexts: Sequence[BoundedContext] | None = None
     ) -> dict[str, int]:
-        """The last sequence of the streams this projection reads, as the broker has it now."""
-        js = self._nc.jetstream()
+        """The last sequence of the streams this projection reads, as the store has it now."""
         heads: dict[str, int] = {}
         for context in contexts if contexts is not None else self.projection.contexts:
-            info = await js.stream_info(context.stream)
-            heads[context.stream] = int(info.state.last_seq)
+            heads[context.stream] = await self._source.last_seq(context)
         return heads
 
     async def wait_until(self, positions: dict[str, int], timeout: float) -> bool:

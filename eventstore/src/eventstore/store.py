@@ -27,6 +27,7 @@ from eventstore.errors import (
     AppendFailed,
     ConcurrencyConflict,
     EventStoreError,
+    StreamNotFound,
 )
 from eventstore.ports import EventStorePort
 from eventstore.records import (
@@ -111,7 +112,10 @@ class EventStore:
             yield event
 
     async def last_seq(self, context: BoundedContext) -> int:
-        info = await self._js.stream_info(context.stream)
+        try:
+            info = await self._js.stream_info(context.stream)
+        except NotFoundError as exc:
+            raise StreamNotFound(context.stream) from exc
         return int(info.state.last_seq)
 
     async def _direct_get(

@@ -1,4 +1,4 @@
-"""Call-offs read the registry's framework facts from the enrolment service's projection.
+"""Call-offs read the registry's framework facts (its contract aggregate, folded).
 
 Registry events are recorded directly on the REGISTRY stream here (standing in for the
 registry service), so extensions and terminations can be shown on SQLite and PostgreSQL.

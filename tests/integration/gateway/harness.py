@@ -1,4 +1,8 @@
-"""A gateway over real NATS and a real database, fed with given events, queried over HTTP."""
+"""A gateway fed with given events and queried over HTTP (in-process, ASGI).
+
+Over real NATS and a real database, or over the in-memory event store and SQLite
+(`start_memory_gateway`, for tests/service): the same read models, runner and schema.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,12 @@ from sqlalchemy import Engine
 from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.subjects import CONTEXTS
 from eventstore.commands import consistency_token
+from eventstore.memory import InMemoryEventStore
+from eventstore.ports import EventStorePort
 from eventstore.projection import ProjectionRunner
+from eventstore.records import CommandMetadata, NewEvent, StoredEvent
 from eventstore.sql import make_engine
-from eventstore.store import CommandMetadata, EventStore, NewEvent, StoredEvent
+from eventstore.store import EventStore
 from gateway.app import build_app
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
@@ -50,10 +57,11 @@ def settings(**overrides: Any) -> GatewaySettings:
 
 @dataclass
 class Gateway:
-    nc: NATS
-    store: EventStore
+    source: NATS | InMemoryEventStore  # what feeds the read models: the broker, or memory
+    store: EventStorePort
     engine: Engine
     settings: GatewaySettings
+    commands: Any = None  # in memory: a bus shaped like the gateway's CommandBus, if any
     runners: list[ProjectionRunner] = field(default_factory=list)
     read: ReadModels | None = None
     client: httpx.AsyncClient | None = None
@@ -63,12 +71,16 @@ class Gateway:
         for context in ("registry", "enrolment", "notifier"):
             await self.store.ensure_stream(CONTEXTS[context])
         for projection in ALL:
-            runner = ProjectionRunner(self.nc, self.engine, projection(), batch=100)
+            runner = ProjectionRunner(self.source, self.engine, projection(), batch=100)
             await runner.start()
             self.runners.append(runner)
         self.read = ReadModels(self.engine, self.runners)
         try:
-            app = build_app(self.read, self.settings, CommandBus(self.nc), LiveEvents(self.nc))
+            if isinstance(self.source, NATS):
+                bus, live = CommandBus(self.source), LiveEvents(self.source)
+                app = build_app(self.read, self.settings, bus, live)
+            else:
+                app = build_app(self.read, self.settings, self.commands)
         except Exception:
             await self.stop()
             raise
@@ -139,3 +151,11 @@ async def start_gateway(
     nc: NATS, store: EventStore, database_url: str, **overrides: Any
 ) -> Gateway:
     return await Gateway(nc, store, make_engine(database_url), settings(**overrides)).start()
+
+
+async def start_memory_gateway(
+    store: InMemoryEventStore, database_url: str, commands: Any = None, **overrides: Any
+) -> Gateway:
+    """The gateway's read models fed by the in-memory store: no broker, no database server."""
+    engine = make_engine(database_url)
+    return await Gateway(store, store, engine, settings(**overrides), commands).start()

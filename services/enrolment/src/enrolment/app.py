@@ -1,4 +1,9 @@
-"""The enrolment service's entry point: command handling plus its registry-facts projection."""
+"""The enrolment service's entry point: command handling, plus its registry-facts read model.
+
+Decisions read the registry through the event store port (`enrolment.facts`), so
+`make_service` runs on any store; `assemble` adds the `RegistryFacts` read model that the
+JetStream deployment keeps beside it (declared in `bootstrap.read_models`).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from enrolment.service import EnrolmentCommandService
 from eventstore.clock import Clock
 from eventstore.commands import CommandService
 from eventstore.observability import ObservabilitySettings
+from eventstore.ports import EventStorePort
 from eventstore.projection import ProjectionRunner
 from eventstore.service_app import build_service_app
 from eventstore.settings import NatsSettings
@@ -42,16 +48,17 @@ class EnrolmentParts:
         self.engine.dispose()
 
 
+def make_service(store: EventStorePort, clock: Clock) -> EnrolmentCommandService:
+    """On any event store: JetStream in production, `InMemoryEventStore` in tests."""
+    return EnrolmentCommandService(store, clock, build_routes(Facts(store)))
+
+
 async def assemble(store: EventStore, nc: NATS, clock: Clock, database_url: str) -> EnrolmentParts:
-    """Start the registry-facts projection and build the command service that reads it."""
+    """The command service, and the registry-facts read model started beside it."""
     engine = make_engine(database_url)
-    projection = RegistryFacts()
-    runner = ProjectionRunner(nc, engine, projection)
+    runner = ProjectionRunner(nc, engine, RegistryFacts())
     await runner.start()
-    facts = Facts(store, runner, engine, projection)
-    return EnrolmentParts(
-        EnrolmentCommandService(store, clock, build_routes(facts)), runner, engine
-    )
+    return EnrolmentParts(make_service(store, clock), runner, engine)
 
 
 def build_app(
@@ -62,12 +69,12 @@ def build_app(
     settings = settings or EnrolmentSettings()
     running: list[EnrolmentParts] = []
 
-    async def make_service(store: EventStore, nc: NATS, service_clock: Clock) -> CommandService:
+    async def factory(store: EventStore, nc: NATS, service_clock: Clock) -> CommandService:
         parts = await assemble(store, nc, service_clock, settings.enrolment_database_url)
         running.append(parts)
         return parts.service
 
-    app, broker = build_service_app("enrolment", make_service, settings, clock, observability)
+    app, broker = build_service_app("enrolment", factory, settings, clock, observability)
 
     @app.on_shutdown
     async def stop_projection() -> None:

@@ -1,93 +1,68 @@
 """Facts loaders: what a decision needs from outside its own aggregate, read beforehand.
 
-Registry facts come from this service's projection, after it has caught up with everything
-the registry had recorded when the command arrived (read-your-writes across services).
-Enrolment facts (organisations, other windows, mergers) come straight from the event store.
+Registry facts (a tender's lots, a framework's suppliers) come the one way every
+cross-context fact comes: the registry's aggregate loaded through the event store port and
+folded with the registry's published fold, so they are as current as the store (read your
+writes across services) and a test satisfies them with the in-memory store. Enrolment facts
+(organisations, other windows, mergers) come from this context's own aggregates.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from functools import reduce
-from typing import TypeVar
-
-from nats.js.errors import NotFoundError
-from sqlalchemy import Connection, Engine
-
-from contracts_schema.base import DomainEvent
-from contracts_schema.enrolment.state import (
-    EnrolmentWindowState,
-    OrganisationState,
-    enrolment_window,
-    organisation,
-)
-from contracts_schema.folds import typed_event
-from contracts_schema.subjects import ENROLMENT, REGISTRY
+from contracts_schema.enrolment.state import EnrolmentWindowState, OrganisationState
+from contracts_schema.folds import FOLDS, Fold
+from contracts_schema.registry.state import ContractState, TenderState
+from contracts_schema.subjects import ENROLMENT
 from enrolment.domain.call_off import Framework
 from enrolment.domain.enrolment_window import TenderFacts
-from enrolment.registry_facts import RegistryFacts
-from eventstore.projection import ProjectionRunner
-from eventstore.store import EventStore, StoredEvent
+from eventstore.folded import load_folded
+from eventstore.ports import EventStorePort
 
-T = TypeVar("T")
-
-
-class RegistryFactsUnavailable(RuntimeError):
-    pass
+TENDER: Fold[TenderState] = FOLDS[("registry", "tender")]
+CONTRACT: Fold[ContractState] = FOLDS[("registry", "contract")]
+ORGANISATION: Fold[OrganisationState] = FOLDS[("enrolment", "organisation")]
+WINDOW: Fold[EnrolmentWindowState] = FOLDS[("enrolment", "enrolment_window")]
 
 
-def fold(initial: T, evolve: Callable[[T, DomainEvent], T], events: tuple[StoredEvent, ...]) -> T:
-    models = (typed_event(e.envelope.event_type, e.envelope.payload) for e in events)
-    return reduce(evolve, models, initial)
+def tender_facts(state: TenderState) -> TenderFacts | None:
+    if not state.exists:
+        return None
+    return TenderFacts(state.tender_id, frozenset(state.lot_ids), state.published_on)
+
+
+def framework_facts(state: ContractState) -> Framework | None:
+    if state.kind is None or state.start_date is None or state.end_date is None:
+        return None  # never signed
+    suppliers: dict[str, set[str]] = {}
+    for supplier in state.suppliers:
+        for lot_id in supplier.lot_ids or state.lot_ids:
+            suppliers.setdefault(lot_id, set()).add(supplier.supplier_id)
+    return Framework(
+        contract_id=state.contract_id,
+        kind=state.kind.value,
+        tender_id=state.tender_id,
+        suppliers_by_lot={lot: frozenset(ids) for lot, ids in suppliers.items()},
+        start_date=state.start_date,
+        end_date=state.end_date,
+        terminated_on=state.terminated_on,
+    )
 
 
 class Facts:
-    def __init__(
-        self,
-        store: EventStore,
-        runner: ProjectionRunner,
-        engine: Engine,
-        projection: RegistryFacts,
-        *,
-        timeout: float = 10.0,
-    ) -> None:
+    def __init__(self, store: EventStorePort) -> None:
         self._store = store
-        self._runner = runner
-        self._engine = engine
-        self._projection = projection
-        self._timeout = timeout
-
-    async def _registry_caught_up(self) -> None:
-        try:
-            last = await self._store.last_seq(REGISTRY)
-        except NotFoundError:
-            return  # the registry has recorded nothing yet
-        if not await self._runner.wait_until({REGISTRY.stream: last}, self._timeout):
-            raise RegistryFactsUnavailable(
-                f"the registry projection did not reach {REGISTRY.stream}:{last}"
-                f" within {self._timeout}s"
-            )
-
-    def _read(self, query: Callable[[Connection, str], T], key: str) -> T:
-        with self._engine.connect() as conn:
-            return query(conn, key)
 
     async def tender(self, tender_id: str) -> TenderFacts | None:
-        await self._registry_caught_up()
-        return await asyncio.to_thread(self._read, self._projection.tender, tender_id)
+        return tender_facts(await load_folded(self._store, TENDER, tender_id))
 
     async def framework(self, contract_id: str) -> Framework | None:
-        await self._registry_caught_up()
-        return await asyncio.to_thread(self._read, self._projection.framework, contract_id)
+        return framework_facts(await load_folded(self._store, CONTRACT, contract_id))
 
     async def organisation(self, code: str) -> OrganisationState:
-        history = await self._store.load(ENROLMENT, "organisation", code)
-        return fold(organisation.initial(code), organisation.evolve, history.events)
+        return await load_folded(self._store, ORGANISATION, code)
 
     async def window(self, tender_id: str) -> EnrolmentWindowState:
-        history = await self._store.load(ENROLMENT, "enrolment_window", tender_id)
-        return fold(enrolment_window.initial(tender_id), enrolment_window.evolve, history.events)
+        return await load_folded(self._store, WINDOW, tender_id)
 
     async def successors(self) -> dict[str, str]:
         """Merged municipality -> its successor (mergers are few: read them all)."""

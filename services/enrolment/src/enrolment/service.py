@@ -26,7 +26,8 @@ from enrolment.domain.organisation import register_from_reference_list
 from enrolment.routes import ORGANISATION
 from eventstore.clock import Clock
 from eventstore.commands import CommandRoute, CommandService
-from eventstore.store import CommandMetadata, EventStore
+from eventstore.ports import EventStorePort
+from eventstore.records import CommandMetadata
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def shipped_municipalities() -> str:
 class EnrolmentCommandService(CommandService):
     def __init__(
         self,
-        store: EventStore,
+        store: EventStorePort,
         clock: Clock,
         routes: Sequence[CommandRoute[Any, Any]],
         *,

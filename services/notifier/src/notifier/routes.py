@@ -19,7 +19,7 @@ from contracts_schema.notifier.commands import (
 from contracts_schema.subjects import NOTIFIER
 from eventstore.clock import Clock
 from eventstore.commands import CommandRoute, CommandService, Decider
-from eventstore.store import EventStore
+from eventstore.ports import EventStorePort
 from notifier.domain.deciders import (
     RaisedWarnings,
     Subscription,
@@ -44,9 +44,9 @@ PUBLIC_ROUTES: list[CommandRoute[Any, Any]] = [
 ]
 
 
-def public_service(store: EventStore, clock: Clock) -> CommandService:
+def public_service(store: EventStorePort, clock: Clock) -> CommandService:
     return CommandService(NOTIFIER, store, clock, PUBLIC_ROUTES, EVENT_TYPES)
 
 
-def internal_service(store: EventStore, clock: Clock) -> CommandService:
+def internal_service(store: EventStorePort, clock: Clock) -> CommandService:
     return CommandService(NOTIFIER, store, clock, [RAISE_WARNING], EVENT_TYPES)

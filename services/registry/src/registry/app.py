@@ -10,13 +10,15 @@ from contracts_schema.subjects import REGISTRY
 from eventstore.clock import Clock
 from eventstore.commands import CommandService
 from eventstore.observability import ObservabilitySettings
+from eventstore.ports import EventStorePort
 from eventstore.service_app import build_service_app
 from eventstore.settings import NatsSettings
 from eventstore.store import EventStore
 from registry.routes import REGISTRY_EVENT_TYPES, build_routes
 
 
-def make_service(store: EventStore, clock: Clock) -> CommandService:
+def make_service(store: EventStorePort, clock: Clock) -> CommandService:
+    """On any event store: JetStream in production, `InMemoryEventStore` in tests."""
     return CommandService(REGISTRY, store, clock, build_routes(store), REGISTRY_EVENT_TYPES)
 
 

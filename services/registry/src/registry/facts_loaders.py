@@ -1,54 +1,37 @@
-"""Read-only loaders for facts a decision needs from outside its aggregate."""
+"""Read-only loaders for facts a decision needs from outside its aggregate.
+
+Each reads the owner's aggregate through the event store port, folded with the owner's
+published fold (`eventstore.folded`), so a test can satisfy it with the in-memory store.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from functools import reduce
-from typing import TypeVar
 
-from nats.js.errors import NotFoundError
-
-from contracts_schema.base import DomainEvent
-from contracts_schema.enrolment.state import enrolment_window
-from contracts_schema.folds import typed_event
+from contracts_schema.enrolment.state import EnrolmentWindowState
+from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.registry.commands import PublishTender, SignContract
-from contracts_schema.registry.state import contract, tender
-from contracts_schema.subjects import ENROLMENT, REGISTRY
-from eventstore.errors import EventStoreError
-from eventstore.store import AggregateHistory, EventStore
+from contracts_schema.registry.state import ContractState, TenderState
+from eventstore.folded import load_folded
+from eventstore.ports import EventStorePort
 from registry.domain.facts import FrozenParticipantList, SigningFacts
 
-S = TypeVar("S")
-
-
-def _fold(
-    history: AggregateHistory,
-    aggregate_id: str,
-    initial: Callable[[str], S],
-    evolve: Callable[[S, DomainEvent], S],
-) -> S:
-    events = (typed_event(e.envelope.event_type, e.envelope.payload) for e in history.events)
-    return reduce(evolve, events, initial(aggregate_id))
+WINDOW: Fold[EnrolmentWindowState] = FOLDS[("enrolment", "enrolment_window")]
+TENDER: Fold[TenderState] = FOLDS[("registry", "tender")]
+CONTRACT: Fold[ContractState] = FOLDS[("registry", "contract")]
 
 
 def frozen_list_loader(
-    store: EventStore,
+    store: EventStorePort,
 ) -> Callable[[PublishTender], Awaitable[FrozenParticipantList | None]]:
     async def load(command: PublishTender) -> FrozenParticipantList | None:
         # The enrolment service owns the list; the registry only reads its aggregate.
-        try:
-            history = await store.load(ENROLMENT, "enrolment_window", command.tender_id)
-        except EventStoreError:
-            if not await _stream_exists(store, ENROLMENT.stream):
-                return None  # no enrolment has ever been recorded, so nothing is frozen
-            raise
-        tid = command.tender_id
-        window = _fold(history, tid, enrolment_window.initial, enrolment_window.evolve)
+        window = await load_folded(store, WINDOW, command.tender_id)
         if window.frozen_on is None:
             return None
         return FrozenParticipantList(
-            tender_id=tid,
+            tender_id=command.tender_id,
             frozen_on=window.frozen_on,
             participant_codes=tuple(sorted(window.enrolled)),
         )
@@ -56,24 +39,17 @@ def frozen_list_loader(
     return load
 
 
-def signing_facts_loader(store: EventStore) -> Callable[[SignContract], Awaitable[SigningFacts]]:
+def signing_facts_loader(
+    store: EventStorePort,
+) -> Callable[[SignContract], Awaitable[SigningFacts]]:
     async def load(command: SignContract) -> SigningFacts:
         facts = SigningFacts()
         if (tid := command.tender_id) is not None:
-            history = await store.load(REGISTRY, "tender", tid)
-            facts = replace(facts, tender=_fold(history, tid, tender.initial, tender.evolve))
+            tender = await load_folded(store, TENDER, tid)
+            facts = replace(facts, tender=tender)
         if (fid := command.framework_contract_id) is not None:
-            history = await store.load(REGISTRY, "contract", fid)
-            framework = _fold(history, fid, contract.initial, contract.evolve)
+            framework = await load_folded(store, CONTRACT, fid)
             facts = replace(facts, framework=framework)
         return facts
 
     return load
-
-
-async def _stream_exists(store: EventStore, stream: str) -> bool:
-    try:
-        await store.nc.jetstream().stream_info(stream)
-    except NotFoundError:
-        return False
-    return True

@@ -10,7 +10,7 @@ from contracts_schema.registry import commands as cmd
 from contracts_schema.registry.state import contract, programme, tender
 from contracts_schema.subjects import REGISTRY
 from eventstore.commands import CommandRoute, Decider
-from eventstore.store import EventStore
+from eventstore.ports import EventStorePort
 from registry.domain.contract_decide import decide_contract
 from registry.domain.programme import decide_programme
 from registry.domain.tender_decide import decide_tender
@@ -24,7 +24,7 @@ CONTRACT = Decider(REGISTRY, "contract", contract.initial(""), contract.evolve)
 REGISTRY_EVENT_TYPES: dict[str, type[DomainEvent]] = {e.event_type: e for e in EVENTS}
 
 
-def build_routes(store: EventStore) -> list[CommandRoute[Any, Any]]:
+def build_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
     def programme_id(c: cmd.PlanProgramme | cmd.LinkSuccessorProgramme) -> str:
         return c.programme_id
 

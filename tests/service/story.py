@@ -1,0 +1,156 @@
+"""Commands of a joint tender, from planning to a framework with call-offs (illustrative codes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from contracts_schema.enrolment.commands import (
+    AwardCallOff,
+    CloseEnrolmentWindow,
+    EnrolParticipant,
+    LoadMunicipalities,
+    OpenEnrolmentWindow,
+)
+from contracts_schema.registry import commands as cmd
+from contracts_schema.registry.values import ContractSupplier, Lot
+from tests.service.bus import InProcessBus
+
+LNVT, KPN, VODAFONE = "KVK-71830960", "KVK-27124701", "KVK-14052264"
+MUNICIPALITIES = (
+    "cbs_code,name,province\nGM0363,Amsterdam,Noord-Holland\nGM0599,Rotterdam,Zuid-Holland\n"
+)
+
+
+def on(day: date) -> datetime:
+    return datetime.combine(day, time(10, 0), tzinfo=UTC)
+
+
+def plan(tender_id: str = "gt-connect") -> cmd.PlanTender:
+    return cmd.PlanTender(
+        command_id=f"{tender_id}-plan",
+        tender_id=tender_id,
+        title="GT Connect",
+        contracting_authority=LNVT,
+        procedure="open",
+        framework=True,
+        lots=[Lot(lot_id="voice", title="Voice"), Lot(lot_id="data", title="Data")],
+        occurred_at=on(date(2019, 1, 10)),
+    )
+
+
+def publish(tender_id: str = "gt-connect", attempt: str = "1") -> cmd.PublishTender:
+    return cmd.PublishTender(
+        command_id=f"{tender_id}-pub-{attempt}",
+        tender_id=tender_id,
+        notice_reference="TenderNed 1",
+        occurred_at=on(date(2019, 6, 1)),
+    )
+
+
+async def freeze(bus: InProcessBus, tender_id: str = "gt-connect") -> None:
+    """The enrolment service freezes the list: Amsterdam enrols for both lots."""
+    await bus.accept(LoadMunicipalities(command_id="load", csv_text=MUNICIPALITIES))
+    await bus.accept(
+        OpenEnrolmentWindow(
+            command_id=f"{tender_id}-open",
+            tender_id=tender_id,
+            lot_ids=["voice", "data"],
+            opens_on=date(2019, 2, 1),
+            closes_on=date(2019, 4, 30),
+        )
+    )
+    await bus.accept(
+        EnrolParticipant(
+            command_id=f"{tender_id}-enrol",
+            tender_id=tender_id,
+            organisation_code="GM0363",
+            lot_ids=["voice", "data"],
+            power_of_attorney_ref="V-1",
+            enrolled_on=date(2019, 3, 1),
+        )
+    )
+    await bus.accept(
+        CloseEnrolmentWindow(
+            command_id=f"{tender_id}-close", tender_id=tender_id, frozen_on=date(2019, 5, 1)
+        )
+    )
+
+
+def sign_framework(contract_id: str = "gt-connect-fw", **changes: object) -> cmd.SignContract:
+    fields: dict[str, object] = {
+        "command_id": f"{contract_id}-sign",
+        "contract_id": contract_id,
+        "kind": "framework",
+        "tender_id": "gt-connect",
+        "lot_ids": ["voice", "data"],
+        "contracting_authority": LNVT,
+        "suppliers": [
+            ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=["voice"]),
+            ContractSupplier(supplier_id=VODAFONE, name="Vodafone", lot_ids=["data"]),
+        ],
+        "start_date": date(2019, 10, 1),
+        "end_date": date(2023, 9, 30),
+        "occurred_at": on(date(2019, 9, 15)),
+    }
+    return cmd.SignContract.model_validate({**fields, **changes})
+
+
+def call_off(call_off_id: str, awarded_on: date, **changes: object) -> AwardCallOff:
+    fields: dict[str, object] = {
+        "command_id": call_off_id,
+        "call_off_id": call_off_id,
+        "framework_contract_id": "gt-connect-fw",
+        "lot_id": "voice",
+        "participant_code": "GM0363",
+        "supplier_id": KPN,
+        "procedure": "direct",
+        "awarded_on": awarded_on,
+        "start_date": awarded_on,
+        "end_date": date(2023, 1, 31),
+    }
+    return AwardCallOff.model_validate({**fields, **changes})
+
+
+async def award(bus: InProcessBus, lot: str, supplier: str, tender_id: str = "gt-connect") -> None:
+    """Bids, a provisional award, the standstill and the definitive award of one lot."""
+    steps: list[cmd.LotCommand] = [
+        cmd.RecordBids(
+            command_id=f"{tender_id}-{lot}-bids",
+            tender_id=tender_id,
+            lot_id=lot,
+            bid_count=2,
+            bidder_ids=[KPN, VODAFONE],
+            occurred_at=on(date(2019, 7, 1)),
+        ),
+        cmd.DecideProvisionalAward(
+            command_id=f"{tender_id}-{lot}-award",
+            tender_id=tender_id,
+            lot_id=lot,
+            supplier_ids=[supplier],
+            occurred_at=on(date(2019, 8, 1)),
+        ),
+        cmd.RecordStandstillEnded(
+            command_id=f"{tender_id}-{lot}-standstill",
+            tender_id=tender_id,
+            lot_id=lot,
+            occurred_at=on(date(2019, 8, 22)),
+        ),
+        cmd.MakeAwardDefinitive(
+            command_id=f"{tender_id}-{lot}-final",
+            tender_id=tender_id,
+            lot_id=lot,
+            occurred_at=on(date(2019, 9, 1)),
+        ),
+    ]
+    for step in steps:
+        await bus.accept(step)
+
+
+async def framework_signed(bus: InProcessBus) -> None:
+    """The whole story up to a signed framework agreement for both lots."""
+    await bus.accept(plan())
+    await freeze(bus)
+    await bus.accept(publish())
+    await award(bus, "voice", KPN)
+    await award(bus, "data", VODAFONE)
+    await bus.accept(sign_framework())
