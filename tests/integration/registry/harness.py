@@ -11,6 +11,7 @@ from typing import Any
 from nats.aio.client import Client as NATS
 
 from contracts_schema.base import Command
+from contracts_schema.calendar import DUTCH_TIME
 from contracts_schema.enrolment.events import (
     EnrolmentWindowOpened,
     Participant,
@@ -24,13 +25,12 @@ from eventstore.serving import send_command
 from eventstore.settings import NatsSettings
 from eventstore.store import CommandMetadata, EventStore, NewEvent, StoredEvent
 from registry.app import build_app
-from registry.domain.rules import LOCAL_TIME
 
 RECORDED_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # history is loaded long after the fact
 
 
 def on(day: date) -> datetime:
-    return datetime.combine(day, time(10, 0), tzinfo=LOCAL_TIME)
+    return datetime.combine(day, time(10, 0), tzinfo=DUTCH_TIME)
 
 
 @asynccontextmanager

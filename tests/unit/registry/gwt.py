@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from contracts_schema.base import Command, DomainEvent
+from contracts_schema.calendar import DUTCH_TIME
 from contracts_schema.errors import RuleViolation
 from contracts_schema.registry.state import contract, programme, tender
 from eventstore.commands import DecisionContext
 from registry.domain.contract_decide import decide_contract
 from registry.domain.programme import decide_programme
-from registry.domain.rules import LOCAL_TIME
 from registry.domain.tender_decide import decide_tender
 
 RECORDED = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # the registry's clock: history loaded later
@@ -24,7 +24,7 @@ RECORDED = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # the registry's clock: his
 
 def on(day: date) -> datetime:
     """Mid-morning Dutch time on a day: the valid time of a command."""
-    return datetime.combine(day, time(10, 0), tzinfo=LOCAL_TIME)
+    return datetime.combine(day, time(10, 0), tzinfo=DUTCH_TIME)
 
 
 @dataclass(frozen=True)
