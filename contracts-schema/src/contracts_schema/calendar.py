@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
@@ -11,3 +11,12 @@ DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
 def dutch_day(moment: datetime) -> date:
     """The calendar day in the Netherlands on which an (aware) instant falls."""
     return moment.astimezone(DUTCH_TIME).date()
+
+
+def start_of_dutch_day(moment: datetime) -> datetime:
+    """Valid time is a Dutch calendar day: the instant that day begins in the Netherlands.
+
+    Facts of one day take effect together, in the order they were recorded (the order the
+    owning service decided them in), whatever hour a client wrote.
+    """
+    return datetime.combine(dutch_day(moment), time(0), tzinfo=DUTCH_TIME)

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Connection, Table, and_, bindparam
 
 from contracts_schema.base import DomainEvent
+from contracts_schema.calendar import start_of_dutch_day
 from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.subjects import BoundedContext
 from eventstore.bitemporal_sql import micros
@@ -51,7 +52,8 @@ def typed(event: StoredEvent) -> DomainEvent:
 
 def recorded(event: StoredEvent) -> Recorded[DomainEvent]:
     e = event.envelope
-    return Recorded(typed(event), micros(e.occurred_at), micros(e.recorded_at), e.aggregate_version)
+    valid = micros(start_of_dutch_day(e.occurred_at))  # valid time is a Dutch calendar day
+    return Recorded(typed(event), valid, micros(e.recorded_at), e.aggregate_version)
 
 
 class VersionedProjection(BatchProjection):

@@ -106,6 +106,7 @@ class Gateway:
         payload: dict[str, Any],
         *,
         on: date | None = None,
+        at: datetime | None = None,
     ) -> list[StoredEvent]:
         """Append one event as a service would have (envelope, hash chain, expected sequence).
 
@@ -115,7 +116,7 @@ class Gateway:
         context = CONTEXTS[CONTEXT_OF[aggregate_type]]
         aggregate_id = payload[AGGREGATE_KEYS[aggregate_type]]
         history = await self.store.load(context, aggregate_type, aggregate_id)
-        occurred = datetime.combine(on or date(2020, 1, 1), datetime.min.time(), tzinfo=UTC)
+        occurred = at or datetime.combine(on or date(2020, 1, 1), datetime.min.time(), tzinfo=UTC)
         self._commands += 1
         command_id = f"given-{self._commands}"
         return await self.store.append(

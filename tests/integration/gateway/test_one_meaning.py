@@ -7,7 +7,7 @@ projections re-read payloads by event name), or a past answer it used to get wro
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -285,3 +285,56 @@ async def test_a_past_answer_waits_for_a_lagging_read_model_or_names_it(
         assert (await tender(g, asOf="2015-07-01"))["phase"] == "PUBLISHED"
     finally:
         await g.stop()
+
+
+async def test_facts_of_one_day_take_effect_in_the_order_they_were_recorded(
+    gateway: Gateway,
+) -> None:
+    # Enrolled at 15:00, the withdrawal written as 09:00 the same day: valid time is a Dutch
+    # calendar day (asOf is a date), so within the day the order the service decided in
+    # holds, and the read model does not refuse the withdrawal as "not enrolled".
+    g = gateway
+    stored = await plan(g)
+    stored += await g.given(
+        "enrolment_window",
+        "EnrolmentWindowOpened",
+        {"tender_id": "t1", "lot_ids": ["a"], "opens_on": "2015-02-01", "closes_on": "2015-05-31"},
+        on=date(2015, 2, 1),
+    )
+    stored += await g.given(
+        "enrolment_window",
+        "ParticipantEnrolled",
+        {
+            "tender_id": "t1",
+            "organisation_code": "GM0363",
+            "lot_ids": ["a"],
+            "power_of_attorney_ref": "poa-GM0363",
+            "enrolled_on": "2015-03-02",
+        },
+        at=datetime(2015, 3, 2, 14, 0, tzinfo=UTC),
+    )
+    stored += await g.given(
+        "enrolment_window",
+        "ParticipantWithdrawn",
+        {"tender_id": "t1", "organisation_code": "GM0363", "withdrawn_on": "2015-03-02"},
+        at=datetime(2015, 3, 2, 8, 0, tzinfo=UTC),
+    )
+    await g.settle(stored)
+    assert [r.parked_count for r in g.runners] == [0] * len(g.runners)
+
+    async def participants(as_of: str) -> list[dict[str, str]]:
+        body = await g.query(
+            """query ($asOf: Date) {
+              tender(tenderId: "t1", asOf: $asOf) { participants { organisationCode status } }
+            }""",
+            {"asOf": as_of},
+            token=g.token("coordinator"),
+        )
+        assert "errors" not in body, body
+        found: list[dict[str, str]] = body["data"]["tender"]["participants"]
+        return found
+
+    assert await participants("2015-03-02") == [
+        {"organisationCode": "GM0363", "status": "withdrawn"}
+    ]
+    assert await participants("2015-03-01") == []

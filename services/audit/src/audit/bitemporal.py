@@ -1,9 +1,11 @@
 """Bitemporal folding: the state of an aggregate as of valid time D, as known at time K.
 
 An event counts for (D, K) when the registry had recorded it by K (`recorded_at <= K`) and
-it was true by D (`occurred_at <= D`). Counted events are applied in valid-time order, ties
-broken by when they were recorded, then by the aggregate's version: a correction is a new
-event recorded later, so it wins over the fact it corrects. Events are never edited.
+it was true by D (its Dutch calendar day has begun by D: valid time is a day, as `asOf` is).
+Counted events are applied in valid-time order, day by day, ties broken by when they were
+recorded, then by the aggregate's version: within a day the order the owner decided in, and
+a correction is a new event recorded later, so it wins over the fact it corrects. Events
+are never edited. The gateway's bitemporal read models use the same clocks.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from contracts_schema.calendar import start_of_dutch_day
 from contracts_schema.envelope import EventEnvelope
 
 # Dates in the domain are Dutch calendar dates: "as of 20 November" ends at midnight there.
@@ -34,7 +37,11 @@ class Horizon:
         return self.as_of.astimezone(LOCAL_ZONE).date()
 
     def admits(self, envelope: EventEnvelope) -> bool:
-        return envelope.recorded_at <= self.known_at and envelope.occurred_at <= self.as_of
+        return envelope.recorded_at <= self.known_at and self.valid_by(envelope)
+
+    def valid_by(self, envelope: EventEnvelope) -> bool:
+        """True by D: a fact counts from the start of its Dutch calendar day."""
+        return start_of_dutch_day(envelope.occurred_at) <= self.as_of
 
 
 def end_of_day(day: date) -> datetime:
@@ -67,8 +74,9 @@ def horizon(
 
 
 def valid_order(envelope: EventEnvelope) -> tuple[datetime, datetime, str, str, str, int]:
+    """Day by day; within a day in the order recorded (the order the owner decided in)."""
     return (
-        envelope.occurred_at.astimezone(UTC),
+        start_of_dutch_day(envelope.occurred_at),
         envelope.recorded_at.astimezone(UTC),
         envelope.context,
         envelope.aggregate_type,

@@ -96,13 +96,13 @@ async def gather(store: EventStore, tender_id: str, at: Horizon) -> Exported:
     own += [e for e in contracts if e.aggregate_id in signed]
     releases = process_releases(
         tender_id,
-        [e for e in own if e.occurred_at <= at.as_of],
+        [e for e in own if at.valid_by(e)],
         names,
-        [e for e in links if e.occurred_at <= at.as_of],
+        [e for e in links if at.valid_by(e)],
     )
     call_offs = []
     for events in _by_aggregate(await _of_type(store, ENROLMENT, "call_off", at.known_at)).values():
-        counted = sorted((e for e in events if e.occurred_at <= at.as_of), key=valid_order)
+        counted = sorted((e for e in events if at.valid_by(e)), key=valid_order)
         awarded = [x for x in map(_typed, counted) if isinstance(x, CallOffAwarded)]
         if awarded and awarded[0].tender_id == tender_id:
             release = call_off_release(counted, names)
