@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import event
@@ -42,6 +43,17 @@ async def add_tenders(g: Gateway, start: int, count: int) -> list[StoredEvent]:
         )
         stored += await g.given(
             "enrolment_window",
+            "EnrolmentWindowOpened",
+            {
+                "tender_id": f"t{i}",
+                "lot_ids": ["a", "b"],
+                "opens_on": "2015-01-15",
+                "closes_on": "2015-03-01",
+            },
+            on=date(2015, 1, 15),
+        )
+        stored += await g.given(
+            "enrolment_window",
             "ParticipantEnrolled",
             {
                 "tender_id": f"t{i}",
@@ -50,6 +62,7 @@ async def add_tenders(g: Gateway, start: int, count: int) -> list[StoredEvent]:
                 "power_of_attorney_ref": f"poa-{code}",
                 "enrolled_on": "2015-02-01",
             },
+            on=date(2015, 2, 1),
         )
         stored += await g.given(
             "contract",
