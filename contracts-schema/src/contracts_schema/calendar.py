@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
@@ -20,3 +20,9 @@ def start_of_dutch_day(moment: datetime) -> datetime:
     owning service decided them in), whatever hour a client wrote.
     """
     return datetime.combine(dutch_day(moment), time(0), tzinfo=DUTCH_TIME)
+
+
+def end_of_dutch_day(day: date) -> datetime:
+    """The last instant of a Dutch calendar day: "as of D" counts every fact of day D."""
+    next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=DUTCH_TIME)
+    return next_midnight - timedelta(microseconds=1)

@@ -335,16 +335,32 @@ class ProjectionRunner:
             self._source.load(context, aggregate_type, aggregate_id), self._loop
         )
         history = future.result(timeout=60)
-        return [e for e in history.events if e.seq < before]
+        # What was parked never took effect here, whether the fold or the database refused it.
+        with self._engine.connect() as conn:
+            skipped = set(
+                conn.execute(
+                    select(parked.c.seq).where(
+                        parked.c.projection == self.projection.key,
+                        parked.c.stream == context.stream,
+                        parked.c.aggregate == f"{aggregate_type}/{aggregate_id}",
+                    )
+                ).scalars()
+            )
+        return [e for e in history.events if e.seq < before and e.seq not in skipped]
 
-    async def start(self) -> None:
-        from eventstore.projection_versions import claim_if_first
+    def bind_history(self) -> None:
+        """Let a versioned projection load an aggregate's earlier events (after a restart, an
+        eviction from its cache, or a batch that did not commit). Call on the running loop."""
         from eventstore.versioned import VersionedProjection
 
         self._loop = asyncio.get_running_loop()
         if isinstance(self.projection, VersionedProjection):
             self.projection.history = self._load_earlier
 
+    async def start(self) -> None:
+        from eventstore.projection_versions import claim_if_first
+
+        self.bind_history()
         await asyncio.to_thread(self.create_tables)
         self.positions = await asyncio.to_thread(self.load_positions)
         p = self.projection
@@ -567,9 +583,14 @@ class ProjectionRunner:
         self, contexts: Sequence[BoundedContext] | None = None
     ) -> dict[str, int]:
         """The last sequence of the streams this projection reads, as the store has it now."""
+        from eventstore.errors import StreamNotFound
+
         heads: dict[str, int] = {}
         for context in contexts if contexts is not None else self.projection.contexts:
-            heads[context.stream] = await self._source.last_seq(context)
+            try:
+                heads[context.stream] = await self._source.last_seq(context)
+            except StreamNotFound:
+                heads[context.stream] = 0  # nothing stored yet: nothing to wait for
         return heads
 
     async def wait_until(self, positions: dict[str, int], timeout: float) -> bool:

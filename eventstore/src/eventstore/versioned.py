@@ -62,7 +62,7 @@ class VersionedProjection(BatchProjection):
 
     def __init__(self) -> None:
         self._timelines: OrderedDict[tuple[str, str], Timeline[Any, DomainEvent]] = OrderedDict()
-        self.history: History | None = None  # set by the runner: earlier events of a aggregate
+        self.history: History | None = None  # set by the runner: an aggregate's earlier events
 
     # -- what a read model says ------------------------------------------------------------
     def readings(self) -> dict[str, Reading]:
@@ -120,7 +120,13 @@ class VersionedProjection(BatchProjection):
             return timeline
         initial = reading.initial(e.aggregate_id)
         earlier: Sequence[StoredEvent] = ()
-        if e.aggregate_version > 1 and self.history is not None:
+        if e.aggregate_version > 1:
+            if self.history is None:  # never fold a later event on a made-up beginning
+                raise LookupError(
+                    f"{self.key} cannot load the earlier events of {e.aggregate_type}/"
+                    f"{e.aggregate_id}: its runner gave it no history (ProjectionRunner."
+                    "bind_history)"
+                )
             context = next(c for c in self.contexts if c.name == e.context)
             earlier = self.history(context, e.aggregate_type, e.aggregate_id, event.seq)
         timeline, _refused = replay(

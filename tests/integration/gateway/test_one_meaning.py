@@ -43,7 +43,7 @@ async def gateway(
 
 
 async def tender(g: Gateway, **variables: Any) -> dict[str, Any]:
-    body = await g.query(TENDER, variables)
+    body = await g.query(TENDER, variables, token=g.token("coordinator"))
     assert "errors" not in body, body
     result: dict[str, Any] = body["data"]["tender"]
     return result
@@ -175,6 +175,9 @@ async def test_notices_bids_and_review_proceedings_reach_the_gateway(gateway: Ga
     assert lot["bidCount"] == 2
     assert lot["reviewPending"] is True
     assert lot["review"] == {"forum": "voorzieningenrechter Den Haag"}
+    anonymous = await g.query(TENDER, {})
+    assert [e["extensions"]["code"] for e in anonymous["errors"]] == ["FORBIDDEN"]
+    assert anonymous["errors"][0]["path"][-1] == "bidderIds"  # losing bidders are not public
     [before] = (await tender(g, asOf="2015-08-15"))["lots"]
     assert (before["status"], before["reviewPending"]) == ("BIDS_RECEIVED", False)
 

@@ -40,10 +40,11 @@ def test_versions_are_valid_from_each_fact_to_the_next() -> None:
         "enrolment_window/GT-MC1", [(OPENED, K), (ENROLLED, K), (EXTENDED, K)], context="enrolment"
     )
     versions = derive_versions("enrolment_window", "GT-MC1", envelopes)
-    assert [(v.valid_from[:10], (v.valid_to or "")[:10]) for v in versions] == [
-        ("2015-01-15", "2015-02-01"),
-        ("2015-02-01", "2015-04-20"),
-        ("2015-04-20", ""),
+    # Valid time is a Dutch day: each version starts at Dutch midnight (UTC text, CET/CEST).
+    assert [(v.valid_from[:13], (v.valid_to or "")[:13]) for v in versions] == [
+        ("2015-01-14T23", "2015-01-31T23"),
+        ("2015-01-31T23", "2015-04-19T22"),
+        ("2015-04-19T22", ""),
     ]
     participant = json.loads(versions[1].state)["participants"]["GM0363"]
     assert participant == participant | {

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
-from contracts_schema.calendar import start_of_dutch_day
+from contracts_schema.calendar import DUTCH_TIME, end_of_dutch_day, start_of_dutch_day
 from contracts_schema.envelope import EventEnvelope
 
 # Dates in the domain are Dutch calendar dates: "as of 20 November" ends at midnight there.
-LOCAL_ZONE = ZoneInfo("Europe/Amsterdam")
+LOCAL_ZONE = DUTCH_TIME
 
 S = TypeVar("S")
 
@@ -44,10 +43,7 @@ class Horizon:
         return start_of_dutch_day(envelope.occurred_at) <= self.as_of
 
 
-def end_of_day(day: date) -> datetime:
-    """The last instant of a Dutch calendar day, as an aware datetime."""
-    next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=LOCAL_ZONE)
-    return next_midnight - timedelta(microseconds=1)
+end_of_day = end_of_dutch_day  # the domain's calendar, in one place
 
 
 def parse_instant(text: str, *, name: str) -> datetime:

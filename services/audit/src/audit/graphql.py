@@ -10,7 +10,7 @@ and puts an `AuditSources` on its per-request context as `context.audit`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -36,6 +36,9 @@ class AuditSources:
     store: EventStore
     engine: Engine | None = None  # the read-model database holding the temporal projection
     authorize: Callable[[Any], None] = lambda context: None  # raise to refuse
+    # Waits until the temporal read model holds every stored event (raise if it cannot): a
+    # past answer is never given from a read model that has not reached the present.
+    caught_up: Callable[[Any], Awaitable[None]] | None = None
 
     def horizon(self, as_of: date | datetime | None, known_at: datetime | None) -> Horizon:
         now = datetime.now(UTC)
@@ -160,6 +163,8 @@ class AuditQuery:
             raise ValueError("no temporal read model is configured")
         at = sources.horizon(as_of, known_at)
         engine = sources.engine
+        if sources.caught_up is not None:
+            await sources.caught_up(info.context)
 
         def read() -> list[EntityState]:
             with engine.connect() as conn:

@@ -40,6 +40,7 @@ async def rebuild(
 ) -> Rebuilt:
     """Apply every event (up to `upto` per stream) into `engine` with the runner's code."""
     runner = ProjectionRunner(store.nc, engine, projection)
+    runner.bind_history()  # a versioned read model may need an aggregate's earlier events
     await asyncio.to_thread(runner.create_tables)
     tables = list(runner.metadata.sorted_tables)
     positions: dict[str, int] = dict(start or {})

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, and_, or_, select
 
 from audit.bitemporal import Horizon
-from audit.versions import Version, derive_tail, utc_text
+from audit.versions import Version, derive_tail, utc_text, valid_text
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
@@ -25,7 +25,8 @@ NAME = "audit_history"
 
 class TemporalProjection(Projection):
     name: ClassVar[str] = NAME
-    # 2: states are the owners' folds rendered as JSON (was: the audit's own views).
+    # 2: states are the owners' folds rendered as JSON (was: the audit's own views), valid
+    # from the start of each fact's Dutch calendar day (was: its instant).
     version: ClassVar[int] = 2
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
     reads_every_event: ClassVar[bool] = True  # keeps envelopes; its views give them meaning
@@ -68,7 +69,7 @@ class TemporalProjection(Projection):
     def apply(self, conn: Connection, event: StoredEvent) -> None:
         e = event.envelope
         kind, ident = e.aggregate_type, e.aggregate_id
-        cut = utc_text(e.occurred_at)
+        cut = valid_text(e)
         conn.execute(
             self.events.insert().values(
                 aggregate_type=kind,
@@ -99,8 +100,8 @@ class TemporalProjection(Projection):
             kind,
             ident,
             Version(base.valid_from, base.valid_to, base.state) if base else None,
-            [x for x in stored if utc_text(x.occurred_at) < cut],
-            [x for x in stored if utc_text(x.occurred_at) >= cut],
+            [x for x in stored if valid_text(x) < cut],
+            [x for x in stored if valid_text(x) >= cut],
         )
         if [(r.valid_from, r.valid_to, r.state) for r in old_tail] == [
             (d.valid_from, d.valid_to, d.state) for d in new_tail

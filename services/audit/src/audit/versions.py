@@ -16,12 +16,19 @@ from typing import Any
 
 from audit.bitemporal import valid_order
 from audit.folding import reader_for, render
+from contracts_schema.calendar import start_of_dutch_day
 from contracts_schema.envelope import EventEnvelope
 
 
 def utc_text(moment: datetime) -> str:
     """Sortable text in UTC: compares the same on SQLite and PostgreSQL."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def valid_text(envelope: EventEnvelope) -> str:
+    """When a fact became valid, as sortable text: the start of its Dutch calendar day (valid
+    time is a day, as in the gateway's read models)."""
+    return utc_text(start_of_dutch_day(envelope.occurred_at))
 
 
 def state_text(state: dict[str, Any]) -> str:
@@ -62,7 +69,7 @@ def derive_tail(
     steps: list[tuple[str, str]] = [(base.valid_from, base.state)] if base else []
     for envelope in later:
         state = reader.step(state, envelope).state
-        instant, text = utc_text(envelope.occurred_at), state_text(render(state))
+        instant, text = valid_text(envelope), state_text(render(state))
         if steps and steps[-1][0] == instant:
             steps[-1] = (instant, text)
         else:

@@ -65,6 +65,7 @@ def local_date(value: int | None) -> date | None:
 # "As known now" is everything recorded: a service's clock a little ahead of the gateway's
 # must not hide a write that was just acknowledged.
 KNOWN_NOW = FOREVER - 1
+AUDIT_HISTORY = "audit_history"  # the audit's history read model (answers entitiesAsOf)
 
 
 def horizon_view(table: Table, valid: int, known: int, present: bool = False) -> Any:
@@ -189,15 +190,18 @@ class ReadModels:
                 " retry the query with the same token",
             )
 
-    async def reach_present(self, timeout: float) -> None:
-        """Wait until every read model has applied every event stored before this call.
+    async def reach_present(self, timeout: float, *, audit: bool = False) -> None:
+        """Wait until the read models have applied every event stored before this call.
 
         A past horizon (asOf/knownAt) is answered only from read models that hold all it
         needs: everything recorded up to now includes everything recorded by any K <= now.
+        The gateway's types read its own read models; `audit=True` waits for the audit's
+        history read model (`entitiesAsOf`) instead.
         """
+        runners = [r for r in self.runners if (r.projection.name == AUDIT_HISTORY) == audit]
         heads: dict[str, int] = {}
         try:
-            for runner in self.runners:
+            for runner in runners:
                 missing = [c for c in runner.projection.contexts if c.stream not in heads]
                 if missing:
                     heads.update(await runner.stream_heads(missing))
@@ -207,10 +211,8 @@ class ReadModels:
                 f"cannot tell how far the event streams reach ({type(exc).__name__}: {exc});"
                 " a past answer is given only from read models that hold the whole history",
             ) from exc
-        results = await asyncio.gather(
-            *(runner.wait_until(heads, timeout) for runner in self.runners)
-        )
-        late = [r.projection.key for r, ok in zip(self.runners, results, strict=True) if not ok]
+        results = await asyncio.gather(*(runner.wait_until(heads, timeout) for runner in runners))
+        late = [r.projection.key for r, ok in zip(runners, results, strict=True) if not ok]
         if late:
             raise ConsistencyError(
                 "HORIZON_NOT_REACHED",

@@ -21,7 +21,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.types.arguments import StrawberryArgument
 from strawberry.types.field import StrawberryField
 
-from audit.bitemporal import end_of_day
+from contracts_schema.calendar import end_of_dutch_day
 from eventstore.bitemporal_sql import micros
 from gateway.readmodels import KNOWN_NOW, ConsistencyError
 from gateway.schema.context import Context
@@ -57,7 +57,7 @@ class Asked:
             # A knownAt not yet reached reads everything recorded so far (the default).
             if self.known_at < now:
                 known = micros(self.known_at)
-        valid = micros(end_of_day(self.as_of) if self.as_of else now)
+        valid = micros(end_of_dutch_day(self.as_of) if self.as_of else now)
         return valid, known
 
 

@@ -18,7 +18,8 @@ from strawberry.utils.str_converters import to_camel_case
 
 from audit.graphql import AuditQuery, AuditSources
 from eventstore.store import EventStore
-from gateway.schema.errors import Forbidden
+from gateway.readmodels import ConsistencyError
+from gateway.schema.errors import ClientError, Forbidden
 
 AUDIT_FIELDS = frozenset(
     f.graphql_name or to_camel_case(f.python_name)
@@ -35,8 +36,16 @@ def authorize(context: Any) -> None:
         )
 
 
+async def history_caught_up(context: Any) -> None:
+    """entitiesAsOf reads the audit's history read model: only once it holds every event."""
+    try:
+        await context.read.reach_present(context.settings.consistency_timeout, audit=True)
+    except ConsistencyError as exc:
+        raise ClientError(exc.message, exc.code) from exc
+
+
 def audit_sources(store: EventStore, engine: Engine) -> AuditSources:
-    return AuditSources(store, engine, authorize)
+    return AuditSources(store, engine, authorize, history_caught_up)
 
 
 def is_audit_input_error(error: GraphQLError) -> bool:

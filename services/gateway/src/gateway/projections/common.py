@@ -53,5 +53,7 @@ def reading(fold: Fold[Any], image: Callable[[Any], Image]) -> Reading:
         initial=fold.initial,
         evolve=fold.evolve,
         image=image,
-        events=frozenset(m.event_type for m in fold.events),
+        # What the owner's fold says it handles or ignores: a new event its fold has not
+        # declared is undeclared here too.
+        events=frozenset(m.event_type for m in fold.handled | fold.ignored),
     )

@@ -7,7 +7,12 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Column, Date, MetaData, Numeric, String, Table
 
-from contracts_schema.enrolment.state import CallOffState, EnrolmentWindowState, ParticipantState
+from contracts_schema.enrolment.state import (
+    CallOffState,
+    EnrolmentWindowState,
+    ParticipantState,
+    ParticipantStatus,
+)
 from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import ENROLMENT, BoundedContext
 from eventstore.bitemporal_sql import versioned_table
@@ -49,6 +54,8 @@ class EnrolmentProjection(VersionedProjection):
             Column("enrolled_on", Date),  # None: known only from the frozen list
             Column("withdrawn_on", Date),
             Column("frozen", Boolean, nullable=False),
+            # Takes part (the fold's `enrolled`): once the list is frozen, exactly the list.
+            Column("participates", Boolean, nullable=False),
             key=["tender_id", "organisation_code"],
         )
         self.call_offs = versioned_table(
@@ -97,7 +104,7 @@ def window_rows(state: EnrolmentWindowState) -> Image:
         }
     }
     for p in state.participants.values():
-        key, row = _participant_row(tid, p)
+        key, row = _participant_row(tid, p, state.frozen)
         rows[key] = row
     return rows
 
@@ -107,12 +114,14 @@ def window_rows(state: EnrolmentWindowState) -> Image:
 # immutable value shared by every later window state until it changes: its key and row are
 # built once per participant state (the cache holds the state, so its id is not reused), and
 # the timeline's diff finds the unchanged rows by identity.
-_PARTICIPANT_ROWS: dict[int, tuple[ParticipantState, str, Any, dict[str, Any]]] = {}
-_PARTICIPANT_ROWS_MAX = 500_000
+_PARTICIPANT_ROWS: dict[tuple[int, bool], tuple[ParticipantState, str, Any, dict[str, Any]]] = {}
+_PARTICIPANT_ROWS_MAX = 50_000
 
 
-def _participant_row(tid: str, p: ParticipantState) -> tuple[Any, dict[str, Any]]:
-    hit = _PARTICIPANT_ROWS.get(id(p))
+def _participant_row(
+    tid: str, p: ParticipantState, list_frozen: bool
+) -> tuple[Any, dict[str, Any]]:
+    hit = _PARTICIPANT_ROWS.get((id(p), list_frozen))
     if hit is not None and hit[0] is p and hit[1] == tid:
         return hit[2], hit[3]
     code = p.organisation_code
@@ -126,10 +135,11 @@ def _participant_row(tid: str, p: ParticipantState) -> tuple[Any, dict[str, Any]
         "enrolled_on": p.enrolled_on,
         "withdrawn_on": p.withdrawn_on,
         "frozen": p.frozen,
+        "participates": p.status is ParticipantStatus.ENROLLED and (p.frozen or not list_frozen),
     }
     if len(_PARTICIPANT_ROWS) >= _PARTICIPANT_ROWS_MAX:
         _PARTICIPANT_ROWS.clear()
-    _PARTICIPANT_ROWS[id(p)] = (p, tid, key, row)
+    _PARTICIPANT_ROWS[id(p), list_frozen] = (p, tid, key, row)
     return key, row
 
 

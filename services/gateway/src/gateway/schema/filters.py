@@ -114,7 +114,7 @@ def contract_query(read: ReadModels, f: ContractFilter | None) -> Select[Any]:
             .where(
                 p.c.tender_id == c.c.tender_id,
                 p.c.organisation_code == f.buyer,
-                p.c.status == "enrolled",
+                p.c.participates.is_(True),
             )
             .exists()
         )

@@ -124,7 +124,7 @@ class Loaders:
             known = read.horizon[1] if read.horizon else KNOWN_NOW
             rows = await read.rows(
                 select(raw.c.code, func.min(raw.c.valid_from).label("since"))
-                .where(raw.c.code.in_(keys), raw.c.known_from <= known)
+                .where(raw.c.code.in_(keys), raw.c.known_from <= known, raw.c.known_to > known)
                 .group_by(raw.c.code)
             )
             found = {r["code"]: local_date(r["since"]) for r in rows}

@@ -111,7 +111,7 @@ class Lot:
     lot_id: str
     title: str
     status: LotStatus
-    bidder_ids: list[str]
+    _bidder_ids: strawberry.Private[list[str]]
     bid_count: int | None
     supplier_ids: list[str]
     decision_sent_on: date | None
@@ -129,7 +129,19 @@ class Lot:
             if r["review_forum"]
             else None
         )
-        return cls(status=LotStatus(r["status"]), review=review, **{k: r[k] for k in LOT_FIELDS})
+        return cls(
+            status=LotStatus(r["status"]),
+            review=review,
+            _bidder_ids=r["bidder_ids"],
+            **{k: r[k] for k in LOT_FIELDS},
+        )
+
+    @strawberry.field(
+        description="Who bid (signed-in clients only: losing bidders are not public)."
+    )
+    def bidder_ids(self, info: Info) -> list[str] | None:
+        info.context.require_signed_in("the bidders of a lot")
+        return list(self._bidder_ids)
 
     @strawberry.field(description="Provisionally or definitively awarded suppliers.")
     async def suppliers(self, info: Info) -> list[Supplier]:
@@ -137,7 +149,7 @@ class Lot:
 
 
 LOT_FIELDS = (
-    "tender_id", "lot_id", "title", "bidder_ids", "bid_count", "supplier_ids",
+    "tender_id", "lot_id", "title", "bid_count", "supplier_ids",
     "decision_sent_on", "standstill_ends_on", "standstill_ended_on", "review_pending",
     "awarded_on", "cancelled_on",
 )  # fmt: skip
@@ -306,7 +318,7 @@ class Contract(relay.Node):
         if self.tender_id is None:
             return []
         rows = await info.context.loaders.participants_by_tender.load(self.tender_id)
-        return [Participant.from_row(r) for r in rows if r["status"] == "enrolled"]
+        return [Participant.from_row(r) for r in rows if r["participates"]]
 
     @strawberry.field(description="A framework's call-offs (participants see their own only).")
     async def call_offs(self, info: Info) -> list[LazyCallOff] | None:

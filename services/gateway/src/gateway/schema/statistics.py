@@ -71,7 +71,7 @@ class Statistics:
             select(t.c.programme_id, func.count(distinct(p.c.organisation_code)).label("n"))
             .join(t, t.c.tender_id == p.c.tender_id)
             .where(
-                p.c.status == "enrolled",
+                p.c.participates.is_(True),
                 p.c.organisation_code.like(MUNICIPALITY),
                 t.c.programme_id.is_not(None),
             )
@@ -90,7 +90,7 @@ class Statistics:
         o, p = read.organisations.organisations, read.enrolment.participants
         enrolled = (
             select(p.c.organisation_code)
-            .where(p.c.organisation_code == o.c.code, p.c.status == "enrolled")
+            .where(p.c.organisation_code == o.c.code, p.c.participates.is_(True))
             .exists()
         )
         rows = await read.rows(
