@@ -130,14 +130,13 @@ async def test_malformed_message_on_a_command_subject_is_rejected(
     nats_client: NATS, subject: str, body: bytes, code: str
 ) -> None:
     from eventstore.commands import CommandService
-    from eventstore.serving import CommandServer
+    from eventstore.service_app import serve_in_process, server_url
     from tests.support.ledger import EVENT_TYPES, ROUTES
 
-    server = CommandServer(
-        nats_client,
-        CommandService(LEDGER, EventStore(nats_client, CLOCK), CLOCK, ROUTES, EVENT_TYPES),
+    server = await serve_in_process(
+        server_url(nats_client),
+        [CommandService(LEDGER, EventStore(nats_client, CLOCK), CLOCK, ROUTES, EVENT_TYPES)],
     )
-    await server.start()
     try:
         reply = parse_reply((await nats_client.request(subject, body, timeout=5)).data)
     finally:
