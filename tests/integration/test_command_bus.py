@@ -15,7 +15,7 @@ from contracts_schema.replies import CommandAccepted, CommandRejected
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandService
 from eventstore.service_app import build_service_app, serve_in_process, server_url
-from eventstore.serving import parse_reply, send_command
+from eventstore.serving import parse_reply, request_reply, send_command
 from eventstore.settings import NatsSettings
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
@@ -32,6 +32,8 @@ async def server(nats_client: NATS, fixed_clock: FixedClock) -> AsyncIterator[Na
     broker = await serve_in_process(
         server_url(nats_client), [ledger_service(nats_client, fixed_clock)]
     )
+    # Answered (an unknown command) once the subscription is live for this client too.
+    await request_reply(nats_client, LEDGER.command_subject("Probe"), b"{}", timeout=5)
     yield broker
     await broker.stop()
 
@@ -175,8 +177,8 @@ async def test_rule_violation_is_rejected_with_its_code(
 async def test_malformed_and_unknown_commands_are_rejected_and_service_keeps_serving(
     server: NatsBroker, nats_client: NATS, subject: str, body: bytes, code: str, fragment: str
 ) -> None:
-    msg = await nats_client.request(subject, body, timeout=5)
-    reply = parse_reply(msg.data)
+    data = await request_reply(nats_client, subject, body, timeout=5)
+    reply = parse_reply(data)
     assert isinstance(reply, CommandRejected)
     assert reply.code == code
     assert fragment in reply.message
@@ -221,7 +223,7 @@ async def test_faststream_entry_point_serves_commands(
         )
         assert isinstance(reply, CommandAccepted)
         bad = parse_reply(
-            (await nats_client.request("ledger.commands.RecordEntries", b"{", timeout=5)).data
+            await request_reply(nats_client, "ledger.commands.RecordEntries", b"{", timeout=5)
         )
         assert isinstance(bad, CommandRejected)
         assert bad.code == "MALFORMED_COMMAND"

@@ -141,6 +141,8 @@ async def serve_in_process(
             max_workers=max_workers,
         )
     await broker.start()
+    # The server has every subscription before the caller sends its first request.
+    await broker.connection.flush()
     return broker
 
 

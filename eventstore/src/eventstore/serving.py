@@ -38,12 +38,28 @@ async def send_command(
     )
     subject = context.command_subject(command.command_type)
     payload = request.model_dump_json().encode()
+    reply = await request_reply(
+        nc, subject, payload, timeout=timeout, no_responder_wait=no_responder_wait, headers=headers
+    )
+    return parse_reply(reply)
+
+
+async def request_reply(
+    nc: NATS,
+    subject: str,
+    payload: bytes,
+    *,
+    timeout: float = 10.0,
+    no_responder_wait: float = 3.0,
+    headers: Mapping[str, str] | None = None,
+) -> bytes:
+    """Any payload on a command subject, the reply's raw bytes."""
     # A service that is (re)starting has no responder for a moment: wait briefly for it.
     deadline = asyncio.get_running_loop().time() + no_responder_wait
     while True:
         try:
             msg = await nc.request(subject, payload, timeout=timeout, headers=dict(headers or {}))
-            return parse_reply(msg.data)
+            return msg.data
         except NoRespondersError:
             if asyncio.get_running_loop().time() > deadline:
                 raise
