@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every service; docker-compose.yml and deploy/k8s choose the command
-# (`python -m registry`, `python -m enrolment`, `python -m notifier`, `python -m gateway`).
+# (`python -m bootstrap.serve registry|enrolment|notifier run|gateway`: each through the
+# composition root, `bootstrap.parts`).
 # Configuration by environment variables only (GT_*); no secret is baked into the image.
 
 ARG PYTHON_VERSION=3.11
@@ -38,4 +39,4 @@ USER gt:gt
 EXPOSE 8000 9100
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=6 \
   CMD ["python", "-m", "eventstore.health", "probe", "http://127.0.0.1:9100/healthz"]
-CMD ["python", "-m", "registry"]
+CMD ["python", "-m", "bootstrap.serve", "registry"]

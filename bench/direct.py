@@ -73,7 +73,7 @@ def build_read_models(
     engine: Engine, streams: dict[str, list[StoredEvent]], *, batch: int = 500
 ) -> Built:
     """Every gateway read model from the events, through each runner's own batch path."""
-    from eventstore.projection import ProjectionRunner
+    from bootstrap.parts import projection_runner
     from gateway.projections import ALL
 
     started = time.perf_counter()
@@ -81,7 +81,7 @@ def build_read_models(
     per: dict[str, float] = {}
     for kind in ALL:
         t = time.perf_counter()
-        runner = ProjectionRunner(None, engine, kind(), batch=batch)  # type: ignore[arg-type]
+        runner = projection_runner(None, engine, kind(), batch=batch)  # type: ignore[arg-type]
         runner.create_tables()
         for context in runner.projection.contexts:
             for events in _batches(streams.get(context.stream, []), batch):

@@ -20,7 +20,7 @@ from pydantic import Field
 from contracts_schema.base import Command, DomainEvent, Identifier
 from contracts_schema.errors import RuleViolation
 from contracts_schema.subjects import BoundedContext
-from eventstore.commands import CommandRoute, Decider, DecisionContext
+from eventstore.commands import CommandParts, CommandRoute, Decider, DecisionContext
 
 BENCH = BoundedContext("bench", "BENCH")
 
@@ -65,6 +65,8 @@ ROUTES: list[CommandRoute[Amendments, AmendContract]] = [
     CommandRoute(AmendContract, DECIDER, lambda c: c.contract_id, decide)
 ]
 EVENT_TYPES: dict[str, type[DomainEvent]] = {"ContractAmended": ContractAmended}
+# The benchmark's own service: `bootstrap.parts.command_service` makes it.
+COMMANDS = CommandParts(BENCH, lambda _store: ROUTES, EVENT_TYPES)
 
 
 @dataclass(frozen=True)

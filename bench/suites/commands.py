@@ -19,21 +19,20 @@ from bench.figures import Figure, latency_ms
 from bench.history.model import History
 from bench.workload import (
     BENCH,
-    EVENT_TYPES,
+    COMMANDS,
     RAW_STREAM,
-    ROUTES,
     AmendContract,
     closed_loop,
     ensure_raw_stream,
 )
+from bootstrap.parts import command_service, registry_service
 from contracts_schema.base import Command
 from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import REGISTRY, BoundedContext
 from eventstore.clock import SystemClock
-from eventstore.commands import CommandService
-from eventstore.serving import CommandServer, send_command
+from eventstore.service_app import serve_in_process, server_url
+from eventstore.serving import send_command
 from eventstore.store import EventStore
-from registry.app import make_service
 
 DAY0 = date(2020, 1, 1)
 MakeCommand = Callable[[int, int, int], Command]  # (concurrency, worker, i) -> command
@@ -56,14 +55,12 @@ def signed_contracts(history: History) -> list[tuple[str, datetime]]:
 async def run(client: NATS, service_nc: NATS, config: Config, history: History) -> list[Figure]:
     clock = SystemClock()
     store = EventStore(service_nc, clock)
-    bench = CommandService(BENCH, store, clock, ROUTES, EVENT_TYPES)
-    servers = [
-        CommandServer(service_nc, bench, concurrency=256),
-        CommandServer(service_nc, make_service(store, clock), concurrency=256),
-    ]
-    for server in servers:
-        await server.start()
-    await service_nc.flush()  # the subscriptions are live before the first request
+    # The containers' FastStream subscriber, with room for the benchmark's concurrency.
+    broker = await serve_in_process(
+        server_url(service_nc),
+        [command_service(COMMANDS, store, clock), registry_service(store, clock)],
+        max_workers=256,
+    )
     await ensure_raw_stream(client.jetstream())
     contracts = signed_contracts(history)
 
@@ -95,8 +92,7 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
                 client, reader, REGISTRY, "registry AmendContract", registry_command, c, config
             )
     finally:
-        for server in servers:
-            await server.stop()
+        await broker.stop()
     return figures
 
 

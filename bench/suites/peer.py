@@ -20,11 +20,12 @@ from eventsourcing.domain import Aggregate, event
 
 from bench.context import BenchContext
 from bench.figures import Figure
-from bench.workload import BENCH, EVENT_TYPES, ROUTES, AmendContract
+from bench.workload import BENCH, COMMANDS, AmendContract
+from bootstrap.parts import command_service
 from contracts_schema.subjects import BoundedContext
 from eventstore.clock import SystemClock
-from eventstore.commands import CommandService
-from eventstore.serving import CommandServer, send_command
+from eventstore.service_app import serve_in_process, server_url
+from eventstore.serving import send_command
 from eventstore.store import AggregateHistory, CommandMetadata, EventStore, NewEvent
 
 PEER = BoundedContext("peer", "PEER")
@@ -107,10 +108,8 @@ async def our_figures(ctx: BenchContext, n: int, tag: str) -> dict[str, float]:
     async for _ in store.read_stream(context):
         count += 1
     read = count / (time.perf_counter() - started)
-    service = CommandService(BENCH, EventStore(ctx.service_nc, clock), clock, ROUTES, EVENT_TYPES)
-    server = CommandServer(ctx.service_nc, service)
-    await server.start()
-    await ctx.service_nc.flush()  # the subscription is live before the first request
+    service = command_service(COMMANDS, EventStore(ctx.service_nc, clock), clock)
+    server = await serve_in_process(server_url(ctx.service_nc), [service])
     try:
         started = time.perf_counter()
         for k in range(n):

@@ -58,11 +58,11 @@ async def rebuild(
     ctx: BenchContext, url: str, positions: dict[str, int] | None = None
 ) -> tuple[float, int]:
     """Seconds to rebuild every projection into a fresh database; and the events parked."""
-    from eventstore.projection import ProjectionRunner
+    from bootstrap.parts import projection_runner
     from eventstore.sql import make_engine
 
     engine = make_engine(url)
-    runners = [ProjectionRunner(ctx.service_nc, engine, p, batch=500) for p in projections()]
+    runners = [projection_runner(ctx.service_nc, engine, p, batch=500) for p in projections()]
     started = time.perf_counter()
     try:
         for runner in runners:

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandService
-from eventstore.service_app import build_service_app
-from eventstore.serving import CommandServer, parse_reply, send_command
+from eventstore.service_app import build_service_app, serve_in_process, server_url
+from eventstore.serving import parse_reply, request_reply, send_command
 from eventstore.settings import NatsSettings
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
@@ -26,11 +27,15 @@ def ledger_service(nc: NATS, clock: FixedClock) -> CommandService:
 
 
 @pytest.fixture
-async def server(nats_client: NATS, fixed_clock: FixedClock) -> AsyncIterator[CommandServer]:
-    server = CommandServer(nats_client, ledger_service(nats_client, fixed_clock))
-    await server.start()
-    yield server
-    await server.stop()
+async def server(nats_client: NATS, fixed_clock: FixedClock) -> AsyncIterator[NatsBroker]:
+    """The one command subscriber (FastStream), as the containers and bootstrap serve."""
+    broker = await serve_in_process(
+        server_url(nats_client), [ledger_service(nats_client, fixed_clock)]
+    )
+    # Answered (an unknown command) once the subscription is live for this client too.
+    await request_reply(nats_client, LEDGER.command_subject("Probe"), b"{}", timeout=5)
+    yield broker
+    await broker.stop()
 
 
 async def history(nc: NATS, clock: FixedClock, ledger_id: str) -> list[int]:
@@ -39,7 +44,7 @@ async def history(nc: NATS, clock: FixedClock, ledger_id: str) -> list[int]:
 
 
 async def test_accepted_reply_carries_events_and_consistency_token(
-    server: CommandServer, nats_client: NATS
+    server: NatsBroker, nats_client: NATS
 ) -> None:
     reply = await send_command(
         nats_client, LEDGER, RecordEntries(command_id="c-1", ledger_id="l1", amounts=[5, 7])
@@ -51,7 +56,7 @@ async def test_accepted_reply_carries_events_and_consistency_token(
 
 
 async def test_same_command_twice_appends_once(
-    server: CommandServer, nats_client: NATS, fixed_clock: FixedClock
+    server: NatsBroker, nats_client: NATS, fixed_clock: FixedClock
 ) -> None:
     command = RecordEntries(command_id="c-dup", ledger_id="l2", amounts=[1, 2, 3])
     first = await send_command(nats_client, LEDGER, command)
@@ -64,7 +69,7 @@ async def test_same_command_twice_appends_once(
 
 
 async def test_lost_reply_then_retry_appends_once(
-    nats_client: NATS, fixed_clock: FixedClock, server: CommandServer
+    nats_client: NATS, fixed_clock: FixedClock, server: NatsBroker
 ) -> None:
     # The client gives up before reading the reply (as if the reply was lost), then retries.
     command = RecordEntries(command_id="c-lost", ledger_id="l3", amounts=[9])
@@ -111,7 +116,7 @@ async def test_retry_after_dedup_window_and_without_kv_record_appends_once(
 
 
 async def test_command_id_reused_for_a_different_command_is_rejected(
-    server: CommandServer, nats_client: NATS
+    server: NatsBroker, nats_client: NATS
 ) -> None:
     await send_command(
         nats_client, LEDGER, RecordEntries(command_id="c-re", ledger_id="l5", amounts=[1])
@@ -124,7 +129,7 @@ async def test_command_id_reused_for_a_different_command_is_rejected(
 
 
 async def test_rule_violation_is_rejected_with_its_code(
-    server: CommandServer, nats_client: NATS
+    server: NatsBroker, nats_client: NATS
 ) -> None:
     reply = await send_command(
         nats_client, LEDGER, RecordEntries(command_id="c-0", ledger_id="l6", amounts=[0])
@@ -170,10 +175,10 @@ async def test_rule_violation_is_rejected_with_its_code(
     ],
 )
 async def test_malformed_and_unknown_commands_are_rejected_and_service_keeps_serving(
-    server: CommandServer, nats_client: NATS, subject: str, body: bytes, code: str, fragment: str
+    server: NatsBroker, nats_client: NATS, subject: str, body: bytes, code: str, fragment: str
 ) -> None:
-    msg = await nats_client.request(subject, body, timeout=5)
-    reply = parse_reply(msg.data)
+    data = await request_reply(nats_client, subject, body, timeout=5)
+    reply = parse_reply(data)
     assert isinstance(reply, CommandRejected)
     assert reply.code == code
     assert fragment in reply.message
@@ -184,7 +189,7 @@ async def test_malformed_and_unknown_commands_are_rejected_and_service_keeps_ser
 
 
 async def test_concurrent_commands_on_one_aggregate_all_land_in_order(
-    server: CommandServer, nats_client: NATS, fixed_clock: FixedClock
+    server: NatsBroker, nats_client: NATS, fixed_clock: FixedClock
 ) -> None:
     replies = await asyncio.gather(
         *(
@@ -218,7 +223,7 @@ async def test_faststream_entry_point_serves_commands(
         )
         assert isinstance(reply, CommandAccepted)
         bad = parse_reply(
-            (await nats_client.request("ledger.commands.RecordEntries", b"{", timeout=5)).data
+            await request_reply(nats_client, "ledger.commands.RecordEntries", b"{", timeout=5)
         )
         assert isinstance(bad, CommandRejected)
         assert bad.code == "MALFORMED_COMMAND"

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap.parts import enrolment_service, registry_service
 from contracts_schema.subjects import CONTEXTS
-from enrolment.app import make_service as enrolment_service
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
-from registry.app import make_service as registry_service
 from tests.service.bus import InProcessBus
 
 SERVERS = ("nats-server", "postgres", "postmaster")

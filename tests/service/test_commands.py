@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
+from bootstrap.parts import enrolment_service, registry_service
 from contracts_schema.enrolment.commands import OpenEnrolmentWindow
 from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import ENROLMENT, REGISTRY
-from enrolment.app import make_service as enrolment_service
 from eventstore.clock import FixedClock
 from eventstore.errors import ConcurrencyConflict
 from eventstore.memory import InMemoryEventStore
-from registry.app import make_service as registry_service
 from tests.service.bus import InProcessBus
 from tests.service.story import (
     KPN,

@@ -284,6 +284,20 @@ class CommandService:
         return reply
 
 
+@dataclass(frozen=True)
+class CommandParts:
+    """What a service owns on its command side: its routes (which may read the store) and the
+    event types it writes. The composition root (`bootstrap.parts.command_service`) turns
+    them into the one `CommandService` of that service; a service never constructs one.
+    """
+
+    context: BoundedContext
+    routes: Callable[[EventStorePort], Sequence[CommandRoute[Any, Any]]]
+    event_types: Mapping[str, type[DomainEvent]]
+    kind: type[CommandService] = CommandService  # a subclass that handles more subjects
+    max_attempts: int = 8
+
+
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 

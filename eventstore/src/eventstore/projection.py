@@ -21,7 +21,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from nats.aio.client import Client as NATS
 from sqlalchemy import (
@@ -267,6 +267,21 @@ def _writer_turn(engine: Engine) -> contextlib.AbstractContextManager[object]:
         if lock is None:
             lock = _WRITER_LOCKS[engine] = threading.Lock()
     return lock
+
+
+class RunnerFactory(Protocol):
+    """Makes a `ProjectionRunner`: `bootstrap.parts.projection_runner`, handed to whoever runs a
+    projection (the gateway's read side, audit's rebuild) by the composition root."""
+
+    def __call__(
+        self,
+        source: NATS | EventSource,
+        engine: Engine,
+        projection: Projection,
+        *,
+        batch: int = 500,
+        instance: str | None = None,
+    ) -> ProjectionRunner: ...
 
 
 class ProjectionRunner:

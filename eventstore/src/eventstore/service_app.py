@@ -95,6 +95,8 @@ def subscribe_commands(
     name: str,
     service: Callable[[], CommandService],
     observability: ObservabilitySettings,
+    *,
+    max_workers: int = 32,
 ) -> None:
     """The one command subscriber, for a container (`build_service_app`) and in-process."""
 
@@ -113,13 +115,17 @@ def subscribe_commands(
     # Registration is explicit and visible here: one subscriber per service, queue group shared.
     # Commands are handled concurrently (optimistic concurrency keeps each aggregate
     # consistent); without max_workers FastStream would take one command at a time.
-    broker.subscriber(f"{name}.commands.*", queue=f"{name}-commands", max_workers=32)(on_command)
+    broker.subscriber(f"{name}.commands.*", queue=f"{name}-commands", max_workers=max_workers)(
+        on_command
+    )
 
 
 async def serve_in_process(
     nats_url: str,
     services: Sequence[CommandService],
     observability: ObservabilitySettings | None = None,
+    *,
+    max_workers: int = 32,
 ) -> NatsBroker:
     """Serve several services' commands from this process (the embedded system, tests), with
     the subscriber the containers run; `await broker.stop()` ends it."""
@@ -127,9 +133,24 @@ async def serve_in_process(
     broker = NatsBroker(nats_url, max_reconnect_attempts=-1)
     for service in services:
         await service.start()
-        subscribe_commands(broker, service.context.name, _constant(service), observability)
+        subscribe_commands(
+            broker,
+            service.context.name,
+            _constant(service),
+            observability,
+            max_workers=max_workers,
+        )
     await broker.start()
+    # The server has every subscription before the caller sends its first request.
+    await broker.connection.flush()
     return broker
+
+
+def server_url(nc: NATS) -> str:
+    """The server `nc` is connected to, for a command broker's own connection beside it."""
+    at = nc.connected_url
+    assert at is not None, "connect to NATS before serving commands beside it"
+    return f"{at.scheme}://{at.hostname}:{at.port}"
 
 
 def _constant(service: CommandService) -> Callable[[], CommandService]:

@@ -24,6 +24,7 @@ from audit.rebuild import rebuild
 from audit.wiring import database_variable
 from bootstrap.audit_cli import audit_app
 from bootstrap.demo import load_demo
+from bootstrap.parts import projection_runner
 from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS, READ_MODELS_DB
 from bootstrap.system import System
 from contracts_schema.subjects import CONTEXTS
@@ -163,7 +164,7 @@ async def test_a_full_rebuild_answers_byte_for_byte_the_same(demo: Demo) -> None
     store = EventStore(demo.nc, demo.system.clock)
     for model in READ_MODELS:  # the gateway's read models and audit's row versions
         if model.database == READ_MODELS_DB:
-            await rebuild(store, fresh, model())
+            await rebuild(store, fresh, model(), runners=projection_runner)
     rebuilt_app = build_app(
         ReadModels(fresh), demo.system.settings, audit=audit_sources(store, fresh)
     )

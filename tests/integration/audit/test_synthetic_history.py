@@ -17,6 +17,7 @@ from audit.rebuild import rebuild
 from audit.temporal import TemporalProjection, list_as_of
 from bench.history.generator import generate
 from bench.loader import load_history
+from bootstrap.parts import projection_runner
 from contracts_schema.subjects import ENROLMENT, REGISTRY
 from eventstore.clock import SystemClock
 from eventstore.sql import make_engine
@@ -33,8 +34,12 @@ async def test_verify_export_and_rebuild_over_a_generated_history(
     store = EventStore(nats_client, SystemClock())
 
     live = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
-    await rebuild(store, live, TemporalProjection())  # the runner's batch code, as live would
-    report = await verify_all(store, [REGISTRY, ENROLMENT], live, [TemporalProjection])
+    await rebuild(
+        store, live, TemporalProjection(), runners=projection_runner
+    )  # the runner's batch code, as live would
+    report = await verify_all(
+        store, [REGISTRY, ENROLMENT], live, [TemporalProjection], runners=projection_runner
+    )
     assert report.problems == []
     assert sum(s.events for s in report.streams) == loaded.events
 
@@ -47,7 +52,7 @@ async def test_verify_export_and_rebuild_over_a_generated_history(
         assert tender["lots"], tender_id  # a cancellation never empties the lots
 
     scratch = make_engine(f"sqlite:///{tmp_path / 'rebuilt.db'}")
-    await rebuild(store, scratch, TemporalProjection())
+    await rebuild(store, scratch, TemporalProjection(), runners=projection_runner)
     projection = TemporalProjection.for_queries()
     for kind in ("tender", "contract", "enrolment_window", "organisation", "call_off"):
         for as_of in ("2012-01-01", "2016-03-01", "2021-01-01"):

@@ -20,6 +20,7 @@ from audit.checks import verify_projection
 from audit.history import replay
 from audit.rebuild import Cancelled, rebuild
 from audit.temporal import TemporalProjection, list_as_of
+from bootstrap.parts import projection_runner
 from contracts_schema.subjects import ENROLMENT, REGISTRY
 from eventstore.clock import FixedClock
 from eventstore.projection import ProjectionRunner
@@ -161,7 +162,7 @@ async def test_lnvt_list_as_of_november_2020_shows_kpn_in_standstill(live) -> No
 async def test_a_full_rebuild_gives_byte_identical_answers(live, tmp_path: Path) -> None:
     store, engine = live
     scratch = make_engine(f"sqlite:///{tmp_path / 'rebuilt.db'}")
-    await rebuild(store, scratch, TemporalProjection())
+    await rebuild(store, scratch, TemporalProjection(), runners=projection_runner)
     assert answers(scratch) == answers(engine)
 
 
@@ -169,7 +170,9 @@ async def test_verify_passes_then_names_a_row_changed_behind_the_runners_back(
     live, tmp_path: Path
 ) -> None:
     store, engine = live
-    clean = await verify_projection(store, engine, TemporalProjection(), tmp_path)
+    clean = await verify_projection(
+        store, engine, TemporalProjection(), tmp_path, runners=projection_runner
+    )
     assert clean.problems == []
     assert clean.rows > 0
     projection = TemporalProjection.for_queries()
@@ -183,7 +186,11 @@ async def test_verify_passes_then_names_a_row_changed_behind_the_runners_back(
         )
     found = [
         str(p)
-        for p in (await verify_projection(store, engine, TemporalProjection(), tmp_path)).problems
+        for p in (
+            await verify_projection(
+                store, engine, TemporalProjection(), tmp_path, runners=projection_runner
+            )
+        ).problems
     ]
     assert found
     assert all(
@@ -205,9 +212,15 @@ async def test_blue_green_rebuild_repairs_drift_and_a_cancelled_one_touches_noth
     cancel = asyncio.Event()
     cancel.set()
     with pytest.raises(Cancelled):
-        await blue_green_rebuild(store, engine, TemporalProjection, cancel=cancel)
+        await blue_green_rebuild(
+            store, engine, TemporalProjection, runners=projection_runner, cancel=cancel
+        )
     assert answers(engine) == drifted
 
-    await blue_green_rebuild(store, engine, TemporalProjection)
+    await blue_green_rebuild(store, engine, TemporalProjection, runners=projection_runner)
     assert answers(engine) == before
-    assert (await verify_projection(store, engine, TemporalProjection(), tmp_path)).problems == []
+    assert (
+        await verify_projection(
+            store, engine, TemporalProjection(), tmp_path, runners=projection_runner
+        )
+    ).problems == []

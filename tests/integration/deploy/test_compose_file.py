@@ -68,7 +68,8 @@ def test_topology_is_three_nats_nodes_postgres_and_the_four_services(
     assert set(compose["services"]) == {*NATS_NODES, "postgres", *APP_SERVICES}
     for name in APP_SERVICES:
         service = compose["services"][name]
-        assert service["command"][:3] == ["python", "-m", name]
+        # Every container command goes through the composition root.
+        assert service["command"][:4] == ["python", "-m", "bootstrap.serve", name]
         assert (ROOT / "services" / name / "src" / name).is_dir(), f"no package for {name}"
         env = service["environment"]
         assert env["GT_STREAM_REPLICAS"] == "3"

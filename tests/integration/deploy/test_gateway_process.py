@@ -1,4 +1,4 @@
-"""The gateway as its container runs it (`python -m gateway`, GT_* settings only): logged in to
+"""The gateway as its container runs it (`python -m bootstrap.serve gateway`, GT_* settings only): logged in to
 a nats-server with the deployment's users, its projections on PostgreSQL with the projector's
 rights and GraphQL reads through a read-only role, beside the enrolment service's process.
 It becomes ready, answers /healthz, /readyz and /metrics (projection lag) on the metrics port,

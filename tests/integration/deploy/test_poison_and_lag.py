@@ -16,7 +16,7 @@ from eventstore.clock import FixedClock
 from eventstore.health import HealthServer
 from eventstore.observability import unwatch_projection, watch_projection
 from eventstore.projection import ProjectionRunner, parked
-from eventstore.serving import parse_reply
+from eventstore.serving import parse_reply, request_reply
 from eventstore.sql import make_engine
 from eventstore.store import CommandMetadata, EventStore, NewEvent
 from tests.integration.deploy.ledger_projection import LedgerTotals, snapshot
@@ -130,16 +130,15 @@ async def test_malformed_message_on_a_command_subject_is_rejected(
     nats_client: NATS, subject: str, body: bytes, code: str
 ) -> None:
     from eventstore.commands import CommandService
-    from eventstore.serving import CommandServer
+    from eventstore.service_app import serve_in_process, server_url
     from tests.support.ledger import EVENT_TYPES, ROUTES
 
-    server = CommandServer(
-        nats_client,
-        CommandService(LEDGER, EventStore(nats_client, CLOCK), CLOCK, ROUTES, EVENT_TYPES),
+    server = await serve_in_process(
+        server_url(nats_client),
+        [CommandService(LEDGER, EventStore(nats_client, CLOCK), CLOCK, ROUTES, EVENT_TYPES)],
     )
-    await server.start()
     try:
-        reply = parse_reply((await nats_client.request(subject, body, timeout=5)).data)
+        reply = parse_reply(await request_reply(nats_client, subject, body, timeout=5))
     finally:
         await server.stop()
     assert isinstance(reply, CommandRejected)

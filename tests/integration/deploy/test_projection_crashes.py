@@ -23,7 +23,7 @@ from sqlalchemy import select as sql_select
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandService
 from eventstore.projection import ProjectionRunner, checkpoints
-from eventstore.serving import CommandServer
+from eventstore.service_app import serve_in_process, server_url
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
@@ -37,10 +37,9 @@ CLOCK = FixedClock(datetime(2026, 1, 15, tzinfo=UTC))
 
 
 async def record(nc: NATS, commands: list[RecordEntries]) -> None:
-    server = CommandServer(
-        nc, CommandService(LEDGER, EventStore(nc, CLOCK), CLOCK, ROUTES, EVENT_TYPES)
+    server = await serve_in_process(
+        server_url(nc), [CommandService(LEDGER, EventStore(nc, CLOCK), CLOCK, ROUTES, EVENT_TYPES)]
     )
-    await server.start()
     try:
         await run_load(nc, commands, concurrency=8, timeout=60)
     finally:

@@ -1,11 +1,10 @@
-"""Each command service as the container runs it (`python -m <service>`, settings from GT_*
+"""Each command service as the container runs it (`python -m bootstrap.serve <service>`, settings from GT_*
 only, logged in to a nats-server started with deploy/nats/accounts.conf as its own service
 user) answers /healthz, /readyz and /metrics, rejects a malformed command and logs JSON lines.
 The gateway takes no commands: tests/integration/deploy/test_gateway_process.py covers it."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -49,16 +48,10 @@ async def gateway_client(secured_server: NatsServer) -> AsyncIterator[NATS]:
     await nc.close()
 
 
-def runnable(name: str) -> bool:
-    return importlib.util.find_spec(f"{name}.__main__") is not None
-
-
 @pytest.mark.parametrize("service", COMMAND_SERVICES)
 async def test_service_process_answers_health_and_metrics(
     service: str, secured_server: NatsServer, gateway_client: NATS, tmp_path: Path
 ) -> None:
-    if not runnable(service):
-        pytest.skip(f"`python -m {service}` does not exist on this branch yet")
     port = free_port()
     env = {
         **service_environment(service, secured_server, port),

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 from nats.aio.client import Client as NATS
 
+from bootstrap.serve import enrolment_app
 from contracts_schema.base import Command, DomainEvent
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import CONTEXTS, ENROLMENT
-from enrolment.app import EnrolmentSettings, build_app
+from enrolment.app import EnrolmentSettings
 from eventstore.clock import Clock
 from eventstore.observability import ObservabilitySettings
 from eventstore.serving import send_command
@@ -20,7 +21,7 @@ from eventstore.store import CommandMetadata, EventStore, NewEvent
 
 @asynccontextmanager
 async def enrolment_service(url: str, database_url: str, clock: Clock) -> AsyncIterator[None]:
-    app, _broker = build_app(
+    app, _broker = enrolment_app(
         EnrolmentSettings(nats_url=url, enrolment_database_url=database_url),
         clock,
         ObservabilitySettings(metrics_port=-1),

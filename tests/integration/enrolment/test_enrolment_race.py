@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from nats.aio.client import Client as NATS
 
+from bootstrap.parts import enrolment as enrolment_parts
 from contracts_schema.enrolment.commands import (
     CloseEnrolmentWindow,
     EnrolParticipant,
@@ -19,10 +20,10 @@ from contracts_schema.registry.events import TenderPlanned
 from contracts_schema.registry.values import Lot
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import ENROLMENT
-from enrolment.app import assemble
 from enrolment.service import shipped_municipalities
 from eventstore.clock import FixedClock
-from eventstore.serving import CommandServer, send_command
+from eventstore.service_app import serve_in_process, server_url
+from eventstore.serving import send_command
 from eventstore.store import EventStore
 from tests.integration.enrolment.support import (
     accepted,
@@ -37,13 +38,12 @@ RACERS = 40
 async def service(
     nats_client: NATS, event_store: EventStore, sqlite_url: str, fixed_clock: FixedClock
 ) -> AsyncIterator[None]:
-    # The shared library's CommandServer handles commands concurrently (as several
-    # replicas of the service would), so the racers really do contend for the window.
-    parts = await assemble(event_store, nats_client, fixed_clock, sqlite_url)
-    server = CommandServer(nats_client, parts.service, concurrency=64)
-    await server.start()
+    # The one command subscriber handles commands concurrently (as several replicas of the
+    # service would), so the racers really do contend for the window.
+    parts = await enrolment_parts(event_store, nats_client, fixed_clock, sqlite_url)
+    broker = await serve_in_process(server_url(nats_client), [parts.service], max_workers=64)
     yield
-    await server.stop()
+    await broker.stop()
     await parts.stop()
 
 

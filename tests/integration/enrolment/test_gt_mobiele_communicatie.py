@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 import pytest
 from nats.aio.client import Client as NATS
 
+from bootstrap.serve import registry_app as build_registry
 from contracts_schema.enrolment.commands import (
     AwardCallOff,
     CloseEnrolmentWindow,
@@ -33,7 +34,6 @@ from eventstore.observability import ObservabilitySettings
 from eventstore.settings import NatsSettings
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
-from registry.app import build_app as build_registry
 from tests.integration.enrolment.support import accepted, enrolment_service, rejected
 
 KING = "KVK-27367698"

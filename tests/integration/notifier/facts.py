@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from nats.aio.client import Client as NATS
 
+from bootstrap import parts
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment.events import Participant, ParticipantListFrozen
 from contracts_schema.registry.events import ContractExpired, ContractExtended, ContractSigned
@@ -13,7 +14,6 @@ from contracts_schema.registry.values import ContractSupplier
 from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import Clock
 from eventstore.store import CommandMetadata, EventStore, NewEvent
-from notifier.db import notifier_engine
 from notifier.service import Notifier
 from notifier.settings import NotifierSettings
 
@@ -72,7 +72,7 @@ async def extended(
 
 def notifier(nc: NATS, clock: Clock, database_url: str, **overrides: object) -> Notifier:
     settings = NotifierSettings(database_url=database_url, **overrides)  # type: ignore[arg-type]
-    return Notifier(nc, notifier_engine(settings.database_url), clock, settings)
+    return parts.notifier(nc, clock, settings)
 
 
 async def expired(store: EventStore, contract_id: str, on: date) -> None:

@@ -1,4 +1,4 @@
-"""`python -m notifier tick --now DATE` as an operator runs it: a subprocess against a real
+"""`python -m bootstrap.serve notifier tick --now DATE` as an operator runs it: a subprocess against a real
 nats-server and a read-model database, raising what is due on that day exactly once."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ async def tick(server: NatsServer, database_url: str, now: str) -> subprocess.Co
     }
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "notifier", "tick", "--now", now],
+        [sys.executable, "-m", "bootstrap.serve", "notifier", "tick", "--now", now],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
+from bootstrap.serve import registry_app
 from contracts_schema.base import Command
 from contracts_schema.calendar import DUTCH_TIME
 from contracts_schema.enrolment.events import (
@@ -24,7 +25,6 @@ from eventstore.observability import ObservabilitySettings
 from eventstore.serving import send_command
 from eventstore.settings import NatsSettings
 from eventstore.store import CommandMetadata, EventStore, NewEvent, StoredEvent
-from registry.app import build_app
 
 RECORDED_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # history is loaded long after the fact
 
@@ -35,7 +35,7 @@ def on(day: date) -> datetime:
 
 @asynccontextmanager
 async def running_registry(url: str, clock: FixedClock) -> AsyncIterator[None]:
-    app, _broker = build_app(
+    app, _broker = registry_app(
         NatsSettings(nats_url=url), clock, ObservabilitySettings(metrics_port=-1)
     )
     await app.start()

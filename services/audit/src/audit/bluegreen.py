@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, Table, select
 
 from audit.rebuild import Cancelled, Rebuilt, live_checkpoints, rebuild
 from audit.wiring import Engines
-from eventstore.projection import Projection, bookkeeping, checkpoints, parked
+from eventstore.projection import Projection, RunnerFactory, bookkeeping, checkpoints, parked
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 
@@ -47,12 +47,13 @@ async def blue_green_rebuild(
     live: Engine,
     make: Callable[[], Projection],
     *,
+    runners: RunnerFactory,
     progress: Progress | None = None,
     cancel: asyncio.Event | None = None,
 ) -> Rebuilt:
     engines = Engines(live)  # the read model may live in its service's own database
     try:
-        return await _blue_green(store, engines.of(make), make(), progress, cancel)
+        return await _blue_green(store, engines.of(make), make(), runners, progress, cancel)
     finally:
         engines.dispose()
 
@@ -61,6 +62,7 @@ async def _blue_green(
     store: EventStore,
     live: Engine,
     projection: Projection,
+    runners: RunnerFactory,
     progress: Progress | None,
     cancel: asyncio.Event | None,
 ) -> Rebuilt:
@@ -69,14 +71,26 @@ async def _blue_green(
         try:
             upto = await heads(store, projection)
             built = await rebuild(
-                store, green, projection, upto=upto, progress=progress, cancel=cancel
+                store,
+                green,
+                projection,
+                runners=runners,
+                upto=upto,
+                progress=progress,
+                cancel=cancel,
             )
             for _ in range(CATCH_UP_ROUNDS):
                 ahead = live_checkpoints(live, projection) or {}
                 if any(seq > built.positions.get(s, 0) for s, seq in ahead.items()):
                     upto = {s: max(seq, upto.get(s, 0)) for s, seq in ahead.items()}
                     built = await rebuild(
-                        store, green, projection, upto=upto, start=built.positions, cancel=cancel
+                        store,
+                        green,
+                        projection,
+                        runners=runners,
+                        upto=upto,
+                        start=built.positions,
+                        cancel=cancel,
                     )
                     continue
                 if cancel is not None and cancel.is_set():

@@ -13,7 +13,7 @@ from audit.rebuild import Comparison, compare, live_checkpoints, rebuild
 from audit.verify import Problem, StreamReport, verify_streams
 from audit.wiring import Engines, UnknownDatabase
 from contracts_schema.subjects import BoundedContext
-from eventstore.projection import Projection
+from eventstore.projection import Projection, RunnerFactory
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 
@@ -41,6 +41,8 @@ async def verify_projection(
     projection: Projection,
     scratch_dir: Path,
     progress: Progress | None = None,
+    *,
+    runners: RunnerFactory,
 ) -> Comparison:
     upto = live_checkpoints(live, projection)
     if upto is None:
@@ -54,7 +56,9 @@ async def verify_projection(
     scratch = make_engine(f"sqlite:///{scratch_dir / (projection.key + '.db')}")
     try:
         try:
-            rebuilt = await rebuild(store, scratch, projection, upto=upto, progress=progress)
+            rebuilt = await rebuild(
+                store, scratch, projection, runners=runners, upto=upto, progress=progress
+            )
         except Exception as exc:  # e.g. the runner refuses a stream with a hole in it
             report = Comparison(projection.key)
             detail = f"could not rebuild from the streams: {type(exc).__name__}: {exc}"
@@ -73,6 +77,8 @@ async def verify_all(
     live: Engine | None,
     projections: Sequence[Callable[[], Projection]],
     progress: Progress | None = None,
+    *,
+    runners: RunnerFactory,
 ) -> VerifyReport:
     report = VerifyReport(await verify_streams(store, contexts, progress))
     if live is None:
@@ -92,7 +98,9 @@ async def verify_all(
                     report.projections.append(found)
                     continue
                 report.projections.append(
-                    await verify_projection(store, engine, projection, Path(scratch_dir), progress)
+                    await verify_projection(
+                        store, engine, projection, Path(scratch_dir), progress, runners=runners
+                    )
                 )
     finally:
         engines.dispose()

@@ -27,7 +27,7 @@ from audit.history import replay as replay_history
 from audit.ocds_cli import ocds_app
 from audit.rebuild import Cancelled
 from audit.render import print_replay, print_verify
-from audit.wiring import PROJECTIONS, contexts, open_store, resolve_settings
+from audit.wiring import PROJECTIONS, contexts, open_store, resolve_settings, runner_factory
 from eventstore.settings import NatsSettings
 from eventstore.sql import make_engine
 
@@ -96,7 +96,12 @@ def verify(
             with _progress() as bar:
                 task = bar.add_task("verifying events", total=None)
                 return await verify_all(
-                    store, chosen, live, checked, lambda n: bar.advance(task, n)
+                    store,
+                    chosen,
+                    live,
+                    checked,
+                    lambda n: bar.advance(task, n),
+                    runners=runner_factory(),
                 )
 
     report = _run(go)
@@ -166,7 +171,7 @@ def rebuild_projections(
                         bar.advance(t, n)
 
                     built = await blue_green_rebuild(
-                        store, live, PROJECTIONS[key], progress=advance
+                        store, live, PROJECTIONS[key], runners=runner_factory(), progress=advance
                     )
                     console.print(f"{key}: cut over at {built.positions}")
 

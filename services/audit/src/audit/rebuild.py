@@ -11,7 +11,13 @@ from typing import Any
 from sqlalchemy import Engine, Table, inspect, select
 
 from audit.verify import Problem
-from eventstore.projection import Projection, ProjectionRunner, checkpoints, parked
+from eventstore.projection import (
+    Projection,
+    ProjectionRunner,
+    RunnerFactory,
+    checkpoints,
+    parked,
+)
 from eventstore.store import EventStore, StoredEvent
 
 Progress = Callable[[int], None]
@@ -33,13 +39,18 @@ async def rebuild(
     engine: Engine,
     projection: Projection,
     *,
+    runners: RunnerFactory,
     upto: dict[str, int] | None = None,
     start: dict[str, int] | None = None,
     progress: Progress | None = None,
     cancel: asyncio.Event | None = None,
 ) -> Rebuilt:
-    """Apply every event (up to `upto` per stream) into `engine` with the runner's code."""
-    runner = ProjectionRunner(store.nc, engine, projection)
+    """Apply every event (up to `upto` per stream) into `engine` with the runner's code.
+
+    `runners` makes the runner (the composition root's `bootstrap.parts.projection_runner`):
+    audit cannot import the root that imports it.
+    """
+    runner = runners(store.nc, engine, projection)
     runner.bind_history()  # a versioned read model may need an aggregate's earlier events
     await asyncio.to_thread(runner.create_tables)
     tables = list(runner.metadata.sorted_tables)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from contracts_schema.subjects import CONTEXTS, BoundedContext
 from eventstore.clock import SystemClock
-from eventstore.projection import Projection
+from eventstore.projection import Projection, RunnerFactory
 from eventstore.settings import NatsSettings
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
@@ -41,11 +41,20 @@ class ReadModel(Protocol):
 # the other services, so the composition root hands the system's list in (`use`) before the
 # CLI runs: `bootstrap.audit_cli`, behind both `audit` and `python -m bootstrap.audit_cli`.
 PROJECTIONS: dict[str, ReadModel] = {}
+# And the one way to make a projection runner (`bootstrap.parts.projection_runner`).
+RUNNERS: list[RunnerFactory] = []
 
 
-def use(read_models: Iterable[ReadModel]) -> None:
+def use(read_models: Iterable[ReadModel], runners: RunnerFactory) -> None:
     PROJECTIONS.clear()  # in place: the CLI holds this very dict
     PROJECTIONS.update({m.name: m for m in read_models})
+    RUNNERS[:] = [runners]
+
+
+def runner_factory() -> RunnerFactory:
+    if not RUNNERS:
+        raise RuntimeError("no runner factory: run the audit CLI through bootstrap.audit_cli")
+    return RUNNERS[0]
 
 
 def database_variable(database: str) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import typer
 
 from audit import cli, wiring
+from bootstrap.parts import projection_runner
 from bootstrap.read_models import READ_MODELS
 
 
 def audit_app() -> typer.Typer:
-    wiring.use(READ_MODELS)
+    wiring.use(READ_MODELS, projection_runner)
     return cli.app
 
 

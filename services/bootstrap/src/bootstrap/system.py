@@ -14,21 +14,19 @@ from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from bootstrap import parts
+from bootstrap.parts import EnrolmentParts
 from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS_DB, embedded_databases
 from contracts_schema.subjects import CONTEXTS
-from enrolment.app import EnrolmentParts, assemble
 from eventstore.clock import Clock, SystemClock
 from eventstore.projection import ProjectionRunner
-from eventstore.service_app import serve_in_process
+from eventstore.service_app import serve_in_process, server_url
 from eventstore.store import EventStore
 from gateway.readmodels import ReadModels
-from gateway.readside import ReadSide, start_read_side
+from gateway.readside import ReadSide
 from gateway.settings import GatewaySettings
-from notifier.db import notifier_engine
-from notifier.routes import public_service as notifier_commands
 from notifier.service import Notifier
 from notifier.settings import NotifierSettings
-from registry.app import make_service as registry_service
 
 
 @dataclass
@@ -67,17 +65,19 @@ class System:
         store = EventStore(self.nc, self.clock, protect=self.protect_streams)
         for context in CONTEXTS.values():
             await store.ensure_stream(context)
-        self.enrolment = await assemble(store, self.nc, self.clock, self.databases[ENROLMENT_DB])
-        services = [registry_service(store, self.clock), self.enrolment.service]
+        self.enrolment = await parts.enrolment(
+            store, self.nc, self.clock, self.databases[ENROLMENT_DB]
+        )
+        services = [parts.registry_service(store, self.clock), self.enrolment.service]
         if self.with_notifier:
             url = self.databases[NOTIFIER_DB]
             notifier_settings = NotifierSettings(database_url=url)
-            self.notifier = Notifier(self.nc, notifier_engine(url), self.clock, notifier_settings)
+            self.notifier = parts.notifier(self.nc, self.clock, notifier_settings)
             await self.notifier.start(commands=False, webhooks=False)
-            services.append(notifier_commands(store, self.clock))
+            services.append(self.notifier.public)
         # The containers' FastStream subscriber, on a broker connected to the same server.
-        self.commands = await serve_in_process(_url(self.nc), services)
-        self.read_side = await start_read_side(self.nc, self.settings, store)
+        self.commands = await serve_in_process(server_url(self.nc), services)
+        self.read_side = await parts.read_side(self.nc, self.settings, store)
         self.engine, self.runners = self.read_side.engine, self.read_side.runners
         self.read, self.app = self.read_side.read, self.read_side.app
         return self
@@ -91,10 +91,3 @@ class System:
             await self.notifier.stop()
         if self.enrolment is not None:
             await self.enrolment.stop()
-
-
-def _url(nc: NATS) -> str:
-    """The server `nc` is connected to, for the command broker's own connection."""
-    at = nc.connected_url
-    assert at is not None, "connect to NATS before starting the system"
-    return f"{at.scheme}://{at.hostname}:{at.port}"

@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 
 from pydantic import ValidationError
 
-from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.enrolment.commands import LoadMunicipalities, RegisterOrganisation
 from contracts_schema.errors import RuleViolation
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
@@ -24,9 +22,7 @@ from contracts_schema.subjects import ENROLMENT
 from enrolment.domain.municipality_list import MunicipalityRow, parse_municipalities
 from enrolment.domain.organisation import register_from_reference_list
 from enrolment.routes import ORGANISATION
-from eventstore.clock import Clock
 from eventstore.commands import CommandRoute, CommandService
-from eventstore.ports import EventStorePort
 from eventstore.records import CommandMetadata
 
 log = logging.getLogger(__name__)
@@ -47,16 +43,7 @@ def shipped_municipalities() -> str:
 
 
 class EnrolmentCommandService(CommandService):
-    def __init__(
-        self,
-        store: EventStorePort,
-        clock: Clock,
-        routes: Sequence[CommandRoute[Any, Any]],
-        *,
-        max_attempts: int = 32,
-    ) -> None:
-        # Many bodies enrol in one window at once: allow more optimistic retries than usual.
-        super().__init__(ENROLMENT, store, clock, routes, EVENT_TYPES, max_attempts=max_attempts)
+    """The load fans out per row; made by `bootstrap.parts` from `enrolment.app.COMMANDS`."""
 
     @property
     def command_types(self) -> list[str]:

@@ -1,9 +1,9 @@
-"""`python -m gateway`: the gateway as its own process in the distributed topology.
+"""`python -m bootstrap.serve gateway`: the gateway as its own process in the distributed topology.
 
 Connects to the NATS cluster, runs the gateway's projections into GT_DATABASE_URL, serves
 GraphQL on GT_HTTP_HOST:GT_HTTP_PORT and /healthz, /readyz, /metrics on
 GT_METRICS_HOST:GT_METRICS_PORT. Ready once NATS is connected and the projections started.
-SIGTERM or SIGINT stops it cleanly (exit 0); a failed start exits 1. `gateway.__main__` checks
+SIGTERM or SIGINT stops it cleanly (exit 0); a failed start exits 1. `bootstrap.serve` checks
 the configuration first (exit 2 naming each bad variable).
 """
 
@@ -21,6 +21,7 @@ from nats.aio.client import Client as NATS
 from eventstore.clock import SystemClock
 from eventstore.health import HealthServer
 from eventstore.observability import configure_logging, unwatch_projection, watch_projection
+from eventstore.projection import RunnerFactory
 from eventstore.store import EventStore
 from gateway.process_config import GatewayConfig
 from gateway.readside import ReadSide, start_read_side
@@ -67,7 +68,7 @@ async def connect(config: GatewayConfig) -> NATS:
     )
 
 
-async def run(config: GatewayConfig, stop: asyncio.Event) -> None:
+async def run(config: GatewayConfig, stop: asyncio.Event, runners: RunnerFactory) -> None:
     """Start everything, wait for `stop`, then stop in reverse order."""
     observability = config.observability
     health = HealthServer(observability.metrics_host, max(observability.metrics_port, 0))
@@ -87,6 +88,7 @@ async def run(config: GatewayConfig, stop: asyncio.Event) -> None:
                 nc,
                 config.gateway,
                 EventStore(nc, SystemClock(), replicas=config.nats.stream_replicas),
+                runners,
                 read_database_url=config.http.read_database_url,
             ),
             stop,
@@ -120,22 +122,22 @@ async def run(config: GatewayConfig, stop: asyncio.Event) -> None:
         await health.stop()
 
 
-async def serve(config: GatewayConfig) -> None:
+async def serve(config: GatewayConfig, runners: RunnerFactory) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run(config, stop)
+    await run(config, stop, runners)
 
 
-def run_process(config: GatewayConfig) -> int:
+def run_process(config: GatewayConfig, runners: RunnerFactory) -> int:
     configure_logging(config.observability)
     if config.observability.log_format != "json":
         logging.basicConfig(level=config.observability.log_level.upper())
     if config.http.dev_mode and not (config.gateway.jwt_secret or config.gateway.jwt_public_key):
         log.warning("gateway: GT_DEV_MODE without a JWT key: anonymous access only")
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, runners))
     except Exception as exc:
         # Unreachable database at start, a port in use: say what, exit non-zero, let the
         # orchestrator restart us.

@@ -1,7 +1,8 @@
 """The gateway's read side: its projection runners, the read models over them, the ASGI app.
 
 One wiring for both topologies: the embedded system (`bootstrap.system`) and the gateway as its
-own process (`python -m gateway`).
+own process (`python -m bootstrap.serve gateway`). The composition root hands in the runner
+factory (`bootstrap.parts.projection_runner`); the gateway constructs no runner itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from audit.temporal import TemporalProjection
-from eventstore.projection import ProjectionRunner
+from eventstore.projection import ProjectionRunner, RunnerFactory
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from gateway.app import build_app
@@ -45,6 +46,7 @@ async def start_read_side(
     nc: NATS,
     settings: GatewaySettings,
     store: EventStore,
+    runners: RunnerFactory,
     *,
     read_database_url: str | None = None,
 ) -> ReadSide:
@@ -57,7 +59,7 @@ async def start_read_side(
     side = ReadSide(engine, read_engine)
     try:
         for projection in (*ALL, TemporalProjection):
-            runner = ProjectionRunner(nc, engine, projection())
+            runner = runners(nc, engine, projection())
             await runner.start()
             side.runners.append(runner)
     except BaseException:

@@ -17,9 +17,7 @@ from contracts_schema.notifier.commands import (
     UnsubscribeWebhook,
 )
 from contracts_schema.subjects import NOTIFIER
-from eventstore.clock import Clock
-from eventstore.commands import CommandRoute, CommandService, Decider
-from eventstore.ports import EventStorePort
+from eventstore.commands import CommandParts, CommandRoute, Decider
 from notifier.domain.deciders import (
     RaisedWarnings,
     Subscription,
@@ -44,9 +42,6 @@ PUBLIC_ROUTES: list[CommandRoute[Any, Any]] = [
 ]
 
 
-def public_service(store: EventStorePort, clock: Clock) -> CommandService:
-    return CommandService(NOTIFIER, store, clock, PUBLIC_ROUTES, EVENT_TYPES)
-
-
-def internal_service(store: EventStorePort, clock: Clock) -> CommandService:
-    return CommandService(NOTIFIER, store, clock, [RAISE_WARNING], EVENT_TYPES)
+# Made into CommandServices by the composition root (`bootstrap.parts`).
+PUBLIC_COMMANDS = CommandParts(NOTIFIER, lambda _store: PUBLIC_ROUTES, EVENT_TYPES)
+INTERNAL_COMMANDS = CommandParts(NOTIFIER, lambda _store: [RAISE_WARNING], EVENT_TYPES)

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from datetime import date
 
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
-from contracts_schema.subjects import BoundedContext
 from eventstore.clock import Clock
+from eventstore.commands import CommandService
 from eventstore.projection import ProjectionRunner
-from eventstore.serving import CommandServer
+from eventstore.service_app import serve_in_process, server_url
 from eventstore.store import EventStore
 from eventstore.tasks import cancel_and_wait
 from notifier.projection import NotifierSchedule
 from notifier.publisher import IntegrationPublisher
-from notifier.routes import internal_service, public_service
 from notifier.settings import NotifierSettings
 from notifier.ticker import ExpiryTicker, TickResult
 from notifier.webhooks import WebhookDispatcher
@@ -26,32 +25,31 @@ from notifier.webhooks import WebhookDispatcher
 log = logging.getLogger(__name__)
 
 
-class InstanceRunner(ProjectionRunner):
-    """A runner whose consumers belong to one read-model database.
-
-    Each notifier instance keeps its own read model; with the runner's default names all
-    instances would share (and split between them) one consumer per stream. Naming consumers
-    after the database keeps a restart on the same database resuming its own consumer.
-    """
+class Notifier:
+    """The notifier's background parts around its schedule read model; the composition root
+    (`bootstrap.parts.notifier`) makes the runner and the two CommandServices it is given."""
 
     def __init__(
-        self, nc: NATS, engine: Engine, projection: NotifierSchedule, *, database: str
+        self,
+        nc: NATS,
+        store: EventStore,
+        engine: Engine,
+        clock: Clock,
+        settings: NotifierSettings,
+        *,
+        runner: ProjectionRunner,
+        internal: CommandService,
+        public: CommandService,
     ) -> None:
-        super().__init__(nc, engine, projection)
-        self._suffix = hashlib.sha256(database.encode()).hexdigest()[:10]
-
-    def consumer_name(self, context: BoundedContext) -> str:
-        return f"{super().consumer_name(context)}_{self._suffix}"
-
-
-class Notifier:
-    def __init__(self, nc: NATS, engine: Engine, clock: Clock, settings: NotifierSettings) -> None:
         self.settings = settings
         self.clock = clock
-        self.store = EventStore(nc, clock, replicas=settings.stream_replicas)
-        self.projection = NotifierSchedule()
-        self.runner = InstanceRunner(nc, engine, self.projection, database=settings.database_url)
-        self._internal = internal_service(self.store, clock)
+        self.nc = nc
+        self.store = store
+        assert isinstance(runner.projection, NotifierSchedule)
+        self.projection: NotifierSchedule = runner.projection
+        self.runner = runner
+        self._internal = internal
+        self.public = public
         self.ticker = ExpiryTicker(
             self._internal,
             self.store,
@@ -69,7 +67,7 @@ class Notifier:
             replicas=settings.stream_replicas,
             ack_wait=settings.integration_ack_wait,
         )
-        self.commands = CommandServer(nc, public_service(self.store, clock))
+        self.commands: NatsBroker | None = None  # the public commands, when served here
         self.webhooks = WebhookDispatcher(nc, engine, self.projection, clock, settings)
         self._tasks: list[asyncio.Task[None]] = []
         self._started: list[str] = []
@@ -87,7 +85,8 @@ class Notifier:
         await self._internal.start()
         await self.runner.start()
         if commands:
-            await self.commands.start()
+            # The one command subscriber (FastStream), as the container serves them.
+            self.commands = await serve_in_process(server_url(self.nc), [self.public])
             self._started.append("commands")
         if publish:
             await self.publisher.start()
@@ -121,7 +120,8 @@ class Notifier:
             await self.webhooks.stop()
         if "publish" in self._started:
             await self.publisher.stop()
-        if "commands" in self._started:
+        if "commands" in self._started and self.commands is not None:
             await self.commands.stop()
+            self.commands = None
         self._started.clear()
         await self.runner.stop()

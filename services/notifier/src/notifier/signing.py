@@ -2,7 +2,7 @@
 
 The secret is derived from the notifier's master key and the subscription id, so no secret is
 ever written to the (append-only, widely readable) event log; an operator hands it to the
-organisation with `python -m notifier webhook-secret <subscription_id>`.
+organisation with `python -m bootstrap.serve notifier webhook-secret <subscription_id>`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,126 @@
+"""The one place that makes CommandServices and projection runners, from the services' parts.
+
+Services expose parts only: their command routes and event types (`CommandParts`), their
+projections, their background tasks. `command_service` and `projection_runner` are the only
+constructions of `CommandService` (or a subclass) and `ProjectionRunner` outside the event
+store and its tests (`tests/unit/test_one_bootstrap.py` holds it so). Every entry point goes
+through here: the embedded system (`bootstrap.system`, `make run`), each container command
+(`bootstrap.serve`), the audit CLI (`bootstrap.audit_cli`), the benchmarks and the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+from sqlalchemy import Engine
+
+from enrolment.app import COMMANDS as ENROLMENT_COMMANDS
+from enrolment.app import READ_MODEL as ENROLMENT_READ_MODEL
+from eventstore.clock import Clock
+from eventstore.commands import CommandParts, CommandService
+from eventstore.ports import EventSource, EventStorePort
+from eventstore.projection import Projection, ProjectionRunner
+from eventstore.sql import make_engine
+from eventstore.store import EventStore
+from gateway.readside import ReadSide, start_read_side
+from gateway.settings import GatewaySettings
+from notifier.db import notifier_engine
+from notifier.projection import NotifierSchedule
+from notifier.routes import INTERNAL_COMMANDS, PUBLIC_COMMANDS
+from notifier.service import Notifier
+from notifier.settings import NotifierSettings
+from registry.app import COMMANDS as REGISTRY_COMMANDS
+
+
+def command_service(parts: CommandParts, store: EventStorePort, clock: Clock) -> CommandService:
+    """The CommandService of a service's command parts, on any event store."""
+    return parts.kind(
+        parts.context,
+        store,
+        clock,
+        parts.routes(store),
+        parts.event_types,
+        max_attempts=parts.max_attempts,
+    )
+
+
+def projection_runner(
+    source: NATS | EventSource,
+    engine: Engine,
+    projection: Projection,
+    *,
+    batch: int = 500,
+    instance: str | None = None,
+) -> ProjectionRunner:
+    """The runner of one projection into `engine` (an `eventstore.projection.RunnerFactory`)."""
+    return ProjectionRunner(source, engine, projection, batch=batch, instance=instance)
+
+
+# Each service's command side.
+
+
+def registry_service(store: EventStorePort, clock: Clock) -> CommandService:
+    return command_service(REGISTRY_COMMANDS, store, clock)
+
+
+def enrolment_service(store: EventStorePort, clock: Clock) -> CommandService:
+    return command_service(ENROLMENT_COMMANDS, store, clock)
+
+
+def notifier_service(store: EventStorePort, clock: Clock) -> CommandService:
+    """The notifier's public commands (webhook subscriptions), the ones served on NATS."""
+    return command_service(PUBLIC_COMMANDS, store, clock)
+
+
+# Services with a read model or background tasks beside their commands.
+
+
+@dataclass
+class EnrolmentParts:
+    service: CommandService
+    runner: ProjectionRunner
+    engine: Engine
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+        self.engine.dispose()
+
+
+async def enrolment(store: EventStore, nc: NATS, clock: Clock, database_url: str) -> EnrolmentParts:
+    """The enrolment command service, and its registry-facts read model started beside it."""
+    engine = make_engine(database_url)
+    runner = projection_runner(nc, engine, ENROLMENT_READ_MODEL())
+    await runner.start()
+    return EnrolmentParts(enrolment_service(store, clock), runner, engine)
+
+
+def notifier(
+    nc: NATS, clock: Clock, settings: NotifierSettings, engine: Engine | None = None
+) -> Notifier:
+    """The notifier's schedule read model, ticker, feed, webhooks and commands (not started)."""
+    engine = engine or notifier_engine(settings.database_url)
+    store = EventStore(nc, clock, replicas=settings.stream_replicas)
+    return Notifier(
+        nc,
+        store,
+        engine,
+        clock,
+        settings,
+        runner=projection_runner(nc, engine, NotifierSchedule()),
+        internal=command_service(INTERNAL_COMMANDS, store, clock),
+        public=notifier_service(store, clock),
+    )
+
+
+async def read_side(
+    nc: NATS,
+    settings: GatewaySettings,
+    store: EventStore,
+    *,
+    read_database_url: str | None = None,
+) -> ReadSide:
+    """The gateway's projections, read models and GraphQL app."""
+    return await start_read_side(
+        nc, settings, store, projection_runner, read_database_url=read_database_url
+    )

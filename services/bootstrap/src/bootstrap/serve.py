@@ -1,0 +1,244 @@
+"""`python -m bootstrap.serve <service>`: each container's command, through the composition root.
+
+    python -m bootstrap.serve registry
+    python -m bootstrap.serve enrolment
+    python -m bootstrap.serve notifier run | tick --now DAY | webhook-secret ID
+    python -m bootstrap.serve gateway
+
+Configuration from GT_* variables only. The command services are FastStream apps
+(`eventstore.service_app`), their CommandServices and runners made by `bootstrap.parts`.
+The heavy modules are imported inside each command: a mistyped argument or a bad
+configuration is answered at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from faststream import FastStream
+    from faststream.nats import NatsBroker
+
+    from enrolment.app import EnrolmentSettings
+    from eventstore.clock import Clock
+    from eventstore.observability import ObservabilitySettings
+    from eventstore.settings import NatsSettings
+    from notifier.settings import NotifierSettings
+
+EXIT_CONFIG = 2
+
+cli = typer.Typer(
+    help="Run one service of the system, as its container does.", add_completion=False
+)
+notifier_cli = typer.Typer(
+    help="The notifier: expiry warnings and integration events.", add_completion=False
+)
+cli.add_typer(notifier_cli, name="notifier")
+
+
+# The FastStream apps, also started by the tests exactly as the containers start them.
+
+
+def registry_app(
+    settings: NatsSettings | None = None,
+    clock: Clock | None = None,
+    observability: ObservabilitySettings | None = None,
+) -> tuple[FastStream, NatsBroker]:
+    from nats.aio.client import Client as NATS
+
+    from bootstrap.parts import registry_service
+    from contracts_schema.subjects import REGISTRY
+    from eventstore.commands import CommandService
+    from eventstore.service_app import build_service_app
+    from eventstore.store import EventStore
+
+    async def factory(store: EventStore, _nc: NATS, service_clock: Clock) -> CommandService:
+        return registry_service(store, service_clock)
+
+    return build_service_app(REGISTRY.name, factory, settings, clock, observability)
+
+
+def enrolment_app(
+    settings: EnrolmentSettings | None = None,
+    clock: Clock | None = None,
+    observability: ObservabilitySettings | None = None,
+) -> tuple[FastStream, NatsBroker]:
+    from nats.aio.client import Client as NATS
+
+    from bootstrap.parts import EnrolmentParts, enrolment
+    from contracts_schema.subjects import ENROLMENT
+    from enrolment.app import EnrolmentSettings
+    from eventstore.commands import CommandService
+    from eventstore.service_app import build_service_app
+    from eventstore.store import EventStore
+
+    settings = settings or EnrolmentSettings()
+    database_url = settings.enrolment_database_url
+    running: list[EnrolmentParts] = []
+
+    async def factory(store: EventStore, nc: NATS, service_clock: Clock) -> CommandService:
+        parts = await enrolment(store, nc, service_clock, database_url)
+        running.append(parts)
+        return parts.service
+
+    app, broker = build_service_app(ENROLMENT.name, factory, settings, clock, observability)
+
+    @app.on_shutdown
+    async def stop_projection() -> None:
+        for parts in running:
+            await parts.stop()
+        running.clear()
+
+    return app, broker
+
+
+def notifier_app(
+    settings: NotifierSettings | None = None, clock: Clock | None = None
+) -> tuple[FastStream, NatsBroker]:
+    from nats.aio.client import Client as NATS
+
+    from bootstrap import parts
+    from contracts_schema.subjects import NOTIFIER
+    from eventstore.clock import SystemClock
+    from eventstore.commands import CommandService
+    from eventstore.service_app import build_service_app, connect_nats
+    from eventstore.store import EventStore
+    from notifier.service import Notifier
+    from notifier.settings import NotifierSettings
+
+    notifier_settings = settings or NotifierSettings()
+    the_clock = clock or SystemClock()
+
+    async def make(store: EventStore, nc: NATS, service_clock: Clock) -> CommandService:
+        return parts.notifier_service(store, service_clock)
+
+    app, broker = build_service_app(NOTIFIER.name, make, notifier_settings, the_clock)
+    running: list[tuple[NATS, Notifier]] = []
+
+    @app.after_startup
+    async def start_notifier() -> None:
+        nc = await connect_nats(notifier_settings, "notifier-background")
+        notifier = parts.notifier(nc, the_clock, notifier_settings)
+        # Commands are served by FastStream above; here the read model, feed, ticks, webhooks.
+        await notifier.start(commands=False, tick_every=notifier_settings.tick_interval_seconds)
+        running.append((nc, notifier))
+
+    @app.on_shutdown
+    async def stop_notifier() -> None:
+        for nc, notifier in running:
+            await notifier.stop()
+            await nc.close()
+
+    return app, broker
+
+
+# The container commands.
+
+
+@cli.command()
+def registry() -> None:
+    """The registry's commands."""
+    app, _broker = registry_app()
+    asyncio.run(app.run())
+
+
+@cli.command()
+def enrolment() -> None:
+    """The enrolment commands, with the registry-facts read model beside them."""
+    logging.basicConfig(level=logging.INFO)
+    app, _broker = enrolment_app()
+    asyncio.run(app.run())
+
+
+@cli.command()
+def gateway() -> None:
+    """The gateway: its projections, GraphQL and health (exit 2 on a bad configuration)."""
+    from gateway.process_config import ConfigError, load_config
+
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print("gateway: bad configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise typer.Exit(EXIT_CONFIG) from exc
+    # Imported only now: the GraphQL app takes seconds to import, a refusal should not wait.
+    from bootstrap.parts import projection_runner
+    from gateway.process import run_process
+
+    raise typer.Exit(run_process(config, projection_runner))
+
+
+@notifier_cli.command("run")
+def notifier_run() -> None:
+    """Serve commands, keep the feed and the schedule going (until interrupted)."""
+    from eventstore.clock import SystemClock
+    from notifier.settings import NotifierSettings
+
+    app, _broker = notifier_app(NotifierSettings(), SystemClock())
+    asyncio.run(app.run())
+
+
+def _parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{value!r} is not a date (expected YYYY-MM-DD)", param_hint="'--now'"
+        ) from exc
+
+
+@notifier_cli.command("tick")
+def notifier_tick(
+    now: str = typer.Option(..., "--now", help="Run the schedule for this day (YYYY-MM-DD)."),
+) -> None:
+    """Raise every expiry warning due on a day, once (backfills, tests); prints JSON."""
+    day = _parse_day(now)
+    from bootstrap import parts
+    from eventstore.clock import FixedClock
+    from eventstore.service_app import connect_nats
+    from notifier.settings import NotifierSettings
+
+    settings = NotifierSettings()
+
+    async def main() -> dict[str, object]:
+        nc = await connect_nats(settings, "notifier-tick")
+        clock = FixedClock(datetime.combine(day, datetime.min.time(), UTC))
+        notifier = parts.notifier(nc, clock, settings)
+        try:
+            await notifier.start(commands=False, publish=False, webhooks=False)
+            result = await notifier.tick(day)
+        finally:
+            await notifier.stop()
+            await nc.close()
+        return {
+            "day": day.isoformat(),
+            "raised": [w.key for w in result.raised],
+            "already_raised": [w.key for w in result.already_raised],
+            "failed": [f"{w.key}: {why}" for w, why in result.failed],
+        }
+
+    summary = asyncio.run(main())
+    typer.echo(json.dumps(summary, indent=2))
+    if summary["failed"]:
+        raise typer.Exit(1)
+
+
+@notifier_cli.command("webhook-secret")
+def webhook_secret(subscription_id: str) -> None:
+    """Print the signing secret of a subscription (hand it to the organisation)."""
+    from notifier.settings import NotifierSettings
+    from notifier.signing import subscription_secret
+
+    typer.echo(subscription_secret(NotifierSettings().webhook_master_key, subscription_id))
+
+
+if __name__ == "__main__":
+    cli()
