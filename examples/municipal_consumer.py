@@ -16,7 +16,6 @@ import asyncio
 import json
 
 import nats
-from nats.errors import TimeoutError as FetchTimeout
 
 
 async def consume(url: str, org: str, password: str, limit: int | None, idle: float) -> int:
@@ -29,7 +28,7 @@ async def consume(url: str, org: str, password: str, limit: int | None, idle: fl
         while limit is None or handled < limit:
             try:
                 msgs = await sub.fetch(10, timeout=idle)
-            except FetchTimeout:
+            except TimeoutError:  # nats-py raises its own or asyncio's, depending on the path
                 if limit is None:
                     continue  # keep waiting for news
                 break  # a bounded run stops when nothing more arrives

@@ -22,7 +22,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -122,7 +121,7 @@ class DurableSubscriber:
         while not self._stopping.is_set():
             try:
                 msgs = await psub.fetch(self._batch, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py raises its own TimeoutError or asyncio's, by path
                 idle += 1
                 if idle % 5 == 0:
                     # Proves the consumer still exists (raises if not). Idle while messages

@@ -28,7 +28,7 @@ class CommandBus:
                 code="SERVICE_UNAVAILABLE",
                 message=f"the {context.name} service is not running; retry with the same commandId",
             )
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats-py's own or asyncio's: both are TimeoutError
             return CommandRejected(
                 command_id=command.command_id,
                 code="SERVICE_TIMEOUT",
