@@ -6,8 +6,8 @@ their contents; what the registry knows changes only when an event is recorded. 
 recorded event turns into *row changes*: open versions to close at the event's transaction
 time, and new versions to insert from it (SQL:2011's bitemporal table, half-open
 `[from, to)` on both axes). An event recorded in valid-time order changes only the rows it
-touches; a backdated one re-derives the aggregate's whole valid timeline and changes what
-differs.
+touches; a backdated one refolds the aggregate from where it lands (the states before it
+are kept) and changes what differs. A version known from and to one instant is dropped.
 """
 
 from __future__ import annotations
@@ -198,16 +198,6 @@ class Timeline(Generic[S, E]):
 
 def _order(event: Recorded[Any]) -> ValidKey:
     return event.order
-
-
-def fold_segments(
-    initial: S,
-    evolve: Callable[[S, E], S],
-    image: Callable[[S], Image],
-    events: Iterable[Recorded[E]],
-) -> tuple[S, Image, dict[RowKey, list[Segment]]]:
-    """Fold events (valid-time order) into each row's coalesced valid-time segments."""
-    return _fold_into(initial, {}, {}, evolve, image, list(events), [])
 
 
 def _fold_into(

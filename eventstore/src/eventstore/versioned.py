@@ -108,9 +108,6 @@ class VersionedProjection(BatchProjection):
         writes.flush(conn)
         return failures
 
-    def timeline(self, aggregate_type: str, aggregate_id: str) -> Timeline[Any, DomainEvent] | None:
-        return self._timelines.get((aggregate_type, aggregate_id))
-
     def _timeline(self, event: StoredEvent, reading: Reading) -> Timeline[Any, DomainEvent]:
         e = event.envelope
         key = (e.aggregate_type, e.aggregate_id)

@@ -81,11 +81,6 @@ def valid_order(envelope: EventEnvelope) -> tuple[datetime, datetime, str, str, 
     )
 
 
-def known_by(envelopes: Iterable[EventEnvelope], known_at: datetime) -> list[EventEnvelope]:
-    """What the registry had recorded by K, in valid-time order."""
-    return sorted((e for e in envelopes if e.recorded_at <= known_at), key=valid_order)
-
-
 def visible(envelopes: Iterable[EventEnvelope], at: Horizon) -> list[EventEnvelope]:
     return sorted((e for e in envelopes if at.admits(e)), key=valid_order)
 

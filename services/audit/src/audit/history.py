@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,10 +136,3 @@ def _version(envelope: EventEnvelope, value: Any) -> dict[str, Any]:
         "releaseTag": [envelope.event_type],
         "value": value,
     }
-
-
-def by_aggregate(envelopes: Sequence[EventEnvelope]) -> dict[tuple[str, str], list[EventEnvelope]]:
-    groups: dict[tuple[str, str], list[EventEnvelope]] = {}
-    for e in envelopes:
-        groups.setdefault((e.aggregate_type, e.aggregate_id), []).append(e)
-    return groups

@@ -1,7 +1,8 @@
 """Row versions of one entity with validity intervals in both clocks (pure).
 
 An entity's versions, as known after a set of events, are the states after each distinct
-valid instant: version i is valid from its events' `occurred_at` to the next version's.
+valid day: version i is valid from the start of its events' Dutch calendar day to the
+next version's (valid time is a day, as in the gateway's read models).
 A backdated or correcting event re-derives the whole list, and the previous list is closed
 in transaction time, so what was known at an earlier K stays answerable unchanged.
 """
