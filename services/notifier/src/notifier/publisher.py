@@ -24,6 +24,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import Connection, Engine, select
 
 from contracts_schema.catalogue import EVENT_TYPES
+from contracts_schema.enrolment.events import OrganisationRegistered
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
 from eventstore.projection import ProjectionRunner
 from eventstore.store import EventStore, StoredEvent
@@ -182,8 +183,10 @@ class IntegrationPublisher:
         await catch_up(self._store, self._runner)
         js = self._nc.jetstream()
         for event in events:
-            if event.envelope.event_type == "OrganisationRegistered":
-                await self._ensure_consumer(str(event.envelope.payload["code"]))
+            model = EVENT_TYPES.get(event.envelope.event_type)
+            if model is OrganisationRegistered:  # a new body gets its consumer at once
+                registered = OrganisationRegistered.model_validate(event.envelope.payload)
+                await self._ensure_consumer(registered.code)
         for out in await asyncio.to_thread(self._map, events):
             code = out.subject.split(".")[2] if out.subject.startswith("gt.org.") else None
             if code:
