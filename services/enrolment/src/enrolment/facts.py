@@ -9,6 +9,7 @@ writes across services) and a test satisfies them with the in-memory store. Enro
 
 from __future__ import annotations
 
+from contracts_schema.enrolment.events import MunicipalityMerged
 from contracts_schema.enrolment.state import EnrolmentWindowState, OrganisationState
 from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.registry.state import ContractState, TenderState
@@ -66,8 +67,9 @@ class Facts:
 
     async def successors(self) -> dict[str, str]:
         """Merged municipality -> its successor (mergers are few: read them all)."""
-        merged = ENROLMENT.event_subject("organisation", "*", "MunicipalityMerged")
-        return {
-            e.envelope.payload["code"]: e.envelope.payload["successor_code"]
-            async for e in self._store.read_stream(ENROLMENT, 1, merged)
-        }
+        merged = ENROLMENT.event_subject("organisation", "*", MunicipalityMerged.event_type)
+        successors: dict[str, str] = {}
+        async for e in self._store.read_stream(ENROLMENT, 1, merged):
+            fact = MunicipalityMerged.model_validate(e.envelope.payload)
+            successors[fact.code] = fact.successor_code
+        return successors
