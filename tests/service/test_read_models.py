@@ -16,6 +16,7 @@ import pytest
 
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
+from eventstore.versioned import VersionedProjection
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
 from tests.service.bus import InProcessBus
 from tests.service.story import LNVT, framework_signed, freeze, plan, publish
@@ -144,3 +145,46 @@ async def test_read_models_resume_from_their_checkpoints_after_a_restart(
         assert all(s.caught_up and s.parked == 0 for s in statuses), statuses
     finally:
         await second.stop()
+
+
+def versions(g: Gateway) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored version of every versioned table, in a stable order."""
+    tables = [t for r in g.runners for t in r.metadata.sorted_tables if "versioned_key" in t.info]
+    with g.engine.connect() as conn:
+        return {
+            t.name: sorted(
+                (tuple(repr(v) for v in row) for row in conn.execute(t.select())), key=repr
+            )
+            for t in tables
+        }
+
+
+async def test_a_tiny_timeline_cache_writes_the_same_versions(
+    store: InMemoryEventStore,
+    bus: InProcessBus,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Evicted timelines come back from the event store when their aggregate next changes:
+    # the versions written are those of a cache that forgets nothing. Three tenders planned,
+    # then each frozen and published: every publication finds its tender evicted.
+    tenders = ("t-a", "t-b", "t-c")
+    for tender_id in tenders:
+        await bus.accept(plan(tender_id))
+    for tender_id in tenders:
+        await freeze(bus, tender_id)
+        await bus.accept(publish(tender_id))
+    roomy = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'roomy.db'}")
+    try:
+        await settled(roomy, store)
+        expected = versions(roomy)
+    finally:
+        await roomy.stop()
+    monkeypatch.setattr(VersionedProjection, "cache_events", 1)
+    tiny = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'tiny.db'}")
+    try:
+        await settled(tiny, store)
+        assert [(await r.status()).parked for r in tiny.runners] == [0] * len(tiny.runners)
+        assert versions(tiny) == expected
+    finally:
+        await tiny.stop()

@@ -58,10 +58,15 @@ def recorded(event: StoredEvent) -> Recorded[DomainEvent]:
 
 class VersionedProjection(BatchProjection):
     ignored: ClassVar[frozenset[str]] = frozenset()
-    cache_size: ClassVar[int] = 200_000
+    # Timelines kept in memory, least recently used first out: a timeline holds each event
+    # and the state after it, so the bound is on events too. An evicted aggregate's events
+    # are loaded again from the event store when it next changes.
+    cache_size: ClassVar[int] = 200_000  # aggregates
+    cache_events: ClassVar[int] = 1_000_000  # events across them
 
     def __init__(self) -> None:
         self._timelines: OrderedDict[tuple[str, str], Timeline[Any, DomainEvent]] = OrderedDict()
+        self._cached_events = 0
         self.history: History | None = None  # set by the runner: an aggregate's earlier events
 
     # -- what a read model says ------------------------------------------------------------
@@ -85,6 +90,7 @@ class VersionedProjection(BatchProjection):
     def reset(self) -> None:
         """Forget cached timelines (the transaction that used them did not commit)."""
         self._timelines.clear()
+        self._cached_events = 0
 
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
         readings = self.readings()
@@ -104,6 +110,7 @@ class VersionedProjection(BatchProjection):
             except Exception as exc:
                 failures.append((event, exc))
                 continue
+            self._cached_events += 1
             writes.stage(changes)
         writes.flush(conn)
         return failures
@@ -130,8 +137,12 @@ class VersionedProjection(BatchProjection):
             initial, reading.evolve, reading.image, _decoded(earlier)
         )  # refused events were parked when they arrived
         self._timelines[key] = timeline
-        if len(self._timelines) > self.cache_size:
-            self._timelines.popitem(last=False)
+        self._cached_events += len(timeline.events)
+        while len(self._timelines) > 1 and (
+            len(self._timelines) > self.cache_size or self._cached_events > self.cache_events
+        ):
+            _, evicted = self._timelines.popitem(last=False)  # never the one just loaded
+            self._cached_events -= len(evicted.events)
         return timeline
 
 
