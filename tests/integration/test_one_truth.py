@@ -32,8 +32,16 @@ from audit.ocds.export import gather, packages
 from contracts_schema.base import Command
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import FOLDS, typed_event
-from contracts_schema.registry.commands import PlanTender, SignContract
-from contracts_schema.registry.state import ContractState, LotStatus, TenderPhase, TenderState
+from contracts_schema.registry.commands import PlanProgramme, PlanTender, SignContract
+from contracts_schema.registry.state import (
+    ContractState,
+    LotState,
+    LotStatus,
+    ProgrammeState,
+    TenderPhase,
+    TenderState,
+    TenderStatus,
+)
 from contracts_schema.replies import CommandRejected
 from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import SystemClock
@@ -49,9 +57,21 @@ ACTOR = "coordinator:one-truth"
 
 TENDER = """query ($id: String!, $asOf: Date, $knownAt: DateTime) {
   tender(tenderId: $id, asOf: $asOf, knownAt: $knownAt) {
-    phase title publishedOn cancelledOn
-    lots { lotId status supplierIds standstillEndsOn awardedOn cancelledOn reviewPending }
+    phase title procedure publishedOn cancelledOn cancellationReason
+    priorNoticeOn priorNoticeReference
+    marketConsultationFrom marketConsultationTo marketConsultationSummary
+    corrections { on summary noticeReference } clarifications { on summary noticeReference }
+    pausedOn pauseReason resumedOn resumeReason successorIds
+    lots {
+      lotId status supplierIds standstillEndsOn awardedOn cancelledOn reviewPending
+      bidCount bidsReceivedOn previousSupplierIds revisionReason withdrawnOn withdrawalReason
+      cancellationReason
+      review { forum startedOn claimantId reference concludedOn outcome pending }
+    }
   }
+}"""
+PROGRAMMES = """query ($asOf: Date, $knownAt: DateTime) {
+  programmes(asOf: $asOf, knownAt: $knownAt) { programmeId predecessorId successorIds }
 }"""
 CONTRACT = """query ($id: String!, $asOf: Date, $knownAt: DateTime) {
   contract(contractId: $id, asOf: $asOf, knownAt: $knownAt) {
@@ -102,23 +122,84 @@ def tender_answer(state: TenderState) -> dict[str, Any] | None:
     """What GraphQL must say of a tender, from the registry's fold."""
     if not state.exists:
         return None
+    paused = state.status is TenderStatus.PAUSED
+    assert state.procedure is not None
     return {
         "phase": state.phase.name,
         "title": state.title,
+        "procedure": state.procedure.upper(),
         "publishedOn": iso(state.published_on),
         "cancelledOn": iso(state.cancelled_on),
-        "lots": [
-            {
-                "lotId": lot.lot_id,
-                "status": lot.status.name,
-                "supplierIds": list(lot.supplier_ids),
-                "standstillEndsOn": iso(lot.standstill_ends_on),
-                "awardedOn": iso(lot.awarded_on),
-                "cancelledOn": iso(lot.cancelled_on),
-                "reviewPending": lot.review_pending,
-            }
-            for lot in state.lots
+        "cancellationReason": state.cancellation_reason,
+        "priorNoticeOn": iso(state.prior_notice_published_on),
+        "priorNoticeReference": state.prior_notice_reference,
+        "marketConsultationFrom": iso(state.market_consultation_started_on),
+        "marketConsultationTo": iso(state.market_consultation_ended_on),
+        "marketConsultationSummary": state.market_consultation_summary,
+        "corrections": [notice(n.on, n.summary, n.notice_reference) for n in state.corrections],
+        "clarifications": [
+            notice(n.on, n.summary, n.notice_reference) for n in state.clarifications
         ],
+        "pausedOn": iso(state.paused_on) if paused else None,
+        "pauseReason": state.pause_reason if paused else None,
+        "resumedOn": iso(state.resumed_on),
+        "resumeReason": state.resume_reason,
+        "successorIds": sorted(state.successor_tender_ids),
+        "lots": [lot_answer(lot) for lot in state.lots],
+    }
+
+
+def notice(on: date | str, summary: str, reference: str | None) -> dict[str, Any]:
+    return {"on": on if isinstance(on, str) else on.isoformat(), "summary": summary,
+            "noticeReference": reference}  # fmt: skip
+
+
+def lot_answer(lot: LotState) -> dict[str, Any]:
+    review = lot.review
+    return {
+        "lotId": lot.lot_id,
+        "status": lot.status.name,
+        "supplierIds": list(lot.supplier_ids),
+        "standstillEndsOn": iso(lot.standstill_ends_on),
+        "awardedOn": iso(lot.awarded_on),
+        "cancelledOn": iso(lot.cancelled_on),
+        "reviewPending": lot.review_pending,
+        "bidCount": lot.bid_count,
+        "bidsReceivedOn": iso(lot.received_on),
+        "previousSupplierIds": list(lot.previous_supplier_ids),
+        "revisionReason": lot.revision_reason,
+        "withdrawnOn": iso(lot.withdrawn_on),
+        "withdrawalReason": lot.withdrawal_reason,
+        "cancellationReason": lot.cancel_reason,
+        "review": review_answer(
+            review.forum,
+            iso(review.started_on),
+            review.claimant_id,
+            review.reference,
+            iso(review.concluded_on),
+            review.outcome,
+        )
+        if review
+        else None,
+    }
+
+
+def review_answer(
+    forum: str,
+    started_on: str | None,
+    claimant_id: str | None,
+    reference: str | None,
+    concluded_on: str | None,
+    outcome: str | None,
+) -> dict[str, Any]:
+    return {
+        "forum": forum,
+        "startedOn": started_on,
+        "claimantId": claimant_id,
+        "reference": reference,
+        "concludedOn": concluded_on,
+        "outcome": outcome.upper() if outcome else None,
+        "pending": concluded_on is None,
     }
 
 
@@ -141,11 +222,30 @@ def audit_tender(state: dict[str, Any]) -> dict[str, Any] | None:
     """What `audit replay` says of a tender (its JSON state), in GraphQL's spelling."""
     if not state.get("exists"):
         return None
+    paused = state["status"] == "paused"
     return {
         "phase": state["phase"].upper(),
         "title": state["title"],
+        "procedure": state["procedure"].upper(),
         "publishedOn": state["published_on"],
         "cancelledOn": state["cancelled_on"],
+        "cancellationReason": state["cancellation_reason"],
+        "priorNoticeOn": state["prior_notice_published_on"],
+        "priorNoticeReference": state["prior_notice_reference"],
+        "marketConsultationFrom": state["market_consultation_started_on"],
+        "marketConsultationTo": state["market_consultation_ended_on"],
+        "marketConsultationSummary": state["market_consultation_summary"],
+        "corrections": [
+            notice(n["on"], n["summary"], n["notice_reference"]) for n in state["corrections"]
+        ],
+        "clarifications": [
+            notice(n["on"], n["summary"], n["notice_reference"]) for n in state["clarifications"]
+        ],
+        "pausedOn": state["paused_on"] if paused else None,
+        "pauseReason": state["pause_reason"] if paused else None,
+        "resumedOn": state["resumed_on"],
+        "resumeReason": state["resume_reason"],
+        "successorIds": sorted(state["successor_tender_ids"]),
         "lots": [
             {
                 "lotId": lot["lot_id"],
@@ -155,9 +255,49 @@ def audit_tender(state: dict[str, Any]) -> dict[str, Any] | None:
                 "awardedOn": lot["awarded_on"],
                 "cancelledOn": lot["cancelled_on"],
                 "reviewPending": lot["review_pending"],
+                "bidCount": lot["bid_count"],
+                "bidsReceivedOn": lot["received_on"],
+                "previousSupplierIds": lot["previous_supplier_ids"],
+                "revisionReason": lot["revision_reason"],
+                "withdrawnOn": lot["withdrawn_on"],
+                "withdrawalReason": lot["withdrawal_reason"],
+                "cancellationReason": lot["cancel_reason"],
+                "review": review_answer(
+                    r["forum"],
+                    r["started_on"],
+                    r["claimant_id"],
+                    r["reference"],
+                    r["concluded_on"],
+                    r["outcome"],
+                )
+                if (r := lot["review"])
+                else None,
             }
             for lot in state["lots"]
         ],
+    }
+
+
+def programme_answers(states: dict[str, ProgrammeState]) -> dict[str, dict[str, Any]]:
+    """Each programme's links from both ends: its own declarations and the others' naming it."""
+    answers = {
+        pid: {"predecessors": set(), "successorIds": set(s.successor_programme_ids)}
+        for pid, s in states.items()
+        if s.exists
+    }
+    for pid, s in states.items():
+        if not s.exists:
+            continue
+        if s.predecessor_programme_id:
+            answers[pid]["predecessors"].add(s.predecessor_programme_id)
+            if s.predecessor_programme_id in answers:
+                answers[s.predecessor_programme_id]["successorIds"].add(pid)
+        for successor in s.successor_programme_ids:
+            if successor in answers:
+                answers[successor]["predecessors"].add(pid)
+    return {
+        pid: {"predecessors": sorted(a["predecessors"]), "successorIds": sorted(a["successorIds"])}
+        for pid, a in answers.items()
     }
 
 
@@ -256,10 +396,15 @@ async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
     assert not parked, f"read models refused events the services accepted: {parked}"
 
     tenders = {c.tender_id for c in history if isinstance(c, PlanTender)}
+    programmes = {c.programme_id for c in history if isinstance(c, PlanProgramme)}
     contracts = {c.contract_id for c in history if isinstance(c, SignContract)}
     stored = {
         **{("tender", t): await envelopes(running, "registry", "tender", t) for t in tenders},
         **{("contract", c): await envelopes(running, "registry", "contract", c) for c in contracts},
+        **{
+            ("programme", p): await envelopes(running, "registry", "programme", p)
+            for p in programmes
+        },
     }
     now = datetime.now(UTC)
     for as_of, known_at in horizons(history, recorded, limit=10, checkpoints=4):
@@ -282,6 +427,8 @@ async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
         for tid in sorted(tenders):
             state = fold_at("registry", "tender", tid, stored["tender", tid], at)
             answer = (await ask(running, TENDER, id=tid, **variables))["tender"]
+            if answer is not None:  # links read in the order declared; compare as sets
+                answer["successorIds"] = sorted(answer["successorIds"])
             assert answer == tender_answer(state), f"GraphQL vs fold: tender {tid} {where}"
             audit = replay("tender", tid, stored["tender", tid], at).as_json()
             assert audit_tender(audit["state"] | {"exists": audit["exists"]}) == answer, (
@@ -290,3 +437,17 @@ async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
             compiled = await compiled_release(running, tid, at)
             problems = ocds_disagreements(compiled, answer, answers)
             assert not problems, f"OCDS vs GraphQL: tender {tid} {where}: {problems}"
+        # Succession from both ends: GraphQL's links equal those the programme folds declare.
+        states = {
+            p: fold_at("registry", "programme", p, stored["programme", p], at) for p in programmes
+        }
+        listed = (await ask(running, PROGRAMMES, **variables))["programmes"]
+        shown = {
+            p["programmeId"]: {
+                "predecessors": [p["predecessorId"]] if p["predecessorId"] else [],
+                "successorIds": sorted(p["successorIds"]),
+            }
+            for p in listed
+            if p["programmeId"] in programmes
+        }
+        assert shown == programme_answers(states), f"GraphQL vs folds: programmes {where}"
