@@ -233,7 +233,8 @@ async def test_every_tender_fact_of_the_fold_reads_through_graphql(
         "2019-06-20",
         "court order",
     )
-    assert len(paused["corrections"]) == 1 and paused["successorId"] is None
+    assert len(paused["corrections"]) == 1
+    assert paused["successorId"] is None
     early = (await signed_in(gateway, TENDER, id=tid, asOf="2019-06-01"))["tender"]
     assert (early["corrections"], early["clarifications"]) == ([], [])
     reviewing = (await signed_in(gateway, TENDER, id=tid, asOf="2019-08-20"))["tender"]
