@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from nats.js.errors import NotFoundError
 
-from bootstrap.demo import ROLLING_CONTRACT, months_after
+from bootstrap.demo import ROLLING_CONTRACT, load_demo, months_after
 from bootstrap.embedded import embedded, with_demo
 from bootstrap.system import System
 from contracts_schema.calendar import dutch_day
 from gateway.auth import Role, issue_token
+from gateway.commandbus import CommandBus
 from gateway.serve import Server
 from notifier.feed import INTEGRATION_STREAM
 
@@ -96,3 +97,10 @@ async def test_make_run_warns_of_the_demo_contract_ending_soon_and_of_nothing_lo
         assert {data["contract_id"] for _, data in fed} == {ROLLING_CONTRACT}
         assert any(subject.startswith("gt.org.KVK-71804145.") for subject, _ in fed), fed
         assert {(d["stage"], d["target_date"]) for _, d in fed} == {("3m", ends)}
+
+        # A `make run` on a later day finds the demo there, its contract with the first dates.
+        later = await load_demo(
+            CommandBus(system.nc), say=said.append, today=today + timedelta(days=40)
+        )
+        assert later.new == 0
+        assert not [line for line in said if "refused" in line], said
