@@ -109,12 +109,15 @@ def contract_query(read: ReadModels, f: ContractFilter | None) -> Select[Any]:
         )
     if f.buyer:
         p = read.enrolment.participants
+        # A participant uses its tender's contracts; a call-off is only its own participant's
+        # (its contracting authority), not every participant's of the tender.
         enrolled = (
             select(p.c.tender_id)
             .where(
                 p.c.tender_id == c.c.tender_id,
                 p.c.organisation_code == f.buyer,
                 p.c.participates.is_(True),
+                c.c.kind != ContractKind.CALL_OFF.value,
             )
             .exists()
         )

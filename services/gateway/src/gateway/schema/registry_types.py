@@ -305,12 +305,23 @@ class Contract(relay.Node):
     @strawberry.field
     async def suppliers(self, info: Info) -> list[ContractSupplier]:
         rows = await info.context.loaders.suppliers_by_contract.load(self.contract_id)
+        # A call-off names its supplier by id; the framework's signature gave the name.
+        named = await suppliers(info, [r["supplier_id"] for r in rows if r["name"] is None])
+        names = {s.supplier_id: s.name for s in named}
         return [
-            ContractSupplier(supplier_id=r["supplier_id"], name=r["name"], lot_ids=r["lot_ids"])
+            ContractSupplier(
+                supplier_id=r["supplier_id"],
+                name=r["name"] or names[r["supplier_id"]],
+                lot_ids=r["lot_ids"],
+            )
             for r in rows
         ]
 
-    @strawberry.field(description="A framework's participants (its tender's frozen list).")
+    @strawberry.field(
+        description="Who may use the contract: a framework's participants are those on its"
+        " tender's frozen list for the lots it covers; a call-off's, the participant that"
+        " concluded it."
+    )
     async def participants(self, info: Info) -> list[LazyParticipant] | None:
         from gateway.schema.enrolment_types import Participant
 
@@ -318,7 +329,30 @@ class Contract(relay.Node):
         if self.tender_id is None:
             return []
         rows = await info.context.loaders.participants_by_tender.load(self.tender_id)
-        return [Participant.from_row(r) for r in rows if r["participates"]]
+        if self.kind is ContractKind.CALL_OFF:
+            return [
+                Participant.from_row(r)
+                for r in rows
+                if r["organisation_code"] == self.contracting_authority_code
+            ]
+        lots = set(self.lot_ids)  # no lots named: the whole tender
+        return [
+            Participant.from_row(r)
+            for r in rows
+            if r["participates"] and (not lots or lots & set(r["lot_ids"]))
+        ]
+
+    @strawberry.field(description="For a call-off: how it was concluded (signed-in only).")
+    async def call_off(self, info: Info) -> LazyCallOff | None:
+        from gateway.schema.enrolment_types import CallOff
+
+        if self.kind is not ContractKind.CALL_OFF:
+            return None
+        principal = info.context.require_signed_in("a call-off")
+        row = await info.context.loaders.call_off.load(self.contract_id)
+        if row is None or not principal.may_see_organisation(row["participant_code"]):
+            return None
+        return CallOff.from_row(row)
 
     @strawberry.field(description="A framework's call-offs (participants see their own only).")
     async def call_offs(self, info: Info) -> list[LazyCallOff] | None:
