@@ -18,9 +18,16 @@ import pytest
 
 from audit.bitemporal import Horizon
 from audit.ocds.export import gather, packages
+from bootstrap.parts import command_service, projection_runner
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry.values import ContractSupplier
+from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
+from notifier.db import notifier_engine
+from notifier.domain.schedule import ExpiryPolicy
+from notifier.projection import NotifierSchedule
+from notifier.routes import INTERNAL_COMMANDS
+from notifier.ticker import ExpiryTicker
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
 from tests.service.bus import InProcessBus
 from tests.service.story import KPN, VODAFONE, call_off, framework_signed, on
@@ -213,3 +220,26 @@ async def test_sign_contract_is_no_second_entry_point_for_call_offs(bus: InProce
     )
     await bus.reject(plain, "CONTRACT_ID_TAKEN")
     await bus.reject(awarded("gt-connect-fw", date(2020, 3, 1)), "CONTRACT_ID_TAKEN")
+
+
+async def test_a_call_off_s_expiry_warning_goes_to_its_municipality(
+    bus: InProcessBus, store: InMemoryEventStore, clock: FixedClock, tmp_path: Path
+) -> None:
+    await framework_signed(bus, ROTTERDAM_DATA_ONLY)
+    await bus.accept(awarded("co-ams-voice", date(2020, 3, 1)))
+    engine = notifier_engine(f"sqlite:///{tmp_path / 'notifier.db'}")
+    projection = NotifierSchedule()
+    runner = projection_runner(store, engine, projection)
+    await runner.start()
+    try:
+        internal = command_service(INTERNAL_COMMANDS, store, clock)
+        ticker = ExpiryTicker(internal, store, engine, projection, runner, ExpiryPolicy())  # type: ignore[arg-type]
+        # Three months before the call-off ends on 2023-01-31.
+        result = await ticker.tick(date(2022, 10, 31))
+        mine = [w for w in result.raised if w.contract_id == "co-ams-voice"]
+        assert [(w.contract_kind, w.stage, w.recipients) for w in mine] == [
+            ("call_off", "3m", ("GM0363",))
+        ]
+    finally:
+        await runner.stop()
+        engine.dispose()

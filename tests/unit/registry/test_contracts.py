@@ -10,7 +10,7 @@ import pytest
 from contracts_schema.base import Command
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
-from contracts_schema.registry.state import ContractKind, ContractState, ContractStatus, TenderState
+from contracts_schema.registry.state import ContractKind, TenderState
 from registry.domain.facts import SigningFacts
 from tests.unit.registry.data import (
     KING,
