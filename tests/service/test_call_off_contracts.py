@@ -243,3 +243,39 @@ async def test_a_call_off_s_expiry_warning_goes_to_its_municipality(
     finally:
         await runner.stop()
         engine.dispose()
+
+
+async def test_a_call_off_contract_is_seen_as_the_call_off_list_is(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    # As `callOffs`: the participant itself, coordinators and auditors; no notice is required
+    # of a contract based on a framework (Directive 2014/24/EU art. 50(2)).
+    await framework_signed(bus, ROTTERDAM_DATA_ONLY)
+    await bus.accept(awarded("co-ams-voice", date(2020, 3, 1)))
+    await ask(gateway, CALL_OFFS)  # settled
+    one = """query { contract(contractId: "co-ams-voice") { contractId }
+      contracts(filter: {kind: [CALL_OFF]}) { totalCount }
+      statistics { contractsByKind { key } } }"""
+    seen = {
+        who: (await gateway.query(one, token=token))["data"]
+        for who, token in (
+            ("anonymous", None),
+            ("amsterdam", gateway.token("participant", "GM0363")),
+            ("rotterdam", gateway.token("participant", "GM0599")),
+            ("auditor", gateway.token("auditor")),
+        )
+    }
+    shown = {
+        who: (
+            data["contract"] is not None,
+            data["contracts"]["totalCount"],
+            "call_off" in [k["key"] for k in data["statistics"]["contractsByKind"]],
+        )
+        for who, data in seen.items()
+    }
+    assert shown == {
+        "anonymous": (False, 0, False),
+        "amsterdam": (True, 1, True),
+        "rotterdam": (False, 0, False),
+        "auditor": (True, 1, True),
+    }

@@ -131,8 +131,10 @@ async def test_aggregates_participation_counts_and_values(gateway: Gateway) -> N
         "Zuid-Holland": (2, 2),
     }
     assert stats["tendersByPhase"] == [{"key": "published", "count": 1}]
+    # The three call-offs are contracts too (1,000,000 + 1,000,001 + 1,000,002).
     assert stats["contractsByKind"] == [
-        {"key": "framework", "contracts": 1, "totalValueEur": "100000000.00"}
+        {"key": "call_off", "contracts": 3, "totalValueEur": "3000003.00"},
+        {"key": "framework", "contracts": 1, "totalValueEur": "100000000.00"},
     ]
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import RowMapping
 from strawberry import relay
 
 from contracts_schema.registry.state import ContractKind, ContractStatus, LotStatus, TenderPhase
+from gateway.auth import Principal
 from gateway.schema.context import Info
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class Supplier(relay.Node):
     async def contracts(self, info: Info) -> list[Contract]:
         links = await info.context.loaders.supplier_contracts.load(self.supplier_id)
         rows = await info.context.loaders.contract.load_many([r["contract_id"] for r in links])
-        return [Contract.from_row(r) for r in rows if r]
+        return contracts_seen(info, rows)
 
 
 async def suppliers(info: Info, ids: list[str]) -> list[Supplier]:
@@ -233,7 +234,7 @@ class Tender(relay.Node):
     @strawberry.field
     async def contracts(self, info: Info) -> list[Contract]:
         rows = await info.context.loaders.contracts_by_tender.load(self.tender_id)
-        return [Contract.from_row(r) for r in rows]
+        return contracts_seen(info, rows)
 
 
 TENDER_FIELDS = (
@@ -289,7 +290,8 @@ class Contract(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Contract | None]:
         rows = await info.context.loaders.contract.load_many(list(node_ids))
-        return [cls.from_row(r) if r else None for r in rows]
+        principal = info.context.principal
+        return [cls.from_row(r) if r and may_see_contract(principal, r) else None for r in rows]
 
     @strawberry.field
     async def tender(self, info: Info) -> Tender | None:
@@ -365,6 +367,18 @@ class Contract(relay.Node):
             for r in rows
             if principal.may_see_organisation(r["participant_code"])
         ]
+
+
+def may_see_contract(principal: Principal, r: RowMapping) -> bool:
+    """As `filters.contracts_visible`: a call-off is its participant's (and coordinators' and
+    auditors')."""
+    kind, holder = r["kind"], r["contracting_authority"]
+    return kind != ContractKind.CALL_OFF.value or principal.may_see_organisation(holder)
+
+
+def contracts_seen(info: Info, rows: Iterable[RowMapping | None]) -> list[Contract]:
+    principal = info.context.principal
+    return [Contract.from_row(r) for r in rows if r and may_see_contract(principal, r)]
 
 
 CONTRACT_FIELDS = (
