@@ -1058,7 +1058,7 @@ def _with_call_offs(
     if not eligible:
         return commands
     inserted: dict[int, list[Command]] = {}
-    for j in range(1, h.n(0, 3) + 1):
+    for j in range(1, h.n(1, 3) + 1):  # at least one: call-offs are contracts to compare
         code, lot_id = h.pick(eligible)
         position = h.n(1, len(commands))  # after the signature, before command `position`
         moment = moments[position - 1]
