@@ -29,7 +29,10 @@ from audit.bitemporal import Horizon, end_of_day, visible
 from audit.history import replay
 from audit.ocds import codes
 from audit.ocds.export import gather, packages
+from audit.ocds.releases import ocid
 from contracts_schema.base import Command
+from contracts_schema.enrolment.commands import AwardCallOff
+from contracts_schema.enrolment.state import CallOffState
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import FOLDS, typed_event
 from contracts_schema.registry.commands import PlanProgramme, PlanTender, SignContract
@@ -218,6 +221,35 @@ def contract_answer(state: ContractState) -> dict[str, Any] | None:
     }
 
 
+def call_off_answer(state: CallOffState) -> dict[str, Any] | None:
+    """A concluded call-off is a contract under its call-off id (the call-off fold's terms)."""
+    if not state.awarded:
+        return None
+    return {
+        "kind": "CALL_OFF",
+        "status": "ACTIVE",
+        "endDate": iso(state.end_date),
+        "maxExtentDate": None,
+        "valueEur": state.value_eur,
+        "contractingAuthorityCode": state.participant_code,
+        "payingAgentCode": None,
+    }
+
+
+def audit_call_off(state: dict[str, Any]) -> dict[str, Any] | None:
+    if not state.get("awarded_on"):
+        return None
+    return {
+        "kind": "CALL_OFF",
+        "status": "ACTIVE",
+        "endDate": state["end_date"],
+        "maxExtentDate": None,
+        "valueEur": Decimal(state["value_eur"]) if state["value_eur"] is not None else None,
+        "contractingAuthorityCode": state["participant_code"],
+        "payingAgentCode": None,
+    }
+
+
 def audit_tender(state: dict[str, Any]) -> dict[str, Any] | None:
     """What `audit replay` says of a tender (its JSON state), in GraphQL's spelling."""
     if not state.get("exists"):
@@ -346,11 +378,31 @@ def ocds_disagreements(
     return problems
 
 
-async def compiled_release(running: Running, tender_id: str, at: Horizon) -> dict[str, Any] | None:
+async def compiled_releases(running: Running, tender_id: str, at: Horizon) -> dict[str, Any]:
+    """The compiled release of every process of a tender, by ocid: its own, its call-offs'."""
     exported = await gather(running.store, tender_id, at)
     records = packages(exported, tender_id, at.known_at)["record_package"]["records"]
-    mine = [r for r in records if r["ocid"].endswith(tender_id)]
-    return mine[0]["compiledRelease"] if mine else None
+    return {r["ocid"]: r["compiledRelease"] for r in records}
+
+
+def call_off_disagreements(
+    compiled: dict[str, Any] | None, answer: dict[str, Any] | None
+) -> list[str]:
+    """A call-off is its own OCDS process: its contract says what GraphQL's contract says."""
+    if answer is None:
+        return [] if compiled is None else ["OCDS has a call-off GraphQL lacks"]
+    if compiled is None:
+        return ["OCDS has no process for a call-off GraphQL shows"]
+    [c] = compiled["contracts"]
+    problems = []
+    if c["period"]["endDate"][:10] != answer["endDate"]:
+        problems.append(f"end {c['period']['endDate']} != {answer['endDate']}")
+    value = c.get("value", {}).get("amount")
+    if answer["valueEur"] is not None and Decimal(str(value)) != answer["valueEur"]:
+        problems.append(f"value {value} != {answer['valueEur']}")
+    if compiled["buyer"]["id"] != answer["contractingAuthorityCode"]:
+        problems.append(f"buyer {compiled['buyer']['id']}")
+    return problems
 
 
 def normalised(answer: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -398,12 +450,19 @@ async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
     tenders = {c.tender_id for c in history if isinstance(c, PlanTender)}
     programmes = {c.programme_id for c in history if isinstance(c, PlanProgramme)}
     contracts = {c.contract_id for c in history if isinstance(c, SignContract)}
+    call_offs = {
+        c.call_off_id: c.framework_contract_id for c in history if isinstance(c, AwardCallOff)
+    }
+    tender_of = {c.contract_id: c.tender_id for c in history if isinstance(c, SignContract)}
     stored = {
         **{("tender", t): await envelopes(running, "registry", "tender", t) for t in tenders},
         **{("contract", c): await envelopes(running, "registry", "contract", c) for c in contracts},
         **{
             ("programme", p): await envelopes(running, "registry", "programme", p)
             for p in programmes
+        },
+        **{
+            ("call_off", c): await envelopes(running, "enrolment", "call_off", c) for c in call_offs
         },
     }
     now = datetime.now(UTC)
@@ -424,6 +483,16 @@ async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
                 f"audit replay vs GraphQL: contract {cid} {where}"
             )
             answers[cid] = answer
+        call_off_answers: dict[str, Any] = {}
+        for cid in sorted(call_offs):  # a concluded call-off is a contract under its id
+            state = fold_at("enrolment", "call_off", cid, stored["call_off", cid], at)
+            answer = normalised((await ask(running, CONTRACT, id=cid, **variables))["contract"])
+            assert answer == call_off_answer(state), f"GraphQL vs fold: call-off {cid} {where}"
+            audit = replay("call_off", cid, stored["call_off", cid], at).as_json()
+            assert audit_call_off(audit["state"]) == answer, (
+                f"audit replay vs GraphQL: call-off {cid} {where}"
+            )
+            call_off_answers[cid] = answer
         for tid in sorted(tenders):
             state = fold_at("registry", "tender", tid, stored["tender", tid], at)
             answer = (await ask(running, TENDER, id=tid, **variables))["tender"]
@@ -434,9 +503,15 @@ async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
             assert audit_tender(audit["state"] | {"exists": audit["exists"]}) == answer, (
                 f"audit replay vs GraphQL: tender {tid} {where}"
             )
-            compiled = await compiled_release(running, tid, at)
+            processes = await compiled_releases(running, tid, at)
+            compiled = processes.get(ocid(tid))
             problems = ocds_disagreements(compiled, answer, answers)
             assert not problems, f"OCDS vs GraphQL: tender {tid} {where}: {problems}"
+            for cid, framework in call_offs.items():
+                if tender_of.get(framework) != tid:
+                    continue
+                problems = call_off_disagreements(processes.get(ocid(cid)), call_off_answers[cid])
+                assert not problems, f"OCDS vs GraphQL: call-off {cid} {where}: {problems}"
         # Succession from both ends: GraphQL's links equal those the programme folds declare.
         states = {
             p: fold_at("registry", "programme", p, stored["programme", p], at) for p in programmes

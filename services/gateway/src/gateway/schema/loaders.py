@@ -132,7 +132,7 @@ class Loaders:
             t = con.suppliers
             rows = await read.rows(
                 select(t.c.supplier_id, t.c.name)
-                .where(t.c.supplier_id.in_(keys))
+                .where(t.c.supplier_id.in_(keys), t.c.name.is_not(None))  # not a call-off's
                 .order_by(t.c.contract_id)
             )
             found = {r["supplier_id"]: r for r in rows}

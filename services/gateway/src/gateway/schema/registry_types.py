@@ -14,6 +14,7 @@ from strawberry import relay
 
 from contracts_schema.registry import values
 from contracts_schema.registry.state import ContractKind, ContractStatus, LotStatus, TenderPhase
+from gateway.auth import Principal
 from gateway.schema.context import Info
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class Supplier(relay.Node):
     async def contracts(self, info: Info) -> list[Contract]:
         links = await info.context.loaders.supplier_contracts.load(self.supplier_id)
         rows = await info.context.loaders.contract.load_many([r["contract_id"] for r in links])
-        return [Contract.from_row(r) for r in rows if r]
+        return contracts_seen(info, rows)
 
 
 async def suppliers(info: Info, ids: list[str]) -> list[Supplier]:
@@ -364,7 +365,7 @@ class Tender(relay.Node):
     @strawberry.field
     async def contracts(self, info: Info) -> list[Contract]:
         rows = await info.context.loaders.contracts_by_tender.load(self.tender_id)
-        return [Contract.from_row(r) for r in rows]
+        return contracts_seen(info, rows)
 
     @strawberry.field(description="The tender this one succeeds (the latest linked).")
     async def predecessor_id(self, info: Info) -> str | None:
@@ -434,7 +435,8 @@ class Contract(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Contract | None]:
         rows = await info.context.loaders.contract.load_many(list(node_ids))
-        return [cls.from_row(r) if r else None for r in rows]
+        principal = info.context.principal
+        return [cls.from_row(r) if r and may_see_contract(principal, r) else None for r in rows]
 
     @strawberry.field
     async def tender(self, info: Info) -> Tender | None:
@@ -450,12 +452,23 @@ class Contract(relay.Node):
     @strawberry.field
     async def suppliers(self, info: Info) -> list[ContractSupplier]:
         rows = await info.context.loaders.suppliers_by_contract.load(self.contract_id)
+        # A call-off names its supplier by id; the framework's signature gave the name.
+        named = await suppliers(info, [r["supplier_id"] for r in rows if r["name"] is None])
+        names = {s.supplier_id: s.name for s in named}
         return [
-            ContractSupplier(supplier_id=r["supplier_id"], name=r["name"], lot_ids=r["lot_ids"])
+            ContractSupplier(
+                supplier_id=r["supplier_id"],
+                name=r["name"] or names[r["supplier_id"]],
+                lot_ids=r["lot_ids"],
+            )
             for r in rows
         ]
 
-    @strawberry.field(description="A framework's participants (its tender's frozen list).")
+    @strawberry.field(
+        description="Who may use the contract: a framework's participants are those on its"
+        " tender's frozen list for the lots it covers; a call-off's, the participant that"
+        " concluded it."
+    )
     async def participants(self, info: Info) -> list[LazyParticipant] | None:
         from gateway.schema.enrolment_types import Participant
 
@@ -463,7 +476,30 @@ class Contract(relay.Node):
         if self.tender_id is None:
             return []
         rows = await info.context.loaders.participants_by_tender.load(self.tender_id)
-        return [Participant.from_row(r) for r in rows if r["participates"]]
+        if self.kind is ContractKind.CALL_OFF:
+            return [
+                Participant.from_row(r)
+                for r in rows
+                if r["organisation_code"] == self.contracting_authority_code
+            ]
+        lots = set(self.lot_ids)  # no lots named: the whole tender
+        return [
+            Participant.from_row(r)
+            for r in rows
+            if r["participates"] and (not lots or lots & set(r["lot_ids"]))
+        ]
+
+    @strawberry.field(description="For a call-off: how it was concluded (signed-in only).")
+    async def call_off(self, info: Info) -> LazyCallOff | None:
+        from gateway.schema.enrolment_types import CallOff
+
+        if self.kind is not ContractKind.CALL_OFF:
+            return None
+        principal = info.context.require_signed_in("a call-off")
+        row = await info.context.loaders.call_off.load(self.contract_id)
+        if row is None or not principal.may_see_organisation(row["participant_code"]):
+            return None
+        return CallOff.from_row(row)
 
     @strawberry.field(description="A framework's call-offs (participants see their own only).")
     async def call_offs(self, info: Info) -> list[LazyCallOff] | None:
@@ -476,6 +512,18 @@ class Contract(relay.Node):
             for r in rows
             if principal.may_see_organisation(r["participant_code"])
         ]
+
+
+def may_see_contract(principal: Principal, r: RowMapping) -> bool:
+    """As `filters.contracts_visible`: a call-off is its participant's (and coordinators' and
+    auditors')."""
+    kind, holder = r["kind"], r["contracting_authority"]
+    return kind != ContractKind.CALL_OFF.value or principal.may_see_organisation(holder)
+
+
+def contracts_seen(info: Info, rows: Iterable[RowMapping | None]) -> list[Contract]:
+    principal = info.context.principal
+    return [Contract.from_row(r) for r in rows if r and may_see_contract(principal, r)]
 
 
 CONTRACT_FIELDS = (
