@@ -104,7 +104,7 @@ async def test_websocket_client_sees_the_mutation_s_event(running: tuple[System,
             json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
         )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
-        query = 'subscription { events(filter: {aggregateType: "organisation", aggregateId: "GM0363"}) { eventType payload } }'
+        query = 'subscription { events(filter: {aggregateType: ORGANISATION, aggregateId: "GM0363"}) { eventType payload } }'
         await ws.send(json.dumps({"id": "e2e", "type": "subscribe", "payload": {"query": query}}))
         await asyncio.sleep(0.3)
         started = time.monotonic()

@@ -13,6 +13,7 @@ from strawberry import relay
 
 from contracts_schema.registry.state import ContractKind, ContractStatus, LotStatus, TenderPhase
 from gateway.schema.context import Info
+from gateway.schema.enums import Procedure, ReviewOutcome
 
 if TYPE_CHECKING:
     from gateway.schema.enrolment_types import CallOff, EnrolmentWindow, Organisation, Participant
@@ -102,7 +103,7 @@ async def suppliers(info: Info, ids: list[str]) -> list[Supplier]:
 @strawberry.type
 class ReviewProceedings:
     forum: str
-    outcome: str | None
+    outcome: ReviewOutcome | None
 
 
 @strawberry.type
@@ -162,7 +163,7 @@ class Tender(relay.Node):
     programme_id: str | None
     title: str
     contracting_authority_code: str
-    procedure: str
+    procedure: Procedure
     framework: bool
     phase: TenderPhase
     planned_on: date
