@@ -56,13 +56,15 @@ async def test_readme_examples_answer_with_the_demo_data(running: tuple[System, 
     system, server = running
     coordinator = issue_token(system.settings, Role.COORDINATOR, "e2e")
     examples = readme_examples()
-    assert len(examples) == 7
+    assert len(examples) == 8
     answers = []
     for example in examples:
         body = await post(server, example, coordinator)
         assert "errors" not in body, (example, body)
         answers.append(body["data"])
-    tenders, expiring, framework, amsterdam, stats, log, command = answers
+    tenders, expiring, framework, amsterdam, stats, log, command, search = answers
+    assert [o["code"] for o in search["organisations"]["nodes"]] == ["GM0363"]
+    assert search["statistics"]["participation"]["participating"] == 5
     assert {t["tenderId"] for t in tenders["tenders"]["nodes"]} == {"gt-mc1", "vt-0800-2000"}
     assert expiring["expiringContracts"]["nodes"][0]["contractId"] == "gt-mc1-framework"
     assert len(framework["contract"]["participants"]) == 5

@@ -123,7 +123,9 @@ def test_every_free_string_is_an_open_set() -> None:
     free = sorted(k for k, name in fields.items() if not OPEN_NAMES.search(name))
     print("free-string fields:", *free, sep="\n  ")
     unclassified = [k for k in free if k not in FREE_STRINGS]
-    assert unclassified == [], f"classify these (enum, or FREE_STRINGS with a reason): {unclassified}"
+    assert unclassified == [], (
+        f"classify these (enum, or FREE_STRINGS with a reason): {unclassified}"
+    )
     stale = sorted(set(FREE_STRINGS) - set(fields))
     assert stale == [], f"no longer in the schema: {stale}"
 

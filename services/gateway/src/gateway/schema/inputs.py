@@ -75,6 +75,8 @@ def to_plain(value: Any) -> Any:
     """A strawberry input value back to plain data for pydantic validation."""
     if value is None or value is strawberry.UNSET:
         return None
+    if isinstance(value, Enum):  # before the next test: an enum has a strawberry definition
+        return value.value
     if hasattr(value, "__strawberry_definition__"):
         return {
             f.python_name: to_plain(getattr(value, f.python_name))
@@ -83,6 +85,4 @@ def to_plain(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [to_plain(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
     return value
