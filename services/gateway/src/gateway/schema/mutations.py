@@ -106,7 +106,7 @@ def _succeeded(reply: CommandAccepted) -> CommandSucceeded:
         events=[
             AppendedEvent(
                 event_type=e.event_type,
-                aggregate_type=e.aggregate_type,
+                aggregate_type=AggregateType(e.aggregate_type),
                 aggregate_id=e.aggregate_id,
                 aggregate_version=e.aggregate_version,
                 stream=e.stream,
