@@ -49,6 +49,7 @@ FREE_STRINGS = {
     "ProjectionHealth.name": "as ParkedEvent.projection",
     "RaiseExpiryWarningInput.stage": "'<n>m' from GT_EXPIRY_THRESHOLDS_MONTHS, or 'expiry'",
     "Contract.endReason": "free text of a termination, or the expiry",
+    "Tender.marketConsultationSummary": "free text: what the market consultation found",
     "RegisterOrganisationInput.province": "as Organisation.province",
     "Query.history(aggregate)": "`<type>/<id>`: an aggregate reference",
     "Query.entitiesAsOf(aggregateType)": "the audit's aggregate types, given with the context",

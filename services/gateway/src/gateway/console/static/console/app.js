@@ -10,10 +10,6 @@ const CONTRACTS = `query($asOf: Date, $knownAt: DateTime, $signedIn: Boolean!) {
   contracts(first: 100, asOf: $asOf, knownAt: $knownAt) { nodes {
     contractId kind title startDate endDate maxExtentDate status contractingAuthorityCode
     tender { programmeId } suppliers { supplierId name } participants @include(if: $signedIn) { organisationCode } } } }`;
-const CALL_OFFS = `query($asOf: Date, $knownAt: DateTime) {
-  callOffs(first: 100, asOf: $asOf, knownAt: $knownAt) { nodes {
-    callOffId frameworkContractId participantCode startDate endDate
-    supplier { supplierId name } framework { tender { programmeId } } } } }`;
 const HISTORY = `query($aggregate: String!, $asOf: Date, $knownAt: DateTime) {
   history(aggregate: $aggregate, asOf: $asOf, knownAt: $knownAt) {
     exists state timeline { eventType occurredAt recordedAt actor summary } } }`;
@@ -31,22 +27,13 @@ function addMonths(day, months) {
 async function rows() {
   const h = horizon();
   const { contracts } = await gql(CONTRACTS, { ...h, signedIn: Boolean(session.token) });
+  // Call-offs are contracts (kind CALL_OFF), shown to their participant, coordinators and auditors.
   const items = contracts.nodes.map((c) => ({
-    id: c.contractId, kind: c.kind, title: c.title || "", start: c.startDate, end: c.endDate,
+    id: c.contractId, kind: c.kind, title: c.title || (c.kind === "CALL_OFF" ? t("callOff") : ""), start: c.startDate, end: c.endDate,
     maxExtent: c.maxExtentDate || "", status: c.status, programme: c.tender?.programmeId || "",
     suppliers: c.suppliers.map((s) => s.name), supplierIds: c.suppliers.map((s) => s.supplierId),
     organisations: [c.contractingAuthorityCode, ...(c.participants || []).map((p) => p.organisationCode)],
   }));
-  if (session.token) {
-    const { callOffs } = await gql(CALL_OFFS, h);
-    for (const c of callOffs.nodes) {
-      items.push({
-        id: c.callOffId, kind: "CALL_OFF", title: `${t("callOff")} ${c.frameworkContractId}`, start: c.startDate,
-        end: c.endDate, maxExtent: "", status: "", programme: c.framework?.tender?.programmeId || "",
-        suppliers: [c.supplier.name], supplierIds: [c.supplier.supplierId], organisations: [c.participantCode],
-      });
-    }
-  }
   return items.sort((a, b) => a.end.localeCompare(b.end));
 }
 
