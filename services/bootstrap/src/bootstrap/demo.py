@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from bootstrap import reference_data
 from contracts_schema.base import Command
 from contracts_schema.enrolment import commands as en
 from contracts_schema.registry import commands as rg
@@ -27,7 +28,8 @@ def at(day: date) -> datetime:
 
 
 def history() -> Iterator[Command]:
-    yield en.LoadMunicipalities(command_id="demo-load-municipalities")
+    # The deployment's reference data (a no-op duplicate where it was loaded already).
+    yield reference_data.shipped_list().load_command()
     for code, name in ((VNG, "Vereniging van Nederlandse Gemeenten"), (LNVT, "LNVT")):
         yield en.RegisterOrganisation(
             command_id=f"demo-register-{code}", code=code, name=name, kind="association"

@@ -20,6 +20,7 @@ import nats
 from nats.aio.client import Client as NATS
 
 from audit.wiring import ENDPOINTS_FILE
+from bootstrap import reference_data
 from bootstrap.demo import load_demo
 from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
@@ -80,6 +81,9 @@ async def embedded(
 
 async def main(data: Path, port: int) -> None:
     async with embedded(data, port=port) as (system, server):
+        # The reference data first, by the same code as the deployment's one-shot job.
+        reference = await reference_data.load(CommandBus(system.nc))
+        print(f"reference data: {len(reference.events)} municipalities registered")
         demo = await load_demo(CommandBus(system.nc))
         print(f"demo history: {demo.new} commands applied, {demo.known} already there")
         assert system.read is not None

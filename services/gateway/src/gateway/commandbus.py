@@ -15,6 +15,7 @@ import logging
 
 import nats.errors
 from nats.aio.client import Client as NATS
+from opentelemetry import trace
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,6 +23,7 @@ from contracts_schema.base import Command
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import CONTEXTS
 from eventstore.errors import RETRY_AFTER_SECONDS, UNAVAILABLE
+from eventstore.observability import ensure_tracer_provider, outgoing_trace_headers, tracer
 from eventstore.serving import send_command
 
 log = logging.getLogger(__name__)
@@ -53,14 +55,31 @@ class CommandBus:
         self._timeout = timeout if timeout is not None else settings.command_timeout_seconds
         self._retry_for = retry_for if retry_for is not None else settings.command_retry_seconds
 
-    async def send(self, command: Command, actor: str) -> CommandAccepted | CommandRejected:
+    async def send(
+        self, command: Command, actor: str, *, correlation_id: str | None = None
+    ) -> CommandAccepted | CommandRejected:
+        ensure_tracer_provider("gateway")
+        with tracer.start_as_current_span(
+            f"send {command.command_type}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"gt.command_id": command.command_id, "gt.context": command.context},
+        ) as span:
+            reply = await self._send(command, actor, correlation_id)
+            span.set_attribute(
+                "gt.outcome", "accepted" if isinstance(reply, CommandAccepted) else reply.code
+            )
+            return reply
+
+    async def _send(
+        self, command: Command, actor: str, correlation_id: str | None
+    ) -> CommandAccepted | CommandRejected:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._retry_for
         pause = RETRY_AFTER_SECONDS / 2
         attempts = 0
         while True:
             attempts += 1
-            reply = await self._send_once(command, actor)
+            reply = await self._send_once(command, actor, correlation_id)
             if isinstance(reply, CommandAccepted) or reply.code not in RETRYABLE_CODES:
                 if attempts > 1:
                     log.info("command %s answered after %d tries", command.command_id, attempts)
@@ -73,11 +92,20 @@ class CommandBus:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 2.0)
 
-    async def _send_once(self, command: Command, actor: str) -> CommandAccepted | CommandRejected:
+    async def _send_once(
+        self, command: Command, actor: str, correlation_id: str | None
+    ) -> CommandAccepted | CommandRejected:
         context = CONTEXTS[command.context]
         try:
             return await send_command(
-                self._nc, context, command, actor=actor, timeout=self._timeout
+                self._nc,
+                context,
+                command,
+                actor=actor,
+                correlation_id=correlation_id,
+                timeout=self._timeout,
+                # The service's command span continues this one (when it propagates traces).
+                headers=outgoing_trace_headers(),
             )
         except nats.errors.NoRespondersError:
             return CommandRejected(
