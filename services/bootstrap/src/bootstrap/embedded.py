@@ -24,6 +24,7 @@ from nats.aio.client import Client as NATS
 from pydantic import ValidationError
 
 from audit.wiring import ENDPOINTS_FILE
+from bootstrap import reference_data
 from bootstrap.demo import DemoLoad, load_demo
 from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
@@ -101,6 +102,9 @@ async def with_demo(system: System, say: Callable[[str], object] = print) -> Dem
 
 async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
     async with embedded(data, host=host, port=port, schedule=True) as (system, server):
+        # The reference data first, by the same code as the deployment's one-shot job.
+        reference = await reference_data.load(CommandBus(system.nc))
+        print(f"reference data: {len(reference.events)} municipalities registered")
         await with_demo(system)
         print(f"GraphiQL: {server.url}/graphql   (data in {data})")
         print("dev tokens (send as 'Authorization: Bearer <token>'):")
