@@ -56,6 +56,25 @@ DIRECT_GET_BATCH = 1000
 PUBLISH_TIMEOUT = 5.0
 
 
+_COMPARED = (
+    "subjects",
+    "num_replicas",
+    "allow_atomic",
+    "allow_direct",
+    "deny_delete",
+    "deny_purge",
+    "duplicate_window",
+)
+
+
+def differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    """Whether a stream's configuration differs from the wanted one in what the code sets."""
+    return any(
+        getattr(wanted, name) is not None and getattr(current, name) != getattr(wanted, name)
+        for name in _COMPARED
+    )
+
+
 class EventStore:
     def __init__(self, nc: NATS, clock: Clock, *, replicas: int = 1, protect: bool = True) -> None:
         self._nc = nc
@@ -88,11 +107,14 @@ class EventStore:
             duplicate_window=120.0,
         )
         try:
-            await self._js.stream_info(context.stream)
+            info = await self._js.stream_info(context.stream)
         except NotFoundError:
             await self._js.add_stream(config)
             return
-        await self._js.update_stream(config)
+        # Only the operator's NATS user may reconfigure a stream: a service asks for an update
+        # only when the stream differs from the code (a deployment that changes it).
+        if differs(info.config, config):
+            await self._js.update_stream(config)
 
     async def load(
         self, context: BoundedContext, aggregate_type: str, aggregate_id: str

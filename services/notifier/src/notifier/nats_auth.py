@@ -35,13 +35,13 @@ from typing import Any
 
 import nats
 import nkeys
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import KeyValueConfig
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
-from nacl.exceptions import BadSignatureError
-from nacl.signing import VerifyKey
 
 from notifier.nats_accounts import CREDENTIALS_BUCKET, ORGS_ACCOUNT, Grant, organisation_grant
 
@@ -206,8 +206,10 @@ def _settings() -> tuple[list[str], str | None, str | None]:
 
 async def _main(argv: list[str]) -> int:
     servers, user, password = _settings()
-    if not argv or argv[0] not in ("serve", "issue", "revoke") or (argv[0] != "serve") != (
-        len(argv) == 2
+    if (
+        not argv
+        or argv[0] not in ("serve", "issue", "revoke")
+        or (argv[0] != "serve") != (len(argv) == 2)
     ):
         print(__doc__, file=sys.stderr)
         return 2
