@@ -38,6 +38,7 @@ from eventstore.records import (
     decode,
     seal,
 )
+from eventstore.signing import EventSigner
 
 # The values live in eventstore.records; importing them from here keeps working.
 __all__ = [
@@ -76,8 +77,17 @@ def differs(current: StreamConfig, wanted: StreamConfig) -> bool:
 
 
 class EventStore:
-    def __init__(self, nc: NATS, clock: Clock, *, replicas: int = 1, protect: bool = True) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        clock: Clock,
+        *,
+        replicas: int = 1,
+        protect: bool = True,
+        signers: Mapping[str, EventSigner] | None = None,
+    ) -> None:
         self._nc = nc
+        self._signers = dict(signers or {})  # context name -> its service's key
         self._clock = clock
         self._replicas = replicas
         self._protect = protect  # deny message delete and purge: the log is append-only
@@ -184,7 +194,7 @@ class EventStore:
         meta: CommandMetadata,
     ) -> list[EventEnvelope]:
         """Wrap payloads in envelopes continuing the aggregate's version and hash chain."""
-        return seal(self._clock, history, new_events, meta)
+        return seal(self._clock, history, new_events, meta, self._signers.get(history.context.name))
 
     async def append(
         self,

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -29,6 +30,7 @@ from audit.rebuild import Cancelled
 from audit.render import print_replay, print_verify
 from audit.wiring import PROJECTIONS, contexts, open_store, resolve_settings, runner_factory
 from eventstore.settings import NatsSettings
+from eventstore.signing import trusted_keys
 from eventstore.sql import make_engine
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -102,6 +104,7 @@ def verify(
                     checked,
                     lambda n: bar.advance(task, n),
                     runners=runner_factory(),
+                    trusted=trusted_keys(Path(settings.data_dir)),
                 )
 
     report = _run(go)

@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass, field
 
 from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
+from eventstore.checkpoints import CHECKPOINT_STREAM
 from notifier.feed import INTEGRATION_STREAM, consumer_name
 
 SERVICES = ("registry", "enrolment", "notifier", "gateway")
@@ -102,8 +103,14 @@ def _creates(streams: list[str]) -> list[str]:
 
 
 def _processed(context: BoundedContext) -> list[str]:
+    """Its record of processed commands, and its signed checkpoints (eventstore.checkpoints)."""
     bucket = f"KV_{PROCESSED_KV}"
-    return [*_reads([bucket]), *_creates([bucket]), f"$KV.{PROCESSED_KV}.{context.name}.>"]
+    return [
+        *_reads([bucket, CHECKPOINT_STREAM]),
+        *_creates([bucket, CHECKPOINT_STREAM]),
+        f"$KV.{PROCESSED_KV}.{context.name}.>",
+        f"checkpoints.{context.name}",
+    ]
 
 
 def _event_streams(*contexts: BoundedContext) -> list[str]:
@@ -160,7 +167,7 @@ def service_grants() -> dict[str, Grant]:
     )
     operator = Grant(publish=[">"], subscribe=[">"])
     audit = Grant(
-        publish=_reads(ALL_EVENT_STREAMS),
+        publish=_reads([*ALL_EVENT_STREAMS, CHECKPOINT_STREAM]),
         subscribe=[inbox],
         # Reads without consuming: no consumer of its own, and never a consumer of another.
         deny_publish=["$JS.API.CONSUMER.>", "$JS.ACK.>"],
