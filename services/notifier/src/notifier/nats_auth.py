@@ -186,7 +186,7 @@ async def issue(nc: NATS, code: str, *, replicas: int = 1) -> str:
     if not ORGANISATION_CODE.fullmatch(code):
         raise ValueError(f"not an organisation code: {code!r}")
     kv = await credentials_bucket(nc, create=True, replicas=replicas)
-    secret = secrets.token_urlsafe(32)
+    secret = secrets.token_hex(32)  # hex: never starts with "-" (a command-line option)
     await kv.put(code, json.dumps({"sha256": secret_digest(secret)}).encode())
     return secret
 
