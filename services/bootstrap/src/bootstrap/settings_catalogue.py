@@ -28,13 +28,18 @@ def _env(model: type[BaseSettings], *fields: str) -> set[str]:
 # The connection every service makes (NatsSettings also carries fields only some read).
 CONNECTION = _env(NatsSettings, "nats_url", "nats_user", "nats_password", "stream_replicas")
 OBSERVABILITY = _env(ObservabilitySettings)
+# What a service that appends through service_app reads besides: its signing key and cadence.
+SIGNING = _env(NatsSettings, "signing_seed", "checkpoint_interval")
 
 
 def settings_read_by(command: str) -> set[str]:
     """The variables `python -m bootstrap.serve <command>` reads."""
     readers: dict[str, set[str]] = {
-        "registry": CONNECTION | OBSERVABILITY,
-        "enrolment": CONNECTION | OBSERVABILITY | _env(EnrolmentSettings, "enrolment_database_url"),
+        "registry": CONNECTION | OBSERVABILITY | SIGNING,
+        "enrolment": CONNECTION
+        | OBSERVABILITY
+        | SIGNING
+        | _env(EnrolmentSettings, "enrolment_database_url"),
         "notifier": CONNECTION
         | OBSERVABILITY
         | _env(NotifierSettings) - _env(NatsSettings, "data_dir"),
