@@ -16,13 +16,14 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import reduce
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
 from contracts_schema.base import Command, DomainEvent
+from contracts_schema.calendar import dutch_day
 from contracts_schema.errors import RuleViolation
 from contracts_schema.replies import (
     AppendedEvent,
@@ -55,11 +56,26 @@ class Decider(Generic[S]):
     evolve: Callable[[S, DomainEvent], S]
 
 
+# How far in the future a command's valid time may lie (clock skew between a client and us).
+DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
 @dataclass(frozen=True)
 class DecisionContext:
+    """What a decision knows besides state and command; the valid time is computed here once.
+
+    `valid_on` is the Dutch calendar day (Europe/Amsterdam) of `valid_at`: every context dates
+    its facts by it, so two services never disagree about a day near midnight.
+    """
+
     now: datetime  # the service's clock (transaction time)
     valid_at: datetime  # when the fact became true (the command's occurred_at, default now)
     facts: Any = None  # read beforehand from outside the aggregate (e.g. a frozen list)
+
+    @property
+    def valid_on(self) -> date:
+        """The Dutch calendar day on which the commanded fact became true."""
+        return dutch_day(self.valid_at)
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,7 @@ class CommandService:
         *,
         max_attempts: int = 8,
         processed: ProcessedCommands | None = None,
+        future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
     ) -> None:
         self.context = context
         self._store = store
@@ -129,6 +146,7 @@ class CommandService:
         self._routes = {r.command.command_type: r for r in routes}
         self._event_types = event_types
         self._max_attempts = max_attempts
+        self._future_tolerance = future_tolerance
         # None until `start`, which opens the record beside the store unless one was given.
         self._processed = processed
 
@@ -213,6 +231,16 @@ class CommandService:
                     " for a different command",
                 )
             return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
+        if command.occurred_at is not None:
+            latest = self._clock.now() + self._future_tolerance
+            if command.occurred_at > latest:
+                return CommandRejected(
+                    command_id=command.command_id,
+                    code="VALID_TIME_IN_FUTURE",
+                    message=f"occurred_at {command.occurred_at.isoformat()} lies in the future"
+                    f" (more than {_minutes(self._future_tolerance)} after now,"
+                    f" {self._clock.now().isoformat()}); record a fact once it has happened",
+                )
         decider = route.decider
         aggregate_id = route.aggregate_id(command)
         for attempt in range(self._max_attempts):
@@ -296,6 +324,11 @@ class CommandParts:
     event_types: Mapping[str, type[DomainEvent]]
     kind: type[CommandService] = CommandService  # a subclass that handles more subjects
     max_attempts: int = 8
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    return f"{minutes:g} minute{'' if minutes == 1 else 's'}"
 
 
 def _str_or_none(value: object) -> str | None:
