@@ -223,6 +223,15 @@ class CommandService:
         fingerprint = hashlib.sha256(canonical_json(command.model_dump(mode="json"))).hexdigest()
         previous = await self._recall(command.command_id)
         if previous is not None:
+            used_by = (previous.get("context", self.context.name), previous.get("command_type"))
+            if used_by[0] != self.context.name or used_by[1] not in (None, command.command_type):
+                return CommandRejected(
+                    command_id=command.command_id,
+                    code="COMMAND_ID_REUSED",
+                    message=f"command id {command.command_id} was already used for"
+                    f" {used_by[1] or 'a command'} in the {used_by[0]} context; command ids are"
+                    " unique across all contexts (a retry resends the same command)",
+                )
             if previous["fingerprint"] != fingerprint:
                 return CommandRejected(
                     command_id=command.command_id,
@@ -248,7 +257,7 @@ class CommandService:
             landed = history.events_of_command(command.command_id)
             if landed:
                 return await self._remember(
-                    command.command_id, fingerprint, _accepted(command.command_id, landed, True)
+                    command, fingerprint, _accepted(command.command_id, landed, True)
                 )
             now = self._clock.now()
             facts = await route.facts(command) if route.facts else None
@@ -279,7 +288,7 @@ class CommandService:
                     command_id=command.command_id, code="APPEND_FAILED", message=str(failure)
                 )
             return await self._remember(
-                command.command_id, fingerprint, _accepted(command.command_id, stored, False)
+                command, fingerprint, _accepted(command.command_id, stored, False)
             )
         return CommandRejected(
             command_id=command.command_id,
@@ -288,27 +297,32 @@ class CommandService:
             f" {self._max_attempts} attempts; retry the command with the same command id",
         )
 
-    def _key(self, command_id: str) -> str:
-        return f"{self.context.name}.{command_id}"
+    # Command ids are unique across contexts: the record, shared by every service, is keyed by
+    # the id alone and says which context and command type used it. Records written before
+    # that carry the context in the key (`<context>.<id>`) and are still read.
 
     async def _recall(self, command_id: str) -> dict[str, Any] | None:
         if self._processed is None:
             return None
-        value = await self._processed.get(self._key(command_id))
+        value = await self._processed.get(command_id)
+        if value is None:
+            value = await self._processed.get(f"{self.context.name}.{command_id}")
         if value is None:
             return None
         result: dict[str, Any] = json.loads(value)
         return result
 
     async def _remember(
-        self, command_id: str, fingerprint: str, reply: CommandAccepted
+        self, command: Command, fingerprint: str, reply: CommandAccepted
     ) -> CommandAccepted:
         if self._processed is not None and reply.events:
             record = {
+                "context": self.context.name,
+                "command_type": command.command_type,
                 "fingerprint": fingerprint,
                 "reply": reply.model_dump(mode="json", exclude={"duplicate"}),
             }
-            await self._processed.put(self._key(command_id), json.dumps(record).encode())
+            await self._processed.put(command.command_id, json.dumps(record).encode())
         return reply
 
 
