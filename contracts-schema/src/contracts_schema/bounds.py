@@ -80,8 +80,15 @@ FreeText = Annotated[
 ]
 """A summary or description: trimmed, 1..4000 characters, line breaks allowed."""
 
+def _exact(value: object) -> object:
+    # A JSON or GraphQL number arrives as a float: take its shortest decimal form (0.1, not
+    # 0.1000000000000000055...), so cents stay cents.
+    return Decimal(repr(value)) if isinstance(value, float) else value
+
+
 AmountEur = Annotated[
     Decimal,
+    BeforeValidator(_exact),
     Field(ge=0, le=AMOUNT_MAX_EUR, decimal_places=2, allow_inf_nan=False),
 ]
 """An amount in euro: 0 <= x <= 10^12, in cents at most."""

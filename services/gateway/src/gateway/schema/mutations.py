@@ -16,7 +16,7 @@ from contracts_schema.replies import CommandAccepted
 from gateway.policy import refusal
 from gateway.schema.context import Info
 from gateway.schema.errors import ClientError
-from gateway.schema.inputs import input_type, to_plain
+from gateway.schema.inputs import client_path, input_type, to_plain
 
 # The aggregate that shows a command's new state, by aggregate type.
 NODE_TYPES = {
@@ -127,7 +127,7 @@ def _resolver(model: type[Command]) -> Any:
             command = model.model_validate(data)
         except ValidationError as exc:
             problems = [
-                FieldProblem(path=".".join(str(p) for p in e["loc"]), message=e["msg"])
+                FieldProblem(path=client_path(e["loc"]), message=e["msg"])
                 for e in exc.errors()
             ]
             return InvalidInput(
