@@ -19,6 +19,12 @@ from gateway.commandbus import CommandBus
 
 VNG, LNVT = "KVK-40409352", "KVK-71804145"
 KPN, TELE2, TMOBILE, VODAFONE = "KVK-02045200", "KVK-33292243", "KVK-14055944", "KVK-14052264"
+SUPPLIERS = {
+    KPN: "KPN B.V.",
+    TELE2: "Tele2 Nederland B.V.",
+    TMOBILE: "T-Mobile Netherlands B.V.",
+    VODAFONE: "Vodafone Libertel B.V.",
+}
 GT_PARTICIPANTS = ("GM0363", "GM0518", "GM0599", "GM0772", "GM0160")  # GT's founding cities
 
 
@@ -28,9 +34,14 @@ def at(day: date) -> datetime:
 
 def history() -> Iterator[Command]:
     yield en.LoadMunicipalities(command_id="demo-load-municipalities")
+    # Every organisation a command names is registered first (ORGANISATION_UNKNOWN otherwise).
     for code, name in ((VNG, "Vereniging van Nederlandse Gemeenten"), (LNVT, "LNVT")):
         yield en.RegisterOrganisation(
             command_id=f"demo-register-{code}", code=code, name=name, kind="association"
+        )
+    for code, name in SUPPLIERS.items():
+        yield en.RegisterOrganisation(
+            command_id=f"demo-register-{code}", code=code, name=name, kind="supplier"
         )
     yield rg.PlanProgramme(
         command_id="demo-programme-gt",
