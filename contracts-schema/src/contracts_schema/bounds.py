@@ -80,6 +80,7 @@ FreeText = Annotated[
 ]
 """A summary or description: trimmed, 1..4000 characters, line breaks allowed."""
 
+
 def _exact(value: object) -> object:
     # A JSON or GraphQL number arrives as a float: take its shortest decimal form (0.1, not
     # 0.1000000000000000055...), so cents stay cents.
