@@ -9,9 +9,8 @@ from contracts_schema import generate
 from contracts_schema.refusals import REFUSALS, markdown
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [ROOT / "eventstore" / "src", ROOT / "contracts-schema" / "src"] + sorted(
-    (ROOT / "services").glob("*/src")
-)
+SERVICES = sorted((ROOT / "services").glob("*/src"))
+SOURCES = [ROOT / "eventstore" / "src", ROOT / "contracts-schema" / "src", *SERVICES]
 
 
 def raised_codes() -> dict[str, str]:
@@ -52,7 +51,10 @@ def test_the_catalogue_lists_only_codes_that_are_raised() -> None:
 
 def test_each_refusal_names_its_rule_source_and_an_example() -> None:
     for refusal in REFUSALS.values():
-        assert refusal.code.isupper() and refusal.rule and refusal.source and refusal.example
+        assert refusal.code.isupper()
+        assert refusal.rule
+        assert refusal.source
+        assert refusal.example
 
 
 def test_the_docs_table_is_generated_and_drift_checked(tmp_path: Path) -> None:
