@@ -47,6 +47,19 @@ def unsafe_character(text: str, allowed: str = "") -> str | None:
     return None
 
 
+def escape_controls(text: str) -> str:
+    """`text` with every control or bidi character written as an escape (\\x1b, \\u202e),
+    safe to show on a terminal whatever was stored before the bounds existed."""
+    if unsafe_character(text) is None:
+        return text
+    return "".join(
+        (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        if c in _INVISIBLE or unicodedata.category(c) == "Cc"
+        else c
+        for c in text
+    )
+
+
 def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
