@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 NAME_MAX = 300
 TEXT_MAX = 4000
@@ -60,10 +60,6 @@ def escape_controls(text: str) -> str:
     )
 
 
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
 def _printable(allowed: str) -> AfterValidator:
     def check(value: str) -> str:
         char = unsafe_character(value, allowed)
@@ -79,16 +75,14 @@ def _printable(allowed: str) -> AfterValidator:
 
 Name = Annotated[
     str,
-    BeforeValidator(_strip),
-    Field(min_length=1, max_length=NAME_MAX),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
     _printable(""),
 ]
 """A name, title or reference: trimmed, 1..300 characters, one printable line."""
 
 FreeText = Annotated[
     str,
-    BeforeValidator(_strip),
-    Field(min_length=1, max_length=TEXT_MAX),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX),
     _printable("\n\t"),
 ]
 """A summary or description: trimmed, 1..4000 characters, line breaks allowed."""
