@@ -64,6 +64,8 @@ class Command(Value):
     command_type: ClassVar[str]
     context: ClassVar[str]
     valid_day_field: ClassVar[str | None] = None
+    # Only a system's own schedule may date a command ahead of the clock (VALID_TIME_IN_FUTURE).
+    future_valid_time_allowed: ClassVar[bool] = False
 
     command_id: Identifier = Field(description="Client-chosen id; a retried command reuses it.")
     occurred_at: Instant | None = Field(

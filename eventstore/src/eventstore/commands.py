@@ -240,7 +240,7 @@ class CommandService:
                     " for a different command",
                 )
             return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
-        if command.occurred_at is not None:
+        if command.occurred_at is not None and not command.future_valid_time_allowed:
             latest = self._clock.now() + self._future_tolerance
             if command.occurred_at > latest:
                 return CommandRejected(
