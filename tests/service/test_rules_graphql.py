@@ -44,7 +44,7 @@ def plan_input(**changes: Any) -> dict[str, Any]:
         "tenderId": "gql-t",
         "title": "GT Connect",
         "contractingAuthority": "KVK-71830960",
-        "procedure": "open",
+        "procedure": "OPEN",
         "framework": True,
         "lots": [{"lotId": "voice", "title": "Voice"}],
         **changes,
@@ -59,7 +59,7 @@ async def test_given_bad_input_when_mutating_then_each_problem_names_the_camel_c
         SIGN,
         input={
             "contractId": "c-gql",
-            "kind": "contract",
+            "kind": "CONTRACT",
             "contractingAuthority": "KVK-71830960",
             "suppliers": [{"supplierId": "KVK-27124701", "name": "KPN \u202eV.B"}],
             "startDate": "2019-01-01",

@@ -152,8 +152,12 @@ _CATALOGUE: tuple[Refusal, ...] = (
             " durationRationale."),
     Refusal("FRAMEWORK_NOT_FOUND", "A call-off is concluded under a signed framework"
             " agreement.", AW_FRAMEWORK, "A call-off naming an unknown framework."),
-    Refusal("FRAMEWORK_NOT_RUNNING", "A call-off is concluded while its framework is in"
-            " force.", AW_FRAMEWORK, "A call-off on a framework that expired."),
+    Refusal("CALL_OFF_REQUIRES_AWARD_CALL_OFF", "A call-off is concluded with one command,"
+            " awardCallOff, which applies all call-off rules; signContract does not sign"
+            " call-offs.", CALL_OFF_PARTIES, "signContract(kind: call_off) by a municipality"
+            " that never enrolled."),
+    Refusal("CONTRACT_ID_TAKEN", "Contracts and call-offs share one id space.", SYSTEM,
+            "A call-off with the id of a signed framework."),
     # --- enrolment (joint procurement) ---------------------------------------------------
     Refusal("TENDER_NOT_PLANNED", "An enrolment window belongs to a planned tender.", JOINT,
             "OpenEnrolmentWindow for an unknown tender."),

@@ -58,6 +58,8 @@ class RegisterOrganisation(_EnrolmentCommand):
 
 
 class RenameOrganisation(_EnrolmentCommand):
+    """Record an organisation's new official name; its code stays."""
+
     code: Identifier = Field(description=_CODE)
     name: Name = Field(description="The new official name.")
 
@@ -71,6 +73,8 @@ class MergeMunicipality(_EnrolmentCommand):
 
 
 class OpenEnrolmentWindow(_EnrolmentCommand):
+    """Open enrolment for a tender's lots: bodies may enrol from opens_on to closes_on."""
+
     tender_id: Identifier = Field(description="A tender planned in the registry.")
     lot_ids: list[Identifier] = Field(min_length=1, description="Lots bodies may enrol for.")
     opens_on: Day = Field(description="First day of enrolment.")
@@ -81,11 +85,15 @@ class OpenEnrolmentWindow(_EnrolmentCommand):
 
 
 class ExtendEnrolmentWindow(_EnrolmentCommand):
+    """Move an open enrolment window's last day to a later day."""
+
     tender_id: Identifier = Field(description="The tender.")
     closes_on: Day = Field(description="The new, later last day of enrolment.")
 
 
 class EnrolParticipant(_EnrolmentCommand):
+    """Enrol a body in a tender's lots, under its signed power of attorney (volmacht)."""
+
     tender_id: Identifier = Field(description="The tender.")
     valid_day_field: ClassVar[str | None] = "enrolled_on"
 
@@ -98,6 +106,8 @@ class EnrolParticipant(_EnrolmentCommand):
 
 
 class WithdrawParticipant(_EnrolmentCommand):
+    """Withdraw a body's enrolment while the window is open (before the freeze)."""
+
     tender_id: Identifier = Field(description="The tender.")
     valid_day_field: ClassVar[str | None] = "withdrawn_on"
 
@@ -115,6 +125,8 @@ class CloseEnrolmentWindow(_EnrolmentCommand):
 
 
 class StartMiniCompetition(_EnrolmentCommand):
+    """Invite a framework lot's suppliers to a mini-competition for a call-off."""
+
     call_off_id: Identifier = Field(description="Client-chosen id of the call-off to come.")
     framework_contract_id: Identifier = Field(description="The framework agreement.")
     lot_id: Identifier = Field(description="The framework lot.")

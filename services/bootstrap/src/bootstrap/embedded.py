@@ -1,7 +1,8 @@
 """`make run` (`python -m bootstrap`): the whole system in one process, with demo data and GraphiQL.
 
 A nats-server from the wheel (store under ./data/jetstream), SQLite files under ./data, the
-registry, enrolment and notifier services, the projections and the gateway on
+registry, enrolment and notifier services, the projections, the notifier's expiry schedule
+(at start, after the demo loads, then hourly) and the gateway on
 http://127.0.0.1:8000/graphql. Ctrl-C stops everything; the next run resumes from ./data.
 """
 
@@ -9,23 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import secrets
 import signal
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import nats
 from nats.aio.client import Client as NATS
+from pydantic import ValidationError
 
 from audit.wiring import ENDPOINTS_FILE
-from bootstrap.demo import load_demo
+from bootstrap.demo import DemoLoad, load_demo
 from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
 from eventstore.nats_launcher import NatsServer
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
+from gateway.process_config import HttpSettings
 from gateway.serve import Server
 from gateway.settings import GatewaySettings
 
@@ -43,7 +48,12 @@ def dev_secret(data: Path) -> str:
 
 @contextlib.asynccontextmanager
 async def embedded(
-    data: Path, host: str = "127.0.0.1", port: int = 8000, nats_port: int | None = None
+    data: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    nats_port: int | None = None,
+    *,
+    schedule: bool = False,
 ) -> AsyncIterator[tuple[System, Server]]:
     await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
     broker = NatsServer(data / "jetstream", port=nats_port).start()
@@ -55,7 +65,7 @@ async def embedded(
         settings = GatewaySettings(
             database_url=embedded_databases(data)[READ_MODELS_DB], jwt_secret=dev_secret(data)
         )
-        system = await System(nc, data, settings).start()
+        system = await System(nc, data, settings, schedule=schedule).start()
         assert system.app is not None
         server = await Server(system.app, host, port).start()
         # Tell local tools (the audit CLI) where this embedded system listens and keeps
@@ -78,12 +88,20 @@ async def embedded(
         broker.stop()
 
 
-async def main(data: Path, port: int) -> None:
-    async with embedded(data, port=port) as (system, server):
-        demo = await load_demo(CommandBus(system.nc))
-        print(f"demo history: {demo.new} commands applied, {demo.known} already there")
-        assert system.read is not None
-        await system.read.wait_for(demo.consistency_token, timeout=60)
+async def with_demo(system: System, say: Callable[[str], object] = print) -> DemoLoad:
+    """Load the demo history, wait until the read models show it, run the expiry schedule."""
+    demo = await load_demo(CommandBus(system.nc), say=say)
+    say(f"demo history: {demo.new} commands applied, {demo.known} already there")
+    assert system.read is not None
+    await system.read.wait_for(demo.consistency_token, timeout=60)
+    if system.notifier is not None:
+        system.notifier.wake()  # the demo's expiring contract is warned of now, not in an hour
+    return demo
+
+
+async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
+    async with embedded(data, host=host, port=port, schedule=True) as (system, server):
+        await with_demo(system)
         print(f"GraphiQL: {server.url}/graphql   (data in {data})")
         print("dev tokens (send as 'Authorization: Bearer <token>'):")
         for role, org in (
@@ -104,13 +122,33 @@ async def main(data: Path, port: int) -> None:
         print("stopping ...")
 
 
-def run() -> None:
-    asyncio.run(
-        main(
-            Path(os.environ.get("GT_DATA_DIR", "data")).resolve(),
-            int(os.environ.get("GT_PORT", "8000")),
-        )
+def settings_problems(exc: ValidationError) -> str:
+    """pydantic's report as one line per variable: `GT_HTTP_PORT: ... (got 'x')`."""
+    return "; ".join(
+        f"GT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"
+        for e in exc.errors()
     )
+
+
+def run() -> None:
+    """Start, or say in one line why not (a busy port, a bad setting): no traceback."""
+    try:
+        http = HttpSettings()
+        port = int(os.environ["GT_PORT"]) if "GT_PORT" in os.environ else http.http_port
+        GatewaySettings()  # checked here, before anything starts
+        data = Path(os.environ.get("GT_DATA_DIR", "data")).resolve()
+        asyncio.run(main(data, port, http.http_host))
+    except ValidationError as exc:
+        sys.exit(f"error: bad setting: {settings_problems(exc)}")
+    except ValueError as exc:
+        sys.exit(f"error: bad setting: GT_PORT: {exc}")
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            sys.exit(
+                f"error: a port is already in use ({exc.strerror}): is another `make run`"
+                " running? Stop it, or set GT_HTTP_PORT (GraphQL, default 8000)"
+            )
+        sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":

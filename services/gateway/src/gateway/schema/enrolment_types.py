@@ -10,8 +10,10 @@ import strawberry
 from sqlalchemy import RowMapping
 from strawberry import relay
 
+from contracts_schema.enrolment.state.enrolment_window import ParticipantStatus
 from gateway.schema.context import Info
-from gateway.schema.registry_types import Contract, Supplier, Tender, suppliers
+from gateway.schema.enums import CallOffProcedure, OrganisationKind
+from gateway.schema.registry_types import Contract, Supplier, Tender, contracts_seen, suppliers
 
 
 @strawberry.type
@@ -19,7 +21,7 @@ class Organisation(relay.Node):
     pk: relay.NodeID[str]
     code: str
     name: str
-    kind: str
+    kind: OrganisationKind
     province: str | None
     merged_into: str | None
     merged_on: date | None
@@ -42,7 +44,7 @@ class Organisation(relay.Node):
     @strawberry.field(description="Contracts this body holds as contracting authority.")
     async def contracts(self, info: Info) -> list[Contract]:
         rows = await info.context.loaders.contracts_by_authority.load(self.code)
-        return [Contract.from_row(r) for r in rows]
+        return contracts_seen(info, rows)
 
     @strawberry.field(description="Its enrolments (itself, coordinators and auditors only).")
     async def participations(self, info: Info) -> list[Participant] | None:
@@ -96,7 +98,7 @@ class Participant(relay.Node):
     tender_id: str
     organisation_code: str
     lot_ids: list[str]
-    status: str
+    status: ParticipantStatus
     enrolled_on: date | None  # None: known only from the frozen participant list
     withdrawn_on: date | None
     frozen: bool
@@ -149,7 +151,7 @@ class CallOff(relay.Node):
     participant_code: str
     supplier_id: str
     awarded_on: date
-    procedure: str
+    procedure: CallOffProcedure
     start_date: date
     end_date: date
     value_eur: Decimal | None

@@ -15,6 +15,7 @@ from contracts_schema.base import Command
 from contracts_schema.replies import CommandAccepted
 from gateway.policy import refusal
 from gateway.schema.context import Info
+from gateway.schema.enums import AggregateType
 from gateway.schema.errors import ClientError, RefusalCode, refusal_code
 from gateway.schema.inputs import client_path, input_type, to_plain
 
@@ -32,7 +33,7 @@ NODE_TYPES = {
 @strawberry.type
 class AppendedEvent:
     event_type: str
-    aggregate_type: str
+    aggregate_type: AggregateType
     aggregate_id: str
     aggregate_version: int
     stream: str
@@ -109,7 +110,7 @@ def _succeeded(reply: CommandAccepted) -> CommandSucceeded:
         events=[
             AppendedEvent(
                 event_type=e.event_type,
-                aggregate_type=e.aggregate_type,
+                aggregate_type=AggregateType(e.aggregate_type),
                 aggregate_id=e.aggregate_id,
                 aggregate_version=e.aggregate_version,
                 stream=e.stream,
@@ -163,7 +164,7 @@ def mutation_type(models: tuple[type[Command], ...]) -> type | None:
     fields = [
         strawberry.mutation(
             resolver=_resolver(model),
-            description=(model.__doc__ or model.command_type).strip().splitlines()[0],
+            description=" ".join((model.__doc__ or model.command_type).split()),  # whole docstring
         )
         for model in sorted(models, key=lambda m: m.command_type)
     ]

@@ -11,6 +11,7 @@ from strawberry import relay
 
 from gateway.schema.context import Info
 from gateway.schema.enrolment_types import CallOff, Organisation
+from gateway.schema.enums import OrganisationKind
 from gateway.schema.errors import Forbidden
 from gateway.schema.events import Event, EventFilter, event_log
 from gateway.schema.filters import (
@@ -25,7 +26,14 @@ from gateway.schema.filters import (
 )
 from gateway.schema.health import Health
 from gateway.schema.pagination import Connection, page
-from gateway.schema.registry_types import Contract, Programme, Supplier, Tender
+from gateway.schema.registry_types import (
+    Contract,
+    Programme,
+    Supplier,
+    Tender,
+    contracts_seen,
+)
+from gateway.schema.search import name_matches
 from gateway.schema.statistics import Statistics
 
 
@@ -83,7 +91,7 @@ class Query:
     ) -> Contract | None:
         await info.context.consistent(consistency_token)
         row = await info.context.loaders.contract.load(contract_id)
-        return Contract.from_row(row) if row else None
+        return next(iter(contracts_seen(info, [row])), None)
 
     @strawberry.field(description="Contracts by kind, supplier, buyer/participant, expiry.")
     async def contracts(
@@ -102,7 +110,7 @@ class Query:
         order = [(c.c[o.field.value], desc), (c.c.contract_id, desc)]
         if o.field.value == "contract_id":
             order = order[:1]
-        query = contract_query(info.context.read, filter)
+        query = contract_query(info.context.read, filter, info.context.principal)
         return await page(info, query, order, Contract.from_row, first, after)
 
     @strawberry.field(description="Active contracts ending between two dates, soonest first.")
@@ -116,7 +124,9 @@ class Query:
     ) -> Connection[Contract]:
         c = info.context.read.contracts.contracts
         query = contract_query(
-            info.context.read, ContractFilter(expiring=DateRange(from_=from_, to=to))
+            info.context.read,
+            ContractFilter(expiring=DateRange(from_=from_, to=to)),
+            info.context.principal,
         ).where(c.c.status == "active")
         order = [(c.c.end_date, False), (c.c.contract_id, False)]
         return await page(info, query, order, Contract.from_row, first, after)
@@ -129,21 +139,29 @@ class Query:
         row = await info.context.loaders.organisation.load(code)
         return Organisation.from_row(row) if row else None
 
-    @strawberry.field
+    @strawberry.field(description="Organisations by kind, province or a part of the name.")
     async def organisations(
         self,
         info: Info,
-        kind: str | None = None,
+        kind: OrganisationKind | None = None,
         province: str | None = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Part of the name or code, any case: `amster` finds Amsterdam."
+            ),
+        ] = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Organisation]:
         o = info.context.read.organisations.organisations
         query = select(o)
         if kind:
-            query = query.where(o.c.kind == kind)
+            query = query.where(o.c.kind == kind.value)
         if province:
             query = query.where(o.c.province == province)
+        if search and search.strip():
+            query = query.where(name_matches(o, search))
         return await page(info, query, [(o.c.code, False)], Organisation.from_row, first, after)
 
     @strawberry.field
