@@ -20,6 +20,7 @@ from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from tests.service.bus import InProcessBus
+from tests.service.story import register_parties
 
 SERVERS = ("nats-server", "postgres", "postmaster")
 
@@ -75,4 +76,6 @@ async def bus(store: InMemoryEventStore, clock: FixedClock) -> InProcessBus:
     services = [registry_service(store, clock), enrolment_service(store, clock)]
     for service in services:
         await service.start()
-    return InProcessBus(services)
+    bus = InProcessBus(services)
+    await register_parties(bus)
+    return bus

@@ -10,6 +10,7 @@ from contracts_schema.enrolment.commands import (
     EnrolParticipant,
     LoadMunicipalities,
     OpenEnrolmentWindow,
+    RegisterOrganisation,
 )
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry.values import ContractSupplier, Lot
@@ -19,6 +20,20 @@ LNVT, KPN, VODAFONE = "KVK-71830960", "KVK-27124701", "KVK-14052264"
 MUNICIPALITIES = (
     "cbs_code,name,province\nGM0363,Amsterdam,Noord-Holland\nGM0599,Rotterdam,Zuid-Holland\n"
 )
+
+
+PARTIES = {LNVT: "Logius / LNVT", KPN: "KPN B.V.", VODAFONE: "Vodafone Libertel B.V."}
+
+
+async def register_parties(bus: InProcessBus) -> None:
+    """The organisations the stories name, registered first (ORGANISATION_UNKNOWN otherwise):
+    the contracting authority and the suppliers, and the municipalities from the CBS list."""
+    await bus.accept(LoadMunicipalities(command_id="load", csv_text=MUNICIPALITIES))
+    for code, name in PARTIES.items():
+        kind = "supplier" if code != LNVT else "zbo"
+        await bus.accept(
+            RegisterOrganisation(command_id=f"register-{code}", code=code, name=name, kind=kind)
+        )
 
 
 def on(day: date) -> datetime:
@@ -62,6 +77,7 @@ async def freeze(
             lot_ids=["voice", "data"],
             opens_on=date(2019, 2, 1),
             closes_on=date(2019, 4, 30),
+            occurred_at=on(date(2019, 1, 20)),
         )
     )
     await bus.accept(

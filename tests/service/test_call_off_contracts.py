@@ -19,6 +19,7 @@ import pytest
 from audit.bitemporal import Horizon
 from audit.ocds.export import gather, packages
 from bootstrap.parts import command_service, projection_runner
+from contracts_schema.enrolment.commands import RegisterOrganisation
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry.values import ContractSupplier
 from eventstore.clock import FixedClock
@@ -173,10 +174,13 @@ async def test_call_offs_outside_the_rules_are_refused_with_their_code(bus: InPr
         awarded("co-rdam-voice", day, participant_code="GM0599"), "NOT_A_PARTICIPANT"
     )
     assert "lot voice" in other_lot.message
-    # Given a body never enrolled (a province, known only by its code).
-    await bus.reject(
-        awarded("co-province", day, participant_code="KVK-12345678"), "NOT_A_PARTICIPANT"
+    # Given a body never enrolled (a province, registered but never on the list).
+    province = "KVK-12345678"
+    await bus.reject(awarded("co-unknown", day, participant_code=province), "ORGANISATION_UNKNOWN")
+    await bus.accept(
+        RegisterOrganisation(command_id="reg-province", code=province, name="P", kind="province")
     )
+    await bus.reject(awarded("co-province", day, participant_code=province), "NOT_A_PARTICIPANT")
     # Given Vodafone is the framework's supplier for data only.
     await bus.reject(
         awarded("co-ams-vodafone", day, supplier_id=VODAFONE), "SUPPLIER_NOT_ON_FRAMEWORK_LOT"
@@ -189,6 +193,10 @@ async def test_call_offs_outside_the_rules_are_refused_with_their_code(bus: InPr
 
 async def test_sign_contract_is_no_second_entry_point_for_call_offs(bus: InProcessBus) -> None:
     await framework_signed(bus, ROTTERDAM_DATA_ONLY)
+    groningen = RegisterOrganisation(
+        command_id="reg-gm0014", code="GM0014", name="Groningen", kind="municipality"
+    )
+    await bus.accept(groningen)
     # The route the issue found open: a never-enrolled body, a supplier off the lot.
     refused = await bus.reject(
         cmd.SignContract(

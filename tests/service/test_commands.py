@@ -24,6 +24,7 @@ from tests.service.story import (
     on,
     plan,
     publish,
+    register_parties,
 )
 
 
@@ -186,6 +187,7 @@ async def _published_with_bids(clock: FixedClock) -> tuple[RivalFirst, InProcess
         await service.start()
     bus = InProcessBus(services)
     store.bus = bus
+    await register_parties(bus)
     await bus.accept(plan())
     await freeze(bus)
     await bus.accept(publish())

@@ -6,10 +6,13 @@ the services' pure domain code and the wire, so the contract cannot drift from t
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from contracts_schema.bounds import Instant
+from contracts_schema.calendar import dutch_day, dutch_midnight
 
 # Ids become NATS subject tokens and KV keys: no dots, spaces or wildcards.
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
@@ -49,16 +52,47 @@ class DomainEvent(Value):
 
 
 class Command(Value):
-    """An instruction to a service; imperative name, carries its own id."""
+    """An instruction to a service; imperative name, carries its own id.
+
+    Its one valid time is `occurred_at` (default: now); the deciding service turns it into the
+    Dutch calendar day (`eventstore.commands.DecisionContext.valid_on`). A few commands still
+    accept an older day field (`valid_day_field`, deprecated): it is the same valid time, so
+    it sets `occurred_at` to the start of that Dutch day, or is filled from `occurred_at`, and
+    a command naming two different days is refused.
+    """
 
     command_type: ClassVar[str]
     context: ClassVar[str]
+    valid_day_field: ClassVar[str | None] = None
+    # Only a system's own schedule may date a command ahead of the clock (VALID_TIME_IN_FUTURE).
+    future_valid_time_allowed: ClassVar[bool] = False
 
     command_id: Identifier = Field(description="Client-chosen id; a retried command reuses it.")
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: Instant | None = Field(
         default=None,
-        description="Valid time: when the fact became true in the world. Defaults to now.",
+        description="Valid time: when the fact became true in the world. Defaults to now;"
+        " refused when more than a few minutes in the future.",
     )
+
+    @model_validator(mode="after")
+    def _one_valid_time(self) -> Self:
+        field = self.valid_day_field
+        if field is None:
+            return self
+        day: date | None = getattr(self, field)
+        if day is None and self.occurred_at is not None:
+            object.__setattr__(self, field, dutch_day(self.occurred_at))
+        elif day is not None and self.occurred_at is None:
+            object.__setattr__(self, "occurred_at", dutch_midnight(day))
+        elif (
+            day is not None and self.occurred_at is not None and dutch_day(self.occurred_at) != day
+        ):
+            raise ValueError(
+                f"{field} ({day}) and occurred_at (Dutch day {dutch_day(self.occurred_at)})"
+                f" name different days; a command has one valid time: send occurred_at only"
+                f" ({field} is deprecated)"
+            )
+        return self
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -22,6 +22,11 @@ def start_of_dutch_day(moment: datetime) -> datetime:
     return datetime.combine(dutch_day(moment), time(0), tzinfo=DUTCH_TIME)
 
 
+def dutch_midnight(day: date) -> datetime:
+    """The instant a Dutch calendar day begins."""
+    return datetime.combine(day, time(0), tzinfo=DUTCH_TIME)
+
+
 def end_of_dutch_day(day: date) -> datetime:
     """The last instant of a Dutch calendar day: "as of D" counts every fact of day D."""
     next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=DUTCH_TIME)

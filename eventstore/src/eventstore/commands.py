@@ -16,13 +16,14 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import reduce
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
 from contracts_schema.base import Command, DomainEvent
+from contracts_schema.calendar import dutch_day
 from contracts_schema.errors import RuleViolation
 from contracts_schema.replies import (
     AppendedEvent,
@@ -43,7 +44,7 @@ from eventstore.errors import (
 from eventstore.hashing import canonical_json
 from eventstore.observability import trace_headers
 from eventstore.ports import EventStorePort, ProcessedCommands
-from eventstore.processed import processed_commands_for
+from eventstore.processed import processed_commands_for, records_elsewhere
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,26 @@ class Decider(Generic[S]):
     evolve: Callable[[S, DomainEvent], S]
 
 
+# How far in the future a command's valid time may lie (clock skew between a client and us).
+DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
 @dataclass(frozen=True)
 class DecisionContext:
+    """What a decision knows besides state and command; the valid time is computed here once.
+
+    `valid_on` is the Dutch calendar day (Europe/Amsterdam) of `valid_at`: every context dates
+    its facts by it, so two services never disagree about a day near midnight.
+    """
+
     now: datetime  # the service's clock (transaction time)
     valid_at: datetime  # when the fact became true (the command's occurred_at, default now)
     facts: Any = None  # read beforehand from outside the aggregate (e.g. a frozen list)
+
+    @property
+    def valid_on(self) -> date:
+        """The Dutch calendar day on which the commanded fact became true."""
+        return dutch_day(self.valid_at)
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,7 @@ class CommandService:
         *,
         max_attempts: int = 8,
         processed: ProcessedCommands | None = None,
+        future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
     ) -> None:
         self.context = context
         self._store = store
@@ -144,8 +161,11 @@ class CommandService:
         # How long one command keeps retrying a transient condition before it answers
         # UNAVAILABLE (the caller, e.g. the gateway, then retries the whole command).
         self.transient_budget = TRANSIENT_BUDGET
+        self._future_tolerance = future_tolerance
         # None until `start`, which opens the record beside the store unless one was given.
         self._processed = processed
+        # The other contexts' records, read (never written) to keep command ids unique.
+        self._elsewhere: Sequence[ProcessedCommands] = ()
 
     @property
     def command_types(self) -> list[str]:
@@ -155,6 +175,7 @@ class CommandService:
         await self._store.ensure_stream(self.context)
         if self._processed is None:
             self._processed = await processed_commands_for(self._store, self.context)
+            self._elsewhere = await records_elsewhere(self._store, self.context)
 
     def fold(self, decider: Decider[S], history: AggregateHistory) -> S:
         return reduce(
@@ -217,6 +238,15 @@ class CommandService:
         fingerprint = hashlib.sha256(canonical_json(command.model_dump(mode="json"))).hexdigest()
         previous = await self._recall(command.command_id)
         if previous is not None:
+            used_by = (previous.get("context", self.context.name), previous.get("command_type"))
+            if used_by[0] != self.context.name or used_by[1] not in (None, command.command_type):
+                return CommandRejected(
+                    command_id=command.command_id,
+                    code="COMMAND_ID_REUSED",
+                    message=f"command id {command.command_id} was already used for"
+                    f" {used_by[1] or 'a command'} in the {used_by[0]} context; command ids are"
+                    " unique across all contexts (a retry resends the same command)",
+                )
             if previous["fingerprint"] != fingerprint:
                 return CommandRejected(
                     command_id=command.command_id,
@@ -225,6 +255,16 @@ class CommandService:
                     " for a different command",
                 )
             return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
+        if command.occurred_at is not None and not command.future_valid_time_allowed:
+            latest = self._clock.now() + self._future_tolerance
+            if command.occurred_at > latest:
+                return CommandRejected(
+                    command_id=command.command_id,
+                    code="VALID_TIME_IN_FUTURE",
+                    message=f"occurred_at {command.occurred_at.isoformat()} lies in the future"
+                    f" (more than {_minutes(self._future_tolerance)} after now,"
+                    f" {self._clock.now().isoformat()}); record a fact once it has happened",
+                )
         decider = route.decider
         aggregate_id = route.aggregate_id(command)
         loop = asyncio.get_running_loop()
@@ -243,7 +283,7 @@ class CommandService:
             landed = history.events_of_command(command.command_id)
             if landed:
                 return await self._remember(
-                    command.command_id, fingerprint, _accepted(command.command_id, landed, True)
+                    command, fingerprint, _accepted(command.command_id, landed, True)
                 )
             now = self._clock.now()
             facts = await route.facts(command) if route.facts else None
@@ -285,7 +325,7 @@ class CommandService:
                 await asyncio.sleep(TRANSIENT_PAUSE)
                 continue
             return await self._remember(
-                command.command_id, fingerprint, _accepted(command.command_id, stored, False)
+                command, fingerprint, _accepted(command.command_id, stored, False)
             )
         return CommandRejected(
             command_id=command.command_id,
@@ -294,8 +334,9 @@ class CommandService:
             f" {self._max_attempts} attempts; retry the command with the same command id",
         )
 
-    def _key(self, command_id: str) -> str:
-        return f"{self.context.name}.{command_id}"
+    # Command ids are unique across contexts: the record, shared by every service, is keyed by
+    # the id alone and says which context and command type used it. Records written before
+    # that carry the context in the key (`<context>.<id>`) and are still read.
 
     async def _recall(self, command_id: str) -> dict[str, Any] | None:
         """The recorded reply, or None. The record is an index, not the truth: when it cannot
@@ -303,22 +344,33 @@ class CommandService:
         answer instead (`events_of_command`), so a command never waits on the bucket."""
         if self._processed is None:
             return None
-        try:
-            value = await asyncio.wait_for(
-                self._processed.get(self._key(command_id)), RECORD_TIMEOUT
+        value = await self._read_record(self._processed, command_id)
+        if value is None:  # written before ids were unique across contexts
+            value = await self._read_record(self._processed, f"{self.context.name}.{command_id}")
+        if value is None:
+            # Command ids are unique across contexts: another context's record may know it.
+            # Its bucket is another's: unreadable now (an election) means not known there.
+            found = await asyncio.gather(
+                *(self._read_record(other, command_id) for other in self._elsewhere)
             )
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            log.warning("processed-command record of %s unreadable (%r)", command_id, exc)
-            return None
+            value = next((v for v in found if v is not None), None)
         if value is None:
             return None
         result: dict[str, Any] = json.loads(value)
         return result
 
+    @staticmethod
+    async def _read_record(record: ProcessedCommands, key: str) -> bytes | None:
+        try:
+            return await asyncio.wait_for(record.get(key), RECORD_TIMEOUT)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("processed-command record of %s unreadable (%r)", key, exc)
+            return None
+
     async def _remember(
-        self, command_id: str, fingerprint: str, reply: CommandAccepted
+        self, command: Command, fingerprint: str, reply: CommandAccepted
     ) -> CommandAccepted:
         """Record the reply, then answer it. The events are stored already: a record that
         cannot be written is retried briefly and otherwise left for the next duplicate to
@@ -327,6 +379,8 @@ class CommandService:
         if self._processed is None or not reply.events:
             return reply
         record = {
+            "context": self.context.name,
+            "command_type": command.command_type,
             "fingerprint": fingerprint,
             "reply": reply.model_dump(mode="json", exclude={"duplicate"}),
         }
@@ -334,18 +388,18 @@ class CommandService:
         for attempt in range(RECORD_ATTEMPTS):
             try:
                 await asyncio.wait_for(
-                    self._processed.put(self._key(command_id), data), RECORD_TIMEOUT
+                    self._processed.put(command.command_id, data), RECORD_TIMEOUT
                 )
                 return reply
             except Exception as exc:
                 if not is_transient(exc):
-                    log.exception("processed-command record of %s not written", command_id)
+                    log.exception("processed-command record of %s not written", command.command_id)
                     return reply
                 if attempt + 1 == RECORD_ATTEMPTS:
                     log.warning(
                         "processed-command record of %s not written (%r); its events are"
                         " stored and a duplicate will repair the record",
-                        command_id,
+                        command.command_id,
                         exc,
                     )
                     return reply
@@ -384,6 +438,11 @@ def unavailable(command_id: str | None, detail: str) -> CommandRejected:
         message=f"temporarily unavailable ({detail}): send the same command again (same"
         f" command id; it is never stored twice) after {RETRY_AFTER_SECONDS:g}s",
     )
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    return f"{minutes:g} minute{'' if minutes == 1 else 's'}"
 
 
 def _str_or_none(value: object) -> str | None:

@@ -8,9 +8,14 @@ list; enrolment: a tender's lots, a framework's suppliers) loads that aggregate 
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from contracts_schema.folds import Fold, typed_event
+from pydantic import BaseModel
+
+from contracts_schema.enrolment.state import OrganisationState
+from contracts_schema.folds import FOLDS, Fold, typed_event
+from contracts_schema.references import WithOrganisations, named_organisations
 from contracts_schema.subjects import CONTEXTS, BoundedContext
 from eventstore.errors import EventStoreError, StreamNotFound
 from eventstore.ports import EventStorePort
@@ -37,3 +42,30 @@ async def stream_exists(store: EventStorePort, context: BoundedContext) -> bool:
     except StreamNotFound:
         return False
     return True
+
+
+ORGANISATION: Fold[OrganisationState] = FOLDS[("enrolment", "organisation")]
+C = TypeVar("C", bound=BaseModel)
+
+
+async def registered_organisations(store: EventStorePort, codes: frozenset[str]) -> frozenset[str]:
+    """Those of `codes` the enrolment context has registered (its organisation aggregates)."""
+    registered = set()
+    for code in sorted(codes):
+        if (await load_folded(store, ORGANISATION, code)).registered:
+            registered.add(code)
+    return frozenset(registered)
+
+
+def with_organisations(
+    store: EventStorePort, inner: Callable[[C], Awaitable[Any]] | None = None
+) -> Callable[[C], Awaitable[WithOrganisations]]:
+    """A facts loader: `inner`'s facts plus which organisations the command names exist,
+    for a decision wrapped in `contracts_schema.references.checking_organisations`."""
+
+    async def load(command: C) -> WithOrganisations:
+        named = named_organisations(command)
+        registered = await registered_organisations(store, named) if named else frozenset()
+        return WithOrganisations(registered, await inner(command) if inner else None)
+
+    return load

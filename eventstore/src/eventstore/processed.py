@@ -1,7 +1,9 @@
 """Where a CommandService keeps its record of processed commands (`ports.ProcessedCommands`).
 
-On JetStream: one key-value bucket per bounded context, `processed-commands-<context>` (keys
-carry the context too), so the loss of one bucket's leader touches that context only. The
+On JetStream: one key-value bucket per bounded context, `processed-commands-<context>`, keyed
+by command id, so the loss of one bucket's leader touches that context only. Command ids are
+unique across contexts: a service also reads (never writes) the other contexts' buckets before
+it accepts a new id; one whose leader is being elected is skipped (documented gap). The
 record is an index of replies, not the truth: `CommandService` answers from the aggregate's
 events when the bucket cannot be read, and a record that could not be written is repaired by
 the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
@@ -9,12 +11,14 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from contracts_schema.subjects import PROCESSED_COMMANDS_BUCKET, BoundedContext
+from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.store import EventStore
@@ -66,6 +70,45 @@ async def processed_commands_for(
         f"no processed-commands record known for {type(store).__name__}: pass `processed`"
         " to the CommandService"
     )
+
+
+async def records_elsewhere(
+    store: EventStorePort, context: BoundedContext
+) -> Sequence[ProcessedCommands]:
+    """The other contexts' records, to refuse a command id another context used. In memory
+    one record serves every context (its entries say which), so there is nothing else."""
+    if not isinstance(store, EventStore):
+        return ()
+    return [
+        LazyBucket(store.nc, processed_bucket(other))
+        for other in CONTEXTS.values()
+        if other.name != context.name
+    ]
+
+
+class LazyBucket:
+    """Another context's bucket, read only: opened on first use (it may not exist yet, or its
+    leader may be elected), never created here."""
+
+    def __init__(self, nc: NATS, bucket: str) -> None:
+        self._nc = nc
+        self._bucket = bucket
+        self._kv: KeyValue | None = None
+
+    async def get(self, key: str) -> bytes | None:
+        if self._kv is None:
+            try:
+                self._kv = await self._nc.jetstream().key_value(self._bucket)
+            except BucketNotFoundError:
+                return None  # that context never recorded a command
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:
+            return None
+        return entry.value
+
+    async def put(self, key: str, value: bytes) -> None:
+        raise PermissionError(f"{self._bucket} belongs to another context")
 
 
 _records: type[ProcessedCommands] = KeyValueProcessedCommands

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,3 +65,21 @@ class NatsSettings(BaseSettings):
                 " match it (choose e.g. the output of `openssl rand -hex 24`)"
             )
         return value
+
+
+class CommandSettings(BaseSettings):
+    """How every CommandService decides (GT_VALID_TIME_TOLERANCE_SECONDS)."""
+
+    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
+
+    valid_time_tolerance_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="How far a command's occurred_at may lie in the future (clock skew) before"
+        " it is refused with VALID_TIME_IN_FUTURE; default 5 minutes, at most a day.",
+    )
+
+    @property
+    def valid_time_tolerance(self) -> timedelta:
+        return timedelta(seconds=self.valid_time_tolerance_seconds)

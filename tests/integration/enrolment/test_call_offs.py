@@ -19,6 +19,7 @@ from contracts_schema.enrolment.commands import (
     LoadMunicipalities,
     MergeMunicipality,
     OpenEnrolmentWindow,
+    RegisterOrganisation,
 )
 from contracts_schema.registry.events import (
     ContractExtended,
@@ -103,6 +104,11 @@ async def test_call_off_rules_follow_the_registry_facts(
         ),
     )
     await accepted(nc, LoadMunicipalities(command_id="load", csv_text=TEXT))
+    for code, name in ((KPN, "KPN B.V."), (VODAFONE, "Vodafone Libertel B.V.")):
+        register = RegisterOrganisation(
+            command_id=f"reg-{code}", code=code, name=name, kind="supplier"
+        )
+        await accepted(nc, register)
     await accepted(
         nc,
         OpenEnrolmentWindow(

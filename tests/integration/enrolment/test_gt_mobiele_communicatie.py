@@ -182,6 +182,8 @@ async def test_gt_mobiele_communicatie_rounds_one_and_two(
 ) -> None:
     nc = nats_client
     await accepted(nc, LoadMunicipalities(command_id="cbs-2025"))
+    king = RegisterOrganisation(command_id="reg-king", code=KING, name="KING", kind="association")
+    await accepted(nc, king)
     for supplier, name in SUPPLIERS.items():
         await accepted(
             nc,
@@ -267,7 +269,13 @@ async def test_gt_mobiele_communicatie_rounds_one_and_two(
     # Call-offs that break the framework's rules, each with its own error.
     outsider = await rejected(nc, call_off("gro-mobile", participant_code=GRONINGEN))
     assert outsider.code == "NOT_A_PARTICIPANT"
-    stranger = await rejected(nc, call_off("ams-upc", supplier_id="KVK-33292246"))
+    unknown = await rejected(nc, call_off("ams-upc", supplier_id="KVK-33292246"))
+    assert unknown.code == "ORGANISATION_UNKNOWN"  # never registered at all
+    upc = RegisterOrganisation(
+        command_id="reg-upc", code="KVK-33292246", name="UPC", kind="supplier"
+    )
+    await accepted(nc, upc)
+    stranger = await rejected(nc, call_off("ams-upc-2", supplier_id="KVK-33292246"))
     assert stranger.code == "SUPPLIER_NOT_ON_FRAMEWORK_LOT"
     too_late = await rejected(
         nc, call_off("ams-2019", awarded_on=date(2019, 3, 1), start_date=date(2019, 3, 1))

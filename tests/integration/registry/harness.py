@@ -15,6 +15,7 @@ from contracts_schema.base import Command
 from contracts_schema.calendar import DUTCH_TIME
 from contracts_schema.enrolment.events import (
     EnrolmentWindowOpened,
+    OrganisationRegistered,
     Participant,
     ParticipantListFrozen,
 )
@@ -25,8 +26,22 @@ from eventstore.observability import ObservabilitySettings
 from eventstore.serving import send_command
 from eventstore.settings import NatsSettings
 from eventstore.store import CommandMetadata, EventStore, NewEvent, StoredEvent
+from eventstore.testing.fixtures import connect
 
 RECORDED_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # history is loaded long after the fact
+
+# The organisations these tests name: the registry requires each registered (by enrolment).
+ORGANISATIONS = {
+    "KVK-71830960": "LNVT",
+    "KVK-27351236": "Logius",
+    "KVK-40409352": "VNG",
+    "KVK-27124701": "KPN B.V.",
+    "KVK-33294618": "Tele2 Nederland B.V.",
+    "KVK-14052264": "Vodafone Libertel B.V.",
+    "KVK-11111111": "Zittende Operator B.V.",
+    "GM0363": "Amsterdam",
+    "GM0518": "'s-Gravenhage",
+}
 
 
 def on(day: date) -> datetime:
@@ -40,9 +55,33 @@ async def running_registry(url: str, clock: FixedClock) -> AsyncIterator[None]:
     )
     await app.start()
     try:
+        nc = await connect(url)
+        try:
+            await register_organisations(EventStore(nc, clock), ORGANISATIONS)
+        finally:
+            await nc.close()
         yield
     finally:
         await app.stop()
+
+
+async def register_organisations(store: EventStore, names: dict[str, str]) -> None:
+    """Stand-in for the enrolment service: register the organisations (once)."""
+    await store.ensure_stream(ENROLMENT)
+    for code, name in names.items():
+        history = await store.load(ENROLMENT, "organisation", code)
+        if history.events:
+            continue
+        kind = "municipality" if code.startswith("GM") else "supplier"
+        event = OrganisationRegistered(code=code, name=name, kind=kind)
+        new = NewEvent(
+            event.event_type,
+            event.schema_version,
+            event.model_dump(mode="json"),
+            on(date(2000, 1, 1)),
+        )
+        meta = CommandMetadata(f"register-{code}", "enrolment-fixture", code)
+        await store.append(history, [new], meta)
 
 
 async def freeze_participants(

@@ -214,7 +214,7 @@ def test_enrolment_after_the_freeze_names_the_eu_rule_and_the_freeze_date() -> N
             enrolment(),
             date(2015, 4, 1),
             facts(OrganisationState("")),
-            "ORGANISATION_NOT_REGISTERED",
+            "ORGANISATION_UNKNOWN",
         ),
         (
             given(OPENED),

@@ -107,7 +107,7 @@ def test_rename_of_unknown_organisation_is_refused() -> None:
         rename(
             OrganisationState(""), RenameOrganisation(command_id="r", code="GM0193", name="Swol")
         )
-    assert refused.value.code == "ORGANISATION_NOT_REGISTERED"
+    assert refused.value.code == "ORGANISATION_UNKNOWN"
 
 
 def merger(code: str = "GM0175", successor: str = "GM1896") -> MergeMunicipality:
@@ -139,7 +139,7 @@ def test_merger_is_recorded_and_the_merged_municipality_can_no_longer_act() -> N
             OrganisationState(""),
             given(municipality("GM1896", "O-H")),
             merger(),
-            "ORGANISATION_NOT_REGISTERED",
+            "ORGANISATION_UNKNOWN",
         ),
         (
             given(OrganisationRegistered(code="KVK-12345678", name="LNVT", kind="association")),

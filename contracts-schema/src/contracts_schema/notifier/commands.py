@@ -18,6 +18,8 @@ class RaiseExpiryWarning(Command):
     """Issued by the notifier's own schedule; its command id is derived from the warning key."""
 
     context: ClassVar[str] = "notifier"
+    # Dated by the schedule day it runs for (its due day), not by a client's clock.
+    future_valid_time_allowed: ClassVar[bool] = True
 
     contract_id: Identifier = Field(description="The contract reaching a threshold.")
     contract_kind: ContractKind = Field(

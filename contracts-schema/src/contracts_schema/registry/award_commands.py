@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from contracts_schema.base import Command, Identifier
+from contracts_schema.bounds import FreeText, Name
 from contracts_schema.registry.tender_commands import TenderCommand
-from contracts_schema.registry.values import OrganisationCode, ReviewOutcome
+from contracts_schema.registry.values import OrganisationRef, ReviewOutcome
 
 
 def _unique(ids: list[str]) -> list[str]:
@@ -22,14 +23,14 @@ class LotCommand(TenderCommand):
 class RecordBids(LotCommand):
     """Record the bids received for a lot."""
 
-    bid_count: int = Field(ge=0, description="Number of bids received.")
-    bidder_ids: list[OrganisationCode] = Field(default_factory=list, description="Bidders.")
+    bid_count: int = Field(ge=0, le=100_000, description="Number of bids received.")
+    bidder_ids: list[OrganisationRef] = Field(default_factory=list, description="Bidders.")
 
 
 class DecideProvisionalAward(LotCommand):
     """Send the provisional award decision for a lot; its date starts the standstill."""
 
-    supplier_ids: list[OrganisationCode] = Field(min_length=1, description="Suppliers awarded.")
+    supplier_ids: list[OrganisationRef] = Field(min_length=1, description="Suppliers awarded.")
 
     _check = field_validator("supplier_ids")(_unique)
 
@@ -37,8 +38,8 @@ class DecideProvisionalAward(LotCommand):
 class ReviseProvisionalAward(LotCommand):
     """Reconsider a provisional award: a new decision, a new standstill."""
 
-    supplier_ids: list[OrganisationCode] = Field(min_length=1, description="Suppliers now.")
-    reason: str = Field(min_length=1, description="Why the award was reconsidered.")
+    supplier_ids: list[OrganisationRef] = Field(min_length=1, description="Suppliers now.")
+    reason: FreeText = Field(description="Why the award was reconsidered.")
 
     _check = field_validator("supplier_ids")(_unique)
 
@@ -46,15 +47,15 @@ class ReviseProvisionalAward(LotCommand):
 class WithdrawProvisionalAward(LotCommand):
     """Withdraw a provisional award; the lot returns to evaluation."""
 
-    reason: str = Field(min_length=1, description="Why.")
+    reason: FreeText = Field(description="Why.")
 
 
 class StartReviewProceedings(LotCommand):
     """Record that a lot's award is challenged."""
 
-    forum: str = Field(min_length=1, description="Court or review body.")
-    claimant_id: OrganisationCode | None = Field(default=None, description="Who challenged it.")
-    reference: str | None = Field(default=None, description="Case reference.")
+    forum: Name = Field(description="Court or review body.")
+    claimant_id: OrganisationRef | None = Field(default=None, description="Who challenged it.")
+    reference: Name | None = Field(default=None, description="Case reference.")
 
 
 class ConcludeReviewProceedings(LotCommand):

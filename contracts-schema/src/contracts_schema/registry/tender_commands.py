@@ -6,13 +6,13 @@ a period of its own (a consultation, a contract term).
 
 from __future__ import annotations
 
-from datetime import date
 from typing import ClassVar
 
 from pydantic import Field, field_validator
 
 from contracts_schema.base import Command, Identifier
-from contracts_schema.registry.values import Lot, OrganisationCode, Procedure
+from contracts_schema.bounds import MAX_LOTS, Day, FreeText, Name
+from contracts_schema.registry.values import LotInput, OrganisationRef, Procedure, accepts_values
 
 
 class _RegistryCommand(Command):
@@ -23,12 +23,12 @@ class PlanProgramme(_RegistryCommand):
     """Plan a programme of joint procurements."""
 
     programme_id: Identifier = Field(description="Client-chosen programme id, e.g. OT2010.")
-    name: str = Field(min_length=1, description="Programme name.")
-    coordinator: OrganisationCode = Field(description="Body that runs the programme.")
+    name: Name = Field(description="Programme name.")
+    coordinator: OrganisationRef = Field(description="Body that runs the programme.")
     predecessor_programme_id: Identifier | None = Field(
         default=None, description="The programme this one succeeds."
     )
-    description: str | None = Field(default=None, description="Free text about its scope.")
+    description: FreeText | None = Field(default=None, description="Free text about its scope.")
 
 
 class LinkSuccessorProgramme(_RegistryCommand):
@@ -46,15 +46,19 @@ class PlanTender(TenderCommand):
     """Plan a tender with its lots."""
 
     programme_id: Identifier | None = Field(default=None, description="Programme it belongs to.")
-    title: str = Field(min_length=1, description="Title of the tender.")
-    contracting_authority: OrganisationCode = Field(description="Body that runs the tender.")
+    title: Name = Field(description="Title of the tender.")
+    contracting_authority: OrganisationRef = Field(description="Body that runs the tender.")
     procedure: Procedure = Field(description="Procurement procedure.")
     framework: bool = Field(description="True when it leads to a framework agreement.")
-    lots: list[Lot] = Field(min_length=1, description="Lots; a tender without lots has one.")
+    lots: list[LotInput] = Field(
+        min_length=1, max_length=MAX_LOTS, description="Lots; a tender without lots has one."
+    )
+
+    _values = accepts_values("lots")
 
     @field_validator("lots")
     @classmethod
-    def _unique_lots(cls, lots: list[Lot]) -> list[Lot]:
+    def _unique_lots(cls, lots: list[LotInput]) -> list[LotInput]:
         ids = [lot.lot_id for lot in lots]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -65,59 +69,59 @@ class PlanTender(TenderCommand):
 class PublishPriorInformationNotice(TenderCommand):
     """Record a prior information notice announcing the tender."""
 
-    notice_reference: str = Field(min_length=1, description="Reference of the notice.")
+    notice_reference: Name = Field(description="Reference of the notice.")
 
 
 class HoldMarketConsultation(TenderCommand):
     """Record a market consultation held before publication."""
 
-    started_on: date = Field(description="First day of the consultation.")
-    ended_on: date = Field(description="Last day of the consultation.")
-    summary: str = Field(min_length=1, description="What was consulted and learned.")
+    started_on: Day = Field(description="First day of the consultation.")
+    ended_on: Day = Field(description="Last day of the consultation.")
+    summary: FreeText = Field(description="What was consulted and learned.")
 
 
 class PublishTender(TenderCommand):
     """Record the publication; refused unless the participant list is frozen."""
 
-    notice_reference: str = Field(min_length=1, description="TenderNed / TED reference.")
+    notice_reference: Name = Field(description="TenderNed / TED reference.")
 
 
 class CorrectTender(TenderCommand):
     """Record a correction to the published tender."""
 
-    summary: str = Field(min_length=1, description="What was corrected.")
-    notice_reference: str | None = Field(default=None, description="Reference of the notice.")
+    summary: FreeText = Field(description="What was corrected.")
+    notice_reference: Name | None = Field(default=None, description="Reference of the notice.")
 
 
 class ClarifyTender(TenderCommand):
     """Record a clarification (nota van inlichtingen)."""
 
-    summary: str = Field(min_length=1, description="What was clarified.")
+    summary: FreeText = Field(description="What was clarified.")
 
 
 class PauseTender(TenderCommand):
     """Pause the tender."""
 
-    reason: str = Field(min_length=1, description="Why it is paused.")
+    reason: FreeText = Field(description="Why it is paused.")
 
 
 class ResumeTender(TenderCommand):
     """Resume a paused tender."""
 
-    reason: str | None = Field(default=None, description="Why it resumes.")
+    reason: FreeText | None = Field(default=None, description="Why it resumes.")
 
 
 class CancelLot(TenderCommand):
     """Cancel one lot."""
 
     lot_id: Identifier = Field(description="The lot to cancel.")
-    reason: str = Field(min_length=1, description="Why.")
+    reason: FreeText = Field(description="Why.")
 
 
 class CancelTender(TenderCommand):
     """Stop the whole tender for good."""
 
-    reason: str = Field(min_length=1, description="Why.")
+    reason: FreeText = Field(description="Why.")
 
 
 class LinkSuccessorTender(TenderCommand):

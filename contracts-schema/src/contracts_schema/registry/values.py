@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts_schema.base import Identifier, Value
+from contracts_schema.bounds import Name
+from contracts_schema.references import NAMES_ORGANISATION
 
 # Municipalities by CBS code; other bodies and suppliers by KvK number or OIN.
 ORGANISATION_CODE_PATTERN = r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$"
@@ -18,6 +20,9 @@ OrganisationCode = Annotated[
         description="Organisation code: GM#### (CBS), KVK-######## or OIN-#################### .",
     ),
 ]
+
+OrganisationRef = Annotated[OrganisationCode, NAMES_ORGANISATION]
+"""In a command: an organisation that must be registered (`ORGANISATION_UNKNOWN` if not)."""
 
 Procedure = Literal[
     "open",
@@ -34,13 +39,50 @@ ReviewOutcome = Literal["award_upheld", "award_annulled", "settled", "withdrawn"
 
 
 class Lot(Value):
+    # A command's bounded `LotInput` becomes a plain `Lot` in an event.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", revalidate_instances="subclass-instances"
+    )
+
     lot_id: Identifier = Field(description="Lot (perceel / cluster) id, unique within the tender.")
     title: str = Field(min_length=1, description="Name of the lot, e.g. 'Vast'.")
 
 
 class ContractSupplier(Value):
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", revalidate_instances="subclass-instances"
+    )
+
     supplier_id: OrganisationCode = Field(description="Supplier's organisation code (KvK).")
     name: str = Field(min_length=1, description="Supplier's name, e.g. 'KPN B.V.'.")
     lot_ids: list[Identifier] = Field(
         default_factory=list, description="Lots this supplier holds under the contract."
     )
+
+
+# Commands take bounded values (contracts_schema.bounds); events keep the types above, so
+# every event recorded before the bounds still validates.
+
+
+def _as_data(values: Any) -> Any:
+    """Lets a caller pass the event-side value objects (e.g. `Lot`) to a command."""
+    if isinstance(values, list):
+        return [v.model_dump() if isinstance(v, BaseModel) else v for v in values]
+    return values
+
+
+class LotInput(Lot):
+    title: Name = Field(description="Name of the lot, e.g. 'Vast'.")
+
+
+class SupplierInput(ContractSupplier):
+    supplier_id: OrganisationRef = Field(description="Supplier's organisation code (KvK).")
+    name: Name = Field(description="Supplier's name, e.g. 'KPN B.V.'.")
+    lot_ids: list[Identifier] = Field(
+        default_factory=list, max_length=200, description="Lots this supplier holds."
+    )
+
+
+def accepts_values(field: str) -> Any:
+    """A before-validator for a command's list of values: value objects become plain data."""
+    return field_validator(field, mode="before")(lambda cls, v: _as_data(v))

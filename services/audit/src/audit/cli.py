@@ -34,7 +34,7 @@ from audit.checks import verify_all
 from audit.history import replay as replay_history
 from audit.ocds_cli import ocds_app
 from audit.rebuild import Cancelled
-from audit.render import print_replay, print_verify
+from audit.render import print_replay, print_verify, safe
 from audit.wiring import PROJECTIONS, contexts, open_store, resolve_settings, runner_factory
 from eventstore.settings import NatsSettings
 from eventstore.signing import trusted_keys
@@ -82,7 +82,7 @@ def _run(make: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(make())  # type: ignore[arg-type]
     except ConnectionError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {safe(exc)}")
         raise typer.Exit(2) from exc
 
 
@@ -94,7 +94,7 @@ def _progress() -> Progress:
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}", highlight=False)
+    console.print(f"[red]error:[/] {safe(message)}", highlight=False)
     return typer.Exit(2)
 
 

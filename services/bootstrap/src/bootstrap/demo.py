@@ -24,6 +24,12 @@ from gateway.commandbus import CommandBus
 
 VNG, LNVT = "KVK-40409352", "KVK-71804145"
 KPN, TELE2, TMOBILE, VODAFONE = "KVK-02045200", "KVK-33292243", "KVK-14055944", "KVK-14052264"
+SUPPLIERS = {
+    KPN: "KPN B.V.",
+    TELE2: "Tele2 Nederland B.V.",
+    TMOBILE: "T-Mobile Netherlands B.V.",
+    VODAFONE: "Vodafone Libertel B.V.",
+}
 GT_PARTICIPANTS = ("GM0363", "GM0518", "GM0599", "GM0772", "GM0160")  # GT's founding cities
 # The contract that ends three months after the first load: its dates depend on that day, so
 # a later load sends other dates under the same command id, which the service refuses as
@@ -44,9 +50,14 @@ def months_after(day: date, months: int) -> date:
 def history(today: date) -> Iterator[Command]:
     # The deployment's reference data (a no-op duplicate where it was loaded already).
     yield reference_data.shipped_list().load_command()
+    # Every organisation a command names is registered first (ORGANISATION_UNKNOWN otherwise).
     for code, name in ((VNG, "Vereniging van Nederlandse Gemeenten"), (LNVT, "LNVT")):
         yield en.RegisterOrganisation(
             command_id=f"demo-register-{code}", code=code, name=name, kind="association"
+        )
+    for code, name in SUPPLIERS.items():
+        yield en.RegisterOrganisation(
+            command_id=f"demo-register-{code}", code=code, name=name, kind="supplier"
         )
     yield rg.PlanProgramme(
         command_id="demo-programme-gt",

@@ -22,6 +22,7 @@ from eventstore.clock import Clock
 from eventstore.commands import CommandParts, CommandService
 from eventstore.ports import EventSource, EventStorePort
 from eventstore.projection import Projection, ProjectionRunner
+from eventstore.settings import CommandSettings
 from eventstore.signing import EventSigner
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
@@ -35,8 +36,14 @@ from notifier.settings import NotifierSettings
 from registry.app import COMMANDS as REGISTRY_COMMANDS
 
 
-def command_service(parts: CommandParts, store: EventStorePort, clock: Clock) -> CommandService:
+def command_service(
+    parts: CommandParts,
+    store: EventStorePort,
+    clock: Clock,
+    settings: CommandSettings | None = None,
+) -> CommandService:
     """The CommandService of a service's command parts, on any event store."""
+    settings = settings or CommandSettings()
     return parts.kind(
         parts.context,
         store,
@@ -44,6 +51,7 @@ def command_service(parts: CommandParts, store: EventStorePort, clock: Clock) ->
         parts.routes(store),
         parts.event_types,
         max_attempts=parts.max_attempts,
+        future_tolerance=settings.valid_time_tolerance,
     )
 
 

@@ -53,6 +53,10 @@ class Facts:
     def __init__(self, store: EventStorePort) -> None:
         self._store = store
 
+    @property
+    def store(self) -> EventStorePort:
+        return self._store
+
     async def tender(self, tender_id: str) -> TenderFacts | None:
         return tender_facts(await load_folded(self._store, TENDER, tender_id))
 

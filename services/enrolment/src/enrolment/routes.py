@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from contracts_schema.calendar import dutch_day
 from contracts_schema.enrolment.commands import (
     AwardCallOff,
     CloseEnrolmentWindow,
@@ -22,13 +20,15 @@ from contracts_schema.enrolment.state import OrganisationState
 from contracts_schema.enrolment.state import call_off as call_off_state
 from contracts_schema.enrolment.state import enrolment_window as window_state
 from contracts_schema.enrolment.state import organisation as organisation_state
+from contracts_schema.references import checking_organisations
 from contracts_schema.subjects import ENROLMENT
 from enrolment.domain import call_off, enrolment_window, organisation
 from enrolment.domain.call_off import CallOffFacts
 from enrolment.domain.codes import predecessors_of
 from enrolment.domain.enrolment_window import EnrolFacts, OpenFacts
 from enrolment.facts import Facts
-from eventstore.commands import CommandRoute, Decider, DecisionContext
+from eventstore.commands import CommandRoute, Decider
+from eventstore.folded import with_organisations
 
 # The state before an aggregate's first event; decisions take the id from the command.
 ORGANISATION = Decider(
@@ -38,12 +38,9 @@ WINDOW = Decider(ENROLMENT, "enrolment_window", window_state.initial(""), window
 CALL_OFF = Decider(ENROLMENT, "call_off", call_off_state.initial(""), call_off_state.evolve)
 
 
-def _day(explicit: date | None, ctx: DecisionContext) -> date:
-    # The Dutch calendar day, as the registry dates its facts (not the client's zone).
-    return explicit or dutch_day(ctx.valid_at)
-
-
 def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
+    store = facts.store
+
     async def merge_facts(c: MergeMunicipality) -> OrganisationState:
         return await facts.organisation(c.successor_code)
 
@@ -116,33 +113,37 @@ def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
             EnrolParticipant,
             WINDOW,
             lambda c: c.tender_id,
-            lambda s, c, ctx: enrolment_window.enrol(s, c, _day(c.enrolled_on, ctx), ctx.facts),
-            enrol_facts,
+            checking_organisations(
+                lambda s, c, ctx: enrolment_window.enrol(s, c, ctx.valid_on, ctx.facts)
+            ),
+            with_organisations(store, enrol_facts),
         ),
         CommandRoute(
             WithdrawParticipant,
             WINDOW,
             lambda c: c.tender_id,
-            lambda s, c, ctx: enrolment_window.withdraw(s, c, _day(c.withdrawn_on, ctx)),
+            lambda s, c, ctx: enrolment_window.withdraw(s, c, ctx.valid_on),
         ),
         CommandRoute(
             CloseEnrolmentWindow,
             WINDOW,
             lambda c: c.tender_id,
-            lambda s, c, ctx: enrolment_window.close(s, c, _day(c.frozen_on, ctx)),
+            lambda s, c, ctx: enrolment_window.close(s, c, ctx.valid_on),
         ),
         CommandRoute(
             StartMiniCompetition,
             CALL_OFF,
             lambda c: c.call_off_id,
-            lambda s, c, ctx: call_off.start_mini_competition(s, c, ctx.facts),
-            call_off_facts,
+            checking_organisations(
+                lambda s, c, ctx: call_off.start_mini_competition(s, c, ctx.facts, ctx.valid_on)
+            ),
+            with_organisations(store, call_off_facts),
         ),
         CommandRoute(
             AwardCallOff,
             CALL_OFF,
             lambda c: c.call_off_id,
-            lambda s, c, ctx: call_off.award(s, c, ctx.facts),
-            call_off_facts,
+            checking_organisations(lambda s, c, ctx: call_off.award(s, c, ctx.facts, ctx.valid_on)),
+            with_organisations(store, call_off_facts),
         ),
     ]

@@ -103,13 +103,17 @@ def _creates(streams: list[str]) -> list[str]:
 
 
 def _processed(context: BoundedContext) -> list[str]:
-    """Its record of processed commands, and its signed checkpoints (eventstore.checkpoints)."""
-    bucket = f"KV_{PROCESSED_KV}"
+    """Its record of processed commands, and its signed checkpoints (eventstore.checkpoints);
+    the other contexts' records read only, to keep command ids unique across contexts."""
+    bucket = f"KV_{PROCESSED_KV}-{context.name}"
+    others = [f"KV_{PROCESSED_KV}-{c.name}" for c in CONTEXTS.values() if c.name != context.name]
     return [
         *_reads([bucket, CHECKPOINT_STREAM]),
         *_creates([bucket, CHECKPOINT_STREAM]),
-        f"$KV.{PROCESSED_KV}.{context.name}.>",
+        f"$KV.{PROCESSED_KV}-{context.name}.>",
         f"checkpoints.{context.name}",
+        *(f"$JS.API.STREAM.INFO.{o}" for o in others),
+        *(f"$JS.API.DIRECT.GET.{o}.>" for o in others),
     ]
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from contracts_schema.base import DomainEvent
+from contracts_schema.references import WithOrganisations, checking_organisations
 from contracts_schema.registry import EVENTS
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry.state import contract, programme, tender
 from contracts_schema.subjects import REGISTRY
 from eventstore.commands import CommandRoute, Decider
+from eventstore.folded import with_organisations
 from eventstore.ports import EventStorePort
 from registry.domain.contract_decide import decide_contract
 from registry.domain.programme import decide_programme
@@ -34,18 +37,27 @@ def build_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
     def contract_id(c: cmd.ContractCommand) -> str:
         return c.contract_id
 
+    # Every decision first requires the organisations its command names to be registered.
+    programme = checking_organisations(decide_programme)
+    tender = checking_organisations(decide_tender)
+    contract = checking_organisations(decide_contract)
+    facts: Callable[[Any], Awaitable[WithOrganisations]] = with_organisations(store)
     routes: list[CommandRoute[Any, Any]] = [
-        CommandRoute(cmd.PlanProgramme, PROGRAMME, programme_id, decide_programme),
-        CommandRoute(cmd.LinkSuccessorProgramme, PROGRAMME, programme_id, decide_programme),
+        CommandRoute(cmd.PlanProgramme, PROGRAMME, programme_id, programme, facts),
+        CommandRoute(cmd.LinkSuccessorProgramme, PROGRAMME, programme_id, programme, facts),
         CommandRoute(
-            cmd.PublishTender, TENDER, tender_id, decide_tender, facts=frozen_list_loader(store)
+            cmd.PublishTender,
+            TENDER,
+            tender_id,
+            tender,
+            facts=with_organisations(store, frozen_list_loader(store)),
         ),
         CommandRoute(
             cmd.SignContract,
             CONTRACT,
             contract_id,
-            decide_contract,
-            facts=signing_facts_loader(store),
+            contract,
+            facts=with_organisations(store, signing_facts_loader(store)),
         ),
     ]
     for tender_command in (
@@ -68,7 +80,7 @@ def build_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
         cmd.RecordStandstillEnded,
         cmd.MakeAwardDefinitive,
     ):
-        routes.append(CommandRoute(tender_command, TENDER, tender_id, decide_tender))
+        routes.append(CommandRoute(tender_command, TENDER, tender_id, tender, facts))
     for contract_command in (
         cmd.AmendContract,
         cmd.ExtendContract,
@@ -76,5 +88,5 @@ def build_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
         cmd.TerminateContract,
         cmd.ExpireContract,
     ):
-        routes.append(CommandRoute(contract_command, CONTRACT, contract_id, decide_contract))
+        routes.append(CommandRoute(contract_command, CONTRACT, contract_id, contract, facts))
     return routes

@@ -131,8 +131,14 @@ def _require_suppliers(framework: Framework, lot_id: str, suppliers: Sequence[st
 
 
 def start_mini_competition(
-    state: CallOffState, command: StartMiniCompetition, facts: CallOffFacts
+    state: CallOffState,
+    command: StartMiniCompetition,
+    facts: CallOffFacts,
+    valid_on: date | None = None,
 ) -> Sequence[DomainEvent]:
+    """`valid_on`: the decision context's Dutch day (by default the command's own day)."""
+    on = valid_on or command.started_on
+    assert on is not None  # the contract fills the day from occurred_at
     if state.exists:
         raise RuleViolation(
             "CALL_OFF_ALREADY_STARTED",
@@ -144,7 +150,7 @@ def start_mini_competition(
         command.framework_contract_id,
         command.lot_id,
         command.participant_code,
-        command.started_on,
+        on,
     )
     _require_suppliers(framework, command.lot_id, command.invited_supplier_ids)
     assert framework.tender_id is not None
@@ -156,12 +162,12 @@ def start_mini_competition(
             lot_id=command.lot_id,
             participant_code=command.participant_code,
             invited_supplier_ids=sorted(set(command.invited_supplier_ids)),
-            started_on=command.started_on,
+            started_on=on,
         )
     ]
 
 
-def _check_competition(state: CallOffState, command: AwardCallOff) -> None:
+def _check_competition(state: CallOffState, command: AwardCallOff, on: date) -> None:
     started_on = state.competition_started_on
     if command.procedure == "direct":
         if started_on is not None:
@@ -189,15 +195,22 @@ def _check_competition(state: CallOffState, command: AwardCallOff) -> None:
             f"{command.supplier_id} was not invited to the mini-competition of call-off"
             f" {command.call_off_id} (invited: {', '.join(state.invited_supplier_ids)})",
         )
-    if command.awarded_on < started_on:
+    if on < started_on:
         raise RuleViolation(
             "AWARD_BEFORE_MINI_COMPETITION",
-            f"the award on {command.awarded_on} precedes the mini-competition started on"
-            f" {started_on}",
+            f"the award on {on} precedes the mini-competition started on {started_on}",
         )
 
 
-def award(state: CallOffState, command: AwardCallOff, facts: CallOffFacts) -> Sequence[DomainEvent]:
+def award(
+    state: CallOffState,
+    command: AwardCallOff,
+    facts: CallOffFacts,
+    valid_on: date | None = None,
+) -> Sequence[DomainEvent]:
+    """`valid_on`: the decision context's Dutch day (by default the command's own day)."""
+    on = valid_on or command.awarded_on
+    assert on is not None  # the contract fills the day from occurred_at
     if state.awarded:
         raise RuleViolation(
             "CALL_OFF_ALREADY_AWARDED",
@@ -205,13 +218,13 @@ def award(state: CallOffState, command: AwardCallOff, facts: CallOffFacts) -> Se
             f" on {state.awarded_on}",
         )
     _require_own_id(facts, command.call_off_id)
-    _check_competition(state, command)
+    _check_competition(state, command, on)
     framework = _framework_in_use(
         facts,
         command.framework_contract_id,
         command.lot_id,
         command.participant_code,
-        command.awarded_on,
+        on,
     )
     _require_suppliers(framework, command.lot_id, [command.supplier_id])
     if command.end_date < command.start_date:
@@ -230,7 +243,7 @@ def award(state: CallOffState, command: AwardCallOff, facts: CallOffFacts) -> Se
             lot_id=command.lot_id,
             participant_code=command.participant_code,
             supplier_id=command.supplier_id,
-            awarded_on=command.awarded_on,
+            awarded_on=on,
             procedure=command.procedure,
             start_date=command.start_date,
             end_date=command.end_date,

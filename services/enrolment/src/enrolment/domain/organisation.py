@@ -23,7 +23,7 @@ from enrolment.domain.codes import check_code, is_municipality_code
 def require_registered(state: OrganisationState, code: str) -> None:
     if not state.registered:
         raise RuleViolation(
-            "ORGANISATION_NOT_REGISTERED",
+            "ORGANISATION_UNKNOWN",
             f"no organisation {code} is registered; municipalities come from the CBS list,"
             " other bodies are registered with their KvK number or OIN",
         )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
+import strawberry
 from graphql import GraphQLError
+
+from contracts_schema.refusals import REFUSALS
 
 
 class ClientError(GraphQLError):
@@ -30,3 +34,24 @@ def is_client_error(error: GraphQLError) -> bool:
     if original is None:
         return True  # parse/validation errors, incl. the depth, token and alias limits
     return isinstance(original, ClientError | GraphQLError)
+
+
+def _described(code: str) -> str:
+    r = REFUSALS[code]
+    return f"{r.rule} Source: {r.source}. Example: {r.example}"
+
+
+# The catalogue of refusal codes (contracts_schema.refusals), one enum value per code.
+_values = {code: strawberry.enum_value(code, description=_described(code)) for code in REFUSALS}
+_enum: Any = Enum("RefusalCode", _values)  # type: ignore[misc]
+RefusalCode: Any = strawberry.enum(
+    _enum,
+    description="Why a command was refused: the rule, its legal source and an example"
+    " (docs/refusal-codes.md).",
+)
+
+
+def refusal_code(code: str) -> Any:
+    """The enum value of a code, or None for a code this gateway does not know (a newer
+    service): `DomainError.code` still carries it as a string."""
+    return RefusalCode[code] if code in REFUSALS else None

@@ -12,6 +12,7 @@ from typing import Any, Literal, Optional, Union, get_args, get_origin
 import strawberry
 from pydantic import BaseModel
 from strawberry.scalars import JSON
+from strawberry.utils.str_converters import to_camel_case
 
 from gateway.schema.enums import LITERAL_ENUMS
 
@@ -21,6 +22,18 @@ _cache: dict[type[BaseModel], type] = {}
 
 def camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def client_name(name: str) -> str:
+    """A contract field as GraphQL clients spell it (strawberry's own rule): valueEur."""
+    return to_camel_case(name)
+
+
+def client_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location in the client's spelling: ("lots", 0, "title") -> lots.0.title.
+
+    An error of the whole input (a rule across fields) has no field: "input"."""
+    return ".".join(client_name(p) if isinstance(p, str) else str(p) for p in loc) or "input"
 
 
 def graphql_type(annotation: Any, name: str) -> Any:
@@ -43,6 +56,8 @@ def graphql_type(annotation: Any, name: str) -> Any:
             return input_type(annotation, f"{name}Input")
         if issubclass(annotation, Enum):
             return LITERAL_ENUMS.get(frozenset(str(e.value) for e in annotation), str)
+        if issubclass(annotation, Decimal):
+            return float  # amounts stay GraphQL Floats; the contract makes them exact decimals
         for scalar in SCALARS[::-1]:  # datetime before date, bool before int
             if issubclass(annotation, scalar):
                 return scalar
@@ -58,8 +73,12 @@ def input_type(model: type[BaseModel], name: str) -> type:
         kind = graphql_type(info.annotation, f"{name.removesuffix('Input')}{camel(field_name)}")
         optional = not info.is_required() or field_name == "command_id"
         annotations[field_name] = Optional[kind] if optional else kind  # noqa: UP045
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        deprecated = "occurredAt is the valid time" if extra.get("deprecated") else None
         namespace[field_name] = strawberry.field(
-            description=info.description or None, default=None if optional else strawberry.UNSET
+            description=info.description or None,
+            default=None if optional else strawberry.UNSET,
+            deprecation_reason=deprecated,
         )
         if not optional:
             namespace[field_name] = strawberry.field(description=info.description or None)

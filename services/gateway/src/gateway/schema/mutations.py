@@ -16,8 +16,8 @@ from contracts_schema.replies import CommandAccepted
 from gateway.policy import refusal
 from gateway.schema.context import Info
 from gateway.schema.enums import AggregateType
-from gateway.schema.errors import ClientError
-from gateway.schema.inputs import input_type, to_plain
+from gateway.schema.errors import ClientError, RefusalCode, refusal_code
+from gateway.schema.inputs import client_path, input_type, to_plain
 
 # The aggregate that shows a command's new state, by aggregate type.
 NODE_TYPES = {
@@ -67,6 +67,10 @@ class CommandSucceeded:
 class DomainError:
     code: str
     message: str
+    refusal: RefusalCode | None = strawberry.field(
+        description="The code as an enum value, described in the catalogue of refusals;"
+        " null for a code this gateway does not know yet."
+    )
 
 
 @strawberry.type
@@ -128,8 +132,7 @@ def _resolver(model: type[Command]) -> Any:
             command = model.model_validate(data)
         except ValidationError as exc:
             problems = [
-                FieldProblem(path=".".join(str(p) for p in e["loc"]), message=e["msg"])
-                for e in exc.errors()
+                FieldProblem(path=client_path(e["loc"]), message=e["msg"]) for e in exc.errors()
             ]
             return InvalidInput(
                 code="INVALID_INPUT",
@@ -146,7 +149,7 @@ def _resolver(model: type[Command]) -> Any:
         reply = await info.context.commands.send(command, principal.actor)
         if isinstance(reply, CommandAccepted):
             return _succeeded(reply)
-        return DomainError(code=reply.code, message=reply.message)
+        return DomainError(code=reply.code, message=reply.message, refusal=refusal_code(reply.code))
 
     resolve.__annotations__ = {"info": Info, "input": input_cls, "return": CommandResult}
     resolve.__name__ = resolve.__qualname__ = re.sub(

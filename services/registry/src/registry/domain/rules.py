@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from contracts_schema.calendar import dutch_day
 from contracts_schema.errors import RuleViolation
 
 # Dutch procurement dates are Dutch calendar days.
@@ -25,12 +24,15 @@ class DecisionInput(Protocol):
     def valid_at(self) -> datetime: ...
 
     @property
+    def valid_on(self) -> date: ...
+
+    @property
     def facts(self) -> object: ...
 
 
 def valid_on(ctx: DecisionInput) -> date:
     """The calendar day (Dutch time) on which the commanded fact became true."""
-    return dutch_day(ctx.valid_at)
+    return ctx.valid_on
 
 
 def standstill_ends_on(decision_sent_on: date) -> date:

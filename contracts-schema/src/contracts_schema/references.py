@@ -1,0 +1,117 @@
+"""Which organisations a command names: fields marked `NAMES_ORGANISATION`.
+
+Every command field that refers to an organisation (an authority, buyer, supplier,
+participant, paying agent, transferee) carries the marker in its annotated type, so the
+services can require each named organisation to be registered without listing fields by
+hand (a new command field with an organisation type is covered by construction).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+from contracts_schema.errors import RuleViolation
+
+
+class _NamesOrganisation:
+    """Annotation marker: the string is the code of an organisation that must exist."""
+
+    def __repr__(self) -> str:
+        return "NAMES_ORGANISATION"
+
+
+NAMES_ORGANISATION = _NamesOrganisation()
+
+
+def _marked(annotation: Any) -> tuple[bool, list[type[BaseModel]]]:
+    """Whether `annotation` (anywhere inside) is a marked string, and the models it holds."""
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        inner, *extras = get_args(annotation)
+        marked, models = _marked(inner)
+        return marked or any(e is NAMES_ORGANISATION for e in extras), models
+    if origin in (Union, types.UnionType, list, tuple, set, frozenset):
+        marked, models = False, []
+        for arg in get_args(annotation):
+            m, ms = _marked(arg)
+            marked, models = marked or m, models + ms
+        return marked, models
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return False, [annotation]
+    return False, []
+
+
+def named_organisations(value: BaseModel) -> frozenset[str]:
+    """Every organisation code `value` (a command) names, in nested values and lists too."""
+    found: set[str] = set()
+    for name, info in type(value).model_fields.items():
+        marked, models = _marked(info.annotation)
+        # pydantic moves a field's top-level Annotated extras into `metadata`.
+        marked = marked or any(m is NAMES_ORGANISATION for m in info.metadata)
+        if not marked and not models:
+            continue
+        for item in _items(getattr(value, name)):
+            if marked and isinstance(item, str):
+                found.add(item)
+            elif isinstance(item, BaseModel):
+                found |= named_organisations(item)
+    return frozenset(found)
+
+
+def _items(value: object) -> list[object]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple | set | frozenset):
+        return list(value)
+    return [value]
+
+
+@dataclass(frozen=True)
+class WithOrganisations:
+    """A decision's facts, plus which of the organisations its command names are registered."""
+
+    registered: frozenset[str]
+    facts: object = None
+
+
+def require_registered(command: BaseModel, registered: frozenset[str]) -> None:
+    unknown = sorted(named_organisations(command) - registered)
+    if unknown:
+        raise RuleViolation(
+            "ORGANISATION_UNKNOWN",
+            f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not registered;"
+            " every organisation a command names must exist first (municipalities come from"
+            " the CBS list, other bodies and suppliers are registered with their KvK number"
+            " or OIN: RegisterOrganisation)",
+        )
+
+
+S = TypeVar("S")
+C = TypeVar("C", bound=BaseModel)
+R = TypeVar("R")
+
+
+def checking_organisations(
+    decide: Callable[[S, C, Any], Sequence[R]],
+) -> Callable[[S, C, Any], Sequence[R]]:
+    """`decide`, refusing first a command that names an unregistered organisation.
+
+    The decision context (a dataclass with `facts`) must carry `WithOrganisations` facts,
+    loaded beforehand (`eventstore.folded.with_organisations`); `decide` gets the inner facts.
+    """
+
+    def checked(state: S, command: C, ctx: Any) -> Sequence[R]:
+        facts = ctx.facts
+        if not isinstance(facts, WithOrganisations):
+            raise TypeError("checking_organisations needs WithOrganisations facts")
+        require_registered(command, facts.registered)
+        return decide(state, command, dataclasses.replace(ctx, facts=facts.facts))
+
+    return checked
