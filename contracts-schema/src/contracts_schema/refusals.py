@@ -52,6 +52,10 @@ _CATALOGUE: tuple[Refusal, ...] = (
             SYSTEM, "The REGISTRY stream is missing."),
     Refusal("INTERNAL_ERROR", "A defect in the service; nothing was recorded.", SYSTEM,
             "An unexpected exception while deciding."),
+    Refusal("UNAVAILABLE", "A transient condition (a stream leader being elected, a broker"
+            " timeout): nothing or all of the command was recorded; send the same command again"
+            " (same id) after the retry-after in the message. The gateway does so itself for"
+            " GT_COMMAND_RETRY_SECONDS.", SYSTEM, "The REGISTRY stream's leader is being elected."),
     Refusal("SERVICE_UNAVAILABLE", "No service answers the command's subject (gateway).",
             SYSTEM, "The enrolment service is down."),
     Refusal("SERVICE_TIMEOUT", "The service did not answer in time; the command may still"

@@ -35,7 +35,6 @@ from contracts_schema.subjects import BoundedContext
 from eventstore.clock import Clock
 from eventstore.errors import (
     RETRY_AFTER_SECONDS,
-    UNAVAILABLE,
     AlreadyAppended,
     AppendFailed,
     ConcurrencyConflict,
@@ -434,7 +433,7 @@ def failure_reply(subject: str, exc: Exception) -> CommandRejected:
 def unavailable(command_id: str | None, detail: str) -> CommandRejected:
     return CommandRejected(
         command_id=command_id,
-        code=UNAVAILABLE,
+        code="UNAVAILABLE",  # errors.UNAVAILABLE, literal for the refusal catalogue
         message=f"temporarily unavailable ({detail}): send the same command again (same"
         f" command id; it is never stored twice) after {RETRY_AFTER_SECONDS:g}s",
     )
