@@ -183,14 +183,18 @@ async def test_receiver_down_for_good_is_parked_then_replayed(
         replay = await send_command(
             nats_client,
             NOTIFIER,
-            ReplayWebhookDeliveries(command_id="r-1", subscription_id="sub-1", from_seq=seq),
+            ReplayWebhookDeliveries(
+                command_id="r-1", subscription_id="sub-1", organisation_code="GM0363", from_seq=seq
+            ),
         )
         assert isinstance(replay, CommandAccepted)
         await until(lambda: receiver is not None and receiver.accepted)
         unknown = await send_command(
             nats_client,
             NOTIFIER,
-            ReplayWebhookDeliveries(command_id="r-2", subscription_id="nope", from_seq=1),
+            ReplayWebhookDeliveries(
+                command_id="r-2", subscription_id="nope", organisation_code="GM0363", from_seq=1
+            ),
         )
     finally:
         await service.stop()

@@ -14,6 +14,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from audit.graphql import AuditSources
+from gateway.body import BodyLimit, decode_json
 from gateway.commandbus import CommandBus
 from gateway.live import LiveEvents
 from gateway.metrics import refresh
@@ -44,6 +45,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.commands = commands
         self.live = live
         self.audit = audit
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -78,7 +82,11 @@ def build_app(
     # Starlette 1.x: routes are declared up front (no add_websocket_route).
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                BodyLimit(graphql, settings.max_body_bytes),  # before any JSON is decoded
+                methods=["GET", "POST"],
+            ),
             WebSocketRoute("/graphql", graphql),
             Route("/metrics", metrics),
             Route("/healthz", healthz),

@@ -50,7 +50,17 @@ class Context:
     def loaders(self) -> Loaders:
         from gateway.schema.loaders import Loaders
 
-        return Loaders(self.read)
+        return Loaders(self.read, self.enrolments_of)
+
+    @cached_property
+    def enrolments_of(self) -> str | None:
+        """Whose enrolments this request may see: None everyone's (coordinators, auditors),
+        else only this organisation's ("" for anonymous clients and bad tokens: no one's)."""
+        try:
+            principal = self.principal
+        except ClientError:
+            return ""  # the resolvers report the token; meanwhile nothing is shown
+        return None if principal.sees_everything else (principal.organisation or "")
 
     async def consistent(self, token: str | None = None) -> None:
         """Read-your-writes: wait (boundedly) until the projections reached the token(s)."""

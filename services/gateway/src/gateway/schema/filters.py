@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, false, or_, select
 
 from contracts_schema.registry.state import ContractKind, ContractStatus, TenderPhase
 from gateway.readmodels import ReadModels
@@ -89,7 +89,10 @@ def tender_query(read: ReadModels, f: TenderFilter | None) -> Select[Any]:
     return query
 
 
-def contract_query(read: ReadModels, f: ContractFilter | None) -> Select[Any]:
+def contract_query(
+    read: ReadModels, f: ContractFilter | None, enrolments_of: str | None = None
+) -> Select[Any]:
+    """`enrolments_of`: see Context.enrolments_of (a buyer's enrolments match only if visible)."""
     c = read.contracts.contracts
     query = select(c)
     if f is None:
@@ -109,7 +112,7 @@ def contract_query(read: ReadModels, f: ContractFilter | None) -> Select[Any]:
         )
     if f.buyer:
         p = read.enrolment.participants
-        enrolled = (
+        enrolled: ColumnElement[bool] = (
             select(p.c.tender_id)
             .where(
                 p.c.tender_id == c.c.tender_id,
@@ -118,6 +121,8 @@ def contract_query(read: ReadModels, f: ContractFilter | None) -> Select[Any]:
             )
             .exists()
         )
+        if enrolments_of is not None and f.buyer != enrolments_of:
+            enrolled = false()  # another organisation's enrolments are not the caller's to see
         query = query.where(
             or_(c.c.contracting_authority == f.buyer, c.c.paying_agent == f.buyer, enrolled)
         )

@@ -13,7 +13,7 @@ from strawberry.tools import create_type
 
 from contracts_schema.base import Command
 from contracts_schema.replies import CommandAccepted
-from gateway.policy import refusal
+from gateway.policy import PublicCommand, refusal
 from gateway.schema.context import Info
 from gateway.schema.errors import ClientError
 from gateway.schema.inputs import input_type, to_plain
@@ -154,14 +154,15 @@ def _resolver(model: type[Command]) -> Any:
     return resolve
 
 
-def mutation_type(models: tuple[type[Command], ...]) -> type | None:
-    if not models:
+def mutation_type(table: tuple[PublicCommand, ...]) -> type | None:
+    if not table:
         return None
     fields = [
         strawberry.mutation(
-            resolver=_resolver(model),
-            description=(model.__doc__ or model.command_type).strip().splitlines()[0],
+            resolver=_resolver(entry.model),
+            description=(entry.model.__doc__ or entry.model.command_type).strip().splitlines()[0]
+            + f" ({entry.rule.value}.)",
         )
-        for model in sorted(models, key=lambda m: m.command_type)
+        for entry in sorted(table, key=lambda e: e.model.command_type)
     ]
     return create_type("Mutation", fields)

@@ -102,7 +102,7 @@ class Query:
         order = [(c.c[o.field.value], desc), (c.c.contract_id, desc)]
         if o.field.value == "contract_id":
             order = order[:1]
-        query = contract_query(info.context.read, filter)
+        query = contract_query(info.context.read, filter, info.context.enrolments_of)
         return await page(info, query, order, Contract.from_row, first, after)
 
     @strawberry.field(description="Active contracts ending between two dates, soonest first.")
