@@ -84,7 +84,7 @@ async def until(predicate: object, timeout: float = 10.0) -> None:
 
 async def setup(nc: NATS, clock: FixedClock, database_url: str, port: int) -> Notifier:
     service = notifier(
-        nc, clock, database_url, webhook_master_key=KEY, webhook_max_attempts=4,
+        nc, clock, database_url, webhook_master_key=KEY, webhook_max_attempts=4, webhook_allowed_hosts=("127.0.0.1",),
         webhook_base_delay=0.01, webhook_max_delay=0.05, webhook_poll_interval=0.02,
     )  # fmt: skip
     await service.start(publish=False)

@@ -39,6 +39,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # the legacy protocol is off
+            max_subscriptions_per_connection=settings.max_subscriptions_per_client,
         )
         self.read = read
         self.settings = settings
@@ -77,7 +78,11 @@ def build_app(
     async def healthz(_: Request) -> JSONResponse:
         statuses = [await r.status() for r in read.runners]
         parked = sum(s.parked for s in statuses)
-        return JSONResponse({"ok": parked == 0, "parked": parked}, status_code=200)
+        broken = await read.integrity()
+        return JSONResponse(
+            {"ok": parked == 0 and not broken, "parked": parked, "problems": broken},
+            status_code=200,
+        )
 
     # Starlette 1.x: routes are declared up front (no add_websocket_route).
     return Starlette(

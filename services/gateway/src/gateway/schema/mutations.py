@@ -12,6 +12,8 @@ from strawberry import relay
 from strawberry.tools import create_type
 
 from contracts_schema.base import Command
+from contracts_schema.notifier.commands import SubscribeWebhook
+from contracts_schema.notifier.urls import url_problem
 from contracts_schema.replies import CommandAccepted
 from gateway.policy import PublicCommand, refusal
 from gateway.schema.context import Info
@@ -140,6 +142,14 @@ def _resolver(model: type[Command]) -> Any:
         reason = refusal(principal, command)
         if reason:
             return PermissionDenied(code="FORBIDDEN", message=reason)
+        if isinstance(command, SubscribeWebhook):
+            problem = url_problem(command.url, info.context.settings.webhook_allowed_hosts)
+            if problem:
+                return InvalidInput(
+                    code="INVALID_INPUT",
+                    message=f"SubscribeWebhook: url: {problem}",
+                    problems=[FieldProblem(path="url", message=problem)],
+                )
         if info.context.commands is None:
             raise ClientError("this gateway is read-only (no command bus)", "READ_ONLY")
         reply = await info.context.commands.send(command, principal.actor)
