@@ -59,6 +59,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             authorization=request.headers.get("authorization"),
             consistency_header=request.headers.get(CONSISTENCY_HEADER),
             audit=self.audit,
+            websocket=isinstance(request, WebSocket),
         )
 
 

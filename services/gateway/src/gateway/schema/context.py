@@ -32,6 +32,7 @@ class Context:
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
     audit: AuditSources | None = None  # the audit GraphQL's sources (history, OCDS)
     horizon: Chosen | None = None  # the asOf/knownAt this request's roots asked (history/)
+    websocket: bool = False  # subscriptions only there (graphql-transport-ws)
     _waited: set[str] = field(default_factory=set)
 
     @cached_property

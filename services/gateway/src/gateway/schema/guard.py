@@ -45,6 +45,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from gateway.settings import GatewaySettings
 
@@ -195,6 +196,19 @@ def measure(
     return walk.selections, walk.cost
 
 
+def _longest_list(value: Any) -> int:
+    """The longest list anywhere in decoded variables (iteratively: no recursion)."""
+    longest, todo = 0, [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            longest = max(longest, len(item))
+            todo.extend(item)
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+    return longest
+
+
 class DocumentCache:
     """Parsed documents and validation results, LRU, bounded by the query bytes it holds."""
 
@@ -286,6 +300,13 @@ class DocumentGuard(SchemaExtension):
         limits, who = self._who()
         size = len(query.encode("utf-8", "surrogatepass"))
         try:
+            longest = _longest_list(ec.variables)
+            if longest > self.settings.max_list_argument:
+                raise GraphQLError(
+                    f"a list in the variables has {longest} values; at most"
+                    f" {self.settings.max_list_argument} are accepted",
+                    extensions={"code": "LIST_TOO_LONG"},
+                )
             if size > limits.query_bytes:
                 raise GraphQLError(
                     f"the query is {size} bytes; {who} may send at most {limits.query_bytes}",
@@ -331,5 +352,20 @@ class DocumentGuard(SchemaExtension):
         measure(document, ec.schema._schema, ec.variables, limits, page_cap, who)
 
     def on_validate(self) -> Iterator[None]:
-        self.execution_context.pre_execution_errors = self.errors
+        ec = self.execution_context
+        errors = self.errors
+        if not errors and not getattr(ec.context, "websocket", True):
+            try:
+                subscription = ec.operation_type is StrawberryOperationType.SUBSCRIPTION
+            except RuntimeError:
+                subscription = False  # no such operation: strawberry says so
+            if subscription:
+                errors = [
+                    GraphQLError(
+                        "subscriptions are served over WebSocket (graphql-transport-ws) at"
+                        " /graphql, not over HTTP",
+                        extensions={"code": "SUBSCRIPTION_OVER_HTTP"},
+                    )
+                ]
+        ec.pre_execution_errors = errors
         yield
