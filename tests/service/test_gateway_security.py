@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -287,3 +288,26 @@ async def test_low_production_defaults_hide_the_schema(gateway: Gateway) -> None
     assert gateway.client is not None
     ide = await gateway.client.get("/graphql", headers={"Accept": "text/html"})
     assert "graphiql" not in ide.text.lower()
+
+
+# --- finding 9: a corrupt read model is reported, not hidden --------------------------------
+
+
+async def test_f9_a_corrupt_read_model_page_makes_health_not_ok_with_a_reason(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    coordinator = gateway.token("coordinator")
+    healthy = await gateway.query("{ health { ok problems } }", token=coordinator)
+    assert healthy["data"]["health"] == {"ok": True, "problems": []}
+    assert gateway.read is not None
+    gateway.read._checked.clear()  # the check's answer is kept a minute; this test can't wait
+    db = tmp_path / "rm.db"
+    with sqlite3.connect(db) as conn:  # everything into the main file, then break it
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = db.stat().st_size
+    with db.open("r+b") as f:  # every page but the header's: b-tree pages among them
+        f.seek(4096)
+        f.write(b"\xde\xad" * ((size - 4096) // 2))
+    broken = await gateway.query("{ health { ok problems } }", token=coordinator)
+    assert broken["data"]["health"]["ok"] is False
+    assert "corrupt" in broken["data"]["health"]["problems"][0]

@@ -21,6 +21,7 @@ from gateway.metrics import refresh
 from gateway.readmodels import ReadModels
 from gateway.schema.build import build_schema
 from gateway.schema.context import Context
+from gateway.schema.health import problems
 from gateway.settings import GatewaySettings
 
 CONSISTENCY_HEADER = "x-consistency-token"
@@ -77,13 +78,8 @@ def build_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_: Request) -> JSONResponse:
-        statuses = [await r.status() for r in read.runners]
-        parked = sum(s.parked for s in statuses)
-        broken = await read.integrity()
-        return JSONResponse(
-            {"ok": parked == 0 and not broken, "parked": parked, "problems": broken},
-            status_code=200,
-        )
+        found = await problems(read)
+        return JSONResponse({"ok": not found, "problems": found}, status_code=200)
 
     # Starlette 1.x: routes are declared up front (no add_websocket_route).
     return Starlette(

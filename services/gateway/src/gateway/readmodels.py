@@ -191,7 +191,7 @@ class ReadModels:
                     return []
                 found = [str(r[0]) for r in conn.execute(text("PRAGMA quick_check"))]
         except DBAPIError as exc:
-            return [f"the read-model database fails: {exc.orig}"]
+            found = [str(exc.orig)]
         if found == ["ok"]:
             return []
         return [

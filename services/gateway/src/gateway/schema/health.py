@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from eventstore.projection import parked
 from gateway.readmodels import ReadModels
@@ -104,9 +105,13 @@ class Health:
 
 
 async def problems(read: ReadModels) -> list[str]:
-    found = []
-    parked_events = sum([(await r.status()).parked for r in read.runners])
+    found = await read.integrity()
+    if found:
+        return found  # the statuses live in the same broken database
+    try:
+        parked_events = sum([(await r.status()).parked for r in read.runners])
+    except DBAPIError as exc:
+        return [f"the read-model database fails: {exc.orig}"]
     if parked_events:
         found.append(f"{parked_events} parked event(s): see health.parked")
-    found.extend(await read.integrity())
     return found
