@@ -32,6 +32,7 @@ from bench.wrk import WrkResult, run_wrk
 from eventstore.nats_launcher import free_port
 from eventstore.sql import make_engine
 from eventstore.timeline import FOREVER
+from gateway.projections import TendersProjection
 
 LIST = """query Tenders($asOf: Date) {
   tenders(asOf: $asOf, filter: {phase: [PUBLISHED, PROVISIONALLY_AWARDED, AWARDED]}, first: 20) {
@@ -57,6 +58,9 @@ class Dataset:
     as_of: str  # a past valid date inside the history
 
 
+TENDERS = TendersProjection().key  # tenders_v<version>
+
+
 def _date(micros: int) -> str:
     return datetime.fromtimestamp(micros / 1_000_000, UTC).date().isoformat()
 
@@ -71,14 +75,14 @@ def build(config: Config, events: int, say: Any = print) -> Dataset:
     with engine.connect() as conn:
         tender = conn.execute(
             text(
-                "SELECT tender_id FROM tenders_v2_lots WHERE known_to = :forever"
+                f"SELECT tender_id FROM {TENDERS}_lots WHERE known_to = :forever"
                 " GROUP BY tender_id ORDER BY count(DISTINCT lot_id) DESC, 1 LIMIT 1"
             ),
             {"forever": FOREVER},
         ).scalar_one()
         first_lot, last_lot = conn.execute(
             text(
-                "SELECT min(valid_from), max(valid_from) FROM tenders_v2_lots WHERE tender_id = :t"
+                f"SELECT min(valid_from), max(valid_from) FROM {TENDERS}_lots WHERE tender_id = :t"
             ),
             {"t": tender},
         ).one()
@@ -92,7 +96,7 @@ def _middle(url: str) -> str:
     engine = make_engine(url)
     with engine.connect() as conn:
         low, high = conn.execute(
-            text("SELECT min(valid_from), max(valid_from) FROM tenders_v2_tenders")
+            text(f"SELECT min(valid_from), max(valid_from) FROM {TENDERS}_tenders")
         ).one()
     engine.dispose()
     return _date((low + high) // 2)

@@ -36,7 +36,7 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[System, Server]]:
         refused: list[str] = []
         demo = await load_demo(CommandBus(system.nc), say=refused.append)
         assert refused == []
-        assert (demo.new, demo.known) == (27, 0)
+        assert (demo.new, demo.known) == (28, 0)
         assert system.read is not None
         await system.read.wait_for(demo.consistency_token, timeout=30)  # as `make run` does
         yield system, server

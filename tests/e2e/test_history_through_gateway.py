@@ -119,7 +119,10 @@ async def test_connections_answer_at_the_horizon_and_nested_lists_follow_it(
     assert then["tenders"]["nodes"][0]["lots"] == [{"supplierIds": [KPN]}]
     now = (await ask(server, query, coordinator))["data"]
     assert now["tenders"]["totalCount"] == 0  # every demo tender is past provisional now
-    assert then["contracts"]["totalCount"] == now["contracts"]["totalCount"] == 1  # GT MC1, 2015
+    # GT MC1's framework (2015) and its two call-offs (2016): call-offs are contracts too;
+    # now also Veilig Thuis telephony, signed 2020-12-15.
+    assert then["contracts"]["totalCount"] == 3
+    assert now["contracts"]["totalCount"] == 4
     assert then["events"]["totalCount"] < now["events"]["totalCount"]
 
     long_ago = (await ask(server, query, coordinator, asOf="2014-01-01"))["data"]

@@ -29,11 +29,22 @@ from audit.bitemporal import Horizon, end_of_day, visible
 from audit.history import replay
 from audit.ocds import codes
 from audit.ocds.export import gather, packages
+from audit.ocds.releases import ocid
 from contracts_schema.base import Command
+from contracts_schema.enrolment.commands import AwardCallOff
+from contracts_schema.enrolment.state import CallOffState
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import FOLDS, typed_event
-from contracts_schema.registry.commands import PlanTender, SignContract
-from contracts_schema.registry.state import ContractState, LotStatus, TenderPhase, TenderState
+from contracts_schema.registry.commands import PlanProgramme, PlanTender, SignContract
+from contracts_schema.registry.state import (
+    ContractState,
+    LotState,
+    LotStatus,
+    ProgrammeState,
+    TenderPhase,
+    TenderState,
+    TenderStatus,
+)
 from contracts_schema.replies import CommandRejected
 from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import SystemClock
@@ -49,9 +60,21 @@ ACTOR = "coordinator:one-truth"
 
 TENDER = """query ($id: String!, $asOf: Date, $knownAt: DateTime) {
   tender(tenderId: $id, asOf: $asOf, knownAt: $knownAt) {
-    phase title publishedOn cancelledOn
-    lots { lotId status supplierIds standstillEndsOn awardedOn cancelledOn reviewPending }
+    phase title procedure publishedOn cancelledOn cancellationReason
+    priorNoticeOn priorNoticeReference
+    marketConsultationFrom marketConsultationTo marketConsultationSummary
+    corrections { on summary noticeReference } clarifications { on summary noticeReference }
+    pausedOn pauseReason resumedOn resumeReason successorIds
+    lots {
+      lotId status supplierIds standstillEndsOn awardedOn cancelledOn reviewPending
+      bidCount bidsReceivedOn previousSupplierIds revisionReason withdrawnOn withdrawalReason
+      cancellationReason
+      review { forum startedOn claimantId reference concludedOn outcome pending }
+    }
   }
+}"""
+PROGRAMMES = """query ($asOf: Date, $knownAt: DateTime) {
+  programmes(asOf: $asOf, knownAt: $knownAt) { programmeId predecessorId successorIds }
 }"""
 CONTRACT = """query ($id: String!, $asOf: Date, $knownAt: DateTime) {
   contract(contractId: $id, asOf: $asOf, knownAt: $knownAt) {
@@ -102,23 +125,84 @@ def tender_answer(state: TenderState) -> dict[str, Any] | None:
     """What GraphQL must say of a tender, from the registry's fold."""
     if not state.exists:
         return None
+    paused = state.status is TenderStatus.PAUSED
+    assert state.procedure is not None
     return {
         "phase": state.phase.name,
         "title": state.title,
+        "procedure": state.procedure.upper(),
         "publishedOn": iso(state.published_on),
         "cancelledOn": iso(state.cancelled_on),
-        "lots": [
-            {
-                "lotId": lot.lot_id,
-                "status": lot.status.name,
-                "supplierIds": list(lot.supplier_ids),
-                "standstillEndsOn": iso(lot.standstill_ends_on),
-                "awardedOn": iso(lot.awarded_on),
-                "cancelledOn": iso(lot.cancelled_on),
-                "reviewPending": lot.review_pending,
-            }
-            for lot in state.lots
+        "cancellationReason": state.cancellation_reason,
+        "priorNoticeOn": iso(state.prior_notice_published_on),
+        "priorNoticeReference": state.prior_notice_reference,
+        "marketConsultationFrom": iso(state.market_consultation_started_on),
+        "marketConsultationTo": iso(state.market_consultation_ended_on),
+        "marketConsultationSummary": state.market_consultation_summary,
+        "corrections": [notice(n.on, n.summary, n.notice_reference) for n in state.corrections],
+        "clarifications": [
+            notice(n.on, n.summary, n.notice_reference) for n in state.clarifications
         ],
+        "pausedOn": iso(state.paused_on) if paused else None,
+        "pauseReason": state.pause_reason if paused else None,
+        "resumedOn": iso(state.resumed_on),
+        "resumeReason": state.resume_reason,
+        "successorIds": sorted(state.successor_tender_ids),
+        "lots": [lot_answer(lot) for lot in state.lots],
+    }
+
+
+def notice(on: date | str, summary: str, reference: str | None) -> dict[str, Any]:
+    return {"on": on if isinstance(on, str) else on.isoformat(), "summary": summary,
+            "noticeReference": reference}  # fmt: skip
+
+
+def lot_answer(lot: LotState) -> dict[str, Any]:
+    review = lot.review
+    return {
+        "lotId": lot.lot_id,
+        "status": lot.status.name,
+        "supplierIds": list(lot.supplier_ids),
+        "standstillEndsOn": iso(lot.standstill_ends_on),
+        "awardedOn": iso(lot.awarded_on),
+        "cancelledOn": iso(lot.cancelled_on),
+        "reviewPending": lot.review_pending,
+        "bidCount": lot.bid_count,
+        "bidsReceivedOn": iso(lot.received_on),
+        "previousSupplierIds": list(lot.previous_supplier_ids),
+        "revisionReason": lot.revision_reason,
+        "withdrawnOn": iso(lot.withdrawn_on),
+        "withdrawalReason": lot.withdrawal_reason,
+        "cancellationReason": lot.cancel_reason,
+        "review": review_answer(
+            review.forum,
+            iso(review.started_on),
+            review.claimant_id,
+            review.reference,
+            iso(review.concluded_on),
+            review.outcome,
+        )
+        if review
+        else None,
+    }
+
+
+def review_answer(
+    forum: str,
+    started_on: str | None,
+    claimant_id: str | None,
+    reference: str | None,
+    concluded_on: str | None,
+    outcome: str | None,
+) -> dict[str, Any]:
+    return {
+        "forum": forum,
+        "startedOn": started_on,
+        "claimantId": claimant_id,
+        "reference": reference,
+        "concludedOn": concluded_on,
+        "outcome": outcome.upper() if outcome else None,
+        "pending": concluded_on is None,
     }
 
 
@@ -137,15 +221,63 @@ def contract_answer(state: ContractState) -> dict[str, Any] | None:
     }
 
 
+def call_off_answer(state: CallOffState) -> dict[str, Any] | None:
+    """A concluded call-off is a contract under its call-off id (the call-off fold's terms)."""
+    if not state.awarded:
+        return None
+    return {
+        "kind": "CALL_OFF",
+        "status": "ACTIVE",
+        "endDate": iso(state.end_date),
+        "maxExtentDate": None,
+        "valueEur": state.value_eur,
+        "contractingAuthorityCode": state.participant_code,
+        "payingAgentCode": None,
+    }
+
+
+def audit_call_off(state: dict[str, Any]) -> dict[str, Any] | None:
+    if not state.get("awarded_on"):
+        return None
+    return {
+        "kind": "CALL_OFF",
+        "status": "ACTIVE",
+        "endDate": state["end_date"],
+        "maxExtentDate": None,
+        "valueEur": Decimal(state["value_eur"]) if state["value_eur"] is not None else None,
+        "contractingAuthorityCode": state["participant_code"],
+        "payingAgentCode": None,
+    }
+
+
 def audit_tender(state: dict[str, Any]) -> dict[str, Any] | None:
     """What `audit replay` says of a tender (its JSON state), in GraphQL's spelling."""
     if not state.get("exists"):
         return None
+    paused = state["status"] == "paused"
     return {
         "phase": state["phase"].upper(),
         "title": state["title"],
+        "procedure": state["procedure"].upper(),
         "publishedOn": state["published_on"],
         "cancelledOn": state["cancelled_on"],
+        "cancellationReason": state["cancellation_reason"],
+        "priorNoticeOn": state["prior_notice_published_on"],
+        "priorNoticeReference": state["prior_notice_reference"],
+        "marketConsultationFrom": state["market_consultation_started_on"],
+        "marketConsultationTo": state["market_consultation_ended_on"],
+        "marketConsultationSummary": state["market_consultation_summary"],
+        "corrections": [
+            notice(n["on"], n["summary"], n["notice_reference"]) for n in state["corrections"]
+        ],
+        "clarifications": [
+            notice(n["on"], n["summary"], n["notice_reference"]) for n in state["clarifications"]
+        ],
+        "pausedOn": state["paused_on"] if paused else None,
+        "pauseReason": state["pause_reason"] if paused else None,
+        "resumedOn": state["resumed_on"],
+        "resumeReason": state["resume_reason"],
+        "successorIds": sorted(state["successor_tender_ids"]),
         "lots": [
             {
                 "lotId": lot["lot_id"],
@@ -155,9 +287,49 @@ def audit_tender(state: dict[str, Any]) -> dict[str, Any] | None:
                 "awardedOn": lot["awarded_on"],
                 "cancelledOn": lot["cancelled_on"],
                 "reviewPending": lot["review_pending"],
+                "bidCount": lot["bid_count"],
+                "bidsReceivedOn": lot["received_on"],
+                "previousSupplierIds": lot["previous_supplier_ids"],
+                "revisionReason": lot["revision_reason"],
+                "withdrawnOn": lot["withdrawn_on"],
+                "withdrawalReason": lot["withdrawal_reason"],
+                "cancellationReason": lot["cancel_reason"],
+                "review": review_answer(
+                    r["forum"],
+                    r["started_on"],
+                    r["claimant_id"],
+                    r["reference"],
+                    r["concluded_on"],
+                    r["outcome"],
+                )
+                if (r := lot["review"])
+                else None,
             }
             for lot in state["lots"]
         ],
+    }
+
+
+def programme_answers(states: dict[str, ProgrammeState]) -> dict[str, dict[str, Any]]:
+    """Each programme's links from both ends: its own declarations and the others' naming it."""
+    answers = {
+        pid: {"predecessors": set(), "successorIds": set(s.successor_programme_ids)}
+        for pid, s in states.items()
+        if s.exists
+    }
+    for pid, s in states.items():
+        if not s.exists:
+            continue
+        if s.predecessor_programme_id:
+            answers[pid]["predecessors"].add(s.predecessor_programme_id)
+            if s.predecessor_programme_id in answers:
+                answers[s.predecessor_programme_id]["successorIds"].add(pid)
+        for successor in s.successor_programme_ids:
+            if successor in answers:
+                answers[successor]["predecessors"].add(pid)
+    return {
+        pid: {"predecessors": sorted(a["predecessors"]), "successorIds": sorted(a["successorIds"])}
+        for pid, a in answers.items()
     }
 
 
@@ -206,11 +378,31 @@ def ocds_disagreements(
     return problems
 
 
-async def compiled_release(running: Running, tender_id: str, at: Horizon) -> dict[str, Any] | None:
+async def compiled_releases(running: Running, tender_id: str, at: Horizon) -> dict[str, Any]:
+    """The compiled release of every process of a tender, by ocid: its own, its call-offs'."""
     exported = await gather(running.store, tender_id, at)
     records = packages(exported, tender_id, at.known_at)["record_package"]["records"]
-    mine = [r for r in records if r["ocid"].endswith(tender_id)]
-    return mine[0]["compiledRelease"] if mine else None
+    return {r["ocid"]: r["compiledRelease"] for r in records}
+
+
+def call_off_disagreements(
+    compiled: dict[str, Any] | None, answer: dict[str, Any] | None
+) -> list[str]:
+    """A call-off is its own OCDS process: its contract says what GraphQL's contract says."""
+    if answer is None:
+        return [] if compiled is None else ["OCDS has a call-off GraphQL lacks"]
+    if compiled is None:
+        return ["OCDS has no process for a call-off GraphQL shows"]
+    [c] = compiled["contracts"]
+    problems = []
+    if c["period"]["endDate"][:10] != answer["endDate"]:
+        problems.append(f"end {c['period']['endDate']} != {answer['endDate']}")
+    value = c.get("value", {}).get("amount")
+    if answer["valueEur"] is not None and Decimal(str(value)) != answer["valueEur"]:
+        problems.append(f"value {value} != {answer['valueEur']}")
+    if compiled["buyer"]["id"] != answer["contractingAuthorityCode"]:
+        problems.append(f"buyer {compiled['buyer']['id']}")
+    return problems
 
 
 def normalised(answer: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -256,10 +448,22 @@ async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
     assert not parked, f"read models refused events the services accepted: {parked}"
 
     tenders = {c.tender_id for c in history if isinstance(c, PlanTender)}
+    programmes = {c.programme_id for c in history if isinstance(c, PlanProgramme)}
     contracts = {c.contract_id for c in history if isinstance(c, SignContract)}
+    call_offs = {
+        c.call_off_id: c.framework_contract_id for c in history if isinstance(c, AwardCallOff)
+    }
+    tender_of = {c.contract_id: c.tender_id for c in history if isinstance(c, SignContract)}
     stored = {
         **{("tender", t): await envelopes(running, "registry", "tender", t) for t in tenders},
         **{("contract", c): await envelopes(running, "registry", "contract", c) for c in contracts},
+        **{
+            ("programme", p): await envelopes(running, "registry", "programme", p)
+            for p in programmes
+        },
+        **{
+            ("call_off", c): await envelopes(running, "enrolment", "call_off", c) for c in call_offs
+        },
     }
     now = datetime.now(UTC)
     for as_of, known_at in horizons(history, recorded, limit=10, checkpoints=4):
@@ -279,14 +483,46 @@ async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
                 f"audit replay vs GraphQL: contract {cid} {where}"
             )
             answers[cid] = answer
+        call_off_answers: dict[str, Any] = {}
+        for cid in sorted(call_offs):  # a concluded call-off is a contract under its id
+            state = fold_at("enrolment", "call_off", cid, stored["call_off", cid], at)
+            answer = normalised((await ask(running, CONTRACT, id=cid, **variables))["contract"])
+            assert answer == call_off_answer(state), f"GraphQL vs fold: call-off {cid} {where}"
+            audit = replay("call_off", cid, stored["call_off", cid], at).as_json()
+            assert audit_call_off(audit["state"]) == answer, (
+                f"audit replay vs GraphQL: call-off {cid} {where}"
+            )
+            call_off_answers[cid] = answer
         for tid in sorted(tenders):
             state = fold_at("registry", "tender", tid, stored["tender", tid], at)
             answer = (await ask(running, TENDER, id=tid, **variables))["tender"]
+            if answer is not None:  # links read in the order declared; compare as sets
+                answer["successorIds"] = sorted(answer["successorIds"])
             assert answer == tender_answer(state), f"GraphQL vs fold: tender {tid} {where}"
             audit = replay("tender", tid, stored["tender", tid], at).as_json()
             assert audit_tender(audit["state"] | {"exists": audit["exists"]}) == answer, (
                 f"audit replay vs GraphQL: tender {tid} {where}"
             )
-            compiled = await compiled_release(running, tid, at)
+            processes = await compiled_releases(running, tid, at)
+            compiled = processes.get(ocid(tid))
             problems = ocds_disagreements(compiled, answer, answers)
             assert not problems, f"OCDS vs GraphQL: tender {tid} {where}: {problems}"
+            for cid, framework in call_offs.items():
+                if tender_of.get(framework) != tid:
+                    continue
+                problems = call_off_disagreements(processes.get(ocid(cid)), call_off_answers[cid])
+                assert not problems, f"OCDS vs GraphQL: call-off {cid} {where}: {problems}"
+        # Succession from both ends: GraphQL's links equal those the programme folds declare.
+        states = {
+            p: fold_at("registry", "programme", p, stored["programme", p], at) for p in programmes
+        }
+        listed = (await ask(running, PROGRAMMES, **variables))["programmes"]
+        shown = {
+            p["programmeId"]: {
+                "predecessors": [p["predecessorId"]] if p["predecessorId"] else [],
+                "successorIds": sorted(p["successorIds"]),
+            }
+            for p in listed
+            if p["programmeId"] in programmes
+        }
+        assert shown == programme_answers(states), f"GraphQL vs folds: programmes {where}"

@@ -47,8 +47,13 @@ def publish(tender_id: str = "gt-connect", attempt: str = "1") -> cmd.PublishTen
     )
 
 
-async def freeze(bus: InProcessBus, tender_id: str = "gt-connect") -> None:
-    """The enrolment service freezes the list: Amsterdam enrols for both lots."""
+async def freeze(
+    bus: InProcessBus,
+    tender_id: str = "gt-connect",
+    others: dict[str, list[str]] | None = None,
+) -> None:
+    """The enrolment service freezes the list: Amsterdam enrols for both lots (and `others`,
+    organisation code -> lots, for theirs)."""
     await bus.accept(LoadMunicipalities(command_id="load", csv_text=MUNICIPALITIES))
     await bus.accept(
         OpenEnrolmentWindow(
@@ -69,6 +74,17 @@ async def freeze(bus: InProcessBus, tender_id: str = "gt-connect") -> None:
             enrolled_on=date(2019, 3, 1),
         )
     )
+    for code, lots in (others or {}).items():
+        await bus.accept(
+            EnrolParticipant(
+                command_id=f"{tender_id}-enrol-{code}",
+                tender_id=tender_id,
+                organisation_code=code,
+                lot_ids=lots,
+                power_of_attorney_ref=f"V-{code}",
+                enrolled_on=date(2019, 3, 1),
+            )
+        )
     await bus.accept(
         CloseEnrolmentWindow(
             command_id=f"{tender_id}-close", tender_id=tender_id, frozen_on=date(2019, 5, 1)
@@ -146,10 +162,10 @@ async def award(bus: InProcessBus, lot: str, supplier: str, tender_id: str = "gt
         await bus.accept(step)
 
 
-async def framework_signed(bus: InProcessBus) -> None:
+async def framework_signed(bus: InProcessBus, others: dict[str, list[str]] | None = None) -> None:
     """The whole story up to a signed framework agreement for both lots."""
     await bus.accept(plan())
-    await freeze(bus)
+    await freeze(bus, others=others)
     await bus.accept(publish())
     await award(bus, "voice", KPN)
     await award(bus, "data", VODAFONE)

@@ -19,7 +19,8 @@ proceedings (sometimes learned after the standstill ended), the recorded standst
 definitive award, lot cancellation; tender cancellation and successor links; framework and
 plain contracts with extensions, amendments (end date, maximum extent, value), transfers,
 termination or expiry and amendments backdated behind them; call-offs under frameworks by
-enrolled participants, direct or after a mini-competition, and registry call-off contracts.
+enrolled participants, direct or after a mini-competition (AwardCallOff: the one way a
+call-off is concluded, and then a contract under its call-off id).
 
 Backdating: tenders' storylines (and the lots of one tender, and call-offs among a
 framework's changes) are interleaved, so many commands carry an `occurred_at` earlier than
@@ -873,9 +874,7 @@ def _contracts(
             authority, orgs, signed,
         )  # fmt: skip
         if framework:
-            commands = _with_call_offs(
-                h, contract_id, suppliers, participants, orgs, commands, moments
-            )
+            commands = _with_call_offs(h, contract_id, suppliers, participants, commands, moments)
         out.extend(commands)
     return out
 
@@ -1044,7 +1043,6 @@ def _with_call_offs(
     framework_id: str,
     suppliers: dict[str, list[str]],
     participants: dict[str, frozenset[str]],
-    orgs: _Orgs,
     commands: list[Command],
     moments: list[_ContractMoment],
 ) -> list[Command]:
@@ -1060,7 +1058,7 @@ def _with_call_offs(
     if not eligible:
         return commands
     inserted: dict[int, list[Command]] = {}
-    for j in range(1, h.n(0, 3) + 1):
+    for j in range(1, h.n(1, 3) + 1):  # at least one: call-offs are contracts to compare
         code, lot_id = h.pick(eligible)
         position = h.n(1, len(commands))  # after the signature, before command `position`
         moment = moments[position - 1]
@@ -1106,25 +1104,6 @@ def _with_call_offs(
                 value_eur=float(h.n(1, 100) * 10_000) if h.maybe(50) else None,
             )
         )
-        if h.maybe(25):  # the call-off contract recorded in the registry as well
-            batch.append(
-                rg.SignContract(
-                    command_id=h.cid(f"sign-{call_off_id}"),
-                    occurred_at=h.at(awarded),
-                    contract_id=f"{call_off_id}-contract",
-                    kind="call_off",
-                    framework_contract_id=framework_id,
-                    lot_ids=[lot_id],
-                    contracting_authority=code,
-                    suppliers=[
-                        ContractSupplier(
-                            supplier_id=supplier, name=orgs.names[supplier], lot_ids=[lot_id]
-                        )
-                    ],
-                    start_date=start,
-                    end_date=end,
-                )
-            )
     merged: list[Command] = []
     for i, command in enumerate(commands):
         merged.extend(inserted.get(i, []))

@@ -16,6 +16,7 @@ from nats.aio.client import Client as NATS
 
 from eventstore.clock import FixedClock
 from eventstore.store import EventStore, StoredEvent
+from gateway.projections import TendersProjection
 from tests.integration.gateway.harness import Gateway, start_gateway
 
 pytestmark = pytest.mark.asyncio
@@ -282,7 +283,7 @@ async def test_a_past_answer_waits_for_a_lagging_read_model_or_names_it(
         body = await g.query(TENDER, {"asOf": "2015-07-01"})
         [error] = body["errors"]
         assert error["extensions"]["code"] == "HORIZON_NOT_REACHED"
-        assert "tenders_v2" in error["message"]
+        assert TendersProjection().key in error["message"]
         assert body["data"]["tender"] is None  # an error, never a silently stale answer
         await tenders.start()
         assert (await tender(g, asOf="2015-07-01"))["phase"] == "PUBLISHED"

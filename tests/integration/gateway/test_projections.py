@@ -22,6 +22,8 @@ from tests.integration.gateway.harness import Gateway, start_gateway
 from tests.integration.gateway.history import load_gt_mobile
 from tests.integration.gateway.test_n_plus_one import add_tenders
 
+TENDERS = TendersProjection().key  # the shipped version's key, e.g. tenders_v3
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -97,7 +99,7 @@ async def test_killed_mid_batch_then_restarted_equals_a_clean_rebuild(
     )
     try:
         deadline = asyncio.get_running_loop().time() + 30
-        while checkpoint(g.engine, "tenders_v2") == 0:  # a first batch was committed
+        while checkpoint(g.engine, TENDERS) == 0:  # a first batch was committed
             assert child.poll() is None, "the projection process died on its own"
             assert asyncio.get_running_loop().time() < deadline, "no batch was committed"
             await asyncio.sleep(0.01)
@@ -105,12 +107,12 @@ async def test_killed_mid_batch_then_restarted_equals_a_clean_rebuild(
     finally:
         child.kill()  # SIGKILL: no cleanup, an open transaction is lost
         child.wait()
-    assert checkpoint(g.engine, "tenders_v2") < positions["REGISTRY"], "killed too late"
+    assert checkpoint(g.engine, TENDERS) < positions["REGISTRY"], "killed too late"
 
     live = await rebuild(nats_client, database_url, positions)  # restart on the same database
     clean = await rebuild(nats_client, f"sqlite:///{tmp_path / 'clean.db'}", positions)
     assert live == clean
-    assert len(live["tenders_v2_tenders"]) == 60
+    assert len(live[f"{TENDERS}_tenders"]) == 60
     g.engine.dispose()
 
 
@@ -167,8 +169,8 @@ async def test_unappliable_event_is_parked_visible_and_the_rest_flow(
         await g.stop()
 
 
-class TendersV3(TendersProjection):
-    version = 3
+class TendersNext(TendersProjection):
+    version = TendersProjection.version + 1
 
 
 async def test_new_version_rebuilds_beside_the_live_one_and_takes_over(
@@ -178,25 +180,27 @@ async def test_new_version_rebuilds_beside_the_live_one_and_takes_over(
     try:
         await g.settle(await load_gt_mobile(g))
         assert g.read is not None
-        assert g.read.tenders.key == "tenders_v2"
-        v2 = ProjectionRunner(nats_client, g.engine, TendersV3(), batch=1)
-        g.read._by_type[TendersProjection] = v2  # the deployment ships v2 of the code
+        assert g.read.tenders.key == TENDERS
+        v2 = ProjectionRunner(nats_client, g.engine, TendersNext(), batch=1)
+        g.read._by_type[TendersProjection] = v2  # the deployment ships the next version
         await v2.start()
         g.runners.append(v2)
         assert v2.live is False
-        assert g.read.tenders.key == "tenders_v2"  # readers stay on v2 while v3 builds
+        assert (
+            g.read.tenders.key == TENDERS
+        )  # readers stay on the live version while the next builds
         before = await g.query('{ tender(tenderId: "gt-mc1") { title phase } }')
         assert before["data"]["tender"]["phase"] == "PUBLISHED"
         for _ in range(200):
             if v2.live:
                 break
             await asyncio.sleep(0.05)
-        assert v2.live, "v3 never took over"
-        assert g.read.tenders.key == "tenders_v3"
+        assert v2.live, "the next version never took over"
+        assert g.read.tenders.key == TendersNext().key
         after = await g.query('{ tender(tenderId: "gt-mc1") { title phase } }')
         assert after == before
         status = await v2.status()
         assert status.caught_up
-        assert status.version == 3
+        assert status.version == TendersNext.version
     finally:
         await g.stop()

@@ -33,7 +33,14 @@ async def test_a_tender_with_its_programme_lots_participants_and_framework(
     assert tender["enrolmentWindow"] == {"closesOn": "2015-05-31", "isFrozen": False}
     assert [p["organisationCode"] for p in tender["participants"]] == ["GM0363", "GM0518", "GM0599"]
     assert tender["participants"][0]["organisation"]["name"] == "Amsterdam"
-    assert [s["name"] for s in tender["contracts"][0]["suppliers"]] == [
+    # The framework and the call-offs under it (contracts too, seen by a coordinator).
+    kinds = {c["contractId"]: c["kind"] for c in tender["contracts"]}
+    assert kinds == {
+        "gt-mc1-framework": "FRAMEWORK",
+        **{f"co-{code}": "CALL_OFF" for code in ("GM0363", "GM0518", "GM0599")},
+    }
+    framework = next(c for c in tender["contracts"] if c["kind"] == "FRAMEWORK")
+    assert [s["name"] for s in framework["suppliers"]] == [
         "KPN",
         "Vodafone",
         "T-Mobile",
@@ -131,8 +138,18 @@ async def test_aggregates_participation_counts_and_values(gateway: Gateway) -> N
         "Zuid-Holland": (2, 2),
     }
     assert stats["tendersByPhase"] == [{"key": "published", "count": 1}]
+    # Asked anonymously: the call-offs (contracts too) are their participants' to see.
     assert stats["contractsByKind"] == [
         {"key": "framework", "contracts": 1, "totalValueEur": "100000000.00"}
+    ]
+    coordinator = await gateway.query(
+        "{ statistics { contractsByKind { key contracts totalValueEur } } }",
+        token=gateway.token("coordinator"),
+    )
+    # 1,000,000 + 1,000,001 + 1,000,002 for the three call-offs.
+    assert coordinator["data"]["statistics"]["contractsByKind"] == [
+        {"key": "call_off", "contracts": 3, "totalValueEur": "3000003.00"},
+        {"key": "framework", "contracts": 1, "totalValueEur": "100000000.00"},
     ]
 
 

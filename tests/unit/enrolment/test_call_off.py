@@ -246,3 +246,16 @@ def test_a_call_off_is_awarded_once() -> None:
         refused(start_mini_competition, given(STARTED), competition(), FACTS).code
         == "CALL_OFF_ALREADY_STARTED"
     )
+
+
+def test_a_call_off_id_the_registry_uses_for_a_contract_is_refused() -> None:
+    # A concluded call-off is a contract under its call-off id: one id space for both.
+    taken = CallOffFacts(
+        FRAMEWORK, FACTS.frozen_on, FACTS.participants, frozenset(), contract_id_taken=True
+    )
+    direct = awarding(procedure="direct")
+    assert refused(award, CallOffState("ams-mobile"), direct, taken).code == "CONTRACT_ID_TAKEN"
+    assert (
+        refused(start_mini_competition, CallOffState("ams-mobile"), competition(), taken).code
+        == "CONTRACT_ID_TAKEN"
+    )

@@ -129,3 +129,23 @@ def test_command_ids_are_deterministic_and_valid_identifiers() -> None:
 def test_policy_rejects_nonsense(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ExpiryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_first_run_over_a_long_history_warns_only_of_dates_within_the_window() -> None:
+    # The schedule starts today over a registry of contracts entered with their history:
+    # ended years ago, ended within the forget window, ending soon. Each date says one thing,
+    # once; nothing that ended more than `forget_after_days` ago is warned of, however late.
+    today = date(2026, 1, 15)
+    ends = [today - timedelta(days=d) for d in (3650, 400, 31)] + [
+        today - timedelta(days=POLICY.forget_after_days),  # the last day it is still news
+        today + timedelta(days=70),
+    ]
+    raised = [
+        (w.target_date, w.stage, w.late)
+        for end in ends
+        for w in due_warnings(schedule(end, known=date(2010, 1, 1)), today, POLICY)
+    ]
+    assert raised == [
+        (today - timedelta(days=POLICY.forget_after_days), "expiry", True),
+        (today + timedelta(days=70), "3m", True),
+    ]

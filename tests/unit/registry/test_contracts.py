@@ -10,7 +10,7 @@ import pytest
 from contracts_schema.base import Command
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
-from contracts_schema.registry.state import ContractKind, ContractState, ContractStatus, TenderState
+from contracts_schema.registry.state import ContractKind, TenderState
 from registry.domain.facts import SigningFacts
 from tests.unit.registry.data import (
     KING,
@@ -102,37 +102,34 @@ def test_signing_needs_a_definitive_award_by_an_awarded_supplier() -> None:
     given(CONTRACT).then_rejects(sign(), "REVIEW_PENDING", facts=pending)
 
 
-def test_call_offs_are_exempt_from_the_standstill_but_need_a_running_framework() -> None:
-    framework = ContractState(
-        contract_id="fw",
-        status=ContractStatus.ACTIVE,
-        kind=ContractKind.FRAMEWORK,
-        contracting_authority=KING,
-        signed_on=date(2010, 6, 30),
-        start_date=date(2010, 7, 1),
-        end_date=date(2013, 6, 30),
-    )
+def test_a_call_off_is_not_signed_here_but_awarded_with_award_call_off() -> None:
+    # One entry point for one legal act: AwardCallOff (enrolment) checks the participant on
+    # the lot's frozen list and the supplier on the lot; signContract would skip both.
     call_off = sign(
         contract_id="nok-1",
         kind="call_off",
-        framework_contract_id="fw",
-        contracting_authority="GM0363",
+        tender_id=None,
+        framework_contract_id=C,
+        contracting_authority="GM9999",
         occurred_at=on(date(2010, 7, 2)),
     )
-    # The tender's standstill is still running on paper; a call-off does not care.
-    facts = SigningFacts(
-        tender=tender(planned(), published(), bids(), provisional()).tender, framework=framework
+    message = given(CONTRACT).then_rejects(
+        call_off, "CALL_OFF_REQUIRES_AWARD_CALL_OFF", facts=SigningFacts()
     )
-    [event] = given(CONTRACT).when(call_off, facts=facts)
-    assert event == ev.ContractSigned.model_validate(
-        {
-            **call_off.model_dump(exclude={"command_id", "occurred_at"}),
-            "signed_on": date(2010, 7, 2),
-        }
+    assert "awardCallOff" in message
+
+
+def test_a_call_off_signed_before_the_one_entry_point_still_reads() -> None:
+    # Stored history is never lost: the fold still applies an old ContractSigned(call_off).
+    state = given(CONTRACT, signed("call_off")).state()
+    assert (state.kind, state.exists) == (ContractKind.CALL_OFF, True)
+
+
+def test_a_contract_id_a_call_off_already_uses_is_refused() -> None:
+    # A concluded call-off is a contract under its call-off id: the ids are one space.
+    given(CONTRACT).then_rejects(
+        sign(), "CONTRACT_ID_TAKEN", facts=SigningFacts(call_off_id_taken=True)
     )
-    late = call_off.model_copy(update={"occurred_at": on(date(2013, 7, 1))})
-    given(CONTRACT).then_rejects(late, "FRAMEWORK_NOT_RUNNING", facts=facts)
-    given(CONTRACT).then_rejects(call_off, "FRAMEWORK_NOT_FOUND", facts=SigningFacts())
 
 
 def test_negotiated_terms_and_plain_contracts_need_no_tender() -> None:

@@ -1,16 +1,20 @@
 """A small demo history from DOMAIN.md's facts, loaded through the commands.
 
 Every command has a fixed id, so loading again is a no-op (the services answer `duplicate`).
-Valid times are the historical dates; the registry records them as learned now.
+Valid times are the historical dates; the registry records them as learned now. One contract
+ends three months after the day the demo is first loaded (the Veilig Thuis telephony), so
+the expiry schedule has something to warn of whatever the date; a later load finds it signed.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from contracts_schema.base import Command
+from contracts_schema.calendar import dutch_day
 from contracts_schema.enrolment import commands as en
 from contracts_schema.registry import commands as rg
 from contracts_schema.registry.values import ContractSupplier, Lot
@@ -20,13 +24,23 @@ from gateway.commandbus import CommandBus
 VNG, LNVT = "KVK-40409352", "KVK-71804145"
 KPN, TELE2, TMOBILE, VODAFONE = "KVK-02045200", "KVK-33292243", "KVK-14055944", "KVK-14052264"
 GT_PARTICIPANTS = ("GM0363", "GM0518", "GM0599", "GM0772", "GM0160")  # GT's founding cities
+# The contract that ends three months after the first load: its dates depend on that day, so
+# a later load sends other dates under the same command id, which the service refuses as
+# COMMAND_ID_REUSED; the contract is there all the same.
+ROLLING, ROLLING_CONTRACT = "demo-sign-vt", "vt-0800-2000-telephony"
 
 
 def at(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
 
 
-def history() -> Iterator[Command]:
+def months_after(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's last day."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def history(today: date) -> Iterator[Command]:
     yield en.LoadMunicipalities(command_id="demo-load-municipalities")
     for code, name in ((VNG, "Vereniging van Nederlandse Gemeenten"), (LNVT, "LNVT")):
         yield en.RegisterOrganisation(
@@ -42,7 +56,7 @@ def history() -> Iterator[Command]:
         " Ommen-Hardenberg, VNG and KING.",
     )
     yield from gt_mobile()
-    yield from veilig_thuis()
+    yield from veilig_thuis(today)
 
 
 def gt_mobile() -> Iterator[Command]:
@@ -141,7 +155,7 @@ def gt_mobile() -> Iterator[Command]:
         )
 
 
-def veilig_thuis() -> Iterator[Command]:
+def veilig_thuis(today: date) -> Iterator[Command]:
     tender = "vt-0800-2000"
     yield rg.PlanTender(
         command_id="demo-plan-vt",
@@ -198,6 +212,19 @@ def veilig_thuis() -> Iterator[Command]:
         tender_id=tender,
         lot_id="telephony",
     )
+    yield rg.SignContract(
+        command_id=ROLLING,
+        occurred_at=at(date(2020, 12, 15)),
+        contract_id=ROLLING_CONTRACT,
+        kind="contract",
+        title="0800-2000 Veilig Thuis telefonie",
+        tender_id=tender,
+        lot_ids=["telephony"],
+        contracting_authority=LNVT,
+        suppliers=[ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=["telephony"])],
+        start_date=date(2021, 1, 1),
+        end_date=months_after(today, 3),  # its 3-month warning falls due on the load day
+    )
 
 
 @dataclass
@@ -212,10 +239,10 @@ class DemoLoad:
         return ",".join(f"{stream}:{seq}" for stream, seq in sorted(self.positions.items()))
 
 
-async def load_demo(bus: CommandBus, say: object = print) -> DemoLoad:
+async def load_demo(bus: CommandBus, say: object = print, today: date | None = None) -> DemoLoad:
     """Send the history; a refusal is reported, not fatal."""
     load = DemoLoad()
-    for command in history():
+    for command in history(today or dutch_day(datetime.now(UTC))):
         reply = await bus.send(command, "coordinator:demo")
         if isinstance(reply, CommandAccepted):
             for event in reply.events:
@@ -224,6 +251,8 @@ async def load_demo(bus: CommandBus, say: object = print) -> DemoLoad:
                 load.known += 1
             else:
                 load.new += 1
+        elif reply.code == "COMMAND_ID_REUSED" and command.command_id == ROLLING:
+            load.known += 1  # signed on the day of the first load, with that day's dates
         else:
             say(f"demo: {command.command_type} refused: {reply.code}: {reply.message}")  # type: ignore[operator]
     return load

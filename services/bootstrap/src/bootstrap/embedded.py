@@ -1,7 +1,8 @@
 """`make run` (`python -m bootstrap`): the whole system in one process, with demo data and GraphiQL.
 
 A nats-server from the wheel (store under ./data/jetstream), SQLite files under ./data, the
-registry, enrolment and notifier services, the projections and the gateway on
+registry, enrolment and notifier services, the projections, the notifier's expiry schedule
+(at start, after the demo loads, then hourly) and the gateway on
 http://127.0.0.1:8000/graphql. Ctrl-C stops everything; the next run resumes from ./data.
 """
 
@@ -13,14 +14,14 @@ import json
 import os
 import secrets
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import nats
 from nats.aio.client import Client as NATS
 
 from audit.wiring import ENDPOINTS_FILE
-from bootstrap.demo import load_demo
+from bootstrap.demo import DemoLoad, load_demo
 from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
 from eventstore.nats_launcher import NatsServer
@@ -43,7 +44,12 @@ def dev_secret(data: Path) -> str:
 
 @contextlib.asynccontextmanager
 async def embedded(
-    data: Path, host: str = "127.0.0.1", port: int = 8000, nats_port: int | None = None
+    data: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    nats_port: int | None = None,
+    *,
+    schedule: bool = False,
 ) -> AsyncIterator[tuple[System, Server]]:
     await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
     broker = NatsServer(data / "jetstream", port=nats_port).start()
@@ -60,7 +66,7 @@ async def embedded(
             introspection=True,
             suggestions=True,
         )
-        system = await System(nc, data, settings).start()
+        system = await System(nc, data, settings, schedule=schedule).start()
         assert system.app is not None
         server = await Server(system.app, host, port).start()
         # Tell local tools (the audit CLI) where this embedded system listens and keeps
@@ -83,12 +89,20 @@ async def embedded(
         broker.stop()
 
 
+async def with_demo(system: System, say: Callable[[str], object] = print) -> DemoLoad:
+    """Load the demo history, wait until the read models show it, run the expiry schedule."""
+    demo = await load_demo(CommandBus(system.nc), say=say)
+    say(f"demo history: {demo.new} commands applied, {demo.known} already there")
+    assert system.read is not None
+    await system.read.wait_for(demo.consistency_token, timeout=60)
+    if system.notifier is not None:
+        system.notifier.wake()  # the demo's expiring contract is warned of now, not in an hour
+    return demo
+
+
 async def main(data: Path, port: int) -> None:
-    async with embedded(data, port=port) as (system, server):
-        demo = await load_demo(CommandBus(system.nc))
-        print(f"demo history: {demo.new} commands applied, {demo.known} already there")
-        assert system.read is not None
-        await system.read.wait_for(demo.consistency_token, timeout=60)
+    async with embedded(data, port=port, schedule=True) as (system, server):
+        await with_demo(system)
         print(f"GraphiQL: {server.url}/graphql   (data in {data})")
         print("dev tokens (send as 'Authorization: Bearer <token>'):")
         for role, org in (

@@ -36,6 +36,10 @@ class System:
     settings: GatewaySettings
     clock: Clock = field(default_factory=SystemClock)
     with_notifier: bool = True
+    # The expiry schedule: at start, every GT_TICK_INTERVAL_SECONDS (an hour) and when woken.
+    # `make run` runs it; tests that do not test warnings leave it off (no date-dependent
+    # events in their streams).
+    schedule: bool = False
     protect_streams: bool = True  # False only in tests that tamper with the log on purpose
     commands: NatsBroker | None = None  # FastStream, with the containers' subscriber
     runners: list[ProjectionRunner] = field(default_factory=list)
@@ -73,7 +77,8 @@ class System:
             url = self.databases[NOTIFIER_DB]
             notifier_settings = NotifierSettings(database_url=url)
             self.notifier = parts.notifier(self.nc, self.clock, notifier_settings)
-            await self.notifier.start(commands=False, webhooks=False)
+            every = notifier_settings.tick_interval_seconds if self.schedule else None
+            await self.notifier.start(commands=False, webhooks=False, tick_every=every)
             services.append(self.notifier.public)
         # The containers' FastStream subscriber, on a broker connected to the same server.
         self.commands = await serve_in_process(server_url(self.nc), services)

@@ -59,6 +59,9 @@ class Facts:
     async def framework(self, contract_id: str) -> Framework | None:
         return framework_facts(await load_folded(self._store, CONTRACT, contract_id))
 
+    async def contract_signed(self, contract_id: str) -> bool:
+        return (await load_folded(self._store, CONTRACT, contract_id)).exists
+
     async def organisation(self, code: str) -> OrganisationState:
         return await load_folded(self._store, ORGANISATION, code)
 

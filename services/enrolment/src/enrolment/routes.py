@@ -76,6 +76,7 @@ def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
             window.enrolled if window.frozen_on else {},
             predecessors_of(c.participant_code, successors),
             successors.get(c.participant_code),
+            contract_id_taken=await facts.contract_signed(c.call_off_id),
         )
 
     return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import date
 
@@ -10,6 +11,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
+from contracts_schema.calendar import dutch_day
 from eventstore.clock import Clock
 from eventstore.commands import CommandService
 from eventstore.projection import ProjectionRunner
@@ -72,6 +74,7 @@ class Notifier:
         self._tasks: list[asyncio.Task[None]] = []
         self._started: list[str] = []
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
 
     async def start(
         self,
@@ -99,17 +102,26 @@ class Notifier:
             self._tasks.append(asyncio.create_task(self._tick_loop(tick_every)))
 
     async def tick(self, day: date | None = None) -> TickResult:
-        return await self.ticker.tick(day or self.clock.now().date())
+        # The schedule's day is the Dutch calendar day, as every valid time in the registry.
+        return await self.ticker.tick(day or dutch_day(self.clock.now()))
+
+    def wake(self) -> None:
+        """Run the schedule now (e.g. after a bulk load) instead of at the next interval."""
+        self._wake.set()
 
     async def _tick_loop(self, every: float) -> None:
+        # At start, then every interval (hourly by default, so a new day's warnings go out
+        # within the hour after midnight), and whenever woken.
         while not self._stopping.is_set():
+            self._wake.clear()
             try:
                 result = await self.tick()
                 if result.raised:
                     log.info("raised %d expiry warning(s)", len(result.raised))
             except Exception:
                 log.exception("expiry tick failed; trying again next interval")
-            await asyncio.sleep(every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), every)
 
     async def stop(self) -> None:
         self._stopping.set()

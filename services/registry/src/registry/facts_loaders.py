@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from contracts_schema.enrolment.state import EnrolmentWindowState
+from contracts_schema.enrolment.state import CallOffState, EnrolmentWindowState
 from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.registry.commands import PublishTender, SignContract
-from contracts_schema.registry.state import ContractState, TenderState
+from contracts_schema.registry.state import TenderState
 from eventstore.folded import load_folded
 from eventstore.ports import EventStorePort
 from registry.domain.facts import FrozenParticipantList, SigningFacts
 
 WINDOW: Fold[EnrolmentWindowState] = FOLDS[("enrolment", "enrolment_window")]
 TENDER: Fold[TenderState] = FOLDS[("registry", "tender")]
-CONTRACT: Fold[ContractState] = FOLDS[("registry", "contract")]
+CALL_OFF: Fold[CallOffState] = FOLDS[("enrolment", "call_off")]
 
 
 def frozen_list_loader(
@@ -47,9 +47,8 @@ def signing_facts_loader(
         if (tid := command.tender_id) is not None:
             tender = await load_folded(store, TENDER, tid)
             facts = replace(facts, tender=tender)
-        if (fid := command.framework_contract_id) is not None:
-            framework = await load_folded(store, CONTRACT, fid)
-            facts = replace(facts, framework=framework)
-        return facts
+        # Contracts and call-offs share one id space (a call-off is a contract under its id).
+        call_off = await load_folded(store, CALL_OFF, command.contract_id)
+        return replace(facts, call_off_id_taken=call_off.exists)
 
     return load

@@ -39,6 +39,17 @@ class CallOffFacts:
     participants: Mapping[str, frozenset[str]]  # the frozen list: code -> lots
     predecessors: frozenset[str]  # municipalities that merged into the participant
     merged_into: str | None = None  # the participant's successor, when it merged away
+    contract_id_taken: bool = False  # the registry signed a contract under the call-off's id
+
+
+def _require_own_id(facts: CallOffFacts, call_off_id: str) -> None:
+    # A concluded call-off is a contract under its call-off id: one id space for both.
+    if facts.contract_id_taken:
+        raise RuleViolation(
+            "CONTRACT_ID_TAKEN",
+            f"the registry already has a contract {call_off_id}; a call-off is a contract"
+            " under its own id, so choose another call-off id",
+        )
 
 
 def _framework_in_use(
@@ -127,6 +138,7 @@ def start_mini_competition(
             "CALL_OFF_ALREADY_STARTED",
             f"call-off {command.call_off_id} already has a mini-competition or an award",
         )
+    _require_own_id(facts, command.call_off_id)
     framework = _framework_in_use(
         facts,
         command.framework_contract_id,
@@ -192,6 +204,7 @@ def award(state: CallOffState, command: AwardCallOff, facts: CallOffFacts) -> Se
             f"call-off {command.call_off_id} was already awarded to {state.supplier_id}"
             f" on {state.awarded_on}",
         )
+    _require_own_id(facts, command.call_off_id)
     _check_competition(state, command)
     framework = _framework_in_use(
         facts,

@@ -1,5 +1,10 @@
 """Contracts of every kind (framework, call-off, plain, negotiated terms) and their suppliers:
-an image of the registry's contract fold."""
+an image of the registry's contract fold and of the enrolment service's call-off fold.
+
+A call-off concluded with AwardCallOff is a contract under its call-off id (the two services
+refuse an id the other uses: CONTRACT_ID_TAKEN): kind call_off, its participant as the
+contracting authority, its award day as the signature day, its one lot, its one supplier.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ from typing import ClassVar
 
 from sqlalchemy import JSON, Column, Date, MetaData, Numeric, String, Table
 
+from contracts_schema.enrolment.state import CallOffState
 from contracts_schema.folds import FOLDS
-from contracts_schema.registry.state import ContractState
-from contracts_schema.subjects import REGISTRY, BoundedContext
+from contracts_schema.registry.state import ContractKind, ContractState, ContractStatus
+from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
 from eventstore.bitemporal_sql import versioned_table
 from eventstore.timeline import Image
 from eventstore.versioned import Reading, VersionedProjection
@@ -18,12 +24,17 @@ from gateway.projections.common import reading
 
 class ContractsProjection(VersionedProjection):
     name = "contracts"
-    version = 2
-    contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY,)
-    # Programmes and tenders are TendersProjection's.
+    version = 3  # v3: call-offs (ENROLMENT) are contracts too
+    contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
+    # Programmes and tenders are TendersProjection's; organisations and windows are others'.
     ignored: ClassVar[frozenset[str]] = frozenset(
         m.event_type
-        for fold in (FOLDS["registry", "programme"], FOLDS["registry", "tender"])
+        for fold in (
+            FOLDS["registry", "programme"],
+            FOLDS["registry", "tender"],
+            FOLDS["enrolment", "organisation"],
+            FOLDS["enrolment", "enrolment_window"],
+        )
         for m in fold.events
     )
 
@@ -56,7 +67,7 @@ class ContractsProjection(VersionedProjection):
             metadata,
             Column("contract_id", String(128), nullable=False),
             Column("supplier_id", String(40), nullable=False, index=True),
-            Column("name", String(300), nullable=False),
+            Column("name", String(300)),  # None: a call-off's (the framework names it)
             Column("lot_ids", JSON, nullable=False),
             key=["contract_id", "supplier_id"],
         )
@@ -65,7 +76,10 @@ class ContractsProjection(VersionedProjection):
         return {"contracts": self.contracts, "suppliers": self.suppliers}
 
     def readings(self) -> dict[str, Reading]:
-        return {"contract": reading(FOLDS["registry", "contract"], contract_rows)}
+        return {
+            "contract": reading(FOLDS["registry", "contract"], contract_rows),
+            "call_off": reading(FOLDS["enrolment", "call_off"], call_off_rows),
+        }
 
 
 def contract_rows(state: ContractState) -> Image:
@@ -101,4 +115,39 @@ def contract_rows(state: ContractState) -> Image:
             "name": supplier.name,
             "lot_ids": list(supplier.lot_ids),
         }
+    return rows
+
+
+def call_off_rows(state: CallOffState) -> Image:
+    """A concluded call-off as a contract; a mini-competition under way is none yet."""
+    if not state.awarded:
+        return {}
+    cid, lots = state.call_off_id, [state.lot_id]
+    rows: Image = {
+        ("contracts", (cid,)): {
+            "contract_id": cid,
+            "kind": ContractKind.CALL_OFF.value,
+            "title": None,
+            "framework_contract_id": state.framework_contract_id,
+            "tender_id": state.tender_id,
+            "lot_ids": lots,
+            "contracting_authority": state.participant_code,
+            "paying_agent": None,
+            "signed_on": state.awarded_on,
+            "start_date": state.start_date,
+            "end_date": state.end_date,
+            "max_extent_date": None,
+            "value_eur": state.value_eur,
+            "status": ContractStatus.ACTIVE.value,
+            "ended_on": None,
+            "end_reason": None,
+            "last_amendment": None,
+        },
+        ("suppliers", (cid, state.supplier_id)): {
+            "contract_id": cid,
+            "supplier_id": state.supplier_id,
+            "name": None,
+            "lot_ids": lots,
+        },
+    }
     return rows

@@ -1,4 +1,9 @@
-"""Programmes, tenders and their lots: an image of the registry's programme and tender folds."""
+"""Programmes, tenders and their lots: an image of the registry's programme and tender folds.
+
+A succession is declared by one side only (OT2010 names OT2006 as its predecessor, or OT2010
+links OT2017 as its successor); `successions` holds each link as the declaring aggregate's
+row, so a reader finds it from either end, at any horizon.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table
 
 from contracts_schema.folds import FOLDS
-from contracts_schema.registry.state import ProgrammeState, TenderState, TenderStatus
+from contracts_schema.registry.state import Notice, ProgrammeState, TenderState, TenderStatus
 from contracts_schema.subjects import REGISTRY, BoundedContext
 from eventstore.bitemporal_sql import versioned_table
 from eventstore.timeline import Image
@@ -17,7 +22,9 @@ from gateway.projections.common import reading
 
 class TendersProjection(VersionedProjection):
     name = "tenders"
-    version = 2
+    # 3: every fact of the fold (pause/resume, notices, review proceedings, award revisions)
+    # and the successions table.
+    version = 3
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY,)
     # Contracts are ContractsProjection's.
     ignored: ClassVar[frozenset[str]] = frozenset(
@@ -33,8 +40,6 @@ class TendersProjection(VersionedProjection):
             Column("name", String(300), nullable=False),
             Column("description", String(2000)),
             Column("coordinator", String(40)),
-            Column("predecessor_id", String(128)),
-            Column("successor_id", String(128)),
             Column("started_on", Date, nullable=False),
             key=["programme_id"],
         )
@@ -53,15 +58,18 @@ class TendersProjection(VersionedProjection):
             Column("prior_notice_reference", String(200)),
             Column("market_consultation_from", Date),
             Column("market_consultation_to", Date),
+            Column("market_consultation_summary", String(2000)),
             Column("published_on", Date),
             Column("notice_reference", String(200)),
             Column("participant_list_frozen_on", Date),
-            Column("corrections", Integer, nullable=False),
-            Column("clarifications", Integer, nullable=False),
+            Column("corrections", JSON, nullable=False),
+            Column("clarifications", JSON, nullable=False),
             Column("paused_on", Date),
+            Column("pause_reason", String(2000)),
+            Column("resumed_on", Date),
+            Column("resume_reason", String(2000)),
             Column("cancelled_on", Date),
             Column("cancellation_reason", String(2000)),
-            Column("successor_id", String(128)),
             key=["tender_id"],
         )
         self.lots = versioned_table(
@@ -74,20 +82,45 @@ class TendersProjection(VersionedProjection):
             Column("status", String(40), nullable=False),
             Column("bidder_ids", JSON, nullable=False),
             Column("bid_count", Integer),
+            Column("bids_received_on", Date),
             Column("supplier_ids", JSON, nullable=False),
+            Column("previous_supplier_ids", JSON, nullable=False),
+            Column("revision_reason", String(2000)),
+            Column("withdrawn_on", Date),
+            Column("withdrawal_reason", String(2000)),
             Column("decision_sent_on", Date),
             Column("standstill_ends_on", Date),
             Column("standstill_ended_on", Date),
             Column("review_pending", Boolean, nullable=False),
             Column("review_forum", String(200)),
+            Column("review_started_on", Date),
+            Column("review_claimant_id", String(40)),
+            Column("review_reference", String(200)),
+            Column("review_concluded_on", Date),
             Column("review_outcome", String(40)),
             Column("awarded_on", Date),
             Column("cancelled_on", Date),
+            Column("cancellation_reason", String(2000)),
             key=["tender_id", "lot_id"],
+        )
+        # One row per declared link; `declared_by` is the aggregate whose event declared it.
+        self.successions = versioned_table(
+            f"{p}_successions",
+            metadata,
+            Column("kind", String(20), nullable=False),  # "programme" or "tender"
+            Column("declared_by", String(128), nullable=False),
+            Column("predecessor_id", String(128), nullable=False, index=True),
+            Column("successor_id", String(128), nullable=False, index=True),
+            key=["kind", "declared_by", "predecessor_id", "successor_id"],
         )
 
     def versioned(self) -> dict[str, Table]:
-        return {"programmes": self.programmes, "tenders": self.tenders, "lots": self.lots}
+        return {
+            "programmes": self.programmes,
+            "tenders": self.tenders,
+            "lots": self.lots,
+            "successions": self.successions,
+        }
 
     def readings(self) -> dict[str, Reading]:
         return {
@@ -99,24 +132,45 @@ class TendersProjection(VersionedProjection):
 def programme_rows(state: ProgrammeState) -> Image:
     if not state.exists:
         return {}
-    successors = state.successor_programme_ids
+    pid = state.programme_id
     row: dict[str, Any] = {
-        "programme_id": state.programme_id,
+        "programme_id": pid,
         "name": state.name,
         "description": state.description,
         "coordinator": state.coordinator or None,
-        "predecessor_id": state.predecessor_programme_id,
-        "successor_id": successors[-1] if successors else None,
         "started_on": state.planned_on,
     }
-    return {("programmes", (state.programme_id,)): row}
+    rows: Image = {("programmes", (pid,)): row}
+    if state.predecessor_programme_id:
+        rows.update(_link("programme", pid, state.predecessor_programme_id, pid))
+    for successor in state.successor_programme_ids:
+        rows.update(_link("programme", pid, pid, successor))
+    return rows
+
+
+def _link(kind: str, declared_by: str, predecessor: str, successor: str) -> Image:
+    key = (kind, declared_by, predecessor, successor)
+    row = {
+        "kind": kind,
+        "declared_by": declared_by,
+        "predecessor_id": predecessor,
+        "successor_id": successor,
+    }
+    return {("successions", key): row}
+
+
+def _notices(notices: tuple[Notice, ...]) -> list[dict[str, Any]]:
+    return [
+        {"on": n.on.isoformat(), "summary": n.summary, "notice_reference": n.notice_reference}
+        for n in notices
+    ]
 
 
 def tender_rows(state: TenderState) -> Image:
     if not state.exists:
         return {}
     tid = state.tender_id
-    successors = state.successor_tender_ids
+    paused = state.status is TenderStatus.PAUSED
     rows: Image = {
         ("tenders", (tid,)): {
             "tender_id": tid,
@@ -131,15 +185,18 @@ def tender_rows(state: TenderState) -> Image:
             "prior_notice_reference": state.prior_notice_reference,
             "market_consultation_from": state.market_consultation_started_on,
             "market_consultation_to": state.market_consultation_ended_on,
+            "market_consultation_summary": state.market_consultation_summary,
             "published_on": state.published_on,
             "notice_reference": state.notice_reference,
             "participant_list_frozen_on": state.participant_list_frozen_on,
-            "corrections": len(state.corrections),
-            "clarifications": len(state.clarifications),
-            "paused_on": state.paused_on if state.status is TenderStatus.PAUSED else None,
+            "corrections": _notices(state.corrections),
+            "clarifications": _notices(state.clarifications),
+            "paused_on": state.paused_on if paused else None,
+            "pause_reason": state.pause_reason if paused else None,
+            "resumed_on": state.resumed_on,
+            "resume_reason": state.resume_reason,
             "cancelled_on": state.cancelled_on,
             "cancellation_reason": state.cancellation_reason,
-            "successor_id": successors[-1] if successors else None,
         }
     }
     for position, lot in enumerate(state.lots):
@@ -152,14 +209,26 @@ def tender_rows(state: TenderState) -> Image:
             "status": lot.status.value,
             "bidder_ids": list(lot.bidder_ids),
             "bid_count": lot.bid_count,
+            "bids_received_on": lot.received_on,
             "supplier_ids": list(lot.supplier_ids),
+            "previous_supplier_ids": list(lot.previous_supplier_ids),
+            "revision_reason": lot.revision_reason,
+            "withdrawn_on": lot.withdrawn_on,
+            "withdrawal_reason": lot.withdrawal_reason,
             "decision_sent_on": lot.decision_sent_on,
             "standstill_ends_on": lot.standstill_ends_on,
             "standstill_ended_on": lot.standstill_ended_on,
             "review_pending": lot.review_pending,
             "review_forum": review.forum if review else None,
+            "review_started_on": review.started_on if review else None,
+            "review_claimant_id": review.claimant_id if review else None,
+            "review_reference": review.reference if review else None,
+            "review_concluded_on": review.concluded_on if review else None,
             "review_outcome": str(review.outcome) if review and review.outcome else None,
             "awarded_on": lot.awarded_on,
             "cancelled_on": lot.cancelled_on,
+            "cancellation_reason": lot.cancel_reason,
         }
+    for successor in state.successor_tender_ids:
+        rows.update(_link("tender", tid, tid, successor))
     return rows

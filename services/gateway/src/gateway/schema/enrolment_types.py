@@ -11,7 +11,7 @@ from sqlalchemy import RowMapping
 from strawberry import relay
 
 from gateway.schema.context import Info
-from gateway.schema.registry_types import Contract, Supplier, Tender, suppliers
+from gateway.schema.registry_types import Contract, Supplier, Tender, contracts_seen, suppliers
 
 
 @strawberry.type
@@ -42,7 +42,7 @@ class Organisation(relay.Node):
     @strawberry.field(description="Contracts this body holds as contracting authority.")
     async def contracts(self, info: Info) -> list[Contract]:
         rows = await info.context.loaders.contracts_by_authority.load(self.code)
-        return [Contract.from_row(r) for r in rows]
+        return contracts_seen(info, rows)
 
     @strawberry.field(description="Its enrolments (itself, coordinators and auditors only).")
     async def participations(self, info: Info) -> list[Participant] | None:

@@ -7,9 +7,10 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, Table, false, or_, select, true
 
 from contracts_schema.registry.state import ContractKind, ContractStatus, TenderPhase
+from gateway.auth import Principal
 from gateway.readmodels import ReadModels
 
 
@@ -89,12 +90,20 @@ def tender_query(read: ReadModels, f: TenderFilter | None) -> Select[Any]:
     return query
 
 
-def contract_query(
-    read: ReadModels, f: ContractFilter | None, enrolments_of: str | None = None
-) -> Select[Any]:
-    """`enrolments_of`: see Context.enrolments_of (a buyer's enrolments match only if visible)."""
+def contracts_visible(principal: Principal, c: Table) -> ColumnElement[bool]:
+    """A call-off is seen by its participant, coordinators and auditors (as `callOffs`): no
+    notice is required of a contract based on a framework (Directive 2014/24/EU art. 50(2))."""
+    if principal.sees_everything:
+        return true()
+    not_a_call_off = c.c.kind != ContractKind.CALL_OFF.value
+    if principal.organisation is None:
+        return not_a_call_off
+    return or_(not_a_call_off, c.c.contracting_authority == principal.organisation)
+
+
+def contract_query(read: ReadModels, f: ContractFilter | None, principal: Principal) -> Select[Any]:
     c = read.contracts.contracts
-    query = select(c)
+    query = select(c).where(contracts_visible(principal, c))
     if f is None:
         return query
     if f.kind:
@@ -112,16 +121,19 @@ def contract_query(
         )
     if f.buyer:
         p = read.enrolment.participants
+        # A participant uses its tender's contracts; a call-off is only its own participant's
+        # (its contracting authority), not every participant's of the tender.
         enrolled: ColumnElement[bool] = (
             select(p.c.tender_id)
             .where(
                 p.c.tender_id == c.c.tender_id,
                 p.c.organisation_code == f.buyer,
                 p.c.participates.is_(True),
+                c.c.kind != ContractKind.CALL_OFF.value,
             )
             .exists()
         )
-        if enrolments_of is not None and f.buyer != enrolments_of:
+        if not principal.sees_everything and f.buyer != principal.organisation:
             enrolled = false()  # another organisation's enrolments are not the caller's to see
         query = query.where(
             or_(c.c.contracting_authority == f.buyer, c.c.paying_agent == f.buyer, enrolled)

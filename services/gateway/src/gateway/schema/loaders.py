@@ -46,6 +46,26 @@ def _many(
     return DataLoader(load_fn=load)
 
 
+def _links(read: ReadModels, end: str, other: str) -> DataLoader[tuple[str, str], list[str]]:
+    """The ids at the `other` end of the links whose `end` is the key, earliest link first."""
+
+    async def load(keys: list[tuple[str, str]]) -> list[list[str]]:
+        t = read.tenders.successions
+        rows = await read.rows(
+            select(t.c.kind, t.c[end], t.c[other])
+            .where(tuple_(t.c.kind, t.c[end]).in_(keys))
+            .order_by(t.c.valid_from, t.c[other])
+        )
+        found: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for row in rows:
+            ids = found[row["kind"], row[end]]
+            if row[other] not in ids:  # declared by both sides
+                ids.append(row[other])
+        return [found.get(k, []) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     def __init__(self, read: ReadModels, enrolments_of: str | None = None) -> None:
         """`enrolments_of`: the one organisation whose enrolments this request may load (a
@@ -126,7 +146,7 @@ class Loaders:
             t = con.suppliers
             rows = await read.rows(
                 select(t.c.supplier_id, t.c.name)
-                .where(t.c.supplier_id.in_(keys))
+                .where(t.c.supplier_id.in_(keys), t.c.name.is_not(None))  # not a call-off's
                 .order_by(t.c.contract_id)
             )
             found = {r["supplier_id"]: r for r in rows}
@@ -145,6 +165,9 @@ class Loaders:
             return [found.get(k) for k in keys]
 
         self.registered_on = DataLoader(load_fn=load_registered_on)
+        # Succession links by (kind, id), found from either end whichever side declared them.
+        self.successors = _links(read, "predecessor_id", "successor_id")
+        self.predecessors = _links(read, "successor_id", "predecessor_id")
         self.participant = DataLoader(load_fn=load_participants)
         self.event = DataLoader(load_fn=load_events)
         self.supplier = DataLoader(load_fn=load_suppliers)

@@ -26,7 +26,13 @@ from gateway.schema.filters import (
 )
 from gateway.schema.health import Health
 from gateway.schema.pagination import Connection, page
-from gateway.schema.registry_types import Contract, Programme, Supplier, Tender
+from gateway.schema.registry_types import (
+    Contract,
+    Programme,
+    Supplier,
+    Tender,
+    contracts_seen,
+)
 from gateway.schema.statistics import Statistics
 
 
@@ -87,7 +93,7 @@ class Query:
     ) -> Contract | None:
         await info.context.consistent(consistency_token)
         row = await info.context.loaders.contract.load(contract_id)
-        return Contract.from_row(row) if row else None
+        return next(iter(contracts_seen(info, [row])), None)
 
     @strawberry.field(description="Contracts by kind, supplier, buyer/participant, expiry.")
     async def contracts(
@@ -106,7 +112,7 @@ class Query:
         order = [(c.c[o.field.value], desc), (c.c.contract_id, desc)]
         if o.field.value == "contract_id":
             order = order[:1]
-        query = contract_query(info.context.read, filter, info.context.enrolments_of)
+        query = contract_query(info.context.read, filter, info.context.principal)
         return await page(info, query, order, Contract.from_row, first, after)
 
     @strawberry.field(description="Active contracts ending between two dates, soonest first.")
@@ -120,7 +126,9 @@ class Query:
     ) -> Connection[Contract]:
         c = info.context.read.contracts.contracts
         query = contract_query(
-            info.context.read, ContractFilter(expiring=DateRange(from_=from_, to=to))
+            info.context.read,
+            ContractFilter(expiring=DateRange(from_=from_, to=to)),
+            info.context.principal,
         ).where(c.c.status == "active")
         order = [(c.c.end_date, False), (c.c.contract_id, False)]
         return await page(info, query, order, Contract.from_row, first, after)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import strawberry
 from sqlalchemy import RowMapping
 from strawberry import relay
 
+from contracts_schema.registry import values
 from contracts_schema.registry.state import ContractKind, ContractStatus, LotStatus, TenderPhase
+from gateway.auth import Principal
 from gateway.schema.context import Info
 
 if TYPE_CHECKING:
@@ -34,16 +37,46 @@ strawberry.enum(ContractKind, description="What kind of contract: framework, cal
 strawberry.enum(ContractStatus, description="Whether a contract is in force.")
 
 
-@strawberry.type
+# The contract's closed vocabularies (Literal types) as GraphQL enums; checked at import.
+@strawberry.enum(description="The procurement procedure of a tender.")
+class Procedure(StrEnum):
+    OPEN = "open"
+    RESTRICTED = "restricted"
+    COMPETITIVE_PROCEDURE_WITH_NEGOTIATION = "competitive_procedure_with_negotiation"
+    COMPETITIVE_DIALOGUE = "competitive_dialogue"
+    NEGOTIATED_WITHOUT_PUBLICATION = "negotiated_without_publication"
+    NATIONAL = "national"
+
+
+@strawberry.enum(
+    description="How review proceedings on an award ended: AWARD_UPHELD (the award stands),"
+    " AWARD_ANNULLED (annulled: re-evaluate or re-tender), SETTLED (the parties settled),"
+    " WITHDRAWN (the claimant withdrew)."
+)
+class ReviewOutcome(StrEnum):
+    AWARD_UPHELD = "award_upheld"
+    AWARD_ANNULLED = "award_annulled"
+    SETTLED = "settled"
+    WITHDRAWN = "withdrawn"
+
+
+def _same_vocabulary(enum: type[StrEnum], literal: Any) -> None:
+    if {e.value for e in enum} != set(get_args(literal)):
+        raise RuntimeError(f"GraphQL enum {enum.__name__} differs from the contract's {literal}")
+
+
+_same_vocabulary(Procedure, values.Procedure)
+_same_vocabulary(ReviewOutcome, values.ReviewOutcome)
+
+
+@strawberry.type(description="A family of joint procurements (OT2006, OT2010, OT2017, GT, ...).")
 class Programme(relay.Node):
     pk: relay.NodeID[str]
     programme_id: str
     name: str
     description: str | None
     coordinator: str | None
-    predecessor_id: str | None
-    successor_id: str | None
-    started_on: date
+    started_on: date = strawberry.field(description="The day the programme was planned.")
 
     @classmethod
     def from_row(cls, r: RowMapping) -> Programme:
@@ -61,11 +94,28 @@ class Programme(relay.Node):
         rows = await info.context.loaders.tenders_by_programme.load(self.programme_id)
         return [Tender.from_row(r) for r in rows]
 
+    @strawberry.field(
+        description="The programme this one succeeds (the latest linked), whether this one"
+        " named it when planned or that one linked this as its successor."
+    )
+    async def predecessor_id(self, info: Info) -> str | None:
+        ids = await info.context.loaders.predecessors.load(("programme", self.programme_id))
+        return ids[-1] if ids else None
 
-PROGRAMME_FIELDS = (
-    "programme_id", "name", "description", "coordinator", "predecessor_id", "successor_id",
-    "started_on",
-)  # fmt: skip
+    @strawberry.field(
+        description="The programme that succeeds this one (the latest linked), whichever of"
+        " the two recorded the link."
+    )
+    async def successor_id(self, info: Info) -> str | None:
+        ids = await info.context.loaders.successors.load(("programme", self.programme_id))
+        return ids[-1] if ids else None
+
+    @strawberry.field(description="Every programme that succeeds this one, earliest link first.")
+    async def successor_ids(self, info: Info) -> list[str]:
+        return await info.context.loaders.successors.load(("programme", self.programme_id))
+
+
+PROGRAMME_FIELDS = ("programme_id", "name", "description", "coordinator", "started_on")
 
 
 @strawberry.type
@@ -88,7 +138,7 @@ class Supplier(relay.Node):
     async def contracts(self, info: Info) -> list[Contract]:
         links = await info.context.loaders.supplier_contracts.load(self.supplier_id)
         rows = await info.context.loaders.contract.load_many([r["contract_id"] for r in links])
-        return [Contract.from_row(r) for r in rows if r]
+        return contracts_seen(info, rows)
 
 
 async def suppliers(info: Info, ids: list[str]) -> list[Supplier]:
@@ -99,10 +149,38 @@ async def suppliers(info: Info, ids: list[str]) -> list[Supplier]:
     ]
 
 
-@strawberry.type
+@strawberry.type(description="The latest review proceedings (e.g. a kort geding) on a lot's award.")
 class ReviewProceedings:
-    forum: str
-    outcome: str | None
+    forum: str = strawberry.field(description="Where, e.g. 'Rechtbank Den Haag (kort geding)'.")
+    started_on: date = strawberry.field(description="The day the proceedings started.")
+    reference: str | None = strawberry.field(description="The case number, if recorded.")
+    concluded_on: date | None = strawberry.field(description="The day they ended; null: pending.")
+    outcome: ReviewOutcome | None = strawberry.field(description="How they ended; null: pending.")
+    _claimant_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="Whether they are still pending (no outcome yet).")
+    def pending(self) -> bool:
+        return self.concluded_on is None
+
+    @strawberry.field(
+        description="Who started them, a bidder (signed-in clients only: bidders are not public)."
+    )
+    def claimant_id(self, info: Info) -> str | None:
+        info.context.require_signed_in("the claimant of review proceedings")
+        return self._claimant_id
+
+    @classmethod
+    def from_row(cls, r: RowMapping) -> ReviewProceedings | None:
+        if not r["review_forum"]:
+            return None
+        return cls(
+            forum=r["review_forum"],
+            started_on=r["review_started_on"],
+            reference=r["review_reference"],
+            concluded_on=r["review_concluded_on"],
+            outcome=ReviewOutcome(r["review_outcome"]) if r["review_outcome"] else None,
+            _claimant_id=r["review_claimant_id"],
+        )
 
 
 @strawberry.type
@@ -112,26 +190,39 @@ class Lot:
     title: str
     status: LotStatus
     _bidder_ids: strawberry.Private[list[str]]
-    bid_count: int | None
+    bid_count: int | None = strawberry.field(
+        description="How many tenders (bids) were received: the number of tenderers."
+    )
+    bids_received_on: date | None = strawberry.field(description="The day the bids were recorded.")
     supplier_ids: list[str]
+    previous_supplier_ids: list[str] = strawberry.field(
+        description="The suppliers of the award before its latest revision or withdrawal."
+    )
+    revision_reason: str | None = strawberry.field(
+        description="Why the provisional award was last revised."
+    )
+    withdrawn_on: date | None = strawberry.field(
+        description="The day the provisional award was last withdrawn (back to evaluation)."
+    )
+    withdrawal_reason: str | None = strawberry.field(description="Why it was withdrawn.")
     decision_sent_on: date | None
     standstill_ends_on: date | None
     standstill_ended_on: date | None
     review_pending: bool
     awarded_on: date | None
     cancelled_on: date | None
-    review: ReviewProceedings | None
+    cancellation_reason: str | None = strawberry.field(
+        description="Why the lot was cancelled (its own or the whole tender's cancellation)."
+    )
+    review: ReviewProceedings | None = strawberry.field(
+        description="The latest review proceedings on this lot's award, pending or concluded."
+    )
 
     @classmethod
     def from_row(cls, r: RowMapping) -> Lot:
-        review = (
-            ReviewProceedings(forum=r["review_forum"], outcome=r["review_outcome"])
-            if r["review_forum"]
-            else None
-        )
         return cls(
             status=LotStatus(r["status"]),
-            review=review,
+            review=ReviewProceedings.from_row(r),
             _bidder_ids=r["bidder_ids"],
             **{k: r[k] for k in LOT_FIELDS},
         )
@@ -149,10 +240,31 @@ class Lot:
 
 
 LOT_FIELDS = (
-    "tender_id", "lot_id", "title", "bid_count", "supplier_ids",
+    "tender_id", "lot_id", "title", "bid_count", "bids_received_on", "supplier_ids",
+    "previous_supplier_ids", "revision_reason", "withdrawn_on", "withdrawal_reason",
     "decision_sent_on", "standstill_ends_on", "standstill_ended_on", "review_pending",
-    "awarded_on", "cancelled_on",
+    "awarded_on", "cancelled_on", "cancellation_reason",
 )  # fmt: skip
+
+
+@strawberry.type(
+    description="A correction (rectificatie) or clarification (nota van inlichtingen)."
+)
+class TenderNotice:
+    on: date = strawberry.field(description="The day it was published.")
+    summary: str = strawberry.field(description="What it said.")
+    notice_reference: str | None = strawberry.field(description="Its notice, e.g. on TenderNed.")
+
+    @classmethod
+    def from_json(cls, notices: list[dict[str, Any]]) -> list[TenderNotice]:
+        return [
+            cls(
+                on=date.fromisoformat(n["on"]),
+                summary=n["summary"],
+                notice_reference=n["notice_reference"],
+            )
+            for n in notices
+        ]
 
 
 @strawberry.type
@@ -162,30 +274,50 @@ class Tender(relay.Node):
     programme_id: str | None
     title: str
     contracting_authority_code: str
-    procedure: str
+    procedure: Procedure
     framework: bool
     phase: TenderPhase
     planned_on: date
-    prior_notice_on: date | None
-    prior_notice_reference: str | None
-    market_consultation_from: date | None
-    market_consultation_to: date | None
+    prior_notice_on: date | None = strawberry.field(
+        description="The day a prior information notice (vooraankondiging) was published."
+    )
+    prior_notice_reference: str | None = strawberry.field(
+        description="The prior information notice's reference."
+    )
+    market_consultation_from: date | None = strawberry.field(
+        description="First day of the market consultation (marktconsultatie), if one was held."
+    )
+    market_consultation_to: date | None = strawberry.field(
+        description="Last day of the market consultation."
+    )
+    market_consultation_summary: str | None = strawberry.field(
+        description="What the market consultation found."
+    )
     published_on: date | None
     notice_reference: str | None
     participant_list_frozen_on: date | None
-    corrections: int
-    clarifications: int
-    paused_on: date | None
+    corrections: list[TenderNotice] = strawberry.field(
+        description="Corrections (rectificaties) of the notice, in the order published."
+    )
+    clarifications: list[TenderNotice] = strawberry.field(
+        description="Clarifications (nota's van inlichtingen), in the order published."
+    )
+    paused_on: date | None = strawberry.field(description="While paused: since when.")
+    pause_reason: str | None = strawberry.field(description="While paused: why.")
+    resumed_on: date | None = strawberry.field(description="The day it last resumed after a pause.")
+    resume_reason: str | None = strawberry.field(description="Why it last resumed.")
     cancelled_on: date | None
-    cancellation_reason: str | None
-    successor_id: str | None
+    cancellation_reason: str | None = strawberry.field(description="Why the tender was cancelled.")
 
     @classmethod
     def from_row(cls, r: RowMapping) -> Tender:
         return cls(
             pk=r["tender_id"],
             contracting_authority_code=r["contracting_authority"],
+            procedure=Procedure(r["procedure"]),
             phase=TenderPhase(r["phase"]),
+            corrections=TenderNotice.from_json(r["corrections"]),
+            clarifications=TenderNotice.from_json(r["clarifications"]),
             **{k: r[k] for k in TENDER_FIELDS},
         )
 
@@ -233,15 +365,29 @@ class Tender(relay.Node):
     @strawberry.field
     async def contracts(self, info: Info) -> list[Contract]:
         rows = await info.context.loaders.contracts_by_tender.load(self.tender_id)
-        return [Contract.from_row(r) for r in rows]
+        return contracts_seen(info, rows)
+
+    @strawberry.field(description="The tender this one succeeds (the latest linked).")
+    async def predecessor_id(self, info: Info) -> str | None:
+        ids = await info.context.loaders.predecessors.load(("tender", self.tender_id))
+        return ids[-1] if ids else None
+
+    @strawberry.field(description="The tender that succeeds this one (the latest linked).")
+    async def successor_id(self, info: Info) -> str | None:
+        ids = await info.context.loaders.successors.load(("tender", self.tender_id))
+        return ids[-1] if ids else None
+
+    @strawberry.field(description="Every tender that succeeds this one, earliest link first.")
+    async def successor_ids(self, info: Info) -> list[str]:
+        return await info.context.loaders.successors.load(("tender", self.tender_id))
 
 
 TENDER_FIELDS = (
-    "tender_id", "programme_id", "title", "procedure", "framework", "planned_on",
+    "tender_id", "programme_id", "title", "framework", "planned_on",
     "prior_notice_on", "prior_notice_reference", "market_consultation_from",
-    "market_consultation_to", "published_on", "notice_reference", "participant_list_frozen_on",
-    "corrections", "clarifications", "paused_on", "cancelled_on", "cancellation_reason",
-    "successor_id",
+    "market_consultation_to", "market_consultation_summary", "published_on", "notice_reference",
+    "participant_list_frozen_on", "paused_on", "pause_reason", "resumed_on", "resume_reason",
+    "cancelled_on", "cancellation_reason",
 )  # fmt: skip
 
 
@@ -289,7 +435,8 @@ class Contract(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Contract | None]:
         rows = await info.context.loaders.contract.load_many(list(node_ids))
-        return [cls.from_row(r) if r else None for r in rows]
+        principal = info.context.principal
+        return [cls.from_row(r) if r and may_see_contract(principal, r) else None for r in rows]
 
     @strawberry.field
     async def tender(self, info: Info) -> Tender | None:
@@ -305,12 +452,23 @@ class Contract(relay.Node):
     @strawberry.field
     async def suppliers(self, info: Info) -> list[ContractSupplier]:
         rows = await info.context.loaders.suppliers_by_contract.load(self.contract_id)
+        # A call-off names its supplier by id; the framework's signature gave the name.
+        named = await suppliers(info, [r["supplier_id"] for r in rows if r["name"] is None])
+        names = {s.supplier_id: s.name for s in named}
         return [
-            ContractSupplier(supplier_id=r["supplier_id"], name=r["name"], lot_ids=r["lot_ids"])
+            ContractSupplier(
+                supplier_id=r["supplier_id"],
+                name=r["name"] or names[r["supplier_id"]],
+                lot_ids=r["lot_ids"],
+            )
             for r in rows
         ]
 
-    @strawberry.field(description="A framework's participants (its tender's frozen list).")
+    @strawberry.field(
+        description="Who may use the contract: a framework's participants are those on its"
+        " tender's frozen list for the lots it covers; a call-off's, the participant that"
+        " concluded it."
+    )
     async def participants(self, info: Info) -> list[LazyParticipant] | None:
         from gateway.schema.enrolment_types import Participant
 
@@ -318,7 +476,30 @@ class Contract(relay.Node):
         if self.tender_id is None:
             return []
         rows = await info.context.loaders.participants_by_tender.load(self.tender_id)
-        return [Participant.from_row(r) for r in rows if r["participates"]]
+        if self.kind is ContractKind.CALL_OFF:
+            return [
+                Participant.from_row(r)
+                for r in rows
+                if r["organisation_code"] == self.contracting_authority_code
+            ]
+        lots = set(self.lot_ids)  # no lots named: the whole tender
+        return [
+            Participant.from_row(r)
+            for r in rows
+            if r["participates"] and (not lots or lots & set(r["lot_ids"]))
+        ]
+
+    @strawberry.field(description="For a call-off: how it was concluded (signed-in only).")
+    async def call_off(self, info: Info) -> LazyCallOff | None:
+        from gateway.schema.enrolment_types import CallOff
+
+        if self.kind is not ContractKind.CALL_OFF:
+            return None
+        principal = info.context.require_signed_in("a call-off")
+        row = await info.context.loaders.call_off.load(self.contract_id)
+        if row is None or not principal.may_see_organisation(row["participant_code"]):
+            return None
+        return CallOff.from_row(row)
 
     @strawberry.field(description="A framework's call-offs (participants see their own only).")
     async def call_offs(self, info: Info) -> list[LazyCallOff] | None:
@@ -331,6 +512,18 @@ class Contract(relay.Node):
             for r in rows
             if principal.may_see_organisation(r["participant_code"])
         ]
+
+
+def may_see_contract(principal: Principal, r: RowMapping) -> bool:
+    """As `filters.contracts_visible`: a call-off is its participant's (and coordinators' and
+    auditors')."""
+    kind, holder = r["kind"], r["contracting_authority"]
+    return kind != ContractKind.CALL_OFF.value or principal.may_see_organisation(holder)
+
+
+def contracts_seen(info: Info, rows: Iterable[RowMapping | None]) -> list[Contract]:
+    principal = info.context.principal
+    return [Contract.from_row(r) for r in rows if r and may_see_contract(principal, r)]
 
 
 CONTRACT_FIELDS = (

@@ -8,6 +8,7 @@ import strawberry
 from sqlalchemy import case, distinct, func, select
 
 from gateway.schema.context import Info
+from gateway.schema.filters import contracts_visible
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
 
@@ -55,6 +56,7 @@ class Statistics:
                 func.count().label("n"),
                 func.coalesce(func.sum(c.c.value_eur), 0).label("total"),
             )
+            .where(contracts_visible(info.context.principal, c))
             .group_by(c.c.kind)
             .order_by(c.c.kind)
         )

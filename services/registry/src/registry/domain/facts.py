@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from contracts_schema.registry.state import ContractState, TenderState
+from contracts_schema.registry.state import TenderState
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class FrozenParticipantList:
 
 @dataclass(frozen=True)
 class SigningFacts:
-    """What signing a contract must know: the tender's awards, or the call-off's framework."""
+    """What signing a contract must know: the tender's awards, and whether a call-off
+    (the enrolment service's) already uses the contract id."""
 
     tender: TenderState | None = None
-    framework: ContractState | None = None
+    call_off_id_taken: bool = False

@@ -24,12 +24,18 @@ def sign(
             f"contract {command.contract_id} was already signed on {state.signed_on};"
             " a contract id names one contract",
         )
-    _check_period(command)
-    signing = facts if isinstance(facts, SigningFacts) else SigningFacts()
     kind = ContractKind(command.kind)
     if kind is ContractKind.CALL_OFF:
-        _check_framework(command, signing.framework, on)
-    elif command.tender_id is not None and kind is not ContractKind.NEGOTIATED_TERMS:
+        raise call_off_elsewhere(command)
+    signing = facts if isinstance(facts, SigningFacts) else SigningFacts()
+    if signing.call_off_id_taken:
+        raise RuleViolation(
+            "CONTRACT_ID_TAKEN",
+            f"{command.contract_id} is the id of a call-off (awardCallOff); a call-off is a"
+            " contract under its own id, so choose another contract id",
+        )
+    _check_period(command)
+    if command.tender_id is not None and kind is not ContractKind.NEGOTIATED_TERMS:
         _check_award(command, signing.tender, on)
     return ev.ContractSigned(
         contract_id=command.contract_id,
@@ -47,6 +53,19 @@ def sign(
         framework_contract_id=command.framework_contract_id,
         duration_rationale=command.duration_rationale,
         title=command.title,
+    )
+
+
+def call_off_elsewhere(command: cmd.SignContract) -> RuleViolation:
+    # One legal act, one entry point: AwardCallOff holds every call-off rule (participant on
+    # the frozen list of the lot, supplier on the framework's lot, framework running,
+    # procedure); a second route here would skip them (Directive 2014/24/EU art. 33(2)-(5)).
+    return RuleViolation(
+        "CALL_OFF_REQUIRES_AWARD_CALL_OFF",
+        f"contract {command.contract_id} is a call-off: a call-off is concluded only with the"
+        " awardCallOff command (enrolment service), which checks that the participant is on"
+        " the frozen list of the framework's lot and the supplier on that lot; signContract"
+        " records frameworks, contracts and negotiated terms",
     )
 
 
@@ -69,24 +88,6 @@ def _check_period(command: cmd.SignContract) -> None:
             f"framework {command.contract_id} may run until {extent or end}, longer than"
             f" {FRAMEWORK_YEARS} years (after {last_day}); Directive 2014/24/EU art. 33(1)"
             " allows that only with a stated rationale (duration_rationale)",
-        )
-
-
-def _check_framework(command: cmd.SignContract, framework: ContractState | None, on: date) -> None:
-    fid = command.framework_contract_id
-    if fid is None or framework is None or framework.kind is not ContractKind.FRAMEWORK:
-        raise RuleViolation(
-            "FRAMEWORK_NOT_FOUND",
-            f"call-off {command.contract_id} names no signed framework agreement ({fid});"
-            " a call-off is concluded only under a framework",
-        )
-    started = framework.start_date is not None and on >= framework.start_date
-    ended = framework.ended_by(on)
-    if not started or ended:
-        raise RuleViolation(
-            "FRAMEWORK_NOT_RUNNING",
-            f"framework {fid} is not in force on {on} (it runs from {framework.start_date}"
-            f"{'; it ' + ended if ended else ''}); call-offs are concluded only while it runs",
         )
 
 
