@@ -6,15 +6,19 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_PYTHON ?= 3.11
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help bootstrap uv sync postgres wrk run test test-fast lint format schema schema-check bench bench-full bench-1m bench-asof-1m clean
+.PHONY: help bootstrap uv sync postgres chromium wrk run audit test test-fast test-browser lint format schema schema-check vendor vendor-check screenshots bench bench-full bench-1m bench-asof-1m clean
 
 help:
 	@echo "make run           start the embedded system with demo data (GraphiQL on :8000)"
+	@echo "make audit ARGS=.. the audit CLI (ARGS=--help); finds a running make run via ./data"
 	@echo "make test          set everything up and run the whole test suite"
 	@echo "make test-fast     unit, acceptance and service tests that need no server (< 1 min)"
 	@echo "make lint          ruff + mypy"
 	@echo "make schema        regenerate contracts-schema/generated and the gateway's SDL"
 	@echo "make schema-check  fail if the generated contract files or the SDL are out of date"
+	@echo "make test-browser  the console and GraphiQL in headless Chromium (installs chromium)"
+	@echo "make screenshots   regenerate the console screenshots in docs/screenshots"
+	@echo "make vendor        fetch the pinned GraphiQL/React/axe-core files (vendor-check: verify)"
 	@echo "make bench         quick benchmarks (bench-full for the full run)"
 	@echo "make bench-1m      only the 1M-events SQLite rebuild figure (~15 min)"
 	@echo "make bench-asof-1m as-of vs present latency at 10k, 100k and 1M events (~20 min)"
@@ -33,13 +37,38 @@ postgres:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing Debian's chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 bootstrap: sync postgres
 
 run: bootstrap
 	@$(UV) run --frozen python -m bootstrap
 
-test: bootstrap
+# `make audit ARGS="verify"`: the audit CLI without uv on PATH; it finds a running `make run`
+# through the endpoints.json in its data directory (GT_DATA_DIR, default ./data).
+audit: sync
+	@$(UV) run --frozen audit $(ARGS)
+
+test: bootstrap chromium
 	@$(UV) run --frozen pytest
+
+test-browser: sync chromium
+	@$(UV) run --frozen pytest tests/browser
+
+# The README's console screenshots, taken by the browser tests' own fixtures.
+screenshots: sync chromium
+	@GT_SCREENSHOTS=docs/screenshots $(UV) run --frozen pytest -q -p no:randomly tests/browser/test_console.py
+
+vendor:
+	@$(UV) run --frozen python -m gateway.console.vendor
+
+vendor-check: sync
+	@$(UV) run --frozen python -m gateway.console.vendor --check
 
 # No server, no database process: the unit tests, the acceptance suites on their in-memory
 # backends (the JetStream half of each acceptance suite is marked `jetstream`) and the service

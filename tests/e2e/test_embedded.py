@@ -56,13 +56,15 @@ async def test_readme_examples_answer_with_the_demo_data(running: tuple[System, 
     system, server = running
     coordinator = issue_token(system.settings, Role.COORDINATOR, "e2e")
     examples = readme_examples()
-    assert len(examples) == 7
+    assert len(examples) == 8
     answers = []
     for example in examples:
         body = await post(server, example, coordinator)
         assert "errors" not in body, (example, body)
         answers.append(body["data"])
-    tenders, expiring, framework, amsterdam, stats, log, command = answers
+    tenders, expiring, framework, amsterdam, stats, log, command, search = answers
+    assert [o["code"] for o in search["organisations"]["nodes"]] == ["GM0363"]
+    assert search["statistics"]["participation"]["participating"] == 5
     assert {t["tenderId"] for t in tenders["tenders"]["nodes"]} == {"gt-mc1", "vt-0800-2000"}
     assert expiring["expiringContracts"]["nodes"][0]["contractId"] == "gt-mc1-framework"
     assert len(framework["contract"]["participants"]) == 5
@@ -104,7 +106,7 @@ async def test_websocket_client_sees_the_mutation_s_event(running: tuple[System,
             json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
         )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
-        query = 'subscription { events(filter: {aggregateType: "organisation", aggregateId: "GM0363"}) { eventType payload } }'
+        query = 'subscription { events(filter: {aggregateType: ORGANISATION, aggregateId: "GM0363"}) { eventType payload } }'
         await ws.send(json.dumps({"id": "e2e", "type": "subscribe", "payload": {"query": query}}))
         await asyncio.sleep(0.3)
         started = time.monotonic()

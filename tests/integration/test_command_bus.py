@@ -100,7 +100,7 @@ async def test_retry_after_dedup_window_and_without_kv_record_appends_once(
     )
     assert isinstance(first, CommandAccepted)
     js = nats_client.jetstream()
-    await js.delete_key_value("processed-commands")
+    await js.delete_key_value("processed-commands-ledger")
     stream = await js.stream_info(LEDGER.stream)
     stream.config.duplicate_window = 0.1  # expire the broker's dedup window now
     await js.update_stream(stream.config)

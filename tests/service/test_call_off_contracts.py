@@ -100,7 +100,7 @@ async def test_a_call_off_awarded_with_the_one_command_is_a_contract_everywhere(
         "valueEur": "48000.00",
         "suppliers": [{"supplierId": KPN, "name": "KPN", "lotIds": ["voice"]}],
         "participants": [{"organisationCode": "GM0363"}],
-        "callOff": {"procedure": "direct", "participantCode": "GM0363"},
+        "callOff": {"procedure": "DIRECT", "participantCode": "GM0363"},
     }
     # Valid time: not yet concluded the day before its award.
     before = await ask(gateway, CONTRACT, id="co-ams-voice", asOf="2020-02-29")

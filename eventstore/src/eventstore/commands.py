@@ -32,7 +32,14 @@ from contracts_schema.replies import (
 )
 from contracts_schema.subjects import BoundedContext
 from eventstore.clock import Clock
-from eventstore.errors import AlreadyAppended, AppendFailed, ConcurrencyConflict
+from eventstore.errors import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE,
+    AlreadyAppended,
+    AppendFailed,
+    ConcurrencyConflict,
+    is_transient,
+)
 from eventstore.hashing import canonical_json
 from eventstore.observability import trace_headers
 from eventstore.ports import EventStorePort, ProcessedCommands
@@ -40,6 +47,11 @@ from eventstore.processed import processed_commands_for
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
 
 log = logging.getLogger(__name__)
+
+TRANSIENT_BUDGET = 3.0  # seconds a command retries a transient condition itself
+TRANSIENT_PAUSE = 0.25
+RECORD_TIMEOUT = 1.0  # one read or write of the processed-command record
+RECORD_ATTEMPTS = 3
 
 S = TypeVar("S")
 C = TypeVar("C", bound=Command)
@@ -129,6 +141,9 @@ class CommandService:
         self._routes = {r.command.command_type: r for r in routes}
         self._event_types = event_types
         self._max_attempts = max_attempts
+        # How long one command keeps retrying a transient condition before it answers
+        # UNAVAILABLE (the caller, e.g. the gateway, then retries the whole command).
+        self.transient_budget = TRANSIENT_BUDGET
         # None until `start`, which opens the record beside the store unless one was given.
         self._processed = processed
 
@@ -139,7 +154,7 @@ class CommandService:
     async def start(self) -> None:
         await self._store.ensure_stream(self.context)
         if self._processed is None:
-            self._processed = await processed_commands_for(self._store)
+            self._processed = await processed_commands_for(self._store, self.context)
 
     def fold(self, decider: Decider[S], history: AggregateHistory) -> S:
         return reduce(
@@ -157,10 +172,7 @@ class CommandService:
         try:
             reply: CommandAccepted | CommandRejected = await self._handle(subject, data)
         except Exception as exc:  # a bug must not take the service down or time the client out
-            log.exception("command on %s failed", subject)
-            reply = CommandRejected(
-                code="INTERNAL_ERROR", message=f"internal error: {type(exc).__name__}"
-            )
+            reply = failure_reply(subject, exc)
         return reply.model_dump_json().encode()
 
     async def _handle(self, subject: str, data: bytes) -> CommandAccepted | CommandRejected:
@@ -215,8 +227,19 @@ class CommandService:
             return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
         decider = route.decider
         aggregate_id = route.aggregate_id(command)
-        for attempt in range(self._max_attempts):
-            history = await self._store.load(decider.context, decider.aggregate_type, aggregate_id)
+        loop = asyncio.get_running_loop()
+        transient_until = loop.time() + self.transient_budget
+        attempt = 0
+        while attempt < self._max_attempts:
+            try:
+                history = await self._store.load(
+                    decider.context, decider.aggregate_type, aggregate_id
+                )
+            except Exception as exc:
+                if not is_transient(exc) or loop.time() > transient_until:
+                    raise
+                await asyncio.sleep(TRANSIENT_PAUSE)
+                continue
             landed = history.events_of_command(command.command_id)
             if landed:
                 return await self._remember(
@@ -245,11 +268,22 @@ class CommandService:
             except (ConcurrencyConflict, AlreadyAppended):
                 # Someone else wrote first, or our own earlier try landed: reload and look again.
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+                attempt += 1
                 continue
-            except AppendFailed as failure:
-                return CommandRejected(
-                    command_id=command.command_id, code="APPEND_FAILED", message=str(failure)
-                )
+            except Exception as exc:
+                # An election or a timeout: the append may or may not have landed. Reload and
+                # look (the same Nats-Msg-Id deduplicates a resend) for a bounded time.
+                if not is_transient(exc):
+                    if isinstance(exc, AppendFailed):
+                        return CommandRejected(
+                            command_id=command.command_id, code="APPEND_FAILED", message=str(exc)
+                        )
+                    raise
+                if loop.time() > transient_until:
+                    raise
+                log.info("append of %s met %r; retrying", command.command_id, exc)
+                await asyncio.sleep(TRANSIENT_PAUSE)
+                continue
             return await self._remember(
                 command.command_id, fingerprint, _accepted(command.command_id, stored, False)
             )
@@ -264,9 +298,20 @@ class CommandService:
         return f"{self.context.name}.{command_id}"
 
     async def _recall(self, command_id: str) -> dict[str, Any] | None:
+        """The recorded reply, or None. The record is an index, not the truth: when it cannot
+        be read in time (its bucket's leader is being elected) the aggregate's own events
+        answer instead (`events_of_command`), so a command never waits on the bucket."""
         if self._processed is None:
             return None
-        value = await self._processed.get(self._key(command_id))
+        try:
+            value = await asyncio.wait_for(
+                self._processed.get(self._key(command_id)), RECORD_TIMEOUT
+            )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("processed-command record of %s unreadable (%r)", command_id, exc)
+            return None
         if value is None:
             return None
         result: dict[str, Any] = json.loads(value)
@@ -275,12 +320,36 @@ class CommandService:
     async def _remember(
         self, command_id: str, fingerprint: str, reply: CommandAccepted
     ) -> CommandAccepted:
-        if self._processed is not None and reply.events:
-            record = {
-                "fingerprint": fingerprint,
-                "reply": reply.model_dump(mode="json", exclude={"duplicate"}),
-            }
-            await self._processed.put(self._key(command_id), json.dumps(record).encode())
+        """Record the reply, then answer it. The events are stored already: a record that
+        cannot be written is retried briefly and otherwise left for the next duplicate to
+        repair (it finds the events by command id and records them); the answer stays
+        `accepted` either way."""
+        if self._processed is None or not reply.events:
+            return reply
+        record = {
+            "fingerprint": fingerprint,
+            "reply": reply.model_dump(mode="json", exclude={"duplicate"}),
+        }
+        data = json.dumps(record).encode()
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await asyncio.wait_for(
+                    self._processed.put(self._key(command_id), data), RECORD_TIMEOUT
+                )
+                return reply
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("processed-command record of %s not written", command_id)
+                    return reply
+                if attempt + 1 == RECORD_ATTEMPTS:
+                    log.warning(
+                        "processed-command record of %s not written (%r); its events are"
+                        " stored and a duplicate will repair the record",
+                        command_id,
+                        exc,
+                    )
+                    return reply
+                await asyncio.sleep(TRANSIENT_PAUSE)
         return reply
 
 
@@ -296,6 +365,25 @@ class CommandParts:
     event_types: Mapping[str, type[DomainEvent]]
     kind: type[CommandService] = CommandService  # a subclass that handles more subjects
     max_attempts: int = 8
+
+
+def failure_reply(subject: str, exc: Exception) -> CommandRejected:
+    """The reply for an exception that escaped a handler: UNAVAILABLE for a transient
+    condition (retry the same command), INTERNAL_ERROR for a bug."""
+    if is_transient(exc):
+        log.warning("command on %s met a transient condition: %r", subject, exc)
+        return unavailable(None, f"{type(exc).__name__}: {exc}")
+    log.exception("command on %s failed", subject)
+    return CommandRejected(code="INTERNAL_ERROR", message=f"internal error: {type(exc).__name__}")
+
+
+def unavailable(command_id: str | None, detail: str) -> CommandRejected:
+    return CommandRejected(
+        command_id=command_id,
+        code=UNAVAILABLE,
+        message=f"temporarily unavailable ({detail}): send the same command again (same"
+        f" command id; it is never stored twice) after {RETRY_AFTER_SECONDS:g}s",
+    )
 
 
 def _str_or_none(value: object) -> str | None:

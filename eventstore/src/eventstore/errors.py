@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nats.js.errors import NotFoundError
+import nats.errors
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 
 class EventStoreError(Exception):
@@ -47,3 +48,39 @@ class StreamNotFound(EventStoreError, NotFoundError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+# ---- transient conditions: one retryable outcome ----
+UNAVAILABLE = "UNAVAILABLE"
+"""The reply code of a command that met a transient condition (a stream or key-value leader
+being elected, a broker timeout, a stream with no responder for a moment) and did NOT store
+anything we know of: send the same command again (same command id) after `retry_after`.
+Commands are idempotent by command id, so a retry never writes twice."""
+RETRY_AFTER_SECONDS = 0.5
+# JetStream error codes that mean "not now" rather than "never": cluster not available,
+# stream offline / leader unknown, peer not current, request timeout.
+TRANSIENT_JS_CODES = frozenset({10008, 10118, 10074, 10075, 10076})
+
+
+class Unavailable(EventStoreError):
+    """A transient condition: the broker could not take or serve the request just now."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` is a condition that goes away by itself (election, timeout, reconnect)."""
+    if isinstance(exc, Unavailable | TimeoutError | ServiceUnavailableError):
+        return True
+    if isinstance(exc, AppendFailed):
+        return exc.code is None or exc.code in TRANSIENT_JS_CODES
+    return isinstance(
+        exc,
+        nats.errors.NoRespondersError
+        | nats.errors.ConnectionClosedError
+        | nats.errors.ConnectionReconnectingError
+        | nats.errors.StaleConnectionError
+        | nats.errors.OutboundBufferLimitError,
+    )

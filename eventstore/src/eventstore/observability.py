@@ -4,9 +4,13 @@
   `GT_METRICS_HOST:GT_METRICS_PORT` (`python -m eventstore.health probe URL` for containers).
 - Metrics: command latency by outcome, append conflicts, projection lag and parked events
   (read from registered projection runners at scrape time), webhook deliveries.
-- Logs are JSON lines carrying the command's correlation id (and trace id when present).
-- Trace context travels in NATS headers as W3C `traceparent` (OpenTelemetry's default wire
-  format) when `GT_TRACE_PROPAGATION` is on: a command's span is a child of the caller's.
+- Logs (every library's: FastStream, uvicorn, nats-py) are JSON lines through
+  python-json-logger under `GT_LOG_FORMAT=json`, with the command's correlation id and the
+  current span's trace and span ids.
+- Traces through the OpenTelemetry SDK: a span per command and per append; with
+  `GT_TRACE_PROPAGATION` on, W3C `traceparent` travels in the NATS headers (request -> command
+  -> events), so a mutation is one trace across the gateway and the services. Spans are
+  exported over OTLP/HTTP when `GT_OTLP_ENDPOINT` is set.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -22,9 +25,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from nats.aio.client import Client as NATS
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pythonjsonlogger.json import JsonFormatter
 
 from contracts_schema.subjects import BoundedContext
 from eventstore.errors import ConcurrencyConflict
@@ -55,9 +62,11 @@ WEBHOOK_DELIVERIES = Counter(
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
-trace_parent: contextvars.ContextVar[TraceContext | None] = contextvars.ContextVar(
-    "trace_parent", default=None
-)
+# Whether the command being handled propagates its trace onto the messages it sends.
+propagating: contextvars.ContextVar[bool] = contextvars.ContextVar("propagating", default=False)
+
+tracer = trace.get_tracer("gt-registry")
+_propagator = TraceContextTextMapPropagator()  # W3C `traceparent`, OpenTelemetry's default
 
 
 class ObservabilitySettings(BaseSettings):
@@ -71,72 +80,116 @@ class ObservabilitySettings(BaseSettings):
     )
     log_level: str = "INFO"
     trace_propagation: bool = Field(default=False, description="W3C traceparent in headers.")
+    otlp_endpoint: str = Field(
+        default="",
+        description="OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces);"
+        " empty: spans are made but not exported.",
+    )
 
 
-# ---- trace context (W3C Trace Context, as OpenTelemetry's propagator writes it) ----
-@dataclass(frozen=True)
-class TraceContext:
-    trace_id: str  # 32 hex
-    span_id: str  # 16 hex
-    sampled: bool = True
+# ---- traces (OpenTelemetry SDK) ----
+def configure_tracing(settings: ObservabilitySettings, service: str) -> None:
+    """The process's tracer provider, once: OTLP export when an endpoint is configured.
 
-    @classmethod
-    def parse(cls, header: str | None) -> TraceContext | None:
-        parts = (header or "").strip().split("-")
-        if len(parts) != 4 or parts[0] != "00" or len(parts[1]) != 32 or len(parts[2]) != 16:
-            return None
-        try:
-            int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
-        except ValueError:
-            return None
-        if set(parts[1]) == {"0"} or set(parts[2]) == {"0"}:
-            return None
-        return cls(parts[1], parts[2], int(parts[3], 16) & 1 == 1)
+    A provider set before (a test's in-memory exporter) is left as it is.
+    """
+    ensure_tracer_provider(service, settings.otlp_endpoint)
 
-    @classmethod
-    def new(cls) -> TraceContext:
-        return cls(secrets.token_hex(16), secrets.token_hex(8))
 
-    def child(self) -> TraceContext:
-        return TraceContext(self.trace_id, secrets.token_hex(8), self.sampled)
+def ensure_tracer_provider(service: str = "gt-registry", otlp_endpoint: str = "") -> None:
+    # Spans need the SDK: the API's default provider makes none (and so no trace ids).
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
 
-    @property
-    def header(self) -> str:
-        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+    trace.set_tracer_provider(provider)
 
 
 def trace_headers() -> dict[str, str]:
-    """Headers to put on an outgoing NATS message to continue the current trace."""
-    current = trace_parent.get()
-    return {"traceparent": current.child().header} if current else {}
+    """Headers to put on an outgoing NATS message to continue the current trace (when the
+    command being handled propagates traces)."""
+    if not propagating.get():
+        return {}
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier
 
 
-# ---- structured logs ----
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "correlation_id": correlation_id.get(),
-        }
-        trace = trace_parent.get()
-        if trace is not None:
-            entry["trace_id"], entry["span_id"] = trace.trace_id, trace.span_id
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+def outgoing_trace_headers() -> dict[str, str]:
+    """The current span as W3C headers, for a client (the gateway) that starts a trace."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier
+
+
+def incoming_context(headers: Mapping[str, str]) -> otel_context.Context:
+    return _propagator.extract(dict(headers))
+
+
+# ---- structured logs (python-json-logger) ----
+class _ContextFilter(logging.Filter):
+    """Adds the command's correlation id and the current span's ids to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation_id = correlation_id.get()
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            record.trace_id = format(span.trace_id, "032x")
+            record.span_id = format(span.span_id, "016x")
+        return True
+
+
+def json_formatter() -> logging.Formatter:
+    formatter = JsonFormatter(
+        "{asctime}{levelname}{name}{message}",
+        style="{",
+        rename_fields={"asctime": "ts", "levelname": "level", "name": "logger"},
+        timestamp=False,
+    )
+    formatter.converter = time.gmtime
+    return formatter
+
+
+def json_handler(stream: Any = None) -> logging.Handler:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(json_formatter())
+    handler.addFilter(_ContextFilter())
+    return handler
+
+
+# Libraries that install their own (plain-text, coloured) handlers: route them to ours.
+OWN_HANDLERS = ("faststream", "faststream.access", "uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def configure_logging(settings: ObservabilitySettings) -> None:
-    """JSON lines on stderr for the whole process (a service's entry point calls this)."""
+    """JSON lines on stderr for the whole process, every library's included (a service's entry
+    point calls this before anything logs)."""
     if settings.log_format != "json":
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
-    logging.Formatter.converter = time.gmtime
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[json_handler()], force=True)
+    logging.captureWarnings(True)
+    for name in [*OWN_HANDLERS, *_faststream_loggers()]:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def _faststream_loggers() -> list[str]:
+    return [n for n in logging.root.manager.loggerDict if n.startswith("faststream.")]
+
+
+def library_logger(settings: ObservabilitySettings, name: str) -> logging.Logger | None:
+    """A logger for FastStream to use under JSON logs (None: FastStream's own default)."""
+    if settings.log_format != "json":
+        return None
+    return logging.getLogger(f"gt.{name}")
 
 
 # ---- command instrumentation ----
@@ -161,29 +214,42 @@ async def observe_command(
     *,
     propagate_trace: bool = False,
 ) -> bytes:
-    """Run `handle` with the command's correlation id (and trace) bound; time it by outcome."""
+    """Run `handle` in the command's span with its correlation id bound; time it by outcome.
+
+    With propagation on, the span continues the caller's W3C trace and the events carry it.
+    """
+    ensure_tracer_provider(service)
     cid = correlation_id.set(_correlation_of(headers, body))
-    parent = TraceContext.parse(headers.get("traceparent")) if propagate_trace else None
-    span = trace_parent.set(
-        (parent.child() if parent else TraceContext.new()) if propagate_trace else None
-    )
+    spreading = propagating.set(propagate_trace)
+    command_type = subject.rsplit(".", 1)[-1]
+    parent = incoming_context(headers) if propagate_trace else None
     started = time.perf_counter()
     outcome = "error"
-    try:
-        reply = await handle()
+    with tracer.start_as_current_span(
+        f"command {command_type}",
+        context=parent,
+        kind=trace.SpanKind.SERVER,
+        attributes={"gt.service": service, "gt.command_type": command_type},
+    ) as span:
+        if cid_value := correlation_id.get():
+            span.set_attribute("gt.correlation_id", cid_value)
         try:
-            parsed = json.loads(reply)
-            outcome = "accepted" if parsed.get("status") == "accepted" else str(parsed.get("code"))
-        except ValueError:
-            outcome = "unparsable_reply"
-        return reply
-    finally:
-        command_type = subject.rsplit(".", 1)[-1]
-        COMMAND_LATENCY.labels(service, command_type, outcome).observe(
-            time.perf_counter() - started
-        )
-        trace_parent.reset(span)
-        correlation_id.reset(cid)
+            reply = await handle()
+            try:
+                parsed = json.loads(reply)
+                outcome = (
+                    "accepted" if parsed.get("status") == "accepted" else str(parsed.get("code"))
+                )
+            except ValueError:
+                outcome = "unparsable_reply"
+            return reply
+        finally:
+            span.set_attribute("gt.outcome", outcome)
+            COMMAND_LATENCY.labels(service, command_type, outcome).observe(
+                time.perf_counter() - started
+            )
+            propagating.reset(spreading)
+            correlation_id.reset(cid)
 
 
 class InstrumentedEventStore(EventStore):
@@ -197,11 +263,18 @@ class InstrumentedEventStore(EventStore):
         *,
         headers: Mapping[str, str] | None = None,
     ) -> list[StoredEvent]:
-        try:
-            return await super().append(history, new_events, meta, headers=headers)
-        except ConcurrencyConflict:
-            APPEND_CONFLICTS.labels(history.context.name).inc()
-            raise
+        with tracer.start_as_current_span(
+            f"append {history.context.stream}",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"gt.aggregate": f"{history.aggregate_type}/{history.aggregate_id}"},
+        ):
+            if headers and "traceparent" in headers:
+                headers = {**headers, **trace_headers()}  # the events continue the append span
+            try:
+                return await super().append(history, new_events, meta, headers=headers)
+            except ConcurrencyConflict:
+                APPEND_CONFLICTS.labels(history.context.name).inc()
+                raise
 
 
 # ---- projection lag ----

@@ -1,7 +1,10 @@
 """Where a CommandService keeps its record of processed commands (`ports.ProcessedCommands`).
 
-On JetStream: the `processed-commands` key-value bucket, shared by every service of the
-system (keys carry the context). In memory: a dictionary the `InMemoryEventStore` owns.
+On JetStream: one key-value bucket per bounded context, `processed-commands-<context>` (keys
+carry the context too), so the loss of one bucket's leader touches that context only. The
+record is an index of replies, not the truth: `CommandService` answers from the aggregate's
+events when the bucket cannot be read, and a record that could not be written is repaired by
+the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from contracts_schema.subjects import PROCESSED_COMMANDS_BUCKET
+from contracts_schema.subjects import PROCESSED_COMMANDS_BUCKET, BoundedContext
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.store import EventStore
@@ -22,13 +25,16 @@ class KeyValueProcessedCommands:
         self._kv = kv
 
     @classmethod
-    async def open(cls, nc: NATS, replicas: int = 1) -> KeyValueProcessedCommands:
+    async def open(
+        cls, nc: NATS, context: BoundedContext, replicas: int = 1
+    ) -> KeyValueProcessedCommands:
         js = nc.jetstream()
+        bucket = processed_bucket(context)
         try:
-            kv = await js.key_value(PROCESSED_COMMANDS_BUCKET)
+            kv = await js.key_value(bucket)
         except Exception:  # bucket missing: create it (idempotent on the server)
             kv = await js.create_key_value(
-                KeyValueConfig(bucket=PROCESSED_COMMANDS_BUCKET, history=1, replicas=replicas)
+                KeyValueConfig(bucket=bucket, history=1, replicas=replicas)
             )
         return cls(kv)
 
@@ -43,10 +49,17 @@ class KeyValueProcessedCommands:
         await self._kv.put(key, value)
 
 
-async def processed_commands_for(store: EventStorePort) -> ProcessedCommands:
-    """The record that lives beside `store`: its JetStream bucket, or its memory."""
+def processed_bucket(context: BoundedContext) -> str:
+    """The key-value bucket of one context's processed commands."""
+    return f"{PROCESSED_COMMANDS_BUCKET}-{context.name}"
+
+
+async def processed_commands_for(
+    store: EventStorePort, context: BoundedContext
+) -> ProcessedCommands:
+    """The record that lives beside `store`: the context's JetStream bucket, or its memory."""
     if isinstance(store, EventStore):
-        return await KeyValueProcessedCommands.open(store.nc, store.replicas)
+        return await KeyValueProcessedCommands.open(store.nc, context, store.replicas)
     if isinstance(store, InMemoryEventStore):
         return store.processed_commands
     raise TypeError(

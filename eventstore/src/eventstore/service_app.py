@@ -23,6 +23,8 @@ from eventstore.observability import (
     InstrumentedEventStore,
     ObservabilitySettings,
     configure_logging,
+    configure_tracing,
+    library_logger,
     observe_command,
 )
 from eventstore.settings import NatsSettings
@@ -59,15 +61,29 @@ def build_service_app(
         if settings.nats_user
         else None
     )
-    broker = NatsBroker(settings.nats_url.split(","), security=security, max_reconnect_attempts=-1)
-    app = FastStream(broker)
+    # Before anything logs: FastStream's start-up lines are JSON too under GT_LOG_FORMAT=json.
+    configure_logging(observability)
+    configure_tracing(observability, name)
+    logger = library_logger(observability, "faststream")
+    if logger is not None:
+        broker = NatsBroker(
+            settings.nats_url.split(","),
+            security=security,
+            max_reconnect_attempts=-1,
+            logger=logger,
+        )
+        app = FastStream(broker, logger=logger)
+    else:
+        broker = NatsBroker(
+            settings.nats_url.split(","), security=security, max_reconnect_attempts=-1
+        )
+        app = FastStream(broker)
     holder: dict[str, CommandService] = {}
     connections: list[NATS] = []
     health = HealthServer(observability.metrics_host, max(observability.metrics_port, 0))
 
     @app.on_startup
     async def start_service() -> None:
-        configure_logging(observability)
         if observability.metrics_port >= 0:
             health.add_readiness("nats", lambda: all(nc.is_connected for nc in connections))
             health.add_readiness("commands", lambda: "service" in holder)

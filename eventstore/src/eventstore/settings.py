@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# nats-server reads an unquoted `$VAR` in its config as a config value, not as text: digits
+# become a number, true/false/yes/no/on/off a boolean, and whitespace or config punctuation
+# splits or ends the value. The account's password then never matches the client's.
+_CONFIG_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})
+_SAFE_PASSWORD = re.compile(r"[A-Za-z0-9_\-.+/=~]+")
+
+
+def nats_password_problem(value: str) -> str | None:
+    """Why nats-server would not take `value` as a password from its environment, or None."""
+    if not value:
+        return "is empty"
+    if re.fullmatch(r"[0-9.eE+-]+|[0-9]+([kKmMgGtT][bB]?)", value):
+        return "is a number to nats-server's config parser, not text"
+    if value.lower() in _CONFIG_WORDS:
+        return f"is the boolean {value!r} to nats-server's config parser, not text"
+    if not _SAFE_PASSWORD.fullmatch(value):
+        return (
+            "contains whitespace or characters the nats-server config parser treats as syntax;"
+            " use letters, digits and _-.+/=~ only"
+        )
+    return None
 
 
 class NatsSettings(BaseSettings):
@@ -19,3 +43,16 @@ class NatsSettings(BaseSettings):
         default="sqlite:///data/registry.db", description="SQLAlchemy URL of the read models."
     )
     data_dir: str = "data"
+
+    @field_validator("nats_password")
+    @classmethod
+    def _password_nats_can_read(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        problem = nats_password_problem(value)
+        if problem:
+            raise ValueError(
+                f"GT_NATS_PASSWORD {problem}: the NATS servers would not start or would not"
+                " match it (choose e.g. the output of `openssl rand -hex 24`)"
+            )
+        return value

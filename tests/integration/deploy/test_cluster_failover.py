@@ -21,10 +21,10 @@ from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig
 
 from contracts_schema.replies import CommandAccepted
-from contracts_schema.subjects import PROCESSED_COMMANDS_BUCKET
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandService
 from eventstore.observability import ObservabilitySettings
+from eventstore.processed import processed_bucket
 from eventstore.projection import ProjectionRunner
 from eventstore.service_app import build_service_app
 from eventstore.serving import send_command
@@ -93,7 +93,7 @@ async def test_stream_leader_killed_mid_load_loses_nothing(
     nc = await connect(cluster)
     # Provisioning, as for the deployment: the processed-command record must survive a node too.
     await nc.jetstream().create_key_value(
-        KeyValueConfig(bucket=PROCESSED_COMMANDS_BUCKET, history=1, replicas=3)
+        KeyValueConfig(bucket=processed_bucket(LEDGER), history=1, replicas=3)
     )
     creds = service_credentials()
     settings = NatsSettings(

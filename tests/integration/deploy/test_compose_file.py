@@ -21,6 +21,7 @@ SCHEMA = ROOT / "deploy" / "compose-spec" / "compose-spec.json"
 SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
 APP_SERVICES = ("registry", "enrolment", "notifier", "gateway")
 NATS_NODES = ("nats-1", "nats-2", "nats-3")
+JOBS = ("reference-data",)  # one-shot: run to completion, restarted only on failure
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|SIGNING_KEY|PRIVATE", re.IGNORECASE)
 INTERPOLATED = re.compile(r"^\$\{[A-Z0-9_]+(:?[?-][^}]*)?\}$")
 
@@ -65,7 +66,7 @@ def test_the_schema_catches_a_broken_compose_file(compose: dict[str, Any]) -> No
 def test_topology_is_three_nats_nodes_postgres_and_the_four_services(
     compose: dict[str, Any],
 ) -> None:
-    assert set(compose["services"]) == {*NATS_NODES, "postgres", *APP_SERVICES}
+    assert set(compose["services"]) == {*NATS_NODES, "postgres", *APP_SERVICES, *JOBS}
     for name in APP_SERVICES:
         service = compose["services"][name]
         # Every container command goes through the composition root.
@@ -79,6 +80,10 @@ def test_topology_is_three_nats_nodes_postgres_and_the_four_services(
 
 def test_every_service_has_a_health_check_and_a_restart_policy(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
+        if name in JOBS:
+            assert service.get("restart") == "on-failure", name
+            assert service["command"][:3] == ["python", "-m", "bootstrap.serve"], name
+            continue
         assert service.get("restart") in {"unless-stopped", "always", "on-failure"}, name
         assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
     for name in APP_SERVICES:
@@ -197,3 +202,30 @@ def test_nats_nodes_get_every_password_the_accounts_file_reads(compose: dict[str
             env["GT_NATS_PASSWORD"]
             == f"${{GT_NATS_{name.upper()}_PASSWORD:?set GT_NATS_{name.upper()}_PASSWORD}}"
         )
+
+
+def test_compose_and_k8s_run_the_nats_version_the_tests_run(compose: dict[str, Any]) -> None:
+    import subprocess
+
+    from eventstore.nats_launcher import nats_server_binary
+
+    out = subprocess.run(
+        [nats_server_binary(), "--version"], capture_output=True, text=True, check=True
+    )
+    version = re.search(r"v(\d+\.\d+\.\d+)", out.stdout + out.stderr)
+    assert version, out
+    image = f"nats:{version.group(1)}-alpine"
+    for node in NATS_NODES:
+        assert compose["services"][node]["image"] == image, node
+    k8s = (ROOT / "deploy" / "k8s" / "nats.yaml").read_text()
+    assert set(re.findall(r"image: (nats:\S+)", k8s)) == {image}
+
+
+def test_every_setting_given_to_a_service_is_one_it_reads(compose: dict[str, Any]) -> None:
+    # The manifests give no variable a service never reads (GT_DATABASE_URL to the registry).
+    from bootstrap.settings_catalogue import settings_read_by
+
+    for name in (*APP_SERVICES, *JOBS):
+        given = set(compose["services"][name]["environment"])
+        unread = given - settings_read_by(name)
+        assert not unread, f"{name} is given {sorted(unread)} and never reads them"

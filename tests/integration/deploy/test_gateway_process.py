@@ -125,7 +125,7 @@ async def test_gateway_process_serves_graphql_health_and_projection_lag(
                     "commandId": "gw-proc-1",
                     "code": "GM0363",
                     "name": "Amsterdam",
-                    "kind": "municipality",
+                    "kind": "MUNICIPALITY",
                 },
             )
             result = written["registerOrganisation"]

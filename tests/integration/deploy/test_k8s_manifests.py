@@ -12,7 +12,11 @@ from tests.integration.deploy.test_compose_file import APP_SERVICES, NATS_NODES,
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
-OPTIONAL_IN_K8S = {"GT_LOG_LEVEL", "GT_TRACE_PROPAGATION"}  # compose passes them through
+OPTIONAL_IN_K8S = {
+    "GT_LOG_LEVEL",
+    "GT_TRACE_PROPAGATION",
+    "GT_OTLP_ENDPOINT",
+}  # compose passes them through
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +78,15 @@ def test_nats_nodes_run_the_shared_config_files(
         volumes = statefulset["spec"]["template"]["spec"]["volumes"]
         assert {"name": "config", "configMap": {"name": "nats-config"}} in volumes
         assert spec["image"] == compose["services"][node]["image"]
+
+
+def test_reference_data_job_runs_the_compose_command(
+    resources: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    job = resources[("Job", "reference-data")]
+    spec = container(job)
+    assert spec["command"] == compose["services"]["reference-data"]["command"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    env = {e["name"]: e for e in spec["env"]}
+    assert set(compose["services"]["reference-data"]["environment"]) <= set(env)

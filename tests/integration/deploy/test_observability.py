@@ -10,12 +10,14 @@ import asyncio
 import io
 import json
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from nats.aio.client import Client as NATS
+from opentelemetry import trace
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts_schema.replies import CommandAccepted, CommandRejected
@@ -26,10 +28,9 @@ from eventstore.health import HealthServer
 from eventstore.health import main as health_main
 from eventstore.observability import (
     InstrumentedEventStore,
-    JsonFormatter,
     ObservabilitySettings,
-    TraceContext,
     correlation_id,
+    json_handler,
     observe_command,
 )
 from eventstore.service_app import build_service_app
@@ -137,12 +138,11 @@ async def test_readiness_fails_while_a_check_fails_and_probe_reports_it() -> Non
 
 async def test_logs_are_json_with_correlation_and_trace_ids() -> None:
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
+    handler = json_handler(stream)
     logger = logging.getLogger("gt.test.json")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    parent = TraceContext.new()
+    caller_trace, caller_span = secrets.token_hex(16), secrets.token_hex(8)
 
     async def handle() -> bytes:
         logger.info("handling %s", "it")
@@ -154,7 +154,7 @@ async def test_logs_are_json_with_correlation_and_trace_ids() -> None:
     await observe_command(
         "ledger",
         "ledger.commands.X",
-        {"traceparent": parent.header},
+        {"traceparent": f"00-{caller_trace}-{caller_span}-01"},
         body.encode(),
         handle,
         propagate_trace=True,
@@ -162,9 +162,11 @@ async def test_logs_are_json_with_correlation_and_trace_ids() -> None:
     logger.removeHandler(handler)
     entry = json.loads(stream.getvalue())
     assert entry["message"] == "handling it"
+    assert (entry["level"], entry["logger"]) == ("INFO", "gt.test.json")
+    assert entry["ts"]
     assert entry["correlation_id"] == "corr-7"
-    assert entry["trace_id"] == parent.trace_id  # the command's span continues the caller's trace
-    assert entry["span_id"] != parent.span_id
+    assert entry["trace_id"] == caller_trace  # the command's span continues the caller's trace
+    assert entry["span_id"] != caller_span
     assert correlation_id.get() is None  # unbound after the command
 
 
@@ -173,9 +175,19 @@ async def test_logs_are_json_with_correlation_and_trace_ids() -> None:
     [
         "",
         "garbage",
-        "01-" + "a" * 32 + "-" + "b" * 16 + "-01",
+        "ff-" + "a" * 32 + "-" + "b" * 16 + "-01",  # version ff is invalid (W3C)
         "00-" + "0" * 32 + "-" + "b" * 16 + "-01",
     ],
 )
-def test_invalid_traceparent_is_ignored(header: str) -> None:
-    assert TraceContext.parse(header) is None
+async def test_invalid_traceparent_starts_a_trace_of_its_own(header: str) -> None:
+    seen: list[str] = []
+
+    async def handle() -> bytes:
+        seen.append(format(trace.get_current_span().get_span_context().trace_id, "032x"))
+        return b'{"status": "accepted"}'
+
+    await observe_command(
+        "ledger", "ledger.commands.X", {"traceparent": header}, b"{}", handle, propagate_trace=True
+    )
+    assert len(seen) == 1
+    assert seen[0] not in header

@@ -47,7 +47,7 @@ async def test_consistency_token_returns_the_new_state_every_time(
                 "commandId": "reg-ams",
                 "code": "GM0363",
                 "name": "Amsterdam",
-                "kind": "municipality",
+                "kind": "MUNICIPALITY",
             }
         },
     )
@@ -78,7 +78,7 @@ async def test_domain_errors_and_invalid_input_are_typed(
         client,
         system,
         REGISTER,
-        {"i": {"code": "amsterdam", "name": "Amsterdam", "kind": "municipality"}},
+        {"i": {"code": "amsterdam", "name": "Amsterdam", "kind": "MUNICIPALITY"}},
     )
     assert invalid["registerOrganisation"]["__typename"] in {"InvalidInput", "DomainError"}
     assert (
@@ -100,7 +100,7 @@ async def test_domain_errors_and_invalid_input_are_typed(
             "commandId": "reg-rdam",
             "code": "GM0599",
             "name": "Rotterdam",
-            "kind": "municipality",
+            "kind": "MUNICIPALITY",
         }
     }
     first = await gql(client, system, REGISTER, variables)

@@ -339,6 +339,6 @@ async def test_facts_of_one_day_take_effect_in_the_order_they_were_recorded(
         return found
 
     assert await participants("2015-03-02") == [
-        {"organisationCode": "GM0363", "status": "withdrawn"}
+        {"organisationCode": "GM0363", "status": "WITHDRAWN"}
     ]
     assert await participants("2015-03-01") == []

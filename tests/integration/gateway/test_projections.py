@@ -158,7 +158,7 @@ async def test_unappliable_event_is_parked_visible_and_the_rest_flow(
         statuses = {
             p["organisationCode"]: p["status"] for p in body["data"]["tender"]["participants"]
         }
-        assert statuses["GM0599"] == "withdrawn"  # the event after the parked one was applied
+        assert statuses["GM0599"] == "WITHDRAWN"  # the event after the parked one was applied
         assert g.client is not None
         metrics = (await g.client.get("/metrics")).text
         assert 'gt_projection_parked_events{projection="enrolment_v2"} 1.0' in metrics

@@ -75,7 +75,7 @@ async def register(server: Server, system: System, code: str, name: str) -> str:
             "/graphql",
             json={
                 "query": REGISTER,
-                "variables": {"i": {"code": code, "name": name, "kind": "municipality"}},
+                "variables": {"i": {"code": code, "name": name, "kind": "MUNICIPALITY"}},
             },
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -109,7 +109,7 @@ async def test_event_arrives_within_a_second_and_resumes_after_disconnect(
     await register(server, system, "GM0518", "'s-Gravenhage")
     await register(server, system, "GM0599", "Rotterdam")
     sub = await Subscriber.connect(server, auditor)
-    await sub.subscribe({"f": {"contexts": ["enrolment"]}, "after": last_seen})
+    await sub.subscribe({"f": {"contexts": ["ENROLMENT"]}, "after": last_seen})
     codes = [(await sub.next())["payload"]["data"]["events"]["aggregateId"] for _ in range(2)]
     assert codes == ["GM0518", "GM0599"]
     await sub.ws.close()

@@ -40,6 +40,8 @@ class RegisterOrganisation(_EnrolmentCommand):
 
 
 class RenameOrganisation(_EnrolmentCommand):
+    """Record an organisation's new official name; its code stays."""
+
     code: Identifier = Field(description=_CODE)
     name: str = Field(min_length=1, description="The new official name.")
 
@@ -53,6 +55,8 @@ class MergeMunicipality(_EnrolmentCommand):
 
 
 class OpenEnrolmentWindow(_EnrolmentCommand):
+    """Open enrolment for a tender's lots: bodies may enrol from opens_on to closes_on."""
+
     tender_id: Identifier = Field(description="A tender planned in the registry.")
     lot_ids: list[Identifier] = Field(min_length=1, description="Lots bodies may enrol for.")
     opens_on: date = Field(description="First day of enrolment.")
@@ -63,11 +67,15 @@ class OpenEnrolmentWindow(_EnrolmentCommand):
 
 
 class ExtendEnrolmentWindow(_EnrolmentCommand):
+    """Move an open enrolment window's last day to a later day."""
+
     tender_id: Identifier = Field(description="The tender.")
     closes_on: date = Field(description="The new, later last day of enrolment.")
 
 
 class EnrolParticipant(_EnrolmentCommand):
+    """Enrol a body in a tender's lots, under its signed power of attorney (volmacht)."""
+
     tender_id: Identifier = Field(description="The tender.")
     organisation_code: Identifier = Field(description=_CODE)
     lot_ids: list[Identifier] = Field(min_length=1, description="Lots the body enrols for.")
@@ -80,6 +88,8 @@ class EnrolParticipant(_EnrolmentCommand):
 
 
 class WithdrawParticipant(_EnrolmentCommand):
+    """Withdraw a body's enrolment while the window is open (before the freeze)."""
+
     tender_id: Identifier = Field(description="The tender.")
     organisation_code: Identifier = Field(description=_CODE)
     withdrawn_on: date | None = Field(
@@ -97,6 +107,8 @@ class CloseEnrolmentWindow(_EnrolmentCommand):
 
 
 class StartMiniCompetition(_EnrolmentCommand):
+    """Invite a framework lot's suppliers to a mini-competition for a call-off."""
+
     call_off_id: Identifier = Field(description="Client-chosen id of the call-off to come.")
     framework_contract_id: Identifier = Field(description="The framework agreement.")
     lot_id: Identifier = Field(description="The framework lot.")

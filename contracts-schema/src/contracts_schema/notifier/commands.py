@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from contracts_schema.base import Command, Identifier
 from contracts_schema.notifier.events import DateKind
+from contracts_schema.registry.values import ContractKind
 
 ORGANISATION_CODE = r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$"
 
@@ -19,7 +20,9 @@ class RaiseExpiryWarning(Command):
     context: ClassVar[str] = "notifier"
 
     contract_id: Identifier = Field(description="The contract reaching a threshold.")
-    contract_kind: str = Field(description="framework, call_off, contract or negotiated_terms.")
+    contract_kind: ContractKind = Field(
+        description="framework, call_off, contract or negotiated_terms."
+    )
     date_kind: DateKind = Field(description="end or max_extent.")
     target_date: date = Field(description="The end (or maximum extent) date warned about.")
     stage: str = Field(description="Threshold: '<n>m' or 'expiry'.")

@@ -1,9 +1,16 @@
-"""`audit` (`python -m bootstrap.audit_cli`): verify the log, replay history, rebuild."""
+"""`audit` (`make audit ARGS=...`, `python -m bootstrap.audit_cli`): verify the log, replay
+history, rebuild read models, export OCDS.
+
+It finds the system by, in this order: the --nats-url / --database-url flags, the GT_NATS_URL /
+GT_DATABASE_URL (and GT_<NAME>_DATABASE_URL) variables, and the endpoints.json that a running
+`make run` writes into its data directory: --data-dir, else GT_DATA_DIR, else ./data.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -35,16 +42,37 @@ from audit.wiring import PROJECTIONS, contexts, open_store, resolve_settings, ru
 from eventstore.settings import NatsSettings
 from eventstore.sql import make_engine
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+# Paragraphs as one line each: rich keeps a docstring's line breaks.
+HELP = "\n\n".join(" ".join(p.split()) for p in (__doc__ or "").split("\n\n"))
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def _data_dir(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="GT_DATA_DIR",
+            help="Data directory of a running `make run` (its endpoints.json); default ./data.",
+        ),
+    ] = None,
+) -> None:
+    if data_dir is not None:
+        os.environ["GT_DATA_DIR"] = str(data_dir)
+
+
 projections_app = typer.Typer(help="Projection maintenance.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
 app.add_typer(ocds_app, name="ocds")
 console = Console()
 T = TypeVar("T")
 
-NatsUrl = Annotated[str | None, typer.Option(help="NATS URL (default: GT_NATS_URL).")]
+NatsUrl = Annotated[
+    str | None, typer.Option(help="NATS URL (default: GT_NATS_URL, else the data directory's).")
+]
 DatabaseUrl = Annotated[
-    str | None, typer.Option(help="Read-model database (default: GT_DATABASE_URL).")
+    str | None,
+    typer.Option(help="Read-model database (default: GT_DATABASE_URL, else the data directory's)."),
 ]
 
 
@@ -116,7 +144,7 @@ def verify(
 
 @app.command()
 def replay(
-    aggregate: Annotated[str, typer.Argument(help="<type>/<id>, e.g. tender/LNVT-0800-2000")],
+    aggregate: Annotated[str, typer.Argument(help="<type>/<id>, e.g. tender/vt-0800-2000")],
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Valid date D (or timestamp).")
     ] = None,

@@ -132,7 +132,7 @@ KnownAt = Annotated[
 
 @strawberry.type
 class AuditQuery:
-    @strawberry.field(description="Any aggregate (e.g. tender/LNVT-0800-2000) as of D, known at K.")
+    @strawberry.field(description="Any aggregate (e.g. tender/vt-0800-2000) as of D, known at K.")
     async def history(
         self,
         info: Info,

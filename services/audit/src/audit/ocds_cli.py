@@ -37,10 +37,14 @@ async def export_tender(settings: NatsSettings, tender_id: str, as_of: str | Non
 @ocds_app.command("export")
 def export(
     tender_id: Annotated[str, typer.Argument(help="The tender (contracting process) id.")],
-    out: Annotated[Path, typer.Option(help="Directory for the two package files.")] = Path("."),
+    out: Annotated[
+        Path, typer.Option(help="Directory for the two package files (created if missing).")
+    ] = Path("."),
     as_of: Annotated[str | None, typer.Option("--as-of", help="Valid date D.")] = None,
     known_at: Annotated[str | None, typer.Option("--known-at", help="Known at K.")] = None,
-    nats_url: Annotated[str | None, typer.Option(help="NATS URL (default: GT_NATS_URL).")] = None,
+    nats_url: Annotated[
+        str | None, typer.Option(help="NATS URL (default: GT_NATS_URL, else the data directory's).")
+    ] = None,
 ) -> None:
     """Write <tender>-releases.json and <tender>-records.json, validated against OCDS 1.1.5."""
     settings = resolve_settings(nats_url, None)

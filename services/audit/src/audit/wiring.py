@@ -125,9 +125,25 @@ def resolve_settings(nats_url: str | None, database_url: str | None) -> NatsSett
     return NatsSettings().model_copy(update=updates)
 
 
+def _endpoints_file() -> Path:
+    return Path(os.environ.get("GT_DATA_DIR", "data")) / ENDPOINTS_FILE
+
+
 def _endpoints() -> dict[str, Any]:
-    path = Path(os.environ.get("GT_DATA_DIR", "data")) / ENDPOINTS_FILE
+    path = _endpoints_file()
     return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def _where() -> str:
+    """How the CLI looked for the system, for the error that says it was not found."""
+    path = _endpoints_file()
+    if path.exists():
+        return f"the running system named in {path} is not answering; is it still running?"
+    return (
+        f"no running system found: {path} does not exist (a running `make run` writes it into"
+        " its data directory; point --data-dir / GT_DATA_DIR at that directory) and neither"
+        " --nats-url nor GT_NATS_URL is set"
+    )
 
 
 async def _quiet(_exc: Exception) -> None:
@@ -150,8 +166,7 @@ async def open_store(settings: NatsSettings) -> AsyncIterator[EventStore]:
             nc = await nats.connect(settings.nats_url.split(","), **options)
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         raise ConnectionError(
-            f"cannot reach NATS at {settings.nats_url} ({type(exc).__name__}); start the system"
-            " (`make run`) or point --nats-url / GT_NATS_URL at it"
+            f"cannot reach NATS at {settings.nats_url} ({type(exc).__name__}); {_where()}"
         ) from exc
     try:
         yield EventStore(nc, SystemClock(), replicas=settings.stream_replicas)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from bootstrap import reference_data
 from contracts_schema.base import Command
 from contracts_schema.calendar import dutch_day
 from contracts_schema.enrolment import commands as en
@@ -41,7 +42,8 @@ def months_after(day: date, months: int) -> date:
 
 
 def history(today: date) -> Iterator[Command]:
-    yield en.LoadMunicipalities(command_id="demo-load-municipalities")
+    # The deployment's reference data (a no-op duplicate where it was loaded already).
+    yield reference_data.shipped_list().load_command()
     for code, name in ((VNG, "Vereniging van Nederlandse Gemeenten"), (LNVT, "LNVT")):
         yield en.RegisterOrganisation(
             command_id=f"demo-register-{code}", code=code, name=name, kind="association"

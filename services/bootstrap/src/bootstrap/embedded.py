@@ -10,23 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import secrets
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import nats
 from nats.aio.client import Client as NATS
+from pydantic import ValidationError
 
 from audit.wiring import ENDPOINTS_FILE
+from bootstrap import reference_data
 from bootstrap.demo import DemoLoad, load_demo
 from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
 from eventstore.nats_launcher import NatsServer
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
+from gateway.process_config import HttpSettings
 from gateway.serve import Server
 from gateway.settings import GatewaySettings
 
@@ -100,8 +105,11 @@ async def with_demo(system: System, say: Callable[[str], object] = print) -> Dem
     return demo
 
 
-async def main(data: Path, port: int) -> None:
-    async with embedded(data, port=port, schedule=True) as (system, server):
+async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
+    async with embedded(data, host=host, port=port, schedule=True) as (system, server):
+        # The reference data first, by the same code as the deployment's one-shot job.
+        reference = await reference_data.load(CommandBus(system.nc))
+        print(f"reference data: {len(reference.events)} municipalities registered")
         await with_demo(system)
         print(f"GraphiQL: {server.url}/graphql   (data in {data})")
         print("dev tokens (send as 'Authorization: Bearer <token>'):")
@@ -123,13 +131,33 @@ async def main(data: Path, port: int) -> None:
         print("stopping ...")
 
 
-def run() -> None:
-    asyncio.run(
-        main(
-            Path(os.environ.get("GT_DATA_DIR", "data")).resolve(),
-            int(os.environ.get("GT_PORT", "8000")),
-        )
+def settings_problems(exc: ValidationError) -> str:
+    """pydantic's report as one line per variable: `GT_HTTP_PORT: ... (got 'x')`."""
+    return "; ".join(
+        f"GT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"
+        for e in exc.errors()
     )
+
+
+def run() -> None:
+    """Start, or say in one line why not (a busy port, a bad setting): no traceback."""
+    try:
+        http = HttpSettings()
+        port = int(os.environ["GT_PORT"]) if "GT_PORT" in os.environ else http.http_port
+        GatewaySettings()  # checked here, before anything starts
+        data = Path(os.environ.get("GT_DATA_DIR", "data")).resolve()
+        asyncio.run(main(data, port, http.http_host))
+    except ValidationError as exc:
+        sys.exit(f"error: bad setting: {settings_problems(exc)}")
+    except ValueError as exc:
+        sys.exit(f"error: bad setting: GT_PORT: {exc}")
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            sys.exit(
+                f"error: a port is already in use ({exc.strerror}): is another `make run`"
+                " running? Stop it, or set GT_HTTP_PORT (GraphQL, default 8000)"
+            )
+        sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
     python -m bootstrap.serve enrolment
     python -m bootstrap.serve notifier run | tick --now DAY | webhook-secret ID
     python -m bootstrap.serve gateway
+    python -m bootstrap.serve reference-data load | update --csv FILE --version V ...
 
 Configuration from GT_* variables only. The command services are FastStream apps
 (`eventstore.service_app`), their CommandServices and runners made by `bootstrap.parts`.
@@ -17,19 +18,23 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from faststream import FastStream
     from faststream.nats import NatsBroker
+    from nats.aio.client import Client as NATS
 
+    from bootstrap.reference_data import MunicipalityList
     from enrolment.app import EnrolmentSettings
     from eventstore.clock import Clock
     from eventstore.observability import ObservabilitySettings
     from eventstore.settings import NatsSettings
+    from gateway.commandbus import CommandBus
     from notifier.settings import NotifierSettings
 
 EXIT_CONFIG = 2
@@ -41,6 +46,10 @@ notifier_cli = typer.Typer(
     help="The notifier: expiry warnings and integration events.", add_completion=False
 )
 cli.add_typer(notifier_cli, name="notifier")
+reference_cli = typer.Typer(
+    help="Reference data (the CBS municipality list) through the commands.", add_completion=False
+)
+cli.add_typer(reference_cli, name="reference-data")
 
 
 # The FastStream apps, also started by the tests exactly as the containers start them.
@@ -51,7 +60,6 @@ def registry_app(
     clock: Clock | None = None,
     observability: ObservabilitySettings | None = None,
 ) -> tuple[FastStream, NatsBroker]:
-    from nats.aio.client import Client as NATS
 
     from bootstrap.parts import registry_service
     from contracts_schema.subjects import REGISTRY
@@ -70,7 +78,6 @@ def enrolment_app(
     clock: Clock | None = None,
     observability: ObservabilitySettings | None = None,
 ) -> tuple[FastStream, NatsBroker]:
-    from nats.aio.client import Client as NATS
 
     from bootstrap.parts import EnrolmentParts, enrolment
     from contracts_schema.subjects import ENROLMENT
@@ -102,7 +109,6 @@ def enrolment_app(
 def notifier_app(
     settings: NotifierSettings | None = None, clock: Clock | None = None
 ) -> tuple[FastStream, NatsBroker]:
-    from nats.aio.client import Client as NATS
 
     from bootstrap import parts
     from contracts_schema.subjects import NOTIFIER
@@ -152,7 +158,7 @@ def registry() -> None:
 @cli.command()
 def enrolment() -> None:
     """The enrolment commands, with the registry-facts read model beside them."""
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.INFO)  # text logs; JSON replaces it in the app
     app, _broker = enrolment_app()
     asyncio.run(app.run())
 
@@ -238,6 +244,137 @@ def webhook_secret(subscription_id: str) -> None:
     from notifier.signing import subscription_secret
 
     typer.echo(subscription_secret(NotifierSettings().master_key(), subscription_id))
+
+
+@cli.command("check-secrets")
+def check_secrets() -> None:
+    """Check every GT_NATS_*_PASSWORD in the environment before the NATS servers read them
+    (exit 2 naming each one nats-server would misread)."""
+    import os
+
+    from eventstore.settings import nats_password_problem
+
+    problems = [
+        f"{name} {problem}"
+        for name, value in sorted(os.environ.items())
+        if name.startswith("GT_NATS_") and name.endswith("PASSWORD")
+        for problem in [nats_password_problem(value)]
+        if problem
+    ]
+    for line in problems:
+        typer.echo(f"check-secrets: {line}", err=True)
+    if problems:
+        raise typer.Exit(EXIT_CONFIG)
+    typer.echo("check-secrets: every NATS password is one nats-server reads as text")
+
+
+# Reference data: the deployment's one-shot job and the operator's update.
+
+
+def _reference_list(
+    csv_file: str | None, version: str | None, source: str | None
+) -> MunicipalityList:
+    from pathlib import Path
+
+    from bootstrap.reference_data import MunicipalityList, shipped_list
+
+    if csv_file is None:
+        return shipped_list()
+    if not version or not source:
+        raise typer.BadParameter("--csv needs --version and --source (where the list is from)")
+    return MunicipalityList(version, source, Path(csv_file).read_text(encoding="utf-8"))
+
+
+T = TypeVar("T")
+
+
+def _with_bus(wait: float, work: Callable[[CommandBus, NATS], Awaitable[T]]) -> T:
+    """Run `work` with a command bus on the GT_NATS_* connection; exit 1 on a refusal."""
+    from bootstrap.reference_data import ReferenceDataError
+    from eventstore.observability import ObservabilitySettings, configure_logging
+    from eventstore.service_app import connect_nats
+    from eventstore.settings import NatsSettings
+    from gateway.commandbus import CommandBus
+
+    configure_logging(ObservabilitySettings())
+
+    async def main() -> T:
+        nc = await connect_nats(NatsSettings(), "reference-data")
+        try:
+            # A first start may find the enrolment service still starting: the bus waits.
+            return await work(CommandBus(nc, timeout=60.0, retry_for=wait), nc)
+        finally:
+            await nc.close()
+
+    try:
+        return asyncio.run(main())
+    except ReferenceDataError as exc:
+        typer.echo(f"reference-data: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@reference_cli.command("load")
+def reference_load(
+    csv_file: str | None = typer.Option(None, "--csv", help="A CBS list; default: shipped."),
+    version: str | None = typer.Option(None, help="The list's version (e.g. 2026-01-01)."),
+    source: str | None = typer.Option(None, help="Where the list comes from."),
+    wait: float = typer.Option(180.0, help="Seconds to wait for the enrolment service."),
+) -> None:
+    """Load the municipality list (idempotent: the first start of every topology runs it)."""
+    from bootstrap import reference_data
+
+    reference = _reference_list(csv_file, version, source)
+    reply = _with_bus(wait, lambda bus, _nc: reference_data.load(bus, reference))
+    summary = {
+        "version": reference.version,
+        "source": reference.source,
+        "sha256": reference.digest,
+        "command_id": reference.load_command().command_id,
+        "registered": len(reply.events),
+        "duplicate": reply.duplicate,
+    }
+    typer.echo(json.dumps(summary))
+
+
+@reference_cli.command("update")
+def reference_update(
+    csv_file: str = typer.Option(..., "--csv", help="The newer CBS list."),
+    version: str = typer.Option(..., help="Its version (e.g. 2026-01-01)."),
+    source: str = typer.Option(..., help="Where it comes from."),
+    mergers: str | None = typer.Option(
+        None, help="CSV cbs_code,successor_code,effective_on for codes that left the list."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the changes, send nothing."),
+    wait: float = typer.Option(30.0, help="Seconds to ride out a transient condition."),
+) -> None:
+    """Bring in a newer list: register new, rename, record mergers; print what changed."""
+    from pathlib import Path
+
+    from bootstrap import reference_data
+    from eventstore.clock import SystemClock
+    from eventstore.store import EventStore
+
+    reference = _reference_list(csv_file, version, source)
+    try:
+        merging = (
+            reference_data.parse_mergers(Path(mergers).read_text(encoding="utf-8"), mergers)
+            if mergers
+            else {}
+        )
+    except reference_data.ReferenceDataError as exc:
+        typer.echo(f"reference-data: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+    async def work(bus: CommandBus, nc: NATS) -> dict[str, object]:
+        known = await reference_data.known_municipalities(EventStore(nc, SystemClock()))
+        plan = reference_data.plan_update(reference, known, merging)
+        refused = [] if dry_run else await reference_data.apply(bus, plan, typer.echo)
+        return {**plan.report(), "dry_run": dry_run, "refused": [r.message for r in refused]}
+
+    report = _with_bus(wait, work)
+    typer.echo(json.dumps(report, indent=2))
+    if report["refused"]:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from contracts_schema.subjects import ENROLMENT
 from enrolment.domain.municipality_list import MunicipalityRow, parse_municipalities
 from enrolment.domain.organisation import register_from_reference_list
 from enrolment.routes import ORGANISATION
-from eventstore.commands import CommandRoute, CommandService
+from eventstore.commands import CommandRoute, CommandService, failure_reply
 from eventstore.records import CommandMetadata
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,7 @@ class EnrolmentCommandService(CommandService):
         try:
             reply: CommandAccepted | CommandRejected = await self._load(data)
         except Exception as exc:
-            log.exception("municipality load failed")
-            reply = CommandRejected(
-                code="INTERNAL_ERROR", message=f"internal error: {type(exc).__name__}"
-            )
+            reply = failure_reply(subject, exc)
         return reply.model_dump_json().encode()
 
     async def _load(self, data: bytes) -> CommandAccepted | CommandRejected:

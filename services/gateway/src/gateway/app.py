@@ -1,4 +1,4 @@
-"""The ASGI application: GraphQL over HTTP and graphql-transport-ws, plus /metrics and /healthz."""
+"""The ASGI app: GraphQL over HTTP and graphql-transport-ws, /metrics, /healthz, the console."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from audit.graphql import AuditSources
 from gateway.body import BodyLimit, decode_json
 from gateway.commandbus import CommandBus
+from gateway.console.routes import console_routes, graphiql_response
 from gateway.live import LiveEvents
 from gateway.metrics import refresh
 from gateway.readmodels import ReadModels
@@ -50,6 +51,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_json(data)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_response()  # the vendored page: no CDN
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -92,5 +96,6 @@ def build_app(
             WebSocketRoute("/graphql", graphql),
             Route("/metrics", metrics),
             Route("/healthz", healthz),
+            *console_routes(),  # /static (GraphiQL's assets) and /console
         ]
     )

@@ -10,7 +10,9 @@ import strawberry
 from sqlalchemy import RowMapping
 from strawberry import relay
 
+from contracts_schema.enrolment.state.enrolment_window import ParticipantStatus
 from gateway.schema.context import Info
+from gateway.schema.enums import CallOffProcedure, OrganisationKind
 from gateway.schema.registry_types import Contract, Supplier, Tender, contracts_seen, suppliers
 
 
@@ -19,7 +21,7 @@ class Organisation(relay.Node):
     pk: relay.NodeID[str]
     code: str
     name: str
-    kind: str
+    kind: OrganisationKind
     province: str | None
     merged_into: str | None
     merged_on: date | None
@@ -96,7 +98,7 @@ class Participant(relay.Node):
     tender_id: str
     organisation_code: str
     lot_ids: list[str]
-    status: str
+    status: ParticipantStatus
     enrolled_on: date | None  # None: known only from the frozen participant list
     withdrawn_on: date | None
     frozen: bool
@@ -149,7 +151,7 @@ class CallOff(relay.Node):
     participant_code: str
     supplier_id: str
     awarded_on: date
-    procedure: str
+    procedure: CallOffProcedure
     start_date: date
     end_date: date
     value_eur: Decimal | None

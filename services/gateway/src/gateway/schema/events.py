@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 
 from gateway.auth import Principal, Role
 from gateway.schema.context import Info
+from gateway.schema.enums import AggregateType, EventContext
 from gateway.schema.errors import Forbidden
 from gateway.schema.pagination import Connection, page
 
@@ -22,10 +23,10 @@ class Event(relay.Node):
     pk: relay.NodeID[str]  # "<STREAM>:<seq>"
     event_id: str
     event_type: str
-    context: str
+    context: EventContext
     stream: str
     sequence: int
-    aggregate_type: str
+    aggregate_type: AggregateType
     aggregate_id: str
     aggregate_version: int
     occurred_at: datetime
@@ -92,8 +93,8 @@ def require_event_reader(info: Info) -> Principal:
 @strawberry.input
 class EventFilter:
     event_types: list[str] | None = None
-    context: str | None = None
-    aggregate_type: str | None = None
+    context: EventContext | None = None
+    aggregate_type: AggregateType | None = None
     aggregate_id: str | None = None
     organisation_code: str | None = None
     recorded_from: datetime | None = None
@@ -111,9 +112,9 @@ async def event_log(
     if f.event_types:
         query = query.where(t.c.event_type.in_(f.event_types))
     if f.context:
-        query = query.where(t.c.context == f.context)
+        query = query.where(t.c.context == f.context.value)
     if f.aggregate_type:
-        query = query.where(t.c.aggregate_type == f.aggregate_type)
+        query = query.where(t.c.aggregate_type == f.aggregate_type.value)
     if f.aggregate_id:
         query = query.where(t.c.aggregate_id == f.aggregate_id)
     if f.recorded_from:

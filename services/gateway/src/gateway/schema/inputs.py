@@ -13,6 +13,8 @@ import strawberry
 from pydantic import BaseModel
 from strawberry.scalars import JSON
 
+from gateway.schema.enums import LITERAL_ENUMS
+
 SCALARS: tuple[type, ...] = (str, int, float, bool, dt.date, dt.datetime, Decimal)
 _cache: dict[type[BaseModel], type] = {}
 
@@ -34,12 +36,13 @@ def graphql_type(annotation: Any, name: str) -> Any:
         args = [a for a in get_args(annotation) if a is not Ellipsis]
         return list[graphql_type(args[0], name)] if args else list[JSON]  # type: ignore[misc]
     if origin is Literal:
-        return str
+        # A closed set of words: the GraphQL enum with the same values (gateway.schema.enums).
+        return LITERAL_ENUMS.get(frozenset(str(a) for a in get_args(annotation)), str)
     if isinstance(annotation, type):
         if issubclass(annotation, BaseModel):
             return input_type(annotation, f"{name}Input")
         if issubclass(annotation, Enum):
-            return str
+            return LITERAL_ENUMS.get(frozenset(str(e.value) for e in annotation), str)
         for scalar in SCALARS[::-1]:  # datetime before date, bool before int
             if issubclass(annotation, scalar):
                 return scalar
@@ -72,6 +75,8 @@ def to_plain(value: Any) -> Any:
     """A strawberry input value back to plain data for pydantic validation."""
     if value is None or value is strawberry.UNSET:
         return None
+    if isinstance(value, Enum):  # before the next test: an enum has a strawberry definition
+        return value.value
     if hasattr(value, "__strawberry_definition__"):
         return {
             f.python_name: to_plain(getattr(value, f.python_name))

@@ -17,6 +17,7 @@ from contracts_schema.notifier.urls import url_problem
 from contracts_schema.replies import CommandAccepted
 from gateway.policy import PublicCommand, refusal
 from gateway.schema.context import Info
+from gateway.schema.enums import AggregateType
 from gateway.schema.errors import ClientError
 from gateway.schema.inputs import input_type, to_plain
 
@@ -34,7 +35,7 @@ NODE_TYPES = {
 @strawberry.type
 class AppendedEvent:
     event_type: str
-    aggregate_type: str
+    aggregate_type: AggregateType
     aggregate_id: str
     aggregate_version: int
     stream: str
@@ -107,7 +108,7 @@ def _succeeded(reply: CommandAccepted) -> CommandSucceeded:
         events=[
             AppendedEvent(
                 event_type=e.event_type,
-                aggregate_type=e.aggregate_type,
+                aggregate_type=AggregateType(e.aggregate_type),
                 aggregate_id=e.aggregate_id,
                 aggregate_version=e.aggregate_version,
                 stream=e.stream,
@@ -170,7 +171,8 @@ def mutation_type(table: tuple[PublicCommand, ...]) -> type | None:
     fields = [
         strawberry.mutation(
             resolver=_resolver(entry.model),
-            description=(entry.model.__doc__ or entry.model.command_type).strip().splitlines()[0]
+            # the whole docstring, then who may send it (the table's rule)
+            description=" ".join((entry.model.__doc__ or entry.model.command_type).split())
             + f" ({entry.rule.value}.)",
         )
         for entry in sorted(table, key=lambda e: e.model.command_type)

@@ -12,6 +12,7 @@ from strawberry.relay.types import GlobalIDValueError
 
 from gateway.schema.context import Info
 from gateway.schema.enrolment_types import CallOff, Organisation
+from gateway.schema.enums import OrganisationKind
 from gateway.schema.errors import Forbidden, InvalidArgument
 from gateway.schema.events import Event, EventFilter, event_log
 from gateway.schema.filters import (
@@ -33,6 +34,7 @@ from gateway.schema.registry_types import (
     Tender,
     contracts_seen,
 )
+from gateway.schema.search import name_matches
 from gateway.schema.statistics import Statistics
 
 
@@ -141,21 +143,29 @@ class Query:
         row = await info.context.loaders.organisation.load(code)
         return Organisation.from_row(row) if row else None
 
-    @strawberry.field
+    @strawberry.field(description="Organisations by kind, province or a part of the name.")
     async def organisations(
         self,
         info: Info,
-        kind: str | None = None,
+        kind: OrganisationKind | None = None,
         province: str | None = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Part of the name or code, any case: `amster` finds Amsterdam."
+            ),
+        ] = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Organisation]:
         o = info.context.read.organisations.organisations
         query = select(o)
         if kind:
-            query = query.where(o.c.kind == kind)
+            query = query.where(o.c.kind == kind.value)
         if province:
             query = query.where(o.c.province == province)
+        if search and search.strip():
+            query = query.where(name_matches(o, search))
         return await page(info, query, [(o.c.code, False)], Organisation.from_row, first, after)
 
     @strawberry.field

@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, get_args
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy import RowMapping
 from strawberry import relay
 
-from contracts_schema.registry import values
 from contracts_schema.registry.state import ContractKind, ContractStatus, LotStatus, TenderPhase
 from gateway.auth import Principal
 from gateway.schema.context import Info
+from gateway.schema.enums import Procedure, ReviewOutcome
 
 if TYPE_CHECKING:
     from gateway.schema.enrolment_types import CallOff, EnrolmentWindow, Organisation, Participant
@@ -35,38 +34,6 @@ strawberry.enum(
 )
 strawberry.enum(ContractKind, description="What kind of contract: framework, call-off, ...")
 strawberry.enum(ContractStatus, description="Whether a contract is in force.")
-
-
-# The contract's closed vocabularies (Literal types) as GraphQL enums; checked at import.
-@strawberry.enum(description="The procurement procedure of a tender.")
-class Procedure(StrEnum):
-    OPEN = "open"
-    RESTRICTED = "restricted"
-    COMPETITIVE_PROCEDURE_WITH_NEGOTIATION = "competitive_procedure_with_negotiation"
-    COMPETITIVE_DIALOGUE = "competitive_dialogue"
-    NEGOTIATED_WITHOUT_PUBLICATION = "negotiated_without_publication"
-    NATIONAL = "national"
-
-
-@strawberry.enum(
-    description="How review proceedings on an award ended: AWARD_UPHELD (the award stands),"
-    " AWARD_ANNULLED (annulled: re-evaluate or re-tender), SETTLED (the parties settled),"
-    " WITHDRAWN (the claimant withdrew)."
-)
-class ReviewOutcome(StrEnum):
-    AWARD_UPHELD = "award_upheld"
-    AWARD_ANNULLED = "award_annulled"
-    SETTLED = "settled"
-    WITHDRAWN = "withdrawn"
-
-
-def _same_vocabulary(enum: type[StrEnum], literal: Any) -> None:
-    if {e.value for e in enum} != set(get_args(literal)):
-        raise RuntimeError(f"GraphQL enum {enum.__name__} differs from the contract's {literal}")
-
-
-_same_vocabulary(Procedure, values.Procedure)
-_same_vocabulary(ReviewOutcome, values.ReviewOutcome)
 
 
 @strawberry.type(description="A family of joint procurements (OT2006, OT2010, OT2017, GT, ...).")

@@ -7,8 +7,10 @@ from decimal import Decimal
 import strawberry
 from sqlalchemy import case, distinct, func, select
 
+from gateway.schema import participation
 from gateway.schema.context import Info
 from gateway.schema.filters import contracts_visible
+from gateway.schema.participation import OverallParticipation, ProgrammeProvinceRate
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
 
@@ -113,6 +115,17 @@ class Statistics:
             )
             for r in rows
         ]
+
+    # Across programmes (gateway.schema.participation).
+    @strawberry.field(description="Municipalities in at least one programme, of all of them.")
+    async def participation(self, info: Info) -> OverallParticipation:
+        return await participation.overall(info)
+
+    @strawberry.field(description="Participation per programme and province.")
+    async def participation_by_programme_and_province(
+        self, info: Info
+    ) -> list[ProgrammeProvinceRate]:
+        return await participation.by_programme_and_province(info)
 
 
 async def _municipalities(info: Info) -> int:

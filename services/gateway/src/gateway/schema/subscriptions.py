@@ -11,15 +11,16 @@ import strawberry
 from eventstore.commands import parse_consistency_token
 from gateway.live import LiveFilter, TooManySubscriptions
 from gateway.schema.context import Info
+from gateway.schema.enums import AggregateType, EventContext
 from gateway.schema.errors import ClientError, Forbidden, InvalidArgument
 from gateway.schema.events import Event
 
 
 @strawberry.input
 class LiveEventFilter:
-    contexts: list[str] | None = None
+    contexts: list[EventContext] | None = None
     event_types: list[str] | None = None
-    aggregate_type: str | None = None
+    aggregate_type: AggregateType | None = None
     aggregate_id: str | None = None
     organisation_code: str | None = None
 
@@ -48,9 +49,9 @@ class Subscription:
         if live is None:
             raise ClientError("this gateway has no live event source", "UNAVAILABLE")
         live_filter = LiveFilter(
-            contexts=tuple(f.contexts or ()),
+            contexts=tuple(c.value for c in f.contexts or ()),
             event_types=tuple(f.event_types or ()),
-            aggregate_type=f.aggregate_type,
+            aggregate_type=f.aggregate_type.value if f.aggregate_type else None,
             aggregate_id=f.aggregate_id,
             organisation_code=organisation,
         )

@@ -1,0 +1,97 @@
+"""Participation across programmes: the share of municipalities taking part anywhere, and per
+programme and province (the coordinators' "almost 80% of municipalities take part")."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy import distinct, func, select
+
+from gateway.schema.context import Info
+
+MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
+
+
+@strawberry.type(description="Share of a province's (unmerged) municipalities in a programme.")
+class ProgrammeProvinceRate:
+    programme_id: str
+    province: str
+    participating: int
+    municipalities: int
+
+    @strawberry.field
+    def rate(self) -> float:
+        return round(self.participating / self.municipalities, 4) if self.municipalities else 0.0
+
+
+@strawberry.type(description="Municipalities taking part in at least one programme's tender.")
+class OverallParticipation:
+    participating: int
+    municipalities: int
+    programmes: int
+
+    @strawberry.field
+    def rate(self) -> float:
+        return round(self.participating / self.municipalities, 4) if self.municipalities else 0.0
+
+
+async def overall(info: Info) -> OverallParticipation:
+    read = info.context.read
+    o, p, t = read.organisations.organisations, read.enrolment.participants, read.tenders.tenders
+    participating = await read.scalar(
+        select(func.count(distinct(p.c.organisation_code)))
+        .join(t, t.c.tender_id == p.c.tender_id)
+        .join(o, o.c.code == p.c.organisation_code)
+        .where(
+            p.c.participates.is_(True),
+            p.c.organisation_code.like(MUNICIPALITY),
+            o.c.merged_into.is_(None),
+            t.c.programme_id.is_not(None),
+        )
+    )
+    municipalities = await read.scalar(
+        select(func.count()).where(o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None))
+    )
+    programmes = await read.scalar(select(func.count()).select_from(read.tenders.programmes))
+    return OverallParticipation(
+        participating=int(participating or 0),
+        municipalities=int(municipalities or 0),
+        programmes=int(programmes or 0),
+    )
+
+
+async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
+    read = info.context.read
+    o, p, t = read.organisations.organisations, read.enrolment.participants, read.tenders.tenders
+    province = func.coalesce(o.c.province, "unknown")
+    totals = await read.rows(
+        select(province.label("province"), func.count().label("n"))
+        .where(o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None))
+        .group_by(province)
+    )
+    municipalities = {r["province"]: int(r["n"]) for r in totals}
+    rows = await read.rows(
+        select(
+            t.c.programme_id,
+            province.label("province"),
+            func.count(distinct(p.c.organisation_code)).label("n"),
+        )
+        .join(t, t.c.tender_id == p.c.tender_id)
+        .join(o, o.c.code == p.c.organisation_code)
+        .where(
+            p.c.participates.is_(True),
+            p.c.organisation_code.like(MUNICIPALITY),
+            o.c.merged_into.is_(None),
+            t.c.programme_id.is_not(None),
+        )
+        .group_by(t.c.programme_id, province)
+        .order_by(t.c.programme_id, province)
+    )
+    return [
+        ProgrammeProvinceRate(
+            programme_id=r["programme_id"],
+            province=r["province"],
+            participating=int(r["n"]),
+            municipalities=municipalities.get(r["province"], 0),
+        )
+        for r in rows
+    ]
