@@ -32,5 +32,17 @@ class EventEnvelope(Value):
     prev_hash: str | None = Field(
         description="Hash of the previous event of the aggregate; null for the first."
     )
-    hash: str = Field(description="SHA-256 (hex) over the canonical encoding of all other fields.")
+    hash: str = Field(
+        description="SHA-256 (hex) over the canonical encoding of all other fields but"
+        " `signature` (and `signer` when null)."
+    )
     payload: dict[str, Any] = Field(description="The event body, per the event type's JSON Schema.")
+    signer: str | None = Field(
+        default=None,
+        description="Public nkey of the service that appended the event (hashed); null on"
+        " events appended before signatures.",
+    )
+    signature: str | None = Field(
+        default=None,
+        description="Ed25519 signature (base64) by `signer` over `hash`; not itself hashed.",
+    )

@@ -1,7 +1,7 @@
 """Canonical encoding and the per-aggregate SHA-256 hash chain.
 
-hash = sha256(canonical JSON of every envelope field except `hash`), and each envelope's
-`prev_hash` is its predecessor's `hash`, so an altered, removed or reordered event breaks
+hash = sha256(canonical JSON of every envelope field except `hash` and `signature`), and each
+envelope's `prev_hash` is its predecessor's `hash`, so an altered, removed or reordered event breaks
 the chain at a point we can name.
 """
 
@@ -34,7 +34,12 @@ def canonical_json(value: Any) -> bytes:
 
 
 def envelope_hash(envelope_fields: dict[str, Any]) -> str:
-    body = {k: v for k, v in envelope_fields.items() if k != "hash"}
+    # The signature signs the hash; an unsigned (legacy) event hashes as it did before.
+    body = {
+        k: v
+        for k, v in envelope_fields.items()
+        if k not in ("hash", "signature") and not (k == "signer" and v is None)
+    }
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 

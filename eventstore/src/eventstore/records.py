@@ -17,6 +17,7 @@ from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.clock import Clock
 from eventstore.hashing import envelope_hash
+from eventstore.signing import EventSigner
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,10 @@ def seal(
     history: AggregateHistory,
     new_events: Sequence[NewEvent],
     meta: CommandMetadata,
+    signer: EventSigner | None = None,
 ) -> list[EventEnvelope]:
-    """Wrap payloads in envelopes continuing the aggregate's version and hash chain."""
+    """Wrap payloads in envelopes continuing the aggregate's version and hash chain, signed
+    by `signer` (the context's service key) when given."""
     recorded_at = clock.now()
     prev_hash = history.last_hash
     version = history.version
@@ -96,10 +99,12 @@ def seal(
             "causation_id": meta.causation_id,
             "prev_hash": prev_hash,
             "payload": new.payload,
+            "signer": signer.public_key if signer else None,
         }
         # Hash the JSON form so that verifying a decoded envelope gives the same digest.
         json_fields = json.loads(EventEnvelope.model_construct(**fields, hash="").model_dump_json())
         fields["hash"] = envelope_hash(json_fields)
+        fields["signature"] = signer.sign(fields["hash"]) if signer else None
         envelope = EventEnvelope.model_validate(fields)
         envelopes.append(envelope)
         prev_hash = envelope.hash

@@ -6,6 +6,7 @@ reply, which FastStream sends to the request's reply subject.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -16,6 +17,7 @@ from faststream.nats.annotations import NatsMessage
 from faststream.security import SASLPlaintext
 from nats.aio.client import Client as NATS
 
+from eventstore.checkpoints import checkpoint_periodically
 from eventstore.clock import Clock, SystemClock
 from eventstore.commands import CommandService
 from eventstore.health import HealthServer
@@ -28,7 +30,9 @@ from eventstore.observability import (
     observe_command,
 )
 from eventstore.settings import NatsSettings
+from eventstore.signing import EventSigner
 from eventstore.store import EventStore
+from eventstore.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,7 @@ def build_service_app(
         app = FastStream(broker)
     holder: dict[str, CommandService] = {}
     connections: list[NATS] = []
+    anchoring: list[asyncio.Task[None]] = []
     health = HealthServer(observability.metrics_host, max(observability.metrics_port, 0))
 
     @app.on_startup
@@ -91,13 +96,29 @@ def build_service_app(
             log.info("%s: /healthz, /readyz and /metrics on port %s", name, health.port)
         nc = await connect_nats(settings, f"{name}-eventstore")
         connections.append(nc)
-        store = InstrumentedEventStore(nc, clock, replicas=settings.stream_replicas)
+        signer = EventSigner(settings.signing_seed) if settings.signing_seed else None
+        if signer is None:
+            log.warning("%s: GT_SIGNING_SEED unset: its events are not signed", name)
+        signers = {name: signer} if signer else {}
+        store = InstrumentedEventStore(
+            nc, clock, replicas=settings.stream_replicas, signers=signers
+        )
         service = await make_service(store, nc, clock)
         await service.start()
         holder["service"] = service
+        if signer is not None:
+            anchoring.append(
+                asyncio.create_task(
+                    checkpoint_periodically(
+                        store, service.context, signer, settings.checkpoint_interval
+                    )
+                )
+            )
 
     @app.on_shutdown
     async def stop_service() -> None:
+        for task in anchoring:
+            await cancel_and_wait(task)
         await health.stop()
         for nc in connections:
             await nc.close()

@@ -38,6 +38,14 @@ class NatsSettings(BaseSettings):
     )
     nats_user: str | None = None
     nats_password: str | None = None
+    signing_seed: str | None = Field(
+        default=None,
+        description="The service's ed25519 nkey seed (GT_SIGNING_SEED, a secret): it signs the"
+        " events the service appends and its stream checkpoints.",
+    )
+    checkpoint_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between signed checkpoints of its stream."
+    )
     stream_replicas: int = Field(default=1, ge=1, le=5, description="3 on a JetStream cluster.")
     database_url: str = Field(
         default="sqlite:///data/registry.db", description="SQLAlchemy URL of the read models."

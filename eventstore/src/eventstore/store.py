@@ -38,6 +38,7 @@ from eventstore.records import (
     decode,
     seal,
 )
+from eventstore.signing import EventSigner
 
 # The values live in eventstore.records; importing them from here keeps working.
 __all__ = [
@@ -56,9 +57,37 @@ DIRECT_GET_BATCH = 1000
 PUBLISH_TIMEOUT = 5.0
 
 
+_COMPARED = (
+    "subjects",
+    "num_replicas",
+    "allow_atomic",
+    "allow_direct",
+    "deny_delete",
+    "deny_purge",
+    "duplicate_window",
+)
+
+
+def differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    """Whether a stream's configuration differs from the wanted one in what the code sets."""
+    return any(
+        getattr(wanted, name) is not None and getattr(current, name) != getattr(wanted, name)
+        for name in _COMPARED
+    )
+
+
 class EventStore:
-    def __init__(self, nc: NATS, clock: Clock, *, replicas: int = 1, protect: bool = True) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        clock: Clock,
+        *,
+        replicas: int = 1,
+        protect: bool = True,
+        signers: Mapping[str, EventSigner] | None = None,
+    ) -> None:
         self._nc = nc
+        self._signers = dict(signers or {})  # context name -> its service's key
         self._clock = clock
         self._replicas = replicas
         self._protect = protect  # deny message delete and purge: the log is append-only
@@ -88,11 +117,14 @@ class EventStore:
             duplicate_window=120.0,
         )
         try:
-            await self._js.stream_info(context.stream)
+            info = await self._js.stream_info(context.stream)
         except NotFoundError:
             await self._js.add_stream(config)
             return
-        await self._js.update_stream(config)
+        # Only the operator's NATS user may reconfigure a stream: a service asks for an update
+        # only when the stream differs from the code (a deployment that changes it).
+        if differs(info.config, config):
+            await self._js.update_stream(config)
 
     async def load(
         self, context: BoundedContext, aggregate_type: str, aggregate_id: str
@@ -162,7 +194,7 @@ class EventStore:
         meta: CommandMetadata,
     ) -> list[EventEnvelope]:
         """Wrap payloads in envelopes continuing the aggregate's version and hash chain."""
-        return seal(self._clock, history, new_events, meta)
+        return seal(self._clock, history, new_events, meta, self._signers.get(history.context.name))
 
     async def append(
         self,

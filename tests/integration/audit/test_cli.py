@@ -182,3 +182,36 @@ def test_projections_rebuild_cuts_over(nats_server: NatsServer, sqlite_url: str)
     result = runner.invoke(app, ["projections", "rebuild", "nope", *args])
     assert result.exit_code == 2
     assert "unknown projection 'nope'" in result.output
+
+
+def test_verify_fails_while_a_projection_has_parked_events(
+    nats_server: NatsServer, sqlite_url: str
+) -> None:
+    # A well-formed envelope whose payload the projection cannot read (a malformed date):
+    # the projection parks it, and verify says so and fails instead of printing "verified".
+    broken = Fact(
+        "TenderPlanned",
+        {**LNVT_TENDER[0].payload, "tender_id": "BROKEN-1", "planned_on": "2020-13-45"},
+        LNVT_TENDER[0].occurred_at,
+    )
+    load(nats_server, sqlite_url, project=False)
+
+    async def park() -> str:
+        nc = await nats.connect(nats_server.url)
+        clock = FixedClock(datetime(2026, 1, 15, tzinfo=UTC))
+        [stored] = await record(
+            EventStore(nc, clock, protect=False), clock, "tender/BROKEN-1", spaced([broken])
+        )
+        projection_runner = ProjectionRunner(nc, make_engine(sqlite_url), TendersProjection())
+        await projection_runner.start()
+        assert await projection_runner.wait_until({"REGISTRY": stored.seq}, timeout=10)
+        await projection_runner.stop()
+        await nc.close()
+        return stored.envelope.event_id
+
+    event_id = asyncio.run(park())
+    args = ["verify", "--nats-url", nats_server.url, "--database-url", sqlite_url]
+    result = runner.invoke(app, [*args, "--projection", "tenders"])
+    assert result.exit_code == 1, result.output
+    assert "parked" in result.output
+    assert event_id in result.output

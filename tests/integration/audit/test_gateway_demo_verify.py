@@ -29,6 +29,7 @@ from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS, READ_M
 from bootstrap.system import System
 from contracts_schema.subjects import CONTEXTS
 from enrolment.registry_facts import RegistryFacts
+from eventstore.signing import PUBLIC_KEYS_ENV, trusted_keys
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
@@ -65,7 +66,11 @@ class Demo:
     def environment(self) -> dict[str, str]:
         """Where the services' own read-model databases are, as a deployment would say."""
         databases = self.system.databases
-        return {database_variable(d): databases[d] for d in (ENROLMENT_DB, NOTIFIER_DB)}
+        # ... and the services' public signing keys (docs/security.md).
+        keys = ",".join(f"{c}={k}" for c, ks in trusted_keys(self.data).items() for k in ks)
+        return {database_variable(d): databases[d] for d in (ENROLMENT_DB, NOTIFIER_DB)} | {
+            PUBLIC_KEYS_ENV: keys
+        }
 
 
 @asynccontextmanager

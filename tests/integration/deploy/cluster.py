@@ -24,8 +24,9 @@ from notifier.nats_accounts import dev_environment, dev_password
 ROOT = Path(__file__).resolve().parents[3]
 NATS_CONFIG_DIR = ROOT / "deploy" / "nats"
 NODES = ("nats-1", "nats-2", "nats-3")
-# The test-only ledger service stands in for a real one: it logs in with registry's user.
-SERVICE_USER = "registry"
+# The test-only ledger service stands in for a real one; its context (ledger.*) is in no
+# service's least-privilege grants, so it logs in as the operator.
+SERVICE_USER = "operator"
 
 
 def service_credentials(user: str = SERVICE_USER) -> dict[str, str]:

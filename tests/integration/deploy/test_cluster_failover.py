@@ -89,7 +89,8 @@ async def test_stream_leader_killed_mid_load_loses_nothing(
 ) -> None:
     # The cluster runs with deploy/nats/accounts.conf: no anonymous clients.
     with pytest.raises(nats.errors.Error, match="Authorization Violation"):
-        await nats.connect(cluster.urls[0], allow_reconnect=False, connect_timeout=2)
+        # (the server asks the auth callout first, none runs here: it refuses after a wait)
+        await nats.connect(cluster.urls[0], allow_reconnect=False, connect_timeout=10)
     nc = await connect(cluster)
     # Provisioning, as for the deployment: the processed-command record must survive a node too.
     await nc.jetstream().create_key_value(

@@ -66,7 +66,8 @@ def test_the_schema_catches_a_broken_compose_file(compose: dict[str, Any]) -> No
 def test_topology_is_three_nats_nodes_postgres_and_the_four_services(
     compose: dict[str, Any],
 ) -> None:
-    assert set(compose["services"]) == {*NATS_NODES, "postgres", *APP_SERVICES, *JOBS}
+    # nats-auth: the NATS auth callout that admits organisations (docs/security.md).
+    assert set(compose["services"]) == {*NATS_NODES, "postgres", "nats-auth", *APP_SERVICES, *JOBS}
     for name in APP_SERVICES:
         service = compose["services"][name]
         # Every container command goes through the composition root.
@@ -190,6 +191,7 @@ def test_nats_nodes_get_every_password_the_accounts_file_reads(compose: dict[str
     )
     variables = set(re.findall(r"(?m)^\s*password:\s*\$([A-Z0-9_]+)$", accounts))
     assert len(variables) == len(re.findall(r"(?m)^\s*password:", accounts))  # all by $VAR
+    variables |= set(re.findall(r"(?m)^\s*issuer:\s*\$([A-Z0-9_]+)$", accounts))
     for node in NATS_NODES:
         environment = compose["services"][node]["environment"]
         assert set(environment) == variables, node

@@ -84,9 +84,16 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+ENUM_FIELDS = {"procedure", "kind"}  # closed sets: GraphQL enums, sent by their names
+
+
 def graphql_input(value: Any) -> Any:
     if isinstance(value, dict):
-        return {camel(k): graphql_input(v) for k, v in value.items() if v is not None}
+        return {
+            camel(k): v.upper() if k in ENUM_FIELDS else graphql_input(v)
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
         return [graphql_input(v) for v in value]
     return value

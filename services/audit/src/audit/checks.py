@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from audit.rebuild import Comparison, compare, live_checkpoints, rebuild
 from audit.verify import Problem, StreamReport, verify_streams
 from audit.wiring import Engines, UnknownDatabase
 from contracts_schema.subjects import BoundedContext
-from eventstore.projection import Projection, RunnerFactory
+from eventstore.projection import Projection, RunnerFactory, parked
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 
@@ -66,9 +66,29 @@ async def verify_projection(
                 Problem(f"projection {projection.key}", "rebuild-failed", detail)
             )
             return report
-        return compare(projection, live, scratch, rebuilt.tables)
+        report = compare(projection, live, scratch, rebuilt.tables)
+        report.problems.extend(parked_problems(live, projection.key))
+        return report
     finally:
         scratch.dispose()
+
+
+def parked_problems(live: Engine, key: str) -> list[Problem]:
+    """A parked event is one the read model does not show: verify fails until it is resolved."""
+    c = parked.c
+    with live.connect() as conn:
+        rows = conn.execute(
+            select(c.stream, c.seq, c.event_id, c.error).where(c.projection == key)
+        ).all()
+    return [
+        Problem(
+            f"{stream} seq {seq}",
+            "parked",
+            f"projection {key} could not apply it: {error}",
+            str(event_id),
+        )
+        for stream, seq, event_id, error in rows
+    ]
 
 
 async def verify_all(
@@ -79,8 +99,9 @@ async def verify_all(
     progress: Progress | None = None,
     *,
     runners: RunnerFactory,
+    trusted: Mapping[str, set[str]] | None = None,
 ) -> VerifyReport:
-    report = VerifyReport(await verify_streams(store, contexts, progress))
+    report = VerifyReport(await verify_streams(store, contexts, progress, trusted))
     if live is None:
         return report
     engines = Engines(live)  # a read model may live in its service's own database

@@ -40,6 +40,7 @@ from audit.rebuild import Cancelled
 from audit.render import print_replay, print_verify
 from audit.wiring import PROJECTIONS, contexts, open_store, resolve_settings, runner_factory
 from eventstore.settings import NatsSettings
+from eventstore.signing import trusted_keys
 from eventstore.sql import make_engine
 
 # Paragraphs as one line each: rich keeps a docstring's line breaks.
@@ -134,6 +135,7 @@ def verify(
                     checked,
                     lambda n: bar.advance(task, n),
                     runners=runner_factory(),
+                    trusted=trusted_keys(Path(settings.data_dir)),
                 )
 
     report = _run(go)

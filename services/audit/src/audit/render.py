@@ -35,8 +35,16 @@ def print_verify(console: Console, report: VerifyReport) -> None:
         )
         console.print(
             f"stream {stream.stream}: {stream.events} events, "
-            f"{stream.aggregates} aggregates: {status}"
+            f"{stream.aggregates} aggregates, {stream.signed} signed, "
+            f"{stream.checkpoints} checkpoints: {status}"
         )
+        if stream.legacy:
+            sealed = (
+                f"sealed by the checkpoint at seq {stream.legacy_sealed_by}"
+                if stream.legacy_sealed_by
+                else "not sealed by any checkpoint"
+            )
+            console.print(f"  {stream.legacy} unsigned legacy event(s) first: {sealed}")
     for comparison in report.projections:
         status = "[green]identical[/]" if not comparison.problems else "[red]differs[/]"
         console.print(f"projection {comparison.projection}: {comparison.rows} rows: {status}")

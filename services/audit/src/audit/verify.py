@@ -6,19 +6,28 @@ versions and links (`gap`, `broken-link`); a forged event re-sealed with a fresh
 the link of its successor; a copy republished on the stream repeats a version (`reordered`);
 an event filed under another aggregate's subject (`misfiled`); bytes that no longer decode
 (`undecodable`).
+
+Who appended it: every event after the stream's first signed one must carry a signature by a
+trusted key of its context (`unsigned`, `untrusted-signer`, `bad-signature`), so an event
+appended with stream access but without the service's key is named. Events before the first
+signed one are the unsigned legacy prefix (from before signatures): counted, and trustworthy
+only as far as a checkpoint seals them. Every signed checkpoint is recomputed from the stream:
+a stream that ends before it (`truncated`) or reaches it with another digest (`resealed`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from contracts_schema.subjects import BoundedContext, parse_event_subject
+from eventstore.checkpoints import EMPTY_DIGEST, Checkpoint, advance, read_checkpoints
 from eventstore.hashing import verify_chain
+from eventstore.signing import signature_holds
 from eventstore.store import EventStore, StoredEvent
 
 Progress = Callable[[int], None]
@@ -43,6 +52,10 @@ class StreamReport:
     aggregates: int = 0
     problems: list[Problem] = field(default_factory=list)
     undecodable: set[int] = field(default_factory=set)
+    signed: int = 0
+    legacy: int = 0  # unsigned events before the first signed one
+    legacy_sealed_by: int | None = None  # the first checkpoint covering the whole prefix
+    checkpoints: int = 0
 
 
 def _at(event: StoredEvent) -> str:
@@ -85,7 +98,10 @@ async def _read_all(
 
 
 async def verify_stream(
-    store: EventStore, context: BoundedContext, progress: Progress | None = None
+    store: EventStore,
+    context: BoundedContext,
+    progress: Progress | None = None,
+    trusted: Mapping[str, set[str]] | None = None,
 ) -> StreamReport:
     report = StreamReport(context.stream)
     try:
@@ -123,7 +139,92 @@ async def verify_stream(
     report.aggregates = len(groups)
     for (aggregate_type, aggregate_id), stored in sorted(groups.items()):
         report.problems.extend(_chain_problems(f"{aggregate_type}/{aggregate_id}", stored))
+    keys = set((trusted or {}).get(context.name, set()))
+    _check_signatures(events, keys, report)
+    checkpoints = await read_checkpoints(store, context)
+    _check_checkpoints(context, events, last_seq, checkpoints, keys, report)
     return report
+
+
+def _check_signatures(events: list[StoredEvent], keys: set[str], report: StreamReport) -> None:
+    signing_started = False
+    for event in events:
+        e = event.envelope
+        if e.signature is None or e.signer is None:
+            if signing_started:
+                report.problems.append(
+                    Problem(
+                        _at(event),
+                        "unsigned",
+                        "no service signature: not appended by the service owning the stream",
+                        e.event_id,
+                    )
+                )
+            else:
+                report.legacy += 1
+            continue
+        signing_started = True
+        if e.signer not in keys:
+            report.problems.append(
+                Problem(
+                    _at(event), "untrusted-signer", f"signed by unknown key {e.signer}", e.event_id
+                )
+            )
+        elif not signature_holds(e.signer, e.hash, e.signature):
+            report.problems.append(
+                Problem(
+                    _at(event),
+                    "bad-signature",
+                    "signature does not match the event's hash",
+                    e.event_id,
+                )
+            )
+        else:
+            report.signed += 1
+
+
+def _check_checkpoints(
+    context: BoundedContext,
+    events: list[StoredEvent],
+    last_seq: int,
+    checkpoints: list[Checkpoint],
+    keys: set[str],
+    report: StreamReport,
+) -> None:
+    digests: dict[int, str] = {}
+    digest = EMPTY_DIGEST
+    for event in events:
+        digest = advance(digest, event.seq, event.envelope.hash)
+        digests[event.seq] = digest
+    legacy_end = events[report.legacy - 1].seq if report.legacy else 0
+    for checkpoint in checkpoints:
+        report.checkpoints += 1
+        where = f"{context.stream} checkpoint at seq {checkpoint.seq}"
+        if checkpoint.signer not in keys or not checkpoint.holds():
+            report.problems.append(
+                Problem(where, "bad-checkpoint", "not signed by a trusted key of the context")
+            )
+            continue
+        if checkpoint.seq > last_seq or checkpoint.seq not in digests:
+            report.problems.append(
+                Problem(
+                    where,
+                    "truncated",
+                    f"the stream ends at seq {last_seq}: the events"
+                    f" up to {checkpoint.seq} it anchored are gone",
+                )
+            )
+        elif digests[checkpoint.seq] != checkpoint.digest:
+            report.problems.append(
+                Problem(
+                    where,
+                    "resealed",
+                    "history up to this checkpoint was rewritten"
+                    " (its digest differs from the events now stored)",
+                )
+            )
+        elif report.legacy_sealed_by is None and checkpoint.seq >= legacy_end:
+            report.legacy_sealed_by = checkpoint.seq
 
 
 def _hole(context: BoundedContext, first: int, last: int) -> Problem:
@@ -141,6 +242,9 @@ def _chain_problems(aggregate: str, stored: list[StoredEvent]) -> Iterable[Probl
 
 
 async def verify_streams(
-    store: EventStore, contexts: Iterable[BoundedContext], progress: Progress | None = None
+    store: EventStore,
+    contexts: Iterable[BoundedContext],
+    progress: Progress | None = None,
+    trusted: Mapping[str, set[str]] | None = None,
 ) -> list[StreamReport]:
-    return [await verify_stream(store, context, progress) for context in contexts]
+    return [await verify_stream(store, context, progress, trusted) for context in contexts]

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
+from contracts_schema.subjects import NOTIFIER
 from enrolment.app import COMMANDS as ENROLMENT_COMMANDS
 from enrolment.app import READ_MODEL as ENROLMENT_READ_MODEL
 from eventstore.clock import Clock
 from eventstore.commands import CommandParts, CommandService
 from eventstore.ports import EventSource, EventStorePort
 from eventstore.projection import Projection, ProjectionRunner
+from eventstore.signing import EventSigner
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from gateway.readside import ReadSide, start_read_side
@@ -100,7 +102,8 @@ def notifier(
 ) -> Notifier:
     """The notifier's schedule read model, ticker, feed, webhooks and commands (not started)."""
     engine = engine or notifier_engine(settings.database_url)
-    store = EventStore(nc, clock, replicas=settings.stream_replicas)
+    signers = {NOTIFIER.name: EventSigner(settings.signing_seed)} if settings.signing_seed else {}
+    store = EventStore(nc, clock, replicas=settings.stream_replicas, signers=signers)
     return Notifier(
         nc,
         store,

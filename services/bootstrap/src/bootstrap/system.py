@@ -6,6 +6,7 @@ the same composition.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +18,14 @@ from starlette.applications import Starlette
 from bootstrap import parts
 from bootstrap.parts import EnrolmentParts
 from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS_DB, embedded_databases
-from contracts_schema.subjects import CONTEXTS
+from contracts_schema.subjects import CONTEXTS, NOTIFIER
+from eventstore.checkpoints import checkpoint_periodically
 from eventstore.clock import Clock, SystemClock
 from eventstore.projection import ProjectionRunner
 from eventstore.service_app import serve_in_process, server_url
+from eventstore.signing import local_seed, local_signer
 from eventstore.store import EventStore
+from eventstore.tasks import cancel_and_wait
 from gateway.readmodels import ReadModels
 from gateway.readside import ReadSide
 from gateway.settings import GatewaySettings
@@ -41,6 +45,7 @@ class System:
     # events in their streams).
     schedule: bool = False
     protect_streams: bool = True  # False only in tests that tamper with the log on purpose
+    checkpoint_interval: float = 60.0  # seconds between signed checkpoints of each stream
     commands: NatsBroker | None = None  # FastStream, with the containers' subscriber
     runners: list[ProjectionRunner] = field(default_factory=list)
     enrolment: EnrolmentParts | None = None
@@ -49,6 +54,7 @@ class System:
     read: ReadModels | None = None
     app: Starlette | None = None
     read_side: ReadSide | None = None
+    anchoring: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def databases(self) -> dict[str, str]:
@@ -66,16 +72,26 @@ class System:
         return runners
 
     async def start(self) -> System:
-        store = EventStore(self.nc, self.clock, protect=self.protect_streams)
+        # Each context's key, generated under the data dir (public halves for `audit verify`).
+        signers = {name: local_signer(self.data_dir, name) for name in CONTEXTS}
+        store = EventStore(self.nc, self.clock, protect=self.protect_streams, signers=signers)
         for context in CONTEXTS.values():
             await store.ensure_stream(context)
+            self.anchoring.append(
+                asyncio.create_task(
+                    checkpoint_periodically(
+                        store, context, signers[context.name], self.checkpoint_interval
+                    )
+                )
+            )
         self.enrolment = await parts.enrolment(
             store, self.nc, self.clock, self.databases[ENROLMENT_DB]
         )
         services = [parts.registry_service(store, self.clock), self.enrolment.service]
         if self.with_notifier:
             url = self.databases[NOTIFIER_DB]
-            notifier_settings = NotifierSettings(database_url=url)
+            seed = local_seed(self.data_dir, NOTIFIER.name)
+            notifier_settings = NotifierSettings(database_url=url, signing_seed=seed)
             self.notifier = parts.notifier(self.nc, self.clock, notifier_settings)
             every = notifier_settings.tick_interval_seconds if self.schedule else None
             await self.notifier.start(commands=False, webhooks=False, tick_every=every)
@@ -88,6 +104,8 @@ class System:
         return self
 
     async def stop(self) -> None:
+        for task in self.anchoring:
+            await cancel_and_wait(task)
         if self.commands is not None:
             await self.commands.stop()
         if self.read_side is not None:

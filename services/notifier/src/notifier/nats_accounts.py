@@ -1,26 +1,47 @@
-"""Renders deploy/nats/accounts.conf: one NATS user per service and per organisation.
+"""Renders deploy/nats/accounts.conf: least-privilege NATS users, and municipalities by callout.
 
-python -m notifier.nats_accounts [CODE ...] > deploy/nats/accounts.conf
+python -m notifier.nats_accounts > deploy/nats/accounts.conf
 
-An organisation's user may subscribe only to `gt.org.<code>.>`, `gt.public.>` and its own
-inbox prefix, and may pull only from its own durable consumer `org_<code>` (whose filters the
-notifier fixes), so it can never read another organisation's events.
+Accounts:
+- GT holds the streams and one user per service, the operator and the auditor. Each service
+  publishes only its own context's events, the commands it sends and the JetStream API calls
+  it needs on the streams it uses; only `operator` may delete, purge or reconfigure a stream.
+- ORGS holds the municipalities and every organisation registered later. None is in this file:
+  the auth callout (`notifier.nats_auth`) admits them with per-organisation permissions, so a
+  new organisation needs no server restart. ORGS imports from GT only the feed subjects and the
+  JetStream calls on the INTEGRATION stream's consumers; JetStream answers a pull request in
+  the requester's account, so a reply subject set to `registry.commands.…` lands in ORGS, where
+  no service listens.
 
-No password is in the file: each is a NATS variable (`password: $GT_NATS_REGISTRY_PASSWORD`)
-that nats-server resolves from its environment at start, and refuses to start without.
-`dev_environment()` gives development values (tests, a local server).
+No password or key is in the file: each is a NATS variable (`password: $GT_NATS_REGISTRY_PASSWORD`,
+`issuer: $GT_NATS_CALLOUT_ISSUER`) that nats-server resolves from its environment at start, and
+refuses to start without. `dev_environment()` gives development values (tests, `make run`).
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass, field
 
+from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
+from eventstore.checkpoints import CHECKPOINT_STREAM
 from notifier.feed import INTEGRATION_STREAM, consumer_name
 
 SERVICES = ("registry", "enrolment", "notifier", "gateway")
+# Users beside the services: the callout, stream administration, read-only audit.
+CALLOUT_USER = "auth"
+OPERATOR_USER = "operator"
+AUDIT_USER = "audit"
+USERS = (*SERVICES, CALLOUT_USER, OPERATOR_USER, AUDIT_USER)
+ORGS_ACCOUNT = "ORGS"
+CREDENTIALS_BUCKET = "org-credentials"  # KV: organisation code -> hash of its NATS secret
+PROCESSED_KV = "processed-commands"
+ISSUER_VARIABLE = "GT_NATS_CALLOUT_ISSUER"
 # The GT founding municipalities plus LNVT's stand-in OIN: the demo's organisations.
 DEFAULT_ORGANISATIONS = ("GM0363", "GM0518", "GM0599", "GM0772", "GM0160", "GM0175")
+# A fixed development callout key (public: it admits organisations only on dev servers).
+DEV_CALLOUT_SEED = "SAAM6BKHXMBKOUWPICP5EH4T542UCNS7AC375TF6PL7ESQ3QVYPXHNTXSA"
 
 
 def dev_password(user: str) -> str:
@@ -28,65 +49,215 @@ def dev_password(user: str) -> str:
 
 
 def password_variable(user: str) -> str:
-    """The environment variable holding a user's password (GT_NATS_<SERVICE>_PASSWORD,
-    GT_NATS_ORG_<CODE>_PASSWORD)."""
-    name = re.sub(r"[^A-Z0-9]", "_", user.upper())
-    return f"GT_NATS_{name}_PASSWORD" if user in SERVICES else f"GT_NATS_ORG_{name}_PASSWORD"
+    """The environment variable holding a user's password (GT_NATS_<USER>_PASSWORD)."""
+    return f"GT_NATS_{re.sub(r'[^A-Z0-9]', '_', user.upper())}_PASSWORD"
 
 
-def dev_environment(organisations: tuple[str, ...] = DEFAULT_ORGANISATIONS) -> dict[str, str]:
-    """Every password variable the accounts file needs, with development values."""
-    return {password_variable(u): dev_password(u) for u in (*SERVICES, *organisations)}
+def dev_callout_issuer() -> str:
+    import nkeys
+
+    return str(nkeys.from_seed(DEV_CALLOUT_SEED.encode()).public_key.decode())
+
+
+def dev_environment() -> dict[str, str]:
+    """Every variable the accounts file needs, with development values."""
+    env = {password_variable(u): dev_password(u) for u in USERS}
+    env[ISSUER_VARIABLE] = dev_callout_issuer()
+    return env
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One user's subject permissions."""
+
+    publish: list[str]
+    subscribe: list[str]
+    responses: bool = False  # may answer requests it received (allow_responses)
+    deny_publish: list[str] = field(default_factory=list)
+
+
+def _reads(streams: list[str]) -> list[str]:
+    """Read a stream (info, direct get) and run consumers on it."""
+    subjects = ["$JS.API.INFO", "$JS.API.STREAM.NAMES"]
+    for s in streams:
+        subjects += [
+            f"$JS.API.STREAM.INFO.{s}",
+            f"$JS.API.DIRECT.GET.{s}",
+            f"$JS.API.DIRECT.GET.{s}.>",
+            f"$JS.API.STREAM.MSG.GET.{s}",
+            f"$JS.API.CONSUMER.CREATE.{s}",
+            f"$JS.API.CONSUMER.CREATE.{s}.>",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{s}.*",
+            f"$JS.API.CONSUMER.DELETE.{s}.*",
+            f"$JS.API.CONSUMER.INFO.{s}.*",
+            f"$JS.API.CONSUMER.MSG.NEXT.{s}.*",
+            f"$JS.ACK.{s}.>",
+        ]
+    return subjects
+
+
+def _creates(streams: list[str]) -> list[str]:
+    # Creating a missing stream with the code's configuration (an existing one with another
+    # configuration is refused by the server); updating, purging, deleting: operator only.
+    return [f"$JS.API.STREAM.CREATE.{s}" for s in streams]
+
+
+def _processed(context: BoundedContext) -> list[str]:
+    """Its record of processed commands, and its signed checkpoints (eventstore.checkpoints)."""
+    bucket = f"KV_{PROCESSED_KV}"
+    return [
+        *_reads([bucket, CHECKPOINT_STREAM]),
+        *_creates([bucket, CHECKPOINT_STREAM]),
+        f"$KV.{PROCESSED_KV}.{context.name}.>",
+        f"checkpoints.{context.name}",
+    ]
+
+
+def _event_streams(*contexts: BoundedContext) -> list[str]:
+    return [c.stream for c in contexts]
+
+
+ALL_EVENT_STREAMS = _event_streams(*CONTEXTS.values())
+
+
+def service_grants() -> dict[str, Grant]:
+    inbox = "_INBOX.>"
+    registry = Grant(
+        publish=[
+            REGISTRY.event_subjects,
+            *_reads(ALL_EVENT_STREAMS),
+            *_creates([REGISTRY.stream]),
+            *_processed(REGISTRY),
+        ],
+        subscribe=[REGISTRY.command_subjects, inbox],
+        responses=True,
+    )
+    enrolment = Grant(
+        publish=[
+            ENROLMENT.event_subjects,
+            *_reads(ALL_EVENT_STREAMS),
+            *_creates([ENROLMENT.stream, REGISTRY.stream]),
+            *_processed(ENROLMENT),
+        ],
+        subscribe=[ENROLMENT.command_subjects, inbox],
+        responses=True,
+    )
+    notifier = Grant(
+        publish=[
+            NOTIFIER.event_subjects,
+            NOTIFIER.command_subjects,  # its ticker raises warnings through its own commands
+            "gt.org.>",
+            "gt.public.>",
+            *_reads([*ALL_EVENT_STREAMS, INTEGRATION_STREAM]),
+            *_creates([*ALL_EVENT_STREAMS, INTEGRATION_STREAM]),
+            *_processed(NOTIFIER),
+        ],
+        subscribe=[NOTIFIER.command_subjects, inbox],
+        responses=True,
+    )
+    gateway = Grant(
+        # Sends commands and reads; appends nothing, creates no stream.
+        publish=[*(c.command_subject("*") for c in CONTEXTS.values()), *_reads(ALL_EVENT_STREAMS)],
+        subscribe=[inbox],
+    )
+    callout = Grant(
+        publish=_reads([f"KV_{CREDENTIALS_BUCKET}"]),
+        subscribe=["$SYS.REQ.USER.AUTH", inbox],
+        responses=True,
+    )
+    operator = Grant(publish=[">"], subscribe=[">"])
+    audit = Grant(
+        publish=_reads([*ALL_EVENT_STREAMS, CHECKPOINT_STREAM]),
+        subscribe=[inbox],
+        # Reads without consuming: no consumer of its own, and never a consumer of another.
+        deny_publish=["$JS.API.CONSUMER.>", "$JS.ACK.>"],
+    )
+    return {
+        "registry": registry,
+        "enrolment": enrolment,
+        "notifier": notifier,
+        "gateway": gateway,
+        CALLOUT_USER: callout,
+        OPERATOR_USER: operator,
+        AUDIT_USER: audit,
+    }
+
+
+def organisation_grant(code: str) -> Grant:
+    """What the callout grants an organisation: its own consumer, its own and public subjects,
+    its own inbox prefix."""
+    consumer = consumer_name(code)
+    return Grant(
+        publish=[
+            f"$JS.API.CONSUMER.INFO.{INTEGRATION_STREAM}.{consumer}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{INTEGRATION_STREAM}.{consumer}",
+            f"$JS.ACK.{INTEGRATION_STREAM}.{consumer}.>",
+        ],
+        subscribe=[f"gt.org.{code}.>", "gt.public.>", f"_INBOX_{code}.>"],
+    )
 
 
 def _list(items: list[str], indent: str) -> str:
     return "[\n" + "".join(f'{indent}  "{i}"\n' for i in items) + f"{indent}]"
 
 
-def service_user(name: str) -> str:
-    # Services talk JetStream and request/reply broadly; only the notifier writes the feed.
-    deny = [] if name == "notifier" else ["gt.org.>", "gt.public.>"]
-    inline = ", ".join(f'"{d}"' for d in deny)
-    publish = f'{{ allow: [">"], deny: [{inline}] }}'
+def _user(name: str, grant: Grant) -> str:
+    i = "          "
+    deny = f"\n{i}  deny: {_list(grant.deny_publish, i + '  ')}" if grant.deny_publish else ""
+    responses = f"\n{i}allow_responses: true" if grant.responses else ""
     return (
-        f"      {{\n        user: {name}\n        password: ${password_variable(name)}\n"
-        f"        permissions: {{\n          publish: {publish}\n"
-        f'          subscribe: {{ allow: [">"] }}\n        }}\n      }}\n'
-    )
-
-
-def organisation_user(code: str) -> str:
-    consumer = consumer_name(code)
-    publish = [
-        "$JS.API.INFO",
-        f"$JS.API.CONSUMER.INFO.{INTEGRATION_STREAM}.{consumer}",
-        f"$JS.API.CONSUMER.MSG.NEXT.{INTEGRATION_STREAM}.{consumer}",
-        f"$JS.ACK.{INTEGRATION_STREAM}.{consumer}.>",
-    ]
-    subscribe = [f"gt.org.{code}.>", "gt.public.>", f"_INBOX_{code}.>"]
-    return (
-        f'      {{\n        user: "{code}"\n        password: ${password_variable(code)}\n'
+        f'      {{\n        user: "{name}"\n        password: ${password_variable(name)}\n'
         f"        permissions: {{\n"
-        f"          publish: {{ allow: {_list(publish, '          ')} }}\n"
-        f"          subscribe: {{ allow: {_list(subscribe, '          ')} }}\n"
+        f"          publish: {{\n{i}  allow: {_list(grant.publish, i + '  ')}{deny}\n{i}}}\n"
+        f"          subscribe: {{ allow: {_list(grant.subscribe, i)} }}{responses}\n"
         f"        }}\n      }}\n"
     )
 
 
-def render(organisations: tuple[str, ...] = DEFAULT_ORGANISATIONS) -> str:
-    users = "".join(service_user(s) for s in SERVICES)
-    users += "".join(organisation_user(code) for code in organisations)
+ORG_EXPORTS = [
+    ("service", f"$JS.API.CONSUMER.INFO.{INTEGRATION_STREAM}.*", ""),
+    ("service", f"$JS.API.CONSUMER.MSG.NEXT.{INTEGRATION_STREAM}.*", ", response_type: stream"),
+    ("service", f"$JS.ACK.{INTEGRATION_STREAM}.*.>", ""),
+    ("stream", "gt.org.>", ""),
+    ("stream", "gt.public.>", ""),
+]
+
+
+def render() -> str:
+    users = "".join(_user(name, grant) for name, grant in service_grants().items())
+    exports = "".join(
+        f'      {{ {kind}: "{subject}", accounts: [{ORGS_ACCOUNT}]{extra} }}\n'
+        for kind, subject, extra in ORG_EXPORTS
+    )
+    imports = "".join(
+        f'      {{ {kind}: {{ account: GT, subject: "{subject}" }} }}\n'
+        for kind, subject, _ in ORG_EXPORTS
+    )
     return (
         "# Generated by `python -m notifier.nats_accounts`; included by the server configs.\n"
-        "# One user per service and per organisation. An organisation reads only its own\n"
-        "# subjects (gt.org.<code>.>), the public ones (gt.public.>) and its own durable\n"
-        "# consumer org_<code> on the INTEGRATION stream; it connects with inbox prefix\n"
-        "# _INBOX_<code>. Passwords are NATS variables resolved from the server's environment\n"
-        "# (GT_NATS_<SERVICE>_PASSWORD, GT_NATS_ORG_<CODE>_PASSWORD); none is in this file.\n"
-        "accounts {\n  GT {\n    jetstream: enabled\n    users: [\n"
-        f"{users}    ]\n  }}\n}}\n"
+        "# GT: one least-privilege user per service, the operator (the only one that may\n"
+        "# delete, purge or reconfigure a stream) and the auditor (read only). ORGS: every\n"
+        "# organisation, admitted by the auth callout (notifier.nats_auth) with permissions for\n"
+        "# its own consumer, subjects and inbox. Passwords and the callout's public key are NATS\n"
+        "# variables resolved from the server's environment; none is in this file.\n"
+        "accounts {\n"
+        "  GT {\n    jetstream: enabled\n    users: [\n"
+        f"{users}    ]\n"
+        f"    exports: [\n{exports}    ]\n  }}\n"
+        f"  {ORGS_ACCOUNT} {{\n    imports: [\n{imports}    ]\n  }}\n"
+        "  SYS {}\n"
+        "}\n"
+        "system_account: SYS\n"
+        "authorization {\n"
+        "  auth_callout {\n"
+        f"    issuer: ${ISSUER_VARIABLE}\n"
+        "    account: GT\n"
+        "    # Config users log in with their passwords; everyone else is asked of the callout.\n"
+        f"    auth_users: [ {', '.join(USERS)} ]\n"
+        "  }\n"
+        "}\n"
     )
 
 
 if __name__ == "__main__":
-    sys.stdout.write(render(tuple(sys.argv[1:]) or DEFAULT_ORGANISATIONS))
+    sys.stdout.write(render())

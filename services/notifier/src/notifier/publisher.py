@@ -27,7 +27,7 @@ from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.enrolment.events import OrganisationRegistered
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
 from eventstore.projection import ProjectionRunner
-from eventstore.store import EventStore, StoredEvent
+from eventstore.store import EventStore, StoredEvent, differs
 from eventstore.subscription import DurableSubscriber
 from notifier.feed import (
     INTEGRATION_STREAM,
@@ -57,11 +57,12 @@ async def ensure_integration_stream(
     )
     js = nc.jetstream()
     try:
-        await js.stream_info(INTEGRATION_STREAM)
+        info = await js.stream_info(INTEGRATION_STREAM)
     except NotFoundError:
         await js.add_stream(config)
         return
-    await js.update_stream(config)
+    if differs(info.config, config):  # reconfiguring needs the operator's NATS user
+        await js.update_stream(config)
 
 
 async def ensure_organisation_consumer(nc: NATS, code: str) -> None:

@@ -1,0 +1,133 @@
+"""Signed checkpoints: a service anchors its stream's head so a cut or re-sealed tail shows.
+
+A checkpoint names a stream sequence and the digest of everything up to it:
+digest(n) = sha256(digest(n-1) | seq | event hash), from the empty digest. It is signed with
+the context's key and kept in the CHECKPOINTS stream (`checkpoints.<context>`, no delete, no
+purge). The auditor recomputes the digest while reading the stream: a stream that ends
+before a checkpoint was cut (`truncated`); a different digest means history up to that
+point was rewritten, even with every hash re-sealed (`resealed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from contracts_schema.subjects import BoundedContext
+from eventstore.hashing import canonical_json
+from eventstore.signing import EventSigner, signature_holds
+from eventstore.store import EventStore
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_STREAM = "CHECKPOINTS"
+EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
+
+
+def checkpoint_subject(context: BoundedContext) -> str:
+    return f"checkpoints.{context.name}"
+
+
+def advance(digest: str, seq: int, event_hash: str) -> str:
+    return hashlib.sha256(f"{digest}|{seq}|{event_hash}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    context: str
+    seq: int
+    digest: str
+    signer: str
+    signature: str
+
+    def body(self) -> dict[str, Any]:
+        return {"context": self.context, "seq": self.seq, "digest": self.digest,
+                "signer": self.signer}  # fmt: skip
+
+    def signed_text(self) -> str:
+        return canonical_json(self.body()).decode()
+
+    def holds(self) -> bool:
+        return signature_holds(self.signer, self.signed_text(), self.signature)
+
+
+async def ensure_checkpoint_stream(store: EventStore) -> None:
+    js = store.nc.jetstream()
+    with contextlib.suppress(NotFoundError):
+        await js.stream_info(CHECKPOINT_STREAM)
+        return
+    await js.add_stream(
+        StreamConfig(
+            name=CHECKPOINT_STREAM,
+            subjects=["checkpoints.>"],
+            storage=StorageType.FILE,
+            num_replicas=store.replicas,
+            deny_delete=True,
+            deny_purge=True,
+            allow_direct=True,
+        )
+    )
+
+
+async def read_checkpoints(store: EventStore, context: BoundedContext) -> list[Checkpoint]:
+    js = store.nc.jetstream()
+    found: list[Checkpoint] = []
+    try:
+        info = await js.stream_info(CHECKPOINT_STREAM)
+    except NotFoundError:
+        return found
+    seq = 1
+    while seq <= info.state.last_seq:
+        try:
+            msg = await js.get_msg(
+                CHECKPOINT_STREAM, seq=seq, next=True, subject=checkpoint_subject(context)
+            )
+        except NotFoundError:
+            break
+        found.append(Checkpoint(**json.loads(msg.data or b"{}")))
+        seq = (msg.seq or seq) + 1
+    return found
+
+
+async def write_checkpoint(
+    store: EventStore, context: BoundedContext, signer: EventSigner
+) -> Checkpoint | None:
+    """Anchor the stream's current head (None when nothing is new since the last one)."""
+    await ensure_checkpoint_stream(store)
+    previous = await read_checkpoints(store, context)
+    digest, seq = (previous[-1].digest, previous[-1].seq) if previous else (EMPTY_DIGEST, 0)
+    head = seq
+    async for event in store.read_stream(context, seq + 1):
+        digest = advance(digest, event.seq, event.envelope.hash)
+        head = event.seq
+    if head == seq:
+        return None
+    unsigned = Checkpoint(context.name, head, digest, signer.public_key, "")
+    checkpoint = Checkpoint(
+        context.name, head, digest, signer.public_key, signer.sign(unsigned.signed_text())
+    )
+    body = json.dumps({**checkpoint.body(), "signature": checkpoint.signature}).encode()
+    await store.nc.jetstream().publish(checkpoint_subject(context), body, stream=CHECKPOINT_STREAM)
+    return checkpoint
+
+
+async def checkpoint_periodically(
+    store: EventStore, context: BoundedContext, signer: EventSigner, interval: float
+) -> None:
+    """The service's anchoring loop (cancel to stop); a failed round is retried next time."""
+    while True:
+        try:
+            await write_checkpoint(store, context, signer)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("checkpoint of %s failed", context.stream)
+        await asyncio.sleep(interval)

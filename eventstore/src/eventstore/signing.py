@@ -1,0 +1,88 @@
+"""Who appended an event: each service signs the hash of what it appends (ed25519 nkeys).
+
+Stream access alone (a NATS password) no longer makes an event: the auditor checks every
+event's `signature` over its `hash` with the public key of the service owning the event's
+context, so it needs public keys only. `signer` (the public nkey, `U…`) is part of the hashed
+content; `signature` is not (it signs the hash).
+
+Key material: a service's seed comes from `GT_SIGNING_SEED` (a secret in a deployment); `make
+run` and tests generate one per context under `<data>/keys/` (`<context>.seed`, mode 0600)
+beside its public key (`<context>.pub`), which is where `audit verify` reads them, or from
+`GT_SIGNING_PUBLIC_KEYS` (`registry=U…,enrolment=U…`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import nkeys
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+PUBLIC_KEYS_ENV = "GT_SIGNING_PUBLIC_KEYS"
+KEYS_DIR = "keys"
+
+
+class EventSigner:
+    def __init__(self, seed: str | bytes) -> None:
+        self._key = nkeys.from_seed(seed.encode() if isinstance(seed, str) else seed)
+        self.public_key: str = self._key.public_key.decode()
+
+    def sign(self, digest: str) -> str:
+        return base64.b64encode(self._key.sign(digest.encode())).decode()
+
+
+def new_seed() -> str:
+    return str(nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER).decode())
+
+
+def _verify_key(public: str) -> VerifyKey:
+    raw = base64.b32decode(public + "=" * (-len(public) % 8))
+    if len(raw) != 35 or raw[0] != nkeys.PREFIX_BYTE_USER:
+        raise ValueError(f"not a public user nkey: {public!r}")
+    return VerifyKey(raw[1:33])
+
+
+def signature_holds(public: str, digest: str, signature: str) -> bool:
+    try:
+        _verify_key(public).verify(digest.encode(), base64.b64decode(signature))
+    except (ValueError, binascii.Error, BadSignatureError):
+        return False
+    return True
+
+
+def local_seed(data: Path, context: str) -> str:
+    """This installation's key for `context`, made on first use (make run, tests); its public
+    key is published beside it for `audit verify`."""
+    keys = data / KEYS_DIR
+    keys.mkdir(parents=True, exist_ok=True)
+    seed_file = keys / f"{context}.seed"
+    if not seed_file.exists():
+        seed_file.touch(mode=0o600)
+        seed_file.write_text(new_seed())
+    seed = seed_file.read_text().strip()
+    (keys / f"{context}.pub").write_text(EventSigner(seed).public_key + "\n")
+    return seed
+
+
+def local_signer(data: Path, context: str) -> EventSigner:
+    return EventSigner(local_seed(data, context))
+
+
+def trusted_keys(
+    data: Path | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, set[str]]:
+    """Context name -> the public keys whose signatures the auditor accepts for it."""
+    found: dict[str, set[str]] = {}
+    spec = (environ if environ is not None else os.environ).get(PUBLIC_KEYS_ENV, "")
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        context, _, key = item.partition("=")
+        found.setdefault(context, set()).add(key)
+    if data is not None and (data / KEYS_DIR).is_dir():
+        for pub in (data / KEYS_DIR).glob("*.pub"):
+            found.setdefault(pub.stem, set()).add(pub.read_text().strip())
+    return found
