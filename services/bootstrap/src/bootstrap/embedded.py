@@ -91,8 +91,10 @@ async def embedded(
         # Organisations log in through the auth callout, in-process here (a service in a
         # deployment); the operator stores the local organisations' secrets first.
         operator = await logins.connect(OPERATOR_USER)
-        connections.append(operator)
-        await admit_local_organisations(operator, credentials)
+        try:
+            await admit_local_organisations(operator, credentials)
+        finally:
+            await operator.close()  # no part of the running system holds the operator's login
         callout = await logins.connect(CALLOUT_USER)
         connections.append(callout)
         await nats_auth.serve(callout, nkeys.from_seed(credentials.callout_seed.encode()))
@@ -157,6 +159,14 @@ async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
             token = issue_token(system.settings, role, f"dev-{role.value}", organisation=org)
             print(f"  {label:22} {token}")
         print("  anonymous              (no header)")
+        assert system.logins is not None
+        for code, secret in system.logins.credentials.organisations.items():
+            print(f"{code}'s integration feed over NATS (docs/municipal-consumer.md):")
+            print(
+                f"  python examples/municipal_consumer.py --url {system.logins.url}"
+                f" --org {code} --password {secret}"
+            )
+        print(f"NATS users' local passwords: {credentials_path(data)}")
         print("Ctrl-C stops.")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -67,9 +67,10 @@ def local_credentials(data: Path) -> LocalCredentials:
     stored = json.loads(path.read_text()) if path.exists() else {}
     passwords = dict(stored.get("passwords", {}))
     organisations = dict(stored.get("organisations", {}))
-    seed = stored.get("callout_seed") or nkeys.encode_seed(
-        os.urandom(32), nkeys.PREFIX_BYTE_ACCOUNT
-    ).decode()
+    seed = (
+        stored.get("callout_seed")
+        or nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_ACCOUNT).decode()
+    )
     for user in USERS:
         passwords.setdefault(user, _password())
     for code in LOCAL_ORGANISATIONS:
