@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import nats
 import pytest
 import pytest_asyncio
 from nats.errors import Error as NatsError
@@ -29,13 +30,14 @@ from bootstrap.system import System
 from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY
 from eventstore.clock import SystemClock
 from eventstore.store import EventStore
+from eventstore.testing.nats_server import NatsServer
 from gateway.commandbus import CommandBus
 from gateway.serve import Server
 from notifier.feed import INTEGRATION_STREAM
 from notifier.nats_accounts import OPERATOR_USER, USERS
 from tests.integration.deploy.test_nats_security import ROOT, Client
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.jetstream, pytest.mark.asyncio(loop_scope="module")]
 cli = CliRunner()
 
 
@@ -199,3 +201,23 @@ async def test_a_municipality_reads_its_feed_through_the_callout(
     assert all(s.startswith(("gt.org.GM0363.", "gt.public.")) for s in subjects), subjects
     with pytest.raises(NatsError):  # a wrong secret is refused by the callout
         await Client().connect(system.logins.url, "GM0363", secret + "x")
+
+
+async def test_a_data_directory_from_before_authentication_is_resumed(tmp_path: Path) -> None:
+    """An earlier `make run` kept its streams in the server's global account; they move to GT."""
+    data = tmp_path / "data"
+    before = NatsServer(data / "jetstream").start()  # as `make run` started it until now
+    try:
+        nc = await nats.connect(before.url)
+        await nc.jetstream().add_stream(name="EARLIER", subjects=["earlier.>"])
+        await nc.jetstream().publish("earlier.x", b"kept")
+        await nc.close()
+    finally:
+        before.stop()
+    async with embedded(data, port=0) as (system, _server):
+        operator = await login(system, OPERATOR_USER)
+        try:
+            message = await operator.nc.jetstream().get_msg("EARLIER", 1)
+            assert message.data == b"kept"
+        finally:
+            await operator.nc.close()

@@ -32,6 +32,7 @@ from bootstrap.nats_local import (
     JETSTREAM_DIR,
     LocalCredentials,
     Logins,
+    adopt_unauthenticated_store,
     credentials_path,
     local_credentials,
     server_config,
@@ -77,6 +78,8 @@ async def embedded(
     await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
     # The deployment's accounts file, with this data directory's generated passwords.
     credentials = local_credentials(data)
+    if adopt_unauthenticated_store(data):
+        print(f"NATS streams of an earlier `make run` in {data} moved to its account GT")
     broker = NatsServer(
         data / JETSTREAM_DIR,
         config_file=server_config(data),

@@ -83,6 +83,22 @@ def local_credentials(data: Path) -> LocalCredentials:
     return credentials
 
 
+GLOBAL_ACCOUNT = "$G"  # where a server without accounts keeps its streams
+STREAMS_ACCOUNT = "GT"  # the account of the streams in the accounts file
+
+
+def adopt_unauthenticated_store(data: Path) -> bool:
+    """Move the streams of a data directory from before authentication (`make run` ran its
+    server without accounts: account `$G`) into the GT account, so the next run resumes them.
+    JetStream keeps each account's streams in a directory of the account's name."""
+    accounts = data / JETSTREAM_DIR / "jetstream"
+    old, new = accounts / GLOBAL_ACCOUNT, accounts / STREAMS_ACCOUNT
+    if not old.is_dir() or new.exists():
+        return False
+    old.rename(new)
+    return True
+
+
 def server_config(data: Path) -> Path:
     """The server's configuration: JetStream under <data>/jetstream, the accounts file."""
     directory = data / CONFIG_DIR
