@@ -106,7 +106,12 @@ async def embedded(
         nc = await logins.connect(GATEWAY_USER)
         connections.append(nc)
         settings = GatewaySettings(
-            database_url=embedded_databases(data)[READ_MODELS_DB], jwt_secret=dev_secret(data)
+            database_url=embedded_databases(data)[READ_MODELS_DB],
+            jwt_secret=dev_secret(data),
+            # `make run` is for exploring: GraphiQL, introspection and suggestions on.
+            graphiql=True,
+            introspection=True,
+            suggestions=True,
         )
         system = await System(nc, data, settings, schedule=schedule, logins=logins).start()
         assert system.app is not None
