@@ -71,6 +71,7 @@ async def test_the_notifier_container_writes_signed_checkpoints_that_audit_verif
         "GT_DATABASE_URL": f"sqlite:///{tmp_path / 'notifier.db'}",
         "GT_SIGNING_SEED": seed,
         "GT_CHECKPOINT_INTERVAL": "0.2",
+        "GT_WEBHOOK_MASTER_KEY": "a-test-webhook-master-key",
     }
     stderr = tmp_path / "stderr.log"
     process = start(compose_command("notifier"), env, tmp_path, stderr)
