@@ -174,5 +174,5 @@ async def test_a_backup_restored_into_a_fresh_cluster_verifies_and_rebuilds_equa
         finally:
             before.dispose()
             after.dispose()
-        assert all(expected.values()), database  # every table holds something to compare
+        assert sum(map(len, expected.values())) > 100, database  # something to compare
         assert rebuilt == expected, database
