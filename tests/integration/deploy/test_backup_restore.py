@@ -174,5 +174,6 @@ async def test_a_backup_restored_into_a_fresh_cluster_verifies_and_rebuilds_equa
         finally:
             before.dispose()
             after.dispose()
-        assert sum(map(len, expected.values())) > 100, database  # something to compare
+        tables = [rows for name, rows in expected.items() if name != "projection_checkpoints"]
+        assert any(tables), database  # something to compare
         assert rebuilt == expected, database
