@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, Table, or_, select, true
+from sqlalchemy import ColumnElement, Select, Table, false, or_, select, true
 
 from contracts_schema.registry.state import ContractKind, ContractStatus, TenderPhase
 from gateway.auth import Principal
@@ -123,7 +123,7 @@ def contract_query(read: ReadModels, f: ContractFilter | None, principal: Princi
         p = read.enrolment.participants
         # A participant uses its tender's contracts; a call-off is only its own participant's
         # (its contracting authority), not every participant's of the tender.
-        enrolled = (
+        enrolled: ColumnElement[bool] = (
             select(p.c.tender_id)
             .where(
                 p.c.tender_id == c.c.tender_id,
@@ -133,6 +133,8 @@ def contract_query(read: ReadModels, f: ContractFilter | None, principal: Princi
             )
             .exists()
         )
+        if not principal.sees_everything and f.buyer != principal.organisation:
+            enrolled = false()  # another organisation's enrolments are not the caller's to see
         query = query.where(
             or_(c.c.contracting_authority == f.buyer, c.c.paying_agent == f.buyer, enrolled)
         )

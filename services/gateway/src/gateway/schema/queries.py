@@ -8,11 +8,12 @@ from typing import Annotated
 import strawberry
 from sqlalchemy import select
 from strawberry import relay
+from strawberry.relay.types import GlobalIDValueError
 
 from gateway.schema.context import Info
 from gateway.schema.enrolment_types import CallOff, Organisation
 from gateway.schema.enums import OrganisationKind
-from gateway.schema.errors import Forbidden
+from gateway.schema.errors import Forbidden, InvalidArgument
 from gateway.schema.events import Event, EventFilter, event_log
 from gateway.schema.filters import (
     ContractFilter,
@@ -48,7 +49,10 @@ class CallOffFilter:
 class Query:
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
-        return await id.resolve_node(info, required=False)
+        try:
+            return await id.resolve_node(info, required=False)
+        except GlobalIDValueError as exc:
+            raise InvalidArgument(f"`id` names no node type: {id.type_name!r}") from exc
 
     @strawberry.field
     async def programmes(self, info: Info, consistency_token: str | None = None) -> list[Programme]:
