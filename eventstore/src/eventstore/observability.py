@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import json
 import logging
 import sys
@@ -68,6 +69,7 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 propagating: contextvars.ContextVar[bool] = contextvars.ContextVar("propagating", default=False)
 
 tracer = trace.get_tracer("gt-registry")
+MAX_PROJECTION_LINKS = 32  # a catch-up batch links this many other traces, not hundreds
 _propagator = TraceContextTextMapPropagator()  # W3C `traceparent`, OpenTelemetry's default
 
 
@@ -142,15 +144,16 @@ def projection_span(
 
     The events carry their append span's `traceparent`: the span is that span's child. A
     batch holding several traces (a burst of mutations, a catch-up) gets one span, the child
-    of its first event's trace, linked to the others: one span per batch, not per event, so a
-    rebuild does not pay per event. Events stored without a trace make no span at all.
+    of its first event's trace, linked to the others (up to MAX_PROJECTION_LINKS): one span
+    per batch, not per event, so a rebuild does not pay per event. Events stored without a
+    trace make no span at all.
     """
     traced = dict.fromkeys(e.traceparent for e in events if e.traceparent)
     if not traced:
         return contextlib.nullcontext()
     origins = [
         context
-        for parent in traced
+        for parent in itertools.islice(traced, 1 + MAX_PROJECTION_LINKS)
         if (context := trace.get_current_span(incoming_context({"traceparent": parent})))
         .get_span_context()
         .is_valid
