@@ -26,6 +26,8 @@ from typing import Any
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from eventstore.checkpoints import CHECKPOINT_STREAM
+
 MANIFEST = "manifest.json"
 API_TIMEOUT = 10.0
 CHUNK_TIMEOUT = 30.0  # the server answers each chunk once written (a stall times out at 5 s)
@@ -121,6 +123,9 @@ async def backup(nc: NATS, out: Path, streams: list[str] | None = None) -> list[
     """Snapshot the given streams (default: every stream of the account) into `out`."""
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     chosen = streams if streams else await stream_names(nc)
+    # The checkpoints first: the event streams only grow, so every checkpoint in the backup
+    # names a sequence its stream's snapshot holds.
+    chosen = sorted(chosen, key=lambda name: name != CHECKPOINT_STREAM)
     taken = [await snapshot(nc, name, out) for name in chosen]
     manifest = {
         "taken_at": datetime.now(UTC).isoformat(),
