@@ -40,9 +40,15 @@ from gateway.schema.statistics import Statistics
 
 @strawberry.input
 class CallOffFilter:
-    framework_contract_id: str | None = None
-    participant_code: str | None = None
-    supplier_id: str | None = None
+    framework_contract_id: str | None = strawberry.field(
+        default=None, description="Call-offs under this framework agreement."
+    )
+    participant_code: str | None = strawberry.field(
+        default=None, description="Call-offs of this participant (a participant: its own only)."
+    )
+    supplier_id: str | None = strawberry.field(
+        default=None, description="Call-offs awarded to this supplier (KvK number)."
+    )
 
 
 @strawberry.type

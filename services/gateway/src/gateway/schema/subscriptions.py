@@ -18,11 +18,21 @@ from gateway.schema.events import Event
 
 @strawberry.input
 class LiveEventFilter:
-    contexts: list[EventContext] | None = None
-    event_types: list[str] | None = None
-    aggregate_type: AggregateType | None = None
-    aggregate_id: str | None = None
-    organisation_code: str | None = None
+    contexts: list[EventContext] | None = strawberry.field(
+        default=None, description="Events of any of these contexts."
+    )
+    event_types: list[str] | None = strawberry.field(
+        default=None, description="Events of any of these types, e.g. ContractSigned."
+    )
+    aggregate_type: AggregateType | None = strawberry.field(
+        default=None, description="Events of this kind of aggregate."
+    )
+    aggregate_id: str | None = strawberry.field(
+        default=None, description="Events of this aggregate (with aggregateType)."
+    )
+    organisation_code: str | None = strawberry.field(
+        default=None, description="Events that concern this organisation."
+    )
 
 
 @strawberry.type
