@@ -9,11 +9,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from audit.graphql import AuditSources
+from eventstore.observability import server_span
 from gateway.body import BodyLimit, decode_json
 from gateway.commandbus import CommandBus
 from gateway.console.routes import console_routes, graphiql_response
@@ -48,6 +50,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.commands = commands
         self.live = live
         self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # One span per request, in the client's trace when it sends W3C `traceparent`: a
+        # mutation and the query that reads it with the consistency token join one trace.
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        with server_span("graphql", headers, **{"http.method": scope["method"]}):
+            await super().__call__(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_json(data)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.types import Info as StrawberryInfo
 
+from eventstore.observability import tracer
 from gateway.auth import AuthenticationFailed, Principal, principal_from_header
 from gateway.readmodels import ConsistencyError, ReadModels
 from gateway.schema.errors import ClientError, Forbidden
@@ -67,10 +68,14 @@ class Context:
         """Read-your-writes: wait (boundedly) until the projections reached the token(s)."""
         for candidate in (self.consistency_header, token):
             if candidate and candidate not in self._waited:
-                try:
-                    await self.read.wait_for(candidate, self.settings.consistency_timeout)
-                except ConsistencyError as exc:
-                    raise ClientError(exc.message, exc.code) from exc
+                # The token names the stream positions of the write: the events there carry
+                # the mutation's trace, and so do the projection spans that applied them.
+                attributes = {"gt.consistency_token": candidate}
+                with tracer.start_as_current_span("read-your-writes", attributes=attributes):
+                    try:
+                        await self.read.wait_for(candidate, self.settings.consistency_timeout)
+                    except ConsistencyError as exc:
+                        raise ClientError(exc.message, exc.code) from exc
                 self._waited.add(candidate)
 
     def see_present(self) -> None:
