@@ -35,7 +35,7 @@ async def _of_type(
 
 def _typed(e: EventEnvelope) -> DomainEvent | None:
     try:
-        return typed_event(e.event_type, e.payload)
+        return typed_event(e.event_type, e.payload, e.schema_version)
     except (ValidationError, ValueError):
         return None  # not a fact the owner's fold would accept: it names nothing
 

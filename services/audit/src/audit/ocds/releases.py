@@ -239,7 +239,7 @@ def _fold(p: Process, e: EventEnvelope) -> DomainEvent | None:
 def _linked(process_id: str, e: EventEnvelope) -> Release | None:
     """Another process's event that names this one."""
     try:
-        x = typed_event(e.event_type, e.payload)
+        x = typed_event(e.event_type, e.payload, e.schema_version)
     except ValueError:  # pydantic's ValidationError too: not a fact, no link
         return None
     if isinstance(x, en.EnrolmentWindowOpened) and x.previous_round_tender_id == process_id:
