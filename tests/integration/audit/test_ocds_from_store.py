@@ -94,7 +94,7 @@ def test_export_of_an_unknown_tender_says_so(nats_server: NatsServer, tmp_path: 
         app, ["ocds", "export", "NOPE", "--out", str(tmp_path), "--nats-url", nats_server.url]
     )
     assert result.exit_code == 2
-    assert "no OCDS-relevant events for tender 'NOPE'" in result.output
+    assert "no tender or contract 'NOPE' known at" in result.output
 
 
 # Regressions: OCDS says what the owners' folds (and so GraphQL) say.
