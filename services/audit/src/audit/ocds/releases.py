@@ -18,6 +18,7 @@ from audit.bitemporal import valid_order
 from audit.folding import Reader
 from audit.ocds import codes
 from audit.ocds.sections import (
+    CLEARED,
     Process,
     Release,
     amount,
@@ -49,13 +50,33 @@ def ocid(process_id: str) -> str:
 
 
 def _clean(value: Any) -> Any:
-    """Drop absent values: OCDS reads a null in a release as 'remove this field'."""
+    """Drop absent values: OCDS reads a null in a release as 'remove this field'; a field
+    that held a value and no longer does is sent as CLEARED, which becomes that null."""
+    if value is CLEARED:
+        return None
     if isinstance(value, dict):
-        cleaned = {k: _clean(v) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if v is not None and v != {}}
+        cleaned = {k: _clean(v) for k, v in value.items() if v is not None}
+        return {k: v for k, v in cleaned.items() if v != {}}
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
+
+
+def supplier_names(envelopes: Iterable[EventEnvelope]) -> dict[str, str]:
+    """Suppliers' names from the contracts signed with them: a supplier is named by its name
+    in every release, also those before its contract was signed."""
+    names: dict[str, str] = {}
+    for e in envelopes:
+        if e.event_type != "ContractSigned":
+            continue
+        try:
+            x = typed_event(e.event_type, e.payload)
+        except ValueError:  # pydantic's ValidationError too: the fold refuses it later
+            continue
+        if isinstance(x, rg.ContractSigned):
+            for s in x.suppliers:
+                names.setdefault(s.supplier_id, s.name)
+    return names
 
 
 def _update_tag(p: Process) -> str:
@@ -318,7 +339,8 @@ def process_releases(
     `links` are other processes' events that name this one: a later round's window opened
     with this tender as its previous round, or a predecessor's `SuccessorTenderLinked`.
     """
-    p = Process(process_id, dict(names))
+    envelopes = list(envelopes)
+    p = Process(process_id, {**supplier_names(envelopes), **names})
     releases: list[Release] = []
     waiting: list[EventEnvelope] = []  # links dated before this tender was planned
     for e in sorted([*envelopes, *links], key=valid_order):

@@ -21,6 +21,7 @@ from contracts_schema.registry.state import (
 )
 
 Release = dict[str, Any]
+CLEARED: Any = type("Cleared", (), {"__repr__": lambda self: "CLEARED"})()  # a null to send
 
 
 def instant(moment: datetime) -> str:
@@ -166,7 +167,7 @@ def award(p: Process, one: LotState, award_id: str) -> dict[str, Any]:
         "suppliers": [p.ref(s) for s in one.supplier_ids],
         "relatedLots": [one.lot_id],
         "description": (
-            f"Standstill period until {one.standstill_ends_on}." if provisional else None
+            f"Standstill period until {one.standstill_ends_on}." if provisional else CLEARED
         ),
     }
 
