@@ -15,7 +15,12 @@ from pydantic import ValidationError
 
 from audit.bitemporal import Horizon, valid_order
 from audit.folding import Reader
-from audit.ocds.packages import Publication, record_package, release_package
+from audit.ocds.packages import (
+    Publication,
+    graphql_publication,
+    record_package,
+    release_package,
+)
 from audit.ocds.releases import Release, call_off_releases, ocid, process_releases
 from audit.ocds.sections import instant
 from contracts_schema.base import DomainEvent
@@ -213,7 +218,8 @@ def packages(
     publication: Publication | None = None,
 ) -> dict[str, Any]:
     stamp = instant(published)
-    how = publication or Publication.configured()
+    # Not told where the packages live: the configured base, else the gateway's request.
+    how = publication or graphql_publication(tender_id, None, published)
     return {
         "release_package": release_package(
             [r for p in exported.processes for r in p], stamp, tender_id, how
