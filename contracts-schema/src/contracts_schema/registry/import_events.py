@@ -45,4 +45,3 @@ class ContractReleaseImported(_ContractEvent, _ImportedRelease):
 
 
 IMPORT_EVENTS: tuple[type[DomainEvent], ...] = (TenderReleaseImported, ContractReleaseImported)
-

@@ -203,9 +203,7 @@ def evolve(state: TenderState, event: DomainEvent) -> TenderState:
     raise _error(state, event, "the tender fold does not say what it means")
 
 
-def with_findings(
-    known: tuple[LawFinding, ...], found: list[LawFinding]
-) -> tuple[LawFinding, ...]:
+def with_findings(known: tuple[LawFinding, ...], found: list[LawFinding]) -> tuple[LawFinding, ...]:
     """Findings so far plus the new ones, each once (a later release may find it again)."""
     return (*known, *(f for f in dict.fromkeys(found) if f not in known))
 

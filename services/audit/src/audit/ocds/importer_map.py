@@ -190,10 +190,11 @@ def map_release(
                            notice_reference=reference, participant_list_frozen_on=published_on,
                            participant_codes=[]))  # fmt: skip
         s.published = True
-    for i, (lid, lot) in enumerate(lots):
+    for lid, lot in lots:
         if lot.get("status") == "cancelled" and s.lots.get(lid) not in ("cancelled", "awarded"):
+            why = lot.get("statusDetails") or "cancelled (published)"
             facts.append(_fact("LotCancelled", tender_id=tid, lot_id=lid, cancelled_on=today,
-                               reason=lot.get("statusDetails") or "cancelled (published)"))  # fmt: skip
+                               reason=why))  # fmt: skip
             s.lots[lid] = "cancelled"
     facts += _awards(compiled, s, tid, today, parties)
     if status in ("cancelled", "unsuccessful", "withdrawn") and not s.cancelled:
@@ -258,9 +259,10 @@ def _awards(
                                        supplier_ids=codes, awarded_on=on))  # fmt: skip
                     s.lots[lid] = "awarded"
             elif status in ("cancelled", "unsuccessful") and lot == "provisional":
+                why = award.get("description") or f"award {status}"
                 facts.append(_fact("ProvisionalAwardWithdrawn", tender_id=tid, lot_id=lid,
                                    supplier_ids=s.suppliers.get(lid, []), withdrawn_on=today,
-                                   reason=award.get("description") or f"award {status}"))  # fmt: skip
+                                   reason=why))  # fmt: skip
                 s.lots[lid], s.suppliers[lid] = "open", []
     return facts
 
@@ -327,8 +329,9 @@ def _contract(
         if eur is not None and eur != seen["value"]:
             change["new_value_eur"] = seen["value"] = eur
         if change:
+            summary = f"changed in published release {rid}"
             facts.append(_fact("ContractAmended", contract_id=cid, amended_on=today,
-                               summary=f"changed in published release {rid}", **change))  # fmt: skip
+                               summary=summary, **change))  # fmt: skip
     if status == "terminated" and seen["status"] != "terminated":
         facts.append(_fact("ContractTerminated", contract_id=cid, terminated_on=today,
                            reason=c.get("statusDetails") or "terminated (published)"))  # fmt: skip

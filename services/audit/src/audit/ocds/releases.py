@@ -209,6 +209,9 @@ IGNORED: frozenset[type[DomainEvent]] = frozenset(
         en.EnrolmentWindowExtended,
         en.ParticipantEnrolled,
         en.ParticipantWithdrawn,
+        # Provenance of imported facts: the facts before it have their releases.
+        rg.TenderReleaseImported,
+        rg.ContractReleaseImported,
     }
 )
 READERS = {

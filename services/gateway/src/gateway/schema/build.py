@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 
 from audit.graphql import AuditQuery
 from contracts_schema.catalogue import COMMAND_MODELS
+from contracts_schema.registry.import_commands import IMPORT_COMMANDS
 from gateway.history.horizon import with_horizons
 from gateway.history.sources import is_audit_input_error
 from gateway.schema.enrolment_types import CallOff, Organisation, Participant
@@ -42,7 +43,8 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         # The audit fields carry their own asOf/knownAt; every gateway root gets both clocks.
         query=merge_types("Query", (with_horizons(Query), AuditQuery)),
-        mutation=mutation_type(COMMAND_MODELS),
+        # Imported facts are recorded by `audit ocds import`, not by a coordinator's mutation.
+        mutation=mutation_type(tuple(c for c in COMMAND_MODELS if c not in IMPORT_COMMANDS)),
         subscription=Subscription,
         types=NODE_TYPES,
         # Factories: one extension instance per request (the two caches are shared by maxsize).

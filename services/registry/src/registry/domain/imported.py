@@ -28,7 +28,8 @@ from registry.domain.facts import SigningFacts
 from registry.domain.rules import DecisionInput, standstill_ends_on
 from registry.domain.signing import check_award, check_period
 
-Check = Callable[[Any, DomainEvent, object], None]
+# A rule raises RuleViolation; each rule of a fact is evaluated on its own.
+Check = Callable[[Any, DomainEvent, object], list[Callable[[], None]]]
 
 
 def _facts(
@@ -75,10 +76,12 @@ def _record(
 ) -> tuple[Any, list[LawFinding]]:
     findings: list[LawFinding] = []
     for i, event in enumerate(events):
-        try:
-            check(state, event, facts)
-        except RuleViolation as found:
-            findings.append(LawFinding(code=found.code, message=found.message, subject=_of(event)))
+        for rule in check(state, event, facts):
+            try:
+                rule()
+            except RuleViolation as found:
+                subject = _of(event)
+                findings.append(LawFinding(code=found.code, message=found.message, subject=subject))
         try:
             state = evolve(state, event)
         except FoldError as exc:
@@ -93,7 +96,13 @@ def _of(event: DomainEvent) -> str | None:
     return None
 
 
-def _check_tender(state: TenderState, event: DomainEvent, facts: object) -> None:
+def _tender_rules(
+    state: TenderState, event: DomainEvent, facts: object
+) -> list[Callable[[], None]]:
+    return [lambda: _check_tender(state, event)]
+
+
+def _check_tender(state: TenderState, event: DomainEvent) -> None:
     if isinstance(event, ev.ProvisionalAwardDecided | ev.ProvisionalAwardRevised):
         legal = standstill_ends_on(event.decision_sent_on)
         if event.standstill_ends_on < legal:
@@ -111,15 +120,18 @@ def _check_tender(state: TenderState, event: DomainEvent, facts: object) -> None
             raise review_pending(state.tender_id, lot)
 
 
-def _check_contract(state: ContractState, event: DomainEvent, facts: object) -> None:
+def _contract_rules(
+    state: ContractState, event: DomainEvent, facts: object
+) -> list[Callable[[], None]]:
     if not isinstance(event, ev.ContractSigned):
-        return
+        return []
     # The same rules SignContract applies, on the same fields.
     signing = cmd.SignContract.model_construct(**dict(event))
-    check_period(signing)
-    signing_facts = facts if isinstance(facts, SigningFacts) else SigningFacts()
+    tender = facts.tender if isinstance(facts, SigningFacts) else None
+    rules = [lambda: check_period(signing)]
     if event.tender_id is not None and event.kind != "negotiated_terms":
-        check_award(signing, signing_facts.tender, event.signed_on)
+        rules.append(lambda: check_award(signing, tender, event.signed_on))
+    return rules
 
 
 def decide_imported_tender(
@@ -127,7 +139,7 @@ def decide_imported_tender(
 ) -> Sequence[DomainEvent]:
     events = _facts(command, "tender", "tender_id", command.tender_id)
     base = state if state.exists else tender.initial(command.tender_id)
-    _, findings = _record(base, events, tender.evolve, _check_tender, ctx.facts)
+    _, findings = _record(base, events, tender.evolve, _tender_rules, ctx.facts)
     return [*events, TenderReleaseImported(tender_id=command.tender_id, **_provenance(command),
                                            findings=findings)]  # fmt: skip
 
@@ -137,7 +149,7 @@ def decide_imported_contract(
 ) -> Sequence[DomainEvent]:
     events = _facts(command, "contract", "contract_id", command.contract_id)
     base = state if state.exists else contract.initial(command.contract_id)
-    _, findings = _record(base, events, contract.evolve, _check_contract, ctx.facts)
+    _, findings = _record(base, events, contract.evolve, _contract_rules, ctx.facts)
     return [
         *events,
         ContractReleaseImported(
@@ -156,4 +168,3 @@ def _provenance(
         "publisher": command.publisher,
         "package_uri": command.package_uri,
     }
-
