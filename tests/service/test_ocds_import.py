@@ -45,7 +45,7 @@ async def test_published_releases_become_registry_facts_with_provenance(
     assert [s.name for s in contract.suppliers] == ["AnyCorp Cycle Provision"]
     events = await stored(store)
     actors = {e.envelope.actor for e in events if e.envelope.actor.startswith("import:")}
-    assert actors == {"import:Open Contracting Partnership"}
+    assert actors == {"import:Open Data Services Co-operative Limited"}
     planned = next(e.envelope for e in events if e.envelope.event_type == "TenderPlanned")
     assert planned.occurred_at.isoformat().startswith("2009-03-15T14:45")  # release date
 
