@@ -8,6 +8,7 @@ appends its events (the append's span, whose context the stored events carry on)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -16,10 +17,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from bootstrap.serve import registry_app
+from bootstrap.serve import enrolment_app, registry_app
+from contracts_schema.enrolment import commands as en
 from contracts_schema.registry import commands as rg
 from contracts_schema.replies import CommandAccepted
 from contracts_schema.subjects import REGISTRY
+from enrolment.app import EnrolmentSettings
 from eventstore.observability import ObservabilitySettings, ensure_tracer_provider
 from eventstore.settings import NatsSettings
 from eventstore.testing.nats_server import NatsServer
@@ -38,14 +41,30 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 async def test_a_mutation_is_one_trace_across_gateway_and_service(
-    spans: InMemorySpanExporter, nats_server: NatsServer, nats_client: NATS
+    spans: InMemorySpanExporter, nats_server: NatsServer, nats_client: NATS, tmp_path: Path
 ) -> None:
     app, _ = registry_app(
         NatsSettings(nats_url=nats_server.url),
         observability=ObservabilitySettings(metrics_port=-1, trace_propagation=True),
     )
+    # The coordinator must be a registered organisation (ORGANISATION_UNKNOWN otherwise).
+    enrolment, _ = enrolment_app(
+        EnrolmentSettings(
+            nats_url=nats_server.url, enrolment_database_url=f"sqlite:///{tmp_path}/enrolment.db"
+        ),
+        observability=ObservabilitySettings(metrics_port=-1),
+    )
+    await enrolment.start()
     await app.start()
     try:
+        registered = await CommandBus(nats_client).send(
+            en.RegisterOrganisation(
+                command_id="trace-0", code="GM0363", name="Amsterdam", kind="municipality"
+            ),
+            "trace-test",
+        )
+        assert isinstance(registered, CommandAccepted), registered
+        spans.clear()
         reply = await CommandBus(nats_client).send(
             rg.PlanProgramme(
                 command_id="trace-1", programme_id="TR", name="Traced", coordinator="GM0363"
@@ -54,6 +73,7 @@ async def test_a_mutation_is_one_trace_across_gateway_and_service(
         )
     finally:
         await app.stop()
+        await enrolment.stop()
     assert isinstance(reply, CommandAccepted), reply
     finished = {s.name: s for s in spans.get_finished_spans()}
     send = finished["send PlanProgramme"]

@@ -64,7 +64,12 @@ async def embedded(
     try:
         nc = await nats.connect(broker.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         settings = GatewaySettings(
-            database_url=embedded_databases(data)[READ_MODELS_DB], jwt_secret=dev_secret(data)
+            database_url=embedded_databases(data)[READ_MODELS_DB],
+            jwt_secret=dev_secret(data),
+            # `make run` is for exploring: GraphiQL, introspection and suggestions on.
+            graphiql=True,
+            introspection=True,
+            suggestions=True,
         )
         system = await System(nc, data, settings, schedule=schedule).start()
         assert system.app is not None

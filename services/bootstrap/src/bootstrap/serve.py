@@ -243,7 +243,7 @@ def webhook_secret(subscription_id: str) -> None:
     from notifier.settings import NotifierSettings
     from notifier.signing import subscription_secret
 
-    typer.echo(subscription_secret(NotifierSettings().webhook_master_key, subscription_id))
+    typer.echo(subscription_secret(NotifierSettings().master_key(), subscription_id))
 
 
 @cli.command("check-secrets")

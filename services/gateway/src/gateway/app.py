@@ -14,6 +14,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from audit.graphql import AuditSources
+from gateway.body import BodyLimit, decode_json
 from gateway.commandbus import CommandBus
 from gateway.console.routes import console_routes, graphiql_response
 from gateway.live import LiveEvents
@@ -21,6 +22,7 @@ from gateway.metrics import refresh
 from gateway.readmodels import ReadModels
 from gateway.schema.build import build_schema
 from gateway.schema.context import Context
+from gateway.schema.health import problems
 from gateway.settings import GatewaySettings
 
 CONSISTENCY_HEADER = "x-consistency-token"
@@ -39,12 +41,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # the legacy protocol is off
+            max_subscriptions_per_connection=settings.max_subscriptions_per_client,
         )
         self.read = read
         self.settings = settings
         self.commands = commands
         self.live = live
         self.audit = audit
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_response()  # the vendored page: no CDN
@@ -58,6 +64,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             authorization=request.headers.get("authorization"),
             consistency_header=request.headers.get(CONSISTENCY_HEADER),
             audit=self.audit,
+            websocket=isinstance(request, WebSocket),
         )
 
 
@@ -75,14 +82,17 @@ def build_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_: Request) -> JSONResponse:
-        statuses = [await r.status() for r in read.runners]
-        parked = sum(s.parked for s in statuses)
-        return JSONResponse({"ok": parked == 0, "parked": parked}, status_code=200)
+        found = await problems(read)
+        return JSONResponse({"ok": not found, "problems": found}, status_code=200)
 
     # Starlette 1.x: routes are declared up front (no add_websocket_route).
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                BodyLimit(graphql, settings.max_body_bytes),  # before any JSON is decoded
+                methods=["GET", "POST"],
+            ),
             WebSocketRoute("/graphql", graphql),
             Route("/metrics", metrics),
             Route("/healthz", healthz),

@@ -32,6 +32,7 @@ class Context:
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
     audit: AuditSources | None = None  # the audit GraphQL's sources (history, OCDS)
     horizon: Chosen | None = None  # the asOf/knownAt this request's roots asked (history/)
+    websocket: bool = False  # subscriptions only there (graphql-transport-ws)
     _waited: set[str] = field(default_factory=set)
 
     @cached_property
@@ -50,7 +51,17 @@ class Context:
     def loaders(self) -> Loaders:
         from gateway.schema.loaders import Loaders
 
-        return Loaders(self.read)
+        return Loaders(self.read, self.enrolments_of)
+
+    @cached_property
+    def enrolments_of(self) -> str | None:
+        """Whose enrolments this request may see: None everyone's (coordinators, auditors),
+        else only this organisation's ("" for anonymous clients and bad tokens: no one's)."""
+        try:
+            principal = self.principal
+        except ClientError:
+            return ""  # the resolvers report the token; meanwhile nothing is shown
+        return None if principal.sees_everything else (principal.organisation or "")
 
     async def consistent(self, token: str | None = None) -> None:
         """Read-your-writes: wait (boundedly) until the projections reached the token(s)."""
