@@ -67,7 +67,8 @@ def imported_signing_facts_loader(
         for fact in command.facts:
             tid = fact.payload.get("tender_id") if fact.event_type == "ContractSigned" else None
             if isinstance(tid, str):
-                return SigningFacts(tender=await load_folded(store, TENDER, tid))
+                tender: TenderState = await load_folded(store, TENDER, tid)
+                return SigningFacts(tender=tender)
         return SigningFacts()
 
     return load

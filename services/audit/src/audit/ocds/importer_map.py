@@ -14,6 +14,7 @@ docs/ocds-import.md; everything else is kept only in the source.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -141,9 +142,7 @@ def map_release(
     at = instant(release["date"])
     today = at.date() if day(release["date"]) is None else day(release["date"])
     assert today is not None
-    s = ProcessState(
-        **{k: (v.copy() if isinstance(v, dict) else v) for k, v in vars(state).items()}
-    )
+    s = copy.deepcopy(state)  # the caller's state changes only once the release is recorded
     tid = tender_id_of(ocid)
     parties = {str(p.get("id")): p for p in compiled.get("parties", []) if isinstance(p, dict)}
     t = compiled.get("tender") or {}
@@ -157,7 +156,7 @@ def map_release(
         where = "tender.procuringEntity" if t.get("procuringEntity") else "buyer"
         s.authority = organisation_code(ref, parties, where)
         details = t.get("procurementMethodDetails")
-        method = t.get("procurementMethod")
+        method = str(t.get("procurementMethod"))
         procedure = details if details in PROCEDURES else METHOD_PROCEDURE.get(method, "national")
         s.framework = bool((t.get("techniques") or {}).get("hasFrameworkAgreement"))
         planned_lots = [{"lot_id": lid, "title": lot.get("title") or lid} for lid, lot in lots]
