@@ -320,7 +320,7 @@ def _contract(
         seen = {"end": end, "extent": day(period.get("maxExtentDate")), "value": eur,
                 "status": "active"}  # fmt: skip
     else:
-        change = {}
+        change: dict[str, Any] = {}
         end, extent = day(period.get("endDate")), day(period.get("maxExtentDate"))
         if end is not None and end != seen["end"]:
             change["new_end_date"] = seen["end"] = end
