@@ -78,6 +78,8 @@ class CachedAggregate:
 
     def advance(self, stored: list[StoredEvent], state: Any) -> None:
         """After our append landed: continue from its last event."""
+        if not stored:  # the decision was to change nothing
+            return
         h = self.head
         last = stored[-1]
         self.head = AggregateHistory(h.context, h.aggregate_type, h.aggregate_id, (last,), last.seq)
