@@ -62,7 +62,7 @@ async def measure(n: int) -> tuple[float, float, str]:
             finally:
                 await broker.stop()
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(
+    pstats.Stats(profile, stream=out).sort_stats(os.environ.get("SORT", "tottime")).print_stats(
         int(os.environ.get("TOP", "5"))
     )
     return per_command, wall_per_command, out.getvalue()
