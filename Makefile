@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_PYTHON ?= 3.11
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help bootstrap uv sync postgres chromium wrk run audit test test-fast test-browser lint format schema schema-check vendor vendor-check screenshots bench bench-full bench-1m bench-asof-1m clean
+.PHONY: help bootstrap uv sync postgres chromium wrk run audit test test-fast test-browser lint format schema schema-check vendor vendor-check screenshots bench bench-full bench-1m bench-asof-1m corpus corpus-record clean
 
 help:
 	@echo "make run           start the embedded system with demo data (GraphiQL on :8000)"
@@ -16,6 +16,8 @@ help:
 	@echo "make lint          ruff + mypy"
 	@echo "make schema        regenerate contracts-schema/generated and the gateway's SDL"
 	@echo "make schema-check  fail if the generated contract files or the SDL are out of date"
+	@echo "make corpus        rewrite the frozen event corpus's expected read models and OCDS"
+	@echo "make corpus-record NAME=.. add a recording to the corpus (after a new event version)"
 	@echo "make test-browser  the console and GraphiQL in headless Chromium (installs chromium)"
 	@echo "make screenshots   regenerate the console screenshots in docs/screenshots"
 	@echo "make vendor        fetch the pinned GraphiQL/React/axe-core files (vendor-check: verify)"
@@ -93,6 +95,15 @@ schema: sync
 schema-check: sync
 	@$(UV) run --frozen python -m contracts_schema.generate --check
 	@$(UV) run --frozen python -m gateway.sdl --check
+
+# The frozen event corpus (tests/corpus): its recordings are never rewritten; the expected
+# outputs are, deliberately, after a change of meaning (review the diff).
+corpus: sync
+	@$(UV) run --frozen python -m tests.corpus.corpus
+
+corpus-record: sync
+	@test -n "$(NAME)" || { echo "usage: make corpus-record NAME=<yyyy-mm-what>"; exit 2; }
+	@$(UV) run --frozen python -m tests.corpus.corpus --record $(NAME)
 
 # wrk (Debian's package) drives the HTTP benchmarks from a separate process.
 wrk:

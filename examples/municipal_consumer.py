@@ -1,7 +1,10 @@
 """A municipal system reading its integration events with plain nats-py.
 
     python examples/municipal_consumer.py --url nats://127.0.0.1:4222 --org GM0363 \
-        --password dev-gm0363-secret
+        --password SECRET
+
+(the secret from `python -m notifier.nats_auth issue GM0363`; `make run` prints this line
+with GM0363's local secret.)
 
 It binds to its organisation's durable consumer `org_<code>` on the INTEGRATION stream (the
 notifier creates it with the filters gt.org.<code>.> and gt.public.>), so after downtime it

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 
 from bootstrap.demo import ROLLING_CONTRACT, load_demo, months_after
@@ -26,6 +27,7 @@ from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
 from gateway.serve import Server
 from notifier.feed import INTEGRATION_STREAM
+from notifier.nats_accounts import OPERATOR_USER
 
 WARNINGS = """{
   events(filter: {eventTypes: ["ExpiryWarningRaised"]}, first: 50) {
@@ -48,7 +50,17 @@ async def logged_warnings(system: System, server: Server) -> list[dict[str, Any]
 
 
 async def fed_warnings(system: System) -> list[tuple[str, dict[str, Any]]]:
-    js = system.nc.jetstream()
+    # The feed belongs to the notifier: the test inspects it as the stream administrator.
+    assert system.logins is not None
+    operator = await system.logins.connect(OPERATOR_USER)
+    try:
+        return await _fed_warnings(operator)
+    finally:
+        await operator.close()
+
+
+async def _fed_warnings(nc: NATS) -> list[tuple[str, dict[str, Any]]]:
+    js = nc.jetstream()
     try:
         last = (await js.stream_info(INTEGRATION_STREAM)).state.last_seq
     except NotFoundError:

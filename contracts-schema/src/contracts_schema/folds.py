@@ -16,6 +16,7 @@ from contracts_schema.catalogue import EVENT_MODELS, EVENT_TYPES
 from contracts_schema.enrolment.state import call_off, enrolment_window, organisation
 from contracts_schema.errors import FoldError
 from contracts_schema.registry.state import contract, programme, tender
+from contracts_schema.upcasting import decode
 
 S = TypeVar("S")
 
@@ -134,15 +135,16 @@ def coverage_problems(
     return problems
 
 
-def typed_event(event_type: str, payload: dict[str, Any]) -> DomainEvent:
-    """The typed event for a stored payload (raises pydantic's ValidationError if invalid)."""
+def typed_event(
+    event_type: str, payload: dict[str, Any], schema_version: int | None = None
+) -> DomainEvent:
+    """The typed event (current version) for a stored payload of `schema_version` (None: the
+    model's current version); raises pydantic's ValidationError if invalid, and
+    `contracts_schema.upcasting.UnreadableEvent` (a ValueError) for an unknown type or
+    version. One decode for every reader: `contracts_schema.upcasting.decode`."""
     model = EVENT_TYPES.get(event_type)
-    if model is None:
-        raise ValueError(
-            f"unknown event type {event_type!r}: the contracts_schema catalogue has no event"
-            " of that name (is the contracts-schema package older than the event store?)"
-        )
-    return model.model_validate(payload)
+    version = model.schema_version if schema_version is None and model else schema_version
+    return decode(event_type, version or 1, payload)
 
 
 __all__ = ["FOLDS", "Fold", "FoldError", "coverage_problems", "events_of", "typed_event"]

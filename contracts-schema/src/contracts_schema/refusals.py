@@ -56,6 +56,8 @@ _CATALOGUE: tuple[Refusal, ...] = (
             " timeout): nothing or all of the command was recorded; send the same command again"
             " (same id) after the retry-after in the message. The gateway does so itself for"
             " GT_COMMAND_RETRY_SECONDS.", SYSTEM, "The REGISTRY stream's leader is being elected."),
+    Refusal("COMMAND_TOO_LARGE", "A command larger than the broker carries in one message"
+            " (gateway); nothing was sent.", SYSTEM, "A tender with a megabyte of lot titles."),
     Refusal("SERVICE_UNAVAILABLE", "No service answers the command's subject (gateway).",
             SYSTEM, "The enrolment service is down."),
     Refusal("SERVICE_TIMEOUT", "The service did not answer in time; the command may still"

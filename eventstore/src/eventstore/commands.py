@@ -34,6 +34,7 @@ from contracts_schema.replies import (
     CommandRequest,
 )
 from contracts_schema.subjects import BoundedContext
+from contracts_schema.upcasting import decode_envelope
 from eventstore.aggregate_cache import (
     AggregateCache,
     AggregateLocks,
@@ -194,10 +195,8 @@ class CommandService:
         )
 
     def event_model(self, event: StoredEvent) -> DomainEvent:
-        model = self._event_types.get(event.envelope.event_type)
-        if model is None:
-            raise LookupError(f"unknown event type {event.envelope.event_type!r}")
-        return model.model_validate(event.envelope.payload)
+        # The one decode: a stored payload of any version, lifted to the current model.
+        return decode_envelope(event.envelope, self._event_types)
 
     async def handle(self, subject: str, data: bytes) -> bytes:
         """Entry point for one command message; always returns a reply, never raises."""

@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from contracts_schema.enrolment.state import OrganisationState
-from contracts_schema.folds import FOLDS, Fold, typed_event
+from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.references import WithOrganisations, named_organisations
 from contracts_schema.subjects import CONTEXTS, BoundedContext
+from contracts_schema.upcasting import decode_envelope
 from eventstore.errors import EventStoreError, StreamNotFound
 from eventstore.ports import EventStorePort
 
@@ -32,7 +33,7 @@ async def load_folded(store: EventStorePort, fold: Fold[S], aggregate_id: str) -
         if not await stream_exists(store, context):
             return fold.initial(aggregate_id)
         raise
-    events = (typed_event(e.envelope.event_type, e.envelope.payload) for e in history.events)
+    events = (decode_envelope(e.envelope) for e in history.events)
     return fold.replay(aggregate_id, events)
 
 

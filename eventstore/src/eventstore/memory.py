@@ -193,6 +193,25 @@ class InMemoryEventStore:
             wakeup.set()
         return stored
 
+    async def restore(self, events: Sequence[StoredEvent]) -> None:
+        """Put events stored elsewhere back as they were (same envelope, sequence, subject),
+        e.g. a frozen corpus; each stream's sequence must continue without a hole."""
+        for event in events:
+            stream = next(
+                (s for s in self._streams.values() if s.context.stream == event.stream), None
+            )
+            if stream is None:
+                raise StreamNotFound(event.stream)
+            if event.seq != stream.last_seq + 1:
+                raise ValueError(
+                    f"{event.stream}: seq {event.seq} does not follow {stream.last_seq}"
+                )
+            e = event.envelope
+            stream.events.append(event)
+            stream.by_aggregate.setdefault((e.aggregate_type, e.aggregate_id), []).append(event)
+            for wakeup in stream.wakeups:
+                wakeup.set()
+
     def subscriber(
         self,
         context: BoundedContext,

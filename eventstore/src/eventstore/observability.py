@@ -7,20 +7,23 @@
 - Logs (every library's: FastStream, uvicorn, nats-py) are JSON lines through
   python-json-logger under `GT_LOG_FORMAT=json`, with the command's correlation id and the
   current span's trace and span ids.
-- Traces through the OpenTelemetry SDK: a span per command and per append; with
-  `GT_TRACE_PROPAGATION` on, W3C `traceparent` travels in the NATS headers (request -> command
-  -> events), so a mutation is one trace across the gateway and the services. Spans are
-  exported over OTLP/HTTP when `GT_OTLP_ENDPOINT` is set.
+- Traces through the OpenTelemetry SDK: a span per gateway request, command, append and
+  applied projection batch; with `GT_TRACE_PROPAGATION` on, W3C `traceparent` travels in the
+  NATS headers (request -> command -> events -> projection), so a mutation is one trace across
+  the gateway, the services and the read models. Spans are exported over OTLP/HTTP when
+  `GT_OTLP_ENDPOINT` is set.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import itertools
 import json
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -66,6 +69,7 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 propagating: contextvars.ContextVar[bool] = contextvars.ContextVar("propagating", default=False)
 
 tracer = trace.get_tracer("gt-registry")
+MAX_PROJECTION_LINKS = 32  # a catch-up batch links this many other traces, not hundreds
 _propagator = TraceContextTextMapPropagator()  # W3C `traceparent`, OpenTelemetry's default
 
 
@@ -131,6 +135,54 @@ def outgoing_trace_headers() -> dict[str, str]:
 
 def incoming_context(headers: Mapping[str, str]) -> otel_context.Context:
     return _propagator.extract(dict(headers))
+
+
+def projection_span(
+    projection: str, stream: str, events: Sequence[StoredEvent]
+) -> contextlib.AbstractContextManager[object]:
+    """The span of applying a batch, in the trace of the mutation whose events it applies.
+
+    The events carry their append span's `traceparent`: the span is that span's child. A
+    batch holding several traces (a burst of mutations, a catch-up) gets one span, the child
+    of its first event's trace, linked to the others (up to MAX_PROJECTION_LINKS): one span
+    per batch, not per event, so a rebuild does not pay per event. Events stored without a
+    trace make no span at all.
+    """
+    traced = dict.fromkeys(e.traceparent for e in events if e.traceparent)
+    if not traced:
+        return contextlib.nullcontext()
+    origins = [
+        context
+        for parent in itertools.islice(traced, 1 + MAX_PROJECTION_LINKS)
+        if (context := trace.get_current_span(incoming_context({"traceparent": parent})))
+        .get_span_context()
+        .is_valid
+    ]
+    if not origins:
+        return contextlib.nullcontext()
+    return tracer.start_as_current_span(
+        f"project {projection}",
+        context=trace.set_span_in_context(origins[0]),
+        kind=trace.SpanKind.CONSUMER,
+        links=[trace.Link(o.get_span_context()) for o in origins[1:]],
+        attributes={
+            "gt.projection": projection,
+            "gt.stream": stream,
+            "gt.first_seq": events[0].seq,
+            "gt.last_seq": events[-1].seq,
+            "gt.events": len(events),
+        },
+    )
+
+
+@contextlib.contextmanager
+def server_span(name: str, headers: Mapping[str, str], **attributes: str) -> Iterator[trace.Span]:
+    """A request's span, continuing the caller's W3C trace when it sent `traceparent`."""
+    parent = incoming_context(headers) if "traceparent" in headers else None
+    with tracer.start_as_current_span(
+        name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes
+    ) as span:
+        yield span
 
 
 # ---- structured logs (python-json-logger) ----

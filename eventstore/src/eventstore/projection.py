@@ -44,6 +44,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.subjects import BoundedContext
+from eventstore.observability import projection_span
 from eventstore.ports import EventSource, Subscription
 from eventstore.projection_leader import Leadership, lock_schema
 from eventstore.sources import JetStreamSource
@@ -445,7 +446,9 @@ class ProjectionRunner:
 
     def _make_handler(self, context: BoundedContext):  # type: ignore[no-untyped-def]
         async def handle(events: list[StoredEvent]) -> None:
-            last = await asyncio.to_thread(self.apply_batch, context.stream, events)
+            # A span in the trace of the mutation whose events these are (none if untraced).
+            with projection_span(self.projection.key, context.stream, events):
+                last = await asyncio.to_thread(self.apply_batch, context.stream, events)
             async with self._advanced:
                 self.positions[context.stream] = max(self.positions.get(context.stream, 0), last)
                 self._advanced.notify_all()

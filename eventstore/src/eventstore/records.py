@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,9 @@ class StoredEvent:
     stream: str
     seq: int
     subject: str
+    # The W3C traceparent stored with the event (when its command propagated a trace), so a
+    # consumer's span joins the mutation's trace. Not part of the event's identity.
+    traceparent: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,12 @@ class AggregateHistory:
         return tuple(e for e in self.events if e.envelope.command_id == command_id)
 
 
-def decode(msg_subject: str, stream: str, seq: int, data: bytes) -> StoredEvent:
-    return StoredEvent(EventEnvelope.model_validate_json(data), stream, seq, msg_subject)
+def decode(
+    msg_subject: str, stream: str, seq: int, data: bytes, traceparent: str | None = None
+) -> StoredEvent:
+    return StoredEvent(
+        EventEnvelope.model_validate_json(data), stream, seq, msg_subject, traceparent
+    )
 
 
 def seal(

@@ -163,11 +163,15 @@ async def serve_in_process(
     observability: ObservabilitySettings | None = None,
     *,
     max_workers: int = 32,
+    user: str | None = None,
+    password: str | None = None,
 ) -> NatsBroker:
     """Serve several services' commands from this process (the embedded system, tests), with
-    the subscriber the containers run; `await broker.stop()` ends it."""
+    the subscriber the containers run; `await broker.stop()` ends it. `user`: the NATS login
+    (the embedded system serves each service as its own user)."""
     observability = observability or ObservabilitySettings()
-    broker = NatsBroker(nats_url, max_reconnect_attempts=-1)
+    security = SASLPlaintext(username=user, password=password or "") if user else None
+    broker = NatsBroker(nats_url, security=security, max_reconnect_attempts=-1)
     for service in services:
         await service.start()
         subscribe_commands(

@@ -142,8 +142,15 @@ class DurableSubscriber:
                 raise gap
 
     async def _handle(self, msgs: list[Msg]) -> None:
+        stream = self._context.stream
         events = [
-            decode(m.subject, self._context.stream, m.metadata.sequence.stream, m.data)
+            decode(
+                m.subject,
+                stream,
+                m.metadata.sequence.stream,
+                m.data,
+                m.headers.get("traceparent") if m.headers else None,
+            )
             for m in msgs
         ]
         try:

@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Table, and_, bindparam
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.calendar import start_of_dutch_day
-from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.subjects import BoundedContext
+from contracts_schema.upcasting import decode_envelope
 from eventstore.bitemporal_sql import micros
 from eventstore.projection import BatchProjection, Failure, Projection, bulk_insert
 from eventstore.store import StoredEvent
@@ -43,11 +43,7 @@ class Reading:
 
 
 def typed(event: StoredEvent) -> DomainEvent:
-    envelope = event.envelope
-    model = EVENT_TYPES.get(envelope.event_type)
-    if model is None:
-        raise ValueError(f"unknown event type {envelope.event_type!r}")
-    return model.model_validate(envelope.payload)
+    return decode_envelope(event.envelope)
 
 
 def recorded(event: StoredEvent) -> Recorded[DomainEvent]:

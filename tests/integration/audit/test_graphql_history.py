@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import strawberry
 from nats.aio.client import Client as NATS
@@ -106,6 +107,45 @@ async def test_ocds_field_returns_valid_packages(
     built = result.data["ocds"]
     assert errors(built["release_package"], "release-package-schema.json") == []
     assert errors(built["record_package"], "record-package-schema.json") == []
+
+
+async def test_ocds_of_an_unknown_tender_or_before_it_existed_is_a_clear_error(
+    nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
+    # Regression: these returned packages with `releases: []`, which fail the schema.
+    context = await setup(nats_client, fixed_clock, tmp_path)
+    for query in (
+        '{ ocds(tenderId: "NOPE") }',
+        f'{{ ocds(tenderId: "{TENDER}", asOf: "2020-08-19") }}',  # planned 2020-08-20
+    ):
+        result = await SCHEMA.execute(query, context_value=context)
+        assert result.data is None or result.data["ocds"] is None
+        [error] = result.errors
+        assert "no OCDS process to export" in error.message, error.message
+    result = await SCHEMA.execute(
+        f'{{ ocds(tenderId: "{TENDER}", asOf: "2020-08-20") }}', context_value=context
+    )
+    assert result.errors is None, result.errors
+    [release] = result.data["ocds"]["release_package"]["releases"]
+    assert release["tag"] == ["planning"]
+
+
+async def test_ocds_package_uri_names_the_request_that_answers_it(
+    nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
+    context = await setup(nats_client, fixed_clock, tmp_path)
+    known = "2026-01-15T13:00:00+00:00"
+    result = await SCHEMA.execute(
+        f'{{ ocds(tenderId: "{TENDER}", knownAt: "{known}") }}', context_value=context
+    )
+    package = result.data["ocds"]["release_package"]
+    url = urlsplit(package["uri"])
+    [query] = parse_qs(url.query)["query"]
+    assert url.path == "/graphql"
+    assert query == f'{{ ocds(tenderId: "{TENDER}", knownAt: "{known}") }}'
+    again = await SCHEMA.execute(query, context_value=context)
+    assert again.data["ocds"]["release_package"] == package  # it answers the same bytes
+    assert package["license"] == "https://creativecommons.org/publicdomain/zero/1.0/"
 
 
 async def test_bad_arguments_get_clear_errors(

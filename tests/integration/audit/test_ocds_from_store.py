@@ -9,9 +9,11 @@ from pathlib import Path
 
 import nats
 import ocdsmerge
+import pytest
 from typer.testing import CliRunner
 
 from audit.cli import app
+from audit.ocds.releases import ocid
 from audit.ocds.schemas import errors, schema
 from contracts_schema.subjects import ENROLMENT
 from eventstore.clock import FixedClock
@@ -94,7 +96,7 @@ def test_export_of_an_unknown_tender_says_so(nats_server: NatsServer, tmp_path: 
         app, ["ocds", "export", "NOPE", "--out", str(tmp_path), "--nats-url", nats_server.url]
     )
     assert result.exit_code == 2
-    assert "no OCDS-relevant events for tender 'NOPE'" in result.output
+    assert "no tender or contract 'NOPE' known at" in result.output
 
 
 # Regressions: OCDS says what the owners' folds (and so GraphQL) say.
@@ -228,3 +230,104 @@ def test_the_contract_title_is_the_contracts_title_never_its_kind(
         # No title signed: the tender's title and the lot's, not "framework".
         "C-UNTITLED": "0800-2000 Veilig Thuis telephony: 0800-2000 number and routing",
     }
+
+
+def test_a_contract_without_a_tender_exports_as_its_own_process(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    inherited = Fact(
+        "ContractSigned",
+        {**SIGNED.payload, "contract_id": "INHERITED-1", "tender_id": None, "lot_ids": []},
+        SIGNED.occurred_at,
+    )
+    export_facts(nats_server, {"contract/INHERITED-1": [inherited]})
+    args = ["ocds", "export", "INHERITED-1", "--out", str(tmp_path), "--nats-url", nats_server.url]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = json.loads((tmp_path / "INHERITED-1-records.json").read_text())
+    assert errors(records, "record-package-schema.json") == []
+    [rec] = records["records"]
+    assert rec["ocid"].endswith("-INHERITED-1")
+    assert [c["id"] for c in rec["compiledRelease"]["contracts"]] == ["INHERITED-1"]
+    # Without GT_OCDS_URI_BASE the package names the file it was written to, which resolves.
+    assert records["uri"] == (tmp_path / "INHERITED-1-records.json").resolve().as_uri()
+    policy = tmp_path / "publication-policy.md"
+    assert records["publicationPolicy"] == policy.resolve().as_uri()
+    assert policy.read_text().startswith("# OCDS publication policy")
+
+
+def export_facts(server: NatsServer, facts: dict[str, list[Fact]]) -> None:
+    async def go() -> None:
+        nc = await nats.connect(server.url)
+        clock = FixedClock(datetime(2026, 1, 15, tzinfo=UTC))
+        store = EventStore(nc, clock)
+        await store.ensure_stream(ENROLMENT)
+        for aggregate, history in facts.items():
+            context = ENROLMENT if aggregate.startswith(("organisation/", "call_off/")) else None
+            if context is None:
+                await record(store, clock, aggregate, spaced(history))
+            else:
+                await record(store, clock, aggregate, spaced(history), context=context)
+        await nc.close()
+
+    asyncio.run(go())
+
+
+CALL_OFF = Fact(
+    "CallOffAwarded",
+    {"call_off_id": "CO-1", "framework_contract_id": CONTRACT, "tender_id": TENDER,
+     "lot_id": "L1", "participant_code": "GM0363", "supplier_id": KPN,
+     "awarded_on": "2021-02-01", "procedure": "direct", "start_date": "2021-03-01",
+     "end_date": "2021-12-31", "value_eur": 5000},
+    on(date(2021, 2, 1)),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "releases", "records"])
+def test_bulk_export_streams_every_process_of_the_register_valid(
+    nats_server: NatsServer, tmp_path: Path, kind: str
+) -> None:
+    inherited = Fact(
+        "ContractSigned",
+        {**SIGNED.payload, "contract_id": "INHERITED-1", "tender_id": None, "lot_ids": []},
+        SIGNED.occurred_at,
+    )
+    export_facts(
+        nats_server,
+        {
+            f"organisation/{KPN}": REGISTERED,
+            f"tender/{TENDER}": LNVT_TENDER,
+            f"contract/{CONTRACT}": [SIGNED, AMENDED],
+            "contract/INHERITED-1": [inherited],
+            "call_off/CO-1": [CALL_OFF],
+        },
+    )
+    args = ["ocds", "bulk", "--out", str(tmp_path), "--format", kind, "--nats-url",
+            nats_server.url]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "of 2 processes" in result.output  # the tender (with its call-off), the contract
+    if kind == "jsonl":
+        lines = (tmp_path / "releases.jsonl").read_text().splitlines()
+        found = [json.loads(line) for line in lines]
+        assert all(errors(r, "release-schema.json") == [] for r in found)
+        assert {r["ocid"] for r in found} == {ocid(TENDER), ocid("INHERITED-1"), ocid("CO-1")}
+    elif kind == "releases":
+        package = json.loads((tmp_path / "register-releases.json").read_text())
+        assert errors(package, "release-package-schema.json") == []
+        assert {r["ocid"] for r in package["releases"]} == {
+            ocid(TENDER),
+            ocid("INHERITED-1"),
+            ocid("CO-1"),
+        }
+    else:
+        package = json.loads((tmp_path / "register-records.json").read_text())
+        assert errors(package, "record-package-schema.json") == []
+        assert [r["ocid"] for r in package["records"]] == [
+            ocid(TENDER),
+            ocid("CO-1"),
+            ocid("INHERITED-1"),
+        ]
+        [tender] = [r for r in package["records"] if r["ocid"] == ocid(TENDER)]
+        [contract] = tender["compiledRelease"]["contracts"]
+        assert contract["period"]["endDate"] == "2025-06-30T23:59:59+02:00"

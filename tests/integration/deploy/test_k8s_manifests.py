@@ -90,3 +90,24 @@ def test_reference_data_job_runs_the_compose_command(
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
     env = {e["name"]: e for e in spec["env"]}
     assert set(compose["services"]["reference-data"]["environment"]) <= set(env)
+
+
+def test_the_auth_callout_runs_as_in_compose_with_its_secrets(
+    resources: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """nats-auth admits organisations (docs/security.md): without it no municipality logs in."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["nats-auth"]
+    deployment = resources[("Deployment", "nats-auth")]
+    assert deployment["spec"]["replicas"] == compose["deploy"]["replicas"] == 2
+    spec = container(deployment)
+    assert spec["command"] == compose["command"]
+    env = {e["name"]: e for e in spec["env"]}
+    assert set(compose["environment"]) == set(env)
+    assert env["GT_NATS_USER"]["value"] == compose["environment"]["GT_NATS_USER"] == "auth"
+    assert env["GT_NATS_URL"]["value"] == compose["environment"]["GT_NATS_URL"]
+    secrets = {"GT_NATS_PASSWORD": "GT_NATS_AUTH_PASSWORD", "GT_NATS_CALLOUT_SEED": None}
+    for key, secret_key in secrets.items():
+        assert "value" not in env[key], f"nats-auth.{key} holds a literal secret"
+        ref = env[key]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "gt-secrets", "key": secret_key or key}
+    assert spec["securityContext"]["readOnlyRootFilesystem"] is True

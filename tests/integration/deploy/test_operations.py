@@ -62,19 +62,20 @@ def first_start(topology: Topology) -> dict[str, Any]:
     return dict(summaries[0])
 
 
-async def connect(topology: Topology) -> NATS:
+async def connect(topology: Topology, user: str = "gateway") -> NATS:
     return await nats.connect(
         topology.nats.urls,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.2,
         connect_timeout=2,
-        **service_credentials("gateway"),
+        **service_credentials(user),
     )
 
 
 @pytest.fixture
 async def nc(topology: Topology) -> AsyncIterator[NATS]:
-    client = await connect(topology)
+    # The operator: it reads stream leaders and moves them (no service may).
+    client = await connect(topology, "operator")
     yield client
     await client.close()
 

@@ -22,14 +22,16 @@ import yaml
 
 from eventstore.nats_launcher import free_port
 from eventstore.pg_launcher import PostgresCluster
+from eventstore.signing import new_seed
 from gateway.auth import Role, issue_token
 from gateway.settings import GatewaySettings
-from notifier.nats_accounts import dev_environment
+from notifier.nats_accounts import DEV_CALLOUT_SEED, dev_environment
 from tests.integration.deploy.cluster import NODES, NatsCluster
 from tests.integration.deploy.processes import clean_environment, tail, terminate
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = ("registry", "enrolment", "notifier", "gateway")
+SIGNERS = ("registry", "enrolment", "notifier")
 JOB = "reference-data"
 SECRETS = {
     **dev_environment(),
@@ -38,6 +40,9 @@ SECRETS = {
     "GT_READER_PASSWORD": "dev-reader-secret",
     "GT_JWT_SECRET": "dev-jwt-secret-of-sufficient-length-0123456789",
     "GT_WEBHOOK_SIGNING_KEY": "dev-webhook-signing-key-0123456789abcdef",
+    "GT_NATS_CALLOUT_SEED": DEV_CALLOUT_SEED,
+    # Each service signs what it appends with its own key (docs/security.md).
+    **{f"GT_{service.upper()}_SIGNING_SEED": new_seed() for service in SIGNERS},
 }
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}")
 

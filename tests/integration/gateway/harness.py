@@ -15,8 +15,8 @@ import httpx
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
-from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.subjects import CONTEXTS
+from contracts_schema.upcasting import decode
 from eventstore.commands import consistency_token
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort
@@ -112,7 +112,8 @@ class Gateway:
 
         The payload must be a valid event: a service never stores anything else.
         """
-        payload = EVENT_TYPES[event_type].model_validate(payload).model_dump(mode="json")
+        # Stored as version 1, as written before any later version: decode checks it reads.
+        decode(event_type, 1, payload)
         context = CONTEXTS[CONTEXT_OF[aggregate_type]]
         aggregate_id = payload[AGGREGATE_KEYS[aggregate_type]]
         history = await self.store.load(context, aggregate_type, aggregate_id)

@@ -68,6 +68,8 @@ async def test_two_dispatchers_on_one_postgres_database_deliver_each_event_once(
     tuning = {
         "webhook_base_delay": 0.01, "webhook_max_delay": 0.05, "webhook_poll_interval": 0.02,
         "webhook_claim_batch": 5, "webhook_max_attempts": 5,
+        "webhook_master_key": "test-master-key-0123456789",
+        "webhook_allowed_hosts": ("127.0.0.1",),  # the operator's list: a local receiver
     }  # fmt: skip
     service = notifier(nats_client, fixed_clock, postgres_url, **tuning)
     await service.start(publish=False, webhooks=False)

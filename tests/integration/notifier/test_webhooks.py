@@ -84,7 +84,7 @@ async def until(predicate: object, timeout: float = 10.0) -> None:
 
 async def setup(nc: NATS, clock: FixedClock, database_url: str, port: int) -> Notifier:
     service = notifier(
-        nc, clock, database_url, webhook_master_key=KEY, webhook_max_attempts=4,
+        nc, clock, database_url, webhook_master_key=KEY, webhook_max_attempts=4, webhook_allowed_hosts=("127.0.0.1",),
         webhook_base_delay=0.01, webhook_max_delay=0.05, webhook_poll_interval=0.02,
     )  # fmt: skip
     await service.start(publish=False)
@@ -183,14 +183,18 @@ async def test_receiver_down_for_good_is_parked_then_replayed(
         replay = await send_command(
             nats_client,
             NOTIFIER,
-            ReplayWebhookDeliveries(command_id="r-1", subscription_id="sub-1", from_seq=seq),
+            ReplayWebhookDeliveries(
+                command_id="r-1", subscription_id="sub-1", organisation_code="GM0363", from_seq=seq
+            ),
         )
         assert isinstance(replay, CommandAccepted)
         await until(lambda: receiver is not None and receiver.accepted)
         unknown = await send_command(
             nats_client,
             NOTIFIER,
-            ReplayWebhookDeliveries(command_id="r-2", subscription_id="nope", from_seq=1),
+            ReplayWebhookDeliveries(
+                command_id="r-2", subscription_id="nope", organisation_code="GM0363", from_seq=1
+            ),
         )
     finally:
         await service.stop()

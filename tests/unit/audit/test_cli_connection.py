@@ -52,3 +52,19 @@ def test_unreachable_nats_is_a_clear_error_with_exit_2(
     result = CliRunner().invoke(app, [*command, "--nats-url", "nats://127.0.0.1:1"])
     assert result.exit_code == 2, result.output
     assert "cannot reach NATS at nats://127.0.0.1:1" in " ".join(result.output.split())
+
+
+def test_the_embedded_system_is_read_as_its_auditor(
+    embedded_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` names the auditor's user and its credentials file (bootstrap.nats_local)."""
+    monkeypatch.delenv("GT_NATS_USER", raising=False)
+    credentials = embedded_data / "nats-credentials.json"
+    credentials.write_text(json.dumps({"passwords": {"audit": "a-secret", "gateway": "g"}}))
+    endpoints = json.loads((embedded_data / "endpoints.json").read_text())
+    endpoints |= {"nats_user": "audit", "nats_credentials": str(credentials)}
+    (embedded_data / "endpoints.json").write_text(json.dumps(endpoints))
+    settings = resolve_settings(None, None)
+    assert (settings.nats_user, settings.nats_password) == ("audit", "a-secret")
+    # Another server named by a flag is not sent the embedded system's password.
+    assert resolve_settings("nats://10.0.0.1:4222", None).nats_user is None

@@ -7,7 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from audit.ocds import codes
-from audit.ocds.packages import record, record_package, release_package
+from audit.ocds.packages import (
+    OcdsSettings,
+    Publication,
+    record,
+    record_package,
+    release_package,
+)
 from audit.ocds.releases import IGNORED, MAPPERS, call_off_release, ocid, process_releases
 from audit.ocds.schemas import errors, schema
 from contracts_schema.folds import FOLDS
@@ -15,6 +21,7 @@ from contracts_schema.registry.state import ContractStatus, LotStatus, TenderPha
 from tests.support.audit_facts import KPN, LNVT_TENDER, RECORDED, TENDER, Fact, chain, on
 
 K = datetime(2024, 3, 1, tzinfo=UTC)
+PUBLICATION = Publication(OcdsSettings(), "https://ocds.example.org/gt")
 MC1, MC2 = "GT-MC1", "GT-MC2"
 SUPPLIERS = ["KVK-27124701", "KVK-14053823", "KVK-20035422", "KVK-14052498"]
 NAMES = {
@@ -237,14 +244,16 @@ def compiled(releases: list) -> dict:
 )
 def test_packages_validate_against_ocds_1_1_5(processes) -> None:
     built = processes()
-    releases = release_package([r for p in built for r in p], "2026-01-15T12:00:00Z", "x")
-    records = record_package(built, "2026-01-15T12:00:00Z", "x")
+    releases = release_package(
+        [r for p in built for r in p], "2026-01-15T12:00:00Z", "x", PUBLICATION
+    )
+    records = record_package(built, "2026-01-15T12:00:00Z", "x", PUBLICATION)
     assert errors(releases, "release-package-schema.json") == []
     assert errors(records, "record-package-schema.json") == []
 
 
 def test_an_invalid_package_is_reported_with_the_path() -> None:
-    broken = release_package(lnvt_releases(), "2026-01-15T12:00:00Z", "x")
+    broken = release_package(lnvt_releases(), "2026-01-15T12:00:00Z", "x", PUBLICATION)
     broken["releases"][2]["awards"][0]["status"] = "provisional"
     assert any(
         e.startswith("releases/2/awards/0/status:")
@@ -270,9 +279,10 @@ def test_every_fold_enum_value_has_its_ocds_code() -> None:
 
 
 def test_one_release_per_relevant_event_with_tags_from_the_domain_mapping() -> None:
-    # The first window opening has no OCDS content (no previous round): no release for it.
+    # The window opening gives the tender period (the enrolment window).
     assert [r["tag"][0] for r in mc1_releases()] == [
         "planning",
+        "planningUpdate",
         "planningUpdate",
         "tender",
         "tenderAmendment",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment import events as en
+from contracts_schema.money import Money
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.values import ContractSupplier
 from tests.unit.registry.data import (
@@ -99,13 +101,13 @@ CONTRACT: tuple[DomainEvent, ...] = (
         start_date=date(2010, 7, 1),
         end_date=date(2013, 6, 30),
         max_extent_date=date(2015, 6, 30),
-        value_eur=1_000_000.10,
+        value=Money.euro(Decimal("1000000.10")),
     ),
     ev.ContractAmended(
         contract_id=C,
         amended_on=date(2011, 1, 1),
         summary="indexation",
-        new_value_eur=1_100_000.20,
+        new_value=Money.euro(Decimal("1100000.20")),
         new_max_extent_date=date(2016, 6, 30),
     ),
     ev.ContractExtended(
@@ -187,7 +189,7 @@ CALL_OFF: tuple[DomainEvent, ...] = (
         procedure="mini_competition",
         start_date=date(2016, 3, 1),
         end_date=date(2020, 2, 29),
-        value_eur=1_200_000,
+        value=Money.euro(1_200_000),
     ),
 )
 

@@ -44,7 +44,7 @@ CROSS_CONTEXT_FIELDS = {
         "start_date",
         "end_date",
         "max_extent_date",
-        "value_eur",
+        "value",  # v2; v1's value_eur is lifted by its upcaster
     },
     "ContractExtended": {"contract_id", "new_end_date"},
     "ContractAmended": {"contract_id", "summary"},

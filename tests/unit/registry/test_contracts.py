@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from contracts_schema.base import Command
+from contracts_schema.money import Money
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.state import ContractKind, TenderState
@@ -173,7 +174,7 @@ def test_amend_contract() -> None:
             contract_id=C,
             amended_on=date(2016, 1, 1),
             summary="24/7 availability added",
-            new_value_eur=1_200_000,
+            new_value=Money.euro(1_200_000),
         )
     ]
     too_far = command.model_copy(update={"new_end_date": date(2023, 6, 30)})

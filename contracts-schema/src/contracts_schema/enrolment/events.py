@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from contracts_schema.base import DomainEvent, Identifier, Value
+from contracts_schema.money import Money
 
 OrganisationKind = Literal[
     "municipality",
@@ -140,6 +141,8 @@ class MiniCompetitionStarted(_CallOffEvent):
 class CallOffAwarded(_CallOffEvent):
     """A participant concluded a call-off (nadere overeenkomst) under a framework."""
 
+    schema_version: ClassVar[int] = 2  # v2: `value` (Money) for v1's `value_eur` float
+
     call_off_id: Identifier = Field(description="The call-off.")
     framework_contract_id: Identifier = Field(description="The framework agreement.")
     tender_id: Identifier = Field(description="The tender that produced the framework.")
@@ -150,7 +153,7 @@ class CallOffAwarded(_CallOffEvent):
     procedure: CallOffProcedure = Field(description="Direct award or after a mini-competition.")
     start_date: date = Field(description="First day of the call-off.")
     end_date: date = Field(description="Last day of the call-off (may pass the framework's end).")
-    value_eur: float | None = Field(default=None, ge=0, description="Estimated value in euro.")
+    value: Money | None = Field(default=None, description="Estimated value.")
     standstill_exempt: bool = Field(
         default=True,
         description="Call-offs under a framework need no standstill period (Remedies"

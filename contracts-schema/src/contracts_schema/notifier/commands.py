@@ -64,6 +64,9 @@ class UnsubscribeWebhook(Command):
     context: ClassVar[str] = "notifier"
 
     subscription_id: Identifier = Field(description="The subscription to end.")
+    organisation_code: str = Field(
+        pattern=ORGANISATION_CODE, description="The organisation that holds the subscription."
+    )
 
 
 class ReplayWebhookDeliveries(Command):
@@ -72,6 +75,9 @@ class ReplayWebhookDeliveries(Command):
     context: ClassVar[str] = "notifier"
 
     subscription_id: Identifier = Field(description="The subscription to replay.")
+    organisation_code: str = Field(
+        pattern=ORGANISATION_CODE, description="The organisation that holds the subscription."
+    )
     from_seq: int = Field(ge=1, description="First INTEGRATION stream sequence to deliver again.")
 
 

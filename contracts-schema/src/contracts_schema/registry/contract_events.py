@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from contracts_schema.base import DomainEvent, Identifier
+from contracts_schema.money import Money
 from contracts_schema.registry.values import ContractKind, ContractSupplier, OrganisationCode
 
 
@@ -20,6 +21,8 @@ class _ContractEvent(DomainEvent):
 
 class ContractSigned(_ContractEvent):
     """A framework agreement, call-off, contract or set of negotiated terms was signed."""
+
+    schema_version: ClassVar[int] = 2  # v2: `value` (Money) for v1's `value_eur` float
 
     kind: ContractKind = Field(description="framework | call_off | contract | negotiated_terms.")
     tender_id: Identifier | None = Field(default=None, description="Tender it results from.")
@@ -35,7 +38,7 @@ class ContractSigned(_ContractEvent):
     max_extent_date: date | None = Field(
         default=None, description="Last day any option can reach (Period.maxExtentDate)."
     )
-    value_eur: float | None = Field(default=None, ge=0, description="Estimated value in euro.")
+    value: Money | None = Field(default=None, description="Estimated value.")
     framework_contract_id: Identifier | None = Field(
         default=None, description="For a call-off: the framework it is concluded under."
     )
@@ -48,11 +51,13 @@ class ContractSigned(_ContractEvent):
 class ContractAmended(_ContractEvent):
     """The contract was amended; changed dates or value are given."""
 
+    schema_version: ClassVar[int] = 2  # v2: `new_value` (Money) for v1's `new_value_eur`
+
     amended_on: date = Field(description="Date the amendment took effect.")
     summary: str = Field(min_length=1, description="What changed.")
     new_end_date: date | None = Field(default=None, description="New last day, if changed.")
     new_max_extent_date: date | None = Field(default=None, description="New maximum extent.")
-    new_value_eur: float | None = Field(default=None, ge=0, description="New value, if changed.")
+    new_value: Money | None = Field(default=None, description="New value, if changed.")
 
 
 class ContractExtended(_ContractEvent):

@@ -64,7 +64,7 @@ class Reader:
             }
             return Step(Listing(state.aggregate_id, (*state.events, entry)), None)
         try:
-            event = typed_event(envelope.event_type, envelope.payload)
+            event = typed_event(envelope.event_type, envelope.payload, envelope.schema_version)
         except (ValidationError, ValueError) as exc:
             return Step(state, None, f"does not decode: {_first_line(exc)}")
         try:

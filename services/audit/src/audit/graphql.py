@@ -24,7 +24,8 @@ from audit.aggregates import load_envelopes
 from audit.bitemporal import Horizon, end_of_day
 from audit.folding import OWNERS
 from audit.history import Replay, TimelineEntry, replay
-from audit.ocds.export import gather, packages
+from audit.ocds.export import UnknownProcess, gather, packages, require
+from audit.ocds.packages import graphql_publication
 from audit.temporal import TemporalProjection, list_as_of
 from eventstore.store import EventStore
 
@@ -185,7 +186,12 @@ class AuditQuery:
     ) -> JSON:
         sources = _sources(info)
         at = sources.horizon(as_of, known_at)
-        exported = await gather(sources.store, tender_id, at)
+        try:
+            exported = require(await gather(sources.store, tender_id, at), at)
+        except UnknownProcess as exc:  # an empty package would fail the schema
+            raise ValueError(str(exc)) from exc
         # Packages describe the registry as known at K: a fixed K gives the same bytes always.
-        built: Any = packages(exported, tender_id, known_at or datetime.now(UTC))
+        published = known_at or at.known_at
+        built: Any = packages(exported, tender_id, published, graphql_publication(
+            tender_id, as_of, published))  # fmt: skip
         return built  # type: ignore[no-any-return]

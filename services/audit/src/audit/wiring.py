@@ -117,6 +117,11 @@ def resolve_settings(nats_url: str | None, database_url: str | None) -> NatsSett
     if embedded:
         if "GT_NATS_URL" not in os.environ:
             updates["nats_url"] = embedded["nats_url"]
+            if nats_url is None and "GT_NATS_USER" not in os.environ and "nats_user" in embedded:
+                # Its auditor's login: the password is in its credentials file (mode 0600).
+                user = str(embedded["nats_user"])
+                stored = json.loads(Path(embedded["nats_credentials"]).read_text())
+                updates.update(nats_user=user, nats_password=stored["passwords"][user])
         if "GT_DATABASE_URL" not in os.environ:
             updates["database_url"] = embedded["database_url"]
     updates.update(

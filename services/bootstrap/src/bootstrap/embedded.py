@@ -1,9 +1,11 @@
 """`make run` (`python -m bootstrap`): the whole system in one process, with demo data and GraphiQL.
 
-A nats-server from the wheel (store under ./data/jetstream), SQLite files under ./data, the
-registry, enrolment and notifier services, the projections, the notifier's expiry schedule
-(at start, after the demo loads, then hourly) and the gateway on
-http://127.0.0.1:8000/graphql. Ctrl-C stops everything; the next run resumes from ./data.
+A nats-server from the wheel (store under ./data/jetstream) with the deployment's NATS users
+and generated local passwords (./data/nats-credentials.json, `bootstrap.nats_local`) and the
+auth callout for organisations, SQLite files under ./data, the registry, enrolment and
+notifier services, the projections, the notifier's expiry schedule (at start, after the demo
+loads, then hourly) and the gateway on http://127.0.0.1:8000/graphql, each part logged in to
+NATS as its own user. Ctrl-C stops everything; the next run resumes from ./data.
 """
 
 from __future__ import annotations
@@ -19,13 +21,22 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import nats
+import nkeys
 from nats.aio.client import Client as NATS
 from pydantic import ValidationError
 
 from audit.wiring import ENDPOINTS_FILE
 from bootstrap import reference_data
 from bootstrap.demo import DemoLoad, load_demo
+from bootstrap.nats_local import (
+    JETSTREAM_DIR,
+    LocalCredentials,
+    Logins,
+    adopt_unauthenticated_store,
+    credentials_path,
+    local_credentials,
+    server_config,
+)
 from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
 from eventstore.nats_launcher import NatsServer
@@ -34,6 +45,8 @@ from gateway.commandbus import CommandBus
 from gateway.process_config import HttpSettings
 from gateway.serve import Server
 from gateway.settings import GatewaySettings
+from notifier import nats_auth
+from notifier.nats_accounts import AUDIT_USER, CALLOUT_USER, GATEWAY_USER, OPERATOR_USER
 
 NATS_PORT = 4222
 
@@ -47,6 +60,12 @@ def dev_secret(data: Path) -> str:
     return path.read_text().strip()
 
 
+async def admit_local_organisations(operator: NATS, credentials: LocalCredentials) -> None:
+    """Store the local organisations' secrets (hashes) where the auth callout looks them up."""
+    for code, secret in credentials.organisations.items():
+        await nats_auth.grant(operator, code, secret)
+
+
 @contextlib.asynccontextmanager
 async def embedded(
     data: Path,
@@ -57,22 +76,53 @@ async def embedded(
     schedule: bool = False,
 ) -> AsyncIterator[tuple[System, Server]]:
     await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
-    broker = NatsServer(data / "jetstream", port=nats_port).start()
-    nc: NATS | None = None
+    # The deployment's accounts file, with this data directory's generated passwords.
+    credentials = local_credentials(data)
+    if adopt_unauthenticated_store(data):
+        print(f"NATS streams of an earlier `make run` in {data} moved to its account GT")
+    broker = NatsServer(
+        data / JETSTREAM_DIR,
+        config_file=server_config(data),
+        port=nats_port,
+        env=credentials.server_environment(),
+    ).start()
+    logins = Logins(broker.url, credentials)
+    connections: list[NATS] = []
     system: System | None = None
     server: Server | None = None
     try:
-        nc = await nats.connect(broker.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        # Organisations log in through the auth callout, in-process here (a service in a
+        # deployment); the operator stores the local organisations' secrets first.
+        operator = await logins.connect(OPERATOR_USER)
+        try:
+            await admit_local_organisations(operator, credentials)
+        finally:
+            await operator.close()  # no part of the running system holds the operator's login
+        callout = await logins.connect(CALLOUT_USER)
+        connections.append(callout)
+        await nats_auth.serve(callout, nkeys.from_seed(credentials.callout_seed.encode()))
+        # `system.nc` drives the system from outside as the reference-data job does: with the
+        # gateway's user (it may send every command and read every event stream).
+        nc = await logins.connect(GATEWAY_USER)
+        connections.append(nc)
         settings = GatewaySettings(
-            database_url=embedded_databases(data)[READ_MODELS_DB], jwt_secret=dev_secret(data)
+            database_url=embedded_databases(data)[READ_MODELS_DB],
+            jwt_secret=dev_secret(data),
+            # `make run` is for exploring: GraphiQL, introspection and suggestions on.
+            graphiql=True,
+            introspection=True,
+            suggestions=True,
         )
-        system = await System(nc, data, settings, schedule=schedule).start()
+        system = await System(nc, data, settings, schedule=schedule, logins=logins).start()
         assert system.app is not None
         server = await Server(system.app, host, port).start()
-        # Tell local tools (the audit CLI) where this embedded system listens and keeps
-        # every read model's database.
+        # Tell local tools (the audit CLI) where this embedded system listens, which NATS user
+        # they log in as (its password is in the credentials file) and where every read
+        # model's database is.
         endpoints = {
             "nats_url": broker.url,
+            "nats_user": AUDIT_USER,
+            "nats_credentials": str(credentials_path(data)),
             "database_url": settings.database_url,
             "databases": system.databases,
         }
@@ -84,8 +134,8 @@ async def embedded(
             await server.stop()
         if system is not None:
             await system.stop()
-        if nc is not None:
-            await nc.close()
+        for connection in reversed(connections):
+            await connection.close()
         broker.stop()
 
 
@@ -117,6 +167,14 @@ async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
             token = issue_token(system.settings, role, f"dev-{role.value}", organisation=org)
             print(f"  {label:22} {token}")
         print("  anonymous              (no header)")
+        assert system.logins is not None
+        for code, secret in system.logins.credentials.organisations.items():
+            print(f"{code}'s integration feed over NATS (docs/municipal-consumer.md):")
+            print(
+                f"  python examples/municipal_consumer.py --url {system.logins.url}"
+                f" --org {code} --password {secret}"
+            )
+        print(f"NATS users' local passwords: {credentials_path(data)}")
         print("Ctrl-C stops.")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

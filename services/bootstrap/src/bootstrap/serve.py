@@ -5,6 +5,7 @@
     python -m bootstrap.serve notifier run | tick --now DAY | webhook-secret ID
     python -m bootstrap.serve gateway
     python -m bootstrap.serve reference-data load | update --csv FILE --version V ...
+    python -m bootstrap.serve backup create --out DIR | restore DIR
 
 Configuration from GT_* variables only. The command services are FastStream apps
 (`eventstore.service_app`), their CommandServices and runners made by `bootstrap.parts`.
@@ -50,6 +51,15 @@ reference_cli = typer.Typer(
     help="Reference data (the CBS municipality list) through the commands.", add_completion=False
 )
 cli.add_typer(reference_cli, name="reference-data")
+
+
+def _add_backup() -> None:
+    from bootstrap.backup_cli import backup_cli
+
+    cli.add_typer(backup_cli, name="backup")
+
+
+_add_backup()
 
 
 # The FastStream apps, also started by the tests exactly as the containers start them.
@@ -243,7 +253,7 @@ def webhook_secret(subscription_id: str) -> None:
     from notifier.settings import NotifierSettings
     from notifier.signing import subscription_secret
 
-    typer.echo(subscription_secret(NotifierSettings().webhook_master_key, subscription_id))
+    typer.echo(subscription_secret(NotifierSettings().master_key(), subscription_id))
 
 
 @cli.command("check-secrets")

@@ -1,5 +1,10 @@
 """Explicit wiring of the whole system in one process: the three services and the gateway.
 
+With `logins` (`make run`) each part connects as its own NATS user of the deployment's
+accounts file: registry, enrolment, notifier (each with its command subscriber and its
+checkpoint writer) and the gateway (projections, read models, GraphQL). Without, every part
+shares the one connection given (tests on a server without authentication).
+
 Used by `python -m bootstrap` (`make run`), the benchmarks and the tests, so all of them run
 the same composition.
 """
@@ -16,19 +21,22 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from bootstrap import parts
+from bootstrap.nats_local import Logins
 from bootstrap.parts import EnrolmentParts
 from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS_DB, embedded_databases
-from contracts_schema.subjects import CONTEXTS, NOTIFIER
+from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.checkpoints import checkpoint_periodically
 from eventstore.clock import Clock, SystemClock
+from eventstore.commands import CommandService
 from eventstore.projection import ProjectionRunner
 from eventstore.service_app import serve_in_process, server_url
-from eventstore.signing import local_seed, local_signer
+from eventstore.signing import EventSigner, local_seed, local_signer
 from eventstore.store import EventStore
 from eventstore.tasks import cancel_and_wait
 from gateway.readmodels import ReadModels
 from gateway.readside import ReadSide
 from gateway.settings import GatewaySettings
+from notifier.nats_accounts import GATEWAY_USER, OPERATOR_USER
 from notifier.service import Notifier
 from notifier.settings import NotifierSettings
 
@@ -46,7 +54,10 @@ class System:
     schedule: bool = False
     protect_streams: bool = True  # False only in tests that tamper with the log on purpose
     checkpoint_interval: float = 60.0  # seconds between signed checkpoints of each stream
-    commands: NatsBroker | None = None  # FastStream, with the containers' subscriber
+    # Each part's own NATS login (`make run`: bootstrap.nats_local); None: every part on `nc`.
+    logins: Logins | None = None
+    brokers: list[NatsBroker] = field(default_factory=list)  # each service's command subscriber
+    connections: list[NATS] = field(default_factory=list)  # the logins opened here
     runners: list[ProjectionRunner] = field(default_factory=list)
     enrolment: EnrolmentParts | None = None
     notifier: Notifier | None = None
@@ -71,34 +82,69 @@ class System:
             runners.append(self.notifier.runner)
         return runners
 
+    async def _login(self, user: str) -> NATS:
+        """A connection of its own as `user` (make run), or the one given (tests)."""
+        if self.logins is None:
+            return self.nc
+        nc = await self.logins.connect(user)
+        self.connections.append(nc)
+        return nc
+
+    async def _serve(self, user: str, service: CommandService) -> None:
+        """The containers' FastStream subscriber for one service, logged in as that service."""
+        if self.logins is None:
+            broker = await serve_in_process(server_url(self.nc), [service])
+        else:
+            url, password = self.logins.url, self.logins.password(user)
+            broker = await serve_in_process(url, [service], user=user, password=password)
+        self.brokers.append(broker)
+
+    def _anchor(self, nc: NATS, context: BoundedContext, signer: EventSigner) -> None:
+        """The service's signed checkpoints of its own stream, on its own login."""
+        store = EventStore(nc, self.clock, protect=self.protect_streams)
+        loop = checkpoint_periodically(store, context, signer, self.checkpoint_interval)
+        self.anchoring.append(asyncio.create_task(loop))
+
     async def start(self) -> System:
         # Each context's key, generated under the data dir (public halves for `audit verify`).
         signers = {name: local_signer(self.data_dir, name) for name in CONTEXTS}
-        store = EventStore(self.nc, self.clock, protect=self.protect_streams, signers=signers)
-        for context in CONTEXTS.values():
-            await store.ensure_stream(context)
-            self.anchoring.append(
-                asyncio.create_task(
-                    checkpoint_periodically(
-                        store, context, signers[context.name], self.checkpoint_interval
-                    )
-                )
-            )
-        self.enrolment = await parts.enrolment(
-            store, self.nc, self.clock, self.databases[ENROLMENT_DB]
+        # Each part logs in as its container does (deploy/nats/accounts.conf), so the
+        # permissions hold here too: a service appends only its own context's events.
+        logins = {user: await self._login(user) for user in (REGISTRY.name, ENROLMENT.name)}
+        # Without the notifier its stream is still read by the projections: the operator
+        # creates it, as an operator would for a stream no running service owns.
+        logins[NOTIFIER.name] = await self._login(
+            NOTIFIER.name if self.with_notifier else OPERATOR_USER
         )
-        services = [parts.registry_service(store, self.clock), self.enrolment.service]
+        stores = {
+            name: EventStore(
+                logins[name], self.clock, protect=self.protect_streams, signers={name: signer}
+            )
+            for name, signer in signers.items()
+        }
+        for name, context in CONTEXTS.items():
+            await stores[name].ensure_stream(context)
+        for name in (REGISTRY.name, ENROLMENT.name):
+            self._anchor(logins[name], CONTEXTS[name], signers[name])
+        self.enrolment = await parts.enrolment(
+            stores[ENROLMENT.name], logins[ENROLMENT.name], self.clock, self.databases[ENROLMENT_DB]
+        )
+        await self._serve(REGISTRY.name, parts.registry_service(stores[REGISTRY.name], self.clock))
+        await self._serve(ENROLMENT.name, self.enrolment.service)
         if self.with_notifier:
             url = self.databases[NOTIFIER_DB]
             seed = local_seed(self.data_dir, NOTIFIER.name)
             notifier_settings = NotifierSettings(database_url=url, signing_seed=seed)
-            self.notifier = parts.notifier(self.nc, self.clock, notifier_settings)
+            self.notifier = parts.notifier(logins[NOTIFIER.name], self.clock, notifier_settings)
             every = notifier_settings.tick_interval_seconds if self.schedule else None
             await self.notifier.start(commands=False, webhooks=False, tick_every=every)
-            services.append(self.notifier.public)
-        # The containers' FastStream subscriber, on a broker connected to the same server.
-        self.commands = await serve_in_process(server_url(self.nc), services)
-        self.read_side = await parts.read_side(self.nc, self.settings, store)
+            await self._serve(NOTIFIER.name, self.notifier.public)
+            self._anchor(logins[NOTIFIER.name], NOTIFIER, signers[NOTIFIER.name])
+        # The gateway: projections, read models and GraphQL; it sends commands and reads.
+        gateway = await self._login(GATEWAY_USER)
+        self.read_side = await parts.read_side(
+            gateway, self.settings, EventStore(gateway, self.clock, protect=self.protect_streams)
+        )
         self.engine, self.runners = self.read_side.engine, self.read_side.runners
         self.read, self.app = self.read_side.read, self.read_side.app
         return self
@@ -106,11 +152,13 @@ class System:
     async def stop(self) -> None:
         for task in self.anchoring:
             await cancel_and_wait(task)
-        if self.commands is not None:
-            await self.commands.stop()
+        for broker in self.brokers:
+            await broker.stop()
         if self.read_side is not None:
             await self.read_side.stop()
         if self.notifier is not None:
             await self.notifier.stop()
         if self.enrolment is not None:
             await self.enrolment.stop()
+        for nc in self.connections:
+            await nc.close()

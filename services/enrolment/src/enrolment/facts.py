@@ -14,6 +14,7 @@ from contracts_schema.enrolment.state import EnrolmentWindowState, OrganisationS
 from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.registry.state import ContractState, TenderState
 from contracts_schema.subjects import ENROLMENT
+from contracts_schema.upcasting import decode_envelope
 from enrolment.domain.call_off import Framework
 from enrolment.domain.enrolment_window import TenderFacts
 from eventstore.folded import load_folded
@@ -77,6 +78,7 @@ class Facts:
         merged = ENROLMENT.event_subject("organisation", "*", MunicipalityMerged.event_type)
         successors: dict[str, str] = {}
         async for e in self._store.read_stream(ENROLMENT, 1, merged):
-            fact = MunicipalityMerged.model_validate(e.envelope.payload)
-            successors[fact.code] = fact.successor_code
+            fact = decode_envelope(e.envelope)
+            if isinstance(fact, MunicipalityMerged):
+                successors[fact.code] = fact.successor_code
         return successors

@@ -131,7 +131,9 @@ class RegistryFacts(Projection):
             return
         if envelope.event_type not in self.HANDLES:
             raise UndeclaredEvent(self, envelope.event_type)
-        self._apply(conn, typed_event(envelope.event_type, envelope.payload))
+        self._apply(
+            conn, typed_event(envelope.event_type, envelope.payload, envelope.schema_version)
+        )
 
     def _apply(self, conn: Connection, fact: DomainEvent) -> None:
         match fact:

@@ -9,11 +9,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from audit.graphql import AuditSources
+from eventstore.observability import server_span
+from gateway.body import BodyLimit, decode_json
 from gateway.commandbus import CommandBus
 from gateway.console.routes import console_routes, graphiql_response
 from gateway.live import LiveEvents
@@ -21,6 +24,7 @@ from gateway.metrics import refresh
 from gateway.readmodels import ReadModels
 from gateway.schema.build import build_schema
 from gateway.schema.context import Context
+from gateway.schema.health import problems
 from gateway.settings import GatewaySettings
 
 CONSISTENCY_HEADER = "x-consistency-token"
@@ -39,12 +43,26 @@ class GatewayGraphQL(GraphQL[Context, None]):
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # the legacy protocol is off
+            max_subscriptions_per_connection=settings.max_subscriptions_per_client,
         )
         self.read = read
         self.settings = settings
         self.commands = commands
         self.live = live
         self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # One span per request, in the client's trace when it sends W3C `traceparent`: a
+        # mutation and the query that reads it with the consistency token join one trace.
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        with server_span("graphql", headers, **{"http.method": scope["method"]}):
+            await super().__call__(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_response()  # the vendored page: no CDN
@@ -58,6 +76,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             authorization=request.headers.get("authorization"),
             consistency_header=request.headers.get(CONSISTENCY_HEADER),
             audit=self.audit,
+            websocket=isinstance(request, WebSocket),
         )
 
 
@@ -75,14 +94,17 @@ def build_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_: Request) -> JSONResponse:
-        statuses = [await r.status() for r in read.runners]
-        parked = sum(s.parked for s in statuses)
-        return JSONResponse({"ok": parked == 0, "parked": parked}, status_code=200)
+        found = await problems(read)
+        return JSONResponse({"ok": not found, "problems": found}, status_code=200)
 
     # Starlette 1.x: routes are declared up front (no add_websocket_route).
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                BodyLimit(graphql, settings.max_body_bytes),  # before any JSON is decoded
+                methods=["GET", "POST"],
+            ),
             WebSocketRoute("/graphql", graphql),
             Route("/metrics", metrics),
             Route("/healthz", healthz),

@@ -10,7 +10,7 @@ import jwt
 
 from gateway.settings import GatewaySettings
 
-ORG_CODE = re.compile(r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$")
+ORG_CODE = re.compile(r"GM\d{4}|KVK-\d{8}|OIN-\d{20}")  # fullmatch: `$` lets "\n" through
 
 
 class Role(Enum):
@@ -29,6 +29,7 @@ class Principal:
     role: Role
     subject: str = "anonymous"
     organisation: str | None = None  # participants only
+    expires_at: float | None = None  # the token's `exp` (epoch seconds); None: anonymous
 
     @property
     def actor(self) -> str:
@@ -73,6 +74,9 @@ def principal_from_token(token: str, settings: GatewaySettings) -> Principal:
         raise AuthenticationFailed("the bearer token has expired") from exc
     except jwt.InvalidTokenError as exc:
         raise AuthenticationFailed(f"invalid bearer token: {exc}") from exc
+    exp = claims["exp"]
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise AuthenticationFailed("the bearer token's `exp` must be a number (epoch seconds)")
     try:
         role = Role(claims["role"])
     except ValueError as exc:
@@ -81,10 +85,11 @@ def principal_from_token(token: str, settings: GatewaySettings) -> Principal:
         return ANONYMOUS
     organisation = claims.get("org")
     if role is Role.PARTICIPANT and not (
-        isinstance(organisation, str) and ORG_CODE.match(organisation)
+        isinstance(organisation, str) and ORG_CODE.fullmatch(organisation)
     ):
         raise AuthenticationFailed("a participant token must carry its organisation code in `org`")
-    return Principal(role, str(claims["sub"]), organisation if role is Role.PARTICIPANT else None)
+    own = organisation if role is Role.PARTICIPANT else None
+    return Principal(role, str(claims["sub"]), own, float(exp))
 
 
 def issue_token(

@@ -96,6 +96,15 @@ class CommandBus:
         self, command: Command, actor: str, correlation_id: str | None
     ) -> CommandAccepted | CommandRejected:
         context = CONTEXTS[command.context]
+        size = len(command.model_dump_json())
+        limit = self._nc.max_payload
+        if limit and size > limit - 4096:  # the envelope's headers and actor need room too
+            return CommandRejected(
+                command_id=command.command_id,
+                code="COMMAND_TOO_LARGE",
+                message=f"{command.command_type} is {size} bytes; the broker carries at most"
+                f" {limit} per message: send less in one command",
+            )
         try:
             return await send_command(
                 self._nc,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NATS
@@ -44,9 +44,30 @@ class LiveFilter:
         return True
 
 
+class TooManySubscriptions(Exception):
+    """The client already holds its share of live subscriptions."""
+
+
 class LiveEvents:
     def __init__(self, nc: NATS) -> None:
         self._nc = nc
+        self._held: dict[str, int] = {}  # client (subject) -> live subscriptions, all connections
+
+    @contextlib.contextmanager
+    def slot(self, client: str, cap: int) -> Iterator[None]:
+        """One of the client's `cap` subscriptions, for as long as it streams."""
+        if self._held.get(client, 0) >= cap:
+            raise TooManySubscriptions(
+                f"{client} already holds {cap} live subscriptions (the per-client limit);"
+                " complete one before starting another"
+            )
+        self._held[client] = self._held.get(client, 0) + 1
+        try:
+            yield
+        finally:
+            self._held[client] -= 1
+            if not self._held[client]:
+                del self._held[client]
 
     def contexts(self, names: Iterable[str]) -> list[BoundedContext]:
         wanted = list(names) or list(CONTEXTS)
@@ -57,7 +78,7 @@ class LiveEvents:
 
     async def stream(
         self, live_filter: LiveFilter, after: dict[str, int]
-    ) -> AsyncIterator[StoredEvent]:
+    ) -> AsyncGenerator[StoredEvent, None]:
         """Events after the given stream positions (new events only for streams not named)."""
         queue: asyncio.Queue[StoredEvent] = asyncio.Queue(maxsize=10_000)
         js = self._nc.jetstream()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Executable, MetaData, RowMapping, Table, true
+from sqlalchemy import Engine, Executable, MetaData, RowMapping, Table, text, true
+from sqlalchemy.exc import DBAPIError
 
 from contracts_schema.calendar import dutch_day
 from eventstore.bitemporal_sql import instant, micros, view
@@ -101,10 +103,12 @@ class ReadModels:
         self.horizon = horizon
         self.present = False
         self._bound: dict[type[Projection], AtHorizon] = {}
+        self._checked: list[tuple[float, list[str]]] = []  # shared: the last integrity check
 
     def at(self, valid: int, known: int, *, present: bool = False) -> ReadModels:
         bound = ReadModels(self.engine, self.runners, horizon=(valid, known))
         bound._fallback = self._fallback  # share the fallback table definitions
+        bound._checked = self._checked
         bound.present = present
         return bound
 
@@ -170,6 +174,30 @@ class ReadModels:
     def _scalar(self, statement: Executable) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(statement).scalar()
+
+    async def integrity(self, max_age: float = 60.0) -> list[str]:
+        """What is wrong with the database file itself (SQLite's quick_check, which reads the
+        whole file: its answer is kept for `max_age` seconds). Empty when whole."""
+        now = time.monotonic()
+        if not self._checked or now - self._checked[0][0] > max_age:
+            self._checked[:] = [(now, await asyncio.to_thread(self._integrity))]
+        return self._checked[0][1]
+
+    def _integrity(self) -> list[str]:
+        try:
+            with self.engine.connect() as conn:
+                if self.engine.dialect.name != "sqlite":
+                    conn.execute(text("SELECT 1"))
+                    return []
+                found = [str(r[0]) for r in conn.execute(text("PRAGMA quick_check"))]
+        except DBAPIError as exc:
+            found = [str(exc.orig)]
+        if found == ["ok"]:
+            return []
+        return [
+            "the read-model database is corrupt (run `audit projections rebuild`): "
+            + "; ".join(found[:3])
+        ]
 
     async def wait_for(self, token: str, timeout: float) -> None:
         """Block until every projection has applied the writes named by a consistency token."""

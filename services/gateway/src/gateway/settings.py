@@ -19,10 +19,54 @@ class GatewaySettings(BaseSettings):
     jwt_public_key: str | None = Field(default=None, description="RS256 public key (PEM).")
     jwt_audience: str = "gt-registry"
     max_depth: int = Field(default=10, ge=2)
-    max_tokens: int = Field(default=2000, ge=50)
+    max_tokens: int = Field(default=2000, ge=50, description="Tokens of a signed-in query.")
     max_aliases: int = Field(default=15, ge=1)
     max_page_size: int = Field(default=100, ge=1)
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest HTTP request body (413 beyond)."
+    )
+    # Per role: anonymous clients get the strictest document limits (see gateway.schema.guard).
+    max_query_bytes: int = Field(
+        default=32 * 1024, ge=256, description="Largest query text, comments included."
+    )
+    max_selections: int = Field(
+        default=1000, ge=10, description="Selections after fragment expansion, duplicates too."
+    )
+    max_cost: int = Field(
+        default=50_000, ge=10, description="Selections weighted by each list's `first`."
+    )
+    max_repeats: int = Field(
+        default=8, ge=1, description="Times one response field may be selected (fragments too)."
+    )
+    anonymous_max_query_bytes: int = Field(default=4 * 1024, ge=256)
+    anonymous_max_tokens: int = Field(default=600, ge=50)
+    anonymous_max_selections: int = Field(default=200, ge=10)
+    anonymous_max_cost: int = Field(default=5_000, ge=10)
+    lane_threshold_bytes: int = Field(
+        default=1024, ge=0, description="Uncached queries larger than this are paced (guard)."
+    )
+    lane_duty: float = Field(
+        default=0.25, gt=0, le=1, description="Share of the event loop large queries may use."
+    )
+    max_list_argument: int = Field(
+        default=500, ge=1, description="Most values one list argument (a filter) may carry."
+    )
+    parse_cache_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=0, description="Query text the parse/validation caches keep."
+    )
+    max_subscriptions_per_client: int = Field(
+        default=10, ge=1, description="Live subscriptions one signed-in subject may hold."
+    )
+    webhook_allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Hosts a webhook may target although not public https (operator's list).",
+    )
     consistency_timeout: float = Field(
         default=5.0, gt=0, description="Longest wait for projections to reach a token (seconds)."
     )
-    graphiql: bool = True
+    # Production defaults: off. `make run` (the embedded system) turns them on.
+    graphiql: bool = False
+    introspection: bool = False
+    suggestions: bool = Field(
+        default=False, description="'Did you mean ...' hints in validation errors."
+    )

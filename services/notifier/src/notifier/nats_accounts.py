@@ -28,7 +28,8 @@ from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY, B
 from eventstore.checkpoints import CHECKPOINT_STREAM
 from notifier.feed import INTEGRATION_STREAM, consumer_name
 
-SERVICES = ("registry", "enrolment", "notifier", "gateway")
+GATEWAY_USER = "gateway"  # sends commands and reads (its projections, GraphQL)
+SERVICES = (REGISTRY.name, ENROLMENT.name, NOTIFIER.name, GATEWAY_USER)
 # Users beside the services: the callout, stream administration, read-only audit.
 CALLOUT_USER = "auth"
 OPERATOR_USER = "operator"
@@ -114,6 +115,8 @@ def _processed(context: BoundedContext) -> list[str]:
         f"checkpoints.{context.name}",
         *(f"$JS.API.STREAM.INFO.{o}" for o in others),
         *(f"$JS.API.DIRECT.GET.{o}.>" for o in others),
+        # A bucket without direct get is read by message get (nats-py follows the bucket).
+        *(f"$JS.API.STREAM.MSG.GET.{o}" for o in others),
     ]
 
 

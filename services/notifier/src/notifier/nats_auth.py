@@ -183,12 +183,17 @@ async def serve(nc: NATS, signer: nkeys.KeyPair) -> Any:
 
 async def issue(nc: NATS, code: str, *, replicas: int = 1) -> str:
     """A new secret for `code` (replacing any earlier one); returns it, stores only its hash."""
+    secret = secrets.token_hex(32)  # hex: never starts with "-" (a command-line option)
+    await grant(nc, code, secret, replicas=replicas)
+    return secret
+
+
+async def grant(nc: NATS, code: str, secret: str, *, replicas: int = 1) -> None:
+    """Admit `code` with a secret chosen elsewhere (`make run` keeps its local ones)."""
     if not ORGANISATION_CODE.fullmatch(code):
         raise ValueError(f"not an organisation code: {code!r}")
     kv = await credentials_bucket(nc, create=True, replicas=replicas)
-    secret = secrets.token_hex(32)  # hex: never starts with "-" (a command-line option)
     await kv.put(code, json.dumps({"sha256": secret_digest(secret)}).encode())
-    return secret
 
 
 async def revoke(nc: NATS, code: str) -> None:

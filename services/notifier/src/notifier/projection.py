@@ -185,7 +185,9 @@ class NotifierSchedule(Projection):
             return
         if envelope.event_type not in self.HANDLES:
             raise UndeclaredEvent(self, envelope.event_type)  # parked, visible, not dropped
-        self._apply(conn, typed_event(envelope.event_type, envelope.payload), event)
+        self._apply(
+            conn, typed_event(envelope.event_type, envelope.payload, envelope.schema_version), event
+        )
 
     def _apply(self, conn: Connection, fact: DomainEvent, event: StoredEvent) -> None:
         c = self.contracts

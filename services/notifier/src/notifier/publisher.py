@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, select
 from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.enrolment.events import OrganisationRegistered
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
+from contracts_schema.upcasting import decode_envelope
 from eventstore.projection import ProjectionRunner
 from eventstore.store import EventStore, StoredEvent, differs
 from eventstore.subscription import DurableSubscriber
@@ -171,10 +172,9 @@ class IntegrationPublisher:
         with self._engine.connect() as conn:
             directory = _SqlDirectory(conn, self._projection)
             for event in events:
-                model = EVENT_TYPES.get(event.envelope.event_type)
-                if model is None:
+                if event.envelope.event_type not in EVENT_TYPES:
                     continue
-                fact = model.model_validate(event.envelope.payload)
+                fact = decode_envelope(event.envelope)
                 result.extend(outgoing(event.envelope, fact, directory))
         return result
 
@@ -186,8 +186,9 @@ class IntegrationPublisher:
         for event in events:
             model = EVENT_TYPES.get(event.envelope.event_type)
             if model is OrganisationRegistered:  # a new body gets its consumer at once
-                registered = OrganisationRegistered.model_validate(event.envelope.payload)
-                await self._ensure_consumer(registered.code)
+                registered = decode_envelope(event.envelope)
+                if isinstance(registered, OrganisationRegistered):
+                    await self._ensure_consumer(registered.code)
         for out in await asyncio.to_thread(self._map, events):
             code = out.subject.split(".")[2] if out.subject.startswith("gt.org.") else None
             if code:

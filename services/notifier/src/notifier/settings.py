@@ -23,10 +23,14 @@ class NotifierSettings(NatsSettings):
         default=30.0, gt=0, description="Seconds before a dead instance's batch is redelivered."
     )
     tick_interval_seconds: float = Field(default=3600.0, gt=0)
-    webhook_master_key: str = Field(
-        default="dev-only-webhook-master-key",
+    webhook_master_key: str | None = Field(
+        default=None,
         min_length=16,
-        description="Derives each subscription's signing secret; set a real one in production.",
+        description="Derives each subscription's signing secret; required to deliver webhooks.",
+    )
+    webhook_allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Hosts a webhook may reach although not public https (the operator's list).",
     )
     webhook_max_attempts: int = Field(default=8, ge=1, description="Parked after this many.")
     webhook_base_delay: float = Field(default=2.0, gt=0, description="First retry delay (s).")
@@ -52,6 +56,15 @@ class NotifierSettings(NatsSettings):
                 " notifier instance deliver the same event again"
             )
         return self
+
+    def master_key(self) -> str:
+        """The webhook master key, or a startup error that says how to set it."""
+        if not self.webhook_master_key:
+            raise ValueError(
+                "GT_WEBHOOK_MASTER_KEY is not set: webhooks are signed with secrets derived from"
+                " it, so the notifier will not deliver without one (16+ random characters)"
+            )
+        return self.webhook_master_key
 
     def expiry_policy(self) -> ExpiryPolicy:
         return ExpiryPolicy(

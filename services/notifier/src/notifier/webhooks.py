@@ -23,6 +23,7 @@ import httpx
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
+from contracts_schema.notifier.urls import address_problem, host_of, url_problem
 from eventstore.clock import Clock
 from eventstore.observability import WEBHOOK_DELIVERIES
 from eventstore.tasks import cancel_and_wait
@@ -71,6 +72,7 @@ class WebhookDispatcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def start(self) -> None:
+        self._settings.master_key()  # no key, no start: a public default would sign nothing
         await asyncio.to_thread(self.store.create)
         await ensure_integration_stream(self._nc, replicas=self._settings.stream_replicas)
         self._client = self._client or httpx.AsyncClient(timeout=self._settings.webhook_timeout)
@@ -139,7 +141,7 @@ class WebhookDispatcher:
 
     async def _attempt(self, row: Any) -> None:
         assert self._client is not None
-        secret = subscription_secret(self._settings.webhook_master_key, row.subscription_id)
+        secret = subscription_secret(self._settings.master_key(), row.subscription_id)
         body = row.body.encode()
         timestamp = int(time.time())
         headers = {
@@ -151,6 +153,9 @@ class WebhookDispatcher:
         status_code: int | None = None
         error: str | None = None
         try:
+            refused = await self._refused_target(row.url)
+            if refused:
+                raise httpx.ConnectError(refused)
             response = await self._client.post(row.url, content=body, headers=headers)
             status_code = response.status_code
             if not 200 <= status_code < 300:
@@ -162,6 +167,23 @@ class WebhookDispatcher:
             self.store.record, self.owner, row, outcome, changes, status_code, error
         )
         WEBHOOK_DELIVERIES.labels(outcome).inc()
+
+    async def _refused_target(self, url: str) -> str | None:
+        """Checked at every attempt: a public name may resolve to a private address later."""
+        allowed = self._settings.webhook_allowed_hosts
+        problem = url_problem(url, allowed)
+        host = host_of(url)
+        if problem or host in allowed:
+            return problem
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+        except OSError as exc:
+            return f"{host} does not resolve: {exc}"
+        for info in infos:
+            problem = address_problem(str(info[4][0]))
+            if problem:
+                return f"{host} resolves to {info[4][0]}: {problem}"
+        return None
 
     def _outcome(self, attempt: int, error: str | None) -> tuple[str, dict[str, Any]]:
         s = self._settings

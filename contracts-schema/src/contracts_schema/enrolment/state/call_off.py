@@ -83,7 +83,7 @@ def evolve(state: CallOffState, event: DomainEvent) -> CallOffState:
                 procedure=event.procedure,
                 start_date=event.start_date,
                 end_date=event.end_date,
-                value_eur=None if event.value_eur is None else Decimal(str(event.value_eur)),
+                value_eur=None if event.value is None else event.value.amount,
                 standstill_exempt=event.standstill_exempt,
             )
     if type(event) in IGNORED:

@@ -131,7 +131,7 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 event.summary,
                 event.new_end_date,
                 event.new_max_extent_date,
-                euro(event.new_value_eur),
+                None if event.new_value is None else event.new_value.amount,
             )
             # Each of the three is changed only when the amendment gives it.
             value = state.value_eur if amendment.new_value_eur is None else amendment.new_value_eur
@@ -191,7 +191,7 @@ def _signed(event: ev.ContractSigned) -> ContractState:
         start_date=event.start_date,
         end_date=event.end_date,
         max_extent_date=event.max_extent_date,
-        value_eur=euro(event.value_eur),
+        value_eur=None if event.value is None else event.value.amount,
         duration_rationale=event.duration_rationale,
     )
 

@@ -5,6 +5,8 @@ Closed codelists: tenderStatus (also for lots), awardStatus, contractStatus, met
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from contracts_schema.enrolment.events import CallOffProcedure
 from contracts_schema.registry.state import ContractStatus, LotStatus, TenderPhase
 from contracts_schema.registry.values import Procedure
@@ -49,9 +51,22 @@ METHOD: dict[Procedure, str | None] = {
     "national": None,  # a national procedure can be any of them
 }
 
+# A national procedure (nationale procedure) is open or by invitation: without more, OCDS's
+# nearest is "open" when it was published, "limited" when it was not (see `method`).
+NATIONAL_PUBLISHED, NATIONAL_UNPUBLISHED = "open", "limited"
+
+# A direct call-off is awarded without competition (method codelist: direct); a
+# mini-competition reopens competition among the framework's suppliers (selective).
 CALL_OFF_METHOD: dict[CallOffProcedure, str] = {
-    "direct": "limited",
+    "direct": "direct",
     "mini_competition": "selective",
+}
+
+# techniques extension: how a framework's call-offs are awarded.
+FRAMEWORK_METHOD: dict[frozenset[CallOffProcedure], str] = {
+    frozenset({"direct"}): "withoutReopeningCompetition",
+    frozenset({"mini_competition"}): "withReopeningCompetition",
+    frozenset({"direct", "mini_competition"}): "withAndWithoutReopeningCompetition",
 }
 
 
@@ -59,8 +74,38 @@ def tender_status(phase: TenderPhase) -> str:
     return TENDER_STATUS[phase]
 
 
-def lot_status(status: LotStatus, phase: TenderPhase) -> str:
-    return LOT_STATUS[status] or tender_status(phase)
+def process_status(phase: TenderPhase, lot_codes: Iterable[str]) -> str:
+    """tenderStatus per the guidance, from the tender's phase and its lots' codes
+    (`lot_status`): `cancelled` when the tender was, `unsuccessful` when every lot was
+    cancelled without it, `complete` once every live lot is (awarded, or its contract signed:
+    it stays complete after that contract ends)."""
+    codes = list(lot_codes)
+    if phase is TenderPhase.CANCELLED:
+        return "cancelled"
+    if codes and all(c == "cancelled" for c in codes):
+        return "unsuccessful"
+    live = [c for c in codes if c != "cancelled"]
+    if live and all(c == "complete" for c in live):
+        return "complete"
+    return TENDER_STATUS[phase]
+
+
+def method(procedure: Procedure | None, published: bool) -> str | None:
+    """procurementMethod (closed codelist) of a tender's procedure."""
+    if procedure is None:
+        return None
+    if procedure == "national":
+        return NATIONAL_PUBLISHED if published else NATIONAL_UNPUBLISHED
+    return METHOD[procedure]
+
+
+def lot_status(status: LotStatus, phase: TenderPhase, signed: bool = False) -> str:
+    """A lot's tenderStatus; `signed`: a contract for the lot was signed, so its award
+    stands (complete) even while the registry has no definitive award recorded."""
+    code = LOT_STATUS[status] or tender_status(phase)
+    if signed and code == "active" and status is not LotStatus.OPEN:
+        return "complete"
+    return code
 
 
 def award_status(status: LotStatus) -> str:

@@ -1,8 +1,13 @@
-"""Gather a contracting process's events from the store and export it as OCDS."""
+"""Gather contracting processes' events from the store and export them as OCDS.
+
+The register is read once per export (`Register.read`): one tender's export and the bulk
+export of every process draw on the same snapshot, as known at K.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -10,16 +15,31 @@ from pydantic import ValidationError
 
 from audit.bitemporal import Horizon, valid_order
 from audit.folding import Reader
-from audit.ocds.packages import record_package, release_package
-from audit.ocds.releases import Release, call_off_release, process_releases
+from audit.ocds.packages import (
+    Publication,
+    graphql_publication,
+    record_package,
+    release_package,
+)
+from audit.ocds.releases import Release, call_off_releases, ocid, process_releases
 from audit.ocds.sections import instant
 from contracts_schema.base import DomainEvent
-from contracts_schema.enrolment.events import CallOffAwarded, EnrolmentWindowOpened
+from contracts_schema.enrolment.events import (
+    CallOffAwarded,
+    EnrolmentWindowOpened,
+    MiniCompetitionStarted,
+)
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import typed_event
 from contracts_schema.registry.events import ContractSigned, SuccessorTenderLinked
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
 from eventstore.store import EventStore
+
+_LINKS = ("EnrolmentWindowOpened", "SuccessorTenderLinked")
+
+
+class UnknownProcess(LookupError):
+    """No tender or tenderless contract of that id at this horizon."""
 
 
 async def _of_type(
@@ -35,7 +55,7 @@ async def _of_type(
 
 def _typed(e: EventEnvelope) -> DomainEvent | None:
     try:
-        return typed_event(e.event_type, e.payload)
+        return typed_event(e.event_type, e.payload, e.schema_version)
     except (ValidationError, ValueError):
         return None  # not a fact the owner's fold would accept: it names nothing
 
@@ -51,10 +71,116 @@ def _by_aggregate(envelopes: list[EventEnvelope]) -> dict[str, list[EventEnvelop
 class Exported:
     tender: list[Release]
     call_offs: list[list[Release]]
+    process_id: str = ""
 
     @property
     def processes(self) -> list[list[Release]]:
-        return [self.tender, *self.call_offs]
+        return [p for p in [self.tender, *self.call_offs] if p]
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.processes)
+
+
+@dataclass
+class Register:
+    """Every OCDS-relevant event the registry knew at K, grouped once."""
+
+    at: Horizon
+    names: dict[str, str]
+    tenders: dict[str, list[EventEnvelope]]
+    windows: dict[str, list[EventEnvelope]]
+    contracts: dict[str, list[EventEnvelope]]
+    call_offs: dict[str, list[EventEnvelope]]
+    signed: dict[str, ContractSigned] = field(default_factory=dict)  # contract -> its signing
+    links: dict[str, list[EventEnvelope]] = field(default_factory=dict)  # naming a tender
+    call_offs_of: dict[str, list[str]] = field(default_factory=dict)  # tender -> call-offs
+
+    @classmethod
+    async def read(cls, store: EventStore, at: Horizon) -> Register:
+        k = at.known_at
+        register = cls(
+            at,
+            await names_known(store, k),
+            _by_aggregate(await _of_type(store, REGISTRY, "tender", k)),
+            _by_aggregate(await _of_type(store, ENROLMENT, "enrolment_window", k)),
+            _by_aggregate(await _of_type(store, REGISTRY, "contract", k)),
+            _by_aggregate(await _of_type(store, ENROLMENT, "call_off", k)),
+        )
+        for cid, events in register.contracts.items():
+            for e in events:
+                x = _typed(e)
+                if isinstance(x, ContractSigned):
+                    register.signed[cid] = x
+                    for s in x.suppliers:  # a supplier's name from its contract
+                        register.names.setdefault(s.supplier_id, s.name)
+        for e in [*(e for es in register.windows.values() for e in es),
+                  *(e for es in register.tenders.values() for e in es)]:  # fmt: skip
+            x = _typed(e) if e.event_type in _LINKS else None
+            named = (
+                x.previous_round_tender_id if isinstance(x, EnrolmentWindowOpened)
+                else x.successor_tender_id if isinstance(x, SuccessorTenderLinked)
+                else None
+            )  # fmt: skip
+            if named:
+                register.links.setdefault(named, []).append(e)
+        for call_off_id, events in register.call_offs.items():
+            for x in map(_typed, events):
+                if isinstance(x, MiniCompetitionStarted | CallOffAwarded):
+                    register.call_offs_of.setdefault(x.tender_id, []).append(call_off_id)
+                    break
+        return register
+
+    def tender_exists(self, tender_id: str) -> bool:
+        return any(e.event_type == "TenderPlanned" for e in self.tenders.get(tender_id, []))
+
+    def process_ids(self) -> Iterator[str]:
+        """Every process with a record of its own: each tender, then each contract without
+        a tender in the registry (call-offs go with their framework's tender)."""
+        yield from sorted(t for t in self.tenders if self.tender_exists(t))
+        for cid, x in sorted(self.signed.items()):
+            if x.kind != "call_off" and not (x.tender_id and self.tender_exists(x.tender_id)):
+                yield cid
+
+    def export(self, process_id: str) -> Exported:
+        if self.tender_exists(process_id):
+            return self._tender(process_id)
+        x = self.signed.get(process_id)
+        if x is not None and not (x.tender_id and self.tender_exists(x.tender_id)):
+            own = [e for e in self.contracts[process_id] if self.at.valid_by(e)]
+            return Exported(process_releases(process_id, own, self.names), [], process_id)
+        return Exported([], [], process_id)
+
+    def _tender(self, tender_id: str) -> Exported:
+        at = self.at
+        own = [*self.tenders.get(tender_id, []), *self.windows.get(tender_id, [])]
+        for cid, x in self.signed.items():
+            if x.tender_id == tender_id:
+                own += self.contracts[cid]
+        links = self.links.get(tender_id, [])
+        releases = process_releases(
+            tender_id,
+            [e for e in own if at.valid_by(e)],
+            self.names,
+            [e for e in links if at.valid_by(e)],
+        )
+        call_offs = []
+        for call_off_id in sorted(self.call_offs_of.get(tender_id, [])):
+            events = self.call_offs[call_off_id]
+            counted = sorted((e for e in events if at.valid_by(e)), key=valid_order)
+            first = next(
+                (
+                    x
+                    for x in map(_typed, counted)
+                    if isinstance(x, MiniCompetitionStarted | CallOffAwarded)
+                ),
+                None,
+            )
+            if first is not None and first.tender_id == tender_id:
+                found = call_off_releases(counted, self.names)
+                if found:
+                    call_offs.append(found)
+        return Exported(releases, call_offs, tender_id)
 
 
 async def names_known(store: EventStore, known_at: datetime) -> dict[str, str]:
@@ -69,53 +195,38 @@ async def names_known(store: EventStore, known_at: datetime) -> dict[str, str]:
     return names
 
 
-async def gather(store: EventStore, tender_id: str, at: Horizon) -> Exported:
-    """Everything the registry knew at K that was true by D, about one tender."""
-    names = await names_known(store, at.known_at)
-    tender = [e.envelope for e in (await store.load(REGISTRY, "tender", tender_id)).events]
-    window = [
-        e.envelope for e in (await store.load(ENROLMENT, "enrolment_window", tender_id)).events
-    ]
-    contracts = await _of_type(store, REGISTRY, "contract", at.known_at)
-    signed = set()
-    for e in contracts:
-        x = _typed(e)
-        if isinstance(x, ContractSigned) and x.tender_id == tender_id:
-            signed.add(e.aggregate_id)
-    links: list[EventEnvelope] = []
-    for e in [
-        *await _of_type(store, ENROLMENT, "enrolment_window", at.known_at),
-        *await _of_type(store, REGISTRY, "tender", at.known_at),
-    ]:
-        x = _typed(e)
-        if (isinstance(x, EnrolmentWindowOpened) and x.previous_round_tender_id == tender_id) or (
-            isinstance(x, SuccessorTenderLinked) and x.successor_tender_id == tender_id
-        ):
-            links.append(e)
-    own = [e for e in [*tender, *window] if e.recorded_at <= at.known_at]
-    own += [e for e in contracts if e.aggregate_id in signed]
-    releases = process_releases(
-        tender_id,
-        [e for e in own if at.valid_by(e)],
-        names,
-        [e for e in links if at.valid_by(e)],
-    )
-    call_offs = []
-    for events in _by_aggregate(await _of_type(store, ENROLMENT, "call_off", at.known_at)).values():
-        counted = sorted((e for e in events if at.valid_by(e)), key=valid_order)
-        awarded = [x for x in map(_typed, counted) if isinstance(x, CallOffAwarded)]
-        if awarded and awarded[0].tender_id == tender_id:
-            release = call_off_release(counted, names)
-            if release is not None:
-                call_offs.append([release])
-    return Exported(releases, call_offs)
+async def gather(store: EventStore, process_id: str, at: Horizon) -> Exported:
+    """Everything the registry knew at K that was true by D, about one tender (or one
+    contract without a tender in the registry)."""
+    return (await Register.read(store, at)).export(process_id)
 
 
-def packages(exported: Exported, tender_id: str, published: datetime) -> dict[str, Any]:
+def require(exported: Exported, at: Horizon) -> Exported:
+    """The export, or a clear refusal: an empty package would fail the schema."""
+    if exported.empty:
+        raise UnknownProcess(
+            f"no tender or contract {exported.process_id!r} known at {instant(at.known_at)}"
+            f" with facts by {at.as_of_date.isoformat()}: no OCDS process to export"
+        )
+    return exported
+
+
+def packages(
+    exported: Exported,
+    tender_id: str,
+    published: datetime,
+    publication: Publication | None = None,
+) -> dict[str, Any]:
     stamp = instant(published)
+    # Not told where the packages live: the configured base, else the gateway's request.
+    how = publication or graphql_publication(tender_id, None, published)
     return {
         "release_package": release_package(
-            [r for p in exported.processes for r in p], stamp, tender_id
+            [r for p in exported.processes for r in p], stamp, tender_id, how
         ),
-        "record_package": record_package(exported.processes, stamp, tender_id),
+        "record_package": record_package(exported.processes, stamp, tender_id, how),
     }
+
+
+__all__ = ["Exported", "Register", "UnknownProcess", "gather", "names_known", "ocid",
+           "packages", "require"]  # fmt: skip

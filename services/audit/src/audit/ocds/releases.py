@@ -11,12 +11,25 @@ dates are valid time (`occurred_at`): releases merge in the order facts became t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from audit.bitemporal import valid_order
 from audit.folding import Reader
 from audit.ocds import codes
-from audit.ocds.sections import Process, Release, amount, award, contract, instant, on_day, tender
+from audit.ocds.sections import (
+    CLEARED,
+    Process,
+    Release,
+    amount,
+    award,
+    bid_statistics,
+    contract,
+    instant,
+    on_day,
+    period,
+    tender,
+)
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment import events as en
 from contracts_schema.enrolment.state import CallOffState
@@ -37,13 +50,33 @@ def ocid(process_id: str) -> str:
 
 
 def _clean(value: Any) -> Any:
-    """Drop absent values: OCDS reads a null in a release as 'remove this field'."""
+    """Drop absent values: OCDS reads a null in a release as 'remove this field'; a field
+    that held a value and no longer does is sent as CLEARED, which becomes that null."""
+    if value is CLEARED:
+        return None
     if isinstance(value, dict):
-        cleaned = {k: _clean(v) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if v is not None and v != {}}
+        cleaned = {k: _clean(v) for k, v in value.items() if v is not None}
+        return {k: v for k, v in cleaned.items() if v != {}}
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
+
+
+def supplier_names(envelopes: Iterable[EventEnvelope]) -> dict[str, str]:
+    """Suppliers' names from the contracts signed with them: a supplier is named by its name
+    in every release, also those before its contract was signed."""
+    names: dict[str, str] = {}
+    for e in envelopes:
+        if e.event_type != "ContractSigned":
+            continue
+        try:
+            x = typed_event(e.event_type, e.payload)
+        except ValueError:  # pydantic's ValidationError too: the fold refuses it later
+            continue
+        if isinstance(x, rg.ContractSigned):
+            for s in x.suppliers:
+                names.setdefault(s.supplier_id, s.name)
+    return names
 
 
 def _update_tag(p: Process) -> str:
@@ -61,9 +94,6 @@ def _planned(p: Process, e: EventEnvelope, x: Any) -> tuple[str, Release]:
     roles = ("procuringEntity",) if t.framework else ("procuringEntity", "buyer")
     body = tender(
         p,
-        title=t.title,
-        procurementMethod=codes.METHOD[t.procedure] if t.procedure else None,
-        procurementMethodDetails=t.procedure,
         procuringEntity=p.ref(t.contracting_authority),
         techniques={"hasFrameworkAgreement": t.framework},
     )
@@ -74,9 +104,16 @@ def _planned(p: Process, e: EventEnvelope, x: Any) -> tuple[str, Release]:
 
 
 def _published(p: Process, e: EventEnvelope, x: rg.TenderPublished) -> tuple[str, Release]:
-    notice = {"id": x.notice_reference, "documentType": "tenderNotice"}
-    body = tender(p, tenderPeriod={"startDate": on_day(x.published_on)}, documents=[notice])
-    return "tender", {"tender": body}
+    notice: dict[str, Any] = {"id": x.notice_reference, "documentType": "tenderNotice",
+                              "datePublished": on_day(x.published_on)}  # fmt: skip
+    return "tender", {"tender": tender(p, documents=[notice])}
+
+
+def _bids(p: Process, e: EventEnvelope, x: rg.BidsRecorded) -> tuple[str, Release]:
+    release: Release = {"tender": tender(p), "bids": bid_statistics(p.tender)}
+    if x.bidder_ids:
+        release["parties"] = [p.party(b, "tenderer") for b in x.bidder_ids]
+    return _update_tag(p), release
 
 
 def _tender_changed(tag: str | None) -> Mapper:
@@ -98,9 +135,18 @@ def _successor(p: Process, e: EventEnvelope, x: rg.SuccessorTenderLinked) -> tup
 def _window_opened(
     p: Process, e: EventEnvelope, x: en.EnrolmentWindowOpened
 ) -> tuple[str, Release] | None:
-    if not x.previous_round_tender_id:
-        return None
-    return _update_tag(p), _link("prior", x.previous_round_tender_id)
+    if not p.tender.exists:
+        return None  # the planning release shows the window as the tender period
+    release: Release = {"tender": tender(p)}
+    if x.previous_round_tender_id:
+        release |= _link("prior", x.previous_round_tender_id)
+    return _update_tag(p), release
+
+
+def _window_extended(
+    p: Process, e: EventEnvelope, x: en.EnrolmentWindowExtended
+) -> tuple[str, Release] | None:
+    return (_update_tag(p), {"tender": tender(p)}) if p.tender.exists else None
 
 
 def _frozen(p: Process, e: EventEnvelope, x: en.ParticipantListFrozen) -> tuple[str, Release]:
@@ -125,7 +171,17 @@ def _awarded(p: Process, e: EventEnvelope, x: Any) -> tuple[str, Release]:
     award_id = p.awards.setdefault(x.lot_id, f"{x.lot_id}-award-1")
     awards.append(award(p, one, award_id))
     parties = [p.party(s, "tenderer", "supplier") for s in one.supplier_ids]
+    parties += _no_longer_suppliers(p, one.previous_supplier_ids, one.supplier_ids)
     return tag, {"parties": parties, "awards": awards, "tender": tender(p)}
+
+
+def _no_longer_suppliers(
+    p: Process, before: Iterable[str], now: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Suppliers a revision or withdrawal took out: they stay tenderers, no longer suppliers
+    (unless another lot's award keeps them one). `roles` merges whole, so send them shrunk."""
+    keeping = {s for one in p.tender.lots for s in one.supplier_ids} | set(now)
+    return [p.drop_role(s, "supplier") for s in before if s not in keeping]
 
 
 def _withdrawn(
@@ -133,7 +189,11 @@ def _withdrawn(
 ) -> tuple[str, Release]:
     award_id = p.awards.get(x.lot_id, f"{x.lot_id}-award-1")
     cancelled = {"id": award_id, "status": codes.AWARD_CANCELLED, "description": x.reason}
-    return "awardCancellation", {"awards": [cancelled], "tender": tender(p)}
+    release: Release = {"awards": [cancelled], "tender": tender(p)}
+    dropped = _no_longer_suppliers(p, x.supplier_ids, ())
+    if dropped:
+        release["parties"] = dropped
+    return "awardCancellation", release
 
 
 def _signed(p: Process, e: EventEnvelope, x: rg.ContractSigned) -> tuple[str, Release]:
@@ -146,7 +206,26 @@ def _signed(p: Process, e: EventEnvelope, x: rg.ContractSigned) -> tuple[str, Re
     parties = [p.party(s.supplier_id, "supplier") for s in c.suppliers]
     if c.paying_agent:
         parties.append(p.party(c.paying_agent, "payer"))
-    return "contract", {"parties": parties, "contracts": [contract(p, c)]}
+    award_id = p.contract_awards[c.contract_id]
+    if c.value_eur is not None:
+        p.award_values[award_id] = p.award_values.get(award_id, Decimal(0)) + c.value_eur
+    awarded: dict[str, Any] = {"id": award_id, "value": amount(p.award_values.get(award_id))}
+    if not any(award_id == a for a in p.awards.values()):
+        # No award recorded in the registry (e.g. a contract without a tender): the
+        # signed contract shows one, so that its awardID names an award.
+        awarded |= {"status": "active", "date": on_day(c.signed_on),
+                    "suppliers": [p.ref(s.supplier_id) for s in c.suppliers]}  # fmt: skip
+    techniques = None
+    if c.kind == "framework":
+        agreement = {"periodRationale": c.duration_rationale}
+        techniques = {"hasFrameworkAgreement": True, "frameworkAgreement": agreement}
+    release: Release = {"parties": parties, "awards": [awarded], "contracts": [contract(p, c)]}
+    if p.tender.exists:
+        release["tender"] = tender(p, techniques=techniques)
+    else:  # a contract recorded without its tender: it names its own buyer
+        parties.append(p.party(c.contracting_authority, "buyer"))
+        release["buyer"] = p.ref(c.contracting_authority)
+    return "contract", release
 
 
 def _amendment(p: Process, e: EventEnvelope, x: Any) -> tuple[str, Release]:
@@ -185,6 +264,7 @@ MAPPERS: dict[type[DomainEvent], Mapper] = {
     rg.ProvisionalAwardRevised: _awarded,
     rg.AwardMadeDefinitive: _awarded,
     rg.ProvisionalAwardWithdrawn: _withdrawn,
+    rg.BidsRecorded: _bids,
     rg.ContractSigned: _signed,
     rg.ContractAmended: _amendment,
     rg.ContractExtended: _amendment,
@@ -192,6 +272,7 @@ MAPPERS: dict[type[DomainEvent], Mapper] = {
     rg.ContractTerminated: _ended,
     rg.ContractExpired: _ended,
     en.EnrolmentWindowOpened: _window_opened,
+    en.EnrolmentWindowExtended: _window_extended,
     en.ParticipantListFrozen: _frozen,
 }
 # Folded (the state the releases show includes them) but no release of their own: OCDS
@@ -202,11 +283,9 @@ IGNORED: frozenset[type[DomainEvent]] = frozenset(
         rg.PriorInformationNoticePublished,
         rg.MarketConsultationHeld,
         rg.TenderClarified,
-        rg.BidsRecorded,
         rg.ReviewProceedingsStarted,
         rg.ReviewProceedingsConcluded,
         rg.StandstillEnded,
-        en.EnrolmentWindowExtended,
         en.ParticipantEnrolled,
         en.ParticipantWithdrawn,
     }
@@ -239,7 +318,7 @@ def _fold(p: Process, e: EventEnvelope) -> DomainEvent | None:
 def _linked(process_id: str, e: EventEnvelope) -> Release | None:
     """Another process's event that names this one."""
     try:
-        x = typed_event(e.event_type, e.payload)
+        x = typed_event(e.event_type, e.payload, e.schema_version)
     except ValueError:  # pydantic's ValidationError too: not a fact, no link
         return None
     if isinstance(x, en.EnrolmentWindowOpened) and x.previous_round_tender_id == process_id:
@@ -260,7 +339,8 @@ def process_releases(
     `links` are other processes' events that name this one: a later round's window opened
     with this tender as its previous round, or a predecessor's `SuccessorTenderLinked`.
     """
-    p = Process(process_id, dict(names))
+    envelopes = list(envelopes)
+    p = Process(process_id, {**supplier_names(envelopes), **names})
     releases: list[Release] = []
     waiting: list[EventEnvelope] = []  # links dated before this tender was planned
     for e in sorted([*envelopes, *links], key=valid_order):
@@ -294,40 +374,81 @@ def _envelope(the_ocid: str, e: EventEnvelope, tags: list[str], body: Release) -
     return dict(_clean(release))
 
 
-def call_off_release(envelopes: Sequence[EventEnvelope], names: dict[str, str]) -> Release | None:
-    """A call-off as its own process, linked to the framework's process, from its fold."""
+def call_off_releases(envelopes: Sequence[EventEnvelope], names: dict[str, str]) -> list[Release]:
+    """A call-off as its own process, linked to the framework's process, from its fold: a
+    mini-competition's invitation is its own tender (the framework guidance's second stage),
+    then the award and contract."""
     if not envelopes:
-        return None
+        return []
     reader = Reader("enrolment", "call_off")
     state: CallOffState = reader.initial(envelopes[0].aggregate_id)
-    awarded: EventEnvelope | None = None
+    p = Process(envelopes[0].aggregate_id, dict(names))
+    releases: list[Release] = []
     for e in sorted(envelopes, key=valid_order):
         step = reader.step(state, e)
         state = step.state
-        if step.refused is None and isinstance(step.event, en.CallOffAwarded):
-            awarded = e
-    if awarded is None or state.supplier_id is None or state.participant_code is None:
-        return None
-    p = Process(state.call_off_id, dict(names))
-    award_id = f"{state.call_off_id}-award"
+        if step.refused is not None:
+            continue
+        if isinstance(step.event, en.MiniCompetitionStarted):
+            releases.append(_call_off_envelope(e, ["tender"], _competition(p, state)))
+        elif isinstance(step.event, en.CallOffAwarded):
+            releases.append(_call_off_envelope(e, ["award", "contract"], _call_off(p, state)))
+    return releases
+
+
+def call_off_release(envelopes: Sequence[EventEnvelope], names: dict[str, str]) -> Release | None:
+    """The award release of a call-off (its last), or None when it was never awarded."""
+    releases = call_off_releases(envelopes, names)
+    return releases[-1] if releases and "awards" in releases[-1] else None
+
+
+def _call_off_envelope(e: EventEnvelope, tags: list[str], body: Release) -> Release:
+    return _envelope(ocid(e.aggregate_id), e, tags, body)
+
+
+def _framework_link(state: CallOffState) -> Release:
+    link = {"id": "framework", "relationship": ["framework"], "scheme": "ocid",
+            "identifier": ocid(state.tender_id or "")}  # fmt: skip
+    return {"relatedProcesses": [link]}
+
+
+def _call_off_tender(state: CallOffState, status: str) -> dict[str, Any]:
     method = codes.CALL_OFF_METHOD[state.procedure] if state.procedure else None
+    if method is None and state.competition_started_on is not None:
+        method = codes.CALL_OFF_METHOD["mini_competition"]
+    return {
+        "id": state.call_off_id,
+        "status": status,
+        "procurementMethod": method,
+        "procurementMethodDetails": state.procedure,
+        "tenderPeriod": {"startDate": on_day(state.competition_started_on)},
+        "numberOfTenderers": None,
+    }
+
+
+def _competition(p: Process, state: CallOffState) -> Release:
+    buyer = state.participant_code or ""
+    invited = state.invited_supplier_ids
+    parties = [p.party(buyer, "buyer"), *(p.party(s, "tenderer") for s in invited)]
+    body = _call_off_tender(state, "active")
+    body["tenderers"] = [p.ref(s) for s in state.invited_supplier_ids]
+    return {"parties": parties, "buyer": p.ref(buyer), "tender": body, **_framework_link(state)}
+
+
+def _call_off(p: Process, state: CallOffState) -> Release:
+    assert state.supplier_id is not None  # awarded
+    assert state.participant_code is not None
+    award_id = f"{state.call_off_id}-award"
     parties = [p.party(state.participant_code, "buyer"), p.party(state.supplier_id, "supplier")]
-    body: Release = {
+    return {
         "parties": parties,
         "buyer": p.ref(state.participant_code),
-        "tender": {
-            "id": state.call_off_id,
-            "status": "complete",
-            "procurementMethod": method,
-            "procurementMethodDetails": state.procedure,
-        },
+        "tender": _call_off_tender(state, "complete"),
         "awards": [{"id": award_id, "status": "active", "date": on_day(state.awarded_on),
+                    "value": amount(state.value_eur),
                     "suppliers": [p.ref(state.supplier_id)], "relatedLots": [state.lot_id]}],
         "contracts": [{"id": state.call_off_id, "awardID": award_id, "status": "active",
                        "value": amount(state.value_eur),
-                       "period": {"startDate": on_day(state.start_date),
-                                  "endDate": on_day(state.end_date)}}],
-        "relatedProcesses": [{"id": "framework", "relationship": ["framework"], "scheme": "ocid",
-                              "identifier": ocid(state.tender_id or "")}],
+                       "period": period(state.start_date, state.end_date)}],
+        **_framework_link(state),
     }  # fmt: skip
-    return _envelope(ocid(state.call_off_id), awarded, ["award", "contract"], body)

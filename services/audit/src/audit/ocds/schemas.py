@@ -28,13 +28,29 @@ def schema(name: str) -> dict[str, Any]:
 
 
 @cache
+def patched_release_schema() -> dict[str, Any]:
+    """The 1.1.5 release schema with the extensions every package declares applied."""
+    from audit.ocds.extensions import patched
+
+    result: dict[str, Any] = patched(schema("release-schema.json"))
+    return result
+
+
+def _resolved(name: str) -> dict[str, Any]:
+    return patched_release_schema() if name == "release-schema.json" else schema(name)
+
+
+@cache
 def _registry() -> Registry:
-    resources = [(schema(n)["id"], Resource.from_contents(schema(n), DRAFT4)) for n in FILES]
+    resources = [(schema(n)["id"], Resource.from_contents(_resolved(n), DRAFT4)) for n in FILES]
     return Registry().with_resources(resources)
 
 
 def errors(document: dict[str, Any], name: str) -> list[str]:
-    """Every validation error, as `path: message`; empty when the document is valid."""
-    validator = Draft4Validator(schema(name), registry=_registry())
+    """Every validation error, as `path: message`; empty when the document is valid against
+    the 1.1.5 schema `name` with the declared extensions (audit.ocds.extensions) applied."""
+    validator = Draft4Validator(
+        _resolved(name), registry=_registry(), format_checker=Draft4Validator.FORMAT_CHECKER
+    )
     found = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in found]

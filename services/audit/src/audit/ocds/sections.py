@@ -9,11 +9,19 @@ from typing import Any
 
 from audit.bitemporal import LOCAL_ZONE
 from audit.ocds import codes
+from audit.ocds.identifiers import identifier
+from contracts_schema.calendar import end_of_dutch_day
 from contracts_schema.enrolment.state import EnrolmentWindowState
 from contracts_schema.folds import FOLDS
-from contracts_schema.registry.state import ContractState, ContractStatus, LotState, TenderState
+from contracts_schema.registry.state import (
+    ContractState,
+    ContractStatus,
+    LotState,
+    TenderState,
+)
 
 Release = dict[str, Any]
+CLEARED: Any = type("Cleared", (), {"__repr__": lambda self: "CLEARED"})()  # a null to send
 
 
 def instant(moment: datetime) -> str:
@@ -21,9 +29,23 @@ def instant(moment: datetime) -> str:
 
 
 def on_day(value: date | None) -> str | None:
+    """A date-only start (or event day) as the first instant of that Dutch day."""
     if value is None:
         return None
     return datetime.combine(value, time(0), tzinfo=LOCAL_ZONE).isoformat()
+
+
+def until_day(value: date | None) -> str | None:
+    """A date-only end ("last day of the contract") as the last second of that Dutch day,
+    not its midnight, which would end the period a day early."""
+    if value is None:
+        return None
+    return end_of_dutch_day(value).replace(microsecond=0).isoformat()
+
+
+def period(start: date | None, end: date | None, **extra: date | None) -> dict[str, Any]:
+    return {"startDate": on_day(start), "endDate": until_day(end),
+            **{k: until_day(v) for k, v in extra.items()}}  # fmt: skip
 
 
 def amount(value: Decimal | None) -> dict[str, Any] | None:
@@ -45,6 +67,7 @@ class Process:
     awards: dict[str, str] = field(default_factory=dict)  # lot -> current award id
     revisions: dict[str, int] = field(default_factory=dict)
     contract_awards: dict[str, str] = field(default_factory=dict)  # contract -> award id
+    award_values: dict[str, Decimal] = field(default_factory=dict)  # award -> signed value
     roles: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -55,15 +78,62 @@ class Process:
         # `roles` is replaced whole when releases merge: always send every role so far.
         known = self.roles.setdefault(code, [])
         known.extend(r for r in roles if r not in known)
-        return {"id": code, "name": self.names.get(code, code), "roles": list(known)}
+        return self.described(code)
+
+    def drop_role(self, code: str, role: str) -> dict[str, Any]:
+        """A party that lost a role (a revised award without it): its roles, shrunk."""
+        known = self.roles.setdefault(code, [])
+        if role in known:
+            known.remove(role)
+        return self.described(code)
+
+    def described(self, code: str) -> dict[str, Any]:
+        name = self.names.get(code, code)
+        return {"id": code, "name": name, "identifier": identifier(code, name),
+                "roles": list(self.roles.get(code, []))}  # fmt: skip
 
     def ref(self, code: str) -> dict[str, str]:
         return {"id": code, "name": self.names.get(code, code)}
 
 
-def lot(state: TenderState, one: LotState) -> dict[str, Any]:
-    status = codes.lot_status(one.status, state.phase)
+def lot(state: TenderState, one: LotState, signed: bool = False) -> dict[str, Any]:
+    status = codes.lot_status(one.status, state.phase, signed)
     return {"id": one.lot_id, "title": one.title, "status": status}
+
+
+def tender_period(p: Process) -> dict[str, Any] | None:
+    """The enrolment window (when participants could join) as the tender period; without
+    one, from publication to the last day bids were received."""
+    w, t = p.window, p.tender
+    if w.opens_on is not None:
+        return period(w.opens_on, w.closes_on)
+    received = [one.received_on for one in t.lots if one.received_on is not None]
+    if t.published_on is None and not received:
+        return None
+    return period(t.published_on, max(received) if received else None)
+
+
+def tenderers(t: TenderState) -> int | None:
+    """numberOfTenderers: the distinct bidders when named, else the one lot's bid count (a
+    sum over lots would count a tenderer on two lots twice)."""
+    named = {b for one in t.lots for b in one.bidder_ids}
+    if named:
+        return len(named)
+    counts = [one.bid_count for one in t.lots if one.bid_count is not None]
+    if len(t.lots) == 1 and counts:
+        return counts[0]
+    return None
+
+
+def bid_statistics(t: TenderState) -> dict[str, Any] | None:
+    """bid extension: the bids received per lot."""
+    statistics = [
+        {"id": f"{one.lot_id}-bids", "measure": "bids", "value": one.bid_count,
+         "date": on_day(one.received_on), "relatedLot": one.lot_id}
+        for one in t.lots
+        if one.bid_count is not None
+    ]  # fmt: skip
+    return {"statistics": statistics} if statistics else None
 
 
 def tender(p: Process, **extra: Any) -> dict[str, Any]:
@@ -72,11 +142,18 @@ def tender(p: Process, **extra: Any) -> dict[str, Any]:
     t = p.tender
     phase = t.phase
     details = f"{phase.value}: {t.cancellation_reason}" if t.cancellation_reason else phase.value
+    signed_lots = {lot for c in p.contracts.values() if c.exists for lot in c.lot_ids}
+    lots = [lot(t, one, one.lot_id in signed_lots) for one in t.lots]
     return {
         "id": t.tender_id,
-        "status": codes.tender_status(phase),
+        "title": t.title or None,
+        "status": codes.process_status(phase, [x["status"] for x in lots]),
         "statusDetails": details,
-        "lots": [lot(t, one) for one in t.lots],
+        "procurementMethod": codes.method(t.procedure, t.published_on is not None),
+        "procurementMethodDetails": t.procedure,
+        "tenderPeriod": tender_period(p),
+        "numberOfTenderers": tenderers(t),
+        "lots": lots,
         **extra,
     }
 
@@ -90,7 +167,7 @@ def award(p: Process, one: LotState, award_id: str) -> dict[str, Any]:
         "suppliers": [p.ref(s) for s in one.supplier_ids],
         "relatedLots": [one.lot_id],
         "description": (
-            f"Standstill period until {one.standstill_ends_on}." if provisional else None
+            f"Standstill period until {one.standstill_ends_on}." if provisional else CLEARED
         ),
     }
 
@@ -112,11 +189,7 @@ def contract(p: Process, c: ContractState, **extra: Any) -> dict[str, Any]:
         "status": codes.contract_status(c.status),
         "statusDetails": (c.end_reason or c.status.value) if ended else None,
         "dateSigned": on_day(c.signed_on),
-        "period": {
-            "startDate": on_day(c.start_date),
-            "endDate": on_day(c.end_date),
-            "maxExtentDate": on_day(c.max_extent_date),
-        },
+        "period": period(c.start_date, c.end_date, maxExtentDate=c.max_extent_date),
         "value": amount(c.value_eur),
         **extra,
     }

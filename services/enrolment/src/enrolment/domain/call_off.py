@@ -17,6 +17,7 @@ from contracts_schema.enrolment.commands import AwardCallOff, StartMiniCompetiti
 from contracts_schema.enrolment.events import CallOffAwarded, MiniCompetitionStarted
 from contracts_schema.enrolment.state import CallOffState
 from contracts_schema.errors import RuleViolation
+from contracts_schema.money import Money
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,6 @@ def award(
             procedure=command.procedure,
             start_date=command.start_date,
             end_date=command.end_date,
-            value_eur=command.value_eur,
+            value=Money.euro(command.value_eur),
         )
     ]

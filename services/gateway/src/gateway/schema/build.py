@@ -2,30 +2,53 @@
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from audit.graphql import AuditQuery
-from contracts_schema.catalogue import COMMAND_MODELS
 from gateway.history.horizon import with_horizons
 from gateway.history.sources import is_audit_input_error
+from gateway.policy import PUBLIC_COMMANDS
 from gateway.schema.enrolment_types import CallOff, Organisation, Participant
 from gateway.schema.errors import is_client_error
 from gateway.schema.events import Event
+from gateway.schema.guard import DocumentCache, DocumentGuard, Lane
 from gateway.schema.mutations import mutation_type
 from gateway.schema.queries import Query
 from gateway.schema.registry_types import Contract, Programme, Supplier, Tender
 from gateway.schema.subscriptions import Subscription
 from gateway.settings import GatewaySettings
+
+log = logging.getLogger("gateway.graphql")
+
+
+def _client_error(error: GraphQLError) -> bool:
+    return is_client_error(error) or is_audit_input_error(error)
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # A client's mistake is the client's: one line, no traceback. Ours keep theirs.
+        for error in errors:
+            if _client_error(error):
+                log.info("refused: %s", error.message)
+            else:
+                log.error(error, exc_info=error.original_error)
+
 
 NODE_TYPES = [Programme, Tender, Contract, Supplier, Organisation, Participant, CallOff, Event]
 
@@ -38,22 +61,23 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
     limits = [
         *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        *([] if settings.introspection else [NoSchemaIntrospectionCustomRule]),
     ]
-    return strawberry.Schema(
+    cache = DocumentCache(settings.parse_cache_bytes)  # one per schema, bounded in bytes
+    lane = Lane(settings.lane_duty, max_waiting=256)
+    return GatewaySchema(
         # The audit fields carry their own asOf/knownAt; every gateway root gets both clocks.
         query=merge_types("Query", (with_horizons(Query), AuditQuery)),
-        mutation=mutation_type(COMMAND_MODELS),
+        mutation=mutation_type(PUBLIC_COMMANDS),  # the table: internal commands are none
         subscription=Subscription,
         types=NODE_TYPES,
-        # Factories: one extension instance per request (the two caches are shared by maxsize).
+        # Factories: one extension instance per request. The guard parses (bounded by role),
+        # measures the cost and validates, each with the shared byte-bounded cache.
         extensions=[
-            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: AddValidationRules(limits),
+            lambda: DocumentGuard(settings, cache, lane),
             # Domain, validation and limit errors reach the client; anything else is masked.
-            lambda: MaskErrors(
-                should_mask_error=lambda e: not (is_client_error(e) or is_audit_input_error(e))
-            ),
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+            lambda: MaskErrors(should_mask_error=lambda e: not _client_error(e)),
         ],
+        config=StrawberryConfig(disable_field_suggestions=not settings.suggestions),
     )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.types import Info as StrawberryInfo
 
+from eventstore.observability import tracer
 from gateway.auth import AuthenticationFailed, Principal, principal_from_header
 from gateway.readmodels import ConsistencyError, ReadModels
 from gateway.schema.errors import ClientError, Forbidden
@@ -32,6 +33,7 @@ class Context:
     connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
     audit: AuditSources | None = None  # the audit GraphQL's sources (history, OCDS)
     horizon: Chosen | None = None  # the asOf/knownAt this request's roots asked (history/)
+    websocket: bool = False  # subscriptions only there (graphql-transport-ws)
     _waited: set[str] = field(default_factory=set)
 
     @cached_property
@@ -50,16 +52,30 @@ class Context:
     def loaders(self) -> Loaders:
         from gateway.schema.loaders import Loaders
 
-        return Loaders(self.read)
+        return Loaders(self.read, self.enrolments_of)
+
+    @cached_property
+    def enrolments_of(self) -> str | None:
+        """Whose enrolments this request may see: None everyone's (coordinators, auditors),
+        else only this organisation's ("" for anonymous clients and bad tokens: no one's)."""
+        try:
+            principal = self.principal
+        except ClientError:
+            return ""  # the resolvers report the token; meanwhile nothing is shown
+        return None if principal.sees_everything else (principal.organisation or "")
 
     async def consistent(self, token: str | None = None) -> None:
         """Read-your-writes: wait (boundedly) until the projections reached the token(s)."""
         for candidate in (self.consistency_header, token):
             if candidate and candidate not in self._waited:
-                try:
-                    await self.read.wait_for(candidate, self.settings.consistency_timeout)
-                except ConsistencyError as exc:
-                    raise ClientError(exc.message, exc.code) from exc
+                # The token names the stream positions of the write: the events there carry
+                # the mutation's trace, and so do the projection spans that applied them.
+                attributes = {"gt.consistency_token": candidate}
+                with tracer.start_as_current_span("read-your-writes", attributes=attributes):
+                    try:
+                        await self.read.wait_for(candidate, self.settings.consistency_timeout)
+                    except ConsistencyError as exc:
+                        raise ClientError(exc.message, exc.code) from exc
                 self._waited.add(candidate)
 
     def see_present(self) -> None:

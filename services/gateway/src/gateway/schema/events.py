@@ -92,13 +92,27 @@ def require_event_reader(info: Info) -> Principal:
 
 @strawberry.input
 class EventFilter:
-    event_types: list[str] | None = None
-    context: EventContext | None = None
-    aggregate_type: AggregateType | None = None
-    aggregate_id: str | None = None
-    organisation_code: str | None = None
-    recorded_from: datetime | None = None
-    recorded_before: datetime | None = None
+    event_types: list[str] | None = strawberry.field(
+        default=None, description="Events of any of these types, e.g. ContractSigned."
+    )
+    context: EventContext | None = strawberry.field(
+        default=None, description="Events of this context (its stream)."
+    )
+    aggregate_type: AggregateType | None = strawberry.field(
+        default=None, description="Events of this kind of aggregate."
+    )
+    aggregate_id: str | None = strawberry.field(
+        default=None, description="Events of this aggregate (with aggregateType)."
+    )
+    organisation_code: str | None = strawberry.field(
+        default=None, description="Events that concern this organisation."
+    )
+    recorded_from: datetime | None = strawberry.field(
+        default=None, description="Events recorded at or after this instant."
+    )
+    recorded_before: datetime | None = strawberry.field(
+        default=None, description="Events recorded before this instant."
+    )
 
 
 async def event_log(

@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, Table, or_, select, true
+from sqlalchemy import ColumnElement, Select, Table, false, or_, select, true
 
 from contracts_schema.registry.state import ContractKind, ContractStatus, TenderPhase
 from gateway.auth import Principal
@@ -29,16 +29,28 @@ class TenderOrderField(Enum):
 
 @strawberry.input
 class TenderOrder:
-    field: TenderOrderField = TenderOrderField.TENDER_ID
-    direction: Direction = Direction.ASC
+    field: TenderOrderField = strawberry.field(
+        default=TenderOrderField.TENDER_ID, description="What to sort tenders by."
+    )
+    direction: Direction = strawberry.field(
+        default=Direction.ASC, description="Ascending (default) or descending."
+    )
 
 
 @strawberry.input
 class TenderFilter:
-    phase: list[TenderPhase] | None = None
-    programme_id: str | None = None
-    contracting_authority: str | None = None
-    framework: bool | None = None
+    phase: list[TenderPhase] | None = strawberry.field(
+        default=None, description="Tenders in any of these phases."
+    )
+    programme_id: str | None = strawberry.field(
+        default=None, description="Tenders of this programme (e.g. OT2017)."
+    )
+    contracting_authority: str | None = strawberry.field(
+        default=None, description="Tenders run by this organisation code."
+    )
+    framework: bool | None = strawberry.field(
+        default=None, description="True: framework agreements only; false: none of them."
+    )
 
 
 @strawberry.enum
@@ -51,27 +63,41 @@ class ContractOrderField(Enum):
 
 @strawberry.input
 class ContractOrder:
-    field: ContractOrderField = ContractOrderField.CONTRACT_ID
-    direction: Direction = Direction.ASC
+    field: ContractOrderField = strawberry.field(
+        default=ContractOrderField.CONTRACT_ID, description="What to sort contracts by."
+    )
+    direction: Direction = strawberry.field(
+        default=Direction.ASC, description="Ascending (default) or descending."
+    )
 
 
 @strawberry.input(description="Contracts whose end date lies between two dates (inclusive).")
 class DateRange:
-    from_: date = strawberry.field(name="from")
-    to: date
+    from_: date = strawberry.field(name="from", description="First day (inclusive).")
+    to: date = strawberry.field(description="Last day (inclusive).")
 
 
 @strawberry.input
 class ContractFilter:
-    kind: list[ContractKind] | None = None
-    status: list[ContractStatus] | None = None
-    supplier_id: str | None = None
+    kind: list[ContractKind] | None = strawberry.field(
+        default=None, description="Contracts of any of these kinds (CALL_OFF: call-offs)."
+    )
+    status: list[ContractStatus] | None = strawberry.field(
+        default=None, description="Contracts in any of these statuses."
+    )
+    supplier_id: str | None = strawberry.field(
+        default=None, description="Contracts with this supplier (KvK number)."
+    )
     buyer: str | None = strawberry.field(
         default=None,
         description="An organisation code: contracting authority, paying agent or participant.",
     )
-    tender_id: str | None = None
-    expiring: DateRange | None = None
+    tender_id: str | None = strawberry.field(
+        default=None, description="Contracts concluded under this tender."
+    )
+    expiring: DateRange | None = strawberry.field(
+        default=None, description="Contracts whose end date lies in this range."
+    )
 
 
 def tender_query(read: ReadModels, f: TenderFilter | None) -> Select[Any]:
@@ -123,7 +149,7 @@ def contract_query(read: ReadModels, f: ContractFilter | None, principal: Princi
         p = read.enrolment.participants
         # A participant uses its tender's contracts; a call-off is only its own participant's
         # (its contracting authority), not every participant's of the tender.
-        enrolled = (
+        enrolled: ColumnElement[bool] = (
             select(p.c.tender_id)
             .where(
                 p.c.tender_id == c.c.tender_id,
@@ -133,6 +159,8 @@ def contract_query(read: ReadModels, f: ContractFilter | None, principal: Princi
             )
             .exists()
         )
+        if not principal.sees_everything and f.buyer != principal.organisation:
+            enrolled = false()  # another organisation's enrolments are not the caller's to see
         query = query.where(
             or_(c.c.contracting_authority == f.buyer, c.c.paying_agent == f.buyer, enrolled)
         )

@@ -6,9 +6,14 @@ from datetime import datetime
 
 import strawberry
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from eventstore.projection import parked
+from gateway.readmodels import ReadModels
 from gateway.schema.context import Info
+from gateway.schema.errors import Forbidden, InvalidArgument
+
+MAX_PARKED = 500
 
 
 @strawberry.type
@@ -68,12 +73,14 @@ class Health:
             )
         return result
 
-    @strawberry.field(description="Parked events (coordinators and auditors).")
+    @strawberry.field(description="Parked events (coordinators and auditors), 1..500.")
     async def parked(self, info: Info, first: int = 50) -> list[ParkedEvent]:
-        info.context.require_signed_in("the parked events")
-        rows = await info.context.read.rows(
-            select(parked).order_by(parked.c.id).limit(min(first, 500))
-        )
+        principal = info.context.require_signed_in("the parked events")
+        if not principal.sees_everything:
+            raise Forbidden("parked events are for coordinators and auditors")
+        if not 1 <= first <= MAX_PARKED:
+            raise InvalidArgument(f"`first` must be between 1 and {MAX_PARKED}; got {first}")
+        rows = await info.context.read.rows(select(parked).order_by(parked.c.id).limit(first))
         return [
             ParkedEvent(
                 projection=r["projection"],
@@ -88,7 +95,23 @@ class Health:
             for r in rows
         ]
 
-    @strawberry.field
+    @strawberry.field(description="No parked events and a read-model database that is whole.")
     async def ok(self, info: Info) -> bool:
-        statuses = [await r.status() for r in info.context.read.runners]
-        return all(s.parked == 0 for s in statuses)
+        return not await problems(info.context.read)
+
+    @strawberry.field(description="Why `ok` is false (empty when it is true).")
+    async def problems(self, info: Info) -> list[str]:
+        return await problems(info.context.read)
+
+
+async def problems(read: ReadModels) -> list[str]:
+    found = await read.integrity()
+    if found:
+        return found  # the statuses live in the same broken database
+    try:
+        parked_events = sum([(await r.status()).parked for r in read.runners])
+    except DBAPIError as exc:
+        return [f"the read-model database fails: {exc.orig}"]
+    if parked_events:
+        found.append(f"{parked_events} parked event(s): see health.parked")
+    return found

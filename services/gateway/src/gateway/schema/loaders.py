@@ -27,10 +27,17 @@ def _one(read: ReadModels, table: Any, column: Any) -> DataLoader[Any, Row | Non
 
 
 def _many(
-    read: ReadModels, table: Any, column: Any, *order: ColumnElement[Any]
+    read: ReadModels,
+    table: Any,
+    column: Any,
+    *order: ColumnElement[Any],
+    only: ColumnElement[bool] | None = None,
 ) -> DataLoader[Any, list[Row]]:
     async def load(keys: list[Any]) -> list[list[Row]]:
-        rows = await read.rows(select(table).where(column.in_(keys)).order_by(*order))
+        query = select(table).where(column.in_(keys))
+        if only is not None:
+            query = query.where(only)
+        rows = await read.rows(query.order_by(*order))
         grouped: dict[Hashable, list[Row]] = defaultdict(list)
         for row in rows:
             grouped[row[column.name]].append(row)
@@ -60,11 +67,17 @@ def _links(read: ReadModels, end: str, other: str) -> DataLoader[tuple[str, str]
 
 
 class Loaders:
-    def __init__(self, read: ReadModels) -> None:
+    def __init__(self, read: ReadModels, enrolments_of: str | None = None) -> None:
+        """`enrolments_of`: the one organisation whose enrolments this request may load (a
+        participant's own); None loads everyone's (coordinators, auditors). Every path to a
+        Participant goes through these loaders, so the restriction holds on all of them."""
         org = read.organisations.organisations
         ten = read.tenders
         con = read.contracts
         enr = read.enrolment
+        own = (
+            None if enrolments_of is None else enr.participants.c.organisation_code == enrolments_of
+        )
         ev = read.event_log.events
         self.organisation = _one(read, org, org.c.code)
         self.programme = _one(read, ten.programmes, ten.programmes.c.programme_id)
@@ -98,12 +111,14 @@ class Loaders:
             enr.participants,
             enr.participants.c.tender_id,
             enr.participants.c.organisation_code,
+            only=own,
         )
         self.participants_by_organisation = _many(
             read,
             enr.participants,
             enr.participants.c.organisation_code,
             enr.participants.c.tender_id,
+            only=own,
         )
         self.call_offs_by_framework = _many(
             read,
@@ -117,9 +132,8 @@ class Loaders:
 
         async def load_participants(keys: list[tuple[str, str]]) -> list[Row | None]:
             t = enr.participants
-            rows = await read.rows(
-                select(t).where(tuple_(t.c.tender_id, t.c.organisation_code).in_(keys))
-            )
+            query = select(t).where(tuple_(t.c.tender_id, t.c.organisation_code).in_(keys))
+            rows = await read.rows(query if own is None else query.where(own))
             found = {(r["tender_id"], r["organisation_code"]): r for r in rows}
             return [found.get(k) for k in keys]
 

@@ -12,8 +12,10 @@ from strawberry import relay
 from strawberry.tools import create_type
 
 from contracts_schema.base import Command
+from contracts_schema.notifier.commands import SubscribeWebhook
+from contracts_schema.notifier.urls import url_problem
 from contracts_schema.replies import CommandAccepted
-from gateway.policy import refusal
+from gateway.policy import PublicCommand, refusal
 from gateway.schema.context import Info
 from gateway.schema.enums import AggregateType
 from gateway.schema.errors import ClientError, RefusalCode, refusal_code
@@ -144,6 +146,14 @@ def _resolver(model: type[Command]) -> Any:
         reason = refusal(principal, command)
         if reason:
             return PermissionDenied(code="FORBIDDEN", message=reason)
+        if isinstance(command, SubscribeWebhook):
+            problem = url_problem(command.url, info.context.settings.webhook_allowed_hosts)
+            if problem:
+                return InvalidInput(
+                    code="INVALID_INPUT",
+                    message=f"SubscribeWebhook: url: {problem}",
+                    problems=[FieldProblem(path="url", message=problem)],
+                )
         if info.context.commands is None:
             raise ClientError("this gateway is read-only (no command bus)", "READ_ONLY")
         reply = await info.context.commands.send(command, principal.actor)
@@ -158,14 +168,16 @@ def _resolver(model: type[Command]) -> Any:
     return resolve
 
 
-def mutation_type(models: tuple[type[Command], ...]) -> type | None:
-    if not models:
+def mutation_type(table: tuple[PublicCommand, ...]) -> type | None:
+    if not table:
         return None
     fields = [
         strawberry.mutation(
-            resolver=_resolver(model),
-            description=" ".join((model.__doc__ or model.command_type).split()),  # whole docstring
+            resolver=_resolver(entry.model),
+            # the whole docstring, then who may send it (the table's rule)
+            description=" ".join((entry.model.__doc__ or entry.model.command_type).split())
+            + f" ({entry.rule.value}.)",
         )
-        for model in sorted(models, key=lambda m: m.command_type)
+        for entry in sorted(table, key=lambda e: e.model.command_type)
     ]
     return create_type("Mutation", fields)

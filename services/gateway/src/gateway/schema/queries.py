@@ -8,11 +8,12 @@ from typing import Annotated
 import strawberry
 from sqlalchemy import select
 from strawberry import relay
+from strawberry.relay.types import GlobalIDValueError
 
 from gateway.schema.context import Info
 from gateway.schema.enrolment_types import CallOff, Organisation
 from gateway.schema.enums import OrganisationKind
-from gateway.schema.errors import Forbidden
+from gateway.schema.errors import Forbidden, InvalidArgument
 from gateway.schema.events import Event, EventFilter, event_log
 from gateway.schema.filters import (
     ContractFilter,
@@ -39,16 +40,25 @@ from gateway.schema.statistics import Statistics
 
 @strawberry.input
 class CallOffFilter:
-    framework_contract_id: str | None = None
-    participant_code: str | None = None
-    supplier_id: str | None = None
+    framework_contract_id: str | None = strawberry.field(
+        default=None, description="Call-offs under this framework agreement."
+    )
+    participant_code: str | None = strawberry.field(
+        default=None, description="Call-offs of this participant (a participant: its own only)."
+    )
+    supplier_id: str | None = strawberry.field(
+        default=None, description="Call-offs awarded to this supplier (KvK number)."
+    )
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
-        return await id.resolve_node(info, required=False)
+        try:
+            return await id.resolve_node(info, required=False)
+        except GlobalIDValueError as exc:
+            raise InvalidArgument(f"`id` names no node type: {id.type_name!r}") from exc
 
     @strawberry.field
     async def programmes(self, info: Info, consistency_token: str | None = None) -> list[Programme]:

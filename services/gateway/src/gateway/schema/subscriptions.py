@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncGenerator
 
 import strawberry
 
 from eventstore.commands import parse_consistency_token
-from gateway.live import LiveFilter
+from gateway.live import LiveFilter, TooManySubscriptions
 from gateway.schema.context import Info
 from gateway.schema.enums import AggregateType, EventContext
 from gateway.schema.errors import ClientError, Forbidden, InvalidArgument
@@ -16,11 +18,21 @@ from gateway.schema.events import Event
 
 @strawberry.input
 class LiveEventFilter:
-    contexts: list[EventContext] | None = None
-    event_types: list[str] | None = None
-    aggregate_type: AggregateType | None = None
-    aggregate_id: str | None = None
-    organisation_code: str | None = None
+    contexts: list[EventContext] | None = strawberry.field(
+        default=None, description="Events of any of these contexts."
+    )
+    event_types: list[str] | None = strawberry.field(
+        default=None, description="Events of any of these types, e.g. ContractSigned."
+    )
+    aggregate_type: AggregateType | None = strawberry.field(
+        default=None, description="Events of this kind of aggregate."
+    )
+    aggregate_id: str | None = strawberry.field(
+        default=None, description="Events of this aggregate (with aggregateType)."
+    )
+    organisation_code: str | None = strawberry.field(
+        default=None, description="Events that concern this organisation."
+    )
 
 
 @strawberry.type
@@ -57,15 +69,36 @@ class Subscription:
             live.contexts(live_filter.contexts)
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
-        async for event in live.stream(live_filter, positions):
-            e = event.envelope
-            yield Event.from_row(
-                {
-                    "stream": event.stream,
-                    "seq": event.seq,
-                    **e.model_dump(include=set(EVENT_KEYS)),
-                }
-            )
+        try:
+            slot = live.slot(principal.actor, info.context.settings.max_subscriptions_per_client)
+            slot.__enter__()
+        except TooManySubscriptions as exc:
+            raise ClientError(str(exc), "TOO_MANY_SUBSCRIPTIONS") from exc
+        events = live.stream(live_filter, positions)
+        try:
+            while True:
+                # The stream ends with the token: a subscription outlives no credential.
+                remaining = (principal.expires_at or 0) - time.time()
+                if remaining <= 0:
+                    raise ClientError(
+                        "the bearer token has expired; subscribe again with a fresh token",
+                        "UNAUTHENTICATED",
+                    )
+                try:
+                    event = await asyncio.wait_for(anext(events), remaining)
+                except TimeoutError:
+                    continue  # the check above ends it
+                e = event.envelope
+                yield Event.from_row(
+                    {
+                        "stream": event.stream,
+                        "seq": event.seq,
+                        **e.model_dump(include=set(EVENT_KEYS)),
+                    }
+                )
+        finally:
+            await events.aclose()
+            slot.__exit__(None, None, None)
 
 
 EVENT_KEYS = (

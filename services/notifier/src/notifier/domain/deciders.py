@@ -93,10 +93,10 @@ def decide_subscribe(
             f" {', '.join(sorted(INTEGRATION_TYPES))}",
         )
     if state.exists:
+        # Whose it is stays unsaid: an id must not reveal another organisation's webhooks.
         raise RuleViolation(
             "SUBSCRIPTION_EXISTS",
-            f"subscription {command.subscription_id} already exists (for"
-            f" {state.organisation_code}); choose a new subscription id",
+            f"subscription id {command.subscription_id} is taken; choose a new subscription id",
         )
     return [
         WebhookSubscribed(
@@ -108,10 +108,12 @@ def decide_subscribe(
     ]
 
 
-def _require_active(state: Subscription, subscription_id: str) -> None:
-    if not state.exists:
+def _require_active(state: Subscription, subscription_id: str, organisation: str) -> None:
+    # Another organisation's subscription is answered as if it did not exist.
+    if not state.exists or state.organisation_code != organisation:
         raise RuleViolation(
-            "SUBSCRIPTION_UNKNOWN", f"there is no webhook subscription {subscription_id}"
+            "SUBSCRIPTION_UNKNOWN",
+            f"{organisation} has no webhook subscription {subscription_id}",
         )
     if not state.active:
         raise RuleViolation(
@@ -122,14 +124,14 @@ def _require_active(state: Subscription, subscription_id: str) -> None:
 def decide_unsubscribe(
     state: Subscription, command: UnsubscribeWebhook, ctx: object
 ) -> Sequence[DomainEvent]:
-    _require_active(state, command.subscription_id)
+    _require_active(state, command.subscription_id, command.organisation_code)
     return [WebhookUnsubscribed(subscription_id=command.subscription_id)]
 
 
 def decide_replay(
     state: Subscription, command: ReplayWebhookDeliveries, ctx: object
 ) -> Sequence[DomainEvent]:
-    _require_active(state, command.subscription_id)
+    _require_active(state, command.subscription_id, command.organisation_code)
     return [
         WebhookReplayRequested(subscription_id=command.subscription_id, from_seq=command.from_seq)
     ]

@@ -7,6 +7,7 @@ from datetime import date
 
 from contracts_schema.base import Command, DomainEvent
 from contracts_schema.errors import RuleViolation
+from contracts_schema.money import Money
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.state import ContractState, ContractStatus
@@ -76,7 +77,7 @@ def _amend(state: ContractState, command: cmd.AmendContract, on: date) -> ev.Con
         summary=command.summary,
         new_end_date=command.new_end_date,
         new_max_extent_date=command.new_max_extent_date,
-        new_value_eur=command.new_value_eur,
+        new_value=Money.euro(command.new_value_eur),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from contracts_schema.errors import RuleViolation
+from contracts_schema.money import Money
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.state import ContractKind, ContractState, LotStatus, TenderState
@@ -49,7 +50,7 @@ def sign(
         start_date=command.start_date,
         end_date=command.end_date,
         max_extent_date=command.max_extent_date,
-        value_eur=command.value_eur,
+        value=Money.euro(command.value_eur),
         framework_contract_id=command.framework_contract_id,
         duration_rationale=command.duration_rationale,
         title=command.title,

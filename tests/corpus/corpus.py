@@ -1,0 +1,290 @@
+"""The frozen corpus of stored events, and what the current code makes of it.
+
+`histories/<name>.jsonl` holds every event one recording stored (envelope as stored, stream,
+sequence, subject), recorded once through the real code path: the registry and enrolment
+services on the in-memory store, sent the demo history and one generated history
+(`tests.support.histories`, derandomized), at a fixed clock. A recording is never rewritten:
+when an event model gains a version, a new recording is added beside the old ones, so the
+corpus holds every event type in every version that was ever written.
+
+`expected/<name>.json` is what the current code makes of a recording: the gateway's read
+models (every table, on SQLite, every version row) and the OCDS export of every tender.
+`tests/service/test_corpus.py` loads each recording, projects and exports it, and compares:
+any drift fails. After a deliberate change of meaning, `make corpus` rewrites the expected
+outputs (review the diff); `make corpus-record NAME=<name>` adds a recording.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, seed, settings
+from sqlalchemy import Engine, MetaData, select
+
+from audit.bitemporal import Horizon
+from audit.ocds.export import gather, packages
+from bootstrap import demo
+from bootstrap.parts import command_service, enrolment_service, notifier_service, registry_service
+from contracts_schema.base import Command
+from contracts_schema.catalogue import EVENT_MODELS
+from contracts_schema.notifier import commands as nt
+from contracts_schema.replies import CommandAccepted
+from contracts_schema.subjects import CONTEXTS
+from eventstore.clock import FixedClock
+from eventstore.memory import InMemoryEventStore
+from eventstore.projection import ProjectionRunner
+from eventstore.records import StoredEvent, decode
+from eventstore.sql import make_engine
+from gateway.projections import ALL
+from notifier.routes import INTERNAL_COMMANDS
+from tests.service.bus import InProcessBus
+from tests.support.histories import histories
+
+HERE = Path(__file__).resolve().parent
+HISTORIES = HERE / "histories"
+EXPECTED = HERE / "expected"
+RECORDED_AT = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)  # the fixed clock of every recording
+DEMO_TODAY = date(2025, 6, 2)
+EXPORTED_AT = datetime(2025, 6, 3, tzinfo=UTC)  # the OCDS packages' publishedDate
+SEED_NAMESPACE = 7_001
+
+
+def generated_history(namespace: int) -> list[Command]:
+    """A generated history (seeded by its namespace): of a few drawn, the one with the most
+    kinds of command. Recorded once and frozen, so a later hypothesis may draw otherwise."""
+    drawn: list[list[Command]] = []
+
+    @settings(
+        max_examples=40,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        deadline=None,
+    )
+    @seed(namespace)
+    @given(histories(namespace=namespace))
+    def draw(history: list[Command]) -> None:
+        drawn.append(history)
+
+    draw()
+    return max(drawn, key=lambda h: (len({c.command_type for c in h}), len(h)))
+
+
+async def event_types(store: InMemoryEventStore) -> set[str]:
+    return {e.envelope.event_type for c in CONTEXTS.values() async for e in store.read_stream(c)}
+
+
+def notifier_commands() -> tuple[list[Command], list[Command]]:
+    """The notifier's facts: a webhook subscribed, replayed and ended; an expiry warning."""
+    public: list[Command] = [
+        nt.SubscribeWebhook(
+            command_id="corpus-hook",
+            subscription_id="corpus-hook",
+            organisation_code=demo.VNG,
+            url="https://hooks.example.org/gt",
+            event_types=["nl.gt.contract.signed.v1"],
+        ),
+        nt.ReplayWebhookDeliveries(
+            command_id="corpus-hook-replay", subscription_id="corpus-hook", from_seq=1
+        ),
+        nt.UnsubscribeWebhook(command_id="corpus-hook-end", subscription_id="corpus-hook"),
+    ]
+    internal: list[Command] = [
+        nt.RaiseExpiryWarning(
+            command_id="corpus-expiry",
+            contract_id="gt-mobiel-raam",
+            contract_kind="framework",
+            date_kind="end",
+            target_date=date(2025, 12, 31),
+            stage="6m",
+            months_before=6,
+            due_on=date(2025, 6, 30),
+            raised_on=date(2025, 6, 30),
+            late=False,
+            recipients=[demo.VNG],
+        )
+    ]
+    return public, internal
+
+
+async def record(name: str) -> Path:
+    """Record the demo and a generated history through the services; write the jsonl."""
+    clock = FixedClock(RECORDED_AT)
+    store = InMemoryEventStore(clock)
+    for context in CONTEXTS.values():
+        await store.ensure_stream(context)
+    services = [
+        registry_service(store, clock),
+        enrolment_service(store, clock),
+        notifier_service(store, clock),
+    ]
+    internal = command_service(INTERNAL_COMMANDS, store, clock)
+    for service in (*services, internal):
+        await service.start()
+    bus, internal_bus = InProcessBus(services), InProcessBus([internal])
+    public, warnings = notifier_commands()
+    refused: list[str] = []
+
+    async def send(via: InProcessBus, commands: list[Command]) -> None:
+        for command in commands:
+            reply = await via.send(command, "coordinator:corpus")
+            if not isinstance(reply, CommandAccepted):
+                refused.append(f"{command.command_type} {command.command_id}: {reply}")
+
+    await send(bus, [*demo.history(DEMO_TODAY), *public])
+    await send(internal_bus, warnings)
+    # Generated histories until every event type is recorded (in fixed namespaces).
+    wanted = {m.event_type for m in EVENT_MODELS}
+    for namespace in range(SEED_NAMESPACE, SEED_NAMESPACE + 16):
+        if wanted <= await event_types(store):
+            break
+        await send(bus, generated_history(namespace))
+    if refused:
+        raise SystemExit("the recording's commands were refused:\n" + "\n".join(refused))
+    missing = wanted - await event_types(store)
+    if missing:
+        print(f"not recorded (no command reaches them): {', '.join(sorted(missing))}")
+    path = HISTORIES / f"{name}.jsonl"
+    if path.exists():
+        raise SystemExit(f"{path} exists: a recording is frozen; choose a new name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for context in CONTEXTS.values():
+            async for event in store.read_stream(context):
+                out.write(line(event) + "\n")
+    return path
+
+
+def line(event: StoredEvent) -> str:
+    return json.dumps(
+        {
+            "stream": event.stream,
+            "seq": event.seq,
+            "subject": event.subject,
+            "envelope": json.loads(event.envelope.model_dump_json()),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+
+
+def recordings() -> list[str]:
+    return sorted(p.stem for p in HISTORIES.glob("*.jsonl"))
+
+
+def stored_events(name: str) -> Iterator[StoredEvent]:
+    """The recording's events, decoded from their stored bytes as a reader of the stream."""
+    for text in (HISTORIES / f"{name}.jsonl").read_text().splitlines():
+        row = json.loads(text)
+        data = json.dumps(row["envelope"]).encode()
+        yield decode(row["subject"], row["stream"], row["seq"], data)
+
+
+async def loaded(name: str, clock: FixedClock | None = None) -> InMemoryEventStore:
+    store = InMemoryEventStore(clock or FixedClock(RECORDED_AT))
+    for context in CONTEXTS.values():
+        await store.ensure_stream(context)
+    await store.restore(list(stored_events(name)))
+    return store
+
+
+async def read_models(store: InMemoryEventStore, engine: Engine) -> dict[str, Any]:
+    """Every gateway read model, projected from the store into `engine`: table -> rows."""
+    runners = [ProjectionRunner(store, engine, projection(), batch=500) for projection in ALL]
+    for runner in runners:
+        await runner.start()
+    try:
+        for runner in runners:
+            settled = await runner.wait_until(await runner.stream_heads(), timeout=120)
+            if not settled:
+                raise RuntimeError(f"{runner.projection.key} did not catch up")
+    finally:
+        for runner in runners:
+            await runner.stop()
+    keys = {runner.projection.key for runner in runners}
+    metadata = MetaData()
+    metadata.reflect(engine)
+    tables: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for name, table in sorted(metadata.tables.items()):
+            if not any(name.startswith(f"{key}_") for key in keys):
+                continue  # bookkeeping (checkpoints, parked events): not a view
+            columns = sorted(table.columns, key=lambda c: c.name)
+            rows = [_plain(dict(r._mapping)) for r in conn.execute(select(*columns))]
+            tables[name] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
+    return tables
+
+
+async def ocds(store: InMemoryEventStore) -> dict[str, Any]:
+    """The OCDS packages of every tender, as the registry knew it at the recording."""
+    tenders = sorted(
+        {
+            e.envelope.aggregate_id
+            async for e in store.read_stream(CONTEXTS["registry"])
+            if e.envelope.aggregate_type == "tender"
+        }
+    )
+    at = Horizon(EXPORTED_AT, EXPORTED_AT)
+    return {
+        tender: packages(await gather(store, tender, at), tender, EXPORTED_AT)  # type: ignore[arg-type]
+        for tender in tenders
+    }
+
+
+async def outputs(name: str, database: Path) -> dict[str, Any]:
+    store = await loaded(name)
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        return {"read_models": await read_models(store, engine), "ocds": await ocds(store)}
+    finally:
+        engine.dispose()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def dump(value: Any) -> str:
+    return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+async def write_expected(database_dir: Path) -> list[Path]:
+    written = []
+    EXPECTED.mkdir(parents=True, exist_ok=True)
+    for name in recordings():
+        path = EXPECTED / f"{name}.json"
+        path.write_text(dump(await outputs(name, database_dir / f"{name}.db")))
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--record", metavar="NAME", help="add a recording (then --expected)")
+    args = parser.parse_args(argv)
+    if args.record:
+        print(f"recorded {asyncio.run(record(args.record))}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in asyncio.run(write_expected(Path(tmp))):
+            print(f"wrote {path.relative_to(HERE.parents[1])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
