@@ -30,6 +30,8 @@ from sqlalchemy import Engine, MetaData, select
 
 from audit.bitemporal import Horizon
 from audit.ocds.export import gather, packages
+from audit.ocds.importer import import_items
+from audit.ocds.importer_read import read
 from bootstrap import demo
 from bootstrap.parts import command_service, enrolment_service, notifier_service, registry_service
 from contracts_schema.base import Command
@@ -91,9 +93,14 @@ def notifier_commands() -> tuple[list[Command], list[Command]]:
             event_types=["nl.gt.contract.signed.v1"],
         ),
         nt.ReplayWebhookDeliveries(
-            command_id="corpus-hook-replay", subscription_id="corpus-hook", from_seq=1
+            command_id="corpus-hook-replay",
+            subscription_id="corpus-hook",
+            organisation_code=demo.VNG,
+            from_seq=1,
         ),
-        nt.UnsubscribeWebhook(command_id="corpus-hook-end", subscription_id="corpus-hook"),
+        nt.UnsubscribeWebhook(
+            command_id="corpus-hook-end", subscription_id="corpus-hook", organisation_code=demo.VNG
+        ),
     ]
     internal: list[Command] = [
         nt.RaiseExpiryWarning(
@@ -111,6 +118,9 @@ def notifier_commands() -> tuple[list[Command], list[Command]]:
         )
     ]
     return public, internal
+
+
+OCDS_FIXTURE = Path(__file__).parents[1] / "service" / "data" / "ocds" / "fictional-releases.json"
 
 
 async def record(name: str) -> Path:
@@ -139,6 +149,9 @@ async def record(name: str) -> Path:
 
     await send(bus, [*demo.history(DEMO_TODAY), *public])
     await send(internal_bus, warnings)
+    # Published OCDS releases, imported as recorded facts (their provenance events).
+    imported = await import_items(read(OCDS_FIXTURE.read_bytes(), "corpus"), bus.send, store)
+    refused += [f"import {p.path}: {p.reason}" for p in imported.skipped]
     # Generated histories until every event type is recorded (in fixed namespaces).
     wanted = {m.event_type for m in EVENT_MODELS}
     for namespace in range(SEED_NAMESPACE, SEED_NAMESPACE + 16):

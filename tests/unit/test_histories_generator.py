@@ -31,7 +31,12 @@ from tests.support.histories import (
 
 # Not generated: municipal mergers change who may enrol and call off, and the CBS list's
 # municipalities are shared by every history in a system (see the module's docstring).
-NOT_GENERATED = {"MergeMunicipality"}
+# Imported facts come from `audit ocds import` (tests/service/test_ocds_import.py), not histories.
+NOT_GENERATED = {
+    "MergeMunicipality",
+    "RecordImportedTenderRelease",
+    "RecordImportedContractRelease",
+}
 SAMPLE = settings(
     max_examples=150,
     derandomize=True,

@@ -93,9 +93,20 @@ def accepts_all(old: Any, new: Any) -> bool:
         elif key == "items":
             if not accepts_all(o, n):
                 return False
+        elif key == "pattern":
+            if not _alternatives_added(o, n):
+                return False
         else:
             return False
     return True
+
+
+def _alternatives_added(old: str, new: str) -> bool:
+    """Whether pattern `new` is `old` with alternatives appended: `^(a|b)$` -> `^(a|b|c)$`.
+    Regular expressions cannot be compared in general; this one form is provably wider."""
+    if not (old.startswith("^(") and old.endswith(")$") and new.startswith("^(")):
+        return False
+    return new.endswith(")$") and new[2:-2].startswith(old[2:-2] + "|")
 
 
 def _properties_compatible(old: Schema, new: Schema) -> bool:

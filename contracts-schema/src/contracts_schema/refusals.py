@@ -126,6 +126,9 @@ _CATALOGUE: tuple[Refusal, ...] = (
     Refusal("STANDSTILL_NOT_ENDED", "The award becomes definitive and the contract is signed"
             " only after the standstill period (20 calendar days after the award decision).",
             AW_STANDSTILL, "MakeAwardDefinitive 10 days after the decision."),
+    Refusal("STANDSTILL_TOO_SHORT", "A published award decision gives a standstill period of"
+            " at least 20 calendar days (a finding on imported data).", AW_STANDSTILL,
+            "An imported award whose standstill ends 10 days after the decision."),
     Refusal("REVIEW_PENDING", "No definitive award or contract while review proceedings on"
             " the lot's award are pending.", "Remedies art. 2(3); Aw 2012 art. 2.127",
             "SignContract while a kort geding runs."),
@@ -162,6 +165,9 @@ _CATALOGUE: tuple[Refusal, ...] = (
             " awardCallOff, which applies all call-off rules; signContract does not sign"
             " call-offs.", CALL_OFF_PARTIES, "signContract(kind: call_off) by a municipality"
             " that never enrolled."),
+    Refusal("IMPORT_NOT_APPLICABLE", "Imported facts (RecordImported...Release) must be"
+            " registry events of the aggregate they are sent to, and apply to its history"
+            " as recorded.", SYSTEM, "An imported award for a lot the tender does not have."),
     Refusal("CONTRACT_ID_TAKEN", "Contracts and call-offs share one id space.", SYSTEM,
             "A call-off with the id of a signed framework."),
     # --- enrolment (joint procurement) ---------------------------------------------------

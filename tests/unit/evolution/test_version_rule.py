@@ -160,3 +160,12 @@ def test_decode_names_an_unknown_type_and_a_version_newer_than_the_code() -> Non
         decode("ContractExpired", 9, {})
     with pytest.raises(UnreadableEvent, match="unknown event type 'TenderRenamed'"):
         decode("TenderRenamed", 1, {})
+
+
+def test_a_pattern_is_wider_only_when_alternatives_are_appended() -> None:
+    from contracts_schema.compat import accepts_all
+
+    old = {"type": "string", "pattern": r"^(GM\d{4}|KVK-\d{8})$"}
+    assert accepts_all(old, {"type": "string", "pattern": r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$"})
+    assert not accepts_all(old, {"type": "string", "pattern": r"^(GM\d{4})$"})
+    assert not accepts_all(old, {"type": "string", "pattern": r"^(GM\d{5}|KVK-\d{8})$"})

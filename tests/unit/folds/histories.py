@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment import events as en
 from contracts_schema.money import Money
 from contracts_schema.registry import events as ev
+from contracts_schema.registry.import_events import LawFinding
 from contracts_schema.registry.values import ContractSupplier
 from tests.unit.registry.data import (
     KPN,
@@ -86,6 +87,13 @@ TENDER: tuple[DomainEvent, ...] = (
     ev.TenderCancelled(
         tender_id=T, cancelled_on=date(2010, 8, 1), reason="budget", lot_ids=["mobiel"]
     ),
+    ev.TenderReleaseImported(
+        tender_id=T,
+        ocid="ocds-213czf-ot2010",
+        release_id="r-9",
+        release_date=datetime(2010, 8, 2, tzinfo=UTC),
+        publisher="TenderNed",
+    ),
 )
 
 CONTRACT: tuple[DomainEvent, ...] = (
@@ -129,6 +137,14 @@ CONTRACT: tuple[DomainEvent, ...] = (
 TERMINATED: tuple[DomainEvent, ...] = (
     *CONTRACT[:2],
     ev.ContractTerminated(contract_id=C, terminated_on=date(2012, 1, 1), reason="merger"),
+    ev.ContractReleaseImported(
+        contract_id=C,
+        ocid="ocds-213czf-c-0800",
+        release_id="r-3",
+        release_date=datetime(2012, 1, 2, tzinfo=UTC),
+        publisher="TenderNed",
+        findings=[LawFinding(code="FRAMEWORK_RATIONALE_REQUIRED", message="6 years")],
+    ),
 )
 
 ORGANISATION: tuple[DomainEvent, ...] = (

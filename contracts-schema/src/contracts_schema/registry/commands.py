@@ -25,6 +25,12 @@ from contracts_schema.registry.contract_commands import (
     TerminateContract,
     TransferContract,
 )
+from contracts_schema.registry.import_commands import (
+    IMPORT_COMMANDS,
+    ImportedFact,
+    RecordImportedContractRelease,
+    RecordImportedTenderRelease,
+)
 from contracts_schema.registry.tender_commands import (
     TENDER_COMMANDS,
     CancelLot,
@@ -43,7 +49,12 @@ from contracts_schema.registry.tender_commands import (
     TenderCommand,
 )
 
-COMMANDS: tuple[type[Command], ...] = (*TENDER_COMMANDS, *AWARD_COMMANDS, *CONTRACT_COMMANDS)
+COMMANDS: tuple[type[Command], ...] = (
+    *TENDER_COMMANDS,
+    *AWARD_COMMANDS,
+    *CONTRACT_COMMANDS,
+    *IMPORT_COMMANDS,
+)
 
 __all__ = [
     "COMMANDS",
@@ -58,6 +69,7 @@ __all__ = [
     "ExpireContract",
     "ExtendContract",
     "HoldMarketConsultation",
+    "ImportedFact",
     "LinkSuccessorProgramme",
     "LinkSuccessorTender",
     "LotCommand",
@@ -68,6 +80,8 @@ __all__ = [
     "PublishPriorInformationNotice",
     "PublishTender",
     "RecordBids",
+    "RecordImportedContractRelease",
+    "RecordImportedTenderRelease",
     "RecordStandstillEnded",
     "ResumeTender",
     "ReviseProvisionalAward",

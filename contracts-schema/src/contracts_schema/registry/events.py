@@ -23,6 +23,11 @@ from contracts_schema.registry.contract_events import (
     ContractTerminated,
     ContractTransferred,
 )
+from contracts_schema.registry.import_events import (
+    IMPORT_EVENTS,
+    ContractReleaseImported,
+    TenderReleaseImported,
+)
 from contracts_schema.registry.programme_events import (
     PROGRAMME_EVENTS,
     ProgrammePlanned,
@@ -49,6 +54,7 @@ EVENTS: tuple[type[DomainEvent], ...] = (
     *TENDER_EVENTS,
     *AWARD_EVENTS,
     *CONTRACT_EVENTS,
+    *IMPORT_EVENTS,
 )
 
 __all__ = [
@@ -58,6 +64,7 @@ __all__ = [
     "ContractAmended",
     "ContractExpired",
     "ContractExtended",
+    "ContractReleaseImported",
     "ContractSigned",
     "ContractTerminated",
     "ContractTransferred",
@@ -80,5 +87,6 @@ __all__ = [
     "TenderPaused",
     "TenderPlanned",
     "TenderPublished",
+    "TenderReleaseImported",
     "TenderResumed",
 ]

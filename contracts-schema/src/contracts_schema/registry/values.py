@@ -10,14 +10,19 @@ from contracts_schema.base import Identifier, Value
 from contracts_schema.bounds import Name
 from contracts_schema.references import NAMES_ORGANISATION
 
-# Municipalities by CBS code; other bodies and suppliers by KvK number or OIN.
-ORGANISATION_CODE_PATTERN = r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$"
+# Municipalities by CBS code; other bodies and suppliers by KvK number or OIN; a body outside
+# the Netherlands (a supplier in imported OCDS data) by its org-id.guide identifier, e.g.
+# GB-COH-11111111 (country, register, id; Dutch bodies always by their Dutch code).
+ORGANISATION_CODE_PATTERN = (
+    r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20}|([A-MO-Z][A-Z]|N[A-KM-Z])-[A-Z0-9]{2,10}-[A-Za-z0-9]{1,24})$"
+)
 
 OrganisationCode = Annotated[
     str,
     Field(
         pattern=ORGANISATION_CODE_PATTERN,
-        description="Organisation code: GM#### (CBS), KVK-######## or OIN-#################### .",
+        description="Organisation code: GM#### (CBS), KVK-######## or OIN-####################;"
+        " abroad XX-REGISTER-id (org-id.guide).",
     ),
 ]
 

@@ -21,6 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from audit.bitemporal import Horizon, horizon, parse_instant
 from audit.ocds.export import Register, packages, require
+from audit.ocds.importer import Report, import_items
+from audit.ocds.importer_read import read
 from audit.ocds.packages import (
     POLICY_FILE,
     Publication,
@@ -31,9 +33,13 @@ from audit.ocds.packages import (
 from audit.ocds.schemas import errors
 from audit.ocds.sections import instant
 from audit.wiring import open_store, resolve_settings
+from contracts_schema.subjects import REGISTRY
+from eventstore.serving import send_command
 from eventstore.settings import NatsSettings
 
-ocds_app = typer.Typer(help="Open Contracting Data Standard export.", no_args_is_help=True)
+ocds_app = typer.Typer(
+    help="Open Contracting Data Standard export and import.", no_args_is_help=True
+)
 
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Valid date D (default: now).")]
 KnownAt = Annotated[str | None, typer.Option("--known-at", help="Known at K (default: now).")]
@@ -252,3 +258,46 @@ def _stderr() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+# Exit statuses of `audit ocds import` (docs/ocds-import.md).
+IMPORT_OK, IMPORT_PARTIAL, IMPORT_FAILED = 0, 1, 2
+
+
+async def import_data(settings: NatsSettings, data: bytes, publisher: str) -> Report:
+    items = list(read(data, publisher))
+    async with open_store(settings) as store:
+        with typer.progressbar(length=len(items), label="importing", file=sys.stderr) as bar:
+            return await import_items(
+                items,
+                lambda command, who: send_command(store.nc, REGISTRY, command, actor=who),
+                store,
+                bar.update,
+            )
+
+
+@ocds_app.command("import")
+def import_(
+    source: Annotated[
+        str, typer.Argument(help="A release or record package, JSON Lines, gzip; '-' is stdin.")
+    ],
+    publisher: Annotated[
+        str, typer.Option(help="Publisher when the input names none (bare releases).")
+    ] = "unknown publisher",
+    nats_url: Annotated[
+        str | None, typer.Option(help="NATS URL (default: GT_NATS_URL, else the data directory's).")
+    ] = None,
+) -> None:
+    """Import published OCDS 1.1 data as recorded facts; exit 0 all imported, 1 some skipped,
+    2 nothing could be read or the registry was not reached."""
+    settings = resolve_settings(nats_url, None)
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+        report = asyncio.run(import_data(settings, data, publisher))
+    except (OSError, ConnectionError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(IMPORT_FAILED) from exc
+    for problem in report.skipped:
+        typer.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+    typer.echo(report.summary())
+    raise typer.Exit(IMPORT_PARTIAL if report.skipped else IMPORT_OK)

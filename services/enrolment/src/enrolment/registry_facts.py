@@ -44,6 +44,7 @@ from contracts_schema.registry.events import (
     TenderPublished,
     TenderResumed,
 )
+from contracts_schema.registry.import_events import IMPORT_EVENTS
 from contracts_schema.registry.programme_events import PROGRAMME_EVENTS
 from contracts_schema.subjects import REGISTRY
 from enrolment.domain.call_off import Framework
@@ -59,6 +60,7 @@ class RegistryFacts(Projection):
     # term; how a tender is awarded, paused or corrected does not change them.
     ignored = event_types(
         *PROGRAMME_EVENTS,
+        *IMPORT_EVENTS,  # provenance of imported facts; the facts themselves are handled
         *AWARD_EVENTS,
         PriorInformationNoticePublished,
         MarketConsultationHeld,

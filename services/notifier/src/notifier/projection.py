@@ -65,6 +65,7 @@ from contracts_schema.registry.events import (
     TenderPublished,
     TenderResumed,
 )
+from contracts_schema.registry.import_events import IMPORT_EVENTS
 from contracts_schema.registry.programme_events import PROGRAMME_EVENTS
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
 from eventstore.projection import Projection, UndeclaredEvent, event_types, upsert
@@ -98,6 +99,7 @@ class NotifierSchedule(Projection):
     # passed) change neither.
     ignored = event_types(
         *PROGRAMME_EVENTS,
+        *IMPORT_EVENTS,  # provenance of imported facts; the facts themselves are handled
         *AWARD_EVENTS,
         PriorInformationNoticePublished,
         MarketConsultationHeld,

@@ -11,7 +11,11 @@ from dataclasses import replace
 
 from contracts_schema.enrolment.state import CallOffState, EnrolmentWindowState
 from contracts_schema.folds import FOLDS, Fold
-from contracts_schema.registry.commands import PublishTender, SignContract
+from contracts_schema.registry.commands import (
+    PublishTender,
+    RecordImportedContractRelease,
+    SignContract,
+)
 from contracts_schema.registry.state import TenderState
 from eventstore.folded import load_folded
 from eventstore.ports import EventStorePort
@@ -50,5 +54,21 @@ def signing_facts_loader(
         # Contracts and call-offs share one id space (a call-off is a contract under its id).
         call_off = await load_folded(store, CALL_OFF, command.contract_id)
         return replace(facts, call_off_id_taken=call_off.exists)
+
+    return load
+
+
+def imported_signing_facts_loader(
+    store: EventStorePort,
+) -> Callable[[RecordImportedContractRelease], Awaitable[SigningFacts]]:
+    """The tender an imported signature names, for the findings of the signing rules."""
+
+    async def load(command: RecordImportedContractRelease) -> SigningFacts:
+        for fact in command.facts:
+            tid = fact.payload.get("tender_id") if fact.event_type == "ContractSigned" else None
+            if isinstance(tid, str):
+                tender: TenderState = await load_folded(store, TENDER, tid)
+                return SigningFacts(tender=tender)
+        return SigningFacts()
 
     return load

@@ -15,9 +15,14 @@ from eventstore.commands import CommandRoute, Decider
 from eventstore.folded import with_organisations
 from eventstore.ports import EventStorePort
 from registry.domain.contract_decide import decide_contract
+from registry.domain.imported import decide_imported_contract, decide_imported_tender
 from registry.domain.programme import decide_programme
 from registry.domain.tender_decide import decide_tender
-from registry.facts_loaders import frozen_list_loader, signing_facts_loader
+from registry.facts_loaders import (
+    frozen_list_loader,
+    imported_signing_facts_loader,
+    signing_facts_loader,
+)
 
 # The state before an aggregate's first event; decisions take the id from the command.
 PROGRAMME = Decider(REGISTRY, "programme", programme.initial(""), programme.evolve)
@@ -89,4 +94,15 @@ def build_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
         cmd.ExpireContract,
     ):
         routes.append(CommandRoute(contract_command, CONTRACT, contract_id, contract, facts))
+    # Imported facts are recorded, not decided: no organisation need be registered first.
+    routes += [
+        CommandRoute(cmd.RecordImportedTenderRelease, TENDER, tender_id, decide_imported_tender),
+        CommandRoute(
+            cmd.RecordImportedContractRelease,
+            CONTRACT,
+            contract_id,
+            decide_imported_contract,
+            facts=imported_signing_facts_loader(store),
+        ),
+    ]
     return routes

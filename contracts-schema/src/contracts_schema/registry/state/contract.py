@@ -10,6 +10,7 @@ from enum import StrEnum
 from contracts_schema.base import DomainEvent
 from contracts_schema.errors import FoldError
 from contracts_schema.registry import contract_events as ev
+from contracts_schema.registry.import_events import ContractReleaseImported, LawFinding
 
 
 class ContractKind(StrEnum):
@@ -82,6 +83,9 @@ class ContractState:
     terminated_on: date | None = None
     end_reason: str | None = None
     expired_on: date | None = None
+    # Imported from published OCDS data: the source process, and what the rules found.
+    source_ocid: str | None = None
+    law_findings: tuple[LawFinding, ...] = ()
 
     @property
     def exists(self) -> bool:
@@ -106,7 +110,7 @@ def initial(contract_id: str) -> ContractState:
     return ContractState(contract_id=contract_id)
 
 
-HANDLED: frozenset[type[DomainEvent]] = frozenset(ev.CONTRACT_EVENTS)
+HANDLED: frozenset[type[DomainEvent]] = frozenset({*ev.CONTRACT_EVENTS, ContractReleaseImported})
 IGNORED: frozenset[type[DomainEvent]] = frozenset()
 
 
@@ -169,6 +173,10 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 terminated_on=event.terminated_on,
                 end_reason=event.reason,
             )
+        case ContractReleaseImported():
+            known = state.law_findings
+            new = tuple(f for f in dict.fromkeys(event.findings) if f not in known)
+            return replace(state, source_ocid=event.ocid, law_findings=(*known, *new))
         case ev.ContractExpired():
             return replace(state, status=ContractStatus.EXPIRED, expired_on=event.expired_on)
     raise _error(state, event, "it is not an event of the contract aggregate")

@@ -9,6 +9,7 @@ from enum import StrEnum
 from contracts_schema.base import DomainEvent
 from contracts_schema.errors import FoldError
 from contracts_schema.registry import tender_events as ev
+from contracts_schema.registry.import_events import LawFinding, TenderReleaseImported
 from contracts_schema.registry.state.lot import LOT_EVENTS, LotState, LotStatus, evolve_lot
 from contracts_schema.registry.values import Procedure
 
@@ -70,6 +71,10 @@ class TenderState:
     cancellation_reason: str | None = None
     successor_tender_ids: tuple[str, ...] = ()
     lots: tuple[LotState, ...] = ()  # in the order of TenderPlanned
+    # Imported from published OCDS data: the source process, and what the rules found.
+    source_ocid: str | None = None
+    source_release_ids: tuple[str, ...] = ()
+    law_findings: tuple[LawFinding, ...] = ()
 
     @property
     def exists(self) -> bool:
@@ -104,7 +109,9 @@ def initial(tender_id: str) -> TenderState:
     return TenderState(tender_id=tender_id)
 
 
-HANDLED: frozenset[type[DomainEvent]] = frozenset({*ev.TENDER_EVENTS, *LOT_EVENTS})
+HANDLED: frozenset[type[DomainEvent]] = frozenset(
+    {*ev.TENDER_EVENTS, *LOT_EVENTS, TenderReleaseImported}
+)
 IGNORED: frozenset[type[DomainEvent]] = frozenset()
 
 
@@ -181,12 +188,24 @@ def evolve(state: TenderState, event: DomainEvent) -> TenderState:
                 lot = _lot(state, lot_id, event)
                 cancelled = cancelled.with_lot(lot.cancelled(event.cancelled_on, event.reason))
             return cancelled
+        case TenderReleaseImported():
+            return replace(
+                state,
+                source_ocid=event.ocid,
+                source_release_ids=(*state.source_release_ids, event.release_id),
+                law_findings=with_findings(state.law_findings, event.findings),
+            )
         case ev.SuccessorTenderLinked():
             successors = (*state.successor_tender_ids, event.successor_tender_id)
             return replace(state, successor_tender_ids=successors)
     if isinstance(event, LOT_EVENTS):
         return state.with_lot(evolve_lot(_lot(state, event.lot_id, event), event))
     raise _error(state, event, "the tender fold does not say what it means")
+
+
+def with_findings(known: tuple[LawFinding, ...], found: list[LawFinding]) -> tuple[LawFinding, ...]:
+    """Findings so far plus the new ones, each once (a later release may find it again)."""
+    return (*known, *(f for f in dict.fromkeys(found) if f not in known))
 
 
 def _planned(event: ev.TenderPlanned) -> TenderState:

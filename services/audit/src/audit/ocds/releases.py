@@ -70,7 +70,7 @@ def supplier_names(envelopes: Iterable[EventEnvelope]) -> dict[str, str]:
         if e.event_type != "ContractSigned":
             continue
         try:
-            x = typed_event(e.event_type, e.payload)
+            x = typed_event(e.event_type, e.payload, e.schema_version)
         except ValueError:  # pydantic's ValidationError too: the fold refuses it later
             continue
         if isinstance(x, rg.ContractSigned):
@@ -196,6 +196,13 @@ def _withdrawn(
     return "awardCancellation", release
 
 
+def distinct(parties: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per party id (OCDS: ids are unique in an array), the last one made: a party
+    in two roles (a buyer that pays) carries every role by then."""
+    last = {party["id"]: party for party in parties}
+    return list(last.values())
+
+
 def _signed(p: Process, e: EventEnvelope, x: rg.ContractSigned) -> tuple[str, Release]:
     c = p.contracts[x.contract_id]
     for s in c.suppliers:
@@ -219,12 +226,13 @@ def _signed(p: Process, e: EventEnvelope, x: rg.ContractSigned) -> tuple[str, Re
     if c.kind == "framework":
         agreement = {"periodRationale": c.duration_rationale}
         techniques = {"hasFrameworkAgreement": True, "frameworkAgreement": agreement}
-    release: Release = {"parties": parties, "awards": [awarded], "contracts": [contract(p, c)]}
+    release: Release = {"awards": [awarded], "contracts": [contract(p, c)]}
     if p.tender.exists:
         release["tender"] = tender(p, techniques=techniques)
     else:  # a contract recorded without its tender: it names its own buyer
         parties.append(p.party(c.contracting_authority, "buyer"))
         release["buyer"] = p.ref(c.contracting_authority)
+    release["parties"] = distinct(parties)
     return "contract", release
 
 
@@ -240,9 +248,10 @@ def _amendment(p: Process, e: EventEnvelope, x: Any) -> tuple[str, Release]:
     amendment = {"id": e.event_id, "date": instant(e.occurred_at), "description": description}
     release: Release = {"contracts": [contract(p, c, amendments=[amendment])]}
     if isinstance(x, rg.ContractTransferred):
-        release["parties"] = [p.party(c.contracting_authority, "buyer")]
+        parties = [p.party(c.contracting_authority, "buyer")]
         if c.paying_agent:
-            release["parties"].append(p.party(c.paying_agent, "payer"))
+            parties.append(p.party(c.paying_agent, "payer"))
+        release["parties"] = distinct(parties)
         release["buyer"] = p.ref(c.contracting_authority)
     return "contractAmendment", release
 
@@ -288,6 +297,9 @@ IGNORED: frozenset[type[DomainEvent]] = frozenset(
         rg.StandstillEnded,
         en.ParticipantEnrolled,
         en.ParticipantWithdrawn,
+        # Provenance of imported facts: the facts before it have their releases.
+        rg.TenderReleaseImported,
+        rg.ContractReleaseImported,
     }
 )
 READERS = {

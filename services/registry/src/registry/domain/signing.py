@@ -35,9 +35,9 @@ def sign(
             f"{command.contract_id} is the id of a call-off (awardCallOff); a call-off is a"
             " contract under its own id, so choose another contract id",
         )
-    _check_period(command)
+    check_period(command)
     if command.tender_id is not None and kind is not ContractKind.NEGOTIATED_TERMS:
-        _check_award(command, signing.tender, on)
+        check_award(command, signing.tender, on)
     return ev.ContractSigned(
         contract_id=command.contract_id,
         kind=command.kind,
@@ -70,7 +70,7 @@ def call_off_elsewhere(command: cmd.SignContract) -> RuleViolation:
     )
 
 
-def _check_period(command: cmd.SignContract) -> None:
+def check_period(command: cmd.SignContract) -> None:
     start, end, extent = command.start_date, command.end_date, command.max_extent_date
     if end < start or (extent is not None and extent < end):
         raise RuleViolation(
@@ -92,7 +92,7 @@ def _check_period(command: cmd.SignContract) -> None:
         )
 
 
-def _check_award(command: cmd.SignContract, tender: TenderState | None, on: date) -> None:
+def check_award(command: cmd.SignContract, tender: TenderState | None, on: date) -> None:
     tid = command.tender_id
     if tender is None or not tender.exists:
         raise RuleViolation(

@@ -1,0 +1,172 @@
+"""Facts imported from published OCDS data: recorded as they happened, not decided.
+
+The facts are the registry's own events; they must apply to the aggregate's history (its
+fold accepts them), but no rule refuses them. Every rule the registry would have applied is
+evaluated instead, and what it refuses becomes a finding, recorded with the provenance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts_schema.base import DomainEvent
+from contracts_schema.catalogue import EVENT_TYPES
+from contracts_schema.errors import FoldError, RuleViolation
+from contracts_schema.registry import commands as cmd
+from contracts_schema.registry import events as ev
+from contracts_schema.registry.import_events import (
+    ContractReleaseImported,
+    LawFinding,
+    TenderReleaseImported,
+)
+from contracts_schema.registry.state import ContractState, TenderState, contract, tender
+from contracts_schema.upcasting import decode
+from registry.domain.award_decide import review_pending
+from registry.domain.facts import SigningFacts
+from registry.domain.rules import DecisionInput, standstill_ends_on
+from registry.domain.signing import check_award, check_period
+
+# A rule raises RuleViolation; each rule of a fact is evaluated on its own.
+Check = Callable[[Any, DomainEvent, object], list[Callable[[], None]]]
+
+
+def _facts(
+    command: cmd.RecordImportedTenderRelease | cmd.RecordImportedContractRelease,
+    aggregate_type: str,
+    key: str,
+    aggregate_id: str,
+) -> list[DomainEvent]:
+    events = []
+    for i, fact in enumerate(command.facts):
+        model = EVENT_TYPES.get(fact.event_type)
+        if model is None or model.context != "registry" or model.aggregate_type != aggregate_type:
+            raise RuleViolation(
+                "IMPORT_NOT_APPLICABLE",
+                f"facts[{i}]: {fact.event_type} is not an event of the registry's"
+                f" {aggregate_type} aggregate",
+            )
+        if model in (TenderReleaseImported, ContractReleaseImported):
+            raise RuleViolation(
+                "IMPORT_NOT_APPLICABLE", f"facts[{i}]: provenance is recorded by the registry"
+            )
+        try:
+            # A fact in the current version, read as every event is read.
+            event = decode(fact.event_type, model.schema_version, fact.payload)
+        except ValidationError as exc:
+            raise RuleViolation(
+                "IMPORT_NOT_APPLICABLE", f"facts[{i}] ({fact.event_type}): {exc}"
+            ) from exc
+        if getattr(event, key) != aggregate_id:
+            raise RuleViolation(
+                "IMPORT_NOT_APPLICABLE",
+                f"facts[{i}] ({fact.event_type}) is about {key} {getattr(event, key)},"
+                f" not {aggregate_id}",
+            )
+        events.append(event)
+    return events
+
+
+def _record(
+    state: Any,
+    events: list[DomainEvent],
+    evolve: Callable[[Any, DomainEvent], Any],
+    check: Check,
+    facts: object,
+) -> tuple[Any, list[LawFinding]]:
+    findings: list[LawFinding] = []
+    for i, event in enumerate(events):
+        for rule in check(state, event, facts):
+            try:
+                rule()
+            except RuleViolation as found:
+                subject = _of(event)
+                findings.append(LawFinding(code=found.code, message=found.message, subject=subject))
+        try:
+            state = evolve(state, event)
+        except FoldError as exc:
+            raise RuleViolation("IMPORT_NOT_APPLICABLE", f"facts[{i}]: {exc}") from exc
+    return state, findings
+
+
+def _of(event: DomainEvent) -> str | None:
+    for key in ("lot_id", "contract_id", "tender_id"):
+        if hasattr(event, key):
+            return str(getattr(event, key))
+    return None
+
+
+def _tender_rules(
+    state: TenderState, event: DomainEvent, facts: object
+) -> list[Callable[[], None]]:
+    return [lambda: _check_tender(state, event)]
+
+
+def _check_tender(state: TenderState, event: DomainEvent) -> None:
+    if isinstance(event, ev.ProvisionalAwardDecided | ev.ProvisionalAwardRevised):
+        legal = standstill_ends_on(event.decision_sent_on)
+        if event.standstill_ends_on < legal:
+            days = (event.standstill_ends_on - event.decision_sent_on).days
+            raise RuleViolation(
+                "STANDSTILL_TOO_SHORT",
+                f"the award decision on lot {event.lot_id} of tender {event.tender_id} sent on"
+                f" {event.decision_sent_on} gives a standstill period of {days} days (until"
+                f" {event.standstill_ends_on}); Aanbestedingswet 2012 art. 2.127 requires at"
+                f" least 20 calendar days (until {legal})",
+            )
+    if isinstance(event, ev.AwardMadeDefinitive):
+        lot = state.lot(event.lot_id)
+        if lot is not None and lot.review_pending:
+            raise review_pending(state.tender_id, lot)
+
+
+def _contract_rules(
+    state: ContractState, event: DomainEvent, facts: object
+) -> list[Callable[[], None]]:
+    if not isinstance(event, ev.ContractSigned):
+        return []
+    # The same rules SignContract applies, on the same fields.
+    signing = cmd.SignContract.model_construct(**dict(event))
+    tender = facts.tender if isinstance(facts, SigningFacts) else None
+    rules = [lambda: check_period(signing)]
+    if event.tender_id is not None and event.kind != "negotiated_terms":
+        rules.append(lambda: check_award(signing, tender, event.signed_on))
+    return rules
+
+
+def decide_imported_tender(
+    state: TenderState, command: cmd.RecordImportedTenderRelease, ctx: DecisionInput
+) -> Sequence[DomainEvent]:
+    events = _facts(command, "tender", "tender_id", command.tender_id)
+    base = state if state.exists else tender.initial(command.tender_id)
+    _, findings = _record(base, events, tender.evolve, _tender_rules, ctx.facts)
+    return [*events, TenderReleaseImported(tender_id=command.tender_id, **_provenance(command),
+                                           findings=findings)]  # fmt: skip
+
+
+def decide_imported_contract(
+    state: ContractState, command: cmd.RecordImportedContractRelease, ctx: DecisionInput
+) -> Sequence[DomainEvent]:
+    events = _facts(command, "contract", "contract_id", command.contract_id)
+    base = state if state.exists else contract.initial(command.contract_id)
+    _, findings = _record(base, events, contract.evolve, _contract_rules, ctx.facts)
+    return [
+        *events,
+        ContractReleaseImported(
+            contract_id=command.contract_id, **_provenance(command), findings=findings
+        ),
+    ]
+
+
+def _provenance(
+    command: cmd.RecordImportedTenderRelease | cmd.RecordImportedContractRelease,
+) -> dict[str, Any]:
+    return {
+        "ocid": command.ocid,
+        "release_id": command.release_id,
+        "release_date": command.release_date,
+        "publisher": command.publisher,
+        "package_uri": command.package_uri,
+    }

@@ -1,0 +1,153 @@
+"""`audit ocds import` through its public function on the services' in-memory wiring:
+published OCDS data becomes the registry's facts with provenance, bad releases are reported
+by JSON path and skipped, a re-run stores nothing twice, and the law findings are recorded."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from audit.ocds.importer import Report, import_items
+from audit.ocds.importer_read import read
+from contracts_schema.folds import FOLDS
+from contracts_schema.subjects import REGISTRY
+from eventstore.folded import load_folded
+from eventstore.memory import InMemoryEventStore
+from tests.service.bus import InProcessBus
+
+DATA = Path(__file__).parent / "data" / "ocds"
+OCID = "ocds-213czf-000-00001"
+
+
+async def run(store: InMemoryEventStore, bus: InProcessBus, data: bytes) -> Report:
+    return await import_items(read(data, "unknown publisher"), bus.send, store)
+
+
+async def stored(store: InMemoryEventStore) -> list[Any]:
+    return [e async for e in store.read_stream(REGISTRY)]
+
+
+async def test_published_releases_become_registry_facts_with_provenance(
+    store: InMemoryEventStore, bus: InProcessBus
+) -> None:
+    report = await run(store, bus, (DATA / "fictional-releases.json").read_bytes())
+    assert (report.imported, report.skipped, report.duplicates) == (6, [], 0)
+    tender = await load_folded(store, FOLDS["registry", "tender"], OCID)
+    assert tender.title == "Planned cycle lane improvements"
+    assert tender.source_ocid == OCID
+    assert tender.contracting_authority == "GB-LAC-E09000003"
+    contract_id = f"{OCID}-contract-01"
+    contract = await load_folded(store, FOLDS["registry", "contract"], contract_id)
+    assert str(contract.end_date) == "2011-06-30"
+    assert [s.name for s in contract.suppliers] == ["AnyCorp Cycle Provision"]
+    events = await stored(store)
+    actors = {e.envelope.actor for e in events if e.envelope.actor.startswith("import:")}
+    assert actors == {"import:Open Data Services Co-operative Limited"}
+    planned = next(e.envelope for e in events if e.envelope.event_type == "TenderPlanned")
+    assert planned.occurred_at.isoformat().startswith("2009-03-15T14:45")  # release date
+
+
+async def test_the_same_input_imported_twice_changes_nothing(
+    store: InMemoryEventStore, bus: InProcessBus
+) -> None:
+    data = gzip.compress((DATA / "fictional-releases.json").read_bytes())
+    await run(store, bus, data)
+    before = len(await stored(store))
+    again = await run(store, bus, data)
+    assert (again.imported, again.skipped, again.duplicates) == (0, [], 6)
+    assert len(await stored(store)) == before
+
+
+async def test_a_malformed_package_imports_the_valid_releases_and_names_each_bad_one(
+    store: InMemoryEventStore, bus: InProcessBus
+) -> None:
+    package = json.loads((DATA / "fictional-releases.json").read_text())
+    good = package["releases"][0]
+    no_ocid = copy.deepcopy(good)
+    del no_ocid["ocid"]
+    bad_code = copy.deepcopy(good)
+    bad_code["ocid"], bad_code["tender"]["status"] = "ocds-213czf-2", "no-such-status"
+    unknown_party = copy.deepcopy(good)
+    unknown_party["ocid"] = "ocds-213czf-3"
+    unknown_party["parties"][0]["id"] = unknown_party["buyer"]["id"] = "somebody"
+    del unknown_party["parties"][0]["identifier"]
+    unknown_party["tender"]["procuringEntity"]["id"] = "somebody"
+    package["releases"] = [good, no_ocid, bad_code, unknown_party]
+    lines = [json.dumps(package), "{not json", json.dumps({"hello": 1})]
+    report = await run(store, bus, "\n".join(lines).encode())
+    assert report.imported == 1
+    where = {p.path: p.reason for p in report.skipped}
+    assert "'ocid' is a required property" in where["line 1: $.releases[1]"]
+    assert "no-such-status" in where["line 1: $.releases[2]"]
+    assert "somebody" in where["line 1: $.releases[3].tender.procuringEntity"]
+    assert where["line 2"].startswith("bad JSON")
+    assert "neither a release package" in where["line 3: $"]
+    # Nothing stored is lost or duplicated on a re-run.
+    before = len(await stored(store))
+    again = await run(store, bus, "\n".join(lines).encode())
+    assert (again.imported, again.duplicates, len(again.skipped)) == (0, 1, 5)
+    assert len(await stored(store)) == before
+
+
+def _process(standstill_days: int, framework_years: int) -> dict[str, Any]:
+    party = {"id": "NL-KVK-71830960", "name": "VNG", "roles": ["buyer"]}
+    supplier = {"id": "NL-KVK-27124701", "name": "KPN B.V.", "roles": ["supplier"]}
+    ref = {"id": "NL-KVK-71830960", "name": "VNG"}
+    award = {"id": "a1", "status": "active", "date": "2020-03-02T09:00:00Z",
+             "suppliers": [{"id": "NL-KVK-27124701", "name": "KPN B.V."}]}  # fmt: skip
+    signed = f"2020-03-{2 + standstill_days:02d}T09:00:00Z"
+    base = {"ocid": "ocds-gtnl99-x1", "initiationType": "tender", "parties": [party, supplier],
+            "buyer": ref}  # fmt: skip
+    return {
+        "version": "1.1",
+        "publisher": {"name": "TenderNed"},
+        "releases": [
+            {**base, "id": "r1", "date": "2020-01-06T09:00:00Z", "tag": ["tender"],
+             "tender": {"id": "t", "title": "Telefonie", "status": "active",
+                        "procurementMethod": "open", "techniques": {"hasFrameworkAgreement": True},
+                        "tenderPeriod": {"startDate": "2020-01-06T09:00:00Z"}}},
+            {**base, "id": "r2", "date": signed, "tag": ["award", "contract"], "awards": [award],
+             "contracts": [{"id": "c1", "awardID": "a1", "status": "active", "dateSigned": signed,
+                            "period": {"startDate": "2020-04-01T00:00:00Z",
+                                       "endDate": f"{2020 + framework_years}-03-31T00:00:00Z"},
+                            "value": {"amount": 1000000, "currency": "EUR"}}]},
+        ],
+    }  # fmt: skip
+
+
+async def test_the_rules_of_procurement_law_are_findings_not_refusals(
+    store: InMemoryEventStore, bus: InProcessBus
+) -> None:
+    report = await run(store, bus, json.dumps(_process(10, 6)).encode())
+    assert (report.imported, report.skipped) == (2, [])
+    contract = await load_folded(store, FOLDS["registry", "contract"], "ocds-gtnl99-x1-c1")
+    assert contract.value_eur == 1000000
+    # Recorded although the registry would have refused both: signed 10 days after the award
+    # decision (standstill: 20), a 6-year framework without a rationale.
+    assert {f.code for f in contract.law_findings} == {
+        "STANDSTILL_NOT_ENDED",
+        "FRAMEWORK_RATIONALE_REQUIRED",
+    }
+
+
+async def test_a_lawful_process_has_no_findings(
+    store: InMemoryEventStore, bus: InProcessBus
+) -> None:
+    await run(store, bus, json.dumps(_process(25, 4)).encode())
+    contract = await load_folded(store, FOLDS["registry", "contract"], "ocds-gtnl99-x1-c1")
+    tender = await load_folded(store, FOLDS["registry", "tender"], "ocds-gtnl99-x1")
+    assert contract.exists
+    assert contract.law_findings == ()
+    assert tender.law_findings == ()
+
+
+async def test_framework_examples_without_identifiable_parties_are_reported(
+    store: InMemoryEventStore, bus: InProcessBus
+) -> None:
+    for name in ("closed_single_award.json", "open_multiple_award.json"):
+        report = await run(store, bus, (DATA / name).read_bytes())
+        assert report.imported == 0, report
+        assert len(report.skipped) == 1, report
