@@ -54,6 +54,8 @@ def service_environment(service: str, server: NatsServer, metrics_port: int) -> 
         "GT_METRICS_HOST": "127.0.0.1",
         "GT_METRICS_PORT": str(metrics_port),
         "GT_LOG_FORMAT": "json",
+        # Required outside `make run` (the notifier signs webhook deliveries with it).
+        "GT_WEBHOOK_MASTER_KEY": "test-webhook-master-key-0123456789",
     }
 
 
