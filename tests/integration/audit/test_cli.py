@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import nats
+import pytest
+from sqlalchemy import make_url
+from sqlalchemy.exc import DatabaseError
 from typer.testing import CliRunner
 
 from audit.temporal import TemporalProjection
 from bootstrap.audit_cli import audit_app
 from contracts_schema.registry.state import LotStatus, TenderPhase
-from contracts_schema.subjects import ENROLMENT
+from contracts_schema.subjects import CONTEXTS, ENROLMENT
 from eventstore.clock import FixedClock
 from eventstore.projection import ProjectionRunner
 from eventstore.sql import make_engine
@@ -215,3 +219,68 @@ def test_verify_fails_while_a_projection_has_parked_events(
     assert result.exit_code == 1, result.output
     assert "parked" in result.output
     assert event_id in result.output
+
+
+def corrupt(database: Path) -> None:
+    """Everything into the main file, then every page but the header's overwritten (b-trees
+    among them), as a failing disk would leave it."""
+    with sqlite3.connect(database) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = database.stat().st_size
+    with database.open("r+b") as f:
+        f.seek(4096)
+        f.write(b"\xde\xad" * ((size - 4096) // 2))
+
+
+def dump(database: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(database) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: sorted(conn.execute(f'SELECT * FROM "{n}"'), key=repr) for n in names}
+
+
+def test_verify_names_a_corrupt_read_model_file_and_rebuild_recovers_from_it(
+    nats_server: NatsServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    load(nats_server, sqlite_url)
+
+    async def every_stream() -> None:  # as the running system has them
+        nc = await nats.connect(nats_server.url)
+        store = EventStore(nc, FixedClock(datetime(2026, 1, 15, tzinfo=UTC)), protect=False)
+        for context in CONTEXTS.values():
+            await store.ensure_stream(context)
+        await nc.close()
+
+    asyncio.run(every_stream())
+    database = Path(make_url(sqlite_url).database or "")
+    before = dump(database)
+    args = ["--nats-url", nats_server.url, "--database-url", sqlite_url]
+    corrupt(database)
+
+    # verify names the broken file and fails, instead of crashing on it.
+    result = runner.invoke(app, ["verify", *args, "--projection", "audit_history"])
+    assert result.exit_code == 1, result.output
+    assert not isinstance(result.exception, sqlite3.DatabaseError | DatabaseError)
+    assert "corrupt-database" in result.output
+    assert str(database) in result.output.replace("\n", "")
+    assert "audit projections rebuild" in result.output
+
+    # rebuild keeps the broken file aside and rebuilds its read models into a fresh one.
+    result = runner.invoke(app, ["projections", "rebuild", "audit_history", *args])
+    assert result.exit_code == 0, result.output
+    assert "corrupt; moved aside" in result.output
+    [aside] = [p for p in tmp_path.glob(database.name + ".corrupt-*") if p.name[-1].isdigit()]
+    with sqlite3.connect(aside) as conn, pytest.raises(sqlite3.DatabaseError):
+        conn.execute("PRAGMA integrity_check").fetchall()  # kept as it was found
+    with sqlite3.connect(database) as conn:
+        assert [r[0] for r in conn.execute("PRAGMA integrity_check")] == ["ok"]
+    after = dump(database)
+    # The read model's own tables hold the same rows, built to the same position.
+    assert {n: after[n] for n in before if not n.startswith("projection_")} == {
+        n: rows for n, rows in before.items() if not n.startswith("projection_")
+    }
+    [(key, stream, seq, _)] = before["projection_checkpoints"]
+    assert (key, stream, seq) in {row[:3] for row in after["projection_checkpoints"]}
+
+    result = runner.invoke(app, ["verify", *args, "--projection", "audit_history"])
+    assert result.exit_code == 0, result.output
+    assert "verified" in result.output

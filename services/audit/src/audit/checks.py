@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from audit.integrity import corruption, sqlite_file
 from audit.rebuild import Comparison, compare, live_checkpoints, rebuild
 from audit.verify import Problem, StreamReport, verify_streams
 from audit.wiring import Engines, UnknownDatabase
@@ -91,6 +92,16 @@ def parked_problems(live: Engine, key: str) -> list[Problem]:
     ]
 
 
+def broken_database(engine: Engine) -> Problem | None:
+    """A read model in a corrupt SQLite file cannot be compared: name the file instead."""
+    path = sqlite_file(engine.url)
+    found = None if path is None else corruption(path)
+    if path is None or found is None:
+        return None
+    detail = f"{path} is corrupt ({found}); run `audit projections rebuild`"
+    return Problem(f"database {path}", "corrupt-database", detail)
+
+
 async def verify_all(
     store: EventStore,
     contexts: Sequence[BoundedContext],
@@ -117,6 +128,10 @@ async def verify_all(
                         projection.key, problems=[Problem(where, "unlocated", str(exc))]
                     )
                     report.projections.append(found)
+                    continue
+                broken = broken_database(engine)
+                if broken is not None:
+                    report.projections.append(Comparison(projection.key, problems=[broken]))
                     continue
                 report.projections.append(
                     await verify_projection(

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,17 +26,25 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from sqlalchemy import make_url
 
 from audit.aggregates import load_envelopes
 from audit.bitemporal import horizon, parse_instant
 from audit.bluegreen import blue_green_rebuild
 from audit.checks import verify_all
 from audit.history import replay as replay_history
+from audit.integrity import set_aside_if_corrupt
 from audit.ocds_cli import ocds_app
 from audit.rebuild import Cancelled
 from audit.render import print_replay, print_verify, safe
-from audit.wiring import PROJECTIONS, contexts, open_store, resolve_settings, runner_factory
+from audit.wiring import (
+    DEFAULT_DATABASE,
+    PROJECTIONS,
+    contexts,
+    database_of,
+    open_store,
+    resolve_settings,
+    runner_factory,
+)
 from eventstore.settings import NatsSettings
 from eventstore.signing import trusted_keys
 from eventstore.sql import make_engine
@@ -195,9 +201,11 @@ def rebuild_projections(
     settings = _settings(nats_url, database_url)
     set_aside = set_aside_if_corrupt(settings.database_url)
     if set_aside is not None:
-        # Every read model lived in the broken file: all are rebuilt from the event streams.
+        # Every read model of that file is gone: all are rebuilt from the event streams
+        # (those in a service's own database are not touched unless named).
         console.print(f"the read-model database was corrupt; moved aside to {set_aside}")
-        chosen = sorted(PROJECTIONS)
+        in_file = [k for k, m in PROJECTIONS.items() if database_of(m) == DEFAULT_DATABASE]
+        chosen = sorted({*chosen, *in_file})
     live = make_engine(settings.database_url)
 
     async def go() -> None:
@@ -218,31 +226,6 @@ def rebuild_projections(
         _run(go)
     except (Cancelled, KeyboardInterrupt) as exc:
         raise _fail("rebuild cancelled; the live projection was left as it was") from exc
-
-
-def set_aside_if_corrupt(database_url: str) -> Path | None:
-    """A SQLite read-model file that fails quick_check is renamed (kept, never deleted), so
-    that the rebuild starts from an empty file; its place is the same URL. None if whole."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    path = Path(url.database)
-    if not path.exists():
-        return None
-    try:
-        with sqlite3.connect(path) as conn:
-            whole = [r[0] for r in conn.execute("PRAGMA quick_check")] == ["ok"]
-    except sqlite3.DatabaseError:
-        whole = False
-    if whole:
-        return None
-    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-    path.rename(aside)
-    for suffix in ("-wal", "-shm", "-journal"):
-        sidecar = path.with_name(path.name + suffix)
-        if sidecar.exists():
-            sidecar.rename(aside.with_name(aside.name + suffix))
-    return aside
 
 
 def main() -> None:

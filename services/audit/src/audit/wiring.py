@@ -75,6 +75,11 @@ class UnknownDatabase(ConnectionError):
     """No URL says where a read model's database is."""
 
 
+def database_of(model: Callable[[], Projection]) -> str:
+    """The name of the database a read model lives in (the default one unless it says)."""
+    return str(getattr(model, "database", DEFAULT_DATABASE))
+
+
 class Engines:
     """The live engine of each read model's database (the default one is given)."""
 
@@ -82,7 +87,7 @@ class Engines:
         self._engines: dict[str, Engine] = {DEFAULT_DATABASE: default}
 
     def of(self, model: Callable[[], Projection]) -> Engine:
-        database = getattr(model, "database", DEFAULT_DATABASE)
+        database = database_of(model)
         engine = self._engines.get(database)
         if engine is None:
             url = database_url(database)
