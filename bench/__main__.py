@@ -18,7 +18,17 @@ from bench.context import BenchContext
 from bench.figures import Figure, not_measured
 from bench.history.generator import generate
 from bench.loader import load_history
-from bench.suites import asof, commands, freshness, graphql, ocds_export, peer, replay, scale
+from bench.suites import (
+    asof,
+    commands,
+    freshness,
+    graphql,
+    ocds_export,
+    ocds_import,
+    peer,
+    replay,
+    scale,
+)
 
 Suite = Callable[[BenchContext], Awaitable[list[Figure]]]
 
@@ -31,6 +41,7 @@ SUITES: list[tuple[str, Suite]] = [
     ("peer", peer.run),
     ("asof", asof.run),
     ("ocds-export", ocds_export.run),
+    ("ocds-import", ocds_import.run),
 ]
 
 

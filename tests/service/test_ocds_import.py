@@ -16,6 +16,7 @@ from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import REGISTRY
 from eventstore.folded import load_folded
 from eventstore.memory import InMemoryEventStore
+from tests.integration.gateway.harness import start_memory_gateway
 from tests.service.bus import InProcessBus
 
 DATA = Path(__file__).parent / "data" / "ocds"
@@ -151,3 +152,28 @@ async def test_framework_examples_without_identifiable_parties_are_reported(
         report = await run(store, bus, (DATA / name).read_bytes())
         assert report.imported == 0, report
         assert len(report.skipped) == 1, report
+
+
+FINDINGS = """query ($t: String!, $c: String!) {
+  tender(tenderId: $t) { lawFindings { code message subject } }
+  contract(contractId: $c) { lawFindings { code message subject } }
+}"""
+
+
+async def test_the_law_findings_are_queryable_in_graphql(
+    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
+) -> None:
+    await run(store, bus, json.dumps(_process(10, 6)).encode())
+    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
+    try:
+        for runner in g.runners:  # read your writes: every stored event applied
+            assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+        variables = {"t": "ocds-gtnl99-x1", "c": "ocds-gtnl99-x1-c1"}
+        body = await g.query(FINDINGS, variables, token=g.token("coordinator"))
+    finally:
+        await g.stop()
+    assert "errors" not in body, body
+    found = body["data"]["contract"]["lawFindings"]
+    assert {f["code"] for f in found} == {"STANDSTILL_NOT_ENDED", "FRAMEWORK_RATIONALE_REQUIRED"}
+    assert all(f["message"] for f in found)
+    assert body["data"]["tender"]["lawFindings"] == []

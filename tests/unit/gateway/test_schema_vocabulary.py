@@ -44,6 +44,7 @@ FREE_STRINGS = {
     "TimelineEvent.eventType": "as Event.eventType",
     "SubscribeWebhookInput.eventTypes": "CloudEvents types, e.g. nl.gt.contract.expiring.v1",
     "Organisation.province": "CBS reference data (loaded, not coded)",
+    "LawFinding.subject": "what a finding is about: a lot or contract id of the imported process",
     "Query.organisations(province)": "as Organisation.province",
     "ParkedEvent.projection": "read model names (one per installed projection)",
     "ProjectionHealth.name": "as ParkedEvent.projection",

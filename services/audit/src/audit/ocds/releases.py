@@ -49,6 +49,17 @@ def ocid(process_id: str) -> str:
     return f"{OCID_PREFIX}-{process_id}"
 
 
+def source_ocid(envelopes: Iterable[EventEnvelope]) -> str | None:
+    """The ocid an imported process was published under: re-exported, it stays the same
+    process (an ocid is global; a second one would make it two)."""
+    for e in envelopes:
+        if e.event_type in ("TenderReleaseImported", "ContractReleaseImported"):
+            x = typed_event(e.event_type, e.payload, e.schema_version)
+            if isinstance(x, rg.TenderReleaseImported | rg.ContractReleaseImported):
+                return x.ocid
+    return None
+
+
 def _clean(value: Any) -> Any:
     """Drop absent values: OCDS reads a null in a release as 'remove this field'; a field
     that held a value and no longer does is sent as CLEARED, which becomes that null."""
@@ -352,6 +363,7 @@ def process_releases(
     with this tender as its previous round, or a predecessor's `SuccessorTenderLinked`.
     """
     envelopes = list(envelopes)
+    the_ocid = source_ocid(envelopes) or ocid(process_id)
     p = Process(process_id, {**supplier_names(envelopes), **names})
     releases: list[Release] = []
     waiting: list[EventEnvelope] = []  # links dated before this tender was planned
@@ -369,13 +381,13 @@ def process_releases(
             mapped = mapper(p, e, x) if mapper else None
         if mapped is not None:
             tag, body = mapped
-            releases.append(_envelope(ocid(process_id), e, [tag], body))
+            releases.append(_envelope(the_ocid, e, [tag], body))
         if waiting and p.tender.exists:
             for link in waiting:  # related from the day the process exists
                 linked = _linked(process_id, link)
                 if linked:
                     dated = link.model_copy(update={"occurred_at": e.occurred_at})
-                    releases.append(_envelope(ocid(process_id), dated, [_update_tag(p)], linked))
+                    releases.append(_envelope(the_ocid, dated, [_update_tag(p)], linked))
             waiting.clear()
     return releases
 

@@ -20,11 +20,12 @@ from eventstore.bitemporal_sql import versioned_table
 from eventstore.timeline import Image
 from eventstore.versioned import Reading, VersionedProjection
 from gateway.projections.common import reading
+from gateway.projections.tenders import findings
 
 
 class ContractsProjection(VersionedProjection):
     name = "contracts"
-    version = 3  # v3: call-offs (ENROLMENT) are contracts too
+    version = 4  # v3: call-offs (ENROLMENT) are contracts too; v4: law findings
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
     # Programmes and tenders are TendersProjection's; organisations and windows are others'.
     ignored: ClassVar[frozenset[str]] = frozenset(
@@ -60,6 +61,7 @@ class ContractsProjection(VersionedProjection):
             Column("ended_on", Date),
             Column("end_reason", String(1000)),
             Column("last_amendment", String(2000)),
+            Column("law_findings", JSON, nullable=False),  # of an imported contract
             key=["contract_id"],
         )
         self.suppliers = versioned_table(
@@ -106,6 +108,7 @@ def contract_rows(state: ContractState) -> Image:
             "ended_on": state.ended_on,
             "end_reason": state.end_reason,
             "last_amendment": amendments[-1].summary if amendments else None,
+            "law_findings": findings(state.law_findings),
         }
     }
     for supplier in state.suppliers:
@@ -142,6 +145,7 @@ def call_off_rows(state: CallOffState) -> Image:
             "ended_on": None,
             "end_reason": None,
             "last_amendment": None,
+            "law_findings": [],
         },
         ("suppliers", (cid, state.supplier_id)): {
             "contract_id": cid,

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table
 
 from contracts_schema.folds import FOLDS
+from contracts_schema.registry.import_events import LawFinding
 from contracts_schema.registry.state import Notice, ProgrammeState, TenderState, TenderStatus
 from contracts_schema.subjects import REGISTRY, BoundedContext
 from eventstore.bitemporal_sql import versioned_table
@@ -24,7 +25,7 @@ class TendersProjection(VersionedProjection):
     name = "tenders"
     # 3: every fact of the fold (pause/resume, notices, review proceedings, award revisions)
     # and the successions table.
-    version = 3
+    version = 4  # v4: law findings of imported tenders
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY,)
     # Contracts are ContractsProjection's.
     ignored: ClassVar[frozenset[str]] = frozenset(
@@ -70,6 +71,7 @@ class TendersProjection(VersionedProjection):
             Column("resume_reason", String(2000)),
             Column("cancelled_on", Date),
             Column("cancellation_reason", String(2000)),
+            Column("law_findings", JSON, nullable=False),  # of an imported tender
             key=["tender_id"],
         )
         self.lots = versioned_table(
@@ -166,6 +168,11 @@ def _notices(notices: tuple[Notice, ...]) -> list[dict[str, Any]]:
     ]
 
 
+def findings(found: tuple[LawFinding, ...]) -> list[dict[str, Any]]:
+    """The rules of procurement law an imported process's facts do not satisfy."""
+    return [f.model_dump(mode="json") for f in found]
+
+
 def tender_rows(state: TenderState) -> Image:
     if not state.exists:
         return {}
@@ -197,6 +204,7 @@ def tender_rows(state: TenderState) -> Image:
             "resume_reason": state.resume_reason,
             "cancelled_on": state.cancelled_on,
             "cancellation_reason": state.cancellation_reason,
+            "law_findings": findings(state.law_findings),
         }
     }
     for position, lot in enumerate(state.lots):

@@ -234,6 +234,27 @@ class TenderNotice:
         ]
 
 
+@strawberry.type(
+    description="A rule of procurement law the facts of an imported process do not satisfy:"
+    " recorded as published, not refused (docs/ocds-import.md)."
+)
+class LawFinding:
+    code: str = strawberry.field(
+        description="The refusal the rule gives, e.g. STANDSTILL_NOT_ENDED."
+    )
+    message: str = strawberry.field(description="The rule, named, with the facts that broke it.")
+    subject: str | None = strawberry.field(description="What it is about: a lot, a contract.")
+
+    @classmethod
+    def from_json(cls, found: list[dict[str, Any]] | None) -> list[LawFinding]:
+        return [
+            cls(code=f["code"], message=f["message"], subject=f.get("subject")) for f in found or []
+        ]
+
+
+FINDINGS = "Rules of procurement law its imported facts do not satisfy (empty for our own)."
+
+
 @strawberry.type
 class Tender(relay.Node):
     pk: relay.NodeID[str]
@@ -275,11 +296,13 @@ class Tender(relay.Node):
     resume_reason: str | None = strawberry.field(description="Why it last resumed.")
     cancelled_on: date | None
     cancellation_reason: str | None = strawberry.field(description="Why the tender was cancelled.")
+    law_findings: list[LawFinding] = strawberry.field(description=FINDINGS)
 
     @classmethod
     def from_row(cls, r: RowMapping) -> Tender:
         return cls(
             pk=r["tender_id"],
+            law_findings=LawFinding.from_json(r["law_findings"]),
             contracting_authority_code=r["contracting_authority"],
             procedure=Procedure(r["procedure"]),
             phase=TenderPhase(r["phase"]),
@@ -385,11 +408,13 @@ class Contract(relay.Node):
     ended_on: date | None
     end_reason: str | None
     last_amendment: str | None
+    law_findings: list[LawFinding] = strawberry.field(description=FINDINGS)
 
     @classmethod
     def from_row(cls, r: RowMapping) -> Contract:
         return cls(
             pk=r["contract_id"],
+            law_findings=LawFinding.from_json(r["law_findings"]),
             kind=ContractKind(r["kind"]),
             status=ContractStatus(r["status"]),
             contracting_authority_code=r["contracting_authority"],

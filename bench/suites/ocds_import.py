@@ -1,0 +1,132 @@
+"""`audit ocds import`'s code path against the registry service on JetStream: releases/s and
+events/s, beside a raw JetStream publish of the very events the import appended, at the
+importer's concurrency (processes in parallel, each process's releases one after another).
+
+The input is generated: processes of four releases each (tender, pending award, contract
+signed with the award made definitive, an amendment), parties with KVK numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.context import BenchContext
+from bench.figures import Figure
+from bench.workload import RAW_STREAM, closed_loop, ensure_raw_stream
+
+RELEASES_PER_PROCESS = 4
+TARGET = 0.3  # issue 17: import events/s at least 0.3x raw JetStream append
+
+
+def _at(start: datetime, days: int) -> str:
+    return (start + timedelta(days=days)).isoformat().replace("+00:00", "Z")
+
+
+def package(processes: int) -> bytes:
+    """A release package of `processes` ordinary processes."""
+    releases: list[dict[str, Any]] = []
+    for p in range(processes):
+        start = datetime(2020, 1, 6, 9, tzinfo=UTC) + timedelta(days=p % 300)
+        buyer = {"id": f"NL-KVK-{10_000_000 + p % 50}", "name": f"Gemeente {p % 50}"}
+        firm = {"id": f"NL-KVK-{20_000_000 + p % 400}", "name": f"Leverancier {p % 400}"}
+        parties = [{**buyer, "roles": ["buyer"]}, {**firm, "roles": ["supplier"]}]
+        tender = {"id": "t", "title": f"Opdracht {p}", "status": "active",
+                  "procurementMethod": "open", "procuringEntity": buyer,
+                  "tenderPeriod": {"startDate": _at(start, 0)}}  # fmt: skip
+        base = {"ocid": f"ocds-bench01-{p:06d}", "initiationType": "tender", "buyer": buyer,
+                "parties": parties, "tender": tender}  # fmt: skip
+        award = {"id": "a1", "status": "pending", "date": _at(start, 40),
+                 "suppliers": [{"id": firm["id"]}]}  # fmt: skip
+        contract: dict[str, Any] = {"id": "c1", "awardID": "a1", "status": "active",
+                    "dateSigned": _at(start, 65),
+                    "period": {"startDate": _at(start, 90), "endDate": _at(start, 900)},
+                    "value": {"amount": 100_000 + p, "currency": "EUR"}}  # fmt: skip
+        amended = {**contract, "period": {**contract["period"], "endDate": _at(start, 1200)}}
+        releases += [
+            {**base, "id": f"{p}-1", "date": _at(start, 0), "tag": ["tender"]},
+            {**base, "id": f"{p}-2", "date": _at(start, 40), "tag": ["award"],
+             "awards": [award]},
+            {**base, "id": f"{p}-3", "date": _at(start, 65), "tag": ["contract"],
+             "awards": [{**award, "status": "active"}], "contracts": [contract]},
+            {**base, "id": f"{p}-4", "date": _at(start, 400), "tag": ["contractAmendment"],
+             "awards": [{**award, "status": "active"}], "contracts": [amended]},
+        ]  # fmt: skip
+    body = {"uri": "https://ocds.example.org/bench.json", "version": "1.1",
+            "publishedDate": "2026-01-01T00:00:00Z", "publisher": {"name": "bench"},
+            "releases": releases}  # fmt: skip
+    return json.dumps(body).encode()
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    from audit.ocds.importer import CONCURRENCY, import_items
+    from audit.ocds.importer_read import read
+    from bootstrap.parts import registry_service
+    from contracts_schema.subjects import REGISTRY
+    from eventstore.clock import SystemClock
+    from eventstore.service_app import serve_in_process, server_url
+    from eventstore.serving import send_command
+    from eventstore.store import EventStore
+
+    processes = max(100, ctx.config.commands_per_level // 3)
+    data = package(processes)
+    clock = SystemClock()
+    store = EventStore(ctx.service_nc, clock)
+    broker = await serve_in_process(
+        server_url(ctx.service_nc), [registry_service(store, clock)], max_workers=256
+    )
+    client_store = EventStore(ctx.client, clock)
+    try:
+        first_seq = await client_store.last_seq(REGISTRY) + 1
+        started = time.perf_counter()
+        items = list(read(data, "bench"))
+        report = await import_items(
+            items,
+            lambda command, who: send_command(ctx.client, REGISTRY, command, actor=who),
+            client_store,
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        await broker.stop()
+    bodies = [
+        (e.subject, e.envelope.model_dump_json().encode())
+        async for e in client_store.read_stream(REGISTRY, first_seq)
+    ]
+    js = ctx.client.jetstream()
+    await ensure_raw_stream(js)
+
+    async def publish(_w: int, i: int) -> None:
+        subject, body = bodies[i]
+        await js.publish("benchraw." + subject, body, stream=RAW_STREAM)
+
+    raw = await closed_loop(CONCURRENCY, len(bodies), publish)
+    events_per_s = report.events / seconds
+    ratio = events_per_s / raw.rate if raw.rate else 0.0
+    note = (
+        f"{report.imported:,} releases of {processes:,} processes in {seconds:.1f} s"
+        f" ({report.imported / seconds:,.0f} releases/s), {report.events:,} events;"
+        f" {ratio:.2f}x raw"
+        + (f"; {len(report.skipped)} skipped: {report.skipped[0]}" if report.skipped else "")
+    )
+    return [
+        Figure(
+            "ocds-import",
+            f"import, {RELEASES_PER_PROCESS} releases per process, {CONCURRENCY} processes at once",
+            "events/s",
+            round(events_per_s, 1),
+            "raw JetStream publish of the same events",
+            round(raw.rate, 1),
+            target=f">= {TARGET}x raw JetStream append",
+            target_met=ratio >= TARGET,
+            note=note,
+            extra={
+                "releases_per_s": round(report.imported / seconds, 1),
+                "releases": report.imported,
+                "events": report.events,
+                "skipped": len(report.skipped),
+                "ratio": round(ratio, 3),
+            },
+        )
+    ]
