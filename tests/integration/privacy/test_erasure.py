@@ -49,17 +49,15 @@ ERASE = """mutation($s: String!) { erasePerson(subject: $s) {
   __typename ... on CommandSucceeded { consistencyToken events { eventType aggregateId } }
   ... on DomainError { code message } ... on PermissionDenied { code message } } }"""
 EVENTS = (
-    """query($t: String) { events(first: 100, filter: {aggregateId: "%s",
+    """query($t: String) { events(first: 100, filter: {aggregateId: "ORG",
   aggregateType: ORGANISATION}, consistencyToken: $t) { nodes { eventType actor } } }"""
-    % ORG
-)
+).replace("ORG", ORG)
 ERASURES = """{ events(first: 10, filter: {eventTypes: ["PersonErased"]}) {
   nodes { eventType aggregateType aggregateId actor payload } } }"""
 READS = [
     EVENTS,
-    '{ history(aggregate: "organisation/%s") { timeline { eventType actor summary } state } }'
-    % ORG,
-    '{ organisation(code: "%s") { code name } }' % ORG,
+    f'{{ history(aggregate: "organisation/{ORG}") {{ timeline {{ eventType actor }} state }} }}',
+    f'{{ organisation(code: "{ORG}") {{ code name }} }}',
     '{ ocds(tenderId: "gt-mc1") }',
     "{ events(first: 100) { nodes { actor payload } } }",
 ]
@@ -194,7 +192,8 @@ async def test_an_erased_person_is_nowhere_and_the_log_still_verifies(running: R
         running.audit, "replay", f"organisation/{ORG}", *nats_url
     )
     assert code == 0, replayed
-    assert IDENTITY not in replayed and pseudonym in replayed
+    assert IDENTITY not in replayed
+    assert pseudonym in replayed
     args = ["verify", *nats_url, "--database-url", running.system.settings.database_url]
     for runner in running.system.all_runners:
         args += ["--projection", runner.projection.name]
