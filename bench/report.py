@@ -70,7 +70,7 @@ def table(body: dict[str, Any]) -> str:
 
 def write_docs() -> Path:
     sections = [HEADER]
-    for mode in ("quick", "full", "full-rebuild-sqlite", "full-asof"):
+    for mode in ("quick", "quick-commands", "full", "full-rebuild-sqlite", "full-asof"):
         path = RESULTS / f"{mode}.json"
         if path.exists():
             sections.append(table(json.loads(path.read_text(encoding="utf-8"))))

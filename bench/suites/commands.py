@@ -5,17 +5,30 @@ command machinery with a trivial rule) and the registry service's real `AmendCon
 route (its validation, aggregate load and fold over the generated history, rules, append).
 The baseline publishes the very envelopes the commands produced, to a twin stream with the
 same storage settings, at the same concurrency: what JetStream alone costs.
+
+Then: the bench route on aggregates with 10 to 10,000 prior events (cost flat in length:
+the first command loads and folds once, later ones use the cached fold), and the registry
+route served by one and by two service processes of their own (`python -m bootstrap.serve
+registry`, one queue group) at the highest concurrency.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time as clock_time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 from nats.aio.client import Client as NATS
 
 from bench.config import Config
-from bench.figures import Figure, latency_ms
+from bench.figures import Figure, latency_ms, percentile
 from bench.history.model import History
 from bench.workload import (
     BENCH,
@@ -30,6 +43,7 @@ from contracts_schema.base import Command
 from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import REGISTRY, BoundedContext
 from eventstore.clock import SystemClock
+from eventstore.records import CommandMetadata, NewEvent
 from eventstore.service_app import serve_in_process, server_url
 from eventstore.serving import send_command
 from eventstore.store import EventStore
@@ -91,9 +105,125 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
             figures += await level(
                 client, reader, REGISTRY, "registry AmendContract", registry_command, c, config
             )
+        figures += await by_length(client, store, config)
     finally:
         await broker.stop()
+    # The registry in processes of its own (the in-process one above is gone): 1, then 2.
+    top = max(config.concurrencies)
+    for processes in (1, 2):
+        with registry_processes(server_url(client), processes):
+            await wait_served(client)
+            label = f"registry AmendContract, {processes} service process{'es' * (processes > 1)}"
+
+            def own_ids(c: int, w: int, i: int, p: int = processes) -> Command:
+                command = registry_command(c, w, i)
+                return command.model_copy(update={"command_id": f"p{p}-{command.command_id}"})
+
+            figures += await level(client, reader, REGISTRY, label, own_ids, top, config)
     return figures
+
+
+LENGTHS = (10, 100, 1_000, 10_000)
+PREFILL_BATCH = 100  # events per atomic append while building the long aggregates
+
+
+async def by_length(client: NATS, store: EventStore, config: Config) -> list[Figure]:
+    """The bench route at concurrency 1 on aggregates of 10 .. 10,000 prior events."""
+    p50: dict[int, float] = {}
+    cold: dict[int, float] = {}
+    n = max(100, config.commands_per_level // 2)
+    for length in LENGTHS:
+        contract_id = f"long-{length}"
+        history = await store.load(BENCH, "contract", contract_id)
+        for start in range(0, length, PREFILL_BATCH):
+            events = [
+                NewEvent(
+                    "ContractAmended",
+                    1,
+                    {"contract_id": contract_id, "summary": "prefill", "amended_on": str(DAY0)},
+                    datetime.combine(DAY0, time(12), tzinfo=UTC),
+                )
+                for _ in range(min(PREFILL_BATCH, length - start))
+            ]
+            meta = CommandMetadata(f"prefill-{length}-{start}", "bench", f"prefill-{length}")
+            await store.append(history, events, meta)
+            history = await store.load(BENCH, "contract", contract_id)
+
+        async def amend(_w: int, i: int, contract_id: str = contract_id) -> None:
+            command = AmendContract(
+                command_id=f"{contract_id}-{i}",
+                contract_id=contract_id,
+                summary="indexation",
+                amended_on=DAY0 + timedelta(days=i),
+            )
+            reply = await send_command(client, BENCH, command, actor="bench")
+            if reply.status != "accepted":
+                raise RuntimeError(f"{command.command_id}: {reply}")
+
+        first = await closed_loop(1, 1, amend)  # loads and folds the whole history once
+        cold[length] = first.latencies[0] * 1000
+        run = await closed_loop(1, n, lambda w, i: amend(w, i + 1))
+        p50[length] = percentile(run.latencies, 50) * 1000
+    figures = []
+    for length in LENGTHS:
+        ratio = p50[length] / p50[LENGTHS[0]]
+        figures.append(
+            Figure(
+                "commands",
+                f"bench route at {length:,} prior events: latency p50, concurrency 1",
+                "ms",
+                round(p50[length], 3),
+                f"the same at {LENGTHS[0]} prior events",
+                round(p50[LENGTHS[0]], 3),
+                higher_is_better=False,
+                target="<= 1.5x the 10-event p50",
+                target_met=ratio <= 1.5,
+                note=f"first command (cold: load and fold the history once) {cold[length]:.1f} ms",
+            )
+        )
+    return figures
+
+
+@contextmanager
+def registry_processes(nats_url: str, count: int) -> Iterator[None]:
+    """`count` registry services as the containers run them, in one queue group."""
+    data = Path(tempfile.mkdtemp(prefix="bench-registry-"))
+    env = {**os.environ, "GT_NATS_URL": nats_url, "GT_DATA_DIR": str(data)}
+    logs = [data / f"registry-{i}.log" for i in range(count)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bootstrap.serve", "registry"],
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for log in logs
+    ]
+    try:
+        deadline = clock_time.monotonic() + 60
+        while not all("waiting for messages" in log.read_text(errors="replace") for log in logs):
+            if clock_time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError(f"registry processes did not start: see {data}")
+            clock_time.sleep(0.2)
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def wait_served(client: NATS) -> None:
+    """Until the registry answers (an unknown command is answered, not timed out)."""
+    for _ in range(50):
+        try:
+            await client.request(REGISTRY.command_subject("Probe"), b"{}", timeout=1)
+            return
+        except Exception:
+            await asyncio.sleep(0.2)
 
 
 async def level(
@@ -150,4 +280,12 @@ async def level(
                 higher_is_better=False,
             )
         )
+    if route.startswith("registry AmendContract"):
+        # The issue's targets: p50 <= 5x raw at concurrency 1, throughput >= 0.3x raw at 64.
+        if c == 1:
+            figures[1].target = "<= 5x raw publish"
+            figures[1].target_met = ours["p50_ms"] <= 5 * theirs["p50_ms"]
+        if c >= 64:
+            figures[0].target = ">= 0.3x raw publish"
+            figures[0].target_met = commands.rate >= 0.3 * raw.rate
     return figures

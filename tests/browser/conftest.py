@@ -52,7 +52,7 @@ class Running:
     tokens: dict[str, str]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     from bootstrap.demo import load_demo
     from bootstrap.embedded import embedded
@@ -90,7 +90,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     thread.join(30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     executable = chromium_or_skip()
     from playwright.sync_api import sync_playwright

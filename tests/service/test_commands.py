@@ -161,7 +161,8 @@ async def test_a_lot_is_awarded_definitively_after_its_standstill(
 
 
 class RivalFirst(InMemoryEventStore):
-    """Another writer's command lands between our load and our append, once."""
+    """Another writer's command (another process: its own services on the same store) lands
+    between our load and our append, once."""
 
     rival: cmd.Command | None = None
     bus: InProcessBus | None = None
@@ -186,7 +187,11 @@ async def _published_with_bids(clock: FixedClock) -> tuple[RivalFirst, InProcess
     for service in services:
         await service.start()
     bus = InProcessBus(services)
-    store.bus = bus
+    # The rival is another process: within one, commands on one aggregate queue instead.
+    rivals = [registry_service(store, clock), enrolment_service(store, clock)]
+    for service in rivals:
+        await service.start()
+    store.bus = InProcessBus(rivals)
     await register_parties(bus)
     await bus.accept(plan())
     await freeze(bus)

@@ -1,7 +1,9 @@
 """The command side: route a command to its aggregate, decide purely, append, reply.
 
-A handler loads the aggregate, folds it, calls a pure `decide`, appends with an expected
-sequence and retries a bounded number of times on conflict. Idempotency by command id:
+A handler takes the aggregate folded (from `aggregate_cache`, or loaded and folded once),
+calls a pure `decide`, appends with the expected sequence and retries a bounded number of
+times on conflict, reloading first: the expected sequence keeps the cache honest when another
+process wrote. Commands on one aggregate queue within the process. Idempotency by command id:
 a durable record of processed commands (`ports.ProcessedCommands`: a JetStream KV bucket, or
 memory), plus the aggregate's own events (each carries its command id), which also covers a
 write that landed although its reply was lost. Runs on any `EventStorePort`.
@@ -14,11 +16,11 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import reduce
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -33,6 +35,13 @@ from contracts_schema.replies import (
 )
 from contracts_schema.subjects import BoundedContext
 from contracts_schema.upcasting import decode_envelope
+from eventstore.aggregate_cache import (
+    AggregateCache,
+    AggregateLocks,
+    CachedAggregate,
+    Key,
+    appended,
+)
 from eventstore.clock import Clock
 from eventstore.errors import (
     RETRY_AFTER_SECONDS,
@@ -99,7 +108,15 @@ class CommandRoute(Generic[S, C]):
     facts: Callable[[C], Awaitable[Any]] | None = None
 
 
-def consistency_token(events: Sequence[StoredEvent]) -> str:
+class _Positioned(Protocol):
+    @property
+    def stream(self) -> str: ...
+
+    @property
+    def seq(self) -> int: ...
+
+
+def consistency_token(events: Sequence[_Positioned]) -> str:
     highest: dict[str, int] = {}
     for event in events:
         highest[event.stream] = max(highest.get(event.stream, 0), event.seq)
@@ -117,22 +134,12 @@ def parse_consistency_token(token: str) -> dict[str, int]:
     return result
 
 
-def _accepted(command_id: str, events: Sequence[StoredEvent], duplicate: bool) -> CommandAccepted:
+def _reply(command_id: str, events: Iterable[AppendedEvent], duplicate: bool) -> CommandAccepted:
+    appended_events = tuple(events)
     return CommandAccepted(
         command_id=command_id,
-        events=tuple(
-            AppendedEvent(
-                event_id=e.envelope.event_id,
-                event_type=e.envelope.event_type,
-                aggregate_type=e.envelope.aggregate_type,
-                aggregate_id=e.envelope.aggregate_id,
-                aggregate_version=e.envelope.aggregate_version,
-                stream=e.stream,
-                seq=e.seq,
-            )
-            for e in events
-        ),
-        consistency_token=consistency_token(events),
+        events=appended_events,
+        consistency_token=consistency_token(appended_events),
         duplicate=duplicate,
     )
 
@@ -151,6 +158,7 @@ class CommandService:
         max_attempts: int = 8,
         processed: ProcessedCommands | None = None,
         future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+        cache: AggregateCache | None = None,
     ) -> None:
         self.context = context
         self._store = store
@@ -166,6 +174,10 @@ class CommandService:
         self._processed = processed
         # The other contexts' records, read (never written) to keep command ids unique.
         self._elsewhere: Sequence[ProcessedCommands] = ()
+        self._cache = cache if cache is not None else AggregateCache()
+        self._locks = AggregateLocks()
+        self._pending: dict[str, bytes] = {}  # records written but not yet confirmed
+        self._writes: set[asyncio.Future[None]] = set()
 
     @property
     def command_types(self) -> list[str]:
@@ -233,26 +245,63 @@ class CommandService:
     async def execute(
         self, route: CommandRoute[Any, Any], command: Command, meta: CommandMetadata
     ) -> CommandAccepted | CommandRejected:
+        """Decide and append one command, in at most two round trips when the aggregate is
+        cached: the processed-command lookups (concurrently with a load when it is not), then
+        the append. Commands on one aggregate queue here instead of racing each other."""
         fingerprint = hashlib.sha256(canonical_json(command.model_dump(mode="json"))).hexdigest()
-        previous = await self._recall(command.command_id)
+        recall = asyncio.ensure_future(self._recall(command.command_id))
+        decider = route.decider
+        key: Key = (decider.context.name, decider.aggregate_type, route.aggregate_id(command))
+        try:
+            async with self._locks.hold(key):
+                return await self._execute(route, command, meta, fingerprint, recall, key)
+        finally:
+            _forget(recall)
+
+    async def _execute(
+        self,
+        route: CommandRoute[Any, Any],
+        command: Command,
+        meta: CommandMetadata,
+        fingerprint: str,
+        recall: asyncio.Future[dict[str, Any] | None],
+        key: Key,
+    ) -> CommandAccepted | CommandRejected:
+        decider = route.decider
+        aggregate_id = key[2]
+        transient_until = asyncio.get_running_loop().time() + self.transient_budget
+        entry = self._cache.get(key)
+        # Not cached: load (and fold) while the processed-command record is read.
+        loading = None
+        if entry is None:
+            loading = asyncio.ensure_future(
+                self._load_aggregate(decider, aggregate_id, transient_until)
+            )
+        try:
+            return await self._decide(
+                route, command, meta, fingerprint, recall, key, entry, loading, transient_until
+            )
+        finally:
+            _forget(loading)
+
+    async def _decide(
+        self,
+        route: CommandRoute[Any, Any],
+        command: Command,
+        meta: CommandMetadata,
+        fingerprint: str,
+        recall: asyncio.Future[dict[str, Any] | None],
+        key: Key,
+        entry: CachedAggregate | None,
+        loading: asyncio.Future[CachedAggregate] | None,
+        transient_until: float,
+    ) -> CommandAccepted | CommandRejected:
+        decider = route.decider
+        aggregate_id = key[2]
+        loop = asyncio.get_running_loop()
+        previous = await recall
         if previous is not None:
-            used_by = (previous.get("context", self.context.name), previous.get("command_type"))
-            if used_by[0] != self.context.name or used_by[1] not in (None, command.command_type):
-                return CommandRejected(
-                    command_id=command.command_id,
-                    code="COMMAND_ID_REUSED",
-                    message=f"command id {command.command_id} was already used for"
-                    f" {used_by[1] or 'a command'} in the {used_by[0]} context; command ids are"
-                    " unique across all contexts (a retry resends the same command)",
-                )
-            if previous["fingerprint"] != fingerprint:
-                return CommandRejected(
-                    command_id=command.command_id,
-                    code="COMMAND_ID_REUSED",
-                    message=f"command id {command.command_id} was already used"
-                    " for a different command",
-                )
-            return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
+            return self._answer_recorded(command, fingerprint, previous)
         if command.occurred_at is not None and not command.future_valid_time_allowed:
             latest = self._clock.now() + self._future_tolerance
             if command.occurred_at > latest:
@@ -263,32 +312,34 @@ class CommandService:
                     f" (more than {_minutes(self._future_tolerance)} after now,"
                     f" {self._clock.now().isoformat()}); record a fact once it has happened",
                 )
-        decider = route.decider
-        aggregate_id = route.aggregate_id(command)
-        loop = asyncio.get_running_loop()
-        transient_until = loop.time() + self.transient_budget
+        fresh = loading is not None  # loaded for this command, not taken from the cache
         attempt = 0
         while attempt < self._max_attempts:
-            try:
-                history = await self._store.load(
-                    decider.context, decider.aggregate_type, aggregate_id
-                )
-            except Exception as exc:
-                if not is_transient(exc) or loop.time() > transient_until:
-                    raise
-                await asyncio.sleep(TRANSIENT_PAUSE)
-                continue
-            landed = history.events_of_command(command.command_id)
+            if loading is not None:
+                entry = await loading
+                loading = None
+                self._cache.put(key, entry)
+            elif entry is None:
+                entry = await self._load_aggregate(decider, aggregate_id, transient_until)
+                self._cache.put(key, entry)
+                fresh = True
+            landed = entry.commands.get(command.command_id)
             if landed:
                 return await self._remember(
-                    command, fingerprint, _accepted(command.command_id, landed, True)
+                    command, fingerprint, _reply(command.command_id, landed, True)
                 )
             now = self._clock.now()
             facts = await route.facts(command) if route.facts else None
             context = DecisionContext(now=now, valid_at=command.occurred_at or now, facts=facts)
             try:
-                decided = route.decide(self.fold(decider, history), command, context)
+                decided = route.decide(entry.state, command, context)
             except RuleViolation as violation:
+                if not fresh:
+                    # Decided on the cache: another process may have moved the aggregate since.
+                    # A refusal is final, so it is given on the aggregate as stored now.
+                    self._cache.drop(key)
+                    entry = None
+                    continue
                 return CommandRejected(
                     command_id=command.command_id, code=violation.code, message=violation.message
                 )
@@ -301,16 +352,20 @@ class CommandService:
             try:
                 # The command's trace (when propagation is on) continues on its events.
                 stored = await self._store.append(
-                    history, new_events, meta, headers=trace_headers()
+                    entry.head, new_events, meta, headers=trace_headers()
                 )
             except (ConcurrencyConflict, AlreadyAppended):
                 # Someone else wrote first, or our own earlier try landed: reload and look again.
+                self._cache.drop(key)
+                entry = None
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
                 attempt += 1
                 continue
             except Exception as exc:
                 # An election or a timeout: the append may or may not have landed. Reload and
                 # look (the same Nats-Msg-Id deduplicates a resend) for a bounded time.
+                self._cache.drop(key)
+                entry = None
                 if not is_transient(exc):
                     if isinstance(exc, AppendFailed):
                         return CommandRejected(
@@ -322,8 +377,9 @@ class CommandService:
                 log.info("append of %s met %r; retrying", command.command_id, exc)
                 await asyncio.sleep(TRANSIENT_PAUSE)
                 continue
+            self._advance(key, entry, decider, stored)
             return await self._remember(
-                command, fingerprint, _accepted(command.command_id, stored, False)
+                command, fingerprint, _reply(command.command_id, map(appended, stored), False)
             )
         return CommandRejected(
             command_id=command.command_id,
@@ -332,6 +388,58 @@ class CommandService:
             f" {self._max_attempts} attempts; retry the command with the same command id",
         )
 
+    async def _load_aggregate(
+        self, decider: Decider[Any], aggregate_id: str, transient_until: float
+    ) -> CachedAggregate:
+        """The aggregate as stored, folded; a transient failure is retried until the budget
+        ends."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                history = await self._store.load(
+                    decider.context, decider.aggregate_type, aggregate_id
+                )
+            except Exception as exc:
+                if not is_transient(exc) or loop.time() > transient_until:
+                    raise
+                await asyncio.sleep(TRANSIENT_PAUSE)
+                continue
+            return CachedAggregate.of(history, self.fold(decider, history))
+
+    def _advance(
+        self, key: Key, entry: CachedAggregate, decider: Decider[Any], stored: list[StoredEvent]
+    ) -> None:
+        """Our append landed: the cached aggregate continues with its events, folded as a
+        load would fold them (decoded from the stored form)."""
+        try:
+            state = reduce(decider.evolve, (self.event_model(e) for e in stored), entry.state)
+        except Exception:  # the events are stored; the next command folds them from the store
+            log.exception("folding the events just appended to %s failed", key)
+            self._cache.drop(key)
+            return
+        entry.advance(stored, state)
+        self._cache.grew(key, len(stored))
+
+    def _answer_recorded(
+        self, command: Command, fingerprint: str, previous: dict[str, Any]
+    ) -> CommandAccepted | CommandRejected:
+        used_by = (previous.get("context", self.context.name), previous.get("command_type"))
+        if used_by[0] != self.context.name or used_by[1] not in (None, command.command_type):
+            return CommandRejected(
+                command_id=command.command_id,
+                code="COMMAND_ID_REUSED",
+                message=f"command id {command.command_id} was already used for"
+                f" {used_by[1] or 'a command'} in the {used_by[0]} context; command ids are"
+                " unique across all contexts (a retry resends the same command)",
+            )
+        if previous["fingerprint"] != fingerprint:
+            return CommandRejected(
+                command_id=command.command_id,
+                code="COMMAND_ID_REUSED",
+                message=f"command id {command.command_id} was already used for a different command",
+            )
+        return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
+
     # Command ids are unique across contexts: the record, shared by every service, is keyed by
     # the id alone and says which context and command type used it. Records written before
     # that carry the context in the key (`<context>.<id>`) and are still read.
@@ -339,19 +447,21 @@ class CommandService:
     async def _recall(self, command_id: str) -> dict[str, Any] | None:
         """The recorded reply, or None. The record is an index, not the truth: when it cannot
         be read in time (its bucket's leader is being elected) the aggregate's own events
-        answer instead (`events_of_command`), so a command never waits on the bucket."""
+        answer instead (`events_of_command`), so a command never waits on the bucket.
+
+        All keys are asked at once (one round trip): the id, the id under its pre-uniqueness
+        key, and the id in the other contexts' records (command ids are unique across
+        contexts; another's bucket unreadable now, in an election, means not known there)."""
+        pending = self._pending.get(command_id)
+        if pending is not None:  # written by us a moment ago, still on its way
+            return dict(json.loads(pending))
         if self._processed is None:
             return None
-        value = await self._read_record(self._processed, command_id)
-        if value is None:  # written before ids were unique across contexts
-            value = await self._read_record(self._processed, f"{self.context.name}.{command_id}")
-        if value is None:
-            # Command ids are unique across contexts: another context's record may know it.
-            # Its bucket is another's: unreadable now (an election) means not known there.
-            found = await asyncio.gather(
-                *(self._read_record(other, command_id) for other in self._elsewhere)
-            )
-            value = next((v for v in found if v is not None), None)
+        records = [(self._processed, command_id)]
+        records.append((self._processed, f"{self.context.name}.{command_id}"))
+        records += [(other, command_id) for other in self._elsewhere]
+        found = await asyncio.gather(*(self._read_record(r, k) for r, k in records))
+        value = next((v for v in found if v is not None), None)
         if value is None:
             return None
         result: dict[str, Any] = json.loads(value)
@@ -370,10 +480,12 @@ class CommandService:
     async def _remember(
         self, command: Command, fingerprint: str, reply: CommandAccepted
     ) -> CommandAccepted:
-        """Record the reply, then answer it. The events are stored already: a record that
-        cannot be written is retried briefly and otherwise left for the next duplicate to
-        repair (it finds the events by command id and records them); the answer stays
-        `accepted` either way."""
+        """Record the reply and answer it without waiting for the write. The events are
+        stored already and are the truth; the record is their index. The write is sent before
+        the reply (one loop turn), and until it is confirmed this service answers a duplicate
+        from memory; another process that asks in that instant finds the events by command
+        id instead. A record that cannot be written is retried briefly and otherwise left for
+        the next duplicate to repair; the answer stays `accepted` either way."""
         if self._processed is None or not reply.events:
             return reply
         record = {
@@ -383,26 +495,40 @@ class CommandService:
             "reply": reply.model_dump(mode="json", exclude={"duplicate"}),
         }
         data = json.dumps(record).encode()
-        for attempt in range(RECORD_ATTEMPTS):
-            try:
-                await asyncio.wait_for(
-                    self._processed.put(command.command_id, data), RECORD_TIMEOUT
-                )
-                return reply
-            except Exception as exc:
-                if not is_transient(exc):
-                    log.exception("processed-command record of %s not written", command.command_id)
-                    return reply
-                if attempt + 1 == RECORD_ATTEMPTS:
-                    log.warning(
-                        "processed-command record of %s not written (%r); its events are"
-                        " stored and a duplicate will repair the record",
-                        command.command_id,
-                        exc,
-                    )
-                    return reply
-                await asyncio.sleep(TRANSIENT_PAUSE)
+        self._pending[command.command_id] = data
+        write = asyncio.ensure_future(self._write_record(command.command_id, data))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
+        await asyncio.sleep(0)  # the write starts (and is sent) before the reply goes out
         return reply
+
+    async def _write_record(self, command_id: str, data: bytes) -> None:
+        assert self._processed is not None
+        try:
+            for attempt in range(RECORD_ATTEMPTS):
+                try:
+                    await asyncio.wait_for(self._processed.put(command_id, data), RECORD_TIMEOUT)
+                    return
+                except Exception as exc:
+                    if not is_transient(exc):
+                        log.exception("processed-command record of %s not written", command_id)
+                        return
+                    if attempt + 1 == RECORD_ATTEMPTS:
+                        log.warning(
+                            "processed-command record of %s not written (%r); its events are"
+                            " stored and a duplicate will repair the record",
+                            command_id,
+                            exc,
+                        )
+                        return
+                    await asyncio.sleep(TRANSIENT_PAUSE)
+        finally:
+            self._pending.pop(command_id, None)
+
+    async def drain(self) -> None:
+        """Wait for the processed-command records still being written (before a stop)."""
+        while self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
 
 
 @dataclass(frozen=True)
@@ -436,6 +562,17 @@ def unavailable(command_id: str | None, detail: str) -> CommandRejected:
         message=f"temporarily unavailable ({detail}): send the same command again (same"
         f" command id; it is never stored twice) after {RETRY_AFTER_SECONDS:g}s",
     )
+
+
+def _forget(task: asyncio.Future[Any] | None) -> None:
+    """Cancel a task nobody waits for any more (its failure, if any, is not news)."""
+    if task is None:
+        return
+    if task.done():
+        if not task.cancelled():
+            task.exception()
+    else:
+        task.cancel()
 
 
 def _minutes(span: timedelta) -> str:

@@ -11,7 +11,8 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig
@@ -22,6 +23,8 @@ from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, Bound
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.store import EventStore
+
+MISSING_BUCKET_RECHECK = 5.0  # seconds before another context's missing bucket is looked for
 
 
 class KeyValueProcessedCommands:
@@ -88,19 +91,35 @@ async def records_elsewhere(
 
 class LazyBucket:
     """Another context's bucket, read only: opened on first use (it may not exist yet, or its
-    leader may be elected), never created here."""
+    leader may be elected), never created here. A bucket found missing is looked for again
+    after `recheck` seconds, not on every command (that would add a round trip to each)."""
 
-    def __init__(self, nc: NATS, bucket: str) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        bucket: str,
+        *,
+        recheck: float = MISSING_BUCKET_RECHECK,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._nc = nc
         self._bucket = bucket
         self._kv: KeyValue | None = None
+        self._recheck = recheck
+        self._monotonic = monotonic
+        self._missing_until = 0.0
 
     async def get(self, key: str) -> bytes | None:
         if self._kv is None:
+            if self._monotonic() < self._missing_until:
+                return None
             try:
                 self._kv = await self._nc.jetstream().key_value(self._bucket)
             except BucketNotFoundError:
-                return None  # that context never recorded a command
+                # That context never recorded a command. Until it does, no command id can
+                # be known there; one it records meanwhile is missed for at most `recheck`.
+                self._missing_until = self._monotonic() + self._recheck
+                return None
         try:
             entry = await self._kv.get(key)
         except KeyNotFoundError:

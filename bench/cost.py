@@ -1,0 +1,80 @@
+"""`python -m bench.cost`: what one command costs in CPU, and where it goes (cProfile).
+
+The bench route (bench/workload.py) served in this process as the containers serve it
+(FastStream subscriber, `bootstrap.parts.command_service`), on a NATS server of its own, one
+command at a time on a warm aggregate. CPU is this process's (client and service both: the
+client's share is one request and one JSON parse); the broker runs in its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+from datetime import date, timedelta
+
+from bench import infra
+from bench.workload import BENCH, COMMANDS, AmendContract
+from bootstrap.parts import command_service
+from eventstore.clock import SystemClock
+from eventstore.service_app import serve_in_process, server_url
+from eventstore.serving import send_command
+from eventstore.store import EventStore
+
+COMMANDS_MEASURED = 2_000
+
+
+async def measure(n: int) -> tuple[float, float, str]:
+    with infra.nats_server() as server:
+        async with infra.connected(server.url) as client, infra.connected(server.url) as svc:
+            clock = SystemClock()
+            broker = await serve_in_process(
+                server_url(svc), [command_service(COMMANDS, EventStore(svc, clock), clock)]
+            )
+            try:
+
+                async def amend(i: int) -> None:
+                    command = AmendContract(
+                        command_id=f"cost-{i}",
+                        contract_id="cost",
+                        summary="indexation",
+                        amended_on=date(2020, 1, 1) + timedelta(days=i),
+                    )
+                    reply = await send_command(client, BENCH, command, actor="bench")
+                    assert reply.status == "accepted", reply
+
+                for i in range(50):  # warm: the aggregate cached, the connections busy
+                    await amend(i)
+                cpu, wall = time.process_time(), time.perf_counter()
+                for i in range(50, 50 + n):
+                    await amend(i)
+                per_command = (time.process_time() - cpu) / n * 1e6
+                wall_per_command = (time.perf_counter() - wall) / n * 1e6
+                profile = cProfile.Profile()  # a second round, under the profiler
+                profile.enable()
+                for i in range(50 + n, 50 + 2 * n):
+                    await amend(i)
+                profile.disable()
+            finally:
+                await broker.stop()
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats(os.environ.get("SORT", "tottime")).print_stats(
+        int(os.environ.get("TOP", "5"))
+    )
+    return per_command, wall_per_command, out.getvalue()
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else COMMANDS_MEASURED
+    per_command, wall, top = asyncio.run(measure(n))
+    print(f"CPU per command (client and service, this process): {per_command:,.0f} µs")
+    print(f"wall time per command, one at a time: {wall:,.0f} µs")
+    print(top)
+
+
+if __name__ == "__main__":
+    main()

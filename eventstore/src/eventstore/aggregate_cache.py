@@ -1,0 +1,158 @@
+"""Folded aggregates kept between commands, and one queue per aggregate.
+
+A `CommandService` keeps each aggregate it handled as its folded state, its head (the last
+event and its stream sequence: what the next append continues from) and the replies of the
+commands that wrote it (the command-id index its events carry). A command on a cached
+aggregate then neither loads nor folds its history, so its cost does not grow with the
+aggregate's length. The cache is never trusted blindly: the append carries the head's
+sequence as the expected one, so a write by another process makes it fail; the service then
+drops the entry, loads afresh and decides again. Bounded by aggregates and by events (LRU).
+
+`AggregateLocks` queues the commands of one aggregate within one process, so they do not
+race each other into conflicts; conflicts remain only between processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts_schema.replies import AppendedEvent
+from eventstore.records import AggregateHistory, StoredEvent
+
+Key = tuple[str, str, str]  # (context, aggregate type, aggregate id)
+
+DEFAULT_MAX_AGGREGATES = 10_000
+DEFAULT_MAX_EVENTS = 200_000
+
+
+def appended(event: StoredEvent) -> AppendedEvent:
+    e = event.envelope
+    return AppendedEvent(
+        event_id=e.event_id,
+        event_type=e.event_type,
+        aggregate_type=e.aggregate_type,
+        aggregate_id=e.aggregate_id,
+        aggregate_version=e.aggregate_version,
+        stream=event.stream,
+        seq=event.seq,
+    )
+
+
+def head_of(history: AggregateHistory) -> AggregateHistory:
+    """The history cut to its last event: enough to seal and append after it."""
+    return AggregateHistory(
+        history.context,
+        history.aggregate_type,
+        history.aggregate_id,
+        history.events[-1:],
+        history.last_seq,
+    )
+
+
+@dataclass
+class CachedAggregate:
+    """One aggregate as a command needs it. `commands` maps a command id to the events it
+    appended (as a reply names them), for the duplicate check without a load."""
+
+    head: AggregateHistory
+    state: Any
+    commands: dict[str, tuple[AppendedEvent, ...]] = field(default_factory=dict)
+    events: int = 0
+
+    @classmethod
+    def of(cls, history: AggregateHistory, state: Any) -> CachedAggregate:
+        entry = cls(head_of(history), state)
+        entry.add(history.events)
+        return entry
+
+    def add(self, events: Sequence[StoredEvent]) -> None:
+        for event in events:
+            command_id = event.envelope.command_id
+            self.commands[command_id] = (*self.commands.get(command_id, ()), appended(event))
+        self.events += len(events)
+
+    def advance(self, stored: list[StoredEvent], state: Any) -> None:
+        """After our append landed: continue from its last event."""
+        if not stored:  # the decision was to change nothing
+            return
+        h = self.head
+        last = stored[-1]
+        self.head = AggregateHistory(h.context, h.aggregate_type, h.aggregate_id, (last,), last.seq)
+        self.state = state
+        self.add(stored)
+
+
+class AggregateCache:
+    """LRU of `CachedAggregate`s, bounded by their count and by the events they stand for."""
+
+    def __init__(
+        self, max_aggregates: int = DEFAULT_MAX_AGGREGATES, max_events: int = DEFAULT_MAX_EVENTS
+    ) -> None:
+        self.max_aggregates = max_aggregates
+        self.max_events = max_events
+        self._entries: OrderedDict[Key, CachedAggregate] = OrderedDict()
+        self._events = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Key) -> CachedAggregate | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: Key, entry: CachedAggregate) -> None:
+        self.drop(key)
+        self._entries[key] = entry
+        self._events += entry.events
+        self._trim()
+
+    def grew(self, key: Key, by: int) -> None:
+        """An entry took `by` more events (its own append)."""
+        if key in self._entries:
+            self._events += by
+            self._trim()
+
+    def drop(self, key: Key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._events -= entry.events
+
+    def _trim(self) -> None:
+        while self._entries and (
+            len(self._entries) > self.max_aggregates or self._events > self.max_events
+        ):
+            _, oldest = self._entries.popitem(last=False)
+            self._events -= oldest.events
+
+
+class AggregateLocks:
+    """One asyncio lock per aggregate, alive while a command holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Key, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @asynccontextmanager
+    async def hold(self, key: Key) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
