@@ -49,9 +49,9 @@ ERASE = """mutation($s: String!) { erasePerson(subject: $s) {
   __typename ... on CommandSucceeded { consistencyToken events { eventType aggregateId } }
   ... on DomainError { code message } ... on PermissionDenied { code message } } }"""
 EVENTS = (
-    """query($t: String) { events(first: 100, filter: {aggregateId: "ORG",
+    """query($t: String) { events(first: 100, filter: {aggregateId: "@ORG@",
   aggregateType: ORGANISATION}, consistencyToken: $t) { nodes { eventType actor } } }"""
-).replace("ORG", ORG)
+).replace("@ORG@", ORG)
 ERASURES = """{ events(first: 10, filter: {eventTypes: ["PersonErased"]}) {
   nodes { eventType aggregateType aggregateId actor payload } } }"""
 READS = [
