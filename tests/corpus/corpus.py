@@ -37,6 +37,7 @@ from bootstrap.parts import command_service, enrolment_service, notifier_service
 from contracts_schema.base import Command
 from contracts_schema.catalogue import EVENT_MODELS
 from contracts_schema.notifier import commands as nt
+from contracts_schema.privacy import ErasePerson
 from contracts_schema.replies import CommandAccepted
 from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import FixedClock
@@ -83,7 +84,8 @@ async def event_types(store: InMemoryEventStore) -> set[str]:
 
 
 def notifier_commands() -> tuple[list[Command], list[Command]]:
-    """The notifier's facts: a webhook subscribed, replayed and ended; an expiry warning."""
+    """The notifier's facts: a webhook subscribed, replayed and ended; a person erased; an
+    expiry warning."""
     public: list[Command] = [
         nt.SubscribeWebhook(
             command_id="corpus-hook",
@@ -101,6 +103,8 @@ def notifier_commands() -> tuple[list[Command], list[Command]]:
         nt.UnsubscribeWebhook(
             command_id="corpus-hook-end", subscription_id="corpus-hook", organisation_code=demo.VNG
         ),
+        # An erasure (docs/privacy.md): the person's pseudonym, never their identity.
+        ErasePerson(command_id="corpus-erase", pseudonym=f"p-{'c0' * 16}", basis="request"),
     ]
     internal: list[Command] = [
         nt.RaiseExpiryWarning(

@@ -255,6 +255,11 @@ _CATALOGUE: tuple[Refusal, ...] = (
             "Changing a subscription after unsubscribing."),
     Refusal("UNKNOWN_EVENT_TYPE", "A subscription names integration event types that exist.",
             SYSTEM, "Subscribing to 'contract.exploded'."),
+    # --- privacy (docs/privacy.md) -------------------------------------------------------
+    Refusal("PERSON_ALREADY_ERASED", "A person is erased once; the first erasure stands.",
+            "AVG (GDPR) art. 17", "Erasing the same pseudonym twice."),
+    Refusal("PERSON_UNKNOWN", "Only a person the gateway knows by a pseudonym is erased.",
+            "AVG (GDPR) art. 17", "Erasing a subject that never acted, or was erased."),
 )
 # fmt: on
 

@@ -59,6 +59,7 @@ FREE_STRINGS = {
     "InvalidInput.code": "as DomainError.code",
     "PermissionDenied.code": "as DomainError.code",
     "HistoricalState.aggregateType": "echoes the type part of history(aggregate:)",
+    "Mutation.erasePerson(subject)": "a login subject (the identity provider's `sub`)",
     "FieldChange.path": "a field path",
     "FieldHistory.path": "a field path",
 }

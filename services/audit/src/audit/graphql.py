@@ -40,6 +40,12 @@ class AuditSources:
     # Waits until the temporal read model holds every stored event (raise if it cannot): a
     # past answer is never given from a read model that has not reached the present.
     caught_up: Callable[[Any], Awaitable[None]] | None = None
+    # Actors as people read them (the gateway's identity store: 'erased person' once erased);
+    # without one, actors show as stored (pseudonyms, never identities).
+    actor_names: Callable[[set[str]], dict[str, str]] | None = None
+
+    def names(self, actors: set[str]) -> dict[str, str]:
+        return self.actor_names(actors) if self.actor_names else {a: a for a in actors}
 
     def horizon(self, as_of: date | datetime | None, known_at: datetime | None) -> Horizon:
         now = datetime.now(UTC)
@@ -77,12 +83,12 @@ class TimelineEvent:
     changes: list[FieldChange]
 
     @classmethod
-    def of(cls, entry: TimelineEntry) -> TimelineEvent:
+    def of(cls, entry: TimelineEntry, names: dict[str, str]) -> TimelineEvent:
         e = entry.envelope
         changes = [FieldChange(path=c.path, before=c.before, after=c.after) for c in entry.changes]
         return cls(
             event_id=e.event_id, event_type=e.event_type, aggregate_version=e.aggregate_version,
-            occurred_at=e.occurred_at, recorded_at=e.recorded_at, actor=e.actor,
+            occurred_at=e.occurred_at, recorded_at=e.recorded_at, actor=names.get(e.actor, e.actor),
             command_id=e.command_id, summary=entry.summary, changes=changes,
         )  # fmt: skip
 
@@ -105,12 +111,12 @@ class HistoricalState:
     field_history: list[FieldHistory]
 
     @classmethod
-    def of(cls, result: Replay) -> HistoricalState:
+    def of(cls, result: Replay, names: dict[str, str]) -> HistoricalState:
         return cls(
             aggregate_type=result.aggregate_type, aggregate_id=result.aggregate_id,
             as_of=result.horizon.as_of, known_at=result.horizon.known_at,
             exists=result.exists, state=JSON(result.state),
-            timeline=[TimelineEvent.of(t) for t in result.timeline],
+            timeline=[TimelineEvent.of(t, names) for t in result.timeline],
             field_history=[FieldHistory(path=p, versions=JSON(v))
                            for p, v in result.field_history.items()],
         )  # fmt: skip
@@ -144,7 +150,9 @@ class AuditQuery:
         sources = _sources(info)
         at = sources.horizon(as_of, known_at)
         kind, ident, envelopes = await load_envelopes(sources.store, aggregate)
-        return HistoricalState.of(replay(kind, ident, envelopes, at))
+        result = replay(kind, ident, envelopes, at)
+        actors = {t.envelope.actor for t in result.timeline}
+        return HistoricalState.of(result, await asyncio.to_thread(sources.names, actors))
 
     @strawberry.field(description="Every entity of a type as it stood at (D, K), by id.")
     async def entities_as_of(

@@ -107,6 +107,7 @@ async def embedded(
         connections.append(nc)
         settings = GatewaySettings(
             database_url=embedded_databases(data)[READ_MODELS_DB],
+            identity_database_url=f"sqlite:///{data / 'identities.db'}",  # docs/privacy.md
             jwt_secret=dev_secret(data),
             # `make run` is for exploring: GraphiQL, introspection and suggestions on.
             graphiql=True,

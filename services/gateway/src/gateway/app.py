@@ -21,6 +21,7 @@ from gateway.commandbus import CommandBus
 from gateway.console.routes import console_routes, graphiql_response
 from gateway.live import LiveEvents
 from gateway.metrics import refresh
+from gateway.privacy.identities import IdentityStore
 from gateway.readmodels import ReadModels
 from gateway.schema.build import build_schema
 from gateway.schema.context import Context
@@ -38,6 +39,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         commands: CommandBus | None,
         live: LiveEvents | None,
         audit: AuditSources | None = None,
+        identities: IdentityStore | None = None,
     ) -> None:
         super().__init__(
             build_schema(settings),
@@ -50,6 +52,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.commands = commands
         self.live = live
         self.audit = audit
+        self.identities = identities or IdentityStore.open(settings.identity_database_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,6 +79,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             authorization=request.headers.get("authorization"),
             consistency_header=request.headers.get(CONSISTENCY_HEADER),
             audit=self.audit,
+            identities=self.identities,
             websocket=isinstance(request, WebSocket),
         )
 
@@ -86,8 +90,9 @@ def build_app(
     commands: CommandBus | None = None,
     live: LiveEvents | None = None,
     audit: AuditSources | None = None,
+    identities: IdentityStore | None = None,
 ) -> Starlette:
-    graphql = GatewayGraphQL(read, settings, commands, live, audit)
+    graphql = GatewayGraphQL(read, settings, commands, live, audit, identities)
 
     async def metrics(_: Request) -> Response:
         await refresh(read)

@@ -21,6 +21,8 @@ from gateway.app import build_app
 from gateway.commandbus import CommandBus
 from gateway.history.sources import audit_sources
 from gateway.live import LiveEvents
+from gateway.privacy.identities import IdentityStore
+from gateway.privacy.retention import RetentionSweeper
 from gateway.projections import ALL
 from gateway.readmodels import ReadModels
 from gateway.settings import GatewaySettings
@@ -33,8 +35,11 @@ class ReadSide:
     runners: list[ProjectionRunner] = field(default_factory=list)
     read: ReadModels | None = None
     app: Starlette | None = None
+    retention: RetentionSweeper | None = None
 
     async def stop(self) -> None:
+        if self.retention is not None:
+            await self.retention.stop()
         for runner in self.runners:
             await runner.stop()
         self.engine.dispose()
@@ -66,11 +71,16 @@ async def start_read_side(
         await side.stop()
         raise
     side.read = ReadModels(read_engine, side.runners)
+    identities = IdentityStore.open(settings.identity_database_url)  # apart: it can forget
+    bus = CommandBus(nc)
     side.app = build_app(
         side.read,
         settings,
-        CommandBus(nc),
+        bus,
         LiveEvents(nc),
-        audit_sources(store, read_engine),
+        audit_sources(store, read_engine, identities),
+        identities,
     )
+    side.retention = RetentionSweeper(identities, bus, settings.identity_retention_days)
+    side.retention.start()
     return side

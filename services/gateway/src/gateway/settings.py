@@ -64,6 +64,18 @@ class GatewaySettings(BaseSettings):
     consistency_timeout: float = Field(
         default=5.0, gt=0, description="Longest wait for projections to reach a token (seconds)."
     )
+    # Privacy (docs/privacy.md): where pseudonyms meet identities, and for how long.
+    identity_database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the identity store (pseudonym -> login subject), apart"
+        " from the read models; unset: kept in memory (forgotten on restart).",
+    )
+    identity_retention_days: int = Field(
+        default=3650,
+        ge=0,
+        description="A person's identity is erased (with a PersonErased event) when unused for"
+        " this many days; 0 = kept until an erasure request.",
+    )
     # Production defaults: off. `make run` (the embedded system) turns them on.
     graphiql: bool = False
     introspection: bool = False

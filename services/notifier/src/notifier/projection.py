@@ -45,6 +45,7 @@ from contracts_schema.notifier.events import (
     WebhookSubscribed,
     WebhookUnsubscribed,
 )
+from contracts_schema.privacy import PersonErased
 from contracts_schema.registry.award_events import AWARD_EVENTS
 from contracts_schema.registry.events import (
     ContractAmended,
@@ -117,6 +118,7 @@ class NotifierSchedule(Projection):
         ParticipantEnrolled,
         ParticipantWithdrawn,
         MiniCompetitionStarted,
+        PersonErased,  # who acted is no part of a schedule
     )
 
     def handled(self) -> frozenset[str]:

@@ -16,6 +16,7 @@ from contracts_schema.notifier.commands import (
     SubscribeWebhook,
     UnsubscribeWebhook,
 )
+from contracts_schema.privacy import ErasePerson
 from contracts_schema.subjects import NOTIFIER
 from eventstore.commands import CommandParts, CommandRoute, Decider
 from notifier.domain.deciders import (
@@ -28,9 +29,11 @@ from notifier.domain.deciders import (
     evolve_schedule,
     evolve_subscription,
 )
+from notifier.domain.person import Person, decide_erase, evolve_person
 
 SCHEDULE = Decider(NOTIFIER, "expiry_schedule", RaisedWarnings(), evolve_schedule)
 SUBSCRIPTION = Decider(NOTIFIER, "subscription", Subscription(), evolve_subscription)
+PERSON = Decider(NOTIFIER, "person", Person(), evolve_person)
 
 RAISE_WARNING: CommandRoute[Any, Any] = CommandRoute(
     RaiseExpiryWarning, SCHEDULE, lambda c: c.contract_id, decide_raise
@@ -39,6 +42,8 @@ PUBLIC_ROUTES: list[CommandRoute[Any, Any]] = [
     CommandRoute(SubscribeWebhook, SUBSCRIPTION, lambda c: c.subscription_id, decide_subscribe),
     CommandRoute(UnsubscribeWebhook, SUBSCRIPTION, lambda c: c.subscription_id, decide_unsubscribe),
     CommandRoute(ReplayWebhookDeliveries, SUBSCRIPTION, lambda c: c.subscription_id, decide_replay),
+    # Sent by the gateway when it erases a person's identity (docs/privacy.md).
+    CommandRoute(ErasePerson, PERSON, lambda c: c.pseudonym, decide_erase),
 ]
 
 

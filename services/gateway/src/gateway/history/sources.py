@@ -10,6 +10,7 @@ at every horizon.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from graphql import GraphQLError
@@ -18,6 +19,8 @@ from strawberry.utils.str_converters import to_camel_case
 
 from audit.graphql import AuditQuery, AuditSources
 from eventstore.store import EventStore
+from gateway.privacy.erasure import actor_names
+from gateway.privacy.identities import IdentityStore
 from gateway.readmodels import ConsistencyError
 from gateway.schema.errors import ClientError, Forbidden
 
@@ -44,8 +47,11 @@ async def history_caught_up(context: Any) -> None:
         raise ClientError(exc.message, exc.code) from exc
 
 
-def audit_sources(store: EventStore, engine: Engine) -> AuditSources:
-    return AuditSources(store, engine, authorize, history_caught_up)
+def audit_sources(
+    store: EventStore, engine: Engine, identities: IdentityStore | None = None
+) -> AuditSources:
+    names = partial(actor_names, identities) if identities is not None else None
+    return AuditSources(store, engine, authorize, history_caught_up, names)
 
 
 def is_audit_input_error(error: GraphQLError) -> bool:

@@ -21,6 +21,7 @@ from audit.graphql import AuditQuery
 from gateway.history.horizon import with_horizons
 from gateway.history.sources import is_audit_input_error
 from gateway.policy import PUBLIC_COMMANDS
+from gateway.privacy.mutation import ERASE_PERSON
 from gateway.schema.enrolment_types import CallOff, Organisation, Participant
 from gateway.schema.errors import is_client_error
 from gateway.schema.events import Event
@@ -68,7 +69,8 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
     return GatewaySchema(
         # The audit fields carry their own asOf/knownAt; every gateway root gets both clocks.
         query=merge_types("Query", (with_horizons(Query), AuditQuery)),
-        mutation=mutation_type(PUBLIC_COMMANDS),  # the table: internal commands are none
+        # the table (internal commands are none), and the erasure of a person (privacy)
+        mutation=mutation_type(PUBLIC_COMMANDS, (ERASE_PERSON,)),
         subscription=Subscription,
         types=NODE_TYPES,
         # Factories: one extension instance per request. The guard parses (bounded by role),

@@ -10,6 +10,8 @@ from strawberry.types import Info as StrawberryInfo
 
 from eventstore.observability import tracer
 from gateway.auth import AuthenticationFailed, Principal, principal_from_header
+from gateway.privacy.erasure import actor_names
+from gateway.privacy.identities import IdentityStore
 from gateway.readmodels import ConsistencyError, ReadModels
 from gateway.schema.errors import ClientError, Forbidden
 from gateway.settings import GatewaySettings
@@ -34,6 +36,7 @@ class Context:
     audit: AuditSources | None = None  # the audit GraphQL's sources (history, OCDS)
     horizon: Chosen | None = None  # the asOf/knownAt this request's roots asked (history/)
     websocket: bool = False  # subscriptions only there (graphql-transport-ws)
+    identities: IdentityStore | None = None  # pseudonym <-> identity (gateway.privacy)
     _waited: set[str] = field(default_factory=set)
 
     @cached_property
@@ -47,6 +50,24 @@ class Context:
             return principal_from_header(header, self.settings)
         except AuthenticationFailed as exc:
             raise ClientError(str(exc), "UNAUTHENTICATED") from exc
+
+    @property
+    def identity_store(self) -> IdentityStore:
+        if self.identities is None:
+            raise ClientError("this gateway keeps no identity store", "READ_ONLY")
+        return self.identities
+
+    @cached_property
+    def actor_names(self) -> dict[str, str]:
+        return {}  # this request's rendered actors (gateway.privacy.erasure.actor_names)
+
+    def actor_name(self, actor: str) -> str:
+        """The actor as people read it: identity while mapped, else 'erased person'."""
+        if actor not in self.actor_names:
+            if self.identities is None:
+                return actor
+            self.actor_names.update(actor_names(self.identities, {actor}))
+        return self.actor_names[actor]
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -72,6 +72,7 @@ class AggregateType(StrEnum):
     CALL_OFF = "call_off"
     EXPIRY_SCHEDULE = "expiry_schedule"
     SUBSCRIPTION = "subscription"
+    PERSON = "person"  # privacy: PersonErased (docs/privacy.md)
 
 
 @strawberry.enum(description="Which date of a contract a warning is about.")

@@ -31,10 +31,17 @@ class Event(relay.Node):
     aggregate_version: int
     occurred_at: datetime
     recorded_at: datetime
-    actor: str
+    stored_actor: strawberry.Private[str]  # as in the log: a pseudonym for a person
     command_id: str
     correlation_id: str
     payload: JSON
+
+    @strawberry.field(
+        description="Who sent the command: role, then the person (their identity while it is"
+        " kept, 'erased person (p-...)' after an erasure) or a service; docs/privacy.md."
+    )
+    def actor(self, info: Info) -> str:
+        return info.context.actor_name(self.stored_actor)
 
     @strawberry.field(description="`STREAM:seq`: a consistency token, and where to resume from.")
     def position(self) -> str:
@@ -45,7 +52,8 @@ class Event(relay.Node):
         return cls(
             pk=f"{r['stream']}:{r['seq']}",
             sequence=r["seq"],
-            **{k: r[k] for k in EVENT_FIELDS},
+            stored_actor=r["actor"],
+            **{k: r[k] for k in EVENT_FIELDS if k != "actor"},
         )
 
     @classmethod

@@ -16,6 +16,7 @@ from contracts_schema.notifier.commands import SubscribeWebhook
 from contracts_schema.notifier.urls import url_problem
 from contracts_schema.replies import CommandAccepted
 from gateway.policy import PublicCommand, refusal
+from gateway.privacy.erasure import actor_of
 from gateway.schema.context import Info
 from gateway.schema.enums import AggregateType
 from gateway.schema.errors import ClientError, RefusalCode, refusal_code
@@ -156,7 +157,9 @@ def _resolver(model: type[Command]) -> Any:
                 )
         if info.context.commands is None:
             raise ClientError("this gateway is read-only (no command bus)", "READ_ONLY")
-        reply = await info.context.commands.send(command, principal.actor)
+        # The log names people by pseudonym only (docs/privacy.md).
+        actor = await actor_of(principal, info.context.identity_store)
+        reply = await info.context.commands.send(command, actor)
         if isinstance(reply, CommandAccepted):
             return _succeeded(reply)
         return DomainError(code=reply.code, message=reply.message, refusal=refusal_code(reply.code))
@@ -168,7 +171,7 @@ def _resolver(model: type[Command]) -> Any:
     return resolve
 
 
-def mutation_type(table: tuple[PublicCommand, ...]) -> type | None:
+def mutation_type(table: tuple[PublicCommand, ...], extra: tuple[Any, ...] = ()) -> type | None:
     if not table:
         return None
     fields = [
@@ -180,4 +183,4 @@ def mutation_type(table: tuple[PublicCommand, ...]) -> type | None:
         )
         for entry in sorted(table, key=lambda e: e.model.command_type)
     ]
-    return create_type("Mutation", fields)
+    return create_type("Mutation", [*fields, *extra])
