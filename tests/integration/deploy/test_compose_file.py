@@ -146,6 +146,7 @@ def test_postgres_init_script_creates_the_roles(postgres_cluster: Any) -> None:
         "POSTGRES_USER": "postgres",
         "GT_PROJECTOR_PASSWORD": "projector-test",
         "GT_READER_PASSWORD": "reader-test",
+        "GT_IDENTITIES_PASSWORD": "identities-test",
     }
     with psycopg.connect(
         f"host=127.0.0.1 port={postgres_cluster.port} user=postgres dbname=postgres",
@@ -169,6 +170,13 @@ def test_postgres_init_script_creates_the_roles(postgres_cluster: Any) -> None:
         assert conn.execute("SELECT count(*) FROM demo_rows").fetchone() == (1,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("INSERT INTO demo_rows VALUES (2)")
+    # The identity store: its own database, which the read-model roles cannot enter.
+    identities = f"host=127.0.0.1 port={postgres_cluster.port} dbname=identities user=gt_identities"
+    with psycopg.connect(identities, autocommit=True) as conn:
+        conn.execute("CREATE TABLE names (pseudonym text PRIMARY KEY)")
+    outsider = f"host=127.0.0.1 port={postgres_cluster.port} dbname=identities user=gt_reader"
+    with pytest.raises(psycopg.OperationalError, match="permission denied"):
+        psycopg.connect(outsider, autocommit=True)
 
 
 def test_the_image_holds_every_workspace_member() -> None:

@@ -38,6 +38,7 @@ SECRETS = {
     "GT_POSTGRES_PASSWORD": "dev-postgres-secret",
     "GT_PROJECTOR_PASSWORD": "dev-projector-secret",
     "GT_READER_PASSWORD": "dev-reader-secret",
+    "GT_IDENTITIES_PASSWORD": "dev-identities-secret",
     "GT_JWT_SECRET": "dev-jwt-secret-of-sufficient-length-0123456789",
     "GT_WEBHOOK_SIGNING_KEY": "dev-webhook-signing-key-0123456789abcdef",
     "GT_NATS_CALLOUT_SEED": DEV_CALLOUT_SEED,
@@ -110,6 +111,7 @@ class Topology:
             "POSTGRES_USER": "postgres",
             "GT_PROJECTOR_PASSWORD": SECRETS["GT_PROJECTOR_PASSWORD"],
             "GT_READER_PASSWORD": SECRETS["GT_READER_PASSWORD"],
+            "GT_IDENTITIES_PASSWORD": SECRETS["GT_IDENTITIES_PASSWORD"],
         }
         if os.geteuid() == 0:  # the launcher runs the cluster as `postgres`; psql may stay root
             env["PGUSER"] = "postgres"
