@@ -31,11 +31,11 @@ from contracts_schema.enrolment.events import (
 )
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import typed_event
-from contracts_schema.registry.events import ContractSigned, SuccessorTenderLinked
+from contracts_schema.registry.events import ContractSigned, SuccessorTenderLinked, TenderPlanned
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
 from eventstore.store import EventStore
 
-_LINKS = ("EnrolmentWindowOpened", "SuccessorTenderLinked")
+_LINKS = (EnrolmentWindowOpened.event_type, SuccessorTenderLinked.event_type)
 
 
 class UnknownProcess(LookupError):
@@ -132,7 +132,9 @@ class Register:
         return register
 
     def tender_exists(self, tender_id: str) -> bool:
-        return any(e.event_type == "TenderPlanned" for e in self.tenders.get(tender_id, []))
+        return any(
+            e.event_type == TenderPlanned.event_type for e in self.tenders.get(tender_id, [])
+        )
 
     def process_ids(self) -> Iterator[str]:
         """Every process with a record of its own: each tender, then each contract without

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, get_args
 
+from contracts_schema.base import DomainEvent
 from contracts_schema.money import lift_euro
+from contracts_schema.registry import events as rg
 from contracts_schema.registry.commands import (
     ImportedFact,
     RecordImportedContractRelease,
@@ -126,9 +128,9 @@ class Mapped:
         return len(self.tender.facts) + 1 + sum(len(c.facts) + 1 for c in self.contracts)
 
 
-def _fact(event_type: str, **payload: Any) -> ImportedFact:
+def _fact(event: type[DomainEvent], **payload: Any) -> ImportedFact:
     clean = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in payload.items()}
-    return ImportedFact(event_type=event_type, payload=clean)
+    return ImportedFact(event_type=event.event_type, payload=clean)
 
 
 def map_release(
@@ -163,7 +165,7 @@ def map_release(
         planned_lots = [{"lot_id": lid, "title": lot.get("title") or lid} for lid, lot in lots]
         if not planned_lots:
             planned_lots = [{"lot_id": IMPLICIT_LOT, "title": t.get("title") or ocid}]
-        facts.append(_fact("TenderPlanned", tender_id=tid, title=t.get("title") or ocid,
+        facts.append(_fact(rg.TenderPlanned, tender_id=tid, title=t.get("title") or ocid,
                            contracting_authority=s.authority, procedure=procedure,
                            framework=s.framework, lots=planned_lots,
                            planned_on=today))  # fmt: skip
@@ -186,20 +188,20 @@ def map_release(
         notices = [d for d in t.get("documents", []) if d.get("documentType") == "tenderNotice"]
         reference = str(notices[0]["id"]) if notices else rid
         published_on = period or today
-        facts.append(_fact("TenderPublished", tender_id=tid, published_on=published_on,
+        facts.append(_fact(rg.TenderPublished, tender_id=tid, published_on=published_on,
                            notice_reference=reference, participant_list_frozen_on=published_on,
                            participant_codes=[]))  # fmt: skip
         s.published = True
     for lid, lot in lots:
         if lot.get("status") == "cancelled" and s.lots.get(lid) not in ("cancelled", "awarded"):
             why = lot.get("statusDetails") or "cancelled (published)"
-            facts.append(_fact("LotCancelled", tender_id=tid, lot_id=lid, cancelled_on=today,
+            facts.append(_fact(rg.LotCancelled, tender_id=tid, lot_id=lid, cancelled_on=today,
                                reason=why))  # fmt: skip
             s.lots[lid] = "cancelled"
     facts += _awards(compiled, s, tid, today, parties)
     if status in ("cancelled", "unsuccessful", "withdrawn") and not s.cancelled:
         open_lots = [lid for lid, st in s.lots.items() if st not in ("cancelled", "awarded")]
-        facts.append(_fact("TenderCancelled", tender_id=tid, cancelled_on=today,
+        facts.append(_fact(rg.TenderCancelled, tender_id=tid, cancelled_on=today,
                            reason=t.get("statusDetails") or f"{status} (published)",
                            lot_ids=open_lots))  # fmt: skip
         s.cancelled = True
@@ -245,22 +247,22 @@ def _awards(
                     ends = on + timedelta(days=STANDSTILL_DAYS)
                     if lot == "provisional":
                         facts.append(_fact(
-                            "ProvisionalAwardRevised", tender_id=tid, lot_id=lid,
+                            rg.ProvisionalAwardRevised, tender_id=tid, lot_id=lid,
                             previous_supplier_ids=s.suppliers[lid], supplier_ids=codes,
                             decision_sent_on=on, standstill_ends_on=ends,
                             reason="revised (published)"))  # fmt: skip
                     else:
-                        facts.append(_fact("ProvisionalAwardDecided", tender_id=tid, lot_id=lid,
+                        facts.append(_fact(rg.ProvisionalAwardDecided, tender_id=tid, lot_id=lid,
                                            supplier_ids=codes, decision_sent_on=on,
                                            standstill_ends_on=ends))  # fmt: skip
                     s.lots[lid], s.suppliers[lid] = "provisional", codes
                 if status == "active":
-                    facts.append(_fact("AwardMadeDefinitive", tender_id=tid, lot_id=lid,
+                    facts.append(_fact(rg.AwardMadeDefinitive, tender_id=tid, lot_id=lid,
                                        supplier_ids=codes, awarded_on=on))  # fmt: skip
                     s.lots[lid] = "awarded"
             elif status in ("cancelled", "unsuccessful") and lot == "provisional":
                 why = award.get("description") or f"award {status}"
-                facts.append(_fact("ProvisionalAwardWithdrawn", tender_id=tid, lot_id=lid,
+                facts.append(_fact(rg.ProvisionalAwardWithdrawn, tender_id=tid, lot_id=lid,
                                    supplier_ids=s.suppliers.get(lid, []), withdrawn_on=today,
                                    reason=why))  # fmt: skip
                 s.lots[lid], s.suppliers[lid] = "open", []
@@ -310,7 +312,7 @@ def _contract(
             name = (parties.get(str(ref.get("id"))) or ref).get("name") or code
             suppliers.append({"supplier_id": code, "name": name, "lot_ids": lot_ids})
         signed = day(c.get("dateSigned")) or today
-        facts.append(_fact("ContractSigned", contract_id=cid,
+        facts.append(_fact(rg.ContractSigned, contract_id=cid,
                            kind="framework" if s.framework else "contract", tender_id=tid,
                            lot_ids=lot_ids, contracting_authority=s.authority,
                            suppliers=suppliers, signed_on=signed,
@@ -331,10 +333,10 @@ def _contract(
             change["new_value"] = lift_euro(eur)
         if change:
             summary = f"changed in published release {rid}"
-            facts.append(_fact("ContractAmended", contract_id=cid, amended_on=today,
+            facts.append(_fact(rg.ContractAmended, contract_id=cid, amended_on=today,
                                summary=summary, **change))  # fmt: skip
     if status == "terminated" and seen["status"] != "terminated":
-        facts.append(_fact("ContractTerminated", contract_id=cid, terminated_on=today,
+        facts.append(_fact(rg.ContractTerminated, contract_id=cid, terminated_on=today,
                            reason=c.get("statusDetails") or "terminated (published)"))  # fmt: skip
         seen["status"] = "terminated"
     s.contracts[cid] = dict(seen)

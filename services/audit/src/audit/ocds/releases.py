@@ -49,11 +49,17 @@ def ocid(process_id: str) -> str:
     return f"{OCID_PREFIX}-{process_id}"
 
 
+PROVENANCE = (rg.TenderReleaseImported.event_type, rg.ContractReleaseImported.event_type)
+
+
 def source_ocid(envelopes: Iterable[EventEnvelope]) -> str | None:
     """The ocid an imported process was published under: re-exported, it stays the same
     process (an ocid is global; a second one would make it two)."""
     for e in envelopes:
-        if e.event_type in ("TenderReleaseImported", "ContractReleaseImported"):
+        if e.event_type in (
+            rg.TenderReleaseImported.event_type,
+            rg.ContractReleaseImported.event_type,
+        ):
             x = typed_event(e.event_type, e.payload, e.schema_version)
             if isinstance(x, rg.TenderReleaseImported | rg.ContractReleaseImported):
                 return x.ocid
@@ -78,7 +84,7 @@ def supplier_names(envelopes: Iterable[EventEnvelope]) -> dict[str, str]:
     in every release, also those before its contract was signed."""
     names: dict[str, str] = {}
     for e in envelopes:
-        if e.event_type != "ContractSigned":
+        if e.event_type != rg.ContractSigned.event_type:
             continue
         try:
             x = typed_event(e.event_type, e.payload, e.schema_version)
