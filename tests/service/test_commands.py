@@ -235,3 +235,38 @@ async def test_a_retry_refuses_by_the_rule_when_the_rival_took_the_lot(clock: Fi
     await bus.reject(_provisional("voice", KPN, "ours-voice"), "TRANSITION_NOT_ALLOWED")
     assert (await types(store, "tender", "gt-connect")).count("ProvisionalAwardDecided") == 1
     assert store.conflicts == 1
+
+
+class LandsThenTimesOut(InMemoryEventStore):
+    """The broker stores the append but its acknowledgement is lost (a timeout), once."""
+
+    lose_next = False
+    timeouts = 0
+
+    async def append(self, history, new_events, meta, *, headers=None):  # type: ignore[no-untyped-def]
+        stored = await super().append(history, new_events, meta, headers=headers)
+        if self.lose_next:
+            self.lose_next = False
+            self.timeouts += 1
+            raise TimeoutError("the publish acknowledgement did not arrive")
+        return stored
+
+
+async def test_a_write_whose_acknowledgement_was_lost_is_its_first_acceptance(
+    clock: FixedClock,
+) -> None:
+    store = LandsThenTimesOut(clock)
+    for context in (REGISTRY, ENROLMENT):
+        await store.ensure_stream(context)
+    services = [registry_service(store, clock), enrolment_service(store, clock)]
+    for service in services:
+        await service.start()
+    bus = InProcessBus(services)
+    await register_parties(bus)
+    store.lose_next = True
+    first = await bus.accept(plan())
+    assert store.timeouts == 1
+    # The service found its own events after the timeout: accepted once, not a duplicate.
+    again = await bus.accept(plan())
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert await types(store, "tender", "gt-connect") == ["TenderPlanned"]

@@ -26,6 +26,7 @@ from typing import Any
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from contracts_schema.subjects import PROCESSED_COMMANDS_BUCKET
 from eventstore.checkpoints import CHECKPOINT_STREAM
 
 MANIFEST = "manifest.json"
@@ -123,9 +124,12 @@ async def backup(nc: NATS, out: Path, streams: list[str] | None = None) -> list[
     """Snapshot the given streams (default: every stream of the account) into `out`."""
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     chosen = streams if streams else await stream_names(nc)
-    # The checkpoints first: the event streams only grow, so every checkpoint in the backup
-    # names a sequence its stream's snapshot holds.
-    chosen = sorted(chosen, key=lambda name: name != CHECKPOINT_STREAM)
+    # The checkpoints first, then the processed-command records, then the event streams. The
+    # event streams only grow, so every checkpoint and every recorded reply in the backup names
+    # a sequence its stream's snapshot holds: a record may be missing (its command is then
+    # answered from the aggregate's events), never ahead of its events (a lost write answered
+    # "accepted").
+    chosen = sorted(chosen, key=_backup_order)
     taken = [await snapshot(nc, name, out) for name in chosen]
     manifest = {
         "taken_at": datetime.now(UTC).isoformat(),
@@ -134,6 +138,14 @@ async def backup(nc: NATS, out: Path, streams: list[str] | None = None) -> list[
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return taken
+
+
+def _backup_order(name: str) -> tuple[int, str]:
+    if name == CHECKPOINT_STREAM:
+        return (0, name)
+    if name.startswith(f"KV_{PROCESSED_COMMANDS_BUCKET}"):
+        return (1, name)
+    return (2, name)
 
 
 def read_manifest(directory: Path) -> list[StreamBackup]:

@@ -313,6 +313,9 @@ class CommandService:
                     f" {self._clock.now().isoformat()}); record a fact once it has happened",
                 )
         fresh = loading is not None  # loaded for this command, not taken from the cache
+        # Set once this call sent an append: its events found later (after a timeout or an
+        # AlreadyAppended) are this command's first result, not a duplicate.
+        appended_here = False
         attempt = 0
         while attempt < self._max_attempts:
             if loading is not None:
@@ -326,7 +329,7 @@ class CommandService:
             landed = entry.commands.get(command.command_id)
             if landed:
                 return await self._remember(
-                    command, fingerprint, _reply(command.command_id, landed, True)
+                    command, fingerprint, _reply(command.command_id, landed, not appended_here)
                 )
             now = self._clock.now()
             facts = await route.facts(command) if route.facts else None
@@ -349,6 +352,7 @@ class CommandService:
                 )
                 for e in decided
             ]
+            appended_here = True
             try:
                 # The command's trace (when propagation is on) continues on its events.
                 stored = await self._store.append(
@@ -440,9 +444,11 @@ class CommandService:
             )
         return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
 
-    # Command ids are unique across contexts: the record, shared by every service, is keyed by
-    # the id alone and says which context and command type used it. Records written before
-    # that carry the context in the key (`<context>.<id>`) and are still read.
+    # Command ids are unique across contexts: each context's record is keyed by the id alone and
+    # says which context and command type used it; the other contexts' records are read too.
+    # Keys of the form `<context>.<id>` are looked up as well (the in-memory record of older
+    # tests and tools); records in the pre-upgrade shared JetStream bucket are NOT read: a
+    # retried old command is still recognised by its aggregate's events (docs/operations.md).
 
     async def _recall(self, command_id: str) -> dict[str, Any] | None:
         """The recorded reply, or None. The record is an index, not the truth: when it cannot

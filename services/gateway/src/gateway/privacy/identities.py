@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 metadata = MetaData()
@@ -88,6 +89,13 @@ class IdentityStore:
     def pseudonym_for(self, subject: str, now: datetime | None = None) -> str:
         """The subject's pseudonym, made on first use; each use renews its retention."""
         now = now or datetime.now(UTC)
+        try:
+            return self._pseudonym_for(subject, now)
+        except IntegrityError:
+            # A concurrent first use (another request, another gateway) inserted it first.
+            return self._pseudonym_for(subject, now)
+
+    def _pseudonym_for(self, subject: str, now: datetime) -> str:
         with self.engine.begin() as conn:
             found = conn.execute(
                 select(identities.c.pseudonym).where(identities.c.subject == subject)

@@ -130,7 +130,9 @@ def _resolver(model: type[Command]) -> Any:
 
     async def resolve(info: Info, input: Any) -> Any:
         data = to_plain(input)
-        data.setdefault("command_id", uuid.uuid4().hex)
+        minted = data.get("command_id") is None  # the client chose no id: this request's own
+        if minted:
+            data["command_id"] = uuid.uuid4().hex
         try:
             command = model.model_validate(data)
         except ValidationError as exc:
@@ -161,6 +163,10 @@ def _resolver(model: type[Command]) -> Any:
         actor = await actor_of(principal, info.context.identity_store)
         reply = await info.context.commands.send(command, actor)
         if isinstance(reply, CommandAccepted):
+            if minted and reply.duplicate:
+                # An id minted for this request was used by nothing else: the duplicate is
+                # the bus's own resend after a timeout, so this is the first acceptance.
+                reply = reply.model_copy(update={"duplicate": False})
             return _succeeded(reply)
         return DomainError(code=reply.code, message=reply.message, refusal=refusal_code(reply.code))
 

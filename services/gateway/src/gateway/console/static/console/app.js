@@ -146,6 +146,8 @@ async function participation() {
 
 const VIEWS = { timeline, history, participation };
 
+let generation = 0;
+
 async function render() {
   const [name, query] = (location.hash.slice(1) || "timeline").split("?");
   const show = VIEWS[name] || timeline;
@@ -157,12 +159,18 @@ async function render() {
   document.getElementById("horizon-status").textContent = h.asOf || h.knownAt
     ? `${t("showing")}: ${t("asOf")} ${h.asOf || "—"}, ${t("knownAt")} ${h.knownAt || "—"}` : t("present");
   document.getElementById("who").textContent = session.token ? `${t("signedIn")} ${whoAmI(session.token)}` : t("anonymous");
+  // Only the latest render may fill the view: an earlier one (e.g. anonymous, before a sign-in)
+  // that answers later must not overwrite it, and the view stays busy until the latest is done.
+  const mine = ++generation;
   view.setAttribute("aria-busy", "true");
+  let children;
   try {
-    view.replaceChildren(...(await show(new URLSearchParams(query))));
+    children = await show(new URLSearchParams(query));
   } catch (error) {
-    view.replaceChildren(el("p", { class: "error", role: "alert" }, error.message));
+    children = [el("p", { class: "error", role: "alert" }, error.message)];
   }
+  if (mine !== generation) return;
+  view.replaceChildren(...children);
   view.setAttribute("aria-busy", "false");
 }
 
