@@ -313,8 +313,10 @@ class CommandService:
                     f" {self._clock.now().isoformat()}); record a fact once it has happened",
                 )
         fresh = loading is not None  # loaded for this command, not taken from the cache
-        # Set once this call sent an append: its events found later (after a timeout or an
-        # AlreadyAppended) are this command's first result, not a duplicate.
+        # Set when this call's append met a timeout or an election (outcome unknown): its events
+        # found on the reload are this call's own first result, not a duplicate. (A conflict or
+        # AlreadyAppended says someone else wrote: another process handling the same command
+        # reports it first, so here it stays a duplicate.)
         appended_here = False
         attempt = 0
         while attempt < self._max_attempts:
@@ -352,7 +354,6 @@ class CommandService:
                 )
                 for e in decided
             ]
-            appended_here = True
             try:
                 # The command's trace (when propagation is on) continues on its events.
                 stored = await self._store.append(
@@ -378,6 +379,7 @@ class CommandService:
                     raise
                 if loop.time() > transient_until:
                     raise
+                appended_here = True
                 log.info("append of %s met %r; retrying", command.command_id, exc)
                 await asyncio.sleep(TRANSIENT_PAUSE)
                 continue
