@@ -2,8 +2,9 @@
 p50/p99, under a steady background command load on the registry.
 
 The system runs as `make run` runs it (bootstrap.system.System: registry and enrolment
-services, the gateway's projection runners, the gateway app on uvicorn, one process), over
-the read model the replay suite rebuilt. Each probe amends a contract through the
+services and the gateway app on uvicorn in one process, the gateway's projections in a child
+process, `python -m bootstrap.serve projector`), over the read model the replay suite rebuilt.
+The gateway learns the projector's positions from its announcements on NATS. Each probe amends a contract through the
 `amendContract` mutation, then polls `contract { lastAmendment }` until it shows the
 amendment. A second figure asks once with the reply's consistency token (read-your-writes).
 Baseline: from a raw publish to an ordered consumer receiving that message (JetStream alone).
@@ -34,6 +35,7 @@ from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import REGISTRY
 from eventstore.serving import send_command
 from eventstore.sql import make_engine
+from gateway.projections import ContractsProjection
 
 POLL = 0.001
 MAX_IN_FLIGHT = 64
@@ -62,13 +64,14 @@ def amendable_contracts(url: str) -> list[tuple[str, datetime]]:
     probe must take effect after every fact already known of its contract (an amendment
     dated at the signature would sit before the history's own amendments and never show).
     """
+    table = f"{ContractsProjection().key}_contracts"  # the live version's table
     engine = make_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT contract_id, max(valid_from) FROM contracts_v2_contracts"
-                " WHERE contract_id IN (SELECT contract_id FROM contracts_v2_contracts"
-                "   WHERE status = 'active' AND known_to = 4611686018427387904"
+                f"SELECT contract_id, max(valid_from) FROM {table}"
+                f" WHERE contract_id IN (SELECT contract_id FROM {table}"
+                "   WHERE status = 'active' AND kind <> 'call_off' AND known_to = 4611686018427387904"
                 "   AND valid_to = 4611686018427387904)"
                 " GROUP BY contract_id ORDER BY contract_id"
             )
@@ -129,6 +132,9 @@ async def graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]
     return body["data"]
 
 
+DIAG: Any = lambda _c: ""
+
+
 async def probe(
     http: httpx.AsyncClient, contract_id: str, on: datetime, i: int, with_token: bool
 ) -> float:
@@ -143,7 +149,11 @@ async def probe(
     token = reply["consistencyToken"] if with_token else None
     while True:  # polling the query is the measurement: visible to a reader
         if time.perf_counter() - replied > PROBE_DEADLINE:
-            raise RuntimeError(f"probe {i} not visible after {PROBE_DEADLINE} s")
+            raise RuntimeError(
+                f"probe {i} not visible after {PROBE_DEADLINE} s (amended {contract_id} at"
+                f" {on.isoformat()}, now {datetime.now(UTC).isoformat()}; token"
+                f" {reply['consistencyToken']}; last seen {data['contract']}; {DIAG(contract_id)})"
+            )
         data = await graphql(http, QUERY, {"id": contract_id, "token": token})
         if data["contract"]["lastAmendment"] == summary:
             return time.perf_counter() - replied
@@ -195,8 +205,11 @@ async def run(ctx: BenchContext) -> list[Figure]:
         data_dir,
         settings(ctx.read_model_url, secret),
         with_notifier=False,
+        projector_process=True,  # as `make run` and compose: the projections in their own process
     )
     await system.start()
+    global DIAG
+    DIAG = _diagnose(ctx.read_model_url, system)
     assert system.app is not None
     server = await Server(system.app).start()
     headers = {"Authorization": f"Bearer {coordinator_token(secret)}"}
@@ -227,7 +240,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
     theirs = latency_ms(raw)
     note = (
         f"under {ctx.config.freshness_load_per_s} cmd/s of registry AmendContract load;"
-        f" gateway + services + projections in one process (as `make run`); SQLite"
+        f" gateway + services in one process, projections in a child process (as `make run`);"
+        " SQLite"
     )
     if rejected:
         note += f"; {len(rejected)} background commands rejected: {sorted(set(rejected))}"
@@ -253,3 +267,27 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 )
             )
     return figures
+
+
+def _diagnose(url: str, system: Any) -> Any:
+    def diag(contract_id: str) -> str:
+        table = f"{ContractsProjection().key}_contracts"
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT valid_from, valid_to, known_from, known_to, last_amendment, status"
+                    f" FROM {table} WHERE contract_id = :c ORDER BY known_from, valid_from"
+                ),
+                {"c": contract_id},
+            ).all()
+            parked = conn.execute(text("SELECT projection, seq, error FROM projection_parked")).all()
+            checkpoints = conn.execute(text("SELECT * FROM projection_checkpoints")).all()
+        engine.dispose()
+        runners = [
+            (r.projection.key, dict(r.positions), r.delivery_gaps, r.live, r.leading)
+            for r in system.runners
+        ]
+        return f"rows {rows[-6:]}; parked {parked[:5]}; checkpoints {checkpoints}; runners {runners}"
+
+    return diag

@@ -40,13 +40,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.subjects import BoundedContext
 from eventstore.observability import projection_span
 from eventstore.ports import EventSource, Subscription
 from eventstore.projection_leader import Leadership, lock_schema
+from eventstore.projection_news import HEARTBEAT, SILENCE, Announcer, News, subject
 from eventstore.sources import JetStreamSource
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
@@ -282,6 +283,7 @@ class RunnerFactory(Protocol):
         *,
         batch: int = 500,
         instance: str | None = None,
+        follow: bool = False,
     ) -> ProjectionRunner: ...
 
 
@@ -294,7 +296,10 @@ class ProjectionRunner:
         *,
         batch: int = 500,
         instance: str | None = None,
+        follow: bool = False,
     ) -> None:
+        """`follow`: only read (the gateway beside a projector process): never apply, never
+        lead; learn the applying runner's positions from its announcements."""
         self._source = JetStreamSource(source) if isinstance(source, NATS) else source
         # Runners writing to different databases (e.g. two replicas, each with its own
         # SQLite file) must not share, and delete at start, each other's consumer.
@@ -320,6 +325,19 @@ class ProjectionRunner:
         self._standby: asyncio.Task[None] | None = None
         self.leading = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.follow = follow
+        # Positions travel on NATS core between processes (eventstore.projection_news).
+        self._news = (
+            Announcer(self._source.nc, subject(engine, projection.key))
+            if isinstance(self._source, JetStreamSource)
+            else None
+        )
+        self._listening: Any = None  # the news subscription (followers and standbys)
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._started_at = 0.0
+        self.heard_at: float | None = None  # loop time of the last news heard (followers)
+        self.failure: str | None = None  # set by an owner that saw the projector fail
+        self.checkpoint_looks = 0  # waits that ended on the database, not an announcement
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -376,6 +394,10 @@ class ProjectionRunner:
     async def start(self) -> None:
         from eventstore.projection_versions import claim_if_first
 
+        self._started_at = asyncio.get_running_loop().time()
+        if self.follow:
+            await self._start_following()
+            return
         self.bind_history()
         await asyncio.to_thread(self.create_tables)
         self.positions = await asyncio.to_thread(self.load_positions)
@@ -391,13 +413,91 @@ class ProjectionRunner:
             log.info("projection %s: another runner leads; standing by", p.key)
             self._standby = asyncio.create_task(self._stand_by())
 
-    async def _stand_by(self) -> None:
-        # Follow the leader's checkpoints (read-your-writes still works here) until it goes.
+    async def _start_following(self) -> None:
+        """Read only: the projector creates the tables, applies, and announces its positions."""
+        from eventstore.projection_versions import live_version
+
+        self.positions = await asyncio.to_thread(self._stored_positions)
+        try:
+            found = await asyncio.to_thread(live_version, self._engine, self.projection.name)
+        except (OperationalError, ProgrammingError):  # no projector has started yet
+            found = None
+        self._set_live(found)
+        await self._listen()
+
+    def _set_live(self, version: int | None) -> None:
+        # None: no version claimed yet; the first one built will be this one.
+        self.live_version = version if version is not None else self.projection.version
+        self.live = self.live_version == self.projection.version
+
+    def _stored_positions(self) -> dict[str, int]:
+        """The checkpoints, or none before a projector created its tables."""
+        try:
+            return self.load_positions()
+        except (OperationalError, ProgrammingError):
+            return {}
+
+    async def _listen(self) -> None:
+        if self._news is not None and self._listening is None:
+            self._listening = await self._news.listen(self._heard)
+
+    async def _heard(self, news: News) -> None:
+        self.heard_at = asyncio.get_running_loop().time()
+        if self.follow:
+            self.parked_count = news.parked
+            if news.live_version is not None:
+                self._set_live(news.live_version)
+        await self._advance(news.positions)
+
+    async def wait_heard(self, timeout: float) -> bool:
+        """Wait until the applying runner has been heard from once (a follower's start)."""
+        try:
+            async with asyncio.timeout(timeout), self._advanced:
+                await self._advanced.wait_for(lambda: self.heard_at is not None)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _advance(self, positions: Mapping[str, int]) -> None:
+        async with self._advanced:
+            for stream, seq in positions.items():
+                self.positions[stream] = max(self.positions.get(stream, 0), seq)
+            self._advanced.notify_all()
+
+    async def _announce(self) -> None:
+        if self._news is not None:
+            news = News(dict(self.positions), self.live_version, self.parked_count)
+            await self._news.announce(news)
+
+    async def _beat(self) -> None:
+        """Say the positions also when idle: a follower that missed news catches up, one that
+        hears nothing for long knows this runner is gone."""
         while True:
-            positions = await asyncio.to_thread(self.load_positions)
-            async with self._advanced:
-                self.positions.update(positions)
-                self._advanced.notify_all()
+            await self._announce()
+            await asyncio.sleep(HEARTBEAT)
+
+    @property
+    def problem(self) -> str | None:
+        """Why this runner's read model may not be current (None: nothing known wrong)."""
+        if self.failure is not None:
+            return self.failure
+        if not self.follow or self._news is None:
+            return None
+        now = asyncio.get_running_loop().time()
+        last = self.heard_at if self.heard_at is not None else self._started_at
+        if now - last > SILENCE:
+            return (
+                f"no word from the projector of {self.projection.key} for {now - last:.0f}s:"
+                " is the projector process running?"
+            )
+        return None
+
+    async def _stand_by(self) -> None:
+        # Follow the leader's announcements (read-your-writes still works here) and take over
+        # when it goes; the checkpoints are read too, for a leader that cannot announce.
+        await self._listen()
+        while True:
+            await self._advance(await asyncio.to_thread(self.load_positions))
             if await asyncio.to_thread(self._leadership.try_acquire):
                 log.info("projection %s: leader gone, taking over", self.projection.key)
                 self.positions = await asyncio.to_thread(self.load_positions)
@@ -407,6 +507,11 @@ class ProjectionRunner:
 
     async def _lead(self) -> None:
         self.leading = True
+        if self._listening is not None:  # a standby taking over speaks now, not listens
+            await self._listening.unsubscribe()
+            self._listening = None
+        if self._news is not None:
+            self._heartbeat = asyncio.create_task(self._beat())
         for context in self.projection.contexts:
             # The SQL checkpoint is the truth: the subscriber (re)creates its consumer right
             # after our position whenever it arms (also while the cluster elects a leader:
@@ -422,6 +527,15 @@ class ProjectionRunner:
             self._subscribers.append(subscriber)
 
     async def stop(self) -> None:
+        if self._heartbeat is not None:
+            await cancel_and_wait(self._heartbeat)
+            self._heartbeat = None
+        if self._listening is not None:
+            with contextlib.suppress(Exception):  # the connection may be closed already
+                await self._listening.unsubscribe()
+            self._listening = None
+        if self.follow:
+            return
         if self._standby is not None:
             self._standby.cancel()
             await asyncio.gather(self._standby, return_exceptions=True)
@@ -449,9 +563,8 @@ class ProjectionRunner:
             # A span in the trace of the mutation whose events these are (none if untraced).
             with projection_span(self.projection.key, context.stream, events):
                 last = await asyncio.to_thread(self.apply_batch, context.stream, events)
-            async with self._advanced:
-                self.positions[context.stream] = max(self.positions.get(context.stream, 0), last)
-                self._advanced.notify_all()
+            await self._advance({context.stream: last})
+            await self._announce()  # committed: readers in other processes may see it now
 
         return handle
 
@@ -591,6 +704,7 @@ class ProjectionRunner:
                     p = self.projection
                     await asyncio.to_thread(take_over, self._engine, p.name, p.version)
                     self.live, self.live_version = True, p.version
+                    await self._announce()
                     log.info("projection %s caught up and took over", p.key)
                     return
             except Exception as exc:  # broker hiccup: try again
@@ -625,5 +739,10 @@ class ProjectionRunner:
                 async with self._advanced:
                     await self._advanced.wait_for(reached)
         except TimeoutError:
-            return False
+            if self.leading:
+                return False
+            # Core NATS may have lost an announcement: one last look at the checkpoints.
+            self.checkpoint_looks += 1
+            await self._advance(await asyncio.to_thread(self._stored_positions))
+            return reached()
         return True

@@ -26,7 +26,7 @@ from eventstore.settings import CommandSettings
 from eventstore.signing import EventSigner
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
-from gateway.readside import ReadSide, start_read_side
+from gateway.readside import ReadSide, start_projections, start_read_side
 from gateway.settings import GatewaySettings
 from notifier.db import notifier_engine
 from notifier.projection import NotifierSchedule
@@ -62,9 +62,13 @@ def projection_runner(
     *,
     batch: int = 500,
     instance: str | None = None,
+    follow: bool = False,
 ) -> ProjectionRunner:
-    """The runner of one projection into `engine` (an `eventstore.projection.RunnerFactory`)."""
-    return ProjectionRunner(source, engine, projection, batch=batch, instance=instance)
+    """The runner of one projection into `engine` (an `eventstore.projection.RunnerFactory`);
+    with `follow`, one that only follows the positions its projector process announces."""
+    return ProjectionRunner(
+        source, engine, projection, batch=batch, instance=instance, follow=follow
+    )
 
 
 # Each service's command side.
@@ -130,8 +134,20 @@ async def read_side(
     store: EventStore,
     *,
     read_database_url: str | None = None,
+    follow: bool = False,
 ) -> ReadSide:
-    """The gateway's projections, read models and GraphQL app."""
+    """The gateway's projections (or, with `follow`, a projector process's), read models and
+    GraphQL app."""
     return await start_read_side(
-        nc, settings, store, projection_runner, read_database_url=read_database_url
+        nc,
+        settings,
+        store,
+        projection_runner,
+        read_database_url=read_database_url,
+        follow=follow,
     )
+
+
+async def gateway_projections(nc: NATS, engine: Engine) -> list[ProjectionRunner]:
+    """The projector process's runners: every read model the gateway reads, applied here."""
+    return await start_projections(nc, engine, projection_runner)
