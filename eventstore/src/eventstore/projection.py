@@ -17,6 +17,7 @@ import functools
 import hashlib
 import logging
 import threading
+import time
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -249,26 +250,73 @@ def _insert_plan(
     return plan
 
 
-_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_WRITER_LOCKS_GUARD = threading.Lock()
+class WriterTurn:
+    """A lock taken in the order it was asked for (first come, first served).
+
+    A plain lock lets the runner that just released it take it again before a waiting one
+    wakes: a runner catching up on thousands of events then starves the live ones. With
+    turns in order, and `ProjectionRunner` cutting its transactions short while another
+    waits, a live read model's next commit waits at most for one short transaction.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._issued = 0
+        self._serving = 0
+        self._held = threading.local()
+
+    def __enter__(self) -> WriterTurn:
+        with self._cond:
+            ticket = self._issued
+            self._issued += 1
+            self._cond.wait_for(lambda: self._serving == ticket)
+        self._held.since = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        held = time.perf_counter() - self._held.since
+        with self._cond:
+            self._held.last = (held, self._issued - self._serving > 1)  # (seconds, others wait)
+            self._serving += 1
+            self._cond.notify_all()
+
+    def last_held(self) -> tuple[float, bool]:
+        """How long this thread last held the turn, and whether another waited for it."""
+        last: tuple[float, bool] = getattr(self._held, "last", (0.0, False))
+        return last
+
+
+_WRITER_TURNS: weakref.WeakKeyDictionary[Engine, WriterTurn] = weakref.WeakKeyDictionary()
+_WRITER_TURNS_GUARD = threading.Lock()
+
+
+def writer_turn(engine: Engine) -> WriterTurn | None:
+    """On SQLite, the turn runners of one process sharing an engine take to write."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with _WRITER_TURNS_GUARD:
+        turn = _WRITER_TURNS.get(engine)
+        if turn is None:
+            turn = _WRITER_TURNS[engine] = WriterTurn()
+    return turn
 
 
 def _writer_turn(engine: Engine) -> contextlib.AbstractContextManager[object]:
-    """On SQLite, runners of one process sharing an engine take turns at a lock of their own.
+    """On SQLite, runners of one process sharing an engine take turns (`WriterTurn`).
 
     SQLite has one writer at a time; a second `BEGIN IMMEDIATE` waits in SQLite's busy
     handler, which sleeps in growing steps (up to 100 ms) and so leaves the file idle after
     the holder commits: in a rebuild the five runners spent a large share of their time
-    there. A process-local lock hands the turn over at once. Other processes still meet the
+    there. A process-local turn hands over at once. Other processes still meet the
     busy timeout; PostgreSQL needs no turn (row locks).
     """
-    if engine.dialect.name != "sqlite":
-        return contextlib.nullcontext()
-    with _WRITER_LOCKS_GUARD:
-        lock = _WRITER_LOCKS.get(engine)
-        if lock is None:
-            lock = _WRITER_LOCKS[engine] = threading.Lock()
-    return lock
+    turn = writer_turn(engine)
+    return turn if turn is not None else contextlib.nullcontext()
+
+
+# The longest a runner holds the SQLite writer turn while another runner waits for it: a
+# catching-up read model applies its backlog in transactions about this long.
+FAIR_TURN = 0.05  # seconds
 
 
 class RunnerFactory(Protocol):
@@ -338,6 +386,7 @@ class ProjectionRunner:
         self.heard_at: float | None = None  # loop time of the last news heard (followers)
         self.failure: str | None = None  # set by an owner that saw the projector fail
         self.checkpoint_looks = 0  # waits that ended on the database, not an announcement
+        self._chunk = batch  # events per transaction (smaller while others wait: WriterTurn)
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -562,11 +611,30 @@ class ProjectionRunner:
         async def handle(events: list[StoredEvent]) -> None:
             # A span in the trace of the mutation whose events these are (none if untraced).
             with projection_span(self.projection.key, context.stream, events):
-                last = await asyncio.to_thread(self.apply_batch, context.stream, events)
-            await self._advance({context.stream: last})
-            await self._announce()  # committed: readers in other processes may see it now
+                done = 0
+                while done < len(events):
+                    chunk = events[done : done + self._chunk]
+                    last = await asyncio.to_thread(self._apply_taking_turns, context.stream, chunk)
+                    done += len(chunk)
+                    await self._advance({context.stream: last})
+                    await self._announce()  # committed: other processes may read it now
 
         return handle
+
+    def _apply_taking_turns(self, stream: str, events: list[StoredEvent]) -> int:
+        """`apply_batch`, then size the next transaction: as large as the batch while no other
+        runner waits for the writer turn, about `FAIR_TURN` long while one does."""
+        last = self.apply_batch(stream, events)
+        turn = writer_turn(self._engine)
+        if turn is not None:
+            held, others_waited = turn.last_held()
+            if others_waited and held > FAIR_TURN:
+                self._chunk = max(1, int(len(events) * FAIR_TURN / held))
+            elif not others_waited:
+                self._chunk = self._batch
+            else:  # short enough: grow back towards the batch
+                self._chunk = min(self._batch, self._chunk * 2)
+        return last
 
     def apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
         """Apply a batch and move the checkpoint in one transaction; returns the new checkpoint."""

@@ -121,7 +121,8 @@ async def test_gateway_process_serves_graphql_health_and_projection_lag(
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{projector_metrics}") as http:
-            ready = await wait_ready(http, projector, projector_log)  # it created the tables
+            # It imports, connects and creates every table first: a slow start on a busy machine.
+            ready = await wait_ready(http, projector, projector_log, timeout=120)
             assert ready.json()["checks"] == {"nats": True, "projections": True}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{enrolment_metrics}") as http:
             await wait_ready(http, enrolment, enrolment_log)

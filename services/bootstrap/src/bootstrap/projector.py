@@ -18,7 +18,7 @@ import signal
 import nats
 from nats.aio.client import Client as NATS
 
-from bootstrap.parts import gateway_projections
+from bootstrap.runners import gateway_projections
 from eventstore.health import HealthServer
 from eventstore.observability import (
     configure_logging,

@@ -42,10 +42,8 @@ class ProjectorProcess:
         for name in ("GT_LOG_FORMAT", "GT_LOG_LEVEL"):
             if name in os.environ:
                 inherited[name] = os.environ[name]
-        prof = ["-m", "cProfile", "-o", os.environ["FRESH_PROFILE"]] if os.environ.get("FRESH_PROFILE") else []  # TEMP
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            *prof,
             "-m",
             "bootstrap.serve",
             "projector",

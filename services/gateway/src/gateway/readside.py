@@ -20,7 +20,6 @@ from audit.temporal import TemporalProjection
 from eventstore.projection import ProjectionRunner, RunnerFactory
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
-from gateway.app import build_app
 from gateway.commandbus import CommandBus
 from gateway.history.sources import audit_sources
 from gateway.live import LiveEvents
@@ -95,6 +94,8 @@ async def start_read_side(
     except BaseException:
         await side.stop()
         raise
+    from gateway.app import build_app  # here: the projector process imports no GraphQL
+
     side.read = ReadModels(read_engine, side.runners)
     identities = IdentityStore.open(settings.identity_database_url)  # apart: it can forget
     bus = CommandBus(nc)
