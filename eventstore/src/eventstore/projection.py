@@ -314,9 +314,13 @@ def _writer_turn(engine: Engine) -> contextlib.AbstractContextManager[object]:
     return turn if turn is not None else contextlib.nullcontext()
 
 
-# The longest a runner holds the SQLite writer turn while another runner waits for it: a
-# catching-up read model applies its backlog in transactions about this long.
+# How long a runner's transactions hold the SQLite writer turn: about FAIR_TURN while other
+# runners also want it (a catching-up read model then applies its backlog in short turns and
+# the live ones wait at most one of them), LONE_TURN when it has been alone for a while.
 FAIR_TURN = 0.05  # seconds
+LONE_TURN = 0.5
+CONTENTION_MEMORY = 5.0  # seconds since another runner last waited
+FIRST_CHUNK = 16  # events in a runner's first transaction, before it knows their cost
 
 
 class RunnerFactory(Protocol):
@@ -386,7 +390,8 @@ class ProjectionRunner:
         self.heard_at: float | None = None  # loop time of the last news heard (followers)
         self.failure: str | None = None  # set by an owner that saw the projector fail
         self.checkpoint_looks = 0  # waits that ended on the database, not an announcement
-        self._chunk = batch  # events per transaction (smaller while others wait: WriterTurn)
+        self._chunk = min(batch, FIRST_CHUNK)  # events per transaction (see FAIR_TURN)
+        self._contended_at = float("-inf")
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -622,18 +627,22 @@ class ProjectionRunner:
         return handle
 
     def _apply_taking_turns(self, stream: str, events: list[StoredEvent]) -> int:
-        """`apply_batch`, then size the next transaction: as large as the batch while no other
-        runner waits for the writer turn, about `FAIR_TURN` long while one does."""
+        """`apply_batch`, then size the next transaction by what the last one cost per event:
+        about `FAIR_TURN` long while other runners want the writer turn (recently), about
+        `LONE_TURN` otherwise. Sized before it starts, a transaction never holds the turn
+        for a whole backlog of a slow read model."""
         last = self.apply_batch(stream, events)
         turn = writer_turn(self._engine)
-        if turn is not None:
+        if turn is None:  # PostgreSQL: no turn to share, whole batches
+            self._chunk = self._batch
+        else:
             held, others_waited = turn.last_held()
-            if others_waited and held > FAIR_TURN:
-                self._chunk = max(1, int(len(events) * FAIR_TURN / held))
-            elif not others_waited:
-                self._chunk = self._batch
-            else:  # short enough: grow back towards the batch
-                self._chunk = min(self._batch, self._chunk * 2)
+            now = time.monotonic()
+            if others_waited:
+                self._contended_at = now
+            target = FAIR_TURN if now - self._contended_at < CONTENTION_MEMORY else LONE_TURN
+            per_event = max(held, 1e-6) / len(events)
+            self._chunk = max(1, min(self._batch, int(target / per_event)))
         return last
 
     def apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
