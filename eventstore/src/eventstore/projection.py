@@ -263,12 +263,19 @@ class WriterTurn:
         self._cond = threading.Condition()
         self._issued = 0
         self._serving = 0
+        self._owners: dict[int, str | None] = {}  # ticket -> who asked (waiting or holding)
         self._held = threading.local()
 
+    def for_owner(self, owner: str | None) -> None:
+        """Name who takes this thread's next turns (a read model: its streams are one owner)."""
+        self._held.owner = owner
+
     def __enter__(self) -> WriterTurn:
+        owner = getattr(self._held, "owner", None)
         with self._cond:
             ticket = self._issued
             self._issued += 1
+            self._owners[ticket] = owner
             self._cond.wait_for(lambda: self._serving == ticket)
         self._held.since = time.perf_counter()
         return self
@@ -276,12 +283,14 @@ class WriterTurn:
     def __exit__(self, *exc: object) -> None:
         held = time.perf_counter() - self._held.since
         with self._cond:
-            self._held.last = (held, self._issued - self._serving > 1)  # (seconds, others wait)
+            mine = self._owners.pop(self._serving)
+            others = any(o is None or o != mine for o in self._owners.values())
+            self._held.last = (held, others)  # (seconds, another owner waits)
             self._serving += 1
             self._cond.notify_all()
 
     def last_held(self) -> tuple[float, bool]:
-        """How long this thread last held the turn, and whether another waited for it."""
+        """How long this thread last held the turn, and whether another owner waited for it."""
         last: tuple[float, bool] = getattr(self._held, "last", (0.0, False))
         return last
 
@@ -631,8 +640,10 @@ class ProjectionRunner:
         about `FAIR_TURN` long while other runners want the writer turn (recently), about
         `LONE_TURN` otherwise. Sized before it starts, a transaction never holds the turn
         for a whole backlog of a slow read model."""
-        last = self.apply_batch(stream, events)
         turn = writer_turn(self._engine)
+        if turn is not None:
+            turn.for_owner(self.projection.key)
+        last = self.apply_batch(stream, events)
         if turn is None:  # PostgreSQL: no turn to share, whole batches
             self._chunk = self._batch
         else:
