@@ -33,8 +33,7 @@ from audit.ocds.packages import (
 from audit.ocds.schemas import errors
 from audit.ocds.sections import instant
 from audit.wiring import open_store, resolve_settings
-from contracts_schema.subjects import REGISTRY
-from eventstore.serving import send_command
+from eventstore.serving import request_reply
 from eventstore.settings import NatsSettings
 
 ocds_app = typer.Typer(
@@ -270,7 +269,7 @@ async def import_data(settings: NatsSettings, data: bytes, publisher: str) -> Re
         with typer.progressbar(length=len(items), label="importing", file=sys.stderr) as bar:
             return await import_items(
                 items,
-                lambda command, who: send_command(store.nc, REGISTRY, command, actor=who),
+                lambda subject, payload: request_reply(store.nc, subject, payload, timeout=120),
                 store,
                 bar.update,
             )
