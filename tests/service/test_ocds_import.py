@@ -238,3 +238,62 @@ async def test_a_process_in_one_message_is_recorded_release_by_release_up_to_a_r
     )
     assert all(isinstance(r, CommandAccepted) and r.duplicate for r in again.releases[0].replies)
     assert len(await stored(store)) == len(events)
+
+
+LAW_FINDINGS = """query ($filter: LawFindingFilter, $first: Int, $after: String) {
+  lawFindings(filter: $filter, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    nodes { code on tenderId contractId contractingAuthorityCode dated subject
+            contract { contractId } tender { tenderId } }
+  }
+}"""
+
+
+def _another(ocid: str, buyer: str, year: int) -> dict[str, Any]:
+    """`_process(10, 6)` as another buyer's process of another year."""
+    text = json.dumps(_process(10, 6)).replace("ocds-gtnl99-x1", ocid)
+    return dict(json.loads(text.replace("NL-KVK-71830960", buyer).replace("2020-", f"{year}-")))
+
+
+async def test_the_law_findings_of_every_import_are_one_paged_and_filtered_list(
+    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
+) -> None:
+    await run(store, bus, json.dumps(_process(10, 6)).encode())  # buyer 71830960, 2020
+    await run(store, bus, json.dumps(_another("ocds-gtnl99-x2", "NL-KVK-50000000", 2021)).encode())
+    await run(store, bus, json.dumps(_process(25, 4)).replace("x1", "x3").encode())  # lawful
+    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
+    try:
+        for runner in g.runners:
+            assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+
+        async def ask(token: str | None = None, **variables: Any) -> dict[str, Any]:
+            body = await g.query(LAW_FINDINGS, variables, token=token)
+            assert "errors" not in body, body
+            return dict(body["data"]["lawFindings"])
+
+        every = await ask()  # public, as Contract.lawFindings of a public contract is
+        by_buyer = await ask(filter={"contractingAuthority": "KVK-50000000"})
+        by_code = await ask(filter={"code": ["STANDSTILL_NOT_ENDED"], "on": "CONTRACT"})
+        by_tender = await ask(filter={"tenderId": "ocds-gtnl99-x1"})
+        in_2021 = await ask(filter={"dated": {"from": "2021-01-01", "to": "2021-12-31"}})
+        on_tenders = await ask(filter={"on": "TENDER"})
+        first = await ask(g.token("coordinator"), first=3)
+        rest = await ask(g.token("coordinator"), first=3, after=first["pageInfo"]["endCursor"])
+    finally:
+        await g.stop()
+    assert every["totalCount"] == 4  # two findings on each of two contracts; none on x3
+    nodes = every["nodes"]
+    assert [(n["contractId"], n["dated"]) for n in nodes][::2] == [
+        ("ocds-gtnl99-x1-c1", "2020-03-12"), ("ocds-gtnl99-x2-c1", "2021-03-12")]  # fmt: skip
+    assert all(n["on"] == "CONTRACT" and n["contract"]["contractId"] == n["contractId"]
+               and n["tender"]["tenderId"] == n["tenderId"] for n in nodes)  # fmt: skip
+    assert {n["contractingAuthorityCode"] for n in by_buyer["nodes"]} == {"KVK-50000000"}
+    assert by_buyer["totalCount"] == 2
+    assert [n["contractId"] for n in by_code["nodes"]] == ["ocds-gtnl99-x1-c1", "ocds-gtnl99-x2-c1"]
+    assert {n["tenderId"] for n in by_tender["nodes"]} == {"ocds-gtnl99-x1"}
+    assert {n["contractId"] for n in in_2021["nodes"]} == {"ocds-gtnl99-x2-c1"}
+    assert on_tenders == {"totalCount": 0, "pageInfo": {"hasNextPage": False, "endCursor": None},
+                          "nodes": []}  # fmt: skip
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert rest["pageInfo"]["hasNextPage"] is False
+    assert first["nodes"] + rest["nodes"] == nodes
