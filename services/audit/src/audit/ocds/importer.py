@@ -44,7 +44,7 @@ from eventstore.ports import EventStorePort
 
 # A command message in, the reply's bytes out: NATS request/reply, or `handle` in-process.
 Request = Callable[[str, bytes], Awaitable[bytes]]
-CONCURRENCY = 32  # processes in flight (each a different aggregate: the registry runs them at once)
+CONCURRENCY = 16  # processes in flight: each holds one of the registry's command workers
 BATCH = 50  # releases per ImportProcessReleases message
 MAX_MESSAGE = 900_000  # bytes; NATS refuses messages over its max_payload (1 MB by default)
 ATTEMPTS = 3
