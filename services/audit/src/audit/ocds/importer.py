@@ -265,9 +265,11 @@ class _Process:
                                f" largest command message ({MAX_MESSAGE:,} bytes)"))  # fmt: skip
             return []
         answer = await self._ask(payload)
-        if isinstance(answer, CommandRejected):  # the batch as a whole (e.g. unavailable)
+        if isinstance(answer, CommandRejected) or not answer.releases:  # the batch as a whole
+            why = (f"{answer.code}: {answer.message}" if isinstance(answer, CommandRejected)
+                   else "the registry answered for none of these releases")  # fmt: skip
             for item, _ in batch:
-                self._skip(Problem(item.path, f"{answer.code}: {answer.message}"))
+                self._skip(Problem(item.path, why))
             return []
         for n, ((item, mapped), outcome) in enumerate(zip(batch, answer.releases, strict=False)):
             refused = outcome.refused
