@@ -251,42 +251,54 @@ def _insert_plan(
 
 
 class WriterTurn:
-    """A lock taken in the order it was asked for (first come, first served).
+    """The SQLite writer of one process's read models, taken in turns, in order.
 
     A plain lock lets the runner that just released it take it again before a waiting one
-    wakes: a runner catching up on thousands of events then starves the live ones. With
-    turns in order, and `ProjectionRunner` cutting its transactions short while another
-    waits, a live read model's next commit waits at most for one short transaction.
+    wakes: a runner catching up on thousands of events then starved the live ones. Here the
+    turns go in the order they were asked for, live read models first: a turn asked for
+    while catching up (`for_owner(..., catching_up=True)`) waits until no live one does. With
+    `ProjectionRunner` sizing its transactions short while another waits, a live read model's
+    next commit waits at most for one short transaction.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._issued = 0
-        self._serving = 0
-        self._owners: dict[int, str | None] = {}  # ticket -> who asked (waiting or holding)
+        self._holder: int | None = None
+        self._waiting: dict[int, tuple[str | None, bool]] = {}  # ticket -> (owner, catching up)
         self._held = threading.local()
 
-    def for_owner(self, owner: str | None) -> None:
-        """Name who takes this thread's next turns (a read model: its streams are one owner)."""
+    def for_owner(self, owner: str | None, *, catching_up: bool = False) -> None:
+        """Name who takes this thread's next turns (a read model: its streams are one owner)
+        and whether it is catching up on a backlog (then live read models go first)."""
         self._held.owner = owner
+        self._held.catching_up = catching_up
+
+    def _next(self) -> int:
+        live = [t for t, (_, behind) in self._waiting.items() if not behind]
+        return min(live) if live else min(self._waiting)
 
     def __enter__(self) -> WriterTurn:
         owner = getattr(self._held, "owner", None)
+        behind = getattr(self._held, "catching_up", False)
         with self._cond:
             ticket = self._issued
             self._issued += 1
-            self._owners[ticket] = owner
-            self._cond.wait_for(lambda: self._serving == ticket)
+            self._waiting[ticket] = (owner, behind)
+            self._cond.wait_for(lambda: self._holder is None and self._next() == ticket)
+            del self._waiting[ticket]
+            self._holder = ticket
         self._held.since = time.perf_counter()
+        self._held.mine = owner
         return self
 
     def __exit__(self, *exc: object) -> None:
         held = time.perf_counter() - self._held.since
         with self._cond:
-            mine = self._owners.pop(self._serving)
-            others = any(o is None or o != mine for o in self._owners.values())
+            mine = self._held.mine
+            others = any(o is None or o != mine for o, _ in self._waiting.values())
             self._held.last = (held, others)  # (seconds, another owner waits)
-            self._serving += 1
+            self._holder = None
             self._cond.notify_all()
 
     def last_held(self) -> tuple[float, bool]:
@@ -628,21 +640,27 @@ class ProjectionRunner:
                 done = 0
                 while done < len(events):
                     chunk = events[done : done + self._chunk]
-                    last = await asyncio.to_thread(self._apply_taking_turns, context.stream, chunk)
+                    behind = done + len(chunk) < len(events)  # more than one turn's worth
+                    last = await asyncio.to_thread(
+                        self._apply_taking_turns, context.stream, chunk, behind
+                    )
                     done += len(chunk)
                     await self._advance({context.stream: last})
                     await self._announce()  # committed: other processes may read it now
 
         return handle
 
-    def _apply_taking_turns(self, stream: str, events: list[StoredEvent]) -> int:
+    def _apply_taking_turns(
+        self, stream: str, events: list[StoredEvent], catching_up: bool = False
+    ) -> int:
         """`apply_batch`, then size the next transaction by what the last one cost per event:
         about `FAIR_TURN` long while other runners want the writer turn (recently), about
         `LONE_TURN` otherwise. Sized before it starts, a transaction never holds the turn
-        for a whole backlog of a slow read model."""
+        for a whole backlog of a slow read model; while catching up, it waits for the live
+        read models' turns (`WriterTurn`)."""
         turn = writer_turn(self._engine)
         if turn is not None:
-            turn.for_owner(self.projection.key)
+            turn.for_owner(self.projection.key, catching_up=catching_up)
         last = self.apply_batch(stream, events)
         if turn is None:  # PostgreSQL: no turn to share, whole batches
             self._chunk = self._batch
