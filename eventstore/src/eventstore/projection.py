@@ -413,6 +413,7 @@ class ProjectionRunner:
         self.checkpoint_looks = 0  # waits that ended on the database, not an announcement
         self._chunk = min(batch, FIRST_CHUNK)  # events per transaction (see FAIR_TURN)
         self._contended_at = float("-inf")
+        self._applying: set[asyncio.Future[int]] = set()  # transactions under way
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -621,6 +622,9 @@ class ProjectionRunner:
         for subscriber in self._subscribers:
             await subscriber.stop()
         self._subscribers.clear()
+        # A transaction under way finishes (it may need this loop to load an aggregate's
+        # history) before the runner is stopped: none is left to hang the loop's shutdown.
+        await asyncio.gather(*self._applying, return_exceptions=True)
         await asyncio.to_thread(self._leadership.release)
         self.leading = False
 
@@ -641,9 +645,13 @@ class ProjectionRunner:
                 while done < len(events):
                     chunk = events[done : done + self._chunk]
                     behind = done + len(chunk) < len(events)  # more than one turn's worth
-                    last = await asyncio.to_thread(
-                        self._apply_taking_turns, context.stream, chunk, behind
+                    applying = asyncio.ensure_future(
+                        asyncio.to_thread(self._apply_taking_turns, context.stream, chunk, behind)
                     )
+                    self._applying.add(applying)
+                    applying.add_done_callback(self._applying.discard)
+                    # A stop cancels the handler, not the thread: `stop` waits for it.
+                    last = await asyncio.shield(applying)
                     done += len(chunk)
                     await self._advance({context.stream: last})
                     await self._announce()  # committed: other processes may read it now
