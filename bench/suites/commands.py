@@ -201,7 +201,7 @@ def registry_processes(nats_url: str, count: int) -> Iterator[None]:
     ]
     try:
         deadline = clock_time.monotonic() + 60
-        while not all("waiting for messages" in log.read_text(errors="replace") for log in logs):
+        while not all("started successfully" in log.read_text(errors="replace") for log in logs):
             if clock_time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"registry processes did not start: see {data}")
             clock_time.sleep(0.2)
