@@ -21,7 +21,7 @@ from bench import infra
 from bench.workload import BENCH, COMMANDS, AmendContract
 from bootstrap.parts import command_service
 from eventstore.clock import SystemClock
-from eventstore.service_app import serve_in_process, server_url
+from eventstore.service_app import serve_in_process
 from eventstore.serving import send_command
 from eventstore.store import EventStore
 
@@ -33,7 +33,7 @@ async def measure(n: int) -> tuple[float, float, str]:
         async with infra.connected(server.url) as client, infra.connected(server.url) as svc:
             clock = SystemClock()
             broker = await serve_in_process(
-                server_url(svc), [command_service(COMMANDS, EventStore(svc, clock), clock)]
+                svc, [command_service(COMMANDS, EventStore(svc, clock), clock)]
             )
             try:
 

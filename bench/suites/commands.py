@@ -71,7 +71,7 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
     store = EventStore(service_nc, clock)
     # The containers' FastStream subscriber, with room for the benchmark's concurrency.
     broker = await serve_in_process(
-        server_url(service_nc),
+        service_nc,
         [command_service(COMMANDS, store, clock), registry_service(store, clock)],
         max_workers=256,
     )

@@ -24,7 +24,7 @@ from bench.workload import BENCH, COMMANDS, AmendContract
 from bootstrap.parts import command_service
 from contracts_schema.subjects import BoundedContext
 from eventstore.clock import SystemClock
-from eventstore.service_app import serve_in_process, server_url
+from eventstore.service_app import serve_in_process
 from eventstore.serving import send_command
 from eventstore.store import AggregateHistory, CommandMetadata, EventStore, NewEvent
 
@@ -109,7 +109,7 @@ async def our_figures(ctx: BenchContext, n: int, tag: str) -> dict[str, float]:
         count += 1
     read = count / (time.perf_counter() - started)
     service = command_service(COMMANDS, EventStore(ctx.service_nc, clock), clock)
-    server = await serve_in_process(server_url(ctx.service_nc), [service])
+    server = await serve_in_process(ctx.service_nc, [service])
     try:
         started = time.perf_counter()
         for k in range(n):

@@ -12,10 +12,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-import nats
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from faststream.security import SASLPlaintext
+from nats import connect
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -43,7 +43,7 @@ ServiceFactory = Callable[[EventStore, NATS, Clock], Awaitable[CommandService]]
 
 
 async def connect_nats(settings: NatsSettings, name: str) -> NATS:
-    return await nats.connect(
+    return await connect(
         servers=settings.nats_url.split(","),
         name=name,
         user=settings.nats_user,
@@ -221,7 +221,7 @@ class CommandServer:
 
 
 async def serve_in_process(
-    nats_url: str,
+    nats: str | NATS,
     services: Sequence[CommandService],
     observability: ObservabilitySettings | None = None,
     *,
@@ -230,18 +230,24 @@ async def serve_in_process(
     password: str | None = None,
 ) -> CommandServer:
     """Serve several services' commands from this process (the embedded system, tests), with
-    the subscriber the containers run, on a connection of its own; `await server.stop()` ends
-    it. `user`: the NATS login (the embedded system serves each service as its own user)."""
+    the subscriber the containers run; `await server.stop()` ends it.
+
+    `nats`: a connection to serve on (best the services' stores' own: a command's record
+    write and its reply then leave in one socket write), or a server URL to open one for it
+    (`user`: its NATS login; the embedded system serves each service as its own user)."""
     observability = observability or ObservabilitySettings()
-    nc = await nats.connect(
-        servers=nats_url.split(","),
-        name="commands-" + "-".join(s.context.name for s in services),
-        user=user,
-        password=password,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-    )
-    server = CommandServer(nc, max_workers=max_workers, owns_connection=True)
+    if isinstance(nats, str):
+        nc = await connect(
+            servers=nats.split(","),
+            name="commands-" + "-".join(s.context.name for s in services),
+            user=user,
+            password=password,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+        )
+        server = CommandServer(nc, max_workers=max_workers, owns_connection=True)
+    else:
+        server = CommandServer(nats, max_workers=max_workers)
     for service in services:
         await service.start()
         await server.serve(service.context.name, _constant(service), observability)
