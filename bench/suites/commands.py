@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time as clock_time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -111,7 +112,7 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
     # The registry in processes of its own (the in-process one above is gone): 1, then 2.
     top = max(config.concurrencies)
     for processes in (1, 2):
-        with registry_processes(server_url(client), processes):
+        with registry_processes(server_url(client), processes) as running:
             await wait_served(client)
             label = f"registry AmendContract, {processes} service process{'es' * (processes > 1)}"
 
@@ -119,7 +120,9 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
                 command = registry_command(c, w, i)
                 return command.model_copy(update={"command_id": f"p{p}-{command.command_id}"})
 
-            figures += await level(client, reader, REGISTRY, label, own_ids, top, config)
+            figures += await level(
+                client, reader, REGISTRY, label, own_ids, top, config, [p.pid for p in running]
+            )
     return figures
 
 
@@ -185,7 +188,7 @@ async def by_length(client: NATS, store: EventStore, config: Config) -> list[Fig
 
 
 @contextmanager
-def registry_processes(nats_url: str, count: int) -> Iterator[None]:
+def registry_processes(nats_url: str, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`count` registry services as the containers run them, in one queue group."""
     data = Path(tempfile.mkdtemp(prefix="bench-registry-"))
     env = {**os.environ, "GT_NATS_URL": nats_url, "GT_DATA_DIR": str(data)}
@@ -205,7 +208,7 @@ def registry_processes(nats_url: str, count: int) -> Iterator[None]:
             if clock_time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"registry processes did not start: see {data}")
             clock_time.sleep(0.2)
-        yield
+        yield processes
     finally:
         for process in processes:
             process.terminate()
@@ -214,6 +217,62 @@ def registry_processes(nats_url: str, count: int) -> Iterator[None]:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds: the whole machine's busy time (all cores), the service processes', and
+    this process's (the bench client). The rest of the machine's busy time is the broker and
+    whatever else runs beside the bench."""
+
+    machine: float
+    services: float
+    client: float
+    wall: float = 0.0
+
+    @classmethod
+    def now(cls, pids: Sequence[int]) -> CpuUse:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+        idle = ticks[3] + ticks[4]  # idle + iowait
+        services = 0
+        for pid in pids:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            services += int(fields[11]) + int(fields[12])  # utime + stime
+        own = os.times()
+        return cls((sum(ticks) - idle) / TICKS, services / TICKS, own.user + own.system)
+
+    def since(self, before: CpuUse, wall: float) -> CpuUse:
+        return CpuUse(
+            self.machine - before.machine,
+            self.services - before.services,
+            self.client - before.client,
+            wall,
+        )
+
+    def as_json(self, n: int) -> dict[str, float]:
+        cores = os.cpu_count() or 1
+        return {
+            "cores": cores,
+            "machine_busy_cores": round(self.machine / self.wall, 2),
+            "services_cores": round(self.services / self.wall, 2),
+            "client_cores": round(self.client / self.wall, 2),
+            "rest_cores": round((self.machine - self.services - self.client) / self.wall, 2),
+            "services_cpu_us_per_command": round(self.services / n * 1e6),
+        }
+
+    def describe(self, n: int) -> str:
+        j = self.as_json(n)
+        return (
+            f"CPU during the run: machine {j['machine_busy_cores']} of {j['cores']} cores busy;"
+            f" service processes {j['services_cores']}, bench client {j['client_cores']},"
+            f" broker and the rest {j['rest_cores']};"
+            f" {j['services_cpu_us_per_command']} us service CPU per command"
+        )
 
 
 async def wait_served(client: NATS) -> None:
@@ -234,7 +293,10 @@ async def level(
     make: MakeCommand,
     c: int,
     config: Config,
+    services: Sequence[int] = (),
 ) -> list[Figure]:
+    """One route at one concurrency; `services`: the pids of service processes of their own,
+    whose CPU is reported beside the machine's (can more processes use more CPU?)."""
     js = client.jetstream()
     n = config.commands_per_level
     first_seq = await store.last_seq(context) + 1
@@ -245,7 +307,9 @@ async def level(
         if reply.status != "accepted":
             rejected.append(reply.code)
 
+    before = CpuUse.now(services)
     commands = await closed_loop(c, n, command)
+    cpu = CpuUse.now(services).since(before, commands.seconds)
     bodies = [
         (e.subject, e.envelope.model_dump_json().encode())
         async for e in store.read_stream(context, first_seq)
@@ -264,7 +328,11 @@ async def level(
             round(commands.rate, 1),
             "raw JetStream publish of the same envelopes",
             round(raw.rate, 1),
-            note=f"{len(rejected)} rejected: {sorted(set(rejected))}" if rejected else "",
+            note="; ".join(
+                ([f"{len(rejected)} rejected: {sorted(set(rejected))}"] if rejected else [])
+                + ([cpu.describe(n)] if services else [])
+            ),
+            extra={"cpu": cpu.as_json(n)} if services else {},
         )
     ]
     ours, theirs = latency_ms(commands.latencies), latency_ms(raw.latencies)

@@ -147,7 +147,7 @@ class CommandServer:
     in its service); beyond that the subscription stops taking messages until one ends.
     """
 
-    def __init__(self, nc: NATS, *, max_workers: int = 32, owns_connection: bool = False) -> None:
+    def __init__(self, nc: NATS, *, max_workers: int = 64, owns_connection: bool = False) -> None:
         self._nc = nc
         self._owns = owns_connection
         self._slots = asyncio.Semaphore(max_workers)
