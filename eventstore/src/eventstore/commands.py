@@ -342,8 +342,8 @@ class CommandService:
                 if not fresh:
                     # Decided on the cache: another process may have moved the aggregate since.
                     # A refusal is final, so it is given on the aggregate as stored now.
-                    self._cache.drop(key)
-                    entry = None
+                    entry = await self._caught_up(key, decider, entry)
+                    fresh = True  # caught up now, or (None) loaded afresh at the loop's top
                     continue
                 return CommandRejected(
                     command_id=command.command_id, code=violation.code, message=violation.message
@@ -360,10 +360,11 @@ class CommandService:
                     entry.head, new_events, meta, headers=trace_headers()
                 )
             except (ConcurrencyConflict, AlreadyAppended):
-                # Someone else wrote first, or our own earlier try landed: reload and look again.
-                self._cache.drop(key)
-                entry = None
+                # Someone else wrote first, or our own earlier try landed: read what is new
+                # since our head and look again.
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+                entry = await self._caught_up(key, decider, entry)
+                fresh = True
                 attempt += 1
                 continue
             except Exception as exc:
@@ -411,6 +412,30 @@ class CommandService:
                 await asyncio.sleep(TRANSIENT_PAUSE)
                 continue
             return CachedAggregate.of(history, self.fold(decider, history))
+
+    async def _caught_up(
+        self, key: Key, decider: Decider[Any], entry: CachedAggregate
+    ) -> CachedAggregate | None:
+        """The cached aggregate with the events stored after its head (another process's, or
+        our own earlier try's) read and folded onto it: a stale cache costs one read of what
+        is new, not a reload of the whole history (two processes in one queue group take
+        turns on an aggregate). None, and out of the cache, when that read or fold fails: the
+        caller loads afresh (with the transient-failure budget)."""
+        head = entry.head
+        subjects = head.context.aggregate_filter(head.aggregate_type, head.aggregate_id)
+        try:
+            newer = [
+                e async for e in self._store.read_stream(head.context, head.last_seq + 1, subjects)
+            ]
+            state = reduce(decider.evolve, (self.event_model(e) for e in newer), entry.state)
+        except Exception as exc:
+            log.info("catching up %s failed (%r); loading it afresh", key, exc)
+            self._cache.drop(key)
+            return None
+        self._cache.drop(key)  # out and back in: the cache counts the events it holds
+        entry.advance(newer, state)
+        self._cache.put(key, entry)
+        return entry
 
     def _advance(
         self, key: Key, entry: CachedAggregate, decider: Decider[Any], stored: list[StoredEvent]
