@@ -25,6 +25,7 @@ from sqlalchemy import text
 from bench.context import BenchContext
 from bench.figures import Figure, not_measured
 from bench.gateway_app import SECRET_ENV, coordinator_token
+from bench.plain_app import CALL_OFFS_TABLE, EVENTS_TABLE
 from bench.wrk import WrkResult, run_wrk
 from eventstore.nats_launcher import free_port
 from eventstore.sql import make_engine
@@ -49,7 +50,7 @@ FRAMEWORK = """query Framework($id: String!) {
 # event log up to that transaction time (recordedBefore), the closest query it offers.
 TENDER_AS_OF = """query TenderAsKnownAt($id: String!, $before: DateTime!) {
   events(
-    filter: {aggregateType: "tender", aggregateId: $id, recordedBefore: $before}, first: 100
+    filter: {aggregateType: TENDER, aggregateId: $id, recordedBefore: $before}, first: 100
   ) {
     totalCount
     edges { node { eventType aggregateType aggregateVersion occurredAt recordedAt payload } }
@@ -62,20 +63,20 @@ def pick_parameters(url: str) -> dict[str, str]:
     with engine.connect() as conn:
         framework = conn.execute(
             text(
-                "SELECT framework_contract_id FROM enrolment_v2_call_offs"
+                f"SELECT framework_contract_id FROM {CALL_OFFS_TABLE}"
                 " WHERE known_to = 4611686018427387904"  # versions still known (FOREVER)
                 " GROUP BY framework_contract_id ORDER BY count(*) DESC, 1 LIMIT 1"
             )
         ).scalar_one()
         tender, first = conn.execute(
             text(
-                "SELECT aggregate_id, min(recorded_at) FROM event_log_v1_events"
+                f"SELECT aggregate_id, min(recorded_at) FROM {EVENTS_TABLE}"
                 " WHERE aggregate_type = 'tender'"
                 " GROUP BY aggregate_id ORDER BY count(*) DESC, 1 LIMIT 1"
             )
         ).one()
         # "Today" is the history's last day of transaction time.
-        today = conn.execute(text("SELECT max(recorded_at) FROM event_log_v1_events")).scalar_one()
+        today = conn.execute(text(f"SELECT max(recorded_at) FROM {EVENTS_TABLE}")).scalar_one()
     engine.dispose()
     first_moment = first if isinstance(first, datetime) else datetime.fromisoformat(str(first))
     before = (first_moment.replace(tzinfo=UTC) + timedelta(days=120)).isoformat()
