@@ -232,7 +232,7 @@ class ReadModels:
             for statement, scalar in batch:
                 try:
                     result = conn.execute(statement, self._parameters)
-                    results.append((True, result.scalar() if scalar else list(result.mappings())))
+                    results.append((True, result.scalar() if scalar else result.mappings().all()))
                 except Exception as exc:  # this statement's waiter hears it, not the others
                     results.append((False, exc))
                     conn.rollback()  # a failed statement ends the transaction (PostgreSQL)

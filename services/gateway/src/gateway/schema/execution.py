@@ -23,6 +23,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLScalarType,
     Undefined,
 )
@@ -117,6 +118,59 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan.append((key, details))
         self._plans[id(fields)] = (fields, plan)
         return plan
+
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        items: Any,
+        position_context: Any,
+    ) -> Any:
+        rows = self._plain_rows(item_type, field_details_list, info, items)
+        if rows is not None:
+            return rows
+        return super().complete_iterable_value(
+            item_type, field_details_list, info, path, items, position_context
+        )
+
+    def _plain_rows(
+        self, item_type: GraphQLOutputType, details: FieldDetailsList, info: Any, items: Any
+    ) -> list[Any] | None:
+        """A list of objects whose selected fields are all plain, as a list of dicts; None
+        when anything in it needs graphql-core (the whole list is then completed by it)."""
+        items_non_null = isinstance(item_type, GraphQLNonNull)
+        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if not isinstance(inner, GraphQLObjectType) or not isinstance(items, list | tuple):
+            return None
+        if any(d.node.directives for d in details):  # @stream and the like
+            return None
+        grouped, new_defer_usages, forbidden = self.collect_subfields(inner, details)
+        if new_defer_usages or forbidden:
+            return None
+        plan = self._plan(inner, grouped)
+        leaves = [entry for entry in plan if len(entry) == 6]
+        if len(leaves) != len(plan):
+            return None
+        is_type_of = inner.is_type_of
+        rows: list[Any] = []
+        for item in items:
+            if item is None:
+                if items_non_null:
+                    return None
+                rows.append(None)
+                continue
+            if is_type_of is not None and is_type_of(item, info) is not True:
+                return None
+            row = {}
+            for leaf in leaves:
+                value = _complete(item, inner, leaf)
+                if value is FAILED:
+                    return None
+                row[leaf[0]] = value
+            rows.append(row)
+        return rows
 
     def execute_fields(
         self,
