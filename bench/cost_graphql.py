@@ -11,6 +11,7 @@ projected into a temporary SQLite file.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import cProfile
 import io
 import json
@@ -20,11 +21,15 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.types import ASGIApp, Message
 
-from bench import infra
+from bench import infra, plain_app
 from bench.config import QUICK
 from bench.gateway_app import coordinator_token, settings
 from bench.suites.graphql import EXPIRING, FRAMEWORK, TENDER_AS_OF, pick_parameters
@@ -33,6 +38,19 @@ from gateway.app import build_app
 from gateway.readmodels import ReadModels
 
 REQUESTS_MEASURED = 1_000
+
+
+class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs what the gateway hands to its database thread right away, in this thread: the
+    profiler (which follows one thread) then sees the database side of a request too."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
 
 
 async def build_read_model() -> str:
@@ -65,23 +83,23 @@ async def build_read_model() -> str:
     return url
 
 
-async def post(app: ASGIApp, body: bytes, token: str) -> dict[str, Any]:
-    """One POST /graphql through the ASGI app, in memory."""
+async def call(app: ASGIApp, path: str, body: bytes = b"", token: str = "") -> dict[str, Any]:
+    """One request through an ASGI app, in memory: a POST with a body, else a GET."""
+    path, _, query = path.partition("?")
+    headers = [(b"content-type", b"application/json")]
+    headers += [(b"content-length", str(len(body)).encode())] if body else []
+    headers += [(b"authorization", f"Bearer {token}".encode())] if token else []
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": "POST" if body else "GET",
         "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
+        "path": path,
+        "raw_path": path.encode(),
         "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"authorization", f"Bearer {token}".encode()),
-        ],
+        "query_string": query.encode(),
+        "headers": headers,
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
     }
@@ -107,50 +125,91 @@ async def post(app: ASGIApp, body: bytes, token: str) -> dict[str, Any]:
     return answer
 
 
-async def measure(url: str, n: int) -> list[tuple[str, float, float, str]]:
+async def post(app: ASGIApp, body: bytes, token: str) -> dict[str, Any]:
+    return await call(app, "/graphql", body, token)
+
+
+@dataclass
+class Cost:
+    name: str
+    cpu_us: float  # per request, this process (threads included)
+    wall_us: float  # per request, one at a time
+    plain_cpu_us: float  # the plain endpoint's, same SQL and JSON, same run
+    top: str  # the profile's top entries
+
+
+async def cpu_per_request(send: Callable[[], Awaitable[Any]], n: int) -> tuple[float, float]:
+    for _ in range(50):  # warm: caches filled, statements compiled
+        await send()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        await send()
+    return (time.process_time() - cpu) / n * 1e6, (time.perf_counter() - wall) / n * 1e6
+
+
+async def measure(url: str, n: int) -> list[Cost]:
     p = pick_parameters(url)
     secret = secrets.token_hex(32)
     token = coordinator_token(secret)
     app = build_app(ReadModels(make_engine(url)), settings(url, secret))
+    os.environ["BENCH_READ_MODEL_URL"] = url
+    plain = plain_app.create()
     queries = {
-        "expiring contracts, first 20": (EXPIRING, {"from": p["from"], "to": p["to"]}),
-        "framework, nested": (FRAMEWORK, {"id": p["framework"]}),
-        "tender's event log": (TENDER_AS_OF, {"id": p["tender"], "before": p["before"]}),
+        "expiring contracts, first 20": (
+            EXPIRING,
+            {"from": p["from"], "to": p["to"]},
+            "/plain/expiring?" + urlencode({"from": p["from"], "to": p["to"]}),
+        ),
+        "framework, nested": (
+            FRAMEWORK,
+            {"id": p["framework"]},
+            "/plain/framework?" + urlencode({"id": p["framework"]}),
+        ),
+        "tender's event log": (
+            TENDER_AS_OF,
+            {"id": p["tender"], "before": p["before"]},
+            "/plain/tender?" + urlencode({"id": p["tender"], "before": p["before"]}),
+        ),
     }
     results = []
     only = os.environ.get("ONLY")  # a part of one query's name: measure that one only
-    for name, (query, variables) in queries.items():
+    for name, (query, variables, path) in queries.items():
         if only and only not in name:
             continue
         body = json.dumps({"query": query, "variables": variables}).encode()
-        for _ in range(50):  # warm: caches filled, statements compiled
-            await post(app, body, token)
-        cpu, wall = time.process_time(), time.perf_counter()
-        for _ in range(n):
-            await post(app, body, token)
-        per_request = (time.process_time() - cpu) / n * 1e6
-        wall_per_request = (time.perf_counter() - wall) / n * 1e6
-        profile = cProfile.Profile()  # a second round, under the profiler
+        if await post(app, body, token) != await call(plain, path):
+            raise RuntimeError(f"{name}: the gateway and the plain endpoint answer differently")
+        per_request, wall = await cpu_per_request(partial(post, app, body, token), n)
+        plain_per_request, _ = await cpu_per_request(partial(call, plain, path), n)
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(InlineExecutor())  # the profile sees the database side
+        profile = cProfile.Profile()  # a third round, under the profiler
         profile.enable()
         for _ in range(n):
             await post(app, body, token)
         profile.disable()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats(os.environ.get("SORT", "tottime")).print_stats(
             int(os.environ.get("TOP", "5"))
         )
-        results.append((name, per_request, wall_per_request, out.getvalue()))
+        results.append(Cost(name, per_request, wall, plain_per_request, out.getvalue()))
     return results
 
 
 def main() -> None:
     url = sys.argv[1] if len(sys.argv) > 1 else asyncio.run(build_read_model())
     n = int(os.environ.get("REQUESTS", REQUESTS_MEASURED))
-    for name, per_request, wall, top in asyncio.run(measure(url, n)):
-        print(f"== {name}")
-        print(f"CPU per GraphQL request (this process, threads included): {per_request:,.0f} µs")
-        print(f"wall time per request, one at a time: {wall:,.0f} µs")
-        print(top)
+    for cost in asyncio.run(measure(url, n)):
+        ratio = cost.cpu_us / cost.plain_cpu_us
+        print(f"== {cost.name}")
+        print(f"CPU per GraphQL request (this process, threads included): {cost.cpu_us:,.0f} µs")
+        print(
+            f"CPU per request of the plain endpoint (same SQL and JSON): {cost.plain_cpu_us:,.0f}"
+            f" µs ({ratio:.1f}x)"
+        )
+        print(f"wall time per GraphQL request, one at a time: {cost.wall_us:,.0f} µs")
+        print(cost.top)
 
 
 if __name__ == "__main__":

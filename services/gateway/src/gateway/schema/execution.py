@@ -19,12 +19,14 @@ from typing import Any
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLScalarType,
+    GraphQLString,
     Undefined,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
@@ -34,6 +36,8 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 FAILED = object()  # the shortcut could not complete the value: resolve it the ordinary way
+# Coercions that give a str back as it is (String and ID serialise text unchanged).
+TEXT = frozenset({GraphQLString.coerce_output_value, GraphQLID.coerce_output_value})
 Coerce = Callable[[Any], Any]
 # (response key, attribute, coerce, non-null, list, items non-null); attribute None: __typename
 Leaf = tuple[str, str | None, Coerce | None, bool, bool, bool]
@@ -165,10 +169,16 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
             row = {}
             for leaf in leaves:
+                key, attribute, coerce, non_null, is_list, _ = leaf
+                # The common case inline (a text attribute as it is), the rest by _complete.
+                value = getattr(item, attribute, None) if attribute is not None else None
+                if type(value) is str and coerce in TEXT and not is_list:
+                    row[key] = value
+                    continue
                 value = _complete(item, inner, leaf)
                 if value is FAILED:
                     return None
-                row[leaf[0]] = value
+                row[key] = value
             rows.append(row)
         return rows
 
