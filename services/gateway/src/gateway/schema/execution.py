@@ -169,7 +169,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
             row = {}
             for leaf in leaves:
-                key, attribute, coerce, non_null, is_list, _ = leaf
+                key, attribute, coerce, _, is_list, _ = leaf
                 # The common case inline (a text attribute as it is), the rest by _complete.
                 value = getattr(item, attribute, None) if attribute is not None else None
                 if type(value) is str and coerce in TEXT and not is_list:
