@@ -45,6 +45,13 @@ def item(**changes: Any) -> Item:
     return Item(**{**values, **changes})
 
 
+def without_count() -> Item:
+    """A row whose attribute is missing: the default resolver's error, not a silent null."""
+    row = item()
+    del row.count
+    return row
+
+
 ITEMS: list[Item] = []
 
 
@@ -78,6 +85,7 @@ QUERIES = [
         [item(count="many")],  # an Int that is not one
         [item(colours=[Colour.RED, None])],  # a null item in a list of non-null items
         [item(tags="xy")],  # a string where a list belongs
+        [item(), without_count()],
     ],
 )
 @pytest.mark.parametrize("query", QUERIES)

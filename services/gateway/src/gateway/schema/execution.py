@@ -167,14 +167,28 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 continue
             if is_type_of is not None and is_type_of(item, info) is not True:
                 return None
-            row = {}
+            row: dict[str, Any] = {}
             for leaf in leaves:
-                key, attribute, coerce, _, is_list, _ = leaf
-                # The common case inline (a text attribute as it is), the rest by _complete.
-                value = getattr(item, attribute, None) if attribute is not None else None
-                if type(value) is str and coerce in TEXT and not is_list:
-                    row[key] = value
-                    continue
+                key, attribute, coerce, non_null, is_list, _ = leaf
+                # The common cases inline (text as it is, an enum or a scalar coerced, a null
+                # where one may be), the rest (lists, __typename, refusals) by _complete.
+                value = getattr(item, attribute, FAILED) if attribute is not None else FAILED
+                if not is_list and value is not FAILED and coerce is not None:
+                    if type(value) is str and coerce in TEXT:
+                        row[key] = value
+                        continue
+                    if value is None and not non_null:
+                        row[key] = None
+                        continue
+                    if value is not None:
+                        try:
+                            out = coerce(value)
+                        except Exception:
+                            return None
+                        if out is None or out is Undefined:
+                            return None
+                        row[key] = out
+                        continue
                 value = _complete(item, inner, leaf)
                 if value is FAILED:
                     return None
