@@ -27,7 +27,7 @@ from contracts_schema.upcasting import decode_envelope
 from eventstore.bitemporal_sql import micros
 from eventstore.projection import BatchProjection, Failure, Projection, bulk_insert
 from eventstore.store import StoredEvent
-from eventstore.timeline import FOREVER, Changes, Image, Recorded, Timeline, replay
+from eventstore.timeline import FOREVER, Changes, Image, Patch, Recorded, Timeline, replay
 
 History = Callable[[BoundedContext, str, str, int], Sequence[StoredEvent]]
 
@@ -40,6 +40,9 @@ class Reading:
     evolve: Callable[[Any, DomainEvent], Any]
     image: Callable[[Any], Image]
     events: frozenset[str]  # the event types of the aggregate type (the fold's)
+    # Optional: the rows one event touched (`timeline.Patch`), so an aggregate with many
+    # rows is not re-imaged whole on every event; must agree with `image` (a test holds it).
+    patch: Callable[[Any, DomainEvent], Patch | None] | None = None
 
 
 def typed(event: StoredEvent) -> DomainEvent:
@@ -130,7 +133,7 @@ class VersionedProjection(BatchProjection):
             context = next(c for c in self.contexts if c.name == e.context)
             earlier = self.history(context, e.aggregate_type, e.aggregate_id, event.seq)
         timeline, _refused = replay(
-            initial, reading.evolve, reading.image, _decoded(earlier)
+            initial, reading.evolve, reading.image, _decoded(earlier), reading.patch
         )  # refused events were parked when they arrived
         self._timelines[key] = timeline
         self._cached_events += len(timeline.events)

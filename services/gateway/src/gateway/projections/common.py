@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, TypeDecorator
 
 from contracts_schema.folds import Fold
-from eventstore.timeline import Image
+from eventstore.timeline import Image, Patch
 from eventstore.versioned import Reading
 
 ORG_CODE = re.compile(r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$")
@@ -47,8 +47,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def reading(fold: Fold[Any], image: Callable[[Any], Image]) -> Reading:
-    """A read model reads an aggregate type through its owner's fold, as `image` shows it."""
+def reading(
+    fold: Fold[Any],
+    image: Callable[[Any], Image],
+    patch: Callable[[Any, Any], Patch | None] | None = None,
+) -> Reading:
+    """A read model reads an aggregate type through its owner's fold, as `image` shows it
+    (and, optionally, `patch`: only the rows one event touched)."""
     return Reading(
         initial=fold.initial,
         evolve=fold.evolve,
@@ -56,4 +61,5 @@ def reading(fold: Fold[Any], image: Callable[[Any], Image]) -> Reading:
         # What the owner's fold says it handles or ignores: a new event its fold has not
         # declared is undeclared here too.
         events=frozenset(m.event_type for m in fold.handled | fold.ignored),
+        patch=patch,
     )
