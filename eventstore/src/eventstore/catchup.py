@@ -3,9 +3,10 @@
 A runner that starts far behind the head of a stream (a rebuild, a new read-model version,
 a long outage) needs none of the durable consumer's per-message bookkeeping: its SQL
 checkpoint is the truth, and every batch commits with it. So, up to the head seen at start,
-`CatchUpSubscriber` reads with a consumer that wants no acknowledgements (the durable one
-acks every message, a publish each), in batches larger than the live ones, fetching and
-decoding the next batch while the handler applies the current one. Each batch must continue
+`CatchUpSubscriber` reads with an ordered push consumer that wants no acknowledgements (the
+durable one acks every message, a publish each, and pulls each message through a task of its
+own), in batches larger than the live ones, decoding the next batch while the handler
+applies the current one. Each batch must continue
 right after the owner's position; anything else (a gap, an error, a handler that fails) ends
 the catch-up, and the durable subscriber takes over from the owner's position, as it would
 have from the start. Live delivery is the durable subscriber's, unchanged.
@@ -23,20 +24,20 @@ from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.records import StoredEvent
 from eventstore.subscription import DurableSubscriber, Handler
-from eventstore.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
 # Behind the head by more than this many events at start: catch up first.
 CATCH_UP_FROM = 1_000
 CATCH_UP_BATCH = 2_000
+STALLED = 10.0  # seconds without a batch: leave it to the durable subscriber
+PENDING_MSGS = 50_000  # beyond this the client drops messages (the consumer restarts)
 
 _DECODED: dict[bytes, EventEnvelope] = {}
 _DECODED_MAX = 20_000
@@ -107,43 +108,44 @@ class CatchUpSubscriber(DurableSubscriber):
         if head - self._owner_position() <= CATCH_UP_FROM:
             return
         stream = self._context.stream
-        js = self._nc.jetstream()
-        with contextlib.suppress(NotFoundError):
-            await js.delete_consumer(stream, self._durable)
-        psub = await js.pull_subscribe(
+        # Two batches ahead at most: a full queue holds up the callback, whose flow-control
+        # replies then hold up the server (the push consumer's back pressure).
+        ready: asyncio.Queue[list[StoredEvent]] = asyncio.Queue(maxsize=2)
+        pending: list[StoredEvent] = []
+
+        async def on_message(msg: Msg) -> None:
+            nonlocal pending
+            event = _stored(msg, stream)  # decoded here, while the handler applies
+            pending.append(event)
+            if len(pending) >= self._bulk or event.seq >= head:
+                batch, pending = pending, []
+                await ready.put(batch)
+
+        # An ordered consumer: no acknowledgements, flow control, gap-free by its own
+        # bookkeeping (it restarts itself after a missed message).
+        sub = await self._nc.jetstream().subscribe(
             self._filter,
-            durable=self._durable,
             stream=stream,
+            cb=on_message,
+            ordered_consumer=True,
             config=ConsumerConfig(
-                durable_name=self._durable,
-                ack_policy=AckPolicy.NONE,
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                 opt_start_seq=self._owner_position() + 1,
-                filter_subject=self._filter,
             ),
+            pending_msgs_limit=PENDING_MSGS,
+            pending_bytes_limit=512 * 1024 * 1024,
         )
-
-        async def fetch() -> list[StoredEvent]:
-            msgs = await psub.fetch(self._bulk, timeout=5.0)
-            return [_stored(m, stream) for m in msgs]
-
         try:
-            following: asyncio.Task[list[StoredEvent]] | None = asyncio.create_task(fetch())
-            while following is not None:
-                events = await following
-                following = None
-                if not events:
-                    return
+            while True:
+                events = await asyncio.wait_for(ready.get(), STALLED)
                 expected = self._owner_position() + 1
                 if events[0].seq != expected or events[-1].seq - events[0].seq + 1 != len(events):
                     # Deleted messages or a delivery gone astray: the durable path knows how.
                     raise RuntimeError(f"expected {expected}, got {events[0].seq}..")
-                if events[-1].seq < head:
-                    following = asyncio.create_task(fetch())  # read ahead while this applies
                 await self._handler(events)
                 self.caught_up += len(events)
+                if events[-1].seq >= head:
+                    return
         finally:
-            if following is not None:
-                await cancel_and_wait(following)
             with contextlib.suppress(Exception):
-                await psub.unsubscribe()
+                await sub.unsubscribe()
