@@ -46,7 +46,21 @@ class Reading:
 
 
 def typed(event: StoredEvent) -> DomainEvent:
-    return decode_envelope(event.envelope)
+    """The typed event of a stored one; decoded once for every read model of the process
+    that reads the same envelope (a call-off is read by two; envelopes are shared values)."""
+    envelope = event.envelope
+    hit = _TYPED.get(id(envelope))
+    if hit is not None and hit[0] is envelope:  # the entry holds it: its id is not reused
+        return hit[1]
+    value = decode_envelope(envelope)
+    if len(_TYPED) >= _TYPED_MAX:
+        _TYPED.clear()
+    _TYPED[id(envelope)] = (envelope, value)
+    return value
+
+
+_TYPED: dict[int, tuple[object, DomainEvent]] = {}
+_TYPED_MAX = 20_000
 
 
 def recorded(event: StoredEvent) -> Recorded[DomainEvent]:

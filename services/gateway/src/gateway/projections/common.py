@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -27,6 +28,20 @@ def organisation_codes(value: Any) -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for item in value:
             yield from organisation_codes(item)
+
+
+# A code as a whole JSON string value in `json.dumps` text (ensure_ascii, ", " and ": "
+# separators): an unescaped quote opens a string only after "[", "{" or a separator's space
+# (inside a string every quote is escaped), and a key is followed by ":".
+_CODE_VALUE = re.compile(r'(?<=[\[{ ])"((?:GM\d{4}|KVK-\d{8}|OIN-\d{20})(?:\\n)?)"(?!:)')
+
+
+def organisation_codes_in(payload: dict[str, Any]) -> set[str]:
+    """`set(organisation_codes(payload))`, found in one pass of C over the payload's JSON
+    text instead of a Python walk of every value (the event log's largest cost in a rebuild).
+    """
+    # `ORG_CODE`'s "$" also matches before a final newline: such a value is kept as it is.
+    return {c.replace("\\n", "\n") for c in _CODE_VALUE.findall(json.dumps(payload))}
 
 
 class UtcDateTime(TypeDecorator[datetime]):
