@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
@@ -37,7 +39,6 @@ log = logging.getLogger(__name__)
 CATCH_UP_FROM = 1_000
 CATCH_UP_BATCH = 2_000
 STALLED = 10.0  # seconds without a batch: leave it to the durable subscriber
-PENDING_MSGS = 50_000  # beyond this the client drops messages (the consumer restarts)
 
 _DECODED: dict[bytes, EventEnvelope] = {}
 _DECODED_MAX = 20_000
@@ -107,45 +108,112 @@ class CatchUpSubscriber(DurableSubscriber):
         head = await self._head()
         if head - self._owner_position() <= CATCH_UP_FROM:
             return
-        stream = self._context.stream
-        # Two batches ahead at most: a full queue holds up the callback, whose flow-control
-        # replies then hold up the server (the push consumer's back pressure).
-        ready: asyncio.Queue[list[StoredEvent]] = asyncio.Queue(maxsize=2)
-        pending: list[StoredEvent] = []
+        tap = _tap(self._nc, self._context.stream, self._filter)
+        while (position := self._owner_position()) < head:
+            events = await tap.after(position, head)
+            await self._handler(events)
+            self.caught_up += len(events)
+
+
+class _StreamTap:
+    """One stream's events in fixed ranges of `CATCH_UP_BATCH`, each read (and decoded) once
+    for every catching-up runner of the process that needs it.
+
+    No runner waits for another: a range is read by whichever runner needs it first, kept
+    while a few ranges around it are, and read again by a runner that fell further behind
+    (the slowest runner pays for its own lag, never the fastest). A runner whose batch fails
+    simply stops asking. Ranges are read ahead of the runner that asks, one at a time.
+    """
+
+    KEPT = 8  # ranges in memory at once
+
+    def __init__(self, nc: NATS, stream: str, subject_filter: str) -> None:
+        self._nc = nc
+        self._stream = stream
+        self._filter = subject_filter
+        self._ranges: dict[int, asyncio.Task[list[StoredEvent]]] = {}
+
+    async def after(self, position: int, head: int) -> list[StoredEvent]:
+        """The events right after `position` up to the end of its range (or `head`)."""
+        index = position // CATCH_UP_BATCH
+        events = await self._range(index, head)
+        if (index + 1) * CATCH_UP_BATCH < head:
+            self._range(index + 1, head)  # read ahead while this batch applies
+        kept = [e for e in events if e.seq > position]
+        if not kept or kept[0].seq != position + 1:
+            # The range was read before the stream reached this position, or there is a
+            # gap (deleted messages): the durable subscriber knows how to go on.
+            raise RuntimeError(f"no events right after {position} in range {index}")
+        if kept[-1].seq - kept[0].seq + 1 != len(kept):
+            raise RuntimeError(f"a gap in range {index} after {position}")
+        return kept
+
+    def _range(self, index: int, head: int) -> asyncio.Task[list[StoredEvent]]:
+        task = self._ranges.get(index)
+        if task is None or (task.done() and (task.cancelled() or task.exception())):
+            task = asyncio.create_task(self._read(index, head))
+            self._ranges[index] = task
+            while len(self._ranges) > self.KEPT:  # the oldest first out
+                oldest = min(self._ranges)
+                if oldest == index:
+                    break
+                self._ranges.pop(oldest)
+        return task
+
+    async def _read(self, index: int, head: int) -> list[StoredEvent]:
+        first = index * CATCH_UP_BATCH + 1
+        count = min(CATCH_UP_BATCH, head - first + 1)
+        events: list[StoredEvent] = []
+        done = asyncio.get_running_loop().create_future()
 
         async def on_message(msg: Msg) -> None:
-            nonlocal pending
-            event = _stored(msg, stream)  # decoded here, while the handler applies
-            pending.append(event)
-            if len(pending) >= self._bulk or event.seq >= head:
-                batch, pending = pending, []
-                await ready.put(batch)
+            if msg.headers and msg.headers.get("Status"):  # 404/408: nothing (more) there
+                if not done.done():
+                    done.set_result(None)
+                return
+            events.append(_stored(msg, self._stream))  # decoded once, for every runner
+            if len(events) >= count and not done.done():
+                done.set_result(None)
 
-        # An ordered consumer: no acknowledgements, flow control, gap-free by its own
-        # bookkeeping (it restarts itself after a missed message).
-        sub = await self._nc.jetstream().subscribe(
-            self._filter,
-            stream=stream,
-            cb=on_message,
-            ordered_consumer=True,
-            config=ConsumerConfig(
+        # A consumer of this range alone, wanting no acknowledgements; one pull request for
+        # the whole range, its messages handed to a plain callback (no task per message).
+        js = self._nc.jetstream()
+        info = await js.add_consumer(
+            self._stream,
+            ConsumerConfig(
+                ack_policy=AckPolicy.NONE,
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=self._owner_position() + 1,
+                opt_start_seq=first,
+                filter_subject=self._filter,
+                inactive_threshold=STALLED * 6,
             ),
-            pending_msgs_limit=PENDING_MSGS,
-            pending_bytes_limit=512 * 1024 * 1024,
         )
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox, cb=on_message, pending_msgs_limit=4 * count)
         try:
-            while True:
-                events = await asyncio.wait_for(ready.get(), STALLED)
-                expected = self._owner_position() + 1
-                if events[0].seq != expected or events[-1].seq - events[0].seq + 1 != len(events):
-                    # Deleted messages or a delivery gone astray: the durable path knows how.
-                    raise RuntimeError(f"expected {expected}, got {events[0].seq}..")
-                await self._handler(events)
-                self.caught_up += len(events)
-                if events[-1].seq >= head:
-                    return
+            request = {"batch": count, "expires": int(STALLED * 1e9)}
+            await self._nc.publish(
+                f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{info.name}",
+                json.dumps(request).encode(),
+                reply=inbox,
+            )
+            await asyncio.wait_for(done, STALLED)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await js.delete_consumer(self._stream, info.name)
+        return events
+
+
+_TAPS: weakref.WeakKeyDictionary[NATS, dict[tuple[str, str], _StreamTap]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _tap(nc: NATS, stream: str, subject_filter: str) -> _StreamTap:
+    taps = _TAPS.setdefault(nc, {})
+    tap = taps.get((stream, subject_filter))
+    if tap is None:
+        tap = taps[stream, subject_filter] = _StreamTap(nc, stream, subject_filter)
+    return tap
