@@ -109,10 +109,17 @@ class CatchUpSubscriber(DurableSubscriber):
         if head - self._owner_position() <= CATCH_UP_FROM:
             return
         tap = _tap(self._nc, self._context.stream, self._filter)
-        while (position := self._owner_position()) < head:
-            events = await tap.after(position, head)
-            await self._handler(events)
-            self.caught_up += len(events)
+        tap.members += 1
+        try:
+            while (position := self._owner_position()) < head:
+                events = await tap.after(position, head)
+                await self._handler(events)
+                self.caught_up += len(events)
+        finally:
+            tap.members -= 1
+            if not tap.members:
+                tap.forget()  # nobody catching up: no ranges kept in memory
+        log.debug("catch-up of %s: %d events", self._durable, self.caught_up)
 
 
 class _StreamTap:
@@ -132,11 +139,16 @@ class _StreamTap:
         self._stream = stream
         self._filter = subject_filter
         self._ranges: dict[int, asyncio.Task[list[StoredEvent]]] = {}
+        self.members = 0  # runners catching up with it now
+
+    def forget(self) -> None:
+        self._ranges.clear()  # a read under way finishes on its own, unheard
 
     async def after(self, position: int, head: int) -> list[StoredEvent]:
         """The events right after `position` up to the end of its range (or `head`)."""
         index = position // CATCH_UP_BATCH
-        events = await self._range(index, head)
+        # Shielded: a runner that stops must not cancel a read other runners wait for.
+        events = await asyncio.shield(self._range(index, head))
         if (index + 1) * CATCH_UP_BATCH < head:
             self._range(index + 1, head)  # read ahead while this batch applies
         kept = [e for e in events if e.seq > position]
@@ -152,6 +164,7 @@ class _StreamTap:
         task = self._ranges.get(index)
         if task is None or (task.done() and (task.cancelled() or task.exception())):
             task = asyncio.create_task(self._read(index, head))
+            task.add_done_callback(_heard)  # a read-ahead nobody awaited may fail unheard
             self._ranges[index] = task
             while len(self._ranges) > self.KEPT:  # the oldest first out
                 oldest = min(self._ranges)
@@ -204,6 +217,11 @@ class _StreamTap:
             with contextlib.suppress(Exception):
                 await js.delete_consumer(self._stream, info.name)
         return events
+
+
+def _heard(task: asyncio.Task[list[StoredEvent]]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 _TAPS: weakref.WeakKeyDictionary[NATS, dict[tuple[str, str], _StreamTap]] = (
