@@ -7,7 +7,6 @@ and one patching only the rows the event touched: every event's row changes are 
 
 from __future__ import annotations
 
-
 from bench.direct import stored_events
 from bench.history.generator import generate
 from eventstore.timeline import Changes, Timeline
@@ -50,6 +49,5 @@ def test_patched_timelines_write_the_same_versions_as_whole_images() -> None:
                     checked += 1
             for aid, timeline in whole.items():
                 assert patched[aid].open == timeline.open
-    assert checked > 1_000 and backdated > 10, (checked, backdated)
-
-
+    assert checked > 1_000
+    assert backdated > 10  # the refold path was taken too
