@@ -1,18 +1,18 @@
-"""Catching up from far behind: read a stream in large unacknowledged batches, then go live.
+"""Catching up from far behind: read a stream in large unacknowledged ranges, then go live.
 
 A runner that starts far behind the head of a stream (a rebuild, a new read-model version,
 a long outage) needs none of the durable consumer's per-message bookkeeping: its SQL
 checkpoint is the truth, and every batch commits with it. So, up to the head seen at start,
-`CatchUpSubscriber` reads with an ordered push consumer that wants no acknowledgements (the
-durable one acks every message, a publish each, and pulls each message through a task of its
-own), in batches larger than the live ones, decoding the next batch while the handler
-applies the current one. Each batch must continue
-right after the owner's position; anything else (a gap, an error, a handler that fails) ends
-the catch-up, and the durable subscriber takes over from the owner's position, as it would
-have from the start. Live delivery is the durable subscriber's, unchanged.
-
-Several runners of one process read the same streams: an envelope is decoded once and its
-immutable value shared (`decode_shared`), keyed by its stored bytes.
+`CatchUpSubscriber` reads fixed ranges of `CATCH_UP_BATCH` events, each with one pull request
+on a consumer of its own that wants no acknowledgements (the durable consumer acks every
+message, a publish each, and nats-py's `fetch` makes a task per message); the next range is
+read and decoded while the handler applies the current one. The ranges are shared by every
+catching-up runner of the process (`_StreamTap`): one read and one decode per event, however
+many read models read the stream, and no runner ever waits for another. Each batch must
+continue right after the owner's position; anything else (a gap, an error, a handler that
+fails) ends that runner's catch-up, and its durable subscriber takes over from the owner's
+position, as it would have from the start. Live delivery is the durable subscriber's,
+unchanged.
 """
 
 from __future__ import annotations
