@@ -24,7 +24,7 @@ from eventstore.sources import JetStreamSource
 from eventstore.sql import make_engine
 from eventstore.store import CommandMetadata, EventStore, NewEvent
 from eventstore.subscription import DurableSubscriber
-from gateway.readmodels import ConsistencyError, ReadModels
+from gateway.readmodels import AUDIT_HISTORY, ConsistencyError, ReadModels
 from tests.support.ledger import LEDGER
 from tests.support.ledger_projection import LedgerTotals
 
@@ -140,4 +140,38 @@ async def test_a_follower_never_claims_a_position_its_projector_has_not_reached(
         assert "ledger_totals_v1" in refused.value.message
     finally:
         await follower.stop()
+        engine.dispose()
+
+
+class HistoryLedger(LedgerTotals):
+    """A read model that stands where the audit's history read model stands among the
+    gateway's runners (only `entitiesAsOf` reads it)."""
+
+    name = AUDIT_HISTORY
+
+
+async def test_a_token_waits_for_the_gateways_read_models_not_the_audits_history(
+    nats_client: NATS, store: EventStore, sqlite_url: str
+) -> None:
+    last = await record(store, 3)
+    engine = make_engine(sqlite_url)
+    projector = ProjectionRunner(nats_client, engine, LedgerTotals())
+    await projector.start()
+    follower = ProjectionRunner(nats_client, engine, LedgerTotals(), follow=True)
+    history = ProjectionRunner(nats_client, engine, HistoryLedger(), follow=True)  # never applied
+    await follower.start()
+    await history.start()
+    try:
+        read = ReadModels(engine, [follower, history])
+        await read.wait_for(f"{LEDGER.stream}:{last}", timeout=10)  # the history lags: no matter
+        assert follower.positions.get(LEDGER.stream, 0) >= last
+        # The one field that reads the history waits for it, and says so when it lags.
+        with pytest.raises(ConsistencyError) as refused:
+            await read.reach_present(0.2, audit=True)
+        assert refused.value.code == "HORIZON_NOT_REACHED"
+        assert AUDIT_HISTORY in refused.value.message
+    finally:
+        await history.stop()
+        await follower.stop()
+        await projector.stop()
         engine.dispose()
