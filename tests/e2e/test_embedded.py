@@ -96,6 +96,7 @@ async def test_readme_examples_answer_with_the_demo_data(running: tuple[System, 
     assert "graphiql" in graphiql.text.lower()
 
 
+@pytest.mark.alone  # a timed assertion
 async def test_websocket_client_sees_the_mutation_s_event(running: tuple[System, Server]) -> None:
     system, server = running
     token = issue_token(system.settings, Role.AUDITOR, "e2e")
