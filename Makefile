@@ -56,8 +56,11 @@ run: bootstrap
 audit: sync
 	@$(UV) run --frozen audit $(ARGS)
 
+# TEST_WORKERS=2: two pytest-xdist workers, a test module at a time (tests/conftest.py). Not the
+# default: beside busy CPUs the longest tests came near their 120 s timeout on two workers.
+TEST_WORKERS ?= 0
 test: bootstrap chromium
-	@$(UV) run --frozen pytest
+	@$(UV) run --frozen pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope)
 
 test-browser: sync chromium
 	@$(UV) run --frozen pytest tests/browser
