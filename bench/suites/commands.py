@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time as clock_time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -71,7 +72,7 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
     store = EventStore(service_nc, clock)
     # The containers' FastStream subscriber, with room for the benchmark's concurrency.
     broker = await serve_in_process(
-        server_url(service_nc),
+        service_nc,
         [command_service(COMMANDS, store, clock), registry_service(store, clock)],
         max_workers=256,
     )
@@ -109,18 +110,46 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
     finally:
         await broker.stop()
     # The registry in processes of its own (the in-process one above is gone): 1, then 2.
+    # Each first takes one unmeasured command per contract (its cache filled as in steady
+    # operation; the in-process figures above ran warm too).
     top = max(config.concurrencies)
+    nats_pid = broker_pid(client)
     for processes in (1, 2):
-        with registry_processes(server_url(client), processes):
+        with registry_processes(server_url(client), processes) as running:
             await wait_served(client)
             label = f"registry AmendContract, {processes} service process{'es' * (processes > 1)}"
 
-            def own_ids(c: int, w: int, i: int, p: int = processes) -> Command:
+            def own_ids(c: int, w: int, i: int, p: int = processes, tag: str = "") -> Command:
                 command = registry_command(c, w, i)
-                return command.model_copy(update={"command_id": f"p{p}-{command.command_id}"})
+                update = {"command_id": f"{tag}p{p}-{command.command_id}"}
+                return command.model_copy(update=update)
 
-            figures += await level(client, reader, REGISTRY, label, own_ids, top, config)
+            async def warm(w: int, i: int, p: int = processes) -> None:
+                await send_command(client, REGISTRY, own_ids(top, w, i, p, "warm-"), actor="bench")
+
+            await closed_loop(top, len(contracts), warm)
+            pids = [p.pid for p in running]
+            figures += await level(
+                client, reader, REGISTRY, label, own_ids, top, config, pids, nats_pid
+            )
     return figures
+
+
+def broker_pid(client: NATS) -> int | None:
+    """The pid of the nats-server the client is connected to (listening on its port)."""
+    at = client.connected_url
+    port = str(at.port) if at is not None else ""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if args and args[0].endswith("nats-server") and port in args:
+            return int(entry)
+    return None
 
 
 LENGTHS = (10, 100, 1_000, 10_000)
@@ -185,7 +214,7 @@ async def by_length(client: NATS, store: EventStore, config: Config) -> list[Fig
 
 
 @contextmanager
-def registry_processes(nats_url: str, count: int) -> Iterator[None]:
+def registry_processes(nats_url: str, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`count` registry services as the containers run them, in one queue group."""
     data = Path(tempfile.mkdtemp(prefix="bench-registry-"))
     env = {**os.environ, "GT_NATS_URL": nats_url, "GT_DATA_DIR": str(data)}
@@ -201,11 +230,11 @@ def registry_processes(nats_url: str, count: int) -> Iterator[None]:
     ]
     try:
         deadline = clock_time.monotonic() + 60
-        while not all("waiting for messages" in log.read_text(errors="replace") for log in logs):
+        while not all("started successfully" in log.read_text(errors="replace") for log in logs):
             if clock_time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"registry processes did not start: see {data}")
             clock_time.sleep(0.2)
-        yield
+        yield processes
     finally:
         for process in processes:
             process.terminate()
@@ -214,6 +243,71 @@ def registry_processes(nats_url: str, count: int) -> Iterator[None]:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds: the whole machine's busy time (all cores), the service processes', the
+    broker's and this process's (the bench client). The rest of the machine's busy time is
+    whatever else runs beside the bench (the machine is shared)."""
+
+    machine: float
+    services: float
+    broker: float
+    client: float
+    wall: float = 0.0
+
+    @classmethod
+    def now(cls, pids: Sequence[int], broker: int | None) -> CpuUse:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+        idle = ticks[3] + ticks[4]  # idle + iowait
+        own = os.times()
+        return cls(
+            (sum(ticks) - idle) / TICKS,
+            sum(_process_cpu(pid) for pid in pids),
+            _process_cpu(broker) if broker else 0.0,
+            own.user + own.system,
+        )
+
+    def since(self, before: CpuUse, wall: float) -> CpuUse:
+        return CpuUse(
+            self.machine - before.machine,
+            self.services - before.services,
+            self.broker - before.broker,
+            self.client - before.client,
+            wall,
+        )
+
+    def as_json(self, n: int) -> dict[str, float]:
+        ours = self.services + self.broker + self.client
+        return {
+            "cores": os.cpu_count() or 1,
+            "machine_busy_cores": round(self.machine / self.wall, 2),
+            "services_cores": round(self.services / self.wall, 2),
+            "broker_cores": round(self.broker / self.wall, 2),
+            "client_cores": round(self.client / self.wall, 2),
+            "other_work_cores": round(max(0.0, self.machine - ours) / self.wall, 2),
+            "services_cpu_us_per_command": round(self.services / n * 1e6),
+        }
+
+    def describe(self, n: int) -> str:
+        j = self.as_json(n)
+        return (
+            f"CPU during the run: machine {j['machine_busy_cores']} of {j['cores']} cores busy;"
+            f" service processes {j['services_cores']}, broker {j['broker_cores']}, bench"
+            f" client {j['client_cores']}, other work on the machine {j['other_work_cores']};"
+            f" {j['services_cpu_us_per_command']} us service CPU per command"
+        )
+
+
+def _process_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 async def wait_served(client: NATS) -> None:
@@ -234,7 +328,11 @@ async def level(
     make: MakeCommand,
     c: int,
     config: Config,
+    services: Sequence[int] = (),
+    broker: int | None = None,
 ) -> list[Figure]:
+    """One route at one concurrency; `services`: the pids of service processes of their own,
+    whose CPU is reported beside the machine's (can more processes use more CPU?)."""
     js = client.jetstream()
     n = config.commands_per_level
     first_seq = await store.last_seq(context) + 1
@@ -245,7 +343,9 @@ async def level(
         if reply.status != "accepted":
             rejected.append(reply.code)
 
+    before = CpuUse.now(services, broker)
     commands = await closed_loop(c, n, command)
+    cpu = CpuUse.now(services, broker).since(before, commands.seconds)
     bodies = [
         (e.subject, e.envelope.model_dump_json().encode())
         async for e in store.read_stream(context, first_seq)
@@ -264,7 +364,11 @@ async def level(
             round(commands.rate, 1),
             "raw JetStream publish of the same envelopes",
             round(raw.rate, 1),
-            note=f"{len(rejected)} rejected: {sorted(set(rejected))}" if rejected else "",
+            note="; ".join(
+                ([f"{len(rejected)} rejected: {sorted(set(rejected))}"] if rejected else [])
+                + ([cpu.describe(n)] if services else [])
+            ),
+            extra={"cpu": cpu.as_json(n)} if services else {},
         )
     ]
     ours, theirs = latency_ms(commands.latencies), latency_ms(raw.latencies)

@@ -154,7 +154,7 @@ async def record(name: str) -> Path:
     await send(bus, [*demo.history(DEMO_TODAY), *public])
     await send(internal_bus, warnings)
     # Published OCDS releases, imported as recorded facts (their provenance events).
-    imported = await import_items(read(OCDS_FIXTURE.read_bytes(), "corpus"), bus.send, store)
+    imported = await import_items(read(OCDS_FIXTURE.read_bytes(), "corpus"), bus.request, store)
     refused += [f"import {p.path}: {p.reason}" for p in imported.skipped]
     # Generated histories until every event type is recorded (in fixed namespaces).
     wanted = {m.event_type for m in EVENT_MODELS}

@@ -8,13 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandService
-from eventstore.service_app import build_service_app, serve_in_process, server_url
+from eventstore.service_app import CommandServer, build_service_app, serve_in_process, server_url
 from eventstore.serving import parse_reply, request_reply, send_command
 from eventstore.settings import NatsSettings
 from eventstore.store import EventStore
@@ -27,8 +26,8 @@ def ledger_service(nc: NATS, clock: FixedClock) -> CommandService:
 
 
 @pytest.fixture
-async def server(nats_client: NATS, fixed_clock: FixedClock) -> AsyncIterator[NatsBroker]:
-    """The one command subscriber (FastStream), as the containers and bootstrap serve."""
+async def server(nats_client: NATS, fixed_clock: FixedClock) -> AsyncIterator[CommandServer]:
+    """The one command subscriber, as the containers and bootstrap serve."""
     broker = await serve_in_process(
         server_url(nats_client), [ledger_service(nats_client, fixed_clock)]
     )
@@ -44,7 +43,7 @@ async def history(nc: NATS, clock: FixedClock, ledger_id: str) -> list[int]:
 
 
 async def test_accepted_reply_carries_events_and_consistency_token(
-    server: NatsBroker, nats_client: NATS
+    server: CommandServer, nats_client: NATS
 ) -> None:
     reply = await send_command(
         nats_client, LEDGER, RecordEntries(command_id="c-1", ledger_id="l1", amounts=[5, 7])
@@ -56,7 +55,7 @@ async def test_accepted_reply_carries_events_and_consistency_token(
 
 
 async def test_same_command_twice_appends_once(
-    server: NatsBroker, nats_client: NATS, fixed_clock: FixedClock
+    server: CommandServer, nats_client: NATS, fixed_clock: FixedClock
 ) -> None:
     command = RecordEntries(command_id="c-dup", ledger_id="l2", amounts=[1, 2, 3])
     first = await send_command(nats_client, LEDGER, command)
@@ -69,7 +68,7 @@ async def test_same_command_twice_appends_once(
 
 
 async def test_lost_reply_then_retry_appends_once(
-    nats_client: NATS, fixed_clock: FixedClock, server: NatsBroker
+    nats_client: NATS, fixed_clock: FixedClock, server: CommandServer
 ) -> None:
     # The client gives up before reading the reply (as if the reply was lost), then retries.
     command = RecordEntries(command_id="c-lost", ledger_id="l3", amounts=[9])
@@ -116,7 +115,7 @@ async def test_retry_after_dedup_window_and_without_kv_record_appends_once(
 
 
 async def test_command_id_reused_for_a_different_command_is_rejected(
-    server: NatsBroker, nats_client: NATS
+    server: CommandServer, nats_client: NATS
 ) -> None:
     await send_command(
         nats_client, LEDGER, RecordEntries(command_id="c-re", ledger_id="l5", amounts=[1])
@@ -129,7 +128,7 @@ async def test_command_id_reused_for_a_different_command_is_rejected(
 
 
 async def test_rule_violation_is_rejected_with_its_code(
-    server: NatsBroker, nats_client: NATS
+    server: CommandServer, nats_client: NATS
 ) -> None:
     reply = await send_command(
         nats_client, LEDGER, RecordEntries(command_id="c-0", ledger_id="l6", amounts=[0])
@@ -175,7 +174,7 @@ async def test_rule_violation_is_rejected_with_its_code(
     ],
 )
 async def test_malformed_and_unknown_commands_are_rejected_and_service_keeps_serving(
-    server: NatsBroker, nats_client: NATS, subject: str, body: bytes, code: str, fragment: str
+    server: CommandServer, nats_client: NATS, subject: str, body: bytes, code: str, fragment: str
 ) -> None:
     data = await request_reply(nats_client, subject, body, timeout=5)
     reply = parse_reply(data)
@@ -189,7 +188,7 @@ async def test_malformed_and_unknown_commands_are_rejected_and_service_keeps_ser
 
 
 async def test_concurrent_commands_on_one_aggregate_all_land_in_order(
-    server: NatsBroker, nats_client: NATS, fixed_clock: FixedClock
+    server: CommandServer, nats_client: NATS, fixed_clock: FixedClock
 ) -> None:
     # One service process: its commands on one aggregate queue instead of racing into
     # conflicts, so a burst never exhausts the retries, however loaded the machine.

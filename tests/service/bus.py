@@ -31,8 +31,11 @@ class InProcessBus:
         )
 
     async def send_raw(self, subject: str, data: bytes) -> CommandAccepted | CommandRejected:
-        service = self._services[subject.split(".", 1)[0]]
-        return parse_reply(await service.handle(subject, data))
+        return parse_reply(await self.request(subject, data))
+
+    async def request(self, subject: str, data: bytes) -> bytes:
+        """The reply's bytes, unparsed (a service may answer in its own shape)."""
+        return await self._services[subject.split(".", 1)[0]].handle(subject, data)
 
     async def accept(self, command: Command) -> CommandAccepted:
         reply = await self.send(command)

@@ -7,12 +7,21 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from audit.ocds.importer import Report, import_items
 from audit.ocds.importer_read import read
 from contracts_schema.folds import FOLDS
+from contracts_schema.registry.import_commands import (
+    ImportedFact,
+    ImportedRelease,
+    ImportProcessReleases,
+    ProcessReleasesImported,
+    RecordImportedTenderRelease,
+)
+from contracts_schema.replies import CommandAccepted, CommandRequest
 from contracts_schema.subjects import REGISTRY
 from eventstore.folded import load_folded
 from eventstore.memory import InMemoryEventStore
@@ -24,7 +33,7 @@ OCID = "ocds-213czf-000-00001"
 
 
 async def run(store: InMemoryEventStore, bus: InProcessBus, data: bytes) -> Report:
-    return await import_items(read(data, "unknown publisher"), bus.send, store)
+    return await import_items(read(data, "unknown publisher"), bus.request, store)
 
 
 async def stored(store: InMemoryEventStore) -> list[Any]:
@@ -177,3 +186,114 @@ async def test_the_law_findings_are_queryable_in_graphql(
     assert {f["code"] for f in found} == {"STANDSTILL_NOT_ENDED", "FRAMEWORK_RATIONALE_REQUIRED"}
     assert all(f["message"] for f in found)
     assert body["data"]["tender"]["lawFindings"] == []
+
+
+def _planned(ocid: str, rid: str, day: int) -> RecordImportedTenderRelease:
+    at = datetime(2020, 1, day, 9, tzinfo=UTC)
+    fact = ImportedFact(event_type="TenderPlanned", payload={
+        "tender_id": ocid, "title": "Telefonie", "contracting_authority": "KVK-71830960",
+        "procedure": "open", "framework": False, "lots": [{"lot_id": "lot-1", "title": "t"}],
+        "planned_on": at.date().isoformat()})  # fmt: skip
+    return RecordImportedTenderRelease(
+        command_id=f"cmd-{rid}",
+        tender_id=ocid,
+        ocid=ocid,
+        release_id=rid,
+        release_date=at,
+        publisher="TenderNed",
+        facts=[fact],
+        occurred_at=at,
+    )
+
+
+async def test_a_process_in_one_message_is_recorded_release_by_release_up_to_a_refused_one(
+    store: InMemoryEventStore, bus: InProcessBus
+) -> None:
+    ocid = "ocds-gtnl99-batch"
+    # The second release plans the tender again: its fold refuses; the third is not attempted.
+    releases = [ImportedRelease(release_id=r, tender=_planned(ocid, r, d))
+                for r, d in (("r1", 6), ("r2", 7), ("r3", 8))]  # fmt: skip
+    batch = ImportProcessReleases(command_id="batch-1", ocid=ocid, releases=releases)
+    request = CommandRequest(command_type=batch.command_type,
+                             command=batch.model_dump(mode="json"), actor="import:TenderNed")  # fmt: skip
+    subject = REGISTRY.command_subject(batch.command_type)
+    reply = ProcessReleasesImported.model_validate_json(
+        await bus.request(subject, request.model_dump_json().encode())
+    )
+    assert [o.release_id for o in reply.releases] == ["r1", "r2"]
+    first, second = reply.releases
+    assert first.refused is None
+    assert second.refused is not None
+    assert second.refused.code == "IMPORT_NOT_APPLICABLE"
+    events = [e.envelope for e in await stored(store)]
+    # Each release's own command: its id, its valid time, the actor, caused by the batch.
+    assert [(e.event_type, e.command_id) for e in events] == [
+        ("TenderPlanned", "cmd-r1"), ("TenderReleaseImported", "cmd-r1")]  # fmt: skip
+    assert {e.occurred_at for e in events} == {datetime(2020, 1, 6, 9, tzinfo=UTC)}
+    assert {e.actor for e in events} == {"import:TenderNed"}
+    assert {e.causation_id for e in events} == {"batch-1"}
+    # Sent again: the recorded release is a duplicate, nothing is stored twice.
+    again = ProcessReleasesImported.model_validate_json(
+        await bus.request(subject, request.model_dump_json().encode())
+    )
+    assert all(isinstance(r, CommandAccepted) and r.duplicate for r in again.releases[0].replies)
+    assert len(await stored(store)) == len(events)
+
+
+LAW_FINDINGS = """query ($filter: LawFindingFilter, $first: Int, $after: String) {
+  lawFindings(filter: $filter, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    nodes { code on tenderId contractId contractingAuthorityCode dated subject
+            contract { contractId } tender { tenderId } }
+  }
+}"""
+
+
+def _another(ocid: str, buyer: str, year: int) -> dict[str, Any]:
+    """`_process(10, 6)` as another buyer's process of another year."""
+    text = json.dumps(_process(10, 6)).replace("ocds-gtnl99-x1", ocid)
+    return dict(json.loads(text.replace("NL-KVK-71830960", buyer).replace("2020-", f"{year}-")))
+
+
+async def test_the_law_findings_of_every_import_are_one_paged_and_filtered_list(
+    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
+) -> None:
+    await run(store, bus, json.dumps(_process(10, 6)).encode())  # buyer 71830960, 2020
+    await run(store, bus, json.dumps(_another("ocds-gtnl99-x2", "NL-KVK-50000000", 2021)).encode())
+    await run(store, bus, json.dumps(_process(25, 4)).replace("x1", "x3").encode())  # lawful
+    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
+    try:
+        for runner in g.runners:
+            assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+
+        async def ask(token: str | None = None, **variables: Any) -> dict[str, Any]:
+            body = await g.query(LAW_FINDINGS, variables, token=token)
+            assert "errors" not in body, body
+            return dict(body["data"]["lawFindings"])
+
+        every = await ask()  # public, as Contract.lawFindings of a public contract is
+        by_buyer = await ask(filter={"contractingAuthority": "KVK-50000000"})
+        by_code = await ask(filter={"code": ["STANDSTILL_NOT_ENDED"], "on": "CONTRACT"})
+        by_tender = await ask(filter={"tenderId": "ocds-gtnl99-x1"})
+        in_2021 = await ask(filter={"dated": {"from": "2021-01-01", "to": "2021-12-31"}})
+        on_tenders = await ask(filter={"on": "TENDER"})
+        first = await ask(g.token("coordinator"), first=3)
+        rest = await ask(g.token("coordinator"), first=3, after=first["pageInfo"]["endCursor"])
+    finally:
+        await g.stop()
+    assert every["totalCount"] == 4  # two findings on each of two contracts; none on x3
+    nodes = every["nodes"]
+    assert [(n["contractId"], n["dated"]) for n in nodes][::2] == [
+        ("ocds-gtnl99-x1-c1", "2020-03-12"), ("ocds-gtnl99-x2-c1", "2021-03-12")]  # fmt: skip
+    assert all(n["on"] == "CONTRACT" and n["contract"]["contractId"] == n["contractId"]
+               and n["tender"]["tenderId"] == n["tenderId"] for n in nodes)  # fmt: skip
+    assert {n["contractingAuthorityCode"] for n in by_buyer["nodes"]} == {"KVK-50000000"}
+    assert by_buyer["totalCount"] == 2
+    assert [n["contractId"] for n in by_code["nodes"]] == ["ocds-gtnl99-x1-c1", "ocds-gtnl99-x2-c1"]
+    assert {n["tenderId"] for n in by_tender["nodes"]} == {"ocds-gtnl99-x1"}
+    assert {n["contractId"] for n in in_2021["nodes"]} == {"ocds-gtnl99-x2-c1"}
+    assert on_tenders == {"totalCount": 0, "pageInfo": {"hasNextPage": False, "endCursor": None},
+                          "nodes": []}  # fmt: skip
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert rest["pageInfo"]["hasNextPage"] is False
+    assert first["nodes"] + rest["nodes"] == nodes

@@ -168,7 +168,7 @@ async def round_trip(packages: list[bytes]) -> tuple[dict[str, Any], dict[str, A
     bus = InProcessBus(services)
     releases = []
     for data in packages:
-        report = await import_items(read(data, "test"), bus.send, store)
+        report = await import_items(read(data, "test"), bus.request, store)
         assert not report.skipped, report.skipped
         releases += _releases(data)
     source = merger().create_compiled_release(releases)

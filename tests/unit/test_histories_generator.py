@@ -36,6 +36,7 @@ NOT_GENERATED = {
     "MergeMunicipality",
     "RecordImportedTenderRelease",
     "RecordImportedContractRelease",
+    "ImportProcessReleases",
 }
 SAMPLE = settings(
     max_examples=150,

@@ -248,8 +248,8 @@ class CommandService:
         """Decide and append one command, in at most two round trips when the aggregate is
         cached: the processed-command lookups (concurrently with a load when it is not), then
         the append. Commands on one aggregate queue here instead of racing each other."""
+        recall = self._recall(command.command_id)  # the lookups leave in this loop turn
         fingerprint = hashlib.sha256(canonical_json(command.model_dump(mode="json"))).hexdigest()
-        recall = asyncio.ensure_future(self._recall(command.command_id))
         decider = route.decider
         key: Key = (decider.context.name, decider.aggregate_type, route.aggregate_id(command))
         try:
@@ -264,7 +264,7 @@ class CommandService:
         command: Command,
         meta: CommandMetadata,
         fingerprint: str,
-        recall: asyncio.Future[dict[str, Any] | None],
+        recall: asyncio.Future[list[bytes | None]],
         key: Key,
     ) -> CommandAccepted | CommandRejected:
         decider = route.decider
@@ -290,7 +290,7 @@ class CommandService:
         command: Command,
         meta: CommandMetadata,
         fingerprint: str,
-        recall: asyncio.Future[dict[str, Any] | None],
+        recall: asyncio.Future[list[bytes | None]],
         key: Key,
         entry: CachedAggregate | None,
         loading: asyncio.Future[CachedAggregate] | None,
@@ -299,7 +299,7 @@ class CommandService:
         decider = route.decider
         aggregate_id = key[2]
         loop = asyncio.get_running_loop()
-        previous = await recall
+        previous = _recalled(await recall)
         if previous is not None:
             return self._answer_recorded(command, fingerprint, previous)
         if command.occurred_at is not None and not command.future_valid_time_allowed:
@@ -342,8 +342,8 @@ class CommandService:
                 if not fresh:
                     # Decided on the cache: another process may have moved the aggregate since.
                     # A refusal is final, so it is given on the aggregate as stored now.
-                    self._cache.drop(key)
-                    entry = None
+                    entry = await self._caught_up(key, decider, entry)
+                    fresh = True  # caught up now, or (None) loaded afresh at the loop's top
                     continue
                 return CommandRejected(
                     command_id=command.command_id, code=violation.code, message=violation.message
@@ -360,10 +360,11 @@ class CommandService:
                     entry.head, new_events, meta, headers=trace_headers()
                 )
             except (ConcurrencyConflict, AlreadyAppended):
-                # Someone else wrote first, or our own earlier try landed: reload and look again.
-                self._cache.drop(key)
-                entry = None
+                # Someone else wrote first, or our own earlier try landed: read what is new
+                # since our head and look again.
                 await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+                entry = await self._caught_up(key, decider, entry)
+                fresh = True
                 attempt += 1
                 continue
             except Exception as exc:
@@ -412,6 +413,30 @@ class CommandService:
                 continue
             return CachedAggregate.of(history, self.fold(decider, history))
 
+    async def _caught_up(
+        self, key: Key, decider: Decider[Any], entry: CachedAggregate
+    ) -> CachedAggregate | None:
+        """The cached aggregate with the events stored after its head (another process's, or
+        our own earlier try's) read and folded onto it: a stale cache costs one read of what
+        is new, not a reload of the whole history (two processes in one queue group take
+        turns on an aggregate). None, and out of the cache, when that read or fold fails: the
+        caller loads afresh (with the transient-failure budget)."""
+        head = entry.head
+        subjects = head.context.aggregate_filter(head.aggregate_type, head.aggregate_id)
+        try:
+            newer = [
+                e async for e in self._store.read_stream(head.context, head.last_seq + 1, subjects)
+            ]
+            state = reduce(decider.evolve, (self.event_model(e) for e in newer), entry.state)
+        except Exception as exc:
+            log.info("catching up %s failed (%r); loading it afresh", key, exc)
+            self._cache.drop(key)
+            return None
+        self._cache.drop(key)  # out and back in: the cache counts the events it holds
+        entry.advance(newer, state)
+        self._cache.put(key, entry)
+        return entry
+
     def _advance(
         self, key: Key, entry: CachedAggregate, decider: Decider[Any], stored: list[StoredEvent]
     ) -> None:
@@ -452,33 +477,34 @@ class CommandService:
     # tests and tools); records in the pre-upgrade shared JetStream bucket are NOT read: a
     # retried old command is still recognised by its aggregate's events (docs/operations.md).
 
-    async def _recall(self, command_id: str) -> dict[str, Any] | None:
-        """The recorded reply, or None. The record is an index, not the truth: when it cannot
-        be read in time (its bucket's leader is being elected) the aggregate's own events
-        answer instead (`events_of_command`), so a command never waits on the bucket.
+    def _recall(self, command_id: str) -> asyncio.Future[list[bytes | None]]:
+        """The recorded reply's JSON, if any, among what the future gives. The record is an
+        index, not the truth: when it cannot be read in time (its bucket's leader is being
+        elected) the aggregate's own events answer instead (`events_of_command`), so a
+        command never waits on the bucket.
 
         All keys are asked at once (one round trip): the id, the id under its pre-uniqueness
         key, and the id in the other contexts' records (command ids are unique across
-        contexts; another's bucket unreadable now, in an election, means not known there)."""
+        contexts; another's bucket unreadable now, in an election, means not known there).
+        The reads are started here, so their requests leave with this loop turn's writes."""
         pending = self._pending.get(command_id)
-        if pending is not None:  # written by us a moment ago, still on its way
-            return dict(json.loads(pending))
-        if self._processed is None:
-            return None
+        if pending is not None or self._processed is None:
+            # Written by us a moment ago, still on its way (or no record at all).
+            known: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+            known.set_result([pending])
+            return known
         records = [(self._processed, command_id)]
         records.append((self._processed, f"{self.context.name}.{command_id}"))
         records += [(other, command_id) for other in self._elsewhere]
-        found = await asyncio.gather(*(self._read_record(r, k) for r, k in records))
-        value = next((v for v in found if v is not None), None)
-        if value is None:
-            return None
-        result: dict[str, Any] = json.loads(value)
-        return result
+        return asyncio.gather(*(self._read_record(r, k) for r, k in records))
 
     @staticmethod
     async def _read_record(record: ProcessedCommands, key: str) -> bytes | None:
         try:
-            return await asyncio.wait_for(record.get(key), RECORD_TIMEOUT)
+            # A timeout scope, not `wait_for`: no task of its own, so the request is sent
+            # on this task's first step.
+            async with asyncio.timeout(RECORD_TIMEOUT):
+                return await record.get(key)
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -515,7 +541,10 @@ class CommandService:
         try:
             for attempt in range(RECORD_ATTEMPTS):
                 try:
-                    await asyncio.wait_for(self._processed.put(command_id, data), RECORD_TIMEOUT)
+                    # No task of its own (unlike `wait_for`): the write is queued on this
+                    # task's first step, before the reply, and both leave in one socket write.
+                    async with asyncio.timeout(RECORD_TIMEOUT):
+                        await self._processed.put(command_id, data)
                     return
                 except Exception as exc:
                     if not is_transient(exc):
@@ -570,6 +599,14 @@ def unavailable(command_id: str | None, detail: str) -> CommandRejected:
         message=f"temporarily unavailable ({detail}): send the same command again (same"
         f" command id; it is never stored twice) after {RETRY_AFTER_SECONDS:g}s",
     )
+
+
+def _recalled(found: Sequence[bytes | None]) -> dict[str, Any] | None:
+    value = next((v for v in found if v is not None), None)
+    if value is None:
+        return None
+    result: dict[str, Any] = json.loads(value)
+    return result
 
 
 def _forget(task: asyncio.Future[Any] | None) -> None:

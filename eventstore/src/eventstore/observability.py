@@ -21,6 +21,7 @@ import contextvars
 import itertools
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -257,6 +258,30 @@ def _correlation_of(headers: Mapping[str, str], body: bytes) -> str | None:
     return found if isinstance(found, str) else None
 
 
+# A reply's first keys (pydantic writes them in declaration order): status, then command_id
+# and, for a refusal, code.
+_ACCEPTED = b'{"status":"accepted"'
+_CODE = re.compile(
+    rb'^\{"status":"rejected","command_id":(?:null|"[^"\\]*"),"code":"([A-Z0-9_]{1,80})"'
+)
+
+
+def _outcome_of(reply: bytes) -> str:
+    """The reply's outcome label, found without parsing the whole reply (a reply is written
+    by pydantic, so its keys are plain); an unusual reply falls back to a parse."""
+    if reply.startswith(_ACCEPTED):
+        return "accepted"
+    if found := _CODE.match(reply):
+        return found.group(1).decode()
+    try:
+        parsed = json.loads(reply)
+    except ValueError:
+        return "unparsable_reply"
+    if not isinstance(parsed, dict):
+        return "unparsable_reply"
+    return "accepted" if parsed.get("status") == "accepted" else str(parsed.get("code"))
+
+
 async def observe_command(
     service: str,
     subject: str,
@@ -287,13 +312,7 @@ async def observe_command(
             span.set_attribute("gt.correlation_id", cid_value)
         try:
             reply = await handle()
-            try:
-                parsed = json.loads(reply)
-                outcome = (
-                    "accepted" if parsed.get("status") == "accepted" else str(parsed.get("code"))
-                )
-            except ValueError:
-                outcome = "unparsable_reply"
+            outcome = _outcome_of(reply)
             return reply
         finally:
             span.set_attribute("gt.outcome", outcome)

@@ -6,7 +6,6 @@ so an envelope sealed by either continues the same version and hash chain.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -108,11 +107,12 @@ def seal(
             "payload": new.payload,
             "signer": signer.public_key if signer else None,
         }
-        # Hash the JSON form so that verifying a decoded envelope gives the same digest.
-        json_fields = json.loads(EventEnvelope.model_construct(**fields, hash="").model_dump_json())
-        fields["hash"] = envelope_hash(json_fields)
-        fields["signature"] = signer.sign(fields["hash"]) if signer else None
-        envelope = EventEnvelope.model_validate(fields)
+        # Validated once; the hash is over its JSON form (what is stored, and what verifying
+        # a decoded envelope hashes), then set with the signature without validating again.
+        unsealed = EventEnvelope.model_validate({**fields, "hash": ""})
+        digest = envelope_hash(unsealed.model_dump(mode="json"))
+        signature = signer.sign(digest) if signer else None
+        envelope = unsealed.model_copy(update={"hash": digest, "signature": signature})
         envelopes.append(envelope)
         prev_hash = envelope.hash
     return envelopes

@@ -1,21 +1,24 @@
-"""A service's FastStream entry point: one queue-group subscriber for its command subjects.
+"""A service's entry point: one queue-group subscriber for its command subjects.
 
-The subscriber is thin: it hands the raw bytes to the CommandService and returns the
-reply, which FastStream sends to the request's reply subject.
+FastStream runs the process (start-up and shutdown hooks, signals); the command subscriber
+itself is a plain nats-py subscription (`CommandServer`), thin: it hands the raw bytes to the
+CommandService and sends its reply to the request's reply subject.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-import nats
 from faststream import FastStream
 from faststream.nats import NatsBroker
-from faststream.nats.annotations import NatsMessage
 from faststream.security import SASLPlaintext
+from nats import connect
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from eventstore.checkpoints import checkpoint_periodically
 from eventstore.clock import Clock, SystemClock
@@ -40,7 +43,7 @@ ServiceFactory = Callable[[EventStore, NATS, Clock], Awaitable[CommandService]]
 
 
 async def connect_nats(settings: NatsSettings, name: str) -> NATS:
-    return await nats.connect(
+    return await connect(
         servers=settings.nats_url.split(","),
         name=name,
         user=settings.nats_user,
@@ -83,6 +86,7 @@ def build_service_app(
         )
         app = FastStream(broker)
     holder: dict[str, CommandService] = {}
+    servers: list[CommandServer] = []
     connections: list[NATS] = []
     anchoring: list[asyncio.Task[None]] = []
     health = HealthServer(observability.metrics_host, max(observability.metrics_port, 0))
@@ -106,6 +110,10 @@ def build_service_app(
         service = await make_service(store, nc, clock)
         await service.start()
         holder["service"] = service
+        server = CommandServer(nc)
+        await server.serve(name, _constant(service), observability)
+        await server.flush()
+        servers.append(server)
         if signer is not None:
             anchoring.append(
                 asyncio.create_task(
@@ -117,74 +125,135 @@ def build_service_app(
 
     @app.on_shutdown
     async def stop_service() -> None:
+        for server in servers:  # no new commands; those under way finish, records written
+            await server.stop()
         for task in anchoring:
             await cancel_and_wait(task)
         await health.stop()
         for nc in connections:
             await nc.close()
 
-    subscribe_commands(broker, name, lambda: holder["service"], observability)
     return app, broker
 
 
-def subscribe_commands(
-    broker: NatsBroker,
-    name: str,
-    service: Callable[[], CommandService],
-    observability: ObservabilitySettings,
-    *,
-    max_workers: int = 32,
-) -> None:
-    """The one command subscriber, for a container (`build_service_app`) and in-process."""
+class CommandServer:
+    """The command subscriptions of one or more services on one NATS connection.
 
-    async def on_command(message: NatsMessage) -> bytes:
-        # Raw bytes in, raw bytes out: the CommandService parses and answers every payload.
-        raw = message.raw_message
-        return await observe_command(
-            name,
-            raw.subject,
-            raw.headers or {},
-            message.body,
-            lambda: service().handle(raw.subject, message.body),
-            propagate_trace=observability.trace_propagation,
-        )
+    A plain nats-py queue subscription per service, not FastStream's subscriber: its
+    per-message middleware, logging and decoding cost as much CPU as the command itself
+    (docs/benchmarks.md, "what it costs"). Raw bytes in, raw bytes out: the CommandService
+    parses and answers every payload. Up to `max_workers` commands are handled at once
+    (optimistic concurrency keeps each aggregate consistent; one aggregate's commands queue
+    in its service); beyond that the subscription stops taking messages until one ends.
+    """
 
-    # Registration is explicit and visible here: one subscriber per service, queue group shared.
-    # Commands are handled concurrently (optimistic concurrency keeps each aggregate
-    # consistent); without max_workers FastStream would take one command at a time.
-    broker.subscriber(f"{name}.commands.*", queue=f"{name}-commands", max_workers=max_workers)(
-        on_command
-    )
+    def __init__(self, nc: NATS, *, max_workers: int = 64, owns_connection: bool = False) -> None:
+        self._nc = nc
+        self._owns = owns_connection
+        self._slots = asyncio.Semaphore(max_workers)
+        self._subscriptions: list[Subscription] = []
+        self._services: list[Callable[[], CommandService]] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    @property
+    def connection(self) -> NATS:
+        return self._nc
+
+    async def serve(
+        self,
+        name: str,
+        service: Callable[[], CommandService],
+        observability: ObservabilitySettings,
+    ) -> None:
+        """Subscribe `name.commands.*` in the queue group `name-commands` (every process of
+        that service shares it: each command goes to one of them)."""
+        nc = self._nc
+        propagate = observability.trace_propagation
+        loop = asyncio.get_running_loop()
+
+        async def answer(msg: Msg) -> None:
+            try:
+                subject, body = msg.subject, msg.data
+                reply = await observe_command(
+                    name,
+                    subject,
+                    msg.headers or {},
+                    body,
+                    lambda: service().handle(subject, body),
+                    propagate_trace=propagate,
+                )
+                if msg.reply:
+                    await nc.publish(msg.reply, reply)
+            except Exception:  # the reply could not be sent (connection closing): log it
+                log.exception("%s: reply to a command on %s not sent", name, msg.subject)
+            finally:
+                self._slots.release()
+
+        async def on_command(msg: Msg) -> None:
+            await self._slots.acquire()  # back-pressure: the next message waits for a slot
+            task = loop.create_task(answer(msg))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+        subject = f"{name}.commands.*"
+        sub = await nc.subscribe(subject, queue=f"{name}-commands", cb=on_command)
+        self._subscriptions.append(sub)
+        self._services.append(service)
+        log.info("%s: commands on %s (queue group %s-commands)", name, subject, name)
+
+    async def flush(self) -> None:
+        """Until the server has every subscription (a request sent next finds them)."""
+        await self._nc.flush()
+
+    async def stop(self) -> None:
+        """Take no new commands, finish those under way (their replies sent), wait for the
+        processed-command records being written, and close the connection if it is ours."""
+        for sub in self._subscriptions:
+            with contextlib.suppress(Exception):  # the connection may be closed already
+                await sub.unsubscribe()
+        self._subscriptions.clear()
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+        for service in self._services:
+            await service().drain()
+        if self._owns and not self._nc.is_closed:
+            await self._nc.close()
 
 
 async def serve_in_process(
-    nats_url: str,
+    nats: str | NATS,
     services: Sequence[CommandService],
     observability: ObservabilitySettings | None = None,
     *,
     max_workers: int = 32,
     user: str | None = None,
     password: str | None = None,
-) -> NatsBroker:
+) -> CommandServer:
     """Serve several services' commands from this process (the embedded system, tests), with
-    the subscriber the containers run; `await broker.stop()` ends it. `user`: the NATS login
-    (the embedded system serves each service as its own user)."""
+    the subscriber the containers run; `await server.stop()` ends it.
+
+    `nats`: a connection to serve on (best the services' stores' own: a command's record
+    write and its reply then leave in one socket write), or a server URL to open one for it
+    (`user`: its NATS login; the embedded system serves each service as its own user)."""
     observability = observability or ObservabilitySettings()
-    security = SASLPlaintext(username=user, password=password or "") if user else None
-    broker = NatsBroker(nats_url, security=security, max_reconnect_attempts=-1)
+    if isinstance(nats, str):
+        nc = await connect(
+            servers=nats.split(","),
+            name="commands-" + "-".join(s.context.name for s in services),
+            user=user,
+            password=password,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+        )
+        server = CommandServer(nc, max_workers=max_workers, owns_connection=True)
+    else:
+        server = CommandServer(nats, max_workers=max_workers)
     for service in services:
         await service.start()
-        subscribe_commands(
-            broker,
-            service.context.name,
-            _constant(service),
-            observability,
-            max_workers=max_workers,
-        )
-    await broker.start()
+        await server.serve(service.context.name, _constant(service), observability)
     # The server has every subscription before the caller sends its first request.
-    await broker.connection.flush()
-    return broker
+    await server.flush()
+    return server
 
 
 def server_url(nc: NATS) -> str:

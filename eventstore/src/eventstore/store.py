@@ -8,6 +8,7 @@ fails with 10071; several events go in one atomic batch (server 2.12+, `allow_at
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -15,6 +16,7 @@ from typing import Any
 
 import nats.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -156,36 +158,65 @@ class EventStore:
         # Batched Direct Get (server 2.11+): one round trip per 1000 events.
         next_seq = from_seq
         while True:
-            inbox = self._nc.new_inbox()
-            sub = await self._nc.subscribe(inbox)
-            try:
-                request = {
-                    "seq": next_seq,
-                    "next_by_subj": subject_filter,
-                    "batch": DIRECT_GET_BATCH,
-                }
-                await self._nc.publish(
-                    f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox
-                )
-                pending = 0
-                while True:
-                    msg = await sub.next_msg(timeout=PUBLISH_TIMEOUT)
-                    headers = msg.headers or {}
-                    status = headers.get("Status")
-                    if status == "404":
-                        return
-                    if status == "204":
-                        pending = int(headers.get("Nats-Num-Pending", "0"))
-                        break
-                    if status:
-                        raise EventStoreError(f"direct get on {stream} failed: {status} {headers}")
-                    seq = int(headers["Nats-Sequence"])
-                    yield decode(headers["Nats-Subject"], stream, seq, msg.data)
-                    next_seq = seq + 1
-            finally:
-                await sub.unsubscribe()
+            batch, pending, failure = await self._direct_batch(stream, subject_filter, next_seq)
+            for event in batch:
+                yield event
+            if failure is not None:  # raised after the events before it, as they came
+                raise failure
+            if batch:
+                next_seq = batch[-1].seq + 1
             if pending == 0:
                 return
+
+    async def _direct_batch(
+        self, stream: str, subject_filter: str, seq: int
+    ) -> tuple[list[StoredEvent], int, Exception | None]:
+        """One batch from `seq` on, how many matching events remain after it, and the
+        failure (an undecodable event, a status) that ended it early, if any.
+
+        The messages are taken by a callback as they arrive (one task for the batch, not
+        two tasks per message as `next_msg` makes); the read fails when no message comes for
+        PUBLISH_TIMEOUT seconds."""
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[int] = loop.create_future()  # the pending count at the end
+        events: list[StoredEvent] = []
+        failures: list[Exception] = []
+
+        async def on_message(msg: Msg) -> None:
+            if ended.done():
+                return
+            headers = msg.headers or {}
+            status = headers.get("Status")
+            try:
+                if status == "404":  # nothing (more) matches
+                    ended.set_result(0)
+                elif status == "204":  # end of this batch
+                    ended.set_result(int(headers.get("Nats-Num-Pending", "0")))
+                elif status:
+                    raise EventStoreError(f"direct get on {stream} failed: {status} {headers}")
+                else:
+                    sequence = int(headers["Nats-Sequence"])
+                    events.append(decode(headers["Nats-Subject"], stream, sequence, msg.data))
+            except Exception as exc:
+                failures.append(exc)
+                ended.set_result(0)
+
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox, cb=on_message)
+        try:
+            request = {"seq": seq, "next_by_subj": subject_filter, "batch": DIRECT_GET_BATCH}
+            await self._nc.publish(
+                f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox
+            )
+            seen = -1
+            while not ended.done():
+                if len(events) == seen:
+                    raise nats.errors.TimeoutError  # as `next_msg` did: nothing came
+                seen = len(events)
+                await asyncio.wait([ended], timeout=PUBLISH_TIMEOUT)
+            return events, ended.result(), failures[0] if failures else None
+        finally:
+            await sub.unsubscribe()
 
     def seal(
         self,

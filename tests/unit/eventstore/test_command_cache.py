@@ -6,7 +6,7 @@ store's public port (`EventStorePort.load` / `append`) on the in-memory store.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -30,12 +30,20 @@ class CountingStore(InMemoryEventStore):
 
     loads = 0
     conflicts = 0
+    read = 0  # events read through read_stream (a stale cache catching up)
 
     async def load(
         self, context: BoundedContext, aggregate_type: str, aggregate_id: str
     ) -> AggregateHistory:
         self.loads += 1
         return await super().load(context, aggregate_type, aggregate_id)
+
+    async def read_stream(
+        self, context: BoundedContext, from_seq: int = 1, subject_filter: str | None = None
+    ) -> AsyncIterator[StoredEvent]:
+        async for event in super().read_stream(context, from_seq, subject_filter):
+            self.read += 1
+            yield event
 
     async def append(
         self,
@@ -135,18 +143,23 @@ async def test_a_cache_made_stale_by_another_process_is_caught_and_the_command_l
     store: CountingStore,
 ) -> None:
     ours, theirs = await service(store), await service(store)
-    await send(ours, "a", 1)  # ours now caches the ledger at version 1
+    await send(ours, "a", *range(1, 101))  # ours now caches the ledger at version 100
     await send(theirs, "b", 2)  # another process appends behind our back
     store.loads = 0
     reply = await send(ours, "c", 3)
     assert store.conflicts == 1  # the expected sequence (our cached head) was stale
-    assert store.loads == 1  # reloaded once, decided again
-    assert reply.events[0].aggregate_version == 3
+    # Caught up, decided again: only the one event after our head was read, not the history.
+    assert (store.loads, store.read) == (0, 1)
+    assert reply.events[0].aggregate_version == 102
     history = await InMemoryEventStore.load(store, LEDGER, "ledger", "l")
-    assert [e.envelope.payload["amount"] for e in history.events] == [1, 2, 3]
-    # And the refreshed cache goes on without loads or conflicts.
+    assert [e.envelope.payload["amount"] for e in history.events] == [*range(1, 101), 2, 3]
+    # And the refreshed cache goes on without loads, reads or conflicts.
     await send(ours, "d", 4)
-    assert (store.loads, store.conflicts) == (1, 1)
+    assert (store.loads, store.read, store.conflicts) == (0, 1, 1)
+    # A retry of the other process's command here is answered as the duplicate it is.
+    again = await send(ours, "b", 2)
+    assert again.duplicate
+    assert (store.loads, store.conflicts) == (0, 1)
 
 
 async def test_a_refusal_is_given_on_the_aggregate_as_stored_not_on_a_stale_cache(

@@ -45,6 +45,7 @@ FREE_STRINGS = {
     "SubscribeWebhookInput.eventTypes": "CloudEvents types, e.g. nl.gt.contract.expiring.v1",
     "Organisation.province": "CBS reference data (loaded, not coded)",
     "LawFinding.subject": "what a finding is about: a lot or contract id of the imported process",
+    "LawFindingRecord.subject": "as LawFinding.subject",
     "Query.organisations(province)": "as Organisation.province",
     "ParkedEvent.projection": "read model names (one per installed projection)",
     "ProjectionHealth.name": "as ParkedEvent.projection",

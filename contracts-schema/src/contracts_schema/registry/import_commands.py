@@ -8,13 +8,14 @@ ocid and release id, so the same release imported twice is stored once.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from contracts_schema.base import AwareDatetime, Command, Value
 from contracts_schema.registry.contract_commands import ContractCommand
 from contracts_schema.registry.tender_commands import TenderCommand
+from contracts_schema.replies import CommandAccepted, CommandRejected
 
 
 class ImportedFact(Value):
@@ -44,7 +45,55 @@ class RecordImportedContractRelease(ContractCommand, _RecordImported):
     """Record a published release's facts about one contract."""
 
 
+class ImportedRelease(Value):
+    """One source release: its tender command, then a command per contract it changed."""
+
+    release_id: str = Field(min_length=1, max_length=200, description="Source release id.")
+    tender: RecordImportedTenderRelease = Field(description="The release's tender facts.")
+    contracts: list[RecordImportedContractRelease] = Field(
+        default_factory=list, description="The release's facts per contract."
+    )
+
+
+class ImportProcessReleases(Command):
+    """Record several releases of one process (ocid) in one message, in valid time order.
+
+    Each release's commands are executed as if sent one after the other (each keeps its own
+    command id, valid time and provenance, so a re-run is answered as a duplicate); the
+    first release refused ends the batch, since the later ones were mapped on top of it.
+    """
+
+    context: ClassVar[str] = "registry"
+    future_valid_time_allowed: ClassVar[bool] = False
+
+    ocid: str = Field(min_length=1, max_length=200, description="Source Open Contracting ID.")
+    releases: list[ImportedRelease] = Field(
+        min_length=1, max_length=200, description="The process's releases, in valid time order."
+    )
+
+
+class ImportedReleaseOutcome(Value):
+    """What the registry answered for each command of one release, in order."""
+
+    release_id: str
+    replies: list[CommandAccepted | CommandRejected]
+
+    @property
+    def refused(self) -> CommandRejected | None:
+        return next((r for r in self.replies if isinstance(r, CommandRejected)), None)
+
+
+class ProcessReleasesImported(Value):
+    """The reply to ImportProcessReleases: one outcome per release attempted, in order; the
+    releases after a refused one are not attempted (absent)."""
+
+    status: Literal["imported"] = "imported"
+    command_id: str
+    releases: list[ImportedReleaseOutcome]
+
+
 IMPORT_COMMANDS: tuple[type[Command], ...] = (
     RecordImportedTenderRelease,
     RecordImportedContractRelease,
+    ImportProcessReleases,
 )

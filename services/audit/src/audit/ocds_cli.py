@@ -16,12 +16,13 @@ from importlib.resources import files
 from pathlib import Path
 from typing import IO, Annotated, Any
 
+import nats.errors
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from audit.bitemporal import Horizon, horizon, parse_instant
 from audit.ocds.export import Register, packages, require
-from audit.ocds.importer import Report, import_items
+from audit.ocds.importer import Problem, Report, import_items
 from audit.ocds.importer_read import read
 from audit.ocds.packages import (
     POLICY_FILE,
@@ -33,8 +34,7 @@ from audit.ocds.packages import (
 from audit.ocds.schemas import errors
 from audit.ocds.sections import instant
 from audit.wiring import open_store, resolve_settings
-from contracts_schema.subjects import REGISTRY
-from eventstore.serving import send_command
+from eventstore.serving import request_reply
 from eventstore.settings import NatsSettings
 
 ocds_app = typer.Typer(
@@ -264,16 +264,34 @@ def _stderr() -> Any:
 IMPORT_OK, IMPORT_PARTIAL, IMPORT_FAILED = 0, 1, 2
 
 
+class NothingReadable(ValueError):
+    """The input holds no release at all (not JSON, JSON Lines or gzip; no package)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("no release could be read from the input")
+        self.problems = problems
+
+
+class RegistryUnreachable(Exception):  # not retried as a lost reply is: it ends the run
+    """No registry service answers import commands."""
+
+
 async def import_data(settings: NatsSettings, data: bytes, publisher: str) -> Report:
     items = list(read(data, publisher))
+    if all(i.release is None for i in items):
+        raise NothingReadable([Problem(i.path, i.problem or "no release") for i in items])
+
+    async def request(subject: str, payload: bytes) -> bytes:
+        try:
+            return await request_reply(store.nc, subject, payload, timeout=120)
+        except nats.errors.NoRespondersError as exc:
+            raise RegistryUnreachable(
+                f"no registry service answers on {subject} (is it running?)"
+            ) from exc
+
     async with open_store(settings) as store:
         with typer.progressbar(length=len(items), label="importing", file=sys.stderr) as bar:
-            return await import_items(
-                items,
-                lambda command, who: send_command(store.nc, REGISTRY, command, actor=who),
-                store,
-                bar.update,
-            )
+            return await import_items(items, request, store, bar.update)
 
 
 @ocds_app.command("import")
@@ -288,13 +306,18 @@ def import_(
         str | None, typer.Option(help="NATS URL (default: GT_NATS_URL, else the data directory's).")
     ] = None,
 ) -> None:
-    """Import published OCDS 1.1 data as recorded facts; exit 0 all imported, 1 some skipped,
-    2 nothing could be read or the registry was not reached."""
+    """Import published OCDS 1.1 data as recorded facts; exit 0 all imported (or already
+    there), 1 some skipped, 2 nothing readable or the registry was not reached."""
     settings = resolve_settings(nats_url, None)
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
         report = asyncio.run(import_data(settings, data, publisher))
-    except (OSError, ConnectionError) as exc:
+    except NothingReadable as exc:
+        for problem in exc.problems:
+            typer.echo(f"unreadable {problem.path}: {problem.reason}", err=True)
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(IMPORT_FAILED) from exc
+    except (OSError, ConnectionError, RegistryUnreachable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(IMPORT_FAILED) from exc
     for problem in report.skipped:

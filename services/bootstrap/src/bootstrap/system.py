@@ -15,7 +15,6 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 from starlette.applications import Starlette
@@ -29,7 +28,7 @@ from eventstore.checkpoints import checkpoint_periodically
 from eventstore.clock import Clock, SystemClock
 from eventstore.commands import CommandService
 from eventstore.projection import ProjectionRunner
-from eventstore.service_app import serve_in_process, server_url
+from eventstore.service_app import CommandServer, serve_in_process, server_url
 from eventstore.signing import EventSigner, local_seed, local_signer
 from eventstore.store import EventStore
 from eventstore.tasks import cancel_and_wait
@@ -56,7 +55,7 @@ class System:
     checkpoint_interval: float = 60.0  # seconds between signed checkpoints of each stream
     # Each part's own NATS login (`make run`: bootstrap.nats_local); None: every part on `nc`.
     logins: Logins | None = None
-    brokers: list[NatsBroker] = field(default_factory=list)  # each service's command subscriber
+    brokers: list[CommandServer] = field(default_factory=list)  # each service's command subscriber
     connections: list[NATS] = field(default_factory=list)  # the logins opened here
     runners: list[ProjectionRunner] = field(default_factory=list)
     enrolment: EnrolmentParts | None = None

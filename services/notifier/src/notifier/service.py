@@ -7,7 +7,6 @@ import contextlib
 import logging
 from datetime import date
 
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
@@ -15,7 +14,7 @@ from contracts_schema.calendar import dutch_day
 from eventstore.clock import Clock
 from eventstore.commands import CommandService
 from eventstore.projection import ProjectionRunner
-from eventstore.service_app import serve_in_process, server_url
+from eventstore.service_app import CommandServer, serve_in_process, server_url
 from eventstore.store import EventStore
 from eventstore.tasks import cancel_and_wait
 from notifier.projection import NotifierSchedule
@@ -69,7 +68,7 @@ class Notifier:
             replicas=settings.stream_replicas,
             ack_wait=settings.integration_ack_wait,
         )
-        self.commands: NatsBroker | None = None  # the public commands, when served here
+        self.commands: CommandServer | None = None  # the public commands, when served here
         self.webhooks = WebhookDispatcher(nc, engine, self.projection, clock, settings)
         self._tasks: list[asyncio.Task[None]] = []
         self._started: list[str] = []

@@ -46,11 +46,17 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
+@cache
+def _validator(name: str) -> Draft4Validator:
+    # Made once per schema: a validator keeps no state between documents.
+    return Draft4Validator(
+        _resolved(name), registry=_registry(), format_checker=Draft4Validator.FORMAT_CHECKER
+    )
+
+
 def errors(document: dict[str, Any], name: str) -> list[str]:
     """Every validation error, as `path: message`; empty when the document is valid against
     the 1.1.5 schema `name` with the declared extensions (audit.ocds.extensions) applied."""
-    validator = Draft4Validator(
-        _resolved(name), registry=_registry(), format_checker=Draft4Validator.FORMAT_CHECKER
-    )
+    validator = _validator(name)
     found = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in found]

@@ -26,6 +26,7 @@ from gateway.schema.filters import (
     tender_query,
 )
 from gateway.schema.health import Health
+from gateway.schema.law_findings import LawFindingsQuery
 from gateway.schema.pagination import Connection, page
 from gateway.schema.registry_types import (
     Contract,
@@ -52,7 +53,7 @@ class CallOffFilter:
 
 
 @strawberry.type
-class Query:
+class Query(LawFindingsQuery):
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
         try:
