@@ -2,9 +2,9 @@
 kept there too.
 
 Every test's files (tmp_path, the nats-servers' JetStream stores, SQLite read models) are
-written with fsync; on a disk shared with busy neighbours that wait, not the work, made much
-of the suite's time (the demo history loaded in 8 s on disk, under 3 s on tmpfs). Same files,
-same code paths, same assertions: only where the bytes live changes. An explicit TMPDIR wins,
+written with fsync; on a disk shared with busy neighbours each commit waits for it (loading
+the demo history took 8 s on disk, under 3 s on tmpfs, measured once side by side). Same
+files, same code paths, same assertions: only where the bytes live changes. An explicit TMPDIR wins,
 and without a tmpfs with room to spare nothing changes.
 
 `make` sets PYTHONDONTWRITEBYTECODE (no __pycache__ in the tree), so every Python process the
