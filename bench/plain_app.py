@@ -21,41 +21,50 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from eventstore.sql import make_engine
+from gateway.projections import ContractsProjection, EnrolmentProjection, EventLogProjection
 
 PAGE = 20
 # The read models keep row versions (valid and known intervals, µs): the present is the
 # versions valid now and still known, the predicate the gateway's present answers use.
 NOW = " AND valid_from <= :now AND valid_to > :now AND known_to > :known"
 KNOWN_NOW = 2**62 - 1
+# The tables of the projections' current versions (a new version builds new tables).
+CONTRACTS = f"{ContractsProjection().key}_contracts"
+PARTICIPANTS_TABLE = f"{EnrolmentProjection().key}_participants"
+CALL_OFFS_TABLE = f"{EnrolmentProjection().key}_call_offs"
+EVENTS_TABLE = f"{EventLogProjection().key}_events"
 
 EXPIRING_COUNT = text(
-    "SELECT count(*) FROM contracts_v2_contracts"
+    f"SELECT count(*) FROM {CONTRACTS}"
     " WHERE end_date >= :start AND end_date <= :stop AND status = 'active'" + NOW
 )
 EXPIRING = text(
-    "SELECT contract_id, kind, contracting_authority, end_date, status FROM contracts_v2_contracts"
+    "SELECT contract_id, kind, contracting_authority, end_date, status"
+    f" FROM {CONTRACTS}"
     " WHERE end_date >= :start AND end_date <= :stop AND status = 'active'" + NOW + ""
     " ORDER BY end_date, contract_id LIMIT :limit"
 )
 CONTRACT = text(
-    "SELECT contract_id, kind, tender_id, end_date FROM contracts_v2_contracts"
+    f"SELECT contract_id, kind, tender_id, end_date FROM {CONTRACTS}"
     " WHERE contract_id IN (:id)" + NOW
 )
 PARTICIPANTS = text(
-    "SELECT tender_id, organisation_code, lot_ids, status FROM enrolment_v2_participants"
+    "SELECT tender_id, organisation_code, lot_ids, status"
+    f" FROM {PARTICIPANTS_TABLE}"
     " WHERE tender_id IN (:tender)" + NOW + " ORDER BY organisation_code"
 )
 CALL_OFFS = text(
-    "SELECT call_off_id, participant_code, supplier_id, procedure FROM enrolment_v2_call_offs"
+    "SELECT call_off_id, participant_code, supplier_id, procedure"
+    f" FROM {CALL_OFFS_TABLE}"
     " WHERE framework_contract_id IN (:id)" + NOW + " ORDER BY call_off_id"
 )
 EVENTS_COUNT = text(
-    "SELECT count(*) FROM event_log_v1_events"
+    f"SELECT count(*) FROM {EVENTS_TABLE}"
     " WHERE aggregate_type = 'tender' AND aggregate_id = :id AND recorded_at < :before"
 )
 EVENTS = text(
     "SELECT event_type, aggregate_type, aggregate_version, occurred_at, recorded_at, payload"
-    " FROM event_log_v1_events"
+    f" FROM {EVENTS_TABLE}"
     " WHERE aggregate_type = 'tender' AND aggregate_id = :id AND recorded_at < :before"
     " ORDER BY recorded_at, stream, seq LIMIT :limit"
 )
@@ -136,7 +145,7 @@ def framework(engine: Engine, contract_id: str) -> dict[str, Any]:
                     "callOffId": c.call_off_id,
                     "participantCode": c.participant_code,
                     "supplierId": c.supplier_id,
-                    "procedure": c.procedure,
+                    "procedure": c.procedure.upper(),
                 }
                 for c in call_offs
             ],
@@ -157,7 +166,7 @@ def tender_history(engine: Engine, tender_id: str, before: datetime) -> dict[str
                 {
                     "node": {
                         "eventType": r.event_type,
-                        "aggregateType": r.aggregate_type,
+                        "aggregateType": r.aggregate_type.upper(),
                         "aggregateVersion": r.aggregate_version,
                         "occurredAt": _utc(r.occurred_at),
                         "recordedAt": _utc(r.recorded_at),

@@ -70,7 +70,10 @@ def table(body: dict[str, Any]) -> str:
 
 def write_docs() -> Path:
     sections = [HEADER]
-    for mode in ("quick", "quick-commands", "full", "full-rebuild-sqlite", "full-asof"):
+    # The whole quick run first, then each later single-suite run (its own title says which),
+    # then the long runs.
+    singles = sorted(p.stem for p in RESULTS.glob("quick-*.json"))
+    for mode in ("quick", *singles, "full", "full-rebuild-sqlite", "full-asof"):
         path = RESULTS / f"{mode}.json"
         if path.exists():
             sections.append(table(json.loads(path.read_text(encoding="utf-8"))))

@@ -2,11 +2,13 @@
 p50/p99, under a steady background command load on the registry.
 
 The system runs as `make run` runs it (bootstrap.system.System: registry and enrolment
-services, the gateway's projection runners, the gateway app on uvicorn, one process), over
-the read model the replay suite rebuilt. Each probe amends a contract through the
-`amendContract` mutation, then polls `contract { lastAmendment }` until it shows the
-amendment. A second figure asks once with the reply's consistency token (read-your-writes).
-Baseline: from a raw publish to an ordered consumer receiving that message (JetStream alone).
+services and the gateway app on uvicorn in one process, the gateway's projections in a child
+process, `python -m bootstrap.serve projector`), over the read model the replay suite rebuilt.
+The gateway learns the projector's positions from its announcements on NATS. Each probe
+amends a contract through the `amendContract` mutation, then polls
+`contract { lastAmendment }` until it shows the amendment. A second figure asks once with the
+reply's consistency token (read-your-writes). Baseline: from a raw publish to an ordered
+consumer receiving that message (JetStream alone).
 """
 
 from __future__ import annotations
@@ -30,14 +32,19 @@ from bench.context import BenchContext
 from bench.figures import Figure, latency_ms, not_measured
 from bench.gateway_app import coordinator_token, settings
 from bench.workload import ensure_raw_stream
+from bootstrap.system import System
 from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import REGISTRY
 from eventstore.serving import send_command
 from eventstore.sql import make_engine
+from gateway.projections import ContractsProjection
 
 POLL = 0.001
 MAX_IN_FLIGHT = 64
 PROBE_DEADLINE = 15.0  # seconds; a probe that never sees its write fails the suite loudly
+# The replay suite built the gateway's read models, not the audit's history (entitiesAsOf):
+# the projector builds it at start. Probes measure the steady state, so they wait for it.
+CATCH_UP = 900.0  # seconds
 MUTATION = """mutation Amend($input: AmendContractInput!) {
   amendContract(input: $input) {
     __typename
@@ -62,14 +69,16 @@ def amendable_contracts(url: str) -> list[tuple[str, datetime]]:
     probe must take effect after every fact already known of its contract (an amendment
     dated at the signature would sit before the history's own amendments and never show).
     """
+    table = f"{ContractsProjection().key}_contracts"  # the live version's table
     engine = make_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT contract_id, max(valid_from) FROM contracts_v2_contracts"
-                " WHERE contract_id IN (SELECT contract_id FROM contracts_v2_contracts"
-                "   WHERE status = 'active' AND known_to = 4611686018427387904"
-                "   AND valid_to = 4611686018427387904)"
+                f"SELECT contract_id, max(valid_from) FROM {table}"
+                f" WHERE contract_id IN (SELECT contract_id FROM {table}"
+                # A registry contract: a call-off is the enrolment service's, not amendable.
+                "   WHERE status = 'active' AND kind <> 'call_off'"
+                "   AND known_to = 4611686018427387904 AND valid_to = 4611686018427387904)"
                 " GROUP BY contract_id ORDER BY contract_id"
             )
         ).all()
@@ -130,7 +139,12 @@ async def graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]
 
 
 async def probe(
-    http: httpx.AsyncClient, contract_id: str, on: datetime, i: int, with_token: bool
+    http: httpx.AsyncClient,
+    contract_id: str,
+    on: datetime,
+    i: int,
+    with_token: bool,
+    system: System,
 ) -> float:
     summary = f"probe {i} {uuid.uuid4().hex[:8]}"
     variables = {
@@ -142,13 +156,19 @@ async def probe(
         raise RuntimeError(f"the probe amendment was refused: {reply}")
     token = reply["consistencyToken"] if with_token else None
     while True:  # polling the query is the measurement: visible to a reader
-        if time.perf_counter() - replied > PROBE_DEADLINE:
-            raise RuntimeError(f"probe {i} not visible after {PROBE_DEADLINE} s")
         data = await graphql(http, QUERY, {"id": contract_id, "token": token})
         if data["contract"]["lastAmendment"] == summary:
             return time.perf_counter() - replied
         if with_token:
             raise RuntimeError("a query with the reply's consistency token missed the write")
+        if time.perf_counter() - replied > PROBE_DEADLINE:
+            # Say where the read models stood: a lagging projector, or a write gone astray.
+            reached = {r.projection.key: dict(r.positions) for r in system.runners}
+            raise RuntimeError(
+                f"probe {i} not visible after {PROBE_DEADLINE} s: amended {contract_id} at"
+                f" {on.isoformat()}, token {reply['consistencyToken']}, still"
+                f" {data['contract']}; the read models reached {reached}"
+            )
         await asyncio.sleep(POLL)
 
 
@@ -181,7 +201,6 @@ async def measure_raw(client: NATS, samples: int) -> list[float]:
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    from bootstrap.system import System
     from gateway.serve import Server
 
     if ctx.read_model_url is None:
@@ -195,13 +214,24 @@ async def run(ctx: BenchContext) -> list[Figure]:
         data_dir,
         settings(ctx.read_model_url, secret),
         with_notifier=False,
+        projector_process=True,  # as `make run` and compose: the projections in their own process
     )
     await system.start()
     assert system.app is not None
+    assert system.read is not None
+    started = time.perf_counter()
+    try:
+        await system.read.reach_present(CATCH_UP)
+        await system.read.reach_present(CATCH_UP, audit=True)
+    except BaseException:
+        await system.stop()  # and its projector process
+        raise
+    caught_up = time.perf_counter() - started
     server = await Server(system.app).start()
     headers = {"Authorization": f"Bearer {coordinator_token(secret)}"}
     n = ctx.config.freshness_samples
     stop = asyncio.Event()
+    refused = ""
     load = asyncio.create_task(
         background(ctx.client, loaded, ctx.config.freshness_load_per_s, stop)
     )
@@ -212,12 +242,16 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 contract_id, on = probes[i % len(probes)]
                 # Each probe later in valid time than the last one on its contract.
                 on += timedelta(seconds=i)
-                polled.append(await probe(http, contract_id, on, i, with_token=False))
-            tokened = []
-            for i in range(n):
-                contract_id, on = probes[i % len(probes)]
-                on += timedelta(seconds=n + i)
-                tokened.append(await probe(http, contract_id, on, n + i, with_token=True))
+                polled.append(await probe(http, contract_id, on, i, False, system))
+            tokened: list[float] = []
+            try:
+                for i in range(n):
+                    contract_id, on = probes[i % len(probes)]
+                    on += timedelta(seconds=n + i)
+                    tokened.append(await probe(http, contract_id, on, n + i, True, system))
+            except RuntimeError as exc:  # e.g. CONSISTENCY_TIMEOUT: a figure of its own
+                refused = f"not measured: probe {len(tokened)} with its token failed: {exc}"
+                tokened.clear()
         raw = await measure_raw(ctx.client, n)
     finally:
         stop.set()
@@ -227,15 +261,21 @@ async def run(ctx: BenchContext) -> list[Figure]:
     theirs = latency_ms(raw)
     note = (
         f"under {ctx.config.freshness_load_per_s} cmd/s of registry AmendContract load;"
-        f" gateway + services + projections in one process (as `make run`); SQLite"
+        f" gateway + services in one process, projections in a child process (as `make run`);"
+        " SQLite"
     )
+    note += f"; the projector caught up with the stored history in {caught_up:.0f} s first"
     if rejected:
         note += f"; {len(rejected)} background commands rejected: {sorted(set(rejected))}"
     figures = []
+    baseline = "raw publish to ordered-consumer delivery"
     for label, samples in (
         ("mutation reply to visible in a GraphQL query (polling)", polled),
         ("mutation reply to answer of a query with its consistency token", tokened),
     ):
+        if not samples:
+            figures.append(not_measured("freshness", label, "ms", baseline, refused[:600]))
+            continue
         mine = latency_ms(samples)
         for p in ("p50_ms", "p99_ms"):
             figures.append(
@@ -244,11 +284,11 @@ async def run(ctx: BenchContext) -> list[Figure]:
                     f"{label}, {p[:3]}",
                     "ms",
                     mine[p],
-                    "raw publish to ordered-consumer delivery",
+                    baseline,
                     theirs[p],
                     higher_is_better=False,
-                    target="p99 <= 50 ms" if p == "p99_ms" and "polling" in label else "",
-                    target_met=mine[p] <= 50 if p == "p99_ms" and "polling" in label else None,
+                    target="p99 <= 50 ms" if p == "p99_ms" else "",
+                    target_met=mine[p] <= 50 if p == "p99_ms" else None,
                     note=note,
                 )
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from nats.aio.client import Client as NATS
 from sqlalchemy import select
@@ -132,3 +133,44 @@ async def test_replicas_on_one_postgres_database_elect_one_writer(
         assert second.projection.rows(conn) == [("shared", 20, 20)], (
             "every event applied exactly once"
         )
+
+
+async def test_runners_far_behind_catch_up_in_bulk_exactly_once_then_follow_live(
+    nats_client: NATS, fixed_clock: FixedClock, database_url: str, tmp_path: Path
+) -> None:
+    """Two runners (two databases) start 5,000 events behind: they catch up with shared bulk
+    reads (one unusable event parked on the way), then take new events from their durable
+    consumers; every event counts once."""
+    store = EventStore(nats_client, fixed_clock)
+    await store.ensure_stream(LEDGER)
+    expected: dict[str, tuple[int, int]] = {}
+    last = 0
+    for i in range(100):
+        amounts: list[object] = [i * 50 + j for j in range(50)]
+        if i == 57:
+            amounts[3] = "not a number"  # parked, never counted
+        last = await append(store, f"l{i % 7}", amounts, f"bulk{i}")
+        usable = [a for a in amounts if isinstance(a, int)]
+        total, entries = expected.get(f"l{i % 7}", (0, 0))
+        expected[f"l{i % 7}"] = (total + sum(usable), entries + len(usable))
+    engines = [make_engine(database_url), make_engine(f"sqlite:///{tmp_path}/second.db")]
+    projections = [LedgerTotals(), LedgerTotals()]
+    runners = [
+        ProjectionRunner(nats_client, e, p, batch=100)
+        for e, p in zip(engines, projections, strict=True)
+    ]
+    for runner in runners:
+        await runner.start()
+    for runner in runners:
+        assert await runner.wait_until({"LEDGER": last}, timeout=60)
+    last = await append(store, "l0", [7, 8], "live")  # after the catch-up: the live path
+    total, entries = expected["l0"]
+    expected["l0"] = (total + 15, entries + 2)
+    for runner in runners:
+        assert await runner.wait_until({"LEDGER": last}, timeout=30)
+        await runner.stop()
+    for engine, projection, runner in zip(engines, projections, runners, strict=True):
+        with engine.connect() as conn:
+            assert projection.rows(conn) == [(k, *v) for k, v in sorted(expected.items())]
+            assert conn.execute(select(parked.c.event_id)).all() != []
+        assert runner.parked_count == 1

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import logging
 import threading
+import time
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -40,13 +41,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.subjects import BoundedContext
 from eventstore.observability import projection_span
 from eventstore.ports import EventSource, Subscription
 from eventstore.projection_leader import Leadership, lock_schema
+from eventstore.projection_news import HEARTBEAT, SILENCE, Announcer, News, subject
 from eventstore.sources import JetStreamSource
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
@@ -248,26 +250,98 @@ def _insert_plan(
     return plan
 
 
-_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_WRITER_LOCKS_GUARD = threading.Lock()
+class WriterTurn:
+    """The SQLite writer of one process's read models, taken in turns, in order.
+
+    A plain lock lets the runner that just released it take it again before a waiting one
+    wakes: a runner catching up on thousands of events then starved the live ones. Here the
+    turns go in the order they were asked for, live read models first: a turn asked for
+    while catching up (`for_owner(..., catching_up=True)`) waits until no live one does. With
+    `ProjectionRunner` sizing its transactions short while another waits, a live read model's
+    next commit waits at most for one short transaction.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._issued = 0
+        self._holder: int | None = None
+        self._waiting: dict[int, tuple[str | None, bool]] = {}  # ticket -> (owner, catching up)
+        self._held = threading.local()
+
+    def for_owner(self, owner: str | None, *, catching_up: bool = False) -> None:
+        """Name who takes this thread's next turns (a read model: its streams are one owner)
+        and whether it is catching up on a backlog (then live read models go first)."""
+        self._held.owner = owner
+        self._held.catching_up = catching_up
+
+    def _next(self) -> int:
+        live = [t for t, (_, behind) in self._waiting.items() if not behind]
+        return min(live) if live else min(self._waiting)
+
+    def __enter__(self) -> WriterTurn:
+        owner = getattr(self._held, "owner", None)
+        behind = getattr(self._held, "catching_up", False)
+        with self._cond:
+            ticket = self._issued
+            self._issued += 1
+            self._waiting[ticket] = (owner, behind)
+            self._cond.wait_for(lambda: self._holder is None and self._next() == ticket)
+            del self._waiting[ticket]
+            self._holder = ticket
+        self._held.since = time.perf_counter()
+        self._held.mine = owner
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        held = time.perf_counter() - self._held.since
+        with self._cond:
+            mine = self._held.mine
+            others = any(o is None or o != mine for o, _ in self._waiting.values())
+            self._held.last = (held, others)  # (seconds, another owner waits)
+            self._holder = None
+            self._cond.notify_all()
+
+    def last_held(self) -> tuple[float, bool]:
+        """How long this thread last held the turn, and whether another owner waited for it."""
+        last: tuple[float, bool] = getattr(self._held, "last", (0.0, False))
+        return last
+
+
+_WRITER_TURNS: weakref.WeakKeyDictionary[Engine, WriterTurn] = weakref.WeakKeyDictionary()
+_WRITER_TURNS_GUARD = threading.Lock()
+
+
+def writer_turn(engine: Engine) -> WriterTurn | None:
+    """On SQLite, the turn runners of one process sharing an engine take to write."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with _WRITER_TURNS_GUARD:
+        turn = _WRITER_TURNS.get(engine)
+        if turn is None:
+            turn = _WRITER_TURNS[engine] = WriterTurn()
+    return turn
 
 
 def _writer_turn(engine: Engine) -> contextlib.AbstractContextManager[object]:
-    """On SQLite, runners of one process sharing an engine take turns at a lock of their own.
+    """On SQLite, runners of one process sharing an engine take turns (`WriterTurn`).
 
     SQLite has one writer at a time; a second `BEGIN IMMEDIATE` waits in SQLite's busy
     handler, which sleeps in growing steps (up to 100 ms) and so leaves the file idle after
     the holder commits: in a rebuild the five runners spent a large share of their time
-    there. A process-local lock hands the turn over at once. Other processes still meet the
+    there. A process-local turn hands over at once. Other processes still meet the
     busy timeout; PostgreSQL needs no turn (row locks).
     """
-    if engine.dialect.name != "sqlite":
-        return contextlib.nullcontext()
-    with _WRITER_LOCKS_GUARD:
-        lock = _WRITER_LOCKS.get(engine)
-        if lock is None:
-            lock = _WRITER_LOCKS[engine] = threading.Lock()
-    return lock
+    turn = writer_turn(engine)
+    return turn if turn is not None else contextlib.nullcontext()
+
+
+# How long a runner's transactions hold the SQLite writer turn: about FAIR_TURN while other
+# runners also want it (a catching-up read model then applies its backlog in short turns and
+# the live ones wait at most one of them), LONE_TURN when it has been alone for a while.
+FAIR_TURN = 0.05  # seconds
+LONE_TURN = 0.5
+CONTENTION_MEMORY = 5.0  # seconds since another runner last waited
+FIRST_CHUNK = 16  # events in a runner's first transaction, before it knows their cost
 
 
 class RunnerFactory(Protocol):
@@ -282,6 +356,7 @@ class RunnerFactory(Protocol):
         *,
         batch: int = 500,
         instance: str | None = None,
+        follow: bool = False,
     ) -> ProjectionRunner: ...
 
 
@@ -294,7 +369,10 @@ class ProjectionRunner:
         *,
         batch: int = 500,
         instance: str | None = None,
+        follow: bool = False,
     ) -> None:
+        """`follow`: only read (the gateway beside a projector process): never apply, never
+        lead; learn the applying runner's positions from its announcements."""
         self._source = JetStreamSource(source) if isinstance(source, NATS) else source
         # Runners writing to different databases (e.g. two replicas, each with its own
         # SQLite file) must not share, and delete at start, each other's consumer.
@@ -320,6 +398,22 @@ class ProjectionRunner:
         self._standby: asyncio.Task[None] | None = None
         self.leading = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.follow = follow
+        # Positions travel on NATS core between processes (eventstore.projection_news).
+        self._news = (
+            Announcer(self._source.nc, subject(engine, projection.key))
+            if isinstance(self._source, JetStreamSource)
+            else None
+        )
+        self._listening: Any = None  # the news subscription (followers and standbys)
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._started_at = 0.0
+        self.heard_at: float | None = None  # loop time of the last news heard (followers)
+        self.failure: str | None = None  # set by an owner that saw the projector fail
+        self.checkpoint_looks = 0  # waits that ended on the database, not an announcement
+        self._chunk = min(batch, FIRST_CHUNK)  # events per transaction (see FAIR_TURN)
+        self._contended_at = float("-inf")
+        self._applying: set[asyncio.Future[int]] = set()  # transactions under way
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -376,6 +470,10 @@ class ProjectionRunner:
     async def start(self) -> None:
         from eventstore.projection_versions import claim_if_first
 
+        self._started_at = asyncio.get_running_loop().time()
+        if self.follow:
+            await self._start_following()
+            return
         self.bind_history()
         await asyncio.to_thread(self.create_tables)
         self.positions = await asyncio.to_thread(self.load_positions)
@@ -391,13 +489,91 @@ class ProjectionRunner:
             log.info("projection %s: another runner leads; standing by", p.key)
             self._standby = asyncio.create_task(self._stand_by())
 
-    async def _stand_by(self) -> None:
-        # Follow the leader's checkpoints (read-your-writes still works here) until it goes.
+    async def _start_following(self) -> None:
+        """Read only: the projector creates the tables, applies, and announces its positions."""
+        from eventstore.projection_versions import live_version
+
+        self.positions = await asyncio.to_thread(self._stored_positions)
+        try:
+            found = await asyncio.to_thread(live_version, self._engine, self.projection.name)
+        except (OperationalError, ProgrammingError):  # no projector has started yet
+            found = None
+        self._set_live(found)
+        await self._listen()
+
+    def _set_live(self, version: int | None) -> None:
+        # None: no version claimed yet; the first one built will be this one.
+        self.live_version = version if version is not None else self.projection.version
+        self.live = self.live_version == self.projection.version
+
+    def _stored_positions(self) -> dict[str, int]:
+        """The checkpoints, or none before a projector created its tables."""
+        try:
+            return self.load_positions()
+        except (OperationalError, ProgrammingError):
+            return {}
+
+    async def _listen(self) -> None:
+        if self._news is not None and self._listening is None:
+            self._listening = await self._news.listen(self._heard)
+
+    async def _heard(self, news: News) -> None:
+        self.heard_at = asyncio.get_running_loop().time()
+        if self.follow:
+            self.parked_count = news.parked
+            if news.live_version is not None:
+                self._set_live(news.live_version)
+        await self._advance(news.positions)
+
+    async def wait_heard(self, timeout: float) -> bool:
+        """Wait until the applying runner has been heard from once (a follower's start)."""
+        try:
+            async with asyncio.timeout(timeout), self._advanced:
+                await self._advanced.wait_for(lambda: self.heard_at is not None)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _advance(self, positions: Mapping[str, int]) -> None:
+        async with self._advanced:
+            for stream, seq in positions.items():
+                self.positions[stream] = max(self.positions.get(stream, 0), seq)
+            self._advanced.notify_all()
+
+    async def _announce(self) -> None:
+        if self._news is not None:
+            news = News(dict(self.positions), self.live_version, self.parked_count)
+            await self._news.announce(news)
+
+    async def _beat(self) -> None:
+        """Say the positions also when idle: a follower that missed news catches up, one that
+        hears nothing for long knows this runner is gone."""
         while True:
-            positions = await asyncio.to_thread(self.load_positions)
-            async with self._advanced:
-                self.positions.update(positions)
-                self._advanced.notify_all()
+            await self._announce()
+            await asyncio.sleep(HEARTBEAT)
+
+    @property
+    def problem(self) -> str | None:
+        """Why this runner's read model may not be current (None: nothing known wrong)."""
+        if self.failure is not None:
+            return self.failure
+        if not self.follow or self._news is None:
+            return None
+        now = asyncio.get_running_loop().time()
+        last = self.heard_at if self.heard_at is not None else self._started_at
+        if now - last > SILENCE:
+            return (
+                f"no word from the projector of {self.projection.key} for {now - last:.0f}s:"
+                " is the projector process running?"
+            )
+        return None
+
+    async def _stand_by(self) -> None:
+        # Follow the leader's announcements (read-your-writes still works here) and take over
+        # when it goes; the checkpoints are read too, for a leader that cannot announce.
+        await self._listen()
+        while True:
+            await self._advance(await asyncio.to_thread(self.load_positions))
             if await asyncio.to_thread(self._leadership.try_acquire):
                 log.info("projection %s: leader gone, taking over", self.projection.key)
                 self.positions = await asyncio.to_thread(self.load_positions)
@@ -407,6 +583,11 @@ class ProjectionRunner:
 
     async def _lead(self) -> None:
         self.leading = True
+        if self._listening is not None:  # a standby taking over speaks now, not listens
+            await self._listening.unsubscribe()
+            self._listening = None
+        if self._news is not None:
+            self._heartbeat = asyncio.create_task(self._beat())
         for context in self.projection.contexts:
             # The SQL checkpoint is the truth: the subscriber (re)creates its consumer right
             # after our position whenever it arms (also while the cluster elects a leader:
@@ -422,6 +603,15 @@ class ProjectionRunner:
             self._subscribers.append(subscriber)
 
     async def stop(self) -> None:
+        if self._heartbeat is not None:
+            await cancel_and_wait(self._heartbeat)
+            self._heartbeat = None
+        if self._listening is not None:
+            with contextlib.suppress(Exception):  # the connection may be closed already
+                await self._listening.unsubscribe()
+            self._listening = None
+        if self.follow:
+            return
         if self._standby is not None:
             self._standby.cancel()
             await asyncio.gather(self._standby, return_exceptions=True)
@@ -432,6 +622,9 @@ class ProjectionRunner:
         for subscriber in self._subscribers:
             await subscriber.stop()
         self._subscribers.clear()
+        # A transaction under way finishes (it may need this loop to load an aggregate's
+        # history) before the runner is stopped: none is left to hang the loop's shutdown.
+        await asyncio.gather(*self._applying, return_exceptions=True)
         await asyncio.to_thread(self._leadership.release)
         self.leading = False
 
@@ -448,12 +641,46 @@ class ProjectionRunner:
         async def handle(events: list[StoredEvent]) -> None:
             # A span in the trace of the mutation whose events these are (none if untraced).
             with projection_span(self.projection.key, context.stream, events):
-                last = await asyncio.to_thread(self.apply_batch, context.stream, events)
-            async with self._advanced:
-                self.positions[context.stream] = max(self.positions.get(context.stream, 0), last)
-                self._advanced.notify_all()
+                done = 0
+                while done < len(events):
+                    chunk = events[done : done + self._chunk]
+                    behind = done + len(chunk) < len(events)  # more than one turn's worth
+                    applying = asyncio.ensure_future(
+                        asyncio.to_thread(self._apply_taking_turns, context.stream, chunk, behind)
+                    )
+                    self._applying.add(applying)
+                    applying.add_done_callback(self._applying.discard)
+                    # A stop cancels the handler, not the thread: `stop` waits for it.
+                    last = await asyncio.shield(applying)
+                    done += len(chunk)
+                    await self._advance({context.stream: last})
+                    await self._announce()  # committed: other processes may read it now
 
         return handle
+
+    def _apply_taking_turns(
+        self, stream: str, events: list[StoredEvent], catching_up: bool = False
+    ) -> int:
+        """`apply_batch`, then size the next transaction by what the last one cost per event:
+        about `FAIR_TURN` long while other runners want the writer turn (recently), about
+        `LONE_TURN` otherwise. Sized before it starts, a transaction never holds the turn
+        for a whole backlog of a slow read model; while catching up, it waits for the live
+        read models' turns (`WriterTurn`)."""
+        turn = writer_turn(self._engine)
+        if turn is not None:
+            turn.for_owner(self.projection.key, catching_up=catching_up)
+        last = self.apply_batch(stream, events)
+        if turn is None:  # PostgreSQL: no turn to share, whole batches
+            self._chunk = self._batch
+        else:
+            held, others_waited = turn.last_held()
+            now = time.monotonic()
+            if others_waited:
+                self._contended_at = now
+            target = FAIR_TURN if now - self._contended_at < CONTENTION_MEMORY else LONE_TURN
+            per_event = max(held, 1e-6) / len(events)
+            self._chunk = max(1, min(self._batch, int(target / per_event)))
+        return last
 
     def apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
         """Apply a batch and move the checkpoint in one transaction; returns the new checkpoint."""
@@ -591,6 +818,7 @@ class ProjectionRunner:
                     p = self.projection
                     await asyncio.to_thread(take_over, self._engine, p.name, p.version)
                     self.live, self.live_version = True, p.version
+                    await self._announce()
                     log.info("projection %s caught up and took over", p.key)
                     return
             except Exception as exc:  # broker hiccup: try again
@@ -625,5 +853,10 @@ class ProjectionRunner:
                 async with self._advanced:
                     await self._advanced.wait_for(reached)
         except TimeoutError:
-            return False
+            if self.leading:
+                return False
+            # Core NATS may have lost an announcement: one last look at the checkpoints.
+            self.checkpoint_looks += 1
+            await self._advance(await asyncio.to_thread(self._stored_positions))
+            return reached()
         return True

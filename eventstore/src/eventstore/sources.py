@@ -5,11 +5,13 @@ The in-memory twin is `eventstore.memory.InMemoryEventStore` itself.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
 
 from contracts_schema.subjects import BoundedContext
+from eventstore.catchup import CatchUpSubscriber
 from eventstore.clock import SystemClock
 from eventstore.ports import EventSource, Handler
 from eventstore.records import AggregateHistory
@@ -32,6 +34,17 @@ class JetStreamSource:
         subject_filter: str | None = None,
         position: Callable[[], int] | None = None,
     ) -> DurableSubscriber:
+        if position is not None:  # a checkpointing owner: catch up in bulk when far behind
+            return CatchUpSubscriber(
+                self.nc,
+                context,
+                durable,
+                handler,
+                head=functools.partial(self.last_seq, context),
+                position=position,
+                batch=batch,
+                subject_filter=subject_filter,
+            )
         return DurableSubscriber(
             self.nc,
             context,

@@ -25,6 +25,10 @@ FOREVER = 2**62  # the open end of an interval, in microseconds since the epoch
 RowKey = tuple[str, tuple[Hashable, ...]]  # (table, key values)
 Row = Mapping[str, Any]
 Image = dict[RowKey, Row]
+# The rows one event may have changed, from the state after it (None: the row is gone);
+# every other row of the image is the same as before the event. A `patch` function returns
+# None when it cannot say (the whole image is taken then).
+Patch = dict[RowKey, Row | None]
 ValidKey = tuple[int, int, int]  # (valid µs, known µs, aggregate version): the fold order
 
 
@@ -90,10 +94,12 @@ class Timeline(Generic[S, E]):
         initial: S,
         evolve: Callable[[S, E], S],
         image: Callable[[S], Image],
+        patch: Callable[[S, E], Patch | None] | None = None,
     ) -> None:
         self._initial = initial
         self._evolve = evolve
         self._image = image
+        self._patch = patch
         self.events: list[Recorded[E]] = []  # in valid-time order
         # The fold after each of `events` (states are immutable values: kept, not copied),
         # so a backdated event refolds only from where it lands, not from the beginning.
@@ -119,10 +125,10 @@ class Timeline(Generic[S, E]):
 
     def _append(self, event: Recorded[E], changes: Changes) -> None:
         state = self._evolve(self.state, event.event)
-        image = self._image(state)
-        at, known = event.valid, event.known
         last_image = self.last_image
-        for key in last_image.keys() | image.keys():
+        image, touched = _next_image(last_image, state, [event.event], self._image, self._patch)
+        at, known = event.valid, event.known
+        for key in touched:
             old, new = last_image.get(key), image.get(key)
             if old is new or old == new:  # images may reuse unchanged rows: `is` is enough
                 continue
@@ -171,7 +177,7 @@ class Timeline(Generic[S, E]):
         rest = [*self.events[start:index], event, *self.events[index:]]
         states: list[S] = []
         state, image, segments = _fold_into(
-            state, current, prefix, self._evolve, self._image, rest, states
+            state, current, prefix, self._evolve, self._image, self._patch, rest, states
         )
         known = event.known
         before = {
@@ -200,25 +206,62 @@ def _order(event: Recorded[Any]) -> ValidKey:
     return event.order
 
 
+def _next_image(
+    last: Image,
+    state: S,
+    events: list[E],
+    image: Callable[[S], Image],
+    patch: Callable[[S, E], Patch | None] | None,
+) -> tuple[Image, Iterable[RowKey]]:
+    """The image after `events` (which led to `state`) and the keys that may differ from `last`.
+
+    With a `patch`, only the rows the events touched are built (the rest is `last`'s): a
+    window with n participants costs one row per enrolment, not n. The patches of several
+    events merge in order; a later one's row is from a later state, and a row only an earlier
+    event touched is the same in both states.
+    """
+    if patch is not None:
+        merged: Patch = {}
+        for event in events:
+            rows = patch(state, event)
+            if rows is None:
+                break
+            merged.update(rows)
+        else:
+            new = dict(last)
+            for key, row in merged.items():
+                if row is None:
+                    new.pop(key, None)
+                else:
+                    new[key] = row
+            return new, merged.keys()
+    new = image(state)
+    return new, last.keys() | new.keys()
+
+
 def _fold_into(
     state: S,
     current: Image,
     segments: dict[RowKey, list[Segment]],
     evolve: Callable[[S, E], S],
     image: Callable[[S], Image],
+    patch: Callable[[S, E], Patch | None] | None,
     ordered: list[Recorded[E]],
     states: list[S],
 ) -> tuple[S, Image, dict[RowKey, list[Segment]]]:
     """Continue a fold (its state, image and segments) over `ordered`; states are appended."""
+    group: list[E] = []
     for index, recorded in enumerate(ordered):
         state = evolve(state, recorded.event)
         states.append(state)
+        group.append(recorded.event)
         nxt = ordered[index + 1] if index + 1 < len(ordered) else None
         if nxt is not None and nxt.valid == recorded.valid:
             continue  # facts of one instant take effect together
-        new = image(state)
+        new, touched = _next_image(current, state, group, image, patch)
+        group = []
         at = recorded.valid
-        for key in current.keys() | new.keys():
+        for key in touched:
             old_row, new_row = current.get(key), new.get(key)
             if old_row is new_row or old_row == new_row:
                 continue
@@ -240,12 +283,13 @@ def replay(
     evolve: Callable[[S, E], S],
     image: Callable[[S], Image],
     events: Iterable[Recorded[E]],
+    patch: Callable[[S, E], Patch | None] | None = None,
 ) -> tuple[Timeline[S, E], list[tuple[Recorded[E], Exception]]]:
     """A timeline rebuilt from an aggregate's recorded events (stream order).
 
     Events the fold refuses are left out, as the runner parked them when they arrived.
     """
-    timeline: Timeline[S, E] = Timeline(initial, evolve, image)
+    timeline: Timeline[S, E] = Timeline(initial, evolve, image, patch)
     refused: list[tuple[Recorded[E], Exception]] = []
     for event in events:
         try:

@@ -27,7 +27,7 @@ from contracts_schema.upcasting import decode_envelope
 from eventstore.bitemporal_sql import micros
 from eventstore.projection import BatchProjection, Failure, Projection, bulk_insert
 from eventstore.store import StoredEvent
-from eventstore.timeline import FOREVER, Changes, Image, Recorded, Timeline, replay
+from eventstore.timeline import FOREVER, Changes, Image, Patch, Recorded, Timeline, replay
 
 History = Callable[[BoundedContext, str, str, int], Sequence[StoredEvent]]
 
@@ -40,10 +40,27 @@ class Reading:
     evolve: Callable[[Any, DomainEvent], Any]
     image: Callable[[Any], Image]
     events: frozenset[str]  # the event types of the aggregate type (the fold's)
+    # Optional: the rows one event touched (`timeline.Patch`), so an aggregate with many
+    # rows is not re-imaged whole on every event; must agree with `image` (a test holds it).
+    patch: Callable[[Any, DomainEvent], Patch | None] | None = None
 
 
 def typed(event: StoredEvent) -> DomainEvent:
-    return decode_envelope(event.envelope)
+    """The typed event of a stored one; decoded once for every read model of the process
+    that reads the same envelope (a call-off is read by two; envelopes are shared values)."""
+    envelope = event.envelope
+    hit = _TYPED.get(id(envelope))
+    if hit is not None and hit[0] is envelope:  # the entry holds it: its id is not reused
+        return hit[1]
+    value = decode_envelope(envelope)
+    if len(_TYPED) >= _TYPED_MAX:
+        _TYPED.clear()
+    _TYPED[id(envelope)] = (envelope, value)
+    return value
+
+
+_TYPED: dict[int, tuple[object, DomainEvent]] = {}
+_TYPED_MAX = 20_000
 
 
 def recorded(event: StoredEvent) -> Recorded[DomainEvent]:
@@ -130,7 +147,7 @@ class VersionedProjection(BatchProjection):
             context = next(c for c in self.contexts if c.name == e.context)
             earlier = self.history(context, e.aggregate_type, e.aggregate_id, event.seq)
         timeline, _refused = replay(
-            initial, reading.evolve, reading.image, _decoded(earlier)
+            initial, reading.evolve, reading.image, _decoded(earlier), reading.patch
         )  # refused events were parked when they arrived
         self._timelines[key] = timeline
         self._cached_events += len(timeline.events)

@@ -19,7 +19,9 @@ from jsonschema import Draft202012Validator
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = ROOT / "deploy" / "compose-spec" / "compose-spec.json"
 SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
-APP_SERVICES = ("registry", "enrolment", "notifier", "gateway")
+APP_SERVICES = ("registry", "enrolment", "notifier", "gateway", "projector")
+# The package whose code a service runs, where it is not its own name.
+PACKAGE = {"projector": "gateway"}  # the gateway's read models (bootstrap.projector)
 NATS_NODES = ("nats-1", "nats-2", "nats-3")
 JOBS = ("reference-data",)  # one-shot: run to completion, restarted only on failure
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|SIGNING_KEY|PRIVATE", re.IGNORECASE)
@@ -72,7 +74,8 @@ def test_topology_is_three_nats_nodes_postgres_and_the_four_services(
         service = compose["services"][name]
         # Every container command goes through the composition root.
         assert service["command"][:4] == ["python", "-m", "bootstrap.serve", name]
-        assert (ROOT / "services" / name / "src" / name).is_dir(), f"no package for {name}"
+        package = PACKAGE.get(name, name)
+        assert (ROOT / "services" / package / "src" / package).is_dir(), f"no package for {name}"
         env = service["environment"]
         assert env["GT_STREAM_REPLICAS"] == "3"
         assert env["GT_NATS_URL"].split(",") == [f"nats://{n}:4222" for n in NATS_NODES]

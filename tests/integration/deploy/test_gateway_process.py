@@ -1,8 +1,10 @@
 """The gateway as its container runs it (`python -m bootstrap.serve gateway`, GT_* settings only): logged in to
-a nats-server with the deployment's users, its projections on PostgreSQL with the projector's
-rights and GraphQL reads through a read-only role, beside the enrolment service's process.
-It becomes ready, answers /healthz, /readyz and /metrics (projection lag) on the metrics port,
-GraphQL on the HTTP port, stops cleanly on SIGTERM, and refuses bad configuration by name."""
+a nats-server with the deployment's users, GraphQL reads through a read-only role, beside the
+projector process (`... projector`: the read models on PostgreSQL with the projector's rights)
+and the enrolment service's process. It becomes ready, answers /healthz, /readyz and /metrics
+(projection lag) on the metrics port, GraphQL on the HTTP port (read-your-writes on the
+projector's announced positions), stops cleanly on SIGTERM, and refuses bad configuration by
+name."""
 
 from __future__ import annotations
 
@@ -80,7 +82,10 @@ async def test_gateway_process_serves_graphql_health_and_projection_lag(
     secured_server: NatsServer, postgres_url: str, tmp_path: Path
 ) -> None:
     enrolment_metrics, metrics_port, http_port = free_port(), free_port(), free_port()
+    projector_metrics = free_port()
     enrolment_log, gateway_log = tmp_path / "enrolment.log", tmp_path / "gateway.log"
+    projector_log = tmp_path / "projector.log"
+    reader_url = read_only_url(postgres_url)  # before the projector creates its tables
     # The enrolment service keeps its own read models apart (SQLite) and starts alongside.
     enrolment = start(
         compose_command("enrolment"),
@@ -92,12 +97,21 @@ async def test_gateway_process_serves_graphql_health_and_projection_lag(
         tmp_path,
         enrolment_log,
     )
+    projector = start(
+        compose_command("projector"),
+        {
+            **service_environment("projector", secured_server, projector_metrics),
+            "GT_DATABASE_URL": postgres_url,
+        },
+        tmp_path,
+        projector_log,
+    )
     gateway = start(
         compose_command("gateway"),
         {
             **service_environment("gateway", secured_server, metrics_port),
             "GT_DATABASE_URL": postgres_url,
-            "GT_READ_DATABASE_URL": read_only_url(postgres_url),
+            "GT_READ_DATABASE_URL": reader_url,
             "GT_HTTP_HOST": "127.0.0.1",
             "GT_HTTP_PORT": str(http_port),
             "GT_JWT_SECRET": SECRET,
@@ -106,6 +120,10 @@ async def test_gateway_process_serves_graphql_health_and_projection_lag(
         gateway_log,
     )
     try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{projector_metrics}") as http:
+            # It imports, connects and creates every table first: a slow start on a busy machine.
+            ready = await wait_ready(http, projector, projector_log, timeout=120)
+            assert ready.json()["checks"] == {"nats": True, "projections": True}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{enrolment_metrics}") as http:
             await wait_ready(http, enrolment, enrolment_log)
         async with (
@@ -141,8 +159,10 @@ async def test_gateway_process_serves_graphql_health_and_projection_lag(
         assert lags, metrics[-2000:]
         assert all(float(value) == 0.0 for _, value in lags), lags  # caught up to the write
         assert terminate(gateway) == 0, gateway_log.read_text()[-2000:]
+        assert terminate(projector) == 0, projector_log.read_text()[-2000:]
     finally:
         terminate(gateway)
+        terminate(projector)
         terminate(enrolment)
     lines = json_log_lines(gateway_log)
     assert lines, "no JSON log lines"

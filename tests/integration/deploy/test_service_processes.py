@@ -1,7 +1,8 @@
 """Each command service as the container runs it (`python -m bootstrap.serve <service>`, settings from GT_*
 only, logged in to a nats-server started with deploy/nats/accounts.conf as its own service
 user) answers /healthz, /readyz and /metrics, rejects a malformed command and logs JSON lines.
-The gateway takes no commands: tests/integration/deploy/test_gateway_process.py covers it."""
+The gateway and the projector take no commands: tests/integration/deploy/test_gateway_process.py
+covers them."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from tests.integration.deploy.processes import (
 )
 from tests.integration.deploy.test_compose_file import APP_SERVICES
 
-COMMAND_SERVICES = tuple(s for s in APP_SERVICES if s != "gateway")
+COMMAND_SERVICES = tuple(s for s in APP_SERVICES if s not in {"gateway", "projector"})
 
 
 @pytest.fixture(scope="module")

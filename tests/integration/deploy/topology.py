@@ -2,7 +2,7 @@
 
 Three nats-server nodes from deploy/nats (`cluster.NatsCluster`), a PostgreSQL cluster set up
 by deploy/postgres/init, and every compose service (`registry`, `enrolment`, `notifier`,
-`gateway`, then the `reference-data` job) started with its compose command and exactly its
+`projector`, `gateway`, then the `reference-data` job) started with its compose command and exactly its
 compose environment, with `${VAR}` filled from development secrets and the container host
 names and ports replaced by loopback ones. Nothing else is done by hand.
 """
@@ -30,7 +30,7 @@ from tests.integration.deploy.cluster import NODES, NatsCluster
 from tests.integration.deploy.processes import clean_environment, tail, terminate
 
 ROOT = Path(__file__).resolve().parents[3]
-SERVICES = ("registry", "enrolment", "notifier", "gateway")
+SERVICES = ("registry", "enrolment", "notifier", "projector", "gateway")
 SIGNERS = ("registry", "enrolment", "notifier")
 JOB = "reference-data"
 SECRETS = {

@@ -121,3 +121,43 @@ async def test_nested_list_query_costs_constant_statements(gateway: Gateway) -> 
 
     assert small == large, f"{small} statements for 2 tenders, {large} for 12"
     assert large <= 20  # count + page + one per nested field per depth level
+
+
+async def count_round_trips(g: Gateway) -> int:
+    """Connections the request takes: each is one hop to the database thread."""
+    trips: list[object] = []
+
+    def record(*args: Any) -> None:
+        trips.append(args[0])
+
+    event.listen(g.engine, "engine_connect", record)
+    try:
+        body = await g.query(NESTED, token=g.token("coordinator"))
+    finally:
+        event.remove(g.engine, "engine_connect", record)
+    assert "errors" not in body, body
+    return len(trips)
+
+
+async def test_one_round_trip_per_list_level(gateway: Gateway) -> None:
+    await gateway.settle(
+        await gateway.given(
+            "programme",
+            "ProgrammePlanned",
+            {
+                "programme_id": "GT",
+                "name": "GT",
+                "coordinator": "GM0001",
+                "planned_on": "2015-01-01",
+            },
+        )
+    )
+    await gateway.settle(await add_tenders(gateway, 1, 2))
+    small = await count_round_trips(gateway)
+    await gateway.settle(await add_tenders(gateway, 3, 10))
+    large = await count_round_trips(gateway)
+    assert small == large, f"{small} round trips for 2 tenders, {large} for 12"
+    # The page (count and rows together), then one per level below it that reads: the
+    # tenders' programme/authority/lots/participants/contracts, then their suppliers,
+    # organisations and call-offs, then the call-offs' suppliers.
+    assert large <= 4, f"{large} round trips for a query four levels deep"

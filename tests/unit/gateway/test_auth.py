@@ -69,3 +69,25 @@ def test_rs256_verifies_with_the_public_key_and_refuses_an_hs256_forgery() -> No
 def test_a_gateway_without_a_key_accepts_only_anonymous_clients() -> None:
     with pytest.raises(AuthenticationFailed, match="no HS256 key configured"):
         principal_from_header("Bearer abc.def.ghi", GatewaySettings())
+
+
+def test_a_verified_token_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verified tokens are kept for speed; the expiry is checked again on every use."""
+    import gateway.auth
+
+    exp = int(time.time()) + 60
+    body = {"sub": "x", "aud": HS.jwt_audience, "exp": exp, "role": "coordinator"}
+    token = jwt.encode(body, HS.jwt_secret or "", algorithm="HS256")
+    assert principal_from_header(f"Bearer {token}", HS).role is Role.COORDINATOR
+    assert principal_from_header(f"Bearer {token}", HS).role is Role.COORDINATOR  # kept
+    monkeypatch.setattr(gateway.auth.time, "time", lambda: exp + 1.0)
+    with pytest.raises(AuthenticationFailed, match="has expired"):
+        principal_from_header(f"Bearer {token}", HS)
+
+
+def test_a_token_verified_under_one_key_is_not_accepted_under_another() -> None:
+    token = issue_token(HS, Role.COORDINATOR, "alice")
+    assert principal_from_header(f"Bearer {token}", HS).role is Role.COORDINATOR
+    other = GatewaySettings(jwt_secret="another-unit-test-secret-long-enough-for-hs256")
+    with pytest.raises(AuthenticationFailed, match="invalid bearer token"):
+        principal_from_header(f"Bearer {token}", other)

@@ -7,13 +7,15 @@ that entity alone, inside the runner's transaction.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, and_, or_, select
 
-from audit.bitemporal import Horizon
-from audit.versions import Version, derive_tail, utc_text, valid_text
+from audit.bitemporal import Horizon, valid_order
+from audit.folding import reader_for
+from audit.versions import Version, fold_tail, utc_text, valid_text
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
@@ -21,6 +23,23 @@ from eventstore.projection import Projection
 from eventstore.store import StoredEvent
 
 NAME = "audit_history"
+FOLDED_LIMIT = 20_000  # aggregates whose fold this process keeps between events
+
+
+@dataclass(frozen=True)
+class _Folded:
+    """An aggregate's fold after all its events, kept so that an event that comes last in
+    valid order folds onto it instead of re-reading and re-folding the whole history (its
+    day's version is then the state after it, whatever that day held before)."""
+
+    version: int  # aggregate_version of the newest event folded
+    last: tuple[Any, ...]  # valid order of the event that comes last
+    state: Any
+
+    def admits(self, envelope: EventEnvelope) -> bool:
+        """Whether `envelope` follows right after (no gap: a batch replayed after a failed
+        transaction starts before) and comes last in valid order (not backdated)."""
+        return envelope.aggregate_version == self.version + 1 and valid_order(envelope) > self.last
 
 
 class TemporalProjection(Projection):
@@ -45,6 +64,7 @@ class TemporalProjection(Projection):
         return projection
 
     def define(self, metadata: MetaData) -> None:
+        self._folded: OrderedDict[tuple[str, str], _Folded] = OrderedDict()
         self.events = Table(
             f"{self.key}_events",
             metadata,
@@ -90,22 +110,33 @@ class TemporalProjection(Projection):
         before = [r for r in current if r.valid_from < cut]
         base = before[-1] if before else None
         old_tail = ([base] if base else []) + [r for r in current if r.valid_from >= cut]
-        stored = [
-            EventEnvelope.model_validate_json(text)
-            for text in conn.execute(
-                select(ev.envelope).where(ev.aggregate_type == kind, ev.aggregate_id == ident)
-            ).scalars()
-        ]
-        new_tail = derive_tail(
-            kind,
-            ident,
-            Version(base.valid_from, base.valid_to, base.state) if base else None,
-            [x for x in stored if valid_text(x) < cut],
-            [x for x in stored if valid_text(x) >= cut],
-        )
+        base_version = Version(base.valid_from, base.valid_to, base.state) if base else None
+        known = self._folded.get((kind, ident))
+        if known is not None and known.admits(e):
+            new_tail, state = fold_tail(kind, ident, base_version, known.state, [e])
+            folded = _Folded(e.aggregate_version, valid_order(e), state)
+        else:
+            stored = sorted(
+                (
+                    EventEnvelope.model_validate_json(text)
+                    for text in conn.execute(
+                        select(ev.envelope).where(
+                            ev.aggregate_type == kind, ev.aggregate_id == ident
+                        )
+                    ).scalars()
+                ),
+                key=valid_order,
+            )
+            earlier = [x for x in stored if valid_text(x) < cut]
+            later = [x for x in stored if valid_text(x) >= cut]
+            start = reader_for(kind, stored).replay(ident, earlier)
+            new_tail, state = fold_tail(kind, ident, base_version, start, later)
+            # Events arrive in version order: this one is the newest, not always the last.
+            folded = _Folded(e.aggregate_version, valid_order(stored[-1]), state)
         if [(r.valid_from, r.valid_to, r.state) for r in old_tail] == [
             (d.valid_from, d.valid_to, d.state) for d in new_tail
         ]:
+            self._remember((kind, ident), folded)
             return
         now = utc_text(e.recorded_at)
         for row in old_tail:
@@ -127,6 +158,13 @@ class TemporalProjection(Projection):
                     state=d.state,
                 )
             )
+        self._remember((kind, ident), folded)
+
+    def _remember(self, key: tuple[str, str], folded: _Folded) -> None:
+        self._folded[key] = folded
+        self._folded.move_to_end(key)
+        if len(self._folded) > FOLDED_LIMIT:
+            self._folded.popitem(last=False)
 
 
 @dataclass(frozen=True)

@@ -61,12 +61,26 @@ def derive_tail(
     (`earlier`) and every event at or after it (`later`).
 
     `base` is the version in force just before the earliest changed instant. The owner's
-    fold state cannot be read back from stored JSON, so the earlier events are folded again
-    (an aggregate has tens of events, not thousands); only the tail gets new versions.
+    fold state cannot be read back from stored JSON, so the earlier events are folded again;
+    only the tail gets new versions.
     """
-    earlier, later = sorted(earlier, key=valid_order), sorted(later, key=valid_order)
-    reader = reader_for(aggregate_type, [*earlier, *later])
-    state = reader.replay(aggregate_id, earlier)
+    earlier, later = sorted(earlier, key=valid_order), list(later)
+    start = reader_for(aggregate_type, [*earlier, *later]).replay(aggregate_id, earlier)
+    return fold_tail(aggregate_type, aggregate_id, base, start, later)[0]
+
+
+def fold_tail(
+    aggregate_type: str,
+    aggregate_id: str,
+    base: Version | None,
+    start: Any,
+    later: Iterable[EventEnvelope],
+) -> tuple[list[Version], Any]:
+    """The versions from `base` on and the state after them, from the fold's state before
+    the changed instant (`start`) and every event at or after it (`later`)."""
+    later = sorted(later, key=valid_order)
+    reader = reader_for(aggregate_type, later)
+    state = start
     steps: list[tuple[str, str]] = [(base.valid_from, base.state)] if base else []
     for envelope in later:
         state = reader.step(state, envelope).state
@@ -79,7 +93,8 @@ def derive_tail(
     for instant, text in steps:
         if not merged or merged[-1][1] != text:
             merged.append((instant, text))
-    return [
+    versions = [
         Version(instant, merged[i + 1][0] if i + 1 < len(merged) else None, text)
         for i, (instant, text) in enumerate(merged)
     ]
+    return versions, state

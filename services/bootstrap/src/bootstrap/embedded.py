@@ -3,9 +3,11 @@
 A nats-server from the wheel (store under ./data/jetstream) with the deployment's NATS users
 and generated local passwords (./data/nats-credentials.json, `bootstrap.nats_local`) and the
 auth callout for organisations, SQLite files under ./data, the registry, enrolment and
-notifier services, the projections, the notifier's expiry schedule (at start, after the demo
-loads, then hourly) and the gateway on http://127.0.0.1:8000/graphql, each part logged in to
-NATS as its own user. Ctrl-C stops everything; the next run resumes from ./data.
+notifier services, the notifier's expiry schedule (at start, after the demo loads, then
+hourly), the gateway on http://127.0.0.1:8000/graphql and, as in compose, the gateway's
+projections in a child process (`python -m bootstrap.serve projector`, started and stopped
+with the rest), each part logged in to NATS as its own user. Ctrl-C stops everything; the
+next run resumes from ./data.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ async def embedded(
     nats_port: int | None = None,
     *,
     schedule: bool = False,
+    projector_process: bool = True,
 ) -> AsyncIterator[tuple[System, Server]]:
     await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
     # The deployment's accounts file, with this data directory's generated passwords.
@@ -114,7 +117,14 @@ async def embedded(
             introspection=True,
             suggestions=True,
         )
-        system = await System(nc, data, settings, schedule=schedule, logins=logins).start()
+        system = await System(
+            nc,
+            data,
+            settings,
+            schedule=schedule,
+            logins=logins,
+            projector_process=projector_process,
+        ).start()
         assert system.app is not None
         server = await Server(system.app, host, port).start()
         # Tell local tools (the audit CLI) where this embedded system listens, which NATS user

@@ -1,7 +1,8 @@
 """The one place that makes CommandServices and projection runners, from the services' parts.
 
 Services expose parts only: their command routes and event types (`CommandParts`), their
-projections, their background tasks. `command_service` and `projection_runner` are the only
+projections, their background tasks. `command_service` and `projection_runner` (made in
+`bootstrap.runners`, light enough for the projector process, and re-exported here) are the only
 constructions of `CommandService` (or a subclass) and `ProjectionRunner` outside the event
 store and its tests (`tests/unit/test_one_bootstrap.py` holds it so). Every entry point goes
 through here: the embedded system (`bootstrap.system`, `make run`), each container command
@@ -15,13 +16,15 @@ from dataclasses import dataclass
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
+# Light, for the projector process (it imports no service): re-exported as the factory.
+from bootstrap.runners import projection_runner as projection_runner
 from contracts_schema.subjects import NOTIFIER
 from enrolment.app import COMMANDS as ENROLMENT_COMMANDS
 from enrolment.app import READ_MODEL as ENROLMENT_READ_MODEL
 from eventstore.clock import Clock
 from eventstore.commands import CommandParts, CommandService
-from eventstore.ports import EventSource, EventStorePort
-from eventstore.projection import Projection, ProjectionRunner
+from eventstore.ports import EventStorePort
+from eventstore.projection import ProjectionRunner
 from eventstore.settings import CommandSettings
 from eventstore.signing import EventSigner
 from eventstore.sql import make_engine
@@ -53,18 +56,6 @@ def command_service(
         max_attempts=parts.max_attempts,
         future_tolerance=settings.valid_time_tolerance,
     )
-
-
-def projection_runner(
-    source: NATS | EventSource,
-    engine: Engine,
-    projection: Projection,
-    *,
-    batch: int = 500,
-    instance: str | None = None,
-) -> ProjectionRunner:
-    """The runner of one projection into `engine` (an `eventstore.projection.RunnerFactory`)."""
-    return ProjectionRunner(source, engine, projection, batch=batch, instance=instance)
 
 
 # Each service's command side.
@@ -130,8 +121,15 @@ async def read_side(
     store: EventStore,
     *,
     read_database_url: str | None = None,
+    follow: bool = False,
 ) -> ReadSide:
-    """The gateway's projections, read models and GraphQL app."""
+    """The gateway's projections (or, with `follow`, a projector process's), read models and
+    GraphQL app."""
     return await start_read_side(
-        nc, settings, store, projection_runner, read_database_url=read_database_url
+        nc,
+        settings,
+        store,
+        projection_runner,
+        read_database_url=read_database_url,
+        follow=follow,
     )

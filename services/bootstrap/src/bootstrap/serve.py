@@ -3,6 +3,7 @@
     python -m bootstrap.serve registry
     python -m bootstrap.serve enrolment
     python -m bootstrap.serve notifier run | tick --now DAY | webhook-secret ID
+    python -m bootstrap.serve projector
     python -m bootstrap.serve gateway
     python -m bootstrap.serve reference-data load | update --csv FILE --version V ...
     python -m bootstrap.serve backup create --out DIR | restore DIR
@@ -174,8 +175,27 @@ def enrolment() -> None:
 
 
 @cli.command()
+def projector() -> None:
+    """The gateway's read models: applies them, announces their positions (exit 2 on a bad
+    configuration)."""
+    from gateway.process_config import ConfigError, load_projector_config
+
+    try:
+        config = load_projector_config()
+    except ConfigError as exc:
+        print("projector: bad configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise typer.Exit(EXIT_CONFIG) from exc
+    from bootstrap.projector import run_process
+
+    raise typer.Exit(run_process(config))
+
+
+@cli.command()
 def gateway() -> None:
-    """The gateway: its projections, GraphQL and health (exit 2 on a bad configuration)."""
+    """The gateway: GraphQL over the projector's read models, and health (exit 2 on a bad
+    configuration)."""
     from gateway.process_config import ConfigError, load_config
 
     try:

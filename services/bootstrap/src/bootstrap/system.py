@@ -5,6 +5,12 @@ accounts file: registry, enrolment, notifier (each with its command subscriber a
 checkpoint writer) and the gateway (projections, read models, GraphQL). Without, every part
 shares the one connection given (tests on a server without authentication).
 
+With `projector_process` (`make run`, the freshness benchmark) the gateway's read models are
+applied by a child process, `python -m bootstrap.serve projector`, as in compose: started and
+stopped with the system, its announced positions followed by the gateway for read-your-writes,
+its unexpected exit reported by the gateway's health. Without, the gateway's runners apply
+them here (the tests, which read `runners` directly).
+
 Used by `python -m bootstrap` (`make run`), the benchmarks and the tests, so all of them run
 the same composition.
 """
@@ -22,6 +28,7 @@ from starlette.applications import Starlette
 from bootstrap import parts
 from bootstrap.nats_local import Logins
 from bootstrap.parts import EnrolmentParts
+from bootstrap.projector_child import ProjectorProcess
 from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS_DB, embedded_databases
 from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.checkpoints import checkpoint_periodically
@@ -35,7 +42,7 @@ from eventstore.tasks import cancel_and_wait
 from gateway.readmodels import ReadModels
 from gateway.readside import ReadSide
 from gateway.settings import GatewaySettings
-from notifier.nats_accounts import GATEWAY_USER, OPERATOR_USER
+from notifier.nats_accounts import GATEWAY_USER, OPERATOR_USER, PROJECTOR_USER
 from notifier.service import Notifier
 from notifier.settings import NotifierSettings
 
@@ -65,6 +72,8 @@ class System:
     app: Starlette | None = None
     read_side: ReadSide | None = None
     anchoring: list[asyncio.Task[None]] = field(default_factory=list)
+    projector_process: bool = False
+    projector: ProjectorProcess | None = None
 
     @property
     def databases(self) -> dict[str, str]:
@@ -104,6 +113,18 @@ class System:
         loop = checkpoint_periodically(store, context, signer, self.checkpoint_interval)
         self.anchoring.append(asyncio.create_task(loop))
 
+    def _projector_environment(self) -> dict[str, str]:
+        """The projector's GT_* settings: this system's broker, its login, the read models."""
+        env = {
+            "GT_NATS_URL": self.logins.url if self.logins else server_url(self.nc),
+            "GT_DATABASE_URL": self.settings.database_url,
+            "GT_METRICS_PORT": "-1",  # its lag and parked events: the gateway's health
+        }
+        if self.logins is not None:
+            env["GT_NATS_USER"] = PROJECTOR_USER
+            env["GT_NATS_PASSWORD"] = self.logins.password(PROJECTOR_USER)
+        return env
+
     async def start(self) -> System:
         # Each context's key, generated under the data dir (public halves for `audit verify`).
         signers = {name: local_signer(self.data_dir, name) for name in CONTEXTS}
@@ -140,10 +161,22 @@ class System:
             await self._serve(NOTIFIER.name, self.notifier.public)
             self._anchor(logins[NOTIFIER.name], NOTIFIER, signers[NOTIFIER.name])
         # The gateway: projections, read models and GraphQL; it sends commands and reads.
-        gateway = await self._login(GATEWAY_USER)
-        self.read_side = await parts.read_side(
-            gateway, self.settings, EventStore(gateway, self.clock, protect=self.protect_streams)
-        )
+        if self.projector_process:
+            self.projector = await ProjectorProcess.start(self._projector_environment())
+        try:
+            gateway = await self._login(GATEWAY_USER)
+            self.read_side = await parts.read_side(
+                gateway,
+                self.settings,
+                EventStore(gateway, self.clock, protect=self.protect_streams),
+                follow=self.projector is not None,
+            )
+            if self.projector is not None:
+                await self.projector.serving(self.read_side.runners)
+        except BaseException:
+            if self.projector is not None:  # no child outlives a failed start
+                await self.projector.stop()
+            raise
         self.engine, self.runners = self.read_side.engine, self.read_side.runners
         self.read, self.app = self.read_side.read, self.read_side.app
         return self
@@ -155,6 +188,8 @@ class System:
             await broker.stop()
         if self.read_side is not None:
             await self.read_side.stop()
+        if self.projector is not None:
+            await self.projector.stop()
         if self.notifier is not None:
             await self.notifier.stop()
         if self.enrolment is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
@@ -56,12 +58,54 @@ def principal_from_header(value: str | None, settings: GatewaySettings) -> Princ
     return principal_from_token(token.strip(), settings)
 
 
+class VerifiedTokens:
+    """Tokens already verified, with their principal, until they expire (LRU, bounded).
+
+    A client sends the same token with every request; verifying its signature again costs
+    more than a small query. Only tokens that passed every check are kept, under the key
+    and audience that verified them, and each use checks the expiry again: as time only
+    moves on, expiry is the one check a verified token can fail later.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str, str, str], Principal] = OrderedDict()
+
+    def get(self, key: tuple[str, str, str, str]) -> Principal | None:
+        principal = self._entries.get(key)
+        if principal is None:
+            return None
+        if principal.expires_at is None or time.time() >= principal.expires_at:
+            self._entries.pop(key, None)
+            raise AuthenticationFailed("the bearer token has expired")
+        self._entries.move_to_end(key)
+        return principal
+
+    def put(self, key: tuple[str, str, str, str], principal: Principal) -> None:
+        self._entries[key] = principal
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+VERIFIED = VerifiedTokens(4096)
+
+
 def principal_from_token(token: str, settings: GatewaySettings) -> Principal:
     key = settings.jwt_secret if settings.jwt_algorithm == "HS256" else settings.jwt_public_key
     if not key:
         raise AuthenticationFailed(
             f"this gateway has no {settings.jwt_algorithm} key configured; only anonymous access"
         )
+    cache_key = (token, key, settings.jwt_algorithm, settings.jwt_audience)
+    principal = VERIFIED.get(cache_key)
+    if principal is None:
+        principal = _verify(token, key, settings)
+        if principal.expires_at is not None:  # anonymous-role tokens are not worth keeping
+            VERIFIED.put(cache_key, principal)
+    return principal
+
+
+def _verify(token: str, key: str, settings: GatewaySettings) -> Principal:
     try:
         claims = jwt.decode(
             token,
@@ -102,8 +146,6 @@ def issue_token(
     private_key: str | None = None,
 ) -> str:
     """Dev and test tokens (RS256 needs the private key)."""
-    import time
-
     claims: dict[str, object] = {
         "sub": subject,
         "role": role.value,

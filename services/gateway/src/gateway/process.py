@@ -1,8 +1,10 @@
 """`python -m bootstrap.serve gateway`: the gateway as its own process in the distributed topology.
 
-Connects to the NATS cluster, runs the gateway's projections into GT_DATABASE_URL, serves
-GraphQL on GT_HTTP_HOST:GT_HTTP_PORT and /healthz, /readyz, /metrics on
-GT_METRICS_HOST:GT_METRICS_PORT. Ready once NATS is connected and the projections started.
+Connects to the NATS cluster, serves GraphQL on GT_HTTP_HOST:GT_HTTP_PORT over the read models
+in GT_READ_DATABASE_URL (else GT_DATABASE_URL) and /healthz, /readyz, /metrics on
+GT_METRICS_HOST:GT_METRICS_PORT. It only reads: the projector process
+(`python -m bootstrap.serve projector`) applies the read models and announces its positions,
+which read-your-writes waits on. Ready once NATS is connected and the read side started.
 SIGTERM or SIGINT stops it cleanly (exit 0); a failed start exits 1. `bootstrap.serve` checks
 the configuration first (exit 2 naming each bad variable).
 """
@@ -37,7 +39,7 @@ class Stopped(Exception):
     """A stop signal arrived while the gateway was still starting."""
 
 
-async def _unless_stopped(step: Awaitable[T], stop: asyncio.Event) -> T:
+async def unless_stopped(step: Awaitable[T], stop: asyncio.Event) -> T:
     task = asyncio.ensure_future(step)
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -82,18 +84,19 @@ async def run(config: GatewayConfig, stop: asyncio.Event, runners: RunnerFactory
         if observability.metrics_port >= 0:
             await health.start()
             log.info("gateway: /healthz, /readyz and /metrics on port %s", health.port)
-        nc = await _unless_stopped(connect(config), stop)
-        side = await _unless_stopped(
+        nc = await unless_stopped(connect(config), stop)
+        side = await unless_stopped(
             start_read_side(
                 nc,
                 config.gateway,
                 EventStore(nc, SystemClock(), replicas=config.nats.stream_replicas),
                 runners,
                 read_database_url=config.http.read_database_url,
+                follow=True,
             ),
             stop,
         )
-        for runner in side.runners:
+        for runner in side.runners:  # the lag the gateway sees: the projector's, announced
             watch_projection(nc, runner)
         assert side.app is not None
         json_logs = observability.log_format == "json"

@@ -84,6 +84,37 @@ def load_config() -> GatewayConfig:
     return GatewayConfig(nats, gateway, http, observability)
 
 
+@dataclass(frozen=True)
+class ProjectorConfig:
+    """The projector process (`python -m bootstrap.serve projector`): NATS, the read-model
+    database it writes (GT_DATABASE_URL, as the gateway's), observability."""
+
+    nats: NatsSettings
+    database_url: str
+    observability: ObservabilitySettings
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [u.strip() for u in self.nats.nats_url.split(",")]
+
+
+def load_projector_config() -> ProjectorConfig:
+    """Read and check the projector's configuration; raises ConfigError naming every bad one."""
+    problems: list[str] = []
+    nats = _parse(NatsSettings, problems)
+    gateway = _parse(GatewaySettings, problems)
+    observability = _parse(ObservabilitySettings, problems)
+    if nats is not None:
+        problems += _check_nats([u.strip() for u in nats.nats_url.split(",")])
+        if bool(nats.nats_user) != bool(nats.nats_password):
+            problems.append("GT_NATS_USER and GT_NATS_PASSWORD go together: set both or neither")
+    if gateway is not None:
+        problems += _check_database("GT_DATABASE_URL", gateway.database_url)
+    if problems or nats is None or gateway is None or observability is None:
+        raise ConfigError(problems)
+    return ProjectorConfig(nats, gateway.database_url, observability)
+
+
 S = TypeVar("S", bound=BaseSettings)
 
 

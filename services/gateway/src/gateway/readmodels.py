@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Executable, MetaData, RowMapping, Table, text, true
+from sqlalchemy import Engine, Executable, MetaData, RowMapping, Table, bindparam, text, true
 from sqlalchemy.exc import DBAPIError
 
 from contracts_schema.calendar import dutch_day
@@ -41,21 +41,26 @@ class AtHorizon:
 
     A versioned table reads as the versions valid at `valid` and known at `known`; the
     event log (immutable events) as the events that had happened and were recorded by then.
-    Each table's view is built once, so one statement that names it twice joins nothing twice.
+    The views name the horizon as bound parameters (`HORIZON_*`, given by `ReadModels.rows`):
+    one view per table serves every request, and its statements share one compiled form.
     """
 
-    def __init__(self, projection: Projection, valid: int, known: int, present: bool) -> None:
+    def __init__(
+        self, projection: Projection, views: dict[tuple[int, bool, bool], Any], shape: Shape
+    ) -> None:
         self._projection = projection
-        self._valid, self._known, self._present = valid, known, present
-        self._views: dict[str, Any] = {}
+        self._views = views
+        self._shape = shape
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._projection, name)
         if not isinstance(value, Table):
             return value
-        if name not in self._views:
-            self._views[name] = horizon_view(value, self._valid, self._known, self._present)
-        return self._views[name]
+        key = (id(value), *self._shape)
+        found = self._views.get(key)
+        if found is None or found[0] is not value:
+            found = self._views[key] = (value, horizon_view(value, *self._shape))
+        return found[1]
 
 
 def local_date(value: int | None) -> date | None:
@@ -70,16 +75,31 @@ KNOWN_NOW = FOREVER - 1
 AUDIT_HISTORY = "audit_history"  # the audit's history read model (answers entitiesAsOf)
 
 
-def horizon_view(table: Table, valid: int, known: int, present: bool = False) -> Any:
+Shape = tuple[bool, bool]  # (present, known now): which predicates a horizon view needs
+HORIZON_VALID, HORIZON_KNOWN = "horizon_valid", "horizon_known"  # µs
+HORIZON_VALID_AT, HORIZON_KNOWN_AT = "horizon_valid_at", "horizon_known_at"  # the same, aware
+
+
+def horizon_view(table: Table, present: bool, known_now: bool) -> Any:
+    """The table at the horizon its statement's parameters name (see `horizon_parameters`)."""
     if "versioned_key" in table.info:
-        return view(table, valid, known)
+        return view(table, bindparam(HORIZON_VALID), bindparam(HORIZON_KNOWN))  # type: ignore[arg-type]
     if "occurred_at" in table.c and "recorded_at" in table.c:  # the event log
         if present:
             return table  # events are immutable: the present log is the whole log
-        happened = table.c.occurred_at <= instant(valid)
-        recorded = table.c.recorded_at <= instant(known) if known != KNOWN_NOW else true()
+        happened = table.c.occurred_at <= bindparam(HORIZON_VALID_AT)
+        recorded = true() if known_now else table.c.recorded_at <= bindparam(HORIZON_KNOWN_AT)
         return table.select().where(happened, recorded).subquery(table.name)
     return table
+
+
+def horizon_parameters(valid: int, known: int) -> dict[str, Any]:
+    return {
+        HORIZON_VALID: valid,
+        HORIZON_KNOWN: known,
+        HORIZON_VALID_AT: instant(valid),
+        HORIZON_KNOWN_AT: instant(known) if known != KNOWN_NOW else None,  # not asked then
+    }
 
 
 class ReadModels:
@@ -103,11 +123,16 @@ class ReadModels:
         self.horizon = horizon
         self.present = False
         self._bound: dict[type[Projection], AtHorizon] = {}
+        self._views: dict[tuple[int, bool, bool], Any] = {}  # shared: one view per table, shape
+        self._parameters = horizon_parameters(*horizon) if horizon else {}
+        self._pending: list[tuple[Executable, bool, asyncio.Future[Any]]] = []
+        self._running: set[asyncio.Task[None]] = set()
         self._checked: list[tuple[float, list[str]]] = []  # shared: the last integrity check
 
     def at(self, valid: int, known: int, *, present: bool = False) -> ReadModels:
         bound = ReadModels(self.engine, self.runners, horizon=(valid, known))
         bound._fallback = self._fallback  # share the fallback table definitions
+        bound._views = self._views
         bound._checked = self._checked
         bound.present = present
         return bound
@@ -124,7 +149,8 @@ class ReadModels:
         if self.horizon is None:
             return projection
         if kind not in self._bound:
-            self._bound[kind] = AtHorizon(projection, *self.horizon, self.present)
+            shape = (self.present, self.horizon[1] == KNOWN_NOW)
+            self._bound[kind] = AtHorizon(projection, self._views, shape)
         return self._bound[kind]
 
     def _current(self, kind: type[P]) -> P:
@@ -162,18 +188,55 @@ class ReadModels:
         return self._read(EnrolmentProjection)  # type: ignore[no-any-return]
 
     async def rows(self, statement: Executable) -> list[RowMapping]:
-        return await asyncio.to_thread(self._rows, statement)
+        return await self._submit(statement, scalar=False)  # type: ignore[no-any-return]
 
     async def scalar(self, statement: Executable) -> Any:
-        return await asyncio.to_thread(self._scalar, statement)
+        return await self._submit(statement, scalar=True)
 
-    def _rows(self, statement: Executable) -> list[RowMapping]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(statement).mappings())
+    def _submit(self, statement: Executable, *, scalar: bool) -> asyncio.Future[Any]:
+        """Queue a statement for this loop turn's round trip (one thread hop, one connection).
 
-    def _scalar(self, statement: Executable) -> Any:
+        Everything a request asks in one turn of the event loop (a page's count and rows,
+        the DataLoaders of one list level) travels together: one hop per level, not per
+        statement, and one transaction, so the statements see one snapshot.
+        """
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((statement, scalar, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._run(batch))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run(self, batch: list[tuple[Executable, bool, asyncio.Future[Any]]]) -> None:
+        try:
+            results = await asyncio.to_thread(self._execute, [(s, k) for s, k, _ in batch])
+        except asyncio.CancelledError:
+            for _, _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:  # no connection at all: every waiter hears it
+            results = [(False, exc)] * len(batch)
+        for (_, _, future), (ok, value) in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(value) if ok else future.set_exception(value)
+
+    def _execute(self, batch: list[tuple[Executable, bool]]) -> list[tuple[bool, Any]]:
+        results: list[tuple[bool, Any]] = []
         with self.engine.connect() as conn:
-            return conn.execute(statement).scalar()
+            for statement, scalar in batch:
+                try:
+                    result = conn.execute(statement, self._parameters)
+                    results.append((True, result.scalar() if scalar else result.mappings().all()))
+                except Exception as exc:  # this statement's waiter hears it, not the others
+                    results.append((False, exc))
+                    conn.rollback()  # a failed statement ends the transaction (PostgreSQL)
+        return results
 
     async def integrity(self, max_age: float = 60.0) -> list[str]:
         """What is wrong with the database file itself (SQLite's quick_check, which reads the
@@ -200,18 +263,22 @@ class ReadModels:
         ]
 
     async def wait_for(self, token: str, timeout: float) -> None:
-        """Block until every projection has applied the writes named by a consistency token."""
+        """Block until the gateway's own read models have applied the writes named by a
+        consistency token. The audit's history read model is not waited for: the one field
+        that reads it (`entitiesAsOf`) waits until it holds everything stored before the
+        request, which includes any token's writes."""
         try:
             positions = parse_consistency_token(token)
         except ValueError as exc:
             raise ConsistencyError("INVALID_CONSISTENCY_TOKEN", str(exc)) from exc
         if not positions:
             return
+        runners = [r for r in self.runners if r.projection.name != AUDIT_HISTORY]
         results = await asyncio.gather(
-            *(runner.wait_until(positions, timeout) for runner in self.runners)
+            *(runner.wait_until(positions, timeout) for runner in runners)
         )
         if not all(results):
-            late = [r.projection.key for r, ok in zip(self.runners, results, strict=True) if not ok]
+            late = [r.projection.key for r, ok in zip(runners, results, strict=True) if not ok]
             raise ConsistencyError(
                 "CONSISTENCY_TIMEOUT",
                 f"the read models {', '.join(late)} did not reach {token} within {timeout:g}s;"

@@ -1,8 +1,11 @@
 """The gateway's read side: its projection runners, the read models over them, the ASGI app.
 
-One wiring for both topologies: the embedded system (`bootstrap.system`) and the gateway as its
-own process (`python -m bootstrap.serve gateway`). The composition root hands in the runner
-factory (`bootstrap.parts.projection_runner`); the gateway constructs no runner itself.
+One wiring for every topology. The runners either apply the projections here (`follow=False`:
+tests, the embedded system without a projector process) or only follow the projector
+process's announced positions (`follow=True`: `python -m bootstrap.serve gateway` beside
+`... projector`, and `make run`); the projector starts the same list with `start_projections`.
+The composition root hands in the runner factory (`bootstrap.parts.projection_runner`); the
+gateway constructs no runner itself.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from audit.temporal import TemporalProjection
 from eventstore.projection import ProjectionRunner, RunnerFactory
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
-from gateway.app import build_app
 from gateway.commandbus import CommandBus
 from gateway.history.sources import audit_sources
 from gateway.live import LiveEvents
@@ -26,6 +28,9 @@ from gateway.privacy.retention import RetentionSweeper
 from gateway.projections import ALL
 from gateway.readmodels import ReadModels
 from gateway.settings import GatewaySettings
+
+# Every read model the gateway reads: its own, and the audit's history (entitiesAsOf).
+PROJECTIONS = (*ALL, TemporalProjection)
 
 
 @dataclass
@@ -47,6 +52,23 @@ class ReadSide:
             self.read_engine.dispose()
 
 
+async def start_projections(
+    nc: NATS, engine: Engine, runners: RunnerFactory, *, follow: bool = False
+) -> list[ProjectionRunner]:
+    """A started runner of every read model the gateway reads, into (or over) `engine`."""
+    started: list[ProjectionRunner] = []
+    try:
+        for projection in PROJECTIONS:
+            runner = runners(nc, engine, projection(), follow=follow)
+            await runner.start()
+            started.append(runner)
+    except BaseException:
+        for runner in started:
+            await runner.stop()
+        raise
+    return started
+
+
 async def start_read_side(
     nc: NATS,
     settings: GatewaySettings,
@@ -54,22 +76,26 @@ async def start_read_side(
     runners: RunnerFactory,
     *,
     read_database_url: str | None = None,
+    follow: bool = False,
 ) -> ReadSide:
-    """Start every gateway projection on `settings.database_url`, then build the app.
+    """Start (or, with `follow`, follow) every gateway projection on `settings.database_url`,
+    then build the app.
 
     `store` is only read (audit folds of an aggregate's history); it creates no stream.
+    A follower reads the checkpoints through the read engine: it writes nothing.
     """
     engine = make_engine(settings.database_url)
     read_engine = make_engine(read_database_url) if read_database_url else engine
     side = ReadSide(engine, read_engine)
     try:
-        for projection in (*ALL, TemporalProjection):
-            runner = runners(nc, engine, projection())
-            await runner.start()
-            side.runners.append(runner)
+        side.runners = await start_projections(
+            nc, read_engine if follow else engine, runners, follow=follow
+        )
     except BaseException:
         await side.stop()
         raise
+    from gateway.app import build_app  # here: the projector process imports no GraphQL
+
     side.read = ReadModels(read_engine, side.runners)
     identities = IdentityStore.open(settings.identity_database_url)  # apart: it can forget
     bus = CommandBus(nc)

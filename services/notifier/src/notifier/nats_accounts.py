@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 
 from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.checkpoints import CHECKPOINT_STREAM
+from eventstore.projection_news import SUBJECT_PREFIX
 from notifier.feed import INTEGRATION_STREAM, consumer_name
 
-GATEWAY_USER = "gateway"  # sends commands and reads (its projections, GraphQL)
-SERVICES = (REGISTRY.name, ENROLMENT.name, NOTIFIER.name, GATEWAY_USER)
+GATEWAY_USER = "gateway"  # sends commands and reads (GraphQL over the read models)
+PROJECTOR_USER = "projector"  # applies the gateway's read models, announces their positions
+SERVICES = (REGISTRY.name, ENROLMENT.name, NOTIFIER.name, GATEWAY_USER, PROJECTOR_USER)
 # Users beside the services: the callout, stream administration, read-only audit.
 CALLOUT_USER = "auth"
 OPERATOR_USER = "operator"
@@ -129,6 +131,9 @@ ALL_EVENT_STREAMS = _event_streams(*CONTEXTS.values())
 
 def service_grants() -> dict[str, Grant]:
     inbox = "_INBOX.>"
+    # A projection's committed positions (eventstore.projection_news): every runner says them
+    # (the projector's, for the gateway's read-your-writes; a leader's, for its standbys).
+    positions = f"{SUBJECT_PREFIX}.>"
     registry = Grant(
         publish=[
             REGISTRY.event_subjects,
@@ -145,8 +150,9 @@ def service_grants() -> dict[str, Grant]:
             *_reads(ALL_EVENT_STREAMS),
             *_creates([ENROLMENT.stream, REGISTRY.stream]),
             *_processed(ENROLMENT),
+            positions,  # its registry-facts read model
         ],
-        subscribe=[ENROLMENT.command_subjects, inbox],
+        subscribe=[ENROLMENT.command_subjects, inbox, positions],
         responses=True,
     )
     notifier = Grant(
@@ -158,14 +164,25 @@ def service_grants() -> dict[str, Grant]:
             *_reads([*ALL_EVENT_STREAMS, INTEGRATION_STREAM]),
             *_creates([*ALL_EVENT_STREAMS, INTEGRATION_STREAM]),
             *_processed(NOTIFIER),
+            positions,  # its schedule read model
         ],
-        subscribe=[NOTIFIER.command_subjects, inbox],
+        subscribe=[NOTIFIER.command_subjects, inbox, positions],
         responses=True,
     )
     gateway = Grant(
-        # Sends commands and reads; appends nothing, creates no stream.
-        publish=[*(c.command_subject("*") for c in CONTEXTS.values()), *_reads(ALL_EVENT_STREAMS)],
-        subscribe=[inbox],
+        # Sends commands and reads; appends nothing, creates no stream. (It may also run the
+        # projections itself, as the embedded system does in tests: then it announces.)
+        publish=[
+            *(c.command_subject("*") for c in CONTEXTS.values()),
+            *_reads(ALL_EVENT_STREAMS),
+            positions,
+        ],
+        subscribe=[inbox, positions],
+    )
+    projector = Grant(
+        # Reads the event streams into the read models; sends no command, appends nothing.
+        publish=[*_reads(ALL_EVENT_STREAMS), positions],
+        subscribe=[inbox, positions],  # a standby replica follows the leader's positions
     )
     callout = Grant(
         publish=_reads([f"KV_{CREDENTIALS_BUCKET}"]),
@@ -184,6 +201,7 @@ def service_grants() -> dict[str, Grant]:
         "enrolment": enrolment,
         "notifier": notifier,
         "gateway": gateway,
+        PROJECTOR_USER: projector,
         CALLOUT_USER: callout,
         OPERATOR_USER: operator,
         AUDIT_USER: audit,

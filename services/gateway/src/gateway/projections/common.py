@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, TypeDecorator
 
 from contracts_schema.folds import Fold
-from eventstore.timeline import Image
+from eventstore.timeline import Image, Patch
 from eventstore.versioned import Reading
 
 ORG_CODE = re.compile(r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$")
@@ -27,6 +28,20 @@ def organisation_codes(value: Any) -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for item in value:
             yield from organisation_codes(item)
+
+
+# A code as a whole JSON string value in `json.dumps` text (ensure_ascii, ", " and ": "
+# separators): an unescaped quote opens a string only after "[", "{" or a separator's space
+# (inside a string every quote is escaped), and a key is followed by ":".
+_CODE_VALUE = re.compile(r'(?<=[\[{ ])"((?:GM\d{4}|KVK-\d{8}|OIN-\d{20})(?:\\n)?)"(?!:)')
+
+
+def organisation_codes_in(payload: dict[str, Any]) -> set[str]:
+    """`set(organisation_codes(payload))`, found in one pass of C over the payload's JSON
+    text instead of a Python walk of every value (the event log's largest cost in a rebuild).
+    """
+    # `ORG_CODE`'s "$" also matches before a final newline: such a value is kept as it is.
+    return {c.replace("\\n", "\n") for c in _CODE_VALUE.findall(json.dumps(payload))}
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -47,8 +62,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def reading(fold: Fold[Any], image: Callable[[Any], Image]) -> Reading:
-    """A read model reads an aggregate type through its owner's fold, as `image` shows it."""
+def reading(
+    fold: Fold[Any],
+    image: Callable[[Any], Image],
+    patch: Callable[[Any, Any], Patch | None] | None = None,
+) -> Reading:
+    """A read model reads an aggregate type through its owner's fold, as `image` shows it
+    (and, optionally, `patch`: only the rows one event touched)."""
     return Reading(
         initial=fold.initial,
         evolve=fold.evolve,
@@ -56,4 +76,5 @@ def reading(fold: Fold[Any], image: Callable[[Any], Image]) -> Reading:
         # What the owner's fold says it handles or ignores: a new event its fold has not
         # declared is undeclared here too.
         events=frozenset(m.event_type for m in fold.handled | fold.ignored),
+        patch=patch,
     )

@@ -7,6 +7,12 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Column, Date, MetaData, Numeric, String, Table
 
+from contracts_schema.base import DomainEvent
+from contracts_schema.enrolment.events import (
+    EnrolmentWindowExtended,
+    ParticipantEnrolled,
+    ParticipantWithdrawn,
+)
 from contracts_schema.enrolment.state import (
     CallOffState,
     EnrolmentWindowState,
@@ -16,7 +22,7 @@ from contracts_schema.enrolment.state import (
 from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import ENROLMENT, BoundedContext
 from eventstore.bitemporal_sql import versioned_table
-from eventstore.timeline import Image
+from eventstore.timeline import Image, Patch
 from eventstore.versioned import Reading, VersionedProjection
 from gateway.projections.common import reading
 
@@ -84,7 +90,9 @@ class EnrolmentProjection(VersionedProjection):
 
     def readings(self) -> dict[str, Reading]:
         return {
-            "enrolment_window": reading(FOLDS["enrolment", "enrolment_window"], window_rows),
+            "enrolment_window": reading(
+                FOLDS["enrolment", "enrolment_window"], window_rows, window_patch
+            ),
             "call_off": reading(FOLDS["enrolment", "call_off"], call_off_rows),
         }
 
@@ -93,20 +101,42 @@ def window_rows(state: EnrolmentWindowState) -> Image:
     if not state.opened:
         return {}
     tid = state.tender_id
-    rows: Image = {
-        ("windows", (tid,)): {
-            "tender_id": tid,
-            "lot_ids": list(state.lot_ids),
-            "opens_on": state.opens_on,
-            "closes_on": state.closes_on,
-            "previous_round_tender_id": state.previous_round_tender_id,
-            "frozen_on": state.frozen_on,
-        }
-    }
+    rows: Image = {("windows", (tid,)): _window_row(state)}
     for p in state.participants.values():
         key, row = _participant_row(tid, p, state.frozen)
         rows[key] = row
     return rows
+
+
+def window_patch(state: EnrolmentWindowState, event: DomainEvent) -> Patch | None:
+    """The rows one event of a window touched (`window_rows` is the whole image).
+
+    An enrolment or a withdrawal changes its participant's row only; an extension the
+    window's row only. Opening and freezing the list may change every row: None.
+    """
+    if not state.opened:
+        return None
+    match event:
+        case ParticipantEnrolled() | ParticipantWithdrawn():
+            p = state.participants.get(event.organisation_code)
+            if p is None:
+                return None
+            key, row = _participant_row(state.tender_id, p, state.frozen)
+            return {key: row}
+        case EnrolmentWindowExtended():
+            return {("windows", (state.tender_id,)): _window_row(state)}
+    return None
+
+
+def _window_row(state: EnrolmentWindowState) -> dict[str, Any]:
+    return {
+        "tender_id": state.tender_id,
+        "lot_ids": list(state.lot_ids),
+        "opens_on": state.opens_on,
+        "closes_on": state.closes_on,
+        "previous_round_tender_id": state.previous_round_tender_id,
+        "frozen_on": state.frozen_on,
+    }
 
 
 # A window's image lists every participant, and every enrolment folds a new window state, so

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Column, Connection, Index, Integer, MetaData, Strin
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.projection import BatchProjection, Failure, bulk_insert
 from eventstore.store import StoredEvent
-from gateway.projections.common import UtcDateTime, organisation_codes
+from gateway.projections.common import UtcDateTime, organisation_codes_in
 
 
 class EventLogProjection(BatchProjection):
@@ -70,7 +70,7 @@ class EventLogProjection(BatchProjection):
                     "payload": e.payload,
                 }
             )
-            codes = set(organisation_codes(e.payload))
+            codes = organisation_codes_in(e.payload)
             if e.aggregate_type == "organisation":
                 codes.add(e.aggregate_id)
             links.extend({"stream": event.stream, "seq": event.seq, "code": c} for c in codes)

@@ -25,6 +25,7 @@ from gateway.privacy.mutation import ERASE_PERSON
 from gateway.schema.enrolment_types import CallOff, Organisation, Participant
 from gateway.schema.errors import is_client_error
 from gateway.schema.events import Event
+from gateway.schema.execution import PlainFieldsExecutionContext
 from gateway.schema.guard import DocumentCache, DocumentGuard, Lane
 from gateway.schema.mutations import mutation_type
 from gateway.schema.queries import Query
@@ -82,4 +83,6 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
             lambda: MaskErrors(should_mask_error=lambda e: not _client_error(e)),
         ],
         config=StrawberryConfig(disable_field_suggestions=not settings.suggestions),
+        # Plain attributes of rows are read without a resolver call per field (execution.py).
+        execution_context_class=PlainFieldsExecutionContext,
     )

@@ -105,7 +105,7 @@ class Health:
 
 
 async def problems(read: ReadModels) -> list[str]:
-    found = await read.integrity()
+    found = list(await read.integrity())  # a copy: the integrity answer is cached
     if found:
         return found  # the statuses live in the same broken database
     try:
@@ -114,4 +114,6 @@ async def problems(read: ReadModels) -> list[str]:
         return [f"the read-model database fails: {exc.orig}"]
     if parked_events:
         found.append(f"{parked_events} parked event(s): see health.parked")
+    # A projector process that exited, or has not been heard from (the read models stand still).
+    found += sorted({r.problem for r in read.runners if r.problem})
     return found

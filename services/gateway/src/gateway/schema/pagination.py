@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable, Sequence
@@ -94,11 +95,12 @@ async def page(
     if size < 0 or size > cap:
         raise InvalidArgument(f"`first` must be between 0 and {cap}; got {first}")
     read = info.context.read
-    total = await read.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    count = select(func.count()).select_from(query.order_by(None).subquery())
     if after is not None:
         query = query.where(_after(order, _decode(after, order)))
     query = query.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(size + 1)
-    rows = await read.rows(query)
+    # Asked together: one round trip (and one snapshot) for the count and the page.
+    total, rows = await asyncio.gather(read.scalar(count), read.rows(query))
     keys: list[str] = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
     edges = [Edge(cursor=_encode([r[k] for k in keys]), node=convert(r)) for r in rows[:size]]
     return Connection(

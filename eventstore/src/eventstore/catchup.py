@@ -1,0 +1,272 @@
+"""Catching up from far behind: read a stream in large unacknowledged ranges, then go live.
+
+A runner that starts far behind the head of a stream (a rebuild, a new read-model version,
+a long outage) needs none of the durable consumer's per-message bookkeeping: its SQL
+checkpoint is the truth, and every batch commits with it. So, up to the head seen at start,
+`CatchUpSubscriber` reads fixed ranges of `CATCH_UP_BATCH` events, each with one pull request
+on a consumer of its own that wants no acknowledgements (the durable consumer acks every
+message, a publish each, and nats-py's `fetch` makes a task per message); the next range is
+read and decoded while the handler applies the current one. The ranges are shared by every
+catching-up runner of the process (`_StreamTap`): one read and one decode per event, however
+many read models read the stream, and no runner ever waits for another. Each batch must
+continue right after the owner's position; anything else (a gap, an error, a handler that
+fails) ends that runner's catch-up, and its durable subscriber takes over from the owner's
+position, as it would have from the start. Live delivery is the durable subscriber's,
+unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from contracts_schema.envelope import EventEnvelope
+from contracts_schema.subjects import BoundedContext
+from eventstore.records import StoredEvent
+from eventstore.subscription import DurableSubscriber, Handler
+
+log = logging.getLogger(__name__)
+
+# Behind the head by more than this many events at start: catch up first.
+CATCH_UP_FROM = 1_000
+CATCH_UP_BATCH = 2_000
+STALLED = 10.0  # seconds without a batch: leave it to the durable subscriber
+
+_DECODED: dict[bytes, EventEnvelope] = {}
+_DECODED_MAX = 20_000
+
+
+def decode_shared(data: bytes) -> EventEnvelope:
+    """The envelope of stored bytes, decoded once for every runner of the process.
+
+    Envelopes are immutable values read by every projection; the cache is bounded and
+    simply emptied when full (runners reading the same stream are close to each other).
+    """
+    envelope = _DECODED.get(data)
+    if envelope is None:
+        envelope = EventEnvelope.model_validate_json(data)
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[data] = envelope
+    return envelope
+
+
+def _stored(msg: Msg, stream: str) -> StoredEvent:
+    traceparent = msg.headers.get("traceparent") if msg.headers else None
+    return StoredEvent(
+        decode_shared(msg.data), stream, msg.metadata.sequence.stream, msg.subject, traceparent
+    )
+
+
+class CatchUpSubscriber(DurableSubscriber):
+    """A `DurableSubscriber` preceded, when far behind, by an unacknowledged bulk read."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        context: BoundedContext,
+        durable: str,
+        handler: Handler,
+        *,
+        head: Callable[[], Awaitable[int]],
+        position: Callable[[], int],
+        batch: int = 256,
+        subject_filter: str | None = None,
+    ) -> None:
+        super().__init__(
+            nc,
+            context,
+            durable,
+            handler,
+            batch=batch,
+            subject_filter=subject_filter,
+            position=position,
+        )
+        self._head = head
+        self._owner_position = position
+        self._bulk = max(batch, CATCH_UP_BATCH)
+        self.caught_up = 0  # events applied by the catch-up read
+
+    async def _run(self) -> None:
+        try:
+            await self._catch_up()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the durable subscriber goes on from the owner's position
+            log.info("catch-up of %s ended early: %s", self._durable, exc)
+        await super()._run()
+
+    async def _catch_up(self) -> None:
+        head = await self._head()
+        if head - self._owner_position() <= CATCH_UP_FROM:
+            return
+        tap = _tap(self._nc, self._context.stream, self._filter)
+        tap.members += 1
+        try:
+            with _collector_relaxed():
+                while (position := self._owner_position()) < head:
+                    events = await tap.after(position, head)
+                    await self._handler(events)
+                    self.caught_up += len(events)
+        finally:
+            tap.members -= 1
+            if not tap.members:
+                tap.forget()  # nobody catching up: no ranges kept in memory
+        log.debug("catch-up of %s: %d events", self._durable, self.caught_up)
+
+
+class _StreamTap:
+    """One stream's events in fixed ranges of `CATCH_UP_BATCH`, each read (and decoded) once
+    for every catching-up runner of the process that needs it.
+
+    No runner waits for another: a range is read by whichever runner needs it first, kept
+    while a few ranges around it are, and read again by a runner that fell further behind
+    (the slowest runner pays for its own lag, never the fastest). A runner whose batch fails
+    simply stops asking. Ranges are read ahead of the runner that asks, one at a time.
+    """
+
+    KEPT = 8  # ranges in memory at once
+
+    def __init__(self, nc: NATS, stream: str, subject_filter: str) -> None:
+        self._nc = nc
+        self._stream = stream
+        self._filter = subject_filter
+        self._ranges: dict[int, asyncio.Task[list[StoredEvent]]] = {}
+        self.members = 0  # runners catching up with it now
+
+    def forget(self) -> None:
+        self._ranges.clear()  # a read under way finishes on its own, unheard
+
+    async def after(self, position: int, head: int) -> list[StoredEvent]:
+        """The events right after `position` up to the end of its range (or `head`)."""
+        index = position // CATCH_UP_BATCH
+        # Shielded: a runner that stops must not cancel a read other runners wait for.
+        events = await asyncio.shield(self._range(index, head))
+        if (index + 1) * CATCH_UP_BATCH < head:
+            self._range(index + 1, head)  # read ahead while this batch applies
+        kept = [e for e in events if e.seq > position]
+        if not kept or kept[0].seq != position + 1:
+            # The range was read before the stream reached this position, or there is a
+            # gap (deleted messages): the durable subscriber knows how to go on.
+            raise RuntimeError(f"no events right after {position} in range {index}")
+        if kept[-1].seq - kept[0].seq + 1 != len(kept):
+            raise RuntimeError(f"a gap in range {index} after {position}")
+        return kept
+
+    def _range(self, index: int, head: int) -> asyncio.Task[list[StoredEvent]]:
+        task = self._ranges.get(index)
+        if task is None or (task.done() and (task.cancelled() or task.exception())):
+            task = asyncio.create_task(self._read(index, head))
+            task.add_done_callback(_heard)  # a read-ahead nobody awaited may fail unheard
+            self._ranges[index] = task
+            while len(self._ranges) > self.KEPT:  # the oldest first out
+                oldest = min(self._ranges)
+                if oldest == index:
+                    break
+                self._ranges.pop(oldest)
+        return task
+
+    async def _read(self, index: int, head: int) -> list[StoredEvent]:
+        first = index * CATCH_UP_BATCH + 1
+        count = min(CATCH_UP_BATCH, head - first + 1)
+        events: list[StoredEvent] = []
+        done = asyncio.get_running_loop().create_future()
+
+        async def on_message(msg: Msg) -> None:
+            if msg.headers and msg.headers.get("Status"):  # 404/408: nothing (more) there
+                if not done.done():
+                    done.set_result(None)
+                return
+            events.append(_stored(msg, self._stream))  # decoded once, for every runner
+            if len(events) >= count and not done.done():
+                done.set_result(None)
+
+        # A consumer of this range alone, wanting no acknowledgements; one pull request for
+        # the whole range, its messages handed to a plain callback (no task per message).
+        js = self._nc.jetstream()
+        info = await js.add_consumer(
+            self._stream,
+            ConsumerConfig(
+                ack_policy=AckPolicy.NONE,
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=first,
+                filter_subject=self._filter,
+                inactive_threshold=STALLED * 6,
+            ),
+        )
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox, cb=on_message, pending_msgs_limit=4 * count)
+        try:
+            request = {"batch": count, "expires": int(STALLED * 1e9)}
+            await self._nc.publish(
+                f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{info.name}",
+                json.dumps(request).encode(),
+                reply=inbox,
+            )
+            await asyncio.wait_for(done, STALLED)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await js.delete_consumer(self._stream, info.name)
+        return events
+
+
+_RELAXED = 0
+_RELAXED_LOCK = threading.Lock()
+_THRESHOLDS: tuple[int, int, int] = gc.get_threshold()
+
+
+@contextlib.contextmanager
+def _collector_relaxed() -> Iterator[None]:
+    """While any runner of the process catches up, the cyclic collector looks at young
+    objects only, and less often.
+
+    A catch-up keeps a large, growing heap of long-lived values (timelines, their states
+    and rows): with the default thresholds, full collections walking all of it took about
+    a third of a rebuild's CPU. The row changes and events are acyclic (reference counting
+    frees them); young cycles are still collected, and the thresholds come back (and with
+    them the full collections) when the last catch-up ends.
+    """
+    global _RELAXED, _THRESHOLDS
+    with _RELAXED_LOCK:
+        if _RELAXED == 0:
+            _THRESHOLDS = gc.get_threshold()
+            young, middle, _old = _THRESHOLDS
+            gc.set_threshold(max(young, 100_000), middle, 1_000_000)
+        _RELAXED += 1
+    try:
+        yield
+    finally:
+        with _RELAXED_LOCK:
+            _RELAXED -= 1
+            if _RELAXED == 0:
+                gc.set_threshold(*_THRESHOLDS)
+
+
+def _heard(task: asyncio.Task[list[StoredEvent]]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+_TAPS: weakref.WeakKeyDictionary[NATS, dict[tuple[str, str], _StreamTap]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _tap(nc: NATS, stream: str, subject_filter: str) -> _StreamTap:
+    taps = _TAPS.setdefault(nc, {})
+    tap = taps.get((stream, subject_filter))
+    if tap is None:
+        tap = taps[stream, subject_filter] = _StreamTap(nc, stream, subject_filter)
+    return tap

@@ -1,0 +1,89 @@
+"""A projection's committed positions, announced on NATS core: read-your-writes without polling.
+
+The runner that applies a projection (the leader, in the projector process) publishes its
+checkpoints on `gt.projections.<database>.<key>` after every commit, and every few seconds
+when idle (a heartbeat: a follower that missed a message catches up, and one that hears
+nothing for long knows its projector is gone). Readers that only follow (the gateway, a
+standby runner) wake on these messages instead of asking the database in a loop.
+
+The subject names the database, not the login: the projector writes with one role, the
+gateway reads with another, both of the same database. Core NATS is at most once: a lost
+message costs at most a heartbeat, or a last look at the checkpoints before a wait gives up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
+
+SUBJECT_PREFIX = "gt.projections"
+HEARTBEAT = 5.0  # seconds between a leader's announcements when nothing was committed
+SILENCE = 3 * HEARTBEAT  # a follower that heard nothing for this long reports its projector
+
+
+def database_identity(engine: Engine) -> str:
+    """Which database a runner writes to, the same for every login to it."""
+    url = engine.url
+    where = f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{url.database or ''}"
+    return hashlib.sha256(where.encode()).hexdigest()[:12]
+
+
+def subject(engine: Engine, key: str) -> str:
+    return f"{SUBJECT_PREFIX}.{database_identity(engine)}.{key}"
+
+
+@dataclass(frozen=True)
+class News:
+    positions: dict[str, int]
+    live_version: int | None
+    parked: int = 0  # events the runner parked since it started
+
+    def encode(self) -> bytes:
+        body = {
+            "positions": self.positions,
+            "live_version": self.live_version,
+            "parked": self.parked,
+        }
+        return json.dumps(body).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> News:
+        body = json.loads(data)
+        positions = {str(s): int(q) for s, q in dict(body["positions"]).items()}
+        live = body.get("live_version")
+        return cls(positions, int(live) if live is not None else None, int(body.get("parked", 0)))
+
+
+class Announcer:
+    """Publishes a runner's news; a failed publish is logged, never fails the batch."""
+
+    def __init__(self, nc: NATS, subject_: str) -> None:
+        self._nc = nc
+        self.subject = subject_
+
+    async def announce(self, news: News) -> None:
+        try:
+            await self._nc.publish(self.subject, news.encode())
+        except Exception as exc:  # the next commit or heartbeat says it again
+            log.info("could not announce %s: %s", self.subject, exc)
+
+    async def listen(self, on_news: Callable[[News], Awaitable[None]]) -> Subscription:
+        async def handle(msg: Msg) -> None:
+            try:
+                news = News.decode(msg.data)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring malformed news on %s: %s", msg.subject, exc)
+                return
+            await on_news(news)
+
+        return await self._nc.subscribe(self.subject, cb=handle)

@@ -1,0 +1,109 @@
+"""`python -m bootstrap.serve projector`: the gateway's read models applied in their own process.
+
+Connects to NATS, runs a runner of every read model the gateway reads into GT_DATABASE_URL
+(durable consumers: woken by new events, not by a timer) and announces each commit's
+positions on NATS core (`eventstore.projection_news`), on which the gateway's read-your-writes
+waits. /healthz, /readyz and /metrics (lag, parked events) on GT_METRICS_HOST:GT_METRICS_PORT;
+ready once NATS is connected and every runner started. Replicas elect one leader per
+projection on PostgreSQL (`eventstore.projection_leader`); the others stand by and take over.
+SIGTERM or SIGINT stops it cleanly (exit 0); a failed start exits 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import nats
+from nats.aio.client import Client as NATS
+
+from bootstrap.runners import gateway_projections
+from eventstore.health import HealthServer
+from eventstore.observability import (
+    configure_logging,
+    configure_tracing,
+    unwatch_projection,
+    watch_projection,
+)
+from eventstore.projection import ProjectionRunner
+from eventstore.sql import make_engine
+from gateway.process_config import ProjectorConfig
+
+log = logging.getLogger("projector")
+
+EXIT_STARTUP = 1
+
+
+async def _nats_error(exc: Exception) -> None:
+    log.warning("projector: NATS: %s: %s", type(exc).__name__, exc)
+
+
+async def connect(config: ProjectorConfig) -> NATS:
+    """Waits (retrying) until a server of the cluster answers: readiness stays false meanwhile."""
+    return await nats.connect(
+        servers=config.nats_servers,
+        name="projector",
+        user=config.nats.nats_user,
+        password=config.nats.nats_password,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        error_cb=_nats_error,
+    )
+
+
+async def run(config: ProjectorConfig, stop: asyncio.Event) -> None:
+    """Start every runner, wait for `stop`, then stop in reverse order."""
+    observability = config.observability
+    health = HealthServer(observability.metrics_host, max(observability.metrics_port, 0))
+    nc: NATS | None = None
+    runners: list[ProjectionRunner] = []
+    started = False
+    health.add_readiness("nats", lambda: nc is not None and nc.is_connected)
+    health.add_readiness("projections", lambda: started)
+    engine = make_engine(config.database_url)
+    try:
+        if observability.metrics_port >= 0:
+            await health.start()
+            log.info("projector: /healthz, /readyz and /metrics on port %s", health.port)
+        nc = await connect(config)
+        runners = await gateway_projections(nc, engine)
+        for runner in runners:
+            watch_projection(nc, runner)
+        started = True
+        log.info("projector: %s read models running", len(runners))
+        await stop.wait()
+        log.info("projector: stopping")
+    finally:
+        started = False
+        for runner in runners:
+            unwatch_projection(runner)
+            await runner.stop()
+        engine.dispose()
+        if nc is not None:
+            await nc.close()
+        await health.stop()
+
+
+async def serve(config: ProjectorConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run(config, stop)
+
+
+def run_process(config: ProjectorConfig) -> int:
+    configure_logging(config.observability)
+    configure_tracing(config.observability, "projector")
+    if config.observability.log_format != "json":
+        logging.basicConfig(level=config.observability.log_level.upper())
+    try:
+        asyncio.run(serve(config))
+    except Exception as exc:
+        # An unreachable database at start: say what, exit non-zero, let the orchestrator
+        # (or `make run`) restart or report us.
+        log.critical("projector: could not start: %s: %s", type(exc).__name__, exc)
+        return EXIT_STARTUP
+    return 0

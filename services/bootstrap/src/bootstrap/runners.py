@@ -1,0 +1,34 @@
+"""The one construction of `ProjectionRunner` (re-exported by `bootstrap.parts`), light to import:
+the projector process imports it without any service's command side.
+"""
+
+from __future__ import annotations
+
+from nats.aio.client import Client as NATS
+from sqlalchemy import Engine
+
+from eventstore.ports import EventSource
+from eventstore.projection import Projection, ProjectionRunner
+
+
+def projection_runner(
+    source: NATS | EventSource,
+    engine: Engine,
+    projection: Projection,
+    *,
+    batch: int = 500,
+    instance: str | None = None,
+    follow: bool = False,
+) -> ProjectionRunner:
+    """The runner of one projection into `engine` (an `eventstore.projection.RunnerFactory`);
+    with `follow`, one that only follows the positions its projector process announces."""
+    return ProjectionRunner(
+        source, engine, projection, batch=batch, instance=instance, follow=follow
+    )
+
+
+async def gateway_projections(nc: NATS, engine: Engine) -> list[ProjectionRunner]:
+    """The projector process's runners: every read model the gateway reads, applied here."""
+    from gateway.readside import start_projections
+
+    return await start_projections(nc, engine, projection_runner)

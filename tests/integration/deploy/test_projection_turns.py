@@ -1,0 +1,58 @@
+"""Read models of one process share one SQLite writer: a slow one catching up on a backlog
+takes its turns in short transactions, so a live one beside it keeps committing.
+
+Before, the slow read model applied its whole backlog in one transaction while the others
+waited for the writer (the freshness benchmark's probes were not visible for 15 s).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from nats.aio.client import Client as NATS
+from sqlalchemy import Connection
+
+from eventstore.clock import FixedClock
+from eventstore.projection import ProjectionRunner
+from eventstore.sql import make_engine
+from eventstore.store import CommandMetadata, EventStore, NewEvent, StoredEvent
+from tests.support.ledger import LEDGER
+from tests.support.ledger_projection import LedgerTotals
+
+BACKLOG = 150
+
+
+class SlowLedger(LedgerTotals):
+    """A read model whose every event costs a while (an audit refolding a long history)."""
+
+    name = "slow_ledger"
+
+    def apply(self, conn: Connection, event: StoredEvent) -> None:
+        time.sleep(0.02)
+        super().apply(conn, event)
+
+
+async def test_a_catching_up_read_model_does_not_hold_up_a_live_one(
+    nats_client: NATS, fixed_clock: FixedClock, sqlite_url: str
+) -> None:
+    store = EventStore(nats_client, fixed_clock)
+    await store.ensure_stream(LEDGER)
+    for i in range(BACKLOG):
+        history = await store.load(LEDGER, "ledger", f"l{i % 5}")
+        event = NewEvent("EntryRecorded", 1, {"amount": 1}, datetime(2020, 1, 1, tzinfo=UTC))
+        await store.append(history, [event], CommandMetadata(f"c{i}", "test", f"c{i}"))
+    engine = make_engine(sqlite_url)  # one engine: one process's runners, one writer turn
+    slow = ProjectionRunner(nats_client, engine, SlowLedger())
+    live = ProjectionRunner(nats_client, engine, LedgerTotals())
+    await slow.start()
+    await live.start()
+    try:
+        assert await live.wait_until({LEDGER.stream: BACKLOG}, timeout=120)
+        # The live read model got the writer between the slow one's short transactions.
+        assert slow.position(LEDGER.stream) < BACKLOG
+        assert await slow.wait_until({LEDGER.stream: BACKLOG}, timeout=120)
+    finally:
+        await live.stop()
+        await slow.stop()
+        engine.dispose()
