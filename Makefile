@@ -56,8 +56,12 @@ run: bootstrap
 audit: sync
 	@$(UV) run --frozen audit $(ARGS)
 
+# TEST_WORKERS=2: two pytest-xdist workers, a test module at a time (tests/conftest.py); beside
+# two busy CPU loops on two cores the suite took 5.5 min instead of 11. Not yet the default:
+# one parallel run after the last merge failed an e2e test once (not reproduced since).
+TEST_WORKERS ?= 0
 test: bootstrap chromium
-	@$(UV) run --frozen pytest
+	@$(UV) run --frozen pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope)
 
 test-browser: sync chromium
 	@$(UV) run --frozen pytest tests/browser

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 import websockets
 
 from bootstrap.demo import load_demo
@@ -30,9 +31,17 @@ def readme_examples() -> list[str]:
     return re.findall(r"```graphql\n(.*?)```", section, flags=re.S)
 
 
-@pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[tuple[System, Server]]:
-    async with embedded(tmp_path / "data", port=0) as (system, server):
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+# One system for the module: the tests read the demo data (what the other one writes leaves
+# their answers alike: a new organisation, GM0363 renamed to a name the search still finds).
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def running(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[System, Server]]:
+    data: Path = tmp_path_factory.mktemp("embedded") / "data"
+    async with embedded(data, port=0) as (system, server):
         refused: list[str] = []
         demo = await load_demo(CommandBus(system.nc), say=refused.append)
         assert refused == []
@@ -96,6 +105,7 @@ async def test_readme_examples_answer_with_the_demo_data(running: tuple[System, 
     assert "graphiql" in graphiql.text.lower()
 
 
+@pytest.mark.alone  # a timed assertion
 async def test_websocket_client_sees_the_mutation_s_event(running: tuple[System, Server]) -> None:
     system, server = running
     token = issue_token(system.settings, Role.AUDITOR, "e2e")

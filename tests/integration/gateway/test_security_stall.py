@@ -27,6 +27,8 @@ from gateway.serve import Server
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
 from tests.integration.gateway.history import load_gt_mobile
 
+pytestmark = pytest.mark.alone  # idle and attacked latencies are compared
+
 PROBE = {"query": '{ tender(tenderId: "gt-mc1") { title phase } }'}
 PROBES = 40
 ATTACK = """

@@ -84,6 +84,7 @@ async def register(server: Server, system: System, code: str, name: str) -> str:
     return str(result["consistencyToken"])
 
 
+@pytest.mark.alone  # a timed assertion
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_event_arrives_within_a_second_and_resumes_after_disconnect(
     server: Server, system: System
