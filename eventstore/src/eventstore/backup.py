@@ -25,12 +25,14 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 
 from contracts_schema.subjects import PROCESSED_COMMANDS_BUCKET
 from eventstore.checkpoints import CHECKPOINT_STREAM
 
 MANIFEST = "manifest.json"
 API_TIMEOUT = 10.0
+FIRST_CHUNK_PATIENCE = 15.0  # seconds for a cluster to spread the restoring server's interest
 CHUNK_TIMEOUT = 30.0  # the server answers each chunk once written (a stall times out at 5 s)
 RESTORE_CHUNK = 128 * 1024
 
@@ -173,7 +175,11 @@ async def restore_stream(
     )
     deliver = reply["deliver_subject"]
     for start in range(0, len(data), RESTORE_CHUNK):
-        await nc.request(deliver, data[start : start + RESTORE_CHUNK], timeout=CHUNK_TIMEOUT)
+        chunk = data[start : start + RESTORE_CHUNK]
+        if start == 0:
+            await _first_chunk(nc, deliver, chunk)
+        else:
+            await nc.request(deliver, chunk, timeout=CHUNK_TIMEOUT)
     done = await nc.request(deliver, b"", timeout=CHUNK_TIMEOUT)  # end of the archive
     result: dict[str, Any] = json.loads(done.data or b"{}")
     if result.get("error"):
@@ -184,6 +190,24 @@ async def restore_stream(
             f"restore of {entry.stream} ends at sequence {restored}, the backup at {entry.last_seq}"
         )
     return result
+
+
+async def _first_chunk(nc: NATS, deliver: str, chunk: bytes) -> None:
+    """In a cluster the restoring server's interest in `deliver` may not have reached the
+    server we are connected to yet: "no responders" means nobody took the chunk, so it is
+    sent again until someone does (boundedly)."""
+    deadline = asyncio.get_running_loop().time() + FIRST_CHUNK_PATIENCE
+    while True:
+        try:
+            await nc.request(deliver, chunk, timeout=CHUNK_TIMEOUT)
+            return
+        except NoRespondersError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise BackupError(
+                    f"no server took the restore's first chunk on {deliver} within"
+                    f" {FIRST_CHUNK_PATIENCE:g}s"
+                ) from None
+            await asyncio.sleep(0.1)
 
 
 async def restore(

@@ -94,7 +94,9 @@ class LiveEvents:
                         **self._start(context, after),  # type: ignore[arg-type]
                     )
                 )
+                _raise_if_cancelled()
             while True:
+                _raise_if_cancelled()
                 event = await queue.get()
                 if live_filter.matches(event):
                     yield event
@@ -118,3 +120,12 @@ class LiveEvents:
             await queue.put(decode(msg.subject, stream, msg.metadata.sequence.stream, msg.data))
 
         return on_message
+
+
+def _raise_if_cancelled() -> None:
+    """End the stream if it was cancelled while awaiting something that swallowed the
+    cancellation (nats-py's flush in `subscribe`; `wait_for` racing a finished task): else it
+    would wait on its queue for good and hold the server's shutdown."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
