@@ -261,6 +261,7 @@ def _correlation_of(headers: Mapping[str, str], body: bytes) -> str | None:
 # A reply's first keys (pydantic writes them in declaration order): status, then command_id
 # and, for a refusal, code.
 _ACCEPTED = b'{"status":"accepted"'
+_IMPORTED = b'{"status":"imported"'
 _CODE = re.compile(
     rb'^\{"status":"rejected","command_id":(?:null|"[^"\\]*"),"code":"([A-Z0-9_]{1,80})"'
 )
@@ -271,6 +272,8 @@ def _outcome_of(reply: bytes) -> str:
     by pydantic, so its keys are plain); an unusual reply falls back to a parse."""
     if reply.startswith(_ACCEPTED):
         return "accepted"
+    if reply.startswith(_IMPORTED):  # a batch of imported releases
+        return "imported"
     if found := _CODE.match(reply):
         return found.group(1).decode()
     try:

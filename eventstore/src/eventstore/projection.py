@@ -401,7 +401,7 @@ class ProjectionRunner:
         self.follow = follow
         # Positions travel on NATS core between processes (eventstore.projection_news).
         self._news = (
-            Announcer(self._source.nc, subject(engine, projection.key))
+            Announcer(self._source.nc, subject(engine, projection.name, projection.key))
             if isinstance(self._source, JetStreamSource)
             else None
         )
@@ -632,6 +632,11 @@ class ProjectionRunner:
     def delivery_gaps(self) -> int:
         """Batches cut (and consumers recreated) because a delivery went astray."""
         return sum(subscriber.gaps for subscriber in self._subscribers)
+
+    @property
+    def caught_up_in_bulk(self) -> int:
+        """Events this runner applied from bulk catch-up reads (eventstore.catchup)."""
+        return sum(getattr(subscriber, "caught_up", 0) for subscriber in self._subscribers)
 
     def position(self, stream: str) -> int:
         """The last sequence of `stream` this runner has applied (its checkpoint)."""

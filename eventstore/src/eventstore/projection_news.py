@@ -1,14 +1,17 @@
 """A projection's committed positions, announced on NATS core: read-your-writes without polling.
 
 The runner that applies a projection (the leader, in the projector process) publishes its
-checkpoints on `gt.projections.<database>.<key>` after every commit, and every few seconds
+checkpoints on `gt.projections.<name>.<database>.<key>` after every commit, and every few seconds
 when idle (a heartbeat: a follower that missed a message catches up, and one that hears
 nothing for long knows its projector is gone). Readers that only follow (the gateway, a
 standby runner) wake on these messages instead of asking the database in a loop.
 
 The subject names the database, not the login: the projector writes with one role, the
-gateway reads with another, both of the same database. Core NATS is at most once: a lost
-message costs at most a heartbeat, or a last look at the checkpoints before a wait gives up.
+gateway reads with another, both of the same database. It starts with the read model's name,
+so NATS can let each service announce only its own read models (a forged, too-high position
+would make a follower answer read-your-writes before the writes are there). Core NATS is at
+most once: a lost message costs at most a heartbeat, or a last look at the checkpoints before
+a wait gives up.
 """
 
 from __future__ import annotations
@@ -38,8 +41,13 @@ def database_identity(engine: Engine) -> str:
     return hashlib.sha256(where.encode()).hexdigest()[:12]
 
 
-def subject(engine: Engine, key: str) -> str:
-    return f"{SUBJECT_PREFIX}.{database_identity(engine)}.{key}"
+def subject(engine: Engine, name: str, key: str) -> str:
+    return f"{SUBJECT_PREFIX}.{name}.{database_identity(engine)}.{key}"
+
+
+def subjects_of(name: str) -> str:
+    """Every announcement of the read model called `name` (any database, any version)."""
+    return f"{SUBJECT_PREFIX}.{name}.>"
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,21 @@ from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 
 from contracts_schema.subjects import CONTEXTS, ENROLMENT, REGISTRY
+from enrolment.registry_facts import RegistryFacts
 from eventstore.clock import SystemClock
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
 from notifier import nats_auth
 from notifier.feed import INTEGRATION_STREAM
-from notifier.nats_accounts import DEV_CALLOUT_SEED, dev_environment, dev_password, render
+from notifier.nats_accounts import (
+    DEV_CALLOUT_SEED,
+    ENROLMENT_READ_MODEL,
+    NOTIFIER_READ_MODEL,
+    dev_environment,
+    dev_password,
+    render,
+)
+from notifier.projection import NotifierSchedule
 from notifier.publisher import ensure_integration_stream, ensure_organisation_consumer
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -143,13 +152,41 @@ async def test_no_service_user_may_delete_purge_or_reconfigure_a_stream(
         await client.nc.close()
 
 
+GATEWAY_NEWS = "gt.projections.contracts.db.contracts_v4"
+
+
 @pytest.mark.parametrize(
     ("user", "foreign"),
     [
         ("registry", ["enrolment.events.x.1.Forged", "notifier.events.x.1.Forged", "gt.org.X.y"]),
-        ("enrolment", ["registry.events.contract.C1.ContractAmended", "gt.public.x"]),
-        ("notifier", ["registry.events.contract.C1.ContractAmended", "enrolment.events.x.1.F"]),
-        ("gateway", ["registry.events.contract.C1.ContractAmended", "gt.org.GM0363.x"]),
+        # A read model's positions are announced by the service that applies it only.
+        ("enrolment", ["registry.events.contract.C1.ContractAmended", "gt.public.x", GATEWAY_NEWS]),
+        (
+            "notifier",
+            [
+                "registry.events.contract.C1.ContractAmended",
+                "enrolment.events.x.1.F",
+                GATEWAY_NEWS,
+                "gt.projections.enrolment_registry_facts.db.k",
+            ],
+        ),
+        (
+            "gateway",
+            [
+                "registry.events.contract.C1.ContractAmended",
+                "gt.org.GM0363.x",
+                "gt.projections.notifier_schedule.db.k",
+            ],
+        ),
+        (
+            "projector",
+            [
+                "registry.events.contract.C1.ContractAmended",
+                "registry.commands.Amend",
+                "gt.projections.notifier_schedule.db.k",
+                "gt.projections.enrolment_registry_facts.db.k",
+            ],
+        ),
         ("audit", ["registry.events.contract.C1.ContractAmended", "registry.commands.Register"]),
     ],
 )
@@ -276,3 +313,31 @@ async def test_an_organisation_registered_later_gets_credentials_without_a_resta
         await operator.nc.close()
     assert server.jetstream_info()["pid"] == pid_before
     assert server.running
+
+
+@pytest.mark.parametrize(
+    ("user", "own"),
+    [
+        ("enrolment", f"gt.projections.{ENROLMENT_READ_MODEL}.db.{ENROLMENT_READ_MODEL}_v1"),
+        ("notifier", f"gt.projections.{NOTIFIER_READ_MODEL}.db.{NOTIFIER_READ_MODEL}_v1"),
+        ("projector", GATEWAY_NEWS),
+        ("gateway", GATEWAY_NEWS),
+    ],
+)
+async def test_a_service_announces_the_positions_of_its_own_read_models(
+    server: NatsServer, secrets: dict[str, str], user: str, own: str
+) -> None:
+    client = await service(server, user)
+    try:
+        heard = await client.nc.subscribe("gt.projections.>")
+        await client.nc.publish(own, b"{}")
+        message = await heard.next_msg(timeout=5)
+        assert message.subject == own
+        assert not client.errors
+    finally:
+        await client.nc.close()
+
+
+def test_the_read_model_names_the_grants_use_are_the_read_models_names() -> None:
+    assert RegistryFacts.name == ENROLMENT_READ_MODEL
+    assert NotifierSchedule.name == NOTIFIER_READ_MODEL

@@ -41,6 +41,7 @@ def _count(command_type: str, outcome: str) -> float:
             "X_Y",
         ),
         ('{ "status": "accepted" }', "accepted"),
+        ('{"status":"imported","command_id":"b-1","releases":[]}', "imported"),
         ("not json", "unparsable_reply"),
         ("[1, 2]", "unparsable_reply"),
     ],

@@ -5,10 +5,12 @@ of a value the schema refuses (a null in a non-null field, an unserialisable sca
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import strawberry
+from graphql import GraphQLResolveInfo
+from strawberry.extensions import SchemaExtension
 
 from gateway.schema.execution import PlainFieldsExecutionContext
 
@@ -98,3 +100,31 @@ async def test_answers_equal_graphql_core_s(rows: list[Item], query: str) -> Non
     theirs = await reference.execute(query, variable_values=variables)
     assert ours.data == theirs.data
     assert [e.formatted for e in ours.errors or []] == [e.formatted for e in theirs.errors or []]
+
+
+class CountingResolves(SchemaExtension):
+    """An extension that sees each field resolved (as a permission or tracing one would)."""
+
+    seen: ClassVar[list[str]] = []
+
+    def resolve(
+        self, _next: Any, root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any
+    ) -> Any:
+        CountingResolves.seen.append(info.field_name)
+        return _next(root, info, *args, **kwargs)
+
+
+async def test_an_extension_that_resolves_fields_sees_every_field_of_every_row() -> None:
+    ITEMS[:] = [item(), item(name="b")]
+    CountingResolves.seen.clear()
+    schema = strawberry.Schema(
+        Query,
+        execution_context_class=PlainFieldsExecutionContext,
+        extensions=[CountingResolves],
+    )
+    result = await schema.execute("{ items { name checked } }")
+    assert result.errors is None
+    assert result.data == {
+        "items": [{"name": "a", "checked": True}, {"name": "b", "checked": True}]
+    }
+    assert sorted(CountingResolves.seen) == ["checked", "checked", "items", "name", "name"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.checkpoints import CHECKPOINT_STREAM
-from eventstore.projection_news import SUBJECT_PREFIX
+from eventstore.projection_news import SUBJECT_PREFIX, subjects_of
 from notifier.feed import INTEGRATION_STREAM, consumer_name
 
 GATEWAY_USER = "gateway"  # sends commands and reads (GraphQL over the read models)
@@ -99,6 +99,12 @@ def _reads(streams: list[str]) -> list[str]:
     return subjects
 
 
+# The read models the enrolment service and the notifier apply themselves (`Projection.name`;
+# a test holds these to the classes, which this module does not import).
+ENROLMENT_READ_MODEL = "enrolment_registry_facts"
+NOTIFIER_READ_MODEL = "notifier_schedule"
+
+
 def _creates(streams: list[str]) -> list[str]:
     # Creating a missing stream with the code's configuration (an existing one with another
     # configuration is refused by the server); updating, purging, deleting: operator only.
@@ -131,9 +137,12 @@ ALL_EVENT_STREAMS = _event_streams(*CONTEXTS.values())
 
 def service_grants() -> dict[str, Grant]:
     inbox = "_INBOX.>"
-    # A projection's committed positions (eventstore.projection_news): every runner says them
-    # (the projector's, for the gateway's read-your-writes; a leader's, for its standbys).
+    # A projection's committed positions (eventstore.projection_news): everyone may hear
+    # them; a service announces only its own read models' (a forged position would let a
+    # read-your-writes wait answer before the writes are applied).
     positions = f"{SUBJECT_PREFIX}.>"
+    enrolment_positions = subjects_of(ENROLMENT_READ_MODEL)
+    notifier_positions = subjects_of(NOTIFIER_READ_MODEL)
     registry = Grant(
         publish=[
             REGISTRY.event_subjects,
@@ -150,7 +159,7 @@ def service_grants() -> dict[str, Grant]:
             *_reads(ALL_EVENT_STREAMS),
             *_creates([ENROLMENT.stream, REGISTRY.stream]),
             *_processed(ENROLMENT),
-            positions,  # its registry-facts read model
+            enrolment_positions,
         ],
         subscribe=[ENROLMENT.command_subjects, inbox, positions],
         responses=True,
@@ -164,7 +173,7 @@ def service_grants() -> dict[str, Grant]:
             *_reads([*ALL_EVENT_STREAMS, INTEGRATION_STREAM]),
             *_creates([*ALL_EVENT_STREAMS, INTEGRATION_STREAM]),
             *_processed(NOTIFIER),
-            positions,  # its schedule read model
+            notifier_positions,
         ],
         subscribe=[NOTIFIER.command_subjects, inbox, positions],
         responses=True,
@@ -178,11 +187,13 @@ def service_grants() -> dict[str, Grant]:
             positions,
         ],
         subscribe=[inbox, positions],
+        deny_publish=[enrolment_positions, notifier_positions],
     )
     projector = Grant(
         # Reads the event streams into the read models; sends no command, appends nothing.
         publish=[*_reads(ALL_EVENT_STREAMS), positions],
         subscribe=[inbox, positions],  # a standby replica follows the leader's positions
+        deny_publish=[enrolment_positions, notifier_positions],  # the gateway's read models only
     )
     callout = Grant(
         publish=_reads([f"KV_{CREDENTIALS_BUCKET}"]),

@@ -132,9 +132,11 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         items: Any,
         position_context: Any,
     ) -> Any:
-        rows = self._plain_rows(item_type, field_details_list, info, items)
-        if rows is not None:
-            return rows
+        middleware = self.middleware_manager
+        if middleware is None or not middleware.middlewares:  # else it must see every field
+            rows = self._plain_rows(item_type, field_details_list, info, items)
+            if rows is not None:
+                return rows
         return super().complete_iterable_value(
             item_type, field_details_list, info, path, items, position_context
         )
