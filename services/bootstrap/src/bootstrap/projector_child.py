@@ -28,6 +28,16 @@ class ProjectorFailed(RuntimeError):
     pass
 
 
+def _end_with_parent() -> None:
+    """In the child before it runs: SIGTERM when the system that started it dies (killed, out
+    of memory), so a second `make run` never finds a projector of the first one leading on the
+    same SQLite file (two leaders there would apply out of order)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class ProjectorProcess:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self._process = process
@@ -49,6 +59,7 @@ class ProjectorProcess:
             "projector",
             env={**inherited, **settings},
             stdin=asyncio.subprocess.DEVNULL,
+            preexec_fn=_end_with_parent if sys.platform == "linux" else None,
         )
         return cls(process)
 
