@@ -297,3 +297,25 @@ async def test_the_law_findings_of_every_import_are_one_paged_and_filtered_list(
     assert first["pageInfo"]["hasNextPage"] is True
     assert rest["pageInfo"]["hasNextPage"] is False
     assert first["nodes"] + rest["nodes"] == nodes
+
+
+async def test_a_batch_whose_releases_belong_to_another_process_is_refused_whole(
+    store: InMemoryEventStore, bus: InProcessBus
+) -> None:
+    ocid = "ocds-gtnl99-batch"
+    releases = [ImportedRelease(release_id="r1", tender=_planned(ocid, "r1", 6)),
+                ImportedRelease(release_id="r2", tender=_planned("ocds-gtnl99-other", "r2", 7))]  # fmt: skip
+    command = {
+        "command_id": "batch-2",
+        "ocid": ocid,
+        "releases": [r.model_dump(mode="json") for r in releases],
+    }
+    request = CommandRequest(command_type="ImportProcessReleases", command=command,
+                             actor="import:TenderNed")  # fmt: skip
+    subject = REGISTRY.command_subject("ImportProcessReleases")
+    reply = json.loads(await bus.request(subject, request.model_dump_json().encode()))
+    assert reply["status"] == "rejected"
+    assert reply["code"] == "INVALID_COMMAND"
+    assert "releases[1]" in reply["message"]
+    assert "ocds-gtnl99-other" in reply["message"]
+    assert await stored(store) == []

@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 log = logging.getLogger(__name__)
 
 SUBJECT_PREFIX = "gt.projections"
+DEFAULT_PORTS = {"postgresql": 5432}
 HEARTBEAT = 5.0  # seconds between a leader's announcements when nothing was committed
 SILENCE = 3 * HEARTBEAT  # a follower that heard nothing for this long reports its projector
 
@@ -37,7 +38,9 @@ SILENCE = 3 * HEARTBEAT  # a follower that heard nothing for this long reports i
 def database_identity(engine: Engine) -> str:
     """Which database a runner writes to, the same for every login to it."""
     url = engine.url
-    where = f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{url.database or ''}"
+    backend = url.get_backend_name()
+    port = url.port or DEFAULT_PORTS.get(backend)  # spelt out or not: the same server
+    where = f"{backend}://{(url.host or '').lower()}:{port or ''}/{url.database or ''}"
     return hashlib.sha256(where.encode()).hexdigest()[:12]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from contracts_schema.base import AwareDatetime, Command, Value
 from contracts_schema.registry.contract_commands import ContractCommand
@@ -70,6 +70,18 @@ class ImportProcessReleases(Command):
     releases: list[ImportedRelease] = Field(
         min_length=1, max_length=200, description="The process's releases, in valid time order."
     )
+
+    @model_validator(mode="after")
+    def _one_process(self) -> ImportProcessReleases:
+        for i, release in enumerate(self.releases):
+            commands: list[_RecordImported] = [release.tender, *release.contracts]
+            for command in commands:
+                if command.ocid != self.ocid or command.release_id != release.release_id:
+                    raise ValueError(
+                        f"releases[{i}]: its commands record release {command.release_id!r} of"
+                        f" {command.ocid!r}, not release {release.release_id!r} of {self.ocid!r}"
+                    )
+        return self
 
 
 class ImportedReleaseOutcome(Value):
