@@ -674,7 +674,11 @@ class ProjectionRunner:
         turn = writer_turn(self._engine)
         if turn is not None:
             turn.for_owner(self.projection.key, catching_up=catching_up)
-        last = self.apply_batch(stream, events)
+        try:
+            last = self.apply_batch(stream, events)
+        finally:
+            if turn is not None:  # this pool thread serves other callers next: not as us
+                turn.for_owner(None)
         if turn is None:  # PostgreSQL: no turn to share, whole batches
             self._chunk = self._batch
         else:

@@ -272,6 +272,9 @@ class NothingReadable(ValueError):
         self.problems = problems
 
 
+NO_RESPONDERS_PATIENCE = 10.0  # seconds an import waits for a registry to answer at all
+
+
 class RegistryUnreachable(Exception):  # not retried as a lost reply is: it ends the run
     """No registry service answers import commands."""
 
@@ -282,12 +285,18 @@ async def import_data(settings: NatsSettings, data: bytes, publisher: str) -> Re
         raise NothingReadable([Problem(i.path, i.problem or "no release") for i in items])
 
     async def request(subject: str, payload: bytes) -> bytes:
-        try:
-            return await request_reply(store.nc, subject, payload, timeout=120)
-        except nats.errors.NoRespondersError as exc:
-            raise RegistryUnreachable(
-                f"no registry service answers on {subject} (is it running?)"
-            ) from exc
+        # "No responders" means no one took the message: sent again for a while (a registry
+        # restarting, a cluster still spreading its interest) before the run ends on it.
+        deadline = asyncio.get_running_loop().time() + NO_RESPONDERS_PATIENCE
+        while True:
+            try:
+                return await request_reply(store.nc, subject, payload, timeout=120)
+            except nats.errors.NoRespondersError as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RegistryUnreachable(
+                        f"no registry service answers on {subject} (is it running?)"
+                    ) from exc
+                await asyncio.sleep(0.5)
 
     async with open_store(settings) as store:
         with typer.progressbar(length=len(items), label="importing", file=sys.stderr) as bar:
