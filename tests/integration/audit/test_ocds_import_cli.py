@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from faststream.nats import NatsBroker
 from nats.aio.client import Client as NATS
 from typer.testing import CliRunner, Result
 
@@ -22,7 +21,7 @@ from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import REGISTRY
 from eventstore.clock import SystemClock
 from eventstore.folded import load_folded
-from eventstore.service_app import serve_in_process, server_url
+from eventstore.service_app import CommandServer, serve_in_process, server_url
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
 
@@ -32,13 +31,13 @@ runner = CliRunner()
 
 
 @pytest.fixture
-async def registry(nats_client: NATS) -> AsyncIterator[NatsBroker]:
+async def registry(nats_client: NATS) -> AsyncIterator[CommandServer]:
     clock = SystemClock()
-    broker = await serve_in_process(
+    server = await serve_in_process(
         server_url(nats_client), [registry_service(EventStore(nats_client, clock), clock)]
     )
-    yield broker
-    await broker.stop()
+    yield server
+    await server.stop()
 
 
 async def audit(server: NatsServer, source: Path) -> Result:
@@ -52,7 +51,7 @@ async def stored(nc: NATS) -> int:
 
 
 async def test_every_release_imported_exits_0_and_so_does_a_re_run(
-    nats_server: NatsServer, nats_client: NATS, registry: NatsBroker, tmp_path: Path
+    nats_server: NatsServer, nats_client: NATS, registry: CommandServer, tmp_path: Path
 ) -> None:
     source = DATA / "fictional-releases.json"
     first = await audit(nats_server, source)
@@ -70,7 +69,7 @@ async def test_every_release_imported_exits_0_and_so_does_a_re_run(
 
 
 async def test_some_releases_skipped_exits_1_naming_each_by_its_json_path(
-    nats_server: NatsServer, nats_client: NATS, registry: NatsBroker, tmp_path: Path
+    nats_server: NatsServer, nats_client: NATS, registry: CommandServer, tmp_path: Path
 ) -> None:
     package = json.loads((DATA / "fictional-releases.json").read_text())
     good = package["releases"][0]
@@ -88,7 +87,7 @@ async def test_some_releases_skipped_exits_1_naming_each_by_its_json_path(
 
 
 async def test_nothing_readable_exits_2_and_stores_nothing(
-    nats_server: NatsServer, nats_client: NATS, registry: NatsBroker, tmp_path: Path
+    nats_server: NatsServer, nats_client: NATS, registry: CommandServer, tmp_path: Path
 ) -> None:
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{not json\nnor this")
