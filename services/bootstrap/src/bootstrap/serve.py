@@ -174,19 +174,29 @@ def enrolment() -> None:
     asyncio.run(app.run())
 
 
+Loaded = TypeVar("Loaded")
+
+
+def _config_or_exit(process: str, load: Callable[[], Loaded]) -> Loaded:
+    """The process's checked configuration; on a bad one, every problem and exit 2."""
+    from gateway.process_config import ConfigError
+
+    try:
+        return load()
+    except ConfigError as exc:
+        print(f"{process}: bad configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise typer.Exit(EXIT_CONFIG) from exc
+
+
 @cli.command()
 def projector() -> None:
     """The gateway's read models: applies them, announces their positions (exit 2 on a bad
     configuration)."""
-    from gateway.process_config import ConfigError, load_projector_config
+    from gateway.process_config import load_projector_config
 
-    try:
-        config = load_projector_config()
-    except ConfigError as exc:
-        print("projector: bad configuration:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        raise typer.Exit(EXIT_CONFIG) from exc
+    config = _config_or_exit("projector", load_projector_config)
     from bootstrap.projector import run_process
 
     raise typer.Exit(run_process(config))
@@ -196,15 +206,9 @@ def projector() -> None:
 def gateway() -> None:
     """The gateway: GraphQL over the projector's read models, and health (exit 2 on a bad
     configuration)."""
-    from gateway.process_config import ConfigError, load_config
+    from gateway.process_config import load_config
 
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        print("gateway: bad configuration:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        raise typer.Exit(EXIT_CONFIG) from exc
+    config = _config_or_exit("gateway", load_config)
     # Imported only now: the GraphQL app takes seconds to import, a refusal should not wait.
     from bootstrap.parts import projection_runner
     from gateway.process import run_process

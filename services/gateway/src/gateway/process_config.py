@@ -45,6 +45,17 @@ class HttpSettings(BaseSettings):
     )
 
 
+def _servers(nats: NatsSettings) -> list[str]:
+    return [u.strip() for u in nats.nats_url.split(",")]
+
+
+def _check_nats_settings(nats: NatsSettings) -> list[str]:
+    problems = _check_nats(_servers(nats))
+    if bool(nats.nats_user) != bool(nats.nats_password):
+        problems.append("GT_NATS_USER and GT_NATS_PASSWORD go together: set both or neither")
+    return problems
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     nats: NatsSettings
@@ -54,7 +65,7 @@ class GatewayConfig:
 
     @property
     def nats_servers(self) -> list[str]:
-        return [u.strip() for u in self.nats.nats_url.split(",")]
+        return _servers(self.nats)
 
 
 def load_config() -> GatewayConfig:
@@ -66,9 +77,7 @@ def load_config() -> GatewayConfig:
     observability = _parse(ObservabilitySettings, problems)
     # Check what did parse, so that one run reports every problem.
     if nats is not None:
-        problems += _check_nats([u.strip() for u in nats.nats_url.split(",")])
-        if bool(nats.nats_user) != bool(nats.nats_password):
-            problems.append("GT_NATS_USER and GT_NATS_PASSWORD go together: set both or neither")
+        problems += _check_nats_settings(nats)
     if gateway is not None:
         problems += _check_database("GT_DATABASE_URL", gateway.database_url)
     if http is not None and http.read_database_url:
@@ -95,7 +104,7 @@ class ProjectorConfig:
 
     @property
     def nats_servers(self) -> list[str]:
-        return [u.strip() for u in self.nats.nats_url.split(",")]
+        return _servers(self.nats)
 
 
 def load_projector_config() -> ProjectorConfig:
@@ -105,9 +114,7 @@ def load_projector_config() -> ProjectorConfig:
     gateway = _parse(GatewaySettings, problems)
     observability = _parse(ObservabilitySettings, problems)
     if nats is not None:
-        problems += _check_nats([u.strip() for u in nats.nats_url.split(",")])
-        if bool(nats.nats_user) != bool(nats.nats_password):
-            problems.append("GT_NATS_USER and GT_NATS_PASSWORD go together: set both or neither")
+        problems += _check_nats_settings(nats)
     if gateway is not None:
         problems += _check_database("GT_DATABASE_URL", gateway.database_url)
     if problems or nats is None or gateway is None or observability is None:
