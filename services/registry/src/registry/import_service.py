@@ -37,9 +37,9 @@ from contracts_schema.registry.import_commands import (
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import REGISTRY
-from eventstore.aggregate_cache import AggregateCache
 from eventstore.commands import CommandService, consistency_token, failure_reply
 from eventstore.group_append import MAX_BATCH, PROVISIONAL, GroupedEvent, StagedStore
+from eventstore.group_commit import staged_twin
 from eventstore.ports import GroupAppender, ProcessedCommands
 from eventstore.records import CommandMetadata
 
@@ -174,18 +174,7 @@ class RegistryCommandService(CommandService):
         store = StagedStore(self._store)
         held = _HeldRecords(self._processed)
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
-        staging = CommandService(
-            self.context,
-            store,
-            self._clock,
-            routes,
-            self._event_types,
-            max_attempts=self._max_attempts,
-            processed=held,
-            future_tolerance=self._future_tolerance,
-            cache=AggregateCache(),
-        )
-        staging._elsewhere = self._elsewhere  # command ids stay unique across contexts
+        staging = staged_twin(self, store, routes, held)
         try:
             reply = await self._import_process(staging, batch, request)
             await staging.drain()
