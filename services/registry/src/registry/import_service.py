@@ -124,7 +124,8 @@ class RegistryCommandService(CommandService):
                 answers[n] = await self._alone(batch, request)
         else:
             await self._group_commit(batches, request, answers)
-        done = [a for a in answers if a is not None]
+        lost = CommandRejected(code="INTERNAL_ERROR", message="internal error: not answered")
+        done = [lost if a is None else a for a in answers]  # (never: each has its answer)
         return ReleaseGroupImported(command_id=group.command_id, processes=done)
 
     async def _group_commit(
@@ -155,8 +156,17 @@ class RegistryCommandService(CommandService):
                     alone.append((process.index, process.batch))
                 else:
                     answers[process.index] = answer
+        # Alone, as the importer would have sent them: processes concurrently, a process's
+        # messages (the same ocid twice in a group) one after the other, in order.
+        by_process: dict[str, list[tuple[int, ImportProcessReleases]]] = {}
         for n, batch in sorted(alone, key=lambda t: t[0]):
-            answers[n] = await self._alone(batch, request)
+            by_process.setdefault(batch.ocid, []).append((n, batch))
+
+        async def in_order(messages: list[tuple[int, ImportProcessReleases]]) -> None:
+            for n, batch in messages:
+                answers[n] = await self._alone(batch, request)
+
+        await asyncio.gather(*(in_order(m) for m in by_process.values()))
 
     async def _alone(
         self, batch: ImportProcessReleases, request: CommandRequest
