@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from audit.ocds import importer
 from audit.ocds.importer import Report, import_items
 from audit.ocds.importer_read import Item, read
 from bootstrap.parts import enrolment_service, registry_service
@@ -46,9 +49,12 @@ class Spy:
     def __init__(self, bus: InProcessBus) -> None:
         self.bus = bus
         self.subjects: list[str] = []
+        self.sizes: list[tuple[int, int]] = []  # (processes, bytes) of each group message
 
     async def request(self, subject: str, data: bytes) -> bytes:
         self.subjects.append(subject.rsplit(".", 1)[-1])
+        if subject == GROUP:
+            self.sizes.append((len(json.loads(data)["command"]["processes"]), len(data)))
         return await self.bus.request(subject, data)
 
 
@@ -105,6 +111,18 @@ async def test_a_group_stores_exactly_what_process_by_process_stores(
     again = await import_all(bus, store, package())
     assert (again.imported, again.duplicates, again.skipped) == (0, grouped.imported, [])
     assert [e async for e in store.read_stream(REGISTRY)] == before
+
+
+async def test_a_group_message_stays_under_its_size_limit(
+    store: InMemoryEventStore, bus: InProcessBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its reply names every event, so the group is bounded well under NATS's max_payload.
+    monkeypatch.setattr(importer, "MAX_GROUP_MESSAGE", 5_000)
+    spy = Spy(bus)
+    report = await import_all(spy, store, package())
+    assert (report.imported, report.skipped) == (6 * 2 + 6, [])
+    assert len(spy.sizes) > 1
+    assert all(size <= 5_000 + 1_000 for _, size in spy.sizes)  # + the envelope around them
 
 
 class RacingStore(InMemoryEventStore):

@@ -52,6 +52,9 @@ GROUP = 64  # processes per ImportReleaseGroup message (its events: one atomic a
 CONCURRENCY = 2 * GROUP  # processes in flight: one group is mapped while one is stored
 BATCH = 50  # releases per ImportProcessReleases message
 MAX_MESSAGE = 900_000  # bytes; NATS refuses messages over its max_payload (1 MB by default)
+# A group's reply names every command's events: about as large as the group itself, up to
+# half as large again for commands of few facts; so a group stays well under max_payload.
+MAX_GROUP_MESSAGE = 400_000
 ATTEMPTS = 3
 RETRY_PAUSE = 1.0
 
@@ -336,7 +339,7 @@ class _Waiting:
 class _Group:
     """Gathers the messages of the processes in flight into `ImportReleaseGroup` messages.
 
-    A group is sent once it is full (GROUP processes, or MAX_MESSAGE bytes), or as soon as
+    A group is sent once it is full (GROUP processes, or MAX_GROUP_MESSAGE bytes), or as soon as
     every process in flight waits for an answer: no clock, no process waits for one that is
     still mapping. A message of one process goes as `ImportProcessReleases`."""
 
@@ -356,7 +359,7 @@ class _Group:
 
     async def ask(self, command: ImportProcessReleases, actor: str, size: int) -> Answer:
         queue = self._queues.setdefault(actor, [])
-        if queue and sum(w.size for w in queue) + size > MAX_MESSAGE:
+        if queue and sum(w.size for w in queue) + size > MAX_GROUP_MESSAGE:
             self._send(actor)
             queue = self._queues.setdefault(actor, [])
         waiting = _Waiting(command, size, asyncio.get_running_loop().create_future())
