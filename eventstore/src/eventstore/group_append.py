@@ -7,10 +7,12 @@ commit decides many commands first and appends all their events in one batch:
 - `StagedStore` is an `EventStorePort` that a `CommandService` decides on as usual (load,
   decide, seal, append), but its appends are only staged: each aggregate continues from its
   staged events (version, hash chain, a provisional sequence), and a load sees them.
-- `GroupedAppend` is one aggregate's staged events with the sequence its first decision was
-  based on; `append_group` on a store (JetStream: `publish_group`) appends a list of them
-  all or none, each aggregate guarded by its own expected last sequence, as `append` guards
-  one. A stale aggregate fails the whole batch (`ConcurrencyConflict`); nothing is stored.
+- `GroupedEvent` is one staged event, in the order staged; each aggregate's first carries
+  the sequence its decisions were based on. `append_group` on a store (JetStream:
+  `publish_group`) appends a list of them all or none, each aggregate guarded by its own
+  expected last sequence (the header is honoured on any message of a batch), as `append`
+  guards one. A stale aggregate fails the whole batch (`ConcurrencyConflict`), a Msg-Id
+  stored before fails it too (10201, a resend); nothing is stored.
 
 The single-aggregate `append` is unchanged; this is an additional way in.
 """
