@@ -134,7 +134,8 @@ class RegistryCommandService(CommandService):
         request: CommandRequest,
         answers: list[ProcessReleasesImported | CommandRejected | None],
     ) -> None:
-        staged = await asyncio.gather(*(self._stage(n, b, request) for n, b in batches))
+        known = await self._recalled_together([b for _n, b in batches])
+        staged = await asyncio.gather(*(self._stage(n, b, request, known) for n, b in batches))
         alone: list[tuple[int, ImportProcessReleases]] = []
         commits: list[list[_StagedProcess]] = [[]]
         taken: set[tuple[str, str, str]] = set()
@@ -176,16 +177,45 @@ class RegistryCommandService(CommandService):
         except Exception as exc:
             return failure_reply(IMPORT_SUBJECT, exc)
 
+    async def _recalled_together(self, batches: list[ImportProcessReleases]) -> _Recalled | None:
+        """The processed-command records the group's commands would look up one by one (their
+        ids in this context's record, under the pre-uniqueness key too, and in the other
+        contexts'), read together: a request per record instead of four per command. None
+        when a record cannot be read so: each command then looks up its own, as alone."""
+        ids = [c.command_id for b in batches for r in b.releases for c in (r.tender, *r.contracts)]
+        legacy = [f"{self.context.name}.{i}" for i in ids]
+        records = [self._processed, *self._elsewhere]
+        asked = [[*ids, *legacy], *([ids] * len(self._elsewhere))]
+        try:
+            found = await asyncio.gather(
+                *(_many(r, keys) for r, keys in zip(records, asked, strict=True))
+            )
+        except Exception:
+            return None
+        # Written by this service a moment ago and not yet confirmed: as `_recall` answers.
+        pending = {k: v for k in ids if (v := self._pending.get(k)) is not None}
+        own = {**found[0], **pending}
+        return _Recalled((own, set(asked[0])), [(f, set(ids)) for f in found[1:]])
+
     async def _stage(
-        self, index: int, batch: ImportProcessReleases, request: CommandRequest
+        self,
+        index: int,
+        batch: ImportProcessReleases,
+        request: CommandRequest,
+        known: _Recalled | None,
     ) -> _StagedProcess | None:
         """The process decided on a staged store; None when it must go alone."""
         from registry.routes import build_routes  # the same routes, reading the staged store
 
         store = StagedStore(self._store)
-        held = _HeldRecords(self._processed)
+        own = self._processed if known is None else _Known(self._processed, *known.own)
+        held = _HeldRecords(own)
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
         staging = staged_twin(self, store, routes, held)
+        if known is not None:
+            staging._elsewhere = [
+                _Known(r, *k) for r, k in zip(self._elsewhere, known.elsewhere, strict=True)
+            ]
         try:
             reply = await self._import_process(staging, batch, request)
             await staging.drain()
@@ -279,6 +309,41 @@ class _StagedProcess:
     @property
     def count(self) -> int:
         return len(self.events)
+
+
+@dataclass(frozen=True)
+class _Recalled:
+    """A group's processed-command records, read together: (values found, keys asked) of
+    this context's record and of each other context's."""
+
+    own: tuple[dict[str, bytes], set[str]]
+    elsewhere: list[tuple[dict[str, bytes], set[str]]]
+
+
+async def _many(record: ProcessedCommands | None, keys: list[str]) -> dict[str, bytes]:
+    get_many = getattr(record, "get_many", None)
+    if get_many is None:
+        raise TypeError(f"{type(record).__name__} is read one key at a time")
+    found: dict[str, bytes] = await get_many(keys)
+    return found
+
+
+class _Known:
+    """A record as read together for the group: a key asked then is answered from that
+    reading, any other from the record itself."""
+
+    def __init__(self, record: ProcessedCommands | None, found: dict[str, bytes], asked: set[str]):
+        self._record = record
+        self._found = found
+        self._asked = asked
+
+    async def get(self, key: str) -> bytes | None:
+        if key in self._asked:
+            return self._found.get(key)
+        return None if self._record is None else await self._record.get(key)
+
+    async def put(self, key: str, value: bytes) -> None:
+        raise PermissionError("a record read together is written through its owner")
 
 
 class _HeldRecords:

@@ -1,0 +1,41 @@
+"""The processed-command record read for many keys at once (a group commit's lookups): the
+same answers as a `get` of each key, on a real JetStream server."""
+
+from __future__ import annotations
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from contracts_schema.subjects import ENROLMENT, REGISTRY
+from eventstore.processed import KeyValueProcessedCommands, LazyBucket, processed_bucket
+
+
+async def test_get_many_answers_as_get_of_each_key(nats_client: NATS) -> None:
+    record = await KeyValueProcessedCommands.open(nats_client, REGISTRY)
+    await record.put("a-1", b"first")
+    await record.put("registry.a-1", b"legacy")
+    await record.put("b-2", b"old")
+    await record.put("b-2", b"new")  # the last value counts
+    await record.put("c-3", b"gone")
+    await record._kv.delete("c-3")  # deleted: no value, as `get` says
+    keys = ["a-1", "registry.a-1", "b-2", "c-3", "never", "a-1"]
+    many = await record.get_many(keys)
+    assert many == {"a-1": b"first", "registry.a-1": b"legacy", "b-2": b"new"}
+    assert {k: await record.get(k) for k in keys} == {k: many.get(k) for k in keys}
+    assert await record.get_many(["nothing-here", "nor-here"]) == {}
+    assert await record.get_many([]) == {}
+
+
+async def test_get_many_of_a_missing_bucket_knows_nothing(nats_client: NATS) -> None:
+    other = LazyBucket(nats_client, processed_bucket(ENROLMENT))
+    assert await other.get_many(["a-1"]) == {}
+    mine = await KeyValueProcessedCommands.open(nats_client, ENROLMENT)
+    await mine.put("a-1", b"there")
+    fresh = LazyBucket(nats_client, processed_bucket(ENROLMENT))
+    assert await fresh.get_many(["a-1", "b-2"]) == {"a-1": b"there"}
+
+
+async def test_a_key_with_a_wildcard_is_refused_not_misread(nats_client: NATS) -> None:
+    record = await KeyValueProcessedCommands.open(nats_client, REGISTRY)
+    with pytest.raises(ValueError, match="not readable together"):
+        await record.get_many(["a-*", "b"])
