@@ -11,12 +11,9 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig
@@ -24,6 +21,7 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
+from eventstore.last_messages import last_messages
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.store import EventStore
@@ -151,7 +149,6 @@ class LazyBucket:
 
 # Keys read together: tokens a subject filter takes literally (no wildcards, no spaces).
 _PLAIN_KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
-MANY_TIMEOUT = 5.0  # seconds, for each request of a `last_values`
 MANY_CHUNK = 1000  # subjects per consumer (its config stays well under max_payload)
 
 
@@ -169,68 +166,10 @@ async def last_values(nc: NATS, stream: str, prefix: str, keys: Iterable[str]) -
     found: dict[str, bytes] = {}
     for start in range(0, len(wanted), MANY_CHUNK):
         subjects = [prefix + k for k in wanted[start : start + MANY_CHUNK]]
-        for subject, value in (await _last_messages(nc, stream, subjects)).items():
-            found[subject[len(prefix) :]] = value
+        for subject, (headers, value) in (await last_messages(nc, stream, subjects)).items():
+            if headers.get("KV-Operation") not in ("DEL", "PURGE"):
+                found[subject[len(prefix) :]] = value
     return found
-
-
-async def _last_messages(nc: NATS, stream: str, subjects: list[str]) -> dict[str, bytes]:
-    config = {
-        "deliver_policy": "last_per_subject",
-        "ack_policy": "none",
-        "replay_policy": "instant",
-        "filter_subjects": subjects,
-        "mem_storage": True,
-        "num_replicas": 1,
-        "inactive_threshold": 10_000_000_000,  # ns: gone by itself if the delete is lost
-    }
-    request = json.dumps({"stream_name": stream, "config": config}).encode()
-    msg = await nc.request(f"$JS.API.CONSUMER.CREATE.{stream}", request, timeout=MANY_TIMEOUT)
-    created = json.loads(msg.data)
-    if "error" in created:
-        if created["error"].get("err_code") == 10059:  # stream not found
-            raise BucketNotFoundError
-        raise RuntimeError(f"reading {stream} together: {created['error']}")
-    name = created["name"]
-    pending = int(created.get("num_pending", 0))
-    try:
-        return await _pull(nc, stream, name, pending) if pending else {}
-    finally:
-        delete = asyncio.ensure_future(
-            nc.request(f"$JS.API.CONSUMER.DELETE.{stream}.{name}", b"", timeout=MANY_TIMEOUT)
-        )
-        _deletes.add(delete)
-        delete.add_done_callback(_deleted)
-
-
-async def _pull(nc: NATS, stream: str, consumer: str, pending: int) -> dict[str, bytes]:
-    found: dict[str, bytes] = {}
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox)
-    try:
-        next_request = json.dumps({"batch": pending, "no_wait": True}).encode()
-        await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}", next_request, inbox)
-        for _ in range(pending):
-            msg = await sub.next_msg(timeout=MANY_TIMEOUT)
-            headers = msg.headers or {}
-            if "Status" in headers:  # no more messages (fewer than counted: deleted since)
-                break
-            if headers.get("KV-Operation") in ("DEL", "PURGE"):
-                found.pop(msg.subject, None)
-                continue
-            found[msg.subject] = msg.data
-    finally:
-        await sub.unsubscribe()
-    return found
-
-
-_deletes: set[asyncio.Future[Any]] = set()
-
-
-def _deleted(done: asyncio.Future[Any]) -> None:
-    _deletes.discard(done)
-    if not done.cancelled():
-        done.exception()  # a lost delete is harmless: the consumer expires by itself
 
 
 _records: type[ProcessedCommands] = KeyValueProcessedCommands

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from pydantic import ValidationError
 
 from contracts_schema.base import Command
+from contracts_schema.envelope import EventEnvelope
 from contracts_schema.registry.import_commands import (
     ImportedReleaseOutcome,
     ImportProcessReleases,
@@ -37,12 +39,14 @@ from contracts_schema.registry.import_commands import (
     ReleaseGroupImported,
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
-from contracts_schema.subjects import REGISTRY
+from contracts_schema.subjects import REGISTRY, BoundedContext
 from eventstore.commands import CommandService, consistency_token, failure_reply
 from eventstore.group_append import MAX_BATCH, PROVISIONAL, GroupedEvent, StagedStore
 from eventstore.group_commit import staged_twin
-from eventstore.ports import GroupAppender, ProcessedCommands
-from eventstore.records import CommandMetadata
+from eventstore.last_messages import last_messages
+from eventstore.ports import EventStorePort, GroupAppender, ProcessedCommands
+from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
+from eventstore.store import EventStore
 
 IMPORT_SUBJECT = REGISTRY.command_subject(ImportProcessReleases.command_type)
 GROUP_SUBJECT = REGISTRY.command_subject(ImportReleaseGroup.command_type)
@@ -134,8 +138,13 @@ class RegistryCommandService(CommandService):
         request: CommandRequest,
         answers: list[ProcessReleasesImported | CommandRejected | None],
     ) -> None:
-        known = await self._recalled_together([b for _n, b in batches])
-        staged = await asyncio.gather(*(self._stage(n, b, request, known) for n, b in batches))
+        known, empty = await asyncio.gather(
+            self._recalled_together([b for _n, b in batches]),
+            self._new_aggregates([b for _n, b in batches]),
+        )
+        staged = await asyncio.gather(
+            *(self._stage(n, b, request, known, empty) for n, b in batches)
+        )
         alone: list[tuple[int, ImportProcessReleases]] = []
         commits: list[list[_StagedProcess]] = [[]]
         taken: set[tuple[str, str, str]] = set()
@@ -197,17 +206,43 @@ class RegistryCommandService(CommandService):
         own = {**found[0], **pending}
         return _Recalled((own, set(asked[0])), [(f, set(ids)) for f in found[1:]])
 
+    async def _new_aggregates(
+        self, batches: list[ImportProcessReleases]
+    ) -> frozenset[tuple[str, str]]:
+        """The aggregates (type, id) the group's commands address that have no event yet,
+        asked together (a fresh import's aggregates: one request instead of a load each).
+        Empty when that cannot be asked: each is then loaded as alone. One written by another
+        writer meanwhile fails its expected sequence (0) and its process goes alone."""
+        if not isinstance(self._store, EventStore):
+            return frozenset()
+        addressed: set[tuple[str, str]] = set()
+        for batch in batches:
+            for release in batch.releases:
+                for command in (release.tender, *release.contracts):
+                    route = self._routes[command.command_type]
+                    addressed.add((route.decider.aggregate_type, route.aggregate_id(command)))
+        filters = {self.context.aggregate_filter(t, i): (t, i) for t, i in addressed}
+        if any(not _PLAIN.match(f"{t}.{i}") for t, i in addressed):
+            return frozenset()
+        try:
+            found = await last_messages(self._store.nc, self.context.stream, sorted(filters))
+        except Exception:
+            return frozenset()
+        written = {tuple(s.split(".")[2:4]) for s in found}
+        return frozenset(a for a in addressed if a not in written)
+
     async def _stage(
         self,
         index: int,
         batch: ImportProcessReleases,
         request: CommandRequest,
         known: _Recalled | None,
+        empty: frozenset[tuple[str, str]] = frozenset(),
     ) -> _StagedProcess | None:
         """The process decided on a staged store; None when it must go alone."""
         from registry.routes import build_routes  # the same routes, reading the staged store
 
-        store = StagedStore(self._store)
+        store = StagedStore(_KnownNew(self._store, empty) if empty else self._store)
         own = self._processed if known is None else _Known(self._processed, *known.own)
         held = _HeldRecords(own)
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
@@ -326,6 +361,51 @@ async def _many(record: ProcessedCommands | None, keys: list[str]) -> dict[str, 
         raise TypeError(f"{type(record).__name__} is read one key at a time")
     found: dict[str, bytes] = await get_many(keys)
     return found
+
+
+_PLAIN = re.compile(r"^[-_=a-zA-Z0-9]+\.[-_=a-zA-Z0-9]+$")  # one subject token each
+
+
+class _KnownNew:
+    """The store, with aggregates known to have no event yet answered as new without a
+    request (the port's other methods go to the store)."""
+
+    def __init__(self, store: EventStorePort, new: frozenset[tuple[str, str]]) -> None:
+        self._store = store
+        self._new = new
+
+    async def ensure_stream(self, context: BoundedContext) -> None:
+        await self._store.ensure_stream(context)
+
+    async def load(
+        self, context: BoundedContext, aggregate_type: str, aggregate_id: str
+    ) -> AggregateHistory:
+        if context.name == REGISTRY.name and (aggregate_type, aggregate_id) in self._new:
+            return AggregateHistory(context, aggregate_type, aggregate_id, (), 0)
+        return await self._store.load(context, aggregate_type, aggregate_id)
+
+    def read_stream(
+        self, context: BoundedContext, from_seq: int = 1, subject_filter: str | None = None
+    ) -> AsyncIterator[StoredEvent]:
+        return self._store.read_stream(context, from_seq, subject_filter)
+
+    async def last_seq(self, context: BoundedContext) -> int:
+        return await self._store.last_seq(context)
+
+    def seal(
+        self, history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
+    ) -> list[EventEnvelope]:
+        return self._store.seal(history, new_events, meta)
+
+    async def append(
+        self,
+        history: AggregateHistory,
+        new_events: Sequence[NewEvent],
+        meta: CommandMetadata,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[StoredEvent]:
+        return await self._store.append(history, new_events, meta, headers=headers)
 
 
 class _Known:
