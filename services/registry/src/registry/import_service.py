@@ -40,7 +40,12 @@ from contracts_schema.registry.import_commands import (
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import REGISTRY, BoundedContext
-from eventstore.commands import CommandService, consistency_token, failure_reply
+from eventstore.commands import (
+    RECORD_TIMEOUT,
+    CommandService,
+    consistency_token,
+    failure_reply,
+)
 from eventstore.group_append import MAX_BATCH, PROVISIONAL, GroupedEvent, StagedStore
 from eventstore.group_commit import staged_twin
 from eventstore.last_messages import last_messages
@@ -154,7 +159,9 @@ class RegistryCommandService(CommandService):
                 continue
             taken |= process.keys
             if process.count == 0:  # nothing new (a re-run): its answers are final
-                answers[n] = await self._recorded(process, 0)
+                repairs: list[tuple[str, bytes]] = []
+                answers[n] = await self._recorded(process, 0, repairs)
+                self._record_all(repairs)
                 continue
             if sum(p.count for p in commits[-1]) + process.count > MAX_BATCH:
                 commits.append([])
@@ -278,17 +285,22 @@ class RegistryCommandService(CommandService):
                     self._cache.drop(key)
             return [(p, None) for p in processes]
         answers: list[tuple[_StagedProcess, ProcessReleasesImported | None]] = []
+        records: list[tuple[str, bytes]] = []
         offset = 0
         for p in processes:
-            answers.append((p, await self._recorded(p, stored[offset].seq if p.count else 0)))
+            first = stored[offset].seq if p.count else 0
+            answers.append((p, await self._recorded(p, first, records)))
             for key in p.keys:
                 self._cache.drop(key)  # our own cache has not seen these events
             offset += p.count
+        self._record_all(records)
         return answers
 
-    async def _recorded(self, p: _StagedProcess, first: int) -> ProcessReleasesImported:
-        """The process's answer with its events' stored sequences (from `first` on), and its
-        processed-command records written as `execute` writes them."""
+    async def _recorded(
+        self, p: _StagedProcess, first: int, records: list[tuple[str, bytes]]
+    ) -> ProcessReleasesImported:
+        """The process's answer with its events' stored sequences (from `first` on); its
+        processed-command records, as `execute` writes them, added to `records`."""
 
         def real(seq: int) -> int:
             return first + seq - PROVISIONAL if seq >= PROVISIONAL else seq
@@ -302,7 +314,7 @@ class RegistryCommandService(CommandService):
                 positions = [_Position(e["stream"], e["seq"]) for e in events]
                 record["reply"]["consistency_token"] = consistency_token(positions)
                 data = json.dumps(record).encode()
-            self._record(key, data)
+            records.append((key, data))
         outcomes = [
             o.model_copy(
                 update={
@@ -315,13 +327,38 @@ class RegistryCommandService(CommandService):
         ]
         return p.reply.model_copy(update={"releases": outcomes})
 
-    def _record(self, command_id: str, data: bytes) -> None:
-        """Write a processed-command record as `_remember` does (answered from memory until
-        the write is confirmed)."""
-        self._pending[command_id] = data
-        write = asyncio.ensure_future(self._write_record(command_id, data))
+    def _record_all(self, records: list[tuple[str, bytes]]) -> None:
+        """Write processed-command records as `_remember` does (answered from memory until
+        each write is confirmed), sent together under one timeout; one not confirmed then
+        is written again as `_remember` writes it (retried, or left for a duplicate to
+        repair)."""
+        if not records:
+            return
+        for key, data in records:
+            self._pending[key] = data
+        write = asyncio.ensure_future(self._write_records(records))
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
+
+    async def _write_records(self, records: list[tuple[str, bytes]]) -> None:
+        assert self._processed is not None
+        record = self._processed
+        results: list[object]
+        try:
+            async with asyncio.timeout(RECORD_TIMEOUT):
+                results = await asyncio.gather(
+                    *(record.put(k, d) for k, d in records), return_exceptions=True
+                )
+        except TimeoutError:
+            results = [TimeoutError()] * len(records)
+        again = []
+        for (key, data), result in zip(records, results, strict=True):
+            if isinstance(result, BaseException):
+                again.append(self._write_record(key, data))  # pops `_pending` when done
+            else:
+                self._pending.pop(key, None)
+        if again:
+            await asyncio.gather(*again)
 
 
 class _Position(NamedTuple):
