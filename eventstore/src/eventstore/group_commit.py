@@ -8,7 +8,8 @@ holds until the group is stored (`eventstore.group_append`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventstore.aggregate_cache import AggregateCache
@@ -16,14 +17,36 @@ from eventstore.commands import CommandRoute, CommandService
 from eventstore.group_append import StagedStore
 from eventstore.ports import ProcessedCommands
 
+# A command id's processed-command records as read before (in `_recall`'s order: this
+# context's record, its pre-uniqueness key, the other contexts'), or None: not read before.
+Recalled = Callable[[str], list[bytes | None] | None]
+
+
+class _Twin(CommandService):
+    recalled: Recalled | None = None
+
+    def _recall(self, command_id: str) -> asyncio.Future[list[bytes | None]]:
+        """Records the caller read for the whole group answer without a request each."""
+        found = (
+            None
+            if command_id in self._pending or self.recalled is None
+            else (self.recalled(command_id))
+        )
+        if found is None:
+            return super()._recall(command_id)
+        known: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+        known.set_result(found)
+        return known
+
 
 def staged_twin(
     service: CommandService,
     store: StagedStore,
     routes: Sequence[CommandRoute[Any, Any]],
     processed: ProcessedCommands,
+    recalled: Recalled | None = None,
 ) -> CommandService:
-    twin = CommandService(
+    twin = _Twin(
         service.context,
         store,
         service._clock,
@@ -36,4 +59,5 @@ def staged_twin(
     )
     twin._elsewhere = service._elsewhere  # command ids stay unique across contexts
     twin.transient_budget = service.transient_budget
+    twin.recalled = recalled
     return twin

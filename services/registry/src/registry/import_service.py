@@ -253,7 +253,8 @@ class RegistryCommandService(CommandService):
         own = self._processed if known is None else _Known(self._processed, *known.own)
         held = _HeldRecords(own)
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
-        staging = staged_twin(self, store, routes, held)
+        recalled = None if known is None else known.recall(self.context.name)
+        staging = staged_twin(self, store, routes, held, recalled)
         if known is not None:
             staging._elsewhere = [
                 _Known(r, *k) for r, k in zip(self._elsewhere, known.elsewhere, strict=True)
@@ -390,6 +391,19 @@ class _Recalled:
 
     own: tuple[dict[str, bytes], set[str]]
     elsewhere: list[tuple[dict[str, bytes], set[str]]]
+
+    def recall(self, context: str) -> Callable[[str], list[bytes | None] | None]:
+        """A command id's records in `CommandService._recall`'s order; None if not read."""
+        found, asked = self.own
+
+        def recalled(command_id: str) -> list[bytes | None] | None:
+            legacy = f"{context}.{command_id}"
+            if command_id not in asked or legacy not in asked:
+                return None
+            return [found.get(command_id), found.get(legacy),
+                    *(other.get(command_id) for other, _ in self.elsewhere)]  # fmt: skip
+
+        return recalled
 
 
 async def _many(record: ProcessedCommands | None, keys: list[str]) -> dict[str, bytes]:
