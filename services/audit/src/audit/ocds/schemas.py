@@ -89,16 +89,7 @@ def full_errors(document: dict[str, Any], name: str) -> list[str]:
 
 
 def _plain_keys(document: Any) -> bool:
-    """No key ends in a newline (where `re`'s `$` and the compiled validator's differ)."""
-    stack = [document]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key, value in item.items():
-                if isinstance(key, str) and key.endswith("\n"):
-                    return False
-                if isinstance(value, dict | list):
-                    stack.append(value)
-        elif isinstance(item, list):
-            stack.extend(v for v in item if isinstance(v, dict | list))
-    return True
+    """No key ends in a newline (where `re`'s `$` and the compiled validator's differ): such
+    a key is written `...\\n": ` in JSON (a value never precedes a colon; a false alarm only
+    sends the document to `jsonschema`)."""
+    return '\\n":' not in json.dumps(document)
