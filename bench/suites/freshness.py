@@ -18,6 +18,7 @@ import secrets
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,12 @@ from bench.workload import ensure_raw_stream
 from bootstrap.system import System
 from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import REGISTRY
+from eventstore.commands import parse_consistency_token
+from eventstore.projection_news import SUBJECT_PREFIX, News
 from eventstore.serving import send_command
 from eventstore.sql import make_engine
 from gateway.projections import ContractsProjection
+from gateway.readmodels import AUDIT_HISTORY
 
 POLL = 0.001
 MAX_IN_FLIGHT = 64
@@ -138,6 +142,101 @@ async def graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]
     return body["data"]
 
 
+@dataclass
+class Probe:
+    """One probe's instants (wall clock, seconds since the epoch: comparable with the
+    projector's announced stages) and the positions its reply's token names."""
+
+    sent: float = 0.0
+    replied: float = 0.0
+    visible: float = 0.0  # the answer that showed the write arrived
+    last_miss: float | None = None  # the last answer that did not show it arrived
+    positions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def latency(self) -> float:
+        return self.visible - self.replied
+
+
+class Announcements:
+    """Every read model's announcements (`eventstore.projection_news`) as heard in this process
+    (the gateway's): when each arrived, the positions it names, the stages it reports."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[float, str, News]] = []  # (arrived, read model key, news)
+        self._sub: Any = None
+
+    async def start(self, nc: NATS) -> None:
+        async def on_message(msg: Msg) -> None:
+            arrived = time.time()
+            self.heard.append((arrived, msg.subject.rsplit(".", 1)[-1], News.decode(msg.data)))
+
+        self._sub = await nc.subscribe(f"{SUBJECT_PREFIX}.>", cb=on_message)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    def reaching(self, key: str, positions: dict[str, int]) -> tuple[float, News] | None:
+        """The first commit of read model `key` that covers `positions` (its streams only)."""
+        for arrived, k, news in self.heard:
+            if k != key or not news.stages:
+                continue
+            mine = {s: q for s, q in positions.items() if s in news.positions}
+            if mine and all(news.positions[s] >= q for s, q in mine.items()):
+                return arrived, news
+        return None
+
+
+STAGES = (  # (name, from, to): instants of one probe's write, in order
+    ("mutation sent -> reply", "sent", "replied"),
+    ("reply -> projector received the event", "replied", "received"),
+    ("received -> writer turn taken", "received", "turn"),
+    ("turn -> committed", "turn", "committed"),
+    ("committed -> announced", "committed", "announced"),
+    ("announced -> heard by the gateway", "announced", "heard"),
+    ("heard -> visible in an answer", "heard", "visible"),
+    ("reply -> visible (the figure)", "replied", "visible"),
+)
+
+
+POLL_STAGE = "last answer without the write -> the answer with it (one poll)"
+
+
+def breakdown(
+    probes: list[Probe], announcements: Announcements, keys: dict[str, set[str]]
+) -> dict[str, Any]:
+    """Per stage, p50 and p99 in ms over the probes, for the read models `keys` (with the
+    streams each reads; the last of them to reach a probe's write is the one its answer
+    waited for)."""
+    per_stage: dict[str, list[float]] = {name: [] for name, _, _ in STAGES}
+    unexplained = 0
+    for p in probes:
+        reached = [
+            announcements.reaching(k, p.positions)
+            for k, streams in keys.items()
+            if streams & set(p.positions)
+        ]
+        if not all(reached):
+            unexplained += 1
+            continue
+        arrived, news = max((r for r in reached if r is not None), key=lambda r: r[0])
+        at = {"sent": p.sent, "replied": p.replied, "visible": p.visible, "heard": arrived}
+        at.update(news.stages)
+        for name, start, end in STAGES:
+            if start in at and end in at:
+                per_stage[name].append(at[end] - at[start])
+        if p.last_miss is not None:  # the granularity of polling: one query's round trip
+            per_stage.setdefault(POLL_STAGE, []).append(p.visible - p.last_miss)
+    result: dict[str, Any] = {
+        name: {k: v for k, v in latency_ms(samples).items()} if samples else None
+        for name, samples in per_stage.items()
+    }
+    result["read models"] = sorted(keys)
+    result["probes without a matching announcement"] = unexplained
+    return result
+
+
 async def probe(
     http: httpx.AsyncClient,
     contract_id: str,
@@ -145,23 +244,27 @@ async def probe(
     i: int,
     with_token: bool,
     system: System,
-) -> float:
+) -> Probe:
     summary = f"probe {i} {uuid.uuid4().hex[:8]}"
     variables = {
         "input": {"contractId": contract_id, "summary": summary, "occurredAt": on.isoformat()}
     }
+    seen = Probe(sent=time.time())
     reply = (await graphql(http, MUTATION, variables))["amendContract"]
-    replied = time.perf_counter()
+    seen.replied = replied = time.time()
     if reply["__typename"] != "CommandSucceeded":
         raise RuntimeError(f"the probe amendment was refused: {reply}")
+    seen.positions = parse_consistency_token(reply["consistencyToken"])
     token = reply["consistencyToken"] if with_token else None
     while True:  # polling the query is the measurement: visible to a reader
         data = await graphql(http, QUERY, {"id": contract_id, "token": token})
         if data["contract"]["lastAmendment"] == summary:
-            return time.perf_counter() - replied
+            seen.visible = time.time()
+            return seen
+        seen.last_miss = time.time()
         if with_token:
             raise RuntimeError("a query with the reply's consistency token missed the write")
-        if time.perf_counter() - replied > PROBE_DEADLINE:
+        if time.time() - replied > PROBE_DEADLINE:
             # Say where the read models stood: a lagging projector, or a write gone astray.
             reached = {r.projection.key: dict(r.positions) for r in system.runners}
             raise RuntimeError(
@@ -227,6 +330,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await system.stop()  # and its projector process
         raise
     caught_up = time.perf_counter() - started
+    announcements = Announcements()
+    await announcements.start(ctx.service_nc)  # the gateway's connection: what it hears
     server = await Server(system.app).start()
     headers = {"Authorization": f"Bearer {coordinator_token(secret)}"}
     n = ctx.config.freshness_samples
@@ -243,7 +348,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 # Each probe later in valid time than the last one on its contract.
                 on += timedelta(seconds=i)
                 polled.append(await probe(http, contract_id, on, i, False, system))
-            tokened: list[float] = []
+            tokened: list[Probe] = []
             try:
                 for i in range(n):
                     contract_id, on = probes[i % len(probes)]
@@ -257,6 +362,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         stop.set()
         rejected = await load
         await server.stop()
+        await announcements.stop()
         await system.stop()
     theirs = latency_ms(raw)
     note = (
@@ -269,14 +375,25 @@ async def run(ctx: BenchContext) -> list[Figure]:
         note += f"; {len(rejected)} background commands rejected: {sorted(set(rejected))}"
     figures = []
     baseline = "raw publish to ordered-consumer delivery"
-    for label, samples in (
-        ("mutation reply to visible in a GraphQL query (polling)", polled),
-        ("mutation reply to answer of a query with its consistency token", tokened),
+    gateway_models = {
+        r.projection.key: {c.stream for c in r.projection.contexts}
+        for r in system.runners
+        if r.projection.name != AUDIT_HISTORY
+    }
+    contracts_model = {k: v for k, v in gateway_models.items() if k == ContractsProjection().key}
+    for label, probes_, models in (
+        ("mutation reply to visible in a GraphQL query (polling)", polled, contracts_model),
+        (
+            "mutation reply to answer of a query with its consistency token",
+            tokened,
+            gateway_models,
+        ),
     ):
-        if not samples:
+        if not probes_:
             figures.append(not_measured("freshness", label, "ms", baseline, refused[:600]))
             continue
-        mine = latency_ms(samples)
+        stages = breakdown(probes_, announcements, models)
+        mine = latency_ms([p.latency for p in probes_])
         for p in ("p50_ms", "p99_ms"):
             figures.append(
                 Figure(
@@ -290,6 +407,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                     target="p99 <= 50 ms" if p == "p99_ms" else "",
                     target_met=mine[p] <= 50 if p == "p99_ms" else None,
                     note=note,
+                    extra={"stages": stages},
                 )
             )
     return figures

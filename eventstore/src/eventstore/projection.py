@@ -540,9 +540,9 @@ class ProjectionRunner:
                 self.positions[stream] = max(self.positions.get(stream, 0), seq)
             self._advanced.notify_all()
 
-    async def _announce(self) -> None:
+    async def _announce(self, stages: dict[str, float] | None = None) -> None:
         if self._news is not None:
-            news = News(dict(self.positions), self.live_version, self.parked_count)
+            news = News(dict(self.positions), self.live_version, self.parked_count, stages or {})
             await self._news.announce(news)
 
     async def _beat(self) -> None:
@@ -646,12 +646,16 @@ class ProjectionRunner:
         async def handle(events: list[StoredEvent]) -> None:
             # A span in the trace of the mutation whose events these are (none if untraced).
             with projection_span(self.projection.key, context.stream, events):
+                received = time.time()  # wall clock: the stages are compared across processes
                 done = 0
                 while done < len(events):
                     chunk = events[done : done + self._chunk]
                     behind = done + len(chunk) < len(events)  # more than one turn's worth
+                    stages = {"received": received}
                     applying = asyncio.ensure_future(
-                        asyncio.to_thread(self._apply_taking_turns, context.stream, chunk, behind)
+                        asyncio.to_thread(
+                            self._apply_taking_turns, context.stream, chunk, behind, stages
+                        )
                     )
                     self._applying.add(applying)
                     applying.add_done_callback(self._applying.discard)
@@ -659,12 +663,16 @@ class ProjectionRunner:
                     last = await asyncio.shield(applying)
                     done += len(chunk)
                     await self._advance({context.stream: last})
-                    await self._announce()  # committed: other processes may read it now
+                    await self._announce(stages)  # committed: other processes may read it now
 
         return handle
 
     def _apply_taking_turns(
-        self, stream: str, events: list[StoredEvent], catching_up: bool = False
+        self,
+        stream: str,
+        events: list[StoredEvent],
+        catching_up: bool = False,
+        stages: dict[str, float] | None = None,
     ) -> int:
         """`apply_batch`, then size the next transaction by what the last one cost per event:
         about `FAIR_TURN` long while other runners want the writer turn (recently), about
@@ -675,7 +683,7 @@ class ProjectionRunner:
         if turn is not None:
             turn.for_owner(self.projection.key, catching_up=catching_up)
         try:
-            last = self.apply_batch(stream, events)
+            last = self._apply_batch_or_reset(stream, events, stages)
         finally:
             if turn is not None:  # this pool thread serves other callers next: not as us
                 turn.for_owner(None)
@@ -693,19 +701,31 @@ class ProjectionRunner:
 
     def apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
         """Apply a batch and move the checkpoint in one transaction; returns the new checkpoint."""
+        return self._apply_batch_or_reset(stream, events)
+
+    def _apply_batch_or_reset(
+        self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None = None
+    ) -> int:
         try:
-            return self._apply_batch(stream, events)
+            position = self._apply_batch(stream, events, stages)
         except BaseException:
             if isinstance(self.projection, BatchProjection):
                 self.projection.reset()  # its memory ran ahead of a transaction that failed
             raise
+        if stages is not None:
+            stages["committed"] = time.time()
+        return position
 
-    def _apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
+    def _apply_batch(
+        self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None = None
+    ) -> int:
         with (
             _writer_turn(self._engine),
             self._engine.connect().execution_options(**WRITER) as conn,
             conn.begin(),
         ):
+            if stages is not None:
+                stages["turn"] = time.time()  # the writer is ours (SQLite: after the others)
             current = conn.execute(
                 select(checkpoints.c.seq).where(
                     checkpoints.c.projection == self.projection.key, checkpoints.c.stream == stream
