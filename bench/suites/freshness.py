@@ -233,8 +233,49 @@ def breakdown(
         for name, samples in per_stage.items()
     }
     result["read models"] = sorted(keys)
+    # The slowest probes stage by stage: where a tail comes from.
+    worst = sorted(probes, key=lambda p: p.latency)[-3:]
+    result["slowest probes"] = [_stages_of(p, announcements, keys) for p in reversed(worst)]
     result["probes without a matching announcement"] = unexplained
     return result
+
+
+def _stages_of(
+    p: Probe, announcements: Announcements, keys: dict[str, set[str]]
+) -> dict[str, float]:
+    """One probe's instants in ms after its reply, per read model that had to reach it."""
+    found: dict[str, float] = {"visible": round((p.visible - p.replied) * 1000, 1)}
+    for k, streams in keys.items():
+        if not streams & set(p.positions):
+            continue
+        reached = announcements.reaching(k, p.positions)
+        if reached is None:
+            continue
+        arrived, news = reached
+        for stage, at in {**news.stages, "heard": arrived}.items():
+            found[f"{k} {stage}"] = round((at - p.replied) * 1000, 1)
+    return found
+
+
+def per_read_model(announcements: Announcements, since: float, until: float) -> dict[str, Any]:
+    """Every commit announced between `since` and `until`, per read model: how long it waited
+    for the writer after receiving its batch, and how long it held it (p50/p99 ms, count)."""
+    waits: dict[str, list[float]] = {}
+    holds: dict[str, list[float]] = {}
+    for arrived, key, news in announcements.heard:
+        st = news.stages
+        if not since <= arrived <= until or not {"received", "turn", "committed"} <= set(st):
+            continue
+        waits.setdefault(key, []).append(st["turn"] - st["received"])
+        holds.setdefault(key, []).append(st["committed"] - st["turn"])
+    return {
+        key: {
+            "commits": len(waits[key]),
+            "received -> turn": latency_ms(waits[key]),
+            "turn -> committed": latency_ms(holds[key]),
+        }
+        for key in sorted(waits)
+    }
 
 
 async def probe(
@@ -393,6 +434,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
             figures.append(not_measured("freshness", label, "ms", baseline, refused[:600]))
             continue
         stages = breakdown(probes_, announcements, models)
+        stages["commits per read model"] = per_read_model(
+            announcements, probes_[0].sent, probes_[-1].visible
+        )
         mine = latency_ms([p.latency for p in probes_])
         for p in ("p50_ms", "p99_ms"):
             figures.append(

@@ -97,6 +97,10 @@ class Projection(ABC):
 
     # Envelope-level read models (an event log, an audit trail) keep every event as it is.
     reads_every_event: ClassVar[bool] = False
+    # Whether readers wait for this read model right after a write (read-your-writes). On a
+    # shared SQLite writer the commits of those that readers wait for go first (`WriterTurn`),
+    # and one nobody waits for (the audit's history) writes in the gaps, in short turns.
+    awaited: ClassVar[bool] = True
     # Event types of its contexts a read model gives no meaning, on purpose.
     ignored: ClassVar[frozenset[str]] = frozenset()
 
@@ -256,7 +260,8 @@ class WriterTurn:
     A plain lock lets the runner that just released it take it again before a waiting one
     wakes: a runner catching up on thousands of events then starved the live ones. Here the
     turns go in the order they were asked for, live read models first: a turn asked for
-    while catching up (`for_owner(..., catching_up=True)`) waits until no live one does. With
+    while catching up, or by a read model nobody waits for (`Projection.awaited` False), as
+    `for_owner(..., catching_up=True)`, waits until no live one does. With
     `ProjectionRunner` sizing its transactions short while another waits, a live read model's
     next commit waits at most for one short transaction.
     """
@@ -301,6 +306,11 @@ class WriterTurn:
             self._holder = None
             self._cond.notify_all()
 
+    def waiting(self) -> int:
+        """How many turns are asked for and not yet given."""
+        with self._cond:
+            return len(self._waiting)
+
     def last_held(self) -> tuple[float, bool]:
         """How long this thread last held the turn, and whether another owner waited for it."""
         last: tuple[float, bool] = getattr(self._held, "last", (0.0, False))
@@ -340,6 +350,10 @@ def _writer_turn(engine: Engine) -> contextlib.AbstractContextManager[object]:
 # the live ones wait at most one of them), LONE_TURN when it has been alone for a while.
 FAIR_TURN = 0.05  # seconds
 LONE_TURN = 0.5
+# A read model nobody waits for (`Projection.awaited` False) writes in shorter turns while
+# others want the writer: an awaited commit that arrives just after it took the turn waits
+# for at most about this long.
+YIELDING_TURN = 0.01
 CONTENTION_MEMORY = 5.0  # seconds since another runner last waited
 FIRST_CHUNK = 16  # events in a runner's first transaction, before it knows their cost
 
@@ -675,13 +689,15 @@ class ProjectionRunner:
         stages: dict[str, float] | None = None,
     ) -> int:
         """`apply_batch`, then size the next transaction by what the last one cost per event:
-        about `FAIR_TURN` long while other runners want the writer turn (recently), about
-        `LONE_TURN` otherwise. Sized before it starts, a transaction never holds the turn
-        for a whole backlog of a slow read model; while catching up, it waits for the live
+        about `FAIR_TURN` long while other runners want the writer turn (recently; a read
+        model nobody waits for `YIELDING_TURN`), about `LONE_TURN` otherwise. Sized before
+        it starts, a transaction never holds the turn for a whole backlog of a slow read
+        model; while catching up, or if nobody waits for it, it waits for the live awaited
         read models' turns (`WriterTurn`)."""
         turn = writer_turn(self._engine)
+        yields = catching_up or not self.projection.awaited
         if turn is not None:
-            turn.for_owner(self.projection.key, catching_up=catching_up)
+            turn.for_owner(self.projection.key, catching_up=yields)
         try:
             last = self._apply_batch_or_reset(stream, events, stages)
         finally:
@@ -694,7 +710,9 @@ class ProjectionRunner:
             now = time.monotonic()
             if others_waited:
                 self._contended_at = now
-            target = FAIR_TURN if now - self._contended_at < CONTENTION_MEMORY else LONE_TURN
+            target = LONE_TURN
+            if now - self._contended_at < CONTENTION_MEMORY:
+                target = FAIR_TURN if self.projection.awaited else YIELDING_TURN
             per_event = max(held, 1e-6) / len(events)
             self._chunk = max(1, min(self._batch, int(target / per_event)))
         return last
