@@ -9,6 +9,14 @@ amends a contract through the `amendContract` mutation, then polls
 `contract { lastAmendment }` until it shows the amendment. A second figure asks once with the
 reply's consistency token (read-your-writes). Baseline: from a raw publish to an ordered
 consumer receiving that message (JetStream alone).
+
+Each figure's `extra.stages` says where the time went, per stage of a probe's write (p50/p99
+over the probes, ms): the projector announces, with each commit, when it received the batch,
+took the SQLite writer, committed and announced (`eventstore.projection_news.News.stages`,
+wall clock, comparable across the processes of one machine); the suite hears the
+announcements on the gateway's connection and knows when each answer came. Also: each read
+model's wait for the writer and hold of it over the run, and the slowest probes stage by stage.
+A polling answer lags the commit by up to one query's round trip (the "one poll" stage).
 """
 
 from __future__ import annotations
@@ -196,6 +204,7 @@ STAGES = (  # (name, from, to): instants of one probe's write, in order
     ("committed -> announced", "committed", "announced"),
     ("announced -> heard by the gateway", "announced", "heard"),
     ("heard -> visible in an answer", "heard", "visible"),
+    ("reply -> committed (readable in the database)", "replied", "committed"),
     ("reply -> visible (the figure)", "replied", "visible"),
 )
 
