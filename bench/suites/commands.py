@@ -9,7 +9,9 @@ same storage settings, at the same concurrency: what JetStream alone costs.
 Then: the bench route on aggregates with 10 to 10,000 prior events (cost flat in length:
 the first command loads and folds once, later ones use the cached fold), and the registry
 route served by one and by two service processes of their own (`python -m bootstrap.serve
-registry`, one queue group) at the highest concurrency.
+registry`), one at a time and at the highest concurrency. Commands are partitioned by
+aggregate (`eventstore.partitions`): with two processes each serves half the partitions, so
+a contract's commands meet one process and its warm cache.
 """
 
 from __future__ import annotations
@@ -129,9 +131,10 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
 
             await closed_loop(top, len(contracts), warm)
             pids = [p.pid for p in running]
-            figures += await level(
-                client, reader, REGISTRY, label, own_ids, top, config, pids, nats_pid
-            )
+            for c in (1, top):
+                figures += await level(
+                    client, reader, REGISTRY, label, own_ids, c, config, pids, nats_pid
+                )
     return figures
 
 

@@ -67,6 +67,7 @@ class PartitionServer:
         self._handovers: set[asyncio.Task[None]] = set()
         self._leaving = False
         self._changing = asyncio.Lock()  # one change of subscriptions at a time
+        self._owned: frozenset[int] = frozenset()  # by the rule, as last worked out
 
     @property
     def partitions(self) -> frozenset[int]:
@@ -74,9 +75,7 @@ class PartitionServer:
 
     async def start(self) -> None:
         """Serve every partition (alone until others answer), then ask who else is alive."""
-        self._members_sub = await self._nc.subscribe(
-            self._context.members_subjects, cb=self._heard
-        )
+        self._members_sub = await self._nc.subscribe(self._context.members_subjects, cb=self._heard)
         await self._reconcile()
         await self._say(HELLO)
         self._beating = asyncio.get_running_loop().create_task(self._beat())
@@ -152,7 +151,8 @@ class PartitionServer:
                 cb=self._on_command,
             )
         given_away = self._subscriptions.keys() - mine
-        if taken or given_away:
+        if mine != self._owned:  # (a partition given away and back may never have left)
+            self._owned = mine
             log.info(
                 "%s member %s of %d: serves partitions %s",
                 self._context.name,
@@ -169,7 +169,8 @@ class PartitionServer:
         await asyncio.sleep(HANDOVER)
         async with self._changing:
             mine = owned_by(self._members(), self.instance)
-            subs = [self._subscriptions.pop(p) for p in partitions - mine if p in self._subscriptions]
+            gone = [p for p in partitions - mine if p in self._subscriptions]
+            subs = [self._subscriptions.pop(p) for p in gone]
         for sub in subs:
             with contextlib.suppress(Exception):  # the connection may be closed already
                 await sub.drain()

@@ -40,9 +40,7 @@ async def send_command(
     key = partition_key(command)
     if key is not None:
         # The process that owns the aggregate's partition (and has it warm in its cache).
-        subject = context.partitioned_command_subject(
-            command.command_type, command_partition(key)
-        )
+        subject = context.partitioned_command_subject(command.command_type, command_partition(key))
         try:
             reply = await request_reply(
                 nc, subject, payload, timeout=timeout, no_responder_wait=0, headers=headers
