@@ -173,10 +173,10 @@ class PartitionServer:
             subs = [self._subscriptions.pop(p) for p in gone]
         for sub in subs:
             with contextlib.suppress(Exception):  # the connection may be closed already
-                await sub.drain()
+                await sub.drain()  # type: ignore[no-untyped-call]  # (nats-py leaves it untyped)
 
     async def _drain(self, partition: int) -> None:
         sub = self._subscriptions.pop(partition, None)
         if sub is not None:
             with contextlib.suppress(Exception):  # the connection may be closed already
-                await sub.drain()
+                await sub.drain()  # type: ignore[no-untyped-call]  # (nats-py leaves it untyped)

@@ -227,7 +227,7 @@ class CommandServer:
         self._partitions.clear()
         for sub in self._subscriptions:
             with contextlib.suppress(Exception):  # the connection may be closed already
-                await sub.drain()
+                await sub.drain()  # type: ignore[no-untyped-call]  # (nats-py leaves it untyped)
         self._subscriptions.clear()
         while self._running:
             await asyncio.gather(*self._running, return_exceptions=True)

@@ -30,7 +30,9 @@ async def send_command(
     headers: Mapping[str, str] | None = None,
 ) -> CommandAccepted | CommandRejected:
     """Send a command and wait for its reply; `headers` (e.g. `traceparent`) go on the request."""
-    request = CommandRequest(
+    # The command is a validated model: its JSON form is put in the request as it is, not
+    # validated again as a dictionary.
+    request = CommandRequest.model_construct(
         command_type=command.command_type,
         command=command.model_dump(mode="json"),
         actor=actor,
