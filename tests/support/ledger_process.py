@@ -3,7 +3,6 @@ process of its own, through the containers' entry point (`build_service_app`).""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
@@ -11,7 +10,7 @@ from nats.aio.client import Client as NATS
 
 from eventstore.clock import Clock
 from eventstore.commands import CommandService
-from eventstore.service_app import build_service_app
+from eventstore.service_app import build_service_app, run_app
 from eventstore.settings import NatsSettings
 from eventstore.store import EventStore
 from tests.support.ledger import EVENT_TYPES, LEDGER, ROUTES
@@ -24,7 +23,7 @@ async def make(store: EventStore, _nc: NATS, clock: Clock) -> CommandService:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, force=True)
     app, _broker = build_service_app("ledger", make, NatsSettings(nats_url=sys.argv[1]))
-    asyncio.run(app.run())
+    run_app(app)  # as the service processes run: on uvloop
 
 
 if __name__ == "__main__":

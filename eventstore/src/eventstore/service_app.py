@@ -137,6 +137,22 @@ def build_service_app(
     return app, broker
 
 
+def run_app(app: FastStream) -> None:
+    """Run a service process's app until it is stopped, on uvloop (libuv's event loop) where
+    it is installed: a command costs about 15% less CPU and 25% less time than on asyncio's
+    own loop (`python -m bench.cost`), the loop being a third of a command's CPU."""
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(app.run())
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # (a platform without it): asyncio's own loop
+        return None
+    return uvloop.new_event_loop
+
+
 class CommandServer:
     """The command subscriptions of one or more services on one NATS connection.
 
