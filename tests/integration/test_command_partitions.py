@@ -18,16 +18,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from contracts_schema.replies import CommandAccepted
 from contracts_schema.subjects import COMMAND_PARTITIONS, command_partition
 from eventstore.clock import FixedClock
+from eventstore.commands import CommandService
 from eventstore.partitions import PartitionServer, owned_by
 from eventstore.serving import partition_key, send_command
 from eventstore.store import EventStore
 from eventstore.testing.fixtures import connect
 from eventstore.testing.nats_server import NatsServer
-from tests.support.ledger import LEDGER, RecordEntries
+from tests.support.ledger import EVENT_TYPES, LEDGER, ROUTES, RecordEntries
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGERS = 12
@@ -172,3 +174,27 @@ async def test_commands_over_two_processes_all_land_in_order_when_one_stops_midw
             nats_client, LEDGER, RecordEntries(command_id="after", ledger_id="part-0", amounts=[9])
         )
         assert isinstance(reply, CommandAccepted)
+
+
+async def test_a_service_serving_only_the_unpartitioned_subject_still_gets_the_command(
+    nats_client: NATS, fixed_clock: FixedClock
+) -> None:
+    """No process serves the partition (an older service; an owner that just died): the
+    sender meets no responder there and sends on the unpartitioned subject."""
+    service = CommandService(
+        LEDGER, EventStore(nats_client, fixed_clock), fixed_clock, ROUTES, EVENT_TYPES
+    )
+    await service.start()
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(await service.handle(msg.subject, msg.data))
+
+    sub = await nats_client.subscribe(LEDGER.command_subject("*"), cb=answer)
+    try:
+        reply = await send_command(
+            nats_client, LEDGER, RecordEntries(command_id="old-1", ledger_id="old", amounts=[4])
+        )
+        assert isinstance(reply, CommandAccepted)
+        assert reply.events[0].aggregate_id == "old"
+    finally:
+        await sub.unsubscribe()
