@@ -139,8 +139,8 @@ def build_service_app(
 
 def run_app(app: FastStream) -> None:
     """Run a service process's app until it is stopped, on uvloop (libuv's event loop) where
-    it is installed: a command costs about 15% less CPU and 25% less time than on asyncio's
-    own loop (`python -m bench.cost`), the loop being a third of a command's CPU."""
+    it is installed: a command costs mostly 10-15% less CPU than on asyncio's own loop
+    (`python -m bench.cost`; bench/findings.md)."""
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(app.run())
 
