@@ -107,7 +107,7 @@ async def test_two_processes_split_the_partitions_and_take_over_when_one_leaves(
         await a.start()
         assert a.partitions == set(range(COMMAND_PARTITIONS))  # alone: all of them
         await b.start()
-        for _ in range(100):
+        for _ in range(600):  # (a bound that only turns a hang into a failure)
             if a.partitions.isdisjoint(b.partitions) and len(a.partitions) == 8:
                 break
             await asyncio.sleep(0.05)
@@ -115,7 +115,7 @@ async def test_two_processes_split_the_partitions_and_take_over_when_one_leaves(
         assert a.partitions.isdisjoint(b.partitions)
         assert len(a.partitions) == len(b.partitions) == COMMAND_PARTITIONS // 2
         await b.stop()
-        for _ in range(100):
+        for _ in range(600):  # (a bound that only turns a hang into a failure)
             if len(a.partitions) == COMMAND_PARTITIONS:
                 break
             await asyncio.sleep(0.05)
