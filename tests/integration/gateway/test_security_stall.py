@@ -130,4 +130,6 @@ async def test_an_anonymous_attack_keeps_a_probe_within_3x_its_idle_latency(
     ratio = loaded / max(idle, NOISE_FLOOR)
     print(f"{attack}: idle {idle * 1000:.1f} ms, under attack {loaded * 1000:.1f} ms, x{ratio:.2f}")
     assert still_running, "the attack ended before the probes: it measured nothing"
-    assert ratio <= 3, f"{attack}: probe x{ratio:.2f} its idle latency (floor {NOISE_FLOOR * 1000:.0f} ms) under attack"
+    assert ratio <= 3, (
+        f"{attack}: probe x{ratio:.2f} its idle latency (floor {NOISE_FLOOR * 1000:.0f} ms) under attack"
+    )
