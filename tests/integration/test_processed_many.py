@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 from nats.aio.client import Client as NATS
+from nats.js.errors import BucketNotFoundError
 
-from contracts_schema.subjects import ENROLMENT, REGISTRY
-from eventstore.processed import KeyValueProcessedCommands, LazyBucket, processed_bucket
+from contracts_schema.subjects import REGISTRY
+from eventstore.processed import KeyValueProcessedCommands, last_values
 
 
 async def test_get_many_answers_as_get_of_each_key(nats_client: NATS) -> None:
@@ -26,13 +27,9 @@ async def test_get_many_answers_as_get_of_each_key(nats_client: NATS) -> None:
     assert await record.get_many([]) == {}
 
 
-async def test_get_many_of_a_missing_bucket_knows_nothing(nats_client: NATS) -> None:
-    other = LazyBucket(nats_client, processed_bucket(ENROLMENT))
-    assert await other.get_many(["a-1"]) == {}
-    mine = await KeyValueProcessedCommands.open(nats_client, ENROLMENT)
-    await mine.put("a-1", b"there")
-    fresh = LazyBucket(nats_client, processed_bucket(ENROLMENT))
-    assert await fresh.get_many(["a-1", "b-2"]) == {"a-1": b"there"}
+async def test_reading_together_a_bucket_that_does_not_exist_says_so(nats_client: NATS) -> None:
+    with pytest.raises(BucketNotFoundError):
+        await last_values(nats_client, "KV_no-such-bucket", "$KV.no-such-bucket.", ["a-1"])
 
 
 async def test_a_key_with_a_wildcard_is_refused_not_misread(nats_client: NATS) -> None:

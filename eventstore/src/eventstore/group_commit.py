@@ -17,8 +17,8 @@ from eventstore.commands import CommandRoute, CommandService
 from eventstore.group_append import StagedStore
 from eventstore.ports import ProcessedCommands
 
-# A command id's processed-command records as read before (in `_recall`'s order: this
-# context's record, its pre-uniqueness key, the other contexts'), or None: not read before.
+# A command id's records in this context's record as read before (`_recall`'s order: the
+# id, its pre-uniqueness key), or None: not read before.
 Recalled = Callable[[str], list[bytes | None] | None]
 
 
@@ -26,17 +26,22 @@ class _Twin(CommandService):
     recalled: Recalled | None = None
 
     def _recall(self, command_id: str) -> asyncio.Future[list[bytes | None]]:
-        """Records the caller read for the whole group answer without a request each."""
-        found = (
+        """This context's records the caller read for the whole group answer without a
+        request each; the other contexts' records are read as `_recall` reads them, when
+        this context's has none."""
+        own = (
             None
             if command_id in self._pending or self.recalled is None
             else (self.recalled(command_id))
         )
-        if found is None:
+        if own is None:
             return super()._recall(command_id)
-        known: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
-        known.set_result(found)
-        return known
+        if any(v is not None for v in own) or not self._elsewhere:
+            known: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+            known.set_result(own)
+            return known
+        # `_recalled` takes the first record found: here none, so the others' decide.
+        return asyncio.gather(*(self._read_record(o, command_id) for o in self._elsewhere))
 
 
 def staged_twin(

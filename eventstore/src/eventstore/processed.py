@@ -133,16 +133,6 @@ class LazyBucket:
             return None
         return entry.value
 
-    async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
-        """As `get` of each of `keys`, read together; a missing bucket knows none."""
-        if self._monotonic() < self._missing_until:
-            return {}
-        try:
-            return await last_values(self._nc, f"KV_{self._bucket}", f"$KV.{self._bucket}.", keys)
-        except BucketNotFoundError:
-            self._missing_until = self._monotonic() + self._recheck
-            return {}
-
     async def put(self, key: str, value: bytes) -> None:
         raise PermissionError(f"{self._bucket} belongs to another context")
 
@@ -160,7 +150,7 @@ async def last_values(nc: NATS, stream: str, prefix: str, keys: Iterable[str]) -
     `BucketNotFoundError` when the bucket's stream does not exist; `ValueError` for a key a
     subject filter would not take literally (the caller reads that one alone)."""
     wanted = sorted(set(keys))
-    bad = [k for k in wanted if not _PLAIN_KEY.match(k) or ".." in k or k.endswith(".")]
+    bad = [k for k in wanted if not _PLAIN_KEY.match(k) or ".." in k or k[0] == "." or k[-1] == "."]
     if bad:
         raise ValueError(f"keys not readable together: {bad[:3]}")
     found: dict[str, bytes] = {}

@@ -196,24 +196,20 @@ class RegistryCommandService(CommandService):
             return failure_reply(IMPORT_SUBJECT, exc)
 
     async def _recalled_together(self, batches: list[ImportProcessReleases]) -> _Recalled | None:
-        """The processed-command records the group's commands would look up one by one (their
-        ids in this context's record, under the pre-uniqueness key too, and in the other
-        contexts'), read together: a request per record instead of four per command. None
-        when a record cannot be read so: each command then looks up its own, as alone."""
+        """This context's processed-command records of the group's commands (each id, and
+        under its pre-uniqueness key), read together: one request instead of two per command.
+        The other contexts' records are still read per key, for a command not found here
+        (a service may only read them so: deploy/nats/accounts.conf). None when the record
+        cannot be read together: each command then looks up its own, as alone."""
         ids = [c.command_id for b in batches for r in b.releases for c in (r.tender, *r.contracts)]
-        legacy = [f"{self.context.name}.{i}" for i in ids]
-        records = [self._processed, *self._elsewhere]
-        asked = [[*ids, *legacy], *([ids] * len(self._elsewhere))]
+        asked = [*ids, *(f"{self.context.name}.{i}" for i in ids)]
         try:
-            found = await asyncio.gather(
-                *(_many(r, keys) for r, keys in zip(records, asked, strict=True))
-            )
+            found = await _many(self._processed, asked)
         except Exception:
             return None
         # Written by this service a moment ago and not yet confirmed: as `_recall` answers.
         pending = {k: v for k in ids if (v := self._pending.get(k)) is not None}
-        own = {**found[0], **pending}
-        return _Recalled((own, set(asked[0])), [(f, set(ids)) for f in found[1:]])
+        return _Recalled({**found, **pending}, set(asked))
 
     async def _new_aggregates(
         self, batches: list[ImportProcessReleases]
@@ -252,15 +248,11 @@ class RegistryCommandService(CommandService):
         from registry.routes import build_routes  # the same routes, reading the staged store
 
         store = StagedStore(_KnownNew(self._store, empty) if empty else self._store)
-        own = self._processed if known is None else _Known(self._processed, *known.own)
+        own = self._processed if known is None else _Known(self._processed, *known.own())
         held = _HeldRecords(own)
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
         recalled = None if known is None else known.recall(self.context.name)
         staging = staged_twin(self, store, routes, held, recalled)
-        if known is not None:
-            staging._elsewhere = [
-                _Known(r, *k) for r, k in zip(self._elsewhere, known.elsewhere, strict=True)
-            ]
         try:
             reply = await self._import_process(staging, batch, request)
             await staging.drain()
@@ -388,22 +380,24 @@ class _StagedProcess:
 
 @dataclass(frozen=True)
 class _Recalled:
-    """A group's processed-command records, read together: (values found, keys asked) of
-    this context's record and of each other context's."""
+    """This context's processed-command records of a group, read together: the values found
+    and the keys asked."""
 
-    own: tuple[dict[str, bytes], set[str]]
-    elsewhere: list[tuple[dict[str, bytes], set[str]]]
+    found: dict[str, bytes]
+    asked: set[str]
+
+    def own(self) -> tuple[dict[str, bytes], set[str]]:
+        return self.found, self.asked
 
     def recall(self, context: str) -> Callable[[str], list[bytes | None] | None]:
-        """A command id's records in `CommandService._recall`'s order; None if not read."""
-        found, asked = self.own
+        """A command id's records here (the id, its pre-uniqueness key) in
+        `CommandService._recall`'s order; None if not read."""
 
         def recalled(command_id: str) -> list[bytes | None] | None:
             legacy = f"{context}.{command_id}"
-            if command_id not in asked or legacy not in asked:
+            if command_id not in self.asked or legacy not in self.asked:
                 return None
-            return [found.get(command_id), found.get(legacy),
-                    *(other.get(command_id) for other, _ in self.elsewhere)]  # fmt: skip
+            return [self.found.get(command_id), self.found.get(legacy)]
 
         return recalled
 
