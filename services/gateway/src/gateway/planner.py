@@ -11,7 +11,9 @@ pooled connections, which keep the statistics they opened with.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 import time
 
 from sqlalchemy import Engine
@@ -29,13 +31,16 @@ def _file_sqlite(engine: Engine) -> bool:
 
 
 def analyze(engine: Engine) -> None:
-    """Gather a SQLite file's planner statistics now (nothing to do on another database)."""
+    """Gather a SQLite file's planner statistics now (nothing to do on another database).
+
+    On a connection of its own, apart from the engine's pool and its events: the statistics
+    are upkeep, not one of the statements a request runs."""
     if not _file_sqlite(engine):
         return
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
-        conn.exec_driver_sql("ANALYZE")
-        conn.commit()
+    database = engine.url.database or ""
+    with contextlib.closing(sqlite3.connect(database, timeout=30, isolation_level=None)) as conn:
+        conn.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+        conn.execute("ANALYZE")
     # A connection reads the statistics when it opens: the pool's are replaced (those in use
     # finish their work and are closed when returned).
     engine.dispose()
