@@ -194,7 +194,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan = self._plan(kind, grouped)
             for entry in plan:
                 if len(entry) == 5:
-                    if self._object_plan(entry[2], entry[4]) is None:  # type: ignore[misc]
+                    if self._object_plan(entry[2], entry[4]) is None:
                         plan = None
                         break
                 elif len(entry) != 6:
@@ -211,8 +211,8 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         row: dict[str, Any] = {}
         for entry in plan:
             if len(entry) == 5:
-                key, attribute, inner, non_null, details = entry  # type: ignore[misc]
-                value = getattr(item, attribute, FAILED)
+                key, name, inner, non_null, details = entry
+                value = getattr(item, name, FAILED)
                 if value is None and not non_null:
                     row[key] = None
                     continue
@@ -224,7 +224,9 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return FAILED
                 row[key] = value
                 continue
-            key, attribute, coerce, non_null, is_list, _ = entry  # type: ignore[misc]
+            if len(entry) != 6:
+                return FAILED  # not in a plan _object_plan gave
+            key, attribute, coerce, non_null, is_list, _ = entry
             # The common cases inline (text as it is, an enum or a scalar coerced, a null
             # where one may be), the rest (lists, __typename, refusals) by _complete.
             value = getattr(item, attribute, FAILED) if attribute is not None else FAILED
@@ -244,7 +246,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                         return FAILED
                     row[key] = out
                     continue
-            value = _complete(item, kind, entry)  # type: ignore[arg-type]
+            value = _complete(item, kind, entry)
             if value is FAILED:
                 return FAILED
             row[key] = value
@@ -271,9 +273,9 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 key = entry[0]
                 value: Any = FAILED
                 if len(entry) == 6:
-                    value = _complete(source_value, parent_type, entry)  # type: ignore[arg-type]
+                    value = _complete(source_value, parent_type, entry)
                 elif len(entry) == 5:
-                    value = self._nested(source_value, entry)  # type: ignore[arg-type]
+                    value = self._nested(source_value, entry)
                 if value is FAILED:
                     value = self.execute_field(
                         parent_type,
