@@ -173,6 +173,59 @@ async def test_a_framework_s_participants_and_call_offs(gateway: Gateway) -> Non
     ]
 
 
+NARROW = """{ contract(contractId: "gt-mc1-framework") {
+    participants { organisationCode lotIds }
+    callOffs { callOffId participantCode procedure } } }"""
+WHOLE = """{ contract(contractId: "gt-mc1-framework") {
+    participants { id organisationCode lotIds status enrolledOn frozen tenderId
+                   organisation { code } }
+    callOffs { id callOffId participantCode procedure awardedOn valueEur lotId
+               supplier { name } } } }"""
+FRAGMENTS = """{ contract(contractId: "gt-mc1-framework") {
+    participants { ...P ... on Participant { status } }
+    callOffs { __typename a: callOffId ...C } } }
+fragment P on Participant { organisationCode lotIds enrolledOn }
+fragment C on CallOff { participantCode startDate endDate }"""
+
+
+async def test_a_list_selecting_some_fields_answers_as_one_selecting_all(
+    gateway: Gateway,
+) -> None:
+    """Lists that select only plain fields read only their columns (selection.py); those
+    that select more read whole rows. Either way the same answers, and the access rule on
+    a participant's call-offs holds on both."""
+    await gateway.settle(await load_gt_mobile(gateway))
+    for token in (gateway.token("auditor"), gateway.token("participant", "GM0363")):
+        narrow = (await gateway.query(NARROW, token=token))["data"]["contract"]
+        whole = (await gateway.query(WHOLE, token=token))["data"]["contract"]
+        fragments = await gateway.query(FRAGMENTS, token=token)
+        assert "errors" not in fragments, fragments
+        parts = fragments["data"]["contract"]
+        for key in ("participants", "callOffs"):
+            assert narrow[key], key
+            assert len(narrow[key]) == len(whole[key]) == len(parts[key])
+            pairs = zip(narrow[key], whole[key], strict=True)
+            assert [{k: w[k] for k in n} for n, w in pairs] == narrow[key]
+        assert [
+            {k: w[k] for k in ("organisationCode", "lotIds", "enrolledOn", "status")}
+            for w in whole["participants"]
+        ] == parts["participants"]
+        assert [
+            {"__typename": "CallOff", "a": w["callOffId"], "participantCode": w["participantCode"]}
+            for w in whole["callOffs"]
+        ] == [{k: p[k] for k in ("__typename", "a", "participantCode")} for p in parts["callOffs"]]
+        assert all(p["startDate"] and p["endDate"] for p in parts["callOffs"])
+        assert all(w["enrolledOn"] and w["status"] == "ENROLLED" for w in whole["participants"])
+    mine = await gateway.query(NARROW, token=gateway.token("participant", "GM0363"))
+    assert mine["data"]["contract"]["callOffs"] == [
+        {
+            "callOffId": mine["data"]["contract"]["callOffs"][0]["callOffId"],
+            "participantCode": "GM0363",
+            "procedure": "MINI_COMPETITION",
+        }
+    ]
+
+
 async def test_event_log_pages_and_filters(gateway: Gateway) -> None:
     await gateway.settle(await load_gt_mobile(gateway))
     query = """query($f: EventFilter, $after: String) {

@@ -26,24 +26,49 @@ def _one(read: ReadModels, table: Any, column: Any) -> DataLoader[Any, Row | Non
     return DataLoader(load_fn=load)
 
 
+class ByKey(DataLoader[Any, list[Row]]):
+    """Every row by key; `narrow(columns)`: the same rows with only those columns (a loader
+    of its own per column set, so a list level still costs one statement per selection)."""
+
+    def __init__(self, make: Callable[[tuple[str, ...] | None], Loader]) -> None:
+        super().__init__(load_fn=make(None))
+        self._make = make
+        self._narrow: dict[tuple[str, ...], DataLoader[Any, list[Row]]] = {}
+
+    def narrow(self, columns: tuple[str, ...] | None) -> DataLoader[Any, list[Row]]:
+        if columns is None:
+            return self
+        found = self._narrow.get(columns)
+        if found is None:
+            found = self._narrow[columns] = DataLoader(load_fn=self._make(columns))
+        return found
+
+
 def _many(
     read: ReadModels,
     table: Any,
     column: Any,
     *order: ColumnElement[Any],
     only: ColumnElement[bool] | None = None,
-) -> DataLoader[Any, list[Row]]:
-    async def load(keys: list[Any]) -> list[list[Row]]:
-        query = select(table).where(column.in_(keys))
-        if only is not None:
-            query = query.where(only)
-        rows = await read.rows(query.order_by(*order))
-        grouped: dict[Hashable, list[Row]] = defaultdict(list)
-        for row in rows:
-            grouped[row[column.name]].append(row)
-        return [grouped.get(k, []) for k in keys]
+) -> ByKey:
+    def make(columns: tuple[str, ...] | None) -> Loader:
+        async def load(keys: list[Any]) -> list[list[Row]]:
+            if columns is None:
+                query = select(table)
+            else:  # the key groups the rows: always selected
+                query = select(*(table.c[c] for c in sorted({column.name, *columns})))
+            query = query.where(column.in_(keys))
+            if only is not None:
+                query = query.where(only)
+            rows = await read.rows(query.order_by(*order))
+            grouped: dict[Hashable, list[Row]] = defaultdict(list)
+            for row in rows:
+                grouped[row[column.name]].append(row)
+            return [grouped.get(k, []) for k in keys]
 
-    return DataLoader(load_fn=load)
+        return load
+
+    return ByKey(make)
 
 
 def _links(read: ReadModels, end: str, other: str) -> DataLoader[tuple[str, str], list[str]]:
