@@ -526,3 +526,10 @@ CONTRACT_FIELDS = (
     "start_date", "end_date", "max_extent_date", "value_eur", "ended_on", "end_reason",
     "last_amendment",
 )  # fmt: skip
+# A Contract's attributes read from the column of the same name or the one named.
+CONTRACT_COLUMNS = {
+    **{k: k for k in (*CONTRACT_FIELDS, "kind", "status")},
+    "contracting_authority_code": "contracting_authority",
+    "paying_agent_code": "paying_agent",
+}
+CONTRACT_BASE = ("contract_id", "kind", "status")  # from_row converts these whatever is asked

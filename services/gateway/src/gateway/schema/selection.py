@@ -9,7 +9,7 @@ read whole, as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from strawberry.types.base import StrawberryObjectDefinition
@@ -20,40 +20,76 @@ from gateway.schema.context import Info
 _plain: dict[tuple[int, int], dict[str, str]] = {}  # (schema, type) -> GraphQL name -> column
 
 
-def _plain_columns(info: Info, kind: type[Any], columns: frozenset[str]) -> dict[str, str]:
+def _plain_columns(info: Info, kind: type[Any], columns: Mapping[str, str]) -> dict[str, str]:
+    """GraphQL name -> column of the plain fields of `kind` whose attribute is a column
+    (`columns`: attribute -> column)."""
     key = (id(info.schema), id(kind))
     found = _plain.get(key)
     if found is None:
         definition: StrawberryObjectDefinition = kind.__strawberry_definition__
         names = info.schema.config.name_converter
         found = _plain[key] = {
-            names.from_field(f): f.python_name
+            names.from_field(f): columns[f.python_name]
             for f in definition.fields
             if f.base_resolver is None and not f.extensions and f.python_name in columns
         }
     return found
 
 
-def selected_columns(
-    info: Info, kind: type[Any], columns: Iterable[str], base: Iterable[str]
-) -> tuple[str, ...] | None:
-    """`base` (keys, what access rules and filters read) and the columns of the plain fields
-    of `kind` the current field selects; None when a selected field may need any column."""
-    plain = _plain_columns(info, kind, frozenset(columns))
-    wanted = set(base)
-    todo: list[Selection] = []
-    for field in info.selected_fields:
-        todo.extend(field.selections)
+def _flat(selections: Iterable[Selection]) -> Iterator[SelectedField]:
+    todo = list(selections)
     while todo:
         node = todo.pop()
         if isinstance(node, FragmentSpread | InlineFragment):
             todo.extend(node.selections)
-            continue
-        assert isinstance(node, SelectedField)
+        else:
+            assert isinstance(node, SelectedField)
+            yield node
+
+
+def _narrowed(plain: Mapping[str, str], selections: Iterable[Selection], wanted: set[str]) -> bool:
+    """Adds the columns of the selected plain fields to `wanted`; False when a selected
+    field is not plain."""
+    for node in _flat(selections):
         if node.name == "__typename":
             continue
         column = plain.get(node.name)
         if column is None or node.selections:
-            return None
+            return False
         wanted.add(column)
+    return True
+
+
+def selected_columns(
+    info: Info,
+    kind: type[Any],
+    columns: Iterable[str] | Mapping[str, str],
+    base: Iterable[str],
+) -> tuple[str, ...] | None:
+    """`base` (keys, what access rules and filters read) and the columns of the plain fields
+    of `kind` the current field selects; None when a selected field may need any column.
+    `columns`: the attributes that are columns of the same name, or attribute -> column."""
+    named = columns if isinstance(columns, Mapping) else {c: c for c in columns}
+    plain = _plain_columns(info, kind, named)
+    wanted = set(base)
+    for field in info.selected_fields:
+        if not _narrowed(plain, field.selections, wanted):
+            return None
+    return tuple(sorted(wanted))
+
+
+def node_columns(
+    info: Info, kind: type[Any], columns: Mapping[str, str], base: Iterable[str]
+) -> tuple[str, ...] | None:
+    """As `selected_columns`, for the nodes of a connection (`edges { node }`, `nodes`)."""
+    plain = _plain_columns(info, kind, columns)
+    wanted = set(base)
+    for field in info.selected_fields:
+        for part in _flat(field.selections):
+            if part.name == "nodes" and not _narrowed(plain, part.selections, wanted):
+                return None
+            if part.name == "edges":
+                for edge in _flat(part.selections):
+                    if edge.name == "node" and not _narrowed(plain, edge.selections, wanted):
+                        return None
     return tuple(sorted(wanted))
