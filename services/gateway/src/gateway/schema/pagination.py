@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import Date, DateTime, Integer, Select, TypeDecorator, and_, func, or_, select
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, FromClause
 
 from gateway.schema.context import Info
 from gateway.schema.errors import InvalidArgument
@@ -89,10 +89,11 @@ async def page(
     convert: Callable[[Any], T],
     first: int | None,
     after: str | None,
-    columns: Sequence[str] | None = None,
+    columns: tuple[FromClause, Sequence[str]] | None = None,
 ) -> Connection[T]:
-    """`columns`: only these of the query's columns are read (selection.py); `convert` sees
-    the others as None. The order's columns (the cursor) are read always."""
+    """`columns`: the query selects all of a table or view; only these of its columns are
+    read (selection.py) and `convert` sees the others as None. The order's columns (the
+    cursor's) are read always."""
     cap = info.context.settings.max_page_size
     size = cap if first is None else first
     if size < 0 or size > cap:
@@ -101,10 +102,11 @@ async def page(
     keys: list[str] = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
     absent: dict[str, None] = {}
     if columns is not None:
-        every = query.selected_columns  # iterating it gives columns: their names apart
-        names, wanted = list(every.keys()), {*columns, *keys}
-        absent = dict.fromkeys((k for k in names if k not in wanted), None)
-        query = query.with_only_columns(*(every[k] for k in names if k in wanted))
+        source, names = columns
+        wanted = {*names, *keys}
+        every = source.c  # iterating it gives columns: their names apart
+        absent = dict.fromkeys((k for k in every.keys() if k not in wanted), None)  # noqa: SIM118
+        query = query.with_only_columns(*(every[k] for k in sorted(wanted)))
     count = select(func.count()).select_from(query.order_by(None).subquery())
     if after is not None:
         query = query.where(_after(order, _decode(after, order)))

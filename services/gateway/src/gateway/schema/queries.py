@@ -126,7 +126,8 @@ class Query(LawFindingsQuery):
             order = order[:1]
         query = contract_query(info.context.read, filter, info.context.principal)
         columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
-        return await page(info, query, order, Contract.from_row, first, after, columns)
+        narrow = None if columns is None else (c, columns)
+        return await page(info, query, order, Contract.from_row, first, after, narrow)
 
     @strawberry.field(description="Active contracts ending between two dates, soonest first.")
     async def expiring_contracts(
@@ -145,7 +146,8 @@ class Query(LawFindingsQuery):
         ).where(c.c.status == "active")
         order = [(c.c.end_date, False), (c.c.contract_id, False)]
         columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
-        return await page(info, query, order, Contract.from_row, first, after, columns)
+        narrow = None if columns is None else (c, columns)
+        return await page(info, query, order, Contract.from_row, first, after, narrow)
 
     @strawberry.field
     async def organisation(
