@@ -36,6 +36,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 FAILED = object()  # the shortcut could not complete the value: resolve it the ordinary way
+LEAF, NESTED, OTHER = object(), object(), object()  # how a plan's step is completed
 # Coercions that give a str back as it is (String and ID serialise text unchanged).
 TEXT = frozenset({GraphQLString.coerce_output_value, GraphQLID.coerce_output_value})
 Coerce = Callable[[Any], Any]
@@ -101,6 +102,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._coercions: dict[str, Coerce] = {}
         # Whole-object plans by (type, field details), kept alive as graphql-core keeps them.
         self._objects: dict[tuple[str, int], tuple[FieldDetailsList, Plan | None]] = {}
+        self._compiled_plans: dict[int, tuple[Plan, list[tuple[Any, ...]]]] = {}
 
     def _plan(self, parent: GraphQLObjectType, fields: GroupedFieldSet) -> Plan:
         known = self._plans.get(id(fields))
@@ -203,41 +205,49 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._objects[kind.name, id(details)] = (details, plan)
         return plan
 
+    def _compiled(self, plan: Plan) -> list[tuple[Any, ...]]:
+        """A plan's entries tagged by how a value is completed, once per plan (the loop over
+        rows below then takes no decision twice)."""
+        found = self._compiled_plans.get(id(plan))
+        if found is not None and found[0] is plan:
+            return found[1]
+        steps: list[tuple[Any, ...]] = []
+        for entry in plan:
+            if len(entry) == 5:
+                steps.append((NESTED, *entry))
+            elif len(entry) == 6:
+                key, attribute, coerce, non_null, is_list, _ = entry
+                if attribute is None or is_list or coerce is None:
+                    steps.append((OTHER, key, entry))
+                else:
+                    steps.append((LEAF, key, attribute, coerce, non_null, coerce in TEXT, entry))
+            else:
+                steps.append((OTHER, entry[0], None))  # not in a plan _object_plan gave
+        self._compiled_plans[id(plan)] = (plan, steps)
+        return steps
+
     def _plain_object(self, kind: GraphQLObjectType, plan: Plan, item: Any, info: Any) -> Any:
         """One object completed by its (all plain) plan: a dict, or FAILED."""
         is_type_of = kind.is_type_of
         if is_type_of is not None and is_type_of(item, info) is not True:
             return FAILED
         row: dict[str, Any] = {}
-        for entry in plan:
-            if len(entry) == 5:
-                key, name, inner, non_null, details = entry
-                value = getattr(item, name, FAILED)
-                if value is None and not non_null:
-                    row[key] = None
-                    continue
-                if value is FAILED or value is None:
-                    return FAILED
-                sub = self._object_plan(inner, details)
-                value = FAILED if sub is None else self._plain_object(inner, sub, value, info)
-                if value is FAILED:
-                    return FAILED
-                row[key] = value
-                continue
-            if len(entry) != 6:
-                return FAILED  # not in a plan _object_plan gave
-            key, attribute, coerce, non_null, is_list, _ = entry
-            # The common cases inline (text as it is, an enum or a scalar coerced, a null
-            # where one may be), the rest (lists, __typename, refusals) by _complete.
-            value = getattr(item, attribute, FAILED) if attribute is not None else FAILED
-            if not is_list and value is not FAILED and coerce is not None:
-                if type(value) is str and coerce in TEXT:
-                    row[key] = value
-                    continue
-                if value is None and not non_null:
-                    row[key] = None
-                    continue
-                if value is not None:
+        for step in self._compiled(plan):
+            tag, key = step[0], step[1]
+            if tag is LEAF:
+                # The common cases inline (text as it is, an enum or a scalar coerced, a null
+                # where one may be); a value missing or refused by _complete, which fails.
+                _, _, attribute, coerce, non_null, text, entry = step
+                value = getattr(item, attribute, FAILED)
+                if value is not FAILED:
+                    if text and type(value) is str:
+                        row[key] = value
+                        continue
+                    if value is None:
+                        if non_null:
+                            return FAILED
+                        row[key] = None
+                        continue
                     try:
                         out = coerce(value)
                     except Exception:
@@ -246,7 +256,20 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                         return FAILED
                     row[key] = out
                     continue
-            value = _complete(item, kind, entry)
+                value = _complete(item, kind, entry)
+            elif tag is NESTED:
+                _, _, name, inner, non_null, details = step
+                value = getattr(item, name, FAILED)
+                if value is None and not non_null:
+                    row[key] = None
+                    continue
+                if value is FAILED or value is None:
+                    return FAILED
+                sub = self._object_plan(inner, details)
+                value = FAILED if sub is None else self._plain_object(inner, sub, value, info)
+            else:
+                entry = step[2]
+                value = FAILED if entry is None else _complete(item, kind, entry)
             if value is FAILED:
                 return FAILED
             row[key] = value
