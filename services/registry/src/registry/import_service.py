@@ -58,10 +58,12 @@ class RegistryCommandService(CommandService):
 
     async def handle(self, subject: str, data: bytes) -> bytes:
         reply: ProcessReleasesImported | ReleaseGroupImported | CommandRejected
+        # By its last token: the subject may carry a partition (`registry.commands.<p>.<type>`).
+        command_type = subject.rsplit(".", 1)[-1]
         try:
-            if subject == IMPORT_SUBJECT:
+            if command_type == ImportProcessReleases.command_type:
                 reply = await self._import(data)
-            elif subject == GROUP_SUBJECT:
+            elif command_type == ImportReleaseGroup.command_type:
                 reply = await self._import_group(data)
             else:
                 return await super().handle(subject, data)
