@@ -12,7 +12,7 @@ import os
 from starlette.applications import Starlette
 
 from eventstore.sql import make_engine
-from gateway.app import build_app
+from gateway.app import build_app, freeze_startup_objects
 from gateway.auth import Role, issue_token
 from gateway.readmodels import ReadModels
 from gateway.settings import GatewaySettings
@@ -31,4 +31,6 @@ def coordinator_token(secret: str) -> str:
 
 def create() -> Starlette:
     url = os.environ["BENCH_READ_MODEL_URL"]
-    return build_app(ReadModels(make_engine(url)), settings(url, os.environ[SECRET_ENV]))
+    app = build_app(ReadModels(make_engine(url)), settings(url, os.environ[SECRET_ENV]))
+    freeze_startup_objects()  # as the gateway process does (gateway/process.py)
+    return app

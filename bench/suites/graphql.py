@@ -29,6 +29,7 @@ from bench.plain_app import CALL_OFFS_TABLE, EVENTS_TABLE
 from bench.wrk import WrkResult, run_wrk
 from eventstore.nats_launcher import free_port
 from eventstore.sql import make_engine
+from gateway.planner import analyze
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_WORKERS = 2  # one per core of the bench machine
@@ -147,6 +148,11 @@ async def run(ctx: BenchContext) -> list[Figure]:
         return [not_measured("graphql", "all queries", "req/s", "plain ASGI", "no read model")]
     url = ctx.read_model_url
     p = pick_parameters(url)
+    # The planner statistics the gateway keeps (gateway/planner.py), gathered before either
+    # side opens a connection: both plan the same SQL with the same statistics.
+    engine = make_engine(url)
+    analyze(engine)
+    engine.dispose()
     secret = secrets.token_hex(32)
     token = coordinator_token(secret)
     queries = {

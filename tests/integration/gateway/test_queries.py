@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.integration.gateway.harness import Gateway
 from tests.integration.gateway.history import KPN, load_gt_mobile
 
@@ -108,6 +110,75 @@ async def test_contracts_by_kind_supplier_buyer_and_expiry(gateway: Gateway) -> 
     assert outside["data"]["expiringContracts"]["totalCount"] == 0
 
 
+PAGE = """query($first: Int, $after: String, $f: ContractFilter) {
+  contracts(filter: $f, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } edges { cursor node { %s } } } } %s"""
+SHAPES = {
+    "narrow": ("contractId kind contractingAuthorityCode endDate status", ""),
+    "whole": (
+        "contractId kind contractingAuthorityCode endDate status"
+        " id title valueEur lotIds lawFindings { code } tender { tenderId }",
+        "",
+    ),
+    "fragment": ("__typename ...N", "fragment N on Contract { contractId endDate }"),
+}
+
+
+async def read_pages(
+    gateway: Gateway, shape: tuple[str, str], f: dict[str, Any], token: str | None
+) -> list[dict[str, Any]]:
+    """Every page of two, each as its totals and its edges (cursor and node) flattened."""
+    after, seen = None, []
+    for _ in range(10):
+        body = await gateway.query(PAGE % shape, {"first": 2, "after": after, "f": f}, token=token)
+        assert "errors" not in body, body
+        found = body["data"]["contracts"]
+        seen.append({k: v for k, v in found.items() if k != "edges"})
+        seen += [{"cursor": e["cursor"], **e["node"]} for e in found["edges"]]
+        after = found["pageInfo"]["endCursor"]
+        if not found["pageInfo"]["hasNextPage"]:
+            break
+    return seen
+
+
+def common(rows: list[dict[str, Any]], like: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with only the keys each row of `like` has."""
+    return [{k: r[k] for k in other} for r, other in zip(rows, like, strict=True)]
+
+
+async def test_a_page_selecting_some_fields_answers_as_one_selecting_all(
+    gateway: Gateway,
+) -> None:
+    """A page whose nodes select only plain fields reads only their columns (and the
+    cursor's); the same answers, cursors and pages as a page reading whole rows, for each
+    role (a participant sees only its own call-offs)."""
+    await gateway.settle(await load_gt_mobile(gateway))
+    tokens = [None, gateway.token("coordinator"), gateway.token("participant", "GM0363")]
+    for token in tokens:
+        for f in ({}, {"supplierId": KPN}, {"buyer": "GM0363"}):
+            pages = {name: await read_pages(gateway, s, f, token) for name, s in SHAPES.items()}
+            narrow, fragment = pages["narrow"], pages["fragment"]
+            assert len(narrow) > 1 or f.get("buyer"), (token, f)  # buyers: not for everyone
+            assert common(pages["whole"], narrow) == narrow
+            fragment_rows = [{k: v for k, v in r.items() if k != "__typename"} for r in fragment]
+            assert common(narrow, fragment_rows) == fragment_rows
+    expiring = await gateway.query(
+        '{ expiringContracts(from: "2019-01-01", to: "2019-06-30") {'
+        " edges { node { contractId kind status endDate contractingAuthorityCode } } } }"
+    )
+    assert expiring["data"]["expiringContracts"]["edges"] == [
+        {
+            "node": {
+                "contractId": "gt-mc1-framework",
+                "kind": "FRAMEWORK",
+                "status": "ACTIVE",
+                "endDate": "2019-01-14",
+                "contractingAuthorityCode": "KVK-40409352",  # VNG, the buyer
+            }
+        }
+    ]
+
+
 async def test_tenders_by_phase_and_programme(gateway: Gateway) -> None:
     await gateway.settle(await load_gt_mobile(gateway))
     query = "query($f: TenderFilter) { tenders(filter: $f) { totalCount nodes { tenderId } } }"
@@ -170,6 +241,59 @@ async def test_a_framework_s_participants_and_call_offs(gateway: Gateway) -> Non
         ("GM0363", "KPN"),
         ("GM0518", "Vodafone"),
         ("GM0599", "KPN"),
+    ]
+
+
+NARROW = """{ contract(contractId: "gt-mc1-framework") {
+    participants { organisationCode lotIds }
+    callOffs { callOffId participantCode procedure } } }"""
+WHOLE = """{ contract(contractId: "gt-mc1-framework") {
+    participants { id organisationCode lotIds status enrolledOn frozen tenderId
+                   organisation { code } }
+    callOffs { id callOffId participantCode procedure awardedOn valueEur lotId
+               supplier { name } } } }"""
+FRAGMENTS = """{ contract(contractId: "gt-mc1-framework") {
+    participants { ...P ... on Participant { status } }
+    callOffs { __typename a: callOffId ...C } } }
+fragment P on Participant { organisationCode lotIds enrolledOn }
+fragment C on CallOff { participantCode startDate endDate }"""
+
+
+async def test_a_list_selecting_some_fields_answers_as_one_selecting_all(
+    gateway: Gateway,
+) -> None:
+    """Lists that select only plain fields read only their columns (selection.py); those
+    that select more read whole rows. Either way the same answers, and the access rule on
+    a participant's call-offs holds on both."""
+    await gateway.settle(await load_gt_mobile(gateway))
+    for token in (gateway.token("auditor"), gateway.token("participant", "GM0363")):
+        narrow = (await gateway.query(NARROW, token=token))["data"]["contract"]
+        whole = (await gateway.query(WHOLE, token=token))["data"]["contract"]
+        fragments = await gateway.query(FRAGMENTS, token=token)
+        assert "errors" not in fragments, fragments
+        parts = fragments["data"]["contract"]
+        for key in ("participants", "callOffs"):
+            assert narrow[key], key
+            assert len(narrow[key]) == len(whole[key]) == len(parts[key])
+            pairs = zip(narrow[key], whole[key], strict=True)
+            assert [{k: w[k] for k in n} for n, w in pairs] == narrow[key]
+        assert [
+            {k: w[k] for k in ("organisationCode", "lotIds", "enrolledOn", "status")}
+            for w in whole["participants"]
+        ] == parts["participants"]
+        assert [
+            {"__typename": "CallOff", "a": w["callOffId"], "participantCode": w["participantCode"]}
+            for w in whole["callOffs"]
+        ] == [{k: p[k] for k in ("__typename", "a", "participantCode")} for p in parts["callOffs"]]
+        assert all(p["startDate"] and p["endDate"] for p in parts["callOffs"])
+        assert all(w["enrolledOn"] and w["status"] == "ENROLLED" for w in whole["participants"])
+    mine = await gateway.query(NARROW, token=gateway.token("participant", "GM0363"))
+    assert mine["data"]["contract"]["callOffs"] == [
+        {
+            "callOffId": mine["data"]["contract"]["callOffs"][0]["callOffId"],
+            "participantCode": "GM0363",
+            "procedure": "MINI_COMPETITION",
+        }
     ]
 
 

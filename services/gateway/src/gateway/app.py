@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,6 +22,7 @@ from gateway.commandbus import CommandBus
 from gateway.console.routes import console_routes, graphiql_response
 from gateway.live import LiveEvents
 from gateway.metrics import refresh
+from gateway.planner import PlannerStatistics
 from gateway.privacy.identities import IdentityStore
 from gateway.readmodels import ReadModels
 from gateway.schema.build import build_schema
@@ -53,11 +55,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.live = live
         self.audit = audit
         self.identities = identities or IdentityStore.open(settings.identity_database_url)
+        self.planner = PlannerStatistics(read.engine)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        self.planner.maybe_refresh()
         # One span per request, in the client's trace when it sends W3C `traceparent`: a
         # mutation and the query that reads it with the consistency token join one trace.
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -116,3 +120,12 @@ def build_app(
             *console_routes(),  # /static (GraphiQL's assets) and /console
         ]
     )
+
+
+def freeze_startup_objects() -> None:
+    """For a server process once its app is built: what start-up made (schema, table
+    metadata, caches) lives as long as the process, so the collector stops walking it on
+    every full collection (measured: a fifth of a GraphQL request's CPU). Not for processes
+    that build many apps (tests): what is frozen is never collected."""
+    gc.collect()
+    gc.freeze()

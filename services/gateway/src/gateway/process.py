@@ -113,6 +113,9 @@ async def run(
         for runner in side.runners:  # the lag the gateway sees: the projector's, announced
             watch_projection(nc, runner)
         assert side.app is not None
+        from gateway.app import freeze_startup_objects  # as readside: imported once built
+
+        freeze_startup_objects()
         json_logs = observability.log_format == "json"
         server = await Server(
             side.app,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 from sqlalchemy import RowMapping
@@ -113,6 +114,23 @@ class Participant(relay.Node):
         )
 
     @classmethod
+    def from_rows(cls, rows: Sequence[RowMapping]) -> list[Participant]:
+        """From whole rows or rows narrowed to a selection's columns (selection.py): a column
+        not selected is None, and the selection reads none of them."""
+        present, absent = _columns(rows, (*PARTICIPANT_FIELDS, "power_of_attorney_ref"))
+        found = []
+        for r in rows:
+            values = {**absent, **{k: r[k] for k in present}}
+            found.append(
+                cls(
+                    pk=f"{values['tender_id']}/{values['organisation_code']}",
+                    _power_of_attorney_ref=values.pop("power_of_attorney_ref"),
+                    **values,
+                )
+            )
+        return found
+
+    @classmethod
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Participant | None]:
@@ -134,6 +152,13 @@ class Participant(relay.Node):
     async def tender(self, info: Info) -> Tender | None:
         row = await info.context.loaders.tender.load(self.tender_id)
         return Tender.from_row(row) if row else None
+
+
+def _columns(rows: Sequence[RowMapping], names: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
+    """Which of `names` the rows hold (all rows of a statement hold the same), and the rest
+    as None."""
+    present = [k for k in names if rows and k in rows[0]]
+    return present, dict.fromkeys((k for k in names if k not in present), None)
 
 
 PARTICIPANT_FIELDS = (
@@ -159,6 +184,12 @@ class CallOff(relay.Node):
     @classmethod
     def from_row(cls, r: RowMapping) -> CallOff:
         return cls(pk=r["call_off_id"], **{k: r[k] for k in CALL_OFF_FIELDS})
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[RowMapping]) -> list[CallOff]:
+        """From whole rows or narrowed ones (as Participant.from_rows)."""
+        present, absent = _columns(rows, CALL_OFF_FIELDS)
+        return [cls(pk=r["call_off_id"], **absent, **{k: r[k] for k in present}) for r in rows]
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

@@ -36,12 +36,16 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 FAILED = object()  # the shortcut could not complete the value: resolve it the ordinary way
+LEAF, NESTED, OTHER = object(), object(), object()  # how a plan's step is completed
 # Coercions that give a str back as it is (String and ID serialise text unchanged).
 TEXT = frozenset({GraphQLString.coerce_output_value, GraphQLID.coerce_output_value})
 Coerce = Callable[[Any], Any]
 # (response key, attribute, coerce, non-null, list, items non-null); attribute None: __typename
 Leaf = tuple[str, str | None, Coerce | None, bool, bool, bool]
-Plan = list[Leaf | tuple[str, FieldDetailsList]]
+# (response key, attribute, object type, non-null, field details): an object read from a plain
+# attribute (an edge's `node`, a connection's `pageInfo`), completed by its own plan
+Nested = tuple[str, str, GraphQLObjectType, bool, FieldDetailsList]
+Plan = list[Leaf | Nested | tuple[str, FieldDetailsList]]
 
 
 def _leaf_coercion(leaf: GraphQLScalarType | GraphQLEnumType) -> Coerce:
@@ -96,6 +100,9 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # (and keeps them alive), so every row of a list shares one plan.
         self._plans: dict[int, tuple[GroupedFieldSet, Plan]] = {}
         self._coercions: dict[str, Coerce] = {}
+        # Whole-object plans by (type, field details), kept alive as graphql-core keeps them.
+        self._objects: dict[tuple[str, int], tuple[FieldDetailsList, Plan | None]] = {}
+        self._compiled_plans: dict[int, tuple[Plan, list[tuple[Any, ...]]]] = {}
 
     def _plan(self, parent: GraphQLObjectType, fields: GroupedFieldSet) -> Plan:
         known = self._plans.get(id(fields))
@@ -118,6 +125,15 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     if coerce is None:
                         coerce = self._coercions[leaf.name] = _leaf_coercion(leaf)
                     plan.append((key, attribute, coerce, non_null, is_list, items_non_null))
+                    continue
+            elif len(details) == 1 and not node.directives and not node.arguments:
+                field = parent.fields.get(node.name.value)
+                attribute = _attribute(field) if field is not None else None
+                kind = field.type if field is not None else None
+                non_null = isinstance(kind, GraphQLNonNull)
+                inner = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
+                if attribute is not None and isinstance(inner, GraphQLObjectType):
+                    plan.append((key, attribute, inner, non_null, details))
                     continue
             plan.append((key, details))
         self._plans[id(fields)] = (fields, plan)
@@ -152,14 +168,9 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         if any(d.node.directives for d in details):  # @stream and the like
             return None
-        grouped, new_defer_usages, forbidden = self.collect_subfields(inner, details)
-        if new_defer_usages or forbidden:
+        plan = self._object_plan(inner, details)
+        if plan is None:
             return None
-        plan = self._plan(inner, grouped)
-        leaves = [entry for entry in plan if len(entry) == 6]
-        if len(leaves) != len(plan):
-            return None
-        is_type_of = inner.is_type_of
         rows: list[Any] = []
         for item in items:
             if item is None:
@@ -167,36 +178,102 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return None
                 rows.append(None)
                 continue
-            if is_type_of is not None and is_type_of(item, info) is not True:
+            row = self._plain_object(inner, plan, item, info)
+            if row is FAILED:
                 return None
-            row: dict[str, Any] = {}
-            for leaf in leaves:
-                key, attribute, coerce, non_null, is_list, _ = leaf
-                # The common cases inline (text as it is, an enum or a scalar coerced, a null
-                # where one may be), the rest (lists, __typename, refusals) by _complete.
-                value = getattr(item, attribute, FAILED) if attribute is not None else FAILED
-                if not is_list and value is not FAILED and coerce is not None:
-                    if type(value) is str and coerce in TEXT:
-                        row[key] = value
-                        continue
-                    if value is None and not non_null:
-                        row[key] = None
-                        continue
-                    if value is not None:
-                        try:
-                            out = coerce(value)
-                        except Exception:
-                            return None
-                        if out is None or out is Undefined:
-                            return None
-                        row[key] = out
-                        continue
-                value = _complete(item, inner, leaf)
-                if value is FAILED:
-                    return None
-                row[key] = value
             rows.append(row)
         return rows
+
+    def _object_plan(self, kind: GraphQLObjectType, details: FieldDetailsList) -> Plan | None:
+        """The plan of an object's selection when every field in it (nested objects
+        included) is plain; None otherwise."""
+        known = self._objects.get((kind.name, id(details)))
+        if known is not None and known[0] is details:
+            return known[1]
+        plan: Plan | None = None
+        grouped, new_defer_usages, forbidden = self.collect_subfields(kind, details)
+        if not new_defer_usages and not forbidden:
+            plan = self._plan(kind, grouped)
+            for entry in plan:
+                if len(entry) == 5:
+                    if self._object_plan(entry[2], entry[4]) is None:
+                        plan = None
+                        break
+                elif len(entry) != 6:
+                    plan = None
+                    break
+        self._objects[kind.name, id(details)] = (details, plan)
+        return plan
+
+    def _compiled(self, plan: Plan) -> list[tuple[Any, ...]]:
+        """A plan's entries tagged by how a value is completed, once per plan (the loop over
+        rows below then takes no decision twice)."""
+        found = self._compiled_plans.get(id(plan))
+        if found is not None and found[0] is plan:
+            return found[1]
+        steps: list[tuple[Any, ...]] = []
+        for entry in plan:
+            if len(entry) == 5:
+                steps.append((NESTED, *entry))
+            elif len(entry) == 6:
+                key, attribute, coerce, non_null, is_list, _ = entry
+                if attribute is None or is_list or coerce is None:
+                    steps.append((OTHER, key, entry))
+                else:
+                    steps.append((LEAF, key, attribute, coerce, non_null, coerce in TEXT, entry))
+            else:
+                steps.append((OTHER, entry[0], None))  # not in a plan _object_plan gave
+        self._compiled_plans[id(plan)] = (plan, steps)
+        return steps
+
+    def _plain_object(self, kind: GraphQLObjectType, plan: Plan, item: Any, info: Any) -> Any:
+        """One object completed by its (all plain) plan: a dict, or FAILED."""
+        is_type_of = kind.is_type_of
+        if is_type_of is not None and is_type_of(item, info) is not True:
+            return FAILED
+        row: dict[str, Any] = {}
+        for step in self._compiled(plan):
+            tag, key = step[0], step[1]
+            if tag is LEAF:
+                # The common cases inline (text as it is, an enum or a scalar coerced, a null
+                # where one may be); a value missing or refused by _complete, which fails.
+                _, _, attribute, coerce, non_null, text, entry = step
+                value = getattr(item, attribute, FAILED)
+                if value is not FAILED:
+                    if text and type(value) is str:
+                        row[key] = value
+                        continue
+                    if value is None:
+                        if non_null:
+                            return FAILED
+                        row[key] = None
+                        continue
+                    try:
+                        out = coerce(value)
+                    except Exception:
+                        return FAILED
+                    if out is None or out is Undefined:
+                        return FAILED
+                    row[key] = out
+                    continue
+                value = _complete(item, kind, entry)
+            elif tag is NESTED:
+                _, _, name, inner, non_null, details = step
+                value = getattr(item, name, FAILED)
+                if value is None and not non_null:
+                    row[key] = None
+                    continue
+                if value is FAILED or value is None:
+                    return FAILED
+                sub = self._object_plan(inner, details)
+                value = FAILED if sub is None else self._plain_object(inner, sub, value, info)
+            else:
+                entry = step[2]
+                value = FAILED if entry is None else _complete(item, kind, entry)
+            if value is FAILED:
+                return FAILED
+            row[key] = value
+        return row
 
     def execute_fields(
         self,
@@ -220,6 +297,8 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 value: Any = FAILED
                 if len(entry) == 6:
                     value = _complete(source_value, parent_type, entry)
+                elif len(entry) == 5:
+                    value = self._nested(source_value, entry)
                 if value is FAILED:
                     value = self.execute_field(
                         parent_type,
@@ -240,6 +319,18 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not pending:
             return results
         return _awaited(results, pending)
+
+    def _nested(self, source: Any, entry: Nested) -> Any:
+        """An object field read from a plain attribute, completed by its plan when all of
+        it is plain; FAILED otherwise (graphql-core completes it, errors included)."""
+        _, attribute, kind, non_null, details = entry
+        value = getattr(source, attribute, FAILED)
+        if value is None:
+            return FAILED if non_null else None
+        if value is FAILED or self.is_awaitable(value):
+            return FAILED
+        plan = self._object_plan(kind, details)
+        return FAILED if plan is None else self._plain_object(kind, plan, value, None)
 
 
 async def _awaited(results: dict[str, Any], pending: list[str]) -> dict[str, Any]:
@@ -266,6 +357,8 @@ def _complete(source: Any, parent: GraphQLObjectType, leaf: Leaf) -> Any:
             return FAILED if out is None or out is Undefined else out
         if not isinstance(value, list | tuple):
             return FAILED  # anything else graphql-core completes (or refuses) itself
+        if coerce in TEXT and all(type(item) is str for item in value):
+            return list(value)  # text is given as it is
         items: list[Any] = []
         for item in value:
             if item is None:

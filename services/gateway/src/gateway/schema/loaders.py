@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, func, select, tuple_
@@ -26,24 +27,49 @@ def _one(read: ReadModels, table: Any, column: Any) -> DataLoader[Any, Row | Non
     return DataLoader(load_fn=load)
 
 
+class ByKey(DataLoader[Any, list[Row]]):
+    """Every row by key; `narrow(columns)`: the same rows with only those columns (a loader
+    of its own per column set, so a list level still costs one statement per selection)."""
+
+    def __init__(self, make: Callable[[tuple[str, ...] | None], Loader]) -> None:
+        super().__init__(load_fn=make(None))
+        self._make = make
+        self._narrow: dict[tuple[str, ...], DataLoader[Any, list[Row]]] = {}
+
+    def narrow(self, columns: tuple[str, ...] | None) -> DataLoader[Any, list[Row]]:
+        if columns is None:
+            return self
+        found = self._narrow.get(columns)
+        if found is None:
+            found = self._narrow[columns] = DataLoader(load_fn=self._make(columns))
+        return found
+
+
 def _many(
     read: ReadModels,
     table: Any,
     column: Any,
     *order: ColumnElement[Any],
     only: ColumnElement[bool] | None = None,
-) -> DataLoader[Any, list[Row]]:
-    async def load(keys: list[Any]) -> list[list[Row]]:
-        query = select(table).where(column.in_(keys))
-        if only is not None:
-            query = query.where(only)
-        rows = await read.rows(query.order_by(*order))
-        grouped: dict[Hashable, list[Row]] = defaultdict(list)
-        for row in rows:
-            grouped[row[column.name]].append(row)
-        return [grouped.get(k, []) for k in keys]
+) -> ByKey:
+    def make(columns: tuple[str, ...] | None) -> Loader:
+        async def load(keys: list[Any]) -> list[list[Row]]:
+            if columns is None:
+                query = select(table)
+            else:  # the key groups the rows: always selected
+                query = select(*(table.c[c] for c in sorted({column.name, *columns})))
+            query = query.where(column.in_(keys))
+            if only is not None:
+                query = query.where(only)
+            rows = await read.rows(query.order_by(*order))
+            grouped: dict[Hashable, list[Row]] = defaultdict(list)
+            for row in rows:
+                grouped[row[column.name]].append(row)
+            return [grouped.get(k, []) for k in keys]
 
-    return DataLoader(load_fn=load)
+        return load
+
+    return ByKey(make)
 
 
 def _links(read: ReadModels, end: str, other: str) -> DataLoader[tuple[str, str], list[str]]:
@@ -67,83 +93,129 @@ def _links(read: ReadModels, end: str, other: str) -> DataLoader[tuple[str, str]
 
 
 class Loaders:
+    """A request's DataLoaders, each made when the request first asks for it (a request
+    uses a few of the twenty)."""
+
     def __init__(self, read: ReadModels, enrolments_of: str | None = None) -> None:
         """`enrolments_of`: the one organisation whose enrolments this request may load (a
         participant's own); None loads everyone's (coordinators, auditors). Every path to a
         Participant goes through these loaders, so the restriction holds on all of them."""
-        org = read.organisations.organisations
-        ten = read.tenders
-        con = read.contracts
-        enr = read.enrolment
-        own = (
-            None if enrolments_of is None else enr.participants.c.organisation_code == enrolments_of
-        )
-        ev = read.event_log.events
-        self.organisation = _one(read, org, org.c.code)
-        self.programme = _one(read, ten.programmes, ten.programmes.c.programme_id)
-        self.tender = _one(read, ten.tenders, ten.tenders.c.tender_id)
-        self.contract = _one(read, con.contracts, con.contracts.c.contract_id)
-        self.call_off = _one(read, enr.call_offs, enr.call_offs.c.call_off_id)
-        self.window = _one(read, enr.windows, enr.windows.c.tender_id)
-        self.lots_by_tender = _many(
-            read, ten.lots, ten.lots.c.tender_id, ten.lots.c.position, ten.lots.c.lot_id
-        )
-        self.tenders_by_programme = _many(
-            read, ten.tenders, ten.tenders.c.programme_id, ten.tenders.c.tender_id
-        )
-        self.contracts_by_tender = _many(
-            read, con.contracts, con.contracts.c.tender_id, con.contracts.c.contract_id
-        )
-        self.contracts_by_authority = _many(
-            read,
-            con.contracts,
-            con.contracts.c.contracting_authority,
-            con.contracts.c.contract_id,
-        )
-        self.suppliers_by_contract = _many(
-            read, con.suppliers, con.suppliers.c.contract_id, con.suppliers.c.supplier_id
-        )
-        self.supplier_contracts = _many(
-            read, con.suppliers, con.suppliers.c.supplier_id, con.suppliers.c.contract_id
-        )
-        self.participants_by_tender = _many(
-            read,
-            enr.participants,
-            enr.participants.c.tender_id,
-            enr.participants.c.organisation_code,
-            only=own,
-        )
-        self.participants_by_organisation = _many(
-            read,
-            enr.participants,
-            enr.participants.c.organisation_code,
-            enr.participants.c.tender_id,
-            only=own,
-        )
-        self.call_offs_by_framework = _many(
-            read,
-            enr.call_offs,
-            enr.call_offs.c.framework_contract_id,
-            enr.call_offs.c.call_off_id,
-        )
-        self.call_offs_by_participant = _many(
-            read, enr.call_offs, enr.call_offs.c.participant_code, enr.call_offs.c.call_off_id
-        )
+        self.read = read
+        self.enrolments_of = enrolments_of
 
-        async def load_participants(keys: list[tuple[str, str]]) -> list[Row | None]:
-            t = enr.participants
+    @cached_property
+    def _own(self) -> ColumnElement[bool] | None:
+        code = self.read.enrolment.participants.c.organisation_code
+        return None if self.enrolments_of is None else code == self.enrolments_of
+
+    @cached_property
+    def organisation(self) -> DataLoader[Any, Row | None]:
+        org = self.read.organisations.organisations
+        return _one(self.read, org, org.c.code)
+
+    @cached_property
+    def programme(self) -> DataLoader[Any, Row | None]:
+        t = self.read.tenders.programmes
+        return _one(self.read, t, t.c.programme_id)
+
+    @cached_property
+    def tender(self) -> DataLoader[Any, Row | None]:
+        t = self.read.tenders.tenders
+        return _one(self.read, t, t.c.tender_id)
+
+    @cached_property
+    def contract(self) -> DataLoader[Any, Row | None]:
+        t = self.read.contracts.contracts
+        return _one(self.read, t, t.c.contract_id)
+
+    @cached_property
+    def call_off(self) -> DataLoader[Any, Row | None]:
+        t = self.read.enrolment.call_offs
+        return _one(self.read, t, t.c.call_off_id)
+
+    @cached_property
+    def window(self) -> DataLoader[Any, Row | None]:
+        t = self.read.enrolment.windows
+        return _one(self.read, t, t.c.tender_id)
+
+    @cached_property
+    def lots_by_tender(self) -> ByKey:
+        t = self.read.tenders.lots
+        return _many(self.read, t, t.c.tender_id, t.c.position, t.c.lot_id)
+
+    @cached_property
+    def tenders_by_programme(self) -> ByKey:
+        t = self.read.tenders.tenders
+        return _many(self.read, t, t.c.programme_id, t.c.tender_id)
+
+    @cached_property
+    def contracts_by_tender(self) -> ByKey:
+        t = self.read.contracts.contracts
+        return _many(self.read, t, t.c.tender_id, t.c.contract_id)
+
+    @cached_property
+    def contracts_by_authority(self) -> ByKey:
+        t = self.read.contracts.contracts
+        return _many(self.read, t, t.c.contracting_authority, t.c.contract_id)
+
+    @cached_property
+    def suppliers_by_contract(self) -> ByKey:
+        t = self.read.contracts.suppliers
+        return _many(self.read, t, t.c.contract_id, t.c.supplier_id)
+
+    @cached_property
+    def supplier_contracts(self) -> ByKey:
+        t = self.read.contracts.suppliers
+        return _many(self.read, t, t.c.supplier_id, t.c.contract_id)
+
+    @cached_property
+    def participants_by_tender(self) -> ByKey:
+        t = self.read.enrolment.participants
+        return _many(self.read, t, t.c.tender_id, t.c.organisation_code, only=self._own)
+
+    @cached_property
+    def participants_by_organisation(self) -> ByKey:
+        t = self.read.enrolment.participants
+        return _many(self.read, t, t.c.organisation_code, t.c.tender_id, only=self._own)
+
+    @cached_property
+    def call_offs_by_framework(self) -> ByKey:
+        t = self.read.enrolment.call_offs
+        return _many(self.read, t, t.c.framework_contract_id, t.c.call_off_id)
+
+    @cached_property
+    def call_offs_by_participant(self) -> ByKey:
+        t = self.read.enrolment.call_offs
+        return _many(self.read, t, t.c.participant_code, t.c.call_off_id)
+
+    @cached_property
+    def participant(self) -> DataLoader[tuple[str, str], Row | None]:
+        read, own, t = self.read, self._own, self.read.enrolment.participants
+
+        async def load(keys: list[tuple[str, str]]) -> list[Row | None]:
             query = select(t).where(tuple_(t.c.tender_id, t.c.organisation_code).in_(keys))
             rows = await read.rows(query if own is None else query.where(own))
             found = {(r["tender_id"], r["organisation_code"]): r for r in rows}
             return [found.get(k) for k in keys]
 
-        async def load_events(keys: list[tuple[str, int]]) -> list[Row | None]:
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def event(self) -> DataLoader[tuple[str, int], Row | None]:
+        read, ev = self.read, self.read.event_log.events
+
+        async def load(keys: list[tuple[str, int]]) -> list[Row | None]:
             rows = await read.rows(select(ev).where(tuple_(ev.c.stream, ev.c.seq).in_(keys)))
             found = {(r["stream"], r["seq"]): r for r in rows}
             return [found.get(k) for k in keys]
 
-        async def load_suppliers(keys: list[str]) -> list[Row | None]:
-            t = con.suppliers
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def supplier(self) -> DataLoader[str, Row | None]:
+        read, t = self.read, self.read.contracts.suppliers
+
+        async def load(keys: list[str]) -> list[Row | None]:
             rows = await read.rows(
                 select(t.c.supplier_id, t.c.name)
                 .where(t.c.supplier_id.in_(keys), t.c.name.is_not(None))  # not a call-off's
@@ -152,7 +224,13 @@ class Loaders:
             found = {r["supplier_id"]: r for r in rows}
             return [found.get(k) for k in keys]
 
-        async def load_registered_on(keys: list[str]) -> list[date | None]:
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def registered_on(self) -> DataLoader[str, date | None]:
+        read = self.read
+
+        async def load(keys: list[str]) -> list[date | None]:
             # The first version of an organisation became valid when it was registered.
             raw = read.versions(OrganisationsProjection).organisations
             known = read.horizon[1] if read.horizon else KNOWN_NOW
@@ -164,10 +242,13 @@ class Loaders:
             found = {r["code"]: local_date(r["since"]) for r in rows}
             return [found.get(k) for k in keys]
 
-        self.registered_on = DataLoader(load_fn=load_registered_on)
-        # Succession links by (kind, id), found from either end whichever side declared them.
-        self.successors = _links(read, "predecessor_id", "successor_id")
-        self.predecessors = _links(read, "successor_id", "predecessor_id")
-        self.participant = DataLoader(load_fn=load_participants)
-        self.event = DataLoader(load_fn=load_events)
-        self.supplier = DataLoader(load_fn=load_suppliers)
+        return DataLoader(load_fn=load)
+
+    # Succession links by (kind, id), found from either end whichever side declared them.
+    @cached_property
+    def successors(self) -> DataLoader[tuple[str, str], list[str]]:
+        return _links(self.read, "predecessor_id", "successor_id")
+
+    @cached_property
+    def predecessors(self) -> DataLoader[tuple[str, str], list[str]]:
+        return _links(self.read, "successor_id", "predecessor_id")

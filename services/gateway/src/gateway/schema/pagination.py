@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import Date, DateTime, Integer, Select, TypeDecorator, and_, func, or_, select
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, FromClause
 
 from gateway.schema.context import Info
 from gateway.schema.errors import InvalidArgument
@@ -89,20 +89,32 @@ async def page(
     convert: Callable[[Any], T],
     first: int | None,
     after: str | None,
+    columns: tuple[FromClause, Sequence[str]] | None = None,
 ) -> Connection[T]:
+    """`columns`: the query selects all of a table or view; only these of its columns are
+    read (selection.py) and `convert` sees the others as None. The order's columns (the
+    cursor's) are read always."""
     cap = info.context.settings.max_page_size
     size = cap if first is None else first
     if size < 0 or size > cap:
         raise InvalidArgument(f"`first` must be between 0 and {cap}; got {first}")
     read = info.context.read
+    keys: list[str] = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
+    absent: dict[str, None] = {}
+    if columns is not None:
+        source, names = columns
+        wanted = {*names, *keys}
+        every = source.c  # iterating it gives columns: their names apart
+        absent = dict.fromkeys((k for k in every.keys() if k not in wanted), None)  # noqa: SIM118
+        query = query.with_only_columns(*(every[k] for k in sorted(wanted)))
     count = select(func.count()).select_from(query.order_by(None).subquery())
     if after is not None:
         query = query.where(_after(order, _decode(after, order)))
     query = query.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(size + 1)
     # Asked together: one round trip (and one snapshot) for the count and the page.
     total, rows = await asyncio.gather(read.scalar(count), read.rows(query))
-    keys: list[str] = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
-    edges = [Edge(cursor=_encode([r[k] for k in keys]), node=convert(r)) for r in rows[:size]]
+    found: Sequence[Any] = [{**absent, **r} for r in rows] if absent else rows
+    edges = [Edge(cursor=_encode([r[k] for k in keys]), node=convert(r)) for r in found[:size]]
     return Connection(
         edges=edges,
         page_info=PageInfo(

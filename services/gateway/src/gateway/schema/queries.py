@@ -29,6 +29,8 @@ from gateway.schema.health import Health
 from gateway.schema.law_findings import LawFindingsQuery
 from gateway.schema.pagination import Connection, page
 from gateway.schema.registry_types import (
+    CONTRACT_BASE,
+    CONTRACT_COLUMNS,
     Contract,
     Programme,
     Supplier,
@@ -36,6 +38,7 @@ from gateway.schema.registry_types import (
     contracts_seen,
 )
 from gateway.schema.search import name_matches
+from gateway.schema.selection import node_columns
 from gateway.schema.statistics import Statistics
 
 
@@ -122,7 +125,9 @@ class Query(LawFindingsQuery):
         if o.field.value == "contract_id":
             order = order[:1]
         query = contract_query(info.context.read, filter, info.context.principal)
-        return await page(info, query, order, Contract.from_row, first, after)
+        columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
+        narrow = None if columns is None else (c, columns)
+        return await page(info, query, order, Contract.from_row, first, after, narrow)
 
     @strawberry.field(description="Active contracts ending between two dates, soonest first.")
     async def expiring_contracts(
@@ -140,7 +145,9 @@ class Query(LawFindingsQuery):
             info.context.principal,
         ).where(c.c.status == "active")
         order = [(c.c.end_date, False), (c.c.contract_id, False)]
-        return await page(info, query, order, Contract.from_row, first, after)
+        columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
+        narrow = None if columns is None else (c, columns)
+        return await page(info, query, order, Contract.from_row, first, after, narrow)
 
     @strawberry.field
     async def organisation(

@@ -15,6 +15,7 @@ from contracts_schema.registry.state import ContractKind, ContractStatus, LotSta
 from gateway.auth import Principal
 from gateway.schema.context import Info
 from gateway.schema.enums import Procedure, ReviewOutcome
+from gateway.schema.selection import selected_columns
 
 if TYPE_CHECKING:
     from gateway.schema.enrolment_types import CallOff, EnrolmentWindow, Organisation, Participant
@@ -462,24 +463,24 @@ class Contract(relay.Node):
         " concluded it."
     )
     async def participants(self, info: Info) -> list[LazyParticipant] | None:
-        from gateway.schema.enrolment_types import Participant
+        from gateway.schema.enrolment_types import PARTICIPANT_FIELDS, Participant
 
         info.context.require_signed_in("the participant list")
         if self.tender_id is None:
             return []
-        rows = await info.context.loaders.participants_by_tender.load(self.tender_id)
+        # The columns the selection reads, and those the choice below reads.
+        base = ("tender_id", "organisation_code", "participates", "lot_ids")
+        columns = selected_columns(info, Participant, PARTICIPANT_FIELDS, base)
+        loader = info.context.loaders.participants_by_tender.narrow(columns)
+        rows = await loader.load(self.tender_id)
         if self.kind is ContractKind.CALL_OFF:
-            return [
-                Participant.from_row(r)
-                for r in rows
-                if r["organisation_code"] == self.contracting_authority_code
-            ]
+            return Participant.from_rows(
+                [r for r in rows if r["organisation_code"] == self.contracting_authority_code]
+            )
         lots = set(self.lot_ids)  # no lots named: the whole tender
-        return [
-            Participant.from_row(r)
-            for r in rows
-            if r["participates"] and (not lots or lots & set(r["lot_ids"]))
-        ]
+        return Participant.from_rows(
+            [r for r in rows if r["participates"] and (not lots or lots & set(r["lot_ids"]))]
+        )
 
     @strawberry.field(description="For a call-off: how it was concluded (signed-in only).")
     async def call_off(self, info: Info) -> LazyCallOff | None:
@@ -495,15 +496,17 @@ class Contract(relay.Node):
 
     @strawberry.field(description="A framework's call-offs (participants see their own only).")
     async def call_offs(self, info: Info) -> list[LazyCallOff] | None:
-        from gateway.schema.enrolment_types import CallOff
+        from gateway.schema.enrolment_types import CALL_OFF_FIELDS, CallOff
 
         principal = info.context.require_signed_in("the call-off list")
-        rows = await info.context.loaders.call_offs_by_framework.load(self.contract_id)
-        return [
-            CallOff.from_row(r)
-            for r in rows
-            if principal.may_see_organisation(r["participant_code"])
-        ]
+        # The columns the selection reads, the key and the one the access rule reads.
+        base = ("call_off_id", "participant_code")
+        columns = selected_columns(info, CallOff, CALL_OFF_FIELDS, base)
+        loader = info.context.loaders.call_offs_by_framework.narrow(columns)
+        rows = await loader.load(self.contract_id)
+        return CallOff.from_rows(
+            [r for r in rows if principal.may_see_organisation(r["participant_code"])]
+        )
 
 
 def may_see_contract(principal: Principal, r: RowMapping) -> bool:
@@ -523,3 +526,10 @@ CONTRACT_FIELDS = (
     "start_date", "end_date", "max_extent_date", "value_eur", "ended_on", "end_reason",
     "last_amendment",
 )  # fmt: skip
+# A Contract's attributes read from the column of the same name or the one named.
+CONTRACT_COLUMNS = {
+    **{k: k for k in (*CONTRACT_FIELDS, "kind", "status")},
+    "contracting_authority_code": "contracting_authority",
+    "paying_agent_code": "paying_agent",
+}
+CONTRACT_BASE = ("contract_id", "kind", "status")  # from_row converts these whatever is asked
