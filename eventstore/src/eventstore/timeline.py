@@ -116,7 +116,8 @@ class Timeline(Generic[S, E]):
         the timeline exactly as it was (the caller parks the event).
         """
         known = max(event.known, self.known)  # transaction time never runs backwards
-        event = Recorded(event.event, event.valid, known, event.version)
+        if known != event.known:
+            event = Recorded(event.event, event.valid, known, event.version)
         if not self.events or event.order >= self.events[-1].order:
             self._append(event, changes)
         else:

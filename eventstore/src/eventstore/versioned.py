@@ -13,9 +13,11 @@ ignored on purpose (`ignored`); `undeclared()` lists the rest, and a test holds 
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Table
@@ -66,8 +68,14 @@ _TYPED_MAX = 20_000
 
 def recorded(event: StoredEvent) -> Recorded[DomainEvent]:
     e = event.envelope
-    valid = micros(start_of_dutch_day(e.occurred_at))  # valid time is a Dutch calendar day
+    valid = _valid_micros(e.occurred_at)
     return Recorded(typed(event), valid, micros(e.recorded_at), e.aggregate_version)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _valid_micros(occurred_at: datetime) -> int:
+    """Valid time is a Dutch calendar day (many events share one: computed once each)."""
+    return micros(start_of_dutch_day(occurred_at))
 
 
 class VersionedProjection(BatchProjection):
