@@ -9,13 +9,18 @@ SQLite and PostgreSQL, over a generated history with backdated facts (refolds).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, select
+from nats.aio.client import Client as NATS
+from sqlalchemy import Engine, MetaData, inspect, select
 
 from bench.direct import build_read_models, stored_events
 from bench.history.generator import generate
+from bench.loader import load_history
+from bootstrap.parts import projection_runner
 from eventstore.projection import checkpoints
+from eventstore.rebuild_indexes import drop, read_indexes
 from eventstore.sql import make_engine
 from gateway.projections import ALL
 
@@ -77,3 +82,72 @@ def test_a_rebuild_in_bulk_writes_the_same_rows_as_event_by_event(database_url: 
             assert uneven[name] == live[name], name
     finally:
         engine.dispose()
+
+
+def _indexes(engine: Engine, metadata: MetaData) -> dict[str, list[tuple[Any, ...]]]:
+    """Per table, the indexes the database has (name, columns), constraints' own left out."""
+    found = inspect(engine)
+    return {
+        name: sorted(
+            (i["name"], tuple(i["column_names"]))
+            for i in found.get_indexes(name)
+            if not i.get("duplicates_constraint")
+        )
+        for name in metadata.tables
+    }
+
+
+def _declared(metadata: MetaData) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        name: sorted((i.name, tuple(c.name for c in i.columns)) for i in table.indexes)
+        for name, table in metadata.tables.items()
+    }
+
+
+async def test_a_rebuild_through_nats_writes_the_direct_rows_and_ends_with_every_index(
+    nats_client: NATS, database_url: str, tmp_path: Path
+) -> None:
+    """A runner starting from nothing far behind drops its read indexes while it catches up
+    in bulk and builds them at the end: the same rows, the same schema as `create_all`."""
+    history = generate(seed=29, events=2_500)
+    loaded = await load_history(nats_client, history)
+    metadata = _tables()
+    reference = make_engine(f"sqlite:///{tmp_path}/reference.db")
+    build_read_models(reference, stored_events(history), batch=500)
+    engine = make_engine(database_url)
+    runners = [projection_runner(nats_client, engine, kind(), batch=500) for kind in ALL]
+    try:
+        for runner in runners:
+            await runner.start()
+        for runner in runners:
+            assert await runner.wait_until(loaded.last_seq, timeout=120)
+            await runner.read_indexes_built()
+        assert sum(r.caught_up_in_bulk for r in runners) > 2_500  # the bulk path did it
+        assert sum(r.deferred_indexes for r in runners) > 20  # without its read indexes
+    finally:
+        for runner in runners:
+            await runner.stop()
+    built, expected = _rows(engine, metadata), _rows(reference, metadata)
+    for name in expected:  # event ids are the store's own (the loader sealed them afresh)
+        if name.endswith("_events"):
+            built[name] = [r[:2] + r[3:] for r in built[name]]
+            expected[name] = [r[:2] + r[3:] for r in expected[name]]
+        assert sorted(built[name], key=repr) == sorted(expected[name], key=repr), name
+    got = _indexes(engine, metadata)
+    assert got == _declared(metadata)  # every index `create_all` makes, nothing else
+    assert sum(len(i) for i in got.values()) > 30
+    engine.dispose()
+    reference.dispose()
+
+
+def test_a_runner_creates_the_indexes_a_stopped_rebuild_left_out(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    runner = projection_runner(None, engine, ALL[2](), batch=10)  # type: ignore[arg-type]
+    runner.create_tables()
+    before = _indexes(engine, runner.metadata)
+    with engine.begin() as conn:
+        drop(conn, read_indexes(runner.metadata))
+    assert _indexes(engine, runner.metadata) != before
+    runner.create_tables()  # the next start
+    assert _indexes(engine, runner.metadata) == before
+    engine.dispose()
