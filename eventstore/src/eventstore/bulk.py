@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import JSON, Connection, Dialect, Table
 
 from eventstore.timeline import FOREVER
 
@@ -38,6 +38,8 @@ class TablePlan:
         for i, column in enumerate(table.c):
             proc = column.type._cached_bind_processor(dialect)
             if proc is not None and column.name not in skip:
+                if isinstance(column.type, JSON) and dialect.name == "sqlite":
+                    proc = _lists_of_text_once(proc)
                 self.processors.append((i, proc))
         key = table.info.get("versioned_key")
         if key is not None:
@@ -88,6 +90,26 @@ class TablePlan:
                     values[first + i] = proc(values[first + i])
             out.append(tuple(values))
         return out
+
+
+def _lists_of_text_once(proc: Processor) -> Processor:
+    """A JSON column's processor that converts each list of strings once (lot and
+    supplier ids repeat across thousands of row versions); anything else as before. On
+    SQLite only, where the converted value is the JSON text (an immutable str)."""
+    seen: dict[tuple[str, ...], Any] = {}
+
+    def process(value: Any) -> Any:
+        if type(value) is not list or not all(type(v) is str for v in value):
+            return proc(value)
+        key = tuple(value)
+        found = seen.get(key)
+        if found is None:
+            found = proc(value)
+            if len(seen) < 100_000:
+                seen[key] = found
+        return found
+
+    return process
 
 
 _PLANS: dict[tuple[str, Table, frozenset[str]], TablePlan] = {}
