@@ -36,10 +36,11 @@ class TablePlan:
         skip = set(raw)
         self.processors: list[tuple[int, Processor]] = []
         for i, column in enumerate(table.c):
-            proc = column.type._cached_bind_processor(dialect)
-            if proc is not None and column.name not in skip:
+            found = column.type._cached_bind_processor(dialect)
+            if found is not None and column.name not in skip:
+                proc: Processor = found
                 if isinstance(column.type, JSON) and dialect.name == "sqlite":
-                    proc = _lists_of_text_once(proc)
+                    proc = _lists_of_text_once(found)
                 self.processors.append((i, proc))
         key = table.info.get("versioned_key")
         if key is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 S = TypeVar("S")
 E = TypeVar("E")
@@ -32,8 +32,9 @@ Patch = dict[RowKey, Row | None]
 ValidKey = tuple[int, int, int]  # (valid µs, known µs, aggregate version): the fold order
 
 
-@dataclass(frozen=True)
-class Version:
+# The values made for every event of a rebuild are named tuples (immutable, and built in a
+# fraction of a frozen dataclass's time); `Segment` is kept per open row.
+class Version(NamedTuple):
     """One stored row version: its contents and its two intervals."""
 
     key: RowKey
@@ -44,8 +45,7 @@ class Version:
     known_to: int = FOREVER
 
 
-@dataclass(frozen=True)
-class Close:
+class Close(NamedTuple):
     """Stop knowing an open version (key, valid_from) at `known_to`.
 
     `known_from` is when it became known: a version known from and to the same instant was
@@ -64,8 +64,7 @@ class Changes:
     inserts: list[Version] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Recorded(Generic[E]):
+class Recorded(NamedTuple, Generic[E]):
     """A typed event with its place on both clocks."""
 
     event: E
@@ -78,8 +77,10 @@ class Recorded(Generic[E]):
         return (self.valid, self.known, self.version)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Segment:
+    """A run of one row's contents through valid time (never changed once made)."""
+
     valid_from: int
     valid_to: int
     row: Row
