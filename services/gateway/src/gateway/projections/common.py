@@ -67,6 +67,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_utc_text(value: datetime) -> str:
+    """What `UtcDateTime` stores on SQLite for an aware datetime (its bind processing and
+    SQLite's DATETIME text, "YYYY-MM-DD HH:MM:SS.ffffff" in UTC), in one step."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def reading(
     fold: Fold[Any],
     image: Callable[[Any], Image],

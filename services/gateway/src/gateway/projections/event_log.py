@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import JSON, Column, Connection, Index, Integer, MetaData, String, Table
@@ -11,7 +12,17 @@ from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedCont
 from eventstore.bulk import plan
 from eventstore.projection import BatchProjection, Failure
 from eventstore.store import StoredEvent
-from gateway.projections.common import UtcDateTime, organisation_codes_in_json
+from gateway.projections.common import (
+    UtcDateTime,
+    organisation_codes_in_json,
+    sqlite_utc_text,
+)
+
+_ENCODED = ("payload", "occurred_at", "recorded_at")  # on SQLite: texts made here
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 class EventLogProjection(BatchProjection):
@@ -52,8 +63,10 @@ class EventLogProjection(BatchProjection):
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
         # The payload is JSON-encoded once: the organisation codes are found in that text, and
         # on SQLite the same text is the column's value (SQLAlchemy's JSON type stores
-        # `json.dumps(payload)` there too); PostgreSQL's driver takes the value as it is.
+        # `json.dumps(payload)` there too), as are the two instants' texts; PostgreSQL's
+        # driver takes the values as they are.
         encode_here = conn.dialect.name == "sqlite"
+        instant = sqlite_utc_text if encode_here else _same
         rows: list[tuple[object, ...]] = []
         links: list[tuple[object, ...]] = []
         for event in events:
@@ -69,8 +82,8 @@ class EventLogProjection(BatchProjection):
                     e.aggregate_type,
                     e.aggregate_id,
                     e.aggregate_version,
-                    e.occurred_at,
-                    e.recorded_at,
+                    instant(e.occurred_at),
+                    instant(e.recorded_at),
                     e.actor,
                     e.command_id,
                     e.correlation_id,
@@ -82,6 +95,6 @@ class EventLogProjection(BatchProjection):
                 codes.add(e.aggregate_id)
             links.extend((event.stream, event.seq, c) for c in codes)
         # One statement per table for the whole batch (many rows as parameters).
-        plan(conn.dialect, self.events, raw=("payload",) if encode_here else ()).insert(conn, rows)
+        plan(conn.dialect, self.events, raw=_ENCODED if encode_here else ()).insert(conn, rows)
         plan(conn.dialect, self.organisations).insert(conn, links)
         return []
