@@ -1,6 +1,9 @@
 """`audit ocds import`'s code path against the registry service on JetStream: releases/s and
 events/s, beside a raw JetStream publish of the very events the import appended, at the
-importer's concurrency (processes in parallel, each process's releases one after another).
+importer's concurrency (processes in flight; each process's releases one after another; the
+processes in flight sent as group commits, `ImportReleaseGroup`). Two floors beside it: the
+same events as raw atomic batches of up to a thousand (what a group commit appends), and one
+atomic batch per command (what the per-command path appended).
 
 The input is generated: processes of four releases each (tender, pending award, contract
 signed with the award made definitive, an amendment), parties with KVK numbers.
@@ -8,10 +11,18 @@ signed with the award made definitive, an amendment), parties with KVK numbers.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import shutil
+import sys
+import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench.context import BenchContext
@@ -62,26 +73,23 @@ def package(processes: int) -> bytes:
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    from audit.ocds.importer import CONCURRENCY, import_items
+    from audit.ocds.importer import CONCURRENCY, GROUP, import_items
     from audit.ocds.importer_read import read
-    from bootstrap.parts import registry_service
     from contracts_schema.subjects import REGISTRY
     from eventstore.clock import SystemClock
-    from eventstore.service_app import serve_in_process, server_url
+    from eventstore.group_append import MAX_BATCH
     from eventstore.serving import request_reply
     from eventstore.store import EventStore
 
     processes = max(100, ctx.config.commands_per_level // 3)
     data = package(processes)
     clock = SystemClock()
-    store = EventStore(ctx.service_nc, clock)
-    broker = await serve_in_process(
-        server_url(ctx.service_nc), [registry_service(store, clock)], max_workers=256
-    )
     client_store = EventStore(ctx.client, clock)
-    try:
+    # The registry in a process of its own, as every deployment runs it beside the CLI.
+    async with registry_process(ctx) as cpu_seconds:
         first_seq = await client_store.last_seq(REGISTRY) + 1
         started = time.perf_counter()
+        registry_cpu, importer_cpu = cpu_seconds(), time.process_time()
         items = list(read(data, "bench"))
         report = await import_items(
             items,
@@ -89,8 +97,10 @@ async def run(ctx: BenchContext) -> list[Figure]:
             client_store,
         )
         seconds = time.perf_counter() - started
-    finally:
-        await broker.stop()
+        registry_cpu, importer_cpu = (
+            cpu_seconds() - registry_cpu,
+            time.process_time() - importer_cpu,
+        )
     stored = [e async for e in client_store.read_stream(REGISTRY, first_seq)]
     bodies = [(e.subject, e.envelope.model_dump_json().encode()) for e in stored]
     js = ctx.client.jetstream()
@@ -101,6 +111,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await js.publish("benchraw." + subject, body, stream=RAW_STREAM)
 
     raw = await closed_loop(CONCURRENCY, len(bodies), publish)
+    raw16 = await closed_loop(16, len(bodies), publish)  # the previous rounds' concurrency
     # The same events as the store appends them: each command's events in one atomic batch.
     groups: dict[str, list[tuple[str, bytes]]] = {}
     for e, body in zip(stored, bodies, strict=True):
@@ -113,18 +124,29 @@ async def run(ctx: BenchContext) -> list[Figure]:
 
     atomic = await closed_loop(CONCURRENCY, len(batches), append)
     atomic_rate = len(bodies) / atomic.seconds
+    # As a group commit lays them out: consecutive events, up to a thousand per batch, two
+    # batches in flight (one group is mapped and decided while one is stored).
+    chunks = [bodies[i : i + MAX_BATCH] for i in range(0, len(bodies), MAX_BATCH)]
+
+    async def append_chunk(_w: int, i: int) -> None:
+        await _atomic_publish(ctx.client, chunks[i])
+
+    grouped = await closed_loop(2, len(chunks), append_chunk)
+    grouped_rate = len(bodies) / grouped.seconds
     events_per_s = report.events / seconds
     ratio = events_per_s / raw.rate if raw.rate else 0.0
     note = (
         f"{report.imported:,} releases of {processes:,} processes in {seconds:.1f} s"
         f" ({report.imported / seconds:,.0f} releases/s), {report.events:,} events;"
+        f" CPU {importer_cpu:.2f} s importer, {registry_cpu:.2f} s registry;"
         f" {ratio:.2f}x raw"
         + (f"; {len(report.skipped)} skipped: {report.skipped[0]}" if report.skipped else "")
     )
     return [
         Figure(
             "ocds-import",
-            f"import, {RELEASES_PER_PROCESS} releases per process, {CONCURRENCY} processes at once",
+            f"import, {RELEASES_PER_PROCESS} releases per process, {CONCURRENCY} processes in"
+            f" flight, up to {GROUP} per group commit",
             "events/s",
             round(events_per_s, 1),
             "raw JetStream publish of the same events",
@@ -138,11 +160,27 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 "events": report.events,
                 "skipped": len(report.skipped),
                 "ratio": round(ratio, 3),
+                "raw_publish_at_16": round(raw16.rate, 1),
+                # CPU per event, independent of how busy the shared machine was.
+                "importer_cpu_ms_per_event": round(1000 * importer_cpu / report.events, 3),
+                "registry_cpu_ms_per_event": round(1000 * registry_cpu / report.events, 3),
+                "ratio_to_raw_at_16": round(events_per_s / raw16.rate if raw16.rate else 0.0, 3),
             },
         ),
         Figure(
             "ocds-import",
-            "import, beside the store's own floor",
+            "import, beside the group commit's own floor",
+            "events/s",
+            round(events_per_s, 1),
+            f"raw JetStream atomic batches of the same events, up to {MAX_BATCH} per batch",
+            round(grouped_rate, 1),
+            note=f"{len(chunks):,} batches of {len(bodies):,} events; import"
+            f" {events_per_s / grouped_rate if grouped_rate else 0:.2f}x these appends alone",
+            extra={"batches": len(chunks), "events": len(bodies)},
+        ),
+        Figure(
+            "ocds-import",
+            "import, beside the per-command path's floor",
             "events/s",
             round(events_per_s, 1),
             "raw JetStream atomic batch append of the same events, one batch per command",
@@ -153,6 +191,44 @@ async def run(ctx: BenchContext) -> list[Figure]:
             extra={"batches": len(batches), "events": len(bodies)},
         ),
     ]
+
+
+@contextlib.asynccontextmanager
+async def registry_process(ctx: BenchContext) -> AsyncIterator[Callable[[], float]]:
+    """`python -m bootstrap.serve registry` on the bench's server, until the block ends;
+    gives a function reading that process's CPU seconds so far."""
+    import nats.errors
+
+    from contracts_schema.subjects import REGISTRY
+    from eventstore.serving import request_reply
+
+    data_dir = tempfile.mkdtemp(prefix="bench-registry-")
+    env = {**os.environ, "GT_NATS_URL": ctx.nats.url, "GT_DATA_DIR": data_dir}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bootstrap.serve", "registry", env=env
+    )
+
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        subject = REGISTRY.command_subject("ImportReleaseGroup")
+        deadline = time.monotonic() + 60
+        while True:  # serving once its subscription answers (a refusal of an empty message)
+            try:
+                await request_reply(ctx.client, subject, b"{}", timeout=10)
+                break
+            except nats.errors.NoRespondersError:
+                if child.returncode is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the registry process did not start") from None
+                await asyncio.sleep(0.2)
+        yield cpu_seconds
+    finally:
+        if child.returncode is None:
+            child.terminate()
+        await asyncio.wait_for(child.wait(), timeout=30)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 ATOMIC_STREAM = "BENCHRAWATOMIC"

@@ -37,6 +37,7 @@ NOT_GENERATED = {
     "RecordImportedTenderRelease",
     "RecordImportedContractRelease",
     "ImportProcessReleases",
+    "ImportReleaseGroup",
 }
 SAMPLE = settings(
     max_examples=150,

@@ -20,9 +20,11 @@ from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.clock import Clock
 from eventstore.errors import AlreadyAppended, AppendFailed, ConcurrencyConflict, StreamNotFound
+from eventstore.group_append import GroupedEvent, check_group
 from eventstore.ports import (
     EventSource,
     EventStorePort,
+    GroupAppender,
     Handler,
     ProcessedCommands,
     Subscription,
@@ -193,6 +195,47 @@ class InMemoryEventStore:
             wakeup.set()
         return stored
 
+    async def append_group(self, events: Sequence[GroupedEvent]) -> list[StoredEvent]:
+        """As `EventStore.append_group`: all or none; a stale expected sequence anywhere is a
+        conflict, a Msg-Id seen before fails the batch (10201)."""
+        if not events:
+            return []
+        check_group(events)
+        context = events[0].context
+        stream = self._streams.get(context.stream)
+        if stream is None:
+            raise AppendFailed(None, f"no stream listens on {events[0].subject}")
+        # No await from here on: the checks and the write are one step, as on the server.
+        now = self._monotonic()
+        stream.msg_ids = {k: t for k, t in stream.msg_ids.items() if now - t < self._window}
+        if len(events) > 1 and any(e.msg_id in stream.msg_ids for e in events):
+            raise AppendFailed(
+                BATCH_DUPLICATE_MSG_ID, "atomic publish batch contains duplicate message id"
+            )
+        for e in events:
+            if e.expected_last_seq is None:
+                continue
+            aggregate = stream.by_aggregate.get((e.aggregate_type, e.aggregate_id), [])
+            actual = aggregate[-1].seq if aggregate else 0
+            if actual != e.expected_last_seq:
+                raise ConcurrencyConflict(
+                    e.subject_filter, e.expected_last_seq, f"wrong last sequence: {actual}"
+                )
+        if len(events) == 1 and events[0].msg_id in stream.msg_ids:
+            raise AppendFailed(None, "the group's one event was appended before")
+        stored = []
+        for e in events:
+            seq = stream.last_seq + 1
+            subject = e.subject
+            kept = decode(subject, context.stream, seq, e.envelope.model_dump_json().encode())
+            stream.events.append(kept)
+            stream.by_aggregate.setdefault((e.aggregate_type, e.aggregate_id), []).append(kept)
+            stream.msg_ids[e.msg_id] = now
+            stored.append(StoredEvent(e.envelope, context.stream, seq, subject))
+        for wakeup in stream.wakeups:
+            wakeup.set()
+        return stored
+
     async def restore(self, events: Sequence[StoredEvent]) -> None:
         """Put events stored elsewhere back as they were (same envelope, sequence, subject),
         e.g. a frozen corpus; each stream's sequence must continue without a hole."""
@@ -315,3 +358,4 @@ _conforms: type[EventStorePort] = InMemoryEventStore
 _feeds: type[EventSource] = InMemoryEventStore
 _subscribes: type[Subscription] = InMemorySubscriber
 _records: type[ProcessedCommands] = InMemoryProcessedCommands
+_groups: type[GroupAppender] = InMemoryEventStore

@@ -10,11 +10,14 @@ The acceptance suite in tests/acceptance holds both to the same behaviour.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
+
+if TYPE_CHECKING:
+    from eventstore.group_append import GroupedEvent
 
 Handler = Callable[[list[StoredEvent]], Awaitable[None]]
 
@@ -44,6 +47,14 @@ class EventStorePort(Protocol):
         *,
         headers: Mapping[str, str] | None = None,
     ) -> list[StoredEvent]: ...
+
+
+@runtime_checkable
+class GroupAppender(Protocol):
+    """A store that appends many aggregates' events in one atomic step (a group commit,
+    `eventstore.group_append`); both stores offer it beside `append`."""
+
+    async def append_group(self, events: Sequence[GroupedEvent]) -> list[StoredEvent]: ...
 
 
 class Subscription(Protocol):

@@ -31,7 +31,8 @@ from eventstore.errors import (
     EventStoreError,
     StreamNotFound,
 )
-from eventstore.ports import EventStorePort
+from eventstore.group_append import GroupedEvent, publish_group
+from eventstore.ports import EventStorePort, GroupAppender
 from eventstore.records import (
     AggregateHistory,
     CommandMetadata,
@@ -302,5 +303,11 @@ class EventStore:
             for i, envelope in enumerate(envelopes)
         ]
 
+    async def append_group(self, events: Sequence[GroupedEvent]) -> list[StoredEvent]:
+        """Many aggregates' sealed events in one atomic batch, each aggregate guarded by its
+        expected last sequence (`eventstore.group_append`): all stored, or none."""
+        return await publish_group(self._nc, events)
+
 
 _conforms: type[EventStorePort] = EventStore
+_groups: type[GroupAppender] = EventStore

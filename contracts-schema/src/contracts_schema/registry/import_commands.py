@@ -104,8 +104,37 @@ class ProcessReleasesImported(Value):
     releases: list[ImportedReleaseOutcome]
 
 
+class ImportReleaseGroup(Command):
+    """Record several processes' releases in one message: a group commit.
+
+    Each process is executed exactly as its own `ImportProcessReleases` would be (its
+    command ids, valid times, provenance, idempotency and refusals), and the events of all
+    of them are appended together in as few atomic appends as the store allows. A process
+    that is refused anywhere, or whose aggregates another writer moved meanwhile, is
+    executed on its own instead: its answer is the same either way.
+    """
+
+    context: ClassVar[str] = "registry"
+    future_valid_time_allowed: ClassVar[bool] = False
+
+    processes: list[ImportProcessReleases] = Field(
+        max_length=1000, description="The processes, each with its releases in order."
+    )
+
+
+class ReleaseGroupImported(Value):
+    """The reply to ImportReleaseGroup: per process, in order, what its own
+    ImportProcessReleases would have been answered (a process that is not a valid
+    ImportProcessReleases is refused alone, INVALID_COMMAND)."""
+
+    status: Literal["imported"] = "imported"
+    command_id: str
+    processes: list[ProcessReleasesImported | CommandRejected]
+
+
 IMPORT_COMMANDS: tuple[type[Command], ...] = (
     RecordImportedTenderRelease,
     RecordImportedContractRelease,
     ImportProcessReleases,
+    ImportReleaseGroup,
 )

@@ -2,7 +2,9 @@
 
 Releases of one process are imported in date order, one after the other (each is compared
 with the process compiled before it), many in one message (`ImportProcessReleases`, executed
-by the registry as the releases' own commands in order); processes go concurrently. A
+by the registry as the releases' own commands in order); processes go concurrently, and the
+messages of the processes in flight go to the registry together (`ImportReleaseGroup`: a
+group commit, their events appended in one atomic batch). A
 release that fails the 1.1.5 schema, cannot be mapped or is refused by the registry is
 reported with its JSON path and reason and skipped; the rest are imported. The same release
 imported again sends the same command ids, which the registry answers as duplicates:
@@ -34,7 +36,9 @@ from contracts_schema.registry.import_commands import (
     ImportedRelease,
     ImportedReleaseOutcome,
     ImportProcessReleases,
+    ImportReleaseGroup,
     ProcessReleasesImported,
+    ReleaseGroupImported,
 )
 from contracts_schema.registry.state import ContractState, ContractStatus, LotStatus, TenderState
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
@@ -44,9 +48,13 @@ from eventstore.ports import EventStorePort
 
 # A command message in, the reply's bytes out: NATS request/reply, or `handle` in-process.
 Request = Callable[[str, bytes], Awaitable[bytes]]
-CONCURRENCY = 16  # processes in flight: each holds one of the registry's command workers
+GROUP = 64  # processes per ImportReleaseGroup message (its events: one atomic append)
+CONCURRENCY = 2 * GROUP  # processes in flight: one group is mapped while one is stored
 BATCH = 50  # releases per ImportProcessReleases message
 MAX_MESSAGE = 900_000  # bytes; NATS refuses messages over its max_payload (1 MB by default)
+# A group's reply names every command's events: about as large as the group itself, up to
+# half as large again for commands of few facts; so a group stays well under max_payload.
+MAX_GROUP_MESSAGE = 400_000
 ATTEMPTS = 3
 RETRY_PAUSE = 1.0
 
@@ -135,10 +143,15 @@ async def import_items(
         # Validated with its process (below), so that the first processes are sent meanwhile.
         processes.setdefault(item.release["ocid"], []).append(item)
     limit = asyncio.Semaphore(CONCURRENCY)
+    group = _Group(request)
 
     async def one_process(releases: list[Item]) -> None:
         async with limit:
-            await _Process(releases, request, store, report, progress).run()
+            group.started()
+            try:
+                await _Process(releases, group.ask, store, report, progress).run()
+            finally:
+                group.finished()
 
     await asyncio.gather(*(one_process(r) for r in processes.values()))
     return report
@@ -156,7 +169,7 @@ class _Process:
     def __init__(
         self,
         items: list[Item],
-        request: Request,
+        ask: Ask,
         store: EventStorePort,
         report: Report,
         progress: Callable[[int], None],
@@ -166,7 +179,7 @@ class _Process:
             items, key=lambda i: str(i.release.get("date", "")) if i.release else ""
         )
         self.ocid = str(self.items[0].release["ocid"]) if self.items[0].release else ""
-        self.request = request
+        self.ask = ask
         self.store = store
         self.report = report
         self.progress = progress
@@ -264,7 +277,7 @@ class _Process:
             self._skip(Problem(item.path, f"its facts ({len(payload):,} bytes) exceed the"
                                f" largest command message ({MAX_MESSAGE:,} bytes)"))  # fmt: skip
             return []
-        answer = await self._ask(payload)
+        answer = await self._ask(command, body.actor, len(payload))
         if isinstance(answer, CommandRejected) or not answer.releases:  # the batch as a whole
             why = (f"{answer.code}: {answer.message}" if isinstance(answer, CommandRejected)
                    else "the registry answered for none of these releases")  # fmt: skip
@@ -297,18 +310,14 @@ class _Process:
             self.report.events += sum(len(r.events) for r in accepted)
         self.progress(1)
 
-    async def _ask(self, payload: bytes) -> ProcessReleasesImported | CommandRejected:
+    async def _ask(
+        self, command: ImportProcessReleases, actor: str, size: int
+    ) -> ProcessReleasesImported | CommandRejected:
         """The registry's answer; a transient failure is retried with the same command ids
         (nothing is stored twice), a few times."""
-        subject = REGISTRY.command_subject(ImportProcessReleases.command_type)
         answer: ProcessReleasesImported | CommandRejected
         for attempt in range(ATTEMPTS):
-            try:
-                data = await self.request(subject, payload)
-            except (TimeoutError, ConnectionError) as exc:  # the outcome is unknown: ask again
-                answer = CommandRejected(code="UNAVAILABLE", message=f"no answer: {exc!r}")
-            else:
-                answer = _reply(data)
+            answer = await self.ask(command, actor, size)
             if not (isinstance(answer, CommandRejected) and answer.code == "UNAVAILABLE"):
                 return answer
             if attempt + 1 < ATTEMPTS:
@@ -316,11 +325,108 @@ class _Process:
         return answer
 
 
-def _reply(data: bytes) -> ProcessReleasesImported | CommandRejected:
-    body = json.loads(data)
-    if body.get("status") == "imported":
-        return ProcessReleasesImported.model_validate(body)
-    return CommandRejected.model_validate(body)
+Answer = ProcessReleasesImported | CommandRejected
+Ask = Callable[[ImportProcessReleases, str, int], Awaitable[Answer]]
+
+
+@dataclass
+class _Waiting:
+    command: ImportProcessReleases
+    size: int  # bytes of its own message
+    answer: asyncio.Future[Answer]
+
+
+class _Group:
+    """Gathers the messages of the processes in flight into `ImportReleaseGroup` messages.
+
+    A group is sent once it is full (GROUP processes, or MAX_GROUP_MESSAGE bytes), or as soon as
+    every process in flight waits for an answer: no clock, no process waits for one that is
+    still mapping. A message of one process goes as `ImportProcessReleases`."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._active = 0  # processes running
+        self._blocked = 0  # of which waiting for an answer (queued, or sent)
+        self._queues: dict[str, list[_Waiting]] = {}  # per actor (one per request)
+        self._sending: set[asyncio.Task[None]] = set()
+
+    def started(self) -> None:
+        self._active += 1
+
+    def finished(self) -> None:
+        self._active -= 1
+        self._flush(every=self._blocked >= self._active)
+
+    async def ask(self, command: ImportProcessReleases, actor: str, size: int) -> Answer:
+        queue = self._queues.setdefault(actor, [])
+        if queue and sum(w.size for w in queue) + size > MAX_GROUP_MESSAGE:
+            self._send(actor)
+            queue = self._queues.setdefault(actor, [])
+        waiting = _Waiting(command, size, asyncio.get_running_loop().create_future())
+        queue.append(waiting)
+        if len(queue) >= GROUP:
+            self._send(actor)
+        self._blocked += 1
+        try:
+            self._flush(every=self._blocked >= self._active)
+            return await waiting.answer
+        finally:
+            self._blocked -= 1
+
+    def _flush(self, every: bool) -> None:
+        if every:
+            for actor in list(self._queues):
+                self._send(actor)
+
+    def _send(self, actor: str) -> None:
+        waiting = self._queues.pop(actor, [])
+        if waiting:
+            task = asyncio.ensure_future(self._answer(actor, waiting))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _answer(self, actor: str, waiting: list[_Waiting]) -> None:
+        try:
+            answers = await self._exchange(actor, [w.command for w in waiting])
+        except BaseException as exc:
+            for w in waiting:
+                if not w.answer.done():
+                    w.answer.set_exception(exc)
+            return
+        for w, answer in zip(waiting, answers, strict=True):
+            if not w.answer.done():
+                w.answer.set_result(answer)
+
+    async def _exchange(self, actor: str, commands: list[ImportProcessReleases]) -> list[Answer]:
+        one = len(commands) == 1
+        command: ImportProcessReleases | dict[str, Any] = commands[0]
+        if not one:
+            ids = "\n".join(c.command_id for c in commands)
+            command = {"command_id": command_id("group", ids, "group"),
+                       "processes": [c.model_dump(mode="json") for c in commands]}  # fmt: skip
+        kind = ImportProcessReleases if one else ImportReleaseGroup
+        body = CommandRequest(
+            command_type=kind.command_type,
+            command=command if isinstance(command, dict) else command.model_dump(mode="json"),
+            actor=actor,
+        )
+        try:
+            data = await self._request(REGISTRY.command_subject(kind.command_type),
+                                       body.model_dump_json().encode())  # fmt: skip
+        except (TimeoutError, ConnectionError) as exc:  # the outcome is unknown: ask again
+            return [CommandRejected(code="UNAVAILABLE", message=f"no answer: {exc!r}")] * len(
+                commands
+            )
+        reply = json.loads(data)
+        if reply.get("status") != "imported":
+            return [CommandRejected.model_validate(reply)] * len(commands)
+        if one:
+            return [ProcessReleasesImported.model_validate(reply)]
+        group = ReleaseGroupImported.model_validate(reply)
+        if len(group.processes) != len(commands):
+            why = f"the registry answered for {len(group.processes)} of {len(commands)} processes"
+            return [CommandRejected(code="INTERNAL_ERROR", message=why)] * len(commands)
+        return list(group.processes)
 
 
 __all__ = ["Problem", "Report", "import_items"]

@@ -1,0 +1,263 @@
+"""Many commands' events, on many aggregates, appended in one atomic JetStream batch.
+
+A JetStream atomic batch is committed (and synced) as one unit, one commit at a time per
+stream: a commit per command bounds a bulk writer to a few dozen commands a second. A group
+commit decides many commands first and appends all their events in one batch:
+
+- `StagedStore` is an `EventStorePort` that a `CommandService` decides on as usual (load,
+  decide, seal, append), but its appends are only staged: each aggregate continues from its
+  staged events (version, hash chain, a provisional sequence), and a load sees them.
+- `GroupedEvent` is one staged event, in the order staged; each aggregate's first carries
+  the sequence its decisions were based on. `append_group` on a store (JetStream:
+  `publish_group`) appends a list of them all or none, each aggregate guarded by its own
+  expected last sequence (the header is honoured on any message of a batch), as `append`
+  guards one. A stale aggregate fails the whole batch (`ConcurrencyConflict`), a Msg-Id
+  stored before fails it too (10201, a resend); nothing is stored.
+
+The single-aggregate `append` is unchanged; this is an additional way in.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client as NATS
+
+from contracts_schema.envelope import EventEnvelope
+from contracts_schema.subjects import BoundedContext
+from eventstore.errors import AppendFailed, ConcurrencyConflict
+from eventstore.ports import EventStorePort
+from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
+
+MAX_BATCH = 1000  # nats-server's default `jetstream.limits.batch.max_msgs`
+# Provisional sequences of staged events lie above any real one: index + PROVISIONAL.
+PROVISIONAL = 1 << 62
+WRONG_LAST_SEQUENCE = 10071
+BATCH_WRONG_LAST_SEQUENCE = 10164
+COMMIT_TIMEOUT = 30.0  # seconds: a commit of a thousand messages is synced once
+
+
+@dataclass(frozen=True)
+class GroupedEvent:
+    """One sealed event of a group, with its deduplication id; the first event of each
+    aggregate in the group carries the aggregate's last sequence its decisions were made on."""
+
+    context: BoundedContext
+    aggregate_type: str
+    aggregate_id: str
+    envelope: EventEnvelope
+    msg_id: str
+    expected_last_seq: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. W3C traceparent
+
+    @property
+    def subject(self) -> str:
+        return self.context.event_subject(
+            self.aggregate_type, self.aggregate_id, self.envelope.event_type
+        )
+
+    @property
+    def subject_filter(self) -> str:
+        return self.context.aggregate_filter(self.aggregate_type, self.aggregate_id)
+
+
+def msg_id(context: BoundedContext, command_id: str, aggregate_id: str, index: int) -> str:
+    """The Nats-Msg-Id `EventStore.append` gives an event: a resend is deduplicated."""
+    return f"{context.name}:{command_id}:{aggregate_id}:{index}"
+
+
+def check_group(events: Sequence[GroupedEvent]) -> None:
+    streams = {e.context.stream for e in events}
+    if len(streams) > 1:
+        raise ValueError(f"a group appends to one stream, not {sorted(streams)}")
+    if len(events) > MAX_BATCH:
+        raise ValueError(f"a group holds at most {MAX_BATCH} events, not {len(events)}")
+
+
+async def publish_group(nc: NATS, events: Sequence[GroupedEvent]) -> list[StoredEvent]:
+    """Append the events, in order, in one atomic batch (JetStream): all or none. Raises
+    ConcurrencyConflict when an aggregate moved, AppendFailed otherwise (10201: one of the
+    Msg-Ids was stored before)."""
+    if not events:
+        return []
+    check_group(events)
+    batch_id = uuid.uuid4().hex
+    atomic = len(events) > 1
+    reply: dict[str, Any] = {}
+    for n, event in enumerate(events, start=1):
+        headers = {**event.headers, "Nats-Msg-Id": event.msg_id}
+        if event.expected_last_seq is not None:  # honoured on any message of a batch
+            headers["Nats-Expected-Last-Subject-Sequence"] = str(event.expected_last_seq)
+            headers["Nats-Expected-Last-Subject-Sequence-Subject"] = event.subject_filter
+        if atomic:
+            headers["Nats-Batch-Id"] = batch_id
+            headers["Nats-Batch-Sequence"] = str(n)
+        payload = event.envelope.model_dump_json().encode()
+        if n < len(events):
+            await nc.publish(event.subject, payload, headers=headers)
+            continue
+        if atomic:
+            headers["Nats-Batch-Commit"] = "1"
+        try:
+            msg = await nc.request(event.subject, payload, headers=headers, timeout=COMMIT_TIMEOUT)
+        except nats.errors.NoRespondersError as exc:
+            raise AppendFailed(None, f"no stream listens on {event.subject}") from exc
+        reply = json.loads(msg.data or b"{}")
+    error = reply.get("error")
+    if error:
+        if error.get("err_code") in (WRONG_LAST_SEQUENCE, BATCH_WRONG_LAST_SEQUENCE):
+            raise ConcurrencyConflict(
+                "(an aggregate of the group)", 0, error.get("description", "")
+            )
+        raise AppendFailed(error.get("err_code"), error.get("description", str(error)))
+    if reply.get("duplicate"):  # a group of one event, stored before under its Msg-Id
+        raise AppendFailed(None, "the group's one event was appended before")
+    first = int(reply["seq"]) - len(events) + 1
+    return positioned(events, str(reply["stream"]), first)
+
+
+def positioned(events: Sequence[GroupedEvent], stream: str, first: int) -> list[StoredEvent]:
+    """The events as stored from sequence `first` on, in order."""
+    return [StoredEvent(e.envelope, stream, first + i, e.subject) for i, e in enumerate(events)]
+
+
+@dataclass
+class _Staged:
+    base: AggregateHistory  # as loaded before the first staged event
+    events: list[StoredEvent] = field(default_factory=list)
+    msg_ids: list[str] = field(default_factory=list)
+    headers: list[Mapping[str, str]] = field(default_factory=list)
+
+    def history(self) -> AggregateHistory:
+        b = self.base
+        last_seq = self.events[-1].seq if self.events else b.last_seq
+        return AggregateHistory(
+            b.context, b.aggregate_type, b.aggregate_id, (*b.events, *self.events), last_seq
+        )
+
+
+class StagedStore:
+    """An `EventStorePort` whose appends are staged, to be appended as one group.
+
+    Loads read the base store once per aggregate (the staged decisions are based on that
+    read) plus what was staged since; appends check the expected sequence against the staged
+    head and number their events provisionally (`PROVISIONAL` + their index in the group).
+    `groups()` gives what to append; `real_seq` maps a provisional sequence once stored.
+    """
+
+    def __init__(self, base: EventStorePort) -> None:
+        self._base = base
+        self._staged: dict[tuple[str, str, str], _Staged] = {}
+        self._count = 0
+
+    @property
+    def count(self) -> int:
+        """Events staged so far."""
+        return self._count
+
+    def real_seq(self, provisional: int, first: int) -> int:
+        """The sequence of a staged event once the group is stored from `first` on."""
+        return first + provisional - PROVISIONAL if provisional >= PROVISIONAL else provisional
+
+    async def ensure_stream(self, context: BoundedContext) -> None:
+        await self._base.ensure_stream(context)
+
+    async def last_seq(self, context: BoundedContext) -> int:
+        return await self._base.last_seq(context)
+
+    async def load(
+        self, context: BoundedContext, aggregate_type: str, aggregate_id: str
+    ) -> AggregateHistory:
+        return (await self._aggregate(context, aggregate_type, aggregate_id)).history()
+
+    async def _aggregate(
+        self, context: BoundedContext, aggregate_type: str, aggregate_id: str
+    ) -> _Staged:
+        key = (context.stream, aggregate_type, aggregate_id)
+        staged = self._staged.get(key)
+        if staged is None:
+            base = await self._base.load(context, aggregate_type, aggregate_id)
+            staged = self._staged.setdefault(key, _Staged(base))
+        return staged
+
+    async def read_stream(
+        self, context: BoundedContext, from_seq: int = 1, subject_filter: str | None = None
+    ) -> AsyncIterator[StoredEvent]:
+        from eventstore.memory import subject_matches
+
+        wanted = subject_filter or context.event_subjects
+        if from_seq < PROVISIONAL:
+            async for event in self._base.read_stream(context, from_seq, subject_filter):
+                yield event
+        staged = sorted(
+            (e for s in self._staged.values() for e in s.events if e.stream == context.stream),
+            key=lambda e: e.seq,
+        )
+        for event in staged:
+            if event.seq >= from_seq and subject_matches(wanted, event.subject):
+                yield event
+
+    def seal(
+        self, history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
+    ) -> list[EventEnvelope]:
+        return self._base.seal(history, new_events, meta)
+
+    async def append(
+        self,
+        history: AggregateHistory,
+        new_events: Sequence[NewEvent],
+        meta: CommandMetadata,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[StoredEvent]:
+        extra = dict(headers or {})
+        reserved = sorted(k for k in extra if k.lower().startswith("nats-"))
+        if reserved:
+            raise ValueError(f"extra event headers may not set {', '.join(reserved)}")
+        if not new_events:
+            return []
+        context = history.context
+        staged = await self._aggregate(context, history.aggregate_type, history.aggregate_id)
+        head = staged.history().last_seq
+        if head != history.last_seq:
+            filter_ = context.aggregate_filter(history.aggregate_type, history.aggregate_id)
+            raise ConcurrencyConflict(filter_, history.last_seq, f"staged head is {head}")
+        stored = []
+        for index, envelope in enumerate(self.seal(history, new_events, meta), start=1):
+            subject = context.event_subject(
+                history.aggregate_type, history.aggregate_id, envelope.event_type
+            )
+            event = StoredEvent(envelope, context.stream, PROVISIONAL + self._count, subject)
+            self._count += 1
+            staged.events.append(event)
+            staged.msg_ids.append(msg_id(context, meta.command_id, history.aggregate_id, index))
+            staged.headers.append(extra)
+            stored.append(event)
+        return stored
+
+    def events(self) -> list[GroupedEvent]:
+        """What to append, in the order staged; event i has provisional sequence
+        PROVISIONAL + i, and stored from sequence `first` on it gets `first + i`. Each
+        aggregate's first event carries the sequence its decisions were based on."""
+        found: list[tuple[int, GroupedEvent]] = []
+        for s in self._staged.values():
+            b = s.base
+            for n, (event, mid, extra) in enumerate(
+                zip(s.events, s.msg_ids, s.headers, strict=True)
+            ):
+                expected = b.last_seq if n == 0 else None
+                grouped = GroupedEvent(
+                    b.context, b.aggregate_type, b.aggregate_id, event.envelope, mid, expected,
+                    extra,
+                )  # fmt: skip
+                found.append((event.seq, grouped))
+        found.sort(key=lambda t: t[0])
+        return [g for _, g in found]
+
+
+_conforms: type[EventStorePort] = StagedStore
