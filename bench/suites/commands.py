@@ -9,17 +9,22 @@ same storage settings, at the same concurrency: what JetStream alone costs.
 Then: the bench route on aggregates with 10 to 10,000 prior events (cost flat in length:
 the first command loads and folds once, later ones use the cached fold), and the registry
 route served by one and by two service processes of their own (`python -m bootstrap.serve
-registry`, one queue group) at the highest concurrency.
+registry`), one at a time and at the highest concurrency. Commands are partitioned by
+aggregate (`eventstore.partitions`): with two processes each serves half the partitions, so
+a contract's commands meet one process and its warm cache.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time as clock_time
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -128,10 +133,21 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
                 await send_command(client, REGISTRY, own_ids(top, w, i, p, "warm-"), actor="bench")
 
             await closed_loop(top, len(contracts), warm)
-            pids = [p.pid for p in running]
-            figures += await level(
-                client, reader, REGISTRY, label, own_ids, top, config, pids, nats_pid
-            )
+            pids = [p.pid for p, _port in running]
+            ports = [port for _p, port in running]
+            for c in (1, top):
+                figures += await level(
+                    client,
+                    reader,
+                    REGISTRY,
+                    label,
+                    own_ids,
+                    c,
+                    config,
+                    pids,
+                    nats_pid,
+                    functools.partial(append_conflicts, ports),
+                )
     return figures
 
 
@@ -213,20 +229,43 @@ async def by_length(client: NATS, store: EventStore, config: Config) -> list[Fig
     return figures
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def append_conflicts(ports: Sequence[int]) -> float:
+    """Appends refused for a stale expected sequence, over the service processes (their
+    /metrics): another process wrote the aggregate since this one cached it."""
+    total = 0.0
+    for port in ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+            for line in page.read().decode().splitlines():
+                if line.startswith("gt_append_conflicts_total{"):
+                    total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 @contextmanager
-def registry_processes(nats_url: str, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """`count` registry services as the containers run them, in one queue group."""
+def registry_processes(
+    nats_url: str, count: int
+) -> Iterator[list[tuple[subprocess.Popen[bytes], int]]]:
+    """`count` registry services as the containers run them (commands partitioned between
+    them), each with its metrics port."""
     data = Path(tempfile.mkdtemp(prefix="bench-registry-"))
     env = {**os.environ, "GT_NATS_URL": nats_url, "GT_DATA_DIR": str(data)}
     logs = [data / f"registry-{i}.log" for i in range(count)]
+    ports = [free_port() for _ in logs]
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "bootstrap.serve", "registry"],
-            env=env,
+            env={**env, "GT_METRICS_HOST": "127.0.0.1", "GT_METRICS_PORT": str(port)},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
         )
-        for log in logs
+        for log, port in zip(logs, ports, strict=True)
     ]
     try:
         deadline = clock_time.monotonic() + 60
@@ -234,7 +273,7 @@ def registry_processes(nats_url: str, count: int) -> Iterator[list[subprocess.Po
             if clock_time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"registry processes did not start: see {data}")
             clock_time.sleep(0.2)
-        yield processes
+        yield list(zip(processes, ports, strict=True))
     finally:
         for process in processes:
             process.terminate()
@@ -330,6 +369,7 @@ async def level(
     config: Config,
     services: Sequence[int] = (),
     broker: int | None = None,
+    conflicts: Callable[[], float] | None = None,
 ) -> list[Figure]:
     """One route at one concurrency; `services`: the pids of service processes of their own,
     whose CPU is reported beside the machine's (can more processes use more CPU?)."""
@@ -343,9 +383,12 @@ async def level(
         if reply.status != "accepted":
             rejected.append(reply.code)
 
+    conflicts_before = conflicts() if conflicts else 0.0
     before = CpuUse.now(services, broker)
     commands = await closed_loop(c, n, command)
     cpu = CpuUse.now(services, broker).since(before, commands.seconds)
+    stale_count = conflicts() - conflicts_before if conflicts else None
+    stale = f"{stale_count:g} append conflicts" if stale_count is not None else None
     bodies = [
         (e.subject, e.envelope.model_dump_json().encode())
         async for e in store.read_stream(context, first_seq)
@@ -367,8 +410,10 @@ async def level(
             note="; ".join(
                 ([f"{len(rejected)} rejected: {sorted(set(rejected))}"] if rejected else [])
                 + ([cpu.describe(n)] if services else [])
+                + ([stale] if stale else [])
             ),
-            extra={"cpu": cpu.as_json(n)} if services else {},
+            extra=({"cpu": cpu.as_json(n)} if services else {})
+            | ({"append_conflicts": stale_count} if stale_count is not None else {}),
         )
     ]
     ours, theirs = latency_ms(commands.latencies), latency_ms(raw.latencies)

@@ -9,6 +9,14 @@ amends a contract through the `amendContract` mutation, then polls
 `contract { lastAmendment }` until it shows the amendment. A second figure asks once with the
 reply's consistency token (read-your-writes). Baseline: from a raw publish to an ordered
 consumer receiving that message (JetStream alone).
+
+Each figure's `extra.stages` says where the time went, per stage of a probe's write (p50/p99
+over the probes, ms): the projector announces, with each commit, when it received the batch,
+took the SQLite writer, committed and announced (`eventstore.projection_news.News.stages`,
+wall clock, comparable across the processes of one machine); the suite hears the
+announcements on the gateway's connection and knows when each answer came. Also: each read
+model's wait for the writer and hold of it over the run, and the slowest probes stage by stage.
+A polling answer lags the commit by up to one query's round trip (the "one poll" stage).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import secrets
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,9 +44,12 @@ from bench.workload import ensure_raw_stream
 from bootstrap.system import System
 from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import REGISTRY
+from eventstore.commands import parse_consistency_token
+from eventstore.projection_news import SUBJECT_PREFIX, News
 from eventstore.serving import send_command
 from eventstore.sql import make_engine
 from gateway.projections import ContractsProjection
+from gateway.readmodels import AUDIT_HISTORY
 
 POLL = 0.001
 MAX_IN_FLIGHT = 64
@@ -138,6 +150,143 @@ async def graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]
     return body["data"]
 
 
+@dataclass
+class Probe:
+    """One probe's instants (wall clock, seconds since the epoch: comparable with the
+    projector's announced stages) and the positions its reply's token names."""
+
+    sent: float = 0.0
+    replied: float = 0.0
+    visible: float = 0.0  # the answer that showed the write arrived
+    last_miss: float | None = None  # the last answer that did not show it arrived
+    positions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def latency(self) -> float:
+        return self.visible - self.replied
+
+
+class Announcements:
+    """Every read model's announcements (`eventstore.projection_news`) as heard in this process
+    (the gateway's): when each arrived, the positions it names, the stages it reports."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[float, str, News]] = []  # (arrived, read model key, news)
+        self._sub: Any = None
+
+    async def start(self, nc: NATS) -> None:
+        async def on_message(msg: Msg) -> None:
+            arrived = time.time()
+            self.heard.append((arrived, msg.subject.rsplit(".", 1)[-1], News.decode(msg.data)))
+
+        self._sub = await nc.subscribe(f"{SUBJECT_PREFIX}.>", cb=on_message)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    def reaching(self, key: str, positions: dict[str, int]) -> tuple[float, News] | None:
+        """The first commit of read model `key` that covers `positions` (its streams only)."""
+        for arrived, k, news in self.heard:
+            if k != key or not news.stages:
+                continue
+            mine = {s: q for s, q in positions.items() if s in news.positions}
+            if mine and all(news.positions[s] >= q for s, q in mine.items()):
+                return arrived, news
+        return None
+
+
+STAGES = (  # (name, from, to): instants of one probe's write, in order
+    ("mutation sent -> reply", "sent", "replied"),
+    ("reply -> projector received the event", "replied", "received"),
+    ("received -> writer turn taken", "received", "turn"),
+    ("turn -> committed", "turn", "committed"),
+    ("committed -> announced", "committed", "announced"),
+    ("announced -> heard by the gateway", "announced", "heard"),
+    ("heard -> visible in an answer", "heard", "visible"),
+    ("reply -> committed (readable in the database)", "replied", "committed"),
+    ("reply -> visible (the figure)", "replied", "visible"),
+)
+
+
+POLL_STAGE = "last answer without the write -> the answer with it (one poll)"
+
+
+def breakdown(
+    probes: list[Probe], announcements: Announcements, keys: dict[str, set[str]]
+) -> dict[str, Any]:
+    """Per stage, p50 and p99 in ms over the probes, for the read models `keys` (with the
+    streams each reads; the last of them to reach a probe's write is the one its answer
+    waited for)."""
+    per_stage: dict[str, list[float]] = {name: [] for name, _, _ in STAGES}
+    unexplained = 0
+    for p in probes:
+        reached = [
+            announcements.reaching(k, p.positions)
+            for k, streams in keys.items()
+            if streams & set(p.positions)
+        ]
+        if not all(reached):
+            unexplained += 1
+            continue
+        arrived, news = max((r for r in reached if r is not None), key=lambda r: r[0])
+        at = {"sent": p.sent, "replied": p.replied, "visible": p.visible, "heard": arrived}
+        at.update(news.stages)
+        for name, start, end in STAGES:
+            if start in at and end in at:
+                per_stage[name].append(at[end] - at[start])
+        if p.last_miss is not None:  # the granularity of polling: one query's round trip
+            per_stage.setdefault(POLL_STAGE, []).append(p.visible - p.last_miss)
+    result: dict[str, Any] = {
+        name: {k: v for k, v in latency_ms(samples).items()} if samples else None
+        for name, samples in per_stage.items()
+    }
+    result["read models"] = sorted(keys)
+    # The slowest probes stage by stage: where a tail comes from.
+    worst = sorted(probes, key=lambda p: p.latency)[-3:]
+    result["slowest probes"] = [_stages_of(p, announcements, keys) for p in reversed(worst)]
+    result["probes without a matching announcement"] = unexplained
+    return result
+
+
+def _stages_of(
+    p: Probe, announcements: Announcements, keys: dict[str, set[str]]
+) -> dict[str, float]:
+    """One probe's instants in ms after its reply, per read model that had to reach it."""
+    found: dict[str, float] = {"visible": round((p.visible - p.replied) * 1000, 1)}
+    for k, streams in keys.items():
+        if not streams & set(p.positions):
+            continue
+        reached = announcements.reaching(k, p.positions)
+        if reached is None:
+            continue
+        arrived, news = reached
+        for stage, at in {**news.stages, "heard": arrived}.items():
+            found[f"{k} {stage}"] = round((at - p.replied) * 1000, 1)
+    return found
+
+
+def per_read_model(announcements: Announcements, since: float, until: float) -> dict[str, Any]:
+    """Every commit announced between `since` and `until`, per read model: how long it waited
+    for the writer after receiving its batch, and how long it held it (p50/p99 ms, count)."""
+    waits: dict[str, list[float]] = {}
+    holds: dict[str, list[float]] = {}
+    for arrived, key, news in announcements.heard:
+        st = news.stages
+        if not since <= arrived <= until or not {"received", "turn", "committed"} <= set(st):
+            continue
+        waits.setdefault(key, []).append(st["turn"] - st["received"])
+        holds.setdefault(key, []).append(st["committed"] - st["turn"])
+    return {
+        key: {
+            "commits": len(waits[key]),
+            "received -> turn": latency_ms(waits[key]),
+            "turn -> committed": latency_ms(holds[key]),
+        }
+        for key in sorted(waits)
+    }
+
+
 async def probe(
     http: httpx.AsyncClient,
     contract_id: str,
@@ -145,23 +294,27 @@ async def probe(
     i: int,
     with_token: bool,
     system: System,
-) -> float:
+) -> Probe:
     summary = f"probe {i} {uuid.uuid4().hex[:8]}"
     variables = {
         "input": {"contractId": contract_id, "summary": summary, "occurredAt": on.isoformat()}
     }
+    seen = Probe(sent=time.time())
     reply = (await graphql(http, MUTATION, variables))["amendContract"]
-    replied = time.perf_counter()
+    seen.replied = replied = time.time()
     if reply["__typename"] != "CommandSucceeded":
         raise RuntimeError(f"the probe amendment was refused: {reply}")
+    seen.positions = parse_consistency_token(reply["consistencyToken"])
     token = reply["consistencyToken"] if with_token else None
     while True:  # polling the query is the measurement: visible to a reader
         data = await graphql(http, QUERY, {"id": contract_id, "token": token})
         if data["contract"]["lastAmendment"] == summary:
-            return time.perf_counter() - replied
+            seen.visible = time.time()
+            return seen
+        seen.last_miss = time.time()
         if with_token:
             raise RuntimeError("a query with the reply's consistency token missed the write")
-        if time.perf_counter() - replied > PROBE_DEADLINE:
+        if time.time() - replied > PROBE_DEADLINE:
             # Say where the read models stood: a lagging projector, or a write gone astray.
             reached = {r.projection.key: dict(r.positions) for r in system.runners}
             raise RuntimeError(
@@ -227,6 +380,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await system.stop()  # and its projector process
         raise
     caught_up = time.perf_counter() - started
+    announcements = Announcements()
+    await announcements.start(ctx.service_nc)  # the gateway's connection: what it hears
     server = await Server(system.app).start()
     headers = {"Authorization": f"Bearer {coordinator_token(secret)}"}
     n = ctx.config.freshness_samples
@@ -243,7 +398,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 # Each probe later in valid time than the last one on its contract.
                 on += timedelta(seconds=i)
                 polled.append(await probe(http, contract_id, on, i, False, system))
-            tokened: list[float] = []
+            tokened: list[Probe] = []
             try:
                 for i in range(n):
                     contract_id, on = probes[i % len(probes)]
@@ -257,6 +412,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         stop.set()
         rejected = await load
         await server.stop()
+        await announcements.stop()
         await system.stop()
     theirs = latency_ms(raw)
     note = (
@@ -269,14 +425,28 @@ async def run(ctx: BenchContext) -> list[Figure]:
         note += f"; {len(rejected)} background commands rejected: {sorted(set(rejected))}"
     figures = []
     baseline = "raw publish to ordered-consumer delivery"
-    for label, samples in (
-        ("mutation reply to visible in a GraphQL query (polling)", polled),
-        ("mutation reply to answer of a query with its consistency token", tokened),
+    gateway_models = {
+        r.projection.key: {c.stream for c in r.projection.contexts}
+        for r in system.runners
+        if r.projection.name != AUDIT_HISTORY
+    }
+    contracts_model = {k: v for k, v in gateway_models.items() if k == ContractsProjection().key}
+    for label, probes_, models in (
+        ("mutation reply to visible in a GraphQL query (polling)", polled, contracts_model),
+        (
+            "mutation reply to answer of a query with its consistency token",
+            tokened,
+            gateway_models,
+        ),
     ):
-        if not samples:
+        if not probes_:
             figures.append(not_measured("freshness", label, "ms", baseline, refused[:600]))
             continue
-        mine = latency_ms(samples)
+        stages = breakdown(probes_, announcements, models)
+        stages["commits per read model"] = per_read_model(
+            announcements, probes_[0].sent, probes_[-1].visible
+        )
+        mine = latency_ms([p.latency for p in probes_])
         for p in ("p50_ms", "p99_ms"):
             figures.append(
                 Figure(
@@ -290,6 +460,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                     target="p99 <= 50 ms" if p == "p99_ms" else "",
                     target_met=mine[p] <= 50 if p == "p99_ms" else None,
                     note=note,
+                    extra={"stages": stages},
                 )
             )
     return figures

@@ -90,12 +90,16 @@ async def run(ctx: BenchContext) -> list[Figure]:
         first_seq = await client_store.last_seq(REGISTRY) + 1
         started = time.perf_counter()
         registry_cpu, importer_cpu = cpu_seconds(), time.process_time()
+        profiler = _profiler()
         items = list(read(data, "bench"))
         report = await import_items(
             items,
             lambda subject, payload: request_reply(ctx.client, subject, payload, timeout=120),
             client_store,
         )
+        if profiler is not None:  # the importer's side (this process), beside the registry's
+            profiler.disable()
+            profiler.dump_stats(f"{os.environ['BENCH_PROFILE']}/importer.prof")
         seconds = time.perf_counter() - started
         registry_cpu, importer_cpu = (
             cpu_seconds() - registry_cpu,
@@ -204,8 +208,11 @@ async def registry_process(ctx: BenchContext) -> AsyncIterator[Callable[[], floa
 
     data_dir = tempfile.mkdtemp(prefix="bench-registry-")
     env = {**os.environ, "GT_NATS_URL": ctx.nats.url, "GT_DATA_DIR": data_dir}
+    # BENCH_PROFILE=DIR: the registry runs under cProfile, its profile written to DIR.
+    profile = os.environ.get("BENCH_PROFILE")
+    wrap = ["-m", "cProfile", "-o", f"{profile}/registry.prof"] if profile else []
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bootstrap.serve", "registry", env=env
+        sys.executable, *wrap, "-m", "bootstrap.serve", "registry", env=env
     )
 
     def cpu_seconds() -> float:
@@ -229,6 +236,17 @@ async def registry_process(ctx: BenchContext) -> AsyncIterator[Callable[[], floa
             child.terminate()
         await asyncio.wait_for(child.wait(), timeout=30)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _profiler() -> Any:
+    """A running cProfile profiler when BENCH_PROFILE names a directory, else None."""
+    if not os.environ.get("BENCH_PROFILE"):
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
 
 
 ATOMIC_STREAM = "BENCHRAWATOMIC"

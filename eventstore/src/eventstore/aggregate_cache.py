@@ -32,7 +32,8 @@ DEFAULT_MAX_EVENTS = 200_000
 
 def appended(event: StoredEvent) -> AppendedEvent:
     e = event.envelope
-    return AppendedEvent(
+    # Built from a stored envelope (validated when sealed or read): nothing to check again.
+    return AppendedEvent.model_construct(
         event_id=e.event_id,
         event_type=e.event_type,
         aggregate_type=e.aggregate_type,

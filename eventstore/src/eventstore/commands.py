@@ -136,7 +136,8 @@ def parse_consistency_token(token: str) -> dict[str, int]:
 
 def _reply(command_id: str, events: Iterable[AppendedEvent], duplicate: bool) -> CommandAccepted:
     appended_events = tuple(events)
-    return CommandAccepted(
+    # Our own values (a validated command's id, events as stored): built, not re-validated.
+    return CommandAccepted.model_construct(
         command_id=command_id,
         events=appended_events,
         consistency_token=consistency_token(appended_events),
@@ -337,7 +338,7 @@ class CommandService:
             facts = await route.facts(command) if route.facts else None
             context = DecisionContext(now=now, valid_at=command.occurred_at or now, facts=facts)
             try:
-                decided = route.decide(entry.state, command, context)
+                decided = tuple(route.decide(entry.state, command, context))
             except RuleViolation as violation:
                 if not fresh:
                     # Decided on the cache: another process may have moved the aggregate since.
@@ -384,7 +385,7 @@ class CommandService:
                 log.info("append of %s met %r; retrying", command.command_id, exc)
                 await asyncio.sleep(TRANSIENT_PAUSE)
                 continue
-            self._advance(key, entry, decider, stored)
+            self._advance(key, entry, decider, stored, decided)
             return await self._remember(
                 command, fingerprint, _reply(command.command_id, map(appended, stored), False)
             )
@@ -438,12 +439,18 @@ class CommandService:
         return entry
 
     def _advance(
-        self, key: Key, entry: CachedAggregate, decider: Decider[Any], stored: list[StoredEvent]
+        self,
+        key: Key,
+        entry: CachedAggregate,
+        decider: Decider[Any],
+        stored: list[StoredEvent],
+        decided: Sequence[DomainEvent],
     ) -> None:
-        """Our append landed: the cached aggregate continues with its events, folded as a
-        load would fold them (decoded from the stored form)."""
+        """Our append landed: the cached aggregate continues with its events. They are folded
+        as decided (validated models of the current version, which is what decoding their
+        stored form gives back), not decoded again from what was just sealed."""
         try:
-            state = reduce(decider.evolve, (self.event_model(e) for e in stored), entry.state)
+            state = reduce(decider.evolve, decided, entry.state)
         except Exception:  # the events are stored; the next command folds them from the store
             log.exception("folding the events just appended to %s failed", key)
             self._cache.drop(key)

@@ -8,7 +8,8 @@ holds until the group is stored (`eventstore.group_append`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventstore.aggregate_cache import AggregateCache
@@ -16,14 +17,41 @@ from eventstore.commands import CommandRoute, CommandService
 from eventstore.group_append import StagedStore
 from eventstore.ports import ProcessedCommands
 
+# A command id's records in this context's record as read before (`_recall`'s order: the
+# id, its pre-uniqueness key), or None: not read before.
+Recalled = Callable[[str], list[bytes | None] | None]
+
+
+class _Twin(CommandService):
+    recalled: Recalled | None = None
+
+    def _recall(self, command_id: str) -> asyncio.Future[list[bytes | None]]:
+        """This context's records the caller read for the whole group answer without a
+        request each; the other contexts' records are read as `_recall` reads them, when
+        this context's has none."""
+        own = (
+            None
+            if command_id in self._pending or self.recalled is None
+            else (self.recalled(command_id))
+        )
+        if own is None:
+            return super()._recall(command_id)
+        if any(v is not None for v in own) or not self._elsewhere:
+            known: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+            known.set_result(own)
+            return known
+        # `_recalled` takes the first record found: here none, so the others' decide.
+        return asyncio.gather(*(self._read_record(o, command_id) for o in self._elsewhere))
+
 
 def staged_twin(
     service: CommandService,
     store: StagedStore,
     routes: Sequence[CommandRoute[Any, Any]],
     processed: ProcessedCommands,
+    recalled: Recalled | None = None,
 ) -> CommandService:
-    twin = CommandService(
+    twin = _Twin(
         service.context,
         store,
         service._clock,
@@ -36,4 +64,5 @@ def staged_twin(
     )
     twin._elsewhere = service._elsewhere  # command ids stay unique across contexts
     twin.transient_budget = service.transient_budget
+    twin.recalled = recalled
     return twin

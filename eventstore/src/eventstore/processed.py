@@ -11,8 +11,9 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig
@@ -20,6 +21,7 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
+from eventstore.last_messages import last_messages
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.store import EventStore
@@ -54,6 +56,11 @@ class KeyValueProcessedCommands:
 
     async def put(self, key: str, value: bytes) -> None:
         await self._kv.put(key, value)
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """The recorded values of those of `keys` that have one, read together (`get` of
+        each would be a request each)."""
+        return await last_values(self._kv._js._nc, self._kv._stream, self._kv._pre, keys)
 
 
 def processed_bucket(context: BoundedContext) -> str:
@@ -128,6 +135,31 @@ class LazyBucket:
 
     async def put(self, key: str, value: bytes) -> None:
         raise PermissionError(f"{self._bucket} belongs to another context")
+
+
+# Keys read together: tokens a subject filter takes literally (no wildcards, no spaces).
+_PLAIN_KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
+MANY_CHUNK = 1000  # subjects per consumer (its config stays well under max_payload)
+
+
+async def last_values(nc: NATS, stream: str, prefix: str, keys: Iterable[str]) -> dict[str, bytes]:
+    """The current value of each of `keys` that has one, in a key-value bucket's stream: one
+    ephemeral consumer delivering the last message of each key's subject (a fresh group of
+    keys, none recorded: one request, its answer counting none pending), instead of a request
+    per key. A deleted or purged key has no value, as for `KeyValue.get`. Raises
+    `BucketNotFoundError` when the bucket's stream does not exist; `ValueError` for a key a
+    subject filter would not take literally (the caller reads that one alone)."""
+    wanted = sorted(set(keys))
+    bad = [k for k in wanted if not _PLAIN_KEY.match(k) or ".." in k or k[0] == "." or k[-1] == "."]
+    if bad:
+        raise ValueError(f"keys not readable together: {bad[:3]}")
+    found: dict[str, bytes] = {}
+    for start in range(0, len(wanted), MANY_CHUNK):
+        subjects = [prefix + k for k in wanted[start : start + MANY_CHUNK]]
+        for subject, (headers, value) in (await last_messages(nc, stream, subjects)).items():
+            if headers.get("KV-Operation") not in ("DEL", "PURGE"):
+                found[subject[len(prefix) :]] = value
+    return found
 
 
 _records: type[ProcessedCommands] = KeyValueProcessedCommands

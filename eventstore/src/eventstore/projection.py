@@ -98,6 +98,10 @@ class Projection(ABC):
 
     # Envelope-level read models (an event log, an audit trail) keep every event as it is.
     reads_every_event: ClassVar[bool] = False
+    # Whether readers wait for this read model right after a write (read-your-writes). On a
+    # shared SQLite writer the commits of those that readers wait for go first (`WriterTurn`),
+    # and one nobody waits for (the audit's history) writes in the gaps, in short turns.
+    awaited: ClassVar[bool] = True
     # Event types of its contexts a read model gives no meaning, on purpose.
     ignored: ClassVar[frozenset[str]] = frozenset()
 
@@ -257,7 +261,8 @@ class WriterTurn:
     A plain lock lets the runner that just released it take it again before a waiting one
     wakes: a runner catching up on thousands of events then starved the live ones. Here the
     turns go in the order they were asked for, live read models first: a turn asked for
-    while catching up (`for_owner(..., catching_up=True)`) waits until no live one does. With
+    while catching up, or by a read model nobody waits for (`Projection.awaited` False), as
+    `for_owner(..., catching_up=True)`, waits until no live one does. With
     `ProjectionRunner` sizing its transactions short while another waits, a live read model's
     next commit waits at most for one short transaction.
     """
@@ -302,6 +307,11 @@ class WriterTurn:
             self._holder = None
             self._cond.notify_all()
 
+    def waiting(self) -> int:
+        """How many turns are asked for and not yet given."""
+        with self._cond:
+            return len(self._waiting)
+
     def last_held(self) -> tuple[float, bool]:
         """How long this thread last held the turn, and whether another owner waited for it."""
         last: tuple[float, bool] = getattr(self._held, "last", (0.0, False))
@@ -341,6 +351,10 @@ def _writer_turn(engine: Engine) -> contextlib.AbstractContextManager[object]:
 # the live ones wait at most one of them), LONE_TURN when it has been alone for a while.
 FAIR_TURN = 0.05  # seconds
 LONE_TURN = 0.5
+# A read model nobody waits for (`Projection.awaited` False) writes in shorter turns while
+# others want the writer: an awaited commit that arrives just after it took the turn waits
+# for at most about this long.
+YIELDING_TURN = 0.01
 CONTENTION_MEMORY = 5.0  # seconds since another runner last waited
 FIRST_CHUNK = 16  # events in a runner's first transaction, before it knows their cost
 
@@ -544,9 +558,9 @@ class ProjectionRunner:
                 self.positions[stream] = max(self.positions.get(stream, 0), seq)
             self._advanced.notify_all()
 
-    async def _announce(self) -> None:
+    async def _announce(self, stages: dict[str, float] | None = None) -> None:
         if self._news is not None:
-            news = News(dict(self.positions), self.live_version, self.parked_count)
+            news = News(dict(self.positions), self.live_version, self.parked_count, stages or {})
             await self._news.announce(news)
 
     async def _beat(self) -> None:
@@ -696,12 +710,16 @@ class ProjectionRunner:
         async def handle(events: list[StoredEvent]) -> None:
             # A span in the trace of the mutation whose events these are (none if untraced).
             with projection_span(self.projection.key, context.stream, events):
+                received = time.time()  # wall clock: the stages are compared across processes
                 done = 0
                 while done < len(events):
                     chunk = events[done : done + self._chunk]
                     behind = done + len(chunk) < len(events)  # more than one turn's worth
+                    stages = {"received": received}
                     applying = asyncio.ensure_future(
-                        asyncio.to_thread(self._apply_taking_turns, context.stream, chunk, behind)
+                        asyncio.to_thread(
+                            self._apply_taking_turns, context.stream, chunk, behind, stages
+                        )
                     )
                     self._applying.add(applying)
                     applying.add_done_callback(self._applying.discard)
@@ -709,23 +727,29 @@ class ProjectionRunner:
                     last = await asyncio.shield(applying)
                     done += len(chunk)
                     await self._advance({context.stream: last})
-                    await self._announce()  # committed: other processes may read it now
+                    await self._announce(stages)  # committed: other processes may read it now
 
         return handle
 
     def _apply_taking_turns(
-        self, stream: str, events: list[StoredEvent], catching_up: bool = False
+        self,
+        stream: str,
+        events: list[StoredEvent],
+        catching_up: bool = False,
+        stages: dict[str, float] | None = None,
     ) -> int:
         """`apply_batch`, then size the next transaction by what the last one cost per event:
-        about `FAIR_TURN` long while other runners want the writer turn (recently), about
-        `LONE_TURN` otherwise. Sized before it starts, a transaction never holds the turn
-        for a whole backlog of a slow read model; while catching up, it waits for the live
+        about `FAIR_TURN` long while other runners want the writer turn (recently; a read
+        model nobody waits for `YIELDING_TURN`), about `LONE_TURN` otherwise. Sized before
+        it starts, a transaction never holds the turn for a whole backlog of a slow read
+        model; while catching up, or if nobody waits for it, it waits for the live awaited
         read models' turns (`WriterTurn`)."""
         turn = writer_turn(self._engine)
+        yields = catching_up or not self.projection.awaited
         if turn is not None:
-            turn.for_owner(self.projection.key, catching_up=catching_up)
+            turn.for_owner(self.projection.key, catching_up=yields)
         try:
-            last = self.apply_batch(stream, events)
+            last = self._apply_batch_or_reset(stream, events, stages)
         finally:
             if turn is not None:  # this pool thread serves other callers next: not as us
                 turn.for_owner(None)
@@ -736,26 +760,40 @@ class ProjectionRunner:
             now = time.monotonic()
             if others_waited:
                 self._contended_at = now
-            target = FAIR_TURN if now - self._contended_at < CONTENTION_MEMORY else LONE_TURN
+            target = LONE_TURN
+            if now - self._contended_at < CONTENTION_MEMORY:
+                target = FAIR_TURN if self.projection.awaited else YIELDING_TURN
             per_event = max(held, 1e-6) / len(events)
             self._chunk = max(1, min(self._batch, int(target / per_event)))
         return last
 
     def apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
         """Apply a batch and move the checkpoint in one transaction; returns the new checkpoint."""
+        return self._apply_batch_or_reset(stream, events)
+
+    def _apply_batch_or_reset(
+        self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None = None
+    ) -> int:
         try:
-            return self._apply_batch(stream, events)
+            position = self._apply_batch(stream, events, stages)
         except BaseException:
             if isinstance(self.projection, BatchProjection):
                 self.projection.reset()  # its memory ran ahead of a transaction that failed
             raise
+        if stages is not None:
+            stages["committed"] = time.time()
+        return position
 
-    def _apply_batch(self, stream: str, events: list[StoredEvent]) -> int:
+    def _apply_batch(
+        self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None = None
+    ) -> int:
         with (
             _writer_turn(self._engine),
             self._engine.connect().execution_options(**WRITER) as conn,
             conn.begin(),
         ):
+            if stages is not None:
+                stages["turn"] = time.time()  # the writer is ours (SQLite: after the others)
             current = conn.execute(
                 select(checkpoints.c.seq).where(
                     checkpoints.c.projection == self.projection.key, checkpoints.c.stream == stream

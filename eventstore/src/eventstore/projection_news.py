@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -58,13 +59,20 @@ class News:
     positions: dict[str, int]
     live_version: int | None
     parked: int = 0  # events the runner parked since it started
+    # The commit this news follows, as wall-clock instants (seconds since the epoch): when
+    # the runner received its batch, took the writer, committed, and announced. For whoever
+    # measures where the time from a write to its visibility goes (the freshness benchmark,
+    # an operator); empty in a heartbeat.
+    stages: dict[str, float] = field(default_factory=dict)
 
     def encode(self) -> bytes:
-        body = {
+        body: dict[str, object] = {
             "positions": self.positions,
             "live_version": self.live_version,
             "parked": self.parked,
         }
+        if self.stages:
+            body["stages"] = {**self.stages, "announced": time.time()}
         return json.dumps(body).encode()
 
     @classmethod
@@ -72,7 +80,9 @@ class News:
         body = json.loads(data)
         positions = {str(s): int(q) for s, q in dict(body["positions"]).items()}
         live = body.get("live_version")
-        return cls(positions, int(live) if live is not None else None, int(body.get("parked", 0)))
+        stages = {str(k): float(v) for k, v in dict(body.get("stages") or {}).items()}
+        live_version = int(live) if live is not None else None
+        return cls(positions, live_version, int(body.get("parked", 0)), stages)
 
 
 class Announcer:

@@ -32,6 +32,7 @@ from eventstore.observability import (
     library_logger,
     observe_command,
 )
+from eventstore.partitions import PartitionServer
 from eventstore.settings import NatsSettings
 from eventstore.signing import EventSigner
 from eventstore.store import EventStore
@@ -136,6 +137,22 @@ def build_service_app(
     return app, broker
 
 
+def run_app(app: FastStream) -> None:
+    """Run a service process's app until it is stopped, on uvloop (libuv's event loop) where
+    it is installed: a command costs mostly 10-15% less CPU than on asyncio's own loop
+    (`python -m bench.cost`; bench/findings.md)."""
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(app.run())
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # (a platform without it): asyncio's own loop
+        return None
+    return uvloop.new_event_loop
+
+
 class CommandServer:
     """The command subscriptions of one or more services on one NATS connection.
 
@@ -152,6 +169,7 @@ class CommandServer:
         self._owns = owns_connection
         self._slots = asyncio.Semaphore(max_workers)
         self._subscriptions: list[Subscription] = []
+        self._partitions: list[PartitionServer] = []
         self._services: list[Callable[[], CommandService]] = []
         self._running: set[asyncio.Task[None]] = set()
 
@@ -166,7 +184,9 @@ class CommandServer:
         observability: ObservabilitySettings,
     ) -> None:
         """Subscribe `name.commands.*` in the queue group `name-commands` (every process of
-        that service shares it: each command goes to one of them)."""
+        that service shares it: each command goes to one of them), and the partitions of
+        `name.commands.<partition>.*` this process owns among the service's live processes
+        (`eventstore.partitions`: one aggregate's commands meet one process)."""
         nc = self._nc
         propagate = observability.trace_propagation
         loop = asyncio.get_running_loop()
@@ -195,22 +215,35 @@ class CommandServer:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
-        subject = f"{name}.commands.*"
+        context = service().context
+        subject = context.command_subject("*")
         sub = await nc.subscribe(subject, queue=f"{name}-commands", cb=on_command)
         self._subscriptions.append(sub)
         self._services.append(service)
-        log.info("%s: commands on %s (queue group %s-commands)", name, subject, name)
+        partitions = PartitionServer(nc, context, f"{name}-commands", on_command)
+        await partitions.start()
+        self._partitions.append(partitions)
+        log.info(
+            "%s: commands on %s (queue group %s-commands) and its partitions (member %s)",
+            name,
+            subject,
+            name,
+            partitions.instance,
+        )
 
     async def flush(self) -> None:
         """Until the server has every subscription (a request sent next finds them)."""
         await self._nc.flush()
 
     async def stop(self) -> None:
-        """Take no new commands, finish those under way (their replies sent), wait for the
-        processed-command records being written, and close the connection if it is ours."""
+        """Take no new commands (the partitions handed to the other processes first), finish
+        those delivered or under way (their replies sent), wait for the processed-command
+        records being written, and close the connection if it is ours."""
+        await asyncio.gather(*(p.stop() for p in self._partitions))
+        self._partitions.clear()
         for sub in self._subscriptions:
             with contextlib.suppress(Exception):  # the connection may be closed already
-                await sub.unsubscribe()
+                await sub.drain()  # type: ignore[no-untyped-call]  # (nats-py leaves it untyped)
         self._subscriptions.clear()
         while self._running:
             await asyncio.gather(*self._running, return_exceptions=True)

@@ -15,7 +15,7 @@ from nats.errors import NoRespondersError
 
 from contracts_schema.base import Command
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
-from contracts_schema.subjects import BoundedContext
+from contracts_schema.subjects import BoundedContext, command_partition
 
 
 async def send_command(
@@ -30,18 +30,44 @@ async def send_command(
     headers: Mapping[str, str] | None = None,
 ) -> CommandAccepted | CommandRejected:
     """Send a command and wait for its reply; `headers` (e.g. `traceparent`) go on the request."""
-    request = CommandRequest(
+    # The command is a validated model: its JSON form is put in the request as it is, not
+    # validated again as a dictionary.
+    request = CommandRequest.model_construct(
         command_type=command.command_type,
         command=command.model_dump(mode="json"),
         actor=actor,
         correlation_id=correlation_id,
     )
-    subject = context.command_subject(command.command_type)
     payload = request.model_dump_json().encode()
+    key = partition_key(command)
+    if key is not None:
+        # The process that owns the aggregate's partition (and has it warm in its cache).
+        subject = context.partitioned_command_subject(command.command_type, command_partition(key))
+        try:
+            reply = await request_reply(
+                nc, subject, payload, timeout=timeout, no_responder_wait=0, headers=headers
+            )
+            return parse_reply(reply)
+        except NoRespondersError:
+            pass  # its owner just died (or an older service runs): any process will do
+    subject = context.command_subject(command.command_type)
     reply = await request_reply(
         nc, subject, payload, timeout=timeout, no_responder_wait=no_responder_wait, headers=headers
     )
     return parse_reply(reply)
+
+
+def partition_key(command: Command) -> str | None:
+    """What a command's partition is computed from: its first `*_id` field after the command
+    id (the aggregate's id for nearly every command: `contract_id`, `tender_id`, ...; where
+    it is not, the command still lands, just not always on a warm cache). None for a
+    command without one (a batch): any process takes it."""
+    for name in type(command).model_fields:
+        if name.endswith("_id") and name != "command_id":
+            value = getattr(command, name)
+            if isinstance(value, str) and value:
+                return value
+    return None
 
 
 async def request_reply(

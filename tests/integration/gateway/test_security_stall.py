@@ -3,7 +3,10 @@
 The gateway serves on a real socket; the attack runs in a separate process (12 threads, a
 bounded number of requests each, loopback only) while this process measures a probe query.
 The probe's median latency under attack must stay within 3x its idle median, both measured
-in the same run (a ratio, so a slow shared machine slows both alike).
+in the same run (a ratio, so a slow shared machine slows both alike). The idle median is taken
+as at least `NOISE_FLOOR`: a probe answered in 1-3 ms idles below what a shared machine's
+scheduler adds to any request, so a ratio to it measures the machine, not a stall. The stalls
+this test exists for cost seconds (2 s of validation per request before the guard).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ pytestmark = pytest.mark.alone  # idle and attacked latencies are compared
 
 PROBE = {"query": '{ tender(tenderId: "gt-mc1") { title phase } }'}
 PROBES = 40
+NOISE_FLOOR = 0.02  # seconds: smallest idle median a ratio is taken against
 ATTACK = """
 import http.client, itertools, json, sys, threading
 port, template, threads, each = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -123,7 +127,9 @@ async def test_an_anonymous_attack_keeps_a_probe_within_3x_its_idle_latency(
             if attacker.returncode is None:
                 attacker.kill()
             await attacker.wait()
-    ratio = loaded / idle
+    ratio = loaded / max(idle, NOISE_FLOOR)
     print(f"{attack}: idle {idle * 1000:.1f} ms, under attack {loaded * 1000:.1f} ms, x{ratio:.2f}")
     assert still_running, "the attack ended before the probes: it measured nothing"
-    assert ratio <= 3, f"{attack}: probe x{ratio:.2f} its idle latency under attack"
+    assert ratio <= 3, (
+        f"{attack}: probe x{ratio:.2f} its idle latency (floor {NOISE_FLOOR * 1000:.0f} ms) under attack"
+    )

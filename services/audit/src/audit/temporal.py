@@ -49,6 +49,9 @@ class TemporalProjection(Projection):
     version: ClassVar[int] = 2
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
     reads_every_event: ClassVar[bool] = True  # keeps envelopes; its views give them meaning
+    # No consistency token waits for it (`entitiesAsOf` waits for the present itself): beside
+    # the gateway's read models it writes after them (`eventstore.projection.WriterTurn`).
+    awaited: ClassVar[bool] = False
 
     def undeclared(self) -> set[str]:
         # Every event of these contexts is read through its owner's fold.

@@ -163,7 +163,9 @@ def notifier_app(
 def registry() -> None:
     """The registry's commands."""
     app, _broker = registry_app()
-    asyncio.run(app.run())
+    from eventstore.service_app import run_app  # on uvloop
+
+    run_app(app)
 
 
 @cli.command()
@@ -171,7 +173,9 @@ def enrolment() -> None:
     """The enrolment commands, with the registry-facts read model beside them."""
     logging.basicConfig(level=logging.INFO)  # text logs; JSON replaces it in the app
     app, _broker = enrolment_app()
-    asyncio.run(app.run())
+    from eventstore.service_app import run_app  # on uvloop
+
+    run_app(app)
 
 
 Loaded = TypeVar("Loaded")
@@ -223,7 +227,9 @@ def notifier_run() -> None:
     from notifier.settings import NotifierSettings
 
     app, _broker = notifier_app(NotifierSettings(), SystemClock())
-    asyncio.run(app.run())
+    from eventstore.service_app import run_app  # on uvloop
+
+    run_app(app)
 
 
 def _parse_day(value: str) -> date:

@@ -50,7 +50,8 @@ class EnrolmentCommandService(CommandService):
         return sorted([*super().command_types, LoadMunicipalities.command_type])
 
     async def handle(self, subject: str, data: bytes) -> bytes:
-        if subject != LOAD_SUBJECT:
+        # By its last token: the subject may carry a partition (`enrolment.commands.<p>.<type>`).
+        if subject.rsplit(".", 1)[-1] != LoadMunicipalities.command_type:
             return await super().handle(subject, data)
         try:
             reply: CommandAccepted | CommandRejected = await self._load(data)

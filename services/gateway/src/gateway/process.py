@@ -12,8 +12,12 @@ the configuration first (exit 2 naming each bad variable).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
+import socket
+import sys
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -27,7 +31,7 @@ from eventstore.projection import RunnerFactory
 from eventstore.store import EventStore
 from gateway.process_config import GatewayConfig
 from gateway.readside import ReadSide, start_read_side
-from gateway.serve import Server
+from gateway.serve import Server, listening_socket
 
 log = logging.getLogger("gateway")
 T = TypeVar("T")
@@ -70,9 +74,19 @@ async def connect(config: GatewayConfig) -> NATS:
     )
 
 
-async def run(config: GatewayConfig, stop: asyncio.Event, runners: RunnerFactory) -> None:
-    """Start everything, wait for `stop`, then stop in reverse order."""
+async def run(
+    config: GatewayConfig,
+    stop: asyncio.Event,
+    runners: RunnerFactory,
+    sock: socket.socket | None = None,
+    worker: int = 0,
+) -> None:
+    """Start everything, wait for `stop`, then stop in reverse order. `sock`: the GraphQL
+    socket the supervisor bound for every worker; `worker`: this one's number (the first
+    serves /healthz, /readyz and /metrics)."""
     observability = config.observability
+    if worker:
+        observability = observability.model_copy(update={"metrics_port": -1})
     health = HealthServer(observability.metrics_host, max(observability.metrics_port, 0))
     nc: NATS | None = None
     side: ReadSide | None = None
@@ -105,9 +119,13 @@ async def run(config: GatewayConfig, stop: asyncio.Event, runners: RunnerFactory
             config.http.http_host,
             config.http.http_port,
             **({"log_config": None} if json_logs else {}),
+            sock=sock,
         ).start()
         started = True
-        log.info("gateway: GraphQL on %s/graphql", server.url)
+        if config.http.http_workers > 1:
+            log.info("gateway: GraphQL on %s/graphql (worker %s)", server.url, worker)
+        else:
+            log.info("gateway: GraphQL on %s/graphql", server.url)
         await stop.wait()
         log.info("gateway: stopping")
     except Stopped:
@@ -125,25 +143,106 @@ async def run(config: GatewayConfig, stop: asyncio.Event, runners: RunnerFactory
         await health.stop()
 
 
-async def serve(config: GatewayConfig, runners: RunnerFactory) -> None:
+async def serve(
+    config: GatewayConfig,
+    runners: RunnerFactory,
+    sock: socket.socket | None = None,
+    worker: int = 0,
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run(config, stop, runners)
+    await run(config, stop, runners, sock, worker)
 
 
 def run_process(config: GatewayConfig, runners: RunnerFactory) -> int:
+    """One gateway process, or with GT_HTTP_WORKERS > 1 a supervisor of that many."""
+    if config.http.http_workers > 1:
+        return _supervise(config, runners)
+    return _run_worker(config, runners)
+
+
+def _run_worker(
+    config: GatewayConfig,
+    runners: RunnerFactory,
+    sock: socket.socket | None = None,
+    worker: int = 0,
+) -> int:
     configure_logging(config.observability)
     if config.observability.log_format != "json":
         logging.basicConfig(level=config.observability.log_level.upper())
     if config.http.dev_mode and not (config.gateway.jwt_secret or config.gateway.jwt_public_key):
         log.warning("gateway: GT_DEV_MODE without a JWT key: anonymous access only")
     try:
-        asyncio.run(serve(config, runners))
+        asyncio.run(serve(config, runners, sock, worker))
     except Exception as exc:
         # Unreachable database at start, a port in use: say what, exit non-zero, let the
         # orchestrator restart us.
         log.critical("gateway: could not start: %s: %s", type(exc).__name__, exc)
         return EXIT_STARTUP
     return 0
+
+
+def _supervise(config: GatewayConfig, runners: RunnerFactory) -> int:
+    """GT_HTTP_WORKERS gateway processes on one GraphQL socket, bound here and inherited.
+
+    Each worker is a whole gateway: its own NATS connection, its own followers of the
+    projector's announcements (read-your-writes holds whichever worker answers), its own
+    GraphQL. The first serves /healthz, /readyz and /metrics. A stop signal goes to every
+    worker; a worker that exits on its own stops the others and this process exits 1, for
+    the orchestrator to restart the whole (never a port served by fewer workers unseen).
+    """
+    configure_logging(config.observability)
+    try:
+        sock = listening_socket(config.http.http_host, config.http.http_port)
+    except OSError as exc:
+        log.critical("gateway: could not start: %s: %s", type(exc).__name__, exc)
+        return EXIT_STARTUP
+    workers: dict[int, int] = {}  # pid -> worker number
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    for number in range(config.http.http_workers):
+        pid = os.fork()
+        if pid == 0:  # the worker: its own loop, signals as a single gateway has them
+            code = EXIT_STARTUP
+            try:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(sig, signal.SIG_DFL)
+                _end_with_parent()
+                code = _run_worker(config, runners, sock, number)
+            finally:
+                os._exit(code)
+        workers[pid] = number
+    sock.close()  # the workers hold it
+    failed = False
+    while workers:
+        pid, status = os.wait()
+        if pid not in workers:
+            continue
+        number = workers.pop(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0 or not stopping:
+            failed = True
+        if not stopping:
+            log.error("gateway: worker %s exited with code %s; stopping the others", number, code)
+            forward(signal.SIGTERM, None)
+    return EXIT_STARTUP if failed else 0
+
+
+def _end_with_parent() -> None:
+    """SIGTERM for a worker whose supervisor died (killed): no orphan keeps the port."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)

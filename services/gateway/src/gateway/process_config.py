@@ -23,6 +23,7 @@ from gateway.settings import GatewaySettings
 
 NATS_SCHEMES = {"nats", "tls", "ws", "wss"}
 DATABASE_DRIVERS = {"sqlite", "postgresql", "postgresql+psycopg"}
+MAX_HTTP_WORKERS = 32
 
 
 class ConfigError(Exception):
@@ -42,6 +43,15 @@ class HttpSettings(BaseSettings):
     )
     dev_mode: bool = Field(
         default=False, description="Allow running without a JWT key (anonymous access only)."
+    )
+    http_workers: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_HTTP_WORKERS,
+        description=(
+            "Gateway processes serving the one GraphQL port (each follows the projector's"
+            " announcements itself); more than 1 uses more cores for GraphQL."
+        ),
     )
 
 

@@ -19,6 +19,19 @@ class _EmbeddedUvicorn(uvicorn.Server):
         yield
 
 
+def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A TCP socket bound to `host:port` (0: any free port), to serve on (also shared by
+    several worker processes)."""
+    # IPPROTO_TCP spelt out: asyncio sets TCP_NODELAY only on sockets whose `proto` says
+    # TCP, and an accepted connection inherits the listener's 0. Without it every
+    # response written in two parts (head, then body) waited ~40 ms for the client's
+    # delayed ACK (Nagle): the whole of a fast GraphQL request's latency.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
 class Server:
     def __init__(
         self,
@@ -27,11 +40,11 @@ class Server:
         port: int = 0,
         *,
         log_config: dict[str, Any] | None = uvicorn.config.LOGGING_CONFIG,
+        sock: socket.socket | None = None,
     ) -> None:
-        """`log_config=None`: uvicorn's loggers propagate to the process's (JSON) handlers."""
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
+        """`log_config=None`: uvicorn's loggers propagate to the process's (JSON) handlers.
+        `sock`: serve on this bound socket (see `listening_socket`) instead of host:port."""
+        self._sock = sock if sock is not None else listening_socket(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         config = uvicorn.Config(
             app,

@@ -149,8 +149,9 @@ def service_grants() -> dict[str, Grant]:
             *_reads(ALL_EVENT_STREAMS),
             *_creates([REGISTRY.stream]),
             *_processed(REGISTRY),
+            REGISTRY.members_subjects,  # its processes' heartbeats (eventstore.partitions)
         ],
-        subscribe=[REGISTRY.command_subjects, inbox],
+        subscribe=[REGISTRY.command_subjects, REGISTRY.members_subjects, inbox],
         responses=True,
     )
     enrolment = Grant(
@@ -160,8 +161,9 @@ def service_grants() -> dict[str, Grant]:
             *_creates([ENROLMENT.stream, REGISTRY.stream]),
             *_processed(ENROLMENT),
             enrolment_positions,
+            ENROLMENT.members_subjects,
         ],
-        subscribe=[ENROLMENT.command_subjects, inbox, positions],
+        subscribe=[ENROLMENT.command_subjects, ENROLMENT.members_subjects, inbox, positions],
         responses=True,
     )
     notifier = Grant(
@@ -174,8 +176,9 @@ def service_grants() -> dict[str, Grant]:
             *_creates([*ALL_EVENT_STREAMS, INTEGRATION_STREAM]),
             *_processed(NOTIFIER),
             notifier_positions,
+            NOTIFIER.members_subjects,
         ],
-        subscribe=[NOTIFIER.command_subjects, inbox, positions],
+        subscribe=[NOTIFIER.command_subjects, NOTIFIER.members_subjects, inbox, positions],
         responses=True,
     )
     gateway = Grant(
@@ -183,6 +186,7 @@ def service_grants() -> dict[str, Grant]:
         # projections itself, as the embedded system does in tests: then it announces.)
         publish=[
             *(c.command_subject("*") for c in CONTEXTS.values()),
+            *(c.partitioned_command_subject("*", "*") for c in CONTEXTS.values()),
             *_reads(ALL_EVENT_STREAMS),
             positions,
         ],

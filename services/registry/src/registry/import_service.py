@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from pydantic import ValidationError
 
 from contracts_schema.base import Command
+from contracts_schema.envelope import EventEnvelope
 from contracts_schema.registry.import_commands import (
     ImportedReleaseOutcome,
     ImportProcessReleases,
@@ -37,12 +39,19 @@ from contracts_schema.registry.import_commands import (
     ReleaseGroupImported,
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
-from contracts_schema.subjects import REGISTRY
-from eventstore.commands import CommandService, consistency_token, failure_reply
+from contracts_schema.subjects import REGISTRY, BoundedContext
+from eventstore.commands import (
+    RECORD_TIMEOUT,
+    CommandService,
+    consistency_token,
+    failure_reply,
+)
 from eventstore.group_append import MAX_BATCH, PROVISIONAL, GroupedEvent, StagedStore
 from eventstore.group_commit import staged_twin
-from eventstore.ports import GroupAppender, ProcessedCommands
-from eventstore.records import CommandMetadata
+from eventstore.last_messages import last_messages
+from eventstore.ports import EventStorePort, GroupAppender, ProcessedCommands
+from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
+from eventstore.store import EventStore
 
 IMPORT_SUBJECT = REGISTRY.command_subject(ImportProcessReleases.command_type)
 GROUP_SUBJECT = REGISTRY.command_subject(ImportReleaseGroup.command_type)
@@ -58,10 +67,12 @@ class RegistryCommandService(CommandService):
 
     async def handle(self, subject: str, data: bytes) -> bytes:
         reply: ProcessReleasesImported | ReleaseGroupImported | CommandRejected
+        # By its last token: the subject may carry a partition (`registry.commands.<p>.<type>`).
+        command_type = subject.rsplit(".", 1)[-1]
         try:
-            if subject == IMPORT_SUBJECT:
+            if command_type == ImportProcessReleases.command_type:
                 reply = await self._import(data)
-            elif subject == GROUP_SUBJECT:
+            elif command_type == ImportReleaseGroup.command_type:
                 reply = await self._import_group(data)
             else:
                 return await super().handle(subject, data)
@@ -134,7 +145,13 @@ class RegistryCommandService(CommandService):
         request: CommandRequest,
         answers: list[ProcessReleasesImported | CommandRejected | None],
     ) -> None:
-        staged = await asyncio.gather(*(self._stage(n, b, request) for n, b in batches))
+        known, empty = await asyncio.gather(
+            self._recalled_together([b for _n, b in batches]),
+            self._new_aggregates([b for _n, b in batches]),
+        )
+        staged = await asyncio.gather(
+            *(self._stage(n, b, request, known, empty) for n, b in batches)
+        )
         alone: list[tuple[int, ImportProcessReleases]] = []
         commits: list[list[_StagedProcess]] = [[]]
         taken: set[tuple[str, str, str]] = set()
@@ -144,7 +161,9 @@ class RegistryCommandService(CommandService):
                 continue
             taken |= process.keys
             if process.count == 0:  # nothing new (a re-run): its answers are final
-                answers[n] = await self._recorded(process, 0)
+                repairs: list[tuple[str, bytes]] = []
+                answers[n] = await self._recorded(process, 0, repairs)
+                self._record_all(repairs)
                 continue
             if sum(p.count for p in commits[-1]) + process.count > MAX_BATCH:
                 commits.append([])
@@ -176,16 +195,64 @@ class RegistryCommandService(CommandService):
         except Exception as exc:
             return failure_reply(IMPORT_SUBJECT, exc)
 
+    async def _recalled_together(self, batches: list[ImportProcessReleases]) -> _Recalled | None:
+        """This context's processed-command records of the group's commands (each id, and
+        under its pre-uniqueness key), read together: one request instead of two per command.
+        The other contexts' records are still read per key, for a command not found here
+        (a service may only read them so: deploy/nats/accounts.conf). None when the record
+        cannot be read together: each command then looks up its own, as alone."""
+        ids = [c.command_id for b in batches for r in b.releases for c in (r.tender, *r.contracts)]
+        asked = [*ids, *(f"{self.context.name}.{i}" for i in ids)]
+        try:
+            found = await _many(self._processed, asked)
+        except Exception:
+            return None
+        # Written by this service a moment ago and not yet confirmed: as `_recall` answers.
+        pending = {k: v for k in ids if (v := self._pending.get(k)) is not None}
+        return _Recalled({**found, **pending}, set(asked))
+
+    async def _new_aggregates(
+        self, batches: list[ImportProcessReleases]
+    ) -> frozenset[tuple[str, str]]:
+        """The aggregates (type, id) the group's commands address that have no event yet,
+        asked together (a fresh import's aggregates: one request instead of a load each).
+        Empty when that cannot be asked: each is then loaded as alone. One written by another
+        writer meanwhile fails its expected sequence (0) and its process goes alone."""
+        if not isinstance(self._store, EventStore):
+            return frozenset()
+        addressed: set[tuple[str, str]] = set()
+        for batch in batches:
+            for release in batch.releases:
+                for command in (release.tender, *release.contracts):
+                    route = self._routes[command.command_type]
+                    addressed.add((route.decider.aggregate_type, route.aggregate_id(command)))
+        filters = {self.context.aggregate_filter(t, i): (t, i) for t, i in addressed}
+        if any(not _PLAIN.match(f"{t}.{i}") for t, i in addressed):
+            return frozenset()
+        try:
+            found = await last_messages(self._store.nc, self.context.stream, sorted(filters))
+        except Exception:
+            return frozenset()
+        written = {tuple(s.split(".")[2:4]) for s in found}
+        return frozenset(a for a in addressed if a not in written)
+
     async def _stage(
-        self, index: int, batch: ImportProcessReleases, request: CommandRequest
+        self,
+        index: int,
+        batch: ImportProcessReleases,
+        request: CommandRequest,
+        known: _Recalled | None,
+        empty: frozenset[tuple[str, str]] = frozenset(),
     ) -> _StagedProcess | None:
         """The process decided on a staged store; None when it must go alone."""
         from registry.routes import build_routes  # the same routes, reading the staged store
 
-        store = StagedStore(self._store)
-        held = _HeldRecords(self._processed)
+        store = StagedStore(_KnownNew(self._store, empty) if empty else self._store)
+        own = self._processed if known is None else _Known(self._processed, *known.own())
+        held = _HeldRecords(own)
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
-        staging = staged_twin(self, store, routes, held)
+        recalled = None if known is None else known.recall(self.context.name)
+        staging = staged_twin(self, store, routes, held, recalled)
         try:
             reply = await self._import_process(staging, batch, request)
             await staging.drain()
@@ -213,17 +280,22 @@ class RegistryCommandService(CommandService):
                     self._cache.drop(key)
             return [(p, None) for p in processes]
         answers: list[tuple[_StagedProcess, ProcessReleasesImported | None]] = []
+        records: list[tuple[str, bytes]] = []
         offset = 0
         for p in processes:
-            answers.append((p, await self._recorded(p, stored[offset].seq if p.count else 0)))
+            first = stored[offset].seq if p.count else 0
+            answers.append((p, await self._recorded(p, first, records)))
             for key in p.keys:
                 self._cache.drop(key)  # our own cache has not seen these events
             offset += p.count
+        self._record_all(records)
         return answers
 
-    async def _recorded(self, p: _StagedProcess, first: int) -> ProcessReleasesImported:
-        """The process's answer with its events' stored sequences (from `first` on), and its
-        processed-command records written as `execute` writes them."""
+    async def _recorded(
+        self, p: _StagedProcess, first: int, records: list[tuple[str, bytes]]
+    ) -> ProcessReleasesImported:
+        """The process's answer with its events' stored sequences (from `first` on); its
+        processed-command records, as `execute` writes them, added to `records`."""
 
         def real(seq: int) -> int:
             return first + seq - PROVISIONAL if seq >= PROVISIONAL else seq
@@ -237,7 +309,7 @@ class RegistryCommandService(CommandService):
                 positions = [_Position(e["stream"], e["seq"]) for e in events]
                 record["reply"]["consistency_token"] = consistency_token(positions)
                 data = json.dumps(record).encode()
-            self._record(key, data)
+            records.append((key, data))
         outcomes = [
             o.model_copy(
                 update={
@@ -250,13 +322,38 @@ class RegistryCommandService(CommandService):
         ]
         return p.reply.model_copy(update={"releases": outcomes})
 
-    def _record(self, command_id: str, data: bytes) -> None:
-        """Write a processed-command record as `_remember` does (answered from memory until
-        the write is confirmed)."""
-        self._pending[command_id] = data
-        write = asyncio.ensure_future(self._write_record(command_id, data))
+    def _record_all(self, records: list[tuple[str, bytes]]) -> None:
+        """Write processed-command records as `_remember` does (answered from memory until
+        each write is confirmed), sent together under one timeout; one not confirmed then
+        is written again as `_remember` writes it (retried, or left for a duplicate to
+        repair)."""
+        if not records:
+            return
+        for key, data in records:
+            self._pending[key] = data
+        write = asyncio.ensure_future(self._write_records(records))
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
+
+    async def _write_records(self, records: list[tuple[str, bytes]]) -> None:
+        assert self._processed is not None
+        record = self._processed
+        results: list[object]
+        try:
+            async with asyncio.timeout(RECORD_TIMEOUT):
+                results = await asyncio.gather(
+                    *(record.put(k, d) for k, d in records), return_exceptions=True
+                )
+        except TimeoutError:
+            results = [TimeoutError()] * len(records)
+        again = []
+        for (key, data), result in zip(records, results, strict=True):
+            if isinstance(result, BaseException):
+                again.append(self._write_record(key, data))  # pops `_pending` when done
+            else:
+                self._pending.pop(key, None)
+        if again:
+            await asyncio.gather(*again)
 
 
 class _Position(NamedTuple):
@@ -279,6 +376,101 @@ class _StagedProcess:
     @property
     def count(self) -> int:
         return len(self.events)
+
+
+@dataclass(frozen=True)
+class _Recalled:
+    """This context's processed-command records of a group, read together: the values found
+    and the keys asked."""
+
+    found: dict[str, bytes]
+    asked: set[str]
+
+    def own(self) -> tuple[dict[str, bytes], set[str]]:
+        return self.found, self.asked
+
+    def recall(self, context: str) -> Callable[[str], list[bytes | None] | None]:
+        """A command id's records here (the id, its pre-uniqueness key) in
+        `CommandService._recall`'s order; None if not read."""
+
+        def recalled(command_id: str) -> list[bytes | None] | None:
+            legacy = f"{context}.{command_id}"
+            if command_id not in self.asked or legacy not in self.asked:
+                return None
+            return [self.found.get(command_id), self.found.get(legacy)]
+
+        return recalled
+
+
+async def _many(record: ProcessedCommands | None, keys: list[str]) -> dict[str, bytes]:
+    get_many = getattr(record, "get_many", None)
+    if get_many is None:
+        raise TypeError(f"{type(record).__name__} is read one key at a time")
+    found: dict[str, bytes] = await get_many(keys)
+    return found
+
+
+_PLAIN = re.compile(r"^[-_=a-zA-Z0-9]+\.[-_=a-zA-Z0-9]+$")  # one subject token each
+
+
+class _KnownNew:
+    """The store, with aggregates known to have no event yet answered as new without a
+    request (the port's other methods go to the store)."""
+
+    def __init__(self, store: EventStorePort, new: frozenset[tuple[str, str]]) -> None:
+        self._store = store
+        self._new = new
+
+    async def ensure_stream(self, context: BoundedContext) -> None:
+        await self._store.ensure_stream(context)
+
+    async def load(
+        self, context: BoundedContext, aggregate_type: str, aggregate_id: str
+    ) -> AggregateHistory:
+        if context.name == REGISTRY.name and (aggregate_type, aggregate_id) in self._new:
+            return AggregateHistory(context, aggregate_type, aggregate_id, (), 0)
+        return await self._store.load(context, aggregate_type, aggregate_id)
+
+    def read_stream(
+        self, context: BoundedContext, from_seq: int = 1, subject_filter: str | None = None
+    ) -> AsyncIterator[StoredEvent]:
+        return self._store.read_stream(context, from_seq, subject_filter)
+
+    async def last_seq(self, context: BoundedContext) -> int:
+        return await self._store.last_seq(context)
+
+    def seal(
+        self, history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
+    ) -> list[EventEnvelope]:
+        return self._store.seal(history, new_events, meta)
+
+    async def append(
+        self,
+        history: AggregateHistory,
+        new_events: Sequence[NewEvent],
+        meta: CommandMetadata,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[StoredEvent]:
+        return await self._store.append(history, new_events, meta, headers=headers)
+
+
+class _Known:
+    """A record as read together for the group: a key asked then is answered from that
+    reading, any other from the record itself."""
+
+    def __init__(self, record: ProcessedCommands | None, found: dict[str, bytes], asked: set[str]):
+        self._record = record
+        self._found = found
+        self._asked = asked
+
+    async def get(self, key: str) -> bytes | None:
+        if key in self._asked:
+            return self._found.get(key)
+        return None if self._record is None else await self._record.get(key)
+
+    async def put(self, key: str, value: bytes) -> None:
+        raise PermissionError("a record read together is written through its owner")
 
 
 class _HeldRecords:

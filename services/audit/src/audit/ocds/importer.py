@@ -19,6 +19,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import ocdsmerge
+from ocdsmerge.util import sorted_releases
+
 from audit.ocds.importer_map import (
     Mapped,
     ProcessState,
@@ -157,6 +160,53 @@ async def import_items(
     return report
 
 
+class _Compiling:
+    """`ocdsmerge`'s compiled release of releases taken one after another, each new one merged
+    onto the last (what `create_compiled_release` of them all does when they come sorted by
+    date: it merges them in that order); compiled afresh by `create_compiled_release` when
+    they do not come so."""
+
+    def __init__(self, releases: list[dict[str, Any]]) -> None:
+        self.releases = list(releases)
+        self._merged: ocdsmerge.merge.CompiledRelease | None = None
+        self._next: ocdsmerge.merge.CompiledRelease | None = None
+
+    def with_release(self, release: dict[str, Any]) -> dict[str, Any]:
+        candidate = [*self.releases, release]
+        self._next = None
+        try:
+            in_order = all(
+                a is b for a, b in zip(sorted_releases(candidate), candidate, strict=True)
+            )
+        except Exception:
+            in_order = False  # the library's own error, from the full compile below
+        compiled: dict[str, Any]
+        if not in_order:
+            compiled = merger().create_compiled_release(candidate)
+            return compiled
+        if self._merged is None:
+            self._merged = self._fresh()
+            self._merged.extend(self.releases)
+        grown = self._fresh()
+        grown.data = dict(self._merged.data)  # flat: the merge replaces values, never edits
+        grown.append(release)
+        self._next = grown
+        compiled = grown.asdict()
+        return compiled
+
+    def take(self, release: dict[str, Any]) -> None:
+        """`release` is accepted: the next one is merged onto it."""
+        self._merged, self._next = self._next, None  # None: merged afresh when next asked
+        self.releases.append(release)
+
+    @staticmethod
+    def _fresh() -> ocdsmerge.merge.CompiledRelease:
+        rules = merger()
+        return ocdsmerge.merge.CompiledRelease(
+            merge_rules=rules.merge_rules, rule_overrides=rules.rule_overrides
+        )
+
+
 class _Process:
     """One process's releases, in valid time order, sent in batches (`ImportProcessReleases`).
 
@@ -223,7 +273,7 @@ class _Process:
     def _map(self, pending: list[Item]) -> tuple[list[tuple[Item, Mapped]], list[Item]]:
         """Map releases on top of each other until a batch is full: (batch, the rest)."""
         batch: list[tuple[Item, Mapped]] = []
-        state, compiled_from = self.state, list(self.accepted)
+        state, compiled_from = self.state, _Compiling(self.accepted)
         ids: set[str] = set()
         for n, item in enumerate(pending):
             release = item.release
@@ -237,7 +287,7 @@ class _Process:
                 self.progress(1)
                 continue
             try:
-                compiled = merger().create_compiled_release([*compiled_from, release])
+                compiled = compiled_from.with_release(release)
                 mapped = map_release(release, compiled, state, item.source.publisher,
                                      item.source.uri)  # fmt: skip
             except Unmappable as exc:
@@ -247,7 +297,7 @@ class _Process:
                 self._skip(Problem(item.path, f"cannot be mapped: {exc!r}"))
                 continue
             batch.append((item, mapped))
-            compiled_from.append(release)
+            compiled_from.take(release)
             ids.add(rid)
             state = mapped.state
         return batch, []

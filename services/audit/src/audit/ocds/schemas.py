@@ -1,4 +1,12 @@
-"""The OCDS 1.1.5 schemas shipped inside the package, and validators that never go online."""
+"""The OCDS 1.1.5 schemas shipped inside the package, and validators that never go online.
+
+`errors` is `jsonschema`'s verdict and messages. A release is first asked of a compiled
+validator (`jsonschema_rs`, draft 4, formats checked; ~100x faster): what it finds valid
+is valid for `jsonschema` too (both pass the draft-4 test suite; it checks formats that
+`jsonschema` here may not, so it can only be stricter), and only a document it refuses is
+validated again by `jsonschema` for the errors and their paths. Its one known difference
+from Python's `re` (`$` matching before a final newline in the language-tagged property
+patterns) is kept out: a document with a key ending in a newline goes to `jsonschema`."""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
@@ -54,9 +63,33 @@ def _validator(name: str) -> Draft4Validator:
     )
 
 
+# Schemas whose references are all inside themselves: the compiled validator resolves them
+# without going online (the package schemas refer to the release schema by its URL).
+QUICK = ("release-schema.json",)
+
+
+@cache
+def _quick(name: str) -> Any:
+    return jsonschema_rs.Draft4Validator(_resolved(name), validate_formats=True)
+
+
 def errors(document: dict[str, Any], name: str) -> list[str]:
     """Every validation error, as `path: message`; empty when the document is valid against
     the 1.1.5 schema `name` with the declared extensions (audit.ocds.extensions) applied."""
+    if name in QUICK and _plain_keys(document) and _quick(name).is_valid(document):
+        return []
+    return full_errors(document, name)
+
+
+def full_errors(document: dict[str, Any], name: str) -> list[str]:
+    """`errors`, always from `jsonschema` (the reference the quick check is tested on)."""
     validator = _validator(name)
     found = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in found]
+
+
+def _plain_keys(document: Any) -> bool:
+    """No key ends in a newline (where `re`'s `$` and the compiled validator's differ): such
+    a key is written `...\\n": ` in JSON (a value never precedes a colon; a false alarm only
+    sends the document to `jsonschema`)."""
+    return '\\n":' not in json.dumps(document)

@@ -1,0 +1,200 @@
+"""Commands partitioned by aggregate over several service processes (eventstore.partitions).
+
+Two service processes of their own (the containers' entry point) on a real JetStream: the
+live processes split the command partitions between them, every command lands, each
+aggregate's commands in the order sent, and when one process stops in mid-stream the other
+takes its partitions without losing a command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from contracts_schema.replies import CommandAccepted
+from contracts_schema.subjects import COMMAND_PARTITIONS, command_partition
+from eventstore.clock import FixedClock
+from eventstore.commands import CommandService
+from eventstore.partitions import PartitionServer, owned_by
+from eventstore.serving import partition_key, send_command
+from eventstore.store import EventStore
+from eventstore.testing.fixtures import connect
+from eventstore.testing.nats_server import NatsServer
+from tests.support.ledger import EVENT_TYPES, LEDGER, ROUTES, RecordEntries
+
+ROOT = Path(__file__).resolve().parents[2]
+LEDGERS = 12
+ROUNDS = 24
+
+
+@contextmanager
+def ledger_processes(url: str, logs: list[Path]) -> Iterator[list[subprocess.Popen[bytes]]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GT_")}
+    env["GT_METRICS_PORT"] = "-1"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.support.ledger_process", url],
+            cwd=ROOT,
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for log in logs
+    ]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+
+
+def served_partitions(log: Path) -> list[set[int]]:
+    """Every set of partitions the process logged it serves, in order."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        if "serves partitions" in line:
+            listed = line.rsplit("serves partitions ", 1)[1].strip()
+            found.append({int(p) for p in listed.split(",") if p})
+    return found
+
+
+async def until(condition: object, what: str, logs: list[Path]) -> None:
+    """Wait for a state the processes reach by themselves (not a timing assertion: the
+    bound only turns a hang into a failure that shows the logs)."""
+    for _ in range(600):
+        if callable(condition) and condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what}; logs: " + "\n".join(log.read_text()[-1500:] for log in logs))
+
+
+def test_the_rule_gives_every_partition_to_exactly_one_member() -> None:
+    for members in (["a"], ["a", "b"], ["a", "b", "c"]):
+        owned = [owned_by(members, m) for m in members]
+        assert sorted(p for o in owned for p in o) == list(range(COMMAND_PARTITIONS))
+        assert max(map(len, owned)) - min(map(len, owned)) <= 1
+
+
+def test_a_command_is_partitioned_by_its_aggregate() -> None:
+    command = RecordEntries(command_id="c-9", ledger_id="l-7", amounts=[1])
+    assert partition_key(command) == "l-7"
+    assert command_partition("l-7") == command_partition("l-7") < COMMAND_PARTITIONS
+
+
+async def test_two_processes_split_the_partitions_and_take_over_when_one_leaves(
+    nats_server: NatsServer,
+) -> None:
+    """The membership on its own, in this process: two members on their own connections."""
+    ncs = [await connect(nats_server.url) for _ in range(2)]
+
+    async def ignore(_msg: object) -> None:
+        return None
+
+    a = PartitionServer(ncs[0], LEDGER, "ledger-commands", ignore)
+    b = PartitionServer(ncs[1], LEDGER, "ledger-commands", ignore)
+    try:
+        await a.start()
+        assert a.partitions == set(range(COMMAND_PARTITIONS))  # alone: all of them
+        await b.start()
+        for _ in range(600):  # (a bound that only turns a hang into a failure)
+            if a.partitions.isdisjoint(b.partitions) and len(a.partitions) == 8:
+                break
+            await asyncio.sleep(0.05)
+        assert a.partitions | b.partitions == set(range(COMMAND_PARTITIONS))
+        assert a.partitions.isdisjoint(b.partitions)
+        assert len(a.partitions) == len(b.partitions) == COMMAND_PARTITIONS // 2
+        await b.stop()
+        for _ in range(600):  # (a bound that only turns a hang into a failure)
+            if len(a.partitions) == COMMAND_PARTITIONS:
+                break
+            await asyncio.sleep(0.05)
+        assert a.partitions == set(range(COMMAND_PARTITIONS))
+    finally:
+        await a.stop()
+        for nc in ncs:
+            await nc.close()
+
+
+async def test_commands_over_two_processes_all_land_in_order_when_one_stops_midway(
+    nats_server: NatsServer, nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
+    logs = [tmp_path / "ledger-a.log", tmp_path / "ledger-b.log"]
+    with ledger_processes(nats_server.url, logs) as processes:
+
+        def split() -> bool:
+            last = [served_partitions(log)[-1:] for log in logs]
+            return all(last) and all(len(s[0]) == COMMAND_PARTITIONS // 2 for s in last)
+
+        await until(split, "the two processes did not split the partitions", logs)
+        halfway = asyncio.Event()
+
+        async def one_ledger(n: int) -> list[str]:
+            outcomes = []
+            for i in range(ROUNDS):
+                if i == ROUNDS // 2:
+                    halfway.set()
+                command = RecordEntries(
+                    command_id=f"part-{n}-{i}", ledger_id=f"part-{n}", amounts=[i + 1]
+                )
+                reply = await send_command(nats_client, LEDGER, command, timeout=30)
+                outcomes.append("accepted" if isinstance(reply, CommandAccepted) else reply.code)
+            return outcomes
+
+        sending = asyncio.gather(*(one_ledger(n) for n in range(LEDGERS)))
+        await halfway.wait()
+        processes[0].send_signal(signal.SIGTERM)  # stops in mid-stream, its partitions move
+        outcomes = await sending
+        assert processes[0].wait(timeout=30) == 0
+        assert [o for run in outcomes for o in run if o != "accepted"] == []
+
+        def took_over() -> bool:
+            last = served_partitions(logs[1])[-1:]
+            return bool(last) and len(last[0]) == COMMAND_PARTITIONS
+
+        await until(took_over, "the remaining process did not take every partition", logs)
+        store = EventStore(nats_client, fixed_clock)
+        for n in range(LEDGERS):
+            loaded = await store.load(LEDGER, "ledger", f"part-{n}")
+            assert [e.envelope.payload["amount"] for e in loaded.events] == list(
+                range(1, ROUNDS + 1)
+            )
+        # And afterwards the one left serves every partition.
+        reply = await send_command(
+            nats_client, LEDGER, RecordEntries(command_id="after", ledger_id="part-0", amounts=[9])
+        )
+        assert isinstance(reply, CommandAccepted)
+
+
+async def test_a_service_serving_only_the_unpartitioned_subject_still_gets_the_command(
+    nats_client: NATS, fixed_clock: FixedClock
+) -> None:
+    """No process serves the partition (an older service; an owner that just died): the
+    sender meets no responder there and sends on the unpartitioned subject."""
+    service = CommandService(
+        LEDGER, EventStore(nats_client, fixed_clock), fixed_clock, ROUTES, EVENT_TYPES
+    )
+    await service.start()
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(await service.handle(msg.subject, msg.data))
+
+    sub = await nats_client.subscribe(LEDGER.command_subject("*"), cb=answer)
+    try:
+        reply = await send_command(
+            nats_client, LEDGER, RecordEntries(command_id="old-1", ledger_id="old", amounts=[4])
+        )
+        assert isinstance(reply, CommandAccepted)
+        assert reply.events[0].aggregate_id == "old"
+    finally:
+        await sub.unsubscribe()
