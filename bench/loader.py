@@ -3,6 +3,12 @@
 Appends are pipelined: up to `window` commits are in flight, started in transaction-time
 order on one connection (so the streams hold them in that order), and a commit waits
 only for its own aggregate's previous one, whose stream sequence it must expect.
+
+A commit whose append times out (a loaded machine) is sent again, as it was: the message
+ids are the command's, so JetStream keeps a first send that did arrive once (its
+deduplication) and the resend is refused; the loader then finds the commit stored. A
+resent commit may land after later commits of other aggregates, never before its own
+aggregate's next one.
 """
 
 from __future__ import annotations
@@ -18,7 +24,16 @@ from nats.aio.client import Client as NATS
 
 from bench.history.model import Commit, History
 from contracts_schema.subjects import CONTEXTS
-from eventstore.store import AggregateHistory, CommandMetadata, EventStore, NewEvent
+from eventstore.errors import EventStoreError
+from eventstore.store import (
+    AggregateHistory,
+    CommandMetadata,
+    EventStore,
+    NewEvent,
+    StoredEvent,
+)
+
+RESENDS = 5  # a commit's sends after the first one timed out
 
 _recorded_at: ContextVar[datetime] = ContextVar("recorded_at")
 
@@ -60,7 +75,7 @@ async def load_history(nc: NATS, history: History, *, window: int = 256) -> Load
             )
             new = [NewEvent(e.event_type, 1, e.payload, e.occurred_at) for e in commit.events]
             meta = CommandMetadata(commit.command_id, commit.actor, commit.command_id)
-            stored = await store.append(head, new, meta)
+            stored = await _append(store, head, new, meta)
             heads[commit.key] = AggregateHistory(
                 context, commit.aggregate_type, commit.aggregate_id, (stored[-1],), stored[-1].seq
             )
@@ -88,6 +103,29 @@ async def load_history(nc: NATS, history: History, *, window: int = 256) -> Load
     seconds = time.perf_counter() - started
     last = {CONTEXTS[n].stream: await store.last_seq(CONTEXTS[n]) for n in sorted(contexts)}
     return LoadResult(history.event_count, len(history.commits), seconds, last)
+
+
+async def _append(
+    store: EventStore, head: AggregateHistory, new: list[NewEvent], meta: CommandMetadata
+) -> list[StoredEvent]:
+    """`store.append`, sent again (same message ids) while it times out."""
+    for resend in range(RESENDS + 1):
+        try:
+            return await store.append(head, new, meta)
+        except TimeoutError:  # nats' request timeout is one
+            if resend == RESENDS:
+                raise
+            await asyncio.sleep(0.5 * 2**resend)
+        except EventStoreError:
+            if resend == 0:
+                raise
+            # Refused after a timeout (a duplicate, the aggregate moved): the first send
+            # may have been stored after all. Only the command's own events count.
+            now = await store.load(head.context, head.aggregate_type, head.aggregate_id)
+            if now.events and now.events[-1].envelope.command_id == meta.command_id:
+                return list(now.events[-len(new) :])
+            raise
+    raise AssertionError("unreachable")
 
 
 def _forget(

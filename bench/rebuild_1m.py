@@ -38,7 +38,7 @@ async def run() -> tuple[dict[str, Any], list[Figure]]:
         async with infra.connected(server.url) as client, infra.connected(server.url) as svc:
             say("loading the history through EventStore.append")
             # A smaller window than the quick run's: 1M appends on a shared 2-core machine
-            # otherwise risk a request timeout, which the loader does not retry.
+            # otherwise risk request timeouts (the loader resends those, at a cost).
             loaded = await load_history(client, history, window=64)
             say(f"loaded {loaded.events:,} events in {loaded.seconds:.1f} s")
             ctx = BenchContext(FULL, server, client, svc, pg, history, loaded)

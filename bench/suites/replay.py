@@ -72,6 +72,8 @@ async def rebuild(
         )
         if not all(reached):
             raise TimeoutError("rebuild did not reach the end of the streams")
+        # Done when the read models are as a reader needs them: with every index.
+        await asyncio.gather(*(r.read_indexes_built() for r in runners))
         return time.perf_counter() - started, sum(r.parked_count for r in runners)
     finally:
         for runner in runners:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import BigInteger, Column, ColumnElement, Index, MetaData, Table, and_
 from sqlalchemy.sql.expression import FromClause
 
+from eventstore.rebuild_indexes import WRITE_PATH
 from eventstore.timeline import FOREVER
 
 INTERVAL_COLUMNS = ("valid_from", "valid_to", "known_from", "known_to")
@@ -49,8 +50,9 @@ def versioned_table(
         Column("known_to", BigInteger, nullable=False),
     )
     keys = [table.c[k] for k in key]
-    # Closing an open version finds it by key and valid_from among the open ones.
-    Index(f"ix_{name}_key", *keys, table.c.known_to, table.c.valid_from)
+    # Closing an open version finds it by key and valid_from among the open ones (the write
+    # path needs it: a rebuild keeps it, see eventstore.rebuild_indexes).
+    Index(f"ix_{name}_key", *keys, table.c.known_to, table.c.valid_from, info={WRITE_PATH: True})
     # Lists at a horizon scan the versions known then and valid then.
     Index(f"ix_{name}_now", table.c.known_to, table.c.valid_to, table.c.valid_from)
     table.info["versioned_key"] = tuple(key)

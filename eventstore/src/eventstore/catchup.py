@@ -96,6 +96,7 @@ class CatchUpSubscriber(DurableSubscriber):
         self._owner_position = position
         self._bulk = max(batch, CATCH_UP_BATCH)
         self.caught_up = 0  # events applied by the catch-up read
+        self.catch_up_ended = asyncio.Event()  # set once the bulk read is over (or skipped)
 
     async def _run(self) -> None:
         try:
@@ -104,6 +105,7 @@ class CatchUpSubscriber(DurableSubscriber):
             raise
         except Exception as exc:  # the durable subscriber goes on from the owner's position
             log.info("catch-up of %s ended early: %s", self._durable, exc)
+        self.catch_up_ended.set()
         await super()._run()
 
     async def _catch_up(self) -> None:

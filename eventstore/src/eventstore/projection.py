@@ -20,7 +20,7 @@ import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -49,6 +49,7 @@ from eventstore.observability import projection_span
 from eventstore.ports import EventSource, Subscription
 from eventstore.projection_leader import Leadership, lock_schema
 from eventstore.projection_news import HEARTBEAT, SILENCE, Announcer, News, subject
+from eventstore.rebuild_indexes import ensure as ensure_indexes
 from eventstore.sources import JetStreamSource
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
@@ -408,6 +409,8 @@ class ProjectionRunner:
         self.live = False  # serves reads; a new version turns live once it has caught up
         self.live_version: int | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._indexer: asyncio.Task[None] | None = None  # a rebuild's deferred read indexes
+        self.deferred_indexes = 0  # read indexes this runner's rebuild built at its end
         self._leadership = Leadership(engine, projection.key)
         self._standby: asyncio.Task[None] | None = None
         self.leading = False
@@ -440,6 +443,7 @@ class ProjectionRunner:
             lock_schema(conn)
             bookkeeping.create_all(conn)
             self.metadata.create_all(conn)
+            ensure_indexes(conn, self.metadata)  # a rebuild stopped before it built them
 
     def load_positions(self) -> dict[str, int]:
         with self._engine.connect() as conn:
@@ -602,19 +606,62 @@ class ProjectionRunner:
             self._listening = None
         if self._news is not None:
             self._heartbeat = asyncio.create_task(self._beat())
-        for context in self.projection.contexts:
+        subscribers = [
             # The SQL checkpoint is the truth: the subscriber (re)creates its consumer right
             # after our position whenever it arms (also while the cluster elects a leader:
             # it retries), and hands over only batches that continue it without a gap.
-            subscriber = self._source.subscriber(
+            self._source.subscriber(
                 context,
                 self.consumer_name(context),
                 self._make_handler(context),
                 batch=self._batch,
                 position=functools.partial(self.position, context.stream),
             )
+            for context in self.projection.contexts
+        ]
+        indexing = await self._defer_read_indexes(subscribers)
+        for subscriber in subscribers:
             subscriber.start()
             self._subscribers.append(subscriber)
+        if indexing:
+            self._indexer = asyncio.create_task(self._index_after_catch_up(subscribers))
+
+    async def _defer_read_indexes(self, subscribers: list[Subscription]) -> bool:
+        """A rebuild from nothing that catches up in bulk writes without its tables' read
+        indexes, and builds them when caught up (`eventstore.rebuild_indexes`)."""
+        from eventstore.catchup import CATCH_UP_FROM, CatchUpSubscriber
+        from eventstore.rebuild_indexes import drop, read_indexes
+
+        if any(self.positions.values()) or not all(
+            isinstance(s, CatchUpSubscriber) for s in subscribers
+        ):
+            return False
+        heads = await self.stream_heads()
+        indexes = read_indexes(self.metadata)
+        if max(heads.values(), default=0) <= CATCH_UP_FROM or not indexes:
+            return False
+        await asyncio.to_thread(self._ddl, lambda conn: drop(conn, indexes))
+        self.deferred_indexes = len(indexes)
+        return True
+
+    async def _index_after_catch_up(self, subscribers: list[Subscription]) -> None:
+        from eventstore.rebuild_indexes import ensure
+
+        await asyncio.gather(*(s.catch_up_ended.wait() for s in subscribers))  # type: ignore[attr-defined]
+        await asyncio.to_thread(self._ddl, lambda conn: ensure(conn, self.metadata))
+
+    async def read_indexes_built(self) -> None:
+        """Wait until a rebuild's deferred read indexes exist (at once when none are)."""
+        if self._indexer is not None:
+            await asyncio.shield(self._indexer)
+
+    def _ddl(self, change: Callable[[Connection], None]) -> None:
+        with (
+            _writer_turn(self._engine),
+            self._engine.connect().execution_options(**WRITER) as conn,
+            conn.begin(),
+        ):
+            change(conn)
 
     async def stop(self) -> None:
         if self._heartbeat is not None:
@@ -633,6 +680,9 @@ class ProjectionRunner:
         if self._watcher is not None:
             await cancel_and_wait(self._watcher)
             self._watcher = None
+        if self._indexer is not None:  # the next start creates what is missing
+            await cancel_and_wait(self._indexer)
+            self._indexer = None
         for subscriber in self._subscribers:
             await subscriber.stop()
         self._subscribers.clear()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 S = TypeVar("S")
 E = TypeVar("E")
@@ -32,8 +32,9 @@ Patch = dict[RowKey, Row | None]
 ValidKey = tuple[int, int, int]  # (valid µs, known µs, aggregate version): the fold order
 
 
-@dataclass(frozen=True)
-class Version:
+# The values made for every event of a rebuild are named tuples (immutable, and built in a
+# fraction of a frozen dataclass's time); `Segment` is kept per open row.
+class Version(NamedTuple):
     """One stored row version: its contents and its two intervals."""
 
     key: RowKey
@@ -44,8 +45,7 @@ class Version:
     known_to: int = FOREVER
 
 
-@dataclass(frozen=True)
-class Close:
+class Close(NamedTuple):
     """Stop knowing an open version (key, valid_from) at `known_to`.
 
     `known_from` is when it became known: a version known from and to the same instant was
@@ -64,8 +64,7 @@ class Changes:
     inserts: list[Version] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Recorded(Generic[E]):
+class Recorded(NamedTuple, Generic[E]):
     """A typed event with its place on both clocks."""
 
     event: E
@@ -78,8 +77,10 @@ class Recorded(Generic[E]):
         return (self.valid, self.known, self.version)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Segment:
+    """A run of one row's contents through valid time (never changed once made)."""
+
     valid_from: int
     valid_to: int
     row: Row
@@ -116,7 +117,8 @@ class Timeline(Generic[S, E]):
         the timeline exactly as it was (the caller parks the event).
         """
         known = max(event.known, self.known)  # transaction time never runs backwards
-        event = Recorded(event.event, event.valid, known, event.version)
+        if known != event.known:
+            event = Recorded(event.event, event.valid, known, event.version)
         if not self.events or event.order >= self.events[-1].order:
             self._append(event, changes)
         else:
@@ -154,52 +156,73 @@ class Timeline(Generic[S, E]):
 
         Every event before the group of events at the new event's valid instant V keeps its
         state and its segments; a row's segment that was still running at V runs on (open)
-        until the refold of the rest says otherwise. Only segments reaching V can differ.
+        until the refold of the rest says otherwise. Only segments reaching V can differ, and
+        only of rows the refold changes or whose versions changed from V on: an aggregate
+        with many rows (a window's participants) pays for the rows in play, not for all.
         """
         at = event.valid
         index = bisect_right(self.events, event.order, key=_order)
         start = index
         while start > 0 and self.events[start - 1].valid == at:
             start -= 1  # facts of one instant take effect together: refold the whole instant
-        if start > 0:
-            state, current = self.states[start - 1], self._image(self.states[start - 1])
-        else:
-            state, current = self._initial, {}
-        prefix: dict[RowKey, list[Segment]] = {}
+        state = self.states[start - 1] if start > 0 else self._initial
+        # The image of that state is, row by row, the version running at V (it starts
+        # before V and reaches it): read off the segments, not re-imaged.
+        current: Image = {}
+        moving: list[RowKey] = []  # rows whose versions change from V on
         for key, runs in self.open.items():
-            kept = [s for s in runs if s.valid_from < at]
-            if not kept:
+            last = runs[-1]
+            if last.valid_from < at:
+                if last.valid_to >= at:
+                    current[key] = last.row
+                    if last.valid_to != FOREVER:
+                        moving.append(key)
                 continue
-            last = kept[-1]
-            if last.valid_to >= at:  # running at V: open until the refold closes it
+            moving.append(key)
+            for segment in reversed(runs):
+                if segment.valid_from < at:
+                    if segment.valid_to >= at:
+                        current[key] = segment.row
+                    break
+
+        def prefix(key: RowKey) -> list[Segment]:
+            kept = [s for s in self.open.get(key, ()) if s.valid_from < at]
+            if kept and kept[-1].valid_to >= at:  # running at V: open until the refold says
+                last = kept[-1]
                 kept[-1] = Segment(last.valid_from, FOREVER, last.row, last.known_from)
-            prefix[key] = kept
+            return kept
+
         rest = [*self.events[start:index], event, *self.events[index:]]
         states: list[S] = []
         state, image, segments = _fold_into(
             state, current, prefix, self._evolve, self._image, self._patch, rest, states
         )
         known = event.known
-        before = {
-            (k, s.valid_from): s for k, ss in self.open.items() for s in ss if s.valid_to >= at
-        }
-        after = {(k, s.valid_from): s for k, ss in segments.items() for s in ss if s.valid_to >= at}
-        for (key, valid_from), was in before.items():
-            now = after.get((key, valid_from))
-            if now is None or (now is not was and now != was):
-                changes.closes.append(Close(key, valid_from, known, was.known_from))
-        for (key, valid_from), now_ in after.items():
-            was_ = before.get((key, valid_from))
-            if was_ is None or (now_ is not was_ and now_ != was_):
-                changes.inserts.append(Version(key, now_.row, valid_from, now_.valid_to, known))
-                after[key, valid_from] = Segment(valid_from, now_.valid_to, now_.row, known)
+        in_play = dict.fromkeys(moving)
+        in_play.update(dict.fromkeys(k for k in segments if k not in in_play))
+        for key in in_play:
+            runs = segments[key] if key in segments else prefix(key)
+            before = {s.valid_from: s for s in self.open.get(key, ()) if s.valid_to >= at}
+            after = {s.valid_from: s for s in runs if s.valid_to >= at}
+            for valid_from, was in before.items():
+                now = after.get(valid_from)
+                if now is None or (now is not was and now != was):
+                    changes.closes.append(Close(key, valid_from, known, was.known_from))
+            for valid_from, now_ in after.items():
+                was_ = before.get(valid_from)
+                if was_ is None or (now_ is not was_ and now_ != was_):
+                    changes.inserts.append(Version(key, now_.row, valid_from, now_.valid_to, known))
+                    after[valid_from] = Segment(valid_from, now_.valid_to, now_.row, known)
+                else:
+                    after[valid_from] = was_  # still known since it was first recorded
+            runs = [after.get(r.valid_from, r) for r in runs]
+            if runs:
+                self.open[key] = runs
             else:
-                after[key, valid_from] = was_  # still known since it was first recorded
-        for key, runs in segments.items():
-            segments[key] = [after.get((key, r.valid_from), r) for r in runs]
-        self.events = [*self.events[:start], *rest]
-        self.states = [*self.states[:start], *states]
-        self.state, self.last_image, self.open = state, image, segments
+                self.open.pop(key, None)
+        self.events[start:] = rest
+        self.states[start:] = states
+        self.state, self.last_image = state, image
 
 
 def _order(event: Recorded[Any]) -> ValidKey:
@@ -242,14 +265,19 @@ def _next_image(
 def _fold_into(
     state: S,
     current: Image,
-    segments: dict[RowKey, list[Segment]],
+    prefix: Callable[[RowKey], list[Segment]],
     evolve: Callable[[S, E], S],
     image: Callable[[S], Image],
     patch: Callable[[S, E], Patch | None] | None,
     ordered: list[Recorded[E]],
     states: list[S],
 ) -> tuple[S, Image, dict[RowKey, list[Segment]]]:
-    """Continue a fold (its state, image and segments) over `ordered`; states are appended."""
+    """Continue a fold (its state and image) over `ordered`; states are appended.
+
+    Returns the segments of the rows the fold changed, each continuing `prefix(row)` (its
+    segments before the fold); a row no longer there has an empty list.
+    """
+    segments: dict[RowKey, list[Segment]] = {}
     group: list[E] = []
     for index, recorded in enumerate(ordered):
         state = evolve(state, recorded.event)
@@ -265,15 +293,15 @@ def _fold_into(
             old_row, new_row = current.get(key), new.get(key)
             if old_row is new_row or old_row == new_row:
                 continue
-            rows = segments.setdefault(key, [])
+            rows = segments.get(key)
+            if rows is None:
+                rows = segments[key] = prefix(key)
             if old_row is not None:
                 last = rows.pop()
                 if last.valid_from < at:
                     rows.append(Segment(last.valid_from, at, last.row))
             if new_row is not None:
                 rows.append(Segment(at, FOREVER, new_row))
-            if not rows:
-                del segments[key]
         current = new
     return state, current, segments
 

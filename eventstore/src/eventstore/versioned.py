@@ -13,19 +13,22 @@ ignored on purpose (`ignored`); `undeclared()` lists the rest, and a test holds 
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Table, and_, bindparam
+from sqlalchemy import Connection, Table
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.calendar import start_of_dutch_day
 from contracts_schema.subjects import BoundedContext
 from contracts_schema.upcasting import decode_envelope
-from eventstore.bitemporal_sql import micros
-from eventstore.projection import BatchProjection, Failure, Projection, bulk_insert
+from eventstore.bitemporal_sql import INTERVAL_COLUMNS, micros
+from eventstore.bulk import plan
+from eventstore.projection import BatchProjection, Failure, Projection
 from eventstore.store import StoredEvent
 from eventstore.timeline import FOREVER, Changes, Image, Patch, Recorded, Timeline, replay
 
@@ -65,8 +68,14 @@ _TYPED_MAX = 20_000
 
 def recorded(event: StoredEvent) -> Recorded[DomainEvent]:
     e = event.envelope
-    valid = micros(start_of_dutch_day(e.occurred_at))  # valid time is a Dutch calendar day
+    valid = _valid_micros(e.occurred_at)
     return Recorded(typed(event), valid, micros(e.recorded_at), e.aggregate_version)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _valid_micros(occurred_at: datetime) -> int:
+    """Valid time is a Dutch calendar day (many events share one: computed once each)."""
+    return micros(start_of_dutch_day(occurred_at))
 
 
 class VersionedProjection(BatchProjection):
@@ -178,82 +187,56 @@ class _Writes:
     """The row changes of one batch, written per table in bulk; closes meet inserts in memory.
 
     A version inserted and closed within the batch is never updated in the database; one
-    whose known interval ends up empty is never written at all.
+    whose known interval ends up empty is never written at all. Rows are lists in the
+    table's column order (the read model's columns, then the four interval columns) and go
+    to the driver as tuples (`eventstore.bulk`).
     """
 
     def __init__(self, tables: dict[str, Table]) -> None:
         self._tables = tables
-        self._inserts: dict[str, list[dict[str, Any]]] = {}
-        self._open: dict[tuple[str, tuple[Any, ...], int], dict[str, Any]] = {}
-        self._closes: dict[str, list[dict[str, Any]]] = {}
-        self._deletes: dict[str, list[dict[str, Any]]] = {}
+        self._columns: dict[str, list[str]] = {}
+        for name, table in tables.items():
+            columns = [c.name for c in table.c]
+            if tuple(columns[-4:]) != INTERVAL_COLUMNS:
+                raise ValueError(f"{table.name} does not end with {INTERVAL_COLUMNS}")
+            self._columns[name] = columns[:-4]
+        self._inserts: dict[str, list[list[Any]]] = {}
+        self._open: dict[tuple[str, tuple[Any, ...], int], list[Any]] = {}
+        self._closes: dict[str, list[tuple[Any, ...]]] = {}
+        self._deletes: dict[str, list[tuple[Any, ...]]] = {}
 
     def stage(self, changes: Changes) -> None:
         for close in changes.closes:
             (name, key), valid_from = close.key, close.valid_from
             pending = self._open.pop((name, key, valid_from), None)
             if pending is not None:
-                pending["known_to"] = close.known_to
+                pending[-1] = close.known_to
                 continue
-            table = self._tables[name]
-            params = {f"w_{k}": v for k, v in zip(table.info["versioned_key"], key, strict=True)}
-            params["w_valid_from"] = valid_from
             if close.known_to <= close.known_from:
                 # Known from and to one instant: never visible at any horizon, so gone (a
                 # rebuild never writes it, whatever the batches were).
-                self._deletes.setdefault(name, []).append(params)
+                self._deletes.setdefault(name, []).append((*key, valid_from))
             else:
-                params["w_known_to"] = close.known_to
-                self._closes.setdefault(name, []).append(params)
+                self._closes.setdefault(name, []).append((close.known_to, *key, valid_from))
         for version in changes.inserts:
             name, key = version.key
-            row = {
-                **version.row,
-                "valid_from": version.valid_from,
-                "valid_to": version.valid_to,
-                "known_from": version.known_from,
-                "known_to": version.known_to,
-            }
+            row = [
+                *map(version.row.get, self._columns[name]),
+                version.valid_from,
+                version.valid_to,
+                version.known_from,
+                version.known_to,
+            ]
             self._inserts.setdefault(name, []).append(row)
             if version.known_to == FOREVER:
                 self._open[(name, key, version.valid_from)] = row
 
     def flush(self, conn: Connection) -> None:
+        dialect = conn.dialect
         for name, params in self._deletes.items():
-            conn.execute(_delete_statement(self._tables[name]), params)
+            plan(dialect, self._tables[name]).delete(conn, params)
         for name, params in self._closes.items():
-            conn.execute(_close_statement(self._tables[name]), params)
+            plan(dialect, self._tables[name]).close(conn, params)
         for name, rows in self._inserts.items():
-            kept = [r for r in rows if r["known_from"] < r["known_to"]]
-            bulk_insert(conn, self._tables[name], kept)
-
-
-_CLOSE_STATEMENTS: dict[Table, Any] = {}
-_DELETE_STATEMENTS: dict[Table, Any] = {}
-
-
-def _open_version(table: Table) -> Any:
-    c = table.c
-    return and_(
-        *(c[k] == bindparam(f"w_{k}") for k in table.info["versioned_key"]),
-        c.valid_from == bindparam("w_valid_from"),
-        c.known_to == FOREVER,
-    )
-
-
-def _delete_statement(table: Table) -> Any:
-    statement = _DELETE_STATEMENTS.get(table)
-    if statement is None:
-        statement = table.delete().where(_open_version(table))
-        _DELETE_STATEMENTS[table] = statement
-    return statement
-
-
-def _close_statement(table: Table) -> Any:
-    statement = _CLOSE_STATEMENTS.get(table)
-    if statement is None:
-        statement = (
-            table.update().where(_open_version(table)).values(known_to=bindparam("w_known_to"))
-        )
-        _CLOSE_STATEMENTS[table] = statement
-    return statement
+            kept = [r for r in rows if r[-2] < r[-1]]  # known_from < known_to
+            plan(dialect, self._tables[name]).insert(conn, kept)

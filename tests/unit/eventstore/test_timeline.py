@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eventstore.timeline import FOREVER, Changes, Image, Recorded, Timeline, replay
+from eventstore.timeline import FOREVER, Changes, Image, Patch, Recorded, Timeline, replay
 
 
 @dataclass(frozen=True)
@@ -163,3 +163,38 @@ def test_a_refused_event_leaves_the_timeline_as_it_was() -> None:
     else:
         raise AssertionError("the fold refused the event; record must raise")
     assert (dict(timeline.open), timeline.state, list(timeline.events)) == before
+
+
+def patch(state: State, event: Bump) -> Patch:
+    """The one row a bump touched (its counter), from the state after it."""
+    key = ("counters", (event.counter,))
+    value = state.get(event.counter)
+    return {key: None if value is None else {"name": event.counter, "value": value}}
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories, st.integers(1, 3))
+def test_patched_timelines_change_the_same_versions_as_whole_images(
+    history: list[tuple[str, int, int]], per_instant: int
+) -> None:
+    """A backdated event refolds only the rows in play; every row change is the same as
+    re-imaging the whole aggregate, and the versions still equal the fold at every horizon."""
+    whole: Timeline[State, Bump] = Timeline({}, evolve, image)
+    patched: Timeline[State, Bump] = Timeline({}, evolve, image, patch)
+    versions = Versions()
+    events: list[Recorded[Bump]] = []
+    for index, (counter, by, valid) in enumerate(history, start=1):
+        known = (index + per_instant - 1) // per_instant
+        event = Recorded(Bump(counter, by), valid * 10, known * 10, index)
+        expected_changes, changes = Changes(), Changes()
+        whole.record(event, expected_changes)
+        patched.record(event, changes)
+        assert sorted(map(repr, changes.closes)) == sorted(map(repr, expected_changes.closes))
+        assert sorted(map(repr, changes.inserts)) == sorted(map(repr, expected_changes.inserts))
+        versions.apply(changes)
+        events.append(event)
+        assert patched.open == whole.open
+        assert patched.last_image == whole.last_image == image(whole.state)
+    for known in range(0, (len(history) + 1) * 10 + 1, 5):
+        for valid in range(-5, 215, 5):
+            assert versions.at(valid, known) == expected(events, valid, known), (valid, known)

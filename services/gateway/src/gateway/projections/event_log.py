@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import JSON, Column, Connection, Index, Integer, MetaData, String, Table
 
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
-from eventstore.projection import BatchProjection, Failure, bulk_insert
+from eventstore.bulk import plan
+from eventstore.projection import BatchProjection, Failure
 from eventstore.store import StoredEvent
-from gateway.projections.common import UtcDateTime, organisation_codes_in
+from gateway.projections.common import (
+    UtcDateTime,
+    organisation_codes_in_json,
+    sqlite_utc_text,
+)
+
+_ENCODED = ("payload", "occurred_at", "recorded_at")  # on SQLite: texts made here
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 class EventLogProjection(BatchProjection):
@@ -48,33 +61,40 @@ class EventLogProjection(BatchProjection):
         )
 
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
-        rows: list[dict[str, object]] = []
-        links: list[dict[str, object]] = []
+        # The payload is JSON-encoded once: the organisation codes are found in that text, and
+        # on SQLite the same text is the column's value (SQLAlchemy's JSON type stores
+        # `json.dumps(payload)` there too), as are the two instants' texts; PostgreSQL's
+        # driver takes the values as they are.
+        encode_here = conn.dialect.name == "sqlite"
+        instant = sqlite_utc_text if encode_here else _same
+        rows: list[tuple[object, ...]] = []
+        links: list[tuple[object, ...]] = []
         for event in events:
             e = event.envelope
+            text = json.dumps(e.payload)
             rows.append(
-                {
-                    "stream": event.stream,
-                    "seq": event.seq,
-                    "event_id": e.event_id,
-                    "event_type": e.event_type,
-                    "context": e.context,
-                    "aggregate_type": e.aggregate_type,
-                    "aggregate_id": e.aggregate_id,
-                    "aggregate_version": e.aggregate_version,
-                    "occurred_at": e.occurred_at,
-                    "recorded_at": e.recorded_at,
-                    "actor": e.actor,
-                    "command_id": e.command_id,
-                    "correlation_id": e.correlation_id,
-                    "payload": e.payload,
-                }
+                (
+                    event.stream,
+                    event.seq,
+                    e.event_id,
+                    e.event_type,
+                    e.context,
+                    e.aggregate_type,
+                    e.aggregate_id,
+                    e.aggregate_version,
+                    instant(e.occurred_at),
+                    instant(e.recorded_at),
+                    e.actor,
+                    e.command_id,
+                    e.correlation_id,
+                    text if encode_here else e.payload,
+                )
             )
-            codes = organisation_codes_in(e.payload)
+            codes = organisation_codes_in_json(text)
             if e.aggregate_type == "organisation":
                 codes.add(e.aggregate_id)
-            links.extend({"stream": event.stream, "seq": event.seq, "code": c} for c in codes)
+            links.extend((event.stream, event.seq, c) for c in codes)
         # One statement per table for the whole batch (many rows as parameters).
-        bulk_insert(conn, self.events, rows)
-        bulk_insert(conn, self.organisations, links)
+        plan(conn.dialect, self.events, raw=_ENCODED if encode_here else ()).insert(conn, rows)
+        plan(conn.dialect, self.organisations).insert(conn, links)
         return []

@@ -1,0 +1,125 @@
+"""Many rows of one table straight to the driver: plain tuples, one `executemany` each.
+
+A rebuild writes hundreds of thousands of row versions. Passed as dicts through
+SQLAlchemy, every row is looked up column by column and every value processed one call at
+a time; here a table's statements are built once per dialect, the rows travel as tuples in
+the table's column order, and each column that needs a bind processor (JSON, dates,
+numbers on SQLite) is converted a whole column at a time. The values stored are the same
+as SQLAlchemy's own (its processors, looked up once); a None stays SQL NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Dialect, Table
+
+from eventstore.timeline import FOREVER
+
+Processor = Callable[[Any], Any]
+
+
+class TablePlan:
+    """A table's INSERT, and the UPDATE/DELETE of one open version by key, for one dialect."""
+
+    def __init__(self, dialect: Dialect, table: Table, raw: Iterable[str] = ()) -> None:
+        """`raw`: columns whose values the caller hands over already in the driver's form."""
+        quote = dialect.identifier_preparer.quote
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.columns = [c.name for c in table.c]
+        name = dialect.identifier_preparer.format_table(table)
+        self.insert_sql = (
+            f"INSERT INTO {name} ({', '.join(quote(c) for c in self.columns)})"
+            f" VALUES ({', '.join(marker for _ in self.columns)})"
+        )
+        skip = set(raw)
+        self.processors: list[tuple[int, Processor]] = []
+        for i, column in enumerate(table.c):
+            found = column.type._cached_bind_processor(dialect)
+            if found is not None and column.name not in skip:
+                proc: Processor = found
+                if isinstance(column.type, JSON) and dialect.name == "sqlite":
+                    proc = _lists_of_text_once(found)
+                self.processors.append((i, proc))
+        key = table.info.get("versioned_key")
+        if key is not None:
+            # The open version of a row: its key, its valid_from, known until further notice.
+            where = " AND ".join(
+                [*(f"{quote(k)} = {marker}" for k in key), f"{quote('valid_from')} = {marker}"]
+            )
+            where += f" AND {quote('known_to')} = {FOREVER}"
+            self.close_sql = f"UPDATE {name} SET {quote('known_to')} = {marker} WHERE {where}"
+            self.delete_sql = f"DELETE FROM {name} WHERE {where}"
+            self.key_processors = [
+                (i, proc)
+                for i, k in enumerate(key)
+                if (proc := table.c[k].type._cached_bind_processor(dialect)) is not None
+            ]
+
+    def encoded(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """The rows with every processed column converted (column by column)."""
+        if not self.processors:
+            return [tuple(r) for r in rows]
+        columns = list(zip(*rows, strict=True))
+        for i, proc in self.processors:
+            columns[i] = tuple([None if v is None else proc(v) for v in columns[i]])
+        return list(zip(*columns, strict=True))
+
+    def insert(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            conn.exec_driver_sql(self.insert_sql, self.encoded(rows))
+
+    def close(self, conn: Connection, params: list[tuple[Any, ...]]) -> None:
+        """Close open versions: (known_to, *key, valid_from) each."""
+        if params:
+            conn.exec_driver_sql(self.close_sql, self._keys(params, 1))
+
+    def delete(self, conn: Connection, params: list[tuple[Any, ...]]) -> None:
+        """Remove open versions: (*key, valid_from) each."""
+        if params:
+            conn.exec_driver_sql(self.delete_sql, self._keys(params, 0))
+
+    def _keys(self, params: list[tuple[Any, ...]], first: int) -> list[tuple[Any, ...]]:
+        if not self.key_processors:
+            return params
+        out = []
+        for p in params:
+            values = list(p)
+            for i, proc in self.key_processors:
+                if values[first + i] is not None:
+                    values[first + i] = proc(values[first + i])
+            out.append(tuple(values))
+        return out
+
+
+def _lists_of_text_once(proc: Processor) -> Processor:
+    """A JSON column's processor that converts each list of strings once (lot and
+    supplier ids repeat across thousands of row versions); anything else as before. On
+    SQLite only, where the converted value is the JSON text (an immutable str)."""
+    seen: dict[tuple[str, ...], Any] = {}
+
+    def process(value: Any) -> Any:
+        if type(value) is not list or not all(type(v) is str for v in value):
+            return proc(value)
+        key = tuple(value)
+        found = seen.get(key)
+        if found is None:
+            found = proc(value)
+            if len(seen) < 100_000:
+                seen[key] = found
+        return found
+
+    return process
+
+
+_PLANS: dict[tuple[str, Table, frozenset[str]], TablePlan] = {}
+
+
+def plan(dialect: Dialect, table: Table, raw: Iterable[str] = ()) -> TablePlan:
+    """The table's plan for this dialect, built once."""
+    key = (dialect.name, table, frozenset(raw))
+    found = _PLANS.get(key)
+    if found is None:
+        found = _PLANS[key] = TablePlan(dialect, table, raw)
+    return found

@@ -1,0 +1,153 @@
+"""A rebuild in bulk writes the same read-model rows as the live path, event by event.
+
+A rebuild hands each read model thousands of events per transaction (the catch-up read's
+ranges): row changes meet in memory, versions opened and closed inside one batch are
+written once, rows go to the driver as tuples. The live path applies one event per
+transaction. Every gateway table, row for row, must come out the same either way, on
+SQLite and PostgreSQL, over a generated history with backdated facts (refolds).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from sqlalchemy import Engine, MetaData, inspect, select
+
+from bench.direct import build_read_models, stored_events
+from bench.history.generator import generate
+from bench.loader import load_history
+from bootstrap.parts import projection_runner
+from eventstore.projection import checkpoints
+from eventstore.rebuild_indexes import drop, read_indexes
+from eventstore.sql import make_engine
+from gateway.projections import ALL
+
+
+def _tables() -> MetaData:
+    metadata = MetaData()
+    for kind in ALL:
+        kind().define(metadata)
+    return metadata
+
+
+def _rows(engine: Engine, metadata: MetaData) -> dict[str, list[tuple[Any, ...]]]:
+    with engine.connect() as conn:
+        rows = {
+            name: sorted((tuple(r) for r in conn.execute(select(table))), key=repr)
+            for name, table in metadata.tables.items()
+        }
+        rows["checkpoints"] = sorted(
+            tuple(r)
+            for r in conn.execute(
+                select(checkpoints.c.projection, checkpoints.c.stream, checkpoints.c.seq)
+            )
+        )
+    return rows
+
+
+def _backdated(streams: dict[str, list[Any]]) -> int:
+    """Events that land before an event of their aggregate known earlier (a refold)."""
+    last: dict[tuple[str, str], Any] = {}
+    count = 0
+    for events in streams.values():
+        for event in events:
+            e = event.envelope
+            key = (e.aggregate_type, e.aggregate_id)
+            if key in last and e.occurred_at < last[key]:
+                count += 1
+            last[key] = max(e.occurred_at, last.get(key, e.occurred_at))
+    return count
+
+
+def test_a_rebuild_in_bulk_writes_the_same_rows_as_event_by_event(database_url: str) -> None:
+    streams = stored_events(generate(seed=23, events=800))
+    assert _backdated(streams) > 5  # the refold path is taken
+    metadata = _tables()
+    engine = make_engine(database_url)
+    try:
+        built: list[dict[str, list[tuple[Any, ...]]]] = []
+        for batch in (2_000, 1, 37):  # a rebuild's ranges; the live path; uneven batches
+            result = build_read_models(engine, streams, batch=batch)
+            assert result.parked == 0
+            built.append(_rows(engine, metadata))
+            with engine.begin() as conn:
+                metadata.drop_all(conn)
+                conn.execute(checkpoints.delete())
+        bulk, live, uneven = built
+        assert sum(len(rows) for rows in bulk.values()) > 3_000
+        for name in bulk:
+            assert bulk[name] == live[name], name
+            assert uneven[name] == live[name], name
+    finally:
+        engine.dispose()
+
+
+def _indexes(engine: Engine, metadata: MetaData) -> dict[str, list[tuple[Any, ...]]]:
+    """Per table, the indexes the database has (name, columns), constraints' own left out."""
+    found = inspect(engine)
+    return {
+        name: sorted(
+            (i["name"], tuple(i["column_names"]))
+            for i in found.get_indexes(name)
+            if not i.get("duplicates_constraint")
+        )
+        for name in metadata.tables
+    }
+
+
+def _declared(metadata: MetaData) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        name: sorted((i.name, tuple(c.name for c in i.columns)) for i in table.indexes)
+        for name, table in metadata.tables.items()
+    }
+
+
+async def test_a_rebuild_through_nats_writes_the_direct_rows_and_ends_with_every_index(
+    nats_client: NATS, database_url: str, tmp_path: Path
+) -> None:
+    """A runner starting from nothing far behind drops its read indexes while it catches up
+    in bulk and builds them at the end: the same rows, the same schema as `create_all`."""
+    history = generate(seed=29, events=2_500)
+    loaded = await load_history(nats_client, history)
+    metadata = _tables()
+    reference = make_engine(f"sqlite:///{tmp_path}/reference.db")
+    build_read_models(reference, stored_events(history), batch=500)
+    engine = make_engine(database_url)
+    runners = [projection_runner(nats_client, engine, kind(), batch=500) for kind in ALL]
+    try:
+        for runner in runners:
+            await runner.start()
+        for runner in runners:
+            assert await runner.wait_until(loaded.last_seq, timeout=120)
+            await runner.read_indexes_built()
+        assert sum(r.caught_up_in_bulk for r in runners) > 2_500  # the bulk path did it
+        assert sum(r.deferred_indexes for r in runners) > 20  # without its read indexes
+    finally:
+        for runner in runners:
+            await runner.stop()
+    built, expected = _rows(engine, metadata), _rows(reference, metadata)
+    for name in expected:  # event ids are the store's own (the loader sealed them afresh)
+        if name.endswith("_events"):
+            built[name] = [r[:2] + r[3:] for r in built[name]]
+            expected[name] = [r[:2] + r[3:] for r in expected[name]]
+        assert sorted(built[name], key=repr) == sorted(expected[name], key=repr), name
+    got = _indexes(engine, metadata)
+    assert got == _declared(metadata)  # every index `create_all` makes, nothing else
+    assert sum(len(i) for i in got.values()) > 30
+    engine.dispose()
+    reference.dispose()
+
+
+def test_a_runner_creates_the_indexes_a_stopped_rebuild_left_out(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    runner = projection_runner(None, engine, ALL[2](), batch=10)  # type: ignore[arg-type]
+    runner.create_tables()
+    before = _indexes(engine, runner.metadata)
+    with engine.begin() as conn:
+        drop(conn, read_indexes(runner.metadata))
+    assert _indexes(engine, runner.metadata) != before
+    runner.create_tables()  # the next start
+    assert _indexes(engine, runner.metadata) == before
+    engine.dispose()
