@@ -29,7 +29,6 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
-    Dialect,
     Engine,
     Executable,
     Integer,
@@ -37,7 +36,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -193,66 +191,6 @@ def _upsert_statement(
         else statement.on_conflict_do_nothing(index_elements=list(keys))
     )
     return result
-
-
-def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert many rows with one `executemany`, the columns' own bind processing, no more.
-
-    `conn.execute(table.insert(), rows)` processes every row's parameters through SQLAlchemy's
-    generic per-row machinery, which cost more than SQLite's own work in a rebuild. Here the
-    statement is compiled once per (dialect, table), each column's bind processor is looked up
-    once, and the rows go to the driver as plain tuples (or dicts for a named paramstyle).
-    A column a row does not name is NULL (the read models' inserts name every column).
-    """
-    if not rows:
-        return
-    sql, names, processors, positional = _insert_plan(conn.dialect, table)
-    encoded: list[Any] = []
-    if positional:
-        for row in rows:
-            values = [row.get(n) for n in names]
-            for i, proc in processors:
-                if values[i] is not None:
-                    values[i] = proc(values[i])
-            encoded.append(tuple(values))
-    else:
-        for row in rows:
-            params = {n: row.get(n) for n in names}
-            for i, proc in processors:
-                value = params[names[i]]
-                if value is not None:
-                    params[names[i]] = proc(value)
-            encoded.append(params)
-    conn.exec_driver_sql(sql, encoded)
-
-
-_INSERT_PLANS: dict[tuple[str, Table], tuple[str, list[str], list[tuple[int, Any]], bool]] = {}
-
-
-def _insert_plan(
-    dialect: Dialect, table: Table
-) -> tuple[str, list[str], list[tuple[int, Any]], bool]:
-    key = (dialect.name, table)
-    plan = _INSERT_PLANS.get(key)
-    if plan is None:
-        columns = list(table.c)
-        compiled = (
-            table.insert()
-            .values({c.name: bindparam(c.name) for c in columns})
-            .compile(dialect=dialect)
-        )
-        names = (
-            list(compiled.positiontup or []) if compiled.positional else [c.name for c in columns]
-        )
-        by_name = {c.name: c for c in columns}
-        processors = []
-        for i, name in enumerate(names):
-            proc = by_name[name].type._cached_bind_processor(dialect)
-            if proc is not None:
-                processors.append((i, proc))
-        plan = (str(compiled), names, processors, bool(compiled.positional))
-        _INSERT_PLANS[key] = plan
-    return plan
 
 
 class WriterTurn:
