@@ -214,7 +214,8 @@ async def test_a_killed_supervisor_leaves_no_worker_and_frees_the_port(
                 break
             assert gateway.poll() is None, tail(log)
             await asyncio.sleep(0.1)
-        assert len(workers) == 2 and listening(http_port), tail(log)
+        assert len(workers) == 2, tail(log)
+        assert listening(http_port), tail(log)
         gateway.kill()  # SIGKILL: no handler runs, only the workers' parent-death signal
         assert gateway.wait(timeout=30) == -signal.SIGKILL
         for _ in range(1200):  # bounded: each worker stops on its SIGTERM, then the port is free
