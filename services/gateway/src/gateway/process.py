@@ -29,6 +29,7 @@ from eventstore.health import HealthServer
 from eventstore.observability import configure_logging, unwatch_projection, watch_projection
 from eventstore.projection import RunnerFactory
 from eventstore.store import EventStore
+from gateway.planner import analyze_in_this_process
 from gateway.process_config import GatewayConfig
 from gateway.readside import ReadSide, start_read_side
 from gateway.serve import Server, listening_socket
@@ -98,6 +99,8 @@ async def run(
         if observability.metrics_port >= 0:
             await health.start()
             log.info("gateway: /healthz, /readyz and /metrics on port %s", health.port)
+        # ANALYZE writes the read models' file: once, from the first worker, is enough.
+        analyze_in_this_process(worker == 0)
         nc = await unless_stopped(connect(config), stop)
         side = await unless_stopped(
             start_read_side(
