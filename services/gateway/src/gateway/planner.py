@@ -21,6 +21,7 @@ import logging
 import os
 import sqlite3
 import time
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -63,8 +64,8 @@ def analyze(engine: Engine) -> None:
     if not _file_sqlite(engine) or not_analyzable(engine):
         return
     args, kwargs = engine.dialect.create_connect_args(engine.url)
-    kwargs = {**kwargs, "timeout": kwargs.get("timeout", 30), "isolation_level": None}
-    with contextlib.closing(sqlite3.connect(*args, **kwargs)) as conn:
+    options: dict[str, Any] = {**kwargs, "timeout": kwargs.get("timeout", 30)}
+    with contextlib.closing(sqlite3.connect(*args, **options, isolation_level=None)) as conn:
         conn.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
         conn.execute("ANALYZE")
     # A connection reads the statistics when it opens: the pool's are replaced (those in use
