@@ -65,7 +65,7 @@ def analyze(engine: Engine) -> None:
         return
     args, kwargs = engine.dialect.create_connect_args(engine.url)
     options: dict[str, Any] = {**kwargs, "timeout": kwargs.get("timeout", 30)}
-    with contextlib.closing(sqlite3.connect(*args, **options, isolation_level=None)) as conn:
+    with contextlib.closing(sqlite3.connect(args[0], **options, isolation_level=None)) as conn:
         conn.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
         conn.execute("ANALYZE")
     # A connection reads the statistics when it opens: the pool's are replaced (those in use
