@@ -198,3 +198,50 @@ async def test_a_service_serving_only_the_unpartitioned_subject_still_gets_the_c
         assert reply.events[0].aggregate_id == "old"
     finally:
         await sub.unsubscribe()
+
+
+async def test_a_stop_during_a_handover_waits_for_its_drain(nats_server: NatsServer) -> None:
+    """A member stopping while it drains a partition it gave away handles every command that
+    partition already delivered to it before `stop` returns (the drain is awaited, not
+    cancelled midway)."""
+    ncs = [await connect(nats_server.url) for _ in range(3)]
+    handled: list[str] = []
+    release = asyncio.Event()
+
+    async def slow(msg: Msg) -> None:
+        await release.wait()
+        handled.append(msg.data.decode())
+
+    async def ignore(_msg: object) -> None:
+        return None
+
+    a = PartitionServer(ncs[0], LEDGER, "ledger-drain", slow)
+    b = PartitionServer(ncs[1], LEDGER, "ledger-drain", ignore)
+    given = min(owned_by(sorted([a.instance, b.instance]), b.instance))  # a hands it to b
+    stopping: asyncio.Task[None] | None = None
+    try:
+        await a.start()
+        await ncs[0].flush()  # its subscriptions are on the server before anything is sent
+        for n in ("first", "second"):  # the first blocks the subscription, the second waits
+            await ncs[2].publish(LEDGER.partitioned_command_subject("Record", given), n.encode())
+        await ncs[2].flush()
+        await b.start()
+        for _ in range(600):  # (a bound that only turns a hang into a failure)
+            if given not in a.partitions:  # taken off: its handover is draining it
+                break
+            await asyncio.sleep(0.05)
+        assert given not in a.partitions
+        stopping = asyncio.ensure_future(a.stop())
+        # Without the fix `stop` returns at once, the commands unhandled; with it, it cannot
+        # return before they are (this wait only gives the old behaviour room to show).
+        await asyncio.wait({stopping}, timeout=3)
+        assert not stopping.done()
+        release.set()
+        await asyncio.wait_for(stopping, timeout=60)
+        assert handled == ["first", "second"]
+    finally:
+        release.set()
+        await (a.stop() if stopping is None else stopping)
+        await b.stop()
+        for nc in ncs:
+            await nc.close()
