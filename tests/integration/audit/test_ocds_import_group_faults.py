@@ -7,14 +7,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
 
+from audit.ocds.importer import import_items
+from audit.ocds.importer_read import read
 from audit.ocds_cli import IMPORT_OK
 from bootstrap.parts import registry_service
-from contracts_schema.registry.import_commands import ImportReleaseGroup
-from contracts_schema.replies import CommandRejected, CommandRequest
+from contracts_schema.registry.import_commands import (
+    ImportReleaseGroup,
+    ProcessReleasesImported,
+    ReleaseGroupImported,
+)
+from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import REGISTRY
 from eventstore.clock import SystemClock
 from eventstore.group_append import GroupedEvent
@@ -23,6 +30,7 @@ from eventstore.service_app import CommandServer, serve_in_process, server_url
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
 from tests.integration.audit.test_ocds_import_cli import audit
+from tests.integration.test_last_messages import Interposed, take_one
 from tests.service.test_ocds_import_group import package
 
 GROUP = REGISTRY.command_subject(ImportReleaseGroup.command_type)
@@ -94,3 +102,46 @@ async def test_a_group_stored_whose_reply_was_lost_is_answered_as_imported(
 def test_the_limit_here_is_the_published_one() -> None:
     schema = ImportReleaseGroup.model_json_schema()
     assert schema["properties"]["processes"]["maxItems"] == LIMIT
+
+
+async def test_a_group_whose_reads_together_come_back_short_reads_each_alone(
+    nats_client: NATS,
+) -> None:
+    """Every read together of the registry's loses a message to another pull (so each is a
+    `PartialRead`): the group's records and aggregates are then read one by one, and every
+    answer is still the one of its own (a group sent again: each command a duplicate)."""
+    taken: list[str] = []
+
+    async def take(nc: NATS, next_subject: str) -> None:
+        taken.append(next_subject)
+        await take_one(nc, next_subject)
+
+    clock = SystemClock()
+    robbed: Any = Interposed(nats_client, take)
+    server = await serve_in_process(
+        server_url(nats_client), [registry_service(EventStore(robbed, clock), clock)]
+    )
+    groups: list[bytes] = []
+
+    async def request(subject: str, data: bytes) -> bytes:
+        if subject == GROUP:
+            groups.append(data)
+        return (await nats_client.request(subject, data, timeout=60)).data
+
+    try:
+        store = EventStore(nats_client, clock)
+        report = await import_items(read(package(), "unknown publisher"), request, store)
+        assert (report.imported, report.duplicates, report.skipped) == (18, 0, [])
+        events = [e async for e in store.read_stream(REGISTRY)]
+        assert groups
+        for data in groups:  # sent again: its records and aggregates are there now
+            msg = await nats_client.request(GROUP, data, timeout=60)
+            reply = ReleaseGroupImported.model_validate_json(msg.data)
+            for process in reply.processes:
+                assert isinstance(process, ProcessReleasesImported)
+                replies = [r for o in process.releases for r in o.replies]
+                assert all(isinstance(r, CommandAccepted) and r.duplicate for r in replies)
+        assert taken  # the records and aggregates were read together, and came back short
+        assert [e async for e in store.read_stream(REGISTRY)] == events
+    finally:
+        await server.stop()

@@ -236,8 +236,10 @@ class RegistryCommandService(CommandService):
     ) -> frozenset[tuple[str, str]]:
         """The aggregates (type, id) the group's commands address that have no event yet,
         asked together (a fresh import's aggregates: one request instead of a load each).
-        Empty when that cannot be asked: each is then loaded as alone. One written by another
-        writer meanwhile fails its expected sequence (0) and its process goes alone."""
+        Read as headers only, a consumer per thousand aggregates (`last_messages`). Empty
+        when that cannot be asked or is not answered whole: each is then loaded as alone.
+        One written by another writer meanwhile fails its expected sequence (0) and its
+        process goes alone."""
         if not isinstance(self._store, EventStore):
             return frozenset()
         addressed: set[tuple[str, str]] = set()
@@ -249,9 +251,11 @@ class RegistryCommandService(CommandService):
         filters = {self.context.aggregate_filter(t, i): (t, i) for t, i in addressed}
         if any(not _PLAIN.match(f"{t}.{i}") for t, i in addressed):
             return frozenset()
-        try:
-            found = await last_messages(self._store.nc, self.context.stream, sorted(filters))
-        except Exception:
+        try:  # headers only: whether each has an event, not the event
+            found = await last_messages(
+                self._store.nc, self.context.stream, sorted(filters), headers_only=True
+            )
+        except Exception:  # a partial or failed read: each is loaded, as alone
             return frozenset()
         written = {tuple(s.split(".")[2:4]) for s in found}
         return frozenset(a for a in addressed if a not in written)
