@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from annotated_types import MaxLen
 from pydantic import ValidationError
 
 from contracts_schema.base import Command
@@ -64,10 +63,10 @@ from eventstore.store import EventStore
 IMPORT_SUBJECT = REGISTRY.command_subject(ImportProcessReleases.command_type)
 GROUP_SUBJECT = REGISTRY.command_subject(ImportReleaseGroup.command_type)
 # The group's bound, as the published schema states it (`Field(max_length=...)`).
-MAX_PROCESSES = next(
+MAX_PROCESSES: int = next(
     m.max_length
     for m in ImportReleaseGroup.model_fields["processes"].metadata
-    if isinstance(m, MaxLen)
+    if getattr(m, "max_length", None) is not None
 )
 
 
