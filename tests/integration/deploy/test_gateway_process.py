@@ -8,6 +8,7 @@ name."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import uuid
@@ -151,11 +152,17 @@ async def test_gateway_process_serves_graphql_health_and_projection_lag(
             read = await graphql(api, ORGANISATION, t=result["consistencyToken"])
             assert read["organisation"] == {"name": "Amsterdam"}
 
-            metrics = (await ops.get("/metrics")).text
-        lags = re.findall(
-            rf'gt_projection_lag_events\{{projection="(\w+)",stream="{ENROLMENT.stream}"\}} (\S+)',
-            metrics,
-        )
+            # The token waited for the read models that answer it; the others on the stream
+            # (the audit's history) may commit a moment later: each reports its lag until 0.
+            for _ in range(300):  # (a bound that only turns a hang into a failure)
+                metrics = (await ops.get("/metrics")).text
+                lags = re.findall(
+                    rf'gt_projection_lag_events\{{projection="(\w+)",stream="{ENROLMENT.stream}"\}} (\S+)',
+                    metrics,
+                )
+                if lags and all(float(value) == 0.0 for _, value in lags):
+                    break
+                await asyncio.sleep(0.1)
         assert lags, metrics[-2000:]
         assert all(float(value) == 0.0 for _, value in lags), lags  # caught up to the write
         assert terminate(gateway) == 0, gateway_log.read_text()[-2000:]
