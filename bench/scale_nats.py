@@ -34,8 +34,19 @@ def _gc_timer(phase: str, info: dict[str, int]) -> None:
     if phase == "start":
         GC["started"] = time.perf_counter()
     else:
-        GC["seconds"] += time.perf_counter() - GC["started"]
-        COUNTS[f"gc gen{info['generation']}"] += 1
+        took = time.perf_counter() - GC["started"]
+        GC["seconds"] += took
+        gen = info["generation"]
+        COUNTS[f"gc gen{gen}"] += 1
+        GC[f"gen{gen}_s"] = GC.get(f"gen{gen}_s", 0.0) + took
+        GC[f"gen{gen}_max_s"] = max(GC.get(f"gen{gen}_max_s", 0.0), took)
+        GC[f"gen{gen}_last_collected"] = info["collected"]
+
+
+def _rss_mib() -> int:
+    with open("/proc/self/status") as f:
+        line = next(x for x in f if x.startswith("VmRSS"))
+    return int(line.split()[1]) // 1024
 
 
 def _server_cpu(server: Any) -> float:
@@ -80,7 +91,8 @@ async def measure(events: int, seed: int) -> dict[str, Any]:
             loaded = await load_history(client, history)
             ctx: Any = SimpleNamespace(service_nc=svc, loaded=loaded)
             COUNTS.clear()
-            GC["seconds"] = 0.0
+            GC.clear()
+            GC.update(seconds=0.0, started=0.0)
             gc.callbacks.append(_gc_timer)
             server_cpu = _server_cpu(server)
             cpu = time.process_time()
@@ -99,6 +111,8 @@ async def measure(events: int, seed: int) -> dict[str, Any]:
         "cpu_us_per_event": round(cpu / n * 1e6, 1),
         "server_cpu_s": round(server_cpu, 1),
         "gc_s": round(GC["seconds"], 2),
+        "gc": {k: round(v, 2) for k, v in GC.items() if k.startswith("gen")},
+        "rss_mib": _rss_mib(),
         "parked": parked,
         **{f"{k} per event": round(v / n, 2) for k, v in COUNTS.items() if "gc" not in k},
         **{k: v for k, v in COUNTS.items() if "gc" in k},
