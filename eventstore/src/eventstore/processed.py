@@ -139,7 +139,6 @@ class LazyBucket:
 
 # Keys read together: tokens a subject filter takes literally (no wildcards, no spaces).
 _PLAIN_KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
-MANY_CHUNK = 1000  # subjects per consumer (its config stays well under max_payload)
 
 
 async def last_values(nc: NATS, stream: str, prefix: str, keys: Iterable[str]) -> dict[str, bytes]:
@@ -148,17 +147,17 @@ async def last_values(nc: NATS, stream: str, prefix: str, keys: Iterable[str]) -
     keys, none recorded: one request, its answer counting none pending), instead of a request
     per key. A deleted or purged key has no value, as for `KeyValue.get`. Raises
     `BucketNotFoundError` when the bucket's stream does not exist; `ValueError` for a key a
-    subject filter would not take literally (the caller reads that one alone)."""
+    subject filter would not take literally (the caller reads that one alone); `PartialRead`
+    when not every value could be read (the caller reads each key alone)."""
     wanted = sorted(set(keys))
     bad = [k for k in wanted if not _PLAIN_KEY.match(k) or ".." in k or k[0] == "." or k[-1] == "."]
     if bad:
         raise ValueError(f"keys not readable together: {bad[:3]}")
     found: dict[str, bytes] = {}
-    for start in range(0, len(wanted), MANY_CHUNK):
-        subjects = [prefix + k for k in wanted[start : start + MANY_CHUNK]]
-        for subject, (headers, value) in (await last_messages(nc, stream, subjects)).items():
-            if headers.get("KV-Operation") not in ("DEL", "PURGE"):
-                found[subject[len(prefix) :]] = value
+    subjects = [prefix + k for k in wanted]  # a consumer per thousand (`last_messages`)
+    for subject, (headers, value) in (await last_messages(nc, stream, subjects)).items():
+        if headers.get("KV-Operation") not in ("DEL", "PURGE"):
+            found[subject[len(prefix) :]] = value
     return found
 
 

@@ -46,7 +46,14 @@ from eventstore.commands import (
     consistency_token,
     failure_reply,
 )
-from eventstore.group_append import MAX_BATCH, PROVISIONAL, GroupedEvent, StagedStore
+from eventstore.errors import AppendFailed, ConcurrencyConflict
+from eventstore.group_append import (
+    MAX_BATCH,
+    PROVISIONAL,
+    GroupedEvent,
+    StagedStore,
+    positioned,
+)
 from eventstore.group_commit import staged_twin
 from eventstore.last_messages import last_messages
 from eventstore.ports import EventStorePort, GroupAppender, ProcessedCommands
@@ -55,6 +62,12 @@ from eventstore.store import EventStore
 
 IMPORT_SUBJECT = REGISTRY.command_subject(ImportProcessReleases.command_type)
 GROUP_SUBJECT = REGISTRY.command_subject(ImportReleaseGroup.command_type)
+# The group's bound, as the published schema states it (`Field(max_length=...)`).
+MAX_PROCESSES: int = next(
+    m.max_length
+    for m in ImportReleaseGroup.model_fields["processes"].metadata
+    if getattr(m, "max_length", None) is not None
+)
 
 
 class RegistryCommandService(CommandService):
@@ -121,6 +134,12 @@ class RegistryCommandService(CommandService):
                 ImportReleaseGroup.model_validate(raw)
         except ValidationError as exc:
             return _invalid("ImportReleaseGroup", exc)
+        if processes is not None and len(processes) > MAX_PROCESSES:  # (validated as [] above)
+            return CommandRejected(
+                code="INVALID_COMMAND",
+                message=f"invalid ImportReleaseGroup: processes: {len(processes)} processes,"
+                f" at most {MAX_PROCESSES} in one group",
+            )
         # Each process is valid or refused on its own: one bad process spoils no other.
         answers: list[ProcessReleasesImported | CommandRejected | None] = []
         batches: list[tuple[int, ImportProcessReleases]] = []
@@ -216,8 +235,10 @@ class RegistryCommandService(CommandService):
     ) -> frozenset[tuple[str, str]]:
         """The aggregates (type, id) the group's commands address that have no event yet,
         asked together (a fresh import's aggregates: one request instead of a load each).
-        Empty when that cannot be asked: each is then loaded as alone. One written by another
-        writer meanwhile fails its expected sequence (0) and its process goes alone."""
+        Read as headers only, a consumer per thousand aggregates (`last_messages`). Empty
+        when that cannot be asked or is not answered whole: each is then loaded as alone.
+        One written by another writer meanwhile fails its expected sequence (0) and its
+        process goes alone."""
         if not isinstance(self._store, EventStore):
             return frozenset()
         addressed: set[tuple[str, str]] = set()
@@ -229,9 +250,11 @@ class RegistryCommandService(CommandService):
         filters = {self.context.aggregate_filter(t, i): (t, i) for t, i in addressed}
         if any(not _PLAIN.match(f"{t}.{i}") for t, i in addressed):
             return frozenset()
-        try:
-            found = await last_messages(self._store.nc, self.context.stream, sorted(filters))
-        except Exception:
+        try:  # headers only: whether each has an event, not the event
+            found = await last_messages(
+                self._store.nc, self.context.stream, sorted(filters), headers_only=True
+            )
+        except Exception:  # a partial or failed read: each is loaded, as alone
             return frozenset()
         written = {tuple(s.split(".")[2:4]) for s in found}
         return frozenset(a for a in addressed if a not in written)
@@ -272,13 +295,18 @@ class RegistryCommandService(CommandService):
         assert isinstance(self._store, GroupAppender)
         try:
             stored = await self._store.append_group(events)
-        except Exception:
-            # Moved by another writer, appended before (a resend), or unknown (a timeout):
-            # alone, each process reloads its aggregates and sees which.
-            for p in processes:
-                for key in p.keys:
-                    self._cache.drop(key)
-            return [(p, None) for p in processes]
+        except Exception as exc:
+            # Unknown (a timeout, a lost reply): the batch may be stored after all, and then
+            # its processes are answered as imported, as a stored batch is. Moved by another
+            # writer, appended before (a resend), or not found stored: alone, each process
+            # reloads its aggregates and sees which.
+            landed = None if _refused(exc) else await self._landed(events)
+            if landed is None:
+                for p in processes:
+                    for key in p.keys:
+                        self._cache.drop(key)
+                return [(p, None) for p in processes]
+            stored = landed
         answers: list[tuple[_StagedProcess, ProcessReleasesImported | None]] = []
         records: list[tuple[str, bytes]] = []
         offset = 0
@@ -290,6 +318,30 @@ class RegistryCommandService(CommandService):
             offset += p.count
         self._record_all(records)
         return answers
+
+    async def _landed(self, events: list[GroupedEvent]) -> list[StoredEvent] | None:
+        """The group's events as stored, when every one of them is (an atomic batch: in
+        order, from one sequence on), read again from their aggregates; None otherwise, or
+        when that cannot be read."""
+        if not events:
+            return None
+        context = events[0].context
+        addressed = dict.fromkeys((e.aggregate_type, e.aggregate_id) for e in events)
+        try:
+            histories = await asyncio.gather(
+                *(self._store.load(context, t, i) for t, i in addressed)
+            )
+        except Exception:
+            return None
+        found = {s.envelope.event_id: s for h in histories for s in h.events}
+        mine = [found.get(e.envelope.event_id) for e in events]  # (sealed here: its own ids)
+        stored = [s for s in mine if s is not None]
+        if len(stored) < len(events):
+            return None
+        first = stored[0].seq
+        if [s.seq for s in stored] != list(range(first, first + len(events))):
+            return None
+        return positioned(events, stored[0].stream, first)
 
     async def _recorded(
         self, p: _StagedProcess, first: int, records: list[tuple[str, bytes]]
@@ -485,6 +537,19 @@ class _HeldRecords:
 
     async def put(self, key: str, value: bytes) -> None:
         self.records.append((key, value))
+
+
+DUPLICATE_MSG_ID = 10201  # JetStream: a Msg-Id of the batch was stored before
+
+
+def _refused(exc: Exception) -> bool:
+    """Whether a group append's error says nothing of it was stored (a conflict, a resend
+    of what is there already), as opposed to an unknown outcome (a timeout, a lost reply)."""
+    if isinstance(exc, ConcurrencyConflict):
+        return True
+    return isinstance(exc, AppendFailed) and (
+        exc.code == DUPLICATE_MSG_ID or "appended before" in str(exc)
+    )
 
 
 def _placed(reply: CommandAccepted, real: Callable[[int], int]) -> CommandAccepted:

@@ -1,0 +1,147 @@
+"""A group commit (`ImportReleaseGroup`) against a real JetStream, at its edges: a group over
+its published bound is refused as a whole, and a batch whose append was stored but whose
+reply was lost (a timeout) is answered as imported, not as a duplicate."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from audit.ocds.importer import import_items
+from audit.ocds.importer_read import read
+from audit.ocds_cli import IMPORT_OK
+from bootstrap.parts import registry_service
+from contracts_schema.registry.import_commands import (
+    ImportReleaseGroup,
+    ProcessReleasesImported,
+    ReleaseGroupImported,
+)
+from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
+from contracts_schema.subjects import REGISTRY
+from eventstore.clock import SystemClock
+from eventstore.group_append import GroupedEvent
+from eventstore.records import StoredEvent
+from eventstore.service_app import CommandServer, serve_in_process, server_url
+from eventstore.store import EventStore
+from eventstore.testing.nats_server import NatsServer
+from tests.integration.audit.test_ocds_import_cli import audit
+from tests.integration.test_last_messages import Interposed, take_one
+from tests.service.test_ocds_import_group import package
+
+GROUP = REGISTRY.command_subject(ImportReleaseGroup.command_type)
+LIMIT = 1000  # `ImportReleaseGroup.processes`' max_length in the published schema
+
+
+class LostReplyStore(EventStore):
+    """A store whose group appends are stored and then fail as if the reply never came."""
+
+    timed_out = 0
+
+    async def append_group(self, events: Sequence[GroupedEvent]) -> list[StoredEvent]:
+        await super().append_group(events)
+        self.timed_out += 1
+        raise TimeoutError("the batch's reply did not come")
+
+
+@pytest.fixture
+async def registry(nats_client: NATS) -> AsyncIterator[CommandServer]:
+    clock = SystemClock()
+    server = await serve_in_process(
+        server_url(nats_client), [registry_service(EventStore(nats_client, clock), clock)]
+    )
+    yield server
+    await server.stop()
+
+
+async def test_a_group_over_its_bound_is_refused_naming_count_and_limit(
+    nats_client: NATS, registry: CommandServer
+) -> None:
+    process = {"command_id": "p", "ocid": "ocds-x", "releases": []}
+    command = {"command_id": "too-many", "processes": [process] * (LIMIT + 1)}
+    request = CommandRequest(command_type=ImportReleaseGroup.command_type, command=command)
+    msg = await nats_client.request(GROUP, request.model_dump_json().encode(), timeout=30)
+    reply = CommandRejected.model_validate_json(msg.data)
+    assert reply.code == "INVALID_COMMAND"
+    assert f"{LIMIT + 1} processes, at most {LIMIT}" in reply.message
+    assert [e async for e in EventStore(nats_client, SystemClock()).read_stream(REGISTRY)] == []
+
+
+async def test_a_group_stored_whose_reply_was_lost_is_answered_as_imported(
+    nats_server: NatsServer, nats_client: NATS, tmp_path: Path
+) -> None:
+    clock = SystemClock()
+    store = LostReplyStore(nats_client, clock)
+    server = await serve_in_process(server_url(nats_client), [registry_service(store, clock)])
+    try:
+        source = tmp_path / "processes.jsonl"
+        source.write_bytes(package())
+        first = await audit(nats_server, source)
+        assert store.timed_out > 0  # the group path was taken, and every batch "timed out"
+        assert first.exit_code == IMPORT_OK, first.output
+        assert "imported 18, skipped 0, duplicates 0" in first.output
+        events = [e async for e in EventStore(nats_client, clock).read_stream(REGISTRY)]
+        assert first.output.rstrip().endswith(f"({len(events)} events appended)")
+        per_command = Counter((e.envelope.command_id, e.envelope.aggregate_id,
+                               e.envelope.aggregate_version) for e in events)  # fmt: skip
+        assert set(per_command.values()) == {1}  # each event stored once
+        # A re-run: every release a duplicate, nothing stored.
+        again = await audit(nats_server, source)
+        assert "imported 0, skipped 0, duplicates 18" in again.output, again.output
+        assert len([e async for e in EventStore(nats_client, clock).read_stream(REGISTRY)]) == len(
+            events
+        )
+    finally:
+        await server.stop()
+
+
+def test_the_limit_here_is_the_published_one() -> None:
+    schema = ImportReleaseGroup.model_json_schema()
+    assert schema["properties"]["processes"]["maxItems"] == LIMIT
+
+
+async def test_a_group_whose_reads_together_come_back_short_reads_each_alone(
+    nats_client: NATS,
+) -> None:
+    """Every read together of the registry's loses a message to another pull (so each is a
+    `PartialRead`): the group's records and aggregates are then read one by one, and every
+    answer is still the one of its own (a group sent again: each command a duplicate)."""
+    taken: list[str] = []
+
+    async def take(nc: NATS, next_subject: str) -> None:
+        taken.append(next_subject)
+        await take_one(nc, next_subject)
+
+    clock = SystemClock()
+    robbed: Any = Interposed(nats_client, take)
+    server = await serve_in_process(
+        server_url(nats_client), [registry_service(EventStore(robbed, clock), clock)]
+    )
+    groups: list[bytes] = []
+
+    async def request(subject: str, data: bytes) -> bytes:
+        if subject == GROUP:
+            groups.append(data)
+        return (await nats_client.request(subject, data, timeout=60)).data
+
+    try:
+        store = EventStore(nats_client, clock)
+        report = await import_items(read(package(), "unknown publisher"), request, store)
+        assert (report.imported, report.duplicates, report.skipped) == (18, 0, [])
+        events = [e async for e in store.read_stream(REGISTRY)]
+        assert groups
+        for data in groups:  # sent again: its records and aggregates are there now
+            msg = await nats_client.request(GROUP, data, timeout=60)
+            reply = ReleaseGroupImported.model_validate_json(msg.data)
+            for process in reply.processes:
+                assert isinstance(process, ProcessReleasesImported)
+                replies = [r for o in process.releases for r in o.replies]
+                assert all(isinstance(r, CommandAccepted) and r.duplicate for r in replies)
+        assert taken  # the records and aggregates were read together, and came back short
+        assert [e async for e in store.read_stream(REGISTRY)] == events
+    finally:
+        await server.stop()
