@@ -30,7 +30,12 @@ COUNTS: Counter[str] = Counter()
 GC: dict[str, float] = {"seconds": 0.0, "started": 0.0}
 
 
+FREEZE = {"on": False}
+
+
 def _gc_timer(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop" and FREEZE["on"] and info["generation"] >= 1:
+        gc.freeze()  # experiment: survivors of a middle collection out of later ones
     if phase == "start":
         GC["started"] = time.perf_counter()
     else:
@@ -124,7 +129,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sizes", nargs="+", type=int)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--freeze", action="store_true", help="experiment: freeze survivors")
     args = parser.parse_args()
+    FREEZE["on"] = args.freeze
     _instrument()
     for size in args.sizes:
         print(json.dumps(asyncio.run(measure(size, args.seed))), flush=True)
