@@ -129,9 +129,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sizes", nargs="+", type=int)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--no-lead", action="store_true", help="runners never wait (before)")
     parser.add_argument("--freeze", action="store_true", help="experiment: freeze survivors")
     args = parser.parse_args()
     FREEZE["on"] = args.freeze
+    if args.no_lead:
+        catchup._StreamTap.LEAD = 1 << 30  # the drift as before: no runner waits for another
     _instrument()
     for size in args.sizes:
         print(json.dumps(asyncio.run(measure(size, args.seed))), flush=True)
