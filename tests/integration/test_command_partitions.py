@@ -13,22 +13,25 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from prometheus_client.parser import text_string_to_metric_families
 
 from contracts_schema.replies import CommandAccepted
-from contracts_schema.subjects import COMMAND_PARTITIONS, command_partition
+from contracts_schema.subjects import COMMAND_PARTITIONS, BoundedContext, command_partition
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandService
 from eventstore.partitions import PartitionServer, owned_by
 from eventstore.serving import partition_key, send_command
 from eventstore.store import EventStore
 from eventstore.testing.fixtures import connect
-from eventstore.testing.nats_server import NatsServer
+from eventstore.testing.nats_server import NatsServer, free_port
 from tests.support.ledger import EVENT_TYPES, LEDGER, ROUTES, RecordEntries
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,18 +40,20 @@ ROUNDS = 24
 
 
 @contextmanager
-def ledger_processes(url: str, logs: list[Path]) -> Iterator[list[subprocess.Popen[bytes]]]:
+def ledger_processes(
+    url: str, logs: list[Path], metrics_ports: list[int]
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GT_")}
-    env["GT_METRICS_PORT"] = "-1"
+    env["GT_METRICS_HOST"] = "127.0.0.1"
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.support.ledger_process", url],
             cwd=ROOT,
-            env=env,
+            env={**env, "GT_METRICS_PORT": str(port)},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
         )
-        for log in logs
+        for log, port in zip(logs, metrics_ports, strict=True)
     ]
     try:
         yield processes
@@ -67,6 +72,19 @@ def served_partitions(log: Path) -> list[set[int]]:
             listed = line.rsplit("serves partitions ", 1)[1].strip()
             found.append({int(p) for p in listed.split(",") if p})
     return found
+
+
+async def received_by_partition(metrics_port: int) -> dict[str, float]:
+    """The process's `gt_commands_received_total` by partition label ("none": unpartitioned),
+    from its /metrics."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}") as http:
+        text = (await http.get("/metrics")).text
+    return {
+        sample.labels["partition"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "gt_commands_received_total" and sample.labels["service"] == "ledger"
+    }
 
 
 async def until(condition: object, what: str, logs: list[Path]) -> None:
@@ -130,7 +148,8 @@ async def test_commands_over_two_processes_all_land_in_order_when_one_stops_midw
     nats_server: NatsServer, nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
 ) -> None:
     logs = [tmp_path / "ledger-a.log", tmp_path / "ledger-b.log"]
-    with ledger_processes(nats_server.url, logs) as processes:
+    ports = [free_port(), free_port()]
+    with ledger_processes(nats_server.url, logs, ports) as processes:
 
         def split() -> bool:
             last = [served_partitions(log)[-1:] for log in logs]
@@ -153,6 +172,17 @@ async def test_commands_over_two_processes_all_land_in_order_when_one_stops_midw
 
         sending = asyncio.gather(*(one_ledger(n) for n in range(LEDGERS)))
         await halfway.wait()
+        # Each process took commands on the partition subjects it owns (the route this is
+        # about), not only on the unpartitioned fallback.
+        for port, log in zip(ports, logs, strict=True):
+            for _ in range(100):  # (a bound: a command under way may not be counted yet)
+                received = await received_by_partition(port)
+                if any(n for p, n in received.items() if p != "none"):
+                    break
+                await asyncio.sleep(0.05)
+            assert any(n for p, n in received.items() if p != "none"), (
+                f"{received}: {log.read_text()[-1500:]}"
+            )
         processes[0].send_signal(signal.SIGTERM)  # stops in mid-stream, its partitions move
         outcomes = await sending
         assert processes[0].wait(timeout=30) == 0
@@ -198,3 +228,53 @@ async def test_a_service_serving_only_the_unpartitioned_subject_still_gets_the_c
         assert reply.events[0].aggregate_id == "old"
     finally:
         await sub.unsubscribe()
+
+
+async def test_a_stop_during_a_handover_waits_for_its_drain(nats_server: NatsServer) -> None:
+    """A member stopping while it drains a partition it gave away handles every command that
+    partition already delivered to it before `stop` returns (the drain is awaited, not
+    cancelled midway)."""
+    ncs = [await connect(nats_server.url) for _ in range(3)]
+    handled: list[str] = []
+    release = asyncio.Event()
+
+    async def slow(msg: Msg) -> None:
+        await release.wait()
+        handled.append(msg.data.decode())
+
+    async def ignore(_msg: object) -> None:
+        return None
+
+    # A context of its own: no member of another test is heard (each would own partitions).
+    context = BoundedContext(f"drain{uuid.uuid4().hex[:8]}", "DRAIN")
+    a = PartitionServer(ncs[0], context, "drain", slow)
+    b = PartitionServer(ncs[1], context, "drain", ignore)
+    given = min(owned_by(sorted([a.instance, b.instance]), b.instance))  # a hands it to b
+    stopping: asyncio.Task[None] | None = None
+    try:
+        await a.start()
+        assert given in a.partitions  # alone: all of them
+        await ncs[0].flush()  # its subscriptions are on the server before anything is sent
+        # A command its handler holds until released: the drain of its subscription waits.
+        await ncs[2].publish(context.partitioned_command_subject("Record", given), b"held")
+        await ncs[2].flush()
+        await b.start()
+        for _ in range(600):  # (a bound that only turns a hang into a failure)
+            if given not in a.partitions:  # taken off: its handover is draining it
+                break
+            await asyncio.sleep(0.05)
+        assert given not in a.partitions
+        stopping = asyncio.ensure_future(a.stop())
+        # Without the fix `stop` returns at once, the commands unhandled; with it, it cannot
+        # return before they are (this wait only gives the old behaviour room to show).
+        await asyncio.wait({stopping}, timeout=3)
+        assert not stopping.done()
+        release.set()
+        await asyncio.wait_for(stopping, timeout=60)
+        assert handled == ["held"], (given, a.partitions, b.partitions)
+    finally:
+        release.set()
+        await (a.stop() if stopping is None else stopping)
+        await b.stop()
+        for nc in ncs:
+            await nc.close()

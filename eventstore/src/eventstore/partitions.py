@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT = 1.0  # seconds between a member's heartbeats
 EXPIRY = 3.5  # a member not heard from this long is gone
 HANDOVER = 0.3  # a partition given away is served this long more (the new owner subscribes)
+HANDOVER_BOUND = 30.0  # at stop, the longest wait for handovers still draining (then cancelled)
 
 HELLO, ALIVE, BYE = b"hello", b"alive", b"bye"
 
@@ -92,8 +93,13 @@ class PartitionServer:
             await self._say(BYE)
             if self._seen:
                 await asyncio.sleep(HANDOVER)
-        for task in list(self._handovers):
-            task.cancel()
+        # A handover in flight drains what it already took off our subscriptions: awaited,
+        # not cancelled (cancelled mid-drain, its commands would be neither handled nor
+        # unsubscribed); the bound only keeps a stuck command from holding the stop forever.
+        if self._handovers:
+            _done, stuck = await asyncio.wait(set(self._handovers), timeout=HANDOVER_BOUND)
+            for task in stuck:
+                task.cancel()
         for partition in list(self._subscriptions):
             await self._drain(partition)
         if self._members_sub is not None:

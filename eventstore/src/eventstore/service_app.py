@@ -19,6 +19,7 @@ from nats import connect
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from prometheus_client import Counter
 
 from eventstore.checkpoints import checkpoint_periodically
 from eventstore.clock import Clock, SystemClock
@@ -37,6 +38,14 @@ from eventstore.settings import NatsSettings
 from eventstore.signing import EventSigner
 from eventstore.store import EventStore
 from eventstore.tasks import cancel_and_wait
+
+# Which subscription took each command: a partition's (`<ctx>.commands.<p>.<T>`, where the
+# owner's warm cache is) or the unpartitioned fallback (`<ctx>.commands.<T>`, partition "none").
+COMMANDS_RECEIVED = Counter(
+    "gt_commands_received_total",
+    "Commands this process took, by service and partition subject ('none': unpartitioned).",
+    ["service", "partition"],
+)
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +219,8 @@ class CommandServer:
                 self._slots.release()
 
         async def on_command(msg: Msg) -> None:
+            parts = msg.subject.split(".")  # <ctx>.commands[.<partition>].<type>
+            COMMANDS_RECEIVED.labels(name, parts[2] if len(parts) == 4 else "none").inc()
             await self._slots.acquire()  # back-pressure: the next message waits for a slot
             task = loop.create_task(answer(msg))
             self._running.add(task)

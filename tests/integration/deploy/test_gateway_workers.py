@@ -7,7 +7,12 @@ A bad number of workers is refused by name before anything starts (exit 2).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ from tests.integration.deploy.processes import (
 
 SECRET = "gateway-workers-test-secret-of-enough-length"
 WRITES = 12  # each read on a fresh connection: the kernel hands them to either worker
+MAX_WRITES = 400  # the bound for "until both workers have answered a token read"
 REGISTER = """mutation($i: RegisterOrganisationInput!) { registerOrganisation(input: $i) {
   __typename ... on CommandSucceeded { consistencyToken } ... on DomainError { code message } } }"""
 ORGANISATION = (
@@ -47,6 +53,11 @@ def secured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsSer
 
 
 async def graphql(base_url: str, query: str, **variables: Any) -> dict[str, Any]:
+    return (await answered(base_url, query, **variables))[0]
+
+
+async def answered(base_url: str, query: str, **variables: Any) -> tuple[dict[str, Any], str]:
+    """The data and the number of the worker that answered (its `x-gateway-worker` header)."""
     token = issue_token(GatewaySettings(jwt_secret=SECRET), Role.COORDINATOR, "workers-test")
     async with httpx.AsyncClient(base_url=base_url, timeout=15) as http:  # a new connection
         response = await http.post(
@@ -57,7 +68,7 @@ async def graphql(base_url: str, query: str, **variables: Any) -> dict[str, Any]
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body
-    return body["data"]
+    return body["data"], response.headers["x-gateway-worker"]
 
 
 async def both_workers_up(gateway: subprocess.Popen[bytes], log: Path) -> None:
@@ -120,14 +131,19 @@ async def test_every_worker_answers_a_token_with_its_write(
         await both_workers_up(gateway, logs["gateway"])
 
         api = f"http://127.0.0.1:{http_port}"
-        for i in range(WRITES):
+        readers: dict[str, int] = {}  # worker -> token reads it answered
+        for i in range(MAX_WRITES):  # until both answered token reads, bounded by a count
+            if i >= WRITES and set(readers) == {"0", "1"}:
+                break
             code, name = f"GM{1000 + i}", f"Gemeente {i}"
             command = {"commandId": f"w-{i}", "code": code, "name": name, "kind": "MUNICIPALITY"}
             written = (await graphql(api, REGISTER, i=command))["registerOrganisation"]
             assert written["__typename"] == "CommandSucceeded", written
             # No retry: the worker this connection reaches waits for its own read models.
-            read = await graphql(api, ORGANISATION, c=code, t=written["consistencyToken"])
+            read, worker = await answered(api, ORGANISATION, c=code, t=written["consistencyToken"])
             assert read["organisation"] == {"name": name}
+            readers[worker] = readers.get(worker, 0) + 1
+        assert set(readers) == {"0", "1"}, readers  # read-your-writes held on each worker
         assert terminate(gateway) == 0, tail(logs["gateway"])
     finally:
         terminate(gateway)
@@ -152,3 +168,64 @@ def test_a_bad_number_of_workers_is_refused_by_name(tmp_path: Path, workers: str
     )
     assert done.returncode == 2, done.stderr.decode()[-2000:]
     assert "GT_HTTP_WORKERS" in done.stderr.decode()
+
+
+def children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(p) for p in path.read_text().split()} if path.exists() else set()
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie (an orphan is reaped by init; until then it holds nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal and /proc are Linux's")
+async def test_a_killed_supervisor_leaves_no_worker_and_frees_the_port(
+    secured_server: NatsServer, tmp_path: Path
+) -> None:
+    http_port, log = free_port(), tmp_path / "gateway.log"
+    gateway = start(
+        compose_command("gateway"),
+        {
+            **service_environment("gateway", secured_server, free_port()),
+            "GT_DATABASE_URL": f"sqlite:///{tmp_path / 'read-models.db'}",
+            "GT_HTTP_HOST": "127.0.0.1",
+            "GT_HTTP_PORT": str(http_port),
+            "GT_HTTP_WORKERS": "2",
+            "GT_JWT_SECRET": SECRET,
+        },
+        tmp_path,
+        log,
+    )
+    workers: set[int] = set()
+    try:
+        for _ in range(1200):  # a bound against a hang: both workers forked, the port bound
+            workers = children(gateway.pid)
+            if len(workers) == 2 and listening(http_port):
+                break
+            assert gateway.poll() is None, tail(log)
+            await asyncio.sleep(0.1)
+        assert len(workers) == 2, tail(log)
+        assert listening(http_port), tail(log)
+        gateway.kill()  # SIGKILL: no handler runs, only the workers' parent-death signal
+        assert gateway.wait(timeout=30) == -signal.SIGKILL
+        for _ in range(1200):  # bounded: each worker stops on its SIGTERM, then the port is free
+            if not any(alive(pid) for pid in workers) and not listening(http_port):
+                break
+            await asyncio.sleep(0.1)
+        assert not [pid for pid in workers if alive(pid)], tail(log)
+        assert not listening(http_port)
+    finally:
+        terminate(gateway)
+        for pid in workers:  # never leave one behind, whatever failed
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -168,6 +168,8 @@ GATEWAY_NEWS = "gt.projections.contracts.db.contracts_v4"
                 "enrolment.events.x.1.F",
                 GATEWAY_NEWS,
                 "gt.projections.enrolment_registry_facts.db.k",
+                # Its own commands only at the depths a command has (type; partition.type).
+                "notifier.commands.a.b.c",
             ],
         ),
         (
@@ -341,3 +343,19 @@ async def test_a_service_announces_the_positions_of_its_own_read_models(
 def test_the_read_model_names_the_grants_use_are_the_read_models_names() -> None:
     assert RegistryFacts.name == ENROLMENT_READ_MODEL
     assert NotifierSchedule.name == NOTIFIER_READ_MODEL
+
+
+async def test_the_notifier_sends_its_own_commands_at_their_two_depths_only(
+    server: NatsServer, secrets: dict[str, str]
+) -> None:
+    client = await service(server, "notifier")
+    try:
+        for allowed in ("notifier.commands.RaiseWarning", "notifier.commands.3.RaiseWarning"):
+            await client.nc.publish(allowed, b"{}")
+        # In order: a violation for either would have come before this one's.
+        await client.refused("notifier.commands.a.b.c")
+        violations = [e for e in client.errors if "permissions violation" in e]
+        assert len(violations) == 1, violations
+        assert violations[0].endswith('for publish to "notifier.commands.a.b.c"')
+    finally:
+        await client.nc.close()

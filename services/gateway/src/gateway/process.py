@@ -19,7 +19,7 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client as NATS
@@ -29,6 +29,7 @@ from eventstore.health import HealthServer
 from eventstore.observability import configure_logging, unwatch_projection, watch_projection
 from eventstore.projection import RunnerFactory
 from eventstore.store import EventStore
+from gateway.planner import analyze_in_this_process
 from gateway.process_config import GatewayConfig
 from gateway.readside import ReadSide, start_read_side
 from gateway.serve import Server, listening_socket
@@ -98,6 +99,8 @@ async def run(
         if observability.metrics_port >= 0:
             await health.start()
             log.info("gateway: /healthz, /readyz and /metrics on port %s", health.port)
+        # ANALYZE writes the read models' file: once, from the first worker, is enough.
+        analyze_in_this_process(worker == 0)
         nc = await unless_stopped(connect(config), stop)
         side = await unless_stopped(
             start_read_side(
@@ -117,8 +120,9 @@ async def run(
 
         freeze_startup_objects()
         json_logs = observability.log_format == "json"
+        app = side.app if config.http.http_workers <= 1 else _naming_worker(side.app, worker)
         server = await Server(
-            side.app,
+            app,
             config.http.http_host,
             config.http.http_port,
             **({"log_config": None} if json_logs else {}),
@@ -157,6 +161,26 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await run(config, stop, runners, sock, worker)
+
+
+def _naming_worker(app: Any, worker: int) -> Any:
+    """The ASGI app with an `x-gateway-worker: <number>` header on every HTTP answer: which
+    worker of several served a request is otherwise invisible (the kernel picks)."""
+    header = (b"x-gateway-worker", str(worker).encode())
+
+    async def named(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_named(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        await app(scope, receive, send_named)
+
+    return named
 
 
 def run_process(config: GatewayConfig, runners: RunnerFactory) -> int:
@@ -214,18 +238,30 @@ def _supervise(config: GatewayConfig, runners: RunnerFactory) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, forward)
+    supervisor = os.getpid()
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
     for number in range(config.http.http_workers):
+        if stopping:  # a stop arrived while forking: fork no more, stop those forked
+            break
+        # Blocked across the fork: a signal is then handled in the parent only once the new
+        # pid is in `workers`, and never by the child's inherited `forward`.
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         pid = os.fork()
         if pid == 0:  # the worker: its own loop, signals as a single gateway has them
             code = EXIT_STARTUP
             try:
-                for sig in (signal.SIGINT, signal.SIGTERM):
+                for sig in stop_signals:
                     signal.signal(sig, signal.SIG_DFL)
                 _end_with_parent()
-                code = _run_worker(config, runners, sock, number)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
+                if os.getppid() != supervisor:  # it died before prctl: nobody would stop us
+                    code = 0
+                else:
+                    code = _run_worker(config, runners, sock, number)
             finally:
                 os._exit(code)
         workers[pid] = number
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
     sock.close()  # the workers hold it
     failed = False
     while workers:

@@ -135,6 +135,16 @@ def _event_streams(*contexts: BoundedContext) -> list[str]:
 ALL_EVENT_STREAMS = _event_streams(*CONTEXTS.values())
 
 
+def _sends_commands(*contexts: BoundedContext) -> list[str]:
+    """Publishing commands: on the unpartitioned subject and on a partition's, exactly those
+    depths (`<ctx>.commands.<T>`, `<ctx>.commands.<p>.<T>`); a service subscribes to its own
+    with `<ctx>.commands.>` (`BoundedContext.command_subjects`), never publishes that wide."""
+    return [
+        *(c.command_subject("*") for c in contexts),
+        *(c.partitioned_command_subject("*", "*") for c in contexts),
+    ]
+
+
 def service_grants() -> dict[str, Grant]:
     inbox = "_INBOX.>"
     # A projection's committed positions (eventstore.projection_news): everyone may hear
@@ -169,7 +179,7 @@ def service_grants() -> dict[str, Grant]:
     notifier = Grant(
         publish=[
             NOTIFIER.event_subjects,
-            NOTIFIER.command_subjects,  # its ticker raises warnings through its own commands
+            *_sends_commands(NOTIFIER),  # its ticker raises warnings through its own commands
             "gt.org.>",
             "gt.public.>",
             *_reads([*ALL_EVENT_STREAMS, INTEGRATION_STREAM]),
@@ -185,8 +195,7 @@ def service_grants() -> dict[str, Grant]:
         # Sends commands and reads; appends nothing, creates no stream. (It may also run the
         # projections itself, as the embedded system does in tests: then it announces.)
         publish=[
-            *(c.command_subject("*") for c in CONTEXTS.values()),
-            *(c.partitioned_command_subject("*", "*") for c in CONTEXTS.values()),
+            *_sends_commands(*CONTEXTS.values()),
             *_reads(ALL_EVENT_STREAMS),
             positions,
         ],

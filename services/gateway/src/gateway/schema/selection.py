@@ -28,14 +28,15 @@ from strawberry.types.base import StrawberryObjectDefinition
 from gateway.schema.context import Info
 
 KEPT = 4096  # answers kept (one per list field of each distinct query)
-_plain: dict[tuple[int, int], dict[str, str]] = {}  # (schema, type) -> GraphQL name -> column
+# (schema, type, attribute -> column items) -> GraphQL name -> column
+_plain: dict[tuple[Any, ...], dict[str, str]] = {}
 _answers: dict[tuple[Any, ...], tuple[list[FieldNode], tuple[str, ...] | None]] = {}
 
 
 def _plain_columns(info: Info, kind: type[Any], columns: Mapping[str, str]) -> dict[str, str]:
     """GraphQL name -> column of the plain fields of `kind` whose attribute is a column
     (`columns`: attribute -> column)."""
-    key = (id(info.schema), id(kind))
+    key = (id(info.schema), id(kind), *columns.items())  # the answer depends on the mapping too
     found = _plain.get(key)
     if found is None:
         definition: StrawberryObjectDefinition = kind.__strawberry_definition__
@@ -90,10 +91,14 @@ def _add(
 Compute = Callable[[list[FieldNode], Mapping[str, FragmentDefinitionNode]], tuple[str, ...] | None]
 
 
-def _answer(info: Info, kind: type[Any], nodes: bool, compute: Compute) -> tuple[str, ...] | None:
+def _answer(
+    info: Info, kind: type[Any], nodes: bool, depends: tuple[Any, ...], compute: Compute
+) -> tuple[str, ...] | None:
+    """`compute`'s answer for this field, kept per query document; `depends`: what else it
+    reads (the column mapping and the base columns)."""
     raw = info._raw_info
     field_nodes = list(raw.field_nodes)
-    key = (id(info.schema), id(kind), nodes, *(id(n) for n in field_nodes))
+    key = (id(info.schema), id(kind), nodes, depends, *(id(n) for n in field_nodes))
     known = _answers.get(key)
     if known is not None and all(a is b for a, b in zip(known[0], field_nodes, strict=True)):
         return known[1]
@@ -115,6 +120,7 @@ def selected_columns(
     `columns`: the attributes read from the column of the same name, or attribute -> column."""
     named = columns if isinstance(columns, Mapping) else {c: c for c in columns}
     plain = _plain_columns(info, kind, named)
+    base = tuple(base)
 
     def compute(
         field_nodes: list[FieldNode], fragments: Mapping[str, FragmentDefinitionNode]
@@ -124,7 +130,7 @@ def selected_columns(
             return None
         return tuple(sorted(wanted))
 
-    return _answer(info, kind, False, compute)
+    return _answer(info, kind, False, (*named.items(), base), compute)
 
 
 def node_columns(
@@ -132,6 +138,7 @@ def node_columns(
 ) -> tuple[str, ...] | None:
     """As `selected_columns`, for the nodes of a connection (`edges { node }`, `nodes`)."""
     plain = _plain_columns(info, kind, columns)
+    base = tuple(base)
 
     def compute(
         field_nodes: list[FieldNode], fragments: Mapping[str, FragmentDefinitionNode]
@@ -150,4 +157,4 @@ def node_columns(
                             return None
         return tuple(sorted(wanted))
 
-    return _answer(info, kind, True, compute)
+    return _answer(info, kind, True, (*columns.items(), base), compute)
