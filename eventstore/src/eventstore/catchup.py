@@ -113,17 +113,15 @@ class CatchUpSubscriber(DurableSubscriber):
         if head - self._owner_position() <= CATCH_UP_FROM:
             return
         tap = _tap(self._nc, self._context.stream, self._filter)
-        tap.members += 1
+        tap.join(self, self._owner_position())
         try:
             with _collector_relaxed():
                 while (position := self._owner_position()) < head:
-                    events = await tap.after(position, head)
+                    events = await tap.after(position, head, self)
                     await self._handler(events)
                     self.caught_up += len(events)
         finally:
-            tap.members -= 1
-            if not tap.members:
-                tap.forget()  # nobody catching up: no ranges kept in memory
+            tap.leave(self)  # the last one out: no ranges kept in memory
         log.debug("catch-up of %s: %d events", self._durable, self.caught_up)
 
 
@@ -131,27 +129,70 @@ class _StreamTap:
     """One stream's events in fixed ranges of `CATCH_UP_BATCH`, each read (and decoded) once
     for every catching-up runner of the process that needs it.
 
-    No runner waits for another: a range is read by whichever runner needs it first, kept
-    while a few ranges around it are, and read again by a runner that fell further behind
-    (the slowest runner pays for its own lag, never the fastest). A runner whose batch fails
+    A range is read by whichever runner needs it first and kept while a few ranges around
+    it are. A runner stays within `LEAD` ranges of the slowest one, so that what it read is
+    still kept when the slowest asks: without that bound the runners drift apart as the
+    history grows (the cheaper read models race ahead) and past ~50k events of a stream each
+    runner read and decoded the stream alone (the broker serving every range again). The
+    wait is bounded: after `STALLED` seconds without the slowest moving, a runner goes on
+    alone (and a lagging one reads an evicted range again). A runner whose batch fails
     simply stops asking. Ranges are read ahead of the runner that asks, one at a time.
     """
 
     KEPT = 8  # ranges in memory at once
+    LEAD = KEPT - 2  # a runner's range and its read-ahead stay within the kept ones
 
     def __init__(self, nc: NATS, stream: str, subject_filter: str) -> None:
         self._nc = nc
         self._stream = stream
         self._filter = subject_filter
         self._ranges: dict[int, asyncio.Task[list[StoredEvent]]] = {}
-        self.members = 0  # runners catching up with it now
+        self._at: dict[object, int] = {}  # the range each runner catching up asks for now
+        self._moved = asyncio.Event()  # set (and replaced) whenever a runner moves or leaves
+
+    @property
+    def members(self) -> int:
+        return len(self._at)
+
+    def join(self, member: object, position: int) -> None:
+        self._at[member] = position // CATCH_UP_BATCH
+
+    def leave(self, member: object) -> None:
+        self._at.pop(member, None)
+        self._wake()
+        if not self._at:
+            self.forget()
 
     def forget(self) -> None:
         self._ranges.clear()  # a read under way finishes on its own, unheard
 
-    async def after(self, position: int, head: int) -> list[StoredEvent]:
+    def _wake(self) -> None:
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    async def _within_lead(self, index: int) -> None:
+        """Wait, boundedly, until the slowest runner is at most `LEAD` ranges behind."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STALLED
+        while self._at and index - min(self._at.values()) > self.LEAD:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return  # the slowest is not moving: go on alone
+            try:
+                await asyncio.wait_for(self._moved.wait(), remaining)
+            except TimeoutError:
+                return
+
+    async def after(
+        self, position: int, head: int, member: object | None = None
+    ) -> list[StoredEvent]:
         """The events right after `position` up to the end of its range (or `head`)."""
         index = position // CATCH_UP_BATCH
+        if member is not None:
+            if self._at.get(member) != index:
+                self._at[member] = index
+                self._wake()
+            await self._within_lead(index)
         # Shielded: a runner that stops must not cancel a read other runners wait for.
         events = await asyncio.shield(self._range(index, head))
         if (index + 1) * CATCH_UP_BATCH < head:

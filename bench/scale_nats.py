@@ -1,0 +1,144 @@
+"""`python -m bench.scale_nats 20000 100000`: CPU per event of a NATS rebuild (SQLite) by size.
+
+The replay suite's own rebuild (every gateway read model, catch-up from JetStream) on
+histories of several lengths, with process CPU per event, and how often the catch-up read a
+range of a stream and decoded an envelope (per event of the streams): a range re-read by a
+runner that fell further behind than the kept ranges costs a read and a decode again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from types import SimpleNamespace
+from typing import Any
+
+from bench import infra
+from bench.history.generator import generate
+from bench.loader import load_history
+from bench.suites.replay import rebuild
+from contracts_schema import upcasting
+from eventstore import catchup, versioned
+
+COUNTS: Counter[str] = Counter()
+GC: dict[str, float] = {"seconds": 0.0, "started": 0.0}
+
+
+FREEZE = {"on": False}
+
+
+def _gc_timer(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop" and FREEZE["on"] and info["generation"] >= 1:
+        gc.freeze()  # experiment: survivors of a middle collection out of later ones
+    if phase == "start":
+        GC["started"] = time.perf_counter()
+    else:
+        took = time.perf_counter() - GC["started"]
+        GC["seconds"] += took
+        gen = info["generation"]
+        COUNTS[f"gc gen{gen}"] += 1
+        GC[f"gen{gen}_s"] = GC.get(f"gen{gen}_s", 0.0) + took
+        GC[f"gen{gen}_max_s"] = max(GC.get(f"gen{gen}_max_s", 0.0), took)
+        GC[f"gen{gen}_last_collected"] = info["collected"]
+
+
+def _rss_mib() -> int:
+    with open("/proc/self/status") as f:
+        line = next(x for x in f if x.startswith("VmRSS"))
+    return int(line.split()[1]) // 1024
+
+
+def _server_cpu(server: Any) -> float:
+    pid = server._process.pid
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _instrument() -> None:
+    read = catchup._StreamTap._read
+
+    async def counted_read(self: Any, index: int, head: int) -> Any:
+        COUNTS["range reads"] += 1
+        return await read(self, index, head)
+
+    catchup._StreamTap._read = counted_read  # type: ignore[method-assign]
+    validate = catchup.EventEnvelope.model_validate_json  # type: ignore[attr-defined]
+
+    class Envelope:
+        @staticmethod
+        def model_validate_json(data: bytes) -> Any:
+            COUNTS["envelope decodes"] += 1
+            return validate(data)
+
+    catchup.EventEnvelope = Envelope  # type: ignore[attr-defined,assignment]
+    decode = upcasting.decode_envelope
+
+    def counted_decode(envelope: Any) -> Any:
+        COUNTS["typed decodes"] += 1
+        return decode(envelope)
+
+    versioned.decode_envelope = counted_decode  # type: ignore[attr-defined,assignment]
+
+
+async def measure(events: int, seed: int) -> dict[str, Any]:
+    history = generate(seed, events)
+    gc.collect()
+    gc.freeze()
+    with infra.nats_server() as server:
+        async with infra.connected(server.url) as client, infra.connected(server.url) as svc:
+            loaded = await load_history(client, history)
+            ctx: Any = SimpleNamespace(service_nc=svc, loaded=loaded)
+            COUNTS.clear()
+            GC.clear()
+            GC.update(seconds=0.0, started=0.0)
+            gc.callbacks.append(_gc_timer)
+            server_cpu = _server_cpu(server)
+            cpu = time.process_time()
+            seconds, parked = await rebuild(
+                ctx, f"sqlite:////tmp/scale/nats-{events}-{uuid.uuid4().hex[:8]}.db"
+            )
+            cpu = time.process_time() - cpu
+            server_cpu = _server_cpu(server) - server_cpu
+            gc.callbacks.remove(_gc_timer)
+    gc.unfreeze()
+    n = loaded.events
+    return {
+        "events": n,
+        "wall_s": round(seconds, 1),
+        "cpu_s": round(cpu, 1),
+        "cpu_us_per_event": round(cpu / n * 1e6, 1),
+        "server_cpu_s": round(server_cpu, 1),
+        "gc_s": round(GC["seconds"], 2),
+        "gc": {k: round(v, 2) for k, v in GC.items() if k.startswith("gen")},
+        "rss_mib": _rss_mib(),
+        "parked": parked,
+        **{f"{k} per event": round(v / n, 2) for k, v in COUNTS.items() if "gc" not in k},
+        **{k: v for k, v in COUNTS.items() if "gc" in k},
+        "range reads": COUNTS["range reads"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sizes", nargs="+", type=int)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--no-lead", action="store_true", help="runners never wait (before)")
+    parser.add_argument("--freeze", action="store_true", help="experiment: freeze survivors")
+    args = parser.parse_args()
+    FREEZE["on"] = args.freeze
+    if args.no_lead:
+        catchup._StreamTap.LEAD = 1 << 30  # the drift as before: no runner waits for another
+    _instrument()
+    for size in args.sizes:
+        print(json.dumps(asyncio.run(measure(size, args.seed))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
