@@ -150,8 +150,15 @@ class StagedStore:
     `groups()` gives what to append; `real_seq` maps a provisional sequence once stored.
     """
 
-    def __init__(self, base: EventStorePort) -> None:
+    def __init__(
+        self,
+        base: EventStorePort,
+        known_new: frozenset[tuple[str, str, str]] = frozenset(),
+    ) -> None:
+        """`known_new`: aggregates (stream, type, id) known to have no event yet: answered
+        as new without a load (one written meanwhile fails its expected sequence 0)."""
         self._base = base
+        self._known_new = known_new
         self._staged: dict[tuple[str, str, str], _Staged] = {}
         self._count = 0
 
@@ -181,7 +188,10 @@ class StagedStore:
         key = (context.stream, aggregate_type, aggregate_id)
         staged = self._staged.get(key)
         if staged is None:
-            base = await self._base.load(context, aggregate_type, aggregate_id)
+            if key in self._known_new:
+                base = AggregateHistory(context, aggregate_type, aggregate_id, (), 0)
+            else:
+                base = await self._base.load(context, aggregate_type, aggregate_id)
             staged = self._staged.setdefault(key, _Staged(base))
         return staged
 

@@ -23,14 +23,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from pydantic import ValidationError
 
 from contracts_schema.base import Command
-from contracts_schema.envelope import EventEnvelope
 from contracts_schema.registry.import_commands import (
     ImportedReleaseOutcome,
     ImportProcessReleases,
@@ -39,7 +38,7 @@ from contracts_schema.registry.import_commands import (
     ReleaseGroupImported,
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
-from contracts_schema.subjects import REGISTRY, BoundedContext
+from contracts_schema.subjects import REGISTRY
 from eventstore.commands import (
     RECORD_TIMEOUT,
     CommandService,
@@ -56,8 +55,8 @@ from eventstore.group_append import (
 )
 from eventstore.group_commit import staged_twin
 from eventstore.last_messages import last_messages
-from eventstore.ports import EventStorePort, GroupAppender, ProcessedCommands
-from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
+from eventstore.ports import GroupAppender, ProcessedCommands
+from eventstore.records import CommandMetadata, StoredEvent
 from eventstore.store import EventStore
 
 IMPORT_SUBJECT = REGISTRY.command_subject(ImportProcessReleases.command_type)
@@ -270,7 +269,8 @@ class RegistryCommandService(CommandService):
         """The process decided on a staged store; None when it must go alone."""
         from registry.routes import build_routes  # the same routes, reading the staged store
 
-        store = StagedStore(_KnownNew(self._store, empty) if empty else self._store)
+        stream = self.context.stream
+        store = StagedStore(self._store, frozenset((stream, t, i) for t, i in empty))
         own = self._processed if known is None else _Known(self._processed, *known.own())
         held = _HeldRecords(own)
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
@@ -463,48 +463,6 @@ async def _many(record: ProcessedCommands | None, keys: list[str]) -> dict[str, 
 
 
 _PLAIN = re.compile(r"^[-_=a-zA-Z0-9]+\.[-_=a-zA-Z0-9]+$")  # one subject token each
-
-
-class _KnownNew:
-    """The store, with aggregates known to have no event yet answered as new without a
-    request (the port's other methods go to the store)."""
-
-    def __init__(self, store: EventStorePort, new: frozenset[tuple[str, str]]) -> None:
-        self._store = store
-        self._new = new
-
-    async def ensure_stream(self, context: BoundedContext) -> None:
-        await self._store.ensure_stream(context)
-
-    async def load(
-        self, context: BoundedContext, aggregate_type: str, aggregate_id: str
-    ) -> AggregateHistory:
-        if context.name == REGISTRY.name and (aggregate_type, aggregate_id) in self._new:
-            return AggregateHistory(context, aggregate_type, aggregate_id, (), 0)
-        return await self._store.load(context, aggregate_type, aggregate_id)
-
-    def read_stream(
-        self, context: BoundedContext, from_seq: int = 1, subject_filter: str | None = None
-    ) -> AsyncIterator[StoredEvent]:
-        return self._store.read_stream(context, from_seq, subject_filter)
-
-    async def last_seq(self, context: BoundedContext) -> int:
-        return await self._store.last_seq(context)
-
-    def seal(
-        self, history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
-    ) -> list[EventEnvelope]:
-        return self._store.seal(history, new_events, meta)
-
-    async def append(
-        self,
-        history: AggregateHistory,
-        new_events: Sequence[NewEvent],
-        meta: CommandMetadata,
-        *,
-        headers: Mapping[str, str] | None = None,
-    ) -> list[StoredEvent]:
-        return await self._store.append(history, new_events, meta, headers=headers)
 
 
 class _Known:
