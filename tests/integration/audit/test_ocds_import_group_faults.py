@@ -27,6 +27,7 @@ from eventstore.clock import SystemClock
 from eventstore.group_append import GroupedEvent
 from eventstore.records import StoredEvent
 from eventstore.service_app import CommandServer, serve_in_process, server_url
+from eventstore.serving import request_reply
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
 from tests.integration.audit.test_ocds_import_cli import audit
@@ -64,8 +65,9 @@ async def test_a_group_over_its_bound_is_refused_naming_count_and_limit(
     process = {"command_id": "p", "ocid": "ocds-x", "releases": []}
     command = {"command_id": "too-many", "processes": [process] * (LIMIT + 1)}
     request = CommandRequest(command_type=ImportReleaseGroup.command_type, command=command)
-    msg = await nats_client.request(GROUP, request.model_dump_json().encode(), timeout=30)
-    reply = CommandRejected.model_validate_json(msg.data)
+    # The client's own request (a service's subscription a moment late is waited for).
+    data = await request_reply(nats_client, GROUP, request.model_dump_json().encode(), timeout=30)
+    reply = CommandRejected.model_validate_json(data)
     assert reply.code == "INVALID_COMMAND"
     assert f"{LIMIT + 1} processes, at most {LIMIT}" in reply.message
     assert [e async for e in EventStore(nats_client, SystemClock()).read_stream(REGISTRY)] == []
@@ -126,7 +128,7 @@ async def test_a_group_whose_reads_together_come_back_short_reads_each_alone(
     async def request(subject: str, data: bytes) -> bytes:
         if subject == GROUP:
             groups.append(data)
-        return (await nats_client.request(subject, data, timeout=60)).data
+        return await request_reply(nats_client, subject, data, timeout=60)
 
     try:
         store = EventStore(nats_client, clock)
@@ -135,8 +137,9 @@ async def test_a_group_whose_reads_together_come_back_short_reads_each_alone(
         events = [e async for e in store.read_stream(REGISTRY)]
         assert groups
         for data in groups:  # sent again: its records and aggregates are there now
-            msg = await nats_client.request(GROUP, data, timeout=60)
-            reply = ReleaseGroupImported.model_validate_json(msg.data)
+            reply = ReleaseGroupImported.model_validate_json(
+                await request_reply(nats_client, GROUP, data, timeout=60)
+            )
             for process in reply.processes:
                 assert isinstance(process, ProcessReleasesImported)
                 replies = [r for o in process.releases for r in o.replies]
