@@ -11,13 +11,15 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
@@ -27,6 +29,9 @@ from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.store import EventStore
 
 MISSING_BUCKET_RECHECK = 5.0  # seconds before another context's missing bucket is looked for
+LEGACY_RECHECK = 5.0  # seconds between two looks for pre-uniqueness keys
+
+log = logging.getLogger(__name__)
 
 
 class KeyValueProcessedCommands:
@@ -56,6 +61,21 @@ class KeyValueProcessedCommands:
 
     async def put(self, key: str, value: bytes) -> None:
         await self._kv.put(key, value)
+
+    async def holds_keys_under(self, prefix: str) -> bool:
+        """Whether any key starts with `prefix` (deleted ones count): one read of the first
+        message on the subjects under it."""
+        try:
+            await self._kv._js.get_msg(
+                self._kv._stream,
+                seq=1,
+                subject=f"{self._kv._pre}{prefix}>",
+                next=True,
+                direct=self._kv._direct,
+            )
+        except NotFoundError:
+            return False
+        return True
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The recorded values of those of `keys` that have one, read together (`get` of
@@ -94,6 +114,56 @@ async def records_elsewhere(
         for other in CONTEXTS.values()
         if other.name != context.name
     ]
+
+
+class LegacyKeys:
+    """Whether a context's record may hold keys of the pre-uniqueness form `<context>.<id>`
+    (written before command ids became unique across contexts; nothing writes them now).
+    Where the bucket holds none, a command need not ask for its id under that key: one
+    request and reply fewer per command. Looked for when the service starts and again every
+    `recheck` seconds in the background (a key written meanwhile by an older process is
+    missed for at most that long, as another context's missing bucket is). A record that
+    cannot say (in memory, a group commit's held record) is always asked."""
+
+    def __init__(
+        self,
+        record: object,
+        context: BoundedContext,
+        *,
+        recheck: float = LEGACY_RECHECK,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._record = record if isinstance(record, KeyValueProcessedCommands) else None
+        self._prefix = f"{context.name}."
+        self._recheck = recheck
+        self._monotonic = monotonic
+        self._absent = False
+        self._checked = 0.0
+        self._checking: asyncio.Future[None] | None = None
+
+    async def look(self) -> None:
+        """Look now (any failure: assume they may exist)."""
+        if self._record is None:
+            return
+        try:
+            self._absent = not await self._record.holds_keys_under(self._prefix)
+        except Exception as exc:
+            log.info("looking for pre-uniqueness keys failed (%r); they are asked for", exc)
+            self._absent = False
+        self._checked = self._monotonic()
+
+    def possible(self) -> bool:
+        """Whether a command must ask for its pre-uniqueness key (a stale answer is renewed
+        in the background; until then it stands)."""
+        if self._record is None:
+            return True
+        if self._checking is None and self._monotonic() - self._checked > self._recheck:
+            self._checking = asyncio.ensure_future(self.look())
+            self._checking.add_done_callback(self._looked)
+        return not self._absent
+
+    def _looked(self, _done: asyncio.Future[None]) -> None:
+        self._checking = None
 
 
 class LazyBucket:
