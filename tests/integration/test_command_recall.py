@@ -51,7 +51,8 @@ async def test_an_id_used_on_another_aggregate_appends_nothing_on_a_warm_one(
         await server.stop()
     assert isinstance(reused, CommandRejected)
     assert reused.code == "COMMAND_ID_REUSED"
-    assert isinstance(again, CommandAccepted) and again.duplicate is True
+    assert isinstance(again, CommandAccepted)
+    assert again.duplicate is True
     assert await amounts(nats_client, fixed_clock, "wb") == [1]
     assert await amounts(nats_client, fixed_clock, "wa") == [1]
 
