@@ -551,6 +551,10 @@ class CommandService:
     @staticmethod
     async def _read_record(record: ProcessedCommands, key: str) -> bytes | None:
         try:
+            get_within = getattr(record, "get_within", None)
+            if get_within is not None:  # a request that times out by itself
+                value: bytes | None = await get_within(key, RECORD_TIMEOUT)
+                return value
             # A timeout scope, not `wait_for`: no task of its own, so the request is sent
             # on this task's first step.
             async with asyncio.timeout(RECORD_TIMEOUT):

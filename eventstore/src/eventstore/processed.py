@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterable, Sequence
 
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NotFoundError
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    InvalidKeyError,
+    KeyNotFoundError,
+    NotFoundError,
+)
 from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
@@ -53,11 +59,11 @@ class KeyValueProcessedCommands:
         return cls(kv)
 
     async def get(self, key: str) -> bytes | None:
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        return entry.value
+        return await self.get_within(key, self._kv._js._timeout)
+
+    async def get_within(self, key: str, timeout: float) -> bytes | None:
+        """The key's value, or None; `timeout` seconds at most (`nats.errors.TimeoutError`)."""
+        return await _last_value(self._kv, key, timeout)
 
     async def put(self, key: str, value: bytes) -> None:
         await self._kv.put(key, value)
@@ -197,14 +203,39 @@ class LazyBucket:
                 # be known there; one it records meanwhile is missed for at most `recheck`.
                 self._missing_until = self._monotonic() + self._recheck
                 return None
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        return entry.value
+        return await _last_value(self._kv, key, self._kv._js._timeout)
 
     async def put(self, key: str, value: bytes) -> None:
         raise PermissionError(f"{self._bucket} belongs to another context")
+
+
+async def _last_value(kv: KeyValue, key: str, timeout: float) -> bytes | None:
+    """A key's value as `KeyValue.get` reads it (a deleted or purged key has none), with a
+    Direct Get of the key's last message and nothing else: no exception for a key that is
+    not there (the common case: a new command id), no entry object; one request per key is
+    most of what a command's lookup costs in CPU (`python -m bench.cost`)."""
+    if not kv._direct:
+        try:
+            return (await kv.get(key)).value
+        except KeyNotFoundError:
+            return None
+    subject = f"{kv._pre}{key}"
+    if not _PLAIN_KEY.match(key):
+        raise InvalidKeyError(key)
+    prefix = kv._js._prefix
+    msg = await kv._js._nc.request(
+        f"{prefix}.DIRECT.GET.{kv._stream}.{subject}", b"", timeout=timeout
+    )
+    headers = msg.headers or {}
+    if not msg.data:
+        status = headers.get("Status")
+        if status == "404":
+            return None
+        if status:
+            raise APIError.from_msg(msg)
+    if headers.get("KV-Operation") in ("DEL", "PURGE"):
+        return None
+    return msg.data
 
 
 # Keys read together: tokens a subject filter takes literally (no wildcards, no spaces).
