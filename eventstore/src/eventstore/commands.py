@@ -576,13 +576,15 @@ class CommandService:
         the next duplicate to repair; the answer stays `accepted` either way."""
         if self._processed is None or not reply.events:
             return reply
-        record = {
+        head = {
             "context": self.context.name,
             "command_type": command.command_type,
             "fingerprint": fingerprint,
-            "reply": reply.model_dump(mode="json", exclude={"duplicate"}),
         }
-        data = json.dumps(record).encode()
+        # `{**head, "reply": ...}` as JSON, the reply serialised by pydantic straight to JSON
+        # (not to a dictionary and then through the json module: on the reply's path).
+        reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
+        data = json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
         self._pending[command.command_id] = data
         write = asyncio.ensure_future(self._write_record(command.command_id, data))
         self._writes.add(write)
