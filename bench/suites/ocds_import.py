@@ -93,7 +93,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         async with registry_process(ctx, count) as cpu_seconds:
             first_seq = await client_store.last_seq(REGISTRY) + 1
             started = time.perf_counter()
-            registry_cpu, importer_cpu = cpu_seconds(), time.process_time()
+            cpu_before, importer_cpu = cpu_seconds(), time.process_time()
             profiler = _profiler()
             items = list(read(data, "bench"))
             report = await import_items(
@@ -105,11 +105,12 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 profiler.disable()
                 profiler.dump_stats(f"{os.environ['BENCH_PROFILE']}/importer-{count}.prof")
             seconds = time.perf_counter() - started
+            each = [b - a for a, b in zip(cpu_before, cpu_seconds(), strict=True)]
             runs[count] = _Run(
-                report, seconds, cpu_seconds() - registry_cpu, time.process_time() - importer_cpu,
-                first_seq,
+                report, seconds, sum(each), time.process_time() - importer_cpu, first_seq,
+                [round(c, 2) for c in each],
             )  # fmt: skip
-    report, seconds, registry_cpu, importer_cpu, first_seq = runs[1]
+    report, seconds, registry_cpu, importer_cpu, first_seq, _each = runs[1]
     stored = [
         e async for e in client_store.read_stream(REGISTRY, first_seq) if e.seq < runs[2].first_seq
     ]
@@ -211,12 +212,13 @@ class _Run(NamedTuple):
     registry_cpu: float  # seconds, all registry processes
     importer_cpu: float
     first_seq: int  # the stream's first sequence of this import
+    cpu_each: list[float]  # seconds, per registry process
 
 
 def _two_processes(run: _Run, raw: float, raw16: float, one: float) -> Figure:
     from audit.ocds.importer import CONCURRENCY
 
-    report, seconds, registry_cpu, importer_cpu, _first = run
+    report, seconds, registry_cpu, importer_cpu, _first, cpu_each = run
     events_per_s = report.events / seconds
     ratio = events_per_s / raw if raw else 0.0
     return Figure(
@@ -236,6 +238,7 @@ def _two_processes(run: _Run, raw: float, raw16: float, one: float) -> Figure:
         + (f"; {len(report.skipped)} skipped: {report.skipped[0]}" if report.skipped else ""),
         extra={
             "registry_processes": 2,
+            "registry_cpu_s_each": cpu_each,  # both took groups: the work is spread
             "releases_per_s": round(report.imported / seconds, 1),
             "releases": report.imported,
             "events": report.events,
@@ -249,9 +252,11 @@ def _two_processes(run: _Run, raw: float, raw16: float, one: float) -> Figure:
 
 
 @contextlib.asynccontextmanager
-async def registry_process(ctx: BenchContext, count: int = 1) -> AsyncIterator[Callable[[], float]]:
+async def registry_process(
+    ctx: BenchContext, count: int = 1
+) -> AsyncIterator[Callable[[], list[float]]]:
     """`count` processes of `python -m bootstrap.serve registry` on the bench's server, until
-    the block ends; gives a function reading their CPU seconds so far (summed)."""
+    the block ends; gives a function reading each one's CPU seconds so far."""
     import nats.errors
 
     from contracts_schema.subjects import REGISTRY
@@ -276,12 +281,12 @@ async def registry_process(ctx: BenchContext, count: int = 1) -> AsyncIterator[C
             run = ["-c", _PROFILED.format(path=f"{profile}/registry-{count}-{n}.prof")]
         children.append(await asyncio.create_subprocess_exec(sys.executable, *run, env=env))
 
-    def cpu_seconds() -> float:
-        total = 0.0
+    def cpu_seconds() -> list[float]:
+        each = []
         for child in children:
             fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+            each.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        return each
 
     try:
         subject = REGISTRY.command_subject("ImportReleaseGroup")
