@@ -260,6 +260,7 @@ async def registry_process(
     import nats.errors
 
     from contracts_schema.subjects import REGISTRY
+    from eventstore.partitions import HANDOVER, HEARTBEAT
     from eventstore.serving import request_reply
 
     data_dir = tempfile.mkdtemp(prefix="bench-registry-")
@@ -301,6 +302,10 @@ async def registry_process(
             if any(c.returncode is not None for c in children) or time.monotonic() > deadline:
                 raise RuntimeError("the registry processes did not start")
             await asyncio.sleep(0.2)
+        if count > 1:
+            # Heard of one another, the members split the partitions between them (a
+            # heartbeat, then a handover): until then a partition may be any member's.
+            await asyncio.sleep(HEARTBEAT + HANDOVER + 1.0)
         yield cpu_seconds
     finally:
         await members.unsubscribe()
