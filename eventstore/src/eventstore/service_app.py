@@ -125,6 +125,8 @@ def build_service_app(
         await server.serve(name, _constant(service), observability)
         await server.flush()
         servers.append(server)
+        # What start-up made (modules, schemas, the service) lives as long as the process:
+        # kept out of the collector's sight, so its full collections stop walking all of it.
         freeze_start_up()
         if signer is not None:
             anchoring.append(
