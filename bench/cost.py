@@ -25,12 +25,8 @@ from bench import infra
 from bench.workload import BENCH, COMMANDS, AmendContract
 from bootstrap.parts import command_service
 from eventstore.clock import SystemClock
-from eventstore.service_app import (
-    event_loop_factory,
-    freeze_start_up,
-    serve_in_process,
-    tune_collector,
-)
+from eventstore.collector import freeze_start_up, tune_for_serving
+from eventstore.service_app import event_loop_factory, serve_in_process
 from eventstore.serving import send_command
 from eventstore.store import EventStore
 
@@ -65,7 +61,7 @@ async def measure(n: int, concurrency: int = 1) -> tuple[float, float, str]:
                 svc, [command_service(COMMANDS, EventStore(svc, clock), clock)]
             )
             if os.environ.get("GC") != "default":  # as a service process (`run_app`)
-                tune_collector()
+                tune_for_serving()
                 freeze_start_up()
             try:
 

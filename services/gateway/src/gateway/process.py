@@ -117,10 +117,7 @@ async def run(
         for runner in side.runners:  # the lag the gateway sees: the projector's, announced
             watch_projection(nc, runner)
         assert side.app is not None
-        from gateway.app import freeze_startup_objects  # as readside: imported once built
-
-        freeze_startup_objects()
-        keep_full_collections_short()  # and the survivors of a slow full collection later
+        keep_full_collections_short()  # start-up frozen, and a slow full collection's survivors
         json_logs = observability.log_format == "json"
         app = side.app if config.http.http_workers <= 1 else _naming_worker(side.app, worker)
         server = await Server(
