@@ -186,7 +186,7 @@ def contract_query(
                 .exists()
             )
         if f.buyer:
-            buyer = bindparam("filter_buyer")
+            buyer: Any = bindparam("filter_buyer")
             p = read.enrolment.participants
             # A participant uses its tender's contracts; a call-off is only its own
             # participant's (its contracting authority), not every participant's of the tender.
@@ -215,6 +215,8 @@ def contract_query(
 
     # The tables the filters join (suppliers, participants) are the same version's as the
     # contracts (one projection each, taking over together with its tables).
-    extra = (read.contracts.suppliers if f.supplier_id else None,
-             read.enrolment.participants if f.buyer else None)
+    extra = (
+        read.contracts.suppliers if f.supplier_id else None,
+        read.enrolment.participants if f.buyer else None,
+    )
     return read.statement((*shape, *extra), build), parameters

@@ -7,11 +7,10 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from json.encoder import encode_basestring_ascii as encode_text  # json.dumps's, for text
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from json.encoder import encode_basestring_ascii as encode_text  # json.dumps's, for text
-
 from sqlalchemy import (
     Date,
     DateTime,
@@ -99,7 +98,7 @@ def _decode(cursor: str, order: Order) -> list[Any]:
 def _after(order: Order) -> ColumnElement[bool]:
     # (a, b) > (x, y) expanded, so that each column may sort in its own direction; the
     # cursor's values are the parameters AFTER_0, AFTER_1, ...
-    values = [bindparam(f"{AFTER}{i}") for i in range(len(order))]
+    values: list[Any] = [bindparam(f"{AFTER}{i}") for i in range(len(order))]
     clauses = []
     for i, (column, descending) in enumerate(order):
         equal = [c == v for (c, _), v in zip(order[:i], values[:i], strict=True)]

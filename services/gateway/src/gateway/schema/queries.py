@@ -127,9 +127,7 @@ class Query(LawFindingsQuery):
         query, parameters = contract_query(info.context.read, filter, info.context.principal)
         columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
         narrow = None if columns is None else (c, columns)
-        return await page(
-            info, query, order, Contract.from_row, first, after, narrow, parameters
-        )
+        return await page(info, query, order, Contract.from_row, first, after, narrow, parameters)
 
     @strawberry.field(description="Active contracts ending between two dates, soonest first.")
     async def expiring_contracts(
@@ -150,9 +148,7 @@ class Query(LawFindingsQuery):
         order = [(c.c.end_date, False), (c.c.contract_id, False)]
         columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
         narrow = None if columns is None else (c, columns)
-        return await page(
-            info, query, order, Contract.from_row, first, after, narrow, parameters
-        )
+        return await page(info, query, order, Contract.from_row, first, after, narrow, parameters)
 
     @strawberry.field
     async def organisation(
