@@ -268,7 +268,10 @@ class ReadModels:
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
         if self._inline and self._quick([s for s, *_ in batch]):
-            results = self._execute([(s, p, k) for s, p, k, _ in batch])
+            try:
+                results = self._execute([(s, p, k) for s, p, k, _ in batch])
+            except Exception as exc:  # no connection at all: every waiter hears it
+                results = [(False, exc)] * len(batch)
             for (*_, future), (ok, value) in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(value) if ok else future.set_exception(value)
