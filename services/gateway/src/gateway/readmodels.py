@@ -38,10 +38,6 @@ from gateway.projections import (
 P = TypeVar("P", bound=Projection)
 S = TypeVar("S")
 STATEMENTS_KEPT = 1024  # statements kept by shape (LRU): a few per query the clients send
-# A batch of kept statements whose last runs took less CPU than this together runs on the
-# event loop (SQLite only): a thread hop costs more than that, and under load the loop and
-# the database thread hand the GIL to each other (every hop can wait a switch interval).
-INLINE_BELOW = 0.002  # seconds
 
 
 class ConsistencyError(Exception):
@@ -144,9 +140,6 @@ class ReadModels:
         self._parameters = horizon_parameters(*horizon) if horizon else {}
         # shared: statements by shape (see `statement`)
         self._statements: OrderedDict[Hashable, tuple[tuple[Any, ...], Any]] = OrderedDict()
-        # shared: the kept statements' CPU seconds on their last run (None: not run yet)
-        self._last_cpu: dict[int, tuple[Executable, float | None]] = {}
-        self._inline = engine.dialect.name == "sqlite"
         self._pending: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]] = []
         self._running: set[asyncio.Task[None]] = set()
         self._checked: list[tuple[float, list[str]]] = []  # shared: the last integrity check
@@ -156,7 +149,6 @@ class ReadModels:
         bound._fallback = self._fallback  # share the fallback table definitions
         bound._views = self._views
         bound._statements = self._statements
-        bound._last_cpu = self._last_cpu
         bound._checked = self._checked
         bound.present = present
         return bound
@@ -230,12 +222,8 @@ class ReadModels:
             return found[1]  # type: ignore[no-any-return]
         built = build()
         self._statements[key] = (shape, built)
-        for part in _executables(built):
-            self._last_cpu[id(part)] = (part, None)
         if len(self._statements) > STATEMENTS_KEPT:
-            _, (_, old) = self._statements.popitem(last=False)
-            for part in _executables(old):
-                self._last_cpu.pop(id(part), None)
+            self._statements.popitem(last=False)
         return built
 
     async def rows(
@@ -267,15 +255,6 @@ class ReadModels:
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
-        if self._inline and self._quick([s for s, *_ in batch]):
-            try:
-                results = self._execute([(s, p, k) for s, p, k, _ in batch])
-            except Exception as exc:  # no connection at all: every waiter hears it
-                results = [(False, exc)] * len(batch)
-            for (*_, future), (ok, value) in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(value) if ok else future.set_exception(value)
-            return
         task = asyncio.ensure_future(self._run(batch))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -295,16 +274,6 @@ class ReadModels:
             if not future.done():
                 future.set_result(value) if ok else future.set_exception(value)
 
-    def _quick(self, statements: list[Executable]) -> bool:
-        """Whether every statement is a kept one whose last runs were quick together."""
-        total = 0.0
-        for statement in statements:
-            known = self._last_cpu.get(id(statement))
-            if known is None or known[0] is not statement or known[1] is None:
-                return False
-            total += known[1]
-        return total < INLINE_BELOW
-
     def _execute(
         self, batch: list[tuple[Executable, Mapping[str, Any], bool]]
     ) -> list[tuple[bool, Any]]:
@@ -312,12 +281,8 @@ class ReadModels:
         with self.engine.connect() as conn:
             for statement, parameters, scalar in batch:
                 try:
-                    started = time.thread_time()
                     result = conn.execute(statement, parameters)
                     results.append((True, result.scalar() if scalar else result.mappings().all()))
-                    known = self._last_cpu.get(id(statement))
-                    if known is not None and known[0] is statement:
-                        self._last_cpu[id(statement)] = (statement, time.thread_time() - started)
                 except Exception as exc:  # this statement's waiter hears it, not the others
                     results.append((False, exc))
                     conn.rollback()  # a failed statement ends the transaction (PostgreSQL)
@@ -399,12 +364,6 @@ class ReadModels:
                 f"the read models {', '.join(late)} have not yet applied every stored event"
                 f" (waited {timeout:g}s); retry shortly",
             )
-
-
-def _executables(built: Any) -> list[Executable]:
-    """The statements in what `ReadModels.statement` keeps (a statement or a tuple)."""
-    parts = built if isinstance(built, tuple) else (built,)
-    return [p for p in parts if isinstance(p, Executable)]
 
 
 def _defined(projection: P) -> P:
