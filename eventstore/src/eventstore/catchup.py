@@ -32,6 +32,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
+from eventstore.collector import after_catch_up
 from eventstore.records import StoredEvent
 from eventstore.subscription import DurableSubscriber, Handler
 
@@ -294,6 +295,7 @@ def _collector_relaxed() -> Iterator[None]:
         with _RELAXED_LOCK:
             _RELAXED -= 1
             if _RELAXED == 0:
+                after_catch_up()  # a long-running process freezes what the catch-up built
                 gc.set_threshold(*_THRESHOLDS)
 
 
