@@ -50,3 +50,23 @@ def test_the_document_cache_is_bounded_by_the_bytes_it_keeps() -> None:
     assert cache.get("query Q0 { __typename }" + " " * 900) is None
     cache.put("x" * 2000, document, [])  # too large to keep at all
     assert cache.get("x" * 2000) is None
+
+
+async def test_a_kept_document_is_measured_again_when_its_variables_widen_a_list() -> None:
+    # The cost walk of a kept document is remembered by the widths its variables give; a
+    # page that passed small must still be refused when a later request asks for it wide.
+    settings = GatewaySettings(anonymous_max_cost=300)
+    schema = build_schema(settings)
+    query = "query Wide($n: Int) { tenders(first: $n) { nodes { a: title b: title c: title } } }"
+
+    async def cost_error(n: int | None) -> list[str]:
+        result = await schema.execute(
+            query, variable_values={"n": n}, context_value=context(settings)
+        )
+        return [e.message for e in result.errors or [] if "cost exceeds" in e.message]
+
+    assert await cost_error(2) == []
+    assert await cost_error(2) == []  # the remembered walk
+    assert await cost_error(100) != []  # wider: walked again, refused
+    assert await cost_error(None) != []  # no `first`: the page cap
+    assert await cost_error(3) == []

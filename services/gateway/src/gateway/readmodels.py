@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Executable, MetaData, RowMapping, Table, bindparam, text, true
+from sqlalchemy import (
+    ClauseElement,
+    Engine,
+    Executable,
+    MetaData,
+    RowMapping,
+    Table,
+    bindparam,
+    text,
+    true,
+)
 from sqlalchemy.exc import DBAPIError
 
 from contracts_schema.calendar import dutch_day
@@ -25,6 +36,8 @@ from gateway.projections import (
 )
 
 P = TypeVar("P", bound=Projection)
+S = TypeVar("S")
+STATEMENTS_KEPT = 1024  # statements kept by shape (LRU): a few per query the clients send
 
 
 class ConsistencyError(Exception):
@@ -125,7 +138,9 @@ class ReadModels:
         self._bound: dict[type[Projection], AtHorizon] = {}
         self._views: dict[tuple[int, bool, bool], Any] = {}  # shared: one view per table, shape
         self._parameters = horizon_parameters(*horizon) if horizon else {}
-        self._pending: list[tuple[Executable, bool, asyncio.Future[Any]]] = []
+        # shared: statements by shape (see `statement`)
+        self._statements: OrderedDict[Hashable, tuple[tuple[Any, ...], Any]] = OrderedDict()
+        self._pending: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]] = []
         self._running: set[asyncio.Task[None]] = set()
         self._checked: list[tuple[float, list[str]]] = []  # shared: the last integrity check
 
@@ -133,6 +148,7 @@ class ReadModels:
         bound = ReadModels(self.engine, self.runners, horizon=(valid, known))
         bound._fallback = self._fallback  # share the fallback table definitions
         bound._views = self._views
+        bound._statements = self._statements
         bound._checked = self._checked
         bound.present = present
         return bound
@@ -187,13 +203,42 @@ class ReadModels:
     def enrolment(self) -> EnrolmentProjection:
         return self._read(EnrolmentProjection)  # type: ignore[no-any-return]
 
-    async def rows(self, statement: Executable) -> list[RowMapping]:
-        return await self._submit(statement, scalar=False)  # type: ignore[no-any-return]
+    def statement(self, shape: tuple[Any, ...], build: Callable[[], S]) -> S:
+        """The statement of this shape, built once and kept (LRU) for every request after.
 
-    async def scalar(self, statement: Executable) -> Any:
-        return await self._submit(statement, scalar=True)
+        A statement built per request costs SQLAlchemy a cache key (a walk of the whole
+        statement, views included) before its compiled form is found; one kept and run with
+        new parameter values (`rows(statement, parameters)`) costs neither. `shape` names
+        everything the statement is built from except the values its bound parameters take;
+        the tables and views in it (the live version's, at this horizon's shape) are
+        compared by identity, so a version taking over builds anew.
+        """
+        key = tuple(id(p) if isinstance(p, ClauseElement) else p for p in shape)
+        found = self._statements.get(key)
+        if found is not None and all(
+            a is b for a, b in zip(found[0], shape, strict=True) if isinstance(b, ClauseElement)
+        ):
+            self._statements.move_to_end(key)
+            return found[1]  # type: ignore[no-any-return]
+        built = build()
+        self._statements[key] = (shape, built)
+        if len(self._statements) > STATEMENTS_KEPT:
+            self._statements.popitem(last=False)
+        return built
 
-    def _submit(self, statement: Executable, *, scalar: bool) -> asyncio.Future[Any]:
+    async def rows(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> list[RowMapping]:
+        return await self._submit(statement, parameters, scalar=False)  # type: ignore[no-any-return]
+
+    async def scalar(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Any:
+        return await self._submit(statement, parameters, scalar=True)
+
+    def _submit(
+        self, statement: Executable, parameters: Mapping[str, Any] | None, *, scalar: bool
+    ) -> asyncio.Future[Any]:
         """Queue a statement for this loop turn's round trip (one thread hop, one connection).
 
         Everything a request asks in one turn of the event loop (a page's count and rows,
@@ -204,7 +249,8 @@ class ReadModels:
         future = loop.create_future()
         if not self._pending:
             loop.call_soon(self._flush)
-        self._pending.append((statement, scalar, future))
+        given = {**self._parameters, **parameters} if parameters else self._parameters
+        self._pending.append((statement, given, scalar, future))
         return future
 
     def _flush(self) -> None:
@@ -213,25 +259,29 @@ class ReadModels:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _run(self, batch: list[tuple[Executable, bool, asyncio.Future[Any]]]) -> None:
+    async def _run(
+        self, batch: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]]
+    ) -> None:
         try:
-            results = await asyncio.to_thread(self._execute, [(s, k) for s, k, _ in batch])
+            results = await asyncio.to_thread(self._execute, [(s, p, k) for s, p, k, _ in batch])
         except asyncio.CancelledError:
-            for _, _, future in batch:
+            for *_, future in batch:
                 future.cancel()
             raise
         except Exception as exc:  # no connection at all: every waiter hears it
             results = [(False, exc)] * len(batch)
-        for (_, _, future), (ok, value) in zip(batch, results, strict=True):
+        for (*_, future), (ok, value) in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(value) if ok else future.set_exception(value)
 
-    def _execute(self, batch: list[tuple[Executable, bool]]) -> list[tuple[bool, Any]]:
+    def _execute(
+        self, batch: list[tuple[Executable, Mapping[str, Any], bool]]
+    ) -> list[tuple[bool, Any]]:
         results: list[tuple[bool, Any]] = []
         with self.engine.connect() as conn:
-            for statement, scalar in batch:
+            for statement, parameters, scalar in batch:
                 try:
-                    result = conn.execute(statement, self._parameters)
+                    result = conn.execute(statement, parameters)
                     results.append((True, result.scalar() if scalar else result.mappings().all()))
                 except Exception as exc:  # this statement's waiter hears it, not the others
                     results.append((False, exc))

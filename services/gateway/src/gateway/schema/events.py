@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, bindparam, select
 from strawberry import relay
 from strawberry.scalars import JSON
 
@@ -123,39 +123,60 @@ class EventFilter:
     )
 
 
+ORGANISATION = "filter_organisation"
+
+
 async def event_log(
     info: Info, filter: EventFilter | None, first: int | None, after: str | None
 ) -> Connection[Event]:
     principal = require_event_reader(info)
-    log = info.context.read.event_log
-    t = log.events
-    query = select(t)
+    read = info.context.read
+    log = read.event_log
+    t, o = log.events, log.organisations
     f = filter or EventFilter()
-    if f.event_types:
-        query = query.where(t.c.event_type.in_(f.event_types))
-    if f.context:
-        query = query.where(t.c.context == f.context.value)
-    if f.aggregate_type:
-        query = query.where(t.c.aggregate_type == f.aggregate_type.value)
-    if f.aggregate_id:
-        query = query.where(t.c.aggregate_id == f.aggregate_id)
-    if f.recorded_from:
-        query = query.where(t.c.recorded_at >= f.recorded_from)
-    if f.recorded_before:
-        query = query.where(t.c.recorded_at < f.recorded_before)
-    codes = []
-    if f.organisation_code:
-        codes.append(f.organisation_code)
+    code = f.organisation_code or None
     if not principal.sees_everything:
         if f.organisation_code and f.organisation_code != principal.organisation:
             raise Forbidden(f"events of {f.organisation_code} are not yours to read")
-        codes = [principal.organisation or ""]
-    for code in codes:
-        o = log.organisations
-        query = query.where(
-            select(o.c.code)
-            .where(o.c.stream == t.c.stream, o.c.seq == t.c.seq, o.c.code == code)
-            .exists()
-        )
+        code = principal.organisation or ""
+    parameters = {
+        "filter_types": f.event_types,
+        "filter_context": f.context.value if f.context else None,
+        "filter_aggregate_type": f.aggregate_type.value if f.aggregate_type else None,
+        "filter_aggregate": f.aggregate_id,
+        "filter_from": f.recorded_from,
+        "filter_before": f.recorded_before,
+        ORGANISATION: code,
+    }
+    # The filters that apply; an organisation's code always does, even empty (no one's).
+    present = tuple(k for k, v in parameters.items() if v or (k == ORGANISATION and v is not None))
+
+    def build() -> Any:
+        query = select(t)
+        if f.event_types:
+            query = query.where(t.c.event_type.in_(bindparam("filter_types", expanding=True)))
+        if f.context:
+            query = query.where(t.c.context == bindparam("filter_context"))
+        if f.aggregate_type:
+            query = query.where(t.c.aggregate_type == bindparam("filter_aggregate_type"))
+        if f.aggregate_id:
+            query = query.where(t.c.aggregate_id == bindparam("filter_aggregate"))
+        if f.recorded_from:
+            query = query.where(t.c.recorded_at >= bindparam("filter_from"))
+        if f.recorded_before:
+            query = query.where(t.c.recorded_at < bindparam("filter_before"))
+        if code is not None:
+            query = query.where(
+                select(o.c.code)
+                .where(
+                    o.c.stream == t.c.stream,
+                    o.c.seq == t.c.seq,
+                    o.c.code == bindparam(ORGANISATION),
+                )
+                .exists()
+            )
+        return query
+
+    query = read.statement(("events", t, o, *present), build)
     order = [(t.c.recorded_at, False), (t.c.stream, False), (t.c.seq, False)]
-    return await page(info, query, order, Event.from_row, first, after)
+    return await page(info, query, order, Event.from_row, first, after, None, parameters)

@@ -171,6 +171,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plan = self._object_plan(inner, details)
         if plan is None:
             return None
+        steps = self._compiled(plan)  # once for the list, not per row
         rows: list[Any] = []
         for item in items:
             if item is None:
@@ -178,7 +179,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return None
                 rows.append(None)
                 continue
-            row = self._plain_object(inner, plan, item, info)
+            row = self._plain_object(inner, plan, item, info, steps)
             if row is FAILED:
                 return None
             rows.append(row)
@@ -226,13 +227,21 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._compiled_plans[id(plan)] = (plan, steps)
         return steps
 
-    def _plain_object(self, kind: GraphQLObjectType, plan: Plan, item: Any, info: Any) -> Any:
-        """One object completed by its (all plain) plan: a dict, or FAILED."""
+    def _plain_object(
+        self,
+        kind: GraphQLObjectType,
+        plan: Plan,
+        item: Any,
+        info: Any,
+        steps: list[tuple[Any, ...]] | None = None,
+    ) -> Any:
+        """One object completed by its (all plain) plan: a dict, or FAILED. `steps`: the
+        plan's, when the caller has them."""
         is_type_of = kind.is_type_of
         if is_type_of is not None and is_type_of(item, info) is not True:
             return FAILED
         row: dict[str, Any] = {}
-        for step in self._compiled(plan):
+        for step in steps if steps is not None else self._compiled(plan):
             tag, key = step[0], step[1]
             if tag is LEAF:
                 # The common cases inline (text as it is, an enum or a scalar coerced, a null

@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, Table, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, Table, bindparam, false, or_, select, true
 
 from contracts_schema.registry.state import ContractKind, ContractStatus, TenderPhase
 from gateway.auth import Principal
@@ -116,54 +116,107 @@ def tender_query(read: ReadModels, f: TenderFilter | None) -> Select[Any]:
     return query
 
 
-def contracts_visible(principal: Principal, c: Table) -> ColumnElement[bool]:
+def contracts_visible(principal: Principal, c: Table, bound: bool = False) -> ColumnElement[bool]:
     """A call-off is seen by its participant, coordinators and auditors (as `callOffs`): no
-    notice is required of a contract based on a framework (Directive 2014/24/EU art. 50(2))."""
+    notice is required of a contract based on a framework (Directive 2014/24/EU art. 50(2)).
+    `bound`: the organisation is the parameter VIEWER (a statement kept by shape)."""
     if principal.sees_everything:
         return true()
     not_a_call_off = c.c.kind != ContractKind.CALL_OFF.value
     if principal.organisation is None:
         return not_a_call_off
-    return or_(not_a_call_off, c.c.contracting_authority == principal.organisation)
+    own = bindparam(VIEWER) if bound else principal.organisation
+    return or_(not_a_call_off, c.c.contracting_authority == own)
 
 
-def contract_query(read: ReadModels, f: ContractFilter | None, principal: Principal) -> Select[Any]:
+VIEWER = "viewer_organisation"
+
+
+def contract_query(
+    read: ReadModels, f: ContractFilter | None, principal: Principal, *, active_only: bool = False
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The contracts `f` asks for that `principal` may see (`active_only`: active ones), as
+    a statement kept by its shape and the values of its parameters."""
     c = read.contracts.contracts
-    query = select(c).where(contracts_visible(principal, c))
-    if f is None:
-        return query
-    if f.kind:
-        query = query.where(c.c.kind.in_([k.value for k in f.kind]))
-    if f.status:
-        query = query.where(c.c.status.in_([s.value for s in f.status]))
-    if f.tender_id:
-        query = query.where(c.c.tender_id == f.tender_id)
-    if f.supplier_id:
-        s = read.contracts.suppliers
-        query = query.where(
-            select(s.c.supplier_id)
-            .where(s.c.contract_id == c.c.contract_id, s.c.supplier_id == f.supplier_id)
-            .exists()
-        )
-    if f.buyer:
-        p = read.enrolment.participants
-        # A participant uses its tender's contracts; a call-off is only its own participant's
-        # (its contracting authority), not every participant's of the tender.
-        enrolled: ColumnElement[bool] = (
-            select(p.c.tender_id)
-            .where(
-                p.c.tender_id == c.c.tender_id,
-                p.c.organisation_code == f.buyer,
-                p.c.participates.is_(True),
-                c.c.kind != ContractKind.CALL_OFF.value,
+    f = f or ContractFilter()
+    sees_everything = principal.sees_everything
+    # Another organisation's enrolments are not the caller's to see.
+    buyer_hidden = bool(f.buyer) and not sees_everything and f.buyer != principal.organisation
+    parameters: dict[str, Any] = {
+        VIEWER: principal.organisation,
+        "filter_kinds": [k.value for k in f.kind or ()],
+        "filter_statuses": [s.value for s in f.status or ()],
+        "filter_tender": f.tender_id,
+        "filter_supplier": f.supplier_id,
+        "filter_buyer": f.buyer,
+        "filter_from": f.expiring.from_ if f.expiring else None,
+        "filter_to": f.expiring.to if f.expiring else None,
+    }
+    shape = (
+        "contracts",
+        c,
+        sees_everything,
+        principal.organisation is None,
+        active_only,
+        bool(f.kind),
+        bool(f.status),
+        bool(f.tender_id),
+        bool(f.supplier_id),
+        bool(f.buyer),
+        buyer_hidden,
+        f.expiring is not None,
+    )
+
+    def build() -> Select[Any]:
+        query = select(c).where(contracts_visible(principal, c, bound=True))
+        if f.kind:
+            query = query.where(c.c.kind.in_(bindparam("filter_kinds", expanding=True)))
+        if f.status:
+            query = query.where(c.c.status.in_(bindparam("filter_statuses", expanding=True)))
+        if f.tender_id:
+            query = query.where(c.c.tender_id == bindparam("filter_tender"))
+        if f.supplier_id:
+            s = read.contracts.suppliers
+            query = query.where(
+                select(s.c.supplier_id)
+                .where(
+                    s.c.contract_id == c.c.contract_id,
+                    s.c.supplier_id == bindparam("filter_supplier"),
+                )
+                .exists()
             )
-            .exists()
-        )
-        if not principal.sees_everything and f.buyer != principal.organisation:
-            enrolled = false()  # another organisation's enrolments are not the caller's to see
-        query = query.where(
-            or_(c.c.contracting_authority == f.buyer, c.c.paying_agent == f.buyer, enrolled)
-        )
-    if f.expiring:
-        query = query.where(c.c.end_date >= f.expiring.from_, c.c.end_date <= f.expiring.to)
-    return query
+        if f.buyer:
+            buyer: Any = bindparam("filter_buyer")
+            p = read.enrolment.participants
+            # A participant uses its tender's contracts; a call-off is only its own
+            # participant's (its contracting authority), not every participant's of the tender.
+            enrolled: ColumnElement[bool] = (
+                select(p.c.tender_id)
+                .where(
+                    p.c.tender_id == c.c.tender_id,
+                    p.c.organisation_code == buyer,
+                    p.c.participates.is_(True),
+                    c.c.kind != ContractKind.CALL_OFF.value,
+                )
+                .exists()
+            )
+            if buyer_hidden:
+                enrolled = false()
+            query = query.where(
+                or_(c.c.contracting_authority == buyer, c.c.paying_agent == buyer, enrolled)
+            )
+        if f.expiring:
+            query = query.where(
+                c.c.end_date >= bindparam("filter_from"), c.c.end_date <= bindparam("filter_to")
+            )
+        if active_only:
+            query = query.where(c.c.status == "active")
+        return query
+
+    # The tables the filters join (suppliers, participants) are the same version's as the
+    # contracts (one projection each, taking over together with its tables).
+    extra = (
+        read.contracts.suppliers if f.supplier_id else None,
+        read.enrolment.participants if f.buyer else None,
+    )
+    return read.statement((*shape, *extra), build), parameters

@@ -97,6 +97,7 @@ class _Walk:
         self.selections = 0
         self.cost = 0
         self.repeats: dict[tuple[str, ...], int] = {}  # response path -> times selected
+        self.read: dict[str, None] = {}  # the variables a width was read from, in order
 
     def operation(self, op: OperationDefinitionNode) -> None:
         root = {
@@ -167,15 +168,20 @@ class _Walk:
                 if isinstance(value, IntValueNode):
                     value = int(value.value)
                 elif isinstance(value, VariableNode):
+                    self.read[value.name.value] = None
                     value = self.variables.get(value.name.value)
-                if isinstance(value, int) and not isinstance(value, bool):
-                    return max(1, min(value, self.page_cap))
-                return self.page_cap
+                return _page_width(value, self.page_cap)
         if field is None or node.name.value in PAGE_FIELDS:
             return 1  # unknown (validation refuses it), or the page its connection counted
         if "first" in field.args:
             return self.page_cap
         return UNPAGED_LIST if isinstance(get_nullable_type(field.type), GraphQLList) else 1
+
+
+def _page_width(value: Any, page_cap: int) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(1, min(value, page_cap))
+    return page_cap
 
 
 def measure(
@@ -187,6 +193,19 @@ def measure(
     who: str,
 ) -> tuple[int, int]:
     """(selections, cost) of every operation in the document; TooCostly past a limit."""
+    selections, cost, _ = _measured(document, schema, variables, limits, page_cap, who)
+    return selections, cost
+
+
+def _measured(
+    document: DocumentNode,
+    schema: GraphQLSchema,
+    variables: Mapping[str, Any] | None,
+    limits: Limits,
+    page_cap: int,
+    who: str,
+) -> tuple[int, int, tuple[str, ...]]:
+    """As `measure`, and the variables whose values the walk read (as widths)."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -194,7 +213,43 @@ def measure(
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
             walk.operation(definition)
-    return walk.selections, walk.cost
+    return walk.selections, walk.cost, tuple(walk.read)
+
+
+class Measured:
+    """One kept document's walks that passed the limits, by the widths its variables gave.
+
+    A walk visits every node of the document whatever the variables' values (it stops
+    early only to refuse) and reads the variables only as the widths of lists: the same
+    document at the same limits and widths measures the same. Refusals are not kept (each
+    is walked again and reported afresh)."""
+
+    KEPT = 64  # width combinations per document
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[Limits, int], tuple[str, ...]] = {}
+        self._passed: set[tuple[Any, ...]] = set()
+
+    def check(
+        self,
+        document: DocumentNode,
+        schema: GraphQLSchema,
+        variables: Mapping[str, Any] | None,
+        limits: Limits,
+        page_cap: int,
+        who: str,
+    ) -> None:
+        values = variables or {}
+        names = self._names.get((limits, page_cap))
+        if names is not None:
+            key = (limits, page_cap, *(_page_width(values.get(n), page_cap) for n in names))
+            if key in self._passed:
+                return
+        _, _, names = _measured(document, schema, values, limits, page_cap, who)
+        if len(self._passed) >= self.KEPT:
+            self._passed.clear()
+        self._names[limits, page_cap] = names
+        self._passed.add((limits, page_cap, *(_page_width(values.get(n), page_cap) for n in names)))
 
 
 def _longest_list(value: Any) -> int:
@@ -216,9 +271,11 @@ class DocumentCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._entries: OrderedDict[str, tuple[DocumentNode, list[GraphQLError]]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[DocumentNode, list[GraphQLError], Measured]] = (
+            OrderedDict()
+        )
 
-    def get(self, query: str) -> tuple[DocumentNode, list[GraphQLError]] | None:
+    def get(self, query: str) -> tuple[DocumentNode, list[GraphQLError], Measured] | None:
         entry = self._entries.get(query)
         if entry is not None:
             self._entries.move_to_end(query)
@@ -231,7 +288,7 @@ class DocumentCache:
             return
         if query in self._entries:
             self.bytes -= len(query)
-        self._entries[query] = (document, errors)
+        self._entries[query] = (document, errors, Measured())
         self._entries.move_to_end(query)
         self.bytes += size
         while self.bytes > self.max_bytes and self._entries:
@@ -315,8 +372,10 @@ class DocumentGuard(SchemaExtension):
                 )
             cached = self.cache.get(query)
             if cached is not None:
-                document, errors = cached
-                self._measure(document, limits, who)
+                document, errors, measured = cached
+                page_cap = self.settings.max_page_size
+                schema = ec.schema._schema
+                measured.check(document, schema, ec.variables, limits, page_cap, who)
             elif size > self.settings.lane_threshold_bytes:
                 async with self.lane.admit():
                     document, errors = self._prepare(query, limits, who)

@@ -8,7 +8,7 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, func, select, tuple_
+from sqlalchemy import ColumnElement, RowMapping, bindparam, func, select, tuple_
 from strawberry.dataloader import DataLoader
 
 from gateway.projections import OrganisationsProjection
@@ -18,9 +18,19 @@ Row = RowMapping
 Loader = Callable[[list[Any]], Awaitable[Sequence[Any]]]
 
 
+KEYS = "loader_keys"  # a loader's keys: one expanding parameter, one statement kept
+OWN = "loader_own"  # the one organisation whose enrolments a request may load
+
+
+def _keyed(column: Any) -> ColumnElement[bool]:
+    return column.in_(bindparam(KEYS, expanding=True))  # type: ignore[no-any-return]
+
+
 def _one(read: ReadModels, table: Any, column: Any) -> DataLoader[Any, Row | None]:
+    statement = read.statement(("one", table, column), lambda: select(table).where(_keyed(column)))
+
     async def load(keys: list[Any]) -> list[Row | None]:
-        rows = await read.rows(select(table).where(column.in_(keys)))
+        rows = await read.rows(statement, {KEYS: keys})
         found = {row[column.name]: row for row in rows}
         return [found.get(k) for k in keys]
 
@@ -50,18 +60,26 @@ def _many(
     table: Any,
     column: Any,
     *order: ColumnElement[Any],
-    only: ColumnElement[bool] | None = None,
+    only: str | None = None,
 ) -> ByKey:
+    """`only`: the rows of this organisation alone (`organisation_code`), when not None."""
+
     def make(columns: tuple[str, ...] | None) -> Loader:
-        async def load(keys: list[Any]) -> list[list[Row]]:
+        def build() -> Any:
             if columns is None:
                 query = select(table)
             else:  # the key groups the rows: always selected
                 query = select(*(table.c[c] for c in sorted({column.name, *columns})))
-            query = query.where(column.in_(keys))
+            query = query.where(_keyed(column))
             if only is not None:
-                query = query.where(only)
-            rows = await read.rows(query.order_by(*order))
+                query = query.where(table.c.organisation_code == bindparam(OWN))
+            return query.order_by(*order)
+
+        shape = ("many", table, column, *order, columns, only is not None)
+        statement = read.statement(shape, build)
+
+        async def load(keys: list[Any]) -> list[list[Row]]:
+            rows = await read.rows(statement, {KEYS: keys, OWN: only})
             grouped: dict[Hashable, list[Row]] = defaultdict(list)
             for row in rows:
                 grouped[row[column.name]].append(row)
@@ -171,12 +189,12 @@ class Loaders:
     @cached_property
     def participants_by_tender(self) -> ByKey:
         t = self.read.enrolment.participants
-        return _many(self.read, t, t.c.tender_id, t.c.organisation_code, only=self._own)
+        return _many(self.read, t, t.c.tender_id, t.c.organisation_code, only=self.enrolments_of)
 
     @cached_property
     def participants_by_organisation(self) -> ByKey:
         t = self.read.enrolment.participants
-        return _many(self.read, t, t.c.organisation_code, t.c.tender_id, only=self._own)
+        return _many(self.read, t, t.c.organisation_code, t.c.tender_id, only=self.enrolments_of)
 
     @cached_property
     def call_offs_by_framework(self) -> ByKey:

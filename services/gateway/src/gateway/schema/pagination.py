@@ -7,10 +7,22 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from json.encoder import encode_basestring_ascii as encode_text  # json.dumps's, for text
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Date, DateTime, Integer, Select, TypeDecorator, and_, func, or_, select
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Integer,
+    Select,
+    TypeDecorator,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from gateway.schema.context import Info
@@ -46,7 +58,18 @@ Order = Sequence[tuple[ColumnElement[Any], bool]]  # (column, descending); uniqu
 
 
 def _encode(values: list[Any]) -> str:
-    text = json.dumps([v.isoformat() if isinstance(v, date) else v for v in values])
+    # json.dumps of the list, written out: this runs once per edge of every page.
+    parts = []
+    for v in values:
+        if isinstance(v, date):
+            parts.append(encode_text(v.isoformat()))
+        elif isinstance(v, str):
+            parts.append(encode_text(v))
+        elif type(v) is int:
+            parts.append(int.__repr__(v))
+        else:
+            parts.append(json.dumps(v))
+    text = "[" + ", ".join(parts) + "]"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -72,14 +95,19 @@ def _decode(cursor: str, order: Order) -> list[Any]:
         raise InvalidArgument(f"`after` is not a cursor of this list: {cursor!r}") from exc
 
 
-def _after(order: Order, values: list[Any]) -> ColumnElement[bool]:
-    # (a, b) > (x, y) expanded, so that each column may sort in its own direction.
+def _after(order: Order) -> ColumnElement[bool]:
+    # (a, b) > (x, y) expanded, so that each column may sort in its own direction; the
+    # cursor's values are the parameters AFTER_0, AFTER_1, ...
+    values: list[Any] = [bindparam(f"{AFTER}{i}") for i in range(len(order))]
     clauses = []
     for i, (column, descending) in enumerate(order):
         equal = [c == v for (c, _), v in zip(order[:i], values[:i], strict=True)]
         beyond = column < values[i] if descending else column > values[i]
         clauses.append(and_(*equal, beyond))
     return or_(*clauses)
+
+
+AFTER, LIMIT = "page_after_", "page_limit"  # the page's own parameters
 
 
 async def page(
@@ -90,29 +118,54 @@ async def page(
     first: int | None,
     after: str | None,
     columns: tuple[FromClause, Sequence[str]] | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> Connection[T]:
     """`columns`: the query selects all of a table or view; only these of its columns are
     read (selection.py) and `convert` sees the others as None. The order's columns (the
-    cursor's) are read always."""
+    cursor's) are read always.
+
+    `parameters`: the values of the query's bound parameters when the query is one kept by
+    shape (`ReadModels.statement`); the page's statements are then kept too. Without them
+    the query is taken as built for this request alone."""
     cap = info.context.settings.max_page_size
     size = cap if first is None else first
     if size < 0 or size > cap:
         raise InvalidArgument(f"`first` must be between 0 and {cap}; got {first}")
     read = info.context.read
     keys: list[str] = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
-    absent: dict[str, None] = {}
-    if columns is not None:
-        source, names = columns
-        wanted = {*names, *keys}
-        every = source.c  # iterating it gives columns: their names apart
-        absent = dict.fromkeys((k for k in every.keys() if k not in wanted), None)  # noqa: SIM118
-        query = query.with_only_columns(*(every[k] for k in sorted(wanted)))
-    count = select(func.count()).select_from(query.order_by(None).subquery())
+    given = dict(parameters or {})
     if after is not None:
-        query = query.where(_after(order, _decode(after, order)))
-    query = query.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(size + 1)
+        given.update((f"{AFTER}{i}", v) for i, v in enumerate(_decode(after, order)))
+    given[LIMIT] = size + 1
+
+    def build() -> tuple[Select[Any], Select[Any], dict[str, None]]:
+        narrowed, absent = query, {}
+        if columns is not None:
+            source, names = columns
+            wanted = {*names, *keys}
+            every = source.c  # iterating it gives columns: their names apart
+            absent = dict.fromkeys((k for k in every.keys() if k not in wanted), None)  # noqa: SIM118
+            narrowed = query.with_only_columns(*(every[k] for k in sorted(wanted)))
+        count = select(func.count()).select_from(narrowed.order_by(None).subquery())
+        if after is not None:
+            narrowed = narrowed.where(_after(order))
+        narrowed = narrowed.order_by(*[c.desc() if d else c.asc() for c, d in order])
+        return count, narrowed.limit(bindparam(LIMIT, type_=Integer)), absent
+
+    if parameters is None:
+        count, rows_query, absent = build()
+    else:
+        shape = (
+            "page",
+            query,
+            *(part for c, d in order for part in (c, d)),
+            None if columns is None else columns[0],
+            None if columns is None else tuple(columns[1]),
+            after is not None,
+        )
+        count, rows_query, absent = read.statement(shape, build)
     # Asked together: one round trip (and one snapshot) for the count and the page.
-    total, rows = await asyncio.gather(read.scalar(count), read.rows(query))
+    total, rows = await asyncio.gather(read.scalar(count, given), read.rows(rows_query, given))
     found: Sequence[Any] = [{**absent, **r} for r in rows] if absent else rows
     edges = [Edge(cursor=_encode([r[k] for k in keys]), node=convert(r)) for r in found[:size]]
     return Connection(

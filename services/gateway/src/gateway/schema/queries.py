@@ -124,10 +124,10 @@ class Query(LawFindingsQuery):
         order = [(c.c[o.field.value], desc), (c.c.contract_id, desc)]
         if o.field.value == "contract_id":
             order = order[:1]
-        query = contract_query(info.context.read, filter, info.context.principal)
+        query, parameters = contract_query(info.context.read, filter, info.context.principal)
         columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
         narrow = None if columns is None else (c, columns)
-        return await page(info, query, order, Contract.from_row, first, after, narrow)
+        return await page(info, query, order, Contract.from_row, first, after, narrow, parameters)
 
     @strawberry.field(description="Active contracts ending between two dates, soonest first.")
     async def expiring_contracts(
@@ -139,15 +139,16 @@ class Query(LawFindingsQuery):
         after: str | None = None,
     ) -> Connection[Contract]:
         c = info.context.read.contracts.contracts
-        query = contract_query(
+        query, parameters = contract_query(
             info.context.read,
             ContractFilter(expiring=DateRange(from_=from_, to=to)),
             info.context.principal,
-        ).where(c.c.status == "active")
+            active_only=True,
+        )
         order = [(c.c.end_date, False), (c.c.contract_id, False)]
         columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
         narrow = None if columns is None else (c, columns)
-        return await page(info, query, order, Contract.from_row, first, after, narrow)
+        return await page(info, query, order, Contract.from_row, first, after, narrow, parameters)
 
     @strawberry.field
     async def organisation(
