@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.engine import Dialect
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.calendar import start_of_dutch_day
@@ -115,6 +116,11 @@ class VersionedProjection(BatchProjection):
         self._cached_events = 0
 
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
+        return self.prepare(conn.dialect, events).write(conn)
+
+    def prepare(self, dialect: Dialect, events: list[StoredEvent]) -> _Prepared:
+        """Decode, fold and stage the batch's row changes (no database: before the writer
+        turn); the timelines move on here, and `reset` forgets them if the write fails."""
         readings = self.readings()
         writes = _Writes(self.versioned())
         failures: list[Failure] = []
@@ -134,8 +140,7 @@ class VersionedProjection(BatchProjection):
                 continue
             self._cached_events += 1
             writes.stage(changes)
-        writes.flush(conn)
-        return failures
+        return _Prepared(writes, failures)
 
     def _timeline(self, event: StoredEvent, reading: Reading) -> Timeline[Any, DomainEvent]:
         e = event.envelope
@@ -181,6 +186,16 @@ def _undeclared(projection: Projection, event_type: str) -> LookupError:
         f"read model {projection.key} does not declare {event_type}: read it through a fold"
         " or list it as ignored"
     )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    writes: _Writes
+    failures: list[Failure]
+
+    def write(self, conn: Connection) -> list[Failure]:
+        self.writes.flush(conn)
+        return self.failures
 
 
 class _Writes:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import JSON, Column, Connection, Index, Integer, MetaData, String, Table
+from sqlalchemy.engine import Dialect
 
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.bulk import plan
@@ -61,11 +63,15 @@ class EventLogProjection(BatchProjection):
         )
 
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
+        return self.prepare(conn.dialect, events).write(conn)
+
+    def prepare(self, dialect: Dialect, events: list[StoredEvent]) -> _Rows:
+        """The rows of the batch, built before the runner's transaction (no database)."""
         # The payload is JSON-encoded once: the organisation codes are found in that text, and
         # on SQLite the same text is the column's value (SQLAlchemy's JSON type stores
         # `json.dumps(payload)` there too), as are the two instants' texts; PostgreSQL's
         # driver takes the values as they are.
-        encode_here = conn.dialect.name == "sqlite"
+        encode_here = dialect.name == "sqlite"
         instant = sqlite_utc_text if encode_here else _same
         rows: list[tuple[object, ...]] = []
         links: list[tuple[object, ...]] = []
@@ -94,7 +100,18 @@ class EventLogProjection(BatchProjection):
             if e.aggregate_type == "organisation":
                 codes.add(e.aggregate_id)
             links.extend((event.stream, event.seq, c) for c in codes)
+        return _Rows(self, rows, links, _ENCODED if encode_here else ())
+
+
+@dataclass(frozen=True)
+class _Rows:
+    log: EventLogProjection
+    rows: list[tuple[object, ...]]
+    links: list[tuple[object, ...]]
+    raw: tuple[str, ...]  # columns given as the texts SQLite stores
+
+    def write(self, conn: Connection) -> list[Failure]:
         # One statement per table for the whole batch (many rows as parameters).
-        plan(conn.dialect, self.events, raw=_ENCODED if encode_here else ()).insert(conn, rows)
-        plan(conn.dialect, self.organisations).insert(conn, links)
+        plan(conn.dialect, self.log.events, raw=self.raw).insert(conn, self.rows)
+        plan(conn.dialect, self.log.organisations).insert(conn, self.links)
         return []
