@@ -28,7 +28,7 @@ from contracts_schema.calendar import start_of_dutch_day
 from contracts_schema.subjects import BoundedContext
 from contracts_schema.upcasting import decode_envelope
 from eventstore.bitemporal_sql import INTERVAL_COLUMNS, micros
-from eventstore.bulk import plan
+from eventstore.bulk import Statement, execute, plan
 from eventstore.projection import BatchProjection, Failure, Projection
 from eventstore.store import StoredEvent
 from eventstore.timeline import FOREVER, Changes, Image, Patch, Recorded, Timeline, replay
@@ -148,7 +148,7 @@ class VersionedProjection(BatchProjection):
                 continue
             self._cached_events += 1
             writes.stage(changes)
-        return _Prepared(writes, failures)
+        return _Prepared(writes.statements(dialect), failures)
 
     def _timeline(self, event: StoredEvent, reading: Reading) -> Timeline[Any, DomainEvent]:
         e = event.envelope
@@ -198,11 +198,11 @@ def _undeclared(projection: Projection, event_type: str) -> LookupError:
 
 @dataclass(frozen=True)
 class _Prepared:
-    writes: _Writes
+    statements: list[Statement]  # values already in the driver's form
     failures: list[Failure]
 
     def write(self, conn: Connection) -> list[Failure]:
-        self.writes.flush(conn)
+        execute(conn, self.statements)
         return self.failures
 
 
@@ -254,12 +254,14 @@ class _Writes:
             if version.known_to == FOREVER:
                 self._open[(name, key, version.valid_from)] = row
 
-    def flush(self, conn: Connection) -> None:
-        dialect = conn.dialect
-        for name, params in self._deletes.items():
-            plan(dialect, self._tables[name]).delete(conn, params)
-        for name, params in self._closes.items():
-            plan(dialect, self._tables[name]).close(conn, params)
+    def statements(self, dialect: Dialect) -> list[Statement]:
+        """Deletes, then closes, then inserts, per table, parameters in the driver's form."""
+        out = [plan(dialect, self._tables[n]).deleting(p) for n, p in self._deletes.items()]
+        out += [plan(dialect, self._tables[n]).closing(p) for n, p in self._closes.items()]
         for name, rows in self._inserts.items():
             kept = [r for r in rows if r[-2] < r[-1]]  # known_from < known_to
-            plan(dialect, self._tables[name]).insert(conn, kept)
+            out.append(plan(dialect, self._tables[name]).inserting(kept))
+        return out
+
+    def flush(self, conn: Connection) -> None:
+        execute(conn, self.statements(conn.dialect))

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Column, Connection, Index, Integer, MetaData, Strin
 from sqlalchemy.engine import Dialect
 
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
-from eventstore.bulk import plan
+from eventstore.bulk import Statement, execute, plan
 from eventstore.projection import BatchProjection, Failure
 from eventstore.store import StoredEvent
 from gateway.projections.common import (
@@ -100,18 +100,20 @@ class EventLogProjection(BatchProjection):
             if e.aggregate_type == "organisation":
                 codes.add(e.aggregate_id)
             links.extend((event.stream, event.seq, c) for c in codes)
-        return _Rows(self, rows, links, _ENCODED if encode_here else ())
+        # One statement per table for the whole batch (many rows as parameters).
+        raw = _ENCODED if encode_here else ()
+        return _Rows(
+            [
+                plan(dialect, self.events, raw=raw).inserting(rows),
+                plan(dialect, self.organisations).inserting(links),
+            ]
+        )
 
 
 @dataclass(frozen=True)
 class _Rows:
-    log: EventLogProjection
-    rows: list[tuple[object, ...]]
-    links: list[tuple[object, ...]]
-    raw: tuple[str, ...]  # columns given as the texts SQLite stores
+    statements: list[Statement]
 
     def write(self, conn: Connection) -> list[Failure]:
-        # One statement per table for the whole batch (many rows as parameters).
-        plan(conn.dialect, self.log.events, raw=self.raw).insert(conn, self.rows)
-        plan(conn.dialect, self.log.organisations).insert(conn, self.links)
+        execute(conn, self.statements)
         return []
