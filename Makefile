@@ -56,10 +56,10 @@ run: bootstrap
 audit: sync
 	@$(UV) run --frozen audit $(ARGS)
 
-# TEST_WORKERS=2: two pytest-xdist workers, a test module at a time (tests/conftest.py); beside
-# two busy CPU loops on two cores the suite took 5.5 min instead of 11. Not yet the default:
-# one parallel run after the last merge failed an e2e test once (not reproduced since).
-TEST_WORKERS ?= 0
+# Two pytest-xdist workers by default, a test module at a time (tests/conftest.py): the suite
+# took 4 min on two free cores and 10 m 43 s beside five other busy sessions (load 11), where
+# one process took 11-12 min beside two busy loops. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: bootstrap chromium
 	@$(UV) run --frozen pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope)
 

@@ -65,7 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[LOCKS] = tempfile.mkdtemp(prefix="gt-locks-")  # the workers inherit it
 
 
-# ---- on two workers (pytest-xdist: `make test TEST_WORKERS=2`; see the Makefile) ----
+# ---- on two workers (pytest-xdist: `make test` by default; see the Makefile) ----
 #
 # Work is handed out a module at a time (`--dist loadscope`), so a module-scoped server or
 # topology is started once, by one worker; the browser tests share one package-scoped system

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.context import BenchContext
 from bench.figures import Figure
@@ -37,8 +37,8 @@ def _at(start: datetime, days: int) -> str:
     return (start + timedelta(days=days)).isoformat().replace("+00:00", "Z")
 
 
-def package(processes: int) -> bytes:
-    """A release package of `processes` ordinary processes."""
+def package(processes: int, prefix: str = "ocds-bench01") -> bytes:
+    """A release package of `processes` ordinary processes (ocids `<prefix>-<n>`)."""
     releases: list[dict[str, Any]] = []
     for p in range(processes):
         start = datetime(2020, 1, 6, 9, tzinfo=UTC) + timedelta(days=p % 300)
@@ -48,7 +48,7 @@ def package(processes: int) -> bytes:
         tender = {"id": "t", "title": f"Opdracht {p}", "status": "active",
                   "procurementMethod": "open", "procuringEntity": buyer,
                   "tenderPeriod": {"startDate": _at(start, 0)}}  # fmt: skip
-        base = {"ocid": f"ocds-bench01-{p:06d}", "initiationType": "tender", "buyer": buyer,
+        base = {"ocid": f"{prefix}-{p:06d}", "initiationType": "tender", "buyer": buyer,
                 "parties": parties, "tender": tender}  # fmt: skip
         award = {"id": "a1", "status": "pending", "date": _at(start, 40),
                  "suppliers": [{"id": firm["id"]}]}  # fmt: skip
@@ -82,30 +82,38 @@ async def run(ctx: BenchContext) -> list[Figure]:
     from eventstore.store import EventStore
 
     processes = max(100, ctx.config.commands_per_level // 3)
-    data = package(processes)
     clock = SystemClock()
     client_store = EventStore(ctx.client, clock)
-    # The registry in a process of its own, as every deployment runs it beside the CLI.
-    async with registry_process(ctx) as cpu_seconds:
-        first_seq = await client_store.last_seq(REGISTRY) + 1
-        started = time.perf_counter()
-        registry_cpu, importer_cpu = cpu_seconds(), time.process_time()
-        profiler = _profiler()
-        items = list(read(data, "bench"))
-        report = await import_items(
-            items,
-            lambda subject, payload: request_reply(ctx.client, subject, payload, timeout=120),
-            client_store,
-        )
-        if profiler is not None:  # the importer's side (this process), beside the registry's
-            profiler.disable()
-            profiler.dump_stats(f"{os.environ['BENCH_PROFILE']}/importer.prof")
-        seconds = time.perf_counter() - started
-        registry_cpu, importer_cpu = (
-            cpu_seconds() - registry_cpu,
-            time.process_time() - importer_cpu,
-        )
-    stored = [e async for e in client_store.read_stream(REGISTRY, first_seq)]
+    # The registry in processes of its own, as every deployment runs it beside the CLI: one,
+    # then two (a group message goes to either, the unpartitioned subject's queue group), each
+    # import on processes of its own (fresh ocids).
+    runs: dict[int, _Run] = {}
+    for count, prefix in ((1, "ocds-bench01"), (2, "ocds-bench02")):
+        data = package(processes, prefix)
+        async with registry_process(ctx, count) as cpu_seconds:
+            first_seq = await client_store.last_seq(REGISTRY) + 1
+            started = time.perf_counter()
+            cpu_before, importer_cpu = cpu_seconds(), time.process_time()
+            profiler = _profiler()
+            items = list(read(data, "bench"))
+            report = await import_items(
+                items,
+                lambda subject, payload: request_reply(ctx.client, subject, payload, timeout=120),
+                client_store,
+            )
+            if profiler is not None:  # the importer's side (this process), beside the registry's
+                profiler.disable()
+                profiler.dump_stats(f"{os.environ['BENCH_PROFILE']}/importer-{count}.prof")
+            seconds = time.perf_counter() - started
+            each = [b - a for a, b in zip(cpu_before, cpu_seconds(), strict=True)]
+            runs[count] = _Run(
+                report, seconds, sum(each), time.process_time() - importer_cpu, first_seq,
+                [round(c, 2) for c in each],
+            )  # fmt: skip
+    report, seconds, registry_cpu, importer_cpu, first_seq, _each = runs[1]
+    stored = [
+        e async for e in client_store.read_stream(REGISTRY, first_seq) if e.seq < runs[2].first_seq
+    ]
     bodies = [(e.subject, e.envelope.model_dump_json().encode()) for e in stored]
     js = ctx.client.jetstream()
     await ensure_raw_stream(js)
@@ -171,6 +179,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 "ratio_to_raw_at_16": round(events_per_s / raw16.rate if raw16.rate else 0.0, 3),
             },
         ),
+        _two_processes(runs[2], raw.rate, raw16.rate, events_per_s),
         Figure(
             "ocds-import",
             "import, beside the group commit's own floor",
@@ -197,27 +206,88 @@ async def run(ctx: BenchContext) -> list[Figure]:
     ]
 
 
+class _Run(NamedTuple):
+    report: Any  # audit.ocds.importer.Report
+    seconds: float
+    registry_cpu: float  # seconds, all registry processes
+    importer_cpu: float
+    first_seq: int  # the stream's first sequence of this import
+    cpu_each: list[float]  # seconds, per registry process
+
+
+def _two_processes(run: _Run, raw: float, raw16: float, one: float) -> Figure:
+    from audit.ocds.importer import CONCURRENCY
+
+    report, seconds, registry_cpu, importer_cpu, _first, cpu_each = run
+    events_per_s = report.events / seconds
+    ratio = events_per_s / raw if raw else 0.0
+    return Figure(
+        "ocds-import",
+        f"import against two registry processes, {RELEASES_PER_PROCESS} releases per process,"
+        f" {CONCURRENCY} processes in flight",
+        "events/s",
+        round(events_per_s, 1),
+        "raw JetStream publish of the same events",
+        round(raw, 1),
+        target=f">= {TARGET}x raw JetStream append",
+        target_met=ratio >= TARGET,
+        note=f"{report.imported:,} releases in {seconds:.1f} s"
+        f" ({report.imported / seconds:,.0f} releases/s), {report.events:,} events;"
+        f" CPU {importer_cpu:.2f} s importer, {registry_cpu:.2f} s both registry processes;"
+        f" {ratio:.2f}x raw; {events_per_s / one if one else 0:.2f}x the one-process import"
+        + (f"; {len(report.skipped)} skipped: {report.skipped[0]}" if report.skipped else ""),
+        extra={
+            "registry_processes": 2,
+            "registry_cpu_s_each": cpu_each,  # both took groups: the work is spread
+            "releases_per_s": round(report.imported / seconds, 1),
+            "releases": report.imported,
+            "events": report.events,
+            "skipped": len(report.skipped),
+            "ratio": round(ratio, 3),
+            "ratio_to_raw_at_16": round(events_per_s / raw16 if raw16 else 0.0, 3),
+            "importer_cpu_ms_per_event": round(1000 * importer_cpu / report.events, 3),
+            "registry_cpu_ms_per_event": round(1000 * registry_cpu / report.events, 3),
+        },
+    )
+
+
 @contextlib.asynccontextmanager
-async def registry_process(ctx: BenchContext) -> AsyncIterator[Callable[[], float]]:
-    """`python -m bootstrap.serve registry` on the bench's server, until the block ends;
-    gives a function reading that process's CPU seconds so far."""
+async def registry_process(
+    ctx: BenchContext, count: int = 1
+) -> AsyncIterator[Callable[[], list[float]]]:
+    """`count` processes of `python -m bootstrap.serve registry` on the bench's server, until
+    the block ends; gives a function reading each one's CPU seconds so far."""
     import nats.errors
 
     from contracts_schema.subjects import REGISTRY
+    from eventstore.partitions import HANDOVER, HEARTBEAT
     from eventstore.serving import request_reply
 
     data_dir = tempfile.mkdtemp(prefix="bench-registry-")
     env = {**os.environ, "GT_NATS_URL": ctx.nats.url, "GT_DATA_DIR": data_dir}
     # BENCH_PROFILE=DIR: the registry runs under cProfile, its profile written to DIR.
     profile = os.environ.get("BENCH_PROFILE")
-    wrap = ["-m", "cProfile", "-o", f"{profile}/registry.prof"] if profile else []
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, *wrap, "-m", "bootstrap.serve", "registry", env=env
-    )
+    # Each process says it is alive on the members subject once its command subscriptions
+    # are made: serving when `count` of them were heard.
+    heard: set[str] = set()
 
-    def cpu_seconds() -> float:
-        fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    async def on_member(msg: Any) -> None:
+        heard.add(msg.subject.rsplit(".", 1)[-1])
+
+    members = await ctx.client.subscribe(REGISTRY.members_subjects, cb=on_member)
+    children = []
+    for n in range(count):
+        run = ["-m", "bootstrap.serve", "registry"]
+        if profile:  # CPU time, not wall time: the shared machine's waits are not charged
+            run = ["-c", _PROFILED.format(path=f"{profile}/registry-{count}-{n}.prof")]
+        children.append(await asyncio.create_subprocess_exec(sys.executable, *run, env=env))
+
+    def cpu_seconds() -> list[float]:
+        each = []
+        for child in children:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            each.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        return each
 
     try:
         subject = REGISTRY.command_subject("ImportReleaseGroup")
@@ -225,17 +295,37 @@ async def registry_process(ctx: BenchContext) -> AsyncIterator[Callable[[], floa
         while True:  # serving once its subscription answers (a refusal of an empty message)
             try:
                 await request_reply(ctx.client, subject, b"{}", timeout=10)
-                break
+                if len(heard) >= count:
+                    break
             except nats.errors.NoRespondersError:
-                if child.returncode is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the registry process did not start") from None
-                await asyncio.sleep(0.2)
+                pass
+            if any(c.returncode is not None for c in children) or time.monotonic() > deadline:
+                raise RuntimeError("the registry processes did not start")
+            await asyncio.sleep(0.2)
+        if count > 1:
+            # Heard of one another, the members split the partitions between them (a
+            # heartbeat, then a handover): until then a partition may be any member's.
+            await asyncio.sleep(HEARTBEAT + HANDOVER + 1.0)
         yield cpu_seconds
     finally:
-        if child.returncode is None:
-            child.terminate()
-        await asyncio.wait_for(child.wait(), timeout=30)
+        await members.unsubscribe()
+        for child in children:
+            if child.returncode is None:
+                child.terminate()
+        for child in children:
+            await asyncio.wait_for(child.wait(), timeout=30)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+_PROFILED = """
+import cProfile, runpy, sys, time
+sys.argv = ["bootstrap.serve", "registry"]
+profiler = cProfile.Profile(time.process_time)
+try:
+    profiler.runcall(runpy.run_module, "bootstrap.serve", run_name="__main__", alter_sys=True)
+finally:
+    profiler.dump_stats({path!r})
+"""
 
 
 def _profiler() -> Any:
@@ -244,7 +334,7 @@ def _profiler() -> Any:
         return None
     import cProfile
 
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     return profiler
 

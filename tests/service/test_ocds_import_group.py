@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import nats.errors
 import pytest
 
 from audit.ocds import importer
@@ -23,7 +24,7 @@ from contracts_schema.registry.import_commands import (
     ReleaseGroupImported,
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
-from contracts_schema.subjects import CONTEXTS, REGISTRY
+from contracts_schema.subjects import COMMAND_PARTITIONS, CONTEXTS, REGISTRY
 from eventstore.clock import FixedClock
 from eventstore.group_append import GroupedEvent
 from eventstore.memory import InMemoryEventStore
@@ -50,10 +51,12 @@ class Spy:
         self.bus = bus
         self.subjects: list[str] = []
         self.sizes: list[tuple[int, int]] = []  # (processes, bytes) of each group message
+        self.sent_on: list[str] = []
 
     async def request(self, subject: str, data: bytes) -> bytes:
         self.subjects.append(subject.rsplit(".", 1)[-1])
-        if subject == GROUP:
+        self.sent_on.append(subject)
+        if subject.endswith(".ImportReleaseGroup"):  # on a partition's subject, or not
             self.sizes.append((len(json.loads(data)["command"]["processes"]), len(data)))
         return await self.bus.request(subject, data)
 
@@ -219,3 +222,29 @@ async def test_a_malformed_or_refused_process_in_a_group_spoils_no_other(
     after = [e async for e in store.read_stream(REGISTRY) if e.envelope.actor == "import:x"]
     assert len(after) == len(stored)
     assert datetime(2020, 1, 6, tzinfo=UTC) <= min(e.envelope.occurred_at for e in after)
+
+
+async def test_groups_go_to_the_partitions_in_turn_and_to_any_process_when_one_is_unserved(
+    store: InMemoryEventStore, bus: InProcessBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each group message goes to the next command partition (each served by one registry
+    process: consecutive groups meet different processes); a partition that nobody serves
+    answers "no responders", and that group goes on the unpartitioned subject instead."""
+    monkeypatch.setattr(importer, "GROUP", 2)  # several groups out of the small package
+
+    class OddPartitionsUnserved(Spy):
+        async def request(self, subject: str, data: bytes) -> bytes:
+            token = subject.split(".")[2]
+            if token.isdigit() and int(token) % 2 == 1:
+                self.sent_on.append(subject)
+                raise nats.errors.NoRespondersError
+            return await super().request(subject, data)
+
+    spy = OddPartitionsUnserved(bus)
+    report = await import_all(spy, store, package())
+    assert (report.imported, report.skipped) == (6 * 2 + 6, [])
+    groups = [s for s in spy.sent_on if s.endswith(".ImportReleaseGroup")]
+    partitions = [int(s.split(".")[2]) for s in groups if s != GROUP]
+    assert len(partitions) >= 3
+    assert partitions == [n % COMMAND_PARTITIONS for n in range(len(partitions))]
+    assert groups.count(GROUP) == sum(1 for p in partitions if p % 2 == 1)

@@ -26,11 +26,19 @@ def _default(value: object) -> object:
     raise TypeError(f"cannot canonically encode {type(value).__name__}")
 
 
+# `json.dumps` with these arguments, built once: `dumps` builds an encoder per call, which
+# cost as much as the encoding itself (every event's hash, every command's fingerprint).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+)
+
+
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8: one byte string per logical value."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
-    ).encode("utf-8")
+    return _CANONICAL.encode(value).encode("utf-8")
+
+
+_UNHASHED = frozenset(("hash", "signature"))
 
 
 def envelope_hash(envelope_fields: dict[str, Any]) -> str:
@@ -38,7 +46,7 @@ def envelope_hash(envelope_fields: dict[str, Any]) -> str:
     body = {
         k: v
         for k, v in envelope_fields.items()
-        if k not in ("hash", "signature") and not (k == "signer" and v is None)
+        if k not in _UNHASHED and not (v is None and k == "signer")
     }
     return hashlib.sha256(canonical_json(body)).hexdigest()
 

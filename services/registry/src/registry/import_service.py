@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -78,7 +78,7 @@ class RegistryCommandService(CommandService):
         return sorted([*super().command_types, *extra])
 
     async def handle(self, subject: str, data: bytes) -> bytes:
-        reply: ProcessReleasesImported | ReleaseGroupImported | CommandRejected
+        reply: ProcessReleasesImported | ReleaseGroupImported | CommandRejected | _Built
         # By its last token: the subject may carry a partition (`registry.commands.<p>.<type>`).
         command_type = subject.rsplit(".", 1)[-1]
         try:
@@ -90,6 +90,8 @@ class RegistryCommandService(CommandService):
                 return await super().handle(subject, data)
         except Exception as exc:
             reply = failure_reply(subject, exc)
+        if isinstance(reply, _Built):
+            return reply.json()
         return reply.model_dump_json().encode()
 
     async def _import(self, data: bytes) -> ProcessReleasesImported | CommandRejected:
@@ -121,7 +123,7 @@ class RegistryCommandService(CommandService):
 
     # The group commit.
 
-    async def _import_group(self, data: bytes) -> ReleaseGroupImported | CommandRejected:
+    async def _import_group(self, data: bytes) -> _Built | CommandRejected:
         try:
             request = CommandRequest.model_validate_json(data)
             raw = request.command
@@ -140,7 +142,7 @@ class RegistryCommandService(CommandService):
                 f" at most {MAX_PROCESSES} in one group",
             )
         # Each process is valid or refused on its own: one bad process spoils no other.
-        answers: list[ProcessReleasesImported | CommandRejected | None] = []
+        answers: list[_Answer | None] = []
         batches: list[tuple[int, ImportProcessReleases]] = []
         for n, body in enumerate(processes or []):
             try:
@@ -155,13 +157,23 @@ class RegistryCommandService(CommandService):
             await self._group_commit(batches, request, answers)
         lost = CommandRejected(code="INTERNAL_ERROR", message="internal error: not answered")
         done = [lost if a is None else a for a in answers]  # (never: each has its answer)
-        return ReleaseGroupImported(command_id=group.command_id, processes=done)
+        # A ReleaseGroupImported's JSON form, built from our own replies as they are (not
+        # validated again): the processes staged and stored are dictionaries already.
+        return _Built(
+            {
+                "status": "imported",
+                "command_id": group.command_id,
+                "processes": [
+                    a.value if isinstance(a, _Built) else a.model_dump(mode="json") for a in done
+                ],
+            }
+        )
 
     async def _group_commit(
         self,
         batches: list[tuple[int, ImportProcessReleases]],
         request: CommandRequest,
-        answers: list[ProcessReleasesImported | CommandRejected | None],
+        answers: list[_Answer | None],
     ) -> None:
         known, empty = await asyncio.gather(
             self._recalled_together([b for _n, b in batches]),
@@ -289,7 +301,7 @@ class RegistryCommandService(CommandService):
 
     async def _commit(
         self, processes: list[_StagedProcess]
-    ) -> list[tuple[_StagedProcess, ProcessReleasesImported | None]]:
+    ) -> list[tuple[_StagedProcess, _Built | None]]:
         """One atomic append of the processes' events; their answers (None: go alone)."""
         events = [e for p in processes for e in p.events]
         assert isinstance(self._store, GroupAppender)
@@ -307,7 +319,7 @@ class RegistryCommandService(CommandService):
                         self._cache.drop(key)
                 return [(p, None) for p in processes]
             stored = landed
-        answers: list[tuple[_StagedProcess, ProcessReleasesImported | None]] = []
+        answers: list[tuple[_StagedProcess, _Built | None]] = []
         records: list[tuple[str, bytes]] = []
         offset = 0
         for p in processes:
@@ -345,9 +357,10 @@ class RegistryCommandService(CommandService):
 
     async def _recorded(
         self, p: _StagedProcess, first: int, records: list[tuple[str, bytes]]
-    ) -> ProcessReleasesImported:
-        """The process's answer with its events' stored sequences (from `first` on); its
-        processed-command records, as `execute` writes them, added to `records`."""
+    ) -> _Built:
+        """The process's answer (a ProcessReleasesImported's JSON form) with its events'
+        stored sequences (from `first` on); its processed-command records, as `execute`
+        writes them, added to `records`."""
 
         def real(seq: int) -> int:
             return first + seq - PROVISIONAL if seq >= PROVISIONAL else seq
@@ -362,17 +375,23 @@ class RegistryCommandService(CommandService):
                 record["reply"]["consistency_token"] = consistency_token(positions)
                 data = json.dumps(record).encode()
             records.append((key, data))
-        outcomes = [
-            o.model_copy(
-                update={
-                    "replies": [
-                        _placed(r, real) if isinstance(r, CommandAccepted) else r for r in o.replies
-                    ]
-                }
-            )
+        # Our own replies, positioned: their JSON form, built as they are (not copied and
+        # validated again).
+        releases = [
+            {
+                "release_id": o.release_id,
+                "replies": [
+                    _placed(r, real)
+                    if isinstance(r, CommandAccepted)
+                    else r.model_dump(mode="json")
+                    for r in o.replies
+                ],
+            }
             for o in p.reply.releases
         ]
-        return p.reply.model_copy(update={"releases": outcomes})
+        return _Built(
+            {"status": "imported", "command_id": p.reply.command_id, "releases": releases}
+        )
 
     def _record_all(self, records: list[tuple[str, bytes]]) -> None:
         """Write processed-command records as `_remember` does (answered from memory until
@@ -406,6 +425,19 @@ class RegistryCommandService(CommandService):
                 self._pending.pop(key, None)
         if again:
             await asyncio.gather(*again)
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A reply's JSON form, built here from our own values."""
+
+    value: dict[str, Any]
+
+    def json(self) -> bytes:
+        return json.dumps(self.value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_Answer = ProcessReleasesImported | CommandRejected | _Built
 
 
 class _Position(NamedTuple):
@@ -510,11 +542,17 @@ def _refused(exc: Exception) -> bool:
     )
 
 
-def _placed(reply: CommandAccepted, real: Callable[[int], int]) -> CommandAccepted:
-    events = tuple(e.model_copy(update={"seq": real(e.seq)}) for e in reply.events)
-    return reply.model_copy(
-        update={"events": events, "consistency_token": consistency_token(events)}
-    )
+def _placed(reply: CommandAccepted, real: Callable[[int], int]) -> dict[str, Any]:
+    """An accepted reply's JSON form, its events at their stored sequences."""
+    events = [{**e.__dict__, "seq": real(e.seq)} for e in reply.events]
+    positions = [_Position(e["stream"], e["seq"]) for e in events]
+    return {
+        "status": "accepted",
+        "command_id": reply.command_id,
+        "events": events,
+        "consistency_token": consistency_token(positions),
+        "duplicate": reply.duplicate,
+    }
 
 
 async def _execute_one(

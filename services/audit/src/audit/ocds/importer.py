@@ -14,11 +14,14 @@ nothing is stored twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import nats.errors
 import ocdsmerge
 from ocdsmerge.util import sorted_releases
 
@@ -45,7 +48,7 @@ from contracts_schema.registry.import_commands import (
 )
 from contracts_schema.registry.state import ContractState, ContractStatus, LotStatus, TenderState
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
-from contracts_schema.subjects import REGISTRY
+from contracts_schema.subjects import COMMAND_PARTITIONS, REGISTRY
 from eventstore.folded import load_folded
 from eventstore.ports import EventStorePort
 
@@ -391,7 +394,14 @@ class _Group:
 
     A group is sent once it is full (GROUP processes, or MAX_GROUP_MESSAGE bytes), or as soon as
     every process in flight waits for an answer: no clock, no process waits for one that is
-    still mapping. A message of one process goes as `ImportProcessReleases`."""
+    still mapping. A message of one process goes as `ImportProcessReleases`.
+
+    Groups go to the registry's command partitions in turn (`registry.commands.<p>.…`): each
+    partition is served by one registry process, so with several processes consecutive groups
+    are decided on different processes (a queue group would pick at random, often the busy
+    one). A partition nobody serves (its process just stopped) answers "no responders": that
+    group goes on the unpartitioned subject, where any process takes it. A group's processes
+    are all different aggregates from any other group's, so any process may take any group."""
 
     def __init__(self, request: Request) -> None:
         self._request = request
@@ -399,6 +409,7 @@ class _Group:
         self._blocked = 0  # of which waiting for an answer (queued, or sent)
         self._queues: dict[str, list[_Waiting]] = {}  # per actor (one per request)
         self._sending: set[asyncio.Task[None]] = set()
+        self._turns = itertools.count()
 
     def started(self) -> None:
         self._active += 1
@@ -460,9 +471,16 @@ class _Group:
             command=command if isinstance(command, dict) else command.model_dump(mode="json"),
             actor=actor,
         )
+        payload = body.model_dump_json().encode()
+        data: bytes | None = None
         try:
-            data = await self._request(REGISTRY.command_subject(kind.command_type),
-                                       body.model_dump_json().encode())  # fmt: skip
+            if not one:  # (one process's message: any registry process)
+                partition = next(self._turns) % COMMAND_PARTITIONS
+                subject = REGISTRY.partitioned_command_subject(kind.command_type, partition)
+                with contextlib.suppress(nats.errors.NoRespondersError):
+                    data = await self._request(subject, payload)
+            if data is None:
+                data = await self._request(REGISTRY.command_subject(kind.command_type), payload)
         except (TimeoutError, ConnectionError) as exc:  # the outcome is unknown: ask again
             return [CommandRejected(code="UNAVAILABLE", message=f"no answer: {exc!r}")] * len(
                 commands

@@ -1,0 +1,50 @@
+"""The importer's tally of a process is copied before each release is mapped onto it: the copy
+equals a deep copy, and changing it leaves the original as it was."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from audit.ocds.importer_map import ProcessState
+
+codes = st.text(min_size=1, max_size=4)
+seen = st.fixed_dictionaries(
+    {
+        "end": st.none() | st.dates(),
+        "extent": st.none() | st.dates(),
+        "value": st.none() | st.floats(allow_nan=False),
+        "status": st.sampled_from(["active", "terminated"]),
+    }
+)
+states = st.builds(
+    ProcessState,
+    planned=st.booleans(),
+    published=st.booleans(),
+    cancelled=st.booleans(),
+    framework=st.booleans(),
+    authority=codes,
+    lots=st.dictionaries(codes, st.sampled_from(["open", "provisional", "awarded"])),
+    suppliers=st.dictionaries(codes, st.lists(codes)),
+    contracts=st.dictionaries(codes, seen),
+)
+
+
+@given(states)
+def test_a_copy_is_a_deep_copy_that_changes_alone(state: ProcessState) -> None:
+    before = copy.deepcopy(state)
+    mine = state.copy()
+    assert mine == before
+    mine.lots["new"] = "open"
+    for lot in mine.suppliers.values():
+        lot.append("X")
+    for contract in mine.contracts.values():
+        contract["end"] = date(2099, 1, 1)
+        contract["status"] = "terminated"
+    mine.suppliers["new"] = []
+    mine.contracts["new"] = {}
+    mine.planned = not mine.planned
+    assert state == before
