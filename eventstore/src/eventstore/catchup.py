@@ -271,6 +271,7 @@ _THRESHOLDS: tuple[int, int, int] = gc.get_threshold()
 _BACKLOG = 0  # events the catch-ups of the current relaxed spell set out to apply
 # A spell catching up on this many events in all freezes what survives middle collections.
 FREEZE_FROM = 50_000
+FREEZE_AFTER = 1  # the youngest generation whose collections' survivors are frozen
 
 
 def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
@@ -278,7 +279,7 @@ def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
     rows, which live as long as the process), move everything tracked out of the
     collector's sight (`gc.freeze`): later collections, young or full, no longer walk the
     whole heap of a long catch-up."""
-    if phase == "stop" and info["generation"] >= 1 and _BACKLOG >= FREEZE_FROM:
+    if phase == "stop" and info["generation"] >= FREEZE_AFTER and _BACKLOG >= FREEZE_FROM:
         gc.freeze()
 
 
