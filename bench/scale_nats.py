@@ -134,10 +134,10 @@ def main() -> None:
     parser.add_argument(
         "--no-freeze", action="store_true", help="survivors of the catch-up not frozen (before)"
     )
-    parser.add_argument("--freeze-young", action="store_true", help="experiment")
+    parser.add_argument("--freeze-middle", action="store_true", help="freeze as at first")
     args = parser.parse_args()
-    if args.freeze_young:
-        catchup.FREEZE_AFTER = 0  # experiment: survivors of young collections frozen too
+    if args.freeze_middle:
+        catchup.FREEZE_AFTER = 1  # only survivors of middle collections frozen (earlier)
     if args.no_freeze:
         catchup.FREEZE_FROM = 1 << 62  # the collector as before: nothing frozen
     if args.no_lead:

@@ -269,15 +269,19 @@ _RELAXED = 0
 _RELAXED_LOCK = threading.Lock()
 _THRESHOLDS: tuple[int, int, int] = gc.get_threshold()
 _BACKLOG = 0  # events the catch-ups of the current relaxed spell set out to apply
-# A spell catching up on this many events in all freezes what survives middle collections.
+# A spell catching up on this many events in all freezes what survives collections.
 FREEZE_FROM = 50_000
-FREEZE_AFTER = 1  # the youngest generation whose collections' survivors are frozen
+# The youngest generation whose collections' survivors are frozen: 0, every survivor of a
+# young collection, so the middle collections no longer walk them either (at 100k events:
+# GC CPU 3.1 s -> 1.7 s against freezing after middle collections, leaving ~3k objects
+# unreclaimed either way; `--freeze-middle` of `python -m bench.scale_nats` for the other).
+FREEZE_AFTER = 0
 
 
 def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
-    """After a middle collection (its survivors: the read models' timelines, states and
+    """After a collection (its survivors: mostly the read models' timelines, states and
     rows, which live as long as the process), move everything tracked out of the
-    collector's sight (`gc.freeze`): later collections, young or full, no longer walk the
+    collector's sight (`gc.freeze`): later collections, middle or full, no longer walk the
     whole heap of a long catch-up."""
     if phase == "stop" and info["generation"] >= FREEZE_AFTER and _BACKLOG >= FREEZE_FROM:
         gc.freeze()
@@ -287,7 +291,7 @@ def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
 def _collector_relaxed(backlog: int) -> Iterator[None]:
     """While any runner of the process catches up, the cyclic collector looks at young
     objects only, and less often; on a long catch-up (`FREEZE_FROM` events in all) what
-    survives a middle collection is frozen.
+    survives a collection is frozen.
 
     A catch-up keeps a large, growing heap of long-lived values (timelines, their states
     and rows): with the default thresholds, full collections walking all of it took about

@@ -23,7 +23,7 @@ def unfrozen() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("unfrozen")
-def test_a_long_catch_up_freezes_the_survivors_of_middle_collections() -> None:
+def test_a_long_catch_up_freezes_the_survivors_of_collections() -> None:
     kept = [[i] for i in range(1_000)]  # long-lived, tracked
     with catchup._collector_relaxed(catchup.FREEZE_FROM):
         assert gc.get_threshold()[0] >= 100_000
