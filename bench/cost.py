@@ -2,8 +2,10 @@
 
 The bench route (bench/workload.py) served in this process as the containers serve it
 (`CommandServer`, `bootstrap.parts.command_service`, on the service processes' event loop,
-uvloop; `LOOP=asyncio` for asyncio's own), on a NATS server of its own, one command at a
-time on a warm aggregate. CPU is this process's (client and service both: the
+uvloop, its collector tuned; `LOOP=asyncio` for asyncio's own, `GC=default` for the default
+collector), on a NATS server of its own, one command at a
+time on a warm aggregate (`CONCURRENCY=64`: 64 senders at once, each on its own). CPU is
+this process's (client and service both: the
 client's share is one request and one JSON parse); the broker runs in its own process.
 """
 
@@ -16,12 +18,14 @@ import os
 import pstats
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 
 from bench import infra
 from bench.workload import BENCH, COMMANDS, AmendContract
 from bootstrap.parts import command_service
 from eventstore.clock import SystemClock
+from eventstore.collector import freeze_start_up, tune_for_serving
 from eventstore.service_app import event_loop_factory, serve_in_process
 from eventstore.serving import send_command
 from eventstore.store import EventStore
@@ -44,36 +48,55 @@ GROUPS = (
 )
 
 
-async def measure(n: int) -> tuple[float, float, str]:
+async def _in_turn(amend: Callable[[int], Awaitable[None]], numbers: range) -> None:
+    for i in numbers:
+        await amend(i)
+
+
+async def measure(n: int, concurrency: int = 1) -> tuple[float, float, str]:
     with infra.nats_server() as server:
         async with infra.connected(server.url) as client, infra.connected(server.url) as svc:
             clock = SystemClock()
             broker = await serve_in_process(
                 svc, [command_service(COMMANDS, EventStore(svc, clock), clock)]
             )
+            if os.environ.get("GC") != "default":  # as a service process (`run_app`)
+                tune_for_serving()
+                freeze_start_up()
             try:
 
                 async def amend(i: int) -> None:
                     command = AmendContract(
                         command_id=f"cost-{i}",
-                        contract_id="cost",
+                        contract_id=f"cost-{i % concurrency}",
                         summary="indexation",
                         amended_on=date(2020, 1, 1) + timedelta(days=i),
                     )
                     reply = await send_command(client, BENCH, command, actor="bench")
                     assert reply.status == "accepted", reply
 
-                for i in range(50):  # warm: the aggregate cached, the connections busy
-                    await amend(i)
+                async def amend_all(start: int, stop: int) -> None:
+                    if concurrency == 1:
+                        for i in range(start, stop):
+                            await amend(i)
+                        return
+                    # `concurrency` senders, each on its own aggregates
+                    await asyncio.gather(
+                        *(
+                            _in_turn(amend, range(start + w, stop, concurrency))
+                            for w in range(concurrency)
+                        )
+                    )
+
+                warm = 50 * concurrency  # warm: the aggregates cached, the connections busy
+                await amend_all(0, warm)
                 cpu, wall = time.process_time(), time.perf_counter()
-                for i in range(50, 50 + n):
-                    await amend(i)
+                await amend_all(warm, warm + n)
                 per_command = (time.process_time() - cpu) / n * 1e6
                 wall_per_command = (time.perf_counter() - wall) / n * 1e6
                 profile = cProfile.Profile()  # a second round, under the profiler
                 profile.enable()
-                for i in range(50 + n, 50 + 2 * n):
-                    await amend(i)
+                await amend_all(warm + n, warm + 2 * n)
                 profile.disable()
             finally:
                 await broker.stop()
@@ -110,13 +133,15 @@ def breakdown(stats: pstats.Stats, n: int) -> str:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else COMMANDS_MEASURED
+    # CONCURRENCY=64: that many senders at once, each on its own aggregate (the suite's c 64)
+    concurrency = int(os.environ.get("CONCURRENCY", "1"))
     # The service processes' event loop (uvloop; LOOP=asyncio for asyncio's own).
     factory = None if os.environ.get("LOOP") == "asyncio" else event_loop_factory()
     with asyncio.Runner(loop_factory=factory) as runner:
         print(f"event loop: {type(runner.get_loop()).__module__}")
-        per_command, wall, top = runner.run(measure(n))
+        per_command, wall, top = runner.run(measure(n, concurrency))
     print(f"CPU per command (client and service, this process): {per_command:,.0f} µs")
-    print(f"wall time per command, one at a time: {wall:,.0f} µs")
+    print(f"wall time per command, {concurrency} at a time: {wall:,.0f} µs")
     print(top)
 
 

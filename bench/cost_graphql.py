@@ -33,8 +33,9 @@ from bench import infra, plain_app
 from bench.config import QUICK
 from bench.gateway_app import coordinator_token, settings
 from bench.suites.graphql import EXPIRING, FRAMEWORK, TENDER_AS_OF, pick_parameters
+from eventstore.collector import freeze_start_up
 from eventstore.sql import make_engine
-from gateway.app import build_app, freeze_startup_objects
+from gateway.app import build_app
 from gateway.planner import analyze
 from gateway.readmodels import ReadModels
 
@@ -158,7 +159,7 @@ async def measure(url: str, n: int) -> list[Cost]:
     app = build_app(ReadModels(make_engine(url)), settings(url, secret))
     os.environ["BENCH_READ_MODEL_URL"] = url
     plain = plain_app.create()
-    freeze_startup_objects()  # as the gateway's server process does, for both sides here
+    freeze_start_up()  # as the gateway's server process does, for both sides here
     queries = {
         "expiring contracts, first 20": (
             EXPIRING,

@@ -11,8 +11,9 @@ import os
 
 from starlette.applications import Starlette
 
+from eventstore.collector import freeze_start_up
 from eventstore.sql import make_engine
-from gateway.app import build_app, freeze_startup_objects
+from gateway.app import build_app
 from gateway.auth import Role, issue_token
 from gateway.readmodels import ReadModels
 from gateway.settings import GatewaySettings
@@ -32,5 +33,5 @@ def coordinator_token(secret: str) -> str:
 def create() -> Starlette:
     url = os.environ["BENCH_READ_MODEL_URL"]
     app = build_app(ReadModels(make_engine(url)), settings(url, os.environ[SECRET_ENV]))
-    freeze_startup_objects()  # as the gateway process does (gateway/process.py)
+    freeze_start_up()  # as the gateway process does (gateway/process.py)
     return app

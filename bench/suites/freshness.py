@@ -44,6 +44,7 @@ from bench.workload import ensure_raw_stream
 from bootstrap.system import System
 from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import REGISTRY
+from eventstore.collector import keep_full_collections_short
 from eventstore.commands import parse_consistency_token
 from eventstore.projection_news import SUBJECT_PREFIX, News
 from eventstore.serving import send_command
@@ -380,6 +381,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await system.stop()  # and its projector process
         raise
     caught_up = time.perf_counter() - started
+    keep_full_collections_short()  # as `make run` does once started (bootstrap.embedded)
     announcements = Announcements()
     await announcements.start(ctx.service_nc)  # the gateway's connection: what it hears
     server = await Server(system.app).start()

@@ -32,6 +32,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
+from eventstore.collector import after_catch_up
 from eventstore.records import StoredEvent
 from eventstore.subscription import DurableSubscriber, Handler
 
@@ -302,7 +303,8 @@ def _collector_relaxed(backlog: int) -> Iterator[None]:
     own start-up freeze is kept): a cycle that was alive when frozen and dies later is not
     reclaimed; the read models' values are acyclic, and what else was alive then (a
     handful of connections, tasks and futures) is bounded per freeze. Small catch-ups (a
-    test's, a short outage's) never freeze.
+    test's, a short outage's) never freeze; at their end a long-running process still
+    freezes what they built (`eventstore.collector.after_catch_up`).
     """
     global _RELAXED, _THRESHOLDS, _BACKLOG
     with _RELAXED_LOCK:
@@ -321,6 +323,7 @@ def _collector_relaxed(backlog: int) -> Iterator[None]:
             if _RELAXED == 0:
                 gc.callbacks.remove(_freeze_survivors)
                 _BACKLOG = 0
+                after_catch_up()  # a long-running process freezes what the catch-up built
                 gc.set_threshold(*_THRESHOLDS)
 
 

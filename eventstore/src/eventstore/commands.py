@@ -53,7 +53,7 @@ from eventstore.errors import (
 from eventstore.hashing import canonical_json
 from eventstore.observability import trace_headers
 from eventstore.ports import EventStorePort, ProcessedCommands
-from eventstore.processed import processed_commands_for, records_elsewhere
+from eventstore.processed import LegacyKeys, processed_commands_for, records_elsewhere
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,8 @@ class CommandService:
         self._processed = processed
         # The other contexts' records, read (never written) to keep command ids unique.
         self._elsewhere: Sequence[ProcessedCommands] = ()
+        # Whether ids are also asked for under their pre-uniqueness key (`_recall`).
+        self._legacy = LegacyKeys(None, context)
         self._cache = cache if cache is not None else AggregateCache()
         self._locks = AggregateLocks()
         self._pending: dict[str, bytes] = {}  # records written but not yet confirmed
@@ -189,6 +191,8 @@ class CommandService:
         if self._processed is None:
             self._processed = await processed_commands_for(self._store, self.context)
             self._elsewhere = await records_elsewhere(self._store, self.context)
+            self._legacy = LegacyKeys(self._processed, self.context)
+            await self._legacy.look()
 
     def fold(self, decider: Decider[S], history: AggregateHistory) -> S:
         return reduce(
@@ -249,7 +253,13 @@ class CommandService:
         """Decide and append one command, in at most two round trips when the aggregate is
         cached: the processed-command lookups (concurrently with a load when it is not), then
         the append. Commands on one aggregate queue here instead of racing each other."""
-        recall = self._recall(command.command_id)  # the lookups leave in this loop turn
+        recall = self._recall(command.command_id)
+        if not recall.done():
+            # Two loop turns: the lookups' tasks publish, then the connection's flusher sends
+            # them. The decision below is then computed while the broker answers them, not
+            # after (nothing is given or appended before their answer is known).
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
         fingerprint = hashlib.sha256(canonical_json(command.model_dump(mode="json"))).hexdigest()
         decider = route.decider
         key: Key = (decider.context.name, decider.aggregate_type, route.aggregate_id(command))
@@ -300,46 +310,62 @@ class CommandService:
         decider = route.decider
         aggregate_id = key[2]
         loop = asyncio.get_running_loop()
-        previous = _recalled(await recall)
-        if previous is not None:
-            return self._answer_recorded(command, fingerprint, previous)
-        if command.occurred_at is not None and not command.future_valid_time_allowed:
-            latest = self._clock.now() + self._future_tolerance
-            if command.occurred_at > latest:
-                return CommandRejected(
-                    command_id=command.command_id,
-                    code="VALID_TIME_IN_FUTURE",
-                    message=f"occurred_at {command.occurred_at.isoformat()} lies in the future"
-                    f" (more than {_minutes(self._future_tolerance)} after now,"
-                    f" {self._clock.now().isoformat()}); record a fact once it has happened",
-                )
+        too_early = self._too_early(command)
         fresh = loading is not None  # loaded for this command, not taken from the cache
         # Set when this call's append met a timeout or an election (outcome unknown): its events
         # found on the reload are this call's own first result, not a duplicate. (A conflict or
         # AlreadyAppended says someone else wrote: another process handling the same command
         # reports it first, so here it stays a duplicate.)
         appended_here = False
+        recalled = False
         attempt = 0
         while attempt < self._max_attempts:
-            if loading is not None:
-                entry = await loading
-                loading = None
-                self._cache.put(key, entry)
-            elif entry is None:
-                entry = await self._load_aggregate(decider, aggregate_id, transient_until)
-                self._cache.put(key, entry)
-                fresh = True
-            landed = entry.commands.get(command.command_id)
+            landed: tuple[AppendedEvent, ...] | None = None
+            decided: tuple[DomainEvent, ...] = ()
+            violation: RuleViolation | None = None
+            failure: Exception | None = None
+            try:
+                if loading is not None:
+                    entry = await loading
+                    loading = None
+                    self._cache.put(key, entry)
+                elif entry is None:
+                    entry = await self._load_aggregate(decider, aggregate_id, transient_until)
+                    self._cache.put(key, entry)
+                    fresh = True
+                landed = entry.commands.get(command.command_id)
+                if not landed and too_early is None:
+                    # Decided while the processed-command lookups are under way (speculatively:
+                    # nothing is given or appended before their answer is known).
+                    now = self._clock.now()
+                    facts = await route.facts(command) if route.facts else None
+                    context = DecisionContext(
+                        now=now, valid_at=command.occurred_at or now, facts=facts
+                    )
+                    try:
+                        decided = tuple(route.decide(entry.state, command, context))
+                    except RuleViolation as exc:
+                        violation = exc
+            except Exception as exc:
+                if recalled:
+                    raise
+                failure = exc  # a recorded reply still answers first, as it did
+            if not recalled:
+                # The record answers first, exactly as when it was read before all else.
+                recalled = True
+                previous = _recalled(await recall)
+                if previous is not None:
+                    return self._answer_recorded(command, fingerprint, previous)
+                if failure is not None:
+                    raise failure
+                if too_early is not None:
+                    return too_early
+            assert entry is not None
             if landed:
                 return await self._remember(
                     command, fingerprint, _reply(command.command_id, landed, not appended_here)
                 )
-            now = self._clock.now()
-            facts = await route.facts(command) if route.facts else None
-            context = DecisionContext(now=now, valid_at=command.occurred_at or now, facts=facts)
-            try:
-                decided = tuple(route.decide(entry.state, command, context))
-            except RuleViolation as violation:
+            if violation is not None:
                 if not fresh:
                     # Decided on the cache: another process may have moved the aggregate since.
                     # A refusal is final, so it is given on the aggregate as stored now.
@@ -394,6 +420,21 @@ class CommandService:
             code="CONCURRENCY_CONFLICT",
             message=f"{decider.aggregate_type} {aggregate_id} kept changing during"
             f" {self._max_attempts} attempts; retry the command with the same command id",
+        )
+
+    def _too_early(self, command: Command) -> CommandRejected | None:
+        """The refusal of a valid time too far in the future, if it is."""
+        if command.occurred_at is None or command.future_valid_time_allowed:
+            return None
+        latest = self._clock.now() + self._future_tolerance
+        if command.occurred_at <= latest:
+            return None
+        return CommandRejected(
+            command_id=command.command_id,
+            code="VALID_TIME_IN_FUTURE",
+            message=f"occurred_at {command.occurred_at.isoformat()} lies in the future"
+            f" (more than {_minutes(self._future_tolerance)} after now,"
+            f" {self._clock.now().isoformat()}); record a fact once it has happened",
         )
 
     async def _load_aggregate(
@@ -491,9 +532,10 @@ class CommandService:
         command never waits on the bucket.
 
         All keys are asked at once (one round trip): the id, the id under its pre-uniqueness
-        key, and the id in the other contexts' records (command ids are unique across
-        contexts; another's bucket unreadable now, in an election, means not known there).
-        The reads are started here, so their requests leave with this loop turn's writes."""
+        key (where the record may hold such keys: `processed.LegacyKeys`), and the id in the
+        other contexts' records (command ids are unique across contexts; another's bucket
+        unreadable now, in an election, means not known there). The reads start here; the
+        caller lets them leave before it decides (`execute`)."""
         pending = self._pending.get(command_id)
         if pending is not None or self._processed is None:
             # Written by us a moment ago, still on its way (or no record at all).
@@ -501,13 +543,18 @@ class CommandService:
             known.set_result([pending])
             return known
         records = [(self._processed, command_id)]
-        records.append((self._processed, f"{self.context.name}.{command_id}"))
+        if self._legacy.possible():
+            records.append((self._processed, f"{self.context.name}.{command_id}"))
         records += [(other, command_id) for other in self._elsewhere]
         return asyncio.gather(*(self._read_record(r, k) for r, k in records))
 
     @staticmethod
     async def _read_record(record: ProcessedCommands, key: str) -> bytes | None:
         try:
+            get_within = getattr(record, "get_within", None)
+            if get_within is not None:  # a request that times out by itself
+                value: bytes | None = await get_within(key, RECORD_TIMEOUT)
+                return value
             # A timeout scope, not `wait_for`: no task of its own, so the request is sent
             # on this task's first step.
             async with asyncio.timeout(RECORD_TIMEOUT):
@@ -529,13 +576,15 @@ class CommandService:
         the next duplicate to repair; the answer stays `accepted` either way."""
         if self._processed is None or not reply.events:
             return reply
-        record = {
+        head = {
             "context": self.context.name,
             "command_type": command.command_type,
             "fingerprint": fingerprint,
-            "reply": reply.model_dump(mode="json", exclude={"duplicate"}),
         }
-        data = json.dumps(record).encode()
+        # `{**head, "reply": ...}` as JSON, the reply serialised by pydantic straight to JSON
+        # (not to a dictionary and then through the json module: on the reply's path).
+        reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
+        data = json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
         self._pending[command.command_id] = data
         write = asyncio.ensure_future(self._write_record(command.command_id, data))
         self._writes.add(write)

@@ -11,13 +11,21 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    InvalidKeyError,
+    KeyNotFoundError,
+    NotFoundError,
+)
 from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
@@ -27,6 +35,9 @@ from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.store import EventStore
 
 MISSING_BUCKET_RECHECK = 5.0  # seconds before another context's missing bucket is looked for
+LEGACY_RECHECK = 5.0  # seconds between two looks for pre-uniqueness keys
+
+log = logging.getLogger(__name__)
 
 
 class KeyValueProcessedCommands:
@@ -48,14 +59,29 @@ class KeyValueProcessedCommands:
         return cls(kv)
 
     async def get(self, key: str) -> bytes | None:
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        return entry.value
+        return await self.get_within(key, self._kv._js._timeout)
+
+    async def get_within(self, key: str, timeout: float) -> bytes | None:
+        """The key's value, or None; `timeout` seconds at most (`nats.errors.TimeoutError`)."""
+        return await _last_value(self._kv, key, timeout)
 
     async def put(self, key: str, value: bytes) -> None:
         await self._kv.put(key, value)
+
+    async def holds_keys_under(self, prefix: str) -> bool:
+        """Whether any key starts with `prefix` (deleted ones count): one read of the first
+        message on the subjects under it."""
+        try:
+            await self._kv._js.get_msg(
+                self._kv._stream,
+                seq=1,
+                subject=f"{self._kv._pre}{prefix}>",
+                next=True,
+                direct=self._kv._direct,
+            )
+        except NotFoundError:
+            return False
+        return True
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The recorded values of those of `keys` that have one, read together (`get` of
@@ -96,6 +122,56 @@ async def records_elsewhere(
     ]
 
 
+class LegacyKeys:
+    """Whether a context's record may hold keys of the pre-uniqueness form `<context>.<id>`
+    (written before command ids became unique across contexts; nothing writes them now).
+    Where the bucket holds none, a command need not ask for its id under that key: one
+    request and reply fewer per command. Looked for when the service starts and again every
+    `recheck` seconds in the background (a key written meanwhile by an older process is
+    missed for at most that long, as another context's missing bucket is). A record that
+    cannot say (in memory, a group commit's held record) is always asked."""
+
+    def __init__(
+        self,
+        record: object,
+        context: BoundedContext,
+        *,
+        recheck: float = LEGACY_RECHECK,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._record = record if isinstance(record, KeyValueProcessedCommands) else None
+        self._prefix = f"{context.name}."
+        self._recheck = recheck
+        self._monotonic = monotonic
+        self._absent = False
+        self._checked = 0.0
+        self._checking: asyncio.Future[None] | None = None
+
+    async def look(self) -> None:
+        """Look now (any failure: assume they may exist)."""
+        if self._record is None:
+            return
+        try:
+            self._absent = not await self._record.holds_keys_under(self._prefix)
+        except Exception as exc:
+            log.info("looking for pre-uniqueness keys failed (%r); they are asked for", exc)
+            self._absent = False
+        self._checked = self._monotonic()
+
+    def possible(self) -> bool:
+        """Whether a command must ask for its pre-uniqueness key (a stale answer is renewed
+        in the background; until then it stands)."""
+        if self._record is None:
+            return True
+        if self._checking is None and self._monotonic() - self._checked > self._recheck:
+            self._checking = asyncio.ensure_future(self.look())
+            self._checking.add_done_callback(self._looked)
+        return not self._absent
+
+    def _looked(self, _done: asyncio.Future[None]) -> None:
+        self._checking = None
+
+
 class LazyBucket:
     """Another context's bucket, read only: opened on first use (it may not exist yet, or its
     leader may be elected), never created here. A bucket found missing is looked for again
@@ -127,14 +203,39 @@ class LazyBucket:
                 # be known there; one it records meanwhile is missed for at most `recheck`.
                 self._missing_until = self._monotonic() + self._recheck
                 return None
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None
-        return entry.value
+        return await _last_value(self._kv, key, self._kv._js._timeout)
 
     async def put(self, key: str, value: bytes) -> None:
         raise PermissionError(f"{self._bucket} belongs to another context")
+
+
+async def _last_value(kv: KeyValue, key: str, timeout: float) -> bytes | None:
+    """A key's value as `KeyValue.get` reads it (a deleted or purged key has none), with a
+    Direct Get of the key's last message and nothing else: no exception for a key that is
+    not there (the common case: a new command id), no entry object; one request per key is
+    most of what a command's lookup costs in CPU (`python -m bench.cost`)."""
+    if not kv._direct:
+        try:
+            return (await kv.get(key)).value
+        except KeyNotFoundError:
+            return None
+    subject = f"{kv._pre}{key}"
+    if not _PLAIN_KEY.match(key):
+        raise InvalidKeyError(key)
+    prefix = kv._js._prefix
+    msg = await kv._js._nc.request(
+        f"{prefix}.DIRECT.GET.{kv._stream}.{subject}", b"", timeout=timeout
+    )
+    headers = msg.headers or {}
+    if not msg.data:
+        status = headers.get("Status")
+        if status == "404":
+            return None
+        if status:
+            raise APIError.from_msg(msg)
+    if headers.get("KV-Operation") in ("DEL", "PURGE"):
+        return None
+    return msg.data
 
 
 # Keys read together: tokens a subject filter takes literally (no wildcards, no spaces).

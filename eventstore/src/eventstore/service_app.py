@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -24,6 +23,7 @@ from prometheus_client import Counter
 
 from eventstore.checkpoints import checkpoint_periodically
 from eventstore.clock import Clock, SystemClock
+from eventstore.collector import freeze_start_up, tune_for_serving
 from eventstore.commands import CommandService
 from eventstore.health import HealthServer
 from eventstore.observability import (
@@ -127,7 +127,7 @@ def build_service_app(
         servers.append(server)
         # What start-up made (modules, schemas, the service) lives as long as the process:
         # kept out of the collector's sight, so its full collections stop walking all of it.
-        gc.freeze()
+        freeze_start_up()
         if signer is not None:
             anchoring.append(
                 asyncio.create_task(
@@ -153,7 +153,9 @@ def build_service_app(
 def run_app(app: FastStream) -> None:
     """Run a service process's app until it is stopped, on uvloop (libuv's event loop) where
     it is installed: a command costs mostly 10-15% less CPU than on asyncio's own loop
-    (`python -m bench.cost`; bench/findings.md)."""
+    (`python -m bench.cost`; bench/findings.md). The collector is tuned for serving
+    (`eventstore.collector.tune_for_serving`)."""
+    tune_for_serving()
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(app.run())
 

@@ -41,6 +41,7 @@ from bootstrap.nats_local import (
 )
 from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
+from eventstore.collector import keep_full_collections_short
 from eventstore.nats_launcher import NatsServer
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
@@ -167,6 +168,7 @@ async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
         reference = await reference_data.load(CommandBus(system.nc))
         print(f"reference data: {len(reference.events)} municipalities registered")
         await with_demo(system)
+        keep_full_collections_short()  # one process for long: no full collection of it all
         print(f"GraphiQL: {server.url}/graphql   (data in {data})")
         print("dev tokens (send as 'Authorization: Bearer <token>'):")
         for role, org in (

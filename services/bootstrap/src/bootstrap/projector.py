@@ -19,6 +19,7 @@ import nats
 from nats.aio.client import Client as NATS
 
 from bootstrap.runners import gateway_projections
+from eventstore.collector import keep_full_collections_short
 from eventstore.health import HealthServer
 from eventstore.observability import (
     configure_logging,
@@ -68,6 +69,9 @@ async def run(config: ProjectorConfig, stop: asyncio.Event) -> None:
             await health.start()
             log.info("projector: /healthz, /readyz and /metrics on port %s", health.port)
         nc = await connect(config)
+        # Before the runners start: start-up's objects out of the collector's sight; the
+        # catch-up's when it ends (eventstore.collector), so no full collection walks them.
+        keep_full_collections_short()
         runners = await gateway_projections(nc, engine)
         for runner in runners:
             watch_projection(nc, runner)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -120,12 +119,3 @@ def build_app(
             *console_routes(),  # /static (GraphiQL's assets) and /console
         ]
     )
-
-
-def freeze_startup_objects() -> None:
-    """For a server process once its app is built: what start-up made (schema, table
-    metadata, caches) lives as long as the process, so the collector stops walking it on
-    every full collection (measured: a fifth of a GraphQL request's CPU). Not for processes
-    that build many apps (tests): what is frozen is never collected."""
-    gc.collect()
-    gc.freeze()

@@ -25,6 +25,7 @@ import nats
 from nats.aio.client import Client as NATS
 
 from eventstore.clock import SystemClock
+from eventstore.collector import keep_full_collections_short
 from eventstore.health import HealthServer
 from eventstore.observability import configure_logging, unwatch_projection, watch_projection
 from eventstore.projection import RunnerFactory
@@ -116,9 +117,7 @@ async def run(
         for runner in side.runners:  # the lag the gateway sees: the projector's, announced
             watch_projection(nc, runner)
         assert side.app is not None
-        from gateway.app import freeze_startup_objects  # as readside: imported once built
-
-        freeze_startup_objects()
+        keep_full_collections_short()  # start-up frozen, and a slow full collection's survivors
         json_logs = observability.log_format == "json"
         app = side.app if config.http.http_workers <= 1 else _naming_worker(side.app, worker)
         server = await Server(

@@ -1,0 +1,86 @@
+"""The cyclic garbage collector's full collections kept short in a long-running process.
+
+A full collection walks every tracked object the process holds, and holds the GIL while
+it does: in the projector, with a catch-up's read models and caches in memory, one took
+0.3-0.9 s under the freshness benchmark's load, and every read model's commit (and so every
+read-your-writes answer) waited behind it; the embedded system's process (gateway, services)
+had the same. What lives that long is not garbage, so `keep_full_collections_short` freezes
+it (`gc.freeze`: out of the collector's sight, still freed by reference counting): once when
+the process has started, again when the last catch-up of its runners has ended
+(`after_catch_up`), and whenever a full collection took longer than `LONG`, its survivors.
+The next full collection then walks only what was promoted since.
+
+The cost: an object frozen while alive that later becomes garbage *in a reference cycle* is
+never collected. The freezes are rare (start, catch-up end, a slow full collection: about
+one per `LONG` worth of promoted objects), so what leaks is the few cycles alive at those
+instants. Only for processes that run one system for long (the projector, `make run`, the
+gateway process, the freshness benchmark); never in tests, which build many.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import Any
+
+LONG = 0.01  # seconds: a full collection slower than this freezes its survivors
+
+_installed = False
+_started = 0.0
+
+
+def _on_collection(phase: str, info: dict[str, Any]) -> None:
+    global _started
+    if info.get("generation") != 2:
+        return
+    if phase == "start":
+        _started = time.perf_counter()
+    elif time.perf_counter() - _started > LONG:
+        gc.freeze()  # the survivors of a full collection are long-lived
+
+
+# Young objects allocated before the collector runs (CPython's default: 700). A command
+# allocates hundreds (requests, futures, tasks, dictionaries), nearly all freed by reference
+# counting; at 64 commands at once the default ran the collector every few commands and it
+# took a fifth to a quarter of the CPU (`CONCURRENCY=64 python -m bench.cost`).
+SERVING_THRESHOLDS = (50_000, 50, 100)
+
+
+def tune_for_serving() -> None:
+    """Collect garbage cycles less often in a command service process: its garbage is almost
+    all freed by reference counting, and a collection walks every young object (a full one
+    every object, the cached aggregates included). Memory between collections stays bounded
+    (tens of thousands of objects)."""
+    gc.set_threshold(*SERVING_THRESHOLDS)
+
+
+def freeze_start_up() -> None:
+    """For a server process once it is built: what start-up made (modules, schemas,
+    validators, table metadata, caches) lives as long as the process, so the collector stops
+    walking it on every full collection (measured: a fifth of a GraphQL request's CPU). Not
+    for processes that build many apps (tests): what is frozen is never collected."""
+    gc.collect()
+    gc.freeze()
+
+
+def keep_full_collections_short() -> None:
+    """For a long-running process, once start-up is done: collect and freeze what start-up
+    made, and from now on freeze the survivors of a slow full collection. Idempotent."""
+    global _installed
+    freeze_start_up()
+    if not _installed:
+        gc.callbacks.append(_on_collection)
+        _installed = True
+
+
+def installed() -> bool:
+    return _installed
+
+
+def after_catch_up() -> None:
+    """The last catch-up of the process's runners has ended: what it built (read models'
+    caches, folds) lives on; freeze it before the collector's normal thresholds return,
+    rather than walking it all in the next full collection. Only in a process that asked
+    (`keep_full_collections_short`)."""
+    if _installed:
+        gc.freeze()
