@@ -44,7 +44,7 @@ def measure(
 
     prof = cProfile.Profile() if profile else None
     times, wall = os.times(), time.perf_counter()
-    with _collector_relaxed():
+    with _collector_relaxed(sum(map(len, streams.values()))):
         if prof:
             prof.enable()
         built = build_read_models(engine, streams, batch=batch)

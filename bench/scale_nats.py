@@ -30,16 +30,13 @@ COUNTS: Counter[str] = Counter()
 GC: dict[str, float] = {"seconds": 0.0, "started": 0.0}
 
 
-FREEZE = {"on": False}
-
-
 def _gc_timer(phase: str, info: dict[str, int]) -> None:
-    if phase == "stop" and FREEZE["on"] and info["generation"] >= 1:
-        gc.freeze()  # experiment: survivors of a middle collection out of later ones
+    # CPU of the collecting thread (a collection runs in the thread that triggers it): wall
+    # time would count the waits of a loaded machine as collection.
     if phase == "start":
-        GC["started"] = time.perf_counter()
+        GC["started"] = time.thread_time()
     else:
-        took = time.perf_counter() - GC["started"]
+        took = time.thread_time() - GC["started"]
         GC["seconds"] += took
         gen = info["generation"]
         COUNTS[f"gc gen{gen}"] += 1
@@ -107,7 +104,9 @@ async def measure(events: int, seed: int) -> dict[str, Any]:
             cpu = time.process_time() - cpu
             server_cpu = _server_cpu(server) - server_cpu
             gc.callbacks.remove(_gc_timer)
+    frozen = gc.get_freeze_count()
     gc.unfreeze()
+    garbage = gc.collect()  # cycles that died frozen (and any other garbage left)
     n = loaded.events
     return {
         "events": n,
@@ -118,6 +117,8 @@ async def measure(events: int, seed: int) -> dict[str, Any]:
         "gc_s": round(GC["seconds"], 2),
         "gc": {k: round(v, 2) for k, v in GC.items() if k.startswith("gen")},
         "rss_mib": _rss_mib(),
+        "frozen_objects": frozen,
+        "garbage_after_unfreeze": garbage,
         "parked": parked,
         **{f"{k} per event": round(v / n, 2) for k, v in COUNTS.items() if "gc" not in k},
         **{k: v for k, v in COUNTS.items() if "gc" in k},
@@ -130,9 +131,15 @@ def main() -> None:
     parser.add_argument("sizes", nargs="+", type=int)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-lead", action="store_true", help="runners never wait (before)")
-    parser.add_argument("--freeze", action="store_true", help="experiment: freeze survivors")
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="survivors of the catch-up not frozen (before)"
+    )
+    parser.add_argument("--freeze-middle", action="store_true", help="freeze as at first")
     args = parser.parse_args()
-    FREEZE["on"] = args.freeze
+    if args.freeze_middle:
+        catchup.FREEZE_AFTER = 1  # only survivors of middle collections frozen (earlier)
+    if args.no_freeze:
+        catchup.FREEZE_FROM = 1 << 62  # the collector as before: nothing frozen
     if args.no_lead:
         catchup._StreamTap.LEAD = 1 << 30  # the drift as before: no runner waits for another
     _instrument()

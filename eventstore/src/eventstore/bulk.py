@@ -11,13 +11,27 @@ as SQLAlchemy's own (its processors, looked up once); a None stays SQL NULL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Connection, Dialect, Table
 
 from eventstore.timeline import FOREVER
 
 Processor = Callable[[Any], Any]
+
+
+class Statement(NamedTuple):
+    """One driver statement and its rows of parameters, ready to run."""
+
+    sql: str
+    params: list[tuple[Any, ...]]
+
+
+def execute(conn: Connection, statements: Iterable[Statement]) -> None:
+    """Run each statement that has parameters, in order (`executemany`)."""
+    for sql, params in statements:
+        if params:
+            conn.exec_driver_sql(sql, params)
 
 
 class TablePlan:
@@ -67,18 +81,26 @@ class TablePlan:
         return list(zip(*columns, strict=True))
 
     def insert(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            conn.exec_driver_sql(self.insert_sql, self.encoded(rows))
+        execute(conn, [self.inserting(rows)])
 
     def close(self, conn: Connection, params: list[tuple[Any, ...]]) -> None:
         """Close open versions: (known_to, *key, valid_from) each."""
-        if params:
-            conn.exec_driver_sql(self.close_sql, self._keys(params, 1))
+        execute(conn, [self.closing(params)])
 
     def delete(self, conn: Connection, params: list[tuple[Any, ...]]) -> None:
         """Remove open versions: (*key, valid_from) each."""
-        if params:
-            conn.exec_driver_sql(self.delete_sql, self._keys(params, 0))
+        execute(conn, [self.deleting(params)])
+
+    # The same statements with their parameters in the driver's form, made ahead (before a
+    # transaction: `eventstore.projection.BatchProjection.prepare`) and run by `execute`.
+    def inserting(self, rows: Sequence[Sequence[Any]]) -> Statement:
+        return Statement(self.insert_sql, self.encoded(rows) if rows else [])
+
+    def closing(self, params: list[tuple[Any, ...]]) -> Statement:
+        return Statement(self.close_sql, self._keys(params, 1))
+
+    def deleting(self, params: list[tuple[Any, ...]]) -> Statement:
+        return Statement(self.delete_sql, self._keys(params, 0))
 
     def _keys(self, params: list[tuple[Any, ...]], first: int) -> list[tuple[Any, ...]]:
         if not self.key_processors:

@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from contracts_schema.base import DomainEvent
@@ -134,6 +135,14 @@ class Projection(ABC):
 Failure = tuple[StoredEvent, Exception]
 
 
+class Prepared(Protocol):
+    """A batch's row changes computed ahead (`BatchProjection.prepare`)."""
+
+    def write(self, conn: Connection) -> list[Failure]:
+        """Write them in the runner's transaction; the events that could not be applied."""
+        ...
+
+
 def event_types(*models: type[DomainEvent]) -> frozenset[str]:
     """The names of typed events, for a read model's `handled` and `ignored` declarations."""
     return frozenset(m.event_type for m in models)
@@ -157,6 +166,13 @@ class BatchProjection(Projection):
 
     @abstractmethod
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]: ...
+
+    def prepare(self, dialect: Dialect, events: list[StoredEvent]) -> Prepared | None:
+        """Optionally, the batch's work that needs no database (decoding, folds, rows), done
+        before the runner's transaction, so a shared SQLite writer is held only to write.
+        `Prepared.write` in the transaction then stands for `apply_batch` on the same
+        events. None: `apply_batch` in the transaction does it all."""
+        return None
 
     def apply(self, conn: Connection, event: StoredEvent) -> None:
         failures = self.apply_batch(conn, [event])
@@ -369,6 +385,10 @@ class ProjectionRunner:
         self._chunk = min(batch, FIRST_CHUNK)  # events per transaction (see FAIR_TURN)
         self._contended_at = float("-inf")
         self._applying: set[asyncio.Future[int]] = set()  # transactions under way
+        # One batch at a time per read model, from preparing to commit (its streams'
+        # handlers run in threads of their own; its in-memory state is one).
+        self._one_batch = threading.Lock()
+        self._committed: dict[str, int] = {}  # per stream: this runner's last commit
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -627,6 +647,11 @@ class ProjectionRunner:
         # A transaction under way finishes (it may need this loop to load an aggregate's
         # history) before the runner is stopped: none is left to hang the loop's shutdown.
         await asyncio.gather(*self._applying, return_exceptions=True)
+        # A stopped runner's read model holds no timelines: a long catch-up may have frozen
+        # them (`eventstore.catchup`), out of the cyclic collector's reach; forgotten here,
+        # reference counting frees them. A next start loads what it needs again.
+        self._forget()
+        self._committed.clear()
         await asyncio.to_thread(self._leadership.release)
         self.leading = False
 
@@ -725,6 +750,18 @@ class ProjectionRunner:
     def _apply_batch(
         self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None = None
     ) -> int:
+        with self._one_batch:
+            return self._prepare_and_apply(stream, events, stages)
+
+    def _prepare_and_apply(
+        self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None
+    ) -> int:
+        # Decoding, folding and building rows need no database: done before the writer turn
+        # is taken, on the events after the position this runner last committed. In the
+        # transaction the checkpoint must still be that position; if not (another writer
+        # moved it), the prepared work is dropped and the batch applied there as before.
+        expected = self._committed.get(stream, self.positions.get(stream, 0))
+        prepared = self._prepare([e for e in events if e.seq > expected])
         with (
             _writer_turn(self._engine),
             self._engine.connect().execution_options(**WRITER) as conn,
@@ -738,9 +775,12 @@ class ProjectionRunner:
                 )
             ).scalar_one_or_none()
             position = int(current or 0)
+            if prepared is not None and position != expected:
+                self._forget()  # its memory ran ahead from another position
+                prepared = None
             fresh = [e for e in events if e.seq > position]  # skip redeliveries after a crash
             if fresh:
-                position = self._apply_all(conn, fresh)
+                position = self._apply_all(conn, fresh, prepared)
             upsert(
                 conn,
                 checkpoints,
@@ -752,11 +792,28 @@ class ProjectionRunner:
                 },
                 ["projection", "stream"],
             )
+        self._committed[stream] = position
         return position
 
-    def _apply_all(self, conn: Connection, events: list[StoredEvent]) -> int:
+    def _prepare(self, events: list[StoredEvent]) -> Prepared | None:
+        if not events or not isinstance(self.projection, BatchProjection):
+            return None
+        try:
+            return self.projection.prepare(self._engine.dialect, events)
+        except Exception:  # applied in the transaction instead, where failures are parked
+            self._forget()
+            return None
+
+    def _forget(self) -> None:
         if isinstance(self.projection, BatchProjection):
-            for event, exc in self._apply_batch_projection(conn, self.projection, events):
+            self.projection.reset()
+
+    def _apply_all(
+        self, conn: Connection, events: list[StoredEvent], prepared: Prepared | None = None
+    ) -> int:
+        if isinstance(self.projection, BatchProjection):
+            failures = self._apply_batch_projection(conn, self.projection, events, prepared)
+            for event, exc in failures:
                 self._park(conn, event, exc)
             return events[-1].seq
         # Fast path: the whole batch under one savepoint. Only when some event fails do we
@@ -781,13 +838,19 @@ class ProjectionRunner:
         return events[-1].seq
 
     def _apply_batch_projection(
-        self, conn: Connection, projection: BatchProjection, events: list[StoredEvent]
+        self,
+        conn: Connection,
+        projection: BatchProjection,
+        events: list[StoredEvent],
+        prepared: Prepared | None = None,
     ) -> list[Failure]:
         """The projection reports what it cannot apply. A statement the database refuses for
         the data (a constraint) is isolated to its event, which is parked; the database
         itself failing (OperationalError) fails the batch, never parks."""
         try:
             with conn.begin_nested():
+                if prepared is not None:  # `prepare` ran on exactly these events
+                    return prepared.write(conn)
                 return projection.apply_batch(conn, events)
         except (OperationalError, InterfaceError):
             raise

@@ -21,13 +21,14 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.engine import Dialect
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.calendar import start_of_dutch_day
 from contracts_schema.subjects import BoundedContext
 from contracts_schema.upcasting import decode_envelope
 from eventstore.bitemporal_sql import INTERVAL_COLUMNS, micros
-from eventstore.bulk import plan
+from eventstore.bulk import Statement, execute, plan
 from eventstore.projection import BatchProjection, Failure, Projection
 from eventstore.store import StoredEvent
 from eventstore.timeline import FOREVER, Changes, Image, Patch, Recorded, Timeline, replay
@@ -50,19 +51,27 @@ class Reading:
 
 def typed(event: StoredEvent) -> DomainEvent:
     """The typed event of a stored one; decoded once for every read model of the process
-    that reads the same envelope (a call-off is read by two; envelopes are shared values)."""
+    that reads the same envelope (a call-off is read by two; envelopes are shared values).
+
+    The most recent `_TYPED_MAX` to twice that are kept, in two generations: when the newer
+    is full it becomes the older one and the oldest go. (Clearing all at once made the read
+    models that lag a few ranges behind the first one decode a third of the events again.)
+    """
+    global _TYPED, _TYPED_OLDER
     envelope = event.envelope
-    hit = _TYPED.get(id(envelope))
+    key = id(envelope)
+    hit = _TYPED.get(key) or _TYPED_OLDER.get(key)
     if hit is not None and hit[0] is envelope:  # the entry holds it: its id is not reused
         return hit[1]
     value = decode_envelope(envelope)
     if len(_TYPED) >= _TYPED_MAX:
-        _TYPED.clear()
-    _TYPED[id(envelope)] = (envelope, value)
+        _TYPED_OLDER, _TYPED = _TYPED, {}
+    _TYPED[key] = (envelope, value)
     return value
 
 
 _TYPED: dict[int, tuple[object, DomainEvent]] = {}
+_TYPED_OLDER: dict[int, tuple[object, DomainEvent]] = {}
 _TYPED_MAX = 20_000
 
 
@@ -115,6 +124,11 @@ class VersionedProjection(BatchProjection):
         self._cached_events = 0
 
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
+        return self.prepare(conn.dialect, events).write(conn)
+
+    def prepare(self, dialect: Dialect, events: list[StoredEvent]) -> _Prepared:
+        """Decode, fold and stage the batch's row changes (no database: before the writer
+        turn); the timelines move on here, and `reset` forgets them if the write fails."""
         readings = self.readings()
         writes = _Writes(self.versioned())
         failures: list[Failure] = []
@@ -134,8 +148,7 @@ class VersionedProjection(BatchProjection):
                 continue
             self._cached_events += 1
             writes.stage(changes)
-        writes.flush(conn)
-        return failures
+        return _Prepared(writes.statements(dialect), failures)
 
     def _timeline(self, event: StoredEvent, reading: Reading) -> Timeline[Any, DomainEvent]:
         e = event.envelope
@@ -181,6 +194,16 @@ def _undeclared(projection: Projection, event_type: str) -> LookupError:
         f"read model {projection.key} does not declare {event_type}: read it through a fold"
         " or list it as ignored"
     )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    statements: list[Statement]  # values already in the driver's form
+    failures: list[Failure]
+
+    def write(self, conn: Connection) -> list[Failure]:
+        execute(conn, self.statements)
+        return self.failures
 
 
 class _Writes:
@@ -231,12 +254,14 @@ class _Writes:
             if version.known_to == FOREVER:
                 self._open[(name, key, version.valid_from)] = row
 
-    def flush(self, conn: Connection) -> None:
-        dialect = conn.dialect
-        for name, params in self._deletes.items():
-            plan(dialect, self._tables[name]).delete(conn, params)
-        for name, params in self._closes.items():
-            plan(dialect, self._tables[name]).close(conn, params)
+    def statements(self, dialect: Dialect) -> list[Statement]:
+        """Deletes, then closes, then inserts, per table, parameters in the driver's form."""
+        out = [plan(dialect, self._tables[n]).deleting(p) for n, p in self._deletes.items()]
+        out += [plan(dialect, self._tables[n]).closing(p) for n, p in self._closes.items()]
         for name, rows in self._inserts.items():
             kept = [r for r in rows if r[-2] < r[-1]]  # known_from < known_to
-            plan(dialect, self._tables[name]).insert(conn, kept)
+            out.append(plan(dialect, self._tables[name]).inserting(kept))
+        return out
+
+    def flush(self, conn: Connection) -> None:
+        execute(conn, self.statements(conn.dialect))

@@ -8,17 +8,33 @@ import time
 
 import nats
 from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
 
-from eventstore.projection import Failure, Projection, ProjectionRunner
+from eventstore.projection import Failure, Prepared, Projection, ProjectionRunner
 from eventstore.sql import make_engine
 from eventstore.store import StoredEvent
 from gateway.projections import ALL
 
 
+class _SlowWrite:
+    def __init__(self, prepared: Prepared, events: int) -> None:
+        self.prepared, self.events = prepared, events
+
+    def write(self, conn: Connection) -> list[Failure]:
+        time.sleep(0.003 * self.events)  # inside the transaction, as the kill must be
+        return self.prepared.write(conn)
+
+
 def slowed(kind: type[Projection]) -> Projection:
     class Slow(kind):  # type: ignore[valid-type,misc]
+        # Widen each batch's transaction so that the kill lands inside one: the runner applies
+        # a batch prepared ahead (`prepare`, then `write` in the transaction) or whole.
+        def prepare(self, dialect: Dialect, events: list[StoredEvent]) -> Prepared | None:
+            prepared: Prepared | None = super().prepare(dialect, events)
+            return None if prepared is None else _SlowWrite(prepared, len(events))
+
         def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
-            time.sleep(0.003 * len(events))  # widen each batch so that the kill lands inside one
+            time.sleep(0.003 * len(events))
             failures: list[Failure] = super().apply_batch(conn, events)
             return failures
 

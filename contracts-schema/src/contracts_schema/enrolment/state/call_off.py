@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -13,6 +13,7 @@ from contracts_schema.enrolment.events import (
     MiniCompetitionStarted,
 )
 from contracts_schema.errors import FoldError
+from contracts_schema.frozen import replace
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Directive 2014/24/EU art. 33(2): freezing the participant list closes the window
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
@@ -19,6 +19,7 @@ from contracts_schema.enrolment.events import (
     ParticipantWithdrawn,
 )
 from contracts_schema.errors import FoldError
+from contracts_schema.frozen import replace
 
 
 class ParticipantStatus(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from contracts_schema.base import DomainEvent
@@ -13,6 +13,7 @@ from contracts_schema.enrolment.events import (
     OrganisationRenamed,
 )
 from contracts_schema.errors import FoldError
+from contracts_schema.frozen import replace
 
 
 @dataclass(frozen=True)

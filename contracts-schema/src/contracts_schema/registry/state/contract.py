@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.errors import FoldError
+from contracts_schema.frozen import replace
 from contracts_schema.registry import contract_events as ev
 from contracts_schema.registry.import_events import ContractReleaseImported, LawFinding
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 from contracts_schema.errors import FoldError
+from contracts_schema.frozen import replace
 from contracts_schema.registry import award_events as ev
 from contracts_schema.registry.values import ReviewOutcome
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.errors import FoldError
+from contracts_schema.frozen import replace
 from contracts_schema.registry import tender_events as ev
 from contracts_schema.registry.import_events import LawFinding, TenderReleaseImported
 from contracts_schema.registry.state.lot import LOT_EVENTS, LotState, LotStatus, evolve_lot

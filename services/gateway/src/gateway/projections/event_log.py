@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import JSON, Column, Connection, Index, Integer, MetaData, String, Table
+from sqlalchemy.engine import Dialect
 
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
-from eventstore.bulk import plan
+from eventstore.bulk import Statement, execute, plan
 from eventstore.projection import BatchProjection, Failure
 from eventstore.store import StoredEvent
 from gateway.projections.common import (
@@ -61,11 +63,15 @@ class EventLogProjection(BatchProjection):
         )
 
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
+        return self.prepare(conn.dialect, events).write(conn)
+
+    def prepare(self, dialect: Dialect, events: list[StoredEvent]) -> _Rows:
+        """The rows of the batch, built before the runner's transaction (no database)."""
         # The payload is JSON-encoded once: the organisation codes are found in that text, and
         # on SQLite the same text is the column's value (SQLAlchemy's JSON type stores
         # `json.dumps(payload)` there too), as are the two instants' texts; PostgreSQL's
         # driver takes the values as they are.
-        encode_here = conn.dialect.name == "sqlite"
+        encode_here = dialect.name == "sqlite"
         instant = sqlite_utc_text if encode_here else _same
         rows: list[tuple[object, ...]] = []
         links: list[tuple[object, ...]] = []
@@ -95,6 +101,19 @@ class EventLogProjection(BatchProjection):
                 codes.add(e.aggregate_id)
             links.extend((event.stream, event.seq, c) for c in codes)
         # One statement per table for the whole batch (many rows as parameters).
-        plan(conn.dialect, self.events, raw=_ENCODED if encode_here else ()).insert(conn, rows)
-        plan(conn.dialect, self.organisations).insert(conn, links)
+        raw = _ENCODED if encode_here else ()
+        return _Rows(
+            [
+                plan(dialect, self.events, raw=raw).inserting(rows),
+                plan(dialect, self.organisations).inserting(links),
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class _Rows:
+    statements: list[Statement]
+
+    def write(self, conn: Connection) -> list[Failure]:
+        execute(conn, self.statements)
         return []

@@ -1,0 +1,43 @@
+"""The collector during a catch-up (`eventstore.catchup._collector_relaxed`): a long one
+freezes what survives a middle collection; a short one never freezes; both give the
+thresholds back."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from eventstore import catchup
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    if gc.get_freeze_count():  # unfreezing at the end would undo another's freeze
+        pytest.skip("something in this process froze objects already")
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    assert gc.get_threshold() == thresholds
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_a_long_catch_up_freezes_the_survivors_of_collections() -> None:
+    kept = [[i] for i in range(1_000)]  # long-lived, tracked
+    with catchup._collector_relaxed(catchup.FREEZE_FROM):
+        assert gc.get_threshold()[0] >= 100_000
+        gc.collect(1)
+        assert gc.get_freeze_count() >= len(kept)
+    assert catchup._freeze_survivors not in gc.callbacks
+    assert catchup._BACKLOG == 0
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_a_short_catch_up_freezes_nothing() -> None:
+    with catchup._collector_relaxed(catchup.FREEZE_FROM // 2 - 1):
+        with catchup._collector_relaxed(catchup.FREEZE_FROM // 2 - 1):  # two runners
+            gc.collect(1)
+        gc.collect(1)
+    assert gc.get_freeze_count() == 0
+    assert catchup._freeze_survivors not in gc.callbacks
