@@ -20,7 +20,7 @@ from sqlalchemy import event
 
 from bench.direct import build_read_models, stored_events
 from bench.history.generator import generate
-from eventstore.catchup import _collector_relaxed
+from eventstore.collector import relaxed_for_catch_up
 from eventstore.sql import make_engine
 
 
@@ -44,7 +44,7 @@ def measure(
 
     prof = cProfile.Profile() if profile else None
     times, wall = os.times(), time.perf_counter()
-    with _collector_relaxed(sum(map(len, streams.values()))):
+    with relaxed_for_catch_up(sum(map(len, streams.values()))):
         if prof:
             prof.enable()
         built = build_read_models(engine, streams, batch=batch)

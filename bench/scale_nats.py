@@ -24,7 +24,7 @@ from bench.history.generator import generate
 from bench.loader import load_history
 from bench.suites.replay import rebuild
 from contracts_schema import upcasting
-from eventstore import catchup, versioned
+from eventstore import catchup, collector, versioned
 
 COUNTS: Counter[str] = Counter()
 GC: dict[str, float] = {"seconds": 0.0, "started": 0.0}
@@ -137,9 +137,9 @@ def main() -> None:
     parser.add_argument("--freeze-middle", action="store_true", help="freeze as at first")
     args = parser.parse_args()
     if args.freeze_middle:
-        catchup.FREEZE_AFTER = 1  # only survivors of middle collections frozen (earlier)
+        collector.FREEZE_AFTER = 1  # only survivors of middle collections frozen (earlier)
     if args.no_freeze:
-        catchup.FREEZE_FROM = 1 << 62  # the collector as before: nothing frozen
+        collector.FREEZE_FROM = 1 << 62  # the collector as before: nothing frozen
     if args.no_lead:
         catchup._StreamTap.LEAD = 1 << 30  # the drift as before: no runner waits for another
     _instrument()

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
-import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -32,7 +30,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
-from eventstore.collector import after_catch_up
+from eventstore.collector import relaxed_for_catch_up
 from eventstore.records import StoredEvent
 from eventstore.subscription import DurableSubscriber, Handler
 
@@ -116,7 +114,7 @@ class CatchUpSubscriber(DurableSubscriber):
         tap = _tap(self._nc, self._context.stream, self._filter)
         tap.join(self, self._owner_position())
         try:
-            with _collector_relaxed(head - self._owner_position()):
+            with relaxed_for_catch_up(head - self._owner_position()):
                 while (position := self._owner_position()) < head:
                     events = await tap.after(position, head, self)
                     await self._handler(events)
@@ -264,67 +262,6 @@ class _StreamTap:
             with contextlib.suppress(Exception):
                 await js.delete_consumer(self._stream, info.name)
         return events
-
-
-_RELAXED = 0
-_RELAXED_LOCK = threading.Lock()
-_THRESHOLDS: tuple[int, int, int] = gc.get_threshold()
-_BACKLOG = 0  # events the catch-ups of the current relaxed spell set out to apply
-# A spell catching up on this many events in all freezes what survives collections.
-FREEZE_FROM = 50_000
-# The youngest generation whose collections' survivors are frozen: 0, every survivor of a
-# young collection, so the middle collections no longer walk them either (at 100k events:
-# GC CPU 3.1 s -> 1.7 s against freezing after middle collections, leaving ~3k objects
-# unreclaimed either way; `--freeze-middle` of `python -m bench.scale_nats` for the other).
-FREEZE_AFTER = 0
-
-
-def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
-    """After a collection (its survivors: mostly the read models' timelines, states and
-    rows, which live as long as the process), move everything tracked out of the
-    collector's sight (`gc.freeze`): later collections, middle or full, no longer walk the
-    whole heap of a long catch-up."""
-    if phase == "stop" and info["generation"] >= FREEZE_AFTER and _BACKLOG >= FREEZE_FROM:
-        gc.freeze()
-
-
-@contextlib.contextmanager
-def _collector_relaxed(backlog: int) -> Iterator[None]:
-    """While any runner of the process catches up, the cyclic collector looks at young
-    objects only, and less often; on a long catch-up (`FREEZE_FROM` events in all) what
-    survives a collection is frozen.
-
-    A catch-up keeps a large, growing heap of long-lived values (timelines, their states
-    and rows): with the default thresholds, full collections walking all of it took about
-    a third of a rebuild's CPU, and middle collections grew with the heap too. The row
-    changes and events are acyclic (reference counting frees them); young cycles are still
-    collected, and the thresholds come back when the last catch-up ends. What is frozen
-    stays frozen (no full collection of a million timelines at the end, and the gateway's
-    own start-up freeze is kept): a cycle that was alive when frozen and dies later is not
-    reclaimed; the read models' values are acyclic, and what else was alive then (a
-    handful of connections, tasks and futures) is bounded per freeze. Small catch-ups (a
-    test's, a short outage's) never freeze; at their end a long-running process still
-    freezes what they built (`eventstore.collector.after_catch_up`).
-    """
-    global _RELAXED, _THRESHOLDS, _BACKLOG
-    with _RELAXED_LOCK:
-        if _RELAXED == 0:
-            _THRESHOLDS = gc.get_threshold()
-            young, middle, _old = _THRESHOLDS
-            gc.set_threshold(max(young, 100_000), middle, 1_000_000)
-            gc.callbacks.append(_freeze_survivors)
-        _RELAXED += 1
-        _BACKLOG += backlog
-    try:
-        yield
-    finally:
-        with _RELAXED_LOCK:
-            _RELAXED -= 1
-            if _RELAXED == 0:
-                gc.callbacks.remove(_freeze_survivors)
-                _BACKLOG = 0
-                after_catch_up()  # a long-running process freezes what the catch-up built
-                gc.set_threshold(*_THRESHOLDS)
 
 
 def _heard(task: asyncio.Task[list[StoredEvent]]) -> None:

@@ -1,4 +1,4 @@
-"""The collector during a catch-up (`eventstore.catchup._collector_relaxed`): a long one
+"""The collector during a catch-up (`eventstore.collector.relaxed_for_catch_up`): a long one
 freezes what survives a middle collection; a short one never freezes; both give the
 thresholds back."""
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from eventstore import catchup
+from eventstore import collector
 
 
 @pytest.fixture
@@ -25,19 +25,19 @@ def unfrozen() -> Iterator[None]:
 @pytest.mark.usefixtures("unfrozen")
 def test_a_long_catch_up_freezes_the_survivors_of_collections() -> None:
     kept = [[i] for i in range(1_000)]  # long-lived, tracked
-    with catchup._collector_relaxed(catchup.FREEZE_FROM):
+    with collector.relaxed_for_catch_up(collector.FREEZE_FROM):
         assert gc.get_threshold()[0] >= 100_000
         gc.collect(1)
         assert gc.get_freeze_count() >= len(kept)
-    assert catchup._freeze_survivors not in gc.callbacks
-    assert catchup._BACKLOG == 0
+    assert collector._freeze_survivors not in gc.callbacks
+    assert collector._BACKLOG == 0
 
 
 @pytest.mark.usefixtures("unfrozen")
 def test_a_short_catch_up_freezes_nothing() -> None:
-    with catchup._collector_relaxed(catchup.FREEZE_FROM // 2 - 1):
-        with catchup._collector_relaxed(catchup.FREEZE_FROM // 2 - 1):  # two runners
+    with collector.relaxed_for_catch_up(collector.FREEZE_FROM // 2 - 1):
+        with collector.relaxed_for_catch_up(collector.FREEZE_FROM // 2 - 1):  # two runners
             gc.collect(1)
         gc.collect(1)
     assert gc.get_freeze_count() == 0
-    assert catchup._freeze_survivors not in gc.callbacks
+    assert collector._freeze_survivors not in gc.callbacks
