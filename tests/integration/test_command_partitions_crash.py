@@ -11,34 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections import Counter
 from pathlib import Path
 
 from nats.aio.client import Client as NATS
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from contracts_schema.replies import CommandAccepted, CommandRejected
-from contracts_schema.subjects import COMMAND_PARTITIONS
 from eventstore.clock import FixedClock
 from eventstore.serving import send_command
-from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer, free_port
-from tests.integration.test_command_partitions import ledger_processes, served_partitions, until
 from tests.support.ledger import LEDGER, RecordEntries
+from tests.support.partitions import (
+    assert_landed_in_order,
+    ledger_processes,
+    send_rounds,
+    serves_all,
+    split_in_two,
+    until,
+)
 
 LEDGERS = 6
 ROUNDS = 16
-ATTEMPTS = 8  # a bound: a command the dead process took is answered by the next attempt
-
-
-async def send_until_answered(
-    nc: NATS, command: RecordEntries
-) -> CommandAccepted | CommandRejected:
-    for _ in range(ATTEMPTS):
-        try:
-            return await send_command(nc, LEDGER, command, timeout=5)
-        except (TimeoutError, NatsTimeoutError):
-            continue  # taken by the killed process, never answered: send it again
-    raise AssertionError(f"{command.command_id} was never answered")
+ATTEMPTS = 8  # a bound: a command the dead process took is answered by a later attempt
 
 
 async def test_a_killed_process_loses_no_command_and_duplicates_none(
@@ -46,40 +41,30 @@ async def test_a_killed_process_loses_no_command_and_duplicates_none(
 ) -> None:
     logs = [tmp_path / "ledger-a.log", tmp_path / "ledger-b.log"]
     with ledger_processes(nats_server.url, logs, [free_port(), free_port()]) as processes:
+        await until(lambda: split_in_two(logs), "the two processes did not split them", logs)
+        ledger_ids = [f"kill-{n}" for n in range(LEDGERS)]
+        resends: Counter[str] = Counter()
 
-        def split() -> bool:
-            last = [served_partitions(log)[-1:] for log in logs]
-            return all(last) and all(len(s[0]) == COMMAND_PARTITIONS // 2 for s in last)
+        async def send_until_answered(command: RecordEntries) -> CommandAccepted | CommandRejected:
+            for _ in range(ATTEMPTS):
+                try:
+                    return await send_command(nats_client, LEDGER, command, timeout=5)
+                except (TimeoutError, NatsTimeoutError):
+                    resends[command.command_id] += 1  # taken, never answered: send it again
+            raise AssertionError(f"{command.command_id} was never answered")
 
-        await until(split, "the two processes did not split the partitions", logs)
         halfway = asyncio.Event()
 
-        async def one_ledger(n: int) -> list[str]:
-            outcomes = []
-            for i in range(ROUNDS):
-                if i == ROUNDS // 2:
-                    halfway.set()
-                command = RecordEntries(
-                    command_id=f"kill-{n}-{i}", ledger_id=f"kill-{n}", amounts=[i + 1]
-                )
-                reply = await send_until_answered(nats_client, command)
-                outcomes.append("accepted" if isinstance(reply, CommandAccepted) else reply.code)
-            return outcomes
+        async def reached_halfway() -> None:
+            halfway.set()
 
-        sending = asyncio.gather(*(one_ledger(n) for n in range(LEDGERS)))
+        sending = asyncio.ensure_future(
+            send_rounds(ledger_ids, ROUNDS, send_until_answered, reached_halfway)
+        )
         await halfway.wait()
         processes[0].send_signal(signal.SIGKILL)
-        outcomes = await sending
+        not_accepted = await sending
         assert processes[0].wait(timeout=30) == -signal.SIGKILL
-        assert [o for run in outcomes for o in run if o != "accepted"] == []
-
-        def took_over() -> bool:
-            last = served_partitions(logs[1])[-1:]
-            return bool(last) and len(last[0]) == COMMAND_PARTITIONS
-
-        await until(took_over, "the survivor did not take every partition", logs)
-        store = EventStore(nats_client, fixed_clock)
-        for n in range(LEDGERS):
-            loaded = await store.load(LEDGER, "ledger", f"kill-{n}")
-            amounts = [e.envelope.payload["amount"] for e in loaded.events]
-            assert amounts == list(range(1, ROUNDS + 1)), (n, amounts)
+        assert not_accepted == []
+        await until(lambda: serves_all(logs[1]), "the survivor did not take every partition", logs)
+        await assert_landed_in_order(nats_client, fixed_clock, ledger_ids, ROUNDS)
