@@ -25,6 +25,7 @@ from eventstore.checkpoints import checkpoint_periodically
 from eventstore.clock import Clock, SystemClock
 from eventstore.collector import freeze_start_up, tune_for_serving
 from eventstore.commands import CommandService
+from eventstore.flushing import flushed
 from eventstore.health import HealthServer
 from eventstore.observability import (
     InstrumentedEventStore,
@@ -250,7 +251,7 @@ class CommandServer:
 
     async def flush(self) -> None:
         """Until the server has every subscription (a request sent next finds them)."""
-        await self._nc.flush()
+        await flushed(self._nc)
 
     async def stop(self) -> None:
         """Take no new commands (the partitions handed to the other processes first), finish
