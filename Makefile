@@ -58,7 +58,9 @@ audit: sync
 
 # Two pytest-xdist workers by default, a test module at a time (tests/conftest.py): the suite
 # took 4 min on two free cores and 10 m 43 s beside five other busy sessions (load 11), where
-# one process took 11-12 min beside two busy loops. TEST_WORKERS=0: one process.
+# one process took 11-12 min beside two busy loops. TEST_WORKERS=0: one process. The e2e test
+# that failed once under xdist last stop did not fail in the three parallel runs of this stop;
+# the one parallel failure seen (the partition drain test) is understood and fixed.
 TEST_WORKERS ?= 2
 test: bootstrap chromium
 	@$(UV) run --frozen pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope)

@@ -44,7 +44,7 @@ from bench.workload import ensure_raw_stream
 from bootstrap.system import System
 from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import REGISTRY
-from eventstore.collector import keep_full_collections_short
+from eventstore.collector import keep_full_collections_short, uninstall
 from eventstore.commands import parse_consistency_token
 from eventstore.projection_news import SUBJECT_PREFIX, News
 from eventstore.serving import send_command
@@ -411,6 +411,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 tokened.clear()
         raw = await measure_raw(ctx.client, n)
     finally:
+        uninstall()  # the suites after this one see the collector as the ones before did
         stop.set()
         rejected = await load
         await server.stop()

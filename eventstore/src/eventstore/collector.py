@@ -7,14 +7,17 @@ read-your-writes answer) waited behind it; the embedded system's process (gatewa
 had the same. What lives that long is not garbage, so `keep_full_collections_short` freezes
 it (`gc.freeze`: out of the collector's sight, still freed by reference counting): once when
 the process has started, again when the last catch-up of its runners has ended
-(`after_catch_up`), and whenever a full collection took longer than `LONG`, its survivors.
-The next full collection then walks only what was promoted since.
+(`after_catch_up`), and whenever a full collection took more than `LONG` of CPU, its
+survivors. The next full collection then walks only what was promoted since.
 
 The cost: an object frozen while alive that later becomes garbage *in a reference cycle* is
-never collected. The freezes are rare (start, catch-up end, a slow full collection: about
-one per `LONG` worth of promoted objects), so what leaks is the few cycles alive at those
-instants. Only for processes that run one system for long (the projector, `make run`, the
-gateway process, the freshness benchmark); never in tests, which build many.
+never collected. The freezes are rare and rate-limited (start, catch-up end, and at most
+one slow full collection's survivors per `SPACING`), so what stays is the few cycles alive
+at those instants: at most one such set per `SPACING`, not one per collection. A slow
+collection is told by the collecting thread's CPU time, so one that was merely preempted on
+a busy machine does not count. `survivor_freezes()` says how many there were. Only for
+processes that run one system for long (the projector, `make run`, the gateway process, the
+freshness benchmark, which `uninstall`s it when done); never in tests, which build many.
 """
 
 from __future__ import annotations
@@ -26,20 +29,30 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-LONG = 0.01  # seconds: a full collection slower than this freezes its survivors
+LONG = 0.02  # seconds of CPU: a full collection costlier than this freezes its survivors
+SPACING = 30.0  # seconds: at most one survivors' freeze in this long
 
 _installed = False
 _started = 0.0
+_last_freeze = float("-inf")
+_survivor_freezes = 0
 
 
 def _on_collection(phase: str, info: dict[str, Any]) -> None:
-    global _started
+    global _started, _last_freeze, _survivor_freezes
     if info.get("generation") != 2:
         return
     if phase == "start":
-        _started = time.perf_counter()
-    elif time.perf_counter() - _started > LONG:
+        _started = time.thread_time()  # the collection runs in the thread that triggered it
+    elif time.thread_time() - _started > LONG and time.monotonic() - _last_freeze >= SPACING:
         gc.freeze()  # the survivors of a full collection are long-lived
+        _last_freeze = time.monotonic()
+        _survivor_freezes += 1
+
+
+def survivor_freezes() -> int:
+    """How many times a slow full collection's survivors were frozen in this process."""
+    return _survivor_freezes
 
 
 # Young objects allocated before the collector runs (CPython's default: 700). A command
@@ -52,8 +65,10 @@ SERVING_THRESHOLDS = (50_000, 50, 100)
 def tune_for_serving() -> None:
     """Collect garbage cycles less often in a command service process: its garbage is almost
     all freed by reference counting, and a collection walks every young object (a full one
-    every object, the cached aggregates included). Memory between collections stays bounded
-    (tens of thousands of objects)."""
+    every object, the cached aggregates included). Young garbage cycles wait for at most
+    50,000 allocations; older ones wait longer (a middle collection every 50 young ones, a
+    full one every 100 middle ones, and then only when CPython finds enough new long-lived
+    objects to make it worth it)."""
     gc.set_threshold(*SERVING_THRESHOLDS)
 
 
@@ -78,6 +93,15 @@ def keep_full_collections_short() -> None:
 
 def installed() -> bool:
     return _installed
+
+
+def uninstall() -> None:
+    """Stop freezing slow full collections' survivors (a benchmark whose later suites must
+    see the collector as it was); what is frozen stays frozen."""
+    global _installed
+    if _installed:
+        gc.callbacks.remove(_on_collection)
+        _installed = False
 
 
 def after_catch_up() -> None:

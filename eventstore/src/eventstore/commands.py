@@ -619,9 +619,11 @@ class CommandService:
             self._pending.pop(command_id, None)
 
     async def drain(self) -> None:
-        """Wait for the processed-command records still being written (before a stop)."""
+        """Wait for the processed-command records still being written, and a look for
+        pre-uniqueness keys under way (before a stop)."""
         while self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        await self._legacy.close()
 
 
 @dataclass(frozen=True)

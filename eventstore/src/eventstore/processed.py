@@ -171,6 +171,12 @@ class LegacyKeys:
     def _looked(self, _done: asyncio.Future[None]) -> None:
         self._checking = None
 
+    async def close(self) -> None:
+        """Wait for a look in the background to end (a service stopping: nothing left
+        pending on a connection about to close)."""
+        if self._checking is not None:
+            await asyncio.gather(self._checking, return_exceptions=True)
+
 
 class LazyBucket:
     """Another context's bucket, read only: opened on first use (it may not exist yet, or its

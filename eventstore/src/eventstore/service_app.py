@@ -25,6 +25,7 @@ from eventstore.checkpoints import checkpoint_periodically
 from eventstore.clock import Clock, SystemClock
 from eventstore.collector import freeze_start_up, tune_for_serving
 from eventstore.commands import CommandService
+from eventstore.flushing import flushed
 from eventstore.health import HealthServer
 from eventstore.observability import (
     InstrumentedEventStore,
@@ -125,9 +126,6 @@ def build_service_app(
         await server.serve(name, _constant(service), observability)
         await server.flush()
         servers.append(server)
-        # What start-up made (modules, schemas, the service) lives as long as the process:
-        # kept out of the collector's sight, so its full collections stop walking all of it.
-        freeze_start_up()
         if signer is not None:
             anchoring.append(
                 asyncio.create_task(
@@ -154,8 +152,11 @@ def run_app(app: FastStream) -> None:
     """Run a service process's app until it is stopped, on uvloop (libuv's event loop) where
     it is installed: a command costs mostly 10-15% less CPU than on asyncio's own loop
     (`python -m bench.cost`; bench/findings.md). The collector is tuned for serving
-    (`eventstore.collector.tune_for_serving`)."""
+    (`eventstore.collector.tune_for_serving`), and what start-up made (modules, schemas, the
+    service) is frozen once it serves: it lives as long as the process, so full collections
+    stop walking it. Only here, in a process of its own: tests start the same app in theirs."""
     tune_for_serving()
+    app.after_startup(freeze_start_up)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(app.run())
 
@@ -250,7 +251,7 @@ class CommandServer:
 
     async def flush(self) -> None:
         """Until the server has every subscription (a request sent next finds them)."""
-        await self._nc.flush()
+        await flushed(self._nc)
 
     async def stop(self) -> None:
         """Take no new commands (the partitions handed to the other processes first), finish

@@ -49,16 +49,26 @@ def test_survivors_of_a_slow_full_collection_are_frozen() -> None:
         from eventstore import collector
 
         collector.keep_full_collections_short()
-        collector.LONG = 0.0  # every full collection counts as slow here
+        collector.LONG = -1.0  # every full collection counts as slow here
         frozen = gc.get_freeze_count()
         later = [[i] for i in range(5000)]  # long-lived, made after start-up
         gc.collect(1)
         unchanged = gc.get_freeze_count() == frozen  # a young collection freezes nothing
         gc.collect()
-        print(unchanged, gc.get_freeze_count() >= frozen + 5000)
+        grew = gc.get_freeze_count() >= frozen + 5000
+        # Within SPACING of that freeze, another slow full collection freezes nothing more.
+        frozen = gc.get_freeze_count()
+        more = [[i] for i in range(5000)]
+        gc.collect()
+        spaced = gc.get_freeze_count() == frozen
+        print(unchanged, grew, spaced, collector.survivor_freezes())
+        collector.uninstall()
+        collector.SPACING = 0.0
+        gc.collect()
+        print(gc.get_freeze_count() == frozen, collector.installed())
         """
     )
-    assert out == "True True"
+    assert out == "True True True 1\nTrue False"
 
 
 def test_the_end_of_a_catch_up_freezes_only_in_a_process_that_asked() -> None:
