@@ -9,13 +9,8 @@ takes its partitions without losing a command.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,7 +18,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from prometheus_client.parser import text_string_to_metric_families
 
-from contracts_schema.replies import CommandAccepted
+from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import COMMAND_PARTITIONS, BoundedContext, command_partition
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandService
@@ -33,45 +28,17 @@ from eventstore.store import EventStore
 from eventstore.testing.fixtures import connect
 from eventstore.testing.nats_server import NatsServer, free_port
 from tests.support.ledger import EVENT_TYPES, LEDGER, ROUTES, RecordEntries
+from tests.support.partitions import (
+    assert_landed_in_order,
+    ledger_processes,
+    send_rounds,
+    serves_all,
+    split_in_two,
+    until,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 LEDGERS = 12
 ROUNDS = 24
-
-
-@contextmanager
-def ledger_processes(
-    url: str, logs: list[Path], metrics_ports: list[int]
-) -> Iterator[list[subprocess.Popen[bytes]]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GT_")}
-    env["GT_METRICS_HOST"] = "127.0.0.1"
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.support.ledger_process", url],
-            cwd=ROOT,
-            env={**env, "GT_METRICS_PORT": str(port)},
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        for log, port in zip(logs, metrics_ports, strict=True)
-    ]
-    try:
-        yield processes
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=30)
-
-
-def served_partitions(log: Path) -> list[set[int]]:
-    """Every set of partitions the process logged it serves, in order."""
-    found = []
-    for line in log.read_text(errors="replace").splitlines():
-        if "serves partitions" in line:
-            listed = line.rsplit("serves partitions ", 1)[1].strip()
-            found.append({int(p) for p in listed.split(",") if p})
-    return found
 
 
 async def received_by_partition(metrics_port: int) -> dict[str, float]:
@@ -85,16 +52,6 @@ async def received_by_partition(metrics_port: int) -> dict[str, float]:
         for sample in family.samples
         if sample.name == "gt_commands_received_total" and sample.labels["service"] == "ledger"
     }
-
-
-async def until(condition: object, what: str, logs: list[Path]) -> None:
-    """Wait for a state the processes reach by themselves (not a timing assertion: the
-    bound only turns a hang into a failure that shows the logs)."""
-    for _ in range(600):
-        if callable(condition) and condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what}; logs: " + "\n".join(log.read_text()[-1500:] for log in logs))
 
 
 def test_the_rule_gives_every_partition_to_exactly_one_member() -> None:
@@ -149,28 +106,20 @@ async def test_commands_over_two_processes_all_land_in_order_when_one_stops_midw
 ) -> None:
     logs = [tmp_path / "ledger-a.log", tmp_path / "ledger-b.log"]
     ports = [free_port(), free_port()]
+    ledger_ids = [f"part-{n}" for n in range(LEDGERS)]
     with ledger_processes(nats_server.url, logs, ports) as processes:
-
-        def split() -> bool:
-            last = [served_partitions(log)[-1:] for log in logs]
-            return all(last) and all(len(s[0]) == COMMAND_PARTITIONS // 2 for s in last)
-
-        await until(split, "the two processes did not split the partitions", logs)
+        await until(
+            lambda: split_in_two(logs), "the two processes did not split the partitions", logs
+        )
         halfway = asyncio.Event()
 
-        async def one_ledger(n: int) -> list[str]:
-            outcomes = []
-            for i in range(ROUNDS):
-                if i == ROUNDS // 2:
-                    halfway.set()
-                command = RecordEntries(
-                    command_id=f"part-{n}-{i}", ledger_id=f"part-{n}", amounts=[i + 1]
-                )
-                reply = await send_command(nats_client, LEDGER, command, timeout=30)
-                outcomes.append("accepted" if isinstance(reply, CommandAccepted) else reply.code)
-            return outcomes
+        async def reached_halfway() -> None:
+            halfway.set()
 
-        sending = asyncio.gather(*(one_ledger(n) for n in range(LEDGERS)))
+        async def send(command: RecordEntries) -> CommandAccepted | CommandRejected:
+            return await send_command(nats_client, LEDGER, command, timeout=30)
+
+        sending = asyncio.ensure_future(send_rounds(ledger_ids, ROUNDS, send, reached_halfway))
         await halfway.wait()
         # Each process took commands on the partition subjects it owns (the route this is
         # about), not only on the unpartitioned fallback.
@@ -184,21 +133,13 @@ async def test_commands_over_two_processes_all_land_in_order_when_one_stops_midw
                 f"{received}: {log.read_text()[-1500:]}"
             )
         processes[0].send_signal(signal.SIGTERM)  # stops in mid-stream, its partitions move
-        outcomes = await sending
+        not_accepted = await sending
         assert processes[0].wait(timeout=30) == 0
-        assert [o for run in outcomes for o in run if o != "accepted"] == []
-
-        def took_over() -> bool:
-            last = served_partitions(logs[1])[-1:]
-            return bool(last) and len(last[0]) == COMMAND_PARTITIONS
-
-        await until(took_over, "the remaining process did not take every partition", logs)
-        store = EventStore(nats_client, fixed_clock)
-        for n in range(LEDGERS):
-            loaded = await store.load(LEDGER, "ledger", f"part-{n}")
-            assert [e.envelope.payload["amount"] for e in loaded.events] == list(
-                range(1, ROUNDS + 1)
-            )
+        assert not_accepted == []
+        await until(
+            lambda: serves_all(logs[1]), "the remaining process did not take every partition", logs
+        )
+        await assert_landed_in_order(nats_client, fixed_clock, ledger_ids, ROUNDS)
         # And afterwards the one left serves every partition.
         reply = await send_command(
             nats_client, LEDGER, RecordEntries(command_id="after", ledger_id="part-0", amounts=[9])

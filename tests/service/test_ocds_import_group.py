@@ -224,6 +224,24 @@ async def test_a_malformed_or_refused_process_in_a_group_spoils_no_other(
     assert datetime(2020, 1, 6, tzinfo=UTC) <= min(e.envelope.occurred_at for e in after)
 
 
+async def test_a_group_reply_built_by_hand_is_the_reply_model_field_for_field(
+    store: InMemoryEventStore, bus: InProcessBus
+) -> None:
+    """The group reply's JSON is built from the service's own values, not through the model:
+    it must be exactly what `ReleaseGroupImported` would produce (a field the model gains and
+    the hand-built form lacks shows here), for every kind of answer in it: stored, refused,
+    malformed, and a resend's duplicates."""
+    good, refused = _one_plan("ocds-g-5", 6), _one_plan("ocds-g-6", 10, 11)
+    malformed = {**_one_plan("ocds-g-7", 9), "ocid": "ocds-g-elsewhere"}
+    data = _group("group-2", good, malformed, refused)
+    for _ in range(2):  # stored, then answered from the records
+        raw = await bus.request(GROUP, data)
+        model = ReleaseGroupImported.model_validate_json(raw)
+        assert json.loads(raw) == json.loads(model.model_dump_json())
+        kinds = {type(p) for p in model.processes}
+        assert kinds == {ProcessReleasesImported, CommandRejected}
+
+
 async def test_groups_go_to_the_partitions_in_turn_and_to_any_process_when_one_is_unserved(
     store: InMemoryEventStore, bus: InProcessBus, monkeypatch: pytest.MonkeyPatch
 ) -> None:

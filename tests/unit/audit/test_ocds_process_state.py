@@ -4,6 +4,7 @@ equals a deep copy, and changing it leaves the original as it was."""
 from __future__ import annotations
 
 import copy
+from dataclasses import fields
 from datetime import date
 
 from hypothesis import given
@@ -20,23 +21,30 @@ seen = st.fixed_dictionaries(
         "status": st.sampled_from(["active", "terminated"]),
     }
 )
-states = st.builds(
-    ProcessState,
-    planned=st.booleans(),
-    published=st.booleans(),
-    cancelled=st.booleans(),
-    framework=st.booleans(),
-    authority=codes,
-    lots=st.dictionaries(codes, st.sampled_from(["open", "provisional", "awarded"])),
-    suppliers=st.dictionaries(codes, st.lists(codes)),
-    contracts=st.dictionaries(codes, seen),
-)
+generated: dict[str, st.SearchStrategy[object]] = {
+    "planned": st.booleans(),
+    "published": st.booleans(),
+    "cancelled": st.booleans(),
+    "framework": st.booleans(),
+    "authority": codes,
+    "lots": st.dictionaries(codes, st.sampled_from(["open", "provisional", "awarded"])),
+    "suppliers": st.dictionaries(codes, st.lists(codes)),
+    "contracts": st.dictionaries(codes, seen),
+}
+states = st.builds(ProcessState, **generated)
+
+
+def test_every_field_is_generated() -> None:
+    """A field added to the state gets a value here too (else the copy of it goes untested)."""
+    assert {f.name for f in fields(ProcessState)} == set(generated)
 
 
 @given(states)
 def test_a_copy_is_a_deep_copy_that_changes_alone(state: ProcessState) -> None:
     before = copy.deepcopy(state)
     mine = state.copy()
+    for f in fields(ProcessState):
+        assert getattr(mine, f.name) == getattr(before, f.name), f.name
     assert mine == before
     mine.lots["new"] = "open"
     for lot in mine.suppliers.values():

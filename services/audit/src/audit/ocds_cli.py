@@ -34,7 +34,6 @@ from audit.ocds.packages import (
 from audit.ocds.schemas import errors
 from audit.ocds.sections import instant
 from audit.wiring import open_store, resolve_settings
-from contracts_schema.subjects import REGISTRY
 from eventstore.serving import request_reply
 from eventstore.settings import NatsSettings
 
@@ -285,11 +284,12 @@ async def import_data(settings: NatsSettings, data: bytes, publisher: str) -> Re
     if all(i.release is None for i in items):
         raise NothingReadable([Problem(i.path, i.problem or "no release") for i in items])
 
+    async def partition_request(subject: str, payload: bytes) -> bytes:
+        # A partition's subject: its process answers, or the importer sends the message on
+        # the unpartitioned subject (`request`) at once.
+        return await request_reply(store.nc, subject, payload, timeout=120, no_responder_wait=0)
+
     async def request(subject: str, payload: bytes) -> bytes:
-        if subject != REGISTRY.command_subject(subject.rsplit(".", 1)[-1]):
-            # A partition's subject: its process answers, or the importer sends the message
-            # on the unpartitioned subject (below) at once.
-            return await request_reply(store.nc, subject, payload, timeout=120, no_responder_wait=0)
         # "No responders" means no one took the message: sent again for a while (a registry
         # restarting, a cluster still spreading its interest) before the run ends on it.
         deadline = asyncio.get_running_loop().time() + NO_RESPONDERS_PATIENCE
@@ -305,7 +305,9 @@ async def import_data(settings: NatsSettings, data: bytes, publisher: str) -> Re
 
     async with open_store(settings) as store:
         with typer.progressbar(length=len(items), label="importing", file=sys.stderr) as bar:
-            return await import_items(items, request, store, bar.update)
+            return await import_items(
+                items, request, store, bar.update, partition_request=partition_request
+            )
 
 
 @ocds_app.command("import")

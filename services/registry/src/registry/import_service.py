@@ -35,7 +35,6 @@ from contracts_schema.registry.import_commands import (
     ImportProcessReleases,
     ImportReleaseGroup,
     ProcessReleasesImported,
-    ReleaseGroupImported,
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import REGISTRY
@@ -78,7 +77,7 @@ class RegistryCommandService(CommandService):
         return sorted([*super().command_types, *extra])
 
     async def handle(self, subject: str, data: bytes) -> bytes:
-        reply: ProcessReleasesImported | ReleaseGroupImported | CommandRejected | _Built
+        reply: ProcessReleasesImported | CommandRejected | _Built
         # By its last token: the subject may carry a partition (`registry.commands.<p>.<type>`).
         command_type = subject.rsplit(".", 1)[-1]
         try:
@@ -88,11 +87,11 @@ class RegistryCommandService(CommandService):
                 reply = await self._import_group(data)
             else:
                 return await super().handle(subject, data)
+            # Serialised here, inside the handling: a reply that cannot be is answered as a
+            # failure (the importer is not left waiting for its timeout).
+            return reply.json() if isinstance(reply, _Built) else reply.model_dump_json().encode()
         except Exception as exc:
-            reply = failure_reply(subject, exc)
-        if isinstance(reply, _Built):
-            return reply.json()
-        return reply.model_dump_json().encode()
+            return failure_reply(subject, exc).model_dump_json().encode()
 
     async def _import(self, data: bytes) -> ProcessReleasesImported | CommandRejected:
         try:

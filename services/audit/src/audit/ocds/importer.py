@@ -129,9 +129,14 @@ async def import_items(
     request: Request,
     store: EventStorePort,
     progress: Callable[[int], None] = lambda n: None,
+    *,
+    partition_request: Request | None = None,
 ) -> Report:
     """Import every readable release; `request(subject, payload)` answers a command message
-    with the reply's bytes (NATS request/reply, or a service's `handle` in-process)."""
+    with the reply's bytes (NATS request/reply, or a service's `handle` in-process).
+    `partition_request` (default: `request`) sends a group on a command partition's subject:
+    it raises `nats.errors.NoRespondersError` at once when nobody serves the partition (the
+    group then goes on the unpartitioned subject through `request`)."""
     report = Report()
     processes: dict[str, list[Item]] = {}
     for item in items:
@@ -149,7 +154,7 @@ async def import_items(
         # Validated with its process (below), so that the first processes are sent meanwhile.
         processes.setdefault(item.release["ocid"], []).append(item)
     limit = asyncio.Semaphore(CONCURRENCY)
-    group = _Group(request)
+    group = _Group(request, partition_request or request)
 
     async def one_process(releases: list[Item]) -> None:
         async with limit:
@@ -403,8 +408,9 @@ class _Group:
     group goes on the unpartitioned subject, where any process takes it. A group's processes
     are all different aggregates from any other group's, so any process may take any group."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, partition_request: Request) -> None:
         self._request = request
+        self._partition_request = partition_request
         self._active = 0  # processes running
         self._blocked = 0  # of which waiting for an answer (queued, or sent)
         self._queues: dict[str, list[_Waiting]] = {}  # per actor (one per request)
@@ -478,7 +484,7 @@ class _Group:
                 partition = next(self._turns) % COMMAND_PARTITIONS
                 subject = REGISTRY.partitioned_command_subject(kind.command_type, partition)
                 with contextlib.suppress(nats.errors.NoRespondersError):
-                    data = await self._request(subject, payload)
+                    data = await self._partition_request(subject, payload)
             if data is None:
                 data = await self._request(REGISTRY.command_subject(kind.command_type), payload)
         except (TimeoutError, ConnectionError) as exc:  # the outcome is unknown: ask again

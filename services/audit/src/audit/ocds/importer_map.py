@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, get_args
 
@@ -116,12 +116,14 @@ class ProcessState:
 
     def copy(self) -> ProcessState:
         """A copy to change freely: its dictionaries and lists are its own (their values,
-        strings, dates and numbers, are immutable). A third of `copy.deepcopy`'s time."""
-        return ProcessState(
-            self.planned, self.published, self.cancelled, self.framework, self.authority,
-            dict(self.lots), {k: list(v) for k, v in self.suppliers.items()},
-            {k: dict(v) for k, v in self.contracts.items()},
-        )  # fmt: skip
+        strings, dates and numbers, are immutable). A third of `copy.deepcopy`'s time.
+        `replace` carries every other field over, one added later included."""
+        return replace(
+            self,
+            lots=dict(self.lots),
+            suppliers={k: list(v) for k, v in self.suppliers.items()},
+            contracts={k: dict(v) for k, v in self.contracts.items()},
+        )
 
 
 @dataclass
