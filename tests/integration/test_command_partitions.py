@@ -22,6 +22,7 @@ from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import COMMAND_PARTITIONS, BoundedContext, command_partition
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandService
+from eventstore.flushing import flushed
 from eventstore.partitions import PartitionServer, owned_by
 from eventstore.serving import partition_key, send_command
 from eventstore.store import EventStore
@@ -197,23 +198,15 @@ async def test_a_stop_during_a_handover_waits_for_its_drain(nats_server: NatsSer
     try:
         await a.start()
         assert given in a.partitions  # alone: all of them
-        await ncs[0].flush()  # its subscriptions are on the server before anything is sent
+        await flushed(ncs[0])  # its subscriptions are on the server before anything is sent
         # A command its handler holds until released: the drain of its subscription waits.
-        # Delivered means in a's handler: a plain publish is at most once, and in about one
-        # run in ten of this module (never alone) the server did not deliver the first one
-        # to the just-flushed subscription (the connection's counters showed it never
-        # arrived), so it is sent again, as any sender of commands does when not answered.
-        for attempt in range(20):  # (a bound that only turns a hang into a failure)
-            subject = context.partitioned_command_subject("Record", given)
-            await ncs[2].publish(subject, f"held-{attempt}".encode())
-            await ncs[2].flush()
-            for _ in range(20):
-                if started:
-                    break
-                await asyncio.sleep(0.05)
+        await ncs[2].publish(context.partitioned_command_subject("Record", given), b"held")
+        await flushed(ncs[2])
+        for _ in range(600):  # delivered means in a's handler (a bound, not a timing)
             if started:
                 break
-        assert started, "no held command reached the member"
+            await asyncio.sleep(0.05)
+        assert started == ["held"], "the held command did not reach the member"
         await b.start()
         for _ in range(600):  # (a bound that only turns a hang into a failure)
             if given not in a.partitions:  # taken off: its handover is draining it
