@@ -311,6 +311,10 @@ LONE_TURN = 0.5
 YIELDING_TURN = 0.01
 CONTENTION_MEMORY = 5.0  # seconds since another runner last waited
 FIRST_CHUNK = 16  # events in a runner's first transaction, before it knows their cost
+# A runner starting from nothing asks the streams' heads (to defer its read indexes) and
+# waits this long for a broker that cannot answer just now before it keeps its indexes.
+HEADS_PATIENCE = 15.0  # seconds
+HEADS_PAUSE = 0.25
 
 
 class RunnerFactory(Protocol):
@@ -594,13 +598,33 @@ class ProjectionRunner:
             isinstance(s, CatchUpSubscriber) for s in subscribers
         ):
             return False
-        heads = await self.stream_heads()
+        heads = await self._heads_at_start()
         indexes = read_indexes(self.metadata)
-        if max(heads.values(), default=0) <= CATCH_UP_FROM or not indexes:
+        if heads is None or max(heads.values(), default=0) <= CATCH_UP_FROM or not indexes:
             return False
         await asyncio.to_thread(self._ddl, lambda conn: drop(conn, indexes))
         self.deferred_indexes = len(indexes)
         return True
+
+    async def _heads_at_start(self) -> dict[str, int] | None:
+        """The streams' heads, waiting out a broker that cannot say just now (a cluster
+        electing its stream leaders under load) for up to `HEADS_PATIENCE`; None then: the
+        read indexes are kept (a slower catch-up, not a service that dies at start)."""
+        from eventstore.errors import is_transient
+
+        deadline = asyncio.get_running_loop().time() + HEADS_PATIENCE
+        while True:
+            try:
+                return await self.stream_heads()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if asyncio.get_running_loop().time() >= deadline:
+                    log.info(
+                        "heads of %s unknown (%r): read indexes kept", self.projection.key, exc
+                    )
+                    return None
+                await asyncio.sleep(HEADS_PAUSE)
 
     async def _index_after_catch_up(self, subscribers: list[Subscription]) -> None:
         from eventstore.rebuild_indexes import ensure

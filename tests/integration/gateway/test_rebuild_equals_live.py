@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import nats.errors
+import pytest
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine, MetaData, inspect, select
 
@@ -19,8 +21,11 @@ from bench.direct import build_read_models, stored_events
 from bench.history.generator import generate
 from bench.loader import load_history
 from bootstrap.parts import projection_runner
+from contracts_schema.subjects import BoundedContext
+from eventstore import projection
 from eventstore.projection import checkpoints
 from eventstore.rebuild_indexes import drop, read_indexes
+from eventstore.sources import JetStreamSource
 from eventstore.sql import make_engine
 from gateway.projections import ALL
 
@@ -151,3 +156,41 @@ def test_a_runner_creates_the_indexes_a_stopped_rebuild_left_out(sqlite_url: str
     runner.create_tables()  # the next start
     assert _indexes(engine, runner.metadata) == before
     engine.dispose()
+
+
+class HeadsUnavailableAtFirst(JetStreamSource):
+    """The real stream source, whose first `failures` head lookups time out as a cluster
+    electing its stream leaders under load answers."""
+
+    def __init__(self, nc: NATS, failures: int) -> None:
+        super().__init__(nc)
+        self.failures = failures
+
+    async def last_seq(self, context: BoundedContext) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            raise nats.errors.TimeoutError
+        return await super().last_seq(context)
+
+
+async def test_a_runner_starting_while_the_heads_cannot_be_read_waits_and_still_catches_up(
+    nats_client: NATS, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transient failure to read the streams' heads at start is waited out (the runner
+    then defers its indexes as usual); one that outlasts the patience keeps the indexes.
+    Neither stops the runner (a service used to die at start on one timeout)."""
+    loaded = await load_history(nats_client, generate(seed=31, events=2_500))
+    monkeypatch.setattr(projection, "HEADS_PAUSE", 0.01)
+    for failures, patience, deferred in ((3, 15.0, True), (10_000, 0.1, False)):
+        monkeypatch.setattr(projection, "HEADS_PATIENCE", patience)
+        source = HeadsUnavailableAtFirst(nats_client, failures)
+        engine = make_engine(database_url)
+        runner = projection_runner(source, engine, ALL[0](), batch=500)
+        try:
+            await runner.start()
+            assert await runner.wait_until(loaded.last_seq, timeout=120)
+            await runner.read_indexes_built()
+            assert (runner.deferred_indexes > 0) is deferred
+        finally:
+            await runner.stop()
+            engine.dispose()
