@@ -672,8 +672,9 @@ class ProjectionRunner:
         # history) before the runner is stopped: none is left to hang the loop's shutdown.
         await asyncio.gather(*self._applying, return_exceptions=True)
         # A stopped runner's read model holds no timelines: a long catch-up may have frozen
-        # them (`eventstore.catchup`), out of the cyclic collector's reach; forgotten here,
-        # reference counting frees them. A next start loads what it needs again.
+        # them (`eventstore.collector.relaxed_for_catch_up`), out of the cyclic collector's
+        # reach; forgotten here, reference counting frees them. A next start loads what it
+        # needs again.
         self._forget()
         self._committed.clear()
         await asyncio.to_thread(self._leadership.release)
