@@ -41,6 +41,8 @@ def _client_error(error: GraphQLError) -> bool:
 
 
 class GatewaySchema(strawberry.Schema):
+    document_cache: DocumentCache  # the guard's: kept documents and their compiled plans
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -55,7 +57,7 @@ class GatewaySchema(strawberry.Schema):
 NODE_TYPES = [Programme, Tender, Contract, Supplier, Organisation, Participant, CallOff, Event]
 
 
-def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
+def build_schema(settings: GatewaySettings | None = None) -> GatewaySchema:
     settings = settings or GatewaySettings()
     # The limiters' rules are built once: each QueryDepthLimiter/MaxAliasesLimiter instance
     # makes a new rule class, so building them per request gave every request a new
@@ -67,7 +69,7 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
     ]
     cache = DocumentCache(settings.parse_cache_bytes)  # one per schema, bounded in bytes
     lane = Lane(settings.lane_duty, max_waiting=256)
-    return GatewaySchema(
+    schema = GatewaySchema(
         # The audit fields carry their own asOf/knownAt; every gateway root gets both clocks.
         query=merge_types("Query", (with_horizons(Query), AuditQuery)),
         # the table (internal commands are none), and the erasure of a person (privacy)
@@ -86,3 +88,5 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         # Plain attributes of rows are read without a resolver call per field (execution.py).
         execution_context_class=PlainFieldsExecutionContext,
     )
+    schema.document_cache = cache
+    return schema

@@ -265,17 +265,19 @@ def _longest_list(value: Any) -> int:
     return longest
 
 
+Entry = tuple[DocumentNode, list[GraphQLError], Measured, dict[Any, Any]]
+
+
 class DocumentCache:
-    """Parsed documents and validation results, LRU, bounded by the query bytes it holds."""
+    """Parsed documents and validation results, LRU, bounded by the query bytes it holds;
+    beside each, its compiled plans (compiled.py), evicted with it."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._entries: OrderedDict[str, tuple[DocumentNode, list[GraphQLError], Measured]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
 
-    def get(self, query: str) -> tuple[DocumentNode, list[GraphQLError], Measured] | None:
+    def get(self, query: str) -> Entry | None:
         entry = self._entries.get(query)
         if entry is not None:
             self._entries.move_to_end(query)
@@ -288,7 +290,7 @@ class DocumentCache:
             return
         if query in self._entries:
             self.bytes -= len(query)
-        self._entries[query] = (document, errors, Measured())
+        self._entries[query] = (document, errors, Measured(), {})
         self._entries.move_to_end(query)
         self.bytes += size
         while self.bytes > self.max_bytes and self._entries:
@@ -332,6 +334,34 @@ class Lane:
             self.waiting -= 1
 
 
+def admitted(
+    cache: DocumentCache,
+    settings: GatewaySettings,
+    schema: GraphQLSchema,
+    query: str,
+    variables: Mapping[str, Any] | None,
+    anonymous: bool,
+) -> tuple[DocumentNode, dict[Any, Any]] | None:
+    """The kept document `DocumentGuard.on_parse` would pass on for this request without a
+    word (within every limit, validated without errors), and its compiled plans; None when
+    the guard would say anything (it then says it: the caller runs the request through it).
+    """
+    cached = cache.get(query)
+    if cached is None or cached[1]:
+        return None
+    limits = Limits.of(settings, anonymous)
+    who = "anonymous clients" if anonymous else "signed-in clients"
+    if _longest_list(variables) > settings.max_list_argument:
+        return None
+    if len(query.encode("utf-8", "surrogatepass")) > limits.query_bytes:
+        return None
+    try:
+        cached[2].check(cached[0], schema, variables, limits, settings.max_page_size, who)
+    except GraphQLError:
+        return None
+    return cached[0], cached[3]
+
+
 class DocumentGuard(SchemaExtension):
     """Bounded parse, the cost model, then cached validation (replaces strawberry's
     ParserCache, ValidationCache and MaxTokensLimiter, whose token count skips comments)."""
@@ -372,7 +402,7 @@ class DocumentGuard(SchemaExtension):
                 )
             cached = self.cache.get(query)
             if cached is not None:
-                document, errors, measured = cached
+                document, errors, measured, _ = cached
                 page_cap = self.settings.max_page_size
                 schema = ec.schema._schema
                 measured.check(document, schema, ec.variables, limits, page_cap, who)
