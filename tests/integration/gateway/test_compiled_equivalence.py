@@ -185,9 +185,9 @@ NOT_PLANNED = [
     '{ contract(contractId: "%(framework)s") { id contractId lawFindings { code } } }',
     '{ contract(contractId: "%(framework)s") { tender { title } callOffs { supplier { name } } } }',
     '{ contract(contractId: "%(framework)s") { participants { powerOfAttorneyRef } } }',
-    '{ events(first: 3) { nodes { actor position } } }',
-    '{ contracts(first: 3) { nodes { contractId } } }',
-    '{ __schema { queryType { name } } }',
+    "{ events(first: 3) { nodes { actor position } } }",
+    "{ contracts(first: 3) { nodes { contractId } } }",
+    "{ __schema { queryType { name } } }",
 ]
 ERRORS = [
     # a page past the cap, a cursor of another list, a knownAt without a timezone
@@ -198,7 +198,7 @@ ERRORS = [
     """{ a: contract(contractId: "%(framework)s", asOf: "2020-01-01") { contractId }
          b: contract(contractId: "%(framework)s") { contractId } }""",
     '{ contract(contractId: "%(framework)s", consistencyToken: "nonsense") { contractId } }',
-    '{ events(filter: {aggregateType: NOTHING}) { totalCount } }',
+    "{ events(filter: {aggregateType: NOTHING}) { totalCount } }",
     '{ expiringContracts(from: "not a date", to: "%(to)s") { totalCount } }',
     '{ contract(contractId: "%(framework)s") { contractId noSuchField } }',
 ]
@@ -231,7 +231,10 @@ def documents(ids: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
         (EVENTS, {"first": 5}),
         (EVENTS, {"f": {"organisationCode": ids["holder"]}, "first": 4}),
         (EVENTS, {"f": {"organisationCode": ids["other"]}}),
-        (EVENTS, {"f": {"eventTypes": ["CallOffAwarded", "ContractSigned"], "context": "REGISTRY"}}),
+        (
+            EVENTS,
+            {"f": {"eventTypes": ["CallOffAwarded", "ContractSigned"], "context": "REGISTRY"}},
+        ),
         (EVENTS, {"f": {"recordedFrom": ids["recorded"], "aggregateType": "CONTRACT"}}),
         (EVENTS, {"f": {"aggregateId": ids["tender"]}, "knownAt": ids["recorded"]}),
         (EVENTS, {"f": {"eventTypes": []}, "first": 2}),
@@ -267,12 +270,13 @@ PLANNED = 30  # the first documents, answered by plans when a coordinator asks
 
 async def test_the_bench_queries_are_answered_by_their_plans(pair: Pair) -> None:
     token = roles(pair)["coordinator"]
-    await test_every_document_answers_the_same_compiled_and_plain_as_every_role(pair)
-    for query, variables in documents(pair.ids)[:3] + [documents(pair.ids)[4]]:
+    asked = documents(pair.ids)
+    for query, variables in [*asked[:3], asked[4]]:
+        await pair.ask(query, variables, token)  # kept
         before = pair.app.state.graphql.compiled.answered
         _, raw, after = await pair.ask(query, variables, token)
         assert "errors" not in json.loads(raw)
-        assert after == before + 2  # both askings (the document is kept since `pick`)
+        assert after == before + 2  # both askings
 
 
 async def test_what_a_plan_does_not_cover_runs_the_ordinary_way(pair: Pair) -> None:
