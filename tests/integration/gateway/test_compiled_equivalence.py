@@ -156,6 +156,11 @@ PAGES = """query($from: Date!, $to: Date!, $first: Int, $after: String) {
     nodes { contractId status contractingAuthorityCode }
   }
 }"""
+LAST_CURSOR = """query($from: Date!, $to: Date!) {
+  expiringContracts(from: $from, to: $to, first: 4) {
+    pageInfo { endCursor } edges { node { contractId } } }
+  after: expiringContracts(from: $from, to: $to, first: 0) { pageInfo { endCursor } }
+}"""
 PAST = """query($from: Date!, $to: Date!, $asOf: Date, $knownAt: DateTime) {
   expiringContracts(from: $from, to: $to, first: 5, asOf: $asOf, knownAt: $knownAt) {
     totalCount edges { cursor node { contractId status endDate } }
@@ -222,6 +227,7 @@ def documents(ids: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
         (PAGES, {"from": f, "to": t, "first": 0}),
         (PAGES, {"from": ids["mid"], "to": t}),
         (PAGES, {"from": t, "to": f}),
+        (LAST_CURSOR, {"from": f, "to": t}),
         (PAST, {"from": f, "to": t, "asOf": "2019-06-01"}),
         (PAST, {"from": f, "to": t, "knownAt": "2019-06-01T12:00:00+02:00"}),
         (PAST, {"from": f, "to": t, "asOf": "2021-01-01", "knownAt": ids["recorded"]}),
@@ -265,7 +271,7 @@ async def test_every_document_answers_the_same_compiled_and_plain_as_every_role(
                 assert (after > before) == (i < PLANNED), (query, variables)
 
 
-PLANNED = 30  # the first documents, answered by plans when a coordinator asks
+PLANNED = 31  # the first documents, answered by plans when a coordinator asks
 
 
 async def test_the_bench_queries_are_answered_by_their_plans(pair: Pair) -> None:

@@ -28,8 +28,11 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLField,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -68,8 +71,14 @@ PLAIN_PARTS = {("pageInfo", "hasNextPage"), ("pageInfo", "endCursor"), ("edges",
 ALLOWED_DIRECTIVES = frozenset({"include", "skip"})  # collect_fields applies both
 
 Row = Any  # a RowMapping, or a dict of one
-# (response key, __typename or None, column, convert, coerce, non-null, list, items non-null)
-Leaf = tuple[str, str | None, str, Callable[[Any], Any] | None, Coerce | None, bool, bool, bool]
+# (response key, __typename or None, column, convert, coerce, non-null, list, items non-null,
+# the shortcut: TEXT_VALUE, INT_VALUE, BOOL_VALUE, TEXT_LIST, an enum's names by column value,
+# or None)
+Leaf = tuple[
+    str, str | None, str, Callable[[Any], Any] | None, Coerce | None, bool, bool, bool, Any
+]
+TEXT_VALUE, INT_VALUE, BOOL_VALUE, TEXT_LIST = "text", "int", "bool", "text list"
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
 Run = Callable[[Context, Mapping[str, Any]], Awaitable[Any]]
 
 
@@ -102,7 +111,7 @@ def _sources() -> dict[str, dict[str, tuple[str, Callable[[Any], Any] | None]]]:
 def _complete(value: Any, leaf: Leaf) -> Any:
     """A leaf's value as graphql-core completes it; Fallback where it would report an
     error (a null in a non-null field, a value its coercion refuses)."""
-    _, _, _, _, coerce, non_null, is_list, items_non_null = leaf
+    _, _, _, _, coerce, non_null, is_list, items_non_null, _ = leaf
     if value is None:
         if non_null:
             raise Fallback
@@ -134,22 +143,51 @@ def _complete(value: Any, leaf: Leaf) -> Any:
 
 
 def _write(leaves: Sequence[Leaf], row: Row) -> dict[str, Any]:
-    """One object of leaves, from its row."""
+    """One object of leaves, from its row: the common cases inline, the rest completed as
+    graphql-core would (`_complete`)."""
     out: dict[str, Any] = {}
     for leaf in leaves:
-        key, typename, column, convert, coerce, non_null = leaf[:6]
+        key, typename, column, convert, _, non_null, _, _, fast = leaf
         if typename is not None:
             out[key] = typename
             continue
         value = row[column]
-        if convert is not None:
-            value = convert(value)
-        if type(value) is str and coerce in TEXT:
-            out[key] = value  # the common case inline
-        elif value is None and not non_null:
+        if value is None:
+            if non_null or convert is not None:
+                raise Fallback  # a null in a non-null field; a conversion that refuses it
             out[key] = None
-        else:
-            out[key] = _complete(value, leaf)
+            continue
+        kind = type(value)
+        if fast is TEXT_VALUE:
+            if kind is str:
+                out[key] = value
+                continue
+        elif fast.__class__ is dict:  # an enum's name by the column's value
+            name = fast.get(value) if kind is str else None
+            if name is not None:
+                out[key] = name
+                continue
+            name = _complete(value if convert is None else convert(value), leaf)
+            if kind is str:
+                fast[value] = name
+            out[key] = name
+            continue
+        elif fast is INT_VALUE:
+            if kind is int and INT_MIN <= value <= INT_MAX:
+                out[key] = value
+                continue
+        elif fast is BOOL_VALUE:
+            if kind is bool:
+                out[key] = value
+                continue
+        elif fast is TEXT_LIST and kind is list:
+            for item in value:
+                if type(item) is not str:
+                    break
+            else:
+                out[key] = value  # read only: the answer is encoded before anything else
+                continue
+        out[key] = _complete(value if convert is None else convert(value), leaf)
     return out
 
 
@@ -357,7 +395,7 @@ class Compiler:
             if not _plain(found) or node.arguments or node.selection_set is not None:
                 return None
             if node.name.value == "__typename":
-                leaves.append((key, kind.name, "", None, None, True, False, False))
+                leaves.append((key, kind.name, "", None, None, True, False, False, None))
                 continue
             field = kind.fields.get(node.name.value)
             attribute = _attribute(field) if field is not None else None
@@ -367,13 +405,36 @@ class Compiler:
             if leaf is None:
                 return None
             column, convert = source[attribute]
-            coerce = self._coercion(leaf)
-            leaves.append((key, None, column, convert, coerce, non_null, is_list, items_non_null))
+            leaves.append(self._leaf(key, column, convert, leaf, non_null, is_list, items_non_null))
         return leaves
+
+    def _leaf(
+        self,
+        key: str,
+        column: str,
+        convert: Callable[[Any], Any] | None,
+        leaf: Any,
+        non_null: bool,
+        is_list: bool,
+        items_non_null: bool,
+    ) -> Leaf:
+        coerce = self._coercion(leaf)
+        fast: Any = None
+        if is_list:
+            fast = TEXT_LIST if coerce in TEXT else None
+        elif isinstance(leaf, GraphQLEnumType):
+            fast = {}  # filled as values are met (the names of one plan's column)
+        elif coerce in TEXT and convert is None:
+            fast = TEXT_VALUE
+        elif leaf is GraphQLInt and convert is None:
+            fast = INT_VALUE
+        elif leaf is GraphQLBoolean and convert is None:
+            fast = BOOL_VALUE
+        return (key, None, column, convert, coerce, non_null, is_list, items_non_null, fast)
 
     def _connection(
         self, field: GraphQLField, details: FieldDetailsList
-    ) -> tuple[Callable[[int, Sequence[Row], list[str], bool], dict[str, Any]], set[str]] | None:
+    ) -> tuple[Callable[[int, Sequence[Row], list[str], bool], Any], set[str], str] | None:
         """A connection's writer (totalCount, pageInfo, edges with cursors and nodes, nodes),
         and the columns its nodes read; None when it selects anything else."""
         kind = _named_object(field.type)
@@ -433,13 +494,13 @@ class Compiler:
                     out[key] = total
                 elif name == "edges":
                     edges = []
-                    for row, cursor in zip(rows, cursors, strict=True):
+                    for i, row in enumerate(rows):
                         edge: dict[str, Any] = {}
                         for sub_key, sub_name, leaves in extra:
                             if sub_name == "node":
                                 edge[sub_key] = _write(leaves, row)
                             elif sub_name == "cursor":
-                                edge[sub_key] = cursor
+                                edge[sub_key] = cursors[i]  # every row's (`mode`)
                             else:
                                 edge[sub_key] = leaves  # __typename
                         edges.append(edge)
@@ -460,7 +521,21 @@ class Compiler:
                     out[key] = extra  # __typename
             return out
 
-        return write, columns
+        # The cursors the answer holds: every edge's, or only the page's last (endCursor).
+        chosen = {
+            (name, item[1])
+            for _, name, extra in parts
+            if name in ("edges", "pageInfo")
+            for item in extra
+        }
+        mode = (
+            "every"
+            if ("edges", "cursor") in chosen
+            else "last"
+            if ("pageInfo", "endCursor") in chosen
+            else "none"
+        )
+        return write, columns, mode
 
     # -- the root fields a plan answers ------------------------------------------------------
 
@@ -474,7 +549,7 @@ class Compiler:
         found = self._connection(field, details)
         if found is None:
             return None
-        write, selected = found
+        write, selected, mode = found
         columns = tuple(sorted({*CONTRACT_BASE, *selected}))
         name = node.name.value
 
@@ -493,6 +568,7 @@ class Compiler:
                 args.get("after"),
                 (c, columns),
                 parameters,
+                mode,
             )
             return write(total, rows, cursors, more)
 
@@ -507,7 +583,7 @@ class Compiler:
         found = self._connection(field, details)
         if found is None:
             return None
-        write, _ = found  # the event log's pages read whole rows (as its resolver)
+        write, _, mode = found  # the event log's pages read whole rows (as its resolver)
         definition = EventFilter.__strawberry_definition__  # type: ignore[attr-defined]
         names = {self.names.from_field(f): f.python_name for f in definition.fields}
         name = node.name.value
@@ -520,7 +596,7 @@ class Compiler:
             f = None if given is None else EventFilter(**{names[k]: v for k, v in given.items()})
             query, order, parameters = event_log_query(context, f)
             total, rows, cursors, more = await page_rows(
-                context, query, order, args.get("first"), args.get("after"), None, parameters
+                context, query, order, args.get("first"), args.get("after"), None, parameters, mode
             )
             return write(total, rows, cursors, more)
 
@@ -627,7 +703,7 @@ class Compiler:
         if node.selection_set is not None:
             return None
         if node.name.value == "__typename":
-            return [(key, kind.name, "", None, None, True, False, False)]
+            return [(key, kind.name, "", None, None, True, False, False, None)]
         field = kind.fields.get(node.name.value)
         attribute = _attribute(field) if field is not None else None
         if field is None or attribute is None or attribute not in source:
@@ -636,5 +712,4 @@ class Compiler:
         if leaf is None:
             return None
         column, convert = source[attribute]
-        coerce = self._coercion(leaf)
-        return [(key, None, column, convert, coerce, non_null, is_list, items_non_null)]
+        return [self._leaf(key, column, convert, leaf, non_null, is_list, items_non_null)]

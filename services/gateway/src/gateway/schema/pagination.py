@@ -122,7 +122,7 @@ async def page(
 ) -> Connection[T]:
     """A page of `query` as a Connection of `convert`ed rows (see `page_rows`)."""
     total, rows, cursors, more = await page_rows(
-        info.context, query, order, first, after, columns, parameters
+        info.context, query, order, first, after, columns, parameters, "every"
     )
     edges = [Edge(cursor=cursor, node=convert(r)) for cursor, r in zip(cursors, rows, strict=True)]
     return Connection(
@@ -140,8 +140,10 @@ async def page_rows(
     after: str | None,
     columns: tuple[FromClause, Sequence[str]] | None = None,
     parameters: dict[str, Any] | None = None,
+    cursors: str = "every",
 ) -> tuple[int, Sequence[Any], list[str], bool]:
-    """(totalCount, the page's rows, their cursors, hasNextPage).
+    """(totalCount, the page's rows, their cursors, hasNextPage). `cursors`: "every" row's,
+    only the "last" row's (a page whose edges are not asked for their cursors), or "none".
 
     `columns`: the query selects all of a table or view; only these of its columns are
     read (selection.py) and `convert` sees the others as None. The order's columns (the
@@ -190,5 +192,6 @@ async def page_rows(
     # Asked together: one round trip (and one snapshot) for the count and the page.
     total, rows = await asyncio.gather(read.scalar(count, given), read.rows(rows_query, given))
     found: Sequence[Any] = [{**absent, **r} for r in rows[:size]] if absent else rows[:size]
-    cursors = [_encode([r[k] for k in keys]) for r in found]
-    return int(total or 0), found, cursors, len(rows) > size
+    chosen = found if cursors == "every" else found[-1:] if cursors == "last" else ()
+    encoded = [_encode([r[k] for k in keys]) for r in chosen]
+    return int(total or 0), found, encoded, len(rows) > size
