@@ -50,11 +50,12 @@ from graphql.execution.collect_fields import (
     collect_fields,
     collect_subfields,
 )
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 from strawberry import Schema
 
 from contracts_schema.registry.state import ContractKind, ContractStatus
 from gateway.history.horizon import Asked, enter
+from gateway.schema.arguments import argument_reader
 from gateway.schema.context import Context
 from gateway.schema.execution import TEXT, Coerce, _attribute, _leaf_coercion, _shape
 from gateway.schema.guard import DocumentCache, admitted
@@ -80,6 +81,7 @@ Leaf = tuple[
 TEXT_VALUE, INT_VALUE, BOOL_VALUE, TEXT_LIST = "text", "int", "bool", "text list"
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
 Run = Callable[[Context, Mapping[str, Any]], Awaitable[Any]]
+ArgumentReader = Callable[[VariableValues], Mapping[str, Any]]
 
 
 def _sources() -> dict[str, dict[str, tuple[str, Callable[[Any], Any] | None]]]:
@@ -328,7 +330,7 @@ class Compiler:
         if collected.new_defer_usages or collected.forbidden_directive_instances:
             return None
         self._fragments, self._values, self._operation = fragments, values, operation
-        steps: list[tuple[str, GraphQLField | None, FieldNode | None, Run | None]] = []
+        steps: list[tuple[str, ArgumentReader | None, FieldNode | None, Run | None]] = []
         for key, details in collected.grouped_field_set.items():
             if not _plain(details):
                 return None
@@ -341,20 +343,24 @@ class Compiler:
             run = None if field is None or make is None else make(field, details, node)
             if run is None:
                 return None
-            steps.append((key, field, node, run))
+            try:
+                read = argument_reader(field, node)
+            except Exception:  # a default graphql-core would refuse: it says so
+                return None
+            steps.append((key, read, node, run))
         typename = root.name
 
         async def plan(context: Context, values: VariableValues) -> dict[str, Any]:
             data: dict[str, Any] = {}
-            pending: list[tuple[str, Awaitable[Any]]] = []
-            for key, field, node, run in steps:
+            asked: list[tuple[str, Run, Mapping[str, Any]]] = []
+            for key, read, _, run in steps:
                 if run is None:
                     data[key] = typename
                     continue
-                assert field is not None
-                assert node is not None
+                assert read is not None
                 data[key] = None  # the place of the key in the answer
-                pending.append((key, run(context, get_argument_values(field, node, values))))
+                asked.append((key, run, read(values)))  # every root's before any runs
+            pending = [(key, run(context, args)) for key, run, args in asked]
             if len(pending) == 1:
                 data[pending[0][0]] = await pending[0][1]
             elif pending:
