@@ -575,6 +575,7 @@ class Compiler:
                 (c, columns),
                 parameters,
                 mode,
+                fill=False,  # the plan reads only the columns it selected
             )
             return write(total, rows, cursors, more)
 

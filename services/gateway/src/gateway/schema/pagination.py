@@ -141,9 +141,11 @@ async def page_rows(
     columns: tuple[FromClause, Sequence[str]] | None = None,
     parameters: dict[str, Any] | None = None,
     cursors: str = "every",
+    fill: bool = True,
 ) -> tuple[int, Sequence[Any], list[str], bool]:
     """(totalCount, the page's rows, their cursors, hasNextPage). `cursors`: "every" row's,
     only the "last" row's (a page whose edges are not asked for their cursors), or "none".
+    `fill`: narrowed rows hold the columns not read as None (else only those read).
 
     `columns`: the query selects all of a table or view; only these of its columns are
     read (selection.py) and `convert` sees the others as None. The order's columns (the
@@ -191,7 +193,8 @@ async def page_rows(
         count, rows_query, absent = read.statement(shape, build)
     # Asked together: one round trip (and one snapshot) for the count and the page.
     total, rows = await asyncio.gather(read.scalar(count, given), read.rows(rows_query, given))
-    found: Sequence[Any] = [{**absent, **r} for r in rows[:size]] if absent else rows[:size]
+    whole = absent and fill  # the columns not read, as None (for a whole-row `convert`)
+    found: Sequence[Any] = [{**absent, **r} for r in rows[:size]] if whole else rows[:size]
     chosen = found if cursors == "every" else found[-1:] if cursors == "last" else ()
     encoded = [_encode([r[k] for k in keys]) for r in chosen]
     return int(total or 0), found, encoded, len(rows) > size
