@@ -71,45 +71,48 @@ class GatewayGraphQL(GraphQL[Context, None]):
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         with server_span("graphql", headers, **{"http.method": scope["method"]}):
             request = Request(scope=scope, receive=receive)
-            context = await self.get_context(request, None)
-            response = await self._compiled(request, context)
+            response, tried = await self._compiled(request)
             if response is None:
                 # The ordinary way, on a context of its own (its loaders and horizon as if
                 # nothing had run): only a read-your-writes wait that failed is not waited
                 # out twice.
                 fresh = await self.get_context(request, None)
-                fresh._failed.update(context._failed)
+                if tried is not None:
+                    fresh._failed.update(tried._failed)
                 try:
                     response = await self.run(request, context=fresh)
                 except HTTPException as e:
                     response = PlainTextResponse(e.reason, status_code=e.status_code)
             await response(scope, receive, send)
 
-    async def _compiled(self, request: Request, context: Context) -> Response | None:
+    async def _compiled(self, request: Request) -> tuple[Response | None, Context | None]:
         """The answer of a kept document's compiled plan (schema/compiled.py), or None when
-        the request is not one a plan answers as strawberry would."""
+        the request is not one a plan answers as strawberry would; and the context the plan
+        ran on, if one did."""
         if self.compiled is None or request.method != "POST":
-            return None
+            return None, None
         if "application/json" not in request.headers.get("content-type", ""):
-            return None
+            return None, None
         if self._get_stream_transport_from_headers(request.headers) is not None:
-            return None
+            return None, None
         try:
             data = self.decode_json(await request.body())
         except HTTPException:
-            return None  # strawberry's view says what is wrong with the body
+            return None, None  # strawberry's view says what is wrong with the body
         if not isinstance(data, dict) or data.get("extensions") is not None:
-            return None
+            return None, None
         query, variables = data.get("query"), data.get("variables")
         operation = data.get("operationName")
         if not isinstance(query, str) or not isinstance(variables, dict | None):
-            return None
+            return None, None
         if not isinstance(operation, str | None):
-            return None
+            return None, None
+        context = await self.get_context(request, None)
         answer = await self.compiled.answer(context, query, variables, operation)
         if answer is None:
-            return None
-        return Response(self.encode_json(answer), status_code=200, media_type="application/json")
+            return None, context
+        body = self.encode_json(answer)
+        return Response(body, status_code=200, media_type="application/json"), context
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_json(data)
