@@ -20,6 +20,8 @@ import httpx
 import pytest
 
 from bench.suites.graphql import EXPIRING, FRAMEWORK, TENDER_AS_OF
+from contracts_schema.subjects import CONTEXTS
+from eventstore.memory import InMemoryEventStore
 from gateway.app import build_app
 from tests.corpus import corpus
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
@@ -36,13 +38,19 @@ class Pair:
     ids: dict[str, Any]
 
     async def ask(
-        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes, int]:
         """Both apps' answers, asserted equal: (status, body, plans answered so far)."""
         body: dict[str, Any] = {"query": query}
         if variables is not None:
             body["variables"] = variables
-        headers = {"Authorization": token} if token is not None else {}
+        headers = dict(headers or {})
+        if token is not None:
+            headers["Authorization"] = token
         expected = await self.plain.post("/graphql", json=body, headers=headers)
         for _ in range(2):  # kept by the first asking, compiled (or not) at the second
             got = await self.compiled.post("/graphql", json=body, headers=headers)
@@ -299,3 +307,30 @@ async def test_a_forbidden_list_falls_back_to_the_ordinary_error(pair: Pair) -> 
     assert status == 200
     assert answer["data"]["contract"]["participants"] is None
     assert {e["extensions"]["code"] for e in answer["errors"]} == {"FORBIDDEN"}
+
+
+async def test_read_your_writes_waits_are_kept(pair: Pair) -> None:
+    """The consistency token, as an argument or a header: reached (the plan answers after
+    the wait) or malformed (the ordinary error), alike on both paths."""
+    token = roles(pair)["coordinator"]
+    registry = CONTEXTS["registry"]
+    assert isinstance(pair.gateway.source, InMemoryEventStore)
+    kept = f"{registry.stream}:{await pair.gateway.source.last_seq(registry)}"
+    variables = {"id": pair.ids["framework"]}
+    with_argument = FRAMEWORK.replace(
+        "contract(contractId: $id)", "contract(contractId: $id, consistencyToken: $t)"
+    ).replace("query Framework($id: String!)", "query Framework($id: String!, $t: String)")
+    await pair.ask(with_argument, {**variables, "t": kept}, token)  # kept
+    before = pair.app.state.graphql.compiled.answered
+    _, raw, after = await pair.ask(with_argument, {**variables, "t": kept}, token)
+    assert "errors" not in json.loads(raw)
+    assert after == before + 2
+    _, raw, _ = await pair.ask(FRAMEWORK, variables, token, {"x-consistency-token": kept})
+    assert "errors" not in json.loads(raw)
+    for bad in ("nonsense", "REGISTRY:x"):
+        before = pair.app.state.graphql.compiled.answered
+        _, raw, after = await pair.ask(with_argument, {**variables, "t": bad}, token)
+        assert json.loads(raw)["errors"]
+        assert after == before
+        _, raw, _ = await pair.ask(FRAMEWORK, variables, token, {"x-consistency-token": bad})
+        assert json.loads(raw)["errors"]
