@@ -521,6 +521,8 @@ def contract_participants(
 
 def call_offs_seen(principal: Principal, rows: Iterable[RowMapping]) -> list[RowMapping]:
     """A framework's call-offs as `principal` may see them: a participant its own only."""
+    if principal.sees_everything:
+        return list(rows)
     return [r for r in rows if principal.may_see_organisation(r["participant_code"])]
 
 
