@@ -8,7 +8,6 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     QueryDepthLimiter,
@@ -79,8 +78,9 @@ def build_schema(settings: GatewaySettings | None = None) -> GatewaySchema:
         # Factories: one extension instance per request. The guard parses (bounded by role),
         # measures the cost and validates, each with the shared byte-bounded cache.
         extensions=[
-            lambda: AddValidationRules(limits),
-            lambda: DocumentGuard(settings, cache, lane),
+            # (The depth, alias and introspection rules are the guard's: one extension fewer
+            # per request than strawberry's AddValidationRules beside it.)
+            lambda: DocumentGuard(settings, cache, lane, limits),
             # Domain, validation and limit errors reach the client; anything else is masked.
             lambda: MaskErrors(should_mask_error=lambda e: not _client_error(e)),
         ],

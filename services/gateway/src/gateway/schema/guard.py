@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from graphql import (
     parse,
     validate,
 )
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -366,11 +367,18 @@ class DocumentGuard(SchemaExtension):
     """Bounded parse, the cost model, then cached validation (replaces strawberry's
     ParserCache, ValidationCache and MaxTokensLimiter, whose token count skips comments)."""
 
-    def __init__(self, settings: GatewaySettings, cache: DocumentCache, lane: Lane) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        cache: DocumentCache,
+        lane: Lane,
+        rules: Sequence[type[ASTValidationRule]] = (),
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.cache = cache
         self.lane = lane
+        self.rules = rules  # validation rules after graphql's own (depth, aliases, ...)
         self.errors: list[GraphQLError] = []
 
     def _who(self) -> tuple[Limits, str]:
@@ -434,7 +442,12 @@ class DocumentGuard(SchemaExtension):
             max_comments=limits.tokens,
         )
         self._measure(document, limits, who)
-        rules = (*ec.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+        rules = (
+            *ec.validation_rules,
+            *self.rules,
+            MaybeNullValidationRule,
+            OneOfInputValidationRule,
+        )
         errors = validate(
             ec.schema._schema, document, rules, hide_suggestions=not self.settings.suggestions
         )
