@@ -67,7 +67,7 @@ class Fallback(Exception):
 
 
 NOT_COMPILED = object()  # kept for a document (operation) no plan covers
-KEPT_VARIANTS = 16  # plans per operation, by the values of the variables directives read
+KEPT_VARIANTS = 16  # operations per document, plans per operation (by directive variables)
 PLAIN_PARTS = {("pageInfo", "hasNextPage"), ("pageInfo", "endCursor"), ("edges", "cursor")}
 ALLOWED_DIRECTIVES = frozenset({"include", "skip"})  # collect_fields applies both
 
@@ -277,6 +277,8 @@ class Compiler:
         document, plans = found
         prepared = plans.get(operation_name)
         if prepared is None:
+            if len(plans) >= KEPT_VARIANTS:  # operation names are the client's: bounded
+                plans.clear()
             prepared = plans[operation_name] = self._prepare(document, operation_name)
         if prepared is NOT_COMPILED:
             return None
