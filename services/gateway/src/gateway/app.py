@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -25,6 +26,7 @@ from gateway.planner import PlannerStatistics
 from gateway.privacy.identities import IdentityStore
 from gateway.readmodels import ReadModels
 from gateway.schema.build import build_schema
+from gateway.schema.compiled import Compiler
 from gateway.schema.context import Context
 from gateway.schema.health import problems
 from gateway.settings import GatewaySettings
@@ -41,9 +43,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
         live: LiveEvents | None,
         audit: AuditSources | None = None,
         identities: IdentityStore | None = None,
+        compiled: bool = True,
     ) -> None:
+        schema = build_schema(settings)
         super().__init__(
-            build_schema(settings),
+            schema,
             graphql_ide="graphiql" if settings.graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # the legacy protocol is off
             max_subscriptions_per_connection=settings.max_subscriptions_per_client,
@@ -55,6 +59,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.audit = audit
         self.identities = identities or IdentityStore.open(settings.identity_database_url)
         self.planner = PlannerStatistics(read.engine)
+        self.compiled = Compiler(schema, settings, schema.document_cache) if compiled else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +70,49 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # mutation and the query that reads it with the consistency token join one trace.
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         with server_span("graphql", headers, **{"http.method": scope["method"]}):
-            await super().__call__(scope, receive, send)
+            request = Request(scope=scope, receive=receive)
+            response, tried = await self._compiled(request)
+            if response is None:
+                # The ordinary way, on a context of its own (its loaders and horizon as if
+                # nothing had run): only a read-your-writes wait that failed is not waited
+                # out twice.
+                fresh = await self.get_context(request, None)
+                if tried is not None:
+                    fresh._failed.update(tried._failed)
+                try:
+                    response = await self.run(request, context=fresh)
+                except HTTPException as e:
+                    response = PlainTextResponse(e.reason, status_code=e.status_code)
+            await response(scope, receive, send)
+
+    async def _compiled(self, request: Request) -> tuple[Response | None, Context | None]:
+        """The answer of a kept document's compiled plan (schema/compiled.py), or None when
+        the request is not one a plan answers as strawberry would; and the context the plan
+        ran on, if one did."""
+        if self.compiled is None or request.method != "POST":
+            return None, None
+        if "application/json" not in request.headers.get("content-type", ""):
+            return None, None
+        if self._get_stream_transport_from_headers(request.headers) is not None:
+            return None, None
+        try:
+            data = self.decode_json(await request.body())
+        except HTTPException:
+            return None, None  # strawberry's view says what is wrong with the body
+        if not isinstance(data, dict) or data.get("extensions") is not None:
+            return None, None
+        query, variables = data.get("query"), data.get("variables")
+        operation = data.get("operationName")
+        if not isinstance(query, str) or not isinstance(variables, dict | None):
+            return None, None
+        if not isinstance(operation, str | None):
+            return None, None
+        context = await self.get_context(request, None)
+        answer = await self.compiled.answer(context, query, variables, operation)
+        if answer is None:
+            return None, context
+        body = self.encode_json(answer)
+        return Response(body, status_code=200, media_type="application/json"), context
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_json(data)
@@ -94,8 +141,11 @@ def build_app(
     live: LiveEvents | None = None,
     audit: AuditSources | None = None,
     identities: IdentityStore | None = None,
+    compiled: bool = True,
 ) -> Starlette:
-    graphql = GatewayGraphQL(read, settings, commands, live, audit, identities)
+    """`compiled`: kept documents answered by their compiled plans (schema/compiled.py);
+    False runs every request through strawberry (the equivalence tests compare both)."""
+    graphql = GatewayGraphQL(read, settings, commands, live, audit, identities, compiled)
 
     async def metrics(_: Request) -> Response:
         await refresh(read)
@@ -106,7 +156,7 @@ def build_app(
         return JSONResponse({"ok": not found, "problems": found}, status_code=200)
 
     # Starlette 1.x: routes are declared up front (no add_websocket_route).
-    return Starlette(
+    app = Starlette(
         routes=[
             Route(
                 "/graphql",
@@ -119,3 +169,5 @@ def build_app(
             *console_routes(),  # /static (GraphiQL's assets) and /console
         ]
     )
+    app.state.graphql = graphql  # its compiler's counts (tests)
+    return app

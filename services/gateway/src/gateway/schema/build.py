@@ -8,7 +8,6 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     QueryDepthLimiter,
@@ -41,6 +40,8 @@ def _client_error(error: GraphQLError) -> bool:
 
 
 class GatewaySchema(strawberry.Schema):
+    document_cache: DocumentCache  # the guard's: kept documents and their compiled plans
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -55,7 +56,7 @@ class GatewaySchema(strawberry.Schema):
 NODE_TYPES = [Programme, Tender, Contract, Supplier, Organisation, Participant, CallOff, Event]
 
 
-def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
+def build_schema(settings: GatewaySettings | None = None) -> GatewaySchema:
     settings = settings or GatewaySettings()
     # The limiters' rules are built once: each QueryDepthLimiter/MaxAliasesLimiter instance
     # makes a new rule class, so building them per request gave every request a new
@@ -67,7 +68,7 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
     ]
     cache = DocumentCache(settings.parse_cache_bytes)  # one per schema, bounded in bytes
     lane = Lane(settings.lane_duty, max_waiting=256)
-    return GatewaySchema(
+    schema = GatewaySchema(
         # The audit fields carry their own asOf/knownAt; every gateway root gets both clocks.
         query=merge_types("Query", (with_horizons(Query), AuditQuery)),
         # the table (internal commands are none), and the erasure of a person (privacy)
@@ -77,8 +78,9 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         # Factories: one extension instance per request. The guard parses (bounded by role),
         # measures the cost and validates, each with the shared byte-bounded cache.
         extensions=[
-            lambda: AddValidationRules(limits),
-            lambda: DocumentGuard(settings, cache, lane),
+            # (The depth, alias and introspection rules are the guard's: one extension fewer
+            # per request than strawberry's AddValidationRules beside it.)
+            lambda: DocumentGuard(settings, cache, lane, limits),
             # Domain, validation and limit errors reach the client; anything else is masked.
             lambda: MaskErrors(should_mask_error=lambda e: not _client_error(e)),
         ],
@@ -86,3 +88,5 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
         # Plain attributes of rows are read without a resolver call per field (execution.py).
         execution_context_class=PlainFieldsExecutionContext,
     )
+    schema.document_cache = cache
+    return schema

@@ -38,6 +38,9 @@ class Context:
     websocket: bool = False  # subscriptions only there (graphql-transport-ws)
     identities: IdentityStore | None = None  # pseudonym <-> identity (gateway.privacy)
     _waited: set[str] = field(default_factory=set)
+    # Tokens whose wait failed: asked again in this request (the compiled executor's
+    # fallback runs the document again), they fail at once with the same error.
+    _failed: dict[str, ConsistencyError] = field(default_factory=dict)
 
     @cached_property
     def principal(self) -> Principal:
@@ -88,6 +91,9 @@ class Context:
     async def consistent(self, token: str | None = None) -> None:
         """Read-your-writes: wait (boundedly) until the projections reached the token(s)."""
         for candidate in (self.consistency_header, token):
+            if candidate and candidate in self._failed:
+                failed = self._failed[candidate]
+                raise ClientError(failed.message, failed.code) from failed
             if candidate and candidate not in self._waited:
                 # The token names the stream positions of the write: the events there carry
                 # the mutation's trace, and so do the projection spans that applied them.
@@ -96,6 +102,7 @@ class Context:
                     try:
                         await self.read.wait_for(candidate, self.settings.consistency_timeout)
                     except ConsistencyError as exc:
+                        self._failed[candidate] = exc
                         raise ClientError(exc.message, exc.code) from exc
                 self._waited.add(candidate)
 

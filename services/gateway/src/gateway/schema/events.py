@@ -12,7 +12,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from gateway.auth import Principal, Role
-from gateway.schema.context import Info
+from gateway.schema.context import Context, Info
 from gateway.schema.enums import AggregateType, EventContext
 from gateway.schema.errors import Forbidden
 from gateway.schema.pagination import Connection, page
@@ -92,7 +92,11 @@ async def event_organisations(info: Info, stream: str, seq: int) -> set[str]:
 
 
 def require_event_reader(info: Info) -> Principal:
-    principal = info.context.require_signed_in("the event log")
+    return require_event_reader_of(info.context)
+
+
+def require_event_reader_of(context: Context) -> Principal:
+    principal = context.require_signed_in("the event log")
     if principal.role is Role.ANONYMOUS:
         raise Forbidden("the event log is not public")
     return principal
@@ -129,8 +133,17 @@ ORGANISATION = "filter_organisation"
 async def event_log(
     info: Info, filter: EventFilter | None, first: int | None, after: str | None
 ) -> Connection[Event]:
-    principal = require_event_reader(info)
-    read = info.context.read
+    query, order, parameters = event_log_query(info.context, filter)
+    return await page(info, query, order, Event.from_row, first, after, None, parameters)
+
+
+def event_log_query(
+    context: Context, filter: EventFilter | None
+) -> tuple[Any, list[tuple[Any, bool]], dict[str, Any]]:
+    """The events `filter` asks for that the request's principal may read: the statement
+    (kept by shape), its order and the values of its parameters."""
+    principal = require_event_reader_of(context)
+    read = context.read
     log = read.event_log
     t, o = log.events, log.organisations
     f = filter or EventFilter()
@@ -179,4 +192,4 @@ async def event_log(
 
     query = read.statement(("events", t, o, *present), build)
     order = [(t.c.recorded_at, False), (t.c.stream, False), (t.c.seq, False)]
-    return await page(info, query, order, Event.from_row, first, after, None, parameters)
+    return query, order, parameters

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from graphql import (
     parse,
     validate,
 )
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -265,17 +266,19 @@ def _longest_list(value: Any) -> int:
     return longest
 
 
+Entry = tuple[DocumentNode, list[GraphQLError], Measured, dict[Any, Any]]
+
+
 class DocumentCache:
-    """Parsed documents and validation results, LRU, bounded by the query bytes it holds."""
+    """Parsed documents and validation results, LRU, bounded by the query bytes it holds;
+    beside each, its compiled plans (compiled.py), evicted with it."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._entries: OrderedDict[str, tuple[DocumentNode, list[GraphQLError], Measured]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
 
-    def get(self, query: str) -> tuple[DocumentNode, list[GraphQLError], Measured] | None:
+    def get(self, query: str) -> Entry | None:
         entry = self._entries.get(query)
         if entry is not None:
             self._entries.move_to_end(query)
@@ -288,7 +291,7 @@ class DocumentCache:
             return
         if query in self._entries:
             self.bytes -= len(query)
-        self._entries[query] = (document, errors, Measured())
+        self._entries[query] = (document, errors, Measured(), {})
         self._entries.move_to_end(query)
         self.bytes += size
         while self.bytes > self.max_bytes and self._entries:
@@ -332,15 +335,50 @@ class Lane:
             self.waiting -= 1
 
 
+def admitted(
+    cache: DocumentCache,
+    settings: GatewaySettings,
+    schema: GraphQLSchema,
+    query: str,
+    variables: Mapping[str, Any] | None,
+    anonymous: bool,
+) -> tuple[DocumentNode, dict[Any, Any]] | None:
+    """The kept document `DocumentGuard.on_parse` would pass on for this request without a
+    word (within every limit, validated without errors), and its compiled plans; None when
+    the guard would say anything (it then says it: the caller runs the request through it).
+    """
+    cached = cache.get(query)
+    if cached is None or cached[1]:
+        return None
+    limits = Limits.of(settings, anonymous)
+    who = "anonymous clients" if anonymous else "signed-in clients"
+    if _longest_list(variables) > settings.max_list_argument:
+        return None
+    if len(query.encode("utf-8", "surrogatepass")) > limits.query_bytes:
+        return None
+    try:
+        cached[2].check(cached[0], schema, variables, limits, settings.max_page_size, who)
+    except GraphQLError:
+        return None
+    return cached[0], cached[3]
+
+
 class DocumentGuard(SchemaExtension):
     """Bounded parse, the cost model, then cached validation (replaces strawberry's
     ParserCache, ValidationCache and MaxTokensLimiter, whose token count skips comments)."""
 
-    def __init__(self, settings: GatewaySettings, cache: DocumentCache, lane: Lane) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        cache: DocumentCache,
+        lane: Lane,
+        rules: Sequence[type[ASTValidationRule]] = (),
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.cache = cache
         self.lane = lane
+        self.rules = rules  # validation rules after graphql's own (depth, aliases, ...)
         self.errors: list[GraphQLError] = []
 
     def _who(self) -> tuple[Limits, str]:
@@ -372,7 +410,7 @@ class DocumentGuard(SchemaExtension):
                 )
             cached = self.cache.get(query)
             if cached is not None:
-                document, errors, measured = cached
+                document, errors, measured, _ = cached
                 page_cap = self.settings.max_page_size
                 schema = ec.schema._schema
                 measured.check(document, schema, ec.variables, limits, page_cap, who)
@@ -404,7 +442,12 @@ class DocumentGuard(SchemaExtension):
             max_comments=limits.tokens,
         )
         self._measure(document, limits, who)
-        rules = (*ec.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+        rules = (
+            *ec.validation_rules,
+            *self.rules,
+            MaybeNullValidationRule,
+            OneOfInputValidationRule,
+        )
         errors = validate(
             ec.schema._schema, document, rules, hide_suggestions=not self.settings.suggestions
         )

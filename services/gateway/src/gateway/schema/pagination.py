@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement, FromClause
 
-from gateway.schema.context import Info
+from gateway.schema.context import Context, Info
 from gateway.schema.errors import InvalidArgument
 
 T = TypeVar("T")
@@ -120,18 +120,45 @@ async def page(
     columns: tuple[FromClause, Sequence[str]] | None = None,
     parameters: dict[str, Any] | None = None,
 ) -> Connection[T]:
-    """`columns`: the query selects all of a table or view; only these of its columns are
+    """A page of `query` as a Connection of `convert`ed rows (see `page_rows`)."""
+    total, rows, cursors, more = await page_rows(
+        info.context, query, order, first, after, columns, parameters, "every"
+    )
+    edges = [Edge(cursor=cursor, node=convert(r)) for cursor, r in zip(cursors, rows, strict=True)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        total_count=total,
+    )
+
+
+async def page_rows(
+    context: Context,
+    query: Select[Any],
+    order: Order,
+    first: int | None,
+    after: str | None,
+    columns: tuple[FromClause, Sequence[str]] | None = None,
+    parameters: dict[str, Any] | None = None,
+    cursors: str = "every",
+    fill: bool = True,
+) -> tuple[int, Sequence[Any], list[str], bool]:
+    """(totalCount, the page's rows, their cursors, hasNextPage). `cursors`: "every" row's,
+    only the "last" row's (a page whose edges are not asked for their cursors), or "none".
+    `fill`: narrowed rows hold the columns not read as None (else only those read).
+
+    `columns`: the query selects all of a table or view; only these of its columns are
     read (selection.py) and `convert` sees the others as None. The order's columns (the
     cursor's) are read always.
 
     `parameters`: the values of the query's bound parameters when the query is one kept by
     shape (`ReadModels.statement`); the page's statements are then kept too. Without them
     the query is taken as built for this request alone."""
-    cap = info.context.settings.max_page_size
+    cap = context.settings.max_page_size
     size = cap if first is None else first
     if size < 0 or size > cap:
         raise InvalidArgument(f"`first` must be between 0 and {cap}; got {first}")
-    read = info.context.read
+    read = context.read
     keys: list[str] = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
     given = dict(parameters or {})
     if after is not None:
@@ -166,12 +193,8 @@ async def page(
         count, rows_query, absent = read.statement(shape, build)
     # Asked together: one round trip (and one snapshot) for the count and the page.
     total, rows = await asyncio.gather(read.scalar(count, given), read.rows(rows_query, given))
-    found: Sequence[Any] = [{**absent, **r} for r in rows] if absent else rows
-    edges = [Edge(cursor=_encode([r[k] for k in keys]), node=convert(r)) for r in found[:size]]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-        ),
-        total_count=int(total or 0),
-    )
+    whole = absent and fill  # the columns not read, as None (for a whole-row `convert`)
+    found: Sequence[Any] = [{**absent, **r} for r in rows[:size]] if whole else rows[:size]
+    chosen = found if cursors == "every" else found[-1:] if cursors == "last" else ()
+    encoded = [_encode([r[k] for k in keys]) for r in chosen]
+    return int(total or 0), found, encoded, len(rows) > size

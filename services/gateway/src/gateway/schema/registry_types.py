@@ -473,13 +473,13 @@ class Contract(relay.Node):
         columns = selected_columns(info, Participant, PARTICIPANT_FIELDS, base)
         loader = info.context.loaders.participants_by_tender.narrow(columns)
         rows = await loader.load(self.tender_id)
-        if self.kind is ContractKind.CALL_OFF:
-            return Participant.from_rows(
-                [r for r in rows if r["organisation_code"] == self.contracting_authority_code]
-            )
-        lots = set(self.lot_ids)  # no lots named: the whole tender
         return Participant.from_rows(
-            [r for r in rows if r["participates"] and (not lots or lots & set(r["lot_ids"]))]
+            contract_participants(
+                self.kind is ContractKind.CALL_OFF,
+                self.contracting_authority_code,
+                self.lot_ids,
+                rows,
+            )
         )
 
     @strawberry.field(description="For a call-off: how it was concluded (signed-in only).")
@@ -504,9 +504,26 @@ class Contract(relay.Node):
         columns = selected_columns(info, CallOff, CALL_OFF_FIELDS, base)
         loader = info.context.loaders.call_offs_by_framework.narrow(columns)
         rows = await loader.load(self.contract_id)
-        return CallOff.from_rows(
-            [r for r in rows if principal.may_see_organisation(r["participant_code"])]
-        )
+        return CallOff.from_rows(call_offs_seen(principal, rows))
+
+
+def contract_participants(
+    call_off: bool, holder: str, lot_ids: Iterable[str], rows: Iterable[RowMapping]
+) -> list[RowMapping]:
+    """Who may use a contract, from its tender's enrolments: a call-off's participant (its
+    contracting authority), or a framework's participants on the lots it covers (no lots
+    named: the whole tender)."""
+    if call_off:
+        return [r for r in rows if r["organisation_code"] == holder]
+    lots = set(lot_ids)
+    return [r for r in rows if r["participates"] and (not lots or lots & set(r["lot_ids"]))]
+
+
+def call_offs_seen(principal: Principal, rows: Iterable[RowMapping]) -> list[RowMapping]:
+    """A framework's call-offs as `principal` may see them: a participant its own only."""
+    if principal.sees_everything:
+        return list(rows)
+    return [r for r in rows if principal.may_see_organisation(r["participant_code"])]
 
 
 def may_see_contract(principal: Principal, r: RowMapping) -> bool:
