@@ -54,7 +54,9 @@ class KeyValueProcessedCommands:
             kv = await js.key_value(bucket)
         except Exception:  # bucket missing: create it (idempotent on the server)
             kv = await js.create_key_value(
-                KeyValueConfig(bucket=bucket, history=1, replicas=replicas)
+                KeyValueConfig(
+                    bucket=bucket, history=1, replicas=replicas, direct=direct_reads(replicas)
+                )
             )
         return cls(kv)
 
@@ -87,6 +89,16 @@ class KeyValueProcessedCommands:
         """The recorded values of those of `keys` that have one, read together (`get` of
         each would be a request each)."""
         return await last_values(self._kv._js._nc, self._kv._stream, self._kv._pre, keys)
+
+
+def direct_reads(replicas: int) -> bool:
+    """Whether a new bucket answers reads by Direct Get. With one replica the answer comes
+    from the stream itself, as fresh as a read through its leader's API (a record acked is
+    read back), in a plain request and reply instead of a JSON API call, and several keys
+    can be read in one request (`KeyValueProcessedCommands.get_batch`). With more, any
+    replica answers a Direct Get, one a moment behind the leader included: a record just
+    written could be missed, so a replicated bucket is read through its leader as before."""
+    return replicas == 1
 
 
 def processed_bucket(context: BoundedContext) -> str:
