@@ -546,7 +546,16 @@ class CommandService:
         if self._legacy.possible():
             records.append((self._processed, f"{self.context.name}.{command_id}"))
         records += [(other, command_id) for other in self._elsewhere]
-        return asyncio.gather(*(self._read_record(r, k) for r, k in records))
+        return asyncio.gather(*(self._reading(r, k) for r, k in records))
+
+    def _reading(self, record: ProcessedCommands, key: str) -> asyncio.Future[bytes | None]:
+        """One record's read, started: a bucket that reads the lookups of one loop turn
+        together (`processed.DirectLookups`) takes it without a task of its own."""
+        lookup = getattr(record, "lookup", None)
+        if lookup is None:
+            return asyncio.ensure_future(self._read_record(record, key))
+        found: asyncio.Future[bytes | None] = lookup(key, RECORD_TIMEOUT)
+        return _unreadable_as_none(found, key)
 
     @staticmethod
     async def _read_record(record: ProcessedCommands, key: str) -> bytes | None:
@@ -664,6 +673,36 @@ def _recalled(found: Sequence[bytes | None]) -> dict[str, Any] | None:
     if value is None:
         return None
     result: dict[str, Any] = json.loads(value)
+    return result
+
+
+def _unreadable_as_none(
+    found: asyncio.Future[bytes | None], key: str
+) -> asyncio.Future[bytes | None]:
+    """`found`, with a transient failure read as no record (as `_read_record` reads it)."""
+    result: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+
+    def settle(done: asyncio.Future[bytes | None]) -> None:
+        if result.done():
+            return
+        if done.cancelled():
+            result.cancel()
+            return
+        exc = done.exception()
+        if exc is None:
+            result.set_result(done.result())
+        elif is_transient(exc):
+            log.warning("processed-command record of %s unreadable (%r)", key, exc)
+            result.set_result(None)
+        else:
+            result.set_exception(exc)
+
+    def cancelled(outer: asyncio.Future[bytes | None]) -> None:
+        if outer.cancelled():
+            found.cancel()
+
+    found.add_done_callback(settle)
+    result.add_done_callback(cancelled)
     return result
 
 

@@ -12,12 +12,18 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
+import nats.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js.api import KeyValueConfig
 from nats.js.errors import (
     APIError,
@@ -43,6 +49,19 @@ log = logging.getLogger(__name__)
 class KeyValueProcessedCommands:
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
+        self._lookups = (
+            DirectLookups(kv._js._nc, f"{kv._js._prefix}.DIRECT.GET.{kv._stream}", kv._pre)
+            if kv._direct
+            else None
+        )
+
+    def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
+        """What `get_within` gives, as a future, with the lookups of one loop turn sent
+        together (`DirectLookups`): one request for the commands that arrived together,
+        none of them a task of its own. A bucket without Direct Get is read key by key."""
+        if self._lookups is not None:
+            return self._lookups.lookup(key, timeout)
+        return asyncio.ensure_future(self.get_within(key, timeout))
 
     @classmethod
     async def open(
@@ -254,6 +273,139 @@ async def _last_value(kv: KeyValue, key: str, timeout: float) -> bytes | None:
     if headers.get("KV-Operation") in ("DEL", "PURGE"):
         return None
     return msg.data
+
+
+MULTI_LAST_CHUNK = 256  # keys per multi-key Direct Get (the server takes up to 1,024)
+
+
+class DirectLookups:
+    """The last values of keys of one bucket, asked within one loop turn, read by one Direct
+    Get (`multi_last`, server 2.11+) instead of a request each: at concurrency 64 the
+    commands that arrive in one socket read make one lookup request, not one each. A turn
+    with one key sends the plain Direct Get of its subject (one answer, no end marker).
+
+    The answers come on one inbox subscription of its own (`<inbox>.<batch>`): each found
+    key's last message, then an end marker (204; 404 when none is found). A key without a
+    message has no value, as a deleted or purged one. The server answers from one snapshot
+    of the stream (`Nats-UpTo-Sequence`), as fresh as a single Direct Get sent then. An end
+    marker that says more remain (the server cut the batch) asks again for the keys not yet
+    answered. A batch not answered within the first lookup's timeout fails every lookup in
+    it with `nats.errors.TimeoutError` (transient), as a request would."""
+
+    def __init__(self, nc: NATS, api: str, prefix: str) -> None:
+        self._nc = nc
+        self._api = api  # `$JS.API.DIRECT.GET.<stream>`
+        self._prefix = prefix  # `$KV.<bucket>.`
+        self._inbox = nc.new_inbox()
+        self._subscription: Subscription | None = None
+        self._gathering: dict[str, list[asyncio.Future[bytes | None]]] = {}
+        self._timeout = 0.0
+        self._sending: asyncio.Future[None] | None = None
+        self._batches: dict[str, _Batch] = {}
+        self._numbers = itertools.count(1)
+
+    def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
+        found: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        if not _PLAIN_KEY.match(key):
+            found.set_exception(InvalidKeyError(key))
+            return found
+        waiting = self._gathering.setdefault(self._prefix + key, [])
+        waiting.append(found)
+        if self._sending is None:
+            # Its first step runs after every other step of this loop turn: the lookups of
+            # the commands handled in this turn are all in.
+            self._timeout = timeout
+            self._sending = asyncio.ensure_future(self._send())
+        return found
+
+    async def _send(self) -> None:
+        wanted, self._gathering, self._sending = self._gathering, {}, None
+        try:
+            if self._subscription is None:
+                self._subscription = await self._nc.subscribe(f"{self._inbox}.*", cb=self._answered)
+            subjects = list(wanted)
+            for start in range(0, len(subjects), MULTI_LAST_CHUNK):
+                chunk = {s: wanted[s] for s in subjects[start : start + MULTI_LAST_CHUNK]}
+                await self._ask(chunk)
+        except Exception as exc:  # not sent (a connection closing): each lookup fails
+            for waiting in wanted.values():
+                _fail(waiting, exc)
+
+    async def _ask(self, wanted: dict[str, list[asyncio.Future[bytes | None]]]) -> None:
+        token = str(next(self._numbers))
+        single = len(wanted) == 1
+        if single:
+            request: dict[str, object] = {"last_by_subj": next(iter(wanted))}
+        else:
+            request = {"multi_last": list(wanted), "batch": len(wanted)}
+        loop = asyncio.get_running_loop()
+        expiry = loop.call_later(self._timeout, self._expired, token)
+        self._batches[token] = _Batch(wanted, single, expiry)
+        await self._nc.publish(
+            self._api, json.dumps(request).encode(), reply=f"{self._inbox}.{token}"
+        )
+
+    async def _answered(self, msg: Msg) -> None:
+        token = msg.subject.rpartition(".")[2]
+        batch = self._batches.get(token)
+        if batch is None:  # expired, or a late answer
+            return
+        headers = msg.headers or {}
+        status = headers.get("Status")
+        if not status:
+            waiting = batch.wanted.pop(headers.get("Nats-Subject", ""), None)
+            if waiting is not None:
+                operation = headers.get("KV-Operation")
+                value = None if operation in ("DEL", "PURGE") else msg.data
+                for found in waiting:
+                    if not found.done():
+                        found.set_result(value)
+            if not batch.single:
+                return
+            status = "404"  # one key, answered: what is left (nothing) has no value
+        self._end(token)
+        if status == "204" and int(headers.get("Nats-Num-Pending", "0")) > 0 and batch.wanted:
+            for subject, waiting in batch.wanted.items():  # cut short: ask again for the rest
+                self._gathering.setdefault(subject, []).extend(waiting)
+            if self._sending is None:
+                self._sending = asyncio.ensure_future(self._send())
+            return
+        if status in ("204", "404"):
+            failure: Exception | None = None
+        elif status == "503":
+            failure = nats.errors.NoRespondersError()
+        else:
+            failure = APIError.from_msg(msg)
+        for waiting in batch.wanted.values():
+            if failure is None:
+                for found in waiting:
+                    if not found.done():
+                        found.set_result(None)
+            else:
+                _fail(waiting, failure)
+
+    def _end(self, token: str) -> None:
+        batch = self._batches.pop(token)
+        batch.expiry.cancel()
+
+    def _expired(self, token: str) -> None:
+        batch = self._batches.pop(token, None)
+        if batch is not None:
+            for waiting in batch.wanted.values():
+                _fail(waiting, nats.errors.TimeoutError())
+
+
+@dataclass
+class _Batch:
+    wanted: dict[str, list[asyncio.Future[bytes | None]]]  # subject -> lookups not answered
+    single: bool
+    expiry: asyncio.TimerHandle
+
+
+def _fail(waiting: list[asyncio.Future[bytes | None]], exc: Exception) -> None:
+    for found in waiting:
+        if not found.done():
+            found.set_exception(exc)
 
 
 # Keys read together: tokens a subject filter takes literally (no wildcards, no spaces).
