@@ -228,6 +228,21 @@ class LazyBucket:
         self._recheck = recheck
         self._monotonic = monotonic
         self._missing_until = 0.0
+        self._lookups: DirectLookups | None = None
+
+    def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
+        """As `KeyValueProcessedCommands.lookup`; a bucket known missing answers at once."""
+        if self._lookups is not None:
+            return self._lookups.lookup(key, timeout)
+        if self._kv is None and self._monotonic() < self._missing_until:
+            missing: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+            missing.set_result(None)
+            return missing
+        return asyncio.ensure_future(self._get_within(key, timeout))
+
+    async def _get_within(self, key: str, timeout: float) -> bytes | None:
+        async with asyncio.timeout(timeout):
+            return await self.get(key)
 
     async def get(self, key: str) -> bytes | None:
         if self._kv is None:
@@ -240,6 +255,10 @@ class LazyBucket:
                 # be known there; one it records meanwhile is missed for at most `recheck`.
                 self._missing_until = self._monotonic() + self._recheck
                 return None
+            if self._kv._direct:
+                self._lookups = DirectLookups(
+                    self._nc, f"{self._kv._js._prefix}.DIRECT.GET.{self._kv._stream}", self._kv._pre
+                )
         return await _last_value(self._kv, key, self._kv._js._timeout)
 
     async def put(self, key: str, value: bytes) -> None:
