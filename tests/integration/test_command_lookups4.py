@@ -1,6 +1,7 @@
 """The processed-command lookups of one loop turn, read by one multi-key Direct Get: the
-same answers as a `get` of each key, one request for the lookups asked together, on a real
-JetStream server."""
+same answers as a `get` of each key, one request for the lookups asked together; and the
+record writes of one turn, sent together and acknowledged each, with what `put` says when
+the stream refuses one. On a real JetStream server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import asyncio
 import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.errors import InvalidKeyError
+from nats.js.api import KeyValueConfig
+from nats.js.errors import APIError, InvalidKeyError, NoStreamResponseError
 
 from contracts_schema.subjects import REGISTRY
 from eventstore.flushing import flushed
@@ -88,3 +90,37 @@ async def test_a_key_a_subject_would_not_take_literally_is_refused(nats_client: 
     record = await KeyValueProcessedCommands.open(nats_client, REGISTRY)
     with pytest.raises(InvalidKeyError):
         await record.lookup("a-*", 2.0)
+
+
+async def test_writes_of_one_turn_are_each_acknowledged_as_put(
+    nats_server: NatsServer, nats_client: NATS
+) -> None:
+    record = await KeyValueProcessedCommands.open(nats_client, REGISTRY)
+    keys = [f"w-{i}" for i in range(100)]
+
+    await asyncio.gather(*(record.write(k, k.encode(), 2.0) for k in keys))
+    await asyncio.gather(record.write("w-1", b"again", 2.0), record.write("w-2", b"too", 2.0))
+
+    found = await asyncio.gather(*(record.get(k) for k in keys))
+    assert found == [{"w-1": b"again", "w-2": b"too"}.get(k, k.encode()) for k in keys]
+
+
+async def test_a_write_the_stream_refuses_fails_as_put_does(nats_client: NATS) -> None:
+    js = nats_client.jetstream()
+    kv = await js.create_key_value(KeyValueConfig(bucket="small", history=1, max_value_size=8))
+    record = KeyValueProcessedCommands(kv)
+
+    fits, too_big = record.write("a", b"short", 2.0), record.write("b", b"x" * 100, 2.0)
+
+    await fits
+    with pytest.raises(APIError) as refused:
+        await too_big
+    with pytest.raises(APIError) as by_put:
+        await record.put("b", b"x" * 100)
+    assert refused.value.err_code == by_put.value.err_code
+    assert await record.get("a") == b"short"
+    assert await record.get("b") is None
+
+    await js.delete_key_value("small")  # no stream: what `put` says, not retried as transient
+    with pytest.raises(NoStreamResponseError):
+        await record.write("c", b"c", 2.0)

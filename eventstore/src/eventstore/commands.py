@@ -595,16 +595,44 @@ class CommandService:
         reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
         data = json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
         self._pending[command.command_id] = data
-        write = asyncio.ensure_future(self._write_record(command.command_id, data))
+        write = self._write(command.command_id, data)
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
         await asyncio.sleep(0)  # the write starts (and is sent) before the reply goes out
         return reply
 
-    async def _write_record(self, command_id: str, data: bytes) -> None:
+    def _write(self, command_id: str, data: bytes) -> asyncio.Future[None]:
+        """The record's write under way, done when it is written or given up. A record that
+        writes the writes of one loop turn together (`processed.RecordWrites`) takes the
+        first attempt without a task of its own; a transient failure is retried as always."""
+        write = getattr(self._processed, "write", None)
+        if write is None:
+            return asyncio.ensure_future(self._write_record(command_id, data))
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        first: asyncio.Future[None] = write(command_id, data, RECORD_TIMEOUT)
+
+        def after(first: asyncio.Future[None]) -> None:
+            failure = asyncio.CancelledError() if first.cancelled() else first.exception()
+            if failure is not None and is_transient(failure):
+                retry = asyncio.ensure_future(self._write_record(command_id, data, 1))
+                retry.add_done_callback(lambda _: ended.set_result(None))
+                return
+            if failure is not None:
+                log.error(
+                    "processed-command record of %s not written", command_id, exc_info=failure
+                )
+            self._pending.pop(command_id, None)
+            ended.set_result(None)
+
+        first.add_done_callback(after)
+        return ended
+
+    async def _write_record(self, command_id: str, data: bytes, tried: int = 0) -> None:
         assert self._processed is not None
         try:
-            for attempt in range(RECORD_ATTEMPTS):
+            if tried:
+                await asyncio.sleep(TRANSIENT_PAUSE)
+            for attempt in range(tried, RECORD_ATTEMPTS):
                 try:
                     # No task of its own (unlike `wait_for`): the write is queued on this
                     # task's first step, before the reply, and both leave in one socket write.

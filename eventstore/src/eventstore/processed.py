@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nats.errors
 from nats.aio.client import Client as NATS
@@ -30,6 +31,7 @@ from nats.js.errors import (
     BucketNotFoundError,
     InvalidKeyError,
     KeyNotFoundError,
+    NoStreamResponseError,
     NotFoundError,
 )
 from nats.js.kv import KeyValue
@@ -54,6 +56,7 @@ class KeyValueProcessedCommands:
             if kv._direct
             else None
         )
+        self._writes: RecordWrites | None = None
 
     def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
         """What `get_within` gives, as a future, with the lookups of one loop turn sent
@@ -88,6 +91,13 @@ class KeyValueProcessedCommands:
 
     async def put(self, key: str, value: bytes) -> None:
         await self._kv.put(key, value)
+
+    def write(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
+        """What `put` does, as a future, with the writes of one loop turn sent together and
+        acknowledged each (`RecordWrites`), none of them a task or a request of its own."""
+        if self._writes is None:
+            self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
+        return self._writes.write(key, value, timeout)
 
     async def holds_keys_under(self, prefix: str) -> bool:
         """Whether any key starts with `prefix` (deleted ones count): one read of the first
@@ -391,10 +401,10 @@ class DirectLookups:
             return
         if status in ("204", "404"):
             failure: Exception | None = None
-        elif status == "503":
+        elif status == "503":  # as a request reports it
             failure = nats.errors.NoRespondersError()
         else:
-            failure = APIError.from_msg(msg)
+            failure = _raised(APIError.from_msg, msg)
         for waiting in batch.wanted.values():
             if failure is None:
                 for found in waiting:
@@ -414,11 +424,91 @@ class DirectLookups:
                 _fail(waiting, nats.errors.TimeoutError())
 
 
+class RecordWrites:
+    """Puts of one bucket made within one loop turn, published together (one step of one
+    task for all of them, each with its own reply subject on one inbox subscription) and
+    acknowledged each by the stream as a put is: a write is done when its acknowledgement
+    came, failed when the stream refused it (`APIError`) or none came within the timeout of
+    the turn's first write (`nats.errors.TimeoutError`, transient). Instead of a request
+    each through nats-py's request machinery (a future, a timeout task, a JSON parse into an
+    acknowledgement object per write)."""
+
+    def __init__(self, nc: NATS, prefix: str) -> None:
+        self._nc = nc
+        self._prefix = prefix  # `$KV.<bucket>.`
+        self._inbox = nc.new_inbox()
+        self._subscription: Subscription | None = None
+        self._gathering: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._timeout = 0.0
+        self._sending: asyncio.Future[None] | None = None
+        self._unacknowledged: dict[str, asyncio.Future[None]] = {}
+        self._numbers = itertools.count(1)
+
+    def write(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not _PLAIN_KEY.match(key):
+            written.set_exception(InvalidKeyError(key))
+            return written
+        self._gathering.append((key, value, written))
+        if self._sending is None:
+            self._timeout = timeout
+            self._sending = asyncio.ensure_future(self._send())
+        return written
+
+    async def _send(self) -> None:
+        writes, self._gathering, self._sending = self._gathering, [], None
+        tokens: list[str] = []
+        try:
+            if self._subscription is None:
+                self._subscription = await self._nc.subscribe(
+                    f"{self._inbox}.*", cb=self._acknowledged
+                )
+            for key, value, written in writes:
+                token = str(next(self._numbers))
+                self._unacknowledged[token] = written
+                tokens.append(token)
+                await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
+        except Exception as exc:  # not sent (a connection closing): each write fails
+            for _key, _value, written in writes:
+                if not written.done():
+                    written.set_exception(exc)
+        asyncio.get_running_loop().call_later(self._timeout, self._expired, tokens)
+
+    async def _acknowledged(self, msg: Msg) -> None:
+        written = self._unacknowledged.pop(msg.subject.rpartition(".")[2], None)
+        if written is None or written.done():
+            return
+        status = (msg.headers or {}).get("Status")
+        if status == "503":  # as `KeyValue.put` reports it
+            written.set_exception(NoStreamResponseError())
+        elif status:
+            written.set_exception(_raised(APIError.from_msg, msg))
+        elif b'"error"' in msg.data:
+            written.set_exception(_raised(APIError.from_error, json.loads(msg.data)["error"]))
+        else:
+            written.set_result(None)
+
+    def _expired(self, tokens: list[str]) -> None:
+        for token in tokens:
+            written = self._unacknowledged.pop(token, None)
+            if written is not None and not written.done():
+                written.set_exception(nats.errors.TimeoutError())
+
+
 @dataclass
 class _Batch:
     wanted: dict[str, list[asyncio.Future[bytes | None]]]  # subject -> lookups not answered
     single: bool
     expiry: asyncio.TimerHandle
+
+
+def _raised(make: Callable[[Any], object], arg: Any) -> Exception:
+    """The exception nats-py's `APIError.from_msg` / `from_error` raise (they raise it)."""
+    try:
+        make(arg)
+    except Exception as exc:
+        return exc
+    return APIError()
 
 
 def _fail(waiting: list[asyncio.Future[bytes | None]], exc: Exception) -> None:
