@@ -546,7 +546,16 @@ class CommandService:
         if self._legacy.possible():
             records.append((self._processed, f"{self.context.name}.{command_id}"))
         records += [(other, command_id) for other in self._elsewhere]
-        return asyncio.gather(*(self._read_record(r, k) for r, k in records))
+        return asyncio.gather(*(self._reading(r, k) for r, k in records))
+
+    def _reading(self, record: ProcessedCommands, key: str) -> asyncio.Future[bytes | None]:
+        """One record's read, started: a bucket that reads the lookups of one loop turn
+        together (`processed.DirectLookups`) takes it without a task of its own."""
+        lookup = getattr(record, "lookup", None)
+        if lookup is None:
+            return asyncio.ensure_future(self._read_record(record, key))
+        found: asyncio.Future[bytes | None] = lookup(key, RECORD_TIMEOUT)
+        return _unreadable_as_none(found, key)
 
     @staticmethod
     async def _read_record(record: ProcessedCommands, key: str) -> bytes | None:
@@ -586,16 +595,44 @@ class CommandService:
         reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
         data = json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
         self._pending[command.command_id] = data
-        write = asyncio.ensure_future(self._write_record(command.command_id, data))
+        write = self._write(command.command_id, data)
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
         await asyncio.sleep(0)  # the write starts (and is sent) before the reply goes out
         return reply
 
-    async def _write_record(self, command_id: str, data: bytes) -> None:
+    def _write(self, command_id: str, data: bytes) -> asyncio.Future[None]:
+        """The record's write under way, done when it is written or given up. A record that
+        writes the writes of one loop turn together (`processed.RecordWrites`) takes the
+        first attempt without a task of its own; a transient failure is retried as always."""
+        write = getattr(self._processed, "write", None)
+        if write is None:
+            return asyncio.ensure_future(self._write_record(command_id, data))
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        first: asyncio.Future[None] = write(command_id, data, RECORD_TIMEOUT)
+
+        def after(first: asyncio.Future[None]) -> None:
+            failure = asyncio.CancelledError() if first.cancelled() else first.exception()
+            if failure is not None and is_transient(failure):
+                retry = asyncio.ensure_future(self._write_record(command_id, data, 1))
+                retry.add_done_callback(lambda _: ended.set_result(None))
+                return
+            if failure is not None:
+                log.error(
+                    "processed-command record of %s not written", command_id, exc_info=failure
+                )
+            self._pending.pop(command_id, None)
+            ended.set_result(None)
+
+        first.add_done_callback(after)
+        return ended
+
+    async def _write_record(self, command_id: str, data: bytes, tried: int = 0) -> None:
         assert self._processed is not None
         try:
-            for attempt in range(RECORD_ATTEMPTS):
+            if tried:
+                await asyncio.sleep(TRANSIENT_PAUSE)
+            for attempt in range(tried, RECORD_ATTEMPTS):
                 try:
                     # No task of its own (unlike `wait_for`): the write is queued on this
                     # task's first step, before the reply, and both leave in one socket write.
@@ -664,6 +701,36 @@ def _recalled(found: Sequence[bytes | None]) -> dict[str, Any] | None:
     if value is None:
         return None
     result: dict[str, Any] = json.loads(value)
+    return result
+
+
+def _unreadable_as_none(
+    found: asyncio.Future[bytes | None], key: str
+) -> asyncio.Future[bytes | None]:
+    """`found`, with a transient failure read as no record (as `_read_record` reads it)."""
+    result: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+
+    def settle(done: asyncio.Future[bytes | None]) -> None:
+        if result.done():
+            return
+        if done.cancelled():
+            result.cancel()
+            return
+        exc = done.exception()
+        if exc is None:
+            result.set_result(done.result())
+        elif is_transient(exc):
+            log.warning("processed-command record of %s unreadable (%r)", key, exc)
+            result.set_result(None)
+        else:
+            result.set_exception(exc)
+
+    def cancelled(outer: asyncio.Future[bytes | None]) -> None:
+        if outer.cancelled():
+            found.cancel()
+
+    found.add_done_callback(settle)
+    result.add_done_callback(cancelled)
     return result
 
 

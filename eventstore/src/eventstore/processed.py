@@ -12,18 +12,26 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import nats.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js.api import KeyValueConfig
 from nats.js.errors import (
     APIError,
     BucketNotFoundError,
     InvalidKeyError,
     KeyNotFoundError,
+    NoStreamResponseError,
     NotFoundError,
 )
 from nats.js.kv import KeyValue
@@ -43,6 +51,20 @@ log = logging.getLogger(__name__)
 class KeyValueProcessedCommands:
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
+        self._lookups = (
+            DirectLookups(kv._js._nc, f"{kv._js._prefix}.DIRECT.GET.{kv._stream}", kv._pre)
+            if kv._direct
+            else None
+        )
+        self._writes: RecordWrites | None = None
+
+    def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
+        """What `get_within` gives, as a future, with the lookups of one loop turn sent
+        together (`DirectLookups`): one request for the commands that arrived together,
+        none of them a task of its own. A bucket without Direct Get is read key by key."""
+        if self._lookups is not None:
+            return self._lookups.lookup(key, timeout)
+        return asyncio.ensure_future(self.get_within(key, timeout))
 
     @classmethod
     async def open(
@@ -54,7 +76,9 @@ class KeyValueProcessedCommands:
             kv = await js.key_value(bucket)
         except Exception:  # bucket missing: create it (idempotent on the server)
             kv = await js.create_key_value(
-                KeyValueConfig(bucket=bucket, history=1, replicas=replicas)
+                KeyValueConfig(
+                    bucket=bucket, history=1, replicas=replicas, direct=direct_reads(replicas)
+                )
             )
         return cls(kv)
 
@@ -67,6 +91,13 @@ class KeyValueProcessedCommands:
 
     async def put(self, key: str, value: bytes) -> None:
         await self._kv.put(key, value)
+
+    def write(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
+        """What `put` does, as a future, with the writes of one loop turn sent together and
+        acknowledged each (`RecordWrites`), none of them a task or a request of its own."""
+        if self._writes is None:
+            self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
+        return self._writes.write(key, value, timeout)
 
     async def holds_keys_under(self, prefix: str) -> bool:
         """Whether any key starts with `prefix` (deleted ones count): one read of the first
@@ -87,6 +118,16 @@ class KeyValueProcessedCommands:
         """The recorded values of those of `keys` that have one, read together (`get` of
         each would be a request each)."""
         return await last_values(self._kv._js._nc, self._kv._stream, self._kv._pre, keys)
+
+
+def direct_reads(replicas: int) -> bool:
+    """Whether a new bucket answers reads by Direct Get. With one replica the answer comes
+    from the stream itself, as fresh as a read through its leader's API (a record acked is
+    read back), in a plain request and reply instead of a JSON API call, and several keys
+    can be read in one request (`KeyValueProcessedCommands.get_batch`). With more, any
+    replica answers a Direct Get, one a moment behind the leader included: a record just
+    written could be missed, so a replicated bucket is read through its leader as before."""
+    return replicas == 1
 
 
 def processed_bucket(context: BoundedContext) -> str:
@@ -197,6 +238,21 @@ class LazyBucket:
         self._recheck = recheck
         self._monotonic = monotonic
         self._missing_until = 0.0
+        self._lookups: DirectLookups | None = None
+
+    def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
+        """As `KeyValueProcessedCommands.lookup`; a bucket known missing answers at once."""
+        if self._lookups is not None:
+            return self._lookups.lookup(key, timeout)
+        if self._kv is None and self._monotonic() < self._missing_until:
+            missing: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+            missing.set_result(None)
+            return missing
+        return asyncio.ensure_future(self._get_within(key, timeout))
+
+    async def _get_within(self, key: str, timeout: float) -> bytes | None:
+        async with asyncio.timeout(timeout):
+            return await self.get(key)
 
     async def get(self, key: str) -> bytes | None:
         if self._kv is None:
@@ -209,6 +265,10 @@ class LazyBucket:
                 # be known there; one it records meanwhile is missed for at most `recheck`.
                 self._missing_until = self._monotonic() + self._recheck
                 return None
+            if self._kv._direct:
+                self._lookups = DirectLookups(
+                    self._nc, f"{self._kv._js._prefix}.DIRECT.GET.{self._kv._stream}", self._kv._pre
+                )
         return await _last_value(self._kv, key, self._kv._js._timeout)
 
     async def put(self, key: str, value: bytes) -> None:
@@ -242,6 +302,219 @@ async def _last_value(kv: KeyValue, key: str, timeout: float) -> bytes | None:
     if headers.get("KV-Operation") in ("DEL", "PURGE"):
         return None
     return msg.data
+
+
+MULTI_LAST_CHUNK = 256  # keys per multi-key Direct Get (the server takes up to 1,024)
+
+
+class DirectLookups:
+    """The last values of keys of one bucket, asked within one loop turn, read by one Direct
+    Get (`multi_last`, server 2.11+) instead of a request each: at concurrency 64 the
+    commands that arrive in one socket read make one lookup request, not one each. A turn
+    with one key sends the plain Direct Get of its subject (one answer, no end marker).
+
+    The answers come on one inbox subscription of its own (`<inbox>.<batch>`): each found
+    key's last message, then an end marker (204; 404 when none is found). A key without a
+    message has no value, as a deleted or purged one. The server answers from one snapshot
+    of the stream (`Nats-UpTo-Sequence`), as fresh as a single Direct Get sent then. An end
+    marker that says more remain (the server cut the batch) asks again for the keys not yet
+    answered. A batch not answered within the first lookup's timeout fails every lookup in
+    it with `nats.errors.TimeoutError` (transient), as a request would."""
+
+    def __init__(self, nc: NATS, api: str, prefix: str) -> None:
+        self._nc = nc
+        self._api = api  # `$JS.API.DIRECT.GET.<stream>`
+        self._prefix = prefix  # `$KV.<bucket>.`
+        self._inbox = nc.new_inbox()
+        self._subscription: Subscription | None = None
+        self._gathering: dict[str, list[asyncio.Future[bytes | None]]] = {}
+        self._timeout = 0.0
+        self._sending: asyncio.Future[None] | None = None
+        self._batches: dict[str, _Batch] = {}
+        self._numbers = itertools.count(1)
+
+    def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
+        found: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        if not _PLAIN_KEY.match(key):
+            found.set_exception(InvalidKeyError(key))
+            return found
+        waiting = self._gathering.setdefault(self._prefix + key, [])
+        waiting.append(found)
+        if self._sending is None:
+            # Its first step runs after every other step of this loop turn: the lookups of
+            # the commands handled in this turn are all in.
+            self._timeout = timeout
+            self._sending = asyncio.ensure_future(self._send())
+        return found
+
+    async def _send(self) -> None:
+        wanted, self._gathering, self._sending = self._gathering, {}, None
+        try:
+            if self._subscription is None:
+                self._subscription = await self._nc.subscribe(f"{self._inbox}.*", cb=self._answered)
+            subjects = list(wanted)
+            for start in range(0, len(subjects), MULTI_LAST_CHUNK):
+                chunk = {s: wanted[s] for s in subjects[start : start + MULTI_LAST_CHUNK]}
+                await self._ask(chunk)
+        except Exception as exc:  # not sent (a connection closing): each lookup fails
+            for waiting in wanted.values():
+                _fail(waiting, exc)
+
+    async def _ask(self, wanted: dict[str, list[asyncio.Future[bytes | None]]]) -> None:
+        token = str(next(self._numbers))
+        single = len(wanted) == 1
+        if single:
+            request: dict[str, object] = {"last_by_subj": next(iter(wanted))}
+        else:
+            request = {"multi_last": list(wanted), "batch": len(wanted)}
+        loop = asyncio.get_running_loop()
+        expiry = loop.call_later(self._timeout, self._expired, token)
+        self._batches[token] = _Batch(wanted, single, expiry)
+        await self._nc.publish(
+            self._api, json.dumps(request).encode(), reply=f"{self._inbox}.{token}"
+        )
+
+    async def _answered(self, msg: Msg) -> None:
+        token = msg.subject.rpartition(".")[2]
+        batch = self._batches.get(token)
+        if batch is None:  # expired, or a late answer
+            return
+        headers = msg.headers or {}
+        status = headers.get("Status")
+        if not status:
+            waiting = batch.wanted.pop(headers.get("Nats-Subject", ""), None)
+            if waiting is not None:
+                operation = headers.get("KV-Operation")
+                value = None if operation in ("DEL", "PURGE") else msg.data
+                for found in waiting:
+                    if not found.done():
+                        found.set_result(value)
+            if not batch.single:
+                return
+            status = "404"  # one key, answered: what is left (nothing) has no value
+        self._end(token)
+        if status == "204" and int(headers.get("Nats-Num-Pending", "0")) > 0 and batch.wanted:
+            for subject, waiting in batch.wanted.items():  # cut short: ask again for the rest
+                self._gathering.setdefault(subject, []).extend(waiting)
+            if self._sending is None:
+                self._sending = asyncio.ensure_future(self._send())
+            return
+        if status in ("204", "404"):
+            failure: Exception | None = None
+        elif status == "503":  # as a request reports it
+            failure = nats.errors.NoRespondersError()
+        else:
+            failure = _raised(APIError.from_msg, msg)
+        for waiting in batch.wanted.values():
+            if failure is None:
+                for found in waiting:
+                    if not found.done():
+                        found.set_result(None)
+            else:
+                _fail(waiting, failure)
+
+    def _end(self, token: str) -> None:
+        batch = self._batches.pop(token)
+        batch.expiry.cancel()
+
+    def _expired(self, token: str) -> None:
+        batch = self._batches.pop(token, None)
+        if batch is not None:
+            for waiting in batch.wanted.values():
+                _fail(waiting, nats.errors.TimeoutError())
+
+
+class RecordWrites:
+    """Puts of one bucket made within one loop turn, published together (one step of one
+    task for all of them, each with its own reply subject on one inbox subscription) and
+    acknowledged each by the stream as a put is: a write is done when its acknowledgement
+    came, failed when the stream refused it (`APIError`) or none came within the timeout of
+    the turn's first write (`nats.errors.TimeoutError`, transient). Instead of a request
+    each through nats-py's request machinery (a future, a timeout task, a JSON parse into an
+    acknowledgement object per write)."""
+
+    def __init__(self, nc: NATS, prefix: str) -> None:
+        self._nc = nc
+        self._prefix = prefix  # `$KV.<bucket>.`
+        self._inbox = nc.new_inbox()
+        self._subscription: Subscription | None = None
+        self._gathering: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._timeout = 0.0
+        self._sending: asyncio.Future[None] | None = None
+        self._unacknowledged: dict[str, asyncio.Future[None]] = {}
+        self._numbers = itertools.count(1)
+
+    def write(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not _PLAIN_KEY.match(key):
+            written.set_exception(InvalidKeyError(key))
+            return written
+        self._gathering.append((key, value, written))
+        if self._sending is None:
+            self._timeout = timeout
+            self._sending = asyncio.ensure_future(self._send())
+        return written
+
+    async def _send(self) -> None:
+        writes, self._gathering, self._sending = self._gathering, [], None
+        tokens: list[str] = []
+        try:
+            if self._subscription is None:
+                self._subscription = await self._nc.subscribe(
+                    f"{self._inbox}.*", cb=self._acknowledged
+                )
+            for key, value, written in writes:
+                token = str(next(self._numbers))
+                self._unacknowledged[token] = written
+                tokens.append(token)
+                await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
+        except Exception as exc:  # not sent (a connection closing): each write fails
+            for _key, _value, written in writes:
+                if not written.done():
+                    written.set_exception(exc)
+        asyncio.get_running_loop().call_later(self._timeout, self._expired, tokens)
+
+    async def _acknowledged(self, msg: Msg) -> None:
+        written = self._unacknowledged.pop(msg.subject.rpartition(".")[2], None)
+        if written is None or written.done():
+            return
+        status = (msg.headers or {}).get("Status")
+        if status == "503":  # as `KeyValue.put` reports it
+            written.set_exception(NoStreamResponseError())
+        elif status:
+            written.set_exception(_raised(APIError.from_msg, msg))
+        elif b'"error"' in msg.data:
+            written.set_exception(_raised(APIError.from_error, json.loads(msg.data)["error"]))
+        else:
+            written.set_result(None)
+
+    def _expired(self, tokens: list[str]) -> None:
+        for token in tokens:
+            written = self._unacknowledged.pop(token, None)
+            if written is not None and not written.done():
+                written.set_exception(nats.errors.TimeoutError())
+
+
+@dataclass
+class _Batch:
+    wanted: dict[str, list[asyncio.Future[bytes | None]]]  # subject -> lookups not answered
+    single: bool
+    expiry: asyncio.TimerHandle
+
+
+def _raised(make: Callable[[Any], object], arg: Any) -> Exception:
+    """The exception nats-py's `APIError.from_msg` / `from_error` raise (they raise it)."""
+    try:
+        make(arg)
+    except Exception as exc:
+        return exc
+    return APIError()
+
+
+def _fail(waiting: list[asyncio.Future[bytes | None]], exc: Exception) -> None:
+    for found in waiting:
+        if not found.done():
+            found.set_exception(exc)
 
 
 # Keys read together: tokens a subject filter takes literally (no wildcards, no spaces).

@@ -122,6 +122,8 @@ def _processed(context: BoundedContext) -> list[str]:
         f"$KV.{PROCESSED_KV}-{context.name}.>",
         f"checkpoints.{context.name}",
         *(f"$JS.API.STREAM.INFO.{o}" for o in others),
+        # One key by subject, or the keys of one loop turn in one request (`DirectLookups`).
+        *(f"$JS.API.DIRECT.GET.{o}" for o in others),
         *(f"$JS.API.DIRECT.GET.{o}.>" for o in others),
         # A bucket without direct get is read by message get (nats-py follows the bucket).
         *(f"$JS.API.STREAM.MSG.GET.{o}" for o in others),
