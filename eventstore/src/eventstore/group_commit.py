@@ -2,16 +2,21 @@
 
 It handles commands exactly as the service does (its routes, given here reading the staged
 store; its clock, event types, valid-time tolerance, attempts and the other contexts'
-records), with a cache of its own and a processed-command record whose writes the caller
-holds until the group is stored (`eventstore.group_append`).
+records), with a cache of its own. The processed-command records it would write are held as
+values (`held`: the command's type, fingerprint and reply, its events at provisional
+sequences) until the group is stored; the caller writes them then, with the stored
+sequences, as `CommandService._remember` writes a record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+from contracts_schema.base import Command
+from contracts_schema.replies import CommandAccepted
 from eventstore.aggregate_cache import AggregateCache
 from eventstore.commands import CommandRoute, CommandService
 from eventstore.group_append import StagedStore
@@ -22,13 +27,46 @@ from eventstore.ports import ProcessedCommands
 Recalled = Callable[[str], list[bytes | None] | None]
 
 
+class Held(NamedTuple):
+    """A processed-command record the twin would write: `CommandService._remember`'s."""
+
+    command_type: str
+    fingerprint: str
+    reply: CommandAccepted  # its events at provisional sequences (staged)
+
+    def record(self, context: str, reply: dict[str, Any]) -> bytes:
+        """The record's JSON, with `reply` (the reply's JSON form, its events placed)."""
+        head = {"context": context, "command_type": self.command_type,
+                "fingerprint": self.fingerprint}  # fmt: skip
+        return json.dumps({**head, "reply": reply}).encode()
+
+
 class _Twin(CommandService):
     recalled: Recalled | None = None
+    held: dict[str, Held]
+
+    async def _remember(
+        self, command: Command, fingerprint: str, reply: CommandAccepted
+    ) -> CommandAccepted:
+        """Held as values, not serialised: the caller writes it once the group is stored."""
+        if self._processed is None or not reply.events:
+            return reply
+        self.held[command.command_id] = Held(command.command_type, fingerprint, reply)
+        return reply
 
     def _recall(self, command_id: str) -> asyncio.Future[list[bytes | None]]:
         """This context's records the caller read for the whole group answer without a
         request each; the other contexts' records are read as `_recall` reads them, when
-        this context's has none."""
+        this context's has none. A record held here (the same id again in this group)
+        answers as a pending one does."""
+        held = self.held.get(command_id)
+        if held is not None:
+            reply = held.reply.model_dump(mode="json", exclude={"duplicate"})
+            known_here: asyncio.Future[list[bytes | None]] = (
+                asyncio.get_running_loop().create_future()
+            )
+            known_here.set_result([held.record(self.context.name, reply)])
+            return known_here
         own = (
             None
             if command_id in self._pending or self.recalled is None
@@ -65,4 +103,10 @@ def staged_twin(
     twin._elsewhere = service._elsewhere  # command ids stay unique across contexts
     twin.transient_budget = service.transient_budget
     twin.recalled = recalled
+    twin.held = {}
     return twin
+
+
+def held_records(twin: CommandService) -> dict[str, Held]:
+    """The records a staged twin holds (command id -> record), in the order decided."""
+    return twin.held if isinstance(twin, _Twin) else {}

@@ -26,7 +26,7 @@ from nats.js.errors import (
     KeyNotFoundError,
     NotFoundError,
 )
-from nats.js.kv import KeyValue
+from nats.js.kv import KeyValue, _is_key_valid
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
 from eventstore.last_messages import last_messages
@@ -67,6 +67,19 @@ class KeyValueProcessedCommands:
 
     async def put(self, key: str, value: bytes) -> None:
         await self._kv.put(key, value)
+
+    async def put_many(
+        self, items: Sequence[tuple[str, bytes]], timeout: float
+    ) -> list[BaseException | None]:
+        """`put` of each (key, value), all in flight together under one reply inbox
+        (`group_append.publish_acked`); per item None (written) or why not."""
+        from eventstore.group_append import publish_acked
+
+        bad = [k for k, _v in items if not _is_key_valid(k)]
+        if bad:
+            raise InvalidKeyError(bad[0])
+        messages = [(f"{self._kv._pre}{k}", v) for k, v in items]
+        return await publish_acked(self._kv._js._nc, messages, timeout)
 
     async def holds_keys_under(self, prefix: str) -> bool:
         """Whether any key starts with `prefix` (deleted ones count): one read of the first

@@ -52,7 +52,7 @@ from eventstore.group_append import (
     StagedStore,
     positioned,
 )
-from eventstore.group_commit import staged_twin
+from eventstore.group_commit import Held, held_records, staged_twin
 from eventstore.last_messages import last_messages
 from eventstore.ports import GroupAppender, ProcessedCommands
 from eventstore.records import CommandMetadata, StoredEvent
@@ -282,11 +282,11 @@ class RegistryCommandService(CommandService):
 
         stream = self.context.stream
         store = StagedStore(self._store, frozenset((stream, t, i) for t, i in empty))
+        assert self._processed is not None  # (a group commit needs a record: `_import_group`)
         own = self._processed if known is None else _Known(self._processed, *known.own())
-        held = _HeldRecords(own)
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
         recalled = None if known is None else known.recall(self.context.name)
-        staging = staged_twin(self, store, routes, held, recalled)
+        staging = staged_twin(self, store, routes, own, recalled)
         try:
             reply = await self._import_process(staging, batch, request)
             await staging.drain()
@@ -296,7 +296,7 @@ class RegistryCommandService(CommandService):
             return None
         events = store.events()
         keys = {(self.context.name, e.aggregate_type, e.aggregate_id) for e in events}
-        return _StagedProcess(index, batch, reply, events, held.records, keys)
+        return _StagedProcess(index, batch, reply, events, held_records(staging), keys)
 
     async def _commit(
         self, processes: list[_StagedProcess]
@@ -364,23 +364,19 @@ class RegistryCommandService(CommandService):
         def real(seq: int) -> int:
             return first + seq - PROVISIONAL if seq >= PROVISIONAL else seq
 
-        for key, data in p.records:
-            record = json.loads(data)
-            events = record["reply"]["events"]
-            if any(e["seq"] >= PROVISIONAL for e in events):  # else a repair, as written
-                for e in events:
-                    e["seq"] = real(e["seq"])
-                positions = [_Position(e["stream"], e["seq"]) for e in events]
-                record["reply"]["consistency_token"] = consistency_token(positions)
-                data = json.dumps(record).encode()
-            records.append((key, data))
-        # Our own replies, positioned: their JSON form, built as they are (not copied and
-        # validated again).
+        # Each accepted reply's JSON form, its events at their stored sequences, built once
+        # from our own values (not copied and validated again): the answer's, and without
+        # `duplicate` the record's (as `_remember` writes it; a repair's events are stored
+        # ones already, placed as they are).
+        placed = {id(h.reply): _placed(h.reply, real) for h in p.held.values()}
+        for key, held in p.held.items():
+            reply = {k: v for k, v in placed[id(held.reply)].items() if k != "duplicate"}
+            records.append((key, held.record(self.context.name, reply)))
         releases = [
             {
                 "release_id": o.release_id,
                 "replies": [
-                    _placed(r, real)
+                    (placed.get(id(r)) or _placed(r, real))
                     if isinstance(r, CommandAccepted)
                     else r.model_dump(mode="json")
                     for r in o.replies
@@ -409,13 +405,19 @@ class RegistryCommandService(CommandService):
         assert self._processed is not None
         record = self._processed
         results: list[object]
+        put_many = getattr(record, "put_many", None)
         try:
-            async with asyncio.timeout(RECORD_TIMEOUT):
-                results = await asyncio.gather(
-                    *(record.put(k, d) for k, d in records), return_exceptions=True
-                )
+            if put_many is not None:  # all in flight under one reply inbox (JetStream)
+                results = await put_many(records, RECORD_TIMEOUT)
+            else:
+                async with asyncio.timeout(RECORD_TIMEOUT):
+                    results = await asyncio.gather(
+                        *(record.put(k, d) for k, d in records), return_exceptions=True
+                    )
         except TimeoutError:
             results = [TimeoutError()] * len(records)
+        except Exception as exc:  # (a key no bucket takes): each written as alone
+            results = [exc] * len(records)
         again = []
         for (key, data), result in zip(records, results, strict=True):
             if isinstance(result, BaseException):
@@ -453,7 +455,7 @@ class _StagedProcess:
     batch: ImportProcessReleases
     reply: ProcessReleasesImported  # with provisional sequences
     events: list[GroupedEvent]
-    records: list[tuple[str, bytes]]  # held processed-command records
+    held: dict[str, Held]  # processed-command records to write, by command id
     keys: set[tuple[str, str, str]] = field(default_factory=set)
 
     @property
@@ -512,20 +514,6 @@ class _Known:
 
     async def put(self, key: str, value: bytes) -> None:
         raise PermissionError("a record read together is written through its owner")
-
-
-class _HeldRecords:
-    """The processed-command record, read as it is, written only once the group is stored."""
-
-    def __init__(self, record: ProcessedCommands | None) -> None:
-        self._record = record
-        self.records: list[tuple[str, bytes]] = []
-
-    async def get(self, key: str) -> bytes | None:
-        return None if self._record is None else await self._record.get(key)
-
-    async def put(self, key: str, value: bytes) -> None:
-        self.records.append((key, value))
 
 
 DUPLICATE_MSG_ID = 10201  # JetStream: a Msg-Id of the batch was stored before
