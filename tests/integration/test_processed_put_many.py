@@ -48,7 +48,8 @@ async def test_each_message_gets_its_own_outcome(nats_client: NATS) -> None:
         ],
         timeout=10,
     )
-    assert results[0] is None and results[3] is None
+    assert results[0] is None
+    assert results[3] is None
     assert isinstance(results[1], nats.errors.NoRespondersError)
     assert isinstance(results[2], AppendFailed)
     assert (await js.stream_info("ACKED")).state.messages == 2

@@ -33,7 +33,8 @@ async def _records(store: InMemoryEventStore, replies: list[CommandAccepted]) ->
 def _accepted(process: Any) -> list[CommandAccepted]:
     assert isinstance(process, ProcessReleasesImported)
     found = [r for o in process.releases for r in o.replies]
-    assert found and all(isinstance(r, CommandAccepted) for r in found)
+    assert found
+    assert all(isinstance(r, CommandAccepted) for r in found)
     return [r for r in found if isinstance(r, CommandAccepted)]
 
 
