@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,6 +218,20 @@ class StagedStore:
         self._known_new = known_new
         self._staged: dict[tuple[str, str, str], _Staged] = {}
         self._count = 0
+        # The folded state of an aggregate as the deciding service holds it (its cache):
+        # (the sequence it is folded up to, the state), or None (`group_commit.staged_twin`).
+        self.folded: Callable[[BoundedContext, str, str], tuple[int, Any] | None] | None = None
+
+    def state(self, context: BoundedContext, aggregate_type: str, aggregate_id: str) -> Any:
+        """The aggregate's state as its decider folded it up to everything staged here, or
+        None when not known so (not staged, not held, or held at another head): a facts
+        loader then folds it from the events, as on any store."""
+        staged = self._staged.get((context.stream, aggregate_type, aggregate_id))
+        found = None if self.folded is None else self.folded(context, aggregate_type, aggregate_id)
+        if staged is None or found is None or not staged.events:
+            return None
+        last_seq, state = found
+        return state if last_seq == staged.events[-1].seq else None
 
     @property
     def count(self) -> int:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from contracts_schema.base import Command
 from contracts_schema.replies import CommandAccepted
+from contracts_schema.subjects import BoundedContext
 from eventstore.aggregate_cache import AggregateCache
 from eventstore.commands import CommandRoute, CommandService
 from eventstore.group_append import StagedStore
@@ -104,6 +105,13 @@ def staged_twin(
     twin.transient_budget = service.transient_budget
     twin.recalled = recalled
     twin.held = {}
+    cache = twin._cache
+
+    def folded(context: BoundedContext, aggregate_type: str, aggregate_id: str) -> Any:
+        entry = cache.get((context.name, aggregate_type, aggregate_id))
+        return None if entry is None else (entry.head.last_seq, entry.state)
+
+    store.folded = folded  # a facts loader reads a staged aggregate's state from here
     return twin
 
 
