@@ -178,9 +178,9 @@ class RegistryCommandService(CommandService):
             self._recalled_together([b for _n, b in batches]),
             self._new_aggregates([b for _n, b in batches]),
         )
-        staged = await asyncio.gather(
-            *(self._stage(n, b, request, known, empty) for n, b in batches)
-        )
+        stream = self.context.stream
+        new = frozenset((stream, t, i) for t, i in empty)  # as a staged store names them
+        staged = await asyncio.gather(*(self._stage(n, b, request, known, new) for n, b in batches))
         alone: list[tuple[int, ImportProcessReleases]] = []
         commits: list[list[_StagedProcess]] = [[]]
         taken: set[tuple[str, str, str]] = set()
@@ -275,13 +275,13 @@ class RegistryCommandService(CommandService):
         batch: ImportProcessReleases,
         request: CommandRequest,
         known: _Recalled | None,
-        empty: frozenset[tuple[str, str]] = frozenset(),
+        new: frozenset[tuple[str, str, str]] = frozenset(),
     ) -> _StagedProcess | None:
-        """The process decided on a staged store; None when it must go alone."""
+        """The process decided on a staged store; None when it must go alone. `new`: the
+        aggregates (stream, type, id) known to have no event yet."""
         from registry.routes import build_routes  # the same routes, reading the staged store
 
-        stream = self.context.stream
-        store = StagedStore(self._store, frozenset((stream, t, i) for t, i in empty))
+        store = StagedStore(self._store, new)
         assert self._processed is not None  # (a group commit needs a record: `_import_group`)
         own = self._processed if known is None else _Known(self._processed, *known.own())
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
