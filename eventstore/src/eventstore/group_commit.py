@@ -13,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from contracts_schema.base import Command
-from contracts_schema.replies import CommandAccepted
+from contracts_schema.replies import AppendedEvent, CommandAccepted
 from contracts_schema.subjects import BoundedContext
-from eventstore.aggregate_cache import AggregateCache
-from eventstore.commands import CommandRoute, CommandService
+from eventstore.aggregate_cache import AggregateCache, CachedAggregate, appended
+from eventstore.commands import CommandRoute, CommandService, Decider
 from eventstore.group_append import StagedStore
 from eventstore.ports import ProcessedCommands
+from eventstore.records import StoredEvent
 
 # A command id's records in this context's record as read before (`_recall`'s order: the
 # id, its pre-uniqueness key), or None: not read before.
@@ -42,9 +44,46 @@ class Held(NamedTuple):
         return json.dumps({**head, "reply": reply}).encode()
 
 
+class _Commands(dict[str, tuple[AppendedEvent, ...]]):
+    """A staged aggregate's command-id index: the events each command appended here are
+    kept as stored and made into reply events only when asked (the same command id twice
+    in a group; rare), not for every event staged. Those loaded with the aggregate are
+    indexed as `CachedAggregate` indexes them."""
+
+    def __init__(self, loaded: dict[str, tuple[AppendedEvent, ...]]) -> None:
+        super().__init__(loaded)
+        self.staged: dict[str, list[StoredEvent]] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        staged = self.staged.get(key)
+        if staged is None:
+            return super().get(key, default)
+        return (*super().get(key, ()), *map(appended, staged))
+
+
+@dataclass
+class _StagedEntry(CachedAggregate):
+    """A `CachedAggregate` whose new events are indexed by `_Commands`."""
+
+    def add(self, events: Sequence[StoredEvent]) -> None:
+        commands = self.commands
+        if not isinstance(commands, _Commands):
+            super().add(events)
+            return
+        for event in events:
+            commands.staged.setdefault(event.envelope.command_id, []).append(event)
+        self.events += len(events)
+
+
 class _Twin(CommandService):
     recalled: Recalled | None = None
     held: dict[str, Held]
+
+    async def _load_aggregate(
+        self, decider: Decider[Any], aggregate_id: str, transient_until: float
+    ) -> CachedAggregate:
+        loaded = await super()._load_aggregate(decider, aggregate_id, transient_until)
+        return _StagedEntry(loaded.head, loaded.state, _Commands(loaded.commands), loaded.events)
 
     async def _remember(
         self, command: Command, fingerprint: str, reply: CommandAccepted
