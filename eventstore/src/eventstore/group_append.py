@@ -189,24 +189,35 @@ async def publish_acked(
     seconds for every acknowledgement: per message None (stored) or why not (the stream's
     error, no stream listening, or TimeoutError: unknown). What `js.publish` of each does,
     without a request (a task and a timeout) per message. Not atomic: each stands alone."""
+    answers = await requests_together(nc, messages, timeout)
+    return [TimeoutError("no acknowledgement") if a is None else _ack_error(a) for a in answers]
+
+
+async def requests_together(
+    nc: NATS, messages: Sequence[tuple[str, bytes]], timeout: float
+) -> list[Any]:
+    """Each (subject, payload) sent as a request, all in flight together under one inbox
+    subscription (reply subject `<inbox>.<index>`); the answers (`Msg`) in order, None for
+    one not answered within `timeout` seconds (a request each would cost a task and a
+    timeout each)."""
     if not messages:
         return []
-    results: list[BaseException | None] = [TimeoutError("no acknowledgement")] * len(messages)
+    answers: list[Any] = [None] * len(messages)
     left = len(messages)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     inbox = nc.new_inbox()
 
-    async def acknowledged(msg: Any) -> None:
+    async def answered(msg: Any) -> None:
         nonlocal left
         index = int(msg.subject.rsplit(".", 1)[1])
-        if not isinstance(results[index], TimeoutError):
+        if answers[index] is not None:
             return  # (answered before)
-        results[index] = _ack_error(msg)
+        answers[index] = msg
         left -= 1
         if left == 0 and not done.done():
             done.set_result(None)
 
-    sub = await nc.subscribe(f"{inbox}.*", cb=acknowledged)
+    sub = await nc.subscribe(f"{inbox}.*", cb=answered)
     try:
         addressed = [(s, f"{inbox}.{n}", p, None) for n, (s, p) in enumerate(messages)]
         frames = _frames(nc, addressed)
@@ -221,7 +232,7 @@ async def publish_acked(
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
-    return results
+    return answers
 
 
 def _ack_error(msg: Any) -> BaseException | None:

@@ -78,6 +78,9 @@ class _StagedEntry(CachedAggregate):
 class _Twin(CommandService):
     recalled: Recalled | None = None
     held: dict[str, Held]
+    # The other contexts' records (in `_elsewhere`'s order) read for the whole group: each
+    # the keys it answered (None: no record there).
+    elsewhere: Sequence[dict[str, bytes | None]] = ()
 
     async def _load_aggregate(
         self, decider: Decider[Any], aggregate_id: str, transient_until: float
@@ -118,6 +121,12 @@ class _Twin(CommandService):
             known: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
             known.set_result(own)
             return known
+        # The other contexts' records as read for the whole group, when each answered.
+        others = self.elsewhere
+        if len(others) == len(self._elsewhere) and all(command_id in o for o in others):
+            there: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+            there.set_result([o[command_id] for o in others])
+            return there
         # `_recalled` takes the first record found: here none, so the others' decide.
         return asyncio.gather(*(self._read_record(o, command_id) for o in self._elsewhere))
 
@@ -128,6 +137,7 @@ def staged_twin(
     routes: Sequence[CommandRoute[Any, Any]],
     processed: ProcessedCommands,
     recalled: Recalled | None = None,
+    elsewhere: Sequence[dict[str, bytes | None]] = (),
 ) -> CommandService:
     twin = _Twin(
         service.context,
@@ -143,6 +153,7 @@ def staged_twin(
     twin._elsewhere = service._elsewhere  # command ids stay unique across contexts
     twin.transient_budget = service.transient_budget
     twin.recalled = recalled
+    twin.elsewhere = elsewhere
     twin.held = {}
     cache = twin._cache
 

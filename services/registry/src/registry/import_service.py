@@ -174,13 +174,16 @@ class RegistryCommandService(CommandService):
         request: CommandRequest,
         answers: list[_Answer | None],
     ) -> None:
-        known, empty = await asyncio.gather(
+        known, empty, elsewhere = await asyncio.gather(
             self._recalled_together([b for _n, b in batches]),
             self._new_aggregates([b for _n, b in batches]),
+            self._elsewhere_together([b for _n, b in batches]),
         )
         stream = self.context.stream
         new = frozenset((stream, t, i) for t, i in empty)  # as a staged store names them
-        staged = await asyncio.gather(*(self._stage(n, b, request, known, new) for n, b in batches))
+        staged = await asyncio.gather(
+            *(self._stage(n, b, request, known, new, elsewhere) for n, b in batches)
+        )
         alone: list[tuple[int, ImportProcessReleases]] = []
         commits: list[list[_StagedProcess]] = [[]]
         taken: set[tuple[str, str, str]] = set()
@@ -240,6 +243,28 @@ class RegistryCommandService(CommandService):
         pending = {k: v for k in ids if (v := self._pending.get(k)) is not None}
         return _Recalled({**found, **pending}, set(asked))
 
+    async def _elsewhere_together(
+        self, batches: list[ImportProcessReleases]
+    ) -> list[dict[str, bytes | None]]:
+        """The other contexts' records of the group's command ids (command ids are unique
+        across contexts), each record read for all of them at once (`LazyBucket.get_each`:
+        Direct Gets all in flight; a missing bucket opened once, not once per command). A
+        record that cannot be read so answers nothing: each command then reads it alone,
+        as `_recall` does."""
+        ids = [c.command_id for b in batches for r in b.releases for c in (r.tender, *r.contracts)]
+
+        async def each(record: ProcessedCommands) -> dict[str, bytes | None]:
+            get_each = getattr(record, "get_each", None)
+            if get_each is None:
+                return {}
+            try:
+                found: dict[str, bytes | None] = await get_each(ids, RECORD_TIMEOUT)
+            except Exception:
+                return {}
+            return found
+
+        return list(await asyncio.gather(*(each(r) for r in self._elsewhere)))
+
     async def _new_aggregates(
         self, batches: list[ImportProcessReleases]
     ) -> frozenset[tuple[str, str]]:
@@ -276,6 +301,7 @@ class RegistryCommandService(CommandService):
         request: CommandRequest,
         known: _Recalled | None,
         new: frozenset[tuple[str, str, str]] = frozenset(),
+        elsewhere: list[dict[str, bytes | None]] | None = None,
     ) -> _StagedProcess | None:
         """The process decided on a staged store; None when it must go alone. `new`: the
         aggregates (stream, type, id) known to have no event yet."""
@@ -286,7 +312,7 @@ class RegistryCommandService(CommandService):
         own = self._processed if known is None else _Known(self._processed, *known.own())
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
         recalled = None if known is None else known.recall(self.context.name)
-        staging = staged_twin(self, store, routes, own, recalled)
+        staging = staged_twin(self, store, routes, own, recalled, elsewhere or [])
         try:
             reply = await self._import_process(staging, batch, request)
             await staging.drain()
