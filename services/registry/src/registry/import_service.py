@@ -52,7 +52,7 @@ from eventstore.group_append import (
     StagedStore,
     positioned,
 )
-from eventstore.group_commit import staged_twin
+from eventstore.group_commit import Held, held_records, staged_twin
 from eventstore.last_messages import last_messages
 from eventstore.ports import GroupAppender, ProcessedCommands
 from eventstore.records import CommandMetadata, StoredEvent
@@ -174,12 +174,15 @@ class RegistryCommandService(CommandService):
         request: CommandRequest,
         answers: list[_Answer | None],
     ) -> None:
-        known, empty = await asyncio.gather(
+        known, empty, elsewhere = await asyncio.gather(
             self._recalled_together([b for _n, b in batches]),
             self._new_aggregates([b for _n, b in batches]),
+            self._elsewhere_together([b for _n, b in batches]),
         )
+        stream = self.context.stream
+        new = frozenset((stream, t, i) for t, i in empty)  # as a staged store names them
         staged = await asyncio.gather(
-            *(self._stage(n, b, request, known, empty) for n, b in batches)
+            *(self._stage(n, b, request, known, new, elsewhere) for n, b in batches)
         )
         alone: list[tuple[int, ImportProcessReleases]] = []
         commits: list[list[_StagedProcess]] = [[]]
@@ -240,6 +243,28 @@ class RegistryCommandService(CommandService):
         pending = {k: v for k in ids if (v := self._pending.get(k)) is not None}
         return _Recalled({**found, **pending}, set(asked))
 
+    async def _elsewhere_together(
+        self, batches: list[ImportProcessReleases]
+    ) -> list[dict[str, bytes | None]]:
+        """The other contexts' records of the group's command ids (command ids are unique
+        across contexts), each record read for all of them at once (`LazyBucket.get_each`:
+        Direct Gets all in flight; a missing bucket opened once, not once per command). A
+        record that cannot be read so answers nothing: each command then reads it alone,
+        as `_recall` does."""
+        ids = [c.command_id for b in batches for r in b.releases for c in (r.tender, *r.contracts)]
+
+        async def each(record: ProcessedCommands) -> dict[str, bytes | None]:
+            get_each = getattr(record, "get_each", None)
+            if get_each is None:
+                return {}
+            try:
+                found: dict[str, bytes | None] = await get_each(ids, RECORD_TIMEOUT)
+            except Exception:
+                return {}
+            return found
+
+        return list(await asyncio.gather(*(each(r) for r in self._elsewhere)))
+
     async def _new_aggregates(
         self, batches: list[ImportProcessReleases]
     ) -> frozenset[tuple[str, str]]:
@@ -275,18 +300,19 @@ class RegistryCommandService(CommandService):
         batch: ImportProcessReleases,
         request: CommandRequest,
         known: _Recalled | None,
-        empty: frozenset[tuple[str, str]] = frozenset(),
+        new: frozenset[tuple[str, str, str]] = frozenset(),
+        elsewhere: list[dict[str, bytes | None]] | None = None,
     ) -> _StagedProcess | None:
-        """The process decided on a staged store; None when it must go alone."""
+        """The process decided on a staged store; None when it must go alone. `new`: the
+        aggregates (stream, type, id) known to have no event yet."""
         from registry.routes import build_routes  # the same routes, reading the staged store
 
-        stream = self.context.stream
-        store = StagedStore(self._store, frozenset((stream, t, i) for t, i in empty))
+        store = StagedStore(self._store, new)
+        assert self._processed is not None  # (a group commit needs a record: `_import_group`)
         own = self._processed if known is None else _Known(self._processed, *known.own())
-        held = _HeldRecords(own)
         routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
         recalled = None if known is None else known.recall(self.context.name)
-        staging = staged_twin(self, store, routes, held, recalled)
+        staging = staged_twin(self, store, routes, own, recalled, elsewhere or [])
         try:
             reply = await self._import_process(staging, batch, request)
             await staging.drain()
@@ -296,7 +322,7 @@ class RegistryCommandService(CommandService):
             return None
         events = store.events()
         keys = {(self.context.name, e.aggregate_type, e.aggregate_id) for e in events}
-        return _StagedProcess(index, batch, reply, events, held.records, keys)
+        return _StagedProcess(index, batch, reply, events, held_records(staging), keys)
 
     async def _commit(
         self, processes: list[_StagedProcess]
@@ -364,23 +390,19 @@ class RegistryCommandService(CommandService):
         def real(seq: int) -> int:
             return first + seq - PROVISIONAL if seq >= PROVISIONAL else seq
 
-        for key, data in p.records:
-            record = json.loads(data)
-            events = record["reply"]["events"]
-            if any(e["seq"] >= PROVISIONAL for e in events):  # else a repair, as written
-                for e in events:
-                    e["seq"] = real(e["seq"])
-                positions = [_Position(e["stream"], e["seq"]) for e in events]
-                record["reply"]["consistency_token"] = consistency_token(positions)
-                data = json.dumps(record).encode()
-            records.append((key, data))
-        # Our own replies, positioned: their JSON form, built as they are (not copied and
-        # validated again).
+        # Each accepted reply's JSON form, its events at their stored sequences, built once
+        # from our own values (not copied and validated again): the answer's, and without
+        # `duplicate` the record's (as `_remember` writes it; a repair's events are stored
+        # ones already, placed as they are).
+        placed = {id(h.reply): _placed(h.reply, real) for h in p.held.values()}
+        for key, held in p.held.items():
+            reply = {k: v for k, v in placed[id(held.reply)].items() if k != "duplicate"}
+            records.append((key, held.record(self.context.name, reply)))
         releases = [
             {
                 "release_id": o.release_id,
                 "replies": [
-                    _placed(r, real)
+                    (placed.get(id(r)) or _placed(r, real))
                     if isinstance(r, CommandAccepted)
                     else r.model_dump(mode="json")
                     for r in o.replies
@@ -409,13 +431,19 @@ class RegistryCommandService(CommandService):
         assert self._processed is not None
         record = self._processed
         results: list[object]
+        put_many = getattr(record, "put_many", None)
         try:
-            async with asyncio.timeout(RECORD_TIMEOUT):
-                results = await asyncio.gather(
-                    *(record.put(k, d) for k, d in records), return_exceptions=True
-                )
+            if put_many is not None:  # all in flight under one reply inbox (JetStream)
+                results = await put_many(records, RECORD_TIMEOUT)
+            else:
+                async with asyncio.timeout(RECORD_TIMEOUT):
+                    results = await asyncio.gather(
+                        *(record.put(k, d) for k, d in records), return_exceptions=True
+                    )
         except TimeoutError:
             results = [TimeoutError()] * len(records)
+        except Exception as exc:  # (a key no bucket takes): each written as alone
+            results = [exc] * len(records)
         again = []
         for (key, data), result in zip(records, results, strict=True):
             if isinstance(result, BaseException):
@@ -453,7 +481,7 @@ class _StagedProcess:
     batch: ImportProcessReleases
     reply: ProcessReleasesImported  # with provisional sequences
     events: list[GroupedEvent]
-    records: list[tuple[str, bytes]]  # held processed-command records
+    held: dict[str, Held]  # processed-command records to write, by command id
     keys: set[tuple[str, str, str]] = field(default_factory=set)
 
     @property
@@ -512,20 +540,6 @@ class _Known:
 
     async def put(self, key: str, value: bytes) -> None:
         raise PermissionError("a record read together is written through its owner")
-
-
-class _HeldRecords:
-    """The processed-command record, read as it is, written only once the group is stored."""
-
-    def __init__(self, record: ProcessedCommands | None) -> None:
-        self._record = record
-        self.records: list[tuple[str, bytes]] = []
-
-    async def get(self, key: str) -> bytes | None:
-        return None if self._record is None else await self._record.get(key)
-
-    async def put(self, key: str, value: bytes) -> None:
-        self.records.append((key, value))
 
 
 DUPLICATE_MSG_ID = 10201  # JetStream: a Msg-Id of the batch was stored before

@@ -123,20 +123,34 @@ def merge_patch(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     merged = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = merge_patch(merged.get(key), value)
+    _patch_in_place(merged, patch)
     return merged
 
 
+def _patch_in_place(merged: dict[str, Any], patch: dict[str, Any]) -> None:
+    """`merged` (a copy of our own) patched: the target is copied once, not again at every
+    level of every patch (which made building the patched schema a quarter of an import's
+    CPU on a small package)."""
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            _patch_in_place(merged[key], value)
+        else:
+            merged[key] = merge_patch(None, value)
+
+
 def patched(release_schema: dict[str, Any], extensions: tuple[str, ...] = EXTENSIONS) -> Any:
-    """The release schema with the declared extensions applied."""
+    """The release schema with the declared extensions applied (each a merge patch, in
+    order, on one copy of the schema)."""
     unknown = [e for e in extensions if e not in PATCHES]
     if unknown:
         raise ValueError(f"no schema patch for extension(s) {unknown}; known: {list(PATCHES)}")
-    schema = release_schema
+    schema = copy.deepcopy(release_schema)
     for extension in extensions:
-        schema = merge_patch(schema, PATCHES[extension])
+        patch = PATCHES[extension]
+        if isinstance(patch, dict):
+            _patch_in_place(schema, patch)
+        else:
+            schema = copy.deepcopy(patch)
     return schema
