@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -63,3 +65,45 @@ def test_a_bulk_insert_stores_the_same_rows_as_sqlalchemy_insert() -> None:
         theirs = conn.execute(select(tables[1]).order_by("id")).all()
     assert ours == theirs
     assert ours[0].doc == {"codes": ["GM0363"], "n": 1}
+
+
+def test_repeated_values_are_stored_as_sqlalchemy_stores_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dates, flags and amounts are converted once per distinct value (a memo per column,
+    emptied when large): what is stored is still what SQLAlchemy stores for each row."""
+    monkeypatch.setattr(bulk, "_MEMO_MAX", 5)  # the memo is emptied and refilled along the way
+    metadata = MetaData()
+    tables = [
+        Table(
+            name,
+            metadata,
+            Column("id", Integer, primary_key=True),
+            Column("on", Date),
+            Column("value", Numeric(18, 2)),
+            Column("flag", Boolean),
+        )
+        for name in ("memo_ours", "memo_theirs")
+    ]
+    days = [date(2020, 1, 1 + i % 9) for i in range(40)]
+    values = [Decimal("1.50"), Decimal("1.5"), 2, Decimal("0.10"), None]
+    rows = [
+        {
+            "id": i,
+            "on": None if i % 7 == 0 else days[i],
+            "value": values[i % len(values)],
+            "flag": [True, False, 1, 0, None][i % 5],
+        }
+        for i in range(40)
+    ]
+    engine = make_engine("sqlite://")
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        ours_plan = bulk.TablePlan(conn.dialect, tables[0])  # a fresh memo
+        for first in (0, 14, 28):  # several batches through one plan
+            chunk = rows[first : first + 14]
+            ours_plan.insert(conn, [tuple(row[c] for c in ours_plan.columns) for row in chunk])
+        conn.execute(tables[1].insert(), rows)
+        ours = conn.execute(select(tables[0]).order_by("id")).all()
+        theirs = conn.execute(select(tables[1]).order_by("id")).all()
+    assert ours == theirs
