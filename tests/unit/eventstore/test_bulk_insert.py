@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-
 from sqlalchemy import (
     JSON,
     Boolean,
