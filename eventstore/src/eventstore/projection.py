@@ -704,9 +704,9 @@ class ProjectionRunner:
                     chunk = events[done : done + self._chunk]
                     behind = done + len(chunk) < len(events)  # more than one turn's worth
                     stages = {"received": received}
-                    # A bulk catch-up read hands over more than `batch` events: its
+                    # A bulk catch-up read hands over more than `batch` events: on SQLite its
                     # transactions may be as long (the turn's time bounds them still); one
-                    # transaction per 500 events cost ~10-15% of a rebuild's CPU.
+                    # transaction per 500 events cost ~10-15% of a direct build's CPU.
                     cap = max(self._batch, len(events))
                     applying = asyncio.ensure_future(
                         asyncio.to_thread(
@@ -746,9 +746,8 @@ class ProjectionRunner:
         finally:
             if turn is not None:  # this pool thread serves other callers next: not as us
                 turn.for_owner(None)
-        cap = max(cap, self._batch)  # events per transaction at most
         if turn is None:  # PostgreSQL: no turn to share, whole batches
-            self._chunk = cap
+            self._chunk = self._batch
         else:
             held, others_waited = turn.last_held()
             now = time.monotonic()
@@ -758,6 +757,7 @@ class ProjectionRunner:
             if now - self._contended_at < CONTENTION_MEMORY:
                 target = FAIR_TURN if self.projection.awaited else YIELDING_TURN
             per_event = max(held, 1e-6) / len(events)
+            cap = max(cap, self._batch)  # events per transaction at most
             self._chunk = max(1, min(cap, int(target / per_event)))
         return last
 
