@@ -147,17 +147,21 @@ def _memoised(proc: Processor) -> ColumnProcessor:
     """A column's values converted by `proc`, each distinct value once (None stays None)."""
     memo: dict[Any, Any] = {None: None}
     get = memo.__getitem__
+    each = _each(proc)
 
     def column(values: Sequence[Any]) -> tuple[Any, ...]:
         try:
-            return tuple(map(get, values))
-        except KeyError:
-            if len(memo) > _MEMO_MAX:
-                memo.clear()
-                memo[None] = None
-            for value in set(values).difference(memo):
-                memo[value] = proc(value)
-            return tuple(map(get, values))
+            try:
+                return tuple(map(get, values))
+            except KeyError:
+                if len(memo) > _MEMO_MAX:
+                    memo.clear()
+                    memo[None] = None
+                for value in set(values).difference(memo):
+                    memo[value] = proc(value)
+                return tuple(map(get, values))
+        except TypeError:  # an unhashable value (a signalling NaN): one at a time
+            return each(values)
 
     return column
 

@@ -106,3 +106,17 @@ def test_repeated_values_are_stored_as_sqlalchemy_stores_each(
         ours = conn.execute(select(tables[0]).order_by("id")).all()
         theirs = conn.execute(select(tables[1]).order_by("id")).all()
     assert ours == theirs
+
+
+def test_an_unhashable_value_in_a_memoised_column_meets_the_columns_own_processor() -> None:
+    """A signalling NaN cannot be hashed: the column falls back to converting value by value,
+    so the error is SQLAlchemy's own (it cannot store one either), not the memo's."""
+    metadata = MetaData()
+    table = Table("amounts", metadata, Column("id", Integer), Column("value", Numeric(18, 2)))
+    engine = make_engine("sqlite://")
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        process = bulk.TablePlan(conn.dialect, table).processors[0][1]
+        assert process([Decimal("1.5"), None, Decimal("1.50")]) == (1.5, None, 1.5)
+        with pytest.raises(ValueError, match="signaling NaN"):
+            process([Decimal("1.5"), Decimal("sNaN")])
