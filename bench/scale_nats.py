@@ -85,6 +85,11 @@ def _instrument() -> None:
 
 
 async def measure(events: int, seed: int) -> dict[str, Any]:
+    # The rebuild's modules are imported before its CPU is measured: with
+    # PYTHONDONTWRITEBYTECODE every import compiles its source (~1 s of CPU, 50-60 us/event
+    # of a 20k rebuild in the figures before round four).
+    import bootstrap.parts  # noqa: F401
+
     history = generate(seed, events)
     gc.collect()
     gc.freeze()

@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Connection, Dialect, Table
+from sqlalchemy import JSON, Boolean, Connection, Date, Dialect, Numeric, Table
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from eventstore.timeline import FOREVER
 
 Processor = Callable[[Any], Any]
+ColumnProcessor = Callable[[Sequence[Any]], tuple[Any, ...]]
 
 
 class Statement(NamedTuple):
@@ -48,14 +50,17 @@ class TablePlan:
             f" VALUES ({', '.join(marker for _ in self.columns)})"
         )
         skip = set(raw)
-        self.processors: list[tuple[int, Processor]] = []
+        self.processors: list[tuple[int, ColumnProcessor]] = []
         for i, column in enumerate(table.c):
             found = column.type._cached_bind_processor(dialect)
             if found is not None and column.name not in skip:
                 proc: Processor = found
                 if isinstance(column.type, JSON) and dialect.name == "sqlite":
                     proc = _lists_of_text_once(found)
-                self.processors.append((i, proc))
+                if _immutable_values(column.type):
+                    self.processors.append((i, _memoised(proc)))
+                else:
+                    self.processors.append((i, _each(proc)))
         key = table.info.get("versioned_key")
         if key is not None:
             # The open version of a row: its key, its valid_from, known until further notice.
@@ -76,8 +81,8 @@ class TablePlan:
         if not self.processors:
             return [tuple(r) for r in rows]
         columns = list(zip(*rows, strict=True))
-        for i, proc in self.processors:
-            columns[i] = tuple([None if v is None else proc(v) for v in columns[i]])
+        for i, process in self.processors:
+            columns[i] = process(columns[i])
         return list(zip(*columns, strict=True))
 
     def insert(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
@@ -113,6 +118,52 @@ class TablePlan:
                     values[first + i] = proc(values[first + i])
             out.append(tuple(values))
         return out
+
+
+# Dates, flags and amounts repeat across the versions of a rebuild (a few thousand distinct
+# days among hundreds of thousands of row versions): each distinct value of such a column is
+# converted once, and a column is looked up in C (`map` over the memo). Not instants: two
+# equal aware datetimes in different zones may be stored as different texts.
+_IMMUTABLE = (Date, Boolean, Numeric)
+_MEMO_MAX = 100_000
+
+
+def _immutable_values(kind: TypeEngine[Any]) -> bool:
+    """Values of this type are hashable and equal values convert alike (dates, flags,
+    amounts); a TypeDecorator counts by what it stores as."""
+    if isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    return isinstance(kind, _IMMUTABLE)
+
+
+def _each(proc: Processor) -> ColumnProcessor:
+    def column(values: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple([None if v is None else proc(v) for v in values])
+
+    return column
+
+
+def _memoised(proc: Processor) -> ColumnProcessor:
+    """A column's values converted by `proc`, each distinct value once (None stays None)."""
+    memo: dict[Any, Any] = {None: None}
+    get = memo.__getitem__
+    each = _each(proc)
+
+    def column(values: Sequence[Any]) -> tuple[Any, ...]:
+        try:
+            try:
+                return tuple(map(get, values))
+            except KeyError:
+                if len(memo) > _MEMO_MAX:
+                    memo.clear()
+                    memo[None] = None
+                for value in set(values).difference(memo):
+                    memo[value] = proc(value)
+                return tuple(map(get, values))
+        except TypeError:  # an unhashable value (a signalling NaN): one at a time
+            return each(values)
+
+    return column
 
 
 def _lists_of_text_once(proc: Processor) -> Processor:

@@ -73,6 +73,8 @@ class EventLogProjection(BatchProjection):
         # driver takes the values as they are.
         encode_here = dialect.name == "sqlite"
         instant = sqlite_utc_text if encode_here else _same
+        # Many events share an occurred_at (a story's day): its text is made once per batch.
+        occurred: dict[datetime, object] = {}
         rows: list[tuple[object, ...]] = []
         links: list[tuple[object, ...]] = []
         for event in events:
@@ -88,7 +90,9 @@ class EventLogProjection(BatchProjection):
                     e.aggregate_type,
                     e.aggregate_id,
                     e.aggregate_version,
-                    instant(e.occurred_at),
+                    occurred[e.occurred_at]
+                    if e.occurred_at in occurred
+                    else occurred.setdefault(e.occurred_at, instant(e.occurred_at)),
                     instant(e.recorded_at),
                     e.actor,
                     e.command_id,
