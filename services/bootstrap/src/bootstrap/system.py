@@ -104,6 +104,7 @@ class System:
     http_socket: socket.socket | None = None  # the gateway process's (default: any free port)
     children: list[Child] = field(default_factory=list)
     gateway_url: str | None = None
+    _stopped: bool = field(default=False, init=False)
 
     @property
     def databases(self) -> dict[str, str]:
@@ -347,6 +348,9 @@ class System:
         return self
 
     async def stop(self) -> None:
+        if self._stopped:  # a failed start stopped it; its owner stops it again
+            return
+        self._stopped = True
         # The gateway first (no new requests; those under way get their replies), then the
         # services (each drains its commands), then the projector.
         for child in [c for c in self.children if c.name == "gateway"]:
