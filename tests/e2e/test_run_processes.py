@@ -19,6 +19,7 @@ import pytest
 pytestmark = [
     pytest.mark.jetstream,  # it starts (and stops) the embedded nats-server
     pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; the parent-death signal"),
+    pytest.mark.timeout(600),  # a whole `make run` started and stopped, on a loaded machine
 ]
 
 PARTS = ("registry", "enrolment", "notifier run", "projector", "gateway")
@@ -57,20 +58,28 @@ def _free_port() -> int:
 
 
 def _start(data: Path, port: int, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bootstrap"],
-        env={**os.environ, "GT_HTTP_PORT": str(port), "GT_DATA_DIR": str(data), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # Output to files: a pipe nobody reads while it runs would fill and stall the parts.
+    with open(data / "out.log", "w") as out, open(data / "err.log", "w") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bootstrap"],
+            env={**os.environ, "GT_HTTP_PORT": str(port), "GT_DATA_DIR": str(data / "d"), **env},
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+
+
+def _ended(system: subprocess.Popen[str], data: Path, timeout: float) -> str:
+    """Wait for the run to end; its stderr."""
+    system.wait(timeout=timeout)
+    return (data / "err.log").read_text()
 
 
 def _parts_running(system: subprocess.Popen[str]) -> dict[str, int]:
     """Wait until every part runs as a child (the notifier starts once the demo is in)."""
     deadline = time.monotonic() + BOUND
     while time.monotonic() < deadline:
-        assert system.poll() is None, f"make run ended at start: {system.communicate()}"
+        assert system.poll() is None, "make run ended at start"
         children = _children(system.pid)
         parts = {
             part: pid
@@ -94,7 +103,7 @@ def _wait_gone(pids: list[int]) -> list[int]:
 def _cleanup(system: subprocess.Popen[str], pids: list[int]) -> None:
     if system.poll() is None:
         system.kill()
-        system.communicate(timeout=30)
+        system.wait(timeout=30)
     for pid in pids:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
@@ -114,7 +123,7 @@ def test_each_part_in_its_own_process_stopped_by_sigterm(tmp_path: Path) -> None
         )
         assert answer.json() == {"data": {"__typename": "Query"}}
         system.send_signal(signal.SIGTERM)
-        _out, err = system.communicate(timeout=120)
+        err = _ended(system, tmp_path, 120)
         assert system.returncode == 0, err[-3000:]
         assert "Traceback" not in err, err[-3000:]
         assert _wait_gone(list(parts.values())) == []
@@ -129,7 +138,7 @@ def test_killed_outright_it_takes_every_part_with_it(tmp_path: Path) -> None:
         parts = list(_parts_running(system).values())
         everything = list(_children(system.pid))  # the parts and the nats-server
         system.send_signal(signal.SIGKILL)
-        system.communicate(timeout=30)
+        system.wait(timeout=30)
         assert _wait_gone(parts) == [], "a part outlived the run"
     finally:
         _cleanup(system, everything)
@@ -152,12 +161,12 @@ def test_a_part_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
     # The gateway process refuses RS256 without a public key (exit 2, naming it).
     system = _start(tmp_path, _free_port(), GT_JWT_ALGORITHM="RS256")
     try:
-        _out, err = system.communicate(timeout=BOUND)
+        err = _ended(system, tmp_path, BOUND)
         assert system.returncode not in (0, None)
         assert "GT_JWT_PUBLIC_KEY" in err, err[-3000:]
         errors = [line for line in err.splitlines() if line.startswith("error")]
         assert errors == ["error: the gateway process exited with code 2 at start"], err[-3000:]
         assert "Traceback" not in err, err[-3000:]
-        assert _wait_gone(_using(tmp_path)) == [], "a part of the failed start still runs"
+        assert _wait_gone(_using(tmp_path / "d")) == [], "a part of the failed start still runs"
     finally:
-        _cleanup(system, _using(tmp_path))
+        _cleanup(system, _using(tmp_path / "d"))

@@ -5,8 +5,11 @@ this process's log format and level), in a session of its own: a Ctrl-C at the t
 reaches only the parent, which stops the children in order (SIGTERM: each drains, then exits;
 killed after `STOP_TIMEOUT`). A child gets SIGTERM too when its parent dies without stopping
 it (killed, out of memory), so no service of an earlier `make run` keeps serving beside the
-next one. A child that exits while starting is an error naming it and its exit code; one that
-exits later is reported by `unexpected_exit`.
+next one. That signal is SIGKILL: a parent killed outright takes the NATS server with it (its
+watchdog), so a child could not drain anyway, and one that tried would wait for NATS forever;
+every part is crash-safe (commands are idempotent, read models commit with their checkpoints).
+A child that exits while starting is an error naming it and its exit code; one that exits
+later is reported by `unexpected_exit`.
 """
 
 from __future__ import annotations
@@ -32,13 +35,13 @@ class ChildFailed(RuntimeError):
 
 
 def end_with_parent() -> None:
-    """In the child before it runs: SIGTERM when the process that started it dies."""
+    """In the child before it runs: killed when the process that started it dies."""
     if sys.platform != "linux":
         return
     import ctypes
 
     pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def child_environment(settings: dict[str, str]) -> dict[str, str]:

@@ -193,6 +193,28 @@ async def with_demo(system: System, say: Callable[[str], object] = print) -> Dem
 
 
 async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
+    """Run until Ctrl-C or SIGTERM: once started, `serve` stops everything in order; one that
+    comes while starting cancels the start, which stops what it had started."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = asyncio.Event()
+    body = asyncio.ensure_future(serve(data, port, host, stop, started))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([body, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if not body.done() and not started.is_set():
+        print("stopping while starting ...")
+        body.cancel()
+    await asyncio.gather(body, return_exceptions=True)
+    stopping.cancel()
+    if not body.cancelled():
+        body.result()
+
+
+async def serve(
+    data: Path, port: int, host: str, stop: asyncio.Event, started: asyncio.Event
+) -> None:
     running = embedded(data, host=host, port=port, schedule=True, processes=True)
     async with running as (system, server):
         # The reference data first, by the same code as the deployment's one-shot job.
@@ -220,10 +242,7 @@ async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
             )
         print(f"NATS users' local passwords: {credentials_path(data)}")
         print("Ctrl-C stops.")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        started.set()
         stopped = asyncio.ensure_future(stop.wait())
         failed = asyncio.ensure_future(system.failure())
         await asyncio.wait([stopped, failed], return_when=asyncio.FIRST_COMPLETED)
