@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "benchmarks.md"
 FINDINGS = ROOT / "bench" / "findings.md"
+STATUS = ROOT / "bench" / "status.md"
 
 HEADER = """# Benchmarks
 
@@ -46,10 +47,19 @@ def _met(figure: dict[str, Any]) -> str:
     return f"{figure['target']}: {verdict}"
 
 
-def table(body: dict[str, Any]) -> str:
+RUNS_HEADER = """# Every kept run, newest first
+
+Each table is one run of `python -m bench` as kept under `bench/results/<name>.json`; its title
+names the file and the run's own description (a run kept mid-way or as one side of an A/B pair
+reads `quick.partial`: the findings below say what each pair compared).
+"""
+
+
+def table(body: dict[str, Any], name: str | None = None) -> str:
     m = body["machine"]
+    title = body["mode"] if name in (None, body["mode"]) else f"{name}: {body['mode']}"
     lines = [
-        f"## {body['mode']} run ({body['finished_at']}, {body['seconds']:.0f} s)",
+        f"## {title} ({body['finished_at']}, {body['seconds']:.0f} s)",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']};"
         f" Python {m['python']}; {m['nats_server']}; {m['postgresql']}; SQLite {m['sqlite']};"
@@ -68,15 +78,25 @@ def table(body: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _runs() -> list[tuple[str, dict[str, Any]]]:
+    """Every kept run with the name of its file, newest first (a run kept under another name
+    than its mode, e.g. one side of an A/B pair, is told apart by that name)."""
+    runs = []
+    for path in RESULTS.glob("*.json"):
+        if path.stem.endswith(".partial"):
+            continue  # the scratch copy a run keeps while under way, kept under a name when done
+        body = json.loads(path.read_text(encoding="utf-8"))
+        if "figures" in body and "machine" in body:  # not a side file of a bench (its extra)
+            runs.append((path.stem, body))
+    return sorted(runs, key=lambda run: run[1]["finished_at"], reverse=True)
+
+
 def write_docs() -> Path:
     sections = [HEADER]
-    # The whole quick run first, then each later single-suite run (its own title says which),
-    # then the long runs.
-    singles = sorted(p.stem for p in RESULTS.glob("quick-*.json"))
-    for mode in ("quick", *singles, "full", "full-rebuild-sqlite", "full-asof"):
-        path = RESULTS / f"{mode}.json"
-        if path.exists():
-            sections.append(table(json.loads(path.read_text(encoding="utf-8"))))
+    if STATUS.exists():  # hand-written: where each acceptance line stands after the last round
+        sections.append(STATUS.read_text(encoding="utf-8"))
+    sections.append(RUNS_HEADER)
+    sections.extend(table(body, name) for name, body in _runs())
     if FINDINGS.exists():  # hand-written: what profiling showed behind each missed target
         sections.append(FINDINGS.read_text(encoding="utf-8"))
     DOCS.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Connection, Index, MetaData
+from sqlalchemy import Connection, Index, MetaData, inspect
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,25 @@ def drop(conn: Connection, indexes: list[Index]) -> None:
 
 
 def ensure(conn: Connection, metadata: MetaData) -> None:
-    """Create every index of the tables that is missing (after a rebuild, or a crash in it)."""
+    """Create every index of the tables that is missing (after a rebuild, or a crash in it),
+    and build again one whose columns are no longer the ones defined (an index widened in a
+    later release: the read model's rows are the same, so no new version of it is needed)."""
+    inspector = inspect(conn)
     for table in metadata.sorted_tables:
+        built = {
+            index["name"]: list(index["column_names"])
+            for index in inspector.get_indexes(table.name, schema=table.schema)
+        }
         for index in table.indexes:
-            index.create(conn, checkfirst=True)
+            columns = built.get(str(index.name))
+            if columns is not None and columns != [c.name for c in index.columns]:
+                log.info(
+                    "read index %s: columns %s, defined %s: built again",
+                    index.name,
+                    columns,
+                    [c.name for c in index.columns],
+                )
+                index.drop(conn)
+                columns = None
+            if columns is None:
+                index.create(conn)

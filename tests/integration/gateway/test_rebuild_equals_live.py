@@ -27,7 +27,7 @@ from eventstore.projection import checkpoints
 from eventstore.rebuild_indexes import drop, read_indexes
 from eventstore.sources import JetStreamSource
 from eventstore.sql import make_engine
-from gateway.projections import ALL
+from gateway.projections import ALL, TendersProjection
 
 
 def _tables() -> MetaData:
@@ -155,6 +155,26 @@ def test_a_runner_creates_the_indexes_a_stopped_rebuild_left_out(sqlite_url: str
     assert _indexes(engine, runner.metadata) != before
     runner.create_tables()  # the next start
     assert _indexes(engine, runner.metadata) == before
+    engine.dispose()
+
+
+def test_a_runner_builds_again_a_read_index_whose_columns_changed(sqlite_url: str) -> None:
+    """A read model stored by an earlier release, whose filter index held the column alone,
+    gets the index as now defined (the column and the intervals) at the runner's next start,
+    its rows untouched."""
+    engine = make_engine(sqlite_url)
+    projection = TendersProjection()
+    runner = projection_runner(None, engine, projection, batch=10)  # type: ignore[arg-type]
+    runner.create_tables()
+    declared = _indexes(engine, runner.metadata)
+    table, name = f"{projection.key}_tenders", f"ix_{projection.key}_tenders_phase"
+    assert (name, ("phase", "known_to", "valid_to", "valid_from", "known_from")) in declared[table]
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP INDEX {name}")
+        conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} (phase)")  # as it was
+    assert _indexes(engine, runner.metadata) != declared
+    runner.create_tables()  # the next start
+    assert _indexes(engine, runner.metadata) == declared
     engine.dispose()
 
 
