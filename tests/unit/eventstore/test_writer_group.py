@@ -57,8 +57,7 @@ def run_together(
     so that they wait together; the turn is released once all of them joined."""
     group = writer_group(engine)
     turn = writer_turn(engine)
-    assert group is not None
-    assert turn is not None
+    assert group is not None and turn is not None
     outcomes: list[int | BaseException] = [0] * len(works)
 
     def one(i: int) -> None:
@@ -85,8 +84,7 @@ def test_writes_that_wait_together_commit_in_one_transaction(engine: Engine) -> 
     assert stored(engine) == {0, 1, 2, 3}
     assert len(counted) == 1
     group = writer_group(engine)
-    assert isinstance(group, WriterGroup)
-    assert group.transactions == 1
+    assert isinstance(group, WriterGroup) and group.transactions == 1
 
 
 def test_a_piece_that_raises_is_rolled_back_alone(engine: Engine) -> None:
@@ -94,8 +92,7 @@ def test_a_piece_that_raises_is_rolled_back_alone(engine: Engine) -> None:
         raise ValueError("this read model cannot apply it")
 
     outcomes = run_together(engine, [insert(0), insert(1, then=refuse), insert(2)])
-    assert outcomes[0] == 0
-    assert outcomes[2] == 2
+    assert outcomes[0] == 0 and outcomes[2] == 2
     assert isinstance(outcomes[1], ValueError)
     assert stored(engine) == {0, 2}
 
