@@ -22,7 +22,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from nats.aio.client import Client as NATS
 from sqlalchemy import (
@@ -272,116 +272,7 @@ class WriterTurn:
         return last
 
 
-T = TypeVar("T")
-
-
-class _Piece(Generic[T]):
-    """One read model's writes in a group's transaction, and what came of them."""
-
-    def __init__(self, work: Callable[[Connection], T]) -> None:
-        self.work = work
-        self.done = threading.Event()
-        self.value: T | None = None
-        self.error: BaseException | None = None
-        self.ran = False
-
-    def outcome(self) -> T:
-        self.done.wait()
-        if self.error is not None:
-            raise self.error
-        return self.value  # type: ignore[return-value]
-
-
-class _Group:
-    def __init__(self) -> None:
-        self.pieces: list[_Piece[Any]] = []
-        self.accepting = True
-
-
-class WriterGroup:
-    """The commits of live awaited read models that want the SQLite writer at once, made in
-    one transaction (a group commit).
-
-    An event of the registry stream reaches the four read models a token waits for at about
-    the same moment; each then took the writer turn for its own transaction, so the last
-    committed behind three others (and three hand-overs between threads). Here the first
-    asks for the turn (`WriterTurn`, in its order) and leads: every piece joining while it
-    waits, or while it writes, is written in its transaction, each under a savepoint, and all
-    commit at once. Each read model's rows and checkpoint still commit together (so a crash
-    loses both or neither); a piece that raises is rolled back alone and raises in its own
-    runner; a database failure (or a failed commit) fails every piece of the group, none of
-    which then committed. One piece per read model at a time (its runner applies one batch at
-    a time), so no read model's batches are reordered.
-    """
-
-    def __init__(self, turn: WriterTurn, engine: Engine) -> None:
-        self._turn = turn
-        self._engine = engine
-        self._lock = threading.Lock()
-        self._open: _Group | None = None
-        self.transactions = 0  # committed group transactions (a test counts them)
-
-    def waiting(self) -> int:
-        """Pieces in the group now forming or being written."""
-        with self._lock:
-            return len(self._open.pieces) if self._open is not None else 0
-
-    def run(self, work: Callable[[Connection], T]) -> T:
-        """`work(conn)` in the next group transaction; its value once committed."""
-        piece: _Piece[T] = _Piece(work)
-        with self._lock:
-            group = self._open
-            leads = group is None or not group.accepting
-            if group is None or leads:
-                group = self._open = _Group()
-            group.pieces.append(piece)
-        if leads:
-            self._lead(group)
-        return piece.outcome()
-
-    def _close(self, group: _Group) -> None:
-        group.accepting = False
-        if self._open is group:
-            self._open = None
-
-    def _lead(self, group: _Group) -> None:
-        try:
-            with (
-                self._turn,
-                self._engine.connect().execution_options(**WRITER) as conn,
-                conn.begin(),
-            ):
-                written = 0
-                while True:
-                    with self._lock:
-                        if written == len(group.pieces):
-                            self._close(group)  # who comes now leads the next group
-                            break
-                        piece = group.pieces[written]
-                    written += 1
-                    piece.ran = True
-                    try:
-                        with conn.begin_nested():
-                            piece.value = piece.work(conn)
-                    except (OperationalError, InterfaceError):
-                        raise  # the database, not a piece: the whole transaction fails
-                    except BaseException as exc:
-                        piece.error = exc
-            self.transactions += 1
-        except BaseException as exc:
-            with self._lock:
-                self._close(group)
-            for piece in group.pieces:  # none of them committed
-                if piece.error is None:
-                    piece.error = exc
-                    piece.value = None
-        finally:
-            for piece in group.pieces:
-                piece.done.set()
-
-
 _WRITER_TURNS: weakref.WeakKeyDictionary[Engine, WriterTurn] = weakref.WeakKeyDictionary()
-_WRITER_GROUPS: weakref.WeakKeyDictionary[Engine, WriterGroup] = weakref.WeakKeyDictionary()
 _WRITER_TURNS_GUARD = threading.Lock()
 
 
@@ -394,18 +285,6 @@ def writer_turn(engine: Engine) -> WriterTurn | None:
         if turn is None:
             turn = _WRITER_TURNS[engine] = WriterTurn()
     return turn
-
-
-def writer_group(engine: Engine) -> WriterGroup | None:
-    """On SQLite, the group commit of the live awaited read models sharing an engine."""
-    turn = writer_turn(engine)
-    if turn is None:
-        return None
-    with _WRITER_TURNS_GUARD:
-        group = _WRITER_GROUPS.get(engine)
-        if group is None:
-            group = _WRITER_GROUPS[engine] = WriterGroup(turn, engine)
-    return group
 
 
 def _writer_turn(engine: Engine) -> contextlib.AbstractContextManager[object]:
@@ -858,8 +737,7 @@ class ProjectionRunner:
         if turn is not None:
             turn.for_owner(self.projection.key, catching_up=yields)
         try:
-            # Live and awaited: in one transaction with the others waiting (`WriterGroup`).
-            last = self._apply_batch_or_reset(stream, events, stages, together=not yields)
+            last = self._apply_batch_or_reset(stream, events, stages)
         finally:
             if turn is not None:  # this pool thread serves other callers next: not as us
                 turn.for_owner(None)
@@ -882,14 +760,10 @@ class ProjectionRunner:
         return self._apply_batch_or_reset(stream, events)
 
     def _apply_batch_or_reset(
-        self,
-        stream: str,
-        events: list[StoredEvent],
-        stages: dict[str, float] | None = None,
-        together: bool = False,
+        self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None = None
     ) -> int:
         try:
-            position = self._apply_batch(stream, events, stages, together)
+            position = self._apply_batch(stream, events, stages)
         except BaseException:
             if isinstance(self.projection, BatchProjection):
                 self.projection.reset()  # its memory ran ahead of a transaction that failed
@@ -899,21 +773,13 @@ class ProjectionRunner:
         return position
 
     def _apply_batch(
-        self,
-        stream: str,
-        events: list[StoredEvent],
-        stages: dict[str, float] | None = None,
-        together: bool = False,
+        self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None = None
     ) -> int:
         with self._one_batch:
-            return self._prepare_and_apply(stream, events, stages, together)
+            return self._prepare_and_apply(stream, events, stages)
 
     def _prepare_and_apply(
-        self,
-        stream: str,
-        events: list[StoredEvent],
-        stages: dict[str, float] | None,
-        together: bool = False,
+        self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None
     ) -> int:
         # Decoding, folding and building rows need no database: done before the writer turn
         # is taken, on the events after the position this runner last committed. In the
@@ -921,9 +787,11 @@ class ProjectionRunner:
         # moved it), the prepared work is dropped and the batch applied there as before.
         expected = self._committed.get(stream, self.positions.get(stream, 0))
         prepared = self._prepare([e for e in events if e.seq > expected])
-
-        def write(conn: Connection) -> int:
-            nonlocal prepared
+        with (
+            _writer_turn(self._engine),
+            self._engine.connect().execution_options(**WRITER) as conn,
+            conn.begin(),
+        ):
             if stages is not None:
                 stages["turn"] = time.time()  # the writer is ours (SQLite: after the others)
             current = conn.execute(
@@ -949,18 +817,6 @@ class ProjectionRunner:
                 },
                 ["projection", "stream"],
             )
-            return position
-
-        group = writer_group(self._engine) if together else None
-        if group is not None:
-            position = group.run(write)
-        else:
-            with (
-                _writer_turn(self._engine),
-                self._engine.connect().execution_options(**WRITER) as conn,
-                conn.begin(),
-            ):
-                position = write(conn)
         self._committed[stream] = position
         return position
 
