@@ -1,10 +1,12 @@
 """(4) Freshness: from a GraphQL mutation's reply to a GraphQL query showing the new state,
 p50/p99, under a steady background command load on the registry.
 
-The system runs as `make run` runs it (bootstrap.system.System: registry and enrolment
-services and the gateway app on uvicorn in one process, the gateway's projections in a child
-process, `python -m bootstrap.serve projector`), over the read model the replay suite rebuilt.
-The gateway learns the projector's positions from its announcements on NATS. Each probe
+The system runs as `make run` runs it (bootstrap.system.System with `service_processes`: the
+registry and enrolment services, the gateway and the gateway's projections each in a child
+process of its own, `python -m bootstrap.serve registry | enrolment | gateway | projector`),
+over the read model the replay suite rebuilt. The load generator and the probing client run
+in this process, on no loop shared with a service or the gateway. The gateway learns the
+projector's positions from its announcements on NATS. Each probe
 amends a contract through the `amendContract` mutation, then polls
 `contract { lastAmendment }` until it shows the amendment. A second figure asks once with the
 reply's consistency token (read-your-writes). Baseline: from a raw publish to an ordered
@@ -14,7 +16,8 @@ Each figure's `extra.stages` says where the time went, per stage of a probe's wr
 over the probes, ms): the projector announces, with each commit, when it received the batch,
 took the SQLite writer, committed and announced (`eventstore.projection_news.News.stages`,
 wall clock, comparable across the processes of one machine); the suite hears the
-announcements on the gateway's connection and knows when each answer came. Also: each read
+announcements on a connection of its own (as the gateway process does on its) and knows when
+each answer came. Also: each read
 model's wait for the writer and hold of it over the run, and the slowest probes stage by stage.
 A polling answer lags the commit by up to one query's round trip (the "one poll" stage).
 """
@@ -355,8 +358,6 @@ async def measure_raw(client: NATS, samples: int) -> list[float]:
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    from gateway.serve import Server
-
     if ctx.read_model_url is None:
         return [not_measured("freshness", "reply to visible", "ms", "raw", "no read model")]
     contracts = amendable_contracts(ctx.read_model_url)
@@ -368,10 +369,12 @@ async def run(ctx: BenchContext) -> list[Figure]:
         data_dir,
         settings(ctx.read_model_url, secret),
         with_notifier=False,
-        projector_process=True,  # as `make run` and compose: the projections in their own process
+        # As `make run` and compose: each service, the gateway and the projections in a
+        # process of their own.
+        service_processes=True,
     )
     await system.start()
-    assert system.app is not None
+    assert system.gateway_url is not None
     assert system.read is not None
     started = time.perf_counter()
     try:
@@ -381,10 +384,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await system.stop()  # and its projector process
         raise
     caught_up = time.perf_counter() - started
-    keep_full_collections_short()  # as `make run` does once started (bootstrap.embedded)
+    keep_full_collections_short()  # this process (load, probes): as each child does
     announcements = Announcements()
-    await announcements.start(ctx.service_nc)  # the gateway's connection: what it hears
-    server = await Server(system.app).start()
+    await announcements.start(ctx.service_nc)  # as the gateway process hears them on its own
     headers = {"Authorization": f"Bearer {coordinator_token(secret)}"}
     n = ctx.config.freshness_samples
     stop = asyncio.Event()
@@ -393,7 +395,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
         background(ctx.client, loaded, ctx.config.freshness_load_per_s, stop)
     )
     try:
-        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as http:
+        async with httpx.AsyncClient(
+            base_url=system.gateway_url, headers=headers, timeout=30
+        ) as http:
             polled = []
             for i in range(n):
                 contract_id, on = probes[i % len(probes)]
@@ -414,14 +418,13 @@ async def run(ctx: BenchContext) -> list[Figure]:
         uninstall()  # the suites after this one see the collector as the ones before did
         stop.set()
         rejected = await load
-        await server.stop()
         await announcements.stop()
         await system.stop()
     theirs = latency_ms(raw)
     note = (
         f"under {ctx.config.freshness_load_per_s} cmd/s of registry AmendContract load;"
-        f" gateway + services in one process, projections in a child process (as `make run`);"
-        " SQLite"
+        " registry, enrolment, gateway and projector each in a process of its own (as"
+        " `make run`), the load and the probes in the bench's; SQLite"
     )
     note += f"; the projector caught up with the stored history in {caught_up:.0f} s first"
     if rejected:

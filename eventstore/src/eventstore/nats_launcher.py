@@ -135,7 +135,14 @@ class NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             self._process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                # A Ctrl-C to our process group is for us: `make run` stops its service
+                # processes (they drain over NATS) before this server; the watchdog ends it
+                # if we die without stopping it.
+                start_new_session=True,
             )
         watchdog.guard(self._process.pid)
         self._wait_ready(timeout)

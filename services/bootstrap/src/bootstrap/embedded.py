@@ -21,7 +21,9 @@ import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import nkeys
 from nats.aio.client import Client as NATS
@@ -29,6 +31,7 @@ from pydantic import ValidationError
 
 from audit.wiring import ENDPOINTS_FILE
 from bootstrap import reference_data
+from bootstrap.children import ChildFailed
 from bootstrap.demo import DemoLoad, load_demo
 from bootstrap.nats_local import (
     JETSTREAM_DIR,
@@ -39,6 +42,7 @@ from bootstrap.nats_local import (
     local_credentials,
     server_config,
 )
+from bootstrap.projector_child import ProjectorFailed
 from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
 from eventstore.collector import keep_full_collections_short
@@ -46,7 +50,7 @@ from eventstore.nats_launcher import NatsServer
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
 from gateway.process_config import HttpSettings
-from gateway.serve import Server
+from gateway.serve import Server, listening_socket
 from gateway.settings import GatewaySettings
 from notifier import nats_auth
 from notifier.nats_accounts import AUDIT_USER, CALLOUT_USER, GATEWAY_USER, OPERATOR_USER
@@ -69,6 +73,18 @@ async def admit_local_organisations(operator: NATS, credentials: LocalCredential
         await nats_auth.grant(operator, code, secret)
 
 
+class Served(Protocol):
+    @property
+    def url(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class GatewayProcess:
+    """Where the gateway's own process serves."""
+
+    url: str
+
+
 @contextlib.asynccontextmanager
 async def embedded(
     data: Path,
@@ -78,8 +94,13 @@ async def embedded(
     *,
     schedule: bool = False,
     projector_process: bool = True,
-) -> AsyncIterator[tuple[System, Server]]:
+    processes: bool = False,
+) -> AsyncIterator[tuple[System, Served]]:
+    """The system on `host:port`; with `processes` (`make run`) each service and the gateway
+    in a process of its own, else in this one."""
     await asyncio.to_thread(data.mkdir, parents=True, exist_ok=True)
+    # The GraphQL port first: a busy one is the one error, before anything starts.
+    sock = listening_socket(host, port) if processes else None
     # The deployment's accounts file, with this data directory's generated passwords.
     credentials = local_credentials(data)
     if adopt_unauthenticated_store(data):
@@ -94,6 +115,7 @@ async def embedded(
     connections: list[NATS] = []
     system: System | None = None
     server: Server | None = None
+    served: Served
     try:
         # Organisations log in through the auth callout, in-process here (a service in a
         # deployment); the operator stores the local organisations' secrets first.
@@ -118,16 +140,23 @@ async def embedded(
             introspection=True,
             suggestions=True,
         )
-        system = await System(
+        system = System(
             nc,
             data,
             settings,
             schedule=schedule,
             logins=logins,
             projector_process=projector_process,
-        ).start()
-        assert system.app is not None
-        server = await Server(system.app, host, port).start()
+            service_processes=processes,
+            http_socket=sock,
+        )
+        await system.start()
+        if processes:
+            assert system.gateway_url is not None
+            served = GatewayProcess(system.gateway_url)
+        else:
+            assert system.app is not None
+            server = served = await Server(system.app, host, port).start()
         # Tell local tools (the audit CLI) where this embedded system listens, which NATS user
         # they log in as (its password is in the credentials file) and where every read
         # model's database is.
@@ -139,7 +168,7 @@ async def embedded(
             "databases": system.databases,
         }
         (data / ENDPOINTS_FILE).write_text(json.dumps(endpoints))
-        yield system, server
+        yield system, served
     finally:
         (data / ENDPOINTS_FILE).unlink(missing_ok=True)
         if server is not None:
@@ -149,6 +178,8 @@ async def embedded(
         for connection in reversed(connections):
             await connection.close()
         broker.stop()
+        if sock is not None:
+            sock.close()
 
 
 async def with_demo(system: System, say: Callable[[str], object] = print) -> DemoLoad:
@@ -157,13 +188,35 @@ async def with_demo(system: System, say: Callable[[str], object] = print) -> Dem
     say(f"demo history: {demo.new} commands applied, {demo.known} already there")
     assert system.read is not None
     await system.read.wait_for(demo.consistency_token, timeout=60)
-    if system.notifier is not None:
-        system.notifier.wake()  # the demo's expiring contract is warned of now, not in an hour
+    await system.after_load()  # the demo's expiring contract is warned of now, not in an hour
     return demo
 
 
 async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
-    async with embedded(data, host=host, port=port, schedule=True) as (system, server):
+    """Run until Ctrl-C or SIGTERM: once started, `serve` stops everything in order; one that
+    comes while starting cancels the start, which stops what it had started."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = asyncio.Event()
+    body = asyncio.ensure_future(serve(data, port, host, stop, started))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([body, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if not body.done() and not started.is_set():
+        print("stopping while starting ...")
+        body.cancel()
+    await asyncio.gather(body, return_exceptions=True)
+    stopping.cancel()
+    if not body.cancelled():
+        body.result()
+
+
+async def serve(
+    data: Path, port: int, host: str, stop: asyncio.Event, started: asyncio.Event
+) -> None:
+    running = embedded(data, host=host, port=port, schedule=True, processes=True)
+    async with running as (system, server):
         # The reference data first, by the same code as the deployment's one-shot job.
         reference = await reference_data.load(CommandBus(system.nc))
         print(f"reference data: {len(reference.events)} municipalities registered")
@@ -189,12 +242,16 @@ async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
             )
         print(f"NATS users' local passwords: {credentials_path(data)}")
         print("Ctrl-C stops.")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        started.set()
+        stopped = asyncio.ensure_future(stop.wait())
+        failed = asyncio.ensure_future(system.failure())
+        await asyncio.wait([stopped, failed], return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopped, failed):
+            if not task.done():
+                task.cancel()
         print("stopping ...")
+        if failed.done() and not failed.cancelled():
+            raise ChildFailed(f"{failed.result()}; the others stopped")
 
 
 def settings_problems(exc: ValidationError) -> str:
@@ -215,6 +272,10 @@ def run() -> None:
         asyncio.run(main(data, port, http.http_host))
     except ValidationError as exc:
         sys.exit(f"error: bad setting: {settings_problems(exc)}")
+    except (ChildFailed, ProjectorFailed) as exc:
+        sys.exit(f"error: {exc}")
+    except KeyboardInterrupt:  # a Ctrl-C while starting: everything started is stopped
+        sys.exit("stopped while starting")
     except ValueError as exc:
         sys.exit(f"error: bad setting: GT_PORT: {exc}")
     except OSError as exc:

@@ -122,9 +122,10 @@ async def read_side(
     *,
     read_database_url: str | None = None,
     follow: bool = False,
+    serve: bool = True,
 ) -> ReadSide:
     """The gateway's projections (or, with `follow`, a projector process's), read models and
-    GraphQL app."""
+    (with `serve`) GraphQL app."""
     return await start_read_side(
         nc,
         settings,
@@ -132,4 +133,5 @@ async def read_side(
         projection_runner,
         read_database_url=read_database_url,
         follow=follow,
+        serve=serve,
     )

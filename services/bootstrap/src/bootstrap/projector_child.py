@@ -59,6 +59,7 @@ class ProjectorProcess:
             "projector",
             env={**inherited, **settings},
             stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C at the terminal is for the parent, which orders
             preexec_fn=_end_with_parent if sys.platform == "linux" else None,
         )
         return cls(process)
@@ -105,6 +106,13 @@ class ProjectorProcess:
         log.error(why)
         for runner in runners:
             runner.failure = why
+
+    async def unexpected_exit(self) -> str:
+        """Wait until the process exits without being stopped; why, in one line."""
+        code = await self._process.wait()
+        if self._stopping:
+            await asyncio.Future()  # stopped on purpose: never an unexpected exit
+        return f"the projector process exited with code {code}"
 
     async def exited(self) -> int:
         """Wait for the process to end (and its end to be reported); its exit code."""

@@ -1,4 +1,4 @@
-"""Explicit wiring of the whole system in one process: the three services and the gateway.
+"""Explicit wiring of the whole system: the three services and the gateway.
 
 With `logins` (`make run`) each part connects as its own NATS user of the deployment's
 accounts file: registry, enrolment, notifier (each with its command subscriber and its
@@ -11,6 +11,13 @@ stopped with the system, its announced positions followed by the gateway for rea
 its unexpected exit reported by the gateway's health. Without, the gateway's runners apply
 them here (the tests, which read `runners` directly).
 
+With `service_processes` (`make run`, the freshness benchmark) every part runs as compose runs
+it, each in a child process of its own (`bootstrap.children`): `python -m bootstrap.serve
+registry`, `enrolment`, `notifier run`, `projector` and `gateway` (serving GraphQL on
+`http_socket`, bound here). This process then only holds the connection given, creates the
+streams, and follows the projector's positions (`read`, `runners`: no app) so that it can wait
+for a token. Nothing of the command handling, GraphQL or the projections shares its loop.
+
 Used by `python -m bootstrap` (`make run`), the benchmarks and the tests, so all of them run
 the same composition.
 """
@@ -18,18 +25,25 @@ the same composition.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import secrets
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from bootstrap import parts
+from bootstrap.children import Child
 from bootstrap.nats_local import Logins
 from bootstrap.parts import EnrolmentParts
 from bootstrap.projector_child import ProjectorProcess
 from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS_DB, embedded_databases
+from bootstrap.settings_catalogue import settings_read_by
 from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.checkpoints import checkpoint_periodically
 from eventstore.clock import Clock, SystemClock
@@ -39,12 +53,23 @@ from eventstore.service_app import CommandServer, serve_in_process, server_url
 from eventstore.signing import EventSigner, local_seed, local_signer
 from eventstore.store import EventStore
 from eventstore.tasks import cancel_and_wait
+from gateway.process import LISTEN_FD
 from gateway.readmodels import ReadModels
 from gateway.readside import ReadSide
+from gateway.serve import listening_socket
 from gateway.settings import GatewaySettings
 from notifier.nats_accounts import GATEWAY_USER, OPERATOR_USER, PROJECTOR_USER
 from notifier.service import Notifier
 from notifier.settings import NotifierSettings
+
+
+def local_secret(data: Path, name: str) -> str:
+    """A per-installation secret kept under the data dir (0600), made on first use."""
+    path = data / name
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 @dataclass
@@ -74,6 +99,12 @@ class System:
     anchoring: list[asyncio.Task[None]] = field(default_factory=list)
     projector_process: bool = False
     projector: ProjectorProcess | None = None
+    # Each service and the gateway in a process of its own (implies `projector_process`).
+    service_processes: bool = False
+    http_socket: socket.socket | None = None  # the gateway process's (default: any free port)
+    children: list[Child] = field(default_factory=list)
+    gateway_url: str | None = None
+    _stopped: bool = field(default=False, init=False)
 
     @property
     def databases(self) -> dict[str, str]:
@@ -125,7 +156,142 @@ class System:
             env["GT_NATS_PASSWORD"] = self.logins.password(PROJECTOR_USER)
         return env
 
+    # Each part in a process of its own (`service_processes`).
+
+    def _child_settings(self, command: str, user: str, **extra: str) -> dict[str, str]:
+        """What `python -m bootstrap.serve <command>` reads of this process's GT_* settings,
+        then its login and `extra` (GT_<NAME>=value)."""
+        read = settings_read_by(command)
+        env = {k: v for k, v in os.environ.items() if k in read}
+        env["GT_NATS_URL"] = self.logins.url if self.logins else server_url(self.nc)
+        env.pop("GT_NATS_USER", None)
+        env.pop("GT_NATS_PASSWORD", None)
+        if self.logins is not None:
+            env["GT_NATS_USER"] = user
+            env["GT_NATS_PASSWORD"] = self.logins.password(user)
+        env["GT_METRICS_PORT"] = "-1"  # one process's ports: GraphQL (and its /healthz)
+        env.update({f"GT_{name.upper()}": value for name, value in extra.items()})
+        return env
+
+    async def _serving_commands(self, context: BoundedContext) -> bool:
+        """True once a service process answers on `context`'s command subjects (a malformed
+        request: refused, nothing stored)."""
+        await self.nc.request(context.command_subject("Ready"), b"{}", timeout=1.0)
+        return True
+
+    async def _service_process(
+        self, context: BoundedContext, command: list[str], **extra: str
+    ) -> None:
+        seed = local_seed(self.data_dir, context.name)
+        child = await Child.start(
+            context.name,
+            command,
+            self._child_settings(
+                command[0],
+                context.name,
+                signing_seed=seed,
+                checkpoint_interval=str(self.checkpoint_interval),
+                **extra,
+            ),
+        )
+        self.children.append(child)
+        await child.ready(lambda: self._serving_commands(context))
+
+    async def start_notifier(self) -> None:
+        """The notifier's process (`service_processes`), once: `make run` starts it after the
+        demo history is in, so that its start-up run of the schedule warns of it at once."""
+        if not self.with_notifier or any(c.name == NOTIFIER.name for c in self.children):
+            return
+        await self._service_process(
+            NOTIFIER,
+            ["notifier", "run"],
+            database_url=self.databases[NOTIFIER_DB],
+            webhook_master_key=os.environ.get("GT_WEBHOOK_MASTER_KEY")
+            or local_secret(self.data_dir, "webhook-master-key"),
+        )
+
+    async def after_load(self) -> None:
+        """A bulk load is in: run the expiry schedule now, not at its next interval."""
+        if self.service_processes:
+            await self.start_notifier()
+        elif self.notifier is not None:
+            self.notifier.wake()
+
+    def _gateway_settings(self) -> dict[str, str]:
+        """This system's GatewaySettings as the gateway process reads them."""
+        values = self.settings.model_dump(mode="json", exclude_none=True)
+        return {
+            name: value if isinstance(value, str) else json.dumps(value)
+            for name, value in values.items()
+        }
+
+    async def _gateway_process(self) -> None:
+        sock = self.http_socket or listening_socket()
+        self.http_socket = sock
+        host, port = sock.getsockname()[:2]
+        url = f"http://{host}:{port}"
+        settings = self._child_settings(
+            "gateway", GATEWAY_USER, **self._gateway_settings(), http_host=host, http_port=str(port)
+        )
+        settings[LISTEN_FD] = str(sock.fileno())
+        child = await Child.start("gateway", ["gateway"], settings, pass_fds=[sock.fileno()])
+        self.children.append(child)
+
+        async def answering() -> bool:
+            async with httpx.AsyncClient(timeout=2.0) as http:
+                return (await http.get(f"{url}/healthz")).status_code == 200
+
+        await child.ready(answering)
+        self.gateway_url = url
+
+    async def _start_processes(self) -> None:
+        # The streams, as an operator creates them before the services start.
+        creator = await self.logins.connect(OPERATOR_USER) if self.logins else self.nc
+        try:
+            store = EventStore(creator, self.clock, protect=self.protect_streams)
+            for context in CONTEXTS.values():
+                await store.ensure_stream(context)
+        finally:
+            if creator is not self.nc:
+                await creator.close()
+        await self._service_process(REGISTRY, ["registry"])
+        await self._service_process(
+            ENROLMENT, ["enrolment"], enrolment_database_url=self.databases[ENROLMENT_DB]
+        )
+        self.projector = await ProjectorProcess.start(self._projector_environment())
+        # Here only the positions the projector announces, to wait for a token.
+        gateway = await self._login(GATEWAY_USER)
+        self.read_side = await parts.read_side(
+            gateway,
+            self.settings,
+            EventStore(gateway, self.clock, protect=self.protect_streams),
+            follow=True,
+            serve=False,
+        )
+        self.runners, self.read = self.read_side.runners, self.read_side.read
+        await self.projector.serving(self.runners)
+        await self._gateway_process()
+
+    async def failure(self) -> str:
+        """Wait until a child process exits without being stopped; which, and its code."""
+        waits = [asyncio.ensure_future(c.unexpected_exit()) for c in self.children]
+        if self.projector is not None:
+            waits.append(asyncio.ensure_future(self.projector.unexpected_exit()))
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            return next(iter(done)).result()
+        finally:
+            for task in waits:
+                await cancel_and_wait(task)
+
     async def start(self) -> System:
+        if self.service_processes:
+            try:
+                await self._start_processes()
+            except BaseException:
+                await self.stop()  # no child outlives a failed start
+                raise
+            return self
         # Each context's key, generated under the data dir (public halves for `audit verify`).
         signers = {name: local_signer(self.data_dir, name) for name in CONTEXTS}
         # Each part logs in as its container does (deploy/nats/accounts.conf), so the
@@ -182,6 +348,15 @@ class System:
         return self
 
     async def stop(self) -> None:
+        if self._stopped:  # a failed start stopped it; its owner stops it again
+            return
+        self._stopped = True
+        # The gateway first (no new requests; those under way get their replies), then the
+        # services (each drains its commands), then the projector.
+        for child in [c for c in self.children if c.name == "gateway"]:
+            await child.stop()
+        for child in reversed(self.children):
+            await child.stop()
         for task in self.anchoring:
             await cancel_and_wait(task)
         for broker in self.brokers:
@@ -196,3 +371,5 @@ class System:
             await self.enrolment.stop()
         for nc in self.connections:
             await nc.close()
+        if self.http_socket is not None:
+            self.http_socket.close()  # the gateway process had its own copy

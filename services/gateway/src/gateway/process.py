@@ -39,6 +39,14 @@ log = logging.getLogger("gateway")
 T = TypeVar("T")
 
 EXIT_STARTUP = 1
+# A listening GraphQL socket bound by the process that started this one (`make run`: it binds
+# the port first, so a busy port is its one clear error, and knows the address at once).
+LISTEN_FD = "GT_HTTP_LISTEN_FD"
+
+
+def inherited_socket() -> socket.socket | None:
+    fd = os.environ.get(LISTEN_FD)
+    return socket.socket(fileno=int(fd)) if fd else None
 
 
 class Stopped(Exception):
@@ -184,9 +192,10 @@ def _naming_worker(app: Any, worker: int) -> Any:
 
 def run_process(config: GatewayConfig, runners: RunnerFactory) -> int:
     """One gateway process, or with GT_HTTP_WORKERS > 1 a supervisor of that many."""
+    sock = inherited_socket()
     if config.http.http_workers > 1:
-        return _supervise(config, runners)
-    return _run_worker(config, runners)
+        return _supervise(config, runners, sock)
+    return _run_worker(config, runners, sock)
 
 
 def _run_worker(
@@ -210,7 +219,9 @@ def _run_worker(
     return 0
 
 
-def _supervise(config: GatewayConfig, runners: RunnerFactory) -> int:
+def _supervise(
+    config: GatewayConfig, runners: RunnerFactory, sock: socket.socket | None = None
+) -> int:
     """GT_HTTP_WORKERS gateway processes on one GraphQL socket, bound here and inherited.
 
     Each worker is a whole gateway: its own NATS connection, its own followers of the
@@ -221,7 +232,7 @@ def _supervise(config: GatewayConfig, runners: RunnerFactory) -> int:
     """
     configure_logging(config.observability)
     try:
-        sock = listening_socket(config.http.http_host, config.http.http_port)
+        sock = sock or listening_socket(config.http.http_host, config.http.http_port)
     except OSError as exc:
         log.critical("gateway: could not start: %s: %s", type(exc).__name__, exc)
         return EXIT_STARTUP

@@ -77,9 +77,11 @@ async def start_read_side(
     *,
     read_database_url: str | None = None,
     follow: bool = False,
+    serve: bool = True,
 ) -> ReadSide:
     """Start (or, with `follow`, follow) every gateway projection on `settings.database_url`,
-    then build the app.
+    then build the app (not with `serve=False`: a process that only waits for positions, as
+    `make run`'s parent of a gateway process).
 
     `store` is only read (audit folds of an aggregate's history); it creates no stream.
     A follower reads the checkpoints through the read engine: it writes nothing.
@@ -94,9 +96,11 @@ async def start_read_side(
     except BaseException:
         await side.stop()
         raise
+    side.read = ReadModels(read_engine, side.runners)
+    if not serve:
+        return side
     from gateway.app import build_app  # here: the projector process imports no GraphQL
 
-    side.read = ReadModels(read_engine, side.runners)
     identities = IdentityStore.open(settings.identity_database_url)  # apart: it can forget
     bus = CommandBus(nc)
     side.app = build_app(

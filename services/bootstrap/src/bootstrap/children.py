@@ -1,0 +1,136 @@
+"""The processes of `make run` (and the freshness benchmark) that run a container's command.
+
+Each child is `python -m bootstrap.serve <command>` with exactly the GT_* settings given (and
+this process's log format and level), in a session of its own: a Ctrl-C at the terminal
+reaches only the parent, which stops the children in order (SIGTERM: each drains, then exits;
+killed after `STOP_TIMEOUT`). A child gets SIGTERM too when its parent dies without stopping
+it (killed, out of memory), so no service of an earlier `make run` keeps serving beside the
+next one. That signal is SIGKILL: a parent killed outright takes the NATS server with it (its
+watchdog), so a child could not drain anyway, and one that tried would wait for NATS forever;
+every part is crash-safe (commands are idempotent, read models commit with their checkpoints).
+A child that exits while starting is an error naming it and its exit code; one that exits
+later is reported by `unexpected_exit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from eventstore.tasks import cancel_and_wait
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 120.0  # seconds: imports and, on a first start, the tables
+STOP_TIMEOUT = 15.0
+
+
+class ChildFailed(RuntimeError):
+    pass
+
+
+def end_with_parent() -> None:
+    """In the child before it runs: killed when the process that started it dies."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def child_environment(settings: dict[str, str]) -> dict[str, str]:
+    """This environment without its GT_* variables (but the log format and level), plus
+    `settings`: a child is configured by what its parent decided, nothing else."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("GT_")}
+    for name in ("GT_LOG_FORMAT", "GT_LOG_LEVEL"):
+        if name in os.environ:
+            inherited[name] = os.environ[name]
+    return {**inherited, **settings}
+
+
+class Child:
+    """One running `python -m bootstrap.serve ...` process."""
+
+    def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
+        self.name = name
+        self._process = process
+        self._stopping = False
+
+    @classmethod
+    async def start(
+        cls,
+        name: str,
+        command: Sequence[str],
+        settings: dict[str, str],
+        pass_fds: Sequence[int] = (),
+    ) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bootstrap.serve",
+            *command,
+            env=child_environment(settings),
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # the terminal's Ctrl-C is for the parent, which orders
+            preexec_fn=end_with_parent,
+            pass_fds=tuple(pass_fds),
+        )
+        return cls(name, process)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    async def ready(
+        self, check: Callable[[], Awaitable[bool]], timeout: float = START_TIMEOUT
+    ) -> None:
+        """Wait until `check()` is true (asked every 50 ms), or raise ChildFailed if the
+        process exits first or `timeout` passes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        exited = asyncio.ensure_future(self._process.wait())
+        try:
+            while True:
+                if exited.done():
+                    raise ChildFailed(
+                        f"the {self.name} process exited with code {exited.result()} at start"
+                    )
+                with contextlib.suppress(Exception):  # not yet answering: ask again
+                    if await asyncio.wait_for(check(), max(0.1, deadline - loop.time())):
+                        return
+                if loop.time() > deadline:
+                    raise ChildFailed(f"the {self.name} process was not ready in {timeout:g}s")
+                await asyncio.wait([exited], timeout=0.05)
+        finally:
+            await cancel_and_wait(exited)
+
+    async def unexpected_exit(self) -> str:
+        """Wait until the process exits without being stopped; why, in one line."""
+        code = await self._process.wait()
+        if self._stopping:
+            await asyncio.Future()  # stopped on purpose: never an unexpected exit
+        return f"the {self.name} process exited with code {code}"
+
+    async def stop(self) -> None:
+        """SIGTERM (it drains), then a kill after STOP_TIMEOUT."""
+        self._stopping = True
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self._process.wait(), STOP_TIMEOUT)
+            except TimeoutError:
+                log.warning("%s did not stop within %ss: killed", self.name, STOP_TIMEOUT)
+                with contextlib.suppress(ProcessLookupError):
+                    self._process.kill()
+                await self._process.wait()
