@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -124,3 +125,22 @@ async def test_a_write_the_stream_refuses_fails_as_put_does(nats_client: NATS) -
     await js.delete_key_value("small")  # no stream: what `put` says, not retried as transient
     with pytest.raises(NoStreamResponseError):
         await record.write("c", b"c", 2.0)
+
+
+async def test_a_write_too_large_to_send_fails_alone(nats_client: NATS) -> None:
+    """One record of a turn the connection cannot send fails by itself; the others of the
+    same turn, before and after it, are written and acknowledged."""
+    record = await KeyValueProcessedCommands.open(nats_client, REGISTRY)
+    too_large = b"x" * (nats_client.max_payload + 1)
+    writes = [
+        record.write("a-1", b"first", 2.0),
+        record.write("b-2", too_large, 2.0),
+        record.write("c-3", b"third", 2.0),
+    ]
+
+    outcomes = await asyncio.gather(*writes, return_exceptions=True)
+
+    assert outcomes[0] is None
+    assert outcomes[2] is None
+    assert isinstance(outcomes[1], nats.errors.MaxPayloadError)
+    assert [await record.get(k) for k in ("a-1", "b-2", "c-3")] == [b"first", None, b"third"]

@@ -138,7 +138,7 @@ def direct_reads(replicas: int) -> bool:
     """Whether a new bucket answers reads by Direct Get. With one replica the answer comes
     from the stream itself, as fresh as a read through its leader's API (a record acked is
     read back), in a plain request and reply instead of a JSON API call, and several keys
-    can be read in one request (`KeyValueProcessedCommands.get_batch`). With more, any
+    can be read in one request (`DirectLookups`). With more, any
     replica answers a Direct Get, one a moment behind the leader included: a record just
     written could be missed, so a replicated bucket is read through its leader as before."""
     return replicas == 1
@@ -268,7 +268,9 @@ class LazyBucket:
         async with asyncio.timeout(timeout):
             return await self.get(key)
 
-    async def get(self, key: str) -> bytes | None:
+    async def _opened(self) -> KeyValue | None:
+        """The bucket, opened once (None: it does not exist, known for `recheck`); an opened
+        bucket with Direct Get batches the lookups of a loop turn from then on."""
         if self._kv is None:
             if self._monotonic() < self._missing_until:
                 return None
@@ -283,7 +285,13 @@ class LazyBucket:
                 self._lookups = DirectLookups(
                     self._nc, f"{self._kv._js._prefix}.DIRECT.GET.{self._kv._stream}", self._kv._pre
                 )
-        return await _last_value(self._kv, key, self._kv._js._timeout)
+        return self._kv
+
+    async def get(self, key: str) -> bytes | None:
+        kv = await self._opened()
+        if kv is None:
+            return None
+        return await _last_value(kv, key, kv._js._timeout)
 
     async def get_each(self, keys: Sequence[str], timeout: float) -> dict[str, bytes | None]:
         """`get` of each key, the Direct Gets all in flight under one reply inbox (a
@@ -293,15 +301,9 @@ class LazyBucket:
         opened once for all of them."""
         from eventstore.group_append import requests_together
 
-        if self._kv is None:
-            if self._monotonic() < self._missing_until:
-                return dict.fromkeys(keys)
-            try:
-                self._kv = await self._nc.jetstream().key_value(self._bucket)
-            except BucketNotFoundError:
-                self._missing_until = self._monotonic() + self._recheck
-                return dict.fromkeys(keys)
-        kv = self._kv
+        kv = await self._opened()
+        if kv is None:
+            return dict.fromkeys(keys)
         plain = [k for k in dict.fromkeys(keys) if _PLAIN_KEY.match(k)]
         if not plain:
             return {}
@@ -546,15 +548,19 @@ class RecordWrites:
                 self._subscription = await self._nc.subscribe(
                     f"{self._inbox}.*", cb=self._acknowledged
                 )
-            for key, value, written in writes:
-                token = str(next(self._numbers))
-                self._unacknowledged[token] = written
-                tokens.append(token)
-                await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
-        except Exception as exc:  # not sent (a connection closing): each write fails
+        except Exception as exc:  # no inbox (a connection closing): each write fails
             for _key, _value, written in writes:
-                if not written.done():
-                    written.set_exception(exc)
+                written.set_exception(exc)
+            return
+        for key, value, written in writes:
+            token = str(next(self._numbers))
+            try:
+                await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
+            except Exception as exc:  # this write alone (too large, a connection closing)
+                written.set_exception(exc)
+                continue
+            self._unacknowledged[token] = written
+            tokens.append(token)
         asyncio.get_running_loop().call_later(self._timeout, self._expired, tokens)
 
     async def _acknowledged(self, msg: Msg) -> None:
