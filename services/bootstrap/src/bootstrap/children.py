@@ -3,9 +3,9 @@
 Each child is `python -m bootstrap.serve <command>` with exactly the GT_* settings given (and
 this process's log format and level), in a session of its own: a Ctrl-C at the terminal
 reaches only the parent, which stops the children in order (SIGTERM: each drains, then exits;
-killed after `STOP_TIMEOUT`). A child gets SIGTERM too when its parent dies without stopping
+killed after `STOP_TIMEOUT`). A child is killed (SIGKILL) when its parent dies without stopping
 it (killed, out of memory), so no service of an earlier `make run` keeps serving beside the
-next one. That signal is SIGKILL: a parent killed outright takes the NATS server with it (its
+next one. Not SIGTERM: a parent killed outright takes the NATS server with it (its
 watchdog), so a child could not drain anyway, and one that tried would wait for NATS forever;
 every part is crash-safe (commands are idempotent, read models commit with their checkpoints).
 A child that exits while starting is an error naming it and its exit code; one that exits
@@ -22,6 +22,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+from eventstore.orphans import dying_with_parent
 from eventstore.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -32,16 +33,6 @@ STOP_TIMEOUT = 15.0
 
 class ChildFailed(RuntimeError):
     pass
-
-
-def end_with_parent() -> None:
-    """In the child before it runs: killed when the process that started it dies."""
-    if sys.platform != "linux":
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def child_environment(settings: dict[str, str]) -> dict[str, str]:
@@ -78,7 +69,7 @@ class Child:
             env=child_environment(settings),
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,  # the terminal's Ctrl-C is for the parent, which orders
-            preexec_fn=end_with_parent,
+            preexec_fn=dying_with_parent(signal.SIGKILL),
             pass_fds=tuple(pass_fds),
         )
         return cls(name, process)

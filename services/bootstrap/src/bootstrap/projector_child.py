@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from eventstore.orphans import dying_with_parent
 from eventstore.projection import ProjectionRunner
 from eventstore.tasks import cancel_and_wait
 
@@ -26,16 +27,6 @@ STOP_TIMEOUT = 15.0
 
 class ProjectorFailed(RuntimeError):
     pass
-
-
-def _end_with_parent() -> None:
-    """In the child before it runs: SIGTERM when the system that started it dies (killed, out
-    of memory), so a second `make run` never finds a projector of the first one leading on the
-    same SQLite file (two leaders there would apply out of order)."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 class ProjectorProcess:
@@ -60,7 +51,9 @@ class ProjectorProcess:
             env={**inherited, **settings},
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C at the terminal is for the parent, which orders
-            preexec_fn=_end_with_parent if sys.platform == "linux" else None,
+            # SIGTERM when the system that started it dies (killed, out of memory): a second
+            # `make run` never finds a projector of the first one leading on the same SQLite file.
+            preexec_fn=dying_with_parent(signal.SIGTERM),
         )
         return cls(process)
 
