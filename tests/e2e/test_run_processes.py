@@ -111,7 +111,9 @@ def _cleanup(system: subprocess.Popen[str], pids: list[int]) -> None:
 
 def test_each_part_in_its_own_process_stopped_by_sigterm(tmp_path: Path) -> None:
     port = _free_port()
-    system = _start(tmp_path, port)
+    # GT_HTTP_WORKERS is for the gateway's own deployment: make run says so and serves with
+    # one gateway process (it hands one socket to one process, not to a supervisor).
+    system = _start(tmp_path, port, GT_HTTP_WORKERS="2")
     parts: dict[str, int] = {}
     try:
         parts = _parts_running(system)
@@ -122,10 +124,15 @@ def test_each_part_in_its_own_process_stopped_by_sigterm(tmp_path: Path) -> None
             timeout=30,
         )
         assert answer.json() == {"data": {"__typename": "Query"}}
+        assert _children(parts["gateway"]) == {}, "the gateway forked workers"
         system.send_signal(signal.SIGTERM)
         err = _ended(system, tmp_path, 120)
         assert system.returncode == 0, err[-3000:]
         assert "Traceback" not in err, err[-3000:]
+        workers = [line for line in err.splitlines() if "GT_HTTP_WORKERS" in line]
+        assert workers == [
+            "GT_HTTP_WORKERS=2 is not used by make run: it serves GraphQL with one gateway process"
+        ], err[-3000:]
         assert _wait_gone(list(parts.values())) == []
     finally:
         _cleanup(system, list(parts.values()))
