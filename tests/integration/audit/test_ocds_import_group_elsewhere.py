@@ -1,7 +1,7 @@
 """A group commit reads the other contexts' processed-command records for all its command ids
-at once (Direct Gets all in flight under one inbox; a missing bucket opened once), on a real
-JetStream: the same answers as a `get` of each key, and a command id another context used is
-refused in a group exactly as alone."""
+at once (one multi-key Direct Get, or a read each for a bucket without Direct Get; a missing
+bucket opened once), on a real JetStream: the same answers as a `get` of each key, and a
+command id another context used is refused in a group exactly as alone."""
 
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ async def registry(nats_client: NATS) -> AsyncIterator[CommandServer]:
 
 @pytest.mark.parametrize("direct", [False, True], ids=["message-get", "direct-get"])
 async def test_get_each_answers_as_get_of_each_key(nats_client: NATS, direct: bool) -> None:
-    if direct:  # (the buckets are made without Direct Get; one made with it is read so)
-        config = KeyValueConfig(bucket=processed_bucket(ENROLMENT), history=1, direct=True)
-        await nats_client.jetstream().create_key_value(config)
+    # A bucket made with Direct Get (one replica's) or without (a replicated one's), read so.
+    config = KeyValueConfig(bucket=processed_bucket(ENROLMENT), history=1, direct=direct)
+    await nats_client.jetstream().create_key_value(config)
     owner = await KeyValueProcessedCommands.open(nats_client, ENROLMENT)
     await owner.put("a-1", b"first")
     await owner.put("b-2", b"old")
