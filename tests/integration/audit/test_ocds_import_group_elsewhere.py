@@ -41,7 +41,7 @@ async def registry(nats_client: NATS) -> AsyncIterator[CommandServer]:
 
 @pytest.mark.parametrize("direct", [False, True], ids=["message-get", "direct-get"])
 async def test_get_each_answers_as_get_of_each_key(nats_client: NATS, direct: bool) -> None:
-    # A bucket made with Direct Get (one replica's) or without (a replicated one's), read so.
+    # A bucket made before Direct Get was asked for (read by message gets), and one made with it.
     config = KeyValueConfig(bucket=processed_bucket(ENROLMENT), history=1, direct=direct)
     await nats_client.jetstream().create_key_value(config)
     owner = await KeyValueProcessedCommands.open(nats_client, ENROLMENT)
