@@ -219,7 +219,12 @@ async def unless_a_part_fails(system: System, step: Coroutine[Any, Any, T]) -> T
     step's NATS timeout (a command nobody answers any more)."""
     work = asyncio.create_task(step)
     failed = asyncio.create_task(system.failure())
-    await asyncio.wait([work, failed], return_when=asyncio.FIRST_COMPLETED)
+    try:
+        await asyncio.wait([work, failed], return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # a stop while starting: the step stops with us, as if awaited
+        await cancel_and_wait(work)
+        await cancel_and_wait(failed)
+        raise
     if failed.done():
         if not work.done():
             await cancel_and_wait(work)
