@@ -1,7 +1,8 @@
 """`make run` as compose runs the system: the registry, enrolment and notifier services, the
 projector and the gateway each in a process of its own, started by `python -m bootstrap`.
 A SIGTERM stops them all and the run exits 0; killed outright, it takes them with it; a child
-that cannot start is one clear error naming it, and nothing is left running."""
+that cannot start, or dies while the data loads, is one clear error naming it, and nothing is
+left running."""
 
 from __future__ import annotations
 
@@ -111,7 +112,9 @@ def _cleanup(system: subprocess.Popen[str], pids: list[int]) -> None:
 
 def test_each_part_in_its_own_process_stopped_by_sigterm(tmp_path: Path) -> None:
     port = _free_port()
-    system = _start(tmp_path, port)
+    # GT_HTTP_WORKERS is for the gateway's own deployment: make run says so and serves with
+    # one gateway process (it hands one socket to one process, not to a supervisor).
+    system = _start(tmp_path, port, GT_HTTP_WORKERS="2")
     parts: dict[str, int] = {}
     try:
         parts = _parts_running(system)
@@ -122,10 +125,15 @@ def test_each_part_in_its_own_process_stopped_by_sigterm(tmp_path: Path) -> None
             timeout=30,
         )
         assert answer.json() == {"data": {"__typename": "Query"}}
+        assert _children(parts["gateway"]) == {}, "the gateway forked workers"
         system.send_signal(signal.SIGTERM)
         err = _ended(system, tmp_path, 120)
         assert system.returncode == 0, err[-3000:]
         assert "Traceback" not in err, err[-3000:]
+        workers = [line for line in err.splitlines() if "GT_HTTP_WORKERS" in line]
+        assert workers == [
+            "GT_HTTP_WORKERS=2 is not used by make run: it serves GraphQL with one gateway process"
+        ], err[-3000:]
         assert _wait_gone(list(parts.values())) == []
     finally:
         _cleanup(system, list(parts.values()))
@@ -168,5 +176,35 @@ def test_a_part_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
         assert errors == ["error: the gateway process exited with code 2 at start"], err[-3000:]
         assert "Traceback" not in err, err[-3000:]
         assert _wait_gone(_using(tmp_path / "d")) == [], "a part of the failed start still runs"
+    finally:
+        _cleanup(system, _using(tmp_path / "d"))
+
+
+def test_a_part_that_dies_while_the_data_loads_is_one_clear_error(tmp_path: Path) -> None:
+    # The registry is killed once the gateway's process is there: the reference data or the
+    # demo is loading then (or, on a slow start, just loaded), and its commands go unanswered.
+    system = _start(tmp_path, _free_port())
+    try:
+        deadline = time.monotonic() + BOUND
+        while time.monotonic() < deadline:
+            assert system.poll() is None, "make run ended at start"
+            parts = {
+                part: pid
+                for pid, cmd in _children(system.pid).items()
+                for part in ("registry", "gateway")
+                if cmd.rstrip().endswith(f"bootstrap.serve {part}")
+            }
+            if len(parts) == 2:
+                break
+            time.sleep(0.05)
+        os.kill(parts["registry"], signal.SIGKILL)
+        err = _ended(system, tmp_path, BOUND)
+        assert system.returncode not in (0, None)
+        errors = [line for line in err.splitlines() if line.startswith("error")]
+        assert errors == [
+            f"error: the registry process exited with code {-signal.SIGKILL}; the others stopped"
+        ], err[-3000:]
+        assert "Traceback" not in err, err[-3000:]
+        assert _wait_gone(_using(tmp_path / "d")) == [], "a part of the failed run still runs"
     finally:
         _cleanup(system, _using(tmp_path / "d"))

@@ -19,8 +19,6 @@ The single-aggregate `append` is unchanged; this is an additional way in.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
 import uuid
@@ -179,77 +177,6 @@ async def _queue(nc: NATS, frames: bytes) -> None:
     await nc._send_command(frames)
     if nc._flush_queue is not None and nc._flush_queue.empty():
         await nc._flush_pending()
-
-
-async def publish_acked(
-    nc: NATS, messages: Sequence[tuple[str, bytes]], timeout: float
-) -> list[BaseException | None]:
-    """Publish each (subject, payload) to JetStream, all in flight together, each with a
-    reply subject of its own under one inbox subscription, and wait at most `timeout`
-    seconds for every acknowledgement: per message None (stored) or why not (the stream's
-    error, no stream listening, or TimeoutError: unknown). What `js.publish` of each does,
-    without a request (a task and a timeout) per message. Not atomic: each stands alone."""
-    answers = await requests_together(nc, messages, timeout)
-    return [TimeoutError("no acknowledgement") if a is None else _ack_error(a) for a in answers]
-
-
-async def requests_together(
-    nc: NATS, messages: Sequence[tuple[str, bytes]], timeout: float
-) -> list[Any]:
-    """Each (subject, payload) sent as a request, all in flight together under one inbox
-    subscription (reply subject `<inbox>.<index>`); the answers (`Msg`) in order, None for
-    one not answered within `timeout` seconds (a request each would cost a task and a
-    timeout each)."""
-    if not messages:
-        return []
-    answers: list[Any] = [None] * len(messages)
-    left = len(messages)
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    inbox = nc.new_inbox()
-
-    async def answered(msg: Any) -> None:
-        nonlocal left
-        index = int(msg.subject.rsplit(".", 1)[1])
-        if answers[index] is not None:
-            return  # (answered before)
-        answers[index] = msg
-        left -= 1
-        if left == 0 and not done.done():
-            done.set_result(None)
-
-    sub = await nc.subscribe(f"{inbox}.*", cb=answered)
-    try:
-        addressed = [(s, f"{inbox}.{n}", p, None) for n, (s, p) in enumerate(messages)]
-        frames = _frames(nc, addressed)
-        if frames is None:  # one by one, as any publish
-            for subject, reply, payload, _none in addressed:
-                await nc.publish(subject, payload, reply=reply)
-        else:
-            await _queue(nc, frames)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await done
-    finally:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-    return answers
-
-
-def _ack_error(msg: Any) -> BaseException | None:
-    """None for a JetStream acknowledgement, else the error it (or the server) names."""
-    if not msg.data:
-        status = (msg.headers or {}).get("Status", "")
-        if status == "503":
-            return nats.errors.NoRespondersError()
-        return AppendFailed(None, f"no acknowledgement (status {status or 'none'})")
-    try:
-        reply = json.loads(msg.data)
-    except ValueError:
-        return AppendFailed(None, f"unreadable acknowledgement {msg.data[:80]!r}")
-    error = reply.get("error") if isinstance(reply, dict) else None
-    if error:
-        return AppendFailed(error.get("err_code"), error.get("description", str(error)))
-    return None
 
 
 def positioned(events: Sequence[GroupedEvent], stream: str, first: int) -> list[StoredEvent]:

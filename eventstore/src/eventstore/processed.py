@@ -12,7 +12,6 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import json
 import logging
@@ -35,7 +34,7 @@ from nats.js.errors import (
     NoStreamResponseError,
     NotFoundError,
 )
-from nats.js.kv import KeyValue, _is_key_valid
+from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
 from eventstore.last_messages import last_messages
@@ -99,19 +98,6 @@ class KeyValueProcessedCommands:
         if self._writes is None:
             self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
         return self._writes.write(key, value, timeout)
-
-    async def put_many(
-        self, items: Sequence[tuple[str, bytes]], timeout: float
-    ) -> list[BaseException | None]:
-        """`put` of each (key, value), all in flight together under one reply inbox
-        (`group_append.publish_acked`); per item None (written) or why not."""
-        from eventstore.group_append import publish_acked
-
-        bad = [k for k, _v in items if not _is_key_valid(k)]
-        if bad:
-            raise InvalidKeyError(bad[0])
-        messages = [(f"{self._kv._pre}{k}", v) for k, v in items]
-        return await publish_acked(self._kv._js._nc, messages, timeout)
 
     async def holds_keys_under(self, prefix: str) -> bool:
         """Whether any key starts with `prefix` (deleted ones count): one read of the first
@@ -294,70 +280,33 @@ class LazyBucket:
         return await _last_value(kv, key, kv._js._timeout)
 
     async def get_each(self, keys: Sequence[str], timeout: float) -> dict[str, bytes | None]:
-        """`get` of each key, the Direct Gets all in flight under one reply inbox (a
-        service may only Direct Get another context's bucket: deploy/nats/accounts.conf);
-        the keys answered (a key not answered in `timeout`, or answered with an error, is
-        left out: the caller reads it alone). A missing bucket answers None for every key,
-        opened once for all of them."""
-        from eventstore.group_append import requests_together
-
+        """`get` of each key, read together: with Direct Get by one request for all of them
+        (`DirectLookups`; a service may only Direct Get another context's bucket:
+        deploy/nats/accounts.conf), else a `get` each, all in flight. The keys answered (a
+        key not answered in `timeout`, or answered with an error, is left out: the caller
+        reads it alone). A missing bucket answers None for every key, opened once for all
+        of them."""
         kv = await self._opened()
         if kv is None:
             return dict.fromkeys(keys)
         plain = [k for k in dict.fromkeys(keys) if _PLAIN_KEY.match(k)]
-        if not plain:
-            return {}
-        prefix = kv._js._prefix
-        if kv._direct:
-            asked = [(f"{prefix}.DIRECT.GET.{kv._stream}.{kv._pre}{k}", b"") for k in plain]
-        else:  # (as `KeyValue.get` asks a bucket without Direct Get)
-            api = f"{prefix}.STREAM.MSG.GET.{kv._stream}"
-            asked = [(api, json.dumps({"last_by_subj": f"{kv._pre}{k}"}).encode()) for k in plain]
-        found: dict[str, bytes | None] = {}
-        for key, msg in zip(plain, await requests_together(self._nc, asked, timeout), strict=True):
-            if msg is None:
-                continue  # not answered: read alone
-            read = _direct_value(msg) if kv._direct else _stored_value(msg)
-            if read is not _UNREAD:
-                found[key] = read
-        return found
+        lookups = self._lookups
+        if lookups is not None:
+            reads = await asyncio.gather(
+                *(lookups.lookup(k, timeout) for k in plain), return_exceptions=True
+            )
+        else:
+            reads = await asyncio.gather(
+                *(_value_within(kv, k, timeout) for k in plain), return_exceptions=True
+            )
+        return {
+            key: read
+            for key, read in zip(plain, reads, strict=True)
+            if not isinstance(read, BaseException)
+        }
 
     async def put(self, key: str, value: bytes) -> None:
         raise PermissionError(f"{self._bucket} belongs to another context")
-
-
-_UNREAD = b"\0unread"  # (an answer that is an error: the key is read alone, as `get` reads it)
-
-
-def _direct_value(msg: Any) -> bytes | None:
-    """A key's value from a Direct Get's answer, as `_last_value` reads it."""
-    headers = msg.headers or {}
-    if not msg.data and headers.get("Status"):
-        return None if headers["Status"] == "404" else _UNREAD
-    if headers.get("KV-Operation") in ("DEL", "PURGE"):
-        return None
-    value: bytes = msg.data
-    return value
-
-
-def _stored_value(msg: Any) -> bytes | None:
-    """A key's value from a `STREAM.MSG.GET` answer, as `KeyValue.get` reads it."""
-    try:
-        reply = json.loads(msg.data)
-    except ValueError:
-        return _UNREAD
-    error = reply.get("error") if isinstance(reply, dict) else None
-    if error:
-        return None if error.get("code") == 404 else _UNREAD
-    stored = reply.get("message") if isinstance(reply, dict) else None
-    if not isinstance(stored, dict):
-        return _UNREAD
-    if stored.get("hdrs"):
-        for line in base64.b64decode(stored["hdrs"]).decode(errors="replace").split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            if name.strip() == "KV-Operation" and value.strip() in ("DEL", "PURGE"):
-                return None
-    return base64.b64decode(stored["data"]) if stored.get("data") else None
 
 
 async def _last_value(kv: KeyValue, key: str, timeout: float) -> bytes | None:
@@ -387,6 +336,11 @@ async def _last_value(kv: KeyValue, key: str, timeout: float) -> bytes | None:
     if headers.get("KV-Operation") in ("DEL", "PURGE"):
         return None
     return msg.data
+
+
+async def _value_within(kv: KeyValue, key: str, timeout: float) -> bytes | None:
+    async with asyncio.timeout(timeout):
+        return await _last_value(kv, key, timeout)
 
 
 MULTI_LAST_CHUNK = 256  # keys per multi-key Direct Get (the server takes up to 1,024)

@@ -1,7 +1,7 @@
 """A group commit reads the other contexts' processed-command records for all its command ids
-at once (Direct Gets all in flight under one inbox; a missing bucket opened once), on a real
-JetStream: the same answers as a `get` of each key, and a command id another context used is
-refused in a group exactly as alone."""
+at once (one multi-key Direct Get, or a read each for a bucket without Direct Get; a missing
+bucket opened once), on a real JetStream: the same answers as a `get` of each key, and a
+command id another context used is refused in a group exactly as alone."""
 
 from __future__ import annotations
 

@@ -20,10 +20,10 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import nkeys
 from nats.aio.client import Client as NATS
@@ -47,6 +47,7 @@ from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
 from eventstore.collector import keep_full_collections_short
 from eventstore.nats_launcher import NatsServer
+from eventstore.tasks import cancel_and_wait
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
 from gateway.process_config import HttpSettings
@@ -56,6 +57,7 @@ from notifier import nats_auth
 from notifier.nats_accounts import AUDIT_USER, CALLOUT_USER, GATEWAY_USER, OPERATOR_USER
 
 NATS_PORT = 4222
+T = TypeVar("T")
 
 
 def dev_secret(data: Path) -> str:
@@ -212,15 +214,37 @@ async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
         body.result()
 
 
+async def unless_a_part_fails(system: System, step: Coroutine[Any, Any, T]) -> T:
+    """`step`, unless a part's process exits meanwhile: then which part and its code, not the
+    step's NATS timeout (a command nobody answers any more)."""
+    work = asyncio.create_task(step)
+    failed = asyncio.create_task(system.failure())
+    try:
+        await asyncio.wait([work, failed], return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # a stop while starting: the step stops with us, as if awaited
+        await cancel_and_wait(work)
+        await cancel_and_wait(failed)
+        raise
+    if failed.done():
+        if not work.done():
+            await cancel_and_wait(work)
+        elif not work.cancelled():
+            work.exception()  # retrieved, not reported: the part's exit is the news
+        raise ChildFailed(f"{failed.result()}; the others stopped")
+    await cancel_and_wait(failed)
+    return work.result()
+
+
 async def serve(
     data: Path, port: int, host: str, stop: asyncio.Event, started: asyncio.Event
 ) -> None:
     running = embedded(data, host=host, port=port, schedule=True, processes=True)
     async with running as (system, server):
         # The reference data first, by the same code as the deployment's one-shot job.
-        reference = await reference_data.load(CommandBus(system.nc))
+        bus = CommandBus(system.nc)
+        reference = await unless_a_part_fails(system, reference_data.load(bus))
         print(f"reference data: {len(reference.events)} municipalities registered")
-        await with_demo(system)
+        await unless_a_part_fails(system, with_demo(system))
         keep_full_collections_short()  # one process for long: no full collection of it all
         print(f"GraphiQL: {server.url}/graphql   (data in {data})")
         print("dev tokens (send as 'Authorization: Bearer <token>'):")

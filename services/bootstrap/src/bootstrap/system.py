@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import socket
@@ -61,6 +62,8 @@ from gateway.settings import GatewaySettings
 from notifier.nats_accounts import GATEWAY_USER, OPERATOR_USER, PROJECTOR_USER
 from notifier.service import Notifier
 from notifier.settings import NotifierSettings
+
+log = logging.getLogger(__name__)
 
 
 def local_secret(data: Path, name: str) -> str:
@@ -233,6 +236,15 @@ class System:
         settings = self._child_settings(
             "gateway", GATEWAY_USER, **self._gateway_settings(), http_host=host, http_port=str(port)
         )
+        # One socket handed to one process: a supervisor of GT_HTTP_WORKERS would fork
+        # workers the run does not know of (nor stop, nor report).
+        workers = settings.pop("GT_HTTP_WORKERS", None)
+        if workers is not None and workers.strip() != "1":
+            log.warning(
+                "GT_HTTP_WORKERS=%s is not used by make run: it serves GraphQL with one"
+                " gateway process",
+                workers,
+            )
         settings[LISTEN_FD] = str(sock.fileno())
         child = await Child.start("gateway", ["gateway"], settings, pass_fds=[sock.fileno()])
         self.children.append(child)

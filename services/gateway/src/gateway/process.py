@@ -45,6 +45,8 @@ LISTEN_FD = "GT_HTTP_LISTEN_FD"
 
 
 def inherited_socket() -> socket.socket | None:
+    """The socket GT_HTTP_LISTEN_FD names, if set; a value that is no open socket's number
+    raises (ValueError, OSError), which the callers report as a failed start."""
     fd = os.environ.get(LISTEN_FD)
     return socket.socket(fileno=int(fd)) if fd else None
 
@@ -192,10 +194,9 @@ def _naming_worker(app: Any, worker: int) -> Any:
 
 def run_process(config: GatewayConfig, runners: RunnerFactory) -> int:
     """One gateway process, or with GT_HTTP_WORKERS > 1 a supervisor of that many."""
-    sock = inherited_socket()
     if config.http.http_workers > 1:
-        return _supervise(config, runners, sock)
-    return _run_worker(config, runners, sock)
+        return _supervise(config, runners)
+    return _run_worker(config, runners)
 
 
 def _run_worker(
@@ -210,6 +211,8 @@ def _run_worker(
     if config.http.dev_mode and not (config.gateway.jwt_secret or config.gateway.jwt_public_key):
         log.warning("gateway: GT_DEV_MODE without a JWT key: anonymous access only")
     try:
+        # A bad GT_HTTP_LISTEN_FD is a failed start like a busy port: said, not a traceback.
+        sock = sock or inherited_socket()
         asyncio.run(serve(config, runners, sock, worker))
     except Exception as exc:
         # Unreachable database at start, a port in use: say what, exit non-zero, let the
@@ -219,9 +222,7 @@ def _run_worker(
     return 0
 
 
-def _supervise(
-    config: GatewayConfig, runners: RunnerFactory, sock: socket.socket | None = None
-) -> int:
+def _supervise(config: GatewayConfig, runners: RunnerFactory) -> int:
     """GT_HTTP_WORKERS gateway processes on one GraphQL socket, bound here and inherited.
 
     Each worker is a whole gateway: its own NATS connection, its own followers of the
@@ -232,8 +233,8 @@ def _supervise(
     """
     configure_logging(config.observability)
     try:
-        sock = sock or listening_socket(config.http.http_host, config.http.http_port)
-    except OSError as exc:
+        sock = inherited_socket() or listening_socket(config.http.http_host, config.http.http_port)
+    except (OSError, ValueError) as exc:
         log.critical("gateway: could not start: %s: %s", type(exc).__name__, exc)
         return EXIT_STARTUP
     workers: dict[int, int] = {}  # pid -> worker number

@@ -416,42 +416,13 @@ class RegistryCommandService(CommandService):
 
     def _record_all(self, records: list[tuple[str, bytes]]) -> None:
         """Write processed-command records as `_remember` does (answered from memory until
-        each write is confirmed), sent together under one timeout; one not confirmed then
-        is written again as `_remember` writes it (retried, or left for a duplicate to
-        repair)."""
-        if not records:
-            return
+        each write is confirmed): each through `_write`, so the writes of one loop turn go
+        together (`processed.RecordWrites`), a transient failure retried as always."""
         for key, data in records:
             self._pending[key] = data
-        write = asyncio.ensure_future(self._write_records(records))
-        self._writes.add(write)
-        write.add_done_callback(self._writes.discard)
-
-    async def _write_records(self, records: list[tuple[str, bytes]]) -> None:
-        assert self._processed is not None
-        record = self._processed
-        results: list[object]
-        put_many = getattr(record, "put_many", None)
-        try:
-            if put_many is not None:  # all in flight under one reply inbox (JetStream)
-                results = await put_many(records, RECORD_TIMEOUT)
-            else:
-                async with asyncio.timeout(RECORD_TIMEOUT):
-                    results = await asyncio.gather(
-                        *(record.put(k, d) for k, d in records), return_exceptions=True
-                    )
-        except TimeoutError:
-            results = [TimeoutError()] * len(records)
-        except Exception as exc:  # (a key no bucket takes): each written as alone
-            results = [exc] * len(records)
-        again = []
-        for (key, data), result in zip(records, results, strict=True):
-            if isinstance(result, BaseException):
-                again.append(self._write_record(key, data))  # pops `_pending` when done
-            else:
-                self._pending.pop(key, None)
-        if again:
-            await asyncio.gather(*again)
+            write = self._write(key, data)
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
 
 
 @dataclass(frozen=True)
