@@ -29,11 +29,14 @@ EVENTS = 40
 
 
 class FlakyReceiver:
-    """Answers 503 to every third request, 204 otherwise, after a short think (20 ms)."""
+    """Answers 503 to the first attempt of every third delivery, 204 otherwise, after a short
+    think (20 ms). Per delivery, not per request: with two dispatchers interleaving, "every
+    third request" could fail one delivery's retries again and again until it was parked."""
 
     def __init__(self, port: int) -> None:
         self.requests: list[str] = []
         self.accepted: list[str] = []
+        self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
         receiver = self
 
@@ -42,10 +45,13 @@ class FlakyReceiver:
                 self.rfile.read(int(self.headers["Content-Length"]))
                 time.sleep(0.02)
                 with receiver._lock:
-                    receiver.requests.append(self.headers["X-GT-Delivery"])
-                    ok = len(receiver.requests) % 3 != 0
+                    delivery = self.headers["X-GT-Delivery"]
+                    receiver.requests.append(delivery)
+                    attempts = receiver._attempts
+                    attempts[delivery] = attempts.get(delivery, 0) + 1
+                    ok = attempts[delivery] > 1 or len(attempts) % 3 != 0
                     if ok:
-                        receiver.accepted.append(self.headers["X-GT-Delivery"])
+                        receiver.accepted.append(delivery)
                 self.send_response(204 if ok else 503)
                 self.end_headers()
 
