@@ -289,7 +289,7 @@ async def serve(
         for task in (stopped, failed):
             if not task.done():
                 task.cancel()
-        print("stopping ...", flush=True)
+        print("stopping ...")
         stop.set()  # a part failed: a signal now hurries the stop, as a second one does
         if failed.done() and not failed.cancelled():
             raise ChildFailed(f"{failed.result()}; the others stopped")
