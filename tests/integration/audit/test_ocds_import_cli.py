@@ -7,37 +7,24 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from nats.aio.client import Client as NATS
 from typer.testing import CliRunner, Result
 
 from audit.cli import app
 from audit.ocds_cli import IMPORT_FAILED, IMPORT_OK, IMPORT_PARTIAL
-from bootstrap.parts import registry_service
 from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import REGISTRY
 from eventstore.clock import SystemClock
 from eventstore.folded import load_folded
-from eventstore.service_app import CommandServer, serve_in_process, server_url
+from eventstore.service_app import CommandServer
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
 
 DATA = Path(__file__).parents[2] / "service" / "data" / "ocds"
 OCID = "ocds-213czf-000-00001"
 runner = CliRunner()
-
-
-@pytest.fixture
-async def registry(nats_client: NATS) -> AsyncIterator[CommandServer]:
-    clock = SystemClock()
-    server = await serve_in_process(
-        server_url(nats_client), [registry_service(EventStore(nats_client, clock), clock)]
-    )
-    yield server
-    await server.stop()
 
 
 async def audit(server: NatsServer, source: Path) -> Result:

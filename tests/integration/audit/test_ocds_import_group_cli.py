@@ -7,34 +7,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from nats.aio.client import Client as NATS
 
 from audit.ocds_cli import IMPORT_OK
-from bootstrap.parts import registry_service
 from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import REGISTRY
 from eventstore.clock import SystemClock
 from eventstore.folded import load_folded
 from eventstore.hashing import verify_chain
-from eventstore.service_app import CommandServer, serve_in_process, server_url
+from eventstore.service_app import CommandServer
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
 from tests.integration.audit.test_ocds_import_cli import audit
 from tests.service.test_ocds_import_group import package
-
-
-@pytest.fixture
-async def registry(nats_client: NATS) -> AsyncIterator[CommandServer]:
-    clock = SystemClock()
-    server = await serve_in_process(
-        server_url(nats_client), [registry_service(EventStore(nats_client, clock), clock)]
-    )
-    yield server
-    await server.stop()
 
 
 async def test_many_processes_are_stored_once_each_and_a_re_run_stores_nothing(

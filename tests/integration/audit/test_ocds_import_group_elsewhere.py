@@ -6,37 +6,23 @@ command id another context used is refused in a group exactly as alone."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig
 
-from bootstrap.parts import registry_service
 from contracts_schema.registry.import_commands import (
     ProcessReleasesImported,
     ReleaseGroupImported,
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import ENROLMENT, REGISTRY
-from eventstore.clock import SystemClock
 from eventstore.processed import KeyValueProcessedCommands, LazyBucket, processed_bucket
-from eventstore.service_app import CommandServer, serve_in_process, server_url
+from eventstore.service_app import CommandServer
 from eventstore.serving import request_reply
-from eventstore.store import EventStore
 from tests.service.test_ocds_import_group import _group, _one_plan
 
 GROUP = REGISTRY.command_subject("ImportReleaseGroup")
-
-
-@pytest.fixture
-async def registry(nats_client: NATS) -> AsyncIterator[CommandServer]:
-    clock = SystemClock()
-    server = await serve_in_process(
-        server_url(nats_client), [registry_service(EventStore(nats_client, clock), clock)]
-    )
-    yield server
-    await server.stop()
 
 
 @pytest.mark.parametrize("direct", [False, True], ids=["message-get", "direct-get"])

@@ -5,11 +5,10 @@ reply was lost (a timeout) is answered as imported, not as a duplicate."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from nats.aio.client import Client as NATS
 
 from audit.ocds.importer import import_items
@@ -47,16 +46,6 @@ class LostReplyStore(EventStore):
         await super().append_group(events)
         self.timed_out += 1
         raise TimeoutError("the batch's reply did not come")
-
-
-@pytest.fixture
-async def registry(nats_client: NATS) -> AsyncIterator[CommandServer]:
-    clock = SystemClock()
-    server = await serve_in_process(
-        server_url(nats_client), [registry_service(EventStore(nats_client, clock), clock)]
-    )
-    yield server
-    await server.stop()
 
 
 async def test_a_group_over_its_bound_is_refused_naming_count_and_limit(

@@ -3,13 +3,14 @@
 Each child is `python -m bootstrap.serve <command>` with exactly the GT_* settings given (and
 this process's log format and level), in a session of its own: a Ctrl-C at the terminal
 reaches only the parent, which stops the children in order (SIGTERM: each drains, then exits;
-killed after `STOP_TIMEOUT`). A child is killed (SIGKILL) when its parent dies without stopping
-it (killed, out of memory), so no service of an earlier `make run` keeps serving beside the
-next one. Not SIGTERM: a parent killed outright takes the NATS server with it (its
-watchdog), so a child could not drain anyway, and one that tried would wait for NATS forever;
-every part is crash-safe (commands are idempotent, read models commit with their checkpoints).
-A child that exits while starting is an error naming it and its exit code; one that exits
-later is reported by `unexpected_exit`.
+killed after `STOP_TIMEOUT`), or, told to hurry, kills them all at once (`kill_every_child`).
+A child is killed (SIGKILL) when its parent dies without stopping it (killed, out of memory),
+so no service of an earlier `make run` keeps serving beside the next one. Not SIGTERM: a
+parent killed outright takes the NATS server with it (its watchdog), so a child could not
+drain anyway, and one that tried would wait for NATS forever; every part is crash-safe
+(commands are idempotent, read models commit with their checkpoints). A child that exits
+while starting is an error naming it and its exit code; one that exits later is reported by
+`unexpected_exit`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, ClassVar, Self, TypeVar
 
 from eventstore.orphans import dying_with_parent
 from eventstore.tasks import cancel_and_wait
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT = 120.0  # seconds: imports and, on a first start, the tables
 STOP_TIMEOUT = 15.0
+T = TypeVar("T")
 
 
 class ChildFailed(RuntimeError):
@@ -48,6 +52,9 @@ def child_environment(settings: dict[str, str]) -> dict[str, str]:
 class Child:
     """One running `python -m bootstrap.serve ...` process."""
 
+    # Every child this process started, while it is referenced: what `kill_every_child` kills.
+    _started: ClassVar[weakref.WeakSet[Child]] = weakref.WeakSet()
+
     def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
         self.name = name
         self._process = process
@@ -60,7 +67,9 @@ class Child:
         command: Sequence[str],
         settings: dict[str, str],
         pass_fds: Sequence[int] = (),
-    ) -> Child:
+        death_signal: int = signal.SIGKILL,
+    ) -> Self:
+        """Start it; it gets `death_signal` when this process dies without stopping it."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -69,10 +78,12 @@ class Child:
             env=child_environment(settings),
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,  # the terminal's Ctrl-C is for the parent, which orders
-            preexec_fn=dying_with_parent(signal.SIGKILL),
+            preexec_fn=dying_with_parent(death_signal),
             pass_fds=tuple(pass_fds),
         )
-        return cls(name, process)
+        child = cls(name, process)
+        Child._started.add(child)
+        return child
 
     @property
     def pid(self) -> int:
@@ -82,6 +93,22 @@ class Child:
     def returncode(self) -> int | None:
         return self._process.returncode
 
+    async def while_running(self, work: Coroutine[Any, Any, T]) -> T:
+        """`work`'s result, or ChildFailed if the process exits before it is done."""
+        done = asyncio.create_task(work)
+        exited = asyncio.create_task(self._process.wait())
+        try:
+            await asyncio.wait([done, exited], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_and_wait(exited)
+            if not done.done():
+                await cancel_and_wait(done)
+        if done.cancelled():  # the process exited first
+            raise ChildFailed(
+                f"the {self.name} process exited with code {self._process.returncode} at start"
+            )
+        return done.result()
+
     async def ready(
         self, check: Callable[[], Awaitable[bool]], timeout: float = START_TIMEOUT
     ) -> None:
@@ -89,21 +116,17 @@ class Child:
         process exits first or `timeout` passes."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        exited = asyncio.ensure_future(self._process.wait())
-        try:
+
+        async def answered() -> None:
             while True:
-                if exited.done():
-                    raise ChildFailed(
-                        f"the {self.name} process exited with code {exited.result()} at start"
-                    )
                 with contextlib.suppress(Exception):  # not yet answering: ask again
                     if await asyncio.wait_for(check(), max(0.1, deadline - loop.time())):
                         return
                 if loop.time() > deadline:
                     raise ChildFailed(f"the {self.name} process was not ready in {timeout:g}s")
-                await asyncio.wait([exited], timeout=0.05)
-        finally:
-            await cancel_and_wait(exited)
+                await asyncio.sleep(0.05)
+
+        await self.while_running(answered())
 
     async def unexpected_exit(self) -> str:
         """Wait until the process exits without being stopped; why, in one line."""
@@ -125,3 +148,18 @@ class Child:
                 with contextlib.suppress(ProcessLookupError):
                     self._process.kill()
                 await self._process.wait()
+
+    def kill(self) -> bool:
+        """SIGKILL to its process group (it and whatever it started), if it still runs; the
+        stop under way then ends at once. Whether it was running."""
+        if self._process.returncode is not None:  # reaped: its pid may be another's now
+            return False
+        self._stopping = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)  # its own session: group id = pid
+        return True
+
+
+def kill_every_child() -> int:
+    """SIGKILL every running child this process started (a second Ctrl-C); how many."""
+    return sum(child.kill() for child in list(Child._started))

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from audit.wiring import ENDPOINTS_FILE
 from bootstrap import reference_data
-from bootstrap.children import ChildFailed
+from bootstrap.children import ChildFailed, kill_every_child
 from bootstrap.demo import DemoLoad, load_demo
 from bootstrap.nats_local import (
     JETSTREAM_DIR,
@@ -42,7 +42,6 @@ from bootstrap.nats_local import (
     local_credentials,
     server_config,
 )
-from bootstrap.projector_child import ProjectorFailed
 from bootstrap.read_models import READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
 from eventstore.collector import keep_full_collections_short
@@ -194,13 +193,28 @@ async def with_demo(system: System, say: Callable[[str], object] = print) -> Dem
     return demo
 
 
+class Hurried(RuntimeError):
+    """A second Ctrl-C or SIGTERM while stopping: every part was killed, none drained."""
+
+
 async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
     """Run until Ctrl-C or SIGTERM: once started, `serve` stops everything in order; one that
-    comes while starting cancels the start, which stops what it had started."""
+    comes while starting cancels the start, which stops what it had started. Another one while
+    stopping (each part may take `STOP_TIMEOUT` to drain) kills every part at once and ends
+    the run with `Hurried`."""
     stop = asyncio.Event()
+    hurried = False
+
+    def interrupted() -> None:
+        nonlocal hurried
+        if stop.is_set():  # already stopping: no more waiting for drains
+            hurried = True
+            kill_every_child()
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, interrupted)
     started = asyncio.Event()
     body = asyncio.ensure_future(serve(data, port, host, stop, started))
     stopping = asyncio.ensure_future(stop.wait())
@@ -210,6 +224,8 @@ async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
         body.cancel()
     await asyncio.gather(body, return_exceptions=True)
     stopping.cancel()
+    if hurried:  # whatever the stop ran into, the kill is the news
+        raise Hurried("a second interrupt while stopping: every part killed, none drained")
     if not body.cancelled():
         body.result()
 
@@ -274,6 +290,7 @@ async def serve(
             if not task.done():
                 task.cancel()
         print("stopping ...")
+        stop.set()  # a part failed: a signal now hurries the stop, as a second one does
         if failed.done() and not failed.cancelled():
             raise ChildFailed(f"{failed.result()}; the others stopped")
 
@@ -296,7 +313,7 @@ def run() -> None:
         asyncio.run(main(data, port, http.http_host))
     except ValidationError as exc:
         sys.exit(f"error: bad setting: {settings_problems(exc)}")
-    except (ChildFailed, ProjectorFailed) as exc:
+    except (ChildFailed, Hurried) as exc:
         sys.exit(f"error: {exc}")
     except KeyboardInterrupt:  # a Ctrl-C while starting: everything started is stopped
         sys.exit("stopped while starting")

@@ -270,7 +270,7 @@ class System:
         await self._service_process(
             ENROLMENT, ["enrolment"], enrolment_database_url=self.databases[ENROLMENT_DB]
         )
-        self.projector = await ProjectorProcess.start(self._projector_environment())
+        self.projector = await ProjectorProcess.start_projector(self._projector_environment())
         # Here only the positions the projector announces, to wait for a token.
         gateway = await self._login(GATEWAY_USER)
         self.read_side = await parts.read_side(
@@ -340,7 +340,7 @@ class System:
             self._anchor(logins[NOTIFIER.name], NOTIFIER, signers[NOTIFIER.name])
         # The gateway: projections, read models and GraphQL; it sends commands and reads.
         if self.projector_process:
-            self.projector = await ProjectorProcess.start(self._projector_environment())
+            self.projector = await ProjectorProcess.start_projector(self._projector_environment())
         try:
             gateway = await self._login(GATEWAY_USER)
             self.read_side = await parts.read_side(
