@@ -79,8 +79,8 @@ def versioned_table(
     # Lists at a horizon scan the versions known then and valid then; a count of them all
     # reads this index alone.
     Index(f"ix_{name}_now", *horizon)
-    for column in horizon_indexed:
-        Index(f"ix_{name}_{column}", table.c[column], *horizon, *keys)
+    for filtered in horizon_indexed:
+        Index(f"ix_{name}_{filtered}", table.c[filtered], *horizon, *keys)
     table.info["versioned_key"] = tuple(key)
     return table
 

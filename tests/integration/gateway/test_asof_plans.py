@@ -10,7 +10,6 @@ grows with the history. Tables are empty; the statistics are all the planner rea
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,7 @@ EVERY = "query Q($asOf: Date) { tenders(asOf: $asOf, first: 20) { totalCount nod
 
 
 @pytest.fixture
-def read_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def read_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """An empty read model with every table and index, and the 1M-event statistics."""
     url = f"sqlite:///{tmp_path / 'read-models.db'}"
     engine = make_engine(url)
@@ -69,7 +68,7 @@ def read_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
                 )
     # The statistics above are the ones planned with: the gateway does not gather its own.
     monkeypatch.setattr(planner, "_analyzing", False)
-    yield url
+    return url
 
 
 async def _planned(url: str, query: str, as_of: str | None) -> list[tuple[str, list[str]]]:
@@ -107,8 +106,11 @@ async def _planned(url: str, query: str, as_of: str | None) -> list[tuple[str, l
 
 def _count_and_page(planned: list[tuple[str, list[str]]]) -> tuple[list[str], list[str]]:
     counts = [plan for sql, plan in planned if sql.startswith("SELECT count(*)")]
-    pages = [plan for sql, plan in planned if " LIMIT " in sql and not sql.startswith("SELECT count")]
-    assert len(counts) == 1 and len(pages) == 1, planned
+    pages = [
+        plan for sql, plan in planned if " LIMIT " in sql and not sql.startswith("SELECT count")
+    ]
+    assert len(counts) == 1, planned
+    assert len(pages) == 1, planned
     return counts[0], pages[0]
 
 
