@@ -55,8 +55,8 @@ def versioned_table(
     the first `LIMIT` keys and seeks a row only for a key it keeps. Indexed on the column
     alone, every version of the column's values in the whole history was read from the table:
     on a 1M-event history (46k tender versions) the count of tenders in three phases took
-    ~35 ms and the page ~20 ms, against ~1 and ~2 ms with such an index. Only where it is
-    the index a filter must use: in every filter index the intervals made SQLite count the
+    20-40 ms and the page 26-34 ms, against ~1 and 2-6 ms with such an index. Only where it
+    is the index a filter must use: in every filter index the intervals made SQLite count the
     expiring contracts by `status` (an equality it then thought as narrow) instead of their
     `end_date` range (0.17 -> 2.78 ms on the quick read model)."""
     for column in columns:
