@@ -18,6 +18,9 @@ from eventstore.rebuild_indexes import WRITE_PATH
 from eventstore.timeline import FOREVER
 
 INTERVAL_COLUMNS = ("valid_from", "valid_to", "known_from", "known_to")
+# The intervals in a read index, in the order a horizon's predicate narrows them: the known
+# end first (the present is one value of it), then the valid end and start, the known start.
+HORIZON = ("known_to", "valid_to", "valid_from", "known_from")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -37,9 +40,28 @@ def instant(value: int) -> datetime | None:
 
 
 def versioned_table(
-    name: str, metadata: MetaData, *columns: Column[object], key: Sequence[str]
+    name: str,
+    metadata: MetaData,
+    *columns: Column[object],
+    key: Sequence[str],
+    horizon_indexed: Sequence[str] = (),
 ) -> Table:
-    """A read-model table whose rows are versions; `key` names one row of the read model."""
+    """A read-model table whose rows are versions; `key` names one row of the read model.
+
+    `horizon_indexed`: the filter columns whose read index `ix_<name>_<column>` also holds
+    both intervals and then the key (`HORIZON`, then `key`). A list filtered by such a column
+    tests each version's intervals inside the index, counts without reading a row, and its
+    page (ordered by the key) reads only the rows that make the page: SQLite's sorter keeps
+    the first `LIMIT` keys and seeks a row only for a key it keeps. Indexed on the column
+    alone, every version of the column's values in the whole history was read from the table:
+    on a 1M-event history (46k tender versions) the count of tenders in three phases took
+    20-40 ms and the page 26-34 ms, against ~1 and 2-6 ms with such an index. Only where it
+    is the index a filter must use: in every filter index the intervals made SQLite count the
+    expiring contracts by `status` (an equality it then thought as narrow) instead of their
+    `end_date` range (0.17 -> 2.78 ms on the quick read model)."""
+    for column in columns:
+        if column.name in horizon_indexed:
+            column.index = None  # indexed below, with the intervals and the key
     table = Table(
         name,
         metadata,
@@ -53,8 +75,12 @@ def versioned_table(
     # Closing an open version finds it by key and valid_from among the open ones (the write
     # path needs it: a rebuild keeps it, see eventstore.rebuild_indexes).
     Index(f"ix_{name}_key", *keys, table.c.known_to, table.c.valid_from, info={WRITE_PATH: True})
-    # Lists at a horizon scan the versions known then and valid then.
-    Index(f"ix_{name}_now", table.c.known_to, table.c.valid_to, table.c.valid_from)
+    horizon = [table.c[c] for c in HORIZON]
+    # Lists at a horizon scan the versions known then and valid then; a count of them all
+    # reads this index alone.
+    Index(f"ix_{name}_now", *horizon)
+    for filtered in horizon_indexed:
+        Index(f"ix_{name}_{filtered}", table.c[filtered], *horizon, *keys)
     table.info["versioned_key"] = tuple(key)
     return table
 

@@ -63,6 +63,7 @@ class ContractsProjection(VersionedProjection):
             Column("last_amendment", String(2000)),
             Column("law_findings", JSON, nullable=False),  # of an imported contract
             key=["contract_id"],
+            horizon_indexed=["end_date"],  # the expiring range (see versioned_table)
         )
         self.suppliers = versioned_table(
             f"{p}_contract_suppliers",

@@ -73,6 +73,7 @@ class TendersProjection(VersionedProjection):
             Column("cancellation_reason", String(2000)),
             Column("law_findings", JSON, nullable=False),  # of an imported tender
             key=["tender_id"],
+            horizon_indexed=["phase"],  # the list's filter (see versioned_table)
         )
         self.lots = versioned_table(
             f"{p}_lots",

@@ -7,7 +7,17 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, Table, bindparam, false, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    false,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 
 from contracts_schema.registry.state import ContractKind, ContractStatus, TenderPhase
 from gateway.auth import Principal
@@ -167,12 +177,19 @@ def contract_query(
         f.expiring is not None,
     )
 
+    # With an end-date range, the range is the index to search: a status is one of three
+    # values (most contracts active), yet the sampled statistics (gateway.planner) give it a
+    # few hundred rows, and SQLite took `status = 'active'` over the range: on a 1M-event
+    # read model the expiring page read every active version (~125 ms, against ~1 ms).
+    # `status || ''` is the same test, which no index answers.
+    status: Any = c.c.status.op("||")(literal_column("''")) if f.expiring else c.c.status
+
     def build() -> Select[Any]:
         query = select(c).where(contracts_visible(principal, c, bound=True))
         if f.kind:
             query = query.where(c.c.kind.in_(bindparam("filter_kinds", expanding=True)))
         if f.status:
-            query = query.where(c.c.status.in_(bindparam("filter_statuses", expanding=True)))
+            query = query.where(status.in_(bindparam("filter_statuses", expanding=True)))
         if f.tender_id:
             query = query.where(c.c.tender_id == bindparam("filter_tender"))
         if f.supplier_id:
@@ -210,7 +227,7 @@ def contract_query(
                 c.c.end_date >= bindparam("filter_from"), c.c.end_date <= bindparam("filter_to")
             )
         if active_only:
-            query = query.where(c.c.status == "active")
+            query = query.where(status == "active")
         return query
 
     # The tables the filters join (suppliers, participants) are the same version's as the
