@@ -38,6 +38,75 @@ from gateway.projections import (
 P = TypeVar("P", bound=Projection)
 S = TypeVar("S")
 STATEMENTS_KEPT = 1024  # statements kept by shape (LRU): a few per query the clients send
+UNLEARNED = None  # a kept statement not yet run through SQLAlchemy (its row keys unknown)
+
+
+class DriverForm:
+    """A kept statement as SQLite's driver takes it: compiled once, run on the DBAPI cursor.
+
+    SQLAlchemy's `execute` pays per statement for what a kept statement does not change: the
+    compiled-cache look-up, an execution context, the result's metadata, a RowMapping per
+    row. This runs the same compiled SQL with the same bound values, put through the same
+    bind processors (`construct_params`, expanding parameters by `construct_expanded_state`),
+    and returns each row as a dict of the keys SQLAlchemy's result gave (learned from the
+    statement's first run through it), every value put through the column type's own result
+    processor: the values SQLAlchemy's rows hold.
+    """
+
+    __slots__ = ("compiled", "expanding", "keys", "positions", "processors", "results", "sql")
+
+    def __init__(self, statement: Any, keys: Sequence[str], dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        columns = compiled._result_columns
+        if (
+            not compiled.positional
+            or compiled.schema_translate_map
+            or len(columns) != len(keys)
+            or len(set(keys)) != len(keys)
+        ):
+            raise ValueError("not a statement the driver form runs")
+        self.compiled = compiled
+        self.sql: str = compiled.string
+        self.positions: Sequence[str] = compiled.positiontup or ()
+        self.processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
+        self.expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
+        self.keys = tuple(keys)
+        found = ((i, c.type._cached_result_processor(dialect, None)) for i, c in enumerate(columns))
+        self.results = tuple((i, f) for i, f in found if f is not None)
+
+    def run(self, cursor: Any, given: Mapping[str, Any], scalar: bool) -> Any:
+        compiled = self.compiled
+        if self.expanding:
+            state = compiled.construct_expanded_state(given, escape_names=False)
+            sql, positions, values = state.statement, state.positiontup or (), state.parameters
+            processors: Mapping[str, Callable[[Any], Any]] = {
+                **self.processors,
+                **state.processors,
+            }
+        else:
+            sql, positions, processors = self.sql, self.positions, self.processors
+            values = compiled.construct_params(given, escape_names=False)
+        arguments = [processors[k](values[k]) if k in processors else values[k] for k in positions]
+        rows = cursor.execute(sql, arguments).fetchall()
+        results = self.results
+        if scalar:
+            if not rows:
+                return None
+            value = rows[0][0]
+            for i, process in results:
+                if i == 0:
+                    return process(value)
+            return value
+        keys = self.keys
+        if not results:
+            return [dict(zip(keys, row, strict=True)) for row in rows]
+        out = []
+        for row in rows:
+            values_ = list(row)
+            for i, process in results:
+                values_[i] = process(values_[i])
+            out.append(dict(zip(keys, values_, strict=True)))
+        return out
 
 
 class ConsistencyError(Exception):
@@ -140,6 +209,10 @@ class ReadModels:
         self._parameters = horizon_parameters(*horizon) if horizon else {}
         # shared: statements by shape (see `statement`)
         self._statements: OrderedDict[Hashable, tuple[tuple[Any, ...], Any]] = OrderedDict()
+        # shared: the kept statements' driver forms by id (see `DriverForm`), UNLEARNED
+        # until one ran through SQLAlchemy, False where the driver form does not apply
+        self._forms: dict[int, tuple[Any, DriverForm | bool | None]] = {}
+        self.driver_reads = False  # kept statements on SQLite run as `DriverForm`s
         self._pending: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]] = []
         self._running: set[asyncio.Task[None]] = set()
         self._checked: list[tuple[float, list[str]]] = []  # shared: the last integrity check
@@ -149,8 +222,10 @@ class ReadModels:
         bound._fallback = self._fallback  # share the fallback table definitions
         bound._views = self._views
         bound._statements = self._statements
+        bound._forms = self._forms
         bound._checked = self._checked
         bound.present = present
+        bound.driver_reads = self.driver_reads
         return bound
 
     def at_now(self) -> ReadModels:
@@ -222,8 +297,12 @@ class ReadModels:
             return found[1]  # type: ignore[no-any-return]
         built = build()
         self._statements[key] = (shape, built)
+        for kept in _executables(built):
+            self._forms[id(kept)] = (kept, UNLEARNED)
         if len(self._statements) > STATEMENTS_KEPT:
-            self._statements.popitem(last=False)
+            _, (_, evicted) = self._statements.popitem(last=False)
+            for kept in _executables(evicted):
+                self._forms.pop(id(kept), None)
         return built
 
     async def rows(
@@ -277,15 +356,63 @@ class ReadModels:
     def _execute(
         self, batch: list[tuple[Executable, Mapping[str, Any], bool]]
     ) -> list[tuple[bool, Any]]:
+        learn = self.driver_reads and self.engine.dialect.name == "sqlite"
+        if learn:
+            forms = [self._form(statement) for statement, _, _ in batch]
+            if all(isinstance(f, DriverForm) for f in forms):
+                return self._execute_driver(batch, forms)  # type: ignore[arg-type]
         results: list[tuple[bool, Any]] = []
         with self.engine.connect() as conn:
             for statement, parameters, scalar in batch:
                 try:
                     result = conn.execute(statement, parameters)
+                    if learn and self._form(statement) is UNLEARNED:
+                        self._learn(statement, list(result.keys()))
                     results.append((True, result.scalar() if scalar else result.mappings().all()))
                 except Exception as exc:  # this statement's waiter hears it, not the others
                     results.append((False, exc))
                     conn.rollback()  # a failed statement ends the transaction (PostgreSQL)
+        return results
+
+    def _form(self, statement: Any) -> DriverForm | bool | None:
+        found = self._forms.get(id(statement))
+        return found[1] if found is not None and found[0] is statement else False
+
+    def _learn(self, statement: Any, keys: list[str]) -> None:
+        try:
+            form: DriverForm | bool = DriverForm(statement, keys, self.engine.dialect)
+        except Exception:  # anything unusual keeps SQLAlchemy's execution
+            form = False
+        if id(statement) in self._forms:
+            self._forms[id(statement)] = (statement, form)
+
+    def _execute_driver(
+        self, batch: list[tuple[Executable, Mapping[str, Any], bool]], forms: list[DriverForm]
+    ) -> list[tuple[bool, Any]]:
+        """The batch on the pool's SQLite connection, in one transaction as `_execute`'s
+        (BEGIN as the engine's `begin` listener issues it; rolled back at the end)."""
+        results: list[tuple[bool, Any]] = []
+        pooled = self.engine.raw_connection()
+        try:
+            connection = pooled.driver_connection
+            assert connection is not None
+            cursor = connection.cursor()
+            begun = False
+            for (_, parameters, scalar), form in zip(batch, forms, strict=True):
+                try:
+                    if not begun:
+                        cursor.execute("BEGIN")
+                        begun = True
+                    results.append((True, form.run(cursor, parameters, scalar)))
+                except Exception as exc:  # this statement's waiter hears it, not the others
+                    results.append((False, exc))
+                    connection.rollback()
+                    begun = False
+            cursor.close()
+            if begun:
+                connection.rollback()
+        finally:
+            pooled.close()
         return results
 
     async def integrity(self, max_age: float = 60.0) -> list[str]:
@@ -364,6 +491,12 @@ class ReadModels:
                 f"the read models {', '.join(late)} have not yet applied every stored event"
                 f" (waited {timeout:g}s); retry shortly",
             )
+
+
+def _executables(built: Any) -> list[Any]:
+    """The statements a kept build holds: itself, or those of its tuple (a page's)."""
+    found = built if isinstance(built, tuple) else (built,)
+    return [s for s in found if isinstance(s, Executable)]
 
 
 def _defined(projection: P) -> P:

@@ -302,6 +302,9 @@ class Compiler:
             plan = variants[key] = self._compile(operation, fragments, values)
         if plan is None:
             return None
+        # The plan's statements are kept ones whose rows it reads by column name: they run
+        # on the driver's cursor (`DriverForm`); the ordinary path's context reads as before.
+        context.read.driver_reads = True
         try:
             data = await plan(context, values)
         except Exception:  # every error is the ordinary path's to report
