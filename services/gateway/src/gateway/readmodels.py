@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -213,8 +214,9 @@ class ReadModels:
         # until one ran through SQLAlchemy, False where the driver form does not apply
         self._forms: dict[int, tuple[Any, DriverForm | bool | None]] = {}
         self.driver_reads = False  # kept statements on SQLite run as `DriverForm`s
+        self._driven = [0]  # shared: statements run as driver forms (tests read it)
         self._pending: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]] = []
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Future[Any]] = set()
         self._checked: list[tuple[float, list[str]]] = []  # shared: the last integrity check
 
     def at(self, valid: int, known: int, *, present: bool = False) -> ReadModels:
@@ -223,6 +225,7 @@ class ReadModels:
         bound._views = self._views
         bound._statements = self._statements
         bound._forms = self._forms
+        bound._driven = self._driven
         bound._checked = self._checked
         bound.present = present
         bound.driver_reads = self.driver_reads
@@ -333,22 +336,29 @@ class ReadModels:
         return future
 
     def _flush(self) -> None:
+        # The batch's round trip on the default executor; its waiters hear the results from
+        # the executor future's callback (no task, no context copy: the thread needs neither).
         batch, self._pending = self._pending, []
-        task = asyncio.ensure_future(self._run(batch))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        loop = asyncio.get_running_loop()
+        running = loop.run_in_executor(None, self._execute, [(s, p, k) for s, p, k, _ in batch])
+        self._running.add(running)
+        running.add_done_callback(functools.partial(self._deliver, batch))
 
-    async def _run(
-        self, batch: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]]
+    def _deliver(
+        self,
+        batch: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]],
+        running: asyncio.Future[list[tuple[bool, Any]]],
     ) -> None:
-        try:
-            results = await asyncio.to_thread(self._execute, [(s, p, k) for s, p, k, _ in batch])
-        except asyncio.CancelledError:
+        self._running.discard(running)
+        if running.cancelled():
             for *_, future in batch:
                 future.cancel()
-            raise
-        except Exception as exc:  # no connection at all: every waiter hears it
-            results = [(False, exc)] * len(batch)
+            return
+        failed = running.exception()
+        if failed is not None:  # no connection at all: every waiter hears it
+            results: list[tuple[bool, Any]] = [(False, failed)] * len(batch)
+        else:
+            results = running.result()
         for (*_, future), (ok, value) in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(value) if ok else future.set_exception(value)
@@ -374,6 +384,11 @@ class ReadModels:
                     conn.rollback()  # a failed statement ends the transaction (PostgreSQL)
         return results
 
+    @property
+    def driven_statements(self) -> int:
+        """Statements run as driver forms so far, by this and every bound copy."""
+        return self._driven[0]
+
     def _form(self, statement: Any) -> DriverForm | bool | None:
         found = self._forms.get(id(statement))
         return found[1] if found is not None and found[0] is statement else False
@@ -392,6 +407,7 @@ class ReadModels:
         """The batch on the pool's SQLite connection, in one transaction as `_execute`'s
         (BEGIN as the engine's `begin` listener issues it; rolled back at the end)."""
         results: list[tuple[bool, Any]] = []
+        self._driven[0] += len(batch)
         pooled = self.engine.raw_connection()
         try:
             connection = pooled.driver_connection

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from graphql import (
@@ -50,8 +51,20 @@ from graphql.execution.collect_fields import (
     collect_fields,
     collect_subfields,
 )
-from graphql.execution.values import VariableValues, get_variable_values
+from graphql.execution.get_variable_signature import (
+    GraphQLVariableSignature,
+    get_variable_signature,
+)
+from graphql.execution.values import (
+    VariableValues,
+    VariableValueSource,
+    get_variable_values,
+    input_is_nested_too_deeply,
+)
+from graphql.utilities.coerce_input_value import coerce_input_value
 from strawberry import Schema
+from strawberry.scalars import JSON
+from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 
 from contracts_schema.registry.state import ContractKind, ContractStatus
 from gateway.history.horizon import Asked, enter
@@ -73,12 +86,16 @@ ALLOWED_DIRECTIVES = frozenset({"include", "skip"})  # collect_fields applies bo
 
 Row = Any  # a RowMapping, or a dict of one
 # (response key, __typename or None, column, convert, coerce, non-null, list, items non-null,
-# the shortcut: TEXT_VALUE, INT_VALUE, BOOL_VALUE, TEXT_LIST, an enum's names by column value,
+# the shortcut: TEXT_VALUE, INT_VALUE, BOOL_VALUE, TEXT_LIST, ISO_VALUE, AS_IS, an enum's names
+# by column value,
 # or None)
 Leaf = tuple[
     str, str | None, str, Callable[[Any], Any] | None, Coerce | None, bool, bool, bool, Any
 ]
 TEXT_VALUE, INT_VALUE, BOOL_VALUE, TEXT_LIST = "text", "int", "bool", "text list"
+ISO_VALUE, AS_IS = "isoformat", "as is"  # strawberry's Date/DateTime and JSON scalars
+ISOFORMAT = DEFAULT_SCALAR_REGISTRY[datetime].serialize  # `methodcaller("isoformat")`
+IDENTITY = DEFAULT_SCALAR_REGISTRY[JSON].serialize  # `lambda v: v`
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
 Run = Callable[[Context, Mapping[str, Any]], Awaitable[Any]]
 ArgumentReader = Callable[[VariableValues], Mapping[str, Any]]
@@ -182,6 +199,13 @@ def _write(leaves: Sequence[Leaf], row: Row) -> dict[str, Any]:
             if kind is bool:
                 out[key] = value
                 continue
+        elif fast is ISO_VALUE:
+            if kind is datetime or kind is date:
+                out[key] = value.isoformat()  # the scalar's own serialize, called directly
+                continue
+        elif fast is AS_IS:
+            out[key] = value  # the JSON scalar serializes a value as it is
+            continue
         elif fast is TEXT_LIST and kind is list:
             for item in value:
                 if type(item) is not str:
@@ -191,6 +215,32 @@ def _write(leaves: Sequence[Leaf], row: Row) -> dict[str, Any]:
                 continue
         out[key] = _complete(value if convert is None else convert(value), leaf)
     return out
+
+
+def _variable_values(
+    signatures: Sequence[GraphQLVariableSignature], inputs: Mapping[str, Any]
+) -> VariableValues | None:
+    """The variables as `coerce_variable_values` gives them, with the signatures read once
+    per operation; None where it would use a default or report an error (the caller then
+    asks graphql-core, which does both)."""
+    sources: dict[str, VariableValueSource] = {}
+    coerced: dict[str, Any] = {}
+    for signature in signatures:
+        name = signature.name
+        value = inputs.get(name, Undefined)
+        if value is Undefined:
+            if signature.default is not None or isinstance(signature.type, GraphQLNonNull):
+                return None
+            sources[name] = VariableValueSource(signature)
+            continue
+        sources[name] = VariableValueSource(signature, value)
+        if input_is_nested_too_deeply(value, signature.type):
+            return None
+        found = coerce_input_value(value, signature.type)
+        if found is Undefined:
+            return None
+        coerced[name] = found
+    return VariableValues(sources, coerced)
 
 
 def _named_object(kind: Any) -> GraphQLObjectType | None:
@@ -282,13 +332,16 @@ class Compiler:
             prepared = plans[operation_name] = self._prepare(document, operation_name)
         if prepared is NOT_COMPILED:
             return None
-        operation, fragments, directive_variables, variants = prepared
-        values = get_variable_values(
-            self.schema,
-            operation.variable_definitions or (),
-            variables or {},
-            hide_suggestions=not self.settings.suggestions,
-        )
+        operation, fragments, directive_variables, variants, signatures = prepared
+        values: VariableValues | list[GraphQLError] | None
+        values = _variable_values(signatures, variables or {})
+        if values is None:  # a default, a missing or invalid value: graphql-core's own way
+            values = get_variable_values(
+                self.schema,
+                operation.variable_definitions or (),
+                variables or {},
+                hide_suggestions=not self.settings.suggestions,
+            )
         if isinstance(values, list):
             return None  # coercion errors: strawberry reports them
         try:
@@ -333,7 +386,13 @@ class Compiler:
             return NOT_COMPILED
         if any(d.name.value not in ALLOWED_DIRECTIVES for d in operation.directives or ()):
             return NOT_COMPILED
-        return operation, fragments, _directive_variables(document), {}
+        signatures = []
+        for variable in operation.variable_definitions or ():
+            signature = get_variable_signature(self.schema, variable)
+            if isinstance(signature, GraphQLError):
+                return NOT_COMPILED
+            signatures.append(signature)
+        return operation, fragments, _directive_variables(document), {}, tuple(signatures)
 
     def _compile(
         self,
@@ -453,6 +512,10 @@ class Compiler:
             fast = INT_VALUE
         elif leaf is GraphQLBoolean and convert is None:
             fast = BOOL_VALUE
+        elif coerce is ISOFORMAT and convert is None:
+            fast = ISO_VALUE
+        elif coerce is IDENTITY and convert is None:
+            fast = AS_IS
         return (key, None, column, convert, coerce, non_null, is_list, items_non_null, fast)
 
     def _connection(
