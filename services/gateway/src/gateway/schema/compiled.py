@@ -21,8 +21,10 @@ strawberry from the start, which says what is wrong as it always did.
 from __future__ import annotations
 
 import asyncio
+from binascii import b2a_base64
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
+from json.encoder import encode_basestring_ascii as encode_text  # json.dumps's, for text
 from typing import Any
 
 from graphql import (
@@ -72,6 +74,7 @@ from gateway.schema.arguments import argument_reader
 from gateway.schema.context import Context
 from gateway.schema.execution import TEXT, Coerce, _attribute, _leaf_coercion, _shape
 from gateway.schema.guard import DocumentCache, admitted
+from gateway.schema.pagination import _encode
 from gateway.settings import GatewaySettings
 
 
@@ -241,6 +244,37 @@ def _variable_values(
             return None
         coerced[name] = found
     return VariableValues(sources, coerced)
+
+
+URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _cursor(values: list[Any]) -> str:
+    """`pagination._encode`'s cursor, byte for byte, for the common values written out (a
+    date or a datetime: its isoformat holds nothing JSON escapes); anything else by it."""
+    parts = []
+    for v in values:
+        kind = type(v)
+        if kind is str:
+            parts.append(encode_text(v))
+        elif kind is date or kind is datetime:
+            parts.append('"' + v.isoformat() + '"')
+        elif kind is int:
+            parts.append(int.__repr__(v))
+        else:
+            return _encode(values)
+    text = "[" + ", ".join(parts) + "]"
+    return b2a_base64(text.encode(), newline=False).translate(URLSAFE).decode().rstrip("=")
+
+
+def _cursors(order: Sequence[tuple[Any, bool]], rows: Sequence[Row], mode: str) -> list[str]:
+    """The cursors the answer holds (`mode`: "every" row's, the "last" one's, "none"), as
+    `page_rows` gives them: the order's columns of each row."""
+    if mode == "none" or not rows:
+        return []
+    keys = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
+    chosen = rows if mode == "every" else rows[-1:]
+    return [_cursor([r[k] for k in keys]) for r in chosen]
 
 
 def _named_object(kind: Any) -> GraphQLObjectType | None:
@@ -646,7 +680,7 @@ class Compiler:
             expiring = ContractFilter(expiring=DateRange(from_=args["from"], to=args["to"]))
             query, parameters = contract_query(read, expiring, context.principal, active_only=True)
             order = [(c.c.end_date, False), (c.c.contract_id, False)]
-            total, rows, cursors, more = await page_rows(
+            total, rows, _, more = await page_rows(
                 context,
                 query,
                 order,
@@ -654,10 +688,10 @@ class Compiler:
                 args.get("after"),
                 (c, columns),
                 parameters,
-                mode,
+                "none",  # written here (`_cursors`)
                 fill=False,  # the plan reads only the columns it selected
             )
-            return write(total, rows, cursors, more)
+            return write(total, rows, _cursors(order, rows, mode), more)
 
         return run
 
@@ -682,10 +716,17 @@ class Compiler:
             given = args.get("filter")
             f = None if given is None else EventFilter(**{names[k]: v for k, v in given.items()})
             query, order, parameters = event_log_query(context, f)
-            total, rows, cursors, more = await page_rows(
-                context, query, order, args.get("first"), args.get("after"), None, parameters, mode
+            total, rows, _, more = await page_rows(
+                context,
+                query,
+                order,
+                args.get("first"),
+                args.get("after"),
+                None,
+                parameters,
+                "none",
             )
-            return write(total, rows, cursors, more)
+            return write(total, rows, _cursors(order, rows, mode), more)
 
         return run
 
