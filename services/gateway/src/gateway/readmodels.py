@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -11,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    JSON,
     ClauseElement,
     Engine,
     Executable,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.exc import DBAPIError
 
 from contracts_schema.calendar import dutch_day
@@ -35,11 +38,41 @@ from gateway.projections import (
     OrganisationsProjection,
     TendersProjection,
 )
+from gateway.projections.common import UtcDateTime
 
 P = TypeVar("P", bound=Projection)
 S = TypeVar("S")
 STATEMENTS_KEPT = 1024  # statements kept by shape (LRU): a few per query the clients send
 UNLEARNED = None  # a kept statement not yet run through SQLAlchemy (its row keys unknown)
+
+
+def _direct(kind: Any, dialect: Any, processor: Any) -> Any:
+    """A column's result processor with SQLAlchemy's layers folded into one function where
+    they are known, giving the same value: the event log's UTC times (`UtcDateTime` over
+    SQLite's `datetime.fromisoformat`) and JSON text (`json.loads`, no deserializer set)."""
+    if processor is None or dialect.name != "sqlite":
+        return processor
+    if type(kind) is UtcDateTime:
+        impl = kind.impl_instance.dialect_impl(dialect).result_processor(dialect, None)
+        if impl is not str_to_datetime:
+            return processor
+
+        def utc(value: Any) -> Any:
+            if value is None:
+                return None
+            moment = str_to_datetime(value)
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+        return utc
+    if isinstance(kind, JSON) and dialect._json_deserializer is None:
+        if kind._str_impl.result_processor(dialect, None) is not None:
+            return processor
+
+        def loads(value: Any) -> Any:
+            return json.loads(value) if type(value) is str else processor(value)
+
+        return loads
+    return processor
 
 
 class DriverForm:
@@ -72,7 +105,10 @@ class DriverForm:
         self.processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
         self.expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
         self.keys = tuple(keys)
-        found = ((i, c.type._cached_result_processor(dialect, None)) for i, c in enumerate(columns))
+        found = (
+            (i, _direct(c.type, dialect, c.type._cached_result_processor(dialect, None)))
+            for i, c in enumerate(columns)
+        )
         self.results = tuple((i, f) for i, f in found if f is not None)
 
     def run(self, cursor: Any, given: Mapping[str, Any], scalar: bool) -> Any:
