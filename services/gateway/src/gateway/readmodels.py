@@ -43,6 +43,7 @@ from gateway.projections.common import UtcDateTime
 P = TypeVar("P", bound=Projection)
 S = TypeVar("S")
 STATEMENTS_KEPT = 1024  # statements kept by shape (LRU): a few per query the clients send
+INLINE_BELOW = 0.001  # s of CPU: a driver batch cheaper than this runs on the event loop
 UNLEARNED = None  # a kept statement not yet run through SQLAlchemy (its row keys unknown)
 
 
@@ -87,7 +88,9 @@ class DriverForm:
     processor: the values SQLAlchemy's rows hold.
     """
 
-    __slots__ = ("compiled", "expanding", "keys", "positions", "processors", "results", "sql")
+    __slots__ = (
+        "compiled", "expanding", "keys", "positions", "processors", "quick", "results", "sql"
+    )  # fmt: skip
 
     def __init__(self, statement: Any, keys: Sequence[str], dialect: Any) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -100,6 +103,7 @@ class DriverForm:
         ):
             raise ValueError("not a statement the driver form runs")
         self.compiled = compiled
+        self.quick = False  # its last round trip's batch cost less CPU than INLINE_BELOW
         self.sql: str = compiled.string
         self.positions: Sequence[str] = compiled.positiontup or ()
         self.processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
@@ -375,8 +379,20 @@ class ReadModels:
         # The batch's round trip on the default executor; its waiters hear the results from
         # the executor future's callback (no task, no context copy: the thread needs neither).
         batch, self._pending = self._pending, []
+        items = [(s, p, k) for s, p, k, _ in batch]
+        if self.driver_reads:
+            forms = [self._form(s) for s, _, _ in items]
+            if all(isinstance(f, DriverForm) and f.quick for f in forms):
+                # Statements whose last round trip cost less CPU than a hop: on the loop,
+                # as the plain endpoint runs its SQL.
+                try:
+                    results = self._execute_driver(items, forms)  # type: ignore[arg-type]
+                except Exception as exc:  # no connection at all: every waiter hears it
+                    results = [(False, exc)] * len(batch)
+                self._deliver_results(batch, results)
+                return
         loop = asyncio.get_running_loop()
-        running = loop.run_in_executor(None, self._execute, [(s, p, k) for s, p, k, _ in batch])
+        running = loop.run_in_executor(None, self._execute, items)
         self._running.add(running)
         running.add_done_callback(functools.partial(self._deliver, batch))
 
@@ -395,6 +411,13 @@ class ReadModels:
             results: list[tuple[bool, Any]] = [(False, failed)] * len(batch)
         else:
             results = running.result()
+        self._deliver_results(batch, results)
+
+    @staticmethod
+    def _deliver_results(
+        batch: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]],
+        results: list[tuple[bool, Any]],
+    ) -> None:
         for (*_, future), (ok, value) in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(value) if ok else future.set_exception(value)
@@ -444,6 +467,7 @@ class ReadModels:
         (BEGIN as the engine's `begin` listener issues it; rolled back at the end)."""
         results: list[tuple[bool, Any]] = []
         self._driven[0] += len(batch)
+        started = time.thread_time()
         pooled = self.engine.raw_connection()
         try:
             connection = pooled.driver_connection
@@ -465,6 +489,9 @@ class ReadModels:
                 connection.rollback()
         finally:
             pooled.close()
+        quick = time.thread_time() - started < INLINE_BELOW
+        for form in forms:
+            form.quick = quick
         return results
 
     async def integrity(self, max_age: float = 60.0) -> list[str]:
