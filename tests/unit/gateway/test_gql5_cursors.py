@@ -15,7 +15,7 @@ VALUES: list[list[Any]] = [
     [datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC), "registry", 17],
     [datetime(2026, 1, 2, 3, 4, 5), "s", 0],  # naive, no microseconds
     [datetime(2026, 1, 2, tzinfo=timezone(timedelta(hours=1))), "x", -3],
-    ["quote \" backslash \\ newline \n", "ünïcödé ✓", "\u0000"],
+    ['quote " backslash \\ newline \n', "ünïcödé ✓", "\u0000"],
     [2**70, -(2**70)],
     [True, None, 1.5],  # not written out: pagination's own encoder
     [date(1, 1, 1), ""],
