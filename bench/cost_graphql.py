@@ -78,6 +78,9 @@ async def build_read_model() -> str:
                 )
                 if not all(reached):
                     raise TimeoutError("the read model did not reach the end of the streams")
+                # A rebuild from nothing builds its read indexes once caught up: without
+                # them both sides scan the tables and the figures say nothing about us.
+                await asyncio.gather(*(r.read_indexes_built() for r in runners))
             finally:
                 for runner in runners:
                     await runner.stop()

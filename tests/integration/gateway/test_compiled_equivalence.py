@@ -285,12 +285,17 @@ PLANNED = 31  # the first documents, answered by plans when a coordinator asks
 async def test_the_bench_queries_are_answered_by_their_plans(pair: Pair) -> None:
     token = roles(pair)["coordinator"]
     asked = documents(pair.ids)
+    read = pair.gateway.read
+    assert read is not None
     for query, variables in [*asked[:3], asked[4]]:
         await pair.ask(query, variables, token)  # kept
         before = pair.app.state.graphql.compiled.answered
+        driven = read.driven_statements
         _, raw, after = await pair.ask(query, variables, token)
         assert "errors" not in json.loads(raw)
         assert after == before + 2  # both askings
+        # their statements ran on the driver's cursor (DriverForm), the answers unchanged
+        assert read.driven_statements > driven
 
 
 async def test_what_a_plan_does_not_cover_runs_the_ordinary_way(pair: Pair) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -10,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    JSON,
     ClauseElement,
     Engine,
     Executable,
@@ -20,6 +23,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.exc import DBAPIError
 
 from contracts_schema.calendar import dutch_day
@@ -34,10 +38,116 @@ from gateway.projections import (
     OrganisationsProjection,
     TendersProjection,
 )
+from gateway.projections.common import UtcDateTime
 
 P = TypeVar("P", bound=Projection)
 S = TypeVar("S")
 STATEMENTS_KEPT = 1024  # statements kept by shape (LRU): a few per query the clients send
+INLINE_BELOW = 0.001  # s of CPU: a driver batch cheaper than this runs on the event loop
+UNLEARNED = None  # a kept statement not yet run through SQLAlchemy (its row keys unknown)
+
+
+def _direct(kind: Any, dialect: Any, processor: Any) -> Any:
+    """A column's result processor with SQLAlchemy's layers folded into one function where
+    they are known, giving the same value: the event log's UTC times (`UtcDateTime` over
+    SQLite's `datetime.fromisoformat`) and JSON text (`json.loads`, no deserializer set)."""
+    if processor is None or dialect.name != "sqlite":
+        return processor
+    if type(kind) is UtcDateTime:
+        impl = kind.impl_instance.dialect_impl(dialect).result_processor(dialect, None)
+        if impl is not str_to_datetime:
+            return processor
+
+        def utc(value: Any) -> Any:
+            if value is None:
+                return None
+            moment = str_to_datetime(value)
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+        return utc
+    if isinstance(kind, JSON) and dialect._json_deserializer is None:
+        if kind._str_impl.result_processor(dialect, None) is not None:
+            return processor
+
+        def loads(value: Any) -> Any:
+            return json.loads(value) if type(value) is str else processor(value)
+
+        return loads
+    return processor
+
+
+class DriverForm:
+    """A kept statement as SQLite's driver takes it: compiled once, run on the DBAPI cursor.
+
+    SQLAlchemy's `execute` pays per statement for what a kept statement does not change: the
+    compiled-cache look-up, an execution context, the result's metadata, a RowMapping per
+    row. This runs the same compiled SQL with the same bound values, put through the same
+    bind processors (`construct_params`, expanding parameters by `construct_expanded_state`),
+    and returns each row as a dict of the keys SQLAlchemy's result gave (learned from the
+    statement's first run through it), every value put through the column type's own result
+    processor: the values SQLAlchemy's rows hold.
+    """
+
+    __slots__ = (
+        "compiled", "expanding", "keys", "positions", "processors", "quick", "results", "sql"
+    )  # fmt: skip
+
+    def __init__(self, statement: Any, keys: Sequence[str], dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        columns = compiled._result_columns
+        if (
+            not compiled.positional
+            or compiled.schema_translate_map
+            or len(columns) != len(keys)
+            or len(set(keys)) != len(keys)
+        ):
+            raise ValueError("not a statement the driver form runs")
+        self.compiled = compiled
+        self.quick = False  # its last round trip's batch cost less CPU than INLINE_BELOW
+        self.sql: str = compiled.string
+        self.positions: Sequence[str] = compiled.positiontup or ()
+        self.processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors
+        self.expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
+        self.keys = tuple(keys)
+        found = (
+            (i, _direct(c.type, dialect, c.type._cached_result_processor(dialect, None)))
+            for i, c in enumerate(columns)
+        )
+        self.results = tuple((i, f) for i, f in found if f is not None)
+
+    def run(self, cursor: Any, given: Mapping[str, Any], scalar: bool) -> Any:
+        compiled = self.compiled
+        if self.expanding:
+            state = compiled.construct_expanded_state(given, escape_names=False)
+            sql, positions, values = state.statement, state.positiontup or (), state.parameters
+            processors: Mapping[str, Callable[[Any], Any]] = {
+                **self.processors,
+                **state.processors,
+            }
+        else:
+            sql, positions, processors = self.sql, self.positions, self.processors
+            values = compiled.construct_params(given, escape_names=False)
+        arguments = [processors[k](values[k]) if k in processors else values[k] for k in positions]
+        rows = cursor.execute(sql, arguments).fetchall()
+        results = self.results
+        if scalar:
+            if not rows:
+                return None
+            value = rows[0][0]
+            for i, process in results:
+                if i == 0:
+                    return process(value)
+            return value
+        keys = self.keys
+        if not results:
+            return [dict(zip(keys, row, strict=True)) for row in rows]
+        out = []
+        for row in rows:
+            values_ = list(row)
+            for i, process in results:
+                values_[i] = process(values_[i])
+            out.append(dict(zip(keys, values_, strict=True)))
+        return out
 
 
 class ConsistencyError(Exception):
@@ -140,8 +250,13 @@ class ReadModels:
         self._parameters = horizon_parameters(*horizon) if horizon else {}
         # shared: statements by shape (see `statement`)
         self._statements: OrderedDict[Hashable, tuple[tuple[Any, ...], Any]] = OrderedDict()
+        # shared: the kept statements' driver forms by id (see `DriverForm`), UNLEARNED
+        # until one ran through SQLAlchemy, False where the driver form does not apply
+        self._forms: dict[int, tuple[Any, DriverForm | bool | None]] = {}
+        self.driver_reads = False  # kept statements on SQLite run as `DriverForm`s
+        self._driven = [0]  # shared: statements run as driver forms (tests read it)
         self._pending: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]] = []
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Future[Any]] = set()
         self._checked: list[tuple[float, list[str]]] = []  # shared: the last integrity check
 
     def at(self, valid: int, known: int, *, present: bool = False) -> ReadModels:
@@ -149,8 +264,11 @@ class ReadModels:
         bound._fallback = self._fallback  # share the fallback table definitions
         bound._views = self._views
         bound._statements = self._statements
+        bound._forms = self._forms
+        bound._driven = self._driven
         bound._checked = self._checked
         bound.present = present
+        bound.driver_reads = self.driver_reads
         return bound
 
     def at_now(self) -> ReadModels:
@@ -222,8 +340,12 @@ class ReadModels:
             return found[1]  # type: ignore[no-any-return]
         built = build()
         self._statements[key] = (shape, built)
+        for kept in _executables(built):
+            self._forms[id(kept)] = (kept, UNLEARNED)
         if len(self._statements) > STATEMENTS_KEPT:
-            self._statements.popitem(last=False)
+            _, (_, evicted) = self._statements.popitem(last=False)
+            for kept in _executables(evicted):
+                self._forms.pop(id(kept), None)
         return built
 
     async def rows(
@@ -254,22 +376,48 @@ class ReadModels:
         return future
 
     def _flush(self) -> None:
+        # The batch's round trip on the default executor; its waiters hear the results from
+        # the executor future's callback (no task, no context copy: the thread needs neither).
         batch, self._pending = self._pending, []
-        task = asyncio.ensure_future(self._run(batch))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        items = [(s, p, k) for s, p, k, _ in batch]
+        if self.driver_reads:
+            forms = [self._form(s) for s, _, _ in items]
+            if all(isinstance(f, DriverForm) and f.quick for f in forms):
+                # Statements whose last round trip cost less CPU than a hop: on the loop,
+                # as the plain endpoint runs its SQL.
+                try:
+                    results = self._execute_driver(items, forms)  # type: ignore[arg-type]
+                except Exception as exc:  # no connection at all: every waiter hears it
+                    results = [(False, exc)] * len(batch)
+                self._deliver_results(batch, results)
+                return
+        loop = asyncio.get_running_loop()
+        running = loop.run_in_executor(None, self._execute, items)
+        self._running.add(running)
+        running.add_done_callback(functools.partial(self._deliver, batch))
 
-    async def _run(
-        self, batch: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]]
+    def _deliver(
+        self,
+        batch: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]],
+        running: asyncio.Future[list[tuple[bool, Any]]],
     ) -> None:
-        try:
-            results = await asyncio.to_thread(self._execute, [(s, p, k) for s, p, k, _ in batch])
-        except asyncio.CancelledError:
+        self._running.discard(running)
+        if running.cancelled():
             for *_, future in batch:
                 future.cancel()
-            raise
-        except Exception as exc:  # no connection at all: every waiter hears it
-            results = [(False, exc)] * len(batch)
+            return
+        failed = running.exception()
+        if failed is not None:  # no connection at all: every waiter hears it
+            results: list[tuple[bool, Any]] = [(False, failed)] * len(batch)
+        else:
+            results = running.result()
+        self._deliver_results(batch, results)
+
+    @staticmethod
+    def _deliver_results(
+        batch: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]],
+        results: list[tuple[bool, Any]],
+    ) -> None:
         for (*_, future), (ok, value) in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(value) if ok else future.set_exception(value)
@@ -277,15 +425,73 @@ class ReadModels:
     def _execute(
         self, batch: list[tuple[Executable, Mapping[str, Any], bool]]
     ) -> list[tuple[bool, Any]]:
+        learn = self.driver_reads and self.engine.dialect.name == "sqlite"
+        if learn:
+            forms = [self._form(statement) for statement, _, _ in batch]
+            if all(isinstance(f, DriverForm) for f in forms):
+                return self._execute_driver(batch, forms)  # type: ignore[arg-type]
         results: list[tuple[bool, Any]] = []
         with self.engine.connect() as conn:
             for statement, parameters, scalar in batch:
                 try:
                     result = conn.execute(statement, parameters)
+                    if learn and self._form(statement) is UNLEARNED:
+                        self._learn(statement, list(result.keys()))
                     results.append((True, result.scalar() if scalar else result.mappings().all()))
                 except Exception as exc:  # this statement's waiter hears it, not the others
                     results.append((False, exc))
                     conn.rollback()  # a failed statement ends the transaction (PostgreSQL)
+        return results
+
+    @property
+    def driven_statements(self) -> int:
+        """Statements run as driver forms so far, by this and every bound copy."""
+        return self._driven[0]
+
+    def _form(self, statement: Any) -> DriverForm | bool | None:
+        found = self._forms.get(id(statement))
+        return found[1] if found is not None and found[0] is statement else False
+
+    def _learn(self, statement: Any, keys: list[str]) -> None:
+        try:
+            form: DriverForm | bool = DriverForm(statement, keys, self.engine.dialect)
+        except Exception:  # anything unusual keeps SQLAlchemy's execution
+            form = False
+        if id(statement) in self._forms:
+            self._forms[id(statement)] = (statement, form)
+
+    def _execute_driver(
+        self, batch: list[tuple[Executable, Mapping[str, Any], bool]], forms: list[DriverForm]
+    ) -> list[tuple[bool, Any]]:
+        """The batch on the pool's SQLite connection, in one transaction as `_execute`'s
+        (BEGIN as the engine's `begin` listener issues it; rolled back at the end)."""
+        results: list[tuple[bool, Any]] = []
+        self._driven[0] += len(batch)
+        started = time.thread_time()
+        pooled = self.engine.raw_connection()
+        try:
+            connection = pooled.driver_connection
+            assert connection is not None
+            cursor = connection.cursor()
+            begun = False
+            for (_, parameters, scalar), form in zip(batch, forms, strict=True):
+                try:
+                    if not begun:
+                        cursor.execute("BEGIN")
+                        begun = True
+                    results.append((True, form.run(cursor, parameters, scalar)))
+                except Exception as exc:  # this statement's waiter hears it, not the others
+                    results.append((False, exc))
+                    connection.rollback()
+                    begun = False
+            cursor.close()
+            if begun:
+                connection.rollback()
+        finally:
+            pooled.close()
+        quick = time.thread_time() - started < INLINE_BELOW
+        for form in forms:
+            form.quick = quick
         return results
 
     async def integrity(self, max_age: float = 60.0) -> list[str]:
@@ -364,6 +570,12 @@ class ReadModels:
                 f"the read models {', '.join(late)} have not yet applied every stored event"
                 f" (waited {timeout:g}s); retry shortly",
             )
+
+
+def _executables(built: Any) -> list[Any]:
+    """The statements a kept build holds: itself, or those of its tuple (a page's)."""
+    found = built if isinstance(built, tuple) else (built,)
+    return [s for s in found if isinstance(s, Executable)]
 
 
 def _defined(projection: P) -> P:

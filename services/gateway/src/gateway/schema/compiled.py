@@ -21,7 +21,10 @@ strawberry from the start, which says what is wrong as it always did.
 from __future__ import annotations
 
 import asyncio
+from binascii import b2a_base64
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date, datetime
+from json.encoder import encode_basestring_ascii as encode_text  # json.dumps's, for text
 from typing import Any
 
 from graphql import (
@@ -50,8 +53,20 @@ from graphql.execution.collect_fields import (
     collect_fields,
     collect_subfields,
 )
-from graphql.execution.values import VariableValues, get_variable_values
+from graphql.execution.get_variable_signature import (
+    GraphQLVariableSignature,
+    get_variable_signature,
+)
+from graphql.execution.values import (
+    VariableValues,
+    VariableValueSource,
+    get_variable_values,
+    input_is_nested_too_deeply,
+)
+from graphql.utilities.coerce_input_value import coerce_input_value
 from strawberry import Schema
+from strawberry.scalars import JSON
+from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 
 from contracts_schema.registry.state import ContractKind, ContractStatus
 from gateway.history.horizon import Asked, enter
@@ -59,6 +74,7 @@ from gateway.schema.arguments import argument_reader
 from gateway.schema.context import Context
 from gateway.schema.execution import TEXT, Coerce, _attribute, _leaf_coercion, _shape
 from gateway.schema.guard import DocumentCache, admitted
+from gateway.schema.pagination import _encode
 from gateway.settings import GatewaySettings
 
 
@@ -73,12 +89,16 @@ ALLOWED_DIRECTIVES = frozenset({"include", "skip"})  # collect_fields applies bo
 
 Row = Any  # a RowMapping, or a dict of one
 # (response key, __typename or None, column, convert, coerce, non-null, list, items non-null,
-# the shortcut: TEXT_VALUE, INT_VALUE, BOOL_VALUE, TEXT_LIST, an enum's names by column value,
+# the shortcut: TEXT_VALUE, INT_VALUE, BOOL_VALUE, TEXT_LIST, ISO_VALUE, AS_IS, an enum's names
+# by column value,
 # or None)
 Leaf = tuple[
     str, str | None, str, Callable[[Any], Any] | None, Coerce | None, bool, bool, bool, Any
 ]
 TEXT_VALUE, INT_VALUE, BOOL_VALUE, TEXT_LIST = "text", "int", "bool", "text list"
+ISO_VALUE, AS_IS = "isoformat", "as is"  # strawberry's Date/DateTime and JSON scalars
+ISOFORMAT = DEFAULT_SCALAR_REGISTRY[datetime].serialize  # `methodcaller("isoformat")`
+IDENTITY = DEFAULT_SCALAR_REGISTRY[JSON].serialize  # `lambda v: v`
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
 Run = Callable[[Context, Mapping[str, Any]], Awaitable[Any]]
 ArgumentReader = Callable[[VariableValues], Mapping[str, Any]]
@@ -182,6 +202,13 @@ def _write(leaves: Sequence[Leaf], row: Row) -> dict[str, Any]:
             if kind is bool:
                 out[key] = value
                 continue
+        elif fast is ISO_VALUE:
+            if kind is datetime or kind is date:
+                out[key] = value.isoformat()  # the scalar's own serialize, called directly
+                continue
+        elif fast is AS_IS:
+            out[key] = value  # the JSON scalar serializes a value as it is
+            continue
         elif fast is TEXT_LIST and kind is list:
             for item in value:
                 if type(item) is not str:
@@ -191,6 +218,63 @@ def _write(leaves: Sequence[Leaf], row: Row) -> dict[str, Any]:
                 continue
         out[key] = _complete(value if convert is None else convert(value), leaf)
     return out
+
+
+def _variable_values(
+    signatures: Sequence[GraphQLVariableSignature], inputs: Mapping[str, Any]
+) -> VariableValues | None:
+    """The variables as `coerce_variable_values` gives them, with the signatures read once
+    per operation; None where it would use a default or report an error (the caller then
+    asks graphql-core, which does both)."""
+    sources: dict[str, VariableValueSource] = {}
+    coerced: dict[str, Any] = {}
+    for signature in signatures:
+        name = signature.name
+        value = inputs.get(name, Undefined)
+        if value is Undefined:
+            if signature.default is not None or isinstance(signature.type, GraphQLNonNull):
+                return None
+            sources[name] = VariableValueSource(signature)
+            continue
+        sources[name] = VariableValueSource(signature, value)
+        if input_is_nested_too_deeply(value, signature.type):
+            return None
+        found = coerce_input_value(value, signature.type)
+        if found is Undefined:
+            return None
+        coerced[name] = found
+    return VariableValues(sources, coerced)
+
+
+URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _cursor(values: list[Any]) -> str:
+    """`pagination._encode`'s cursor, byte for byte, for the common values written out (a
+    date or a datetime: its isoformat holds nothing JSON escapes); anything else by it."""
+    parts = []
+    for v in values:
+        kind = type(v)
+        if kind is str:
+            parts.append(encode_text(v))
+        elif kind is date or kind is datetime:
+            parts.append('"' + v.isoformat() + '"')
+        elif kind is int:
+            parts.append(int.__repr__(v))
+        else:
+            return _encode(values)
+    text = "[" + ", ".join(parts) + "]"
+    return b2a_base64(text.encode(), newline=False).translate(URLSAFE).decode().rstrip("=")
+
+
+def _cursors(order: Sequence[tuple[Any, bool]], rows: Sequence[Row], mode: str) -> list[str]:
+    """The cursors the answer holds (`mode`: "every" row's, the "last" one's, "none"), as
+    `page_rows` gives them: the order's columns of each row."""
+    if mode == "none" or not rows:
+        return []
+    keys = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
+    chosen = rows if mode == "every" else rows[-1:]
+    return [_cursor([r[k] for k in keys]) for r in chosen]
 
 
 def _named_object(kind: Any) -> GraphQLObjectType | None:
@@ -282,13 +366,16 @@ class Compiler:
             prepared = plans[operation_name] = self._prepare(document, operation_name)
         if prepared is NOT_COMPILED:
             return None
-        operation, fragments, directive_variables, variants = prepared
-        values = get_variable_values(
-            self.schema,
-            operation.variable_definitions or (),
-            variables or {},
-            hide_suggestions=not self.settings.suggestions,
-        )
+        operation, fragments, directive_variables, variants, signatures = prepared
+        values: VariableValues | list[GraphQLError] | None
+        values = _variable_values(signatures, variables or {})
+        if values is None:  # a default, a missing or invalid value: graphql-core's own way
+            values = get_variable_values(
+                self.schema,
+                operation.variable_definitions or (),
+                variables or {},
+                hide_suggestions=not self.settings.suggestions,
+            )
         if isinstance(values, list):
             return None  # coercion errors: strawberry reports them
         try:
@@ -302,6 +389,9 @@ class Compiler:
             plan = variants[key] = self._compile(operation, fragments, values)
         if plan is None:
             return None
+        # The plan's statements are kept ones whose rows it reads by column name: they run
+        # on the driver's cursor (`DriverForm`); the ordinary path's context reads as before.
+        context.read.driver_reads = True
         try:
             data = await plan(context, values)
         except Exception:  # every error is the ordinary path's to report
@@ -330,7 +420,13 @@ class Compiler:
             return NOT_COMPILED
         if any(d.name.value not in ALLOWED_DIRECTIVES for d in operation.directives or ()):
             return NOT_COMPILED
-        return operation, fragments, _directive_variables(document), {}
+        signatures = []
+        for variable in operation.variable_definitions or ():
+            signature = get_variable_signature(self.schema, variable)
+            if isinstance(signature, GraphQLError):
+                return NOT_COMPILED
+            signatures.append(signature)
+        return operation, fragments, _directive_variables(document), {}, tuple(signatures)
 
     def _compile(
         self,
@@ -450,6 +546,10 @@ class Compiler:
             fast = INT_VALUE
         elif leaf is GraphQLBoolean and convert is None:
             fast = BOOL_VALUE
+        elif coerce is ISOFORMAT and convert is None:
+            fast = ISO_VALUE
+        elif coerce is IDENTITY and convert is None:
+            fast = AS_IS
         return (key, None, column, convert, coerce, non_null, is_list, items_non_null, fast)
 
     def _connection(
@@ -580,7 +680,7 @@ class Compiler:
             expiring = ContractFilter(expiring=DateRange(from_=args["from"], to=args["to"]))
             query, parameters = contract_query(read, expiring, context.principal, active_only=True)
             order = [(c.c.end_date, False), (c.c.contract_id, False)]
-            total, rows, cursors, more = await page_rows(
+            total, rows, _, more = await page_rows(
                 context,
                 query,
                 order,
@@ -588,10 +688,10 @@ class Compiler:
                 args.get("after"),
                 (c, columns),
                 parameters,
-                mode,
+                "none",  # written here (`_cursors`)
                 fill=False,  # the plan reads only the columns it selected
             )
-            return write(total, rows, cursors, more)
+            return write(total, rows, _cursors(order, rows, mode), more)
 
         return run
 
@@ -616,10 +716,17 @@ class Compiler:
             given = args.get("filter")
             f = None if given is None else EventFilter(**{names[k]: v for k, v in given.items()})
             query, order, parameters = event_log_query(context, f)
-            total, rows, cursors, more = await page_rows(
-                context, query, order, args.get("first"), args.get("after"), None, parameters, mode
+            total, rows, _, more = await page_rows(
+                context,
+                query,
+                order,
+                args.get("first"),
+                args.get("after"),
+                None,
+                parameters,
+                "none",
             )
-            return write(total, rows, cursors, more)
+            return write(total, rows, _cursors(order, rows, mode), more)
 
         return run
 
