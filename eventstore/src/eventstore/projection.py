@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import contextlib
-import contextvars
 import functools
 import hashlib
 import logging
@@ -317,71 +315,6 @@ def _behind(engine: Engine, stages: dict[str, float]) -> None:
     for owner, released in list(turn.recent):
         if released >= asked:
             stages[f"behind {owner}"] = released
-
-
-class WriterThread:
-    """The one thread that applies the live batches of the awaited read models of a process
-    sharing a SQLite engine, in the order they came.
-
-    The SQLite writer lets one transaction through at a time anyway; a pool thread per
-    batch (one per read model and stream: three for each registry event) only added threads
-    taking the GIL from each other and from the loop, each woken to check whether the turn
-    was theirs, while the batch's event sat received but not written. Here a batch waits in
-    a queue, not in a thread. The others (a bulk catch-up, a read model nobody waits for)
-    stay on the pool and meet these at the `WriterTurn`, which lets these go first. The
-    thread ends when idle; a next batch starts another.
-    """
-
-    IDLE = 10.0  # seconds without a batch before the thread ends
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._cond = threading.Condition()
-        self._jobs: collections.deque[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
-        self._jobs = collections.deque()
-        self._running = False
-
-    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
-        """Run `fn` in the thread after the batches queued before it; its result (or
-        exception) in the future."""
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        with self._cond:
-            self._jobs.append((fn, future))
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name=self._name, daemon=True).start()
-            self._cond.notify()
-        return future
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                if not self._jobs:
-                    self._cond.wait(self.IDLE)
-                    if not self._jobs:
-                        self._running = False
-                        return
-                fn, future = self._jobs.popleft()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # handed to the runner that waits for it
-                future.set_exception(exc)
-
-
-_WRITER_THREADS: weakref.WeakKeyDictionary[Engine, WriterThread] = weakref.WeakKeyDictionary()
-
-
-def writer_thread(engine: Engine) -> WriterThread | None:
-    """On SQLite, the thread the live batches of the runners sharing `engine` are applied in."""
-    if engine.dialect.name != "sqlite":
-        return None
-    with _WRITER_TURNS_GUARD:
-        found = _WRITER_THREADS.get(engine)
-        if found is None:
-            found = _WRITER_THREADS[engine] = WriterThread(f"sqlite-writer-{id(engine):x}")
-    return found
 
 
 # How long a runner's transactions hold the SQLite writer turn: about FAIR_TURN while other
@@ -792,10 +725,11 @@ class ProjectionRunner:
                     # transactions may be as long (the turn's time bounds them still); one
                     # transaction per 500 events cost ~10-15% of a direct build's CPU.
                     cap = max(self._batch, len(events))
-                    work = functools.partial(
-                        self._apply_taking_turns, context.stream, chunk, behind, stages, cap
+                    applying = asyncio.ensure_future(
+                        asyncio.to_thread(
+                            self._apply_taking_turns, context.stream, chunk, behind, stages, cap
+                        )
                     )
-                    applying = self._run_apply(work, bulk=len(events) > self._batch, behind=behind)
                     self._applying.add(applying)
                     applying.add_done_callback(self._applying.discard)
                     # A stop cancels the handler, not the thread: `stop` waits for it.
@@ -805,18 +739,6 @@ class ProjectionRunner:
                     await self._announce(stages)  # committed: other processes may read it now
 
         return handle
-
-    def _run_apply(
-        self, work: Callable[[], int], *, bulk: bool, behind: bool
-    ) -> asyncio.Future[int]:
-        """A batch's transaction: an awaited read model's live batch in the process's SQLite
-        writer thread (`WriterThread`), any other in a pool thread."""
-        live = self.projection.awaited and not bulk and not behind
-        writer = writer_thread(self._engine) if live else None
-        if writer is None:
-            return asyncio.ensure_future(asyncio.to_thread(work))
-        run = functools.partial(contextvars.copy_context().run, work)  # as to_thread does
-        return asyncio.wrap_future(writer.submit(run))
 
     def _apply_taking_turns(
         self,
