@@ -53,6 +53,7 @@ from eventstore.rebuild_indexes import ensure as ensure_indexes
 from eventstore.sources import JetStreamSource
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
+from eventstore.subscription import delivery
 from eventstore.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -720,7 +721,7 @@ class ProjectionRunner:
                 while done < len(events):
                     chunk = events[done : done + self._chunk]
                     behind = done + len(chunk) < len(events)  # more than one turn's worth
-                    stages = {"received": received}
+                    stages = {**(delivery.get() or {}), "received": received}
                     # A bulk catch-up read hands over more than `batch` events: on SQLite its
                     # transactions may be as long (the turn's time bounds them still); one
                     # transaction per 500 events cost ~10-15% of a direct build's CPU.
