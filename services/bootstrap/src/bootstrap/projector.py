@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 
 import nats
 from nats.aio.client import Client as NATS
@@ -29,18 +28,12 @@ from eventstore.observability import (
     watch_projection,
 )
 from eventstore.projection import ProjectionRunner
-from eventstore.sql import WalCheckpointer, make_engine
+from eventstore.sql import make_engine
 from gateway.process_config import ProjectorConfig
 
 log = logging.getLogger("projector")
 
 EXIT_STARTUP = 1
-# The interval after which a thread wanting the GIL makes its holder give it up (Python's
-# default 5 ms). Here the loop (deliveries, acknowledgements, announcements) shares the GIL
-# with runner threads folding events, the audit's history for several ms per event: at
-# each turn of the loop (it gives the GIL up to wait on its sockets) it waited up to 5 ms
-# to take it back, and one event's delivery takes several turns.
-SWITCH_INTERVAL = 0.0005  # seconds
 
 
 async def _nats_error(exc: Exception) -> None:
@@ -71,8 +64,6 @@ async def run(config: ProjectorConfig, stop: asyncio.Event) -> None:
     health.add_readiness("nats", lambda: nc is not None and nc.is_connected)
     health.add_readiness("projections", lambda: started)
     engine = make_engine(config.database_url)
-    # On SQLite, the WAL is copied into the database file beside the writers, not in a commit.
-    checkpointer = WalCheckpointer.start_for(engine)
     try:
         if observability.metrics_port >= 0:
             await health.start()
@@ -93,8 +84,6 @@ async def run(config: ProjectorConfig, stop: asyncio.Event) -> None:
         for runner in runners:
             unwatch_projection(runner)
             await runner.stop()
-        if checkpointer is not None:
-            await asyncio.to_thread(checkpointer.stop)
         engine.dispose()
         if nc is not None:
             await nc.close()
@@ -110,7 +99,6 @@ async def serve(config: ProjectorConfig) -> None:
 
 
 def run_process(config: ProjectorConfig) -> int:
-    sys.setswitchinterval(SWITCH_INTERVAL)
     configure_logging(config.observability)
     configure_tracing(config.observability, "projector")
     if config.observability.log_format != "json":
