@@ -25,6 +25,7 @@ A polling answer lags the commit by up to one query's round trip (the "one poll"
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import tempfile
 import time
@@ -203,7 +204,13 @@ class Announcements:
 STAGES = (  # (name, from, to): instants of one probe's write, in order
     ("mutation sent -> reply", "sent", "replied"),
     ("reply -> projector received the event", "replied", "received"),
+    ("  its subscriber asked for it -> fetched", "asked", "fetched"),
+    ("  fetched -> received (decoded, handed over)", "fetched", "received"),
     ("received -> writer turn taken", "received", "turn"),
+    ("  received -> in a runner thread", "received", "thread"),
+    ("  thread -> prepared (batch lock, folds)", "thread", "prepared"),
+    ("  prepared -> the process's writer turn", "prepared", "writer"),
+    ("  writer turn -> BEGIN IMMEDIATE done", "writer", "turn"),
     ("turn -> committed", "turn", "committed"),
     ("committed -> announced", "committed", "announced"),
     ("announced -> heard by the gateway", "announced", "heard"),
@@ -247,7 +254,7 @@ def breakdown(
     }
     result["read models"] = sorted(keys)
     # The slowest probes stage by stage: where a tail comes from.
-    worst = sorted(probes, key=lambda p: p.latency)[-3:]
+    worst = sorted(probes, key=lambda p: p.latency)[-5:]
     result["slowest probes"] = [_stages_of(p, announcements, keys) for p in reversed(worst)]
     result["probes without a matching announcement"] = unexplained
     return result
@@ -385,6 +392,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         raise
     caught_up = time.perf_counter() - started
     keep_full_collections_short()  # this process (load, probes): as each child does
+    load_before = os.getloadavg()[0]
     announcements = Announcements()
     await announcements.start(ctx.service_nc)  # as the gateway process hears them on its own
     headers = {"Authorization": f"Bearer {coordinator_token(secret)}"}
@@ -427,6 +435,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         " `make run`), the load and the probes in the bench's; SQLite"
     )
     note += f"; the projector caught up with the stored history in {caught_up:.0f} s first"
+    note += f"; load average {load_before:.1f} before the probes, {os.getloadavg()[0]:.1f} after"
     if rejected:
         note += f"; {len(rejected)} background commands rejected: {sorted(set(rejected))}"
     figures = []

@@ -12,6 +12,7 @@ its error, in the same transaction) and the rest flow on: never silently dropped
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import hashlib
@@ -52,6 +53,7 @@ from eventstore.rebuild_indexes import ensure as ensure_indexes
 from eventstore.sources import JetStreamSource
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
+from eventstore.subscription import delivery
 from eventstore.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -227,6 +229,9 @@ class WriterTurn:
         self._holder: int | None = None
         self._waiting: dict[int, tuple[str | None, bool]] = {}  # ticket -> (owner, catching up)
         self._held = threading.local()
+        # The last turns given back: (owner, released at, wall clock). For whoever measures
+        # where a wait for the writer went (`ProjectionRunner`'s announced stages).
+        self.recent: collections.deque[tuple[str | None, float]] = collections.deque(maxlen=16)
 
     def for_owner(self, owner: str | None, *, catching_up: bool = False) -> None:
         """Name who takes this thread's next turns (a read model: its streams are one owner)
@@ -258,6 +263,7 @@ class WriterTurn:
             mine = self._held.mine
             others = any(o is None or o != mine for o, _ in self._waiting.values())
             self._held.last = (held, others)  # (seconds, another owner waits)
+            self.recent.append((mine, time.time()))
             self._holder = None
             self._cond.notify_all()
 
@@ -298,6 +304,18 @@ def _writer_turn(engine: Engine) -> contextlib.AbstractContextManager[object]:
     """
     turn = writer_turn(engine)
     return turn if turn is not None else contextlib.nullcontext()
+
+
+def _behind(engine: Engine, stages: dict[str, float]) -> None:
+    """Name in `stages` the turns given back while this one waited for the writer (each
+    owner's last release, "behind <owner>"): where a slow commit's wait went."""
+    turn = writer_turn(engine)
+    if turn is None:
+        return
+    asked = stages.get("prepared", stages.get("thread", 0.0))
+    for owner, released in list(turn.recent):
+        if released >= asked:
+            stages[f"behind {owner}"] = released
 
 
 # How long a runner's transactions hold the SQLite writer turn: about FAIR_TURN while other
@@ -703,7 +721,7 @@ class ProjectionRunner:
                 while done < len(events):
                     chunk = events[done : done + self._chunk]
                     behind = done + len(chunk) < len(events)  # more than one turn's worth
-                    stages = {"received": received}
+                    stages = {**(delivery.get() or {}), "received": received}
                     # A bulk catch-up read hands over more than `batch` events: on SQLite its
                     # transactions may be as long (the turn's time bounds them still); one
                     # transaction per 500 events cost ~10-15% of a direct build's CPU.
@@ -737,6 +755,8 @@ class ProjectionRunner:
         it starts, a transaction never holds the turn for a whole backlog of a slow read
         model; while catching up, or if nobody waits for it, it waits for the live awaited
         read models' turns (`WriterTurn`)."""
+        if stages is not None:
+            stages["thread"] = time.time()  # a pool thread runs it
         turn = writer_turn(self._engine)
         yields = catching_up or not self.projection.awaited
         if turn is not None:
@@ -793,11 +813,15 @@ class ProjectionRunner:
         # moved it), the prepared work is dropped and the batch applied there as before.
         expected = self._committed.get(stream, self.positions.get(stream, 0))
         prepared = self._prepare([e for e in events if e.seq > expected])
-        with (
-            _writer_turn(self._engine),
-            self._engine.connect().execution_options(**WRITER) as conn,
-            conn.begin(),
-        ):
+        if stages is not None:
+            stages["prepared"] = time.time()
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_writer_turn(self._engine))
+            if stages is not None:
+                stages["writer"] = time.time()  # the process's turn (SQLite)
+                _behind(self._engine, stages)
+            conn = stack.enter_context(self._engine.connect().execution_options(**WRITER))
+            stack.enter_context(conn.begin())
             if stages is not None:
                 stages["turn"] = time.time()  # the writer is ours (SQLite: after the others)
             current = conn.execute(

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NATS
@@ -36,6 +38,13 @@ from eventstore.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 Handler = Callable[[list[StoredEvent]], Awaitable[None]]
+
+# When the batch being handled was asked for and when it came (wall clock), for a handler
+# that reports where an event's time went (`ProjectionRunner`'s announced stages): "asked"
+# after the event was stored means the subscriber was busy with the batch before.
+delivery: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar(
+    "delivery", default=None
+)
 
 
 class DeliveryGap(Exception):
@@ -119,6 +128,7 @@ class DurableSubscriber:
     async def _consume(self, psub: JetStreamContext.PullSubscription) -> None:
         idle = 0
         while not self._stopping.is_set():
+            asked = time.time()
             try:
                 msgs = await psub.fetch(self._batch, timeout=1.0)
             except TimeoutError:  # nats-py raises its own TimeoutError or asyncio's, by path
@@ -132,6 +142,7 @@ class DurableSubscriber:
                         raise DeliveryGap(f"{pending} delivered messages never came") from None
                 continue
             idle = 0
+            delivery.set({"asked": asked, "fetched": time.time()})
             gap: DeliveryGap | None = None
             if self._position is not None:
                 msgs, gap = await self._in_order(msgs)
