@@ -4,6 +4,7 @@ serialises itself. What is stored and answered stays that of the process-by-proc
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -83,3 +84,35 @@ async def test_the_group_message_carries_each_command_as_it_serialises(
         for raw, command in zip(request.command["processes"], group.processes, strict=True):
             assert raw == command.model_dump(mode="json")
             assert ImportProcessReleases.model_validate(raw) == command
+
+
+async def test_a_valid_group_is_validated_whole_with_the_values_of_part_by_part(
+    store: InMemoryEventStore, bus: InProcessBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry validates a group message in one pass when all of it is valid: the same
+    request and processes as validating it part by part; one bad process and it goes part
+    by part (that process refused with its path, the others imported)."""
+    from registry.import_service import _whole_group
+
+    monkeypatch.setattr(importer, "MIN_GROUP", 2)
+    spy = Watching(bus, counting(monkeypatch))
+    await import_all(spy, store, package())
+    data = next(b for b, s in zip(spy.bodies, spy.sent_on, strict=True) if "Group" in s)
+    whole = _whole_group(data)
+    assert whole is not None
+    request, group = whole
+    parts = CommandRequest.model_validate_json(data)
+    assert request.model_dump(exclude={"command"}) == parts.model_dump(exclude={"command"})
+    assert group.command_id == parts.command["command_id"]
+    assert group.processes == [
+        ImportProcessReleases.model_validate(p) for p in parts.command["processes"]
+    ]
+    body = json.loads(data)
+    body["command"]["processes"][1]["releases"] = []  # at least one release
+    assert _whole_group(json.dumps(body).encode()) is None
+    reply = json.loads(await bus.request(REGISTRY.command_subject("ImportReleaseGroup"),
+                                         json.dumps(body).encode()))  # fmt: skip
+    refused = reply["processes"][1]
+    assert refused["code"] == "INVALID_COMMAND"
+    assert "processes[1] (ImportProcessReleases): releases" in refused["message"]
+    assert all(p["status"] == "imported" for n, p in enumerate(reply["processes"]) if n != 1)
