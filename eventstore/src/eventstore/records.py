@@ -74,6 +74,9 @@ def decode(
     )
 
 
+_SEALED = ("hash", "signature")  # set by `seal` after validating, as `model_copy` set them
+
+
 def seal(
     clock: Clock,
     history: AggregateHistory,
@@ -108,11 +111,14 @@ def seal(
             "signer": signer.public_key if signer else None,
         }
         # Validated once; the hash is over its JSON form (what is stored, and what verifying
-        # a decoded envelope hashes), then set with the signature without validating again.
-        unsealed = EventEnvelope.model_validate({**fields, "hash": ""})
-        digest = envelope_hash(unsealed.model_dump(mode="json"))
+        # a decoded envelope hashes), then set with the signature without validating again:
+        # on the envelope itself, made here and seen by no one yet (a copy cost as much as
+        # the validation).
+        envelope = EventEnvelope.model_validate({**fields, "hash": ""})
+        digest = envelope_hash(envelope.model_dump(mode="json"))
         signature = signer.sign(digest) if signer else None
-        envelope = unsealed.model_copy(update={"hash": digest, "signature": signature})
+        envelope.__dict__.update(hash=digest, signature=signature)
+        envelope.__pydantic_fields_set__.update(_SEALED)
         envelopes.append(envelope)
-        prev_hash = envelope.hash
+        prev_hash = digest
     return envelopes

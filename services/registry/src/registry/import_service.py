@@ -123,6 +123,10 @@ class RegistryCommandService(CommandService):
     # The group commit.
 
     async def _import_group(self, data: bytes) -> _Built | CommandRejected:
+        whole = _whole_group(data)
+        if whole is not None:  # all of it valid: validated in one pass, straight from JSON
+            valid = list(enumerate(whole[1].processes))
+            return await self._import_valid(*whole, valid, [None] * len(valid))
         try:
             request = CommandRequest.model_validate_json(data)
             raw = request.command
@@ -149,6 +153,16 @@ class RegistryCommandService(CommandService):
                 answers.append(None)
             except ValidationError as exc:
                 answers.append(_invalid(f"processes[{n}] (ImportProcessReleases)", exc))
+        return await self._import_valid(request, group, batches, answers)
+
+    async def _import_valid(
+        self,
+        request: CommandRequest,
+        group: ImportReleaseGroup,
+        batches: list[tuple[int, ImportProcessReleases]],
+        answers: list[_Answer | None],
+    ) -> _Built:
+        """The group's valid processes imported; `answers` holds the refusals of the others."""
         if not isinstance(self._store, GroupAppender) or self._processed is None:
             for n, batch in batches:  # no group commit on this store: one by one
                 answers[n] = await self._alone(batch, request)
@@ -553,6 +567,24 @@ async def _execute_one(
         causation_id=batch.command_id,
     )
     return await service.execute(route, command, meta)
+
+
+class _WholeGroup(CommandRequest):
+    """A group message whose every part is valid, validated in one pass from its JSON."""
+
+    command: ImportReleaseGroup  # type: ignore[assignment]
+
+
+def _whole_group(data: bytes) -> tuple[CommandRequest, ImportReleaseGroup] | None:
+    """The request (its command left out) and its group when the message is valid as a
+    whole; None otherwise: it is then validated part by part, each bad process refused on
+    its own with its path (the same rules, so a valid message gets the same values)."""
+    try:
+        whole = _WholeGroup.model_validate_json(data)
+    except ValidationError:
+        return None
+    fields = {k: getattr(whole, k) for k in CommandRequest.model_fields if k != "command"}
+    return CommandRequest.model_construct(**fields, command={}), whole.command
 
 
 def _invalid(what: str, exc: ValidationError) -> CommandRejected:

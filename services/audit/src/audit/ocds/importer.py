@@ -19,7 +19,7 @@ import itertools
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import nats.errors
 import ocdsmerge
@@ -47,7 +47,7 @@ from contracts_schema.registry.import_commands import (
     ReleaseGroupImported,
 )
 from contracts_schema.registry.state import ContractState, ContractStatus, LotStatus, TenderState
-from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
+from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import COMMAND_PARTITIONS, REGISTRY
 from eventstore.folded import load_folded
 from eventstore.ports import EventStorePort
@@ -56,6 +56,11 @@ from eventstore.ports import EventStorePort
 Request = Callable[[str, bytes], Awaitable[bytes]]
 GROUP = 64  # processes per ImportReleaseGroup message (its events: one atomic append)
 CONCURRENCY = 2 * GROUP  # processes in flight: one group is mapped while one is stored
+# A group goes before it is full when fewer than PIPELINE groups are with the registry and
+# MIN_GROUP processes wait: the registry starts deciding while the importer maps the rest
+# (at the start, and whenever it has caught up), and groups grow to GROUP while it is busy.
+MIN_GROUP = 16
+PIPELINE = 2
 BATCH = 50  # releases per ImportProcessReleases message
 MAX_MESSAGE = 900_000  # bytes; NATS refuses messages over its max_payload (1 MB by default)
 # A group's reply names every command's events: about as large as the group itself, up to
@@ -155,12 +160,13 @@ async def import_items(
         processes.setdefault(item.release["ocid"], []).append(item)
     limit = asyncio.Semaphore(CONCURRENCY)
     group = _Group(request, partition_request or request)
+    turns = asyncio.Lock()
 
     async def one_process(releases: list[Item]) -> None:
         async with limit:
             group.started()
             try:
-                await _Process(releases, group.ask, store, report, progress).run()
+                await _Process(releases, group.ask, store, report, progress, turns).run()
             finally:
                 group.finished()
 
@@ -231,6 +237,7 @@ class _Process:
         store: EventStorePort,
         report: Report,
         progress: Callable[[int], None],
+        turns: asyncio.Lock,
     ) -> None:
         # Valid time order; a release id seen twice (here or in the registry) is one release.
         self.items = sorted(
@@ -241,6 +248,7 @@ class _Process:
         self.store = store
         self.report = report
         self.progress = progress
+        self.turns = turns  # one process maps at a time, one per loop turn
         self.state = ProcessState()
         self.seen: set[str] = set()
         self.accepted: list[dict[str, Any]] = []
@@ -259,7 +267,12 @@ class _Process:
         self.items = pending
         await self._recorded()
         while pending:
-            batch, pending = self._map(pending)
+            async with self.turns:
+                batch, pending = self._map(pending)
+                # Held one loop turn more: the group sends and the connection's writes that
+                # the mapping queued run before the next process maps (else a full group is
+                # written only after every process whose reads answered meanwhile).
+                await asyncio.sleep(0)
             if batch:
                 pending = [*await self._send(batch), *pending]
 
@@ -323,10 +336,9 @@ class _Process:
             releases=[ImportedRelease(release_id=rid, tender=m.tender, contracts=m.contracts)
                       for rid, (_, m) in zip(rids, batch, strict=True)],
         )  # fmt: skip
-        body = CommandRequest(command_type=command.command_type,
-                              command=command.model_dump(mode="json"),
-                              actor=actor(batch[0][0].source.publisher))  # fmt: skip
-        payload = body.model_dump_json().encode()
+        who = actor(batch[0][0].source.publisher)
+        body = command.model_dump_json().encode()  # (once: a group message embeds it as is)
+        payload = _request(command.command_type, body, who)
         if len(payload) > MAX_MESSAGE:
             if len(batch) > 1:  # send the first half; the rest is mapped again after it
                 half = len(batch) // 2
@@ -335,7 +347,7 @@ class _Process:
             self._skip(Problem(item.path, f"its facts ({len(payload):,} bytes) exceed the"
                                f" largest command message ({MAX_MESSAGE:,} bytes)"))  # fmt: skip
             return []
-        answer = await self._ask(command, body.actor, len(payload))
+        answer = await self._ask(_Message(command, body), who, len(payload))
         if isinstance(answer, CommandRejected) or not answer.releases:  # the batch as a whole
             why = (f"{answer.code}: {answer.message}" if isinstance(answer, CommandRejected)
                    else "the registry answered for none of these releases")  # fmt: skip
@@ -369,7 +381,7 @@ class _Process:
         self.progress(1)
 
     async def _ask(
-        self, command: ImportProcessReleases, actor: str, size: int
+        self, command: _Message, actor: str, size: int
     ) -> ProcessReleasesImported | CommandRejected:
         """The registry's answer; a transient failure is retried with the same command ids
         (nothing is stored twice), a few times."""
@@ -384,12 +396,25 @@ class _Process:
 
 
 Answer = ProcessReleasesImported | CommandRejected
-Ask = Callable[[ImportProcessReleases, str, int], Awaitable[Answer]]
+
+
+class _Message(NamedTuple):
+    command: ImportProcessReleases
+    body: bytes  # its JSON form
+
+
+Ask = Callable[[_Message, str, int], Awaitable[Answer]]
+
+
+def _request(command_type: str, command: bytes, actor: str) -> bytes:
+    """A CommandRequest's JSON form around a command's own JSON form (not parsed again)."""
+    kind, who = json.dumps(command_type), json.dumps(actor, ensure_ascii=False)
+    return b'{"command_type":%s,"command":%s,"actor":%s}' % (kind.encode(), command, who.encode())
 
 
 @dataclass
 class _Waiting:
-    command: ImportProcessReleases
+    command: _Message
     size: int  # bytes of its own message
     answer: asyncio.Future[Answer]
 
@@ -424,14 +449,14 @@ class _Group:
         self._active -= 1
         self._flush(every=self._blocked >= self._active)
 
-    async def ask(self, command: ImportProcessReleases, actor: str, size: int) -> Answer:
+    async def ask(self, command: _Message, actor: str, size: int) -> Answer:
         queue = self._queues.setdefault(actor, [])
         if queue and sum(w.size for w in queue) + size > MAX_GROUP_MESSAGE:
             self._send(actor)
             queue = self._queues.setdefault(actor, [])
         waiting = _Waiting(command, size, asyncio.get_running_loop().create_future())
         queue.append(waiting)
-        if len(queue) >= GROUP:
+        if len(queue) >= GROUP or (len(queue) >= MIN_GROUP and len(self._sending) < PIPELINE):
             self._send(actor)
         self._blocked += 1
         try:
@@ -450,7 +475,14 @@ class _Group:
         if waiting:
             task = asyncio.ensure_future(self._answer(actor, waiting))
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(self._answered)
+
+    def _answered(self, task: asyncio.Task[None]) -> None:
+        """A group answered: one waiting may go now (the registry has room)."""
+        self._sending.discard(task)
+        for actor, queue in list(self._queues.items()):
+            if len(queue) >= MIN_GROUP and len(self._sending) < PIPELINE:
+                self._send(actor)
 
     async def _answer(self, actor: str, waiting: list[_Waiting]) -> None:
         try:
@@ -464,20 +496,17 @@ class _Group:
             if not w.answer.done():
                 w.answer.set_result(answer)
 
-    async def _exchange(self, actor: str, commands: list[ImportProcessReleases]) -> list[Answer]:
-        one = len(commands) == 1
-        command: ImportProcessReleases | dict[str, Any] = commands[0]
-        if not one:
+    async def _exchange(self, actor: str, messages: list[_Message]) -> list[Answer]:
+        one = len(messages) == 1
+        commands = [m.command for m in messages]
+        body = messages[0].body
+        if not one:  # an ImportReleaseGroup's JSON form, each process's as it was made
             ids = "\n".join(c.command_id for c in commands)
-            command = {"command_id": command_id("group", ids, "group"),
-                       "processes": [c.model_dump(mode="json") for c in commands]}  # fmt: skip
+            group_id = json.dumps(command_id("group", ids, "group")).encode()
+            each = b",".join(m.body for m in messages)
+            body = b'{"command_id":%s,"processes":[%s]}' % (group_id, each)
         kind = ImportProcessReleases if one else ImportReleaseGroup
-        body = CommandRequest(
-            command_type=kind.command_type,
-            command=command if isinstance(command, dict) else command.model_dump(mode="json"),
-            actor=actor,
-        )
-        payload = body.model_dump_json().encode()
+        payload = _request(kind.command_type, body, actor)
         data: bytes | None = None
         try:
             if not one:  # (one process's message: any registry process)
@@ -491,12 +520,15 @@ class _Group:
             return [CommandRejected(code="UNAVAILABLE", message=f"no answer: {exc!r}")] * len(
                 commands
             )
-        reply = json.loads(data)
-        if reply.get("status") != "imported":
-            return [CommandRejected.model_validate(reply)] * len(commands)
-        if one:
-            return [ProcessReleasesImported.model_validate(reply)]
-        group = ReleaseGroupImported.model_validate(reply)
+        if not one and data.startswith(b'{"status":"imported",'):  # the registry's form
+            group = ReleaseGroupImported.model_validate_json(data)  # (parsed once, as models)
+        else:
+            reply = json.loads(data)
+            if reply.get("status") != "imported":
+                return [CommandRejected.model_validate(reply)] * len(commands)
+            if one:
+                return [ProcessReleasesImported.model_validate(reply)]
+            group = ReleaseGroupImported.model_validate(reply)
         if len(group.processes) != len(commands):
             why = f"the registry answered for {len(group.processes)} of {len(commands)} processes"
             return [CommandRejected(code="INTERNAL_ERROR", message=why)] * len(commands)
