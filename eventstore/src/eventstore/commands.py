@@ -546,7 +546,8 @@ class CommandService:
         if self._legacy.possible():
             records.append((self._processed, f"{self.context.name}.{command_id}"))
         records += [(other, command_id) for other in self._elsewhere]
-        return asyncio.gather(*(self._reading(r, k) for r, k in records))
+        keys = [k for _r, k in records]
+        return _all_read([self._reading(r, k) for r, k in records], keys)
 
     def _reading(self, record: ProcessedCommands, key: str) -> asyncio.Future[bytes | None]:
         """One record's read, started: a bucket that reads the lookups of one loop turn
@@ -555,7 +556,7 @@ class CommandService:
         if lookup is None:
             return asyncio.ensure_future(self._read_record(record, key))
         found: asyncio.Future[bytes | None] = lookup(key, RECORD_TIMEOUT)
-        return _unreadable_as_none(found, key)
+        return found
 
     @staticmethod
     async def _read_record(record: ProcessedCommands, key: str) -> bytes | None:
@@ -595,11 +596,22 @@ class CommandService:
         reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
         data = json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
         self._pending[command.command_id] = data
-        write = self._write(command.command_id, data)
+        write = await self._sent(command.command_id, data)  # sent before the reply goes out
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
-        await asyncio.sleep(0)  # the write starts (and is sent) before the reply goes out
         return reply
+
+    async def _sent(self, command_id: str, data: bytes) -> asyncio.Future[None]:
+        """`_write`, with the write queued on the connection when this returns (before the
+        reply): a record that publishes on the caller's step (`processed.RecordWrites.send`)
+        takes the first attempt without a task or a loop turn of its own."""
+        send = getattr(self._processed, "send", None)
+        if send is None:
+            started = self._write(command_id, data)
+            await asyncio.sleep(0)  # the write starts (and is sent) before the reply
+            return started
+        first: asyncio.Future[None] = await send(command_id, data, RECORD_TIMEOUT)
+        return self._retried(command_id, data, first)
 
     def _write(self, command_id: str, data: bytes) -> asyncio.Future[None]:
         """The record's write under way, done when it is written or given up. A record that
@@ -608,8 +620,14 @@ class CommandService:
         write = getattr(self._processed, "write", None)
         if write is None:
             return asyncio.ensure_future(self._write_record(command_id, data))
+        return self._retried(command_id, data, write(command_id, data, RECORD_TIMEOUT))
+
+    def _retried(
+        self, command_id: str, data: bytes, first: asyncio.Future[None]
+    ) -> asyncio.Future[None]:
+        """Done when the first attempt `first` succeeded or failed for good, or its transient
+        failure was retried to the end (`_write_record`)."""
         ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        first: asyncio.Future[None] = write(command_id, data, RECORD_TIMEOUT)
 
         def after(first: asyncio.Future[None]) -> None:
             failure = asyncio.CancelledError() if first.cancelled() else first.exception()
@@ -704,32 +722,43 @@ def _recalled(found: Sequence[bytes | None]) -> dict[str, Any] | None:
     return result
 
 
-def _unreadable_as_none(
-    found: asyncio.Future[bytes | None], key: str
-) -> asyncio.Future[bytes | None]:
-    """`found`, with a transient failure read as no record (as `_read_record` reads it)."""
-    result: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+def _all_read(
+    reads: list[asyncio.Future[bytes | None]], keys: list[str]
+) -> asyncio.Future[list[bytes | None]]:
+    """What `asyncio.gather` of the reads gives once all are done (one callback each, no
+    gathering future of asyncio's), with a transient failure read as no record (as
+    `_read_record` reads it) and any other failure raised. Cancelling it cancels the reads
+    still under way."""
+    result: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+    left = [len(reads)]
 
-    def settle(done: asyncio.Future[bytes | None]) -> None:
-        if result.done():
+    def settle(_done: asyncio.Future[bytes | None]) -> None:
+        left[0] -= 1
+        if left[0] or result.done():
             return
-        if done.cancelled():
-            result.cancel()
-            return
-        exc = done.exception()
-        if exc is None:
-            result.set_result(done.result())
-        elif is_transient(exc):
-            log.warning("processed-command record of %s unreadable (%r)", key, exc)
-            result.set_result(None)
-        else:
-            result.set_exception(exc)
+        values: list[bytes | None] = []
+        for read, key in zip(reads, keys, strict=True):
+            if read.cancelled():
+                result.cancel()
+                return
+            exc = read.exception()
+            if exc is None:
+                values.append(read.result())
+            elif is_transient(exc):
+                log.warning("processed-command record of %s unreadable (%r)", key, exc)
+                values.append(None)
+            else:
+                result.set_exception(exc)
+                return
+        result.set_result(values)
 
-    def cancelled(outer: asyncio.Future[bytes | None]) -> None:
+    def cancelled(outer: asyncio.Future[list[bytes | None]]) -> None:
         if outer.cancelled():
-            found.cancel()
+            for read in reads:
+                read.cancel()
 
-    found.add_done_callback(settle)
+    for read in reads:
+        read.add_done_callback(settle)
     result.add_done_callback(cancelled)
     return result
 

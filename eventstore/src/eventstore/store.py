@@ -32,6 +32,7 @@ from eventstore.errors import (
     StreamNotFound,
 )
 from eventstore.group_append import GroupedEvent, publish_group
+from eventstore.inbox import Replies
 from eventstore.ports import EventStorePort, GroupAppender
 from eventstore.records import (
     AggregateHistory,
@@ -94,6 +95,8 @@ class EventStore:
         self._clock = clock
         self._replicas = replicas
         self._protect = protect  # deny message delete and purge: the log is append-only
+        # The appends' acknowledgements, taken as read (no request machinery per append).
+        self._replies = Replies(nc)
 
     @property
     def replicas(self) -> int:
@@ -281,7 +284,7 @@ class EventStore:
             if atomic:
                 headers["Nats-Batch-Commit"] = "1"
             try:
-                msg = await self._nc.request(
+                msg = await self._replies.request(
                     subject, payload, headers=headers, timeout=PUBLISH_TIMEOUT
                 )
             except nats.errors.NoRespondersError as exc:
