@@ -72,20 +72,32 @@ class CachedAggregate:
         return entry
 
     def add(self, events: Sequence[StoredEvent]) -> None:
-        for event in events:
+        self._index(events, [appended(e) for e in events])
+
+    def _index(self, events: Sequence[StoredEvent], named: Sequence[AppendedEvent]) -> None:
+        for event, name in zip(events, named, strict=True):
             command_id = event.envelope.command_id
-            self.commands[command_id] = (*self.commands.get(command_id, ()), appended(event))
+            self.commands[command_id] = (*self.commands.get(command_id, ()), name)
         self.events += len(events)
 
-    def advance(self, stored: list[StoredEvent], state: Any) -> None:
-        """After our append landed: continue from its last event."""
+    def advance(
+        self,
+        stored: list[StoredEvent],
+        state: Any,
+        named: Sequence[AppendedEvent] | None = None,
+    ) -> None:
+        """After our append landed: continue from its last event. `named`: its events as
+        the reply names them, when the caller has them already."""
         if not stored:  # the decision was to change nothing
             return
         h = self.head
         last = stored[-1]
         self.head = AggregateHistory(h.context, h.aggregate_type, h.aggregate_id, (last,), last.seq)
         self.state = state
-        self.add(stored)
+        if named is not None and type(self).add is CachedAggregate.add:
+            self._index(stored, named)  # named by the caller already (its reply's events)
+        else:
+            self.add(stored)
 
 
 class AggregateCache:

@@ -411,9 +411,10 @@ class CommandService:
                 log.info("append of %s met %r; retrying", command.command_id, exc)
                 await asyncio.sleep(TRANSIENT_PAUSE)
                 continue
-            self._advance(key, entry, decider, stored, decided)
+            named = tuple(map(appended, stored))  # as the reply and the cache name them
+            self._advance(key, entry, decider, stored, decided, named)
             return await self._remember(
-                command, fingerprint, _reply(command.command_id, map(appended, stored), False)
+                command, fingerprint, _reply(command.command_id, named, False)
             )
         return CommandRejected(
             command_id=command.command_id,
@@ -486,6 +487,7 @@ class CommandService:
         decider: Decider[Any],
         stored: list[StoredEvent],
         decided: Sequence[DomainEvent],
+        named: Sequence[AppendedEvent] | None = None,
     ) -> None:
         """Our append landed: the cached aggregate continues with its events. They are folded
         as decided (validated models of the current version, which is what decoding their
@@ -496,7 +498,7 @@ class CommandService:
             log.exception("folding the events just appended to %s failed", key)
             self._cache.drop(key)
             return
-        entry.advance(stored, state)
+        entry.advance(stored, state, named)
         self._cache.grew(key, len(stored))
 
     def _answer_recorded(

@@ -318,6 +318,10 @@ def _outcome_of(reply: bytes) -> str:
     return "accepted" if parsed.get("status") == "accepted" else str(parsed.get("code"))
 
 
+# COMMAND_LATENCY's children by label values (never removed from it).
+_latencies: dict[tuple[str, str, str], Any] = {}
+
+
 async def observe_command(
     service: str,
     subject: str,
@@ -357,9 +361,11 @@ async def observe_command(
             return reply
         finally:
             span.set_attribute("gt.outcome", outcome)
-            COMMAND_LATENCY.labels(service, command_type, outcome).observe(
-                time.perf_counter() - started
-            )
+            labels = (service, command_type, outcome)
+            latency = _latencies.get(labels)
+            if latency is None:  # `labels` looks the child up under a lock on every call
+                latency = _latencies[labels] = COMMAND_LATENCY.labels(*labels)
+            latency.observe(time.perf_counter() - started)
             propagating.reset(spreading)
             correlation_id.reset(cid)
 

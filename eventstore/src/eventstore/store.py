@@ -257,8 +257,8 @@ class EventStore:
         envelopes = self.seal(history, new_events, meta)
         context = history.context
         subject_filter = context.aggregate_filter(history.aggregate_type, history.aggregate_id)
-        batch_id = uuid.uuid4().hex
         atomic = len(envelopes) > 1
+        batch_id = uuid.uuid4().hex if atomic else ""
         reply: dict[str, Any] = {}
         subjects = []
         for index, envelope in enumerate(envelopes, start=1):
