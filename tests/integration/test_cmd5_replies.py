@@ -15,14 +15,19 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from bench.workload import AmendContract
-from contracts_schema.replies import CommandRequest
-from contracts_schema.subjects import REGISTRY
+from contracts_schema.replies import CommandAccepted, CommandRequest
+from contracts_schema.subjects import REGISTRY, command_partition
+from eventstore.clock import FixedClock
+from eventstore.commands import CommandService
 from eventstore.flushing import flushed
 from eventstore.inbox import Replies
 from eventstore.processed import KeyValueProcessedCommands
-from eventstore.serving import request_payload
+from eventstore.service_app import serve_in_process
+from eventstore.serving import request_payload, request_reply
+from eventstore.store import EventStore
 from eventstore.testing.fixtures import connect
 from eventstore.testing.nats_server import NatsServer
+from tests.support.ledger import EVENT_TYPES, LEDGER, ROUTES, RecordEntries
 
 
 async def test_a_request_is_answered_timed_out_or_unheard_as_nc_request(
@@ -34,6 +39,7 @@ async def test_a_request_is_answered_timed_out_or_unheard_as_nc_request(
         await responder.publish(msg.reply, b"re:" + msg.data, headers={"Seen": "1"})
 
     await responder.subscribe("echo", cb=echo)
+
     async def ignore(_msg: Msg) -> None:
         return None
 
@@ -106,3 +112,33 @@ def test_a_request_payload_reads_as_the_command_request(
     )
     assert CommandRequest.model_validate_json(payload) == expected
     assert json.loads(payload) == json.loads(expected.model_dump_json())
+
+
+async def test_a_reply_serialised_once_reads_as_pydantic_writes_it(
+    nats_client: NATS, fixed_clock: FixedClock
+) -> None:
+    # The accepted reply's JSON is made from the record's (`duplicate` added), not dumped twice:
+    # byte for byte what `model_dump_json` gives, a new command and its duplicate alike.
+    service = CommandService(
+        LEDGER, EventStore(nats_client, fixed_clock), fixed_clock, ROUTES, EVENT_TYPES
+    )
+    server = await serve_in_process(nats_client, [service])
+    try:
+        raws = []
+        for amounts in ([1, 2], [3], [1, 2]):  # the third is the first again: a duplicate
+            command_id = "r-1" if amounts == [1, 2] else "r-2"
+            command = RecordEntries(command_id=command_id, ledger_id="lr", amounts=amounts)
+            payload = request_payload(command, "test", None)
+            raws.append(
+                await request_reply(
+                    nats_client,
+                    LEDGER.partitioned_command_subject("RecordEntries", command_partition("lr")),
+                    payload,
+                )
+            )
+    finally:
+        await server.stop()
+    replies = [CommandAccepted.model_validate_json(raw) for raw in raws]
+    assert [r.duplicate for r in replies] == [False, False, True]
+    assert raws == [r.model_dump_json().encode() for r in replies]
+    assert replies[2].events == replies[0].events

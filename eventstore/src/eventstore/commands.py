@@ -12,6 +12,7 @@ write that landed although its reply was lost. Runs on any `EventStorePort`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import logging
@@ -209,6 +210,11 @@ class CommandService:
             reply: CommandAccepted | CommandRejected = await self._handle(subject, data)
         except Exception as exc:  # a bug must not take the service down or time the client out
             reply = failure_reply(subject, exc)
+        written = _reply_json.get()
+        if written is not None:
+            _reply_json.set(None)
+            if written[0] is reply:  # serialised once for the record already (`_remember`)
+                return written[1]
         return reply.model_dump_json().encode()
 
     async def _handle(self, subject: str, data: bytes) -> CommandAccepted | CommandRejected:
@@ -601,6 +607,10 @@ class CommandService:
         write = await self._sent(command.command_id, data)  # sent before the reply goes out
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
+        # The reply as `handle` sends it: the record's JSON of it with `duplicate` (its last
+        # field) added, not serialised a second time.
+        ending = b',"duplicate":true}' if reply.duplicate else b',"duplicate":false}'
+        _reply_json.set((reply, reply_json[:-1] + ending))
         return reply
 
     async def _sent(self, command_id: str, data: bytes) -> asyncio.Future[None]:
@@ -681,6 +691,12 @@ class CommandService:
         while self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
         await self._legacy.close()
+
+
+# The reply a command's `_remember` serialised, and its JSON, for `handle` in the same task.
+_reply_json: contextvars.ContextVar[tuple[CommandAccepted, bytes] | None] = contextvars.ContextVar(
+    "reply_json", default=None
+)
 
 
 @dataclass(frozen=True)

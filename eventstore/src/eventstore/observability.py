@@ -146,8 +146,13 @@ def _light_span(parent: otel_context.Context | None) -> Iterator[trace.Span]:
     span = trace.NonRecordingSpan(
         trace.SpanContext(trace_id, _ids.generate_span_id(), is_remote=False, trace_flags=flags)
     )
-    with trace.use_span(span, end_on_exit=False):
+    # Made current by hand: `use_span`'s exception recording and status have nothing to do on
+    # a span that records nothing.
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
         yield span
+    finally:
+        otel_context.detach(token)
 
 
 def trace_headers() -> dict[str, str]:
