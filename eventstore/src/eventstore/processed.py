@@ -413,16 +413,14 @@ class DirectLookups:
     async def _ask(self, wanted: dict[str, list[asyncio.Future[bytes | None]]]) -> None:
         token = str(next(self._numbers))
         single = len(wanted) == 1
-        if single:
-            request: dict[str, object] = {"last_by_subj": next(iter(wanted))}
+        if single:  # a plain key's subject (`_PLAIN_KEY`): nothing in it for JSON to escape
+            request = b'{"last_by_subj":"' + next(iter(wanted)).encode() + b'"}'
         else:
-            request = {"multi_last": list(wanted), "batch": len(wanted)}
+            request = json.dumps({"multi_last": list(wanted), "batch": len(wanted)}).encode()
         loop = asyncio.get_running_loop()
         expiry = loop.call_later(self._timeout, self._expired, token)
         self._batches[token] = _Batch(wanted, single, expiry)
-        await self._nc.publish(
-            self._api, json.dumps(request).encode(), reply=f"{self._inbox}.{token}"
-        )
+        await self._nc.publish(self._api, request, reply=f"{self._inbox}.{token}")
 
     def _answered(self, msg: Msg) -> None:
         token = msg.subject.rpartition(".")[2]
