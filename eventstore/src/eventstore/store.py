@@ -245,8 +245,8 @@ class EventStore:
         trace continues into whatever consumes the events); the store's own `Nats-*` headers
         cannot be overridden.
         """
-        extra = dict(headers or {})
-        reserved = sorted(k for k in extra if k.lower().startswith("nats-"))
+        extra = dict(headers) if headers else {}
+        reserved = sorted(k for k in extra if k.lower().startswith("nats-")) if extra else ()
         if reserved:
             raise ValueError(
                 f"extra event headers may not set {', '.join(reserved)}: Nats-* headers carry"
