@@ -15,9 +15,9 @@ race each other into conflicts; conflicts remain only between processes.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import contextlib
+from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,20 +72,32 @@ class CachedAggregate:
         return entry
 
     def add(self, events: Sequence[StoredEvent]) -> None:
-        for event in events:
+        self._index(events, [appended(e) for e in events])
+
+    def _index(self, events: Sequence[StoredEvent], named: Sequence[AppendedEvent]) -> None:
+        for event, name in zip(events, named, strict=True):
             command_id = event.envelope.command_id
-            self.commands[command_id] = (*self.commands.get(command_id, ()), appended(event))
+            self.commands[command_id] = (*self.commands.get(command_id, ()), name)
         self.events += len(events)
 
-    def advance(self, stored: list[StoredEvent], state: Any) -> None:
-        """After our append landed: continue from its last event."""
+    def advance(
+        self,
+        stored: list[StoredEvent],
+        state: Any,
+        named: Sequence[AppendedEvent] | None = None,
+    ) -> None:
+        """After our append landed: continue from its last event. `named`: its events as
+        the reply names them, when the caller has them already."""
         if not stored:  # the decision was to change nothing
             return
         h = self.head
         last = stored[-1]
         self.head = AggregateHistory(h.context, h.aggregate_type, h.aggregate_id, (last,), last.seq)
         self.state = state
-        self.add(stored)
+        if named is not None and type(self).add is CachedAggregate.add:
+            self._index(stored, named)  # named by the caller already (its reply's events)
+        else:
+            self.add(stored)
 
 
 class AggregateCache:
@@ -134,26 +146,58 @@ class AggregateCache:
 
 
 class AggregateLocks:
-    """One asyncio lock per aggregate, alive while a command holds or waits for it."""
+    """One queue per aggregate, alive while a command holds it or waits for it: the holder
+    runs, the others wait in arrival order (as on an `asyncio.Lock`) and each is handed the
+    aggregate by the one before. An aggregate nobody holds is taken without a lock object, a
+    future or a loop turn (the common case: commands on different aggregates); a plain
+    object, not a generator-based context manager (no async generator per command)."""
 
     def __init__(self) -> None:
-        self._locks: dict[Key, tuple[asyncio.Lock, int]] = {}
+        # key -> the commands waiting for it (in arrival order) while one holds it
+        self._held: dict[Key, deque[asyncio.Future[None]]] = {}
 
     def __len__(self) -> int:
-        return len(self._locks)
+        return len(self._held)
 
-    @asynccontextmanager
-    async def hold(self, key: Key) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
+    def hold(self, key: Key) -> _Hold:
+        return _Hold(self, key)
+
+    async def _take(self, key: Key) -> None:
+        waiting = self._held.get(key)
+        if waiting is None:
+            self._held[key] = deque()
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting.append(turn)
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._release(key)  # handed over just as it was cancelled: pass it on
+            else:  # (a holder releasing meanwhile may have passed over it already)
+                with contextlib.suppress(ValueError):
+                    waiting.remove(turn)
+            raise
+
+    def _release(self, key: Key) -> None:
+        waiting = self._held[key]
+        while waiting:
+            turn = waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)  # the next in line holds it now
+                return
+        del self._held[key]
+
+
+class _Hold:
+    __slots__ = ("_key", "_locks")
+
+    def __init__(self, locks: AggregateLocks, key: Key) -> None:
+        self._locks = locks
+        self._key = key
+
+    async def __aenter__(self) -> None:
+        await self._locks._take(self._key)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._locks._release(self._key)

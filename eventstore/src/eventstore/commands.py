@@ -12,6 +12,7 @@ write that landed although its reply was lost. Runs on any `EventStorePort`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import logging
@@ -209,6 +210,11 @@ class CommandService:
             reply: CommandAccepted | CommandRejected = await self._handle(subject, data)
         except Exception as exc:  # a bug must not take the service down or time the client out
             reply = failure_reply(subject, exc)
+        written = _reply_json.get()
+        if written is not None:
+            _reply_json.set(None)
+            if written[0] is reply:  # serialised once for the record already (`_remember`)
+                return written[1]
         return reply.model_dump_json().encode()
 
     async def _handle(self, subject: str, data: bytes) -> CommandAccepted | CommandRejected:
@@ -411,9 +417,10 @@ class CommandService:
                 log.info("append of %s met %r; retrying", command.command_id, exc)
                 await asyncio.sleep(TRANSIENT_PAUSE)
                 continue
-            self._advance(key, entry, decider, stored, decided)
+            named = tuple(map(appended, stored))  # as the reply and the cache name them
+            self._advance(key, entry, decider, stored, decided, named)
             return await self._remember(
-                command, fingerprint, _reply(command.command_id, map(appended, stored), False)
+                command, fingerprint, _reply(command.command_id, named, False)
             )
         return CommandRejected(
             command_id=command.command_id,
@@ -486,6 +493,7 @@ class CommandService:
         decider: Decider[Any],
         stored: list[StoredEvent],
         decided: Sequence[DomainEvent],
+        named: Sequence[AppendedEvent] | None = None,
     ) -> None:
         """Our append landed: the cached aggregate continues with its events. They are folded
         as decided (validated models of the current version, which is what decoding their
@@ -496,7 +504,7 @@ class CommandService:
             log.exception("folding the events just appended to %s failed", key)
             self._cache.drop(key)
             return
-        entry.advance(stored, state)
+        entry.advance(stored, state, named)
         self._cache.grew(key, len(stored))
 
     def _answer_recorded(
@@ -546,7 +554,8 @@ class CommandService:
         if self._legacy.possible():
             records.append((self._processed, f"{self.context.name}.{command_id}"))
         records += [(other, command_id) for other in self._elsewhere]
-        return asyncio.gather(*(self._reading(r, k) for r, k in records))
+        keys = [k for _r, k in records]
+        return _all_read([self._reading(r, k) for r, k in records], keys)
 
     def _reading(self, record: ProcessedCommands, key: str) -> asyncio.Future[bytes | None]:
         """One record's read, started: a bucket that reads the lookups of one loop turn
@@ -555,7 +564,7 @@ class CommandService:
         if lookup is None:
             return asyncio.ensure_future(self._read_record(record, key))
         found: asyncio.Future[bytes | None] = lookup(key, RECORD_TIMEOUT)
-        return _unreadable_as_none(found, key)
+        return found
 
     @staticmethod
     async def _read_record(record: ProcessedCommands, key: str) -> bytes | None:
@@ -595,11 +604,26 @@ class CommandService:
         reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
         data = json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
         self._pending[command.command_id] = data
-        write = self._write(command.command_id, data)
+        write = await self._sent(command.command_id, data)  # sent before the reply goes out
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
-        await asyncio.sleep(0)  # the write starts (and is sent) before the reply goes out
+        # The reply as `handle` sends it: the record's JSON of it with `duplicate` (its last
+        # field) added, not serialised a second time.
+        ending = b',"duplicate":true}' if reply.duplicate else b',"duplicate":false}'
+        _reply_json.set((reply, reply_json[:-1] + ending))
         return reply
+
+    async def _sent(self, command_id: str, data: bytes) -> asyncio.Future[None]:
+        """`_write`, with the write queued on the connection when this returns (before the
+        reply): a record that publishes on the caller's step (`processed.RecordWrites.send`)
+        takes the first attempt without a task or a loop turn of its own."""
+        send = getattr(self._processed, "send", None)
+        if send is None:
+            started = self._write(command_id, data)
+            await asyncio.sleep(0)  # the write starts (and is sent) before the reply
+            return started
+        first: asyncio.Future[None] = await send(command_id, data, RECORD_TIMEOUT)
+        return self._retried(command_id, data, first)
 
     def _write(self, command_id: str, data: bytes) -> asyncio.Future[None]:
         """The record's write under way, done when it is written or given up. A record that
@@ -608,8 +632,14 @@ class CommandService:
         write = getattr(self._processed, "write", None)
         if write is None:
             return asyncio.ensure_future(self._write_record(command_id, data))
+        return self._retried(command_id, data, write(command_id, data, RECORD_TIMEOUT))
+
+    def _retried(
+        self, command_id: str, data: bytes, first: asyncio.Future[None]
+    ) -> asyncio.Future[None]:
+        """Done when the first attempt `first` succeeded or failed for good, or its transient
+        failure was retried to the end (`_write_record`)."""
         ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        first: asyncio.Future[None] = write(command_id, data, RECORD_TIMEOUT)
 
         def after(first: asyncio.Future[None]) -> None:
             failure = asyncio.CancelledError() if first.cancelled() else first.exception()
@@ -663,6 +693,12 @@ class CommandService:
         await self._legacy.close()
 
 
+# The reply a command's `_remember` serialised, and its JSON, for `handle` in the same task.
+_reply_json: contextvars.ContextVar[tuple[CommandAccepted, bytes] | None] = contextvars.ContextVar(
+    "reply_json", default=None
+)
+
+
 @dataclass(frozen=True)
 class CommandParts:
     """What a service owns on its command side: its routes (which may read the store) and the
@@ -704,32 +740,43 @@ def _recalled(found: Sequence[bytes | None]) -> dict[str, Any] | None:
     return result
 
 
-def _unreadable_as_none(
-    found: asyncio.Future[bytes | None], key: str
-) -> asyncio.Future[bytes | None]:
-    """`found`, with a transient failure read as no record (as `_read_record` reads it)."""
-    result: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+def _all_read(
+    reads: list[asyncio.Future[bytes | None]], keys: list[str]
+) -> asyncio.Future[list[bytes | None]]:
+    """What `asyncio.gather` of the reads gives once all are done (one callback each, no
+    gathering future of asyncio's), with a transient failure read as no record (as
+    `_read_record` reads it) and any other failure raised. Cancelling it cancels the reads
+    still under way."""
+    result: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+    left = [len(reads)]
 
-    def settle(done: asyncio.Future[bytes | None]) -> None:
-        if result.done():
+    def settle(_done: asyncio.Future[bytes | None]) -> None:
+        left[0] -= 1
+        if left[0] or result.done():
             return
-        if done.cancelled():
-            result.cancel()
-            return
-        exc = done.exception()
-        if exc is None:
-            result.set_result(done.result())
-        elif is_transient(exc):
-            log.warning("processed-command record of %s unreadable (%r)", key, exc)
-            result.set_result(None)
-        else:
-            result.set_exception(exc)
+        values: list[bytes | None] = []
+        for read, key in zip(reads, keys, strict=True):
+            if read.cancelled():
+                result.cancel()
+                return
+            exc = read.exception()
+            if exc is None:
+                values.append(read.result())
+            elif is_transient(exc):
+                log.warning("processed-command record of %s unreadable (%r)", key, exc)
+                values.append(None)
+            else:
+                result.set_exception(exc)
+                return
+        result.set_result(values)
 
-    def cancelled(outer: asyncio.Future[bytes | None]) -> None:
+    def cancelled(outer: asyncio.Future[list[bytes | None]]) -> None:
         if outer.cancelled():
-            found.cancel()
+            for read in reads:
+                read.cancel()
 
-    found.add_done_callback(settle)
+    for read in reads:
+        read.add_done_callback(settle)
     result.add_done_callback(cancelled)
     return result
 

@@ -146,8 +146,13 @@ def _light_span(parent: otel_context.Context | None) -> Iterator[trace.Span]:
     span = trace.NonRecordingSpan(
         trace.SpanContext(trace_id, _ids.generate_span_id(), is_remote=False, trace_flags=flags)
     )
-    with trace.use_span(span, end_on_exit=False):
+    # Made current by hand: `use_span`'s exception recording and status have nothing to do on
+    # a span that records nothing.
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
         yield span
+    finally:
+        otel_context.detach(token)
 
 
 def trace_headers() -> dict[str, str]:
@@ -318,6 +323,10 @@ def _outcome_of(reply: bytes) -> str:
     return "accepted" if parsed.get("status") == "accepted" else str(parsed.get("code"))
 
 
+# COMMAND_LATENCY's children by label values (never removed from it).
+_latencies: dict[tuple[str, str, str], Any] = {}
+
+
 async def observe_command(
     service: str,
     subject: str,
@@ -357,9 +366,11 @@ async def observe_command(
             return reply
         finally:
             span.set_attribute("gt.outcome", outcome)
-            COMMAND_LATENCY.labels(service, command_type, outcome).observe(
-                time.perf_counter() - started
-            )
+            labels = (service, command_type, outcome)
+            latency = _latencies.get(labels)
+            if latency is None:  # `labels` looks the child up under a lock on every call
+                latency = _latencies[labels] = COMMAND_LATENCY.labels(*labels)
+            latency.observe(time.perf_counter() - started)
             propagating.reset(spreading)
             correlation_id.reset(cid)
 

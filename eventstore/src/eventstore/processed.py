@@ -37,6 +37,7 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
+from eventstore.inbox import subscribe_sink
 from eventstore.last_messages import last_messages
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort, ProcessedCommands
@@ -98,6 +99,13 @@ class KeyValueProcessedCommands:
         if self._writes is None:
             self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
         return self._writes.write(key, value, timeout)
+
+    async def send(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
+        """What `write` does, published on the caller's step (`RecordWrites.send`): queued
+        on the connection when this returns, no task and no loop turn of its own."""
+        if self._writes is None:
+            self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
+        return await self._writes.send(key, value, timeout)
 
     async def holds_keys_under(self, prefix: str) -> bool:
         """Whether any key starts with `prefix` (deleted ones count): one read of the first
@@ -390,7 +398,10 @@ class DirectLookups:
         wanted, self._gathering, self._sending = self._gathering, {}, None
         try:
             if self._subscription is None:
-                self._subscription = await self._nc.subscribe(f"{self._inbox}.*", cb=self._answered)
+                # Answers taken as read (`inbox.Sink`): no queue or task turn per answer.
+                self._subscription = await subscribe_sink(
+                    self._nc, f"{self._inbox}.*", self._answered
+                )
             subjects = list(wanted)
             for start in range(0, len(subjects), MULTI_LAST_CHUNK):
                 chunk = {s: wanted[s] for s in subjects[start : start + MULTI_LAST_CHUNK]}
@@ -402,18 +413,16 @@ class DirectLookups:
     async def _ask(self, wanted: dict[str, list[asyncio.Future[bytes | None]]]) -> None:
         token = str(next(self._numbers))
         single = len(wanted) == 1
-        if single:
-            request: dict[str, object] = {"last_by_subj": next(iter(wanted))}
+        if single:  # a plain key's subject (`_PLAIN_KEY`): nothing in it for JSON to escape
+            request = b'{"last_by_subj":"' + next(iter(wanted)).encode() + b'"}'
         else:
-            request = {"multi_last": list(wanted), "batch": len(wanted)}
+            request = json.dumps({"multi_last": list(wanted), "batch": len(wanted)}).encode()
         loop = asyncio.get_running_loop()
         expiry = loop.call_later(self._timeout, self._expired, token)
         self._batches[token] = _Batch(wanted, single, expiry)
-        await self._nc.publish(
-            self._api, json.dumps(request).encode(), reply=f"{self._inbox}.{token}"
-        )
+        await self._nc.publish(self._api, request, reply=f"{self._inbox}.{token}")
 
-    async def _answered(self, msg: Msg) -> None:
+    def _answered(self, msg: Msg) -> None:
         token = msg.subject.rpartition(".")[2]
         batch = self._batches.get(token)
         if batch is None:  # expired, or a late answer
@@ -464,60 +473,80 @@ class DirectLookups:
 
 
 class RecordWrites:
-    """Puts of one bucket made within one loop turn, published together (one step of one
-    task for all of them, each with its own reply subject on one inbox subscription) and
-    acknowledged each by the stream as a put is: a write is done when its acknowledgement
-    came, failed when the stream refused it (`APIError`) or none came within the timeout of
-    the turn's first write (`nats.errors.TimeoutError`, transient). Instead of a request
-    each through nats-py's request machinery (a future, a timeout task, a JSON parse into an
-    acknowledgement object per write)."""
+    """Puts of one bucket, each published with its own reply subject on one inbox
+    subscription (its acknowledgements taken as read, `inbox.Sink`) and acknowledged each by
+    the stream as a put is: a write is done when its acknowledgement came, failed when the
+    stream refused it (`APIError`) or none came within its timeout
+    (`nats.errors.TimeoutError`, transient). Instead of a request each through nats-py's
+    request machinery (a future, a timeout task, a JSON parse into an acknowledgement object
+    per write). `send` publishes on the caller's own step (a command's record, queued on the
+    connection before its reply); `write` gathers the writes of one loop turn into one step
+    of one task."""
 
     def __init__(self, nc: NATS, prefix: str) -> None:
         self._nc = nc
         self._prefix = prefix  # `$KV.<bucket>.`
         self._inbox = nc.new_inbox()
-        self._subscription: Subscription | None = None
-        self._gathering: list[tuple[str, bytes, asyncio.Future[None]]] = []
-        self._timeout = 0.0
+        self._subscription: asyncio.Future[Subscription] | None = None
+        self._gathering: list[tuple[str, bytes, asyncio.Future[None], float]] = []
         self._sending: asyncio.Future[None] | None = None
         self._unacknowledged: dict[str, asyncio.Future[None]] = {}
         self._numbers = itertools.count(1)
+
+    async def send(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
+        """The write published now (queued on the connection when this returns), its
+        acknowledgement to come in the future returned."""
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not _PLAIN_KEY.match(key):
+            written.set_exception(InvalidKeyError(key))
+            return written
+        await self._publish(key, value, written, timeout)
+        return written
 
     def write(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if not _PLAIN_KEY.match(key):
             written.set_exception(InvalidKeyError(key))
             return written
-        self._gathering.append((key, value, written))
+        self._gathering.append((key, value, written, timeout))
         if self._sending is None:
-            self._timeout = timeout
             self._sending = asyncio.ensure_future(self._send())
         return written
 
     async def _send(self) -> None:
         writes, self._gathering, self._sending = self._gathering, [], None
-        tokens: list[str] = []
-        try:
-            if self._subscription is None:
-                self._subscription = await self._nc.subscribe(
-                    f"{self._inbox}.*", cb=self._acknowledged
-                )
-        except Exception as exc:  # no inbox (a connection closing): each write fails
-            for _key, _value, written in writes:
-                written.set_exception(exc)
-            return
-        for key, value, written in writes:
-            token = str(next(self._numbers))
-            try:
-                await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
-            except Exception as exc:  # this write alone (too large, a connection closing)
-                written.set_exception(exc)
-                continue
-            self._unacknowledged[token] = written
-            tokens.append(token)
-        asyncio.get_running_loop().call_later(self._timeout, self._expired, tokens)
+        for key, value, written, timeout in writes:
+            await self._publish(key, value, written, timeout)
 
-    async def _acknowledged(self, msg: Msg) -> None:
+    async def _publish(
+        self, key: str, value: bytes, written: asyncio.Future[None], timeout: float
+    ) -> None:
+        try:
+            if self._subscription is None or not self._subscription.done():
+                await self._subscribed()
+            token = str(next(self._numbers))
+            await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
+        except Exception as exc:  # no inbox, too large, a connection closing: this write fails
+            written.set_exception(exc)
+            return
+        self._unacknowledged[token] = written
+        asyncio.get_running_loop().call_later(timeout, self._expired, token)
+
+    async def _subscribed(self) -> None:
+        """The inbox subscribed, once (the writes of a first busy turn wait for one)."""
+        if self._subscription is None:
+            self._subscription = asyncio.ensure_future(
+                subscribe_sink(self._nc, f"{self._inbox}.*", self._acknowledged)
+            )
+        subscribing = self._subscription
+        try:
+            await asyncio.shield(subscribing)
+        except Exception:
+            if self._subscription is subscribing:
+                self._subscription = None  # tried again by the next write
+            raise
+
+    def _acknowledged(self, msg: Msg) -> None:
         written = self._unacknowledged.pop(msg.subject.rpartition(".")[2], None)
         if written is None or written.done():
             return
@@ -531,11 +560,10 @@ class RecordWrites:
         else:
             written.set_result(None)
 
-    def _expired(self, tokens: list[str]) -> None:
-        for token in tokens:
-            written = self._unacknowledged.pop(token, None)
-            if written is not None and not written.done():
-                written.set_exception(nats.errors.TimeoutError())
+    def _expired(self, token: str) -> None:
+        written = self._unacknowledged.pop(token, None)
+        if written is not None and not written.done():
+            written.set_exception(nats.errors.TimeoutError())
 
 
 @dataclass

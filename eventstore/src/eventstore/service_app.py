@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from faststream import FastStream
 from faststream.nats import NatsBroker
@@ -225,9 +226,15 @@ class CommandServer:
             finally:
                 self._slots.release()
 
+        received: dict[str, Any] = {}  # COMMANDS_RECEIVED's children by partition
+
         async def on_command(msg: Msg) -> None:
             parts = msg.subject.split(".")  # <ctx>.commands[.<partition>].<type>
-            COMMANDS_RECEIVED.labels(name, parts[2] if len(parts) == 4 else "none").inc()
+            partition = parts[2] if len(parts) == 4 else "none"
+            counter = received.get(partition)
+            if counter is None:  # (`labels` looks the child up under a lock on every call)
+                counter = received[partition] = COMMANDS_RECEIVED.labels(name, partition)
+            counter.inc()
             await self._slots.acquire()  # back-pressure: the next message waits for a slot
             task = loop.create_task(answer(msg))
             self._running.add(task)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,8 +15,9 @@ from nats.aio.client import Client as NATS
 from nats.errors import NoRespondersError
 
 from contracts_schema.base import Command
-from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
+from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import BoundedContext, command_partition
+from eventstore.inbox import Replies
 
 
 async def send_command(
@@ -30,15 +32,7 @@ async def send_command(
     headers: Mapping[str, str] | None = None,
 ) -> CommandAccepted | CommandRejected:
     """Send a command and wait for its reply; `headers` (e.g. `traceparent`) go on the request."""
-    # The command is a validated model: its JSON form is put in the request as it is, not
-    # validated again as a dictionary.
-    request = CommandRequest.model_construct(
-        command_type=command.command_type,
-        command=command.model_dump(mode="json"),
-        actor=actor,
-        correlation_id=correlation_id,
-    )
-    payload = request.model_dump_json().encode()
+    payload = request_payload(command, actor, correlation_id)
     key = partition_key(command)
     if key is not None:
         # The process that owns the aggregate's partition (and has it warm in its cache).
@@ -55,6 +49,26 @@ async def send_command(
         nc, subject, payload, timeout=timeout, no_responder_wait=no_responder_wait, headers=headers
     )
     return parse_reply(reply)
+
+
+def request_payload(command: Command, actor: str, correlation_id: str | None) -> bytes:
+    """The `CommandRequest` a service reads, as JSON: the command is a validated model, its
+    JSON form is put in as pydantic writes it (not made a dictionary, validated again as one
+    and written by a second model); the same fields and values as
+    `CommandRequest(...).model_dump_json()`."""
+    return b"".join(
+        (
+            b'{"command_type":',
+            json.dumps(command.command_type).encode(),
+            b',"command":',
+            command.model_dump_json().encode(),
+            b',"actor":',
+            json.dumps(actor).encode(),
+            b',"correlation_id":',
+            json.dumps(correlation_id).encode(),
+            b',"causation_id":null}',
+        )
+    )
 
 
 def partition_key(command: Command) -> str | None:
@@ -82,15 +96,22 @@ async def request_reply(
     """Any payload on a command subject, the reply's raw bytes."""
     # A service that is (re)starting has no responder for a moment: wait briefly for it.
     deadline = asyncio.get_running_loop().time() + no_responder_wait
+    replies = _replies.get(nc)
+    if replies is None:  # one inbox per connection, its replies taken as read
+        replies = _replies[nc] = Replies(nc)
     while True:
         try:
-            msg = await nc.request(subject, payload, timeout=timeout, headers=dict(headers or {}))
+            msg = await replies.request(
+                subject, payload, timeout=timeout, headers=dict(headers) if headers else None
+            )
             return msg.data
         except NoRespondersError:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.05)
 
+
+_replies: weakref.WeakKeyDictionary[NATS, Replies] = weakref.WeakKeyDictionary()
 
 _ACCEPTED = b'{"status":"accepted",'  # how a service's accepted reply begins (pydantic's order)
 

@@ -32,6 +32,7 @@ from eventstore.errors import (
     StreamNotFound,
 )
 from eventstore.group_append import GroupedEvent, publish_group
+from eventstore.inbox import Replies
 from eventstore.ports import EventStorePort, GroupAppender
 from eventstore.records import (
     AggregateHistory,
@@ -94,6 +95,8 @@ class EventStore:
         self._clock = clock
         self._replicas = replicas
         self._protect = protect  # deny message delete and purge: the log is append-only
+        # The appends' acknowledgements, taken as read (no request machinery per append).
+        self._replies = Replies(nc)
 
     @property
     def replicas(self) -> int:
@@ -242,8 +245,8 @@ class EventStore:
         trace continues into whatever consumes the events); the store's own `Nats-*` headers
         cannot be overridden.
         """
-        extra = dict(headers or {})
-        reserved = sorted(k for k in extra if k.lower().startswith("nats-"))
+        extra = dict(headers) if headers else {}
+        reserved = sorted(k for k in extra if k.lower().startswith("nats-")) if extra else ()
         if reserved:
             raise ValueError(
                 f"extra event headers may not set {', '.join(reserved)}: Nats-* headers carry"
@@ -254,8 +257,8 @@ class EventStore:
         envelopes = self.seal(history, new_events, meta)
         context = history.context
         subject_filter = context.aggregate_filter(history.aggregate_type, history.aggregate_id)
-        batch_id = uuid.uuid4().hex
         atomic = len(envelopes) > 1
+        batch_id = uuid.uuid4().hex if atomic else ""
         reply: dict[str, Any] = {}
         subjects = []
         for index, envelope in enumerate(envelopes, start=1):
@@ -281,7 +284,7 @@ class EventStore:
             if atomic:
                 headers["Nats-Batch-Commit"] = "1"
             try:
-                msg = await self._nc.request(
+                msg = await self._replies.request(
                     subject, payload, headers=headers, timeout=PUBLISH_TIMEOUT
                 )
             except nats.errors.NoRespondersError as exc:
