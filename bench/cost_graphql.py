@@ -238,9 +238,7 @@ async def measure(url: str, n: int) -> list[Cost]:
         pstats.Stats(profile, stream=out).sort_stats(os.environ.get("SORT", "tottime")).print_stats(
             int(os.environ.get("TOP", "5"))
         )
-        results.append(
-            Cost(name, per_request, wall, plain_per_request, plain_wall, out.getvalue())
-        )
+        results.append(Cost(name, per_request, wall, plain_per_request, plain_wall, out.getvalue()))
     return results
 
 
