@@ -604,7 +604,11 @@ class CommandService:
         reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
         data = json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
         self._pending[command.command_id] = data
-        write = await self._sent(command.command_id, data)  # sent before the reply goes out
+        try:
+            write = await self._sent(command.command_id, data)  # sent before the reply goes out
+        except BaseException:  # (cancelled while sending): not left in memory for good
+            self._pending.pop(command.command_id, None)
+            raise
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
         # The reply as `handle` sends it: the record's JSON of it with `duplicate` (its last
