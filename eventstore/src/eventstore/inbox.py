@@ -45,12 +45,10 @@ class Sink:
             log.exception("handling a message on %s failed", msg.subject)
 
 
-async def subscribe_sink(
-    nc: NATS, subject: str, handle: Callable[[Msg], None], *, queue: str = ""
-) -> Subscription:
+async def subscribe_sink(nc: NATS, subject: str, handle: Callable[[Msg], None]) -> Subscription:
     """A subscription whose messages go to `handle` (a plain function: it must not block) as
     the connection reads them."""
-    return await nc.subscribe(subject, queue=queue, future=Sink(handle))  # type: ignore[arg-type]
+    return await nc.subscribe(subject, future=Sink(handle))  # type: ignore[arg-type]
 
 
 class Replies:

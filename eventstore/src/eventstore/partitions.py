@@ -29,7 +29,6 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from contracts_schema.subjects import COMMAND_PARTITIONS, BoundedContext
-from eventstore.inbox import subscribe_sink
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +54,12 @@ class PartitionServer:
         nc: NATS,
         context: BoundedContext,
         queue: str,
-        on_command: Callable[[Msg], Awaitable[None]] | None,
-        take: Callable[[Msg], None] | None = None,
+        on_command: Callable[[Msg], Awaitable[None]],
     ) -> None:
-        """`on_command` handles each command (its subscription's drain waits for it); or
-        `take`, a plain function, is handed each as read (`inbox.Sink`: no queue or task turn
-        of nats-py's) and answers for handling it, a drain included."""
         self._nc = nc
         self._context = context
         self._queue = queue
         self._on_command = on_command
-        self._take = take
         self.instance = uuid.uuid4().hex[:12]
         self._seen: dict[str, float] = {}  # member -> loop time last heard
         self._subscriptions: dict[int, Subscription] = {}
@@ -157,12 +151,10 @@ class PartitionServer:
         mine = owned_by(members, self.instance)
         taken = sorted(mine - self._subscriptions.keys())
         for partition in taken:
-            subject = self._context.partition_subjects(partition)
-            queue = f"{self._queue}-{partition}"
-            self._subscriptions[partition] = await (
-                subscribe_sink(self._nc, subject, self._take, queue=queue)
-                if self._take is not None
-                else self._nc.subscribe(subject, queue=queue, cb=self._on_command)
+            self._subscriptions[partition] = await self._nc.subscribe(
+                self._context.partition_subjects(partition),
+                queue=f"{self._queue}-{partition}",
+                cb=self._on_command,
             )
         given_away = self._subscriptions.keys() - mine
         if mine != self._owned:  # (a partition given away and back may never have left)

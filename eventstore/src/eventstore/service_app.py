@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from faststream import FastStream
@@ -29,7 +28,6 @@ from eventstore.collector import freeze_start_up, tune_for_serving
 from eventstore.commands import CommandService
 from eventstore.flushing import flushed
 from eventstore.health import HealthServer
-from eventstore.inbox import subscribe_sink
 from eventstore.observability import (
     InstrumentedEventStore,
     ObservabilitySettings,
@@ -53,12 +51,6 @@ COMMANDS_RECEIVED = Counter(
 )
 
 log = logging.getLogger(__name__)
-
-# Commands waiting for a worker beyond which one is dropped (nats-py's own pending limit for a
-# subscription's messages, which it drops as a slow consumer's).
-MAX_QUEUED = 65_536
-
-Answer = Callable[[Msg], Coroutine[Any, Any, None]]
 
 ServiceFactory = Callable[[EventStore, NATS, Clock], Awaitable[CommandService]]
 
@@ -192,8 +184,7 @@ class CommandServer:
     def __init__(self, nc: NATS, *, max_workers: int = 64, owns_connection: bool = False) -> None:
         self._nc = nc
         self._owns = owns_connection
-        self._free = max_workers  # commands that may start now
-        self._queued: deque[tuple[Answer, Msg]] = deque()
+        self._slots = asyncio.Semaphore(max_workers)
         self._subscriptions: list[Subscription] = []
         self._partitions: list[PartitionServer] = []
         self._services: list[Callable[[], CommandService]] = []
@@ -202,19 +193,6 @@ class CommandServer:
     @property
     def connection(self) -> NATS:
         return self._nc
-
-    def _start(self, answer: Answer, msg: Msg) -> None:
-        task = asyncio.get_running_loop().create_task(answer(msg))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
-
-    def _next(self) -> None:
-        """A command ended: its slot goes to the first one queued (it is in `_running`
-        before this one leaves it, so a stop waits for the queued too)."""
-        if self._queued:
-            self._start(*self._queued.popleft())
-        else:
-            self._free += 1
 
     async def serve(
         self,
@@ -228,6 +206,7 @@ class CommandServer:
         (`eventstore.partitions`: one aggregate's commands meet one process)."""
         nc = self._nc
         propagate = observability.trace_propagation
+        loop = asyncio.get_running_loop()
 
         async def answer(msg: Msg) -> None:
             try:
@@ -245,36 +224,28 @@ class CommandServer:
             except Exception:  # the reply could not be sent (connection closing): log it
                 log.exception("%s: reply to a command on %s not sent", name, msg.subject)
             finally:
-                self._next()
+                self._slots.release()
 
         received: dict[str, Any] = {}  # COMMANDS_RECEIVED's children by partition
 
-        def take(msg: Msg) -> None:
-            """Each command as the connection reads it (`inbox.Sink`: no queue and task turn
-            of nats-py's before it starts): handled at once while fewer than `max_workers`
-            are, else queued in arrival order until one ends."""
+        async def on_command(msg: Msg) -> None:
             parts = msg.subject.split(".")  # <ctx>.commands[.<partition>].<type>
             partition = parts[2] if len(parts) == 4 else "none"
             counter = received.get(partition)
             if counter is None:  # (`labels` looks the child up under a lock on every call)
                 counter = received[partition] = COMMANDS_RECEIVED.labels(name, partition)
             counter.inc()
-            if self._free:
-                self._free -= 1
-                self._start(answer, msg)
-            elif len(self._queued) < MAX_QUEUED:
-                self._queued.append((answer, msg))
-            else:  # as nats-py drops for a slow consumer: the sender times out and retries
-                log.warning(
-                    "%s: %d commands queued; one on %s dropped", name, MAX_QUEUED, msg.subject
-                )
+            await self._slots.acquire()  # back-pressure: the next message waits for a slot
+            task = loop.create_task(answer(msg))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
         context = service().context
         subject = context.command_subject("*")
-        sub = await subscribe_sink(nc, subject, take, queue=f"{name}-commands")
+        sub = await nc.subscribe(subject, queue=f"{name}-commands", cb=on_command)
         self._subscriptions.append(sub)
         self._services.append(service)
-        partitions = PartitionServer(nc, context, f"{name}-commands", None, take)
+        partitions = PartitionServer(nc, context, f"{name}-commands", on_command)
         await partitions.start()
         self._partitions.append(partitions)
         log.info(
