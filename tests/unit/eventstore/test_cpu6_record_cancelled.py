@@ -55,6 +55,7 @@ async def test_a_command_cancelled_while_its_record_is_sent_leaves_no_pending_re
 
     record.release.set()
     again = await svc.execute(route, command, meta)  # the retry: known by its events
-    assert isinstance(again, CommandAccepted) and again.duplicate
+    assert isinstance(again, CommandAccepted)
+    assert again.duplicate
     history = await store.load(LEDGER, "ledger", "l")
     assert [e.envelope.command_id for e in history.events] == ["c-1"]

@@ -28,4 +28,5 @@ def test_a_trusted_reply_is_the_constructed_one() -> None:
     assert ours.model_dump_json() == theirs.model_dump_json()
     assert ours.model_dump_json(exclude_unset=True) == theirs.model_dump_json(exclude_unset=True)
     assert CommandAccepted.model_validate_json(ours.model_dump_json()) == ours
-    assert ours.status == "accepted" and ours.events[0].seq == 41
+    assert ours.status == "accepted"
+    assert ours.events[0].seq == 41
