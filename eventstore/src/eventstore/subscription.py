@@ -249,6 +249,7 @@ class DurableSubscriber:
 # A subscriber whose handler is this many events behind its feed leaves it (and joins again
 # from its position): the feed never waits for its slowest reader, nor holds its backlog.
 MAX_QUEUED = 10_000
+IDLE_WAIT = 1.0  # seconds the feed waits for a busy member before fetching on
 FEED_IDLE_CHECK = 5  # empty fetches (of 1 s) before the feed asks whether deliveries were lost
 
 
@@ -264,7 +265,9 @@ class _Member:
         self._queue: asyncio.Queue[tuple[list[StoredEvent], dict[str, float]] | Exception] = (
             asyncio.Queue()
         )
-        self.queued = 0  # events waiting
+        self.queued = 0  # events waiting or being handled
+        self.idle = asyncio.Event()  # nothing waiting, nothing being handled
+        self.idle.set()
         self.behind = False  # joined behind the feed: nothing for it until the feed re-arms
 
     def give(self, events: list[StoredEvent], stamps: dict[str, float]) -> None:
@@ -275,6 +278,7 @@ class _Member:
             return
         self.handed = fresh[-1].seq
         self.queued += len(fresh)
+        self.idle.clear()
         if self.queued > MAX_QUEUED:
             self.fail(FellBehind(f"{self.queued} events waiting for it"))
             return
@@ -282,6 +286,7 @@ class _Member:
 
     def fail(self, exc: Exception) -> None:
         self._queue.put_nowait(exc)
+        self.idle.set()  # it leaves: nobody waits for it
 
     async def next(self) -> tuple[list[StoredEvent], dict[str, float]]:
         """Everything waiting, as one batch (as a consumer of its own would fetch it while its
@@ -300,6 +305,8 @@ class _Member:
 
     def handed_over(self, events: list[StoredEvent]) -> None:
         self.queued -= len(events)
+        if not self.queued:
+            self.idle.set()
 
 
 class _Feed:
@@ -341,6 +348,7 @@ class _Feed:
 
     def leave(self, member: _Member) -> None:
         self._members.pop(member, None)
+        member.idle.set()  # the feed waits for it no more
         if not self._members:
             _FEEDS.get(self._nc, {}).pop((self._context.stream, self._filter), None)
             if self._task is not None:
@@ -402,6 +410,13 @@ class _Feed:
     async def _consume(self, psub: JetStreamContext.PullSubscription) -> None:
         idle = 0
         while self._members and not self._rearm:
+            # The next batch once every member is done with the last (or after IDLE_WAIT): one
+            # fetch per round takes what came meanwhile, as each member's own consumer would.
+            busy = [m.idle.wait() for m in self._members if not m.idle.is_set()]
+            if busy:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(IDLE_WAIT):
+                        await asyncio.gather(*busy)
             asked = time.time()
             self._fetching = asyncio.ensure_future(psub.fetch(self._batch, timeout=1.0))
             try:
