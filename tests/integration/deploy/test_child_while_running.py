@@ -11,8 +11,8 @@ from bootstrap.children import Child, ChildFailed
 
 
 async def test_a_child_that_exits_first_fails_the_start_even_if_the_work_hides_it() -> None:
-    # A refused argument: the child exits at once with code 2.
-    child = await Child.start("projector", ["projector", "--read-models", "none"], {})
+    # An unknown command: the child exits at once with code 2.
+    child = await Child.start("unknown", ["no-such-command"], {})
 
     async def stubborn() -> str:
         try:
@@ -21,5 +21,5 @@ async def test_a_child_that_exits_first_fails_the_start_even_if_the_work_hides_i
             return "finished"  # swallowed: the task does not end cancelled
         return "slept"
 
-    with pytest.raises(ChildFailed, match="the projector process exited with code 2 at start"):
+    with pytest.raises(ChildFailed, match="the unknown process exited with code 2 at start"):
         await child.while_running(stubborn())

@@ -19,14 +19,9 @@ from jsonschema import Draft202012Validator
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA = ROOT / "deploy" / "compose-spec" / "compose-spec.json"
 SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
-APP_SERVICES = ("registry", "enrolment", "notifier", "gateway", "projector", "audit-projector")
+APP_SERVICES = ("registry", "enrolment", "notifier", "gateway", "projector")
 # The package whose code a service runs, where it is not its own name.
-PACKAGE = {
-    "projector": "gateway",  # the gateway's read models (bootstrap.projector)
-    "audit-projector": "audit",  # the audit's history, by a projector of its own
-}
-COMMAND = {"audit-projector": "projector"}  # `bootstrap.serve` command, where not its name
-USER = {"audit-projector": "projector"}  # NATS login, where not its name (the same rights)
+PACKAGE = {"projector": "gateway"}  # the gateway's read models (bootstrap.projector)
 NATS_NODES = ("nats-1", "nats-2", "nats-3")
 JOBS = ("reference-data",)  # one-shot: run to completion, restarted only on failure
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|SIGNING_KEY|PRIVATE", re.IGNORECASE)
@@ -78,8 +73,7 @@ def test_topology_is_three_nats_nodes_postgres_and_the_four_services(
     for name in APP_SERVICES:
         service = compose["services"][name]
         # Every container command goes through the composition root.
-        command = COMMAND.get(name, name)
-        assert service["command"][:4] == ["python", "-m", "bootstrap.serve", command]
+        assert service["command"][:4] == ["python", "-m", "bootstrap.serve", name]
         package = PACKAGE.get(name, name)
         assert (ROOT / "services" / package / "src" / package).is_dir(), f"no package for {name}"
         env = service["environment"]
@@ -216,11 +210,10 @@ def test_nats_nodes_get_every_password_the_accounts_file_reads(compose: dict[str
         assert all(environment[v] == f"${{{v}:?set {v}}}" for v in variables), node
     for name in APP_SERVICES:
         env = compose["services"][name]["environment"]
-        user = USER.get(name, name)
-        assert env["GT_NATS_USER"] == user
+        assert env["GT_NATS_USER"] == name
         assert (
             env["GT_NATS_PASSWORD"]
-            == f"${{GT_NATS_{user.upper()}_PASSWORD:?set GT_NATS_{user.upper()}_PASSWORD}}"
+            == f"${{GT_NATS_{name.upper()}_PASSWORD:?set GT_NATS_{name.upper()}_PASSWORD}}"
         )
 
 
@@ -247,5 +240,5 @@ def test_every_setting_given_to_a_service_is_one_it_reads(compose: dict[str, Any
 
     for name in (*APP_SERVICES, *JOBS):
         given = set(compose["services"][name]["environment"])
-        unread = given - settings_read_by(COMMAND.get(name, name))
+        unread = given - settings_read_by(name)
         assert not unread, f"{name} is given {sorted(unread)} and never reads them"

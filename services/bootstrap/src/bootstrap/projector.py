@@ -3,13 +3,10 @@
 Connects to NATS, runs a runner of every read model the gateway reads into GT_DATABASE_URL
 (durable consumers: woken by new events, not by a timer) and announces each commit's
 positions on NATS core (`eventstore.projection_news`), on which the gateway's read-your-writes
-waits. `--read-models gateway` applies only the gateway's own (those a read-your-writes waits
-for), `--read-models audit` only the audit's history (its fold, ~3 ms of CPU per event, then
-never delays theirs): `make run` and compose run one of each. /healthz, /readyz and
-/metrics (lag, parked events) on GT_METRICS_HOST:GT_METRICS_PORT; ready once NATS is
-connected and every runner started. Replicas elect one leader per projection on PostgreSQL
-(`eventstore.projection_leader`); the others stand by and take over. SIGTERM or SIGINT
-stops it cleanly (exit 0); a failed start exits 1.
+waits. /healthz, /readyz and /metrics (lag, parked events) on GT_METRICS_HOST:GT_METRICS_PORT;
+ready once NATS is connected and every runner started. Replicas elect one leader per
+projection on PostgreSQL (`eventstore.projection_leader`); the others stand by and take over.
+SIGTERM or SIGINT stops it cleanly (exit 0); a failed start exits 1.
 """
 
 from __future__ import annotations
@@ -57,8 +54,8 @@ async def connect(config: ProjectorConfig) -> NATS:
     )
 
 
-async def run(config: ProjectorConfig, stop: asyncio.Event, read_models: str = "all") -> None:
-    """Start every runner (of `read_models`), wait for `stop`, then stop in reverse order."""
+async def run(config: ProjectorConfig, stop: asyncio.Event) -> None:
+    """Start every runner, wait for `stop`, then stop in reverse order."""
     observability = config.observability
     health = HealthServer(observability.metrics_host, max(observability.metrics_port, 0))
     nc: NATS | None = None
@@ -75,7 +72,7 @@ async def run(config: ProjectorConfig, stop: asyncio.Event, read_models: str = "
         # Before the runners start: start-up's objects out of the collector's sight; the
         # catch-up's when it ends (eventstore.collector), so no full collection walks them.
         keep_full_collections_short()
-        runners = await gateway_projections(nc, engine, read_models)
+        runners = await gateway_projections(nc, engine)
         for runner in runners:
             watch_projection(nc, runner)
         started = True
@@ -93,21 +90,21 @@ async def run(config: ProjectorConfig, stop: asyncio.Event, read_models: str = "
         await health.stop()
 
 
-async def serve(config: ProjectorConfig, read_models: str = "all") -> None:
+async def serve(config: ProjectorConfig) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run(config, stop, read_models)
+    await run(config, stop)
 
 
-def run_process(config: ProjectorConfig, read_models: str = "all") -> int:
+def run_process(config: ProjectorConfig) -> int:
     configure_logging(config.observability)
     configure_tracing(config.observability, "projector")
     if config.observability.log_format != "json":
         logging.basicConfig(level=config.observability.log_level.upper())
     try:
-        asyncio.run(serve(config, read_models))
+        asyncio.run(serve(config))
     except Exception as exc:
         # An unreachable database at start: say what, exit non-zero, let the orchestrator
         # (or `make run`) restart or report us.

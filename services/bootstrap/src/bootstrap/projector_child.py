@@ -25,18 +25,12 @@ class ProjectorProcess(Child):
         self._watch: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start_projector(
-        cls, settings: dict[str, str], read_models: str = "gateway"
-    ) -> ProjectorProcess:
-        """Start `python -m bootstrap.serve projector --read-models <read_models>` with exactly
-        these GT_* settings (and the log format and level of this process's environment, if
-        set): "gateway" (the gateway's own read models) is the projector, "audit" (the audit's
-        history) the audit projector."""
-        name = "projector" if read_models == "gateway" else f"{read_models} projector"
-        command = ["projector", "--read-models", read_models]
+    async def start_projector(cls, settings: dict[str, str]) -> ProjectorProcess:
+        """Start `python -m bootstrap.serve projector` with exactly these GT_* settings (and
+        the log format and level of this process's environment, if set)."""
         # SIGTERM when the system that started it dies (killed, out of memory): a second
         # `make run` never finds a projector of the first one leading on the same SQLite file.
-        return await cls.start(name, command, settings, death_signal=signal.SIGTERM)
+        return await cls.start("projector", ["projector"], settings, death_signal=signal.SIGTERM)
 
     async def serving(
         self, runners: Sequence[ProjectionRunner], timeout: float = START_TIMEOUT
@@ -56,7 +50,7 @@ class ProjectorProcess(Child):
         code = await self._process.wait()
         if self._stopping:
             return
-        why = f"the {self.name} process exited with code {code}; the read models no longer advance"
+        why = f"the projector process exited with code {code}; the read models no longer advance"
         log.error(why)
         for runner in runners:
             runner.failure = why

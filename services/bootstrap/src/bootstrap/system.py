@@ -6,9 +6,7 @@ checkpoint writer) and the gateway (projections, read models, GraphQL). Without,
 shares the one connection given (tests on a server without authentication).
 
 With `projector_process` (`make run`, the freshness benchmark) the gateway's read models are
-applied by a child process, `python -m bootstrap.serve projector --read-models gateway`, and
-the audit's history by another (`--read-models audit`: its fold takes neither the CPU nor the
-SQLite writer turn from the read models a token waits for), as in compose: started and
+applied by a child process, `python -m bootstrap.serve projector`, as in compose: started and
 stopped with the system, its announced positions followed by the gateway for read-your-writes,
 its unexpected exit reported by the gateway's health. Without, the gateway's runners apply
 them here (the tests, which read `runners` directly).
@@ -58,7 +56,7 @@ from eventstore.store import EventStore
 from eventstore.tasks import cancel_and_wait
 from gateway.process import LISTEN_FD
 from gateway.readmodels import ReadModels
-from gateway.readside import AUDIT, ReadSide
+from gateway.readside import ReadSide
 from gateway.serve import listening_socket
 from gateway.settings import GatewaySettings
 from notifier.nats_accounts import GATEWAY_USER, OPERATOR_USER, PROJECTOR_USER
@@ -103,8 +101,7 @@ class System:
     read_side: ReadSide | None = None
     anchoring: list[asyncio.Task[None]] = field(default_factory=list)
     projector_process: bool = False
-    projector: ProjectorProcess | None = None  # the gateway's own read models
-    audit_projector: ProjectorProcess | None = None  # the audit's history
+    projector: ProjectorProcess | None = None
     # Each service and the gateway in a process of its own (implies `projector_process`).
     service_processes: bool = False
     http_socket: socket.socket | None = None  # the gateway process's (default: any free port)
@@ -116,23 +113,6 @@ class System:
     def databases(self) -> dict[str, str]:
         """The URL of every read-model database (the gateway's is its settings')."""
         return embedded_databases(self.data_dir) | {READ_MODELS_DB: self.settings.database_url}
-
-    @property
-    def projectors(self) -> list[ProjectorProcess]:
-        return [p for p in (self.projector, self.audit_projector) if p is not None]
-
-    async def _start_projectors(self) -> None:
-        env = self._projector_environment()
-        self.projector = await ProjectorProcess.start_projector(env, "gateway")
-        self.audit_projector = await ProjectorProcess.start_projector(env, "audit")
-
-    async def _projectors_serving(self, runners: list[ProjectionRunner]) -> None:
-        """Wait until the followers heard their projector (each its own read models)."""
-        audit = [r for r in runners if isinstance(r.projection, AUDIT)]
-        assert self.projector is not None
-        assert self.audit_projector is not None
-        await self.projector.serving([r for r in runners if r not in audit])
-        await self.audit_projector.serving(audit)
 
     @property
     def all_runners(self) -> list[ProjectionRunner]:
@@ -290,8 +270,8 @@ class System:
         await self._service_process(
             ENROLMENT, ["enrolment"], enrolment_database_url=self.databases[ENROLMENT_DB]
         )
-        await self._start_projectors()
-        # Here only the positions the projectors announce, to wait for a token.
+        self.projector = await ProjectorProcess.start_projector(self._projector_environment())
+        # Here only the positions the projector announces, to wait for a token.
         gateway = await self._login(GATEWAY_USER)
         self.read_side = await parts.read_side(
             gateway,
@@ -301,13 +281,14 @@ class System:
             serve=False,
         )
         self.runners, self.read = self.read_side.runners, self.read_side.read
-        await self._projectors_serving(self.runners)
+        await self.projector.serving(self.runners)
         await self._gateway_process()
 
     async def failure(self) -> str:
         """Wait until a child process exits without being stopped; which, and its code."""
         waits = [asyncio.ensure_future(c.unexpected_exit()) for c in self.children]
-        waits += [asyncio.ensure_future(p.unexpected_exit()) for p in self.projectors]
+        if self.projector is not None:
+            waits.append(asyncio.ensure_future(self.projector.unexpected_exit()))
         try:
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             return next(iter(done)).result()
@@ -358,9 +339,9 @@ class System:
             await self._serve(NOTIFIER.name, self.notifier.public)
             self._anchor(logins[NOTIFIER.name], NOTIFIER, signers[NOTIFIER.name])
         # The gateway: projections, read models and GraphQL; it sends commands and reads.
+        if self.projector_process:
+            self.projector = await ProjectorProcess.start_projector(self._projector_environment())
         try:
-            if self.projector_process:
-                await self._start_projectors()
             gateway = await self._login(GATEWAY_USER)
             self.read_side = await parts.read_side(
                 gateway,
@@ -369,10 +350,10 @@ class System:
                 follow=self.projector is not None,
             )
             if self.projector is not None:
-                await self._projectors_serving(self.read_side.runners)
+                await self.projector.serving(self.read_side.runners)
         except BaseException:
-            for projector in self.projectors:  # no child outlives a failed start
-                await projector.stop()
+            if self.projector is not None:  # no child outlives a failed start
+                await self.projector.stop()
             raise
         self.engine, self.runners = self.read_side.engine, self.read_side.runners
         self.read, self.app = self.read_side.read, self.read_side.app
@@ -394,8 +375,8 @@ class System:
             await broker.stop()
         if self.read_side is not None:
             await self.read_side.stop()
-        for projector in self.projectors:
-            await projector.stop()
+        if self.projector is not None:
+            await self.projector.stop()
         if self.notifier is not None:
             await self.notifier.stop()
         if self.enrolment is not None:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from audit.temporal import TemporalProjection
-from eventstore.projection import Projection, ProjectionRunner, RunnerFactory
+from eventstore.projection import ProjectionRunner, RunnerFactory
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from gateway.commandbus import CommandBus
@@ -29,17 +29,8 @@ from gateway.projections import ALL
 from gateway.readmodels import ReadModels
 from gateway.settings import GatewaySettings
 
-# Every read model the gateway reads: its own, and the audit's history (entitiesAsOf). A
-# projector process applies the gateway's own (read-your-writes waits for them), another the
-# audit's history, whose fold must not take the CPU nor the writer from them.
-AWAITED = ALL
-AUDIT = (TemporalProjection,)
-PROJECTIONS = (*AWAITED, *AUDIT)
-SELECTIONS: dict[str, tuple[type[Projection], ...]] = {
-    "gateway": AWAITED,
-    "audit": AUDIT,
-    "all": PROJECTIONS,
-}
+# Every read model the gateway reads: its own, and the audit's history (entitiesAsOf).
+PROJECTIONS = (*ALL, TemporalProjection)
 
 
 @dataclass
@@ -62,18 +53,12 @@ class ReadSide:
 
 
 async def start_projections(
-    nc: NATS,
-    engine: Engine,
-    runners: RunnerFactory,
-    *,
-    follow: bool = False,
-    projections: tuple[type[Projection], ...] = PROJECTIONS,
+    nc: NATS, engine: Engine, runners: RunnerFactory, *, follow: bool = False
 ) -> list[ProjectionRunner]:
-    """A started runner of every read model the gateway reads (or of `projections`), into
-    (or over) `engine`."""
+    """A started runner of every read model the gateway reads, into (or over) `engine`."""
     started: list[ProjectionRunner] = []
     try:
-        for projection in projections:
+        for projection in PROJECTIONS:
             runner = runners(nc, engine, projection(), follow=follow)
             await runner.start()
             started.append(runner)
