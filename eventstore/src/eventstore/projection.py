@@ -720,10 +720,7 @@ class ProjectionRunner:
                 done = 0
                 while done < len(events):
                     chunk = events[done : done + self._chunk]
-                    # Only a bulk catch-up read (more than a live fetch) ranks behind the live
-                    # read models; a live backlog takes its turns in order with theirs (ranked
-                    # behind, with the others forever asking at once, it never caught up).
-                    behind = len(events) > self._batch and done + len(chunk) < len(events)
+                    behind = done + len(chunk) < len(events)  # more than one turn's worth
                     stages = {**(delivery.get() or {}), "received": received}
                     # A bulk catch-up read hands over more than `batch` events: on SQLite its
                     # transactions may be as long (the turn's time bounds them still); one

@@ -34,10 +34,8 @@ class JetStreamSource:
         subject_filter: str | None = None,
         position: Callable[[], int] | None = None,
     ) -> DurableSubscriber:
-        if position is not None:
-            # A checkpointing owner: catch up in bulk when far behind, then take the stream
-            # from the process's one consumer of it, shared by every runner reading it.
-            subscriber = CatchUpSubscriber(
+        if position is not None:  # a checkpointing owner: catch up in bulk when far behind
+            return CatchUpSubscriber(
                 self.nc,
                 context,
                 durable,
@@ -47,8 +45,6 @@ class JetStreamSource:
                 batch=batch,
                 subject_filter=subject_filter,
             )
-            subscriber.share()
-            return subscriber
         return DurableSubscriber(
             self.nc,
             context,
