@@ -98,12 +98,14 @@ class Child:
         done = asyncio.create_task(work)
         exited = asyncio.create_task(self._process.wait())
         try:
-            await asyncio.wait([done, exited], return_when=asyncio.FIRST_COMPLETED)
+            finished, _ = await asyncio.wait([done, exited], return_when=asyncio.FIRST_COMPLETED)
         finally:
             await cancel_and_wait(exited)
             if not done.done():
                 await cancel_and_wait(done)
-        if done.cancelled():  # the process exited first
+        # Asked of what `wait` saw, not of `done` afterwards: a `work` that swallows its
+        # cancellation would return as if it had finished beside a process that is gone.
+        if done not in finished:  # the process exited first
             raise ChildFailed(
                 f"the {self.name} process exited with code {self._process.returncode} at start"
             )
