@@ -63,6 +63,8 @@ class EnrolmentProjection(VersionedProjection):
             # Takes part (the fold's `enrolled`): once the list is frozen, exactly the list.
             Column("participates", Boolean, nullable=False),
             key=["tender_id", "organisation_code"],
+            # An organisation's participations at a horizon (statistics, the buyer filter).
+            horizon_indexed=["organisation_code"],
         )
         self.call_offs = versioned_table(
             f"{p}_call_offs",

@@ -37,15 +37,23 @@ class OverallParticipation:
 async def overall(info: Info) -> OverallParticipation:
     read = info.context.read
     o, p, t = read.organisations.organisations, read.enrolment.participants, read.tenders.tenders
-    participating = await read.scalar(
-        select(func.count(distinct(p.c.organisation_code)))
+    # Counted from the municipalities (a few hundred), each asking whether it takes part in
+    # some programme's tender: the participants' organisation index holds the intervals, so
+    # the first version at the horizon answers. Counting distinct codes over the join of
+    # every participant with its tender read them all (1M events: 1.5M versions, 2-3 s).
+    takes_part = (
+        select(p.c.tender_id)
         .join(t, t.c.tender_id == p.c.tender_id)
-        .join(o, o.c.code == p.c.organisation_code)
         .where(
+            p.c.organisation_code == o.c.code,
             p.c.participates.is_(True),
-            p.c.organisation_code.like(MUNICIPALITY),
-            o.c.merged_into.is_(None),
             t.c.programme_id.is_not(None),
+        )
+        .exists()
+    )
+    participating = await read.scalar(
+        select(func.count()).where(
+            o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None), takes_part
         )
     )
     municipalities = await read.scalar(
