@@ -53,6 +53,9 @@ class EventLogProjection(BatchProjection):
             Column("payload", JSON, nullable=False),
             Index(f"{p}_events_order", "recorded_at", "stream", "seq"),
             Index(f"{p}_events_aggregate", "aggregate_type", "aggregate_id"),
+            # The log at a past horizon: its count a range of this index (happened by the
+            # valid date, recorded by the known instant), not a scan of the table (1M: 0.4 s).
+            Index(f"{p}_events_horizon", "occurred_at", "recorded_at"),
         )
         self.organisations = Table(
             f"{p}_event_orgs",
