@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from bench.config import Config
 from bench.direct import build_read_models, stored_events
-from bench.figures import Figure
+from bench.figures import Figure, not_measured
 from bench.gateway_app import SECRET_ENV, coordinator_token
 from bench.history.generator import generate
 from bench.suites.graphql import fetch, post_script, serve, stop
@@ -207,8 +207,21 @@ def measure(data: Dataset, seconds: int) -> list[Figure]:
         for name, (query, variables, as_of) in roots(data, middle).items():
             past_body = json.dumps({"query": query, "variables": {**variables, "asOf": as_of}})
             now_body = json.dumps({"query": query, "variables": variables})
-            past, past_answer = _measure(url, past_body, token, seconds)
-            now, _ = _measure(url, now_body, token, seconds)
+            try:
+                past, past_answer = _measure(url, past_body, token, seconds)
+                now, _ = _measure(url, now_body, token, seconds)
+            except (OSError, RuntimeError) as exc:  # one root's failure loses no other figure
+                figures += [
+                    not_measured(
+                        "asof",
+                        f"{name}: {what}, {data.events:,} events",
+                        "ms",
+                        "the present query (no asOf), same data",
+                        f"{type(exc).__name__}: {exc}"[:300],
+                    )
+                    for what in ("p50", "p99")
+                ]
+                continue
             size = len(json.dumps(past_answer))
             for what in ("p50", "p99"):
                 value = past.p50_ms if what == "p50" else past.p99_ms
@@ -245,14 +258,18 @@ def measure(data: Dataset, seconds: int) -> list[Figure]:
 def flatness(figures: list[Figure]) -> list[Figure]:
     """asOf p50 at the largest history against the smallest: flat means a ratio near 1."""
     out: list[Figure] = []
-    sizes = sorted({f.extra["events"] for f in figures})
+    sizes = sorted({f.extra["events"] for f in figures if "events" in f.extra})
     if len(sizes) < 2:
         return out
     small, large = sizes[0], sizes[-1]
     names = list(dict.fromkeys(f.name.rsplit(": ", 1)[0] for f in figures))
     for root in names:
         for what in ("p50", "p99"):
-            pick = {f.extra["events"]: f for f in figures if f.name.startswith(f"{root}: {what},")}
+            pick = {
+                f.extra["events"]: f
+                for f in figures
+                if "events" in f.extra and f.name.startswith(f"{root}: {what},")
+            }
             a, b = pick.get(small), pick.get(large)
             if a is None or b is None or a.value is None or b.value is None:
                 continue
