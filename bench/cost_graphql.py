@@ -140,18 +140,32 @@ class Cost:
     cpu_us: float  # per request, this process (threads included)
     wall_us: float  # per request, one at a time (the round of least CPU)
     plain_cpu_us: float  # the plain endpoint's, same SQL and JSON, same run
+    plain_wall_us: float
     top: str  # the profile's top entries
 
 
 ROUNDS = 10
 
 
+CONCURRENCY = int(os.environ.get("CONCURRENCY", "1"))  # requests in flight at once
+
+
 async def cpu_per_request(send: Callable[[], Awaitable[Any]], n: int) -> tuple[float, float]:
+    """CPU and wall time per request, `CONCURRENCY` requests in flight (wall: per request
+    of the round, the inverse of throughput; with 1, a request's latency)."""
     for _ in range(50):  # warm: caches filled, statements compiled
         await send()
+
+    async def client(count: int) -> None:
+        for _ in range(count):
+            await send()
+
     cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(n):
-        await send()
+    if CONCURRENCY == 1:
+        await client(n)
+    else:
+        await asyncio.gather(*(client(n // CONCURRENCY) for _ in range(CONCURRENCY)))
+        n = n // CONCURRENCY * CONCURRENCY
     return (time.process_time() - cpu) / n * 1e6, (time.perf_counter() - wall) / n * 1e6
 
 
@@ -207,7 +221,7 @@ async def measure(url: str, n: int) -> list[Cost]:
         body = json.dumps({"query": query, "variables": variables}).encode()
         if await post(app, body, token) != await call(plain, path):
             raise RuntimeError(f"{name}: the gateway and the plain endpoint answer differently")
-        (per_request, wall), (plain_per_request, _) = await paired(
+        (per_request, wall), (plain_per_request, plain_wall) = await paired(
             partial(post, app, body, token), partial(call, plain, path), n
         )
         loop = asyncio.get_running_loop()
@@ -224,7 +238,7 @@ async def measure(url: str, n: int) -> list[Cost]:
         pstats.Stats(profile, stream=out).sort_stats(os.environ.get("SORT", "tottime")).print_stats(
             int(os.environ.get("TOP", "5"))
         )
-        results.append(Cost(name, per_request, wall, plain_per_request, out.getvalue()))
+        results.append(Cost(name, per_request, wall, plain_per_request, plain_wall, out.getvalue()))
     return results
 
 
@@ -239,7 +253,10 @@ def main() -> None:
             f"CPU per request of the plain endpoint (same SQL and JSON): {cost.plain_cpu_us:,.0f}"
             f" µs ({ratio:.1f}x)"
         )
-        print(f"wall time per GraphQL request, one at a time: {cost.wall_us:,.0f} µs")
+        print(
+            f"wall time per GraphQL request, {CONCURRENCY} at a time: {cost.wall_us:,.0f} µs"
+            f" (plain: {cost.plain_wall_us:,.0f} µs)"
+        )
         print(cost.top)
 
 

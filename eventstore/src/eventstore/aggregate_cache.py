@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts_schema.replies import AppendedEvent
-from eventstore.records import AggregateHistory, StoredEvent
+from eventstore.records import AggregateHistory, StoredEvent, trusted
 
 Key = tuple[str, str, str]  # (context, aggregate type, aggregate id)
 
@@ -33,14 +33,17 @@ DEFAULT_MAX_EVENTS = 200_000
 def appended(event: StoredEvent) -> AppendedEvent:
     e = event.envelope
     # Built from a stored envelope (validated when sealed or read): nothing to check again.
-    return AppendedEvent.model_construct(
-        event_id=e.event_id,
-        event_type=e.event_type,
-        aggregate_type=e.aggregate_type,
-        aggregate_id=e.aggregate_id,
-        aggregate_version=e.aggregate_version,
-        stream=event.stream,
-        seq=event.seq,
+    return trusted(
+        AppendedEvent,
+        {
+            "event_id": e.event_id,
+            "event_type": e.event_type,
+            "aggregate_type": e.aggregate_type,
+            "aggregate_id": e.aggregate_id,
+            "aggregate_version": e.aggregate_version,
+            "stream": event.stream,
+            "seq": event.seq,
+        },
     )
 
 

@@ -60,10 +60,30 @@ def decode_shared(data: bytes) -> EventEnvelope:
     return envelope
 
 
+def stream_sequence(msg: Msg) -> int:
+    """The stream sequence of a JetStream message, read off its reply subject.
+
+    nats-py's `msg.metadata` parses every field of the subject (a timestamp into a datetime,
+    two dataclasses): ~10 us a message, half of a rebuild's own read cost besides the
+    decode. The catch-up needs the stream sequence alone; in the reply subject's v1 form,
+    `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>`, it
+    is the sixth token. Any other form is left to nats-py.
+    """
+    reply = msg.reply
+    if reply.startswith("$JS.ACK."):
+        tokens = reply.split(".")
+        if len(tokens) == _V1_TOKENS:
+            return int(tokens[5])
+    return msg.metadata.sequence.stream
+
+
+_V1_TOKENS = 9
+
+
 def _stored(msg: Msg, stream: str) -> StoredEvent:
     traceparent = msg.headers.get("traceparent") if msg.headers else None
     return StoredEvent(
-        decode_shared(msg.data), stream, msg.metadata.sequence.stream, msg.subject, traceparent
+        decode_shared(msg.data), stream, stream_sequence(msg), msg.subject, traceparent
     )
 
 

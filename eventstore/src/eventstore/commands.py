@@ -55,7 +55,13 @@ from eventstore.hashing import canonical_json
 from eventstore.observability import trace_headers
 from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.processed import LegacyKeys, processed_commands_for, records_elsewhere
-from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
+from eventstore.records import (
+    AggregateHistory,
+    CommandMetadata,
+    NewEvent,
+    StoredEvent,
+    trusted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +143,18 @@ def parse_consistency_token(token: str) -> dict[str, int]:
 
 def _reply(command_id: str, events: Iterable[AppendedEvent], duplicate: bool) -> CommandAccepted:
     appended_events = tuple(events)
-    # Our own values (a validated command's id, events as stored): built, not re-validated.
-    return CommandAccepted.model_construct(
-        command_id=command_id,
-        events=appended_events,
-        consistency_token=consistency_token(appended_events),
-        duplicate=duplicate,
+    # Our own values (a validated command's id, events as stored): built, not re-validated
+    # (as `model_construct` builds it: `status` left at its default, not counted as set).
+    return trusted(
+        CommandAccepted,
+        {
+            "status": "accepted",
+            "command_id": command_id,
+            "events": appended_events,
+            "consistency_token": consistency_token(appended_events),
+            "duplicate": duplicate,
+        },
+        {"command_id", "events", "consistency_token", "duplicate"},
     )
 
 
@@ -604,7 +616,11 @@ class CommandService:
         reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
         data = json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
         self._pending[command.command_id] = data
-        write = await self._sent(command.command_id, data)  # sent before the reply goes out
+        try:
+            write = await self._sent(command.command_id, data)  # sent before the reply goes out
+        except BaseException:  # (cancelled while sending): not left in memory for good
+            self._pending.pop(command.command_id, None)
+            raise
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
         # The reply as `handle` sends it: the record's JSON of it with `duplicate` (its last

@@ -82,7 +82,8 @@ class Replies:
         if not subscribing.done():
             await asyncio.shield(subscribing)
         if subscribing.cancelled() or subscribing.exception() is not None:
-            self._subscribing = None  # (a connection closing): the next request tries again
+            if self._subscribing is subscribing:  # (not one a later request made meanwhile)
+                self._subscribing = None  # (a connection closing): the next request tries again
             subscribing.result()
         loop = asyncio.get_running_loop()
         token = str(next(self._numbers))

@@ -490,7 +490,7 @@ class RecordWrites:
         self._subscription: asyncio.Future[Subscription] | None = None
         self._gathering: list[tuple[str, bytes, asyncio.Future[None], float]] = []
         self._sending: asyncio.Future[None] | None = None
-        self._unacknowledged: dict[str, asyncio.Future[None]] = {}
+        self._unacknowledged: dict[str, tuple[asyncio.Future[None], asyncio.TimerHandle]] = {}
         self._numbers = itertools.count(1)
 
     async def send(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
@@ -529,8 +529,8 @@ class RecordWrites:
         except Exception as exc:  # no inbox, too large, a connection closing: this write fails
             written.set_exception(exc)
             return
-        self._unacknowledged[token] = written
-        asyncio.get_running_loop().call_later(timeout, self._expired, token)
+        expiry = asyncio.get_running_loop().call_later(timeout, self._expired, token)
+        self._unacknowledged[token] = (written, expiry)
 
     async def _subscribed(self) -> None:
         """The inbox subscribed, once (the writes of a first busy turn wait for one)."""
@@ -547,8 +547,12 @@ class RecordWrites:
             raise
 
     def _acknowledged(self, msg: Msg) -> None:
-        written = self._unacknowledged.pop(msg.subject.rpartition(".")[2], None)
-        if written is None or written.done():
+        waiting = self._unacknowledged.pop(msg.subject.rpartition(".")[2], None)
+        if waiting is None:
+            return
+        written, expiry = waiting
+        expiry.cancel()  # (not left to fire a second after every write)
+        if written.done():
             return
         status = (msg.headers or {}).get("Status")
         if status == "503":  # as `KeyValue.put` reports it
@@ -561,9 +565,9 @@ class RecordWrites:
             written.set_result(None)
 
     def _expired(self, token: str) -> None:
-        written = self._unacknowledged.pop(token, None)
-        if written is not None and not written.done():
-            written.set_exception(nats.errors.TimeoutError())
+        waiting = self._unacknowledged.pop(token, None)
+        if waiting is not None and not waiting[0].done():
+            waiting[0].set_exception(nats.errors.TimeoutError())
 
 
 @dataclass

@@ -10,13 +10,31 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.clock import Clock
 from eventstore.hashing import envelope_hash
 from eventstore.signing import EventSigner
+
+M = TypeVar("M", bound=BaseModel)
+_set = object.__setattr__
+
+
+def trusted(model: type[M], values: dict[str, Any], given: set[str] | None = None) -> M:
+    """`model.model_construct(**values)` for our own values of a plain model (every field in
+    `values`, no aliases, defaults or post-init; `given`: the fields counted as set, all by
+    default), without its walk over the fields: on every command's reply (a quarter of the
+    reply's cost under cProfile)."""
+    made = model.__new__(model)
+    _set(made, "__dict__", values)
+    _set(made, "__pydantic_fields_set__", set(values) if given is None else given)
+    _set(made, "__pydantic_extra__", None)
+    _set(made, "__pydantic_private__", None)
+    return made
 
 
 @dataclass(frozen=True)

@@ -5,26 +5,35 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
+import sqlalchemy
 from sqlalchemy import (
     JSON,
     ClauseElement,
+    Column,
     Engine,
     Executable,
+    Integer,
     MetaData,
     RowMapping,
+    String,
     Table,
     bindparam,
+    create_engine,
+    func,
+    select,
     text,
     true,
 )
 from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
 
 from contracts_schema.calendar import dutch_day
 from eventstore.bitemporal_sql import instant, micros, view
@@ -45,12 +54,17 @@ S = TypeVar("S")
 STATEMENTS_KEPT = 1024  # statements kept by shape (LRU): a few per query the clients send
 INLINE_BELOW = 0.001  # s of CPU: a driver batch cheaper than this runs on the event loop
 UNLEARNED = None  # a kept statement not yet run through SQLAlchemy (its row keys unknown)
+# A JSON text's document and where it ends (json.loads is this, plus a BOM test and two white
+# space scans: ~70% of the cost of decoding a short list such as a participant's lots).
+DOCUMENT = json.JSONDecoder().raw_decode
+log = logging.getLogger(__name__)
 
 
 def _direct(kind: Any, dialect: Any, processor: Any) -> Any:
     """A column's result processor with SQLAlchemy's layers folded into one function where
     they are known, giving the same value: the event log's UTC times (`UtcDateTime` over
-    SQLite's `datetime.fromisoformat`) and JSON text (`json.loads`, no deserializer set)."""
+    SQLite's `datetime.fromisoformat`) and JSON text (`json.loads`, no deserializer set: a
+    text without white space around its document decoded by `raw_decode`, the rest by it)."""
     if processor is None or dialect.name != "sqlite":
         return processor
     if type(kind) is UtcDateTime:
@@ -70,7 +84,13 @@ def _direct(kind: Any, dialect: Any, processor: Any) -> Any:
             return processor
 
         def loads(value: Any) -> Any:
-            return json.loads(value) if type(value) is str else processor(value)
+            if type(value) is not str:
+                return processor(value)
+            try:  # the document alone, as json.loads reads it, without its wrappers' cost
+                found, end = DOCUMENT(value)
+            except ValueError:
+                return json.loads(value)  # its own error, or a value after white space
+            return found if end == len(value) else json.loads(value)
 
         return loads
     return processor
@@ -89,7 +109,8 @@ class DriverForm:
     """
 
     __slots__ = (
-        "compiled", "expanding", "keys", "positions", "processors", "quick", "results", "sql"
+        "compiled", "expanding", "keys", "named", "positions", "processors", "quick", "results",
+        "sql",
     )  # fmt: skip
 
     def __init__(self, statement: Any, keys: Sequence[str], dialect: Any) -> None:
@@ -114,6 +135,7 @@ class DriverForm:
             for i, c in enumerate(columns)
         )
         self.results = tuple((i, f) for i, f in found if f is not None)
+        self.named = tuple((self.keys[i], f) for i, f in self.results)
 
     def run(self, cursor: Any, given: Mapping[str, Any], scalar: bool) -> Any:
         compiled = self.compiled
@@ -138,16 +160,96 @@ class DriverForm:
                 if i == 0:
                     return process(value)
             return value
-        keys = self.keys
+        keys = self.keys  # as many as the row's values (`_result_columns`, checked once)
         if not results:
-            return [dict(zip(keys, row, strict=True)) for row in rows]
+            return [dict(zip(keys, row, strict=False)) for row in rows]
+        named = self.named
         out = []
         for row in rows:
-            values_ = list(row)
-            for i, process in results:
-                values_[i] = process(values_[i])
-            out.append(dict(zip(keys, values_, strict=True)))
+            found = dict(zip(keys, row, strict=False))
+            for key, process in named:
+                found[key] = process(found[key])
+            out.append(found)
         return out
+
+
+_VERDICT: list[str | None] = []  # the process's driver-form check, once (see below)
+
+
+def driver_forms_unavailable(*, again: bool = False) -> str | None:
+    """Why kept statements cannot run as `DriverForm`s with the installed SQLAlchemy, or None.
+
+    The driver form reads SQLAlchemy's compiler internals (`_result_columns`,
+    `_bind_processors`, `_cached_result_processor`, the JSON type's string impl; the minor
+    version is pinned in the pyproject files). Checked once per process, at the read models'
+    start: a probe table (text, JSON, a UTC time, an expanding IN list, a count) is read both
+    ways on an in-memory SQLite and the rows compared. Any difference or missing attribute:
+    every statement runs through SQLAlchemy, and the reason is logged. `again`: check anew.
+    """
+    if again or not _VERDICT:
+        reason = _probe_driver_forms()
+        _VERDICT[:] = [reason]
+        if reason is not None:
+            log.warning(
+                "kept statements run through SQLAlchemy %s, not as driver forms: %s",
+                sqlalchemy.__version__,
+                reason,
+            )
+    return _VERDICT[0]
+
+
+def _probe_driver_forms() -> str | None:
+    metadata = MetaData()
+    table = Table(
+        "probe",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String),
+        Column("doc", JSON),
+        Column("at", UtcDateTime),
+    )
+    rows = (
+        select(table)
+        .where(table.c.id.in_(bindparam("ids", expanding=True)), table.c.name != bindparam("name"))
+        .order_by(table.c.id)
+    )
+    count = select(func.count()).select_from(table).where(table.c.name != bindparam("name"))
+    given = {"ids": [1, 2, 3], "name": "z"}
+    engine = create_engine("sqlite://")
+    try:
+        with engine.connect() as conn:
+            metadata.create_all(conn)
+            conn.execute(
+                table.insert(),
+                [
+                    {
+                        "id": 1,
+                        "name": "a",
+                        "doc": {"k": [1, "x"]},
+                        "at": datetime(2026, 1, 2, tzinfo=UTC),
+                    },
+                    {"id": 2, "name": "b", "doc": None, "at": None},
+                    {"id": 3, "name": "z", "doc": [1.5], "at": datetime(2026, 5, 6, tzinfo=UTC)},
+                ],
+            )
+            result = conn.execute(rows, given)
+            form = DriverForm(rows, list(result.keys()), engine.dialect)
+            read = [dict(r) for r in result.mappings()]
+            total = conn.execute(count, given)
+            counter = DriverForm(count, list(total.keys()), engine.dialect)
+            expected = (read, total.scalar())
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor = driver.cursor()
+            got = (form.run(cursor, given, False), counter.run(cursor, given, True))
+            cursor.close()
+    except Exception as exc:  # an internal missing or changed
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        engine.dispose()
+    if got != expected:
+        return f"the driver form read {got!r} where SQLAlchemy read {expected!r}"
+    return None
 
 
 class ConsistencyError(Exception):
@@ -254,10 +356,12 @@ class ReadModels:
         # until one ran through SQLAlchemy, False where the driver form does not apply
         self._forms: dict[int, tuple[Any, DriverForm | bool | None]] = {}
         self.driver_reads = False  # kept statements on SQLite run as `DriverForm`s
-        self._driven = [0]  # shared: statements run as driver forms (tests read it)
+        self._driven = [0, 0]  # shared: statements run as driver forms, batches on the loop
         self._pending: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]] = []
         self._running: set[asyncio.Future[Any]] = set()
         self._checked: list[tuple[float, list[str]]] = []  # shared: the last integrity check
+        if horizon is None and engine.dialect.name == "sqlite":
+            driver_forms_unavailable()  # at the start: logs why, if kept statements cannot
 
     def at(self, valid: int, known: int, *, present: bool = False) -> ReadModels:
         bound = ReadModels(self.engine, self.runners, horizon=(valid, known))
@@ -382,9 +486,10 @@ class ReadModels:
         items = [(s, p, k) for s, p, k, _ in batch]
         if self.driver_reads:
             forms = [self._form(s) for s, _, _ in items]
-            if all(isinstance(f, DriverForm) and f.quick for f in forms):
+            if all(isinstance(f, DriverForm) and f.quick for f in forms) and self._idle():
                 # Statements whose last round trip cost less CPU than a hop: on the loop,
                 # as the plain endpoint runs its SQL.
+                self._driven[1] += 1
                 try:
                     results = self._execute_driver(items, forms)  # type: ignore[arg-type]
                 except Exception as exc:  # no connection at all: every waiter hears it
@@ -425,7 +530,11 @@ class ReadModels:
     def _execute(
         self, batch: list[tuple[Executable, Mapping[str, Any], bool]]
     ) -> list[tuple[bool, Any]]:
-        learn = self.driver_reads and self.engine.dialect.name == "sqlite"
+        learn = (
+            self.driver_reads
+            and self.engine.dialect.name == "sqlite"
+            and driver_forms_unavailable() is None
+        )
         if learn:
             forms = [self._form(statement) for statement, _, _ in batch]
             if all(isinstance(f, DriverForm) for f in forms):
@@ -443,10 +552,21 @@ class ReadModels:
                     conn.rollback()  # a failed statement ends the transaction (PostgreSQL)
         return results
 
+    def _idle(self) -> bool:
+        """An idle connection waits in the pool: taking it on the loop neither opens a new
+        one (its PRAGMAs may wait on a lock) nor waits for a thread to give one back."""
+        pool = self.engine.pool
+        return isinstance(pool, QueuePool) and pool.checkedin() > 0
+
     @property
     def driven_statements(self) -> int:
         """Statements run as driver forms so far, by this and every bound copy."""
         return self._driven[0]
+
+    @property
+    def batches_on_the_loop(self) -> int:
+        """Driver batches run on the event loop so far (the rest took the thread hop)."""
+        return self._driven[1]
 
     def _form(self, statement: Any) -> DriverForm | bool | None:
         found = self._forms.get(id(statement))

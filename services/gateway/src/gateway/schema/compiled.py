@@ -72,9 +72,17 @@ from contracts_schema.registry.state import ContractKind, ContractStatus
 from gateway.history.horizon import Asked, enter
 from gateway.schema.arguments import argument_reader
 from gateway.schema.context import Context
-from gateway.schema.execution import TEXT, Coerce, _attribute, _leaf_coercion, _shape
+from gateway.schema.execution import (
+    FAILED,
+    TEXT,
+    Coerce,
+    _attribute,
+    _leaf_coercion,
+    _shape,
+    complete_leaf,
+)
 from gateway.schema.guard import DocumentCache, admitted
-from gateway.schema.pagination import _encode
+from gateway.schema.pagination import _encode, page_rows
 from gateway.settings import GatewaySettings
 
 
@@ -101,6 +109,8 @@ ISOFORMAT = DEFAULT_SCALAR_REGISTRY[datetime].serialize  # `methodcaller("isofor
 IDENTITY = DEFAULT_SCALAR_REGISTRY[JSON].serialize  # `lambda v: v`
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # GraphQL's Int
 Run = Callable[[Context, Mapping[str, Any]], Awaitable[Any]]
+# a connection's page: (context, arguments, query, order, narrowed columns, parameters)
+Page = Callable[..., Awaitable[Any]]
 ArgumentReader = Callable[[VariableValues], Mapping[str, Any]]
 
 
@@ -134,34 +144,10 @@ def _complete(value: Any, leaf: Leaf) -> Any:
     """A leaf's value as graphql-core completes it; Fallback where it would report an
     error (a null in a non-null field, a value its coercion refuses)."""
     _, _, _, _, coerce, non_null, is_list, items_non_null, _ = leaf
-    if value is None:
-        if non_null:
-            raise Fallback
-        return None
-    assert coerce is not None
-    if not is_list:
-        if type(value) is str and coerce in TEXT:
-            return value
-        out = coerce(value)
-        if out is None or out is Undefined:
-            raise Fallback
-        return out
-    if not isinstance(value, list | tuple):
+    out = complete_leaf(value, coerce, non_null, is_list, items_non_null)
+    if out is FAILED:
         raise Fallback
-    if coerce in TEXT and all(type(item) is str for item in value):
-        return list(value)
-    items: list[Any] = []
-    for item in value:
-        if item is None:
-            if items_non_null:
-                raise Fallback
-            items.append(None)
-            continue
-        out = coerce(item)
-        if out is None or out is Undefined:
-            raise Fallback
-        items.append(out)
-    return items
+    return out
 
 
 def _write(leaves: Sequence[Leaf], row: Row) -> dict[str, Any]:
@@ -310,6 +296,29 @@ def _directive_variables(document: DocumentNode) -> tuple[str, ...]:
         if isinstance(selection_set, SelectionSetNode):
             todo.extend(selection_set.selections)
     return tuple(sorted(names))
+
+
+async def _settled(
+    out: dict[str, Any], pending: Sequence[tuple[str, Awaitable[Any]]]
+) -> dict[str, Any]:
+    """Each pending field's value in its place in `out`: one awaited alone, several
+    concurrently (as graphql-core: their loaders share a list level's round trip)."""
+    if len(pending) == 1:
+        out[pending[0][0]] = await pending[0][1]
+    elif pending:
+        done = await asyncio.gather(*(p[1] for p in pending), return_exceptions=True)
+        for (key, _), value in zip(pending, done, strict=True):
+            if isinstance(value, BaseException):
+                raise Fallback from value
+            out[key] = value
+    return out
+
+
+async def _enter(context: Context, name: str, args: Mapping[str, Any]) -> None:
+    """A root field's horizon (asOf/knownAt) and read-your-writes wait, as its resolver's."""
+    token = args.get("consistencyToken")
+    await enter(context, name, Asked(args.get("asOf"), args.get("knownAt")), token)
+    await context.consistent(token)
 
 
 class Compiler:
@@ -470,18 +479,7 @@ class Compiler:
                 assert read is not None
                 data[key] = None  # the place of the key in the answer
                 asked.append((key, run, read(values)))  # every root's before any runs
-            pending = [(key, run(context, args)) for key, run, args in asked]
-            if len(pending) == 1:
-                data[pending[0][0]] = await pending[0][1]
-            elif pending:
-                # Root fields of a query run concurrently (as graphql-core): their loaders
-                # share the round trips of a list level.
-                done = await asyncio.gather(*(p[1] for p in pending), return_exceptions=True)
-                for (key, _), value in zip(pending, done, strict=True):
-                    if isinstance(value, BaseException):
-                        raise Fallback from value
-                    data[key] = value
-            return data
+            return await _settled(data, [(key, run(context, args)) for key, run, args in asked])
 
         return plan
 
@@ -507,21 +505,10 @@ class Compiler:
             return None
         leaves: list[Leaf] = []
         for key, found in grouped.items():
-            node = found[0].node
-            if not _plain(found) or node.arguments or node.selection_set is not None:
-                return None
-            if node.name.value == "__typename":
-                leaves.append((key, kind.name, "", None, None, True, False, False, None))
-                continue
-            field = kind.fields.get(node.name.value)
-            attribute = _attribute(field) if field is not None else None
-            if field is None or attribute is None or attribute not in source:
-                return None
-            leaf, non_null, is_list, items_non_null = _shape(field.type)
+            leaf = self._one_leaf(kind, key, found, source)
             if leaf is None:
                 return None
-            column, convert = source[attribute]
-            leaves.append(self._leaf(key, column, convert, leaf, non_null, is_list, items_non_null))
+            leaves.append(leaf)
         return leaves
 
     def _leaf(
@@ -554,9 +541,10 @@ class Compiler:
 
     def _connection(
         self, field: GraphQLField, details: FieldDetailsList
-    ) -> tuple[Callable[[int, Sequence[Row], list[str], bool], Any], set[str], str] | None:
-        """A connection's writer (totalCount, pageInfo, edges with cursors and nodes, nodes),
-        and the columns its nodes read; None when it selects anything else."""
+    ) -> tuple[Page, set[str]] | None:
+        """A connection's page (its rows read by `page_rows`, written as totalCount, pageInfo,
+        edges with cursors and nodes, nodes), and the columns its nodes read; None when it
+        selects anything else."""
         kind = _named_object(field.type)
         grouped = self._sub(kind, details) if kind is not None else None
         if kind is None or grouped is None:
@@ -655,7 +643,29 @@ class Compiler:
             if ("pageInfo", "endCursor") in chosen
             else "none"
         )
-        return write, columns, mode
+
+        async def page(
+            context: Context,
+            args: Mapping[str, Any],
+            query: Any,
+            order: Sequence[tuple[Any, bool]],
+            narrowed: tuple[Any, Sequence[str]] | None,
+            parameters: dict[str, Any],
+        ) -> Any:
+            total, rows, _, more = await page_rows(
+                context,
+                query,
+                order,
+                args.get("first"),
+                args.get("after"),
+                narrowed,
+                parameters,
+                "none",  # the cursors the answer holds are written here (`_cursors`)
+                fill=False,  # narrowed: the plan reads only the columns it selected
+            )
+            return write(total, rows, _cursors(order, rows, mode), more)
+
+        return page, columns
 
     # -- the root fields a plan answers ------------------------------------------------------
 
@@ -663,13 +673,12 @@ class Compiler:
         self, field: GraphQLField, details: FieldDetailsList, node: FieldNode
     ) -> Run | None:
         from gateway.schema.filters import ContractFilter, DateRange, contract_query
-        from gateway.schema.pagination import page_rows
         from gateway.schema.registry_types import CONTRACT_BASE
 
         found = self._connection(field, details)
         if found is None:
             return None
-        write, selected, mode = found
+        page, selected = found
         columns = tuple(sorted({*CONTRACT_BASE, *selected}))
         name = node.name.value
 
@@ -680,18 +689,7 @@ class Compiler:
             expiring = ContractFilter(expiring=DateRange(from_=args["from"], to=args["to"]))
             query, parameters = contract_query(read, expiring, context.principal, active_only=True)
             order = [(c.c.end_date, False), (c.c.contract_id, False)]
-            total, rows, _, more = await page_rows(
-                context,
-                query,
-                order,
-                args.get("first"),
-                args.get("after"),
-                (c, columns),
-                parameters,
-                "none",  # written here (`_cursors`)
-                fill=False,  # the plan reads only the columns it selected
-            )
-            return write(total, rows, _cursors(order, rows, mode), more)
+            return await page(context, args, query, order, (c, columns), parameters)
 
         return run
 
@@ -699,34 +697,21 @@ class Compiler:
         self, field: GraphQLField, details: FieldDetailsList, node: FieldNode
     ) -> Run | None:
         from gateway.schema.events import EventFilter, event_log_query
-        from gateway.schema.pagination import page_rows
 
         found = self._connection(field, details)
         if found is None:
             return None
-        write, _, mode = found  # the event log's pages read whole rows (as its resolver)
+        page, _ = found  # the event log's pages read whole rows (as its resolver)
         definition = EventFilter.__strawberry_definition__  # type: ignore[attr-defined]
         names = {self.names.from_field(f): f.python_name for f in definition.fields}
         name = node.name.value
 
         async def run(context: Context, args: Mapping[str, Any]) -> Any:
-            token = args.get("consistencyToken")
-            await enter(context, name, Asked(args.get("asOf"), args.get("knownAt")), token)
-            await context.consistent(token)
+            await _enter(context, name, args)
             given = args.get("filter")
             f = None if given is None else EventFilter(**{names[k]: v for k, v in given.items()})
             query, order, parameters = event_log_query(context, f)
-            total, rows, _, more = await page_rows(
-                context,
-                query,
-                order,
-                args.get("first"),
-                args.get("after"),
-                None,
-                parameters,
-                "none",
-            )
-            return write(total, rows, _cursors(order, rows, mode), more)
+            return await page(context, args, query, order, None, parameters)
 
         return run
 
@@ -766,7 +751,7 @@ class Compiler:
             own = self._one_leaf(kind, key, found, source)
             if own is None:
                 return None
-            parts.append((key, None, own, ()))
+            parts.append((key, None, [own], ()))
         name = node.name.value
 
         async def participants(
@@ -794,9 +779,7 @@ class Compiler:
         lists = {"participants": participants, "callOffs": call_offs}
 
         async def run(context: Context, args: Mapping[str, Any]) -> Any:
-            token = args.get("consistencyToken")
-            await enter(context, name, Asked(args.get("asOf"), args.get("knownAt")), token)
-            await context.consistent(token)
+            await _enter(context, name, args)
             row = await context.loaders.contract.load(args["contractId"])
             principal = context.principal
             if not row or not may_see_contract(principal, row):
@@ -809,14 +792,7 @@ class Compiler:
                     continue
                 out[key] = None  # its place in the answer
                 pending.append((key, lists[list_name](context, row, leaves, columns)))
-            if pending:
-                # Concurrently, as graphql-core: one round trip for the list level.
-                done = await asyncio.gather(*(p[1] for p in pending), return_exceptions=True)
-                for (key, _), value in zip(pending, done, strict=True):
-                    if isinstance(value, BaseException):
-                        raise Fallback from value
-                    out[key] = value
-            return out
+            return await _settled(out, pending)
 
         return run
 
@@ -826,12 +802,13 @@ class Compiler:
         key: str,
         found: FieldDetailsList,
         source: Mapping[str, tuple[str, Callable[[Any], Any] | None]],
-    ) -> list[Leaf] | None:
+    ) -> Leaf | None:
+        """A selected field that reads a column (or `__typename`) as its leaf; None else."""
         node = found[0].node
-        if node.selection_set is not None:
+        if not _plain(found) or node.arguments or node.selection_set is not None:
             return None
         if node.name.value == "__typename":
-            return [(key, kind.name, "", None, None, True, False, False, None)]
+            return (key, kind.name, "", None, None, True, False, False, None)
         field = kind.fields.get(node.name.value)
         attribute = _attribute(field) if field is not None else None
         if field is None or attribute is None or attribute not in source:
@@ -840,4 +817,4 @@ class Compiler:
         if leaf is None:
             return None
         column, convert = source[attribute]
-        return [self._leaf(key, column, convert, leaf, non_null, is_list, items_non_null)]
+        return self._leaf(key, column, convert, leaf, non_null, is_list, items_non_null)

@@ -357,28 +357,38 @@ def _complete(source: Any, parent: GraphQLObjectType, leaf: Leaf) -> Any:
     if attribute is None:
         return parent.name
     try:
-        value = getattr(source, attribute)
-        if value is None:
-            return FAILED if non_null else None
-        assert coerce is not None
-        if not is_list:
-            out = coerce(value)
-            return FAILED if out is None or out is Undefined else out
-        if not isinstance(value, list | tuple):
-            return FAILED  # anything else graphql-core completes (or refuses) itself
-        if coerce in TEXT and all(type(item) is str for item in value):
-            return list(value)  # text is given as it is
-        items: list[Any] = []
-        for item in value:
-            if item is None:
-                if items_non_null:
-                    return FAILED
-                items.append(None)
-                continue
-            out = coerce(item)
-            if out is None or out is Undefined:
-                return FAILED
-            items.append(out)
-        return items
+        return complete_leaf(getattr(source, attribute), coerce, non_null, is_list, items_non_null)
     except Exception:
         return FAILED
+
+
+def complete_leaf(
+    value: Any, coerce: Coerce | None, non_null: bool, is_list: bool, items_non_null: bool
+) -> Any:
+    """A leaf's value as graphql-core completes it (text as it is, else the type's
+    coercion, item by item for a list); FAILED where graphql-core would report an error
+    (a null where the schema says non-null, a value the coercion refuses)."""
+    if value is None:
+        return FAILED if non_null else None
+    assert coerce is not None
+    if not is_list:
+        if type(value) is str and coerce in TEXT:
+            return value
+        out = coerce(value)
+        return FAILED if out is None or out is Undefined else out
+    if not isinstance(value, list | tuple):
+        return FAILED  # anything else graphql-core completes (or refuses) itself
+    if coerce in TEXT and all(type(item) is str for item in value):
+        return list(value)  # text is given as it is
+    items: list[Any] = []
+    for item in value:
+        if item is None:
+            if items_non_null:
+                return FAILED
+            items.append(None)
+            continue
+        out = coerce(item)
+        if out is None or out is Undefined:
+            return FAILED
+        items.append(out)
+    return items

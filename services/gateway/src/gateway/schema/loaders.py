@@ -80,6 +80,8 @@ def _many(
 
         async def load(keys: list[Any]) -> list[list[Row]]:
             rows = await read.rows(statement, {KEYS: keys, OWN: only})
+            if len(keys) == 1 and type(keys[0]) is str:
+                return [rows]  # all the one key's: text compares in SQL as here
             grouped: dict[Hashable, list[Row]] = defaultdict(list)
             for row in rows:
                 grouped[row[column.name]].append(row)
