@@ -80,7 +80,9 @@ def versioned_table(
     # reads this index alone.
     Index(f"ix_{name}_now", *horizon)
     for filtered in horizon_indexed:
-        Index(f"ix_{name}_{filtered}", table.c[filtered], *horizon, *keys)
+        column = table.c[filtered]
+        rest = [k for k in keys if k is not column]  # a key column filtered on: once
+        Index(f"ix_{name}_{filtered}", column, *horizon, *rest)
     table.info["versioned_key"] = tuple(key)
     return table
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Column, Date, MetaData, Numeric, String, Table
+from sqlalchemy import JSON, Boolean, Column, Date, Index, MetaData, Numeric, String, Table
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment.events import (
@@ -63,7 +63,18 @@ class EnrolmentProjection(VersionedProjection):
             # Takes part (the fold's `enrolled`): once the list is frozen, exactly the list.
             Column("participates", Boolean, nullable=False),
             key=["tender_id", "organisation_code"],
+            # An organisation's participations at a horizon (statistics, the buyer filter).
+            horizon_indexed=["organisation_code"],
         )
+        # A tender's participants at a horizon, read from this index alone: the statistics
+        # per programme walk every tender's (the key index holds neither the valid end nor
+        # `participates`: each version was read from the table, twice the time at 1M events).
+        c = self.participants.c
+        Index(
+            f"ix_{p}_participants_tender",
+            c.tender_id, c.known_to, c.valid_to, c.valid_from, c.known_from, c.participates,
+            c.organisation_code,
+        )  # fmt: skip
         self.call_offs = versioned_table(
             f"{p}_call_offs",
             metadata,

@@ -53,13 +53,19 @@ class EventLogProjection(BatchProjection):
             Column("payload", JSON, nullable=False),
             Index(f"{p}_events_order", "recorded_at", "stream", "seq"),
             Index(f"{p}_events_aggregate", "aggregate_type", "aggregate_id"),
+            # The log at a past horizon: its count a range of this index (happened by the
+            # valid date, recorded by the known instant), not a scan of the table (1M: 0.4 s).
+            Index(f"{p}_events_horizon", "occurred_at", "recorded_at"),
         )
         self.organisations = Table(
             f"{p}_event_orgs",
             metadata,
             Column("stream", String(64), primary_key=True),
             Column("seq", Integer, primary_key=True),
-            Column("code", String(40), primary_key=True, index=True),
+            Column("code", String(40), primary_key=True),
+            # An organisation's events found from its own links (the filter drives from
+            # them), without reading a row of this table.
+            Index(f"ix_{p}_event_orgs_code", "code", "stream", "seq"),
         )
 
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy import RowMapping, bindparam, select
+from sqlalchemy import RowMapping, bindparam, select, tuple_
 from strawberry import relay
 from strawberry.scalars import JSON
 
@@ -179,14 +179,12 @@ def event_log_query(
         if f.recorded_before:
             query = query.where(t.c.recorded_at < bindparam("filter_before"))
         if code is not None:
+            # The organisation's events found from its links (an index by code), not an
+            # EXISTS asked of every event (1M events: the count read the log, ~1 s).
             query = query.where(
-                select(o.c.code)
-                .where(
-                    o.c.stream == t.c.stream,
-                    o.c.seq == t.c.seq,
-                    o.c.code == bindparam(ORGANISATION),
+                tuple_(t.c.stream, t.c.seq).in_(
+                    select(o.c.stream, o.c.seq).where(o.c.code == bindparam(ORGANISATION))
                 )
-                .exists()
             )
         return query
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    and_,
     bindparam,
     false,
     literal_column,
@@ -140,6 +141,7 @@ def contracts_visible(principal: Principal, c: Table, bound: bool = False) -> Co
 
 
 VIEWER = "viewer_organisation"
+NOT_CALL_OFF = [k.value for k in ContractKind if k is not ContractKind.CALL_OFF]
 
 
 def contract_query(
@@ -193,29 +195,31 @@ def contract_query(
         if f.tender_id:
             query = query.where(c.c.tender_id == bindparam("filter_tender"))
         if f.supplier_id:
+            # The supplier's contracts found from its own versions (the supplier index holds
+            # the intervals and the contract), not an EXISTS asked of every contract version
+            # (1M events: the count tested 470k versions, 0.4-1.8 s).
             s = read.contracts.suppliers
             query = query.where(
-                select(s.c.supplier_id)
-                .where(
-                    s.c.contract_id == c.c.contract_id,
-                    s.c.supplier_id == bindparam("filter_supplier"),
+                c.c.contract_id.in_(
+                    select(s.c.contract_id).where(s.c.supplier_id == bindparam("filter_supplier"))
                 )
-                .exists()
             )
         if f.buyer:
             buyer: Any = bindparam("filter_buyer")
             p = read.enrolment.participants
             # A participant uses its tender's contracts; a call-off is only its own
             # participant's (its contracting authority), not every participant's of the tender.
-            enrolled: ColumnElement[bool] = (
-                select(p.c.tender_id)
-                .where(
-                    p.c.tender_id == c.c.tender_id,
-                    p.c.organisation_code == buyer,
-                    p.c.participates.is_(True),
-                    c.c.kind != ContractKind.CALL_OFF.value,
-                )
-                .exists()
+            # Each of the three found by an index (SQLite unites them: a MULTI-INDEX OR), the
+            # tenders from the buyer's own participations, their contracts by tender and kind:
+            # an EXISTS asked of every contract version read the whole history (1M events,
+            # 0.25-0.65 s a count).
+            enrolled: ColumnElement[bool] = and_(
+                c.c.kind.in_(NOT_CALL_OFF),
+                c.c.tender_id.in_(
+                    select(p.c.tender_id).where(
+                        p.c.organisation_code == buyer, p.c.participates.is_(True)
+                    )
+                ),
             )
             if buyer_hidden:
                 enrolled = false()

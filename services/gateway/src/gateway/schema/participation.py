@@ -4,7 +4,7 @@ programme and province (the coordinators' "almost 80% of municipalities take par
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 
 from gateway.schema.context import Info
 
@@ -37,15 +37,23 @@ class OverallParticipation:
 async def overall(info: Info) -> OverallParticipation:
     read = info.context.read
     o, p, t = read.organisations.organisations, read.enrolment.participants, read.tenders.tenders
-    participating = await read.scalar(
-        select(func.count(distinct(p.c.organisation_code)))
+    # Counted from the municipalities (a few hundred), each asking whether it takes part in
+    # some programme's tender: the participants' organisation index holds the intervals, so
+    # the first version at the horizon answers. Counting distinct codes over the join of
+    # every participant with its tender read them all (1M events: 1.5M versions, 2-3 s).
+    takes_part = (
+        select(p.c.tender_id)
         .join(t, t.c.tender_id == p.c.tender_id)
-        .join(o, o.c.code == p.c.organisation_code)
         .where(
+            p.c.organisation_code == o.c.code,
             p.c.participates.is_(True),
-            p.c.organisation_code.like(MUNICIPALITY),
-            o.c.merged_into.is_(None),
             t.c.programme_id.is_not(None),
+        )
+        .exists()
+    )
+    participating = await read.scalar(
+        select(func.count()).where(
+            o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None), takes_part
         )
     )
     municipalities = await read.scalar(
@@ -69,22 +77,27 @@ async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
         .group_by(province)
     )
     municipalities = {r["province"]: int(r["n"]) for r in totals}
-    rows = await read.rows(
-        select(
-            t.c.programme_id,
-            province.label("province"),
-            func.count(distinct(p.c.organisation_code)).label("n"),
-        )
+    # The distinct (programme, municipality) pairs first, from the participants by tender
+    # (as `participationByProgramme`), then each pair's province: joined to the
+    # organisations before the distinct count, every participant version of a municipality
+    # was read by the organisation index, row by row (1M events: 2-7 s).
+    pairs = (
+        select(t.c.programme_id, p.c.organisation_code)
         .join(t, t.c.tender_id == p.c.tender_id)
-        .join(o, o.c.code == p.c.organisation_code)
         .where(
             p.c.participates.is_(True),
             p.c.organisation_code.like(MUNICIPALITY),
-            o.c.merged_into.is_(None),
             t.c.programme_id.is_not(None),
         )
-        .group_by(t.c.programme_id, province)
-        .order_by(t.c.programme_id, province)
+        .distinct()
+        .subquery("pairs")
+    )
+    rows = await read.rows(
+        select(pairs.c.programme_id, province.label("province"), func.count().label("n"))
+        .join(o, o.c.code == pairs.c.organisation_code)
+        .where(o.c.merged_into.is_(None))
+        .group_by(pairs.c.programme_id, province)
+        .order_by(pairs.c.programme_id, province)
     )
     return [
         ProgrammeProvinceRate(
