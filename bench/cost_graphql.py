@@ -138,7 +138,7 @@ async def post(app: ASGIApp, body: bytes, token: str) -> dict[str, Any]:
 class Cost:
     name: str
     cpu_us: float  # per request, this process (threads included)
-    wall_us: float  # per request, one at a time (the round of least CPU)
+    wall_us: float  # per request, CONCURRENCY in flight (the round of least CPU)
     plain_cpu_us: float  # the plain endpoint's, same SQL and JSON, same run
     plain_wall_us: float
     top: str  # the profile's top entries
@@ -147,7 +147,13 @@ class Cost:
 ROUNDS = 10
 
 
-CONCURRENCY = int(os.environ.get("CONCURRENCY", "1"))  # requests in flight at once
+def _concurrency(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"CONCURRENCY: a whole number of requests in flight (>= 1), not {raw!r}")
+    return int(raw)
+
+
+CONCURRENCY = _concurrency(os.environ.get("CONCURRENCY", "1"))  # requests in flight at once
 
 
 async def cpu_per_request(send: Callable[[], Awaitable[Any]], n: int) -> tuple[float, float]:
@@ -160,6 +166,8 @@ async def cpu_per_request(send: Callable[[], Awaitable[Any]], n: int) -> tuple[f
         for _ in range(count):
             await send()
 
+    if n < CONCURRENCY:
+        raise SystemExit(f"CONCURRENCY={CONCURRENCY}: more requests in flight than {n} measured")
     cpu, wall = time.process_time(), time.perf_counter()
     if CONCURRENCY == 1:
         await client(n)

@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from bench.workload import AmendContract
 from contracts_schema.replies import CommandAccepted, CommandRequest
 from contracts_schema.subjects import REGISTRY, command_partition
+from eventstore import inbox
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandService
 from eventstore.flushing import flushed
@@ -59,6 +60,44 @@ async def test_a_request_is_answered_timed_out_or_unheard_as_nc_request(
         await replies.request("nobody.listens", b"", timeout=2.0)
     assert (await replies.request("echo", b"after", timeout=2.0)).data == b"re:after"
     await responder.close()
+
+
+async def test_a_failed_subscribe_is_tried_again_by_the_next_request(
+    nats_server: NatsServer, nats_client: NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reply subscription's first attempt fails (as on a connection closing); the requests
+    # waiting on it fail with it, and the next request subscribes again instead of repeating
+    # the stale failure.
+    responder = await connect(nats_server.url)
+
+    async def echo(msg: Msg) -> None:
+        await responder.publish(msg.reply, b"re:" + msg.data)
+
+    await responder.subscribe("echo", cb=echo)
+    await flushed(responder)
+    real_subscribe = inbox.subscribe_sink
+    attempts: list[str] = []
+
+    async def failing_once(nc: NATS, subject: str, handle: object) -> object:
+        attempts.append(subject)
+        if len(attempts) == 1:
+            await asyncio.sleep(0.01)
+            raise nats.errors.ConnectionClosedError
+        return await real_subscribe(nc, subject, handle)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inbox, "subscribe_sink", failing_once)
+    replies = Replies(nats_client)
+
+    first = await asyncio.gather(
+        replies.request("echo", b"1", timeout=2.0),
+        replies.request("echo", b"2", timeout=2.0),
+        return_exceptions=True,
+    )
+
+    assert [type(r) for r in first] == [nats.errors.ConnectionClosedError] * 2
+    assert (await replies.request("echo", b"3", timeout=2.0)).data == b"re:3"
+    assert (await replies.request("echo", b"4", timeout=2.0)).data == b"re:4"
+    assert len(attempts) == 2
 
 
 async def test_a_record_sent_is_on_the_wire_before_what_follows_it(

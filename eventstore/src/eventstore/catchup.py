@@ -60,6 +60,9 @@ def decode_shared(data: bytes) -> EventEnvelope:
     return envelope
 
 
+_V1_TOKENS = 9  # tokens of a v1 JetStream reply subject
+
+
 def stream_sequence(msg: Msg) -> int:
     """The stream sequence of a JetStream message, read off its reply subject.
 
@@ -75,9 +78,6 @@ def stream_sequence(msg: Msg) -> int:
         if len(tokens) == _V1_TOKENS:
             return int(tokens[5])
     return msg.metadata.sequence.stream
-
-
-_V1_TOKENS = 9
 
 
 def _stored(msg: Msg, stream: str) -> StoredEvent:

@@ -636,6 +636,10 @@ class CommandService:
         send = getattr(self._processed, "send", None)
         if send is None:
             started = self._write(command_id, data)
+            # Tracked before the turn: a command cancelled during it still leaves its write
+            # for `drain` to wait on.
+            self._writes.add(started)
+            started.add_done_callback(self._writes.discard)
             await asyncio.sleep(0)  # the write starts (and is sent) before the reply
             return started
         first: asyncio.Future[None] = await send(command_id, data, RECORD_TIMEOUT)

@@ -51,6 +51,10 @@ async def subscribe_sink(nc: NATS, subject: str, handle: Callable[[Msg], None]) 
     return await nc.subscribe(subject, future=Sink(handle))  # type: ignore[arg-type]
 
 
+def _failed(future: asyncio.Future[Subscription]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
+
+
 class Replies:
     """Requests' replies on one inbox subscription of a connection, each reply to its own
     future: a request is a publish with a reply subject and a future, no task, no `wait_for`.
@@ -74,17 +78,16 @@ class Replies:
     ) -> Msg:
         """As `nc.request`: the reply, or `TimeoutError` / `NoRespondersError`."""
         subscribing = self._subscribing
-        if subscribing is None:
+        if subscribing is None or _failed(subscribing):
+            # None yet, or an earlier one failed (a connection closing): this request tries
+            # again rather than repeating a stale failure.
             self._prefix = self._nc.new_inbox() + "."
             subscribing = self._subscribing = asyncio.ensure_future(
                 subscribe_sink(self._nc, self._prefix + "*", self._answered)
             )
         if not subscribing.done():
+            # Shielded: a request cancelled while it waits leaves the subscribe to the others.
             await asyncio.shield(subscribing)
-        if subscribing.cancelled() or subscribing.exception() is not None:
-            if self._subscribing is subscribing:  # (not one a later request made meanwhile)
-                self._subscribing = None  # (a connection closing): the next request tries again
-            subscribing.result()
         loop = asyncio.get_running_loop()
         token = str(next(self._numbers))
         answer: asyncio.Future[Msg] = loop.create_future()

@@ -89,7 +89,8 @@ def _direct(kind: Any, dialect: Any, processor: Any) -> Any:
             try:  # the document alone, as json.loads reads it, without its wrappers' cost
                 found, end = DOCUMENT(value)
             except ValueError:
-                return json.loads(value)  # its own error, or a value after white space
+                end = -1  # json.loads decides below, its error not chained to this one
+            # Otherwise (white space around, text after the value, invalid) as json.loads does.
             return found if end == len(value) else json.loads(value)
 
         return loads

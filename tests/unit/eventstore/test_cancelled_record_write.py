@@ -1,6 +1,8 @@
 """A command cancelled while its processed-command record is being sent (its caller gone, a
 service stopping) leaves nothing behind in the service's memory of records on their way: the
-events are stored (the truth), a retry is still answered as a duplicate, by its events."""
+events are stored (the truth), a retry is still answered as a duplicate, by its events.
+White-box in one place: what is left behind is read from the service's `_pending`, which no
+public call shows until the process has leaked enough of it to matter."""
 
 from __future__ import annotations
 
