@@ -300,7 +300,7 @@ async def test_f9_a_corrupt_read_model_page_makes_health_not_ok_with_a_reason(
     healthy = await gateway.query("{ health { ok problems } }", token=coordinator)
     assert healthy["data"]["health"] == {"ok": True, "problems": []}
     assert gateway.read is not None
-    gateway.read._checked.clear()  # the check's answer is kept a minute; this test can't wait
+    gateway.read.integrity_check.forget()  # the answer is kept a minute; this test cannot wait
     db = tmp_path / "rm.db"
     with sqlite3.connect(db) as conn:  # everything into the main file, then break it
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

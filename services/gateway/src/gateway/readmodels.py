@@ -40,6 +40,7 @@ from eventstore.bitemporal_sql import instant, micros, view
 from eventstore.commands import parse_consistency_token
 from eventstore.projection import Projection, ProjectionRunner
 from eventstore.timeline import FOREVER
+from gateway.integrity import IntegrityCheck
 from gateway.projections import (
     ContractsProjection,
     EnrolmentProjection,
@@ -360,7 +361,7 @@ class ReadModels:
         self._driven = [0, 0]  # shared: statements run as driver forms, batches on the loop
         self._pending: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]] = []
         self._running: set[asyncio.Future[Any]] = set()
-        self._checked: list[tuple[float, list[str]]] = []  # shared: the last integrity check
+        self.integrity_check = IntegrityCheck(self._integrity)  # shared by every horizon
         if horizon is None and engine.dialect.name == "sqlite":
             driver_forms_unavailable()  # at the start: logs why, if kept statements cannot
 
@@ -371,7 +372,7 @@ class ReadModels:
         bound._statements = self._statements
         bound._forms = self._forms
         bound._driven = self._driven
-        bound._checked = self._checked
+        bound.integrity_check = self.integrity_check
         bound.present = present
         bound.driver_reads = self.driver_reads
         return bound
@@ -615,13 +616,10 @@ class ReadModels:
             form.quick = quick
         return results
 
-    async def integrity(self, max_age: float = 60.0) -> list[str]:
-        """What is wrong with the database file itself (SQLite's quick_check, which reads the
-        whole file: its answer is kept for `max_age` seconds). Empty when whole."""
-        now = time.monotonic()
-        if not self._checked or now - self._checked[0][0] > max_age:
-            self._checked[:] = [(now, await asyncio.to_thread(self._integrity))]
-        return self._checked[0][1]
+    async def integrity(self) -> list[str]:
+        """What is wrong with the database file itself (SQLite's quick_check), as of the last
+        check finished (see `gateway.integrity`). Empty when whole."""
+        return await self.integrity_check.problems()
 
     def _integrity(self) -> list[str]:
         try:
