@@ -62,3 +62,16 @@ async def _changed(check: IntegrityCheck, old: list[str]) -> list[str]:
             return got
         await asyncio.sleep(0.01)
     return old
+
+
+async def test_a_check_that_fails_is_a_problem_not_a_whole_file() -> None:
+    def failing() -> list[str]:
+        raise TimeoutError("QueuePool limit reached")
+
+    check = IntegrityCheck(failing, max_age=60.0, first_wait=5.0)
+
+    found = await check.problems()
+
+    assert len(found) == 1
+    assert "integrity check failed" in found[0]
+    assert "QueuePool limit reached" in found[0]

@@ -10,8 +10,11 @@ then says that it is still running: never "whole" before anything was checked.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 
 class IntegrityCheck:
@@ -51,6 +54,9 @@ class IntegrityCheck:
     async def _run(self) -> None:
         try:
             found = await asyncio.to_thread(self._check)
-            self._answer = (time.monotonic(), found)
+        except Exception as exc:  # (a pool timeout under load): a problem, never "whole"
+            log.warning("read-model integrity check failed: %r", exc)
+            found = [f"the read-model database's integrity check failed: {exc!r}"]
         finally:
             self._running = None
+        self._answer = (time.monotonic(), found)
