@@ -33,6 +33,15 @@ from gateway.projections import (
 from gateway.readmodels import ReadModels
 from tests.integration.gateway.harness import settings
 
+# SQLite's plan text (and, rarely, its choices) changes between versions: the exact plans
+# below are the ones SQLite 3.40 prints. On another version those cases are skipped, not
+# failed; the case that asserts only on the indexes used runs everywhere.
+RECORDED_ON = (3, 40)
+exact_plans = pytest.mark.skipif(
+    sqlite3.sqlite_version_info[:2] != RECORDED_ON,
+    reason=f"plans recorded on SQLite 3.40, this is {sqlite3.sqlite_version}",
+)
+
 TENDERS = f"{TendersProjection().key}_tenders"
 CONTRACTS = f"{ContractsProjection().key}_contracts"
 SUPPLIERS = f"{ContractsProjection().key}_contract_suppliers"
@@ -170,6 +179,7 @@ def _count_and_page(planned: list[tuple[str, list[str]]]) -> tuple[list[str], li
     return counts[0], pages[0]
 
 
+@exact_plans
 @pytest.mark.parametrize("as_of", ["2019-06-01", None], ids=["past", "present"])
 async def test_tenders_by_phase_count_and_page_from_the_phase_index_with_the_intervals(
     read_model: str, as_of: str | None
@@ -192,6 +202,7 @@ async def test_tenders_by_phase_count_and_page_from_the_phase_index_with_the_int
     ]  # fmt: skip
 
 
+@exact_plans
 @pytest.mark.parametrize("as_of", ["2019-06-01", None], ids=["past", "present"])
 async def test_every_tender_counted_from_the_horizon_index_alone(
     read_model: str, as_of: str | None
@@ -209,6 +220,7 @@ EXPIRING = """query Q($asOf: Date) {
 }"""
 
 
+@exact_plans
 @pytest.mark.parametrize("as_of", ["2019-06-01", None], ids=["past", "present"])
 async def test_expiring_contracts_searched_by_their_end_date_range(
     read_model: str, as_of: str | None
@@ -241,6 +253,7 @@ def _one(planned: list[tuple[str, list[str]]], *marks: str) -> list[str]:
     return found[0]
 
 
+@exact_plans
 @pytest.mark.parametrize("as_of", ["2019-06-01", None], ids=["past", "present"])
 async def test_participation_statistics_from_the_municipalities_and_the_tenders(
     read_model: str, as_of: str | None
@@ -279,6 +292,7 @@ def _contracts(filter: str) -> str:
     )
 
 
+@exact_plans
 @pytest.mark.parametrize("as_of", ["2019-06-01", None], ids=["past", "present"])
 async def test_a_suppliers_contracts_found_from_its_own_versions(
     read_model: str, as_of: str | None
@@ -298,6 +312,7 @@ async def test_a_suppliers_contracts_found_from_its_own_versions(
     assert page == expected
 
 
+@exact_plans
 @pytest.mark.parametrize("as_of", ["2019-06-01", None], ids=["past", "present"])
 async def test_a_buyers_contracts_united_from_three_indexes(
     read_model: str, as_of: str | None
@@ -325,6 +340,7 @@ async def test_a_buyers_contracts_united_from_three_indexes(
     assert page == [*expected, "USE TEMP B-TREE FOR ORDER BY"]
 
 
+@exact_plans
 @pytest.mark.parametrize("as_of", ["2019-06-01", None], ids=["past", "present"])
 async def test_contracts_in_a_status_counted_from_the_status_index(
     read_model: str, as_of: str | None
@@ -368,6 +384,7 @@ def _events(filter: str) -> str:
     )
 
 
+@exact_plans
 @pytest.mark.parametrize("as_of", ["2019-06-01", None], ids=["past", "present"])
 async def test_an_organisations_events_found_from_its_links(
     read_model: str, as_of: str | None
@@ -385,6 +402,7 @@ async def test_an_organisations_events_found_from_its_links(
     assert count[0].endswith(f"INDEX sqlite_autoindex_{EVENTS}_1 (stream=? AND seq=?)")
 
 
+@exact_plans
 async def test_the_event_log_at_a_past_date_counted_from_its_horizon_index(
     read_model: str,
 ) -> None:
