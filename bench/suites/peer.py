@@ -4,27 +4,31 @@ Three operations each side, one at a time (the library is synchronous):
 - append: one new event on an aggregate already in memory, saved (ours: EventStore.append);
 - command: load the aggregate from its events, decide, save (ours: send_command to a running
   CommandService, which also records the command id for idempotency);
-- read: every event back, decoded (ours: EventStore.read_stream).
+- read: every event back, decoded, one pass at the end (ours: EventStore.read_stream of the
+  appended events; the library: every notification it recorded, commands' events included).
 Our figure is the value, the library's the baseline: ratio > 1 means we are faster/more.
 
 Stable figures: append and command run in `ROUNDS` short rounds that alternate which side goes
 first, each round on fresh aggregates (the library folds an aggregate from its first event, so
-longer aggregates would slow its later rounds), after one small warm-up round per side that is
+longer aggregates would slow its later rounds; the old suite ran the library's commands on
+aggregates already 11-20 events long and ours on fresh ones), after one small warm-up round per side that is
 not counted. Each figure is the median of the rounds; `extra` keeps every round and the spread
 (max / min). Setup (creating aggregates, starting the service) is outside the clock on both
 sides. Both sides share the bench process and its garbage collector.
 
-Durability, what an acknowledged event survives:
-- ours: JetStream's file store acks after the write to its file, and fsyncs only every
-  `sync_interval` (default two minutes): a process crash loses nothing, an OS crash or power
-  loss can lose the last two minutes;
-- the library on PostgreSQL: the bench's cluster runs with `fsync=off` - the same class;
-- the library on SQLite (WAL journal, as the library sets it): with `synchronous=NORMAL` the
-  same class (the WAL is written at each commit, fsynced at checkpoints). The library's default
-  is `synchronous=FULL`, an fsync at every commit, which is stronger than ours; it is reported
-  as its own row ("fsync per commit") with no target, never as the issue's line. Its rate is
-  the disk's fsync latency, which on the shared machine swings with the other processes' writes.
-The issue's target (>= 2x PostgreSQL, >= 1x SQLite) is judged on the equal-durability rows.
+Durability, what an acknowledged event survives (each pair is equal; see `DURABILITY`):
+- ours against the library on PostgreSQL and on SQLite: JetStream's file store acks after the
+  write to its file and fsyncs every `sync_interval` (default two minutes); the bench's
+  PostgreSQL runs with `fsync=off`; the library's SQLite (WAL journal, as the library sets it)
+  with `synchronous=NORMAL` (WAL written at each commit, fsynced at checkpoints). All three
+  survive a process crash; an OS crash or power loss can lose the last writes.
+- "fsync per commit": the library's own default on SQLite, `synchronous=FULL` (an fsync at
+  every commit), against ours on a second broker started with `sync_interval: always` (an
+  fsync before every ack). Both survive an OS crash. No target on this row; its rates follow
+  the shared disk's fsync latency, which swings with the other processes' writes.
+The issue's line (>= 2x PostgreSQL, >= 1x SQLite) is judged on the first two. The library was
+measured before with `synchronous=FULL` against our unsynced broker: its rate then was the
+disk's fsync latency, the main cause of the swing (see bench/findings.md, "peer7").
 """
 
 from __future__ import annotations
