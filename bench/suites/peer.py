@@ -11,10 +11,10 @@ Our figure is the value, the library's the baseline: ratio > 1 means we are fast
 Stable figures: append and command run in `ROUNDS` short rounds that alternate which side goes
 first, each round on fresh aggregates (the library folds an aggregate from its first event, so
 longer aggregates would slow its later rounds; the old suite ran the library's commands on
-aggregates already 11-20 events long and ours on fresh ones), after one small warm-up round per side that is
-not counted. Each figure is the median of the rounds; `extra` keeps every round and the spread
-(max / min). Setup (creating aggregates, starting the service) is outside the clock on both
-sides. Both sides share the bench process and its garbage collector.
+aggregates already 11-20 events long and ours on fresh ones), after one small warm-up round
+per side that is not counted. Each figure is the median of the rounds; `extra` keeps every
+round and the spread (max / min). Setup (creating aggregates, starting the service) is outside
+the clock on both sides. Both sides share the bench process and its garbage collector.
 
 Durability, what an acknowledged event survives (each pair is equal; see `DURABILITY`):
 - ours against the library on PostgreSQL and on SQLite: JetStream's file store acks after the
