@@ -285,11 +285,16 @@ async def test_participation_statistics_from_the_municipalities_and_the_tenders(
     assert not any(ORGANISATIONS in step for step in by_province[:4])  # after the pairs
 
 
-def _contracts(filter: str) -> str:
+def _first_page(root: str, filter: str, key: str) -> str:
+    """A list root's count and first page at `$asOf`, as the bench asks it."""
     return (
-        "query Q($asOf: Date) { contracts(asOf: $asOf, filter: " + filter + ", first: 20) {"
-        " totalCount edges { node { contractId } } } }"
+        f"query Q($asOf: Date) {{ {root}(asOf: $asOf, filter: {filter}, first: 20) {{"
+        f" totalCount edges {{ node {{ {key} }} }} }} }}"
     )
+
+
+def _contracts(filter: str) -> str:
+    return _first_page("contracts", filter, "contractId")
 
 
 @exact_plans
@@ -378,10 +383,7 @@ async def test_a_status_beside_a_narrower_filter_leaves_the_narrower_one_to_driv
 
 
 def _events(filter: str) -> str:
-    return (
-        "query Q($asOf: Date) { events(asOf: $asOf, filter: " + filter + ", first: 20) {"
-        " totalCount edges { node { eventId } } } }"
-    )
+    return _first_page("events", filter, "eventId")
 
 
 @exact_plans
