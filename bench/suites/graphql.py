@@ -26,7 +26,7 @@ from bench.context import BenchContext
 from bench.figures import Figure, not_measured
 from bench.gateway_app import SECRET_ENV, coordinator_token
 from bench.plain_app import CALL_OFFS_TABLE, EVENTS_TABLE
-from bench.wrk import WrkResult, run_wrk
+from bench.wrk import WrkResult, connections_held, run_wrk, run_wrk_sampled
 from eventstore.nats_launcher import free_port
 from eventstore.sql import make_engine
 from gateway.planner import analyze
@@ -203,6 +203,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     single = serve("bench.gateway_app:create", env, oport, "/healthz")
     plain = serve("bench.plain_app:create", env, pport, "/plain/framework?id=none")
     results: dict[str, tuple[WrkResult, WrkResult, WrkResult, bool]] = {}
+    spreads: dict[str, list[int]] = {}  # wrk's connections each gateway worker held
     c, seconds = ctx.config.http_connections, ctx.config.http_seconds
     try:
         for name, (query, variables, path) in queries.items():
@@ -230,11 +231,18 @@ async def run(ctx: BenchContext) -> list[Figure]:
                     (plain_url, None),
                 ):
                     run_wrk(warm_url, WARM_UP_SECONDS, c, warm_script)
-                g = run_wrk(graphql_url, seconds, c, script)
+                g, spread = run_wrk_sampled(
+                    graphql_url,
+                    seconds,
+                    c,
+                    script,
+                    lambda: connections_held(gport, [p.pid for p in gateway]),
+                )
                 one = run_wrk(single_url, seconds, c, script)
             finally:
                 os.unlink(script)
             results[name] = (g, one, run_wrk(plain_url, seconds, c), same)
+            spreads[name] = spread
     finally:
         for process in (*gateway, single, plain):
             stop(process)
@@ -243,6 +251,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         note = "" if same else "ANSWERS DIFFER from the plain endpoint's; "
         note += f"{g.errors} failed requests; " if g.errors else ""
         note += f"gateway: {GATEWAY_WORKERS} worker processes, plain: one process"
+        note += f"; the workers held {'/'.join(map(str, spreads[name]))} of the {c} conns"
         for what, unit in (("req/s", "req/s"), ("p50", "ms"), ("p99", "ms")):
             value = {"req/s": g.requests_per_s, "p50": g.p50_ms, "p99": g.p99_ms}[what]
             base = {"req/s": b.requests_per_s, "p50": b.p50_ms, "p99": b.p99_ms}[what]
@@ -255,7 +264,12 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 round(base, 3),
                 higher_is_better=what == "req/s",
                 note=note,
-                extra={"parameters": p, "same_json": same, "gateway_workers": GATEWAY_WORKERS},
+                extra={
+                    "parameters": p,
+                    "same_json": same,
+                    "gateway_workers": GATEWAY_WORKERS,
+                    "connections_per_worker": spreads[name],
+                },
             )
             if what == "req/s":
                 figure.target, figure.target_met = ">= 0.5x plain", value * 2 >= base
