@@ -28,6 +28,8 @@ from enrolment.domain.organisation import (
     rename,
 )
 
+NOW = date(2026, 1, 15)  # the valid day of the decisions below
+
 
 def given(*events: DomainEvent) -> OrganisationState:
     return reduce(evolve, events, OrganisationState(""))
@@ -50,7 +52,7 @@ def registration(code: str, kind: str = "ministry", name: str = "BZK") -> Regist
     ],
 )
 def test_valid_codes_register(code: str, kind: str) -> None:
-    [event] = register(OrganisationState(""), registration(code, kind))
+    [event] = register(OrganisationState(""), registration(code, kind), NOW)
     assert isinstance(event, OrganisationRegistered)
     assert (event.code, event.kind) == (code, kind)
 
@@ -58,7 +60,7 @@ def test_valid_codes_register(code: str, kind: str) -> None:
 @pytest.mark.parametrize("code", ["GM363", "GM03631", "KVK-1234567", "OIN-123", "KVK12345678", "X"])
 def test_malformed_code_is_refused(code: str) -> None:
     with pytest.raises(RuleViolation) as refused:
-        register(OrganisationState(""), registration(code))
+        register(OrganisationState(""), registration(code), NOW)
     assert refused.value.code == "INVALID_ORGANISATION_CODE"
     assert code in refused.value.message
 
@@ -68,19 +70,19 @@ def test_malformed_code_is_refused(code: str) -> None:
 )
 def test_cbs_codes_are_for_municipalities_only(code: str, kind: str) -> None:
     with pytest.raises(RuleViolation) as refused:
-        register(OrganisationState(""), registration(code, kind))
+        register(OrganisationState(""), registration(code, kind), NOW)
     assert refused.value.code == "ORGANISATION_KIND_MISMATCH"
 
 
 def test_registering_the_same_body_again_changes_nothing() -> None:
     state = given(OrganisationRegistered(code="KVK-12345678", name="BZK", kind="ministry"))
-    assert register(state, registration("KVK-12345678")) == []
+    assert register(state, registration("KVK-12345678"), NOW) == []
 
 
 def test_registering_a_known_code_with_other_data_is_refused() -> None:
     state = given(OrganisationRegistered(code="KVK-12345678", name="BZK", kind="ministry"))
     with pytest.raises(RuleViolation) as refused:
-        register(state, registration("KVK-12345678", name="Other"))
+        register(state, registration("KVK-12345678", name="Other"), NOW)
     assert refused.value.code == "ORGANISATION_ALREADY_REGISTERED"
 
 
@@ -92,20 +94,24 @@ def test_reference_list_leaves_a_renamed_municipality_alone() -> None:
     command = RegisterOrganisation(
         command_id="c", code="GM0193", name="Zwolle", kind="municipality", province="Overijssel"
     )
-    assert register_from_reference_list(state, command) == []
+    assert register_from_reference_list(state, command, NOW) == []
 
 
 def test_rename_records_old_and_new_name() -> None:
     state = given(municipality("GM0193", "Zwolle"))
-    [event] = rename(state, RenameOrganisation(command_id="r", code="GM0193", name="Swol"))
-    assert event == OrganisationRenamed(code="GM0193", name="Swol", previous_name="Zwolle")
+    [event] = rename(state, RenameOrganisation(command_id="r", code="GM0193", name="Swol"), NOW)
+    assert event == OrganisationRenamed(
+        code="GM0193", name="Swol", previous_name="Zwolle", renamed_on=NOW
+    )
     assert given(municipality("GM0193", "Zwolle"), event).name == "Swol"
 
 
 def test_rename_of_unknown_organisation_is_refused() -> None:
     with pytest.raises(RuleViolation) as refused:
         rename(
-            OrganisationState(""), RenameOrganisation(command_id="r", code="GM0193", name="Swol")
+            OrganisationState(""),
+            RenameOrganisation(command_id="r", code="GM0193", name="Swol"),
+            NOW,
         )
     assert refused.value.code == "ORGANISATION_UNKNOWN"
 
@@ -119,7 +125,7 @@ def merger(code: str = "GM0175", successor: str = "GM1896") -> MergeMunicipality
 def test_merger_is_recorded_and_the_merged_municipality_can_no_longer_act() -> None:
     state = given(municipality("GM0175", "Ommen"))
     successor = given(municipality("GM1896", "Ommen-Hardenberg"))
-    [event] = merge(state, merger(), successor)
+    [event] = merge(state, merger(), successor, NOW)
     assert event == MunicipalityMerged(
         code="GM0175", successor_code="GM1896", effective_on=date(2026, 1, 1)
     )
@@ -127,6 +133,7 @@ def test_merger_is_recorded_and_the_merged_municipality_can_no_longer_act() -> N
         rename(
             given(municipality("GM0175", "Ommen"), event),
             RenameOrganisation(command_id="r", code="GM0175", name="X"),
+            NOW,
         )
     assert refused.value.code == "ORGANISATION_MERGED"
     assert "GM1896" in refused.value.message
@@ -176,7 +183,7 @@ def test_merger_rules(
     state: OrganisationState, successor: OrganisationState, command: MergeMunicipality, code: str
 ) -> None:
     with pytest.raises(RuleViolation) as refused:
-        merge(state, command, successor)
+        merge(state, command, successor, NOW)
     assert refused.value.code == code
 
 

@@ -47,6 +47,7 @@ class EnrolmentWindowState:
     previous_round_tender_id: str | None = None
     participants: Mapping[str, ParticipantState] = field(default_factory=dict)  # by code
     frozen_on: date | None = None
+    opened_on: date | None = None  # valid day of the opening (None: stored before it was)
 
     @property
     def opened(self) -> bool:
@@ -92,6 +93,7 @@ def evolve(state: EnrolmentWindowState, event: DomainEvent) -> EnrolmentWindowSt
             event.opens_on,
             event.closes_on,
             event.previous_round_tender_id,
+            opened_on=event.opened_on,
         )
     if type(event) in IGNORED:
         return state

@@ -10,6 +10,7 @@ from contracts_schema.errors import RuleViolation
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.state import LotStatus, TenderState, TenderStatus
+from contracts_schema.valid_from import first_day_after, why_not_before
 from registry.domain.award_decide import decide_award
 from registry.domain.facts import FrozenParticipantList
 from registry.domain.rules import DecisionInput, not_allowed, valid_on
@@ -31,6 +32,19 @@ def decide_tender(
         raise RuleViolation(
             "TENDER_NOT_FOUND",
             f"tender {tid} has not been planned; plan it before recording anything about it",
+        )
+    first = first_day_after(on, state.planned_on)
+    if first is not None:
+        raise RuleViolation(
+            "TENDER_NOT_YET_PLANNED",
+            why_not_before(
+                f"{command.command_type} of tender {tid}",
+                on,
+                f"the planning of tender {tid}",
+                first,
+                "Date the fact on or after the planning; a tender is planned once, so its"
+                " planning cannot be dated back.",
+            ),
         )
     if isinstance(command, cmd.LotCommand):
         return decide_award(state, command, on)

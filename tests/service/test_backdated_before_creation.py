@@ -1,0 +1,254 @@
+"""A fact dated before its aggregate began is refused by the owner, never parked by a view.
+
+The owner decides on an aggregate as recorded; every read model folds its events in
+valid-time order. A fact valid before the aggregate's first fact (a CBS list loaded today, a
+past merger recorded afterwards) would land before the aggregate exists in that order: the
+owner accepted it and every view parked it. Now the owner refuses it with a code that names
+the beginning and what to do, and a registration can be dated back by sending it again.
+Commands go through the services; reads through the gateway's GraphQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts_schema.base import Command
+from contracts_schema.calendar import dutch_day
+from contracts_schema.enrolment import commands as en
+from contracts_schema.folds import FOLDS, typed_event
+from contracts_schema.registry import commands as cmd
+from contracts_schema.registry.values import Lot
+from contracts_schema.replies import CommandAccepted
+from contracts_schema.subjects import ENROLMENT
+from eventstore.memory import InMemoryEventStore
+from tests.integration.gateway.harness import Gateway, start_memory_gateway
+from tests.service.bus import InProcessBus
+from tests.service.story import LNVT
+
+MUNICIPALITIES = "cbs_code,name,province\nGM0001,Eendorp,Utrecht\nGM0002,Tweestad,Utrecht\n"
+
+ORGANISATION = """query ($code: String!, $asOf: Date) {
+  organisation(code: $code, asOf: $asOf) { code name mergedInto mergedOn registeredOn }
+}"""
+
+
+def at(year: int, month: int, day: int, hour: int = 10) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+@pytest.fixture
+async def gateway(
+    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
+) -> AsyncIterator[Gateway]:
+    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'views.db'}", commands=bus)
+    try:
+        yield g
+    finally:
+        await g.stop()
+
+
+async def parked(g: Gateway) -> dict[str, int]:
+    """What each read model parked, once it has applied everything stored."""
+    for runner in g.runners:
+        assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+    return {r.projection.key: r.parked_count for r in g.runners if r.parked_count}
+
+
+async def refused(bus: InProcessBus, command: Command, code: str) -> str:
+    reply = await bus.reject(command, code)
+    return reply.message
+
+
+async def organisation(g: Gateway, code: str, as_of: str | None = None) -> Any:
+    body = await g.query(ORGANISATION, {"code": code, "asOf": as_of})
+    assert "errors" not in body, body
+    return body["data"]["organisation"]
+
+
+def merger(occurred: datetime, effective: date = date(2020, 3, 1)) -> en.MergeMunicipality:
+    return en.MergeMunicipality(
+        command_id=f"merge-{occurred.date()}",
+        code="GM0001",
+        successor_code="GM0002",
+        effective_on=effective,
+        occurred_at=occurred,
+    )
+
+
+async def test_a_merger_dated_before_the_registration_is_refused_not_parked(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    await bus.accept(
+        en.LoadMunicipalities(
+            command_id="cbs", csv_text=MUNICIPALITIES, occurred_at=at(2020, 3, 10)
+        )
+    )
+    message = await refused(bus, merger(at(2020, 3, 1)), "ORGANISATION_NOT_YET_REGISTERED")
+    assert "2020-03-10" in message
+    assert "RegisterOrganisation for GM0001 again" in message
+    rename = en.RenameOrganisation(
+        command_id="rename", code="GM0002", name="Twee", occurred_at=at(2020, 3, 9)
+    )
+    await refused(bus, rename, "ORGANISATION_NOT_YET_REGISTERED")
+    assert await parked(gateway) == {}
+    assert (await organisation(gateway, "GM0001"))["mergedInto"] is None
+
+
+async def test_a_registration_dated_back_lets_a_past_merger_in_and_every_view_agrees(
+    gateway: Gateway, bus: InProcessBus, store: InMemoryEventStore
+) -> None:
+    await bus.accept(
+        en.LoadMunicipalities(
+            command_id="cbs", csv_text=MUNICIPALITIES, occurred_at=at(2020, 3, 10)
+        )
+    )
+    for code, name in (("GM0001", "Eendorp"), ("GM0002", "Tweestad")):
+        again = en.RegisterOrganisation(
+            command_id=f"again-{code}",
+            code=code,
+            name=name,
+            kind="municipality",
+            province="Utrecht",
+            occurred_at=at(2019, 1, 1),
+        )
+        [event] = (await bus.accept(again)).events
+        assert event.event_type == "OrganisationRegistered"
+        # Sent once more: it is already registered from then, so nothing changes.
+        assert (await bus.accept(again.model_copy(update={"command_id": f"x-{code}"}))).events == ()
+    other_name = en.RegisterOrganisation(
+        command_id="other", code="GM0001", name="Anders", kind="municipality",
+        province="Utrecht", occurred_at=at(2018, 1, 1),
+    )  # fmt: skip
+    await refused(bus, other_name, "ORGANISATION_ALREADY_REGISTERED")
+    reply = await bus.send(merger(at(2020, 3, 1)))
+    assert isinstance(reply, CommandAccepted), reply
+
+    assert await parked(gateway) == {}
+    assert await organisation(gateway, "GM0001", "2018-12-31") is None
+    assert await organisation(gateway, "GM0001", "2019-06-01") == {
+        "code": "GM0001", "name": "Eendorp", "mergedInto": None, "mergedOn": None,
+        "registeredOn": "2019-01-01",
+    }  # fmt: skip
+    now = await organisation(gateway, "GM0001")
+    assert (now["mergedInto"], now["mergedOn"]) == ("GM0002", "2020-03-01")
+    # The owner's fold gives the same state in the order recorded and in valid-time order.
+    history = await store.load(ENROLMENT, "organisation", "GM0001")
+    fold = FOLDS["enrolment", "organisation"]
+    typed = [(dutch_day(e.envelope.occurred_at), typed_event(e.envelope.event_type,
+              e.envelope.payload)) for e in history.events]  # fmt: skip
+    recorded = fold.replay("GM0001", (event for _, event in typed))
+    by_valid_time = fold.replay(
+        "GM0001", (event for _, event in sorted(typed, key=lambda pair: pair[0]))
+    )
+    assert recorded == by_valid_time
+    assert recorded.registered_on == date(2019, 1, 1)
+
+
+async def test_a_rename_dated_before_the_current_name_is_refused(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    await bus.accept(
+        en.LoadMunicipalities(command_id="cbs", csv_text=MUNICIPALITIES, occurred_at=at(2019, 1, 1))
+    )
+    await bus.accept(
+        en.RenameOrganisation(
+            command_id="r1", code="GM0001", name="Eendorp (U)", occurred_at=at(2021, 1, 1)
+        )
+    )
+    early = en.RenameOrganisation(
+        command_id="r2", code="GM0001", name="Een", occurred_at=at(2020, 1, 1)
+    )
+    await refused(bus, early, "RENAME_OUT_OF_ORDER")
+    assert await parked(gateway) == {}
+    assert (await organisation(gateway, "GM0001"))["name"] == "Eendorp (U)"
+
+
+def planned(occurred: datetime) -> cmd.PlanTender:
+    return cmd.PlanTender(
+        command_id="plan",
+        tender_id="t1",
+        title="Vaste telefonie",
+        contracting_authority=LNVT,
+        procedure="open",
+        framework=False,
+        lots=[Lot(lot_id="a", title="A")],
+        occurred_at=occurred,
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        cmd.PublishPriorInformationNotice(
+            command_id="pin", tender_id="t1", notice_reference="PIN", occurred_at=at(2020, 3, 1)
+        ),
+        cmd.PauseTender(command_id="pause", tender_id="t1", reason="x", occurred_at=at(2020, 3, 9)),
+        cmd.LinkSuccessorTender(
+            command_id="link", tender_id="t1", successor_tender_id="t2", occurred_at=at(2020, 3, 1)
+        ),
+    ],
+    ids=lambda c: c.command_type,
+)
+async def test_a_tender_fact_dated_before_the_planning_is_refused_not_parked(
+    gateway: Gateway, bus: InProcessBus, command: Command
+) -> None:
+    await bus.accept(planned(at(2020, 3, 10)))
+    await refused(bus, command, "TENDER_NOT_YET_PLANNED")
+    assert await parked(gateway) == {}
+
+
+async def test_a_programme_link_dated_before_the_planning_is_refused_not_parked(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    await bus.accept(
+        cmd.PlanProgramme(
+            command_id="p1", programme_id="gt", name="GT", coordinator=LNVT,
+            occurred_at=at(2020, 3, 10),
+        )
+    )  # fmt: skip
+    link = cmd.LinkSuccessorProgramme(
+        command_id="l", programme_id="gt", successor_programme_id="gt2", occurred_at=at(2020, 3, 1)
+    )
+    await refused(bus, link, "PROGRAMME_NOT_YET_PLANNED")
+    assert await parked(gateway) == {}
+
+
+async def test_a_fact_of_the_first_day_an_hour_earlier_follows_it_in_every_view(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    """Valid time is a Dutch day, and within a day the views keep the order recorded: a fact
+    of the planning's own day, dated an hour before it, is no fact before the tender."""
+    await bus.accept(planned(at(2020, 3, 10, 14)))
+    await bus.accept(
+        cmd.CancelTender(
+            command_id="cancel", tender_id="t1", reason="x", occurred_at=at(2020, 3, 10, 9)
+        )
+    )
+    assert await parked(gateway) == {}
+    body = await gateway.query(
+        'query { tender(tenderId: "t1", asOf: "2020-03-10") { phase cancelledOn } }'
+    )
+    assert body["data"]["tender"] == {"phase": "CANCELLED", "cancelledOn": "2020-03-10"}
+
+
+async def test_an_enrolment_dated_before_the_window_was_opened_is_refused_not_parked(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    await bus.accept(planned(at(2019, 1, 10)))
+    await bus.accept(
+        en.OpenEnrolmentWindow(
+            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=date(2019, 1, 15),
+            closes_on=date(2019, 4, 30), occurred_at=at(2019, 1, 20),
+        )
+    )  # fmt: skip
+    enrol = en.EnrolParticipant(
+        command_id="enrol", tender_id="t1", organisation_code="GM0363", lot_ids=["a"],
+        power_of_attorney_ref="volmacht", occurred_at=at(2019, 1, 17),
+    )  # fmt: skip
+    await refused(bus, enrol, "ENROLMENT_WINDOW_NOT_YET_OPENED")
+    assert await parked(gateway) == {}
