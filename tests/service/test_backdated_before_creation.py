@@ -28,7 +28,7 @@ from contracts_schema.subjects import ENROLMENT
 from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
 from tests.service.bus import InProcessBus
-from tests.service.story import LNVT
+from tests.service.story import KPN, LNVT, freeze, plan, publish
 
 MUNICIPALITIES = "cbs_code,name,province\nGM0001,Eendorp,Utrecht\nGM0002,Tweestad,Utrecht\n"
 
@@ -251,4 +251,106 @@ async def test_an_enrolment_dated_before_the_window_was_opened_is_refused_not_pa
         power_of_attorney_ref="volmacht", occurred_at=at(2019, 1, 17),
     )  # fmt: skip
     await refused(bus, enrol, "ENROLMENT_WINDOW_NOT_YET_OPENED")
+    assert await parked(gateway) == {}
+
+
+# --- facts between facts: the same class, after creation ---------------------------------
+# A fact dated before the last fact it depends on lands, in every view's (valid-time) order,
+# where the owner never decided it: a resumption before its pause is parked there; a
+# cancellation before a pause, a freeze before an enrolment it lists, an enrolment before a
+# withdrawal recorded earlier would show another state in the views than the owner's.
+
+
+async def paused_tender(bus: InProcessBus) -> None:
+    await bus.accept(planned(at(2020, 1, 10)))
+    await bus.accept(
+        cmd.PauseTender(command_id="pause", tender_id="t1", reason="x", occurred_at=at(2020, 3, 1))
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        cmd.ResumeTender(command_id="resume", tender_id="t1", occurred_at=at(2020, 2, 1)),
+        cmd.CancelTender(
+            command_id="cancel", tender_id="t1", reason="x", occurred_at=at(2020, 2, 1)
+        ),
+    ],
+    ids=lambda c: c.command_type,
+)
+async def test_a_tender_fact_dated_before_its_pause_is_refused_not_parked(
+    gateway: Gateway, bus: InProcessBus, command: Command
+) -> None:
+    await paused_tender(bus)
+    await refused(bus, command, "DATE_OUT_OF_ORDER")
+    assert await parked(gateway) == {}
+    body = await gateway.query('query { tender(tenderId: "t1") { phase } }')
+    assert body["data"]["tender"] == {"phase": "PAUSED"}
+
+
+async def test_review_proceedings_concluded_before_they_started_are_refused_not_parked(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    await bus.accept(plan())
+    await freeze(bus)
+    await bus.accept(publish())
+    for step in (
+        cmd.RecordBids(command_id="bids", tender_id="gt-connect", lot_id="voice", bid_count=2,
+                       bidder_ids=[KPN], occurred_at=at(2019, 7, 1)),
+        cmd.DecideProvisionalAward(command_id="award", tender_id="gt-connect", lot_id="voice",
+                                   supplier_ids=[KPN], occurred_at=at(2019, 7, 10)),
+        cmd.StartReviewProceedings(command_id="review", tender_id="gt-connect", lot_id="voice",
+                                   forum="Voorzieningenrechter", occurred_at=at(2019, 7, 20)),
+    ):  # fmt: skip
+        await bus.accept(step)
+    conclude = cmd.ConcludeReviewProceedings(
+        command_id="concluded", tender_id="gt-connect", lot_id="voice", outcome="award_upheld",
+        occurred_at=at(2019, 7, 15),
+    )  # fmt: skip
+    await refused(bus, conclude, "DATE_OUT_OF_ORDER")
+    assert await parked(gateway) == {}
+
+
+async def window_with_amsterdam(bus: InProcessBus) -> None:
+    await bus.accept(planned(at(2019, 1, 10)))
+    await bus.accept(
+        en.OpenEnrolmentWindow(
+            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=date(2019, 1, 15),
+            closes_on=date(2019, 4, 30), occurred_at=at(2019, 1, 15),
+        )
+    )  # fmt: skip
+    await bus.accept(
+        en.EnrolParticipant(
+            command_id="enrol", tender_id="t1", organisation_code="GM0363", lot_ids=["a"],
+            power_of_attorney_ref="volmacht", occurred_at=at(2019, 3, 1),
+        )
+    )  # fmt: skip
+
+
+async def test_a_freeze_dated_before_an_enrolment_it_lists_is_refused(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    await window_with_amsterdam(bus)
+    close = en.CloseEnrolmentWindow(command_id="close", tender_id="t1", occurred_at=at(2019, 2, 1))
+    await refused(bus, close, "DATE_OUT_OF_ORDER")
+    assert await parked(gateway) == {}
+
+
+async def test_an_enrolment_dated_before_the_bodys_withdrawal_is_refused(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    """Recorded order: enrolled, withdrawn, enrolled again; by day: enrolled again, enrolled,
+    withdrawn. The owner would count Amsterdam in, every view out."""
+    await window_with_amsterdam(bus)
+    await bus.accept(
+        en.WithdrawParticipant(
+            command_id="withdraw", tender_id="t1", organisation_code="GM0363",
+            occurred_at=at(2019, 4, 1),
+        )
+    )  # fmt: skip
+    again = en.EnrolParticipant(
+        command_id="again", tender_id="t1", organisation_code="GM0363", lot_ids=["a"],
+        power_of_attorney_ref="volmacht", occurred_at=at(2019, 2, 1),
+    )  # fmt: skip
+    await refused(bus, again, "DATE_OUT_OF_ORDER")
     assert await parked(gateway) == {}

@@ -617,7 +617,9 @@ def _enrolment(
         code = h.pick(list(participants))
         lots = h.some(window_lots)
         if frozenset(lots) != participants[code]:
-            on = h.between(opens, closes)
+            # Not before its first enrolment: a body's enrolments follow each other in valid
+            # time as recorded (DATE_OUT_OF_ORDER), so every view counts the same one last.
+            on = h.between(enrolled_on[code], closes)
             steps.append(_enrol(h, tid, code, lots, on))
             participants[code] = frozenset(lots)
             enrolled_on[code] = on  # the enrolment recorded last is the one that counts

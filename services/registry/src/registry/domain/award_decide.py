@@ -95,6 +95,9 @@ def decide_award(state: TenderState, command: cmd.LotCommand, on: date) -> Seque
                     "without pending proceedings",
                     "proceedings were started",
                 )
+            assert lot.review is not None
+            # Every view folds by day: a conclusion before the start would find none there.
+            not_before(on, lot.review.started_on, "concluding review proceedings", "their start")
             return [
                 ev.ReviewProceedingsConcluded(
                     tender_id=tid, lot_id=lid, concluded_on=on, outcome=command.outcome
