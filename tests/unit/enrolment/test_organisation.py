@@ -192,3 +192,106 @@ def test_predecessors_are_found_through_chains_of_mergers() -> None:
     assert predecessors_of("GM0003", successors) == {"GM0001", "GM0002", "GM0004"}
     assert predecessors_of("GM0006", successors) == {"GM0005"}
     assert predecessors_of("GM0001", successors) == frozenset()
+
+
+# --- valid days: nothing before the registration; a registration dated back --------------
+
+LOADED, EARLIER = date(2020, 3, 10), date(2019, 1, 1)
+
+
+def loaded(code: str = "GM0175", name: str = "Ommen", on: date = LOADED) -> OrganisationState:
+    return given(
+        OrganisationRegistered(
+            code=code, name=name, kind="municipality", province="Overijssel", registered_on=on
+        )
+    )
+
+
+def again(code: str = "GM0175", name: str = "Ommen") -> RegisterOrganisation:
+    return RegisterOrganisation(
+        command_id="again", code=code, name=name, kind="municipality", province="Overijssel"
+    )
+
+
+def test_a_merger_or_rename_before_the_registration_day_is_refused() -> None:
+    state, successor = loaded(), loaded("GM1896", "Hardenberg")
+    with pytest.raises(RuleViolation) as refused:
+        merge(state, merger(), successor, date(2020, 3, 9))
+    assert refused.value.code == "ORGANISATION_NOT_YET_REGISTERED"
+    assert "RegisterOrganisation for GM0175 again" in refused.value.message
+    with pytest.raises(RuleViolation) as refused:
+        rename(state, RenameOrganisation(command_id="r", code="GM0175", name="X"), EARLIER)
+    assert refused.value.code == "ORGANISATION_NOT_YET_REGISTERED"
+    # The same day is no day before: every view keeps a day's facts in the order recorded.
+    assert merge(state, merger(), successor, LOADED)
+
+
+def test_a_merger_before_the_successors_registration_is_refused() -> None:
+    successor = loaded("GM1896", "Hardenberg")
+    with pytest.raises(RuleViolation) as refused:
+        merge(loaded(on=EARLIER), merger(), successor, date(2020, 1, 1))
+    assert refused.value.code == "ORGANISATION_NOT_YET_REGISTERED"
+    assert "GM1896" in refused.value.message
+
+
+def test_a_registration_sent_again_earlier_dates_it_back_in_either_order_of_folding() -> None:
+    state = loaded()
+    [back] = register(state, again(), EARLIER)
+    assert back == OrganisationRegistered(
+        code="GM0175", name="Ommen", kind="municipality", province="Overijssel",
+        registered_on=EARLIER,
+    )  # fmt: skip
+    first = OrganisationRegistered(
+        code="GM0175", name="Ommen", kind="municipality", province="Overijssel",
+        registered_on=LOADED,
+    )  # fmt: skip
+    renamed = OrganisationRenamed(
+        code="GM0175", name="Ommen (Ov.)", previous_name="Ommen", renamed_on=date(2021, 1, 1)
+    )
+    recorded = given(first, back, renamed)
+    by_day = given(back, first, renamed)
+    assert recorded == by_day
+    assert (recorded.registered_on, recorded.named_on) == (EARLIER, date(2021, 1, 1))
+    # Now earlier facts fit, and the same registration once more changes nothing.
+    assert merge(given(first, back), merger(), loaded("GM1896", "H", EARLIER), date(2019, 6, 1))
+    assert register(given(first, back), again(), EARLIER) == []
+
+
+def test_a_registration_dated_back_needs_the_details_it_was_registered_with() -> None:
+    with pytest.raises(RuleViolation) as refused:
+        register(loaded(), again(name="Ommen-Vechtdal"), EARLIER)
+    assert refused.value.code == "ORGANISATION_ALREADY_REGISTERED"
+    renamed = given(
+        OrganisationRegistered(
+            code="GM0175", name="Ommen", kind="municipality", province="Overijssel",
+            registered_on=LOADED,
+        ),
+        OrganisationRenamed(code="GM0175", name="O", previous_name="Ommen", renamed_on=LOADED),
+    )  # fmt: skip
+    with pytest.raises(RuleViolation) as refused:
+        register(renamed, again(), EARLIER)
+    assert refused.value.code == "ORGANISATION_ALREADY_REGISTERED"
+    assert "renamed" in refused.value.message
+
+
+def test_a_rename_dated_before_the_current_name_is_refused() -> None:
+    state = given(
+        OrganisationRegistered(
+            code="GM0175", name="Ommen", kind="municipality", province="Overijssel",
+            registered_on=EARLIER,
+        ),
+        OrganisationRenamed(
+            code="GM0175", name="O", previous_name="Ommen", renamed_on=date(2021, 1, 1)
+        ),
+    )  # fmt: skip
+    command = RenameOrganisation(command_id="r", code="GM0175", name="P")
+    with pytest.raises(RuleViolation) as refused:
+        rename(state, command, date(2020, 1, 1))
+    assert refused.value.code == "RENAME_OUT_OF_ORDER"
+    assert rename(state, command, date(2021, 1, 1))
+
+
+def test_organisations_stored_without_valid_days_are_decided_as_before() -> None:
+    legacy = given(municipality("GM0175", "Ommen"))  # no registered_on: nothing to compare
+    assert merge(legacy, merger(), given(municipality("GM1896", "H")), EARLIER)
+    assert register(legacy, again(), EARLIER) == []

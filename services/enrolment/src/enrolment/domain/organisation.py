@@ -83,8 +83,19 @@ def register(
     if not state.registered:
         return [event]
     earlier = state.registered_on is not None and valid_on < state.registered_on
-    if earlier and state.registered_as(event):
-        return [event]  # the same registration, dated back (see OrganisationState)
+    if earlier and state.registered_as(event) and state.name == state.registered_name:
+        # The same registration, dated back (see OrganisationState). Only while it bears the
+        # name it was registered with: readers that keep the latest name recorded (the
+        # notifier's recipients, the reference-data update) then read the same name.
+        return [event]
+    if earlier and state.name != state.registered_name:
+        raise RuleViolation(
+            "ORGANISATION_ALREADY_REGISTERED",
+            f"{command.code} was renamed ({state.registered_name!r} -> {state.name!r}) after"
+            f" its registration on {state.registered_on}; a renamed organisation's"
+            " registration can no longer be dated back, so record facts about it from that"
+            " day on",
+        )
     if not earlier and (state.name, state.kind, state.province) == (
         event.name,
         event.kind,
