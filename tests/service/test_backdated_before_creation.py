@@ -288,12 +288,16 @@ async def test_a_tender_fact_dated_before_its_pause_is_refused_not_parked(
     assert body["data"]["tender"] == {"phase": "PAUSED"}
 
 
-async def test_review_proceedings_concluded_before_they_started_are_refused_not_parked(
-    gateway: Gateway, bus: InProcessBus
-) -> None:
+async def published(bus: InProcessBus) -> None:
     await bus.accept(plan())
     await freeze(bus)
     await bus.accept(publish())
+
+
+async def test_review_proceedings_concluded_before_they_started_are_refused_not_parked(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    await published(bus)
     for step in (
         cmd.RecordBids(command_id="bids", tender_id="gt-connect", lot_id="voice", bid_count=2,
                        bidder_ids=[KPN], occurred_at=at(2019, 7, 1)),
@@ -353,4 +357,43 @@ async def test_an_enrolment_dated_before_the_bodys_withdrawal_is_refused(
         power_of_attorney_ref="volmacht", occurred_at=at(2019, 2, 1),
     )  # fmt: skip
     await refused(bus, again, "DATE_OUT_OF_ORDER")
+    assert await parked(gateway) == {}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        cmd.DecideProvisionalAward(
+            command_id="award",
+            tender_id="gt-connect",
+            lot_id="voice",
+            supplier_ids=[KPN],
+            occurred_at=at(2019, 6, 20),
+        ),
+        cmd.CancelLot(
+            command_id="cancel-lot",
+            tender_id="gt-connect",
+            lot_id="voice",
+            reason="x",
+            occurred_at=at(2019, 6, 20),
+        ),
+        cmd.CancelTender(
+            command_id="cancel", tender_id="gt-connect", reason="x", occurred_at=at(2019, 6, 20)
+        ),
+    ],
+    ids=lambda c: c.command_type,
+)
+async def test_a_lot_fact_dated_before_the_bids_is_refused(
+    gateway: Gateway, bus: InProcessBus, command: Command
+) -> None:
+    """By day the decision (or cancellation) would come before the bids it follows here: the
+    owner would say PROVISIONALLY_AWARDED (CANCELLED), every view BIDS_RECEIVED."""
+    await published(bus)
+    await bus.accept(
+        cmd.RecordBids(
+            command_id="bids", tender_id="gt-connect", lot_id="voice", bid_count=2,
+            bidder_ids=[KPN], occurred_at=at(2019, 7, 1),
+        )
+    )  # fmt: skip
+    await refused(bus, command, "DATE_OUT_OF_ORDER")
     assert await parked(gateway) == {}

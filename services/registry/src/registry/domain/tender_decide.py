@@ -11,7 +11,7 @@ from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.state import LotStatus, TenderState, TenderStatus
 from contracts_schema.valid_from import first_day_after, why_not_before
-from registry.domain.award_decide import decide_award
+from registry.domain.award_decide import decide_award, lot_last_day
 from registry.domain.facts import FrozenParticipantList
 from registry.domain.rules import DecisionInput, not_allowed, not_before, valid_on
 from registry.domain.tender_checks import lot_of, require_status
@@ -111,6 +111,14 @@ def decide_tender(
         case cmd.CancelTender():
             require_status(state, "cancelling", (P, PUB, PAU), "the tender is not yet cancelled")
             _after_last_status_change(state, on, "cancelling")
+            for lot in state.lots:  # the open lots are cancelled with it
+                if lot.status not in (LotStatus.CANCELLED, LotStatus.AWARDED):
+                    not_before(
+                        on,
+                        lot_last_day(lot),
+                        f"cancelling tender {tid}",
+                        f"lot {lot.lot_id}'s last fact",
+                    )
             open_lots = [
                 lot.lot_id
                 for lot in state.lots
@@ -186,6 +194,7 @@ def _frozen_list(facts: object, tender_id: str, on: date) -> FrozenParticipantLi
 def _cancel_lot(state: TenderState, command: cmd.CancelLot, on: date) -> list[DomainEvent]:
     require_status(state, "cancelling a lot", (P, PUB, PAU), "the tender is planned or published")
     lot = lot_of(state, command.lot_id)
+    not_before(on, lot_last_day(lot), f"cancelling lot {lot.lot_id}", "its last fact")
     if lot.status in (LotStatus.CANCELLED, LotStatus.AWARDED):
         raise not_allowed(
             f"cancelling lot {lot.lot_id} of tender {state.tender_id}",
