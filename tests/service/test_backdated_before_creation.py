@@ -22,7 +22,7 @@ from contracts_schema.calendar import dutch_day
 from contracts_schema.enrolment import commands as en
 from contracts_schema.folds import FOLDS, typed_event
 from contracts_schema.registry import commands as cmd
-from contracts_schema.registry.values import Lot
+from contracts_schema.registry.values import ContractSupplier, Lot
 from contracts_schema.replies import CommandAccepted
 from contracts_schema.subjects import ENROLMENT
 from eventstore.memory import InMemoryEventStore
@@ -397,3 +397,78 @@ async def test_a_lot_fact_dated_before_the_bids_is_refused(
     )  # fmt: skip
     await refused(bus, command, "DATE_OUT_OF_ORDER")
     assert await parked(gateway) == {}
+
+
+async def signed_contract(bus: InProcessBus) -> None:
+    await bus.accept(
+        cmd.SignContract(
+            command_id="sign", contract_id="c1", kind="contract", contracting_authority=LNVT,
+            suppliers=[ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=[])],
+            start_date=date(2020, 4, 1), end_date=date(2022, 3, 31),
+            max_extent_date=date(2024, 3, 31), occurred_at=at(2020, 3, 10),
+        )
+    )  # fmt: skip
+
+
+async def test_a_term_change_dated_before_the_last_one_is_refused(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    """By day the earlier-dated amendment would come first and the extension recorded before
+    it would set the end: every view would say 2024-03-31, the owner 2023-03-31."""
+    await signed_contract(bus)
+    await bus.accept(
+        cmd.ExtendContract(
+            command_id="extend", contract_id="c1", new_end_date=date(2024, 3, 31),
+            occurred_at=at(2021, 6, 1),
+        )
+    )  # fmt: skip
+    amend = cmd.AmendContract(
+        command_id="amend", contract_id="c1", summary="Looptijd ingekort",
+        new_end_date=date(2023, 3, 31), occurred_at=at(2021, 1, 1),
+    )  # fmt: skip
+    await refused(bus, amend, "DATE_OUT_OF_ORDER")
+    # A change of the value alone may still be learned late, dated where the contract ran.
+    value = cmd.AmendContract(
+        command_id="value", contract_id="c1", summary="Indexatie", new_value_eur=1000.0,
+        occurred_at=at(2021, 1, 1),
+    )  # fmt: skip
+    await bus.accept(value)
+    assert await parked(gateway) == {}
+
+
+async def test_a_transfer_dated_before_the_last_transfer_is_refused(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    await signed_contract(bus)
+    await bus.accept(
+        cmd.TransferContract(
+            command_id="t1", contract_id="c1", to_authority="GM0363", occurred_at=at(2021, 6, 1)
+        )
+    )
+    earlier = cmd.TransferContract(
+        command_id="t2", contract_id="c1", to_authority="GM0599", occurred_at=at(2021, 1, 1)
+    )
+    await refused(bus, earlier, "DATE_OUT_OF_ORDER")
+    assert await parked(gateway) == {}
+
+
+async def test_two_extensions_dated_out_of_order_leave_the_latest_deadline_everywhere(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    """Recorded: to 31 May (dated March), then to 30 June (dated February). By day the second
+    comes first: the views said 31 May while the owner said 30 June."""
+    await window_with_amsterdam(bus)
+    for command_id, closes_on, day in (("x1", date(2019, 5, 31), 3), ("x2", date(2019, 6, 30), 2)):
+        await bus.accept(
+            en.ExtendEnrolmentWindow(
+                command_id=command_id, tender_id="t1", closes_on=closes_on,
+                occurred_at=at(2019, day, 5),
+            )
+        )  # fmt: skip
+    too_soon = en.ExtendEnrolmentWindow(
+        command_id="x3", tender_id="t1", closes_on=date(2019, 6, 15), occurred_at=at(2019, 4, 1)
+    )
+    await refused(bus, too_soon, "EXTENSION_NOT_LATER")  # the owner's deadline: 30 June
+    assert await parked(gateway) == {}
+    body = await gateway.query('query { tender(tenderId: "t1") { enrolmentWindow { closesOn } } }')
+    assert body["data"]["tender"]["enrolmentWindow"] == {"closesOn": "2019-06-30"}

@@ -101,7 +101,10 @@ def evolve(state: EnrolmentWindowState, event: DomainEvent) -> EnrolmentWindowSt
         raise _error(state, event, "no window was opened")
     match event:
         case EnrolmentWindowExtended():
-            return replace(state, closes_on=event.closes_on)
+            # An extension only moves the deadline later: the latest deadline holds, in
+            # whichever order extensions dated out of order are folded (by day or recorded).
+            latest = max(event.closes_on, state.closes_on or event.closes_on)
+            return replace(state, closes_on=latest)
         case ParticipantEnrolled():
             # The latest enrolment of a body wins, also after a withdrawal.
             participant = ParticipantState(
