@@ -22,7 +22,6 @@ from contracts_schema.calendar import dutch_day
 from contracts_schema.enrolment import commands as en
 from contracts_schema.folds import FOLDS, typed_event
 from contracts_schema.registry import commands as cmd
-from contracts_schema.registry.import_commands import ImportedFact
 from contracts_schema.registry.values import ContractSupplier, Lot
 from contracts_schema.replies import CommandAccepted
 from contracts_schema.subjects import ENROLMENT
@@ -473,26 +472,3 @@ async def test_two_extensions_dated_out_of_order_leave_the_latest_deadline_every
     assert await parked(gateway) == {}
     body = await gateway.query('query { tender(tenderId: "t1") { enrolmentWindow { closesOn } } }')
     assert body["data"]["tender"]["enrolmentWindow"] == {"closesOn": "2019-06-30"}
-
-
-async def test_an_imported_release_dated_before_the_tenders_first_release_is_refused(
-    gateway: Gateway, bus: InProcessBus
-) -> None:
-    ocid = "ocds-gtnl99-order"
-
-    def release(rid: str, day: int, fact: ImportedFact) -> cmd.RecordImportedTenderRelease:
-        on = at(2020, 1, day)
-        return cmd.RecordImportedTenderRelease(
-            command_id=f"import-{rid}", tender_id=ocid, ocid=ocid, release_id=rid,
-            release_date=on, publisher="TenderNed", facts=[fact], occurred_at=on,
-        )  # fmt: skip
-
-    planned_fact = ImportedFact(event_type="TenderPlanned", payload={
-        "tender_id": ocid, "title": "Telefonie", "contracting_authority": LNVT,
-        "procedure": "open", "framework": False, "lots": [{"lot_id": "lot-1", "title": "t"}],
-        "planned_on": "2020-01-10"})  # fmt: skip
-    notice = ImportedFact(event_type="PriorInformationNoticePublished", payload={
-        "tender_id": ocid, "published_on": "2020-01-05", "notice_reference": "PIN"})  # fmt: skip
-    await bus.accept(release("r1", 10, planned_fact))
-    await refused(bus, release("r0", 5, notice), "IMPORT_NOT_APPLICABLE")
-    assert await parked(gateway) == {}

@@ -8,7 +8,6 @@ evaluated instead, and what it refuses becomes a finding, recorded with the prov
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,7 +24,6 @@ from contracts_schema.registry.import_events import (
 )
 from contracts_schema.registry.state import ContractState, TenderState, contract, tender
 from contracts_schema.upcasting import decode
-from contracts_schema.valid_from import first_day_after, why_not_before
 from registry.domain.award_decide import review_pending
 from registry.domain.facts import SigningFacts
 from registry.domain.rules import DecisionInput, standstill_ends_on
@@ -138,22 +136,9 @@ def _contract_rules(
     return rules
 
 
-def _not_before_first_day(kind: str, key: str, ctx: DecisionInput, first: date | None) -> None:
-    """A release dated before the aggregate's first fact would be folded before it exists by
-    every view (by day), so it cannot apply to the history as recorded."""
-    before = first_day_after(ctx.valid_on, first)
-    if before is not None:
-        raise RuleViolation(
-            "IMPORT_NOT_APPLICABLE",
-            why_not_before(f"the release for {kind} {key}", ctx.valid_on, "its first fact",
-                           before, "Import a process's releases in the order of their dates."),
-        )  # fmt: skip
-
-
 def decide_imported_tender(
     state: TenderState, command: cmd.RecordImportedTenderRelease, ctx: DecisionInput
 ) -> Sequence[DomainEvent]:
-    _not_before_first_day("tender", command.tender_id, ctx, state.planned_on)
     events = _facts(command, "tender", "tender_id", command.tender_id)
     base = state if state.exists else tender.initial(command.tender_id)
     _, findings = _record(base, events, tender.evolve, _tender_rules, ctx.facts)
@@ -164,7 +149,6 @@ def decide_imported_tender(
 def decide_imported_contract(
     state: ContractState, command: cmd.RecordImportedContractRelease, ctx: DecisionInput
 ) -> Sequence[DomainEvent]:
-    _not_before_first_day("contract", command.contract_id, ctx, state.signed_on)
     events = _facts(command, "contract", "contract_id", command.contract_id)
     base = state if state.exists else contract.initial(command.contract_id)
     _, findings = _record(base, events, contract.evolve, _contract_rules, ctx.facts)
