@@ -236,22 +236,45 @@ async def test_a_fact_of_the_first_day_an_hour_earlier_follows_it_in_every_view(
     assert body["data"]["tender"] == {"phase": "CANCELLED", "cancelledOn": "2020-03-10"}
 
 
-async def test_an_enrolment_dated_before_the_window_was_opened_is_refused_not_parked(
+WINDOW = """query {
+  tender(tenderId: "t1") { enrolmentWindow { closesOn } }
+  organisation(code: "GM0363") { participations { tenderId lotIds enrolledOn status } }
+}"""
+
+
+async def test_a_window_of_the_past_opened_today_takes_its_enrolments_in_every_view(
     gateway: Gateway, bus: InProcessBus
 ) -> None:
-    await bus.accept(planned(at(2019, 1, 10)))
+    """A window opened without a valid time (so: today) for a period of 2015, its enrolments
+    dated in that period: by day they come before the opening. The views parked them; now
+    the window's fold keeps them, and the window with its participants exists from the
+    opening on, as the owner has it."""
+    await bus.accept(planned(at(2015, 1, 10)))
     await bus.accept(
         en.OpenEnrolmentWindow(
-            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=date(2019, 1, 15),
-            closes_on=date(2019, 4, 30), occurred_at=at(2019, 1, 20),
+            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=date(2015, 2, 1),
+            closes_on=date(2015, 4, 30),
         )
     )  # fmt: skip
-    enrol = en.EnrolParticipant(
-        command_id="enrol", tender_id="t1", organisation_code="GM0363", lot_ids=["a"],
-        power_of_attorney_ref="volmacht", occurred_at=at(2019, 1, 17),
+    await bus.accept(
+        en.EnrolParticipant(
+            command_id="enrol", tender_id="t1", organisation_code="GM0363", lot_ids=["a"],
+            power_of_attorney_ref="volmacht", occurred_at=at(2015, 3, 1),
+        )
     )  # fmt: skip
-    await refused(bus, enrol, "ENROLMENT_WINDOW_NOT_YET_OPENED")
+    await bus.accept(
+        en.ExtendEnrolmentWindow(
+            command_id="extend", tender_id="t1", closes_on=date(2015, 5, 31),
+            occurred_at=at(2015, 4, 1),
+        )
+    )  # fmt: skip
     assert await parked(gateway) == {}
+    body = await gateway.query(WINDOW, token=gateway.token("coordinator"))
+    assert "errors" not in body, body
+    assert body["data"]["tender"]["enrolmentWindow"] == {"closesOn": "2015-05-31"}
+    assert body["data"]["organisation"]["participations"] == [
+        {"tenderId": "t1", "lotIds": ["a"], "enrolledOn": "2015-03-01", "status": "ENROLLED"}
+    ]
 
 
 # --- facts between facts: the same class, after creation ---------------------------------

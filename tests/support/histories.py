@@ -1177,7 +1177,8 @@ def before_creation(history: Sequence[Command]) -> list[tuple[Command, str]]:
     aggregate exists). Sent after the history, none may be recorded or parked by a view.
 
     One per aggregate kind the history has: an organisation (its registration, or the
-    earliest one dated back), a programme, a tender, an enrolment window.
+    earliest one dated back), a programme, a tender. (An enrolment window's facts of its own
+    period may precede the day its opening was recorded as valid: its fold keeps them.)
     """
     probes: list[tuple[Command, str]] = []
     first = history[0].command_id.split("-", 1)[0]  # the history's namespace, h<n>
@@ -1217,23 +1218,5 @@ def before_creation(history: Sequence[Command]) -> list[tuple[Command, str]]:
                 tender_id=tender.tender_id, notice_reference="PIN van voor de planning",
             ),
             "TENDER_NOT_YET_PLANNED",
-        ))  # fmt: skip
-    window = next((c for c in history if isinstance(c, en.OpenEnrolmentWindow)), None)
-    enrolled = next(
-        (
-            c
-            for c in history
-            if isinstance(c, en.EnrolParticipant) and window and c.tender_id == window.tender_id
-        ),
-        None,
-    )
-    if window is not None and enrolled is not None:
-        probes.append((
-            en.EnrolParticipant(
-                command_id=f"{first}-probe-enrol", occurred_at=day_before(window),
-                tender_id=window.tender_id, organisation_code=enrolled.organisation_code,
-                lot_ids=enrolled.lot_ids, power_of_attorney_ref="Volmacht van voor het venster",
-            ),
-            "ENROLMENT_WINDOW_NOT_YET_OPENED",
         ))  # fmt: skip
     return probes

@@ -193,9 +193,6 @@ _CATALOGUE: tuple[Refusal, ...] = (
             "OpenEnrolmentWindow twice with other dates."),
     Refusal("ENROLMENT_WINDOW_NOT_OPENED", "Enrolment needs an open window.", JOINT,
             "EnrolParticipant before the window was opened."),
-    Refusal("ENROLMENT_WINDOW_NOT_YET_OPENED", "Nothing about an enrolment window is true"
-            " before it was opened (valid time).", JOINT, "An enrolment dated before the"
-            " OpenEnrolmentWindow's occurredAt."),
     Refusal("INVALID_ENROLMENT_PERIOD", "An enrolment window opens before it closes; an"
             " extension closes later.", JOINT, "A window from 1 May to 1 April."),
     Refusal("LOT_NOT_IN_TENDER", "A window offers lots of its tender.", JOINT,

@@ -9,8 +9,9 @@ names the aggregate's first day and what to do instead. (A fact of that same day
 later, follows the first fact in every view, whatever its hour.)
 
 The first day is in the creation event (a tender's `planned_on`, a programme's, an
-organisation's `registered_on`, a window's `opened_on`); in an event stored before such a
-field existed it is absent, and nothing can be compared.
+organisation's `registered_on`); in an event stored before such a field existed it is
+absent, and nothing can be compared. (An enrolment window's facts of its own period may
+precede its opening: its fold keeps them, see `contracts_schema.enrolment.state`.)
 """
 
 from __future__ import annotations

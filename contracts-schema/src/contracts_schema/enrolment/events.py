@@ -87,11 +87,6 @@ class EnrolmentWindowOpened(_WindowEvent):
     previous_round_tender_id: Identifier | None = Field(
         default=None, description="The earlier round's tender, for a second-round tender."
     )
-    opened_on: date | None = Field(
-        default=None,
-        description="The day the window was opened (the fact's valid day; bodies may enrol"
-        " from opens_on). Absent in events recorded before the field existed.",
-    )
 
 
 class EnrolmentWindowExtended(_WindowEvent):

@@ -100,14 +100,14 @@ def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
             OpenEnrolmentWindow,
             WINDOW,
             lambda c: c.tender_id,
-            lambda s, c, ctx: enrolment_window.open_window(s, c, ctx.facts, ctx.valid_on),
+            lambda s, c, ctx: enrolment_window.open_window(s, c, ctx.facts),
             open_facts,
         ),
         CommandRoute(
             ExtendEnrolmentWindow,
             WINDOW,
             lambda c: c.tender_id,
-            lambda s, c, ctx: enrolment_window.extend(s, c, ctx.valid_on),
+            lambda s, c, _: enrolment_window.extend(s, c),
         ),
         CommandRoute(
             EnrolParticipant,

@@ -33,7 +33,6 @@ from contracts_schema.enrolment.state import (
     ParticipantState,
 )
 from contracts_schema.errors import RuleViolation
-from contracts_schema.valid_from import first_day_after, why_not_before
 from enrolment.domain.organisation import require_active
 
 EU_RULE = (
@@ -71,28 +70,6 @@ def _require_opened(state: EnrolmentWindowState, tender_id: str) -> None:
         )
 
 
-def _require_opened_by(
-    state: EnrolmentWindowState, tender_id: str, what: str, valid_on: date | None
-) -> None:
-    """Refuse a fact dated before the window was opened (in valid time): every view folds the
-    window in that order, and before its opening there is no window."""
-    _require_opened(state, tender_id)
-    first = first_day_after(valid_on, state.opened_on) if valid_on is not None else None
-    if valid_on is not None and first is not None:
-        raise RuleViolation(
-            "ENROLMENT_WINDOW_NOT_YET_OPENED",
-            why_not_before(
-                what,
-                valid_on,
-                f"the opening of the enrolment window of tender {tender_id}",
-                first,
-                "Date the fact on or after the opening (opensOn, the day bodies may enrol"
-                " from, may lie earlier; the window is opened once, its opening cannot be"
-                " dated back).",
-            ),
-        )
-
-
 def _last_day(participant: ParticipantState) -> date | None:
     days = [d for d in (participant.enrolled_on, participant.withdrawn_on) if d is not None]
     return max(days) if days else None
@@ -120,10 +97,7 @@ def _require_not_frozen(state: EnrolmentWindowState, tender_id: str, what: str) 
 
 
 def open_window(
-    state: EnrolmentWindowState,
-    command: OpenEnrolmentWindow,
-    facts: OpenFacts,
-    valid_on: date | None = None,
+    state: EnrolmentWindowState, command: OpenEnrolmentWindow, facts: OpenFacts
 ) -> Sequence[DomainEvent]:
     event = EnrolmentWindowOpened(
         tender_id=command.tender_id,
@@ -131,7 +105,6 @@ def open_window(
         opens_on=command.opens_on,
         closes_on=command.closes_on,
         previous_round_tender_id=command.previous_round_tender_id,
-        opened_on=valid_on,
     )
     if state.opened:
         same = (tuple(event.lot_ids), event.opens_on, event.previous_round_tender_id)
@@ -184,10 +157,8 @@ def open_window(
     return [event]
 
 
-def extend(
-    state: EnrolmentWindowState, command: ExtendEnrolmentWindow, valid_on: date | None = None
-) -> Sequence[DomainEvent]:
-    _require_opened_by(state, command.tender_id, "the extension", valid_on)
+def extend(state: EnrolmentWindowState, command: ExtendEnrolmentWindow) -> Sequence[DomainEvent]:
+    _require_opened(state, command.tender_id)
     _require_not_frozen(state, command.tender_id, "extension")
     assert state.closes_on is not None
     if command.closes_on == state.closes_on:
@@ -211,7 +182,7 @@ def enrol(
     state: EnrolmentWindowState, command: EnrolParticipant, on: date, facts: EnrolFacts
 ) -> Sequence[DomainEvent]:
     tender_id, code = command.tender_id, command.organisation_code
-    _require_opened_by(state, tender_id, f"the enrolment of {code}", on)
+    _require_opened(state, tender_id)
     _require_not_frozen(state, tender_id, f"enrolment of {code}")
     assert state.opens_on is not None
     assert state.closes_on is not None
@@ -276,7 +247,7 @@ def withdraw(
     state: EnrolmentWindowState, command: WithdrawParticipant, on: date
 ) -> Sequence[DomainEvent]:
     tender_id, code = command.tender_id, command.organisation_code
-    _require_opened_by(state, tender_id, f"the withdrawal of {code}", on)
+    _require_opened(state, tender_id)
     _require_not_frozen(state, tender_id, f"withdrawal of {code}")
     if code not in state.enrolled:
         raise RuleViolation(
@@ -297,7 +268,7 @@ def withdraw(
 def close(
     state: EnrolmentWindowState, command: CloseEnrolmentWindow, on: date
 ) -> Sequence[DomainEvent]:
-    _require_opened_by(state, command.tender_id, "the freeze of the participant list", on)
+    _require_opened(state, command.tender_id)
     if state.frozen_on is not None:
         raise RuleViolation(
             "ENROLMENT_ALREADY_CLOSED",
@@ -311,7 +282,11 @@ def close(
             f"the window of tender {command.tender_id} cannot close on {on}, before it opens"
             f" ({state.opens_on})",
         )
-    days = [(_last_day(p), p.organisation_code) for p in state.participants.values()]
+    days = [
+        (day, p.organisation_code)
+        for p in state.participants.values()
+        if (day := _last_day(p)) is not None
+    ]
     if days:
         day, code = max(days)
         _not_before(on, day, "the freeze of the participant list", f"the last change of {code}")
