@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -38,6 +39,7 @@ from contracts_schema.registry.import_commands import (
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import REGISTRY
+from eventstore.bulk_seal import trusted_sealer
 from eventstore.commands import (
     RECORD_TIMEOUT,
     CommandService,
@@ -57,6 +59,7 @@ from eventstore.last_messages import last_messages
 from eventstore.ports import GroupAppender, ProcessedCommands
 from eventstore.records import CommandMetadata, StoredEvent
 from eventstore.store import EventStore
+from registry import import_lane
 
 IMPORT_SUBJECT = REGISTRY.command_subject(ImportProcessReleases.command_type)
 GROUP_SUBJECT = REGISTRY.command_subject(ImportReleaseGroup.command_type)
@@ -195,8 +198,18 @@ class RegistryCommandService(CommandService):
         )
         stream = self.context.stream
         new = frozenset((stream, t, i) for t, i in empty)  # as a staged store names them
+        counted = Counter(
+            c.command_id for _n, b in batches for r in b.releases for c in (r.tender, *r.contracts)
+        )
+        twice = {cid for cid, k in counted.items() if k > 1}
+        recall = None if known is None else known.recall(self.context.name)
         staged = await asyncio.gather(
-            *(self._stage(n, b, request, known, new, elsewhere) for n, b in batches)
+            *(
+                self._stage(n, b, request, known, new, elsewhere)
+                if not import_lane.fresh(self, b, new, recall, elsewhere, twice)
+                else self._record_fresh(n, b, request, known, new, elsewhere)
+                for n, b in batches
+            )
         )
         alone: list[tuple[int, ImportProcessReleases]] = []
         commits: list[list[_StagedProcess]] = [[]]
@@ -337,6 +350,34 @@ class RegistryCommandService(CommandService):
         events = store.events()
         keys = {(self.context.name, e.aggregate_type, e.aggregate_id) for e in events}
         return _StagedProcess(index, batch, reply, events, held_records(staging), keys)
+
+    async def _record_fresh(
+        self,
+        index: int,
+        batch: ImportProcessReleases,
+        request: CommandRequest,
+        known: _Recalled | None,
+        new: frozenset[tuple[str, str, str]],
+        elsewhere: list[dict[str, bytes | None]],
+    ) -> _StagedProcess | None:
+        """A fresh process through the bulk-record lane (`import_lane`); one the lane does
+        not take is staged the general way."""
+        from registry.routes import build_routes  # the same routes, reading the staged store
+
+        store = StagedStore(self._store, new, trusted_sealer(self._store))
+        routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
+        try:
+            recorded = await import_lane.record(self, store, routes, batch, request)
+        except Exception:
+            recorded = None
+        if recorded is None:
+            return await self._stage(index, batch, request, known, new, elsewhere)
+        if store.count > MAX_BATCH:
+            return None
+        reply, held = recorded
+        events = store.events()
+        keys = {(self.context.name, e.aggregate_type, e.aggregate_id) for e in events}
+        return _StagedProcess(index, batch, reply, events, held, keys)
 
     async def _commit(
         self, processes: list[_StagedProcess]
