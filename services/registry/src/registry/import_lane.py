@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import reduce
 from typing import Any
 
 from contracts_schema.errors import RuleViolation
@@ -32,16 +31,20 @@ from contracts_schema.registry.import_commands import (
     ImportedReleaseOutcome,
     ImportProcessReleases,
     ProcessReleasesImported,
+    RecordImportedContractRelease,
+    RecordImportedTenderRelease,
 )
 from contracts_schema.replies import AppendedEvent, CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import BoundedContext
 from eventstore.aggregate_cache import appended
-from eventstore.commands import CommandRoute, CommandService, DecisionContext, _reply
+from eventstore.commands import CommandService, DecisionContext, _reply
 from eventstore.group_append import StagedStore
 from eventstore.group_commit import Held
 from eventstore.hashing import canonical_json
 from eventstore.observability import trace_headers
-from eventstore.records import AggregateHistory, CommandMetadata, NewEvent
+from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, trusted
+from registry.domain.imported import record_imported_contract, record_imported_tender
+from registry.facts_loaders import imported_signing_facts_loader
 
 # A command id's records as read for the whole group: this context's (id, pre-uniqueness
 # key), None when not read so; the other contexts' (each record's answers by id).
@@ -87,16 +90,18 @@ def fresh(
 async def record(
     service: CommandService,
     store: StagedStore,
-    routes: Sequence[CommandRoute[Any, Any]],
     batch: ImportProcessReleases,
     request: CommandRequest,
 ) -> tuple[ProcessReleasesImported, dict[str, Held]] | None:
     """A fresh process's releases recorded on `store` in order (None: not for this lane,
     nothing of it kept): the reply as `_import_process` gives it, with provisional
-    sequences, and the processed-command records to write once stored."""
-    by_type = {r.command.command_type: r for r in routes}
+    sequences, and the processed-command records to write once stored. The routes' own
+    deciders, aggregate ids and decisions (`record_imported_*`: the decision with the facts
+    folded once, for the findings and for the next command), the contract's facts read as
+    its route reads them, here from `store`."""
     aggregates: dict[tuple[str, str], _Aggregate] = {}
     context = service.context
+    signing_facts = imported_signing_facts_loader(store)
 
     def folded(ctx: BoundedContext, aggregate_type: str, aggregate_id: str) -> Any:
         found = aggregates.get((aggregate_type, aggregate_id))
@@ -111,7 +116,7 @@ async def record(
         for command in (release.tender, *release.contracts):
             if service._too_early(command) is not None:
                 return None
-            route = by_type[command.command_type]
+            route = service._routes[command.command_type]
             decider = route.decider
             aggregate_id = route.aggregate_id(command)
             key = (decider.aggregate_type, aggregate_id)
@@ -122,10 +127,21 @@ async def record(
                     return None
                 aggregate = aggregates[key] = _Aggregate(decider.initial, history)
             now = clock.now()
-            facts = await route.facts(command) if route.facts else None
-            decision = DecisionContext(now=now, valid_at=command.occurred_at or now, facts=facts)
+            facts_folded: Any
             try:
-                decided = tuple(route.decide(aggregate.state, command, decision))
+                if isinstance(command, RecordImportedTenderRelease):
+                    decision = DecisionContext(now, command.occurred_at or now)
+                    decided, facts_folded = record_imported_tender(
+                        aggregate.state, command, decision
+                    )
+                elif isinstance(command, RecordImportedContractRelease):
+                    facts = await signing_facts(command)
+                    decision = DecisionContext(now, command.occurred_at or now, facts)
+                    decided, facts_folded = record_imported_contract(
+                        aggregate.state, command, decision
+                    )
+                else:
+                    return None
             except RuleViolation:
                 return None
             valid_at = decision.valid_at
@@ -141,7 +157,8 @@ async def record(
             )
             headers = trace_headers()
             stored = await store.append(aggregate.history, new_events, meta, headers=headers)
-            aggregate.state = reduce(decider.evolve, decided, aggregate.state)
+            # The facts are folded (for the findings); the provenance is folded onto them.
+            aggregate.state = decider.evolve(facts_folded, decided[-1])
             last = stored[-1]
             aggregate.history = AggregateHistory(
                 context, decider.aggregate_type, aggregate_id, (last,), last.seq
@@ -153,8 +170,7 @@ async def record(
             ).hexdigest()
             held[command.command_id] = Held(command.command_type, fingerprint, reply)
             replies.append(reply)
-        outcomes.append(
-            ImportedReleaseOutcome.model_construct(release_id=release.release_id, replies=replies)
-        )
-    reply_ = ProcessReleasesImported.model_construct(command_id=batch.command_id, releases=outcomes)
-    return reply_, held
+        values = {"release_id": release.release_id, "replies": replies}
+        outcomes.append(trusted(ImportedReleaseOutcome, values))
+    answer = {"status": "imported", "command_id": batch.command_id, "releases": outcomes}
+    return trusted(ProcessReleasesImported, answer, {"command_id", "releases"}), held

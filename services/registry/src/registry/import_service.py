@@ -362,12 +362,9 @@ class RegistryCommandService(CommandService):
     ) -> _StagedProcess | None:
         """A fresh process through the bulk-record lane (`import_lane`); one the lane does
         not take is staged the general way."""
-        from registry.routes import build_routes  # the same routes, reading the staged store
-
         store = StagedStore(self._store, new, trusted_sealer(self._store))
-        routes = [r for r in build_routes(store) if r.command.command_type in _IMPORTED]
         try:
-            recorded = await import_lane.record(self, store, routes, batch, request)
+            recorded = await import_lane.record(self, store, batch, request)
         except Exception:
             recorded = None
         if recorded is None:
