@@ -16,6 +16,10 @@ sequences. A process with a refused release, too many events, an aggregate share
 another process of the group, or whose append fails (another writer moved an aggregate) is
 executed on its own afterwards, as `ImportProcessReleases`: nothing of it was stored, so its
 answer is the one it would have had alone.
+
+A fresh process (its aggregates new, its command ids recorded nowhere) is staged through the
+bulk-record lane (`import_lane`): the same decisions, findings, sealing and records, without
+the general command path per command; anything else is staged the general way.
 """
 
 from __future__ import annotations
