@@ -706,10 +706,15 @@ class CommandService:
             self._pending.pop(command_id, None)
 
     async def drain(self) -> None:
-        """Wait for the processed-command records still being written, and a look for
-        pre-uniqueness keys under way (before a stop)."""
+        """Wait for the processed-command records still being written (acknowledged or timed
+        out), and a look for pre-uniqueness keys under way (before a stop)."""
         while self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        # A record put on the wire by a command cancelled meanwhile is not among `_writes`
+        # (its caller never got its future): the record's own writes know it.
+        drain = getattr(self._processed, "drain", None)
+        if drain is not None:
+            await drain()
         await self._legacy.close()
 
 
