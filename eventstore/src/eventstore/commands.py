@@ -52,7 +52,7 @@ from eventstore.errors import (
     is_transient,
 )
 from eventstore.hashing import canonical_json
-from eventstore.observability import trace_headers
+from eventstore.observability import bind_correlation, trace_headers
 from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.processed import LegacyKeys, processed_commands_for, records_elsewhere
 from eventstore.records import (
@@ -236,6 +236,8 @@ class CommandService:
             return CommandRejected(
                 code="MALFORMED_COMMAND", message=_describe(exc, "command request")
             )
+        # The command's logs carry its correlation id from here on (not parsed again for it).
+        bind_correlation(request.correlation_id or request.command.get("command_id"))
         type_from_subject = subject.rsplit(".", 1)[-1]
         if request.command_type != type_from_subject:
             return CommandRejected(
