@@ -17,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import reduce
 from typing import Any
 
 from contracts_schema.replies import AppendedEvent
@@ -62,28 +61,12 @@ def head_of(history: AggregateHistory) -> AggregateHistory:
 @dataclass
 class CachedAggregate:
     """One aggregate as a command needs it. `commands` maps a command id to the events it
-    appended (as a reply names them), for the duplicate check without a load.
-
-    `state` is the fold up to `head`: `folded` with the events of our own last append
-    (`unfolded`, as decided) folded onto it when first read, so that fold need not be on the
-    path of the command that appended them (`advance_unfolded`)."""
+    appended (as a reply names them), for the duplicate check without a load."""
 
     head: AggregateHistory
-    folded: Any
+    state: Any
     commands: dict[str, tuple[AppendedEvent, ...]] = field(default_factory=dict)
     events: int = 0
-    unfolded: tuple[Any, ...] = ()
-    evolve: Callable[[Any, Any], Any] | None = None
-
-    @property
-    def state(self) -> Any:
-        """The aggregate's state at `head` (raises what folding the unfolded events raises;
-        they stay unfolded then)."""
-        if self.unfolded:
-            assert self.evolve is not None
-            self.folded = reduce(self.evolve, self.unfolded, self.folded)
-            self.unfolded = ()
-        return self.folded
 
     @classmethod
     def of(cls, history: AggregateHistory, state: Any) -> CachedAggregate:
@@ -110,29 +93,10 @@ class CachedAggregate:
         the reply names them, when the caller has them already."""
         if not stored:  # the decision was to change nothing
             return
-        self._moved(stored, named)
-        self.folded, self.unfolded = state, ()
-
-    def advance_unfolded(
-        self,
-        stored: list[StoredEvent],
-        decided: Sequence[Any],
-        evolve: Callable[[Any, Any], Any],
-        named: Sequence[AppendedEvent] | None = None,
-    ) -> None:
-        """As `advance`, with the state left to fold: `decided` (the appended events as
-        validated models, what decoding `stored` gives back) are folded by `evolve` when
-        `state` is next read."""
-        if not stored:
-            return
-        self._moved(stored, named)
-        self.unfolded = (*self.unfolded, *decided)
-        self.evolve = evolve
-
-    def _moved(self, stored: list[StoredEvent], named: Sequence[AppendedEvent] | None) -> None:
         h = self.head
         last = stored[-1]
         self.head = AggregateHistory(h.context, h.aggregate_type, h.aggregate_id, (last,), last.seq)
+        self.state = state
         if named is not None and type(self).add is CachedAggregate.add:
             self._index(stored, named)  # named by the caller already (its reply's events)
         else:
@@ -158,10 +122,6 @@ class AggregateCache:
         if entry is not None:
             self._entries.move_to_end(key)
         return entry
-
-    def holds(self, key: Key, entry: CachedAggregate) -> bool:
-        """Whether `entry` is the one cached under `key` (not a use: the LRU order stays)."""
-        return self._entries.get(key) is entry
 
     def put(self, key: Key, entry: CachedAggregate) -> None:
         self.drop(key)

@@ -195,9 +195,6 @@ class CommandService:
         self._pending: dict[str, bytes] = {}  # records written but not yet confirmed
         self._writes: set[asyncio.Future[None]] = set()
 
-    # Whether the state after our own append is folded off the command's path (`_advance`).
-    fold_later = True
-
     @property
     def command_types(self) -> list[str]:
         return sorted(self._routes)
@@ -348,8 +345,6 @@ class CommandService:
             violation: RuleViolation | None = None
             failure: Exception | None = None
             try:
-                if entry is not None and entry.unfolded and not self._fold_unfolded(key, entry):
-                    entry = None  # our last append could not be folded: loaded afresh below
                 if loading is not None:
                     entry = await loading
                     loading = None
@@ -516,36 +511,15 @@ class CommandService:
     ) -> None:
         """Our append landed: the cached aggregate continues with its events. They are folded
         as decided (validated models of the current version, which is what decoding their
-        stored form gives back), not decoded again from what was just sealed, and not on this
-        command's path: once its reply is written (two loop turns on: the connection's
-        flusher writes in the first), or by whichever command reads the state first."""
-        if not self.fold_later:
-            try:
-                state = reduce(decider.evolve, decided, entry.state)
-            except Exception:  # the events are stored; the next command folds them from the store
-                log.exception("folding the events just appended to %s failed", key)
-                self._cache.drop(key)
-                return
-            entry.advance(stored, state, named)
-            self._cache.grew(key, len(stored))
-            return
-        entry.advance_unfolded(stored, decided, decider.evolve, named)
-        self._cache.grew(key, len(stored))
-        if entry.unfolded:
-            loop = asyncio.get_running_loop()
-            loop.call_soon(loop.call_soon, self._fold_unfolded, key, entry)
-
-    def _fold_unfolded(self, key: Key, entry: CachedAggregate) -> bool:
-        """Fold what our own append left unfolded; False (and out of the cache, for the next
-        command to load from the store) when that fails."""
+        stored form gives back), not decoded again from what was just sealed."""
         try:
-            entry.state  # noqa: B018  (the property folds)
+            state = reduce(decider.evolve, decided, entry.state)
         except Exception:  # the events are stored; the next command folds them from the store
             log.exception("folding the events just appended to %s failed", key)
-            if self._cache.holds(key, entry):
-                self._cache.drop(key)
-            return False
-        return True
+            self._cache.drop(key)
+            return
+        entry.advance(stored, state, named)
+        self._cache.grew(key, len(stored))
 
     def _answer_recorded(
         self, command: Command, fingerprint: str, previous: dict[str, Any]

@@ -76,7 +76,6 @@ class _StagedEntry(CachedAggregate):
 
 
 class _Twin(CommandService):
-    fold_later = False  # a group's next command reads the state at once: no turn to gain
     recalled: Recalled | None = None
     held: dict[str, Held]
     # The other contexts' records (in `_elsewhere`'s order) read for the whole group: each
