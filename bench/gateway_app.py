@@ -1,14 +1,18 @@
 """The gateway's real ASGI app over a rebuilt read model, for the GraphQL benchmark.
 
 Served by uvicorn in its own process (`uvicorn --factory bench.gateway_app:create`) with
-BENCH_READ_MODEL_URL and BENCH_JWT_SECRET set. Read-only: no command bus, no live events,
+BENCH_READ_MODEL_URL and BENCH_JWT_SECRET set; as one of several worker processes on one port
+by `python -m bench.gateway_app PORT`, each on its own socket as the gateway's supervisor gives
+its workers (`gateway.serve.worker_sockets`). Read-only: no command bus, no live events,
 no projection runners (the replay suite already built the tables).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
+import uvicorn
 from starlette.applications import Starlette
 
 from eventstore.collector import freeze_start_up
@@ -16,6 +20,7 @@ from eventstore.sql import make_engine
 from gateway.app import build_app
 from gateway.auth import Role, issue_token
 from gateway.readmodels import ReadModels
+from gateway.serve import listening_socket
 from gateway.settings import GatewaySettings
 
 SECRET_ENV = "BENCH_JWT_SECRET"
@@ -35,3 +40,16 @@ def create() -> Starlette:
     app = build_app(ReadModels(make_engine(url)), settings(url, os.environ[SECRET_ENV]))
     freeze_start_up()  # as the gateway process does (gateway/process.py)
     return app
+
+
+def main() -> None:
+    """One gateway worker on its own socket of port `argv[1]`'s group (SO_REUSEPORT)."""
+    sock = listening_socket("127.0.0.1", int(sys.argv[1]), reuse_port=True)
+    config = uvicorn.Config(
+        "bench.gateway_app:create", factory=True, access_log=False, log_level="warning"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()

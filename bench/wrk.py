@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -34,11 +40,59 @@ def parse(output: str) -> WrkResult:
     return WrkResult(float(rate.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), errors)
 
 
-def run_wrk(url: str, seconds: int, connections: int, script: str | None = None) -> WrkResult:
+def _args(url: str, seconds: int, connections: int, script: str | None) -> list[str]:
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    if script:
-        args += ["-s", script]
+    return [*args, "-s", script, url] if script else [*args, url]
+
+
+def run_wrk(url: str, seconds: int, connections: int, script: str | None = None) -> WrkResult:
     out = subprocess.run(
-        [*args, url], capture_output=True, text=True, timeout=seconds + 60, check=True
+        _args(url, seconds, connections, script),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
     )
     return parse(out.stdout)
+
+
+def run_wrk_sampled(
+    url: str, seconds: int, connections: int, script: str | None, sample: Callable[[], T]
+) -> tuple[WrkResult, T]:
+    """`run_wrk`, with `sample()` taken halfway through the run (e.g. how the servers hold
+    its connections)."""
+    with subprocess.Popen(
+        _args(url, seconds, connections, script), stdout=subprocess.PIPE, text=True
+    ) as wrk:
+        time.sleep(seconds / 2)
+        seen = sample()
+        out, _ = wrk.communicate(timeout=seconds + 60)
+    if wrk.returncode:
+        raise subprocess.CalledProcessError(wrk.returncode, wrk.args, out)
+    return parse(out), seen
+
+
+def connections_held(port: int, pids: list[int]) -> list[int]:
+    """How many established connections to local `port` each process holds (Linux /proc)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if os.path.exists(table):
+            with open(table) as rows:
+                for row in (line.split() for line in rows.readlines()[1:]):
+                    if row[3] == "01" and int(row[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(row[9])
+    held = []
+    for pid in pids:
+        count = 0
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            fds = []
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            count += link.startswith("socket:[") and link[8:-1] in inodes
+        held.append(count)
+    return held

@@ -26,13 +26,14 @@ from bench.context import BenchContext
 from bench.figures import Figure, not_measured
 from bench.gateway_app import SECRET_ENV, coordinator_token
 from bench.plain_app import CALL_OFFS_TABLE, EVENTS_TABLE
-from bench.wrk import WrkResult, run_wrk
+from bench.wrk import WrkResult, connections_held, run_wrk, run_wrk_sampled
 from eventstore.nats_launcher import free_port
 from eventstore.sql import make_engine
 from gateway.planner import analyze
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_WORKERS = 2  # one per core of the bench machine
+WARM_UP_SECONDS = 1
 
 EXPIRING = """query Expiring($from: Date!, $to: Date!) {
   expiringContracts(from: $from, to: $to, first: 20) {
@@ -92,12 +93,9 @@ def pick_parameters(url: str) -> dict[str, str]:
     }
 
 
-def serve(
-    factory: str, env: dict[str, str], port: int, probe: str, workers: int = 1
-) -> subprocess.Popen[bytes]:
+def serve(factory: str, env: dict[str, str], port: int, probe: str) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "uvicorn", "--factory", factory, "--no-access-log"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    args += ["--workers", str(workers)] if workers > 1 else []
     process = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -110,6 +108,30 @@ def serve(
             time.sleep(0.2)
     process.kill()
     raise TimeoutError(f"{factory} did not start")
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on this local TCP port (/proc/net/tcp: state 0A is LISTEN)."""
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    return sum(1 for r in rows if r[3] == "0A" and int(r[1].split(":")[1], 16) == port)
+
+
+def serve_workers(env: dict[str, str], port: int, workers: int) -> list[subprocess.Popen[bytes]]:
+    """The gateway as its supervisor runs it with GT_HTTP_WORKERS: a process per worker, each
+    on its own socket of the port (`gateway.serve.worker_sockets`); up once all listen."""
+    args = [sys.executable, "-m", "bench.gateway_app", str(port)]
+    processes = [
+        subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT) for _ in range(workers)
+    ]
+    deadline = time.monotonic() + 60
+    while listening_sockets(port) < workers:
+        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+            for process in processes:
+                process.kill()
+            raise TimeoutError("the gateway workers did not start")
+        time.sleep(0.2)
+    return processes
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -174,12 +196,14 @@ async def run(ctx: BenchContext) -> list[Figure]:
     }
     env = {"BENCH_READ_MODEL_URL": url, SECRET_ENV: secret}
     gport, oport, pport = free_port(), free_port(), free_port()
-    # The gateway as deployed behind one port with a worker process per core; beside it the
-    # same app as one process, so that the figures show what the workers add.
-    gateway = serve("bench.gateway_app:create", env, gport, "/healthz", GATEWAY_WORKERS)
+    # The gateway as deployed behind one port with a worker process per core (each on its own
+    # socket, as its supervisor runs them); beside it the same app as one process, so that
+    # the figures show what the workers add.
+    gateway = serve_workers(env, gport, GATEWAY_WORKERS)
     single = serve("bench.gateway_app:create", env, oport, "/healthz")
     plain = serve("bench.plain_app:create", env, pport, "/plain/framework?id=none")
     results: dict[str, tuple[WrkResult, WrkResult, WrkResult, bool]] = {}
+    spreads: dict[str, list[int]] = {}  # wrk's connections each gateway worker held
     c, seconds = ctx.config.http_connections, ctx.config.http_seconds
     try:
         for name, (query, variables, path) in queries.items():
@@ -198,20 +222,36 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 )
             script = post_script(body, token)
             try:
-                g = run_wrk(graphql_url, seconds, c, script)
+                # The same warm-up for every side, at the measured concurrency, so that no
+                # side's first requests of a query (a worker's first answer, a cold page
+                # cache) fall into its measured seconds.
+                for warm_url, warm_script in (
+                    (graphql_url, script),
+                    (single_url, script),
+                    (plain_url, None),
+                ):
+                    run_wrk(warm_url, WARM_UP_SECONDS, c, warm_script)
+                g, spread = run_wrk_sampled(
+                    graphql_url,
+                    seconds,
+                    c,
+                    script,
+                    lambda: connections_held(gport, [p.pid for p in gateway]),
+                )
                 one = run_wrk(single_url, seconds, c, script)
             finally:
                 os.unlink(script)
             results[name] = (g, one, run_wrk(plain_url, seconds, c), same)
+            spreads[name] = spread
     finally:
-        stop(gateway)
-        stop(single)
-        stop(plain)
+        for process in (*gateway, single, plain):
+            stop(process)
     figures = []
     for name, (g, one, b, same) in results.items():
         note = "" if same else "ANSWERS DIFFER from the plain endpoint's; "
         note += f"{g.errors} failed requests; " if g.errors else ""
         note += f"gateway: {GATEWAY_WORKERS} worker processes, plain: one process"
+        note += f"; the workers held {'/'.join(map(str, spreads[name]))} of the {c} conns"
         for what, unit in (("req/s", "req/s"), ("p50", "ms"), ("p99", "ms")):
             value = {"req/s": g.requests_per_s, "p50": g.p50_ms, "p99": g.p99_ms}[what]
             base = {"req/s": b.requests_per_s, "p50": b.p50_ms, "p99": b.p99_ms}[what]
@@ -224,7 +264,12 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 round(base, 3),
                 higher_is_better=what == "req/s",
                 note=note,
-                extra={"parameters": p, "same_json": same, "gateway_workers": GATEWAY_WORKERS},
+                extra={
+                    "parameters": p,
+                    "same_json": same,
+                    "gateway_workers": GATEWAY_WORKERS,
+                    "connections_per_worker": spreads[name],
+                },
             )
             if what == "req/s":
                 figure.target, figure.target_met = ">= 0.5x plain", value * 2 >= base

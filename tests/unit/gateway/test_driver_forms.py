@@ -4,13 +4,15 @@ connection; otherwise SQLAlchemy's own execution, in a thread, with the same row
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, event, select
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from eventstore.sql import make_engine
@@ -100,4 +102,56 @@ async def test_with_driver_forms_the_same_rows_and_the_loop_only_with_an_idle_co
             connection.close()
     assert await _names(read, statement, [3]) == ["n3"]
     assert read.batches_on_the_loop == 2
+    read.engine.dispose()
+
+
+async def test_the_loop_never_waits_for_the_pool_a_thread_is_using(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The idle connection is looked for and taken in one step under the pool's own lock, and
+    that lock is only tried: a thread mid checkout (holding it) sends the batch to a thread,
+    where a thread taking the idle connection first would have had the loop open one or wait.
+    With the two steps apart, the loop waited here on the held lock (the test hung)."""
+    monkeypatch.setattr(readmodels, "INLINE_BELOW", 60.0)  # every batch counts as quick
+    assert driver_forms_unavailable(again=True) is None
+    read, statement = _read_models(tmp_path / "kept.db")
+    loop_thread = threading.get_ident()
+    opened_on_the_loop: list[int] = []
+
+    @event.listens_for(read.engine, "connect")
+    def _opened(*_: Any) -> None:
+        if threading.get_ident() == loop_thread:
+            opened_on_the_loop.append(1)
+
+    assert await _names(read, statement, [1]) == ["n1"]  # learned, in a thread
+    assert await _names(read, statement, [2]) == ["n2"]  # a driver form, in a thread
+    assert await _names(read, statement, [3]) == ["n3"]  # on the loop
+    assert read.batches_on_the_loop == 1
+    lock = read.engine.pool._pool.mutex  # type: ignore[attr-defined]
+    holding, release = threading.Event(), threading.Event()
+
+    def mid_checkout() -> None:
+        with lock:
+            holding.set()
+            release.wait()
+
+    holder = threading.Thread(target=mid_checkout)
+    holder.start()
+    holding.wait()
+    try:
+        asked = asyncio.ensure_future(_names(read, statement, [0, 4]))
+        driven = read.driven_statements
+        for _ in range(10_000):  # the loop runs on, until a thread has the batch
+            if read.driven_statements > driven:
+                break
+            await asyncio.sleep(0)
+        assert read.driven_statements > driven
+    finally:
+        release.set()
+        holder.join()
+    assert await asked == ["n0", "n4"]
+    assert read.batches_on_the_loop == 1
+    assert await _names(read, statement, [1, 2]) == ["n1", "n2"]  # the lock free: the loop
+    assert read.batches_on_the_loop == 2
+    assert opened_on_the_loop == []
     read.engine.dispose()

@@ -33,7 +33,7 @@ from eventstore.store import EventStore
 from gateway.planner import analyze_in_this_process
 from gateway.process_config import GatewayConfig
 from gateway.readside import ReadSide, start_read_side
-from gateway.serve import Server, listening_socket
+from gateway.serve import Server, worker_sockets
 
 log = logging.getLogger("gateway")
 T = TypeVar("T")
@@ -232,8 +232,15 @@ def _supervise(config: GatewayConfig, runners: RunnerFactory) -> int:
     the orchestrator to restart the whole (never a port served by fewer workers unseen).
     """
     configure_logging(config.observability)
+    count = config.http.http_workers
     try:
-        sock = inherited_socket() or listening_socket(config.http.http_host, config.http.http_port)
+        # A socket per worker on one port (see `worker_sockets`); an inherited one is shared.
+        inherited = inherited_socket()
+        sockets = (
+            [inherited] * count
+            if inherited is not None
+            else worker_sockets(config.http.http_host, config.http.http_port, count)
+        )
     except (OSError, ValueError) as exc:
         log.critical("gateway: could not start: %s: %s", type(exc).__name__, exc)
         return EXIT_STARTUP
@@ -251,7 +258,7 @@ def _supervise(config: GatewayConfig, runners: RunnerFactory) -> int:
         signal.signal(sig, forward)
     supervisor = os.getpid()
     stop_signals = {signal.SIGINT, signal.SIGTERM}
-    for number in range(config.http.http_workers):
+    for number in range(count):
         if stopping:  # a stop arrived while forking: fork no more, stop those forked
             break
         # Blocked across the fork: a signal is then handled in the parent only once the new
@@ -268,12 +275,17 @@ def _supervise(config: GatewayConfig, runners: RunnerFactory) -> int:
                 if os.getppid() != supervisor:  # it died before prctl: nobody would stop us
                     code = 0
                 else:
-                    code = _run_worker(config, runners, sock, number)
+                    # Only its own: a sibling's socket left open here would keep taking that
+                    # sibling's share of the connections after it died, for nobody to accept.
+                    for other in {id(s): s for s in sockets if s is not sockets[number]}.values():
+                        other.close()
+                    code = _run_worker(config, runners, sockets[number], number)
             finally:
                 os._exit(code)
         workers[pid] = number
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
-    sock.close()  # the workers hold it
+    for sock in {id(s): s for s in sockets}.values():
+        sock.close()  # the workers hold them
     failed = False
     while workers:
         pid, status = os.wait()

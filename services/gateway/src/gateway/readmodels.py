@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from contracts_schema.calendar import dutch_day
 from eventstore.bitemporal_sql import instant, micros, view
@@ -488,12 +488,14 @@ class ReadModels:
         items = [(s, p, k) for s, p, k, _ in batch]
         if self.driver_reads:
             forms = [self._form(s) for s, _, _ in items]
-            if all(isinstance(f, DriverForm) and f.quick for f in forms) and self._idle():
+            quick = all(isinstance(f, DriverForm) and f.quick for f in forms)
+            idle = self._take_idle() if quick else None
+            if idle is not None:
                 # Statements whose last round trip cost less CPU than a hop: on the loop,
                 # as the plain endpoint runs its SQL.
                 self._driven[1] += 1
                 try:
-                    results = self._execute_driver(items, forms)  # type: ignore[arg-type]
+                    results = self._execute_driver(items, forms, idle)  # type: ignore[arg-type]
                 except Exception as exc:  # no connection at all: every waiter hears it
                     results = [(False, exc)] * len(batch)
                 self._deliver_results(batch, results)
@@ -554,11 +556,23 @@ class ReadModels:
                     conn.rollback()  # a failed statement ends the transaction (PostgreSQL)
         return results
 
-    def _idle(self) -> bool:
-        """An idle connection waits in the pool: taking it on the loop neither opens a new
-        one (its PRAGMAs may wait on a lock) nor waits for a thread to give one back."""
+    def _take_idle(self) -> PoolProxiedConnection | None:
+        """An idle pooled connection, or None: taking it on the loop must neither open a new
+        one (its PRAGMAs may wait on a lock) nor wait for a thread to give one back.
+
+        Looked for and taken under the pool queue's own lock, so that no executor thread's
+        checkout takes the idle connection between the two (the loop would then open or
+        wait after all); that lock only tried, never waited for: a thread holding it is mid
+        checkout or return, and the batch takes the thread hop instead. Batches on the loop
+        never overlap each other (each runs to its end in one callback)."""
         pool = self.engine.pool
-        return isinstance(pool, QueuePool) and pool.checkedin() > 0
+        lock = getattr(getattr(pool, "_pool", None), "mutex", None)
+        if not isinstance(pool, QueuePool) or lock is None or not lock.acquire(blocking=False):
+            return None
+        try:  # the queue's lock is re-entrant: the checkout below takes it again
+            return self.engine.raw_connection() if pool.checkedin() > 0 else None
+        finally:
+            lock.release()
 
     @property
     def driven_statements(self) -> int:
@@ -583,14 +597,18 @@ class ReadModels:
             self._forms[id(statement)] = (statement, form)
 
     def _execute_driver(
-        self, batch: list[tuple[Executable, Mapping[str, Any], bool]], forms: list[DriverForm]
+        self,
+        batch: list[tuple[Executable, Mapping[str, Any], bool]],
+        forms: list[DriverForm],
+        pooled: PoolProxiedConnection | None = None,
     ) -> list[tuple[bool, Any]]:
-        """The batch on the pool's SQLite connection, in one transaction as `_execute`'s
-        (BEGIN as the engine's `begin` listener issues it; rolled back at the end)."""
+        """The batch on a pooled SQLite connection (`pooled`, else one taken from the pool),
+        in one transaction as `_execute`'s (BEGIN as the engine's `begin` listener issues it;
+        rolled back at the end); the connection goes back to the pool."""
         results: list[tuple[bool, Any]] = []
         self._driven[0] += len(batch)
         started = time.thread_time()
-        pooled = self.engine.raw_connection()
+        pooled = pooled if pooled is not None else self.engine.raw_connection()
         try:
             connection = pooled.driver_connection
             assert connection is not None

@@ -19,17 +19,40 @@ class _EmbeddedUvicorn(uvicorn.Server):
         yield
 
 
-def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A TCP socket bound to `host:port` (0: any free port), to serve on (also shared by
-    several worker processes)."""
+def listening_socket(
+    host: str = "127.0.0.1", port: int = 0, *, reuse_port: bool = False
+) -> socket.socket:
+    """A TCP socket bound to `host:port` (0: any free port), to serve on. `reuse_port`: one of
+    several sockets on the same port, one per worker process (`worker_sockets`)."""
     # IPPROTO_TCP spelt out: asyncio sets TCP_NODELAY only on sockets whose `proto` says
     # TCP, and an accepted connection inherits the listener's 0. Without it every
     # response written in two parts (head, then body) waited ~40 ms for the client's
     # delayed ACK (Nagle): the whole of a fast GraphQL request's latency.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
+
+
+def worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` sockets on one port (0: any free port), one per worker process: the kernel
+    hands each new connection to one of them by a hash of its addresses (SO_REUSEPORT).
+
+    Not one socket shared by the workers: there every worker's loop wakes for a new
+    connection and the first to run accepts every connection waiting, so a client opening
+    its connections at once (a proxy's pool, wrk's 16) found nearly all of them on one worker
+    while the other idled (the benchmark saw 14 of 16, and 2 workers no faster than 1)."""
+    sockets = [listening_socket(host, port, reuse_port=True)]
+    try:
+        while len(sockets) < count:
+            sockets.append(listening_socket(host, sockets[0].getsockname()[1], reuse_port=True))
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 class Server:
