@@ -71,7 +71,8 @@ def audit_checkpoints(path: Path) -> dict[str, int]:
 async def test_the_audit_history_lives_and_is_applied_apart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     async with embedded(data, port=0) as (system, server):
-        assert system.projector is not None and system.audit_projector is not None
+        assert system.projector is not None
+        assert system.audit_projector is not None
         assert system.audit_projector.pid not in (os.getpid(), system.projector.pid)
         await register(server, system, "KVK-70000001")
         # entitiesAsOf waits for the audit's history to hold every stored event: read from
@@ -86,7 +87,8 @@ async def test_the_audit_history_lives_and_is_applied_apart(tmp_path: Path) -> N
     audit_tables = {t for t in tables(data / "audit.db") if t.startswith("audit_history")}
     assert audit_tables
     assert not {t for t in tables(data / "read-models.db") if t.startswith("audit_history")}
-    assert before and all(p > 0 for p in before.values())
+    assert before
+    assert all(p > 0 for p in before.values())
 
     # A restart resumes from the checkpoint in audit.db: nothing lost, nothing applied twice.
     async with embedded(data, port=0) as (system, server):
