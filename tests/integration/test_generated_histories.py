@@ -24,7 +24,13 @@ from hypothesis import given
 from contracts_schema.base import Command
 from contracts_schema.enrolment.commands import LoadMunicipalities
 from contracts_schema.replies import CommandAccepted, CommandRejected
-from tests.support.histories import backdated, histories, horizons, known_through
+from tests.support.histories import (
+    backdated,
+    before_creation,
+    histories,
+    horizons,
+    known_through,
+)
 from tests.support.profiles import TIMEOUT, history_settings
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -90,6 +96,12 @@ async def test_every_command_of_a_generated_history_is_accepted(
         f" ({len(backdated(history))} backdated):\n" + "\n".join(refused)
     )
     assert not silent, "accepted without recording anything:\n" + "\n".join(silent)
+
+    # A fact dated the day before its aggregate began is refused, with the rule's code.
+    for probe, code in before_creation(history):
+        reply = await running.bus.send(probe, ACTOR)
+        assert isinstance(reply, CommandRejected), describe(-1, probe)
+        assert reply.code == code, (describe(-1, probe), reply.message)
 
     # The read side keeps up with the history (a projection that fails on it would stall).
     token = ",".join(f"{stream}:{seq}" for stream, seq in sorted(positions.items()))

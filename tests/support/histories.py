@@ -8,7 +8,9 @@ system, every command is accepted and records at least one event; ids are namesp
 drawn history (`h<n>-...`, organisation codes derived from `n`), so many histories can go
 through one system. `tests/integration/test_generated_histories.py` proves it.
 
-A history covers: the CBS municipality load (a few real rows, as CSV), registering the
+A history covers: the CBS municipality load (a few real rows, as CSV), sometimes a past
+merger of two of its own municipalities learned after their load (their registrations dated
+back first), registering the
 coordinating association, public bodies and suppliers, a rename; programmes with a
 predecessor and a successor link (sometimes recorded late); 1-3 tenders of 1-3 lots each
 with prior information notice, market consultation, pause/resume before and after
@@ -111,6 +113,8 @@ _NAMESPACES = itertools.count(1)
 MAX_TENDERS = 3
 MIN_SIZE = 15  # commands; a shorter history gets another tender
 GROW_BELOW = 30  # commands; a longer one gets no further tender
+MAX_SIZE = 60  # commands; the optional past merger only fits below it
+PAST_MERGER = 4  # commands of `_past_merger`
 
 
 def _shipped_municipalities() -> list[tuple[str, str, str]]:
@@ -348,6 +352,9 @@ def histories(draw: st.DrawFn, namespace: int | None = None) -> list[Command]:
                     successor_tender_id=successor,
                 )
             )
+    size = len(setup) + len(late) + sum(len(story) for _, story in tenders)
+    if size + PAST_MERGER <= MAX_SIZE and h.maybe(40):
+        late = [*late, *_past_merger(h, valid_on(setup[0]))]
     stories = [late, *(story for _, story in tenders)]
     return setup + h.interleave(stories)
 
@@ -439,6 +446,53 @@ def _setup(h: _Builder) -> tuple[list[Command], _Orgs, list[str], list[Command]]
         # Recorded right away, or learned later: then it lands among the tenders' facts.
         (late if h.maybe(50) else out).append(link)
     return out, orgs, programmes, late
+
+
+def _past_merger(h: _Builder, loaded: date) -> list[Command]:
+    """A municipal merger learned after the list was loaded, dated before the load.
+
+    Two municipalities of this history only (codes GM5000-GM9999, which the CBS does not
+    use, so that no other history in the system shares them and nothing enrols them): loaded
+    with a valid time after the merger, then each registration sent again dated back (the
+    same details, an earlier occurredAt), then the merger between the two days. A merger
+    dated before the load alone is refused (ORGANISATION_NOT_YET_REGISTERED).
+    """
+    ns = h.ns
+    merged, successor = (f"GM{5000 + (2 * ns + i) % 5000:04d}" for i in (0, 1))
+    province = h.pick(("Utrecht", "Gelderland", "Overijssel"))
+    rows = [(merged, f"Oudgemeente {ns}", province), (successor, f"Nieuwgemeente {ns}", province)]
+    load_day = h.after(loaded, 30, 400)
+    back = max(FIRST_DAY, load_day - timedelta(days=h.n(20, 300)))
+    merged_on = h.between(back, load_day - timedelta(days=1))
+    out: list[Command] = [
+        en.LoadMunicipalities(
+            command_id=h.cid("load-merging"),
+            occurred_at=h.at(load_day),
+            source=f"h{ns}-herindeling.csv",
+            csv_text=municipality_csv(rows),
+        )
+    ]
+    for code, name, _ in rows:
+        out.append(
+            en.RegisterOrganisation(
+                command_id=h.cid(f"register-back-{code}"),
+                occurred_at=h.at(back),
+                code=code,
+                name=name,
+                kind="municipality",
+                province=province,
+            )
+        )
+    out.append(
+        en.MergeMunicipality(
+            command_id=h.cid(f"merge-{merged}"),
+            occurred_at=h.at(merged_on),
+            code=merged,
+            successor_code=successor,
+            effective_on=merged_on,
+        )
+    )
+    return out
 
 
 def _tender(
@@ -617,7 +671,9 @@ def _enrolment(
         code = h.pick(list(participants))
         lots = h.some(window_lots)
         if frozenset(lots) != participants[code]:
-            on = h.between(opens, closes)
+            # Not before its first enrolment: a body's enrolments follow each other in valid
+            # time as recorded (DATE_OUT_OF_ORDER), so every view counts the same one last.
+            on = h.between(enrolled_on[code], closes)
             steps.append(_enrol(h, tid, code, lots, on))
             participants[code] = frozenset(lots)
             enrolled_on[code] = on  # the enrolment recorded last is the one that counts
@@ -1110,3 +1166,57 @@ def _with_call_offs(
         merged.append(command)
     merged.extend(inserted.get(len(commands), []))
     return merged
+
+
+# --- facts before their aggregate's first day ----------------------------------------------
+
+
+def before_creation(history: Sequence[Command]) -> list[tuple[Command, str]]:
+    """Commands dated the day before their aggregate's first fact in `history`, each with the
+    code the owner refuses it with (every view folds by day: it would land before the
+    aggregate exists). Sent after the history, none may be recorded or parked by a view.
+
+    One per aggregate kind the history has: an organisation (its registration, or the
+    earliest one dated back), a programme, a tender. (An enrolment window's facts of its own
+    period may precede the day its opening was recorded as valid: its fold keeps them.)
+    """
+    probes: list[tuple[Command, str]] = []
+    first = history[0].command_id.split("-", 1)[0]  # the history's namespace, h<n>
+
+    def day_before(command: Command) -> datetime:
+        return _at(command) - timedelta(days=1)
+
+    registered: dict[str, Command] = {}
+    for command in history:
+        if isinstance(command, en.RegisterOrganisation) and (
+            command.code not in registered or _at(command) < _at(registered[command.code])
+        ):
+            registered[command.code] = command
+    if registered:
+        code, registration = next(iter(registered.items()))
+        probes.append((
+            en.RenameOrganisation(
+                command_id=f"{first}-probe-rename", occurred_at=day_before(registration),
+                code=code, name="Naam van voor de registratie",
+            ),
+            "ORGANISATION_NOT_YET_REGISTERED",
+        ))  # fmt: skip
+    programme = next((c for c in history if isinstance(c, rg.PlanProgramme)), None)
+    if programme is not None:
+        probes.append((
+            rg.LinkSuccessorProgramme(
+                command_id=f"{first}-probe-link", occurred_at=day_before(programme),
+                programme_id=programme.programme_id, successor_programme_id=f"{first}-later",
+            ),
+            "PROGRAMME_NOT_YET_PLANNED",
+        ))  # fmt: skip
+    tender = next((c for c in history if isinstance(c, rg.PlanTender)), None)
+    if tender is not None:
+        probes.append((
+            rg.PublishPriorInformationNotice(
+                command_id=f"{first}-probe-pin", occurred_at=day_before(tender),
+                tender_id=tender.tender_id, notice_reference="PIN van voor de planning",
+            ),
+            "TENDER_NOT_YET_PLANNED",
+        ))  # fmt: skip
+    return probes

@@ -29,11 +29,9 @@ from tests.support.histories import (
     valid_on,
 )
 
-# Not generated: municipal mergers change who may enrol and call off, and the CBS list's
-# municipalities are shared by every history in a system (see the module's docstring).
-# Imported facts come from `audit ocds import` (tests/service/test_ocds_import.py), not histories.
+# Not generated: imported facts come from `audit ocds import` (tests/service/test_ocds_import.py),
+# not histories. (Mergers are, of each history's own municipalities: see `_past_merger`.)
 NOT_GENERATED = {
-    "MergeMunicipality",
     "RecordImportedTenderRelease",
     "RecordImportedContractRelease",
     "ImportProcessReleases",

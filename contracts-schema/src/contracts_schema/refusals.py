@@ -85,6 +85,14 @@ _CATALOGUE: tuple[Refusal, ...] = (
     Refusal("ORGANISATION_MERGED", "A merged municipality no longer acts; its successor does.",
             "Wet arhi (gemeentelijke herindeling)", "A call-off by GM0175 after Ommen merged"
             " into Hardenberg."),
+    Refusal("ORGANISATION_NOT_YET_REGISTERED", "Nothing about an organisation is true before it"
+            " is registered (valid time): every view folds it in that order. Date a registration"
+            " back by sending it again with the same details and an earlier occurredAt.",
+            SYSTEM, "MergeMunicipality dated 2020-03-01 for a municipality loaded from the CBS"
+            " list with occurredAt 2020-03-10."),
+    Refusal("RENAME_OUT_OF_ORDER", "Names follow each other in valid time: a rename is dated"
+            " on or after the current name took effect.", SYSTEM, "A rename dated 2019 of a"
+            " body renamed in 2021."),
     Refusal("NOT_A_MUNICIPALITY", "Only municipalities merge.", "Wet arhi",
             "MergeMunicipality for a province."),
     Refusal("MERGE_INTO_ITSELF", "A municipality merges into another.", "Wet arhi",
@@ -98,6 +106,9 @@ _CATALOGUE: tuple[Refusal, ...] = (
             "PlanProgramme OT2010 twice with different names."),
     Refusal("PROGRAMME_NOT_FOUND", "A programme is planned before it is linked.", SYSTEM,
             "LinkSuccessorProgramme from an unknown programme."),
+    Refusal("PROGRAMME_NOT_YET_PLANNED", "Nothing about a programme is true before it was"
+            " planned (valid time).", SYSTEM, "A successor link dated before the programme's"
+            " planning."),
     Refusal("SELF_SUCCESSION", "A programme is succeeded by another programme.", SYSTEM,
             "OT2010 named as its own successor."),
     Refusal("SUCCESSOR_ALREADY_LINKED", "A succession is recorded once.", SYSTEM,
@@ -106,6 +117,9 @@ _CATALOGUE: tuple[Refusal, ...] = (
             "PlanTender OT2010 twice with different lots."),
     Refusal("TENDER_NOT_FOUND", "Facts about a tender (and a contract from it) need the"
             " tender planned.", SYSTEM, "RecordBids on an unplanned tender."),
+    Refusal("TENDER_NOT_YET_PLANNED", "Nothing about a tender is true before it was planned"
+            " (valid time): every view folds it in that order.", SYSTEM, "A prior information"
+            " notice dated 2020-03-01 on a tender planned with occurredAt 2020-03-10."),
     Refusal("TRANSITION_NOT_ALLOWED", "A tender or lot moves only along its procedure"
             " (planned, published, paused, awarded, cancelled).",
             "Aw 2012 chapter 2.3 (procedures)", "PauseTender on a cancelled tender."),

@@ -184,6 +184,10 @@ def positioned(events: Sequence[GroupedEvent], stream: str, first: int) -> list[
     return [StoredEvent(e.envelope, stream, first + i, e.subject) for i, e in enumerate(events)]
 
 
+# Seals new events after an aggregate's history, as `EventStorePort.seal` does.
+Sealer = Callable[[AggregateHistory, Sequence[NewEvent], CommandMetadata], list[EventEnvelope]]
+
+
 @dataclass
 class _Staged:
     base: AggregateHistory  # as loaded before the first staged event
@@ -212,10 +216,14 @@ class StagedStore:
         self,
         base: EventStorePort,
         known_new: frozenset[tuple[str, str, str]] = frozenset(),
+        sealer: Sealer | None = None,
     ) -> None:
         """`known_new`: aggregates (stream, type, id) known to have no event yet: answered
-        as new without a load (one written meanwhile fails its expected sequence 0)."""
+        as new without a load (one written meanwhile fails its expected sequence 0).
+        `sealer`: seals in place of the base store's `seal` (the same envelopes: a bulk
+        writer's `bulk_seal.seal_trusted`)."""
         self._base = base
+        self._sealer = sealer
         self._known_new = known_new
         self._staged: dict[tuple[str, str, str], _Staged] = {}
         self._count = 0
@@ -287,6 +295,8 @@ class StagedStore:
     def seal(
         self, history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
     ) -> list[EventEnvelope]:
+        if self._sealer is not None:
+            return self._sealer(history, new_events, meta)
         return self._base.seal(history, new_events, meta)
 
     async def append(

@@ -46,6 +46,7 @@ async def test_loading_the_municipality_list_twice_creates_nothing_new(
         "name": "Amsterdam",
         "kind": "municipality",
         "province": "Noord-Holland",
+        "registered_on": "2026-01-15",  # the load's valid day (the fixed clock's today)
     }
     assert amsterdam.events[0].envelope.causation_id == "load-1"
     before = await stream_events(event_store)

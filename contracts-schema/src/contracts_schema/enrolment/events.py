@@ -43,6 +43,12 @@ class OrganisationRegistered(_OrganisationEvent):
     name: str = Field(min_length=1, description="Official name.")
     kind: OrganisationKind = Field(description="What kind of body it is.")
     province: str | None = Field(default=None, description="Province, for municipalities.")
+    registered_on: date | None = Field(
+        default=None,
+        description="The day it is registered from (the fact's valid day): nothing about it"
+        " is true earlier. A registration sent again with the same details and an earlier"
+        " day dates it back. Absent in events recorded before the field existed.",
+    )
 
 
 class OrganisationRenamed(_OrganisationEvent):
@@ -51,6 +57,11 @@ class OrganisationRenamed(_OrganisationEvent):
     code: Identifier = Field(description=_CODE)
     name: str = Field(min_length=1, description="The new official name.")
     previous_name: str = Field(description="The name before the rename.")
+    renamed_on: date | None = Field(
+        default=None,
+        description="The day the new name took effect (the fact's valid day). Absent in"
+        " events recorded before the field existed.",
+    )
 
 
 class MunicipalityMerged(_OrganisationEvent):

@@ -81,19 +81,19 @@ def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
             RegisterOrganisation,
             ORGANISATION,
             lambda c: c.code,
-            lambda s, c, _: organisation.register(s, c),
+            lambda s, c, ctx: organisation.register(s, c, ctx.valid_on),
         ),
         CommandRoute(
             RenameOrganisation,
             ORGANISATION,
             lambda c: c.code,
-            lambda s, c, _: organisation.rename(s, c),
+            lambda s, c, ctx: organisation.rename(s, c, ctx.valid_on),
         ),
         CommandRoute(
             MergeMunicipality,
             ORGANISATION,
             lambda c: c.code,
-            lambda s, c, ctx: organisation.merge(s, c, ctx.facts),
+            lambda s, c, ctx: organisation.merge(s, c, ctx.facts, ctx.valid_on),
             merge_facts,
         ),
         CommandRoute(

@@ -34,7 +34,7 @@ REFERENCE_ROUTE: CommandRoute[Any, RegisterOrganisation] = CommandRoute(
     RegisterOrganisation,
     ORGANISATION,
     lambda c: c.code,
-    lambda s, c, _: register_from_reference_list(s, c),
+    lambda s, c, ctx: register_from_reference_list(s, c, ctx.valid_on),
 )
 
 

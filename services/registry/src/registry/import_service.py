@@ -16,6 +16,10 @@ sequences. A process with a refused release, too many events, an aggregate share
 another process of the group, or whose append fails (another writer moved an aggregate) is
 executed on its own afterwards, as `ImportProcessReleases`: nothing of it was stored, so its
 answer is the one it would have had alone.
+
+A fresh process (its aggregates new, its command ids recorded nowhere) is staged through the
+bulk-record lane (`import_lane`): the same decisions, findings, sealing and records, without
+the general command path per command; anything else is staged the general way.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -38,6 +43,7 @@ from contracts_schema.registry.import_commands import (
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import REGISTRY
+from eventstore.bulk_seal import trusted_sealer
 from eventstore.commands import (
     RECORD_TIMEOUT,
     CommandService,
@@ -57,6 +63,7 @@ from eventstore.last_messages import last_messages
 from eventstore.ports import GroupAppender, ProcessedCommands
 from eventstore.records import CommandMetadata, StoredEvent
 from eventstore.store import EventStore
+from registry import import_lane
 
 IMPORT_SUBJECT = REGISTRY.command_subject(ImportProcessReleases.command_type)
 GROUP_SUBJECT = REGISTRY.command_subject(ImportReleaseGroup.command_type)
@@ -195,8 +202,18 @@ class RegistryCommandService(CommandService):
         )
         stream = self.context.stream
         new = frozenset((stream, t, i) for t, i in empty)  # as a staged store names them
+        counted = Counter(
+            c.command_id for _n, b in batches for r in b.releases for c in (r.tender, *r.contracts)
+        )
+        twice = {cid for cid, k in counted.items() if k > 1}
+        recall = None if known is None else known.recall(self.context.name)
         staged = await asyncio.gather(
-            *(self._stage(n, b, request, known, new, elsewhere) for n, b in batches)
+            *(
+                self._stage(n, b, request, known, new, elsewhere)
+                if not import_lane.fresh(self, b, new, recall, elsewhere, twice)
+                else self._record_fresh(n, b, request, known, new, elsewhere)
+                for n, b in batches
+            )
         )
         alone: list[tuple[int, ImportProcessReleases]] = []
         commits: list[list[_StagedProcess]] = [[]]
@@ -337,6 +354,31 @@ class RegistryCommandService(CommandService):
         events = store.events()
         keys = {(self.context.name, e.aggregate_type, e.aggregate_id) for e in events}
         return _StagedProcess(index, batch, reply, events, held_records(staging), keys)
+
+    async def _record_fresh(
+        self,
+        index: int,
+        batch: ImportProcessReleases,
+        request: CommandRequest,
+        known: _Recalled | None,
+        new: frozenset[tuple[str, str, str]],
+        elsewhere: list[dict[str, bytes | None]],
+    ) -> _StagedProcess | None:
+        """A fresh process through the bulk-record lane (`import_lane`); one the lane does
+        not take is staged the general way."""
+        store = StagedStore(self._store, new, trusted_sealer(self._store))
+        try:
+            recorded = await import_lane.record(self, store, batch, request)
+        except Exception:
+            recorded = None
+        if recorded is None:
+            return await self._stage(index, batch, request, known, new, elsewhere)
+        if store.count > MAX_BATCH:
+            return None
+        reply, held = recorded
+        events = store.events()
+        keys = {(self.context.name, e.aggregate_type, e.aggregate_id) for e in events}
+        return _StagedProcess(index, batch, reply, events, held, keys)
 
     async def _commit(
         self, processes: list[_StagedProcess]

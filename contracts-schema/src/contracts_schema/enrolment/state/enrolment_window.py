@@ -86,20 +86,26 @@ def evolve(state: EnrolmentWindowState, event: DomainEvent) -> EnrolmentWindowSt
     if isinstance(event, EnrolmentWindowOpened):
         if state.opened:
             raise _error(state, event, "the window was already opened")
-        return EnrolmentWindowState(
-            event.tender_id,
-            tuple(event.lot_ids),
-            event.opens_on,
-            event.closes_on,
-            event.previous_round_tender_id,
+        # Folded by day, facts of the window's own period (from opens_on) may come before the
+        # day its opening was recorded as valid (a window of 2015 opened "now"): they stand,
+        # and the window, with them, exists from the opening on (`opened`).
+        closes_on = max(event.closes_on, state.closes_on or event.closes_on)
+        return replace(
+            state,
+            tender_id=event.tender_id,
+            lot_ids=tuple(event.lot_ids),
+            opens_on=event.opens_on,
+            closes_on=closes_on,
+            previous_round_tender_id=event.previous_round_tender_id,
         )
     if type(event) in IGNORED:
         return state
-    if not state.opened and type(event) in HANDLED:
-        raise _error(state, event, "no window was opened")
     match event:
         case EnrolmentWindowExtended():
-            return replace(state, closes_on=event.closes_on)
+            # An extension only moves the deadline later: the latest deadline holds, in
+            # whichever order extensions dated out of order are folded (by day or recorded).
+            latest = max(event.closes_on, state.closes_on or event.closes_on)
+            return replace(state, closes_on=latest)
         case ParticipantEnrolled():
             # The latest enrolment of a body wins, also after a withdrawal.
             participant = ParticipantState(

@@ -27,7 +27,11 @@ from contracts_schema.enrolment.events import (
     ParticipantListFrozen,
     ParticipantWithdrawn,
 )
-from contracts_schema.enrolment.state import EnrolmentWindowState, OrganisationState
+from contracts_schema.enrolment.state import (
+    EnrolmentWindowState,
+    OrganisationState,
+    ParticipantState,
+)
 from contracts_schema.errors import RuleViolation
 from enrolment.domain.organisation import require_active
 
@@ -63,6 +67,23 @@ def _require_opened(state: EnrolmentWindowState, tender_id: str) -> None:
     if not state.opened:
         raise RuleViolation(
             "ENROLMENT_WINDOW_NOT_OPENED", f"no enrolment window was opened for tender {tender_id}"
+        )
+
+
+def _last_day(participant: ParticipantState) -> date | None:
+    days = [d for d in (participant.enrolled_on, participant.withdrawn_on) if d is not None]
+    return max(days) if days else None
+
+
+def _not_before(on: date, earlier: date | None, what: str, anchor: str) -> None:
+    """A body's enrolments and withdrawals, and the freeze after them, follow each other in
+    valid time as recorded: every view folds the window by day, so one dated before the last
+    of them would count in another order there (withdrawn here, enrolled there)."""
+    if earlier is not None and on < earlier:
+        raise RuleViolation(
+            "DATE_OUT_OF_ORDER",
+            f"{what} on {on} cannot precede {anchor} on {earlier}; record the facts of a"
+            " window in the order they happened",
         )
 
 
@@ -201,6 +222,14 @@ def enrol(
                     f"{code} already takes part in the first round {previous.tender_id}{via}"
                     f" for lots {', '.join(sorted(overlap))}; it may not enrol for them again",
                 )
+    participant = state.participants.get(code)
+    if participant is not None:
+        _not_before(
+            on,
+            _last_day(participant),
+            f"the enrolment of {code}",
+            "its last enrolment or withdrawal",
+        )
     if state.enrolled.get(code) == lots:
         return []
     return [
@@ -253,6 +282,14 @@ def close(
             f"the window of tender {command.tender_id} cannot close on {on}, before it opens"
             f" ({state.opens_on})",
         )
+    days = [
+        (day, p.organisation_code)
+        for p in state.participants.values()
+        if (day := _last_day(p)) is not None
+    ]
+    if days:
+        day, code = max(days)
+        _not_before(on, day, "the freeze of the participant list", f"the last change of {code}")
     if not state.enrolled:
         raise RuleViolation(
             "NO_PARTICIPANTS",

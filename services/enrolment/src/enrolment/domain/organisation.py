@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment.commands import (
@@ -17,6 +18,7 @@ from contracts_schema.enrolment.events import (
 )
 from contracts_schema.enrolment.state import OrganisationState
 from contracts_schema.errors import RuleViolation
+from contracts_schema.valid_from import first_day_after, why_not_before
 from enrolment.domain.codes import check_code, is_municipality_code
 
 
@@ -39,7 +41,31 @@ def require_active(state: OrganisationState, code: str) -> None:
         )
 
 
-def register(state: OrganisationState, command: RegisterOrganisation) -> Sequence[DomainEvent]:
+def require_registered_by(state: OrganisationState, code: str, what: str, valid_on: date) -> None:
+    """Refuse a fact about `code` dated before its registration (ORGANISATION_NOT_YET_REGISTERED):
+    every view folds an organisation in valid-time order, and it does not exist before then."""
+    first = first_day_after(valid_on, state.registered_on)
+    if first is None:
+        return
+    raise RuleViolation(
+        "ORGANISATION_NOT_YET_REGISTERED",
+        why_not_before(
+            what,
+            valid_on,
+            f"the registration of {code}",
+            first,
+            f"If {code} existed earlier (a CBS list loaded today, a merger recorded"
+            f" afterwards), date its registration back first: send RegisterOrganisation for"
+            f" {code} again with the name, kind and province it was registered with"
+            f" ({state.registered_name!r}, {state.kind}, {state.province}) and occurredAt on"
+            f" or before {valid_on}.",
+        ),
+    )
+
+
+def register(
+    state: OrganisationState, command: RegisterOrganisation, valid_on: date
+) -> Sequence[DomainEvent]:
     check_code(command.code)
     if is_municipality_code(command.code) != (command.kind == "municipality"):
         raise RuleViolation(
@@ -48,40 +74,92 @@ def register(state: OrganisationState, command: RegisterOrganisation) -> Sequenc
             " belong to municipalities and only to them",
         )
     event = OrganisationRegistered(
-        code=command.code, name=command.name, kind=command.kind, province=command.province
+        code=command.code,
+        name=command.name,
+        kind=command.kind,
+        province=command.province,
+        registered_on=valid_on,
     )
-    if state.registered:
-        if (state.name, state.kind, state.province) == (event.name, event.kind, event.province):
-            return []  # the same registration again changes nothing
+    if not state.registered:
+        return [event]
+    earlier = state.registered_on is not None and valid_on < state.registered_on
+    if earlier and state.registered_as(event) and state.name == state.registered_name:
+        # The same registration, dated back (see OrganisationState). Only while it bears the
+        # name it was registered with: readers that keep the latest name recorded (the
+        # notifier's recipients, the reference-data update) then read the same name.
+        return [event]
+    if earlier and state.name != state.registered_name:
         raise RuleViolation(
             "ORGANISATION_ALREADY_REGISTERED",
-            f"{command.code} is already registered as {state.name!r} ({state.kind});"
-            " rename it instead of registering it again",
+            f"{command.code} was renamed ({state.registered_name!r} -> {state.name!r}) after"
+            f" its registration on {state.registered_on}; a renamed organisation's"
+            " registration can no longer be dated back, so record facts about it from that"
+            " day on",
         )
-    return [event]
+    if not earlier and (state.name, state.kind, state.province) == (
+        event.name,
+        event.kind,
+        event.province,
+    ):
+        return []  # the same registration again changes nothing
+    if earlier:
+        raise RuleViolation(
+            "ORGANISATION_ALREADY_REGISTERED",
+            f"{command.code} is registered from {state.registered_on} as"
+            f" {state.registered_name!r} ({state.kind}, {state.province}); to date that"
+            " registration back, send it again with those same details and the earlier"
+            " occurredAt (a later name is a rename)",
+        )
+    raise RuleViolation(
+        "ORGANISATION_ALREADY_REGISTERED",
+        f"{command.code} is already registered as {state.name!r} ({state.kind});"
+        " rename it instead of registering it again",
+    )
 
 
 def register_from_reference_list(
-    state: OrganisationState, command: RegisterOrganisation
+    state: OrganisationState, command: RegisterOrganisation, valid_on: date
 ) -> Sequence[DomainEvent]:
     """Reference data: a municipality already known (perhaps renamed since) is left alone."""
-    return [] if state.registered else register(state, command)
+    return [] if state.registered else register(state, command, valid_on)
 
 
-def rename(state: OrganisationState, command: RenameOrganisation) -> Sequence[DomainEvent]:
+def rename(
+    state: OrganisationState, command: RenameOrganisation, valid_on: date
+) -> Sequence[DomainEvent]:
     require_active(state, command.code)
+    require_registered_by(state, command.code, f"the rename of {command.code}", valid_on)
+    if state.named_on is not None and valid_on < state.named_on:
+        # Names follow each other in valid time: a rename dated before the current name
+        # would make the owner's current name and every view's current name differ.
+        raise RuleViolation(
+            "RENAME_OUT_OF_ORDER",
+            f"{command.code} has been named {state.name!r} since {state.named_on}; a rename"
+            f" dated {valid_on} lies before that. Names are recorded in the order they took"
+            " effect: date the rename on or after that day",
+        )
     if command.name == state.name:
         return []
-    return [OrganisationRenamed(code=command.code, name=command.name, previous_name=state.name)]
+    return [
+        OrganisationRenamed(
+            code=command.code, name=command.name, previous_name=state.name, renamed_on=valid_on
+        )
+    ]
 
 
 def merge(
-    state: OrganisationState, command: MergeMunicipality, successor: OrganisationState
+    state: OrganisationState,
+    command: MergeMunicipality,
+    successor: OrganisationState,
+    valid_on: date,
 ) -> Sequence[DomainEvent]:
     require_registered(state, command.code)
     if state.successor_code == command.successor_code and state.merged_on == command.effective_on:
         return []
     require_active(state, command.code)
+    require_registered_by(
+        state, command.code, f"the merger of {command.code} into {command.successor_code}", valid_on
+    )
     if state.kind != "municipality":
         raise RuleViolation(
             "NOT_A_MUNICIPALITY",
@@ -104,6 +182,12 @@ def merge(
             f"the successor {command.successor_code} itself merged into"
             f" {successor.successor_code} on {successor.merged_on}",
         )
+    require_registered_by(
+        successor,
+        command.successor_code,
+        f"the merger of {command.code} into {command.successor_code}",
+        valid_on,
+    )
     return [
         MunicipalityMerged(
             code=command.code,

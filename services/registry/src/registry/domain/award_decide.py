@@ -38,6 +38,10 @@ def decide_award(state: TenderState, command: cmd.LotCommand, on: date) -> Seque
         case cmd.DecideProvisionalAward():
             _require_lot(state, lot, "a provisional award", (BIDS,), "its bids are recorded")
             not_before(on, state.published_on, "the award decision", "the publication")
+            # Lot facts follow each other in valid time as recorded (every view folds them by
+            # day): a decision before the bids it decides on would come first there.
+            not_before(on, lot.received_on, "the award decision", "the bids")
+            not_before(on, lot.withdrawn_on, "the award decision", "the previous one's withdrawal")
             _require_bidders(lot, command.supplier_ids)
             return [
                 ev.ProvisionalAwardDecided(
@@ -65,6 +69,7 @@ def decide_award(state: TenderState, command: cmd.LotCommand, on: date) -> Seque
             ]
         case cmd.WithdrawProvisionalAward():
             _require_lot(state, lot, "withdrawing the award", (PROVISIONAL,), "it is provisional")
+            not_before(on, lot.decision_sent_on, "withdrawing the award", "the decision")
             return [
                 ev.ProvisionalAwardWithdrawn(
                     tender_id=tid,
@@ -76,6 +81,7 @@ def decide_award(state: TenderState, command: cmd.LotCommand, on: date) -> Seque
             ]
         case cmd.StartReviewProceedings():
             _require_lot(state, lot, "review proceedings", (PROVISIONAL,), "it is provisional")
+            not_before(on, lot.decision_sent_on, "review proceedings", "the decision")
             if lot.review_pending:
                 raise review_pending(tid, lot)
             return [
@@ -95,6 +101,9 @@ def decide_award(state: TenderState, command: cmd.LotCommand, on: date) -> Seque
                     "without pending proceedings",
                     "proceedings were started",
                 )
+            assert lot.review is not None
+            # Every view folds by day: a conclusion before the start would find none there.
+            not_before(on, lot.review.started_on, "concluding review proceedings", "their start")
             return [
                 ev.ReviewProceedingsConcluded(
                     tender_id=tid, lot_id=lid, concluded_on=on, outcome=command.outcome
@@ -120,6 +129,23 @@ def decide_award(state: TenderState, command: cmd.LotCommand, on: date) -> Seque
                 )
             ]
     raise TypeError(f"the tender aggregate does not handle {type(command).__name__}")
+
+
+def lot_last_day(lot: LotState) -> date | None:
+    """The day of the lot's last fact (its bids, decisions, withdrawal, review)."""
+    review = lot.review
+    days = [
+        d
+        for d in (
+            lot.received_on,
+            lot.decision_sent_on,
+            lot.withdrawn_on,
+            review.started_on if review else None,
+            review.concluded_on if review else None,
+        )
+        if d is not None
+    ]
+    return max(days) if days else None
 
 
 def _require_lot(

@@ -42,10 +42,15 @@ def decide_contract(
         )
     match command:
         case cmd.AmendContract():
+            if command.new_end_date or command.new_max_extent_date:
+                _after_last_term_change(state, on)
             return [_amend(state, command, on)]
         case cmd.ExtendContract():
+            _after_last_term_change(state, on)
             return [_extend(state, command, on)]
         case cmd.TransferContract():
+            last = max((t.on for t in state.transfers), default=None)
+            not_before(on, last, f"a transfer of contract {cid}", "its last transfer")
             if command.to_authority == state.contracting_authority:
                 raise RuleViolation(
                     "SAME_AUTHORITY",
@@ -64,6 +69,16 @@ def decide_contract(
         case cmd.TerminateContract():
             return [ev.ContractTerminated(contract_id=cid, terminated_on=on, reason=command.reason)]
     raise TypeError(f"the contract aggregate does not handle {type(command).__name__}")
+
+
+def _after_last_term_change(state: ContractState, on: date) -> None:
+    """Changes of the end and maximum extent follow each other in valid time as recorded:
+    every view folds them by day, so one dated before the last would leave another end there
+    than here. (A change of the value alone may be learned late, dated anywhere it ran.)"""
+    days = [a.on for a in state.amendments if a.new_end_date or a.new_max_extent_date]
+    days += [e.on for e in state.extensions]
+    last = max(days, default=None)
+    not_before(on, last, f"a change of the term of contract {state.contract_id}", "the last one")
 
 
 def _amend(state: ContractState, command: cmd.AmendContract, on: date) -> ev.ContractAmended:

@@ -139,25 +139,41 @@ def _contract_rules(
 def decide_imported_tender(
     state: TenderState, command: cmd.RecordImportedTenderRelease, ctx: DecisionInput
 ) -> Sequence[DomainEvent]:
-    events = _facts(command, "tender", "tender_id", command.tender_id)
-    base = state if state.exists else tender.initial(command.tender_id)
-    _, findings = _record(base, events, tender.evolve, _tender_rules, ctx.facts)
-    return [*events, TenderReleaseImported(tender_id=command.tender_id, **_provenance(command),
-                                           findings=findings)]  # fmt: skip
+    return record_imported_tender(state, command, ctx)[0]
 
 
 def decide_imported_contract(
     state: ContractState, command: cmd.RecordImportedContractRelease, ctx: DecisionInput
 ) -> Sequence[DomainEvent]:
+    return record_imported_contract(state, command, ctx)[0]
+
+
+# The decisions with the facts as folded for the findings (the provenance not yet folded):
+# a bulk writer folds the provenance onto that instead of folding every fact again.
+
+
+def record_imported_tender(
+    state: TenderState, command: cmd.RecordImportedTenderRelease, ctx: DecisionInput
+) -> tuple[list[DomainEvent], TenderState]:
+    events = _facts(command, "tender", "tender_id", command.tender_id)
+    base = state if state.exists else tender.initial(command.tender_id)
+    folded, findings = _record(base, events, tender.evolve, _tender_rules, ctx.facts)
+    provenance = TenderReleaseImported(
+        tender_id=command.tender_id, **_provenance(command), findings=findings
+    )
+    return [*events, provenance], folded
+
+
+def record_imported_contract(
+    state: ContractState, command: cmd.RecordImportedContractRelease, ctx: DecisionInput
+) -> tuple[list[DomainEvent], ContractState]:
     events = _facts(command, "contract", "contract_id", command.contract_id)
     base = state if state.exists else contract.initial(command.contract_id)
-    _, findings = _record(base, events, contract.evolve, _contract_rules, ctx.facts)
-    return [
-        *events,
-        ContractReleaseImported(
-            contract_id=command.contract_id, **_provenance(command), findings=findings
-        ),
-    ]
+    folded, findings = _record(base, events, contract.evolve, _contract_rules, ctx.facts)
+    provenance = ContractReleaseImported(
+        contract_id=command.contract_id, **_provenance(command), findings=findings
+    )
+    return [*events, provenance], folded
 
 
 def _provenance(

@@ -9,6 +9,7 @@ from contracts_schema.errors import RuleViolation
 from contracts_schema.registry.commands import LinkSuccessorProgramme, PlanProgramme
 from contracts_schema.registry.events import ProgrammePlanned, SuccessorProgrammeLinked
 from contracts_schema.registry.state import ProgrammeState
+from contracts_schema.valid_from import first_day_after, why_not_before
 from registry.domain.rules import DecisionInput, valid_on
 
 
@@ -42,6 +43,19 @@ def decide_programme(
                     "PROGRAMME_NOT_FOUND",
                     f"programme {command.programme_id} has not been planned;"
                     " plan it before linking a successor",
+                )
+            first = first_day_after(on, state.planned_on)
+            if first is not None:
+                raise RuleViolation(
+                    "PROGRAMME_NOT_YET_PLANNED",
+                    why_not_before(
+                        f"the successor link of programme {command.programme_id}",
+                        on,
+                        f"the planning of programme {command.programme_id}",
+                        first,
+                        "Date the link on or after the planning; a programme is planned once,"
+                        " so its planning cannot be dated back.",
+                    ),
                 )
             successor = command.successor_programme_id
             if successor == command.programme_id:

@@ -10,9 +10,10 @@ from contracts_schema.errors import RuleViolation
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.state import LotStatus, TenderState, TenderStatus
-from registry.domain.award_decide import decide_award
+from contracts_schema.valid_from import first_day_after, why_not_before
+from registry.domain.award_decide import decide_award, lot_last_day
 from registry.domain.facts import FrozenParticipantList
-from registry.domain.rules import DecisionInput, not_allowed, valid_on
+from registry.domain.rules import DecisionInput, not_allowed, not_before, valid_on
 from registry.domain.tender_checks import lot_of, require_status
 
 P, PUB, PAU = TenderStatus.PLANNED, TenderStatus.PUBLISHED, TenderStatus.PAUSED
@@ -31,6 +32,19 @@ def decide_tender(
         raise RuleViolation(
             "TENDER_NOT_FOUND",
             f"tender {tid} has not been planned; plan it before recording anything about it",
+        )
+    first = first_day_after(on, state.planned_on)
+    if first is not None:
+        raise RuleViolation(
+            "TENDER_NOT_YET_PLANNED",
+            why_not_before(
+                f"{command.command_type} of tender {tid}",
+                on,
+                f"the planning of tender {tid}",
+                first,
+                "Date the fact on or after the planning; a tender is planned once, so its"
+                " planning cannot be dated back.",
+            ),
         )
     if isinstance(command, cmd.LotCommand):
         return decide_award(state, command, on)
@@ -60,6 +74,7 @@ def decide_tender(
             ]
         case cmd.PublishTender():
             require_status(state, "publication", (P,), "the tender is planned")
+            _after_last_status_change(state, on, "publication")
             frozen = _frozen_list(ctx.facts, tid, on)
             return [
                 ev.TenderPublished(
@@ -85,14 +100,25 @@ def decide_tender(
             return [ev.TenderClarified(tender_id=tid, clarified_on=on, summary=command.summary)]
         case cmd.PauseTender():
             require_status(state, "pausing", (P, PUB), "the tender is planned or published")
+            _after_last_status_change(state, on, "pausing")
             return [ev.TenderPaused(tender_id=tid, paused_on=on, reason=command.reason)]
         case cmd.ResumeTender():
             require_status(state, "resuming", (PAU,), "the tender is paused")
+            _after_last_status_change(state, on, "resuming")
             return [ev.TenderResumed(tender_id=tid, resumed_on=on, reason=command.reason)]
         case cmd.CancelLot():
             return _cancel_lot(state, command, on)
         case cmd.CancelTender():
             require_status(state, "cancelling", (P, PUB, PAU), "the tender is not yet cancelled")
+            _after_last_status_change(state, on, "cancelling")
+            for lot in state.lots:  # the open lots are cancelled with it
+                if lot.status not in (LotStatus.CANCELLED, LotStatus.AWARDED):
+                    not_before(
+                        on,
+                        lot_last_day(lot),
+                        f"cancelling tender {tid}",
+                        f"lot {lot.lot_id}'s last fact",
+                    )
             open_lots = [
                 lot.lot_id
                 for lot in state.lots
@@ -106,6 +132,24 @@ def decide_tender(
         case cmd.LinkSuccessorTender():
             return _link_successor(state, command, on)
     raise TypeError(f"the tender aggregate does not handle {type(command).__name__}")
+
+
+def _after_last_status_change(state: TenderState, on: date, what: str) -> None:
+    """Publication, pauses, resumptions and the cancellation follow each other in valid time
+    as they were recorded: every view folds them by day, so one dated before the last of
+    them would put them in another order there (a resumption before its pause) than here."""
+    changes = [
+        (day, name)
+        for day, name in (
+            (state.published_on, "its publication"),
+            (state.paused_on, "its pause"),
+            (state.resumed_on, "its resumption"),
+        )
+        if day is not None
+    ]
+    if changes:
+        day, name = max(changes)
+        not_before(on, day, f"{what} of tender {state.tender_id}", name)
 
 
 def _plan(state: TenderState, command: cmd.PlanTender, on: date) -> list[DomainEvent]:
@@ -150,6 +194,7 @@ def _frozen_list(facts: object, tender_id: str, on: date) -> FrozenParticipantLi
 def _cancel_lot(state: TenderState, command: cmd.CancelLot, on: date) -> list[DomainEvent]:
     require_status(state, "cancelling a lot", (P, PUB, PAU), "the tender is planned or published")
     lot = lot_of(state, command.lot_id)
+    not_before(on, lot_last_day(lot), f"cancelling lot {lot.lot_id}", "its last fact")
     if lot.status in (LotStatus.CANCELLED, LotStatus.AWARDED):
         raise not_allowed(
             f"cancelling lot {lot.lot_id} of tender {state.tender_id}",

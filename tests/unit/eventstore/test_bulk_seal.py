@@ -1,0 +1,132 @@
+"""`bulk_seal.seal_trusted` (the import lane's sealing) gives exactly `records.seal`'s
+envelopes: the same values, fields set, hash, signature and stored bytes, on the pinned
+events of `test_sealed_bytes.py` and on generated ones (any JSON payload a model's JSON-mode
+dump can give, valid times in any offset, with and without microseconds, a chain to continue)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contracts_schema.envelope import EventEnvelope
+from eventstore.bulk_seal import seal_trusted, trusted_sealer
+from eventstore.clock import FixedClock
+from eventstore.memory import InMemoryEventStore
+from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent, seal
+from eventstore.signing import EventSigner
+from tests.unit.eventstore.test_sealed_bytes import CTX, PAYLOAD, PINNED, SEED
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+INSTANTS = st.builds(
+    lambda at, minutes: at.replace(tzinfo=timezone(timedelta(minutes=minutes))),
+    st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+) | st.just(datetime(2020, 1, 6, 9, tzinfo=UTC))
+
+
+def _both(
+    history: AggregateHistory,
+    news: list[NewEvent],
+    meta: CommandMetadata,
+    clock: FixedClock,
+    signer: EventSigner | None,
+) -> tuple[list[EventEnvelope], list[EventEnvelope]]:
+    """Each sealing with the same event ids."""
+    first = [uuid.uuid4() for _ in news]
+    saved = uuid.uuid4
+    try:
+        ids = iter(first)
+        uuid.uuid4 = lambda: next(ids)  # type: ignore[assignment]
+        general = seal(clock, history, news, meta, signer)
+        ids = iter(first)
+        trusted = seal_trusted(clock, history, news, meta, signer)
+    finally:
+        uuid.uuid4 = saved  # type: ignore[assignment]
+    return general, trusted
+
+
+def _same(general: list[EventEnvelope], trusted: list[EventEnvelope]) -> None:
+    for a, b in zip(general, trusted, strict=True):
+        assert b.model_dump_json() == a.model_dump_json()
+        assert b.__dict__ == a.__dict__
+        assert b.model_fields_set == a.model_fields_set
+        assert b.hash == a.hash
+        assert b.signature == a.signature
+        assert EventEnvelope.model_validate_json(b.model_dump_json()) == b
+
+
+@pytest.mark.parametrize("seed", [None, SEED], ids=["unsigned", "signed"])
+def test_the_pinned_events_are_sealed_to_the_pinned_bytes(seed: str | None) -> None:
+    signer = EventSigner(seed) if seed else None
+    history = AggregateHistory(CTX, "tender", "ocds-x-1", (), 0)
+    news = [
+        NewEvent("ImportedTenderReleaseRecorded", 1, PAYLOAD, datetime(2020, 1, 6, 9, 30, tzinfo=UTC)),
+        NewEvent("TenderPublished", 2, {"tender_id": "ocds-x-1"},
+                 datetime(2020, 1, 6, 10, tzinfo=timezone(timedelta(hours=1)))),
+    ]  # fmt: skip
+    meta = CommandMetadata("cmd-1", "import:bench", "corr-1", "cause-1")
+    clock = FixedClock(datetime(2026, 11, 30, 18, 0, 0, 123456, tzinfo=UTC))
+    ids = iter(uuid.UUID(int=i) for i in range(1, 100))
+    saved = uuid.uuid4
+    try:
+        uuid.uuid4 = lambda: next(ids)  # type: ignore[assignment]
+        sealed = seal_trusted(clock, history, news, meta, signer)
+    finally:
+        uuid.uuid4 = saved  # type: ignore[assignment]
+    stored = [e.model_dump_json().encode() for e in sealed]
+    assert [
+        (hashlib.sha256(b).hexdigest(), e.hash) for b, e in zip(stored, sealed, strict=True)
+    ] == (PINNED[seed])
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    payloads=st.lists(st.dictionaries(st.text(), JSON_VALUES, max_size=6), min_size=1, max_size=4),
+    occurred=INSTANTS,
+    recorded=INSTANTS,
+    signed=st.booleans(),
+    continued=st.booleans(),
+    causation=st.none() | st.text(min_size=1),
+)
+def test_generated_events_are_sealed_as_records_seal_seals_them(
+    payloads: list[dict[str, Any]],
+    occurred: datetime,
+    recorded: datetime,
+    signed: bool,
+    continued: bool,
+    causation: str | None,
+) -> None:
+    signer = EventSigner(SEED) if signed else None
+    clock = FixedClock(recorded)
+    meta = CommandMetadata("cmd-2", "import:x", "corr-2", causation)
+    history = AggregateHistory(CTX, "contract", "c-1", (), 0)
+    if continued:  # after an event: its version and hash continue
+        before = seal(clock, history, [NewEvent("ContractSigned", 1, {}, occurred)], meta, signer)
+        history = AggregateHistory(
+            CTX, "contract", "c-1", (StoredEvent(before[0], "REGISTRY", 7, "s"),), 7
+        )
+    news = [NewEvent("ContractAmended", 1, p, occurred) for p in payloads]
+    _same(*_both(history, news, meta, clock, signer))
+
+
+def test_a_store_whose_sealing_is_not_records_seal_gets_no_trusted_sealer() -> None:
+    class Other(InMemoryEventStore):
+        pass
+
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    assert trusted_sealer(InMemoryEventStore(clock)) is not None
+    assert trusted_sealer(Other(clock)) is None
