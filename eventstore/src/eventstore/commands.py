@@ -52,7 +52,7 @@ from eventstore.errors import (
     is_transient,
 )
 from eventstore.hashing import canonical_json
-from eventstore.observability import trace_headers
+from eventstore.observability import bind_correlation, trace_headers
 from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.processed import LegacyKeys, processed_commands_for, records_elsewhere
 from eventstore.records import (
@@ -236,6 +236,8 @@ class CommandService:
             return CommandRejected(
                 code="MALFORMED_COMMAND", message=_describe(exc, "command request")
             )
+        # The command's logs carry its correlation id from here on (not parsed again for it).
+        bind_correlation(request.correlation_id or request.command.get("command_id"))
         type_from_subject = subject.rsplit(".", 1)[-1]
         if request.command_type != type_from_subject:
             return CommandRejected(
@@ -706,10 +708,15 @@ class CommandService:
             self._pending.pop(command_id, None)
 
     async def drain(self) -> None:
-        """Wait for the processed-command records still being written, and a look for
-        pre-uniqueness keys under way (before a stop)."""
+        """Wait for the processed-command records still being written (acknowledged or timed
+        out), and a look for pre-uniqueness keys under way (before a stop)."""
         while self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        # A record put on the wire by a command cancelled meanwhile is not among `_writes`
+        # (its caller never got its future): the record's own writes know it.
+        drain = getattr(self._processed, "drain", None)
+        if drain is not None:
+            await drain()
         await self._legacy.close()
 
 

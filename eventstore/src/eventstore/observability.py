@@ -68,6 +68,12 @@ WEBHOOK_DELIVERIES = Counter(
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
+# The body of the command being handled while its correlation id is not known yet: read from
+# it only if something asks (a log line) before the handler's own parse names it
+# (`bind_correlation`), so a command's request is not parsed twice.
+_unparsed: contextvars.ContextVar[bytes | None] = contextvars.ContextVar(
+    "unparsed_request", default=None
+)
 # Whether the command being handled propagates its trace onto the messages it sends.
 propagating: contextvars.ContextVar[bool] = contextvars.ContextVar("propagating", default=False)
 
@@ -229,7 +235,7 @@ class _ContextFilter(logging.Filter):
     """Adds the command's correlation id and the current span's ids to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.correlation_id = correlation_id.get()
+        record.correlation_id = current_correlation_id()
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
             record.trace_id = format(span.trace_id, "032x")
@@ -284,6 +290,27 @@ def library_logger(settings: ObservabilitySettings, name: str) -> logging.Logger
 
 
 # ---- command instrumentation ----
+def current_correlation_id() -> str | None:
+    """The correlation id of the command being handled: its header's, the one its handler
+    read from the request (`bind_correlation`), or else read from the request now."""
+    found = correlation_id.get()
+    if found is None and (body := _unparsed.get()) is not None:
+        return _correlation_of({}, body)
+    return found
+
+
+def bind_correlation(found: object) -> None:
+    """A handler's own parse of the request names the command's correlation id (its
+    `correlation_id`, else its command id), so `observe_command` need not parse the request
+    a second time. Only inside `observe_command` and where no header named it: anywhere
+    else nothing is bound (nothing would unbind it)."""
+    if _unparsed.get() is None:
+        return
+    _unparsed.set(None)
+    if isinstance(found, str) and found:
+        correlation_id.set(found)
+
+
 def _correlation_of(headers: Mapping[str, str], body: bytes) -> str | None:
     if headers.get("Gt-Correlation-Id"):
         return headers["Gt-Correlation-Id"]
@@ -341,7 +368,11 @@ async def observe_command(
     With propagation on, the span continues the caller's W3C trace and the events carry it.
     """
     ensure_tracer_provider(service)
-    cid = correlation_id.set(_correlation_of(headers, body))
+    # The header's id, or the request's, read from it only when asked (`current_correlation_id`)
+    # before the handler's parse binds it (`bind_correlation`).
+    named = headers.get("Gt-Correlation-Id") or None
+    cid = correlation_id.set(named)
+    unparsed = _unparsed.set(None if named else body)
     spreading = propagating.set(propagate_trace)
     command_type = subject.rsplit(".", 1)[-1]
     parent = incoming_context(headers) if propagate_trace else None
@@ -358,13 +389,13 @@ async def observe_command(
         if exporting
         else _light_span(parent)
     ) as span:
-        if exporting and (cid_value := correlation_id.get()):
-            span.set_attribute("gt.correlation_id", cid_value)
         try:
             reply = await handle()
             outcome = _outcome_of(reply)
             return reply
         finally:
+            if exporting and (cid_value := current_correlation_id()):
+                span.set_attribute("gt.correlation_id", cid_value)
             span.set_attribute("gt.outcome", outcome)
             labels = (service, command_type, outcome)
             latency = _latencies.get(labels)
@@ -372,6 +403,7 @@ async def observe_command(
                 latency = _latencies[labels] = COMMAND_LATENCY.labels(*labels)
             latency.observe(time.perf_counter() - started)
             propagating.reset(spreading)
+            _unparsed.reset(unparsed)
             correlation_id.reset(cid)
 
 

@@ -107,6 +107,17 @@ class KeyValueProcessedCommands:
             self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
         return await self._writes.send(key, value, timeout)
 
+    @property
+    def settled(self) -> int:
+        """Writes by `write` or `send` settled so far (`RecordWrites.settled`)."""
+        return 0 if self._writes is None else self._writes.settled
+
+    async def drain(self) -> None:
+        """Until every write by `write` or `send` is acknowledged or timed out, those of
+        callers that are gone included (`RecordWrites.drain`)."""
+        if self._writes is not None:
+            await self._writes.drain()
+
     async def holds_keys_under(self, prefix: str) -> bool:
         """Whether any key starts with `prefix` (deleted ones count): one read of the first
         message on the subjects under it."""
@@ -492,6 +503,7 @@ class RecordWrites:
         self._sending: asyncio.Future[None] | None = None
         self._unacknowledged: dict[str, tuple[asyncio.Future[None], asyncio.TimerHandle]] = {}
         self._numbers = itertools.count(1)
+        self._settled = 0
 
     async def send(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
         """The write published now (queued on the connection when this returns), its
@@ -524,13 +536,42 @@ class RecordWrites:
         try:
             if self._subscription is None or not self._subscription.done():
                 await self._subscribed()
-            token = str(next(self._numbers))
-            await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
-        except Exception as exc:  # no inbox, too large, a connection closing: this write fails
+        except Exception as exc:  # no inbox: this write fails, nothing was sent
             written.set_exception(exc)
             return
+        token = str(next(self._numbers))
+        # Awaited before it is published: a write cancelled once its message is queued on the
+        # connection (its caller gone, a stop) is still waited for by `drain`, and settled by
+        # its acknowledgement or its timeout, as any other.
         expiry = asyncio.get_running_loop().call_later(timeout, self._expired, token)
         self._unacknowledged[token] = (written, expiry)
+        try:
+            await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
+        except Exception as exc:  # too large, a connection closing: this write fails
+            self._settle(token)
+            written.set_exception(exc)
+        except BaseException:  # cancelled: perhaps on the wire, its outcome unknown to anyone
+            written.add_done_callback(_seen)
+            raise
+
+    @property
+    def settled(self) -> int:
+        """Writes settled so far: acknowledged, refused, failed or timed out."""
+        return self._settled
+
+    async def drain(self) -> None:
+        """Until every write published has been acknowledged or has timed out (a stop: no
+        acknowledgement left to arrive on a connection about to close)."""
+        while self._unacknowledged:
+            waiting = [written for written, _expiry in self._unacknowledged.values()]
+            await asyncio.gather(*waiting, return_exceptions=True)
+
+    def _settle(self, token: str) -> tuple[asyncio.Future[None], asyncio.TimerHandle] | None:
+        waiting = self._unacknowledged.pop(token, None)
+        if waiting is not None:
+            waiting[1].cancel()  # (not left to fire a second after every write)
+            self._settled += 1
+        return waiting
 
     async def _subscribed(self) -> None:
         """The inbox subscribed, once (the writes of a first busy turn wait for one)."""
@@ -547,11 +588,10 @@ class RecordWrites:
             raise
 
     def _acknowledged(self, msg: Msg) -> None:
-        waiting = self._unacknowledged.pop(msg.subject.rpartition(".")[2], None)
+        waiting = self._settle(msg.subject.rpartition(".")[2])
         if waiting is None:
             return
-        written, expiry = waiting
-        expiry.cancel()  # (not left to fire a second after every write)
+        written = waiting[0]
         if written.done():
             return
         status = (msg.headers or {}).get("Status")
@@ -566,8 +606,16 @@ class RecordWrites:
 
     def _expired(self, token: str) -> None:
         waiting = self._unacknowledged.pop(token, None)
-        if waiting is not None and not waiting[0].done():
-            waiting[0].set_exception(nats.errors.TimeoutError())
+        if waiting is not None:
+            self._settled += 1
+            if not waiting[0].done():
+                waiting[0].set_exception(nats.errors.TimeoutError())
+
+
+def _seen(written: asyncio.Future[None]) -> None:
+    """A write nobody awaits any more: its failure is not news (no "never retrieved")."""
+    if not written.cancelled():
+        written.exception()
 
 
 @dataclass

@@ -6,8 +6,10 @@ append and the records, stores nothing and is answered as duplicates."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,8 @@ from audit.ocds.importer import Report, import_items
 from audit.ocds.importer_read import read
 from bootstrap.parts import registry_service
 from contracts_schema.registry.import_commands import ReleaseGroupImported
-from contracts_schema.replies import CommandAccepted
-from contracts_schema.subjects import REGISTRY
+from contracts_schema.replies import CommandAccepted, CommandRejected
+from contracts_schema.subjects import ENROLMENT, REGISTRY
 from eventstore.clock import SystemClock
 from eventstore.nats_launcher import NatsServer
 from eventstore.processed import processed_commands_for
@@ -203,3 +205,97 @@ async def test_after_a_crash_between_append_and_records_a_resend_stores_nothing(
         assert await _stored(nats_client) == before
     finally:
         await stop()
+
+
+async def _replies(nc: NATS, sent: Sent) -> list[CommandAccepted | CommandRejected]:
+    """Every command's reply to the groups, refusals of whole processes included."""
+    out: list[CommandAccepted | CommandRejected] = []
+    for subject, payload in sent:
+        data = await request_reply(nc, subject, payload, timeout=60)
+        for process in ReleaseGroupImported.model_validate_json(data).processes:
+            if isinstance(process, CommandRejected):
+                out.append(process)
+                continue
+            for outcome in process.releases:
+                out.extend(outcome.replies)
+    return out
+
+
+async def test_two_importers_through_two_registry_processes_store_each_release_once(
+    nats_client: NATS, second_server: NATS, lane_taken: list[list[str]]
+) -> None:
+    """The same groups sent by two importers at once, each to either of two registry
+    processes in one queue group: every command accepted (once new, once a duplicate), and
+    the stored events are those of one import, no aggregate version twice."""
+    seed = new_seed()
+    stop = await _served(second_server, seed)
+    sent: Sent = []
+    try:
+        await _import(second_server, package(), sent)
+    finally:
+        await stop()
+    reference = await _stored(second_server)
+    lane_taken.clear()
+    stops = [await _served(nats_client, seed), await _served(nats_client, seed)]
+    try:
+        first, second = await asyncio.gather(
+            _replies(nats_client, sent), _replies(nats_client, sent)
+        )
+    finally:
+        for stop in stops:
+            await stop()
+    assert lane_taken, "the lane was not exercised"
+    replies = [*first, *second]
+    accepted = [r for r in replies if isinstance(r, CommandAccepted)]
+    assert replies
+    assert accepted == replies, replies
+    assert sum(1 for r in accepted if r.duplicate) == len(accepted) // 2
+    ours = await _stored(nats_client)
+    versions = Counter(
+        (e["aggregate_type"], e["aggregate_id"], e["aggregate_version"]) for e in ours
+    )
+    assert max(versions.values()) == 1
+    # (`sent` holds the group messages only: the reference has the import's other commands too.)
+    stored, once = (
+        Counter(e["command_id"] for e in ours),
+        Counter(e["command_id"] for e in reference),
+    )
+    assert stored
+    assert {cid: n for cid, n in stored.items() if once[cid] != n} == {}
+
+
+async def test_a_command_id_known_in_another_context_is_refused_and_not_laned(
+    nats_client: NATS, second_server: NATS, lane_taken: list[list[str]]
+) -> None:
+    stop = await _served(second_server, new_seed())
+    sent: Sent = []
+    try:
+        await _import(second_server, package(), sent)
+    finally:
+        await stop()
+    body = json.loads(sent[0][1])
+    reused = body["command"]["processes"][0]["releases"][0]["tender"]["command_id"]
+    enrolment = await processed_commands_for(EventStore(nats_client, SystemClock()), ENROLMENT)
+    record = {
+        "context": "enrolment",
+        "command_type": "RegisterOrganisation",
+        "fingerprint": "x",
+        "reply": {
+            "status": "accepted",
+            "command_id": reused,
+            "events": [],
+            "consistency_token": "",
+        },
+    }
+    await enrolment.put(reused, json.dumps(record).encode())
+    lane_taken.clear()
+    stop = await _served(nats_client, new_seed())
+    try:
+        replies = await _replies(nats_client, sent[:1])
+    finally:
+        await stop()
+    answer = [r for r in replies if r.command_id == reused]
+    assert answer
+    assert isinstance(answer[0], CommandRejected), answer
+    assert answer[0].code == "COMMAND_ID_REUSED"
+    assert all(reused not in process for process in lane_taken)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -73,6 +74,8 @@ MAX_PROCESSES: int = next(
     for m in ImportReleaseGroup.model_fields["processes"].metadata
     if getattr(m, "max_length", None) is not None
 )
+
+log = logging.getLogger(__name__)
 
 
 class RegistryCommandService(CommandService):
@@ -370,6 +373,9 @@ class RegistryCommandService(CommandService):
         try:
             recorded = await import_lane.record(self, store, batch, request)
         except Exception:
+            # The general path answers it; logged, so that a broken lane is seen, not
+            # silently switched off (its None is the expected "not for me").
+            log.exception("the import lane failed on process %s; staged the general way", index)
             recorded = None
         if recorded is None:
             return await self._stage(index, batch, request, known, new, elsewhere)

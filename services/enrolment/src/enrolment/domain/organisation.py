@@ -54,11 +54,12 @@ def require_registered_by(state: OrganisationState, code: str, what: str, valid_
             valid_on,
             f"the registration of {code}",
             first,
-            f"If {code} existed earlier (a CBS list loaded today, a merger recorded"
-            f" afterwards), date its registration back first: send RegisterOrganisation for"
-            f" {code} again with the name, kind and province it was registered with"
-            f" ({state.registered_name!r}, {state.kind}, {state.province}) and occurredAt on"
-            f" or before {valid_on}.",
+            f"If {code} existed earlier under that name (a CBS list loaded today, a merger"
+            f" recorded afterwards), date its registration back first: send"
+            f" RegisterOrganisation for {code} again with the name, kind and province it was"
+            f" registered with ({state.registered_name!r}, {state.kind}, {state.province}) and"
+            f" occurredAt on or before {valid_on}. A former name it had before that day cannot"
+            f" be recorded yet (docs/valid-time.md, known limits).",
         ),
     )
 
