@@ -374,7 +374,10 @@ async def run(ctx: BenchContext) -> list[Figure]:
     system = System(
         ctx.service_nc,
         data_dir,
-        settings(ctx.read_model_url, secret),
+        # As `make run`: the audit's history in a SQLite file (and a projector) of its own.
+        settings(ctx.read_model_url, secret).model_copy(
+            update={"audit_database_url": f"sqlite:///{data_dir / 'audit.db'}"}
+        ),
         with_notifier=False,
         # As `make run` and compose: each service, the gateway and the projections in a
         # process of their own.

@@ -94,12 +94,12 @@ async def test_each_part_is_logged_in_as_its_own_user(
     users = [c.get("authorized_user") for c in connections]
     assert None not in users  # nobody anonymous
     # Each service: its own part and its command subscriber; the gateway: its part and the
-    # connection driving the demo; the projector process; the callout; the operator only as
-    # this test.
+    # connection driving the demo; the two projector processes (the gateway's read models,
+    # the audit's history); the callout; the operator only as this test.
     for service in ("registry", "enrolment", "notifier"):
         assert users.count(service) == 2, users
     assert users.count("gateway") == 2, users
-    assert users.count("projector") == 1, users
+    assert users.count("projector") == 2, users
     assert users.count("auth") == 1, users
     assert users.count(OPERATOR_USER) == 1, users
 

@@ -1,5 +1,6 @@
-"""`make run` killed outright (SIGKILL, out of memory) takes its projector child with it: a
-projector left behind would lead a second `make run`'s read models on the same SQLite file."""
+"""`make run` killed outright (SIGKILL, out of memory) takes its projector children with it (the
+gateway's read models' and the audit's history's): a projector left behind would lead a second
+`make run`'s read models on the same SQLite file."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_the_projector_ends_when_the_system_is_killed(tmp_path: Path) -> None:
         serving(system, port)
         everything = children(system.pid)
         projector = [pid for pid, cmd in everything.items() if "bootstrap.serve projector" in cmd]
-        assert len(projector) == 1, everything
+        assert len(projector) == 2, everything
 
         system.send_signal(signal.SIGKILL)
         system.wait(timeout=30)

@@ -22,6 +22,8 @@ from eventstore.sql import make_engine
 from eventstore.store import EventStore
 
 DEFAULT_DATABASE = "read_models"  # the gateway's read models: --database-url / GT_DATABASE_URL
+# The audit's history: GT_AUDIT_DATABASE_URL (or a running `make run`'s), else the default one.
+AUDIT_DATABASE = "audit"
 ENDPOINTS_FILE = "endpoints.json"  # written by a running `make run` in its data directory
 
 
@@ -91,6 +93,8 @@ class Engines:
         engine = self._engines.get(database)
         if engine is None:
             url = database_url(database)
+            if url is None and database == AUDIT_DATABASE:
+                return self._engines[DEFAULT_DATABASE]  # kept beside the gateway's
             if url is None:
                 raise UnknownDatabase(
                     f"no URL for the {database} database: set {database_variable(database)}"

@@ -42,7 +42,7 @@ from bootstrap.nats_local import (
     local_credentials,
     server_config,
 )
-from bootstrap.read_models import READ_MODELS_DB, embedded_databases
+from bootstrap.read_models import AUDIT_DB, READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
 from eventstore.collector import keep_full_collections_short
 from eventstore.nats_launcher import NatsServer
@@ -132,8 +132,11 @@ async def embedded(
         # gateway's user (it may send every command and read every event stream).
         nc = await logins.connect(GATEWAY_USER)
         connections.append(nc)
+        databases = embedded_databases(data)
         settings = GatewaySettings(
-            database_url=embedded_databases(data)[READ_MODELS_DB],
+            database_url=databases[READ_MODELS_DB],
+            # The audit's history in a file of its own: its own SQLite writer (and projector).
+            audit_database_url=databases[AUDIT_DB],
             identity_database_url=f"sqlite:///{data / 'identities.db'}",  # docs/privacy.md
             jwt_secret=dev_secret(data),
             # `make run` is for exploring: GraphiQL, introspection and suggestions on.

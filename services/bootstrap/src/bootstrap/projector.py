@@ -3,9 +3,14 @@
 Connects to NATS, runs a runner of every read model the gateway reads into GT_DATABASE_URL
 (durable consumers: woken by new events, not by a timer) and announces each commit's
 positions on NATS core (`eventstore.projection_news`), on which the gateway's read-your-writes
-waits. /healthz, /readyz and /metrics (lag, parked events) on GT_METRICS_HOST:GT_METRICS_PORT;
-ready once NATS is connected and every runner started. Replicas elect one leader per
-projection on PostgreSQL (`eventstore.projection_leader`); the others stand by and take over.
+waits. The audit's history goes into GT_AUDIT_DATABASE_URL when set. `--read-models gateway`
+applies only the gateway's own read models (those a read-your-writes waits for), `--read-models
+audit` only the audit's history: `make run` runs one of each, the audit's in a SQLite file of
+its own, so that its fold (~3 ms of CPU per event) takes neither the CPU nor the one SQLite
+writer from theirs. /healthz, /readyz and /metrics (lag, parked events) on
+GT_METRICS_HOST:GT_METRICS_PORT; ready once NATS is connected and every runner started.
+Replicas elect one leader per projection on PostgreSQL (`eventstore.projection_leader`); the
+others stand by and take over.
 SIGTERM or SIGINT stops it cleanly (exit 0); a failed start exits 1.
 """
 
@@ -54,8 +59,8 @@ async def connect(config: ProjectorConfig) -> NATS:
     )
 
 
-async def run(config: ProjectorConfig, stop: asyncio.Event) -> None:
-    """Start every runner, wait for `stop`, then stop in reverse order."""
+async def run(config: ProjectorConfig, stop: asyncio.Event, read_models: str = "all") -> None:
+    """Start every runner (of `read_models`), wait for `stop`, then stop in reverse order."""
     observability = config.observability
     health = HealthServer(observability.metrics_host, max(observability.metrics_port, 0))
     nc: NATS | None = None
@@ -64,6 +69,7 @@ async def run(config: ProjectorConfig, stop: asyncio.Event) -> None:
     health.add_readiness("nats", lambda: nc is not None and nc.is_connected)
     health.add_readiness("projections", lambda: started)
     engine = make_engine(config.database_url)
+    audit_engine = make_engine(config.audit_database_url) if config.audit_database_url else None
     try:
         if observability.metrics_port >= 0:
             await health.start()
@@ -72,7 +78,7 @@ async def run(config: ProjectorConfig, stop: asyncio.Event) -> None:
         # Before the runners start: start-up's objects out of the collector's sight; the
         # catch-up's when it ends (eventstore.collector), so no full collection walks them.
         keep_full_collections_short()
-        runners = await gateway_projections(nc, engine)
+        runners = await gateway_projections(nc, engine, read_models, audit_engine)
         for runner in runners:
             watch_projection(nc, runner)
         started = True
@@ -85,26 +91,28 @@ async def run(config: ProjectorConfig, stop: asyncio.Event) -> None:
             unwatch_projection(runner)
             await runner.stop()
         engine.dispose()
+        if audit_engine is not None:
+            audit_engine.dispose()
         if nc is not None:
             await nc.close()
         await health.stop()
 
 
-async def serve(config: ProjectorConfig) -> None:
+async def serve(config: ProjectorConfig, read_models: str = "all") -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run(config, stop)
+    await run(config, stop, read_models)
 
 
-def run_process(config: ProjectorConfig) -> int:
+def run_process(config: ProjectorConfig, read_models: str = "all") -> int:
     configure_logging(config.observability)
     configure_tracing(config.observability, "projector")
     if config.observability.log_format != "json":
         logging.basicConfig(level=config.observability.log_level.upper())
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, read_models))
     except Exception as exc:
         # An unreachable database at start: say what, exit non-zero, let the orchestrator
         # (or `make run`) restart or report us.

@@ -25,12 +25,17 @@ class ProjectorProcess(Child):
         self._watch: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start_projector(cls, settings: dict[str, str]) -> ProjectorProcess:
-        """Start `python -m bootstrap.serve projector` with exactly these GT_* settings (and
-        the log format and level of this process's environment, if set)."""
+    async def start_projector(
+        cls, settings: dict[str, str], read_models: str = "all"
+    ) -> ProjectorProcess:
+        """Start `python -m bootstrap.serve projector --read-models <read_models>` with exactly
+        these GT_* settings (and the log format and level of this process's environment, if
+        set): "all" or "gateway" is the projector, "audit" the audit's projector."""
+        name = "audit projector" if read_models == "audit" else "projector"
+        command = ["projector", "--read-models", read_models]
         # SIGTERM when the system that started it dies (killed, out of memory): a second
         # `make run` never finds a projector of the first one leading on the same SQLite file.
-        return await cls.start("projector", ["projector"], settings, death_signal=signal.SIGTERM)
+        return await cls.start(name, command, settings, death_signal=signal.SIGTERM)
 
     async def serving(
         self, runners: Sequence[ProjectionRunner], timeout: float = START_TIMEOUT
@@ -50,7 +55,7 @@ class ProjectorProcess(Child):
         code = await self._process.wait()
         if self._stopping:
             return
-        why = f"the projector process exited with code {code}; the read models no longer advance"
+        why = f"the {self.name} process exited with code {code}; the read models no longer advance"
         log.error(why)
         for runner in runners:
             runner.failure = why

@@ -11,21 +11,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.temporal import TemporalProjection
-from audit.wiring import DEFAULT_DATABASE
+from audit.wiring import AUDIT_DATABASE, DEFAULT_DATABASE
 from enrolment.registry_facts import RegistryFacts
 from eventstore.projection import Projection
 from gateway.projections import ALL as GATEWAY_READ_MODELS
 from notifier.projection import NotifierSchedule
 
-# The databases read models live in. The gateway's holds its own and the audit's row
-# versions; the enrolment and notifier services each keep theirs beside their command side.
+# The databases read models live in. The gateway's holds its own; the audit's row versions
+# are in the audit's (GT_AUDIT_DATABASE_URL; unset: the gateway's, as on PostgreSQL, where row
+# locks let both write at once); the enrolment and notifier services each keep theirs beside
+# their command side.
 READ_MODELS_DB = DEFAULT_DATABASE
+AUDIT_DB = AUDIT_DATABASE
 ENROLMENT_DB = "enrolment"
 NOTIFIER_DB = "notifier"
 
 # Where the embedded system (`make run`) keeps each database under its data directory.
 EMBEDDED_FILES = {
     READ_MODELS_DB: "read-models.db",
+    AUDIT_DB: "audit.db",  # its own SQLite writer, apart from the gateway's read models
     ENROLMENT_DB: "enrolment.db",
     NOTIFIER_DB: "notifier.db",
 }
@@ -47,7 +51,7 @@ class ReadModel:
 
 READ_MODELS: tuple[ReadModel, ...] = (
     *(ReadModel(kind, "gateway", READ_MODELS_DB) for kind in GATEWAY_READ_MODELS),
-    ReadModel(TemporalProjection, "audit", READ_MODELS_DB),
+    ReadModel(TemporalProjection, "audit", AUDIT_DB),
     ReadModel(RegistryFacts, "enrolment", ENROLMENT_DB),
     ReadModel(NotifierSchedule, "notifier", NOTIFIER_DB),
 )

@@ -27,8 +27,18 @@ def projection_runner(
     )
 
 
-async def gateway_projections(nc: NATS, engine: Engine) -> list[ProjectionRunner]:
-    """The projector process's runners: every read model the gateway reads, applied here."""
-    from gateway.readside import start_projections
+async def gateway_projections(
+    nc: NATS, engine: Engine, read_models: str = "all", audit_engine: Engine | None = None
+) -> list[ProjectionRunner]:
+    """A projector process's runners: the read models the gateway reads (`read_models`: a key
+    of `gateway.readside.SELECTIONS`: the gateway's own, the audit's history, or all), applied
+    here; the audit's history into `audit_engine` when given."""
+    from gateway.readside import SELECTIONS, start_projections
 
-    return await start_projections(nc, engine, projection_runner)
+    return await start_projections(
+        nc,
+        engine,
+        projection_runner,
+        projections=SELECTIONS[read_models],
+        audit_engine=audit_engine,
+    )

@@ -3,7 +3,7 @@
     python -m bootstrap.serve registry
     python -m bootstrap.serve enrolment
     python -m bootstrap.serve notifier run | tick --now DAY | webhook-secret ID
-    python -m bootstrap.serve projector
+    python -m bootstrap.serve projector [--read-models gateway | audit | all]
     python -m bootstrap.serve gateway
     python -m bootstrap.serve reference-data load | update --csv FILE --version V ...
     python -m bootstrap.serve backup create --out DIR | restore DIR
@@ -194,8 +194,25 @@ def _config_or_exit(process: str, load: Callable[[], Loaded]) -> Loaded:
         raise typer.Exit(EXIT_CONFIG) from exc
 
 
+READ_MODEL_SELECTIONS = ("gateway", "audit", "all")  # gateway.readside.SELECTIONS
+
+
+def _read_models(value: str) -> str:
+    if value not in READ_MODEL_SELECTIONS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(READ_MODEL_SELECTIONS)}")
+    return value
+
+
 @cli.command()
-def projector() -> None:
+def projector(
+    read_models: str = typer.Option(
+        "all",
+        "--read-models",
+        callback=_read_models,
+        help="gateway: the gateway's own read models (read-your-writes waits for them);"
+        " audit: the audit's history (into GT_AUDIT_DATABASE_URL when set); all: both here.",
+    ),
+) -> None:
     """The gateway's read models: applies them, announces their positions (exit 2 on a bad
     configuration)."""
     from gateway.process_config import load_projector_config
@@ -203,7 +220,7 @@ def projector() -> None:
     config = _config_or_exit("projector", load_projector_config)
     from bootstrap.projector import run_process
 
-    raise typer.Exit(run_process(config))
+    raise typer.Exit(run_process(config, read_models))
 
 
 @cli.command()

@@ -48,7 +48,9 @@ def settings_read_by(command: str) -> set[str]:
         | _env(GatewaySettings)
         | _env(HttpSettings)
         | _env(CommandRetrySettings),
-        "projector": CONNECTION | OBSERVABILITY | _env(GatewaySettings, "database_url"),
+        "projector": CONNECTION
+        | OBSERVABILITY
+        | _env(GatewaySettings, "database_url", "audit_database_url"),
         "reference-data": _env(NatsSettings, "nats_url", "nats_user", "nats_password")
         | _env(ObservabilitySettings, "log_format", "log_level"),
     }

@@ -8,8 +8,11 @@ shares the one connection given (tests on a server without authentication).
 With `projector_process` (`make run`, the freshness benchmark) the gateway's read models are
 applied by a child process, `python -m bootstrap.serve projector`, as in compose: started and
 stopped with the system, its announced positions followed by the gateway for read-your-writes,
-its unexpected exit reported by the gateway's health. Without, the gateway's runners apply
-them here (the tests, which read `runners` directly).
+its unexpected exit reported by the gateway's health. With `settings.audit_database_url` (`make
+run`: its own SQLite file) the audit's history is applied by a second projector process,
+`... projector --read-models audit`, into that database: on SQLite its fold and its writes
+then hold neither the gateway projector's GIL nor its database's one writer. Without a
+projector process, the gateway's runners apply them here (the tests, which read `runners` directly).
 
 With `service_processes` (`make run`, the freshness benchmark) every part runs as compose runs
 it, each in a child process of its own (`bootstrap.children`): `python -m bootstrap.serve
@@ -43,7 +46,13 @@ from bootstrap.children import Child
 from bootstrap.nats_local import Logins
 from bootstrap.parts import EnrolmentParts
 from bootstrap.projector_child import ProjectorProcess
-from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS_DB, embedded_databases
+from bootstrap.read_models import (
+    AUDIT_DB,
+    ENROLMENT_DB,
+    NOTIFIER_DB,
+    READ_MODELS_DB,
+    embedded_databases,
+)
 from bootstrap.settings_catalogue import settings_read_by
 from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.checkpoints import checkpoint_periodically
@@ -56,7 +65,7 @@ from eventstore.store import EventStore
 from eventstore.tasks import cancel_and_wait
 from gateway.process import LISTEN_FD
 from gateway.readmodels import ReadModels
-from gateway.readside import ReadSide
+from gateway.readside import AUDIT, ReadSide
 from gateway.serve import listening_socket
 from gateway.settings import GatewaySettings
 from notifier.nats_accounts import GATEWAY_USER, OPERATOR_USER, PROJECTOR_USER
@@ -102,6 +111,7 @@ class System:
     anchoring: list[asyncio.Task[None]] = field(default_factory=list)
     projector_process: bool = False
     projector: ProjectorProcess | None = None
+    audit_projector: ProjectorProcess | None = None  # with settings.audit_database_url
     # Each service and the gateway in a process of its own (implies `projector_process`).
     service_processes: bool = False
     http_socket: socket.socket | None = None  # the gateway process's (default: any free port)
@@ -111,8 +121,12 @@ class System:
 
     @property
     def databases(self) -> dict[str, str]:
-        """The URL of every read-model database (the gateway's is its settings')."""
-        return embedded_databases(self.data_dir) | {READ_MODELS_DB: self.settings.database_url}
+        """The URL of every read-model database (the gateway's and the audit's are its
+        settings': the audit's history in the gateway's database unless set apart)."""
+        return embedded_databases(self.data_dir) | {
+            READ_MODELS_DB: self.settings.database_url,
+            AUDIT_DB: self.settings.audit_database_url or self.settings.database_url,
+        }
 
     @property
     def all_runners(self) -> list[ProjectionRunner]:
@@ -154,10 +168,38 @@ class System:
             "GT_DATABASE_URL": self.settings.database_url,
             "GT_METRICS_PORT": "-1",  # its lag and parked events: the gateway's health
         }
+        if self.settings.audit_database_url:
+            env["GT_AUDIT_DATABASE_URL"] = self.settings.audit_database_url
         if self.logins is not None:
             env["GT_NATS_USER"] = PROJECTOR_USER
             env["GT_NATS_PASSWORD"] = self.logins.password(PROJECTOR_USER)
         return env
+
+    async def _start_projectors(self) -> None:
+        """The projector process; and, with the audit's history in a database of its own, the
+        audit's projector beside it."""
+        env = self._projector_environment()
+        if self.settings.audit_database_url:
+            self.projector = await ProjectorProcess.start_projector(env, "gateway")
+            self.audit_projector = await ProjectorProcess.start_projector(env, "audit")
+        else:
+            self.projector = await ProjectorProcess.start_projector(env, "all")
+
+    async def _projectors_serving(self, runners: list[ProjectionRunner]) -> None:
+        """Wait until each projector process was heard by the followers of its read models."""
+        if self.audit_projector is None:
+            assert self.projector is not None
+            await self.projector.serving(runners)
+            return
+        assert self.projector is not None
+        audit = [r for r in runners if type(r.projection) in AUDIT]
+        await self.projector.serving([r for r in runners if r not in audit])
+        await self.audit_projector.serving(audit)
+
+    async def _stop_projectors(self) -> None:
+        for projector in (self.projector, self.audit_projector):
+            if projector is not None:
+                await projector.stop()
 
     # Each part in a process of its own (`service_processes`).
 
@@ -270,7 +312,7 @@ class System:
         await self._service_process(
             ENROLMENT, ["enrolment"], enrolment_database_url=self.databases[ENROLMENT_DB]
         )
-        self.projector = await ProjectorProcess.start_projector(self._projector_environment())
+        await self._start_projectors()
         # Here only the positions the projector announces, to wait for a token.
         gateway = await self._login(GATEWAY_USER)
         self.read_side = await parts.read_side(
@@ -281,14 +323,15 @@ class System:
             serve=False,
         )
         self.runners, self.read = self.read_side.runners, self.read_side.read
-        await self.projector.serving(self.runners)
+        await self._projectors_serving(self.runners)
         await self._gateway_process()
 
     async def failure(self) -> str:
         """Wait until a child process exits without being stopped; which, and its code."""
         waits = [asyncio.ensure_future(c.unexpected_exit()) for c in self.children]
-        if self.projector is not None:
-            waits.append(asyncio.ensure_future(self.projector.unexpected_exit()))
+        for projector in (self.projector, self.audit_projector):
+            if projector is not None:
+                waits.append(asyncio.ensure_future(projector.unexpected_exit()))
         try:
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             return next(iter(done)).result()
@@ -340,7 +383,7 @@ class System:
             self._anchor(logins[NOTIFIER.name], NOTIFIER, signers[NOTIFIER.name])
         # The gateway: projections, read models and GraphQL; it sends commands and reads.
         if self.projector_process:
-            self.projector = await ProjectorProcess.start_projector(self._projector_environment())
+            await self._start_projectors()
         try:
             gateway = await self._login(GATEWAY_USER)
             self.read_side = await parts.read_side(
@@ -350,10 +393,9 @@ class System:
                 follow=self.projector is not None,
             )
             if self.projector is not None:
-                await self.projector.serving(self.read_side.runners)
+                await self._projectors_serving(self.read_side.runners)
         except BaseException:
-            if self.projector is not None:  # no child outlives a failed start
-                await self.projector.stop()
+            await self._stop_projectors()  # no child outlives a failed start
             raise
         self.engine, self.runners = self.read_side.engine, self.read_side.runners
         self.read, self.app = self.read_side.read, self.read_side.app
@@ -375,8 +417,7 @@ class System:
             await broker.stop()
         if self.read_side is not None:
             await self.read_side.stop()
-        if self.projector is not None:
-            await self.projector.stop()
+        await self._stop_projectors()
         if self.notifier is not None:
             await self.notifier.stop()
         if self.enrolment is not None:

@@ -106,11 +106,13 @@ def load_config() -> GatewayConfig:
 @dataclass(frozen=True)
 class ProjectorConfig:
     """The projector process (`python -m bootstrap.serve projector`): NATS, the read-model
-    database it writes (GT_DATABASE_URL, as the gateway's), observability."""
+    database it writes (GT_DATABASE_URL, as the gateway's; the audit's history into
+    GT_AUDIT_DATABASE_URL when set), observability."""
 
     nats: NatsSettings
     database_url: str
     observability: ObservabilitySettings
+    audit_database_url: str | None = None
 
     @property
     def nats_servers(self) -> list[str]:
@@ -127,9 +129,11 @@ def load_projector_config() -> ProjectorConfig:
         problems += _check_nats_settings(nats)
     if gateway is not None:
         problems += _check_database("GT_DATABASE_URL", gateway.database_url)
+        if gateway.audit_database_url:
+            problems += _check_database("GT_AUDIT_DATABASE_URL", gateway.audit_database_url)
     if problems or nats is None or gateway is None or observability is None:
         raise ConfigError(problems)
-    return ProjectorConfig(nats, gateway.database_url, observability)
+    return ProjectorConfig(nats, gateway.database_url, observability, gateway.audit_database_url)
 
 
 S = TypeVar("S", bound=BaseSettings)

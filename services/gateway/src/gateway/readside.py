@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from audit.temporal import TemporalProjection
-from eventstore.projection import ProjectionRunner, RunnerFactory
+from eventstore.projection import Projection, ProjectionRunner, RunnerFactory
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from gateway.commandbus import CommandBus
@@ -29,14 +29,26 @@ from gateway.projections import ALL
 from gateway.readmodels import ReadModels
 from gateway.settings import GatewaySettings
 
-# Every read model the gateway reads: its own, and the audit's history (entitiesAsOf).
-PROJECTIONS = (*ALL, TemporalProjection)
+# Every read model the gateway reads: its own, and the audit's history (entitiesAsOf). The
+# audit's history may live in a database of its own (GT_AUDIT_DATABASE_URL) and be applied by a
+# projector process of its own: on SQLite its fold then takes neither the CPU nor the one
+# writer from the read models a read-your-writes waits for.
+AWAITED: tuple[type[Projection], ...] = ALL
+AUDIT: tuple[type[Projection], ...] = (TemporalProjection,)
+PROJECTIONS = (*AWAITED, *AUDIT)
+# What `python -m bootstrap.serve projector --read-models <key>` applies.
+SELECTIONS: dict[str, tuple[type[Projection], ...]] = {
+    "gateway": AWAITED,
+    "audit": AUDIT,
+    "all": PROJECTIONS,
+}
 
 
 @dataclass
 class ReadSide:
     engine: Engine  # the projections write through it
     read_engine: Engine  # GraphQL reads through it (may be a read-only role)
+    audit_engine: Engine | None = None  # the audit's history's, when apart (entitiesAsOf)
     runners: list[ProjectionRunner] = field(default_factory=list)
     read: ReadModels | None = None
     app: Starlette | None = None
@@ -50,16 +62,26 @@ class ReadSide:
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+        if self.audit_engine is not None:
+            self.audit_engine.dispose()
 
 
 async def start_projections(
-    nc: NATS, engine: Engine, runners: RunnerFactory, *, follow: bool = False
+    nc: NATS,
+    engine: Engine,
+    runners: RunnerFactory,
+    *,
+    follow: bool = False,
+    projections: tuple[type[Projection], ...] = PROJECTIONS,
+    audit_engine: Engine | None = None,
 ) -> list[ProjectionRunner]:
-    """A started runner of every read model the gateway reads, into (or over) `engine`."""
+    """A started runner of every read model the gateway reads (or of `projections`), into
+    (or over) `engine`; the audit's history into `audit_engine` when given."""
     started: list[ProjectionRunner] = []
     try:
-        for projection in PROJECTIONS:
-            runner = runners(nc, engine, projection(), follow=follow)
+        for projection in projections:
+            into = audit_engine if audit_engine is not None and projection in AUDIT else engine
+            runner = runners(nc, into, projection(), follow=follow)
             await runner.start()
             started.append(runner)
     except BaseException:
@@ -88,10 +110,11 @@ async def start_read_side(
     """
     engine = make_engine(settings.database_url)
     read_engine = make_engine(read_database_url) if read_database_url else engine
-    side = ReadSide(engine, read_engine)
+    audit_engine = make_engine(settings.audit_database_url) if settings.audit_database_url else None
+    side = ReadSide(engine, read_engine, audit_engine)
     try:
         side.runners = await start_projections(
-            nc, read_engine if follow else engine, runners, follow=follow
+            nc, read_engine if follow else engine, runners, follow=follow, audit_engine=audit_engine
         )
     except BaseException:
         await side.stop()
@@ -108,7 +131,7 @@ async def start_read_side(
         settings,
         bus,
         LiveEvents(nc),
-        audit_sources(store, read_engine, identities),
+        audit_sources(store, audit_engine or read_engine, identities),
         identities,
     )
     side.retention = RetentionSweeper(identities, bus, settings.identity_retention_days)

@@ -14,6 +14,12 @@ class GatewaySettings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///data/read-models.db", description="SQLAlchemy URL of the read models."
     )
+    audit_database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the audit's history read model (entitiesAsOf), when"
+        " apart from the read models (`make run`: its own SQLite file, so its own writer);"
+        " unset: in GT_DATABASE_URL.",
+    )
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_secret: str | None = Field(default=None, description="HS256 shared secret.")
     jwt_public_key: str | None = Field(default=None, description="RS256 public key (PEM).")
