@@ -148,6 +148,7 @@ async def test_signed_delivery_survives_three_failures_and_filters(
             nats_client, "gt.org.GM0363.nl.gt.contract.signed.v1", "y", "nl.gt.contract.signed.v1"
         )
         await until(lambda: receiver.accepted)
+        await until(lambda: [a.outcome for a in rows(service, attempts)][-1:] == ["delivered"])
         await asyncio.sleep(0.2)  # nothing else may arrive
     finally:
         await service.stop()
@@ -189,6 +190,8 @@ async def test_receiver_down_for_good_is_parked_then_replayed(
         )
         assert isinstance(replay, CommandAccepted)
         await until(lambda: receiver is not None and receiver.accepted)
+        # The receiver has the POST before the service has its answer and records it.
+        await until(lambda: [d.status for d in rows(service, deliveries)] == ["delivered"])
         unknown = await send_command(
             nats_client,
             NOTIFIER,
