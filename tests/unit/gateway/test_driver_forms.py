@@ -155,3 +155,22 @@ async def test_the_loop_never_waits_for_the_pool_a_thread_is_using(
     assert read.batches_on_the_loop == 2
     assert opened_on_the_loop == []
     read.engine.dispose()
+
+
+async def test_a_checkout_that_fails_on_the_loop_is_answered_not_left_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The idle connection's checkout on the loop fails (a stale connection whose reconnect's
+    PRAGMAs fail): the batch goes to a thread, and its waiters hear that thread's error."""
+    monkeypatch.setattr(readmodels, "INLINE_BELOW", 60.0)
+    read, statement = _read_models(tmp_path / "kept.db")
+    for n in (1, 2, 3):
+        assert await _names(read, statement, [n]) == [f"n{n}"]
+    assert read.batches_on_the_loop == 1
+
+    @event.listens_for(read.engine, "checkout")
+    def _fail(*_: Any) -> None:
+        raise RuntimeError("database is locked")
+
+    with pytest.raises(RuntimeError, match="database is locked"):
+        await asyncio.wait_for(_names(read, statement, [4]), 10)

@@ -489,7 +489,10 @@ class ReadModels:
         if self.driver_reads:
             forms = [self._form(s) for s, _, _ in items]
             quick = all(isinstance(f, DriverForm) and f.quick for f in forms)
-            idle = self._take_idle() if quick else None
+            try:
+                idle = self._take_idle() if quick else None
+            except Exception:  # a checkout that failed on the loop (a reconnect's PRAGMAs):
+                idle = None  # the thread's round trip takes its own, and its waiters hear why
             if idle is not None:
                 # Statements whose last round trip cost less CPU than a hop: on the loop,
                 # as the plain endpoint runs its SQL.
