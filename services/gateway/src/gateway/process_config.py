@@ -66,6 +66,14 @@ def _check_nats_settings(nats: NatsSettings) -> list[str]:
     return problems
 
 
+def _check_databases(gateway: GatewaySettings) -> list[str]:
+    """The read models' database and, when set apart, the audit's (both processes read it)."""
+    problems = _check_database("GT_DATABASE_URL", gateway.database_url)
+    if gateway.audit_database_url:
+        problems += _check_database("GT_AUDIT_DATABASE_URL", gateway.audit_database_url)
+    return problems
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     nats: NatsSettings
@@ -89,7 +97,7 @@ def load_config() -> GatewayConfig:
     if nats is not None:
         problems += _check_nats_settings(nats)
     if gateway is not None:
-        problems += _check_database("GT_DATABASE_URL", gateway.database_url)
+        problems += _check_databases(gateway)
     if http is not None and http.read_database_url:
         problems += _check_database("GT_READ_DATABASE_URL", http.read_database_url)
     if gateway is not None and not (http is not None and http.dev_mode):
@@ -128,9 +136,7 @@ def load_projector_config() -> ProjectorConfig:
     if nats is not None:
         problems += _check_nats_settings(nats)
     if gateway is not None:
-        problems += _check_database("GT_DATABASE_URL", gateway.database_url)
-        if gateway.audit_database_url:
-            problems += _check_database("GT_AUDIT_DATABASE_URL", gateway.audit_database_url)
+        problems += _check_databases(gateway)
     if problems or nats is None or gateway is None or observability is None:
         raise ConfigError(problems)
     return ProjectorConfig(nats, gateway.database_url, observability, gateway.audit_database_url)
