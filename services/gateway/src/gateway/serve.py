@@ -44,6 +44,14 @@ def worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     connection and the first to run accepts every connection waiting, so a client opening
     its connections at once (a proxy's pool, wrk's 16) found nearly all of them on one worker
     while the other idled (the benchmark saw 14 of 16, and 2 workers no faster than 1)."""
+    if count == 1:
+        return [listening_socket(host, port)]  # no group: nobody may join this port
+    # A port in use is refused as without SO_REUSEPORT (a second gateway on it fails to start
+    # instead of silently taking part of its connections): first bound plainly, then given up
+    # to the group. (A process of the same user that sets SO_REUSEPORT itself can still join.)
+    probe = listening_socket(host, port)
+    port = probe.getsockname()[1]
+    probe.close()
     sockets = [listening_socket(host, port, reuse_port=True)]
     try:
         while len(sockets) < count:
