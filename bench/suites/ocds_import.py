@@ -146,7 +146,10 @@ async def run(ctx: BenchContext) -> list[Figure]:
     grouped = await closed_loop(2, len(chunks), append_chunk)
     grouped_rate = len(bodies) / grouped.seconds
     events_per_s = report.events / seconds
-    ratio = events_per_s / raw.rate if raw.rate else 0.0
+    # The yardstick is the faster of the two raw runs: one raw run that stalled (a sync, a
+    # neighbour) once read 6.7k events/s against 20k at 16 in flight and made 0.44x of 0.14x.
+    raw_rate = max(raw.rate, raw16.rate)
+    ratio = events_per_s / raw_rate if raw_rate else 0.0
     note = (
         f"{report.imported:,} releases of {processes:,} processes in {seconds:.1f} s"
         f" ({report.imported / seconds:,.0f} releases/s), {report.events:,} events;"
@@ -161,8 +164,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
             f" flight, up to {GROUP} per group commit",
             "events/s",
             round(events_per_s, 1),
-            "raw JetStream publish of the same events",
-            round(raw.rate, 1),
+            f"raw JetStream publish of the same events (the faster of {CONCURRENCY} and 16"
+            " in flight)",
+            round(raw_rate, 1),
             target=f">= {TARGET}x raw JetStream append",
             target_met=ratio >= TARGET,
             note=note,
@@ -172,6 +176,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 "events": report.events,
                 "skipped": len(report.skipped),
                 "ratio": round(ratio, 3),
+                "raw_publish_in_flight": round(raw.rate, 1),
                 "raw_publish_at_16": round(raw16.rate, 1),
                 # CPU per event, independent of how busy the shared machine was.
                 "importer_cpu_ms_per_event": round(1000 * importer_cpu / report.events, 3),
@@ -179,7 +184,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 "ratio_to_raw_at_16": round(events_per_s / raw16.rate if raw16.rate else 0.0, 3),
             },
         ),
-        _two_processes(runs[2], raw.rate, raw16.rate, events_per_s),
+        _two_processes(runs[2], raw_rate, raw16.rate, events_per_s),
         Figure(
             "ocds-import",
             "import, beside the group commit's own floor",
@@ -227,7 +232,7 @@ def _two_processes(run: _Run, raw: float, raw16: float, one: float) -> Figure:
         f" {CONCURRENCY} processes in flight",
         "events/s",
         round(events_per_s, 1),
-        "raw JetStream publish of the same events",
+        "raw JetStream publish of the same events (the faster of two runs)",
         round(raw, 1),
         target=f">= {TARGET}x raw JetStream append",
         target_met=ratio >= TARGET,
