@@ -141,7 +141,9 @@ def parse_consistency_token(token: str) -> dict[str, int]:
     return result
 
 
-def _reply(command_id: str, events: Iterable[AppendedEvent], duplicate: bool) -> CommandAccepted:
+def accepted_reply(
+    command_id: str, events: Iterable[AppendedEvent], duplicate: bool
+) -> CommandAccepted:
     appended_events = tuple(events)
     # Our own values (a validated command's id, events as stored): built, not re-validated
     # (as `model_construct` builds it: `status` left at its default, not counted as set).
@@ -198,6 +200,29 @@ class CommandService:
     @property
     def command_types(self) -> list[str]:
         return sorted(self._routes)
+
+    # What a lane beside the general path (registry.import_lane) may read; nothing to write.
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def route(self, command_type: str) -> CommandRoute[Any, Any]:
+        """The route of `command_type` (KeyError: a command this service does not handle)."""
+        return self._routes[command_type]
+
+    def refusal_before_decision(self, command: Command) -> CommandRejected | None:
+        """The refusal the general path gives before deciding (a valid time too far ahead)."""
+        return self._too_early(command)
+
+    def is_pending(self, command_id: str) -> bool:
+        """Whether a record of `command_id` is written here but not yet confirmed."""
+        return command_id in self._pending
+
+    @property
+    def other_contexts(self) -> int:
+        """How many other contexts' processed-command records a command id is checked in."""
+        return len(self._elsewhere)
 
     async def start(self) -> None:
         await self._store.ensure_stream(self.context)
@@ -383,7 +408,9 @@ class CommandService:
             assert entry is not None
             if landed:
                 return await self._remember(
-                    command, fingerprint, _reply(command.command_id, landed, not appended_here)
+                    command,
+                    fingerprint,
+                    accepted_reply(command.command_id, landed, not appended_here),
                 )
             if violation is not None:
                 if not fresh:
@@ -434,7 +461,7 @@ class CommandService:
             named = tuple(map(appended, stored))  # as the reply and the cache name them
             self._advance(key, entry, decider, stored, decided, named)
             return await self._remember(
-                command, fingerprint, _reply(command.command_id, named, False)
+                command, fingerprint, accepted_reply(command.command_id, named, False)
             )
         return CommandRejected(
             command_id=command.command_id,

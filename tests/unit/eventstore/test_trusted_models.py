@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.replies import AppendedEvent, CommandAccepted
 from eventstore.aggregate_cache import appended
-from eventstore.commands import _reply
+from eventstore.commands import accepted_reply
 from eventstore.records import StoredEvent, trusted
 
 EVENT = {
@@ -44,7 +44,7 @@ ENVELOPE = {
 
 def test_a_trusted_reply_is_the_constructed_one() -> None:
     event = AppendedEvent.model_validate(EVENT)
-    ours = _reply("c-1", [event], False)
+    ours = accepted_reply("c-1", [event], False)
     theirs = CommandAccepted.model_construct(
         command_id="c-1", events=(event,), consistency_token="LEDGER:41", duplicate=False
     )

@@ -37,7 +37,7 @@ from contracts_schema.registry.import_commands import (
 from contracts_schema.replies import AppendedEvent, CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import BoundedContext
 from eventstore.aggregate_cache import appended
-from eventstore.commands import CommandService, DecisionContext, _reply
+from eventstore.commands import CommandService, DecisionContext, accepted_reply
 from eventstore.group_append import StagedStore
 from eventstore.group_commit import Held
 from eventstore.hashing import canonical_json
@@ -68,20 +68,20 @@ def fresh(
     """Whether the process is fresh: every aggregate it addresses known to have no event,
     every command id read for the group and found nowhere (this context, its pre-uniqueness
     key, every other context), none pending here, none used twice in the group (`twice`)."""
-    if recall is None or len(elsewhere) != len(service._elsewhere):
+    if recall is None or len(elsewhere) != service.other_contexts:
         return False
     stream = service.context.stream
     for release in batch.releases:
         for command in (release.tender, *release.contracts):
             cid = command.command_id
-            if cid in twice or cid in service._pending:
+            if cid in twice or service.is_pending(cid):
                 return False
             own = recall(cid)
             if own is None or any(v is not None for v in own):
                 return False
             if any(o.get(cid, b"") is not None for o in elsewhere):  # unread, or found
                 return False
-            route = service._routes[command.command_type]
+            route = service.route(command.command_type)
             if (stream, route.decider.aggregate_type, route.aggregate_id(command)) not in new:
                 return False
     return True
@@ -110,13 +110,13 @@ async def record(
     store.folded = folded  # the contract's facts read the staged tender's state from here
     held: dict[str, Held] = {}
     outcomes: list[ImportedReleaseOutcome] = []
-    clock = service._clock
+    clock = service.clock
     for release in batch.releases:
         replies: list[CommandAccepted | CommandRejected] = []
         for command in (release.tender, *release.contracts):
-            if service._too_early(command) is not None:
+            if service.refusal_before_decision(command) is not None:
                 return None
-            route = service._routes[command.command_type]
+            route = service.route(command.command_type)
             decider = route.decider
             aggregate_id = route.aggregate_id(command)
             key = (decider.aggregate_type, aggregate_id)
@@ -164,7 +164,7 @@ async def record(
                 context, decider.aggregate_type, aggregate_id, (last,), last.seq
             )
             named: tuple[AppendedEvent, ...] = tuple(map(appended, stored))
-            reply = _reply(command.command_id, named, False)
+            reply = accepted_reply(command.command_id, named, False)
             fingerprint = hashlib.sha256(
                 canonical_json(command.model_dump(mode="json"))
             ).hexdigest()
