@@ -43,12 +43,22 @@ from eventstore.group_commit import Held
 from eventstore.hashing import canonical_json
 from eventstore.observability import trace_headers
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, trusted
-from registry.domain.imported import record_imported_contract, record_imported_tender
+from registry.domain.imported import (
+    decide_imported_contract,
+    decide_imported_tender,
+    record_imported_contract,
+    record_imported_tender,
+)
 from registry.facts_loaders import imported_signing_facts_loader
 
 # A command id's records as read for the whole group: this context's (id, pre-uniqueness
 # key), None when not read so; the other contexts' (each record's answers by id).
 Recall = Callable[[str], list[bytes | None] | None]
+
+
+# The routes' decisions the lane makes in their `record_imported_*` form (the same events,
+# the facts folded once); a route deciding otherwise is left to the general path.
+_DECISIONS = (decide_imported_tender, decide_imported_contract)
 
 
 @dataclass
@@ -117,6 +127,8 @@ async def record(
             if service.refusal_before_decision(command) is not None:
                 return None
             route = service.route(command.command_type)
+            if route.decide not in _DECISIONS:  # the route changed: the lane would not follow
+                return None
             decider = route.decider
             aggregate_id = route.aggregate_id(command)
             key = (decider.aggregate_type, aggregate_id)
