@@ -200,6 +200,20 @@ def _check_checkpoints(
     for checkpoint in checkpoints:
         report.checkpoints += 1
         where = f"{context.stream} checkpoint at seq {checkpoint.seq}"
+        if checkpoint.malformed is not None:
+            report.problems.append(
+                Problem(
+                    f"{context.stream} checkpoint",
+                    "bad-checkpoint",
+                    f"not a checkpoint: {checkpoint.malformed}",
+                )
+            )
+            continue
+        if checkpoint.context != context.name:
+            report.problems.append(
+                Problem(where, "bad-checkpoint", f"made for context {checkpoint.context!r}")
+            )
+            continue
         if checkpoint.signer not in keys or not checkpoint.holds():
             report.problems.append(
                 Problem(where, "bad-checkpoint", "not signed by a trusted key of the context")
