@@ -7,9 +7,12 @@ continued from the forged sequence), so a tail cut afterwards showed nowhere."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from nats.aio.client import Client as NATS
 
+from audit.verify import verify_streams
 from contracts_schema.subjects import REGISTRY
 from eventstore.checkpoints import (
     CHECKPOINT_STREAM,
@@ -19,7 +22,8 @@ from eventstore.checkpoints import (
     write_checkpoint,
 )
 from eventstore.clock import FixedClock
-from eventstore.signing import EventSigner, new_seed
+from eventstore.signing import KEYS_DIR, EventSigner, new_seed, trusted_keys
+from eventstore.store import EventStore
 from tests.integration.audit.test_signed_history import (
     AGGREGATE,
     KEY,
@@ -66,3 +70,42 @@ async def test_a_malformed_or_forged_checkpoint_is_named_and_anchoring_goes_on(
     await recreate(nats_client, store, lambda bodies: bodies[:-1])
     _, problems = await verify(store)
     assert problems[-1].startswith("truncated: REGISTRY checkpoint at seq 4"), problems
+
+
+async def test_a_retired_key_signs_nothing_after_its_retirement(
+    nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
+    """A key rotated out at seq 2 (leaked, or a service rolled back to its old seed) still
+    vouches for what it signed before, and for nothing after."""
+    old, new = EventSigner(new_seed()), EventSigner(new_seed())
+    before = EventStore(nats_client, fixed_clock, protect=False, signers={REGISTRY.name: old})
+    await record(before, fixed_clock, AGGREGATE, spaced(LNVT_TENDER[:2]))
+    await write_checkpoint(before, REGISTRY, old)
+    after = EventStore(nats_client, fixed_clock, protect=False, signers={REGISTRY.name: new})
+    await record(after, fixed_clock, AGGREGATE, spaced(LNVT_TENDER[2:3]))
+    await write_checkpoint(after, REGISTRY, new)
+    [late] = await record(before, fixed_clock, AGGREGATE, spaced(LNVT_TENDER[3:]))
+    await write_checkpoint(before, REGISTRY, old)
+
+    # The operator's list: the new key, and the old one up to the rotation.
+    keys = tmp_path / KEYS_DIR
+    keys.mkdir()
+    (keys / "registry.pub").write_text(new.public_key + "\n")
+    (keys / "registry.retired").write_text(f"{old.public_key}@2\n")
+    trusted = trusted_keys(tmp_path, environ={})
+    assert trusted == {REGISTRY.name: {new.public_key, f"{old.public_key}@2"}}
+    [report] = await verify_streams(after, [REGISTRY], trusted=trusted)
+    problems = [str(p) for p in report.problems]
+    assert len(problems) == 2, problems
+    assert "retired-signer" in problems[0]
+    assert late.envelope.event_id in problems[0]
+    assert "a key retired after seq 2" in problems[0]
+    assert problems[1].startswith("REGISTRY checkpoint at seq 4: bad-checkpoint")
+    assert report.signed == 3
+
+    # Unbounded, the same history verifies: the bound is what names the late signature.
+    unbounded = {REGISTRY.name: {new.public_key, old.public_key}}
+    [report] = await verify_streams(after, [REGISTRY], trusted=unbounded)
+    assert report.problems == []
+    with pytest.raises(ValueError, match="last stream sequence"):
+        await verify_streams(after, [REGISTRY], trusted={REGISTRY.name: {f"{old.public_key}@x"}})
