@@ -62,6 +62,7 @@ from eventstore.records import (
     StoredEvent,
     trusted,
 )
+from eventstore.trust import refuse_untrusted
 
 log = logging.getLogger(__name__)
 
@@ -501,6 +502,8 @@ class CommandService:
                     raise
                 await asyncio.sleep(TRANSIENT_PAUSE)
                 continue
+            # Decide on no forged or altered history.
+            refuse_untrusted(history.events, nc=getattr(self._store, "nc", None))
             return CachedAggregate.of(history, self.fold(decider, history))
 
     async def _caught_up(
@@ -517,6 +520,8 @@ class CommandService:
             newer = [
                 e async for e in self._store.read_stream(head.context, head.last_seq + 1, subjects)
             ]
+            # Loaded afresh instead when refused, which refuses it with its reason.
+            refuse_untrusted(newer, head.version, nc=getattr(self._store, "nc", None))
             state = reduce(decider.evolve, (self.event_model(e) for e in newer), entry.state)
         except Exception as exc:
             log.info("catching up %s failed (%r); loading it afresh", key, exc)
