@@ -62,7 +62,7 @@ from eventstore.records import (
     StoredEvent,
     trusted,
 )
-from eventstore.trust import refuse_untrusted
+from eventstore.trust import UntrustedHistory, refuse_untrusted
 
 log = logging.getLogger(__name__)
 
@@ -775,6 +775,9 @@ class CommandParts:
 def failure_reply(subject: str, exc: Exception) -> CommandRejected:
     """The reply for an exception that escaped a handler: UNAVAILABLE for a transient
     condition (retry the same command), INTERNAL_ERROR for a bug."""
+    if isinstance(exc, UntrustedHistory):  # eventstore.trust: says which event, and why
+        log.error("command on %s refused: %s", subject, exc)
+        return CommandRejected(code="UNTRUSTED_HISTORY", message=str(exc))
     if is_transient(exc):
         log.warning("command on %s met a transient condition: %r", subject, exc)
         return unavailable(None, f"{type(exc).__name__}: {exc}")
