@@ -25,6 +25,7 @@ from nats.aio.client import Client as NATS
 from bench.history.model import Commit, History
 from contracts_schema.subjects import CONTEXTS
 from eventstore.errors import EventStoreError
+from eventstore.signing import EventSigner, new_seed
 from eventstore.store import (
     AggregateHistory,
     CommandMetadata,
@@ -32,6 +33,7 @@ from eventstore.store import (
     NewEvent,
     StoredEvent,
 )
+from eventstore.trust import Trust
 
 RESENDS = 5  # a commit's sends after the first one timed out
 
@@ -57,8 +59,17 @@ class LoadResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
+# Each context's key for this run: the history is signed as the services sign theirs, and the
+# readers check it as they check theirs (`reader_trust`).
+SIGNERS = {name: EventSigner(new_seed()) for name in CONTEXTS}
+
+
+def reader_trust() -> Trust:
+    return Trust.of({name: {signer.public_key} for name, signer in SIGNERS.items()})
+
+
 async def load_history(nc: NATS, history: History, *, window: int = 256) -> LoadResult:
-    store = EventStore(nc, CommitClock())
+    store = EventStore(nc, CommitClock(), signers=SIGNERS)
     contexts = {c.context for c in history.commits}
     for name in sorted(contexts):
         await store.ensure_stream(CONTEXTS[name])
