@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from eventstore.store import (
     NewEvent,
     StoredEvent,
 )
-from eventstore.trust import Trust
+from eventstore.trust import Trust, configured
 
 RESENDS = 5  # a commit's sends after the first one timed out
 
@@ -65,7 +66,8 @@ SIGNERS = {name: EventSigner(new_seed()) for name in CONTEXTS}
 
 
 def reader_trust() -> Trust:
-    return Trust.of({name: {signer.public_key} for name, signer in SIGNERS.items()})
+    keys = {name: {signer.public_key} for name, signer in SIGNERS.items()}
+    return Trust.of(keys, configured(environ=os.environ).verify_signatures)  # the setting
 
 
 async def load_history(nc: NATS, history: History, *, window: int = 256) -> LoadResult:
