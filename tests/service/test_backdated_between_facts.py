@@ -367,3 +367,62 @@ async def test_an_enrolment_learned_late_before_the_bodys_withdrawal_is_taken(
         occurred_at=at(2019, 4, 20),
     )  # fmt: skip
     await bus.reject(withdraw, "NOT_ENROLLED")
+
+
+def planning(occurred: datetime, title: str = "Vaste telefonie") -> cmd.PlanTender:
+    return cmd.PlanTender(
+        command_id=f"plan-{occurred.date()}-{len(title)}", tender_id="t1", title=title,
+        contracting_authority=LNVT, procedure="open", framework=False,
+        lots=[{"lot_id": "a", "title": "A"}], occurred_at=occurred,
+    )  # fmt: skip
+
+
+async def test_a_planning_dated_too_late_is_moved_earlier_in_every_view(
+    gateway: Gateway, bus: InProcessBus, store: InMemoryEventStore
+) -> None:
+    """Planned with occurredAt 2020-03-10, though it was planned on 2020-02-01: its prior
+    notice of 2020-03-01 was refused. PlanTender sent again with the same details and the
+    earlier day moves the planning; a different planning is still refused."""
+    await bus.accept(planning(at(2020, 3, 10)))
+    notice = cmd.PublishPriorInformationNotice(
+        command_id="pin", tender_id="t1", notice_reference="PIN-1", occurred_at=at(2020, 3, 1)
+    )
+    await bus.reject(notice, "TENDER_NOT_YET_PLANNED")
+    await bus.reject(planning(at(2020, 1, 1), title="Iets anders"), "TENDER_ALREADY_PLANNED")
+    assert isinstance(await bus.send(planning(at(2020, 2, 1))), CommandAccepted)
+    assert isinstance(await bus.send(notice), CommandAccepted)
+    days = [date(2020, 1, 31), date(2020, 2, 1), date(2020, 3, 1), date(2020, 3, 15)]
+    answers = await one_truth(gateway, store, "tender", "t1", days, [None])
+    assert answers[date(2020, 1, 31), None] is None
+    assert answers[date(2020, 2, 1), None]["phase"] == "PLANNED"
+    assert answers[date(2020, 3, 1), None]["priorNoticeOn"] == "2020-03-01"
+    # Sent once more on a later day, or again on the same day: nothing to move.
+    await bus.reject(planning(at(2020, 2, 15)), "TENDER_ALREADY_PLANNED")
+
+
+async def test_a_programme_planning_dated_too_late_is_moved_earlier(
+    gateway: Gateway, bus: InProcessBus
+) -> None:
+    def programme(occurred: datetime, name: str = "GT") -> cmd.PlanProgramme:
+        return cmd.PlanProgramme(
+            command_id=f"p-{occurred.date()}-{len(name)}", programme_id="gt", name=name,
+            coordinator=LNVT, occurred_at=occurred,
+        )  # fmt: skip
+
+    await bus.accept(programme(at(2020, 3, 10)))
+    link = cmd.LinkSuccessorProgramme(
+        command_id="l", programme_id="gt", successor_programme_id="gt2", occurred_at=at(2020, 3, 1)
+    )
+    await bus.reject(link, "PROGRAMME_NOT_YET_PLANNED")
+    await bus.reject(programme(at(2020, 1, 1), name="Ander"), "PROGRAMME_ALREADY_PLANNED")
+    assert isinstance(await bus.send(programme(at(2020, 2, 1))), CommandAccepted)
+    assert isinstance(await bus.send(link), CommandAccepted)
+    for runner in gateway.runners:
+        assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+    assert {r.projection.key: r.parked_count for r in gateway.runners if r.parked_count} == {}
+    body = await gateway.query(
+        'query { programmes(asOf: "2020-03-01") { programmeId successorIds } }'
+    )
+    assert body["data"]["programmes"] == [{"programmeId": "gt", "successorIds": ["gt2"]}]
+    body = await gateway.query('query { programmes(asOf: "2020-01-31") { programmeId } }')
+    assert body["data"]["programmes"] == []
