@@ -1,9 +1,10 @@
 """A fact dated before its aggregate began is refused by the owner, never parked by a view.
 
-The owner decides on an aggregate as recorded; every read model folds its events in
-valid-time order. A fact valid before the aggregate's first fact (a CBS list loaded today, a
-past merger recorded afterwards) would land before the aggregate exists in that order: the
-owner accepted it and every view parked it. Now the owner refuses it with a code that names
+Every read model folds an aggregate's events in valid-time order, and so does the owner
+(tests/service/test_backdated_between_facts.py: facts learned late between facts). A fact
+valid before the aggregate's first fact (a CBS list loaded today, a past merger recorded
+afterwards) would land before the aggregate exists in that order: the owner accepted it and
+every view parked it. Now the owner refuses it with a code that names
 the beginning and what to do, and a registration can be dated back by sending it again.
 Commands go through the services; reads through the gateway's GraphQL.
 """

@@ -55,6 +55,7 @@ back to that prefix length. A knownAt before the first recording knows nothing.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 from collections import Counter
@@ -65,6 +66,7 @@ from importlib.resources import files
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 
 from contracts_schema.base import Command
@@ -185,6 +187,31 @@ _WINDOW_COMMANDS = frozenset(
         en.CloseEnrolmentWindow,
     )
 )
+
+
+LATE_BETWEEN = ("amend-end-late", "enrol-late")  # the slugs of facts learned late between
+
+
+@functools.cache
+def with_facts_between(namespace: int = 900_001) -> list[Command]:
+    """One history (fixed, in its own namespace) with both kinds of fact learned late
+    between facts of its aggregate: an explicit example for the property tests, so the
+    bounded normal suite always has them."""
+    found: list[Command] = find(
+        histories(namespace=namespace),
+        lambda history: all(
+            any(slug in history[i].command_id for i in between_facts(history))
+            for slug in LATE_BETWEEN
+        ),
+        settings=settings(
+            derandomize=True,
+            database=None,
+            max_examples=2000,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    return found
 
 
 def command_types(history: Sequence[Command]) -> Counter[str]:
@@ -761,14 +788,16 @@ def _enrolment(
         # still counts last, so the frozen list is the same.
         code = h.pick(early)
         on = h.between(opens, first_on[code] - timedelta(days=1))
-        out.append(_enrol(h, tid, code, h.some(window_lots), on))
+        out.append(_enrol(h, tid, code, h.some(window_lots), on, "enrol-late"))
     return frozen, participants
 
 
-def _enrol(h: _Builder, tid: str, code: str, lots: list[str], on: date) -> Command:
+def _enrol(
+    h: _Builder, tid: str, code: str, lots: list[str], on: date, slug: str = "enrol"
+) -> Command:
     explicit = h.maybe(50)
     return en.EnrolParticipant(
-        command_id=h.cid(f"enrol-{code}"),
+        command_id=h.cid(f"{slug}-{code}"),
         occurred_at=h.at(on),
         tender_id=tid,
         organisation_code=code,

@@ -20,6 +20,7 @@ from contracts_schema.subjects import CONTEXTS, BoundedContext
 from contracts_schema.upcasting import decode_envelope
 from eventstore.errors import EventStoreError, StreamNotFound
 from eventstore.ports import EventStorePort
+from eventstore.valid_order import by_valid_time
 
 S = TypeVar("S")
 
@@ -33,7 +34,8 @@ async def load_folded(store: EventStorePort, fold: Fold[S], aggregate_id: str) -
         if not await stream_exists(store, context):
             return fold.initial(aggregate_id)
         raise
-    events = (decode_envelope(e.envelope) for e in history.events)
+    # By valid time, as the owner and every view fold it (`valid_order`).
+    events = (decode_envelope(e.envelope) for e in by_valid_time(history.events))
     return fold.replay(aggregate_id, events)
 
 

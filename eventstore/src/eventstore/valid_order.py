@@ -65,7 +65,13 @@ def backdated(decider: Decider[Any], entry: CachedAggregate, valid_at: datetime)
 
 def in_valid_order(decider: Decider[Any], events: Sequence[StoredEvent]) -> Sequence[StoredEvent]:
     """`events` (an aggregate's, as stored) in the order the views fold them."""
-    if not ordered(decider) or len(events) < 2:
+    return by_valid_time(events) if ordered(decider) else events
+
+
+def by_valid_time(events: Sequence[StoredEvent]) -> Sequence[StoredEvent]:
+    """One aggregate's events by valid day, and within a day in the order recorded (its
+    versions); as stored (no copy) when they are in that order already."""
+    if len(events) < 2:
         return events
     keys = [_key(e) for e in events]
     if all(a <= b for a, b in itertools.pairwise(keys)):
