@@ -1067,8 +1067,9 @@ def _contract(
         out.append(command)
         moments.append(_ContractMoment(start, end, None))
         late = _term_change_learned_late(h, contract_id, previous, command, extent)
-        if late is not None:
+        if late is not None:  # by day before the change just made: the present is the same
             out.append(late)
+            moments.append(moments[-1])
     ending = h.n(0, 99)
     if ending < 30 and day < min(end, LAST_DAY):
         ended_on = h.between(day + timedelta(days=1), min(end, LAST_DAY))
