@@ -234,8 +234,11 @@ class CommandService:
             await self._legacy.look()
 
     def fold(self, decider: Decider[S], history: AggregateHistory) -> S:
-        events = valid_order.in_valid_order(decider, history.events)  # as every view folds
-        return reduce(decider.evolve, (self.event_model(e) for e in events), decider.initial)
+        if not valid_order.ordered(decider):
+            events = (self.event_model(e) for e in history.events)
+            return reduce(decider.evolve, events, decider.initial)
+        # By valid time, as every view folds it.
+        return valid_order.fold(decider.initial, decider.evolve, history.events, self.event_model)
 
     def event_model(self, event: StoredEvent) -> DomainEvent:
         # The one decode: a stored payload of any version, lifted to the current model.
@@ -389,7 +392,7 @@ class CommandService:
                         now=now, valid_at=command.occurred_at or now, facts=facts
                     )
                     try:
-                        if valid_order.backdated(decider, entry, context.valid_at):
+                        if valid_order.backdated(decider, entry, command, context.valid_at):
                             fresh = True  # decided on its history, loaded now
                             backdated = await valid_order.decide(
                                 route,

@@ -18,9 +18,9 @@ from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.references import WithOrganisations, named_organisations
 from contracts_schema.subjects import CONTEXTS, BoundedContext
 from contracts_schema.upcasting import decode_envelope
+from eventstore import valid_order
 from eventstore.errors import EventStoreError, StreamNotFound
 from eventstore.ports import EventStorePort
-from eventstore.valid_order import by_valid_time
 
 S = TypeVar("S")
 
@@ -35,8 +35,12 @@ async def load_folded(store: EventStorePort, fold: Fold[S], aggregate_id: str) -
             return fold.initial(aggregate_id)
         raise
     # By valid time, as the owner and every view fold it (`valid_order`).
-    events = (decode_envelope(e.envelope) for e in by_valid_time(history.events))
-    return fold.replay(aggregate_id, events)
+    return valid_order.fold(
+        fold.initial(aggregate_id),
+        fold.evolve,
+        history.events,
+        lambda e: decode_envelope(e.envelope),
+    )
 
 
 async def stream_exists(store: EventStorePort, context: BoundedContext) -> bool:

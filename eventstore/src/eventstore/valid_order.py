@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import reduce
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts_schema.base import Command, DomainEvent
 from contracts_schema.calendar import dutch_day
@@ -35,6 +36,9 @@ from contracts_schema.folds import FOLDS
 from contracts_schema.later_facts import problem
 from eventstore.aggregate_cache import CachedAggregate
 from eventstore.records import AggregateHistory, StoredEvent
+
+log = logging.getLogger(__name__)
+S = TypeVar("S")
 
 if TYPE_CHECKING:
     from eventstore.commands import CommandRoute, Decider, DecisionContext
@@ -51,21 +55,44 @@ def ordered(decider: Decider[Any]) -> bool:
     return (decider.context.name, decider.aggregate_type) in FOLDS
 
 
-def backdated(decider: Decider[Any], entry: CachedAggregate, valid_at: datetime) -> bool:
+def backdated(
+    decider: Decider[Any], entry: CachedAggregate, command: Command, valid_at: datetime
+) -> bool:
     """Whether a fact valid at `valid_at` lands before the aggregate's latest valid day (one
-    comparison on the common path)."""
+    comparison on the common path). Imported releases are recorded as given (not decided)."""
     latest = entry.latest
     return (
         latest is not None
         and valid_at < latest
         and day_of(valid_at) < day_of(latest)
         and ordered(decider)
+        and command.decided_by_valid_time
     )
 
 
 def in_valid_order(decider: Decider[Any], events: Sequence[StoredEvent]) -> Sequence[StoredEvent]:
     """`events` (an aggregate's, as stored) in the order the views fold them."""
     return by_valid_time(events) if ordered(decider) else events
+
+
+def fold(
+    initial: S,
+    evolve: Callable[[S, DomainEvent], S],
+    events: Sequence[StoredEvent],
+    decode: Callable[[StoredEvent], DomainEvent],
+) -> S:
+    """The fold of one aggregate's stored events by valid time. A history the owner never
+    decided by valid time (imported releases, recorded as published, may precede their
+    tender's first fact: the views park those) that the fold refuses in that order is
+    folded in the order recorded, as before."""
+    ordered_events = by_valid_time(events)
+    try:
+        return reduce(evolve, (decode(e) for e in ordered_events), initial)
+    except Exception:
+        if ordered_events is events:
+            raise
+        log.warning("an aggregate folded in the order recorded: by valid time it is refused")
+        return reduce(evolve, (decode(e) for e in events), initial)
 
 
 def by_valid_time(events: Sequence[StoredEvent]) -> Sequence[StoredEvent]:
@@ -120,8 +147,20 @@ async def decide(
     stored = in_valid_order(decider, history.events)
     typed = [(_key(e)[0], decode(e)) for e in stored]
     cut = sum(1 for event_day, _ in typed if event_day <= day)
-    before = reduce(decider.evolve, (e for _, e in typed[:cut]), decider.initial)
-    state = reduce(decider.evolve, (e for _, e in typed[cut:]), before)
+    try:
+        before = reduce(decider.evolve, (e for _, e in typed[:cut]), decider.initial)
+        state = reduce(decider.evolve, (e for _, e in typed[cut:]), before)
+    except Exception:
+        # Its history cannot be folded by valid time (imported releases before their
+        # tender's first fact, which the views park): decided as recorded, as before.
+        log.warning(
+            "%s %s decided in the order recorded", decider.aggregate_type, history.aggregate_id
+        )
+        entry = CachedAggregate.of(
+            history, reduce(decider.evolve, map(decode, history.events), decider.initial)
+        )
+        decided = tuple(route.decide(entry.state, command, context))
+        return Decided(entry, decided, reduce(decider.evolve, decided, entry.state))
     entry = CachedAggregate.of(history, state)
     refusal: RuleViolation | None = None
     if cut:
