@@ -184,6 +184,16 @@ PROBLEMS: dict[tuple[str, str], Problem] = {
 }
 
 
+def began(state: Any) -> bool:
+    """Whether the aggregate exists in `state` (its first fact folded): planned, signed,
+    registered, opened, started."""
+    for name in ("exists", "registered", "opened"):
+        value = getattr(state, name, None)
+        if value is not None:
+            return bool(value)
+    return True
+
+
 def problem(
     context: str, aggregate_type: str, state: Any, event: DomainEvent, day: date
 ) -> str | None:

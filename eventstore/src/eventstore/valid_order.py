@@ -33,7 +33,7 @@ from contracts_schema.base import Command, DomainEvent
 from contracts_schema.calendar import dutch_day
 from contracts_schema.errors import RuleViolation
 from contracts_schema.folds import FOLDS
-from contracts_schema.later_facts import problem
+from contracts_schema.later_facts import began, problem
 from eventstore.aggregate_cache import CachedAggregate
 from eventstore.records import AggregateHistory, StoredEvent
 
@@ -162,21 +162,23 @@ async def decide(
         decided = tuple(route.decide(entry.state, command, context))
         return Decided(entry, decided, reduce(decider.evolve, decided, entry.state))
     entry = CachedAggregate.of(history, state)
-    refusal: RuleViolation | None = None
-    if cut:
+    if began(before):
         try:
             decided = tuple(route.decide(before, command, context))
-        except RuleViolation as exc:
-            refusal = exc
-    if refusal is not None or not cut:
-        # Nothing valid yet by its day, or the state of its day refuses it: the decision on
-        # all facts stands (its refusal names the later fact it must follow; a registration
-        # dated back, a past window's enrolments, are taken so).
+        except RuleViolation as refusal:
+            # Refused on its day. The refusal on all facts, if any, names what it must follow
+            # (a resumption before its pause: "cannot precede its pause on ..."); else this.
+            route.decide(state, command, context)
+            raise refusal from None
+    else:
+        # The aggregate does not exist yet on its day: the decision on all facts stands (the
+        # first-day refusals; a registration or planning dated back; a past window, opened
+        # today, takes its enrolments of before).
         decided = tuple(route.decide(state, command, context))
     try:
         folded = reduce(decider.evolve, decided, before)
     except Exception as exc:
-        raise refusal or RuleViolation("LATER_FACT_NO_LONGER_APPLIES", str(exc)) from exc
+        raise RuleViolation("LATER_FACT_NO_LONGER_APPLIES", str(exc)) from exc
     for event_day, event in typed[cut:]:
         why = problem(decider.context.name, decider.aggregate_type, folded, event, event_day)
         if why is None:
