@@ -10,12 +10,13 @@ The owner folds the same way, so a fact learned late means here what it means th
   as of its day (the facts valid by then), and folds every later fact again on top of the new
   ones. It is accepted only when each later fact still applies (the published fold takes it,
   and `contracts_schema.later_facts` finds the rules that decided it still met); otherwise it
-  is refused with LATER_FACT_NO_LONGER_APPLIES, naming that fact. Where nothing is valid by its
-  day yet (or the state of its day refuses it), the decision on the whole aggregate stands, as
-  before: the first-day refusals, a registration dated back, a past window's enrolments.
+  is refused with LATER_FACT_NO_LONGER_APPLIES, naming that fact. Where the aggregate does not
+  exist yet on its day, the decision on the whole aggregate stands, as before: the first-day
+  refusals, a registration or planning dated back, a past window's enrolments.
 
-Only the folded contexts (`contracts_schema.folds.FOLDS`) are ordered so; others keep the order
-recorded.
+Within one aggregate the order recorded is its versions' order, so the key here is (Dutch day,
+version). Only the folded contexts (`contracts_schema.folds.FOLDS`) are ordered so; others
+keep the order recorded, and so do imported releases (recorded as published, not decided).
 """
 
 from __future__ import annotations
