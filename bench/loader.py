@@ -17,6 +17,7 @@ import asyncio
 import functools
 import os
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,8 +61,8 @@ class LoadResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-# Each context's key for this run: the history is signed as the services sign theirs, and the
-# readers check it as they check theirs (`reader_trust`).
+# Each context's key for this run: `python -m bench` signs the history as the services sign
+# theirs, and its readers check it as they check theirs (`reader_trust`).
 SIGNERS = {name: EventSigner(new_seed()) for name in CONTEXTS}
 
 
@@ -70,8 +71,14 @@ def reader_trust() -> Trust:
     return Trust.of(keys, configured(environ=os.environ).verify_signatures)  # the setting
 
 
-async def load_history(nc: NATS, history: History, *, window: int = 256) -> LoadResult:
-    store = EventStore(nc, CommitClock(), signers=SIGNERS)
+async def load_history(
+    nc: NATS,
+    history: History,
+    *,
+    window: int = 256,
+    signers: Mapping[str, EventSigner] | None = None,
+) -> LoadResult:
+    store = EventStore(nc, CommitClock(), signers=signers)
     contexts = {c.context for c in history.commits}
     for name in sorted(contexts):
         await store.ensure_stream(CONTEXTS[name])
