@@ -21,7 +21,7 @@ from pydantic import AwareDatetime, TypeAdapter
 
 from contracts_schema.envelope import EventEnvelope
 from eventstore.clock import Clock
-from eventstore.hashing import envelope_hash
+from eventstore.hashing import json_form_hash
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, trusted
 from eventstore.signing import EventSigner
 
@@ -74,7 +74,7 @@ def seal_trusted(
             "signer": public_key,
             "signature": None,
         }
-        digest = envelope_hash(values)  # (hash and signature are not hashed)
+        digest = json_form_hash(values)  # (hash and signature are not hashed)
         values["hash"] = digest
         values["signature"] = signer.sign(digest) if signer else None
         values["occurred_at"] = occurred_at
