@@ -43,9 +43,11 @@ def canonical_json(value: Any) -> bytes:
 
 # Where orjson's text of a JSON form differs from `json`'s, its output shows one of these:
 # a float below 1e-4 written as 0.0000... or with a one-digit negative exponent (`json`
-# writes 1e-05, orjson 0.00001; `json` 1e-07, orjson 1e-7). Digits, every other float form,
-# strings and their escapes, key order: the same (tests/unit/eventstore/test_canonical_orjson.py).
-_ORJSON_DIFFERS = re.compile(rb"e-[0-9](?![0-9])|0\.0000")
+# writes 1e-05, orjson 0.00001; `json` 1e-07, orjson 1e-7). A number stands after `:`, `,`,
+# `[` or its sign and before `,`, `]`, `}` or the end (text in a string that looks so only
+# sends it the slow way). Digits, every other float form, strings and their escapes, key
+# order: the same (tests/unit/eventstore/test_canonical_orjson.py).
+_ORJSON_DIFFERS = re.compile(rb"(?:^|[:,\[-])0\.0000|[0-9]e-[0-9](?:[,\]}]|$)")
 _SORTED = orjson.OPT_SORT_KEYS
 
 

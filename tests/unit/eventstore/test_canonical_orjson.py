@@ -68,7 +68,8 @@ def test_every_power_of_ten_and_its_neighbours() -> None:
                     values += [y, -y]
     values += [0.0, -0.0, 5e-324, 1.7976931348623157e308, 0.1, 100.0, 1e-4, 1e-5]
     for value in values:
-        assert canonical_json_form([value]) == canonical_json([value]), value
+        for form in (value, [value], {"k": [1, value]}, [value, 2], {"a": value, "b": "x"}):
+            assert canonical_json_form(form) == canonical_json(form), form
 
 
 def test_every_code_point_and_key_order() -> None:
