@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import logging
 import os
 import weakref
@@ -43,7 +42,7 @@ from pydantic import ValidationError
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import CONTEXTS, parse_event_subject
 from eventstore.errors import EventStoreError
-from eventstore.hashing import canonical_json
+from eventstore.hashing import json_form_hash
 from eventstore.records import StoredEvent
 from eventstore.signing import _verify_key, key_bounds, trusted_keys
 
@@ -58,7 +57,6 @@ ALTERED = "altered"
 DUPLICATE = "duplicate"
 
 _CONTEXT_OF_STREAM = {c.stream: c.name for c in CONTEXTS.values()}
-_UNHASHED = frozenset(("hash", "signature"))
 
 
 class RefusedEvent(Exception):
@@ -112,13 +110,8 @@ class Trust:
             envelope = EventEnvelope.model_validate_json(data)
         except ValidationError as exc:
             return None, f"{UNDECODABLE}: not a valid event envelope ({exc.error_count()} errors)"
-        fields = envelope.model_dump(mode="json")
-        body = {
-            k: v
-            for k, v in fields.items()
-            if k not in _UNHASHED and not (v is None and k == "signer")
-        }
-        if hashlib.sha256(canonical_json(body)).hexdigest() != envelope.hash:
+        # Recomputed as sealing computes it (the canonical form of its JSON form).
+        if json_form_hash(envelope.model_dump(mode="json")) != envelope.hash:
             return envelope, f"{ALTERED}: the stored hash does not match the event's content"
         if envelope.signer is not None and envelope.signature is not None and self.signatures:
             verifier = self._verifier(envelope.signer)
