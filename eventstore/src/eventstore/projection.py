@@ -55,7 +55,7 @@ from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
 from eventstore.subscription import delivery
 from eventstore.tasks import cancel_and_wait
-from eventstore.trust import Duplicates, RefusedEvent
+from eventstore.trust import Duplicates, RefusedEvent, duplicates_of
 
 if TYPE_CHECKING:
     from eventstore.projection_status import ProjectionStatus
@@ -412,7 +412,7 @@ class ProjectionRunner:
         # handlers run in threads of their own; its in-memory state is one).
         self._one_batch = threading.Lock()
         self._committed: dict[str, int] = {}  # per stream: this runner's last commit
-        self._duplicates = Duplicates()  # repeated versions are parked, not applied
+        self._duplicates = Duplicates()  # this runner's own, when none is shared
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -855,7 +855,9 @@ class ProjectionRunner:
 
     def _refused(self, events: list[StoredEvent]) -> dict[int, str]:
         """Sequence -> why it may not be taken as fact (`eventstore.trust`)."""
-        reasons = ((e.seq, e.refused or self._duplicates.check(e)) for e in events)
+        # The readers of a connection share one verdict (a rebuild, a retried batch).
+        duplicates = duplicates_of(getattr(self._source, "nc", None)) or self._duplicates
+        reasons = ((e.seq, e.refused or duplicates.check(e)) for e in events)
         return {seq: reason for seq, reason in reasons if reason is not None}
 
     def _apply_trusted(

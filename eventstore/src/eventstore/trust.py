@@ -30,6 +30,7 @@ import base64
 import binascii
 import logging
 import os
+import threading
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -67,6 +68,44 @@ class UntrustedHistory(EventStoreError):
     """A history holding an event no reader may take as fact: nothing is decided on it."""
 
 
+class Duplicates:
+    """A later message repeating a version of its aggregate already applied (an exact
+    re-published copy, or a fork); a redelivery of the same message is no duplicate. One per
+    `Trust` (process or connection), shared by its readers in any order: an aggregate's
+    highest (version, sequence) seen, and the sequences judged duplicates, so every reader
+    (a rebuild later, a retried batch) gets the same verdict. In memory: a process restarted
+    between an event and its copy does not see it (the hash-chain read models still refuse
+    a second version by their own keys)."""
+
+    def __init__(self) -> None:
+        self._last: dict[int, int] = {}  # hash of (stream, aggregate) -> version << 40 | seq
+        self._found: dict[tuple[str, int], str] = {}  # (stream, seq) -> why
+        self._lock = threading.Lock()  # runners apply in threads of their own
+
+    def check(self, event: StoredEvent) -> str | None:
+        e = event.envelope
+        key = hash((event.stream, e.aggregate_type, e.aggregate_id))
+        with self._lock:
+            found = self._found.get((event.stream, event.seq))
+            if found is not None:
+                return found
+            last = self._last.get(key)
+            if last is not None and e.aggregate_version <= last >> 40 and event.seq > last & _SEQ:
+                why = (
+                    f"{DUPLICATE}: {e.aggregate_type}/{e.aggregate_id} version"
+                    f" {e.aggregate_version} ({e.event_id}) was already applied before seq"
+                    f" {event.seq}"
+                )
+                self._found[event.stream, event.seq] = why
+                return why
+            if last is None or event.seq > last & _SEQ:
+                self._last[key] = e.aggregate_version << 40 | event.seq
+            return None
+
+
+_SEQ = (1 << 40) - 1
+
+
 @dataclass
 class Trust:
     """Context name -> its trusted keys (each with the last sequence it may sign, or None)."""
@@ -77,6 +116,7 @@ class Trust:
     _verdicts: dict[bytes, tuple[EventEnvelope | None, str | None]] = field(
         default_factory=dict, repr=False
     )
+    duplicates: Duplicates = field(default_factory=Duplicates, repr=False)
 
     @classmethod
     def of(cls, trusted: Mapping[str, Iterable[str]], verify_signatures: bool = True) -> Trust:
@@ -158,6 +198,7 @@ class Trust:
 
 _VERDICTS_MAX = 20_000
 _default = Trust()  # the process's (a container's), unless a connection has its own
+_installed = False  # whether `_default` was installed (a container) or is the default
 _by_connection: weakref.WeakKeyDictionary[object, Trust] = weakref.WeakKeyDictionary()
 
 
@@ -171,18 +212,28 @@ def configured(data: Path | None = None, environ: Mapping[str, str] | None = Non
 def install(trust: Trust, *connections: object) -> Trust:
     """The trust the readers on `connections` (NATS clients; none: every reader of this
     process without one of its own) apply from now on (`bootstrap.parts`)."""
-    global _default
+    global _default, _installed
     if connections:
         for nc in connections:
             _by_connection[nc] = trust
     else:
-        _default = trust
+        _default, _installed = trust, True
     if not trust.signatures:
         log.warning(
             "readers do not check signatures (%s)",
             "turned off" if not trust.verify_signatures else "no trusted public keys",
         )
     return trust
+
+
+def duplicates_of(nc: object | None) -> Duplicates | None:
+    """The duplicates verdicts shared by the readers on `nc` once a trust was installed for
+    them (or for the process); None before (a test's connection: each runner keeps its own,
+    so tests reusing aggregate ids on one server never see each other's)."""
+    trust = _by_connection.get(nc) if nc is not None else None
+    if trust is None and _installed:
+        trust = _default
+    return trust.duplicates if trust is not None else None
 
 
 def trust_of(nc: object | None) -> Trust:
@@ -239,25 +290,3 @@ def refuse_untrusted(events: Iterable[StoredEvent], after: int = 0, *, nc: objec
                 " it until an operator removes or re-signs it (`audit verify` lists it)"
             )
         last = version
-
-
-class Duplicates:
-    """Per reader: a later message repeating a version of its aggregate already applied (an
-    exact re-published copy, or a fork). A redelivery of the same message is no duplicate.
-    Kept in memory: a reader restarted between an event and its copy does not see it."""
-
-    def __init__(self) -> None:
-        self._last: dict[tuple[str, str, str], tuple[int, int]] = {}  # -> (version, seq)
-
-    def check(self, event: StoredEvent) -> str | None:
-        e = event.envelope
-        key = (event.stream, e.aggregate_type, e.aggregate_id)
-        last = self._last.get(key)
-        if last is not None and e.aggregate_version <= last[0] and event.seq > last[1]:
-            return (
-                f"{DUPLICATE}: {e.aggregate_type}/{e.aggregate_id} version"
-                f" {e.aggregate_version} ({e.event_id}) was already applied before seq {event.seq}"
-            )
-        if last is None or event.seq > last[1]:
-            self._last[key] = (e.aggregate_version, event.seq)
-        return None
