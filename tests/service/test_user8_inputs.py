@@ -1,0 +1,79 @@
+"""Bad input at the gateway's public interface gets a specific error, never "Unexpected error".
+
+Each test failed before its fix (user8's walk through the README and the domain scenarios).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bootstrap.parts import enrolment_service, notifier_service, registry_service
+from eventstore.clock import FixedClock
+from eventstore.memory import InMemoryEventStore
+from tests.integration.gateway.harness import Gateway, start_memory_gateway
+from tests.integration.gateway.history import load_gt_mobile
+from tests.service.bus import InProcessBus
+
+
+@pytest.fixture
+async def gateway(
+    store: InMemoryEventStore, clock: FixedClock, tmp_path: Path
+) -> AsyncIterator[Gateway]:
+    services = [
+        registry_service(store, clock),
+        enrolment_service(store, clock),
+        notifier_service(store, clock),
+    ]
+    for service in services:
+        await service.start()
+    g = await start_memory_gateway(
+        store, f"sqlite:///{tmp_path / 'rm.db'}", commands=InProcessBus(services)
+    )
+    await g.settle(await load_gt_mobile(g))
+    try:
+        yield g
+    finally:
+        await g.stop()
+
+
+def messages(body: dict[str, Any]) -> str:
+    return " | ".join(e["message"] for e in body.get("errors", []))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ tenders(asOf: "9999-12-31") { totalCount } }',
+        '{ history(aggregate: "tender/gt-mc1", asOf: "9999-12-31") { aggregateId } }',
+        '{ ocds(tenderId: "gt-mc1", asOf: "9999-12-31") }',
+        '{ tenders(knownAt: "0001-01-01T00:00:00+01:00") { totalCount } }',
+    ],
+)
+async def test_a_date_beyond_the_calendar_is_refused_by_name(gateway: Gateway, query: str) -> None:
+    body = await gateway.query(query, token=gateway.token("auditor"))
+    assert body.get("data") is None, body
+    assert "out of range: from 0001-01-02 to 9999-12-30" in messages(body), body
+    assert "Unexpected error" not in messages(body)
+
+
+async def test_a_date_beyond_the_calendar_in_a_variable_is_refused_by_name(
+    gateway: Gateway,
+) -> None:
+    body = await gateway.query(
+        "query Q($d: Date) { tenders(asOf: $d) { totalCount } }",
+        {"d": "9999-12-31"},
+        token=gateway.token("auditor"),
+    )
+    assert "out of range: from 0001-01-02 to 9999-12-30" in messages(body), body
+
+
+async def test_the_last_representable_dates_still_answer(gateway: Gateway) -> None:
+    body = await gateway.query(
+        '{ tenders(asOf: "9999-12-30", knownAt: "9999-12-30T23:00:00Z") { totalCount } }',
+        token=gateway.token("auditor"),
+    )
+    assert "errors" not in body, body
