@@ -1,0 +1,73 @@
+"""The audit CLI and `python -m bootstrap` answer bad arguments in one line, no traceback.
+
+Each test failed before its fix (user8).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from audit.cli import app
+from bootstrap.__main__ import main as bootstrap_main
+
+UNREACHABLE = ["--nats-url", "nats://127.0.0.1:1"]
+
+
+def one_line(output: str) -> str:
+    return " ".join(output.split())
+
+
+@pytest.mark.parametrize("url", ["garbage", "postgresql+nope://x/y"])
+def test_verify_names_a_database_url_that_is_not_one(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GT_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["verify", "--database-url", url, *UNREACHABLE])
+    assert result.exit_code == 2, result.output
+    assert f"read-model database '{url}' is not a database URL" in one_line(result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("command", [["export", "t-1"], ["bulk"]])
+def test_ocds_out_that_is_a_file_is_refused_before_anything_is_read(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GT_DATA_DIR", str(tmp_path))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("kept")
+    result = CliRunner().invoke(app, ["ocds", *command, "--out", str(a_file), *UNREACHABLE])
+    assert result.exit_code == 2, result.output
+    assert f"--out {a_file} is a file; name a directory" in one_line(result.output)
+    assert a_file.read_text() == "kept"
+
+
+def test_ocds_out_that_cannot_be_created_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GT_DATA_DIR", str(tmp_path))
+    (tmp_path / "f").write_text("")
+    out = tmp_path / "f" / "exports"
+    result = CliRunner().invoke(app, ["ocds", "export", "t-1", "--out", str(out), *UNREACHABLE])
+    assert result.exit_code == 2, result.output
+    assert f"--out {out}: cannot create the directory" in one_line(result.output)
+
+
+def test_python_m_bootstrap_help_answers_instead_of_starting(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bootstrap_main(["--help"])
+    assert exit_.value.code == 0
+    assert "GT_HTTP_PORT" in capsys.readouterr().out
+
+
+def test_python_m_bootstrap_refuses_an_argument_instead_of_ignoring_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bootstrap_main(["--port", "9000"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --port 9000" in capsys.readouterr().err
