@@ -47,6 +47,7 @@ from audit.wiring import (
     resolve_settings,
     runner_factory,
 )
+from eventstore.errors import EventStoreError
 from eventstore.settings import NatsSettings
 from eventstore.signing import trusted_keys
 from eventstore.sql import make_engine
@@ -191,6 +192,8 @@ def replay(
         aggregate_type, aggregate_id, envelopes = _run(go)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+    except EventStoreError as exc:  # e.g. a server without the system's streams
+        raise _fail(f"cannot read {aggregate}: {exc}") from exc
     if not envelopes:
         raise _fail(f"nothing is recorded for {aggregate}: no such {aggregate_type}")
     result = replay_history(aggregate_type, aggregate_id, envelopes, at)
