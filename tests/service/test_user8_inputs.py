@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bootstrap.demo import GT_PARTICIPANTS, load_demo
 from bootstrap.parts import enrolment_service, notifier_service, registry_service
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
@@ -77,3 +78,41 @@ async def test_the_last_representable_dates_still_answer(gateway: Gateway) -> No
         token=gateway.token("auditor"),
     )
     assert "errors" not in body, body
+
+
+async def test_the_demo_answers_as_of_its_own_years_with_its_organisations(
+    store: InMemoryEventStore, clock: FixedClock, tmp_path: Path
+) -> None:
+    """`make run`'s demo: what was true on 2017-01-01 names the framework's contracting
+    authority, participants and call-off participants (they were null: every organisation
+    was registered on the day of the first load)."""
+    services = [
+        registry_service(store, clock),
+        enrolment_service(store, clock),
+        notifier_service(store, clock),
+    ]
+    for service in services:
+        await service.start()
+    bus = InProcessBus(services)
+    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'rm.db'}", commands=bus)
+    try:
+        refused: list[str] = []
+        loaded = await load_demo(bus, say=refused.append)  # type: ignore[arg-type]
+        assert refused == []
+        assert g.read is not None
+        await g.read.wait_for(loaded.consistency_token, timeout=10)
+        body = await g.query(
+            '{ contract(contractId: "gt-mc1-framework", asOf: "2017-01-01") {'
+            " contractingAuthority { name } participants { organisation { code } }"
+            " callOffs { participant { code } } } }",
+            token=g.token("coordinator"),
+        )
+        assert "errors" not in body, body
+        contract = body["data"]["contract"]
+        assert contract["contractingAuthority"] == {"name": "Vereniging van Nederlandse Gemeenten"}
+        assert sorted(p["organisation"]["code"] for p in contract["participants"]) == sorted(
+            GT_PARTICIPANTS
+        )
+        assert {c["participant"]["code"] for c in contract["callOffs"]} == {"GM0363", "GM0518"}
+    finally:
+        await g.stop()
