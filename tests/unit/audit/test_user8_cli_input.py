@@ -71,3 +71,38 @@ def test_python_m_bootstrap_refuses_an_argument_instead_of_ignoring_it(
         bootstrap_main(["--port", "9000"])
     assert exit_.value.code == 2
     assert "unrecognized arguments: --port 9000" in capsys.readouterr().err
+
+
+def test_backup_against_an_unreachable_server_ends_in_one_line() -> None:
+    """It retried for ever, printing a traceback per attempt."""
+    from bootstrap.backup_cli import backup_cli
+
+    result = CliRunner().invoke(
+        backup_cli, ["create", "--out", "backup-unused", *UNREACHABLE], catch_exceptions=False
+    )
+    assert result.exit_code == 2, result.output
+    assert "backup: cannot reach NATS at nats://127.0.0.1:1" in one_line(result.output)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["create", "--out", "{file}"], "--out {file} is a file; name a directory"),
+        (["restore", "{dir}"], "{dir} is not a backup: it has no manifest.json"),
+        (["restore", "{dir}", "--replicas", "0"], "Invalid value for '--replicas'"),
+    ],
+)
+def test_backup_refuses_bad_paths_before_connecting(
+    arguments: list[str], said: str, tmp_path: Path
+) -> None:
+    from bootstrap.backup_cli import backup_cli
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("kept")
+    names = {"file": str(a_file), "dir": str(tmp_path)}
+    result = CliRunner().invoke(
+        backup_cli, [a.format(**names) for a in arguments] + UNREACHABLE, catch_exceptions=False
+    )
+    assert result.exit_code == 2, result.output
+    assert said.format(**names) in one_line(result.output)
+    assert a_file.read_text() == "kept"
