@@ -116,3 +116,11 @@ async def test_the_demo_answers_as_of_its_own_years_with_its_organisations(
         assert {c["participant"]["code"] for c in contract["callOffs"]} == {"GM0363", "GM0518"}
     finally:
         await g.stop()
+
+
+async def test_the_parked_event_list_refused_anonymously_says_so_in_words(
+    gateway: Gateway,
+) -> None:
+    body = await gateway.query("{ health { ok parked { projection } } }")
+    assert "the parked-event list is not public; sign in" in messages(body), body
+    assert (await gateway.query("{ health { ok } }"))["data"]["health"]["ok"] is True
