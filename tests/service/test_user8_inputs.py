@@ -124,3 +124,31 @@ async def test_the_parked_event_list_refused_anonymously_says_so_in_words(
     body = await gateway.query("{ health { ok parked { projection } } }")
     assert "the parked-event list is not public; sign in" in messages(body), body
     assert (await gateway.query("{ health { ok } }"))["data"]["health"]["ok"] is True
+
+
+async def test_a_code_of_the_wrong_form_is_named_in_words_not_as_a_regular_expression(
+    gateway: Gateway,
+) -> None:
+    body = await gateway.query(
+        'mutation { transferContract(input: {contractId: "gt-mc1-framework", toAuthority: "NOPE"})'
+        " { __typename ... on InvalidInput { message problems { path message } } } }",
+        token=gateway.token("coordinator"),
+    )
+    result = body["data"]["transferContract"]
+    assert result["__typename"] == "InvalidInput", body
+    [problem] = result["problems"]
+    assert problem["path"] == "toAuthority"
+    assert problem["message"].startswith("'NOPE' is not an organisation code: GM#### (CBS)")
+    assert "^(" not in result["message"]
+    body = await gateway.query(
+        'mutation { planTender(input: {tenderId: "a b", title: "T", contractingAuthority:'
+        ' "GM0363", procedure: OPEN, framework: false, lots: [{lotId: "l", title: "L"}]})'
+        " { __typename ... on InvalidInput { problems { path message } } } }",
+        token=gateway.token("coordinator"),
+    )
+    assert body["data"]["planTender"]["problems"] == [
+        {
+            "path": "tenderId",
+            "message": "'a b' is not an identifier: 1 to 128 letters, digits, '-' or '_'",
+        }
+    ], body
