@@ -138,7 +138,7 @@ FORMS = {
 
 def _said(error: Any) -> str:
     """pydantic's message, with a pattern the client must match named in words."""
-    form = FORMS.get((error.get("ctx") or {}).get("pattern"))
+    form = FORMS.get(str((error.get("ctx") or {}).get("pattern")))
     if error["type"] == "string_pattern_mismatch" and form:
         return f"{error['input']!r} is not {form}"
     return str(error["msg"])

@@ -32,7 +32,7 @@ def _date(value: str) -> date:
 
 
 def _datetime(value: str) -> datetime:
-    parsed = dateutil.parser.isoparse(value)
+    parsed: datetime = dateutil.parser.isoparse(value)
     try:
         day = parsed.astimezone(UTC).date() if parsed.tzinfo else parsed.date()
     except OverflowError:
@@ -48,4 +48,4 @@ BOUNDED_DATE: ScalarDefinition = dataclasses.replace(
 BOUNDED_DATETIME: ScalarDefinition = dataclasses.replace(
     DateTimeDefinition, parse_value=wrap_parser(_datetime, "DateTime")
 )
-SCALAR_OVERRIDES = {date: BOUNDED_DATE, datetime: BOUNDED_DATETIME}
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {date: BOUNDED_DATE, datetime: BOUNDED_DATETIME}
