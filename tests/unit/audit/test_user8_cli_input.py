@@ -106,3 +106,22 @@ def test_backup_refuses_bad_paths_before_connecting(
     assert result.exit_code == 2, result.output
     assert said.format(**names) in one_line(result.output)
     assert a_file.read_text() == "kept"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("GT_TICK_INTERVAL_SECONDS", "0", "GT_TICK_INTERVAL_SECONDS: Input should be greater"),
+        ("GT_EXPIRY_THRESHOLDS_MONTHS", "abc", "GT_EXPIRY_THRESHOLDS_MONTHS: not a JSON value"),
+        ("GT_WEBHOOK_MAX_ATTEMPTS", "lots", "GT_WEBHOOK_MAX_ATTEMPTS: Input should be a valid"),
+    ],
+)
+def test_make_run_names_a_bad_setting_of_its_children_before_starting(
+    variable: str, value: str, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They stopped the notifier child after the demo was loaded, and `make run` said only
+    'the notifier process exited with code 1 at start' (or kept running)."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as exit_:
+        bootstrap_main([])
+    assert str(exit_.value.code).startswith(f"error: bad setting: {said}")
