@@ -144,7 +144,8 @@ async def test_the_anchoring_loop_continues_from_its_own_last_checkpoint(
     # A forged checkpoint after ours: `after` skips reading it, and the result is the same.
     await forge(nats_client, b"{not a checkpoint")
     continued = await write_checkpoint(store, REGISTRY, KEY, first)
-    assert continued is not None and continued.seq == 4
+    assert continued is not None
+    assert continued.seq == 4
     assert continued.holds()
     _, problems = await verify(store)
     assert [p.split(": ")[0] for p in problems] == ["bad-checkpoint"], problems
