@@ -1,7 +1,7 @@
 """`Date` and `DateTime` as strawberry's, bounded to the days every clock can represent.
 
-Python's dates end at 0001-01-01 and 9999-12-31: an `asOf` on the last day has no Dutch
-midnight after it, a `knownAt` early on 0001-01-01 has no UTC instant. Such a value is
+Python's dates end at 0001-01-01 and 9999-12-31: a range or a day's end reckoned from the
+last day has no day after it, a `knownAt` early on 0001-01-01 has no UTC instant. Such a value is
 refused while the arguments are coerced, as a malformed date is, naming the range, instead
 of failing inside a resolver as an "Unexpected error".
 """
