@@ -114,6 +114,7 @@ def test_backup_refuses_bad_paths_before_connecting(
         ("GT_TICK_INTERVAL_SECONDS", "0", "GT_TICK_INTERVAL_SECONDS: Input should be greater"),
         ("GT_EXPIRY_THRESHOLDS_MONTHS", "abc", "GT_EXPIRY_THRESHOLDS_MONTHS: not a JSON value"),
         ("GT_WEBHOOK_MAX_ATTEMPTS", "lots", "GT_WEBHOOK_MAX_ATTEMPTS: Input should be a valid"),
+        ("GT_LOG_LEVEL", "LOUD", "GT_LOG_LEVEL: Value error, 'LOUD' is not a log level"),
     ],
 )
 def test_make_run_names_a_bad_setting_of_its_children_before_starting(
@@ -125,3 +126,29 @@ def test_make_run_names_a_bad_setting_of_its_children_before_starting(
     with pytest.raises(SystemExit) as exit_:
         bootstrap_main([])
     assert str(exit_.value.code).startswith(f"error: bad setting: {said}")
+
+
+@pytest.mark.parametrize("given", ["flag", "env", "endpoints"])
+def test_an_unreachable_server_is_blamed_on_where_its_url_came_from(
+    given: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """user8: with --nats-url given, the error blamed data/endpoints.json."""
+    monkeypatch.setenv("GT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GT_NATS_URL", raising=False)
+    (tmp_path / "endpoints.json").write_text(
+        '{"nats_url": "nats://127.0.0.1:2", "database_url": "sqlite:///x.db"}'
+    )
+    flags = UNREACHABLE if given == "flag" else []
+    if given == "env":
+        monkeypatch.setenv("GT_NATS_URL", "nats://127.0.0.1:3")
+    result = CliRunner().invoke(app, ["replay", "tender/t-1", *flags])
+    assert result.exit_code != 0
+    said = one_line(result.output)
+    expected = {
+        "flag": "cannot reach NATS at nats://127.0.0.1:1",
+        "env": "GT_NATS_URL names it",
+        "endpoints": "the running system named in",
+    }[given]
+    assert expected in said, said
+    if given == "flag":
+        assert "--nats-url names it" in said

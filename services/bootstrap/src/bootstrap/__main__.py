@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsError
 
 from bootstrap.embedded import run, settings_problems
 from enrolment.app import EnrolmentSettings
+from eventstore.observability import ObservabilitySettings
 from eventstore.settings import NatsSettings
 from gateway.commandbus import CommandRetrySettings
 from notifier.settings import NotifierSettings
@@ -25,6 +26,7 @@ DESCRIPTION = (
 # checked here, so a bad one is named before anything starts, not as "the notifier process
 # exited with code 1" after the demo is loaded.
 CHILDREN_READ: tuple[type[BaseSettings], ...] = (
+    ObservabilitySettings,
     NatsSettings,
     EnrolmentSettings,
     NotifierSettings,
