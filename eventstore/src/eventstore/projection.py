@@ -523,11 +523,16 @@ class ProjectionRunner:
                 self._set_live(news.live_version)
         await self._advance(news.positions)
 
-    async def wait_heard(self, timeout: float) -> bool:
-        """Wait until the applying runner has been heard from once (a follower's start)."""
+    async def wait_heard(self, timeout: float, since: float | None = None) -> bool:
+        """Wait until the applying runner has been heard from once (a follower's start), or
+        once after the loop time `since` (a restarted projector)."""
+
+        def heard() -> bool:
+            return self.heard_at is not None and (since is None or self.heard_at > since)
+
         try:
             async with asyncio.timeout(timeout), self._advanced:
-                await self._advanced.wait_for(lambda: self.heard_at is not None)
+                await self._advanced.wait_for(heard)
         except TimeoutError:
             return False
         return True
