@@ -807,6 +807,8 @@ class ProjectionRunner:
         self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None = None
     ) -> int:
         with self._one_batch:
+            if stages is not None:
+                stages["locked"] = time.time()  # the runner's batch lock (a stop's, a reset's)
             return self._prepare_and_apply(stream, events, stages)
 
     def _prepare_and_apply(
@@ -819,6 +821,9 @@ class ProjectionRunner:
         expected = self._committed.get(stream, self.positions.get(stream, 0))
         prepared = self._prepare([e for e in events if e.seq > expected])
         if stages is not None:
+            loaded = getattr(self.projection, "history_loaded_at", None)
+            if loaded is not None:  # a timeline not in memory: its earlier events loaded
+                stages["history loaded"] = loaded
             stages["prepared"] = time.time()
         with contextlib.ExitStack() as stack:
             stack.enter_context(_writer_turn(self._engine))
