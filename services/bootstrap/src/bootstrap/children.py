@@ -68,10 +68,8 @@ class Child:
         settings: dict[str, str],
         pass_fds: Sequence[int] = (),
         death_signal: int = signal.SIGKILL,
-        niceness: int = 0,
     ) -> Self:
-        """Start it; it gets `death_signal` when this process dies without stopping it, and
-        runs `niceness` steps below this process's CPU priority (its threads inherit it)."""
+        """Start it; it gets `death_signal` when this process dies without stopping it."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -80,7 +78,7 @@ class Child:
             env=child_environment(settings),
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,  # the terminal's Ctrl-C is for the parent, which orders
-            preexec_fn=_in_child(death_signal, niceness),
+            preexec_fn=dying_with_parent(death_signal),
             pass_fds=tuple(pass_fds),
         )
         child = cls(name, process)
@@ -162,21 +160,6 @@ class Child:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._process.pid, signal.SIGKILL)  # its own session: group id = pid
         return True
-
-
-def _in_child(death_signal: int, niceness: int) -> Callable[[], None] | None:
-    """The `preexec_fn`: the death signal asked for, then the niceness (before the exec, so
-    every thread the child starts has it)."""
-    dying = dying_with_parent(death_signal)
-    if not niceness:
-        return dying
-
-    def in_child() -> None:
-        if dying is not None:
-            dying()
-        os.nice(niceness)
-
-    return in_child
 
 
 def kill_every_child() -> int:

@@ -25,12 +25,6 @@ from eventstore.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-# The audit projector's CPU priority below the rest of the run's parts: nothing a token or a
-# polling client waits for is in it (`entitiesAsOf` waits for it, read-your-writes does not),
-# yet its fold (~3 ms of CPU per amendment) took the cores from the projector and the
-# services on a small machine. Niceness 10: about a tenth of a part's share while they are
-# busy, every idle cycle otherwise.
-AUDIT_NICENESS = 10
 RESTARTS = 3  # restarts of a projector that exits, within RESTART_WINDOW (make run)
 RESTART_WINDOW = 600.0  # seconds
 RESTART_PAUSE = 1.0  # seconds before the first restart of a window; doubled for each next
@@ -43,13 +37,11 @@ class ProjectorProcess(Child):
         process: asyncio.subprocess.Process,
         command: Sequence[str] = (),
         settings: dict[str, str] | None = None,
-        niceness: int = 0,
     ) -> None:
         super().__init__(name, process)
         self._watch: asyncio.Task[None] | None = None
         self._command = list(command)
         self._settings = dict(settings or {})
-        self._niceness = niceness
         self.restarts = 0  # how many times it may be started again within RESTART_WINDOW
         self._restarted: deque[float] = deque()  # monotonic times of the restarts made
         self._exited = asyncio.Event()  # an exit was reported (`exited`)
@@ -66,22 +58,19 @@ class ProjectorProcess(Child):
         again at most `restarts` times within RESTART_WINDOW when it exits."""
         name = "audit projector" if read_models == "audit" else "projector"
         command = ["projector", "--read-models", read_models]
-        niceness = AUDIT_NICENESS if read_models == "audit" else 0
-        process = await cls._spawn(command, settings, niceness)
-        projector = cls(name, process, command, settings, niceness)
+        process = await cls._spawn(command, settings)
+        projector = cls(name, process, command, settings)
         projector.restarts = restarts
         Child._started.add(projector)
         return projector
 
     @staticmethod
     async def _spawn(
-        command: Sequence[str], settings: dict[str, str], niceness: int
+        command: Sequence[str], settings: dict[str, str]
     ) -> asyncio.subprocess.Process:
         # SIGTERM when the system that started it dies (killed, out of memory): a second
         # `make run` never finds a projector of the first one leading on the same SQLite file.
-        child = await Child.start(
-            "projector", command, settings, death_signal=signal.SIGTERM, niceness=niceness
-        )
+        child = await Child.start("projector", command, settings, death_signal=signal.SIGTERM)
         Child._started.discard(child)  # its process is ours: killed as ours
         return child._process
 
@@ -137,7 +126,7 @@ class ProjectorProcess(Child):
             if self._stopping:
                 return
             since = asyncio.get_running_loop().time()
-            self._process = await self._spawn(self._command, self._settings, self._niceness)
+            self._process = await self._spawn(self._command, self._settings)
             try:
                 await self._heard_by(runners, START_TIMEOUT, since)
             except ChildFailed as exc:

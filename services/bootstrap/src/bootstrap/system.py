@@ -14,10 +14,10 @@ models resume from their checkpoints), and the gateway's health says so while it
 once the restarts are spent the gateway projector's exit stops the run (`failure`), the audit
 projector's does not: the rest serves, the health reports it. With
 `settings.audit_database_url` (`make run`: its own SQLite file) the audit's history is applied
-by a second projector process, `... projector --read-models audit`, into that database, at a
-lower CPU priority: on SQLite its fold and its writes then hold neither the gateway
-projector's GIL nor its database's one writer. Without a
-projector process, the gateway's runners apply them here (the tests, which read `runners` directly).
+by a second projector process, `... projector --read-models audit`, into that database: on
+SQLite its fold and its writes then hold neither the gateway projector's GIL nor its
+database's one writer. Without a projector process, the gateway's runners apply them here
+(the tests, which read `runners` directly).
 
 With `service_processes` (`make run`, the freshness benchmark) every part runs as compose runs
 it, each in a child process of its own (`bootstrap.children`): `python -m bootstrap.serve
