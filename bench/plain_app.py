@@ -1,7 +1,9 @@
 """The baseline for the GraphQL benchmark: a plain ASGI endpoint over the gateway's own read
 model tables, running the SQL the gateway runs and returning the JSON the gateway returns,
-with no GraphQL layer. Served by uvicorn in its own process:
-`uvicorn --factory bench.plain_app:create` with BENCH_READ_MODEL_URL set.
+with no GraphQL layer. Served by uvicorn with BENCH_READ_MODEL_URL set: as one process
+(`uvicorn --factory bench.plain_app:create`), or as one of several worker processes on one port
+(`python -m bench.plain_app PORT`), each on its own socket, exactly as the gateway's workers are
+served (`bench.gateway_app`): the two sides are compared on the same number of processes.
 
 The suite checks that both sides answer with equal JSON before it measures.
 """
@@ -11,9 +13,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
+import uvicorn
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +26,7 @@ from starlette.routing import Route
 
 from eventstore.sql import make_engine
 from gateway.projections import ContractsProjection, EnrolmentProjection, EventLogProjection
+from gateway.serve import listening_socket
 
 PAGE = 20
 # The read models keep row versions (valid and known intervals, µs): the present is the
@@ -204,3 +209,16 @@ def create() -> Starlette:
         return JSONResponse({"data": body})
 
     return Starlette(routes=[Route("/plain/{query}", endpoint)])
+
+
+def main() -> None:
+    """One plain worker on its own socket of port `argv[1]`'s group (SO_REUSEPORT)."""
+    sock = listening_socket("127.0.0.1", int(sys.argv[1]), reuse_port=True)
+    config = uvicorn.Config(
+        "bench.plain_app:create", factory=True, access_log=False, log_level="warning"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,7 @@
 """(3) GraphQL requests/s and p50/p99 at a fixed concurrency for three queries through the
 gateway's real app, against a plain ASGI endpoint running the same SQL over the same tables
-and returning the same JSON. Each server is a uvicorn process of its own; load comes from wrk.
+and returning the same JSON. Both sides run as the same number of uvicorn worker processes on
+one port (a socket each), and each again as one process; load comes from wrk.
 
 Before measuring, both sides are asked each query once and must answer with equal JSON.
 """
@@ -32,7 +33,7 @@ from eventstore.sql import make_engine
 from gateway.planner import analyze
 
 ROOT = Path(__file__).resolve().parents[2]
-GATEWAY_WORKERS = 2  # one per core of the bench machine
+GATEWAY_WORKERS = 2  # one per core of the bench machine; the plain side gets as many
 WARM_UP_SECONDS = 1
 
 EXPIRING = """query Expiring($from: Date!, $to: Date!) {
@@ -117,10 +118,13 @@ def listening_sockets(port: int) -> int:
     return sum(1 for r in rows if r[3] == "0A" and int(r[1].split(":")[1], 16) == port)
 
 
-def serve_workers(env: dict[str, str], port: int, workers: int) -> list[subprocess.Popen[bytes]]:
-    """The gateway as its supervisor runs it with GT_HTTP_WORKERS: a process per worker, each
-    on its own socket of the port (`gateway.serve.worker_sockets`); up once all listen."""
-    args = [sys.executable, "-m", "bench.gateway_app", str(port)]
+def serve_workers(
+    env: dict[str, str], port: int, workers: int, module: str = "bench.gateway_app"
+) -> list[subprocess.Popen[bytes]]:
+    """`module`'s app as the gateway's supervisor runs it with GT_HTTP_WORKERS: a process per
+    worker, each on its own socket of the port (`gateway.serve.worker_sockets`); up once all
+    listen."""
+    args = [sys.executable, "-m", module, str(port)]
     processes = [
         subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT) for _ in range(workers)
     ]
@@ -129,7 +133,7 @@ def serve_workers(env: dict[str, str], port: int, workers: int) -> list[subproce
         if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
             for process in processes:
                 process.kill()
-            raise TimeoutError("the gateway workers did not start")
+            raise TimeoutError(f"the {module} workers did not start")
         time.sleep(0.2)
     return processes
 
@@ -195,26 +199,28 @@ async def run(ctx: BenchContext) -> list[Figure]:
         ),
     }
     env = {"BENCH_READ_MODEL_URL": url, SECRET_ENV: secret}
-    gport, oport, pport = free_port(), free_port(), free_port()
-    # The gateway as deployed behind one port with a worker process per core (each on its own
-    # socket, as its supervisor runs them); beside it the same app as one process, so that
-    # the figures show what the workers add.
+    gport, oport, pport, sport = free_port(), free_port(), free_port(), free_port()
+    # Each side as deployed behind one port with a worker process per core (each on its own
+    # socket, as the gateway's supervisor runs them), and each again as one process, so that
+    # the figures compare like with like and show what the workers add.
     gateway = serve_workers(env, gport, GATEWAY_WORKERS)
+    plain = serve_workers(env, pport, GATEWAY_WORKERS, module="bench.plain_app")
     single = serve("bench.gateway_app:create", env, oport, "/healthz")
-    plain = serve("bench.plain_app:create", env, pport, "/plain/framework?id=none")
-    results: dict[str, tuple[WrkResult, WrkResult, WrkResult, bool]] = {}
-    spreads: dict[str, list[int]] = {}  # wrk's connections each gateway worker held
+    plain_single = serve("bench.plain_app:create", env, sport, "/plain/framework?id=none")
+    results: dict[str, tuple[WrkResult, WrkResult, WrkResult, WrkResult, bool]] = {}
+    spreads: dict[str, tuple[list[int], list[int]]] = {}  # connections each worker held
     c, seconds = ctx.config.http_connections, ctx.config.http_seconds
     try:
         for name, (query, variables, path) in queries.items():
             body = json.dumps({"query": query, "variables": variables})
-            graphql_url, single_url, plain_url = (
+            graphql_url, single_url, plain_url, plain_single_url = (
                 f"http://127.0.0.1:{gport}/graphql",
                 f"http://127.0.0.1:{oport}/graphql",
                 f"http://127.0.0.1:{pport}{path}",
+                f"http://127.0.0.1:{sport}{path}",
             )
             ours, theirs = fetch(graphql_url, body, token), fetch(plain_url)
-            same = ours == theirs == fetch(single_url, body, token)
+            same = ours == theirs == fetch(single_url, body, token) == fetch(plain_single_url)
             if not same:
                 print(
                     f"[bench] {name}: answers differ\n{json.dumps(ours)[:800]}\n"
@@ -229,6 +235,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                     (graphql_url, script),
                     (single_url, script),
                     (plain_url, None),
+                    (plain_single_url, None),
                 ):
                     run_wrk(warm_url, WARM_UP_SECONDS, c, warm_script)
                 g, spread = run_wrk_sampled(
@@ -241,17 +248,22 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 one = run_wrk(single_url, seconds, c, script)
             finally:
                 os.unlink(script)
-            results[name] = (g, one, run_wrk(plain_url, seconds, c), same)
-            spreads[name] = spread
+            b, plain_spread = run_wrk_sampled(
+                plain_url, seconds, c, None, lambda: connections_held(pport, [p.pid for p in plain])
+            )
+            results[name] = (g, one, b, run_wrk(plain_single_url, seconds, c), same)
+            spreads[name] = (spread, plain_spread)
     finally:
-        for process in (*gateway, single, plain):
+        for process in (*gateway, *plain, single, plain_single):
             stop(process)
     figures = []
-    for name, (g, one, b, same) in results.items():
+    for name, (g, one, b, b_one, same) in results.items():
+        held, plain_held = spreads[name]
         note = "" if same else "ANSWERS DIFFER from the plain endpoint's; "
         note += f"{g.errors} failed requests; " if g.errors else ""
-        note += f"gateway: {GATEWAY_WORKERS} worker processes, plain: one process"
-        note += f"; the workers held {'/'.join(map(str, spreads[name]))} of the {c} conns"
+        note += f"both sides: {GATEWAY_WORKERS} worker processes"
+        note += f"; the workers held {'/'.join(map(str, held))} (gateway)"
+        note += f" and {'/'.join(map(str, plain_held))} (plain) of the {c} conns"
         for what, unit in (("req/s", "req/s"), ("p50", "ms"), ("p99", "ms")):
             value = {"req/s": g.requests_per_s, "p50": g.p50_ms, "p99": g.p99_ms}[what]
             base = {"req/s": b.requests_per_s, "p50": b.p50_ms, "p99": b.p99_ms}[what]
@@ -260,7 +272,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 f"{name}: {what} at {c} conns",
                 unit,
                 round(value, 3),
-                "plain ASGI, same SQL and JSON",
+                f"plain ASGI, same SQL and JSON, {GATEWAY_WORKERS} workers",
                 round(base, 3),
                 higher_is_better=what == "req/s",
                 note=note,
@@ -268,7 +280,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
                     "parameters": p,
                     "same_json": same,
                     "gateway_workers": GATEWAY_WORKERS,
-                    "connections_per_worker": spreads[name],
+                    "plain_workers": GATEWAY_WORKERS,
+                    "connections_per_worker": held,
+                    "plain_connections_per_worker": plain_held,
                 },
             )
             if what == "req/s":
@@ -281,18 +295,23 @@ async def run(ctx: BenchContext) -> list[Figure]:
             figures.append(figure)
         for what in ("p50", "p99"):
             value = {"p50": one.p50_ms, "p99": one.p99_ms}[what]
-            base = {"p50": b.p50_ms, "p99": b.p99_ms}[what]
+            base = {"p50": b_one.p50_ms, "p99": b_one.p99_ms}[what]
             figures.append(
                 Figure(
                     "graphql",
                     f"{name}: {what} at {c} conns, one gateway process",
                     "ms",
                     round(value, 3),
-                    "plain ASGI, same SQL and JSON",
+                    "plain ASGI, same SQL and JSON, one process",
                     round(base, 3),
                     higher_is_better=False,
                     note=f"{one.errors} failed requests" if one.errors else "",
-                    extra={"req_per_s": round(one.requests_per_s, 1), "gateway_workers": 1},
+                    extra={
+                        "req_per_s": round(one.requests_per_s, 1),
+                        "plain_req_per_s": round(b_one.requests_per_s, 1),
+                        "gateway_workers": 1,
+                        "plain_workers": 1,
+                    },
                 )
             )
     return figures

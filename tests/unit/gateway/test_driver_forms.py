@@ -174,3 +174,34 @@ async def test_a_checkout_that_fails_on_the_loop_is_answered_not_left_waiting(
 
     with pytest.raises(RuntimeError, match="database is locked"):
         await asyncio.wait_for(_names(read, statement, [4]), 10)
+
+
+async def test_an_idle_connection_that_would_reconnect_is_not_taken_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invalidated pooled connection reconnects at its next checkout (its PRAGMAs may wait
+    on a lock for the busy timeout): that checkout happens in a thread, never on the loop."""
+    monkeypatch.setattr(readmodels, "INLINE_BELOW", 60.0)  # every batch counts as quick
+    assert driver_forms_unavailable(again=True) is None
+    read, statement = _read_models(tmp_path / "kept.db")
+    loop_thread = threading.get_ident()
+    opened: list[bool] = []
+
+    @event.listens_for(read.engine, "connect")
+    def _opened(*_: Any) -> None:
+        opened.append(threading.get_ident() == loop_thread)
+
+    for n in (1, 2, 3):
+        assert await _names(read, statement, [n]) == [f"n{n}"]
+    assert read.batches_on_the_loop == 1
+    assert read.engine.pool.checkedin() == 1
+    stale = read.engine.raw_connection()
+    stale.invalidate()  # back in the pool without a connection: the next checkout reconnects
+    stale.close()
+    opened.clear()
+    assert await _names(read, statement, [0, 4]) == ["n0", "n4"]
+    assert read.batches_on_the_loop == 1  # the thread took it
+    assert opened == [False]  # reconnected once, in the thread
+    assert await _names(read, statement, [2]) == ["n2"]  # open again: the loop
+    assert read.batches_on_the_loop == 2
+    read.engine.dispose()

@@ -329,6 +329,17 @@ def horizon_parameters(valid: int, known: int) -> dict[str, Any]:
     }
 
 
+def _next_is_open(queue: Any) -> bool:
+    """Whether the record the pool's queue hands out next still holds its connection (an
+    invalidated one reconnects at checkout). Read under the queue's lock; an unexpected
+    shape of SQLAlchemy's queue answers False (the batch takes the thread)."""
+    records = getattr(queue, "queue", None)
+    if not records:
+        return False
+    record = records[-1] if getattr(queue, "use_lifo", False) else records[0]
+    return getattr(record, "dbapi_connection", None) is not None
+
+
 class ReadModels:
     """Projection instances (their tables) over one engine; reads run off the event loop.
 
@@ -569,11 +580,14 @@ class ReadModels:
         checkout or return, and the batch takes the thread hop instead. Batches on the loop
         never overlap each other (each runs to its end in one callback)."""
         pool = self.engine.pool
-        lock = getattr(getattr(pool, "_pool", None), "mutex", None)
+        queue = getattr(pool, "_pool", None)
+        lock = getattr(queue, "mutex", None)
         if not isinstance(pool, QueuePool) or lock is None or not lock.acquire(blocking=False):
             return None
         try:  # the queue's lock is re-entrant: the checkout below takes it again
-            return self.engine.raw_connection() if pool.checkedin() > 0 else None
+            if pool.checkedin() == 0 or not _next_is_open(queue):
+                return None  # none idle, or the next one would reconnect (PRAGMAs) here
+            return self.engine.raw_connection()
         finally:
             lock.release()
 
