@@ -638,7 +638,6 @@ class ProjectionRunner:
     async def _warm_up(self, upto: dict[str, int]) -> None:
         """Fold the timelines of the aggregates of each stream up to the position it started
         at, beside the live path, and keep those the live path has not touched meanwhile."""
-        from eventstore.collector import after_catch_up
         from eventstore.versioned import VersionedProjection
 
         projection = self.projection
@@ -659,9 +658,6 @@ class ProjectionRunner:
             kept += await asyncio.to_thread(
                 self._fold_and_keep, projection, context.stream, events, generation
             )
-        # What it built lives on: out of the cyclic collector's walks, as a catch-up's is
-        # (a process that asked: `eventstore.collector.keep_full_collections_short`).
-        after_catch_up()
         log.info(
             "projection %s: %d timelines folded ahead in %.1fs",
             projection.key,
