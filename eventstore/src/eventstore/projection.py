@@ -333,11 +333,6 @@ FIRST_CHUNK = 16  # events in a runner's first transaction, before it knows thei
 # waits this long for a broker that cannot answer just now before it keeps its indexes.
 HEADS_PATIENCE = 15.0  # seconds
 HEADS_PAUSE = 0.25
-# A versioned read model that starts over what it wrote folds, beside the live path, the
-# timelines of its streams' aggregates (each of at most this many events; more: loaded when
-# an aggregate next changes, as before), so the first change of each does not load and fold
-# its history while a reader waits for it.
-WARM_UP_EVENTS = 200_000
 
 
 class RunnerFactory(Protocol):
@@ -391,8 +386,6 @@ class ProjectionRunner:
         self.live_version: int | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._indexer: asyncio.Task[None] | None = None  # a rebuild's deferred read indexes
-        self._warmer: asyncio.Task[None] | None = None  # timelines folded ahead (`_warm_up`)
-        self.history_loads = 0  # aggregates' earlier events loaded (timelines not in memory)
         self.deferred_indexes = 0  # read indexes this runner's rebuild built at its end
         self._leadership = Leadership(engine, projection.key)
         self._standby: asyncio.Task[None] | None = None
@@ -446,7 +439,6 @@ class ProjectionRunner:
     ) -> list[StoredEvent]:
         """An aggregate's events stored before `before` (called from the applying thread)."""
         assert self._loop is not None
-        self.history_loads += 1
         future = asyncio.run_coroutine_threadsafe(
             self._source.load(context, aggregate_type, aggregate_id), self._loop
         )
@@ -613,72 +605,11 @@ class ProjectionRunner:
             for context in self.projection.contexts
         ]
         indexing = await self._defer_read_indexes(subscribers)
-        warm = self._warm_up_from()
         for subscriber in subscribers:
             subscriber.start()
             self._subscribers.append(subscriber)
         if indexing:
             self._indexer = asyncio.create_task(self._index_after_catch_up(subscribers))
-        if warm:
-            self._warmer = asyncio.create_task(self._warm_up(warm))
-
-    def _warm_up_from(self) -> dict[str, int]:
-        """The positions a warm-up folds up to: those of a versioned read model that starts
-        over what it wrote before (its timelines not in memory: the first event of each
-        aggregate would load and fold its history on the live path), on streams of at most
-        `WARM_UP_EVENTS` events."""
-        from eventstore.versioned import VersionedProjection
-
-        if not isinstance(self.projection, VersionedProjection):
-            return {}
-        if not hasattr(self._source, "read_stream") or not self.live:
-            return {}
-        return {s: q for s, q in self.positions.items() if 0 < q <= WARM_UP_EVENTS}
-
-    async def _warm_up(self, upto: dict[str, int]) -> None:
-        """Fold the timelines of the aggregates of each stream up to the position it started
-        at, beside the live path, and keep those the live path has not touched meanwhile."""
-        from eventstore.versioned import VersionedProjection
-
-        projection = self.projection
-        assert isinstance(projection, VersionedProjection)
-        read_stream = self._source.read_stream  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        kept = 0
-        for context in projection.contexts:
-            position = upto.get(context.stream)
-            if position is None:
-                continue
-            generation = projection.begin_warm()
-            events: list[StoredEvent] = []
-            async for event in read_stream(context):
-                if event.seq > position:
-                    break
-                events.append(event)
-            kept += await asyncio.to_thread(
-                self._fold_and_keep, projection, context.stream, events, generation
-            )
-        log.info(
-            "projection %s: %d timelines folded ahead in %.1fs",
-            projection.key,
-            kept,
-            time.perf_counter() - started,
-        )
-
-    def _fold_and_keep(
-        self, projection: Any, stream: str, events: list[StoredEvent], generation: int
-    ) -> int:
-        with self._engine.connect() as conn:  # what was parked never took effect here
-            skipped = set(
-                conn.execute(
-                    select(parked.c.seq).where(
-                        parked.c.projection == projection.key, parked.c.stream == stream
-                    )
-                ).scalars()
-            )
-        timelines = projection.fold_timelines(e for e in events if e.seq not in skipped)
-        with self._one_batch:
-            return int(projection.keep_warmed(timelines, generation))
 
     async def _defer_read_indexes(self, subscribers: list[Subscription]) -> bool:
         """A rebuild from nothing that catches up in bulk writes without its tables' read
@@ -724,11 +655,6 @@ class ProjectionRunner:
         await asyncio.gather(*(s.catch_up_ended.wait() for s in subscribers))  # type: ignore[attr-defined]
         await asyncio.to_thread(self._ddl, lambda conn: ensure(conn, self.metadata))
 
-    async def warmed(self) -> None:
-        """Wait until the timelines folded ahead at start are kept (at once when none are)."""
-        if self._warmer is not None:
-            await asyncio.shield(self._warmer)
-
     async def read_indexes_built(self) -> None:
         """Wait until a rebuild's deferred read indexes exist (at once when none are)."""
         if self._indexer is not None:
@@ -762,9 +688,6 @@ class ProjectionRunner:
         if self._indexer is not None:  # the next start creates what is missing
             await cancel_and_wait(self._indexer)
             self._indexer = None
-        if self._warmer is not None:
-            await cancel_and_wait(self._warmer)
-            self._warmer = None
         for subscriber in self._subscribers:
             await subscriber.stop()
         self._subscribers.clear()

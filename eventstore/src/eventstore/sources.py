@@ -6,7 +6,7 @@ The in-memory twin is `eventstore.memory.InMemoryEventStore` itself.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
 
@@ -15,7 +15,7 @@ from eventstore.catchup import CatchUpSubscriber
 from eventstore.clock import SystemClock
 from eventstore.ports import EventSource, Handler
 from eventstore.records import AggregateHistory
-from eventstore.store import EventStore, StoredEvent
+from eventstore.store import EventStore
 from eventstore.subscription import DurableSubscriber
 
 
@@ -62,10 +62,6 @@ class JetStreamSource:
         self, context: BoundedContext, aggregate_type: str, aggregate_id: str
     ) -> AggregateHistory:
         return await self._store.load(context, aggregate_type, aggregate_id)
-
-    def read_stream(self, context: BoundedContext, from_seq: int = 1) -> AsyncIterator[StoredEvent]:
-        """Every event of the context's stream from a sequence on, in order (Direct Get)."""
-        return self._store.read_stream(context, from_seq)
 
 
 _conforms: type[EventSource] = JetStreamSource

@@ -103,10 +103,6 @@ class VersionedProjection(BatchProjection):
         # Wall clock when the last `prepare` last loaded an aggregate's earlier events (a
         # timeline not in memory), else None: a stage of the freshness benchmark's probes.
         self.history_loaded_at: float | None = None
-        # A warm-up under way (`begin_warm`): the aggregates the live path touched since; and
-        # how many times the timelines were forgotten (a warm-up from before is dropped).
-        self._touched: set[tuple[str, str]] | None = None
-        self._generation = 0
 
     # -- what a read model says ------------------------------------------------------------
     def readings(self) -> dict[str, Reading]:
@@ -130,60 +126,6 @@ class VersionedProjection(BatchProjection):
         """Forget cached timelines (the transaction that used them did not commit)."""
         self._timelines.clear()
         self._cached_events = 0
-        self._generation += 1
-
-    # -- warming up (a runner that starts over a read model already written) ---------------
-    def begin_warm(self) -> int:
-        """A warm-up starts: remember the aggregates the live path touches from now on."""
-        self._touched = set()
-        return self._generation
-
-    def fold_timelines(
-        self, events: Iterable[StoredEvent]
-    ) -> dict[tuple[str, str], Timeline[Any, DomainEvent]]:
-        """The timeline of each aggregate of `events` (every event of its stream up to one
-        position, in order, parked ones left out), folded as a cache miss would fold it."""
-        readings = self.readings()
-        grouped: dict[tuple[str, str], list[StoredEvent]] = {}
-        for event in events:
-            e = event.envelope
-            if e.aggregate_type in readings:
-                grouped.setdefault((e.aggregate_type, e.aggregate_id), []).append(event)
-        folded: dict[tuple[str, str], Timeline[Any, DomainEvent]] = {}
-        for (kind, aggregate_id), its in grouped.items():
-            reading = readings[kind]
-            folded[(kind, aggregate_id)], _refused = replay(
-                reading.initial(aggregate_id),
-                reading.evolve,
-                reading.image,
-                _decoded(its),
-                reading.patch,
-            )
-        return folded
-
-    def keep_warmed(
-        self, timelines: dict[tuple[str, str], Timeline[Any, DomainEvent]], generation: int
-    ) -> int:
-        """Keep the timelines of aggregates the live path did not touch since `begin_warm`
-        (theirs may be further on), while the cache has room; how many. Called under the
-        runner's batch lock, so no `prepare` runs meanwhile."""
-        touched, self._touched = self._touched, None
-        if touched is None or generation != self._generation:
-            return 0  # forgotten since: the warm-up may be behind what was applied
-        kept = 0
-        for key, timeline in timelines.items():
-            if key in self._timelines or key in touched:
-                continue
-            if (
-                len(self._timelines) >= self.cache_size
-                or self._cached_events + len(timeline.events) > self.cache_events
-            ):
-                break
-            self._timelines[key] = timeline
-            self._timelines.move_to_end(key, last=False)  # the least recently used
-            self._cached_events += len(timeline.events)
-            kept += 1
-        return kept
 
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
         return self.prepare(conn.dialect, events).write(conn)
@@ -216,8 +158,6 @@ class VersionedProjection(BatchProjection):
     def _timeline(self, event: StoredEvent, reading: Reading) -> Timeline[Any, DomainEvent]:
         e = event.envelope
         key = (e.aggregate_type, e.aggregate_id)
-        if self._touched is not None:
-            self._touched.add(key)
         timeline = self._timelines.get(key)
         if timeline is not None:
             self._timelines.move_to_end(key)
