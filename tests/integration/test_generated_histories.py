@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import pytest
 import pytest_asyncio
-from hypothesis import given
+from hypothesis import example, given
 
 from contracts_schema.base import Command
 from contracts_schema.enrolment.commands import LoadMunicipalities
@@ -30,6 +30,7 @@ from tests.support.histories import (
     histories,
     horizons,
     known_through,
+    with_facts_between,
 )
 from tests.support.profiles import TIMEOUT, history_settings
 
@@ -71,6 +72,7 @@ def describe(i: int, command: Command) -> str:
 @pytest.mark.timeout(TIMEOUT)
 @PROFILE
 @given(history=histories())
+@example(history=with_facts_between())
 async def test_every_command_of_a_generated_history_is_accepted(
     running: Running, history: list[Command]
 ) -> None:

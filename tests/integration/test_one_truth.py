@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from hypothesis import given
+from hypothesis import example, given
 
 from audit.bitemporal import Horizon, end_of_day, visible
 from audit.history import replay
@@ -52,7 +52,7 @@ from contracts_schema.replies import CommandRejected
 from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import SystemClock
 from eventstore.store import EventStore
-from tests.support.histories import before_creation, histories, horizons
+from tests.support.histories import before_creation, histories, horizons, with_facts_between
 from tests.support.profiles import TIMEOUT, history_settings
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -501,6 +501,7 @@ async def send_all(running: Running, history: list[Command]) -> list[datetime]:
 @pytest.mark.timeout(TIMEOUT * 5)
 @PROFILE
 @given(history=histories())
+@example(history=with_facts_between())
 async def test_graphql_fold_audit_replay_and_ocds_agree_at_every_horizon(
     running: Running, history: list[Command]
 ) -> None:

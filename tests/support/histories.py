@@ -55,6 +55,7 @@ back to that prefix length. A knownAt before the first recording knows nothing.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 from collections import Counter
@@ -65,6 +66,7 @@ from importlib.resources import files
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 
 from contracts_schema.base import Command
@@ -146,6 +148,70 @@ def backdated(history: Sequence[Command]) -> list[int]:
         for i in range(1, len(history))
         if _at(history[i]) < _at(history[i - 1])  # strictly earlier instant
     ]
+
+
+def between_facts(history: Sequence[Command]) -> list[int]:
+    """Positions of facts recorded late *between* facts of their own aggregate recorded
+    before them: by day after one of them and before another (the owner decides these on
+    the aggregate as it was on their day: `eventstore.valid_order`)."""
+    days: dict[tuple[str, str], list[date]] = {}
+    found = []
+    for i, command in enumerate(history):
+        key = _aggregate(command)
+        if key is None:
+            continue
+        day, earlier = valid_on(command), days.setdefault(key, [])
+        if any(d < day for d in earlier) and any(d > day for d in earlier):
+            found.append(i)
+        earlier.append(day)
+    return found
+
+
+def _aggregate(command: Command) -> tuple[str, str] | None:
+    """The aggregate a tender, window or contract command is about (None: another)."""
+    if isinstance(command, rg.ContractCommand):
+        return "contract", command.contract_id
+    tender_id = getattr(command, "tender_id", None)
+    if tender_id is None or isinstance(command, rg.SignContract):
+        return None
+    return ("window" if command.command_type in _WINDOW_COMMANDS else "tender"), tender_id
+
+
+_WINDOW_COMMANDS = frozenset(
+    c.command_type
+    for c in (
+        en.OpenEnrolmentWindow,
+        en.EnrolParticipant,
+        en.WithdrawParticipant,
+        en.ExtendEnrolmentWindow,
+        en.CloseEnrolmentWindow,
+    )
+)
+
+
+LATE_BETWEEN = ("amend-end-late", "enrol-late")  # the slugs of facts learned late between
+
+
+@functools.cache
+def with_facts_between(namespace: int = 900_001) -> list[Command]:
+    """One history (fixed, in its own namespace) with both kinds of fact learned late
+    between facts of its aggregate: an explicit example for the property tests, so the
+    bounded normal suite always has them."""
+    found: list[Command] = find(
+        histories(namespace=namespace),
+        lambda history: all(
+            any(slug in history[i].command_id for i in between_facts(history))
+            for slug in LATE_BETWEEN
+        ),
+        settings=settings(
+            derandomize=True,
+            database=None,
+            max_examples=2000,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    return found
 
 
 def command_types(history: Sequence[Command]) -> Counter[str]:
@@ -667,6 +733,7 @@ def _enrolment(
         participants[code] = frozenset(lots)
         enrolled_on[code] = on
         last = max(last, on)
+    first_on = dict(enrolled_on)  # each body's first recorded enrolment
     if len(window_lots) > 1 and h.maybe(15):  # a body changes the lots it enrols for
         code = h.pick(list(participants))
         lots = h.some(window_lots)
@@ -714,13 +781,23 @@ def _enrolment(
             frozen_on=frozen if explicit else None,
         )
     )
+    early = [code for code, on in first_on.items() if on > opens]
+    if early and h.maybe(30):
+        # Learned late (even after the freeze): the body had enrolled before its first
+        # recorded enrolment. By day it comes first; its later enrolment (or withdrawal)
+        # still counts last, so the frozen list is the same.
+        code = h.pick(early)
+        on = h.between(opens, first_on[code] - timedelta(days=1))
+        out.append(_enrol(h, tid, code, h.some(window_lots), on, "enrol-late"))
     return frozen, participants
 
 
-def _enrol(h: _Builder, tid: str, code: str, lots: list[str], on: date) -> Command:
+def _enrol(
+    h: _Builder, tid: str, code: str, lots: list[str], on: date, slug: str = "enrol"
+) -> Command:
     explicit = h.maybe(50)
     return en.EnrolParticipant(
-        command_id=h.cid(f"enrol-{code}"),
+        command_id=h.cid(f"{slug}-{code}"),
         occurred_at=h.at(on),
         tender_id=tid,
         organisation_code=code,
@@ -982,10 +1059,17 @@ def _contract(
         last = min(end, LAST_DAY)
         if day >= last:
             break
-        day = h.between(day + timedelta(days=1), min(last, day + timedelta(days=400)))
+        previous, day = (
+            day,
+            h.between(day + timedelta(days=1), min(last, day + timedelta(days=400))),
+        )
         command, end, extent, holder = _change(h, contract_id, day, end, extent, holder, orgs)
         out.append(command)
         moments.append(_ContractMoment(start, end, None))
+        late = _term_change_learned_late(h, contract_id, previous, command, extent)
+        if late is not None:  # by day before the change just made: the present is the same
+            out.append(late)
+            moments.append(moments[-1])
     ending = h.n(0, 99)
     if ending < 30 and day < min(end, LAST_DAY):
         ended_on = h.between(day + timedelta(days=1), min(end, LAST_DAY))
@@ -1021,6 +1105,28 @@ def _contract(
             )
             moments.append(moments[-1])
     return out, moments
+
+
+def _term_change_learned_late(
+    h: _Builder, contract_id: str, previous: date, change: Command, extent: date | None
+) -> Command | None:
+    """Sometimes, after a change of the end date on day D: an earlier change of the end,
+    dated between the change before and D, recorded late. It lands before D's change in
+    every view and D's change still applies after it (the owner decides it on the contract
+    as it was on its day, then folds D's change again): its new end reaches D and stays
+    within the maximum extent; D's change sets the end again, so nothing later moves."""
+    if not (isinstance(change, rg.AmendContract) and change.new_end_date and extent):
+        return None
+    on = valid_on(change)
+    if (on - previous).days < 2 or not h.maybe(40):
+        return None
+    return rg.AmendContract(
+        command_id=h.cid(f"amend-end-late-{contract_id}"),
+        occurred_at=h.at(h.between(previous + timedelta(days=1), on - timedelta(days=1))),
+        contract_id=contract_id,
+        summary="Looptijd eerder gewijzigd (laat geregistreerd)",
+        new_end_date=h.between(on, extent),
+    )
 
 
 def _change(

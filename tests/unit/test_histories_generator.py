@@ -19,8 +19,10 @@ from contracts_schema.registry.commands import COMMANDS as REGISTRY_COMMANDS
 from tests.support.histories import (
     FIRST_DAY,
     LAST_DAY,
+    LATE_BETWEEN,
     MUNICIPALITIES,
     backdated,
+    between_facts,
     command_types,
     histories,
     horizons,
@@ -63,7 +65,7 @@ def test_histories_are_bounded_unique_and_in_the_past() -> None:
     drawn = sample(150)
     ids: Counter[str] = Counter()
     for history in drawn:
-        assert 15 <= len(history) <= 60, len(history)
+        assert 15 <= len(history) <= 65, len(history)
         ids.update(c.command_id for c in history)
         for command in history:
             assert command.occurred_at is not None
@@ -82,6 +84,18 @@ def test_every_command_type_appears_and_facts_are_backdated() -> None:
     assert every - NOT_GENERATED - set(seen) == set()
     with_backdating = sum(1 for history in drawn if backdated(history))
     assert with_backdating >= 0.8 * len(drawn)
+    # Facts learned late between facts of their own aggregate (a change of a contract's end
+    # before a later one, an enrolment before the body's first): decided on the valid-time
+    # order, and accepted (tests/integration/test_generated_histories.py).
+    late = Counter(
+        slug
+        for history in drawn
+        for i in between_facts(history)
+        for slug in LATE_BETWEEN
+        if slug in history[i].command_id
+    )
+    assert late["amend-end-late"] >= 3, late
+    assert late["enrol-late"] >= 0.1 * len(drawn), late
 
 
 @settings(SAMPLE, max_examples=30)

@@ -66,6 +66,9 @@ class Command(Value):
     valid_day_field: ClassVar[str | None] = None
     # Only a system's own schedule may date a command ahead of the clock (VALID_TIME_IN_FUTURE).
     future_valid_time_allowed: ClassVar[bool] = False
+    # Dated before its aggregate's latest valid day, it is decided on the aggregate as it was
+    # on its day (`eventstore.valid_order`); False: recorded as given (an imported release).
+    decided_by_valid_time: ClassVar[bool] = True
 
     command_id: Identifier = Field(description="Client-chosen id; a retried command reuses it.")
     occurred_at: Instant | None = Field(

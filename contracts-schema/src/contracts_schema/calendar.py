@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 DUTCH_TIME = ZoneInfo("Europe/Amsterdam")
@@ -29,5 +29,6 @@ def dutch_midnight(day: date) -> datetime:
 
 def end_of_dutch_day(day: date) -> datetime:
     """The last instant of a Dutch calendar day: "as of D" counts every fact of day D."""
-    next_midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=DUTCH_TIME)
-    return next_midnight - timedelta(microseconds=1)
+    # The microsecond before the next midnight in Dutch wall time (aware arithmetic is wall
+    # time), written without the next day so that the last representable day has an end too.
+    return datetime.combine(day, time.max, tzinfo=DUTCH_TIME)

@@ -123,6 +123,11 @@ _CATALOGUE: tuple[Refusal, ...] = (
     Refusal("TRANSITION_NOT_ALLOWED", "A tender or lot moves only along its procedure"
             " (planned, published, paused, awarded, cancelled).",
             "Aw 2012 chapter 2.3 (procedures)", "PauseTender on a cancelled tender."),
+    Refusal("LATER_FACT_NO_LONGER_APPLIES", "A fact learned late is decided on its aggregate"
+            " as it was on its day, and every fact dated after it must still apply on top of it"
+            " (every view folds facts by valid time): the message names the later fact.",
+            SYSTEM, "A tender cancelled with occurredAt 2020-02-01 when bids on one of its lots"
+            " were recorded for 2020-03-01."),
     Refusal("DATE_OUT_OF_ORDER", "Facts of one procedure follow each other in time.", SYSTEM,
             "A contract amended before it was signed."),
     Refusal("INVALID_PERIOD", "A period starts before it ends and ends no later than its"

@@ -1,11 +1,11 @@
 """An aggregate begins in valid time with its first fact; nothing about it is true earlier.
 
-The owner decides on its aggregate as recorded, while every read model (GraphQL's versions,
-`audit replay`, OCDS, the notifier) folds the aggregate's events in valid-time order: day by
-Dutch day, and within a day in the order recorded. A fact dated a day before the aggregate's
-first fact would land, in that order, before the aggregate exists: every read model would
-have to refuse (park) what the owner accepted. So the owner refuses it, with a code that
-names the aggregate's first day and what to do instead. (A fact of that same day, recorded
+The owner and every read model (GraphQL's versions, `audit replay`, OCDS, the notifier) fold
+an aggregate's events in valid-time order: day by Dutch day, and within a day in the order
+recorded (`eventstore.valid_order`). A fact dated a day before the aggregate's first fact
+would land, in that order, before the aggregate exists: every read model would have to
+refuse (park) it. So the owner refuses it, with a code that names the aggregate's first day
+and what to do instead. (A fact of that same day, recorded
 later, follows the first fact in every view, whatever its hour.)
 
 The first day is in the creation event (a tender's `planned_on`, a programme's, an

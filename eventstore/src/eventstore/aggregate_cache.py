@@ -19,6 +19,7 @@ import contextlib
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from contracts_schema.replies import AppendedEvent
@@ -67,6 +68,7 @@ class CachedAggregate:
     state: Any
     commands: dict[str, tuple[AppendedEvent, ...]] = field(default_factory=dict)
     events: int = 0
+    latest: datetime | None = None  # the latest valid time among its events (`valid_order`)
 
     @classmethod
     def of(cls, history: AggregateHistory, state: Any) -> CachedAggregate:
@@ -78,9 +80,14 @@ class CachedAggregate:
         self._index(events, [appended(e) for e in events])
 
     def _index(self, events: Sequence[StoredEvent], named: Sequence[AppendedEvent]) -> None:
+        latest = self.latest
         for event, name in zip(events, named, strict=True):
-            command_id = event.envelope.command_id
+            envelope = event.envelope
+            command_id = envelope.command_id
             self.commands[command_id] = (*self.commands.get(command_id, ()), name)
+            if latest is None or envelope.occurred_at > latest:
+                latest = envelope.occurred_at
+        self.latest = latest
         self.events += len(events)
 
     def advance(

@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nats.js.api import StorageType, StreamConfig
@@ -47,6 +47,22 @@ class Checkpoint:
     digest: str
     signer: str
     signature: str
+    # Why the stored message is no checkpoint at all (None: it decoded). Kept, not skipped,
+    # so that `audit verify` names it (`bad-checkpoint`).
+    malformed: str | None = field(default=None, compare=False)
+
+    @classmethod
+    def parse(cls, data: bytes | None) -> Checkpoint:
+        values = json.loads(data or b"")
+        fields = ("context", "seq", "digest", "signer", "signature")
+        if not isinstance(values, dict) or sorted(values) != sorted(fields):
+            raise ValueError(f"not an object with exactly the fields {', '.join(fields)}")
+        seq = values["seq"]
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise ValueError(f"seq {seq!r} is not a stream sequence")
+        if not all(isinstance(values[f], str) for f in fields if f != "seq"):
+            raise ValueError("context, digest, signer and signature must be strings")
+        return cls(**values)
 
     def body(self) -> dict[str, Any]:
         return {"context": self.context, "seq": self.seq, "digest": self.digest,
@@ -92,7 +108,11 @@ async def read_checkpoints(store: EventStore, context: BoundedContext) -> list[C
             )
         except NotFoundError:
             break
-        found.append(Checkpoint(**json.loads(msg.data or b"{}")))
+        try:
+            found.append(Checkpoint.parse(msg.data))
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            why = f"{CHECKPOINT_STREAM} seq {msg.seq}: {exc}"[:300]
+            found.append(Checkpoint(context.name, 0, "", "", "", malformed=why))
         seq = (msg.seq or seq) + 1
     return found
 
@@ -102,7 +122,17 @@ async def write_checkpoint(
 ) -> Checkpoint | None:
     """Anchor the stream's current head (None when nothing is new since the last one)."""
     await ensure_checkpoint_stream(store)
-    previous = await read_checkpoints(store, context)
+    # Continue from this service's own last checkpoint only: anything else on the subject
+    # (written with the service's NATS login but without its key) could name a sequence far
+    # ahead and stop the anchoring, or a wrong digest that every later checkpoint carries on.
+    previous = [
+        c
+        for c in await read_checkpoints(store, context)
+        if c.malformed is None
+        and c.context == context.name
+        and c.signer == signer.public_key
+        and c.holds()
+    ]
     digest, seq = (previous[-1].digest, previous[-1].seq) if previous else (EMPTY_DIGEST, 0)
     head = seq
     async for event in store.read_stream(context, seq + 1):

@@ -36,6 +36,7 @@ from contracts_schema.replies import (
 )
 from contracts_schema.subjects import BoundedContext
 from contracts_schema.upcasting import decode_envelope
+from eventstore import valid_order
 from eventstore.aggregate_cache import (
     AggregateCache,
     AggregateLocks,
@@ -233,9 +234,11 @@ class CommandService:
             await self._legacy.look()
 
     def fold(self, decider: Decider[S], history: AggregateHistory) -> S:
-        return reduce(
-            decider.evolve, (self.event_model(e) for e in history.events), decider.initial
-        )
+        if not valid_order.ordered(decider):
+            events = (self.event_model(e) for e in history.events)
+            return reduce(decider.evolve, events, decider.initial)
+        # By valid time, as every view folds it.
+        return valid_order.fold(decider.initial, decider.evolve, history.events, self.event_model)
 
     def event_model(self, event: StoredEvent) -> DomainEvent:
         # The one decode: a stored payload of any version, lifted to the current model.
@@ -367,6 +370,7 @@ class CommandService:
         while attempt < self._max_attempts:
             landed: tuple[AppendedEvent, ...] | None = None
             decided: tuple[DomainEvent, ...] = ()
+            backdated: valid_order.Decided | None = None
             violation: RuleViolation | None = None
             failure: Exception | None = None
             try:
@@ -388,7 +392,21 @@ class CommandService:
                         now=now, valid_at=command.occurred_at or now, facts=facts
                     )
                     try:
-                        decided = tuple(route.decide(entry.state, command, context))
+                        if valid_order.backdated(decider, entry, command, context.valid_at):
+                            fresh = True  # decided on its history, loaded now
+                            backdated = await valid_order.decide(
+                                route,
+                                command,
+                                context,
+                                lambda: self._store.load(
+                                    decider.context, decider.aggregate_type, aggregate_id
+                                ),
+                                self.event_model,
+                            )
+                            entry, decided = backdated.entry, backdated.events
+                            self._cache.put(key, entry)
+                        else:
+                            decided = tuple(route.decide(entry.state, command, context))
                     except RuleViolation as exc:
                         violation = exc
             except Exception as exc:
@@ -459,7 +477,11 @@ class CommandService:
                 await asyncio.sleep(TRANSIENT_PAUSE)
                 continue
             named = tuple(map(appended, stored))  # as the reply and the cache name them
-            self._advance(key, entry, decider, stored, decided, named)
+            if backdated is None:
+                self._advance(key, entry, decider, stored, decided, named)
+            else:  # folded in valid-time order with its later facts already
+                entry.advance(stored, backdated.state, named)
+                self._cache.grew(key, len(stored))
             return await self._remember(
                 command, fingerprint, accepted_reply(command.command_id, named, False)
             )
@@ -517,6 +539,8 @@ class CommandService:
             newer = [
                 e async for e in self._store.read_stream(head.context, head.last_seq + 1, subjects)
             ]
+            if valid_order.out_of_order(decider, entry, newer):
+                raise LookupError("a backdated fact was stored meanwhile: fold it in valid order")
             state = reduce(decider.evolve, (self.event_model(e) for e in newer), entry.state)
         except Exception as exc:
             log.info("catching up %s failed (%r); loading it afresh", key, exc)

@@ -18,6 +18,7 @@ from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.references import WithOrganisations, named_organisations
 from contracts_schema.subjects import CONTEXTS, BoundedContext
 from contracts_schema.upcasting import decode_envelope
+from eventstore import valid_order
 from eventstore.errors import EventStoreError, StreamNotFound
 from eventstore.ports import EventStorePort
 
@@ -33,8 +34,13 @@ async def load_folded(store: EventStorePort, fold: Fold[S], aggregate_id: str) -
         if not await stream_exists(store, context):
             return fold.initial(aggregate_id)
         raise
-    events = (decode_envelope(e.envelope) for e in history.events)
-    return fold.replay(aggregate_id, events)
+    # By valid time, as the owner and every view fold it (`valid_order`).
+    return valid_order.fold(
+        fold.initial(aggregate_id),
+        fold.evolve,
+        history.events,
+        lambda e: decode_envelope(e.envelope),
+    )
 
 
 async def stream_exists(store: EventStorePort, context: BoundedContext) -> bool:

@@ -9,6 +9,11 @@ Key material: a service's seed comes from `GT_SIGNING_SEED` (a secret in a deplo
 run` and tests generate one per context under `<data>/keys/` (`<context>.seed`, mode 0600)
 beside its public key (`<context>.pub`), which is where `audit verify` reads them, or from
 `GT_SIGNING_PUBLIC_KEYS` (`registry=U…,enrolment=U…`).
+
+A rotated key stays trusted for what it signed, and for nothing after: `registry=U…@1200`
+(or a line `U…@1200` in `<data>/keys/registry.retired`) trusts that key for REGISTRY's events
+and checkpoints up to stream sequence 1200 only, so a retired (or leaked) key, or a service
+rolled back to its old seed, signs nothing the auditor accepts later (`retired-signer`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import nkeys
@@ -73,6 +78,28 @@ def local_signer(data: Path, context: str) -> EventSigner:
     return EventSigner(local_seed(data, context))
 
 
+RETIRED_AFTER = "@"
+
+
+def key_bounds(keys: Iterable[str]) -> dict[str, int | None]:
+    """Public key -> the last stream sequence it may sign (None: no bound), from trusted-key
+    entries `KEY` or `KEY@SEQ` (a retired key). A key given both ways keeps no bound."""
+    bounds: dict[str, int | None] = {}
+    for entry in keys:
+        key, mark, last = entry.partition(RETIRED_AFTER)
+        if not mark:
+            bounds[key] = None
+            continue
+        if not last.isdigit():
+            raise ValueError(
+                f"trusted key {entry!r}: after {RETIRED_AFTER!r} comes the last stream sequence"
+                " the retired key signed (e.g. U…@1200)"
+            )
+        if key not in bounds or bounds[key] is not None:
+            bounds[key] = max(int(last), bounds.get(key) or 0)
+    return bounds
+
+
 def trusted_keys(
     data: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, set[str]]:
@@ -85,4 +112,7 @@ def trusted_keys(
     if data is not None and (data / KEYS_DIR).is_dir():
         for pub in (data / KEYS_DIR).glob("*.pub"):
             found.setdefault(pub.stem, set()).add(pub.read_text().strip())
+        for retired in (data / KEYS_DIR).glob("*.retired"):
+            lines = (line.strip() for line in retired.read_text().splitlines())
+            found.setdefault(retired.stem, set()).update(filter(None, lines))
     return found

@@ -152,6 +152,25 @@ async def test_no_service_user_may_delete_purge_or_reconfigure_a_stream(
         await client.nc.close()
 
 
+@pytest.mark.parametrize(
+    "user", ["operator", "registry", "enrolment", "notifier", "gateway", "projector", "audit"]
+)
+async def test_no_one_deletes_purges_reconfigures_or_forges_the_checkpoints(
+    server: NatsServer, secrets: dict[str, str], user: str
+) -> None:
+    """attack8: the operator could delete CHECKPOINTS and cut an event stream's tail with its
+    anchors: `audit verify` then had nothing to compare the stream with. No login may."""
+    client = await service(server, user)
+    try:
+        for action in ("DELETE", "UPDATE", "PURGE", "MSG.DELETE"):
+            await client.refused(f"$JS.API.STREAM.{action}.CHECKPOINTS")
+        for context in CONTEXTS.values():
+            if context.name != user:  # a service anchors its own stream only
+                await client.refused(f"checkpoints.{context.name}")
+    finally:
+        await client.nc.close()
+
+
 GATEWAY_NEWS = "gt.projections.contracts.db.contracts_v4"
 
 

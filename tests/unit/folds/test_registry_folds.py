@@ -116,7 +116,10 @@ def test_a_withdrawn_award_sends_the_lot_back_to_evaluation() -> None:
     ("history", "message"),
     [
         ((published(),), "TenderPublished cannot apply to tender OT2010: the tender was never"),
-        ((planned(), planned()), "TenderPlanned cannot apply to tender OT2010: the tender was al"),
+        (
+            (planned(), planned().model_copy(update={"title": "Iets anders"})),
+            "TenderPlanned cannot apply to tender OT2010: the tender was al",
+        ),
         (
             (planned(), bids("nope")),
             "BidsRecorded cannot apply to tender OT2010: it has no lot nope",
@@ -132,6 +135,14 @@ def test_an_event_that_cannot_apply_is_an_error_not_a_silent_drop(
 ) -> None:
     with pytest.raises(FoldError, match=message):
         tender_after(*history)
+
+
+def test_the_same_planning_dated_back_plans_it_from_the_earlier_day_in_either_order() -> None:
+    earlier = planned().model_copy(update={"planned_on": date(2009, 1, 5)})
+    by_day = tender_after(earlier, planned(), published())
+    as_recorded = tender_after(planned(), published(), earlier)
+    assert by_day == as_recorded
+    assert by_day.planned_on == date(2009, 1, 5)
 
 
 def test_a_contract_keeps_what_was_signed_and_every_change() -> None:

@@ -7,29 +7,58 @@ address the host resolves to when it delivers (a name may resolve elsewhere late
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv4 addresses translated (RFC 6052)
+
 
 def host_of(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+    # "localhost." is "localhost": the trailing dot only roots the name.
+    return (urlsplit(url).hostname or "").lower().rstrip(".")
+
+
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(address)
+    except ValueError:
+        pass
+    try:  # the forms a resolver also reads as IPv4: 2130706433, 0x7f000001, 127.1
+        return ipaddress.IPv4Address(socket.inet_aton(address))
+    except OSError:
+        return None  # a name: judged by what it resolves to
+
+
+def _embedded(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, Teredo's client, NAT64)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def address_problem(address: str) -> str | None:
     """Why an IP address is not a public one (loopback, private, link-local...), or None."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None  # a name: judged by what it resolves to
-    if not ip.is_global or ip.is_multicast:
-        return f"{address} is not a public address"
+    ip = _ip(address)
+    if ip is None:
+        return None
+    inner = _embedded(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    for candidate in (ip, inner):
+        if candidate is not None and (not candidate.is_global or candidate.is_multicast):
+            return f"{address} is not a public address"
     return None
 
 
 def url_problem(url: str, allowed_hosts: Iterable[str] = ()) -> str | None:
     """None when the URL may receive webhooks; otherwise a sentence saying why not."""
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    host = host_of(url)
     if not host:
         return "the webhook URL has no host"
     if host in {h.lower() for h in allowed_hosts}:

@@ -40,9 +40,13 @@ class _RecordImported(Value):
 class RecordImportedTenderRelease(TenderCommand, _RecordImported):
     """Record a published release's facts about a tender and its lots."""
 
+    decided_by_valid_time: ClassVar[bool] = False  # recorded as published, not decided
+
 
 class RecordImportedContractRelease(ContractCommand, _RecordImported):
     """Record a published release's facts about one contract."""
+
+    decided_by_valid_time: ClassVar[bool] = False  # recorded as published, not decided
 
 
 class ImportedRelease(Value):

@@ -9,7 +9,8 @@ an event filed under another aggregate's subject (`misfiled`); bytes that no lon
 
 Who appended it: every event after the stream's first signed one must carry a signature by a
 trusted key of its context (`unsigned`, `untrusted-signer`, `bad-signature`), so an event
-appended with stream access but without the service's key is named. Events before the first
+appended with stream access but without the service's key is named; a rotated key is trusted
+only up to the sequence it was retired at (`retired-signer`). Events before the first
 signed one are the unsigned legacy prefix (from before signatures): counted, and trustworthy
 only as far as a checkpoint seals them. Every signed checkpoint is recomputed from the stream:
 a stream that ends before it (`truncated`) or reaches it with another digest (`resealed`).
@@ -27,7 +28,7 @@ from pydantic import ValidationError
 from contracts_schema.subjects import BoundedContext, parse_event_subject
 from eventstore.checkpoints import EMPTY_DIGEST, Checkpoint, advance, read_checkpoints
 from eventstore.hashing import verify_chain
-from eventstore.signing import signature_holds
+from eventstore.signing import key_bounds, signature_holds
 from eventstore.store import EventStore, StoredEvent
 
 Progress = Callable[[int], None]
@@ -139,14 +140,16 @@ async def verify_stream(
     report.aggregates = len(groups)
     for (aggregate_type, aggregate_id), stored in sorted(groups.items()):
         report.problems.extend(_chain_problems(f"{aggregate_type}/{aggregate_id}", stored))
-    keys = set((trusted or {}).get(context.name, set()))
+    keys = key_bounds((trusted or {}).get(context.name, set()))
     _check_signatures(events, keys, report)
     checkpoints = await read_checkpoints(store, context)
     _check_checkpoints(context, events, last_seq, checkpoints, keys, report)
     return report
 
 
-def _check_signatures(events: list[StoredEvent], keys: set[str], report: StreamReport) -> None:
+def _check_signatures(
+    events: list[StoredEvent], keys: Mapping[str, int | None], report: StreamReport
+) -> None:
     signing_started = False
     for event in events:
         e = event.envelope
@@ -170,6 +173,15 @@ def _check_signatures(events: list[StoredEvent], keys: set[str], report: StreamR
                     _at(event), "untrusted-signer", f"signed by unknown key {e.signer}", e.event_id
                 )
             )
+        elif _retired(keys, e.signer, event.seq):
+            report.problems.append(
+                Problem(
+                    _at(event),
+                    "retired-signer",
+                    f"signed by {e.signer}, a key retired after seq {keys[e.signer]}",
+                    e.event_id,
+                )
+            )
         elif not signature_holds(e.signer, e.hash, e.signature):
             report.problems.append(
                 Problem(
@@ -188,7 +200,7 @@ def _check_checkpoints(
     events: list[StoredEvent],
     last_seq: int,
     checkpoints: list[Checkpoint],
-    keys: set[str],
+    keys: Mapping[str, int | None],
     report: StreamReport,
 ) -> None:
     digests: dict[int, str] = {}
@@ -200,9 +212,33 @@ def _check_checkpoints(
     for checkpoint in checkpoints:
         report.checkpoints += 1
         where = f"{context.stream} checkpoint at seq {checkpoint.seq}"
+        if checkpoint.malformed is not None:
+            report.problems.append(
+                Problem(
+                    f"{context.stream} checkpoint",
+                    "bad-checkpoint",
+                    f"not a checkpoint: {checkpoint.malformed}",
+                )
+            )
+            continue
+        if checkpoint.context != context.name:
+            report.problems.append(
+                Problem(where, "bad-checkpoint", f"made for context {checkpoint.context!r}")
+            )
+            continue
         if checkpoint.signer not in keys or not checkpoint.holds():
             report.problems.append(
                 Problem(where, "bad-checkpoint", "not signed by a trusted key of the context")
+            )
+            continue
+        if _retired(keys, checkpoint.signer, checkpoint.seq):
+            report.problems.append(
+                Problem(
+                    where,
+                    "bad-checkpoint",
+                    f"signed by {checkpoint.signer}, a key retired after seq"
+                    f" {keys[checkpoint.signer]}",
+                )
             )
             continue
         if checkpoint.seq > last_seq or checkpoint.seq not in digests:
@@ -225,6 +261,11 @@ def _check_checkpoints(
             )
         elif report.legacy_sealed_by is None and checkpoint.seq >= legacy_end:
             report.legacy_sealed_by = checkpoint.seq
+
+
+def _retired(keys: Mapping[str, int | None], signer: str, seq: int) -> bool:
+    last = keys.get(signer)
+    return last is not None and seq > last
 
 
 def _hole(context: BoundedContext, first: int, last: int) -> Problem:

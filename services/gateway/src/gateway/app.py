@@ -17,6 +17,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from audit.graphql import AuditSources
 from eventstore.observability import server_span
+from gateway.auth import BearerCheck
 from gateway.body import BodyLimit, decode_json
 from gateway.commandbus import CommandBus
 from gateway.console.routes import console_routes, graphiql_response
@@ -160,7 +161,8 @@ def build_app(
         routes=[
             Route(
                 "/graphql",
-                BodyLimit(graphql, settings.max_body_bytes),  # before any JSON is decoded
+                # Before any JSON is decoded: the body's size, then the bearer token.
+                BodyLimit(BearerCheck(graphql, settings), settings.max_body_bytes),
                 methods=["GET", "POST"],
             ),
             WebSocketRoute("/graphql", graphql),

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 import jwt
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.settings import GatewaySettings
 
@@ -159,3 +161,33 @@ def issue_token(
     if not key:
         raise ValueError("no signing key for issuing a token")
     return jwt.encode(claims, key, algorithm=settings.jwt_algorithm)
+
+
+class BearerCheck:
+    """ASGI middleware of the HTTP GraphQL route: a request whose Authorization header the
+    gateway cannot accept (expired, another key, `alg: none`, not a JWT, not `Bearer`) is
+    refused as a whole with 401 (RFC 6750 `invalid_token`), whatever it asks. Without it a
+    query of public fields only was answered as if anonymous, so a client never learned its
+    token had lapsed. No header: anonymous, as before. Over the websocket the token comes
+    in `connection_init` and its resolvers refuse it (they did already)."""
+
+    def __init__(self, app: ASGIApp, settings: GatewaySettings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = dict(scope.get("headers") or []).get(b"authorization")
+            if header is not None:
+                try:
+                    principal_from_header(header.decode("latin-1"), self.settings)
+                except AuthenticationFailed as exc:
+                    refusal = {"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}
+                    response = JSONResponse(
+                        {"errors": [refusal]},
+                        status_code=401,
+                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

@@ -136,8 +136,9 @@ class WebhookDispatcher:
         claimed = await asyncio.to_thread(
             self.store.claim, self.owner, s.webhook_claim_batch, s.webhook_claim_lease
         )
-        for row in claimed:
-            await self._attempt(row)
+        # Side by side, each within its deadline: one slow endpoint holds neither the other
+        # subscribers nor the rest of the batch past its claim lease.
+        await asyncio.gather(*(self._attempt(row) for row in claimed))
 
     async def _attempt(self, row: Any) -> None:
         assert self._client is not None
@@ -152,14 +153,23 @@ class WebhookDispatcher:
         }
         status_code: int | None = None
         error: str | None = None
+        deadline = self._settings.webhook_timeout
         try:
-            refused = await self._refused_target(row.url)
-            if refused:
-                raise httpx.ConnectError(refused)
-            response = await self._client.post(row.url, content=body, headers=headers)
+            # httpx's timeout is per read: an endpoint trickling a byte at a time never hit
+            # it. The whole attempt (resolving, connecting, the answer's head) has one
+            # deadline, and the answer's body is never read (it could be endless).
+            async with asyncio.timeout(deadline):
+                refused = await self._refused_target(row.url)
+                if refused:
+                    raise httpx.ConnectError(refused)
+                request = self._client.build_request("POST", row.url, content=body, headers=headers)
+                response = await self._client.send(request, stream=True)
+                await response.aclose()
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
+        except TimeoutError:
+            error = f"the endpoint did not answer within {deadline} s (GT_WEBHOOK_TIMEOUT)"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         outcome, changes = self._outcome(row.attempts + 1, error)

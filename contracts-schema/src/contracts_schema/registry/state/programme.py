@@ -25,6 +25,15 @@ class ProgrammeState:
     def exists(self) -> bool:
         return self.planned_on is not None
 
+    def planned_as(self, event: ProgrammePlanned) -> bool:
+        """Whether `event` plans it again as it was planned (on whatever day)."""
+        return (self.name, self.coordinator, self.description, self.predecessor_programme_id) == (
+            event.name,
+            event.coordinator,
+            event.description,
+            event.predecessor_programme_id,
+        )
+
 
 def initial(programme_id: str) -> ProgrammeState:
     return ProgrammeState(programme_id=programme_id)
@@ -38,7 +47,11 @@ def evolve(state: ProgrammeState, event: DomainEvent) -> ProgrammeState:
     match event:
         case ProgrammePlanned():
             if state.exists:
-                raise _error(state, event, "the programme was already planned")
+                if not state.planned_as(event):
+                    raise _error(state, event, "the programme was already planned")
+                # The same planning again, dated back: from the earlier day (either order).
+                assert state.planned_on is not None
+                return replace(state, planned_on=min(state.planned_on, event.planned_on))
             return ProgrammeState(
                 programme_id=event.programme_id,
                 name=event.name,

@@ -88,6 +88,24 @@ class TenderState:
     def lot(self, lot_id: str) -> LotState | None:
         return next((lot for lot in self.lots if lot.lot_id == lot_id), None)
 
+    def planned_as(self, event: ev.TenderPlanned) -> bool:
+        """Whether `event` plans it again as it was planned (on whatever day)."""
+        return (
+            self.programme_id,
+            self.title,
+            self.contracting_authority,
+            self.procedure,
+            self.framework,
+            tuple((lot.lot_id, lot.title) for lot in self.lots),
+        ) == (
+            event.programme_id,
+            event.title,
+            event.contracting_authority,
+            event.procedure,
+            event.framework,
+            tuple((lot.lot_id, lot.title) for lot in event.lots),
+        )
+
     @property
     def phase(self) -> TenderPhase:
         if self.status is TenderStatus.CANCELLED:
@@ -118,9 +136,14 @@ IGNORED: frozenset[type[DomainEvent]] = frozenset()
 
 def evolve(state: TenderState, event: DomainEvent) -> TenderState:
     if isinstance(event, ev.TenderPlanned):
-        if state.exists:
+        if not state.exists:
+            return _planned(event)
+        if not state.planned_as(event):
             raise _error(state, event, "the tender was already planned")
-        return _planned(event)
+        # The same planning again, dated back: planned from the earlier of the two days (the
+        # same state in either order of folding).
+        assert state.planned_on is not None
+        return replace(state, planned_on=min(state.planned_on, event.planned_on))
     if type(event) in IGNORED:
         return state
     if not isinstance(event, ev.TenderEvent) or type(event) not in HANDLED:

@@ -84,6 +84,14 @@ def _record(
             except RuleViolation as found:
                 subject = _of(event)
                 findings.append(LawFinding(code=found.code, message=found.message, subject=subject))
+        if isinstance(event, ev.TenderPlanned) and state.exists:
+            # The fold takes the same planning again (a planning dated back); an imported
+            # release is recorded, not decided: it never plans a tender twice.
+            raise RuleViolation(
+                "IMPORT_NOT_APPLICABLE",
+                f"facts[{i}]: TenderPlanned cannot apply to tender {state.tender_id}: the"
+                " tender was already planned",
+            )
         try:
             state = evolve(state, event)
         except FoldError as exc:

@@ -19,24 +19,28 @@ def decide_programme(
     on = valid_on(ctx)
     match command:
         case PlanProgramme():
+            planning = ProgrammePlanned(
+                programme_id=command.programme_id,
+                name=command.name,
+                coordinator=command.coordinator,
+                planned_on=on,
+                predecessor_programme_id=command.predecessor_programme_id,
+                description=command.description,
+            )
             if state.exists:
+                assert state.planned_on is not None
+                if on < state.planned_on and state.planned_as(planning):
+                    return [planning]  # dated back: the same planning, an earlier day
                 raise RuleViolation(
                     "PROGRAMME_ALREADY_PLANNED",
-                    f"programme {command.programme_id} was already planned;"
-                    " a programme id names one programme",
+                    f"programme {command.programme_id} was already planned on"
+                    f" {state.planned_on}; a programme id names one programme. To date its"
+                    " planning back, send PlanProgramme again with the same details and the"
+                    " earlier occurredAt",
                 )
             if command.predecessor_programme_id == command.programme_id:
                 raise _self_succession(command.programme_id)
-            return [
-                ProgrammePlanned(
-                    programme_id=command.programme_id,
-                    name=command.name,
-                    coordinator=command.coordinator,
-                    planned_on=on,
-                    predecessor_programme_id=command.predecessor_programme_id,
-                    description=command.description,
-                )
-            ]
+            return [planning]
         case LinkSuccessorProgramme():
             if not state.exists:
                 raise RuleViolation(
@@ -53,8 +57,8 @@ def decide_programme(
                         on,
                         f"the planning of programme {command.programme_id}",
                         first,
-                        "Date the link on or after the planning; a programme is planned once,"
-                        " so its planning cannot be dated back.",
+                        "Date the link on or after the planning, or date the planning back"
+                        " first (PlanProgramme again, same details, earlier occurredAt).",
                     ),
                 )
             successor = command.successor_programme_id

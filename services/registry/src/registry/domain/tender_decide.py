@@ -42,8 +42,8 @@ def decide_tender(
                 on,
                 f"the planning of tender {tid}",
                 first,
-                "Date the fact on or after the planning; a tender is planned once, so its"
-                " planning cannot be dated back.",
+                "Date the fact on or after the planning, or date the planning back first"
+                " (send PlanTender again with the same details and the earlier occurredAt).",
             ),
         )
     if isinstance(command, cmd.LotCommand):
@@ -153,23 +153,29 @@ def _after_last_status_change(state: TenderState, on: date, what: str) -> None:
 
 
 def _plan(state: TenderState, command: cmd.PlanTender, on: date) -> list[DomainEvent]:
-    if state.exists:
-        raise RuleViolation(
-            "TENDER_ALREADY_PLANNED",
-            f"tender {command.tender_id} was already planned; a tender id names one tender",
-        )
-    return [
-        ev.TenderPlanned(
-            tender_id=command.tender_id,
-            programme_id=command.programme_id,
-            title=command.title,
-            contracting_authority=command.contracting_authority,
-            procedure=command.procedure,
-            framework=command.framework,
-            lots=command.lots,
-            planned_on=on,
-        )
-    ]
+    planning = ev.TenderPlanned(
+        tender_id=command.tender_id,
+        programme_id=command.programme_id,
+        title=command.title,
+        contracting_authority=command.contracting_authority,
+        procedure=command.procedure,
+        framework=command.framework,
+        lots=command.lots,
+        planned_on=on,
+    )
+    if not state.exists:
+        return [planning]
+    assert state.planned_on is not None
+    if on < state.planned_on and state.planned_as(planning):
+        # A planning wrongly dated too late, moved earlier: sent again with the same details
+        # and the earlier day. Every view folds it as planned from then (either order).
+        return [planning]
+    raise RuleViolation(
+        "TENDER_ALREADY_PLANNED",
+        f"tender {command.tender_id} was already planned on {state.planned_on}; a tender id"
+        " names one tender. To date its planning back, send PlanTender again with the same"
+        " details and the earlier occurredAt",
+    )
 
 
 def _frozen_list(facts: object, tender_id: str, on: date) -> FrozenParticipantList:

@@ -1,0 +1,52 @@
+"""attack8: a request that carries a bearer token the gateway cannot accept (expired, signed
+with another key, `alg: none`, not a JWT) is refused as a whole, whatever it asks. Before, a
+query of public fields only (`tenders`, `health`) was answered as if anonymous, with no error:
+the client never learned its token had lapsed, and a forged token went unremarked."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+
+from tests.integration.gateway.harness import Gateway
+
+PUBLIC = "{ tenders(first: 1) { totalCount } health { ok } }"
+
+
+def _part(value: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+def bad_tokens(gateway: Gateway) -> dict[str, str]:
+    claims = {"sub": "x", "role": "coordinator", "aud": gateway.settings.jwt_audience}
+    return {
+        "expired": jwt.encode(
+            {**claims, "exp": int(time.time()) - 60}, gateway.settings.jwt_secret or "", "HS256"
+        ),
+        "other key": jwt.encode(
+            {**claims, "exp": int(time.time()) + 600}, "someone-else-s-secret-0123456789", "HS256"
+        ),
+        "alg none": f"{_part({'alg': 'none', 'typ': 'JWT'})}.{_part(claims)}.",
+        "not a jwt": "garbage",
+    }
+
+
+@pytest.mark.parametrize("kind", ["expired", "other key", "alg none", "not a jwt"])
+async def test_a_bad_token_is_refused_even_for_public_fields(gateway: Gateway, kind: str) -> None:
+    token = bad_tokens(gateway)[kind]
+    assert gateway.client is not None
+    response = await gateway.client.post(
+        "/graphql", json={"query": PUBLIC}, headers={"Authorization": f"Bearer {token}"}
+    )
+    body = response.json()
+    assert response.status_code == 401, body
+    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    assert "data" not in body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+    # Without a token the same document is public, and a valid token reads it too.
+    assert "errors" not in await gateway.query(PUBLIC)
+    assert "errors" not in await gateway.query(PUBLIC, token=gateway.token("auditor"))
