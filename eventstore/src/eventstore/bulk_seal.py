@@ -21,13 +21,9 @@ from pydantic import AwareDatetime, TypeAdapter
 
 from contracts_schema.envelope import EventEnvelope
 from eventstore.clock import Clock
-from eventstore.group_append import Sealer
-from eventstore.hashing import envelope_hash
-from eventstore.memory import InMemoryEventStore
-from eventstore.ports import EventStorePort
+from eventstore.hashing import json_form_hash
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, trusted
 from eventstore.signing import EventSigner
-from eventstore.store import EventStore
 
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 
@@ -78,7 +74,7 @@ def seal_trusted(
             "signer": public_key,
             "signature": None,
         }
-        digest = envelope_hash(values)  # (hash and signature are not hashed)
+        digest = json_form_hash(values)  # (hash and signature are not hashed)
         values["hash"] = digest
         values["signature"] = signer.sign(digest) if signer else None
         values["occurred_at"] = occurred_at
@@ -86,21 +82,3 @@ def seal_trusted(
         envelopes.append(trusted(EventEnvelope, values))
         prev_hash = digest
     return envelopes
-
-
-def trusted_sealer(store: EventStorePort) -> Sealer | None:
-    """`seal_trusted` with what `store.seal` seals with (its clock, its context's key), for
-    the two stores whose `seal` is `records.seal`; None for any other store."""
-    if type(store) is EventStore:
-        clock, signers = store._clock, store._signers
-    elif type(store) is InMemoryEventStore:
-        clock, signers = store._clock, {}
-    else:
-        return None
-
-    def sealing(
-        history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
-    ) -> list[EventEnvelope]:
-        return seal_trusted(clock, history, new_events, meta, signers.get(history.context.name))
-
-    return sealing

@@ -29,6 +29,9 @@ from eventstore.store import EventStore
 log = logging.getLogger(__name__)
 
 CHECKPOINT_STREAM = "CHECKPOINTS"
+# A checkpoint is ~300 bytes; anything much larger is not one, and is not decoded (a deeply
+# nested array of a few KB ends json.loads in RecursionError).
+MAX_CHECKPOINT_BYTES = 4096
 EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
 
 
@@ -53,7 +56,13 @@ class Checkpoint:
 
     @classmethod
     def parse(cls, data: bytes | None) -> Checkpoint:
-        values = json.loads(data or b"")
+        """The checkpoint in `data`; ValueError saying why it is none."""
+        if data is not None and len(data) > MAX_CHECKPOINT_BYTES:
+            raise ValueError(f"{len(data)} bytes: longer than any checkpoint")
+        try:
+            values = json.loads(data or b"")
+        except RecursionError:
+            raise ValueError("nested too deeply to be a checkpoint") from None
         fields = ("context", "seq", "digest", "signer", "signature")
         if not isinstance(values, dict) or sorted(values) != sorted(fields):
             raise ValueError(f"not an object with exactly the fields {', '.join(fields)}")
@@ -118,22 +127,18 @@ async def read_checkpoints(store: EventStore, context: BoundedContext) -> list[C
 
 
 async def write_checkpoint(
-    store: EventStore, context: BoundedContext, signer: EventSigner
+    store: EventStore,
+    context: BoundedContext,
+    signer: EventSigner,
+    after: Checkpoint | None = None,
 ) -> Checkpoint | None:
-    """Anchor the stream's current head (None when nothing is new since the last one)."""
+    """Anchor the stream's current head (None when nothing is new since the last one).
+
+    `after`: this service's last checkpoint, when the caller knows it (the anchoring loop
+    keeps it), so that a round does not read and verify every checkpoint ever written."""
     await ensure_checkpoint_stream(store)
-    # Continue from this service's own last checkpoint only: anything else on the subject
-    # (written with the service's NATS login but without its key) could name a sequence far
-    # ahead and stop the anchoring, or a wrong digest that every later checkpoint carries on.
-    previous = [
-        c
-        for c in await read_checkpoints(store, context)
-        if c.malformed is None
-        and c.context == context.name
-        and c.signer == signer.public_key
-        and c.holds()
-    ]
-    digest, seq = (previous[-1].digest, previous[-1].seq) if previous else (EMPTY_DIGEST, 0)
+    previous = after if after is not None else await own_last_checkpoint(store, context, signer)
+    digest, seq = (previous.digest, previous.seq) if previous else (EMPTY_DIGEST, 0)
     head = seq
     async for event in store.read_stream(context, seq + 1):
         digest = advance(digest, event.seq, event.envelope.hash)
@@ -149,15 +154,37 @@ async def write_checkpoint(
     return checkpoint
 
 
+async def own_last_checkpoint(
+    store: EventStore, context: BoundedContext, signer: EventSigner
+) -> Checkpoint | None:
+    """This service's own last validly signed checkpoint. Anything else on the subject
+    (written with the service's NATS login but without its key) could name a sequence far
+    ahead and stop the anchoring, or a wrong digest that every later checkpoint carries on.
+    Walked from the newest, so only the checkpoints after it are verified."""
+    for c in reversed(await read_checkpoints(store, context)):
+        if (
+            c.malformed is None
+            and c.context == context.name
+            and c.signer == signer.public_key
+            and c.holds()
+        ):
+            return c
+    return None
+
+
 async def checkpoint_periodically(
     store: EventStore, context: BoundedContext, signer: EventSigner, interval: float
 ) -> None:
-    """The service's anchoring loop (cancel to stop); a failed round is retried next time."""
+    """The service's anchoring loop (cancel to stop); a failed round is retried next time.
+    Each round continues from the checkpoint the round before wrote (read from the stream
+    once, at the first round, and again after a failed round)."""
+    last: Checkpoint | None = None
     while True:
         try:
-            await write_checkpoint(store, context, signer)
+            last = await write_checkpoint(store, context, signer, last) or last
         except asyncio.CancelledError:
             raise
         except Exception:
+            last = None  # read again: the failure may have been after the publish
             log.exception("checkpoint of %s failed", context.stream)
         await asyncio.sleep(interval)

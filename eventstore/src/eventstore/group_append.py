@@ -32,7 +32,7 @@ from nats.aio.client import Client as NATS
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.errors import AppendFailed, ConcurrencyConflict
-from eventstore.ports import EventStorePort
+from eventstore.ports import EventStorePort, Sealer
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
 
 MAX_BATCH = 1000  # nats-server's default `jetstream.limits.batch.max_msgs`
@@ -184,10 +184,6 @@ def positioned(events: Sequence[GroupedEvent], stream: str, first: int) -> list[
     return [StoredEvent(e.envelope, stream, first + i, e.subject) for i, e in enumerate(events)]
 
 
-# Seals new events after an aggregate's history, as `EventStorePort.seal` does.
-Sealer = Callable[[AggregateHistory, Sequence[NewEvent], CommandMetadata], list[EventEnvelope]]
-
-
 @dataclass
 class _Staged:
     base: AggregateHistory  # as loaded before the first staged event
@@ -298,6 +294,9 @@ class StagedStore:
         if self._sealer is not None:
             return self._sealer(history, new_events, meta)
         return self._base.seal(history, new_events, meta)
+
+    def sealer(self) -> Sealer:
+        return self._sealer if self._sealer is not None else self._base.sealer()
 
     async def append(
         self,

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 
 def _default(value: object) -> object:
@@ -38,6 +41,34 @@ def canonical_json(value: Any) -> bytes:
     return _CANONICAL.encode(value).encode("utf-8")
 
 
+# Where orjson's text of a JSON form differs from `json`'s, its output shows one of these:
+# a float below 1e-4 written as 0.0000... or with a one-digit negative exponent (`json`
+# writes 1e-05, orjson 0.00001; `json` 1e-07, orjson 1e-7; a number ends before `,`, `]`,
+# `}` or the end). The same text inside a string only sends it the slow way. Digits, every
+# other float form, strings and their escapes, key order: the same
+# (tests/unit/eventstore/test_canonical_orjson.py). Two searches, each led by a literal:
+# one pattern with a character class first cost more than orjson's encoding itself.
+_SHORT_EXPONENT = re.compile(rb"e-[0-9](?:[,\]}]|$)")
+_SMALL_DECIMAL = re.compile(rb"0\.0000")
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def canonical_json_form(value: Any) -> bytes:
+    """`canonical_json` of a JSON form (what pydantic's JSON-mode dump gives: dicts with
+    string keys, lists, strings, integers, finite floats, booleans, None): the same bytes,
+    encoded in C by orjson (a quarter of the time). A value orjson refuses (an integer
+    beyond 64 bits, a lone surrogate, a key not a string) or whose text shows a float
+    form orjson writes otherwise goes through `canonical_json`. Not for other values:
+    orjson writes NaN as null and encodes types `json` refuses (UUID, Enum)."""
+    try:
+        encoded = orjson.dumps(value, option=_SORTED)
+    except orjson.JSONEncodeError:
+        return canonical_json(value)
+    if _SHORT_EXPONENT.search(encoded) or _SMALL_DECIMAL.search(encoded):
+        return canonical_json(value)
+    return encoded
+
+
 _UNHASHED = frozenset(("hash", "signature"))
 
 
@@ -49,6 +80,16 @@ def envelope_hash(envelope_fields: dict[str, Any]) -> str:
         if k not in _UNHASHED and not (v is None and k == "signer")
     }
     return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def json_form_hash(envelope_fields: dict[str, Any]) -> str:
+    """`envelope_hash` of an envelope's JSON form (`canonical_json_form`: the same hash)."""
+    body = {
+        k: v
+        for k, v in envelope_fields.items()
+        if k not in _UNHASHED and not (v is None and k == "signer")
+    }
+    return hashlib.sha256(canonical_json_form(body)).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from eventstore.ports import (
     GroupAppender,
     Handler,
     ProcessedCommands,
+    Sealer,
     Subscription,
 )
 from eventstore.records import (
@@ -134,6 +135,9 @@ class InMemoryEventStore:
         self, history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
     ) -> list[EventEnvelope]:
         return seal(self._clock, history, new_events, meta)
+
+    def sealer(self) -> Sealer:
+        return self.seal  # (a memory store's bulk writes are tests': sealed as any other)
 
     async def append(
         self,

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from eventstore.group_append import GroupedEvent
 
 Handler = Callable[[list[StoredEvent]], Awaitable[None]]
+# Seals new events after an aggregate's history, as `EventStorePort.seal` does.
+Sealer = Callable[[AggregateHistory, Sequence[NewEvent], CommandMetadata], list[EventEnvelope]]
 
 
 class EventStorePort(Protocol):
@@ -38,6 +40,12 @@ class EventStorePort(Protocol):
     def seal(
         self, history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
     ) -> list[EventEnvelope]: ...
+
+    def sealer(self) -> Sealer:
+        """`seal` for a bulk writer whose values are the envelope's own types already (ids
+        of validated commands, aware datetimes, payloads dumped in JSON mode): the same
+        envelopes, possibly without re-validating them (`bulk_seal.seal_trusted`)."""
+        ...
 
     async def append(
         self,

@@ -83,20 +83,20 @@ RETIRED_AFTER = "@"
 
 def key_bounds(keys: Iterable[str]) -> dict[str, int | None]:
     """Public key -> the last stream sequence it may sign (None: no bound), from trusted-key
-    entries `KEY` or `KEY@SEQ` (a retired key). A key given both ways keeps no bound."""
+    entries `KEY` or `KEY@SEQ` (a retired key). A key given both ways keeps its bound: a
+    retirement must not be undone by an old `.pub` file or list entry left in place."""
     bounds: dict[str, int | None] = {}
     for entry in keys:
         key, mark, last = entry.partition(RETIRED_AFTER)
         if not mark:
-            bounds[key] = None
+            bounds.setdefault(key, None)
             continue
-        if not last.isdigit():
+        if not (last.isascii() and last.isdigit()):
             raise ValueError(
                 f"trusted key {entry!r}: after {RETIRED_AFTER!r} comes the last stream sequence"
                 " the retired key signed (e.g. U…@1200)"
             )
-        if key not in bounds or bounds[key] is not None:
-            bounds[key] = max(int(last), bounds.get(key) or 0)
+        bounds[key] = max(int(last), bounds.get(key) or 0)
     return bounds
 
 
@@ -108,7 +108,7 @@ def trusted_keys(
     spec = (environ if environ is not None else os.environ).get(PUBLIC_KEYS_ENV, "")
     for item in filter(None, (part.strip() for part in spec.split(","))):
         context, _, key = item.partition("=")
-        found.setdefault(context, set()).add(key)
+        found.setdefault(context.strip(), set()).add(key.strip())
     if data is not None and (data / KEYS_DIR).is_dir():
         for pub in (data / KEYS_DIR).glob("*.pub"):
             found.setdefault(pub.stem, set()).add(pub.read_text().strip())

@@ -23,6 +23,7 @@ from nats.js.errors import NotFoundError
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
+from eventstore.bulk_seal import seal_trusted
 from eventstore.clock import Clock
 from eventstore.errors import (
     AlreadyAppended,
@@ -33,7 +34,7 @@ from eventstore.errors import (
 )
 from eventstore.group_append import GroupedEvent, publish_group
 from eventstore.inbox import Replies
-from eventstore.ports import EventStorePort, GroupAppender
+from eventstore.ports import EventStorePort, GroupAppender, Sealer
 from eventstore.records import (
     AggregateHistory,
     CommandMetadata,
@@ -230,6 +231,18 @@ class EventStore:
     ) -> list[EventEnvelope]:
         """Wrap payloads in envelopes continuing the aggregate's version and hash chain."""
         return seal(self._clock, history, new_events, meta, self._signers.get(history.context.name))
+
+    def sealer(self) -> Sealer:
+        """`seal` for a bulk writer's own values: `bulk_seal.seal_trusted` with this store's
+        clock and keys (the same envelopes without pydantic's validation walk)."""
+        clock, signers = self._clock, self._signers
+
+        def sealing(
+            history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
+        ) -> list[EventEnvelope]:
+            return seal_trusted(clock, history, new_events, meta, signers.get(history.context.name))
+
+        return sealing
 
     async def append(
         self,

@@ -109,3 +109,44 @@ async def test_a_retired_key_signs_nothing_after_its_retirement(
     assert report.problems == []
     with pytest.raises(ValueError, match="last stream sequence"):
         await verify_streams(after, [REGISTRY], trusted={REGISTRY.name: {f"{old.public_key}@x"}})
+
+
+async def test_a_deeply_nested_or_oversized_message_is_no_checkpoint_and_anchoring_goes_on(
+    nats_client: NATS, fixed_clock: FixedClock
+) -> None:
+    """review10: `[[[[…` of 50 KB ended json.loads in RecursionError (not a ValueError), so
+    every anchoring round and `audit verify` raised."""
+    store = signed_store(nats_client, fixed_clock)
+    await record(store, fixed_clock, AGGREGATE, spaced(LNVT_TENDER[:2]))
+    await ensure_checkpoint_stream(store)
+    await forge(nats_client, b"[" * 50_000)
+    await forge(nats_client, b'{"context": "registry", "pad": "' + b"x" * 10_000 + b'"}')
+    anchored = await write_checkpoint(store, REGISTRY, KEY)
+    assert anchored is not None
+    assert anchored.seq == 2
+    report, problems = await verify(store)
+    assert [p.split(": ")[0] for p in problems] == ["bad-checkpoint"] * 2, problems
+    assert "nested too deeply" in problems[0] or "longer than any checkpoint" in problems[0]
+    assert "longer than any checkpoint" in problems[1]
+    assert report.signed == 2
+
+
+async def test_the_anchoring_loop_continues_from_its_own_last_checkpoint(
+    nats_client: NATS, fixed_clock: FixedClock
+) -> None:
+    """Given the checkpoint it wrote last, a round anchors from there without reading the
+    checkpoints back; the digest equals the one a round reading them all computes."""
+    store = signed_store(nats_client, fixed_clock)
+    await record(store, fixed_clock, AGGREGATE, spaced(LNVT_TENDER[:2]))
+    first = await write_checkpoint(store, REGISTRY, KEY)
+    assert first is not None
+    await record(store, fixed_clock, AGGREGATE, spaced(LNVT_TENDER[2:]))
+    # A forged checkpoint after ours: `after` skips reading it, and the result is the same.
+    await forge(nats_client, b"{not a checkpoint")
+    continued = await write_checkpoint(store, REGISTRY, KEY, first)
+    assert continued is not None
+    assert continued.seq == 4
+    assert continued.holds()
+    _, problems = await verify(store)
+    assert [p.split(": ")[0] for p in problems] == ["bad-checkpoint"], problems
+    assert await write_checkpoint(store, REGISTRY, KEY, continued) is None  # nothing new

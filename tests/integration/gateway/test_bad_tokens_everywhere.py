@@ -11,7 +11,11 @@ import time
 
 import jwt
 import pytest
+import websockets
+from websockets.typing import Subprotocol
 
+from gateway.app import build_app
+from gateway.serve import Server
 from tests.integration.gateway.harness import Gateway
 
 PUBLIC = "{ tenders(first: 1) { totalCount } health { ok } }"
@@ -50,3 +54,40 @@ async def test_a_bad_token_is_refused_even_for_public_fields(gateway: Gateway, k
     # Without a token the same document is public, and a valid token reads it too.
     assert "errors" not in await gateway.query(PUBLIC)
     assert "errors" not in await gateway.query(PUBLIC, token=gateway.token("auditor"))
+
+
+async def test_a_second_authorization_header_is_refused(gateway: Gateway) -> None:
+    """review10: the check read the last header and the request the first, so a bad token
+    followed by a good one was answered, as anonymous."""
+    assert gateway.client is not None
+    good = f"Bearer {gateway.token('auditor')}"
+    bad = f"Bearer {bad_tokens(gateway)['other key']}"
+    for pair in ((bad, good), (good, bad), (good, good)):
+        response = await gateway.client.post(
+            "/graphql",
+            json={"query": PUBLIC},
+            headers=[("Authorization", pair[0]), ("Authorization", pair[1])],
+        )
+        body = response.json()
+        assert response.status_code == 401, body
+        assert "more than one Authorization header" in body["errors"][0]["message"]
+
+
+async def test_a_websocket_handshake_with_a_bad_token_is_refused(gateway: Gateway) -> None:
+    assert gateway.read is not None
+    server = await Server(build_app(gateway.read, gateway.settings), log_config=None).start()
+    url = server.url.replace("http", "ws") + "/graphql"
+    try:
+        bad = {"Authorization": f"Bearer {bad_tokens(gateway)['expired']}"}
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(
+                url, subprotocols=[Subprotocol("graphql-transport-ws")], additional_headers=bad
+            )
+        assert refused.value.response.status_code == 403
+        # Without the header the handshake is the protocol's as before.
+        ws = await websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")])
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.close()
+    finally:
+        await server.stop()

@@ -100,7 +100,7 @@ async def test_a_hanging_endpoint_fails_by_the_deadline_and_holds_no_one_else(
     receiver = Receiver(good_port)
     service = notifier(
         nats_client, fixed_clock, sqlite_url, webhook_master_key=KEY, webhook_max_attempts=1,
-        webhook_allowed_hosts=("127.0.0.1",), webhook_timeout=1.0, webhook_claim_lease=5.0,
+        webhook_allowed_hosts=("127.0.0.1",), webhook_timeout=3.0, webhook_claim_lease=15.0,
         webhook_base_delay=0.01, webhook_max_delay=0.05, webhook_poll_interval=0.02,
     )  # fmt: skip
     await service.start(publish=False)
@@ -114,7 +114,7 @@ async def test_a_hanging_endpoint_fails_by_the_deadline_and_holds_no_one_else(
             nats_client, "gt.org.GM0363.nl.gt.contract.expiring.v1", "e1",
             "nl.gt.contract.expiring.v1",
         )  # fmt: skip
-        # A bound for the test only (the attempt's own deadline is 1 s): before the fix
+        # A bound for the test only (the attempt's own deadline is 3 s): before the fix
         # neither condition was ever reached.
         await until(lambda: receiver.accepted, timeout=30)
         # The endless body follows a 200: the endpoint took it, its body is not read.
@@ -135,5 +135,9 @@ async def test_a_hanging_endpoint_fails_by_the_deadline_and_holds_no_one_else(
         assert [(a.outcome, a.status_code, a.error) for a in slow] == [("delivered", 200, None)]
     else:
         assert [a.outcome for a in slow] == ["parked"]
-        assert "did not answer within 1.0 s" in slow[0].error
+        assert "did not answer within 3.0 s" in slow[0].error
+        # Side by side: the other subscriber's attempt, claimed after the slow one, was
+        # recorded before it (ids count in recording order); one at a time, after it.
+        [good] = [a for a in rows(service, attempts) if a.subscription_id == "sub-1"]
+        assert good.id < slow[0].id
     assert trickler.connections == 1

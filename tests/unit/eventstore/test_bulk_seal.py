@@ -8,14 +8,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts_schema.envelope import EventEnvelope
-from eventstore.bulk_seal import seal_trusted, trusted_sealer
+from eventstore.bulk_seal import seal_trusted
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent, seal
@@ -57,6 +57,16 @@ def _both(
     finally:
         uuid.uuid4 = saved  # type: ignore[assignment]
     return general, trusted
+
+
+def _with_ids(ids: list[uuid.UUID], sealing: Any) -> list[EventEnvelope]:
+    saved = uuid.uuid4
+    try:
+        each = iter(ids)
+        uuid.uuid4 = lambda: next(each)  # type: ignore[assignment]
+        return cast(list[EventEnvelope], sealing())
+    finally:
+        uuid.uuid4 = saved  # type: ignore[assignment]
 
 
 def _same(general: list[EventEnvelope], trusted: list[EventEnvelope]) -> None:
@@ -123,10 +133,29 @@ def test_generated_events_are_sealed_as_records_seal_seals_them(
     _same(*_both(history, news, meta, clock, signer))
 
 
-def test_a_store_whose_sealing_is_not_records_seal_gets_no_trusted_sealer() -> None:
-    class Other(InMemoryEventStore):
-        pass
+def test_the_stores_seal_for_a_bulk_writer_as_they_seal_themselves() -> None:
+    """`EventStorePort.sealer()`: the JetStream store (and its instrumented form, the one a
+    deployed registry runs on) gives `seal_trusted` with its own clock and key; the memory
+    store its own `seal`. Each gives the envelopes its `seal` gives."""
+    from eventstore.observability import InstrumentedEventStore
+    from eventstore.store import EventStore
 
     clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
-    assert trusted_sealer(InMemoryEventStore(clock)) is not None
-    assert trusted_sealer(Other(clock)) is None
+    meta = CommandMetadata("cmd-1", "import:x", "corr-1", None)
+    history = AggregateHistory(CTX, "contract", "c-1", (), 0)
+    news = [NewEvent("ContractSigned", 1, {"a": [1, 2.5, "é"]}, datetime(2020, 1, 1, tzinfo=UTC))]
+    signer = EventSigner(SEED)
+    ids = [uuid.uuid4() for _ in news]
+    for kind in (EventStore, InstrumentedEventStore):
+        store = kind(cast(Any, None), clock, signers={CTX.name: signer})
+        assert store.sealer().__qualname__ == "EventStore.sealer.<locals>.sealing"
+
+        _same(
+            _with_ids(ids, lambda s=store: s.seal(history, news, meta)),
+            _with_ids(ids, lambda s=store: s.sealer()(history, news, meta)),
+        )
+    memory = InMemoryEventStore(clock)
+    _same(
+        _with_ids(ids, lambda: memory.seal(history, news, meta)),
+        _with_ids(ids, lambda: memory.sealer()(history, news, meta)),
+    )

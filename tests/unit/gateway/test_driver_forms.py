@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,4 +205,31 @@ async def test_an_idle_connection_that_would_reconnect_is_not_taken_on_the_loop(
     assert opened == [False]  # reconnected once, in the thread
     assert await _names(read, statement, [2]) == ["n2"]  # open again: the loop
     assert read.batches_on_the_loop == 2
+    read.engine.dispose()
+
+
+async def test_after_the_pool_is_invalidated_as_a_whole_no_reconnect_runs_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disconnect error invalidates the whole pool: every idle record reconnects at its
+    next checkout, though it still holds its (stale) connection (review10)."""
+    monkeypatch.setattr(readmodels, "INLINE_BELOW", 60.0)
+    assert driver_forms_unavailable(again=True) is None
+    read, statement = _read_models(tmp_path / "kept.db")
+    loop_thread = threading.get_ident()
+    opened: list[bool] = []
+
+    @event.listens_for(read.engine, "connect")
+    def _opened(*_: Any) -> None:
+        opened.append(threading.get_ident() == loop_thread)
+
+    for n in (1, 2, 3):
+        assert await _names(read, statement, [n]) == [f"n{n}"]
+    assert read.batches_on_the_loop == 1
+    pool = read.engine.pool
+    pool._invalidate_time = time.time() + 1  # type: ignore[attr-defined]  # as _invalidate() sets it
+    opened.clear()
+    assert await _names(read, statement, [0, 4]) == ["n0", "n4"]
+    assert read.batches_on_the_loop == 1
+    assert opened == [False]
     read.engine.dispose()

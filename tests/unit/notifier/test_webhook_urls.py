@@ -22,6 +22,9 @@ from contracts_schema.notifier.urls import url_problem
         "[2002:7f00:1::]",  # 6to4 around 127.0.0.1
         "[64:ff9b::a9fe:a9fe]",  # NAT64 around 169.254.169.254
         "[2001:0:4136:e378:8000:63bf:f5ff:fffe]",  # Teredo, client 10.0.0.1
+        "[::127.0.0.1]",  # IPv4-compatible (deprecated)
+        "[::a9fe:a9fe]",
+        "[fec0::1]",  # site-local (deprecated)
         "10.0.0.1",
         "169.254.169.254",
     ],

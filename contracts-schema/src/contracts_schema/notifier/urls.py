@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv4 addresses translated (RFC 6052)
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # ::a.b.c.d, deprecated (RFC 4291)
+SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, but private where still used
 
 
 def host_of(url: str) -> str:
@@ -24,7 +26,9 @@ def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return ipaddress.ip_address(address)
     except ValueError:
         pass
-    try:  # the forms a resolver also reads as IPv4: 2130706433, 0x7f000001, 127.1
+    # socket only as a parser (inet_aton, no I/O): the forms a resolver also reads as IPv4,
+    # 2130706433, 0x7f000001, 127.1.
+    try:
         return ipaddress.IPv4Address(socket.inet_aton(address))
     except OSError:
         return None  # a name: judged by what it resolves to
@@ -38,7 +42,7 @@ def _embedded(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return ip.sixtofour
     if ip.teredo is not None:
         return ip.teredo[1]
-    if ip in NAT64:
+    if ip in NAT64 or ip in IPV4_COMPATIBLE:
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
@@ -48,6 +52,8 @@ def address_problem(address: str) -> str | None:
     ip = _ip(address)
     if ip is None:
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip in SITE_LOCAL:
+        return f"{address} is not a public address"
     inner = _embedded(ip) if isinstance(ip, ipaddress.IPv6Address) else None
     for candidate in (ip, inner):
         if candidate is not None and (not candidate.is_global or candidate.is_multicast):

@@ -165,7 +165,7 @@ def build_app(
                 BodyLimit(BearerCheck(graphql, settings), settings.max_body_bytes),
                 methods=["GET", "POST"],
             ),
-            WebSocketRoute("/graphql", graphql),
+            WebSocketRoute("/graphql", BearerCheck(graphql, settings)),
             Route("/metrics", metrics),
             Route("/healthz", healthz),
             *console_routes(),  # /static (GraphiQL's assets) and /console

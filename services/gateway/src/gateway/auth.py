@@ -168,26 +168,42 @@ class BearerCheck:
     gateway cannot accept (expired, another key, `alg: none`, not a JWT, not `Bearer`) is
     refused as a whole with 401 (RFC 6750 `invalid_token`), whatever it asks. Without it a
     query of public fields only was answered as if anonymous, so a client never learned its
-    token had lapsed. No header: anonymous, as before. Over the websocket the token comes
-    in `connection_init` and its resolvers refuse it (they did already)."""
+    token had lapsed. No header: anonymous, as before. More than one header is refused too
+    (the check and the request's context must read the same one). A websocket's handshake
+    carrying a bad header is refused the same way; a token sent in `connection_init` is
+    judged by the resolvers (they did already)."""
 
     def __init__(self, app: ASGIApp, settings: GatewaySettings) -> None:
         self.app = app
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            header = dict(scope.get("headers") or []).get(b"authorization")
-            if header is not None:
-                try:
-                    principal_from_header(header.decode("latin-1"), self.settings)
-                except AuthenticationFailed as exc:
-                    refusal = {"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}
-                    response = JSONResponse(
-                        {"errors": [refusal]},
-                        status_code=401,
-                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                    )
-                    await response(scope, receive, send)
+        if scope["type"] in ("http", "websocket"):
+            problem = self._problem(scope.get("headers") or [])
+            if problem is not None:
+                if scope["type"] == "websocket":  # refused at the handshake (HTTP 403)
+                    await receive()  # websocket.connect
+                    await send({"type": "websocket.close", "code": 1008, "reason": problem})
                     return
+                refusal = {"message": problem, "extensions": {"code": "UNAUTHENTICATED"}}
+                response = JSONResponse(
+                    {"errors": [refusal]},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+    def _problem(self, headers: list[tuple[bytes, bytes]]) -> str | None:
+        """Why the request's Authorization cannot be accepted, or None (none, or a good one).
+        More than one header is refused: the check and the request must read the same one."""
+        given = [value for name, value in headers if name.lower() == b"authorization"]
+        if len(given) > 1:
+            return "more than one Authorization header: send one"
+        if given:
+            try:
+                principal_from_header(given[0].decode("latin-1"), self.settings)
+            except AuthenticationFailed as exc:
+                return str(exc)
+        return None

@@ -329,15 +329,25 @@ def horizon_parameters(valid: int, known: int) -> dict[str, Any]:
     }
 
 
-def _next_is_open(queue: Any) -> bool:
-    """Whether the record the pool's queue hands out next still holds its connection (an
-    invalidated one reconnects at checkout). Read under the queue's lock; an unexpected
-    shape of SQLAlchemy's queue answers False (the batch takes the thread)."""
+def _next_is_open(pool: Any, queue: Any) -> bool:
+    """Whether the record the pool's queue hands out next keeps its connection at checkout
+    (SQLAlchemy reconnects a record invalidated, recycled, or older than the pool's last
+    invalidation as a whole: `_ConnectionRecord.get_connection`). Read under the queue's
+    lock; an unexpected shape of SQLAlchemy's pool answers False (the batch takes a thread)."""
     records = getattr(queue, "queue", None)
     if not records:
         return False
     record = records[-1] if getattr(queue, "use_lifo", False) else records[0]
-    return getattr(record, "dbapi_connection", None) is not None
+    started = getattr(record, "starttime", None)
+    recycle = getattr(pool, "_recycle", None)
+    invalidated = getattr(pool, "_invalidate_time", None)
+    if getattr(record, "dbapi_connection", None) is None:
+        return False
+    if started is None or recycle is None or invalidated is None:
+        return False
+    if recycle > -1 and time.time() - started > recycle:
+        return False
+    return bool(invalidated <= started)
 
 
 class ReadModels:
@@ -585,7 +595,7 @@ class ReadModels:
         if not isinstance(pool, QueuePool) or lock is None or not lock.acquire(blocking=False):
             return None
         try:  # the queue's lock is re-entrant: the checkout below takes it again
-            if pool.checkedin() == 0 or not _next_is_open(queue):
+            if pool.checkedin() == 0 or not _next_is_open(pool, queue):
                 return None  # none idle, or the next one would reconnect (PRAGMAs) here
             return self.engine.raw_connection()
         finally:

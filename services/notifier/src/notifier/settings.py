@@ -35,7 +35,14 @@ class NotifierSettings(NatsSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, description="Parked after this many.")
     webhook_base_delay: float = Field(default=2.0, gt=0, description="First retry delay (s).")
     webhook_max_delay: float = Field(default=600.0, gt=0, description="Backoff cap (s).")
-    webhook_timeout: float = Field(default=10.0, gt=0, description="Per-request timeout (s).")
+    webhook_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Deadline of one delivery attempt (s): resolving, connecting, sending and the"
+            " answer's head; also httpx's per-read timeout."
+        ),
+    )
     webhook_poll_interval: float = Field(default=1.0, gt=0)
     webhook_claim_batch: int = Field(
         default=20, ge=1, description="Deliveries one dispatcher claims per round."

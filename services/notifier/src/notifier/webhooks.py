@@ -17,7 +17,9 @@ import random
 import socket
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import httpx
 from nats.aio.client import Client as NATS
@@ -41,6 +43,8 @@ from notifier.signing import (
 from notifier.webhook_store import Cursor, DeliveryStore, attempts, deliveries, wants
 
 __all__ = ["WebhookDispatcher", "attempts", "backoff", "deliveries", "wants"]
+T = TypeVar("T")
+
 log = logging.getLogger(__name__)
 
 
@@ -70,10 +74,17 @@ class WebhookDispatcher:
         self._stopping = asyncio.Event()
         self.store = DeliveryStore(engine, projection.subscriptions)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # The delivery store's calls on threads of their own: a name lookup cut off by an
+        # attempt's deadline still holds its thread of the loop's default pool until the
+        # resolver gives up, and a few of them must not stall the store behind them.
+        self._store_threads = ThreadPoolExecutor(2, thread_name_prefix="webhook-store")
+
+    async def _in_store(self, call: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._store_threads, call, *args)
 
     async def start(self) -> None:
         self._settings.master_key()  # no key, no start: a public default would sign nothing
-        await asyncio.to_thread(self.store.create)
+        await self._in_store(self.store.create)
         await ensure_integration_stream(self._nc, replicas=self._settings.stream_replicas)
         self._client = self._client or httpx.AsyncClient(timeout=self._settings.webhook_timeout)
         self._stopping.clear()
@@ -105,15 +116,15 @@ class WebhookDispatcher:
     # --- turning INTEGRATION messages into deliveries --------------------------------------
 
     async def _enqueue(self) -> None:
-        subs = await asyncio.to_thread(self.store.active_subscriptions)
+        subs = await self._in_store(self.store.active_subscriptions)
         if not subs:
             return
         info = await self._nc.jetstream().stream_info(INTEGRATION_STREAM)
         head = int(info.state.last_seq)
         for sub in subs:
-            cursor: Cursor = await asyncio.to_thread(self.store.cursor, sub, head)
+            cursor: Cursor = await self._in_store(self.store.cursor, sub, head)
             messages = await self._read(cursor.next_seq)
-            await asyncio.to_thread(self.store.queue, sub, cursor, messages)
+            await self._in_store(self.store.queue, sub, cursor, messages)
 
     async def _read(self, from_seq: int) -> list[tuple[int, str, bytes]]:
         out: list[tuple[int, str, bytes]] = []
@@ -133,12 +144,17 @@ class WebhookDispatcher:
 
     async def _attempt_due(self) -> None:
         s = self._settings
-        claimed = await asyncio.to_thread(
+        claimed = await self._in_store(
             self.store.claim, self.owner, s.webhook_claim_batch, s.webhook_claim_lease
         )
         # Side by side, each within its deadline: one slow endpoint holds neither the other
         # subscribers nor the rest of the batch past its claim lease.
-        await asyncio.gather(*(self._attempt(row) for row in claimed))
+        outcomes = await asyncio.gather(
+            *(self._attempt(row) for row in claimed), return_exceptions=True
+        )
+        for row, outcome in zip(claimed, outcomes, strict=True):
+            if isinstance(outcome, Exception):  # its claim lapses and it is tried again
+                log.error("webhook attempt %s:%s failed: %r", row.subscription_id, row.seq, outcome)
 
     async def _attempt(self, row: Any) -> None:
         assert self._client is not None
@@ -173,7 +189,7 @@ class WebhookDispatcher:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         outcome, changes = self._outcome(row.attempts + 1, error)
-        await asyncio.to_thread(
+        await self._in_store(
             self.store.record, self.owner, row, outcome, changes, status_code, error
         )
         WEBHOOK_DELIVERIES.labels(outcome).inc()

@@ -40,7 +40,7 @@ from eventstore.aggregate_cache import appended
 from eventstore.commands import CommandService, DecisionContext, accepted_reply
 from eventstore.group_append import StagedStore
 from eventstore.group_commit import Held
-from eventstore.hashing import canonical_json
+from eventstore.hashing import canonical_json_form
 from eventstore.observability import trace_headers
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, trusted
 from registry.domain.imported import (
@@ -178,7 +178,7 @@ async def record(
             named: tuple[AppendedEvent, ...] = tuple(map(appended, stored))
             reply = accepted_reply(command.command_id, named, False)
             fingerprint = hashlib.sha256(
-                canonical_json(command.model_dump(mode="json"))
+                canonical_json_form(command.model_dump(mode="json"))
             ).hexdigest()
             held[command.command_id] = Held(command.command_type, fingerprint, reply)
             replies.append(reply)

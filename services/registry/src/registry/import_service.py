@@ -44,7 +44,6 @@ from contracts_schema.registry.import_commands import (
 )
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import REGISTRY
-from eventstore.bulk_seal import trusted_sealer
 from eventstore.commands import (
     RECORD_TIMEOUT,
     CommandService,
@@ -369,7 +368,7 @@ class RegistryCommandService(CommandService):
     ) -> _StagedProcess | None:
         """A fresh process through the bulk-record lane (`import_lane`); one the lane does
         not take is staged the general way."""
-        store = StagedStore(self._store, new, trusted_sealer(self._store))
+        store = StagedStore(self._store, new, self._store.sealer())
         try:
             recorded = await import_lane.record(self, store, batch, request)
         except Exception:

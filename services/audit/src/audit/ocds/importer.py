@@ -35,6 +35,7 @@ from audit.ocds.importer_map import (
     tender_id_of,
 )
 from audit.ocds.importer_read import Item
+from audit.ocds.importer_recorded import RecordedReader
 from audit.ocds.packages import merger
 from audit.ocds.schemas import errors
 from contracts_schema.folds import FOLDS
@@ -49,7 +50,6 @@ from contracts_schema.registry.import_commands import (
 from contracts_schema.registry.state import ContractState, ContractStatus, LotStatus, TenderState
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import COMMAND_PARTITIONS, REGISTRY
-from eventstore.folded import load_folded
 from eventstore.ports import EventStorePort
 
 # A command message in, the reply's bytes out: NATS request/reply, or `handle` in-process.
@@ -161,12 +161,13 @@ async def import_items(
     limit = asyncio.Semaphore(CONCURRENCY)
     group = _Group(request, partition_request or request)
     turns = asyncio.Lock()
+    recorded = RecordedReader(store)
 
     async def one_process(releases: list[Item]) -> None:
         async with limit:
             group.started()
             try:
-                await _Process(releases, group.ask, store, report, progress, turns).run()
+                await _Process(releases, group.ask, recorded, report, progress, turns).run()
             finally:
                 group.finished()
 
@@ -234,7 +235,7 @@ class _Process:
         self,
         items: list[Item],
         ask: Ask,
-        store: EventStorePort,
+        recorded: RecordedReader,
         report: Report,
         progress: Callable[[int], None],
         turns: asyncio.Lock,
@@ -245,7 +246,7 @@ class _Process:
         )
         self.ocid = str(self.items[0].release["ocid"]) if self.items[0].release else ""
         self.ask = ask
-        self.store = store
+        self.recorded = recorded
         self.report = report
         self.progress = progress
         self.turns = turns  # one process maps at a time, one per loop turn
@@ -282,8 +283,8 @@ class _Process:
                 for c in i.release.get("contracts", []) if isinstance(c, dict)}  # fmt: skip
         contract_fold = FOLDS["registry", "contract"]
         tender, *contracts = await asyncio.gather(
-            load_folded(self.store, FOLDS["registry", "tender"], tender_id_of(self.ocid)),
-            *(load_folded(self.store, contract_fold, cid) for cid in sorted(cids)),
+            self.recorded.folded(FOLDS["registry", "tender"], tender_id_of(self.ocid)),
+            *(self.recorded.folded(contract_fold, cid) for cid in sorted(cids)),
         )
         self.state = recorded_state(tender)
         self.seen = set(tender.source_release_ids)
