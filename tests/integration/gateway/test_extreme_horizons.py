@@ -63,3 +63,23 @@ async def test_beyond_them_the_range_is_named(gateway: Gateway, horizon: str) ->
     assert all(
         "out of range: from 0001-01-02 to 9999-12-30" in e["message"] for e in body["errors"]
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ expiringContracts(from: "2020-01-01", to: "2019-01-01") { totalCount } }',
+        '{ contracts(filter: {expiring: {from: "2020-01-01", to: "2019-01-01"}}) { totalCount } }',
+    ],
+)
+async def test_a_date_range_that_ends_before_it_starts_is_refused(
+    gateway: Gateway, query: str
+) -> None:
+    """user8: it answered an empty page, as if no contract expired then."""
+    assert gateway.client is not None
+    for _ in range(2):  # the second time through the kept document's compiled plan
+        body = (await gateway.client.post("/graphql", json={"query": query})).json()
+        assert body["data"] is None, body
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "INVALID_ARGUMENT"
+        assert "the range ends (2019-01-01) before it starts (2020-01-01)" in error["message"]
