@@ -42,13 +42,16 @@ def create() -> Starlette:
     return app
 
 
-def main() -> None:
-    """One gateway worker on its own socket of port `argv[1]`'s group (SO_REUSEPORT)."""
+def serve_worker(factory: str) -> None:
+    """One worker of `factory`'s app on its own socket of port `argv[1]`'s group
+    (SO_REUSEPORT), as the gateway's supervisor serves each of its workers."""
     sock = listening_socket("127.0.0.1", int(sys.argv[1]), reuse_port=True)
-    config = uvicorn.Config(
-        "bench.gateway_app:create", factory=True, access_log=False, log_level="warning"
-    )
+    config = uvicorn.Config(factory, factory=True, access_log=False, log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def main() -> None:
+    serve_worker("bench.gateway_app:create")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
-import uvicorn
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,7 +24,6 @@ from starlette.routing import Route
 
 from eventstore.sql import make_engine
 from gateway.projections import ContractsProjection, EnrolmentProjection, EventLogProjection
-from gateway.serve import listening_socket
 
 PAGE = 20
 # The read models keep row versions (valid and known intervals, µs): the present is the
@@ -212,12 +209,9 @@ def create() -> Starlette:
 
 
 def main() -> None:
-    """One plain worker on its own socket of port `argv[1]`'s group (SO_REUSEPORT)."""
-    sock = listening_socket("127.0.0.1", int(sys.argv[1]), reuse_port=True)
-    config = uvicorn.Config(
-        "bench.plain_app:create", factory=True, access_log=False, log_level="warning"
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    from bench.gateway_app import serve_worker
+
+    serve_worker("bench.plain_app:create")
 
 
 if __name__ == "__main__":

@@ -112,3 +112,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     finally:
         os.close(running)  # releases its lock
         os.close(turnstile)
+
+
+@pytest.fixture(autouse=True)
+def not_the_checkouts_make_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit CLI and the services fall back on ./data (GT_DATA_DIR's default): a `make
+    run` in this checkout would lend a test its endpoints.json, its database and its
+    auditor's login (the audit and backup tests then failed beside a running system). A test
+    that wants a data directory sets its own."""
+    monkeypatch.setenv("GT_DATA_DIR", str(tmp_path / "no-make-run"))

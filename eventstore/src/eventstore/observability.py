@@ -35,7 +35,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import Counter, Gauge, Histogram
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pythonjsonlogger.json import JsonFormatter
 
@@ -82,6 +82,9 @@ MAX_PROJECTION_LINKS = 32  # a catch-up batch links this many other traces, not 
 _propagator = TraceContextTextMapPropagator()  # W3C `traceparent`, OpenTelemetry's default
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class ObservabilitySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
 
@@ -91,13 +94,22 @@ class ObservabilitySettings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="text", description="json: one JSON object per line; text: leave logging alone."
     )
-    log_level: str = "INFO"
+    log_level: str = Field(
+        default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."
+    )
     trace_propagation: bool = Field(default=False, description="W3C traceparent in headers.")
     otlp_endpoint: str = Field(
         default="",
         description="OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces);"
         " empty: spans are made but not exported.",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
 
 # ---- traces (OpenTelemetry SDK) ----

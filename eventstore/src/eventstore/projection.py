@@ -525,11 +525,16 @@ class ProjectionRunner:
                 self._set_live(news.live_version)
         await self._advance(news.positions)
 
-    async def wait_heard(self, timeout: float) -> bool:
-        """Wait until the applying runner has been heard from once (a follower's start)."""
+    async def wait_heard(self, timeout: float, since: float | None = None) -> bool:
+        """Wait until the applying runner has been heard from once (a follower's start), or
+        once after the loop time `since` (a restarted projector)."""
+
+        def heard() -> bool:
+            return self.heard_at is not None and (since is None or self.heard_at > since)
+
         try:
             async with asyncio.timeout(timeout), self._advanced:
-                await self._advanced.wait_for(lambda: self.heard_at is not None)
+                await self._advanced.wait_for(heard)
         except TimeoutError:
             return False
         return True
@@ -804,6 +809,8 @@ class ProjectionRunner:
         self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None = None
     ) -> int:
         with self._one_batch:
+            if stages is not None:
+                stages["locked"] = time.time()  # the runner's batch lock (a stop's, a reset's)
             return self._prepare_and_apply(stream, events, stages)
 
     def _prepare_and_apply(
@@ -817,6 +824,9 @@ class ProjectionRunner:
         refused = self._refused([e for e in events if e.seq > expected])
         prepared = self._prepare([e for e in events if e.seq > expected and e.seq not in refused])
         if stages is not None:
+            loaded = getattr(self.projection, "history_loaded_at", None)
+            if loaded is not None:  # a timeline not in memory: its earlier events loaded
+                stages["history loaded"] = loaded
             stages["prepared"] = time.time()
         with contextlib.ExitStack() as stack:
             stack.enter_context(_writer_turn(self._engine))

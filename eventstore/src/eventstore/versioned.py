@@ -14,6 +14,7 @@ ignored on purpose (`ignored`); `undeclared()` lists the rest, and a test holds 
 from __future__ import annotations
 
 import functools
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -99,6 +100,9 @@ class VersionedProjection(BatchProjection):
         self._timelines: OrderedDict[tuple[str, str], Timeline[Any, DomainEvent]] = OrderedDict()
         self._cached_events = 0
         self.history: History | None = None  # set by the runner: an aggregate's earlier events
+        # Wall clock when the last `prepare` last loaded an aggregate's earlier events (a
+        # timeline not in memory), else None: a stage of the freshness benchmark's probes.
+        self.history_loaded_at: float | None = None
 
     # -- what a read model says ------------------------------------------------------------
     def readings(self) -> dict[str, Reading]:
@@ -131,6 +135,7 @@ class VersionedProjection(BatchProjection):
         turn); the timelines move on here, and `reset` forgets them if the write fails."""
         readings = self.readings()
         writes = _Writes(self.versioned())
+        self.history_loaded_at = None
         failures: list[Failure] = []
         for event in events:
             envelope = event.envelope
@@ -168,6 +173,7 @@ class VersionedProjection(BatchProjection):
                 )
             context = next(c for c in self.contexts if c.name == e.context)
             earlier = self.history(context, e.aggregate_type, e.aggregate_id, event.seq)
+            self.history_loaded_at = time.time()
         timeline, _refused = replay(
             initial, reading.evolve, reading.image, _decoded(earlier), reading.patch
         )  # refused events were parked when they arrived

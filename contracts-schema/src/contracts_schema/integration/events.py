@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from contracts_schema.integration.cloudevent import IntegrationEvent
+from contracts_schema.money import Money
 
 
 class ContractExpiringV1(IntegrationEvent):
@@ -57,7 +58,7 @@ class ContractExtendedV1(IntegrationEvent):
 
 
 class ContractAmendedV1(IntegrationEvent):
-    """The contract was amended; dates are given when the amendment changed them."""
+    """The contract was amended; dates and value are given when the amendment changed them."""
 
     cloud_event_type: ClassVar[str] = "nl.gt.contract.amended.v1"
 
@@ -65,6 +66,8 @@ class ContractAmendedV1(IntegrationEvent):
     summary: str = Field(description="What changed, in words.")
     end_date: date | None = Field(description="New end date, when changed.")
     max_extent_date: date | None = Field(description="New maximum extent date, when changed.")
+    # Added later, optional: a consumer reading v1 without it is unaffected.
+    value: Money | None = Field(default=None, description="New value, when changed.")
 
 
 class ContractTransferredV1(IntegrationEvent):

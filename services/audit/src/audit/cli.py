@@ -26,6 +26,8 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from audit.aggregates import load_envelopes
 from audit.bitemporal import horizon, parse_instant
@@ -45,6 +47,7 @@ from audit.wiring import (
     resolve_settings,
     runner_factory,
 )
+from eventstore.errors import EventStoreError
 from eventstore.settings import NatsSettings
 from eventstore.signing import trusted_keys
 from eventstore.sql import make_engine
@@ -107,6 +110,14 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _engine(url: str) -> Engine:
+    """The read-model database, or one line naming the URL that is not one."""
+    try:
+        return make_engine(url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise _fail(f"read-model database {url!r} is not a database URL ({exc})") from exc
+
+
 @app.command()
 def verify(
     nats_url: NatsUrl = None,
@@ -128,7 +139,7 @@ def verify(
     if unknown:
         raise _fail(f"unknown projection(s) {unknown}; known: {sorted(PROJECTIONS)}")
     checked = [PROJECTIONS[n] for n in projection] if projection else list(PROJECTIONS.values())
-    live = None if streams_only else make_engine(settings.database_url)
+    live = None if streams_only else _engine(settings.database_url)
 
     async def go():  # type: ignore[no-untyped-def]
         async with open_store(settings) as store:
@@ -181,6 +192,10 @@ def replay(
         aggregate_type, aggregate_id, envelopes = _run(go)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+    except EventStoreError as exc:  # e.g. a server without the system's streams
+        raise _fail(f"cannot read {aggregate}: {exc}") from exc
+    if not envelopes:
+        raise _fail(f"nothing is recorded for {aggregate}: no such {aggregate_type}")
     result = replay_history(aggregate_type, aggregate_id, envelopes, at)
     if as_json:
         typer.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
@@ -206,7 +221,7 @@ def rebuild_projections(
         console.print(f"the read-model database was corrupt; moved aside to {set_aside}")
         in_file = [k for k, m in PROJECTIONS.items() if database_of(m) == DEFAULT_DATABASE]
         chosen = sorted({*chosen, *in_file})
-    live = make_engine(settings.database_url)
+    live = _engine(settings.database_url)
 
     async def go() -> None:
         async with open_store(settings) as store:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -97,6 +98,20 @@ def _refuse(exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _out_dir(out: Path) -> None:
+    """Create --out before anything is read: a path that cannot be a writable directory is
+    refused in one line, not after the export with a traceback."""
+    if out.exists() and not out.is_dir():
+        raise _refuse(ValueError(f"--out {out} is a file; name a directory"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = f"--out {out}: cannot create the directory ({exc.strerror})"
+        raise _refuse(ValueError(problem)) from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise _refuse(ValueError(f"--out {out}: the directory is not writable"))
+
+
 @ocds_app.command("export")
 def export(
     process_id: Annotated[
@@ -110,6 +125,7 @@ def export(
     nats_url: NatsUrl = None,
 ) -> None:
     """Write <id>-releases.json and <id>-records.json, validated against OCDS 1.1.5."""
+    _out_dir(out)
     settings = resolve_settings(nats_url, None)
     try:
         built = asyncio.run(export_tender(settings, process_id, as_of, known_at, out))
@@ -117,7 +133,6 @@ def export(
         raise _refuse(exc) from exc
     problems = errors(built["release_package"], "release-package-schema.json")
     problems += errors(built["record_package"], "record-package-schema.json")
-    out.mkdir(parents=True, exist_ok=True)
     for kind, name in (("release_package", releases_file), ("record_package", records_file)):
         path = out / name(process_id)
         path.write_text(json.dumps(built[kind], indent=2, ensure_ascii=False), "utf-8")
@@ -222,6 +237,8 @@ def bulk(
 ) -> None:
     """Every contracting process of the register (each tender with its call-offs, each
     contract without a tender), streamed as it is exported, with progress on stderr."""
+    if str(out) != "-":
+        _out_dir(out)
     settings = resolve_settings(nats_url, None)
     now = datetime.now(UTC)
     try:
@@ -240,7 +257,6 @@ def bulk(
         if to_stdout:
             result = bulk_export(register, sys.stdout, format, how, validate, progress)
         else:
-            out.mkdir(parents=True, exist_ok=True)
             with (out / file_name).open("w", encoding="utf-8") as sink:
                 result = bulk_export(register, sink, format, how, validate, progress)
             _write_policy(out, how)

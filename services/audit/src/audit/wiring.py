@@ -148,11 +148,15 @@ def _endpoints() -> dict[str, Any]:
     return dict(json.loads(path.read_text())) if path.exists() else {}
 
 
-def _where() -> str:
-    """How the CLI looked for the system, for the error that says it was not found."""
+def _where(nats_url: str) -> str:
+    """Where the CLI took the URL it could not reach from, for the error that says so."""
     path = _endpoints_file()
-    if path.exists():
+    if os.environ.get("GT_NATS_URL") == nats_url:
+        return "GT_NATS_URL names it; is that server running?"
+    if _endpoints().get("nats_url") == nats_url:
         return f"the running system named in {path} is not answering; is it still running?"
+    if nats_url != NatsSettings.model_fields["nats_url"].default:
+        return "--nats-url names it; is that server running?"
     return (
         f"no running system found: {path} does not exist (a running `make run` writes it into"
         " its data directory; point --data-dir / GT_DATA_DIR at that directory) and neither"
@@ -180,7 +184,8 @@ async def open_store(settings: NatsSettings) -> AsyncIterator[EventStore]:
             nc = await nats.connect(settings.nats_url.split(","), **options)
     except (OSError, TimeoutError, nats.errors.Error) as exc:
         raise ConnectionError(
-            f"cannot reach NATS at {settings.nats_url} ({type(exc).__name__}); {_where()}"
+            f"cannot reach NATS at {settings.nats_url} ({type(exc).__name__});"
+            f" {_where(settings.nats_url)}"
         ) from exc
     try:
         yield EventStore(nc, SystemClock(), replicas=settings.stream_replicas)

@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import nats
 import typer
 
-from eventstore.backup import BackupError, StreamBackup, backup, restore
+from eventstore.backup import MANIFEST, BackupError, StreamBackup, backup, restore
 from eventstore.settings import NatsSettings
 
 backup_cli = typer.Typer(
@@ -33,15 +34,40 @@ Streams = Annotated[
 ]
 
 
+def _refuse(message: str) -> typer.Exit:
+    typer.echo(f"backup: {message}", err=True)
+    return typer.Exit(2)
+
+
+async def _quiet(_exc: Exception) -> None:
+    return None  # a server that does not answer is reported once, below
+
+
 def _connected(nats_url: str | None, work: Callable[..., Awaitable[T]]) -> T:
     settings = NatsSettings()
     if nats_url:
         settings = settings.model_copy(update={"nats_url": nats_url})
 
     async def main() -> T:
-        from eventstore.service_app import connect_nats  # FastStream: only when it runs
-
-        nc = await connect_nats(settings, "backup")
+        # A one-shot command: a server that does not answer is an error, not a reason to
+        # retry forever as a service does (it looped, printing a traceback per attempt).
+        try:
+            async with asyncio.timeout(15):
+                nc = await nats.connect(
+                    settings.nats_url.split(","),
+                    name="backup",
+                    user=settings.nats_user,
+                    password=settings.nats_password,
+                    connect_timeout=3,
+                    max_reconnect_attempts=1,
+                    reconnect_time_wait=0.5,
+                    error_cb=_quiet,
+                )
+        except (OSError, TimeoutError, nats.errors.Error) as exc:
+            raise _refuse(
+                f"cannot reach NATS at {settings.nats_url} ({type(exc).__name__});"
+                " set --nats-url or GT_NATS_URL (and GT_NATS_USER/GT_NATS_PASSWORD)"
+            ) from exc
         try:
             return await work(nc)
         finally:
@@ -65,6 +91,12 @@ def create(
     stream: Streams = None,
 ) -> None:
     """Snapshot the streams (events, CHECKPOINTS, the key-value buckets) into --out."""
+    if out.exists() and not out.is_dir():
+        raise _refuse(f"--out {out} is a file; name a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _refuse(f"--out {out}: cannot create the directory ({exc.strerror})") from exc
     _report(_connected(nats_url, lambda nc: backup(nc, out, stream)))
 
 
@@ -74,8 +106,13 @@ def restore_backup(
     nats_url: NatsUrl = None,
     stream: Streams = None,
     replicas: Annotated[
-        int | None, typer.Option(help="Replicas of the restored streams (default: as backed up).")
+        int | None,
+        typer.Option(
+            min=1, max=5, help="Replicas of the restored streams, 1..5 (default: as backed up)."
+        ),
     ] = None,
 ) -> None:
     """Restore the streams into a cluster that does not have them (exit 1 if one exists)."""
+    if not (directory / MANIFEST).is_file():
+        raise _refuse(f"{directory} is not a backup: it has no {MANIFEST}")
     _report(_connected(nats_url, lambda nc: restore(nc, directory, stream, replicas=replicas)))

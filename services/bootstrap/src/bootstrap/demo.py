@@ -72,6 +72,38 @@ def history(today: date) -> Iterator[Command]:
     yield from veilig_thuis(today)
 
 
+# The day the demo's organisations are dated back to: before its first fact (2015-01-05).
+EXISTED_BY = date(2015, 1, 2)
+
+
+def dated_back() -> Iterator[Command]:
+    """Each organisation the history names, registered again as existing by EXISTED_BY.
+
+    They are registered on the day of the first load (the reference list, the commands
+    above), so without this an `asOf` in the demo's years found no contracting authority,
+    participant or supplier organisation (docs/valid-time.md: dating a registration back).
+    Sent after the history, under ids of their own: a data directory loaded before takes
+    them as new commands.
+    """
+    province = {row.code: row.province for row in reference_data.shipped_list().rows()}
+    names = {row.code: row.name for row in reference_data.shipped_list().rows()}
+    bodies: list[tuple[str, str, str, str | None]] = [
+        (VNG, "Vereniging van Nederlandse Gemeenten", "association", None),
+        (LNVT, "LNVT", "association", None),
+        *((code, name, "supplier", None) for code, name in SUPPLIERS.items()),
+        *((code, names[code], "municipality", province[code]) for code in GT_PARTICIPANTS),
+    ]
+    for code, name, kind, in_province in bodies:
+        yield en.RegisterOrganisation(
+            command_id=f"demo-dated-back-{code}",
+            occurred_at=at(EXISTED_BY),
+            code=code,
+            name=name,
+            kind=kind,
+            province=in_province,
+        )
+
+
 def gt_mobile() -> Iterator[Command]:
     tender = "gt-mc1"
     yield rg.PlanTender(
@@ -255,7 +287,7 @@ class DemoLoad:
 async def load_demo(bus: CommandBus, say: object = print, today: date | None = None) -> DemoLoad:
     """Send the history; a refusal is reported, not fatal."""
     load = DemoLoad()
-    for command in history(today or dutch_day(datetime.now(UTC))):
+    for command in [*history(today or dutch_day(datetime.now(UTC))), *dated_back()]:
         reply = await bus.send(command, "coordinator:demo")
         if isinstance(reply, CommandAccepted):
             for event in reply.events:

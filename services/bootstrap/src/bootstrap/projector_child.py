@@ -1,15 +1,22 @@
 """The projector as a child process of the embedded system (`make run`), as compose runs it.
 
 A `Child` (`bootstrap.children`) started and stopped with the system. It is ready once every
-read model the gateway follows has heard from it; if it exits while the system runs, each
-follower says so (`ProjectionRunner.failure`), and the gateway's health with it.
+read model the gateway follows has heard from it. If it exits while the system runs, it is
+started again, as compose's `restart: unless-stopped` does, at most `restarts` times within
+`RESTART_WINDOW` (each after a pause, doubled from `RESTART_PAUSE`), each logged; its read
+models resume from their checkpoints. Meanwhile, and for good once the restarts are spent,
+each follower here says why (`ProjectionRunner.failure`: the gateway's health where the
+gateway runs in this process; a gateway process of its own hears the silence, `SILENCE`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import time
+from collections import deque
 from collections.abc import Sequence
 
 from bootstrap.children import START_TIMEOUT, Child, ChildFailed
@@ -18,54 +25,133 @@ from eventstore.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
+RESTARTS = 3  # restarts of a projector that exits, within RESTART_WINDOW (make run)
+RESTART_WINDOW = 600.0  # seconds
+RESTART_PAUSE = 1.0  # seconds before the first restart of a window; doubled for each next
+
 
 class ProjectorProcess(Child):
-    def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
+    def __init__(
+        self,
+        name: str,
+        process: asyncio.subprocess.Process,
+        command: Sequence[str] = (),
+        settings: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(name, process)
         self._watch: asyncio.Task[None] | None = None
+        self._command = list(command)
+        self._settings = dict(settings or {})
+        self.restarts = 0  # how many times it may be started again within RESTART_WINDOW
+        self._restarted: deque[float] = deque()  # monotonic times of the restarts made
+        self._exited = asyncio.Event()  # an exit was reported (`exited`)
+        self._exit_code: int | None = None
+        self._given_up: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     @classmethod
     async def start_projector(
-        cls, settings: dict[str, str], read_models: str = "all"
+        cls, settings: dict[str, str], read_models: str = "all", restarts: int = 0
     ) -> ProjectorProcess:
         """Start `python -m bootstrap.serve projector --read-models <read_models>` with exactly
         these GT_* settings (and the log format and level of this process's environment, if
-        set): "all" or "gateway" is the projector, "audit" the audit's projector."""
+        set): "all" or "gateway" is the projector, "audit" the audit's projector. Started
+        again at most `restarts` times within RESTART_WINDOW when it exits."""
         name = "audit projector" if read_models == "audit" else "projector"
         command = ["projector", "--read-models", read_models]
+        process = await cls._spawn(command, settings)
+        projector = cls(name, process, command, settings)
+        projector.restarts = restarts
+        Child._started.add(projector)
+        return projector
+
+    @staticmethod
+    async def _spawn(
+        command: Sequence[str], settings: dict[str, str]
+    ) -> asyncio.subprocess.Process:
         # SIGTERM when the system that started it dies (killed, out of memory): a second
         # `make run` never finds a projector of the first one leading on the same SQLite file.
-        return await cls.start(name, command, settings, death_signal=signal.SIGTERM)
+        child = await Child.start("projector", command, settings, death_signal=signal.SIGTERM)
+        Child._started.discard(child)  # its process is ours: killed as ours
+        return child._process
 
     async def serving(
         self, runners: Sequence[ProjectionRunner], timeout: float = START_TIMEOUT
     ) -> None:
         """Wait until every follower heard the projector; then watch for its exit."""
+        await self._heard_by(runners, timeout)
+        self._watch = asyncio.create_task(self._supervise(runners))
 
+    async def _heard_by(
+        self, runners: Sequence[ProjectionRunner], timeout: float, since: float | None = None
+    ) -> None:
         async def hear_all() -> list[bool]:
-            return list(await asyncio.gather(*(r.wait_heard(timeout) for r in runners)))
+            waits = (r.wait_heard(timeout, since) for r in runners)
+            return list(await asyncio.gather(*waits))
 
         heard = await self.while_running(hear_all())
         if not all(heard):
             silent = [r.projection.key for r, ok in zip(runners, heard, strict=True) if not ok]
             raise ChildFailed(f"no word from the projector of {', '.join(silent)} in {timeout:g}s")
-        self._watch = asyncio.create_task(self._report_exit(runners))
 
-    async def _report_exit(self, runners: Sequence[ProjectionRunner]) -> None:
-        code = await self._process.wait()
-        if self._stopping:
-            return
-        why = f"the {self.name} process exited with code {code}; the read models no longer advance"
-        log.error(why)
-        for runner in runners:
-            runner.failure = why
+    def _may_restart(self) -> bool:
+        now = time.monotonic()
+        while self._restarted and now - self._restarted[0] > RESTART_WINDOW:
+            self._restarted.popleft()
+        return len(self._restarted) < self.restarts
+
+    async def _supervise(self, runners: Sequence[ProjectionRunner]) -> None:
+        while True:
+            code = await self._process.wait()
+            if self._stopping:
+                return
+            why = f"the {self.name} process exited with code {code}"
+            self._exit_code = code
+            self._exited.set()
+            if not self._may_restart():
+                why += "; the read models no longer advance"
+                if self._restarted:
+                    why += f" ({len(self._restarted)} restarts in {RESTART_WINDOW:g}s: no more)"
+                log.error(why)
+                for runner in runners:
+                    runner.failure = why
+                self._given_up.set_result(why)
+                return
+            pause = RESTART_PAUSE * 2 ** len(self._restarted)
+            self._restarted.append(time.monotonic())
+            n, of = len(self._restarted), self.restarts
+            log.error("%s; starting it again in %gs (restart %d of %d)", why, pause, n, of)
+            for runner in runners:
+                runner.failure = f"{why}; being restarted"
+            await asyncio.sleep(pause)
+            if self._stopping:
+                return
+            since = asyncio.get_running_loop().time()
+            self._process = await self._spawn(self._command, self._settings)
+            try:
+                await self._heard_by(runners, START_TIMEOUT, since)
+            except ChildFailed as exc:
+                log.error("the %s did not come back: %s", self.name, exc)
+                if self._process.returncode is None:  # silent, not gone: gone, then judged
+                    with contextlib.suppress(ProcessLookupError):
+                        self._process.kill()
+                continue
+            for runner in runners:
+                runner.failure = None
+            log.warning("the %s runs again (pid %d)", self.name, self._process.pid)
+
+    async def unexpected_exit(self) -> str:
+        """Wait until the process exits without being stopped and is not started again."""
+        if self._watch is None:
+            return await super().unexpected_exit()
+        return await asyncio.shield(self._given_up)
 
     async def exited(self) -> int:
-        """Wait for the process to end (and its end to be reported); its exit code."""
-        code = await self._process.wait()
-        if self._watch is not None:
+        """Wait until an exit of the process was reported; its exit code."""
+        await self._exited.wait()
+        if self.restarts == 0 and self._watch is not None:  # reported: not started again
             await asyncio.gather(self._watch, return_exceptions=True)
-        return code
+        assert self._exit_code is not None
+        return self._exit_code
 
     async def stop(self) -> None:
         self._stopping = True

@@ -447,5 +447,23 @@ def reference_update(
         raise typer.Exit(1)
 
 
+def main() -> None:
+    """The CLI; a setting that does not validate (read by any command) is named in one line
+    with exit 2 instead of a traceback."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from bootstrap.embedded import settings_problems
+
+    try:
+        cli()
+    except ValidationError as exc:
+        print(f"bad configuration: {settings_problems(exc)}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    except SettingsError as exc:  # a list or a map that is not JSON
+        print(f"bad configuration: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+
+
 if __name__ == "__main__":
-    cli()
+    main()

@@ -7,12 +7,17 @@ shares the one connection given (tests on a server without authentication).
 
 With `projector_process` (`make run`, the freshness benchmark) the gateway's read models are
 applied by a child process, `python -m bootstrap.serve projector`, as in compose: started and
-stopped with the system, its announced positions followed by the gateway for read-your-writes,
-its unexpected exit reported by the gateway's health. With `settings.audit_database_url` (`make
-run`: its own SQLite file) the audit's history is applied by a second projector process,
-`... projector --read-models audit`, into that database: on SQLite its fold and its writes
-then hold neither the gateway projector's GIL nor its database's one writer. Without a
-projector process, the gateway's runners apply them here (the tests, which read `runners` directly).
+stopped with the system, its announced positions followed by the gateway for read-your-writes.
+A projector process that exits is started again (`projector_restarts` times within ten
+minutes; by default with `service_processes`, as compose restarts a container; its read
+models resume from their checkpoints), and the gateway's health says so while it is down;
+once the restarts are spent the gateway projector's exit stops the run (`failure`), the audit
+projector's does not: the rest serves, the health reports it. With
+`settings.audit_database_url` (`make run`: its own SQLite file) the audit's history is applied
+by a second projector process, `... projector --read-models audit`, into that database: on
+SQLite its fold and its writes then hold neither the gateway projector's GIL nor its
+database's one writer. Without a projector process, the gateway's runners apply them here
+(the tests, which read `runners` directly).
 
 With `service_processes` (`make run`, the freshness benchmark) every part runs as compose runs
 it, each in a child process of its own (`bootstrap.children`): `python -m bootstrap.serve
@@ -45,7 +50,7 @@ from bootstrap import parts
 from bootstrap.children import Child
 from bootstrap.nats_local import Logins
 from bootstrap.parts import EnrolmentParts
-from bootstrap.projector_child import ProjectorProcess
+from bootstrap.projector_child import RESTARTS, ProjectorProcess
 from bootstrap.read_models import (
     AUDIT_DB,
     ENROLMENT_DB,
@@ -112,6 +117,9 @@ class System:
     projector_process: bool = False
     projector: ProjectorProcess | None = None
     audit_projector: ProjectorProcess | None = None  # with settings.audit_database_url
+    # Restarts of a projector process that exits (ten minutes' worth); None: RESTARTS with
+    # `service_processes` (make run), none else (the tests' in-process layout reports it).
+    projector_restarts: int | None = None
     # Each service and the gateway in a process of its own (implies `projector_process`).
     service_processes: bool = False
     http_socket: socket.socket | None = None  # the gateway process's (default: any free port)
@@ -181,11 +189,14 @@ class System:
         """The projector process; and, with the audit's history in a database of its own, the
         audit's projector beside it."""
         env = self._projector_environment()
+        restarts = self.projector_restarts
+        if restarts is None:
+            restarts = RESTARTS if self.service_processes else 0
         if self.settings.audit_database_url:
-            self.projector = await ProjectorProcess.start_projector(env, "gateway")
-            self.audit_projector = await ProjectorProcess.start_projector(env, "audit")
+            self.projector = await ProjectorProcess.start_projector(env, "gateway", restarts)
+            self.audit_projector = await ProjectorProcess.start_projector(env, "audit", restarts)
         else:
-            self.projector = await ProjectorProcess.start_projector(env, "all")
+            self.projector = await ProjectorProcess.start_projector(env, "all", restarts)
 
     async def _projectors_serving(self, runners: list[ProjectionRunner]) -> None:
         """Wait until each projector process was heard by the followers of its read models."""
@@ -330,11 +341,12 @@ class System:
         await self._gateway_process()
 
     async def failure(self) -> str:
-        """Wait until a child process exits without being stopped; which, and its code."""
+        """Wait until a child process exits without being stopped (a projector: and is not
+        started again); which, and its code. Not the audit projector: nothing but
+        `entitiesAsOf` waits for it; the rest keeps serving, the gateway's health reports it."""
         waits = [asyncio.ensure_future(c.unexpected_exit()) for c in self.children]
-        for projector in (self.projector, self.audit_projector):
-            if projector is not None:
-                waits.append(asyncio.ensure_future(projector.unexpected_exit()))
+        if self.projector is not None:
+            waits.append(asyncio.ensure_future(self.projector.unexpected_exit()))
         try:
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             return next(iter(done)).result()

@@ -118,6 +118,7 @@ def to_payload(
                 summary=fact.summary,
                 end_date=fact.new_end_date,
                 max_extent_date=fact.new_max_extent_date,
+                value=fact.new_value,
             )
         case ContractTransferred():
             payload = ContractTransferredV1(

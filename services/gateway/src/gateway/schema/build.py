@@ -29,6 +29,7 @@ from gateway.schema.guard import DocumentCache, DocumentGuard, Lane
 from gateway.schema.mutations import mutation_type
 from gateway.schema.queries import Query
 from gateway.schema.registry_types import Contract, Programme, Supplier, Tender
+from gateway.schema.scalars import SCALAR_OVERRIDES
 from gateway.schema.subscriptions import Subscription
 from gateway.settings import GatewaySettings
 
@@ -75,6 +76,7 @@ def build_schema(settings: GatewaySettings | None = None) -> GatewaySchema:
         mutation=mutation_type(PUBLIC_COMMANDS, (ERASE_PERSON,)),
         subscription=Subscription,
         types=NODE_TYPES,
+        scalar_overrides=SCALAR_OVERRIDES,  # dates every clock can represent (scalars.py)
         # Factories: one extension instance per request. The guard parses (bounded by role),
         # measures the cost and validates, each with the shared byte-bounded cache.
         extensions=[

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from contracts_schema.registry.state import ContractKind, ContractStatus, TenderPhase
 from gateway.auth import Principal
 from gateway.readmodels import ReadModels
+from gateway.schema.errors import InvalidArgument
 
 
 @strawberry.enum
@@ -151,6 +152,11 @@ def contract_query(
     a statement kept by its shape and the values of its parameters."""
     c = read.contracts.contracts
     f = f or ContractFilter()
+    if f.expiring is not None and f.expiring.from_ > f.expiring.to:
+        raise InvalidArgument(
+            f"the range ends ({f.expiring.to}) before it starts ({f.expiring.from_}):"
+            " from is the first day, to the last (both inclusive)"
+        )
     sees_everything = principal.sees_everything
     # Another organisation's enrolments are not the caller's to see.
     buyer_hidden = bool(f.buyer) and not sees_everything and f.buyer != principal.organisation

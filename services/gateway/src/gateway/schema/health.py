@@ -75,7 +75,7 @@ class Health:
 
     @strawberry.field(description="Parked events (coordinators and auditors), 1..500.")
     async def parked(self, info: Info, first: int = 50) -> list[ParkedEvent]:
-        principal = info.context.require_signed_in("the parked events")
+        principal = info.context.require_signed_in("the parked-event list")
         if not principal.sees_everything:
             raise Forbidden("parked events are for coordinators and auditors")
         if not 1 <= first <= MAX_PARKED:

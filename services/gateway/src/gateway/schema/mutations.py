@@ -11,9 +11,10 @@ from pydantic import ValidationError
 from strawberry import relay
 from strawberry.tools import create_type
 
-from contracts_schema.base import Command
-from contracts_schema.notifier.commands import SubscribeWebhook
+from contracts_schema.base import ID_PATTERN, Command
+from contracts_schema.notifier.commands import ORGANISATION_CODE, SubscribeWebhook
 from contracts_schema.notifier.urls import url_problem
+from contracts_schema.registry.values import ORGANISATION_CODE_PATTERN
 from contracts_schema.replies import CommandAccepted
 from gateway.policy import PublicCommand, refusal
 from gateway.privacy.erasure import actor_of
@@ -125,6 +126,24 @@ def _succeeded(reply: CommandAccepted) -> CommandSucceeded:
     )
 
 
+# The forms a client meets, in words: pydantic names only the regular expression.
+FORMS = {
+    ID_PATTERN: "an identifier: 1 to 128 letters, digits, '-' or '_'",
+    ORGANISATION_CODE_PATTERN: "an organisation code: GM#### (CBS), KVK-########,"
+    " OIN-#################### or, abroad, XX-REGISTER-id (org-id.guide)",
+    ORGANISATION_CODE: "an organisation code: GM#### (CBS), KVK-######## or"
+    " OIN-####################",
+}
+
+
+def _said(error: Any) -> str:
+    """pydantic's message, with a pattern the client must match named in words."""
+    form = FORMS.get(str((error.get("ctx") or {}).get("pattern")))
+    if error["type"] == "string_pattern_mismatch" and form:
+        return f"{error['input']!r} is not {form}"
+    return str(error["msg"])
+
+
 def _resolver(model: type[Command]) -> Any:
     input_cls = input_type(model, f"{model.command_type}Input")
 
@@ -137,7 +156,7 @@ def _resolver(model: type[Command]) -> Any:
             command = model.model_validate(data)
         except ValidationError as exc:
             problems = [
-                FieldProblem(path=client_path(e["loc"]), message=e["msg"]) for e in exc.errors()
+                FieldProblem(path=client_path(e["loc"]), message=_said(e)) for e in exc.errors()
             ]
             return InvalidInput(
                 code="INVALID_INPUT",

@@ -1,0 +1,168 @@
+"""A projector process that exits while `make run` serves: started again, as compose restarts
+a container, and resumed from its checkpoints; once its restarts are spent, the audit
+projector's exit does not stop the run: the rest serves, the gateway's health reports it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bootstrap.embedded import embedded
+from bootstrap.projector_child import RESTARTS
+from eventstore.testing.nats_server import free_port
+from gateway.auth import Role, issue_token
+from tests.support.make_run import (
+    BOUND,
+    children,
+    cleanup,
+    ended,
+    parts_running,
+    said,
+    start,
+    wait_gone,
+)
+
+pytestmark = [
+    pytest.mark.jetstream,  # it starts (and stops) the embedded nats-server
+    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; the parent-death signal"),
+    pytest.mark.timeout(600),  # a whole `make run` started and stopped, on a loaded machine
+]
+
+AUDIT = "projector --read-models audit"
+REGISTER = """mutation($i: RegisterOrganisationInput!) { registerOrganisation(input: $i) {
+  __typename ... on CommandSucceeded { consistencyToken } ... on DomainError { code message } } }"""
+ORGANISATION = (
+    "query($c: String!, $t: String) { organisation(code: $c, consistencyToken: $t) { name } }"
+)
+ENTITIES = '{ entitiesAsOf(aggregateType: "organisation", first: 500) { aggregateId } }'
+HEALTH = "{ health { ok problems } }"
+
+
+def ask(url: str, token: str, query: str, **variables: Any) -> dict[str, Any]:
+    response = httpx.post(
+        f"{url}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def register(url: str, token: str, code: str) -> str:
+    """Register `code`; the reply's consistency token."""
+    i = {"commandId": f"reg-{code}", "code": code, "name": f"Org {code}", "kind": "SUPPLIER"}
+    reply = ask(url, token, REGISTER, i=i)["registerOrganisation"]
+    assert reply["__typename"] == "CommandSucceeded", reply
+    return str(reply["consistencyToken"])
+
+
+def dev_token(data: Path, role: str) -> str:
+    """The dev token `make run` printed for `role`."""
+    for line in (data / "out.log").read_text().splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == role:
+            return words[1]
+    raise AssertionError(f"make run printed no {role} token")
+
+
+def another(system: Any, part: str, before: int) -> int:
+    """Wait until `part` runs as a child again, as a process other than `before`."""
+    deadline = time.monotonic() + BOUND
+    while time.monotonic() < deadline:
+        assert system.poll() is None, "make run ended"
+        found = [
+            pid
+            for pid, cmd in children(system.pid).items()
+            if cmd.rstrip().endswith(f"bootstrap.serve {part}") and pid != before
+        ]
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"{part} was not started again: {children(system.pid)}")
+
+
+def test_an_audit_projector_that_exits_is_started_again(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    system = start(tmp_path, port, PYTHONUNBUFFERED="1")
+    everything: list[int] = []
+    try:
+        parts = parts_running(system)
+        said(system, tmp_path, "Ctrl-C stops.")
+        everything = list(children(system.pid))
+        token = dev_token(tmp_path, Role.COORDINATOR.value)
+        register(url, token, "KVK-71000001")
+        assert "KVK-71000001" in {
+            r["aggregateId"] for r in ask(url, token, ENTITIES)["entitiesAsOf"]
+        }
+
+        os.kill(parts[AUDIT], signal.SIGKILL)
+        again = another(system, AUDIT, parts[AUDIT])
+        everything.append(again)
+        # The run went on serving; the restarted projector resumed from its checkpoint in
+        # audit.db: entitiesAsOf (which waits for the audit's history to hold the present)
+        # answers a write made after the restart, with the one before it.
+        register(url, token, "KVK-71000002")
+        codes = {r["aggregateId"] for r in ask(url, token, ENTITIES)["entitiesAsOf"]}
+        assert {"KVK-71000001", "KVK-71000002"} <= codes
+
+        system.send_signal(signal.SIGTERM)
+        err = ended(system, tmp_path, BOUND)
+        assert system.returncode == 0, err[-3000:]
+        assert "Traceback" not in err, err[-3000:]
+        assert (
+            f"the audit projector process exited with code {-signal.SIGKILL}; starting it"
+            f" again in 1s (restart 1 of {RESTARTS})"
+        ) in err.splitlines(), err[-3000:]
+        assert [line for line in err.splitlines() if line.startswith("error")] == []
+        assert wait_gone(everything) == []
+    finally:
+        cleanup(system, everything)
+
+
+async def test_an_audit_projector_out_of_restarts_leaves_the_rest_serving(
+    tmp_path: Path,
+) -> None:
+    async with embedded(tmp_path / "data", port=0, processes=True) as (system, server):
+        assert system.audit_projector is not None
+        assert system.audit_projector.restarts == RESTARTS  # make run's layout restarts it
+        system.audit_projector.restarts = 0  # as after its last restart of the window
+        failed = asyncio.ensure_future(system.failure())
+        token = issue_token(system.settings, Role.COORDINATOR, "e2e-projector-restart")
+        os.kill(system.audit_projector.pid, signal.SIGKILL)
+        assert await system.audit_projector.exited() == -signal.SIGKILL
+        # The gateway process hears the audit projector's silence and says so ...
+        problems = await asyncio.to_thread(silence_reported, server.url, token)
+        assert any(
+            "audit_history" in p and "is the projector process running" in p for p in problems
+        )
+        # ... while the run serves: a write, read with its token, as before.
+        consistency = await asyncio.to_thread(register, server.url, token, "KVK-71000003")
+        read = await asyncio.to_thread(
+            ask, server.url, token, ORGANISATION, c="KVK-71000003", t=consistency
+        )
+        assert read["organisation"] == {"name": "Org KVK-71000003"}
+        assert not failed.done()  # the run was not stopped
+        failed.cancel()
+        await asyncio.gather(failed, return_exceptions=True)
+
+
+def silence_reported(url: str, token: str) -> list[str]:
+    """Ask the gateway's health until it reports a problem (within BOUND); the problems."""
+    deadline = time.monotonic() + BOUND
+    while time.monotonic() < deadline:
+        health = ask(url, token, HEALTH)["health"]
+        if not health["ok"]:
+            return list(health["problems"])
+        time.sleep(1.0)
+    raise AssertionError("the gateway's health never reported the audit projector")
