@@ -17,7 +17,7 @@ from bench.config import FULL, QUICK, Config
 from bench.context import BenchContext
 from bench.figures import Figure, not_measured
 from bench.history.generator import generate
-from bench.loader import load_history
+from bench.loader import SIGNERS, load_history, reader_trust
 from bench.suites import (
     asof,
     commands,
@@ -29,6 +29,7 @@ from bench.suites import (
     replay,
     scale,
 )
+from eventstore.trust import install
 
 Suite = Callable[[BenchContext], Awaitable[list[Figure]]]
 
@@ -61,8 +62,9 @@ async def run(config: Config, only: set[str] | None) -> dict[str, Any]:
     gc.freeze()
     with infra.nats_server() as server, infra.postgres() as pg:
         async with infra.connected(server.url) as client, infra.connected(server.url) as svc:
+            install(reader_trust(), client, svc)  # readers check signatures, as deployed
             say("loading the history through EventStore.append")
-            loaded = await load_history(client, history)
+            loaded = await load_history(client, history, signers=SIGNERS)
             say(f"loaded {loaded.events:,} events in {loaded.seconds:.1f} s ({loaded.rate:,.0f}/s)")
             ctx = BenchContext(config, server, client, svc, pg, history, loaded)
             for name, suite in SUITES:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ from nats.aio.client import Client as NATS
 from bench.history.model import Commit, History
 from contracts_schema.subjects import CONTEXTS
 from eventstore.errors import EventStoreError
+from eventstore.signing import EventSigner, new_seed
 from eventstore.store import (
     AggregateHistory,
     CommandMetadata,
@@ -32,6 +35,7 @@ from eventstore.store import (
     NewEvent,
     StoredEvent,
 )
+from eventstore.trust import Trust, configured
 
 RESENDS = 5  # a commit's sends after the first one timed out
 
@@ -57,8 +61,24 @@ class LoadResult:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-async def load_history(nc: NATS, history: History, *, window: int = 256) -> LoadResult:
-    store = EventStore(nc, CommitClock())
+# Each context's key for this run: `python -m bench` signs the history as the services sign
+# theirs, and its readers check it as they check theirs (`reader_trust`).
+SIGNERS = {name: EventSigner(new_seed()) for name in CONTEXTS}
+
+
+def reader_trust() -> Trust:
+    keys = {name: {signer.public_key} for name, signer in SIGNERS.items()}
+    return Trust.of(keys, configured(environ=os.environ).verify_signatures)  # the setting
+
+
+async def load_history(
+    nc: NATS,
+    history: History,
+    *,
+    window: int = 256,
+    signers: Mapping[str, EventSigner] | None = None,
+) -> LoadResult:
+    store = EventStore(nc, CommitClock(), signers=signers)
     contexts = {c.context for c in history.commits}
     for name in sorted(contexts):
         await store.ensure_stream(CONTEXTS[name])

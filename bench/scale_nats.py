@@ -24,7 +24,7 @@ from bench.history.generator import generate
 from bench.loader import load_history
 from bench.suites.replay import rebuild
 from contracts_schema import upcasting
-from eventstore import catchup, collector, versioned
+from eventstore import catchup, collector, trust, versioned
 
 COUNTS: Counter[str] = Counter()
 GC: dict[str, float] = {"seconds": 0.0, "started": 0.0}
@@ -66,7 +66,7 @@ def _instrument() -> None:
         return await read(self, index, head)
 
     catchup._StreamTap._read = counted_read  # type: ignore[method-assign]
-    validate = catchup.EventEnvelope.model_validate_json  # type: ignore[attr-defined]
+    validate = trust.EventEnvelope.model_validate_json  # type: ignore[attr-defined]
 
     class Envelope:
         @staticmethod
@@ -74,7 +74,7 @@ def _instrument() -> None:
             COUNTS["envelope decodes"] += 1
             return validate(data)
 
-    catchup.EventEnvelope = Envelope  # type: ignore[attr-defined,assignment]
+    trust.EventEnvelope = Envelope  # type: ignore[attr-defined,assignment]
     decode = upcasting.decode_envelope
 
     def counted_decode(envelope: Any) -> Any:

@@ -50,6 +50,10 @@ _CATALOGUE: tuple[Refusal, ...] = (
             "Eight concurrent awards on one lot."),
     Refusal("APPEND_FAILED", "The event store refused the write (no stream, storage full).",
             SYSTEM, "The REGISTRY stream is missing."),
+    Refusal("UNTRUSTED_HISTORY", "The aggregate's stored history holds an event its"
+            " service did not append (unsigned, altered, signed by an untrusted key, a"
+            " duplicate, undecodable): nothing is decided on it until an operator removes it.",
+            SYSTEM, "An unsigned event published with a service's NATS login."),
     Refusal("INTERNAL_ERROR", "A defect in the service; nothing was recorded.", SYSTEM,
             "An unexpected exception while deciding."),
     Refusal("UNAVAILABLE", "A transient condition (a stream leader being elected, a broker"

@@ -28,11 +28,11 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.collector import relaxed_for_catch_up
 from eventstore.records import StoredEvent
 from eventstore.subscription import DurableSubscriber, Handler
+from eventstore.trust import Trust, read_event, trust_of
 
 log = logging.getLogger(__name__)
 
@@ -40,25 +40,6 @@ log = logging.getLogger(__name__)
 CATCH_UP_FROM = 1_000
 CATCH_UP_BATCH = 2_000
 STALLED = 10.0  # seconds without a batch: leave it to the durable subscriber
-
-_DECODED: dict[bytes, EventEnvelope] = {}
-_DECODED_MAX = 20_000
-
-
-def decode_shared(data: bytes) -> EventEnvelope:
-    """The envelope of stored bytes, decoded once for every runner of the process.
-
-    Envelopes are immutable values read by every projection; the cache is bounded and
-    simply emptied when full (runners reading the same stream are close to each other).
-    """
-    envelope = _DECODED.get(data)
-    if envelope is None:
-        envelope = EventEnvelope.model_validate_json(data)
-        if len(_DECODED) >= _DECODED_MAX:
-            _DECODED.clear()
-        _DECODED[data] = envelope
-    return envelope
-
 
 _V1_TOKENS = 9  # tokens of a v1 JetStream reply subject
 
@@ -80,11 +61,10 @@ def stream_sequence(msg: Msg) -> int:
     return msg.metadata.sequence.stream
 
 
-def _stored(msg: Msg, stream: str) -> StoredEvent:
+def _stored(msg: Msg, stream: str, trust: Trust) -> StoredEvent:
     traceparent = msg.headers.get("traceparent") if msg.headers else None
-    return StoredEvent(
-        decode_shared(msg.data), stream, stream_sequence(msg), msg.subject, traceparent
-    )
+    # Checked (and decoded) once per process: refused events come marked, never raise.
+    return read_event(trust, msg.subject, stream, stream_sequence(msg), msg.data, traceparent)
 
 
 class CatchUpSubscriber(DurableSubscriber):
@@ -243,13 +223,14 @@ class _StreamTap:
         count = min(CATCH_UP_BATCH, head - first + 1)
         events: list[StoredEvent] = []
         done = asyncio.get_running_loop().create_future()
+        trust = trust_of(self._nc)
 
         async def on_message(msg: Msg) -> None:
             if msg.headers and msg.headers.get("Status"):  # 404/408: nothing (more) there
                 if not done.done():
                     done.set_result(None)
                 return
-            events.append(_stored(msg, self._stream))  # decoded once, for every runner
+            events.append(_stored(msg, self._stream, trust))  # decoded once, for every runner
             if len(events) >= count and not done.done():
                 done.set_result(None)
 

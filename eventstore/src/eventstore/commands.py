@@ -63,6 +63,7 @@ from eventstore.records import (
     StoredEvent,
     trusted,
 )
+from eventstore.trust import UntrustedHistory, refuse_untrusted
 
 log = logging.getLogger(__name__)
 
@@ -523,6 +524,8 @@ class CommandService:
                     raise
                 await asyncio.sleep(TRANSIENT_PAUSE)
                 continue
+            # Decide on no forged or altered history.
+            refuse_untrusted(history.events, nc=getattr(self._store, "nc", None))
             return CachedAggregate.of(history, self.fold(decider, history))
 
     async def _caught_up(
@@ -539,6 +542,8 @@ class CommandService:
             newer = [
                 e async for e in self._store.read_stream(head.context, head.last_seq + 1, subjects)
             ]
+            # Loaded afresh instead when refused, which refuses it with its reason.
+            refuse_untrusted(newer, head.version, nc=getattr(self._store, "nc", None))
             if valid_order.out_of_order(decider, entry, newer):
                 raise LookupError("a backdated fact was stored meanwhile: fold it in valid order")
             state = reduce(decider.evolve, (self.event_model(e) for e in newer), entry.state)
@@ -794,6 +799,9 @@ class CommandParts:
 def failure_reply(subject: str, exc: Exception) -> CommandRejected:
     """The reply for an exception that escaped a handler: UNAVAILABLE for a transient
     condition (retry the same command), INTERNAL_ERROR for a bug."""
+    if isinstance(exc, UntrustedHistory):  # eventstore.trust: says which event, and why
+        log.error("command on %s refused: %s", subject, exc)
+        return CommandRejected(code="UNTRUSTED_HISTORY", message=str(exc))
     if is_transient(exc):
         log.warning("command on %s met a transient condition: %r", subject, exc)
         return unavailable(None, f"{type(exc).__name__}: {exc}")

@@ -55,6 +55,7 @@ from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
 from eventstore.subscription import delivery
 from eventstore.tasks import cancel_and_wait
+from eventstore.trust import Duplicates, RefusedEvent, duplicates_of
 
 if TYPE_CHECKING:
     from eventstore.projection_status import ProjectionStatus
@@ -411,6 +412,7 @@ class ProjectionRunner:
         # handlers run in threads of their own; its in-memory state is one).
         self._one_batch = threading.Lock()
         self._committed: dict[str, int] = {}  # per stream: this runner's last commit
+        self._duplicates = Duplicates()  # this runner's own, when none is shared
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -819,7 +821,8 @@ class ProjectionRunner:
         # transaction the checkpoint must still be that position; if not (another writer
         # moved it), the prepared work is dropped and the batch applied there as before.
         expected = self._committed.get(stream, self.positions.get(stream, 0))
-        prepared = self._prepare([e for e in events if e.seq > expected])
+        refused = self._refused([e for e in events if e.seq > expected])
+        prepared = self._prepare([e for e in events if e.seq > expected and e.seq not in refused])
         if stages is not None:
             loaded = getattr(self.projection, "history_loaded_at", None)
             if loaded is not None:  # a timeline not in memory: its earlier events loaded
@@ -845,7 +848,7 @@ class ProjectionRunner:
                 prepared = None
             fresh = [e for e in events if e.seq > position]  # skip redeliveries after a crash
             if fresh:
-                position = self._apply_all(conn, fresh, prepared)
+                position = self._apply_trusted(conn, fresh, refused, prepared)
             upsert(
                 conn,
                 checkpoints,
@@ -859,6 +862,29 @@ class ProjectionRunner:
             )
         self._committed[stream] = position
         return position
+
+    def _refused(self, events: list[StoredEvent]) -> dict[int, str]:
+        """Sequence -> why it may not be taken as fact (`eventstore.trust`)."""
+        # The readers of a connection share one verdict (a rebuild, a retried batch).
+        duplicates = duplicates_of(getattr(self._source, "nc", None)) or self._duplicates
+        reasons = ((e.seq, e.refused or duplicates.check(e)) for e in events)
+        return {seq: reason for seq, reason in reasons if reason is not None}
+
+    def _apply_trusted(
+        self,
+        conn: Connection,
+        events: list[StoredEvent],
+        refused: dict[int, str],
+        prepared: Prepared | None,
+    ) -> int:
+        """Park what may not be taken as fact, apply the rest."""
+        kept = [e for e in events if e.seq not in refused] if refused else events
+        for event in events:
+            if event.seq in refused:
+                self._park(conn, event, RefusedEvent(refused[event.seq]))
+        if kept:
+            self._apply_all(conn, kept, prepared)  # `prepare` ran on exactly these
+        return events[-1].seq
 
     def _prepare(self, events: list[StoredEvent]) -> Prepared | None:
         if not events or not isinstance(self.projection, BatchProjection):
@@ -946,7 +972,9 @@ class ProjectionRunner:
                 event_id=envelope.event_id,
                 event_type=envelope.event_type,
                 aggregate=f"{envelope.aggregate_type}/{envelope.aggregate_id}",
-                error=f"{type(exc).__name__}: {exc}"[:2000],
+                error=(
+                    str(exc) if isinstance(exc, RefusedEvent) else f"{type(exc).__name__}: {exc}"
+                )[:2000],
                 parked_at=datetime.now(UTC),
             )
         )

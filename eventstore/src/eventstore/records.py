@@ -57,6 +57,8 @@ class StoredEvent:
     # The W3C traceparent stored with the event (when its command propagated a trace), so a
     # consumer's span joins the mutation's trace. Not part of the event's identity.
     traceparent: str | None = field(default=None, compare=False, repr=False)
+    # Why a reader may not take it as fact (`eventstore.trust`), None when it may.
+    refused: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ from nats.js.errors import NotFoundError
 
 from contracts_schema.subjects import BoundedContext
 from eventstore.ports import Subscription
-from eventstore.store import StoredEvent, decode
+from eventstore.store import StoredEvent
 from eventstore.tasks import cancel_and_wait
+from eventstore.trust import read_event, trust_of
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,10 @@ class DurableSubscriber:
 
     async def _handle(self, msgs: list[Msg]) -> None:
         stream = self._context.stream
-        events = [
-            decode(
+        trust = trust_of(self._nc)
+        events = [  # never raising: what may not be taken as fact comes marked (parked)
+            read_event(
+                trust,
                 m.subject,
                 stream,
                 m.metadata.sequence.stream,

@@ -12,13 +12,14 @@ through here: the embedded system (`bootstrap.system`, `make run`), each contain
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
 # Light, for the projector process (it imports no service): re-exported as the factory.
 from bootstrap.runners import projection_runner as projection_runner
-from contracts_schema.subjects import NOTIFIER
+from contracts_schema.subjects import CONTEXTS, NOTIFIER
 from enrolment.app import COMMANDS as ENROLMENT_COMMANDS
 from enrolment.app import READ_MODEL as ENROLMENT_READ_MODEL
 from eventstore.clock import Clock
@@ -26,9 +27,10 @@ from eventstore.commands import CommandParts, CommandService
 from eventstore.ports import EventStorePort
 from eventstore.projection import ProjectionRunner
 from eventstore.settings import CommandSettings
-from eventstore.signing import EventSigner
+from eventstore.signing import PUBLIC_KEYS_ENV, EventSigner, local_seed
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
+from eventstore.trust import Trust, configured, install
 from gateway.readside import ReadSide, start_read_side
 from gateway.settings import GatewaySettings
 from notifier.db import notifier_engine
@@ -37,6 +39,31 @@ from notifier.routes import INTERNAL_COMMANDS, PUBLIC_COMMANDS
 from notifier.service import Notifier
 from notifier.settings import NotifierSettings
 from registry.app import COMMANDS as REGISTRY_COMMANDS
+
+
+def readers_trust(data_dir: Path | None = None) -> Trust:
+    """What readers accept as fact: events signed by the key trusted for their context, as
+    `audit verify` trusts them (`<data>/keys`, made here for every context when missing;
+    GT_SIGNING_PUBLIC_KEYS)."""
+    if data_dir is not None:
+        for name in CONTEXTS:
+            local_seed(data_dir, name)
+    return configured(data_dir)
+
+
+def trust_readers(data_dir: Path | None = None, *connections: NATS) -> Trust:
+    """`readers_trust`, for every reader on `connections` (none: of this process)."""
+    return install(readers_trust(data_dir), *connections)
+
+
+def public_keys_setting(trust: Trust) -> dict[str, str]:
+    """GT_SIGNING_PUBLIC_KEYS for a child process, so its readers trust the same keys."""
+    keys = [
+        f"{context}={key}" if last is None else f"{context}={key}@{last}"
+        for context, bounds in sorted(trust.keys.items())
+        for key, last in sorted(bounds.items())
+    ]
+    return {PUBLIC_KEYS_ENV: ",".join(keys)} if keys else {}
 
 
 def command_service(

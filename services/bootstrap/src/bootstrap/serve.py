@@ -159,9 +159,18 @@ def notifier_app(
 # The container commands.
 
 
+def _trust_readers() -> None:
+    """This process's readers take as fact only events signed by a key trusted for their
+    context (GT_SIGNING_PUBLIC_KEYS; `eventstore.trust`)."""
+    from eventstore.trust import configured, install
+
+    install(configured())
+
+
 @cli.command()
 def registry() -> None:
     """The registry's commands."""
+    _trust_readers()
     app, _broker = registry_app()
     from eventstore.service_app import run_app  # on uvloop
 
@@ -172,6 +181,7 @@ def registry() -> None:
 def enrolment() -> None:
     """The enrolment commands, with the registry-facts read model beside them."""
     logging.basicConfig(level=logging.INFO)  # text logs; JSON replaces it in the app
+    _trust_readers()
     app, _broker = enrolment_app()
     from eventstore.service_app import run_app  # on uvloop
 
@@ -218,6 +228,7 @@ def projector(
     from gateway.process_config import load_projector_config
 
     config = _config_or_exit("projector", load_projector_config)
+    _trust_readers()
     from bootstrap.projector import run_process
 
     raise typer.Exit(run_process(config, read_models))
@@ -230,6 +241,7 @@ def gateway() -> None:
     from gateway.process_config import load_config
 
     config = _config_or_exit("gateway", load_config)
+    _trust_readers()
     # Imported only now: the GraphQL app takes seconds to import, a refusal should not wait.
     from bootstrap.parts import projection_runner
     from gateway.process import run_process
@@ -243,6 +255,7 @@ def notifier_run() -> None:
     from eventstore.clock import SystemClock
     from notifier.settings import NotifierSettings
 
+    _trust_readers()
     app, _broker = notifier_app(NotifierSettings(), SystemClock())
     from eventstore.service_app import run_app  # on uvloop
 

@@ -149,9 +149,11 @@ class System:
     async def _login(self, user: str) -> NATS:
         """A connection of its own as `user` (make run), or the one given (tests)."""
         if self.logins is None:
+            parts.trust_readers(self.data_dir, self.nc)
             return self.nc
         nc = await self.logins.connect(user)
         self.connections.append(nc)
+        parts.trust_readers(self.data_dir, nc)  # its readers take only this run's keys' events
         return nc
 
     async def _serve(self, user: str, service: CommandService) -> None:
@@ -226,6 +228,7 @@ class System:
             env["GT_NATS_USER"] = user
             env["GT_NATS_PASSWORD"] = self.logins.password(user)
         env["GT_METRICS_PORT"] = "-1"  # one process's ports: GraphQL (and its /healthz)
+        env.update(parts.public_keys_setting(parts.readers_trust(self.data_dir)))
         env.update({f"GT_{name.upper()}": value for name, value in extra.items()})
         return env
 

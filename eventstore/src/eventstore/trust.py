@@ -1,0 +1,292 @@
+"""What readers accept of a stream: intact events signed by a key trusted for its context.
+
+Holding a service's NATS login lets one publish anything on its subjects; what makes an event
+is the service's signature over its hash (`eventstore.signing`). `audit verify` checks that
+after the fact; every reader checks it here, at the one place stored bytes become a
+`StoredEvent` for a reader (`read_event`: the projections' live and catch-up deliveries) and
+where the command side loads a history (`refuse_untrusted`). A refused event carries why
+(`StoredEvent.refused`): projections park it with that reason and apply the rest; the command
+side refuses to decide on a history holding one.
+
+Reasons: `undecodable` (not an envelope), `unsigned`, `untrusted signer` (not a key trusted
+for the stream's context, or one retired before that sequence), `altered` (the hash does not
+match the content, or the signature not the hash), and, per reader, `duplicate` (a later
+message repeating a version of its aggregate already applied: `Duplicates`).
+
+Which keys: `bootstrap.parts.trust_readers` installs them (for a process, or for the NATS
+connections it wires) from where `audit verify` reads them (`<data>/keys/*.pub` and
+`*.retired`, `GT_SIGNING_PUBLIC_KEYS`). With no key at all (a test's unsigned store, a
+deployment without public keys) signatures are not checked, the rest is.
+`GT_READERS_VERIFY_SIGNATURES=false` turns the signature check off for a trusted single host
+(it is on by default); the hash is checked always.
+
+Cost: one canonical hash and one ed25519 verify (VerifyKey cached per key) per event and
+process; the verdict is cached per stored bytes, so runners reading the same event share it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+from pydantic import ValidationError
+
+from contracts_schema.envelope import EventEnvelope
+from contracts_schema.subjects import CONTEXTS, parse_event_subject
+from eventstore.errors import EventStoreError
+from eventstore.hashing import json_form_hash
+from eventstore.records import StoredEvent
+from eventstore.signing import _verify_key, key_bounds, trusted_keys
+
+log = logging.getLogger(__name__)
+
+VERIFY_ENV = "GT_READERS_VERIFY_SIGNATURES"
+
+UNDECODABLE = "undecodable"
+UNSIGNED = "unsigned"
+UNTRUSTED = "untrusted signer"
+ALTERED = "altered"
+DUPLICATE = "duplicate"
+
+_CONTEXT_OF_STREAM = {c.stream: c.name for c in CONTEXTS.values()}
+
+
+class RefusedEvent(Exception):
+    """Why a projection parked an event without applying it (the message is the reason)."""
+
+
+class UntrustedHistory(EventStoreError):
+    """A history holding an event no reader may take as fact: nothing is decided on it."""
+
+
+class Duplicates:
+    """A later message repeating a version of its aggregate already applied (an exact
+    re-published copy, or a fork); a redelivery of the same message is no duplicate. One per
+    `Trust` (process or connection), shared by its readers in any order: an aggregate's
+    highest (version, sequence) seen, and the sequences judged duplicates, so every reader
+    (a rebuild later, a retried batch) gets the same verdict. In memory: a process restarted
+    between an event and its copy does not see it (the hash-chain read models still refuse
+    a second version by their own keys)."""
+
+    def __init__(self) -> None:
+        self._last: dict[int, int] = {}  # hash of (stream, aggregate) -> version << 40 | seq
+        self._found: dict[tuple[str, int], str] = {}  # (stream, seq) -> why
+        self._lock = threading.Lock()  # runners apply in threads of their own
+
+    def check(self, event: StoredEvent) -> str | None:
+        e = event.envelope
+        key = hash((event.stream, e.aggregate_type, e.aggregate_id))
+        with self._lock:
+            found = self._found.get((event.stream, event.seq))
+            if found is not None:
+                return found
+            last = self._last.get(key)
+            if last is not None and e.aggregate_version <= last >> 40 and event.seq > last & _SEQ:
+                why = (
+                    f"{DUPLICATE}: {e.aggregate_type}/{e.aggregate_id} version"
+                    f" {e.aggregate_version} ({e.event_id}) was already applied before seq"
+                    f" {event.seq}"
+                )
+                self._found[event.stream, event.seq] = why
+                return why
+            if last is None or event.seq > last & _SEQ:
+                self._last[key] = e.aggregate_version << 40 | event.seq
+            return None
+
+
+_SEQ = (1 << 40) - 1
+
+
+@dataclass
+class Trust:
+    """Context name -> its trusted keys (each with the last sequence it may sign, or None)."""
+
+    keys: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
+    verify_signatures: bool = True
+    _verifiers: dict[str, VerifyKey | None] = field(default_factory=dict, repr=False)
+    _verdicts: dict[bytes, tuple[EventEnvelope | None, str | None]] = field(
+        default_factory=dict, repr=False
+    )
+    duplicates: Duplicates = field(default_factory=Duplicates, repr=False)
+
+    @classmethod
+    def of(cls, trusted: Mapping[str, Iterable[str]], verify_signatures: bool = True) -> Trust:
+        return cls({c: key_bounds(keys) for c, keys in trusted.items()}, verify_signatures)
+
+    @property
+    def signatures(self) -> bool:
+        return self.verify_signatures and any(self.keys.values())
+
+    def _verifier(self, public: str) -> VerifyKey | None:
+        if public not in self._verifiers:
+            try:
+                self._verifiers[public] = _verify_key(public)
+            except (ValueError, binascii.Error):
+                self._verifiers[public] = None
+        return self._verifiers[public]
+
+    def content(self, data: bytes) -> tuple[EventEnvelope | None, str | None]:
+        """The envelope of stored bytes and what is wrong with them regardless of where they
+        are stored (undecodable, altered, a signature not over the hash): cached per bytes."""
+        verdict = self._verdicts.get(data)
+        if verdict is None:
+            verdict = self._judge(data)
+            if len(self._verdicts) >= _VERDICTS_MAX:
+                self._verdicts.clear()
+            self._verdicts[data] = verdict
+        return verdict
+
+    def _judge(self, data: bytes) -> tuple[EventEnvelope | None, str | None]:
+        try:
+            envelope = EventEnvelope.model_validate_json(data)
+        except ValidationError as exc:
+            return None, f"{UNDECODABLE}: not a valid event envelope ({exc.error_count()} errors)"
+        # Recomputed as sealing computes it (the canonical form of its JSON form).
+        if json_form_hash(envelope.model_dump(mode="json")) != envelope.hash:
+            return envelope, f"{ALTERED}: the stored hash does not match the event's content"
+        if envelope.signer is not None and envelope.signature is not None and self.signatures:
+            verifier = self._verifier(envelope.signer)
+            try:
+                if verifier is None:
+                    raise ValueError(envelope.signer)
+                verifier.verify(envelope.hash.encode(), base64.b64decode(envelope.signature))
+            except (ValueError, binascii.Error, BadSignatureError):
+                return envelope, f"{ALTERED}: the signature does not match the event's hash"
+        return envelope, None
+
+    def signer_problem(self, envelope: EventEnvelope, stream: str, seq: int) -> str | None:
+        """Whether the event's signer may sign at `seq` of `stream` (keys of its context)."""
+        if not self.signatures:
+            return None
+        if envelope.signer is None or envelope.signature is None:
+            return f"{UNSIGNED}: no service signature, not appended by the stream's service"
+        context = _CONTEXT_OF_STREAM.get(stream, envelope.context)
+        bounds = self.keys.get(context, {})
+        if envelope.signer not in bounds:
+            return f"{UNTRUSTED}: {envelope.signer} is not a key trusted for {context}"
+        last = bounds[envelope.signer]
+        if last is not None and seq > last:
+            return f"{UNTRUSTED}: {envelope.signer} was retired after {stream} seq {last}"
+        return None
+
+    def refusal(
+        self, data: bytes, stream: str, seq: int
+    ) -> tuple[EventEnvelope | None, str | None]:
+        envelope, problem = self.content(data)
+        if envelope is not None and problem is None:
+            problem = self.signer_problem(envelope, stream, seq)
+        return envelope, problem
+
+    def stored_problem(self, event: StoredEvent) -> str | None:
+        """For an already decoded event (an aggregate load): the same checks."""
+        if event.refused is not None:
+            return event.refused
+        envelope = event.envelope
+        return self.content(envelope.model_dump_json().encode())[1] or self.signer_problem(
+            envelope, event.stream, event.seq
+        )
+
+
+_VERDICTS_MAX = 20_000
+_default = Trust()  # the process's (a container's), unless a connection has its own
+_installed = False  # whether `_default` was installed (a container) or is the default
+_by_connection: weakref.WeakKeyDictionary[object, Trust] = weakref.WeakKeyDictionary()
+
+
+def configured(data: Path | None = None, environ: Mapping[str, str] | None = None) -> Trust:
+    """The keys `audit verify` trusts: `<data>/keys`, `GT_SIGNING_PUBLIC_KEYS`."""
+    env = os.environ if environ is None else environ
+    verify = env.get(VERIFY_ENV, "true").strip().lower() not in ("0", "false", "no", "off")
+    return Trust.of(trusted_keys(data, env), verify)
+
+
+def install(trust: Trust, *connections: object) -> Trust:
+    """The trust the readers on `connections` (NATS clients; none: every reader of this
+    process without one of its own) apply from now on (`bootstrap.parts`)."""
+    global _default, _installed
+    if connections:
+        for nc in connections:
+            _by_connection[nc] = trust
+    else:
+        _default, _installed = trust, True
+    if not trust.signatures:
+        log.warning(
+            "readers do not check signatures (%s)",
+            "turned off" if not trust.verify_signatures else "no trusted public keys",
+        )
+    return trust
+
+
+def duplicates_of(nc: object | None) -> Duplicates | None:
+    """The duplicates verdicts shared by the readers on `nc` once a trust was installed for
+    them (or for the process); None before (a test's connection: each runner keeps its own,
+    so tests reusing aggregate ids on one server never see each other's)."""
+    trust = _by_connection.get(nc) if nc is not None else None
+    if trust is None and _installed:
+        trust = _default
+    return trust.duplicates if trust is not None else None
+
+
+def trust_of(nc: object | None) -> Trust:
+    """The trust of the readers on NATS client `nc` (None: the process's)."""
+    if nc is None:
+        return _default
+    return _by_connection.get(nc, _default)
+
+
+def _placeholder(subject: str, stream: str) -> EventEnvelope:
+    """An envelope naming where undecodable bytes were stored (for parking and reports)."""
+    try:
+        context, aggregate_type, aggregate_id, event_type = parse_event_subject(subject)
+    except ValueError:
+        context, aggregate_type, aggregate_id, event_type = stream.lower(), "?", "?", "?"
+    # Never validated: the fields a parked row names, the rest absent.
+    return EventEnvelope.model_construct(  # type: ignore[call-arg]
+        event_id="?",
+        event_type=event_type,
+        context=context,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload={},
+    )
+
+
+def read_event(
+    trust: Trust, subject: str, stream: str, seq: int, data: bytes, traceparent: str | None = None
+) -> StoredEvent:
+    """The `StoredEvent` of a delivered message, never raising: what a reader may not take
+    as fact comes with `refused` set (and, undecodable, a placeholder envelope)."""
+    envelope, problem = trust.refusal(data, stream, seq)
+    if envelope is None:
+        envelope = _placeholder(subject, stream)
+    return StoredEvent(envelope, stream, seq, subject, traceparent, refused=problem)
+
+
+def refuse_untrusted(events: Iterable[StoredEvent], after: int = 0, *, nc: object = None) -> None:
+    """Raise `UntrustedHistory` naming the first event of an aggregate's history (as loaded,
+    or its events after version `after`) no reader may take as fact, or a version it
+    repeats."""
+    trust = trust_of(nc)
+    last = after
+    for event in events:
+        problem = trust.stored_problem(event)
+        version = event.envelope.aggregate_version
+        if problem is None and version <= last:
+            problem = f"{DUPLICATE}: version {version} follows version {last}"
+        if problem is not None:
+            e = event.envelope
+            raise UntrustedHistory(
+                f"{e.aggregate_type}/{e.aggregate_id}: its history holds {event.stream} seq"
+                f" {event.seq} ({e.event_type} {e.event_id}), {problem}; nothing is decided on"
+                " it until an operator removes or re-signs it (`audit verify` lists it)"
+            )
+        last = version
