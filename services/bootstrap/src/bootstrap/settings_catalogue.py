@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings
 from enrolment.app import EnrolmentSettings
 from eventstore.observability import ObservabilitySettings
 from eventstore.settings import NatsSettings
+from eventstore.signing import PUBLIC_KEYS_ENV
+from eventstore.trust import VERIFY_ENV
 from gateway.commandbus import CommandRetrySettings
 from gateway.process_config import HttpSettings
 from gateway.settings import GatewaySettings
@@ -30,26 +32,32 @@ CONNECTION = _env(NatsSettings, "nats_url", "nats_user", "nats_password", "strea
 OBSERVABILITY = _env(ObservabilitySettings)
 # What a service that appends through service_app reads besides: its signing key and cadence.
 SIGNING = _env(NatsSettings, "signing_seed", "checkpoint_interval")
+# The readers' trust (eventstore.trust), read by every process that reads events.
+READERS = {PUBLIC_KEYS_ENV, VERIFY_ENV}
 
 
 def settings_read_by(command: str) -> set[str]:
     """The variables `python -m bootstrap.serve <command>` reads."""
     readers: dict[str, set[str]] = {
-        "registry": CONNECTION | OBSERVABILITY | SIGNING,
+        "registry": CONNECTION | OBSERVABILITY | SIGNING | READERS,
         "enrolment": CONNECTION
         | OBSERVABILITY
         | SIGNING
+        | READERS
         | _env(EnrolmentSettings, "enrolment_database_url"),
         "notifier": CONNECTION
         | OBSERVABILITY
+        | READERS
         | _env(NotifierSettings) - _env(NatsSettings, "data_dir"),
         "gateway": CONNECTION
         | OBSERVABILITY
+        | READERS
         | _env(GatewaySettings)
         | _env(HttpSettings)
         | _env(CommandRetrySettings),
         "projector": CONNECTION
         | OBSERVABILITY
+        | READERS
         | _env(GatewaySettings, "database_url", "audit_database_url"),
         "reference-data": _env(NatsSettings, "nats_url", "nats_user", "nats_password")
         | _env(ObservabilitySettings, "log_format", "log_level"),
