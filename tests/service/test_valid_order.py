@@ -80,3 +80,42 @@ def test_imported_releases_are_recorded_as_given_not_decided_by_valid_time() -> 
     assert cmd.AmendContract.decided_by_valid_time
     assert not RecordImportedTenderRelease.decided_by_valid_time
     assert not RecordImportedContractRelease.decided_by_valid_time
+
+
+async def test_facts_another_process_recorded_out_of_order_are_folded_by_valid_time(
+    bus: InProcessBus, store: InMemoryEventStore, clock: FixedClock
+) -> None:
+    """review11: this process cached the contract at its signature; another process then
+    recorded June's change of the end and, learned late, January's. Both lie after the cached
+    latest day, but not in valid order among themselves: folded as recorded, the catch-up
+    took January's end as the current one and accepted an "extension" that shortened the
+    contract in every view, which a fresh process refused."""
+    from eventstore.serving import parse_reply
+    from tests.service.test_backdated_between_facts import signed_contract
+
+    await signed_contract(bus)
+    other = registry_service(store, clock)
+    await other.start()
+    for command_id, end, extent, day in (
+        ("june", date(2023, 3, 31), None, at(2021, 6, 1)),
+        ("january", date(2022, 9, 30), date(2025, 3, 31), at(2021, 1, 1)),
+    ):
+        amend = cmd.AmendContract(
+            command_id=command_id, contract_id="c1", summary="x", new_end_date=end,
+            new_max_extent_date=extent, occurred_at=day,
+        )  # fmt: skip
+        assert isinstance(parse_reply(await send(other, amend)), CommandAccepted)
+    # By day the end is June's 2023-03-31: an extension to 2023-01-31 is none.
+    replies = []
+    for command_id, service in (("cached", None), ("fresh", registry_service(store, clock))):
+        extend = cmd.ExtendContract(
+            command_id=command_id, contract_id="c1", new_end_date=date(2023, 1, 31),
+            occurred_at=at(2022, 2, 1),
+        )  # fmt: skip
+        if service is None:
+            replies.append(await bus.send(extend))
+        else:
+            await service.start()
+            replies.append(parse_reply(await send(service, extend)))
+    assert all(isinstance(r, CommandRejected) for r in replies), replies
+    assert [r.code for r in replies] == ["EXTENSION_NOT_LATER"] * 2  # type: ignore[union-attr]

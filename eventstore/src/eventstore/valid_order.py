@@ -109,13 +109,19 @@ def by_valid_time(events: Sequence[StoredEvent]) -> Sequence[StoredEvent]:
 
 def out_of_order(decider: Decider[Any], entry: CachedAggregate, newer: Sequence[Any]) -> bool:
     """Whether events stored after the cached head (another process's) land before its
-    latest valid day: then the aggregate is folded afresh, not continued."""
-    latest = entry.latest
-    return (
-        latest is not None
-        and ordered(decider)
-        and any(day_of(e.envelope.occurred_at) < day_of(latest) for e in newer)
-    )
+    latest valid day or before one another's: then the aggregate is folded afresh, not
+    continued."""
+    if not ordered(decider):
+        return False
+    # Out of order against the cached latest day, or among themselves (another process
+    # recorded June, then January learned late): a running maximum, not the cached day alone.
+    running = day_of(entry.latest) if entry.latest is not None else date.min
+    for event in newer:
+        day = day_of(event.envelope.occurred_at)
+        if day < running:
+            return True
+        running = day
+    return False
 
 
 def _key(event: StoredEvent) -> tuple[date, int]:
