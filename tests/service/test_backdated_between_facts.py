@@ -25,7 +25,7 @@ from audit.ocds.releases import ocid
 from contracts_schema.enrolment import commands as en
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry.values import ContractSupplier
-from contracts_schema.replies import CommandAccepted
+from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import CONTEXTS, ENROLMENT
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
@@ -48,7 +48,7 @@ from tests.integration.test_one_truth import (
     tender_answer,
 )
 from tests.service.bus import InProcessBus
-from tests.service.story import KPN, LNVT, freeze, plan, publish
+from tests.service.story import KPN, LNVT, VODAFONE, freeze, on, plan, publish
 
 PARTICIPANTS = """query ($asOf: Date) {
   tender(tenderId: "t1", asOf: $asOf) { participants { organisationCode enrolledOn status } }
@@ -426,3 +426,46 @@ async def test_a_programme_planning_dated_too_late_is_moved_earlier(
     assert body["data"]["programmes"] == [{"programmeId": "gt", "successorIds": ["gt2"]}]
     body = await gateway.query('query { programmes(asOf: "2020-01-31") { programmeId } }')
     assert body["data"]["programmes"] == []
+
+
+@pytest.mark.parametrize("late", ["review", "revision"])
+async def test_a_fact_learned_late_before_a_recorded_standstill_end_is_refused(
+    late: str, bus: InProcessBus
+) -> None:
+    """review11: a review started, or the award revised, before the recorded end of the
+    standstill would leave that end meaning nothing (every view then showed the standstill
+    running on while the owner said it had ended): refused, naming it."""
+    tender, lot = "gt-connect", "voice"
+    await published(bus)
+    await bus.accept(
+        cmd.RecordBids(
+            command_id="bids", tender_id=tender, lot_id=lot, bid_count=2,
+            bidder_ids=[KPN, VODAFONE], occurred_at=on(date(2019, 7, 1)),
+        )
+    )  # fmt: skip
+    await bus.accept(
+        cmd.DecideProvisionalAward(
+            command_id="award", tender_id=tender, lot_id=lot, supplier_ids=[KPN],
+            occurred_at=on(date(2019, 8, 1)),
+        )
+    )  # fmt: skip
+    await bus.accept(
+        cmd.RecordStandstillEnded(
+            command_id="ended", tender_id=tender, lot_id=lot, occurred_at=on(date(2019, 8, 22))
+        )
+    )
+    command: cmd.TenderCommand = (
+        cmd.StartReviewProceedings(
+            command_id="late", tender_id=tender, lot_id=lot, forum="Rechtbank",
+            occurred_at=on(date(2019, 8, 10)),
+        )
+        if late == "review"
+        else cmd.ReviseProvisionalAward(
+            command_id="late", tender_id=tender, lot_id=lot, supplier_ids=[VODAFONE],
+            reason="herbeoordeling", occurred_at=on(date(2019, 8, 15)),
+        )
+    )  # fmt: skip
+    reply = await bus.send(command)
+    assert isinstance(reply, CommandRejected), reply
+    assert reply.code == "LATER_FACT_NO_LONGER_APPLIES"
+    assert "StandstillEnded" in reply.message

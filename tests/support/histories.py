@@ -911,11 +911,16 @@ def _lot(
     cursor = decision
     if h.maybe(22):
         started = h.after(decision, 1, STANDSTILL_DAYS)
-        if h.maybe(50):
-            # Learned late: the standstill's end is recorded first, then the proceedings
-            # started during it are recorded with their (earlier) valid date.
-            standstill_ended(h.after(ends, 1, 5))
+        learned_late = h.maybe(50)
+        if learned_late:
+            # The standstill's end recorded first; proceedings a claimant started after it
+            # (the award still provisional) follow. Proceedings started during the standstill
+            # and learned only after its end was recorded cannot be: a standstill "ended
+            # without obstacle" has none pending (LATER_FACT_NO_LONGER_APPLIES).
+            end_day = h.after(ends, 1, 5)
+            standstill_ended(end_day)
             ended_recorded = True
+            started = h.after(end_day, 0, 10)
         emit(
             rg.StartReviewProceedings(
                 command_id=h.cid(f"review-{lot_id}"),

@@ -144,6 +144,21 @@ def _lot_problem(lot: LotState, event: DomainEvent, day: date) -> str | None:
                 )
             if tuple(event.supplier_ids) != lot.supplier_ids:
                 return f"lot {lot.lot_id} would be awarded to {list(lot.supplier_ids)}"
+        case ae.StandstillEnded():
+            # Decided with no review pending, after the standstill, and its day is the fact.
+            if lot.review_pending:
+                return f"review proceedings on lot {lot.lot_id} would be pending"
+            if lot.standstill_ended:
+                return f"the standstill of lot {lot.lot_id} would have ended already"
+            if event.ended_on != lot.standstill_ends_on:
+                return (
+                    f"it ended a standstill running until {event.ended_on}, which would run"
+                    f" until {lot.standstill_ends_on}"
+                )
+            if lot.standstill_ends_on is not None and day <= lot.standstill_ends_on:
+                return (
+                    f"the standstill of lot {lot.lot_id} would run until {lot.standstill_ends_on}"
+                )
         case ae.ProvisionalAwardRevised() if tuple(event.previous_supplier_ids) != lot.supplier_ids:
             return f"lot {lot.lot_id} would be awarded to {list(lot.supplier_ids)}"
         case ae.ProvisionalAwardWithdrawn() if tuple(event.supplier_ids) != lot.supplier_ids:

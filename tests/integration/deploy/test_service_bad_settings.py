@@ -34,6 +34,6 @@ def test_a_bad_setting_is_named_in_one_line(
         timeout=60,
     )
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith("bad configuration: "), done.stderr
+    assert "bad configuration: " in done.stderr, done.stderr
     assert said in done.stderr
     assert "Traceback" not in done.stderr

@@ -22,7 +22,7 @@ import yaml
 
 from eventstore.nats_launcher import free_port
 from eventstore.pg_launcher import PostgresCluster
-from eventstore.signing import new_seed
+from eventstore.signing import EventSigner, new_seed
 from gateway.auth import Role, issue_token
 from gateway.settings import GatewaySettings
 from notifier.nats_accounts import DEV_CALLOUT_SEED, dev_environment
@@ -45,6 +45,11 @@ SECRETS = {
     # Each service signs what it appends with its own key (docs/security.md).
     **{f"GT_{service.upper()}_SIGNING_SEED": new_seed() for service in SIGNERS},
 }
+# ... and every reader checks those signatures with the public keys.
+SECRETS["GT_SIGNING_PUBLIC_KEYS"] = ",".join(
+    f"{service}={EventSigner(SECRETS[f'GT_{service.upper()}_SIGNING_SEED']).public_key}"
+    for service in SIGNERS
+)
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}")
 
 

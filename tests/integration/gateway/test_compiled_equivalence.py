@@ -234,7 +234,6 @@ def documents(ids: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
         (PAGES, {"from": f, "to": t, "first": 3}),
         (PAGES, {"from": f, "to": t, "first": 0}),
         (PAGES, {"from": ids["mid"], "to": t}),
-        (PAGES, {"from": t, "to": f}),
         (LAST_CURSOR, {"from": f, "to": t}),
         (PAST, {"from": f, "to": t, "asOf": "2019-06-01"}),
         (PAST, {"from": f, "to": t, "knownAt": "2019-06-01T12:00:00+02:00"}),
@@ -257,6 +256,7 @@ def documents(ids: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
             for with_, without in ((True, False), (False, True), (True, True), (False, False))
         ),
         # PLANNED: the documents above
+        (PAGES, {"from": t, "to": f}),  # a range ending before it starts: refused alike
         (EVENTS, {"first": -1}),
         (EVENTS, {"f": {"context": "NOWHERE"}}),
         (EXPIRING, {"from": f}),  # a variable missing
@@ -281,7 +281,7 @@ async def test_every_document_answers_the_same_compiled_and_plain_as_every_role(
                 assert (after > before) == (i < PLANNED), (query, variables)
 
 
-PLANNED = 31  # the first documents, answered by plans when a coordinator asks
+PLANNED = 30  # the first documents, answered by plans when a coordinator asks
 
 
 async def test_the_bench_queries_are_answered_by_their_plans(pair: Pair) -> None:
