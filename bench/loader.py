@@ -63,7 +63,14 @@ class LoadResult:
 
 # Each context's key for this run: `python -m bench` signs the history as the services sign
 # theirs, and its readers check it as they check theirs (`reader_trust`).
-SIGNERS = {name: EventSigner(new_seed()) for name in CONTEXTS}
+SEEDS = {name: new_seed() for name in (*CONTEXTS, "bench")}
+SIGNERS = {name: EventSigner(seed) for name, seed in SEEDS.items()}
+
+
+def public_keys() -> str:
+    """GT_SIGNING_PUBLIC_KEYS naming this run's keys: a system the bench starts over the
+    loaded history trusts them beside its own."""
+    return ",".join(f"{name}={signer.public_key}" for name, signer in SIGNERS.items())
 
 
 def reader_trust() -> Trust:

@@ -36,6 +36,7 @@ from nats.aio.client import Client as NATS
 from bench.config import Config
 from bench.figures import Figure, latency_ms, percentile
 from bench.history.model import History
+from bench.loader import SEEDS, SIGNERS, public_keys
 from bench.workload import (
     BENCH,
     COMMANDS,
@@ -52,6 +53,7 @@ from eventstore.clock import SystemClock
 from eventstore.records import CommandMetadata, NewEvent
 from eventstore.service_app import serve_in_process, server_url
 from eventstore.serving import send_command
+from eventstore.signing import PUBLIC_KEYS_ENV
 from eventstore.store import EventStore
 
 DAY0 = date(2020, 1, 1)
@@ -74,7 +76,8 @@ def signed_contracts(history: History) -> list[tuple[str, datetime]]:
 
 async def run(client: NATS, service_nc: NATS, config: Config, history: History) -> list[Figure]:
     clock = SystemClock()
-    store = EventStore(service_nc, clock)
+    # Signed as each service signs what it appends (the readers refuse an unsigned history).
+    store = EventStore(service_nc, clock, signers=SIGNERS)
     # The containers' FastStream subscriber, with room for the benchmark's concurrency.
     broker = await serve_in_process(
         service_nc,
@@ -256,6 +259,8 @@ def registry_processes(
     them), each with its metrics port."""
     data = Path(tempfile.mkdtemp(prefix="bench-registry-"))
     env = {**os.environ, "GT_NATS_URL": nats_url, "GT_DATA_DIR": str(data)}
+    # Signing as the bench signs (its readers refuse what their context's key did not sign).
+    env |= {"GT_SIGNING_SEED": SEEDS["registry"], PUBLIC_KEYS_ENV: public_keys()}
     logs = [data / f"registry-{i}.log" for i in range(count)]
     ports = [free_port() for _ in logs]
     processes = [

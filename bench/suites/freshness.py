@@ -44,6 +44,7 @@ from sqlalchemy import text
 from bench.context import BenchContext
 from bench.figures import Figure, latency_ms, not_measured
 from bench.gateway_app import coordinator_token, settings
+from bench.loader import public_keys
 from bench.workload import ensure_raw_stream
 from bootstrap.system import System
 from contracts_schema.registry import commands as cmd
@@ -52,6 +53,7 @@ from eventstore.collector import keep_full_collections_short, uninstall
 from eventstore.commands import parse_consistency_token
 from eventstore.projection_news import SUBJECT_PREFIX, News
 from eventstore.serving import send_command
+from eventstore.signing import PUBLIC_KEYS_ENV
 from eventstore.sql import make_engine
 from gateway.projections import ContractsProjection
 from gateway.readmodels import AUDIT_HISTORY
@@ -373,6 +375,10 @@ async def run(ctx: BenchContext) -> list[Figure]:
     probes, loaded = contracts[::2], contracts[1::2]  # the load never touches a probe's contract
     secret = secrets.token_hex(32)
     data_dir = Path(tempfile.mkdtemp(prefix="bench-fresh-"))
+    # The system's readers trust the keys the bench signed the loaded history with, beside
+    # the keys its services make in `data_dir` (its child processes inherit both).
+    given_keys = os.environ.get(PUBLIC_KEYS_ENV)
+    os.environ[PUBLIC_KEYS_ENV] = ",".join(filter(None, (given_keys, public_keys())))
     system = System(
         ctx.service_nc,
         data_dir,
@@ -385,7 +391,13 @@ async def run(ctx: BenchContext) -> list[Figure]:
         # process of their own.
         service_processes=True,
     )
-    await system.start()
+    try:
+        await system.start()
+    finally:
+        if given_keys is None:
+            os.environ.pop(PUBLIC_KEYS_ENV, None)
+        else:
+            os.environ[PUBLIC_KEYS_ENV] = given_keys
     assert system.gateway_url is not None
     assert system.read is not None
     started = time.perf_counter()
