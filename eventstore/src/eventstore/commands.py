@@ -399,9 +399,7 @@ class CommandService:
                                 route,
                                 command,
                                 context,
-                                lambda: self._store.load(
-                                    decider.context, decider.aggregate_type, aggregate_id
-                                ),
+                                lambda: self._load_checked(decider, aggregate_id),
                                 self.event_model,
                             )
                             entry, decided = backdated.entry, backdated.events
@@ -507,6 +505,13 @@ class CommandService:
             f" (more than {_minutes(self._future_tolerance)} after now,"
             f" {self._clock.now().isoformat()}); record a fact once it has happened",
         )
+
+    async def _load_checked(self, decider: Decider[Any], aggregate_id: str) -> AggregateHistory:
+        """The aggregate's history as stored, refused when it holds a forged or altered event
+        (as `_load_aggregate` refuses it): a backdated decision reads it afresh."""
+        history = await self._store.load(decider.context, decider.aggregate_type, aggregate_id)
+        refuse_untrusted(history.events, nc=getattr(self._store, "nc", None))
+        return history
 
     async def _load_aggregate(
         self, decider: Decider[Any], aggregate_id: str, transient_until: float
