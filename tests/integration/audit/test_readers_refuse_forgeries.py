@@ -242,3 +242,30 @@ async def test_undecodable_bytes_are_parked_and_the_stream_goes_on(
     assert [e for e in events if e["stream"] == REGISTRY.stream] == [
         {"stream": "REGISTRY", "sequence": 2, "eventType": "ProgrammePlanned", "aggregateId": "GT2"}
     ], events
+
+
+async def test_a_backdated_command_is_refused_on_a_history_forged_after_the_cached_head(
+    system: System, client: httpx.AsyncClient, nats_client: NATS, tmp_path: Path
+) -> None:
+    """A command dated before its aggregate's latest valid day loads the history afresh to
+    decide on its day: that load is checked as every load is. Before, an event stored after
+    the cached head was folded unchecked on that path (the refusal was a rule's, about a
+    forged fact taken as recorded)."""
+    code = "GM0002"
+    for mutation, name, day in ((REGISTER, code, "2020-01-01"), (RENAME, "Twee", "2022-01-01")):
+        command = {"commandId": f"{name}-{day}", "code": code, "name": name}
+        command["occurredAt"] = f"{day}T12:00:00Z"
+        if mutation is REGISTER:
+            command["kind"] = "MUNICIPALITY"
+        answer = await gql(client, system, mutation, {"i": command})
+        assert next(iter(answer.values()))["__typename"] == "CommandSucceeded", answer
+    last, raw = await last_event(nats_client, system, code)  # the cache's head
+    ack = await nats_client.jetstream().publish(
+        last.subject, unsigned(last, raw, tmp_path), stream=ENROLMENT.stream
+    )
+    command = {"commandId": "backdated", "code": code, "name": "Deux"}
+    command["occurredAt"] = "2021-01-01T12:00:00Z"
+    refused = (await gql(client, system, RENAME, {"i": command}))["renameOrganisation"]
+    assert refused["__typename"] == "DomainError", refused
+    assert refused["code"] == "UNTRUSTED_HISTORY", refused
+    assert f"{ENROLMENT.stream} seq {ack.seq}" in refused["message"], refused
