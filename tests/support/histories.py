@@ -1123,7 +1123,7 @@ def _term_change_learned_late(
     if not (isinstance(change, rg.AmendContract) and change.new_end_date and extent):
         return None
     on = valid_on(change)
-    if (on - previous).days < 2 or not h.maybe(40):
+    if (on - previous).days < 2 or not h.maybe(80):
         return None
     return rg.AmendContract(
         command_id=h.cid(f"amend-end-late-{contract_id}"),
