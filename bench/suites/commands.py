@@ -60,18 +60,23 @@ DAY0 = date(2020, 1, 1)
 MakeCommand = Callable[[int, int, int], Command]  # (concurrency, worker, i) -> command
 
 
-def signed_contracts(history: History) -> list[tuple[str, datetime]]:
-    """Contracts of the history that were never terminated, with their signature day."""
-    signed: dict[str, datetime] = {}
-    terminated: set[str] = set()
+def running_contracts(history: History) -> list[tuple[str, datetime]]:
+    """Contracts of the history still running at its end (signed, never expired nor
+    terminated), each with the latest valid time among its facts: an amendment dated then is
+    accepted and decided on the cached fold, as nearly every command is (`valid_order`). (One
+    dated on the signature day, before a later expiry or amendment, is backdated: decided on a
+    fresh load of the history, and refused where the contract has expired since.)"""
+    latest: dict[str, datetime] = {}
+    ended: set[str] = set()
     for commit in history.commits:
+        if commit.aggregate_type != "contract":
+            continue
         for e in commit.events:
-            if e.event_type == "ContractSigned":
-                day = date.fromisoformat(str(e.payload["signed_on"])[:10])
-                signed[e.payload["contract_id"]] = datetime.combine(day, time(12), tzinfo=UTC)
-            elif e.event_type == "ContractTerminated":
-                terminated.add(e.payload["contract_id"])
-    return sorted((k, v) for k, v in signed.items() if k not in terminated)
+            if e.event_type in ("ContractExpired", "ContractTerminated"):
+                ended.add(commit.aggregate_id)
+            if commit.aggregate_id not in latest or e.occurred_at > latest[commit.aggregate_id]:
+                latest[commit.aggregate_id] = e.occurred_at
+    return sorted((k, v) for k, v in latest.items() if k not in ended)
 
 
 async def run(client: NATS, service_nc: NATS, config: Config, history: History) -> list[Figure]:
@@ -85,7 +90,7 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
         max_workers=256,
     )
     await ensure_raw_stream(client.jetstream())
-    contracts = signed_contracts(history)
+    contracts = running_contracts(history)
 
     def bench_command(c: int, w: int, i: int) -> Command:
         return AmendContract(
@@ -98,12 +103,12 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
     def registry_command(c: int, w: int, i: int) -> Command:
         # Each worker owns its own contracts (w, w + c, ...): no write conflicts by design.
         mine = contracts[w::c] or contracts[w % len(contracts) :: len(contracts)]
-        contract_id, signed_on = mine[(i // c) % len(mine)]
+        contract_id, latest = mine[(i // c) % len(mine)]
         return cmd.AmendContract(
             command_id=f"reg-amend-{c}-{i}",
             contract_id=contract_id,
             summary="indexation",
-            occurred_at=signed_on,
+            occurred_at=latest,
         )
 
     figures: list[Figure] = []
@@ -436,10 +441,12 @@ async def level(
         )
     if route.startswith("registry AmendContract"):
         # The issue's targets: p50 <= 5x raw at concurrency 1, throughput >= 0.3x raw at 64.
+        # Met only with every command accepted: a refusal is not the route measured, and the
+        # baseline publishes only what was appended.
         if c == 1:
             figures[1].target = "<= 5x raw publish"
-            figures[1].target_met = ours["p50_ms"] <= 5 * theirs["p50_ms"]
+            figures[1].target_met = not rejected and ours["p50_ms"] <= 5 * theirs["p50_ms"]
         if c >= 64:
             figures[0].target = ">= 0.3x raw publish"
-            figures[0].target_met = commands.rate >= 0.3 * raw.rate
+            figures[0].target_met = not rejected and commands.rate >= 0.3 * raw.rate
     return figures
