@@ -24,10 +24,9 @@ from datetime import date, datetime, timedelta
 from bench import infra
 from bench.history.generator import generate
 from bench.loader import SIGNERS, load_history, reader_trust
-from bench.suites.commands import running_contracts
+from bench.suites.commands import registry_amendment, running_contracts
 from bench.workload import BENCH, COMMANDS, AmendContract
 from bootstrap.parts import command_service, registry_service
-from contracts_schema.registry import commands as registry_commands
 from contracts_schema.subjects import REGISTRY
 from eventstore.clock import SystemClock
 from eventstore.collector import freeze_start_up, tune_for_serving
@@ -82,15 +81,8 @@ async def measure(n: int, concurrency: int = 1) -> tuple[float, float, str]:
 
                 async def amend(i: int) -> None:
                     if registry:  # each sender on its own contracts, as in the suite
-                        w = i % concurrency
-                        mine = contracts[w::concurrency] or contracts
-                        contract_id, latest = mine[(i // concurrency) % len(mine)]
-                        reg = registry_commands.AmendContract(
-                            command_id=f"cost-{i}",
-                            contract_id=contract_id,
-                            summary="indexation",
-                            occurred_at=latest,
-                        )
+                        reg = registry_amendment(contracts, concurrency, i % concurrency, i)
+                        reg = reg.model_copy(update={"command_id": f"cost-{i}"})
                         reply = await send_command(client, REGISTRY, reg, actor="bench")
                         assert reply.status == "accepted", reply
                         return

@@ -79,6 +79,21 @@ def running_contracts(history: History) -> list[tuple[str, datetime]]:
     return sorted((k, v) for k, v in latest.items() if k not in ended)
 
 
+def registry_amendment(
+    contracts: Sequence[tuple[str, datetime]], c: int, w: int, i: int
+) -> Command:
+    """Command i of worker w of c (`running_contracts`): each worker owns its own contracts
+    (w, w + c, ...), no write conflicts by design (more workers than contracts share them)."""
+    mine = contracts[w::c] or contracts[w % len(contracts) :: len(contracts)]
+    contract_id, latest = mine[(i // c) % len(mine)]
+    return cmd.AmendContract(
+        command_id=f"reg-amend-{c}-{i}",
+        contract_id=contract_id,
+        summary="indexation",
+        occurred_at=latest,
+    )
+
+
 async def run(client: NATS, service_nc: NATS, config: Config, history: History) -> list[Figure]:
     clock = SystemClock()
     # Signed as each service signs what it appends (the readers refuse an unsigned history).
@@ -100,16 +115,7 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
             amended_on=DAY0 + timedelta(days=i),
         )
 
-    def registry_command(c: int, w: int, i: int) -> Command:
-        # Each worker owns its own contracts (w, w + c, ...): no write conflicts by design.
-        mine = contracts[w::c] or contracts[w % len(contracts) :: len(contracts)]
-        contract_id, latest = mine[(i // c) % len(mine)]
-        return cmd.AmendContract(
-            command_id=f"reg-amend-{c}-{i}",
-            contract_id=contract_id,
-            summary="indexation",
-            occurred_at=latest,
-        )
+    registry_command = functools.partial(registry_amendment, contracts)
 
     figures: list[Figure] = []
     reader = EventStore(client, clock)
