@@ -49,5 +49,5 @@ async def test_every_registry_amendment_the_suite_sends_is_accepted_on_the_cache
         meta = CommandMetadata(command.command_id, "bench", command.command_id)
         reply = await service.execute(service.route("AmendContract"), command, meta)
         if not isinstance(reply, CommandAccepted):
-            refused.append((command.contract_id, reply.code))
+            refused.append((command.command_id, reply.code))
     assert refused == []
