@@ -224,9 +224,9 @@ async def by_length(client: NATS, store: EventStore, config: Config) -> list[Fig
 
         # The cold command reads and checks every signature of 10,000 events: on a busy
         # machine that took longer than a request's 10 s (the suite failed, all figures lost).
-        cold = functools.partial(amend, timeout=COLD_TIMEOUT)
+        loading = functools.partial(amend, timeout=COLD_TIMEOUT)
 
-        first = await closed_loop(1, 1, cold)  # loads, checks and folds the whole history once
+        first = await closed_loop(1, 1, loading)  # loads, checks and folds the whole history once
         cold[length] = first.latencies[0] * 1000
         run = await closed_loop(1, n, lambda w, i: amend(w, i + 1))
         p50[length] = percentile(run.latencies, 50) * 1000
