@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 
 from bench import infra
 from bench.history.generator import generate
+from bench.history.model import History
 from bench.loader import SIGNERS, load_history, reader_trust
 from bench.suites.commands import registry_amendment, running_contracts
 from bench.workload import BENCH, COMMANDS, AmendContract
@@ -67,7 +68,11 @@ async def measure(n: int, concurrency: int = 1) -> tuple[float, float, str]:
             if registry:
                 install(reader_trust(), client, svc)  # readers check signatures, as deployed
                 history = generate(2026, int(os.environ.get("HISTORY", "20000")))
-                await load_history(client, history, signers=SIGNERS)
+                # Only the contracts' commits: all an amendment's decision reads.
+                contract_commits = [c for c in history.commits if c.aggregate_type == "contract"]
+                await load_history(
+                    client, History(history.seed, tuple(contract_commits)), signers=SIGNERS
+                )
                 contracts = running_contracts(history)
                 store = EventStore(svc, clock, signers=SIGNERS)
                 service = registry_service(store, clock)
