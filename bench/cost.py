@@ -19,16 +19,22 @@ import pstats
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bench import infra
+from bench.history.generator import generate
+from bench.history.model import History
+from bench.loader import SIGNERS, load_history, reader_trust
+from bench.suites.commands import registry_amendment, running_contracts
 from bench.workload import BENCH, COMMANDS, AmendContract
-from bootstrap.parts import command_service
+from bootstrap.parts import command_service, registry_service
+from contracts_schema.subjects import REGISTRY
 from eventstore.clock import SystemClock
 from eventstore.collector import freeze_start_up, tune_for_serving
 from eventstore.service_app import event_loop_factory, serve_in_process
 from eventstore.serving import send_command
 from eventstore.store import EventStore
+from eventstore.trust import install
 
 COMMANDS_MEASURED = 2_000
 # Own time in the profile, grouped by where the code lives (first match wins).
@@ -57,15 +63,34 @@ async def measure(n: int, concurrency: int = 1) -> tuple[float, float, str]:
     with infra.nats_server() as server:
         async with infra.connected(server.url) as client, infra.connected(server.url) as svc:
             clock = SystemClock()
-            broker = await serve_in_process(
-                svc, [command_service(COMMANDS, EventStore(svc, clock), clock)]
-            )
+            contracts: list[tuple[str, datetime]] = []
+            registry = os.environ.get("ROUTE") == "registry"
+            if registry:
+                install(reader_trust(), client, svc)  # readers check signatures, as deployed
+                history = generate(2026, int(os.environ.get("HISTORY", "20000")))
+                # Only the contracts' commits: all an amendment's decision reads.
+                contract_commits = [c for c in history.commits if c.aggregate_type == "contract"]
+                await load_history(
+                    client, History(history.seed, tuple(contract_commits)), signers=SIGNERS
+                )
+                contracts = running_contracts(history)
+                store = EventStore(svc, clock, signers=SIGNERS)
+                service = registry_service(store, clock)
+            else:
+                service = command_service(COMMANDS, EventStore(svc, clock), clock)
+            broker = await serve_in_process(svc, [service])
             if os.environ.get("GC") != "default":  # as a service process (`run_app`)
                 tune_for_serving()
                 freeze_start_up()
             try:
 
                 async def amend(i: int) -> None:
+                    if registry:  # each sender on its own contracts, as in the suite
+                        reg = registry_amendment(contracts, concurrency, i % concurrency, i)
+                        reg = reg.model_copy(update={"command_id": f"cost-{i}"})
+                        reply = await send_command(client, REGISTRY, reg, actor="bench")
+                        assert reply.status == "accepted", reply
+                        return
                     command = AmendContract(
                         command_id=f"cost-{i}",
                         contract_id=f"cost-{i % concurrency}",
@@ -89,6 +114,8 @@ async def measure(n: int, concurrency: int = 1) -> tuple[float, float, str]:
                     )
 
                 warm = 50 * concurrency  # warm: the aggregates cached, the connections busy
+                if registry:  # every contract taken once
+                    warm = max(warm, len(contracts) + concurrency)
                 await amend_all(0, warm)
                 cpu, wall = time.process_time(), time.perf_counter()
                 await amend_all(warm, warm + n)

@@ -34,7 +34,7 @@ from pathlib import Path
 from nats.aio.client import Client as NATS
 
 from bench.config import Config
-from bench.figures import Figure, latency_ms, percentile
+from bench.figures import Figure, latency_ms, not_measured, percentile
 from bench.history.model import History
 from bench.loader import SEEDS, SIGNERS, public_keys
 from bench.workload import (
@@ -60,18 +60,38 @@ DAY0 = date(2020, 1, 1)
 MakeCommand = Callable[[int, int, int], Command]  # (concurrency, worker, i) -> command
 
 
-def signed_contracts(history: History) -> list[tuple[str, datetime]]:
-    """Contracts of the history that were never terminated, with their signature day."""
-    signed: dict[str, datetime] = {}
-    terminated: set[str] = set()
+def running_contracts(history: History) -> list[tuple[str, datetime]]:
+    """Contracts of the history still running at its end (signed, never expired nor
+    terminated), each with the latest valid time among its facts: an amendment dated then is
+    accepted and decided on the cached fold, as nearly every command is (`valid_order`). (One
+    dated on the signature day, before a later expiry or amendment, is backdated: decided on a
+    fresh load of the history, and refused where the contract has expired since.)"""
+    latest: dict[str, datetime] = {}
+    ended: set[str] = set()
     for commit in history.commits:
+        if commit.aggregate_type != "contract":
+            continue
         for e in commit.events:
-            if e.event_type == "ContractSigned":
-                day = date.fromisoformat(str(e.payload["signed_on"])[:10])
-                signed[e.payload["contract_id"]] = datetime.combine(day, time(12), tzinfo=UTC)
-            elif e.event_type == "ContractTerminated":
-                terminated.add(e.payload["contract_id"])
-    return sorted((k, v) for k, v in signed.items() if k not in terminated)
+            if e.event_type in ("ContractExpired", "ContractTerminated"):
+                ended.add(commit.aggregate_id)
+            if commit.aggregate_id not in latest or e.occurred_at > latest[commit.aggregate_id]:
+                latest[commit.aggregate_id] = e.occurred_at
+    return sorted((k, v) for k, v in latest.items() if k not in ended)
+
+
+def registry_amendment(
+    contracts: Sequence[tuple[str, datetime]], c: int, w: int, i: int
+) -> Command:
+    """Command i of worker w of c (`running_contracts`): each worker owns its own contracts
+    (w, w + c, ...), no write conflicts by design (more workers than contracts share them)."""
+    mine = contracts[w::c] or contracts[w % len(contracts) :: len(contracts)]
+    contract_id, latest = mine[(i // c) % len(mine)]
+    return cmd.AmendContract(
+        command_id=f"reg-amend-{c}-{i}",
+        contract_id=contract_id,
+        summary="indexation",
+        occurred_at=latest,
+    )
 
 
 async def run(client: NATS, service_nc: NATS, config: Config, history: History) -> list[Figure]:
@@ -85,7 +105,7 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
         max_workers=256,
     )
     await ensure_raw_stream(client.jetstream())
-    contracts = signed_contracts(history)
+    contracts = running_contracts(history)
 
     def bench_command(c: int, w: int, i: int) -> Command:
         return AmendContract(
@@ -95,16 +115,7 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
             amended_on=DAY0 + timedelta(days=i),
         )
 
-    def registry_command(c: int, w: int, i: int) -> Command:
-        # Each worker owns its own contracts (w, w + c, ...): no write conflicts by design.
-        mine = contracts[w::c] or contracts[w % len(contracts) :: len(contracts)]
-        contract_id, signed_on = mine[(i // c) % len(mine)]
-        return cmd.AmendContract(
-            command_id=f"reg-amend-{c}-{i}",
-            contract_id=contract_id,
-            summary="indexation",
-            occurred_at=signed_on,
-        )
+    registry_command = functools.partial(registry_amendment, contracts)
 
     figures: list[Figure] = []
     reader = EventStore(client, clock)
@@ -114,7 +125,12 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
             figures += await level(
                 client, reader, REGISTRY, "registry AmendContract", registry_command, c, config
             )
-        figures += await by_length(client, store, config)
+        try:
+            figures += await by_length(client, store, config)
+        except Exception as exc:  # the figures above stay (a busy machine timed one out)
+            figures.append(
+                not_measured("commands", "bench route by aggregate length", "ms", "", f"{exc!r}")
+            )
     finally:
         await broker.stop()
     # The registry in processes of its own (the in-process one above is gone): 1, then 2.
@@ -122,35 +138,46 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
     # operation; the in-process figures above ran warm too).
     top = max(config.concurrencies)
     nats_pid = broker_pid(client)
-    for processes in (1, 2):
-        with registry_processes(server_url(client), processes) as running:
-            await wait_served(client)
-            label = f"registry AmendContract, {processes} service process{'es' * (processes > 1)}"
-
-            def own_ids(c: int, w: int, i: int, p: int = processes, tag: str = "") -> Command:
-                command = registry_command(c, w, i)
-                update = {"command_id": f"{tag}p{p}-{command.command_id}"}
-                return command.model_copy(update=update)
-
-            async def warm(w: int, i: int, p: int = processes) -> None:
-                await send_command(client, REGISTRY, own_ids(top, w, i, p, "warm-"), actor="bench")
-
-            await closed_loop(top, len(contracts), warm)
-            pids = [p.pid for p, _port in running]
-            ports = [port for _p, port in running]
-            for c in (1, top):
-                figures += await level(
-                    client,
-                    reader,
-                    REGISTRY,
-                    label,
-                    own_ids,
-                    c,
-                    config,
-                    pids,
-                    nats_pid,
-                    functools.partial(append_conflicts, ports),
+    try:
+        for processes in (1, 2):
+            with registry_processes(server_url(client), processes) as running:
+                await wait_served(client)
+                label = (
+                    f"registry AmendContract, {processes} service process{'es' * (processes > 1)}"
                 )
+
+                def own_ids(c: int, w: int, i: int, p: int = processes, tag: str = "") -> Command:
+                    command = registry_command(c, w, i)
+                    update = {"command_id": f"{tag}p{p}-{command.command_id}"}
+                    return command.model_copy(update=update)
+
+                async def warm(w: int, i: int, p: int = processes) -> None:
+                    await send_command(
+                        client, REGISTRY, own_ids(top, w, i, p, "warm-"), actor="bench"
+                    )
+
+                await closed_loop(top, len(contracts), warm)
+                pids = [p.pid for p, _port in running]
+                ports = [port for _p, port in running]
+                for c in (1, top):
+                    figures += await level(
+                        client,
+                        reader,
+                        REGISTRY,
+                        label,
+                        own_ids,
+                        c,
+                        config,
+                        pids,
+                        nats_pid,
+                        functools.partial(append_conflicts, ports),
+                    )
+    except Exception as exc:  # the in-process figures above stay (a busy machine)
+        figures.append(
+            not_measured(
+                "commands", "registry AmendContract in service processes", "cmd/s", "", f"{exc!r}"
+            )
+        )
     return figures
 
 
@@ -173,6 +200,8 @@ def broker_pid(client: NATS) -> int | None:
 
 LENGTHS = (10, 100, 1_000, 10_000)
 PREFILL_BATCH = 100  # events per atomic append while building the long aggregates
+START_TIMEOUT = 180.0  # seconds a registry process may take to start (60 was short when busy)
+COLD_TIMEOUT = 120.0  # seconds the first command on a long aggregate may take
 
 
 async def by_length(client: NATS, store: EventStore, config: Config) -> list[Figure]:
@@ -197,18 +226,24 @@ async def by_length(client: NATS, store: EventStore, config: Config) -> list[Fig
             await store.append(history, events, meta)
             history = await store.load(BENCH, "contract", contract_id)
 
-        async def amend(_w: int, i: int, contract_id: str = contract_id) -> None:
+        async def amend(
+            _w: int, i: int, contract_id: str = contract_id, timeout: float = 10.0
+        ) -> None:
             command = AmendContract(
                 command_id=f"{contract_id}-{i}",
                 contract_id=contract_id,
                 summary="indexation",
                 amended_on=DAY0 + timedelta(days=i),
             )
-            reply = await send_command(client, BENCH, command, actor="bench")
+            reply = await send_command(client, BENCH, command, actor="bench", timeout=timeout)
             if reply.status != "accepted":
                 raise RuntimeError(f"{command.command_id}: {reply}")
 
-        first = await closed_loop(1, 1, amend)  # loads and folds the whole history once
+        # The cold command reads and checks every signature of 10,000 events: on a busy
+        # machine that took longer than a request's 10 s (the suite failed, all figures lost).
+        loading = functools.partial(amend, timeout=COLD_TIMEOUT)
+
+        first = await closed_loop(1, 1, loading)  # loads, checks and folds the whole history once
         cold[length] = first.latencies[0] * 1000
         run = await closed_loop(1, n, lambda w, i: amend(w, i + 1))
         p50[length] = percentile(run.latencies, 50) * 1000
@@ -273,7 +308,7 @@ def registry_processes(
         for log, port in zip(logs, ports, strict=True)
     ]
     try:
-        deadline = clock_time.monotonic() + 60
+        deadline = clock_time.monotonic() + START_TIMEOUT
         while not all("started successfully" in log.read_text(errors="replace") for log in logs):
             if clock_time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"registry processes did not start: see {data}")
@@ -436,10 +471,12 @@ async def level(
         )
     if route.startswith("registry AmendContract"):
         # The issue's targets: p50 <= 5x raw at concurrency 1, throughput >= 0.3x raw at 64.
+        # Met only with every command accepted: a refusal is not the route measured, and the
+        # baseline publishes only what was appended.
         if c == 1:
             figures[1].target = "<= 5x raw publish"
-            figures[1].target_met = ours["p50_ms"] <= 5 * theirs["p50_ms"]
+            figures[1].target_met = not rejected and ours["p50_ms"] <= 5 * theirs["p50_ms"]
         if c >= 64:
             figures[0].target = ">= 0.3x raw publish"
-            figures[0].target_met = commands.rate >= 0.3 * raw.rate
+            figures[0].target_met = not rejected and commands.rate >= 0.3 * raw.rate
     return figures
