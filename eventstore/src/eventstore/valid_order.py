@@ -153,6 +153,11 @@ async def decide(
     day = context.valid_on
     stored = in_valid_order(decider, history.events)
     typed = [(_key(e)[0], decode(e)) for e in stored]
+    if history.events_of_command(command.command_id):
+        # Decided already (by another process, after this one cached the aggregate): a retry
+        # is answered with the events it appended (`entry.commands`), never decided again.
+        state = reduce(decider.evolve, (e for _, e in typed), decider.initial)
+        return Decided(CachedAggregate.of(history, state), (), state)
     cut = sum(1 for event_day, _ in typed if event_day <= day)
     try:
         before = reduce(decider.evolve, (e for _, e in typed[:cut]), decider.initial)
