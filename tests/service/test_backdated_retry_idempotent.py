@@ -76,7 +76,7 @@ JANUARY = cmd.AmendContract(
 
 
 async def send(
-    service: CommandService, command: cmd.RegistryCommand
+    service: CommandService, command: Command
 ) -> CommandAccepted | CommandRejected:
     request = CommandRequest(
         command_type=command.command_type, command=command.model_dump(mode="json"), actor="t"
