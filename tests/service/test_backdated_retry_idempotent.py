@@ -75,9 +75,7 @@ JANUARY = cmd.AmendContract(
 )  # fmt: skip
 
 
-async def send(
-    service: CommandService, command: Command
-) -> CommandAccepted | CommandRejected:
+async def send(service: CommandService, command: Command) -> CommandAccepted | CommandRejected:
     request = CommandRequest(
         command_type=command.command_type, command=command.model_dump(mode="json"), actor="t"
     )
