@@ -9,6 +9,9 @@ writes across services) and a test satisfies them with the in-memory store. Enro
 
 from __future__ import annotations
 
+from datetime import date
+
+from contracts_schema.calendar import dutch_day
 from contracts_schema.enrolment.events import MunicipalityMerged
 from contracts_schema.enrolment.state import EnrolmentWindowState, OrganisationState
 from contracts_schema.folds import FOLDS, Fold
@@ -51,6 +54,9 @@ def framework_facts(state: ContractState) -> Framework | None:
 
 
 class Facts:
+    """Other aggregates as a decision reads them: `as_of`, the day the command's fact is
+    valid on (`valid_day`), reads each as it was then (`eventstore.folded.load_folded`)."""
+
     def __init__(self, store: EventStorePort) -> None:
         self._store = store
 
@@ -58,26 +64,30 @@ class Facts:
     def store(self) -> EventStorePort:
         return self._store
 
-    async def tender(self, tender_id: str) -> TenderFacts | None:
-        return tender_facts(await load_folded(self._store, TENDER, tender_id))
+    async def tender(self, tender_id: str, as_of: date | None = None) -> TenderFacts | None:
+        return tender_facts(await load_folded(self._store, TENDER, tender_id, as_of))
 
-    async def framework(self, contract_id: str) -> Framework | None:
-        return framework_facts(await load_folded(self._store, CONTRACT, contract_id))
+    async def framework(self, contract_id: str, as_of: date | None = None) -> Framework | None:
+        return framework_facts(await load_folded(self._store, CONTRACT, contract_id, as_of))
 
     async def contract_signed(self, contract_id: str) -> bool:
+        # Ids are taken for good: whenever the other contract was signed.
         return (await load_folded(self._store, CONTRACT, contract_id)).exists
 
-    async def organisation(self, code: str) -> OrganisationState:
-        return await load_folded(self._store, ORGANISATION, code)
+    async def organisation(self, code: str, as_of: date | None = None) -> OrganisationState:
+        return await load_folded(self._store, ORGANISATION, code, as_of)
 
-    async def window(self, tender_id: str) -> EnrolmentWindowState:
-        return await load_folded(self._store, WINDOW, tender_id)
+    async def window(self, tender_id: str, as_of: date | None = None) -> EnrolmentWindowState:
+        return await load_folded(self._store, WINDOW, tender_id, as_of)
 
-    async def successors(self) -> dict[str, str]:
-        """Merged municipality -> its successor (mergers are few: read them all)."""
+    async def successors(self, as_of: date | None = None) -> dict[str, str]:
+        """Merged municipality -> its successor (mergers are few: read them all), those valid
+        by `as_of` (all when None)."""
         merged = ENROLMENT.event_subject("organisation", "*", MunicipalityMerged.event_type)
         successors: dict[str, str] = {}
         async for e in self._store.read_stream(ENROLMENT, 1, merged):
+            if as_of is not None and dutch_day(e.envelope.occurred_at) > as_of:
+                continue  # merged after the day asked about
             fact = decode_envelope(e.envelope)
             if isinstance(fact, MunicipalityMerged):
                 successors[fact.code] = fact.successor_code
