@@ -137,3 +137,51 @@ async def test_a_legacy_history_recorded_backwards_is_read_by_one_rule_in_every_
         await g.stop()
     assert answers[date(2021, 7, 1), between] is None
     assert answers[date(2021, 7, 1), signed_at]["endDate"] == "2023-03-31"
+
+
+async def test_the_audits_history_model_keeps_a_legacy_history_known_in_version_order(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """The audit's temporal read model (entitiesAsOf) takes the amendment recorded an hour
+    before the signature as known from the signature's time: no version of the contract is
+    known before the contract itself."""
+    from sqlalchemy import MetaData, select
+
+    from audit.temporal import TemporalProjection
+    from audit.versions import utc_text
+    from bootstrap.parts import enrolment_service, registry_service
+    from contracts_schema.subjects import CONTEXTS
+    from eventstore.sql import make_engine
+    from tests.service.story import register_parties
+
+    store = LegacyStore(clock)
+    for context in CONTEXTS.values():
+        await store.ensure_stream(context)
+    services = [registry_service(store, clock), enrolment_service(store, clock)]
+    for service in services:
+        await service.start()
+    bus = InProcessBus(services)
+    await register_parties(bus)
+    await bus.accept(SIGN)
+    signed_at = clock.now()
+    clock.set(signed_at - timedelta(hours=1))
+    await bus.accept(AMEND)
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    projection = TemporalProjection()
+    metadata = MetaData()
+    projection.define(metadata)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        for event in (await store.load(REGISTRY, "contract", "c1")).events:
+            projection.apply(conn, event)
+    v = projection.versions.c
+    with engine.connect() as conn:
+        known = (
+            conn.execute(
+                select(v.known_from).where(v.aggregate_type == "contract", v.aggregate_id == "c1")
+            )
+            .scalars()
+            .all()
+        )
+    assert known
+    assert min(known) == utc_text(signed_at)
