@@ -120,3 +120,40 @@ async def test_a_call_off_learned_late_by_a_body_merged_since_is_taken(
     assert isinstance(reply, CommandAccepted), reply
     after = call_off("co-2", date(2021, 3, 1), participant_code="GM0001")
     await bus.reject(after, "ORGANISATION_MERGED")
+
+
+async def test_a_merger_counts_from_the_day_it_took_effect_not_the_day_recorded(
+    bus: InProcessBus,
+) -> None:
+    """A merger recorded today, effective since February 2019: an enrolment of March 2019 by
+    the merged municipality is refused; one of January 2019 stands."""
+    await bus.accept(
+        en.LoadMunicipalities(command_id="cbs", csv_text=CBS, occurred_at=at(2018, 1, 1))
+    )
+    await bus.accept(
+        en.MergeMunicipality(
+            command_id="merge", code="GM0001", successor_code="GM0002",
+            effective_on=date(2019, 2, 1),
+        )
+    )  # fmt: skip
+    await bus.accept(
+        cmd.PlanTender(
+            command_id="plan", tender_id="t1", title="Vaste telefonie",
+            contracting_authority=LNVT, procedure="open", framework=False,
+            lots=[{"lot_id": "a", "title": "A"}], occurred_at=at(2018, 12, 1),
+        )
+    )  # fmt: skip
+    await bus.accept(
+        en.OpenEnrolmentWindow(
+            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=date(2019, 1, 1),
+            closes_on=date(2019, 4, 30), occurred_at=at(2018, 12, 15),
+        )
+    )  # fmt: skip
+    march = en.EnrolParticipant(
+        command_id="march", tender_id="t1", organisation_code="GM0001", lot_ids=["a"],
+        power_of_attorney_ref="volmacht", occurred_at=at(2019, 3, 1),
+    )  # fmt: skip
+    await bus.reject(march, "ORGANISATION_MERGED")
+    january = march.model_copy(update={"command_id": "january", "occurred_at": at(2019, 1, 10),
+                                       "enrolled_on": date(2019, 1, 10)})  # fmt: skip
+    assert isinstance(await bus.send(january), CommandAccepted)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from contracts_schema.calendar import dutch_day
 from contracts_schema.enrolment.events import MunicipalityMerged
 from contracts_schema.enrolment.state import EnrolmentWindowState, OrganisationState
 from contracts_schema.folds import FOLDS, Fold
@@ -74,21 +73,24 @@ class Facts:
         # Ids are taken for good: whenever the other contract was signed.
         return (await load_folded(self._store, CONTRACT, contract_id)).exists
 
-    async def organisation(self, code: str, as_of: date | None = None) -> OrganisationState:
-        return await load_folded(self._store, ORGANISATION, code, as_of)
+    async def organisation(self, code: str) -> OrganisationState:
+        # All its facts: a merger counts from the day it took effect, which its deciders
+        # compare (`organisation.require_active_on`), not from the day it was recorded as.
+        return await load_folded(self._store, ORGANISATION, code)
 
     async def window(self, tender_id: str, as_of: date | None = None) -> EnrolmentWindowState:
         return await load_folded(self._store, WINDOW, tender_id, as_of)
 
     async def successors(self, as_of: date | None = None) -> dict[str, str]:
-        """Merged municipality -> its successor (mergers are few: read them all), those valid
-        by `as_of` (all when None)."""
+        """Merged municipality -> its successor (mergers are few: read them all), those in
+        effect by `as_of` (all when None). A merger counts from the day it took effect
+        (`effective_on`), often recorded long after it."""
         merged = ENROLMENT.event_subject("organisation", "*", MunicipalityMerged.event_type)
         successors: dict[str, str] = {}
         async for e in self._store.read_stream(ENROLMENT, 1, merged):
-            if as_of is not None and dutch_day(e.envelope.occurred_at) > as_of:
-                continue  # merged after the day asked about
             fact = decode_envelope(e.envelope)
             if isinstance(fact, MunicipalityMerged):
+                if as_of is not None and fact.effective_on > as_of:
+                    continue  # merged after the day asked about
                 successors[fact.code] = fact.successor_code
         return successors

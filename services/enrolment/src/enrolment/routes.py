@@ -44,7 +44,7 @@ def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
     # Each reads the other aggregates as they were on the command's day (`valid_day`):
     # a fact is decided by the world of its day, as every view shows that day.
     async def merge_facts(c: MergeMunicipality) -> OrganisationState:
-        return await facts.organisation(c.successor_code, valid_day(c))
+        return await facts.organisation(c.successor_code)
 
     async def open_facts(c: OpenEnrolmentWindow) -> OpenFacts:
         day, previous = valid_day(c), c.previous_round_tender_id
@@ -57,7 +57,7 @@ def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
         day = valid_day(c)
         previous = (await facts.window(c.tender_id)).previous_round_tender_id
         return EnrolFacts(
-            await facts.organisation(c.organisation_code, day),
+            await facts.organisation(c.organisation_code),
             await facts.window(previous, day) if previous else None,
             predecessors_of(c.organisation_code, await facts.successors(day)),
         )
