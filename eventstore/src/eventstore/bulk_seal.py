@@ -22,7 +22,13 @@ from pydantic import AwareDatetime, TypeAdapter
 from contracts_schema.envelope import EventEnvelope
 from eventstore.clock import Clock
 from eventstore.hashing import json_form_hash
-from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, trusted
+from eventstore.records import (
+    AggregateHistory,
+    CommandMetadata,
+    NewEvent,
+    recorded_after,
+    trusted,
+)
 from eventstore.signing import EventSigner
 
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
@@ -40,7 +46,7 @@ def seal_trusted(
     signer: EventSigner | None = None,
 ) -> list[EventEnvelope]:
     """`records.seal` for values that are the envelope's own types already (see above)."""
-    recorded_at = clock.now()
+    recorded_at = recorded_after(clock, history)  # never before the aggregate's last event's
     recorded_json = _json_time(recorded_at)
     prev_hash = history.last_hash
     version = history.version

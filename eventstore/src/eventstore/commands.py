@@ -404,6 +404,8 @@ class CommandService:
                             )
                             entry, decided = backdated.entry, backdated.events
                             self._cache.put(key, entry)
+                            # Its own events may be among those loaded: answered with them.
+                            landed = entry.commands.get(command.command_id)
                         else:
                             decided = tuple(route.decide(entry.state, command, context))
                     except RuleViolation as exc:

@@ -9,24 +9,45 @@ list; enrolment: a tender's lots, a framework's suppliers) loads that aggregate 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
+from functools import reduce
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from contracts_schema.base import Command
 from contracts_schema.enrolment.state import OrganisationState
 from contracts_schema.folds import FOLDS, Fold
+from contracts_schema.later_facts import began
 from contracts_schema.references import WithOrganisations, named_organisations
 from contracts_schema.subjects import CONTEXTS, BoundedContext
 from contracts_schema.upcasting import decode_envelope
 from eventstore import valid_order
 from eventstore.errors import EventStoreError, StreamNotFound
 from eventstore.ports import EventStorePort
+from eventstore.records import StoredEvent
 
 S = TypeVar("S")
 
 
-async def load_folded(store: EventStorePort, fold: Fold[S], aggregate_id: str) -> S:
-    """The aggregate's state; its initial state when the owner's stream recorded nothing."""
+def valid_day(command: Command) -> date | None:
+    """The Dutch day a command's fact is valid on, when it is dated (None: a fact of now):
+    the `as_of` its facts loaders read other aggregates at."""
+    return valid_order.day_of(command.occurred_at) if command.occurred_at is not None else None
+
+
+async def load_folded(
+    store: EventStorePort, fold: Fold[S], aggregate_id: str, as_of: date | None = None
+) -> S:
+    """The aggregate's state; its initial state when the owner's stream recorded nothing.
+
+    `as_of`: the day a decision is valid on (a fact dated that day, often learned late), to
+    read the aggregate as it was then, as every view shows it as of that day: the fold of
+    its facts valid by then. A fact is judged by the world of its own day (an enrolment of
+    2015 by a municipality that merged away in 2019; a window opened before its tender's
+    publication), not by what became true after it. Where the aggregate does not exist yet
+    on that day, its fold of all facts is given: existence across aggregates is not compared
+    by day (docs/valid-time.md, "Other aggregates"). None: all its facts (a fact of now)."""
     context = CONTEXTS[fold.context]
     try:
         history = await store.load(context, fold.aggregate_type, aggregate_id)
@@ -34,13 +55,23 @@ async def load_folded(store: EventStorePort, fold: Fold[S], aggregate_id: str) -
         if not await stream_exists(store, context):
             return fold.initial(aggregate_id)
         raise
+
+    def decode(e: StoredEvent) -> Any:
+        return decode_envelope(e.envelope)
+
     # By valid time, as the owner and every view fold it (`valid_order`).
-    return valid_order.fold(
-        fold.initial(aggregate_id),
-        fold.evolve,
-        history.events,
-        lambda e: decode_envelope(e.envelope),
-    )
+    events = history.events
+    if as_of is not None:
+        ordered = valid_order.by_valid_time(events)
+        valid = [e for e in ordered if valid_order.day_of(e.envelope.occurred_at) <= as_of]
+        if len(valid) < len(ordered):
+            try:
+                then = reduce(fold.evolve, map(decode, valid), fold.initial(aggregate_id))
+            except Exception:  # then so is the fold of all by valid time: its rule answers
+                then = None
+            if then is not None and began(then):
+                return then
+    return valid_order.fold(fold.initial(aggregate_id), fold.evolve, events, decode)
 
 
 async def stream_exists(store: EventStorePort, context: BoundedContext) -> bool:

@@ -105,6 +105,22 @@ def decode(
     )
 
 
+def recorded_after(clock: Clock, history: AggregateHistory) -> datetime:
+    """The transaction time of events continuing `history`: now, but never before its last
+    event's. Each process seals with its own clock, and two clocks (or one stepped back)
+    disagree: a later version recorded "earlier" than its predecessor would be known before
+    it, and the views that fold what was known at an instant (knownAt) would take it without
+    its predecessor, where the owner folded both. So an aggregate's transaction times never
+    run backwards (docs/valid-time.md, "Transaction time"); the appender holds the last event
+    (the loaded or cached head), so this costs one comparison."""
+    now = clock.now()
+    if history.events:
+        last = history.events[-1].envelope.recorded_at
+        if last > now:
+            return last
+    return now
+
+
 _SEALED = ("hash", "signature")  # set by `seal` after validating, as `model_copy` set them
 
 
@@ -117,7 +133,7 @@ def seal(
 ) -> list[EventEnvelope]:
     """Wrap payloads in envelopes continuing the aggregate's version and hash chain, signed
     by `signer` (the context's service key) when given."""
-    recorded_at = clock.now()
+    recorded_at = recorded_after(clock, history)
     prev_hash = history.last_hash
     version = history.version
     envelopes = []

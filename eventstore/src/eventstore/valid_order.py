@@ -16,7 +16,10 @@ The owner folds the same way, so a fact learned late means here what it means th
 
 Within one aggregate the order recorded is its versions' order, so the key here is (Dutch day,
 version). Only the folded contexts (`contracts_schema.folds.FOLDS`) are ordered so; others
-keep the order recorded, and so do imported releases (recorded as published, not decided).
+keep the order recorded. Imported releases are recorded as published, not decided: a history
+holding them that its fold refuses by valid time is folded in the order recorded, by an
+explicit rule (`as_recorded`); any other history the fold refuses so is refused
+(`NotInValidOrder`), never folded in another order than the views' in silence.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from contracts_schema.calendar import dutch_day
 from contracts_schema.errors import RuleViolation
 from contracts_schema.folds import FOLDS
 from contracts_schema.later_facts import began, problem
+from contracts_schema.registry.import_events import ContractReleaseImported, TenderReleaseImported
 from eventstore.aggregate_cache import CachedAggregate
 from eventstore.records import AggregateHistory, StoredEvent
+from eventstore.trust import UntrustedHistory
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
@@ -82,18 +87,44 @@ def fold(
     events: Sequence[StoredEvent],
     decode: Callable[[StoredEvent], DomainEvent],
 ) -> S:
-    """The fold of one aggregate's stored events by valid time. A history the owner never
-    decided by valid time (imported releases, recorded as published, may precede their
-    tender's first fact: the views park those) that the fold refuses in that order is
-    folded in the order recorded, as before."""
+    """The fold of one aggregate's stored events by valid time. The one exception, by rule
+    (`as_recorded`): a history holding imported releases that the fold refuses in that order
+    is folded in the order recorded. Any other such history is refused (`NotInValidOrder`)."""
     ordered_events = by_valid_time(events)
     try:
         return reduce(evolve, (decode(e) for e in ordered_events), initial)
-    except Exception:
+    except Exception as exc:
         if ordered_events is events:
             raise
-        log.warning("an aggregate folded in the order recorded: by valid time it is refused")
+        as_recorded(events, exc)
         return reduce(evolve, (decode(e) for e in events), initial)
+
+
+class NotInValidOrder(UntrustedHistory):
+    """A history its published fold refuses in valid-time order, with no imported release
+    in it: every view parks the fact it refuses, so the owner decides nothing on a state no
+    view holds (answered as UNTRUSTED_HISTORY, naming the aggregate and the fold's reason)."""
+
+
+IMPORTED = frozenset({TenderReleaseImported.event_type, ContractReleaseImported.event_type})
+
+
+def as_recorded(events: Sequence[StoredEvent], refused: Exception) -> None:
+    """Let a history the fold refuses by valid time (`refused`) be folded in the order
+    recorded instead, or raise. Only a history holding an imported release is (each release
+    carries its provenance event): those are recorded as published, not decided
+    (`Command.decided_by_valid_time`), and may precede their tender's first fact, the
+    documented limit of docs/valid-time.md ("Imported releases"), where the views park what
+    the fold refuses. Raises `NotInValidOrder` for any other history: folding it in another
+    order than every view would be a second truth, given silently."""
+    head = events[-1].envelope
+    what = f"{head.aggregate_type} {head.aggregate_id}"
+    if not any(e.envelope.event_type in IMPORTED for e in events):
+        raise NotInValidOrder(
+            f"{what} cannot be folded by valid time ({refused}); every view parks that fact."
+            " Nothing is decided on it until it is corrected (docs/valid-time.md)"
+        ) from refused
+    log.warning("%s holds imported releases refused by valid time: folded as recorded", what)
 
 
 def by_valid_time(events: Sequence[StoredEvent]) -> Sequence[StoredEvent]:
@@ -153,16 +184,19 @@ async def decide(
     day = context.valid_on
     stored = in_valid_order(decider, history.events)
     typed = [(_key(e)[0], decode(e)) for e in stored]
+    if history.events_of_command(command.command_id):
+        # Decided already (by another process, after this one cached the aggregate): a retry
+        # is answered with the events it appended (`entry.commands`), never decided again.
+        state = fold(decider.initial, decider.evolve, history.events, decode)
+        return Decided(CachedAggregate.of(history, state), (), state)
     cut = sum(1 for event_day, _ in typed if event_day <= day)
     try:
         before = reduce(decider.evolve, (e for _, e in typed[:cut]), decider.initial)
         state = reduce(decider.evolve, (e for _, e in typed[cut:]), before)
-    except Exception:
-        # Its history cannot be folded by valid time (imported releases before their
-        # tender's first fact, which the views park): decided as recorded, as before.
-        log.warning(
-            "%s %s decided in the order recorded", decider.aggregate_type, history.aggregate_id
-        )
+    except Exception as exc:
+        # Not foldable by valid time: decided as recorded where the rule says (imported
+        # releases before their tender's first fact, which the views park), else refused.
+        as_recorded(history.events, exc)
         entry = CachedAggregate.of(
             history, reduce(decider.evolve, map(decode, history.events), decider.initial)
         )

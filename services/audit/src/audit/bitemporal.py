@@ -1,6 +1,7 @@
 """Bitemporal folding: the state of an aggregate as of valid time D, as known at time K.
 
-An event counts for (D, K) when the registry had recorded it by K (`recorded_at <= K`) and
+An event counts for (D, K) when the registry had recorded it by K (`recorded_at <= K`, and
+its aggregate's earlier versions too: `eventstore.known_time`) and
 it was true by D (its Dutch calendar day has begun by D: valid time is a day, as `asOf` is).
 Counted events are applied in valid-time order, day by day, ties broken by when they were
 recorded, then by the aggregate's version: within a day the order the owner decided in, and
@@ -17,6 +18,7 @@ from typing import TypeVar
 
 from contracts_schema.calendar import DUTCH_TIME, end_of_dutch_day, start_of_dutch_day
 from contracts_schema.envelope import EventEnvelope
+from eventstore.known_time import known_times
 
 # Dates in the domain are Dutch calendar dates: "as of 20 November" ends at midnight there.
 LOCAL_ZONE = DUTCH_TIME
@@ -82,7 +84,19 @@ def valid_order(envelope: EventEnvelope) -> tuple[datetime, datetime, str, str, 
 
 
 def visible(envelopes: Iterable[EventEnvelope], at: Horizon) -> list[EventEnvelope]:
-    return sorted((e for e in envelopes if at.admits(e)), key=valid_order)
+    """Those known at K and valid by D, in valid order. Known: from the latest transaction
+    time of the event and its aggregate's earlier versions (`eventstore.known_time`: a
+    history recorded before the appender kept them in order may run backwards), which is
+    also the tie-break within a day: an aggregate's versions keep their order there."""
+    given = list(envelopes)
+    known = known_times(given)
+
+    def order(e: EventEnvelope) -> tuple[datetime, datetime, str, str, str, int]:
+        return (start_of_dutch_day(e.occurred_at), known[e.event_id].astimezone(UTC),
+                *valid_order(e)[2:])  # fmt: skip
+
+    counted = (e for e in given if known[e.event_id] <= at.known_at and at.valid_by(e))
+    return sorted(counted, key=order)
 
 
 def fold(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, and_, or_, select
@@ -19,6 +20,7 @@ from audit.versions import Version, fold_tail, utc_text, valid_text
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import FOLDS
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
+from eventstore.known_time import known_times
 from eventstore.projection import Projection
 from eventstore.store import StoredEvent
 
@@ -35,6 +37,7 @@ class _Folded:
     version: int  # aggregate_version of the newest event folded
     last: tuple[Any, ...]  # valid order of the event that comes last
     state: Any
+    known: datetime  # when the newest became known (`eventstore.known_time`)
 
     def admits(self, envelope: EventEnvelope) -> bool:
         """Whether `envelope` follows right after (no gap: a batch replayed after a failed
@@ -117,31 +120,35 @@ class TemporalProjection(Projection):
         known = self._folded.get((kind, ident))
         if known is not None and known.admits(e):
             new_tail, state = fold_tail(kind, ident, base_version, known.state, [e])
-            folded = _Folded(e.aggregate_version, valid_order(e), state)
+            known_at = max(e.recorded_at, known.known)
+            folded = _Folded(e.aggregate_version, valid_order(e), state, known_at)
         else:
+            envelopes = [
+                EventEnvelope.model_validate_json(text)
+                for text in conn.execute(
+                    select(ev.envelope).where(ev.aggregate_type == kind, ev.aggregate_id == ident)
+                ).scalars()
+            ]
+            # Known from the latest transaction time of it and its predecessors, and in that
+            # order within a day (a legacy history may have been recorded backwards).
+            times = known_times(envelopes)
+            known_at = times[e.event_id]
             stored = sorted(
-                (
-                    EventEnvelope.model_validate_json(text)
-                    for text in conn.execute(
-                        select(ev.envelope).where(
-                            ev.aggregate_type == kind, ev.aggregate_id == ident
-                        )
-                    ).scalars()
-                ),
-                key=valid_order,
+                envelopes,
+                key=lambda x: (valid_text(x), times[x.event_id], x.aggregate_version),
             )
             earlier = [x for x in stored if valid_text(x) < cut]
             later = [x for x in stored if valid_text(x) >= cut]
             start = reader_for(kind, stored).replay(ident, earlier)
             new_tail, state = fold_tail(kind, ident, base_version, start, later)
             # Events arrive in version order: this one is the newest, not always the last.
-            folded = _Folded(e.aggregate_version, valid_order(stored[-1]), state)
+            folded = _Folded(e.aggregate_version, valid_order(stored[-1]), state, known_at)
         if [(r.valid_from, r.valid_to, r.state) for r in old_tail] == [
             (d.valid_from, d.valid_to, d.state) for d in new_tail
         ]:
             self._remember((kind, ident), folded)
             return
-        now = utc_text(e.recorded_at)
+        now = utc_text(known_at)
         for row in old_tail:
             same_row = and_(entity, v.known_from == row.known_from, v.valid_from == row.valid_from)
             if row.known_from == now:

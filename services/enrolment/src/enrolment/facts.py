@@ -9,6 +9,8 @@ writes across services) and a test satisfies them with the in-memory store. Enro
 
 from __future__ import annotations
 
+from datetime import date
+
 from contracts_schema.enrolment.events import MunicipalityMerged
 from contracts_schema.enrolment.state import EnrolmentWindowState, OrganisationState
 from contracts_schema.folds import FOLDS, Fold
@@ -51,6 +53,9 @@ def framework_facts(state: ContractState) -> Framework | None:
 
 
 class Facts:
+    """Other aggregates as a decision reads them: `as_of`, the day the command's fact is
+    valid on (`valid_day`), reads each as it was then (`eventstore.folded.load_folded`)."""
+
     def __init__(self, store: EventStorePort) -> None:
         self._store = store
 
@@ -58,27 +63,34 @@ class Facts:
     def store(self) -> EventStorePort:
         return self._store
 
-    async def tender(self, tender_id: str) -> TenderFacts | None:
-        return tender_facts(await load_folded(self._store, TENDER, tender_id))
+    async def tender(self, tender_id: str, as_of: date | None = None) -> TenderFacts | None:
+        return tender_facts(await load_folded(self._store, TENDER, tender_id, as_of))
 
-    async def framework(self, contract_id: str) -> Framework | None:
-        return framework_facts(await load_folded(self._store, CONTRACT, contract_id))
+    async def framework(self, contract_id: str, as_of: date | None = None) -> Framework | None:
+        return framework_facts(await load_folded(self._store, CONTRACT, contract_id, as_of))
 
     async def contract_signed(self, contract_id: str) -> bool:
+        # Ids are taken for good: whenever the other contract was signed.
         return (await load_folded(self._store, CONTRACT, contract_id)).exists
 
     async def organisation(self, code: str) -> OrganisationState:
+        # All its facts: a merger counts from the day it took effect, which its deciders
+        # compare (`organisation.require_active_on`), not from the day it was recorded as.
         return await load_folded(self._store, ORGANISATION, code)
 
-    async def window(self, tender_id: str) -> EnrolmentWindowState:
-        return await load_folded(self._store, WINDOW, tender_id)
+    async def window(self, tender_id: str, as_of: date | None = None) -> EnrolmentWindowState:
+        return await load_folded(self._store, WINDOW, tender_id, as_of)
 
-    async def successors(self) -> dict[str, str]:
-        """Merged municipality -> its successor (mergers are few: read them all)."""
+    async def successors(self, as_of: date | None = None) -> dict[str, str]:
+        """Merged municipality -> its successor (mergers are few: read them all), those in
+        effect by `as_of` (all when None). A merger counts from the day it took effect
+        (`effective_on`), often recorded long after it."""
         merged = ENROLMENT.event_subject("organisation", "*", MunicipalityMerged.event_type)
         successors: dict[str, str] = {}
         async for e in self._store.read_stream(ENROLMENT, 1, merged):
             fact = decode_envelope(e.envelope)
             if isinstance(fact, MunicipalityMerged):
+                if as_of is not None and fact.effective_on > as_of:
+                    continue  # merged after the day asked about
                 successors[fact.code] = fact.successor_code
         return successors

@@ -28,7 +28,7 @@ from enrolment.domain.codes import predecessors_of
 from enrolment.domain.enrolment_window import EnrolFacts, OpenFacts
 from enrolment.facts import Facts
 from eventstore.commands import CommandRoute, Decider
-from eventstore.folded import with_organisations
+from eventstore.folded import valid_day, with_organisations
 
 # The state before an aggregate's first event; decisions take the id from the command.
 ORGANISATION = Decider(
@@ -41,32 +41,36 @@ CALL_OFF = Decider(ENROLMENT, "call_off", call_off_state.initial(""), call_off_s
 def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
     store = facts.store
 
+    # Each reads the other aggregates as they were on the command's day (`valid_day`):
+    # a fact is decided by the world of its day, as every view shows that day.
     async def merge_facts(c: MergeMunicipality) -> OrganisationState:
         return await facts.organisation(c.successor_code)
 
     async def open_facts(c: OpenEnrolmentWindow) -> OpenFacts:
-        previous = c.previous_round_tender_id
+        day, previous = valid_day(c), c.previous_round_tender_id
         return OpenFacts(
-            await facts.tender(c.tender_id),
-            await facts.window(previous) if previous else None,
+            await facts.tender(c.tender_id, day),
+            await facts.window(previous, day) if previous else None,
         )
 
     async def enrol_facts(c: EnrolParticipant) -> EnrolFacts:
+        day = valid_day(c)
         previous = (await facts.window(c.tender_id)).previous_round_tender_id
         return EnrolFacts(
             await facts.organisation(c.organisation_code),
-            await facts.window(previous) if previous else None,
-            predecessors_of(c.organisation_code, await facts.successors()),
+            await facts.window(previous, day) if previous else None,
+            predecessors_of(c.organisation_code, await facts.successors(day)),
         )
 
     async def call_off_facts(c: StartMiniCompetition | AwardCallOff) -> CallOffFacts:
-        framework = await facts.framework(c.framework_contract_id)
+        day = valid_day(c)
+        framework = await facts.framework(c.framework_contract_id, day)
         window = (
-            await facts.window(framework.tender_id)
+            await facts.window(framework.tender_id, day)
             if framework and framework.tender_id
             else window_state.initial(c.framework_contract_id)
         )
-        successors = await facts.successors()
+        successors = await facts.successors(day)
         return CallOffFacts(
             framework,
             window.frozen_on,

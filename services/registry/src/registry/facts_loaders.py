@@ -1,7 +1,10 @@
 """Read-only loaders for facts a decision needs from outside its aggregate.
 
 Each reads the owner's aggregate through the event store port, folded with the owner's
-published fold (`eventstore.folded`), so a test can satisfy it with the in-memory store.
+published fold (`eventstore.folded`), so a test can satisfy it with the in-memory store. A
+signature reads its tender as it was on the signature's day (`valid_day`), as every view
+shows that day (a lot cancelled after it does not undo it); imported releases are recorded
+as published, not decided: their findings read the tender with all its facts, as before.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from contracts_schema.registry.commands import (
 )
 from contracts_schema.registry.state import TenderState
 from contracts_schema.subjects import REGISTRY
-from eventstore.folded import load_folded
+from eventstore.folded import load_folded, valid_day
 from eventstore.group_append import StagedStore
 from eventstore.ports import EventStorePort
 from registry.domain.facts import FrozenParticipantList, SigningFacts
@@ -33,6 +36,8 @@ def frozen_list_loader(
 ) -> Callable[[PublishTender], Awaitable[FrozenParticipantList | None]]:
     async def load(command: PublishTender) -> FrozenParticipantList | None:
         # The enrolment service owns the list; the registry only reads its aggregate.
+        # As of now: the decision compares the freeze's day with the publication's itself
+        # (PARTICIPANT_LIST_NOT_FROZEN names both days), and nobody enrols after a freeze.
         window = await load_folded(store, WINDOW, command.tender_id)
         if window.frozen_on is None:
             return None
@@ -51,7 +56,7 @@ def signing_facts_loader(
     async def load(command: SignContract) -> SigningFacts:
         facts = SigningFacts()
         if (tid := command.tender_id) is not None:
-            tender = await load_folded(store, TENDER, tid)
+            tender = await load_folded(store, TENDER, tid, valid_day(command))
             facts = replace(facts, tender=tender)
         # Contracts and call-offs share one id space (a call-off is a contract under its id).
         call_off = await load_folded(store, CALL_OFF, command.contract_id)

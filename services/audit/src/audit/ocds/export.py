@@ -33,6 +33,7 @@ from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import typed_event
 from contracts_schema.registry.events import ContractSigned, SuccessorTenderLinked, TenderPlanned
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
+from eventstore.known_time import known_by
 from eventstore.store import EventStore
 
 _LINKS = (EnrolmentWindowOpened.event_type, SuccessorTenderLinked.event_type)
@@ -46,11 +47,10 @@ async def _of_type(
     store: EventStore, context: BoundedContext, aggregate_type: str, known_at: datetime
 ) -> list[EventEnvelope]:
     subject = context.aggregate_type_filter(aggregate_type)
-    return [
-        e.envelope
-        async for e in store.read_stream(context, subject_filter=subject)
-        if e.envelope.recorded_at <= known_at
-    ]
+    # Known when it and its aggregate's earlier versions were recorded (`known_time`).
+    return known_by(
+        [e.envelope async for e in store.read_stream(context, subject_filter=subject)], known_at
+    )
 
 
 def _typed(e: EventEnvelope) -> DomainEvent | None:

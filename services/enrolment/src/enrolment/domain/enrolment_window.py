@@ -33,7 +33,7 @@ from contracts_schema.enrolment.state import (
     ParticipantState,
 )
 from contracts_schema.errors import RuleViolation
-from enrolment.domain.organisation import require_active
+from enrolment.domain.organisation import require_active_on
 
 EU_RULE = (
     "Directive 2014/24/EU art. 33(2) lets only contracting authorities identified before"
@@ -197,7 +197,7 @@ def enrol(
             f"the enrolment deadline of tender {tender_id} was {state.closes_on} (enrolment on"
             f" {on}); the coordinator may still extend the window until the list is frozen",
         )
-    require_active(facts.organisation, code)
+    require_active_on(facts.organisation, code, on)  # merged away only after: its own then
     if facts.organisation.kind == "supplier":
         raise RuleViolation(
             "SUPPLIER_CANNOT_ENROL",

@@ -41,6 +41,16 @@ def require_active(state: OrganisationState, code: str) -> None:
         )
 
 
+def require_active_on(state: OrganisationState, code: str, on: date) -> None:
+    """`require_active` for a fact of day `on`: a municipality that merged away only after
+    that day was a body of its own then (a merger counts from the day it took effect,
+    `merged_on`; one recorded without that day counts always)."""
+    if state.successor_code is not None and state.merged_on is not None and on < state.merged_on:
+        require_registered(state, code)
+        return
+    require_active(state, code)
+
+
 def require_registered_by(state: OrganisationState, code: str, what: str, valid_on: date) -> None:
     """Refuse a fact about `code` dated before its registration (ORGANISATION_NOT_YET_REGISTERED):
     every view folds an organisation in valid-time order, and it does not exist before then."""
