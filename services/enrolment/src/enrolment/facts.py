@@ -75,10 +75,14 @@ class Facts:
 
     async def successors(self) -> dict[str, str]:
         """Merged municipality -> its successor (mergers are few: read them all)."""
+        return {code: merger.successor_code for code, merger in (await self.mergers()).items()}
+
+    async def mergers(self) -> dict[str, MunicipalityMerged]:
+        """Merged municipality -> its merger (successor and the day it took effect)."""
         merged = ENROLMENT.event_subject("organisation", "*", MunicipalityMerged.event_type)
-        successors: dict[str, str] = {}
+        mergers: dict[str, MunicipalityMerged] = {}
         async for e in self._store.read_stream(ENROLMENT, 1, merged):
             fact = decode_envelope(e.envelope)
             if isinstance(fact, MunicipalityMerged):
-                successors[fact.code] = fact.successor_code
-        return successors
+                mergers[fact.code] = fact
+        return mergers

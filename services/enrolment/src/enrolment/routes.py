@@ -66,13 +66,16 @@ def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
             if framework and framework.tender_id
             else window_state.initial(c.framework_contract_id)
         )
-        successors = await facts.successors()
+        mergers = await facts.mergers()
+        successors = {code: merger.successor_code for code, merger in mergers.items()}
+        merger = mergers.get(c.participant_code)
         return CallOffFacts(
             framework,
             window.frozen_on,
             window.enrolled if window.frozen_on else {},
             predecessors_of(c.participant_code, successors),
-            successors.get(c.participant_code),
+            merger.successor_code if merger else None,
+            merger.effective_on if merger else None,
             contract_id_taken=await facts.contract_signed(c.call_off_id),
         )
 

@@ -197,7 +197,7 @@ def enrol(
             f"the enrolment deadline of tender {tender_id} was {state.closes_on} (enrolment on"
             f" {on}); the coordinator may still extend the window until the list is frozen",
         )
-    require_active(facts.organisation, code)
+    require_active(facts.organisation, code, on)
     if facts.organisation.kind == "supplier":
         raise RuleViolation(
             "SUPPLIER_CANNOT_ENROL",

@@ -31,9 +31,12 @@ def require_registered(state: OrganisationState, code: str) -> None:
         )
 
 
-def require_active(state: OrganisationState, code: str) -> None:
+def require_active(state: OrganisationState, code: str, on: date | None = None) -> None:
+    """Refuse a merged municipality; with `on`, only from the day its merger took effect (a
+    fact dated before then, recorded late, is still its own)."""
     require_registered(state, code)
-    if state.successor_code is not None:
+    before_merger = state.merged_on is not None and on is not None and on < state.merged_on
+    if state.successor_code is not None and not before_merger:
         raise RuleViolation(
             "ORGANISATION_MERGED",
             f"municipality {code} merged into {state.successor_code} on {state.merged_on};"
