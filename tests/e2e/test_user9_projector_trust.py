@@ -15,12 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bootstrap.embedded import embedded
+from bootstrap.embedded import Served, embedded
 from bootstrap.system import System
 from contracts_schema.subjects import ENROLMENT
 from eventstore.store import EventStore
 from gateway.auth import Role, issue_token
-from gateway.serve import Server
 from tests.integration.audit.test_readers_refuse_forgeries import REGISTER, unsigned
 from tests.integration.deploy.test_nats_security import Client
 
@@ -31,7 +30,7 @@ HEALTH = "{ health { ok parked(first: 50) { projection stream sequence error } }
 
 
 @pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[tuple[System, Server]]:
+async def running(tmp_path: Path) -> AsyncIterator[tuple[System, Served]]:
     async with embedded(tmp_path / "data", port=0) as (system, server):
         yield system, server
 
@@ -56,7 +55,7 @@ async def command(http: httpx.AsyncClient, system: System, query: str, **fields:
 
 
 async def test_the_projector_process_parks_an_event_no_service_signed(
-    running: tuple[System, Server], tmp_path: Path
+    running: tuple[System, Served], tmp_path: Path
 ) -> None:
     system, server = running
     assert system.projector is not None
