@@ -48,8 +48,11 @@ chromium:
 
 bootstrap: sync postgres
 
+# The synced environment's python itself, not `uv run`: a terminal's Ctrl-C goes to the whole
+# foreground process group and uv forwards the SIGINT it got to its child as well, so the run
+# saw every Ctrl-C twice and took the first for "a second interrupt" (every part killed).
 run: bootstrap
-	@$(UV) run --frozen python -m bootstrap
+	@.venv/bin/python -m bootstrap
 
 # `make audit ARGS="verify"`: the audit CLI without uv on PATH; it finds a running `make run`
 # through the endpoints.json in its data directory (GT_DATA_DIR, default ./data).
