@@ -12,7 +12,7 @@ help:
 	@echo "make run           start the embedded system with demo data (GraphiQL on :8000)"
 	@echo "make audit ARGS=.. the audit CLI (ARGS=--help); finds a running make run via ./data"
 	@echo "make test          set everything up and run the whole test suite"
-	@echo "make test-fast     unit, acceptance and service tests that need no server (< 1 min)"
+	@echo "make test-fast     unit, acceptance and service tests that need no server (one process)"
 	@echo "make lint          ruff + mypy"
 	@echo "make schema        regenerate contracts-schema/generated and the gateway's SDL"
 	@echo "make schema-check  fail if the generated contract files or the SDL are out of date"
