@@ -12,7 +12,7 @@ help:
 	@echo "make run           start the embedded system with demo data (GraphiQL on :8000)"
 	@echo "make audit ARGS=.. the audit CLI (ARGS=--help); finds a running make run via ./data"
 	@echo "make test          set everything up and run the whole test suite"
-	@echo "make test-fast     unit, acceptance and service tests that need no server (< 1 min)"
+	@echo "make test-fast     unit, acceptance and service tests that need no server (one process)"
 	@echo "make lint          ruff + mypy"
 	@echo "make schema        regenerate contracts-schema/generated and the gateway's SDL"
 	@echo "make schema-check  fail if the generated contract files or the SDL are out of date"
@@ -48,8 +48,11 @@ chromium:
 
 bootstrap: sync postgres
 
+# The synced environment's python itself, not `uv run`: a terminal's Ctrl-C goes to the whole
+# foreground process group and uv forwards the SIGINT it got to its child as well, so the run
+# saw every Ctrl-C twice and took the first for "a second interrupt" (every part killed).
 run: bootstrap
-	@$(UV) run --frozen python -m bootstrap
+	@.venv/bin/python -m bootstrap
 
 # `make audit ARGS="verify"`: the audit CLI without uv on PATH; it finds a running `make run`
 # through the endpoints.json in its data directory (GT_DATA_DIR, default ./data).

@@ -3,8 +3,8 @@
     python examples/municipal_consumer.py --url nats://127.0.0.1:4222 --org GM0363 \
         --password SECRET
 
-(the secret from `python -m notifier.nats_auth issue GM0363`; `make run` prints this line
-with GM0363's local secret.)
+(needs nats-py; the secret from `python -m notifier.nats_auth issue GM0363`. `make run`
+prints this line with GM0363's local secret and the repository's `.venv/bin/python`.)
 
 It binds to its organisation's durable consumer `org_<code>` on the INTEGRATION stream (the
 notifier creates it with the filters gt.org.<code>.> and gt.public.>), so after downtime it

@@ -12,8 +12,9 @@ import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -85,11 +86,21 @@ def _items(value: object) -> list[object]:
 
 
 @dataclass(frozen=True)
+class Merged:
+    """A municipality that merged away: its successor, from the day the merger took effect."""
+
+    successor: str
+    effective_on: date
+
+
+@dataclass(frozen=True)
 class WithOrganisations:
-    """A decision's facts, plus which of the organisations its command names are registered."""
+    """A decision's facts, plus which of the organisations its command names are registered
+    and which of them merged away."""
 
     registered: frozenset[str]
     facts: object = None
+    merged: Mapping[str, Merged] = dataclasses.field(default_factory=dict)
 
 
 def require_registered(command: BaseModel, registered: frozenset[str]) -> None:
@@ -104,6 +115,25 @@ def require_registered(command: BaseModel, registered: frozenset[str]) -> None:
         )
 
 
+def require_not_merged(command: BaseModel, merged: Mapping[str, Merged], on: date) -> None:
+    """A municipality no longer acts from the day its merger took effect: a command that names
+    it for a fact of that day or later (a transfer to it, a contract it signs) is refused; one
+    dated before then (recorded late) is its own."""
+    gone = sorted(
+        code
+        for code in named_organisations(command)
+        if code in merged and merged[code].effective_on <= on
+    )
+    if gone:
+        code = gone[0]
+        successor, day = merged[code].successor, merged[code].effective_on
+        raise RuleViolation(
+            "ORGANISATION_MERGED",
+            f"municipality {code} merged into {successor} on {day} and no longer acts (this"
+            f" fact is of {on}); name {successor}, which took over its participations",
+        )
+
+
 S = TypeVar("S")
 C = TypeVar("C", bound=BaseModel)
 R = TypeVar("R")
@@ -112,7 +142,8 @@ R = TypeVar("R")
 def checking_organisations(
     decide: Callable[[S, C, Any], Sequence[R]],
 ) -> Callable[[S, C, Any], Sequence[R]]:
-    """`decide`, refusing first a command that names an unregistered organisation.
+    """`decide`, refusing first a command that names an unregistered organisation, or a
+    municipality that had merged away by the command's valid day (`ctx.valid_on`).
 
     The decision context (a dataclass with `facts`) must carry `WithOrganisations` facts,
     loaded beforehand (`eventstore.folded.with_organisations`); `decide` gets the inner facts.
@@ -123,6 +154,7 @@ def checking_organisations(
         if not isinstance(facts, WithOrganisations):
             raise TypeError("checking_organisations needs WithOrganisations facts")
         require_registered(command, facts.registered)
+        require_not_merged(command, facts.merged, ctx.valid_on)
         return decide(state, command, dataclasses.replace(ctx, facts=facts.facts))
 
     return checked

@@ -86,9 +86,11 @@ _CATALOGUE: tuple[Refusal, ...] = (
             " them.", REFERENCE, "GM0363 registered as a supplier."),
     Refusal("ORGANISATION_ALREADY_REGISTERED", "A code is registered once; a new name is a"
             " rename.", REFERENCE, "KPN registered again under another name."),
-    Refusal("ORGANISATION_MERGED", "A merged municipality no longer acts; its successor does.",
-            "Wet arhi (gemeentelijke herindeling)", "A call-off by GM0175 after Ommen merged"
-            " into Hardenberg."),
+    Refusal("ORGANISATION_MERGED", "A merged municipality no longer acts from the day its"
+            " merger took effect; its successor does. A fact dated before that day (recorded"
+            " late) is still its own.", "Wet arhi (gemeentelijke herindeling)", "A call-off by"
+            " GM0175 after Ommen merged into Hardenberg; a contract transferred to Weesp after"
+            " 24 March 2022."),
     Refusal("ORGANISATION_NOT_YET_REGISTERED", "Nothing about an organisation is true before it"
             " is registered (valid time): every view folds it in that order. Date a registration"
             " back by sending it again with the same details and an earlier occurredAt.",

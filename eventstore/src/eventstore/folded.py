@@ -9,6 +9,7 @@ list; enrolment: a tender's lots, a framework's suppliers) loads that aggregate 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from functools import reduce
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from contracts_schema.base import Command
 from contracts_schema.enrolment.state import OrganisationState
 from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.later_facts import began
-from contracts_schema.references import WithOrganisations, named_organisations
+from contracts_schema.references import Merged, WithOrganisations, named_organisations
 from contracts_schema.subjects import CONTEXTS, BoundedContext
 from contracts_schema.upcasting import decode_envelope
 from eventstore import valid_order
@@ -88,11 +89,21 @@ C = TypeVar("C", bound=BaseModel)
 
 async def registered_organisations(store: EventStorePort, codes: frozenset[str]) -> frozenset[str]:
     """Those of `codes` the enrolment context has registered (its organisation aggregates)."""
+    return (await organisations_named(store, codes)).registered
+
+
+async def organisations_named(store: EventStorePort, codes: frozenset[str]) -> WithOrganisations:
+    """Which of `codes` the enrolment context has registered, and which merged away (its
+    organisation aggregates)."""
     registered = set()
+    merged = {}
     for code in sorted(codes):
-        if (await load_folded(store, ORGANISATION, code)).registered:
+        state = await load_folded(store, ORGANISATION, code)
+        if state.registered:
             registered.add(code)
-    return frozenset(registered)
+        if state.successor_code is not None and state.merged_on is not None:
+            merged[code] = Merged(state.successor_code, state.merged_on)
+    return WithOrganisations(frozenset(registered), merged=merged)
 
 
 def with_organisations(
@@ -103,7 +114,7 @@ def with_organisations(
 
     async def load(command: C) -> WithOrganisations:
         named = named_organisations(command)
-        registered = await registered_organisations(store, named) if named else frozenset()
-        return WithOrganisations(registered, await inner(command) if inner else None)
+        found = await organisations_named(store, named) if named else WithOrganisations(frozenset())
+        return replace(found, facts=await inner(command) if inner else None)
 
     return load

@@ -340,7 +340,7 @@ def import_(
 ) -> None:
     """Import published OCDS 1.1 data as recorded facts; exit 0 all imported (or already
     there), 1 some skipped, 2 nothing readable or the registry was not reached."""
-    settings = resolve_settings(nats_url, None)
+    settings = resolve_settings(nats_url, None, sends_commands=True)
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
         report = asyncio.run(import_data(settings, data, publisher))

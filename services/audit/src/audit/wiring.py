@@ -119,8 +119,16 @@ def contexts(names: list[str] | None = None) -> list[BoundedContext]:
     return [CONTEXTS[n] for n in names]
 
 
-def resolve_settings(nats_url: str | None, database_url: str | None) -> NatsSettings:
-    """A flag wins, then GT_* variables, then the endpoints of a running `make run`."""
+# The login of a running `make run` that may send commands (the auditor's may not): the
+# gateway's, which sends every client's commands. `audit ocds import` records through commands.
+COMMAND_SENDER = "gateway"
+
+
+def resolve_settings(
+    nats_url: str | None, database_url: str | None, *, sends_commands: bool = False
+) -> NatsSettings:
+    """A flag wins, then GT_* variables, then the endpoints of a running `make run` (logged in
+    as its auditor; as the user that may send commands, with `sends_commands`)."""
     updates: dict[str, str] = {}
     embedded = _endpoints()
     if embedded:
@@ -128,7 +136,7 @@ def resolve_settings(nats_url: str | None, database_url: str | None) -> NatsSett
             updates["nats_url"] = embedded["nats_url"]
             if nats_url is None and "GT_NATS_USER" not in os.environ and "nats_user" in embedded:
                 # Its auditor's login: the password is in its credentials file (mode 0600).
-                user = str(embedded["nats_user"])
+                user = COMMAND_SENDER if sends_commands else str(embedded["nats_user"])
                 stored = json.loads(Path(embedded["nats_credentials"]).read_text())
                 updates.update(nats_user=user, nats_password=stored["passwords"][user])
         if "GT_DATABASE_URL" not in os.environ:

@@ -196,6 +196,17 @@ async def with_demo(system: System, say: Callable[[str], object] = print) -> Dem
     return demo
 
 
+def consumer_command(url: str, code: str, secret: str) -> str:
+    """The example consumer's command line, with this interpreter (the synced environment's,
+    which has nats-py): a fresh machine's `python` has no nats-py, or is not there at all."""
+    here = Path(sys.executable)
+    try:
+        python = str(here.relative_to(Path.cwd()))
+    except ValueError:
+        python = str(here)
+    return f"{python} examples/municipal_consumer.py --url {url} --org {code} --password {secret}"
+
+
 class Hurried(RuntimeError):
     """A second Ctrl-C or SIGTERM while stopping: every part was killed, none drained."""
 
@@ -279,10 +290,7 @@ async def serve(
         assert system.logins is not None
         for code, secret in system.logins.credentials.organisations.items():
             print(f"{code}'s integration feed over NATS (docs/municipal-consumer.md):")
-            print(
-                f"  python examples/municipal_consumer.py --url {system.logins.url}"
-                f" --org {code} --password {secret}"
-            )
+            print(f"  {consumer_command(system.logins.url, code, secret)}")
         print(f"NATS users' local passwords: {credentials_path(data)}")
         print("Ctrl-C stops.")
         started.set()

@@ -183,6 +183,9 @@ class System:
         if self.logins is not None:
             env["GT_NATS_USER"] = PROJECTOR_USER
             env["GT_NATS_PASSWORD"] = self.logins.password(PROJECTOR_USER)
+        # Its readers trust what every other part's do: without the keys it would apply an
+        # event no service signed (and say only "readers do not check signatures").
+        env.update(parts.public_keys_setting(parts.readers_trust(self.data_dir)))
         return env
 
     async def _start_projectors(self) -> None:

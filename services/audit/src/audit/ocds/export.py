@@ -40,7 +40,7 @@ _LINKS = (EnrolmentWindowOpened.event_type, SuccessorTenderLinked.event_type)
 
 
 class UnknownProcess(LookupError):
-    """No tender or tenderless contract of that id at this horizon."""
+    """No tender, tenderless contract or call-off of that id at this horizon."""
 
 
 async def _of_type(
@@ -99,13 +99,31 @@ class Register:
     @classmethod
     async def read(cls, store: EventStore, at: Horizon) -> Register:
         k = at.known_at
-        register = cls(
+        return cls.of(
             at,
             await names_known(store, k),
-            _by_aggregate(await _of_type(store, REGISTRY, "tender", k)),
-            _by_aggregate(await _of_type(store, ENROLMENT, "enrolment_window", k)),
-            _by_aggregate(await _of_type(store, REGISTRY, "contract", k)),
-            _by_aggregate(await _of_type(store, ENROLMENT, "call_off", k)),
+            [
+                *await _of_type(store, REGISTRY, "tender", k),
+                *await _of_type(store, ENROLMENT, "enrolment_window", k),
+                *await _of_type(store, REGISTRY, "contract", k),
+                *await _of_type(store, ENROLMENT, "call_off", k),
+            ],
+        )
+
+    @classmethod
+    def of(cls, at: Horizon, names: dict[str, str], envelopes: list[EventEnvelope]) -> Register:
+        """The register of these tender, enrolment window, contract and call-off events."""
+
+        def of_type(aggregate_type: str) -> dict[str, list[EventEnvelope]]:
+            return _by_aggregate([e for e in envelopes if e.aggregate_type == aggregate_type])
+
+        register = cls(
+            at,
+            names,
+            of_type("tender"),
+            of_type("enrolment_window"),
+            of_type("contract"),
+            of_type("call_off"),
         )
         for cid, events in register.contracts.items():
             for e in events:
@@ -147,11 +165,23 @@ class Register:
     def export(self, process_id: str) -> Exported:
         if self.tender_exists(process_id):
             return self._tender(process_id)
+        if process_id in self.call_offs:
+            return self._call_off(process_id)
         x = self.signed.get(process_id)
         if x is not None and not (x.tender_id and self.tender_exists(x.tender_id)):
             own = [e for e in self.contracts[process_id] if self.at.valid_by(e)]
             return Exported(process_releases(process_id, own, self.names), [], process_id)
         return Exported([], [], process_id)
+
+    def _call_off(self, call_off_id: str) -> Exported:
+        """A call-off alone: its own process, as its framework's tender exports it (a
+        call-off is a contract under its own id, so a user asks for it by that id)."""
+        tender_id = next((t for t, ids in self.call_offs_of.items() if call_off_id in ids), None)
+        if tender_id is None or not self.tender_exists(tender_id):
+            return Exported([], [], call_off_id)
+        wanted = ocid(call_off_id)
+        mine = [p for p in self._tender(tender_id).call_offs if p[0]["ocid"] == wanted]
+        return Exported([], mine, call_off_id)
 
     def _tender(self, tender_id: str) -> Exported:
         at = self.at

@@ -40,6 +40,7 @@ class CallOffFacts:
     participants: Mapping[str, frozenset[str]]  # the frozen list: code -> lots
     predecessors: frozenset[str]  # municipalities that merged into the participant
     merged_into: str | None = None  # the participant's successor, when it merged away
+    merged_on: date | None = None  # the day that merger took effect
     contract_id_taken: bool = False  # the registry signed a contract under the call-off's id
 
 
@@ -73,7 +74,7 @@ def _framework_in_use(
             f"framework {contract_id} has no lot {lot_id}; its lots are"
             f" {', '.join(sorted(framework.suppliers_by_lot))}",
         )
-    _require_participant(facts, framework, lot_id, participant)
+    _require_participant(facts, framework, lot_id, participant, on)
     if on < framework.start_date:
         raise RuleViolation(
             "FRAMEWORK_NOT_STARTED",
@@ -95,10 +96,12 @@ def _framework_in_use(
 
 
 def _require_participant(
-    facts: CallOffFacts, framework: Framework, lot_id: str, participant: str
+    facts: CallOffFacts, framework: Framework, lot_id: str, participant: str, on: date
 ) -> None:
     tender = framework.tender_id
-    if facts.merged_into is not None:
+    # Before its merger took effect the municipality still acted itself: a call-off it
+    # concluded then (recorded late, after the merger) is its own.
+    if facts.merged_into is not None and (facts.merged_on is None or on >= facts.merged_on):
         raise RuleViolation(
             "ORGANISATION_MERGED",
             f"municipality {participant} merged into {facts.merged_into}, which took over its"

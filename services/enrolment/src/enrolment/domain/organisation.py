@@ -31,9 +31,12 @@ def require_registered(state: OrganisationState, code: str) -> None:
         )
 
 
-def require_active(state: OrganisationState, code: str) -> None:
+def require_active(state: OrganisationState, code: str, on: date | None = None) -> None:
+    """Refuse a merged municipality; with `on`, only from the day its merger took effect (a
+    fact dated before then, recorded late, is still its own)."""
     require_registered(state, code)
-    if state.successor_code is not None:
+    before_merger = state.merged_on is not None and on is not None and on < state.merged_on
+    if state.successor_code is not None and not before_merger:
         raise RuleViolation(
             "ORGANISATION_MERGED",
             f"municipality {code} merged into {state.successor_code} on {state.merged_on};"
@@ -45,10 +48,7 @@ def require_active_on(state: OrganisationState, code: str, on: date) -> None:
     """`require_active` for a fact of day `on`: a municipality that merged away only after
     that day was a body of its own then (a merger counts from the day it took effect,
     `merged_on`; one recorded without that day counts always)."""
-    if state.successor_code is not None and state.merged_on is not None and on < state.merged_on:
-        require_registered(state, code)
-        return
-    require_active(state, code)
+    require_active(state, code, on)
 
 
 def require_registered_by(state: OrganisationState, code: str, what: str, valid_on: date) -> None:
