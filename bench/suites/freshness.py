@@ -229,7 +229,7 @@ STAGES = (  # (name, from, to): instants of one probe's write, in order
     ("mutation sent -> reply", "sent", "replied"),
     ("reply -> projector received the event", "replied", "received"),
     ("  its subscriber asked for it -> fetched", "asked", "fetched"),
-    ("  fetched -> received (the batch before handled; decoded)", "fetched", "received"),
+    ("  fetched -> received (decoded, handed over)", "fetched", "received"),
     ("received -> writer turn taken", "received", "turn"),
     ("  received -> in a runner thread", "received", "thread"),
     ("  thread -> prepared (batch lock, folds)", "thread", "prepared"),

@@ -23,7 +23,6 @@ import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -47,17 +46,6 @@ Handler = Callable[[list[StoredEvent]], Awaitable[None]]
 delivery: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar(
     "delivery", default=None
 )
-
-
-# Batches a position owner's subscriber fetches ahead of its handler, at most.
-AHEAD = 2
-
-
-@dataclass(frozen=True)
-class _Fetched:
-    asked: float  # wall clock: when the fetch was sent
-    fetched: float  # and when it returned
-    msgs: list[Msg]
 
 
 class DeliveryGap(Exception):
@@ -87,7 +75,6 @@ class DurableSubscriber:
         self._stopping = asyncio.Event()
         self.rearms = 0
         self.gaps = 0  # batches cut because the consumer skipped existing messages
-        self._in_hand = False  # the handler has messages not acked yet (fetching ahead)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"durable-{self._durable}")
@@ -140,13 +127,6 @@ class DurableSubscriber:
                 await asyncio.sleep(0.2)
 
     async def _consume(self, psub: JetStreamContext.PullSubscription) -> None:
-        if self._position is None:
-            await self._consume_in_turn(psub)
-        else:
-            await self._consume_fetching_ahead(psub)
-
-    async def _consume_in_turn(self, psub: JetStreamContext.PullSubscription) -> None:
-        """Fetch, handle, ack; then the next fetch."""
         idle = 0
         while not self._stopping.is_set():
             asked = time.time()
@@ -155,85 +135,23 @@ class DurableSubscriber:
             except TimeoutError:  # nats-py raises its own TimeoutError or asyncio's, by path
                 idle += 1
                 if idle % 5 == 0:
-                    await self._check_idle(psub)
+                    # Proves the consumer still exists (raises if not). Idle while messages
+                    # are pending acknowledgement: they went astray on the way to us.
+                    info = await psub.consumer_info()
+                    if self._position is not None and info.num_ack_pending:
+                        pending = info.num_ack_pending
+                        raise DeliveryGap(f"{pending} delivered messages never came") from None
                 continue
             idle = 0
             delivery.set({"asked": asked, "fetched": time.time()})
+            gap: DeliveryGap | None = None
+            if self._position is not None:
+                msgs, gap = await self._in_order(msgs)
             if msgs:
                 await self._handle(msgs)
-
-    async def _consume_fetching_ahead(self, psub: JetStreamContext.PullSubscription) -> None:
-        """Fetch the next batch while the handler runs: when it returns, what came meanwhile
-        is here already, not one round trip to the server away. (Fetching after the
-        handler put that round trip, 5-80 ms on a busy machine, on every event that arrived
-        while the one before was being handled.) At most `AHEAD` batches wait; a position
-        owner only, whose every arm recreates the consumer right after its position, so
-        what was fetched and never handled is fetched again."""
-        ahead: asyncio.Queue[_Fetched | BaseException] = asyncio.Queue(maxsize=AHEAD)
-        fetcher = asyncio.create_task(self._fetch_ahead(psub, ahead))
-        try:
-            while not self._stopping.is_set():
-                taken = [await ahead.get()]
-                while not ahead.empty():  # every batch that came meanwhile, handled as one
-                    taken.append(ahead.get_nowait())
-                msgs: list[Msg] = []
-                failure: BaseException | None = None
-                for item in taken:
-                    if isinstance(item, BaseException):
-                        failure = item  # after the batches fetched before it
-                        break
-                    msgs += item.msgs
-                fetched = [item for item in taken if isinstance(item, _Fetched)]
-                if fetched:
-                    delivery.set({"asked": fetched[0].asked, "fetched": fetched[0].fetched})
-                gap: DeliveryGap | None = None
-                self._in_hand = True  # delivered, not acked yet: not astray
-                try:
-                    msgs, gap = await self._in_order(msgs)
-                    if msgs:
-                        await self._handle(msgs)
-                finally:
-                    self._in_hand = False
-                if gap is not None:
-                    self.gaps += 1
-                    raise gap
-                if failure is not None:
-                    raise failure
-        finally:
-            await cancel_and_wait(fetcher)
-
-    async def _fetch_ahead(
-        self,
-        psub: JetStreamContext.PullSubscription,
-        ahead: asyncio.Queue[_Fetched | BaseException],
-    ) -> None:
-        idle = 0
-        try:
-            while True:
-                asked = time.time()
-                try:
-                    msgs = await psub.fetch(self._batch, timeout=1.0)
-                except TimeoutError:
-                    idle += 1
-                    # Idle indeed: nothing fetched waits for the handler or is in its hands.
-                    if idle % 5 == 0 and ahead.empty() and not self._in_hand:
-                        await self._check_idle(psub)
-                    continue
-                idle = 0
-                if msgs:
-                    await ahead.put(_Fetched(asked, time.time(), msgs))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the consumer's failure, handed over in its turn
-            await ahead.put(exc)
-
-    async def _check_idle(self, psub: JetStreamContext.PullSubscription) -> None:
-        # Proves the consumer still exists (raises if not). Idle while messages are pending
-        # acknowledgement: they went astray on the way to us.
-        info = await psub.consumer_info()
-        if self._position is not None and info.num_ack_pending:
-            pending = info.num_ack_pending
-            raise DeliveryGap(f"{pending} delivered messages never came") from None
+            if gap is not None:
+                self.gaps += 1
+                raise gap
 
     async def _handle(self, msgs: list[Msg]) -> None:
         stream = self._context.stream
