@@ -49,6 +49,7 @@ from bench.gateway_app import coordinator_token, settings
 from bench.loader import public_keys
 from bench.workload import ensure_raw_stream
 from bootstrap.system import System
+from contracts_schema.subjects import REGISTRY, BoundedContext
 from eventstore.collector import keep_full_collections_short, uninstall
 from eventstore.commands import parse_consistency_token
 from eventstore.projection_news import SUBJECT_PREFIX, News
@@ -365,6 +366,12 @@ async def probe(
         await asyncio.sleep(POLL)
 
 
+async def stored_in(client: NATS, context: BoundedContext) -> tuple[int, float]:
+    """The last sequence of `context`'s stream, and when it was read (seconds)."""
+    info = await client.jetstream().stream_info(context.stream)
+    return int(info.state.last_seq), time.perf_counter()
+
+
 async def measure_raw(client: NATS, samples: int) -> list[float]:
     js = client.jetstream()
     await ensure_raw_stream(js)
@@ -447,6 +454,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         # first change of their contract since the services and the projector started (an
         # aggregate's history loaded by each).
         await asyncio.sleep(warm_up(len(loaded), ctx.config.freshness_load_per_s))
+        stored_from = await stored_in(ctx.client, REGISTRY)
         async with httpx.AsyncClient(
             base_url=system.gateway_url, headers=headers, timeout=30
         ) as http:
@@ -465,6 +473,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
             except RuntimeError as exc:  # e.g. CONSISTENCY_TIMEOUT: a figure of its own
                 refused = f"not measured: probe {len(tokened)} with its token failed: {exc}"
                 tokened.clear()
+        stored_to = await stored_in(ctx.client, REGISTRY)
         raw = await measure_raw(ctx.client, n)
     finally:
         uninstall()  # the suites after this one see the collector as the ones before did
@@ -477,6 +486,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
         " registry, enrolment, gateway and projector each in a process of its own (as"
         " `make run`), the load and the probes in the bench's; SQLite"
     )
+    stored = (stored_to[0] - stored_from[0]) / max(stored_to[1] - stored_from[1], 1e-9)
+    note += f"; the registry stored {stored:.1f} events/s while the probes ran (load and probes)"
     note += f"; the projector caught up with the stored history in {caught_up:.0f} s first"
     note += f"; load average {load_before:.1f} before the probes, {os.getloadavg()[0]:.1f} after"
     note += (
