@@ -25,8 +25,10 @@ A polling answer lags the commit by up to one query's round trip (the "one poll"
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
+import sys
 import tempfile
 import time
 import uuid
@@ -47,19 +49,17 @@ from bench.gateway_app import coordinator_token, settings
 from bench.loader import public_keys
 from bench.workload import ensure_raw_stream
 from bootstrap.system import System
-from contracts_schema.registry import commands as cmd
-from contracts_schema.subjects import REGISTRY
+from contracts_schema.subjects import REGISTRY, BoundedContext
 from eventstore.collector import keep_full_collections_short, uninstall
 from eventstore.commands import parse_consistency_token
 from eventstore.projection_news import SUBJECT_PREFIX, News
-from eventstore.serving import send_command
 from eventstore.signing import PUBLIC_KEYS_ENV
 from eventstore.sql import make_engine
 from gateway.projections import ContractsProjection
 from gateway.readmodels import AUDIT_HISTORY
 
 POLL = 0.001
-MAX_IN_FLIGHT = 64
+WARM_UP_ENV = "BENCH_FRESHNESS_WARM_UP_S"
 PROBE_DEADLINE = 15.0  # seconds; a probe that never sees its write fails the suite loudly
 # The replay suite built the gateway's read models, not the audit's history (entitiesAsOf):
 # the projector builds it at start. Probes measure the steady state, so they wait for it.
@@ -75,6 +75,16 @@ MUTATION = """mutation Amend($input: AmendContractInput!) {
 QUERY = """query Amended($id: String!, $token: String) {
   contract(contractId: $id, consistencyToken: $token) { lastAmendment }
 }"""
+
+
+def warm_up(contracts: int, per_second: int) -> float:
+    """Seconds the load runs before the first probe: twice round its contracts (each one's
+    first change loads its history in the registry and the projector: the load's start, not
+    its steady state), at least a second; `BENCH_FRESHNESS_WARM_UP_S` sets it (0: none)."""
+    given = os.environ.get(WARM_UP_ENV)
+    if given is not None:
+        return float(given)
+    return max(1.0, 2 * contracts / per_second)
 
 
 def _day(value: Any) -> date:
@@ -109,44 +119,56 @@ def amendable_contracts(url: str) -> list[tuple[str, datetime]]:
     ]
 
 
-async def background(
-    client: NATS, contracts: list[tuple[str, datetime]], per_second: int, stop: asyncio.Event
-) -> list[str]:
-    rejected: list[str] = []
-    pending: set[asyncio.Task[Any]] = set()
-    k = 0
+class LoadProcess:
+    """The background load (`bench.suites.freshness_load`) in a process of its own: a client
+    of the system, not a task on the probe's event loop (it would take the loop's turns from
+    the probe's reads, and the bench would measure itself)."""
 
-    async def one(contract_id: str, on: datetime) -> None:
-        try:
-            await send_one(contract_id, on)
-        except Exception as exc:  # a timed-out load command is a figure, not a crash
-            rejected.append(type(exc).__name__)
+    def __init__(self) -> None:
+        self._process: asyncio.subprocess.Process | None = None
+        self.started_at = 0.0  # wall clock: when it began sending
 
-    async def send_one(contract_id: str, on: datetime) -> None:
-        command = cmd.AmendContract(
-            command_id=f"load-{uuid.uuid4().hex}",
-            contract_id=contract_id,
-            summary="background indexation",
-            occurred_at=on,
+    async def start(self, url: str, contracts: list[tuple[str, datetime]], per_second: int) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.suites.freshness_load",
+            url,
+            str(per_second),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
-        reply = await send_command(client, REGISTRY, command, actor="bench")
-        if reply.status != "accepted":
-            rejected.append(reply.code)
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        given = [(contract_id, on.isoformat()) for contract_id, on in contracts]
+        self._process.stdin.write(json.dumps(given).encode() + b"\n")
+        await self._process.stdin.drain()
+        line = await self._process.stdout.readline()
+        if line.strip() != b"started":
+            await self._process.wait()
+            raise RuntimeError(
+                f"the load process did not start (exit {self._process.returncode}): {line!r}"
+            )
+        self.started_at = time.time()
 
-    while not stop.is_set():
-        contract_id, on = contracts[k % len(contracts)]
-        k += 1
-        if len(pending) >= MAX_IN_FLIGHT:
-            # The system is not keeping up: shed load rather than pile up retries (bounded run).
-            rejected.append("SHED")
-            await asyncio.sleep(1 / per_second)
-            continue
-        task = asyncio.create_task(one(contract_id, on))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-        await asyncio.sleep(1 / per_second)
-    await asyncio.gather(*pending, return_exceptions=True)
-    return rejected
+    async def stop(self) -> dict[str, Any]:
+        """Stop sending; what it sent and what was not accepted."""
+        if self._process is None:
+            return {"rejected": [], "sent": 0, "seconds": 0.0}
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        try:
+            self._process.stdin.write(b"stop\n")
+            await self._process.stdin.drain()
+            self._process.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it exited already: its exit code says why
+        out = await self._process.stdout.read()
+        code = await self._process.wait()
+        if code != 0:
+            raise RuntimeError(f"the load process exited with code {code}")
+        result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+        return result
 
 
 async def graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
@@ -162,6 +184,7 @@ class Probe:
     """One probe's instants (wall clock, seconds since the epoch: comparable with the
     projector's announced stages) and the positions its reply's token names."""
 
+    index: int = 0  # the probe's number in the run (0: the first)
     sent: float = 0.0
     replied: float = 0.0
     visible: float = 0.0  # the answer that showed the write arrived
@@ -268,7 +291,10 @@ def _stages_of(
     p: Probe, announcements: Announcements, keys: dict[str, set[str]]
 ) -> dict[str, float]:
     """One probe's instants in ms after its reply, per read model that had to reach it."""
-    found: dict[str, float] = {"visible": round((p.visible - p.replied) * 1000, 1)}
+    found: dict[str, float] = {
+        "probe": p.index,
+        "visible": round((p.visible - p.replied) * 1000, 1),
+    }
     for k, streams in keys.items():
         if not streams & set(p.positions):
             continue
@@ -314,7 +340,7 @@ async def probe(
     variables = {
         "input": {"contractId": contract_id, "summary": summary, "occurredAt": on.isoformat()}
     }
-    seen = Probe(sent=time.time())
+    seen = Probe(index=i, sent=time.time())
     reply = (await graphql(http, MUTATION, variables))["amendContract"]
     seen.replied = replied = time.time()
     if reply["__typename"] != "CommandSucceeded":
@@ -338,6 +364,12 @@ async def probe(
                 f" {data['contract']}; the read models reached {reached}"
             )
         await asyncio.sleep(POLL)
+
+
+async def stored_in(client: NATS, context: BoundedContext) -> tuple[int, float]:
+    """The last sequence of `context`'s stream, and when it was read (seconds)."""
+    info = await client.jetstream().stream_info(context.stream)
+    return int(info.state.last_seq), time.perf_counter()
 
 
 async def measure_raw(client: NATS, samples: int) -> list[float]:
@@ -414,12 +446,15 @@ async def run(ctx: BenchContext) -> list[Figure]:
     await announcements.start(ctx.service_nc)  # as the gateway process hears them on its own
     headers = {"Authorization": f"Bearer {coordinator_token(secret)}"}
     n = ctx.config.freshness_samples
-    stop = asyncio.Event()
     refused = ""
-    load = asyncio.create_task(
-        background(ctx.client, loaded, ctx.config.freshness_load_per_s, stop)
-    )
+    load = LoadProcess()
+    await load.start(ctx.nats.url, loaded, ctx.config.freshness_load_per_s)
     try:
+        # The steady state under the load, not its start: its first commands are each the
+        # first change of their contract since the services and the projector started (an
+        # aggregate's history loaded by each).
+        await asyncio.sleep(warm_up(len(loaded), ctx.config.freshness_load_per_s))
+        stored_from = await stored_in(ctx.client, REGISTRY)
         async with httpx.AsyncClient(
             base_url=system.gateway_url, headers=headers, timeout=30
         ) as http:
@@ -438,11 +473,11 @@ async def run(ctx: BenchContext) -> list[Figure]:
             except RuntimeError as exc:  # e.g. CONSISTENCY_TIMEOUT: a figure of its own
                 refused = f"not measured: probe {len(tokened)} with its token failed: {exc}"
                 tokened.clear()
+        stored_to = await stored_in(ctx.client, REGISTRY)
         raw = await measure_raw(ctx.client, n)
     finally:
         uninstall()  # the suites after this one see the collector as the ones before did
-        stop.set()
-        rejected = await load
+        sent = await load.stop()
         await announcements.stop()
         await system.stop()
     theirs = latency_ms(raw)
@@ -451,9 +486,16 @@ async def run(ctx: BenchContext) -> list[Figure]:
         " registry, enrolment, gateway and projector each in a process of its own (as"
         " `make run`), the load and the probes in the bench's; SQLite"
     )
+    stored = (stored_to[0] - stored_from[0]) / max(stored_to[1] - stored_from[1], 1e-9)
+    note += f"; the registry stored {stored:.1f} events/s while the probes ran (load and probes)"
     note += f"; the projector caught up with the stored history in {caught_up:.0f} s first"
     note += f"; load average {load_before:.1f} before the probes, {os.getloadavg()[0]:.1f} after"
-    if rejected:
+    note += (
+        f"; the load in a process of its own sent {sent['sent']} commands in"
+        f" {sent['seconds']:.1f} s, {warm_up(len(loaded), ctx.config.freshness_load_per_s):.1f}"
+        " s of them before the first probe"
+    )
+    if rejected := sent["rejected"]:
         note += f"; {len(rejected)} background commands rejected: {sorted(set(rejected))}"
     figures = []
     baseline = "raw publish to ordered-consumer delivery"
