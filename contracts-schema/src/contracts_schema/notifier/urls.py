@@ -99,7 +99,11 @@ def address_problem(address: str) -> str | None:
 
 def url_problem(url: str, allowed_hosts: Iterable[str] = ()) -> str | None:
     """None when the URL may receive webhooks; otherwise a sentence saying why not."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port out of range)
+    except ValueError as exc:  # a subscription stored before `form_problem` existed
+        return f"the webhook URL does not parse: {exc}"
     host = host_of(url)
     if not host:
         return "the webhook URL has no host"

@@ -188,6 +188,14 @@ class WebhookDispatcher:
             error = f"the endpoint did not answer within {deadline} s (GT_WEBHOOK_TIMEOUT)"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
+        except httpx.InvalidURL as exc:  # stored before SubscribeWebhook bounded its URL
+            error = f"the webhook URL cannot be sent: {exc}"[:500]
+        except Exception as exc:
+            # Whatever else the request raised (an ExceptionGroup out of the connect) is this
+            # attempt's failure, recorded and counted: unrecorded, the claim lapsed and the
+            # delivery was claimed again every lease, for ever, never parked.
+            log.warning("webhook attempt %s:%s raised", row.subscription_id, row.seq, exc_info=True)
+            error = f"the request to the webhook URL failed: {type(exc).__name__}: {exc}"[:500]
         outcome, changes = self._outcome(row.attempts + 1, error)
         await self._in_store(
             self.store.record, self.owner, row, outcome, changes, status_code, error
