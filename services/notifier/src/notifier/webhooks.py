@@ -29,6 +29,7 @@ from contracts_schema.notifier.urls import address_problem, host_of, url_problem
 from eventstore.clock import Clock
 from eventstore.observability import WEBHOOK_DELIVERIES
 from eventstore.tasks import cancel_and_wait
+from notifier.egress import webhook_client
 from notifier.feed import INTEGRATION_STREAM
 from notifier.projection import NotifierSchedule
 from notifier.publisher import ensure_integration_stream
@@ -86,7 +87,8 @@ class WebhookDispatcher:
         self._settings.master_key()  # no key, no start: a public default would sign nothing
         await self._in_store(self.store.create)
         await ensure_integration_stream(self._nc, replicas=self._settings.stream_replicas)
-        self._client = self._client or httpx.AsyncClient(timeout=self._settings.webhook_timeout)
+        s = self._settings
+        self._client = self._client or webhook_client(s.webhook_timeout, s.webhook_allowed_hosts)
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
