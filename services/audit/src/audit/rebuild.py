@@ -62,7 +62,8 @@ async def rebuild(
         # Read as the live runner reads (eventstore.trust): what it parks, the rebuild parks,
         # instead of applying a forgery or ending at bytes that are no envelope.
         start_at = positions.get(context.stream, 0) + 1
-        async for event in store.read_stream(context, start_at, trust=trust_of(store.nc)):
+        trust = trust_of(getattr(store, "nc", None))  # an in-memory store has no connection
+        async for event in store.read_stream(context, start_at, trust=trust):
             if limit is not None and event.seq > limit:
                 break
             batch.append(event)
