@@ -117,7 +117,12 @@ class InMemoryEventStore:
         return AggregateHistory(context, aggregate_type, aggregate_id, events, last_seq)
 
     async def read_stream(
-        self, context: BoundedContext, from_seq: int = 1, subject_filter: str | None = None
+        self,
+        context: BoundedContext,
+        from_seq: int = 1,
+        subject_filter: str | None = None,
+        *,
+        trust: object = None,  # as EventStore's; events here are values, never foreign bytes
     ) -> AsyncIterator[StoredEvent]:
         stream = self._stream(context)
         wanted = subject_filter or context.event_subjects

@@ -44,6 +44,7 @@ from eventstore.records import (
     seal,
 )
 from eventstore.signing import EventSigner
+from eventstore.trust import Trust, read_event
 
 # The values live in eventstore.records; importing them from here keeps working.
 __all__ = [
@@ -142,11 +143,18 @@ class EventStore:
         return AggregateHistory(context, aggregate_type, aggregate_id, tuple(events), last_seq)
 
     async def read_stream(
-        self, context: BoundedContext, from_seq: int = 1, subject_filter: str | None = None
+        self,
+        context: BoundedContext,
+        from_seq: int = 1,
+        subject_filter: str | None = None,
+        *,
+        trust: Trust | None = None,
     ) -> AsyncIterator[StoredEvent]:
-        """Every event of the context's stream from a sequence on, in order."""
+        """Every event of the context's stream from a sequence on, in order. With `trust`,
+        read as a reader reads (`eventstore.trust.read_event`): what it may not take as fact
+        comes with `refused` set, undecodable bytes included, instead of ending the read."""
         async for event in self._direct_get(
-            context.stream, subject_filter or context.event_subjects, from_seq
+            context.stream, subject_filter or context.event_subjects, from_seq, trust
         ):
             yield event
 
@@ -158,12 +166,14 @@ class EventStore:
         return int(info.state.last_seq)
 
     async def _direct_get(
-        self, stream: str, subject_filter: str, from_seq: int
+        self, stream: str, subject_filter: str, from_seq: int, trust: Trust | None = None
     ) -> AsyncIterator[StoredEvent]:
         # Batched Direct Get (server 2.11+): one round trip per 1000 events.
         next_seq = from_seq
         while True:
-            batch, pending, failure = await self._direct_batch(stream, subject_filter, next_seq)
+            batch, pending, failure = await self._direct_batch(
+                stream, subject_filter, next_seq, trust
+            )
             for event in batch:
                 yield event
             if failure is not None:  # raised after the events before it, as they came
@@ -174,7 +184,7 @@ class EventStore:
                 return
 
     async def _direct_batch(
-        self, stream: str, subject_filter: str, seq: int
+        self, stream: str, subject_filter: str, seq: int, trust: Trust | None = None
     ) -> tuple[list[StoredEvent], int, Exception | None]:
         """One batch from `seq` on, how many matching events remain after it, and the
         failure (an undecodable event, a status) that ended it early, if any.
@@ -201,7 +211,12 @@ class EventStore:
                     raise EventStoreError(f"direct get on {stream} failed: {status} {headers}")
                 else:
                     sequence = int(headers["Nats-Sequence"])
-                    events.append(decode(headers["Nats-Subject"], stream, sequence, msg.data))
+                    subject = headers["Nats-Subject"]
+                    events.append(
+                        decode(subject, stream, sequence, msg.data)
+                        if trust is None
+                        else read_event(trust, subject, stream, sequence, msg.data)
+                    )
             except Exception as exc:
                 failures.append(exc)
                 ended.set_result(0)

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from contracts_schema.base import Command, Identifier
 from contracts_schema.notifier.events import DateKind
+from contracts_schema.notifier.urls import URL_MAX, form_problem
 from contracts_schema.registry.values import ContractKind
 
 ORGANISATION_CODE = r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20})$"
@@ -44,7 +45,11 @@ class SubscribeWebhook(Command):
     organisation_code: str = Field(
         pattern=ORGANISATION_CODE, description="The subscribing organisation (GM0363, KVK-...)."
     )
-    url: str = Field(description="Absolute http(s) URL receiving the POSTs.")
+    url: str = Field(
+        max_length=URL_MAX,
+        description="Absolute http(s) URL receiving the POSTs: no credentials, no whitespace"
+        " or control characters, a valid port.",
+    )
     event_types: list[str] = Field(
         default_factory=list,
         description="CloudEvents types to deliver (e.g. nl.gt.contract.expiring.v1); empty = all.",
@@ -53,8 +58,9 @@ class SubscribeWebhook(Command):
     @field_validator("url")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")) or value[-3:] == "://":
-            raise ValueError("url must be an absolute http:// or https:// URL")
+        problem = form_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 

@@ -11,6 +11,9 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from contracts_schema.bounds import unsafe_character
+
+URL_MAX = 2048  # what browsers and most HTTP servers take; a webhook URL is far shorter
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv4 addresses translated (RFC 6052)
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # ::a.b.c.d, deprecated (RFC 4291)
 SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, but private where still used
@@ -18,7 +21,40 @@ SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, but private where 
 
 def host_of(url: str) -> str:
     # "localhost." is "localhost": the trailing dot only roots the name.
-    return (urlsplit(url).hostname or "").lower().rstrip(".")
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:  # an unclosed or invalid IPv6 literal: no host
+        return ""
+
+
+def form_problem(url: str) -> str | None:
+    """Why `url` is not a well-formed absolute http(s) URL an HTTP client can send, or None.
+    It is stored in the notifier's event log for good and sent at every delivery: control,
+    bidirectional-formatting and whitespace characters, a port out of range, an unparsable
+    host and credentials (a password kept in the log) are refused."""
+    if len(url) > URL_MAX:
+        return f"a webhook URL has at most {URL_MAX} characters (got {len(url)})"
+    char = unsafe_character(url) or next((c for c in url if c.isspace()), None)
+    if char is not None:
+        return (
+            "a webhook URL must not contain whitespace, control or bidirectional formatting"
+            f" characters (found U+{ord(char):04X})"
+        )
+    if not url.startswith(("http://", "https://")):
+        return "a webhook URL must be an absolute http:// or https:// URL"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port out of range)
+    except ValueError as exc:
+        return f"the webhook URL does not parse: {exc}"
+    if not parts.hostname:
+        return "the webhook URL has no host"
+    if parts.username is not None or parts.password is not None:
+        return (
+            "a webhook URL must not carry a user name or password (it is kept in the event"
+            " log); the delivery's signature shows the receiver who sent it"
+        )
+    return None
 
 
 def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -63,7 +99,11 @@ def address_problem(address: str) -> str | None:
 
 def url_problem(url: str, allowed_hosts: Iterable[str] = ()) -> str | None:
     """None when the URL may receive webhooks; otherwise a sentence saying why not."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port out of range)
+    except ValueError as exc:  # a subscription stored before `form_problem` existed
+        return f"the webhook URL does not parse: {exc}"
     host = host_of(url)
     if not host:
         return "the webhook URL has no host"

@@ -19,6 +19,7 @@ from eventstore.projection import (
     parked,
 )
 from eventstore.store import EventStore, StoredEvent
+from eventstore.trust import trust_of
 
 Progress = Callable[[int], None]
 BATCH = 500
@@ -58,7 +59,11 @@ async def rebuild(
     for context in projection.contexts:
         limit = None if upto is None else upto.get(context.stream, 0)
         batch: list[StoredEvent] = []
-        async for event in store.read_stream(context, positions.get(context.stream, 0) + 1):
+        # Read as the live runner reads (eventstore.trust): what it parks, the rebuild parks,
+        # instead of applying a forgery or ending at bytes that are no envelope.
+        start_at = positions.get(context.stream, 0) + 1
+        trust = trust_of(getattr(store, "nc", None))  # an in-memory store has no connection
+        async for event in store.read_stream(context, start_at, trust=trust):
             if limit is not None and event.seq > limit:
                 break
             batch.append(event)

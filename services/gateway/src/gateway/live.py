@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -12,8 +13,11 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from contracts_schema.subjects import CONTEXTS, BoundedContext
-from eventstore.store import StoredEvent, decode
+from eventstore.store import StoredEvent
+from eventstore.trust import duplicates_of, read_event, trust_of
 from gateway.projections.common import organisation_codes
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -114,10 +118,20 @@ class LiveEvents:
             "config": ConsumerConfig(opt_start_seq=after[context.stream] + 1),
         }
 
-    @staticmethod
-    def _enqueue(queue: asyncio.Queue[StoredEvent], stream: str):  # type: ignore[no-untyped-def]
+    def _enqueue(self, queue: asyncio.Queue[StoredEvent], stream: str):  # type: ignore[no-untyped-def]
+        # What the read models refuse (eventstore.trust: undecodable, unsigned, untrusted
+        # signer, altered, a duplicate version) is no event for a live subscriber either; it
+        # used to be streamed as fact, a forgery published with a stream's NATS login included.
+        trust, duplicates = trust_of(self._nc), duplicates_of(self._nc)
+
         async def on_message(msg: Msg) -> None:
-            await queue.put(decode(msg.subject, stream, msg.metadata.sequence.stream, msg.data))
+            seq = msg.metadata.sequence.stream
+            event = read_event(trust, msg.subject, stream, seq, msg.data)
+            refused = event.refused or (duplicates.check(event) if duplicates else None)
+            if refused is not None:
+                log.warning("live events: %s seq %s not streamed: %s", stream, seq, refused)
+                return
+            await queue.put(event)
 
         return on_message
 

@@ -29,6 +29,7 @@ from contracts_schema.notifier.urls import address_problem, host_of, url_problem
 from eventstore.clock import Clock
 from eventstore.observability import WEBHOOK_DELIVERIES
 from eventstore.tasks import cancel_and_wait
+from notifier.egress import webhook_client
 from notifier.feed import INTEGRATION_STREAM
 from notifier.projection import NotifierSchedule
 from notifier.publisher import ensure_integration_stream
@@ -86,7 +87,8 @@ class WebhookDispatcher:
         self._settings.master_key()  # no key, no start: a public default would sign nothing
         await self._in_store(self.store.create)
         await ensure_integration_stream(self._nc, replicas=self._settings.stream_replicas)
-        self._client = self._client or httpx.AsyncClient(timeout=self._settings.webhook_timeout)
+        s = self._settings
+        self._client = self._client or webhook_client(s.webhook_timeout, s.webhook_allowed_hosts)
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
@@ -188,6 +190,14 @@ class WebhookDispatcher:
             error = f"the endpoint did not answer within {deadline} s (GT_WEBHOOK_TIMEOUT)"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
+        except httpx.InvalidURL as exc:  # stored before SubscribeWebhook bounded its URL
+            error = f"the webhook URL cannot be sent: {exc}"[:500]
+        except Exception as exc:
+            # Whatever else the request raised (an ExceptionGroup out of the connect) is this
+            # attempt's failure, recorded and counted: unrecorded, the claim lapsed and the
+            # delivery was claimed again every lease, for ever, never parked.
+            log.warning("webhook attempt %s:%s raised", row.subscription_id, row.seq, exc_info=True)
+            error = f"the request to the webhook URL failed: {type(exc).__name__}: {exc}"[:500]
         outcome, changes = self._outcome(row.attempts + 1, error)
         await self._in_store(
             self.store.record, self.owner, row, outcome, changes, status_code, error

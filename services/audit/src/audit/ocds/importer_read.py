@@ -7,10 +7,15 @@ release that cannot be imported is reported where a reader can find it.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+# Decompressed input at most (attack9): a few MB of gzip can expand to terabytes (a gzip
+# bomb); the largest OCDS bulk files published are well under this.
+MAX_DECOMPRESSED = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -32,10 +37,20 @@ class Item:
 def read(data: bytes, default_publisher: str) -> Iterator[Item]:
     unknown = Source(default_publisher)
     if data[:2] == b"\x1f\x8b":
+        max_decompressed = MAX_DECOMPRESSED
         try:
-            data = gzip.decompress(data)
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as unzipped:
+                data = unzipped.read(max_decompressed + 1)
         except (OSError, EOFError) as exc:
             yield Item("$", unknown, problem=f"not a readable gzip file: {exc}")
+            return
+        if len(data) > max_decompressed:
+            yield Item(
+                "$",
+                unknown,
+                problem=f"the gzip file expands to more than {max_decompressed} bytes;"
+                " decompress it and import the parts",
+            )
             return
     try:
         text = data.decode("utf-8-sig")
@@ -44,6 +59,9 @@ def read(data: bytes, default_publisher: str) -> Iterator[Item]:
         return
     try:
         whole = json.loads(text)
+    except RecursionError:
+        yield Item("$", unknown, problem="bad JSON: nested too deeply for an OCDS package")
+        return
     except json.JSONDecodeError:
         whole = None
         lines = text.splitlines()
@@ -63,6 +81,9 @@ def read(data: bytes, default_publisher: str) -> Iterator[Item]:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             yield Item(f"line {n}", unknown, problem=f"bad JSON: {exc}")
+            continue
+        except RecursionError:
+            yield Item(f"line {n}", unknown, problem="bad JSON: nested too deeply")
             continue
         yield from _document(value, f"line {n}: $", default_publisher)
 
