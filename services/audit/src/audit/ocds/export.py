@@ -55,20 +55,16 @@ async def _of_type(
     Before, a forgery published with a stream's NATS login went into the OCDS packages and
     a message that is no envelope failed every export."""
     subject = context.aggregate_type_filter(aggregate_type)
-    # Known when it and its aggregate's earlier versions were recorded (`known_time`).
-    return known_by(
-        [e.envelope async for e in store.read_stream(context, subject_filter=subject)], known_at
-    )
-
     trust, duplicates = trust_of(getattr(store, "nc", None)), Duplicates()
     kept = []
     async for e in store.read_stream(context, subject_filter=subject, trust=trust):
         refused = e.refused or duplicates.check(e)
         if refused is not None:
             log.warning("OCDS export: %s seq %s left out: %s", e.stream, e.seq, refused)
-        elif e.envelope.recorded_at <= known_at:
+        else:
             kept.append(e.envelope)
-    return kept
+    # Known when it and its aggregate's earlier versions were recorded (`known_time`).
+    return known_by(kept, known_at)
 
 
 def _typed(e: EventEnvelope) -> DomainEvent | None:
