@@ -22,6 +22,9 @@ deployment without public keys) signatures are not checked, the rest is.
 
 Cost: one canonical hash and one ed25519 verify (VerifyKey cached per key) per event and
 process; the verdict is cached per stored bytes, so runners reading the same event share it.
+A catch-up range verifies one signature per hash chain instead (`read_range`: a verified
+signature vouches for the earlier events its chain reaches; docs/security.md, "Signed
+chains"); `GT_READERS_VERIFY_EVERY_SIGNATURE=true` verifies each there too.
 """
 
 from __future__ import annotations
