@@ -75,7 +75,8 @@ def public_keys() -> str:
 
 def reader_trust() -> Trust:
     keys = {name: {signer.public_key} for name, signer in SIGNERS.items()}
-    return Trust.of(keys, configured(environ=os.environ).verify_signatures)  # the setting
+    setting = configured(environ=os.environ)  # the settings: signatures, every signature
+    return Trust.of(keys, setting.verify_signatures, setting.verify_every_signature)
 
 
 async def load_history(

@@ -19,12 +19,15 @@ from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
+from nacl.signing import VerifyKey
+
 from bench import infra
 from bench.history.generator import generate
-from bench.loader import load_history
+from bench.loader import SIGNERS, load_history, reader_trust
 from bench.suites.replay import rebuild
 from contracts_schema import upcasting
 from eventstore import catchup, collector, trust, versioned
+from eventstore.trust import install
 
 COUNTS: Counter[str] = Counter()
 GC: dict[str, float] = {"seconds": 0.0, "started": 0.0}
@@ -82,9 +85,16 @@ def _instrument() -> None:
         return decode(envelope)
 
     versioned.decode_envelope = counted_decode  # type: ignore[attr-defined,assignment]
+    verify = VerifyKey.verify
+
+    def counted_verify(self: VerifyKey, *args: Any, **kwargs: Any) -> Any:
+        COUNTS["signature verifies"] += 1
+        return verify(self, *args, **kwargs)
+
+    VerifyKey.verify = counted_verify  # type: ignore[method-assign]
 
 
-async def measure(events: int, seed: int) -> dict[str, Any]:
+async def measure(events: int, seed: int, signed: bool = False) -> dict[str, Any]:
     # The rebuild's modules are imported before its CPU is measured: with
     # PYTHONDONTWRITEBYTECODE every import compiles its source (~1 s of CPU, 50-60 us/event
     # of a 20k rebuild in the figures before round four).
@@ -95,7 +105,9 @@ async def measure(events: int, seed: int) -> dict[str, Any]:
     gc.freeze()
     with infra.nats_server() as server:
         async with infra.connected(server.url) as client, infra.connected(server.url) as svc:
-            loaded = await load_history(client, history)
+            if signed:  # as `python -m bench` loads and reads it: signed, readers checking
+                install(reader_trust(), client, svc)
+            loaded = await load_history(client, history, signers=SIGNERS if signed else None)
             ctx: Any = SimpleNamespace(service_nc=svc, loaded=loaded)
             COUNTS.clear()
             GC.clear()
@@ -140,6 +152,9 @@ def main() -> None:
         "--no-freeze", action="store_true", help="survivors of the catch-up not frozen (before)"
     )
     parser.add_argument("--freeze-middle", action="store_true", help="freeze as at first")
+    parser.add_argument(
+        "--signed", action="store_true", help="a signed history, readers checking signatures"
+    )
     args = parser.parse_args()
     if args.freeze_middle:
         collector.FREEZE_AFTER = 1  # only survivors of middle collections frozen (earlier)
@@ -149,7 +164,7 @@ def main() -> None:
         catchup._StreamTap.LEAD = 1 << 30  # the drift as before: no runner waits for another
     _instrument()
     for size in args.sizes:
-        print(json.dumps(asyncio.run(measure(size, args.seed))), flush=True)
+        print(json.dumps(asyncio.run(measure(size, args.seed, args.signed))), flush=True)
 
 
 if __name__ == "__main__":

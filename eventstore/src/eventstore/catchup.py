@@ -23,6 +23,7 @@ import json
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -32,7 +33,7 @@ from contracts_schema.subjects import BoundedContext
 from eventstore.collector import relaxed_for_catch_up
 from eventstore.records import StoredEvent
 from eventstore.subscription import DurableSubscriber, Handler
-from eventstore.trust import Trust, read_event, trust_of
+from eventstore.trust import Delivered, Trust, read_range, trust_of
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,21 @@ def stream_sequence(msg: Msg) -> int:
     return msg.metadata.sequence.stream
 
 
-def _stored(msg: Msg, stream: str, trust: Trust) -> StoredEvent:
+def _delivered(msg: Msg) -> Delivered:
     traceparent = msg.headers.get("traceparent") if msg.headers else None
-    # Checked (and decoded) once per process: refused events come marked, never raise.
-    return read_event(trust, msg.subject, stream, stream_sequence(msg), msg.data, traceparent)
+    return msg.subject, stream_sequence(msg), msg.data, traceparent
+
+
+# Where a range is checked and decoded once read: off the event loop (which hands batches to
+# the runners meanwhile), its verifies beside the runners' applies (the C call releases the
+# GIL). One thread a stream read at once (a read-ahead each).
+_JUDGING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="catch-up-trust")
+
+
+async def _judged(trust: Trust, stream: str, delivered: list[Delivered]) -> list[StoredEvent]:
+    # Refused events come marked, never raise; one verify per hash chain of the range.
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_JUDGING, read_range, trust, stream, delivered)
 
 
 class CatchUpSubscriber(DurableSubscriber):
@@ -221,7 +233,7 @@ class _StreamTap:
     async def _read(self, index: int, head: int) -> list[StoredEvent]:
         first = index * CATCH_UP_BATCH + 1
         count = min(CATCH_UP_BATCH, head - first + 1)
-        events: list[StoredEvent] = []
+        delivered: list[Delivered] = []
         done = asyncio.get_running_loop().create_future()
         trust = trust_of(self._nc)
 
@@ -230,8 +242,8 @@ class _StreamTap:
                 if not done.done():
                     done.set_result(None)
                 return
-            events.append(_stored(msg, self._stream, trust))  # decoded once, for every runner
-            if len(events) >= count and not done.done():
+            delivered.append(_delivered(msg))
+            if len(delivered) >= count and not done.done():
                 done.set_result(None)
 
         # A consumer of this range alone, wanting no acknowledgements; one pull request for
@@ -262,7 +274,7 @@ class _StreamTap:
                 await sub.unsubscribe()
             with contextlib.suppress(Exception):
                 await js.delete_consumer(self._stream, info.name)
-        return events
+        return await _judged(trust, self._stream, delivered)  # decoded once, for every runner
 
 
 def _heard(task: asyncio.Task[list[StoredEvent]]) -> None:

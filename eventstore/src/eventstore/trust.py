@@ -22,6 +22,9 @@ deployment without public keys) signatures are not checked, the rest is.
 
 Cost: one canonical hash and one ed25519 verify (VerifyKey cached per key) per event and
 process; the verdict is cached per stored bytes, so runners reading the same event share it.
+A catch-up range verifies one signature per hash chain instead (`read_range`: a verified
+signature vouches for the earlier events its chain reaches; docs/security.md, "Signed
+chains"); `GT_READERS_VERIFY_EVERY_SIGNATURE=true` verifies each there too.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,12 +53,14 @@ from eventstore.signing import _verify_key, key_bounds, trusted_keys
 log = logging.getLogger(__name__)
 
 VERIFY_ENV = "GT_READERS_VERIFY_SIGNATURES"
+VERIFY_EVERY_ENV = "GT_READERS_VERIFY_EVERY_SIGNATURE"
 
 UNDECODABLE = "undecodable"
 UNSIGNED = "unsigned"
 UNTRUSTED = "untrusted signer"
 ALTERED = "altered"
 DUPLICATE = "duplicate"
+BAD_SIGNATURE = f"{ALTERED}: the signature does not match the event's hash"
 
 _CONTEXT_OF_STREAM = {c.stream: c.name for c in CONTEXTS.values()}
 
@@ -112,6 +117,9 @@ class Trust:
 
     keys: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
     verify_signatures: bool = True
+    # False: in a catch-up range, a verified signature vouches for the earlier events its
+    # hash chain reaches (`read_range`); True: every signature is verified on its own.
+    verify_every_signature: bool = False
     _verifiers: dict[str, VerifyKey | None] = field(default_factory=dict, repr=False)
     _verdicts: dict[bytes, tuple[EventEnvelope | None, str | None]] = field(
         default_factory=dict, repr=False
@@ -119,8 +127,14 @@ class Trust:
     duplicates: Duplicates = field(default_factory=Duplicates, repr=False)
 
     @classmethod
-    def of(cls, trusted: Mapping[str, Iterable[str]], verify_signatures: bool = True) -> Trust:
-        return cls({c: key_bounds(keys) for c, keys in trusted.items()}, verify_signatures)
+    def of(
+        cls,
+        trusted: Mapping[str, Iterable[str]],
+        verify_signatures: bool = True,
+        verify_every_signature: bool = False,
+    ) -> Trust:
+        bounds = {c: key_bounds(keys) for c, keys in trusted.items()}
+        return cls(bounds, verify_signatures, verify_every_signature)
 
     @property
     def signatures(self) -> bool:
@@ -140,12 +154,23 @@ class Trust:
         verdict = self._verdicts.get(data)
         if verdict is None:
             verdict = self._judge(data)
-            if len(self._verdicts) >= _VERDICTS_MAX:
-                self._verdicts.clear()
-            self._verdicts[data] = verdict
+            self._remember(data, verdict)
         return verdict
 
+    def _remember(self, data: bytes, verdict: tuple[EventEnvelope | None, str | None]) -> None:
+        if len(self._verdicts) >= _VERDICTS_MAX:
+            self._verdicts.clear()
+        self._verdicts[data] = verdict
+
     def _judge(self, data: bytes) -> tuple[EventEnvelope | None, str | None]:
+        envelope, problem = self._intact(data)
+        if envelope is not None and problem is None and not self._signature_holds(envelope):
+            problem = BAD_SIGNATURE
+        return envelope, problem
+
+    def _intact(self, data: bytes) -> tuple[EventEnvelope | None, str | None]:
+        """The envelope of stored bytes, and whether its hash matches its content (the
+        signature unchecked)."""
         try:
             envelope = EventEnvelope.model_validate_json(data)
         except ValidationError as exc:
@@ -153,15 +178,21 @@ class Trust:
         # Recomputed as sealing computes it (the canonical form of its JSON form).
         if json_form_hash(envelope.model_dump(mode="json")) != envelope.hash:
             return envelope, f"{ALTERED}: the stored hash does not match the event's content"
-        if envelope.signer is not None and envelope.signature is not None and self.signatures:
-            verifier = self._verifier(envelope.signer)
-            try:
-                if verifier is None:
-                    raise ValueError(envelope.signer)
-                verifier.verify(envelope.hash.encode(), base64.b64decode(envelope.signature))
-            except (ValueError, binascii.Error, BadSignatureError):
-                return envelope, f"{ALTERED}: the signature does not match the event's hash"
         return envelope, None
+
+    def _signature_holds(self, envelope: EventEnvelope) -> bool:
+        """Whether the event's signature is its signer's over its hash (True when signatures
+        are not checked, or the event carries none: `signer_problem` says so)."""
+        if envelope.signer is None or envelope.signature is None or not self.signatures:
+            return True
+        verifier = self._verifier(envelope.signer)
+        try:
+            if verifier is None:
+                raise ValueError(envelope.signer)
+            verifier.verify(envelope.hash.encode(), base64.b64decode(envelope.signature))
+        except (ValueError, binascii.Error, BadSignatureError):
+            return False
+        return True
 
     def signer_problem(self, envelope: EventEnvelope, stream: str, seq: int) -> str | None:
         """Whether the event's signer may sign at `seq` of `stream` (keys of its context)."""
@@ -205,8 +236,13 @@ _by_connection: weakref.WeakKeyDictionary[object, Trust] = weakref.WeakKeyDictio
 def configured(data: Path | None = None, environ: Mapping[str, str] | None = None) -> Trust:
     """The keys `audit verify` trusts: `<data>/keys`, `GT_SIGNING_PUBLIC_KEYS`."""
     env = os.environ if environ is None else environ
-    verify = env.get(VERIFY_ENV, "true").strip().lower() not in ("0", "false", "no", "off")
-    return Trust.of(trusted_keys(data, env), verify)
+    verify = _flag(env.get(VERIFY_ENV, "true"))
+    every = _flag(env.get(VERIFY_EVERY_ENV, "false"))
+    return Trust.of(trusted_keys(data, env), verify, every)
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off", "")
 
 
 def install(trust: Trust, *connections: object) -> Trust:
@@ -290,3 +326,71 @@ def refuse_untrusted(events: Iterable[StoredEvent], after: int = 0, *, nc: objec
                 " it until an operator removes or re-signs it (`audit verify` lists it)"
             )
         last = version
+
+
+Delivered = tuple[str, int, bytes, str | None]  # subject, stream sequence, data, traceparent
+
+
+def read_range(trust: Trust, stream: str, delivered: Sequence[Delivered]) -> list[StoredEvent]:
+    """`read_event` of every message of a catch-up range (in stream order), with one ed25519
+    verify per hash chain rather than per event (docs/security.md, "Signed chains").
+
+    An event's signature signs its hash, which covers its `prev_hash`: a verified signature,
+    by a key its context trusts at that sequence, on an event whose hash matches its content
+    vouches for the exact content of the event of that hash, and so on down the chain, as far
+    as each hash recomputes and links. The service that signed had checked that history
+    before appending on it (the command side refuses to decide on an untrusted one), so those
+    earlier events need no verify of their own. Walking the range backwards, an event whose
+    hash a later accepted event of the range names as its `prev_hash` is accepted without a
+    verify; any other is verified on its own (the last of each chain in the range, and every
+    event after a missing or broken link). Every event is still decoded, its hash recomputed
+    and its signer checked (`signer_problem`: trusted for the stream's context, not past a
+    retirement); a refused event vouches for nothing. A vouched event's own signature is not
+    looked at: one replaced by garbage after the fact is accepted here (its content is what
+    the service signed on), and `audit verify` still names it (`bad-signature`).
+    `Trust.verify_every_signature` verifies each event on its own instead.
+
+    Verdicts of events verified on their own are cached as `read_event`'s are; a vouched
+    event's is not (a later reader of those bytes alone verifies them)."""
+    count = len(delivered)
+    envelopes: list[EventEnvelope | None] = [None] * count
+    problems: list[str | None] = [None] * count
+    vouched: set[str] = set()
+    chains = trust.signatures and not trust.verify_every_signature
+    verdicts = trust._verdicts
+    for i in range(count - 1, -1, -1):
+        _subject, seq, data, _traceparent = delivered[i]
+        cached = verdicts.get(data)
+        if cached is None:
+            envelope, problem = trust._intact(data)
+            signature: bool | None = None  # not verified yet
+        else:
+            envelope, problem = cached
+            signature = problem is None
+            if problem == BAD_SIGNATURE:  # the content is intact: vouching may still hold
+                problem = None
+        envelopes[i] = envelope
+        if envelope is None or problem is not None:
+            if cached is None:
+                trust._remember(data, (envelope, problem))
+            problems[i] = problem
+            continue
+        if not (chains and envelope.hash in vouched):
+            # As `read_event` judges it: the signature first, then who signed.
+            if signature is None:
+                signature = trust._signature_holds(envelope)
+                trust._remember(data, (envelope, None if signature else BAD_SIGNATURE))
+            if not signature:
+                problems[i] = BAD_SIGNATURE
+                continue
+        problem = problems[i] = trust.signer_problem(envelope, stream, seq)
+        if problem is None and envelope.prev_hash is not None:
+            vouched.add(envelope.prev_hash)
+    events = []
+    for (subject, seq, _data, traceparent), envelope, problem in zip(
+        delivered, envelopes, problems, strict=True
+    ):
+        if envelope is None:
+            envelope = _placeholder(subject, stream)
+        events.append(StoredEvent(envelope, stream, seq, subject, traceparent, refused=problem))
+    return events

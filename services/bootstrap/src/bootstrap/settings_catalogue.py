@@ -12,7 +12,7 @@ from enrolment.app import EnrolmentSettings
 from eventstore.observability import ObservabilitySettings
 from eventstore.settings import NatsSettings
 from eventstore.signing import PUBLIC_KEYS_ENV
-from eventstore.trust import VERIFY_ENV
+from eventstore.trust import VERIFY_ENV, VERIFY_EVERY_ENV
 from gateway.commandbus import CommandRetrySettings
 from gateway.process_config import HttpSettings
 from gateway.settings import GatewaySettings
@@ -33,7 +33,7 @@ OBSERVABILITY = _env(ObservabilitySettings)
 # What a service that appends through service_app reads besides: its signing key and cadence.
 SIGNING = _env(NatsSettings, "signing_seed", "checkpoint_interval")
 # The readers' trust (eventstore.trust), read by every process that reads events.
-READERS = {PUBLIC_KEYS_ENV, VERIFY_ENV}
+READERS = {PUBLIC_KEYS_ENV, VERIFY_ENV, VERIFY_EVERY_ENV}
 
 
 def settings_read_by(command: str) -> set[str]:
