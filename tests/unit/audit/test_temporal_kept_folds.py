@@ -43,6 +43,9 @@ def _build(path: Path) -> tuple[Engine, TemporalProjection]:
     return engine, projection
 
 
+# ~13 s on two free cores; the re-reading side is quadratic in an aggregate's length, and
+# beside other busy processes it took 72-115 s (over pytest's default 120 s with a worker).
+@pytest.mark.timeout(600)
 def test_kept_folds_write_the_same_versions_as_re_reading_every_aggregate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
