@@ -379,10 +379,9 @@ class RegistryCommandService(CommandService):
             return await self._stage(index, batch, request, known, new, elsewhere)
         if store.count > MAX_BATCH:
             return None
-        reply, held = recorded
         events = store.events()
         keys = {(self.context.name, e.aggregate_type, e.aggregate_id) for e in events}
-        return _StagedProcess(index, batch, reply, events, held, keys)
+        return _StagedProcess(index, batch, recorded, events, {}, keys)
 
     async def _commit(
         self, processes: list[_StagedProcess]
@@ -450,6 +449,9 @@ class RegistryCommandService(CommandService):
         def real(seq: int) -> int:
             return first + seq - PROVISIONAL if seq >= PROVISIONAL else seq
 
+        if isinstance(p.reply, import_lane.Recorded):
+            return self._recorded_fresh(p.reply, real, records)
+
         # Each accepted reply's JSON form, its events at their stored sequences, built once
         # from our own values (not copied and validated again): the answer's, and without
         # `duplicate` the record's (as `_remember` writes it; a repair's events are stored
@@ -472,6 +474,28 @@ class RegistryCommandService(CommandService):
         ]
         return _Built(
             {"status": "imported", "command_id": p.reply.command_id, "releases": releases}
+        )
+
+    def _recorded_fresh(
+        self,
+        recorded: import_lane.Recorded,
+        real: Callable[[int], int],
+        records: list[tuple[str, bytes]],
+    ) -> _Built:
+        """`_recorded` of a process the lane recorded: the same answer and records, built
+        from its events as staged (`import_lane.placed_reply`)."""
+        context = self.context.name
+        releases = []
+        for release_id, commands in recorded.releases:
+            replies = []
+            for command in commands:
+                reply = import_lane.placed_reply(command.command_id, command.events, real)
+                record = {k: v for k, v in reply.items() if k != "duplicate"}
+                records.append((command.command_id, command.held.record(context, record)))
+                replies.append(reply)
+            releases.append({"release_id": release_id, "replies": replies})
+        return _Built(
+            {"status": "imported", "command_id": recorded.command_id, "releases": releases}
         )
 
     def _record_all(self, records: list[tuple[str, bytes]]) -> None:
@@ -510,7 +534,8 @@ _IMPORTED = {"RecordImportedTenderRelease", "RecordImportedContractRelease"}
 class _StagedProcess:
     index: int  # in the group
     batch: ImportProcessReleases
-    reply: ProcessReleasesImported  # with provisional sequences
+    # With provisional sequences: the general path's reply, or what the lane recorded.
+    reply: ProcessReleasesImported | import_lane.Recorded
     events: list[GroupedEvent]
     held: dict[str, Held]  # processed-command records to write, by command id
     keys: set[tuple[str, str, str]] = field(default_factory=set)
