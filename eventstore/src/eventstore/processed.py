@@ -135,8 +135,17 @@ class KeyValueProcessedCommands:
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The recorded values of those of `keys` that have one, read together (`get` of
-        each would be a request each)."""
-        return await last_values(self._kv._js._nc, self._kv._stream, self._kv._pre, keys)
+        each would be a request each): by Direct Get where the bucket has it (`lookup`: a
+        `multi_last` request per 256 keys), else by one ephemeral consumer (`last_values`).
+        The consumer costs the server ~25 times the CPU of the Direct Gets (19 ms for 360
+        keys) and its creation a round trip of its own. Raises ValueError for a key not
+        readable together, as `last_values` does."""
+        if self._lookups is None:
+            return await last_values(self._kv._js._nc, self._kv._stream, self._kv._pre, keys)
+        wanted = _readable_together(keys)
+        timeout = self._kv._js._timeout
+        values = await asyncio.gather(*(self._lookups.lookup(k, timeout) for k in wanted))
+        return {k: v for k, v in zip(wanted, values, strict=True) if v is not None}
 
 
 def direct_reads(replicas: int) -> bool:
@@ -644,6 +653,16 @@ def _fail(waiting: list[asyncio.Future[bytes | None]], exc: Exception) -> None:
 _PLAIN_KEY = re.compile(r"^[-/_=.a-zA-Z0-9]+$")
 
 
+def _readable_together(keys: Iterable[str]) -> list[str]:
+    """The keys, once each, sorted; ValueError when a subject filter would not take one
+    literally (the caller reads that one alone)."""
+    wanted = sorted(set(keys))
+    bad = [k for k in wanted if not _PLAIN_KEY.match(k) or ".." in k or k[0] == "." or k[-1] == "."]
+    if bad:
+        raise ValueError(f"keys not readable together: {bad[:3]}")
+    return wanted
+
+
 async def last_values(nc: NATS, stream: str, prefix: str, keys: Iterable[str]) -> dict[str, bytes]:
     """The current value of each of `keys` that has one, in a key-value bucket's stream: one
     ephemeral consumer delivering the last message of each key's subject (a fresh group of
@@ -652,10 +671,7 @@ async def last_values(nc: NATS, stream: str, prefix: str, keys: Iterable[str]) -
     `BucketNotFoundError` when the bucket's stream does not exist; `ValueError` for a key a
     subject filter would not take literally (the caller reads that one alone); `PartialRead`
     when not every value could be read (the caller reads each key alone)."""
-    wanted = sorted(set(keys))
-    bad = [k for k in wanted if not _PLAIN_KEY.match(k) or ".." in k or k[0] == "." or k[-1] == "."]
-    if bad:
-        raise ValueError(f"keys not readable together: {bad[:3]}")
+    wanted = _readable_together(keys)
     found: dict[str, bytes] = {}
     subjects = [prefix + k for k in wanted]  # a consumer per thousand (`last_messages`)
     for subject, (headers, value) in (await last_messages(nc, stream, subjects)).items():

@@ -4,6 +4,7 @@ reply was lost (a timeout) is answered as imported, not as a duplicate."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,6 @@ from eventstore.serving import request_reply
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
 from tests.integration.audit.test_ocds_import_cli import audit
-from tests.integration.test_last_messages import Interposed, take_one
 from tests.service.test_ocds_import_group import package
 
 GROUP = REGISTRY.command_subject(ImportReleaseGroup.command_type)
@@ -95,20 +95,34 @@ def test_the_limit_here_is_the_published_one() -> None:
     assert schema["properties"]["processes"]["maxItems"] == LIMIT
 
 
+class CutDirectGets:
+    """The registry's connection, its multi-subject Direct Gets asking for one message only:
+    the server cuts every answer with more than one message short (204, some pending), as
+    it cuts one over its own limits."""
+
+    def __init__(self, nc: NATS) -> None:
+        self._nc = nc
+        self.cut: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._nc, name)
+
+    async def publish(self, subject: str, payload: bytes = b"", reply: str = "", **kw: Any) -> None:
+        if subject.startswith("$JS.API.DIRECT.GET.") and b"multi_last" in payload:
+            self.cut.append(subject)
+            payload = json.dumps({**json.loads(payload), "batch": 1}).encode()
+        await self._nc.publish(subject, payload, reply, **kw)
+
+
 async def test_a_group_whose_reads_together_come_back_short_reads_each_alone(
     nats_client: NATS,
 ) -> None:
-    """Every read together of the registry's loses a message to another pull (so each is a
-    `PartialRead`): the group's records and aggregates are then read one by one, and every
-    answer is still the one of its own (a group sent again: each command a duplicate)."""
-    taken: list[str] = []
-
-    async def take(nc: NATS, next_subject: str) -> None:
-        taken.append(next_subject)
-        await take_one(nc, next_subject)
-
+    """Every read together of the registry's aggregates comes back cut short (so none is
+    answered whole): the group's aggregates are then loaded one by one, and every answer is
+    still the one of its own (a group sent again: each command a duplicate)."""
     clock = SystemClock()
-    robbed: Any = Interposed(nats_client, take)
+    cutting = CutDirectGets(nats_client)
+    robbed: Any = cutting
     server = await serve_in_process(
         server_url(nats_client), [registry_service(EventStore(robbed, clock), clock)]
     )
@@ -133,7 +147,7 @@ async def test_a_group_whose_reads_together_come_back_short_reads_each_alone(
                 assert isinstance(process, ProcessReleasesImported)
                 replies = [r for o in process.releases for r in o.replies]
                 assert all(isinstance(r, CommandAccepted) and r.duplicate for r in replies)
-        assert taken  # the records and aggregates were read together, and came back short
+        assert cutting.cut  # the aggregates were asked together, and came back short
         assert [e async for e in store.read_stream(REGISTRY)] == events
     finally:
         await server.stop()

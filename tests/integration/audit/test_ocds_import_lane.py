@@ -47,7 +47,7 @@ def lane_taken(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     async def counted(*args: Any) -> Any:
         found = await record(*args)
         if found is not None:
-            taken.append(list(found[1]))
+            taken.append([c.command_id for _, cs in found.releases for c in cs])
         return found
 
     monkeypatch.setattr(import_lane, "record", counted)

@@ -5,8 +5,10 @@ dump can give, valid times in any offset, with and without microseconds, a chain
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -15,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts_schema.envelope import EventEnvelope
-from eventstore.bulk_seal import seal_trusted
+from eventstore import bulk_seal
+from eventstore.bulk_seal import seal_trusted, uuid4_texts
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent, seal
@@ -38,6 +41,20 @@ INSTANTS = st.builds(
 ) | st.just(datetime(2020, 1, 6, 9, tzinfo=UTC))
 
 
+@contextlib.contextmanager
+def _event_ids(ids: Iterator[uuid.UUID]) -> Iterator[None]:
+    """Event ids taken from `ids`, by the general sealing (`uuid.uuid4`) and by the bulk one
+    (`bulk_seal.uuid4_texts`) alike."""
+    saved, saved_texts = uuid.uuid4, bulk_seal.uuid4_texts
+    try:
+        uuid.uuid4 = lambda: next(ids)
+        bulk_seal.uuid4_texts = lambda count: [str(next(ids)) for _ in range(count)]
+        yield
+    finally:
+        uuid.uuid4 = saved
+        bulk_seal.uuid4_texts = saved_texts
+
+
 def _both(
     history: AggregateHistory,
     news: list[NewEvent],
@@ -47,26 +64,16 @@ def _both(
 ) -> tuple[list[EventEnvelope], list[EventEnvelope]]:
     """Each sealing with the same event ids."""
     first = [uuid.uuid4() for _ in news]
-    saved = uuid.uuid4
-    try:
-        ids = iter(first)
-        uuid.uuid4 = lambda: next(ids)  # type: ignore[assignment]
+    with _event_ids(iter(first)):
         general = seal(clock, history, news, meta, signer)
-        ids = iter(first)
+    with _event_ids(iter(first)):
         trusted = seal_trusted(clock, history, news, meta, signer)
-    finally:
-        uuid.uuid4 = saved  # type: ignore[assignment]
     return general, trusted
 
 
 def _with_ids(ids: list[uuid.UUID], sealing: Any) -> list[EventEnvelope]:
-    saved = uuid.uuid4
-    try:
-        each = iter(ids)
-        uuid.uuid4 = lambda: next(each)  # type: ignore[assignment]
+    with _event_ids(iter(ids)):
         return cast(list[EventEnvelope], sealing())
-    finally:
-        uuid.uuid4 = saved  # type: ignore[assignment]
 
 
 def _same(general: list[EventEnvelope], trusted: list[EventEnvelope]) -> None:
@@ -90,13 +97,8 @@ def test_the_pinned_events_are_sealed_to_the_pinned_bytes(seed: str | None) -> N
     ]  # fmt: skip
     meta = CommandMetadata("cmd-1", "import:bench", "corr-1", "cause-1")
     clock = FixedClock(datetime(2026, 11, 30, 18, 0, 0, 123456, tzinfo=UTC))
-    ids = iter(uuid.UUID(int=i) for i in range(1, 100))
-    saved = uuid.uuid4
-    try:
-        uuid.uuid4 = lambda: next(ids)  # type: ignore[assignment]
+    with _event_ids(uuid.UUID(int=i) for i in range(1, 100)):
         sealed = seal_trusted(clock, history, news, meta, signer)
-    finally:
-        uuid.uuid4 = saved  # type: ignore[assignment]
     stored = [e.model_dump_json().encode() for e in sealed]
     assert [
         (hashlib.sha256(b).hexdigest(), e.hash) for b, e in zip(stored, sealed, strict=True)
@@ -159,3 +161,13 @@ def test_the_stores_seal_for_a_bulk_writer_as_they_seal_themselves() -> None:
         _with_ids(ids, lambda: memory.seal(history, news, meta)),
         _with_ids(ids, lambda: memory.sealer()(history, news, meta)),
     )
+
+
+def test_event_ids_are_random_version_4_uuids_as_uuid4_writes_them() -> None:
+    texts = [t for n in (1, 2, 3, 7) for _ in range(500) for t in uuid4_texts(n)]
+    assert len(set(texts)) == len(texts)
+    for text in texts:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == text  # lower case, hyphens where `str(uuid.uuid4())` has them
+    assert uuid4_texts(0) == []

@@ -8,8 +8,10 @@ futures, a load, a speculative decision, a retry loop, a second fold into a cach
 nothing that changes its outcome, so the lane does only what does: per command, in order,
 the route's own decision (its rules' findings included), sealing on the `StagedStore` (the
 registry's key, the hash chain, the same Nats-Msg-Ids) and the fold the next command decides
-on; the command's fingerprint and reply held as the general path holds them
-(`group_commit.Held`). The caller appends and records exactly as for a staged process.
+on; the command's fingerprint held as the general path holds it (`group_commit.Held`) and
+its events as staged (`Recorded`). The caller appends as for a staged process, and answers
+and records from the events the replies the general path gives (`placed_reply`), built as
+JSON forms directly: no reply models made and taken apart again per command.
 
 Anything else goes the general way, whose answer is the one this lane would give or better
 informed: a process whose aggregate has events (a re-run, a crash between append and record:
@@ -24,25 +26,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from contracts_schema.errors import RuleViolation
 from contracts_schema.registry.import_commands import (
-    ImportedReleaseOutcome,
     ImportProcessReleases,
-    ProcessReleasesImported,
     RecordImportedContractRelease,
     RecordImportedTenderRelease,
 )
-from contracts_schema.replies import AppendedEvent, CommandAccepted, CommandRejected, CommandRequest
+from contracts_schema.replies import CommandAccepted, CommandRequest
 from contracts_schema.subjects import BoundedContext
-from eventstore.aggregate_cache import appended
-from eventstore.commands import CommandService, DecisionContext, accepted_reply
+from eventstore.commands import CommandService, DecisionContext
 from eventstore.group_append import StagedStore
 from eventstore.group_commit import Held
 from eventstore.hashing import canonical_json_form
 from eventstore.observability import trace_headers
-from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, trusted
+from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent, trusted
 from registry.domain.imported import (
     decide_imported_contract,
     decide_imported_tender,
@@ -97,18 +96,46 @@ def fresh(
     return True
 
 
+class RecordedCommand(NamedTuple):
+    """One command recorded by the lane: its processed-command record's head (`held`) and
+    its events as staged (provisional sequences)."""
+
+    command_id: str
+    held: Held
+    events: list[StoredEvent]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A fresh process recorded by the lane: per release attempted (all of them: the lane
+    refuses none), its id and its commands in order. Its answer and records are built from
+    these once the group is stored (`placed_reply`): no reply models in between."""
+
+    command_id: str  # the process's ImportProcessReleases
+    releases: list[tuple[str, list[RecordedCommand]]]
+
+
+# A Held's reply, for a command the lane recorded: its reply is built from `RecordedCommand`
+# events (`placed_reply`), never from this.
+_UNUSED_REPLY = trusted(
+    CommandAccepted,
+    {"status": "accepted", "command_id": "", "events": (), "consistency_token": "",
+     "duplicate": False},
+)  # fmt: skip
+
+
 async def record(
     service: CommandService,
     store: StagedStore,
     batch: ImportProcessReleases,
     request: CommandRequest,
-) -> tuple[ProcessReleasesImported, dict[str, Held]] | None:
+) -> Recorded | None:
     """A fresh process's releases recorded on `store` in order (None: not for this lane,
-    nothing of it kept): the reply as `_import_process` gives it, with provisional
-    sequences, and the processed-command records to write once stored. The routes' own
-    deciders, aggregate ids and decisions (`record_imported_*`: the decision with the facts
-    folded once, for the findings and for the next command), the contract's facts read as
-    its route reads them, here from `store`."""
+    nothing of it kept): what to answer and record once stored, as `_import_process` would
+    (`placed_reply`). The routes' own deciders, aggregate ids and decisions
+    (`record_imported_*`: the decision with the facts folded once, for the findings and for
+    the next command), the contract's facts read as its route reads them, here from
+    `store`."""
     aggregates: dict[tuple[str, str], _Aggregate] = {}
     context = service.context
     signing_facts = imported_signing_facts_loader(store)
@@ -118,11 +145,10 @@ async def record(
         return None if found is None else (found.history.last_seq, found.state)
 
     store.folded = folded  # the contract's facts read the staged tender's state from here
-    held: dict[str, Held] = {}
-    outcomes: list[ImportedReleaseOutcome] = []
+    releases: list[tuple[str, list[RecordedCommand]]] = []
     clock = service.clock
     for release in batch.releases:
-        replies: list[CommandAccepted | CommandRejected] = []
+        commands: list[RecordedCommand] = []
         for command in (release.tender, *release.contracts):
             if service.refusal_before_decision(command) is not None:
                 return None
@@ -175,14 +201,42 @@ async def record(
             aggregate.history = AggregateHistory(
                 context, decider.aggregate_type, aggregate_id, (last,), last.seq
             )
-            named: tuple[AppendedEvent, ...] = tuple(map(appended, stored))
-            reply = accepted_reply(command.command_id, named, False)
             fingerprint = hashlib.sha256(
                 canonical_json_form(command.model_dump(mode="json"))
             ).hexdigest()
-            held[command.command_id] = Held(command.command_type, fingerprint, reply)
-            replies.append(reply)
-        values = {"release_id": release.release_id, "replies": replies}
-        outcomes.append(trusted(ImportedReleaseOutcome, values))
-    answer = {"status": "imported", "command_id": batch.command_id, "releases": outcomes}
-    return trusted(ProcessReleasesImported, answer, {"command_id", "releases"}), held
+            held = Held(command.command_type, fingerprint, _UNUSED_REPLY)
+            commands.append(RecordedCommand(command.command_id, held, stored))
+        releases.append((release.release_id, commands))
+    return Recorded(batch.command_id, releases)
+
+
+def placed_reply(
+    command_id: str, events: Sequence[StoredEvent], real: Callable[[int], int]
+) -> dict[str, Any]:
+    """The JSON form of the reply the general path gives a command that appended `events`
+    (`accepted_reply` of them, not a duplicate), each event at its stored sequence
+    (`real` of its provisional one): built from the events as they are."""
+    placed = []
+    highest: dict[str, int] = {}
+    for event in events:
+        e, stream, seq = event.envelope, event.stream, real(event.seq)
+        placed.append(
+            {
+                "event_id": e.event_id,
+                "event_type": e.event_type,
+                "aggregate_type": e.aggregate_type,
+                "aggregate_id": e.aggregate_id,
+                "aggregate_version": e.aggregate_version,
+                "stream": stream,
+                "seq": seq,
+            }
+        )
+        highest[stream] = max(highest.get(stream, 0), seq)
+    return {
+        "status": "accepted",
+        "command_id": command_id,
+        "events": placed,
+        # `consistency_token` of the placed events
+        "consistency_token": ",".join(f"{s}:{n}" for s, n in sorted(highest.items())),
+        "duplicate": False,
+    }

@@ -59,10 +59,10 @@ from eventstore.group_append import (
     positioned,
 )
 from eventstore.group_commit import Held, held_records, staged_twin
-from eventstore.last_messages import last_messages
 from eventstore.ports import GroupAppender, ProcessedCommands
 from eventstore.records import CommandMetadata, StoredEvent
 from eventstore.store import EventStore
+from eventstore.with_events import with_events
 from registry import import_lane
 
 IMPORT_SUBJECT = REGISTRY.command_subject(ImportProcessReleases.command_type)
@@ -302,11 +302,11 @@ class RegistryCommandService(CommandService):
         self, batches: list[ImportProcessReleases]
     ) -> frozenset[tuple[str, str]]:
         """The aggregates (type, id) the group's commands address that have no event yet,
-        asked together (a fresh import's aggregates: one request instead of a load each).
-        Read as headers only, a consumer per thousand aggregates (`last_messages`). Empty
-        when that cannot be asked or is not answered whole: each is then loaded as alone.
-        One written by another writer meanwhile fails its expected sequence (0) and its
-        process goes alone."""
+        asked together (a fresh import's aggregates: a multi-subject Direct Get per 64
+        instead of a load each, `with_events`). Empty when that cannot be asked or is not
+        answered whole: each is then loaded as alone. One written by another writer
+        meanwhile (or missed by a replica a moment behind) fails its expected sequence (0)
+        and its process goes alone."""
         if not isinstance(self._store, EventStore):
             return frozenset()
         addressed: set[tuple[str, str]] = set()
@@ -318,14 +318,13 @@ class RegistryCommandService(CommandService):
         filters = {self.context.aggregate_filter(t, i): (t, i) for t, i in addressed}
         if any(not _PLAIN.match(f"{t}.{i}") for t, i in addressed):
             return frozenset()
-        try:  # headers only: whether each has an event, not the event
-            found = await last_messages(
-                self._store.nc, self.context.stream, sorted(filters), headers_only=True
-            )
-        except Exception:  # a partial or failed read: each is loaded, as alone
+        try:
+            found = await with_events(self._store.nc, self.context.stream, sorted(filters))
+        except Exception:  # a failed read: each is loaded, as alone
             return frozenset()
-        written = {tuple(s.split(".")[2:4]) for s in found}
-        return frozenset(a for a in addressed if a not in written)
+        if found is None:  # not answered whole: each is loaded, as alone
+            return frozenset()
+        return frozenset(a for f, a in filters.items() if f not in found)
 
     async def _stage(
         self,
@@ -380,10 +379,9 @@ class RegistryCommandService(CommandService):
             return await self._stage(index, batch, request, known, new, elsewhere)
         if store.count > MAX_BATCH:
             return None
-        reply, held = recorded
         events = store.events()
         keys = {(self.context.name, e.aggregate_type, e.aggregate_id) for e in events}
-        return _StagedProcess(index, batch, reply, events, held, keys)
+        return _StagedProcess(index, batch, recorded, events, {}, keys)
 
     async def _commit(
         self, processes: list[_StagedProcess]
@@ -451,6 +449,9 @@ class RegistryCommandService(CommandService):
         def real(seq: int) -> int:
             return first + seq - PROVISIONAL if seq >= PROVISIONAL else seq
 
+        if isinstance(p.reply, import_lane.Recorded):
+            return self._recorded_fresh(p.reply, real, records)
+
         # Each accepted reply's JSON form, its events at their stored sequences, built once
         # from our own values (not copied and validated again): the answer's, and without
         # `duplicate` the record's (as `_remember` writes it; a repair's events are stored
@@ -473,6 +474,28 @@ class RegistryCommandService(CommandService):
         ]
         return _Built(
             {"status": "imported", "command_id": p.reply.command_id, "releases": releases}
+        )
+
+    def _recorded_fresh(
+        self,
+        recorded: import_lane.Recorded,
+        real: Callable[[int], int],
+        records: list[tuple[str, bytes]],
+    ) -> _Built:
+        """`_recorded` of a process the lane recorded: the same answer and records, built
+        from its events as staged (`import_lane.placed_reply`)."""
+        context = self.context.name
+        releases = []
+        for release_id, commands in recorded.releases:
+            replies = []
+            for command in commands:
+                reply = import_lane.placed_reply(command.command_id, command.events, real)
+                record = {k: v for k, v in reply.items() if k != "duplicate"}
+                records.append((command.command_id, command.held.record(context, record)))
+                replies.append(reply)
+            releases.append({"release_id": release_id, "replies": replies})
+        return _Built(
+            {"status": "imported", "command_id": recorded.command_id, "releases": releases}
         )
 
     def _record_all(self, records: list[tuple[str, bytes]]) -> None:
@@ -511,7 +534,8 @@ _IMPORTED = {"RecordImportedTenderRelease", "RecordImportedContractRelease"}
 class _StagedProcess:
     index: int  # in the group
     batch: ImportProcessReleases
-    reply: ProcessReleasesImported  # with provisional sequences
+    # With provisional sequences: the general path's reply, or what the lane recorded.
+    reply: ProcessReleasesImported | import_lane.Recorded
     events: list[GroupedEvent]
     held: dict[str, Held]  # processed-command records to write, by command id
     keys: set[tuple[str, str, str]] = field(default_factory=set)

@@ -255,20 +255,18 @@ class _Process:
         self.accepted: list[dict[str, Any]] = []
 
     async def run(self) -> None:
-        pending = []
-        for item in self.items:
-            assert item.release is not None
-            problem = _schema_problem(item.release)
-            if problem is None:
-                pending.append(item)
-            else:
-                self._skip(Problem(item.path, problem))
-        if not pending:
-            return
-        self.items = pending
+        # What the registry recorded first (one question for all the processes in flight),
+        # then each release validated in this process's turn, just before it is mapped: the
+        # first processes' group goes while the later ones still wait for their turn,
+        # instead of after every process in flight has validated every release.
         await self._recorded()
+        pending = self.items
+        first = True
         while pending:
             async with self.turns:
+                if first:
+                    first = False
+                    pending = self._valid(pending)
                 batch, pending = self._map(pending)
                 # Held one loop turn more: the group sends and the connection's writes that
                 # the mapping queued run before the next process maps (else a full group is
@@ -276,6 +274,18 @@ class _Process:
                 await asyncio.sleep(0)
             if batch:
                 pending = [*await self._send(batch), *pending]
+
+    def _valid(self, items: list[Item]) -> list[Item]:
+        """The releases valid against the schema; each other one reported and skipped."""
+        valid = []
+        for item in items:
+            assert item.release is not None
+            problem = _schema_problem(item.release)
+            if problem is None:
+                valid.append(item)
+            else:
+                self._skip(Problem(item.path, problem))
+        return valid
 
     async def _recorded(self) -> None:
         """What the registry recorded of this process before (a re-run starts there)."""

@@ -15,26 +15,20 @@ timeout, another store), is loaded and folded as before.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import TypeVar
 
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 
 from contracts_schema.folds import Fold
 from contracts_schema.subjects import CONTEXTS
 from eventstore.folded import load_folded
 from eventstore.ports import EventStorePort
 from eventstore.store import EventStore
+from eventstore.with_events import CHUNK, with_events
 
 S = TypeVar("S")
 
-PER_AGGREGATE = 16  # messages allowed per aggregate asked (one per event type it has)
-# Aggregate filters per question: the server answers 413 when the filters MATCH more than
-# 1,024 subjects (one per event type an aggregate has), so a re-run of an import, whose
-# aggregates all have events, must stay under it (review11).
-CHUNK = 1024 // PER_AGGREGATE
 TIMEOUT = 5.0  # seconds; not answered by then: each is loaded
 # One subject token per type and id: a filter with nothing a wildcard or JSON could mean.
 _PLAIN = re.compile(r"^[-_=a-zA-Z0-9]+$")
@@ -84,7 +78,7 @@ class RecordedReader:
     async def _ask(self, stream: str, wanted: dict[str, list[asyncio.Future[bool | None]]]) -> None:
         answers: dict[str, bool | None] = dict.fromkeys(wanted, None)
         try:
-            found = await _with_events(self._nc, stream, list(wanted))  # type: ignore[arg-type]
+            found = await with_events(self._nc, stream, list(wanted), TIMEOUT)  # type: ignore[arg-type]
             if found is not None:
                 answers = {f: f in found for f in wanted}
         except Exception:
@@ -93,40 +87,3 @@ class RecordedReader:
             for future in waiting:
                 if not future.done():
                     future.set_result(answers[subject])
-
-
-async def _with_events(nc: NATS, stream: str, filters: list[str]) -> set[str] | None:
-    """Those of the aggregate filters (`<context>.events.<type>.<id>.*`) that match a
-    message of the stream; None when the answer did not come whole."""
-    loop = asyncio.get_running_loop()
-    ended: asyncio.Future[bool] = loop.create_future()  # True: answered whole
-    found: set[str] = set()
-
-    async def on_message(msg: Msg) -> None:
-        if ended.done():
-            return
-        headers = msg.headers or {}
-        status = headers.get("Status")
-        if not status:
-            subject = headers.get("Nats-Subject", "")
-            found.add(subject.rpartition(".")[0] + ".*")
-        elif status == "404":  # none matches
-            ended.set_result(True)
-        elif status == "204":  # the end: whole unless the batch was cut
-            ended.set_result(int(headers.get("Nats-Num-Pending", "0")) == 0)
-        else:
-            ended.set_result(False)
-
-    sub = await nc.subscribe(nc.new_inbox(), cb=on_message)
-    try:
-        request = {"multi_last": filters, "batch": PER_AGGREGATE * len(filters)}
-        await nc.publish(
-            f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=sub.subject
-        )
-        async with asyncio.timeout(TIMEOUT):
-            whole = await ended
-    finally:
-        await sub.unsubscribe()
-    if not whole:
-        return None
-    return {f for f in filters if f in found}
