@@ -9,7 +9,7 @@ subscriber into a SQLite file. A fixture holds every test to that: it fails the 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from bootstrap.parts import enrolment_service, registry_service
 from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
+from tests.integration.gateway.harness import Gateway, start_memory_gateway
 from tests.service.bus import InProcessBus
 from tests.service.story import register_parties
 
@@ -79,3 +80,16 @@ async def bus(store: InMemoryEventStore, clock: FixedClock) -> InProcessBus:
     bus = InProcessBus(services)
     await register_parties(bus)
     return bus
+
+
+@pytest.fixture
+async def gateway(
+    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
+) -> AsyncIterator[Gateway]:
+    """The gateway with its read models in a SQLite file, fed by the in-memory store and
+    sending its commands to `bus` (a test module may define its own)."""
+    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'views.db'}", commands=bus)
+    try:
+        yield g
+    finally:
+        await g.stop()

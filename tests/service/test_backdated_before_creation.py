@@ -11,9 +11,7 @@ Commands go through the services; reads through the gateway's GraphQL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +25,7 @@ from contracts_schema.registry.values import ContractSupplier, Lot
 from contracts_schema.replies import CommandAccepted
 from contracts_schema.subjects import ENROLMENT
 from eventstore.memory import InMemoryEventStore
-from tests.integration.gateway.harness import Gateway, start_memory_gateway
+from tests.integration.gateway.harness import Gateway
 from tests.service.bus import InProcessBus
 from tests.service.story import KPN, LNVT, freeze, plan, publish
 
@@ -40,17 +38,6 @@ ORGANISATION = """query ($code: String!, $asOf: Date) {
 
 def at(year: int, month: int, day: int, hour: int = 10) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC)
-
-
-@pytest.fixture
-async def gateway(
-    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
-) -> AsyncIterator[Gateway]:
-    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'views.db'}", commands=bus)
-    try:
-        yield g
-    finally:
-        await g.stop()
 
 
 async def parked(g: Gateway) -> dict[str, int]:

@@ -11,10 +11,8 @@ are compared with the owner's fold of the events stored.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +27,7 @@ from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import CONTEXTS, ENROLMENT
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
-from tests.integration.gateway.harness import CONTEXT_OF, Gateway, start_memory_gateway
+from tests.integration.gateway.harness import CONTEXT_OF, Gateway
 from tests.integration.test_one_truth import (
     CONTRACT,
     ORGANISATION,
@@ -57,17 +55,6 @@ PARTICIPANTS = """query ($asOf: Date) {
 
 def at(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 10, tzinfo=UTC)
-
-
-@pytest.fixture
-async def gateway(
-    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
-) -> AsyncIterator[Gateway]:
-    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'views.db'}", commands=bus)
-    try:
-        yield g
-    finally:
-        await g.stop()
 
 
 @dataclass

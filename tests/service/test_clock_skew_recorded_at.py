@@ -12,12 +12,10 @@ predecessors (`eventstore.known_time`; docs/valid-time.md, "Transaction time").
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from audit.bitemporal import Horizon, end_of_day
 from audit.history import replay
@@ -36,17 +34,6 @@ from tests.service.test_backdated_between_facts import one_truth
 
 def at(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 10, tzinfo=UTC)
-
-
-@pytest.fixture
-async def gateway(
-    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
-) -> AsyncIterator[Gateway]:
-    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'views.db'}", commands=bus)
-    try:
-        yield g
-    finally:
-        await g.stop()
 
 
 SIGN = cmd.SignContract(

@@ -10,17 +10,13 @@ taken from all its facts, as before (existence across aggregates is not compared
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
-
-import pytest
 
 from contracts_schema.enrolment import commands as en
 from contracts_schema.registry import commands as cmd
 from contracts_schema.replies import CommandAccepted
 from eventstore.memory import InMemoryEventStore
-from tests.integration.gateway.harness import Gateway, start_memory_gateway
+from tests.integration.gateway.harness import Gateway
 from tests.service.bus import InProcessBus
 from tests.service.story import LNVT, call_off, framework_signed
 from tests.service.test_backdated_between_facts import PARTICIPANTS, one_truth
@@ -28,17 +24,6 @@ from tests.service.test_backdated_between_facts import PARTICIPANTS, one_truth
 
 def at(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 10, tzinfo=UTC)
-
-
-@pytest.fixture
-async def gateway(
-    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
-) -> AsyncIterator[Gateway]:
-    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'views.db'}", commands=bus)
-    try:
-        yield g
-    finally:
-        await g.stop()
 
 
 CBS = "cbs_code,name,province\nGM0001,Eendorp,Utrecht\nGM0002,Tweestad,Utrecht\n"

@@ -8,9 +8,7 @@ the later one still applies after it (or leaves the later deadline in place).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +19,7 @@ from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import ENROLMENT
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
-from tests.integration.gateway.harness import Gateway, start_memory_gateway
+from tests.integration.gateway.harness import Gateway
 from tests.integration.test_one_truth import fold_at
 from tests.service.bus import InProcessBus
 from tests.service.story import LNVT
@@ -33,17 +31,6 @@ WINDOW = """query ($asOf: Date, $knownAt: DateTime) {
 
 def at(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 10, tzinfo=UTC)
-
-
-@pytest.fixture
-async def gateway(
-    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
-) -> AsyncIterator[Gateway]:
-    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'views.db'}", commands=bus)
-    try:
-        yield g
-    finally:
-        await g.stop()
 
 
 async def opened(bus: InProcessBus) -> None:

@@ -236,13 +236,18 @@ _by_connection: weakref.WeakKeyDictionary[object, Trust] = weakref.WeakKeyDictio
 def configured(data: Path | None = None, environ: Mapping[str, str] | None = None) -> Trust:
     """The keys `audit verify` trusts: `<data>/keys`, `GT_SIGNING_PUBLIC_KEYS`."""
     env = os.environ if environ is None else environ
-    verify = _flag(env.get(VERIFY_ENV, "true"))
-    every = _flag(env.get(VERIFY_EVERY_ENV, "false"))
+    verify = _flag(env.get(VERIFY_ENV, ""), default=True)
+    every = _flag(env.get(VERIFY_EVERY_ENV, ""), default=False)
     return Trust.of(trusted_keys(data, env), verify, every)
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() not in ("0", "false", "no", "off", "")
+def _flag(value: str, *, default: bool) -> bool:
+    """A boolean setting; empty (an env file's `NAME=`, a `${NAME:-}`) is its default, so a
+    blank line never turns the signature check off."""
+    value = value.strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "false", "no", "off")
 
 
 def install(trust: Trust, *connections: object) -> Trust:

@@ -20,6 +20,7 @@ from eventstore.projection import Projection, RunnerFactory
 from eventstore.settings import NatsSettings
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
+from eventstore.trust import configured, install
 
 DEFAULT_DATABASE = "read_models"  # the gateway's read models: --database-url / GT_DATABASE_URL
 # The audit's history: GT_AUDIT_DATABASE_URL (or a running `make run`'s), else the default one.
@@ -195,6 +196,10 @@ async def open_store(settings: NatsSettings) -> AsyncIterator[EventStore]:
             f"cannot reach NATS at {settings.nats_url} ({type(exc).__name__});"
             f" {_where(settings.nats_url)}"
         ) from exc
+    # The CLI's readers (rebuild, OCDS export, verify's scratch rebuild) take as fact what the
+    # services' readers do: the keys `audit verify` trusts (<data>/keys, GT_SIGNING_PUBLIC_KEYS).
+    # Without this they checked hashes only, and applied or published an unsigned event.
+    install(configured(Path(settings.data_dir)), nc)
     try:
         yield EventStore(nc, SystemClock(), replicas=settings.stream_replicas)
     finally:
