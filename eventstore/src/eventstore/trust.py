@@ -380,6 +380,16 @@ def read_range(trust: Trust, stream: str, delivered: Sequence[Delivered]) -> lis
                 trust._remember(data, (envelope, problem))
             problems[i] = problem
             continue
+        if chains and envelope.hash in vouched and signature is False:
+            # Known to carry a signature that does not hold (a live reader refused it): its
+            # content is vouched for, but say so, as the two readers now differ on it.
+            log.warning(
+                "%s seq %s (%s): its own signature does not hold; accepted as vouched for by"
+                " a later signed event of its chain (`audit verify` reports it)",
+                stream,
+                seq,
+                envelope.event_id,
+            )
         if not (chains and envelope.hash in vouched):
             # As `read_event` judges it: the signature first, then who signed.
             if signature is None:
