@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from contracts_schema.enrolment.commands import AwardCallOff, EnrolParticipant
+from contracts_schema.enrolment.commands import AwardCallOff, EnrolParticipant, RenameOrganisation
 from contracts_schema.enrolment.events import CallOffAwarded, EnrolmentWindowOpened
 from contracts_schema.enrolment.state import EnrolmentWindowState, OrganisationState
 from contracts_schema.enrolment.state.call_off import CallOffState
@@ -19,6 +19,7 @@ from contracts_schema.enrolment.state.enrolment_window import evolve
 from contracts_schema.errors import RuleViolation
 from enrolment.domain.call_off import CallOffFacts, Framework, award
 from enrolment.domain.enrolment_window import EnrolFacts, enrol
+from enrolment.domain.organisation import rename
 
 WEESP, AMSTERDAM, SUPPLIER = "GM0457", "GM0363", "KVK-11112222"
 MERGED_ON = date(2022, 3, 24)
@@ -100,4 +101,18 @@ def test_an_enrolment_after_the_merger_is_refused() -> None:
     )
     with pytest.raises(RuleViolation) as refused:
         enrol(window, ENROL, date(2022, 3, 25), EnrolFacts(WEESP_STATE, None, frozenset()))
+    assert refused.value.code == "ORGANISATION_MERGED"
+
+
+def test_a_rename_dated_before_the_merger_is_its_own_and_one_after_is_refused() -> None:
+    """review12: the rename took no day, so a name Weesp bore before its merger, recorded
+    after it, was refused ORGANISATION_MERGED like one dated after."""
+    weesp = OrganisationState(
+        WEESP, "Weesp", "municipality", None, (), AMSTERDAM, MERGED_ON,
+        date(2000, 1, 1), date(2000, 1, 1), "Weesp",
+    )  # fmt: skip
+    command = RenameOrganisation(command_id="r", code=WEESP, name="Gemeente Weesp")
+    assert [e.name for e in rename(weesp, command, date(2021, 1, 1))] == ["Gemeente Weesp"]
+    with pytest.raises(RuleViolation) as refused:
+        rename(weesp, command, MERGED_ON)
     assert refused.value.code == "ORGANISATION_MERGED"

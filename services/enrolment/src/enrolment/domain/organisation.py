@@ -138,7 +138,7 @@ def register_from_reference_list(
 def rename(
     state: OrganisationState, command: RenameOrganisation, valid_on: date
 ) -> Sequence[DomainEvent]:
-    require_active(state, command.code)
+    require_active(state, command.code, valid_on)  # a name it bore before its merger
     require_registered_by(state, command.code, f"the rename of {command.code}", valid_on)
     if state.named_on is not None and valid_on < state.named_on:
         # Names follow each other in valid time: a rename dated before the current name
