@@ -27,6 +27,7 @@ from eventstore import valid_order
 from eventstore.errors import EventStoreError, StreamNotFound
 from eventstore.ports import EventStorePort
 from eventstore.records import StoredEvent
+from eventstore.trust import refuse_untrusted
 
 S = TypeVar("S")
 
@@ -56,6 +57,9 @@ async def load_folded(
         if not await stream_exists(store, context):
             return fold.initial(aggregate_id)
         raise
+    # Another aggregate's history feeds this decision as its own does: checked as every load
+    # is (a forged event there must not decide here), by the keys of the store's readers.
+    refuse_untrusted(history.events, nc=getattr(store, "nc", None))
 
     def decode(e: StoredEvent) -> Any:
         return decode_envelope(e.envelope)

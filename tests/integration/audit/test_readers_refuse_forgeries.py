@@ -88,13 +88,17 @@ async def rename(client: httpx.AsyncClient, system: System, code: str, name: str
     return (await gql(client, system, RENAME, {"i": command}))["renameOrganisation"]
 
 
-async def last_event(nc: NATS, system: System, code: str) -> tuple[StoredEvent, bytes]:
+async def event_of(nc: NATS, system: System, code: str, index: int) -> tuple[StoredEvent, bytes]:
+    """`code`'s organisation event at `index` of its history (-1: its last) and its bytes."""
     store = EventStore(nc, system.clock)
     events = [e async for e in store.read_stream(ENROLMENT) if e.envelope.aggregate_id == code]
-    last = events[-1]
-    raw = await nc.jetstream().get_msg(ENROLMENT.stream, last.seq)
+    raw = await nc.jetstream().get_msg(ENROLMENT.stream, events[index].seq)
     assert raw.data is not None
-    return last, raw.data
+    return events[index], raw.data
+
+
+async def last_event(nc: NATS, system: System, code: str) -> tuple[StoredEvent, bytes]:
+    return await event_of(nc, system, code, -1)
 
 
 def next_of(last: StoredEvent, **changes: Any) -> dict[str, Any]:
@@ -269,3 +273,38 @@ async def test_a_backdated_command_is_refused_on_a_history_forged_after_the_cach
     assert refused["__typename"] == "DomainError", refused
     assert refused["code"] == "UNTRUSTED_HISTORY", refused
     assert f"{ENROLMENT.stream} seq {ack.seq}" in refused["message"], refused
+
+
+PLAN_OR_REFUSE = """mutation($i: PlanProgrammeInput!) { planProgramme(input: $i) {
+  __typename ... on DomainError { code message } } }"""
+
+
+async def test_a_decision_reading_another_aggregate_refuses_a_forgery_there(
+    system: System, client: httpx.AsyncClient, nats_client: NATS
+) -> None:
+    """review12: the facts a decision reads from other aggregates (`folded.load_folded`: a
+    programme's coordinator, a call-off's framework, ...) were folded unchecked. A
+    registration Mallory published with the enrolment stream's login (unsigned, its hash
+    consistent) made the registry accept a programme coordinated by an organisation no
+    service registered."""
+    await organisation(client, system, "GM0001")
+    first, _raw = await event_of(nats_client, system, "GM0001", 0)
+    fields = first.envelope.model_dump(mode="json")
+    fields.update(
+        event_id=str(uuid.uuid4()),
+        aggregate_id="GM0077",
+        actor="coordinator:mallory",
+        command_id=str(uuid.uuid4()),
+        payload={**fields["payload"], "code": "GM0077", "name": "Mallorydorp"},
+        signer=None,
+        signature=None,
+    )
+    fields["hash"] = envelope_hash(fields)
+    subject = first.subject.replace(".GM0001.", ".GM0077.")
+    await nats_client.jetstream().publish(subject, _json(fields), stream=ENROLMENT.stream)
+
+    command = {"programmeId": "GT9", "name": "Nine", "coordinator": "GM0077"}
+    refused = (await gql(client, system, PLAN_OR_REFUSE, {"i": command}))["planProgramme"]
+    assert refused["__typename"] == "DomainError", refused
+    assert refused["code"] == "UNTRUSTED_HISTORY", refused
+    assert "GM0077" in refused["message"], refused

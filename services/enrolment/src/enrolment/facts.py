@@ -21,6 +21,7 @@ from enrolment.domain.call_off import Framework
 from enrolment.domain.enrolment_window import TenderFacts
 from eventstore.folded import load_folded
 from eventstore.ports import EventStorePort
+from eventstore.trust import trust_of
 
 TENDER: Fold[TenderState] = FOLDS[("registry", "tender")]
 CONTRACT: Fold[ContractState] = FOLDS[("registry", "contract")]
@@ -87,7 +88,10 @@ class Facts:
         (`effective_on`), often recorded long after it."""
         merged = ENROLMENT.event_subject("organisation", "*", MunicipalityMerged.event_type)
         successors: dict[str, str] = {}
+        trust = trust_of(getattr(self._store, "nc", None))
         async for e in self._store.read_stream(ENROLMENT, 1, merged):
+            if trust.stored_problem(e) is not None:
+                continue  # a merger no reader takes as fact (forged, altered) moves nothing
             fact = decode_envelope(e.envelope)
             if isinstance(fact, MunicipalityMerged):
                 if as_of is not None and fact.effective_on > as_of:
