@@ -82,14 +82,20 @@ def evolve_subscription(state: Subscription, event: DomainEvent) -> Subscription
     return state
 
 
+_NAMED_MAX = 80  # longer than every integration event type's name
+
+
 def decide_subscribe(
     state: Subscription, command: SubscribeWebhook, ctx: object
 ) -> Sequence[DomainEvent]:
     unknown = sorted(set(command.event_types) - set(INTEGRATION_TYPES))
     if unknown:
+        # Named back bounded: the request's own text is not echoed at any length.
+        named = [t if len(t) <= _NAMED_MAX else f"{t[:_NAMED_MAX]}..." for t in unknown[:5]]
+        more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
         raise RuleViolation(
             "UNKNOWN_EVENT_TYPE",
-            f"no integration event type {', '.join(unknown)}; known types:"
+            f"no integration event type {', '.join(named)}{more}; known types:"
             f" {', '.join(sorted(INTEGRATION_TYPES))}",
         )
     if state.exists:
