@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nats.aio.client import Client as NATS
 
+from audit.aggregates import load_envelopes
 from audit.ocds.export import _of_type
 from audit.wiring import open_store
 from contracts_schema.subjects import REGISTRY
@@ -27,10 +28,9 @@ from eventstore.trust import VERIFY_ENV, configured
 FAR = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-async def test_the_cli_store_leaves_out_an_unsigned_forgery(
-    nats_server: NatsServer, nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
-) -> None:
-    signer = local_signer(tmp_path, "registry")  # as make run keeps it: <data>/keys
+async def genuine_then_forged(nats_client: NATS, fixed_clock: FixedClock, data: Path) -> None:
+    """Tender T-1: a signed TenderPlanned, then Mallory's unsigned version 2 on its chain."""
+    signer = local_signer(data, "registry")  # as make run keeps it: <data>/keys
     store = EventStore(nats_client, fixed_clock, signers={"registry": signer})
     await store.ensure_stream(REGISTRY)
     history = AggregateHistory(REGISTRY, "tender", "T-1", (), 0)
@@ -49,10 +49,27 @@ async def test_the_cli_store_leaves_out_an_unsigned_forgery(
     forged["hash"] = json_form_hash(forged)  # consistent, but signed by no one
     await js.publish(raw.subject, json.dumps(forged).encode(), stream=REGISTRY.stream)
 
+
+async def test_the_cli_store_leaves_out_an_unsigned_forgery(
+    nats_server: NatsServer, nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
+    await genuine_then_forged(nats_client, fixed_clock, tmp_path)
     settings = NatsSettings(nats_url=nats_server.url, data_dir=str(tmp_path))
     async with open_store(settings) as cli_store:
         kept = await _of_type(cli_store, REGISTRY, "tender", FAR)
     assert [e.payload["title"] for e in kept] == ["genuine"]
+
+
+async def test_an_aggregate_replayed_by_the_audit_leaves_out_a_forgery(
+    nats_server: NatsServer, nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
+    """`audit replay`/`history` and the audit's GraphQL history of one aggregate
+    (`load_envelopes`) read it raw: Mallory's version 2 was replayed as the tender's title."""
+    await genuine_then_forged(nats_client, fixed_clock, tmp_path)
+    settings = NatsSettings(nats_url=nats_server.url, data_dir=str(tmp_path))
+    async with open_store(settings) as cli_store:
+        _type, _id, envelopes = await load_envelopes(cli_store, "registry/tender/T-1")
+    assert [e.payload["title"] for e in envelopes] == ["genuine"]
 
 
 def test_a_blank_verify_setting_keeps_signatures_checked() -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from audit.folding import OWNERS
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import CONTEXTS
 from eventstore.store import EventStore
+from eventstore.trust import DUPLICATE, trust_of
+
+log = logging.getLogger(__name__)
 
 
 def parse_aggregate(text: str) -> tuple[str, str, str]:
@@ -24,4 +29,18 @@ def parse_aggregate(text: str) -> tuple[str, str, str]:
 async def load_envelopes(store: EventStore, text: str) -> tuple[str, str, list[EventEnvelope]]:
     context, aggregate_type, aggregate_id = parse_aggregate(text)
     history = await store.load(CONTEXTS[context], aggregate_type, aggregate_id)
-    return aggregate_type, aggregate_id, [e.envelope for e in history.events]
+    # The history every reader takes as fact: what they refuse (unsigned, altered, an
+    # untrusted signer, a repeated version) is left out and logged, as the read models park
+    # it; `audit verify` is what lists it.
+    trust = trust_of(getattr(store, "nc", None))
+    kept: list[EventEnvelope] = []
+    for event in history.events:
+        version = event.envelope.aggregate_version
+        problem = trust.stored_problem(event)
+        if problem is None and kept and version <= kept[-1].aggregate_version:
+            problem = f"{DUPLICATE}: version {version} follows {kept[-1].aggregate_version}"
+        if problem is not None:
+            log.warning("%s seq %s left out of %s: %s", event.stream, event.seq, text, problem)
+            continue
+        kept.append(event.envelope)
+    return aggregate_type, aggregate_id, kept
