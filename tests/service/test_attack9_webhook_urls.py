@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.parts import enrolment_service, notifier_service, registry_service
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
-from tests.integration.gateway.harness import Gateway, start_memory_gateway
-from tests.service.bus import InProcessBus
+from tests.integration.gateway.harness import Gateway
+from tests.service.gateways import gateway_of_every_service
 
 SUBSCRIBE = """mutation($i: SubscribeWebhookInput!) { subscribeWebhook(input: $i) {
   __typename ... on InvalidInput { message problems { path message } }
@@ -40,20 +39,8 @@ REFUSED = [
 async def gateway(
     store: InMemoryEventStore, clock: FixedClock, tmp_path: Path
 ) -> AsyncIterator[Gateway]:
-    services = [
-        registry_service(store, clock),
-        enrolment_service(store, clock),
-        notifier_service(store, clock),
-    ]
-    for service in services:
-        await service.start()
-    g = await start_memory_gateway(
-        store, f"sqlite:///{tmp_path / 'rm.db'}", commands=InProcessBus(services)
-    )
-    try:
+    async with gateway_of_every_service(store, clock, tmp_path) as g:
         yield g
-    finally:
-        await g.stop()
 
 
 @pytest.mark.parametrize(("url", "said"), REFUSED, ids=[s for _u, s in REFUSED])

@@ -16,13 +16,11 @@ from typing import Any
 import jwt
 import pytest
 
-from bootstrap.parts import enrolment_service, notifier_service, registry_service
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from gateway.policy import PUBLIC_COMMANDS
-from tests.integration.gateway.harness import SECRET, Gateway, start_memory_gateway
-from tests.integration.gateway.history import load_gt_mobile
-from tests.service.bus import InProcessBus
+from tests.integration.gateway.harness import SECRET, Gateway
+from tests.service.gateways import gateway_of_every_service
 
 PROBE = '{ tender(tenderId: "gt-mc1") { title } }'
 
@@ -31,21 +29,8 @@ PROBE = '{ tender(tenderId: "gt-mc1") { title } }'
 async def gateway(
     store: InMemoryEventStore, clock: FixedClock, tmp_path: Path
 ) -> AsyncIterator[Gateway]:
-    services = [
-        registry_service(store, clock),
-        enrolment_service(store, clock),
-        notifier_service(store, clock),
-    ]
-    for service in services:
-        await service.start()
-    g = await start_memory_gateway(
-        store, f"sqlite:///{tmp_path / 'rm.db'}", commands=InProcessBus(services)
-    )
-    await g.settle(await load_gt_mobile(g))
-    try:
+    async with gateway_of_every_service(store, clock, tmp_path, demo=True) as g:
         yield g
-    finally:
-        await g.stop()
 
 
 def codes(body: dict[str, Any]) -> list[str]:

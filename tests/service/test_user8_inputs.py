@@ -16,29 +16,16 @@ from bootstrap.parts import enrolment_service, notifier_service, registry_servic
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
-from tests.integration.gateway.history import load_gt_mobile
 from tests.service.bus import InProcessBus
+from tests.service.gateways import gateway_of_every_service
 
 
 @pytest.fixture
 async def gateway(
     store: InMemoryEventStore, clock: FixedClock, tmp_path: Path
 ) -> AsyncIterator[Gateway]:
-    services = [
-        registry_service(store, clock),
-        enrolment_service(store, clock),
-        notifier_service(store, clock),
-    ]
-    for service in services:
-        await service.start()
-    g = await start_memory_gateway(
-        store, f"sqlite:///{tmp_path / 'rm.db'}", commands=InProcessBus(services)
-    )
-    await g.settle(await load_gt_mobile(g))
-    try:
+    async with gateway_of_every_service(store, clock, tmp_path, demo=True) as g:
         yield g
-    finally:
-        await g.stop()
 
 
 def messages(body: dict[str, Any]) -> str:
