@@ -78,7 +78,8 @@ class AppendBatches:
         self._gathering: list[_Member] = []
         self._scheduled = False
         self._commits: set[asyncio.Future[None]] = set()
-        self.batches = 0  # batches of two or more commands sent (for tests and the bench)
+        self.batches = 0  # batches of two or more commands stored (for tests and the bench)
+        self.refused = 0  # batches refused, their commands appended alone
 
     async def append(
         self,
@@ -169,6 +170,7 @@ class AppendBatches:
         except (ConcurrencyConflict, AppendFailed) as exc:
             # Nothing stored; whose the refusal is, unknown: each appends alone.
             log.debug("a batch of %d appends refused (%r); each appends alone", len(chunk), exc)
+            self.refused += 1
             for member, _group in chunk:
                 _settle(member, ALONE)
             return

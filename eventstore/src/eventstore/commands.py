@@ -202,11 +202,10 @@ class CommandService:
         # Commands under way in `execute`: with others, an append waits for the rest of its
         # loop turn and goes in one batch with theirs (`append_batches`); alone, at once.
         self._under_way = 0
-        self._append = (
-            AppendBatches(store, lambda: self._under_way > 1).append
-            if batches_appends(store)
-            else store.append
+        self._batches = (
+            AppendBatches(store, lambda: self._under_way > 1) if batches_appends(store) else None
         )
+        self._append = store.append if self._batches is None else self._batches.append
 
     @property
     def command_types(self) -> list[str]:
