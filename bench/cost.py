@@ -132,12 +132,6 @@ async def measure(n: int, concurrency: int = 1) -> tuple[float, float, str]:
                 profile.enable()
                 await amend_all(warm + n, warm + 2 * n)
                 profile.disable()
-                batches = getattr(service, "_batches", None)  # (append_batches: branch cmd10)
-                if batches is not None:
-                    print(
-                        f"append batches: {batches.batches} stored, {batches.refused} refused,"
-                        f" over {warm + 2 * n} commands"
-                    )
                 if os.environ.get("PROFILE_OUT"):  # the whole profile, for pstats
                     profile.dump_stats(os.environ["PROFILE_OUT"])
             finally:

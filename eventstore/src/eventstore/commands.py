@@ -44,7 +44,6 @@ from eventstore.aggregate_cache import (
     Key,
     appended,
 )
-from eventstore.append_batches import AppendBatches, batches_appends
 from eventstore.clock import Clock
 from eventstore.errors import (
     RETRY_AFTER_SECONDS,
@@ -199,13 +198,6 @@ class CommandService:
         self._locks = AggregateLocks()
         self._pending: dict[str, bytes] = {}  # records written but not yet confirmed
         self._writes: set[asyncio.Future[None]] = set()
-        # Commands under way in `execute`: with others, an append waits for the rest of its
-        # loop turn and goes in one batch with theirs (`append_batches`); alone, at once.
-        self._under_way = 0
-        self._batches = (
-            AppendBatches(store, lambda: self._under_way > 1) if batches_appends(store) else None
-        )
-        self._append = store.append if self._batches is None else self._batches.append
 
     @property
     def command_types(self) -> list[str]:
@@ -310,15 +302,6 @@ class CommandService:
         """Decide and append one command, in at most two round trips when the aggregate is
         cached: the processed-command lookups (concurrently with a load when it is not), then
         the append. Commands on one aggregate queue here instead of racing each other."""
-        self._under_way += 1
-        try:
-            return await self._execute_counted(route, command, meta)
-        finally:
-            self._under_way -= 1
-
-    async def _execute_counted(
-        self, route: CommandRoute[Any, Any], command: Command, meta: CommandMetadata
-    ) -> CommandAccepted | CommandRejected:
         recall = self._recall(command.command_id)
         if not recall.done():
             # Two loop turns: the lookups' tasks publish, then the connection's flusher sends
@@ -469,7 +452,9 @@ class CommandService:
             ]
             try:
                 # The command's trace (when propagation is on) continues on its events.
-                stored = await self._append(entry.head, new_events, meta, headers=trace_headers())
+                stored = await self._store.append(
+                    entry.head, new_events, meta, headers=trace_headers()
+                )
             except (ConcurrencyConflict, AlreadyAppended):
                 # Someone else wrote first, or our own earlier try landed: read what is new
                 # since our head and look again.

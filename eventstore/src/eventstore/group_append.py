@@ -80,13 +80,10 @@ def check_group(events: Sequence[GroupedEvent]) -> None:
         raise ValueError(f"a group holds at most {MAX_BATCH} events, not {len(events)}")
 
 
-async def publish_group(
-    nc: NATS, events: Sequence[GroupedEvent], timeout: float = COMMIT_TIMEOUT
-) -> list[StoredEvent]:
+async def publish_group(nc: NATS, events: Sequence[GroupedEvent]) -> list[StoredEvent]:
     """Append the events, in order, in one atomic batch (JetStream): all or none. Raises
     ConcurrencyConflict when an aggregate moved, AppendFailed otherwise (10201: one of the
-    Msg-Ids was stored before); `nats.errors.TimeoutError` when the commit is not
-    acknowledged within `timeout` seconds (stored or not: unknown)."""
+    Msg-Ids was stored before)."""
     if not events:
         return []
     check_group(events)
@@ -112,7 +109,7 @@ async def publish_group(
     elif frames:
         await _queue(nc, frames)
     try:
-        msg = await nc.request(subject, payload, headers=headers, timeout=timeout)
+        msg = await nc.request(subject, payload, headers=headers, timeout=COMMIT_TIMEOUT)
     except nats.errors.NoRespondersError as exc:
         raise AppendFailed(None, f"no stream listens on {subject}") from exc
     reply: dict[str, Any] = json.loads(msg.data or b"{}")
