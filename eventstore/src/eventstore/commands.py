@@ -52,7 +52,7 @@ from eventstore.errors import (
     ConcurrencyConflict,
     is_transient,
 )
-from eventstore.hashing import canonical_json
+from eventstore.hashing import canonical_json_form
 from eventstore.observability import bind_correlation, trace_headers
 from eventstore.ports import EventStorePort, ProcessedCommands
 from eventstore.processed import LegacyKeys, processed_commands_for, records_elsewhere
@@ -309,7 +309,10 @@ class CommandService:
             # after (nothing is given or appended before their answer is known).
             await asyncio.sleep(0)
             await asyncio.sleep(0)
-        fingerprint = hashlib.sha256(canonical_json(command.model_dump(mode="json"))).hexdigest()
+        # The command's JSON form, encoded by orjson: the same bytes as `canonical_json`'s
+        # (`canonical_json_form`), so fingerprints recorded before still compare equal.
+        body = canonical_json_form(command.model_dump(mode="json"))
+        fingerprint = hashlib.sha256(body).hexdigest()
         decider = route.decider
         key: Key = (decider.context.name, decider.aggregate_type, route.aggregate_id(command))
         try:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.clock import Clock
-from eventstore.hashing import envelope_hash
+from eventstore.hashing import json_form_hash
 from eventstore.signing import EventSigner
 
 M = TypeVar("M", bound=BaseModel)
@@ -162,7 +162,9 @@ def seal(
         # on the envelope itself, made here and seen by no one yet (a copy cost as much as
         # the validation).
         envelope = EventEnvelope.model_validate({**fields, "hash": ""})
-        digest = envelope_hash(envelope.model_dump(mode="json"))
+        # Over its JSON form, encoded by orjson (`json_form_hash`: the same bytes, hence the
+        # same hash, as `envelope_hash` of that form; a fifth of a command's sealing less).
+        digest = json_form_hash(envelope.model_dump(mode="json"))
         signature = signer.sign(digest) if signer else None
         envelope.__dict__.update(hash=digest, signature=signature)
         envelope.__pydantic_fields_set__.update(_SEALED)
