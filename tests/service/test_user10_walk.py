@@ -1,0 +1,72 @@
+"""user10: a coordinator entering OT2010's real history (the Vast lot provisionally awarded to
+KPN in 2010, reconsidered and awarded to Tele2 in 2012) through GraphQL.
+
+Each test failed before its fix.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from contracts_schema.registry import commands as cmd
+from eventstore.memory import InMemoryEventStore
+from tests.integration.gateway.harness import Gateway
+from tests.service.bus import InProcessBus
+from tests.service.story import KPN, VODAFONE, freeze, on, plan, publish
+from tests.service.test_read_models import query, settled
+
+LOT_SUPPLIERS = """query($a: Date) { tender(tenderId: "gt-connect", asOf: $a) {
+  lots { lotId status suppliers { supplierId name } } } }"""
+
+
+async def test_a_supplier_no_contract_names_yet_is_named_as_registered(
+    gateway: Gateway, bus: InProcessBus, store: InMemoryEventStore
+) -> None:
+    """A lot provisionally awarded (no contract signed yet) named its supplier by its bare
+    KvK code ('KVK-27124701'), although the organisation register (and the OCDS export of
+    the same tender) name it 'KPN B.V.'."""
+    await bus.accept(plan())
+    await freeze(bus)
+    await bus.accept(publish())
+    await bus.accept(
+        cmd.RecordBids(
+            command_id="bids", tender_id="gt-connect", lot_id="voice", bid_count=2,
+            bidder_ids=[KPN, VODAFONE], occurred_at=on(date(2019, 7, 1)),
+        )
+    )  # fmt: skip
+    await bus.accept(
+        cmd.DecideProvisionalAward(
+            command_id="award", tender_id="gt-connect", lot_id="voice", supplier_ids=[KPN],
+            occurred_at=on(date(2019, 8, 1)),
+        )
+    )  # fmt: skip
+    await settled(gateway, store)
+    lots = (await query(gateway, LOT_SUPPLIERS, a=None))["tender"]["lots"]
+    voice = next(lot for lot in lots if lot["lotId"] == "voice")
+    assert voice["status"] == "PROVISIONALLY_AWARDED"
+    assert voice["suppliers"] == [{"supplierId": KPN, "name": "KPN B.V."}]
+    # The root field answers for it too; an organisation that is no supplier is no Supplier.
+    found = await query(
+        gateway,
+        f'{{ supplier(supplierId: "{KPN}") {{ name }} municipality: supplier(supplierId:'
+        ' "GM0363") { name } }',
+    )
+    assert found == {"supplier": {"name": "KPN B.V."}, "municipality": None}
+
+
+async def test_a_tender_under_a_programme_never_planned_is_refused(bus: InProcessBus) -> None:
+    """PlanTender under a mistyped programme ('OT2O10') was accepted: a tender whose
+    `programme` every view answered null, counted under no programme's participation."""
+    typo = plan().model_copy(update={"programme_id": "OT2O10"})
+    refused = await bus.reject(typo, "PROGRAMME_NOT_FOUND")
+    assert "programme OT2O10 has not been planned" in refused.message
+    assert "PlanProgramme" in refused.message and "programmeId" in refused.message
+    # Planned first (on any day: existence across aggregates is not compared by day), it is
+    # accepted.
+    await bus.accept(
+        cmd.PlanProgramme(
+            command_id="ot2010", programme_id="OT2010", name="Overheidstelecommunicatie 2010",
+            coordinator="GM0363", occurred_at=on(date(2020, 1, 1)),
+        )
+    )  # fmt: skip
+    await bus.accept(plan().model_copy(update={"programme_id": "OT2010"}))
