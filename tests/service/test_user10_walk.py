@@ -60,7 +60,8 @@ async def test_a_tender_under_a_programme_never_planned_is_refused(bus: InProces
     typo = plan().model_copy(update={"programme_id": "OT2O10"})
     refused = await bus.reject(typo, "PROGRAMME_NOT_FOUND")
     assert "programme OT2O10 has not been planned" in refused.message
-    assert "PlanProgramme" in refused.message and "programmeId" in refused.message
+    assert "PlanProgramme" in refused.message
+    assert "programmeId" in refused.message
     # Planned first (on any day: existence across aggregates is not compared by day), it is
     # accepted.
     await bus.accept(
