@@ -71,3 +71,21 @@ async def test_a_tender_under_a_programme_never_planned_is_refused(bus: InProces
         )
     )  # fmt: skip
     await bus.accept(plan().model_copy(update={"programme_id": "OT2010"}))
+
+
+async def test_a_date_in_another_form_is_told_the_form(gateway: Gateway) -> None:
+    """'13-11-2020' (a Dutch habit) answered only "Invalid isoformat string"; a DateTime
+    '13 nov 2020 10:00' only "Expected 4 digits, got '13 n'": neither said what to send."""
+    for text, variables in (
+        ('{ tenders(asOf: "13-11-2020") { totalCount } }', None),
+        ("query($d: Date) { tenders(asOf: $d) { totalCount } }", {"d": "2020/11/13"}),
+    ):
+        body = await gateway.query(text, variables)
+        assert body.get("data") is None, body
+        assert "expected a day as YYYY-MM-DD, e.g. 2020-11-13" in body["errors"][0]["message"]
+    body = await gateway.query(
+        "query($k: DateTime) { tenders(knownAt: $k) { totalCount } }", {"k": "13 nov 2020 10:00"}
+    )
+    message = body["errors"][0]["message"]
+    assert "expected an ISO 8601 date and time with its UTC offset" in message, body
+    assert "2020-11-13T10:00:00+01:00" in message
