@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from contracts_schema.enrolment.commands import MergeMunicipality
 from contracts_schema.registry import commands as cmd
 from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import Gateway
@@ -89,3 +90,28 @@ async def test_a_date_in_another_form_is_told_the_form(gateway: Gateway) -> None
     message = body["errors"][0]["message"]
     assert "expected an ISO 8601 date and time with its UTC offset" in message, body
     assert "2020-11-13T10:00:00+01:00" in message
+
+
+STATISTICS = """query($a: Date) { statistics(asOf: $a) {
+  participation { municipalities }
+  participationByProvince { key municipalities } } }"""
+
+
+async def test_a_merger_decided_ahead_counts_from_the_day_it_takes_effect(
+    gateway: Gateway, bus: InProcessBus, store: InMemoryEventStore
+) -> None:
+    """Rotterdam merging into Amsterdam on 2027-01-01, recorded today (2026-01-15): the
+    statistics counted one municipality fewer from the day the merger was recorded, while
+    Rotterdam still acts (and may enrol) until the day it takes effect."""
+    await bus.accept(
+        MergeMunicipality(
+            command_id="merge", code="GM0599", successor_code="GM0363",
+            effective_on=date(2027, 1, 1),
+        )
+    )  # fmt: skip
+    await settled(gateway, store)
+    for as_of, counted in ((None, 2), ("2026-12-31", 2), ("2027-01-01", 1)):
+        found = (await query(gateway, STATISTICS, a=as_of))["statistics"]
+        assert found["participation"]["municipalities"] == counted, as_of
+        by_province = {r["key"]: r["municipalities"] for r in found["participationByProvince"]}
+        assert by_province.get("Zuid-Holland", 0) == counted - 1, as_of

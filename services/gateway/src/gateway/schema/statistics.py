@@ -10,7 +10,11 @@ from sqlalchemy import case, distinct, func, select
 from gateway.schema import participation
 from gateway.schema.context import Info
 from gateway.schema.filters import contracts_visible
-from gateway.schema.participation import OverallParticipation, ProgrammeProvinceRate
+from gateway.schema.participation import (
+    OverallParticipation,
+    ProgrammeProvinceRate,
+    not_merged_away,
+)
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
 
@@ -103,7 +107,7 @@ class Statistics:
                 func.count().label("total"),
                 func.sum(case((enrolled, 1), else_=0)).label("n"),
             )
-            .where(o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None))
+            .where(o.c.code.like(MUNICIPALITY), not_merged_away(info, o))
             .group_by(o.c.province)
             .order_by(o.c.province)
         )
@@ -131,6 +135,6 @@ class Statistics:
 async def _municipalities(info: Info) -> int:
     o = info.context.read.organisations.organisations
     total = await info.context.read.scalar(
-        select(func.count()).where(o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None))
+        select(func.count()).where(o.c.code.like(MUNICIPALITY), not_merged_away(info, o))
     )
     return int(total or 0)
