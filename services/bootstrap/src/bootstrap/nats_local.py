@@ -61,6 +61,9 @@ class LocalCredentials:
 
 def _free(port: int) -> bool:
     with socket.socket() as s:
+        # As nats-server binds (Go sets SO_REUSEADDR): the connections of a run just stopped
+        # or killed, in TIME_WAIT, leave the port free; a listening process does not.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
