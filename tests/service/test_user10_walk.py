@@ -115,3 +115,38 @@ async def test_a_merger_decided_ahead_counts_from_the_day_it_takes_effect(
         assert found["participation"]["municipalities"] == counted, as_of
         by_province = {r["key"]: r["municipalities"] for r in found["participationByProvince"]}
         assert by_province.get("Zuid-Holland", 0) == counted - 1, as_of
+
+
+BY_PROGRAMME = """{ statistics {
+  participationByProgramme { key participating municipalities rate }
+  participationByProgrammeAndProvince { programmeId participating }
+  participation { participating municipalities } } }"""
+
+
+async def test_a_programme_counts_the_municipalities_its_rate_is_of(
+    gateway: Gateway, bus: InProcessBus, store: InMemoryEventStore
+) -> None:
+    """Rotterdam enrolled in GT and merged into Amsterdam (2020): the programme's count still
+    held it, 2 participating of 1 municipality, rate 2.0, while the overall participation and
+    the per-province counts of the same request left it out."""
+    await bus.accept(
+        cmd.PlanProgramme(
+            command_id="gt", programme_id="GT", name="Gemeentelijke Telecommunicatie",
+            coordinator="GM0363", occurred_at=on(date(2018, 1, 1)),
+        )
+    )  # fmt: skip
+    await bus.accept(plan().model_copy(update={"programme_id": "GT"}))
+    await freeze(bus, others={"GM0599": ["voice"]})
+    await bus.accept(
+        MergeMunicipality(
+            command_id="merge", code="GM0599", successor_code="GM0363",
+            effective_on=date(2020, 1, 1),
+        )
+    )  # fmt: skip
+    await settled(gateway, store)
+    found = (await query(gateway, BY_PROGRAMME))["statistics"]
+    assert found["participationByProgramme"] == [
+        {"key": "GT", "participating": 1, "municipalities": 1, "rate": 1.0}
+    ]
+    per_province = sum(r["participating"] for r in found["participationByProgrammeAndProvince"])
+    assert per_province == found["participation"]["participating"] == 1

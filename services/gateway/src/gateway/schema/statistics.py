@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, func, select
 
 from gateway.schema import participation
 from gateway.schema.context import Info
@@ -74,17 +74,32 @@ class Statistics:
     @strawberry.field
     async def participation_by_programme(self, info: Info) -> list[ParticipationRate]:
         read = info.context.read
-        p, t = read.enrolment.participants, read.tenders.tenders
-        rows = await read.rows(
-            select(t.c.programme_id, func.count(distinct(p.c.organisation_code)).label("n"))
+        o, p, t = (
+            read.organisations.organisations,
+            read.enrolment.participants,
+            read.tenders.tenders,
+        )
+        # The municipalities counted are those of the denominator (registered, not merged
+        # away by the horizon's day), as in `participation` and per province: a municipality
+        # merged away still counted made a programme's rate exceed 1. The distinct pairs
+        # first, then their organisations (see participation.by_programme_and_province).
+        pairs = (
+            select(t.c.programme_id, p.c.organisation_code)
             .join(t, t.c.tender_id == p.c.tender_id)
             .where(
                 p.c.participates.is_(True),
                 p.c.organisation_code.like(MUNICIPALITY),
                 t.c.programme_id.is_not(None),
             )
-            .group_by(t.c.programme_id)
-            .order_by(t.c.programme_id)
+            .distinct()
+            .subquery("pairs")
+        )
+        rows = await read.rows(
+            select(pairs.c.programme_id, func.count().label("n"))
+            .join(o, o.c.code == pairs.c.organisation_code)
+            .where(not_merged_away(info, o))
+            .group_by(pairs.c.programme_id)
+            .order_by(pairs.c.programme_id)
         )
         total = await _municipalities(info)
         return [
