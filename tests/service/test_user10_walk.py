@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from audit.summaries import summarise
 from contracts_schema.enrolment.commands import MergeMunicipality
 from contracts_schema.registry import commands as cmd
+from contracts_schema.registry import events as ev
 from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import Gateway
 from tests.service.bus import InProcessBus
-from tests.service.story import KPN, VODAFONE, freeze, on, plan, publish
+from tests.service.story import KPN, VODAFONE, award, freeze, on, plan, publish, sign_framework
 from tests.service.test_read_models import query, settled
 
 LOT_SUPPLIERS = """query($a: Date) { tender(tenderId: "gt-connect", asOf: $a) {
@@ -150,3 +152,23 @@ async def test_a_programme_counts_the_municipalities_its_rate_is_of(
     ]
     per_province = sum(r["participating"] for r in found["participationByProgrammeAndProvince"])
     assert per_province == found["participation"]["participating"] == 1
+
+
+async def test_a_framework_over_four_years_names_the_field_a_coordinator_sends(
+    bus: InProcessBus,
+) -> None:
+    """The refusal named `duration_rationale`, a field GraphQL has no such name for."""
+    await bus.accept(plan())
+    await freeze(bus)
+    await bus.accept(publish())
+    await award(bus, "voice", KPN)
+    await award(bus, "data", VODAFONE)
+    long = sign_framework(end_date=date(2025, 9, 30))
+    refused = await bus.reject(long, "FRAMEWORK_RATIONALE_REQUIRED")
+    assert "send it as durationRationale" in refused.message
+
+
+def test_one_bid_is_one_bid_in_the_audit_trail() -> None:
+    """`audit replay` and `history` said "lot eud: 1 bids received"."""
+    event = ev.BidsRecorded(lot_id="eud", tender_id="t", bid_count=1, received_on=date(2009, 11, 1))
+    assert summarise("BidsRecorded", event, [], None) == "lot eud: 1 bid received on 2009-11-01"
