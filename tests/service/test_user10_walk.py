@@ -172,3 +172,16 @@ def test_one_bid_is_one_bid_in_the_audit_trail() -> None:
     """`audit replay` and `history` said "lot eud: 1 bids received"."""
     event = ev.BidsRecorded(lot_id="eud", tender_id="t", bid_count=1, received_on=date(2009, 11, 1))
     assert summarise("BidsRecorded", event, [], None) == "lot eud: 1 bid received on 2009-11-01"
+
+
+async def test_a_code_typed_with_spaces_is_told_so(gateway: Gateway) -> None:
+    """'KVK 1234 5678' was refused as "not an identifier: 1 to 128 letters, digits, '-' or
+    '_'", without saying that the spaces were the trouble."""
+    body = await gateway.query(
+        'mutation { registerOrganisation(input: {code: "KVK 1234 5678", name: "UPC Business",'
+        " kind: SUPPLIER}) { ... on InvalidInput { problems { path message } } } }",
+        token=gateway.token("coordinator"),
+    )
+    [problem] = body["data"]["registerOrganisation"]["problems"]
+    assert problem["path"] == "code"
+    assert "it holds spaces: write e.g. KVK-12345678" in problem["message"]
