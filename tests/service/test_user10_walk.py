@@ -184,4 +184,4 @@ async def test_a_code_typed_with_spaces_is_told_so(gateway: Gateway) -> None:
     )
     [problem] = body["data"]["registerOrganisation"]["problems"]
     assert problem["path"] == "code"
-    assert "it holds spaces: write e.g. KVK-12345678" in problem["message"]
+    assert "it holds spaces, which none may: e.g. KVK-12345678" in problem["message"]

@@ -143,7 +143,7 @@ def _said(error: Any) -> str:
         said = f"{error['input']!r} is not {form}"
         # 'KVK 1234 5678' as printed on a letterhead: the space is the whole problem.
         if any(c.isspace() for c in str(error["input"])):
-            said += " (it holds spaces: write e.g. KVK-12345678, GM0363)"
+            said += " (it holds spaces, which none may: e.g. KVK-12345678, not KVK 1234 5678)"
         return said
     return str(error["msg"])
 
