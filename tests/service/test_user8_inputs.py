@@ -136,6 +136,7 @@ async def test_a_code_of_the_wrong_form_is_named_in_words_not_as_a_regular_expre
     assert body["data"]["planTender"]["problems"] == [
         {
             "path": "tenderId",
-            "message": "'a b' is not an identifier: 1 to 128 letters, digits, '-' or '_'",
+            "message": "'a b' is not an identifier: 1 to 128 letters, digits, '-' or '_'"
+            " (it holds spaces, which none may: e.g. KVK-12345678, not KVK 1234 5678)",
         }
     ], body

@@ -110,8 +110,9 @@ _CATALOGUE: tuple[Refusal, ...] = (
     # --- programmes and tenders ----------------------------------------------------------
     Refusal("PROGRAMME_ALREADY_PLANNED", "A programme id names one programme.", SYSTEM,
             "PlanProgramme OT2010 twice with different names."),
-    Refusal("PROGRAMME_NOT_FOUND", "A programme is planned before it is linked.", SYSTEM,
-            "LinkSuccessorProgramme from an unknown programme."),
+    Refusal("PROGRAMME_NOT_FOUND", "A programme is planned before it is linked or a tender"
+            " is planned under it.", SYSTEM, "LinkSuccessorProgramme from an unknown programme;"
+            " PlanTender under programme 'OT2O10' (a typo)."),
     Refusal("PROGRAMME_NOT_YET_PLANNED", "Nothing about a programme is true before it was"
             " planned (valid time).", SYSTEM, "A successor link dated before the programme's"
             " planning."),

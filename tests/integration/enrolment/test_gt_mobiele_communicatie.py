@@ -80,6 +80,17 @@ def enrol(tender: str, code: str, on: date, suffix: str = "") -> EnrolParticipan
 
 
 async def plan(nc: NATS, tender: str, title: str, on: date) -> None:
+    # The programme first (PROGRAMME_NOT_FOUND otherwise); the second round's is a duplicate.
+    await accepted(
+        nc,
+        registry.PlanProgramme(
+            command_id="gt-programme",
+            programme_id="GT",
+            name="Gemeentelijke Telecommunicatie",
+            coordinator=KING,
+            occurred_at=at(date(2015, 1, 5)),
+        ),
+    )
     await accepted(
         nc,
         registry.PlanTender(

@@ -10,7 +10,7 @@ from contracts_schema.base import Command
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.values import Lot
-from registry.domain.facts import FrozenParticipantList
+from registry.domain.facts import FrozenParticipantList, NamedProgramme
 from tests.unit.registry.data import KING, PUBLISHED_ON, T, planned, published
 from tests.unit.registry.gwt import TENDER, given, on
 
@@ -29,7 +29,8 @@ def test_plan_tender_yields_tender_planned_with_its_lots() -> None:
             framework=True,
             lots=[Lot(lot_id="vast", title="Vast"), Lot(lot_id="mobiel", title="Mobiel")],
             occurred_at=on(date(2009, 9, 1)),
-        )
+        ),
+        facts=NamedProgramme("OT2010-programme", planned=True),
     )
     assert events == [planned()]
 

@@ -41,7 +41,10 @@ SENTENCES: dict[type[DomainEvent], Callable[[Any], str]] = {
     rg.LotCancelled: lambda e: f"lot {e.lot_id} cancelled on {e.cancelled_on}: {e.reason}",
     rg.TenderCancelled: lambda e: f"tender cancelled on {e.cancelled_on}: {e.reason}",
     rg.SuccessorTenderLinked: lambda e: f"succeeded by tender {e.successor_tender_id}",
-    rg.BidsRecorded: lambda e: f"lot {e.lot_id}: {e.bid_count} bids received on {e.received_on}",
+    rg.BidsRecorded: lambda e: (
+        f"lot {e.lot_id}: {e.bid_count} bid{'' if e.bid_count == 1 else 's'} received on"
+        f" {e.received_on}"
+    ),
     rg.ProvisionalAwardDecided: lambda e: (
         f"lot {e.lot_id} provisionally awarded to {_join(e.supplier_ids)}; standstill until {e.standstill_ends_on}"
     ),

@@ -40,6 +40,7 @@ from bootstrap.nats_local import (
     adopt_unauthenticated_store,
     credentials_path,
     local_credentials,
+    remembered_port,
     server_config,
 )
 from bootstrap.read_models import AUDIT_DB, READ_MODELS_DB, embedded_databases
@@ -106,6 +107,8 @@ async def embedded(
     credentials = local_credentials(data)
     if adopt_unauthenticated_store(data):
         print(f"NATS streams of an earlier `make run` in {data} moved to its account GT")
+    if nats_port is None and processes:  # `make run`: the same NATS URL on every start
+        nats_port = remembered_port(data)
     broker = NatsServer(
         data / JETSTREAM_DIR,
         config_file=server_config(data),

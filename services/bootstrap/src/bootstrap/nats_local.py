@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from nats.aio.client import Client as NATS
 from notifier.nats_accounts import ISSUER_VARIABLE, USERS, password_variable, render
 
 CREDENTIALS_FILE = "nats-credentials.json"
+PORT_FILE = "nats-port"
 CONFIG_DIR = "nats"
 JETSTREAM_DIR = "jetstream"
 # The organisation `make run` prints NATS credentials for (its dev participant token's).
@@ -54,6 +57,38 @@ class LocalCredentials:
             "callout_seed": self.callout_seed,
             "organisations": self.organisations,
         }
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        # As nats-server binds (Go sets SO_REUSEADDR): the connections of a run just stopped
+        # or killed, in TIME_WAIT, leave the port free; a listening process does not.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def remembered_port(data: Path, say: Callable[[str], object] = print) -> int:
+    """The data directory's NATS port: the one chosen on its first start, again on every
+    later start while it is free. A municipal system's consumer (docs/municipal-consumer.md)
+    keeps its URL across a restart of `make run`; a new free port each start broke it."""
+    path = data / PORT_FILE
+    try:
+        port = int(path.read_text().strip())
+    except (OSError, ValueError):
+        port = 0
+    if 0 < port < 65536 and _free(port):
+        return port
+    if port:
+        say(f"NATS port {port} of the earlier run in {data} is busy: NATS listens on another")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    path.write_text(f"{port}\n")
+    return port
 
 
 def credentials_path(data: Path) -> Path:

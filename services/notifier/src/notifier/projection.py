@@ -76,7 +76,9 @@ from notifier.domain.schedule import ContractSchedule, tracked_dates, warning_ke
 
 class NotifierSchedule(Projection):
     name = "notifier_schedule"
-    version = 1
+    # v2: an organisation's merger keeps the day it takes effect (merged_on), so news of the
+    # days before still reaches the municipality itself.
+    version = 2
     contexts = (REGISTRY, ENROLMENT, NOTIFIER)
     HANDLES = event_types(
         ContractSigned,
@@ -162,6 +164,7 @@ class NotifierSchedule(Projection):
             Column("code", String(40), primary_key=True),
             Column("name", Text, nullable=False),
             Column("successor_code", String(40)),
+            Column("merged_on", Date),  # the day the merger takes effect (effectiveOn)
         )
         self.raised = Table(
             f"{k}_raised",
@@ -279,7 +282,13 @@ class NotifierSchedule(Projection):
             case OrganisationRenamed():
                 self._set(conn, self.organisations, fact.code, name=fact.name)
             case MunicipalityMerged():
-                self._set(conn, self.organisations, fact.code, successor_code=fact.successor_code)
+                self._set(
+                    conn,
+                    self.organisations,
+                    fact.code,
+                    successor_code=fact.successor_code,
+                    merged_on=fact.effective_on,
+                )
             case ExpiryWarningRaised():
                 key = warning_key(fact.contract_id, fact.date_kind, fact.target_date, fact.stage)
                 upsert(
@@ -337,7 +346,9 @@ class NotifierSchedule(Projection):
 
     # --- queries used by the ticker, the publisher and the webhook dispatcher ---------------
 
-    def recipients(self, conn: Connection, contract_id: str) -> tuple[str, ...]:
+    def recipients(self, conn: Connection, contract_id: str, on: date) -> tuple[str, ...]:
+        """Who is told on day `on` of news about the contract: its parties, a municipality
+        that merged away by then replaced by its successor."""
         row = conn.execute(
             select(self.contracts).where(self.contracts.c.contract_id == contract_id)
         ).first()
@@ -351,20 +362,25 @@ class NotifierSchedule(Projection):
                 if not lots or not set(json.loads(p.lot_ids)) or lots & set(json.loads(p.lot_ids)):
                     codes.add(p.organisation_code)
         codes.discard(None)
-        return tuple(sorted(self._current_code(conn, code) for code in codes if code))
+        return tuple(sorted({self._current_code(conn, code, on) for code in codes if code}))
 
-    def _current_code(self, conn: Connection, code: str) -> str:
-        # A merged municipality's participations pass to its successor.
+    def _current_code(self, conn: Connection, code: str, on: date) -> str:
+        # A merged municipality's participations pass to its successor on the day the merger
+        # takes effect, not on the day it is recorded: a merger decided for next January
+        # leaves the municipality acting, and told, until then.
+        o = self.organisations
         for _ in range(10):
-            successor = conn.execute(
-                select(self.organisations.c.successor_code).where(self.organisations.c.code == code)
-            ).scalar_one_or_none()
-            if not successor:
+            row = conn.execute(
+                select(o.c.successor_code, o.c.merged_on).where(o.c.code == code)
+            ).first()
+            if row is None or not row.successor_code:
                 return code
-            code = successor
+            if row.merged_on is not None and row.merged_on > on:
+                return code
+            code = row.successor_code
         return code
 
-    def schedules(self, conn: Connection) -> list[ContractSchedule]:
+    def schedules(self, conn: Connection, on: date) -> list[ContractSchedule]:
         result = []
         for row in conn.execute(
             select(self.contracts).where(self.contracts.c.active.is_(True))
@@ -376,7 +392,7 @@ class NotifierSchedule(Projection):
                     dates=tracked_dates(
                         row.end_date, row.end_known_since, row.max_extent_date, row.max_known_since
                     ),
-                    recipients=self.recipients(conn, row.contract_id),
+                    recipients=self.recipients(conn, row.contract_id, on),
                 )
             )
         return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import date
 
 from nats.aio.client import Client as NATS
 from nats.js.api import (
@@ -23,6 +24,7 @@ from nats.js.api import (
 from nats.js.errors import NotFoundError
 from sqlalchemy import Connection, Engine, select
 
+from contracts_schema.calendar import dutch_day
 from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.enrolment.events import OrganisationRegistered
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
@@ -80,12 +82,16 @@ async def ensure_organisation_consumer(nc: NATS, code: str) -> None:
 
 
 class _SqlDirectory:
-    def __init__(self, conn: Connection, projection: NotifierSchedule) -> None:
+    """The read model, for one source event: its recipients as of the day it was recorded
+    (the day the news is told)."""
+
+    def __init__(self, conn: Connection, projection: NotifierSchedule, on: date) -> None:
         self._conn = conn
         self._projection = projection
+        self._on = on
 
     def recipients(self, contract_id: str) -> tuple[str, ...]:
-        return self._projection.recipients(self._conn, contract_id)
+        return self._projection.recipients(self._conn, contract_id, self._on)
 
     def tender_title(self, tender_id: str) -> str | None:
         t = self._projection.tenders
@@ -170,11 +176,12 @@ class IntegrationPublisher:
     def _map(self, events: list[StoredEvent]) -> list[Outgoing]:
         result = []
         with self._engine.connect() as conn:
-            directory = _SqlDirectory(conn, self._projection)
             for event in events:
                 if event.envelope.event_type not in EVENT_TYPES:
                     continue
                 fact = decode_envelope(event.envelope)
+                on = dutch_day(event.envelope.recorded_at)
+                directory = _SqlDirectory(conn, self._projection, on)
                 result.extend(outgoing(event.envelope, fact, directory))
         return result
 

@@ -74,7 +74,7 @@ class ExpiryTicker:
 
     def due(self, day: date) -> list[DueWarning]:
         with self._engine.connect() as conn:
-            schedules = self._projection.schedules(conn)
+            schedules = self._projection.schedules(conn, day)
             raised = self._projection.raised_keys(conn)
         return [w for s in schedules for w in due_warnings(s, day, self._policy, raised)]
 

@@ -15,20 +15,22 @@ from dataclasses import replace
 from contracts_schema.enrolment.state import CallOffState, EnrolmentWindowState
 from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.registry.commands import (
+    PlanTender,
     PublishTender,
     RecordImportedContractRelease,
     SignContract,
 )
-from contracts_schema.registry.state import TenderState
+from contracts_schema.registry.state import ProgrammeState, TenderState
 from contracts_schema.subjects import REGISTRY
 from eventstore.folded import load_folded, valid_day
 from eventstore.group_append import StagedStore
 from eventstore.ports import EventStorePort
-from registry.domain.facts import FrozenParticipantList, SigningFacts
+from registry.domain.facts import FrozenParticipantList, NamedProgramme, SigningFacts
 
 WINDOW: Fold[EnrolmentWindowState] = FOLDS[("enrolment", "enrolment_window")]
 TENDER: Fold[TenderState] = FOLDS[("registry", "tender")]
 CALL_OFF: Fold[CallOffState] = FOLDS[("enrolment", "call_off")]
+PROGRAMME: Fold[ProgrammeState] = FOLDS[("registry", "programme")]
 
 
 def frozen_list_loader(
@@ -46,6 +48,18 @@ def frozen_list_loader(
             frozen_on=window.frozen_on,
             participant_codes=tuple(sorted(window.enrolled)),
         )
+
+    return load
+
+
+def programme_loader(
+    store: EventStorePort,
+) -> Callable[[PlanTender], Awaitable[NamedProgramme | None]]:
+    async def load(command: PlanTender) -> NamedProgramme | None:
+        if command.programme_id is None:
+            return None
+        programme = await load_folded(store, PROGRAMME, command.programme_id)
+        return NamedProgramme(command.programme_id, programme.exists)
 
     return load
 

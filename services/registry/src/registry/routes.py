@@ -21,6 +21,7 @@ from registry.domain.tender_decide import decide_tender
 from registry.facts_loaders import (
     frozen_list_loader,
     imported_signing_facts_loader,
+    programme_loader,
     signing_facts_loader,
 )
 
@@ -58,6 +59,13 @@ def build_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
             facts=with_organisations(store, frozen_list_loader(store)),
         ),
         CommandRoute(
+            cmd.PlanTender,
+            TENDER,
+            tender_id,
+            tender,
+            facts=with_organisations(store, programme_loader(store)),
+        ),
+        CommandRoute(
             cmd.SignContract,
             CONTRACT,
             contract_id,
@@ -66,7 +74,6 @@ def build_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
         ),
     ]
     for tender_command in (
-        cmd.PlanTender,
         cmd.PublishPriorInformationNotice,
         cmd.HoldMarketConsultation,
         cmd.CorrectTender,

@@ -234,6 +234,7 @@ class Loaders:
     @cached_property
     def supplier(self) -> DataLoader[str, Row | None]:
         read, t = self.read, self.read.contracts.suppliers
+        org = self.read.organisations.organisations
 
         async def load(keys: list[str]) -> list[Row | None]:
             rows = await read.rows(
@@ -242,6 +243,16 @@ class Loaders:
                 .order_by(t.c.contract_id)
             )
             found = {r["supplier_id"]: r for r in rows}
+            if missing := [k for k in keys if k not in found]:
+                # A supplier no contract names yet (a lot provisionally awarded, a framework
+                # not signed yet) is named as registered, as the OCDS export names it, not by
+                # its bare code.
+                registered = await read.rows(
+                    select(org.c.code.label("supplier_id"), org.c.name).where(
+                        org.c.code.in_(missing), org.c.kind == "supplier"
+                    )
+                )
+                found |= {r["supplier_id"]: r for r in registered}
             return [found.get(k) for k in keys]
 
         return DataLoader(load_fn=load)

@@ -140,7 +140,11 @@ def _said(error: Any) -> str:
     """pydantic's message, with a pattern the client must match named in words."""
     form = FORMS.get(str((error.get("ctx") or {}).get("pattern")))
     if error["type"] == "string_pattern_mismatch" and form:
-        return f"{error['input']!r} is not {form}"
+        said = f"{error['input']!r} is not {form}"
+        # 'KVK 1234 5678' as printed on a letterhead: the space is the whole problem.
+        if any(c.isspace() for c in str(error["input"])):
+            said += " (it holds spaces, which none may: e.g. KVK-12345678, not KVK 1234 5678)"
+        return said
     return str(error["msg"])
 
 

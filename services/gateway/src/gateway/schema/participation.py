@@ -3,12 +3,27 @@ programme and province (the coordinators' "almost 80% of municipalities take par
 
 from __future__ import annotations
 
-import strawberry
-from sqlalchemy import func, select
+from datetime import UTC, datetime
+from typing import Any
 
+import strawberry
+from sqlalchemy import ColumnElement, func, or_, select
+
+from contracts_schema.calendar import dutch_day
+from gateway.readmodels import local_date
 from gateway.schema.context import Info
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
+
+
+def not_merged_away(info: Info, o: Any) -> ColumnElement[bool]:
+    """Organisations (`o`, the organisations table) that had not merged away by the horizon's
+    day. A merger counts from the day it takes effect: one recorded ahead of its
+    `effectiveOn` (decided by law for next January) leaves the municipality counted until
+    then, as it still acts until then."""
+    horizon = info.context.read.horizon
+    day = (local_date(horizon[0]) if horizon else None) or dutch_day(datetime.now(UTC))
+    return or_(o.c.merged_into.is_(None), o.c.merged_on > day)
 
 
 @strawberry.type(description="Share of a province's (unmerged) municipalities in a programme.")
@@ -53,11 +68,11 @@ async def overall(info: Info) -> OverallParticipation:
     )
     participating = await read.scalar(
         select(func.count()).where(
-            o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None), takes_part
+            o.c.code.like(MUNICIPALITY), not_merged_away(info, o), takes_part
         )
     )
     municipalities = await read.scalar(
-        select(func.count()).where(o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None))
+        select(func.count()).where(o.c.code.like(MUNICIPALITY), not_merged_away(info, o))
     )
     programmes = await read.scalar(select(func.count()).select_from(read.tenders.programmes))
     return OverallParticipation(
@@ -73,7 +88,7 @@ async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
     province = func.coalesce(o.c.province, "unknown")
     totals = await read.rows(
         select(province.label("province"), func.count().label("n"))
-        .where(o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None))
+        .where(o.c.code.like(MUNICIPALITY), not_merged_away(info, o))
         .group_by(province)
     )
     municipalities = {r["province"]: int(r["n"]) for r in totals}
@@ -95,7 +110,7 @@ async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
     rows = await read.rows(
         select(pairs.c.programme_id, province.label("province"), func.count().label("n"))
         .join(o, o.c.code == pairs.c.organisation_code)
-        .where(o.c.merged_into.is_(None))
+        .where(not_merged_away(info, o))
         .group_by(pairs.c.programme_id, province)
         .order_by(pairs.c.programme_id, province)
     )

@@ -22,17 +22,30 @@ from strawberry.types.scalar import ScalarDefinition
 FIRST = date(1, 1, 2)
 LAST = date(9999, 12, 30)
 RANGE = f"out of range: from {FIRST.isoformat()} to {LAST.isoformat()}"
+# What a malformed value is told: the form, not only the parser's complaint ('Invalid
+# isoformat string', 'Expected 4 digits'), for a coordinator typing 13-11-2020.
+DATE_FORM = "expected a day as YYYY-MM-DD, e.g. 2020-11-13"
+DATETIME_FORM = (
+    "expected an ISO 8601 date and time with its UTC offset, e.g. 2020-11-13T10:00:00+01:00"
+    " or 2020-11-13T09:00:00Z"
+)
 
 
 def _date(value: str) -> date:
-    parsed = date.fromisoformat(value)
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; {DATE_FORM}") from None
     if not FIRST <= parsed <= LAST:
         raise ValueError(RANGE)
     return parsed
 
 
 def _datetime(value: str) -> datetime:
-    parsed: datetime = dateutil.parser.isoparse(value)
+    try:
+        parsed: datetime = dateutil.parser.isoparse(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; {DATETIME_FORM}") from None
     try:
         day = parsed.astimezone(UTC).date() if parsed.tzinfo else parsed.date()
     except OverflowError:

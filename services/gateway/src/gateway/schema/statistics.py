@@ -5,12 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, func, select
 
 from gateway.schema import participation
 from gateway.schema.context import Info
 from gateway.schema.filters import contracts_visible
-from gateway.schema.participation import OverallParticipation, ProgrammeProvinceRate
+from gateway.schema.participation import (
+    OverallParticipation,
+    ProgrammeProvinceRate,
+    not_merged_away,
+)
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
 
@@ -70,17 +74,32 @@ class Statistics:
     @strawberry.field
     async def participation_by_programme(self, info: Info) -> list[ParticipationRate]:
         read = info.context.read
-        p, t = read.enrolment.participants, read.tenders.tenders
-        rows = await read.rows(
-            select(t.c.programme_id, func.count(distinct(p.c.organisation_code)).label("n"))
+        o, p, t = (
+            read.organisations.organisations,
+            read.enrolment.participants,
+            read.tenders.tenders,
+        )
+        # The municipalities counted are those of the denominator (registered, not merged
+        # away by the horizon's day), as in `participation` and per province: a municipality
+        # merged away still counted made a programme's rate exceed 1. The distinct pairs
+        # first, then their organisations (see participation.by_programme_and_province).
+        pairs = (
+            select(t.c.programme_id, p.c.organisation_code)
             .join(t, t.c.tender_id == p.c.tender_id)
             .where(
                 p.c.participates.is_(True),
                 p.c.organisation_code.like(MUNICIPALITY),
                 t.c.programme_id.is_not(None),
             )
-            .group_by(t.c.programme_id)
-            .order_by(t.c.programme_id)
+            .distinct()
+            .subquery("pairs")
+        )
+        rows = await read.rows(
+            select(pairs.c.programme_id, func.count().label("n"))
+            .join(o, o.c.code == pairs.c.organisation_code)
+            .where(not_merged_away(info, o))
+            .group_by(pairs.c.programme_id)
+            .order_by(pairs.c.programme_id)
         )
         total = await _municipalities(info)
         return [
@@ -103,7 +122,7 @@ class Statistics:
                 func.count().label("total"),
                 func.sum(case((enrolled, 1), else_=0)).label("n"),
             )
-            .where(o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None))
+            .where(o.c.code.like(MUNICIPALITY), not_merged_away(info, o))
             .group_by(o.c.province)
             .order_by(o.c.province)
         )
@@ -131,6 +150,6 @@ class Statistics:
 async def _municipalities(info: Info) -> int:
     o = info.context.read.organisations.organisations
     total = await info.context.read.scalar(
-        select(func.count()).where(o.c.code.like(MUNICIPALITY), o.c.merged_into.is_(None))
+        select(func.count()).where(o.c.code.like(MUNICIPALITY), not_merged_away(info, o))
     )
     return int(total or 0)

@@ -24,3 +24,12 @@ class SigningFacts:
 
     tender: TenderState | None = None
     call_off_id_taken: bool = False
+
+
+@dataclass(frozen=True)
+class NamedProgramme:
+    """Whether the programme a tender is planned under has been planned (by any of its facts:
+    like an organisation's, a programme's existence is not compared by day)."""
+
+    programme_id: str
+    planned: bool

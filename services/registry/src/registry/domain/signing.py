@@ -88,7 +88,8 @@ def check_period(command: cmd.SignContract) -> None:
             "FRAMEWORK_RATIONALE_REQUIRED",
             f"framework {command.contract_id} may run until {extent or end}, longer than"
             f" {FRAMEWORK_YEARS} years (after {last_day}); Directive 2014/24/EU art. 33(1)"
-            " allows that only with a stated rationale (duration_rationale)",
+            " allows that only with a stated rationale: send it as durationRationale"
+            " (duration_rationale on NATS)",
         )
 
 

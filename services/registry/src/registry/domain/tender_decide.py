@@ -12,7 +12,7 @@ from contracts_schema.registry import events as ev
 from contracts_schema.registry.state import LotStatus, TenderState, TenderStatus
 from contracts_schema.valid_from import first_day_after, why_not_before
 from registry.domain.award_decide import decide_award, lot_last_day
-from registry.domain.facts import FrozenParticipantList
+from registry.domain.facts import FrozenParticipantList, NamedProgramme
 from registry.domain.rules import DecisionInput, not_allowed, not_before, valid_on
 from registry.domain.tender_checks import lot_of, require_status
 
@@ -24,6 +24,7 @@ def decide_tender(
 ) -> Sequence[DomainEvent]:
     on = valid_on(ctx)
     if isinstance(command, cmd.PlanTender):
+        _require_programme(command, ctx.facts)
         return _plan(state, command, on)
     if not isinstance(command, cmd.TenderCommand):
         raise TypeError(f"the tender aggregate does not handle {type(command).__name__}")
@@ -150,6 +151,22 @@ def _after_last_status_change(state: TenderState, on: date, what: str) -> None:
     if changes:
         day, name = max(changes)
         not_before(on, day, f"{what} of tender {state.tender_id}", name)
+
+
+def _require_programme(command: cmd.PlanTender, facts: object) -> None:
+    """A tender is planned under a programme that exists: a mistyped programme id made a
+    tender whose `programme` no view could name."""
+    pid = command.programme_id
+    if pid is None:
+        return
+    if not isinstance(facts, NamedProgramme) or facts.programme_id != pid:
+        raise TypeError("PlanTender under a programme needs the NamedProgramme fact")
+    if not facts.planned:
+        raise RuleViolation(
+            "PROGRAMME_NOT_FOUND",
+            f"programme {pid} has not been planned; plan it first (PlanProgramme), or plan"
+            f" tender {command.tender_id} without a programme (leave programmeId out)",
+        )
 
 
 def _plan(state: TenderState, command: cmd.PlanTender, on: date) -> list[DomainEvent]:
