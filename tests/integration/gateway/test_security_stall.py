@@ -1,12 +1,13 @@
 """Findings 1-3: an anonymous attack does not stall other clients.
 
-The gateway serves on a real socket; the attack runs in a separate process (12 threads, a
-bounded number of requests each, loopback only) while this process measures a probe query.
-The probe's median latency under attack must stay within 3x its idle median, both measured
-in the same run (a ratio, so a slow shared machine slows both alike). The idle median is taken
-as at least `NOISE_FLOOR`: a probe answered in 1-3 ms idles below what a shared machine's
-scheduler adds to any request, so a ratio to it measures the machine, not a stall. The stalls
-this test exists for cost seconds (2 s of validation per request before the guard).
+The gateway serves on a real socket; the attack runs in a separate process (loopback only, a
+bounded number of requests) while this process keeps sending a probe query. The stalls this
+test exists for were work, not waiting: 2 s of the gateway's CPU per attacking request (query
+validation before the guard), so the one thread serving everyone was taken. What is asserted
+is therefore counted, not timed: every probe sent during the attack is answered correctly,
+and the gateway's CPU per attacking request (this process's CPU time, which a busy machine
+does not inflate as it does wall time) stays a small fraction of such a stall. The wall-time
+latencies are printed beside it for whoever reads the log.
 """
 
 from __future__ import annotations
@@ -30,25 +31,26 @@ from gateway.serve import Server
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
 from tests.integration.gateway.history import load_gt_mobile
 
-pytestmark = pytest.mark.alone  # idle and attacked latencies are compared
-
 PROBE = {"query": '{ tender(tenderId: "gt-mc1") { title phase } }'}
 PROBES = 40
-NOISE_FLOOR = 0.02  # seconds: smallest idle median a ratio is taken against
+REQUESTS_EACH = 15  # per attacking thread: bounded, and enough to outlast a few probes
 ATTACK = """
 import http.client, itertools, json, sys, threading
 port, template, threads, each = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 counter = itertools.count()
+answered = []
 def run():
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     for _ in range(each):
         body = json.dumps({"query": template % next(counter)}).encode()  # unique: uncached
         c.request("POST", "/graphql", body, {"Content-Type": "application/json"})
         c.getresponse().read()
+        answered.append(1)
 ts = [threading.Thread(target=run) for _ in range(threads)]
 [t.start() for t in ts]
 print("started", flush=True)
 [t.join() for t in ts]
+print(len(answered), flush=True)
 """
 
 
@@ -61,9 +63,14 @@ def as_of() -> str:
     return '{ x%s: tender(tenderId: "gt-mc1", asOf: "2020-06-01") { title lots { lotId } } }'
 
 
-ATTACKS = {  # name: (query template, attacking threads)
+# name: (query template, attacking threads, bound on the gateway's CPU per attacking request,
+# net of the probes). Each bound is ~5x what the attack costs with the guard (measured under
+# load 5-20) and below what it cost without: the repeated selection ~31 ms with the guard's
+# limits lifted, and up to 2 s with the validation of the findings; an as-of query replayed
+# history per request (60-190 ms on this demo).
+ATTACKS = {
     # ~8.7 KB, 250 repeats: within the old limits, 2 s of validation each on main.
-    "repeated-selection": (unique_aliases(250), 12),
+    "repeated-selection": (unique_aliases(250), 12, 0.010),
     # the largest document an anonymous client may send, of distinct aliased fields.
     "largest-allowed": (
         "{ x%s: __typename "
@@ -72,9 +79,10 @@ ATTACKS = {  # name: (query template, attacking threads)
         + "c" * 3500
         + "\n }",
         12,
+        0.060,
     ),
     # finding 2: as-of queries answered from versioned tables, not a replay of history.
-    "as-of": (as_of(), 4),
+    "as-of": (as_of(), 4, 0.050),
 }
 
 
@@ -94,42 +102,51 @@ async def served(tmp_path: Path) -> AsyncIterator[Server]:
         await g.stop()
 
 
-async def median_latency(client: httpx.AsyncClient) -> float:
-    times = []
-    for _ in range(PROBES):
-        started = time.perf_counter()
-        response = await client.post("/graphql", json=PROBE)
-        times.append(time.perf_counter() - started)
-        assert response.json()["data"]["tender"]["title"]
-        await asyncio.sleep(0.005)
-    return statistics.median(times)
+async def probe(client: httpx.AsyncClient) -> float:
+    """One probe, checked; its wall time (printed only)."""
+    started = time.perf_counter()
+    response = await client.post("/graphql", json=PROBE)
+    assert response.json()["data"]["tender"]["title"], response.text
+    return time.perf_counter() - started
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-async def test_an_anonymous_attack_keeps_a_probe_within_3x_its_idle_latency(
+async def test_an_anonymous_attack_costs_the_gateway_a_fraction_of_a_stall(
     served: Server, attack: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
-        for _ in range(10):
-            await client.post("/graphql", json=PROBE)  # warm up
-        idle = await median_latency(client)
-        template, threads = ATTACKS[attack]
+    async with httpx.AsyncClient(base_url=served.url, timeout=600) as client:
+        cpu_before = time.process_time()
+        idle = statistics.median([await probe(client) for _ in range(20)])
+        per_probe = (time.process_time() - cpu_before) / 20  # client and gateway, both here
+        template, threads, bound = ATTACKS[attack]
+        cpu_before = time.process_time()  # the gateway serves in this process
         attacker = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", ATTACK, str(served.port), template, str(threads), "3000",
-            stdout=subprocess.PIPE,
+            sys.executable, "-c", ATTACK, str(served.port), template, str(threads),
+            str(REQUESTS_EACH), stdout=subprocess.PIPE,
         )  # fmt: skip
         try:
             assert attacker.stdout is not None
             assert (await attacker.stdout.readline()).startswith(b"started")
-            loaded = await median_latency(client)
-            still_running = attacker.returncode is None
+            under_attack = []
+            while attacker.returncode is None:  # probes for as long as the attack lasts
+                under_attack.append(await probe(client))
+                await asyncio.sleep(0.005)
+            answered = int((await attacker.stdout.readline()) or b"0")
         finally:
             if attacker.returncode is None:
                 attacker.kill()
             await attacker.wait()
-    ratio = loaded / max(idle, NOISE_FLOOR)
-    print(f"{attack}: idle {idle * 1000:.1f} ms, under attack {loaded * 1000:.1f} ms, x{ratio:.2f}")
-    assert still_running, "the attack ended before the probes: it measured nothing"
-    assert ratio <= 3, (
-        f"{attack}: probe x{ratio:.2f} its idle latency (floor {NOISE_FLOOR * 1000:.0f} ms) under attack"
+        cpu = time.process_time() - cpu_before
+    sent = threads * REQUESTS_EACH
+    per_request = (cpu - per_probe * len(under_attack)) / sent
+    print(
+        f"{attack}: {sent} attacking requests, {len(under_attack)} probes answered meanwhile "
+        f"({per_probe * 1000:.1f} ms CPU each); "
+        f"gateway CPU {per_request * 1000:.1f} ms per attacking request; probe wall median "
+        f"idle {idle * 1000:.1f} ms, under attack {statistics.median(under_attack) * 1000:.1f} ms"
+    )
+    assert answered == sent, f"the attacker got {answered} of {sent} answers"
+    assert under_attack, "no probe ran during the attack: it measured nothing"
+    assert per_request <= bound, (
+        f"{attack}: {per_request:.3f} s of the gateway's CPU per attacking request (bound {bound} s)"
     )
