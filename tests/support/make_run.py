@@ -26,6 +26,24 @@ PARTS = (
 BOUND = 240.0  # seconds: a start on a loaded machine
 
 
+# Each process a test has found, by pid, with its start time then. This machine's pids wrap
+# (pid_max 32768) while other suites run beside: a pid whose process has ended can name another
+# process within seconds (a pytest worker of another run was killed that way), so a process is
+# "alive", and is killed, only while its pid still has the start time it was found with.
+_FOUND: dict[int, int] = {}
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name (state first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _found(pid: int) -> int:
+    """Remember `pid` as the process it is now; `pid`."""
+    _FOUND[pid] = int(_stat(pid)[19])  # starttime, clock ticks after boot
+    return pid
+
+
 def children(pid: int) -> dict[int, str]:
     """The processes whose parent is `pid`, with their command lines."""
     found: dict[int, str] = {}
@@ -35,6 +53,7 @@ def children(pid: int) -> dict[int, str]:
         try:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             if ppid == pid:
+                _found(int(entry.name))
                 found[int(entry.name)] = (
                     (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
                 )
@@ -44,11 +63,12 @@ def children(pid: int) -> dict[int, str]:
 
 
 def alive(pid: int) -> bool:
+    """Running and not a zombie, and still the process it was found as (see `_FOUND`)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        fields = _stat(pid)
     except OSError:
         return False
-    return state != "Z"
+    return fields[0] != "Z" and _FOUND.get(pid, int(fields[19])) == int(fields[19])
 
 
 def start(data: Path, port: int, **env: str) -> subprocess.Popen[str]:
@@ -129,7 +149,7 @@ def using(data: Path) -> list[int]:
         if entry.name.isdigit():
             try:
                 if str(data).encode() in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
+                    found.append(_found(int(entry.name)))
             except OSError:
                 continue
     return found
@@ -141,5 +161,5 @@ def cleanup(system: subprocess.Popen[str], pids: list[int]) -> None:
         system.kill()
         system.wait(timeout=30)
     for pid in pids:
-        if alive(pid):
+        if alive(pid):  # the same process (a pid reused since would be another's)
             os.kill(pid, signal.SIGKILL)

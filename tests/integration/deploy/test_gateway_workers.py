@@ -35,6 +35,7 @@ from tests.integration.deploy.processes import (
     terminate,
     wait_ready,
 )
+from tests.support.make_run import alive, children
 
 SECRET = "gateway-workers-test-secret-of-enough-length"
 WRITES = 12  # each read on a fresh connection: the kernel hands them to either worker
@@ -200,19 +201,6 @@ def test_a_bad_number_of_workers_is_refused_by_name(tmp_path: Path, workers: str
     assert "GT_HTTP_WORKERS" in done.stderr.decode()
 
 
-def children(pid: int) -> set[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return {int(p) for p in path.read_text().split()} if path.exists() else set()
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie (an orphan is reaped by init; until then it holds nothing)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 def listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
@@ -239,7 +227,7 @@ async def test_a_killed_supervisor_leaves_no_worker_and_frees_the_port(
     workers: set[int] = set()
     try:
         for _ in range(1200):  # a bound against a hang: both workers forked, the port bound
-            workers = children(gateway.pid)
+            workers = set(children(gateway.pid))
             if len(workers) == 2 and listening(http_port):
                 break
             assert gateway.poll() is None, tail(log)
@@ -257,5 +245,6 @@ async def test_a_killed_supervisor_leaves_no_worker_and_frees_the_port(
     finally:
         terminate(gateway)
         for pid in workers:  # never leave one behind, whatever failed
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            if alive(pid):  # still that worker: its pid may name another process by now
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
