@@ -278,6 +278,8 @@ _CATALOGUE: tuple[Refusal, ...] = (
             SYSTEM, "Unsubscribing an unknown id."),
     Refusal("SUBSCRIPTION_ENDED", "An ended subscription stays ended.", SYSTEM,
             "Changing a subscription after unsubscribing."),
+    Refusal("SUBSCRIPTION_LIMIT", "One organisation holds at most 20 active webhook"
+            " subscriptions.", SYSTEM, "A 21st SubscribeWebhook while 20 are active."),
     Refusal("UNKNOWN_EVENT_TYPE", "A subscription names integration event types that exist.",
             SYSTEM, "Subscribing to 'contract.exploded'."),
     # --- privacy (docs/privacy.md) -------------------------------------------------------
