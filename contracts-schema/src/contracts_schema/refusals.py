@@ -170,6 +170,9 @@ _CATALOGUE: tuple[Refusal, ...] = (
             "SignContract twice for gt-mc1-framework."),
     Refusal("CONTRACT_NOT_FOUND", "A contract is signed before it changes.", SYSTEM,
             "ExtendContract on an unknown contract."),
+    Refusal("CALL_OFF_NOT_TRANSFERABLE", "A call-off stays with the participant that"
+            " concluded it; the framework's contracting authority changes by transferring the"
+            " framework.", CALL_OFF_PARTIES, "TransferContract naming a call-off's id."),
     Refusal("CONTRACT_ENDED", "An expired or terminated contract does not change.",
             "Dir. art. 72; Aw 2012 art. 2.163a", "Amending a contract terminated last year."),
     Refusal("CONTRACT_NOT_YET_ENDED", "A contract expires only after its last day.", SYSTEM,

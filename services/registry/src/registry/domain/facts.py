@@ -24,3 +24,14 @@ class SigningFacts:
 
     tender: TenderState | None = None
     call_off_id_taken: bool = False
+
+
+@dataclass(frozen=True)
+class CallOffOfId:
+    """The enrolment service's call-off under the id a contract command names, if any
+    (contracts and call-offs share one id space): a command meant for a registry contract
+    that names a call-off is refused naming what the id is."""
+
+    call_off_id: str
+    framework_contract_id: str | None
+    participant_code: str | None
