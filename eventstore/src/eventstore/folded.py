@@ -70,12 +70,15 @@ async def load_folded(
         ordered = valid_order.by_valid_time(events)
         valid = [e for e in ordered if valid_order.day_of(e.envelope.occurred_at) <= as_of]
         if len(valid) < len(ordered):
+            # The whole history first, by the rule the present is read by: one it refuses
+            # (`NotInValidOrder`: a later fact no view takes in that order) decides nothing,
+            # as of any day, as the owner's own decisions on it decide nothing.
+            present = valid_order.fold(fold.initial(aggregate_id), fold.evolve, events, decode)
             try:
                 then = reduce(fold.evolve, map(decode, valid), fold.initial(aggregate_id))
             except Exception:  # then so is the fold of all by valid time: its rule answers
                 then = None
-            if then is not None and began(then):
-                return then
+            return then if then is not None and began(then) else present
     return valid_order.fold(fold.initial(aggregate_id), fold.evolve, events, decode)
 
 
