@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+from bootstrap.parts import enrolment_service, registry_service
 from contracts_schema.enrolment.commands import (
     AwardCallOff,
     CloseEnrolmentWindow,
@@ -14,6 +15,9 @@ from contracts_schema.enrolment.commands import (
 )
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry.values import ContractSupplier, Lot
+from contracts_schema.subjects import CONTEXTS
+from eventstore.clock import Clock
+from eventstore.ports import EventStorePort
 from tests.service.bus import InProcessBus
 
 LNVT, KPN, VODAFONE = "KVK-71830960", "KVK-27124701", "KVK-14052264"
@@ -34,6 +38,19 @@ async def register_parties(bus: InProcessBus) -> None:
         await bus.accept(
             RegisterOrganisation(command_id=f"register-{code}", code=code, name=name, kind=kind)
         )
+
+
+async def bus_on(store: EventStorePort, clock: Clock) -> InProcessBus:
+    """The registry and enrolment services over `store` (its streams made), sealing with
+    `clock`, as the system wires them, with the stories' parties registered."""
+    for context in CONTEXTS.values():
+        await store.ensure_stream(context)
+    services = [registry_service(store, clock), enrolment_service(store, clock)]
+    for service in services:
+        await service.start()
+    bus = InProcessBus(services)
+    await register_parties(bus)
+    return bus
 
 
 def on(day: date) -> datetime:
