@@ -103,13 +103,18 @@ async def organisations_named(store: EventStorePort, codes: frozenset[str]) -> W
     """Which of `codes` the enrolment context has registered, and which merged away (its
     organisation aggregates)."""
     registered = set()
-    merged = {}
+    merged: dict[str, Merged] = {}
     for code in sorted(codes):
         state = await load_folded(store, ORGANISATION, code)
         if state.registered:
             registered.add(code)
-        if state.successor_code is not None and state.merged_on is not None:
-            merged[code] = Merged(state.successor_code, state.merged_on)
+        # A successor's own merger too, and so on (A into B, later B into C): a refusal names
+        # the municipality acting on the command's day (`references.require_not_merged`).
+        while state.successor_code is not None and state.merged_on is not None:
+            merged[state.code or code] = Merged(state.successor_code, state.merged_on)
+            if state.successor_code in merged or state.successor_code in codes:
+                break
+            state = await load_folded(store, ORGANISATION, state.successor_code)
     return WithOrganisations(frozenset(registered), merged=merged)
 
 
