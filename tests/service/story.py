@@ -125,6 +125,32 @@ async def freeze(
     )
 
 
+async def tender_with_window(
+    bus: InProcessBus,
+    closes_on: date,
+    *,
+    planned_on: date = date(2019, 1, 10),
+    opens_on: date = date(2019, 1, 15),
+    opened_on: date | None = None,
+) -> None:
+    """Tender t1 (LNVT's, open, one lot "a", no framework) planned on `planned_on`, and its
+    enrolment window open from `opens_on` until `closes_on`, opened on `opened_on` (by
+    default the day it opens)."""
+    await bus.accept(
+        cmd.PlanTender(
+            command_id="plan", tender_id="t1", title="Vaste telefonie",
+            contracting_authority=LNVT, procedure="open", framework=False,
+            lots=[Lot(lot_id="a", title="A")], occurred_at=on(planned_on),
+        )
+    )  # fmt: skip
+    await bus.accept(
+        OpenEnrolmentWindow(
+            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=opens_on,
+            closes_on=closes_on, occurred_at=on(opened_on or opens_on),
+        )
+    )  # fmt: skip
+
+
 def sign_framework(contract_id: str = "gt-connect-fw", **changes: object) -> cmd.SignContract:
     fields: dict[str, object] = {
         "command_id": f"{contract_id}-sign",

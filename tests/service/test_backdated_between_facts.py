@@ -46,7 +46,7 @@ from tests.integration.test_one_truth import (
     tender_answer,
 )
 from tests.service.bus import InProcessBus
-from tests.service.story import KPN, LNVT, VODAFONE, freeze, on, plan, publish
+from tests.service.story import KPN, LNVT, VODAFONE, freeze, on, plan, publish, tender_with_window
 
 PARTICIPANTS = """query ($asOf: Date) {
   tender(tenderId: "t1", asOf: $asOf) { participants { organisationCode enrolledOn status } }
@@ -293,19 +293,7 @@ async def test_an_enrolment_learned_late_before_the_bodys_withdrawal_is_taken(
     """Enrolled in March, withdrawn in April; learned later: it had enrolled already in
     February. By day: enrolled, enrolled again, withdrawn: out, in every view and for the
     owner (who now refuses a withdrawal, as every view would)."""
-    await bus.accept(
-        cmd.PlanTender(
-            command_id="plan", tender_id="t1", title="Vaste telefonie",
-            contracting_authority=LNVT, procedure="open", framework=False,
-            lots=[{"lot_id": "a", "title": "A"}], occurred_at=at(2019, 1, 10),
-        )
-    )  # fmt: skip
-    await bus.accept(
-        en.OpenEnrolmentWindow(
-            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=date(2019, 1, 15),
-            closes_on=date(2019, 4, 30), occurred_at=at(2019, 1, 15),
-        )
-    )  # fmt: skip
+    await tender_with_window(bus, date(2019, 4, 30))
     for command_id, day in (("enrol", at(2019, 3, 1)), ("early", at(2019, 2, 1))):
         enrol = en.EnrolParticipant(
             command_id=command_id, tender_id="t1", organisation_code="GM0363", lot_ids=["a"],

@@ -16,8 +16,7 @@ from eventstore.clock import FixedClock
 from eventstore.known_time import known_by
 from eventstore.records import StoredEvent
 from tests.integration.gateway.harness import start_memory_gateway
-from tests.service.story import bus_on
-from tests.service.test_clock_skew_recorded_at import AMEND, SIGN, LegacyStore
+from tests.service.test_clock_skew_recorded_at import recorded_backwards
 
 EVENTS = """query($knownAt: DateTime) {
   events(filter: {aggregateType: CONTRACT, aggregateId: "c1"}, knownAt: $knownAt) {
@@ -35,12 +34,7 @@ def known_versions(stored: Sequence[StoredEvent], known_at: datetime | None) -> 
 async def test_the_event_log_takes_a_legacy_history_as_known_in_version_order(
     tmp_path: Path, clock: FixedClock
 ) -> None:
-    store = LegacyStore(clock)
-    bus = await bus_on(store, clock)
-    await bus.accept(SIGN)
-    signed_at = clock.now()
-    clock.set(signed_at - timedelta(hours=1))
-    await bus.accept(AMEND)
+    store, bus, signed_at = await recorded_backwards(clock)
     between = signed_at - timedelta(minutes=30)
     stored = (await store.load(REGISTRY, "contract", "c1")).events
     assert [e.envelope.recorded_at for e in stored] == [signed_at, signed_at - timedelta(hours=1)]
