@@ -151,6 +151,19 @@ async def tender_with_window(
     )  # fmt: skip
 
 
+# A plain contract c1 of LNVT with KPN, signed 2020-03-10 (the backdating and clock stories).
+SIGN_C1 = cmd.SignContract(
+    command_id="sign", contract_id="c1", kind="contract", contracting_authority=LNVT,
+    suppliers=[ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=[])],
+    start_date=date(2020, 4, 1), end_date=date(2022, 3, 31),
+    max_extent_date=date(2024, 3, 31), occurred_at=on(date(2020, 3, 10)),
+)  # fmt: skip
+
+
+async def signed_contract(bus: InProcessBus) -> None:
+    await bus.accept(SIGN_C1)
+
+
 def sign_framework(contract_id: str = "gt-connect-fw", **changes: object) -> cmd.SignContract:
     fields: dict[str, object] = {
         "command_id": f"{contract_id}-sign",

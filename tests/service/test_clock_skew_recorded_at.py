@@ -21,14 +21,13 @@ from audit.bitemporal import Horizon, end_of_day
 from audit.history import replay
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.registry import commands as cmd
-from contracts_schema.registry.values import ContractSupplier
 from contracts_schema.subjects import REGISTRY
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
 from tests.service.bus import InProcessBus
-from tests.service.story import KPN, LNVT, bus_on
+from tests.service.story import SIGN_C1, bus_on
 from tests.service.test_backdated_between_facts import one_truth
 
 
@@ -36,12 +35,7 @@ def at(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 10, tzinfo=UTC)
 
 
-SIGN = cmd.SignContract(
-    command_id="sign", contract_id="c1", kind="contract", contracting_authority=LNVT,
-    suppliers=[ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=[])],
-    start_date=date(2020, 4, 1), end_date=date(2022, 3, 31),
-    max_extent_date=date(2024, 3, 31), occurred_at=at(2020, 3, 10),
-)  # fmt: skip
+SIGN = SIGN_C1
 AMEND = cmd.AmendContract(
     command_id="amend", contract_id="c1", summary="Verlengd",
     new_end_date=date(2023, 3, 31), occurred_at=at(2021, 6, 1),
