@@ -41,7 +41,7 @@ async def differs(
 ) -> str | None:
     """Why `command` is not the command whose events `history` holds under its id (None: it
     is, or nothing shows otherwise)."""
-    from eventstore.commands import DecisionContext  # commands imports this module's users
+    from eventstore.commands import DecisionContext  # here: eventstore.commands imports this module
 
     own = history.events_of_command(command.command_id)
     if not own:
