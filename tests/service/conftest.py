@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.parts import enrolment_service, registry_service
 from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
 from tests.service.bus import InProcessBus
-from tests.service.story import register_parties
+from tests.service.story import bus_on
 
 SERVERS = ("nats-server", "postgres", "postmaster")
 
@@ -74,12 +73,7 @@ async def store(clock: FixedClock) -> InMemoryEventStore:
 @pytest.fixture
 async def bus(store: InMemoryEventStore, clock: FixedClock) -> InProcessBus:
     """The registry and enrolment services on one in-memory store, as the system wires them."""
-    services = [registry_service(store, clock), enrolment_service(store, clock)]
-    for service in services:
-        await service.start()
-    bus = InProcessBus(services)
-    await register_parties(bus)
-    return bus
+    return await bus_on(store, clock)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+from bootstrap.parts import enrolment_service, registry_service
 from contracts_schema.enrolment.commands import (
     AwardCallOff,
     CloseEnrolmentWindow,
@@ -14,6 +15,9 @@ from contracts_schema.enrolment.commands import (
 )
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry.values import ContractSupplier, Lot
+from contracts_schema.subjects import CONTEXTS
+from eventstore.clock import Clock
+from eventstore.ports import EventStorePort
 from tests.service.bus import InProcessBus
 
 LNVT, KPN, VODAFONE = "KVK-71830960", "KVK-27124701", "KVK-14052264"
@@ -34,6 +38,19 @@ async def register_parties(bus: InProcessBus) -> None:
         await bus.accept(
             RegisterOrganisation(command_id=f"register-{code}", code=code, name=name, kind=kind)
         )
+
+
+async def bus_on(store: EventStorePort, clock: Clock) -> InProcessBus:
+    """The registry and enrolment services over `store` (its streams made), sealing with
+    `clock`, as the system wires them, with the stories' parties registered."""
+    for context in CONTEXTS.values():
+        await store.ensure_stream(context)
+    services = [registry_service(store, clock), enrolment_service(store, clock)]
+    for service in services:
+        await service.start()
+    bus = InProcessBus(services)
+    await register_parties(bus)
+    return bus
 
 
 def on(day: date) -> datetime:
@@ -106,6 +123,45 @@ async def freeze(
             command_id=f"{tender_id}-close", tender_id=tender_id, frozen_on=date(2019, 5, 1)
         )
     )
+
+
+async def tender_with_window(
+    bus: InProcessBus,
+    closes_on: date,
+    *,
+    planned_on: date = date(2019, 1, 10),
+    opens_on: date = date(2019, 1, 15),
+    opened_on: date | None = None,
+) -> None:
+    """Tender t1 (LNVT's, open, one lot "a", no framework) planned on `planned_on`, and its
+    enrolment window open from `opens_on` until `closes_on`, opened on `opened_on` (by
+    default the day it opens)."""
+    await bus.accept(
+        cmd.PlanTender(
+            command_id="plan", tender_id="t1", title="Vaste telefonie",
+            contracting_authority=LNVT, procedure="open", framework=False,
+            lots=[Lot(lot_id="a", title="A")], occurred_at=on(planned_on),
+        )
+    )  # fmt: skip
+    await bus.accept(
+        OpenEnrolmentWindow(
+            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=opens_on,
+            closes_on=closes_on, occurred_at=on(opened_on or opens_on),
+        )
+    )  # fmt: skip
+
+
+# A plain contract c1 of LNVT with KPN, signed 2020-03-10 (the backdating and clock stories).
+SIGN_C1 = cmd.SignContract(
+    command_id="sign", contract_id="c1", kind="contract", contracting_authority=LNVT,
+    suppliers=[ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=[])],
+    start_date=date(2020, 4, 1), end_date=date(2022, 3, 31),
+    max_extent_date=date(2024, 3, 31), occurred_at=on(date(2020, 3, 10)),
+)  # fmt: skip
+
+
+async def signed_contract(bus: InProcessBus) -> None:
+    await bus.accept(SIGN_C1)
 
 
 def sign_framework(contract_id: str = "gt-connect-fw", **changes: object) -> cmd.SignContract:

@@ -21,13 +21,13 @@ from contracts_schema.calendar import dutch_day
 from contracts_schema.enrolment import commands as en
 from contracts_schema.folds import FOLDS, typed_event
 from contracts_schema.registry import commands as cmd
-from contracts_schema.registry.values import ContractSupplier, Lot
+from contracts_schema.registry.values import Lot
 from contracts_schema.replies import CommandAccepted
 from contracts_schema.subjects import ENROLMENT
 from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import Gateway
 from tests.service.bus import InProcessBus
-from tests.service.story import KPN, LNVT, freeze, plan, publish
+from tests.service.story import KPN, LNVT, freeze, plan, publish, signed_contract
 
 MUNICIPALITIES = "cbs_code,name,province\nGM0001,Eendorp,Utrecht\nGM0002,Tweestad,Utrecht\n"
 
@@ -408,17 +408,6 @@ async def test_a_lot_fact_dated_before_the_bids_is_refused(
     )  # fmt: skip
     await refused(bus, command, code)
     assert await parked(gateway) == {}
-
-
-async def signed_contract(bus: InProcessBus) -> None:
-    await bus.accept(
-        cmd.SignContract(
-            command_id="sign", contract_id="c1", kind="contract", contracting_authority=LNVT,
-            suppliers=[ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=[])],
-            start_date=date(2020, 4, 1), end_date=date(2022, 3, 31),
-            max_extent_date=date(2024, 3, 31), occurred_at=at(2020, 3, 10),
-        )
-    )  # fmt: skip
 
 
 async def test_a_term_change_dated_before_the_last_one_is_refused(

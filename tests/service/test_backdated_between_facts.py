@@ -22,7 +22,6 @@ from audit.history import replay
 from audit.ocds.releases import ocid
 from contracts_schema.enrolment import commands as en
 from contracts_schema.registry import commands as cmd
-from contracts_schema.registry.values import ContractSupplier
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import CONTEXTS, ENROLMENT
 from eventstore.clock import FixedClock
@@ -46,7 +45,17 @@ from tests.integration.test_one_truth import (
     tender_answer,
 )
 from tests.service.bus import InProcessBus
-from tests.service.story import KPN, LNVT, VODAFONE, freeze, on, plan, publish
+from tests.service.story import (
+    KPN,
+    LNVT,
+    VODAFONE,
+    freeze,
+    on,
+    plan,
+    publish,
+    signed_contract,
+    tender_with_window,
+)
 
 PARTICIPANTS = """query ($asOf: Date) {
   tender(tenderId: "t1", asOf: $asOf) { participants { organisationCode enrolledOn status } }
@@ -114,17 +123,6 @@ async def one_truth(
 async def later(bus: InProcessBus, command: Any, code: str) -> str:
     reply = await bus.reject(command, code)
     return reply.message
-
-
-async def signed_contract(bus: InProcessBus) -> None:
-    await bus.accept(
-        cmd.SignContract(
-            command_id="sign", contract_id="c1", kind="contract", contracting_authority=LNVT,
-            suppliers=[ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=[])],
-            start_date=date(2020, 4, 1), end_date=date(2022, 3, 31),
-            max_extent_date=date(2024, 3, 31), occurred_at=at(2020, 3, 10),
-        )
-    )  # fmt: skip
 
 
 async def test_a_term_change_learned_late_before_a_later_one_is_taken_in_every_view(
@@ -293,19 +291,7 @@ async def test_an_enrolment_learned_late_before_the_bodys_withdrawal_is_taken(
     """Enrolled in March, withdrawn in April; learned later: it had enrolled already in
     February. By day: enrolled, enrolled again, withdrawn: out, in every view and for the
     owner (who now refuses a withdrawal, as every view would)."""
-    await bus.accept(
-        cmd.PlanTender(
-            command_id="plan", tender_id="t1", title="Vaste telefonie",
-            contracting_authority=LNVT, procedure="open", framework=False,
-            lots=[{"lot_id": "a", "title": "A"}], occurred_at=at(2019, 1, 10),
-        )
-    )  # fmt: skip
-    await bus.accept(
-        en.OpenEnrolmentWindow(
-            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=date(2019, 1, 15),
-            closes_on=date(2019, 4, 30), occurred_at=at(2019, 1, 15),
-        )
-    )  # fmt: skip
+    await tender_with_window(bus, date(2019, 4, 30))
     for command_id, day in (("enrol", at(2019, 3, 1)), ("early", at(2019, 2, 1))):
         enrol = en.EnrolParticipant(
             command_id=command_id, tender_id="t1", organisation_code="GM0363", lot_ids=["a"],

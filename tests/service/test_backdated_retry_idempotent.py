@@ -18,7 +18,6 @@ import pytest
 from bootstrap.parts import registry_service
 from contracts_schema.base import Command
 from contracts_schema.registry import commands as cmd
-from contracts_schema.registry.values import ContractSupplier
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import CONTEXTS, REGISTRY
 from eventstore.clock import FixedClock
@@ -27,7 +26,7 @@ from eventstore.memory import DUPLICATE_WINDOW, InMemoryEventStore, InMemoryProc
 from eventstore.serving import parse_reply
 from registry.app import COMMANDS
 from tests.service.bus import InProcessBus
-from tests.service.story import KPN, LNVT
+from tests.service.story import SIGN_C1
 
 
 class Ticks:
@@ -58,12 +57,7 @@ def at(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 10, tzinfo=UTC)
 
 
-SIGN = cmd.SignContract(
-    command_id="sign", contract_id="c1", kind="contract", contracting_authority=LNVT,
-    suppliers=[ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=[])],
-    start_date=date(2020, 4, 1), end_date=date(2022, 3, 31),
-    max_extent_date=date(2024, 3, 31), occurred_at=at(2020, 3, 10),
-)  # fmt: skip
+SIGN = SIGN_C1
 JUNE = cmd.AmendContract(
     command_id="june", contract_id="c1", summary="Verlengd",
     new_end_date=date(2023, 3, 31), occurred_at=at(2021, 6, 1),

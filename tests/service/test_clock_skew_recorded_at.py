@@ -21,14 +21,13 @@ from audit.bitemporal import Horizon, end_of_day
 from audit.history import replay
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.registry import commands as cmd
-from contracts_schema.registry.values import ContractSupplier
 from contracts_schema.subjects import REGISTRY
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
 from tests.service.bus import InProcessBus
-from tests.service.story import KPN, LNVT
+from tests.service.story import SIGN_C1, bus_on
 from tests.service.test_backdated_between_facts import one_truth
 
 
@@ -36,12 +35,7 @@ def at(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 10, tzinfo=UTC)
 
 
-SIGN = cmd.SignContract(
-    command_id="sign", contract_id="c1", kind="contract", contracting_authority=LNVT,
-    suppliers=[ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=[])],
-    start_date=date(2020, 4, 1), end_date=date(2022, 3, 31),
-    max_extent_date=date(2024, 3, 31), occurred_at=at(2020, 3, 10),
-)  # fmt: skip
+SIGN = SIGN_C1
 AMEND = cmd.AmendContract(
     command_id="amend", contract_id="c1", summary="Verlengd",
     new_end_date=date(2023, 3, 31), occurred_at=at(2021, 6, 1),
@@ -88,28 +82,26 @@ class LegacyStore(InMemoryEventStore):
         return super().seal(replace(history, events=(forgetful,)), new_events, meta)
 
 
+async def recorded_backwards(clock: FixedClock) -> tuple[LegacyStore, InProcessBus, datetime]:
+    """A legacy store's contract c1: signed, then amended by a clock an hour behind (the
+    amendment recorded an hour before the signature); the signature's transaction time."""
+    store = LegacyStore(clock)
+    bus = await bus_on(store, clock)
+    await bus.accept(SIGN)
+    signed_at = clock.now()
+    clock.set(signed_at - timedelta(hours=1))
+    await bus.accept(AMEND)
+    return store, bus, signed_at
+
+
 async def test_a_legacy_history_recorded_backwards_is_read_by_one_rule_in_every_view(
     tmp_path: Path, clock: FixedClock
 ) -> None:
     """A history stored before the rule, with the amendment recorded an hour before the
     signature: every view (GraphQL knownAt, the owner's fold of what was known, `audit
     replay`, OCDS) takes the amendment as known from the signature's transaction time."""
-    from bootstrap.parts import enrolment_service, registry_service
-    from contracts_schema.subjects import CONTEXTS
-    from tests.service.story import register_parties
 
-    store = LegacyStore(clock)
-    for context in CONTEXTS.values():
-        await store.ensure_stream(context)
-    services = [registry_service(store, clock), enrolment_service(store, clock)]
-    for service in services:
-        await service.start()
-    bus = InProcessBus(services)
-    await register_parties(bus)
-    await bus.accept(SIGN)
-    signed_at = clock.now()
-    clock.set(signed_at - timedelta(hours=1))
-    await bus.accept(AMEND)
+    store, bus, signed_at = await recorded_backwards(clock)
     stored = await recorded(store)
     assert stored == [signed_at, signed_at - timedelta(hours=1)]  # recorded backwards
     between = signed_at - timedelta(minutes=30)
@@ -136,23 +128,9 @@ async def test_the_audits_history_model_keeps_a_legacy_history_known_in_version_
 
     from audit.temporal import TemporalProjection
     from audit.versions import utc_text
-    from bootstrap.parts import enrolment_service, registry_service
-    from contracts_schema.subjects import CONTEXTS
     from eventstore.sql import make_engine
-    from tests.service.story import register_parties
 
-    store = LegacyStore(clock)
-    for context in CONTEXTS.values():
-        await store.ensure_stream(context)
-    services = [registry_service(store, clock), enrolment_service(store, clock)]
-    for service in services:
-        await service.start()
-    bus = InProcessBus(services)
-    await register_parties(bus)
-    await bus.accept(SIGN)
-    signed_at = clock.now()
-    clock.set(signed_at - timedelta(hours=1))
-    await bus.accept(AMEND)
+    store, _bus, signed_at = await recorded_backwards(clock)
     engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
     projection = TemporalProjection()
     metadata = MetaData()

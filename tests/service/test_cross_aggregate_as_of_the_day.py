@@ -13,12 +13,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from contracts_schema.enrolment import commands as en
-from contracts_schema.registry import commands as cmd
 from contracts_schema.replies import CommandAccepted
 from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import Gateway
 from tests.service.bus import InProcessBus
-from tests.service.story import LNVT, call_off, framework_signed
+from tests.service.story import call_off, framework_signed, tender_with_window
 from tests.service.test_backdated_between_facts import PARTICIPANTS, one_truth
 
 
@@ -48,19 +47,7 @@ async def test_an_enrolment_learned_late_by_a_body_merged_since_is_taken_in_ever
     """Eendorp enrolled in March 2019; its merger of 2021 was recorded first. In 2019 it was
     a municipality of its own: the enrolment stands (it was refused ORGANISATION_MERGED)."""
     await merged_in_2021(bus)
-    await bus.accept(
-        cmd.PlanTender(
-            command_id="plan", tender_id="t1", title="Vaste telefonie",
-            contracting_authority=LNVT, procedure="open", framework=False,
-            lots=[{"lot_id": "a", "title": "A"}], occurred_at=at(2019, 1, 10),
-        )
-    )  # fmt: skip
-    await bus.accept(
-        en.OpenEnrolmentWindow(
-            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=date(2019, 1, 15),
-            closes_on=date(2021, 12, 31), occurred_at=at(2019, 1, 15),
-        )
-    )  # fmt: skip
+    await tender_with_window(bus, date(2021, 12, 31))
     enrol = en.EnrolParticipant(
         command_id="enrol", tender_id="t1", organisation_code="GM0001", lot_ids=["a"],
         power_of_attorney_ref="volmacht", occurred_at=at(2019, 3, 1),
@@ -121,19 +108,13 @@ async def test_a_merger_counts_from_the_day_it_took_effect_not_the_day_recorded(
             effective_on=date(2019, 2, 1),
         )
     )  # fmt: skip
-    await bus.accept(
-        cmd.PlanTender(
-            command_id="plan", tender_id="t1", title="Vaste telefonie",
-            contracting_authority=LNVT, procedure="open", framework=False,
-            lots=[{"lot_id": "a", "title": "A"}], occurred_at=at(2018, 12, 1),
-        )
-    )  # fmt: skip
-    await bus.accept(
-        en.OpenEnrolmentWindow(
-            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=date(2019, 1, 1),
-            closes_on=date(2019, 4, 30), occurred_at=at(2018, 12, 15),
-        )
-    )  # fmt: skip
+    await tender_with_window(
+        bus,
+        date(2019, 4, 30),
+        planned_on=date(2018, 12, 1),
+        opens_on=date(2019, 1, 1),
+        opened_on=date(2018, 12, 15),
+    )
     march = en.EnrolParticipant(
         command_id="march", tender_id="t1", organisation_code="GM0001", lot_ids=["a"],
         power_of_attorney_ref="volmacht", occurred_at=at(2019, 3, 1),

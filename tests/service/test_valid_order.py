@@ -15,14 +15,13 @@ from contracts_schema.registry.import_commands import (
     RecordImportedContractRelease,
     RecordImportedTenderRelease,
 )
-from contracts_schema.registry.values import ContractSupplier
 from contracts_schema.replies import CommandAccepted, CommandRejected, CommandRequest
 from contracts_schema.subjects import REGISTRY
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from eventstore.valid_order import by_valid_time
 from tests.service.bus import InProcessBus
-from tests.service.story import KPN, LNVT
+from tests.service.story import signed_contract
 
 
 def at(year: int, month: int, day: int) -> datetime:
@@ -43,14 +42,7 @@ async def send(service: object, command: cmd.ContractCommand | cmd.SignContract)
 async def test_a_fresh_process_decides_on_the_same_valid_time_state_as_the_cache(
     bus: InProcessBus, store: InMemoryEventStore, clock: FixedClock
 ) -> None:
-    await bus.accept(
-        cmd.SignContract(
-            command_id="sign", contract_id="c1", kind="contract", contracting_authority=LNVT,
-            suppliers=[ContractSupplier(supplier_id=KPN, name="KPN", lot_ids=[])],
-            start_date=date(2020, 4, 1), end_date=date(2022, 3, 31),
-            max_extent_date=date(2024, 3, 31), occurred_at=at(2020, 3, 10),
-        )
-    )  # fmt: skip
+    await signed_contract(bus)
     for command_id, end, day in (("june", date(2023, 3, 31), at(2021, 6, 1)),
                                  ("january", date(2022, 9, 30), at(2021, 1, 1))):  # fmt: skip
         amend = cmd.AmendContract(
@@ -91,7 +83,6 @@ async def test_facts_another_process_recorded_out_of_order_are_folded_by_valid_t
     took January's end as the current one and accepted an "extension" that shortened the
     contract in every view, which a fresh process refused."""
     from eventstore.serving import parse_reply
-    from tests.service.test_backdated_between_facts import signed_contract
 
     await signed_contract(bus)
     other = registry_service(store, clock)

@@ -26,7 +26,7 @@ from eventstore.memory import InMemoryEventStore
 from eventstore.records import CommandMetadata, NewEvent
 from eventstore.valid_order import NotInValidOrder, fold
 from tests.service.bus import InProcessBus
-from tests.service.test_backdated_between_facts import signed_contract
+from tests.service.story import signed_contract
 
 
 def at(year: int, month: int, day: int) -> datetime:

@@ -15,14 +15,13 @@ import pytest
 from audit.bitemporal import Horizon, end_of_day
 from audit.history import replay
 from contracts_schema.enrolment import commands as en
-from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import ENROLMENT
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import Gateway
 from tests.integration.test_one_truth import fold_at
 from tests.service.bus import InProcessBus
-from tests.service.story import LNVT
+from tests.service.story import tender_with_window
 
 WINDOW = """query ($asOf: Date, $knownAt: DateTime) {
   tender(tenderId: "t1", asOf: $asOf, knownAt: $knownAt) { enrolmentWindow { closesOn } }
@@ -34,19 +33,7 @@ def at(year: int, month: int, day: int) -> datetime:
 
 
 async def opened(bus: InProcessBus) -> None:
-    await bus.accept(
-        cmd.PlanTender(
-            command_id="plan", tender_id="t1", title="Vaste telefonie",
-            contracting_authority=LNVT, procedure="open", framework=False,
-            lots=[{"lot_id": "a", "title": "A"}], occurred_at=at(2019, 1, 10),
-        )
-    )  # fmt: skip
-    await bus.accept(
-        en.OpenEnrolmentWindow(
-            command_id="open", tender_id="t1", lot_ids=["a"], opens_on=date(2019, 1, 15),
-            closes_on=date(2019, 4, 30), occurred_at=at(2019, 1, 15),
-        )
-    )  # fmt: skip
+    await tender_with_window(bus, date(2019, 4, 30))
 
 
 def extension(command_id: str, closes_on: date, day: datetime) -> en.ExtendEnrolmentWindow:

@@ -127,11 +127,23 @@ def require_not_merged(command: BaseModel, merged: Mapping[str, Merged], on: dat
     if gone:
         code = gone[0]
         successor, day = merged[code].successor, merged[code].effective_on
+        acting = acting_on(successor, merged, on)
+        through = f" (which merged into {acting} since)" if acting != successor else ""
         raise RuleViolation(
             "ORGANISATION_MERGED",
-            f"municipality {code} merged into {successor} on {day} and no longer acts (this"
-            f" fact is of {on}); name {successor}, which took over its participations",
+            f"municipality {code} merged into {successor} on {day}{through} and no longer acts"
+            f" (this fact is of {on}); name {acting}, which took over its participations",
         )
+
+
+def acting_on(code: str, merged: Mapping[str, Merged], on: date) -> str:
+    """The municipality acting for `code` on day `on`, through the mergers in effect then
+    (A into B, later B into C: C from the day B merged, B before)."""
+    seen = {code}
+    while code in merged and merged[code].effective_on <= on and merged[code].successor not in seen:
+        code = merged[code].successor
+        seen.add(code)
+    return code
 
 
 S = TypeVar("S")

@@ -171,6 +171,9 @@ _CATALOGUE: tuple[Refusal, ...] = (
             "SignContract twice for gt-mc1-framework."),
     Refusal("CONTRACT_NOT_FOUND", "A contract is signed before it changes.", SYSTEM,
             "ExtendContract on an unknown contract."),
+    Refusal("CALL_OFF_NOT_TRANSFERABLE", "A call-off stays with the participant that"
+            " concluded it; the framework's contracting authority changes by transferring the"
+            " framework.", CALL_OFF_PARTIES, "TransferContract naming a call-off's id."),
     Refusal("CONTRACT_ENDED", "An expired or terminated contract does not change.",
             "Dir. art. 72; Aw 2012 art. 2.163a", "Amending a contract terminated last year."),
     Refusal("CONTRACT_NOT_YET_ENDED", "A contract expires only after its last day.", SYSTEM,
@@ -279,6 +282,8 @@ _CATALOGUE: tuple[Refusal, ...] = (
             SYSTEM, "Unsubscribing an unknown id."),
     Refusal("SUBSCRIPTION_ENDED", "An ended subscription stays ended.", SYSTEM,
             "Changing a subscription after unsubscribing."),
+    Refusal("SUBSCRIPTION_LIMIT", "One organisation holds at most 20 active webhook"
+            " subscriptions.", SYSTEM, "A 21st SubscribeWebhook while 20 are active."),
     Refusal("UNKNOWN_EVENT_TYPE", "A subscription names integration event types that exist.",
             SYSTEM, "Subscribing to 'contract.exploded'."),
     # --- privacy (docs/privacy.md) -------------------------------------------------------

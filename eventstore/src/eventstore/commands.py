@@ -36,7 +36,7 @@ from contracts_schema.replies import (
 )
 from contracts_schema.subjects import BoundedContext
 from contracts_schema.upcasting import decode_envelope
-from eventstore import valid_order
+from eventstore import retried, valid_order
 from eventstore.aggregate_cache import (
     AggregateCache,
     AggregateLocks,
@@ -429,6 +429,10 @@ class CommandService:
                     return too_early
             assert entry is not None
             if landed:
+                if not appended_here:  # answered by its events alone: the same command?
+                    reused = await self._reused_id(route, command, key[2])
+                    if reused is not None:
+                        return reused
                 return await self._remember(
                     command,
                     fingerprint,
@@ -586,6 +590,23 @@ class CommandService:
             return
         entry.advance(stored, state, named)
         self._cache.grew(key, len(stored))
+
+    async def _reused_id(
+        self, route: CommandRoute[Any, Any], command: Command, ident: str
+    ) -> CommandRejected | None:
+        """A command whose id its aggregate's events carry, with no processed-command record
+        to check its body by (a record write lost): refused when it is not the command those
+        events came from (`retried.differs`), never given that command's result."""
+        history = await self._load_checked(route.decider, ident)
+        why = await retried.differs(route, command, history, self.event_model)
+        if why is None:
+            return None
+        return CommandRejected(
+            command_id=command.command_id,
+            code="COMMAND_ID_REUSED",
+            message=f"command id {command.command_id} was already used for a different command"
+            f" ({why}); a retry resends the same command, a new command takes a new id",
+        )
 
     def _answer_recorded(
         self, command: Command, fingerprint: str, previous: dict[str, Any]

@@ -70,12 +70,15 @@ async def load_folded(
         ordered = valid_order.by_valid_time(events)
         valid = [e for e in ordered if valid_order.day_of(e.envelope.occurred_at) <= as_of]
         if len(valid) < len(ordered):
+            # The whole history first, by the rule the present is read by: one it refuses
+            # (`NotInValidOrder`: a later fact no view takes in that order) decides nothing,
+            # as of any day, as the owner's own decisions on it decide nothing.
+            present = valid_order.fold(fold.initial(aggregate_id), fold.evolve, events, decode)
             try:
                 then = reduce(fold.evolve, map(decode, valid), fold.initial(aggregate_id))
             except Exception:  # then so is the fold of all by valid time: its rule answers
                 then = None
-            if then is not None and began(then):
-                return then
+            return then if then is not None and began(then) else present
     return valid_order.fold(fold.initial(aggregate_id), fold.evolve, events, decode)
 
 
@@ -100,13 +103,18 @@ async def organisations_named(store: EventStorePort, codes: frozenset[str]) -> W
     """Which of `codes` the enrolment context has registered, and which merged away (its
     organisation aggregates)."""
     registered = set()
-    merged = {}
+    merged: dict[str, Merged] = {}
     for code in sorted(codes):
         state = await load_folded(store, ORGANISATION, code)
         if state.registered:
             registered.add(code)
-        if state.successor_code is not None and state.merged_on is not None:
-            merged[code] = Merged(state.successor_code, state.merged_on)
+        # A successor's own merger too, and so on (A into B, later B into C): a refusal names
+        # the municipality acting on the command's day (`references.require_not_merged`).
+        while state.successor_code is not None and state.merged_on is not None:
+            merged[state.code or code] = Merged(state.successor_code, state.merged_on)
+            if state.successor_code in merged or state.successor_code in codes:
+                break
+            state = await load_folded(store, ORGANISATION, state.successor_code)
     return WithOrganisations(frozenset(registered), merged=merged)
 
 

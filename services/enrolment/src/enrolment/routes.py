@@ -24,7 +24,7 @@ from contracts_schema.references import checking_organisations
 from contracts_schema.subjects import ENROLMENT
 from enrolment.domain import call_off, enrolment_window, organisation
 from enrolment.domain.call_off import CallOffFacts
-from enrolment.domain.codes import predecessors_of
+from enrolment.domain.codes import acting_successor, predecessors_of
 from enrolment.domain.enrolment_window import EnrolFacts, OpenFacts
 from enrolment.facts import Facts
 from eventstore.commands import CommandRoute, Decider
@@ -76,7 +76,8 @@ def build_routes(facts: Facts) -> list[CommandRoute[Any, Any]]:
             window.frozen_on,
             window.enrolled if window.frozen_on else {},
             predecessors_of(c.participant_code, successors),
-            successors.get(c.participant_code),
+            # Through a chain of mergers in effect that day: the municipality acting then.
+            acting_successor(c.participant_code, successors),
             contract_id_taken=await facts.contract_signed(c.call_off_id),
         )
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     RowMapping,
     String,
     Table,
+    and_,
     bindparam,
     create_engine,
     func,
@@ -315,9 +316,32 @@ def horizon_view(table: Table, present: bool, known_now: bool) -> Any:
         if present:
             return table  # events are immutable: the present log is the whole log
         happened = table.c.occurred_at <= bindparam(HORIZON_VALID_AT)
-        recorded = true() if known_now else table.c.recorded_at <= bindparam(HORIZON_KNOWN_AT)
+        recorded = true() if known_now else known_by_horizon(table)
         return table.select().where(happened, recorded).subquery(table.name)
     return table
+
+
+def known_by_horizon(log: Table) -> Any:
+    """An event of the log is known at the horizon when it and every earlier version of its
+    aggregate were recorded by then: the rule every reader takes (`eventstore.known_time`),
+    so a legacy history recorded backwards (a later version sealed by a clock behind its
+    predecessor's) is not known before its predecessor here either. For a history recorded
+    by the rule (`records.recorded_after`) this is `recorded_at` alone: the NOT EXISTS probes
+    the aggregate's index for the events recorded by then, and finds nothing."""
+    known_at: Any = bindparam(HORIZON_KNOWN_AT)
+    earlier = log.alias(f"{log.name}_earlier")
+    later_recorded = (
+        select(earlier.c.seq)
+        .where(
+            earlier.c.aggregate_type == log.c.aggregate_type,
+            earlier.c.aggregate_id == log.c.aggregate_id,
+            earlier.c.context == log.c.context,
+            earlier.c.aggregate_version < log.c.aggregate_version,
+            earlier.c.recorded_at > known_at,
+        )
+        .exists()
+    )
+    return and_(log.c.recorded_at <= known_at, ~later_recorded)
 
 
 def horizon_parameters(valid: int, known: int) -> dict[str, Any]:

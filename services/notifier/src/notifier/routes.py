@@ -19,6 +19,7 @@ from contracts_schema.notifier.commands import (
 from contracts_schema.privacy import ErasePerson
 from contracts_schema.subjects import NOTIFIER
 from eventstore.commands import CommandParts, CommandRoute, Decider
+from eventstore.ports import EventStorePort
 from notifier.domain.deciders import (
     RaisedWarnings,
     Subscription,
@@ -30,6 +31,7 @@ from notifier.domain.deciders import (
     evolve_subscription,
 )
 from notifier.domain.person import Person, decide_erase, evolve_person
+from notifier.subscription_facts import subscribe_facts
 
 SCHEDULE = Decider(NOTIFIER, "expiry_schedule", RaisedWarnings(), evolve_schedule)
 SUBSCRIPTION = Decider(NOTIFIER, "subscription", Subscription(), evolve_subscription)
@@ -38,15 +40,29 @@ PERSON = Decider(NOTIFIER, "person", Person(), evolve_person)
 RAISE_WARNING: CommandRoute[Any, Any] = CommandRoute(
     RaiseExpiryWarning, SCHEDULE, lambda c: c.contract_id, decide_raise
 )
-PUBLIC_ROUTES: list[CommandRoute[Any, Any]] = [
-    CommandRoute(SubscribeWebhook, SUBSCRIPTION, lambda c: c.subscription_id, decide_subscribe),
-    CommandRoute(UnsubscribeWebhook, SUBSCRIPTION, lambda c: c.subscription_id, decide_unsubscribe),
-    CommandRoute(ReplayWebhookDeliveries, SUBSCRIPTION, lambda c: c.subscription_id, decide_replay),
-    # Sent by the gateway when it erases a person's identity (docs/privacy.md).
-    CommandRoute(ErasePerson, PERSON, lambda c: c.pseudonym, decide_erase),
-]
+
+
+def public_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
+    return [
+        # A new subscription is decided on how many its organisation holds (the cap).
+        CommandRoute(
+            SubscribeWebhook,
+            SUBSCRIPTION,
+            lambda c: c.subscription_id,
+            decide_subscribe,
+            subscribe_facts(store),
+        ),
+        CommandRoute(
+            UnsubscribeWebhook, SUBSCRIPTION, lambda c: c.subscription_id, decide_unsubscribe
+        ),
+        CommandRoute(
+            ReplayWebhookDeliveries, SUBSCRIPTION, lambda c: c.subscription_id, decide_replay
+        ),
+        # Sent by the gateway when it erases a person's identity (docs/privacy.md).
+        CommandRoute(ErasePerson, PERSON, lambda c: c.pseudonym, decide_erase),
+    ]
 
 
 # Made into CommandServices by the composition root (`bootstrap.parts`).
-PUBLIC_COMMANDS = CommandParts(NOTIFIER, lambda _store: PUBLIC_ROUTES, EVENT_TYPES)
+PUBLIC_COMMANDS = CommandParts(NOTIFIER, public_routes, EVENT_TYPES)
 INTERNAL_COMMANDS = CommandParts(NOTIFIER, lambda _store: [RAISE_WARNING], EVENT_TYPES)

@@ -19,13 +19,19 @@ from contracts_schema.registry.commands import (
     PublishTender,
     RecordImportedContractRelease,
     SignContract,
+    TransferContract,
 )
 from contracts_schema.registry.state import ProgrammeState, TenderState
 from contracts_schema.subjects import REGISTRY
 from eventstore.folded import load_folded, valid_day
 from eventstore.group_append import StagedStore
 from eventstore.ports import EventStorePort
-from registry.domain.facts import FrozenParticipantList, NamedProgramme, SigningFacts
+from registry.domain.facts import (
+    CallOffOfId,
+    FrozenParticipantList,
+    NamedProgramme,
+    SigningFacts,
+)
 
 WINDOW: Fold[EnrolmentWindowState] = FOLDS[("enrolment", "enrolment_window")]
 TENDER: Fold[TenderState] = FOLDS[("registry", "tender")]
@@ -104,3 +110,20 @@ async def _tender(store: EventStorePort, tender_id: str) -> TenderState:
         return staged
     tender: TenderState = await load_folded(store, TENDER, tender_id)
     return tender
+
+
+def call_off_of_id_loader(
+    store: EventStorePort,
+) -> Callable[[TransferContract], Awaitable[CallOffOfId | None]]:
+    """The call-off under the contract id a transfer names, if the enrolment service holds
+    one (read only for transfers, which are few: the refusal names what the id is)."""
+
+    async def load(command: TransferContract) -> CallOffOfId | None:
+        call_off = await load_folded(store, CALL_OFF, command.contract_id)
+        if not call_off.exists:
+            return None
+        return CallOffOfId(
+            command.contract_id, call_off.framework_contract_id, call_off.participant_code
+        )
+
+    return load

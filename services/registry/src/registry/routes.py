@@ -19,6 +19,7 @@ from registry.domain.imported import decide_imported_contract, decide_imported_t
 from registry.domain.programme import decide_programme
 from registry.domain.tender_decide import decide_tender
 from registry.facts_loaders import (
+    call_off_of_id_loader,
     frozen_list_loader,
     imported_signing_facts_loader,
     programme_loader,
@@ -93,10 +94,18 @@ def build_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
         cmd.MakeAwardDefinitive,
     ):
         routes.append(CommandRoute(tender_command, TENDER, tender_id, tender, facts))
+    routes.append(
+        CommandRoute(
+            cmd.TransferContract,
+            CONTRACT,
+            contract_id,
+            contract,
+            facts=with_organisations(store, call_off_of_id_loader(store)),
+        )
+    )
     for contract_command in (
         cmd.AmendContract,
         cmd.ExtendContract,
-        cmd.TransferContract,
         cmd.TerminateContract,
         cmd.ExpireContract,
     ):

@@ -34,3 +34,14 @@ def predecessors_of(code: str, successors: dict[str, str]) -> frozenset[str]:
         found |= frontier
     found.discard(code)
     return frozenset(found)
+
+
+def acting_successor(code: str, successors: dict[str, str]) -> str | None:
+    """The municipality acting for `code` (None: `code` itself), through a chain of mergers
+    (A into B, later B into C: C), `successors` being the mergers in effect on the day."""
+    found: str | None = None
+    seen = {code}
+    while (code := successors.get(code, "")) and code not in seen:
+        found = code
+        seen.add(code)
+    return found

@@ -187,11 +187,18 @@ def merge(
             f"the successor {command.successor_code} is not a registered municipality;"
             " register the new municipality first",
         )
-    if successor.successor_code is not None:
+    # Judged by the world of the merger's day: a successor that merged away only after it
+    # still took this municipality over then (A into B in 2019, B into C in 2022); from
+    # B's merger on, what was A's passes on to C (`codes.acting_successor`).
+    gone_on = successor.merged_on
+    if successor.successor_code is not None and (
+        gone_on is None or gone_on <= command.effective_on
+    ):
         raise RuleViolation(
             "SUCCESSOR_MERGED",
             f"the successor {command.successor_code} itself merged into"
-            f" {successor.successor_code} on {successor.merged_on}",
+            f" {successor.successor_code} on {gone_on}, by this merger's day"
+            f" ({command.effective_on}); name {successor.successor_code}",
         )
     require_registered_by(
         successor,

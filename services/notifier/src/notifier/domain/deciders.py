@@ -84,6 +84,21 @@ def evolve_subscription(state: Subscription, event: DomainEvent) -> Subscription
 
 _NAMED_MAX = 80  # longer than every integration event type's name
 
+# Active webhook subscriptions one organisation may hold (docs/municipal-consumer.md): each is
+# a URL the dispatchers POST every matching integration event to, so an organisation without
+# a bound could make the notifier's delivery work (and its log) grow without end. An ended
+# subscription does not count. Two subscriptions decided at the same instant (different ids,
+# so different aggregates) may each see the other not yet: the bound holds to within the
+# commands in flight at once.
+MAX_SUBSCRIPTIONS_PER_ORGANISATION = 20
+
+
+@dataclass(frozen=True)
+class SubscribeFacts:
+    """How many active subscriptions the subscribing organisation holds already."""
+
+    active: int = 0
+
 
 def decide_subscribe(
     state: Subscription, command: SubscribeWebhook, ctx: object
@@ -103,6 +118,15 @@ def decide_subscribe(
         raise RuleViolation(
             "SUBSCRIPTION_EXISTS",
             f"subscription id {command.subscription_id} is taken; choose a new subscription id",
+        )
+    facts = getattr(ctx, "facts", None)
+    held = facts.active if isinstance(facts, SubscribeFacts) else 0
+    if held >= MAX_SUBSCRIPTIONS_PER_ORGANISATION:
+        raise RuleViolation(
+            "SUBSCRIPTION_LIMIT",
+            f"{command.organisation_code} holds {held} active webhook subscriptions, the most"
+            f" one organisation may hold ({MAX_SUBSCRIPTIONS_PER_ORGANISATION}); unsubscribe one"
+            " it no longer needs (UnsubscribeWebhook), or widen an existing one's event types",
         )
     return [
         WebhookSubscribed(

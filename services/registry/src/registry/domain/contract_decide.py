@@ -11,6 +11,7 @@ from contracts_schema.money import Money
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.state import ContractState, ContractStatus
+from registry.domain.facts import CallOffOfId
 from registry.domain.rules import DecisionInput, not_before, valid_on
 from registry.domain.signing import sign
 
@@ -25,6 +26,8 @@ def decide_contract(
         raise TypeError(f"the contract aggregate does not handle {type(command).__name__}")
     cid = command.contract_id
     if not state.exists:
+        if isinstance(command, cmd.TransferContract) and isinstance(ctx.facts, CallOffOfId):
+            raise _call_off_not_transferable(ctx.facts)
         raise RuleViolation(
             "CONTRACT_NOT_FOUND",
             f"contract {cid} has not been signed; record its signature first",
@@ -69,6 +72,22 @@ def decide_contract(
         case cmd.TerminateContract():
             return [ev.ContractTerminated(contract_id=cid, terminated_on=on, reason=command.reason)]
     raise TypeError(f"the contract aggregate does not handle {type(command).__name__}")
+
+
+def _call_off_not_transferable(call_off: CallOffOfId) -> RuleViolation:
+    # A call-off is the contract one participant concludes under a framework (DOMAIN.md): its
+    # party is that participant, not a contracting authority the registry records. It passes
+    # to another body only with its participant (a merger: MergeMunicipality); the authority
+    # of the framework it was called off under changes by transferring the framework.
+    framework = call_off.framework_contract_id or "its framework"
+    return RuleViolation(
+        "CALL_OFF_NOT_TRANSFERABLE",
+        f"{call_off.call_off_id} is a call-off under framework {framework}, concluded by"
+        f" {call_off.participant_code or 'its participant'} (recorded by the enrolment"
+        " service); a call-off is not transferred on its own: it stays with the participant"
+        " that concluded it (and passes to a successor municipality with a merger). To change"
+        f" the contracting authority, transfer the framework {framework}",
+    )
 
 
 def _after_last_term_change(state: ContractState, on: date) -> None:

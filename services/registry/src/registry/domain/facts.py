@@ -33,3 +33,14 @@ class NamedProgramme:
 
     programme_id: str
     planned: bool
+
+
+@dataclass(frozen=True)
+class CallOffOfId:
+    """The enrolment service's call-off under the id a contract command names, if any
+    (contracts and call-offs share one id space): a command meant for a registry contract
+    that names a call-off is refused naming what the id is."""
+
+    call_off_id: str
+    framework_contract_id: str | None
+    participant_code: str | None
