@@ -69,6 +69,7 @@ def local_seed(data: Path, context: str) -> str:
     if not seed_file.exists():
         seed_file.touch(mode=0o600)
         seed_file.write_text(new_seed())
+    seed_file.chmod(0o600)  # one made or copied with looser rights too (attack10)
     seed = seed_file.read_text().strip()
     (keys / f"{context}.pub").write_text(EventSigner(seed).public_key + "\n")
     return seed

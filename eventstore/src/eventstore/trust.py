@@ -10,8 +10,10 @@ side refuses to decide on a history holding one.
 
 Reasons: `undecodable` (not an envelope), `unsigned`, `untrusted signer` (not a key trusted
 for the stream's context, or one retired before that sequence), `altered` (the hash does not
-match the content, or the signature not the hash), and, per reader, `duplicate` (a later
-message repeating a version of its aggregate already applied: `Duplicates`).
+match the content, or the signature not the hash), `misplaced` (stored on another subject than
+the one its envelope names: a signed event copied onto another aggregate's subject, attack10),
+and, per reader, `duplicate` (a later message repeating a version of its aggregate already
+applied: `Duplicates`).
 
 Which keys: `bootstrap.parts.trust_readers` installs them (for a process, or for the NATS
 connections it wires) from where `audit verify` reads them (`<data>/keys/*.pub` and
@@ -44,7 +46,7 @@ from nacl.signing import VerifyKey
 from pydantic import ValidationError
 
 from contracts_schema.envelope import EventEnvelope
-from contracts_schema.subjects import CONTEXTS, parse_event_subject
+from contracts_schema.subjects import CONTEXTS, BoundedContext, parse_event_subject
 from eventstore.errors import EventStoreError
 from eventstore.hashing import json_form_hash
 from eventstore.records import StoredEvent
@@ -61,8 +63,23 @@ UNTRUSTED = "untrusted signer"
 ALTERED = "altered"
 DUPLICATE = "duplicate"
 BAD_SIGNATURE = f"{ALTERED}: the signature does not match the event's hash"
+MISPLACED = "misplaced"
 
 _CONTEXT_OF_STREAM = {c.stream: c.name for c in CONTEXTS.values()}
+
+
+def misplaced(envelope: EventEnvelope, subject: str) -> str | None:
+    """Whether `envelope` was stored on a subject other than its own. The subject is the one
+    part of a stored event its signature does not cover, and the command side loads an
+    aggregate's history by it: a signed event copied onto another aggregate's subject (a
+    stream's NATS login, no key) became that aggregate's history, and the service chained and
+    signed its next decision onto it (a rename of GM0002 that renamed GM0001)."""
+    own = BoundedContext(envelope.context, "").event_subject(
+        envelope.aggregate_type, envelope.aggregate_id, envelope.event_type
+    )
+    if subject == own:
+        return None
+    return f"{MISPLACED}: stored on {subject}, not on its own subject {own}"
 
 
 class RefusedEvent(Exception):
@@ -217,13 +234,25 @@ class Trust:
             problem = self.signer_problem(envelope, stream, seq)
         return envelope, problem
 
+    def placed_refusal(
+        self, subject: str, data: bytes, stream: str, seq: int
+    ) -> tuple[EventEnvelope | None, str | None]:
+        """`refusal`, and whether the bytes were stored on their own subject (the verdicts
+        are cached per bytes; the same bytes may lie on another subject)."""
+        envelope, problem = self.refusal(data, stream, seq)
+        if envelope is not None and problem is None:
+            problem = misplaced(envelope, subject)
+        return envelope, problem
+
     def stored_problem(self, event: StoredEvent) -> str | None:
         """For an already decoded event (an aggregate load): the same checks."""
         if event.refused is not None:
             return event.refused
         envelope = event.envelope
-        return self.content(envelope.model_dump_json().encode())[1] or self.signer_problem(
-            envelope, event.stream, event.seq
+        return (
+            self.content(envelope.model_dump_json().encode())[1]
+            or self.signer_problem(envelope, event.stream, event.seq)
+            or misplaced(envelope, event.subject)
         )
 
 
@@ -306,7 +335,7 @@ def read_event(
 ) -> StoredEvent:
     """The `StoredEvent` of a delivered message, never raising: what a reader may not take
     as fact comes with `refused` set (and, undecodable, a placeholder envelope)."""
-    envelope, problem = trust.refusal(data, stream, seq)
+    envelope, problem = trust.placed_refusal(subject, data, stream, seq)
     if envelope is None:
         envelope = _placeholder(subject, stream)
     return StoredEvent(envelope, stream, seq, subject, traceparent, refused=problem)
@@ -398,7 +427,9 @@ def read_range(trust: Trust, stream: str, delivered: Sequence[Delivered]) -> lis
             if not signature:
                 problems[i] = BAD_SIGNATURE
                 continue
-        problem = problems[i] = trust.signer_problem(envelope, stream, seq)
+        problem = problems[i] = trust.signer_problem(envelope, stream, seq) or misplaced(
+            envelope, delivered[i][0]
+        )
         if problem is None and envelope.prev_hash is not None:
             vouched.add(envelope.prev_hash)
     events = []

@@ -221,7 +221,9 @@ def test_award_rules(facts: CallOffFacts, command: AwardCallOff, code: str) -> N
     ("command", "code"),
     [
         (awarding(procedure="direct"), "MINI_COMPETITION_HELD"),
-        (awarding(supplier_id=KPN, participant_code="GM0599"), "MINI_COMPETITION_MISMATCH"),
+        (awarding(supplier_id=KPN, lot_id="fixed"), "MINI_COMPETITION_MISMATCH"),
+        # Another participant's: refused naming nothing of it (attack10).
+        (awarding(supplier_id=KPN, participant_code="GM0599"), "CALL_OFF_ALREADY_STARTED"),
         (awarding(awarded_on=date(2016, 1, 16)), "AWARD_BEFORE_MINI_COMPETITION"),
     ],
 )

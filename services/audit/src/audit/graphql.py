@@ -177,10 +177,9 @@ class AuditQuery:
 
         def read() -> list[EntityState]:
             with engine.connect() as conn:
-                rows = list_as_of(conn, TemporalProjection.for_queries(), aggregate_type, at)
-            return [
-                EntityState(aggregate_id=r.aggregate_id, state=JSON(r.state)) for r in rows[:first]
-            ]
+                projection = TemporalProjection.for_queries()
+                rows = list_as_of(conn, projection, aggregate_type, at, limit=first)
+            return [EntityState(aggregate_id=r.aggregate_id, state=JSON(r.state)) for r in rows]
 
         return await asyncio.to_thread(read)
 

@@ -64,8 +64,9 @@ def dev_secret(data: Path) -> str:
     """A per-installation HS256 secret, kept under ./data so that tokens survive restarts."""
     path = data / "dev-jwt-secret"
     if not path.exists():
+        path.touch(mode=0o600)  # never readable by others, not even before the chmod
         path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+    path.chmod(0o600)  # one made or copied with looser rights too (attack10)
     return path.read_text().strip()
 
 

@@ -86,6 +86,7 @@ def local_secret(data: Path, name: str) -> str:
     if not path.exists():
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(48))
+    path.chmod(0o600)  # one made or copied with looser rights too (attack10)
     return path.read_text().strip()
 
 

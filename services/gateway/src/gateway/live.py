@@ -15,6 +15,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from contracts_schema.subjects import CONTEXTS, BoundedContext
 from eventstore.store import StoredEvent
 from eventstore.trust import duplicates_of, read_event, trust_of
+from gateway.event_visibility import HIDDEN_FROM_PARTICIPANTS
 from gateway.projections.common import organisation_codes
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class LiveFilter:
     aggregate_type: str | None = None
     aggregate_id: str | None = None
     organisation_code: str | None = None
+    participant: bool = False  # a participant's view: HIDDEN_FROM_PARTICIPANTS left out
 
     def subject(self, context: BoundedContext) -> str:
         if self.aggregate_type and self.aggregate_id:
@@ -38,6 +40,8 @@ class LiveFilter:
     def matches(self, event: StoredEvent) -> bool:
         e = event.envelope
         if self.event_types and e.event_type not in self.event_types:
+            return False
+        if self.participant and e.event_type in HIDDEN_FROM_PARTICIPANTS:
             return False
         if self.organisation_code:
             codes = set(organisation_codes(e.payload))

@@ -11,6 +11,8 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from gateway.deadline import DEFAULT_DEADLINE, with_deadline
+
 
 class _EmbeddedUvicorn(uvicorn.Server):
     # The host process owns the signals: uvicorn would capture Ctrl-C and re-raise it on exit.
@@ -72,9 +74,11 @@ class Server:
         *,
         log_config: dict[str, Any] | None = uvicorn.config.LOGGING_CONFIG,
         sock: socket.socket | None = None,
+        request_deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         """`log_config=None`: uvicorn's loggers propagate to the process's (JSON) handlers.
-        `sock`: serve on this bound socket (see `listening_socket`) instead of host:port."""
+        `sock`: serve on this bound socket (see `listening_socket`) instead of host:port.
+        `request_deadline`: seconds for each request to arrive whole (`gateway.deadline`)."""
         self._sock = sock if sock is not None else listening_socket(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         config = uvicorn.Config(
@@ -84,6 +88,7 @@ class Server:
             lifespan="off",
             ws_ping_interval=20,
             log_config=log_config,
+            http=with_deadline(request_deadline),
         )
         self._server = _EmbeddedUvicorn(config)
         self._task: asyncio.Task[None] | None = None

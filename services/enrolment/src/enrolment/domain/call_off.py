@@ -134,6 +134,16 @@ def _require_suppliers(framework: Framework, lot_id: str, suppliers: Sequence[st
         )
 
 
+def _another_s(state: CallOffState, participant: str) -> str | None:
+    """Why a call-off id another participant holds is refused, naming nothing of it; None when
+    the id is free or the participant's own. Participants read only their own call-offs (the
+    gateway hides the rest), and the award's refusals told any participant the holder,
+    framework, lot, supplier and day of another's call-off (attack10)."""
+    if state.exists and state.participant_code != participant:
+        return f"call-off {state.call_off_id} is another participant's; choose another call-off id"
+    return None
+
+
 def start_mini_competition(
     state: CallOffState,
     command: StartMiniCompetition,
@@ -143,6 +153,8 @@ def start_mini_competition(
     """`valid_on`: the decision context's Dutch day (by default the command's own day)."""
     on = valid_on or command.started_on
     assert on is not None  # the contract fills the day from occurred_at
+    if taken := _another_s(state, command.participant_code):
+        raise RuleViolation("CALL_OFF_ALREADY_STARTED", taken)
     if state.exists:
         raise RuleViolation(
             "CALL_OFF_ALREADY_STARTED",
@@ -215,6 +227,10 @@ def award(
     """`valid_on`: the decision context's Dutch day (by default the command's own day)."""
     on = valid_on or command.awarded_on
     assert on is not None  # the contract fills the day from occurred_at
+    if (taken := _another_s(state, command.participant_code)) and state.awarded:
+        raise RuleViolation("CALL_OFF_ALREADY_AWARDED", taken)
+    if taken:
+        raise RuleViolation("CALL_OFF_ALREADY_STARTED", taken)
     if state.awarded:
         raise RuleViolation(
             "CALL_OFF_ALREADY_AWARDED",

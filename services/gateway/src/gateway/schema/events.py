@@ -12,6 +12,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from gateway.auth import Principal, Role
+from gateway.event_visibility import HIDDEN_FROM_PARTICIPANTS
 from gateway.schema.context import Context, Info
 from gateway.schema.enums import AggregateType, EventContext
 from gateway.schema.errors import Forbidden
@@ -70,7 +71,10 @@ class Event(relay.Node):
         for row in rows:
             if row is not None and not principal.sees_everything:
                 codes = await event_organisations(info, row["stream"], row["seq"])
-                if principal.organisation not in codes:
+                if (
+                    principal.organisation not in codes
+                    or row["event_type"] in HIDDEN_FROM_PARTICIPANTS
+                ):
                     row = None
             result.append(cls.from_row(row) if row else None)
         return result
@@ -148,6 +152,7 @@ def event_log_query(
     t, o = log.events, log.organisations
     f = filter or EventFilter()
     code = f.organisation_code or None
+    hidden = not principal.sees_everything  # events naming others' private facts left out
     if not principal.sees_everything:
         if f.organisation_code and f.organisation_code != principal.organisation:
             raise Forbidden(f"events of {f.organisation_code} are not yours to read")
@@ -160,6 +165,7 @@ def event_log_query(
         "filter_from": f.recorded_from,
         "filter_before": f.recorded_before,
         ORGANISATION: code,
+        "hidden_types": list(HIDDEN_FROM_PARTICIPANTS) if hidden else None,
     }
     # The filters that apply; an organisation's code always does, even empty (no one's).
     present = tuple(k for k, v in parameters.items() if v or (k == ORGANISATION and v is not None))
@@ -178,6 +184,8 @@ def event_log_query(
             query = query.where(t.c.recorded_at >= bindparam("filter_from"))
         if f.recorded_before:
             query = query.where(t.c.recorded_at < bindparam("filter_before"))
+        if hidden:
+            query = query.where(t.c.event_type.not_in(bindparam("hidden_types", expanding=True)))
         if code is not None:
             # The organisation's events found from its links (an index by code), not an
             # EXISTS asked of every event (1M events: the count read the log, ~1 s).

@@ -64,6 +64,7 @@ class Subscription:
             aggregate_type=f.aggregate_type.value if f.aggregate_type else None,
             aggregate_id=f.aggregate_id,
             organisation_code=organisation,
+            participant=not principal.sees_everything,
         )
         try:
             live.contexts(live_filter.contexts)
