@@ -44,7 +44,7 @@ def measure(
                 cursor.execute(f"PRAGMA {pragma}")
             cursor.close()
 
-    prof = cProfile.Profile() if profile else None
+    prof = cProfile.Profile(time.process_time) if profile else None
     times, wall = os.times(), time.perf_counter()
     with relaxed_for_catch_up(sum(map(len, streams.values()))):
         if prof:

@@ -4,6 +4,7 @@ read and decode of the same streams."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from typing import Any
@@ -18,6 +19,13 @@ from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import CONTEXTS
 
 TIMEOUT = 3600.0
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time so far (user and system): on a machine shared with other
+    work the wall-clock rates show the load; the CPU an event costs shows the code."""
+    t = os.times()
+    return t.user + t.system
 
 
 async def raw_read_decode(nc: NATS, last_seq: dict[str, int]) -> float:
@@ -58,12 +66,21 @@ async def rebuild(
     ctx: BenchContext, url: str, positions: dict[str, int] | None = None
 ) -> tuple[float, int]:
     """Seconds to rebuild every projection into a fresh database; and the events parked."""
+    seconds, parked, _cpu = await rebuild_measured(ctx, url, positions)
+    return seconds, parked
+
+
+async def rebuild_measured(
+    ctx: BenchContext, url: str, positions: dict[str, int] | None = None
+) -> tuple[float, int, float]:
+    """Seconds to rebuild every projection into a fresh database; the events parked; and
+    the CPU seconds this process spent on it (the read, the checks, the applies)."""
     from bootstrap.parts import projection_runner
     from eventstore.sql import make_engine
 
     engine = make_engine(url)
     runners = [projection_runner(ctx.service_nc, engine, p, batch=500) for p in projections()]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     try:
         for runner in runners:
             await runner.start()
@@ -74,7 +91,8 @@ async def rebuild(
             raise TimeoutError("rebuild did not reach the end of the streams")
         # Done when the read models are as a reader needs them: with every index.
         await asyncio.gather(*(r.read_indexes_built() for r in runners))
-        return time.perf_counter() - started, sum(r.parked_count for r in runners)
+        seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+        return seconds, sum(r.parked_count for r in runners), cpu
     finally:
         for runner in runners:
             await runner.stop()
@@ -83,7 +101,9 @@ async def rebuild(
 
 async def run(ctx: BenchContext) -> list[Figure]:
     n = ctx.loaded.events
+    raw_cpu = cpu_seconds()
     raw_s = await raw_read_decode(ctx.client, ctx.loaded.last_seq)
+    raw_cpu = cpu_seconds() - raw_cpu
     raw_rate = n / raw_s
     try:
         import eventstore.projection  # noqa: F401
@@ -100,11 +120,15 @@ async def run(ctx: BenchContext) -> list[Figure]:
             url = f"sqlite:////tmp/bench-rebuild-{uuid.uuid4().hex[:8]}.db"
         else:
             url = ctx.postgres.create_database(f"rebuild_{uuid.uuid4().hex[:8]}")
-        seconds, parked = await rebuild(ctx, url)
+        seconds, parked, cpu = await rebuild_measured(ctx, url)
         if label == "SQLite":
             ctx.read_model_url = url
         rate = n / seconds
-        note = f"{n:,} events in {seconds:.1f} s" + (f"; {parked} parked" if parked else "")
+        note = (
+            f"{n:,} events in {seconds:.1f} s; CPU {cpu / n * 1e6:.0f} us/event"
+            f" (raw read+decode {raw_cpu / n * 1e6:.0f}; load {os.getloadavg()[0]:.1f})"
+            + (f"; {parked} parked" if parked else "")
+        )
         figures.append(
             Figure(
                 "replay",

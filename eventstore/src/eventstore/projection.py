@@ -821,7 +821,7 @@ class ProjectionRunner:
         # transaction the checkpoint must still be that position; if not (another writer
         # moved it), the prepared work is dropped and the batch applied there as before.
         expected = self._committed.get(stream, self.positions.get(stream, 0))
-        refused = self._refused([e for e in events if e.seq > expected])
+        refused = self._refused(stream, [e for e in events if e.seq > expected])
         prepared = self._prepare([e for e in events if e.seq > expected and e.seq not in refused])
         if stages is not None:
             loaded = getattr(self.projection, "history_loaded_at", None)
@@ -863,12 +863,11 @@ class ProjectionRunner:
         self._committed[stream] = position
         return position
 
-    def _refused(self, events: list[StoredEvent]) -> dict[int, str]:
+    def _refused(self, stream: str, events: list[StoredEvent]) -> dict[int, str]:
         """Sequence -> why it may not be taken as fact (`eventstore.trust`)."""
         # The readers of a connection share one verdict (a rebuild, a retried batch).
         duplicates = duplicates_of(getattr(self._source, "nc", None)) or self._duplicates
-        reasons = ((e.seq, e.refused or duplicates.check(e)) for e in events)
-        return {seq: reason for seq, reason in reasons if reason is not None}
+        return duplicates.refusals(stream, events)
 
     def _apply_trusted(
         self,

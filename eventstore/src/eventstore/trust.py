@@ -102,27 +102,69 @@ class Duplicates:
     def __init__(self) -> None:
         self._last: dict[int, int] = {}  # hash of (stream, aggregate) -> version << 40 | seq
         self._found: dict[tuple[str, int], str] = {}  # (stream, seq) -> why
+        # Per stream, a run of sequences [first, last] every one of which `refusals` judged
+        # (a batch of one reader): another reader's batch inside it has nothing new to learn.
+        self._judged: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()  # runners apply in threads of their own
 
     def check(self, event: StoredEvent) -> str | None:
+        with self._lock:
+            return self._check(event)
+
+    def _check(self, event: StoredEvent) -> str | None:
         e = event.envelope
         key = hash((event.stream, e.aggregate_type, e.aggregate_id))
+        found = self._found.get((event.stream, event.seq))
+        if found is not None:
+            return found
+        last = self._last.get(key)
+        if last is not None and e.aggregate_version <= last >> 40 and event.seq > last & _SEQ:
+            why = (
+                f"{DUPLICATE}: {e.aggregate_type}/{e.aggregate_id} version"
+                f" {e.aggregate_version} ({e.event_id}) was already applied before seq"
+                f" {event.seq}"
+            )
+            self._found[event.stream, event.seq] = why
+            return why
+        if last is None or event.seq > last & _SEQ:
+            self._last[key] = e.aggregate_version << 40 | event.seq
+        return None
+
+    def refusals(self, stream: str, events: Sequence[StoredEvent]) -> dict[int, str]:
+        """Seq -> why, for the events of one stream a reader may not take as fact: refused
+        when read (`StoredEvent.refused`) or duplicates (`check`, in order, one lock taken).
+
+        A rebuild's five read models each judge every event of their streams; the verdict on
+        an event never changes once judged (an event checked again is found, or is the
+        aggregate's highest seen and so no duplicate), so a batch whose sequences all lie in
+        a run already judged whole is answered from the verdicts found, without a check.
+        """
+        if not events:
+            return {}
+        first, end = events[0].seq, events[-1].seq
+        # Ascending and without a gap: the batch is exactly [first, end].
+        whole = [e.seq for e in events] == list(range(first, end + 1))
+        refused = {e.seq: e.refused for e in events if e.refused is not None}
         with self._lock:
-            found = self._found.get((event.stream, event.seq))
-            if found is not None:
-                return found
-            last = self._last.get(key)
-            if last is not None and e.aggregate_version <= last >> 40 and event.seq > last & _SEQ:
-                why = (
-                    f"{DUPLICATE}: {e.aggregate_type}/{e.aggregate_id} version"
-                    f" {e.aggregate_version} ({e.event_id}) was already applied before seq"
-                    f" {event.seq}"
-                )
-                self._found[event.stream, event.seq] = why
-                return why
-            if last is None or event.seq > last & _SEQ:
-                self._last[key] = e.aggregate_version << 40 | event.seq
-            return None
+            judged = self._judged.get(stream)
+            if whole and judged is not None and judged[0] <= first and end <= judged[1]:
+                found = self._found
+                if found:
+                    for seq in range(first, end + 1):
+                        why = found.get((stream, seq))
+                        if why is not None and seq not in refused:
+                            refused[seq] = why
+                return refused
+            check = self._check
+            for event in events:
+                if event.refused is None and (why := check(event)) is not None:
+                    refused[event.seq] = why
+            if whole and not any(e.refused is not None for e in events):
+                # Remember the run judged: joined to the one known if they touch.
+                if judged is not None and first <= judged[1] + 1 and end >= judged[0] - 1:
+                    first, end = min(first, judged[0]), max(end, judged[1])
+                self._judged[stream] = (first, end)
+        return refused
 
 
 _SEQ = (1 << 40) - 1

@@ -51,8 +51,14 @@ class Reading:
 
 
 def typed(event: StoredEvent) -> DomainEvent:
-    """The typed event of a stored one; decoded once for every read model of the process
-    that reads the same envelope (a call-off is read by two; envelopes are shared values).
+    """The typed event of a stored one (`recorded`'s)."""
+    return recorded(event).event
+
+
+def recorded(event: StoredEvent) -> Recorded[DomainEvent]:
+    """The typed event of a stored one on both clocks; decoded once for every read model of
+    the process that reads the same envelope (a call-off is read by two, a rebuild's event
+    by up to three; envelopes and `Recorded` are immutable values, shared).
 
     The most recent `_TYPED_MAX` to twice that are kept, in two generations: when the newer
     is full it becomes the older one and the oldest go. (Clearing all at once made the read
@@ -64,22 +70,19 @@ def typed(event: StoredEvent) -> DomainEvent:
     hit = _TYPED.get(key) or _TYPED_OLDER.get(key)
     if hit is not None and hit[0] is envelope:  # the entry holds it: its id is not reused
         return hit[1]
-    value = decode_envelope(envelope)
+    e = envelope
+    value = Recorded(
+        decode_envelope(e), _valid_micros(e.occurred_at), micros(e.recorded_at), e.aggregate_version
+    )
     if len(_TYPED) >= _TYPED_MAX:
         _TYPED_OLDER, _TYPED = _TYPED, {}
     _TYPED[key] = (envelope, value)
     return value
 
 
-_TYPED: dict[int, tuple[object, DomainEvent]] = {}
-_TYPED_OLDER: dict[int, tuple[object, DomainEvent]] = {}
+_TYPED: dict[int, tuple[object, Recorded[DomainEvent]]] = {}
+_TYPED_OLDER: dict[int, tuple[object, Recorded[DomainEvent]]] = {}
 _TYPED_MAX = 20_000
-
-
-def recorded(event: StoredEvent) -> Recorded[DomainEvent]:
-    e = event.envelope
-    valid = _valid_micros(e.occurred_at)
-    return Recorded(typed(event), valid, micros(e.recorded_at), e.aggregate_version)
 
 
 @functools.lru_cache(maxsize=65_536)
