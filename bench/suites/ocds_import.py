@@ -302,7 +302,9 @@ async def registry_process(
 
     try:
         subject = REGISTRY.command_subject("ImportReleaseGroup")
-        deadline = time.monotonic() + 60
+        # (a registry process imports its modules for seconds of CPU: on the shared two
+        # cores at load 20 that once took over a minute)
+        deadline = time.monotonic() + 240
         while True:  # serving once its subscription answers (a refusal of an empty message)
             try:
                 await request_reply(ctx.client, subject, b"{}", timeout=10)
