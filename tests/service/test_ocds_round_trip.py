@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from audit.bitemporal import Horizon
 from audit.ocds.export import Register
 from audit.ocds.importer import import_items
-from audit.ocds.importer_map import contract_id_of, day, ident, organisation_code
+from audit.ocds.importer_map import METHOD_PROCEDURE, contract_id_of, day, ident, organisation_code
 from audit.ocds.importer_read import read
 from audit.ocds.packages import merger
 from bootstrap.parts import enrolment_service, registry_service
@@ -101,10 +101,13 @@ def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
     t = compiled.get("tender") or {}
     ocid = compiled["ocid"]
     authority = _code(t.get("procuringEntity") or compiled.get("buyer"), parties)
+    declared = {ident(str(lot["id"])) for lot in t.get("lots", [])}
     awards = {}
     for a in compiled.get("awards", []):
         suppliers = tuple(sorted(_code(s, parties) or "" for s in a.get("suppliers", [])))
-        lots = tuple(sorted(ident(str(x)) for x in a.get("relatedLots", [])))
+        # Lots of another process (a call-off names its framework's lot) are not this one's.
+        related = (ident(str(x)) for x in a.get("relatedLots", []))
+        lots = tuple(sorted(x for x in related if x in declared))
         if a.get("status") in ("pending", "active") and suppliers:
             awards[a["id"]] = (suppliers, lots)
     status = t.get("status")
@@ -114,7 +117,9 @@ def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
         "authority": authority,
         "title": t.get("title") or ocid,
         "framework": bool((t.get("techniques") or {}).get("hasFrameworkAgreement")),
-        "method": t.get("procurementMethod"),
+        # The registry's procedure: `direct` and `limited` are both negotiated without
+        # publication (which OCDS calls `limited` for a tender).
+        "method": METHOD_PROCEDURE.get(t.get("procurementMethod") or "", None),
         "published": day((t.get("tenderPeriod") or {}).get("startDate")),
         "cancelled": cancelled,
         "lots": sorted(

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import nats.errors
 import ocdsmerge
+from ocdsmerge.flatten import unflatten
 from ocdsmerge.util import sorted_releases
 
 from audit.ocds.importer_map import (
@@ -179,16 +180,30 @@ class _Compiling:
     """`ocdsmerge`'s compiled release of releases taken one after another, each new one merged
     onto the last (what `create_compiled_release` of them all does when they come sorted by
     date: it merges them in that order); compiled afresh by `create_compiled_release` when
-    they do not come so."""
+    they do not come so.
+
+    Merged in order, a release's top-level field equal to the last merged release's merges
+    nothing new (the merge overwrites each flattened path with the same value): only the
+    fields that differ are flattened and merged, and only their sections of the compiled
+    release unflattened again; the other sections are the last compiled release's. A
+    publisher restates most of a process in each release (parties, buyer, tender), so most
+    of the flattening and unflattening is skipped (the library's own `flatten`/`unflatten`
+    on what changed: the same result, tests/unit/audit/test_ocds_incremental_compile.py).
+    The compiled releases returned share those sections: read them, never change them."""
+
+    # Set by the merge itself on every release (`CompiledRelease.flat_append`).
+    _ALWAYS = frozenset({"ocid", "id", "date", "tag"})
 
     def __init__(self, releases: list[dict[str, Any]]) -> None:
         self.releases = list(releases)
         self._merged: ocdsmerge.merge.CompiledRelease | None = None
+        self._view: dict[str, Any] | None = None  # `_merged` unflattened
         self._next: ocdsmerge.merge.CompiledRelease | None = None
+        self._next_view: dict[str, Any] | None = None
 
     def with_release(self, release: dict[str, Any]) -> dict[str, Any]:
         candidate = [*self.releases, release]
-        self._next = None
+        self._next = self._next_view = None
         try:
             in_order = all(
                 a is b for a, b in zip(sorted_releases(candidate), candidate, strict=True)
@@ -202,16 +217,36 @@ class _Compiling:
         if self._merged is None:
             self._merged = self._fresh()
             self._merged.extend(self.releases)
+            self._view = None
+        # In order: the releases so far are sorted, and the last one was merged last.
+        last = self.releases[-1] if self.releases else None
+        changed = {
+            k: v
+            for k, v in release.items()
+            if last is None or k in self._ALWAYS or k not in last or last[k] != v
+        }
         grown = self._fresh()
         grown.data = dict(self._merged.data)  # flat: the merge replaces values, never edits
-        grown.append(release)
-        self._next = grown
-        compiled = grown.asdict()
+        grown.append(changed)
+        if self._view is None:
+            compiled = grown.asdict()
+        else:
+            compiled = dict(self._view)
+            sections = set(changed) - {"tag"}
+            parts = unflatten({k: v for k, v in grown.data.items() if k[0] in sections})
+            for section in sections:
+                if section in parts:
+                    compiled[section] = parts[section]
+                else:  # (every value under it null: the library omits it)
+                    compiled.pop(section, None)
+        self._next, self._next_view = grown, compiled
         return compiled
 
     def take(self, release: dict[str, Any]) -> None:
         """`release` is accepted: the next one is merged onto it."""
-        self._merged, self._next = self._next, None  # None: merged afresh when next asked
+        # None: merged afresh when next asked
+        self._merged, self._next = self._next, None
+        self._view, self._next_view = self._next_view, None
         self.releases.append(release)
 
     @staticmethod

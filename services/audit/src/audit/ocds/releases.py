@@ -478,6 +478,7 @@ def _call_off(p: Process, state: CallOffState) -> Release:
                     "value": amount(state.value_eur),
                     "suppliers": [p.ref(state.supplier_id)], "relatedLots": [state.lot_id]}],
         "contracts": [{"id": state.call_off_id, "awardID": award_id, "status": "active",
+                       "dateSigned": on_day(state.awarded_on),  # concluded when awarded
                        "value": amount(state.value_eur),
                        "period": period(state.start_date, state.end_date)}],
         **_framework_link(state),
