@@ -45,7 +45,6 @@ from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.subjects import BoundedContext
-from eventstore.history_by_subject import HistoryReader
 from eventstore.observability import projection_span
 from eventstore.ports import EventSource, Subscription
 from eventstore.projection_leader import Leadership, lock_schema
@@ -414,7 +413,6 @@ class ProjectionRunner:
         self._one_batch = threading.Lock()
         self._committed: dict[str, int] = {}  # per stream: this runner's last commit
         self._duplicates = Duplicates()  # this runner's own, when none is shared
-        self._history_reader: HistoryReader | None = None  # made on the first cold timeline
 
     def consumer_name(self, context: BoundedContext) -> str:
         return f"proj_{self.projection.key}_{context.stream}_{self.instance}"
@@ -444,9 +442,9 @@ class ProjectionRunner:
         """An aggregate's events stored before `before` (called from the applying thread)."""
         assert self._loop is not None
         future = asyncio.run_coroutine_threadsafe(
-            self._read_earlier(context, aggregate_type, aggregate_id, before), self._loop
+            self._source.load(context, aggregate_type, aggregate_id), self._loop
         )
-        earlier = future.result(timeout=60)
+        history = future.result(timeout=60)
         # What was parked never took effect here, whether the fold or the database refused it.
         with self._engine.connect() as conn:
             skipped = set(
@@ -458,19 +456,7 @@ class ProjectionRunner:
                     )
                 ).scalars()
             )
-        return [e for e in earlier if e.seq not in skipped]
-
-    async def _read_earlier(
-        self, context: BoundedContext, aggregate_type: str, aggregate_id: str, before: int
-    ) -> Sequence[StoredEvent]:
-        """On JetStream subject by subject (`eventstore.history_by_subject`: the wildcard read
-        of a long stream cost a cold timeline 20-140 ms); elsewhere the source's own load."""
-        if isinstance(self._source, JetStreamSource):
-            if self._history_reader is None:
-                self._history_reader = HistoryReader(self._source.nc)
-            return await self._history_reader.before(context, aggregate_type, aggregate_id, before)
-        history = await self._source.load(context, aggregate_type, aggregate_id)
-        return [e for e in history.events if e.seq < before]
+        return [e for e in history.events if e.seq < before and e.seq not in skipped]
 
     def bind_history(self) -> None:
         """Let a versioned projection load an aggregate's earlier events (after a restart, an
