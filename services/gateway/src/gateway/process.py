@@ -130,12 +130,10 @@ async def run(
         keep_full_collections_short()  # start-up frozen, and a slow full collection's survivors
         json_logs = observability.log_format == "json"
         app = side.app if config.http.http_workers <= 1 else _naming_worker(side.app, worker)
+        # JSON logs: uvicorn's loggers propagate to the process's handlers (no config of theirs).
+        logging_of_uvicorn: dict[str, Any] = {"log_config": None} if json_logs else {}
         server = await Server(
-            app,
-            config.http.http_host,
-            config.http.http_port,
-            **({"log_config": None} if json_logs else {}),
-            sock=sock,
+            app, config.http.http_host, config.http.http_port, **logging_of_uvicorn, sock=sock
         ).start()
         started = True
         if config.http.http_workers > 1:
