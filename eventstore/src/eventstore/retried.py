@@ -13,6 +13,11 @@ events were sealed with, and the decision compared with the events stored: the d
 pure functions of (state, command, context), so the same command decides the same events.
 Where it cannot be decided again (other aggregates' facts moved since, and now refuse it),
 nothing says it differs: it is answered as the retry it most likely is.
+
+An imported release (`Command.decided_by_valid_time` false) is recorded on every earlier
+fact of its aggregate, as first; its events are compared without their law `findings`: those
+are the registry's evaluation of the release against facts read now (its tender may have
+been imported since), not what the command says (review13: an exact retry was refused).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from contracts_schema.base import Command, DomainEvent
 from contracts_schema.later_facts import began
 from eventstore.records import AggregateHistory, StoredEvent
-from eventstore.valid_order import by_valid_time, day_of
+from eventstore.valid_order import by_valid_time, day_of, fold
 
 if TYPE_CHECKING:
     from eventstore.commands import CommandRoute
@@ -53,24 +58,38 @@ async def differs(
     ):
         return "dated otherwise"
     decider = route.decider
-    prior = by_valid_time(
-        [e for e in history.events if e.envelope.aggregate_version < first.aggregate_version]
-    )
-    day = day_of(first.occurred_at)
+    before = [e for e in history.events if e.envelope.aggregate_version < first.aggregate_version]
+    decided_by_valid_time = command.decided_by_valid_time
     try:
-        state = reduce(
-            decider.evolve,
-            (decode(e) for e in prior if day_of(e.envelope.occurred_at) <= day),
-            decider.initial,
-        )
-        if not began(state):  # decided on all its facts then (`valid_order.decide`)
-            state = reduce(decider.evolve, map(decode, prior), decider.initial)
+        if decided_by_valid_time:
+            prior = by_valid_time(before)
+            day = day_of(first.occurred_at)
+            state = reduce(
+                decider.evolve,
+                (decode(e) for e in prior if day_of(e.envelope.occurred_at) <= day),
+                decider.initial,
+            )
+            if not began(state):  # decided on all its facts then (`valid_order.decide`)
+                state = reduce(decider.evolve, map(decode, prior), decider.initial)
+        else:  # recorded on all its earlier facts, as the cached state held them
+            state = fold(decider.initial, decider.evolve, before, decode)
         facts = await route.facts(command) if route.facts else None
         context = DecisionContext(now=first.recorded_at, valid_at=first.occurred_at, facts=facts)
         again: Sequence[DomainEvent] = tuple(route.decide(state, command, context))
     except Exception as exc:  # not decidable again as it was: nothing shows it differs
         log.info("retry of %s not compared with its events (%r)", command.command_id, exc)
         return None
-    stored = [(e.envelope.event_type, decode(e).model_dump(mode="json")) for e in own]
-    decided = [(e.event_type, e.model_dump(mode="json")) for e in again]
+    compared = _said if decided_by_valid_time else _said_without_findings
+    stored = [(e.envelope.event_type, compared(decode(e))) for e in own]
+    decided = [(e.event_type, compared(e)) for e in again]
     return None if decided == stored else "deciding other events"
+
+
+def _said(event: DomainEvent) -> dict[str, Any]:
+    return event.model_dump(mode="json")
+
+
+def _said_without_findings(event: DomainEvent) -> dict[str, Any]:
+    said = event.model_dump(mode="json")
+    said.pop("findings", None)
+    return said
