@@ -238,13 +238,17 @@ def map_release(
     return Mapped(tender, contracts, s)
 
 
-def _award_lots(award: dict[str, Any], s: ProcessState) -> list[str]:
+def _award_lots(award: dict[str, Any], s: ProcessState, compiled: dict[str, Any]) -> list[str]:
     """The lots an award is for. A process recorded as one implicit lot (its tender declared
-    none) has no other: `relatedLots` there name lots of another process (our own export's
-    call-off names its framework's lot), so the award is for the one lot."""
+    none) whose awards name at most one lot between them: that name is a lot of another
+    process (our own export's call-off names its framework's lot), so the award is for the
+    one lot. Awards naming several lots of a tender that declared none are not mapped onto
+    one (review13: the second award was silently lost): the caller refuses them."""
     related = [ident(str(lid)) for lid in award.get("relatedLots", [])]
     if list(s.lots) == [IMPLICIT_LOT]:
-        return [IMPLICIT_LOT]
+        named = {str(lid) for a in compiled.get("awards", []) for lid in a.get("relatedLots", [])}
+        if len(named) <= 1:
+            return [IMPLICIT_LOT]
     return related or list(s.lots)[:1]
 
 
@@ -257,7 +261,7 @@ def _awards(
         codes = [organisation_code(ref, parties, f"awards[{i}].suppliers[{j}]")
                  for j, ref in enumerate(award.get("suppliers", []))]  # fmt: skip
         on = day(award.get("date")) or today
-        for lid in _award_lots(award, s):
+        for lid in _award_lots(award, s, compiled):
             if lid not in s.lots:
                 raise Unmappable(f"awards[{i}].relatedLots", f"lot {lid} is not a lot of the"
                                  " tender")  # fmt: skip
@@ -324,7 +328,7 @@ def _contract(
             raise Unmappable(f"{path}.awardID", "the contract's award (with its suppliers) is"
                              " not in the release; the registry records who the contract is"
                              " with")  # fmt: skip
-        lot_ids = _award_lots(award, s)
+        lot_ids = _award_lots(award, s, compiled)
         suppliers = []
         for j, ref in enumerate(award["suppliers"]):
             a = compiled["awards"].index(award)
