@@ -25,8 +25,11 @@ from gateway.auth import Role, issue_token
 from tests.integration.audit.test_readers_refuse_forgeries import REGISTER, RENAME, event_of
 from tests.integration.gateway.harness import settings
 
+# The token on every root field: each waits for it on its own (one field's wait does not hold
+# the others back; without it `three` was read before its registration was applied).
 NAMES = """query($t: String) { one: organisation(code: "GM0001", consistencyToken: $t) { name }
-  two: organisation(code: "GM0002") { name } three: organisation(code: "GM0003") { name } }"""
+  two: organisation(code: "GM0002", consistencyToken: $t) { name }
+  three: organisation(code: "GM0003", consistencyToken: $t) { name } }"""
 HEALTH = "{ health { ok parked(first: 50) { projection sequence error } } }"
 
 
