@@ -38,7 +38,7 @@ async def gateway(
         yield g
 
 
-async def test_a_participant_reads_every_participant_from_tender_published(
+async def test_a_participant_does_not_read_every_participant_from_tender_published(
     gateway: Gateway,
 ) -> None:
     amsterdam = gateway.token("participant", "GM0363")

@@ -7,7 +7,9 @@ validation before the guard), so the one thread serving everyone was taken. What
 is therefore counted, not timed: every probe sent during the attack is answered correctly,
 and the gateway's CPU per attacking request (this process's CPU time, which a busy machine
 does not inflate as it does wall time) stays a small fraction of such a stall. The wall-time
-latencies are printed beside it for whoever reads the log.
+latencies are printed beside it for whoever reads the log. What this does not catch: a stall
+that waits without computing (blocking I/O on the loop, a lock, a starved thread pool); those
+are covered where they could arise (the database's thread hops, `gateway.deadline`), not here.
 """
 
 from __future__ import annotations

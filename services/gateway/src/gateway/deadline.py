@@ -20,6 +20,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 log = logging.getLogger(__name__)
 
 DEFAULT_DEADLINE = 30.0  # seconds: a 256 KiB body at ~9 KB/s still makes it
+SLOWEST_LINK = 9_000  # bytes per second a legitimate client is given time for
+
+
+def deadline_for(max_body_bytes: int) -> float:
+    """The deadline for a gateway that accepts bodies up to `max_body_bytes`: a body limit
+    raised by the operator (GT_MAX_BODY_BYTES) raises it too, so a legitimate upload of that
+    size on a slow link is not cut off (review13)."""
+    return max(DEFAULT_DEADLINE, max_body_bytes / SLOWEST_LINK)
 
 
 class RequestDeadline(HttpToolsProtocol):

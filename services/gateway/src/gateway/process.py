@@ -30,6 +30,7 @@ from eventstore.health import HealthServer
 from eventstore.observability import configure_logging, unwatch_projection, watch_projection
 from eventstore.projection import RunnerFactory
 from eventstore.store import EventStore
+from gateway.deadline import deadline_for
 from gateway.planner import analyze_in_this_process
 from gateway.process_config import GatewayConfig
 from gateway.readside import ReadSide, start_read_side
@@ -133,7 +134,12 @@ async def run(
         # JSON logs: uvicorn's loggers propagate to the process's handlers (no config of theirs).
         logging_of_uvicorn: dict[str, Any] = {"log_config": None} if json_logs else {}
         server = await Server(
-            app, config.http.http_host, config.http.http_port, **logging_of_uvicorn, sock=sock
+            app,
+            config.http.http_host,
+            config.http.http_port,
+            **logging_of_uvicorn,
+            sock=sock,
+            request_deadline=deadline_for(config.gateway.max_body_bytes),
         ).start()
         started = True
         if config.http.http_workers > 1:
