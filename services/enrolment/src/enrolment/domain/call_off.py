@@ -227,9 +227,9 @@ def award(
     """`valid_on`: the decision context's Dutch day (by default the command's own day)."""
     on = valid_on or command.awarded_on
     assert on is not None  # the contract fills the day from occurred_at
-    if (taken := _another_s(state, command.participant_code)) and state.awarded:
-        raise RuleViolation("CALL_OFF_ALREADY_AWARDED", taken)
-    if taken:
+    if taken := _another_s(state, command.participant_code):
+        # One code whatever another's call-off has come to (review13: AWARDED vs STARTED told
+        # any participant whether another's call-off was awarded).
         raise RuleViolation("CALL_OFF_ALREADY_STARTED", taken)
     if state.awarded:
         raise RuleViolation(
