@@ -14,14 +14,18 @@ its `Participant` (status, lots) and the tender's `participantListFrozenOn`.
 
 from __future__ import annotations
 
+from contracts_schema.enrolment.events import ParticipantListFrozen
+from contracts_schema.notifier.events import ExpiryWarningRaised
+from contracts_schema.registry.tender_events import TenderPublished
+
 # Every list an event of the catalogue carries that names a tender's or contract's participants
 # (event type, field). A new list field is declared here or as public in the test that reads
 # the whole catalogue (tests/unit/gateway/test_event_visibility_catalogue.py).
 LISTS_OF_PARTICIPANTS: frozenset[tuple[str, str]] = frozenset(
     {
-        ("ParticipantListFrozen", "participants"),
-        ("TenderPublished", "participant_codes"),
-        ("ExpiryWarningRaised", "recipients"),
+        (ParticipantListFrozen.event_type, "participants"),
+        (TenderPublished.event_type, "participant_codes"),
+        (ExpiryWarningRaised.event_type, "recipients"),
     }
 )
 HIDDEN_FROM_PARTICIPANTS: tuple[str, ...] = tuple(sorted({t for t, _ in LISTS_OF_PARTICIPANTS}))
