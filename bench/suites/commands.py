@@ -104,7 +104,11 @@ def registry_imported_amendment(
     none: one atomic batch, which `AmendContract`'s single event never is."""
     mine = contracts[w::c] or contracts[w % len(contracts) :: len(contracts)]
     contract_id, latest = mine[(i // c) % len(mine)]
-    amended = {"contract_id": contract_id, "amended_on": str(latest.date()), "summary": "indexation"}
+    amended = {
+        "contract_id": contract_id,
+        "amended_on": str(latest.date()),
+        "summary": "indexation",
+    }
     release = f"bench-{c}-{i}"
     return cmd.RecordImportedContractRelease(
         command_id=f"reg-imported-{c}-{i}",
@@ -227,6 +231,11 @@ def broker_pid(client: NATS) -> int | None:
 
 
 MULTI_EVENT_ROUTE = "registry RecordImportedContractRelease (2 events per command)"
+MULTI_EVENT_NOTE = (
+    "a command's events are appended as one atomic batch: on this one-replica file stream the"
+    " broker stages each batch in a file store of its own (`python -m bench.atomic_commit`);"
+    " a stream of 3 replicas, as deployed, stages it in memory"
+)
 LENGTHS = (10, 100, 1_000, 10_000)
 PREFILL_BATCH = 100  # events per atomic append while building the long aggregates
 START_TIMEOUT = 180.0  # seconds a registry process may take to start (60 was short when busy)
@@ -481,6 +490,7 @@ async def level(
             round(raw.rate, 1),
             note="; ".join(
                 ([f"{len(rejected)} rejected: {sorted(set(rejected))}"] if rejected else [])
+                + ([MULTI_EVENT_NOTE] if route == MULTI_EVENT_ROUTE else [])
                 + ([cpu.describe(n)] if services else [])
                 + ([stale] if stale else [])
             ),
