@@ -8,8 +8,15 @@ then timed refusals, and its raw baseline published only the few accepted envelo
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from bench.history.generator import generate
-from bench.suites.commands import registry_amendment, running_contracts
+from bench.suites.commands import (
+    registry_amendment,
+    registry_imported_amendment,
+    running_contracts,
+)
 from bootstrap.parts import registry_service
 from contracts_schema.replies import CommandAccepted
 from contracts_schema.subjects import CONTEXTS
@@ -21,7 +28,8 @@ HISTORY_EVENTS = 20_000  # a quick run's (a smaller one has no contract still ru
 CONCURRENCY = 4
 
 
-async def test_every_registry_amendment_the_suite_sends_is_accepted_on_the_cached_fold() -> None:
+async def _registry_on_history() -> tuple[Any, list[tuple[str, datetime]]]:
+    """The registry service over the generated history's contracts, in memory."""
     history = generate(2026, HISTORY_EVENTS)
     contracts = running_contracts(history)
     assert contracts, "the generated history has contracts still running"
@@ -43,6 +51,11 @@ async def test_every_registry_amendment_the_suite_sends_is_accepted_on_the_cache
         )
     service = registry_service(store, SystemClock())
     await service.start()
+    return service, contracts
+
+
+async def test_every_registry_amendment_the_suite_sends_is_accepted_on_the_cached_fold() -> None:
+    service, contracts = await _registry_on_history()
     refused = []
     for i in range(3 * len(contracts)):  # every contract, then twice more on its cached fold
         command = registry_amendment(contracts, CONCURRENCY, i % CONCURRENCY, i)
@@ -51,3 +64,20 @@ async def test_every_registry_amendment_the_suite_sends_is_accepted_on_the_cache
         if not isinstance(reply, CommandAccepted):
             refused.append((command.command_id, reply.code))
     assert refused == []
+
+
+async def test_the_suites_multi_event_command_is_accepted_with_two_events() -> None:
+    """The suite's multi-event route appends two events per command (an atomic batch), every
+    command accepted: a refusal would time the refusal, one event would time a plain append."""
+    service, contracts = await _registry_on_history()
+    refused, counts = [], set()
+    for i in range(2 * len(contracts)):
+        command = registry_imported_amendment(contracts, CONCURRENCY, i % CONCURRENCY, i)
+        meta = CommandMetadata(command.command_id, "bench", command.command_id)
+        reply = await service.execute(service.route("RecordImportedContractRelease"), command, meta)
+        if isinstance(reply, CommandAccepted):
+            counts.add(len(reply.events))
+        else:
+            refused.append((command.command_id, reply.code))
+    assert refused == []
+    assert counts == {2}

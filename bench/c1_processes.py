@@ -1,0 +1,92 @@
+"""`python -m bench.c1_processes`: why two registry processes answer one command at a time
+more slowly than one (issue 18; helper cmd11).
+
+With two processes a sender's commands go straight to the process owning the aggregate's
+partition (`eventstore.partitions`, `serving.send_command`: no extra hop), so commands on
+successive contracts alternate between the processes. Measured here, one command at a time,
+on the suite's running contracts (`bench.suites.commands`), with 1 and then 2 processes:
+every contract in turn (alternating between processes when there are two), and only the
+contracts of even partitions (with two processes: one process served, the other idle), and
+only the odd ones. Rounds alternate, p50 of each; if "even" and "odd" with two processes are
+as fast as with one and "all" is slower, the cost is the alternation itself (each process
+woken after the other ran), not a hop or a second process's background work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from nats.aio.client import Client as NATS
+
+from bench import infra
+from bench.history.generator import generate
+from bench.history.model import History
+from bench.loader import SIGNERS, load_history
+from bench.suites.commands import (
+    registry_amendment,
+    registry_processes,
+    running_contracts,
+    wait_served,
+)
+from contracts_schema.subjects import REGISTRY, command_partition
+from eventstore.service_app import server_url
+from eventstore.serving import send_command
+
+COMMANDS = int(os.environ.get("COMMANDS", "300"))  # per set and round
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+
+
+async def _p50(client: NATS, contracts: Sequence[tuple[str, datetime]], tag: str) -> float:
+    latencies = []
+    for i in range(COMMANDS):
+        command = registry_amendment(contracts, 1, 0, i)
+        command = command.model_copy(update={"command_id": f"{tag}-{i}"})
+        started = time.perf_counter()
+        reply = await send_command(client, REGISTRY, command, actor="bench")
+        latencies.append(time.perf_counter() - started)
+        if reply.status != "accepted":
+            raise RuntimeError(f"{command.command_id}: {reply}")
+    return statistics.median(latencies) * 1e3
+
+
+async def measure() -> None:
+    with infra.nats_server() as server:
+        async with infra.connected(server.url) as client:
+            history = generate(2026, 20_000)
+            commits = tuple(c for c in history.commits if c.aggregate_type == "contract")
+            await load_history(client, History(history.seed, commits), signers=SIGNERS)
+            contracts = running_contracts(history)
+            sets = {
+                "all": contracts,
+                "even": [c for c in contracts if command_partition(c[0]) % 2 == 0],
+                "odd": [c for c in contracts if command_partition(c[0]) % 2 == 1],
+            }
+            for processes in (1, 2):
+                with registry_processes(server_url(client), processes):
+                    await wait_served(client)
+                    await asyncio.sleep(5)  # the members' partitions settled (heartbeats)
+                    await _p50(client, contracts, f"warm-{processes}")  # every cache filled
+                    p50s: dict[str, list[float]] = {name: [] for name in sets}
+                    for r in range(ROUNDS):
+                        for name, chosen in sets.items():
+                            p50s[name].append(
+                                await _p50(client, chosen, f"p{processes}-{name}-{r}")
+                            )
+                    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+                    print(f"{processes} process(es), load {load}:")
+                    for name, values in p50s.items():
+                        each = ", ".join(f"{v:.2f}" for v in values)
+                        print(f"  {name:5} p50 median {statistics.median(values):.2f} ms ({each})")
+
+
+def main() -> None:
+    asyncio.run(measure())
+
+
+if __name__ == "__main__":
+    main()
