@@ -32,12 +32,14 @@ from audit.ocds.importer_map import (
     Unmappable,
     command_id,
     contract_id_of,
+    ident,
     map_release,
     tender_id_of,
 )
 from audit.ocds.importer_read import Item
 from audit.ocds.importer_recorded import RecordedReader
 from audit.ocds.packages import merger
+from audit.ocds.releases import OCID_PREFIX
 from audit.ocds.schemas import errors
 from contracts_schema.folds import FOLDS
 from contracts_schema.registry.import_commands import (
@@ -294,7 +296,11 @@ class _Process:
         # then each release validated in this process's turn, just before it is mapped: the
         # first processes' group goes while the later ones still wait for their turn,
         # instead of after every process in flight has validated every release.
-        await self._recorded()
+        own, _ = await asyncio.gather(self._own(), self._recorded())
+        if own is not None:
+            for item in self.items:
+                self._skip(Problem(f"{item.path}.ocid", own))
+            return
         pending = self.items
         first = True
         while pending:
@@ -321,6 +327,36 @@ class _Process:
             else:
                 self._skip(Problem(item.path, problem))
         return valid
+
+    async def _own(self) -> str | None:
+        """Why the process is this registry's own publication, or None. Its export names a
+        process of its own `<OCID_PREFIX>-<process id>` (a tender, a contract without a
+        tender, a call-off); imported back, such a release would record that process a
+        second time, as an imported twin under the same ocid (docs/ocds-import.md, "Our
+        own export"). A process is this registry's own when it was recorded here, not
+        imported (an imported one exports under its source ocid, whatever its id)."""
+        mine = f"{OCID_PREFIX}-"
+        if not self.ocid.startswith(mine):
+            return None
+        pid = self.ocid[len(mine) :]
+        if not pid or ident(pid) != pid:  # not an id this registry gives
+            return None
+        tender, contract, call_off = await asyncio.gather(
+            self.recorded.folded(FOLDS["registry", "tender"], pid),
+            self.recorded.folded(FOLDS["registry", "contract"], pid),
+            self.recorded.folded(FOLDS["enrolment", "call_off"], pid),
+        )
+        if tender.exists and tender.source_ocid is None:
+            what = f"tender {pid}"
+        elif contract.exists and contract.source_ocid is None:
+            what = f"contract {pid}"
+        elif call_off.exists:
+            what = f"call-off {pid}"
+        else:
+            return None
+        return (f"OWN_PUBLICATION: {self.ocid} is this registry's own publication of {what},"
+                f" recorded here already; imported, it would be a second process under the"
+                f" same ocid")  # fmt: skip
 
     async def _recorded(self) -> None:
         """What the registry recorded of this process before (a re-run starts there)."""
