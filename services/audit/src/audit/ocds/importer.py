@@ -60,10 +60,15 @@ Request = Callable[[str, bytes], Awaitable[bytes]]
 GROUP = 64  # processes per ImportReleaseGroup message (its events: one atomic append)
 CONCURRENCY = 2 * GROUP  # processes in flight: one group is mapped while one is stored
 # A group goes before it is full when fewer than PIPELINE groups are with the registry and
-# MIN_GROUP processes wait: the registry starts deciding while the importer maps the rest
-# (at the start, and whenever it has caught up), and groups grow to GROUP while it is busy.
+# MIN_GROUP processes wait (IDLE_GROUP when none is): the registry starts deciding while the
+# importer maps the rest (at the start, and whenever it has caught up), and groups grow to
+# GROUP while it is busy.
 MIN_GROUP = 16
 PIPELINE = 2
+# With no group at the registry it idles: a group goes as soon as IDLE_GROUP processes wait
+# (at the start the first 16 mappings were the registry's idle time; a small group costs it
+# a few reads and one append more, while it had nothing else to do).
+IDLE_GROUP = 4
 BATCH = 50  # releases per ImportProcessReleases message
 MAX_MESSAGE = 900_000  # bytes; NATS refuses messages over its max_payload (1 MB by default)
 # A group's reply names every command's events: about as large as the group itself, up to
@@ -538,7 +543,7 @@ class _Group:
             queue = self._queues.setdefault(actor, [])
         waiting = _Waiting(command, size, asyncio.get_running_loop().create_future())
         queue.append(waiting)
-        if len(queue) >= GROUP or (len(queue) >= MIN_GROUP and len(self._sending) < PIPELINE):
+        if len(queue) >= self._enough():
             self._send(actor)
         self._blocked += 1
         try:
@@ -563,8 +568,15 @@ class _Group:
         """A group answered: one waiting may go now (the registry has room)."""
         self._sending.discard(task)
         for actor, queue in list(self._queues.items()):
-            if len(queue) >= MIN_GROUP and len(self._sending) < PIPELINE:
+            if len(queue) >= self._enough():
                 self._send(actor)
+
+    def _enough(self) -> int:
+        """How many waiting processes make a group now: IDLE_GROUP when the registry has
+        none, MIN_GROUP when it has room for one more, else a full GROUP."""
+        if not self._sending:
+            return min(IDLE_GROUP, MIN_GROUP)
+        return MIN_GROUP if len(self._sending) < PIPELINE else GROUP
 
     async def _answer(self, actor: str, waiting: list[_Waiting]) -> None:
         try:
