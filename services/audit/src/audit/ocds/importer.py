@@ -575,8 +575,8 @@ class _Group:
         """How many waiting processes make a group now: IDLE_GROUP when the registry has
         none, MIN_GROUP when it has room for one more, else a full GROUP."""
         if not self._sending:
-            return min(IDLE_GROUP, MIN_GROUP)
-        return MIN_GROUP if len(self._sending) < PIPELINE else GROUP
+            return min(IDLE_GROUP, MIN_GROUP, GROUP)
+        return min(MIN_GROUP, GROUP) if len(self._sending) < PIPELINE else GROUP
 
     async def _answer(self, actor: str, waiting: list[_Waiting]) -> None:
         try:
