@@ -155,5 +155,25 @@ async def test_a_tenders_export_imported_into_the_same_registry_is_refused_as_it
     assert await exported(store) == before
 
 
+async def test_a_contract_without_a_tender_exported_and_imported_back_is_refused() -> None:
+    """A contract with no tender in the registry is its own process (`ocds-gtnl01-<id>`):
+    imported back into the same registry, it is refused as that contract's publication."""
+    store, clock, bus = await registry()
+    alone = Fact(SIGNED.event_type, {**SIGNED.payload, "contract_id": "INHERITED-1",
+                                      "kind": "contract", "tender_id": None}, SIGNED.occurred_at)  # fmt: skip
+    await record(store, clock, "contract/INHERITED-1", spaced([alone]))
+    now = datetime.now(UTC)
+    register = await Register.read(store, Horizon(now, now))
+    package = packages(register.export("INHERITED-1"), "INHERITED-1", now)["release_package"]
+    assert {r["ocid"] for r in package["releases"]} == {ocid("INHERITED-1")}
+    stored = await _count(store)
+    report = await import_items(read(json.dumps(package).encode(), "LNVT"), bus.request, store)
+    assert report.imported == 0
+    assert report.skipped
+    why = f"OWN_PUBLICATION: {ocid('INHERITED-1')} is this registry's own publication of"
+    assert all(p.reason.startswith(f"{why} contract INHERITED-1") for p in report.skipped)
+    assert await _count(store) == stored
+
+
 async def _count(store: InMemoryEventStore) -> int:
     return sum([len([e async for e in store.read_stream(c)]) for c in CONTEXTS.values()])
