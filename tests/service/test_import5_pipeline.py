@@ -66,6 +66,23 @@ async def test_a_group_goes_while_the_other_processes_are_still_mapped(
     assert [e async for e in store.read_stream(REGISTRY)] == before
 
 
+async def test_with_the_registry_idle_a_group_goes_at_idle_group_not_min_group(
+    store: InMemoryEventStore, bus: InProcessBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the start no group is with the registry: the first goes once IDLE_GROUP processes
+    are mapped, not MIN_GROUP (16: the registry idled through their mapping); the next ones
+    wait for MIN_GROUP while the registry is busy. The outcome is the same."""
+    monkeypatch.setattr(importer, "MIN_GROUP", 16)
+    monkeypatch.setattr(importer, "IDLE_GROUP", 4)
+    monkeypatch.setattr(importer, "GROUP", 64)
+    spy = Watching(bus, counting(monkeypatch))
+    report = await import_all(spy, store, package())
+    assert (report.imported, report.skipped) == (6 * 2 + 6, [])
+    assert len(spy.mapped) > 4  # more processes than the first group holds
+    assert spy.sizes[0][0] == 4
+    assert spy.at_send[0] <= 4 + 1
+
+
 async def test_the_group_message_carries_each_command_as_it_serialises(
     store: InMemoryEventStore, bus: InProcessBus, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,9 +3,10 @@
 The export publishes each call-off as its own process (its ocid), linked to the framework's
 process; its award names the framework lot it was called off under (`relatedLots`), a lot
 of the framework's tender, not of the call-off's own (which declares none). Imported into
-another registry, or the same, every release is recorded (none skipped) and each process
-re-exports with the compiled release of the input on every mapped field (as
-`test_ocds_round_trip.mapped` compares them).
+another registry, every release is recorded (none skipped) and each process re-exports with
+the compiled release of the input on every mapped field (as `test_ocds_round_trip.mapped`
+compares them). Imported into the same registry, every release is this registry's own
+publication and is refused as such (docs/ocds-import.md, "Our own export").
 """
 
 from __future__ import annotations
@@ -129,10 +130,50 @@ async def test_a_tenders_export_with_its_call_offs_round_trips_through_another_r
         assert _lots_of_one(mapped(_compiled(ours[the_ocid]))) == want
 
 
-async def test_a_tenders_export_with_its_call_offs_imports_into_the_same_registry_once() -> None:
+async def test_a_tenders_export_imported_into_the_same_registry_is_refused_as_its_own() -> None:
+    """Our own export imported back: every release refused as this registry's publication
+    (nothing stored), so the register still exports one process per ocid."""
     store, bus, data = await framework_with_call_offs()
-    report = await import_items(read(data, "LNVT"), bus.request, store)
-    assert report.skipped == []
-    assert report.imported == len(json.loads(data)["releases"])
-    again = await import_items(read(data, "LNVT"), bus.request, store)
-    assert (again.imported, again.duplicates, again.skipped) == (0, report.imported, [])
+    before = await exported(store)
+    stored = await _count(store)
+    for _ in range(2):  # a re-run is refused the same
+        report = await import_items(read(data, "LNVT"), bus.request, store)
+        assert (report.imported, report.duplicates, report.events) == (0, 0, 0)
+        releases = json.loads(data)["releases"]
+        assert len(report.skipped) == len(releases)
+        whose = {TENDER: "tender", "CO-1": "call-off", "CO-2": "call-off"}
+        for problem in report.skipped:
+            n = int(problem.path.split("[")[1].split("]")[0])
+            the_ocid = releases[n]["ocid"]
+            process = the_ocid.removeprefix(ocid(""))
+            assert problem.path.endswith(".ocid")
+            assert problem.reason.startswith(
+                f"OWN_PUBLICATION: {the_ocid} is this registry's own publication of"
+                f" {whose[process]} {process}"
+            )
+    assert await _count(store) == stored
+    assert await exported(store) == before
+
+
+async def test_a_contract_without_a_tender_exported_and_imported_back_is_refused() -> None:
+    """A contract with no tender in the registry is its own process (`ocds-gtnl01-<id>`):
+    imported back into the same registry, it is refused as that contract's publication."""
+    store, clock, bus = await registry()
+    alone = Fact(SIGNED.event_type, {**SIGNED.payload, "contract_id": "INHERITED-1",
+                                      "kind": "contract", "tender_id": None}, SIGNED.occurred_at)  # fmt: skip
+    await record(store, clock, "contract/INHERITED-1", spaced([alone]))
+    now = datetime.now(UTC)
+    register = await Register.read(store, Horizon(now, now))
+    package = packages(register.export("INHERITED-1"), "INHERITED-1", now)["release_package"]
+    assert {r["ocid"] for r in package["releases"]} == {ocid("INHERITED-1")}
+    stored = await _count(store)
+    report = await import_items(read(json.dumps(package).encode(), "LNVT"), bus.request, store)
+    assert report.imported == 0
+    assert report.skipped
+    why = f"OWN_PUBLICATION: {ocid('INHERITED-1')} is this registry's own publication of"
+    assert all(p.reason.startswith(f"{why} contract INHERITED-1") for p in report.skipped)
+    assert await _count(store) == stored
+
+
+async def _count(store: InMemoryEventStore) -> int:
+    return sum([len([e async for e in store.read_stream(c)]) for c in CONTEXTS.values()])

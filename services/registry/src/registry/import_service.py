@@ -262,19 +262,21 @@ class RegistryCommandService(CommandService):
 
     async def _recalled_together(self, batches: list[ImportProcessReleases]) -> _Recalled | None:
         """This context's processed-command records of the group's commands (each id, and
-        under its pre-uniqueness key), read together: one request instead of two per command.
-        The other contexts' records are still read per key, for a command not found here
-        (a service may only read them so: deploy/nats/accounts.conf). None when the record
-        cannot be read together: each command then looks up its own, as alone."""
+        under its pre-uniqueness key where the record may hold such keys, as `_recall` asks:
+        `processed.LegacyKeys`), read together: one request instead of one or two per
+        command. The other contexts' records are still read per key, for a command not
+        found here (a service may only read them so: deploy/nats/accounts.conf). None when
+        the record cannot be read together: each command then looks up its own, as alone."""
         ids = [c.command_id for b in batches for r in b.releases for c in (r.tender, *r.contracts)]
-        asked = [*ids, *(f"{self.context.name}.{i}" for i in ids)]
+        legacy = self._legacy.possible()
+        asked = [*ids, *(f"{self.context.name}.{i}" for i in ids)] if legacy else ids
         try:
             found = await _many(self._processed, asked)
         except Exception:
             return None
         # Written by this service a moment ago and not yet confirmed: as `_recall` answers.
         pending = {k: v for k in ids if (v := self._pending.get(k)) is not None}
-        return _Recalled({**found, **pending}, set(asked))
+        return _Recalled({**found, **pending}, set(asked), legacy)
 
     async def _elsewhere_together(
         self, batches: list[ImportProcessReleases]
@@ -552,17 +554,22 @@ class _Recalled:
 
     found: dict[str, bytes]
     asked: set[str]
+    legacy: bool = True  # the pre-uniqueness keys were asked too (they may exist)
 
     def own(self) -> tuple[dict[str, bytes], set[str]]:
         return self.found, self.asked
 
     def recall(self, context: str) -> Callable[[str], list[bytes | None] | None]:
-        """A command id's records here (the id, its pre-uniqueness key) in
-        `CommandService._recall`'s order; None if not read."""
+        """A command id's records here (the id; its pre-uniqueness key where the record may
+        hold one) in `CommandService._recall`'s order; None if not read."""
 
         def recalled(command_id: str) -> list[bytes | None] | None:
+            if command_id not in self.asked:
+                return None
+            if not self.legacy:  # none in the record (`LegacyKeys`): `_recall` asks none
+                return [self.found.get(command_id)]
             legacy = f"{context}.{command_id}"
-            if command_id not in self.asked or legacy not in self.asked:
+            if legacy not in self.asked:
                 return None
             return [self.found.get(command_id), self.found.get(legacy)]
 

@@ -32,12 +32,14 @@ from audit.ocds.importer_map import (
     Unmappable,
     command_id,
     contract_id_of,
+    ident,
     map_release,
     tender_id_of,
 )
 from audit.ocds.importer_read import Item
 from audit.ocds.importer_recorded import RecordedReader
 from audit.ocds.packages import merger
+from audit.ocds.releases import OCID_PREFIX
 from audit.ocds.schemas import errors
 from contracts_schema.folds import FOLDS
 from contracts_schema.registry.import_commands import (
@@ -58,10 +60,15 @@ Request = Callable[[str, bytes], Awaitable[bytes]]
 GROUP = 64  # processes per ImportReleaseGroup message (its events: one atomic append)
 CONCURRENCY = 2 * GROUP  # processes in flight: one group is mapped while one is stored
 # A group goes before it is full when fewer than PIPELINE groups are with the registry and
-# MIN_GROUP processes wait: the registry starts deciding while the importer maps the rest
-# (at the start, and whenever it has caught up), and groups grow to GROUP while it is busy.
+# MIN_GROUP processes wait (IDLE_GROUP when none is): the registry starts deciding while the
+# importer maps the rest (at the start, and whenever it has caught up), and groups grow to
+# GROUP while it is busy.
 MIN_GROUP = 16
 PIPELINE = 2
+# With no group at the registry it idles: a group goes as soon as IDLE_GROUP processes wait
+# (at the start the first 16 mappings were the registry's idle time; a small group costs it
+# a few reads and one append more, while it had nothing else to do).
+IDLE_GROUP = 4
 BATCH = 50  # releases per ImportProcessReleases message
 MAX_MESSAGE = 900_000  # bytes; NATS refuses messages over its max_payload (1 MB by default)
 # A group's reply names every command's events: about as large as the group itself, up to
@@ -294,7 +301,11 @@ class _Process:
         # then each release validated in this process's turn, just before it is mapped: the
         # first processes' group goes while the later ones still wait for their turn,
         # instead of after every process in flight has validated every release.
-        await self._recorded()
+        own, _ = await asyncio.gather(self._own(), self._recorded())
+        if own is not None:
+            for item in self.items:
+                self._skip(Problem(f"{item.path}.ocid", own))
+            return
         pending = self.items
         first = True
         while pending:
@@ -321,6 +332,36 @@ class _Process:
             else:
                 self._skip(Problem(item.path, problem))
         return valid
+
+    async def _own(self) -> str | None:
+        """Why the process is this registry's own publication, or None. Its export names a
+        process of its own `<OCID_PREFIX>-<process id>` (a tender, a contract without a
+        tender, a call-off); imported back, such a release would record that process a
+        second time, as an imported twin under the same ocid (docs/ocds-import.md, "Our
+        own export"). A process is this registry's own when it was recorded here, not
+        imported (an imported one exports under its source ocid, whatever its id)."""
+        mine = f"{OCID_PREFIX}-"
+        if not self.ocid.startswith(mine):
+            return None
+        pid = self.ocid[len(mine) :]
+        if not pid or ident(pid) != pid:  # not an id this registry gives
+            return None
+        tender, contract, call_off = await asyncio.gather(
+            self.recorded.folded(FOLDS["registry", "tender"], pid),
+            self.recorded.folded(FOLDS["registry", "contract"], pid),
+            self.recorded.folded(FOLDS["enrolment", "call_off"], pid),
+        )
+        if tender.exists and tender.source_ocid is None:
+            what = f"tender {pid}"
+        elif contract.exists and contract.source_ocid is None:
+            what = f"contract {pid}"
+        elif call_off.exists:
+            what = f"call-off {pid}"
+        else:
+            return None
+        return (f"OWN_PUBLICATION: {self.ocid} is this registry's own publication of {what},"
+                f" recorded here already; imported, it would be a second process under the"
+                f" same ocid")  # fmt: skip
 
     async def _recorded(self) -> None:
         """What the registry recorded of this process before (a re-run starts there)."""
@@ -502,7 +543,7 @@ class _Group:
             queue = self._queues.setdefault(actor, [])
         waiting = _Waiting(command, size, asyncio.get_running_loop().create_future())
         queue.append(waiting)
-        if len(queue) >= GROUP or (len(queue) >= MIN_GROUP and len(self._sending) < PIPELINE):
+        if len(queue) >= self._enough():
             self._send(actor)
         self._blocked += 1
         try:
@@ -527,8 +568,15 @@ class _Group:
         """A group answered: one waiting may go now (the registry has room)."""
         self._sending.discard(task)
         for actor, queue in list(self._queues.items()):
-            if len(queue) >= MIN_GROUP and len(self._sending) < PIPELINE:
+            if len(queue) >= self._enough():
                 self._send(actor)
+
+    def _enough(self) -> int:
+        """How many waiting processes make a group now: IDLE_GROUP when the registry has
+        none, MIN_GROUP when it has room for one more, else a full GROUP."""
+        if not self._sending:
+            return min(IDLE_GROUP, MIN_GROUP, GROUP)
+        return min(MIN_GROUP, GROUP) if len(self._sending) < PIPELINE else GROUP
 
     async def _answer(self, actor: str, waiting: list[_Waiting]) -> None:
         try:
