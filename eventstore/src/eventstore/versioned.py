@@ -5,7 +5,8 @@ A `VersionedProjection` names, per aggregate type it reads, the owner's fold and
 event, recorded on its aggregate's `Timeline` (pure), and the resulting row changes are
 written in bulk (one UPDATE and one INSERT statement per table, many rows each), in the
 runner's transaction with the checkpoint. Timelines stay in memory (bounded); after a
-restart or an eviction an aggregate's earlier events are loaded from the event store.
+restart or an eviction an aggregate's earlier events are loaded: from a read model of the
+same database that holds them all (the gateway's event log), else from the event store.
 
 Every event type of the projection's contexts is declared: read through a fold, or
 ignored on purpose (`ignored`); `undeclared()` lists the rest, and a test holds it empty.
@@ -27,14 +28,22 @@ from sqlalchemy.engine import Dialect
 from contracts_schema.base import DomainEvent
 from contracts_schema.calendar import start_of_dutch_day
 from contracts_schema.subjects import BoundedContext
-from contracts_schema.upcasting import decode_envelope
+from contracts_schema.upcasting import decode, decode_envelope
 from eventstore.bitemporal_sql import INTERVAL_COLUMNS, micros
 from eventstore.bulk import Statement, execute, plan
 from eventstore.projection import BatchProjection, Failure, Projection
 from eventstore.store import StoredEvent
 from eventstore.timeline import FOREVER, Changes, Image, Patch, Recorded, Timeline, replay
 
-History = Callable[[BoundedContext, str, str, int], Sequence[StoredEvent]]
+# An aggregate's earlier events, as its fold reads them: (context, aggregate type, id, the
+# stream sequence of the event being applied, that event's aggregate version).
+History = Callable[[BoundedContext, str, str, int, int], Sequence[Recorded[DomainEvent]]]
+# The same from a database the runner writes (`ProjectionRunner.local_history`): each event
+# with its stream sequence, or None when that database does not hold the whole history.
+LocalHistory = Callable[
+    [Connection, BoundedContext, str, str, int, int],
+    "list[tuple[int, Recorded[DomainEvent]]] | None",
+]
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,23 @@ def recorded(event: StoredEvent) -> Recorded[DomainEvent]:
         _TYPED_OLDER, _TYPED = _TYPED, {}
     _TYPED[key] = (envelope, value)
     return value
+
+
+def recorded_row(
+    event_type: str,
+    schema_version: int,
+    payload: dict[str, Any],
+    occurred_at: datetime,
+    recorded_at: datetime,
+    aggregate_version: int,
+) -> Recorded[DomainEvent]:
+    """`recorded` for an event kept as columns (a read model's copy of its envelope)."""
+    return Recorded(
+        decode(event_type, schema_version, payload),
+        _valid_micros(occurred_at),
+        micros(recorded_at),
+        aggregate_version,
+    )
 
 
 _TYPED: dict[int, tuple[object, Recorded[DomainEvent]]] = {}
@@ -166,7 +192,7 @@ class VersionedProjection(BatchProjection):
             self._timelines.move_to_end(key)
             return timeline
         initial = reading.initial(e.aggregate_id)
-        earlier: Sequence[StoredEvent] = ()
+        earlier: Sequence[Recorded[DomainEvent]] = ()
         if e.aggregate_version > 1:
             if self.history is None:  # never fold a later event on a made-up beginning
                 raise LookupError(
@@ -175,10 +201,12 @@ class VersionedProjection(BatchProjection):
                     "bind_history)"
                 )
             context = next(c for c in self.contexts if c.name == e.context)
-            earlier = self.history(context, e.aggregate_type, e.aggregate_id, event.seq)
+            earlier = self.history(
+                context, e.aggregate_type, e.aggregate_id, event.seq, e.aggregate_version
+            )
             self.history_loaded_at = time.time()
         timeline, _refused = replay(
-            initial, reading.evolve, reading.image, _decoded(earlier), reading.patch
+            initial, reading.evolve, reading.image, earlier, reading.patch
         )  # refused events were parked when they arrived
         self._timelines[key] = timeline
         self._cached_events += len(timeline.events)
@@ -190,7 +218,8 @@ class VersionedProjection(BatchProjection):
         return timeline
 
 
-def _decoded(events: Iterable[StoredEvent]) -> Iterable[Recorded[DomainEvent]]:
+def decoded(events: Iterable[StoredEvent]) -> Iterable[Recorded[DomainEvent]]:
+    """The events a fold can read (the rest were parked when they arrived)."""
     for event in events:
         try:
             yield recorded(event)

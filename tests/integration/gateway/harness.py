@@ -29,6 +29,7 @@ from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
 from gateway.live import LiveEvents
 from gateway.projections import ALL
+from gateway.projections.event_log_history import fold_histories_from_the_event_log
 from gateway.readmodels import ReadModels
 from gateway.settings import GatewaySettings
 
@@ -70,8 +71,9 @@ class Gateway:
     async def start(self) -> Gateway:
         for context in ("registry", "enrolment", "notifier"):
             await self.store.ensure_stream(CONTEXTS[context])
-        for projection in ALL:
-            runner = ProjectionRunner(self.source, self.engine, projection(), batch=100)
+        made = [ProjectionRunner(self.source, self.engine, p(), batch=100) for p in ALL]
+        fold_histories_from_the_event_log(made)  # as gateway.readside wires them
+        for runner in made:
             await runner.start()
             self.runners.append(runner)
         self.read = ReadModels(self.engine, self.runners)

@@ -26,6 +26,7 @@ from gateway.live import LiveEvents
 from gateway.privacy.identities import IdentityStore
 from gateway.privacy.retention import RetentionSweeper
 from gateway.projections import ALL
+from gateway.projections.event_log_history import fold_histories_from_the_event_log
 from gateway.readmodels import ReadModels
 from gateway.settings import GatewaySettings
 
@@ -77,11 +78,19 @@ async def start_projections(
 ) -> list[ProjectionRunner]:
     """A started runner of every read model the gateway reads (or of `projections`), into
     (or over) `engine`; the audit's history into `audit_engine` when given."""
+    made = [
+        runners(
+            nc,
+            audit_engine if audit_engine is not None and projection in AUDIT else engine,
+            projection(),
+            follow=follow,
+        )
+        for projection in projections
+    ]
+    fold_histories_from_the_event_log(made)
     started: list[ProjectionRunner] = []
     try:
-        for projection in projections:
-            into = audit_engine if audit_engine is not None and projection in AUDIT else engine
-            runner = runners(nc, into, projection(), follow=follow)
+        for runner in made:
             await runner.start()
             started.append(runner)
     except BaseException:

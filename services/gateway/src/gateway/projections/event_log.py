@@ -29,6 +29,9 @@ def _same(value: datetime) -> datetime:
 
 class EventLogProjection(BatchProjection):
     name = "event_log"
+    # v2: each event's schema version, so its payload can be read as its current model (a
+    # versioned read model's cold timeline folds its history from here: event_log_history).
+    version = 2
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT, NOTIFIER)
     reads_every_event = True
 
@@ -41,6 +44,7 @@ class EventLogProjection(BatchProjection):
             Column("seq", Integer, primary_key=True),
             Column("event_id", String(64), nullable=False, unique=True),
             Column("event_type", String(120), nullable=False, index=True),
+            Column("schema_version", Integer, nullable=False),
             Column("context", String(64), nullable=False),
             Column("aggregate_type", String(64), nullable=False),
             Column("aggregate_id", String(128), nullable=False),
@@ -92,6 +96,7 @@ class EventLogProjection(BatchProjection):
                     event.seq,
                     e.event_id,
                     e.event_type,
+                    e.schema_version,
                     e.context,
                     e.aggregate_type,
                     e.aggregate_id,
