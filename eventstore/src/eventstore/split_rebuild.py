@@ -176,6 +176,19 @@ async def build_groups(jobs: Sequence[GroupJob]) -> list[GroupBuilt]:
         )
 
 
+def partition(makers: Sequence[ProjectionMaker], groups: int) -> list[list[ProjectionMaker]]:
+    """The read models in at most `groups` groups of about equal `Projection.rebuild_cost`:
+    the costliest first, each into the group of least cost so far (none left empty)."""
+    costed = sorted(makers, key=lambda m: -m().rebuild_cost)
+    parts: list[list[ProjectionMaker]] = [[] for _ in range(min(groups, len(costed)))]
+    totals = [0] * len(parts)
+    for make in costed:
+        i = totals.index(min(totals))
+        parts[i].append(make)
+        totals[i] += make().rebuild_cost
+    return parts
+
+
 def tables_of(makers: Sequence[ProjectionMaker]) -> MetaData:
     metadata = MetaData()
     for make in makers:
