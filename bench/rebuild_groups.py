@@ -42,7 +42,7 @@ async def measure(events: int, seed: int, rounds: int, per_model: bool) -> None:
                     try:
                         split = await replay.rebuild_split(ctx, _url())
                     finally:
-                        replay.groups = original  # type: ignore[assignment]
+                        replay.groups = original
                     group = split.groups[0]
                     print(
                         json.dumps(
