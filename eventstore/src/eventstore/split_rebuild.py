@@ -5,8 +5,8 @@ streams (the applies: folds, timelines, rows), on one core. Here each group of r
 is built by its own process, which reads the streams itself (a read and decode is ~40 us an
 event: cheaper than shipping decoded events between processes) and checks what it applies
 as every reader does (`eventstore.trust`: hashes, signatures, duplicates), into a database
-nobody reads yet. On SQLite that is a fresh file per group with its journal in memory and no
-syncs (a crash leaves a scratch file to throw away, never a live one); `join` then copies the
+nobody reads yet. On SQLite that is a fresh file per group written without syncs (a crash
+leaves a scratch file to throw away, never a live one); `join` then copies the
 groups' tables into the target with `ATTACH` and `INSERT ... SELECT` (the copy runs in
 SQLite's C code, not row by row in Python). On PostgreSQL the groups write their own tables
 of the target database at once (row locks: no single writer to share).
@@ -90,16 +90,19 @@ class GroupBuilt:
 
 
 def scratch_engine(url: str) -> Engine:
-    """An engine on a rebuild target nobody reads yet. On SQLite: no syncs and the rollback
-    journal in memory (a savepoint that parks one event still rolls back; `journal_mode=OFF`
-    would make that undefined), and no WAL (nothing reads it while it is written)."""
+    """An engine on a rebuild target nobody reads yet. On SQLite: no syncs (a crash leaves a
+    scratch file that is thrown away). The journal stays WAL: the group's runners read the
+    file (their positions, an aggregate's parked events) while one of them holds a write
+    transaction, and in a rollback-journal mode such a read waits for the writer's commit
+    (a writer that spilled its cache holds the file exclusively) -- from the writer's own
+    thread: "database is locked". `journal_mode=OFF` would also make the savepoint that
+    parks one event unable to roll back."""
     engine = make_engine(url)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
         def _scratch(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=MEMORY")
             cursor.execute("PRAGMA synchronous=OFF")
             cursor.close()
 
