@@ -222,7 +222,9 @@ def join(target: Engine, sources: Mapping[str, Sequence[ProjectionMaker]]) -> in
 
 def attach(conn: Connection, paths: Sequence[str]) -> dict[str, str]:
     """Attach the SQLite files to `conn` (outside a transaction: SQLite refuses an ATTACH
-    inside one); path -> schema alias."""
+    inside one); path -> schema alias. A statement that names a table without a schema then
+    reaches an attached file's table of that name when the target has none: create the
+    target's tables first (`create_all` itself looks in the target only)."""
     raw = conn.connection.driver_connection
     assert raw is not None
     aliases = {}
@@ -254,10 +256,10 @@ def copy_group(
     read indexes and indexed once at the end. Returns the read-model rows copied."""
     from eventstore import projection_versions
 
-    bookkeeping.create_all(conn)
     metadata = tables_of(makers)
-    metadata.create_all(conn)
-    if fresh:
+    if fresh:  # (otherwise the caller created them before attaching: see `attach`)
+        bookkeeping.create_all(conn)
+        metadata.create_all(conn)
         drop(conn, read_indexes(metadata))
     copied = 0
     for table in metadata.sorted_tables:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 
 from audit.bluegreen import CATCH_UP_ROUNDS, LiveMovedOn, cut_over, heads
 from audit.rebuild import Cancelled, Rebuilt, live_checkpoints, rebuild
-from eventstore.projection import Projection, RunnerFactory, checkpoints, parked
+from eventstore.projection import Projection, RunnerFactory, bookkeeping, checkpoints, parked
 from eventstore.split_rebuild import (
     Connect,
     GroupJob,
@@ -131,6 +131,13 @@ def _cut_over_all(
                 projection = make()
                 cut_over(live, green, projection, rebuilt[projection.key])
         return
+    # Every table in the live database first: with the group files attached, a statement
+    # naming a table the live database lacks would reach the attached file's table of that
+    # name (SQLite looks in main, then in each attached database).
+    bookkeeping.create_all(live)
+    for built in rebuilt.values():
+        for table in built.tables:
+            table.create(live, checkfirst=True)
     with live.connect().execution_options(**WRITER) as conn:
         aliases = attach(conn, files)
         try:
@@ -145,8 +152,6 @@ def _cut_over_all(
                     if seq > rebuilt[key].positions.get(stream, 0):
                         raise LiveMovedOn(key)
                 for key, built in rebuilt.items():
-                    for table in built.tables:
-                        table.create(conn, checkfirst=True)
                     for table in reversed(built.tables):
                         conn.execute(table.delete())
                     conn.execute(parked.delete().where(parked.c.projection == key))

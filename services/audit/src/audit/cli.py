@@ -238,7 +238,8 @@ def rebuild_projections(
         async with open_store(settings) as store:
             with _progress() as bar:
                 if together:
-                    bar.add_task(f"rebuilding {', '.join(together)} in two processes", total=None)
+                    console.print(f"rebuilding in two processes: {', '.join(together)}")
+                    bar.add_task("rebuilding in two processes", total=None)
                     built_all = await blue_green_split(
                         store,
                         live,
