@@ -30,7 +30,7 @@ def _same(value: datetime) -> datetime:
 class EventLogProjection(BatchProjection):
     name = "event_log"
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT, NOTIFIER)
-    rebuild_cost: ClassVar[int] = 16  # apply CPU relative to the others (bench.rebuild_groups)
+    rebuild_cost: ClassVar[int] = 60  # apply CPU relative to the others (bench.rebuild_groups)
     reads_every_event = True
 
     def define(self, metadata: MetaData) -> None:
