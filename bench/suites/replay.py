@@ -115,7 +115,7 @@ def groups() -> tuple[tuple[Any, ...], ...]:
     parts = partition(ALL, 2)
     # The event log's group (a row per event and more: the most rows) builds in the target
     # itself on SQLite; the other is copied in.
-    parts.sort(key=lambda part: not any(kind.reads_every_event for kind in part))
+    parts.sort(key=lambda part: not any(make().reads_every_event for make in part))
     return tuple(tuple(part) for part in parts)
 
 
