@@ -20,7 +20,7 @@ from bench.context import BenchContext
 from bench.figures import Figure
 from bench.history.generator import generate
 from bench.loader import load_history
-from bench.suites.replay import raw_read_decode, rebuild
+from bench.suites.replay import raw_read_decode, rebuild_split
 
 MODE = "full-rebuild-sqlite"
 
@@ -44,10 +44,11 @@ async def run() -> tuple[dict[str, Any], list[Figure]]:
             ctx = BenchContext(FULL, server, client, svc, pg, history, loaded)
             raw_s = await raw_read_decode(client, loaded.last_seq)
             say(f"raw read+decode {raw_s:.1f} s")
-            seconds, parked = await rebuild(
-                ctx, f"sqlite:////tmp/bench-1m-{uuid.uuid4().hex[:8]}.db"
-            )
-            say(f"rebuild {seconds:.1f} s, {parked} parked")
+            # The product's rebuild: two processes, joined (`audit projections rebuild`).
+            split = await rebuild_split(ctx, f"sqlite:////tmp/bench-1m-{uuid.uuid4().hex[:8]}.db")
+            seconds, parked = split.seconds, split.parked
+            groups = ", ".join(f"{g.cpu_s:.0f} s CPU in {g.wall_s:.0f} s" for g in split.groups)
+            say(f"rebuild {seconds:.1f} s ({groups}; join {split.join_s:.1f} s), {parked} parked")
     n = loaded.events
     figures = [
         Figure(
@@ -60,8 +61,8 @@ async def run() -> tuple[dict[str, Any], list[Figure]]:
             higher_is_better=False,
             target="< 60 s; rate >= 0.5x raw",
             target_met=seconds < 60 and seconds <= 2 * raw_s,
-            note=f"{n / seconds:,.0f} events/s vs raw {n / raw_s:,.0f}/s"
-            + (f"; {parked} parked" if parked else ""),
+            note=f"{n / seconds:,.0f} events/s vs raw {n / raw_s:,.0f}/s; two processes"
+            f" ({groups}; join {split.join_s:.1f} s)" + (f"; {parked} parked" if parked else ""),
         )
     ]
     body = {

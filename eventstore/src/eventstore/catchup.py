@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,17 @@ def _delivered(msg: Msg) -> Delivered:
 # the runners meanwhile), its verifies beside the runners' applies (the C call releases the
 # GIL). One thread a stream read at once (a read-ahead each).
 _JUDGING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="catch-up-trust")
+
+
+def _judging_afresh() -> None:
+    """A forked process (a rebuild's group, `eventstore.split_rebuild`) has none of its
+    parent's threads: work handed to the inherited pool, whose threads it believes started,
+    would wait forever."""
+    global _JUDGING
+    _JUDGING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="catch-up-trust")
+
+
+os.register_at_fork(after_in_child=_judging_afresh)
 
 
 async def _judged(trust: Trust, stream: str, delivered: list[Delivered]) -> list[StoredEvent]:

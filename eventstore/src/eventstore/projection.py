@@ -108,6 +108,11 @@ class Projection(ABC):
     awaited: ClassVar[bool] = True
     # Event types of its contexts a read model gives no meaning, on purpose.
     ignored: ClassVar[frozenset[str]] = frozenset()
+    # The CPU a rebuild spends applying this read model's events, relative to the others
+    # (measured per read model: `bench.rebuild_groups --per-model`). A rebuild on several
+    # processes splits the read models into groups of about equal cost
+    # (`eventstore.split_rebuild.partition`).
+    rebuild_cost: ClassVar[int] = 1
 
     def handled(self) -> frozenset[str]:
         """Event types this read model gives a meaning (a fold or a typed handler reads them)."""

@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from audit.aggregates import load_envelopes
 from audit.bitemporal import horizon, parse_instant
 from audit.bluegreen import blue_green_rebuild
+from audit.bluegreen_split import blue_green_split
 from audit.checks import verify_all
 from audit.history import replay as replay_history
 from audit.integrity import set_aside_if_corrupt
@@ -50,6 +51,7 @@ from audit.wiring import (
 from eventstore.errors import EventStoreError
 from eventstore.settings import NatsSettings
 from eventstore.signing import trusted_keys
+from eventstore.split_rebuild import Connect
 from eventstore.sql import make_engine
 
 # Paragraphs as one line each: rich keeps a docstring's line breaks.
@@ -223,10 +225,32 @@ def rebuild_projections(
         chosen = sorted({*chosen, *in_file})
     live = _engine(settings.database_url)
 
+    # The gateway's read models (those of the default database), when more than one is
+    # rebuilt: in two processes at once, cut over together (`audit.bluegreen_split`).
+    together = [k for k in chosen if database_of(PROJECTIONS[k]) == DEFAULT_DATABASE]
+    if len(together) < 2:
+        together = []
+    connect = Connect(
+        tuple(settings.nats_url.split(",")), settings.nats_user, settings.nats_password
+    )
+
     async def go() -> None:
         async with open_store(settings) as store:
             with _progress() as bar:
-                for key in chosen:
+                if together:
+                    console.print(f"rebuilding in two processes: {', '.join(together)}")
+                    bar.add_task("rebuilding in two processes", total=None)
+                    built_all = await blue_green_split(
+                        store,
+                        live,
+                        [PROJECTIONS[k] for k in together],
+                        runners=runner_factory(),
+                        connect=connect,
+                    )
+                    for key in together:
+                        positions = built_all[PROJECTIONS[key]().key].positions
+                        console.print(f"{key}: cut over at {positions}")
+                for key in [k for k in chosen if k not in together]:
                     task = bar.add_task(f"rebuilding {key}", total=None)
 
                     def advance(n: int, t: TaskID = task) -> None:

@@ -27,6 +27,7 @@ class ContractsProjection(VersionedProjection):
     name = "contracts"
     version = 4  # v3: call-offs (ENROLMENT) are contracts too; v4: law findings
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
+    rebuild_cost: ClassVar[int] = 100  # apply CPU relative to the others (bench.rebuild_groups)
     # Programmes and tenders are TendersProjection's; organisations and windows are others'.
     ignored: ClassVar[frozenset[str]] = frozenset(
         m.event_type
