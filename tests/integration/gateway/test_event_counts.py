@@ -92,7 +92,7 @@ def horizons(streams: dict[str, list[StoredEvent]], cut: int) -> Iterator[tuple[
     known |= {k - 1 for k in known} | {(k // BUCKET) * BUCKET for k in known} | {KNOWN_NOW}
     chosen_valid = sorted(valid)[cut % 9 :: 9] or sorted(valid)
     for v in chosen_valid:
-        for k in sorted(known)[cut % 6 :: 6] + [KNOWN_NOW]:
+        for k in [*sorted(known)[cut % 6 :: 6], KNOWN_NOW]:
             yield v, k
 
 
