@@ -416,7 +416,7 @@ async def test_an_organisations_events_found_from_its_links(
 async def test_the_event_log_at_a_past_date_counted_from_its_horizon_index(
     read_model: str,
 ) -> None:
-    """What had happened by a date: the stored counts' cells before its week (a range of
+    """What had happened by a date: the stored counts' weeks before its own (a range of
     their primary key) and that week's events (a range of the log's (occurred_at,
     recorded_at) index), asof11; before, the count was the whole range of that index up to
     the date (grew with the history: 100k events 3.3x the 10k time)."""
@@ -426,7 +426,7 @@ async def test_the_event_log_at_a_past_date_counted_from_its_horizon_index(
         [
             "SCAN CONSTANT ROW",
             "SCALAR SUBQUERY 1",
-            f"SEARCH {COUNTS}_cells USING PRIMARY KEY (valid_bucket<?)",
+            f"SEARCH {COUNTS}_weeks USING PRIMARY KEY (valid_bucket<?)",
             "SCALAR SUBQUERY 2",
             f"SEARCH {EVENTS} USING COVERING INDEX {EVENTS}_horizon"
             " (occurred_at>? AND occurred_at<?)",

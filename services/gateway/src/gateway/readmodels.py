@@ -491,7 +491,7 @@ class ReadModels:
             self._parameters[HORIZON_VALID_AT], self._parameters[HORIZON_KNOWN_AT]
         )
         statement = self.statement(
-            ("event_count", log, counts.cells, counts.late, known_now),
+            ("event_count", log, counts.cells, counts.weeks, counts.late, known_now),
             lambda: _event_count(log, counts, known_now),
         )
         return statement, {**self._parameters, **parameters}
@@ -809,8 +809,10 @@ def _event_count(log: Table, counts: EventCountsProjection, known_now: bool) -> 
         .select_from(log)
         .where(log.c.occurred_at >= start_at, log.c.occurred_at <= valid_at)
     )
-    if known_now:
-        return select(number(whole) + number(strip))
+    if known_now:  # every event known: the weeks (the cells summed over the known weeks)
+        w = counts.weeks
+        weeks = select(func.coalesce(func.sum(w.c.n), 0)).where(w.c.valid_bucket < valid_bucket)
+        return select(number(weeks) + number(strip))
     known_at, known = _named(HORIZON_KNOWN_AT), _named("count_known")
     known_start_at, known_start = _named("count_known_start_at"), _named("count_known_start")
     whole = whole.where(c.c.known_bucket < known_bucket)
