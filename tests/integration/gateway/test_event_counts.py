@@ -150,3 +150,20 @@ def test_the_present_counts_the_log_itself() -> None:
         assert ReadModels(engine).event_count() is None
     finally:
         engine.dispose()
+
+
+def test_the_first_and_last_days_asked_are_counted(tmp_path: Path) -> None:
+    """0001-01-02's week starts in year 0 (no datetime): its strip starts at the first
+    instant there is (before: ValueError inside the request); 9999-12-30 counts everything."""
+    streams = history([(REGISTRY, "a", 3, 0), (ENROLMENT, "b", 40, -2)])
+    engine = build(f"sqlite:///{tmp_path / 'views.db'}", streams, 1)
+    first = micros(datetime(1, 1, 2, 23, 59, tzinfo=UTC))
+    last = micros(datetime(9999, 12, 30, 23, 59, 59, tzinfo=UTC))
+    try:
+        read = ReadModels(engine)
+        for known in (first, KNOWN_NOW):
+            assert asyncio.run(counts(read, first, known)) == (0, 0)
+        assert asyncio.run(counts(read, last, KNOWN_NOW)) == (2, 2)
+        assert asyncio.run(counts(read, last, last)) == (2, 2)
+    finally:
+        engine.dispose()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from sqlalchemy import (
@@ -214,6 +214,16 @@ class _Sql:
 _STATEMENTS: dict[tuple[str, str, int], _Sql] = {}
 
 
+EARLIEST = micros(datetime(1, 1, 1, tzinfo=UTC))
+
+
+def _start(cell: int) -> datetime | None:
+    """Where a cell starts, as an instant; the first representable one for the cell of
+    0001-01-02 (the earliest horizon asked: its week starts in year 0). Exact: nothing
+    happened or was recorded before it."""
+    return instant(max(cell * BUCKET, EARLIEST))
+
+
 def horizon_buckets(valid_at: datetime, known_at: datetime | None) -> dict[str, object]:
     """The count statement's own parameters for a horizon: D's cell and where it starts, and
     K's (None: known now, every event counted whenever it became known). In microseconds
@@ -223,7 +233,7 @@ def horizon_buckets(valid_at: datetime, known_at: datetime | None) -> dict[str, 
         "count_valid": valid,
         "count_valid_bucket": bucket(valid),
         "count_valid_start": bucket(valid) * BUCKET,
-        "count_valid_start_at": instant(bucket(valid) * BUCKET),
+        "count_valid_start_at": _start(bucket(valid)),
     }
     if known_at is not None:
         known = micros(known_at)
@@ -231,6 +241,6 @@ def horizon_buckets(valid_at: datetime, known_at: datetime | None) -> dict[str, 
             "count_known": known,
             "count_known_bucket": bucket(known),
             "count_known_start": bucket(known) * BUCKET,
-            "count_known_start_at": instant(bucket(known) * BUCKET),
+            "count_known_start_at": _start(bucket(known)),
         }
     return out
