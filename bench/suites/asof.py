@@ -69,6 +69,13 @@ EVENTS = """query E($asOf: Date, $filter: EventFilter) {
     totalCount edges { node { eventId eventType occurredAt } }
   }
 }"""
+# The log as it was known at a past instant: the count takes the known-time rule
+# (readmodels.known_by_horizon), asked of the stored counts at a past horizon (asof11).
+EVENTS_KNOWN = """query E($asOf: Date, $knownAt: DateTime) {
+  events(asOf: $asOf, knownAt: $knownAt, first: 20) {
+    totalCount edges { node { eventId eventType occurredAt } }
+  }
+}"""
 CONNECTIONS = 4  # latency, not throughput: a few requests in flight
 
 
@@ -165,6 +172,8 @@ def roots(data: Dataset, middle: str) -> dict[str, tuple[str, dict[str, Any], st
             middle,
         ),
         "events(asOf) totalCount + 20": (EVENTS, {}, middle),
+        # Known at the end of the middle day (its present: the same query with neither).
+        "events(asOf, knownAt) totalCount + 20": (EVENTS_KNOWN, {}, middle),
     }
 
 
@@ -205,7 +214,10 @@ def measure(data: Dataset, seconds: int) -> list[Figure]:
     figures = []
     try:
         for name, (query, variables, as_of) in roots(data, middle).items():
-            past_body = json.dumps({"query": query, "variables": {**variables, "asOf": as_of}})
+            asked = {**variables, "asOf": as_of}
+            if query is EVENTS_KNOWN:
+                asked["knownAt"] = f"{as_of}T23:59:59+00:00"
+            past_body = json.dumps({"query": query, "variables": asked})
             now_body = json.dumps({"query": query, "variables": variables})
             try:
                 past, past_answer = _measure(url, past_body, token, seconds)

@@ -45,11 +45,13 @@ from gateway.integrity import IntegrityCheck
 from gateway.projections import (
     ContractsProjection,
     EnrolmentProjection,
+    EventCountsProjection,
     EventLogProjection,
     OrganisationsProjection,
     TendersProjection,
 )
 from gateway.projections.common import UtcDateTime
+from gateway.projections.event_counts import horizon_buckets
 
 P = TypeVar("P", bound=Projection)
 S = TypeVar("S")
@@ -472,6 +474,28 @@ class ReadModels:
     def enrolment(self) -> EnrolmentProjection:
         return self._read(EnrolmentProjection)  # type: ignore[no-any-return]
 
+    def event_count(self) -> tuple[Executable, dict[str, Any]] | None:
+        """The whole event log's count at this request's past horizon, from the stored
+        counts (`projections.event_counts`): the statement and its parameters. None at the
+        present (the log's own count: the counts' runner may lag the log's by a batch, and
+        the present is not waited for) and without a horizon.
+
+        A past horizon is answered only after every read model reached the present
+        (`reach_present`), so the counts and the log hold the same events."""
+        if self.horizon is None or self.present:
+            return None
+        known_now = self.horizon[1] == KNOWN_NOW
+        log = self._current(EventLogProjection).events
+        counts = self._current(EventCountsProjection)
+        parameters = horizon_buckets(
+            self._parameters[HORIZON_VALID_AT], self._parameters[HORIZON_KNOWN_AT]
+        )
+        statement = self.statement(
+            ("event_count", log, counts.cells, counts.weeks, counts.late, known_now),
+            lambda: _event_count(log, counts, known_now),
+        )
+        return statement, {**self._parameters, **parameters}
+
     def statement(self, shape: tuple[Any, ...], build: Callable[[], S]) -> S:
         """The statement of this shape, built once and kept (LRU) for every request after.
 
@@ -758,6 +782,74 @@ class ReadModels:
                 f"the read models {', '.join(late)} have not yet applied every stored event"
                 f" (waited {timeout:g}s); retry shortly",
             )
+
+
+def _named(name: str) -> Any:
+    return bindparam(name)
+
+
+def _event_count(log: Table, counts: EventCountsProjection, known_now: bool) -> Executable:
+    """count(events happened by D and known by K) as the cells wholly before D's and K's
+    buckets plus the two edge strips counted exactly: those happened in D's bucket (by D,
+    known by K), and those happened before D's bucket that became known in K's bucket (by
+    K). The strips are read from the log's indexes by `recorded_at`, corrected by the few
+    events known later than recorded (`late`). Known now: every event is known, so the
+    cells before D's bucket and D's own strip."""
+    c, late = counts.cells, counts.late
+
+    def number(query: Any) -> Any:
+        return query.scalar_subquery()
+
+    valid_bucket, known_bucket = _named("count_valid_bucket"), _named("count_known_bucket")
+    start_at, start = _named("count_valid_start_at"), _named("count_valid_start")
+    valid_at, valid = _named(HORIZON_VALID_AT), _named("count_valid")
+    whole = select(func.coalesce(func.sum(c.c.n), 0)).where(c.c.valid_bucket < valid_bucket)
+    strip = (
+        select(func.count())
+        .select_from(log)
+        .where(log.c.occurred_at >= start_at, log.c.occurred_at <= valid_at)
+    )
+    if known_now:  # every event known: the weeks (the cells summed over the known weeks)
+        w = counts.weeks
+        weeks = select(func.coalesce(func.sum(w.c.n), 0)).where(w.c.valid_bucket < valid_bucket)
+        return select(number(weeks) + number(strip))
+    known_at, known = _named(HORIZON_KNOWN_AT), _named("count_known")
+    known_start_at, known_start = _named("count_known_start_at"), _named("count_known_start")
+    whole = whole.where(c.c.known_bucket < known_bucket)
+    # D's strip: happened in D's bucket by D, recorded by K; less those recorded by K but
+    # known only after it (an earlier version of their aggregate recorded after K).
+    strip = strip.where(log.c.recorded_at <= known_at)
+    strip_late = select(func.count()).where(
+        late.c.occurred_at >= start,
+        late.c.occurred_at <= valid,
+        late.c.recorded_at <= known,
+        late.c.known_from > known,
+    )
+    # K's strip: happened before D's bucket, became known in K's bucket by K: recorded
+    # there, less the late ones recorded there, plus the late ones known there.
+    edge = (
+        select(func.count())
+        .select_from(log)
+        .where(
+            log.c.recorded_at >= known_start_at,
+            log.c.recorded_at <= known_at,
+            log.c.occurred_at < start_at,
+        )
+    )
+    edge_recorded = select(func.count()).where(
+        late.c.recorded_at >= known_start, late.c.recorded_at <= known, late.c.occurred_at < start
+    )
+    edge_known = select(func.count()).where(
+        late.c.known_from >= known_start, late.c.known_from <= known, late.c.occurred_at < start
+    )
+    return select(
+        number(whole)
+        + number(strip)
+        - number(strip_late)
+        + number(edge)
+        - number(edge_recorded)
+        + number(edge_known)
+    )
 
 
 def _executables(built: Any) -> list[Any]:

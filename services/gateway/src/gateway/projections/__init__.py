@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from gateway.projections.contracts import ContractsProjection
 from gateway.projections.enrolment import EnrolmentProjection
+from gateway.projections.event_counts import EventCountsProjection  # asof11: the log's counts
 from gateway.projections.event_log import EventLogProjection
 from gateway.projections.organisations import OrganisationsProjection
 from gateway.projections.tenders import TendersProjection
@@ -17,12 +18,14 @@ ALL = (
     TendersProjection,
     ContractsProjection,
     EnrolmentProjection,
+    EventCountsProjection,  # asof11: the event log's count at a past horizon
 )
 
 __all__ = [
     "ALL",
     "ContractsProjection",
     "EnrolmentProjection",
+    "EventCountsProjection",
     "EventLogProjection",
     "OrganisationsProjection",
     "TendersProjection",

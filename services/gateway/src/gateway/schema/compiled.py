@@ -651,6 +651,7 @@ class Compiler:
             order: Sequence[tuple[Any, bool]],
             narrowed: tuple[Any, Sequence[str]] | None,
             parameters: dict[str, Any],
+            counted: tuple[Any, Mapping[str, Any]] | None = None,
         ) -> Any:
             total, rows, _, more = await page_rows(
                 context,
@@ -662,6 +663,7 @@ class Compiler:
                 parameters,
                 "none",  # the cursors the answer holds are written here (`_cursors`)
                 fill=False,  # narrowed: the plan reads only the columns it selected
+                counted=counted,
             )
             return write(total, rows, _cursors(order, rows, mode), more)
 
@@ -696,7 +698,7 @@ class Compiler:
     def _events(
         self, field: GraphQLField, details: FieldDetailsList, node: FieldNode
     ) -> Run | None:
-        from gateway.schema.events import EventFilter, event_log_query
+        from gateway.schema.events import EventFilter, event_log_query, stored_count
 
         found = self._connection(field, details)
         if found is None:
@@ -711,7 +713,8 @@ class Compiler:
             given = args.get("filter")
             f = None if given is None else EventFilter(**{names[k]: v for k, v in given.items()})
             query, order, parameters = event_log_query(context, f)
-            return await page(context, args, query, order, None, parameters)
+            counted = stored_count(context, f)
+            return await page(context, args, query, order, None, parameters, counted)
 
         return run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from json.encoder import encode_basestring_ascii as encode_text  # json.dumps's, for text
 from typing import Any, Generic, TypeVar
@@ -119,10 +119,11 @@ async def page(
     after: str | None,
     columns: tuple[FromClause, Sequence[str]] | None = None,
     parameters: dict[str, Any] | None = None,
+    counted: tuple[Any, Mapping[str, Any]] | None = None,
 ) -> Connection[T]:
     """A page of `query` as a Connection of `convert`ed rows (see `page_rows`)."""
     total, rows, cursors, more = await page_rows(
-        info.context, query, order, first, after, columns, parameters, "every"
+        info.context, query, order, first, after, columns, parameters, "every", counted=counted
     )
     edges = [Edge(cursor=cursor, node=convert(r)) for cursor, r in zip(cursors, rows, strict=True)]
     return Connection(
@@ -142,6 +143,7 @@ async def page_rows(
     parameters: dict[str, Any] | None = None,
     cursors: str = "every",
     fill: bool = True,
+    counted: tuple[Any, Mapping[str, Any]] | None = None,
 ) -> tuple[int, Sequence[Any], list[str], bool]:
     """(totalCount, the page's rows, their cursors, hasNextPage). `cursors`: "every" row's,
     only the "last" row's (a page whose edges are not asked for their cursors), or "none".
@@ -153,7 +155,10 @@ async def page_rows(
 
     `parameters`: the values of the query's bound parameters when the query is one kept by
     shape (`ReadModels.statement`); the page's statements are then kept too. Without them
-    the query is taken as built for this request alone."""
+    the query is taken as built for this request alone.
+
+    `counted`: a statement (and its parameters) giving the query's count from stored
+    counts, asked instead of counting the rows (asof11: the event log at a past horizon)."""
     cap = context.settings.max_page_size
     size = cap if first is None else first
     if size < 0 or size > cap:
@@ -192,7 +197,8 @@ async def page_rows(
         )
         count, rows_query, absent = read.statement(shape, build)
     # Asked together: one round trip (and one snapshot) for the count and the page.
-    total, rows = await asyncio.gather(read.scalar(count, given), read.rows(rows_query, given))
+    counting = read.scalar(*counted) if counted is not None else read.scalar(count, given)
+    total, rows = await asyncio.gather(counting, read.rows(rows_query, given))
     whole = absent and fill  # the columns not read, as None (for a whole-row `convert`)
     found: Sequence[Any] = [{**absent, **r} for r in rows[:size]] if whole else rows[:size]
     chosen = found if cursors == "every" else found[-1:] if cursors == "last" else ()
