@@ -174,6 +174,10 @@ _CATALOGUE: tuple[Refusal, ...] = (
     Refusal("CALL_OFF_NOT_TRANSFERABLE", "A call-off stays with the participant that"
             " concluded it; the framework's contracting authority changes by transferring the"
             " framework.", CALL_OFF_PARTIES, "TransferContract naming a call-off's id."),
+    Refusal("CALL_OFF_NOT_CHANGEABLE", "A call-off is recorded by its participant with"
+            " awardCallOff and keeps the term it was awarded with; the registry amends,"
+            " extends and terminates only the contracts signed through it.", CALL_OFF_PARTIES,
+            "AmendContract, ExtendContract or TerminateContract naming a call-off's id."),
     Refusal("CONTRACT_ENDED", "An expired or terminated contract does not change.",
             "Dir. art. 72; Aw 2012 art. 2.163a", "Amending a contract terminated last year."),
     Refusal("CONTRACT_NOT_YET_ENDED", "A contract expires only after its last day.", SYSTEM,

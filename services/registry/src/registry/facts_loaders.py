@@ -119,11 +119,13 @@ def call_off_of_id_loader(
     one (read only for transfers, which are few: the refusal names what the id is)."""
 
     async def load(command: TransferContract) -> CallOffOfId | None:
-        call_off = await load_folded(store, CALL_OFF, command.contract_id)
-        if not call_off.exists:
-            return None
-        return CallOffOfId(
-            command.contract_id, call_off.framework_contract_id, call_off.participant_code
-        )
+        return await call_off_of_id(store, command.contract_id)
 
     return load
+
+
+async def call_off_of_id(store: EventStorePort, contract_id: str) -> CallOffOfId | None:
+    call_off = await load_folded(store, CALL_OFF, contract_id)
+    if not call_off.exists:
+        return None
+    return CallOffOfId(contract_id, call_off.framework_contract_id, call_off.participant_code)
