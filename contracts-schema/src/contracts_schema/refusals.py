@@ -118,6 +118,10 @@ _CATALOGUE: tuple[Refusal, ...] = (
             " planning."),
     Refusal("SELF_SUCCESSION", "A programme is succeeded by another programme.", SYSTEM,
             "OT2010 named as its own successor."),
+    Refusal("SUCCESSOR_PROGRAMME_NOT_FOUND", "A successor link names a programme already"
+            " planned.", SYSTEM, "LinkSuccessorProgramme OT2010 -> 'OT2O17' (a typo)."),
+    Refusal("SUCCESSOR_TENDER_NOT_FOUND", "A successor link names a tender already planned.",
+            SYSTEM, "LinkSuccessorTender naming a tender id never planned."),
     Refusal("SUCCESSOR_ALREADY_LINKED", "A succession is recorded once.", SYSTEM,
             "OT2010 -> OT2017 linked twice."),
     Refusal("TENDER_ALREADY_PLANNED", "A tender id names one tender.", SYSTEM,

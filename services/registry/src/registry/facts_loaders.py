@@ -15,6 +15,8 @@ from dataclasses import replace
 from contracts_schema.enrolment.state import CallOffState, EnrolmentWindowState
 from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.registry.commands import (
+    LinkSuccessorProgramme,
+    LinkSuccessorTender,
     PlanTender,
     PublishTender,
     RecordImportedContractRelease,
@@ -29,6 +31,7 @@ from eventstore.ports import EventStorePort
 from registry.domain.facts import (
     CallOffOfId,
     FrozenParticipantList,
+    KnownSuccessor,
     NamedProgramme,
     SigningFacts,
 )
@@ -66,6 +69,26 @@ def programme_loader(
             return None
         programme = await load_folded(store, PROGRAMME, command.programme_id)
         return NamedProgramme(command.programme_id, programme.exists)
+
+    return load
+
+
+def successor_programme_loader(
+    store: EventStorePort,
+) -> Callable[[LinkSuccessorProgramme], Awaitable[KnownSuccessor]]:
+    async def load(command: LinkSuccessorProgramme) -> KnownSuccessor:
+        successor = await load_folded(store, PROGRAMME, command.successor_programme_id)
+        return KnownSuccessor(command.successor_programme_id, successor.exists)
+
+    return load
+
+
+def successor_tender_loader(
+    store: EventStorePort,
+) -> Callable[[LinkSuccessorTender], Awaitable[KnownSuccessor]]:
+    async def load(command: LinkSuccessorTender) -> KnownSuccessor:
+        successor = await load_folded(store, TENDER, command.successor_tender_id)
+        return KnownSuccessor(command.successor_tender_id, successor.exists)
 
     return load
 
