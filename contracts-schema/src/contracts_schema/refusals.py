@@ -202,6 +202,10 @@ _CATALOGUE: tuple[Refusal, ...] = (
             " awardCallOff, which applies all call-off rules; signContract does not sign"
             " call-offs.", CALL_OFF_PARTIES, "signContract(kind: call_off) by a municipality"
             " that never enrolled."),
+    Refusal("CONTRACTING_AUTHORITY_UNIDENTIFIED", "Organisations are identified by a stable"
+            " code (KvK, OIN, CBS code); a finding on imported data only: the release is"
+            " recorded with a code derived from the published name.", SYSTEM, "An OCDS"
+            " release whose buyer has a name and no identifier."),
     Refusal("IMPORT_NOT_APPLICABLE", "Imported facts (RecordImported...Release) must be"
             " registry events of the aggregate they are sent to, and apply to its history"
             " as recorded.", SYSTEM, "An imported award for a lot the tender does not have."),
