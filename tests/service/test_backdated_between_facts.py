@@ -383,6 +383,10 @@ async def test_a_programme_planning_dated_too_late_is_moved_earlier(
         )  # fmt: skip
 
     await bus.accept(programme(at(2020, 3, 10)))
+    successor = programme(at(2020, 3, 10)).model_copy(
+        update={"command_id": "p-gt2", "programme_id": "gt2"}
+    )
+    await bus.accept(successor)
     link = cmd.LinkSuccessorProgramme(
         command_id="l", programme_id="gt", successor_programme_id="gt2", occurred_at=at(2020, 3, 1)
     )

@@ -85,6 +85,10 @@ async def test_a_malformed_package_imports_the_valid_releases_and_names_each_bad
     unknown_party["parties"][0]["id"] = unknown_party["buyer"]["id"] = "somebody"
     del unknown_party["parties"][0]["identifier"]
     unknown_party["tender"]["procuringEntity"]["id"] = "somebody"
+    # Nameless too: a buyer with a name only is recorded by it, with a finding (correct11).
+    for nameless in (unknown_party["parties"][0], unknown_party["buyer"]):
+        nameless.pop("name", None)
+    unknown_party["tender"]["procuringEntity"].pop("name", None)
     package["releases"] = [good, no_ocid, bad_code, unknown_party]
     lines = [json.dumps(package), "{not json", json.dumps({"hello": 1})]
     report = await run(store, bus, "\n".join(lines).encode())

@@ -173,6 +173,7 @@ async def test_every_tender_fact_of_the_fold_reads_through_graphql(
             command_id="cancel-data", tender_id=tid, lot_id="data", reason="no valid bids",
             occurred_at=on(date(2019, 9, 25)),
         ),
+        plan("gt-connect-2"),  # a successor is planned before it is linked
         cmd.LinkSuccessorTender(
             command_id="next", tender_id=tid, successor_tender_id="gt-connect-2",
             occurred_at=on(date(2019, 10, 1)),

@@ -422,7 +422,23 @@ def histories(draw: st.DrawFn, namespace: int | None = None) -> list[Command]:
     if size + PAST_MERGER <= MAX_SIZE and h.maybe(40):
         late = [*late, *_past_merger(h, valid_on(setup[0]))]
     stories = [late, *(story for _, story in tenders)]
-    return setup + h.interleave(stories)
+    return setup + _links_after_successors(h.interleave(stories))
+
+
+def _links_after_successors(commands: list[Command]) -> list[Command]:
+    """A successor link names a planned tender (SUCCESSOR_TENDER_NOT_FOUND): a link drawn
+    before its successor's planning moves to just after it (it is its story's last command,
+    so its own story keeps its order)."""
+    out = list(commands)
+    for link in [c for c in commands if isinstance(c, rg.LinkSuccessorTender)]:
+        planned = next(
+            i for i, c in enumerate(out)
+            if isinstance(c, rg.PlanTender) and c.tender_id == link.successor_tender_id
+        )  # fmt: skip
+        at = out.index(link)
+        if at < planned:
+            out.insert(planned, out.pop(at))  # after the pop, `planned` is one past it
+    return out
 
 
 def _setup(h: _Builder) -> tuple[list[Command], _Orgs, list[str], list[Command]]:

@@ -118,6 +118,10 @@ _CATALOGUE: tuple[Refusal, ...] = (
             " planning."),
     Refusal("SELF_SUCCESSION", "A programme is succeeded by another programme.", SYSTEM,
             "OT2010 named as its own successor."),
+    Refusal("SUCCESSOR_PROGRAMME_NOT_FOUND", "A successor link names a programme already"
+            " planned.", SYSTEM, "LinkSuccessorProgramme OT2010 -> 'OT2O17' (a typo)."),
+    Refusal("SUCCESSOR_TENDER_NOT_FOUND", "A successor link names a tender already planned.",
+            SYSTEM, "LinkSuccessorTender naming a tender id never planned."),
     Refusal("SUCCESSOR_ALREADY_LINKED", "A succession is recorded once.", SYSTEM,
             "OT2010 -> OT2017 linked twice."),
     Refusal("TENDER_ALREADY_PLANNED", "A tender id names one tender.", SYSTEM,
@@ -174,6 +178,10 @@ _CATALOGUE: tuple[Refusal, ...] = (
     Refusal("CALL_OFF_NOT_TRANSFERABLE", "A call-off stays with the participant that"
             " concluded it; the framework's contracting authority changes by transferring the"
             " framework.", CALL_OFF_PARTIES, "TransferContract naming a call-off's id."),
+    Refusal("CALL_OFF_NOT_CHANGEABLE", "A call-off is recorded by its participant with"
+            " awardCallOff and keeps the term it was awarded with; the registry amends,"
+            " extends and terminates only the contracts signed through it.", CALL_OFF_PARTIES,
+            "AmendContract, ExtendContract or TerminateContract naming a call-off's id."),
     Refusal("CONTRACT_ENDED", "An expired or terminated contract does not change.",
             "Dir. art. 72; Aw 2012 art. 2.163a", "Amending a contract terminated last year."),
     Refusal("CONTRACT_NOT_YET_ENDED", "A contract expires only after its last day.", SYSTEM,
@@ -194,6 +202,10 @@ _CATALOGUE: tuple[Refusal, ...] = (
             " awardCallOff, which applies all call-off rules; signContract does not sign"
             " call-offs.", CALL_OFF_PARTIES, "signContract(kind: call_off) by a municipality"
             " that never enrolled."),
+    Refusal("CONTRACTING_AUTHORITY_UNIDENTIFIED", "Organisations are identified by a stable"
+            " code (KvK, OIN, CBS code); a finding on imported data only: the release is"
+            " recorded with a code derived from the published name.", SYSTEM, "An OCDS"
+            " release whose buyer has a name and no identifier."),
     Refusal("IMPORT_NOT_APPLICABLE", "Imported facts (RecordImported...Release) must be"
             " registry events of the aggregate they are sent to, and apply to its history"
             " as recorded.", SYSTEM, "An imported award for a lot the tender does not have."),

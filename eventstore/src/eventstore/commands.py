@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,7 +27,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import ValidationError
 
 from contracts_schema.base import Command, DomainEvent
-from contracts_schema.calendar import dutch_day
+from contracts_schema.calendar import dutch_day, dutch_midnight
 from contracts_schema.errors import RuleViolation
 from contracts_schema.replies import (
     AppendedEvent,
@@ -507,10 +508,19 @@ class CommandService:
         latest = self._clock.now() + self._future_tolerance
         if command.occurred_at <= latest:
             return None
+        # Named as the caller sent it (correct11): a deprecated day field (enrolled_on) sets
+        # occurred_at to that day's Dutch start, which is all a request on the wire shows of
+        # it (both fields travel filled); GraphQL callers write either in camelCase.
+        field, sent = "occurred_at", command.occurred_at.isoformat()
+        day_field = command.valid_day_field
+        day = getattr(command, day_field) if day_field else None
+        if day_field and day is not None and command.occurred_at == dutch_midnight(day):
+            field, sent = day_field, day.isoformat()
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), field)
         return CommandRejected(
             command_id=command.command_id,
             code="VALID_TIME_IN_FUTURE",
-            message=f"occurred_at {command.occurred_at.isoformat()} lies in the future"
+            message=f"{field} ({camel} in GraphQL) {sent} lies in the future"
             f" (more than {_minutes(self._future_tolerance)} after now,"
             f" {self._clock.now().isoformat()}); record a fact once it has happened",
         )

@@ -186,6 +186,17 @@ async def test_ot2010_vast_provisionally_to_kpn_reconsidered_definitively_to_tel
             }
         )
     )
+    # OT2017's concept strategy document (19 April 2016): planned, then linked as successor.
+    await c.accept(
+        cmd.PlanProgramme(
+            command_id="ot2017",
+            programme_id="OT2017",
+            name="Overheidstelefonie 2017",
+            coordinator=KING,
+            predecessor_programme_id="OT2010",
+            occurred_at=on(date(2016, 4, 19)),
+        )
+    )
     await c.accept(
         cmd.LinkSuccessorProgramme(
             command_id="ot2010-next",

@@ -6,6 +6,7 @@ from datetime import date
 
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
+from registry.domain.facts import KnownSuccessor
 from tests.unit.registry.data import KING
 from tests.unit.registry.gwt import PROGRAMME, given, on
 
@@ -55,7 +56,8 @@ def test_link_successor_programme() -> None:
             programme_id="OT2010",
             successor_programme_id="OT2017",
             occurred_at=on(date(2016, 4, 19)),
-        )
+        ),
+        facts=KnownSuccessor("OT2017", exists=True),
     )
     assert events == [
         ev.SuccessorProgrammeLinked(
@@ -75,3 +77,6 @@ def test_successor_link_rules() -> None:
     given(PROGRAMME, OT2010, linked).then_rejects(link, "SUCCESSOR_ALREADY_LINKED")
     itself = link.model_copy(update={"successor_programme_id": "OT2010"})
     given(PROGRAMME, OT2010).then_rejects(itself, "SELF_SUCCESSION")
+    # A successor id that names no planned programme (a typo: OT2O17) links nothing.
+    unknown = KnownSuccessor("OT2017", exists=False)
+    given(PROGRAMME, OT2010).then_rejects(link, "SUCCESSOR_PROGRAMME_NOT_FOUND", facts=unknown)

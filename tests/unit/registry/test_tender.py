@@ -10,7 +10,7 @@ from contracts_schema.base import Command
 from contracts_schema.registry import commands as cmd
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.values import Lot
-from registry.domain.facts import FrozenParticipantList, NamedProgramme
+from registry.domain.facts import FrozenParticipantList, KnownSuccessor, NamedProgramme
 from tests.unit.registry.data import KING, PUBLISHED_ON, T, planned, published
 from tests.unit.registry.gwt import TENDER, given, on
 
@@ -209,10 +209,13 @@ def test_link_successor_tender() -> None:
     linked = ev.SuccessorTenderLinked(
         tender_id=T, successor_tender_id="OT2017", linked_on=date(2016, 4, 19)
     )
-    assert given(TENDER, planned()).when(command) == [linked]
+    known = KnownSuccessor("OT2017", exists=True)
+    assert given(TENDER, planned()).when(command, facts=known) == [linked]
     given(TENDER, planned(), linked).then_rejects(command, "SUCCESSOR_ALREADY_LINKED")
     itself = command.model_copy(update={"successor_tender_id": T})
     given(TENDER, planned()).then_rejects(itself, "SELF_SUCCESSION")
+    unknown = KnownSuccessor("OT2017", exists=False)
+    given(TENDER, planned()).then_rejects(command, "SUCCESSOR_TENDER_NOT_FOUND", facts=unknown)
 
 
 @pytest.mark.parametrize(

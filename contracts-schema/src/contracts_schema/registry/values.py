@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -16,6 +17,18 @@ from contracts_schema.references import NAMES_ORGANISATION
 ORGANISATION_CODE_PATTERN = (
     r"^(GM\d{4}|KVK-\d{8}|OIN-\d{20}|([A-MO-Z][A-Z]|N[A-KM-Z])-[A-Z0-9]{2,10}-[A-Za-z0-9]{1,24})$"
 )
+
+# A contracting authority published (in imported OCDS data) by its name alone: recorded under
+# a code derived from the name ("XX" is no country: org-id.guide assigns it to nobody), with
+# a finding (CONTRACTING_AUTHORITY_UNIDENTIFIED) instead of refusing the whole release.
+NAMED_ONLY_PREFIX = "XX-NAMED-"
+
+
+def named_only_code(name: str) -> str:
+    """The same code for the same name, spaces and case aside."""
+    normal = " ".join(name.split()).casefold()
+    return NAMED_ONLY_PREFIX + hashlib.sha256(normal.encode()).hexdigest()[:24]
+
 
 OrganisationCode = Annotated[
     str,

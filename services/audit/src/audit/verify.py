@@ -4,8 +4,9 @@ What can go wrong and how it shows: an edited event no longer matches its hash (
 a deleted event leaves a hole in the stream's sequence (`deleted`) and in its aggregate's
 versions and links (`gap`, `broken-link`); a forged event re-sealed with a fresh hash breaks
 the link of its successor; a copy republished on the stream repeats a version (`reordered`);
-an event filed under another aggregate's subject (`misfiled`); bytes that no longer decode
-(`undecodable`).
+an event stored on another subject than its own (`misplaced`: a copy, named with the sequence
+of its original and left out of that original's chain, or an event found nowhere else); bytes
+that no longer decode (`undecodable`).
 
 Who appended it: every event after the stream's first signed one must carry a signature by a
 trusted key of its context (`unsigned`, `untrusted-signer`, `bad-signature`), so an event
@@ -112,6 +113,7 @@ async def verify_stream(
     events = await _read_all(store, context, report)
     expected = 1
     groups: dict[tuple[str, str], list[StoredEvent]] = {}
+    placed = {e.envelope.event_id: e.seq for e in events if _own_subject(context, e)}
     for event in events:
         report.events += 1
         if progress:
@@ -122,16 +124,14 @@ async def verify_stream(
             report.problems.append(_hole(context, expected, event.seq - 1))
         expected = event.seq + 1
         e = event.envelope
-        try:
-            where = parse_event_subject(event.subject)
-        except ValueError:
-            where = ("", "", "", "")
-        if where != (context.name, e.aggregate_type, e.aggregate_id, e.event_type) or (
-            e.context != context.name
-        ):
-            report.problems.append(
-                Problem(_at(event), "misfiled", f"stored under subject {event.subject}", e.event_id)
-            )
+        if not _own_subject(context, event):
+            original = placed.get(e.event_id)
+            report.problems.append(_misplaced(context, event, original))
+            if original is not None:
+                # A copy (e.g. onto another aggregate's subject, which the signature does not
+                # cover): named as what it is, not as a repeated version in its original's
+                # chain, which the original alone still forms.
+                continue
         groups.setdefault((e.aggregate_type, e.aggregate_id), []).append(event)
     while expected in report.undecodable:
         expected += 1
@@ -261,6 +261,34 @@ def _check_checkpoints(
             )
         elif report.legacy_sealed_by is None and checkpoint.seq >= legacy_end:
             report.legacy_sealed_by = checkpoint.seq
+
+
+def _own_subject(context: BoundedContext, event: StoredEvent) -> bool:
+    e = event.envelope
+    try:
+        where = parse_event_subject(event.subject)
+    except ValueError:
+        return False
+    own = (context.name, e.aggregate_type, e.aggregate_id, e.event_type)
+    return where == own and e.context == context.name
+
+
+def _misplaced(context: BoundedContext, event: StoredEvent, original: int | None) -> Problem:
+    e = event.envelope
+    context_of_event = BoundedContext(e.context, "")
+    own = context_of_event.event_subject(e.aggregate_type, e.aggregate_id, e.event_type)
+    what = (
+        f"a copy of the event at seq {original}"
+        if original is not None
+        else "an event found nowhere else"
+    )
+    return Problem(
+        f"{context.stream} seq {event.seq} on subject {event.subject}",
+        "misplaced",
+        f"{what} ({e.aggregate_type}/{e.aggregate_id} v{e.aggregate_version} {e.event_type}),"
+        f" stored off its own subject {own}; readers refuse it there (eventstore.trust)",
+        e.event_id,
+    )
 
 
 def _retired(keys: Mapping[str, int | None], signer: str, seq: int) -> bool:

@@ -15,6 +15,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.settings import GatewaySettings
 
 ORG_CODE = re.compile(r"GM\d{4}|KVK-\d{8}|OIN-\d{20}")  # fullmatch: `$` lets "\n" through
+# OpenID Connect Core 1.0 §2: a `sub` "MUST NOT exceed 255 ASCII characters". A longer one is
+# refused with the token, not met later by the identity store's column (PostgreSQL refused
+# the insert and the mutation answered "Unexpected error"; SQLite stored anything).
+SUBJECT_MAX_LENGTH = 255
 
 
 class Role(Enum):
@@ -120,6 +124,13 @@ def _verify(token: str, key: str, settings: GatewaySettings) -> Principal:
         raise AuthenticationFailed("the bearer token has expired") from exc
     except jwt.InvalidTokenError as exc:
         raise AuthenticationFailed(f"invalid bearer token: {exc}") from exc
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not 0 < len(subject) <= SUBJECT_MAX_LENGTH:
+        given = f"{len(subject)} characters" if isinstance(subject, str) else "not a string"
+        raise AuthenticationFailed(
+            f"the bearer token's `sub` must be a string of 1 to {SUBJECT_MAX_LENGTH}"
+            f" characters (OpenID Connect); this one is {given}"
+        )
     exp = claims["exp"]
     if isinstance(exp, bool) or not isinstance(exp, int | float):
         raise AuthenticationFailed("the bearer token's `exp` must be a number (epoch seconds)")
@@ -135,7 +146,7 @@ def _verify(token: str, key: str, settings: GatewaySettings) -> Principal:
     ):
         raise AuthenticationFailed("a participant token must carry its organisation code in `org`")
     own = organisation if role is Role.PARTICIPANT else None
-    return Principal(role, str(claims["sub"]), own, float(exp))
+    return Principal(role, subject, own, float(exp))
 
 
 def issue_token(

@@ -63,6 +63,21 @@ class GatewaySettings(BaseSettings):
     max_subscriptions_per_client: int = Field(
         default=10, ge=1, description="Live subscriptions one signed-in subject may hold."
     )
+    # Per signed-in subject (gateway.command_rate): a token bucket of mutations' commands.
+    command_rate_per_minute: float = Field(
+        default=120.0,
+        ge=0,
+        description="Commands one signed-in subject (not a coordinator) may send per minute,"
+        " sustained; 0 = no limit.",
+    )
+    coordinator_command_rate_per_minute: float = Field(
+        default=0.0,
+        ge=0,
+        description="The same for coordinators; 0 (default) = no limit (they load in bulk).",
+    )
+    command_burst: int = Field(
+        default=60, ge=1, description="Commands one subject may send at once (bucket size)."
+    )
     webhook_allowed_hosts: tuple[str, ...] = Field(
         default=(),
         description="Hosts a webhook may target although not public https (operator's list).",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contracts_schema.subjects import REGISTRY
 from eventstore.commands import CommandParts
-from registry.import_service import RegistryCommandService
+from registry.call_off_refusal import RegistryService
 from registry.routes import REGISTRY_EVENT_TYPES, build_routes
 
-COMMANDS = CommandParts(REGISTRY, build_routes, REGISTRY_EVENT_TYPES, kind=RegistryCommandService)
+COMMANDS = CommandParts(REGISTRY, build_routes, REGISTRY_EVENT_TYPES, kind=RegistryService)

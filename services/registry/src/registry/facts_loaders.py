@@ -15,6 +15,8 @@ from dataclasses import replace
 from contracts_schema.enrolment.state import CallOffState, EnrolmentWindowState
 from contracts_schema.folds import FOLDS, Fold
 from contracts_schema.registry.commands import (
+    LinkSuccessorProgramme,
+    LinkSuccessorTender,
     PlanTender,
     PublishTender,
     RecordImportedContractRelease,
@@ -29,6 +31,7 @@ from eventstore.ports import EventStorePort
 from registry.domain.facts import (
     CallOffOfId,
     FrozenParticipantList,
+    KnownSuccessor,
     NamedProgramme,
     SigningFacts,
 )
@@ -66,6 +69,26 @@ def programme_loader(
             return None
         programme = await load_folded(store, PROGRAMME, command.programme_id)
         return NamedProgramme(command.programme_id, programme.exists)
+
+    return load
+
+
+def successor_programme_loader(
+    store: EventStorePort,
+) -> Callable[[LinkSuccessorProgramme], Awaitable[KnownSuccessor]]:
+    async def load(command: LinkSuccessorProgramme) -> KnownSuccessor:
+        successor = await load_folded(store, PROGRAMME, command.successor_programme_id)
+        return KnownSuccessor(command.successor_programme_id, successor.exists)
+
+    return load
+
+
+def successor_tender_loader(
+    store: EventStorePort,
+) -> Callable[[LinkSuccessorTender], Awaitable[KnownSuccessor]]:
+    async def load(command: LinkSuccessorTender) -> KnownSuccessor:
+        successor = await load_folded(store, TENDER, command.successor_tender_id)
+        return KnownSuccessor(command.successor_tender_id, successor.exists)
 
     return load
 
@@ -119,11 +142,13 @@ def call_off_of_id_loader(
     one (read only for transfers, which are few: the refusal names what the id is)."""
 
     async def load(command: TransferContract) -> CallOffOfId | None:
-        call_off = await load_folded(store, CALL_OFF, command.contract_id)
-        if not call_off.exists:
-            return None
-        return CallOffOfId(
-            command.contract_id, call_off.framework_contract_id, call_off.participant_code
-        )
+        return await call_off_of_id(store, command.contract_id)
 
     return load
+
+
+async def call_off_of_id(store: EventStorePort, contract_id: str) -> CallOffOfId | None:
+    call_off = await load_folded(store, CALL_OFF, contract_id)
+    if not call_off.exists:
+        return None
+    return CallOffOfId(contract_id, call_off.framework_contract_id, call_off.participant_code)

@@ -24,6 +24,8 @@ from registry.facts_loaders import (
     imported_signing_facts_loader,
     programme_loader,
     signing_facts_loader,
+    successor_programme_loader,
+    successor_tender_loader,
 )
 
 # The state before an aggregate's first event; decisions take the id from the command.
@@ -51,7 +53,20 @@ def build_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
     facts: Callable[[Any], Awaitable[WithOrganisations]] = with_organisations(store)
     routes: list[CommandRoute[Any, Any]] = [
         CommandRoute(cmd.PlanProgramme, PROGRAMME, programme_id, programme, facts),
-        CommandRoute(cmd.LinkSuccessorProgramme, PROGRAMME, programme_id, programme, facts),
+        CommandRoute(
+            cmd.LinkSuccessorProgramme,
+            PROGRAMME,
+            programme_id,
+            programme,
+            facts=with_organisations(store, successor_programme_loader(store)),
+        ),
+        CommandRoute(
+            cmd.LinkSuccessorTender,
+            TENDER,
+            tender_id,
+            tender,
+            facts=with_organisations(store, successor_tender_loader(store)),
+        ),
         CommandRoute(
             cmd.PublishTender,
             TENDER,
@@ -83,7 +98,6 @@ def build_routes(store: EventStorePort) -> list[CommandRoute[Any, Any]]:
         cmd.ResumeTender,
         cmd.CancelLot,
         cmd.CancelTender,
-        cmd.LinkSuccessorTender,
         cmd.RecordBids,
         cmd.DecideProvisionalAward,
         cmd.ReviseProvisionalAward,

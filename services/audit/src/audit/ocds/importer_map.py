@@ -14,6 +14,7 @@ docs/ocds-import.md; everything else is kept only in the source.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from contracts_schema.registry.commands import (
     RecordImportedContractRelease,
     RecordImportedTenderRelease,
 )
-from contracts_schema.registry.values import ORGANISATION_CODE_PATTERN, Procedure
+from contracts_schema.registry.values import ORGANISATION_CODE_PATTERN, Procedure, named_only_code
 
 IMPLICIT_LOT = "lot-1"  # a tender published without lots is one lot
 STANDSTILL_DAYS = 20  # Aanbestedingswet 2012 art. 2.127: the least the law allows
@@ -102,6 +103,33 @@ def organisation_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -
                      " a CBS code GM#### or an org-id.guide identifier XX-REGISTER-id")  # fmt: skip
 
 
+def authority_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> str:
+    """The contracting authority's code (correct11; importer11's file, party mapping only).
+
+    Portals publish buyers without an `identifier` (a name and a local id): such a release
+    was refused whole. Now the buyer is found by its name among the release's parties when
+    exactly one code is recorded for that name; failing that, it is recorded under a code
+    derived from its name (`named_only_code`), which the registry's import turns into a
+    finding (CONTRACTING_AUTHORITY_UNIDENTIFIED). Without a name it is still refused."""
+    try:
+        return organisation_code(ref, parties, path)
+    except Unmappable:
+        party = parties.get(str(ref.get("id", "")), ref)
+        name = str(party.get("name") or ref.get("name") or "").strip()
+        if not name:
+            raise
+    same = " ".join(name.split()).casefold()
+    codes = set()
+    for i, other in enumerate(parties.values()):
+        if " ".join(str(other.get("name") or "").split()).casefold() == same:
+            with contextlib.suppress(Unmappable):
+                codes.add(organisation_code(other, parties, f"parties[{i}]"))
+    if len(codes) > 1:
+        raise Unmappable(path, f"organisation {name!r} has no identifier, and the parties of"
+                         f" that name have several: {', '.join(sorted(codes))}")  # fmt: skip
+    return codes.pop() if codes else named_only_code(name)
+
+
 @dataclass
 class ProcessState:
     """What the registry has recorded of one process so far (the importer's own tally)."""
@@ -169,7 +197,7 @@ def map_release(
             raise Unmappable("buyer", "no buyer or procuringEntity: the registry records a"
                              " tender with its contracting authority")  # fmt: skip
         where = "tender.procuringEntity" if t.get("procuringEntity") else "buyer"
-        s.authority = organisation_code(ref, parties, where)
+        s.authority = authority_code(ref, parties, where)
         details = t.get("procurementMethodDetails")
         method = str(t.get("procurementMethod"))
         procedure = details if details in PROCEDURES else METHOD_PROCEDURE.get(method, "national")

@@ -35,6 +35,7 @@ identities = Table(
     "identities",
     metadata,
     Column("pseudonym", String(40), primary_key=True),
+    # Wider than any subject the gateway accepts (gateway.auth.SUBJECT_MAX_LENGTH, 255).
     Column("subject", String(300), nullable=False, unique=True),
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),

@@ -17,6 +17,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from audit.graphql import AuditQuery
+from gateway.command_rate import CommandRate, CommandRateLimit
 from gateway.history.horizon import with_horizons
 from gateway.history.sources import is_audit_input_error
 from gateway.policy import PUBLIC_COMMANDS
@@ -69,6 +70,7 @@ def build_schema(settings: GatewaySettings | None = None) -> GatewaySchema:
     ]
     cache = DocumentCache(settings.parse_cache_bytes)  # one per schema, bounded in bytes
     lane = Lane(settings.lane_duty, max_waiting=256)
+    rate = CommandRate(settings)
     schema = GatewaySchema(
         # The audit fields carry their own asOf/knownAt; every gateway root gets both clocks.
         query=merge_types("Query", (with_horizons(Query), AuditQuery)),
@@ -83,6 +85,8 @@ def build_schema(settings: GatewaySettings | None = None) -> GatewaySchema:
             # (The depth, alias and introspection rules are the guard's: one extension fewer
             # per request than strawberry's AddValidationRules beside it.)
             lambda: DocumentGuard(settings, cache, lane, limits),
+            # One subject's commands per minute (the buckets are the schema's, shared).
+            lambda: CommandRateLimit(rate, settings.command_burst),
             # Domain, validation and limit errors reach the client; anything else is masked.
             lambda: MaskErrors(should_mask_error=lambda e: not _client_error(e)),
         ],

@@ -10,6 +10,7 @@ import strawberry
 from sqlalchemy import ColumnElement, func, or_, select
 
 from contracts_schema.calendar import dutch_day
+from gateway.privacy.small_counts import publishable
 from gateway.readmodels import local_date
 from gateway.schema.context import Info
 
@@ -114,7 +115,7 @@ async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
         .group_by(pairs.c.programme_id, province)
         .order_by(pairs.c.programme_id, province)
     )
-    return [
+    found = [
         ProgrammeProvinceRate(
             programme_id=r["programme_id"],
             province=r["province"],
@@ -123,3 +124,29 @@ async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
         )
         for r in rows
     ]
+    if info.context.principal.sees_everything:
+        return found
+    return _publishable_per_programme(found, municipalities)
+
+
+def _publishable_per_programme(
+    found: list[ProgrammeProvinceRate], municipalities: dict[str, int]
+) -> list[ProgrammeProvinceRate]:
+    """Small counts left out (gateway.privacy.small_counts), per programme over every
+    province: one without participants is a row of 0, left out like the others."""
+    shown: list[ProgrammeProvinceRate] = []
+    for programme_id in dict.fromkeys(r.programme_id for r in found):
+        have = {r.province: r for r in found if r.programme_id == programme_id}
+        partition = [
+            have.get(province)
+            or ProgrammeProvinceRate(
+                programme_id=programme_id,
+                province=province,
+                participating=0,
+                municipalities=total,
+            )
+            for province, total in sorted(municipalities.items())
+        ]
+        kept = publishable(partition, lambda r: (r.participating, r.municipalities))
+        shown += [r for r in kept if r.participating]
+    return shown

@@ -74,6 +74,32 @@ def decide_contract(
     raise TypeError(f"the contract aggregate does not handle {type(command).__name__}")
 
 
+def refusal_for_call_off(command: cmd.ContractCommand, call_off: CallOffOfId) -> RuleViolation:
+    """The refusal of a change to a registry contract whose id names a call-off instead."""
+    if isinstance(command, cmd.TransferContract):
+        return _call_off_not_transferable(call_off)
+    # The registry records the changes of the contracts signed through it; a call-off is
+    # concluded and recorded by its participant through the enrolment service (DOMAIN.md:
+    # municipalities record their own call-offs), which records no change to it after its
+    # award. Its term was fixed by the award (its end may pass the framework's, DOMAIN.md).
+    change = {
+        cmd.AmendContract: "amended",
+        cmd.ExtendContract: "extended",
+        cmd.TerminateContract: "terminated",
+        cmd.ExpireContract: "expired",
+    }.get(type(command), "changed")
+    framework = call_off.framework_contract_id or "its framework"
+    return RuleViolation(
+        "CALL_OFF_NOT_CHANGEABLE",
+        f"{call_off.call_off_id} is a call-off under framework {framework}, concluded by"
+        f" {call_off.participant_code or 'its participant'} (recorded by the enrolment"
+        f" service with awardCallOff), not a contract signed in the registry: it cannot be"
+        f" {change} here. The registry records amendments, extensions, transfers and"
+        " terminations of the contracts signed through it (signContract); a call-off keeps"
+        f" the term it was awarded with. To change the framework, name {framework}",
+    )
+
+
 def _call_off_not_transferable(call_off: CallOffOfId) -> RuleViolation:
     # A call-off is the contract one participant concludes under a framework (DOMAIN.md): its
     # party is that participant, not a contracting authority the registry records. It passes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from contracts_schema.errors import RuleViolation
 from contracts_schema.registry.state import TenderState
 
 
@@ -44,3 +45,28 @@ class CallOffOfId:
     call_off_id: str
     framework_contract_id: str | None
     participant_code: str | None
+
+
+@dataclass(frozen=True)
+class KnownSuccessor:
+    """Whether the programme or tender a successor link names exists (by any of its facts:
+    existence across aggregates is not compared by day, docs/valid-time.md)."""
+
+    successor_id: str
+    exists: bool
+
+
+def require_known_successor(facts: object, kind: str, successor_id: str, of: str) -> None:
+    """A link names a programme or tender the registry holds: an unknown id (a typo, or one
+    not planned yet) would leave a successor no view can show and no expiry can point to."""
+    if not isinstance(facts, KnownSuccessor) or facts.successor_id != successor_id:
+        raise TypeError(f"a successor link needs the KnownSuccessor fact of {successor_id}")
+    if facts.exists:
+        return
+    why = (
+        f"{kind} {successor_id} has not been planned; plan the successor {kind} before"
+        f" linking it as successor of {of}"
+    )
+    if kind == "tender":
+        raise RuleViolation("SUCCESSOR_TENDER_NOT_FOUND", why)
+    raise RuleViolation("SUCCESSOR_PROGRAMME_NOT_FOUND", why)

@@ -23,6 +23,7 @@ from contracts_schema.registry.import_events import (
     TenderReleaseImported,
 )
 from contracts_schema.registry.state import ContractState, TenderState, contract, tender
+from contracts_schema.registry.values import NAMED_ONLY_PREFIX
 from contracts_schema.upcasting import decode
 from registry.domain.award_decide import review_pending
 from registry.domain.facts import SigningFacts
@@ -113,6 +114,17 @@ def _tender_rules(
 
 
 def _check_tender(state: TenderState, event: DomainEvent) -> None:
+    if isinstance(event, ev.TenderPlanned) and event.contracting_authority.startswith(
+        NAMED_ONLY_PREFIX
+    ):
+        # DOMAIN.md: organisations are identified by a stable code (KvK, OIN, CBS); a name is
+        # not one (two bodies may share it, one body may be renamed).
+        raise RuleViolation(
+            "CONTRACTING_AUTHORITY_UNIDENTIFIED",
+            f"tender {event.tender_id}'s contracting authority was published by name only,"
+            " without an identifier (KvK, OIN, CBS code or org-id.guide); recorded under"
+            f" {event.contracting_authority}, derived from that name",
+        )
     if isinstance(event, ev.ProvisionalAwardDecided | ev.ProvisionalAwardRevised):
         legal = standstill_ends_on(event.decision_sent_on)
         if event.standstill_ends_on < legal:

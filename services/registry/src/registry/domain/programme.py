@@ -10,6 +10,7 @@ from contracts_schema.registry.commands import LinkSuccessorProgramme, PlanProgr
 from contracts_schema.registry.events import ProgrammePlanned, SuccessorProgrammeLinked
 from contracts_schema.registry.state import ProgrammeState
 from contracts_schema.valid_from import first_day_after, why_not_before
+from registry.domain.facts import require_known_successor
 from registry.domain.rules import DecisionInput, valid_on
 
 
@@ -70,6 +71,7 @@ def decide_programme(
                     f"programme {successor} is already linked as successor of"
                     f" {command.programme_id}; a link is recorded once",
                 )
+            require_known_successor(ctx.facts, "programme", successor, command.programme_id)
             return [
                 SuccessorProgrammeLinked(
                     programme_id=command.programme_id,

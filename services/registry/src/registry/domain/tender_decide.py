@@ -12,7 +12,7 @@ from contracts_schema.registry import events as ev
 from contracts_schema.registry.state import LotStatus, TenderState, TenderStatus
 from contracts_schema.valid_from import first_day_after, why_not_before
 from registry.domain.award_decide import decide_award, lot_last_day
-from registry.domain.facts import FrozenParticipantList, NamedProgramme
+from registry.domain.facts import FrozenParticipantList, NamedProgramme, require_known_successor
 from registry.domain.rules import DecisionInput, not_allowed, not_before, valid_on
 from registry.domain.tender_checks import lot_of, require_status
 
@@ -131,7 +131,7 @@ def decide_tender(
                 )
             ]
         case cmd.LinkSuccessorTender():
-            return _link_successor(state, command, on)
+            return _link_successor(state, command, on, ctx.facts)
     raise TypeError(f"the tender aggregate does not handle {type(command).__name__}")
 
 
@@ -232,7 +232,7 @@ def _cancel_lot(state: TenderState, command: cmd.CancelLot, on: date) -> list[Do
 
 
 def _link_successor(
-    state: TenderState, command: cmd.LinkSuccessorTender, on: date
+    state: TenderState, command: cmd.LinkSuccessorTender, on: date, facts: object
 ) -> list[DomainEvent]:
     successor = command.successor_tender_id
     if successor == state.tender_id:
@@ -244,6 +244,7 @@ def _link_successor(
             "SUCCESSOR_ALREADY_LINKED",
             f"tender {successor} is already linked as successor of {state.tender_id}",
         )
+    require_known_successor(facts, "tender", successor, state.tender_id)
     return [
         ev.SuccessorTenderLinked(
             tender_id=state.tender_id, successor_tender_id=successor, linked_on=on
