@@ -21,12 +21,10 @@ from audit.ocds.importer import import_items
 from audit.ocds.importer_read import read
 from audit.ocds.packages import merger
 from audit.ocds.releases import ocid
-from bootstrap.parts import enrolment_service, registry_service
-from contracts_schema.subjects import CONTEXTS, ENROLMENT
-from eventstore.clock import FixedClock
+from contracts_schema.subjects import ENROLMENT
 from eventstore.memory import InMemoryEventStore
 from tests.service.bus import InProcessBus
-from tests.service.test_ocds_round_trip import _lots_of_one, mapped
+from tests.service.test_ocds_round_trip import _lots_of_one, mapped, registry
 from tests.support.audit_facts import KPN, LNVT, LNVT_TENDER, TENDER, Fact, on, record, spaced
 
 FRAMEWORK = "LNVT-0800-2000-FW"
@@ -70,17 +68,6 @@ COMPETITION = [
         on(date(2021, 5, 3)),
     ),
 ]  # fmt: skip
-
-
-async def registry() -> tuple[InMemoryEventStore, FixedClock, InProcessBus]:
-    clock = FixedClock(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
-    store = InMemoryEventStore(clock)
-    for context in CONTEXTS.values():
-        await store.ensure_stream(context)
-    services = [registry_service(store, clock), enrolment_service(store, clock)]
-    for service in services:
-        await service.start()
-    return store, clock, InProcessBus(services)
 
 
 async def exported(store: InMemoryEventStore) -> dict[str, list[dict[str, Any]]]:

@@ -161,8 +161,9 @@ def _releases(data: bytes) -> list[dict[str, Any]]:
     return list(package["releases"])
 
 
-async def round_trip(packages: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(the input compiled, our re-export compiled), both as `mapped`, or None if refused."""
+async def registry() -> tuple[InMemoryEventStore, FixedClock, InProcessBus]:
+    """A registry of its own, in memory: its store, clock and command bus (what an import
+    sends its commands to)."""
     clock = FixedClock(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
     store = InMemoryEventStore(clock)
     for context in CONTEXTS.values():
@@ -170,7 +171,12 @@ async def round_trip(packages: list[bytes]) -> tuple[dict[str, Any], dict[str, A
     services = [registry_service(store, clock), enrolment_service(store, clock)]
     for service in services:
         await service.start()
-    bus = InProcessBus(services)
+    return store, clock, InProcessBus(services)
+
+
+async def round_trip(packages: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(the input compiled, our re-export compiled), both as `mapped`, or None if refused."""
+    store, _clock, bus = await registry()
     releases = []
     for data in packages:
         report = await import_items(read(data, "test"), bus.request, store)

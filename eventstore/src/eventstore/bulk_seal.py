@@ -85,23 +85,14 @@ def seal_trusted(
         if public_key is not None:
             body["signer"] = public_key
         digest = hashlib.sha256(canonical_json_form(body)).hexdigest()
-        values: dict[str, Any] = {
-            "event_id": event_id,
-            "event_type": new.event_type,
-            "schema_version": new.schema_version,
-            "context": context,
-            "aggregate_type": aggregate_type,
-            "aggregate_id": aggregate_id,
-            "aggregate_version": version,
-            "occurred_at": occurred_at,
-            "recorded_at": recorded_at,
-            "actor": actor,
-            "command_id": command_id,
-            "correlation_id": correlation_id,
-            "causation_id": causation_id,
-            "prev_hash": prev_hash,
+        # The envelope's own values: the body's, with the times as datetimes, in the model's
+        # field order (`trusted` checks it): `hash` before the payload, the signature last.
+        values = body | {"occurred_at": occurred_at, "recorded_at": recorded_at}
+        payload = values.pop("payload")
+        values.pop("signer", None)
+        values |= {
             "hash": digest,
-            "payload": new.payload,
+            "payload": payload,
             "signer": public_key,
             "signature": signer.sign(digest) if signer else None,
         }

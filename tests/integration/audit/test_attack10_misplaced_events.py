@@ -11,8 +11,6 @@ projections park it `misplaced` (before: parked as a `duplicate` of GM0001's ver
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,9 +19,12 @@ from nats.aio.client import Client as NATS
 
 from bootstrap.system import System
 from contracts_schema.subjects import ENROLMENT
-from gateway.auth import Role, issue_token
-from tests.integration.audit.test_readers_refuse_forgeries import REGISTER, RENAME, event_of
-from tests.integration.gateway.harness import settings
+from tests.integration.audit.test_readers_refuse_forgeries import (
+    REGISTER,
+    RENAME,
+    event_of,
+    gql,
+)
 
 # The token on every root field: each waits for it on its own (one field's wait does not hold
 # the others back; without it `three` was read before its registration was applied).
@@ -31,38 +32,6 @@ NAMES = """query($t: String) { one: organisation(code: "GM0001", consistencyToke
   two: organisation(code: "GM0002", consistencyToken: $t) { name }
   three: organisation(code: "GM0003", consistencyToken: $t) { name } }"""
 HEALTH = "{ health { ok parked(first: 50) { projection sequence error } } }"
-
-
-@pytest.fixture
-async def system(nats_client: NATS, tmp_path: Path, database_url: str) -> AsyncIterator[System]:
-    running = await System(
-        nats_client, tmp_path, settings(database_url=database_url), with_notifier=False
-    ).start()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    assert system.app is not None
-    transport = httpx.ASGITransport(app=system.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
-        yield c
-
-
-async def gql(
-    client: httpx.AsyncClient, system: System, query: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    token = issue_token(system.settings, Role.COORDINATOR, "coordinator-1")
-    response = await client.post(
-        "/graphql",
-        json={"query": query, "variables": variables or {}},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    data: dict[str, Any] = body["data"]
-    return data
 
 
 def registration(code: str, name: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ so; the command side refuses to decide on a history holding one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from eventstore.hashing import envelope_hash
 from eventstore.signing import KEYS_DIR, EventSigner
 from eventstore.store import EventStore, StoredEvent
 from gateway.auth import Role, issue_token
-from tests.integration.gateway.harness import settings
 
 REGISTER = """mutation($i: RegisterOrganisationInput!) { registerOrganisation(input: $i) {
   __typename ... on CommandSucceeded { consistencyToken } ... on DomainError { code message } } }"""
@@ -38,23 +37,6 @@ AFTER = """query($t: String) { events(first: 100, consistencyToken: $t) {
 READ = "query($c: String!, $t: String) { organisation(code: $c, consistencyToken: $t) { name } }"
 EVENTS = "{ events(first: 100) { nodes { eventId actor stream sequence } } }"
 HEALTH = "{ health { ok parked(first: 500) { projection stream sequence eventId error } } }"
-
-
-@pytest.fixture
-async def system(nats_client: NATS, tmp_path: Path, database_url: str) -> AsyncIterator[System]:
-    running = await System(
-        nats_client, tmp_path, settings(database_url=database_url), with_notifier=False
-    ).start()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    assert system.app is not None
-    transport = httpx.ASGITransport(app=system.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
-        yield c
 
 
 async def gql(

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
-import httpx
 import pytest
 from nats.aio.client import Client as NATS
 
 from bootstrap.system import System
 from eventstore.store import EventStore
-from tests.integration.gateway.harness import Gateway, settings, start_gateway
+from gateway.serve import Server
+from tests.integration.gateway.harness import Gateway, start_gateway
 
 
 @pytest.fixture
@@ -22,19 +21,9 @@ async def gateway(
 
 
 @pytest.fixture
-async def system(nats_client: NATS, tmp_path: Path, database_url: str) -> AsyncIterator[System]:
-    """The whole system in-process (services + gateway) on the given read-model database."""
-    running = await System(
-        nats_client, tmp_path, settings(database_url=database_url), with_notifier=False
-    ).start()
+async def server(system: System) -> AsyncIterator[Server]:
+    """The system's gateway served on a socket (the live subscriptions' websocket)."""
+    assert system.app is not None
+    running = await Server(system.app).start()
     yield running
     await running.stop()
-
-
-@pytest.fixture
-async def client(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    assert system.app is not None
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=system.app), base_url="http://gateway.test"
-    ) as c:
-        yield c

@@ -5,7 +5,6 @@ others. Now participants are not sent it; coordinators and auditors are."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,14 +28,6 @@ FROZEN = {
         {"organisation_code": "GM0518", "lot_ids": ["lot-2"]},
     ],
 }
-
-
-@pytest.fixture
-async def server(system: System) -> AsyncIterator[Server]:
-    assert system.app is not None
-    running = await Server(system.app).start()
-    yield running
-    await running.stop()
 
 
 async def freeze(nats_client: NATS, data_dir: Path) -> None:

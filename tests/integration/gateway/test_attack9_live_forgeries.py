@@ -10,7 +10,6 @@ the guard that skipping is not raising.)"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,6 @@ from tests.integration.audit.test_readers_refuse_forgeries import FORGERIES, las
 from tests.integration.gateway.test_subscriptions import Subscriber, register
 
 KINDS = [*FORGERIES, "undecodable"]
-
-
-@pytest.fixture
-async def server(system: System) -> AsyncIterator[Server]:
-    assert system.app is not None
-    running = await Server(system.app).start()
-    yield running
-    await running.stop()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,14 +10,6 @@ from bootstrap.system import System
 from gateway.auth import Role, issue_token
 from gateway.serve import Server
 from tests.integration.gateway.test_subscriptions import SUBSCRIBE, Subscriber
-
-
-@pytest.fixture
-async def server(system: System) -> AsyncIterator[Server]:
-    assert system.app is not None
-    running = await Server(system.app).start()
-    yield running
-    await running.stop()
 
 
 async def subscribe(sub: Subscriber, sid: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,14 +18,6 @@ SUBSCRIBE = """subscription($f: LiveEventFilter, $after: String) {
   events(filter: $f, after: $after) { eventType aggregateId position payload } }"""
 REGISTER = """mutation($i: RegisterOrganisationInput!) { registerOrganisation(input: $i) {
   __typename ... on CommandSucceeded { consistencyToken } } }"""
-
-
-@pytest.fixture
-async def server(system: System) -> AsyncIterator[Server]:
-    assert system.app is not None
-    running = await Server(system.app).start()
-    yield running
-    await running.stop()
 
 
 class Subscriber:

@@ -31,6 +31,17 @@ async def feed(nc: NATS) -> list[tuple[str, dict[str, object]]]:
     return [(str(m.subject), json.loads(m.data or b"{}")) for m in messages]
 
 
+async def published(nc: NATS, clock: FixedClock, database_url: str) -> None:
+    """The notifier run until it has published the integration events of every fact stored
+    so far, then stopped."""
+    service = notifier(nc, clock, database_url)
+    await service.start(commands=False, webhooks=False)
+    try:
+        assert await service.publisher.wait_drained()
+    finally:
+        await service.stop()
+
+
 async def test_contract_expired_reaches_every_participant_as_integration_event(
     nats_server: NatsServer, nats_client: NATS, fixed_clock: FixedClock, database_url: str
 ) -> None:
@@ -38,12 +49,7 @@ async def test_contract_expired_reaches_every_participant_as_integration_event(
     await frozen_list(store, "T-9", "GM0363", "GM0599")
     await signed(store, "C-9", "T-9", signed_on=date(2022, 1, 1), end=date(2025, 12, 31))
     await expired(store, "C-9", date(2025, 12, 31))
-    service = notifier(nats_client, fixed_clock, database_url)
-    await service.start(commands=False, webhooks=False)
-    try:
-        assert await service.publisher.wait_drained()
-    finally:
-        await service.stop()
+    await published(nats_client, fixed_clock, database_url)
 
     events = [(s, e) for s, e in await feed(nats_client) if e["type"] == EXPIRED]
     assert sorted(s for s, _ in events) == [

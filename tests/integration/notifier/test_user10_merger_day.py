@@ -16,8 +16,8 @@ from nats.aio.client import Client as NATS
 from contracts_schema.enrolment.events import MunicipalityMerged, OrganisationRegistered
 from eventstore.clock import FixedClock
 from eventstore.store import EventStore
-from tests.integration.notifier.facts import expired, frozen_list, given, notifier, signed
-from tests.integration.notifier.test_integration_feed import EXPIRED, feed
+from tests.integration.notifier.facts import expired, frozen_list, given, signed
+from tests.integration.notifier.test_integration_feed import EXPIRED, feed, published
 
 HAGUE, AMSTERDAM = "GM0518", "GM0363"  # merging next year (the clock's day: 2026-01-15)
 WEESP = "GM0457"  # merged into Amsterdam on 2022-03-24
@@ -36,12 +36,7 @@ async def test_news_reaches_a_municipality_until_its_merger_takes_effect(
         merged = MunicipalityMerged(code=code, successor_code=AMSTERDAM, effective_on=day)
         await given(store, code, merged, f"merge-{code}")
     await expired(store, "C-M", date(2025, 12, 31))
-    service = notifier(nats_client, fixed_clock, database_url)
-    await service.start(commands=False, webhooks=False)
-    try:
-        assert await service.publisher.wait_drained()
-    finally:
-        await service.stop()
+    await published(nats_client, fixed_clock, database_url)
 
     told = sorted(s for s, e in await feed(nats_client) if e["type"] == EXPIRED)
     assert told == [
