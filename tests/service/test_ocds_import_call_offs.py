@@ -21,7 +21,7 @@ from audit.ocds.importer import import_items
 from audit.ocds.importer_read import read
 from audit.ocds.packages import merger
 from audit.ocds.releases import ocid
-from contracts_schema.subjects import ENROLMENT
+from contracts_schema.subjects import CONTEXTS, ENROLMENT
 from eventstore.memory import InMemoryEventStore
 from tests.service.bus import InProcessBus
 from tests.service.test_ocds_round_trip import _lots_of_one, mapped, registry
