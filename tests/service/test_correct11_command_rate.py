@@ -66,6 +66,22 @@ async def test_a_subject_beyond_its_burst_is_refused_with_retry_after(gateway: G
     assert again["errors"][0]["extensions"]["code"] == "RATE_LIMITED", again
 
 
+# review14: root fields inside a fragment spread or an inline fragment on Mutation were one
+# selection, charged as one command however many they held.
+IN_FRAGMENTS = """mutation($i: EnrolParticipantInput!) { ...Two ... on Mutation {
+  c: enrolParticipant(input: $i) { __typename } d: enrolParticipant(input: $i) { __typename } } }
+fragment Two on Mutation {
+  a: enrolParticipant(input: $i) { __typename } b: enrolParticipant(input: $i) { __typename } }"""
+
+
+async def test_commands_in_fragments_count_each(gateway: Gateway) -> None:
+    refused = await enrol(gateway, "GM0363", IN_FRAGMENTS)  # four commands against a burst of 3
+    [error] = refused["errors"]
+    assert error["extensions"]["code"] == "RATE_LIMITED", refused
+    assert "sends 4 commands" in error["message"], refused
+    assert refused["data"] is None
+
+
 def test_the_bucket_refills_at_the_rate() -> None:
     now = [0.0]
     settings = GatewaySettings(jwt_secret="x", command_burst=2, command_rate_per_minute=60)

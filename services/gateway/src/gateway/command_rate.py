@@ -17,7 +17,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from graphql import ExecutionResult, OperationDefinitionNode, OperationType
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
@@ -112,12 +121,36 @@ class CommandRateLimit(SchemaExtension):
 
 
 def _root_fields(document: object, operation_name: str | None) -> int:
+    """The commands a mutation sends: its root fields with every fragment expanded.
+
+    A fragment spread or an inline fragment on `Mutation` is one selection of the operation
+    but may hold any number of commands (review14: `mutation { ...F }` with six aliased
+    commands in F was charged as one). `@skip`/`@include` are not evaluated: a skipped
+    field is counted, which errs on the side of the limit.
+    """
     definitions = getattr(document, "definitions", ())
+    fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
     for node in definitions:
         if not isinstance(node, OperationDefinitionNode):
             continue
         if node.operation is not OperationType.MUTATION:
             continue
         if operation_name is None or (node.name and node.name.value == operation_name):
-            return len(node.selection_set.selections)
+            return max(1, _fields_in(node.selection_set, fragments, set()))
     return 1
+
+
+def _fields_in(
+    selections: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
+) -> int:
+    count = 0
+    for selection in selections.selections:
+        if isinstance(selection, FieldNode):
+            count += not selection.name.value.startswith("__")  # __typename sends nothing
+        elif isinstance(selection, InlineFragmentNode):
+            count += _fields_in(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in fragments and name not in seen:  # a cycle is refused by validation
+                count += _fields_in(fragments[name].selection_set, fragments, seen | {name})
+    return count
