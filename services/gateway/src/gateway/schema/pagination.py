@@ -158,7 +158,9 @@ async def page_rows(
     the query is taken as built for this request alone.
 
     `counted`: a statement (and its parameters) giving the query's count from stored
-    counts, asked instead of counting the rows (asof11: the event log at a past horizon)."""
+    counts, asked instead of counting the rows (asof11: the event log at a past horizon);
+    where it answers NULL (the stored counts not in step with the rows) the rows are
+    counted, in the same statement."""
     cap = context.settings.max_page_size
     size = cap if first is None else first
     if size < 0 or size > cap:
@@ -179,6 +181,8 @@ async def page_rows(
             absent = dict.fromkeys((k for k in every.keys() if k not in wanted), None)  # noqa: SIM118
             narrowed = query.with_only_columns(*(every[k] for k in sorted(wanted)))
         count = select(func.count()).select_from(narrowed.order_by(None).subquery())
+        if counted is not None:  # the stored count, or the rows counted where it is NULL
+            count = select(func.coalesce(counted[0].scalar_subquery(), count.scalar_subquery()))
         if after is not None:
             narrowed = narrowed.where(_after(order))
         narrowed = narrowed.order_by(*[c.desc() if d else c.asc() for c, d in order])
@@ -194,10 +198,11 @@ async def page_rows(
             None if columns is None else columns[0],
             None if columns is None else tuple(columns[1]),
             after is not None,
+            None if counted is None else counted[0],
         )
         count, rows_query, absent = read.statement(shape, build)
     # Asked together: one round trip (and one snapshot) for the count and the page.
-    counting = read.scalar(*counted) if counted is not None else read.scalar(count, given)
+    counting = read.scalar(count, given if counted is None else {**given, **counted[1]})
     total, rows = await asyncio.gather(counting, read.rows(rows_query, given))
     whole = absent and fill  # the columns not read, as None (for a whole-row `convert`)
     found: Sequence[Any] = [{**absent, **r} for r in rows[:size]] if whole else rows[:size]
