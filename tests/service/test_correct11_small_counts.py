@@ -80,6 +80,18 @@ async def test_a_province_where_one_municipality_enrolled_is_not_shown_to_the_pu
             {"key": "Zuid-Holland", "participating": 5, "municipalities": 10}
         ], public
 
+    # review14: suppressed per answer, two past answers compared (either side of a public
+    # merger, or of any day) told who enrolled: past breakdowns only for those who see all.
+    for field in ("participationByProgrammeAndProvince", "participationByProvince"):
+        asked = '{ statistics(asOf: "2026-12-31") { ' + field + " { participating } } }"
+        for token in (None, gateway.token("participant", "GM0363")):
+            refused = await gateway.query(asked, token=token)
+            [error] = refused["errors"]
+            assert error["extensions"]["code"] == "PAST_BREAKDOWN_FORBIDDEN", refused
+        shown = await gateway.query(asked, token=gateway.token("coordinator"))
+        assert "errors" not in shown, shown
+        assert shown["data"]["statistics"][field], shown
+
 
 def test_what_is_left_out() -> None:
     def shown(*rows: tuple[int, int]) -> list[tuple[int, int]]:

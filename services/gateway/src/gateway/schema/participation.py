@@ -13,8 +13,27 @@ from contracts_schema.calendar import dutch_day
 from gateway.privacy.small_counts import publishable
 from gateway.readmodels import local_date
 from gateway.schema.context import Info
+from gateway.schema.errors import Forbidden
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
+
+
+def refuse_a_past_breakdown(info: Info) -> None:
+    """Province breakdowns at a past `asOf`/`knownAt` only for readers who see every enrolment.
+
+    Small counts are suppressed per answer; two answers a day apart (or either side of a
+    public merger, which moves a municipality out of its province's row) differ by the
+    municipalities that enrolled or left that day, which tells who (review14). At the present
+    a reader sees the same difference only by watching as it happens."""
+    read = info.context.read
+    if info.context.principal.sees_everything or read.horizon is None or read.present:
+        return
+    raise Forbidden(
+        "participation by province is given at a past asOf/knownAt only to coordinators and"
+        " auditors (two past days compared would tell which municipality enrolled); ask"
+        " without asOf/knownAt, or per programme (participationByProgramme)",
+        "PAST_BREAKDOWN_FORBIDDEN",
+    )
 
 
 def not_merged_away(info: Info, o: Any) -> ColumnElement[bool]:
@@ -84,6 +103,7 @@ async def overall(info: Info) -> OverallParticipation:
 
 
 async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
+    refuse_a_past_breakdown(info)
     read = info.context.read
     o, p, t = read.organisations.organisations, read.enrolment.participants, read.tenders.tenders
     province = func.coalesce(o.c.province, "unknown")

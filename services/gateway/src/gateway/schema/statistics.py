@@ -15,6 +15,7 @@ from gateway.schema.participation import (
     OverallParticipation,
     ProgrammeProvinceRate,
     not_merged_away,
+    refuse_a_past_breakdown,
 )
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
@@ -110,6 +111,7 @@ class Statistics:
 
     @strawberry.field
     async def participation_by_province(self, info: Info) -> list[ParticipationRate]:
+        refuse_a_past_breakdown(info)
         read = info.context.read
         o, p = read.organisations.organisations, read.enrolment.participants
         enrolled = (
