@@ -8,8 +8,10 @@ as every reader does (`eventstore.trust`: hashes, signatures, duplicates), into 
 nobody reads yet. On SQLite that is a fresh file per group written without syncs (a crash
 leaves a scratch file to throw away, never a live one); `join` then copies the
 groups' tables into the target with `ATTACH` and `INSERT ... SELECT` (the copy runs in
-SQLite's C code, not row by row in Python). On PostgreSQL the groups write their own tables
-of the target database at once (row locks: no single writer to share).
+SQLite's C code, not row by row in Python). The bench's PostgreSQL figure has the groups
+write their own tables of the target database at once (`bench.suites.replay.rebuild_split`);
+the product's rebuild (`audit.bluegreen_split`) always builds scratch SQLite files and, on a
+PostgreSQL live database, copies them in row by row.
 
 What it relies on: a group's read models read only what the group's process reads (each
 runner reads its own projection's streams), and the groups' tables are disjoint.

@@ -3,11 +3,15 @@
 The read models are split into groups of about equal apply cost; each group is built by a
 process of its own, reading the streams and checking what it applies as every reader does,
 into a scratch SQLite file with no syncs (`eventstore.split_rebuild`). Then, as in
-`audit.bluegreen`: green catches up with the live checkpoints, and one transaction replaces
-the live rows, parked events and checkpoints of all of them at once; on a SQLite live
-database with `INSERT ... SELECT` from the attached group files. Killed or cancelled before
-that transaction commits, the live database is as it was; the scratch files are thrown away
-(a re-run starts afresh).
+`audit.bluegreen`: green catches up with the live checkpoints, then the cut-over. On a
+SQLite live database one transaction replaces the live rows, parked events and checkpoints
+of all of them at once, with `INSERT ... SELECT` from the attached group files: killed or
+cancelled before it commits, the live database is as it was. On PostgreSQL the cut-over is
+`audit.bluegreen`'s, one read model per transaction: killed between two, some read models
+are the rebuilt ones and the others the old ones, each with the checkpoints of its own rows
+(nothing lost or doubled; a re-run completes). The scratch files are removed when the
+rebuild ends or fails; a SIGKILLed rebuild leaves its `audit-green-*` directory in the
+temporary directory (a re-run starts afresh in a new one).
 """
 
 from __future__ import annotations

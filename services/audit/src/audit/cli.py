@@ -226,7 +226,8 @@ def rebuild_projections(
     live = _engine(settings.database_url)
 
     # The gateway's read models (those of the default database), when more than one is
-    # rebuilt: in two processes at once, cut over together (`audit.bluegreen_split`).
+    # rebuilt: in two processes at once, cut over together on SQLite, one by one on
+    # PostgreSQL (`audit.bluegreen_split`).
     together = [k for k in chosen if database_of(PROJECTIONS[k]) == DEFAULT_DATABASE]
     if len(together) < 2:
         together = []
