@@ -51,7 +51,7 @@ def test_each_part_in_its_own_process_stopped_by_sigterm(tmp_path: Path) -> None
         assert answer.json() == {"data": {"__typename": "Query"}}
         assert children(parts["gateway"]) == {}, "the gateway forked workers"
         system.send_signal(signal.SIGTERM)
-        err = ended(system, tmp_path, 120)
+        err = ended(system, tmp_path, BOUND)  # each part drained or killed after its timeout
         assert system.returncode == 0, err[-3000:]
         assert "Traceback" not in err, err[-3000:]
         workers = [line for line in err.splitlines() if "GT_HTTP_WORKERS" in line]

@@ -86,8 +86,15 @@ def start(data: Path, port: int, **env: str) -> subprocess.Popen[str]:
 
 
 def ended(system: subprocess.Popen[str], data: Path, timeout: float) -> str:
-    """Wait for the run to end; its stderr."""
-    system.wait(timeout=timeout)
+    """Wait for the run to end; its stderr. Not ended in time: a failure that shows what the
+    run said (the bare TimeoutExpired of CI44 told nothing of where the stop stood)."""
+    try:
+        system.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        said = (data / "err.log").read_text()[-4000:]
+        raise AssertionError(
+            f"the run did not end within {timeout:g} s; it said:\n{said}"
+        ) from None
     return (data / "err.log").read_text()
 
 
