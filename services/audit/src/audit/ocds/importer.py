@@ -39,7 +39,7 @@ from audit.ocds.importer_map import (
 from audit.ocds.importer_read import Item
 from audit.ocds.importer_recorded import RecordedReader
 from audit.ocds.packages import merger
-from audit.ocds.releases import OCID_PREFIX
+from audit.ocds.ocid_prefix import ocid_prefix
 from audit.ocds.schemas import errors
 from contracts_schema.folds import FOLDS
 from contracts_schema.registry.import_commands import (
@@ -335,12 +335,12 @@ class _Process:
 
     async def _own(self) -> str | None:
         """Why the process is this registry's own publication, or None. Its export names a
-        process of its own `<OCID_PREFIX>-<process id>` (a tender, a contract without a
+        process of its own `<its ocid prefix>-<process id>` (a tender, a contract without a
         tender, a call-off); imported back, such a release would record that process a
         second time, as an imported twin under the same ocid (docs/ocds-import.md, "Our
         own export"). A process is this registry's own when it was recorded here, not
         imported (an imported one exports under its source ocid, whatever its id)."""
-        mine = f"{OCID_PREFIX}-"
+        mine = f"{ocid_prefix()}-"  # this deployment's (GT_OCDS_OCID_PREFIX)
         if not self.ocid.startswith(mine):
             return None
         pid = self.ocid[len(mine) :]
