@@ -12,8 +12,8 @@ publication and is refused as such (docs/ocds-import.md, "Our own export").
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest

@@ -38,8 +38,8 @@ from audit.ocds.importer_map import (
 )
 from audit.ocds.importer_read import Item
 from audit.ocds.importer_recorded import RecordedReader
-from audit.ocds.packages import merger
 from audit.ocds.ocid_prefix import ocid_prefix
+from audit.ocds.packages import merger
 from audit.ocds.schemas import errors
 from contracts_schema.folds import FOLDS
 from contracts_schema.registry.import_commands import (
