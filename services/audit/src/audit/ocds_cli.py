@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from audit.bitemporal import Horizon, horizon, parse_instant
 from audit.ocds.export import Register, packages, require
-from audit.ocds.importer import Problem, Report, import_items
+from audit.ocds.importer import Problem, Report, import_items, prepare
 from audit.ocds.importer_read import read
 from audit.ocds.ocid_prefix import BadOcidPrefix, ocid_prefix
 from audit.ocds.packages import (
@@ -307,6 +307,7 @@ class RegistryUnreachable(Exception):  # not retried as a lost reply is: it ends
 
 
 async def import_data(settings: NatsSettings, data: bytes, publisher: str) -> Report:
+    prepare()  # (the merge rules and the validator: once per run, before the first mapping)
     items = list(read(data, publisher))
     if all(i.release is None for i in items):
         raise NothingReadable([Problem(i.path, i.problem or "no release") for i in items])
