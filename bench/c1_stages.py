@@ -79,7 +79,7 @@ def _instrument(store: EventStore) -> None:
         future.add_done_callback(lambda _f: _stamp("looked up"))
         return future
 
-    service._recall = recalled
+    service._recall = recalled  # type: ignore[method-assign]
     _wrap_async(service, "_remember", None, "record sent")
     _wrap_async(store, "append", "append sent", "appended")
     request_reply = serving.request_reply
