@@ -4,8 +4,8 @@ concurrency 1, stage by stage (issue 18; helper cmd12).
 The suite's in-process row (client and service on one connection each, one event loop, a
 NATS server of its own, the history signed and checked), with a clock read at each stage of
 a command's path: sent by the client -> taken by the service -> request and command
-validated (the record lookups sent) -> decided -> lookups answered -> append sent -> append
-acknowledged -> record sent -> reply sent -> reply read by the client. The stamps are taken
+validated (the record lookups sent) -> yielded -> deciding -> sealing -> sealed -> lookups answered ->
+append sent -> append acknowledged -> record sent -> reply sent -> reply read by the client. The stamps are taken
 by wrapping the path's own functions here (nothing in the product is instrumented); medians
 over `COMMANDS` commands, beside a raw JetStream publish of one envelope (the suite's
 baseline) measured in the same run.
@@ -38,8 +38,11 @@ STAGES = (
     "sent",
     "taken",
     "validated",
+    "yielded",
     "deciding",
     "looked up",
+    "sealing",
+    "sealed",
     "append sent",
     "appended",
     "record sent",
@@ -82,6 +85,22 @@ def _instrument(store: EventStore) -> None:
     service._recall = recalled  # type: ignore[method-assign]
     _wrap_async(service, "_remember", None, "record sent")
     _wrap_async(store, "append", "append sent", "appended")
+    seal = store.seal
+
+    def sealing(*args: Any, **kwargs: Any) -> Any:
+        _stamp("sealing")
+        envelopes = seal(*args, **kwargs)
+        _stamp("sealed")
+        return envelopes
+
+    store.seal = sealing  # type: ignore[method-assign]
+    form = commands.canonical_json_form
+
+    def fingerprinting(value: Any) -> bytes:
+        _stamp("yielded")  # the loop turns given to the lookups' sending
+        return form(value)
+
+    commands.canonical_json_form = fingerprinting
     request_reply = serving.request_reply
 
     async def requested(*args: Any, **kwargs: Any) -> bytes:

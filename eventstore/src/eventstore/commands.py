@@ -381,6 +381,7 @@ class CommandService:
             failure: Exception | None = None
             new_events: list[NewEvent] | None = None
             sealed: list[EventEnvelope] | None = None
+            folded: Any = _NOT_FOLDED
             try:
                 if loading is not None:
                     entry = await loading
@@ -423,6 +424,8 @@ class CommandService:
                         # a recorded reply found there discards these envelopes unseen.
                         new_events = _new_events(decided, context.valid_at)
                         sealed = self._seal_ahead(entry, new_events, meta)
+                        if backdated is None:  # the cache's next state, folded meanwhile too
+                            folded = _folded(decider, entry.state, decided)
             except Exception as exc:
                 if recalled:
                     raise
@@ -497,7 +500,7 @@ class CommandService:
                 continue
             named = tuple(map(appended, stored))  # as the reply and the cache name them
             if backdated is None:
-                self._advance(key, entry, decider, stored, decided, named)
+                self._advance(key, entry, decider, stored, decided, named, folded)
             else:  # folded in valid-time order with its later facts already
                 entry.advance(stored, backdated.state, named)
                 self._cache.grew(key, len(stored))
@@ -607,16 +610,21 @@ class CommandService:
         stored: list[StoredEvent],
         decided: Sequence[DomainEvent],
         named: Sequence[AppendedEvent] | None = None,
+        folded: Any = None,
     ) -> None:
         """Our append landed: the cached aggregate continues with its events. They are folded
         as decided (validated models of the current version, which is what decoding their
-        stored form gives back), not decoded again from what was just sealed."""
-        try:
-            state = reduce(decider.evolve, decided, entry.state)
-        except Exception:  # the events are stored; the next command folds them from the store
-            log.exception("folding the events just appended to %s failed", key)
+        stored form gives back), not decoded again from what was just sealed; `folded`: that
+        fold done already (`_folded`, while the lookups were under way: the entry it began
+        from is the one appended on, held under the aggregate's lock)."""
+        if folded is None or folded is _NOT_FOLDED:
+            folded = _folded(decider, entry.state, decided)
+        if isinstance(folded, _FoldFailed):
+            # The events are stored; the next command folds them from the store.
+            log.error("folding the events just appended to %s failed", key, exc_info=folded.exc)
             self._cache.drop(key)
             return
+        state = folded
         entry.advance(stored, state, named)
         self._cache.grew(key, len(stored))
 
@@ -876,6 +884,23 @@ def unavailable(command_id: str | None, detail: str) -> CommandRejected:
         message=f"temporarily unavailable ({detail}): send the same command again (same"
         f" command id; it is never stored twice) after {RETRY_AFTER_SECONDS:g}s",
     )
+
+
+_NOT_FOLDED: Any = object()  # no fold ahead of the append (`_decide`)
+
+
+@dataclass(frozen=True)
+class _FoldFailed:
+    exc: Exception
+
+
+def _folded(decider: Decider[Any], state: Any, decided: Sequence[DomainEvent]) -> Any:
+    """`state` with `decided` folded on, or `_FoldFailed` (a fold that raises: the append
+    still goes ahead; the cache forgets the aggregate after it, `_advance`)."""
+    try:
+        return reduce(decider.evolve, decided, state)
+    except Exception as exc:
+        return _FoldFailed(exc)
 
 
 def _new_events(decided: Sequence[DomainEvent], valid_at: datetime) -> list[NewEvent]:
