@@ -140,7 +140,8 @@ async def test_events_are_sealed_before_the_lookup_answers_and_appended_as_seale
     second = await send(svc, "sa-2", "sa", 2)  # warm: decided and sealed while looking up
     await svc.drain()
 
-    assert isinstance(first, CommandAccepted) and isinstance(second, CommandAccepted)
+    assert isinstance(first, CommandAccepted)
+    assert isinstance(second, CommandAccepted)
     assert store.log == ["sealed sa-2", "looked up sa-2", "appended sa-2"]
     history = await EventStore(nats_client, fixed_clock).load(LEDGER, "ledger", "sa")
     assert [e.envelope for e in history.events][-1] == store.sealed[0]
@@ -148,7 +149,8 @@ async def test_events_are_sealed_before_the_lookup_answers_and_appended_as_seale
     # The cache continues with the fold made ahead: the limit counts both entries.
     third, fourth = await send(svc, "sa-3", "sa", 3), await send(svc, "sa-4", "sa", 4)
     assert isinstance(third, CommandAccepted)
-    assert isinstance(fourth, CommandRejected) and fourth.code == "LEDGER_FULL"
+    assert isinstance(fourth, CommandRejected)
+    assert fourth.code == "LEDGER_FULL"
 
 
 async def test_an_id_recorded_for_another_aggregate_discards_what_was_sealed_ahead(
@@ -162,7 +164,8 @@ async def test_an_id_recorded_for_another_aggregate_discards_what_was_sealed_ahe
 
     reused = await send(svc, "sr-1", "srb", 2)
 
-    assert isinstance(reused, CommandRejected) and reused.code == "COMMAND_ID_REUSED"
+    assert isinstance(reused, CommandRejected)
+    assert reused.code == "COMMAND_ID_REUSED"
     assert store.log == ["sealed sr-1", "looked up sr-1"]  # sealed, then nothing appended
     history = await EventStore(nats_client, fixed_clock).load(LEDGER, "ledger", "srb")
     assert [e.envelope.command_id for e in history.events] == ["sr-2"]
