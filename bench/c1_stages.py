@@ -4,11 +4,12 @@ concurrency 1, stage by stage (issue 18; helper cmd12).
 The suite's in-process row (client and service on one connection each, one event loop, a
 NATS server of its own, the history signed and checked), with a clock read at each stage of
 a command's path: sent by the client -> taken by the service -> request and command
-validated (the record lookups sent) -> yielded -> deciding -> sealing -> sealed -> lookups answered ->
-append sent -> append acknowledged -> record sent -> reply sent -> reply read by the client. The stamps are taken
-by wrapping the path's own functions here (nothing in the product is instrumented); medians
-over `COMMANDS` commands, beside a raw JetStream publish of one envelope (the suite's
-baseline) measured in the same run.
+validated (the record lookups asked) -> the loop turns that put them on the wire (yielded)
+-> deciding -> sealing -> sealed -> lookups answered -> append sent -> append acknowledged
+-> record sent -> reply sent -> reply read by the client. The stamps are taken by wrapping
+the path's own functions here (nothing in the product is instrumented); medians over
+`COMMANDS` commands, beside a raw JetStream publish of an envelope-sized message (the
+suite's baseline) measured in the same run.
 """
 
 from __future__ import annotations
