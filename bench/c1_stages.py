@@ -95,13 +95,13 @@ def _instrument(store: EventStore) -> None:
         return envelopes
 
     store.seal = sealing  # type: ignore[method-assign]
-    form = commands.canonical_json_form
+    form = commands.canonical_json_form  # type: ignore[attr-defined]
 
     def fingerprinting(value: Any) -> bytes:
         _stamp("yielded")  # the loop turns given to the lookups' sending
         return form(value)
 
-    commands.canonical_json_form = fingerprinting
+    commands.canonical_json_form = fingerprinting  # type: ignore[attr-defined]
     request_reply = serving.request_reply
 
     async def requested(*args: Any, **kwargs: Any) -> bytes:
