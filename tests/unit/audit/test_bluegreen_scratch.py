@@ -41,7 +41,8 @@ def test_a_killed_rebuilds_directory_is_removed_by_the_next_and_a_running_ones_i
         [sys.executable, "-c", HOLD, str(tmp)], stdout=subprocess.PIPE, text=True
     )
     try:
-        assert running.stdout is not None and killed.stdout is not None
+        assert running.stdout is not None
+        assert killed.stdout is not None
         running_dir = Path(running.stdout.readline().strip())
         killed_dir = Path(killed.stdout.readline().strip())
         (killed_dir / "group-0.db").write_bytes(b"x" * 1024)
@@ -50,9 +51,11 @@ def test_a_killed_rebuilds_directory_is_removed_by_the_next_and_a_running_ones_i
         assert killed_dir.is_dir()  # a SIGKILLed rebuild cannot clean up
 
         with green_scratch() as mine:
-            assert mine.is_dir() and mine.name.startswith(PREFIX)
+            assert mine.is_dir()
+            assert mine.name.startswith(PREFIX)
             assert not killed_dir.exists()  # removed: nobody builds there
-            assert running_dir.is_dir() and (running_dir / LOCK).exists()
+            assert running_dir.is_dir()
+            assert (running_dir / LOCK).exists()
             assert clean_stale() == []  # mine is locked too
         assert not mine.exists()
         assert running_dir.is_dir()
