@@ -164,6 +164,7 @@ async def rebuild_split(
             upto,
             TrustSpec.of(trust_of(ctx.service_nc)),
             projection_runner,
+            read_indexes=group_url == url,  # a copied group's rows are indexed by the join
         )
         for group_url, makers in zip(urls, groups(), strict=True)
     ]

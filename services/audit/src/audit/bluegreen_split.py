@@ -65,7 +65,10 @@ async def blue_green_split(
     with green_scratch() as scratch:
         files = [str(Path(scratch) / f"group-{i}.db") for i in range(len(parts))]
         jobs = [
-            GroupJob(connect, f"sqlite:///{path}", tuple(part), upto, trust, runners)
+            # Copied into the live tables, which have their read indexes: none built here.
+            GroupJob(
+                connect, f"sqlite:///{path}", tuple(part), upto, trust, runners, read_indexes=False
+            )
             for path, part in zip(files, parts, strict=True)
         ]
         built = await build_groups(jobs)
