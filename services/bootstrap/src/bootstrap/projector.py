@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 
 import nats
 from nats.aio.client import Client as NATS
@@ -38,15 +37,6 @@ from eventstore.sql import make_engine
 from gateway.process_config import ProjectorConfig
 
 log = logging.getLogger("projector")
-
-# How long a thread may hold the GIL while another asks for it (CPython's default: 5 ms). The
-# projector's one event loop hands every batch to a runner thread and lets go of the GIL at each
-# socket read and write, signature check and thread hand-off; each time a runner thread busy
-# folding or building rows could keep it for up to the whole interval, and the loop's next
-# fetch, hand-off or announcement waited (py-spy under the freshness load: the loop thread
-# waiting in `submit`, socket writes and the ed25519 call, ~25% of its samples). Shorter turns
-# let the loop, which every read-your-writes waits on, in sooner.
-SWITCH_INTERVAL = 0.001  # seconds
 
 EXIT_STARTUP = 1
 
@@ -117,7 +107,6 @@ async def serve(config: ProjectorConfig, read_models: str = "all") -> None:
 
 
 def run_process(config: ProjectorConfig, read_models: str = "all") -> int:
-    sys.setswitchinterval(SWITCH_INTERVAL)
     configure_logging(config.observability)
     configure_tracing(config.observability, "projector")
     if config.observability.log_format != "json":
