@@ -430,6 +430,7 @@ class ProjectionRunner:
         self.local_history: LocalHistory | None = None
         self.histories_local = 0
         self.histories_loaded = 0  # from the event store
+        self._folds_timelines = False  # a versioned read model's, bound (`bind_history`)
 
     @property
     def engine(self) -> Engine:
@@ -511,6 +512,7 @@ class ProjectionRunner:
         self._loop = asyncio.get_running_loop()
         if isinstance(self.projection, VersionedProjection):
             self.projection.history = self._load_earlier
+            self._folds_timelines = True
 
     async def start(self) -> None:
         from eventstore.projection_versions import claim_if_first
@@ -592,8 +594,21 @@ class ProjectionRunner:
 
     async def _announce(self, stages: dict[str, float] | None = None) -> None:
         if self._news is not None:
-            news = News(dict(self.positions), self.live_version, self.parked_count, stages or {})
+            news = News(
+                dict(self.positions),
+                self.live_version,
+                self.parked_count,
+                stages or {},
+                self._histories(),
+            )
             await self._news.announce(news)
+
+    def _histories(self) -> dict[str, int]:
+        """The cold timelines folded so far, by where their history came from (a versioned
+        read model's only: `News.histories`)."""
+        if not self._folds_timelines:
+            return {}
+        return {"local": self.histories_local, "loaded": self.histories_loaded}
 
     async def _beat(self) -> None:
         """Say the positions also when idle: a follower that missed news catches up, one that

@@ -64,6 +64,12 @@ class News:
     # measures where the time from a write to its visibility goes (the freshness benchmark,
     # an operator); empty in a heartbeat.
     stages: dict[str, float] = field(default_factory=dict)
+    # A versioned read model's cold timelines since the runner started, by where their
+    # earlier events came from: "local" (a read model of the same database, the event log)
+    # and "loaded" (the event store, through the loop). What the applying process alone
+    # knows, for whoever measures a cold timeline's cost (the freshness benchmark); empty for
+    # a read model that folds no timelines.
+    histories: dict[str, int] = field(default_factory=dict)
 
     def encode(self) -> bytes:
         body: dict[str, object] = {
@@ -73,6 +79,8 @@ class News:
         }
         if self.stages:
             body["stages"] = {**self.stages, "announced": time.time()}
+        if self.histories:
+            body["histories"] = self.histories
         return json.dumps(body).encode()
 
     @classmethod
@@ -82,7 +90,8 @@ class News:
         live = body.get("live_version")
         stages = {str(k): float(v) for k, v in dict(body.get("stages") or {}).items()}
         live_version = int(live) if live is not None else None
-        return cls(positions, live_version, int(body.get("parked", 0)), stages)
+        histories = {str(k): int(v) for k, v in dict(body.get("histories") or {}).items()}
+        return cls(positions, live_version, int(body.get("parked", 0)), stages, histories)
 
 
 class Announcer:

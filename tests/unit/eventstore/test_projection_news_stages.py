@@ -21,3 +21,11 @@ def test_a_heartbeat_and_older_news_carry_no_stages() -> None:
     assert News.decode(News({"REGISTRY": 7}, 4).encode()).stages == {}
     older = json.dumps({"positions": {"REGISTRY": 7}, "live_version": 4, "parked": 0})
     assert News.decode(older.encode()) == News({"REGISTRY": 7}, 4, 0)
+
+
+def test_a_versioned_read_model_s_cold_timeline_counters_travel_and_older_news_has_none() -> None:
+    counts = {"local": 12, "loaded": 1}
+    assert News.decode(News({"REGISTRY": 7}, 4, 0, {}, counts).encode()).histories == counts
+    assert News.decode(News({"REGISTRY": 7}, 4).encode()).histories == {}
+    older = json.dumps({"positions": {"REGISTRY": 7}, "live_version": 4, "parked": 0})
+    assert News.decode(older.encode()).histories == {}
