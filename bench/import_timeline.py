@@ -23,12 +23,13 @@ from bench.suites.ocds_import import _server_cpu, package, registry_process
 
 
 async def main(processes: int, rounds: int, verbose: bool) -> None:
-    from audit.ocds.importer import import_items
+    from audit.ocds.importer import import_items, prepare
     from audit.ocds.importer_read import read
     from eventstore.clock import SystemClock
     from eventstore.serving import request_reply
     from eventstore.store import EventStore
 
+    prepare()  # (as the CLI and the bench suite do before the import)
     with nats_server() as server:
         async with connected(server.url) as nc:
             ctx: Any = SimpleNamespace(nats=server, client=nc)

@@ -12,13 +12,17 @@ publication and is refused as such (docs/ocds-import.md, "Our own export").
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
+
+import pytest
 
 from audit.bitemporal import Horizon
 from audit.ocds.export import Register, packages
 from audit.ocds.importer import import_items
 from audit.ocds.importer_read import read
+from audit.ocds.ocid_prefix import ocid_prefix
 from audit.ocds.packages import merger
 from audit.ocds.releases import ocid
 from contracts_schema.subjects import CONTEXTS, ENROLMENT
@@ -160,6 +164,45 @@ async def test_a_contract_without_a_tender_exported_and_imported_back_is_refused
     why = f"OWN_PUBLICATION: {ocid('INHERITED-1')} is this registry's own publication of"
     assert all(p.reason.startswith(f"{why} contract INHERITED-1") for p in report.skipped)
     assert await _count(store) == stored
+
+
+@pytest.fixture
+def deployed_as(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Set this deployment's GT_OCDS_OCID_PREFIX (None: unset, the default) for what follows."""
+
+    def deploy(prefix: str | None) -> None:
+        if prefix is None:
+            monkeypatch.delenv("GT_OCDS_OCID_PREFIX", raising=False)
+        else:
+            monkeypatch.setenv("GT_OCDS_OCID_PREFIX", prefix)
+        ocid_prefix.cache_clear()  # (read once per process)
+
+    yield deploy
+    deploy(None)
+
+
+async def test_another_deployments_export_is_imported_not_refused_as_ours(
+    deployed_as: Any,
+) -> None:
+    """Two deployments of this software, each under its own ocid prefix, with the same
+    process ids: one's export imported into the other is an ordinary import, not refused
+    as the other's own publication (the prefix was a constant of the software: it was)."""
+    deployed_as("ocds-other1")
+    store, bus, data = await framework_with_call_offs()  # exported by the other deployment
+    assert {r["ocid"][:12] for r in json.loads(data)["releases"]} == {"ocds-other1-"}
+    deployed_as(None)  # this one: the default prefix, the same process ids recorded
+    assert ocid_prefix() == "ocds-gtnl01"
+    report = await import_items(read(data, "LNVT"), bus.request, store)
+    assert report.skipped == []
+    assert report.imported == len(json.loads(data)["releases"])
+    assert report.events > 0
+    # And under the other prefix, the same export is this registry's own again.
+    deployed_as("ocds-other1")
+    store, bus, data = await framework_with_call_offs()
+    report = await import_items(read(data, "LNVT"), bus.request, store)
+    assert report.imported == 0
+    assert report.skipped
+    assert all(p.reason.startswith("OWN_PUBLICATION: ocds-other1-") for p in report.skipped)
 
 
 async def _count(store: InMemoryEventStore) -> int:

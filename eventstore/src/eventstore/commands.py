@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from contracts_schema.base import Command, DomainEvent
 from contracts_schema.calendar import dutch_day, dutch_midnight
+from contracts_schema.envelope import EventEnvelope
 from contracts_schema.errors import RuleViolation
 from contracts_schema.replies import (
     AppendedEvent,
@@ -378,6 +379,9 @@ class CommandService:
             backdated: valid_order.Decided | None = None
             violation: RuleViolation | None = None
             failure: Exception | None = None
+            new_events: list[NewEvent] | None = None
+            sealed: list[EventEnvelope] | None = None
+            folded: Any = _NOT_FOLDED
             try:
                 if loading is not None:
                     entry = await loading
@@ -414,6 +418,14 @@ class CommandService:
                             decided = tuple(route.decide(entry.state, command, context))
                     except RuleViolation as exc:
                         violation = exc
+                    if decided and not landed and not recalled and not recall.done():
+                        # Sealed (hashed, signed) while the broker still answers the lookups,
+                        # not after: nothing is appended or answered before their answer, and
+                        # a recorded reply found there discards these envelopes unseen.
+                        new_events = _new_events(decided, context.valid_at)
+                        sealed = self._seal_ahead(entry, new_events, meta)
+                        if backdated is None:  # the cache's next state, folded meanwhile too
+                            folded = _folded(decider, entry.state, decided)
             except Exception as exc:
                 if recalled:
                     raise
@@ -449,17 +461,18 @@ class CommandService:
                 return CommandRejected(
                     command_id=command.command_id, code=violation.code, message=violation.message
                 )
-            new_events = [
-                NewEvent(
-                    e.event_type, e.schema_version, e.model_dump(mode="json"), context.valid_at
-                )
-                for e in decided
-            ]
+            if new_events is None:
+                new_events = _new_events(decided, context.valid_at)
             try:
                 # The command's trace (when propagation is on) continues on its events.
-                stored = await self._store.append(
-                    entry.head, new_events, meta, headers=trace_headers()
-                )
+                if sealed is None:
+                    stored = await self._store.append(
+                        entry.head, new_events, meta, headers=trace_headers()
+                    )
+                else:
+                    stored = await self._store.append(  # type: ignore[call-arg]
+                        entry.head, new_events, meta, headers=trace_headers(), sealed=sealed
+                    )
             except (ConcurrencyConflict, AlreadyAppended):
                 # Someone else wrote first, or our own earlier try landed: read what is new
                 # since our head and look again.
@@ -487,7 +500,7 @@ class CommandService:
                 continue
             named = tuple(map(appended, stored))  # as the reply and the cache name them
             if backdated is None:
-                self._advance(key, entry, decider, stored, decided, named)
+                self._advance(key, entry, decider, stored, decided, named, folded)
             else:  # folded in valid-time order with its later facts already
                 entry.advance(stored, backdated.state, named)
                 self._cache.grew(key, len(stored))
@@ -500,6 +513,15 @@ class CommandService:
             message=f"{decider.aggregate_type} {aggregate_id} kept changing during"
             f" {self._max_attempts} attempts; retry the command with the same command id",
         )
+
+    def _seal_ahead(
+        self, entry: CachedAggregate, new_events: list[NewEvent], meta: CommandMetadata
+    ) -> list[EventEnvelope] | None:
+        """`new_events` sealed on the cached head now, for a store that appends envelopes
+        sealed beforehand (`EventStore.SEALS_AHEAD`); None for one that seals in `append`."""
+        if not getattr(self._store, "SEALS_AHEAD", False):
+            return None
+        return self._store.seal(entry.head, new_events, meta)
 
     def _too_early(self, command: Command) -> CommandRejected | None:
         """The refusal of a valid time too far in the future, if it is."""
@@ -588,16 +610,21 @@ class CommandService:
         stored: list[StoredEvent],
         decided: Sequence[DomainEvent],
         named: Sequence[AppendedEvent] | None = None,
+        folded: Any = None,
     ) -> None:
         """Our append landed: the cached aggregate continues with its events. They are folded
         as decided (validated models of the current version, which is what decoding their
-        stored form gives back), not decoded again from what was just sealed."""
-        try:
-            state = reduce(decider.evolve, decided, entry.state)
-        except Exception:  # the events are stored; the next command folds them from the store
-            log.exception("folding the events just appended to %s failed", key)
+        stored form gives back), not decoded again from what was just sealed; `folded`: that
+        fold done already (`_folded`, while the lookups were under way: the entry it began
+        from is the one appended on, held under the aggregate's lock)."""
+        if folded is None or folded is _NOT_FOLDED:
+            folded = _folded(decider, entry.state, decided)
+        if isinstance(folded, _FoldFailed):
+            # The events are stored; the next command folds them from the store.
+            log.error("folding the events just appended to %s failed", key, exc_info=folded.exc)
             self._cache.drop(key)
             return
+        state = folded
         entry.advance(stored, state, named)
         self._cache.grew(key, len(stored))
 
@@ -857,6 +884,30 @@ def unavailable(command_id: str | None, detail: str) -> CommandRejected:
         message=f"temporarily unavailable ({detail}): send the same command again (same"
         f" command id; it is never stored twice) after {RETRY_AFTER_SECONDS:g}s",
     )
+
+
+_NOT_FOLDED: Any = object()  # no fold ahead of the append (`_decide`)
+
+
+@dataclass(frozen=True)
+class _FoldFailed:
+    exc: Exception
+
+
+def _folded(decider: Decider[Any], state: Any, decided: Sequence[DomainEvent]) -> Any:
+    """`state` with `decided` folded on, or `_FoldFailed` (a fold that raises: the append
+    still goes ahead; the cache forgets the aggregate after it, `_advance`)."""
+    try:
+        return reduce(decider.evolve, decided, state)
+    except Exception as exc:
+        return _FoldFailed(exc)
+
+
+def _new_events(decided: Sequence[DomainEvent], valid_at: datetime) -> list[NewEvent]:
+    return [
+        NewEvent(e.event_type, e.schema_version, e.model_dump(mode="json"), valid_at)
+        for e in decided
+    ]
 
 
 def _recalled(found: Sequence[bytes | None]) -> dict[str, Any] | None:

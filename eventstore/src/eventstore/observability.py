@@ -39,6 +39,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pythonjsonlogger.json import JsonFormatter
 
+from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
 from eventstore.errors import ConcurrencyConflict
 from eventstore.store import AggregateHistory, CommandMetadata, EventStore, NewEvent, StoredEvent
@@ -429,6 +430,7 @@ class InstrumentedEventStore(EventStore):
         meta: CommandMetadata,
         *,
         headers: Mapping[str, str] | None = None,
+        sealed: Sequence[EventEnvelope] | None = None,
     ) -> list[StoredEvent]:
         # Nothing exported: no span of its own (its events continue the command's).
         with (
@@ -443,7 +445,9 @@ class InstrumentedEventStore(EventStore):
             if headers and "traceparent" in headers:
                 headers = {**headers, **trace_headers()}  # the events continue the append span
             try:
-                return await super().append(history, new_events, meta, headers=headers)
+                return await super().append(
+                    history, new_events, meta, headers=headers, sealed=sealed
+                )
             except ConcurrencyConflict:
                 APPEND_CONFLICTS.labels(history.context.name).inc()
                 raise

@@ -395,6 +395,10 @@ class ProjectionRunner:
         self._watcher: asyncio.Task[None] | None = None
         self._indexer: asyncio.Task[None] | None = None  # a rebuild's deferred read indexes
         self.deferred_indexes = 0  # read indexes this runner's rebuild built at its end
+        # False: a rebuild from nothing leaves the read indexes it deferred unbuilt (a split
+        # rebuild's group whose rows are copied into another database, which indexes them:
+        # `eventstore.split_rebuild`).
+        self.build_read_indexes = True
         self._leadership = Leadership(engine, projection.key)
         self._standby: asyncio.Task[None] | None = None
         self.leading = False
@@ -651,7 +655,7 @@ class ProjectionRunner:
         for subscriber in subscribers:
             subscriber.start()
             self._subscribers.append(subscriber)
-        if indexing:
+        if indexing and self.build_read_indexes:
             self._indexer = asyncio.create_task(self._index_after_catch_up(subscribers))
 
     async def _defer_read_indexes(self, subscribers: list[Subscription]) -> bool:

@@ -83,6 +83,10 @@ def differs(current: StreamConfig, wanted: StreamConfig) -> bool:
 
 
 class EventStore:
+    # `append` takes envelopes sealed beforehand (`sealed`): a command seals while the broker
+    # answers its processed-command lookup, not after (eventstore.commands).
+    SEALS_AHEAD = True
+
     def __init__(
         self,
         nc: NATS,
@@ -266,12 +270,15 @@ class EventStore:
         meta: CommandMetadata,
         *,
         headers: Mapping[str, str] | None = None,
+        sealed: Sequence[EventEnvelope] | None = None,
     ) -> list[StoredEvent]:
         """Append all events or none, if the aggregate has not moved since `history`.
 
         `headers` go on every event's NATS message as they are (e.g. W3C `traceparent`, so a
         trace continues into whatever consumes the events); the store's own `Nats-*` headers
-        cannot be overridden.
+        cannot be overridden. `sealed`: `new_events` as `seal` sealed them on `history`
+        already (`SEALS_AHEAD`: the command path seals while its processed-command lookup is
+        under way), appended as they are.
         """
         extra = dict(headers) if headers else {}
         reserved = sorted(k for k in extra if k.lower().startswith("nats-")) if extra else ()
@@ -282,7 +289,7 @@ class EventStore:
             )
         if not new_events:
             return []
-        envelopes = self.seal(history, new_events, meta)
+        envelopes = self.seal(history, new_events, meta) if sealed is None else list(sealed)
         context = history.context
         subject_filter = context.aggregate_filter(history.aggregate_type, history.aggregate_id)
         atomic = len(envelopes) > 1

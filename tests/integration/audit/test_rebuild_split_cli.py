@@ -13,43 +13,20 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
-from sqlalchemy import Engine, MetaData, select
+from nats.js.errors import NotFoundError
 
 from bench.history.generator import generate
 from bench.loader import load_history
 from contracts_schema.subjects import NOTIFIER
 from eventstore.clock import FixedClock
-from eventstore.projection import checkpoints
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
 from gateway.projections import ALL, TendersProjection
-
-
-def _tables() -> MetaData:
-    metadata = MetaData()
-    for kind in ALL:
-        kind().define(metadata)
-    return metadata
-
-
-def _rows(engine: Engine, metadata: MetaData) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        rows = {
-            name: sorted((tuple(r) for r in conn.execute(select(table))), key=repr)
-            for name, table in metadata.tables.items()
-        }
-        rows["checkpoints"] = sorted(
-            tuple(r)
-            for r in conn.execute(
-                select(checkpoints.c.projection, checkpoints.c.stream, checkpoints.c.seq)
-            )
-        )
-    return rows
+from tests.integration.gateway.test_rebuild_equals_live import _rows, _tables
 
 
 def _command(server: NatsServer, live: str) -> list[str]:
@@ -131,6 +108,28 @@ async def test_a_rebuild_killed_half_way_leaves_the_live_database_and_a_rerun_co
     with live.connect() as conn:
         assert conn.exec_driver_sql(f"SELECT count(*) FROM {tenders}").scalar() == 0
 
+    stale = list(scratch.glob("audit-green-*"))
+    assert stale  # the killed rebuild could not remove its scratch files
+
     await asyncio.to_thread(_run, nats_server, live_url, tmp_path)
     assert _rows(live, metadata) == whole
+    assert not any(path.exists() for path in stale)  # the re-run removed them
     live.dispose()
+
+
+@pytest.mark.timeout(300)
+async def test_a_rebuild_of_all_reads_a_stream_never_created_as_empty(
+    nats_server: NatsServer, nats_client: NATS, tmp_path: Path
+) -> None:
+    """A stream never created has recorded nothing: a rebuild of a read model that reads it
+    builds it empty. It failed with the direct get's 503 (this short history writes neither
+    the notifier's stream nor the registry's)."""
+    await load_history(nats_client, generate(seed=43, events=300))
+    js = nats_client.jetstream()
+    with pytest.raises(NotFoundError):
+        await js.stream_info(NOTIFIER.stream)
+    live_url = f"sqlite:///{tmp_path / 'read-models.db'}"
+    output = await asyncio.to_thread(_run, nats_server, live_url, tmp_path)
+    for kind in ALL:
+        assert f"{kind.name}: cut over at" in output, output
+    assert "notifier_schedule: cut over at" in output, output

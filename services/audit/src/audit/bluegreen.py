@@ -10,7 +10,6 @@ before the cut-over leaves the live tables untouched.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from nats.js.errors import NotFoundError
 from sqlalchemy import Connection, Engine, Table, select
 
+from audit.bluegreen_scratch import green_scratch
 from audit.rebuild import Cancelled, Rebuilt, live_checkpoints, rebuild
 from audit.wiring import Engines
 from eventstore.projection import Projection, RunnerFactory, bookkeeping, checkpoints, parked
@@ -66,7 +66,7 @@ async def _blue_green(
     progress: Progress | None,
     cancel: asyncio.Event | None,
 ) -> Rebuilt:
-    with tempfile.TemporaryDirectory(prefix="audit-green-") as scratch_dir:
+    with green_scratch() as scratch_dir:
         green = make_engine(f"sqlite:///{Path(scratch_dir) / 'green.db'}")
         try:
             upto = await heads(store, projection)

@@ -10,20 +10,20 @@ cancelled before it commits, the live database is as it was. On PostgreSQL the c
 `audit.bluegreen`'s, one read model per transaction: killed between two, some read models
 are the rebuilt ones and the others the old ones, each with the checkpoints of its own rows
 (nothing lost or doubled; a re-run completes). The scratch files are removed when the
-rebuild ends or fails; a SIGKILLed rebuild leaves its `audit-green-*` directory in the
-temporary directory (a re-run starts afresh in a new one).
+rebuild ends or fails; a SIGKILLed rebuild's `audit-green-*` directory is removed by the
+next rebuild (`audit.bluegreen_scratch`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 
 from audit.bluegreen import CATCH_UP_ROUNDS, LiveMovedOn, cut_over, heads
+from audit.bluegreen_scratch import green_scratch
 from audit.rebuild import Cancelled, Rebuilt, live_checkpoints, rebuild
 from eventstore.projection import Projection, RunnerFactory, bookkeeping, checkpoints, parked
 from eventstore.split_rebuild import (
@@ -62,10 +62,13 @@ async def blue_green_split(
     for projection in projections:
         upto.update(await heads(store, projection))
     trust = TrustSpec.of(trust_of(store.nc))
-    with tempfile.TemporaryDirectory(prefix="audit-green-") as scratch:
+    with green_scratch() as scratch:
         files = [str(Path(scratch) / f"group-{i}.db") for i in range(len(parts))]
         jobs = [
-            GroupJob(connect, f"sqlite:///{path}", tuple(part), upto, trust, runners)
+            # Copied into the live tables, which have their read indexes: none built here.
+            GroupJob(
+                connect, f"sqlite:///{path}", tuple(part), upto, trust, runners, read_indexes=False
+            )
             for path, part in zip(files, parts, strict=True)
         ]
         built = await build_groups(jobs)

@@ -23,8 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from audit.bitemporal import Horizon, horizon, parse_instant
 from audit.ocds.export import Register, packages, require
-from audit.ocds.importer import Problem, Report, import_items
+from audit.ocds.importer import Problem, Report, import_items, prepare
 from audit.ocds.importer_read import read
+from audit.ocds.ocid_prefix import BadOcidPrefix, ocid_prefix
 from audit.ocds.packages import (
     POLICY_FILE,
     Publication,
@@ -98,6 +99,14 @@ def _refuse(exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _prefix() -> None:
+    """A bad GT_OCDS_OCID_PREFIX refused before anything is read or written."""
+    try:
+        ocid_prefix()
+    except BadOcidPrefix as exc:
+        raise _refuse(exc) from exc
+
+
 def _out_dir(out: Path) -> None:
     """Create --out before anything is read: a path that cannot be a writable directory is
     refused in one line, not after the export with a traceback."""
@@ -125,6 +134,7 @@ def export(
     nats_url: NatsUrl = None,
 ) -> None:
     """Write <id>-releases.json and <id>-records.json, validated against OCDS 1.1.5."""
+    _prefix()
     _out_dir(out)
     settings = resolve_settings(nats_url, None)
     try:
@@ -237,6 +247,7 @@ def bulk(
 ) -> None:
     """Every contracting process of the register (each tender with its call-offs, each
     contract without a tender), streamed as it is exported, with progress on stderr."""
+    _prefix()
     if str(out) != "-":
         _out_dir(out)
     settings = resolve_settings(nats_url, None)
@@ -296,6 +307,7 @@ class RegistryUnreachable(Exception):  # not retried as a lost reply is: it ends
 
 
 async def import_data(settings: NatsSettings, data: bytes, publisher: str) -> Report:
+    prepare()  # (the merge rules and the validator: once per run, before the first mapping)
     items = list(read(data, publisher))
     if all(i.release is None for i in items):
         raise NothingReadable([Problem(i.path, i.problem or "no release") for i in items])
@@ -339,7 +351,9 @@ def import_(
     ] = None,
 ) -> None:
     """Import published OCDS 1.1 data as recorded facts; exit 0 all imported (or already
-    there), 1 some skipped, 2 nothing readable or the registry was not reached."""
+    there), 1 some skipped, 2 nothing readable or the registry was not reached (or a bad
+    GT_OCDS_OCID_PREFIX: which of the input is this registry's own publication is unknown)."""
+    _prefix()
     settings = resolve_settings(nats_url, None, sends_commands=True)
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()

@@ -62,6 +62,10 @@ async def rebuild(
         # Read as the live runner reads (eventstore.trust): what it parks, the rebuild parks,
         # instead of applying a forgery or ending at bytes that are no envelope.
         start_at = positions.get(context.stream, 0) + 1
+        if limit is not None and limit < start_at:
+            # Nothing to read up to the limit; and a stream never created (its head taken
+            # as 0) has recorded nothing: a direct get on it answers 503, not "empty".
+            continue
         trust = trust_of(getattr(store, "nc", None))  # an in-memory store has no connection
         async for event in store.read_stream(context, start_at, trust=trust):
             if limit is not None and event.seq > limit:

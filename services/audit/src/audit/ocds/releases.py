@@ -17,6 +17,7 @@ from typing import Any
 from audit.bitemporal import valid_order
 from audit.folding import Reader
 from audit.ocds import codes
+from audit.ocds.ocid_prefix import ocid_prefix
 from audit.ocds.sections import (
     CLEARED,
     Process,
@@ -37,7 +38,6 @@ from contracts_schema.envelope import EventEnvelope
 from contracts_schema.folds import typed_event
 from contracts_schema.registry import events as rg
 
-OCID_PREFIX = "ocds-gtnl01"
 __all__ = ["IGNORED", "MAPPERS", "Release", "call_off_release", "instant", "ocid",
            "process_releases"]  # fmt: skip
 
@@ -46,7 +46,8 @@ Mapper = Callable[[Process, EventEnvelope, Any], "tuple[str, Release] | None"]
 
 
 def ocid(process_id: str) -> str:
-    return f"{OCID_PREFIX}-{process_id}"
+    """The process's ocid under this deployment's prefix (GT_OCDS_OCID_PREFIX)."""
+    return f"{ocid_prefix()}-{process_id}"
 
 
 PROVENANCE = (rg.TenderReleaseImported.event_type, rg.ContractReleaseImported.event_type)
