@@ -112,12 +112,25 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _not_a_url(url: str, exc: Exception) -> typer.Exit:
+    return _fail(f"read-model database {url!r} is not a database URL ({exc})")
+
+
 def _engine(url: str) -> Engine:
     """The read-model database, or one line naming the URL that is not one."""
     try:
         return make_engine(url)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise _fail(f"read-model database {url!r} is not a database URL ({exc})") from exc
+        raise _not_a_url(url, exc) from exc
+
+
+def _set_aside_if_corrupt(url: str) -> Path | None:
+    """`set_aside_if_corrupt`, with a URL that is not one refused in one line (it is parsed
+    there first: a bad --database-url ended `projections rebuild` with a traceback)."""
+    try:
+        return set_aside_if_corrupt(url)
+    except ArgumentError as exc:
+        raise _not_a_url(url, exc) from exc
 
 
 @app.command()
@@ -216,7 +229,7 @@ def rebuild_projections(
         raise _fail(f"unknown projection {name!r}; known: {sorted(PROJECTIONS)}")
     chosen = [name] if name else sorted(PROJECTIONS)
     settings = _settings(nats_url, database_url)
-    set_aside = set_aside_if_corrupt(settings.database_url)
+    set_aside = _set_aside_if_corrupt(settings.database_url)
     if set_aside is not None:
         # Every read model of that file is gone: all are rebuilt from the event streams
         # (those in a service's own database are not touched unless named).

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import nats
 import nats.errors
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from contracts_schema.subjects import CONTEXTS, BoundedContext
 from eventstore.clock import SystemClock
@@ -101,7 +102,14 @@ class Engines:
                     f"no URL for the {database} database: set {database_variable(database)}"
                     " or start the system (`make run`)"
                 )
-            engine = self._engines[database] = make_engine(url)
+            try:
+                engine = self._engines[database] = make_engine(url)
+            except (ArgumentError, NoSuchModuleError) as exc:
+                # One line naming the setting, not a traceback (correct12).
+                raise UnknownDatabase(
+                    f"the {database} database's URL {url!r} ({database_variable(database)},"
+                    f" else the data directory's endpoints.json) is not a database URL ({exc})"
+                ) from exc
         return engine
 
     def dispose(self) -> None:

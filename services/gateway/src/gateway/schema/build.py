@@ -23,7 +23,7 @@ from gateway.history.sources import is_audit_input_error
 from gateway.policy import PUBLIC_COMMANDS
 from gateway.privacy.mutation import ERASE_PERSON
 from gateway.schema.enrolment_types import CallOff, Organisation, Participant
-from gateway.schema.errors import is_client_error
+from gateway.schema.errors import InvalidArgument, is_client_error
 from gateway.schema.events import Event
 from gateway.schema.execution import PlainFieldsExecutionContext
 from gateway.schema.guard import DocumentCache, DocumentGuard, Lane
@@ -49,6 +49,10 @@ class GatewaySchema(strawberry.Schema):
     ) -> None:
         # A client's mistake is the client's: one line, no traceback. Ours keep theirs.
         for error in errors:
+            if is_audit_input_error(error) and not (error.extensions or {}).get("code"):
+                # The audit's fields (history, entitiesAsOf, ocds) refuse bad input with a
+                # plain ValueError: give it the code every other root's refusal carries.
+                error.extensions = {**(error.extensions or {}), "code": InvalidArgument.code}
             if _client_error(error):
                 log.info("refused: %s", error.message)
             else:

@@ -1,11 +1,12 @@
-"""`lawFindings`: every rule of procurement law that imported facts do not satisfy, across
-tenders and contracts, filtered and paged like the other roots.
+"""`lawFindings`: every rule (of procurement law, or of this registry) that imported facts do
+not satisfy, across tenders and contracts, filtered and paged like the other roots.
 
 The findings live on their tender's or contract's row (`law_findings`, a JSON list): the rows
 that have any are read (with the row filters in SQL, and the same visibility as `tenders` and
 `contracts`: a call-off's only for whom may see it), flattened here, filtered by code and paged
 by a keyset cursor over (date, kind, id, position). Only imported records have findings, so
-the rows read are few. Findings carry no severity: every finding is a rule the law sets.
+the rows read are few. Findings carry no severity; each says whose rule it is (`source`: an
+article of law, or `System` for a registry rule such as CONTRACTING_AUTHORITY_UNIDENTIFIED).
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from gateway.schema.context import Info
 from gateway.schema.errors import InvalidArgument
 from gateway.schema.filters import DateRange, contracts_visible
 from gateway.schema.pagination import Connection, Edge, PageInfo
-from gateway.schema.registry_types import Contract, Tender, may_see_contract
+from gateway.schema.registry_types import (
+    FINDING_SOURCE,
+    Contract,
+    Tender,
+    finding_source,
+    may_see_contract,
+)
 
 
 @strawberry.enum(description="What a finding is about.")
@@ -64,6 +71,7 @@ class LawFindingRecord:
     code: str = strawberry.field(description="The rule's refusal code.")
     message: str = strawberry.field(description="The rule, named, with the facts that broke it.")
     subject: str | None = strawberry.field(description="What it is about: a lot, a contract.")
+    source: str = strawberry.field(description=FINDING_SOURCE)
     on: FindingOn
     tender_id: str | None = strawberry.field(description="The tender (or the contract's tender).")
     contract_id: str | None = strawberry.field(description="The contract, for a contract's.")
@@ -96,7 +104,8 @@ def _records(on: FindingOn, rows: Iterable[RowMapping]) -> list[tuple[Key, LawFi
         dated = r["planned_on"] if tender else r["signed_on"]
         for i, f in enumerate(r["law_findings"] or []):
             record = LawFindingRecord(
-                code=f["code"], message=f["message"], subject=f.get("subject"), on=on,
+                code=f["code"], message=f["message"], subject=f.get("subject"),
+                source=finding_source(f["code"]), on=on,
                 tender_id=r["tender_id"], contract_id=None if tender else rid,
                 contracting_authority_code=r["contracting_authority"], dated=dated, _row=r,
             )  # fmt: skip
@@ -171,7 +180,8 @@ async def law_findings(
 @strawberry.type
 class LawFindingsQuery:
     @strawberry.field(
-        description="Every rule of procurement law that imported facts do not satisfy, on"
+        description="Every rule, of procurement law or (`source` System) of this registry, that"
+        " imported facts do not satisfy, on"
         " tenders and contracts (as `Tender.lawFindings`/`Contract.lawFindings`), by date"
         " then record; keyset-paged."
     )

@@ -11,6 +11,7 @@ import strawberry
 from sqlalchemy import RowMapping
 from strawberry import relay
 
+from contracts_schema.refusals import REFUSALS
 from contracts_schema.registry.state import ContractKind, ContractStatus, LotStatus, TenderPhase
 from gateway.auth import Principal
 from gateway.schema.context import Info
@@ -235,9 +236,28 @@ class TenderNotice:
         ]
 
 
+FINDING_SOURCE = (
+    "Where the rule comes from, as in docs/refusal-codes.md: an article of procurement law"
+    " (e.g. `Aw 2012 art. 2.127; Remedies art. 2a`), or `System` for a rule of this registry"
+    " (data integrity, e.g. CONTRACTING_AUTHORITY_UNIDENTIFIED), not of the law."
+)
+
+
+# A code recorded once and since dropped from the catalogue: say so rather than guess its source.
+UNLISTED = "Unlisted (not in the refusal catalogue)"
+
+
+def finding_source(code: str) -> str:
+    """The rule's source from the one refusal catalogue: a finding is not always a rule of
+    law (CONTRACTING_AUTHORITY_UNIDENTIFIED is the registry's own), so say whose it is."""
+    refusal = REFUSALS.get(code)
+    return refusal.source if refusal is not None else UNLISTED
+
+
 @strawberry.type(
-    description="A rule of procurement law the facts of an imported process do not satisfy:"
-    " recorded as published, not refused (docs/ocds-import.md)."
+    description="A rule the facts of an imported process do not satisfy, of procurement law"
+    " or (`source` System) of this registry: recorded as published, not refused"
+    " (docs/ocds-import.md)."
 )
 class LawFinding:
     code: str = strawberry.field(
@@ -245,15 +265,21 @@ class LawFinding:
     )
     message: str = strawberry.field(description="The rule, named, with the facts that broke it.")
     subject: str | None = strawberry.field(description="What it is about: a lot, a contract.")
+    source: str = strawberry.field(description=FINDING_SOURCE)
 
     @classmethod
     def from_json(cls, found: list[dict[str, Any]] | None) -> list[LawFinding]:
         return [
-            cls(code=f["code"], message=f["message"], subject=f.get("subject")) for f in found or []
-        ]
+            cls(code=f["code"], message=f["message"], subject=f.get("subject"),
+                source=finding_source(f["code"]))
+            for f in found or []
+        ]  # fmt: skip
 
 
-FINDINGS = "Rules of procurement law its imported facts do not satisfy (empty for our own)."
+FINDINGS = (
+    "Rules its imported facts do not satisfy, of procurement law or of this registry (see"
+    " `source`); empty for our own."
+)
 
 
 @strawberry.type
