@@ -115,7 +115,7 @@ async def test_a_mixed_history_replays_and_projects_as_the_all_new_one(tmp_path:
         views.append({k: v for k, v in tables.items() if k.startswith("contracts_")})
     assert views[0] == views[1]
     # Bitemporal rows: the value as signed, then as amended.
-    values = {r["value_eur"] for r in views[0]["contracts_v4_contracts"]}
+    values = {r["value_eur"] for r in views[0]["contracts_v5_contracts"]}
     assert values == {"1000000.10", "1250000.50"}
 
 

@@ -56,6 +56,10 @@ class Close(NamedTuple):
     valid_from: int
     known_to: int
     known_from: int
+    # The closed version's valid end and contents: what a count of versions at a horizon
+    # (`VersionedProjection.counted`) takes off at `known_to` (asof12).
+    valid_to: int = FOREVER
+    row: Row | None = None
 
 
 @dataclass
@@ -137,7 +141,9 @@ class Timeline(Generic[S, E]):
             segments = self.open.setdefault(key, [])
             if old is not None:
                 last = segments.pop()  # the version valid until further notice
-                changes.closes.append(Close(key, last.valid_from, known, last.known_from))
+                changes.closes.append(
+                    Close(key, last.valid_from, known, last.known_from, last.valid_to, last.row)
+                )
                 if last.valid_from < at:
                     kept = Segment(last.valid_from, at, last.row, known)
                     segments.append(kept)
@@ -207,7 +213,9 @@ class Timeline(Generic[S, E]):
             for valid_from, was in before.items():
                 now = after.get(valid_from)
                 if now is None or (now is not was and now != was):
-                    changes.closes.append(Close(key, valid_from, known, was.known_from))
+                    changes.closes.append(
+                        Close(key, valid_from, known, was.known_from, was.valid_to, was.row)
+                    )
             for valid_from, now_ in after.items():
                 was_ = before.get(valid_from)
                 if was_ is None or (now_ is not was_ and now_ != was_):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +44,11 @@ LocalHistory = Callable[
     [Connection, BoundedContext, str, str, int, int],
     "list[tuple[int, Recorded[DomainEvent]]] | None",
 ]
+
+
+# A versioned table's versions counted by one column's value (`VersionedProjection.counted`):
+# (value, valid µs, known µs) -> the signed number of corners there (asof12).
+Corners = Counter[tuple[Any, int, int]]
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,17 @@ class VersionedProjection(BatchProjection):
         """The versioned tables by the names `image` uses."""
         raise NotImplementedError
 
+    # -- counts at a horizon (asof12) --------------------------------------------------------
+    def counted(self) -> dict[str, str]:
+        """Versioned tables (by the names `image` uses) whose versions are counted at a
+        horizon by one column's value, as the column: each version written or closed adds
+        its signed corners (`Corners`) to `corner_statements`, in the same transaction."""
+        return {}
+
+    def corner_statements(self, dialect: Dialect, corners: dict[str, Corners]) -> list[Statement]:
+        """The statements adding a batch's corners (per table of `counted`) to what is stored."""
+        raise NotImplementedError
+
     # -- declarations ----------------------------------------------------------------------
     def handled(self) -> frozenset[str]:
         return frozenset().union(*(r.events for r in self.readings().values()))
@@ -163,7 +179,7 @@ class VersionedProjection(BatchProjection):
         """Decode, fold and stage the batch's row changes (no database: before the writer
         turn); the timelines move on here, and `reset` forgets them if the write fails."""
         readings = self.readings()
-        writes = _Writes(self.versioned())
+        writes = _Writes(self.versioned(), self.counted())
         self.history_loaded_at = None
         failures: list[Failure] = []
         for event in events:
@@ -182,7 +198,10 @@ class VersionedProjection(BatchProjection):
                 continue
             self._cached_events += 1
             writes.stage(changes)
-        return _Prepared(writes.statements(dialect), failures)
+        statements = writes.statements(dialect)
+        if writes.corners:
+            statements += self.corner_statements(dialect, writes.corners)
+        return _Prepared(statements, failures)
 
     def _timeline(self, event: StoredEvent, reading: Reading) -> Timeline[Any, DomainEvent]:
         e = event.envelope
@@ -253,8 +272,15 @@ class _Writes:
     to the driver as tuples (`eventstore.bulk`).
     """
 
-    def __init__(self, tables: dict[str, Table]) -> None:
+    def __init__(self, tables: dict[str, Table], counted: dict[str, str] | None = None) -> None:
         self._tables = tables
+        self._counted = counted or {}
+        # A rectangle [valid_from, valid_to) x [known_from, known_to) is four signed corners;
+        # the versions holding (D, K) are the corners summed at or before both. An insert
+        # adds its two opening corners, a close its two closing ones (an insert closed in
+        # the same batch, or a version deleted, cancels out). The open valid end is never
+        # reached by a horizon: its corners are not kept.
+        self.corners: dict[str, Corners] = {}
         self._columns: dict[str, list[str]] = {}
         for name, table in tables.items():
             columns = [c.name for c in table.c]
@@ -267,6 +293,8 @@ class _Writes:
         self._deletes: dict[str, list[tuple[Any, ...]]] = {}
 
     def stage(self, changes: Changes) -> None:
+        if self._counted:
+            self._corners(changes)
         for close in changes.closes:
             (name, key), valid_from = close.key, close.valid_from
             pending = self._open.pop((name, key, valid_from), None)
@@ -291,6 +319,29 @@ class _Writes:
             self._inserts.setdefault(name, []).append(row)
             if version.known_to == FOREVER:
                 self._open[(name, key, version.valid_from)] = row
+
+    def _corners(self, changes: Changes) -> None:
+        counted = self._counted
+        for close in changes.closes:
+            name = close.key[0]
+            column = counted.get(name)
+            if column is None:
+                continue
+            if close.row is None:
+                raise ValueError(f"a close of {name} without its version's row: not counted")
+            value, corners = close.row.get(column), self.corners.setdefault(name, Counter())
+            corners[(value, close.valid_from, close.known_to)] -= 1
+            if close.valid_to != FOREVER:
+                corners[(value, close.valid_to, close.known_to)] += 1
+        for version in changes.inserts:
+            name = version.key[0]
+            column = counted.get(name)
+            if column is None:
+                continue
+            value, corners = version.row.get(column), self.corners.setdefault(name, Counter())
+            corners[(value, version.valid_from, version.known_from)] += 1
+            if version.valid_to != FOREVER:
+                corners[(value, version.valid_to, version.known_from)] -= 1
 
     def statements(self, dialect: Dialect) -> list[Statement]:
         """Deletes, then closes, then inserts, per table, parameters in the driver's form."""

@@ -171,7 +171,7 @@ async def test_no_one_deletes_purges_reconfigures_or_forges_the_checkpoints(
         await client.nc.close()
 
 
-GATEWAY_NEWS = "gt.projections.contracts.db.contracts_v4"
+GATEWAY_NEWS = "gt.projections.contracts.db.contracts_v5"
 
 
 @pytest.mark.parametrize(

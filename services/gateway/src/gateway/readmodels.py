@@ -53,6 +53,7 @@ from gateway.projections import (
 )
 from gateway.projections.common import UtcDateTime
 from gateway.projections.event_counts import horizon_buckets
+from gateway.projections.status_counts import horizon_parameters as corner_parameters
 
 P = TypeVar("P", bound=Projection)
 S = TypeVar("S")
@@ -497,6 +498,23 @@ class ReadModels:
             lambda: _in_step(_event_count(log, counts, known_now), log_key, counts.key),
         )
         return statement, {**self._parameters, **parameters}
+
+    def status_count(self) -> tuple[Executable, dict[str, Any]] | None:
+        """The contracts in any of `filter_statuses` (the caller's parameter) at this
+        request's past horizon, from their versions' stored corners
+        (`projections.status_counts`): the statement and its parameters. None at the
+        present (the horizon index counts it, unchanged) and without a horizon. Written in
+        the contracts' own transaction: always in step with their rows."""
+        if self.horizon is None or self.present:
+            return None
+        valid, known = self.horizon
+        known_now = known == KNOWN_NOW
+        counts = self._current(ContractsProjection).status_counts
+        statement = self.statement(
+            ("status_count", counts.points, counts.cells, counts.weeks, known_now),
+            lambda: counts.count(known_now),
+        )
+        return statement, corner_parameters(valid, None if known_now else known)
 
     def statement(self, shape: tuple[Any, ...], build: Callable[[], S]) -> S:
         """The statement of this shape, built once and kept (LRU) for every request after.

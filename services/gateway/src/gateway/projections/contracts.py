@@ -11,21 +11,25 @@ from __future__ import annotations
 from typing import ClassVar
 
 from sqlalchemy import JSON, Column, Date, Index, MetaData, Numeric, String, Table
+from sqlalchemy.engine import Dialect
 
 from contracts_schema.enrolment.state import CallOffState
 from contracts_schema.folds import FOLDS
 from contracts_schema.registry.state import ContractKind, ContractState, ContractStatus
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
 from eventstore.bitemporal_sql import versioned_table
+from eventstore.bulk import Statement
 from eventstore.timeline import Image
-from eventstore.versioned import Reading, VersionedProjection
+from eventstore.versioned import Corners, Reading, VersionedProjection
 from gateway.projections.common import reading
+from gateway.projections.status_counts import StatusCorners
 from gateway.projections.tenders import findings
 
 
 class ContractsProjection(VersionedProjection):
     name = "contracts"
-    version = 4  # v3: call-offs (ENROLMENT) are contracts too; v4: law findings
+    # v3: call-offs (ENROLMENT) are contracts too; v4: law findings; v5: the status counts
+    version = 5
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
     rebuild_cost: ClassVar[int] = 100  # apply CPU relative to the others (bench.rebuild_groups)
     # Programmes and tenders are TendersProjection's; organisations and windows are others'.
@@ -83,8 +87,18 @@ class ContractsProjection(VersionedProjection):
             horizon_indexed=["supplier_id"],  # a supplier's contracts at a horizon
         )
 
+        # `contracts(filter: {status})` at a past horizon: each version's corners by status
+        # (asof12, `projections.status_counts`).
+        self.status_counts = StatusCorners(f"{p}_status", metadata)
+
     def versioned(self) -> dict[str, Table]:
         return {"contracts": self.contracts, "suppliers": self.suppliers}
+
+    def counted(self) -> dict[str, str]:
+        return {"contracts": "status"}
+
+    def corner_statements(self, dialect: Dialect, corners: dict[str, Corners]) -> list[Statement]:
+        return self.status_counts.statements(dialect, corners["contracts"])
 
     def readings(self) -> dict[str, Reading]:
         return {

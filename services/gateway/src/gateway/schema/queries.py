@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import select
 from strawberry import relay
 from strawberry.relay.types import GlobalIDValueError
 
-from gateway.schema.context import Info
+from gateway.schema.context import Context, Info
 from gateway.schema.enrolment_types import CallOff, Organisation
 from gateway.schema.enums import OrganisationKind
 from gateway.schema.errors import Forbidden, InvalidArgument
@@ -127,7 +127,10 @@ class Query(LawFindingsQuery):
         query, parameters = contract_query(info.context.read, filter, info.context.principal)
         columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
         narrow = None if columns is None else (c, columns)
-        return await page(info, query, order, Contract.from_row, first, after, narrow, parameters)
+        counted = _status_count(info.context, filter)
+        return await page(
+            info, query, order, Contract.from_row, first, after, narrow, parameters, counted
+        )
 
     @strawberry.field(description="Active contracts ending between two dates, soonest first.")
     async def expiring_contracts(
@@ -233,3 +236,17 @@ class Query(LawFindingsQuery):
     @strawberry.field(description="Projection positions, lag, parked events.")
     def health(self) -> Health:
         return Health()
+
+
+def _status_count(context: Context, f: ContractFilter | None) -> Any:
+    """The count of contracts filtered by status alone at a past horizon, from the stored
+    corners (asof12), for a reader who sees every contract (call-offs included); else None
+    (the rows are counted, as at the present)."""
+    if (
+        f is None
+        or not f.status
+        or not context.principal.sees_everything
+        or any(v is not None for k, v in vars(f).items() if k != "status")
+    ):
+        return None
+    return context.read.status_count()
