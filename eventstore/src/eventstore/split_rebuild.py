@@ -15,6 +15,11 @@ PostgreSQL live database, copies them in row by row.
 
 What it relies on: a group's read models read only what the group's process reads (each
 runner reads its own projection's streams), and the groups' tables are disjoint.
+
+A login that may not create consumers (the read-only auditor of deploy/nats, which `audit
+projections rebuild` uses against `make run`) cannot run the runners' catch-up or live
+subscribers: its groups read by direct gets instead (`GroupJob.direct`), as the sequential
+rebuild does, and announce nothing (a rebuild's positions are no live runner's news).
 """
 
 from __future__ import annotations
@@ -31,16 +36,20 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, event
+from sqlalchemy import Connection, Engine, MetaData, Table, event, func
 
 from eventstore.projection import Projection, RunnerFactory, bookkeeping, checkpoints, parked
 from eventstore.rebuild_indexes import drop, ensure, read_indexes
 from eventstore.sql import make_engine
+from eventstore.store import EventStore
 from eventstore.trust import Trust, install
 
 TIMEOUT = 3600.0  # seconds a group may take to reach the heads it was given
 
 ProjectionMaker = Callable[[], Projection]
+# Rebuild one projection into an engine by direct gets up to `upto` (`audit.rebuild.rebuild`,
+# module-level so that a forked group may be handed it); the positions it applied to.
+DirectRebuild = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,9 @@ class GroupJob:
     # cut-over): the copy's target has or builds the read indexes; the group's own would be
     # built over every row and thrown away (~1 s of CPU at 20k events).
     read_indexes: bool = True
+    # Set for a login that may not create consumers: each read model rebuilt by direct gets
+    # (`DirectRebuild`), one after the other, instead of by the runners' subscribers.
+    direct: DirectRebuild | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,8 @@ async def _build(job: GroupJob) -> tuple[tuple[str, ...], dict[str, dict[str, in
     engine = scratch_engine(job.url)
     try:
         install(job.trust.trust(), nc)
+        if job.direct is not None:
+            return await _build_by_direct_gets(job, nc, engine)
         runners = [job.runners(nc, engine, make(), batch=job.batch) for make in job.makers]
         for runner in runners:
             runner.build_read_indexes = job.read_indexes
@@ -165,6 +179,45 @@ async def _build(job: GroupJob) -> tuple[tuple[str, ...], dict[str, dict[str, in
     finally:
         engine.dispose()
         await nc.close()
+
+
+async def _build_by_direct_gets(
+    job: GroupJob, nc: Any, engine: Engine
+) -> tuple[tuple[str, ...], dict[str, dict[str, int]], int]:
+    from eventstore.clock import SystemClock
+
+    assert job.direct is not None
+    store = EventStore(nc, SystemClock())  # read only: nothing is sealed here
+    keys: list[str] = []
+    positions: dict[str, dict[str, int]] = {}
+    for make in job.makers:
+        projection = make()
+        built = await job.direct(store, engine, projection, runners=job.runners, upto=job.upto)
+        keys.append(projection.key)
+        positions[projection.key] = dict(built.positions)
+    with engine.connect() as conn:
+        count = conn.execute(
+            parked.select().with_only_columns(func.count()).where(parked.c.projection.in_(keys))
+        ).scalar_one()
+    return tuple(keys), positions, int(count)
+
+
+async def may_create_consumers(nc: Any, stream: str, timeout: float = 2.0) -> bool:
+    """Whether this login may create a consumer on `stream` (an ephemeral one, deleted at
+    once). A refused publish is no reply, only the server's error: it ends in the timeout."""
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    js = nc.jetstream(timeout=timeout)
+    try:
+        info = await js.add_consumer(
+            stream,
+            ConsumerConfig(ack_policy=AckPolicy.NONE, inactive_threshold=5.0, mem_storage=True),
+        )
+    except Exception:
+        return False
+    with contextlib.suppress(Exception):
+        await js.delete_consumer(stream, info.name)
+    return True
 
 
 def _start_group_process() -> None:

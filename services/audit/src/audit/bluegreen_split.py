@@ -34,6 +34,7 @@ from eventstore.split_rebuild import (
     build_groups,
     copy_group,
     detach,
+    may_create_consumers,
     partition,
     tables_of,
 )
@@ -62,12 +63,24 @@ async def blue_green_split(
     for projection in projections:
         upto.update(await heads(store, projection))
     trust = TrustSpec.of(trust_of(store.nc))
+    # The read-only auditor may not create consumers: its groups read by direct gets.
+    streams = [stream for stream, head in upto.items() if head > 0]
+    direct = None
+    if streams and not await may_create_consumers(store.nc, streams[0]):
+        direct = rebuild
     with green_scratch() as scratch:
         files = [str(Path(scratch) / f"group-{i}.db") for i in range(len(parts))]
         jobs = [
             # Copied into the live tables, which have their read indexes: none built here.
             GroupJob(
-                connect, f"sqlite:///{path}", tuple(part), upto, trust, runners, read_indexes=False
+                connect,
+                f"sqlite:///{path}",
+                tuple(part),
+                upto,
+                trust,
+                runners,
+                read_indexes=False,
+                direct=direct,
             )
             for path, part in zip(files, parts, strict=True)
         ]
