@@ -22,26 +22,16 @@ from typer.testing import CliRunner
 from bootstrap.audit_cli import audit_app
 from bootstrap.embedded import embedded
 from bootstrap.system import System
-from gateway.auth import Role, issue_token
 from gateway.serve import Server
+from tests.support import embedded_graphql as graphql
+from tests.support.embedded_graphql import HEALTH, REGISTER
 
-REGISTER = """mutation($i: RegisterOrganisationInput!) { registerOrganisation(input: $i) {
-  __typename ... on CommandSucceeded { consistencyToken } ... on DomainError { code message } } }"""
 ENTITIES = '{ entitiesAsOf(aggregateType: "organisation", first: 500) { aggregateId } }'
-HEALTH = "{ health { ok problems } }"
 
 
 async def ask(server: Server, system: System, query: str, **variables: Any) -> dict[str, Any]:
-    token = issue_token(system.settings, Role.COORDINATOR, "e2e-audit-projector")
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        response = await http.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    return body["data"]
+        return await graphql.ask(http, system, query, "e2e-audit-projector", **variables)
 
 
 async def register(server: Server, system: System, code: str) -> None:

@@ -21,16 +21,14 @@ import pytest
 
 from bootstrap.embedded import embedded
 from bootstrap.system import System
-from gateway.auth import Role, issue_token
 from gateway.serve import Server
+from tests.support import embedded_graphql as graphql
+from tests.support.embedded_graphql import HEALTH, REGISTER
 
 BURST = 40
-REGISTER = """mutation($i: RegisterOrganisationInput!) { registerOrganisation(input: $i) {
-  __typename ... on CommandSucceeded { consistencyToken } ... on DomainError { code message } } }"""
 ORGANISATION = (
     "query($c: String!, $t: String) { organisation(code: $c, consistencyToken: $t) { name } }"
 )
-HEALTH = "{ health { ok problems } }"
 
 
 @pytest.fixture
@@ -42,15 +40,7 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[System, Server]]:
 async def ask(
     http: httpx.AsyncClient, system: System, query: str, **variables: Any
 ) -> dict[str, Any]:
-    token = issue_token(system.settings, Role.COORDINATOR, "e2e-projector")
-    response = await http.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    return body["data"]
+    return await graphql.ask(http, system, query, "e2e-projector", **variables)
 
 
 async def test_every_write_of_a_burst_is_visible_to_its_token(

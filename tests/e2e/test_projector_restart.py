@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from bootstrap.embedded import embedded
 from bootstrap.projector_child import RESTARTS
@@ -21,6 +19,7 @@ from eventstore.testing.nats_server import free_port
 from gateway.auth import Role, issue_token
 from tests.support.make_run import (
     BOUND,
+    MARKS,
     children,
     cleanup,
     ended,
@@ -30,11 +29,7 @@ from tests.support.make_run import (
     wait_gone,
 )
 
-pytestmark = [
-    pytest.mark.jetstream,  # it starts (and stops) the embedded nats-server
-    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; the parent-death signal"),
-    pytest.mark.timeout(600),  # a whole `make run` started and stopped, on a loaded machine
-]
+pytestmark = MARKS
 
 AUDIT = "projector --read-models audit"
 REGISTER = """mutation($i: RegisterOrganisationInput!) { registerOrganisation(input: $i) {

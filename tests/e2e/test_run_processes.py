@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from eventstore.testing.nats_server import free_port
 from tests.support.make_run import (
     BOUND,
+    MARKS,
     children,
     cleanup,
     ended,
@@ -27,11 +26,7 @@ from tests.support.make_run import (
     wait_gone,
 )
 
-pytestmark = [
-    pytest.mark.jetstream,  # it starts (and stops) the embedded nats-server
-    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; the parent-death signal"),
-    pytest.mark.timeout(600),  # a whole `make run` started and stopped, on a loaded machine
-]
+pytestmark = MARKS
 
 
 def test_each_part_in_its_own_process_stopped_by_sigterm(tmp_path: Path) -> None:

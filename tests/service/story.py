@@ -79,6 +79,18 @@ def publish(tender_id: str = "gt-connect", attempt: str = "1") -> cmd.PublishTen
     )
 
 
+async def plan_under_gt(bus: InProcessBus) -> None:
+    """Programme GT (Amsterdam coordinating, planned 2018-01-01) and `plan()`'s tender under
+    it: what a programme's participation counts."""
+    await bus.accept(
+        cmd.PlanProgramme(
+            command_id="gt", programme_id="GT", name="Gemeentelijke Telecommunicatie",
+            coordinator="GM0363", occurred_at=on(date(2018, 1, 1)),
+        )
+    )  # fmt: skip
+    await bus.accept(plan().model_copy(update={"programme_id": "GT"}))
+
+
 async def freeze(
     bus: InProcessBus,
     tender_id: str = "gt-connect",

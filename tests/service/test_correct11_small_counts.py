@@ -7,16 +7,14 @@ auditors see every row."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from contracts_schema.enrolment.commands import LoadMunicipalities
-from contracts_schema.registry import commands as cmd
 from eventstore.memory import InMemoryEventStore
 from gateway.privacy.small_counts import publishable
 from tests.integration.gateway.harness import Gateway
 from tests.service.bus import InProcessBus
-from tests.service.story import freeze, on, plan
+from tests.service.story import freeze, plan_under_gt
 from tests.service.test_read_models import settled
 
 NOORD = [f"GM{1100 + i}" for i in range(7)]  # with Amsterdam: 8 in Noord-Holland
@@ -44,13 +42,7 @@ async def test_a_province_where_one_municipality_enrolled_is_not_shown_to_the_pu
     gateway: Gateway, bus: InProcessBus, store: InMemoryEventStore
 ) -> None:
     await bus.accept(LoadMunicipalities(command_id="load-11", csv_text="\n".join(ROWS) + "\n"))
-    await bus.accept(
-        cmd.PlanProgramme(
-            command_id="gt", programme_id="GT", name="Gemeentelijke Telecommunicatie",
-            coordinator="GM0363", occurred_at=on(date(2018, 1, 1)),
-        )
-    )  # fmt: skip
-    await bus.accept(plan().model_copy(update={"programme_id": "GT"}))
+    await plan_under_gt(bus)
     # Amsterdam (by `freeze`) and 3 more of Noord-Holland: 4 of 8; 5 of Zuid-Holland's 10;
     # Groningen, alone in its province: 1 of 1.
     enrolled = ["GM0014", *NOORD[:3], "GM0599", *ZUID[:4]]

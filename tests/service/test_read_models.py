@@ -147,18 +147,6 @@ async def test_read_models_resume_from_their_checkpoints_after_a_restart(
         await second.stop()
 
 
-def versions(g: Gateway) -> dict[str, list[tuple[Any, ...]]]:
-    """Every stored version of every versioned table, in a stable order."""
-    tables = [t for r in g.runners for t in r.metadata.sorted_tables if "versioned_key" in t.info]
-    with g.engine.connect() as conn:
-        return {
-            t.name: sorted(
-                (tuple(repr(v) for v in row) for row in conn.execute(t.select())), key=repr
-            )
-            for t in tables
-        }
-
-
 async def test_a_tiny_timeline_cache_writes_the_same_versions(
     store: InMemoryEventStore,
     bus: InProcessBus,
@@ -177,7 +165,7 @@ async def test_a_tiny_timeline_cache_writes_the_same_versions(
     roomy = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'roomy.db'}")
     try:
         await settled(roomy, store)
-        expected = versions(roomy)
+        expected = roomy.versions()
     finally:
         await roomy.stop()
     monkeypatch.setattr(VersionedProjection, "cache_events", 1)
@@ -185,6 +173,6 @@ async def test_a_tiny_timeline_cache_writes_the_same_versions(
     try:
         await settled(tiny, store)
         assert [(await r.status()).parked for r in tiny.runners] == [0] * len(tiny.runners)
-        assert versions(tiny) == expected
+        assert tiny.versions() == expected
     finally:
         await tiny.stop()

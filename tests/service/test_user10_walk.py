@@ -15,7 +15,17 @@ from contracts_schema.registry import events as ev
 from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import Gateway
 from tests.service.bus import InProcessBus
-from tests.service.story import KPN, VODAFONE, award, freeze, on, plan, publish, sign_framework
+from tests.service.story import (
+    KPN,
+    VODAFONE,
+    award,
+    freeze,
+    on,
+    plan,
+    plan_under_gt,
+    publish,
+    sign_framework,
+)
 from tests.service.test_read_models import query, settled
 
 LOT_SUPPLIERS = """query($a: Date) { tender(tenderId: "gt-connect", asOf: $a) {
@@ -132,13 +142,7 @@ async def test_a_programme_counts_the_municipalities_its_rate_is_of(
     """Rotterdam enrolled in GT and merged into Amsterdam (2020): the programme's count still
     held it, 2 participating of 1 municipality, rate 2.0, while the overall participation and
     the per-province counts of the same request left it out."""
-    await bus.accept(
-        cmd.PlanProgramme(
-            command_id="gt", programme_id="GT", name="Gemeentelijke Telecommunicatie",
-            coordinator="GM0363", occurred_at=on(date(2018, 1, 1)),
-        )
-    )  # fmt: skip
-    await bus.accept(plan().model_copy(update={"programme_id": "GT"}))
+    await plan_under_gt(bus)
     await freeze(bus, others={"GM0599": ["voice"]})
     await bus.accept(
         MergeMunicipality(

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 # The gateway's read models and the audit's history each in a projector process of its own.
 PARTS = (
@@ -24,6 +25,12 @@ PARTS = (
     "gateway",
 )
 BOUND = 240.0  # seconds: a start on a loaded machine
+# The marks of a test module that starts (and stops) whole `make run`s.
+MARKS = [
+    pytest.mark.jetstream,  # it starts (and stops) the embedded nats-server
+    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; the parent-death signal"),
+    pytest.mark.timeout(600),  # a whole `make run` started and stopped, on a loaded machine
+]
 
 
 # Each process a test has found, by pid, with its start time then. This machine's pids wrap

@@ -150,6 +150,20 @@ class Gateway:
         body: dict[str, Any] = response.json()
         return body
 
+    def versions(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every stored version of every versioned table, in a stable order (to compare the
+        versions two read models wrote)."""
+        tables = [
+            t for r in self.runners for t in r.metadata.sorted_tables if "versioned_key" in t.info
+        ]
+        with self.engine.connect() as conn:
+            return {
+                t.name: sorted(
+                    (tuple(repr(v) for v in row) for row in conn.execute(t.select())), key=repr
+                )
+                for t in tables
+            }
+
 
 async def start_gateway(
     nc: NATS, store: EventStore, database_url: str, **overrides: Any

@@ -18,6 +18,25 @@ KPN, TELE2, VODAFONE, TMOBILE = "KVK-02045200", "KVK-33292243", "KVK-14052264", 
 VNG = "KVK-40409352"
 
 
+async def sign_c1(g: Gateway) -> list[StoredEvent]:
+    """A contract c1 (no tender) of VNG with KPN, signed 2016-01-01: to amend, EUR 1,000."""
+    return await g.given(
+        "contract",
+        "ContractSigned",
+        {
+            "contract_id": "c1",
+            "kind": "contract",
+            "contracting_authority": VNG,
+            "suppliers": [{"supplier_id": KPN, "name": "KPN", "lot_ids": []}],
+            "signed_on": "2016-01-01",
+            "start_date": "2016-01-01",
+            "end_date": "2019-01-14",
+            "value_eur": 1000,
+        },
+        on=date(2016, 1, 1),
+    )
+
+
 async def load_gt_mobile(g: Gateway) -> list[StoredEvent]:
     """GT Mobiele Communicatie 1: a framework with four suppliers and call-offs."""
     stored: list[StoredEvent] = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -19,19 +18,7 @@ from sqlalchemy import delete
 from eventstore.store import EventStore, StoredEvent
 from gateway.projections.event_log import EventLogProjection
 from tests.integration.gateway.harness import Gateway, start_gateway
-from tests.integration.gateway.history import KPN, VNG
-
-
-def versions(g: Gateway) -> dict[str, list[tuple[Any, ...]]]:
-    """Every stored version of every versioned table, in a stable order."""
-    tables = [t for r in g.runners for t in r.metadata.sorted_tables if "versioned_key" in t.info]
-    with g.engine.connect() as conn:
-        return {
-            t.name: sorted(
-                (tuple(repr(v) for v in row) for row in conn.execute(t.select())), key=repr
-            )
-            for t in tables
-        }
+from tests.integration.gateway.history import sign_c1
 
 
 async def amend(g: Gateway, summary: str, on: date) -> list[StoredEvent]:
@@ -60,21 +47,7 @@ async def test_a_restarted_read_model_folds_a_changed_aggregates_history(
     url = f"sqlite:///{tmp_path / 'a.db'}"
     first = await start_gateway(nats_client, event_store, url)
     try:
-        stored = await first.given(
-            "contract",
-            "ContractSigned",
-            {
-                "contract_id": "c1",
-                "kind": "contract",
-                "contracting_authority": VNG,
-                "suppliers": [{"supplier_id": KPN, "name": "KPN", "lot_ids": []}],
-                "signed_on": "2016-01-01",
-                "start_date": "2016-01-01",
-                "end_date": "2019-01-14",
-                "value_eur": 1000,
-            },
-            on=date(2016, 1, 1),
-        )
+        stored = await sign_c1(first)
         stored += await amend(first, "eerste", date(2017, 1, 1))
         await first.settle(stored)
         if event_log == "without-one":
@@ -85,7 +58,7 @@ async def test_a_restarted_read_model_folds_a_changed_aggregates_history(
     second._commands = first._commands  # its given commands' ids go on from the first's
     try:
         await second.settle(await amend(second, "tweede", date(2018, 1, 1)))
-        written = versions(second)
+        written = second.versions()
         local = sum(r.histories_local for r in second.runners)
         loaded = sum(r.histories_loaded for r in second.runners)
         if event_log == "whole":
@@ -99,7 +72,7 @@ async def test_a_restarted_read_model_folds_a_changed_aggregates_history(
     try:
         for runner in built.runners:
             assert await runner.wait_until(await runner.stream_heads(), timeout=10)
-        assert versions(built) == written
+        assert built.versions() == written
         assert any(rows for rows in written.values())
     finally:
         await built.stop()

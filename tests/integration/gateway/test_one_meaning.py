@@ -18,10 +18,9 @@ from eventstore.clock import FixedClock
 from eventstore.store import EventStore, StoredEvent
 from gateway.projections import TendersProjection
 from tests.integration.gateway.harness import Gateway, start_gateway
+from tests.integration.gateway.history import KPN, TELE2, VNG, sign_c1
 
 pytestmark = pytest.mark.asyncio
-
-VNG, KPN, TELE2 = "KVK-40409352", "KVK-02045200", "KVK-33292243"
 
 TENDER = """query ($asOf: Date, $knownAt: DateTime) {
   tender(tenderId: "t1", asOf: $asOf, knownAt: $knownAt) {
@@ -222,21 +221,7 @@ async def test_a_backdated_amendment_changes_the_past_but_not_what_was_known_bef
     gateway: Gateway, fixed_clock: FixedClock
 ) -> None:
     g = gateway
-    signed = await g.given(
-        "contract",
-        "ContractSigned",
-        {
-            "contract_id": "c1",
-            "kind": "contract",
-            "contracting_authority": VNG,
-            "suppliers": [{"supplier_id": KPN, "name": "KPN", "lot_ids": []}],
-            "signed_on": "2016-01-01",
-            "start_date": "2016-01-01",
-            "end_date": "2019-01-14",
-            "value_eur": 1000,
-        },
-        on=date(2016, 1, 1),
-    )
+    signed = await sign_c1(g)
     known_before = signed[0].envelope.recorded_at.isoformat()
     fixed_clock.advance(timedelta(days=30))  # the amendment is recorded a month later
     amended = await g.given(

@@ -9,6 +9,7 @@ frozensets lists, mappings objects.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,7 +19,12 @@ from typing import Any
 JSON = Any
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # exactly these: no Enum among them
+
+
 def to_json(value: Any) -> JSON:
+    if type(value) in _PLAIN:  # most of a state's leaves: answered before the checks below
+        return value
     if isinstance(value, Enum):  # before str: a StrEnum is a str
         return to_json(value.value)
     if value is None or isinstance(value, bool | int | float | str):
@@ -28,10 +34,7 @@ def to_json(value: Any) -> JSON:
     if isinstance(value, Decimal):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        for name in _properties(type(value)):
-            out[name] = to_json(getattr(value, name))
-        return out
+        return {name: to_json(getattr(value, name)) for name in _keys(type(value))}
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, frozenset | set):
@@ -41,10 +44,17 @@ def to_json(value: Any) -> JSON:
     raise TypeError(f"no JSON form for {type(value).__name__}")
 
 
-def _properties(kind: type) -> list[str]:
-    return [
+# A type's keys are found once: walking its fields and its classes' members for every state
+# rendered was a third of the audit's history projection (`TemporalProjection.apply`) in a
+# profile of the kept-folds test. A dict keeps the order (fields, then properties) and a
+# property named like a field still overwrites the field's value, as before.
+@functools.cache
+def _keys(kind: type) -> tuple[str, ...]:
+    fields = [f.name for f in dataclasses.fields(kind)]
+    properties = [
         name
         for klass in reversed(kind.__mro__)
         for name, member in vars(klass).items()
         if isinstance(member, property) and not name.startswith("_")
     ]
+    return tuple(dict.fromkeys(fields + properties))
