@@ -9,6 +9,7 @@ and the live runner write it, and the gateway's own count statement."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -195,3 +196,16 @@ def test_the_present_counts_the_rows_itself() -> None:
         assert ContractsProjection().counted() == {"contracts": "status"}
     finally:
         engine.dispose()
+
+
+def test_an_older_contracts_version_still_serving_counts_its_rows(tmp_path_factory: Any) -> None:
+    """While contracts v5 rebuilds beside a live v4 (deployed before the corners), a past
+    status count is the rows' (v4 has no corner tables), never a statement naming tables
+    that v4 never created (review15)."""
+    read = _read_models(tmp_path_factory.getbasetemp())
+    rebuilding = SimpleNamespace(projection=ContractsProjection(), live=False, live_version=4)
+    serving = ReadModels(read.engine, [rebuilding])  # type: ignore[list-item]
+    middle = serving.at(VALID[len(VALID) // 2], KNOWN[len(KNOWN) // 2])
+    assert middle.contracts.version == 4
+    assert middle.status_count() is None
+    assert read.at(VALID[0], KNOWN[0]).status_count() is not None  # the live v5 uses them

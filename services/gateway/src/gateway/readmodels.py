@@ -378,6 +378,10 @@ def _next_is_open(pool: Any, queue: Any) -> bool:
     return bool(invalidated <= started)
 
 
+# The contracts version whose tables hold the status corners (`projections.status_counts`).
+STATUS_CORNERS_SINCE = 5
+
+
 class ReadModels:
     """Projection instances (their tables) over one engine; reads run off the event loop.
 
@@ -507,9 +511,14 @@ class ReadModels:
         the contracts' own transaction: always in step with their rows."""
         if self.horizon is None or self.present:
             return None
+        contracts = self._current(ContractsProjection)
+        if contracts.version < STATUS_CORNERS_SINCE:
+            # An older version still serves while the new one rebuilds beside it: its tables
+            # have no corners; the rows are counted, as that version's code did (review15).
+            return None
         valid, known = self.horizon
         known_now = known == KNOWN_NOW
-        counts = self._current(ContractsProjection).status_counts
+        counts = contracts.status_counts
         statement = self.statement(
             ("status_count", counts.points, counts.cells, counts.weeks, known_now),
             lambda: counts.count(known_now),
