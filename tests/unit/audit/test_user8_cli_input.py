@@ -115,6 +115,7 @@ def test_backup_refuses_bad_paths_before_connecting(
         ("GT_EXPIRY_THRESHOLDS_MONTHS", "abc", "GT_EXPIRY_THRESHOLDS_MONTHS: not a JSON value"),
         ("GT_WEBHOOK_MAX_ATTEMPTS", "lots", "GT_WEBHOOK_MAX_ATTEMPTS: Input should be a valid"),
         ("GT_LOG_LEVEL", "LOUD", "GT_LOG_LEVEL: Value error, 'LOUD' is not a log level"),
+        ("GT_OCDS_OCID_PREFIX", "gtnl01", "GT_OCDS_OCID_PREFIX='gtnl01': an ocid prefix is"),
     ],
 )
 def test_make_run_names_a_bad_setting_of_its_children_before_starting(

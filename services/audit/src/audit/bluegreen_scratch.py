@@ -41,8 +41,10 @@ def clean_stale(parent: Path | None = None) -> list[Path]:
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a rebuild is running there
+            except OSError:
+                # A rebuild is running there (BlockingIOError), or this filesystem cannot
+                # lock (some network mounts): leave what cannot be shown dead.
+                continue
             shutil.rmtree(directory, ignore_errors=True)
             removed.append(directory)
         finally:
@@ -59,7 +61,8 @@ def green_scratch() -> Iterator[Path]:
     # Locked before it gets the name a cleaner looks for: never seen unlocked.
     fd = os.open(directory / f"{LOCK}.new", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # no locks here: cleaners cannot lock it either
+            fcntl.flock(fd, fcntl.LOCK_EX)
         os.rename(directory / f"{LOCK}.new", directory / LOCK)
         yield directory
     finally:

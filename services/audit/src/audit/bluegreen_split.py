@@ -65,9 +65,8 @@ async def blue_green_split(
     trust = TrustSpec.of(trust_of(store.nc))
     # The read-only auditor may not create consumers: its groups read by direct gets.
     streams = [stream for stream, head in upto.items() if head > 0]
-    direct = None
-    if streams and not await may_create_consumers(store.nc, streams[0]):
-        direct = rebuild
+    allowed = await asyncio.gather(*(may_create_consumers(store.nc, s) for s in streams))
+    direct = None if all(allowed) else rebuild
     with green_scratch() as scratch:
         files = [str(Path(scratch) / f"group-{i}.db") for i in range(len(parts))]
         jobs = [

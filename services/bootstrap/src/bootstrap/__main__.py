@@ -9,6 +9,7 @@ import sys
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
+from audit.ocds.ocid_prefix import BadOcidPrefix, read_ocid_prefix
 from bootstrap.embedded import run, settings_problems
 from enrolment.app import EnrolmentSettings
 from eventstore.observability import ObservabilitySettings
@@ -35,6 +36,10 @@ CHILDREN_READ: tuple[type[BaseSettings], ...] = (
 
 
 def check_settings() -> None:
+    try:
+        read_ocid_prefix()  # the gateway's OCDS field and the CLIs read it
+    except BadOcidPrefix as exc:
+        sys.exit(f"error: bad setting: {str(exc).removeprefix('bad setting ')}")
     for settings in CHILDREN_READ:
         try:
             settings()

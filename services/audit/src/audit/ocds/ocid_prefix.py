@@ -42,14 +42,21 @@ class OcidPrefixSettings(BaseSettings):
         return value
 
 
-class BadOcidPrefix(ValueError):
-    """GT_OCDS_OCID_PREFIX is not an ocid prefix: nothing is exported or imported with it."""
+class BadOcidPrefix(RuntimeError):
+    """GT_OCDS_OCID_PREFIX is not an ocid prefix: nothing is exported or imported with it.
+    The deployment's fault, never a client's: not a ValueError (which the gateway answers as
+    the client's INVALID_ARGUMENT)."""
 
 
 @cache
 def ocid_prefix() -> str:
     """The configured prefix, read once per process (a changed setting needs a restart, as
     every other); a bad one raises `BadOcidPrefix` naming the variable and the form."""
+    return read_ocid_prefix()
+
+
+def read_ocid_prefix() -> str:
+    """The setting read now (`make run` checks it before starting anything)."""
     try:
         return OcidPrefixSettings().ocid_prefix
     except ValidationError as exc:
