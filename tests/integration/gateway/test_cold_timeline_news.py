@@ -17,18 +17,7 @@ from eventstore.store import EventStore
 from gateway.projections import ContractsProjection
 from gateway.projections.event_log import EventLogProjection
 from tests.integration.gateway.harness import start_gateway
-from tests.integration.gateway.history import KPN, VNG
-
-SIGNED = {
-    "contract_id": "c1",
-    "kind": "contract",
-    "contracting_authority": VNG,
-    "suppliers": [{"supplier_id": KPN, "name": "KPN", "lot_ids": []}],
-    "signed_on": "2016-01-01",
-    "start_date": "2016-01-01",
-    "end_date": "2019-01-14",
-    "value_eur": 1000,
-}
+from tests.integration.gateway.history import sign_c1
 
 
 async def test_a_restarted_read_model_announces_the_history_it_folded(
@@ -37,7 +26,7 @@ async def test_a_restarted_read_model_announces_the_history_it_folded(
     url = f"sqlite:///{tmp_path / 'a.db'}"
     first = await start_gateway(nats_client, event_store, url)
     try:
-        await first.settle(await first.given("contract", "ContractSigned", SIGNED))
+        await first.settle(await sign_c1(first))
     finally:
         await first.stop()
     heard: list[tuple[str, News]] = []
