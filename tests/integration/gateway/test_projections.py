@@ -85,6 +85,7 @@ async def test_killed_mid_batch_then_restarted_equals_a_clean_rebuild(
     for e in stored:
         positions[e.stream] = max(positions.get(e.stream, 0), e.seq)
 
+    marker = tmp_path / "inside-second-batch"
     child = subprocess.Popen(  # noqa: ASYNC220  (started once; the test then polls)
         [
             sys.executable,
@@ -92,22 +93,26 @@ async def test_killed_mid_batch_then_restarted_equals_a_clean_rebuild(
             "tests.integration.gateway.runner_process",
             nats_server.url,
             database_url,
+            str(marker),
+            TENDERS,
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
-        deadline = asyncio.get_running_loop().time() + 30
-        while checkpoint(g.engine, TENDERS) == 0:  # a first batch was committed
+        # The child stops inside its second batch's transaction and says so by the marker:
+        # the kill lands there however slow the machine is.
+        deadline = asyncio.get_running_loop().time() + 60
+        while not marker.exists():
             assert child.poll() is None, "the projection process died on its own"
-            assert asyncio.get_running_loop().time() < deadline, "no batch was committed"
+            assert asyncio.get_running_loop().time() < deadline, "no second batch was begun"
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.06)  # inside the next batch (40 events x 3 ms)
     finally:
         child.kill()  # SIGKILL: no cleanup, an open transaction is lost
         child.wait()
-    assert checkpoint(g.engine, TENDERS) < positions["REGISTRY"], "killed too late"
+    committed = checkpoint(g.engine, TENDERS)
+    assert 0 < committed < positions["REGISTRY"], "the kill did not land mid-stream"
 
     live = await rebuild(nats_client, database_url, positions)  # restart on the same database
     clean = await rebuild(nats_client, f"sqlite:///{tmp_path / 'clean.db'}", positions)
