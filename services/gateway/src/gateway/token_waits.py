@@ -11,9 +11,9 @@ tender, its events) waits for that one when it reads it.
 
 One deadline per token and request, from its first wait: read models reached one after another
 (a root's, then a nested field's) wait at most the timeout in all, as one wait for every read
-model did. A read model that did not reach the token in time fails every later read of it in
-the request at once, with the same error (the compiled executor's fallback runs the document
-again).
+model did (a new deadline only once the last one passed with every wait met). A read model
+that did not reach the token in time fails every later read of it in the request at once,
+with the same error (the compiled executor's fallback runs the document again).
 """
 
 from __future__ import annotations
@@ -159,6 +159,11 @@ class TokenWaits:
         behind_now = [r for r in runners if behind(r, positions)]
         if not behind_now:
             return []
-        loop = asyncio.get_running_loop()
-        deadline = self._deadlines.setdefault(token, loop.time() + self.timeout)
-        return await wait_all(behind_now, positions, max(deadline - loop.time(), 0.0))
+        now = asyncio.get_running_loop().time()
+        deadline = self._deadlines.get(token)
+        if deadline is None or deadline <= now:
+            # The token's first wait; or its last deadline passed with every wait met: a
+            # websocket's context serves every operation of its connection, and a later one
+            # is not refused for the time the earlier ones took.
+            deadline = self._deadlines[token] = now + self.timeout
+        return await wait_all(behind_now, positions, deadline - now)
