@@ -39,7 +39,6 @@ from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from contracts_schema.calendar import dutch_day
 from eventstore.bitemporal_sql import instant, micros, view
-from eventstore.commands import parse_consistency_token
 from eventstore.projection import Projection, ProjectionRunner, checkpoints
 from eventstore.timeline import FOREVER
 from gateway.integrity import IntegrityCheck
@@ -54,6 +53,9 @@ from gateway.projections import (
 from gateway.projections.common import UtcDateTime
 from gateway.projections.event_counts import horizon_buckets
 from gateway.projections.status_counts import horizon_parameters as corner_parameters
+from gateway.token_waits import AUDIT_HISTORY as AUDIT_HISTORY  # (re-exported)
+from gateway.token_waits import ConsistencyError as ConsistencyError  # (re-exported)
+from gateway.token_waits import TokenWaits, parse, timed_out, wait_all
 
 P = TypeVar("P", bound=Projection)
 S = TypeVar("S")
@@ -259,15 +261,6 @@ def _probe_driver_forms() -> str | None:
     return None
 
 
-class ConsistencyError(Exception):
-    """A consistency token was malformed or the projections did not reach it in time."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 class AtHorizon:
     """A read model's tables as they stood at one horizon: same names, same columns.
 
@@ -304,7 +297,6 @@ def local_date(value: int | None) -> date | None:
 # "As known now" is everything recorded: a service's clock a little ahead of the gateway's
 # must not hide a write that was just acknowledged.
 KNOWN_NOW = FOREVER - 1
-AUDIT_HISTORY = "audit_history"  # the audit's history read model (answers entitiesAsOf)
 
 
 Shape = tuple[bool, bool]  # (present, known now): which predicates a horizon view needs
@@ -415,6 +407,10 @@ class ReadModels:
         self._pending: list[tuple[Executable, Mapping[str, Any], bool, asyncio.Future[Any]]] = []
         self._running: set[asyncio.Future[Any]] = set()
         self.integrity_check = IntegrityCheck(self._integrity)  # shared by every horizon
+        # The request's read-your-writes (shared by its horizons), and the read models whose
+        # tables this instance handed out: what its statements may read (`token_waits`).
+        self.waits: TokenWaits | None = None
+        self._touched: set[type[Projection]] = set()
         if horizon is None and engine.dialect.name == "sqlite":
             driver_forms_unavailable()  # at the start: logs why, if kept statements cannot
 
@@ -428,6 +424,7 @@ class ReadModels:
         bound.integrity_check = self.integrity_check
         bound.present = present
         bound.driver_reads = self.driver_reads
+        bound.waits = self.waits
         return bound
 
     def at_now(self) -> ReadModels:
@@ -448,6 +445,7 @@ class ReadModels:
 
     def _current(self, kind: type[P]) -> P:
         """The live version's tables: a rebuilding new version is read only once it took over."""
+        self._touched.add(kind)  # a statement built from them waits for it (`rows`)
         runner = self._by_type.get(kind)
         if runner is not None and runner.live:
             return runner.projection  # type: ignore[return-value]
@@ -555,11 +553,17 @@ class ReadModels:
     async def rows(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> list[RowMapping]:
+        waits = self.waits
+        if waits is not None and waits.pending:  # read-your-writes: what it may read first
+            await waits.reach(self._by_type, self._touched)
         return await self._submit(statement, parameters, scalar=False)  # type: ignore[no-any-return]
 
     async def scalar(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> Any:
+        waits = self.waits
+        if waits is not None and waits.pending:
+            await waits.reach(self._by_type, self._touched)
         return await self._submit(statement, parameters, scalar=True)
 
     def _submit(
@@ -760,27 +764,18 @@ class ReadModels:
         ]
 
     async def wait_for(self, token: str, timeout: float) -> None:
-        """Block until the gateway's own read models have applied the writes named by a
-        consistency token. The audit's history read model is not waited for: the one field
-        that reads it (`entitiesAsOf`) waits until it holds everything stored before the
-        request, which includes any token's writes."""
-        try:
-            positions = parse_consistency_token(token)
-        except ValueError as exc:
-            raise ConsistencyError("INVALID_CONSISTENCY_TOKEN", str(exc)) from exc
+        """Block until every one of the gateway's own read models has applied the writes
+        named by a consistency token (a request waits only for those it reads: `waits`).
+        The audit's history read model is not waited for: the one field that reads it
+        (`entitiesAsOf`) waits until it holds everything stored before the request, which
+        includes any token's writes."""
+        positions = parse(token)
         if not positions:
             return
         runners = [r for r in self.runners if r.projection.name != AUDIT_HISTORY]
-        results = await asyncio.gather(
-            *(runner.wait_until(positions, timeout) for runner in runners)
-        )
-        if not all(results):
-            late = [r.projection.key for r, ok in zip(runners, results, strict=True) if not ok]
-            raise ConsistencyError(
-                "CONSISTENCY_TIMEOUT",
-                f"the read models {', '.join(late)} did not reach {token} within {timeout:g}s;"
-                " retry the query with the same token",
-            )
+        late = await wait_all(runners, positions, timeout) if runners else []
+        if late:
+            raise timed_out(token, late, timeout)
 
     async def reach_present(self, timeout: float, *, audit: bool = False) -> None:
         """Wait until the read models have applied every event stored before this call.

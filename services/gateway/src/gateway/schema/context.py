@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.types import Info as StrawberryInfo
 
-from eventstore.observability import tracer
 from gateway.auth import AuthenticationFailed, Principal, principal_from_header
 from gateway.privacy.erasure import actor_names
 from gateway.privacy.identities import IdentityStore
 from gateway.readmodels import ConsistencyError, ReadModels
 from gateway.schema.errors import ClientError, Forbidden
 from gateway.settings import GatewaySettings
+from gateway.token_waits import TokenWaits
 
 if TYPE_CHECKING:
     from audit.graphql import AuditSources
@@ -37,9 +37,10 @@ class Context:
     horizon: Chosen | None = None  # the asOf/knownAt this request's roots asked (history/)
     websocket: bool = False  # subscriptions only there (graphql-transport-ws)
     identities: IdentityStore | None = None  # pseudonym <-> identity (gateway.privacy)
+    waits: TokenWaits | None = None  # the tokens named (header, arguments) and their waits
     _waited: set[str] = field(default_factory=set)
-    # Tokens whose wait failed: asked again in this request (the compiled executor's
-    # fallback runs the document again), they fail at once with the same error.
+    # Tokens refused or whose wait failed: asked again in this request (the compiled
+    # executor's fallback runs the document again), they fail at once with the same error.
     _failed: dict[str, ConsistencyError] = field(default_factory=dict)
 
     @cached_property
@@ -89,22 +90,35 @@ class Context:
         return None if principal.sees_everything else (principal.organisation or "")
 
     async def consistent(self, token: str | None = None) -> None:
-        """Read-your-writes: wait (boundedly) until the projections reached the token(s)."""
+        """Read-your-writes: this request's reads see the writes the token(s) name. A bad
+        token is refused here; nothing waits here: each read model is waited for (boundedly)
+        when the request first reads it (`gateway.token_waits`), so a query waits only for
+        the read models it reads, nested fields' included. A token named by one root field
+        holds for every read of the request after it."""
         for candidate in (self.consistency_header, token):
             if candidate and candidate in self._failed:
                 failed = self._failed[candidate]
                 raise ClientError(failed.message, failed.code) from failed
             if candidate and candidate not in self._waited:
-                # The token names the stream positions of the write: the events there carry
-                # the mutation's trace, and so do the projection spans that applied them.
-                attributes = {"gt.consistency_token": candidate}
-                with tracer.start_as_current_span("read-your-writes", attributes=attributes):
-                    try:
-                        await self.read.wait_for(candidate, self.settings.consistency_timeout)
-                    except ConsistencyError as exc:
-                        self._failed[candidate] = exc
-                        raise ClientError(exc.message, exc.code) from exc
+                if self.waits is None:
+                    timeout = self.settings.consistency_timeout
+                    self.waits = TokenWaits(timeout, self._refused)
+                try:
+                    self.waits.add(candidate)
+                except ConsistencyError as exc:
+                    self._failed[candidate] = exc
+                    raise ClientError(exc.message, exc.code) from exc
                 self._waited.add(candidate)
+        if self.waits is not None:
+            self.read.waits = self.waits  # (`ReadModels.at` hands it to the request's horizons)
+
+    def _refused(self, token: str, error: ConsistencyError) -> ClientError:
+        """A read model's wait for `token` failed: that read, and the token asked again in
+        this request (the compiled executor's fallback), fail with this error."""
+        self._failed.setdefault(token, error)
+        refused = ClientError(error.message, error.code)
+        refused.__cause__ = error
+        return refused
 
     def see_present(self) -> None:
         """Read at a fresh now: after this request's own command, its facts are valid now."""
