@@ -37,9 +37,10 @@ from contracts_schema.subjects import BoundedContext
 from eventstore.subscription import DeliveryGap, delivery
 
 # A pull request lingers this long on the server (it ends sooner when used up); renewed
-# then. Idle, the consumer is looked at every IDLE_CHECKS expiries (it exists; nothing lost).
+# then. After IDLE seconds without a message the consumer is looked at (it exists; nothing
+# was lost on the way), and again every IDLE seconds.
 EXPIRES = 2.0  # seconds
-IDLE_CHECKS = 3
+IDLE = 5.0  # seconds
 GRACE = 1.0  # seconds past its expiry a request whose end we never heard counts as ended
 
 _V1_TOKENS = 9  # tokens of a v1 JetStream reply subject
@@ -155,18 +156,18 @@ class LivePull:
         """The next messages that continue right after the owner's position (waiting for
         them), as `DurableSubscriber` hands them over; raises `DeliveryGap` after handing
         what came before a gap, `Ended` when the consumer is gone."""
-        idle = 0
+        loop = asyncio.get_running_loop()
+        idle_since = loop.time()
         while not self._buffer:
             if self._ended is not None:
                 raise self._ended
             self._arrived.clear()
             await self._request()
-            try:
+            with contextlib.suppress(TimeoutError):  # a request's end went unheard
                 await asyncio.wait_for(self._arrived.wait(), EXPIRES + GRACE)
-            except TimeoutError:
-                idle += 1
-                if idle % IDLE_CHECKS == 0:
-                    await self._check_idle()
+            if not self._buffer and loop.time() - idle_since >= IDLE:
+                await self._check_idle()
+                idle_since = loop.time()
         taken, self._buffer = self._buffer[: self._batch], self._buffer[self._batch :]
         await self._request()  # the next ones arrive while this batch is applied
         delivery.set({"fetched": taken[0][1], "taken": time.time()})
