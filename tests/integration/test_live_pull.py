@@ -5,17 +5,27 @@ subscriber (restarts, deliveries lost on the way, deleted messages)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
+import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerInfo
+from sqlalchemy import select
 
 from eventstore.catchup import CatchUpSubscriber
 from eventstore.clock import FixedClock
+from eventstore.projection import ProjectionRunner, parked
+from eventstore.sql import make_engine
 from eventstore.store import EventStore, StoredEvent
 from eventstore.testing.nats_server import NatsServer, wait_jetstream_ready
+from eventstore.trust import UNDECODABLE, Trust
 from tests.integration.test_durable_subscriber import append_one, wait_for
+from tests.integration.test_projection_runner import append
 from tests.support.ledger import LEDGER
+from tests.support.ledger_projection import LedgerTotals
 
 Handler = Callable[[list[StoredEvent]], Awaitable[None]]
 
@@ -175,3 +185,42 @@ async def test_live_delivery_passes_over_deleted_messages(
         assert subscriber.gaps == 0
     finally:
         await subscriber.stop()
+
+
+async def test_a_runner_judges_live_events_in_its_thread_and_still_parks_a_forgery(
+    nats_client: NATS, fixed_clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live batches reach the runner as delivered; its thread reads and judges them (not the
+    event loop, which only fetches): an undecodable message is parked with why, the events
+    around it applied once, in order."""
+    judged_on: set[str] = set()
+    placed_refusal = Trust.placed_refusal
+
+    def recording(self: Trust, *args: Any) -> Any:
+        judged_on.add(threading.current_thread().name)
+        return placed_refusal(self, *args)
+
+    monkeypatch.setattr(Trust, "placed_refusal", recording)
+    store = EventStore(nats_client, fixed_clock)
+    await store.ensure_stream(LEDGER)
+    engine = make_engine(f"sqlite:///{tmp_path}/live.db")
+    projection = LedgerTotals()
+    runner = ProjectionRunner(nats_client, engine, projection, batch=10)
+    await runner.start()
+    try:
+        await append(store, "a", [1, 2], "first")
+        forged = await nats_client.jetstream().publish(
+            LEDGER.event_subject("ledger", "a", "EntryRecorded"), b"not an envelope"
+        )
+        last = await append(store, "b", [4], "after")  # "a"'s history holds the forgery
+        assert await runner.wait_until({"LEDGER": last}, timeout=30)
+    finally:
+        await runner.stop()
+    with engine.connect() as conn:
+        assert projection.rows(conn) == [("a", 3, 2), ("b", 4, 1)]
+        refused = conn.execute(select(parked.c.seq, parked.c.error)).all()
+    engine.dispose()
+    assert [seq for seq, _ in refused] == [forged.seq]
+    assert refused[0][1].startswith(UNDECODABLE)
+    assert judged_on
+    assert threading.main_thread().name not in judged_on  # the loop runs on the main thread
