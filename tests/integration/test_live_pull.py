@@ -93,8 +93,7 @@ async def test_events_stored_while_a_batch_applies_are_already_delivered(
         assert batches == [[1], [2, 3, 4]]  # the three handed over at once, in order
         info = await consumer_when(nats_client, "pushed-test", lambda i: i.num_ack_pending == 0)
         assert info.num_ack_pending == 0  # the batch's one ack acknowledged all three
-        assert info.ack_floor is not None
-        assert info.ack_floor.stream_seq == 4
+        assert info.ack_floor is not None and info.ack_floor.stream_seq == 4
     finally:
         release.set()
         await subscriber.stop()
