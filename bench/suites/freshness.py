@@ -237,6 +237,7 @@ STAGES = (  # (name, from, to): instants of one probe's write, in order
     ("mutation sent -> reply", "sent", "replied"),
     ("reply -> projector received the event", "replied", "received"),
     ("  its subscriber asked for it -> fetched", "asked", "fetched"),
+    ("  fetched -> taken (live: the batch before applied meanwhile)", "fetched", "taken"),
     ("  fetched -> received (decoded, handed over)", "fetched", "received"),
     ("received -> writer turn taken", "received", "turn"),
     ("  received -> in a runner thread", "received", "thread"),

@@ -32,6 +32,10 @@ from typing import Any
 CHAIN: tuple[tuple[str, str], ...] = (
     ("replied", "the mutation's reply (start)"),
     ("fetched", "delivered to the projector (fetched)"),
+    # Live delivery pushes events into the projector while the batch before is applied
+    # (`eventstore.live_pull`): "fetched" is when its batch's last message arrived, "taken"
+    # when its subscriber was free to hand it over.
+    ("taken", "taken by its subscriber (the batch before applied)"),
     ("received", "batch decoded, handed to its runner"),
     ("thread", "in a runner thread"),
     ("prepared", "folded (batch lock; a cold history)"),

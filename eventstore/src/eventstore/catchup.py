@@ -32,9 +32,10 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts_schema.subjects import BoundedContext
 from eventstore.collector import relaxed_for_catch_up
+from eventstore.live_pull import LivePull, stream_sequence
 from eventstore.records import StoredEvent
 from eventstore.subscription import DurableSubscriber, Handler
-from eventstore.trust import Delivered, Trust, read_range, trust_of
+from eventstore.trust import Delivered, Trust, read_event, read_range, trust_of
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +43,6 @@ log = logging.getLogger(__name__)
 CATCH_UP_FROM = 1_000
 CATCH_UP_BATCH = 2_000
 STALLED = 10.0  # seconds without a batch: leave it to the durable subscriber
-
-_V1_TOKENS = 9  # tokens of a v1 JetStream reply subject
-
-
-def stream_sequence(msg: Msg) -> int:
-    """The stream sequence of a JetStream message, read off its reply subject.
-
-    nats-py's `msg.metadata` parses every field of the subject (a timestamp into a datetime,
-    two dataclasses): ~10 us a message, half of a rebuild's own read cost besides the
-    decode. The catch-up needs the stream sequence alone; in the reply subject's v1 form,
-    `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>`, it
-    is the sixth token. Any other form is left to nats-py.
-    """
-    reply = msg.reply
-    if reply.startswith("$JS.ACK."):
-        tokens = reply.split(".")
-        if len(tokens) == _V1_TOKENS:
-            return int(tokens[5])
-    return msg.metadata.sequence.stream
 
 
 def _delivered(msg: Msg) -> Delivered:
@@ -92,7 +74,8 @@ async def _judged(trust: Trust, stream: str, delivered: list[Delivered]) -> list
 
 
 class CatchUpSubscriber(DurableSubscriber):
-    """A `DurableSubscriber` preceded, when far behind, by an unacknowledged bulk read."""
+    """A `DurableSubscriber` preceded, when far behind, by an unacknowledged bulk read, and
+    live delivered through one lingering pull request (`eventstore.live_pull`)."""
 
     def __init__(
         self,
@@ -129,7 +112,59 @@ class CatchUpSubscriber(DurableSubscriber):
         except Exception as exc:  # the durable subscriber goes on from the owner's position
             log.info("catch-up of %s ended early: %s", self._durable, exc)
         self.catch_up_ended.set()
-        await super()._run()
+        await self._live()
+
+    async def _live(self) -> None:
+        """As `DurableSubscriber._run` with a position, each arm a `LivePull`."""
+        while not self._stopping.is_set():
+            pull = LivePull(
+                self._nc,
+                self._context,
+                self._durable,
+                self._filter,
+                self._batch,
+                self._owner_position,
+            )
+            try:
+                await pull.arm()
+                while not self._stopping.is_set():
+                    msgs = await pull.next_batch()
+                    kept, gap = await pull.in_order(msgs)
+                    if kept:
+                        await self._handle_live(kept)
+                    elif msgs and gap is None:
+                        await msgs[-1].ack()  # redeliveries of what was processed
+                    if gap is not None:
+                        self.gaps += 1
+                        raise gap
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker restart, reconnect, a gap: re-arm from the position
+                self.rearms += 1
+                name = type(exc).__name__
+                log.info("durable %s re-arming after %s: %s", self._durable, name, exc)
+                await asyncio.sleep(0.2)
+            finally:
+                await pull.close()
+
+    async def _handle_live(self, msgs: list[Msg]) -> None:
+        stream = self._context.stream
+        trust = trust_of(self._nc)
+        events = [  # never raising: what may not be taken as fact comes marked (parked)
+            read_event(
+                trust,
+                m.subject,
+                stream,
+                stream_sequence(m),
+                m.data,
+                m.headers.get("traceparent") if m.headers else None,
+            )
+            for m in msgs
+        ]
+        # A handler that fails re-arms the consumer from the owner's position (no nak
+        # needed: the consumer is recreated right after what was committed).
+        await self._handler(events)
+        await msgs[-1].ack()  # cumulative (`AckPolicy.ALL`): the whole batch
 
     async def _catch_up(self) -> None:
         head = await self._head()
