@@ -93,7 +93,7 @@ async def bootstrap(data: Path, *, tamperable: bool) -> AsyncIterator[Demo]:
         assert refused == []
         store = EventStore(nc, system.clock)
         ends = {c.stream: await store.last_seq(c) for c in CONTEXTS.values()}
-        assert all(await asyncio.gather(*(r.wait_until(ends, 20) for r in system.all_runners)))
+        assert all(await asyncio.gather(*(r.wait_until(ends, 120) for r in system.all_runners)))
     finally:
         for runner in system.all_runners:  # quiet: verify compares against a still database
             await runner.stop()

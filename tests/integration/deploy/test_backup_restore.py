@@ -69,7 +69,7 @@ async def run_source(data: Path, database_url: str) -> tuple[NatsServer, dict[st
         for context in CONTEXTS.values():  # what each service's anchoring loop does
             await write_checkpoint(store, context, local_signer(data, context.name))
         heads = {c.stream: await store.last_seq(c) for c in CONTEXTS.values()}
-        assert all(await asyncio.gather(*(r.wait_until(heads, 30) for r in system.all_runners)))
+        assert all(await asyncio.gather(*(r.wait_until(heads, 120) for r in system.all_runners)))
     finally:
         await system.stop()
         await nc.close()

@@ -51,7 +51,7 @@ async def rebuild(nc: NATS, url: str, last: int) -> dict[str, object]:
     runner = ProjectionRunner(nc, engine, LedgerTotals(), batch=500)
     await runner.start()
     try:
-        assert await runner.wait_until({LEDGER.stream: last}, timeout=30)
+        assert await runner.wait_until({LEDGER.stream: last}, timeout=120)
     finally:
         await runner.stop()
     return snapshot(engine)
@@ -99,7 +99,7 @@ async def test_runner_sigkilled_mid_batch_converges_to_a_clean_rebuild(
     try:
         # Wait until at least one batch committed and the next one is being applied.
         applying = 0
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             line = read_line(worker, 10)
             if line.startswith("applying "):
@@ -124,7 +124,7 @@ async def test_runner_sigkilled_mid_batch_converges_to_a_clean_rebuild(
     runner = ProjectionRunner(nats_client, engine, LedgerTotals(), batch=25)
     await runner.start()
     try:
-        assert await runner.wait_until({LEDGER.stream: last}, timeout=30)
+        assert await runner.wait_until({LEDGER.stream: last}, timeout=120)
     finally:
         await runner.stop()
     live = snapshot(engine)
@@ -143,7 +143,7 @@ async def test_postgres_restarted_under_projection_load_converges(
     runner = ProjectionRunner(nats_client, engine, LedgerTotals(delay=0.002), batch=20)
     await runner.start()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while runner.positions.get(LEDGER.stream, 0) < 60:
             assert time.monotonic() < deadline, "projection did not start"
             await asyncio.sleep(0.02)
@@ -153,7 +153,7 @@ async def test_postgres_restarted_under_projection_load_converges(
         await record(nats_client, second)
         last = await EventStore(nats_client, CLOCK).last_seq(LEDGER)
         started = time.monotonic()
-        assert await runner.wait_until({LEDGER.stream: last}, timeout=60)
+        assert await runner.wait_until({LEDGER.stream: last}, timeout=120)
         recovery = time.monotonic() - started
     finally:
         await runner.stop()

@@ -49,7 +49,7 @@ async def rebuild(nc: NATS, url: str, positions: dict[str, int]) -> dict[str, li
         await runner.start()
     try:
         for runner in runners:
-            assert await runner.wait_until(positions, timeout=30)
+            assert await runner.wait_until(positions, timeout=120)
         return snapshot(engine)
     finally:
         for runner in runners:

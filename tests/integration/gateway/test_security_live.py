@@ -44,7 +44,7 @@ async def test_a_client_holds_at_most_its_share_of_subscriptions(
     for i in range(cap):
         await subscribe(first if i % 2 else second, str(i))
     await subscribe(first, "one-too-many")
-    message = await first.next(timeout=10)
+    message = await first.next(timeout=60)
     assert any("live subscriptions (the per-client limit)" in m for m in await_errors(message))
     await first.ws.close()
     await second.ws.close()

@@ -132,7 +132,7 @@ async def settle(running: Running) -> None:
     store = EventStore(running.nc, running.system.clock)
     ends = {c.stream: await store.last_seq(c) for c in CONTEXTS.values()}
     runners = running.system.all_runners
-    assert all(await asyncio.gather(*(r.wait_until(ends, 20) for r in runners)))
+    assert all(await asyncio.gather(*(r.wait_until(ends, 120) for r in runners)))
 
 
 async def test_an_erased_person_is_nowhere_and_the_log_still_verifies(running: Running) -> None:
