@@ -76,7 +76,7 @@ class Client:
         await self.nc.publish(subject, b"{}", reply=reply)
         await self.nc.flush()
         wanted = f'permissions violation for publish to "{subject.lower()}"'
-        for _ in range(200):  # the -ERR follows the flush's PONG at once; bounded anyway
+        for _ in range(3000):  # the -ERR follows the flush's PONG at once; bounded anyway
             if any(wanted in e for e in self.errors):
                 return
             await asyncio.sleep(0.01)
