@@ -53,9 +53,11 @@ COMMANDS = 150
 @pytest.fixture
 def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
     cluster = NatsCluster(tmp_path / "cluster").start()
-    cluster.wait_healthy()
-    yield cluster
-    cluster.stop()
+    try:  # stopped also when it never became healthy
+        cluster.wait_healthy()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 async def connect(cluster: NatsCluster) -> NATS:

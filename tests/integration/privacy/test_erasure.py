@@ -100,22 +100,26 @@ class Running:
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     data = tmp_path_factory.mktemp("privacy")
     broker = NatsServer(data / "jetstream").start()
-    nc = await nats.connect(broker.url)
-    settings = GatewaySettings(
-        database_url=f"sqlite:///{data / 'read-models.db'}",
-        identity_database_url=f"sqlite:///{data / 'identities.db'}",
-        jwt_secret="s" * 40,
-    )
-    system = System(nc, data, settings)
-    await system.start()
-    try:
-        refused: list[str] = []
-        await load_demo(CommandBus(nc), say=refused.append)
-        assert refused == []
-        yield Running(nc, system, broker.url, data)
+    try:  # whatever fails on the way, what was started is stopped
+        nc = await nats.connect(broker.url)
+        try:
+            settings = GatewaySettings(
+                database_url=f"sqlite:///{data / 'read-models.db'}",
+                identity_database_url=f"sqlite:///{data / 'identities.db'}",
+                jwt_secret="s" * 40,
+            )
+            system = System(nc, data, settings)
+            try:
+                await system.start()
+                refused: list[str] = []
+                await load_demo(CommandBus(nc, timeout=120), say=refused.append)
+                assert refused == []
+                yield Running(nc, system, broker.url, data)
+            finally:
+                await system.stop()
+        finally:
+            await nc.close()
     finally:
-        await system.stop()
-        await nc.close()
         broker.stop()
 
 
