@@ -203,6 +203,9 @@ async def test_concurrent_commands_on_one_aggregate_all_land_in_order(
                 nats_client,
                 LEDGER,
                 RecordEntries(command_id=f"cc-{i}", ledger_id="busy", amounts=[i + 1]),
+                # The 200th waits for the 199 queued ahead of it: 10 s (the default) was too
+                # short beside a full suite at load 25-30 (a timeout, no rejection).
+                timeout=120,
             )
             for i in range(200)
         )
