@@ -103,7 +103,7 @@ async def test_killed_mid_batch_then_restarted_equals_a_clean_rebuild(
     try:
         # The child stops inside its second batch's transaction and says so by the marker:
         # the kill lands there however slow the machine is.
-        deadline = asyncio.get_running_loop().time() + 60
+        deadline = asyncio.get_running_loop().time() + 180  # the child imports, connects, loads
         while not marker.exists():
             assert child.poll() is None, "the projection process died on its own"
             assert asyncio.get_running_loop().time() < deadline, "no second batch was begun"
