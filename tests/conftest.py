@@ -15,10 +15,14 @@ source again: about a second of CPU each. Bytecode now goes to a cache outside t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +146,49 @@ def not_the_checkouts_make_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     auditor's login (the audit and backup tests then failed beside a running system). A test
     that wants a data directory sets its own."""
     monkeypatch.setenv("GT_DATA_DIR", str(tmp_path / "no-make-run"))
+
+
+# ---- no nats-server outlives the module that started it ----
+#
+# A test whose fixture started a nats-server and then failed before its teardown was wired
+# (or a helper that never stopped one) left the server running for as long as the worker
+# lived: the nats_launcher's watchdog ends them only when the worker process dies. suite12
+# saw one of a test 67 minutes gone. Each module's leftovers are killed at its end and
+# named in a warning. (The browser tests' system is package-scoped: it outlives modules.)
+
+
+def _nats_servers() -> set[int]:
+    """The running nats-servers whose parent is this process."""
+    me, found = os.getpid(), set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat_file:
+                stat = stat_file.read()
+        except OSError:
+            continue
+        name, fields = stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2 :]
+        state, parent = fields.split()[:2]
+        if name == "nats-server" and int(parent) == me and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_nats_server_outlives_its_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    if not Path("/proc/self/stat").exists() or request.node.nodeid.startswith("tests/browser"):
+        yield
+        return
+    before = _nats_servers()
+    yield
+    left = _nats_servers() - before
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if left:
+        warnings.warn(
+            f"{request.node.nodeid} left nats-server(s) {sorted(left)} running: killed",
+            pytest.PytestWarning,
+            stacklevel=1,
+        )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
 import pytest_asyncio
 import websockets
@@ -18,9 +19,12 @@ import websockets
 from bootstrap.demo import load_demo
 from bootstrap.embedded import embedded
 from bootstrap.system import System
+from contracts_schema.subjects import ENROLMENT
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
 from gateway.serve import Server
+from notifier.nats_accounts import OPERATOR_USER
+from tests.support.live_events import consumer_names, until_listening
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -42,12 +46,14 @@ async def running(
     data: Path = tmp_path_factory.mktemp("embedded") / "data"
     async with embedded(data, port=0) as (system, server):
         refused: list[str] = []
-        demo = await load_demo(CommandBus(system.nc), say=refused.append)
+        # A generous reply timeout: on a loaded machine the bus's default timed out, sent a
+        # command again and counted its duplicate reply as known (42, 1).
+        demo = await load_demo(CommandBus(system.nc, timeout=120), say=refused.append)
         assert refused == []
         # with the four suppliers registered, and the 11 organisations it names dated back
         assert (demo.new, demo.known) == (43, 0)
         assert system.read is not None
-        await system.read.wait_for(demo.consistency_token, timeout=30)  # as `make run` does
+        await system.read.wait_for(demo.consistency_token, timeout=120)  # as `make run` does
         yield system, server
 
 
@@ -116,8 +122,20 @@ async def test_websocket_client_sees_the_mutation_s_event(running: tuple[System,
         )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         query = 'subscription { events(filter: {aggregateType: ORGANISATION, aggregateId: "GM0363"}) { eventType payload } }'
-        await ws.send(json.dumps({"id": "e2e", "type": "subscribe", "payload": {"query": query}}))
-        await asyncio.sleep(0.3)
+        # The gateway's own login may not list consumers; the operator's may.
+        assert system.logins is not None
+        operator = await nats.connect(
+            system.logins.url,
+            user=OPERATOR_USER,
+            password=system.logins.password(OPERATOR_USER),
+        )
+        try:
+            before = await consumer_names(operator, ENROLMENT.stream)
+            subscribe = {"id": "e2e", "type": "subscribe", "payload": {"query": query}}
+            await ws.send(json.dumps(subscribe))
+            await until_listening(operator, ENROLMENT.stream, before)  # only new events stream
+        finally:
+            await operator.close()
         rename = """mutation { renameOrganisation(input: {commandId: "e2e-rename", code: "GM0363",
           name: "Gemeente Amsterdam"}) { __typename } }"""
         coordinator = issue_token(system.settings, Role.COORDINATOR, "e2e")

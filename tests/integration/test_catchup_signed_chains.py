@@ -87,7 +87,7 @@ async def test_a_far_behind_runner_verifies_one_signature_per_chain_and_parks_fo
     runner = ProjectionRunner(nats_client, engine, projection, batch=100)
     await runner.start()
     try:
-        assert await runner.wait_until({"LEDGER": total}, timeout=60)
+        assert await runner.wait_until({"LEDGER": total}, timeout=120)
         assert runner.caught_up_in_bulk == total
     finally:
         await runner.stop()

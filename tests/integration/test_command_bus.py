@@ -78,7 +78,12 @@ async def test_lost_reply_then_retry_appends_once(
         "actor": "t",
     }
     await nats_client.publish(LEDGER.command_subject("RecordEntries"), json.dumps(request).encode())
-    await asyncio.sleep(0.3)
+    # The first send is applied before the retry goes out (a sleep of 0.3 s only hoped so: on
+    # a loaded machine the retry could be the first to arrive, and no reply was ever lost).
+    deadline = asyncio.get_running_loop().time() + 120
+    while await history(nats_client, fixed_clock, "l3") != [9]:
+        assert asyncio.get_running_loop().time() < deadline, "the first send was never applied"
+        await asyncio.sleep(0.02)
     retry = await send_command(nats_client, LEDGER, command)
     assert isinstance(retry, CommandAccepted)
     assert retry.duplicate is True
@@ -198,6 +203,9 @@ async def test_concurrent_commands_on_one_aggregate_all_land_in_order(
                 nats_client,
                 LEDGER,
                 RecordEntries(command_id=f"cc-{i}", ledger_id="busy", amounts=[i + 1]),
+                # The 200th waits for the 199 queued ahead of it: 10 s (the default) was too
+                # short beside a full suite at load 25-30 (a timeout, no rejection).
+                timeout=120,
             )
             for i in range(200)
         )

@@ -125,9 +125,12 @@ async def test_commands_over_two_processes_all_land_in_order_when_one_stops_midw
         # Each process took commands on the partition subjects it owns (the route this is
         # about), not only on the unpartitioned fallback.
         for port, log in zip(ports, logs, strict=True):
-            for _ in range(100):  # (a bound: a command under way may not be counted yet)
+            deadline = asyncio.get_running_loop().time() + 120  # (a bound against a hang)
+            while True:  # a command under way may not be counted yet
                 received = await received_by_partition(port)
                 if any(n for p, n in received.items() if p != "none"):
+                    break
+                if asyncio.get_running_loop().time() > deadline:
                     break
                 await asyncio.sleep(0.05)
             assert any(n for p, n in received.items() if p != "none"), (

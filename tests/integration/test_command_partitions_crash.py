@@ -66,14 +66,16 @@ async def test_a_killed_process_loses_no_command_and_duplicates_none(
 ) -> None:
     monitor = free_port()
     server = NatsServer(tmp_path / "jetstream", extra_args=["-m", str(monitor)]).start()
-    nc = await connect(server.url)
     logs = [tmp_path / "ledger-a.log", tmp_path / "ledger-b.log"]
     try:
-        with ledger_processes(server.url, logs, [free_port(), free_port()]) as processes:
-            await until(lambda: split_in_two(logs), "the two processes did not split them", logs)
-            await crash_midway(nc, fixed_clock, logs, processes, monitor)
+        nc = await connect(server.url)
+        try:
+            with ledger_processes(server.url, logs, [free_port(), free_port()]) as processes:
+                await until(lambda: split_in_two(logs), "the two processes did not split", logs)
+                await crash_midway(nc, fixed_clock, logs, processes, monitor)
+        finally:
+            await nc.close()
     finally:
-        await nc.close()
         server.stop()
 
 

@@ -20,7 +20,7 @@ async def append_one(store: EventStore, n: int) -> None:
     await store.append(history, [event], CommandMetadata(f"c{n}", "test", f"c{n}"))
 
 
-async def wait_for(predicate: object, timeout: float = 15.0) -> None:
+async def wait_for(predicate: object, timeout: float = 120.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():  # type: ignore[operator]
         if asyncio.get_running_loop().time() > deadline:
@@ -77,11 +77,11 @@ async def test_positioned_subscriber_recovers_deliveries_lost_on_the_way(
     )
     subscriber.start()
     try:
-        await asyncio.wait_for(entered.wait(), 15)  # holding seq 1; no pull request is open
+        await asyncio.wait_for(entered.wait(), 120)  # holding seq 1; no pull request is open
         for n in (2, 3, 4):
             await append_one(store, n)
         thief = await nats_client.jetstream().pull_subscribe_bind("gap-test", LEDGER.stream)
-        lost = [m.metadata.sequence.stream for m in await thief.fetch(2, timeout=5)]
+        lost = [m.metadata.sequence.stream for m in await thief.fetch(2, timeout=30)]
         assert lost == [2, 3]  # delivered, never acked: the server redelivers them in 60 s
         release.set()
         await wait_for(lambda: len(seen) >= 4)

@@ -40,7 +40,7 @@ async def take_one(nc: NATS, next_subject: str) -> None:
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox)
     await nc.publish(next_subject, json.dumps({"batch": 1, "no_wait": True}).encode(), inbox)
-    taken = await sub.next_msg(timeout=5)
+    taken = await sub.next_msg(timeout=30)
     assert "Status" not in (taken.headers or {})
     await sub.unsubscribe()
 

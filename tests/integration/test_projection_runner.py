@@ -37,7 +37,7 @@ async def test_runner_applies_each_event_once_and_survives_restart(
     projection = LedgerTotals()
     runner = ProjectionRunner(nats_client, engine, projection, batch=4)
     await runner.start()
-    assert await runner.wait_until({"LEDGER": 10}, timeout=10)
+    assert await runner.wait_until({"LEDGER": 10}, timeout=120)
     await runner.stop()
 
     # More events while the runner is down; a new runner resumes after the checkpoint.
@@ -46,7 +46,7 @@ async def test_runner_applies_each_event_once_and_survives_restart(
         last = await append(store, f"l{i % 3}", [i + 1], f"a{i}")
     runner = ProjectionRunner(nats_client, engine, LedgerTotals(), batch=4)
     await runner.start()
-    assert await runner.wait_until({"LEDGER": last}, timeout=10)
+    assert await runner.wait_until({"LEDGER": last}, timeout=120)
     await runner.stop()
 
     with engine.connect() as conn:
@@ -88,7 +88,7 @@ async def test_unappliable_event_is_parked_and_the_rest_flow(
     runner = ProjectionRunner(nats_client, engine, projection)
     await runner.start()
     try:
-        assert await runner.wait_until({"LEDGER": last}, timeout=10)
+        assert await runner.wait_until({"LEDGER": last}, timeout=120)
     finally:
         await runner.stop()
     with engine.connect() as conn:
@@ -116,15 +116,15 @@ async def test_replicas_on_one_postgres_database_elect_one_writer(
         last = 0
         for i in range(12):
             last = await append(store, "shared", [1], f"s{i}")
-        assert await first.wait_until({"LEDGER": last}, timeout=10)
-        assert await second.wait_until({"LEDGER": last}, timeout=10), (
+        assert await first.wait_until({"LEDGER": last}, timeout=120)
+        assert await second.wait_until({"LEDGER": last}, timeout=120), (
             "standby follows the checkpoint"
         )
 
         await first.stop()
         for i in range(12, 20):
             last = await append(store, "shared", [1], f"s{i}")
-        assert await second.wait_until({"LEDGER": last}, timeout=15)
+        assert await second.wait_until({"LEDGER": last}, timeout=120)
         assert second.leading
     finally:
         await first.stop()
@@ -162,7 +162,7 @@ async def test_runners_far_behind_catch_up_in_bulk_exactly_once_then_follow_live
     for runner in runners:
         await runner.start()
     for runner in runners:
-        assert await runner.wait_until({"LEDGER": last}, timeout=60)
+        assert await runner.wait_until({"LEDGER": last}, timeout=120)
         # The bulk path did the catching up (it hands over to the durable consumer on any
         # trouble, which would reach the same totals).
         assert runner.caught_up_in_bulk >= 4_000
@@ -170,7 +170,7 @@ async def test_runners_far_behind_catch_up_in_bulk_exactly_once_then_follow_live
     total, entries = expected["l0"]
     expected["l0"] = (total + 15, entries + 2)
     for runner in runners:
-        assert await runner.wait_until({"LEDGER": last}, timeout=30)
+        assert await runner.wait_until({"LEDGER": last}, timeout=120)
         await runner.stop()
     for engine, projection, runner in zip(engines, projections, runners, strict=True):
         with engine.connect() as conn:

@@ -75,8 +75,8 @@ async def test_an_awaited_read_model_writes_before_one_nobody_waits_for(
         await until(lambda: turn.waiting() == 2, "the awaited runner asks for the writer")
         release.set()
         await holder
-        assert await awaited.wait_until({LEDGER.stream: 1}, timeout=60)
-        assert await history.wait_until({LEDGER.stream: 1}, timeout=60)
+        assert await awaited.wait_until({LEDGER.stream: 1}, timeout=120)
+        assert await history.wait_until({LEDGER.stream: 1}, timeout=120)
     finally:
         release.set()
         await holder

@@ -43,7 +43,7 @@ def at(year: int, month: int, day: int, hour: int = 10) -> datetime:
 async def parked(g: Gateway) -> dict[str, int]:
     """What each read model parked, once it has applied everything stored."""
     for runner in g.runners:
-        assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+        assert await runner.wait_until(await runner.stream_heads(), timeout=120)
     return {r.projection.key: r.parked_count for r in g.runners if r.parked_count}
 
 

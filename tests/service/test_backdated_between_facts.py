@@ -89,7 +89,7 @@ async def one_truth(
     """At each (asOf, knownAt): GraphQL == the owner's fold == `audit replay` (== OCDS on the
     fields it maps); returns GraphQL's answers."""
     for runner in g.runners:
-        assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+        assert await runner.wait_until(await runner.stream_heads(), timeout=120)
     assert {r.projection.key: r.parked_count for r in g.runners if r.parked_count} == {}
     context = CONTEXT_OF[kind]
     stored = [e.envelope for e in (await store.load(CONTEXTS[context], kind, key)).events]
@@ -308,7 +308,7 @@ async def test_an_enrolment_learned_late_before_the_bodys_withdrawal_is_taken(
             )
         )  # fmt: skip
     for runner in gateway.runners:
-        assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+        assert await runner.wait_until(await runner.stream_heads(), timeout=120)
     assert {r.projection.key: r.parked_count for r in gateway.runners if r.parked_count} == {}
 
     async def status(as_of: str) -> Any:
@@ -395,7 +395,7 @@ async def test_a_programme_planning_dated_too_late_is_moved_earlier(
     assert isinstance(await bus.send(programme(at(2020, 2, 1))), CommandAccepted)
     assert isinstance(await bus.send(link), CommandAccepted)
     for runner in gateway.runners:
-        assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+        assert await runner.wait_until(await runner.stream_heads(), timeout=120)
     assert {r.projection.key: r.parked_count for r in gateway.runners if r.parked_count} == {}
     body = await gateway.query(
         'query { programmes(asOf: "2020-03-01") { programmeId successorIds } }'

@@ -70,7 +70,7 @@ async def gateway(
 async def ask(g: Gateway, text: str, **variables: Any) -> Any:
     assert g.read is not None
     for runner in g.runners:  # read your writes: every stored event applied
-        assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+        assert await runner.wait_until(await runner.stream_heads(), timeout=120)
     body = await g.query(text, variables, token=g.token("coordinator"))
     assert "errors" not in body, body
     return body["data"]

@@ -41,7 +41,7 @@ async def test_the_event_log_takes_a_legacy_history_as_known_in_version_order(
     g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'views.db'}", commands=bus)
     try:
         for runner in g.runners:
-            assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+            assert await runner.wait_until(await runner.stream_heads(), timeout=120)
         answers = {}
         for known_at in (between, signed_at, None):
             variables = {"knownAt": known_at.isoformat() if known_at else None}

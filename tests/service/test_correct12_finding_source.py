@@ -36,7 +36,7 @@ async def test_each_finding_names_its_source_system_or_the_law(
     g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
     try:
         for runner in g.runners:
-            assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+            assert await runner.wait_until(await runner.stream_heads(), timeout=120)
         tender = tender_id_of("ocds-nl0000-224466")
         body = await g.query(SOURCES, {"t": tender}, token=g.token("coordinator"))
     finally:

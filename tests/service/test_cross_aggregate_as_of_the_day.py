@@ -61,7 +61,7 @@ async def test_an_enrolment_learned_late_by_a_body_merged_since_is_taken_in_ever
     )  # fmt: skip
     await bus.reject(late, "ORGANISATION_MERGED")
     for runner in gateway.runners:
-        assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+        assert await runner.wait_until(await runner.stream_heads(), timeout=120)
     body = await gateway.query(
         PARTICIPANTS, {"asOf": "2019-03-15"}, token=gateway.token("coordinator")
     )

@@ -180,7 +180,7 @@ async def test_the_law_findings_are_queryable_in_graphql(
     g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
     try:
         for runner in g.runners:  # read your writes: every stored event applied
-            assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+            assert await runner.wait_until(await runner.stream_heads(), timeout=120)
         variables = {"t": "ocds-gtnl99-x1", "c": "ocds-gtnl99-x1-c1"}
         body = await g.query(FINDINGS, variables, token=g.token("coordinator"))
     finally:
@@ -268,7 +268,7 @@ async def test_the_law_findings_of_every_import_are_one_paged_and_filtered_list(
     g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
     try:
         for runner in g.runners:
-            assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+            assert await runner.wait_until(await runner.stream_heads(), timeout=120)
 
         async def ask(token: str | None = None, **variables: Any) -> dict[str, Any]:
             body = await g.query(LAW_FINDINGS, variables, token=token)

@@ -96,7 +96,7 @@ async def test_as_of_views_show_an_imported_process_as_it_was_and_as_it_was_know
     g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
     try:
         for runner in g.runners:
-            assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+            assert await runner.wait_until(await runner.stream_heads(), timeout=120)
 
         async def at(**horizon: str) -> dict[str, Any]:
             variables = {"c": CONTRACT, "t": OCID, **horizon}

@@ -51,7 +51,7 @@ async def settled(g: Gateway, store: InMemoryEventStore) -> None:
     """Wait until every read model has applied everything stored so far (read your writes)."""
     assert g.read is not None
     for runner in g.runners:
-        assert await runner.wait_until(await runner.stream_heads(), timeout=10), (
+        assert await runner.wait_until(await runner.stream_heads(), timeout=120), (
             runner.projection.key
         )
 

@@ -48,7 +48,7 @@ async def deadlines(
     """GraphQL's deadline at each horizon, checked against the owner's fold and `audit
     replay` of the window's stored events there."""
     for runner in g.runners:
-        assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+        assert await runner.wait_until(await runner.stream_heads(), timeout=120)
     assert {r.projection.key: r.parked_count for r in g.runners if r.parked_count} == {}
     stored = [e.envelope for e in (await store.load(ENROLMENT, "enrolment_window", "t1")).events]
     found = {}

@@ -55,7 +55,7 @@ def load(
                 nc, make_engine(database_url), TemporalProjection()
             )
             await projection_runner.start()
-            assert await projection_runner.wait_until({"REGISTRY": stored[-1].seq}, timeout=10)
+            assert await projection_runner.wait_until({"REGISTRY": stored[-1].seq}, timeout=120)
             await projection_runner.stop()
         await nc.close()
         return stored
@@ -208,7 +208,7 @@ def test_verify_fails_while_a_projection_has_parked_events(
         )
         projection_runner = ProjectionRunner(nc, make_engine(sqlite_url), TendersProjection())
         await projection_runner.start()
-        assert await projection_runner.wait_until({"REGISTRY": stored.seq}, timeout=10)
+        assert await projection_runner.wait_until({"REGISTRY": stored.seq}, timeout=120)
         await projection_runner.stop()
         await nc.close()
         return stored.envelope.event_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,34 +75,36 @@ class Demo:
 
 @asynccontextmanager
 async def bootstrap(data: Path, *, tamperable: bool) -> AsyncIterator[Demo]:
-    """The embedded system's wiring and demo history; runners stopped once caught up."""
-    broker = NatsServer(data / "jetstream").start()
-    nc = await nats.connect(broker.url)
-    url = f"sqlite:///{data / 'read-models.db'}"
-    settings = GatewaySettings(database_url=url, jwt_secret="s" * 40)
-    # The real system's streams deny deletes and purges (and the notifier insists on it);
-    # the tampering tests play an operator who got past that, e.g. by restoring a doctored
-    # backup, so their streams allow it and the notifier stays off.
-    system = System(
-        nc, data, settings, with_notifier=not tamperable, protect_streams=not tamperable
-    )
-    await system.start()
-    try:
-        refused: list[str] = []
-        await load_demo(CommandBus(nc), say=refused.append)
-        assert refused == []
-        store = EventStore(nc, system.clock)
-        ends = {c.stream: await store.last_seq(c) for c in CONTEXTS.values()}
-        assert all(await asyncio.gather(*(r.wait_until(ends, 20) for r in system.all_runners)))
-    finally:
-        for runner in system.all_runners:  # quiet: verify compares against a still database
-            await runner.stop()
-    try:
+    """The embedded system's wiring and demo history; runners stopped once caught up.
+    Whatever fails on the way, what was started is stopped (a failed load left the broker
+    and the system running for as long as the worker lived)."""
+    async with AsyncExitStack() as started:
+        broker = NatsServer(data / "jetstream").start()
+        started.callback(broker.stop)
+        nc = await nats.connect(broker.url)
+        started.push_async_callback(nc.close)
+        url = f"sqlite:///{data / 'read-models.db'}"
+        settings = GatewaySettings(database_url=url, jwt_secret="s" * 40)
+        # The real system's streams deny deletes and purges (and the notifier insists on it);
+        # the tampering tests play an operator who got past that, e.g. by restoring a doctored
+        # backup, so their streams allow it and the notifier stays off.
+        system = System(
+            nc, data, settings, with_notifier=not tamperable, protect_streams=not tamperable
+        )
+        started.push_async_callback(system.stop)
+        await system.start()
+        try:
+            refused: list[str] = []
+            await load_demo(CommandBus(nc, timeout=120), say=refused.append)
+            assert refused == []
+            store = EventStore(nc, system.clock)
+            ends = {c.stream: await store.last_seq(c) for c in CONTEXTS.values()}
+            runners = system.all_runners
+            assert all(await asyncio.gather(*(r.wait_until(ends, 120) for r in runners)))
+        finally:
+            for runner in system.all_runners:  # quiet: verify compares against a still database
+                await runner.stop()
         yield Demo(nc, system, broker.url, url, data)
-    finally:
-        await system.stop()
-        await nc.close()
-        broker.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -45,7 +45,7 @@ async def setup(nc: NATS, clock: FixedClock, tmp_path: Path) -> Context:
     engine = make_engine(f"sqlite:///{tmp_path / 'read.db'}")
     runner = ProjectionRunner(nc, engine, TemporalProjection())
     await runner.start()
-    assert await runner.wait_until({"REGISTRY": stored[-1].seq}, timeout=10)
+    assert await runner.wait_until({"REGISTRY": stored[-1].seq}, timeout=120)
     await runner.stop()
     return Context(AuditSources(store, engine))
 

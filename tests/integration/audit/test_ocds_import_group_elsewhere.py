@@ -39,11 +39,11 @@ async def test_get_each_answers_as_get_of_each_key(nats_client: NATS, direct: bo
     other = LazyBucket(nats_client, processed_bucket(ENROLMENT))
     assert (await nats_client.jetstream().key_value(processed_bucket(ENROLMENT)))._direct == direct
     keys = ["a-1", "b-2", "c-3", "never", "a-1"]
-    each = await other.get_each(keys, timeout=10)
+    each = await other.get_each(keys, timeout=60)
     assert each == {k: await other.get(k) for k in keys}
     assert each == {"a-1": b"first", "b-2": b"new", "c-3": None, "never": None}
     missing = LazyBucket(nats_client, "processed-commands-nobody")
-    assert await missing.get_each(["a-1", "b-2"], timeout=10) == {"a-1": None, "b-2": None}
+    assert await missing.get_each(["a-1", "b-2"], timeout=60) == {"a-1": None, "b-2": None}
 
 
 async def test_an_id_another_context_used_is_refused_in_a_group_as_alone(

@@ -100,11 +100,13 @@ def _command_ids(events: list[dict[str, Any]]) -> list[str]:
 async def second_server(tmp_path: Path) -> AsyncIterator[NATS]:
     """Another JetStream of its own, for the general path's run of the same import."""
     server = NatsServer(Path(tempfile.mkdtemp(dir=tmp_path))).start()
-    nc = await nats.connect(server.url)
     try:
-        yield nc
+        nc = await nats.connect(server.url)
+        try:
+            yield nc
+        finally:
+            await nc.close()
     finally:
-        await nc.close()
         server.stop()
 
 

@@ -153,7 +153,7 @@ async def settled(nc: NATS, system: System) -> None:
     store = EventStore(nc, system.clock)
     ends = {c.stream: await store.last_seq(c) for c in CONTEXTS.values()}
     for runner in system.all_runners:
-        assert await runner.wait_until(ends, 30), (runner.projection.key, runner.positions)
+        assert await runner.wait_until(ends, 120), (runner.projection.key, runner.positions)
 
 
 async def parked_and_the_rest_applied(

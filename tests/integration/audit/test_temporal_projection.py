@@ -88,7 +88,7 @@ async def load_history(store: EventStore, clock: FixedClock) -> int:
 async def project(nc: NATS, engine: Engine, last: int) -> None:
     runner = ProjectionRunner(nc, engine, TemporalProjection(), batch=3)
     await runner.start()
-    assert await runner.wait_until({"REGISTRY": last}, timeout=10)
+    assert await runner.wait_until({"REGISTRY": last}, timeout=120)
     await runner.stop()
 
 

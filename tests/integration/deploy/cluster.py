@@ -98,7 +98,7 @@ class NatsCluster:
     def monitor_url(self, node: str, path: str) -> str:
         return f"http://127.0.0.1:{self.ports[node].monitor}{path}"
 
-    def wait_healthy(self, timeout: float = 30.0) -> None:
+    def wait_healthy(self, timeout: float = 120.0) -> None:
         """Until every node reports JetStream healthy (meta leader elected, streams current)."""
         import httpx
 
@@ -121,7 +121,7 @@ class NatsCluster:
                 time.sleep(0.1)
 
 
-async def stream_leader(nc: NATS, stream: str, timeout: float = 15.0) -> str:
+async def stream_leader(nc: NATS, stream: str, timeout: float = 120.0) -> str:
     """The server name of the stream's current leader (waits through an election)."""
     js = nc.jetstream()
     deadline = time.monotonic() + timeout

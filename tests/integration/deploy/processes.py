@@ -69,7 +69,7 @@ def tail(log: Path) -> str:
 
 
 async def wait_ready(
-    http: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path, timeout: float = 30
+    http: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path, timeout: float = 120
 ) -> httpx.Response:
     """Poll /readyz until it answers 200; fail with the process's log if it dies first."""
     deadline = time.monotonic() + timeout

@@ -57,23 +57,31 @@ async def run_source(data: Path, database_url: str) -> tuple[NatsServer, dict[st
     """The system with the demo history, each stream anchored by a signed checkpoint; its
     projections stopped once caught up. Returns the running server and the stream heads."""
     broker = NatsServer(data / "jetstream").start()
+    try:
+        return broker, await _load_source(broker, data, database_url)
+    except BaseException:
+        broker.stop()  # not left running for as long as the worker lives
+        raise
+
+
+async def _load_source(broker: NatsServer, data: Path, database_url: str) -> dict[str, int]:
     nc = await nats.connect(broker.url)
     settings = GatewaySettings(database_url=database_url, jwt_secret="s" * 40)
     system = System(nc, data, settings)
-    await system.start()
     try:
+        await system.start()
         refused: list[str] = []
-        await load_demo(CommandBus(nc), say=refused.append)
+        await load_demo(CommandBus(nc, timeout=120), say=refused.append)
         assert refused == []
         store = EventStore(nc, system.clock)
         for context in CONTEXTS.values():  # what each service's anchoring loop does
             await write_checkpoint(store, context, local_signer(data, context.name))
         heads = {c.stream: await store.last_seq(c) for c in CONTEXTS.values()}
-        assert all(await asyncio.gather(*(r.wait_until(heads, 30) for r in system.all_runners)))
+        assert all(await asyncio.gather(*(r.wait_until(heads, 120) for r in system.all_runners)))
     finally:
         await system.stop()
         await nc.close()
-    return broker, heads
+    return heads
 
 
 def table_contents(engine: Engine, database: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -53,9 +53,11 @@ COMMANDS = 150
 @pytest.fixture
 def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
     cluster = NatsCluster(tmp_path / "cluster").start()
-    cluster.wait_healthy()
-    yield cluster
-    cluster.stop()
+    try:  # stopped also when it never became healthy
+        cluster.wait_healthy()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 async def connect(cluster: NatsCluster) -> NATS:
@@ -72,7 +74,7 @@ async def make_ledger(store: EventStore, nc: NATS, _clock: object) -> CommandSer
     return CommandService(LEDGER, store, CLOCK, ROUTES, EVENT_TYPES)
 
 
-async def wait_replicas_current(nc: NATS, stream: str, timeout: float = 20.0) -> None:
+async def wait_replicas_current(nc: NATS, stream: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         info = await nc.jetstream().stream_info(stream)
@@ -140,7 +142,7 @@ async def test_stream_leader_killed_mid_load_loses_nothing(
         # After the failover the services answer at once, without client retries.
         after = ledger_commands("after", 10)
         for command in after:
-            reply = await send_command(nc, LEDGER, command, timeout=5)
+            reply = await send_command(nc, LEDGER, command, timeout=30)
             assert isinstance(reply, CommandAccepted), reply
         await wait_replicas_current(nc, LEDGER.stream)
         store = EventStore(nc, CLOCK)
@@ -148,12 +150,12 @@ async def test_stream_leader_killed_mid_load_loses_nothing(
         assert_exactly_once(events, [*commands, *after])
         assert len(events) == 2 * (COMMANDS + len(after))
         last = await store.last_seq(LEDGER)
-        assert await runner.wait_until({LEDGER.stream: last}, timeout=30)
+        assert await runner.wait_until({LEDGER.stream: last}, timeout=120)
         live = snapshot(engine)
         rebuild_engine = make_engine(f"sqlite:///{tmp_path / 'rebuild.db'}")
         rebuild = ProjectionRunner(nc, rebuild_engine, LedgerTotals(), batch=500)
         await rebuild.start()
-        assert await rebuild.wait_until({LEDGER.stream: last}, timeout=30)
+        assert await rebuild.wait_until({LEDGER.stream: last}, timeout=120)
         await rebuild.stop()
         rebuilt = snapshot(rebuild_engine)
         assert live == rebuilt, describe_difference(live, rebuilt)

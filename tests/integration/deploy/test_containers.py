@@ -65,7 +65,7 @@ async def test_commands_land_once_and_project_on_this_nats(nats_url: str, tmp_pa
         engine = make_engine(f"sqlite:///{tmp_path / 'rm.db'}")
         runner = ProjectionRunner(nc, engine, LedgerTotals())
         await runner.start()
-        assert await runner.wait_until({LEDGER.stream: await store.last_seq(LEDGER)}, timeout=20)
+        assert await runner.wait_until({LEDGER.stream: await store.last_seq(LEDGER)}, timeout=120)
         await runner.stop()
         balances = {r[0]: (r[1], r[2]) for r in snapshot(engine)["balances"]}  # type: ignore[attr-defined]
         assert balances == expected_balances(commands)
@@ -84,7 +84,7 @@ async def test_projection_on_this_postgres_equals_a_sqlite_rebuild(
         engine = make_engine(url)
         runner = ProjectionRunner(nats_client, engine, LedgerTotals(), batch=10)
         await runner.start()
-        assert await runner.wait_until({LEDGER.stream: last}, timeout=20)
+        assert await runner.wait_until({LEDGER.stream: last}, timeout=120)
         await runner.stop()
         results.append(snapshot(engine))
     assert results[0] == results[1]

@@ -37,7 +37,7 @@ from tests.integration.deploy.processes import (
 )
 
 pytestmark = pytest.mark.jetstream
-PATIENCE = 30.0  # seconds for the first checkpoint after the event (interval: 0.2 s)
+PATIENCE = 120.0  # seconds for the first checkpoint after the event (interval: 0.2 s): a bound
 cli = CliRunner()
 
 

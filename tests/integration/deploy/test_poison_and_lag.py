@@ -64,7 +64,7 @@ async def test_poison_event_is_parked_and_reported_while_later_events_flow(
     watch_projection(nats_client, runner)
     try:
         await runner.start()
-        assert await runner.wait_until({LEDGER.stream: last}, timeout=20)
+        assert await runner.wait_until({LEDGER.stream: last}, timeout=120)
         metrics = await scrape(health)
     finally:
         await runner.stop()
@@ -99,7 +99,7 @@ async def test_projection_lag_is_read_from_the_metrics(
         # Not started yet: every event in the stream is lag.
         assert sample(await scrape(health), "gt_projection_lag_events", **labels) == last == 30
         await runner.start()
-        assert await runner.wait_until({LEDGER.stream: last}, timeout=20)
+        assert await runner.wait_until({LEDGER.stream: last}, timeout=120)
         assert sample(await scrape(health), "gt_projection_lag_events", **labels) == 0
         await runner.stop()  # stopped: new events pile up as lag
         await record(nats_client, ledger_commands("lag2", 5))

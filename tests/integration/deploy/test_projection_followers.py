@@ -91,7 +91,7 @@ async def test_a_follower_wakes_on_the_announced_positions(
     await follower.start()
     try:
         last = await record(store, 12)
-        assert await follower.wait_until({LEDGER.stream: last}, timeout=30)
+        assert await follower.wait_until({LEDGER.stream: last}, timeout=120)
         assert follower.positions[LEDGER.stream] >= last
         assert follower.checkpoint_looks == 0  # woken by announcements, not the database
         assert not follower.leading
@@ -113,7 +113,7 @@ async def test_a_lost_announcement_costs_no_answer(
     await follower.start()
     try:
         last = await record(store, 5)
-        assert await projector.wait_until({LEDGER.stream: last}, timeout=30)
+        assert await projector.wait_until({LEDGER.stream: last}, timeout=120)
         # Nothing announced: the follower's bounded wait ends on one look at the checkpoints.
         assert await follower.wait_until({LEDGER.stream: last}, timeout=0.5)
         assert follower.checkpoint_looks == 1
@@ -163,7 +163,7 @@ async def test_a_token_waits_for_the_gateways_read_models_not_the_audits_history
     await history.start()
     try:
         read = ReadModels(engine, [follower, history])
-        await read.wait_for(f"{LEDGER.stream}:{last}", timeout=10)  # the history lags: no matter
+        await read.wait_for(f"{LEDGER.stream}:{last}", timeout=120)  # the history lags: no matter
         assert follower.positions.get(LEDGER.stream, 0) >= last
         # The one field that reads the history waits for it, and says so when it lags.
         with pytest.raises(ConsistencyError) as refused:

@@ -130,7 +130,7 @@ class Gateway:
 
     async def settle(self, events: Sequence[StoredEvent]) -> None:
         assert self.read is not None
-        await self.read.wait_for(consistency_token(events), timeout=10)
+        await self.read.wait_for(consistency_token(events), timeout=120)
 
     async def query(
         self,

@@ -71,7 +71,7 @@ async def test_a_restarted_read_model_folds_a_changed_aggregates_history(
     built = await start_gateway(nats_client, event_store, f"sqlite:///{tmp_path / 'b.db'}")
     try:
         for runner in built.runners:
-            assert await runner.wait_until(await runner.stream_heads(), timeout=10)
+            assert await runner.wait_until(await runner.stream_heads(), timeout=120)
         assert built.versions() == written
         assert any(rows for rows in written.values())
     finally:

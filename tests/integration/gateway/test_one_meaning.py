@@ -271,6 +271,9 @@ async def test_a_past_answer_waits_for_a_lagging_read_model_or_names_it(
         assert TendersProjection().key in error["message"]
         assert body["data"]["tender"] is None  # an error, never a silently stale answer
         await tenders.start()
+        # Caught up first: the gateway waits only `consistency_timeout` (1 s) for it, which a
+        # loaded machine's restart and catch-up may take longer than.
+        assert await tenders.wait_until(await tenders.stream_heads(), timeout=120)
         assert (await tender(g, asOf="2015-07-01"))["phase"] == "PUBLISHED"
     finally:
         await g.stop()

@@ -49,7 +49,7 @@ async def rebuild(nc: NATS, url: str, positions: dict[str, int]) -> dict[str, li
         await runner.start()
     try:
         for runner in runners:
-            assert await runner.wait_until(positions, timeout=30)
+            assert await runner.wait_until(positions, timeout=120)
         return snapshot(engine)
     finally:
         for runner in runners:
@@ -103,7 +103,7 @@ async def test_killed_mid_batch_then_restarted_equals_a_clean_rebuild(
     try:
         # The child stops inside its second batch's transaction and says so by the marker:
         # the kill lands there however slow the machine is.
-        deadline = asyncio.get_running_loop().time() + 60
+        deadline = asyncio.get_running_loop().time() + 180  # the child imports, connects, loads
         while not marker.exists():
             assert child.poll() is None, "the projection process died on its own"
             assert asyncio.get_running_loop().time() < deadline, "no second batch was begun"
@@ -196,11 +196,10 @@ async def test_new_version_rebuilds_beside_the_live_one_and_takes_over(
         )  # readers stay on the live version while the next builds
         before = await g.query('{ tender(tenderId: "gt-mc1") { title phase } }')
         assert before["data"]["tender"]["phase"] == "PUBLISHED"
-        for _ in range(200):
-            if v2.live:
-                break
+        deadline = asyncio.get_running_loop().time() + 120  # a bound against a hang
+        while not v2.live:
+            assert asyncio.get_running_loop().time() < deadline, "the next version never took over"
             await asyncio.sleep(0.05)
-        assert v2.live, "the next version never took over"
         assert g.read.tenders.key == TendersNext().key
         after = await g.query('{ tender(tenderId: "gt-mc1") { title phase } }')
         assert after == before

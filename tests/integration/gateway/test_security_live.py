@@ -19,10 +19,12 @@ async def subscribe(sub: Subscriber, sid: str) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_subscription_ends_when_its_token_expires(server: Server, system: System) -> None:
-    short = issue_token(system.settings, Role.AUDITOR, "a", lifetime_seconds=2)
+    # 5 s, not 2: `exp` is whole seconds, so a 2 s token lived 1-2 s, and a loaded machine
+    # could spend that before the connection was accepted (refused: no ack, the test failed).
+    short = issue_token(system.settings, Role.AUDITOR, "a", lifetime_seconds=5)
     sub = await Subscriber.connect(server, short)
     await subscribe(sub, "1")
-    message = await sub.next(timeout=15)  # no event is sent: only the expiry ends it
+    message = await sub.next(timeout=60)  # no event is sent: only the expiry ends it
     assert message["type"] in ("error", "next"), message
     assert any("token has expired" in m for m in await_errors(message)), message
     await sub.ws.close()
@@ -44,7 +46,7 @@ async def test_a_client_holds_at_most_its_share_of_subscriptions(
     for i in range(cap):
         await subscribe(first if i % 2 else second, str(i))
     await subscribe(first, "one-too-many")
-    message = await first.next(timeout=10)
+    message = await first.next(timeout=60)
     assert any("live subscriptions (the per-client limit)" in m for m in await_errors(message))
     await first.ws.close()
     await second.ws.close()

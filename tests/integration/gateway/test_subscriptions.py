@@ -11,8 +11,10 @@ import pytest
 import websockets
 
 from bootstrap.system import System
+from contracts_schema.subjects import ENROLMENT
 from gateway.auth import Role, issue_token
 from gateway.serve import Server
+from tests.support.live_events import consumer_names, until_listening
 
 SUBSCRIBE = """subscription($f: LiveEventFilter, $after: String) {
   events(filter: $f, after: $after) { eventType aggregateId position payload } }"""
@@ -80,8 +82,9 @@ async def test_the_mutation_s_event_arrives_and_resumes_after_disconnect(
 ) -> None:
     auditor = issue_token(system.settings, Role.AUDITOR, "a")
     sub = await Subscriber.connect(server, auditor)
+    before = await consumer_names(system.nc, ENROLMENT.stream)
     await sub.subscribe({"f": {"eventTypes": ["OrganisationRegistered"]}})
-    await asyncio.sleep(0.2)  # the ordered consumer is created
+    await until_listening(system.nc, ENROLMENT.stream, before)  # only new events are streamed
     # How soon is the freshness benchmark's figure (never a timed assertion here).
     await register(server, system, "GM0363", "Amsterdam")
     message = await sub.next()
@@ -116,8 +119,9 @@ async def test_subscriptions_are_signed_in_and_participants_see_their_own(
     sub = await Subscriber.connect(server, participant)
     await sub.subscribe({"f": {"organisationCode": "GM0363"}})
     assert await sub.errors() == ["events of GM0363 are not yours to read"]
+    before = await consumer_names(system.nc, ENROLMENT.stream)
     await sub.subscribe({})
-    await asyncio.sleep(0.2)
+    await until_listening(system.nc, ENROLMENT.stream, before)
     await register(server, system, "GM0363", "Amsterdam")
     await register(server, system, "GM0518", "'s-Gravenhage")
     own = await sub.next()

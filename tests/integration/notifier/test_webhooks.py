@@ -75,7 +75,7 @@ def port() -> int:
     return free_port()
 
 
-async def until(predicate: object, timeout: float = 10.0) -> None:
+async def until(predicate: object, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():  # type: ignore[operator]
         assert time.monotonic() < deadline, "condition not reached in time"

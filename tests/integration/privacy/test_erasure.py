@@ -100,22 +100,26 @@ class Running:
 async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     data = tmp_path_factory.mktemp("privacy")
     broker = NatsServer(data / "jetstream").start()
-    nc = await nats.connect(broker.url)
-    settings = GatewaySettings(
-        database_url=f"sqlite:///{data / 'read-models.db'}",
-        identity_database_url=f"sqlite:///{data / 'identities.db'}",
-        jwt_secret="s" * 40,
-    )
-    system = System(nc, data, settings)
-    await system.start()
-    try:
-        refused: list[str] = []
-        await load_demo(CommandBus(nc), say=refused.append)
-        assert refused == []
-        yield Running(nc, system, broker.url, data)
+    try:  # whatever fails on the way, what was started is stopped
+        nc = await nats.connect(broker.url)
+        try:
+            settings = GatewaySettings(
+                database_url=f"sqlite:///{data / 'read-models.db'}",
+                identity_database_url=f"sqlite:///{data / 'identities.db'}",
+                jwt_secret="s" * 40,
+            )
+            system = System(nc, data, settings)
+            try:
+                await system.start()
+                refused: list[str] = []
+                await load_demo(CommandBus(nc, timeout=120), say=refused.append)
+                assert refused == []
+                yield Running(nc, system, broker.url, data)
+            finally:
+                await system.stop()
+        finally:
+            await nc.close()
     finally:
-        await system.stop()
-        await nc.close()
         broker.stop()
 
 
@@ -132,7 +136,7 @@ async def settle(running: Running) -> None:
     store = EventStore(running.nc, running.system.clock)
     ends = {c.stream: await store.last_seq(c) for c in CONTEXTS.values()}
     runners = running.system.all_runners
-    assert all(await asyncio.gather(*(r.wait_until(ends, 20) for r in runners)))
+    assert all(await asyncio.gather(*(r.wait_until(ends, 120) for r in runners)))
 
 
 async def test_an_erased_person_is_nowhere_and_the_log_still_verifies(running: Running) -> None:

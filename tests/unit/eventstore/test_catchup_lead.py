@@ -27,7 +27,7 @@ async def test_a_runner_ahead_waits_until_the_slowest_is_within_the_lead() -> No
     assert not waiting.done()
     tap._at[slow] = 1  # the slowest moves on (as `after` records it)
     tap._wake()
-    await asyncio.wait_for(waiting, 1)
+    await asyncio.wait_for(waiting, 30)
 
 
 async def test_a_runner_leaving_releases_the_others() -> None:
@@ -39,7 +39,7 @@ async def test_a_runner_leaving_releases_the_others() -> None:
     await asyncio.sleep(0.01)
     assert not waiting.done()
     tap.leave(slow)
-    await asyncio.wait_for(waiting, 1)
+    await asyncio.wait_for(waiting, 30)
     tap.leave(fast)
     assert tap.members == 0
 
