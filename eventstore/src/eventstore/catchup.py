@@ -281,20 +281,22 @@ class _StreamTap:
         first = index * CATCH_UP_BATCH + 1
         count = min(CATCH_UP_BATCH, head - first + 1)
         delivered: list[Delivered] = []
-        done = asyncio.get_running_loop().create_future()
         trust = trust_of(self._nc)
+        loop = asyncio.get_running_loop()
+        asked = loop.create_future()  # the current pull request answered, or the range whole
 
         async def on_message(msg: Msg) -> None:
             if msg.headers and msg.headers.get("Status"):  # 404/408: nothing (more) there
-                if not done.done():
-                    done.set_result(None)
+                if not asked.done():
+                    asked.set_result(msg.headers.get("Status"))
                 return
-            delivered.append(_delivered(msg))
-            if len(delivered) >= count and not done.done():
-                done.set_result(None)
+            if len(delivered) < count:
+                delivered.append(_delivered(msg))
+            if len(delivered) >= count and not asked.done():
+                asked.set_result(None)
 
         # A consumer of this range alone, wanting no acknowledgements; one pull request for
-        # the whole range, its messages handed to a plain callback (no task per message).
+        # the rest of the range, its messages handed to a plain callback (no task per message).
         js = self._nc.jetstream()
         info = await js.add_consumer(
             self._stream,
@@ -309,13 +311,25 @@ class _StreamTap:
         inbox = self._nc.new_inbox()
         sub = await self._nc.subscribe(inbox, cb=on_message, pending_msgs_limit=4 * count)
         try:
-            request = {"batch": count, "expires": int(STALLED * 1e9)}
-            await self._nc.publish(
-                f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{info.name}",
-                json.dumps(request).encode(),
-                reply=inbox,
-            )
-            await asyncio.wait_for(done, STALLED)
+            # Stalled means no message for STALLED seconds, not a slow range: on a loaded
+            # machine a range may take longer than that to arrive while it keeps coming, and
+            # giving up then would hand the whole catch-up to the one-batch-at-a-time path.
+            while len(delivered) < count:
+                before = len(delivered)
+                if asked.done():
+                    asked = loop.create_future()
+                request = {"batch": count - before, "expires": int(STALLED * 1e9)}
+                await self._nc.publish(
+                    f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{info.name}",
+                    json.dumps(request).encode(),
+                    reply=inbox,
+                )
+                with contextlib.suppress(TimeoutError):
+                    status = await asyncio.wait_for(asyncio.shield(asked), STALLED + 1)
+                    if status == "404":  # nothing more stored: a range shorter than its head
+                        break
+                if len(delivered) == before:
+                    raise TimeoutError(f"no event of range {index} within {STALLED:g}s")
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
