@@ -1,8 +1,9 @@
 """A filter naming a closed set's member by a string refuses a name outside the set. Before,
 `events(filter: {eventTypes: ["Nope"]})` (or a misspelt `ContractSinged`) and
-`lawFindings(filter: {code: [...]})` with a misspelt code matched nothing and answered an
-empty page: "no such events" and "I did not understand" looked the same. Now each is
-INVALID_ARGUMENT naming the unknown value and where the known ones are."""
+`lawFindings(filter: {code: [...]})` with a misspelt code, or `organisations(province:
+"Noord Holland")`, matched nothing and answered an empty page: "no such events" and "I did not
+understand" looked the same; so did a recorded or dated range that ends before it starts. Now
+each is INVALID_ARGUMENT naming the value and the known ones (or the range)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from typing import Any
 import pytest
 
 from contracts_schema.catalogue import EVENT_TYPES
+from contracts_schema.enrolment.commands import LoadMunicipalities
+from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import Gateway
+from tests.service.bus import InProcessBus
+from tests.service.test_read_models import settled
 
 EVENTS = """query ($types: [String!]) {
   events(filter: {eventTypes: $types}) { totalCount } }"""
@@ -55,3 +60,41 @@ async def test_an_unknown_law_finding_code_is_refused(gateway: Gateway) -> None:
     assert "docs/refusal-codes.md" in message, message
     known = await gateway.query(FINDINGS, {"codes": ["STANDSTILL_TOO_SHORT"]})
     assert known == {"data": {"lawFindings": {"totalCount": 0}}}, known
+
+
+RANGES = [
+    ("""{ events(filter: {recordedFrom: "2030-01-01T00:00:00Z",
+          recordedBefore: "2020-01-01T00:00:00Z"}) { totalCount } }""",
+     "`recordedBefore` (2020-01-01T00:00:00+00:00) is not after `recordedFrom`"),
+    ("""{ lawFindings(filter: {dated: {from: "2021-01-01", to: "2020-01-01"}}) { totalCount } }""",
+     "`filter.dated`: the range ends (2020-01-01) before it starts (2021-01-01)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "says"), RANGES)
+async def test_a_range_that_ends_before_it_starts_is_refused(
+    gateway: Gateway, query: str, says: str
+) -> None:
+    """As `contracts(filter: {expiring: ...})` refuses it: before, an empty page."""
+    code, message = refusal(await gateway.query(query, token=gateway.token("auditor")))
+    assert code == "INVALID_ARGUMENT"
+    assert message.startswith(says), message
+
+
+ORGANISATIONS = """query ($p: String) { organisations(province: $p) { totalCount } }"""
+
+
+async def test_a_province_no_organisation_is_in_is_refused_naming_those_there_are(
+    gateway: Gateway, bus: InProcessBus, store: InMemoryEventStore
+) -> None:
+    rows = "cbs_code,name,province\nGM0363,Amsterdam,Noord-Holland\nGM0014,Groningen,Groningen\n"
+    await bus.accept(LoadMunicipalities(command_id="load-13", csv_text=rows))
+    await settled(gateway, store)
+    found = await gateway.query(ORGANISATIONS, {"p": "Noord-Holland"})
+    assert found == {"data": {"organisations": {"totalCount": 1}}}, found
+    code, message = refusal(await gateway.query(ORGANISATIONS, {"p": "Noord Holland"}))
+    assert code == "INVALID_ARGUMENT"
+    assert message.startswith(
+        "`province`: no organisation is in 'Noord Holland'; the provinces are Groningen,"
+        " Noord-Holland"
+    ), message

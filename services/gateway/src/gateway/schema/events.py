@@ -135,6 +135,18 @@ class EventFilter:
 ORGANISATION = "filter_organisation"
 
 
+def require_a_range(f: EventFilter | None) -> None:
+    """An empty recorded range matched nothing and read as "no events" (correct13); the
+    contracts' `expiring` range refuses the same."""
+    start, end = (f.recorded_from, f.recorded_before) if f else (None, None)
+    if start is not None and end is not None and end <= start:
+        raise InvalidArgument(
+            f"`recordedBefore` ({end.isoformat()}) is not after `recordedFrom`"
+            f" ({start.isoformat()}): the events recorded at or after recordedFrom and"
+            " before recordedBefore"
+        )
+
+
 def require_known_event_types(types: Iterable[str] | None, field: str = "eventTypes") -> None:
     """Refuse a type no event has: a misspelt or unknown name matched nothing and the page
     came back empty, indistinguishable from "no such events yet" (correct13)."""
@@ -175,6 +187,7 @@ def event_log_query(
     (kept by shape), its order and the values of its parameters."""
     principal = require_event_reader_of(context)
     require_known_event_types(filter.event_types if filter else None)
+    require_a_range(filter)
     read = context.read
     log = read.event_log
     t, o = log.events, log.organisations

@@ -142,6 +142,11 @@ async def law_findings(
             f" {', '.join(map(repr, unknown))}; the codes are those of docs/refusal-codes.md"
             f" (RefusalCode), e.g. {', '.join(sorted(REFUSALS)[:3])}"
         )
+    if f.dated is not None and f.dated.from_ > f.dated.to:
+        raise InvalidArgument(
+            f"`filter.dated`: the range ends ({f.dated.to}) before it starts ({f.dated.from_}):"
+            " from is the first day, to the last (both inclusive)"
+        )
     read = info.context.read
     found: list[tuple[Key, LawFindingRecord]] = []
     if f.on in (None, FindingOn.TENDER) and f.contract_id is None:
