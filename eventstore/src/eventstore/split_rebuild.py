@@ -203,20 +203,40 @@ async def _build_by_direct_gets(
 
 
 async def may_create_consumers(nc: Any, stream: str, timeout: float = 2.0) -> bool:
-    """Whether this login may create a consumer on `stream` (an ephemeral one, deleted at
-    once). A refused publish is no reply, only the server's error: it ends in the timeout."""
-    from nats.js.api import AckPolicy, ConsumerConfig
+    """Whether this login may run the consumers a group's runners run on `stream`: a durable
+    one created by name with a filter, its info asked, a message pulled, then deleted (a
+    runner deletes its durable to restart it after its position), the way
+    `eventstore.subscription.DurableSubscriber` does each. An ephemeral consumer (what this
+    asked before, correct13) is another API subject: a login allowed only that one was told
+    yes, and its groups' runners then retried a durable they were refused until the group's
+    timeout. A refused request is no reply, only the server's error: it ends in the timeout.
+    Probed on a stream with messages (a pull on an empty one would wait the timeout)."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     js = nc.jetstream(timeout=timeout)
+    name = f"rebuild-probe-{nc.new_inbox().rsplit('.', 1)[-1]}"
+    created = False
     try:
-        info = await js.add_consumer(
-            stream,
-            ConsumerConfig(ack_policy=AckPolicy.NONE, inactive_threshold=5.0, mem_storage=True),
+        subjects = (await js.stream_info(stream)).config.subjects or [">"]
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.LAST,
+            inactive_threshold=5.0,  # gone by itself should the delete below not arrive
+            mem_storage=True,
         )
+        sub = await js.pull_subscribe(subjects[0], durable=name, stream=stream, config=config)
+        created = True
+        await sub.consumer_info()
+        [message] = await sub.fetch(1, timeout=timeout)
+        await message.ack()
+        await js.delete_consumer(stream, name)
+        created = False
     except Exception:
         return False
-    with contextlib.suppress(Exception):
-        await js.delete_consumer(stream, info.name)
+    finally:
+        if created:
+            with contextlib.suppress(Exception):
+                await js.delete_consumer(stream, name)
     return True
 
 

@@ -28,6 +28,13 @@ class TenderPlanned(TenderEvent):
     framework: bool = Field(description="True when the tender leads to a framework agreement.")
     lots: list[Lot] = Field(min_length=1, description="Lots (percelen / clusters).")
     planned_on: date = Field(description="Date the tender was planned.")
+    contracting_authority_name: str | None = Field(
+        default=None,
+        max_length=300,
+        description="The contracting authority's name as published, for one published by"
+        " name only (imported OCDS data: its code, XX-NAMED-..., is derived from this name)."
+        " Absent otherwise: a registered body's name is the organisation's.",
+    )
 
 
 class PriorInformationNoticePublished(TenderEvent):

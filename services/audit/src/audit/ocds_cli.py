@@ -357,6 +357,12 @@ def import_(
     settings = resolve_settings(nats_url, None, sends_commands=True)
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        # One line naming the input and why ("is a directory"), not Python's "[Errno 21] ..."
+        # (correct13).
+        typer.echo(f"error: cannot read {source}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(IMPORT_FAILED) from exc
+    try:
         report = asyncio.run(import_data(settings, data, publisher))
     except NothingReadable as exc:
         for problem in exc.problems:

@@ -29,7 +29,12 @@ from contracts_schema.registry.commands import (
     RecordImportedContractRelease,
     RecordImportedTenderRelease,
 )
-from contracts_schema.registry.values import ORGANISATION_CODE_PATTERN, Procedure, named_only_code
+from contracts_schema.registry.values import (
+    NAMED_ONLY_PREFIX,
+    ORGANISATION_CODE_PATTERN,
+    Procedure,
+    named_only_code,
+)
 
 IMPLICIT_LOT = "lot-1"  # a tender published without lots is one lot
 STANDSTILL_DAYS = 20  # Aanbestedingswet 2012 art. 2.127: the least the law allows
@@ -103,6 +108,12 @@ def organisation_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -
                      " a CBS code GM#### or an org-id.guide identifier XX-REGISTER-id")  # fmt: skip
 
 
+def published_name(ref: dict[str, Any], parties: dict[str, Any]) -> str:
+    """The name an organisation reference is published with (its party's, else its own)."""
+    party = parties.get(str(ref.get("id", "")), ref)
+    return " ".join(str(party.get("name") or ref.get("name") or "").split())[:300]
+
+
 def authority_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> str:
     """The contracting authority's code (correct11; importer11's file, party mapping only).
 
@@ -114,8 +125,7 @@ def authority_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> s
     try:
         return organisation_code(ref, parties, path)
     except Unmappable:
-        party = parties.get(str(ref.get("id", "")), ref)
-        name = str(party.get("name") or ref.get("name") or "").strip()
+        name = published_name(ref, parties)
         if not name:
             raise
     same = " ".join(name.split()).casefold()
@@ -198,6 +208,9 @@ def map_release(
                              " tender with its contracting authority")  # fmt: skip
         where = "tender.procuringEntity" if t.get("procuringEntity") else "buyer"
         s.authority = authority_code(ref, parties, where)
+        # Published by name only: the name goes with the tender (correct13, #17), else GraphQL
+        # and the OCDS re-export knew the buyer by its derived code alone.
+        named = published_name(ref, parties) if s.authority.startswith(NAMED_ONLY_PREFIX) else None
         details = t.get("procurementMethodDetails")
         method = str(t.get("procurementMethod"))
         procedure = details if details in PROCEDURES else METHOD_PROCEDURE.get(method, "national")
@@ -207,6 +220,7 @@ def map_release(
             planned_lots = [{"lot_id": IMPLICIT_LOT, "title": t.get("title") or ocid}]
         facts.append(_fact(rg.TenderPlanned, tender_id=tid, title=t.get("title") or ocid,
                            contracting_authority=s.authority, procedure=procedure,
+                           **({"contracting_authority_name": named} if named else {}),
                            framework=s.framework, lots=planned_lots,
                            planned_on=today))  # fmt: skip
         s.planned = True

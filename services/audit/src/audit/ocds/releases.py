@@ -82,10 +82,12 @@ def _clean(value: Any) -> Any:
 
 def supplier_names(envelopes: Iterable[EventEnvelope]) -> dict[str, str]:
     """Suppliers' names from the contracts signed with them: a supplier is named by its name
-    in every release, also those before its contract was signed."""
+    in every release, also those before its contract was signed. And a contracting authority
+    published by name only (an imported tender's XX-NAMED-... code) by that name, which its
+    TenderPlanned carries (correct13): no organisation of the registry names it."""
     names: dict[str, str] = {}
     for e in envelopes:
-        if e.event_type != rg.ContractSigned.event_type:
+        if e.event_type not in _NAMING:
             continue
         try:
             x = typed_event(e.event_type, e.payload, e.schema_version)
@@ -94,7 +96,12 @@ def supplier_names(envelopes: Iterable[EventEnvelope]) -> dict[str, str]:
         if isinstance(x, rg.ContractSigned):
             for s in x.suppliers:
                 names.setdefault(s.supplier_id, s.name)
+        elif isinstance(x, rg.TenderPlanned) and x.contracting_authority_name:
+            names.setdefault(x.contracting_authority, x.contracting_authority_name)
     return names
+
+
+_NAMING = frozenset({rg.ContractSigned.event_type, rg.TenderPlanned.event_type})
 
 
 def _update_tag(p: Process) -> str:

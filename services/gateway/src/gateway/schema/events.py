@@ -11,11 +11,12 @@ from sqlalchemy import RowMapping, bindparam, select, tuple_
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from contracts_schema.catalogue import EVENT_TYPES
 from gateway.auth import Principal, Role
 from gateway.event_visibility import HIDDEN_FROM_PARTICIPANTS
 from gateway.schema.context import Context, Info
 from gateway.schema.enums import AggregateType, EventContext
-from gateway.schema.errors import Forbidden
+from gateway.schema.errors import Forbidden, InvalidArgument
 from gateway.schema.pagination import Connection, page
 
 
@@ -134,6 +135,32 @@ class EventFilter:
 ORGANISATION = "filter_organisation"
 
 
+def require_a_range(f: EventFilter | None) -> None:
+    """An empty recorded range matched nothing and read as "no events" (correct13); the
+    contracts' `expiring` range refuses the same."""
+    start, end = (f.recorded_from, f.recorded_before) if f else (None, None)
+    if start is not None and end is not None and end <= start:
+        raise InvalidArgument(
+            f"`recordedBefore` ({end.isoformat()}) is not after `recordedFrom`"
+            f" ({start.isoformat()}): the events recorded at or after recordedFrom and"
+            " before recordedBefore"
+        )
+
+
+def require_known_event_types(types: Iterable[str] | None, field: str = "eventTypes") -> None:
+    """Refuse a type no event has: a misspelt or unknown name matched nothing and the page
+    came back empty, indistinguishable from "no such events yet" (correct13)."""
+    unknown = sorted({t for t in types or () if t not in EVENT_TYPES})
+    if unknown:
+        raise InvalidArgument(
+            f"`{field}`: unknown event type{'s' if len(unknown) > 1 else ''}"
+            f" {', '.join(repr(t) for t in unknown)}; the known types are"
+            f" {', '.join(sorted(EVENT_TYPES))}",
+            field=field,
+            unknown=unknown,
+        )
+
+
 async def event_log(
     info: Info, filter: EventFilter | None, first: int | None, after: str | None
 ) -> Connection[Event]:
@@ -159,6 +186,8 @@ def event_log_query(
     """The events `filter` asks for that the request's principal may read: the statement
     (kept by shape), its order and the values of its parameters."""
     principal = require_event_reader_of(context)
+    require_known_event_types(filter.event_types if filter else None)
+    require_a_range(filter)
     read = context.read
     log = read.event_log
     t, o = log.events, log.organisations

@@ -22,6 +22,7 @@ import strawberry
 from sqlalchemy import String, cast, select
 from sqlalchemy.engine import RowMapping
 
+from contracts_schema.refusals import REFUSALS
 from gateway.schema.context import Info
 from gateway.schema.errors import InvalidArgument
 from gateway.schema.filters import DateRange, contracts_visible
@@ -133,6 +134,19 @@ async def law_findings(
     size = cap if first is None else first
     if size < 0 or size > cap:
         raise InvalidArgument(f"`first` must be between 0 and {cap}; got {first}")
+    unknown = sorted(set(f.code or ()) - REFUSALS.keys())
+    if unknown:
+        # A misspelt code matched nothing: an empty page read as "no findings" (correct13).
+        raise InvalidArgument(
+            f"`filter.code`: unknown rule code{'s' if len(unknown) > 1 else ''}"
+            f" {', '.join(map(repr, unknown))}; the codes are those of docs/refusal-codes.md"
+            f" (RefusalCode), e.g. {', '.join(sorted(REFUSALS)[:3])}"
+        )
+    if f.dated is not None and f.dated.from_ > f.dated.to:
+        raise InvalidArgument(
+            f"`filter.dated`: the range ends ({f.dated.to}) before it starts ({f.dated.from_}):"
+            " from is the first day, to the last (both inclusive)"
+        )
     read = info.context.read
     found: list[tuple[Key, LawFindingRecord]] = []
     if f.on in (None, FindingOn.TENDER) and f.contract_id is None:

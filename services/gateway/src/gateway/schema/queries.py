@@ -181,6 +181,7 @@ class Query(LawFindingsQuery):
         if kind:
             query = query.where(o.c.kind == kind.value)
         if province:
+            await _require_province(info, province)
             query = query.where(o.c.province == province)
         if search and search.strip():
             query = query.where(name_matches(o, search))
@@ -236,6 +237,21 @@ class Query(LawFindingsQuery):
     @strawberry.field(description="Projection positions, lag, parked events.")
     def health(self) -> Health:
         return Health()
+
+
+async def _require_province(info: Info, province: str) -> None:
+    """A province no organisation has (a misspelt "Noord Holland") matched nothing and read
+    as "no organisations there" (correct13): refused, naming the provinces there are."""
+    o = info.context.read.organisations.organisations
+    rows = await info.context.read.rows(
+        select(o.c.province).where(o.c.province.is_not(None)).distinct()
+    )
+    known = sorted(str(r["province"]) for r in rows)
+    if province not in known:
+        raise InvalidArgument(
+            f"`province`: no organisation is in {province!r}; the provinces are"
+            f" {', '.join(known) or 'none yet'} (spelt as the CBS list spells them)"
+        )
 
 
 def _status_count(context: Context, f: ContractFilter | None) -> Any:

@@ -8,11 +8,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import RowMapping
+from sqlalchemy import RowMapping, select
 from strawberry import relay
 
 from contracts_schema.refusals import REFUSALS
+from contracts_schema.registry.events import TenderPlanned
 from contracts_schema.registry.state import ContractKind, ContractStatus, LotStatus, TenderPhase
+from contracts_schema.registry.values import NAMED_ONLY_PREFIX
 from gateway.auth import Principal
 from gateway.schema.context import Info
 from gateway.schema.enums import Procedure, ReviewOutcome
@@ -247,6 +249,33 @@ FINDING_SOURCE = (
 UNLISTED = "Unlisted (not in the refusal catalogue)"
 
 
+async def authority(info: Info, code: str, tender_id: str | None) -> Organisation | None:
+    """The registered organisation of `code`; for a contracting authority published by name
+    only (an imported tender's XX-NAMED-... code, which no organisation holds), that name as
+    its tender's TenderPlanned carries it, kind OTHER (correct13, #17: it was null)."""
+    from gateway.schema.enrolment_types import Organisation, organisation
+    from gateway.schema.enums import OrganisationKind
+
+    found = await organisation(info, code)
+    if found is not None or tender_id is None or not code.startswith(NAMED_ONLY_PREFIX):
+        return found
+    t = info.context.read.event_log.events
+    rows = await info.context.read.rows(
+        select(t.c.payload)
+        .where(t.c.aggregate_type == "tender", t.c.aggregate_id == tender_id)
+        .where(t.c.event_type == TenderPlanned.event_type)
+        .limit(1)
+    )
+    payload = rows[0]["payload"] if rows else None
+    if not isinstance(payload, dict) or payload.get("contracting_authority") != code:
+        return None
+    name = payload.get("contracting_authority_name")
+    if not name:
+        return None
+    return Organisation(pk=code, code=code, name=name, kind=OrganisationKind.OTHER,
+                        province=None, merged_into=None, merged_on=None)  # fmt: skip
+
+
 def finding_source(code: str) -> str:
     """The rule's source from the one refusal catalogue: a finding is not always a rule of
     law (CONTRACTING_AUTHORITY_UNIDENTIFIED is the registry's own), so say whose it is."""
@@ -354,9 +383,7 @@ class Tender(relay.Node):
 
     @strawberry.field
     async def contracting_authority(self, info: Info) -> LazyOrganisation | None:
-        from gateway.schema.enrolment_types import organisation
-
-        return await organisation(info, self.contracting_authority_code)
+        return await authority(info, self.contracting_authority_code, self.tender_id)
 
     @strawberry.field
     async def lots(self, info: Info) -> list[Lot]:
@@ -464,9 +491,7 @@ class Contract(relay.Node):
 
     @strawberry.field
     async def contracting_authority(self, info: Info) -> LazyOrganisation | None:
-        from gateway.schema.enrolment_types import organisation
-
-        return await organisation(info, self.contracting_authority_code)
+        return await authority(info, self.contracting_authority_code, self.tender_id)
 
     @strawberry.field
     async def suppliers(self, info: Info) -> list[ContractSupplier]:

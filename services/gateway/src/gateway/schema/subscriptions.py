@@ -13,7 +13,7 @@ from gateway.live import LiveFilter, TooManySubscriptions
 from gateway.schema.context import Info
 from gateway.schema.enums import AggregateType, EventContext
 from gateway.schema.errors import ClientError, Forbidden, InvalidArgument
-from gateway.schema.events import Event
+from gateway.schema.events import Event, require_known_event_types
 
 
 @strawberry.input
@@ -46,6 +46,7 @@ class Subscription:
     ) -> AsyncGenerator[Event, None]:
         principal = info.context.require_signed_in("live events")
         f = filter or LiveEventFilter()
+        require_known_event_types(f.event_types)
         organisation = f.organisation_code
         if not principal.sees_everything:
             if organisation and organisation != principal.organisation:

@@ -119,9 +119,11 @@ def _check_tender(state: TenderState, event: DomainEvent) -> None:
     ):
         # DOMAIN.md: organisations are identified by a stable code (KvK, OIN, CBS); a name is
         # not one (two bodies may share it, one body may be renamed).
+        name = event.contracting_authority_name
         raise RuleViolation(
             "CONTRACTING_AUTHORITY_UNIDENTIFIED",
-            f"tender {event.tender_id}'s contracting authority was published by name only,"
+            f"tender {event.tender_id}'s contracting authority was published by name only"
+            f"{f' ({name!r})' if name else ''},"
             " without an identifier (KvK, OIN, CBS code or org-id.guide); recorded under"
             f" {event.contracting_authority}, derived from that name",
         )
