@@ -47,11 +47,13 @@ def _valid_instants(read: ReadModels) -> list[int]:
     return sorted(found | {v - 1 for v in found} | {v + 1 for v in found})
 
 
-def _pairs(bound: ReadModels, query: Any) -> set[tuple[str, str]]:
+def _pairs(bound: ReadModels, query: Any) -> list[tuple[str, str]]:
+    """The pairs as rows, sorted: a pair twice (overlapping spans) would count twice."""
+
     async def run() -> list[Any]:
         return await bound.rows(select(query.c.programme_id, query.c.organisation_code))
 
-    return {(r["programme_id"], r["organisation_code"]) for r in asyncio.run(run())}
+    return sorted((r["programme_id"], r["organisation_code"]) for r in asyncio.run(run()))
 
 
 def _from_rows(bound: ReadModels) -> Any:
