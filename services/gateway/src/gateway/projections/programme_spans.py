@@ -48,21 +48,19 @@ class ProgrammeSpans:
     """The spans table and the scratch table of the pairs a batch recomputes."""
 
     def __init__(self, prefix: str, metadata: MetaData) -> None:
+        # Keyed from the valid start: the pairs at D are the spans begun by D (a range of
+        # this key alone, every column in it), of which those not yet ended; no index leads
+        # with the programme, which would let SQLite scan every span for the group's order.
         self.spans = Table(
             f"{prefix}_programme_spans",
             metadata,
+            Column("valid_from", BigInteger, primary_key=True),
             Column("programme_id", String(128), primary_key=True),
             Column("organisation_code", String(40), primary_key=True),
-            Column("valid_from", BigInteger, primary_key=True),
             Column("valid_to", BigInteger, nullable=False),
-            # The pairs at D: the spans begun by D, read from this index alone.
-            Index(
-                f"ix_{prefix}_programme_spans_valid",
-                "valid_from",
-                "valid_to",
-                "programme_id",
-                "organisation_code",
-            ),
+            # A recomputed pair's spans, forgotten by key.
+            Index(f"ix_{prefix}_programme_spans_pair", "organisation_code", "programme_id"),
+            sqlite_with_rowid=False,
         )
         # Empty between batches: the pairs one batch recomputes (several touched tenders
         # may share a pair; each is recomputed once).
@@ -94,9 +92,8 @@ class ProgrammeSpans:
             " ON CONFLICT DO NOTHING"
         )
         forget = (
-            f"DELETE FROM {spans} WHERE EXISTS (SELECT 1 FROM {dirty} d"
-            f" WHERE d.programme_id = {spans}.programme_id"
-            f" AND d.organisation_code = {spans}.organisation_code)"
+            f"DELETE FROM {spans} WHERE (organisation_code, programme_id) IN"
+            f" (SELECT organisation_code, programme_id FROM {dirty})"
         )
         # Each participation known now, cut to its tender's valid time; then the islands
         # of their union per pair: an interval starting after every earlier one ended
