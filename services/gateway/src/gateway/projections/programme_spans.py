@@ -58,8 +58,15 @@ class ProgrammeSpans:
             Column("programme_id", String(128), primary_key=True),
             Column("organisation_code", String(40), primary_key=True),
             Column("valid_to", BigInteger, nullable=False),
-            # A recomputed pair's spans, forgotten by key.
-            Index(f"ix_{prefix}_programme_spans_pair", "organisation_code", "programme_id"),
+            # A municipality's spans begun by D (the planner may go from the municipalities
+            # at the horizon); a recomputed pair's spans, forgotten by its municipality.
+            Index(
+                f"ix_{prefix}_programme_spans_organisation",
+                "organisation_code",
+                "valid_from",
+                "valid_to",
+                "programme_id",
+            ),
             sqlite_with_rowid=False,
         )
         # Empty between batches: the pairs one batch recomputes (several touched tenders
