@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Column, Date, Index, MetaData, Numeric, String, Table
+from sqlalchemy.engine import Dialect
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment.events import (
@@ -20,21 +21,29 @@ from contracts_schema.enrolment.state import (
     ParticipantStatus,
 )
 from contracts_schema.folds import FOLDS
-from contracts_schema.subjects import ENROLMENT, BoundedContext
+from contracts_schema.registry.state import TenderState
+from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
 from eventstore.bitemporal_sql import versioned_table
+from eventstore.store import StoredEvent
 from eventstore.timeline import Image, Patch
 from eventstore.versioned import Reading, VersionedProjection
 from gateway.projections.common import reading
+from gateway.projections.programme_spans import ProgrammeSpans, registry_events_ignored
 
 
 class EnrolmentProjection(VersionedProjection):
     name = "enrolment"
-    version = 2
-    contexts: ClassVar[tuple[BoundedContext, ...]] = (ENROLMENT,)
+    # 3: each tender's programme (read from the registry's tender fold) and the programme
+    # spans kept from it and the participants (asof13: `projections.programme_spans`).
+    version = 3
+    contexts: ClassVar[tuple[BoundedContext, ...]] = (ENROLMENT, REGISTRY)
     rebuild_cost: ClassVar[int] = 113  # apply CPU relative to the others (bench.rebuild_groups)
-    # Organisations are OrganisationsProjection's.
-    ignored: ClassVar[frozenset[str]] = frozenset(
-        m.event_type for m in FOLDS["enrolment", "organisation"].events
+    # Organisations are OrganisationsProjection's; of the registry only the tenders' fold is
+    # read here (their programme), everything else is TendersProjection's and
+    # ContractsProjection's.
+    ignored: ClassVar[frozenset[str]] = (
+        frozenset(m.event_type for m in FOLDS["enrolment", "organisation"].events)
+        | registry_events_ignored()
     )
 
     def define(self, metadata: MetaData) -> None:
@@ -92,12 +101,24 @@ class EnrolmentProjection(VersionedProjection):
             Column("value_eur", Numeric(18, 2)),
             key=["call_off_id"],
         )
+        # A tender's programme as the registry's tender fold has it (never changed once
+        # planned), versioned as the tender itself: the spans below join it to the
+        # participants in this read model's own transaction.
+        self.tender_programmes = versioned_table(
+            f"{p}_tender_programmes",
+            metadata,
+            Column("tender_id", String(128), nullable=False),
+            Column("programme_id", String(128), nullable=False, index=True),
+            key=["tender_id"],
+        )
+        self.programme_spans = ProgrammeSpans(p, metadata)
 
     def versioned(self) -> dict[str, Table]:
         return {
             "windows": self.windows,
             "participants": self.participants,
             "call_offs": self.call_offs,
+            "tender_programmes": self.tender_programmes,
         }
 
     def readings(self) -> dict[str, Reading]:
@@ -106,7 +127,34 @@ class EnrolmentProjection(VersionedProjection):
                 FOLDS["enrolment", "enrolment_window"], window_rows, window_patch
             ),
             "call_off": reading(FOLDS["enrolment", "call_off"], call_off_rows),
+            "tender": reading(FOLDS["registry", "tender"], tender_programme_rows),
         }
+
+    def prepare(self, dialect: Dialect, events: list[StoredEvent]) -> Any:
+        """The versions' writes, then the programme spans of every tender the batch touched
+        recomputed from them (same transaction: the spans never disagree with the rows)."""
+        prepared = super().prepare(dialect, events)
+        touched = sorted(
+            {
+                e.envelope.aggregate_id
+                for e in events
+                if e.envelope.aggregate_type in ("enrolment_window", "tender")
+            }
+        )
+        if touched:
+            spans = self.programme_spans.statements(
+                dialect, touched, self.tender_programmes, self.participants
+            )
+            prepared.statements.extend(spans)
+        return prepared
+
+
+def tender_programme_rows(state: TenderState) -> Image:
+    """A tender's programme while the tender exists (as `tenders.tender_rows` has it)."""
+    if not state.exists or state.programme_id is None:
+        return {}
+    tid = state.tender_id
+    return {("tender_programmes", (tid,)): {"tender_id": tid, "programme_id": state.programme_id}}
 
 
 def window_rows(state: EnrolmentWindowState) -> Image:

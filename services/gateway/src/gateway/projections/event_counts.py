@@ -27,7 +27,6 @@ what the next version is compared with.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -43,12 +42,12 @@ from sqlalchemy import (
     bindparam,
     select,
 )
-from sqlalchemy.engine import Dialect
 
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.bitemporal_sql import instant, micros
 from eventstore.projection import BatchProjection, Failure
 from eventstore.store import StoredEvent
+from gateway.projections.count_sql import adding, inserting, replacing
 
 # A week of microseconds: the grid's cells. Wider cells mean fewer cells before D to add up,
 # narrower ones fewer events on the two edges to count; at 1M generated events over ~16
@@ -165,53 +164,15 @@ def _write(
 ) -> None:
     """The batch's counts added to their cells, its late events, its aggregates' instants:
     one multi-row statement each."""
-    sql = _Sql.of(conn.dialect, projection)
+    dialect = conn.dialect
     if cells:
-        conn.exec_driver_sql(sql.add_cells, [(v, k, n) for (v, k), n in cells.items()])
-        conn.exec_driver_sql(sql.add_weeks, list(weeks.items()))
+        rows = [(v, k, n) for (v, k), n in cells.items()]
+        conn.exec_driver_sql(adding(dialect, projection.cells), rows)
+        conn.exec_driver_sql(adding(dialect, projection.weeks), list(weeks.items()))
     if late:
-        conn.exec_driver_sql(sql.insert_late, late)
+        conn.exec_driver_sql(inserting(dialect, projection.late), late)
     if touched:
-        conn.exec_driver_sql(sql.set_known, list(touched.items()))
-
-
-@dataclass(frozen=True)
-class _Sql:
-    add_cells: str
-    add_weeks: str
-    insert_late: str
-    set_known: str
-
-    @staticmethod
-    def of(dialect: Dialect, projection: EventCountsProjection) -> _Sql:
-        key = (dialect.name, projection.key, id(projection.cells))
-        found = _STATEMENTS.get(key)
-        if found is None:
-            m = "?" if dialect.paramstyle == "qmark" else "%s"
-            quote = dialect.identifier_preparer.format_table
-            weeks = quote(projection.weeks)
-            cells, late, aggregates = (
-                quote(projection.cells),
-                quote(projection.late),
-                quote(projection.aggregates),
-            )
-            # ON CONFLICT ... DO UPDATE: SQLite (3.24+) and PostgreSQL alike.
-            found = _STATEMENTS[key] = _Sql(
-                add_cells=f"INSERT INTO {cells} (valid_bucket, known_bucket, n)"
-                f" VALUES ({m}, {m}, {m}) ON CONFLICT (valid_bucket, known_bucket)"
-                f" DO UPDATE SET n = {cells}.n + excluded.n",
-                add_weeks=f"INSERT INTO {weeks} (valid_bucket, n) VALUES ({m}, {m})"
-                f" ON CONFLICT (valid_bucket) DO UPDATE SET n = {weeks}.n + excluded.n",
-                insert_late=f"INSERT INTO {late}"
-                " (stream, seq, occurred_at, recorded_at, known_from)"
-                f" VALUES ({m}, {m}, {m}, {m}, {m})",
-                set_known=f"INSERT INTO {aggregates} (aggregate, known_from) VALUES ({m}, {m})"
-                " ON CONFLICT (aggregate) DO UPDATE SET known_from = excluded.known_from",
-            )
-        return found
-
-
-_STATEMENTS: dict[tuple[str, str, int], _Sql] = {}
+        conn.exec_driver_sql(replacing(dialect, projection.aggregates), list(touched.items()))
 
 
 EARLIEST = micros(datetime(1, 1, 1, tzinfo=UTC))

@@ -28,7 +28,6 @@ same.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -48,6 +47,7 @@ from sqlalchemy.sql import Executable
 
 from eventstore.bulk import Statement
 from eventstore.versioned import Corners
+from gateway.projections.count_sql import adding
 from gateway.projections.event_counts import BUCKET, bucket
 
 
@@ -94,11 +94,10 @@ class StatusCorners:
         for s, v, k, n in points:
             cells[(s, bucket(v), bucket(k))] += n
             weeks[(s, bucket(v))] += n
-        sql = _Sql.of(dialect, self)
         return [
-            Statement(sql.add_points, points),
-            Statement(sql.add_cells, [(*key, n) for key, n in cells.items()]),
-            Statement(sql.add_weeks, [(*key, n) for key, n in weeks.items()]),
+            Statement(adding(dialect, self.points), points),
+            Statement(adding(dialect, self.cells), [(*key, n) for key, n in cells.items()]),
+            Statement(adding(dialect, self.weeks), [(*key, n) for key, n in weeks.items()]),
         ]
 
     def count(self, known_now: bool) -> Executable:
@@ -164,39 +163,3 @@ def horizon_parameters(valid: int, known: int | None) -> dict[str, int]:
             "corner_known_start": bucket(known) * BUCKET,
         }
     return out
-
-
-@dataclass(frozen=True)
-class _Sql:
-    add_points: str
-    add_cells: str
-    add_weeks: str
-
-    @staticmethod
-    def of(dialect: Dialect, corners: StatusCorners) -> _Sql:
-        key = (dialect.name, corners.points)
-        found = _STATEMENTS.get(key)
-        if found is None:
-            m = "?" if dialect.paramstyle == "qmark" else "%s"
-            quote = dialect.identifier_preparer.format_table
-            points, cells, weeks = (
-                quote(corners.points),
-                quote(corners.cells),
-                quote(corners.weeks),
-            )
-            # ON CONFLICT ... DO UPDATE: SQLite (3.24+) and PostgreSQL alike.
-            found = _STATEMENTS[key] = _Sql(
-                add_points=f"INSERT INTO {points} (status, valid, known, n)"
-                f" VALUES ({m}, {m}, {m}, {m}) ON CONFLICT (status, valid, known)"
-                f" DO UPDATE SET n = {points}.n + excluded.n",
-                add_cells=f"INSERT INTO {cells} (status, valid_bucket, known_bucket, n)"
-                f" VALUES ({m}, {m}, {m}, {m}) ON CONFLICT (status, valid_bucket, known_bucket)"
-                f" DO UPDATE SET n = {cells}.n + excluded.n",
-                add_weeks=f"INSERT INTO {weeks} (status, valid_bucket, n)"
-                f" VALUES ({m}, {m}, {m}) ON CONFLICT (status, valid_bucket)"
-                f" DO UPDATE SET n = {weeks}.n + excluded.n",
-            )
-        return found
-
-
-_STATEMENTS: dict[tuple[str, Table], _Sql] = {}

@@ -14,6 +14,7 @@ from gateway.privacy.small_counts import publishable
 from gateway.readmodels import local_date
 from gateway.schema.context import Info
 from gateway.schema.errors import Forbidden
+from gateway.schema.programme_pairs import programme_pairs
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
 
@@ -105,7 +106,7 @@ async def overall(info: Info) -> OverallParticipation:
 async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
     refuse_a_past_breakdown(info)
     read = info.context.read
-    o, p, t = read.organisations.organisations, read.enrolment.participants, read.tenders.tenders
+    o = read.organisations.organisations
     province = func.coalesce(o.c.province, "unknown")
     totals = await read.rows(
         select(province.label("province"), func.count().label("n"))
@@ -113,21 +114,11 @@ async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
         .group_by(province)
     )
     municipalities = {r["province"]: int(r["n"]) for r in totals}
-    # The distinct (programme, municipality) pairs first, from the participants by tender
-    # (as `participationByProgramme`), then each pair's province: joined to the
+    # The distinct (programme, municipality) pairs first (`programme_pairs`, as
+    # `participationByProgramme`), then each pair's province: joined to the
     # organisations before the distinct count, every participant version of a municipality
     # was read by the organisation index, row by row (1M events: 2-7 s).
-    pairs = (
-        select(t.c.programme_id, p.c.organisation_code)
-        .join(t, t.c.tender_id == p.c.tender_id)
-        .where(
-            p.c.participates.is_(True),
-            p.c.organisation_code.like(MUNICIPALITY),
-            t.c.programme_id.is_not(None),
-        )
-        .distinct()
-        .subquery("pairs")
-    )
+    pairs = programme_pairs(read)
     rows = await read.rows(
         select(pairs.c.programme_id, province.label("province"), func.count().label("n"))
         .join(o, o.c.code == pairs.c.organisation_code)

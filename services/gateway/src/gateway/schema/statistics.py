@@ -17,6 +17,7 @@ from gateway.schema.participation import (
     not_merged_away,
     refuse_a_past_breakdown,
 )
+from gateway.schema.programme_pairs import programme_pairs
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
 
@@ -76,26 +77,13 @@ class Statistics:
     @strawberry.field
     async def participation_by_programme(self, info: Info) -> list[ParticipationRate]:
         read = info.context.read
-        o, p, t = (
-            read.organisations.organisations,
-            read.enrolment.participants,
-            read.tenders.tenders,
-        )
+        o = read.organisations.organisations
         # The municipalities counted are those of the denominator (registered, not merged
         # away by the horizon's day), as in `participation` and per province: a municipality
         # merged away still counted made a programme's rate exceed 1. The distinct pairs
-        # first, then their organisations (see participation.by_programme_and_province).
-        pairs = (
-            select(t.c.programme_id, p.c.organisation_code)
-            .join(t, t.c.tender_id == p.c.tender_id)
-            .where(
-                p.c.participates.is_(True),
-                p.c.organisation_code.like(MUNICIPALITY),
-                t.c.programme_id.is_not(None),
-            )
-            .distinct()
-            .subquery("pairs")
-        )
+        # first (stored spans at a past day: `programme_pairs`), then their organisations
+        # (see participation.by_programme_and_province).
+        pairs = programme_pairs(read)
         rows = await read.rows(
             select(pairs.c.programme_id, func.count().label("n"))
             .join(o, o.c.code == pairs.c.organisation_code)

@@ -1,0 +1,59 @@
+"""The distinct (programme, municipality) pairs taking part at the request's horizon: what
+`participationByProgramme` and `participationByProgrammeAndProvince` count.
+
+At a past valid day as known now they are the stored spans holding that day
+(`projections.programme_spans`, asof13): as many rows as pairs, however long the history.
+Otherwise (the present, a past known instant, or an older enrolment read model still serving
+while its successor rebuilds, which has no spans) they are found from the participants and
+their tenders, as before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from gateway.projections import EnrolmentProjection
+from gateway.readmodels import HORIZON_VALID, KNOWN_NOW, ReadModels
+
+MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
+SPANS_SINCE = 3  # the enrolment read model's first version with programme spans
+
+
+def stored_spans(read: ReadModels) -> Any | None:
+    """The spans table when it answers this request's horizon, else None."""
+    if read.horizon is None or read.present or read.horizon[1] != KNOWN_NOW:
+        return None
+    enrolment = read.versions(EnrolmentProjection)
+    if enrolment.version < SPANS_SINCE:
+        return None
+    return enrolment.programme_spans.spans
+
+
+def programme_pairs(read: ReadModels) -> Any:
+    """The pairs as a subquery named "pairs" (programme_id, organisation_code)."""
+    spans = stored_spans(read)
+    if spans is not None:
+        day: Any = bindparam(HORIZON_VALID)
+        # Disjoint per pair: at most one span of a pair holds the day (no DISTINCT).
+        return (
+            select(spans.c.programme_id, spans.c.organisation_code)
+            .where(
+                spans.c.valid_from <= day,
+                spans.c.valid_to > day,
+                spans.c.organisation_code.like(MUNICIPALITY),
+            )
+            .subquery("pairs")
+        )
+    p, t = read.enrolment.participants, read.tenders.tenders
+    return (
+        select(t.c.programme_id, p.c.organisation_code)
+        .join(t, t.c.tender_id == p.c.tender_id)
+        .where(
+            p.c.participates.is_(True),
+            p.c.organisation_code.like(MUNICIPALITY),
+            t.c.programme_id.is_not(None),
+        )
+        .distinct()
+        .subquery("pairs")
+    )
