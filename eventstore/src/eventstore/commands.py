@@ -470,7 +470,7 @@ class CommandService:
                         entry.head, new_events, meta, headers=trace_headers()
                     )
                 else:
-                    stored = await self._store.append(  # type: ignore[call-arg]
+                    stored = await self._store.append(
                         entry.head, new_events, meta, headers=trace_headers(), sealed=sealed
                     )
             except (ConcurrencyConflict, AlreadyAppended):
@@ -519,7 +519,7 @@ class CommandService:
     ) -> list[EventEnvelope] | None:
         """`new_events` sealed on the cached head now, for a store that appends envelopes
         sealed beforehand (`EventStore.SEALS_AHEAD`); None for one that seals in `append`."""
-        if not getattr(self._store, "SEALS_AHEAD", False):
+        if not self._store.SEALS_AHEAD:
             return None
         return self._store.seal(entry.head, new_events, meta)
 

@@ -208,6 +208,8 @@ class StagedStore:
     `groups()` gives what to append; `real_seq` maps a provisional sequence once stored.
     """
 
+    SEALS_AHEAD = False  # staging waits on nothing: `append` seals (or takes them sealed)
+
     def __init__(
         self,
         base: EventStorePort,
@@ -305,6 +307,7 @@ class StagedStore:
         meta: CommandMetadata,
         *,
         headers: Mapping[str, str] | None = None,
+        sealed: Sequence[EventEnvelope] | None = None,
     ) -> list[StoredEvent]:
         extra = dict(headers or {})
         reserved = sorted(k for k in extra if k.lower().startswith("nats-"))
@@ -319,7 +322,8 @@ class StagedStore:
             filter_ = context.aggregate_filter(history.aggregate_type, history.aggregate_id)
             raise ConcurrencyConflict(filter_, history.last_seq, f"staged head is {head}")
         stored = []
-        for index, envelope in enumerate(self.seal(history, new_events, meta), start=1):
+        envelopes = self.seal(history, new_events, meta) if sealed is None else list(sealed)
+        for index, envelope in enumerate(envelopes, start=1):
             subject = context.event_subject(
                 history.aggregate_type, history.aggregate_id, envelope.event_type
             )

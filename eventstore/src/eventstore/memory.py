@@ -86,6 +86,9 @@ class InMemoryProcessedCommands:
 
 
 class InMemoryEventStore:
+    # Nothing waits on a wire here: `append` seals (it still takes envelopes sealed already).
+    SEALS_AHEAD = False
+
     def __init__(
         self,
         clock: Clock,
@@ -151,6 +154,7 @@ class InMemoryEventStore:
         meta: CommandMetadata,
         *,
         headers: Mapping[str, str] | None = None,
+        sealed: Sequence[EventEnvelope] | None = None,
     ) -> list[StoredEvent]:
         reserved = sorted(k for k in headers or {} if k.lower().startswith("nats-"))
         if reserved:
@@ -160,7 +164,7 @@ class InMemoryEventStore:
             )
         if not new_events:
             return []
-        envelopes = self.seal(history, new_events, meta)
+        envelopes = self.seal(history, new_events, meta) if sealed is None else list(sealed)
         context = history.context
         subjects = [
             context.event_subject(history.aggregate_type, history.aggregate_id, e.event_type)

@@ -25,6 +25,10 @@ Sealer = Callable[[AggregateHistory, Sequence[NewEvent], CommandMetadata], list[
 
 
 class EventStorePort(Protocol):
+    # Whether the command path should seal before `append` (`append(sealed=...)`), while
+    # its lookups are under way: worth it only where the append itself waits on the wire.
+    SEALS_AHEAD: bool
+
     async def ensure_stream(self, context: BoundedContext) -> None: ...
 
     async def load(
@@ -54,7 +58,14 @@ class EventStorePort(Protocol):
         meta: CommandMetadata,
         *,
         headers: Mapping[str, str] | None = None,
-    ) -> list[StoredEvent]: ...
+        sealed: Sequence[EventEnvelope] | None = None,
+    ) -> list[StoredEvent]:
+        """All of `new_events` or none, if the aggregate has not moved since `history`.
+        `sealed`: those events as this store's `seal` sealed them on `history` already,
+        appended as they are (not sealed again); None: sealed here. A store whose
+        `SEALS_AHEAD` is true wants them sealed beforehand (the command path seals while its
+        processed-command lookup is under way); every store accepts them."""
+        ...
 
 
 @runtime_checkable
