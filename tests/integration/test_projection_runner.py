@@ -159,19 +159,22 @@ async def test_runners_far_behind_catch_up_in_bulk_exactly_once_then_follow_live
         ProjectionRunner(nats_client, e, p, batch=100)
         for e, p in zip(engines, projections, strict=True)
     ]
-    for runner in runners:
-        await runner.start()
-    for runner in runners:
-        assert await runner.wait_until({"LEDGER": last}, timeout=120)
-        # The bulk path did the catching up (it hands over to the durable consumer on any
-        # trouble, which would reach the same totals).
-        assert runner.caught_up_in_bulk >= 4_000
-    last = await append(store, "l0", [7, 8], "live")  # after the catch-up: the live path
-    total, entries = expected["l0"]
-    expected["l0"] = (total + 15, entries + 2)
-    for runner in runners:
-        assert await runner.wait_until({"LEDGER": last}, timeout=120)
-        await runner.stop()
+    try:
+        for runner in runners:
+            await runner.start()
+        for runner in runners:
+            assert await runner.wait_until({"LEDGER": last}, timeout=120)
+            # The bulk path did the catching up (it hands over to the durable consumer on any
+            # trouble, which would reach the same totals).
+            assert runner.caught_up_in_bulk >= 4_000
+        last = await append(store, "l0", [7, 8], "live")  # after the catch-up: the live path
+        total, entries = expected["l0"]
+        expected["l0"] = (total + 15, entries + 2)
+        for runner in runners:
+            assert await runner.wait_until({"LEDGER": last}, timeout=120)
+    finally:  # a runner left running outlives the test's loop (its teardown would hang)
+        for runner in runners:
+            await runner.stop()
     for engine, projection, runner in zip(engines, projections, runners, strict=True):
         with engine.connect() as conn:
             assert projection.rows(conn) == [(k, *v) for k, v in sorted(expected.items())]
