@@ -93,4 +93,20 @@ def pytest_timeout_cancel_timer(item: pytest.Item) -> None:
         timer.cancel()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_exception_interact(node: pytest.Item | pytest.Collector) -> None:
+    """A failed test's teardown stays bounded: pytest-timeout cancels its timer as soon as a
+    test fails (its own `pytest_exception_interact`, meant for pdb), and the teardown that
+    follows then had no limit. A test that failed with runners still going left its loop's
+    shutdown waiting on them for good (`eventstore.tasks`): the whole run stood idle at 96%.
+    The timer is armed again, whole, for the rest of the item's protocol."""
+    if not isinstance(node, pytest.Item) or node.config.getvalue("usepdb"):
+        return
+    import pytest_timeout
+
+    settings = pytest_timeout._get_item_settings(node)
+    if settings.timeout and settings.timeout > 0 and not settings.func_only:
+        node.config.pluginmanager.hook.pytest_timeout_set_timer(item=node, settings=settings)
+
+
 _TIMER = pytest.StashKey[threading.Timer]()
