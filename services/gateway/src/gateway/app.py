@@ -122,7 +122,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return graphiql_response()  # the vendored page: no CDN
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        return Context(
+        context = Context(
             read=self.read.at_now(),
             settings=self.settings,
             commands=self.commands,
@@ -133,6 +133,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             identities=self.identities,
             websocket=isinstance(request, WebSocket),
         )
+        await context.note_header()  # every root waits for it, not only those naming a token
+        return context
 
 
 def build_app(

@@ -9,9 +9,9 @@ each statement runs, asks `reach` for those: the first statement that reads a re
 for it, later ones find it reached. A nested field that reads another read model (a contract's
 tender, its events) waits for that one when it reads it.
 
-One deadline per token and request, from its first wait: read models reached one after another
-(a root's, then a nested field's) wait at most the timeout in all, as one wait for every read
-model did (a new deadline only once the last one passed with every wait met). A read model
+One deadline per token and request (on a websocket: per operation), from its first wait: read
+models reached one after another (a root's, then a nested field's) wait at most the timeout in
+all, as one wait for every read model did. A read model
 that did not reach the token in time fails every later read of it in the request at once,
 with the same error (the compiled executor's fallback runs the document again).
 """
@@ -160,10 +160,6 @@ class TokenWaits:
         if not behind_now:
             return []
         now = asyncio.get_running_loop().time()
-        deadline = self._deadlines.get(token)
-        if deadline is None or deadline <= now:
-            # The token's first wait; or its last deadline passed with every wait met: a
-            # websocket's context serves every operation of its connection, and a later one
-            # is not refused for the time the earlier ones took.
-            deadline = self._deadlines[token] = now + self.timeout
-        return await wait_all(behind_now, positions, deadline - now)
+        deadline = self._deadlines.setdefault(token, now + self.timeout)  # from its first wait
+        # (A websocket's operations each get a new TokenWaits: `Context.begin_operation`.)
+        return await wait_all(behind_now, positions, max(deadline - now, 0.0))

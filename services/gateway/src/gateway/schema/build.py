@@ -11,6 +11,7 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -35,6 +36,17 @@ from gateway.schema.subscriptions import Subscription
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("gateway.graphql")
+
+
+class OperationTokens(SchemaExtension):
+    """Consistency tokens and their deadlines hold for one operation: a websocket's context
+    serves every operation of its connection (`Context.begin_operation`)."""
+
+    async def on_operation(self):  # type: ignore[no-untyped-def]
+        context = self.execution_context.context
+        if getattr(context, "websocket", False):
+            await context.begin_operation()
+        yield
 
 
 def _client_error(error: GraphQLError) -> bool:
@@ -89,6 +101,7 @@ def build_schema(settings: GatewaySettings | None = None) -> GatewaySchema:
             # (The depth, alias and introspection rules are the guard's: one extension fewer
             # per request than strawberry's AddValidationRules beside it.)
             lambda: DocumentGuard(settings, cache, lane, limits),
+            OperationTokens,
             # One subject's commands per minute (the buckets are the schema's, shared).
             lambda: CommandRateLimit(rate, settings.command_burst),
             # Domain, validation and limit errors reach the client; anything else is masked.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -94,7 +95,7 @@ class Context:
         token is refused here; nothing waits here: each read model is waited for (boundedly)
         when the request first reads it (`gateway.token_waits`), so a query waits only for
         the read models it reads, nested fields' included. A token named by one root field
-        holds for every read of the request after it."""
+        holds for every read of the request after it (on a websocket: of the operation)."""
         for candidate in (self.consistency_header, token):
             if candidate and candidate in self._failed:
                 failed = self._failed[candidate]
@@ -111,6 +112,29 @@ class Context:
                 self._waited.add(candidate)
         if self.waits is not None:
             self.read.waits = self.waits  # (`ReadModels.at` hands it to the request's horizons)
+
+    async def note_header(self) -> None:
+        """Name the `X-Consistency-Token` header's token for every read of the request,
+        including roots that name no token argument (every read model read then waits for
+        it). A malformed header is refused by the roots that call `consistent`, as before."""
+        if self.consistency_header:
+            with suppress(ClientError):  # kept in `_failed`: raised where a root asks
+                await self.consistent()
+
+    async def begin_operation(self) -> None:
+        """A websocket's context serves every operation of its connection: each operation
+        starts afresh at the present, with its own tokens, deadlines, horizon and DataLoaders.
+        (Before: a token that timed out failed the next operations; a past horizon or a
+        DataLoader's cached rows, even a cached failure, answered them.)"""
+        self.waits = None
+        self._waited.clear()
+        self._failed.clear()
+        self.horizon = None
+        self.read = self.read.at_now()
+        self.read.waits = None
+        self.__dict__.pop("loaders", None)
+        self.__dict__.pop("actor_names", None)
+        await self.note_header()
 
     def _refused(self, token: str, error: ConsistencyError) -> ClientError:
         """A read model's wait for `token` failed: that read, and the token asked again in
