@@ -6,26 +6,11 @@ import csv
 import io
 from dataclasses import dataclass
 
+from contracts_schema.enrolment.provinces import PROVINCES
 from contracts_schema.errors import RuleViolation
 from enrolment.domain.codes import CBS_CODE
 
 HEADER = ["cbs_code", "name", "province"]
-PROVINCES = frozenset(
-    {
-        "Drenthe",
-        "Flevoland",
-        "Fryslân",
-        "Gelderland",
-        "Groningen",
-        "Limburg",
-        "Noord-Brabant",
-        "Noord-Holland",
-        "Overijssel",
-        "Utrecht",
-        "Zeeland",
-        "Zuid-Holland",
-    }
-)
 MAX_REPORTED = 10
 
 
