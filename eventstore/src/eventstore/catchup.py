@@ -284,10 +284,14 @@ class _StreamTap:
         trust = trust_of(self._nc)
         loop = asyncio.get_running_loop()
         asked = loop.create_future()  # the current pull request answered, or the range whole
+        inbox = self._nc.new_inbox()
+        reply = f"{inbox}.0"  # each pull request its own reply subject (below)
 
         async def on_message(msg: Msg) -> None:
             if msg.headers and msg.headers.get("Status"):  # 404/408: nothing (more) there
-                if not asked.done():
+                # Only the current request's end counts: a late 408 of the one before must
+                # not end a request that has just begun (review16).
+                if msg.subject == reply and not asked.done():
                     asked.set_result(msg.headers.get("Status"))
                 return
             if len(delivered) < count:
@@ -308,21 +312,23 @@ class _StreamTap:
                 inactive_threshold=STALLED * 6,
             ),
         )
-        inbox = self._nc.new_inbox()
-        sub = await self._nc.subscribe(inbox, cb=on_message, pending_msgs_limit=4 * count)
+        sub = await self._nc.subscribe(f"{inbox}.*", cb=on_message, pending_msgs_limit=4 * count)
         try:
             # Stalled means no message for STALLED seconds, not a slow range: on a loaded
             # machine a range may take longer than that to arrive while it keeps coming, and
             # giving up then would hand the whole catch-up to the one-batch-at-a-time path.
+            requests = 0
             while len(delivered) < count:
                 before = len(delivered)
                 if asked.done():
                     asked = loop.create_future()
+                reply = f"{inbox}.{requests}"
+                requests += 1
                 request = {"batch": count - before, "expires": int(STALLED * 1e9)}
                 await self._nc.publish(
                     f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{info.name}",
                     json.dumps(request).encode(),
-                    reply=inbox,
+                    reply=reply,
                 )
                 with contextlib.suppress(TimeoutError):
                     status = await asyncio.wait_for(asyncio.shield(asked), STALLED + 1)
