@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import nats.errors
 import pytest
 
 from contracts_schema.subjects import BoundedContext
@@ -47,12 +48,18 @@ async def test_fifty_racing_writers_leave_a_gap_free_sequence(event_store: Event
         conflicts = 0
         while True:
             history = await event_store.load(CTX, "ledger", "race")
+            if any(e.envelope.payload["amount"] == i for e in history.events):
+                return conflicts  # an append whose reply timed out had been stored
             try:
                 await event_store.append(history, [new(i)], meta(f"w{i}"))
                 return conflicts
             except ConcurrencyConflict:
                 conflicts += 1
                 await asyncio.sleep(0.001 * (i % 7))
+            except nats.errors.TimeoutError:
+                # Its outcome unknown (CI51 at load ~5: one of the ~1,300 replies of this race
+                # did not come within 5 s), as any client's: look, then go on as it says.
+                await asyncio.sleep(0.1)
 
     conflict_counts = await asyncio.gather(*(writer(i) for i in range(50)))
     history = await event_store.load(CTX, "ledger", "race")
