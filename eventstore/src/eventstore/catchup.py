@@ -243,11 +243,16 @@ class _StreamTap:
         return task
 
     async def _read(self, index: int, head: int) -> list[StoredEvent]:
+        delivered = await self._fetch(index, head)
+        return await _judged(trust_of(self._nc), self._stream, delivered)  # once, for all
+
+    async def _fetch(self, index: int, head: int) -> list[Delivered]:
+        """The range's messages as stored, unchecked (`eventstore.shared_read` hands them,
+        judged once, to a sibling process's taps)."""
         first = index * CATCH_UP_BATCH + 1
         count = min(CATCH_UP_BATCH, head - first + 1)
         delivered: list[Delivered] = []
         done = asyncio.get_running_loop().create_future()
-        trust = trust_of(self._nc)
 
         async def on_message(msg: Msg) -> None:
             if msg.headers and msg.headers.get("Status"):  # 404/408: nothing (more) there
@@ -286,7 +291,7 @@ class _StreamTap:
                 await sub.unsubscribe()
             with contextlib.suppress(Exception):
                 await js.delete_consumer(self._stream, info.name)
-        return await _judged(trust, self._stream, delivered)  # decoded once, for every runner
+        return delivered
 
 
 def _heard(task: asyncio.Task[list[StoredEvent]]) -> None:
