@@ -114,7 +114,7 @@ class Sender:
     def __init__(self, connections: list[Connection]) -> None:
         self._connections = connections
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shared-read-send")
-        self.sent = 0
+        self.sent = 0  # ranges (not ends) handed on
 
     async def send(self, item: tuple[Any, ...]) -> None:
         if self._connections:
@@ -129,7 +129,7 @@ class Sender:
                 self._connections.remove(connection)
                 with contextlib.suppress(OSError):
                     connection.close()
-        self.sent += 1
+        self.sent += item[1] != _END
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
