@@ -23,7 +23,7 @@ MODELS: list[Any] = [
 
 
 def _worst(parts: Any, read: int, fed: int) -> int:
-    applies = sorted(sum(m.rebuild_cost for m in part) for part in parts)
+    applies: list[int] = sorted(sum(m.rebuild_cost for m in part) for part in parts)
     return max(applies[0] + read, applies[1] + fed)
 
 
