@@ -1,26 +1,31 @@
-"""A rebuild's groups read and check the streams they share once, not once per group.
+"""A rebuild's groups read and check the streams they share once, each a part of it.
 
 The two-process rebuild (`eventstore.split_rebuild`) gives each group of read models a
 process of its own; both groups read the enrolment stream (~93% of the events), and reading
 a catch-up range and checking it (`eventstore.trust.read_range`: decode, hash, signer, one
-verify per hash chain) is ~100 us of CPU an event, paid by each group. Here one group (the
-feeder) reads and judges each shared range as before and hands the range's stored bytes with
-its verdicts through a pipe to the other groups (the fed), whose taps decode the envelopes
-and take the verdicts instead of reading the broker and judging again.
+verify per hash chain) is ~100 us of CPU an event, paid by each group. Here the ranges of a
+shared stream are dealt out among the groups that read it (range i to the i-th of them in
+turn, `PipeEnd.owner`): the owner reads and judges its ranges as every tap does and hands
+each range's stored bytes with its verdicts through a pipe to the other groups, whose taps
+decode the envelopes and take the verdicts instead of reading the broker and judging again.
+So the read and the check are split among the groups, not paid by one of them for all
+(rebuild13 had one group read for both: total CPU fell, but that group became the slow one,
+and the slowest group is the rebuild's wall time).
 
 Why taking the verdicts is as strong as judging: the processes are forked siblings of the
 rebuild's process, each installed with the same `TrustSpec` (keys and settings), and the
-pipe is an anonymous one the parent made before forking: nothing else can write into it. The
-verdicts are per stored bytes and stream position (what `read_range` decides), and the fed
-group keeps its own per-reader `Duplicates` (its runners judge duplicates as ever). The fed
-group decodes the very bytes the feeder judged, with the same model (`EventEnvelope`).
+pipes are anonymous ones the parent made before forking: nothing else can write into them.
+The verdicts are per stored bytes and stream position (what `read_range` decides), and each
+group keeps its own per-reader `Duplicates` (its runners judge duplicates as ever). The
+taking group decodes the very bytes the owner judged, with the same model (`EventEnvelope`).
 
-What is never relied on: that the feeder sends everything. A fed tap reads and judges a
-range itself (as without sharing) when the range does not come: the feeder stopped reading
-that stream, ended or died (end of the pipe), the range came shorter than the fed runner's
-head asks for, it was taken once already (a lagging runner asks for an evicted range
-again), or the fed group lags so far that `HELD` ranges wait unread. The feeder never
-waits for the fed beyond the pipe's and `HELD`'s room (a fed group gone closes its end).
+What is never relied on: that the owner sends everything. A tap reads and judges a range
+itself (as without sharing) when the range does not come: its owner stopped reading that
+stream, ended or died (end of the pipe), the range came shorter than the runner's head asks
+for, it was taken once already (a lagging runner asks for an evicted range again), `HELD`
+ranges wait unread, or `WAIT` seconds passed without it. A group never waits for another
+beyond the pipe's and `HELD`'s room (a group gone closes its ends). While a tap waits for a
+range of another group it reads its own next range: the groups read side by side.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ import logging
 import os
 import pickle
 import threading
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -49,12 +55,12 @@ from eventstore.trust import UNDECODABLE, Delivered, _placeholder, trust_of
 log = logging.getLogger(__name__)
 
 HELD = 12  # ranges received and not yet taken, at most (~3 MB each at 2,000 events)
-WAIT = STALLED * 6  # seconds a fed tap waits for a range before reading it itself
+WAIT = STALLED * 6  # seconds a tap waits for another group's range before reading it itself
 
 Key = tuple[str, str]  # stream, subject filter (a tap's key in `eventstore.catchup`)
-# key, range index, the range's messages as stored, and the feeder's verdict on each
+# key, range index, the range's messages as stored, and the owner's verdict on each
 Judged = tuple[Key, int, list[Delivered], list[str | None]]
-_END = "end"  # (key, _END): the feeder reads that stream no more
+_END = "end"  # (key, _END): the sending group reads that stream no more
 
 
 def keys_of(contexts: Iterable[BoundedContext]) -> set[Key]:
@@ -64,150 +70,155 @@ def keys_of(contexts: Iterable[BoundedContext]) -> set[Key]:
 
 @dataclass(frozen=True)
 class PipeEnd:
-    """A group's part of the sharing: the descriptors it keeps (its ends of the pipes it
-    inherited from the parent) and every other pipe descriptor it inherited (closed at once,
-    so that a pipe ends when its one writer or reader does)."""
+    """A group's part of the sharing: which group reads which range of each shared stream,
+    the descriptors it keeps (its write ends to the groups it shares with, its read ends
+    from them) and every other pipe descriptor it inherited (closed at once, so that a pipe
+    ends when its one writer or reader does)."""
 
-    feeds: bool  # True: the feeder (keeps write ends); False: fed (keeps one read end)
-    keep: tuple[int, ...]
+    me: int
+    readers: Mapping[Key, tuple[int, ...]]  # a shared stream's groups (this one among them)
+    writes: Mapping[int, int]  # group -> the write end of the pipe to it
+    reads: Mapping[int, int]  # group -> the read end of the pipe from it
     close: tuple[int, ...]
-    keys: frozenset[Key]  # the shared taps
+
+    def owner(self, key: Key, index: int) -> int:
+        """The group that reads and judges range `index` of `key`: the readers in turn."""
+        readers = self.readers[key]
+        return readers[index % len(readers)]
 
 
-def pipes(jobs: int, feeder: int, keys: set[Key]) -> tuple[list[PipeEnd | None], list[int]]:
-    """One pipe from the feeder to every other job: each job's `PipeEnd` (None for a job that
-    shares nothing) and every descriptor made (the parent closes them once it has forked)."""
-    if jobs < 2 or not keys:
-        return [None] * jobs, []
-    made = {i: os.pipe() for i in range(jobs) if i != feeder}  # fed job -> (read, write)
+def pipes(keys: Sequence[set[Key]]) -> tuple[list[PipeEnd | None], list[int]]:
+    """For jobs reading `keys` (each job's taps): one pipe from every job to every other it
+    shares a stream with. Each job's `PipeEnd` (None for a job that shares nothing) and
+    every descriptor made (the parent closes them once it has forked)."""
+    jobs = range(len(keys))
+    shared = {k for ks in keys for k in ks if sum(k in other for other in keys) > 1}
+    readers = {k: tuple(j for j in jobs if k in keys[j]) for k in shared}
+    made = {
+        (i, j): os.pipe() for i in jobs for j in jobs if i != j and keys[i] & keys[j] & shared
+    }  # (from, to) -> (read, write)
     every = [fd for pair in made.values() for fd in pair]
     ends: list[PipeEnd | None] = []
-    for i in range(jobs):
-        keep = tuple(w for _, w in made.values()) if i == feeder else (made[i][0],)
-        ends.append(
-            PipeEnd(i == feeder, keep, tuple(fd for fd in every if fd not in keep), frozenset(keys))
-        )
+    for me in jobs:
+        mine = {k: r for k, r in readers.items() if me in r}
+        if not mine:
+            ends.append(None)
+            continue
+        writes = {to: w for (at, to), (_, w) in made.items() if at == me}
+        reads = {at: r for (at, to), (r, _) in made.items() if to == me}
+        keep = {*writes.values(), *reads.values()}
+        ends.append(PipeEnd(me, mine, writes, reads, tuple(fd for fd in every if fd not in keep)))
     return ends, every
 
 
-def install(nc: NATS, end: PipeEnd) -> Sender | Feed:
+def install(nc: NATS, end: PipeEnd) -> Sharing:
     """In a group's process, before its runners start: its taps of the shared streams."""
     for fd in end.close:
         with contextlib.suppress(OSError):
             os.close(fd)
+    sharing = Sharing(
+        end,
+        Sender({to: Connection(fd, readable=False) for to, fd in end.writes.items()}),
+        Feed({at: Connection(fd, writable=False) for at, fd in end.reads.items()}),
+    )
     taps = _TAPS.setdefault(nc, {})
-    if end.feeds:
-        sender = Sender([Connection(fd, readable=False) for fd in end.keep])
-        for stream, subjects in end.keys:
-            taps[stream, subjects] = FeedingTap(nc, stream, subjects, sender)
-        return sender
-    feed = Feed(Connection(end.keep[0], writable=False))
-    for stream, subjects in end.keys:
-        taps[stream, subjects] = FedTap(nc, stream, subjects, feed)
-    return feed
+    for stream, subjects in end.readers:
+        taps[stream, subjects] = SharingTap(nc, stream, subjects, sharing)
+    return sharing
 
 
 class Sender:
-    """The feeder's side: judged ranges pickled and written to every fed group's pipe, in
-    the order judged, by one thread (a write waits while a fed group's pipe is full)."""
+    """Judged ranges pickled and written to the other groups' pipes, in the order judged, by
+    one thread (a write waits while a group's pipe is full; up to `HELD` sends wait behind
+    it before the judging tap does)."""
 
-    def __init__(self, connections: list[Connection]) -> None:
-        self._connections = connections
+    def __init__(self, connections: Mapping[int, Connection]) -> None:
+        self._connections = dict(connections)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shared-read-send")
+        self._pending: deque[asyncio.Future[None]] = deque()
         self.sent = 0  # ranges (not ends) handed on
 
-    async def send(self, item: tuple[Any, ...]) -> None:
-        if self._connections:
-            await asyncio.get_running_loop().run_in_executor(self._pool, self._write, item)
+    async def send(self, item: tuple[Any, ...], to: Iterable[int]) -> None:
+        targets = [t for t in to if t in self._connections]
+        if not targets:
+            return
+        loop = asyncio.get_running_loop()
+        self._pending.append(loop.run_in_executor(self._pool, self._write, item, targets))
+        while self._pending and (self._pending[0].done() or len(self._pending) > HELD):
+            await self._pending.popleft()
 
-    def _write(self, item: tuple[Any, ...]) -> None:
+    def _write(self, item: tuple[Any, ...], targets: list[int]) -> None:
         blob = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-        for connection in list(self._connections):
+        for to in targets:
+            connection = self._connections.get(to)
+            if connection is None:
+                continue
             try:
                 connection.send_bytes(blob)
-            except OSError:  # the fed group ended (or died): it reads what it needs itself
-                self._connections.remove(connection)
+            except OSError:  # that group ended (or died): it reads what it needs itself
+                del self._connections[to]
                 with contextlib.suppress(OSError):
                     connection.close()
         self.sent += item[1] != _END
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-        for connection in self._connections:
+        for connection in self._connections.values():
             with contextlib.suppress(OSError):
                 connection.close()
-        self._connections = []
-
-
-class FeedingTap(_StreamTap):
-    """The feeder's tap: reads and judges as every tap does, and hands on what it judged."""
-
-    def __init__(self, nc: NATS, stream: str, subject_filter: str, sender: Sender) -> None:
-        super().__init__(nc, stream, subject_filter)
-        self._sender = sender
-
-    async def _read(self, index: int, head: int) -> list[StoredEvent]:
-        delivered = await self._fetch(index, head)
-        events = await _judged(trust_of(self._nc), self._stream, delivered)
-        key = (self._stream, self._filter)
-        await self._sender.send((key, index, delivered, [e.refused for e in events]))
-        return events
-
-    def leave(self, member: object) -> None:
-        super().leave(member)
-        if not self.members:  # its runners caught up (or gave up): say so, the fed stop waiting
-            task = asyncio.get_running_loop().create_task(
-                self._sender.send(((self._stream, self._filter), _END))
-            )
-            _ENDINGS.add(task)
-            task.add_done_callback(_ENDINGS.discard)
-
-
-_ENDINGS: set[asyncio.Task[None]] = set()  # sends of ends under way (kept from collection)
+        self._connections = {}
 
 
 class Feed:
-    """A fed group's side: a thread reads the pipe into at most `HELD` ranges, which the
-    group's taps take by key and index."""
+    """What the other groups send: a thread per pipe reads it into at most `HELD` ranges,
+    which this group's taps take by key and index."""
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+    def __init__(self, connections: Mapping[int, Connection]) -> None:
         self._loop = asyncio.get_running_loop()
         self._held: dict[tuple[Key, int], tuple[list[Delivered], list[str | None]]] = {}
-        self._taken: set[tuple[Key, int]] = set()
+        self._taken: set[tuple[Key, int]] = set()  # taken, or given up on: never kept
         self._waiting: dict[tuple[Key, int], asyncio.Future[None]] = {}
-        self._ended: set[Key] = set()
-        self._closed = False  # the pipe ended, or this group is done
+        self._ended: set[tuple[Key, int]] = set()  # (key, group): that group reads it no more
+        self._silent: set[int] = set()  # groups whose pipe ended
+        self._closed = False  # this group is done
         self._room = threading.Semaphore(HELD)
         self._decoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shared-read-decode")
-        self.taken = 0  # ranges taken from the feeder
-        self.read_alone = 0  # ranges of a shared stream read and judged here
-        threading.Thread(target=self._receive, name="shared-read-receive", daemon=True).start()
+        self.taken = 0  # ranges taken from another group
+        self.read_alone = 0  # ranges of another group read and judged here
+        for group, connection in connections.items():
+            threading.Thread(
+                target=self._receive,
+                args=(group, connection),
+                name="shared-read-receive",
+                daemon=True,
+            ).start()
 
-    def _receive(self) -> None:
+    def _receive(self, group: int, connection: Connection) -> None:
         try:
             while True:
                 self._room.acquire()
                 if self._closed:
                     break
                 try:
-                    blob = self._connection.recv_bytes()
+                    blob = connection.recv_bytes()
                 except (EOFError, OSError):
                     break
                 if self._closed:
                     break
                 self._loop.call_soon_threadsafe(self._arrived, pickle.loads(blob))
         finally:
+            self._room.release()  # the slot this thread acquired last, unused
             with contextlib.suppress(OSError):
-                self._connection.close()  # a feeder still writing gets an error, not a wait
+                connection.close()  # a group still writing gets an error, not a wait
             with contextlib.suppress(RuntimeError):  # the loop may be gone
-                self._loop.call_soon_threadsafe(self._end_all)
+                self._loop.call_soon_threadsafe(self._pipe_ended, group)
 
     def _arrived(self, item: tuple[Any, ...]) -> None:
         if item[1] == _END:
-            self._ended.add(item[0])
+            key, _, group = item
+            self._ended.add((key, group))
             self._room.release()
-            self._wake(lambda k: k[0] == item[0])
+            self._wake(lambda k: k[0] == key)
             return
         key, index, delivered, problems = item
         if (key, index) in self._taken or (key, index) in self._held:
@@ -216,9 +227,9 @@ class Feed:
         self._held[key, index] = (delivered, problems)
         self._wake(lambda k: k == (key, index))
 
-    def _end_all(self) -> None:
-        self._closed = True
-        self._wake(lambda _k: True)
+    def _pipe_ended(self, group: int) -> None:
+        self._silent.add(group)
+        self._wake(lambda _k: True)  # the waiting look again (`_gone`)
 
     def _wake(self, which: Any) -> None:
         for k in [k for k in self._waiting if which(k)]:
@@ -227,26 +238,35 @@ class Feed:
                 future.set_result(None)
 
     def close(self) -> None:
-        """This group is done: the thread stops reading (and closes its end)."""
+        """This group is done: the threads stop reading (and close their ends)."""
         self._closed = True
-        for _ in range(HELD + 1):
+        for _ in range(2 * HELD):
             self._room.release()
         self._decoding.shutdown(wait=False)
 
-    async def take(self, key: Key, index: int, stream: str) -> list[StoredEvent] | None:
-        """The range as the feeder read and judged it, decoded here; None when it is not to
+    def _gone(self, key: Key, owner: int) -> bool:
+        return self._closed or owner in self._silent or (key, owner) in self._ended
+
+    async def take(self, key: Key, index: int, owner: int, stream: str) -> list[StoredEvent] | None:
+        """The range as its owner read and judged it, decoded here; None when it is not to
         be had (the tap then reads it itself)."""
         at = (key, index)
         if at not in self._held:
-            if at in self._taken or self._closed or key in self._ended:
+            if at in self._taken:
                 return None
-            if len(self._held) >= HELD:  # far behind the feeder: its ranges wait unread
+            if len(self._held) >= HELD:  # far behind the others: their ranges wait unread
+                self._taken.add(at)  # from here on, an arrival of it is dropped
                 return None
-            future = self._waiting.setdefault(at, self._loop.create_future())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(future), WAIT)
+            deadline = self._loop.time() + WAIT
+            while at not in self._held and not self._gone(key, owner):
+                future = self._waiting.setdefault(at, self._loop.create_future())
+                remaining = deadline - self._loop.time()
+                if remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(future), remaining)
             if at not in self._held:
-                self._taken.add(at)  # a late arrival is dropped
+                self._taken.add(at)
                 return None
         delivered, problems = self._held.pop(at)
         self._taken.add(at)
@@ -255,6 +275,26 @@ class Feed:
         return await self._loop.run_in_executor(
             self._decoding, decoded, stream, delivered, problems
         )
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """A group's sharing, installed: what its taps send and take."""
+
+    end: PipeEnd
+    sender: Sender
+    feed: Feed
+
+    def note(self) -> str:
+        """What it handed on and took, for the bench's note."""
+        return (
+            f"judged {self.sender.sent} ranges for the others, took {self.feed.taken}, "
+            f"read {self.feed.read_alone} of theirs alone"
+        )
+
+    def close(self) -> None:
+        self.sender.close()
+        self.feed.close()
 
 
 def decoded(
@@ -268,7 +308,7 @@ def decoded(
         if problem is None or not problem.startswith(UNDECODABLE):
             try:
                 envelope = EventEnvelope.model_validate_json(data)
-            except ValidationError as exc:  # not what the feeder decoded: refuse it
+            except ValidationError as exc:  # not what the owner decoded: refuse it
                 problem = f"{UNDECODABLE}: not a valid event envelope ({exc.error_count()} errors)"
         if envelope is None:
             envelope = _placeholder(subject, stream)
@@ -276,21 +316,60 @@ def decoded(
     return events
 
 
-class FedTap(_StreamTap):
-    """A fed group's tap: each range from the feeder when it comes whole, else read here."""
+class SharingTap(_StreamTap):
+    """A shared stream's tap: its own ranges read, judged and handed to the other groups;
+    the others' ranges taken from them when they come whole, else read here."""
 
-    def __init__(self, nc: NATS, stream: str, subject_filter: str, feed: Feed) -> None:
+    def __init__(self, nc: NATS, stream: str, subject_filter: str, sharing: Sharing) -> None:
         super().__init__(nc, stream, subject_filter)
-        self._feed = feed
+        self._sharing = sharing
+        self._key: Key = (stream, subject_filter)
+
+    def _others(self) -> list[int]:
+        me = self._sharing.end.me
+        return [g for g in self._sharing.end.readers[self._key] if g != me]
 
     async def _read(self, index: int, head: int) -> list[StoredEvent]:
-        fed = await self._feed.take((self._stream, self._filter), index, self._stream)
+        end = self._sharing.end
+        owner = end.owner(self._key, index)
+        if owner == end.me:
+            delivered = await self._fetch(index, head)
+            events = await _judged(trust_of(self._nc), self._stream, delivered)
+            item = (self._key, index, delivered, [e.refused for e in events])
+            await self._sharing.sender.send(item, self._others())
+            return events
+        self._read_own_next(index, head)
+        feed = self._sharing.feed
+        fed = await feed.take(self._key, index, owner, self._stream)
         if fed is not None:
             first = index * CATCH_UP_BATCH + 1
             count = min(CATCH_UP_BATCH, head - first + 1)
-            events = fed[:count]  # the feeder's head may lie further on
+            events = fed[:count]  # the owner's head may lie further on
             if len(events) == count:
                 return events
             # Shorter than this runner's head asks (the stream grew between the two starts).
-        self._feed.read_alone += 1
+        feed.read_alone += 1
         return await super()._read(index, head)
+
+    def _read_own_next(self, index: int, head: int) -> None:
+        """While this tap waits for another group's range, its own next one is read (the
+        runners' read-ahead asks only one range ahead, and that one is not this group's)."""
+        end = self._sharing.end
+        for ahead in range(index + 1, index + 1 + len(end.readers[self._key])):
+            if ahead * CATCH_UP_BATCH >= head:
+                return
+            if end.owner(self._key, ahead) == end.me:
+                self._range(ahead, head)
+                return
+
+    def leave(self, member: object) -> None:
+        super().leave(member)
+        if not self.members:  # its runners caught up (or gave up): say so, none wait for it
+            task = asyncio.get_running_loop().create_task(
+                self._sharing.sender.send((self._key, _END, self._sharing.end.me), self._others())
+            )
+            _ENDINGS.add(task)
+            task.add_done_callback(_ENDINGS.discard)
+
+
+_ENDINGS: set[asyncio.Task[None]] = set()  # sends of ends under way (kept from collection)

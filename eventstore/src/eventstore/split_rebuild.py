@@ -42,7 +42,7 @@ from sqlalchemy import Connection, Engine, MetaData, Table, event, func
 from eventstore import shared_read
 from eventstore.projection import Projection, RunnerFactory, bookkeeping, checkpoints, parked
 from eventstore.rebuild_indexes import drop, ensure, read_indexes
-from eventstore.shared_read import Feed, PipeEnd, Sender
+from eventstore.shared_read import PipeEnd, Sharing
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.trust import Trust, install
@@ -161,7 +161,7 @@ async def _build(job: GroupJob) -> tuple[tuple[str, ...], dict[str, dict[str, in
         options.update(user=job.connect.user, password=job.connect.password)
     nc = await nats.connect(list(job.connect.servers), **options)
     engine = scratch_engine(job.url)
-    shared: Sender | Feed | None = None
+    shared: Sharing | None = None
     try:
         install(job.trust.trust(), nc)
         if job.direct is not None:
@@ -185,20 +185,13 @@ async def _build(job: GroupJob) -> tuple[tuple[str, ...], dict[str, dict[str, in
                 await runner.stop()
         keys = tuple(r.projection.key for r in runners)
         positions = {r.projection.key: dict(r.positions) for r in runners}
-        return keys, positions, sum(r.parked_count for r in runners), _shared_note(shared)
+        note = shared.note() if shared is not None else ""
+        return keys, positions, sum(r.parked_count for r in runners), note
     finally:
         if shared is not None:
             await asyncio.to_thread(shared.close)
         engine.dispose()
         await nc.close()
-
-
-def _shared_note(shared: Sender | Feed | None) -> str:
-    if isinstance(shared, Sender):
-        return f"fed {shared.sent} ranges"
-    if isinstance(shared, Feed):
-        return f"{shared.taken} ranges fed, {shared.read_alone} read alone"
-    return ""
 
 
 async def _build_by_direct_gets(
@@ -271,8 +264,8 @@ async def build_groups(jobs: Sequence[GroupJob], *, share: bool = True) -> list[
     child uses nothing of this process's event loop, threads or connections: it starts its
     own loop, connection and engine (`build_group`).
 
-    With `share`, the streams several groups read are read and checked once, by the group
-    of least apply cost, which hands them to the others (`eventstore.shared_read`)."""
+    With `share`, the streams several groups read are read and checked once: each range by
+    one of the groups in turn, which hands it to the others (`eventstore.shared_read`)."""
     jobs, made = _sharing(jobs) if share else (list(jobs), [])
     context = multiprocessing.get_context("fork")
     loop = asyncio.get_running_loop()
@@ -290,15 +283,13 @@ async def build_groups(jobs: Sequence[GroupJob], *, share: bool = True) -> list[
 
 
 def _sharing(jobs: Sequence[GroupJob]) -> tuple[list[GroupJob], list[int]]:
-    """The jobs with their `share` set: the streams of more than one job's read models
-    read by the job of least apply cost only. Not for jobs that read by direct gets."""
+    """The jobs with their `share` set: each stream more than one job reads is read and
+    checked in turns, each range by one of them (`eventstore.shared_read`). Not for jobs
+    that read by direct gets."""
     if len(jobs) < 2 or any(j.direct is not None for j in jobs):
         return list(jobs), []
     keys = [shared_read.keys_of(c for m in j.makers for c in m().contexts) for j in jobs]
-    costs = [sum(m().rebuild_cost for m in j.makers) for j in jobs]
-    feeder = costs.index(min(costs))
-    shared = {k for k in keys[feeder] if any(k in ks for i, ks in enumerate(keys) if i != feeder)}
-    ends, made = shared_read.pipes(len(jobs), feeder, shared)
+    ends, made = shared_read.pipes(keys)
     return [dataclasses.replace(j, share=end) for j, end in zip(jobs, ends, strict=True)], made
 
 
@@ -308,26 +299,14 @@ def _close(fds: list[int]) -> None:
             os.close(fds.pop())
 
 
-# What reading and checking the streams costs a group's process, and what taking them from
-# the group that read them costs (`eventstore.shared_read`: decode and the pipe), in
-# `Projection.rebuild_cost`'s units (us of CPU an event at load 11-13, `bench.rebuild_groups
-# --per-model`: a process reading the enrolment stream pays ~110 of its cost for it).
-READ_COST = 110
-FED_COST = 15
-
-
-def partition(
-    makers: Sequence[ProjectionMaker], groups: int, *, read_once: bool = True
-) -> list[list[ProjectionMaker]]:
-    """The read models in at most `groups` groups of about equal cost (none left empty).
-
-    Two groups that read once (`build_groups(share=True)`, the product's way): the split
-    whose costlier process costs least, the group of least apply cost paying `READ_COST` (it
-    reads and checks for both) and the other `FED_COST` (every split looked at: a handful of
-    read models). Otherwise by `Projection.rebuild_cost` alone: the costliest first, each
-    into the group of least cost so far."""
-    if read_once and groups == 2 and 2 <= len(makers) <= 16:
-        return _split_read_once(makers)
+def partition(makers: Sequence[ProjectionMaker], groups: int) -> list[list[ProjectionMaker]]:
+    """The read models in at most `groups` groups of about equal `Projection.rebuild_cost`
+    (none left empty). The streams' read and check is dealt out evenly among the groups
+    that read them (`build_groups(share=True)`), so the applies alone tell the groups apart.
+    Two groups: of every split the one whose costlier group costs least (a handful of read
+    models); more: the costliest first, each into the group of least cost so far."""
+    if groups == 2 and 2 <= len(makers) <= 16:
+        return _best_pair(makers)
     costed = sorted(makers, key=lambda m: -m().rebuild_cost)
     parts: list[list[ProjectionMaker]] = [[] for _ in range(min(groups, len(costed)))]
     totals = [0] * len(parts)
@@ -338,13 +317,12 @@ def partition(
     return parts
 
 
-def _split_read_once(makers: Sequence[ProjectionMaker]) -> list[list[ProjectionMaker]]:
+def _best_pair(makers: Sequence[ProjectionMaker]) -> list[list[ProjectionMaker]]:
     costs = [make().rebuild_cost for make in makers]
     best: tuple[int, list[int]] | None = None
     for mask in range(1, 2 ** (len(makers) - 1)):  # the last read model always in group 0
         one = [i for i in range(len(makers)) if mask >> i & 1]
-        applies = sum(costs[i] for i in one), sum(costs) - sum(costs[i] for i in one)
-        worst = max(min(applies) + READ_COST, max(applies) + FED_COST)
+        worst = max(sum(costs[i] for i in one), sum(costs) - sum(costs[i] for i in one))
         if best is None or worst < best[0]:
             best = (worst, one)
     assert best is not None

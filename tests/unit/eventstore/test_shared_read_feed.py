@@ -1,4 +1,4 @@
-"""rebuild13: a fed group's `Feed` takes the feeder's judged ranges, and gives up on one (the
+"""rebuild13/14: a group's `Feed` takes another group's judged ranges, and gives up on one (the
 tap then reads and judges it itself) whenever the range is not to be had as sent."""
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def _range() -> list[Delivered]:
 
 def _pair() -> tuple[Sender, Feed]:
     read, write = os.pipe()
-    return Sender([Connection(write, readable=False)]), Feed(Connection(read, writable=False))
+    sender = Sender({1: Connection(write, readable=False)})
+    return sender, Feed({0: Connection(read, writable=False)})
 
 
 def test_a_range_comes_decoded_with_the_feeders_verdicts() -> None:
@@ -34,8 +35,8 @@ def test_a_range_comes_decoded_with_the_feeders_verdicts() -> None:
 
     async def go() -> None:
         sender, feed = _pair()
-        await sender.send((KEY, 0, delivered, problems))
-        events = await feed.take(KEY, 0, "ENROLMENT")
+        await sender.send((KEY, 0, delivered, problems), [1])
+        events = await feed.take(KEY, 0, 0, "ENROLMENT")
         assert events is not None
         assert [e.seq for e in events] == [d[1] for d in delivered]
         assert [e.refused for e in events] == problems  # the verdicts, not judged again
@@ -43,7 +44,7 @@ def test_a_range_comes_decoded_with_the_feeders_verdicts() -> None:
         assert events[5].envelope.event_id != "?"  # decoded: altered, not undecodable
         assert events[0].envelope.model_dump_json().encode() == delivered[0][2]
         # Taken once: a lagging runner asking again reads it itself.
-        assert await feed.take(KEY, 0, "ENROLMENT") is None
+        assert await feed.take(KEY, 0, 0, "ENROLMENT") is None
         await asyncio.to_thread(sender.close)
         feed.close()
 
@@ -61,23 +62,44 @@ def test_bytes_that_do_not_decode_are_refused_whatever_the_verdict() -> None:
 def test_a_range_the_feeder_will_not_send_is_read_alone() -> None:
     async def go() -> None:
         sender, feed = _pair()
-        await sender.send((KEY, _END))  # the feeder reads that stream no more
-        assert await asyncio.wait_for(feed.take(KEY, 4, "ENROLMENT"), 5) is None
+        await sender.send((KEY, _END, 0), [1])  # group 0 reads that stream no more
+        assert await asyncio.wait_for(feed.take(KEY, 4, 0, "ENROLMENT"), 5) is None
         other = ("REGISTRY", "registry.>")
         await asyncio.to_thread(sender.close)  # the feeder ended: the pipe's end
-        assert await asyncio.wait_for(feed.take(other, 0, "REGISTRY"), 5) is None
+        assert await asyncio.wait_for(feed.take(other, 0, 0, "REGISTRY"), 5) is None
         feed.close()
 
     asyncio.run(go())
 
 
-def test_a_fed_group_gone_never_holds_the_feeder() -> None:
+def test_a_group_gone_never_holds_the_sender() -> None:
     async def go() -> None:
         sender, feed = _pair()
         feed.close()
         delivered = _range()
         for index in range(40):  # far more than the pipe and `HELD` hold
-            await asyncio.wait_for(sender.send((KEY, index, delivered, [None] * 10)), 10)
+            await asyncio.wait_for(sender.send((KEY, index, delivered, [None] * 10), [1]), 10)
         await asyncio.to_thread(sender.close)
+
+    asyncio.run(go())
+
+
+def test_a_range_waited_for_is_kept_when_it_comes() -> None:
+    # rebuild14: the tap asks before the owner has sent (the usual order when both groups
+    # read side by side): the range is kept for it, not dropped as one given up on.
+    delivered = _range()
+
+    async def go() -> None:
+        sender, feed = _pair()
+        taking = asyncio.create_task(feed.take(KEY, 1, 0, "ENROLMENT"))
+        await asyncio.sleep(0.05)
+        assert not taking.done()
+        await sender.send((KEY, 1, delivered, [None] * 10), [1])
+        events = await asyncio.wait_for(taking, 10)
+        assert events is not None
+        assert [e.seq for e in events] == [d[1] for d in delivered]
+        assert feed.taken == 1
+        await asyncio.to_thread(sender.close)
+        feed.close()
 
     asyncio.run(go())

@@ -1,12 +1,14 @@
-"""rebuild13: with one group reading and checking the shared streams for both, the split
-weighs that read (`READ_COST`) on the group of least apply cost (the feeder `build_groups`
-picks) and what taking it costs (`FED_COST`) on the other."""
+"""rebuild14: the two groups share the streams' read and check evenly (each range read by
+one of them in turn, `eventstore.shared_read.pipes`), so the split weighs the applies alone,
+and each group reads every other range of a stream both read."""
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
-from eventstore.split_rebuild import FED_COST, READ_COST, partition
+from eventstore.shared_read import pipes
+from eventstore.split_rebuild import partition
 
 
 def _model(name: str, cost: int) -> Any:
@@ -18,23 +20,15 @@ def _model(name: str, cost: int) -> Any:
 
 
 MODELS: list[Any] = [
-    _model(n, c) for n, c in [("a", 113), ("b", 100), ("c", 60), ("d", 10), ("e", 5)]
+    _model(n, c) for n, c in [("a", 113), ("b", 100), ("c", 60), ("d", 10), ("e", 5), ("f", 13)]
 ]
 
 
-def _worst(parts: Any, read: int, fed: int) -> int:
-    applies: list[int] = sorted(sum(m.rebuild_cost for m in part) for part in parts)
-    return max(applies[0] + read, applies[1] + fed)
+def _worst(parts: Any) -> int:
+    return max(sum(m.rebuild_cost for m in part) for part in parts)
 
 
-def test_the_feeder_carries_the_read_in_the_split() -> None:
-    parts: Any = partition(MODELS, 2)
-    assert sorted(sorted(m.key for m in p) for p in parts) == [["a", "c", "d", "e"], ["b"]]
-    by_cost_alone = partition(MODELS, 2, read_once=False)
-    assert _worst(parts, READ_COST, FED_COST) < _worst(by_cost_alone, READ_COST, FED_COST)
-
-
-def test_every_split_is_looked_at() -> None:
+def test_the_split_whose_costlier_group_costs_least() -> None:
     parts: Any = partition(MODELS, 2)
     every = [
         [
@@ -43,11 +37,54 @@ def test_every_split_is_looked_at() -> None:
         ]
         for mask in range(1, 2 ** len(MODELS) - 1)
     ]
-    assert _worst(parts, READ_COST, FED_COST) == min(_worst(p, READ_COST, FED_COST) for p in every)
+    assert _worst(parts) == min(_worst(p) for p in every) == 160
     assert all(parts)
+    assert sorted(m.key for p in parts for m in p) == sorted(m.key for m in MODELS)
 
 
 def test_more_groups_split_by_apply_cost() -> None:
     parts = partition(MODELS, 3)
     assert len(parts) == 3
     assert all(parts)
+
+
+ENROLMENT = ("ENROLMENT", "enrolment.>")
+REGISTRY = ("REGISTRY", "registry.>")
+NOTIFIER = ("NOTIFIER", "notifier.>")
+
+
+def test_each_shared_range_has_one_reader_in_turn_and_a_pipe_to_every_other() -> None:
+    ends, made = pipes([{ENROLMENT, REGISTRY}, {ENROLMENT, REGISTRY, NOTIFIER}, {NOTIFIER}])
+    try:
+        first, second, third = ends
+        assert first is not None
+        assert second is not None
+        assert third is not None
+        # Streams read by one group alone are not shared.
+        assert set(first.readers) == {ENROLMENT, REGISTRY}
+        assert set(second.readers) == {ENROLMENT, REGISTRY, NOTIFIER}
+        assert set(third.readers) == {NOTIFIER}
+        owners = [first.owner(ENROLMENT, i) for i in range(6)]
+        assert owners == [0, 1, 0, 1, 0, 1]
+        assert owners == [second.owner(ENROLMENT, i) for i in range(6)]
+        assert [third.owner(NOTIFIER, i) for i in range(4)] == [1, 2, 1, 2]
+        assert set(first.writes) == {1}
+        assert set(first.reads) == {1}
+        assert set(second.writes) == {0, 2}
+        assert set(second.reads) == {0, 2}
+        assert set(third.writes) == {1}
+        assert set(third.reads) == {1}
+        for end in ends:
+            assert end is not None
+            kept = {*end.writes.values(), *end.reads.values()}
+            assert kept.isdisjoint(end.close)
+            assert kept | set(end.close) == set(made)
+    finally:
+        for fd in made:
+            os.close(fd)
+
+
+def test_nothing_shared_no_pipes() -> None:
+    ends, made = pipes([{ENROLMENT}, {REGISTRY}])
+    assert ends == [None, None]
+    assert made == []
