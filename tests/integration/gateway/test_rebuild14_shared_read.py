@@ -1,7 +1,7 @@
-"""rebuild13: the product's two-process rebuild reads and checks the stream both groups read
-once (`eventstore.shared_read`): one group hands its judged ranges to the other. The fed
-group still refuses what the feeder refused (an altered event, bytes that are no envelope),
-and both groups write the rows they write when each reads and checks alone."""
+"""rebuild13/14: the product's two-process rebuild reads and checks the stream both groups read
+once (`eventstore.shared_read`): each group reads and judges every other range and hands it
+to the other. A group still refuses what the other refused (an altered event, bytes that
+are no envelope), and both write the rows they write when each reads and checks alone."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ from gateway.projections import ALL
 from tests.integration.gateway.test_rebuild_equals_live import _rows, _tables
 
 
-async def test_the_fed_group_takes_every_range_and_refuses_what_the_feeder_refused(
+async def test_each_group_judges_every_other_range_and_refuses_what_the_other_refused(
     nats_client: NATS, tmp_path: Path
 ) -> None:
-    history = generate(seed=41, events=2_500)
+    history = generate(seed=41, events=5_000)
     loaded = await load_history(nats_client, history)
     js = nats_client.jetstream()
     last = await js.get_msg(ENROLMENT.stream, loaded.last_seq[ENROLMENT.stream])
@@ -47,8 +47,13 @@ async def test_the_fed_group_takes_every_range_and_refuses_what_the_feeder_refus
     alone = await rebuild_split(ctx, f"sqlite:///{tmp_path}/alone.db", heads, share=False)
 
     ranges = -(-heads[ENROLMENT.stream] // CATCH_UP_BATCH)
+    assert ranges >= 2  # each group reads and judges one range at least
     notes = sorted(g.shared for g in shared.groups)
-    assert notes == [f"{ranges} ranges fed, 0 read alone", f"fed {ranges} ranges"]
+    judged = [ranges // 2, ranges - ranges // 2]  # every other range, the first by group 0
+    assert notes == sorted(
+        f"judged {n} ranges for the others, took {ranges - n}, read 0 of theirs alone"
+        for n in judged
+    )
     assert [g.shared for g in alone.groups] == ["", ""]
     readers = {kind().key for kind in ALL if ENROLMENT in kind().contexts}
     for url in (f"sqlite:///{tmp_path}/shared.db", f"sqlite:///{tmp_path}/alone.db"):
