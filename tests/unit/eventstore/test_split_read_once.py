@@ -25,7 +25,7 @@ MODELS: list[Any] = [
 
 
 def _worst(parts: Any) -> int:
-    return max(sum(m.rebuild_cost for m in part) for part in parts)
+    return int(max(sum(m.rebuild_cost for m in part) for part in parts))
 
 
 def test_the_split_whose_costlier_group_costs_least() -> None:
