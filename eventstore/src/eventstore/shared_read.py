@@ -3,16 +3,14 @@
 The two-process rebuild (`eventstore.split_rebuild`) gives each group of read models a
 process of its own; both groups read the enrolment stream (~93% of the events), and reading
 a catch-up range and checking it (`eventstore.trust.read_range`: decode, hash, signer, one
-verify per hash chain) is ~130 us of CPU an event, paid by each group. Here each range of a
-shared stream is read by one of the groups that read it: the first to need it claims it
-(`Claims`: shared memory the parent made before forking), reads and judges it as every tap
-does and hands the range's stored bytes with its verdicts through a pipe to the other groups,
-whose taps decode the envelopes and take the verdicts (~50 us an event) instead of reading
-the broker and judging again. So the read and the check are split among the groups, not
-paid by one of them for all (rebuild13 had one group read for both: total CPU fell, but that
-group became the slow one, and the slowest group is the rebuild's wall time), and split by
-need, not in fixed turns: a group ahead (its applies cheaper) claims more of the ranges, a
-group behind takes them, so the two balance whatever their read models cost.
+verify per hash chain) is ~100 us of CPU an event, paid by each group. Here the ranges of a
+shared stream are dealt out among the groups that read it (range i to the i-th of them in
+turn, `PipeEnd.owner`): the owner reads and judges its ranges as every tap does and hands
+each range's stored bytes with its verdicts through a pipe to the other groups, whose taps
+decode the envelopes and take the verdicts instead of reading the broker and judging again.
+So the read and the check are split among the groups, not paid by one of them for all
+(rebuild13 had one group read for both: total CPU fell, but that group became the slow one,
+and the slowest group is the rebuild's wall time).
 
 Why taking the verdicts is as strong as judging: the processes are forked siblings of the
 rebuild's process, each installed with the same `TrustSpec` (keys and settings), and the
@@ -27,8 +25,7 @@ stream, ended or died (end of the pipe), the range came shorter than the runner'
 for, it was taken once already (a lagging runner asks for an evicted range again), `HELD`
 ranges wait unread, or `WAIT` seconds passed without it. A group never waits for another
 beyond the pipe's and `HELD`'s room (a group gone closes its ends). While a tap waits for a
-range of another group it claims and reads the next one nobody claimed: the groups read side
-by side.
+range of another group it reads its own next range: the groups read side by side.
 """
 
 from __future__ import annotations
@@ -36,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import pickle
 import threading
@@ -60,7 +56,6 @@ log = logging.getLogger(__name__)
 
 HELD = 12  # ranges received and not yet taken, at most (~3 MB each at 2,000 events)
 WAIT = STALLED * 6  # seconds a tap waits for another group's range before reading it itself
-AHEAD = 2  # ranges past the one awaited that a tap may claim while it waits
 
 Key = tuple[str, str]  # stream, subject filter (a tap's key in `eventstore.catchup`)
 # key, range index, the range's messages as stored, and the owner's verdict on each
@@ -85,54 +80,20 @@ class PipeEnd:
     writes: Mapping[int, int]  # group -> the write end of the pipe to it
     reads: Mapping[int, int]  # group -> the read end of the pipe from it
     close: tuple[int, ...]
-    claims: int  # the `Claims` this group's process inherited (`_CLAIMS`)
+
+    def owner(self, key: Key, index: int) -> int:
+        """The group that reads and judges range `index` of `key`: the readers in turn."""
+        readers = self.readers[key]
+        return readers[index % len(readers)]
 
 
-class Claims:
-    """Which group reads each range of the shared streams: the first to claim it. Shared
-    memory and a lock made before the groups fork (they inherit them; neither can be
-    pickled to a pool's process, so a group finds them in `_CLAIMS` by number)."""
-
-    def __init__(self, ranges: Mapping[Key, int]) -> None:
-        fork = multiprocessing.get_context("fork")
-        self._lock = fork.Lock()
-        self._claimed = {key: fork.RawArray("b", max(n, 1)) for key, n in ranges.items()}
-
-    def claim(self, key: Key, index: int, me: int) -> int:
-        """The group that reads range `index` of `key`: `me` if nobody claimed it yet. A
-        range past the ones counted (or a lock not had within a second: a sibling killed
-        holding it) is read by whoever asks, as without sharing."""
-        claimed = self._claimed.get(key)
-        if claimed is None or index >= len(claimed) or not self._lock.acquire(timeout=1.0):
-            return me
-        try:
-            if claimed[index] == 0:
-                claimed[index] = me + 1
-            return int(claimed[index]) - 1
-        finally:
-            self._lock.release()
-
-    def claimed(self, key: Key, index: int) -> bool:
-        claimed = self._claimed.get(key)
-        return claimed is None or index >= len(claimed) or claimed[index] != 0
-
-
-_CLAIMS: dict[int, Claims] = {}  # made by `pipes` in the rebuild's process, inherited by its groups
-
-
-def pipes(
-    keys: Sequence[set[Key]], heads: Mapping[str, int] | None = None
-) -> tuple[list[PipeEnd | None], list[int]]:
-    """For jobs reading `keys` (each job's taps) up to `heads` (stream -> last sequence): one
-    pipe from every job to every other it shares a stream with, and the claims of the shared
-    streams' ranges. Each job's `PipeEnd` (None for a job that shares nothing) and every
-    descriptor made (the parent closes them once it has forked, and calls `forget`)."""
+def pipes(keys: Sequence[set[Key]]) -> tuple[list[PipeEnd | None], list[int]]:
+    """For jobs reading `keys` (each job's taps): one pipe from every job to every other it
+    shares a stream with. Each job's `PipeEnd` (None for a job that shares nothing) and
+    every descriptor made (the parent closes them once it has forked)."""
     jobs = range(len(keys))
     shared = {k for ks in keys for k in ks if sum(k in other for other in keys) > 1}
     readers = {k: tuple(j for j in jobs if k in keys[j]) for k in shared}
-    claims = Claims({k: (heads or {}).get(k[0], 0) // CATCH_UP_BATCH + 1 for k in shared})
-    token = id(claims)
-    _CLAIMS[token] = claims
     made = {
         (i, j): os.pipe() for i in jobs for j in jobs if i != j and keys[i] & keys[j] & shared
     }  # (from, to) -> (read, write)
@@ -146,18 +107,8 @@ def pipes(
         writes = {to: w for (at, to), (_, w) in made.items() if at == me}
         reads = {at: r for (at, to), (r, _) in made.items() if to == me}
         keep = {*writes.values(), *reads.values()}
-        close = tuple(fd for fd in every if fd not in keep)
-        ends.append(PipeEnd(me, mine, writes, reads, close, token))
-    if not made:
-        del _CLAIMS[token]
+        ends.append(PipeEnd(me, mine, writes, reads, tuple(fd for fd in every if fd not in keep)))
     return ends, every
-
-
-def forget(ends: Sequence[PipeEnd | None]) -> None:
-    """In the rebuild's process, once its groups are done: their claims go."""
-    for end in ends:
-        if end is not None:
-            _CLAIMS.pop(end.claims, None)
 
 
 def install(nc: NATS, end: PipeEnd) -> Sharing:
@@ -167,7 +118,6 @@ def install(nc: NATS, end: PipeEnd) -> Sharing:
             os.close(fd)
     sharing = Sharing(
         end,
-        _CLAIMS[end.claims],
         Sender({to: Connection(fd, readable=False) for to, fd in end.writes.items()}),
         Feed({at: Connection(fd, writable=False) for at, fd in end.reads.items()}),
     )
@@ -332,14 +282,8 @@ class Sharing:
     """A group's sharing, installed: what its taps send and take."""
 
     end: PipeEnd
-    claims: Claims
     sender: Sender
     feed: Feed
-
-    def owner(self, key: Key, index: int) -> int:
-        """The group that reads and judges range `index` of `key` (claimed by this one if
-        nobody did yet)."""
-        return self.claims.claim(key, index, self.end.me)
 
     def note(self) -> str:
         """What it handed on and took, for the bench's note."""
@@ -387,7 +331,7 @@ class SharingTap(_StreamTap):
 
     async def _read(self, index: int, head: int) -> list[StoredEvent]:
         end = self._sharing.end
-        owner = self._sharing.owner(self._key, index)
+        owner = end.owner(self._key, index)
         if owner == end.me:
             delivered = await self._fetch(index, head)
             events = await _judged(trust_of(self._nc), self._stream, delivered)
@@ -408,15 +352,13 @@ class SharingTap(_StreamTap):
         return await super()._read(index, head)
 
     def _read_own_next(self, index: int, head: int) -> None:
-        """While this tap waits for another group's range, the next range nobody claimed
-        within `AHEAD` is claimed and read here (the runners' read-ahead asks only one range
-        ahead, which the other group may have claimed)."""
-        for ahead in range(index + 1, index + 1 + AHEAD):
+        """While this tap waits for another group's range, its own next one is read (the
+        runners' read-ahead asks only one range ahead, and that one is not this group's)."""
+        end = self._sharing.end
+        for ahead in range(index + 1, index + 1 + len(end.readers[self._key])):
             if ahead * CATCH_UP_BATCH >= head:
                 return
-            if ahead in self._ranges or self._sharing.claims.claimed(self._key, ahead):
-                continue
-            if self._sharing.owner(self._key, ahead) == self._sharing.end.me:
+            if end.owner(self._key, ahead) == end.me:
                 self._range(ahead, head)
                 return
 

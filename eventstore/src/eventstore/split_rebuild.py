@@ -265,7 +265,7 @@ async def build_groups(jobs: Sequence[GroupJob], *, share: bool = True) -> list[
     own loop, connection and engine (`build_group`).
 
     With `share`, the streams several groups read are read and checked once: each range by
-    the group that needs it first, which hands it to the others (`eventstore.shared_read`)."""
+    one of the groups in turn, which hands it to the others (`eventstore.shared_read`)."""
     jobs, made = _sharing(jobs) if share else (list(jobs), [])
     context = multiprocessing.get_context("fork")
     loop = asyncio.get_running_loop()
@@ -280,21 +280,16 @@ async def build_groups(jobs: Sequence[GroupJob], *, share: bool = True) -> list[
             return list(await asyncio.gather(*running))
     finally:
         _close(made)
-        shared_read.forget([job.share for job in jobs])
 
 
 def _sharing(jobs: Sequence[GroupJob]) -> tuple[list[GroupJob], list[int]]:
     """The jobs with their `share` set: each stream more than one job reads is read and
-    checked once, each range by the one that claims it first (`eventstore.shared_read`).
-    Not for jobs that read by direct gets."""
+    checked in turns, each range by one of them (`eventstore.shared_read`). Not for jobs
+    that read by direct gets."""
     if len(jobs) < 2 or any(j.direct is not None for j in jobs):
         return list(jobs), []
     keys = [shared_read.keys_of(c for m in j.makers for c in m().contexts) for j in jobs]
-    heads: dict[str, int] = {}
-    for job in jobs:
-        for stream, head in job.upto.items():
-            heads[stream] = max(heads.get(stream, 0), head)
-    ends, made = shared_read.pipes(keys, heads)
+    ends, made = shared_read.pipes(keys)
     return [dataclasses.replace(j, share=end) for j, end in zip(jobs, ends, strict=True)], made
 
 

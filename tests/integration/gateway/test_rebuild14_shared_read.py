@@ -1,12 +1,11 @@
 """rebuild13/14: the product's two-process rebuild reads and checks the stream both groups read
-once (`eventstore.shared_read`): each range is read and judged by the group that claims it
-first and handed to the other. A group still refuses what the other refused (an altered event, bytes that
+once (`eventstore.shared_read`): each group reads and judges every other range and hands it
+to the other. A group still refuses what the other refused (an altered event, bytes that
 are no envelope), and both write the rows they write when each reads and checks alone."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,7 +24,7 @@ from gateway.projections import ALL
 from tests.integration.gateway.test_rebuild_equals_live import _rows, _tables
 
 
-async def test_each_range_judged_by_one_group_and_refused_by_both(
+async def test_each_group_judges_every_other_range_and_refuses_what_the_other_refused(
     nats_client: NATS, tmp_path: Path
 ) -> None:
     history = generate(seed=41, events=5_000)
@@ -48,13 +47,13 @@ async def test_each_range_judged_by_one_group_and_refused_by_both(
     alone = await rebuild_split(ctx, f"sqlite:///{tmp_path}/alone.db", heads, share=False)
 
     ranges = -(-heads[ENROLMENT.stream] // CATCH_UP_BATCH)
-    assert ranges >= 2
-    # Each range judged by one group (the first to claim it) and taken by the other.
-    counts = [[int(w) for w in re.findall(r"\d+", g.shared)] for g in shared.groups]
-    (judged0, took0, alone0), (judged1, took1, alone1) = counts
-    assert judged0 + judged1 == ranges
-    assert (took0, took1) == (judged1, judged0)
-    assert alone0 == alone1 == 0
+    assert ranges >= 2  # each group reads and judges one range at least
+    notes = sorted(g.shared for g in shared.groups)
+    judged = [ranges // 2, ranges - ranges // 2]  # every other range, the first by group 0
+    assert notes == sorted(
+        f"judged {n} ranges for the others, took {ranges - n}, read 0 of theirs alone"
+        for n in judged
+    )
     assert [g.shared for g in alone.groups] == ["", ""]
     readers = {kind().key for kind in ALL if ENROLMENT in kind().contexts}
     for url in (f"sqlite:///{tmp_path}/shared.db", f"sqlite:///{tmp_path}/alone.db"):

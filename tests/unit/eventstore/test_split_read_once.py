@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from eventstore.shared_read import _CLAIMS, forget, pipes
+from eventstore.shared_read import pipes
 from eventstore.split_rebuild import partition
 
 
@@ -53,10 +53,8 @@ REGISTRY = ("REGISTRY", "registry.>")
 NOTIFIER = ("NOTIFIER", "notifier.>")
 
 
-def test_each_shared_range_is_read_by_the_first_to_claim_it_with_a_pipe_to_every_other() -> None:
-    heads = {"ENROLMENT": 5 * 2_000 + 7, "REGISTRY": 1_500, "NOTIFIER": 4_000}
-    keys = [{ENROLMENT, REGISTRY}, {ENROLMENT, REGISTRY, NOTIFIER}, {NOTIFIER}]
-    ends, made = pipes(keys, heads)
+def test_each_shared_range_has_one_reader_in_turn_and_a_pipe_to_every_other() -> None:
+    ends, made = pipes([{ENROLMENT, REGISTRY}, {ENROLMENT, REGISTRY, NOTIFIER}, {NOTIFIER}])
     try:
         first, second, third = ends
         assert first is not None
@@ -66,18 +64,10 @@ def test_each_shared_range_is_read_by_the_first_to_claim_it_with_a_pipe_to_every
         assert set(first.readers) == {ENROLMENT, REGISTRY}
         assert set(second.readers) == {ENROLMENT, REGISTRY, NOTIFIER}
         assert set(third.readers) == {NOTIFIER}
-        assert first.claims == second.claims == third.claims
-        claims = _CLAIMS[first.claims]
-        # The first to claim a range reads it; whoever asks after is told who.
-        assert [claims.claim(ENROLMENT, i, i % 2) for i in range(6)] == [0, 1, 0, 1, 0, 1]
-        assert [claims.claim(ENROLMENT, i, 1) for i in range(6)] == [0, 1, 0, 1, 0, 1]
-        assert not claims.claimed(REGISTRY, 0)
-        assert claims.claim(REGISTRY, 0, 1) == 1
-        assert claims.claim(REGISTRY, 0, 0) == 1
-        assert claims.claimed(REGISTRY, 0)
-        # Past the ranges counted at the heads: read by whoever asks, as without sharing.
-        assert claims.claim(ENROLMENT, 6, 0) == 0
-        assert claims.claim(ENROLMENT, 6, 1) == 1
+        owners = [first.owner(ENROLMENT, i) for i in range(6)]
+        assert owners == [0, 1, 0, 1, 0, 1]
+        assert owners == [second.owner(ENROLMENT, i) for i in range(6)]
+        assert [third.owner(NOTIFIER, i) for i in range(4)] == [1, 2, 1, 2]
         assert set(first.writes) == {1}
         assert set(first.reads) == {1}
         assert set(second.writes) == {0, 2}
@@ -92,8 +82,6 @@ def test_each_shared_range_is_read_by_the_first_to_claim_it_with_a_pipe_to_every
     finally:
         for fd in made:
             os.close(fd)
-        forget(ends)
-    assert first.claims not in _CLAIMS
 
 
 def test_nothing_shared_no_pipes() -> None:
