@@ -73,6 +73,10 @@ TRANSIENT_BUDGET = 3.0  # seconds a command retries a transient condition itself
 TRANSIENT_PAUSE = 0.25
 RECORD_TIMEOUT = 1.0  # one read or write of the processed-command record
 RECORD_ATTEMPTS = 3
+# JetStream refuses a whole atomic batch holding a message id it stored within its window
+# (the store's contract: `AppendFailed` with this code). The ids are this command's on this
+# aggregate, so its events are stored already: caught up and looked for, as `AlreadyAppended`.
+BATCH_DUPLICATE_MSG_ID = 10201
 
 S = TypeVar("S")
 C = TypeVar("C", bound=Command)
@@ -482,6 +486,13 @@ class CommandService:
                 attempt += 1
                 continue
             except Exception as exc:
+                if isinstance(exc, AppendFailed) and exc.code == BATCH_DUPLICATE_MSG_ID:
+                    # Its events are stored (by another process handling the same command,
+                    # or before a crash): caught up and found there, as after a conflict.
+                    entry = await self._caught_up(key, decider, entry)
+                    fresh = True
+                    attempt += 1
+                    continue
                 # An election or a timeout: the append may or may not have landed. Reload and
                 # look (the same Nats-Msg-Id deduplicates a resend) for a bounded time.
                 self._cache.drop(key)
