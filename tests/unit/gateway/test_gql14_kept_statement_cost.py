@@ -19,8 +19,9 @@ COORDINATOR = Principal(Role.COORDINATOR, "c")
 PARTICIPANT = Principal(Role.PARTICIPANT, "p", organisation="GM0363")
 
 
-def _sql_expression_calls(run: Any) -> list[str]:
-    """The SQLAlchemy expression-language functions (sqlalchemy/sql/) `run()` calls."""
+def _sql_expression_calls(run: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[str]]:
+    """`run(*args, **kwargs)`'s result and the SQLAlchemy expression-language functions
+    (sqlalchemy/sql/) it called."""
     seen: list[str] = []
 
     def hook(frame: FrameType, event: str, _: Any) -> None:
@@ -30,10 +31,10 @@ def _sql_expression_calls(run: Any) -> list[str]:
 
     sys.setprofile(hook)
     try:
-        run()
+        result = run(*args, **kwargs)
     finally:
         sys.setprofile(None)
-    return seen
+    return result, seen
 
 
 def test_a_kept_contract_statement_is_not_rebuilt_in_part(tmp_path: Path) -> None:
@@ -47,12 +48,9 @@ def test_a_kept_contract_statement_is_not_rebuilt_in_part(tmp_path: Path) -> Non
     for principal in (COORDINATOR, PARTICIPANT):
         for f in filters:
             first, _ = contract_query(read.at_now(), f, principal, active_only=True)
-            again: list[Any] = []
-            calls = _sql_expression_calls(
-                lambda f=f, principal=principal: again.append(
-                    contract_query(read.at_now(), f, principal, active_only=True)
-                )
+            (again, _), calls = _sql_expression_calls(
+                contract_query, read.at_now(), f, principal, active_only=True
             )
-            assert again[0][0] is first  # the kept statement
+            assert again is first  # the kept statement
             assert calls == [], (f, principal, calls[:5])
     engine.dispose()
