@@ -16,9 +16,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy import text
@@ -32,9 +34,14 @@ from eventstore.nats_launcher import free_port
 from eventstore.sql import make_engine
 from gateway.planner import analyze
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_WORKERS = 2  # one per core of the bench machine; the plain side gets as many
 WARM_UP_SECONDS = 1
+# A server's start: importing the gateway costs ~6 s of CPU; with two workers and two other
+# servers starting at once on a machine at load 20 it took over a minute (two runs failed
+# at the 60 s this was).
+START_SECONDS = 300
 
 EXPIRING = """query Expiring($from: Date!, $to: Date!) {
   expiringContracts(from: $from, to: $to, first: 20) {
@@ -98,7 +105,7 @@ def serve(factory: str, env: dict[str, str], port: int, probe: str) -> subproces
     args = [sys.executable, "-m", "uvicorn", "--factory", factory, "--no-access-log"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=2)
@@ -108,7 +115,7 @@ def serve(factory: str, env: dict[str, str], port: int, probe: str) -> subproces
         except OSError:
             time.sleep(0.2)
     process.kill()
-    raise TimeoutError(f"{factory} did not start")
+    raise TimeoutError(f"{factory} did not start within {START_SECONDS} s")
 
 
 def listening_sockets(port: int) -> int:
@@ -128,14 +135,37 @@ def serve_workers(
     processes = [
         subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT) for _ in range(workers)
     ]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_SECONDS
     while listening_sockets(port) < workers:
         if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
             for process in processes:
                 process.kill()
-            raise TimeoutError(f"the {module} workers did not start")
+            raise TimeoutError(f"the {module} workers did not start within {START_SECONDS} s")
         time.sleep(0.2)
     return processes
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """The CPU time (user + system, every thread) these processes have used so far (Linux)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after the command's name
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pids: list[int], seconds: int, run: Callable[..., T], *args: Any) -> tuple[T, float]:
+    """`run(*args)`'s result (a WrkResult, or one and a sample) and the servers' CPU per
+    request it answered, in microseconds: on a shared machine latency says how busy the
+    machine was, CPU per request what a request costs (wrk's requests/s times its seconds:
+    the requests answered)."""
+    before = cpu_seconds(pids)
+    got = run(*args)
+    used = cpu_seconds(pids) - before
+    result = got[0] if isinstance(got, tuple) else got
+    answered = result.requests_per_s * seconds if isinstance(result, WrkResult) else 0
+    return got, (used / answered * 1e6 if answered else float("nan"))
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -209,6 +239,10 @@ async def run(ctx: BenchContext) -> list[Figure]:
     plain_single = serve("bench.plain_app:create", env, sport, "/plain/framework?id=none")
     results: dict[str, tuple[WrkResult, WrkResult, WrkResult, WrkResult, bool]] = {}
     spreads: dict[str, tuple[list[int], list[int]]] = {}  # connections each worker held
+    cpus: dict[str, tuple[float, float, float, float]] = {}  # us per request, as `results`
+    gpids, ppids = [p.pid for p in gateway], [p.pid for p in plain]
+    held_g = partial(connections_held, gport, gpids)  # sampled halfway through the run
+    held_p = partial(connections_held, pport, ppids)
     c, seconds = ctx.config.http_connections, ctx.config.http_seconds
     try:
         for name, (query, variables, path) in queries.items():
@@ -238,32 +272,36 @@ async def run(ctx: BenchContext) -> list[Figure]:
                     (plain_single_url, None),
                 ):
                     run_wrk(warm_url, WARM_UP_SECONDS, c, warm_script)
-                g, spread = run_wrk_sampled(
-                    graphql_url,
-                    seconds,
-                    c,
-                    script,
-                    lambda: connections_held(gport, [p.pid for p in gateway]),
+                (g, spread), g_cpu = measured(
+                    gpids, seconds, run_wrk_sampled, graphql_url, seconds, c, script, held_g
                 )
-                one = run_wrk(single_url, seconds, c, script)
+                one, one_cpu = measured(
+                    [single.pid], seconds, run_wrk, single_url, seconds, c, script
+                )
             finally:
                 os.unlink(script)
-            b, plain_spread = run_wrk_sampled(
-                plain_url, seconds, c, None, lambda: connections_held(pport, [p.pid for p in plain])
+            (b, plain_spread), b_cpu = measured(
+                ppids, seconds, run_wrk_sampled, plain_url, seconds, c, None, held_p
             )
-            results[name] = (g, one, b, run_wrk(plain_single_url, seconds, c), same)
+            b_one, b_one_cpu = measured(
+                [plain_single.pid], seconds, run_wrk, plain_single_url, seconds, c
+            )
+            results[name] = (g, one, b, b_one, same)
             spreads[name] = (spread, plain_spread)
+            cpus[name] = (g_cpu, one_cpu, b_cpu, b_one_cpu)
     finally:
         for process in (*gateway, *plain, single, plain_single):
             stop(process)
     figures = []
     for name, (g, one, b, b_one, same) in results.items():
         held, plain_held = spreads[name]
+        g_cpu, one_cpu, b_cpu, b_one_cpu = cpus[name]
         note = "" if same else "ANSWERS DIFFER from the plain endpoint's; "
         note += f"{g.errors} failed requests; " if g.errors else ""
         note += f"both sides: {GATEWAY_WORKERS} worker processes"
         note += f"; the workers held {'/'.join(map(str, held))} (gateway)"
         note += f" and {'/'.join(map(str, plain_held))} (plain) of the {c} conns"
+        note += f"; CPU per request {g_cpu:.0f} us (plain {b_cpu:.0f} us)"
         for what, unit in (("req/s", "req/s"), ("p50", "ms"), ("p99", "ms")):
             value = {"req/s": g.requests_per_s, "p50": g.p50_ms, "p99": g.p99_ms}[what]
             base = {"req/s": b.requests_per_s, "p50": b.p50_ms, "p99": b.p99_ms}[what]
@@ -283,6 +321,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
                     "plain_workers": GATEWAY_WORKERS,
                     "connections_per_worker": held,
                     "plain_connections_per_worker": plain_held,
+                    "cpu_us_per_request": round(g_cpu, 1),
+                    "plain_cpu_us_per_request": round(b_cpu, 1),
                 },
             )
             if what == "req/s":
@@ -305,10 +345,13 @@ async def run(ctx: BenchContext) -> list[Figure]:
                     "plain ASGI, same SQL and JSON, one process",
                     round(base, 3),
                     higher_is_better=False,
-                    note=f"{one.errors} failed requests" if one.errors else "",
+                    note=(f"{one.errors} failed requests; " if one.errors else "")
+                    + f"CPU per request {one_cpu:.0f} us (plain {b_one_cpu:.0f} us)",
                     extra={
                         "req_per_s": round(one.requests_per_s, 1),
                         "plain_req_per_s": round(b_one.requests_per_s, 1),
+                        "cpu_us_per_request": round(one_cpu, 1),
+                        "plain_cpu_us_per_request": round(b_one_cpu, 1),
                         "gateway_workers": 1,
                         "plain_workers": 1,
                     },
