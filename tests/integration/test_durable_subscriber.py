@@ -3,56 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from nats.aio.client import Client as NATS
 
 from eventstore.clock import FixedClock
-from eventstore.store import CommandMetadata, EventStore, NewEvent, StoredEvent
+from eventstore.store import StoredEvent
 from eventstore.subscription import DurableSubscriber
-from eventstore.testing.nats_server import NatsServer, wait_jetstream_ready
+from eventstore.testing.nats_server import NatsServer
 from tests.support.ledger import LEDGER
-
-
-async def append_one(store: EventStore, n: int) -> None:
-    history = await store.load(LEDGER, "ledger", "d")
-    event = NewEvent("EntryRecorded", 1, {"amount": n}, datetime(2020, 1, 1, tzinfo=UTC))
-    await store.append(history, [event], CommandMetadata(f"c{n}", "test", f"c{n}"))
-
-
-async def wait_for(predicate: object, timeout: float = 120.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.05)
+from tests.support.subscribers import (
+    across_a_restart,
+    append_one,
+    ledger_store,
+    wait_for,
+    with_one_deleted,
+)
 
 
 async def test_durable_subscriber_survives_server_restart(
     nats_server: NatsServer, nats_client: NATS, fixed_clock: FixedClock
 ) -> None:
-    store = EventStore(nats_client, fixed_clock)
-    await store.ensure_stream(LEDGER)
+    store = await ledger_store(nats_client, fixed_clock)
     received: list[int] = []
 
     async def handler(events: list[StoredEvent]) -> None:
         received.extend(e.envelope.payload["amount"] for e in events)
 
     subscriber = DurableSubscriber(nats_client, LEDGER, "restart-test", handler, batch=10)
-    subscriber.start()
-    try:
-        for n in range(3):
-            await append_one(store, n)
-        await wait_for(lambda: len(received) == 3)
-
-        nats_server.restart()
-        await wait_jetstream_ready(nats_client, LEDGER.stream)
-        for n in range(3, 6):
-            await append_one(store, n)
-        await wait_for(lambda: len(received) >= 6)
-        assert received == [0, 1, 2, 3, 4, 5]
-    finally:
-        await subscriber.stop()
+    await across_a_restart(nats_server, nats_client, store, subscriber, received)
+    assert received == [0, 1, 2, 3, 4, 5]
 
 
 async def test_positioned_subscriber_recovers_deliveries_lost_on_the_way(
@@ -61,8 +40,7 @@ async def test_positioned_subscriber_recovers_deliveries_lost_on_the_way(
     """Messages the server delivered that never reach us (a dead connection, an abandoned
     inbox) are pending for `ack_wait`, behind later ones: the subscriber must not hand the
     later ones over first, or a checkpointing owner skips the lost ones for good."""
-    store = EventStore(nats_client, fixed_clock)
-    await store.ensure_stream(LEDGER)
+    store = await ledger_store(nats_client, fixed_clock)
     await append_one(store, 1)
     seen: list[int] = []
     entered, release = asyncio.Event(), asyncio.Event()
@@ -96,11 +74,7 @@ async def test_positioned_subscriber_passes_over_deleted_messages(
     nats_client: NATS, fixed_clock: FixedClock
 ) -> None:
     """A sequence the stream no longer holds is not a gap (asked of the stream leader)."""
-    store = EventStore(nats_client, fixed_clock, protect=False)  # event streams deny deletes
-    await store.ensure_stream(LEDGER)
-    for n in (1, 2, 3):
-        await append_one(store, n)
-    await nats_client.jetstream().delete_msg(LEDGER.stream, 2)
+    store = await with_one_deleted(nats_client, fixed_clock)
     seen: list[int] = []
 
     async def handler(events: list[StoredEvent]) -> None:

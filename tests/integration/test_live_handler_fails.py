@@ -9,9 +9,9 @@ from nats.aio.client import Client as NATS
 
 from eventstore.clock import FixedClock
 from eventstore.store import EventStore, StoredEvent
-from tests.integration.test_durable_subscriber import append_one, wait_for
 from tests.integration.test_live_pull import consumer_when, live
 from tests.support.ledger import LEDGER
+from tests.support.subscribers import append_one, wait_for
 
 
 async def test_a_handler_failing_mid_batch(nats_client: NATS, fixed_clock: FixedClock) -> None:

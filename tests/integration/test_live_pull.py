@@ -16,13 +16,19 @@ from eventstore.catchup import CatchUpSubscriber
 from eventstore.clock import FixedClock
 from eventstore.projection import ProjectionRunner, parked
 from eventstore.sql import make_engine
-from eventstore.store import EventStore, StoredEvent
-from eventstore.testing.nats_server import NatsServer, wait_jetstream_ready
+from eventstore.store import StoredEvent
+from eventstore.testing.nats_server import NatsServer
 from eventstore.trust import UNDECODABLE
-from tests.integration.test_durable_subscriber import append_one, wait_for
 from tests.integration.test_projection_runner import append
 from tests.support.ledger import LEDGER
 from tests.support.ledger_projection import LedgerTotals
+from tests.support.subscribers import (
+    across_a_restart,
+    append_one,
+    ledger_store,
+    wait_for,
+    with_one_deleted,
+)
 
 Handler = Callable[[list[StoredEvent]], Awaitable[None]]
 
@@ -62,8 +68,7 @@ async def test_events_stored_while_a_batch_applies_are_already_delivered(
 ) -> None:
     """The next events come to the process while the batch before is applied (no request
     after its commit), are handed over at once after it, and one ack acknowledges them."""
-    store = EventStore(nats_client, fixed_clock)
-    await store.ensure_stream(LEDGER)
+    store = await ledger_store(nats_client, fixed_clock)
     await append_one(store, 1)
     seen: list[int] = []
     batches: list[list[int]] = []
@@ -100,28 +105,15 @@ async def test_events_stored_while_a_batch_applies_are_already_delivered(
 async def test_live_delivery_survives_server_restart(
     nats_server: NatsServer, nats_client: NATS, fixed_clock: FixedClock
 ) -> None:
-    store = EventStore(nats_client, fixed_clock)
-    await store.ensure_stream(LEDGER)
+    store = await ledger_store(nats_client, fixed_clock)
     seen: list[int] = []
 
     async def handler(events: list[StoredEvent]) -> None:
         seen.extend(e.seq for e in events)
 
     subscriber = live(nats_client, "restart-live", handler, seen)
-    subscriber.start()
-    try:
-        for n in range(3):
-            await append_one(store, n)
-        await wait_for(lambda: len(seen) == 3)
-
-        nats_server.restart()
-        await wait_jetstream_ready(nats_client, LEDGER.stream)
-        for n in range(3, 6):
-            await append_one(store, n)
-        await wait_for(lambda: len(seen) >= 6)
-        assert seen == [1, 2, 3, 4, 5, 6]
-    finally:
-        await subscriber.stop()
+    await across_a_restart(nats_server, nats_client, store, subscriber, seen)
+    assert seen == [1, 2, 3, 4, 5, 6]
 
 
 async def test_live_delivery_recovers_deliveries_lost_on_the_way(
@@ -129,8 +121,7 @@ async def test_live_delivery_recovers_deliveries_lost_on_the_way(
 ) -> None:
     """Messages the server delivered that never reach us are pending for `ack_wait`, behind
     later ones: they are not skipped (a checkpointing owner would skip them for good)."""
-    store = EventStore(nats_client, fixed_clock)
-    await store.ensure_stream(LEDGER)
+    store = await ledger_store(nats_client, fixed_clock)
     await append_one(store, 1)
     seen: list[int] = []
     entered, release = asyncio.Event(), asyncio.Event()
@@ -163,11 +154,7 @@ async def test_live_delivery_passes_over_deleted_messages(
     nats_client: NATS, fixed_clock: FixedClock
 ) -> None:
     """A sequence the stream no longer holds is not a gap (asked of the stream leader)."""
-    store = EventStore(nats_client, fixed_clock, protect=False)  # event streams deny deletes
-    await store.ensure_stream(LEDGER)
-    for n in (1, 2, 3):
-        await append_one(store, n)
-    await nats_client.jetstream().delete_msg(LEDGER.stream, 2)
+    store = await with_one_deleted(nats_client, fixed_clock)
     seen: list[int] = [1]  # already has seq 1
 
     async def handler(events: list[StoredEvent]) -> None:
@@ -189,8 +176,7 @@ async def test_a_runner_fed_live_still_parks_a_forgery(
 ) -> None:
     """Through the live delivery, what may not be taken as fact is still judged and parked
     with why; the events around it applied once, in order."""
-    store = EventStore(nats_client, fixed_clock)
-    await store.ensure_stream(LEDGER)
+    store = await ledger_store(nats_client, fixed_clock)
     engine = make_engine(f"sqlite:///{tmp_path}/live.db")
     projection = LedgerTotals()
     runner = ProjectionRunner(nats_client, engine, projection, batch=10)

@@ -10,19 +10,33 @@ with a `future` instead is handed each message by the reader as it is parsed
 (`Client._process_msg`: `sub._future.set_result(msg)`, meant for the single reply of an old-style
 request); `Sink` is such a "future" that never completes and passes every message to a plain
 function, at once. nats-py keeps the subscription across reconnects as any other.
+
+A request's timer is wall time, and on a busy event loop it can fire while the reply it waits
+for is already here, unread: asyncio runs the timers that are due in the same loop turn as the
+socket's read callback, and the connection's reader parses what that read brought only a turn
+later. Under CPU contention (CI51: 50 racing writers' loads beside two busy loops) a loop turn
+took seconds and an append failed at 5 s whose reply had come in time; in a reproduction every
+one of the requests failed so had bytes waiting in the socket or asyncio's buffer as the
+timer fired, and every reply came within half a second after. So an expired request first asks
+the server for a PONG (`flushing.flushed`): the server sends it after everything it wrote to us
+before, so a reply not read by then was not sent in time, and only then fails.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+import math
 from collections.abc import Callable
 
 import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+
+from eventstore.flushing import flushed
 
 NO_RESPONDERS = "503"
 
@@ -58,8 +72,10 @@ def _failed(future: asyncio.Future[Subscription]) -> bool:
 class Replies:
     """Requests' replies on one inbox subscription of a connection, each reply to its own
     future: a request is a publish with a reply subject and a future, no task, no `wait_for`.
-    A request unanswered within its timeout fails with `nats.errors.TimeoutError`; a reply
-    saying no one listens (503) with `nats.errors.NoRespondersError`, as `request` raises them."""
+    A request unanswered within its timeout fails with `nats.errors.TimeoutError`, once what
+    the server sent before then has been read (see the module's docstring; a silent responder
+    fails after the timeout and one round trip); a reply saying no one listens (503) with
+    `nats.errors.NoRespondersError`, as `request` raises them."""
 
     def __init__(self, nc: NATS) -> None:
         self._nc = nc
@@ -67,6 +83,7 @@ class Replies:
         self._subscribing: asyncio.Future[Subscription] | None = None
         self._waiting: dict[str, tuple[asyncio.Future[Msg], asyncio.TimerHandle]] = {}
         self._numbers = itertools.count(1)
+        self._expiring: set[asyncio.Task[None]] = set()  # held: the loop keeps weak references
 
     async def request(
         self,
@@ -91,7 +108,7 @@ class Replies:
         loop = asyncio.get_running_loop()
         token = str(next(self._numbers))
         answer: asyncio.Future[Msg] = loop.create_future()
-        self._waiting[token] = (answer, loop.call_later(timeout, self._expired, token))
+        self._waiting[token] = (answer, loop.call_later(timeout, self._expired, token, timeout))
         try:
             await self._nc.publish(subject, payload, reply=self._prefix + token, headers=headers)
             msg = await answer
@@ -112,7 +129,21 @@ class Replies:
         if not answer.done():
             answer.set_result(msg)
 
-    def _expired(self, token: str) -> None:
-        waiting = self._waiting.pop(token, None)
-        if waiting is not None and not waiting[0].done():
-            waiting[0].set_exception(nats.errors.TimeoutError())
+    def _expired(self, token: str, timeout: float) -> None:
+        waiting = self._waiting.get(token)
+        if waiting is None or waiting[0].done():
+            return
+        task = asyncio.ensure_future(self._fail_unless_read(token, timeout))
+        self._expiring.add(task)
+        task.add_done_callback(self._expiring.discard)
+
+    async def _fail_unless_read(self, token: str, timeout: float) -> None:
+        """The request's timer fired: it fails unless its reply is among what the server sent
+        before answering a PING (read first: one connection, one order)."""
+        try:
+            with contextlib.suppress(Exception):  # closed, or no PONG either: it failed
+                await flushed(self._nc, max(1, math.ceil(timeout)))
+        finally:  # cancelled too (the loop closing): the request never waits for good
+            waiting = self._waiting.pop(token, None)
+            if waiting is not None and not waiting[0].done():
+                waiting[0].set_exception(nats.errors.TimeoutError())

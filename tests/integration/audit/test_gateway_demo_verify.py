@@ -23,11 +23,9 @@ from typer.testing import CliRunner
 from audit.rebuild import rebuild
 from audit.wiring import database_variable
 from bootstrap.audit_cli import audit_app
-from bootstrap.demo import load_demo
 from bootstrap.parts import projection_runner
 from bootstrap.read_models import AUDIT_DB, ENROLMENT_DB, NOTIFIER_DB, READ_MODELS, READ_MODELS_DB
 from bootstrap.system import System
-from contracts_schema.subjects import CONTEXTS
 from enrolment.registry_facts import RegistryFacts
 from eventstore.signing import PUBLIC_KEYS_ENV, trusted_keys
 from eventstore.sql import make_engine
@@ -36,12 +34,12 @@ from eventstore.testing.nats_server import NatsServer
 from eventstore.timeline import FOREVER
 from gateway.app import build_app
 from gateway.auth import Role, issue_token
-from gateway.commandbus import CommandBus
 from gateway.history.sources import audit_sources
 from gateway.projections import TendersProjection
 from gateway.readmodels import ReadModels
 from gateway.settings import GatewaySettings
 from notifier.projection import NotifierSchedule
+from tests.support.demo_system import caught_up, load_the_demo
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 cli = CliRunner()
@@ -94,13 +92,8 @@ async def bootstrap(data: Path, *, tamperable: bool) -> AsyncIterator[Demo]:
         started.push_async_callback(system.stop)
         await system.start()
         try:
-            refused: list[str] = []
-            await load_demo(CommandBus(nc, timeout=120), say=refused.append)
-            assert refused == []
-            store = EventStore(nc, system.clock)
-            ends = {c.stream: await store.last_seq(c) for c in CONTEXTS.values()}
-            runners = system.all_runners
-            assert all(await asyncio.gather(*(r.wait_until(ends, 120) for r in runners)))
+            await load_the_demo(nc)
+            await caught_up(nc, system)
         finally:
             for runner in system.all_runners:  # quiet: verify compares against a still database
                 await runner.stop()

@@ -25,7 +25,6 @@ from typer.testing import CliRunner
 
 from audit.wiring import database_variable
 from bootstrap.audit_cli import audit_app
-from bootstrap.demo import load_demo
 from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB, READ_MODELS, READ_MODELS_DB
 from bootstrap.serve import cli as serve_cli
 from bootstrap.system import System
@@ -37,9 +36,9 @@ from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
 from eventstore.testing.postgres import PostgresCluster
-from gateway.commandbus import CommandBus
 from gateway.settings import GatewaySettings
 from tests.integration.deploy.cluster import NatsCluster, service_credentials
+from tests.support.demo_system import caught_up, load_the_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.jetstream]
 cli = CliRunner()
@@ -70,14 +69,11 @@ async def _load_source(broker: NatsServer, data: Path, database_url: str) -> dic
     system = System(nc, data, settings)
     try:
         await system.start()
-        refused: list[str] = []
-        await load_demo(CommandBus(nc, timeout=120), say=refused.append)
-        assert refused == []
+        await load_the_demo(nc)
         store = EventStore(nc, system.clock)
         for context in CONTEXTS.values():  # what each service's anchoring loop does
             await write_checkpoint(store, context, local_signer(data, context.name))
-        heads = {c.stream: await store.last_seq(c) for c in CONTEXTS.values()}
-        assert all(await asyncio.gather(*(r.wait_until(heads, 120) for r in system.all_runners)))
+        heads = await caught_up(nc, system)
     finally:
         await system.stop()
         await nc.close()

@@ -23,7 +23,6 @@ from typer.testing import CliRunner
 
 from audit.wiring import database_variable
 from bootstrap.audit_cli import audit_app
-from bootstrap.demo import load_demo
 from bootstrap.read_models import ENROLMENT_DB, NOTIFIER_DB
 from bootstrap.system import System
 from contracts_schema.subjects import CONTEXTS
@@ -31,8 +30,8 @@ from eventstore.signing import PUBLIC_KEYS_ENV, trusted_keys
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
 from gateway.auth import Role, issue_token
-from gateway.commandbus import CommandBus
 from gateway.settings import GatewaySettings
+from tests.support.demo_system import load_the_demo
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 cli = CliRunner()
@@ -111,9 +110,7 @@ async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
             system = System(nc, data, settings)
             try:
                 await system.start()
-                refused: list[str] = []
-                await load_demo(CommandBus(nc, timeout=120), say=refused.append)
-                assert refused == []
+                await load_the_demo(nc)
                 yield Running(nc, system, broker.url, data)
             finally:
                 await system.stop()
