@@ -18,11 +18,12 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+from bench.gc_window import GcWindow
 from bench.infra import connected, nats_server
 from bench.suites.ocds_import import _server_cpu, package, registry_process
 
 
-async def main(processes: int, rounds: int, verbose: bool) -> None:
+async def main(processes: int, rounds: int, verbose: bool, collector: str = "default") -> None:
     from audit.ocds.importer import import_items, prepare
     from audit.ocds.importer_read import read
     from eventstore.clock import SystemClock
@@ -30,6 +31,11 @@ async def main(processes: int, rounds: int, verbose: bool) -> None:
     from eventstore.store import EventStore
 
     prepare()  # (as the CLI and the bench suite do before the import)
+    if collector == "serving":  # the collector as a service process has it (import14)
+        from eventstore.collector import freeze_start_up, tune_for_serving
+
+        tune_for_serving()
+        freeze_start_up()
     with nats_server() as server:
         async with connected(server.url) as nc:
             ctx: Any = SimpleNamespace(nats=server, client=nc)
@@ -52,7 +58,8 @@ async def main(processes: int, rounds: int, verbose: bool) -> None:
                         return reply
 
                     reg0, imp0, srv0 = cpu_seconds()[0], time.process_time(), _server_cpu(ctx)
-                    report = await import_items(list(read(data, "bench")), request, store)
+                    with GcWindow() as gcs:
+                        report = await import_items(list(read(data, "bench")), request, store)
                     wall = time.perf_counter() - started
                     reg = cpu_seconds()[0] - reg0
                     imp = time.process_time() - imp0
@@ -63,7 +70,8 @@ async def main(processes: int, rounds: int, verbose: bool) -> None:
                         f" ({report.imported} releases, {len(report.skipped)} skipped);"
                         f" CPU ms/event importer {1000 * imp / n:.3f}, registry"
                         f" {1000 * reg / n:.3f}, server {1000 * srv / n:.3f};"
-                        f" registry busy {reg / wall:.0%}, importer {imp / wall:.0%}",
+                        f" registry busy {reg / wall:.0%}, importer {imp / wall:.0%};"
+                        f" importer collections {gcs.collections}, {sum(gcs.seconds):.3f} s",
                         flush=True,
                     )
                     if verbose:
@@ -76,5 +84,6 @@ if __name__ == "__main__":
     parser.add_argument("--processes", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("-v", action="store_true")
+    parser.add_argument("--collector", choices=("default", "serving"), default="default")
     args = parser.parse_args()
-    asyncio.run(main(args.processes, args.rounds, args.v))
+    asyncio.run(main(args.processes, args.rounds, args.v, args.collector))
