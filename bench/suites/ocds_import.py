@@ -74,7 +74,13 @@ def package(processes: int, prefix: str = "ocds-bench01") -> bytes:
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    from audit.ocds.importer import CONCURRENCY, GROUP, import_items, prepare
+    from audit.ocds.importer import (
+        CONCURRENCY,
+        GROUP,
+        collector_for_import,
+        import_items,
+        prepare,
+    )
     from audit.ocds.importer_read import read
     from contracts_schema.subjects import REGISTRY
     from eventstore.clock import SystemClock
@@ -101,7 +107,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
             cpu_before, importer_cpu = cpu_seconds(), time.process_time()
             server_before = _server_cpu(ctx)
             profiler = _profiler()
-            with GcWindow() as gc_window:
+            # The collector as `audit ocds import` sets it for its run (import14).
+            with collector_for_import(), GcWindow() as gc_window:
                 items = list(read(data, "bench"))
                 report = await import_items(
                     items,
