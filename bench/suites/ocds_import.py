@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 from bench.context import BenchContext
 from bench.figures import Figure
+from bench.gc_window import GcWindow
 from bench.workload import RAW_STREAM, closed_loop, ensure_raw_stream
 
 RELEASES_PER_PROCESS = 4
@@ -73,7 +74,13 @@ def package(processes: int, prefix: str = "ocds-bench01") -> bytes:
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    from audit.ocds.importer import CONCURRENCY, GROUP, import_items, prepare
+    from audit.ocds.importer import (
+        CONCURRENCY,
+        GROUP,
+        collector_for_import,
+        import_items,
+        prepare,
+    )
     from audit.ocds.importer_read import read
     from contracts_schema.subjects import REGISTRY
     from eventstore.clock import SystemClock
@@ -100,12 +107,16 @@ async def run(ctx: BenchContext) -> list[Figure]:
             cpu_before, importer_cpu = cpu_seconds(), time.process_time()
             server_before = _server_cpu(ctx)
             profiler = _profiler()
-            items = list(read(data, "bench"))
-            report = await import_items(
-                items,
-                lambda subject, payload: request_reply(ctx.client, subject, payload, timeout=120),
-                client_store,
-            )
+            # The collector as `audit ocds import` sets it for its run (import14).
+            with collector_for_import(), GcWindow() as gc_window:
+                items = list(read(data, "bench"))
+                report = await import_items(
+                    items,
+                    lambda subject, payload: request_reply(
+                        ctx.client, subject, payload, timeout=120
+                    ),
+                    client_store,
+                )
             if profiler is not None:  # the importer's side (this process), beside the registry's
                 profiler.disable()
                 profiler.dump_stats(f"{os.environ['BENCH_PROFILE']}/importer-{count}.prof")
@@ -114,8 +125,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
             runs[count] = _Run(
                 report, seconds, sum(each), time.process_time() - importer_cpu, first_seq,
                 [round(c, 2) for c in each], _server_cpu(ctx) - server_before,
+                gc_window.summary(),
             )  # fmt: skip
-    report, seconds, registry_cpu, importer_cpu, first_seq, _each, server_cpu = runs[1]
+    report, seconds, registry_cpu, importer_cpu, first_seq, _each, server_cpu, gcs = runs[1]
     stored = [
         e async for e in client_store.read_stream(REGISTRY, first_seq) if e.seq < runs[2].first_seq
     ]
@@ -189,6 +201,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 "registry_cpu_ms_per_event": round(1000 * registry_cpu / report.events, 3),
                 "nats_server_cpu_ms_per_event": round(1000 * server_cpu / report.events, 3),
                 "ratio_to_raw_at_16": round(events_per_s / raw16.rate if raw16.rate else 0.0, 3),
+                **gcs,
             },
         ),
         _two_processes(runs[2], raw_rate, raw16.rate, events_per_s),
@@ -226,12 +239,13 @@ class _Run(NamedTuple):
     first_seq: int  # the stream's first sequence of this import
     cpu_each: list[float]  # seconds, per registry process
     server_cpu: float  # seconds, the nats-server (everyone's work on it in those seconds)
+    gcs: dict[str, Any]  # what the collector did in the bench process in the window
 
 
 def _two_processes(run: _Run, raw: float, raw16: float, one: float) -> Figure:
     from audit.ocds.importer import CONCURRENCY
 
-    report, seconds, registry_cpu, importer_cpu, _first, cpu_each, server_cpu = run
+    report, seconds, registry_cpu, importer_cpu, _first, cpu_each, server_cpu, gcs = run
     events_per_s = report.events / seconds
     ratio = events_per_s / raw if raw else 0.0
     return Figure(
@@ -262,6 +276,7 @@ def _two_processes(run: _Run, raw: float, raw16: float, one: float) -> Figure:
             "importer_cpu_ms_per_event": round(1000 * importer_cpu / report.events, 3),
             "registry_cpu_ms_per_event": round(1000 * registry_cpu / report.events, 3),
             "nats_server_cpu_ms_per_event": round(1000 * server_cpu / report.events, 3),
+            **gcs,
         },
     )
 

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from audit.bitemporal import Horizon, horizon, parse_instant
 from audit.ocds.export import Register, packages, require
-from audit.ocds.importer import Problem, Report, import_items, prepare
+from audit.ocds.importer import Problem, Report, collector_for_import, import_items, prepare
 from audit.ocds.importer_read import read
 from audit.ocds.ocid_prefix import BadOcidPrefix, ocid_prefix
 from audit.ocds.packages import (
@@ -363,7 +363,8 @@ def import_(
         typer.echo(f"error: cannot read {source}: {exc.strerror or exc}", err=True)
         raise typer.Exit(IMPORT_FAILED) from exc
     try:
-        report = asyncio.run(import_data(settings, data, publisher))
+        with collector_for_import():  # collections of young garbage less often (import14)
+            report = asyncio.run(import_data(settings, data, publisher))
     except NothingReadable as exc:
         for problem in exc.problems:
             typer.echo(f"unreadable {problem.path}: {problem.reason}", err=True)
