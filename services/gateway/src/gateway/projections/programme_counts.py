@@ -163,15 +163,31 @@ class ProgrammeCounts:
             f" SELECT a.programme_id, a.province, a.valid, coalesce(({prior}), 0)"
             f" FROM ({points}) a WHERE true ON CONFLICT DO NOTHING"
         )
+        touched = f"(programme_id, province) IN (SELECT programme_id, province FROM {de})"
         same_key = f"d.programme_id = {to}.programme_id AND d.province = {to}.province"
         added = (
             f"UPDATE {to} SET total = total + (SELECT coalesce(sum(d.n), 0) FROM {de} d"
             f" WHERE {same_key} AND d.valid <= {to}.valid)"
-            f" WHERE (programme_id, province) IN (SELECT programme_id, province FROM {de})"
+            f" WHERE {touched}"
         )
+        # Kept minimal, so the rows are the step function's alone, whatever batches wrote
+        # them (a rebuild and the live path store the same rows): a change point that no
+        # longer changes the value is removed (equal runs compare alike whether or not a
+        # row before was removed first), and a key without change points (0 throughout).
+        previous = (
+            f"SELECT t.total FROM {to} t WHERE t.programme_id = {to}.programme_id"
+            f" AND t.province = {to}.province AND t.valid < {to}.valid"
+            " ORDER BY t.valid DESC LIMIT 1"
+        )
+        unchanged = f"DELETE FROM {to} WHERE {touched} AND total = coalesce(({previous}), 0)"
         new_keys = (
             f"INSERT INTO {ks} (programme_id, province)"
-            f" SELECT DISTINCT programme_id, province FROM {de} WHERE true ON CONFLICT DO NOTHING"
+            f" SELECT DISTINCT programme_id, province FROM {to} WHERE {touched}"
+            " ON CONFLICT DO NOTHING"
+        )
+        gone = (
+            f"DELETE FROM {ks} WHERE {touched} AND NOT EXISTS (SELECT 1 FROM {to} t"
+            f" WHERE t.programme_id = {ks}.programme_id AND t.province = {ks}.province)"
         )
         after = [
             Statement(corners(-1), once),
@@ -180,7 +196,9 @@ class ProgrammeCounts:
             Statement(corners(1), once),
             Statement(new_points, once),
             Statement(added, once),
+            Statement(unchanged, once),
             Statement(new_keys, once),
+            Statement(gone, once),
             Statement(f"DELETE FROM {de}", once),
         ]
         return before, after
