@@ -139,8 +139,8 @@ class ProgrammeCounts:
             f" JOIN {sp} s ON s.programme_id = d.programme_id"
             f" AND s.organisation_code = d.organisation_code"
             f" JOIN {oc} c ON c.code = d.organisation_code AND c.known_to = {FOREVER}"
+            # (municipalities only: `organisation_counted` holds no other organisation)
             " AND c.valid_from < s.valid_to AND c.valid_to > s.valid_from"
-            " WHERE d.organisation_code LIKE 'GM%'"
         )
         cut_in = (
             f"INSERT INTO {pi} (programme_id, organisation_code, province, valid_from, valid_to)"
