@@ -275,10 +275,8 @@ def _stored_at(snapshot: Path, valid: int) -> list[tuple[str, str, int]]:
     enrolment = EnrolmentProjection()
     enrolment.define(MetaData())
     totals = enrolment.programme_counts.at(bindparam(HORIZON_VALID)).subquery("totals")
-    query = (
-        select(totals.c.programme_id, totals.c.province, totals.c.n)
-        .where(totals.c.n > 0)
-        .order_by(totals.c.programme_id, totals.c.province)
+    query = select(totals.c.programme_id, totals.c.province, totals.c.n).order_by(
+        totals.c.programme_id, totals.c.province
     )
     engine = make_engine(f"sqlite:///{snapshot}")
     try:
@@ -286,7 +284,7 @@ def _stored_at(snapshot: Path, valid: int) -> list[tuple[str, str, int]]:
             rows = conn.execute(query, {HORIZON_VALID: valid}).all()
     finally:
         engine.dispose()
-    return [(p, r, int(n)) for p, r, n in rows]
+    return [(p, r, int(n)) for p, r, n in rows if n]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

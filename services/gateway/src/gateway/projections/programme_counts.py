@@ -76,6 +76,7 @@ class ProgrammeCounts:
             metadata,
             Column("programme_id", String(128), primary_key=True),
             Column("province", String(80), primary_key=True),
+            sqlite_with_rowid=False,
         )
         # Empty between batches: the corners of the pieces one batch removed and added.
         self.delta = Table(

@@ -53,16 +53,16 @@ async def programme_province_counts(read: ReadModels) -> list[tuple[str, str, in
         return None
 
     def build() -> Any:
+        # In the keys' order (their primary key: no sort); rows of 0 are left out here, not
+        # in SQL, where the filter would seek each key's total a second time.
         at = counts.at(bindparam(HORIZON_VALID)).subquery("totals")
-        return (
-            select(at.c.programme_id, at.c.province, at.c.n)
-            .where(at.c.n > 0)
-            .order_by(at.c.programme_id, at.c.province)
+        return select(at.c.programme_id, at.c.province, at.c.n).order_by(
+            at.c.programme_id, at.c.province
         )
 
     statement = read.statement(("programme_totals", counts.totals, counts.keys), build)
     rows = await read.rows(statement)
-    return [(r["programme_id"], r["province"], int(r["n"])) for r in rows]
+    return [(r["programme_id"], r["province"], int(r["n"])) for r in rows if r["n"]]
 
 
 def programme_pairs(read: ReadModels) -> Any:
