@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, select
 from sqlalchemy.engine import Dialect
 
 from contracts_schema.calendar import dutch_midnight
@@ -86,6 +86,8 @@ class ProgrammeCounts:
             Column("province", String(80), nullable=False),
             Column("valid", BigInteger, nullable=False),
             Column("n", Integer, nullable=False),
+            # Each total's corners at or before it (the update reads them per total row).
+            Index(f"ix_{prefix}_programme_delta", "programme_id", "province", "valid", "n"),
         )
 
     def statements(
