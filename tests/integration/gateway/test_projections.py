@@ -150,7 +150,7 @@ async def test_unappliable_event_is_parked_visible_and_the_rest_flow(
         assert health["ok"] is False
         assert health["parked"] == [
             {
-                "projection": "enrolment_v3",
+                "projection": "enrolment_v4",
                 "sequence": poison[0].seq,
                 "eventType": "ParticipantWithdrawn",
                 "error": "FoldError: ParticipantWithdrawn cannot apply to the enrolment window of"
@@ -166,9 +166,9 @@ async def test_unappliable_event_is_parked_visible_and_the_rest_flow(
         assert statuses["GM0599"] == "WITHDRAWN"  # the event after the parked one was applied
         assert g.client is not None
         metrics = (await g.client.get("/metrics")).text
-        assert 'gt_projection_parked_events{projection="enrolment_v3"} 1.0' in metrics
+        assert 'gt_projection_parked_events{projection="enrolment_v4"} 1.0' in metrics
         assert (
-            'gt_projection_lag_events{projection="enrolment_v3",stream="ENROLMENT"} 0.0' in metrics
+            'gt_projection_lag_events{projection="enrolment_v4",stream="ENROLMENT"} 0.0' in metrics
         )
     finally:
         await g.stop()

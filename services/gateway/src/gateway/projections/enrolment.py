@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Column, Date, Index, MetaData, Numeric, String, Table
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+)
 from sqlalchemy.engine import Dialect
 
 from contracts_schema.base import DomainEvent
@@ -17,6 +28,7 @@ from contracts_schema.enrolment.events import (
 from contracts_schema.enrolment.state import (
     CallOffState,
     EnrolmentWindowState,
+    OrganisationState,
     ParticipantState,
     ParticipantStatus,
 )
@@ -28,6 +40,7 @@ from eventstore.store import StoredEvent
 from eventstore.timeline import Image, Patch
 from eventstore.versioned import Reading, VersionedProjection
 from gateway.projections.common import reading
+from gateway.projections.programme_counts import UNKNOWN, ProgrammeCounts, counted_until
 from gateway.projections.programme_spans import ProgrammeSpans, registry_events_ignored
 
 
@@ -35,16 +48,17 @@ class EnrolmentProjection(VersionedProjection):
     name = "enrolment"
     # 3: each tender's programme (read from the registry's tender fold) and the programme
     # spans kept from it and the participants (asof13: `projections.programme_spans`).
-    version = 3
+    # 4: each municipality's counted versions and province (the organisation fold) and the
+    # running totals per programme and province kept from them and the spans (flat14:
+    # `projections.programme_counts`).
+    version = 4
     contexts: ClassVar[tuple[BoundedContext, ...]] = (ENROLMENT, REGISTRY)
     rebuild_cost: ClassVar[int] = 113  # apply CPU relative to the others (bench.rebuild_groups)
-    # Organisations are OrganisationsProjection's; of the registry only the tenders' fold is
+    # Of the organisations only whether a municipality counts and its province is kept here
+    # (the rest is OrganisationsProjection's); of the registry only the tenders' fold is
     # read here (their programme), everything else is TendersProjection's and
     # ContractsProjection's.
-    ignored: ClassVar[frozenset[str]] = (
-        frozenset(m.event_type for m in FOLDS["enrolment", "organisation"].events)
-        | registry_events_ignored()
-    )
+    ignored: ClassVar[frozenset[str]] = registry_events_ignored()
 
     def define(self, metadata: MetaData) -> None:
         p = self.key
@@ -112,6 +126,18 @@ class EnrolmentProjection(VersionedProjection):
             key=["tender_id"],
         )
         self.programme_spans = ProgrammeSpans(p, metadata)
+        # A municipality while it counts in the statistics (registered; `counted_until` the
+        # instant a merger takes effect), with its province: the programme totals' pieces
+        # are the spans cut to these (organisations.organisation_rows, the same fold).
+        self.organisation_counted = versioned_table(
+            f"{p}_organisation_counted",
+            metadata,
+            Column("code", String(40), nullable=False),
+            Column("province", String(80), nullable=False),
+            Column("counted_until", BigInteger, nullable=False),
+            key=["code"],
+        )
+        self.programme_counts = ProgrammeCounts(p, metadata)
 
     def versioned(self) -> dict[str, Table]:
         return {
@@ -119,6 +145,7 @@ class EnrolmentProjection(VersionedProjection):
             "participants": self.participants,
             "call_offs": self.call_offs,
             "tender_programmes": self.tender_programmes,
+            "organisation_counted": self.organisation_counted,
         }
 
     def readings(self) -> dict[str, Reading]:
@@ -128,11 +155,13 @@ class EnrolmentProjection(VersionedProjection):
             ),
             "call_off": reading(FOLDS["enrolment", "call_off"], call_off_rows),
             "tender": reading(FOLDS["registry", "tender"], tender_programme_rows),
+            "organisation": reading(FOLDS["enrolment", "organisation"], organisation_counted_rows),
         }
 
     def prepare(self, dialect: Dialect, events: list[StoredEvent]) -> Any:
         """The versions' writes, then the programme spans of every tender the batch touched
-        recomputed from them (same transaction: the spans never disagree with the rows)."""
+        recomputed from them, and the programme totals of those pairs and of every pair of
+        an organisation it touched (same transaction: they never disagree with the rows)."""
         prepared = super().prepare(dialect, events)
         touched = sorted(
             {
@@ -141,11 +170,24 @@ class EnrolmentProjection(VersionedProjection):
                 if e.envelope.aggregate_type in ("enrolment_window", "tender")
             }
         )
-        if touched:
-            spans = self.programme_spans.statements(
-                dialect, touched, self.tender_programmes, self.participants
+        organisations = sorted(
+            {e.envelope.aggregate_id for e in events if e.envelope.aggregate_type == "organisation"}
+        )
+        if touched or organisations:
+            spans = self.programme_spans
+            before, after = self.programme_counts.statements(
+                dialect, organisations, spans.dirty, spans.spans, self.organisation_counted
             )
-            prepared.statements.extend(spans)
+            prepared.statements.extend(
+                spans.statements(
+                    dialect,
+                    touched,
+                    self.tender_programmes,
+                    self.participants,
+                    marks=before,
+                    then=after,
+                )
+            )
         return prepared
 
 
@@ -155,6 +197,20 @@ def tender_programme_rows(state: TenderState) -> Image:
         return {}
     tid = state.tender_id
     return {("tender_programmes", (tid,)): {"tender_id": tid, "programme_id": state.programme_id}}
+
+
+def organisation_counted_rows(state: OrganisationState) -> Image:
+    """A municipality while registered (as `organisations.organisation_rows` has it): its
+    province and the instant it stops being counted."""
+    if not state.registered or not state.code.upper().startswith("GM"):
+        return {}
+    return {
+        ("organisation_counted", (state.code,)): {
+            "code": state.code,
+            "province": state.province or UNKNOWN,
+            "counted_until": counted_until(state.successor_code, state.merged_on),
+        }
+    }
 
 
 def window_rows(state: EnrolmentWindowState) -> Image:

@@ -79,10 +79,18 @@ class ProgrammeSpans:
         )
 
     def statements(
-        self, dialect: Dialect, tenders: list[str], programmes: Table, participants: Table
+        self,
+        dialect: Dialect,
+        tenders: list[str],
+        programmes: Table,
+        participants: Table,
+        marks: list[Statement] | None = None,
+        then: list[Statement] | None = None,
     ) -> list[Statement]:
         """The spans of every pair of `tenders` recomputed from the versions known now
-        (run after the batch's versions are written)."""
+        (run after the batch's versions are written). `marks` mark more pairs dirty (their
+        spans are recomputed too); `then` runs after the recompute, while the dirty pairs
+        are still listed (the counts kept from the spans: `programme_counts`)."""
         quote = dialect.identifier_preparer.format_table
         m = "?" if dialect.paramstyle == "qmark" else "%s"
         spans, dirty, tp, pa = (
@@ -133,7 +141,9 @@ class ProgrammeSpans:
         once: list[tuple[object, ...]] = [()]
         return [
             Statement(mark, [(t,) for t in tenders]),
+            *(marks or []),
             Statement(forget, once),
             Statement(compute, once),
+            *(then or []),
             Statement(done, once),
         ]

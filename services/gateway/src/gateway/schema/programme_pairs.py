@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from gateway.projections import EnrolmentProjection
+from gateway.projections.programme_counts import ProgrammeCounts
 from gateway.readmodels import HORIZON_VALID, KNOWN_NOW, ReadModels
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
 SPANS_SINCE = 3  # the enrolment read model's first version with programme spans
+TOTALS_SINCE = 4  # ... and with the programme totals (flat14)
 
 
 def stored_spans(read: ReadModels) -> Any | None:
@@ -28,6 +30,39 @@ def stored_spans(read: ReadModels) -> Any | None:
     if enrolment.version < SPANS_SINCE:
         return None
     return enrolment.programme_spans.spans
+
+
+def stored_totals(read: ReadModels) -> ProgrammeCounts | None:
+    """The programme totals when they answer this request's horizon (a past day as known
+    now, an enrolment read model that keeps them), else None."""
+    if read.horizon is None or read.present or read.horizon[1] != KNOWN_NOW:
+        return None
+    enrolment = read.versions(EnrolmentProjection)
+    if enrolment.version < TOTALS_SINCE:
+        return None
+    return enrolment.programme_counts
+
+
+async def programme_province_counts(read: ReadModels) -> list[tuple[str, str, int]] | None:
+    """(programme, province, municipalities counted there taking part), ordered, rows of 0
+    left out, at this request's past day as known now from the stored totals
+    (`projections.programme_counts`): one seek per (programme, province), however long the
+    history. None when the totals do not answer this horizon (`programme_pairs` then)."""
+    counts = stored_totals(read)
+    if counts is None:
+        return None
+
+    def build() -> Any:
+        # In the keys' order (their primary key: no sort); rows of 0 are left out here, not
+        # in SQL, where the filter would seek each key's total a second time.
+        at = counts.at(bindparam(HORIZON_VALID)).subquery("totals")
+        return select(at.c.programme_id, at.c.province, at.c.n).order_by(
+            at.c.programme_id, at.c.province
+        )
+
+    statement = read.statement(("programme_totals", counts.totals, counts.keys), build)
+    rows = await read.rows(statement)
+    return [(r["programme_id"], r["province"], int(r["n"])) for r in rows if r["n"]]
 
 
 def programme_pairs(read: ReadModels) -> Any:

@@ -17,7 +17,7 @@ from gateway.schema.participation import (
     not_merged_away,
     refuse_a_past_breakdown,
 )
-from gateway.schema.programme_pairs import programme_pairs
+from gateway.schema.programme_pairs import programme_pairs, programme_province_counts
 
 MUNICIPALITY = "GM%"  # CBS codes: every municipality, whatever its registered kind
 
@@ -77,6 +77,16 @@ class Statistics:
     @strawberry.field
     async def participation_by_programme(self, info: Info) -> list[ParticipationRate]:
         read = info.context.read
+        total = await _municipalities(info)
+        stored = await programme_province_counts(read)
+        if stored is not None:  # a past day as known now: the stored totals (flat14)
+            per_programme: dict[str, int] = {}
+            for programme_id, _province, n in stored:
+                per_programme[programme_id] = per_programme.get(programme_id, 0) + n
+            return [
+                ParticipationRate(key=k, participating=n, municipalities=total)
+                for k, n in per_programme.items()
+            ]
         o = read.organisations.organisations
         # The municipalities counted are those of the denominator (registered, not merged
         # away by the horizon's day), as in `participation` and per province: a municipality
@@ -91,7 +101,6 @@ class Statistics:
             .group_by(pairs.c.programme_id)
             .order_by(pairs.c.programme_id)
         )
-        total = await _municipalities(info)
         return [
             ParticipationRate(key=r["programme_id"], participating=r["n"], municipalities=total)
             for r in rows
