@@ -242,7 +242,6 @@ STAGES = (  # (name, from, to): instants of one probe's write, in order
     ("received -> writer turn taken", "received", "turn"),
     ("  received -> in a runner thread", "received", "thread"),
     ("  thread -> prepared (batch lock, folds)", "thread", "prepared"),
-    ("    thread -> read and judged (live, fresh14: decode, hash, signature)", "thread", "judged"),
     ("    thread -> batch lock taken", "thread", "locked"),
     ("    batch lock -> prepared (folds; an aggregate's history loaded)", "locked", "prepared"),
     ("  prepared -> the process's writer turn", "prepared", "writer"),

@@ -38,9 +38,6 @@ CHAIN: tuple[tuple[str, str], ...] = (
     ("taken", "taken by its subscriber (the batch before applied)"),
     ("received", "batch decoded, handed to its runner"),
     ("thread", "in a runner thread"),
-    # From fresh14, live batches are read and judged (decode, hash, signature) in the runner's
-    # thread, after "thread": "received" is then the hand-over alone.
-    ("judged", "read and judged in the runner thread"),
     ("prepared", "folded (batch lock; a cold history)"),
     ("turn", "the SQLite writer turn taken"),
     ("committed", "applied and committed"),

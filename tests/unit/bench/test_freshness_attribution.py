@@ -58,15 +58,3 @@ def test_cold_timelines_counted_between_the_probes_first_and_last_instants() -> 
         (9.0, "contracts_v4", news(20, 2)),  # after the probes
     ]
     assert histories(heard, since=1.5, until=6.0) == {"contracts_v4": {"local": 7, "loaded": 0}}
-
-
-def test_a_live_batch_judged_in_the_runner_thread_is_its_own_step() -> None:
-    """fresh14: live events are read and judged (decode, hash, signature) in the runner's
-    thread; a projector that announces "judged" gets that step, and the steps still sum."""
-    probes = [probe(10.0 + i) for i in range(100)]
-    for p in probes:
-        for instants in p.per_model.values():
-            instants["judged"] = instants["thread"] + 0.0002  # type: ignore[index]
-    found = attribute(probes, 50)
-    assert found["steps ms"]["read and judged in the runner thread"] == 0.2
-    assert abs(sum(found["steps ms"].values()) - found["mean ms"]) < 0.2
