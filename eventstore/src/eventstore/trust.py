@@ -184,7 +184,6 @@ class Trust:
         default_factory=dict, repr=False
     )
     duplicates: Duplicates = field(default_factory=Duplicates, repr=False)
-    _judging: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def of(
@@ -212,16 +211,9 @@ class Trust:
         """The envelope of stored bytes and what is wrong with them regardless of where they
         are stored (undecodable, altered, a signature not over the hash): cached per bytes."""
         verdict = self._verdicts.get(data)
-        if verdict is not None:
-            return verdict
-        # The runners of a process judge a live event in their own threads, each reading the
-        # same bytes at about the same moment: one judges, the others wait for its verdict
-        # (not five decodes, hashes and verifies of one event).
-        with self._judging:
-            verdict = self._verdicts.get(data)
-            if verdict is None:
-                verdict = self._judge(data)
-                self._remember(data, verdict)
+        if verdict is None:
+            verdict = self._judge(data)
+            self._remember(data, verdict)
         return verdict
 
     def _remember(self, data: bytes, verdict: tuple[EventEnvelope | None, str | None]) -> None:
