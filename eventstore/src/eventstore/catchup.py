@@ -146,16 +146,21 @@ class CatchUpSubscriber(DurableSubscriber):
 
     async def _handle_live(self, msgs: list[Msg]) -> None:
         stream = self._context.stream
-        batch: list[Delivered] = [_delivered(m) for m in msgs]
+        trust = trust_of(self._nc)
+        events = [  # never raising: what may not be taken as fact comes marked (parked)
+            read_event(
+                trust,
+                m.subject,
+                stream,
+                stream_sequence(m),
+                m.data,
+                m.headers.get("traceparent") if m.headers else None,
+            )
+            for m in msgs
+        ]
         # A handler that fails re-arms the consumer from the owner's position (no nak
         # needed: the consumer is recreated right after what was committed).
-        delivered = getattr(self._handler, "delivered", None)
-        if delivered is not None:  # a runner reads and judges them in its own thread
-            await delivered(batch)
-        else:
-            trust = trust_of(self._nc)
-            # Never raising: what may not be taken as fact comes marked (parked).
-            await self._handler([read_event(trust, s, stream, q, d, t) for s, q, d, t in batch])
+        await self._handler(events)
         await msgs[-1].ack()  # cumulative (`AckPolicy.ALL`): the whole batch
 
     async def _catch_up(self) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import logging
@@ -56,14 +55,7 @@ from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
 from eventstore.subscription import delivery
 from eventstore.tasks import cancel_and_wait
-from eventstore.trust import (
-    Delivered,
-    Duplicates,
-    RefusedEvent,
-    duplicates_of,
-    read_event,
-    trust_of,
-)
+from eventstore.trust import Duplicates, RefusedEvent, duplicates_of
 
 if TYPE_CHECKING:
     from eventstore.projection_status import ProjectionStatus
@@ -787,56 +779,39 @@ class ProjectionRunner:
         """The last sequence of `stream` this runner has applied (its checkpoint)."""
         return self.positions.get(stream, 0)
 
-    def _make_handler(self, context: BoundedContext) -> _Handler:
-        return _Handler(self, context)
-
-    async def _handle(
-        self, context: BoundedContext, events: list[StoredEvent] | list[Delivered]
-    ) -> None:
-        """Apply a delivered batch: decoded events, or (live) messages as delivered, which
-        the runner's thread reads and judges (`eventstore.trust.read_event`) before applying:
-        off the event loop, whose every registry event was four runners' fetch, decode and
-        hand-over (fresh13)."""
-        # A span in the trace of the mutation whose events these are (none if untraced).
-        with projection_span(self.projection.key, context.stream, _traced(events)):
-            received = time.time()  # wall clock: the stages are compared across processes
-            done = 0
-            while done < len(events):
-                chunk = events[done : done + self._chunk]
-                behind = done + len(chunk) < len(events)  # more than one turn's worth
-                stages = {**(delivery.get() or {}), "received": received}
-                # A bulk catch-up read hands over more than `batch` events: on SQLite its
-                # transactions may be as long (the turn's time bounds them still); one
-                # transaction per 500 events cost ~10-15% of a direct build's CPU.
-                cap = max(self._batch, len(events))
-                applying = asyncio.ensure_future(
-                    asyncio.to_thread(
-                        self._apply_taking_turns, context.stream, chunk, behind, stages, cap
+    def _make_handler(self, context: BoundedContext):  # type: ignore[no-untyped-def]
+        async def handle(events: list[StoredEvent]) -> None:
+            # A span in the trace of the mutation whose events these are (none if untraced).
+            with projection_span(self.projection.key, context.stream, events):
+                received = time.time()  # wall clock: the stages are compared across processes
+                done = 0
+                while done < len(events):
+                    chunk = events[done : done + self._chunk]
+                    behind = done + len(chunk) < len(events)  # more than one turn's worth
+                    stages = {**(delivery.get() or {}), "received": received}
+                    # A bulk catch-up read hands over more than `batch` events: on SQLite its
+                    # transactions may be as long (the turn's time bounds them still); one
+                    # transaction per 500 events cost ~10-15% of a direct build's CPU.
+                    cap = max(self._batch, len(events))
+                    applying = asyncio.ensure_future(
+                        asyncio.to_thread(
+                            self._apply_taking_turns, context.stream, chunk, behind, stages, cap
+                        )
                     )
-                )
-                self._applying.add(applying)
-                applying.add_done_callback(self._applying.discard)
-                # A stop cancels the handler, not the thread: `stop` waits for it.
-                last = await asyncio.shield(applying)
-                done += len(chunk)
-                await self._advance({context.stream: last})
-                await self._announce(stages)  # committed: other processes may read it now
+                    self._applying.add(applying)
+                    applying.add_done_callback(self._applying.discard)
+                    # A stop cancels the handler, not the thread: `stop` waits for it.
+                    last = await asyncio.shield(applying)
+                    done += len(chunk)
+                    await self._advance({context.stream: last})
+                    await self._announce(stages)  # committed: other processes may read it now
 
-    def _read(self, stream: str, batch: list[StoredEvent] | list[Delivered]) -> list[StoredEvent]:
-        """The events of a batch; messages as delivered are read and judged here, as the
-        subscriber would have on the loop (what may not be taken as fact comes marked)."""
-        if not batch or isinstance(batch[0], StoredEvent):
-            return batch  # type: ignore[return-value]
-        trust = trust_of(getattr(self._source, "nc", None))
-        return [
-            read_event(trust, subject, stream, seq, data, traceparent)
-            for subject, seq, data, traceparent in batch
-        ]
+        return handle
 
     def _apply_taking_turns(
         self,
         stream: str,
-        batch: list[StoredEvent] | list[Delivered],
+        events: list[StoredEvent],
         catching_up: bool = False,
         stages: dict[str, float] | None = None,
         cap: int = 0,
@@ -849,9 +824,6 @@ class ProjectionRunner:
         read models' turns (`WriterTurn`)."""
         if stages is not None:
             stages["thread"] = time.time()  # a pool thread runs it
-        events = self._read(stream, batch)
-        if stages is not None and events is not batch:
-            stages["judged"] = time.time()  # read and judged in this thread
         turn = writer_turn(self._engine)
         yields = catching_up or not self.projection.awaited
         if turn is not None:
@@ -1138,31 +1110,3 @@ class ProjectionRunner:
             await self._advance(await asyncio.to_thread(self._stored_positions))
             return reached()
         return True
-
-
-class _Handler:
-    """A runner's handler of one stream's batches: decoded events (`Handler`), or, from the
-    live subscriber, messages as delivered (`delivered`), read and judged in the runner's
-    thread."""
-
-    def __init__(self, runner: ProjectionRunner, context: BoundedContext) -> None:
-        self._runner = runner
-        self._context = context
-
-    async def __call__(self, events: list[StoredEvent]) -> None:
-        await self._runner._handle(self._context, events)
-
-    async def delivered(self, batch: list[Delivered]) -> None:
-        await self._runner._handle(self._context, batch)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Trace:
-    traceparent: str | None
-
-
-def _traced(batch: list[StoredEvent] | list[Delivered]) -> Sequence[StoredEvent]:
-    """What `projection_span` reads of a batch (the traceparents), either form."""
-    if not batch or isinstance(batch[0], StoredEvent):
-        return batch  # type: ignore[return-value]
-    return [_Trace(d[3]) for d in batch]  # type: ignore[misc]
