@@ -140,10 +140,7 @@ class CatchUpSubscriber(DurableSubscriber):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker restart, reconnect, a gap: re-arm from the position
-                self.rearms += 1
-                name = type(exc).__name__
-                log.info("durable %s re-arming after %s: %s", self._durable, name, exc)
-                await asyncio.sleep(0.2)
+                await self._rearming(exc)
             finally:
                 await pull.close()
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts_schema.subjects import BoundedContext
-from eventstore.subscription import DeliveryGap, delivery
+from eventstore.subscription import DeliveryGap, delivery, in_order, nothing_between
 
 # A pull request lingers this long on the server (it ends sooner when used up); renewed
 # then. After IDLE seconds without a message the consumer is looked at (it exists; nothing
@@ -184,26 +185,11 @@ class LivePull:
             raise DeliveryGap(f"{pending} delivered messages never came")
 
     async def in_order(self, msgs: list[Msg]) -> tuple[list[Msg], DeliveryGap | None]:
-        """The part of a batch that continues right after the position, and the gap if any."""
-        expected = self._position() + 1
-        kept: list[Msg] = []
-        for m in msgs:
-            seq = stream_sequence(m)
-            if seq < expected:
-                continue  # a redelivery of something processed: acked with the next ack
-            if seq > expected and not await self._nothing_between(expected, seq):
-                return kept, DeliveryGap(f"expected sequence {expected}, got {seq}")
-            kept.append(m)
-            expected = seq + 1
-        return kept, None
-
-    async def _nothing_between(self, first: int, found: int) -> bool:
-        """True if the stream holds no message for our filter in [first, found)."""
-        try:
-            # Not a direct get: a follower may lag; the stream leader answers this one.
-            msg = await self._nc.jetstream().get_msg(
-                self._context.stream, seq=first, subject=self._filter, next=True
-            )
-        except NotFoundError:
-            return False
-        return msg.seq is not None and msg.seq >= found
+        """The part of a batch that continues right after the position, and the gap if any
+        (a redelivery of something processed is acknowledged with the next ack)."""
+        return await in_order(
+            msgs,
+            self._position() + 1,
+            stream_sequence,
+            functools.partial(nothing_between, self._nc, self._context.stream, self._filter),
+        )

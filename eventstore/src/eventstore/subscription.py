@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -121,10 +122,14 @@ class DurableSubscriber:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker restart, reconnect, stale subscription: re-arm
-                self.rearms += 1
-                name = type(exc).__name__
-                log.info("durable %s re-arming after %s: %s", self._durable, name, exc)
-                await asyncio.sleep(0.2)
+                await self._rearming(exc)
+
+    async def _rearming(self, exc: Exception) -> None:
+        """Count and say why the consumer is armed again, after a short pause."""
+        self.rearms += 1
+        name = type(exc).__name__
+        log.info("durable %s re-arming after %s: %s", self._durable, name, exc)
+        await asyncio.sleep(0.2)
 
     async def _consume(self, psub: JetStreamContext.PullSubscription) -> None:
         idle = 0
@@ -181,29 +186,53 @@ class DurableSubscriber:
     async def _in_order(self, msgs: list[Msg]) -> tuple[list[Msg], DeliveryGap | None]:
         """The part of a batch that continues right after the position, and the gap if any."""
         assert self._position is not None
-        expected = self._position() + 1
-        kept: list[Msg] = []
-        for m in msgs:
-            seq = m.metadata.sequence.stream
-            if seq < expected:
-                await m.ack()  # a redelivery of something already processed
-                continue
-            if seq > expected and not await self._nothing_between(expected, seq):
-                return kept, DeliveryGap(f"expected sequence {expected}, got {seq}")
-            kept.append(m)
-            expected = seq + 1
-        return kept, None
 
-    async def _nothing_between(self, first: int, found: int) -> bool:
-        """True if the stream holds no message for our filter in [first, found)."""
-        try:
-            # Not a direct get: a follower may lag; the stream leader answers this one.
-            msg = await self._nc.jetstream().get_msg(
-                self._context.stream, seq=first, subject=self._filter, next=True
-            )
-        except NotFoundError:
-            return False
-        return msg.seq is not None and msg.seq >= found
+        async def acked(m: Msg) -> None:
+            await m.ack()  # a redelivery of something already processed
+
+        return await in_order(
+            msgs,
+            self._position() + 1,
+            lambda m: m.metadata.sequence.stream,
+            functools.partial(nothing_between, self._nc, self._context.stream, self._filter),
+            acked,
+        )
+
+
+async def in_order(
+    msgs: list[Msg],
+    expected: int,
+    sequence: Callable[[Msg], int],
+    nothing_between: Callable[[int, int], Awaitable[bool]],
+    redelivered: Callable[[Msg], Awaitable[None]] | None = None,
+) -> tuple[list[Msg], DeliveryGap | None]:
+    """The part of a batch that continues right after `expected - 1` (the owner's position),
+    and the gap if any: earlier sequences are redeliveries of what was processed (handed to
+    `redelivered`), a later one is a gap unless the stream holds nothing matching between."""
+    kept: list[Msg] = []
+    for m in msgs:
+        seq = sequence(m)
+        if seq < expected:
+            if redelivered is not None:
+                await redelivered(m)
+            continue
+        if seq > expected and not await nothing_between(expected, seq):
+            return kept, DeliveryGap(f"expected sequence {expected}, got {seq}")
+        kept.append(m)
+        expected = seq + 1
+    return kept, None
+
+
+async def nothing_between(
+    nc: NATS, stream: str, subject_filter: str, first: int, found: int
+) -> bool:
+    """True if `stream` holds no message for `subject_filter` in [first, found)."""
+    try:
+        # Not a direct get: a follower may lag; the stream leader answers this one.
+        msg = await nc.jetstream().get_msg(stream, seq=first, subject=subject_filter, next=True)
+    except NotFoundError:
+        return False
+    return msg.seq is not None and msg.seq >= found
 
 
 _conforms: type[Subscription] = DurableSubscriber
