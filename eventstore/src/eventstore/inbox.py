@@ -17,9 +17,10 @@ socket's read callback, and the connection's reader parses what that read brough
 later. Under CPU contention (CI51: 50 racing writers' loads beside two busy loops) a loop turn
 took seconds and an append failed at 5 s whose reply had come in time; in a reproduction every
 one of the requests failed so had bytes waiting in the socket or asyncio's buffer as the
-timer fired, and every reply came within half a second after. So an expired request first asks
-the server for a PONG (`flushing.flushed`): the server sends it after everything it wrote to us
-before, so a reply not read by then was not sent in time, and only then fails.
+timer fired, and every reply came within half a second after. So an expired request first
+asks the server for a PONG (one PING, waited for at most `LATE_REPLY_GRACE`): the server sends
+it after everything it wrote to us before, so a reply not read by then was not sent in time,
+and only then fails.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import math
 from collections.abc import Callable
 
 import nats.errors
@@ -36,9 +36,8 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from eventstore.flushing import flushed
-
 NO_RESPONDERS = "503"
+LATE_REPLY_GRACE = 1  # seconds an expired request waits for the PONG behind its reply
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +73,9 @@ class Replies:
     future: a request is a publish with a reply subject and a future, no task, no `wait_for`.
     A request unanswered within its timeout fails with `nats.errors.TimeoutError`, once what
     the server sent before then has been read (see the module's docstring; a silent responder
-    fails after the timeout and one round trip); a reply saying no one listens (503) with
-    `nats.errors.NoRespondersError`, as `request` raises them."""
+    fails after the timeout and one PING's round trip, at most `LATE_REPLY_GRACE` s more); a
+    reply saying no one listens (503) with `nats.errors.NoRespondersError`, as `request`
+    raises them."""
 
     def __init__(self, nc: NATS) -> None:
         self._nc = nc
@@ -142,7 +142,10 @@ class Replies:
         before answering a PING (read first: one connection, one order)."""
         try:
             with contextlib.suppress(Exception):  # closed, or no PONG either: it failed
-                await flushed(self._nc, max(1, math.ceil(timeout)))
+                # One PING: the server's own write order is what is relied on (our queued
+                # commands overtaking it do not matter here), bounded by a short grace so a
+                # silent server fails the request at most LATE_REPLY_GRACE after its timeout.
+                await self._nc.flush(LATE_REPLY_GRACE)
         finally:  # cancelled too (the loop closing): the request never waits for good
             waiting = self._waiting.pop(token, None)
             if waiting is not None and not waiting[0].done():

@@ -5,6 +5,7 @@ the thresholds as it found them, also when the run fails (import14)."""
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,5 +56,34 @@ def test_the_thresholds_are_restored_when_the_run_fails(default_thresholds: None
 
     with pytest.raises(ConnectionError):
         run()
+    assert inside == [SERVING_THRESHOLDS]
+    assert gc.get_threshold() == DEFAULT
+
+
+def test_overlapping_imports_restore_the_thresholds(default_thresholds: None) -> None:
+    """Two runs in one process (two threads importing), the first leaving first: the
+    thresholds afterwards are the ones found before either (review17 #5: the second saved the
+    first's serving thresholds as its "before" and left them set for good)."""
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    inside: list[tuple[int, int, int]] = []
+
+    def first() -> None:
+        with collector_for_import():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with collector_for_import():
+            second_in.set()
+            first_out.wait(5)
+            inside.append(gc.get_threshold())  # the first has left: still the serving ones
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
     assert inside == [SERVING_THRESHOLDS]
     assert gc.get_threshold() == DEFAULT

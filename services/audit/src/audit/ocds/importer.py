@@ -18,6 +18,7 @@ import contextlib
 import gc
 import itertools
 import json
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -125,13 +126,28 @@ def collector_for_import() -> Iterator[None]:
     process holds with its event loop stopped while the registry waited for the next group:
     0.18-0.22 ms of importer CPU per event against 0.13-0.18 with these thresholds (import14,
     `python -m bench.import_timeline --collector`). Only the thresholds: nothing is frozen
-    (the CLI also runs inside test processes, which must collect what they build)."""
-    before = gc.get_threshold()
-    gc.set_threshold(*SERVING_THRESHOLDS)
+    (the CLI also runs inside test processes, which must collect what they build).
+
+    Runs that overlap in one process (two threads importing) share one setting: the first in
+    saves the thresholds, the last out restores them (a saved value per run would let the one
+    leaving last restore the serving thresholds for good: review17 #5)."""
+    with _collector_lock:
+        if _collector_users[0] == 0:
+            _collector_before[:] = [gc.get_threshold()]
+            gc.set_threshold(*SERVING_THRESHOLDS)
+        _collector_users[0] += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _collector_lock:
+            _collector_users[0] -= 1
+            if _collector_users[0] == 0:
+                gc.set_threshold(*_collector_before.pop())
+
+
+_collector_lock = threading.Lock()
+_collector_users = [0]  # import runs inside `collector_for_import` now, in this process
+_collector_before: list[tuple[int, ...]] = []  # the thresholds the first of them found
 
 
 # A valid release with only what the schema requires.
