@@ -34,8 +34,8 @@ from contracts_schema.subjects import BoundedContext
 from eventstore.collector import relaxed_for_catch_up
 from eventstore.live_pull import LivePull, stream_sequence
 from eventstore.records import StoredEvent
-from eventstore.subscription import DurableSubscriber, Handler
-from eventstore.trust import Delivered, Trust, read_event, read_range, trust_of
+from eventstore.subscription import DurableSubscriber, Handler, read_batch
+from eventstore.trust import Delivered, Trust, read_range, trust_of
 
 log = logging.getLogger(__name__)
 
@@ -145,19 +145,7 @@ class CatchUpSubscriber(DurableSubscriber):
                 await pull.close()
 
     async def _handle_live(self, msgs: list[Msg]) -> None:
-        stream = self._context.stream
-        trust = trust_of(self._nc)
-        events = [  # never raising: what may not be taken as fact comes marked (parked)
-            read_event(
-                trust,
-                m.subject,
-                stream,
-                stream_sequence(m),
-                m.data,
-                m.headers.get("traceparent") if m.headers else None,
-            )
-            for m in msgs
-        ]
+        events = read_batch(self._nc, self._context, msgs, stream_sequence)
         # A handler that fails re-arms the consumer from the owner's position (no nak
         # needed: the consumer is recreated right after what was committed).
         await self._handler(events)

@@ -53,6 +53,30 @@ class DeliveryGap(Exception):
     """The consumer skipped stream sequences that exist: recreate it from the position."""
 
 
+def read_batch(
+    nc: NATS, context: BoundedContext, msgs: list[Msg], sequence_of: Callable[[Msg], int]
+) -> list[StoredEvent]:
+    """A delivered batch as stored events, each judged by the connection's trust; never
+    raising: what may not be taken as fact comes marked (parked)."""
+    stream = context.stream
+    trust = trust_of(nc)
+    return [
+        read_event(
+            trust,
+            m.subject,
+            stream,
+            sequence_of(m),
+            m.data,
+            m.headers.get("traceparent") if m.headers else None,
+        )
+        for m in msgs
+    ]
+
+
+def _metadata_sequence(msg: Msg) -> int:
+    return msg.metadata.sequence.stream
+
+
 class DurableSubscriber:
     def __init__(
         self,
@@ -159,19 +183,7 @@ class DurableSubscriber:
                 raise gap
 
     async def _handle(self, msgs: list[Msg]) -> None:
-        stream = self._context.stream
-        trust = trust_of(self._nc)
-        events = [  # never raising: what may not be taken as fact comes marked (parked)
-            read_event(
-                trust,
-                m.subject,
-                stream,
-                m.metadata.sequence.stream,
-                m.data,
-                m.headers.get("traceparent") if m.headers else None,
-            )
-            for m in msgs
-        ]
+        events = read_batch(self._nc, self._context, msgs, _metadata_sequence)
         try:
             await self._handler(events)
         except Exception:
