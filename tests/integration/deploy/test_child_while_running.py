@@ -23,3 +23,35 @@ async def test_a_child_that_exits_first_fails_the_start_even_if_the_work_hides_i
 
     with pytest.raises(ChildFailed, match="the unknown process exited with code 2 at start"):
         await child.while_running(stubborn())
+
+
+async def test_a_readiness_wait_whose_cancel_is_swallowed_still_ends() -> None:
+    """SIGTERM during `make run`'s start cancels the wait for a child's readiness. On Python
+    3.11 `wait_for` swallows a cancel that lands as the check it awaits completes (CPython
+    gh-86296): the readiness loop then asked on until its deadline (120 s), after the run had
+    been stopped, and its ChildFailed surfaced as a traceback at shutdown (CI54). Here every
+    check ends in the same loop turn as a cancel of the readiness loop, so each cancel is
+    swallowed by `wait_for`; the loop must still end, cancelled, long before its deadline."""
+    # A process that stays up (the bootstrap's own commands need a broker): a plain sleep.
+    child = Child("sleeper", await asyncio.create_subprocess_exec("sleep", "30"))
+    asked = 0
+
+    async def check() -> bool:
+        nonlocal asked
+        asked += 1
+        loop = asyncio.get_running_loop()
+        for task in asyncio.all_tasks():
+            if task.get_coro().__qualname__.endswith("answered"):  # type: ignore[union-attr]
+                loop.call_soon(task.cancel)  # runs before this check's result is handed over
+        return False
+
+    waiting = asyncio.create_task(child.ready(check, timeout=20))
+    try:
+        done, _ = await asyncio.wait({waiting}, timeout=5)
+        assert waiting in done, f"still asking for readiness after its cancel ({asked} asks)"
+        assert waiting.cancelled(), waiting.exception()
+    finally:
+        if not waiting.done():
+            waiting.cancel()
+            await asyncio.wait({waiting}, timeout=25)
+        await child.stop()

@@ -100,6 +100,9 @@ class Child:
         try:
             finished, _ = await asyncio.wait([done, exited], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # Told to stop at once, before any await here: a second cancellation of this wait
+            # (SIGTERM during start) would otherwise end the cleanup with `work` left running.
+            done.cancel()
             await cancel_and_wait(exited)
             if not done.done():
                 await cancel_and_wait(done)
@@ -120,10 +123,15 @@ class Child:
         deadline = loop.time() + timeout
 
         async def answered() -> None:
+            me = asyncio.current_task()
             while True:
                 with contextlib.suppress(Exception):  # not yet answering: ask again
                     if await asyncio.wait_for(check(), max(0.1, deadline - loop.time())):
                         return
+                if me is not None and me.cancelling():
+                    # A cancel `wait_for` swallowed (3.11, see eventstore.tasks): without this
+                    # the loop asked on until its deadline, after the run had been stopped.
+                    raise asyncio.CancelledError
                 if loop.time() > deadline:
                     raise ChildFailed(f"the {self.name} process was not ready in {timeout:g}s")
                 await asyncio.sleep(0.05)
