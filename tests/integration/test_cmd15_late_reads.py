@@ -144,12 +144,13 @@ async def _until_sent(proxy: HeldProxy, part: bytes) -> None:
     raise AssertionError(f"{part!r} was never sent")
 
 
-def _held_past_timer(proxy: HeldProxy, answer: bytes) -> None:
-    """One long loop turn: the answer reaches the client's socket and the timer falls due
-    before the loop reads anything."""
+def _held_past_timer(proxy: HeldProxy, answer: bytes, started: float) -> None:
+    """One long loop turn: the answer reaches the client's socket and the timer (armed at
+    `started` or after) falls due before the loop reads anything. Held no longer than that:
+    a timer that fell due early waits for its PONG at most LATE_REPLY_GRACE, by the clock."""
     proxy.wait_held(answer)
     proxy.let_go()
-    time.sleep(TIMEOUT + 0.3)
+    time.sleep(max(0.0, started + TIMEOUT + 0.1 - time.monotonic()))
 
 
 async def _history(nc: NATS) -> EventStore:
@@ -167,9 +168,10 @@ async def test_a_history_that_came_in_time_is_read_though_the_timer_fell_due_fir
     store = await _history(proxied)
     monkeypatch.setattr(store_module, "PUBLISH_TIMEOUT", TIMEOUT)
     proxy.hold()
+    started = time.monotonic()
     loading = asyncio.ensure_future(store.load(CTX, "ledger", "late"))
     await _until_sent(proxy, b"DIRECT.GET")
-    _held_past_timer(proxy, b"NATS/1.0 204")  # the batch's end marker
+    _held_past_timer(proxy, b"NATS/1.0 204", started)  # the batch's end marker
 
     history = await loading
     assert [e.envelope.payload["amount"] for e in history.events] == [7]
@@ -191,9 +193,10 @@ async def test_a_lookup_answered_in_time_is_read_though_the_timer_fell_due_first
     record = await KeyValueProcessedCommands.open(proxied, CTX)
     await record.put("cmd-late", b"recorded-reply")
     proxy.hold()
+    started = time.monotonic()
     found = record.lookup("cmd-late", TIMEOUT)
     await _until_sent(proxy, b"DIRECT.GET")
-    _held_past_timer(proxy, b"recorded-reply")
+    _held_past_timer(proxy, b"recorded-reply", started)
 
     assert await found == b"recorded-reply"
 
@@ -211,9 +214,10 @@ async def test_a_record_write_acknowledged_in_time_is_not_failed_by_its_timer(
     record = await KeyValueProcessedCommands.open(proxied, CTX)
     await record.put("warm", b"x")  # the bucket's stream answers from here on
     proxy.hold()
+    started = time.monotonic()
     written = await record.send("cmd-acked", b"reply", TIMEOUT)
     await _until_sent(proxy, b"cmd-acked")
-    _held_past_timer(proxy, b'"seq"')  # the stream's acknowledgement
+    _held_past_timer(proxy, b'"seq"', started)  # the stream's acknowledgement
 
     await written
     assert record.settled == 1
