@@ -20,7 +20,9 @@ one of the requests failed so had bytes waiting in the socket or asyncio's buffe
 timer fired, and every reply came within half a second after. So an expired request first
 asks the server for a PONG (one PING, waited for at most `LATE_REPLY_GRACE`): the server sends
 it after everything it wrote to us before, so a reply not read by then was not sent in time,
-and only then fails.
+and only then fails. The other timers of the kind (a history's read in the event store, the
+processed-command record's lookups and writes) decide the same way: `caught_up`,
+`after_caught_up`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,34 @@ NO_RESPONDERS = "503"
 LATE_REPLY_GRACE = 1  # seconds an expired request waits for the PONG behind its reply
 
 log = logging.getLogger(__name__)
+
+# Held: the loop keeps only weak references to tasks (`after_caught_up`).
+_catching_up: set[asyncio.Task[None]] = set()
+
+
+async def caught_up(nc: NATS) -> None:
+    """Until what the server sent this connection before now has been read: one PING, its
+    PONG waited for at most `LATE_REPLY_GRACE` s (the server's own write order is what is
+    relied on; our queued commands overtaking it do not matter here). A connection closed,
+    or no PONG either: returns all the same, and the caller decides on what it has."""
+    with contextlib.suppress(Exception):
+        await nc.flush(LATE_REPLY_GRACE)
+
+
+def after_caught_up(nc: NATS, then: Callable[[], None]) -> None:
+    """`then()` once `caught_up`: for a timer that fell due, deciding that nothing came only
+    after what came has been read. Called when cancelled too (the loop closing), so whatever
+    waits on its decision never waits for good."""
+    task = asyncio.ensure_future(_then(nc, then))
+    _catching_up.add(task)
+    task.add_done_callback(_catching_up.discard)
+
+
+async def _then(nc: NATS, then: Callable[[], None]) -> None:
+    try:
+        await caught_up(nc)
+    finally:
+        then()
 
 
 class Sink:
@@ -83,7 +113,6 @@ class Replies:
         self._subscribing: asyncio.Future[Subscription] | None = None
         self._waiting: dict[str, tuple[asyncio.Future[Msg], asyncio.TimerHandle]] = {}
         self._numbers = itertools.count(1)
-        self._expiring: set[asyncio.Task[None]] = set()  # held: the loop keeps weak references
 
     async def request(
         self,
@@ -108,7 +137,7 @@ class Replies:
         loop = asyncio.get_running_loop()
         token = str(next(self._numbers))
         answer: asyncio.Future[Msg] = loop.create_future()
-        self._waiting[token] = (answer, loop.call_later(timeout, self._expired, token, timeout))
+        self._waiting[token] = (answer, loop.call_later(timeout, self._expired, token))
         try:
             await self._nc.publish(subject, payload, reply=self._prefix + token, headers=headers)
             msg = await answer
@@ -129,24 +158,14 @@ class Replies:
         if not answer.done():
             answer.set_result(msg)
 
-    def _expired(self, token: str, timeout: float) -> None:
+    def _expired(self, token: str) -> None:
         waiting = self._waiting.get(token)
-        if waiting is None or waiting[0].done():
-            return
-        task = asyncio.ensure_future(self._fail_unless_read(token, timeout))
-        self._expiring.add(task)
-        task.add_done_callback(self._expiring.discard)
+        if waiting is not None and not waiting[0].done():
+            # It fails unless its reply is among what the server sent before a PONG (read
+            # first: one connection, one order).
+            after_caught_up(self._nc, lambda: self._give_up(token))
 
-    async def _fail_unless_read(self, token: str, timeout: float) -> None:
-        """The request's timer fired: it fails unless its reply is among what the server sent
-        before answering a PING (read first: one connection, one order)."""
-        try:
-            with contextlib.suppress(Exception):  # closed, or no PONG either: it failed
-                # One PING: the server's own write order is what is relied on (our queued
-                # commands overtaking it do not matter here), bounded by a short grace so a
-                # silent server fails the request at most LATE_REPLY_GRACE after its timeout.
-                await self._nc.flush(LATE_REPLY_GRACE)
-        finally:  # cancelled too (the loop closing): the request never waits for good
-            waiting = self._waiting.pop(token, None)
-            if waiting is not None and not waiting[0].done():
-                waiting[0].set_exception(nats.errors.TimeoutError())
+    def _give_up(self, token: str) -> None:
+        waiting = self._waiting.pop(token, None)
+        if waiting is not None and not waiting[0].done():
+            waiting[0].set_exception(nats.errors.TimeoutError())

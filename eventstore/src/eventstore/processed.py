@@ -37,7 +37,7 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
-from eventstore.inbox import subscribe_sink
+from eventstore.inbox import after_caught_up, subscribe_sink
 from eventstore.last_messages import last_messages
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort, ProcessedCommands
@@ -504,6 +504,12 @@ class DirectLookups:
         batch.expiry.cancel()
 
     def _expired(self, token: str) -> None:
+        if token in self._batches:
+            # Failed only if its answers are not among what the server sent before a PONG
+            # (a starved loop lets the timer fall due with them here, unread: `inbox`).
+            after_caught_up(self._nc, lambda: self._give_up(token))
+
+    def _give_up(self, token: str) -> None:
         batch = self._batches.pop(token, None)
         if batch is not None:
             for waiting in batch.wanted.values():
@@ -632,6 +638,12 @@ class RecordWrites:
             written.set_result(None)
 
     def _expired(self, token: str) -> None:
+        if token in self._unacknowledged:
+            # Failed only if its acknowledgement is not among what the server sent before a
+            # PONG (as a lookup: `DirectLookups._expired`).
+            after_caught_up(self._nc, lambda: self._give_up(token))
+
+    def _give_up(self, token: str) -> None:
         waiting = self._unacknowledged.pop(token, None)
         if waiting is not None:
             self._settled += 1

@@ -33,7 +33,7 @@ from eventstore.errors import (
     StreamNotFound,
 )
 from eventstore.group_append import GroupedEvent, publish_group
-from eventstore.inbox import Replies
+from eventstore.inbox import Replies, caught_up, subscribe_sink
 from eventstore.ports import EventStorePort, GroupAppender, Sealer
 from eventstore.records import (
     AggregateHistory,
@@ -193,15 +193,16 @@ class EventStore:
         """One batch from `seq` on, how many matching events remain after it, and the
         failure (an undecodable event, a status) that ended it early, if any.
 
-        The messages are taken by a callback as they arrive (one task for the batch, not
-        two tasks per message as `next_msg` makes); the read fails when no message comes for
-        PUBLISH_TIMEOUT seconds."""
+        The messages are taken as the connection reads them (`inbox.Sink`: no task, no
+        queue); the read fails when no message comes for PUBLISH_TIMEOUT seconds and none is
+        among what the server sent before a PONG asked then (a starved loop can let the
+        timer fall due with the messages already here, unread: `eventstore.inbox`)."""
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[int] = loop.create_future()  # the pending count at the end
         events: list[StoredEvent] = []
         failures: list[Exception] = []
 
-        async def on_message(msg: Msg) -> None:
+        def on_message(msg: Msg) -> None:
             if ended.done():
                 return
             headers = msg.headers or {}
@@ -226,7 +227,7 @@ class EventStore:
                 ended.set_result(0)
 
         inbox = self._nc.new_inbox()
-        sub = await self._nc.subscribe(inbox, cb=on_message)
+        sub = await subscribe_sink(self._nc, inbox, on_message)
         try:
             request = {"seq": seq, "next_by_subj": subject_filter, "batch": DIRECT_GET_BATCH}
             await self._nc.publish(
@@ -234,8 +235,11 @@ class EventStore:
             )
             seen = -1
             while not ended.done():
-                if len(events) == seen:
-                    raise nats.errors.TimeoutError  # as `next_msg` did: nothing came
+                if len(events) == seen:  # nothing came by the clock: read what did, then say
+                    await caught_up(self._nc)
+                    if len(events) == seen and not ended.done():
+                        raise nats.errors.TimeoutError  # as `next_msg` did: nothing came
+                    continue
                 seen = len(events)
                 await asyncio.wait([ended], timeout=PUBLISH_TIMEOUT)
             return events, ended.result(), failures[0] if failures else None
