@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -38,8 +39,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, Table, event, func
 
+from eventstore import shared_read
 from eventstore.projection import Projection, RunnerFactory, bookkeeping, checkpoints, parked
 from eventstore.rebuild_indexes import drop, ensure, read_indexes
+from eventstore.shared_read import PipeEnd, Sharing
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.trust import Trust, install
@@ -95,6 +98,9 @@ class GroupJob:
     # Set for a login that may not create consumers: each read model rebuilt by direct gets
     # (`DirectRebuild`), one after the other, instead of by the runners' subscribers.
     direct: DirectRebuild | None = None
+    # This group's part in reading the streams it shares with the others once
+    # (`eventstore.shared_read`): set by `build_groups`.
+    share: PipeEnd | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ class GroupBuilt:
     parked: int
     cpu_s: float  # the group's process, from its job's start (imports before it left out)
     wall_s: float
+    shared: str = ""  # what it took from (or handed to) the other groups, for the bench
 
 
 def scratch_engine(url: str) -> Engine:
@@ -142,11 +149,11 @@ def build_group(job: GroupJob) -> GroupBuilt:
     after = os.times()
     cpu = (after.user - times.user) + (after.system - times.system)
     return GroupBuilt(
-        job.url, built[0], built[1], built[2], round(cpu, 3), time.perf_counter() - wall
+        job.url, built[0], built[1], built[2], round(cpu, 3), time.perf_counter() - wall, built[3]
     )
 
 
-async def _build(job: GroupJob) -> tuple[tuple[str, ...], dict[str, dict[str, int]], int]:
+async def _build(job: GroupJob) -> tuple[tuple[str, ...], dict[str, dict[str, int]], int, str]:
     import nats
 
     options: dict[str, Any] = {"connect_timeout": 5, "max_reconnect_attempts": 3}
@@ -154,10 +161,13 @@ async def _build(job: GroupJob) -> tuple[tuple[str, ...], dict[str, dict[str, in
         options.update(user=job.connect.user, password=job.connect.password)
     nc = await nats.connect(list(job.connect.servers), **options)
     engine = scratch_engine(job.url)
+    shared: Sharing | None = None
     try:
         install(job.trust.trust(), nc)
         if job.direct is not None:
-            return await _build_by_direct_gets(job, nc, engine)
+            return (*await _build_by_direct_gets(job, nc, engine), "")
+        if job.share is not None:
+            shared = shared_read.install(nc, job.share)
         runners = [job.runners(nc, engine, make(), batch=job.batch) for make in job.makers]
         for runner in runners:
             runner.build_read_indexes = job.read_indexes
@@ -175,8 +185,11 @@ async def _build(job: GroupJob) -> tuple[tuple[str, ...], dict[str, dict[str, in
                 await runner.stop()
         keys = tuple(r.projection.key for r in runners)
         positions = {r.projection.key: dict(r.positions) for r in runners}
-        return keys, positions, sum(r.parked_count for r in runners)
+        note = shared.note() if shared is not None else ""
+        return keys, positions, sum(r.parked_count for r in runners), note
     finally:
+        if shared is not None:
+            await asyncio.to_thread(shared.close)
         engine.dispose()
         await nc.close()
 
@@ -244,25 +257,56 @@ def _start_group_process() -> None:
     _die_with_parent()
 
 
-async def build_groups(jobs: Sequence[GroupJob]) -> list[GroupBuilt]:
+async def build_groups(jobs: Sequence[GroupJob], *, share: bool = True) -> list[GroupBuilt]:
     """Every job in a process of its own, at once. Forked, not spawned: a spawned
     interpreter imports the read models' code again (~1-2.5 s of CPU each, a rebuild of
     20,000 events' worth of wall on a quiet machine); a forked child has it already. The
     child uses nothing of this process's event loop, threads or connections: it starts its
-    own loop, connection and engine (`build_group`)."""
+    own loop, connection and engine (`build_group`).
+
+    With `share`, the streams several groups read are read and checked once: each range by
+    one of the groups in turn, which hands it to the others (`eventstore.shared_read`)."""
+    jobs, made = _sharing(jobs) if share else (list(jobs), [])
     context = multiprocessing.get_context("fork")
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(
-        max_workers=len(jobs), mp_context=context, initializer=_start_group_process
-    ) as pool:
-        return list(
-            await asyncio.gather(*(loop.run_in_executor(pool, build_group, j) for j in jobs))
-        )
+    try:
+        with ProcessPoolExecutor(
+            max_workers=len(jobs), mp_context=context, initializer=_start_group_process
+        ) as pool:
+            # A fork pool starts all its processes at the first submit: they hold the
+            # pipes now, and this process's copies go (a pipe ends with its group).
+            running = [loop.run_in_executor(pool, build_group, j) for j in jobs]
+            _close(made)
+            return list(await asyncio.gather(*running))
+    finally:
+        _close(made)
+
+
+def _sharing(jobs: Sequence[GroupJob]) -> tuple[list[GroupJob], list[int]]:
+    """The jobs with their `share` set: each stream more than one job reads is read and
+    checked in turns, each range by one of them (`eventstore.shared_read`). Not for jobs
+    that read by direct gets."""
+    if len(jobs) < 2 or any(j.direct is not None for j in jobs):
+        return list(jobs), []
+    keys = [shared_read.keys_of(c for m in j.makers for c in m().contexts) for j in jobs]
+    ends, made = shared_read.pipes(keys)
+    return [dataclasses.replace(j, share=end) for j, end in zip(jobs, ends, strict=True)], made
+
+
+def _close(fds: list[int]) -> None:
+    while fds:
+        with contextlib.suppress(OSError):
+            os.close(fds.pop())
 
 
 def partition(makers: Sequence[ProjectionMaker], groups: int) -> list[list[ProjectionMaker]]:
-    """The read models in at most `groups` groups of about equal `Projection.rebuild_cost`:
-    the costliest first, each into the group of least cost so far (none left empty)."""
+    """The read models in at most `groups` groups of about equal `Projection.rebuild_cost`
+    (none left empty). The streams' read and check is dealt out evenly among the groups
+    that read them (`build_groups(share=True)`), so the applies alone tell the groups apart.
+    Two groups: of every split the one whose costlier group costs least (a handful of read
+    models); more: the costliest first, each into the group of least cost so far."""
+    if groups == 2 and 2 <= len(makers) <= 16:
+        return _best_pair(makers)
     costed = sorted(makers, key=lambda m: -m().rebuild_cost)
     parts: list[list[ProjectionMaker]] = [[] for _ in range(min(groups, len(costed)))]
     totals = [0] * len(parts)
@@ -271,6 +315,22 @@ def partition(makers: Sequence[ProjectionMaker], groups: int) -> list[list[Proje
         parts[i].append(make)
         totals[i] += make().rebuild_cost
     return parts
+
+
+def _best_pair(makers: Sequence[ProjectionMaker]) -> list[list[ProjectionMaker]]:
+    costs = [make().rebuild_cost for make in makers]
+    best: tuple[int, list[int]] | None = None
+    for mask in range(1, 2 ** (len(makers) - 1)):  # the last read model always in group 0
+        one = [i for i in range(len(makers)) if mask >> i & 1]
+        worst = max(sum(costs[i] for i in one), sum(costs) - sum(costs[i] for i in one))
+        if best is None or worst < best[0]:
+            best = (worst, one)
+    assert best is not None
+    chosen = set(best[1])
+    return [
+        [m for i, m in enumerate(makers) if i not in chosen],
+        [m for i, m in enumerate(makers) if i in chosen],
+    ]
 
 
 def tables_of(makers: Sequence[ProjectionMaker]) -> MetaData:
