@@ -19,28 +19,34 @@ The verdicts are per stored bytes and stream position (what `read_range` decides
 group keeps its own per-reader `Duplicates` (its runners judge duplicates as ever). The
 taking group decodes the very bytes the owner judged, with the same model (`EventEnvelope`).
 
-What is never relied on: that the owner sends everything. A tap reads and judges a range
-itself (as without sharing) when the range does not come: its owner stopped reading that
-stream, ended or died (end of the pipe), the range came shorter than the runner's head asks
-for, it was taken once already (a lagging runner asks for an evicted range again), `HELD`
-ranges wait unread, or `WAIT` seconds passed without it. A group never waits for another
-beyond the pipe's and `HELD`'s room (a group gone closes its ends). While a tap waits for a
-range of another group it reads its own next range: the groups read side by side.
+What is never relied on: that the other group sends, reads or lives (review17 #1-#3). A tap
+reads and judges a range itself (as without sharing) when the range does not come: its owner
+stopped reading that stream, ended or died (end of the pipe), said it skipped it (its
+outbox to this group was full), the range came shorter than the runner's head asks for, it
+was taken once already (a lagging runner asks for an evicted range again), this group's
+room for that stream was full when it came, or `WAIT` seconds passed without it (from then
+on that owner's ranges of that stream are all read here: a slow peer is not waited for
+twice). Nothing here blocks on the other process: the pipes are non-blocking and served by
+the event loop (`loop.add_reader`/`add_writer`), a write that does not fit waits in an
+outbox of at most `OUTBOX` ranges (beyond it the range is skipped, and a small notice says
+so), and the reading side always drains its pipe (a range it has no room for is dropped and
+read here when needed). A group's process owns its two descriptors per peer from its start
+(`Pipes.adopt`, run first in the group's fresh process, before anything else opens a
+descriptor) and closes them when its job ends, whichever way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import pickle
-import threading
+import struct
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -54,13 +60,18 @@ from eventstore.trust import UNDECODABLE, Delivered, _placeholder, trust_of
 
 log = logging.getLogger(__name__)
 
-HELD = 12  # ranges received and not yet taken, at most (~3 MB each at 2,000 events)
+HELD = 12  # ranges of one stream received and not yet taken, at most (~3 MB each)
+OUTBOX = 4  # ranges waiting to be written to one group, at most (beyond: skipped)
 WAIT = STALLED * 6  # seconds a tap waits for another group's range before reading it itself
+PIPE_SIZE = 1 << 20  # asked of the kernel (Linux's unprivileged maximum): fewer wake-ups
+READ_CHUNK = 1 << 20
 
 Key = tuple[str, str]  # stream, subject filter (a tap's key in `eventstore.catchup`)
-# key, range index, the range's messages as stored, and the owner's verdict on each
-Judged = tuple[Key, int, list[Delivered], list[str | None]]
-_END = "end"  # (key, _END): the sending group reads that stream no more
+# What goes through a pipe (pickled, after an 8-byte length):
+# ("range", key, index, the range's messages as stored, the owner's verdict on each)
+# ("skip", key, index): not sent (the sender's outbox was full): read it yourself
+# ("end", key, group): the sending group reads that stream no more
+_FRAME = struct.Struct("!Q")
 
 
 def keys_of(contexts: Iterable[BoundedContext]) -> set[Key]:
@@ -72,8 +83,8 @@ def keys_of(contexts: Iterable[BoundedContext]) -> set[Key]:
 class PipeEnd:
     """A group's part of the sharing: which group reads which range of each shared stream,
     the descriptors it keeps (its write ends to the groups it shares with, its read ends
-    from them) and every other pipe descriptor it inherited (closed at once, so that a pipe
-    ends when its one writer or reader does)."""
+    from them) and every other pipe descriptor it inherited (closed first thing in its own
+    fresh process, so that a pipe ends when its one writer or reader does)."""
 
     me: int
     readers: Mapping[Key, tuple[int, ...]]  # a shared stream's groups (this one among them)
@@ -94,9 +105,13 @@ def pipes(keys: Sequence[set[Key]]) -> tuple[list[PipeEnd | None], list[int]]:
     jobs = range(len(keys))
     shared = {k for ks in keys for k in ks if sum(k in other for other in keys) > 1}
     readers = {k: tuple(j for j in jobs if k in keys[j]) for k in shared}
-    made = {
-        (i, j): os.pipe() for i in jobs for j in jobs if i != j and keys[i] & keys[j] & shared
-    }  # (from, to) -> (read, write)
+    made: dict[tuple[int, int], tuple[int, int]] = {}  # (from, to) -> (read, write)
+    for i in jobs:
+        for j in jobs:
+            if i != j and keys[i] & keys[j] & shared:
+                made[i, j] = os.pipe()
+                with contextlib.suppress(OSError, AttributeError):  # a hint only
+                    fcntl_setpipe_sz(made[i, j][1], PIPE_SIZE)
     every = [fd for pair in made.values() for fd in pair]
     ends: list[PipeEnd | None] = []
     for me in jobs:
@@ -111,15 +126,51 @@ def pipes(keys: Sequence[set[Key]]) -> tuple[list[PipeEnd | None], list[int]]:
     return ends, every
 
 
-def install(nc: NATS, end: PipeEnd) -> Sharing:
+def fcntl_setpipe_sz(fd: int, size: int) -> None:
+    import fcntl
+
+    fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+
+
+@dataclass
+class Pipes:
+    """A group's own pipe descriptors, owned from its process's start to its job's end."""
+
+    end: PipeEnd
+    open: set[int] = field(default_factory=set)
+
+    @classmethod
+    def adopt(cls, end: PipeEnd) -> Pipes:
+        """First thing in the group's fresh process (a process per group, forked for this
+        job alone: the inherited numbers are still the parent's pipes, nothing here has
+        opened a descriptor yet): every other group's descriptors closed, its own made
+        non-blocking and owned (`close` at the job's end, in every path)."""
+        for fd in end.close:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        pipes = cls(end, {*end.writes.values(), *end.reads.values()})
+        for fd in pipes.open:
+            os.set_blocking(fd, False)
+        return pipes
+
+    def release(self, fd: int) -> None:
+        if fd in self.open:
+            self.open.discard(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def close(self) -> None:
+        for fd in list(self.open):
+            self.release(fd)
+
+
+def install(nc: NATS, pipes: Pipes) -> Sharing:
     """In a group's process, before its runners start: its taps of the shared streams."""
-    for fd in end.close:
-        with contextlib.suppress(OSError):
-            os.close(fd)
+    end = pipes.end
     sharing = Sharing(
         end,
-        Sender({to: Connection(fd, readable=False) for to, fd in end.writes.items()}),
-        Feed({at: Connection(fd, writable=False) for at, fd in end.reads.items()}),
+        Sender({to: fd for to, fd in end.writes.items()}, pipes.release),
+        Feed({at: fd for at, fd in end.reads.items()}, pipes.release),
     )
     taps = _TAPS.setdefault(nc, {})
     for stream, subjects in end.readers:
@@ -127,107 +178,192 @@ def install(nc: NATS, end: PipeEnd) -> Sharing:
     return sharing
 
 
+class _Outbox:
+    """What waits to be written to one group's pipe, written whenever the pipe has room."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.frames: deque[memoryview] = deque()
+        self.ranges = 0  # of `frames`, those that are ranges (not notices)
+        self.kinds: deque[bool] = deque()  # per frame: a range
+
+
 class Sender:
-    """Judged ranges pickled and written to the other groups' pipes, in the order judged, by
-    one thread (a write waits while a group's pipe is full; up to `HELD` sends wait behind
-    it before the judging tap does)."""
+    """Judged ranges written to the other groups' pipes, in the order judged, by the event
+    loop as each pipe has room: `send` never waits. A group whose outbox holds `OUTBOX`
+    ranges (it does not read: slow, stuck, or holding what it has no room for) is sent a
+    small "skip" notice instead of the range; a group whose pipe ended is sent nothing."""
 
-    def __init__(self, connections: Mapping[int, Connection]) -> None:
-        self._connections = dict(connections)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shared-read-send")
-        self._pending: deque[asyncio.Future[None]] = deque()
-        self.sent = 0  # ranges (not ends) handed on
+    def __init__(self, fds: Mapping[int, int], release: Callable[[int], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._out = {to: _Outbox(fd) for to, fd in fds.items()}
+        self._release = release
+        self._idle = asyncio.Event()  # nothing waits to be written
+        self._idle.set()
+        self.sent = 0  # ranges (not notices) handed on, to any group
+        self.skipped = 0
 
-    async def send(self, item: tuple[Any, ...], to: Iterable[int]) -> None:
-        targets = [t for t in to if t in self._connections]
+    def send(self, item: tuple[Any, ...], to: Iterable[int]) -> None:
+        targets = [self._out[t] for t in to if t in self._out]
         if not targets:
             return
-        loop = asyncio.get_running_loop()
-        self._pending.append(loop.run_in_executor(self._pool, self._write, item, targets))
-        while self._pending and (self._pending[0].done() or len(self._pending) > HELD):
-            await self._pending.popleft()
-
-    def _write(self, item: tuple[Any, ...], targets: list[int]) -> None:
-        blob = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-        for to in targets:
-            connection = self._connections.get(to)
-            if connection is None:
+        is_range = item[0] == "range"
+        blob: memoryview | None = None
+        for out in targets:
+            if is_range and out.ranges >= OUTBOX:
+                self.skipped += 1
+                self._queue(out, _framed(("skip", item[1], item[2])), False)
                 continue
-            try:
-                connection.send_bytes(blob)
-            except OSError:  # that group ended (or died): it reads what it needs itself
-                del self._connections[to]
-                with contextlib.suppress(OSError):
-                    connection.close()
-        self.sent += item[1] != _END
+            if blob is None:
+                blob = _framed(item)
+            self._queue(out, blob, is_range)
+        self.sent += is_range and blob is not None
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        for connection in self._connections.values():
-            with contextlib.suppress(OSError):
-                connection.close()
-        self._connections = {}
+    def _queue(self, out: _Outbox, frame: memoryview, is_range: bool) -> None:
+        idle = not out.frames
+        self._idle.clear()
+        out.frames.append(frame)
+        out.kinds.append(is_range)
+        out.ranges += is_range
+        if idle:
+            self._write(out)
+            if out.frames:  # (a pipe that ended has none: `_drop` cleared them)
+                self._loop.add_writer(out.fd, self._write, out)
+
+    def _to(self, out: _Outbox) -> int:
+        return next((t for t, o in self._out.items() if o is out), -1)
+
+    def _write(self, out: _Outbox) -> None:
+        while out.frames:
+            frame = out.frames[0]
+            try:
+                written = os.write(out.fd, frame)
+            except BlockingIOError:
+                return  # the pipe is full: the loop calls again when it has room
+            except OSError:  # that group ended (or died): it reads what it needs itself
+                self._drop(out)
+                return
+            if written < len(frame):
+                out.frames[0] = frame[written:]
+                continue
+            out.frames.popleft()
+            out.ranges -= out.kinds.popleft()
+        with contextlib.suppress(ValueError, OSError, RuntimeError):
+            self._loop.remove_writer(out.fd)
+        self._is_idle()
+
+    def _is_idle(self) -> None:
+        if not any(out.frames for out in self._out.values()):
+            self._idle.set()
+
+    def _drop(self, out: _Outbox) -> None:
+        to = self._to(out)
+        self._out.pop(to, None)
+        with contextlib.suppress(ValueError, OSError, RuntimeError):
+            self._loop.remove_writer(out.fd)
+        out.frames.clear()
+        self._release(out.fd)
+        self._is_idle()
+
+    def pending(self) -> int:
+        """Bytes not yet written, to every group."""
+        return sum(len(f) for out in self._out.values() for f in out.frames)
+
+    async def close(self, grace: float = STALLED) -> None:
+        """This group is done: what waits is written if the other groups read it within
+        `grace` seconds (they need it: they are behind), then the pipes closed (what is left
+        is read by the other groups themselves)."""
+        if self.pending():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace)
+        for out in list(self._out.values()):
+            self._drop(out)
+
+
+def _framed(item: tuple[Any, ...]) -> memoryview:
+    blob = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    return memoryview(_FRAME.pack(len(blob)) + blob)
 
 
 class Feed:
-    """What the other groups send: a thread per pipe reads it into at most `HELD` ranges,
+    """What the other groups send: each pipe drained by the event loop whenever it has
+    bytes (never left full: a sender is never held), into at most `HELD` ranges per stream,
     which this group's taps take by key and index."""
 
-    def __init__(self, connections: Mapping[int, Connection]) -> None:
+    def __init__(self, fds: Mapping[int, int], release: Callable[[int], None]) -> None:
         self._loop = asyncio.get_running_loop()
+        self._release = release
         self._held: dict[tuple[Key, int], tuple[list[Delivered], list[str | None]]] = {}
-        self._taken: set[tuple[Key, int]] = set()  # taken, or given up on: never kept
+        self._room: dict[Key, int] = {}  # ranges held per stream
+        self._taken: set[tuple[Key, int]] = set()  # taken, skipped or given up on: never kept
         self._waiting: dict[tuple[Key, int], asyncio.Future[None]] = {}
-        self._ended: set[tuple[Key, int]] = set()  # (key, group): that group reads it no more
+        self._ended: set[tuple[Key, int]] = set()  # (key, group): not waited for any more
         self._silent: set[int] = set()  # groups whose pipe ended
+        self._fds = dict(fds)  # group -> read end
+        self._buffers = {group: bytearray() for group in fds}
+        self._forgotten: set[Key] = set()  # streams this group reads no more
         self._closed = False  # this group is done
-        self._room = threading.Semaphore(HELD)
-        self._decoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shared-read-decode")
         self.taken = 0  # ranges taken from another group
         self.read_alone = 0  # ranges of another group read and judged here
-        for group, connection in connections.items():
-            threading.Thread(
-                target=self._receive,
-                args=(group, connection),
-                name="shared-read-receive",
-                daemon=True,
-            ).start()
+        self.dropped = 0  # arrived with no room for their stream
+        for group, fd in fds.items():
+            self._loop.add_reader(fd, self._readable, group)
 
-    def _receive(self, group: int, connection: Connection) -> None:
-        try:
-            while True:
-                self._room.acquire()
-                if self._closed:
-                    break
-                try:
-                    blob = connection.recv_bytes()
-                except (EOFError, OSError):
-                    break
-                if self._closed:
-                    break
-                self._loop.call_soon_threadsafe(self._arrived, pickle.loads(blob))
-        finally:
-            self._room.release()  # the slot this thread acquired last, unused
-            with contextlib.suppress(OSError):
-                connection.close()  # a group still writing gets an error, not a wait
-            with contextlib.suppress(RuntimeError):  # the loop may be gone
-                self._loop.call_soon_threadsafe(self._pipe_ended, group)
+    def _readable(self, group: int) -> None:
+        fd = self._fds.get(group)
+        if fd is None:
+            return
+        buffer = self._buffers[group]
+        while True:
+            try:
+                chunk = os.read(fd, READ_CHUNK)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno == errno.EINTR:
+                    continue
+                chunk = b""
+            if not chunk:  # the other group's end closed: it ended or died
+                self._pipe_ended(group)
+                return
+            buffer += chunk
+        while len(buffer) >= _FRAME.size:
+            (size,) = _FRAME.unpack_from(buffer)
+            if len(buffer) < _FRAME.size + size:
+                break
+            item = pickle.loads(memoryview(buffer)[_FRAME.size : _FRAME.size + size])
+            del buffer[: _FRAME.size + size]
+            self._arrived(item)
 
     def _arrived(self, item: tuple[Any, ...]) -> None:
-        if item[1] == _END:
-            key, _, group = item
-            self._ended.add((key, group))
-            self._room.release()
+        kind, key = item[0], item[1]
+        if kind == "end":
+            self._ended.add((key, item[2]))
             self._wake(lambda k: k[0] == key)
             return
-        key, index, delivered, problems = item
-        if (key, index) in self._taken or (key, index) in self._held:
-            self._room.release()  # read here already (or sent twice): not kept
+        at = (key, item[2])
+        if kind == "skip":
+            self._taken.add(at)
+            self._wake(lambda k: k == at)
             return
-        self._held[key, index] = (delivered, problems)
-        self._wake(lambda k: k == (key, index))
+        if at in self._taken or at in self._held or key in self._forgotten:
+            self._taken.add(at)
+            return  # read here already (or sent twice, or no reader left): not kept
+        if self._room.get(key, 0) >= HELD and at not in self._waiting:
+            self._taken.add(at)  # no room for it: read here when it is needed
+            self.dropped += 1
+            return
+        self._held[at] = (item[3], item[4])
+        self._room[key] = self._room.get(key, 0) + 1
+        self._wake(lambda k: k == at)
 
     def _pipe_ended(self, group: int) -> None:
+        fd = self._fds.pop(group, None)
+        if fd is not None:
+            with contextlib.suppress(ValueError, OSError, RuntimeError):
+                self._loop.remove_reader(fd)
+            self._release(fd)
+        self._buffers.pop(group, None)
         self._silent.add(group)
         self._wake(lambda _k: True)  # the waiting look again (`_gone`)
 
@@ -238,43 +374,55 @@ class Feed:
                 future.set_result(None)
 
     def close(self) -> None:
-        """This group is done: the threads stop reading (and close their ends)."""
+        """This group is done: its read ends closed (a group still writing gets an error,
+        not a wait), the ranges held let go."""
         self._closed = True
-        for _ in range(2 * HELD):
-            self._room.release()
-        self._decoding.shutdown(wait=False)
+        for group in list(self._fds):
+            self._pipe_ended(group)
+        self._held.clear()
+        self._room.clear()
 
     def _gone(self, key: Key, owner: int) -> bool:
         return self._closed or owner in self._silent or (key, owner) in self._ended
 
+    def forget(self, key: Key) -> None:
+        """This group's readers of `key` are done: what is held of it goes, and what comes
+        later is not kept (a reader joining again reads it itself)."""
+        self._forgotten.add(key)
+        for at in [at for at in self._held if at[0] == key]:
+            del self._held[at]
+            self._taken.add(at)
+        self._room.pop(key, None)
+
     async def take(self, key: Key, index: int, owner: int, stream: str) -> list[StoredEvent] | None:
         """The range as its owner read and judged it, decoded here; None when it is not to
-        be had (the tap then reads it itself)."""
+        be had (the tap then reads it itself). Waits at most `WAIT` seconds, once per owner
+        and stream: a range that does not come in that time marks the owner slow, and its
+        further ranges of that stream are read here without waiting."""
         at = (key, index)
         if at not in self._held:
             if at in self._taken:
                 return None
-            if len(self._held) >= HELD:  # far behind the others: their ranges wait unread
-                self._taken.add(at)  # from here on, an arrival of it is dropped
-                return None
             deadline = self._loop.time() + WAIT
-            while at not in self._held and not self._gone(key, owner):
-                future = self._waiting.setdefault(at, self._loop.create_future())
+            while at not in self._held and at not in self._taken and not self._gone(key, owner):
                 remaining = deadline - self._loop.time()
                 if remaining <= 0:
+                    log.info(
+                        "range %d of %s did not come from group %d: read here", index, key, owner
+                    )
+                    self._ended.add((key, owner))
                     break
+                future = self._waiting.setdefault(at, self._loop.create_future())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(future), remaining)
             if at not in self._held:
                 self._taken.add(at)
                 return None
         delivered, problems = self._held.pop(at)
+        self._room[key] -= 1
         self._taken.add(at)
-        self._room.release()
         self.taken += 1
-        return await self._loop.run_in_executor(
-            self._decoding, decoded, stream, delivered, problems
-        )
+        return decoded(stream, delivered, problems)
 
 
 @dataclass(frozen=True)
@@ -288,13 +436,13 @@ class Sharing:
     def note(self) -> str:
         """What it handed on and took, for the bench's note."""
         return (
-            f"judged {self.sender.sent} ranges for the others, took {self.feed.taken}, "
-            f"read {self.feed.read_alone} of theirs alone"
+            f"judged {self.sender.sent} ranges for the others ({self.sender.skipped} skipped), "
+            f"took {self.feed.taken}, read {self.feed.read_alone} of theirs alone"
         )
 
-    def close(self) -> None:
-        self.sender.close()
+    async def close(self) -> None:
         self.feed.close()
+        await self.sender.close()
 
 
 def decoded(
@@ -335,8 +483,8 @@ class SharingTap(_StreamTap):
         if owner == end.me:
             delivered = await self._fetch(index, head)
             events = await _judged(trust_of(self._nc), self._stream, delivered)
-            item = (self._key, index, delivered, [e.refused for e in events])
-            await self._sharing.sender.send(item, self._others())
+            item = ("range", self._key, index, delivered, [e.refused for e in events])
+            self._sharing.sender.send(item, self._others())
             return events
         self._read_own_next(index, head)
         feed = self._sharing.feed
@@ -365,11 +513,5 @@ class SharingTap(_StreamTap):
     def leave(self, member: object) -> None:
         super().leave(member)
         if not self.members:  # its runners caught up (or gave up): say so, none wait for it
-            task = asyncio.get_running_loop().create_task(
-                self._sharing.sender.send((self._key, _END, self._sharing.end.me), self._others())
-            )
-            _ENDINGS.add(task)
-            task.add_done_callback(_ENDINGS.discard)
-
-
-_ENDINGS: set[asyncio.Task[None]] = set()  # sends of ends under way (kept from collection)
+            self._sharing.sender.send(("end", self._key, self._sharing.end.me), self._others())
+            self._sharing.feed.forget(self._key)
