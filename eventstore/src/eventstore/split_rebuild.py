@@ -286,7 +286,7 @@ def _group_main(job: GroupJob, result: MpConnection) -> None:
     try:
         outcome = ("built", build_group(job, pipes))
     except BaseException as exc:  # handed to the parent, which raises it
-        outcome = ("failed", _portable(exc))
+        outcome = ("failed", (_portable(exc), "".join(traceback.format_exception(exc))))
     finally:
         if pipes is not None:
             pipes.close()
@@ -296,13 +296,11 @@ def _group_main(job: GroupJob, result: MpConnection) -> None:
 
 
 def _portable(exc: BaseException) -> BaseException:
-    """`exc` as the parent can unpickle it, with the group's traceback as its cause."""
-    text = "".join(traceback.format_exception(exc))
+    """`exc` as the parent can unpickle it."""
     try:
         portable: BaseException = pickle.loads(pickle.dumps(exc))
     except Exception:  # one that does not travel: its text does
         portable = RuntimeError(f"{type(exc).__name__}: {exc}")
-    portable.__cause__ = GroupTraceback(text)
     return portable
 
 
@@ -378,7 +376,8 @@ async def _outcome(process: Any, receive: MpConnection) -> GroupBuilt:
             f"the rebuild's {process.name} ended without its result (exit code {process.exitcode})"
         ) from None
     if kind == "failed":
-        raise value
+        exc, text = value
+        raise exc from GroupTraceback(text)  # (a cause does not travel in a pickle)
     built: GroupBuilt = value
     return built
 
