@@ -65,6 +65,7 @@ OUTBOX = 4  # ranges waiting to be written to one group, at most (beyond: skippe
 WAIT = STALLED * 6  # seconds a tap waits for another group's range before reading it itself
 PIPE_SIZE = 1 << 20  # asked of the kernel (Linux's unprivileged maximum): fewer wake-ups
 READ_CHUNK = 1 << 20
+READS_AT_ONCE = 8  # reads of one pipe per wake-up, at most
 
 Key = tuple[str, str]  # stream, subject filter (a tap's key in `eventstore.catchup`)
 # What goes through a pipe (pickled, after an 8-byte length):
@@ -314,7 +315,8 @@ class Feed:
         if fd is None:
             return
         buffer = self._buffers[group]
-        while True:
+        ended = False
+        for _ in range(READS_AT_ONCE):  # then the others' turn: the loop calls again
             try:
                 chunk = os.read(fd, READ_CHUNK)
             except BlockingIOError:
@@ -324,16 +326,24 @@ class Feed:
                     continue
                 chunk = b""
             if not chunk:  # the other group's end closed: it ended or died
-                self._pipe_ended(group)
-                return
+                ended = True
+                break
             buffer += chunk
         while len(buffer) >= _FRAME.size:
             (size,) = _FRAME.unpack_from(buffer)
             if len(buffer) < _FRAME.size + size:
                 break
-            item = pickle.loads(memoryview(buffer)[_FRAME.size : _FRAME.size + size])
-            del buffer[: _FRAME.size + size]
+            try:
+                with memoryview(buffer) as view, view[_FRAME.size : _FRAME.size + size] as frame:
+                    item = pickle.loads(frame)
+            except Exception:  # not what a group sends: nothing more taken from that pipe
+                log.exception("a frame from group %d not read: its ranges are read here", group)
+                ended = True
+                break
+            del buffer[: _FRAME.size + size]  # (no view of it left: it may shrink)
             self._arrived(item)
+        if ended:  # after what came whole before the end (a part of one is not used)
+            self._pipe_ended(group)
 
     def _arrived(self, item: tuple[Any, ...]) -> None:
         kind, key = item[0], item[1]
