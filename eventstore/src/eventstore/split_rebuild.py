@@ -327,9 +327,14 @@ async def build_groups(jobs: Sequence[GroupJob], *, share: bool = True) -> list[
             process = context.Process(
                 target=_group_main, args=(job, send), name=f"rebuild-group-{i}", daemon=True
             )
+            try:
+                process.start()
+            except BaseException:
+                receive.close()
+                raise
+            finally:
+                send.close()  # the child's alone: its end is the pipe's end (`_outcome`)
             started.append((process, receive))
-            process.start()
-            send.close()  # the child's alone: its end is the pipe's end (`_outcome`)
         _close(made)  # the groups hold the sharing's pipes now: a pipe ends with its group
         return await _outcomes(started)
     finally:
