@@ -283,8 +283,9 @@ def _group_main(job: GroupJob, result: MpConnection) -> None:
     _die_with_parent()
     # The parent's event loop may have taken SIGTERM (the service's, the CLI's): here it ends
     # the group, as `_stop` means it to, and no signal wakes the parent's loop's descriptor.
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(ValueError):  # (only in a main thread; the fork's is one)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     pipes = shared_read.Pipes.adopt(job.share) if job.share is not None else None
     outcome: tuple[str, Any]
     try:
