@@ -136,12 +136,13 @@ class SplitMeasured:
 
 
 async def rebuild_split(
-    ctx: BenchContext, url: str, positions: dict[str, int] | None = None
+    ctx: BenchContext, url: str, positions: dict[str, int] | None = None, *, share: bool = True
 ) -> SplitMeasured:
     """The product's rebuild of every gateway read model (`audit projections rebuild`): two
     processes, each reading the streams and building its group of read models; on SQLite
     each into a scratch file of its own, joined into `url` (`eventstore.split_rebuild`); on
-    PostgreSQL both into `url` at once."""
+    PostgreSQL both into `url` at once. With `share` (the product's way) the streams both
+    groups read are read and checked by one of them (`eventstore.shared_read`)."""
     from bootstrap.parts import projection_runner
     from eventstore.split_rebuild import Connect, GroupJob, TrustSpec, build_groups, join
     from eventstore.trust import trust_of
@@ -170,7 +171,7 @@ async def rebuild_split(
     ]
     started, cpu, child = time.perf_counter(), cpu_seconds(), children_cpu()
     try:
-        built = await build_groups(jobs)
+        built = await build_groups(jobs, share=share)
         joined = time.perf_counter()
         if sqlite:
             target = make_engine(url)
@@ -237,7 +238,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
             ctx.read_model_url = url
         rate = n / seconds
         per_group = ", ".join(
-            f"{g.cpu_s / n * 1e6:.0f} us/event in {g.wall_s:.1f} s" for g in split.groups
+            f"{g.cpu_s / n * 1e6:.0f} us/event in {g.wall_s:.1f} s"
+            + (f", {g.shared}" if g.shared else "")
+            for g in split.groups
         )
         note = (
             f"{counted} in {seconds:.1f} s, two processes ({per_group}"

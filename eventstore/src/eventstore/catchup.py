@@ -263,10 +263,15 @@ class _StreamTap:
         return task
 
     async def _read(self, index: int, head: int) -> list[StoredEvent]:
+        delivered = await self._fetch(index, head)
+        return await _judged(trust_of(self._nc), self._stream, delivered)  # once, for all
+
+    async def _fetch(self, index: int, head: int) -> list[Delivered]:
+        """The range's messages as stored, unchecked (`eventstore.shared_read` hands them,
+        judged once, to a sibling process's taps)."""
         first = index * CATCH_UP_BATCH + 1
         count = min(CATCH_UP_BATCH, head - first + 1)
         delivered: list[Delivered] = []
-        trust = trust_of(self._nc)
         loop = asyncio.get_running_loop()
         asked = loop.create_future()  # the current pull request answered, or the range whole
         inbox = self._nc.new_inbox()
@@ -326,7 +331,7 @@ class _StreamTap:
                 await sub.unsubscribe()
             with contextlib.suppress(Exception):
                 await js.delete_consumer(self._stream, info.name)
-        return await _judged(trust, self._stream, delivered)  # decoded once, for every runner
+        return delivered
 
 
 def _heard(task: asyncio.Task[list[StoredEvent]]) -> None:

@@ -27,24 +27,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import multiprocessing
 import os
+import pickle
 import signal
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection as MpConnection
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, Table, event, func
 
+from eventstore import shared_read
 from eventstore.projection import Projection, RunnerFactory, bookkeeping, checkpoints, parked
 from eventstore.rebuild_indexes import drop, ensure, read_indexes
+from eventstore.shared_read import PipeEnd, Sharing
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.trust import Trust, install
 
 TIMEOUT = 3600.0  # seconds a group may take to reach the heads it was given
+FINISH = 30.0  # seconds more for a group to hand back its result, or to end when stopped
 
 ProjectionMaker = Callable[[], Projection]
 # Rebuild one projection into an engine by direct gets up to `upto` (`audit.rebuild.rebuild`,
@@ -95,6 +102,9 @@ class GroupJob:
     # Set for a login that may not create consumers: each read model rebuilt by direct gets
     # (`DirectRebuild`), one after the other, instead of by the runners' subscribers.
     direct: DirectRebuild | None = None
+    # This group's part in reading the streams it shares with the others once
+    # (`eventstore.shared_read`): set by `build_groups`.
+    share: PipeEnd | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,7 @@ class GroupBuilt:
     parked: int
     cpu_s: float  # the group's process, from its job's start (imports before it left out)
     wall_s: float
+    shared: str = ""  # what it took from (or handed to) the other groups, for the bench
 
 
 def scratch_engine(url: str) -> Engine:
@@ -135,50 +146,64 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def build_group(job: GroupJob) -> GroupBuilt:
+def build_group(job: GroupJob, pipes: shared_read.Pipes | None = None) -> GroupBuilt:
     """Run in a group's process: catch every read model of the group up to `job.upto`."""
     times, wall = os.times(), time.perf_counter()
-    built = asyncio.run(_build(job))
+    built = asyncio.run(_build(job, pipes))
     after = os.times()
     cpu = (after.user - times.user) + (after.system - times.system)
     return GroupBuilt(
-        job.url, built[0], built[1], built[2], round(cpu, 3), time.perf_counter() - wall
+        job.url, built[0], built[1], built[2], round(cpu, 3), time.perf_counter() - wall, built[3]
     )
 
 
-async def _build(job: GroupJob) -> tuple[tuple[str, ...], dict[str, dict[str, int]], int]:
+async def _build(
+    job: GroupJob, pipes: shared_read.Pipes | None
+) -> tuple[tuple[str, ...], dict[str, dict[str, int]], int, str]:
     import nats
 
     options: dict[str, Any] = {"connect_timeout": 5, "max_reconnect_attempts": 3}
     if job.connect.user:
         options.update(user=job.connect.user, password=job.connect.password)
     nc = await nats.connect(list(job.connect.servers), **options)
-    engine = scratch_engine(job.url)
+    shared: Sharing | None = None
     try:
-        install(job.trust.trust(), nc)
-        if job.direct is not None:
-            return await _build_by_direct_gets(job, nc, engine)
-        runners = [job.runners(nc, engine, make(), batch=job.batch) for make in job.makers]
-        for runner in runners:
-            runner.build_read_indexes = job.read_indexes
+        engine = scratch_engine(job.url)
         try:
-            for runner in runners:
-                await runner.start()
-            reached = await asyncio.gather(
-                *(r.wait_until(dict(job.upto), TIMEOUT) for r in runners)
-            )
-            if not all(reached):
-                raise TimeoutError(f"group {job.url} did not reach {dict(job.upto)}")
-            await asyncio.gather(*(r.read_indexes_built() for r in runners))
+            install(job.trust.trust(), nc)
+            if job.direct is not None:
+                return (*await _build_by_direct_gets(job, nc, engine), "")
+            if pipes is not None:
+                shared = shared_read.install(nc, pipes)
+            return await _run_group(job, nc, engine, shared)
         finally:
-            for runner in runners:
-                await runner.stop()
-        keys = tuple(r.projection.key for r in runners)
-        positions = {r.projection.key: dict(r.positions) for r in runners}
-        return keys, positions, sum(r.parked_count for r in runners)
+            if shared is not None:
+                await shared.close()
+            engine.dispose()
     finally:
-        engine.dispose()
         await nc.close()
+
+
+async def _run_group(
+    job: GroupJob, nc: Any, engine: Engine, shared: Sharing | None
+) -> tuple[tuple[str, ...], dict[str, dict[str, int]], int, str]:
+    runners = [job.runners(nc, engine, make(), batch=job.batch) for make in job.makers]
+    for runner in runners:
+        runner.build_read_indexes = job.read_indexes
+    try:
+        for runner in runners:
+            await runner.start()
+        reached = await asyncio.gather(*(r.wait_until(dict(job.upto), TIMEOUT) for r in runners))
+        if not all(reached):
+            raise TimeoutError(f"group {job.url} did not reach {dict(job.upto)}")
+        await asyncio.gather(*(r.read_indexes_built() for r in runners))
+    finally:
+        for runner in runners:
+            await runner.stop()
+    keys = tuple(r.projection.key for r in runners)
+    positions = {r.projection.key: dict(r.positions) for r in runners}
+    note = shared.note() if shared is not None else ""
+    return keys, positions, sum(r.parked_count for r in runners), note
 
 
 async def _build_by_direct_gets(
@@ -240,29 +265,177 @@ async def may_create_consumers(nc: Any, stream: str, timeout: float = 2.0) -> bo
     return True
 
 
-def _start_group_process() -> None:
+class GroupDied(BrokenProcessPool):
+    """A group's process ended without handing back its result (killed, or died)."""
+
+
+class GroupTraceback(Exception):
+    """Where a group's process failed (its traceback, as text: the cause of what it raised)."""
+
+
+def _group_main(job: GroupJob, result: MpConnection) -> None:
+    """A group's process, forked for this job alone: it owns its pipe descriptors from its
+    first line (`shared_read.Pipes.adopt`: the other groups' closed while their numbers are
+    still theirs) to its last, whatever happens between (a failure before the sharing is
+    installed -- NATS not reachable, a scratch database that cannot open -- ends the pipes
+    to the other groups at once, which then read alone), and hands back what it built or
+    what it raised."""
     _die_with_parent()
+    # The parent's event loop may have taken SIGTERM (the service's, the CLI's): here it ends
+    # the group, as `_stop` means it to, and no signal wakes the parent's loop's descriptor.
+    with contextlib.suppress(ValueError):  # (only in a main thread; the fork's is one)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    pipes = shared_read.Pipes.adopt(job.share) if job.share is not None else None
+    outcome: tuple[str, Any]
+    try:
+        outcome = ("built", build_group(job, pipes))
+    except BaseException as exc:  # handed to the parent, which raises it
+        outcome = ("failed", (_portable(exc), "".join(traceback.format_exception(exc))))
+    finally:
+        if pipes is not None:
+            pipes.close()
+    with contextlib.suppress(OSError):  # the parent gone: nobody to tell
+        result.send(outcome)
+    result.close()
 
 
-async def build_groups(jobs: Sequence[GroupJob]) -> list[GroupBuilt]:
+def _portable(exc: BaseException) -> BaseException:
+    """`exc` as the parent can unpickle it."""
+    try:
+        portable: BaseException = pickle.loads(pickle.dumps(exc))
+    except Exception:  # one that does not travel: its text does
+        portable = RuntimeError(f"{type(exc).__name__}: {exc}")
+    return portable
+
+
+async def build_groups(jobs: Sequence[GroupJob], *, share: bool = True) -> list[GroupBuilt]:
     """Every job in a process of its own, at once. Forked, not spawned: a spawned
     interpreter imports the read models' code again (~1-2.5 s of CPU each, a rebuild of
     20,000 events' worth of wall on a quiet machine); a forked child has it already. The
     child uses nothing of this process's event loop, threads or connections: it starts its
-    own loop, connection and engine (`build_group`)."""
+    own loop, connection and engine (`build_group`).
+
+    With `share`, the streams several groups read are read and checked once: each range by
+    one of the groups in turn, which hands it to the others (`eventstore.shared_read`).
+
+    A process per job (not a pool: a pool's idle worker kept a failed job's descriptors
+    open, and a worker may run two jobs, review17 #1 and #3). The first group that fails or
+    dies fails the whole: the others are stopped at once, never waited for; and the whole
+    is bounded by `TIMEOUT` (a group's own bound) and a little more."""
+    jobs, made = _sharing(jobs) if share else (list(jobs), [])
     context = multiprocessing.get_context("fork")
-    loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(
-        max_workers=len(jobs), mp_context=context, initializer=_start_group_process
-    ) as pool:
-        return list(
-            await asyncio.gather(*(loop.run_in_executor(pool, build_group, j) for j in jobs))
+    started: list[tuple[Any, MpConnection]] = []
+    try:
+        for i, job in enumerate(jobs):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_group_main, args=(job, send), name=f"rebuild-group-{i}", daemon=True
+            )
+            try:
+                process.start()
+            except BaseException:
+                receive.close()
+                raise
+            finally:
+                send.close()  # the child's alone: its end is the pipe's end (`_outcome`)
+            started.append((process, receive))
+        _close(made)  # the groups hold the sharing's pipes now: a pipe ends with its group
+        return await _outcomes(started)
+    finally:
+        _close(made)
+        await asyncio.to_thread(_stop, started)
+
+
+async def _outcomes(started: Sequence[tuple[Any, MpConnection]]) -> list[GroupBuilt]:
+    tasks = [asyncio.ensure_future(_outcome(p, r)) for p, r in started]
+    try:
+        done, pending = await asyncio.wait(
+            tasks, timeout=TIMEOUT + FINISH, return_when=asyncio.FIRST_EXCEPTION
         )
+        failed = [t.exception() for t in tasks if t in done and t.exception() is not None]
+        # What a group raised tells more than that another one was stopped or died after it.
+        failed.sort(key=lambda e: isinstance(e, GroupDied))
+        if failed:
+            raise failed[0]  # type: ignore[misc]
+        if pending:
+            raise TimeoutError(f"rebuild groups still running after {TIMEOUT + FINISH:g}s")
+        return [t.result() for t in tasks]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _outcome(process: Any, receive: MpConnection) -> GroupBuilt:
+    """What the group's process hands back: its result, its exception raised here, or
+    `GroupDied` when its pipe ends without either (its only writer, the child, is gone)."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    fd = receive.fileno()
+    loop.add_reader(fd, _settle, ready)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+    try:
+        kind, value = await asyncio.to_thread(receive.recv)
+    except (EOFError, OSError):
+        await asyncio.to_thread(process.join, FINISH)
+        raise GroupDied(
+            f"the rebuild's {process.name} ended without its result (exit code {process.exitcode})"
+        ) from None
+    if kind == "failed":
+        exc, text = value
+        raise exc from GroupTraceback(text)  # (a cause does not travel in a pickle)
+    built: GroupBuilt = value
+    return built
+
+
+def _settle(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
+
+
+def _stop(started: Sequence[tuple[Any, MpConnection]]) -> None:
+    """Every group's process ended (stopped if still running: the rebuild failed or was
+    cancelled) and its result pipe closed."""
+    for process, _ in started:
+        if process.is_alive():
+            process.terminate()
+    for process, receive in started:
+        process.join(FINISH)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        receive.close()
+
+
+def _sharing(jobs: Sequence[GroupJob]) -> tuple[list[GroupJob], list[int]]:
+    """The jobs with their `share` set: each stream more than one job reads is read and
+    checked in turns, each range by one of them (`eventstore.shared_read`). Not for jobs
+    that read by direct gets."""
+    if len(jobs) < 2 or any(j.direct is not None for j in jobs):
+        return list(jobs), []
+    keys = [shared_read.keys_of(c for m in j.makers for c in m().contexts) for j in jobs]
+    ends, made = shared_read.pipes(keys)
+    return [dataclasses.replace(j, share=end) for j, end in zip(jobs, ends, strict=True)], made
+
+
+def _close(fds: list[int]) -> None:
+    while fds:
+        with contextlib.suppress(OSError):
+            os.close(fds.pop())
 
 
 def partition(makers: Sequence[ProjectionMaker], groups: int) -> list[list[ProjectionMaker]]:
-    """The read models in at most `groups` groups of about equal `Projection.rebuild_cost`:
-    the costliest first, each into the group of least cost so far (none left empty)."""
+    """The read models in at most `groups` groups of about equal `Projection.rebuild_cost`
+    (none left empty). The streams' read and check is dealt out evenly among the groups
+    that read them (`build_groups(share=True)`), so the applies alone tell the groups apart.
+    Two groups: of every split the one whose costlier group costs least (a handful of read
+    models); more: the costliest first, each into the group of least cost so far."""
+    if groups == 2 and 2 <= len(makers) <= 16:
+        return _best_pair(makers)
     costed = sorted(makers, key=lambda m: -m().rebuild_cost)
     parts: list[list[ProjectionMaker]] = [[] for _ in range(min(groups, len(costed)))]
     totals = [0] * len(parts)
@@ -271,6 +444,22 @@ def partition(makers: Sequence[ProjectionMaker], groups: int) -> list[list[Proje
         parts[i].append(make)
         totals[i] += make().rebuild_cost
     return parts
+
+
+def _best_pair(makers: Sequence[ProjectionMaker]) -> list[list[ProjectionMaker]]:
+    costs = [make().rebuild_cost for make in makers]
+    best: tuple[int, list[int]] | None = None
+    for mask in range(1, 2 ** (len(makers) - 1)):  # the last read model always in group 0
+        one = [i for i in range(len(makers)) if mask >> i & 1]
+        worst = max(sum(costs[i] for i in one), sum(costs) - sum(costs[i] for i in one))
+        if best is None or worst < best[0]:
+            best = (worst, one)
+    assert best is not None
+    chosen = set(best[1])
+    return [
+        [m for i, m in enumerate(makers) if i not in chosen],
+        [m for i, m in enumerate(makers) if i in chosen],
+    ]
 
 
 def tables_of(makers: Sequence[ProjectionMaker]) -> MetaData:

@@ -31,7 +31,7 @@ class ContractsProjection(VersionedProjection):
     # v3: call-offs (ENROLMENT) are contracts too; v4: law findings; v5: the status counts
     version = 5
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
-    rebuild_cost: ClassVar[int] = 100  # apply CPU relative to the others (bench.rebuild_groups)
+    rebuild_cost: ClassVar[int] = 149  # apply CPU us/event (bench.rebuild_stages)
     # Programmes and tenders are TendersProjection's; organisations and windows are others'.
     ignored: ClassVar[frozenset[str]] = frozenset(
         m.event_type

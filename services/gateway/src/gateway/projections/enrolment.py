@@ -53,7 +53,7 @@ class EnrolmentProjection(VersionedProjection):
     # `projections.programme_counts`).
     version = 4
     contexts: ClassVar[tuple[BoundedContext, ...]] = (ENROLMENT, REGISTRY)
-    rebuild_cost: ClassVar[int] = 113  # apply CPU relative to the others (bench.rebuild_groups)
+    rebuild_cost: ClassVar[int] = 288  # apply CPU us/event (bench.rebuild_stages)
     # Of the organisations only whether a municipality counts and its province is kept here
     # (the rest is OrganisationsProjection's); of the registry only the tenders' fold is
     # read here (their programme), everything else is TendersProjection's and

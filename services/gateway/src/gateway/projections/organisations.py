@@ -20,7 +20,7 @@ class OrganisationsProjection(VersionedProjection):
     name = "organisations"
     version = 2
     contexts: ClassVar[tuple[BoundedContext, ...]] = (ENROLMENT,)
-    rebuild_cost: ClassVar[int] = 5  # apply CPU relative to the others (bench.rebuild_groups)
+    rebuild_cost: ClassVar[int] = 5  # apply CPU us/event (bench.rebuild_stages)
     # Windows, participants and call-offs are EnrolmentProjection's.
     ignored: ClassVar[frozenset[str]] = frozenset(
         m.event_type
