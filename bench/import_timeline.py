@@ -34,7 +34,10 @@ async def main(processes: int, rounds: int, verbose: bool, collector: str = "cli
     if collector == "cli":  # as `audit ocds import` runs (import14)
         from audit.ocds.importer import collector_for_import
 
-        collector_for_import().__enter__()  # for the rest of this process
+        # For the rest of this process; the manager kept: collected, it would restore the
+        # default thresholds at once (its generator closed), as import14's timeline did.
+        kept = collector_for_import()
+        kept.__enter__()
     with nats_server() as server:
         async with connected(server.url) as nc:
             ctx: Any = SimpleNamespace(nats=server, client=nc)

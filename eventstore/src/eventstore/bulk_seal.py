@@ -56,6 +56,7 @@ def seal_trusted(
     actor, command_id = meta.actor, meta.command_id
     correlation_id, causation_id = meta.correlation_id, meta.causation_id
     times: dict[datetime, Any] = {}
+    signed = {} if public_key is None else {"signer": public_key}
     envelopes = []
     for new, event_id in zip(new_events, uuid4_texts(len(new_events)), strict=True):
         version += 1
@@ -63,9 +64,11 @@ def seal_trusted(
         occurred_json = times.get(occurred_at)
         if occurred_json is None:
             occurred_json = times[occurred_at] = _json_time(occurred_at)
-        # What the hash covers: every field but `hash` and `signature` (and `signer` when
-        # there is none), in JSON form (`hashing.json_form_hash`'s body, built as such).
-        body: dict[str, Any] = {
+        # The envelope's own values in the model's field order (`trusted` checks it), the
+        # times as datetimes; what the hash covers is every field but `hash` and `signature`
+        # (and `signer` when there is none) in JSON form (`hashing.json_form_hash`'s body):
+        # the same fields with the times' JSON forms (the canonical form sorts the keys).
+        values: dict[str, Any] = {
             "event_id": event_id,
             "event_type": new.event_type,
             "schema_version": new.schema_version,
@@ -80,22 +83,16 @@ def seal_trusted(
             "correlation_id": correlation_id,
             "causation_id": causation_id,
             "prev_hash": prev_hash,
-            "payload": new.payload,
         }
-        if public_key is not None:
-            body["signer"] = public_key
+        payload = new.payload
+        body = {**values, "payload": payload, **signed}
         digest = hashlib.sha256(canonical_json_form(body)).hexdigest()
-        # The envelope's own values: the body's, with the times as datetimes, in the model's
-        # field order (`trusted` checks it): `hash` before the payload, the signature last.
-        values = body | {"occurred_at": occurred_at, "recorded_at": recorded_at}
-        payload = values.pop("payload")
-        values.pop("signer", None)
-        values |= {
-            "hash": digest,
-            "payload": payload,
-            "signer": public_key,
-            "signature": signer.sign(digest) if signer else None,
-        }
+        values["occurred_at"] = occurred_at  # (assigned in place: the order is kept)
+        values["recorded_at"] = recorded_at
+        values["hash"] = digest
+        values["payload"] = payload
+        values["signer"] = public_key
+        values["signature"] = signer.sign(digest) if signer else None
         envelopes.append(trusted(EventEnvelope, values))
         prev_hash = digest
     return envelopes

@@ -24,6 +24,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import nats.errors
@@ -56,7 +57,7 @@ class GroupedEvent:
     expected_last_seq: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. W3C traceparent
 
-    @property
+    @cached_property  # (asked by the publish and by `positioned`: built once)
     def subject(self) -> str:
         return self.context.event_subject(
             self.aggregate_type, self.aggregate_id, self.envelope.event_type

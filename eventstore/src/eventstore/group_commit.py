@@ -11,7 +11,6 @@ sequences, as `CommandService._remember` writes a record.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -21,6 +20,7 @@ from contracts_schema.replies import AppendedEvent, CommandAccepted
 from contracts_schema.subjects import BoundedContext
 from eventstore.aggregate_cache import AggregateCache, CachedAggregate, appended
 from eventstore.commands import CommandRoute, CommandService, Decider
+from eventstore.fast_json import json_bytes
 from eventstore.group_append import StagedStore
 from eventstore.ports import ProcessedCommands
 from eventstore.records import StoredEvent
@@ -41,7 +41,7 @@ class Held(NamedTuple):
         """The record's JSON, with `reply` (the reply's JSON form, its events placed)."""
         head = {"context": context, "command_type": self.command_type,
                 "fingerprint": self.fingerprint}  # fmt: skip
-        return json.dumps({**head, "reply": reply}).encode()
+        return json_bytes({**head, "reply": reply})
 
 
 class _Commands(dict[str, tuple[AppendedEvent, ...]]):

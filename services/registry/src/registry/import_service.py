@@ -25,7 +25,6 @@ the general command path per command; anything else is staged the general way.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections import Counter
@@ -51,6 +50,7 @@ from eventstore.commands import (
     failure_reply,
 )
 from eventstore.errors import AppendFailed, ConcurrencyConflict
+from eventstore.fast_json import json_bytes
 from eventstore.group_append import (
     MAX_BATCH,
     PROVISIONAL,
@@ -518,7 +518,7 @@ class _Built:
     value: dict[str, Any]
 
     def json(self) -> bytes:
-        return json.dumps(self.value, separators=(",", ":"), ensure_ascii=False).encode()
+        return json_bytes(self.value)
 
 
 _Answer = ProcessReleasesImported | CommandRejected | _Built

@@ -20,6 +20,8 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from eventstore.fast_json import json_bytes
+
 FILES = (
     "release-schema.json",
     "release-package-schema.json",
@@ -91,5 +93,6 @@ def full_errors(document: dict[str, Any], name: str) -> list[str]:
 def _plain_keys(document: Any) -> bool:
     """No key ends in a newline (where `re`'s `$` and the compiled validator's differ): such
     a key is written `...\\n": ` in JSON (a value never precedes a colon; a false alarm only
-    sends the document to `jsonschema`)."""
-    return '\\n":' not in json.dumps(document)
+    sends the document to `jsonschema`). Its text written in C (`fast_json`: a key reads
+    the same there; ~7% of the importer's CPU when `json` wrote it, import15)."""
+    return b'\\n":' not in json_bytes(document)
