@@ -19,6 +19,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.sql import FromClause
 
 from contracts_schema.registry.state import ContractKind, ContractStatus, TenderPhase
 from gateway.auth import Principal
@@ -146,11 +147,17 @@ NOT_CALL_OFF = [k.value for k in ContractKind if k is not ContractKind.CALL_OFF]
 
 
 def contract_query(
-    read: ReadModels, f: ContractFilter | None, principal: Principal, *, active_only: bool = False
+    read: ReadModels,
+    f: ContractFilter | None,
+    principal: Principal,
+    *,
+    active_only: bool = False,
+    walked: FromClause | None = None,
 ) -> tuple[Select[Any], dict[str, Any]]:
     """The contracts `f` asks for that `principal` may see (`active_only`: active ones), as
-    a statement kept by its shape and the values of its parameters."""
-    c = read.contracts.contracts
+    a statement kept by its shape and the values of its parameters. `walked`: the contracts
+    at the horizon as `status_walk.walk_view` gives them (read in key order)."""
+    c: Any = read.contracts.contracts if walked is None else walked
     f = f or ContractFilter()
     if f.expiring is not None and f.expiring.from_ > f.expiring.to:
         raise InvalidArgument(
@@ -183,6 +190,7 @@ def contract_query(
         bool(f.buyer),
         buyer_hidden,
         f.expiring is not None,
+        walked,
     )
 
     # With an end-date range, the range is the index to search: a status is one of three
@@ -194,7 +202,9 @@ def contract_query(
     # (horizon_indexed) SQLite would otherwise read every active version to test them.
     # (Built in `build` alone: SQLAlchemy's operator construction cost the expiring page
     # ~10% of its CPU when it ran on every request, for a statement kept by shape.)
+    # Walked in key order (status_walk), no index may answer the status either.
     narrower = f.expiring is not None or bool(f.tender_id or f.supplier_id or f.buyer)
+    narrower = narrower or walked is not None
 
     def build() -> Select[Any]:
         status: Any = c.c.status.op("||")(literal_column("''")) if narrower else c.c.status
