@@ -1,0 +1,152 @@
+"""`python -m bench.rebuild_stages [N] [--db URL] [--statements]`: each gateway read model's
+apply cost per event in a rebuild, split into its fold (`prepare`: decode, timelines, rows;
+no database) and its writes (`Prepared.write`: the statements in the runner's transaction).
+
+Without a broker, in one process, on the generated history (seed 2026): every read model is
+built through its own runner's batch path (`bench.direct.build_read_models`, 2,000-event
+batches as a catch-up range), and each is charged the CPU (`time.process_time`) of its own
+prepare and write, and the wall of its writes (on PostgreSQL most of a write's work is the
+server's, outside this process's CPU). `--statements`: the write wall per SQL statement (its
+first 70 characters), heaviest first. Ported from rebuild14 (382848a), which also timed the
+decode, hash, signature and hand-over stages; those are the reader's, not the applies'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.direct import stored_events
+from bench.history.generator import generate
+from eventstore import bulk
+from eventstore.collector import relaxed_for_catch_up
+from eventstore.projection import BatchProjection
+from eventstore.sql import make_engine
+
+RANGE = 2_000
+
+
+class _Meter:
+    """CPU and wall per read model and stage, and wall per statement."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[tuple[str, str], float] = defaultdict(float)
+        self.wall: dict[tuple[str, str], float] = defaultdict(float)
+        self.statements: dict[str, float] = defaultdict(float)
+        self.current = "?"
+
+    @contextmanager
+    def stage(self, name: str, stage: str) -> Iterator[None]:
+        cpu, wall = time.process_time(), time.perf_counter()
+        try:
+            yield
+        finally:
+            self.cpu[name, stage] += time.process_time() - cpu
+            self.wall[name, stage] += time.perf_counter() - wall
+
+
+@contextmanager
+def _metered(meter: _Meter) -> Iterator[None]:
+    """Every statement's wall timed (the module functions patched for this run only)."""
+    import eventstore.versioned as versioned
+
+    execute = bulk.execute
+
+    def timed_execute(conn: Any, statements: Any) -> None:
+        for statement in statements:
+            started = time.perf_counter()
+            execute(conn, [statement])
+            meter.statements[f"{meter.current}: {statement.sql[:70]}"] += (
+                time.perf_counter() - started
+            )
+
+    try:
+        bulk.execute = timed_execute  # type: ignore[assignment]
+        versioned.execute = timed_execute  # type: ignore[attr-defined]
+        yield
+    finally:
+        bulk.execute = execute  # type: ignore[assignment]
+        versioned.execute = execute  # type: ignore[attr-defined]
+
+
+def _build(engine: Any, streams: dict[str, list[Any]], meter: _Meter) -> dict[str, float]:
+    """`bench.direct.build_read_models`, each read model's prepare and write timed."""
+    from bootstrap.parts import projection_runner
+    from gateway.projections import ALL
+
+    walls: dict[str, float] = {}
+    for kind in ALL:
+        started = time.perf_counter()
+        projection = kind()
+        if isinstance(projection, BatchProjection):
+            original = projection.prepare
+
+            def prepare(dialect: Any, events: Any, original: Any = original) -> Any:
+                with meter.stage(projection.key, "prepare"):
+                    prepared = original(dialect, events)
+                return None if prepared is None else _TimedPrepared(prepared, projection.key, meter)
+
+            projection.prepare = prepare  # type: ignore[method-assign]
+        runner = projection_runner(None, engine, projection, batch=RANGE)  # type: ignore[arg-type]
+        runner.create_tables()
+        for context in projection.contexts:
+            events = streams.get(context.stream, [])
+            for first in range(0, len(events), RANGE):
+                runner.apply_batch(context.stream, list(events[first : first + RANGE]))
+        walls[projection.key] = time.perf_counter() - started
+    return walls
+
+
+class _TimedPrepared:
+    def __init__(self, prepared: Any, key: str, meter: _Meter) -> None:
+        self._prepared, self._key, self._meter = prepared, key, meter
+
+    def write(self, conn: Any) -> Any:
+        self._meter.current = self._key
+        with self._meter.stage(self._key, "write"):
+            return self._prepared.write(conn)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.rebuild_stages")
+    parser.add_argument("events", nargs="?", type=int, default=10_000)
+    parser.add_argument("--db", help="a database URL (default: a scratch SQLite file)")
+    parser.add_argument("--statements", action="store_true")
+    args = parser.parse_args()
+    streams = stored_events(generate(seed=2026, events=args.events))
+    count = sum(len(s) for s in streams.values())
+    meter = _Meter()
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(args.db or f"sqlite:///{Path(scratch) / 'stages.db'}")
+        # As a catch-up runs (`eventstore.catchup`): the collector relaxed, else its full
+        # collections of the growing heap are charged to whatever allocates.
+        with _metered(meter), relaxed_for_catch_up(count):
+            walls = _build(engine, streams, meter)
+        engine.dispose()
+    print(f"{count:,} events ({engine.dialect.name}); us/event per read model")
+    print(f"  {'read model':14s} {'all wall':>9s} {'prep cpu':>9s} {'write cpu':>9s} {'write wall':>10s}")
+    total = [0.0, 0.0, 0.0, 0.0]
+    for key, wall in sorted(walls.items(), key=lambda kv: -kv[1]):
+        row = [
+            wall,
+            meter.cpu[key, "prepare"],
+            meter.cpu[key, "write"],
+            meter.wall[key, "write"],
+        ]
+        total = [a + b for a, b in zip(total, row, strict=True)]
+        print(f"  {key:14s} " + " ".join(f"{v / count * 1e6:9.1f}" for v in row))
+    print(f"  {'all':14s} " + " ".join(f"{v / count * 1e6:9.1f}" for v in total))
+    if args.statements:
+        print("write wall per statement, us/event:")
+        for sql, seconds in sorted(meter.statements.items(), key=lambda kv: -kv[1])[:25]:
+            print(f"  {seconds / count * 1e6:8.1f}  {sql}")
+
+
+if __name__ == "__main__":
+    main()
