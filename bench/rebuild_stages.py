@@ -27,6 +27,7 @@ from bench.history.generator import generate
 from eventstore import bulk
 from eventstore.collector import relaxed_for_catch_up
 from eventstore.projection import BatchProjection
+from eventstore.rebuild_indexes import drop, ensure, read_indexes
 from eventstore.sql import make_engine
 
 RANGE = 2_000
@@ -67,15 +68,17 @@ def _metered(meter: _Meter) -> Iterator[None]:
             )
 
     try:
-        bulk.execute = timed_execute  # type: ignore[assignment]
+        bulk.execute = timed_execute
         versioned.execute = timed_execute  # type: ignore[attr-defined]
         yield
     finally:
-        bulk.execute = execute  # type: ignore[assignment]
+        bulk.execute = execute
         versioned.execute = execute  # type: ignore[attr-defined]
 
 
-def _build(engine: Any, streams: dict[str, list[Any]], meter: _Meter) -> dict[str, float]:
+def _build(
+    engine: Any, streams: dict[str, list[Any]], meter: _Meter, deferred: bool
+) -> dict[str, float]:
     """`bench.direct.build_read_models`, each read model's prepare and write timed."""
     from bootstrap.parts import projection_runner
     from gateway.projections import ALL
@@ -87,18 +90,27 @@ def _build(engine: Any, streams: dict[str, list[Any]], meter: _Meter) -> dict[st
         if isinstance(projection, BatchProjection):
             original = projection.prepare
 
-            def prepare(dialect: Any, events: Any, original: Any = original) -> Any:
-                with meter.stage(projection.key, "prepare"):
+            def prepare(
+                dialect: Any, events: Any, original: Any = original, key: str = projection.key
+            ) -> Any:
+                with meter.stage(key, "prepare"):
                     prepared = original(dialect, events)
-                return None if prepared is None else _TimedPrepared(prepared, projection.key, meter)
+                return None if prepared is None else _TimedPrepared(prepared, key, meter)
 
             projection.prepare = prepare  # type: ignore[method-assign]
         runner = projection_runner(None, engine, projection, batch=RANGE)  # type: ignore[arg-type]
         runner.create_tables()
+        indexes = read_indexes(runner.metadata)
+        if deferred:  # as a rebuild from nothing does (`ProjectionRunner._defer_read_indexes`)
+            with engine.begin() as conn:
+                drop(conn, indexes)
         for context in projection.contexts:
             events = streams.get(context.stream, [])
             for first in range(0, len(events), RANGE):
                 runner.apply_batch(context.stream, list(events[first : first + RANGE]))
+        if deferred:
+            with meter.stage(projection.key, "index"), engine.begin() as conn:
+                ensure(conn, runner.metadata)
         walls[projection.key] = time.perf_counter() - started
     return walls
 
@@ -118,6 +130,9 @@ def main() -> None:
     parser.add_argument("events", nargs="?", type=int, default=10_000)
     parser.add_argument("--db", help="a database URL (default: a scratch SQLite file)")
     parser.add_argument("--statements", action="store_true")
+    parser.add_argument(
+        "--keep-indexes", action="store_true", help="keep the read indexes while applying"
+    )
     args = parser.parse_args()
     streams = stored_events(generate(seed=2026, events=args.events))
     count = sum(len(s) for s in streams.values())
@@ -127,21 +142,23 @@ def main() -> None:
         # As a catch-up runs (`eventstore.catchup`): the collector relaxed, else its full
         # collections of the growing heap are charged to whatever allocates.
         with _metered(meter), relaxed_for_catch_up(count):
-            walls = _build(engine, streams, meter)
+            walls = _build(engine, streams, meter, not args.keep_indexes)
         engine.dispose()
     print(f"{count:,} events ({engine.dialect.name}); us/event per read model")
-    print(f"  {'read model':14s} {'all wall':>9s} {'prep cpu':>9s} {'write cpu':>9s} {'write wall':>10s}")
-    total = [0.0, 0.0, 0.0, 0.0]
+    heads = ("all wall", "prep cpu", "write cpu", "write wall", "index wall")
+    print(f"  {'read model':16s} " + " ".join(f"{h:>10s}" for h in heads))
+    total = [0.0] * 5
     for key, wall in sorted(walls.items(), key=lambda kv: -kv[1]):
         row = [
             wall,
             meter.cpu[key, "prepare"],
             meter.cpu[key, "write"],
             meter.wall[key, "write"],
+            meter.wall[key, "index"],
         ]
         total = [a + b for a, b in zip(total, row, strict=True)]
-        print(f"  {key:14s} " + " ".join(f"{v / count * 1e6:9.1f}" for v in row))
-    print(f"  {'all':14s} " + " ".join(f"{v / count * 1e6:9.1f}" for v in total))
+        print(f"  {key:16s} " + " ".join(f"{v / count * 1e6:10.1f}" for v in row))
+    print(f"  {'all':16s} " + " ".join(f"{v / count * 1e6:10.1f}" for v in total))
     if args.statements:
         print("write wall per statement, us/event:")
         for sql, seconds in sorted(meter.statements.items(), key=lambda kv: -kv[1])[:25]:
