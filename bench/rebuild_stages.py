@@ -26,6 +26,7 @@ from bench.direct import stored_events
 from bench.history.generator import generate
 from eventstore import bulk
 from eventstore.collector import relaxed_for_catch_up
+from eventstore.pg_launcher import PostgresCluster
 from eventstore.projection import BatchProjection
 from eventstore.rebuild_indexes import drop, ensure, read_indexes
 from eventstore.sql import make_engine
@@ -129,6 +130,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.rebuild_stages")
     parser.add_argument("events", nargs="?", type=int, default=10_000)
     parser.add_argument("--db", help="a database URL (default: a scratch SQLite file)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="a throwaway PostgreSQL cluster (pg_launcher)"
+    )
     parser.add_argument("--statements", action="store_true")
     parser.add_argument(
         "--keep-indexes", action="store_true", help="keep the read indexes while applying"
@@ -137,13 +141,17 @@ def main() -> None:
     streams = stored_events(generate(seed=2026, events=args.events))
     count = sum(len(s) for s in streams.values())
     meter = _Meter()
+    cluster = PostgresCluster().start() if args.postgres else None
+    url = cluster.url if cluster is not None else args.db
     with tempfile.TemporaryDirectory() as scratch:
-        engine = make_engine(args.db or f"sqlite:///{Path(scratch) / 'stages.db'}")
+        engine = make_engine(url or f"sqlite:///{Path(scratch) / 'stages.db'}")
         # As a catch-up runs (`eventstore.catchup`): the collector relaxed, else its full
         # collections of the growing heap are charged to whatever allocates.
         with _metered(meter), relaxed_for_catch_up(count):
             walls = _build(engine, streams, meter, not args.keep_indexes)
         engine.dispose()
+    if cluster is not None:
+        cluster.stop()
     print(f"{count:,} events ({engine.dialect.name}); us/event per read model")
     heads = ("all wall", "prep cpu", "write cpu", "write wall", "index wall")
     print(f"  {'read model':16s} " + " ".join(f"{h:>10s}" for h in heads))
