@@ -1,92 +1,177 @@
-"""`python -m bench.rebuild_stages [N]`: a rebuild's CPU per event, stage by stage.
+"""`python -m bench.rebuild_stages [N] [--db URL] [--statements]`: each gateway read model's
+apply cost per event in a rebuild, split into its fold (`prepare`: decode, timelines, rows;
+no database) and its writes (`Prepared.write`: the statements in the runner's transaction).
 
-Without a broker, in one process, on the generated history (seed 2026): what each stage of
-a catch-up rebuild costs an event of CPU (`time.process_time`): the decode of the stored
-bytes (`EventEnvelope.model_validate_json`), the hash recomputed (`trust._intact`'s part
-after the decode), one ed25519 verify (`read_range` verifies ~0.5 an event in a catch-up
-range: one per hash chain, rebuild9), handing a judged range to another process and taking
-it (`eventstore.shared_read`: pickle, unpickle, decode again), and each gateway read
-model's apply and write through its runner's batch path (`bench.direct`). The broker's read
-(the raw suite's ordered-consumer figure) is not here: it needs the broker.
+Without a broker, in one process, on the generated history (seed 2026): every read model is
+built through its own runner's batch path (`bench.direct.build_read_models`, 2,000-event
+batches as a catch-up range), and each is charged the CPU (`time.process_time`) of its own
+prepare and write, and the wall of its writes (on PostgreSQL most of a write's work is the
+server's, outside this process's CPU). `--statements`: the write wall per SQL statement (its
+first 70 characters), heaviest first. Ported from rebuild14 (382848a), which also timed the
+decode, hash, signature and hand-over stages; those are the reader's, not the applies'.
 """
 
 from __future__ import annotations
 
-import base64
-import pickle
-import sys
+import argparse
 import tempfile
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from bench.direct import build_read_models, stored_events
+from bench.direct import stored_events
 from bench.history.generator import generate
-from contracts_schema.envelope import EventEnvelope
-from eventstore.hashing import json_form_hash
-from eventstore.shared_read import decoded
-from eventstore.signing import EventSigner, _verify_key, new_seed
+from eventstore import bulk
+from eventstore.collector import relaxed_for_catch_up
+from eventstore.pg_launcher import PostgresCluster
+from eventstore.projection import BatchProjection
+from eventstore.rebuild_indexes import drop, ensure, read_indexes
 from eventstore.sql import make_engine
 
 RANGE = 2_000
 
 
-def _cpu(work: Callable[[], object]) -> float:
-    started = time.process_time()
-    work()
-    return time.process_time() - started
+class _Meter:
+    """CPU and wall per read model and stage, and wall per statement."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[tuple[str, str], float] = defaultdict(float)
+        self.wall: dict[tuple[str, str], float] = defaultdict(float)
+        self.statements: dict[str, float] = defaultdict(float)
+        self.current = "?"
+
+    @contextmanager
+    def stage(self, name: str, stage: str) -> Iterator[None]:
+        cpu, wall = time.process_time(), time.perf_counter()
+        try:
+            yield
+        finally:
+            self.cpu[name, stage] += time.process_time() - cpu
+            self.wall[name, stage] += time.perf_counter() - wall
 
 
-def main(n: int) -> None:
-    streams = stored_events(generate(seed=2026, events=n))
-    events = [e for s in streams.values() for e in s]
-    data = [e.envelope.model_dump_json().encode() for e in events]
-    count = len(data)
-    per = {}
-    envelopes: list[EventEnvelope] = []
-    per["decode"] = _cpu(
-        lambda: envelopes.extend(EventEnvelope.model_validate_json(d) for d in data)
+@contextmanager
+def _metered(meter: _Meter) -> Iterator[None]:
+    """Every statement's wall timed (the module functions patched for this run only)."""
+    import eventstore.versioned as versioned
+
+    execute = bulk.execute
+
+    def timed_execute(conn: Any, statements: Any) -> None:
+        for statement in statements:
+            started = time.perf_counter()
+            execute(conn, [statement])
+            meter.statements[f"{meter.current}: {statement.sql[:70]}"] += (
+                time.perf_counter() - started
+            )
+
+    try:
+        bulk.execute = timed_execute
+        versioned.execute = timed_execute  # type: ignore[attr-defined]
+        yield
+    finally:
+        bulk.execute = execute
+        versioned.execute = execute  # type: ignore[attr-defined]
+
+
+def _build(
+    engine: Any, streams: dict[str, list[Any]], meter: _Meter, deferred: bool
+) -> dict[str, float]:
+    """`bench.direct.build_read_models`, each read model's prepare and write timed."""
+    from bootstrap.parts import projection_runner
+    from gateway.projections import ALL
+
+    walls: dict[str, float] = {}
+    for kind in ALL:
+        started = time.perf_counter()
+        projection = kind()
+        if isinstance(projection, BatchProjection):
+            original = projection.prepare
+
+            def prepare(
+                dialect: Any, events: Any, original: Any = original, key: str = projection.key
+            ) -> Any:
+                with meter.stage(key, "prepare"):
+                    prepared = original(dialect, events)
+                return None if prepared is None else _TimedPrepared(prepared, key, meter)
+
+            projection.prepare = prepare  # type: ignore[method-assign]
+        runner = projection_runner(None, engine, projection, batch=RANGE)  # type: ignore[arg-type]
+        runner.create_tables()
+        indexes = read_indexes(runner.metadata)
+        if deferred:  # as a rebuild from nothing does (`ProjectionRunner._defer_read_indexes`)
+            with engine.begin() as conn:
+                drop(conn, indexes)
+        for context in projection.contexts:
+            events = streams.get(context.stream, [])
+            for first in range(0, len(events), RANGE):
+                runner.apply_batch(context.stream, list(events[first : first + RANGE]))
+        if deferred:
+            with meter.stage(projection.key, "index"), engine.begin() as conn:
+                ensure(conn, runner.metadata)
+        walls[projection.key] = time.perf_counter() - started
+    return walls
+
+
+class _TimedPrepared:
+    def __init__(self, prepared: Any, key: str, meter: _Meter) -> None:
+        self._prepared, self._key, self._meter = prepared, key, meter
+
+    def write(self, conn: Any) -> Any:
+        self._meter.current = self._key
+        with self._meter.stage(self._key, "write"):
+            return self._prepared.write(conn)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.rebuild_stages")
+    parser.add_argument("events", nargs="?", type=int, default=10_000)
+    parser.add_argument("--db", help="a database URL (default: a scratch SQLite file)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="a throwaway PostgreSQL cluster (pg_launcher)"
     )
-    per["hash"] = _cpu(lambda: [json_form_hash(e.model_dump(mode="json")) for e in envelopes])
-    signer = EventSigner(new_seed())
-    digest = envelopes[0].hash or "x"
-    signature = signer.sign(digest)
-    key = _verify_key(signer.public_key)
-    raw = base64.b64decode(signature)
-    verifies = 2_000
-    per["verify (x0.5)"] = (
-        _cpu(lambda: [key.verify(digest.encode(), raw) for _ in range(verifies)])
-        / verifies
-        * count
-        * 0.5
+    parser.add_argument("--statements", action="store_true")
+    parser.add_argument(
+        "--keep-indexes", action="store_true", help="keep the read indexes while applying"
     )
-    ranges = [
-        [
-            (e.subject, e.seq, d, None)
-            for e, d in zip(events[i : i + RANGE], data[i : i + RANGE], strict=True)
-        ]
-        for i in range(0, count, RANGE)
-    ]
-    blobs: list[bytes] = []
-    per["pickle (sender)"] = _cpu(
-        lambda: blobs.extend(pickle.dumps((r, [None] * len(r)), protocol=5) for r in ranges)
-    )
-    per["unpickle + decode (taker)"] = _cpu(
-        lambda: [decoded("ENROLMENT", *pickle.loads(b)) for b in blobs]
-    )
+    args = parser.parse_args()
+    streams = stored_events(generate(seed=2026, events=args.events))
+    count = sum(len(s) for s in streams.values())
+    meter = _Meter()
+    cluster = PostgresCluster().start() if args.postgres else None
+    url = cluster.url if cluster is not None else args.db
     with tempfile.TemporaryDirectory() as scratch:
-        engine = make_engine(f"sqlite:///{Path(scratch) / 'stages.db'}")
-        started = time.process_time()
-        built = build_read_models(engine, streams, batch=RANGE)
-        applies = time.process_time() - started
+        engine = make_engine(url or f"sqlite:///{Path(scratch) / 'stages.db'}")
+        # As a catch-up runs (`eventstore.catchup`): the collector relaxed, else its full
+        # collections of the growing heap are charged to whatever allocates.
+        with _metered(meter), relaxed_for_catch_up(count):
+            walls = _build(engine, streams, meter, not args.keep_indexes)
         engine.dispose()
-    wall = sum(built.per_projection.values())
-    for key_, seconds in built.per_projection.items():
-        per[f"apply+write {key_}"] = applies * seconds / wall  # CPU shared out by wall
-    print(f"{count:,} events; CPU us/event by stage")
-    for name, seconds in per.items():
-        print(f"  {name:32s} {seconds / count * 1e6:8.1f}")
+    if cluster is not None:
+        cluster.stop()
+    print(f"{count:,} events ({engine.dialect.name}); us/event per read model")
+    heads = ("all wall", "prep cpu", "write cpu", "write wall", "index wall")
+    print(f"  {'read model':16s} " + " ".join(f"{h:>10s}" for h in heads))
+    total = [0.0] * 5
+    for key, wall in sorted(walls.items(), key=lambda kv: -kv[1]):
+        row = [
+            wall,
+            meter.cpu[key, "prepare"],
+            meter.cpu[key, "write"],
+            meter.wall[key, "write"],
+            meter.wall[key, "index"],
+        ]
+        total = [a + b for a, b in zip(total, row, strict=True)]
+        print(f"  {key:16s} " + " ".join(f"{v / count * 1e6:10.1f}" for v in row))
+    print(f"  {'all':16s} " + " ".join(f"{v / count * 1e6:10.1f}" for v in total))
+    if args.statements:
+        print("write wall per statement, us/event:")
+        for sql, seconds in sorted(meter.statements.items(), key=lambda kv: -kv[1])[:25]:
+            print(f"  {seconds / count * 1e6:8.1f}  {sql}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)
+    main()

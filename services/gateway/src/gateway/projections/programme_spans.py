@@ -32,6 +32,7 @@ from sqlalchemy.engine import Dialect
 from contracts_schema import catalogue
 from contracts_schema.folds import FOLDS
 from eventstore.bulk import Statement
+from eventstore.rebuild_indexes import WRITE_PATH
 from eventstore.timeline import FOREVER
 
 
@@ -60,12 +61,16 @@ class ProgrammeSpans:
             Column("valid_to", BigInteger, nullable=False),
             # A municipality's spans begun by D (the planner may go from the municipalities
             # at the horizon); a recomputed pair's spans, forgotten by its municipality.
+            # The batch's own statements find the pairs by it (an organisation's pairs, the
+            # dirty pairs' spans): kept while a rebuild writes (`WRITE_PATH`), else each
+            # batch scanned every span, several times (apply15).
             Index(
                 f"ix_{prefix}_programme_spans_organisation",
                 "organisation_code",
                 "valid_from",
                 "valid_to",
                 "programme_id",
+                info={WRITE_PATH: True},
             ),
             sqlite_with_rowid=False,
         )
@@ -118,9 +123,12 @@ class ProgrammeSpans:
             " CASE WHEN pa.valid_from > tp.valid_from THEN pa.valid_from ELSE tp.valid_from END"
             " AS s,"
             " CASE WHEN pa.valid_to < tp.valid_to THEN pa.valid_to ELSE tp.valid_to END AS e"
-            f" FROM {dirty} d"
-            f" JOIN {tp} tp ON tp.programme_id = d.programme_id AND tp.known_to = {FOREVER}"
-            f" JOIN {pa} pa ON pa.tender_id = tp.tender_id"
+            # From the dirty pairs out (SQLite takes a CROSS JOIN's order as written): left
+            # to itself, without statistics, it scanned every tender's participants for
+            # each batch (apply15).
+            f" FROM {dirty} d CROSS JOIN {tp} tp CROSS JOIN {pa} pa"
+            f" WHERE tp.programme_id = d.programme_id AND tp.known_to = {FOREVER}"
+            " AND pa.tender_id = tp.tender_id"
             f" AND pa.organisation_code = d.organisation_code AND pa.known_to = {FOREVER}"
             " AND pa.participates"
         )
