@@ -1,4 +1,4 @@
-"""`python -m bench.rebuild_read_stages [N]`: a rebuild's CPU per event, stage by stage (the reader's
+"""`python -m bench.rebuild_read_stages [N]`: a rebuild's CPU per event, stage by stage.
 
 Without a broker, in one process, on the generated history (seed 2026): what each stage of
 a catch-up rebuild costs an event of CPU (`time.process_time`): the decode of the stored
