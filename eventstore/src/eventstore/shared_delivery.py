@@ -90,6 +90,7 @@ class SharedDelivery:
                 return True
             if position < self.position:
                 return False  # behind: it catches up alone a while longer
+            assert member not in self._members
             self._members.append(member)
             return True
 
@@ -234,11 +235,10 @@ class SharedMember(CatchUpSubscriber):
 
     async def _live(self) -> None:
         while not self._stopping.is_set():
-            if self._proven and await self._join():
-                await self._ejected.wait()
+            joined = self._proven and await self._join()
+            if joined or await self._alone():
+                await self._ejected.wait()  # the shared delivery feeds it until then
                 self._ejected.clear()
-                continue
-            await self._alone()
 
     async def _join(self) -> bool:
         joined = await self.shared.join(self)
@@ -246,8 +246,9 @@ class SharedMember(CatchUpSubscriber):
             self.joins += 1
         return joined
 
-    async def _alone(self) -> None:
-        """One arm of `CatchUpSubscriber._live`, asking to join after each batch applied."""
+    async def _alone(self) -> bool:
+        """One arm of `CatchUpSubscriber._live`, asking to join after each batch applied;
+        True once joined."""
         pull = LivePull(
             self._nc, self._context, self._durable, self._filter, self._batch, self._owner_position
         )
@@ -260,7 +261,7 @@ class SharedMember(CatchUpSubscriber):
                     await self._handle_live(kept)
                     self._proven = True
                     if await self._join():
-                        return
+                        return True
                 elif msgs and gap is None:
                     await msgs[-1].ack()
                 if gap is not None:
@@ -272,6 +273,7 @@ class SharedMember(CatchUpSubscriber):
             await self._rearming(exc)
         finally:
             await pull.close()
+        return False
 
 
 _SHARED: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str, str], SharedDelivery]] = (
