@@ -233,7 +233,8 @@ async def test_an_altered_event_is_parked_by_each_read_model(
         shared = shared_of(runners[0])
         await wait_for(lambda: len(shared.members) == 2)
         original = await nats_client.jetstream().get_msg(LEDGER.stream, last)
-        assert original.subject is not None and original.data is not None
+        assert original.subject is not None
+        assert original.data is not None
         forged = await nats_client.jetstream().publish(original.subject, altered(original.data))
         last = await append(store, "b", [4], "after")
         await reached(runners, last)
