@@ -361,6 +361,9 @@ class Together:
     shared: bool  # True: in one transaction; False: rolled back, then one per read model
     held: float = 0.0  # seconds the writer turn was held (SQLite; the shared transaction)
     others_waited: bool = False  # another owner asked for the writer turn meanwhile
+    # Seconds of the shared transaction each read model's apply (and checkpoint) took, by
+    # key: which one the writer turn waits for most.
+    spent: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def apply_together(
@@ -388,7 +391,9 @@ def apply_together(
         turn.for_owner(f"together {stream}")
     try:
         try:
-            together = Together(_together(ordered, stream, events, stages), [], shared=True)
+            spent: dict[str, float] = {}
+            positions = _together(ordered, stream, events, stages, spent)
+            together = Together(positions, [], shared=True, spent=spent)
             if turn is not None:
                 together.held, together.others_waited = turn.last_held()
             return together
@@ -423,6 +428,7 @@ def _together(
     stream: str,
     events: list[StoredEvent],
     stages: dict[str, float],
+    spent: dict[str, float],
 ) -> dict[ProjectionRunner, int]:
     engine = ordered[0].engine
     with contextlib.ExitStack() as locks:
@@ -440,10 +446,11 @@ def _together(
                 conn = stack.enter_context(engine.connect().execution_options(**WRITER))
                 stack.enter_context(conn.begin())
                 stages["turn"] = time.time()
-                positions = {
-                    runner: runner._in_transaction(conn, stream, events, a)
-                    for runner, a in zip(ordered, ahead, strict=True)
-                }
+                positions = {}
+                for runner, a in zip(ordered, ahead, strict=True):
+                    began = time.perf_counter()
+                    positions[runner] = runner._in_transaction(conn, stream, events, a)
+                    spent[runner.projection.key] = time.perf_counter() - began
         except BaseException:
             for runner in ordered:  # their memory ran ahead of a transaction that failed
                 runner._forget()

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SAY_EVERY = 60.0  # seconds between two accounts of the writer turn in the log
+
 
 class SharedDelivery:
     """One stream's live delivery into every member's read model, one transaction a batch."""
@@ -72,6 +74,11 @@ class SharedDelivery:
         self.gaps = 0
         self.rearms = 0
         self._chunk = 16  # events per transaction; sized by the last one (as a runner's)
+        # Seconds in the shared transactions: the writer turn held, and each read model's
+        # part of it (logged now and then: which one the others wait for).
+        self.spent: dict[str, float] = {}
+        self.held = 0.0
+        self._said_at = time.monotonic()
         self._contended_at = float("-inf")
 
     @property
@@ -102,6 +109,8 @@ class SharedDelivery:
             task = None
             if not self._members:
                 task, self._task = self._task, None
+                if self.batches:
+                    log.info("%s", self.account())
         await cancel_and_wait(task)
 
     async def _run(self) -> None:
@@ -167,6 +176,7 @@ class SharedDelivery:
             self.position = chunk[-1].seq
             if together.shared:
                 self.batches += 1
+                self._count(together)
             else:
                 self.rolled_back += 1
             for member in members:
@@ -178,6 +188,25 @@ class SharedDelivery:
                 if member in self._members:
                     self._members.remove(member)
                 member.eject(exc)
+
+    def _count(self, together: Together) -> None:
+        self.held += together.held
+        for key, seconds in together.spent.items():
+            self.spent[key] = self.spent.get(key, 0.0) + seconds
+        if time.monotonic() - self._said_at >= SAY_EVERY:
+            self._said_at = time.monotonic()
+            log.info("%s", self.account())
+
+    def account(self) -> str:
+        """Where the shared transactions' writer turn went so far, per read model."""
+        parts = ", ".join(
+            f"{key} {seconds:.2f}s ({seconds / max(self.held, 1e-9):.0%})"
+            for key, seconds in sorted(self.spent.items(), key=lambda kv: -kv[1])
+        )
+        return (
+            f"shared {self._context.stream} delivery: {self.batches} transactions,"
+            f" {self.rolled_back} rolled back, writer turn held {self.held:.2f}s; applies: {parts}"
+        )
 
     def _size(self, together: Together, count: int) -> None:
         """The next transaction about `FAIR_TURN` long while other owners want the writer,
