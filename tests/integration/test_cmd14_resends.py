@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from nats.aio.client import Client as NATS
 
 from contracts_schema.replies import CommandAccepted, CommandRejected
@@ -30,12 +31,19 @@ from eventstore.store import EventStore
 from tests.support.ledger import EVENT_TYPES, LEDGER, ROUTES, Ledger, RecordEntries, decide
 
 SUBJECT = LEDGER.command_subject("RecordEntries")
+Group = tuple[CommandService, CommandService]
 
 
 async def _service(nc: NATS, clock: FixedClock) -> CommandService:
     service = CommandService(LEDGER, EventStore(nc, clock), clock, ROUTES, EVENT_TYPES)
     await service.start()
     return service
+
+
+@pytest.fixture
+async def queue_group(nats_client: NATS, fixed_clock: FixedClock) -> Group:
+    """The two processes of a queue group on the test's broker, each started."""
+    return await _service(nats_client, fixed_clock), await _service(nats_client, fixed_clock)
 
 
 async def _send(
@@ -67,12 +75,9 @@ async def _lose_record(nc: NATS, command_id: str) -> None:
 
 
 async def test_a_resend_after_a_crash_between_append_and_record(
-    nats_client: NATS, fixed_clock: FixedClock
+    nats_client: NATS, fixed_clock: FixedClock, queue_group: Group
 ) -> None:
-    first, second = (
-        await _service(nats_client, fixed_clock),
-        await _service(nats_client, fixed_clock),
-    )
+    first, second = queue_group
     warm = await _send(first, RecordEntries(command_id="c-warm", ledger_id="l-crash", amounts=[1]))
     assert isinstance(warm, CommandAccepted)  # `first` holds l-crash at version 1 in its cache
     # A process appended c-crash's events exactly as its decision gave them, then died before
@@ -121,12 +126,9 @@ async def test_a_resend_after_a_crash_between_append_and_record(
 
 
 async def test_a_refused_command_sent_again_is_refused_again_and_stores_nothing(
-    nats_client: NATS, fixed_clock: FixedClock
+    nats_client: NATS, fixed_clock: FixedClock, queue_group: Group
 ) -> None:
-    first, second = (
-        await _service(nats_client, fixed_clock),
-        await _service(nats_client, fixed_clock),
-    )
+    first, second = queue_group
     accepted = await _send(first, RecordEntries(command_id="c-ok", ledger_id="l-ref", amounts=[2]))
     assert isinstance(accepted, CommandAccepted)
     refused = RecordEntries(command_id="c-zero", ledger_id="l-ref", amounts=[3, 0])
@@ -147,12 +149,9 @@ async def test_a_refused_command_sent_again_is_refused_again_and_stores_nothing(
 
 
 async def test_the_same_command_at_both_processes_of_a_queue_group(
-    nats_client: NATS, fixed_clock: FixedClock
+    nats_client: NATS, fixed_clock: FixedClock, queue_group: Group
 ) -> None:
-    first, second = (
-        await _service(nats_client, fixed_clock),
-        await _service(nats_client, fixed_clock),
-    )
+    first, second = queue_group
     for service, warm in ((first, "c-w1"), (second, "c-w2")):  # both caches hold l-q
         reply = await _send(service, RecordEntries(command_id=warm, ledger_id="l-q", amounts=[1]))
         assert isinstance(reply, CommandAccepted)

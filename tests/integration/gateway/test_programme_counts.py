@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import MetaData, bindparam, func, select
 
-from bench.direct import build_read_models, stored_events
+from bench.direct import stored_events
 from bench.history.generator import generate
 from bench.history.model import Commit, History, SyntheticEvent, at
 from bootstrap.parts import projection_runner
@@ -51,6 +51,7 @@ from gateway.schema.programme_pairs import (
     programme_province_counts,
     stored_totals,
 )
+from tests.support.built_history import BuiltHistory
 
 PROVINCES = ("Utrecht", "Gelderland", None, "Limburg")
 
@@ -118,29 +119,21 @@ def _history() -> History:
 
 HISTORY = _history()
 STREAMS = stored_events(HISTORY)
-_BUILT: dict[str, Any] = {}
-
-
-def _read_models(directory: Path) -> ReadModels:
-    if "read" not in _BUILT:
-        engine = make_engine(f"sqlite:///{directory / 'totals.db'}")
-        build_read_models(engine, STREAMS, batch=300)
-        _BUILT["read"] = ReadModels(engine)
-    return _BUILT["read"]  # type: ignore[no-any-return]
-
-
-def _valid_instants(read: ReadModels) -> list[int]:
-    found = {micros(e.envelope.occurred_at) for s in STREAMS.values() for e in s}
-    for commit in HISTORY.commits:
-        for e in commit.events:
-            if e.event_type == "MunicipalityMerged":
-                found.add(micros(dutch_midnight(date.fromisoformat(e.payload["effective_on"]))))
-    pieces = read.versions(EnrolmentProjection).programme_counts.pieces
-    with read.engine.connect() as conn:
-        for start, end in conn.execute(select(pieces.c.valid_from, pieces.c.valid_to)):
-            found |= {start, end}
-    found = {v for v in found if v < 2**62}
-    return sorted(found | {v - 1 for v in found} | {v + 1 for v in found})
+# The valid instants: every event's, the pieces' edges and the mergers' midnights (not the
+# open end), a microsecond either side.
+BUILT = BuiltHistory(
+    STREAMS,
+    "totals.db",
+    batch=300,
+    edges_of=lambda read: read.versions(EnrolmentProjection).programme_counts.pieces,
+    also={
+        micros(dutch_midnight(date.fromisoformat(e.payload["effective_on"])))
+        for commit in HISTORY.commits
+        for e in commit.events
+        if e.event_type == "MunicipalityMerged"
+    },
+    below=2**62,
+)
 
 
 def _from_rows(bound: ReadModels) -> list[tuple[str, str, int]]:
@@ -177,8 +170,8 @@ def _from_rows(bound: ReadModels) -> list[tuple[str, str, int]]:
 def test_the_stored_totals_are_the_rows_counted_at_every_past_day(
     tmp_path_factory: Any, pick: float
 ) -> None:
-    read = _read_models(tmp_path_factory.getbasetemp())
-    instants = _valid_instants(read)
+    read = BUILT.read(tmp_path_factory.getbasetemp())
+    instants = BUILT.valid_instants(read)
     valid = instants[min(int(pick * len(instants)), len(instants) - 1)]
     bound = read.at(valid, KNOWN_NOW)
     assert stored_totals(bound) is not None  # the stored form answers this horizon
@@ -191,7 +184,7 @@ def test_the_history_counts_mergers_late_registrations_and_provinces(
     """The property above is asked of a history where the organisations' facts matter: at
     some day a merged municipality's pairs are left out, at another a late-registered one's
     are counted under a province, another's under "unknown"."""
-    read = _read_models(tmp_path_factory.getbasetemp())
+    read = BUILT.read(tmp_path_factory.getbasetemp())
     enrolment = read.versions(EnrolmentProjection)
     counted, pieces = enrolment.organisation_counted, enrolment.programme_counts.pieces
     with read.engine.connect() as conn:
@@ -207,14 +200,14 @@ def test_the_history_counts_mergers_late_registrations_and_provinces(
     assert (merged or 0) >= 2, "no merger cuts a municipality's pairs"
     assert {"Utrecht", "unknown"} <= provinces
     assert (keys or 0) > 10
-    instants = _valid_instants(read)
+    instants = BUILT.valid_instants(read)
     middle = read.at(instants[len(instants) // 2], KNOWN_NOW)
     assert sum(n for *_, n in _from_rows(middle)) > 50
 
 
 def test_the_present_and_a_known_instant_count_the_rows(tmp_path_factory: Any) -> None:
-    read = _read_models(tmp_path_factory.getbasetemp())
-    valid = _valid_instants(read)[len(_valid_instants(read)) // 2]
+    read = BUILT.read(tmp_path_factory.getbasetemp())
+    valid = BUILT.valid_instants(read)[len(BUILT.valid_instants(read)) // 2]
     assert stored_totals(read.at_now()) is None
     assert stored_totals(read.at(valid, valid)) is None
     assert stored_totals(read) is None
@@ -226,6 +219,7 @@ def test_the_present_and_a_known_instant_count_the_rows(tmp_path_factory: Any) -
 # ----------------------------------------------------------------- kept live, batch by batch
 
 SNAPSHOTS = 14
+_BUILT: dict[str, Any] = {}  # the snapshots, taken once
 
 
 def _in_transaction_order() -> list[StoredEvent]:
@@ -293,10 +287,10 @@ def test_the_totals_kept_live_are_the_rows_known_then(
     tmp_path_factory: Any, which: int, pick: float
 ) -> None:
     directory = tmp_path_factory.getbasetemp()
-    read = _read_models(directory)
+    read = BUILT.read(directory)
     snapshots = _snapshots(directory)
     known, snapshot = snapshots[min(which, len(snapshots) - 1)]
-    instants = _valid_instants(read)
+    instants = BUILT.valid_instants(read)
     valid = instants[min(int(pick * len(instants)), len(instants) - 1)]
     bound = read.at(valid, known)
     assert stored_totals(bound) is None  # a past known instant: the rows

@@ -18,33 +18,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bench.direct import build_read_models, stored_events
+from bench.direct import stored_events
 from bench.history.generator import generate
-from eventstore.bitemporal_sql import micros
-from eventstore.sql import make_engine
 from gateway.projections import EnrolmentProjection
 from gateway.readmodels import KNOWN_NOW, ReadModels
 from gateway.schema.programme_pairs import MUNICIPALITY, programme_pairs, stored_spans
+from tests.support.built_history import BuiltHistory
 
-STREAMS = stored_events(generate(seed=23, events=1_500))
-_BUILT: dict[str, Any] = {}
-
-
-def _read_models(directory: Any) -> ReadModels:
-    if "read" not in _BUILT:
-        engine = make_engine(f"sqlite:///{directory / 'spans.db'}")
-        build_read_models(engine, STREAMS, batch=300)
-        _BUILT["read"] = ReadModels(engine)
-    return _BUILT["read"]  # type: ignore[no-any-return]
-
-
-def _valid_instants(read: ReadModels) -> list[int]:
-    found = {micros(e.envelope.occurred_at) for s in STREAMS.values() for e in s}
-    spans = read.versions(EnrolmentProjection).programme_spans.spans
-    with read.engine.connect() as conn:
-        for start, end in conn.execute(select(spans.c.valid_from, spans.c.valid_to)):
-            found |= {start, end}
-    return sorted(found | {v - 1 for v in found} | {v + 1 for v in found})
+BUILT = BuiltHistory(
+    stored_events(generate(seed=23, events=1_500)),
+    "spans.db",
+    batch=300,
+    edges_of=lambda read: read.versions(EnrolmentProjection).programme_spans.spans,
+)
 
 
 def _pairs(bound: ReadModels, query: Any) -> list[tuple[str, str]]:
@@ -77,8 +63,8 @@ def _from_rows(bound: ReadModels) -> Any:
 def test_the_stored_pairs_are_the_pairs_of_the_rows_at_every_past_day(
     tmp_path_factory: Any, pick: float
 ) -> None:
-    read = _read_models(tmp_path_factory.getbasetemp())
-    instants = _valid_instants(read)
+    read = BUILT.read(tmp_path_factory.getbasetemp())
+    instants = BUILT.valid_instants(read)
     valid = instants[min(int(pick * len(instants)), len(instants) - 1)]
     bound = read.at(valid, KNOWN_NOW)
     assert stored_spans(bound) is not None  # the stored form answers this horizon
@@ -88,8 +74,8 @@ def test_the_stored_pairs_are_the_pairs_of_the_rows_at_every_past_day(
 def test_the_history_has_pairs_that_begin_and_end(tmp_path_factory: Any) -> None:
     """The property above is asked of a history whose pairs change in the past: many pairs
     at its middle, spans that end (withdrawals), pairs in more than one span."""
-    read = _read_models(tmp_path_factory.getbasetemp())
-    instants = _valid_instants(read)
+    read = BUILT.read(tmp_path_factory.getbasetemp())
+    instants = BUILT.valid_instants(read)
     middle = read.at(instants[len(instants) // 2], KNOWN_NOW)
     assert len(_pairs(middle, programme_pairs(middle))) > 50
     spans = read.versions(EnrolmentProjection).programme_spans.spans
@@ -102,8 +88,8 @@ def test_the_history_has_pairs_that_begin_and_end(tmp_path_factory: Any) -> None
 def test_the_present_and_a_known_instant_read_the_rows(tmp_path_factory: Any) -> None:
     """Only a past day as known now reads the spans; an older enrolment version still
     serving while v3 rebuilds beside it (it has no spans) reads the rows (review15)."""
-    read = _read_models(tmp_path_factory.getbasetemp())
-    instants = _valid_instants(read)
+    read = BUILT.read(tmp_path_factory.getbasetemp())
+    instants = BUILT.valid_instants(read)
     valid = instants[len(instants) // 2]
     assert stored_spans(read.at_now()) is None
     assert stored_spans(read.at(valid, valid)) is None
