@@ -38,6 +38,8 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from eventstore.flushing import pong
+
 NO_RESPONDERS = "503"
 LATE_REPLY_GRACE = 1  # seconds an expired request waits for the PONG behind its reply
 
@@ -53,7 +55,7 @@ async def caught_up(nc: NATS) -> None:
     relied on; our queued commands overtaking it do not matter here). A connection closed,
     or no PONG either: returns all the same, and the caller decides on what it has."""
     with contextlib.suppress(Exception):
-        await nc.flush(LATE_REPLY_GRACE)
+        await pong(nc, LATE_REPLY_GRACE)  # not `nc.flush`: a late PONG would end its reader
 
 
 def after_caught_up(nc: NATS, then: Callable[[], None]) -> None:
