@@ -4,6 +4,10 @@
 a reader parses the text (a processed-command record, an import group's reply, a look at a
 document's keys), the two are interchangeable; orjson refuses a few values `json` writes (an
 integer beyond 64 bits, a lone surrogate, a key not a string), and those go through `json`.
+Not the same JSON for values outside the JSON form (review18 #4): a non-finite float is
+`null` here where `json` wrote `NaN`/`Infinity`, and orjson writes datetimes, UUIDs, enums and
+dataclasses where `json` raised `TypeError`; the callers pass JSON forms (pydantic's, or
+parsed JSON), which have neither.
 Not for text that is hashed or stored byte for byte: `hashing.canonical_json_form` is that.
 """
 

@@ -358,6 +358,7 @@ class Feed:
             return
         if at in self._taken or at in self._held or key in self._forgotten:
             self._taken.add(at)
+            self._wake(lambda k: k == at)  # a reader asking for it reads it itself, now
             return  # read here already (or sent twice, or no reader left): not kept
         if self._room.get(key, 0) >= HELD and at not in self._waiting:
             self._taken.add(at)  # no room for it: read here when it is needed
@@ -410,6 +411,7 @@ class Feed:
         and stream: a range that does not come in that time marks the owner slow, and its
         further ranges of that stream are read here without waiting."""
         at = (key, index)
+        self._forgotten.discard(key)  # a reader of it again (review18 #2): keep what comes
         if at not in self._held:
             if at in self._taken:
                 return None
@@ -491,8 +493,14 @@ class SharingTap(_StreamTap):
         end = self._sharing.end
         owner = end.owner(self._key, index)
         if owner == end.me:
-            delivered = await self._fetch(index, head)
-            events = await _judged(trust_of(self._nc), self._stream, delivered)
+            try:
+                delivered = await self._fetch(index, head)
+                events = await _judged(trust_of(self._nc), self._stream, delivered)
+            except BaseException:
+                # The others read it themselves at once rather than wait `WAIT` for it.
+                with contextlib.suppress(Exception):  # the read's own error is what counts
+                    self._sharing.sender.send(("skip", self._key, index), self._others())
+                raise
             item = ("range", self._key, index, delivered, [e.refused for e in events])
             self._sharing.sender.send(item, self._others())
             return events

@@ -182,3 +182,27 @@ def test_two_groups_each_ahead_on_another_stream_both_finish(
             f.close()
 
     asyncio.run(go())
+
+
+def test_a_reader_joining_again_after_its_group_forgot_the_stream_takes_what_comes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """review18 #2: every runner of a stream left the group's tap once (`forget`); one that
+    joins again and asks for the next range gets it when it comes (it was dropped unwoken,
+    and the reader sat out `WAIT`, then read every later range of that owner alone)."""
+    monkeypatch.setattr(shared_read, "WAIT", 5.0)
+    delivered = _range()
+
+    async def go() -> None:
+        sender, feed = _pair()
+        feed.forget(KEY)
+        taking = asyncio.create_task(feed.take(KEY, 1, 0, "ENROLMENT"))
+        await asyncio.sleep(0.05)  # the reader waits before the range is sent
+        sender.send(("range", KEY, 1, delivered, [None] * len(delivered)), [1])
+        got = await taking
+        assert got is not None
+        assert [e.seq for e in got] == [d[1] for d in delivered]
+        await sender.close()
+        feed.close()
+
+    asyncio.run(go())
