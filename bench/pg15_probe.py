@@ -57,8 +57,12 @@ async def measure(events: int, seed: int, one: bool) -> None:
                 eng = create_engine(url, isolation_level="AUTOCOMMIT")
                 with eng.connect() as conn:
                     db = url.rsplit("/", 1)[-1]
-                    conn.execute(text(f"ALTER DATABASE {db} SET session_preload_libraries = 'auto_explain'"))
-                    conn.execute(text(f"ALTER DATABASE {db} SET auto_explain.log_min_duration = '200ms'"))
+                    conn.execute(
+                        text(f"ALTER DATABASE {db} SET session_preload_libraries = 'auto_explain'")
+                    )
+                    conn.execute(
+                        text(f"ALTER DATABASE {db} SET auto_explain.log_min_duration = '200ms'")
+                    )
                     conn.execute(text(f"ALTER DATABASE {db} SET auto_explain.log_analyze = on"))
                 eng.dispose()
                 print("log", pg.base / "log", flush=True)
@@ -87,8 +91,16 @@ async def measure(events: int, seed: int, one: bool) -> None:
             if one:
                 url = pg.create_database(f"rebuild_{uuid.uuid4().hex[:8]}")
                 seconds, _, cpu = await replay.rebuild_measured(ctx, url)
-                print(json.dumps({"way": "one", "wall_s": round(seconds, 2),
-                                  "cpu_us": round(cpu / n * 1e6), "load": os.getloadavg()[0]}))
+                print(
+                    json.dumps(
+                        {
+                            "way": "one",
+                            "wall_s": round(seconds, 2),
+                            "cpu_us": round(cpu / n * 1e6),
+                            "load": os.getloadavg()[0],
+                        }
+                    )
+                )
 
 
 def main() -> None:
