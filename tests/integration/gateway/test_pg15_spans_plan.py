@@ -55,6 +55,7 @@ def test_the_recompute_searches_participants_by_their_whole_key(postgres_cluster
         assert lookups, plan
         for node in lookups:
             cond = node.get("Index Cond", "")
-            assert "tender_id" in cond and "organisation_code" in cond, node
+            assert "tender_id" in cond, node
+            assert "organisation_code" in cond, node
     finally:
         engine.dispose()
