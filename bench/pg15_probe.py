@@ -88,6 +88,20 @@ async def measure(events: int, seed: int, one: bool) -> None:
             )
             for k, v in seen.most_common(25):
                 print(f"{v:5d} {k}", flush=True)
+            if os.environ.get("PG15_COMPARE"):
+                # The same history into SQLite (whose statements pg15 left alone): the
+                # PostgreSQL spans and totals must hold the same rows.
+                lite = f"sqlite:////tmp/pg15-{uuid.uuid4().hex[:8]}.db"
+                await replay.rebuild_measured(ctx, lite)
+                for table in ("enrolment_v4_programme_spans", "enrolment_v4_programme_totals"):
+                    got = []
+                    for u in (url, lite):
+                        eng = create_engine(u)
+                        with eng.connect() as conn:
+                            rows = conn.execute(text(f"SELECT * FROM {table}")).all()
+                        eng.dispose()
+                        got.append(sorted(tuple(map(str, r)) for r in rows))
+                    print(table, len(got[0]), "rows; same as SQLite:", got[0] == got[1])
             if one:
                 url = pg.create_database(f"rebuild_{uuid.uuid4().hex[:8]}")
                 seconds, _, cpu = await replay.rebuild_measured(ctx, url)
