@@ -34,7 +34,13 @@ async def audit(server: NatsServer, source: Path) -> Result:
 
 
 async def stored(nc: NATS) -> int:
-    return len([e async for e in EventStore(nc, SystemClock()).read_stream(REGISTRY)])
+    return len(await events(nc))
+
+
+async def events(nc: NATS) -> list[tuple[int, str]]:
+    """The registry stream's events as stored: (sequence, event id)."""
+    store = EventStore(nc, SystemClock())
+    return [(e.seq, e.envelope.event_id) async for e in store.read_stream(REGISTRY)]
 
 
 async def test_every_release_imported_exits_0_and_so_does_a_re_run(
@@ -62,15 +68,25 @@ async def test_some_releases_skipped_exits_1_naming_each_by_its_json_path(
     good = package["releases"][0]
     no_ocid = copy.deepcopy(good)
     del no_ocid["ocid"]
-    package["releases"] = [good, no_ocid]
+    bad_code = copy.deepcopy(good)  # a code of no OCDS codelist
+    bad_code["ocid"], bad_code["tender"]["status"] = "ocds-213czf-2", "no-such-status"
+    package["releases"] = [good, no_ocid, bad_code]
     source = tmp_path / "mixed.jsonl"
     source.write_text("\n".join([json.dumps(package), "{not json"]))
     result = await audit(nats_server, source)
     assert result.exit_code == IMPORT_PARTIAL, result.output
     assert "skipped line 1: $.releases[1]: fails the OCDS 1.1.5 release schema" in result.output
+    assert "skipped line 1: $.releases[2]: fails the OCDS 1.1.5 release schema" in result.output
+    assert "no-such-status" in result.output
     assert "skipped line 2: bad JSON" in result.output
-    assert "imported 1, skipped 2, duplicates 0" in result.output
-    assert await stored(nats_client) > 0
+    assert "imported 1, skipped 3, duplicates 0" in result.output
+    first = await events(nats_client)
+    assert first
+    # Run again (import16): the same status and report, nothing stored lost or added.
+    again = await audit(nats_server, source)
+    assert again.exit_code == IMPORT_PARTIAL, again.output
+    assert "imported 0, skipped 3, duplicates 1 (0 events appended)" in again.output
+    assert await events(nats_client) == first
 
 
 async def test_nothing_readable_exits_2_and_stores_nothing(

@@ -105,3 +105,44 @@ def test_any_value_anywhere_gives_the_same_verdict(data: st.DataObject) -> None:
     path = data.draw(st.sampled_from(_paths(release)))
     changed = _replaced(release, path, data.draw(JSON))
     assert errors(changed, NAME) == full_errors(changed, NAME)
+
+
+# The package schemas, checked quickly too (import16): they refer to the release schema (the
+# record package also to the versioned one) by URL, given to the compiled validator from the
+# shipped files. The same agreement, on the shipped packages and the bench's.
+def _packages() -> list[tuple[dict[str, Any], str]]:
+    found = []
+    for path in sorted(DATA.glob("*.json")):
+        body = json.loads(path.read_text())
+        kind = "record" if "records" in body else "release"
+        found.append((body, f"{kind}-package-schema.json"))
+    found.append((json.loads(package(3)), "release-package-schema.json"))
+    return found
+
+
+PACKAGES = _packages()
+
+
+def test_the_real_and_generated_packages_agree() -> None:
+    assert {name for _p, name in PACKAGES} == {
+        "release-package-schema.json",
+        "record-package-schema.json",
+    }
+    for body, name in PACKAGES:
+        assert errors(body, name) == full_errors(body, name)
+
+
+def test_a_package_schema_is_checked_quickly_without_going_online() -> None:
+    from audit.ocds.schemas import _quick
+
+    for body, name in PACKAGES:  # compiled from the shipped files: no fetch, no failure
+        _quick(name).is_valid(body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_value_anywhere_in_a_package_gives_the_same_verdict(data: st.DataObject) -> None:
+    body, name = data.draw(st.sampled_from(PACKAGES))
+    path = data.draw(st.sampled_from(_paths(body)))
+    changed = _replaced(body, path, data.draw(JSON))
+    assert errors(changed, name) == full_errors(changed, name)

@@ -1,6 +1,6 @@
 """The OCDS 1.1.5 schemas shipped inside the package, and validators that never go online.
 
-`errors` is `jsonschema`'s verdict and messages. A release is first asked of a compiled
+`errors` is `jsonschema`'s verdict and messages. A document is first asked of a compiled
 validator (`jsonschema_rs`, draft 4, formats checked; ~100x faster): what it finds valid
 is valid for `jsonschema` too (both pass the draft-4 test suite; it checks formats that
 `jsonschema` here may not, so it can only be stricter), and only a document it refuses is
@@ -65,14 +65,24 @@ def _validator(name: str) -> Draft4Validator:
     )
 
 
-# Schemas whose references are all inside themselves: the compiled validator resolves them
-# without going online (the package schemas refer to the release schema by its URL).
-QUICK = ("release-schema.json",)
+# Every shipped schema is checked quickly first: the package schemas refer to the release
+# schema (and the record package to the versioned one) by its URL, which the compiled
+# validator is given from the shipped files (`_shipped`): nothing is fetched.
+QUICK = FILES
+
+
+def _shipped(uri: str) -> dict[str, Any]:
+    """The shipped schema whose id is `uri` (the release schema with the declared extensions
+    applied, as `jsonschema` resolves it here: `_registry`)."""
+    for name in FILES:
+        if schema(name)["id"] == uri.split("#", 1)[0]:
+            return _resolved(name)
+    raise LookupError(f"{uri} is not a shipped OCDS 1.1.5 schema; nothing is fetched")
 
 
 @cache
 def _quick(name: str) -> Any:
-    return jsonschema_rs.Draft4Validator(_resolved(name), validate_formats=True)
+    return jsonschema_rs.Draft4Validator(_resolved(name), validate_formats=True, retriever=_shipped)
 
 
 def errors(document: dict[str, Any], name: str) -> list[str]:
