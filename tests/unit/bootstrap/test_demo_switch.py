@@ -20,9 +20,7 @@ def test_the_demo_is_loaded_unless_switched_off(monkeypatch: pytest.MonkeyPatch)
     assert RunSettings().demo is True
 
 
-def test_a_bad_value_is_one_line_naming_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_bad_value_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GT_DEMO", "maybe")
     monkeypatch.setenv("GT_DATA_DIR", str(tmp_path / "d"))
     with pytest.raises(SystemExit) as stopped:
