@@ -2,7 +2,11 @@
 projector and the gateway each in a process of its own, started by `python -m bootstrap`.
 A SIGTERM stops them all and the run exits 0; a second one while they stop kills them at once
 and the run says so; killed outright, it takes them with it; a child that cannot start, or
-dies while the data loads, is one clear error naming it, and nothing is left running."""
+dies while the data loads, is one clear error naming it, and nothing is left running.
+
+The first test and the one that kills a part while the data loads run `make run` whole, the
+demo loaded; the tests of stopping and killing start it without the demo (GT_DEMO=false): what
+they check is the same without it, and a demo load was most of each run's CPU."""
 
 from __future__ import annotations
 
@@ -54,16 +58,24 @@ def test_each_part_in_its_own_process_stopped_by_sigterm(tmp_path: Path) -> None
             "GT_HTTP_WORKERS=2 is not used by make run: it serves GraphQL with one gateway process"
         ], err[-3000:]
         assert wait_gone(list(parts.values())) == []
+        out = (tmp_path / "out.log").read_text().splitlines()  # flushed at its exit
+        loaded = [line for line in out if line.startswith("demo history:")]
+        assert len(loaded) == 1, out[-40:]
+        assert "commands applied" in loaded[0], loaded
     finally:
         cleanup(system, list(parts.values()))
 
 
 def test_a_second_interrupt_while_stopping_kills_every_part(tmp_path: Path) -> None:
-    system = start(tmp_path, free_port(), PYTHONUNBUFFERED="1")  # its lines as it says them
+    # Its lines as it says them; the notifier is among the parts though no demo was loaded.
+    system = start(tmp_path, free_port(), PYTHONUNBUFFERED="1", GT_DEMO="false")
     everything: list[int] = []
     try:
         parts = parts_running(system)
         said(system, tmp_path, "Ctrl-C stops.")  # started: the first signal stops in order
+        out = (tmp_path / "out.log").read_text().splitlines()
+        assert "demo history: not loaded (GT_DEMO=false)" in out, out[-40:]
+        assert not [line for line in out if "commands applied" in line], out[-40:]
         everything = list(children(system.pid))  # the parts and the nats-server
         # Parts that cannot drain (stopped): the graceful stop would wait STOP_TIMEOUT for
         # each before killing it, so the second signal surely comes while the run stops.
@@ -85,7 +97,7 @@ def test_a_second_interrupt_while_stopping_kills_every_part(tmp_path: Path) -> N
 
 
 def test_killed_outright_it_takes_every_part_with_it(tmp_path: Path) -> None:
-    system = start(tmp_path, free_port())
+    system = start(tmp_path, free_port(), GT_DEMO="false")
     everything: list[int] = []
     try:
         parts = list(parts_running(system).values())

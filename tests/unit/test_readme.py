@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 SETTINGS_MODULES = (
     "gateway.settings", "gateway.process_config", "eventstore.settings",
-    "eventstore.observability", "notifier.settings", "enrolment.app",
+    "eventstore.observability", "notifier.settings", "enrolment.app", "bootstrap.embedded",
 )  # fmt: skip
 
 

@@ -21,7 +21,8 @@ DESCRIPTION = (
     "Start the whole system with demo data (`make run`): NATS, the services, the projector"
     " and the GraphQL gateway (console /console/, GraphiQL /graphql). It takes no arguments;"
     " its settings are GT_* environment variables (README: Environment variables), e.g."
-    " GT_HTTP_PORT (default 8000) and GT_DATA_DIR (default ./data). Ctrl-C stops it."
+    " GT_HTTP_PORT (default 8000), GT_DATA_DIR (default ./data) and GT_DEMO (default true;"
+    " false: no demo history, the reference data only). Ctrl-C stops it."
 )
 # The settings the child processes read besides those `run` checks itself (HTTP, gateway):
 # checked here, so a bad one is named before anything starts, not as "the notifier process

@@ -27,7 +27,8 @@ from typing import Any, Protocol, TypeVar
 
 import nkeys
 from nats.aio.client import Client as NATS
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from audit.wiring import ENDPOINTS_FILE
 from bootstrap import reference_data
@@ -58,6 +59,18 @@ from notifier.nats_accounts import AUDIT_USER, CALLOUT_USER, GATEWAY_USER, OPERA
 
 NATS_PORT = 4222
 T = TypeVar("T")
+
+
+class RunSettings(BaseSettings):
+    """What `make run` alone reads (its other settings are the parts' own)."""
+
+    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
+
+    demo: bool = Field(
+        default=True,
+        description="Load the demo history at start; false: the reference data only (the"
+        " tests of starting and stopping, an empty registry to fill oneself).",
+    )
 
 
 def dev_secret(data: Path) -> str:
@@ -228,7 +241,7 @@ class Hurried(RuntimeError):
     """A second Ctrl-C or SIGTERM while stopping: every part was killed, none drained."""
 
 
-async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
+async def main(data: Path, port: int, host: str = "127.0.0.1", *, demo: bool = True) -> None:
     """Run until Ctrl-C or SIGTERM: once started, `serve` stops everything in order; one that
     comes while starting cancels the start, which stops what it had started. Another one while
     stopping (each part may take `STOP_TIMEOUT` to drain) kills every part at once and ends
@@ -247,7 +260,7 @@ async def main(data: Path, port: int, host: str = "127.0.0.1") -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, interrupted)
     started = asyncio.Event()
-    body = asyncio.ensure_future(serve(data, port, host, stop, started))
+    body = asyncio.ensure_future(serve(data, port, host, stop, started, demo=demo))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([body, stopping], return_when=asyncio.FIRST_COMPLETED)
     if not body.done() and not started.is_set():
@@ -283,7 +296,13 @@ async def unless_a_part_fails(system: System, step: Coroutine[Any, Any, T]) -> T
 
 
 async def serve(
-    data: Path, port: int, host: str, stop: asyncio.Event, started: asyncio.Event
+    data: Path,
+    port: int,
+    host: str,
+    stop: asyncio.Event,
+    started: asyncio.Event,
+    *,
+    demo: bool = True,
 ) -> None:
     running = embedded(data, host=host, port=port, schedule=True, processes=True)
     async with running as (system, server):
@@ -291,7 +310,11 @@ async def serve(
         bus = CommandBus(system.nc)
         reference = await unless_a_part_fails(system, reference_data.load(bus))
         print(f"reference data: {len(reference.events)} municipalities registered")
-        await unless_a_part_fails(system, with_demo(system))
+        if demo:
+            await unless_a_part_fails(system, with_demo(system))
+        else:
+            print("demo history: not loaded (GT_DEMO=false)")
+            await unless_a_part_fails(system, system.after_load())  # the notifier, as after one
         keep_full_collections_short()  # one process for long: no full collection of it all
         print(f"GraphiQL: {server.url}/graphql   (data in {data})")
         print("dev tokens (send as 'Authorization: Bearer <token>'):")
@@ -337,8 +360,9 @@ def run() -> None:
         http = HttpSettings()
         port = int(os.environ["GT_PORT"]) if "GT_PORT" in os.environ else http.http_port
         GatewaySettings()  # checked here, before anything starts
+        demo = RunSettings().demo
         data = Path(os.environ.get("GT_DATA_DIR", "data")).resolve()
-        asyncio.run(main(data, port, http.http_host))
+        asyncio.run(main(data, port, http.http_host, demo=demo))
     except ValidationError as exc:
         sys.exit(f"error: bad setting: {settings_problems(exc)}")
     except (ChildFailed, Hurried) as exc:
