@@ -15,6 +15,9 @@ Variants (`VARIANTS`):
 - `no-lookup`: the processed-command lookups skipped (the record answers nothing). NOT a
   safe change (a reused command id is then refused by nothing): it sizes what the lookups'
   round trip costs a command, the upper bound of any change that takes them off its path.
+- `lookup-unwaited`: the lookups sent as always, their answers read as always, but not
+  waited for (the command goes on as if nothing was recorded). NOT safe either: with
+  `no-lookup` it splits the lookups' cost into sending them and waiting for their answer.
 """
 
 from __future__ import annotations
@@ -34,14 +37,18 @@ from bench.loader import SIGNERS, load_history, reader_trust
 from bench.suites.commands import registry_amendment, running_contracts
 from bench.workload import RAW_STREAM, ensure_raw_stream
 from bootstrap.parts import registry_service
-from contracts_schema.subjects import REGISTRY
+from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
 from eventstore import commands, serving
 from eventstore.clock import SystemClock
+from eventstore.processed import KeyValueProcessedCommands
 from eventstore.service_app import event_loop_factory, serve_in_process
 from eventstore.store import EventStore
 from eventstore.trust import install
 
 COMMANDS = int(os.environ.get("COMMANDS", "1000"))  # per half
+# 1: the other contexts' processed-command buckets exist (as in a running system, where the
+# registry reads enrolment's and the notifier's for every new id); 0: only the registry's.
+OTHER_BUCKETS = os.environ.get("OTHER_BUCKETS", "1") == "1"
 
 
 def _no_lookup() -> Callable[[bool], None]:
@@ -63,7 +70,31 @@ def _no_lookup() -> Callable[[bool], None]:
     return switch
 
 
-VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {"no-lookup": _no_lookup}
+def _lookup_unwaited() -> Callable[[bool], None]:
+    recall = commands.CommandService._recall
+    unwaited = [False]
+
+    def recalled(self: Any, command_id: str) -> Any:
+        sent = recall(self, command_id)
+        if not unwaited[0]:
+            return sent
+        sent.add_done_callback(lambda f: f.cancelled() or f.exception())
+        none: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+        none.set_result([None])
+        return none
+
+    commands.CommandService._recall = recalled  # type: ignore[method-assign]
+
+    def switch(on: bool) -> None:
+        unwaited[0] = on
+
+    return switch
+
+
+VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
+    "no-lookup": _no_lookup,
+    "lookup-unwaited": _lookup_unwaited,
+}
 
 
 async def measure(switch: Callable[[bool], None]) -> None:
@@ -76,6 +107,9 @@ async def measure(switch: Callable[[bool], None]) -> None:
             contracts = running_contracts(history)
             clock = SystemClock()
             store = EventStore(svc, clock, signers=SIGNERS)
+            if OTHER_BUCKETS:
+                for other in (ENROLMENT, NOTIFIER):
+                    await KeyValueProcessedCommands.open(client, other)
             broker = await serve_in_process(svc, [registry_service(store, clock)])
             walls: dict[bool, list[float]] = {False: [], True: []}
             cpus: dict[bool, list[float]] = {False: [], True: []}
@@ -110,7 +144,8 @@ async def measure(switch: Callable[[bool], None]) -> None:
     print(
         f"off p50 {off:.3f} ms ({off / base:.2f}x), {cpu_off:.0f} us CPU/cmd | on p50 {on:.3f}"
         f" ms ({on / base:.2f}x), {cpu_on:.0f} us CPU/cmd | on/off {on / off:.3f} | raw"
-        f" publish p50 {base:.3f} ms | load {os.getloadavg()[0]:.2f}"
+        f" publish p50 {base:.3f} ms | other buckets {OTHER_BUCKETS} | load"
+        f" {os.getloadavg()[0]:.2f}"
     )
 
 
