@@ -139,11 +139,12 @@ async def measure(switch: Callable[[bool], None]) -> None:
                 await js.publish(f"benchraw.ab.{i % 16}", b"x" * 900, stream=RAW_STREAM)
                 raw.append(time.perf_counter() - started)
     base = statistics.median(raw) * 1e3
-    off, on = (statistics.median(walls[k]) * 1e3 for k in (False, True))
+    off, with_it = (statistics.median(walls[k]) * 1e3 for k in (False, True))
     cpu_off, cpu_on = (statistics.fmean(cpus[k]) * 1e6 for k in (False, True))
     print(
-        f"off p50 {off:.3f} ms ({off / base:.2f}x), {cpu_off:.0f} us CPU/cmd | on p50 {on:.3f}"
-        f" ms ({on / base:.2f}x), {cpu_on:.0f} us CPU/cmd | on/off {on / off:.3f} | raw"
+        f"off p50 {off:.3f} ms ({off / base:.2f}x), {cpu_off:.0f} us CPU/cmd | on p50"
+        f" {with_it:.3f} ms ({with_it / base:.2f}x), {cpu_on:.0f} us CPU/cmd | on/off"
+        f" {with_it / off:.3f} | raw"
         f" publish p50 {base:.3f} ms | other buckets {OTHER_BUCKETS} | load"
         f" {os.getloadavg()[0]:.2f}"
     )
