@@ -46,8 +46,9 @@ from eventstore.store import EventStore
 from eventstore.trust import install
 
 COMMANDS = int(os.environ.get("COMMANDS", "1000"))  # per half
-# 1: the other contexts' processed-command buckets exist (as in a running system, where the
-# registry reads enrolment's and the notifier's for every new id); 0: only the registry's.
+# 1: the other contexts' processed-command buckets exist (as in a running system once each
+# context recorded a command: the registry then reads enrolment's and the notifier's for
+# every new id); 0: only the registry's (the suite's `--only commands` run).
 OTHER_BUCKETS = os.environ.get("OTHER_BUCKETS", "1") == "1"
 
 
