@@ -435,9 +435,9 @@ class DirectLookups:
         """The lookups gathered so far sent after every other step of this loop turn (the
         lookups of the commands handled in this turn are all in by then): once the inbox is
         subscribed, by a plain loop callback that queues the requests on the connection
-        (`flushing.queue_publish`: no task, no coroutine; ~100 us of CPU a command less at
-        c1 with three contexts' buckets, bench/findings.md, cmd16); before, by a task that
-        subscribes first."""
+        (`flushing.queue_publish`: no task, no coroutine; 22-45 us of CPU a command less at
+        c1 with three contexts' buckets, ~2%: bench/findings.md, cmd16); before, by a task
+        that subscribes first."""
         if self._subscription is None:
             self._sending = asyncio.ensure_future(self._send())
         else:
