@@ -54,3 +54,39 @@ async def flushed(nc: NATS, timeout: int = FLUSH_TIMEOUT) -> None:
     for _ in range(2):  # the first PING's wait lets the flusher write what was queued before
         if not await pong(nc, timeout):
             raise nats.errors.FlushTimeoutError
+
+
+def queue_publish(nc: NATS, subject: str, reply: str, payload: bytes) -> None:
+    """What `nc.publish(subject, payload, reply=reply)` does, without its coroutine: the PUB
+    queued on the connection for its flusher (kicked if idle), as nats-py queues it, from a
+    plain function (a loop callback; no task, no coroutine step). For small messages of our
+    own on subjects we make: no subject check, no header, no payload limit check.
+    Raises as `publish` does on a closed or draining connection, or while it reconnects with
+    no room to buffer."""
+    if nc.is_closed:
+        raise nats.errors.ConnectionClosedError
+    if nc.is_draining_pubs:
+        raise nats.errors.ConnectionDrainingError
+    command = b"".join(
+        (b"PUB ", subject.encode(), b" ", reply.encode(), b" %d\r\n" % len(payload), payload)
+    )
+    command += b"\r\n"
+    if not nc.is_connected and (
+        nc._max_pending_size <= 0 or len(command) + nc._pending_data_size > nc._max_pending_size
+    ):
+        raise nats.errors.OutboundBufferLimitError
+    nc._pending.append(command)
+    nc._pending_data_size += len(command)
+    nc.stats["out_msgs"] += 1
+    nc.stats["out_bytes"] += len(payload)
+    kick, flusher, transport = nc._flush_queue, nc._flusher_task, nc._transport
+    # As `publish` kicks it: once per batch of queued commands, or written at once if the
+    # flusher is gone; while reconnecting, nats-py writes what is pending once connected.
+    if not nc.is_connected or kick is None or transport is None or not kick.empty():
+        return
+    if flusher is None or flusher.done():
+        transport.writelines(nc._pending[:])
+        nc._pending = []
+        nc._pending_data_size = 0
+        return
+    kick.put_nowait(asyncio.get_running_loop().create_future())

@@ -1,0 +1,163 @@
+"""`python -m bench.c1_ab VARIANT`: a change to one registry `AmendContract` at concurrency 1,
+sized by alternating it command by command in one run (issue 18; helper cmd16).
+
+Two checkouts run one after the other meet different neighbours on a shared 2-core machine:
+their c1 p50s moved 30-40% between runs of the same code here (bench/findings.md, sixteenth
+round). Here the variant is switched on for every other command of ONE run (the suite's
+in-process row: client and service on one connection each, one event loop, a NATS server of
+its own, the history signed and checked, every contract's cache warm), so both halves meet
+the same load: p50 of each half, their ratio, and the CPU of the one thread per command of
+each half (`time.thread_time` around the command; client, service and the connection's
+reader and flusher all run on it). The raw JetStream publish of an envelope-sized message
+(the suite's baseline) is measured after, in the same process.
+
+Variants (`VARIANTS`):
+- `no-lookup`: the processed-command lookups skipped (the record answers nothing). NOT a
+  safe change (a reused command id is then refused by nothing): it sizes what the lookups'
+  round trip costs a command, the upper bound of any change that takes them off its path.
+- `lookup-unwaited`: the lookups sent as always, their answers read as always, but not
+  waited for (the command goes on as if nothing was recorded). NOT safe either: with
+  `no-lookup` it splits the lookups' cost into sending them and waiting for their answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import infra
+from bench.history.generator import generate
+from bench.history.model import History
+from bench.loader import SIGNERS, load_history, reader_trust
+from bench.suites.commands import registry_amendment, running_contracts
+from bench.workload import RAW_STREAM, ensure_raw_stream
+from bootstrap.parts import registry_service
+from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
+from eventstore import commands, serving
+from eventstore.clock import SystemClock
+from eventstore.processed import KeyValueProcessedCommands
+from eventstore.service_app import event_loop_factory, serve_in_process
+from eventstore.store import EventStore
+from eventstore.trust import install
+
+COMMANDS = int(os.environ.get("COMMANDS", "1000"))  # per half
+# 1: the other contexts' processed-command buckets exist (as in a running system once each
+# context recorded a command: the registry then reads enrolment's and the notifier's for
+# every new id); 0: only the registry's (the suite's `--only commands` run).
+OTHER_BUCKETS = os.environ.get("OTHER_BUCKETS", "1") == "1"
+
+
+def _no_lookup() -> Callable[[bool], None]:
+    recall = commands.CommandService._recall
+    skipping = [False]
+
+    def recalled(self: Any, command_id: str) -> Any:
+        if not skipping[0]:
+            return recall(self, command_id)
+        none: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+        none.set_result([None])
+        return none
+
+    commands.CommandService._recall = recalled  # type: ignore[method-assign]
+
+    def switch(on: bool) -> None:
+        skipping[0] = on
+
+    return switch
+
+
+def _lookup_unwaited() -> Callable[[bool], None]:
+    recall = commands.CommandService._recall
+    unwaited = [False]
+
+    def recalled(self: Any, command_id: str) -> Any:
+        sent = recall(self, command_id)
+        if not unwaited[0]:
+            return sent
+        sent.add_done_callback(lambda f: f.cancelled() or f.exception())
+        none: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+        none.set_result([None])
+        return none
+
+    commands.CommandService._recall = recalled  # type: ignore[method-assign]
+
+    def switch(on: bool) -> None:
+        unwaited[0] = on
+
+    return switch
+
+
+VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
+    "no-lookup": _no_lookup,
+    "lookup-unwaited": _lookup_unwaited,
+}
+
+
+async def measure(switch: Callable[[bool], None]) -> None:
+    with infra.nats_server() as server:
+        async with infra.connected(server.url) as client, infra.connected(server.url) as svc:
+            install(reader_trust(), client, svc)
+            history = generate(2026, 20_000)
+            commits = tuple(c for c in history.commits if c.aggregate_type == "contract")
+            await load_history(client, History(history.seed, commits), signers=SIGNERS)
+            contracts = running_contracts(history)
+            clock = SystemClock()
+            store = EventStore(svc, clock, signers=SIGNERS)
+            if OTHER_BUCKETS:
+                for other in (ENROLMENT, NOTIFIER):
+                    await KeyValueProcessedCommands.open(client, other)
+            broker = await serve_in_process(svc, [registry_service(store, clock)])
+            walls: dict[bool, list[float]] = {False: [], True: []}
+            cpus: dict[bool, list[float]] = {False: [], True: []}
+            warm = len(contracts) * 2
+            try:
+                for i in range(warm + 2 * COMMANDS):
+                    on = bool(i % 2)
+                    switch(on)
+                    command = registry_amendment(contracts, 1, 0, i)
+                    command = command.model_copy(update={"command_id": f"ab-{i}"})
+                    cpu, started = time.thread_time(), time.perf_counter()
+                    reply = await serving.send_command(client, REGISTRY, command, actor="bench")
+                    wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
+                    if reply.status != "accepted":
+                        raise RuntimeError(f"{command.command_id}: {reply}")
+                    if i >= warm:
+                        walls[on].append(wall)
+                        cpus[on].append(cpu)
+            finally:
+                switch(False)
+                await broker.stop()
+            js = client.jetstream()
+            await ensure_raw_stream(js)
+            raw = []
+            for i in range(COMMANDS):
+                started = time.perf_counter()
+                await js.publish(f"benchraw.ab.{i % 16}", b"x" * 900, stream=RAW_STREAM)
+                raw.append(time.perf_counter() - started)
+    base = statistics.median(raw) * 1e3
+    off, with_it = (statistics.median(walls[k]) * 1e3 for k in (False, True))
+    cpu_off, cpu_on = (statistics.fmean(cpus[k]) * 1e6 for k in (False, True))
+    print(
+        f"off p50 {off:.3f} ms ({off / base:.2f}x), {cpu_off:.0f} us CPU/cmd | on p50"
+        f" {with_it:.3f} ms ({with_it / base:.2f}x), {cpu_on:.0f} us CPU/cmd | on/off"
+        f" {with_it / off:.3f} | raw"
+        f" publish p50 {base:.3f} ms | other buckets {OTHER_BUCKETS} | load"
+        f" {os.getloadavg()[0]:.2f}"
+    )
+
+
+def main() -> None:
+    if len(sys.argv) != 2 or sys.argv[1] not in VARIANTS:
+        raise SystemExit(f"usage: python -m bench.c1_ab {{{','.join(VARIANTS)}}}")
+    switch = VARIANTS[sys.argv[1]]()
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(measure(switch))
+
+
+if __name__ == "__main__":
+    main()
