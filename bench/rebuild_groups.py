@@ -98,7 +98,7 @@ async def _two(ctx: Any, n: int, spec: str | None) -> None:
     """The two-process rebuild with the product's split (`spec` None) or `spec`'s."""
     original = replay.groups
     chosen = original() if spec is None else _split_of(spec)
-    replay.groups = lambda: chosen  # type: ignore[assignment]
+    replay.groups = lambda: chosen
     try:
         split = await replay.rebuild_split(ctx, _url())
     finally:

@@ -125,7 +125,7 @@ def _split_check(measured: dict[str, float]) -> None:
 
     def split(cost: dict[str, int]) -> list[list[str]]:
         costed = [type(k.__name__, (k,), {"rebuild_cost": cost[k().key]}) for k in ALL]
-        return sorted(sorted(m.name for m in part) for part in partition(costed, 2))
+        return sorted(sorted(m().name for m in part) for part in partition(costed, 2))
 
     print("rebuild_cost (us/event) beside the measured all wall:")
     for kind in ALL:
