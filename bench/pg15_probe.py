@@ -1,6 +1,9 @@
 """`python -m bench.pg15_probe 20000`: the two-process rebuild into one PostgreSQL database,
 with pg_stat_activity sampled while it runs (what each group's backend waits on), and the
-one-process rebuild beside it. pg15's probe of the s37 PostgreSQL two-process slowdown."""
+one-process rebuild beside it. pg15's probe of the s37 PostgreSQL two-process slowdown.
+
+`PG15_EXPLAIN=1`: statements slower than 200 ms logged with their plans (auto_explain), and
+summed per statement before the cluster goes (rebuild16)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ import asyncio
 import collections
 import json
 import os
+import re
 import uuid
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -39,6 +44,20 @@ async def sample(url: str, stop: asyncio.Event, seen: collections.Counter[str]) 
             await asyncio.sleep(0.2)
     finally:
         engine.dispose()
+
+
+def slow_statements(log: Path) -> None:
+    """auto_explain's entries in the server log, summed per statement (first 80 chars)."""
+    text_ = log.read_text(errors="replace") if log.exists() else ""
+    found = re.findall(r"duration: ([0-9.]+) ms\s+plan:\s*\n\s*Query Text: ([^\n]{0,80})", text_)
+    total: dict[str, float] = collections.defaultdict(float)
+    count: collections.Counter[str] = collections.Counter()
+    for ms, query in found:
+        total[query] += float(ms)
+        count[query] += 1
+    print(f"statements over 200 ms: {sum(count.values())}, {sum(total.values()) / 1000:.1f} s")
+    for query, ms in sorted(total.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"  {count[query]:4d} {ms / 1000:7.1f} s  {query}", flush=True)
 
 
 async def measure(events: int, seed: int, one: bool) -> None:
@@ -72,6 +91,8 @@ async def measure(events: int, seed: int, one: bool) -> None:
             split = await replay.rebuild_split(ctx, url)
             stop.set()
             await sampler
+            if os.environ.get("PG15_EXPLAIN"):
+                slow_statements(pg.base / "log")
             print(
                 json.dumps(
                     {

@@ -116,6 +116,27 @@ def _build(
     return walls
 
 
+def _split_check(measured: dict[str, float]) -> None:
+    """Each read model's `rebuild_cost` beside its measured all-wall us/event, and the
+    two-process split each gives (`split_rebuild.partition`): when they differ, the
+    constants have drifted from the code (rebuild16: re-measure at 100k events and set them)."""
+    from eventstore.split_rebuild import partition
+    from gateway.projections import ALL
+
+    def split(cost: dict[str, int]) -> list[list[str]]:
+        costed = [type(k.__name__, (k,), {"rebuild_cost": cost[k().key]}) for k in ALL]
+        return sorted(sorted(m().name for m in part) for part in partition(costed, 2))
+
+    print("rebuild_cost (us/event) beside the measured all wall:")
+    for kind in ALL:
+        key = kind().key
+        print(f"  {key:16s} {kind.rebuild_cost:6d} {measured[key]:8.1f}")
+    by_constants = split({k().key: k.rebuild_cost for k in ALL})
+    by_measured = split({key: round(v) for key, v in measured.items()})
+    print("split by the constants:", by_constants)
+    print("split by this run     :", by_measured, "(same)" if by_measured == by_constants else "")
+
+
 class _TimedPrepared:
     def __init__(self, prepared: Any, key: str, meter: _Meter) -> None:
         self._prepared, self._key, self._meter = prepared, key, meter
@@ -167,6 +188,7 @@ def main() -> None:
         total = [a + b for a, b in zip(total, row, strict=True)]
         print(f"  {key:16s} " + " ".join(f"{v / count * 1e6:10.1f}" for v in row))
     print(f"  {'all':16s} " + " ".join(f"{v / count * 1e6:10.1f}" for v in total))
+    _split_check({key: wall / count * 1e6 for key, wall in walls.items()})
     if args.statements:
         print("write wall per statement, us/event:")
         for sql, seconds in sorted(meter.statements.items(), key=lambda kv: -kv[1])[:25]:

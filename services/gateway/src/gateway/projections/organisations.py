@@ -20,7 +20,7 @@ class OrganisationsProjection(VersionedProjection):
     name = "organisations"
     version = 2
     contexts: ClassVar[tuple[BoundedContext, ...]] = (ENROLMENT,)
-    rebuild_cost: ClassVar[int] = 5  # apply CPU us/event (bench.rebuild_stages)
+    rebuild_cost: ClassVar[int] = 3  # us/event in a rebuild (bench.rebuild_stages, 100k)
     # Windows, participants and call-offs are EnrolmentProjection's.
     ignored: ClassVar[frozenset[str]] = frozenset(
         m.event_type
