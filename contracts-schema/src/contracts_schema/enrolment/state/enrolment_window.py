@@ -126,16 +126,20 @@ def evolve(state: EnrolmentWindowState, event: DomainEvent) -> EnrolmentWindowSt
         case ParticipantListFrozen():
             if state.frozen:
                 raise _error(state, event, f"its list was already frozen on {state.frozen_on}")
-            # The frozen list is the final word on who takes part, with which lots.
-            frozen = replace(state, frozen_on=event.frozen_on)
+            # The frozen list is the final word on who takes part, with which lots. One new
+            # mapping for the whole list (not one per listed body: that was quadratic).
+            participants = dict(state.participants)
             for listed in event.participants:
                 code, lots = listed.organisation_code, tuple(listed.lot_ids)
                 known = state.participants.get(code) or ParticipantState(code, lots)
-                on_list = replace(
-                    known, lot_ids=lots, status=ParticipantStatus.ENROLLED, withdrawn_on=None
+                participants[code] = replace(
+                    known,
+                    lot_ids=lots,
+                    status=ParticipantStatus.ENROLLED,
+                    withdrawn_on=None,
+                    frozen=True,
                 )
-                frozen = _with(frozen, replace(on_list, frozen=True))
-            return frozen
+            return replace(state, frozen_on=event.frozen_on, participants=participants)
     raise _error(state, event, "it is not an event of the enrolment window aggregate")
 
 
