@@ -74,7 +74,7 @@ def test_a_second_interrupt_while_stopping_kills_every_part(tmp_path: Path) -> N
         parts = parts_running(system)
         said(system, tmp_path, "Ctrl-C stops.")  # started: the first signal stops in order
         out = (tmp_path / "out.log").read_text().splitlines()
-        assert "demo history: not loaded (GT_DEMO=false)" in out, out[-40:]
+        assert "demo history: not loaded (GT_DEMO is off)" in out, out[-40:]
         assert not [line for line in out if "commands applied" in line], out[-40:]
         everything = list(children(system.pid))  # the parts and the nats-server
         # Parts that cannot drain (stopped): the graceful stop would wait STOP_TIMEOUT for

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Generator
+from pathlib import Path
 from typing import Any
 
 import nats.errors
@@ -17,7 +18,8 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from contracts_schema.subjects import ENROLMENT, REGISTRY
-from eventstore.flushing import flushed
+from eventstore.flushing import flushed, queue_publish
+from eventstore.nats_launcher import NatsServer as ConfiguredNatsServer
 from eventstore.processed import KeyValueProcessedCommands
 from eventstore.testing.fixtures import connect
 from eventstore.testing.nats_server import NatsServer
@@ -46,8 +48,8 @@ async def test_a_turns_lookups_of_two_buckets_leave_without_a_task(
     await registry.put("r-1", b"registry's")
     await enrolment.put("e-1", b"enrolment's")
     # The first lookups subscribe each bucket's answer inbox (a task, as before).
-    assert await registry.lookup("warm", 2.0) is None
-    assert await enrolment.lookup("warm", 2.0) is None
+    assert await registry.lookup("warm", 60.0) is None
+    assert await enrolment.lookup("warm", 60.0) is None
     spy = await connect(nats_server.url)
     requests: list[Msg] = []
 
@@ -61,10 +63,10 @@ async def test_a_turns_lookups_of_two_buckets_leave_without_a_task(
     loop.set_task_factory(tasks)
     try:
         lookups = [
-            registry.lookup("r-1", 2.0),
-            registry.lookup("e-1", 2.0),
-            enrolment.lookup("r-1", 2.0),
-            enrolment.lookup("e-1", 2.0),
+            registry.lookup("r-1", 60.0),
+            registry.lookup("e-1", 60.0),
+            enrolment.lookup("r-1", 60.0),
+            enrolment.lookup("e-1", 60.0),
         ]
         answers = [await lookup for lookup in lookups]
     finally:
@@ -85,8 +87,41 @@ async def test_a_lookup_on_a_closed_connection_fails_as_publish_does(
 ) -> None:
     nc = await connect(nats_server.url)
     record = await KeyValueProcessedCommands.open(nc, REGISTRY)
-    assert await record.lookup("warm", 2.0) is None  # subscribed: the queued path
+    assert await record.lookup("warm", 60.0) is None  # subscribed: the queued path
     await nc.close()
 
     with pytest.raises(nats.errors.ConnectionClosedError):
         await record.lookup("any-1", 2.0)
+
+
+async def test_a_turns_lookups_over_the_servers_max_payload_are_split_not_refused(
+    tmp_path: Path,
+) -> None:
+    # 256 ids at their 128-character limit in one turn: one multi-key request would be
+    # ~39 KB, over a 32 KB max_payload; sent, the server drops the whole connection.
+    config, store = tmp_path / "nats.conf", tmp_path / "jetstream"
+    config.write_text(f'jetstream {{ store_dir: "{store}" }}\nmax_payload: {32 * 1024}\n')
+    server = ConfiguredNatsServer(store, config_file=config).start()
+    try:
+        nc = await connect(server.url)
+        record = await KeyValueProcessedCommands.open(nc, REGISTRY)
+        ids = [f"{n:03d}-" + "x" * 124 for n in range(256)]
+        await record.put(ids[7], b"stored")
+        assert await record.lookup("warm", 60.0) is None  # subscribed: the queued path
+        answers = await asyncio.gather(*(record.lookup(i, 60.0) for i in ids))
+        assert answers[7] == b"stored"
+        assert answers.count(None) == 255
+        assert nc.is_connected  # not dropped by the server
+        await nc.close()
+    finally:
+        server.stop()
+
+
+async def test_a_payload_over_the_servers_max_payload_is_refused_before_it_is_sent(
+    nats_server: NatsServer, nats_client: NATS
+) -> None:
+    too_large = b"x" * (nats_client.max_payload + 1)
+    with pytest.raises(nats.errors.MaxPayloadError):
+        queue_publish(nats_client, "anything", "_INBOX.reply", too_large)
+    await flushed(nats_client)
+    assert nats_client.is_connected

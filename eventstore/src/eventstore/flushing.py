@@ -60,13 +60,18 @@ def queue_publish(nc: NATS, subject: str, reply: str, payload: bytes) -> None:
     """What `nc.publish(subject, payload, reply=reply)` does, without its coroutine: the PUB
     queued on the connection for its flusher (kicked if idle), as nats-py queues it, from a
     plain function (a loop callback; no task, no coroutine step). For small messages of our
-    own on subjects we make: no subject check, no header, no payload limit check.
-    Raises as `publish` does on a closed or draining connection, or while it reconnects with
-    no room to buffer."""
+    own on subjects we make: no subject check, no header. Unlike `publish` it does not wait
+    for the flusher when the pending buffer is over `max_pending_size` while connected (it
+    cannot wait; our callers' messages are small and bounded by the commands in flight).
+    Raises as `publish` does on a payload over the server's `max_payload` (sent, the server
+    would drop the whole connection), a closed or draining connection, or while it reconnects
+    with no room to buffer."""
     if nc.is_closed:
         raise nats.errors.ConnectionClosedError
     if nc.is_draining_pubs:
         raise nats.errors.ConnectionDrainingError
+    if len(payload) > nc.max_payload:
+        raise nats.errors.MaxPayloadError
     command = b"".join(
         (b"PUB ", subject.encode(), b" ", reply.encode(), b" %d\r\n" % len(payload), payload)
     )

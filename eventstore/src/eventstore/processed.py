@@ -478,6 +478,12 @@ class DirectLookups:
             request = b'{"last_by_subj":"' + next(iter(wanted)).encode() + b'"}'
         else:
             request = json.dumps({"multi_last": list(wanted), "batch": len(wanted)}).encode()
+            if len(request) > self._nc.max_payload:  # long keys: two smaller requests
+                keys = list(wanted)
+                half = len(keys) // 2
+                self._ask({k: wanted[k] for k in keys[:half]})
+                self._ask({k: wanted[k] for k in keys[half:]})
+                return
         queue_publish(self._nc, self._api, f"{self._inbox}.{token}", request)
         # Timed once queued (a request not sent has no batch to answer).
         expiry = asyncio.get_running_loop().call_later(self._timeout, self._expired, token)

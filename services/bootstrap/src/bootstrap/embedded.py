@@ -313,7 +313,7 @@ async def serve(
         if demo:
             await unless_a_part_fails(system, with_demo(system))
         else:
-            print("demo history: not loaded (GT_DEMO=false)")
+            print("demo history: not loaded (GT_DEMO is off)")
             await unless_a_part_fails(system, system.after_load())  # the notifier, as after one
         keep_full_collections_short()  # one process for long: no full collection of it all
         print(f"GraphiQL: {server.url}/graphql   (data in {data})")
