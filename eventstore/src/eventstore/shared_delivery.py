@@ -1,0 +1,324 @@
+"""One live delivery of a stream for every read model of a process that follows it (#18).
+
+In the gateway's projector five read models follow the registry stream (and five the
+enrolment stream). Each had a consumer of its own: every event was delivered, decoded and
+trust-checked five times, and applied in five transactions, each its own SQLite writer turn,
+begin, checkpoint upsert and commit. fresh14's profile: the runner threads spent over half
+their busy time waiting for that writer turn, mostly for the others' per-transaction work.
+
+Here a `SharedDelivery` per (database, stream) reads the stream once (one `LivePull`), decodes
+and judges each event once (`subscription.read_batch`), and applies the batch to every
+member in ONE transaction (`projection.apply_together`: one writer turn, each read model's
+checkpoint written in it). A read model joins only when it is level: its own subscriber
+(`SharedMember`, a `CatchUpSubscriber`) catches up alone, in bulk when far behind, live
+after that, and asks to join between two of the shared delivery's batches, when its
+checkpoint is at or past the shared position (a member ahead skips what it has, by its
+checkpoint, as after any redelivery). A member that cannot apply a batch even alone (after
+the shared transaction was rolled back and the batch applied one read model at a time) is
+taken out; it retries alone from its checkpoint, as a runner without sharing does, and joins
+again once it applied a batch alone and is level.
+
+Only read models readers wait for (`Projection.awaited`), on SQLite, fed by JetStream share
+a delivery: a read model nobody waits for (the audit's history) would make every awaited
+commit wait for its slower fold; PostgreSQL has no single writer to save turns of, and its
+replicas elect a leader per read model (one process need not lead them all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from typing import TYPE_CHECKING
+
+from nats.aio.client import Client as NATS
+
+from contracts_schema.subjects import BoundedContext
+from eventstore.catchup import CatchUpSubscriber
+from eventstore.live_pull import LivePull, stream_sequence
+from eventstore.observability import projection_span
+from eventstore.records import StoredEvent
+from eventstore.subscription import delivery, read_batch
+from eventstore.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from eventstore.projection import ProjectionRunner, Together
+
+log = logging.getLogger(__name__)
+
+SAY_EVERY = 60.0  # seconds between two accounts of the writer turn in the log
+
+
+class SharedDelivery:
+    """One stream's live delivery into every member's read model, one transaction a batch."""
+
+    def __init__(
+        self, nc: NATS, context: BoundedContext, subject_filter: str, durable: str, batch: int
+    ) -> None:
+        self._nc = nc
+        self._context = context
+        self._filter = subject_filter
+        self._durable = durable
+        self._batch = batch
+        self._members: list[SharedMember] = []
+        # Held while a batch is applied: members join and leave between two batches only.
+        self._boundary = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self.position = 0  # every member has applied the stream up to here
+        self.batches = 0  # shared transactions committed
+        self.rolled_back = 0  # batches applied one read model at a time instead
+        self.gaps = 0
+        self.rearms = 0
+        self._chunk = 16  # events per transaction; sized by the last one (as a runner's)
+        # Seconds in the shared transactions: the writer turn held, and each read model's
+        # part of it (logged now and then: which one the others wait for).
+        self.spent: dict[str, float] = {}
+        self.held = 0.0
+        self._said_at = time.monotonic()
+        self._contended_at = float("-inf")
+
+    @property
+    def members(self) -> list[ProjectionRunner]:
+        return [m.runner for m in self._members]
+
+    async def join(self, member: SharedMember) -> bool:
+        """Take `member` in from the next batch if it is level (its checkpoint at or past the
+        shared position); the first member starts the delivery at its checkpoint."""
+        async with self._boundary:
+            position = member.runner.position(self._context.stream)
+            if self._task is None or self._task.done():
+                self.position = position
+                self._members = [member]
+                self._task = asyncio.create_task(self._run(), name=f"shared-{self._context.stream}")
+                return True
+            if position < self.position:
+                return False  # behind: it catches up alone a while longer
+            assert member not in self._members
+            self._members.append(member)
+            return True
+
+    async def leave(self, member: SharedMember) -> None:
+        """Out after the batch under way (if any); the last one out ends the delivery."""
+        async with self._boundary:
+            if member in self._members:
+                self._members.remove(member)
+            task = None
+            if not self._members:
+                task, self._task = self._task, None
+                if self.batches:
+                    log.info("%s", self.account())
+        await cancel_and_wait(task)
+
+    async def _run(self) -> None:
+        # As `CatchUpSubscriber._live`: every arm recreates the consumer right after the
+        # shared position; a gap, a broker restart, an error re-arm from there.
+        while self._members:
+            pull = LivePull(
+                self._nc,
+                self._context,
+                self._durable,
+                self._filter,
+                self._batch,
+                lambda: self.position,
+            )
+            try:
+                await pull.arm()
+                while self._members:
+                    msgs = await pull.next_batch()
+                    kept, gap = await pull.in_order(msgs)
+                    if kept:
+                        # Read, decoded and judged once for every member.
+                        events = read_batch(self._nc, self._context, kept, stream_sequence)
+                        async with self._boundary:
+                            await self._apply(events)
+                        await kept[-1].ack()  # cumulative (`AckPolicy.ALL`)
+                    elif msgs and gap is None:
+                        await msgs[-1].ack()
+                    if gap is not None:
+                        self.gaps += 1
+                        raise gap
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.rearms += 1
+                log.info("shared delivery %s re-arming after %r", self._durable, exc)
+                await asyncio.sleep(0.2)
+            finally:
+                await pull.close()
+
+    async def _apply(self, events: list[StoredEvent]) -> None:
+        from eventstore.projection import apply_together
+
+        stream = self._context.stream
+        received = time.time()
+        done = 0
+        while done < len(events) and self._members:
+            chunk = events[done : done + self._chunk]
+            members = list(self._members)
+            runners = [m.runner for m in members]
+            stages = {**(delivery.get() or {}), "received": received}
+            with contextlib.ExitStack() as spans:
+                for runner in runners:  # each read model's span in the mutation's trace
+                    spans.enter_context(projection_span(runner.projection.key, stream, chunk))
+                applying = asyncio.ensure_future(
+                    asyncio.to_thread(apply_together, runners, stream, chunk, stages)
+                )
+                for runner in runners:
+                    runner.track(applying)  # its stop waits for the transaction
+                # A member's stop cancels its subscriber, not this thread.
+                together = await asyncio.shield(applying)
+            self._size(together, len(chunk))
+            done += len(chunk)
+            self.position = chunk[-1].seq
+            if together.shared:
+                self.batches += 1
+                self._count(together)
+            else:
+                self.rolled_back += 1
+            for member in members:
+                position = together.positions.get(member.runner)
+                if position is not None:
+                    await member.runner.committed(stream, position, dict(stages))
+            for runner, exc in together.failed:
+                member = next(m for m in members if m.runner is runner)
+                if member in self._members:
+                    self._members.remove(member)
+                member.eject(exc)
+
+    def _count(self, together: Together) -> None:
+        self.held += together.held
+        for key, seconds in together.spent.items():
+            self.spent[key] = self.spent.get(key, 0.0) + seconds
+        if time.monotonic() - self._said_at >= SAY_EVERY:
+            self._said_at = time.monotonic()
+            log.info("%s", self.account())
+
+    def account(self) -> str:
+        """Where the shared transactions' writer turn went so far, per read model."""
+        parts = ", ".join(
+            f"{key} {seconds:.2f}s ({seconds / max(self.held, 1e-9):.0%})"
+            for key, seconds in sorted(self.spent.items(), key=lambda kv: -kv[1])
+        )
+        return (
+            f"shared {self._context.stream} delivery: {self.batches} transactions,"
+            f" {self.rolled_back} rolled back, writer turn held {self.held:.2f}s; applies: {parts}"
+        )
+
+    def _size(self, together: Together, count: int) -> None:
+        """The next transaction about `FAIR_TURN` long while other owners want the writer,
+        `LONE_TURN` otherwise (as `ProjectionRunner._apply_taking_turns`)."""
+        from eventstore.projection import CONTENTION_MEMORY, FAIR_TURN, LONE_TURN
+
+        if not together.shared:
+            return
+        now = time.monotonic()
+        if together.others_waited:
+            self._contended_at = now
+        target = FAIR_TURN if now - self._contended_at < CONTENTION_MEMORY else LONE_TURN
+        per_event = max(together.held, 1e-6) / count
+        self._chunk = max(1, min(self._batch, int(target / per_event)))
+
+
+class SharedMember(CatchUpSubscriber):
+    """A read model's subscriber to one stream that, once level, hands its delivery to the
+    stream's `SharedDelivery` (and takes it back if a batch fails for it there)."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        context: BoundedContext,
+        durable: str,
+        runner: ProjectionRunner,
+        shared: SharedDelivery,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(nc, context, durable, **kwargs)  # type: ignore[arg-type]
+        self.runner = runner
+        self.shared = shared
+        self.joins = 0
+        self.ejections = 0
+        self._ejected = asyncio.Event()
+        # Whether it may join before applying a batch alone (not right after a failure).
+        self._proven = True
+
+    def eject(self, exc: Exception) -> None:
+        self.ejections += 1
+        self._proven = False
+        log.warning(
+            "read model %s out of the shared %s delivery, alone from #%s: %s: %s",
+            self.runner.projection.key,
+            self._context.stream,
+            self._owner_position(),
+            type(exc).__name__,
+            exc,
+        )
+        self._ejected.set()
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.shared.leave(self)
+
+    async def _live(self) -> None:
+        while not self._stopping.is_set():
+            joined = self._proven and await self._join()
+            if joined or await self._alone():
+                await self._ejected.wait()  # the shared delivery feeds it until then
+                self._ejected.clear()
+
+    async def _join(self) -> bool:
+        joined = await self.shared.join(self)
+        if joined:
+            self.joins += 1
+        return joined
+
+    async def _alone(self) -> bool:
+        """One arm of `CatchUpSubscriber._live`, asking to join after each batch applied;
+        True once joined."""
+        pull = LivePull(
+            self._nc, self._context, self._durable, self._filter, self._batch, self._owner_position
+        )
+        try:
+            await pull.arm()
+            while not self._stopping.is_set():
+                msgs = await pull.next_batch()
+                kept, gap = await pull.in_order(msgs)
+                if kept:
+                    await self._handle_live(kept)
+                    self._proven = True
+                    if await self._join():
+                        return True
+                elif msgs and gap is None:
+                    await msgs[-1].ack()
+                if gap is not None:
+                    self.gaps += 1
+                    raise gap
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # broker restart, a gap, a failing batch: re-arm
+            await self._rearming(exc)
+        finally:
+            await pull.close()
+        return False
+
+
+_SHARED: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str, str], SharedDelivery]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_delivery(
+    nc: NATS, engine: Engine, context: BoundedContext, instance: str, batch: int
+) -> SharedDelivery:
+    """The one shared delivery of `context`'s stream into `engine`'s read models."""
+    subject_filter = context.event_subjects
+    deliveries = _SHARED.setdefault(engine, {})
+    key = (id(nc), context.stream, subject_filter)
+    found = deliveries.get(key)
+    if found is None:
+        durable = f"proj_shared_{context.stream}_{instance}"
+        found = deliveries[key] = SharedDelivery(nc, context, subject_filter, durable, batch)
+    return found
