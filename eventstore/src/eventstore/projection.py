@@ -367,15 +367,17 @@ class Together:
 
 
 def apply_together(
-    runners: Sequence[ProjectionRunner],
+    prepared: Sequence[tuple[ProjectionRunner, Ahead]],
     stream: str,
     events: list[StoredEvent],
     stages: dict[str, float],
 ) -> Together:
     """One delivery of `stream` applied to every runner (read models of one database, each at
     most at the batch's first position) in ONE transaction: one writer turn, one commit,
-    each read model's checkpoint written in it. Per-event failures are parked inside, as a
-    runner alone does.
+    each read model's checkpoint written in it. Each runner comes with its `_before_turn`
+    work on `events`, done (in its own thread, `eventstore.shared_delivery`) under its batch
+    lock, which its caller handed over: released here, whatever happens. Per-event failures
+    are parked inside, as a runner alone does.
 
     Anything that escapes a read model (the database failing, a defect) rolls the whole
     transaction back and every runner's in-memory state is forgotten: no read model keeps
@@ -383,8 +385,8 @@ def apply_together(
     without sharing; those that fail again are returned with why (their caller takes them
     out of the shared delivery: they retry alone), the others' positions are returned.
     Call from a worker thread (a versioned read model may load history through the loop)."""
-    ordered = sorted(runners, key=lambda r: r.projection.key)  # one lock order for every caller
-    engine = ordered[0].engine
+    ordered = sorted(prepared, key=lambda pair: pair[0].projection.key)
+    engine = ordered[0][0].engine
     stages["thread"] = time.time()
     turn = writer_turn(engine)
     if turn is not None:
@@ -398,7 +400,7 @@ def apply_together(
                 together.held, together.others_waited = turn.last_held()
             return together
         except Exception as exc:
-            keys = ", ".join(r.projection.key for r in ordered)
+            keys = ", ".join(r.projection.key for r, _ in ordered)
             log.warning(
                 "shared batch of %s #%s-#%s for %s rolled back, applied one read model at a"
                 " time: %s: %s",
@@ -410,7 +412,7 @@ def apply_together(
                 exc,
             )
         alone = Together({}, [], shared=False)
-        for runner in ordered:
+        for runner, _ in ordered:
             if turn is not None:
                 turn.for_owner(runner.projection.key)
             try:
@@ -424,21 +426,15 @@ def apply_together(
 
 
 def _together(
-    ordered: list[ProjectionRunner],
+    ordered: list[tuple[ProjectionRunner, Ahead]],
     stream: str,
     events: list[StoredEvent],
     stages: dict[str, float],
     spent: dict[str, float],
 ) -> dict[ProjectionRunner, int]:
-    engine = ordered[0].engine
-    with contextlib.ExitStack() as locks:
-        # Each read model's batch lock (its other streams' batches, a stop), always taken in
-        # key order, before the writer turn: two shared deliveries never wait on each other.
-        for runner in ordered:
-            locks.enter_context(runner._one_batch)
-        stages["locked"] = time.time()
+    engine = ordered[0][0].engine
+    try:
         try:
-            ahead = [runner._before_turn(stream, events, stages) for runner in ordered]
             with contextlib.ExitStack() as stack:
                 stack.enter_context(_writer_turn(engine))
                 stages["writer"] = time.time()
@@ -447,16 +443,19 @@ def _together(
                 stack.enter_context(conn.begin())
                 stages["turn"] = time.time()
                 positions = {}
-                for runner, a in zip(ordered, ahead, strict=True):
+                for runner, ahead in ordered:
                     began = time.perf_counter()
-                    positions[runner] = runner._in_transaction(conn, stream, events, a)
+                    positions[runner] = runner._in_transaction(conn, stream, events, ahead)
                     spent[runner.projection.key] = time.perf_counter() - began
         except BaseException:
-            for runner in ordered:  # their memory ran ahead of a transaction that failed
+            for runner, _ in ordered:  # their memory ran ahead of a transaction that failed
                 runner._forget()
             raise
         for runner, position in positions.items():
             runner._committed[stream] = position
+    finally:
+        for runner, _ in ordered:  # each lock taken by the thread that prepared its batch
+            runner._one_batch.release()
     stages["committed"] = time.time()
     return positions
 
@@ -1038,6 +1037,13 @@ class ProjectionRunner:
         self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None
     ) -> int:
         ahead = self._before_turn(stream, events, stages)
+        return self._apply_prepared(stream, events, ahead, stages)
+
+    def _apply_prepared(
+        self, stream: str, events: list[StoredEvent], ahead: Ahead, stages: dict[str, float] | None
+    ) -> int:
+        """`events`, prepared (`_before_turn`), applied in a transaction of this read model's
+        own; the new checkpoint. The caller holds the batch lock."""
         with contextlib.ExitStack() as stack:
             stack.enter_context(_writer_turn(self._engine))
             if stages is not None:

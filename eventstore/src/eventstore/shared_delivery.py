@@ -29,8 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from nats.aio.client import Client as NATS
@@ -46,11 +48,113 @@ from eventstore.tasks import cancel_and_wait
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from eventstore.projection import ProjectionRunner, Together
+    from eventstore.projection import Ahead, ProjectionRunner, Together
 
 log = logging.getLogger(__name__)
 
 SAY_EVERY = 60.0  # seconds between two accounts of the writer turn in the log
+# A member whose batch is not prepared when the first member's is, plus as long again as
+# that one took (at least STRAGGLER_WAIT), is left out of the shared transaction: it
+# applies the batch alone, and what comes meanwhile, then is level again (`Offer`).
+STRAGGLER_WAIT = 0.05  # seconds (`projection.FAIR_TURN`)
+# A member left out that falls this many events behind gives its place up altogether: it
+# reads the stream on its own consumer from its checkpoint and joins again when level.
+BACKLOG = 2_000
+
+
+class Behind(Exception):
+    """A member left too far behind the shared delivery to keep its events in memory."""
+
+
+class Offer:
+    """One member's part in one shared batch. Its thread prepares the batch under the read
+    model's batch lock (`prepare_offered`) and offers it; the shared delivery closes the
+    offer when it stops waiting (`_ready_in_time`). Offered before the close: taken into
+    the shared transaction, which releases the lock. Not yet: the member's thread applies
+    the batch alone, in a transaction of its own, and the delivery feeds the member alone
+    until it is level again -- a slow, held or failing read model never sets the others'
+    pace."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._guard = threading.Lock()
+        self._ahead: Ahead | None = None
+        self._closed = False
+        self.ready = asyncio.Event()  # prepared, or failed to
+
+    def settle(self, ahead: Ahead | None) -> bool:
+        """From the member's thread: its batch prepared (None: it failed to); True if the
+        shared transaction takes it, and the batch lock with it."""
+        with self._guard:
+            taken = ahead is not None and not self._closed
+            if taken:
+                self._ahead = ahead
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+            self._loop.call_soon_threadsafe(self.ready.set)
+        return taken
+
+    def close(self) -> Ahead | None:
+        """The shared transaction goes now: the member's prepared batch if it is in it."""
+        with self._guard:
+            self._closed = True
+            return self._ahead
+
+
+def prepare_offered(
+    runner: ProjectionRunner,
+    stream: str,
+    events: list[StoredEvent],
+    stages: dict[str, float],
+    offer: Offer,
+) -> int | None:
+    """In the member's own thread: take its batch lock, prepare `events`, offer them. None:
+    the shared transaction took them (and will release the lock); otherwise they were
+    applied here alone, the new checkpoint returned."""
+    from eventstore.projection import writer_turn
+
+    stages = dict(stages)
+    runner._one_batch.acquire()
+    stages["locked"] = time.time()
+    handed = False
+    try:
+        try:
+            ahead = runner._before_turn(stream, events, stages)
+        except BaseException:
+            offer.settle(None)
+            raise
+        handed = offer.settle(ahead)
+        if handed:
+            return None
+        turn = writer_turn(runner.engine)
+        if turn is not None:
+            turn.for_owner(runner.projection.key)
+        try:
+            return runner._apply_prepared(stream, events, ahead, stages)
+        finally:
+            if turn is not None:
+                turn.for_owner(None)
+    except BaseException:
+        runner._forget()  # its memory ran ahead of a transaction that did not commit
+        raise
+    finally:
+        if not handed:
+            runner._one_batch.release()
+
+
+async def _ready_in_time(offers: list[Offer]) -> None:
+    """Until every offer is settled, or `STRAGGLER_WAIT` (at least; as long as the first
+    took, if longer) after the first one is."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    waits = {asyncio.ensure_future(offer.ready.wait()) for offer in offers}
+    try:
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if pending:
+            patience = max(STRAGGLER_WAIT, loop.time() - began)
+            await asyncio.wait(pending, timeout=patience)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 class SharedDelivery:
@@ -71,6 +175,7 @@ class SharedDelivery:
         self.position = 0  # every member has applied the stream up to here
         self.batches = 0  # shared transactions committed
         self.rolled_back = 0  # batches applied one read model at a time instead
+        self.left_behind = 0  # times a member's batch was not ready in time (`Offer`)
         self.gaps = 0
         self.rearms = 0
         self._chunk = 16  # events per transaction; sized by the last one (as a runner's)
@@ -92,12 +197,14 @@ class SharedDelivery:
             position = member.runner.position(self._context.stream)
             if self._task is None or self._task.done():
                 self.position = position
+                member.backlog = None
                 self._members = [member]
                 self._task = asyncio.create_task(self._run(), name=f"shared-{self._context.stream}")
                 return True
             if position < self.position:
                 return False  # behind: it catches up alone a while longer
             assert member not in self._members
+            member.backlog = None
             self._members.append(member)
             return True
 
@@ -112,6 +219,11 @@ class SharedDelivery:
                 if self.batches:
                     log.info("%s", self.account())
         await cancel_and_wait(task)
+
+    def drop(self, member: SharedMember) -> None:
+        """`member` failed applying alone what it was left out of: out of the batches."""
+        if member in self._members:
+            self._members.remove(member)
 
     async def _run(self) -> None:
         # As `CatchUpSubscriber._live`: every arm recreates the consumer right after the
@@ -151,43 +263,85 @@ class SharedDelivery:
                 await pull.close()
 
     async def _apply(self, events: list[StoredEvent]) -> None:
-        from eventstore.projection import apply_together
-
-        stream = self._context.stream
         received = time.time()
         done = 0
         while done < len(events) and self._members:
             chunk = events[done : done + self._chunk]
-            members = list(self._members)
-            runners = [m.runner for m in members]
             stages = {**(delivery.get() or {}), "received": received}
-            with contextlib.ExitStack() as spans:
-                for runner in runners:  # each read model's span in the mutation's trace
-                    spans.enter_context(projection_span(runner.projection.key, stream, chunk))
-                applying = asyncio.ensure_future(
-                    asyncio.to_thread(apply_together, runners, stream, chunk, stages)
-                )
-                for runner in runners:
-                    runner.track(applying)  # its stop waits for the transaction
-                # A member's stop cancels its subscriber, not this thread.
-                together = await asyncio.shield(applying)
-            self._size(together, len(chunk))
+            level = []
+            for member in list(self._members):
+                if member.backlog is None:
+                    level.append(member)
+                else:  # behind: its own thread applies it after what it has
+                    member.backlog.append((chunk, dict(stages)))
+                    if sum(len(c) for c, _ in member.backlog) > BACKLOG:
+                        self._members.remove(member)
+                        member.backlog.clear()
+                        member.out = Behind(f"{BACKLOG} events behind the shared delivery")
+            if level:
+                await self._apply_level(level, chunk, stages)
             done += len(chunk)
             self.position = chunk[-1].seq
-            if together.shared:
-                self.batches += 1
-                self._count(together)
-            else:
-                self.rolled_back += 1
-            for member in members:
-                position = together.positions.get(member.runner)
-                if position is not None:
-                    await member.runner.committed(stream, position, dict(stages))
-            for runner, exc in together.failed:
-                member = next(m for m in members if m.runner is runner)
-                if member in self._members:
-                    self._members.remove(member)
-                member.eject(exc)
+
+    async def _apply_level(
+        self, level: list[SharedMember], chunk: list[StoredEvent], stages: dict[str, float]
+    ) -> None:
+        """`chunk` prepared by each level member in its own thread; those ready in time
+        (`_ready_in_time`) applied in one transaction, the others left to apply it alone."""
+        from eventstore.projection import apply_together
+
+        stream = self._context.stream
+        loop = asyncio.get_running_loop()
+        with contextlib.ExitStack() as spans:
+            for member in level:  # each read model's span in the mutation's trace
+                spans.enter_context(projection_span(member.runner.projection.key, stream, chunk))
+            offers = {member: Offer(loop) for member in level}
+            jobs = {}
+            for member, offer in offers.items():
+                job = loop.run_in_executor(
+                    member.thread, prepare_offered, member.runner, stream, chunk, stages, offer
+                )
+                member.runner.track(job)  # its stop waits for it
+                jobs[member] = job
+            try:
+                await _ready_in_time(list(offers.values()))
+            finally:
+                # Closed in one step with the commit's start (no await between): a member
+                # not taken applies its batch alone in its thread; none is left holding its
+                # batch lock for a transaction that never comes.
+                taken = [(m, a) for m, o in offers.items() if (a := o.close()) is not None]
+                applying = None
+                if taken:
+                    applying = asyncio.ensure_future(
+                        asyncio.to_thread(
+                            apply_together, [(m.runner, a) for m, a in taken], stream, chunk, stages
+                        )
+                    )
+                    for member, _ in taken:
+                        member.runner.track(applying)
+            for member in level:
+                if member not in dict(taken):
+                    self.left_behind += 1
+                    member.fall_behind(jobs[member], chunk, stages)
+            if applying is None:
+                return
+            # A member's stop cancels its subscriber, not this thread.
+            together = await asyncio.shield(applying)
+        self._size(together, len(chunk))
+        if together.shared:
+            self.batches += 1
+            self._count(together)
+        else:
+            self.rolled_back += 1
+        for member, _ in taken:
+            position = together.positions.get(member.runner)
+            if position is not None:
+                await member.runner.committed(stream, position, dict(stages))
+        for runner, exc in together.failed:
+            member = next(m for m, _ in taken if m.runner is runner)
+            if member in self._members:
+                self._members.remove(member)
+            member.eject(exc)
 
     def _count(self, together: Together) -> None:
         self.held += together.held
@@ -241,9 +395,55 @@ class SharedMember(CatchUpSubscriber):
         self.shared = shared
         self.joins = 0
         self.ejections = 0
+        self.fell_behind = 0  # batches not ready in time for the shared transaction
         self._ejected = asyncio.Event()
         # Whether it may join before applying a batch alone (not right after a failure).
         self._proven = True
+        # In the shared delivery and left out of a batch (`Offer`): what came since, to be
+        # applied alone, in order, by `thread`; None while level (in each shared batch).
+        self.backlog: list[tuple[list[StoredEvent], dict[str, float]]] | None = None
+        self.out: Exception | None = None  # too far behind: out once its thread is done
+        # Its batches are prepared (and, left out, applied) one after another here: a held
+        # read model holds its own thread, never the others' nor the loop's pool.
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix=f"shared-{runner.projection.key}")
+        self._alone_task: asyncio.Task[None] | None = None
+
+    def fall_behind(
+        self, job: asyncio.Future[int | None], chunk: list[StoredEvent], stages: dict[str, float]
+    ) -> None:
+        """Its `chunk` was not ready for the shared transaction: its thread (`job`) applies it
+        alone; what comes meanwhile waits in `backlog`; level again once that is empty."""
+        self.fell_behind += 1
+        self.backlog = []
+        self._alone_task = asyncio.create_task(self._level_alone(job, chunk, stages))
+
+    async def _level_alone(
+        self, job: asyncio.Future[int | None], chunk: list[StoredEvent], stages: dict[str, float]
+    ) -> None:
+        stream = self._context.stream
+        loop = asyncio.get_running_loop()
+        try:
+            position = await asyncio.shield(job)
+            if position is None:  # cannot be: not taken, so applied alone
+                position = chunk[-1].seq
+            await self.runner.committed(stream, position, dict(stages))
+            while self.backlog:
+                chunk, stages = self.backlog.pop(0)
+                applying = loop.run_in_executor(
+                    self.thread, self.runner._apply_taking_turns, stream, chunk, False, stages
+                )
+                self.runner.track(applying)
+                position = await asyncio.shield(applying)
+                await self.runner.committed(stream, position, dict(stages))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.shared.drop(self)
+            self.out = exc
+        self.backlog = None  # level (the loop appends only to a list, never between)
+        if self.out is not None:
+            out, self.out = self.out, None
+            self.eject(out)
 
     def eject(self, exc: Exception) -> None:
         self.ejections += 1
@@ -261,6 +461,10 @@ class SharedMember(CatchUpSubscriber):
     async def stop(self) -> None:
         await super().stop()
         await self.shared.leave(self)
+        await cancel_and_wait(self._alone_task)  # its runner's stop waits for the thread
+        self._alone_task = None
+        self.backlog = None
+        self.thread.shutdown(wait=False)
 
     async def _live(self) -> None:
         while not self._stopping.is_set():
