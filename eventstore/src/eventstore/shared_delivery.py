@@ -18,6 +18,17 @@ the shared transaction was rolled back and the batch applied one read model at a
 taken out; it retries alone from its checkpoint, as a runner without sharing does, and joins
 again once it applied a batch alone and is level.
 
+A slow member never sets the others' pace (fresh16; token13's promise: a query waits only
+for the read models it reads). Each member prepares a batch (its batch lock, decoding, folds,
+rows: `ProjectionRunner._before_turn`) in a thread of its own; the shared transaction takes
+the members ready when the first one is, plus as long again as that one took (at least
+`STRAGGLER_WAIT`). A member not ready then -- held back, busy with another stream's batch,
+slow -- is left out: its thread applies that batch alone when it is prepared, the batches
+that come meanwhile wait for it in order (`SharedMember.backlog`) and are applied alone
+after it, and it is in the shared transactions again from the first batch after its backlog
+is empty. One left `BACKLOG` events behind gives its place up and reads on its own consumer
+(as a failing one), joining again when level.
+
 Only read models readers wait for (`Projection.awaited`), on SQLite, fed by JetStream share
 a delivery: a read model nobody waits for (the audit's history) would make every awaited
 commit wait for its slower fold; PostgreSQL has no single writer to save turns of, and its
@@ -172,7 +183,9 @@ class SharedDelivery:
         # Held while a batch is applied: members join and leave between two batches only.
         self._boundary = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self.position = 0  # every member has applied the stream up to here
+        # Every member has been handed the stream up to here (the level ones applied it;
+        # those left out have it in their backlog).
+        self.position = 0
         self.batches = 0  # shared transactions committed
         self.rolled_back = 0  # batches applied one read model at a time instead
         self.left_behind = 0  # times a member's batch was not ready in time (`Offer`)
@@ -359,7 +372,8 @@ class SharedDelivery:
         )
         return (
             f"shared {self._context.stream} delivery: {self.batches} transactions,"
-            f" {self.rolled_back} rolled back, writer turn held {self.held:.2f}s; applies: {parts}"
+            f" {self.rolled_back} rolled back, {self.left_behind} read model batches left out"
+            f" (applied alone), writer turn held {self.held:.2f}s; applies: {parts}"
         )
 
     def _size(self, together: Together, count: int) -> None:
