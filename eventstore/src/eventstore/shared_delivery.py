@@ -92,14 +92,16 @@ class Offer:
         self._ahead: Ahead | None = None
         self._closed = False
         self.ready = asyncio.Event()  # prepared, or failed to
+        self.stages: dict[str, float] = {}  # its thread's (announced with the commit's)
 
-    def settle(self, ahead: Ahead | None) -> bool:
+    def settle(self, ahead: Ahead | None, stages: dict[str, float]) -> bool:
         """From the member's thread: its batch prepared (None: it failed to); True if the
         shared transaction takes it, and the batch lock with it."""
         with self._guard:
             taken = ahead is not None and not self._closed
             if taken:
                 self._ahead = ahead
+                self.stages = stages
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
             self._loop.call_soon_threadsafe(self.ready.set)
         return taken
@@ -123,7 +125,7 @@ def prepare_offered(
     applied here alone, the new checkpoint returned."""
     from eventstore.projection import writer_turn
 
-    stages = dict(stages)
+    stages = {**stages, "thread": time.time()}
     runner._one_batch.acquire()
     stages["locked"] = time.time()
     handed = False
@@ -131,9 +133,9 @@ def prepare_offered(
         try:
             ahead = runner._before_turn(stream, events, stages)
         except BaseException:
-            offer.settle(None)
+            offer.settle(None, stages)
             raise
-        handed = offer.settle(ahead)
+        handed = offer.settle(ahead, stages)
         if handed:
             return None
         turn = writer_turn(runner.engine)
@@ -348,8 +350,9 @@ class SharedDelivery:
             self.rolled_back += 1
         for member, _ in taken:
             position = together.positions.get(member.runner)
-            if position is not None:
-                await member.runner.committed(stream, position, dict(stages))
+            if position is not None:  # its thread's stages, then the shared transaction's
+                announced = {**stages, **offers[member].stages}
+                await member.runner.committed(stream, position, announced)
         for runner, exc in together.failed:
             member = next(m for m, _ in taken if m.runner is runner)
             if member in self._members:
