@@ -39,12 +39,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from nats.aio.client import Client as NATS
 
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
     from eventstore.projection import Ahead, ProjectionRunner, Together
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SAY_EVERY = 60.0  # seconds between two accounts of the writer turn in the log
 # A member whose batch is not prepared when the first member's is, plus as long again as
@@ -152,6 +155,15 @@ def prepare_offered(
     finally:
         if not handed:
             runner._one_batch.release()
+
+
+def in_thread(
+    thread: ThreadPoolExecutor, call: Callable[..., T], *args: object
+) -> asyncio.Future[T]:
+    """`call(*args)` in `thread`, in this task's context (as `asyncio.to_thread`: the
+    mutation's trace span goes with it)."""
+    context = contextvars.copy_context()
+    return asyncio.get_running_loop().run_in_executor(thread, context.run, call, *args)
 
 
 async def _ready_in_time(offers: list[Offer]) -> None:
@@ -313,7 +325,7 @@ class SharedDelivery:
             offers = {member: Offer(loop) for member in level}
             jobs = {}
             for member, offer in offers.items():
-                job = loop.run_in_executor(
+                job = in_thread(
                     member.thread, prepare_offered, member.runner, stream, chunk, stages, offer
                 )
                 member.runner.track(job)  # its stop waits for it
@@ -438,7 +450,6 @@ class SharedMember(CatchUpSubscriber):
         self, job: asyncio.Future[int | None], chunk: list[StoredEvent], stages: dict[str, float]
     ) -> None:
         stream = self._context.stream
-        loop = asyncio.get_running_loop()
         try:
             position = await asyncio.shield(job)
             if position is None:  # cannot be: not taken, so applied alone
@@ -446,7 +457,7 @@ class SharedMember(CatchUpSubscriber):
             await self.runner.committed(stream, position, dict(stages))
             while self.backlog:
                 chunk, stages = self.backlog.pop(0)
-                applying = loop.run_in_executor(
+                applying = in_thread(
                     self.thread, self.runner._apply_taking_turns, stream, chunk, False, stages
                 )
                 self.runner.track(applying)
