@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -23,7 +24,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 from nats.aio.client import Client as NATS
 from sqlalchemy import (
@@ -151,6 +152,14 @@ class Prepared(Protocol):
     def write(self, conn: Connection) -> list[Failure]:
         """Write them in the runner's transaction; the events that could not be applied."""
         ...
+
+
+class Ahead(NamedTuple):
+    """A batch's work done before the writer turn (`ProjectionRunner._before_turn`)."""
+
+    expected: int  # the checkpoint it was prepared after
+    refused: dict[int, str]  # sequence -> why it may not be taken as fact
+    prepared: Prepared | None
 
 
 def event_types(*models: type[DomainEvent]) -> frozenset[str]:
@@ -343,6 +352,114 @@ HEADS_PATIENCE = 15.0  # seconds
 HEADS_PAUSE = 0.25
 
 
+@dataclasses.dataclass
+class Together:
+    """What `apply_together` did with one delivery."""
+
+    positions: dict[ProjectionRunner, int]  # each runner that applied it: its new checkpoint
+    failed: list[tuple[ProjectionRunner, Exception]]  # each that could not, alone either
+    shared: bool  # True: in one transaction; False: rolled back, then one per read model
+    held: float = 0.0  # seconds the writer turn was held (SQLite; the shared transaction)
+    others_waited: bool = False  # another owner asked for the writer turn meanwhile
+    # Seconds of the shared transaction each read model's apply (and checkpoint) took, by
+    # key: which one the writer turn waits for most.
+    spent: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def apply_together(
+    prepared: Sequence[tuple[ProjectionRunner, Ahead]],
+    stream: str,
+    events: list[StoredEvent],
+    stages: dict[str, float],
+) -> Together:
+    """One delivery of `stream` applied to every runner (read models of one database, each at
+    most at the batch's first position) in ONE transaction: one writer turn, one commit,
+    each read model's checkpoint written in it. Each runner comes with its `_before_turn`
+    work on `events`, done (in its own thread, `eventstore.shared_delivery`) under its batch
+    lock, which its caller handed over: released here, whatever happens. Per-event failures
+    are parked inside, as a runner alone does.
+
+    Anything that escapes a read model (the database failing, a defect) rolls the whole
+    transaction back and every runner's in-memory state is forgotten: no read model keeps
+    a part of it. Then each runner applies the batch alone, in its own transaction as
+    without sharing; those that fail again are returned with why (their caller takes them
+    out of the shared delivery: they retry alone), the others' positions are returned.
+    Call from a worker thread (a versioned read model may load history through the loop)."""
+    ordered = sorted(prepared, key=lambda pair: pair[0].projection.key)
+    engine = ordered[0][0].engine
+    stages["thread"] = time.time()
+    turn = writer_turn(engine)
+    if turn is not None:
+        turn.for_owner(f"together {stream}")
+    try:
+        try:
+            spent: dict[str, float] = {}
+            positions = _together(ordered, stream, events, stages, spent)
+            together = Together(positions, [], shared=True, spent=spent)
+            if turn is not None:
+                together.held, together.others_waited = turn.last_held()
+            return together
+        except Exception as exc:
+            keys = ", ".join(r.projection.key for r, _ in ordered)
+            log.warning(
+                "shared batch of %s #%s-#%s for %s rolled back, applied one read model at a"
+                " time: %s: %s",
+                stream,
+                events[0].seq,
+                events[-1].seq,
+                keys,
+                type(exc).__name__,
+                exc,
+            )
+        alone = Together({}, [], shared=False)
+        for runner, _ in ordered:
+            if turn is not None:
+                turn.for_owner(runner.projection.key)
+            try:
+                alone.positions[runner] = runner._apply_batch_or_reset(stream, events, dict(stages))
+            except Exception as exc:
+                alone.failed.append((runner, exc))
+        return alone
+    finally:
+        if turn is not None:
+            turn.for_owner(None)
+
+
+def _together(
+    ordered: list[tuple[ProjectionRunner, Ahead]],
+    stream: str,
+    events: list[StoredEvent],
+    stages: dict[str, float],
+    spent: dict[str, float],
+) -> dict[ProjectionRunner, int]:
+    engine = ordered[0][0].engine
+    try:
+        try:
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(_writer_turn(engine))
+                stages["writer"] = time.time()
+                _behind(engine, stages)
+                conn = stack.enter_context(engine.connect().execution_options(**WRITER))
+                stack.enter_context(conn.begin())
+                stages["turn"] = time.time()
+                positions = {}
+                for runner, ahead in ordered:
+                    began = time.perf_counter()
+                    positions[runner] = runner._in_transaction(conn, stream, events, ahead)
+                    spent[runner.projection.key] = time.perf_counter() - began
+        except BaseException:
+            for runner, _ in ordered:  # their memory ran ahead of a transaction that failed
+                runner._forget()
+            raise
+        for runner, position in positions.items():
+            runner._committed[stream] = position
+    finally:
+        for runner, _ in ordered:  # each lock taken by the thread that prepared its batch
+            runner._one_batch.release()
+    stages["committed"] = time.time()
+    return positions
+
+
 class RunnerFactory(Protocol):
     """Makes a `ProjectionRunner`: `bootstrap.parts.projection_runner`, handed to whoever runs a
     projection (the gateway's read side, audit's rebuild) by the composition root."""
@@ -418,7 +535,7 @@ class ProjectionRunner:
         self.checkpoint_looks = 0  # waits that ended on the database, not an announcement
         self._chunk = min(batch, FIRST_CHUNK)  # events per transaction (see FAIR_TURN)
         self._contended_at = float("-inf")
-        self._applying: set[asyncio.Future[int]] = set()  # transactions under way
+        self._applying: set[asyncio.Future[Any]] = set()  # transactions under way
         # One batch at a time per read model, from preparing to commit (its streams'
         # handlers run in threads of their own; its in-memory state is one).
         self._one_batch = threading.Lock()
@@ -431,6 +548,9 @@ class ProjectionRunner:
         self.histories_local = 0
         self.histories_loaded = 0  # from the event store
         self._folds_timelines = False  # a versioned read model's, bound (`bind_history`)
+        # False: this read model's live events never come through a stream's shared delivery
+        # (`eventstore.shared_delivery`), each stream its own consumer and transactions.
+        self.shares_delivery = True
 
     @property
     def engine(self) -> Engine:
@@ -657,13 +777,7 @@ class ProjectionRunner:
             # The SQL checkpoint is the truth: the subscriber (re)creates its consumer right
             # after our position whenever it arms (also while the cluster elects a leader:
             # it retries), and hands over only batches that continue it without a gap.
-            self._source.subscriber(
-                context,
-                self.consumer_name(context),
-                self._make_handler(context),
-                batch=self._batch,
-                position=functools.partial(self.position, context.stream),
-            )
+            self._subscriber(context)
             for context in self.projection.contexts
         ]
         indexing = await self._defer_read_indexes(subscribers)
@@ -672,6 +786,52 @@ class ProjectionRunner:
             self._subscribers.append(subscriber)
         if indexing and self.build_read_indexes:
             self._indexer = asyncio.create_task(self._index_after_catch_up(subscribers))
+
+    def _subscriber(self, context: BoundedContext) -> Subscription:
+        handler = self._make_handler(context)
+        position = functools.partial(self.position, context.stream)
+        if not self._shares_delivery():
+            return self._source.subscriber(
+                context, self.consumer_name(context), handler, batch=self._batch, position=position
+            )
+        from eventstore.shared_delivery import SharedMember, shared_delivery
+
+        assert isinstance(self._source, JetStreamSource)
+        nc = self._source.nc
+        return SharedMember(
+            nc,
+            context,
+            self.consumer_name(context),
+            self,
+            shared_delivery(nc, self._engine, context, self.instance, self._batch),
+            handler=handler,
+            head=functools.partial(self._source.last_seq, context),
+            position=position,
+            batch=self._batch,
+        )
+
+    def _shares_delivery(self) -> bool:
+        """Whether this read model takes its live events from the stream's one delivery into
+        its database, applied with the others' in one transaction (`eventstore.shared_delivery`:
+        awaited read models on SQLite, fed by JetStream)."""
+        return (
+            self.shares_delivery
+            and self.projection.awaited
+            and isinstance(self._source, JetStreamSource)
+            and self._engine.dialect.name == "sqlite"
+        )
+
+    def track(self, applying: asyncio.Future[Any]) -> None:
+        """A transaction of this read model under way elsewhere (a shared delivery's): `stop`
+        waits for it."""
+        self._applying.add(applying)
+        applying.add_done_callback(self._applying.discard)
+
+    async def committed(self, stream: str, position: int, stages: dict[str, float]) -> None:
+        """A shared delivery committed this read model's batch up to `position`: readers
+        here and, announced, in other processes may read it now."""
+        await self._advance({stream: position})
+        await self._announce(stages)
 
     async def _defer_read_indexes(self, subscribers: list[Subscription]) -> bool:
         """A rebuild from nothing that catches up in bulk writes without its tables' read
@@ -876,18 +1036,14 @@ class ProjectionRunner:
     def _prepare_and_apply(
         self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None
     ) -> int:
-        # Decoding, folding and building rows need no database: done before the writer turn
-        # is taken, on the events after the position this runner last committed. In the
-        # transaction the checkpoint must still be that position; if not (another writer
-        # moved it), the prepared work is dropped and the batch applied there as before.
-        expected = self._committed.get(stream, self.positions.get(stream, 0))
-        refused = self._refused(stream, [e for e in events if e.seq > expected])
-        prepared = self._prepare([e for e in events if e.seq > expected and e.seq not in refused])
-        if stages is not None:
-            loaded = getattr(self.projection, "history_loaded_at", None)
-            if loaded is not None:  # a timeline not in memory: its earlier events loaded
-                stages["history loaded"] = loaded
-            stages["prepared"] = time.time()
+        ahead = self._before_turn(stream, events, stages)
+        return self._apply_prepared(stream, events, ahead, stages)
+
+    def _apply_prepared(
+        self, stream: str, events: list[StoredEvent], ahead: Ahead, stages: dict[str, float] | None
+    ) -> int:
+        """`events`, prepared (`_before_turn`), applied in a transaction of this read model's
+        own; the new checkpoint. The caller holds the batch lock."""
         with contextlib.ExitStack() as stack:
             stack.enter_context(_writer_turn(self._engine))
             if stages is not None:
@@ -897,30 +1053,56 @@ class ProjectionRunner:
             stack.enter_context(conn.begin())
             if stages is not None:
                 stages["turn"] = time.time()  # the writer is ours (SQLite: after the others)
-            current = conn.execute(
-                select(checkpoints.c.seq).where(
-                    checkpoints.c.projection == self.projection.key, checkpoints.c.stream == stream
-                )
-            ).scalar_one_or_none()
-            position = int(current or 0)
-            if prepared is not None and position != expected:
-                self._forget()  # its memory ran ahead from another position
-                prepared = None
-            fresh = [e for e in events if e.seq > position]  # skip redeliveries after a crash
-            if fresh:
-                position = self._apply_trusted(conn, fresh, refused, prepared)
-            upsert(
-                conn,
-                checkpoints,
-                {
-                    "projection": self.projection.key,
-                    "stream": stream,
-                    "seq": position,
-                    "updated_at": datetime.now(UTC),
-                },
-                ["projection", "stream"],
-            )
+            position = self._in_transaction(conn, stream, events, ahead)
         self._committed[stream] = position
+        return position
+
+    def _before_turn(
+        self, stream: str, events: list[StoredEvent], stages: dict[str, float] | None = None
+    ) -> Ahead:
+        """Decoding, folding and building rows need no database: done before the writer turn
+        is taken, on the events after the position this runner last committed. In the
+        transaction the checkpoint must still be that position; if not (another writer
+        moved it), the prepared work is dropped and the batch applied there as before."""
+        expected = self._committed.get(stream, self.positions.get(stream, 0))
+        refused = self._refused(stream, [e for e in events if e.seq > expected])
+        prepared = self._prepare([e for e in events if e.seq > expected and e.seq not in refused])
+        if stages is not None:
+            loaded = getattr(self.projection, "history_loaded_at", None)
+            if loaded is not None:  # a timeline not in memory: its earlier events loaded
+                stages["history loaded"] = loaded
+            stages["prepared"] = time.time()
+        return Ahead(expected, refused, prepared)
+
+    def _in_transaction(
+        self, conn: Connection, stream: str, events: list[StoredEvent], ahead: Ahead
+    ) -> int:
+        """Apply what is after the stored checkpoint and move it, in `conn`'s transaction;
+        the new position (committed by the caller)."""
+        current = conn.execute(
+            select(checkpoints.c.seq).where(
+                checkpoints.c.projection == self.projection.key, checkpoints.c.stream == stream
+            )
+        ).scalar_one_or_none()
+        position = int(current or 0)
+        prepared = ahead.prepared
+        if prepared is not None and position != ahead.expected:
+            self._forget()  # its memory ran ahead from another position
+            prepared = None
+        fresh = [e for e in events if e.seq > position]  # skip redeliveries after a crash
+        if fresh:
+            position = self._apply_trusted(conn, fresh, ahead.refused, prepared)
+        upsert(
+            conn,
+            checkpoints,
+            {
+                "projection": self.projection.key,
+                "stream": stream,
+                "seq": position,
+                "updated_at": datetime.now(UTC),
+            },
+            ["projection", "stream"],
+        )
         return position
 
     def _refused(self, stream: str, events: list[StoredEvent]) -> dict[int, str]:
