@@ -77,6 +77,8 @@ UNMAPPED = (
     "bids", "relatedProcesses",
     "tender.competitive",  # a framework's second stage (an extension's field)
 )  # fmt: skip
+
+
 def _paths(value: Any, prefix: str = "") -> set[str]:
     if isinstance(value, dict):
         return {p for k, v in value.items() for p in _paths(v, f"{prefix}.{k}".lstrip("."))}

@@ -58,7 +58,9 @@ async def _facts(store: InMemoryEventStore) -> dict[type, Any]:
     return found
 
 
-async def test_a_tender_published_without_procedure_or_period_is_recorded_so_and_not_invented():
+async def test_a_tender_published_without_procedure_or_period_is_recorded_so_and_not_invented() -> (
+    None
+):
     compiled, facts = await _imported(_package(_release(1, "2024-03-05", "tender",
                                                         {"status": "active"})))  # fmt: skip
     planned, published = facts[rg.TenderPlanned], facts[rg.TenderPublished]
@@ -74,7 +76,7 @@ async def test_a_tender_published_without_procedure_or_period_is_recorded_so_and
     assert "datePublished" not in notice
 
 
-async def test_a_stated_procedure_and_publication_are_recorded_and_exported_as_before():
+async def test_a_stated_procedure_and_publication_are_recorded_and_exported_as_before() -> None:
     compiled, facts = await _imported(_package(_release(1, "2024-03-05", "tender", {
         "status": "active", "procurementMethod": "open",
         "tenderPeriod": {"startDate": "2024-03-01T09:00:00Z"}})))  # fmt: skip
@@ -84,7 +86,9 @@ async def test_a_stated_procedure_and_publication_are_recorded_and_exported_as_b
     assert compiled["tender"]["tenderPeriod"]["startDate"].startswith("2024-03-01")
 
 
-async def test_a_plans_tender_period_is_recorded_and_exported_and_a_plan_is_not_a_publication():
+async def test_a_plans_tender_period_is_recorded_and_exported_and_a_plan_is_not_a_publication() -> (
+    None
+):
     plan = {"status": "planned", "procurementMethod": "open",
             "tenderPeriod": {"startDate": "2024-06-03T00:00:00Z"}}  # fmt: skip
     compiled, facts = await _imported(_package(
@@ -107,6 +111,8 @@ def test_an_event_stored_before_the_marks_reads_as_stated() -> None:
     published = typed_event("TenderPublished", {
         "tender_id": "t1", "published_on": "2024-02-01", "notice_reference": "n",
         "participant_list_frozen_on": "2024-02-01"}, 1)  # fmt: skip
-    assert isinstance(planned, rg.TenderPlanned) and planned.procedure_stated
+    assert isinstance(planned, rg.TenderPlanned)
+    assert planned.procedure_stated
     assert planned.tender_period_planned_on is None
-    assert isinstance(published, rg.TenderPublished) and published.published_on_stated
+    assert isinstance(published, rg.TenderPublished)
+    assert published.published_on_stated

@@ -216,7 +216,8 @@ def map_release(
         stated = details if details in PROCEDURES else METHOD_PROCEDURE.get(method)
         # None stated: the procurement rules still need one; recorded as not stated (import17).
         procedure = stated or "national"
-        plan = day((t.get("tenderPeriod") or {}).get("startDate")) if _planning(release, t) else None
+        planning = _planning(release, t)
+        plan = day((t.get("tenderPeriod") or {}).get("startDate")) if planning else None
         s.framework = bool((t.get("techniques") or {}).get("hasFrameworkAgreement"))
         planned_lots = [{"lot_id": lid, "title": lot.get("title") or lid} for lid, lot in lots]
         if not planned_lots:
