@@ -35,6 +35,18 @@ class TenderPlanned(TenderEvent):
         " name only (imported OCDS data: its code, XX-NAMED-..., is derived from this name)."
         " Absent otherwise: a registered body's name is the organisation's.",
     )
+    procedure_stated: bool = Field(
+        default=True,
+        description="False when the procedure is the registry's default, not a published"
+        " fact: imported OCDS data that stated no procurementMethod (recorded as national,"
+        " which the procurement rules need). The OCDS export leaves such a procedure out.",
+    )
+    tender_period_planned_on: date | None = Field(
+        default=None,
+        description="The day the tender period is planned to start, as a published plan"
+        " states it (imported OCDS data: a planned tender's tenderPeriod.startDate); the"
+        " publication itself is TenderPublished.",
+    )
 
 
 class PriorInformationNoticePublished(TenderEvent):
@@ -62,6 +74,13 @@ class TenderPublished(TenderEvent):
     )
     participant_codes: list[str] = Field(
         default_factory=list, description="Organisation codes on the frozen participant list."
+    )
+    published_on_stated: bool = Field(
+        default=True,
+        description="False when the publication day is the registry's default, not a"
+        " published fact: imported OCDS data that published a tender without a"
+        " tenderPeriod.startDate is recorded as published on its release's day. The OCDS"
+        " export leaves such a day out.",
     )
 
 

@@ -213,7 +213,11 @@ def map_release(
         named = published_name(ref, parties) if s.authority.startswith(NAMED_ONLY_PREFIX) else None
         details = t.get("procurementMethodDetails")
         method = str(t.get("procurementMethod"))
-        procedure = details if details in PROCEDURES else METHOD_PROCEDURE.get(method, "national")
+        stated = details if details in PROCEDURES else METHOD_PROCEDURE.get(method)
+        # None stated: the procurement rules still need one; recorded as not stated (import17).
+        procedure = stated or "national"
+        planning = _planning(release, t)
+        plan = day((t.get("tenderPeriod") or {}).get("startDate")) if planning else None
         s.framework = bool((t.get("techniques") or {}).get("hasFrameworkAgreement"))
         planned_lots = [{"lot_id": lid, "title": lot.get("title") or lid} for lid, lot in lots]
         if not planned_lots:
@@ -221,8 +225,9 @@ def map_release(
         facts.append(_fact(rg.TenderPlanned, tender_id=tid, title=t.get("title") or ocid,
                            contracting_authority=s.authority, procedure=procedure,
                            **({"contracting_authority_name": named} if named else {}),
-                           framework=s.framework, lots=planned_lots,
-                           planned_on=today))  # fmt: skip
+                           framework=s.framework, lots=planned_lots, planned_on=today,
+                           **({} if stated else {"procedure_stated": False}),
+                           **({"tender_period_planned_on": plan} if plan else {})))  # fmt: skip
         s.planned = True
         s.lots = {lot["lot_id"]: "open" for lot in planned_lots}
     for i, (lid, _) in enumerate(lots):
@@ -240,14 +245,15 @@ def map_release(
     if (
         not s.published
         and ((status in ("active", "complete") and not unpublished) or period)
-        and "planning" not in (release.get("tag") or [])
+        and not _planning(release, t)
     ):
         notices = [d for d in t.get("documents", []) if d.get("documentType") == "tenderNotice"]
         reference = str(notices[0]["id"]) if notices else rid
-        published_on = period or today
+        published_on = period or today  # none published: the release's day, marked so
         facts.append(_fact(rg.TenderPublished, tender_id=tid, published_on=published_on,
                            notice_reference=reference, participant_list_frozen_on=published_on,
-                           participant_codes=[]))  # fmt: skip
+                           participant_codes=[],
+                           **({} if period else {"published_on_stated": False})))  # fmt: skip
         s.published = True
     for lid, lot in lots:
         if lot.get("status") == "cancelled" and s.lots.get(lid) not in ("cancelled", "awarded"):
@@ -278,6 +284,11 @@ def map_release(
                 command_id=command_id(ocid, rid, cid), contract_id=cid, facts=contract_facts,
                 **provenance))  # fmt: skip
     return Mapped(tender, contracts, s)
+
+
+def _planning(release: dict[str, Any], tender: dict[str, Any]) -> bool:
+    """A release of the plan: its tenderPeriod is planned, not a publication."""
+    return "planning" in (release.get("tag") or []) or tender.get("status") == "planned"
 
 
 def _award_lots(award: dict[str, Any], s: ProcessState, compiled: dict[str, Any]) -> list[str]:

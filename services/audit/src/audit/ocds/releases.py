@@ -114,8 +114,9 @@ def _link(relationship: str, other: str) -> Release:
     return {"relatedProcesses": [related]}
 
 
-def _planned(p: Process, e: EventEnvelope, x: Any) -> tuple[str, Release]:
+def _planned(p: Process, e: EventEnvelope, x: rg.TenderPlanned) -> tuple[str, Release]:
     t = p.tender
+    p.procedure_stated, p.tender_period_planned_on = x.procedure_stated, x.tender_period_planned_on
     roles = ("procuringEntity",) if t.framework else ("procuringEntity", "buyer")
     body = tender(
         p,
@@ -129,8 +130,10 @@ def _planned(p: Process, e: EventEnvelope, x: Any) -> tuple[str, Release]:
 
 
 def _published(p: Process, e: EventEnvelope, x: rg.TenderPublished) -> tuple[str, Release]:
+    p.published_on_stated = x.published_on_stated
+    published = on_day(x.published_on) if x.published_on_stated else None
     notice: dict[str, Any] = {"id": x.notice_reference, "documentType": "tenderNotice",
-                              "datePublished": on_day(x.published_on)}  # fmt: skip
+                              "datePublished": published}  # fmt: skip
     return "tender", {"tender": tender(p, documents=[notice])}
 
 

@@ -69,6 +69,11 @@ class Process:
     contract_awards: dict[str, str] = field(default_factory=dict)  # contract -> award id
     award_values: dict[str, Decimal] = field(default_factory=dict)  # award -> signed value
     roles: dict[str, list[str]] = field(default_factory=dict)
+    # What imported data did not state (the registry recorded its default) is left out, and
+    # a plan's tender period is published as planned (import17).
+    procedure_stated: bool = True
+    published_on_stated: bool = True
+    tender_period_planned_on: date | None = None
 
     def __post_init__(self) -> None:
         self.tender = FOLDS["registry", "tender"].initial(self.process_id)
@@ -103,14 +108,20 @@ def lot(state: TenderState, one: LotState, signed: bool = False) -> dict[str, An
 
 def tender_period(p: Process) -> dict[str, Any] | None:
     """The enrolment window (when participants could join) as the tender period; without
-    one, from publication to the last day bids were received."""
+    one, from publication to the last day bids were received; before publication, as a
+    published plan had it. A publication day the source did not state is left out (the
+    plan's start, sent before, then stays the compiled one, as it does in the source)."""
     w, t = p.window, p.tender
     if w.opens_on is not None:
         return period(w.opens_on, w.closes_on)
     received = [one.received_on for one in t.lots if one.received_on is not None]
-    if t.published_on is None and not received:
+    if t.published_on is None:
+        start = p.tender_period_planned_on
+    else:
+        start = t.published_on if p.published_on_stated else None
+    if start is None and not received:
         return None
-    return period(t.published_on, max(received) if received else None)
+    return period(start, max(received) if received else None)
 
 
 def tenderers(t: TenderState) -> int | None:
@@ -144,13 +155,14 @@ def tender(p: Process, **extra: Any) -> dict[str, Any]:
     details = f"{phase.value}: {t.cancellation_reason}" if t.cancellation_reason else phase.value
     signed_lots = {lot for c in p.contracts.values() if c.exists for lot in c.lot_ids}
     lots = [lot(t, one, one.lot_id in signed_lots) for one in t.lots]
+    method = codes.method(t.procedure, t.published_on is not None) if p.procedure_stated else None
     return {
         "id": t.tender_id,
         "title": t.title or None,
         "status": codes.process_status(phase, [x["status"] for x in lots]),
         "statusDetails": details,
-        "procurementMethod": codes.method(t.procedure, t.published_on is not None),
-        "procurementMethodDetails": t.procedure,
+        "procurementMethod": method,
+        "procurementMethodDetails": t.procedure if p.procedure_stated else None,
         "tenderPeriod": tender_period(p),
         "numberOfTenderers": tenderers(t),
         "lots": lots,

@@ -1,0 +1,118 @@
+"""What imported OCDS data did not state is recorded as not stated, and not re-exported
+(import17): the registry needs a procedure and a publication day for its rules, so it records
+its default (the procedure `national`, the release's own day) with the mark that the source
+gave none; the OCDS export leaves such a default out, and publishes a plan's tender period."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from audit.bitemporal import Horizon
+from audit.ocds.export import Register
+from audit.ocds.importer import import_items
+from audit.ocds.importer_read import read
+from audit.ocds.packages import merger
+from contracts_schema.folds import typed_event
+from contracts_schema.registry import events as rg
+from contracts_schema.subjects import REGISTRY
+from eventstore.memory import InMemoryEventStore
+from tests.service.test_ocds_round_trip import registry
+
+OCID = "ocds-gtnl99-u1"
+BUYER = {"id": "NL-KVK-71830960", "name": "VNG"}
+
+
+def _release(n: int, day: str, tag: str, tender: dict[str, Any]) -> dict[str, Any]:
+    return {"ocid": OCID, "id": f"r{n}", "date": f"{day}T10:00:00Z", "tag": [tag],
+            "initiationType": "tender", "buyer": BUYER,
+            "parties": [{**BUYER, "roles": ["buyer"]}],
+            "tender": {"id": "t1", "title": "Telefonie", "procuringEntity": BUYER, **tender}}  # fmt: skip
+
+
+def _package(*releases: dict[str, Any]) -> bytes:
+    return json.dumps({"uri": "https://example.org/u1.json", "version": "1.1",
+                       "publishedDate": releases[-1]["date"],
+                       "publisher": {"name": "TenderNed"}, "releases": list(releases)}).encode()  # fmt: skip
+
+
+async def _imported(data: bytes) -> tuple[dict[str, Any], dict[type, Any]]:
+    """(our re-export compiled, the stored facts by type) of one imported package."""
+    store, _clock, bus = await registry()
+    report = await import_items(read(data, "test"), bus.request, store)
+    assert not report.skipped, report.skipped
+    facts = await _facts(store)
+    now = datetime.now(UTC)
+    register = await Register.read(store, Horizon(now, now))
+    exported = register.export(next(iter(register.process_ids())))
+    return merger().create_compiled_release(exported.tender), facts
+
+
+async def _facts(store: InMemoryEventStore) -> dict[type, Any]:
+    found: dict[type, Any] = {}
+    async for stored in store.read_stream(REGISTRY):
+        e = stored.envelope
+        x = typed_event(e.event_type, e.payload, e.schema_version)
+        found[type(x)] = x
+    return found
+
+
+async def test_a_tender_published_without_procedure_or_period_is_recorded_so_and_not_invented() -> (
+    None
+):
+    compiled, facts = await _imported(_package(_release(1, "2024-03-05", "tender",
+                                                        {"status": "active"})))  # fmt: skip
+    planned, published = facts[rg.TenderPlanned], facts[rg.TenderPublished]
+    # The domain keeps its defaults, marked as not stated by the source.
+    assert (planned.procedure, planned.procedure_stated) == ("national", False)
+    assert (published.published_on, published.published_on_stated) == (date(2024, 3, 5), False)
+    # The export does not state them.
+    tender = compiled["tender"]
+    assert "procurementMethod" not in tender
+    assert "procurementMethodDetails" not in tender
+    assert "tenderPeriod" not in tender
+    [notice] = tender["documents"]
+    assert "datePublished" not in notice
+
+
+async def test_a_stated_procedure_and_publication_are_recorded_and_exported_as_before() -> None:
+    compiled, facts = await _imported(_package(_release(1, "2024-03-05", "tender", {
+        "status": "active", "procurementMethod": "open",
+        "tenderPeriod": {"startDate": "2024-03-01T09:00:00Z"}})))  # fmt: skip
+    assert facts[rg.TenderPlanned].procedure_stated is True
+    assert facts[rg.TenderPublished].published_on_stated is True
+    assert compiled["tender"]["procurementMethod"] == "open"
+    assert compiled["tender"]["tenderPeriod"]["startDate"].startswith("2024-03-01")
+
+
+async def test_a_plans_tender_period_is_recorded_and_exported_and_a_plan_is_not_a_publication() -> (
+    None
+):
+    plan = {"status": "planned", "procurementMethod": "open",
+            "tenderPeriod": {"startDate": "2024-06-03T00:00:00Z"}}  # fmt: skip
+    compiled, facts = await _imported(_package(
+        _release(1, "2024-03-05", "planning", plan),
+        # A plan updated (not tagged `planning`) is still a plan: no publication.
+        _release(2, "2024-04-05", "planningUpdate", {**plan, "title": "Telefonie 2"}),
+    ))  # fmt: skip
+    assert facts[rg.TenderPlanned].tender_period_planned_on == date(2024, 6, 3)
+    assert rg.TenderPublished not in facts
+    assert compiled["tender"]["tenderPeriod"]["startDate"].startswith("2024-06-03")
+    assert compiled["tender"]["status"] == "planning"  # OCDS: a tender being planned
+
+
+def test_an_event_stored_before_the_marks_reads_as_stated() -> None:
+    """Older stored events have no mark: they keep today's meaning (stated)."""
+    planned = typed_event("TenderPlanned", {
+        "tender_id": "t1", "title": "T", "contracting_authority": "KVK-71830960",
+        "procedure": "open", "framework": False, "lots": [{"lot_id": "l1", "title": "L"}],
+        "planned_on": "2024-01-01"}, 1)  # fmt: skip
+    published = typed_event("TenderPublished", {
+        "tender_id": "t1", "published_on": "2024-02-01", "notice_reference": "n",
+        "participant_list_frozen_on": "2024-02-01"}, 1)  # fmt: skip
+    assert isinstance(planned, rg.TenderPlanned)
+    assert planned.procedure_stated
+    assert planned.tender_period_planned_on is None
+    assert isinstance(published, rg.TenderPublished)
+    assert published.published_on_stated
