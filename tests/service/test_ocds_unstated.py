@@ -11,14 +11,14 @@ from typing import Any
 
 from audit.bitemporal import Horizon
 from audit.ocds.export import Register
-from audit.ocds.importer import import_items
+from audit.ocds.importer import Report, import_items
 from audit.ocds.importer_read import read
 from audit.ocds.packages import merger
-from contracts_schema.folds import typed_event
+from contracts_schema.folds import FOLDS, typed_event
 from contracts_schema.registry import events as rg
 from contracts_schema.subjects import REGISTRY
 from eventstore.memory import InMemoryEventStore
-from tests.service.test_ocds_round_trip import registry
+from tests.service.test_ocds_round_trip import registry, round_trip
 
 OCID = "ocds-gtnl99-u1"
 BUYER = {"id": "NL-KVK-71830960", "name": "VNG"}
@@ -39,6 +39,12 @@ def _package(*releases: dict[str, Any]) -> bytes:
 
 async def _imported(data: bytes) -> tuple[dict[str, Any], dict[type, Any]]:
     """(our re-export compiled, the stored facts by type) of one imported package."""
+    compiled, facts, report = await _imported_with_report(data)
+    assert not report.not_recorded, report.not_recorded
+    return compiled, facts
+
+
+async def _imported_with_report(data: bytes) -> tuple[dict[str, Any], dict[type, Any], Report]:
     store, _clock, bus = await registry()
     report = await import_items(read(data, "test"), bus.request, store)
     assert not report.skipped, report.skipped
@@ -46,7 +52,7 @@ async def _imported(data: bytes) -> tuple[dict[str, Any], dict[type, Any]]:
     now = datetime.now(UTC)
     register = await Register.read(store, Horizon(now, now))
     exported = register.export(next(iter(register.process_ids())))
-    return merger().create_compiled_release(exported.tender), facts
+    return merger().create_compiled_release(exported.tender), facts, report
 
 
 async def _facts(store: InMemoryEventStore) -> dict[type, Any]:
@@ -116,3 +122,76 @@ def test_an_event_stored_before_the_marks_reads_as_stated() -> None:
     assert planned.tender_period_planned_on is None
     assert isinstance(published, rg.TenderPublished)
     assert published.published_on_stated
+
+
+# A procedure first stated (or changed) by a later release than the plan's (import18).
+PLAN = {"status": "planned", "tenderPeriod": {"startDate": "2024-06-03T00:00:00Z"}}
+OPEN = {"status": "active", "procurementMethod": "open",
+        "tenderPeriod": {"startDate": "2024-06-03T09:00:00Z"}}  # fmt: skip
+
+
+async def test_a_procedure_first_stated_by_the_tender_release_is_recorded_and_round_trips() -> None:
+    """Common in published data: the plan states no procurementMethod, the tender does. Before,
+    the procedure was recorded only with the plan (national, not stated) and the export
+    stated none where the source's compiled release has `open`."""
+    package = _package(_release(1, "2024-03-05", "planning", PLAN),
+                       _release(2, "2024-06-03", "tender", OPEN))  # fmt: skip
+    compiled, facts = await _imported(package)
+    assert (facts[rg.TenderPlanned].procedure, facts[rg.TenderPlanned].procedure_stated) == (
+        "national", False)  # fmt: skip
+    assert facts[rg.TenderPublished].procedure == "open"
+    assert compiled["tender"]["procurementMethod"] == "open"
+    assert compiled["tender"]["procurementMethodDetails"] == "open"
+    source, ours = await round_trip([package])
+    assert ours == source
+
+
+async def test_a_procedure_changed_by_the_tender_release_is_recorded() -> None:
+    plan = {**PLAN, "procurementMethod": "selective"}
+    compiled, facts = await _imported(_package(_release(1, "2024-03-05", "planning", plan),
+                                               _release(2, "2024-06-03", "tender", OPEN)))  # fmt: skip
+    assert facts[rg.TenderPlanned].procedure == "restricted"
+    assert facts[rg.TenderPublished].procedure == "open"
+    assert compiled["tender"]["procurementMethod"] == "open"
+
+
+async def test_a_procedure_the_plan_stated_already_is_not_stated_again() -> None:
+    """The publication carries a procedure only when it is new: an import whose releases
+    agree sends (and fingerprints) the same commands as before."""
+    plan = {**PLAN, "procurementMethod": "open"}
+    _compiled, facts = await _imported(_package(_release(1, "2024-03-05", "planning", plan),
+                                                _release(2, "2024-06-03", "tender", OPEN)))  # fmt: skip
+    assert facts[rg.TenderPublished].procedure is None
+
+
+async def test_a_procedure_changed_after_publication_is_reported_as_not_recorded() -> None:
+    """No fact of the registry carries a procedure once the tender is published: the
+    change is kept only in the source and reported, with its JSON path, once."""
+    unstated = {k: v for k, v in OPEN.items() if k != "procurementMethod"}
+    compiled, facts, report = await _imported_with_report(_package(
+        _release(1, "2024-03-05", "tender", unstated),
+        _release(2, "2024-04-05", "tenderUpdate", OPEN),
+        _release(3, "2024-05-05", "tenderUpdate", {**OPEN, "title": "Telefonie 2"}),
+    ))  # fmt: skip
+    assert report.imported == 3
+    assert facts[rg.TenderPublished].procedure is None
+    assert "procurementMethod" not in compiled["tender"]
+    [note] = report.not_recorded
+    assert note.path == "$.releases[1].tender.procurementMethod"
+    assert note.reason.startswith("NOT_RECORDED: procedure open stated here is not the one"
+                                  " recorded (national, not stated)")  # fmt: skip
+
+
+def test_the_fold_takes_a_published_procedure_and_a_native_publication_keeps_the_planned() -> None:
+    fold = FOLDS["registry", "tender"]
+    planned = rg.TenderPlanned(tender_id="t1", title="T", contracting_authority="KVK-71830960",
+                               procedure="national", procedure_stated=False, framework=False,
+                               lots=[{"lot_id": "l1", "title": "L"}],
+                               planned_on=date(2024, 1, 1))  # fmt: skip
+    native = rg.TenderPublished(tender_id="t1", published_on=date(2024, 2, 1),
+                                notice_reference="n", participant_list_frozen_on=date(2024, 2, 1))  # fmt: skip
+    state = fold.replay("t1", [planned, native])
+    assert (state.procedure, state.procedure_stated) == ("national", False)
+    stated = native.model_copy(update={"procedure": "open"})
+    state = fold.replay("t1", [planned, stated])
+    assert (state.procedure, state.procedure_stated) == ("open", True)

@@ -82,6 +82,13 @@ class TenderPublished(TenderEvent):
         " tenderPeriod.startDate is recorded as published on its release's day. The OCDS"
         " export leaves such a day out.",
     )
+    procedure: Procedure | None = Field(
+        default=None,
+        description="The procedure as published with the tender, when it is not the one"
+        " planned or the planned one was not stated (imported OCDS data: a planning release"
+        " without procurementMethod, then a tender release that states it). It replaces the"
+        " planned procedure, as stated. Absent: the procedure is the planned one.",
+    )
 
 
 class TenderCorrected(TenderEvent):

@@ -49,6 +49,8 @@ class TenderState:
     title: str = ""
     contracting_authority: str = ""
     procedure: Procedure | None = None
+    # False: imported data stated none, `procedure` is the registry's default (import17).
+    procedure_stated: bool = True
     framework: bool = False
     status: TenderStatus = TenderStatus.PLANNED  # meaningful once `exists`
     status_before_pause: TenderStatus | None = None
@@ -172,6 +174,12 @@ def evolve(state: TenderState, event: DomainEvent) -> TenderState:
                 notice_reference=event.notice_reference,
                 participant_list_frozen_on=event.participant_list_frozen_on,
                 participant_codes=tuple(event.participant_codes),
+                # Published with another procedure than planned, or one first stated here.
+                **(
+                    {}
+                    if event.procedure is None
+                    else {"procedure": event.procedure, "procedure_stated": True}
+                ),
             )
         case ev.TenderCorrected():
             note = Notice(event.corrected_on, event.summary, event.notice_reference)
@@ -239,6 +247,7 @@ def _planned(event: ev.TenderPlanned) -> TenderState:
         title=event.title,
         contracting_authority=event.contracting_authority,
         procedure=event.procedure,
+        procedure_stated=event.procedure_stated,
         framework=event.framework,
         planned_on=event.planned_on,
         lots=tuple(LotState(lot.lot_id, lot.title) for lot in event.lots),

@@ -93,6 +93,8 @@ class Report:
     duplicates: int = 0
     events: int = 0
     skipped: list[Problem] = field(default_factory=list)
+    # Imported releases' fields that no fact records (kept only in the source): import18.
+    not_recorded: list[Problem] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -181,6 +183,8 @@ def recorded_state(t: TenderState) -> ProcessState:
         cancelled=t.cancelled_on is not None,
         framework=t.framework,
         authority=t.contracting_authority,
+        procedure=t.procedure or "",
+        procedure_stated=t.procedure_stated,
         lots={lot.lot_id: _LOT.get(lot.status, "open") for lot in t.lots},
         suppliers={lot.lot_id: list(lot.supplier_ids) for lot in t.lots},
     )
@@ -514,6 +518,8 @@ class _Process:
         self.accepted.append(item.release)
         self.seen.add(str(item.release["id"]))
         self.state = mapped.state
+        self.report.not_recorded += [Problem(f"{item.path}.{n.path}", n.reason)
+                                     for n in mapped.not_recorded]  # fmt: skip
         accepted = [r for r in outcome.replies if isinstance(r, CommandAccepted)]
         if all(r.duplicate for r in accepted):
             self.report.duplicates += 1

@@ -149,6 +149,9 @@ class ProcessState:
     cancelled: bool = False
     framework: bool = False
     authority: str = ""
+    procedure: str = ""  # as recorded (the planning's, or the publication's: import18)
+    procedure_stated: bool = True  # False: recorded as the registry's default
+    procedure_noted: str | None = None  # a stated one reported as not recorded
     lots: dict[str, str] = field(default_factory=dict)  # lot -> open/provisional/awarded/...
     suppliers: dict[str, list[str]] = field(default_factory=dict)  # lot -> supplier codes
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> last seen
@@ -166,11 +169,20 @@ class ProcessState:
         return copied
 
 
+@dataclass(frozen=True)
+class NotRecorded:
+    """A field a release states that no fact records (kept only in the source): reported."""
+
+    path: str  # inside the release
+    reason: str
+
+
 @dataclass
 class Mapped:
     tender: RecordImportedTenderRelease
     contracts: list[RecordImportedContractRelease]
     state: ProcessState  # the state once these are recorded
+    not_recorded: list[NotRecorded] = field(default_factory=list)
 
     @property
     def events(self) -> int:
@@ -201,6 +213,7 @@ def map_release(
     t = compiled.get("tender") or {}
     facts: list[ImportedFact] = []
     lots = [(ident(str(lot["id"])), lot) for lot in t.get("lots", []) if "id" in lot]
+    stated = stated_procedure(t)
     if not s.planned:
         ref = t.get("procuringEntity") or compiled.get("buyer")
         if not ref:
@@ -211,9 +224,6 @@ def map_release(
         # Published by name only: the name goes with the tender (correct13, #17), else GraphQL
         # and the OCDS re-export knew the buyer by its derived code alone.
         named = published_name(ref, parties) if s.authority.startswith(NAMED_ONLY_PREFIX) else None
-        details = t.get("procurementMethodDetails")
-        method = str(t.get("procurementMethod"))
-        stated = details if details in PROCEDURES else METHOD_PROCEDURE.get(method)
         # None stated: the procurement rules still need one; recorded as not stated (import17).
         procedure = stated or "national"
         planning = _planning(release, t)
@@ -228,7 +238,7 @@ def map_release(
                            framework=s.framework, lots=planned_lots, planned_on=today,
                            **({} if stated else {"procedure_stated": False}),
                            **({"tender_period_planned_on": plan} if plan else {})))  # fmt: skip
-        s.planned = True
+        s.planned, s.procedure, s.procedure_stated = True, procedure, stated is not None
         s.lots = {lot["lot_id"]: "open" for lot in planned_lots}
     for i, (lid, _) in enumerate(lots):
         if lid not in s.lots:
@@ -250,11 +260,27 @@ def map_release(
         notices = [d for d in t.get("documents", []) if d.get("documentType") == "tenderNotice"]
         reference = str(notices[0]["id"]) if notices else rid
         published_on = period or today  # none published: the release's day, marked so
+        # A procedure first stated (or changed) since the planning goes with the publication.
+        restated = stated if _new_procedure(stated, s) else None
         facts.append(_fact(rg.TenderPublished, tender_id=tid, published_on=published_on,
                            notice_reference=reference, participant_list_frozen_on=published_on,
                            participant_codes=[],
-                           **({} if period else {"published_on_stated": False})))  # fmt: skip
+                           **({} if period else {"published_on_stated": False}),
+                           **({"procedure": restated} if restated else {})))  # fmt: skip
         s.published = True
+        if restated:
+            s.procedure, s.procedure_stated = restated, True
+    not_recorded: list[NotRecorded] = []
+    if stated is not None and _new_procedure(stated, s) and stated != s.procedure_noted:
+        # Neither planned nor published by this release: no fact of the registry carries a
+        # procedure then (a correction notice records no changed field).
+        s.procedure_noted = stated
+        not_recorded.append(NotRecorded(
+            "tender.procurementMethod",
+            f"NOT_RECORDED: procedure {stated} stated here is not the one recorded"
+            f" ({s.procedure}{'' if s.procedure_stated else ', not stated'}): the registry"
+            " records a tender's procedure with its planning or its publication, and this"
+            " release is neither"))  # fmt: skip
     for lid, lot in lots:
         if lot.get("status") == "cancelled" and s.lots.get(lid) not in ("cancelled", "awarded"):
             why = lot.get("statusDetails") or "cancelled (published)"
@@ -283,7 +309,21 @@ def map_release(
             contracts.append(RecordImportedContractRelease(
                 command_id=command_id(ocid, rid, cid), contract_id=cid, facts=contract_facts,
                 **provenance))  # fmt: skip
-    return Mapped(tender, contracts, s)
+    return Mapped(tender, contracts, s, not_recorded)
+
+
+def stated_procedure(tender: dict[str, Any]) -> Procedure | None:
+    """The registry's procedure a tender states (its details if one of ours, else its
+    method's), or None when it states none."""
+    details = tender.get("procurementMethodDetails")
+    if details in PROCEDURES:
+        return details  # type: ignore[no-any-return]
+    return METHOD_PROCEDURE.get(str(tender.get("procurementMethod")))  # type: ignore[return-value]
+
+
+def _new_procedure(stated: str | None, s: ProcessState) -> bool:
+    """Whether `stated` is a procedure the registry has not recorded as stated."""
+    return stated is not None and (stated != s.procedure or not s.procedure_stated)
 
 
 def _planning(release: dict[str, Any], tender: dict[str, Any]) -> bool:

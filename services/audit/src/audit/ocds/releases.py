@@ -116,7 +116,7 @@ def _link(relationship: str, other: str) -> Release:
 
 def _planned(p: Process, e: EventEnvelope, x: rg.TenderPlanned) -> tuple[str, Release]:
     t = p.tender
-    p.procedure_stated, p.tender_period_planned_on = x.procedure_stated, x.tender_period_planned_on
+    p.tender_period_planned_on = x.tender_period_planned_on
     roles = ("procuringEntity",) if t.framework else ("procuringEntity", "buyer")
     body = tender(
         p,

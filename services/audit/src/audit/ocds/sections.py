@@ -70,8 +70,8 @@ class Process:
     award_values: dict[str, Decimal] = field(default_factory=dict)  # award -> signed value
     roles: dict[str, list[str]] = field(default_factory=dict)
     # What imported data did not state (the registry recorded its default) is left out, and
-    # a plan's tender period is published as planned (import17).
-    procedure_stated: bool = True
+    # a plan's tender period is published as planned (import17); a procedure not stated is
+    # the tender fold's (import18: a later release may state it).
     published_on_stated: bool = True
     tender_period_planned_on: date | None = None
 
@@ -155,14 +155,15 @@ def tender(p: Process, **extra: Any) -> dict[str, Any]:
     details = f"{phase.value}: {t.cancellation_reason}" if t.cancellation_reason else phase.value
     signed_lots = {lot for c in p.contracts.values() if c.exists for lot in c.lot_ids}
     lots = [lot(t, one, one.lot_id in signed_lots) for one in t.lots]
-    method = codes.method(t.procedure, t.published_on is not None) if p.procedure_stated else None
+    stated = t.procedure_stated
+    method = codes.method(t.procedure, t.published_on is not None) if stated else None
     return {
         "id": t.tender_id,
         "title": t.title or None,
         "status": codes.process_status(phase, [x["status"] for x in lots]),
         "statusDetails": details,
         "procurementMethod": method,
-        "procurementMethodDetails": t.procedure if p.procedure_stated else None,
+        "procurementMethodDetails": t.procedure if stated else None,
         "tenderPeriod": tender_period(p),
         "numberOfTenderers": tenderers(t),
         "lots": lots,
