@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -46,6 +47,18 @@ def _pid(server: NatsServer) -> int:
     return server._process.pid
 
 
+def _paused(pid: int) -> None:
+    """SIGSTOP, then until the kernel shows the server stopped (`kill` returns once the
+    signal is queued; the test's premise is a server that cannot answer)."""
+    os.kill(pid, signal.SIGSTOP)
+    for _ in range(200):
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] == "T":
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nats-server {pid} did not stop")
+
+
 async def _received_after_a_late_pong(
     server: NatsServer, wait: Callable[[NATS], Awaitable[object]], paused: float
 ) -> list[bytes]:
@@ -62,7 +75,7 @@ async def _received_after_a_late_pong(
         await nc.subscribe("late.pong", cb=take)
         await flushed(nc)
         pid = _pid(server)
-        os.kill(pid, signal.SIGSTOP)
+        _paused(pid)
         asyncio.get_running_loop().call_later(paused, os.kill, pid, signal.SIGCONT)
         try:
             await wait(nc)
@@ -104,7 +117,7 @@ async def test_pong_says_whether_the_server_answered_in_time(server: NatsServer)
     try:
         assert await pong(nc, 5) is True
         pid = _pid(server)
-        os.kill(pid, signal.SIGSTOP)
+        _paused(pid)
         try:
             assert await pong(nc, DEADLINE) is False
         finally:

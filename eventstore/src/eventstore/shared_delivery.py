@@ -324,13 +324,13 @@ class SharedDelivery:
                 spans.enter_context(projection_span(member.runner.projection.key, stream, chunk))
             offers = {member: Offer(loop) for member in level}
             jobs = {}
-            for member, offer in offers.items():
-                job = in_thread(
-                    member.thread, prepare_offered, member.runner, stream, chunk, stages, offer
-                )
-                member.runner.track(job)  # its stop waits for it
-                jobs[member] = job
             try:
+                for member, offer in offers.items():  # in the try: a failed submission
+                    job = in_thread(  # still closes the offers of those submitted
+                        member.thread, prepare_offered, member.runner, stream, chunk, stages, offer
+                    )
+                    member.runner.track(job)  # its stop waits for it
+                    jobs[member] = job
                 await _ready_in_time(list(offers.values()))
             finally:
                 # Closed in one step with the commit's start (no await between): a member
