@@ -19,7 +19,8 @@ from eventstore.store import StoredEvent
 from tests.support.ledger import LEDGER, RecordEntries
 
 # Rejections that say "not now" rather than "no": the client retries with the same command id.
-RETRYABLE = {"INTERNAL_ERROR", "APPEND_FAILED", "CONCURRENCY_CONFLICT"}
+# UNAVAILABLE: a transient condition (e.g. no stream leader while one is elected).
+RETRYABLE = {"INTERNAL_ERROR", "APPEND_FAILED", "CONCURRENCY_CONFLICT", "UNAVAILABLE"}
 TRANSIENT = (
     nats.errors.TimeoutError,
     nats.errors.NoRespondersError,

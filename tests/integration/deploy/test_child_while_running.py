@@ -4,6 +4,7 @@ when the work swallows its cancellation (it then returns, as if it had finished)
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
@@ -54,4 +55,38 @@ async def test_a_readiness_wait_whose_cancel_is_swallowed_still_ends() -> None:
         if not waiting.done():
             waiting.cancel()
             await asyncio.wait({waiting}, timeout=25)
+        await child.stop()
+
+
+async def test_a_stop_during_a_readiness_check_that_fails_leaves_no_unretrieved_error() -> None:
+    """A stop (SIGTERM) cancels the readiness wait while its check is ending with an error
+    (a request answered "no responders"): CI61 printed "Task exception was never retrieved"
+    for it on `make run`'s stderr, from the task 3.11's `wait_for` made of the check. The
+    check here turns its cancel into that error, as the request did."""
+    child = Child("sleeper", await asyncio.create_subprocess_exec("sleep", "30"))
+    loop = asyncio.get_running_loop()
+    unretrieved: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unretrieved.append(context))
+    started = asyncio.Event()
+
+    async def check() -> bool:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            raise RuntimeError("no responders") from None
+        return False
+
+    waiting = asyncio.create_task(child.ready(check, timeout=20))
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        waiting.cancel()
+        await asyncio.wait({waiting}, timeout=10)
+        assert waiting.done()
+        del waiting
+        gc.collect()  # an unretrieved task error is reported when the task is collected
+        await asyncio.sleep(0)
+        assert unretrieved == []
+    finally:
+        loop.set_exception_handler(None)
         await child.stop()

@@ -126,8 +126,12 @@ class Child:
             me = asyncio.current_task()
             while True:
                 with contextlib.suppress(Exception):  # not yet answering: ask again
-                    if await asyncio.wait_for(check(), max(0.1, deadline - loop.time())):
-                        return
+                    # `asyncio.timeout`, not `wait_for`: 3.11's wait_for runs `check` as a task
+                    # of its own, and a stop that cancels us while that task ends with an
+                    # error (NoResponders) left "Task exception was never retrieved" on stderr.
+                    async with asyncio.timeout(max(0.1, deadline - loop.time())):
+                        if await check():
+                            return
                 if me is not None and me.cancelling():
                     # A cancel `wait_for` swallowed (3.11, see eventstore.tasks): without this
                     # the loop asked on until its deadline, after the run had been stopped.
