@@ -224,7 +224,10 @@ async def test_a_plan_period_first_given_by_a_later_planning_release_round_trips
 async def test_a_plan_period_changed_by_a_later_planning_release_round_trips_also_published() -> (
     None
 ):
-    plans = [_release(1, "2024-03-05", "planning", JUNE), _release(2, "2024-04-05", "planning", JULY)]
+    plans = [
+        _release(1, "2024-03-05", "planning", JUNE),
+        _release(2, "2024-04-05", "planning", JULY),
+    ]
     source, ours = await round_trip([_package(*plans)])
     assert (source["published"], ours) == (date(2024, 7, 1), source)
     # Then published without a period of its own: the revised plan's stays the compiled one.
