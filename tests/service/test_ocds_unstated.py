@@ -258,3 +258,17 @@ def test_the_fold_takes_a_plan_revision_and_an_event_stored_before_it_has_no_per
     revised = rg.TenderPlanRevised(tender_id="t1", tender_period_planned_on=date(2024, 6, 3),
                                    revised_on=date(2024, 2, 1))  # fmt: skip
     assert fold.replay("t1", [planned, revised]).tender_period_planned_on == date(2024, 6, 3)
+
+
+async def test_a_later_run_starts_from_the_revised_plan() -> None:
+    """A re-run's tally starts from the fold: the period already revised is not revised again."""
+    first = [_release(1, "2024-03-05", "planning", NO_PERIOD),
+             _release(2, "2024-04-05", "planning", JUNE)]  # fmt: skip
+    store, _clock, bus = await registry()
+    await import_items(read(_package(*first), "test"), bus.request, store)
+    again = _release(3, "2024-04-09", "planning", {**JUNE, "title": "Telefonie 2"})
+    report = await import_items(read(_package(*first, again), "test"), bus.request, store)
+    assert not report.skipped
+    stored = [s.envelope.event_type async for s in store.read_stream(REGISTRY)]
+    assert stored.count(rg.TenderPlanRevised.event_type) == 1
+    assert stored.count("TenderReleaseImported") == 3
