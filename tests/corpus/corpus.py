@@ -156,6 +156,9 @@ async def record(name: str) -> Path:
     # Published OCDS releases, imported as recorded facts (their provenance events).
     imported = await import_items(read(OCDS_FIXTURE.read_bytes(), "corpus"), bus.request, store)
     refused += [f"import {p.path}: {p.reason}" for p in imported.skipped]
+    # A plan whose tender period a later planning release gives (TenderPlanRevised, import19).
+    revised = await import_items(read(plan_revised_package(), "corpus"), bus.request, store)
+    refused += [f"import {p.path}: {p.reason}" for p in revised.skipped]
     # Generated histories until every event type is recorded (in fixed namespaces).
     wanted = {m.event_type for m in EVENT_MODELS}
     for namespace in range(SEED_NAMESPACE, SEED_NAMESPACE + 16):
@@ -176,6 +179,25 @@ async def record(name: str) -> Path:
             async for event in store.read_stream(context):
                 out.write(line(event) + "\n")
     return path
+
+
+def plan_revised_package() -> bytes:
+    """Two planning releases of one process: the second gives the plan its tender period."""
+    buyer = {"id": "NL-KVK-71830960", "name": "VNG"}
+    releases = [
+        {"ocid": "ocds-corpus-plan", "id": f"p{n}", "date": f"{on}T10:00:00Z",
+         "tag": ["planning"], "initiationType": "tender", "buyer": buyer,
+         "parties": [{**buyer, "roles": ["buyer"]}],
+         "tender": {"id": "t1", "title": "Telefonie", "status": "planned",
+                    "procurementMethod": "open", "procuringEntity": buyer, **period}}
+        for n, on, period in [
+            (1, "2025-03-05", {}),
+            (2, "2025-04-07", {"tenderPeriod": {"startDate": "2025-09-01T00:00:00Z"}}),
+        ]
+    ]  # fmt: skip
+    return json.dumps({"uri": "https://example.org/plan.json", "version": "1.1",
+                       "publishedDate": releases[-1]["date"], "publisher": {"name": "VNG"},
+                       "releases": releases}).encode()  # fmt: skip
 
 
 def line(event: StoredEvent) -> str:

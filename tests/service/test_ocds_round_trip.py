@@ -296,6 +296,13 @@ def processes(draw: st.DrawFn) -> bytes:
             elif plan_method != "same":
                 plan["procurementMethod"] = plan_method
         release("planning", tender=plan)
+        # A later plan may give it a tender period, or another one (import19: the plan is
+        # revised); the process may then end unpublished, as the plan.
+        if draw(st.booleans()):
+            tender["tenderPeriod"] = {"startDate": _at(draw(st.integers(0, 10)))}
+            release("planning", tender={**plan, "tenderPeriod": tender["tenderPeriod"]})
+        if draw(st.integers(0, 4)) == 0:
+            return _packaged(releases)
     if period:
         tender["tenderPeriod"] = {"startDate": _at(draw(st.integers(11, 20)))}
     release("tender")
@@ -354,6 +361,10 @@ def processes(draw: st.DrawFn) -> bytes:
                 if draw(st.booleans()):
                     contract["status"] = "terminated"
                     release("contractTermination", awards=awards, contracts=contracts)
+    return _packaged(releases)
+
+
+def _packaged(releases: list[dict[str, Any]]) -> bytes:
     package = {"uri": "https://example.org/p1.json", "version": "1.1",
                "publishedDate": releases[-1]["date"], "publisher": {"name": "TenderNed"},
                "releases": releases}  # fmt: skip

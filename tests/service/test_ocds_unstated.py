@@ -195,3 +195,80 @@ def test_the_fold_takes_a_published_procedure_and_a_native_publication_keeps_the
     stated = native.model_copy(update={"procedure": "open"})
     state = fold.replay("t1", [planned, stated])
     assert (state.procedure, state.procedure_stated) == ("open", True)
+
+
+# A plan's tender period first given (or changed) by a later planning release (import19).
+NO_PERIOD = {"status": "planned", "procurementMethod": "open"}
+JUNE = {**NO_PERIOD, "tenderPeriod": {"startDate": "2024-06-03T00:00:00Z"}}
+JULY = {**NO_PERIOD, "tenderPeriod": {"startDate": "2024-07-01T00:00:00Z"}}
+
+
+async def test_a_plan_period_first_given_by_a_later_planning_release_round_trips() -> None:
+    """The registry plans a tender once: before, the period a later plan gave was lost, so
+    a process never published exported no tender period where the source has one."""
+    package = _package(_release(1, "2024-03-05", "planning", NO_PERIOD),
+                       _release(2, "2024-04-05", "planning", JUNE))  # fmt: skip
+    source, ours = await round_trip([package])
+    assert source["published"] == date(2024, 6, 3)
+    assert ours == source
+    compiled, facts = await _imported(package)
+    revised = facts[rg.TenderPlanRevised]
+    assert (revised.tender_period_planned_on, revised.revised_on) == (
+        date(2024, 6, 3),
+        date(2024, 4, 5),
+    )
+    assert rg.TenderPublished not in facts
+    assert compiled["tender"]["tenderPeriod"]["startDate"].startswith("2024-06-03")
+
+
+async def test_a_plan_period_changed_by_a_later_planning_release_round_trips_also_published() -> (
+    None
+):
+    plans = [
+        _release(1, "2024-03-05", "planning", JUNE),
+        _release(2, "2024-04-05", "planning", JULY),
+    ]
+    source, ours = await round_trip([_package(*plans)])
+    assert (source["published"], ours) == (date(2024, 7, 1), source)
+    # Then published without a period of its own: the revised plan's stays the compiled one.
+    tender = _release(3, "2024-07-01", "tender", {"status": "active", "procurementMethod": "open"})
+    source, ours = await round_trip([_package(*plans, tender)])
+    assert (source["published"], ours) == (date(2024, 7, 1), source)
+
+
+async def test_a_plan_revision_is_recorded_once_and_a_re_import_changes_nothing() -> None:
+    package = _package(_release(1, "2024-03-05", "planning", NO_PERIOD),
+                       _release(2, "2024-04-05", "planning", JUNE),
+                       _release(3, "2024-04-09", "planning", {**JUNE, "title": "Telefonie 2"}))  # fmt: skip
+    store, _clock, bus = await registry()
+    await import_items(read(package, "test"), bus.request, store)
+    first = [s.envelope.event_type async for s in store.read_stream(REGISTRY)]
+    assert first.count(rg.TenderPlanRevised.event_type) == 1  # the same period again: none
+    report = await import_items(read(package, "test"), bus.request, store)
+    assert not report.skipped
+    assert [s.envelope.event_type async for s in store.read_stream(REGISTRY)] == first
+
+
+def test_the_fold_takes_a_plan_revision_and_an_event_stored_before_it_has_no_period() -> None:
+    fold = FOLDS["registry", "tender"]
+    planned = rg.TenderPlanned(tender_id="t1", title="T", contracting_authority="KVK-71830960",
+                               procedure="open", framework=False, planned_on=date(2024, 1, 1),
+                               lots=[{"lot_id": "l1", "title": "L"}])  # fmt: skip
+    assert fold.replay("t1", [planned]).tender_period_planned_on is None
+    revised = rg.TenderPlanRevised(tender_id="t1", tender_period_planned_on=date(2024, 6, 3),
+                                   revised_on=date(2024, 2, 1))  # fmt: skip
+    assert fold.replay("t1", [planned, revised]).tender_period_planned_on == date(2024, 6, 3)
+
+
+async def test_a_later_run_starts_from_the_revised_plan() -> None:
+    """A re-run's tally starts from the fold: the period already revised is not revised again."""
+    first = [_release(1, "2024-03-05", "planning", NO_PERIOD),
+             _release(2, "2024-04-05", "planning", JUNE)]  # fmt: skip
+    store, _clock, bus = await registry()
+    await import_items(read(_package(*first), "test"), bus.request, store)
+    again = _release(3, "2024-04-09", "planning", {**JUNE, "title": "Telefonie 2"})
+    report = await import_items(read(_package(*first, again), "test"), bus.request, store)
+    assert not report.skipped
+    stored = [s.envelope.event_type async for s in store.read_stream(REGISTRY)]
+    assert stored.count(rg.TenderPlanRevised.event_type) == 1
+    assert stored.count("TenderReleaseImported") == 3

@@ -79,6 +79,7 @@ def contract(state: ContractState, event: DomainEvent, day: date) -> str | None:
 _P, _PUB, _PAU = TenderStatus.PLANNED, TenderStatus.PUBLISHED, TenderStatus.PAUSED
 _CANCELLED = LotStatus.CANCELLED
 _TENDER_STATUSES: dict[type[DomainEvent], tuple[TenderStatus, ...]] = {
+    te.TenderPlanRevised: (_P,),
     te.PriorInformationNoticePublished: (_P,),
     te.MarketConsultationHeld: (_P,),
     te.TenderPublished: (_P,),

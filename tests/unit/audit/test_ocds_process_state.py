@@ -30,6 +30,7 @@ generated: dict[str, st.SearchStrategy[object]] = {
     "procedure": codes,
     "procedure_stated": st.booleans(),
     "procedure_noted": st.none() | codes,
+    "plan_period": st.none() | st.dates(),
     "lots": st.dictionaries(codes, st.sampled_from(["open", "provisional", "awarded"])),
     "suppliers": st.dictionaries(codes, st.lists(codes)),
     "contracts": st.dictionaries(codes, seen),

@@ -43,6 +43,9 @@ PROGRAMME: tuple[DomainEvent, ...] = (
 
 TENDER: tuple[DomainEvent, ...] = (
     planned("vast", "mobiel", "data"),
+    ev.TenderPlanRevised(
+        tender_id=T, tender_period_planned_on=date(2010, 2, 1), revised_on=date(2009, 9, 1)
+    ),
     ev.PriorInformationNoticePublished(
         tender_id=T, published_on=date(2009, 10, 1), notice_reference="PIN-1"
     ),

@@ -45,6 +45,7 @@ from contracts_schema.registry.tender_events import (
     TenderEvent,
     TenderPaused,
     TenderPlanned,
+    TenderPlanRevised,
     TenderPublished,
     TenderResumed,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "TenderCorrected",
     "TenderEvent",
     "TenderPaused",
+    "TenderPlanRevised",
     "TenderPlanned",
     "TenderPublished",
     "TenderReleaseImported",

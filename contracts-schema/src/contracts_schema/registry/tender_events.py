@@ -49,6 +49,17 @@ class TenderPlanned(TenderEvent):
     )
 
 
+class TenderPlanRevised(TenderEvent):
+    """A published plan was revised before the tender's publication: its tender period is
+    now planned to start on another day (imported OCDS data: a later planning release that
+    states a tenderPeriod.startDate the planning did not, or another one)."""
+
+    tender_period_planned_on: date = Field(
+        description="The day the tender period is now planned to start."
+    )
+    revised_on: date = Field(description="Date of the revision (its release's day).")
+
+
 class PriorInformationNoticePublished(TenderEvent):
     """A prior information notice (vooraankondiging) announced the coming tender."""
 
@@ -145,6 +156,7 @@ class SuccessorTenderLinked(TenderEvent):
 
 TENDER_EVENTS: tuple[type[DomainEvent], ...] = (
     TenderPlanned,
+    TenderPlanRevised,
     PriorInformationNoticePublished,
     MarketConsultationHeld,
     TenderPublished,

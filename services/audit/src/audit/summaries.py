@@ -27,6 +27,9 @@ SENTENCES: dict[type[DomainEvent], Callable[[Any], str]] = {
     rg.ProgrammePlanned: lambda e: f"programme {e.name!r} planned by {e.coordinator}",
     rg.SuccessorProgrammeLinked: lambda e: f"succeeded by programme {e.successor_programme_id}",
     rg.TenderPlanned: lambda e: f"tender {e.title!r} planned by {e.contracting_authority}",
+    rg.TenderPlanRevised: lambda e: (
+        f"plan revised on {e.revised_on}: tender period to start {e.tender_period_planned_on}"
+    ),
     rg.PriorInformationNoticePublished: lambda e: (
         f"prior information notice {e.notice_reference} published on {e.published_on}"
     ),

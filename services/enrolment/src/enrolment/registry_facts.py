@@ -41,6 +41,7 @@ from contracts_schema.registry.events import (
     TenderCorrected,
     TenderPaused,
     TenderPlanned,
+    TenderPlanRevised,
     TenderPublished,
     TenderResumed,
 )
@@ -62,6 +63,7 @@ class RegistryFacts(Projection):
         *PROGRAMME_EVENTS,
         *IMPORT_EVENTS,  # provenance of imported facts; the facts themselves are handled
         *AWARD_EVENTS,
+        TenderPlanRevised,  # a plan's tender period: no warning or call-off reads it
         PriorInformationNoticePublished,
         MarketConsultationHeld,
         TenderCorrected,

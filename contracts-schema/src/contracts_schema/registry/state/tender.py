@@ -55,6 +55,8 @@ class TenderState:
     status: TenderStatus = TenderStatus.PLANNED  # meaningful once `exists`
     status_before_pause: TenderStatus | None = None
     planned_on: date | None = None
+    # A published plan's tender period start (TenderPlanned; a TenderPlanRevised since).
+    tender_period_planned_on: date | None = None
     prior_notice_published_on: date | None = None
     prior_notice_reference: str | None = None
     market_consultation_started_on: date | None = None
@@ -153,6 +155,8 @@ def evolve(state: TenderState, event: DomainEvent) -> TenderState:
     if not state.exists:
         raise _error(state, event, "the tender was never planned")
     match event:
+        case ev.TenderPlanRevised():
+            return replace(state, tender_period_planned_on=event.tender_period_planned_on)
         case ev.PriorInformationNoticePublished():
             return replace(
                 state,
@@ -250,6 +254,7 @@ def _planned(event: ev.TenderPlanned) -> TenderState:
         procedure_stated=event.procedure_stated,
         framework=event.framework,
         planned_on=event.planned_on,
+        tender_period_planned_on=event.tender_period_planned_on,
         lots=tuple(LotState(lot.lot_id, lot.title) for lot in event.lots),
     )
 

@@ -185,6 +185,7 @@ def recorded_state(t: TenderState) -> ProcessState:
         authority=t.contracting_authority,
         procedure=t.procedure or "",
         procedure_stated=t.procedure_stated,
+        plan_period=t.tender_period_planned_on,
         lots={lot.lot_id: _LOT.get(lot.status, "open") for lot in t.lots},
         suppliers={lot.lot_id: list(lot.supplier_ids) for lot in t.lots},
     )

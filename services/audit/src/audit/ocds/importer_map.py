@@ -152,6 +152,7 @@ class ProcessState:
     procedure: str = ""  # as recorded (the planning's, or the publication's: import18)
     procedure_stated: bool = True  # False: recorded as the registry's default
     procedure_noted: str | None = None  # a stated one reported as not recorded
+    plan_period: date | None = None  # a plan's tender period start, as recorded (import19)
     lots: dict[str, str] = field(default_factory=dict)  # lot -> open/provisional/awarded/...
     suppliers: dict[str, list[str]] = field(default_factory=dict)  # lot -> supplier codes
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> last seen
@@ -240,6 +241,15 @@ def map_release(
                            **({"tender_period_planned_on": plan} if plan else {})))  # fmt: skip
         s.planned, s.procedure, s.procedure_stated = True, procedure, stated is not None
         s.lots = {lot["lot_id"]: "open" for lot in planned_lots}
+        s.plan_period = plan
+    elif not s.published and _planning(release, t):
+        # A later planning release that gives the plan a tender period, or another one: the
+        # registry plans a tender once, so the plan is revised (import19).
+        plan = day((t.get("tenderPeriod") or {}).get("startDate"))
+        if plan is not None and plan != s.plan_period:
+            facts.append(_fact(rg.TenderPlanRevised, tender_id=tid, tender_period_planned_on=plan,
+                               revised_on=today))  # fmt: skip
+            s.plan_period = plan
     for i, (lid, _) in enumerate(lots):
         if lid not in s.lots:
             raise Unmappable(

@@ -116,7 +116,6 @@ def _link(relationship: str, other: str) -> Release:
 
 def _planned(p: Process, e: EventEnvelope, x: rg.TenderPlanned) -> tuple[str, Release]:
     t = p.tender
-    p.tender_period_planned_on = x.tender_period_planned_on
     roles = ("procuringEntity",) if t.framework else ("procuringEntity", "buyer")
     body = tender(
         p,
@@ -290,6 +289,7 @@ def _ended(p: Process, e: EventEnvelope, x: Any) -> tuple[str, Release]:
 
 MAPPERS: dict[type[DomainEvent], Mapper] = {
     rg.TenderPlanned: _planned,
+    rg.TenderPlanRevised: _tender_changed(None),  # the plan's tender period (import19)
     rg.TenderPublished: _published,
     rg.TenderCorrected: _corrected,
     rg.TenderPaused: _tender_changed(None),

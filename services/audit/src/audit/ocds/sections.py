@@ -69,11 +69,10 @@ class Process:
     contract_awards: dict[str, str] = field(default_factory=dict)  # contract -> award id
     award_values: dict[str, Decimal] = field(default_factory=dict)  # award -> signed value
     roles: dict[str, list[str]] = field(default_factory=dict)
-    # What imported data did not state (the registry recorded its default) is left out, and
-    # a plan's tender period is published as planned (import17); a procedure not stated is
-    # the tender fold's (import18: a later release may state it).
+    # What imported data did not state (the registry recorded its default) is left out
+    # (import17); a procedure not stated and a plan's tender period are the tender fold's
+    # (import18, import19: a later release may state them).
     published_on_stated: bool = True
-    tender_period_planned_on: date | None = None
 
     def __post_init__(self) -> None:
         self.tender = FOLDS["registry", "tender"].initial(self.process_id)
@@ -116,7 +115,7 @@ def tender_period(p: Process) -> dict[str, Any] | None:
         return period(w.opens_on, w.closes_on)
     received = [one.received_on for one in t.lots if one.received_on is not None]
     if t.published_on is None:
-        start = p.tender_period_planned_on
+        start = t.tender_period_planned_on
     else:
         start = t.published_on if p.published_on_stated else None
     if start is None and not received:
