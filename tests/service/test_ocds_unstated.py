@@ -9,6 +9,8 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from audit.bitemporal import Horizon
 from audit.ocds.export import Register
 from audit.ocds.importer import Report, import_items
@@ -272,3 +274,50 @@ async def test_a_later_run_starts_from_the_revised_plan() -> None:
     stored = [s.envelope.event_type async for s in store.read_stream(REGISTRY)]
     assert stored.count(rg.TenderPlanRevised.event_type) == 1
     assert stored.count("TenderReleaseImported") == 3
+
+
+async def test_a_plan_cancelled_before_publication_is_not_recorded_as_published() -> None:
+    """The compiled cancellation still holds the plan's tender period: before review16c's
+    fix it "published" the tender on the plan's start, after its cancellation."""
+    cancelled = {**JUNE, "status": "cancelled"}
+    compiled, facts = await _imported(_package(
+        _release(1, "2024-03-05", "planning", JUNE),
+        _release(2, "2024-03-20", "tenderCancellation", cancelled),
+    ))  # fmt: skip
+    assert rg.TenderPublished not in facts
+    assert rg.TenderCancelled in facts
+    assert compiled["tender"]["status"] == "cancelled"
+
+
+async def test_a_plan_start_cleared_by_a_later_plan_is_reported_not_kept_silently() -> None:
+    cleared = {**NO_PERIOD, "tenderPeriod": {"startDate": None}}
+    _compiled, facts, report = await _imported_with_report(_package(
+        _release(1, "2024-03-05", "planning", JUNE),
+        _release(2, "2024-04-05", "planning", cleared),
+    ))  # fmt: skip
+    assert rg.TenderPlanRevised not in facts
+    [note] = report.not_recorded
+    assert note.path == "$.releases[1].tender.tenderPeriod.startDate"
+    assert note.reason.startswith("NOT_RECORDED: the plan's tender period start 2024-06-03")
+
+
+def test_a_plan_revision_of_a_tender_no_longer_planned_is_refused() -> None:
+    from contracts_schema.errors import RuleViolation
+    from contracts_schema.registry.state import tender
+    from registry.domain.imported import _record, _tender_rules
+
+    planned = rg.TenderPlanned(tender_id="t1", title="T", contracting_authority="KVK-71830960",
+                               procedure="open", framework=False, planned_on=date(2024, 1, 1),
+                               lots=[{"lot_id": "l1", "title": "L"}])  # fmt: skip
+    published = rg.TenderPublished(tender_id="t1", published_on=date(2024, 2, 1),
+                                   notice_reference="n1", participant_list_frozen_on=date(2024, 2, 1),
+                                   participant_codes=[])  # fmt: skip
+    revised = rg.TenderPlanRevised(tender_id="t1", tender_period_planned_on=date(2024, 6, 3),
+                                   revised_on=date(2024, 3, 1))  # fmt: skip
+    state = FOLDS["registry", "tender"].replay("t1", [planned, published])
+    with pytest.raises(RuleViolation, match="no longer planned") as refused:
+        _record(state, [revised], tender.evolve, _tender_rules, None)
+    assert refused.value.code == "IMPORT_NOT_APPLICABLE"
+    still_planned = FOLDS["registry", "tender"].replay("t1", [planned])
+    folded, _ = _record(still_planned, [revised], tender.evolve, _tender_rules, None)
+    assert folded.tender_period_planned_on == date(2024, 6, 3)

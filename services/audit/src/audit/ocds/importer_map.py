@@ -215,6 +215,7 @@ def map_release(
     facts: list[ImportedFact] = []
     lots = [(ident(str(lot["id"])), lot) for lot in t.get("lots", []) if "id" in lot]
     stated = stated_procedure(t)
+    plan_cleared = False  # a later plan without the start an earlier one gave
     if not s.planned:
         ref = t.get("procuringEntity") or compiled.get("buyer")
         if not ref:
@@ -242,10 +243,11 @@ def map_release(
         s.planned, s.procedure, s.procedure_stated = True, procedure, stated is not None
         s.lots = {lot["lot_id"]: "open" for lot in planned_lots}
         s.plan_period = plan
-    elif not s.published and _planning(release, t):
+    elif not s.published and not s.cancelled and _planning(release, t):
         # A later planning release that gives the plan a tender period, or another one: the
         # registry plans a tender once, so the plan is revised (import19).
         plan = day((t.get("tenderPeriod") or {}).get("startDate"))
+        plan_cleared = plan is None and s.plan_period is not None
         if plan is not None and plan != s.plan_period:
             facts.append(_fact(rg.TenderPlanRevised, tender_id=tid, tender_period_planned_on=plan,
                                revised_on=today))  # fmt: skip
@@ -262,9 +264,12 @@ def map_release(
     # A procedure without publication (a direct award) is not published by its status
     # alone: only a tender period says a notice went out.
     unpublished = t.get("procurementMethod") in UNPUBLISHED_METHODS
+    # A period that is only the plan's (e.g. compiled into a cancellation of the plan) is
+    # no notice: the plan's start is recorded as a plan (import19), never as a publication.
+    noticed = period is not None and period != s.plan_period
     if (
         not s.published
-        and ((status in ("active", "complete") and not unpublished) or period)
+        and ((status in ("active", "complete") and not unpublished) or noticed)
         and not _planning(release, t)
     ):
         notices = [d for d in t.get("documents", []) if d.get("documentType") == "tenderNotice"]
@@ -281,6 +286,12 @@ def map_release(
         if restated:
             s.procedure, s.procedure_stated = restated, True
     not_recorded: list[NotRecorded] = []
+    if plan_cleared:
+        # No fact clears a plan's start: said, not silently kept (review16c).
+        not_recorded.append(NotRecorded(
+            "tender.tenderPeriod.startDate",
+            f"NOT_RECORDED: the plan's tender period start {s.plan_period} is cleared here;"
+            " the registry keeps a plan's start until another is given"))  # fmt: skip
     if stated is not None and _new_procedure(stated, s) and stated != s.procedure_noted:
         # Neither planned nor published by this release: no fact of the registry carries a
         # procedure then (a correction notice records no changed field).

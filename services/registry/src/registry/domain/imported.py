@@ -85,6 +85,18 @@ def _record(
             except RuleViolation as found:
                 subject = _of(event)
                 findings.append(LawFinding(code=found.code, message=found.message, subject=subject))
+        if (
+            isinstance(event, ev.TenderPlanRevised)
+            and state.exists
+            and (state.status is not tender.TenderStatus.PLANNED)
+        ):
+            # A plan is revised only while it is one (review16c: a published or cancelled
+            # tender took a new plan start without a word).
+            raise RuleViolation(
+                "IMPORT_NOT_APPLICABLE",
+                f"facts[{i}]: TenderPlanRevised cannot apply to tender {state.tender_id}: it is"
+                f" {state.status.value}, no longer planned",
+            )
         if isinstance(event, ev.TenderPlanned) and state.exists:
             # The fold takes the same planning again (a planning dated back); an imported
             # release is recorded, not decided: it never plans a tender twice.
