@@ -31,7 +31,7 @@ def _round(events: int, seconds: float, raw: dict[int, float], **more: Any) -> R
 def test_median_of_odd_and_even_counts() -> None:
     assert median([5.0, 1.0, 3.0]) == 3.0
     assert median([4.0, 1.0, 3.0, 2.0]) == 2.5
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="nothing"):
         median([])
 
 
