@@ -5,6 +5,12 @@ processes in flight sent as group commits, `ImportReleaseGroup`). Two floors bes
 same events as raw atomic batches of up to a thousand (what a group commit appends), and one
 atomic batch per command (what the per-command path appended).
 
+Import and raw publish alternate in rounds against the same registry process(es) (helper
+import21): each round imports fresh processes, then publishes the events it appended raw at
+16 and at the importer's concurrency in flight (the order turning round by round; the faster
+is the round's yardstick). The figures are the median round's; every round's rates, the
+ratio over all rounds and the CPU per event of each process are in the figure's `extra`.
+
 The input is generated: processes of four releases each (tender, pending award, contract
 signed with the award made definitive, an amendment), parties with KVK numbers.
 """
@@ -243,11 +249,21 @@ class Series:
         total = sum(getattr(r, field_name) for r in self.rounds)
         return round(1000 * total / events, 3) if events else 0.0
 
-    def spread(self) -> dict[str, list[float]]:
+    def spread(self) -> dict[str, Any]:
         return {
             "round_ratios": [round(r.ratio, 3) for r in self.rounds],
             "round_import_rates": [round(r.import_rate, 1) for r in self.rounds],
             "round_raw_rates": [round(r.raw_rate, 1) for r in self.rounds],
+        }
+
+    def raw_by_method(self) -> dict[str, list[float]]:
+        """Each raw method's rate per round, and which went first (the order turns)."""
+        methods = sorted({n for r in self.rounds for n in r.raw_rates})
+        return {
+            **{
+                f"at_{n}": [round(r.raw_rates.get(n, 0.0), 1) for r in self.rounds] for n in methods
+            },
+            "first": [next(iter(r.raw_rates), 0) for r in self.rounds],
         }
 
 
@@ -381,6 +397,7 @@ def _figure(series: Series, processes: int, one: float | None = None) -> Figure:
             "ratio": round(ratio, 3),
             "ratio_all_rounds": round(series.total_ratio(), 3),
             **series.spread(),
+            "round_raw_rates_by_in_flight": series.raw_by_method(),
             "raw_publish_in_flight": round(median([r.raw_rates[CONCURRENCY] for r in rounds]), 1),
             "raw_publish_at_16": round(median([r.raw_rates[16] for r in rounds]), 1),
             # CPU per event, independent of how busy the shared machine was.

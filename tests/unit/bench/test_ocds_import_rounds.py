@@ -90,5 +90,9 @@ def test_the_figure_reports_the_medians_and_every_round() -> None:
     assert figure.extra["round_import_rates"] == [2400.0, 4000.0, 3000.0]
     assert figure.extra["raw_publish_at_16"] == 8000.0
     assert figure.extra["raw_publish_in_flight"] == 8000.0
+    by_method = figure.extra["round_raw_rates_by_in_flight"]
+    assert by_method["at_16"] == [8000.0, 9000.0, 7000.0]
+    assert by_method[f"at_{CONCURRENCY}"] == [9000.0, 8000.0, 6000.0]
+    assert by_method["first"] == [16, 16, 16]  # (as the rounds' dicts were filled)
     assert figure.target_met is True
     assert "median of 3 rounds" in figure.note
