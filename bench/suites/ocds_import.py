@@ -189,7 +189,8 @@ class Round(NamedTuple):
     registry_cpu_each: list[float]
     server_cpu: float  # seconds, the nats-server in the import's window
     raw_rates: dict[int, float]  # events/s per raw in-flight count
-    raw_server_cpu: float  # seconds, the nats-server in the raw runs' windows
+    raw_server_cpu: float  # seconds, the nats-server in the raw runs' windows, per raw run
+    raw_client_cpu: float  # seconds, the publishing (bench) process, per raw run
     raw_registry_cpu: float  # seconds: the idle registry's during the raw runs
     gcs: dict[str, Any]
     skipped: list[Any]
@@ -248,6 +249,13 @@ class Series:
         events = sum(r.events for r in self.rounds)
         total = sum(getattr(r, field_name) for r in self.rounds)
         return round(1000 * total / events, 3) if events else 0.0
+
+    def cpu_ratio(self) -> float:
+        """Raw's CPU per event (publisher and server) over the import's (importer, registry
+        and server)."""
+        ours = sum(r.importer_cpu + r.registry_cpu + r.server_cpu for r in self.rounds)
+        raw = sum(r.raw_client_cpu + r.raw_server_cpu for r in self.rounds)
+        return round(raw / ours, 3) if ours else 0.0
 
     def spread(self) -> dict[str, Any]:
         return {
@@ -328,6 +336,7 @@ async def _raw_round(
 
     rates: dict[int, float] = {}
     server_before, registry_before = _server_cpu(ctx), sum(cpu_seconds())
+    client_before = time.process_time()
     for in_flight in raw_order(round_number):
         in_flight = in_flight or CONCURRENCY
         done = await closed_loop(in_flight, len(bodies), publish)
@@ -336,6 +345,7 @@ async def _raw_round(
         "raw_rates": rates,
         # per publish of each event (each event is published once per in-flight count)
         "raw_server_cpu": (_server_cpu(ctx) - server_before) / len(rates),
+        "raw_client_cpu": (time.process_time() - client_before) / len(rates),  # this process
         "raw_registry_cpu": sum(cpu_seconds()) - registry_before,
     }
 
@@ -362,8 +372,9 @@ def _figure(series: Series, processes: int, one: float | None = None) -> Figure:
         f" {ratios[0]:.2f}-{ratios[-1]:.2f}x, median {ratio:.2f}x, all rounds"
         f" {series.total_ratio():.2f}x; CPU ms per event importer"
         f" {series.per_event_ms('importer_cpu')}, registry {series.per_event_ms('registry_cpu')},"
-        f" nats-server {series.per_event_ms('server_cpu')} (raw:"
-        f" {series.per_event_ms('raw_server_cpu')})"
+        f" nats-server {series.per_event_ms('server_cpu')} (raw: publisher"
+        f" {series.per_event_ms('raw_client_cpu')}, nats-server"
+        f" {series.per_event_ms('raw_server_cpu')}; CPU ratio {series.cpu_ratio():.2f}x)"
         + (f"; {one and events_per_s / one:.2f}x the one-process import" if one else "")
         + (f"; {len(skipped)} skipped: {skipped[0]}" if skipped else "")
     )
@@ -405,6 +416,10 @@ def _figure(series: Series, processes: int, one: float | None = None) -> Figure:
             "registry_cpu_ms_per_event": series.per_event_ms("registry_cpu"),
             "nats_server_cpu_ms_per_event": series.per_event_ms("server_cpu"),
             "raw_nats_server_cpu_ms_per_event": series.per_event_ms("raw_server_cpu"),
+            "raw_client_cpu_ms_per_event": series.per_event_ms("raw_client_cpu"),
+            # All the machine's CPU per event, ours against raw: the throughput ratio two
+            # free cores would allow if both sides were CPU-bound (no load in it).
+            "cpu_ratio": series.cpu_ratio(),
             "registry_cpu_during_raw_s": round(sum(r.raw_registry_cpu for r in rounds), 2),
             "registry_cpu_s_each": [
                 round(sum(r.registry_cpu_each[n] for r in rounds), 2)

@@ -21,6 +21,7 @@ def _round(events: int, seconds: float, raw: dict[int, float], **more: Any) -> R
         "server_cpu": 0.05 * seconds,
         "raw_rates": raw,
         "raw_server_cpu": 0.01,
+        "raw_client_cpu": 0.02,
         "raw_registry_cpu": 0.0,
         "gcs": {},
         "skipped": [],
@@ -60,6 +61,8 @@ def test_the_series_is_the_median_round_not_one_outlier() -> None:
     raw_seconds = 0.24 + 0.24 + 0.96 + 0.24 + 2400 / 9000
     assert series.total_ratio() == pytest.approx((12_000 / 5.55) / (12_000 / raw_seconds))
     assert series.spread()["round_ratios"] == [0.1, 0.3, 1.2, 0.32, 0.333]
+    # CPU: raw 0.03 s a round against the import's 0.35 of each round's seconds
+    assert series.cpu_ratio() == pytest.approx(round(5 * 0.03 / (0.35 * 5.55), 3))
     assert series.per_event_ms("registry_cpu") == pytest.approx(
         1000 * 0.2 * 5.55 / 12_000, abs=1e-3
     )
