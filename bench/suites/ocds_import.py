@@ -262,6 +262,15 @@ class Series:
             "round_ratios": [round(r.ratio, 3) for r in self.rounds],
             "round_import_rates": [round(r.import_rate, 1) for r in self.rounds],
             "round_raw_rates": [round(r.raw_rate, 1) for r in self.rounds],
+            # (importer, registry, server) CPU ms per event, round by round: the first
+            # round's warming shows here
+            "round_cpu_ms_per_event": [
+                [
+                    round(1000 * c / r.events, 3) if r.events else 0.0
+                    for c in (r.importer_cpu, r.registry_cpu, r.server_cpu)
+                ]
+                for r in self.rounds
+            ],
         }
 
     def raw_by_method(self) -> dict[str, list[float]]:

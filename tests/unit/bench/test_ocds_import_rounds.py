@@ -61,6 +61,8 @@ def test_the_series_is_the_median_round_not_one_outlier() -> None:
     raw_seconds = 0.24 + 0.24 + 0.96 + 0.24 + 2400 / 9000
     assert series.total_ratio() == pytest.approx((12_000 / 5.55) / (12_000 / raw_seconds))
     assert series.spread()["round_ratios"] == [0.1, 0.3, 1.2, 0.32, 0.333]
+    first = series.spread()["round_cpu_ms_per_event"][0]
+    assert first == [round(1000 * 0.24 / 2400, 3), round(1000 * 0.48 / 2400, 3), 0.05]
     # CPU: raw 0.03 s a round against the import's 0.35 of each round's seconds
     assert series.cpu_ratio() == pytest.approx(round(5 * 0.03 / (0.35 * 5.55), 3))
     assert series.per_event_ms("registry_cpu") == pytest.approx(
