@@ -378,7 +378,7 @@ def _figure(series: Series, processes: int, one: float | None = None) -> Figure:
         f"median of {len(rounds)} rounds, each {processes:,} fresh processes imported"
         f" ({rounds[0].releases:,} releases, {rounds[0].events:,} events) then their events"
         f" published raw: {releases_per_s:,.0f} releases/s; round ratios"
-        f" {ratios[0]:.2f}-{ratios[-1]:.2f}x, median {ratio:.2f}x, all rounds"
+        f" {ratios[0]:.2f}-{ratios[-1]:.2f}x, median {ratio:.2f}x (the target's test), all rounds"
         f" {series.total_ratio():.2f}x; CPU ms per event importer"
         f" {series.per_event_ms('importer_cpu')}, registry {series.per_event_ms('registry_cpu')},"
         f" nats-server {series.per_event_ms('server_cpu')} (raw: publisher"

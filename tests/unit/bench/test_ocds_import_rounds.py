@@ -101,3 +101,18 @@ def test_the_figure_reports_the_medians_and_every_round() -> None:
     assert by_method["first"] == [16, 16, 16]  # (as the rounds' dicts were filled)
     assert figure.target_met is True
     assert "median of 3 rounds" in figure.note
+
+
+def test_the_target_is_tested_on_the_median_rounds_ratio() -> None:
+    from audit.ocds.importer import CONCURRENCY
+
+    # medians' quotient 2000 / 9000 = 0.22x; each round beside its own raw: 0.5, 0.33, 0.2
+    rounds = [
+        _round(2400, 2400 / rate, {16: raw, CONCURRENCY: raw})
+        for rate, raw in ((1000.0, 2000.0), (3000.0, 9000.0), (2000.0, 10_000.0))
+    ]
+    figure = _figure(Series(1, rounds), 200)
+    assert figure.ratio == pytest.approx(2000 / 9000)
+    assert figure.extra["ratio"] == pytest.approx(0.333, abs=1e-3)
+    assert figure.target_met is True
+    assert "median 0.33x (the target's test)" in figure.note
