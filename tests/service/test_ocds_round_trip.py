@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from audit.bitemporal import Horizon
 from audit.ocds.export import Register
-from audit.ocds.importer import import_items
+from audit.ocds.importer import Problem, import_items
 from audit.ocds.importer_map import METHOD_PROCEDURE, contract_id_of, day, ident, organisation_code
 from audit.ocds.importer_read import read
 from audit.ocds.packages import merger
@@ -78,6 +78,30 @@ UNMAPPED = (
     "bids", "relatedProcesses",
     "tender.competitive",  # a framework's second stage (an extension's field)
 )  # fmt: skip
+
+
+# Mapped fields a later release may change where no fact of the registry records the change
+# (import20): the import reports each with its JSON path (`NOT_RECORDED`), and the re-export
+# keeps what was recorded before (tests/service/test_ocds_restated.py, one case each). The
+# generator draws none of them; every other change of a mapped field is recorded.
+EXCEPTIONS = {
+    "buyer.id": "another contracting authority than the tender was planned by",
+    "tender.procuringEntity.id": "another contracting authority than the tender was planned by",
+    "tender.status": "a cancelled tender no longer cancelled",
+    "tender.lots[].status": "a cancelled lot no longer cancelled; a definitively awarded lot"
+    " cancelled",
+    "awards[].status": "a definitive award no longer pending or active; an award of a"
+    " cancelled lot",
+    "awards": "a definitively awarded lot no award names any more",
+    "awards[].suppliers": "a definitive award's suppliers changed",
+    "contracts[].awardID": "a signed contract's suppliers (through its award) changed",
+    "contracts[].status": "a signed contract pending or cancelled; a terminated one active",
+    "contracts[].dateSigned": "a signing day changed, or not stated (the release's day)",
+    "contracts[].period.startDate": "a start changed, or not stated (the signing day)",
+    "contracts[].period.endDate": "an end no longer stated",
+    "contracts[].period.maxExtentDate": "a maximum extent no longer stated",
+    "contracts[].value": "a value no longer stated, or not in EUR",
+}
 
 
 def _paths(value: Any, prefix: str = "") -> set[str]:
@@ -181,14 +205,24 @@ async def registry() -> tuple[InMemoryEventStore, FixedClock, InProcessBus]:
     return store, clock, InProcessBus(services)
 
 
-async def round_trip(packages: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(the input compiled, our re-export compiled), both as `mapped`, or None if refused."""
+async def round_trip(packages: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the input compiled, our re-export compiled), both as `mapped`."""
+    source, ours, not_recorded = await reported_round_trip(packages)
+    assert not not_recorded, not_recorded  # every mapped field recorded
+    return source, ours
+
+
+async def reported_round_trip(
+    packages: list[bytes],
+) -> tuple[dict[str, Any], dict[str, Any], list[Problem]]:
+    """`round_trip`, and the fields the import reported as not recorded (EXCEPTIONS)."""
     store, _clock, bus = await registry()
     releases = []
+    not_recorded = []
     for data in packages:
         report = await import_items(read(data, "test"), bus.request, store)
         assert not report.skipped, report.skipped
-        assert not report.not_recorded, report.not_recorded  # every mapped field recorded
+        not_recorded += report.not_recorded
         releases += _releases(data)
     source = merger().create_compiled_release(releases)
     now = datetime.now(UTC)
@@ -196,7 +230,7 @@ async def round_trip(packages: list[bytes]) -> tuple[dict[str, Any], dict[str, A
     [process_id] = list(register.process_ids())
     exported = register.export(process_id)
     ours = merger().create_compiled_release(exported.tender)
-    return mapped(source), _lots_of_one(mapped(ours))
+    return mapped(source), _lots_of_one(mapped(ours)), not_recorded
 
 
 # Every published file shipped (SOURCE.md) that the importer accepts whole; the others are

@@ -482,6 +482,7 @@ def _awards(
 ) -> list[ImportedFact]:
     facts = []
     live: dict[str, list[str]] = {}  # lot -> the suppliers a pending or active award names
+    named: dict[str, int] = {}  # lot -> the last award naming it, whatever its status
     for i, award in enumerate(compiled.get("awards", [])):
         status = award.get("status")
         codes = [organisation_code(ref, parties, f"awards[{i}].suppliers[{j}]")
@@ -492,6 +493,7 @@ def _awards(
                 raise Unmappable(f"awards[{i}].relatedLots", f"lot {lid} is not a lot of the"
                                  " tender")  # fmt: skip
             lot = s.lots[lid]
+            named[lid] = i
             if status in ("pending", "active") and codes:
                 live[lid] = codes
                 if lot == "cancelled":
@@ -537,7 +539,8 @@ def _awards(
                                reason="no longer awarded (published)"))  # fmt: skip
             s.lots[lid], s.suppliers[lid] = "open", []
         elif lot == "awarded":
-            not_recorded += _note(s, "awards", None, f"no pending or active award names lot"
+            where = f"awards[{named[lid]}].status" if lid in named else "awards"
+            not_recorded += _note(s, where, None, f"no pending or active award names lot"
                                   f" {lid} any more, but its award was definitive: the"
                                   " registry withdraws only a provisional award",
                                   key=f"awards {lid}")  # fmt: skip
