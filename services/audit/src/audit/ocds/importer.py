@@ -200,7 +200,7 @@ def recorded_contract(c: ContractState) -> dict[str, Any]:
     status = "terminated" if c.status is ContractStatus.TERMINATED else "active"
     return {"end": c.end_date, "extent": c.max_extent_date, "value": value, "status": status,
             "signed": c.signed_on, "start": c.start_date,
-            "suppliers": sorted(x.supplier_id for x in c.suppliers)}  # fmt: skip
+            "suppliers": tuple(sorted(x.supplier_id for x in c.suppliers))}  # fmt: skip
 
 
 async def import_items(

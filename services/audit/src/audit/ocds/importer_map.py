@@ -601,7 +601,7 @@ def _contract(
         seen = {"end": end, "extent": day(period.get("maxExtentDate")), "value": eur,
                 "status": "active", "signed": signed,
                 "start": day(period.get("startDate")) or signed,
-                "suppliers": sorted(x["supplier_id"] for x in suppliers)}  # fmt: skip
+                "suppliers": tuple(sorted(x["supplier_id"] for x in suppliers))}  # fmt: skip
     else:
         change: dict[str, Any] = {}
         end, extent = day(period.get("endDate")), day(period.get("maxExtentDate"))
@@ -666,10 +666,11 @@ def _contract_not_recorded(
                            " amendment records a new one, never none")  # fmt: skip
     award = next((a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")), {})
     live = award.get("status") in ("pending", "active")
-    named = sorted(organisation_code(ref, parties, f"{path}.awardID")
-                   for ref in award.get("suppliers", [])) if live else []  # fmt: skip
-    if "suppliers" in seen and named != seen["suppliers"]:
+    named = tuple(sorted(organisation_code(ref, parties, f"{path}.awardID")
+                         for ref in award.get("suppliers", [])) if live else ())  # fmt: skip
+    if "suppliers" in seen and named != tuple(seen["suppliers"]):
         found += _note(s, f"{path}.awardID", named, f"contract {cid}'s award names"
-                       f" {named or 'no supplier'} here, recorded with {seen['suppliers']}: the"
+                       f" {list(named) or 'no supplier'} here, recorded with"
+                       f" {list(seen['suppliers'])}: the"
                        " registry records a contract's suppliers with its signing")  # fmt: skip
     return found
