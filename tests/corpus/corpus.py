@@ -207,12 +207,22 @@ def restated_package() -> bytes:
     """A tender, then a release restating its title, procedure, a lot's title and its start."""
     buyer = {"id": "NL-KVK-71830960", "name": "VNG"}
     lots = [{"id": "L1", "title": "Vast"}, {"id": "L2", "title": "Mobiel"}]
-    tender = {"id": "t1", "title": "Telefonie", "status": "active", "procurementMethod": "open",
-              "procuringEntity": buyer, "lots": lots,
-              "tenderPeriod": {"startDate": "2025-05-01T00:00:00Z"}}
-    restated = {**tender, "title": "Vaste en mobiele telefonie", "procurementMethod": "selective",
-                "lots": [{"id": "L1", "title": "Vaste telefonie"}, lots[1]],
-                "tenderPeriod": {"startDate": "2025-05-08T00:00:00Z"}}
+    tender = {
+        "id": "t1",
+        "title": "Telefonie",
+        "status": "active",
+        "procurementMethod": "open",
+        "procuringEntity": buyer,
+        "lots": lots,
+        "tenderPeriod": {"startDate": "2025-05-01T00:00:00Z"},
+    }
+    restated = {
+        **tender,
+        "title": "Vaste en mobiele telefonie",
+        "procurementMethod": "selective",
+        "lots": [{"id": "L1", "title": "Vaste telefonie"}, lots[1]],
+        "tenderPeriod": {"startDate": "2025-05-08T00:00:00Z"},
+    }
     releases = [
         {"ocid": "ocds-corpus-restated", "id": f"r{n}", "date": f"{on}T10:00:00Z",
          "tag": [tag], "initiationType": "tender", "buyer": buyer,

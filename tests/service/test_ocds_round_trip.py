@@ -326,7 +326,9 @@ def processes(draw: st.DrawFn) -> bytes:
         if "title" in changes:
             body["title"] = draw(st.sampled_from(["Telefonie 2", "Vaste telefonie", "Data"]))
         if "framework" in changes:
-            body["techniques"] = {"hasFrameworkAgreement": not body["techniques"]["hasFrameworkAgreement"]}
+            body["techniques"] = {
+                "hasFrameworkAgreement": not body["techniques"]["hasFrameworkAgreement"]
+            }
         if "method" in changes:
             body["procurementMethod"] = draw(st.sampled_from(["open", "selective", "limited"]))
         elif "no method" in changes:
@@ -367,7 +369,10 @@ def processes(draw: st.DrawFn) -> bytes:
             tender["tenderPeriod"] = {"startDate": _at(draw(st.integers(0, 10)))}
             release("planning", tender={**plan, "tenderPeriod": tender["tenderPeriod"]})
         # A later plan may restate the tender, even clear the plan's start (import20).
-        latest = {**plan, **({"tenderPeriod": tender["tenderPeriod"]} if "tenderPeriod" in tender else {})}
+        latest = {
+            **plan,
+            **({"tenderPeriod": tender["tenderPeriod"]} if "tenderPeriod" in tender else {}),
+        }
         restate("planning", plan=json.loads(json.dumps(latest)))
         if draw(st.integers(0, 4)) == 0:
             return _packaged(releases)
@@ -442,7 +447,11 @@ def _packaged(releases: list[dict[str, Any]]) -> bytes:
     return json.dumps(package).encode()
 
 
-@settings(max_examples=int(os.environ.get("OCDS_ROUND_TRIP_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("OCDS_ROUND_TRIP_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(processes())
 async def test_a_generated_process_survives_a_round_trip(package: bytes) -> None:
     source, ours = await round_trip([package])

@@ -56,8 +56,12 @@ TENDER: tuple[DomainEvent, ...] = (
     ev.TenderResumed(tender_id=T, resumed_on=date(2010, 1, 20)),
     published(),
     ev.TenderCorrected(tender_id=T, corrected_on=date(2010, 3, 5), summary="annex 2"),
-    ev.TenderRestated(tender_id=T, restated_on=date(2010, 3, 6), title="Telefonie 2",
-                      lots=[Lot(lot_id="vast", title="Vaste telefonie")]),  # fmt: skip
+    ev.TenderRestated(
+        tender_id=T,
+        restated_on=date(2010, 3, 6),
+        title="Telefonie 2",
+        lots=[Lot(lot_id="vast", title="Vaste telefonie")],
+    ),
     ev.TenderClarified(tender_id=T, clarified_on=date(2010, 3, 10), summary="NvI 1"),
     bids("vast"),
     bids("mobiel"),

@@ -254,13 +254,13 @@ def map_release(
         s.title, s.plan_period, s.start = title, plan, plan
     else:
         not_recorded += _authority_changed(t, compiled, parties, s)
-        if not s.published and not s.cancelled and _planning(release, t):
-            # A later planning release that gives the plan a tender period, or another one:
-            # the registry plans a tender once, so the plan is revised (import19).
-            if start is not None and start != s.plan_period:
-                facts.append(_fact(rg.TenderPlanRevised, tender_id=tid,
-                                   tender_period_planned_on=start, revised_on=today))  # fmt: skip
-                s.plan_period = s.start = start
+        # A later planning release that gives the plan a tender period, or another one: the
+        # registry plans a tender once, so the plan is revised (import19).
+        revising = not s.published and not s.cancelled and _planning(release, t)
+        if revising and start is not None and start != s.plan_period:
+            facts.append(_fact(rg.TenderPlanRevised, tender_id=tid,
+                               tender_period_planned_on=start, revised_on=today))  # fmt: skip
+            s.plan_period = s.start = start
     for i, (lid, _) in enumerate(lots):
         if lid not in s.lots:
             raise Unmappable(
@@ -664,7 +664,9 @@ def _contract_not_recorded(
             found += _note(s, f"{path}.{field_path}", None, f"contract {cid}'s {key} is not"
                            f" stated here (in EUR) any more, recorded as {seen[key]}: an"
                            " amendment records a new one, never none")  # fmt: skip
-    award = next((a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")), {})
+    award: dict[str, Any] = next(
+        (a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")), {}
+    )
     live = award.get("status") in ("pending", "active")
     named = tuple(sorted(organisation_code(ref, parties, f"{path}.awardID")
                          for ref in award.get("suppliers", [])) if live else ())  # fmt: skip
