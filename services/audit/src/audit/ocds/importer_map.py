@@ -321,8 +321,11 @@ def map_release(
         command_id=command_id(ocid, rid, "tender"), tender_id=tid, facts=facts, **provenance
     )
     contracts = []
+    # A release without contracts or awards changes no contract's compiled fields: what
+    # no fact records of them was reported with the release that changed it.
+    said = not_recorded if "contracts" in release or "awards" in release else None
     for i, c in enumerate(compiled.get("contracts", [])):
-        changed = _contract(c, i, compiled, s, tid, today, parties, rid, not_recorded)
+        changed = _contract(c, i, compiled, s, tid, today, parties, rid, said)
         if changed:
             cid, contract_facts = changed
             contracts.append(RecordImportedContractRelease(
@@ -500,7 +503,7 @@ def _awards(
                     not_recorded += _note(s, f"awards[{i}].status", status, f"lot {lid} was"
                                           " cancelled: the registry awards no cancelled lot",
                                           key=f"awards {lid}")  # fmt: skip
-                if lot == "awarded" and s.suppliers.get(lid) != codes:
+                if lot == "awarded" and sorted(s.suppliers.get(lid, [])) != sorted(codes):
                     not_recorded += _note(s, f"awards[{i}].suppliers", codes, f"lot {lid}'s"
                                           f" definitive award names {s.suppliers.get(lid)}; the"
                                           " registry revises only a provisional award")  # fmt: skip
@@ -560,7 +563,7 @@ def _contract(
     today: date,
     parties: dict[str, Any],
     rid: str,
-    not_recorded: list[NotRecorded],
+    not_recorded: list[NotRecorded] | None,
 ) -> tuple[str, list[ImportedFact]] | None:
     path = f"contracts[{i}]"
     cid = contract_id_of(compiled["ocid"], str(c.get("id", i)))
@@ -620,7 +623,8 @@ def _contract(
         facts.append(_fact(rg.ContractTerminated, contract_id=cid, terminated_on=today,
                            reason=c.get("statusDetails") or "terminated (published)"))  # fmt: skip
         seen["status"] = "terminated"
-    not_recorded += _contract_not_recorded(c, path, compiled, parties, seen, s)
+    if not_recorded is not None:
+        not_recorded += _contract_not_recorded(c, path, compiled, parties, seen, s)
     s.contracts[cid] = dict(seen)
     return (cid, facts) if facts else None
 
