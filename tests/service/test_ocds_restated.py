@@ -336,6 +336,22 @@ async def test_a_change_no_fact_records_is_reported_and_named_an_exception(case:
     assert ours == before
 
 
+@pytest.mark.parametrize("later", [False, True])
+async def test_a_lot_without_a_title_is_reported(later: bool) -> None:
+    """The registry records a lot with a title: one the source does not give (at planning,
+    or no longer) keeps the recorded one (its id, or the earlier title), reported."""
+    untitled = {**TENDER, "lots": [{"id": "L1", "status": "active"}, TENDER["lots"][1]]}
+    releases = [_release(1, "tender", tender=TENDER if later else untitled)]
+    if later:
+        cleared = {**TENDER, "lots": [{"id": "L1", "title": None}, TENDER["lots"][1]]}
+        releases.append(_release(2, "tenderUpdate", tender=cleared))
+    source, ours, not_recorded = await reported_round_trip([_package(*releases)])
+    assert [_field(p.path) for p in not_recorded] == ["tender.lots[].title"]
+    assert "tender.lots[].title" in EXCEPTIONS
+    assert ("L1", None, False) in source["lots"]
+    assert ("L1", "Vast" if later else "L1", False) in ours["lots"]
+
+
 async def test_a_contract_stated_without_signing_or_start_day_is_reported() -> None:
     """The registry records a contract with a signing and a start day: one the source does not
     state is its default (the release's day; the signing day), reported."""

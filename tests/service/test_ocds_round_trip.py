@@ -88,6 +88,7 @@ EXCEPTIONS = {
     "buyer.id": "another contracting authority than the tender was planned by",
     "tender.procuringEntity.id": "another contracting authority than the tender was planned by",
     "tender.status": "a cancelled tender no longer cancelled",
+    "tender.lots[].title": "a lot without a title (the registry's lots have one: its id)",
     "tender.lots[].status": "a cancelled lot no longer cancelled; a definitively awarded lot"
     " cancelled",
     "awards[].status": "a definitive award no longer pending or active; an award of a"

@@ -356,7 +356,10 @@ def _restatement(
         # No longer stated: the recorded one stays for the rules, but is not published.
         changes["procedure_stated"] = s.procedure_stated = False
     # A tender published without lots is one lot titled as the tender (as planned).
-    titles = {lid: lot.get("title") or lid for lid, lot in lots} or {IMPLICIT_LOT: title}
+    # A lot without a title keeps the one recorded (its id, planned so): reported instead.
+    titles = {lid: lot["title"] for lid, lot in lots if lot.get("title")}
+    if not lots:
+        titles = {IMPLICIT_LOT: title}
     retitled = [{"lot_id": lid, "title": new} for lid, new in titles.items()
                 if lid in s.lot_titles and s.lot_titles[lid] != new]  # fmt: skip
     if retitled:
@@ -424,13 +427,17 @@ def _tender_not_recorded(
 ) -> list[NotRecorded]:
     """Statuses a release takes back, which no fact of the registry undoes: a cancelled
     tender or lot active again, an awarded lot cancelled (the law ends a lot's award by a
-    contract, or a review; a published status does not)."""
+    contract, or a review; a published status does not); a lot without a title."""
     found: list[NotRecorded] = []
     status = t.get("status")
     if s.cancelled and status not in _ENDED:
         found += _note(s, "tender.status", status, f"the tender is {status} here, but was"
                        " cancelled: the registry records no tender taken back")  # fmt: skip
     for i, (lid, lot) in enumerate(lots):
+        if not lot.get("title"):
+            recorded = s.lot_titles.get(lid)
+            found += _note(s, f"tender.lots[{i}].title", None, f"lot {lid} has no title here:"
+                           f" the registry records a lot with one ({recorded})")  # fmt: skip
         was, now = s.lots.get(lid), lot.get("status")
         path = f"tender.lots[{i}].status"
         if was == "cancelled" and now != "cancelled" and status not in _ENDED:
