@@ -16,6 +16,7 @@ import copy
 import json
 import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,9 @@ from audit.ocds.packages import merger
 from contracts_schema.folds import FOLDS, typed_event
 from contracts_schema.registry import events as rg
 from contracts_schema.subjects import REGISTRY
+from eventstore.memory import InMemoryEventStore
+from tests.integration.gateway.harness import start_memory_gateway
+from tests.service.bus import InProcessBus
 from tests.service.test_ocds_round_trip import (
     EXCEPTIONS,
     mapped,
@@ -362,3 +366,39 @@ async def test_a_contract_stated_without_signing_or_start_day_is_reported() -> N
     _source, _ours, not_recorded = await reported_round_trip([_package(*releases)])
     assert {_field(p.path) for p in not_recorded} == {
         "contracts[].dateSigned", "contracts[].period.startDate"}  # fmt: skip
+
+
+GRAPHQL = """query ($t: String!, $asOf: Date) {
+  tender(tenderId: $t, asOf: $asOf) { title framework procedure publishedOn lots { title } }
+}"""
+
+
+async def test_graphql_shows_a_restated_tender_from_its_release_day(
+    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
+) -> None:
+    """GraphQL folds the tender: the restated title, framework flag, procedure, lot title and
+    publication day from the restating release's day on, the recorded ones before."""
+    lots = [{**TENDER["lots"][0], "title": "Vaste telefonie"}, TENDER["lots"][1]]
+    restated = {**TENDER, "title": "Telefonie 2", "procurementMethod": "selective", "lots": lots,
+                "techniques": {"hasFrameworkAgreement": False},
+                "tenderPeriod": {"startDate": "2024-03-08T09:00:00Z"}}  # fmt: skip
+    releases = [_release(1, "tender", tender=TENDER), _release(2, "tenderUpdate", tender=restated)]
+    report = await import_items(read(_package(*releases), "test"), bus.request, store)
+    assert (report.imported, report.skipped, report.not_recorded) == (2, [], [])
+    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
+    try:
+        for runner in g.runners:
+            assert await runner.wait_until(await runner.stream_heads(), timeout=120)
+        seen = []
+        for on in ("2024-01-20", "2024-02-20"):  # the releases are dated the 15th
+            body = await g.query(GRAPHQL, {"t": OCID, "asOf": on}, token=g.token("coordinator"))
+            assert "errors" not in body, body
+            seen.append(body["data"]["tender"])
+    finally:
+        await g.stop()
+    assert seen == [
+        {"title": "Telefonie", "framework": True, "procedure": "OPEN",
+         "publishedOn": "2024-03-01", "lots": [{"title": "Vast"}, {"title": "Mobiel"}]},
+        {"title": "Telefonie 2", "framework": False, "procedure": "RESTRICTED",
+         "publishedOn": "2024-03-08", "lots": [{"title": "Vaste telefonie"}, {"title": "Mobiel"}]},
+    ]  # fmt: skip
