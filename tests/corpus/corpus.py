@@ -159,6 +159,9 @@ async def record(name: str) -> Path:
     # A plan whose tender period a later planning release gives (TenderPlanRevised, import19).
     revised = await import_items(read(plan_revised_package(), "corpus"), bus.request, store)
     refused += [f"import {p.path}: {p.reason}" for p in revised.skipped]
+    # A tender a later release restates (TenderRestated, import20).
+    restated = await import_items(read(restated_package(), "corpus"), bus.request, store)
+    refused += [f"import {p.path}: {p.reason}" for p in restated.skipped]
     # Generated histories until every event type is recorded (in fixed namespaces).
     wanted = {m.event_type for m in EVENT_MODELS}
     for namespace in range(SEED_NAMESPACE, SEED_NAMESPACE + 16):
@@ -196,6 +199,38 @@ def plan_revised_package() -> bytes:
         ]
     ]  # fmt: skip
     return json.dumps({"uri": "https://example.org/plan.json", "version": "1.1",
+                       "publishedDate": releases[-1]["date"], "publisher": {"name": "VNG"},
+                       "releases": releases}).encode()  # fmt: skip
+
+
+def restated_package() -> bytes:
+    """A tender, then a release restating its title, procedure, a lot's title and its start."""
+    buyer = {"id": "NL-KVK-71830960", "name": "VNG"}
+    lots = [{"id": "L1", "title": "Vast"}, {"id": "L2", "title": "Mobiel"}]
+    tender = {
+        "id": "t1",
+        "title": "Telefonie",
+        "status": "active",
+        "procurementMethod": "open",
+        "procuringEntity": buyer,
+        "lots": lots,
+        "tenderPeriod": {"startDate": "2025-05-01T00:00:00Z"},
+    }
+    restated = {
+        **tender,
+        "title": "Vaste en mobiele telefonie",
+        "procurementMethod": "selective",
+        "lots": [{"id": "L1", "title": "Vaste telefonie"}, lots[1]],
+        "tenderPeriod": {"startDate": "2025-05-08T00:00:00Z"},
+    }
+    releases = [
+        {"ocid": "ocds-corpus-restated", "id": f"r{n}", "date": f"{on}T10:00:00Z",
+         "tag": [tag], "initiationType": "tender", "buyer": buyer,
+         "parties": [{**buyer, "roles": ["buyer"]}], "tender": body}
+        for n, on, tag, body in [(1, "2025-05-01", "tender", tender),
+                                 (2, "2025-05-06", "tenderAmendment", restated)]
+    ]  # fmt: skip
+    return json.dumps({"uri": "https://example.org/restated.json", "version": "1.1",
                        "publishedDate": releases[-1]["date"], "publisher": {"name": "VNG"},
                        "releases": releases}).encode()  # fmt: skip
 

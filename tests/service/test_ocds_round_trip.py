@@ -16,6 +16,7 @@ tests/service/data/ocds (SOURCE.md) that the importer accepts."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 
 from audit.bitemporal import Horizon
 from audit.ocds.export import Register
-from audit.ocds.importer import import_items
+from audit.ocds.importer import Problem, import_items
 from audit.ocds.importer_map import METHOD_PROCEDURE, contract_id_of, day, ident, organisation_code
 from audit.ocds.importer_read import read
 from audit.ocds.packages import merger
@@ -77,6 +78,31 @@ UNMAPPED = (
     "bids", "relatedProcesses",
     "tender.competitive",  # a framework's second stage (an extension's field)
 )  # fmt: skip
+
+
+# Mapped fields a later release may change where no fact of the registry records the change
+# (import20): the import reports each with its JSON path (`NOT_RECORDED`), and the re-export
+# keeps what was recorded before (tests/service/test_ocds_restated.py, one case each). The
+# generator draws none of them; every other change of a mapped field is recorded.
+EXCEPTIONS = {
+    "buyer.id": "another contracting authority than the tender was planned by",
+    "tender.procuringEntity.id": "another contracting authority than the tender was planned by",
+    "tender.status": "a cancelled tender no longer cancelled",
+    "tender.lots[].title": "a lot without a title (the registry's lots have one: its id)",
+    "tender.lots[].status": "a cancelled lot no longer cancelled; a definitively awarded lot"
+    " cancelled",
+    "awards[].status": "a definitive award no longer pending or active; an award of a"
+    " cancelled lot",
+    "awards": "a definitively awarded lot no award names any more",
+    "awards[].suppliers": "a definitive award's suppliers changed",
+    "contracts[].awardID": "a signed contract's suppliers (through its award) changed",
+    "contracts[].status": "a signed contract pending or cancelled; a terminated one active",
+    "contracts[].dateSigned": "a signing day changed, or not stated (the release's day)",
+    "contracts[].period.startDate": "a start changed, or not stated (the signing day)",
+    "contracts[].period.endDate": "an end no longer stated",
+    "contracts[].period.maxExtentDate": "a maximum extent no longer stated",
+    "contracts[].value": "a value no longer stated, or not in EUR",
+}
 
 
 def _paths(value: Any, prefix: str = "") -> set[str]:
@@ -180,14 +206,24 @@ async def registry() -> tuple[InMemoryEventStore, FixedClock, InProcessBus]:
     return store, clock, InProcessBus(services)
 
 
-async def round_trip(packages: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(the input compiled, our re-export compiled), both as `mapped`, or None if refused."""
+async def round_trip(packages: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the input compiled, our re-export compiled), both as `mapped`."""
+    source, ours, not_recorded = await reported_round_trip(packages)
+    assert not not_recorded, not_recorded  # every mapped field recorded
+    return source, ours
+
+
+async def reported_round_trip(
+    packages: list[bytes],
+) -> tuple[dict[str, Any], dict[str, Any], list[Problem]]:
+    """`round_trip`, and the fields the import reported as not recorded (EXCEPTIONS)."""
     store, _clock, bus = await registry()
     releases = []
+    not_recorded = []
     for data in packages:
         report = await import_items(read(data, "test"), bus.request, store)
         assert not report.skipped, report.skipped
-        assert not report.not_recorded, report.not_recorded  # every mapped field recorded
+        not_recorded += report.not_recorded
         releases += _releases(data)
     source = merger().create_compiled_release(releases)
     now = datetime.now(UTC)
@@ -195,7 +231,7 @@ async def round_trip(packages: list[bytes]) -> tuple[dict[str, Any], dict[str, A
     [process_id] = list(register.process_ids())
     exported = register.export(process_id)
     ours = merger().create_compiled_release(exported.tender)
-    return mapped(source), _lots_of_one(mapped(ours))
+    return mapped(source), _lots_of_one(mapped(ours)), not_recorded
 
 
 # Every published file shipped (SOURCE.md) that the importer accepts whole; the others are
@@ -275,8 +311,40 @@ def processes(draw: st.DrawFn) -> bytes:
         clock += draw(st.integers(1, 40))
         body = {"ocid": "ocds-gtnl99-p1", "id": f"r{len(releases) + 1}", "date": _at(clock),
                 "tag": [tag], "initiationType": "tender", "buyer": BUYER,
-                "parties": list(parties.values()), "tender": tender, **sections}  # fmt: skip
+                "parties": list(parties.values()), "tender": tender} | sections  # fmt: skip
         releases.append(json.loads(json.dumps(body)))
+
+    def restate(tag: str, plan: dict[str, Any] | None = None, **sections: Any) -> None:
+        """Perhaps a later release that changes mapped fields of the tender: its title,
+        framework flag, procedure (another, or none any more: null), tender period start
+        (another, or none any more) or a lot's title (import20: each is recorded)."""
+        if not draw(st.booleans()):
+            return
+        body = plan if plan is not None else tender
+        changes = draw(st.sets(st.sampled_from(
+            ["title", "framework", "method", "no method", "start", "no start", "lot"]),
+            min_size=1))  # fmt: skip
+        if "title" in changes:
+            body["title"] = draw(st.sampled_from(["Telefonie 2", "Vaste telefonie", "Data"]))
+        if "framework" in changes:
+            body["techniques"] = {
+                "hasFrameworkAgreement": not body["techniques"]["hasFrameworkAgreement"]
+            }
+        if "method" in changes:
+            body["procurementMethod"] = draw(st.sampled_from(["open", "selective", "limited"]))
+        elif "no method" in changes:
+            body["procurementMethod"] = None
+        if "start" in changes:
+            body["tenderPeriod"] = {"startDate": _at(draw(st.integers(0, clock)))}
+        elif "no start" in changes:
+            body["tenderPeriod"] = {"startDate": None}
+        if "lot" in changes and body.get("lots"):
+            lot = draw(st.sampled_from(body["lots"]))
+            lot["title"] = f"{lot['title']} (herzien)"
+        if plan is not None:  # a title, framework or lot restated by a plan is the tender's
+            tender.update({k: plan[k] for k in ("title", "techniques", "lots") if k in plan})
+            sections["tender"] = plan
+        release(tag, **sections)
 
     # First a plan, perhaps with its planned tender period; then the tender, with its own
     # period, or none (the plan's then stays the compiled one).
@@ -289,7 +357,7 @@ def processes(draw: st.DrawFn) -> bytes:
         # The plan may state no procedure, or another one, than the tender then states
         # (import18: recorded with the publication). Not for a procedure never published (a
         # limited one without tender period): no fact carries it (docs/ocds-import.md).
-        if method is not None and (method != "limited" or period):
+        if method is not None:
             plan_method = draw(st.sampled_from(["same", None, "open", "selective"]))
             if plan_method is None:
                 del plan["procurementMethod"]
@@ -301,11 +369,18 @@ def processes(draw: st.DrawFn) -> bytes:
         if draw(st.booleans()):
             tender["tenderPeriod"] = {"startDate": _at(draw(st.integers(0, 10)))}
             release("planning", tender={**plan, "tenderPeriod": tender["tenderPeriod"]})
+        # A later plan may restate the tender, even clear the plan's start (import20).
+        latest = {
+            **plan,
+            **({"tenderPeriod": tender["tenderPeriod"]} if "tenderPeriod" in tender else {}),
+        }
+        restate("planning", plan=json.loads(json.dumps(latest)))
         if draw(st.integers(0, 4)) == 0:
             return _packaged(releases)
     if period:
         tender["tenderPeriod"] = {"startDate": _at(draw(st.integers(11, 20)))}
     release("tender")
+    restate("tenderAmendment")  # restated after publication (import20)
     cancelled = [lid for lid in lot_ids[1:] if draw(st.booleans())]  # one lot stays open
     for lot in tender.get("lots", []):
         if lot["id"] in cancelled:
@@ -328,6 +403,7 @@ def processes(draw: st.DrawFn) -> bytes:
                 award["relatedLots"] = [lid]
             awards.append(award)
         release("award", awards=awards)
+        restate("tenderUpdate", awards=awards)  # and after an award
         for i, award in enumerate(awards):
             if not draw(st.booleans()):
                 continue
@@ -348,6 +424,7 @@ def processes(draw: st.DrawFn) -> bytes:
         if contracts:
             tender["status"] = "complete"
             release("contract", awards=awards, contracts=contracts)
+            restate("tenderUpdate", awards=awards, contracts=contracts)  # and after signing
             for contract in contracts:
                 if draw(st.booleans()):
                     period = contract["period"]
@@ -371,7 +448,11 @@ def _packaged(releases: list[dict[str, Any]]) -> bytes:
     return json.dumps(package).encode()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("OCDS_ROUND_TRIP_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(processes())
 async def test_a_generated_process_survives_a_round_trip(package: bytes) -> None:
     source, ours = await round_trip([package])

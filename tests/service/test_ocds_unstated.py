@@ -166,22 +166,21 @@ async def test_a_procedure_the_plan_stated_already_is_not_stated_again() -> None
     assert facts[rg.TenderPublished].procedure is None
 
 
-async def test_a_procedure_changed_after_publication_is_reported_as_not_recorded() -> None:
-    """No fact of the registry carries a procedure once the tender is published: the
-    change is kept only in the source and reported, with its JSON path, once."""
+async def test_a_procedure_changed_after_publication_is_recorded_as_restated() -> None:
+    """import18 reported it as not recorded (no fact carried a procedure once the tender was
+    published); import20 records it: `TenderRestated`, and the re-export states it."""
     unstated = {k: v for k, v in OPEN.items() if k != "procurementMethod"}
-    compiled, facts, report = await _imported_with_report(_package(
+    package = _package(
         _release(1, "2024-03-05", "tender", unstated),
         _release(2, "2024-04-05", "tenderUpdate", OPEN),
         _release(3, "2024-05-05", "tenderUpdate", {**OPEN, "title": "Telefonie 2"}),
-    ))  # fmt: skip
-    assert report.imported == 3
+    )  # fmt: skip
+    compiled, facts = await _imported(package)
     assert facts[rg.TenderPublished].procedure is None
-    assert "procurementMethod" not in compiled["tender"]
-    [note] = report.not_recorded
-    assert note.path == "$.releases[1].tender.procurementMethod"
-    assert note.reason.startswith("NOT_RECORDED: procedure open stated here is not the one"
-                                  " recorded (national, not stated)")  # fmt: skip
+    assert facts[rg.TenderRestated].restated_on == date(2024, 5, 5)  # the last: the title
+    assert compiled["tender"]["procurementMethod"] == "open"
+    source, ours = await round_trip([package])
+    assert (ours, ours["method"]) == (source, "open")
 
 
 def test_the_fold_takes_a_published_procedure_and_a_native_publication_keeps_the_planned() -> None:
@@ -289,16 +288,20 @@ async def test_a_plan_cancelled_before_publication_is_not_recorded_as_published(
     assert compiled["tender"]["status"] == "cancelled"
 
 
-async def test_a_plan_start_cleared_by_a_later_plan_is_reported_not_kept_silently() -> None:
+async def test_a_plan_start_cleared_by_a_later_plan_is_recorded_as_restated() -> None:
+    """review16c reported it as not recorded; import20 records it (`TenderRestated`, the start
+    cleared) and the re-export clears it too (a null, which the compile drops)."""
     cleared = {**NO_PERIOD, "tenderPeriod": {"startDate": None}}
-    _compiled, facts, report = await _imported_with_report(_package(
+    package = _package(
         _release(1, "2024-03-05", "planning", JUNE),
         _release(2, "2024-04-05", "planning", cleared),
-    ))  # fmt: skip
+    )  # fmt: skip
+    compiled, facts = await _imported(package)
     assert rg.TenderPlanRevised not in facts
-    [note] = report.not_recorded
-    assert note.path == "$.releases[1].tender.tenderPeriod.startDate"
-    assert note.reason.startswith("NOT_RECORDED: the plan's tender period start 2024-06-03")
+    assert facts[rg.TenderRestated].tender_period_start_cleared
+    assert "startDate" not in compiled["tender"].get("tenderPeriod", {})
+    source, ours = await round_trip([package])
+    assert (ours, ours["published"]) == (source, None)
 
 
 def test_a_plan_revision_of_a_tender_no_longer_planned_is_refused() -> None:

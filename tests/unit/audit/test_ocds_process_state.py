@@ -19,6 +19,9 @@ seen = st.fixed_dictionaries(
         "extent": st.none() | st.dates(),
         "value": st.none() | st.floats(allow_nan=False),
         "status": st.sampled_from(["active", "terminated"]),
+        "signed": st.none() | st.dates(),
+        "start": st.none() | st.dates(),
+        "suppliers": st.lists(codes).map(tuple),
     }
 )
 generated: dict[str, st.SearchStrategy[object]] = {
@@ -29,11 +32,14 @@ generated: dict[str, st.SearchStrategy[object]] = {
     "authority": codes,
     "procedure": codes,
     "procedure_stated": st.booleans(),
-    "procedure_noted": st.none() | codes,
     "plan_period": st.none() | st.dates(),
+    "title": codes,
+    "start": st.none() | st.dates(),
     "lots": st.dictionaries(codes, st.sampled_from(["open", "provisional", "awarded"])),
+    "lot_titles": st.dictionaries(codes, codes),
     "suppliers": st.dictionaries(codes, st.lists(codes)),
     "contracts": st.dictionaries(codes, seen),
+    "noted": st.dictionaries(codes, codes),
 }
 states = st.builds(ProcessState, **generated)
 
@@ -51,6 +57,8 @@ def test_a_copy_is_a_deep_copy_that_changes_alone(state: ProcessState) -> None:
         assert getattr(mine, f.name) == getattr(before, f.name), f.name
     assert mine == before
     mine.lots["new"] = "open"
+    mine.lot_titles["new"] = "New"
+    mine.noted["new"] = "None"
     for lot in mine.suppliers.values():
         lot.append("X")
     for contract in mine.contracts.values():

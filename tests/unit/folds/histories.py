@@ -10,7 +10,7 @@ from contracts_schema.enrolment import events as en
 from contracts_schema.money import Money
 from contracts_schema.registry import events as ev
 from contracts_schema.registry.import_events import LawFinding
-from contracts_schema.registry.values import ContractSupplier
+from contracts_schema.registry.values import ContractSupplier, Lot
 from tests.unit.registry.data import (
     KPN,
     LNVT,
@@ -56,6 +56,12 @@ TENDER: tuple[DomainEvent, ...] = (
     ev.TenderResumed(tender_id=T, resumed_on=date(2010, 1, 20)),
     published(),
     ev.TenderCorrected(tender_id=T, corrected_on=date(2010, 3, 5), summary="annex 2"),
+    ev.TenderRestated(
+        tender_id=T,
+        restated_on=date(2010, 3, 6),
+        title="Telefonie 2",
+        lots=[Lot(lot_id="vast", title="Vaste telefonie")],
+    ),
     ev.TenderClarified(tender_id=T, clarified_on=date(2010, 3, 10), summary="NvI 1"),
     bids("vast"),
     bids("mobiel"),

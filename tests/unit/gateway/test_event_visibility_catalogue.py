@@ -15,6 +15,7 @@ from gateway.event_visibility import HIDDEN_FROM_PARTICIPANTS, LISTS_OF_PARTICIP
 PUBLIC_LISTS = frozenset(
     {
         ("TenderPlanned", "lots"),
+        ("TenderRestated", "lots"),  # lots retitled (import20)
         ("TenderCancelled", "lot_ids"),
         ("BidsRecorded", "bidder_ids"),
         ("ProvisionalAwardDecided", "supplier_ids"),

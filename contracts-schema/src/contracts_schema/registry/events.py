@@ -47,6 +47,7 @@ from contracts_schema.registry.tender_events import (
     TenderPlanned,
     TenderPlanRevised,
     TenderPublished,
+    TenderRestated,
     TenderResumed,
 )
 
@@ -90,5 +91,6 @@ __all__ = [
     "TenderPlanned",
     "TenderPublished",
     "TenderReleaseImported",
+    "TenderRestated",
     "TenderResumed",
 ]

@@ -60,6 +60,40 @@ class TenderPlanRevised(TenderEvent):
     revised_on: date = Field(description="Date of the revision (its release's day).")
 
 
+class TenderRestated(TenderEvent):
+    """A later published release restated the tender (imported OCDS data only): the fields
+    it gives replace the recorded ones, the others are unchanged. What a publisher said and
+    when: its title, framework flag, procedure, lot titles or tender period start changed
+    after they were recorded (the registry's own tenders are changed by notices, whose
+    `TenderCorrected` records no changed field)."""
+
+    restated_on: date = Field(description="Date of the restatement (its release's day).")
+    title: str | None = Field(default=None, min_length=1, description="The tender's title.")
+    framework: bool | None = Field(
+        default=None, description="Whether the tender leads to a framework agreement."
+    )
+    procedure: Procedure | None = Field(
+        default=None, description="The procedure now stated (it replaces the recorded one)."
+    )
+    procedure_stated: bool | None = Field(
+        default=None,
+        description="False when the source no longer states a procedure: the recorded one"
+        " stays (the procurement rules need one) but is not a published fact any more.",
+    )
+    lots: list[Lot] = Field(default_factory=list, description="Lots whose title changed.")
+    tender_period_start: date | None = Field(
+        default=None,
+        description="The tender period's start now stated: the publication day of a"
+        " published tender, else the plan's start.",
+    )
+    tender_period_start_cleared: bool = Field(
+        default=False,
+        description="True when the source no longer states a tender period start: a"
+        " published tender's publication day is then not a published fact, a plan has no"
+        " start.",
+    )
+
+
 class PriorInformationNoticePublished(TenderEvent):
     """A prior information notice (vooraankondiging) announced the coming tender."""
 
@@ -157,6 +191,7 @@ class SuccessorTenderLinked(TenderEvent):
 TENDER_EVENTS: tuple[type[DomainEvent], ...] = (
     TenderPlanned,
     TenderPlanRevised,
+    TenderRestated,
     PriorInformationNoticePublished,
     MarketConsultationHeld,
     TenderPublished,

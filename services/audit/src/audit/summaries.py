@@ -30,6 +30,7 @@ SENTENCES: dict[type[DomainEvent], Callable[[Any], str]] = {
     rg.TenderPlanRevised: lambda e: (
         f"plan revised on {e.revised_on}: tender period to start {e.tender_period_planned_on}"
     ),
+    rg.TenderRestated: lambda e: _restated(e),
     rg.PriorInformationNoticePublished: lambda e: (
         f"prior information notice {e.notice_reference} published on {e.published_on}"
     ),
@@ -94,6 +95,23 @@ SENTENCES: dict[type[DomainEvent], Callable[[Any], str]] = {
         f"{e.participant_code} called off lot {e.lot_id} from {e.supplier_id} ({e.procedure})"
     ),
 }
+
+
+def _restated(e: rg.TenderRestated) -> str:
+    """What a later published release restated of an imported tender (import20)."""
+    said = [f"title {e.title!r}"] if e.title is not None else []
+    if e.framework is not None:
+        said.append("a framework" if e.framework else "not a framework")
+    if e.procedure is not None:
+        said.append(f"procedure {e.procedure}")
+    elif e.procedure_stated is False:
+        said.append("no procedure stated")
+    said += [f"lot {lot.lot_id} titled {lot.title!r}" for lot in e.lots]
+    if e.tender_period_start is not None:
+        said.append(f"tender period from {e.tender_period_start}")
+    elif e.tender_period_start_cleared:
+        said.append("no tender period start stated")
+    return f"restated on {e.restated_on}: {', '.join(said) or 'nothing changed'}"
 
 
 def summarise(

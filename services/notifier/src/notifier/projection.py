@@ -65,6 +65,7 @@ from contracts_schema.registry.events import (
     TenderPlanned,
     TenderPlanRevised,
     TenderPublished,
+    TenderRestated,
     TenderResumed,
 )
 from contracts_schema.registry.import_events import IMPORT_EVENTS
@@ -106,6 +107,7 @@ class NotifierSchedule(Projection):
         *IMPORT_EVENTS,  # provenance of imported facts; the facts themselves are handled
         *AWARD_EVENTS,
         TenderPlanRevised,  # a plan's tender period: no warning or call-off reads it
+        TenderRestated,  # an imported tender restated (import20): see docs/ocds-import.md
         PriorInformationNoticePublished,
         MarketConsultationHeld,
         TenderPublished,

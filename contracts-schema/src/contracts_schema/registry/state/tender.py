@@ -63,6 +63,9 @@ class TenderState:
     market_consultation_ended_on: date | None = None
     market_consultation_summary: str | None = None
     published_on: date | None = None
+    # False: imported data published it without a tenderPeriod.startDate, `published_on`
+    # is the registry's default (import17), or a later release no longer states it (import20).
+    published_on_stated: bool = True
     notice_reference: str | None = None
     participant_list_frozen_on: date | None = None
     participant_codes: tuple[str, ...] = ()
@@ -157,6 +160,8 @@ def evolve(state: TenderState, event: DomainEvent) -> TenderState:
     match event:
         case ev.TenderPlanRevised():
             return replace(state, tender_period_planned_on=event.tender_period_planned_on)
+        case ev.TenderRestated():
+            return _restated(state, event)
         case ev.PriorInformationNoticePublished():
             return replace(
                 state,
@@ -175,6 +180,7 @@ def evolve(state: TenderState, event: DomainEvent) -> TenderState:
                 state,
                 status=TenderStatus.PUBLISHED,
                 published_on=event.published_on,
+                published_on_stated=event.published_on_stated,
                 notice_reference=event.notice_reference,
                 participant_list_frozen_on=event.participant_list_frozen_on,
                 participant_codes=tuple(event.participant_codes),
@@ -242,6 +248,35 @@ def evolve(state: TenderState, event: DomainEvent) -> TenderState:
 def with_findings(known: tuple[LawFinding, ...], found: list[LawFinding]) -> tuple[LawFinding, ...]:
     """Findings so far plus the new ones, each once (a later release may find it again)."""
     return (*known, *(f for f in dict.fromkeys(found) if f not in known))
+
+
+def _restated(state: TenderState, event: ev.TenderRestated) -> TenderState:
+    """A published release restated what was recorded (import20): only what it gives."""
+    changes: dict[str, object] = {}
+    if event.title is not None:
+        changes["title"] = event.title
+    if event.framework is not None:
+        changes["framework"] = event.framework
+    if event.procedure is not None:
+        changes["procedure"], changes["procedure_stated"] = event.procedure, True
+    elif event.procedure_stated is not None:
+        changes["procedure_stated"] = event.procedure_stated
+    published = state.published_on is not None
+    if event.tender_period_start is not None:
+        if published:
+            changes["published_on"] = event.tender_period_start
+            changes["published_on_stated"] = True
+        else:
+            changes["tender_period_planned_on"] = event.tender_period_start
+    elif event.tender_period_start_cleared:
+        # Nothing stated is shown: a publication day stays (the rules need one), not stated.
+        changes["tender_period_planned_on"] = None
+        if published:
+            changes["published_on_stated"] = False
+    restated = replace(state, **changes) if changes else state
+    for lot in event.lots:
+        restated = restated.with_lot(replace(_lot(state, lot.lot_id, event), title=lot.title))
+    return restated
 
 
 def _planned(event: ev.TenderPlanned) -> TenderState:

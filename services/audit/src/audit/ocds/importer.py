@@ -36,6 +36,7 @@ from audit.ocds.importer_map import (
     contract_id_of,
     ident,
     map_release,
+    shown_start,
     tender_id_of,
 )
 from audit.ocds.importer_read import Item
@@ -186,6 +187,9 @@ def recorded_state(t: TenderState) -> ProcessState:
         procedure=t.procedure or "",
         procedure_stated=t.procedure_stated,
         plan_period=t.tender_period_planned_on,
+        title=t.title,  # import20: what a later release restates
+        start=shown_start(t.published_on, t.published_on_stated, t.tender_period_planned_on),
+        lot_titles={lot.lot_id: lot.title for lot in t.lots},
         lots={lot.lot_id: _LOT.get(lot.status, "open") for lot in t.lots},
         suppliers={lot.lot_id: list(lot.supplier_ids) for lot in t.lots},
     )
@@ -194,7 +198,9 @@ def recorded_state(t: TenderState) -> ProcessState:
 def recorded_contract(c: ContractState) -> dict[str, Any]:
     value = None if c.value_eur is None else float(c.value_eur)
     status = "terminated" if c.status is ContractStatus.TERMINATED else "active"
-    return {"end": c.end_date, "extent": c.max_extent_date, "value": value, "status": status}
+    return {"end": c.end_date, "extent": c.max_extent_date, "value": value, "status": status,
+            "signed": c.signed_on, "start": c.start_date,
+            "suppliers": tuple(sorted(x.supplier_id for x in c.suppliers))}  # fmt: skip
 
 
 async def import_items(

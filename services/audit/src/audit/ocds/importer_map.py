@@ -151,11 +151,14 @@ class ProcessState:
     authority: str = ""
     procedure: str = ""  # as recorded (the planning's, or the publication's: import18)
     procedure_stated: bool = True  # False: recorded as the registry's default
-    procedure_noted: str | None = None  # a stated one reported as not recorded
     plan_period: date | None = None  # a plan's tender period start, as recorded (import19)
+    title: str = ""  # as recorded (import20: a later release may restate it)
+    start: date | None = None  # the tender period start the re-export shows (import20)
     lots: dict[str, str] = field(default_factory=dict)  # lot -> open/provisional/awarded/...
+    lot_titles: dict[str, str] = field(default_factory=dict)  # lot -> title, as recorded
     suppliers: dict[str, list[str]] = field(default_factory=dict)  # lot -> supplier codes
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> last seen
+    noted: dict[str, str] = field(default_factory=dict)  # path -> the value reported
 
     def copy(self) -> ProcessState:
         """A copy to change freely: its dictionaries and lists are its own (their values,
@@ -165,6 +168,8 @@ class ProcessState:
         copied = object.__new__(ProcessState)
         copied.__dict__.update(self.__dict__)
         copied.lots = dict(self.lots)
+        copied.lot_titles = dict(self.lot_titles)
+        copied.noted = dict(self.noted)
         copied.suppliers = {k: list(v) for k, v in self.suppliers.items()}
         copied.contracts = {k: dict(v) for k, v in self.contracts.items()}
         return copied
@@ -215,7 +220,10 @@ def map_release(
     facts: list[ImportedFact] = []
     lots = [(ident(str(lot["id"])), lot) for lot in t.get("lots", []) if "id" in lot]
     stated = stated_procedure(t)
-    plan_cleared = False  # a later plan without the start an earlier one gave
+    title = t.get("title") or ocid
+    framework = bool((t.get("techniques") or {}).get("hasFrameworkAgreement"))
+    start = day((t.get("tenderPeriod") or {}).get("startDate"))
+    not_recorded: list[NotRecorded] = []
     if not s.planned:
         ref = t.get("procuringEntity") or compiled.get("buyer")
         if not ref:
@@ -229,12 +237,12 @@ def map_release(
         # None stated: the procurement rules still need one; recorded as not stated (import17).
         procedure = stated or "national"
         planning = _planning(release, t)
-        plan = day((t.get("tenderPeriod") or {}).get("startDate")) if planning else None
-        s.framework = bool((t.get("techniques") or {}).get("hasFrameworkAgreement"))
+        plan = start if planning else None
+        s.framework = framework
         planned_lots = [{"lot_id": lid, "title": lot.get("title") or lid} for lid, lot in lots]
         if not planned_lots:
-            planned_lots = [{"lot_id": IMPLICIT_LOT, "title": t.get("title") or ocid}]
-        facts.append(_fact(rg.TenderPlanned, tender_id=tid, title=t.get("title") or ocid,
+            planned_lots = [{"lot_id": IMPLICIT_LOT, "title": title}]
+        facts.append(_fact(rg.TenderPlanned, tender_id=tid, title=title,
                            contracting_authority=s.authority, procedure=procedure,
                            **({"contracting_authority_name": named} if named else {}),
                            framework=s.framework, lots=planned_lots, planned_on=today,
@@ -242,16 +250,17 @@ def map_release(
                            **({"tender_period_planned_on": plan} if plan else {})))  # fmt: skip
         s.planned, s.procedure, s.procedure_stated = True, procedure, stated is not None
         s.lots = {lot["lot_id"]: "open" for lot in planned_lots}
-        s.plan_period = plan
-    elif not s.published and not s.cancelled and _planning(release, t):
+        s.lot_titles = {lot["lot_id"]: lot["title"] for lot in planned_lots}
+        s.title, s.plan_period, s.start = title, plan, plan
+    else:
+        not_recorded += _authority_changed(t, compiled, parties, s)
         # A later planning release that gives the plan a tender period, or another one: the
         # registry plans a tender once, so the plan is revised (import19).
-        plan = day((t.get("tenderPeriod") or {}).get("startDate"))
-        plan_cleared = plan is None and s.plan_period is not None
-        if plan is not None and plan != s.plan_period:
-            facts.append(_fact(rg.TenderPlanRevised, tender_id=tid, tender_period_planned_on=plan,
-                               revised_on=today))  # fmt: skip
-            s.plan_period = plan
+        revising = not s.published and not s.cancelled and _planning(release, t)
+        if revising and start is not None and start != s.plan_period:
+            facts.append(_fact(rg.TenderPlanRevised, tender_id=tid,
+                               tender_period_planned_on=start, revised_on=today))  # fmt: skip
+            s.plan_period = s.start = start
     for i, (lid, _) in enumerate(lots):
         if lid not in s.lots:
             raise Unmappable(
@@ -260,13 +269,12 @@ def map_release(
                 " planned; the registry records a tender's lots when it is planned",
             )
     status = t.get("status")
-    period = day((t.get("tenderPeriod") or {}).get("startDate"))
     # A procedure without publication (a direct award) is not published by its status
     # alone: only a tender period says a notice went out.
     unpublished = t.get("procurementMethod") in UNPUBLISHED_METHODS
     # A period that is only the plan's (e.g. compiled into a cancellation of the plan) is
     # no notice: the plan's start is recorded as a plan (import19), never as a publication.
-    noticed = period is not None and period != s.plan_period
+    noticed = start is not None and start != s.plan_period
     if (
         not s.published
         and ((status in ("active", "complete") and not unpublished) or noticed)
@@ -274,41 +282,31 @@ def map_release(
     ):
         notices = [d for d in t.get("documents", []) if d.get("documentType") == "tenderNotice"]
         reference = str(notices[0]["id"]) if notices else rid
-        published_on = period or today  # none published: the release's day, marked so
+        published_on = start or today  # none published: the release's day, marked so
         # A procedure first stated (or changed) since the planning goes with the publication.
         restated = stated if _new_procedure(stated, s) else None
         facts.append(_fact(rg.TenderPublished, tender_id=tid, published_on=published_on,
                            notice_reference=reference, participant_list_frozen_on=published_on,
                            participant_codes=[],
-                           **({} if period else {"published_on_stated": False}),
+                           **({} if start else {"published_on_stated": False}),
                            **({"procedure": restated} if restated else {})))  # fmt: skip
         s.published = True
+        if start is not None:
+            s.start = start  # else the plan's start stays the one shown
         if restated:
             s.procedure, s.procedure_stated = restated, True
-    not_recorded: list[NotRecorded] = []
-    if plan_cleared:
-        # No fact clears a plan's start: said, not silently kept (review16c).
-        not_recorded.append(NotRecorded(
-            "tender.tenderPeriod.startDate",
-            f"NOT_RECORDED: the plan's tender period start {s.plan_period} is cleared here;"
-            " the registry keeps a plan's start until another is given"))  # fmt: skip
-    if stated is not None and _new_procedure(stated, s) and stated != s.procedure_noted:
-        # Neither planned nor published by this release: no fact of the registry carries a
-        # procedure then (a correction notice records no changed field).
-        s.procedure_noted = stated
-        not_recorded.append(NotRecorded(
-            "tender.procurementMethod",
-            f"NOT_RECORDED: procedure {stated} stated here is not the one recorded"
-            f" ({s.procedure}{'' if s.procedure_stated else ', not stated'}): the registry"
-            " records a tender's procedure with its planning or its publication, and this"
-            " release is neither"))  # fmt: skip
+    # What a later release changes of what was recorded is recorded as restated (import20).
+    changes = _restatement(s, title, framework, stated, start, lots)
+    if changes:
+        facts.append(_fact(rg.TenderRestated, tender_id=tid, restated_on=today, **changes))
+    not_recorded += _tender_not_recorded(t, lots, s)
     for lid, lot in lots:
         if lot.get("status") == "cancelled" and s.lots.get(lid) not in ("cancelled", "awarded"):
             why = lot.get("statusDetails") or "cancelled (published)"
             facts.append(_fact(rg.LotCancelled, tender_id=tid, lot_id=lid, cancelled_on=today,
                                reason=why))  # fmt: skip
             s.lots[lid] = "cancelled"
-    facts += _awards(compiled, s, tid, today, parties)
+    facts += _awards(compiled, s, tid, today, parties, not_recorded)
     if status in ("cancelled", "unsuccessful", "withdrawn") and not s.cancelled:
         open_lots = [lid for lid, st in s.lots.items() if st not in ("cancelled", "awarded")]
         facts.append(_fact(rg.TenderCancelled, tender_id=tid, cancelled_on=today,
@@ -323,14 +321,132 @@ def map_release(
         command_id=command_id(ocid, rid, "tender"), tender_id=tid, facts=facts, **provenance
     )
     contracts = []
+    # A release without contracts or awards changes no contract's compiled fields: what
+    # no fact records of them was reported with the release that changed it.
+    said = not_recorded if "contracts" in release or "awards" in release else None
     for i, c in enumerate(compiled.get("contracts", [])):
-        changed = _contract(c, i, compiled, s, tid, today, parties, rid)
+        changed = _contract(c, i, compiled, s, tid, today, parties, rid, said)
         if changed:
             cid, contract_facts = changed
             contracts.append(RecordImportedContractRelease(
                 command_id=command_id(ocid, rid, cid), contract_id=cid, facts=contract_facts,
                 **provenance))  # fmt: skip
     return Mapped(tender, contracts, s, not_recorded)
+
+
+def _restatement(
+    s: ProcessState,
+    title: str,
+    framework: bool,
+    stated: Procedure | None,
+    start: date | None,
+    lots: list[tuple[str, dict[str, Any]]],
+) -> dict[str, Any]:
+    """What the process compiled with this release says otherwise than recorded (and shown
+    by the re-export): the fields of a `TenderRestated` (import20), and the tally updated."""
+    changes: dict[str, Any] = {}
+    if title != s.title:
+        changes["title"] = s.title = title
+    if framework != s.framework:
+        changes["framework"] = s.framework = framework
+    if _new_procedure(stated, s):
+        changes["procedure"] = stated
+        s.procedure, s.procedure_stated = str(stated), True
+    elif stated is None and s.procedure_stated:
+        # No longer stated: the recorded one stays for the rules, but is not published.
+        changes["procedure_stated"] = s.procedure_stated = False
+    # A tender published without lots is one lot titled as the tender (as planned).
+    # A lot without a title keeps the one recorded (its id, planned so): reported instead.
+    titles = {lid: lot["title"] for lid, lot in lots if lot.get("title")}
+    if not lots:
+        titles = {IMPLICIT_LOT: title}
+    retitled = [{"lot_id": lid, "title": new} for lid, new in titles.items()
+                if lid in s.lot_titles and s.lot_titles[lid] != new]  # fmt: skip
+    if retitled:
+        changes["lots"] = retitled
+        s.lot_titles.update((lot["lot_id"], lot["title"]) for lot in retitled)
+    if start != s.start:
+        # The tender period's start: a published tender's publication day, else the plan's;
+        # no longer stated, a publication day stays recorded, not published, a plan's goes.
+        if start is None:
+            changes["tender_period_start_cleared"] = True
+        else:
+            changes["tender_period_start"] = start
+        s.start = start
+        if not s.published:
+            s.plan_period = start
+        elif start is None:
+            s.plan_period = None  # the fold forgets it too: nothing stated is shown
+    return changes
+
+
+def shown_start(
+    published_on: date | None, published_on_stated: bool, plan: date | None
+) -> date | None:
+    """The tender period start a re-export shows of what the tender fold recorded: its
+    publication day when stated, else the plan's start (a publication that stated none
+    leaves the plan's start compiled, as the source's own compile does)."""
+    return published_on if published_on is not None and published_on_stated else plan
+
+
+def _note(
+    s: ProcessState, path: str, value: Any, reason: str, key: str | None = None
+) -> list[NotRecorded]:
+    """A field the registry cannot record, reported once for each value it takes."""
+    seen, key = repr(value), key or path
+    if s.noted.get(key) == seen:
+        return []
+    s.noted[key] = seen
+    return [NotRecorded(path, f"NOT_RECORDED: {reason}")]
+
+
+def _authority_changed(
+    t: dict[str, Any], compiled: dict[str, Any], parties: dict[str, Any], s: ProcessState
+) -> list[NotRecorded]:
+    """A tender's contracting authority other than the one it was planned by: not recorded
+    (the registry moves a contract to another authority, `ContractTransferred`, never a
+    tender: its enrolment, participants and notifications are the authority's)."""
+    ref = t.get("procuringEntity") or compiled.get("buyer")
+    where = "tender.procuringEntity" if t.get("procuringEntity") else "buyer"
+    try:
+        code = authority_code(ref, parties, where) if ref else None
+    except Unmappable:
+        code = None
+    if code == s.authority:
+        return []
+    return _note(s, f"{where}.id", code, f"the contracting authority stated here ({code}) is"
+                 f" not the one the tender was planned by ({s.authority}): the registry"
+                 " records a tender's authority once")  # fmt: skip
+
+
+_ENDED = ("cancelled", "unsuccessful", "withdrawn")
+
+
+def _tender_not_recorded(
+    t: dict[str, Any], lots: list[tuple[str, dict[str, Any]]], s: ProcessState
+) -> list[NotRecorded]:
+    """Statuses a release takes back, which no fact of the registry undoes: a cancelled
+    tender or lot active again, an awarded lot cancelled (the law ends a lot's award by a
+    contract, or a review; a published status does not); a lot without a title."""
+    found: list[NotRecorded] = []
+    status = t.get("status")
+    if s.cancelled and status not in _ENDED:
+        found += _note(s, "tender.status", status, f"the tender is {status} here, but was"
+                       " cancelled: the registry records no tender taken back")  # fmt: skip
+    for i, (lid, lot) in enumerate(lots):
+        if not lot.get("title"):
+            recorded = s.lot_titles.get(lid)
+            found += _note(s, f"tender.lots[{i}].title", None, f"lot {lid} has no title here:"
+                           f" the registry records a lot with one ({recorded})")  # fmt: skip
+        was, now = s.lots.get(lid), lot.get("status")
+        path = f"tender.lots[{i}].status"
+        if was == "cancelled" and now != "cancelled" and status not in _ENDED:
+            found += _note(s, path, now, f"lot {lid} is {now} here, but was cancelled: the"
+                           " registry records no lot taken back")  # fmt: skip
+        elif was == "awarded" and now == "cancelled":
+            found += _note(s, path, now, f"lot {lid} is cancelled here, but its award was"
+                           " definitive: the registry cancels only a lot not awarded")  # fmt: skip
+    return found
 
 
 def stated_procedure(tender: dict[str, Any]) -> Procedure | None:
@@ -367,9 +483,16 @@ def _award_lots(award: dict[str, Any], s: ProcessState, compiled: dict[str, Any]
 
 
 def _awards(
-    compiled: dict[str, Any], s: ProcessState, tid: str, today: date, parties: dict[str, Any]
+    compiled: dict[str, Any],
+    s: ProcessState,
+    tid: str,
+    today: date,
+    parties: dict[str, Any],
+    not_recorded: list[NotRecorded],
 ) -> list[ImportedFact]:
     facts = []
+    live: dict[str, list[str]] = {}  # lot -> the suppliers a pending or active award names
+    named: dict[str, int] = {}  # lot -> the last award naming it, whatever its status
     for i, award in enumerate(compiled.get("awards", [])):
         status = award.get("status")
         codes = [organisation_code(ref, parties, f"awards[{i}].suppliers[{j}]")
@@ -380,6 +503,17 @@ def _awards(
                 raise Unmappable(f"awards[{i}].relatedLots", f"lot {lid} is not a lot of the"
                                  " tender")  # fmt: skip
             lot = s.lots[lid]
+            named[lid] = i
+            if status in ("pending", "active") and codes:
+                live[lid] = codes
+                if lot == "cancelled":
+                    not_recorded += _note(s, f"awards[{i}].status", status, f"lot {lid} was"
+                                          " cancelled: the registry awards no cancelled lot",
+                                          key=f"awards {lid}")  # fmt: skip
+                if lot == "awarded" and sorted(s.suppliers.get(lid, [])) != sorted(codes):
+                    not_recorded += _note(s, f"awards[{i}].suppliers", codes, f"lot {lid}'s"
+                                          f" definitive award names {s.suppliers.get(lid)}; the"
+                                          " registry revises only a provisional award")  # fmt: skip
             if status in ("pending", "active") and codes and lot in ("open", "provisional"):
                 if lot == "open" or s.suppliers.get(lid) != codes:
                     ends = on + timedelta(days=STANDSTILL_DAYS)
@@ -404,6 +538,22 @@ def _awards(
                                    supplier_ids=s.suppliers.get(lid, []), withdrawn_on=today,
                                    reason=why))  # fmt: skip
                 s.lots[lid], s.suppliers[lid] = "open", []
+    for lid, lot in list(s.lots.items()):
+        if lid in live:
+            continue
+        if lot == "provisional":
+            # No pending or active award names the lot any more (its award moved to another
+            # lot, or lost its suppliers): the provisional award is withdrawn (import20).
+            facts.append(_fact(rg.ProvisionalAwardWithdrawn, tender_id=tid, lot_id=lid,
+                               supplier_ids=s.suppliers.get(lid, []), withdrawn_on=today,
+                               reason="no longer awarded (published)"))  # fmt: skip
+            s.lots[lid], s.suppliers[lid] = "open", []
+        elif lot == "awarded":
+            where = f"awards[{named[lid]}].status" if lid in named else "awards"
+            not_recorded += _note(s, where, None, f"no pending or active award names lot"
+                                  f" {lid} any more, but its award was definitive: the"
+                                  " registry withdraws only a provisional award",
+                                  key=f"awards {lid}")  # fmt: skip
     return facts
 
 
@@ -420,6 +570,7 @@ def _contract(
     today: date,
     parties: dict[str, Any],
     rid: str,
+    not_recorded: list[NotRecorded] | None,
 ) -> tuple[str, list[ImportedFact]] | None:
     path = f"contracts[{i}]"
     cid = contract_id_of(compiled["ocid"], str(c.get("id", i)))
@@ -458,7 +609,9 @@ def _contract(
                            max_extent_date=day(period.get("maxExtentDate")), value=lift_euro(eur),
                            title=c.get("title") or None))  # fmt: skip
         seen = {"end": end, "extent": day(period.get("maxExtentDate")), "value": eur,
-                "status": "active"}  # fmt: skip
+                "status": "active", "signed": signed,
+                "start": day(period.get("startDate")) or signed,
+                "suppliers": tuple(sorted(x["supplier_id"] for x in suppliers))}  # fmt: skip
     else:
         change: dict[str, Any] = {}
         end, extent = day(period.get("endDate")), day(period.get("maxExtentDate"))
@@ -477,5 +630,60 @@ def _contract(
         facts.append(_fact(rg.ContractTerminated, contract_id=cid, terminated_on=today,
                            reason=c.get("statusDetails") or "terminated (published)"))  # fmt: skip
         seen["status"] = "terminated"
+    if not_recorded is not None:
+        not_recorded += _contract_not_recorded(c, path, compiled, parties, seen, s)
     s.contracts[cid] = dict(seen)
     return (cid, facts) if facts else None
+
+
+def _contract_not_recorded(
+    c: dict[str, Any],
+    path: str,
+    compiled: dict[str, Any],
+    parties: dict[str, Any],
+    seen: dict[str, Any],
+    s: ProcessState,
+) -> list[NotRecorded]:
+    """What a release says of a signed contract that no fact of the registry records
+    (import20): a signing or start day changed (or not stated: the registry's default is
+    shown), an end, maximum extent or EUR value cleared, a status taken back, other
+    suppliers. `ContractAmended` changes the end, extent and value only."""
+    found: list[NotRecorded] = []
+    period = c.get("period") or {}
+    value = c.get("value") or {}
+    status = c.get("status")
+    cid = contract_id_of(compiled["ocid"], str(c.get("id")))
+    if status not in ("active", "terminated") or (
+        status == "active" and seen["status"] == "terminated"
+    ):
+        found += _note(s, f"{path}.status", status, f"contract {cid} is {status} here, but was"
+                       f" recorded {seen['status']}: the registry records a contract once"
+                       " signed, and ends it only by terminating or expiring")  # fmt: skip
+    dated = (("dateSigned", day(c.get("dateSigned")), "signed", "signing day"),
+             ("period.startDate", day(period.get("startDate")), "start", "start"))  # fmt: skip
+    for field_path, stated, key, what in dated:
+        if key in seen and stated != seen[key]:
+            found += _note(s, f"{path}.{field_path}", stated, f"contract {cid}'s {what} is"
+                           f" {stated or 'not stated'} here, recorded as {seen[key]}: the"
+                           " registry records it with the signing, no fact changes it")  # fmt: skip
+    cleared = (("period.endDate", day(period.get("endDate")), "end"),
+               ("period.maxExtentDate", day(period.get("maxExtentDate")), "extent"),
+               ("value", value.get("amount") if value.get("currency") == "EUR" else None,
+                "value"))  # fmt: skip
+    for field_path, stated, key in cleared:
+        if stated is None and seen.get(key) is not None:
+            found += _note(s, f"{path}.{field_path}", None, f"contract {cid}'s {key} is not"
+                           f" stated here (in EUR) any more, recorded as {seen[key]}: an"
+                           " amendment records a new one, never none")  # fmt: skip
+    award: dict[str, Any] = next(
+        (a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")), {}
+    )
+    live = award.get("status") in ("pending", "active")
+    named = tuple(sorted(organisation_code(ref, parties, f"{path}.awardID")
+                         for ref in award.get("suppliers", [])) if live else ())  # fmt: skip
+    if "suppliers" in seen and named != tuple(seen["suppliers"]):
+        found += _note(s, f"{path}.awardID", named, f"contract {cid}'s award names"
+                       f" {list(named) or 'no supplier'} here, recorded with"
+                       f" {list(seen['suppliers'])}: the"
+                       " registry records a contract's suppliers with its signing")  # fmt: skip
+    return found

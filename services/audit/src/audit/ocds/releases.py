@@ -129,11 +129,21 @@ def _planned(p: Process, e: EventEnvelope, x: rg.TenderPlanned) -> tuple[str, Re
 
 
 def _published(p: Process, e: EventEnvelope, x: rg.TenderPublished) -> tuple[str, Release]:
-    p.published_on_stated = x.published_on_stated
     published = on_day(x.published_on) if x.published_on_stated else None
     notice: dict[str, Any] = {"id": x.notice_reference, "documentType": "tenderNotice",
                               "datePublished": published}  # fmt: skip
     return "tender", {"tender": tender(p, documents=[notice])}
+
+
+def _restated(p: Process, e: EventEnvelope, x: rg.TenderRestated) -> tuple[str, Release]:
+    """An imported tender restated (import20): the tender as the fold has it now, and what
+    the source no longer states sent as null, so that it leaves the compiled release too."""
+    body = tender(p, techniques={"hasFrameworkAgreement": p.tender.framework})
+    if x.procedure is None and x.procedure_stated is False:
+        body["procurementMethod"] = body["procurementMethodDetails"] = CLEARED
+    if x.tender_period_start_cleared:
+        body["tenderPeriod"] = {**(body["tenderPeriod"] or {}), "startDate": CLEARED}
+    return _update_tag(p), {"tender": body}
 
 
 def _bids(p: Process, e: EventEnvelope, x: rg.BidsRecorded) -> tuple[str, Release]:
@@ -291,6 +301,7 @@ MAPPERS: dict[type[DomainEvent], Mapper] = {
     rg.TenderPlanned: _planned,
     rg.TenderPlanRevised: _tender_changed(None),  # the plan's tender period (import19)
     rg.TenderPublished: _published,
+    rg.TenderRestated: _restated,  # an imported tender restated by a later release (import20)
     rg.TenderCorrected: _corrected,
     rg.TenderPaused: _tender_changed(None),
     rg.TenderResumed: _tender_changed(None),

@@ -70,9 +70,8 @@ class Process:
     award_values: dict[str, Decimal] = field(default_factory=dict)  # award -> signed value
     roles: dict[str, list[str]] = field(default_factory=dict)
     # What imported data did not state (the registry recorded its default) is left out
-    # (import17); a procedure not stated and a plan's tender period are the tender fold's
-    # (import18, import19: a later release may state them).
-    published_on_stated: bool = True
+    # (import17); whether it is stated is the tender fold's (import18, import19, import20:
+    # a later release may state it, or no longer).
 
     def __post_init__(self) -> None:
         self.tender = FOLDS["registry", "tender"].initial(self.process_id)
@@ -117,7 +116,7 @@ def tender_period(p: Process) -> dict[str, Any] | None:
     if t.published_on is None:
         start = t.tender_period_planned_on
     else:
-        start = t.published_on if p.published_on_stated else None
+        start = t.published_on if t.published_on_stated else None
     if start is None and not received:
         return None
     return period(start, max(received) if received else None)
