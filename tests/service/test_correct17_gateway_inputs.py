@@ -63,9 +63,12 @@ async def test_a_consistency_token_naming_no_stream_of_the_registry_is_refused(
     # was answered at once, possibly without the write the client meant (a typo, a token of
     # another system), with no word said.
     coordinator = gateway.token("coordinator")
-    by_header = await gateway.query(PROBE, token=coordinator, headers={"X-Consistency-Token": token})
+    by_header = await gateway.query(
+        PROBE, token=coordinator, headers={"X-Consistency-Token": token}
+    )
     by_argument = await gateway.query(
-        '{ tender(tenderId: "gt-mc1", consistencyToken: "%s") { title } }' % token,
+        'query($t: String) { tender(tenderId: "gt-mc1", consistencyToken: $t) { title } }',
+        {"t": token},
         token=coordinator,
     )
     for body in (by_header, by_argument):
