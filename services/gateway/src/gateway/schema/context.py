@@ -106,7 +106,7 @@ class Context:
                     timeout = self.settings.consistency_timeout
                     self.waits = TokenWaits(timeout, self._refused)
                 try:
-                    _known_streams(candidate)
+                    known_streams(candidate)
                     self.waits.add(candidate)
                 except ConsistencyError as exc:
                     self._failed[candidate] = exc
@@ -169,10 +169,11 @@ class Context:
 STREAMS = frozenset(c.stream for c in CONTEXTS.values())
 
 
-def _known_streams(token: str) -> None:
+def known_streams(token: str) -> None:
     """A token naming a stream this registry does not have (a typo, another system's token)
     is refused: nothing could wait for it, and a read answered at once might lack the write
-    the client meant (correct17; a malformed one is refused as before, by `parse`)."""
+    the client meant; a live subscription resuming `after` it would miss every event since
+    (correct17; a malformed one is refused as before, by `parse`)."""
     unknown = sorted(set(parse(token)) - STREAMS)
     if unknown:
         raise ConsistencyError(
