@@ -21,15 +21,26 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import nkeys
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
+from pydantic_settings import SettingsError
+
+from contracts_schema.subjects import CONTEXTS
 
 PUBLIC_KEYS_ENV = "GT_SIGNING_PUBLIC_KEYS"
 KEYS_DIR = "keys"
+# A public user nkey (`U` and base32), a retired one with `@` and its last sequence.
+_KEY_ENTRY = re.compile(r"U[A-Z2-7]+(@[0-9]+)?")
+
+
+class BadSetting(SettingsError):
+    """A setting read outside pydantic's models that does not parse; its message starts with
+    the variable's name (a ValueError, and the CLIs' SettingsError: named in one line)."""
 
 
 class EventSigner:
@@ -101,15 +112,32 @@ def key_bounds(keys: Iterable[str]) -> dict[str, int | None]:
     return bounds
 
 
+def public_keys_entries(spec: str) -> list[tuple[str, str]]:
+    """`GT_SIGNING_PUBLIC_KEYS` as (context, key) pairs; BadSetting naming the entry that is
+    not `<context>=U…` (or `U…@SEQ`) with a context of this registry. Before (correct17), an
+    entry without `=` or with another separator was taken as a context of that name: a
+    `registry=U…;enrolment=U…` trusted no key for enrolment, and no word said at start."""
+    entries = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        context, sep, key = (part.strip() for part in item.partition("="))
+        if not sep or context not in CONTEXTS or not _KEY_ENTRY.fullmatch(key):
+            raise BadSetting(
+                f"{PUBLIC_KEYS_ENV}: {item!r} is not <context>=<public key>: comma-separated"
+                f" entries such as registry=U…, a context one of {', '.join(sorted(CONTEXTS))},"
+                " a public user nkey (U and base32 capitals), a retired one as U…@<last seq>"
+            )
+        entries.append((context, key))
+    return entries
+
+
 def trusted_keys(
     data: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, set[str]]:
     """Context name -> the public keys whose signatures the auditor accepts for it."""
     found: dict[str, set[str]] = {}
     spec = (environ if environ is not None else os.environ).get(PUBLIC_KEYS_ENV, "")
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        context, _, key = item.partition("=")
-        found.setdefault(context.strip(), set()).add(key.strip())
+    for context, key in public_keys_entries(spec):
+        found.setdefault(context, set()).add(key)
     if data is not None and (data / KEYS_DIR).is_dir():
         for pub in (data / KEYS_DIR).glob("*.pub"):
             found.setdefault(pub.stem, set()).add(pub.read_text().strip())

@@ -50,7 +50,7 @@ from contracts_schema.subjects import CONTEXTS, BoundedContext, parse_event_subj
 from eventstore.errors import EventStoreError
 from eventstore.hashing import json_form_hash
 from eventstore.records import StoredEvent
-from eventstore.signing import _verify_key, key_bounds, trusted_keys
+from eventstore.signing import BadSetting, _verify_key, key_bounds, trusted_keys
 
 log = logging.getLogger(__name__)
 
@@ -307,18 +307,26 @@ _by_connection: weakref.WeakKeyDictionary[object, Trust] = weakref.WeakKeyDictio
 def configured(data: Path | None = None, environ: Mapping[str, str] | None = None) -> Trust:
     """The keys `audit verify` trusts: `<data>/keys`, `GT_SIGNING_PUBLIC_KEYS`."""
     env = os.environ if environ is None else environ
-    verify = _flag(env.get(VERIFY_ENV, ""), default=True)
-    every = _flag(env.get(VERIFY_EVERY_ENV, ""), default=False)
+    verify = _flag(env, VERIFY_ENV, default=True)
+    every = _flag(env, VERIFY_EVERY_ENV, default=False)
     return Trust.of(trusted_keys(data, env), verify, every)
 
 
-def _flag(value: str, *, default: bool) -> bool:
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     """A boolean setting; empty (an env file's `NAME=`, a `${NAME:-}`) is its default, so a
-    blank line never turns the signature check off."""
-    value = value.strip().lower()
+    blank line never turns the signature check off. Anything else but a boolean is refused,
+    naming the variable (correct17: `perhaps`, `ture` were taken as true without a word)."""
+    value = env.get(name, "").strip().lower()
     if not value:
         return default
-    return value not in ("0", "false", "no", "off")
+    if value not in _TRUE + _FALSE:
+        raise BadSetting(
+            f"{name}: {env[name]!r} is not a boolean: true or false (1/0, yes/no, on/off)"
+        )
+    return value in _TRUE
 
 
 def install(trust: Trust, *connections: object) -> Trust:

@@ -13,7 +13,9 @@ from audit.ocds.ocid_prefix import BadOcidPrefix, read_ocid_prefix
 from bootstrap.embedded import run, settings_problems
 from enrolment.app import EnrolmentSettings
 from eventstore.observability import ObservabilitySettings
-from eventstore.settings import NatsSettings
+from eventstore.settings import CommandSettings, NatsSettings
+from eventstore.signing import BadSetting
+from eventstore.trust import configured
 from gateway.commandbus import CommandRetrySettings
 from notifier.settings import NotifierSettings
 
@@ -30,6 +32,7 @@ DESCRIPTION = (
 CHILDREN_READ: tuple[type[BaseSettings], ...] = (
     ObservabilitySettings,
     NatsSettings,
+    CommandSettings,  # the registry's and enrolment's (GT_VALID_TIME_TOLERANCE_SECONDS)
     EnrolmentSettings,
     NotifierSettings,
     CommandRetrySettings,
@@ -41,6 +44,10 @@ def check_settings() -> None:
         read_ocid_prefix()  # the gateway's OCDS field and the CLIs read it
     except BadOcidPrefix as exc:
         sys.exit(f"error: bad setting: {str(exc).removeprefix('bad setting ')}")
+    try:
+        configured()  # every reader's trust: GT_SIGNING_PUBLIC_KEYS, GT_READERS_VERIFY_*
+    except BadSetting as exc:
+        sys.exit(f"error: bad setting: {exc}")
     for settings in CHILDREN_READ:
         try:
             settings()

@@ -85,6 +85,12 @@ def decode_json(data: str | bytes) -> object:
         value = json.loads(text)
     except RecursionError as exc:
         raise HTTPException(400, f"the JSON body nests deeper than {MAX_NESTING} levels") from exc
+    except json.JSONDecodeError as exc:  # both paths (compiled, strawberry's) say where
+        raise HTTPException(
+            400,
+            f"the request body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno};"
+            ' send {"query": "...", "variables": {...}}',
+        ) from exc
     if _depth(value, MAX_NESTING) > MAX_NESTING:
         raise HTTPException(400, f"the JSON body nests deeper than {MAX_NESTING} levels")
     try:

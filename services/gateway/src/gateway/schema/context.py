@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.types import Info as StrawberryInfo
 
+from contracts_schema.subjects import CONTEXTS
 from gateway.auth import AuthenticationFailed, Principal, principal_from_header
 from gateway.privacy.erasure import actor_names
 from gateway.privacy.identities import IdentityStore
 from gateway.readmodels import ConsistencyError, ReadModels
 from gateway.schema.errors import ClientError, Forbidden
 from gateway.settings import GatewaySettings
-from gateway.token_waits import TokenWaits
+from gateway.token_waits import TokenWaits, parse
 
 if TYPE_CHECKING:
     from audit.graphql import AuditSources
@@ -105,6 +106,7 @@ class Context:
                     timeout = self.settings.consistency_timeout
                     self.waits = TokenWaits(timeout, self._refused)
                 try:
+                    known_streams(candidate)
                     self.waits.add(candidate)
                 except ConsistencyError as exc:
                     self._failed[candidate] = exc
@@ -162,6 +164,24 @@ class Context:
                 f"{what} of {code} is visible only to {code} itself, coordinators and auditors"
             )
         return principal
+
+
+STREAMS = frozenset(c.stream for c in CONTEXTS.values())
+
+
+def known_streams(token: str) -> None:
+    """A token naming a stream this registry does not have (a typo, another system's token)
+    is refused: nothing could wait for it, and a read answered at once might lack the write
+    the client meant; a live subscription resuming `after` it would miss every event since
+    (correct17; a malformed one is refused as before, by `parse`)."""
+    unknown = sorted(set(parse(token)) - STREAMS)
+    if unknown:
+        raise ConsistencyError(
+            "INVALID_CONSISTENCY_TOKEN",
+            f"consistency token {token!r} names no stream of this registry"
+            f" ({', '.join(unknown)}); its streams are {', '.join(sorted(STREAMS))}:"
+            " pass the consistencyToken a mutation returned, unchanged",
+        )
 
 
 Info = StrawberryInfo[Context, None]

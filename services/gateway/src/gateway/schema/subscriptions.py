@@ -10,7 +10,8 @@ import strawberry
 
 from eventstore.commands import parse_consistency_token
 from gateway.live import LiveFilter, TooManySubscriptions
-from gateway.schema.context import Info
+from gateway.readmodels import ConsistencyError
+from gateway.schema.context import Info, known_streams
 from gateway.schema.enums import AggregateType, EventContext
 from gateway.schema.errors import ClientError, Forbidden, InvalidArgument
 from gateway.schema.events import Event, require_known_event_types
@@ -54,6 +55,9 @@ class Subscription:
             organisation = principal.organisation
         try:
             positions = parse_consistency_token(after or "")
+            known_streams(after or "")
+        except ConsistencyError as exc:
+            raise InvalidArgument(f"`after`: {exc.message}") from exc
         except ValueError as exc:
             raise InvalidArgument(f"`after`: {exc}") from exc
         live = info.context.live
