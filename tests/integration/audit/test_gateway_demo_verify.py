@@ -66,8 +66,11 @@ class Demo:
         databases = self.system.databases
         # ... and the services' public signing keys (docs/security.md).
         keys = ",".join(f"{c}={k}" for c, ks in trusted_keys(self.data).items() for k in ks)
+        # GT_DATA_DIR: this demo's directory, never the checkout's ./data, where a `make run`
+        # beside the suite keeps an endpoints.json the CLI would otherwise fall back to.
         return {database_variable(d): databases[d] for d in (ENROLMENT_DB, NOTIFIER_DB)} | {
-            PUBLIC_KEYS_ENV: keys
+            PUBLIC_KEYS_ENV: keys,
+            "GT_DATA_DIR": str(self.data),
         }
 
 
