@@ -77,9 +77,9 @@ STRAGGLER_WAIT = 0.05  # seconds (`projection.FAIR_TURN`)
 # reads the stream on its own consumer from its checkpoint and joins again when level.
 BACKLOG = 2_000
 # The last member to prepare a shared batch commits it in its own thread (fresh17); off
-# (`GT_SHARED_COMMIT_HOP=1`): the loop hands the commit to a thread of its pool, as before.
-COMMIT_IN_MEMBER_THREAD = os.environ.get("GT_SHARED_COMMIT_HOP", "") != "1"
-YIELD_AFTER_ANNOUNCING = os.environ.get("GT_ANNOUNCE_NO_YIELD", "") != "1"
+# (`FRESH17_SHARED_COMMIT_HOP=1`): the loop hands the commit to a thread of its pool, as before.
+COMMIT_IN_MEMBER_THREAD = os.environ.get("FRESH17_SHARED_COMMIT_HOP", "") != "1"
+YIELD_AFTER_ANNOUNCING = os.environ.get("FRESH17_ANNOUNCE_NO_YIELD", "") != "1"
 
 
 class Behind(Exception):
