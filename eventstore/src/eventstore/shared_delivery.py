@@ -40,15 +40,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import logging
-import os
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 from nats.aio.client import Client as NATS
 
@@ -76,121 +74,46 @@ STRAGGLER_WAIT = 0.05  # seconds (`projection.FAIR_TURN`)
 # A member left out that falls this many events behind gives its place up altogether: it
 # reads the stream on its own consumer from its checkpoint and joins again when level.
 BACKLOG = 2_000
-# The last member to prepare a shared batch commits it in its own thread (fresh17); off
-# (`FRESH17_SHARED_COMMIT_HOP=1`): the loop hands the commit to a thread of its pool, as before.
-COMMIT_IN_MEMBER_THREAD = os.environ.get("FRESH17_SHARED_COMMIT_HOP", "") != "1"
-YIELD_AFTER_ANNOUNCING = os.environ.get("FRESH17_ANNOUNCE_NO_YIELD", "") != "1"
 
 
 class Behind(Exception):
     """A member left too far behind the shared delivery to keep its events in memory."""
 
 
-class Round:
-    """One shared batch: the level members' offers (`Offer`) and who commits them.
+class Offer:
+    """One member's part in one shared batch. Its thread prepares the batch under the read
+    model's batch lock (`prepare_offered`) and offers it; the shared delivery closes the
+    offer when it stops waiting (`_ready_in_time`). Offered before the close: taken into
+    the shared transaction, which releases the lock. Not yet: the member's thread applies
+    the batch alone, in a transaction of its own, and the delivery feeds the member alone
+    until it is level again -- a slow, held or failing read model never sets the others'
+    pace."""
 
-    Each member's thread prepares its part and settles its offer. When every member settled
-    (prepared or failed) before the delivery stopped waiting, the thread of the last one to
-    settle -- if its own batch is prepared -- closes the round and commits the shared
-    transaction itself, at once (fresh17: no hop back to the loop and out to a thread of its
-    pool). Otherwise the delivery closes the round when its patience ends
-    (`SharedDelivery._apply_level`) and commits those prepared by then in a pool thread; a
-    member not prepared then applies its batch alone (`Offer`)."""
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        members: int,
-        commit: Callable[[list[tuple[object, Ahead]]], Together] | None,
-    ) -> None:
-        """`commit(taken)`: the shared transaction of the members taken (None: never in a
-        member's thread)."""
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._guard = threading.Lock()
-        self._unsettled = members
+        self._ahead: Ahead | None = None
         self._closed = False
-        self._taken: list[tuple[object, Ahead]] = []  # (member, its prepared batch), in order
-        self._commit = commit
-        self.in_thread = False  # closed by the last member's thread, which commits
-        self.first = asyncio.Event()  # a member settled
-        self.all = asyncio.Event()  # every member settled
-        # The shared transaction's outcome when a member's thread commits it.
-        self.outcome: asyncio.Future[Together] = loop.create_future()
-
-    def offer(self, member: object) -> Offer:
-        return Offer(self, member)
-
-    def _signal(self, call: Callable[[], object]) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
-            self._loop.call_soon_threadsafe(call)
-
-    def settle(self, member: object, ahead: Ahead | None) -> tuple[bool, bool]:
-        """From a member's thread: (taken into the shared transaction, this thread commits
-        it now)."""
-        with self._guard:
-            taken = ahead is not None and not self._closed
-            if taken:
-                assert ahead is not None
-                self._taken.append((member, ahead))
-            self._unsettled -= 1
-            last = self._unsettled == 0
-            commits = last and taken and self._commit is not None
-            if commits:
-                self._closed = True
-                self.in_thread = True
-        self._signal(self.first.set)
-        if last:
-            self._signal(self.all.set)
-        return taken, commits
-
-    def close(self) -> list[tuple[object, Ahead]]:
-        """From the loop: no member is taken after this; the members taken. If a member's
-        thread closed the round first, it commits them (`in_thread`); else the caller does."""
-        with self._guard:
-            self._closed = True
-            return list(self._taken)
-
-    def commit_here(self) -> None:
-        """In the member's thread that closed the round: the shared transaction, now."""
-        assert self._commit is not None
-        try:
-            together = self._commit(list(self._taken))
-        except BaseException as exc:
-            self._signal(functools.partial(_resolve, self.outcome, exc))
-            raise
-        self._signal(functools.partial(_resolve, self.outcome, together))
-
-
-def _resolve(future: asyncio.Future[T], outcome: T | BaseException) -> None:
-    if future.done():
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
-
-
-class Offer:
-    """One member's part in one shared batch (`Round`). Its thread prepares the batch under
-    the read model's batch lock (`prepare_offered`) and offers it. Offered before the round
-    closed: taken into the shared transaction, which releases the lock. Not yet: the
-    member's thread applies the batch alone, in a transaction of its own, and the delivery
-    feeds the member alone until it is level again -- a slow, held or failing read model
-    never sets the others' pace."""
-
-    def __init__(self, round_: Round, member: object) -> None:
-        self.round = round_
-        self.member = member
+        self.ready = asyncio.Event()  # prepared, or failed to
         self.stages: dict[str, float] = {}  # its thread's (announced with the commit's)
-        self.commits = False  # its thread commits the round (it settled last)
 
     def settle(self, ahead: Ahead | None, stages: dict[str, float]) -> bool:
         """From the member's thread: its batch prepared (None: it failed to); True if the
         shared transaction takes it, and the batch lock with it."""
-        if ahead is not None:
-            self.stages = stages  # before the round may close: the loop reads them after
-        taken, self.commits = self.round.settle(self.member, ahead)
+        with self._guard:
+            taken = ahead is not None and not self._closed
+            if taken:
+                self._ahead = ahead
+                self.stages = stages
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+            self._loop.call_soon_threadsafe(self.ready.set)
         return taken
+
+    def close(self) -> Ahead | None:
+        """The shared transaction goes now: the member's prepared batch if it is in it."""
+        with self._guard:
+            self._closed = True
+            return self._ahead
 
 
 def prepare_offered(
@@ -216,24 +139,22 @@ def prepare_offered(
             offer.settle(None, stages)
             raise
         handed = offer.settle(ahead, stages)
-        if not handed:
-            turn = writer_turn(runner.engine)
+        if handed:
+            return None
+        turn = writer_turn(runner.engine)
+        if turn is not None:
+            turn.for_owner(runner.projection.key)
+        try:
+            return runner._apply_prepared(stream, events, ahead, stages)
+        finally:
             if turn is not None:
-                turn.for_owner(runner.projection.key)
-            try:
-                return runner._apply_prepared(stream, events, ahead, stages)
-            finally:
-                if turn is not None:
-                    turn.for_owner(None)
+                turn.for_owner(None)
     except BaseException:
         runner._forget()  # its memory ran ahead of a transaction that did not commit
         raise
     finally:
         if not handed:
             runner._one_batch.release()
-    if offer.commits:  # the last member to settle: the shared transaction, in this thread
-        offer.round.commit_here()
-    return None
 
 
 def in_thread(
@@ -245,17 +166,20 @@ def in_thread(
     return asyncio.get_running_loop().run_in_executor(thread, context.run, call, *args)
 
 
-async def _ready_in_time(round_: Round) -> None:
-    """Until every member settled, or `STRAGGLER_WAIT` (at least; as long as the first
-    took, if longer) after the first one did."""
+async def _ready_in_time(offers: list[Offer]) -> None:
+    """Until every offer is settled, or `STRAGGLER_WAIT` (at least; as long as the first
+    took, if longer) after the first one is."""
     loop = asyncio.get_running_loop()
     began = loop.time()
-    await round_.first.wait()
-    if not round_.all.is_set():
-        patience = max(STRAGGLER_WAIT, loop.time() - began)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(patience):
-                await round_.all.wait()
+    waits = {asyncio.ensure_future(offer.ready.wait()) for offer in offers}
+    try:
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if pending:
+            patience = max(STRAGGLER_WAIT, loop.time() - began)
+            await asyncio.wait(pending, timeout=patience)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 class SharedDelivery:
@@ -395,36 +319,31 @@ class SharedDelivery:
 
         stream = self._context.stream
         loop = asyncio.get_running_loop()
-
-        def commit(taken: list[tuple[object, Ahead]]) -> Together:
-            pairs = [(cast(SharedMember, m).runner, a) for m, a in taken]
-            return apply_together(pairs, stream, chunk, stages)
-
         with contextlib.ExitStack() as spans:
             for member in level:  # each read model's span in the mutation's trace
                 spans.enter_context(projection_span(member.runner.projection.key, stream, chunk))
-            round_ = Round(loop, len(level), commit if COMMIT_IN_MEMBER_THREAD else None)
-            offers = {member: round_.offer(member) for member in level}
+            offers = {member: Offer(loop) for member in level}
             jobs = {}
             try:
                 for member, offer in offers.items():  # in the try: a failed submission
-                    job = in_thread(  # still closes the round for those submitted
+                    job = in_thread(  # still closes the offers of those submitted
                         member.thread, prepare_offered, member.runner, stream, chunk, stages, offer
                     )
                     member.runner.track(job)  # its stop waits for it
                     jobs[member] = job
-                await _ready_in_time(round_)
+                await _ready_in_time(list(offers.values()))
             finally:
                 # Closed in one step with the commit's start (no await between): a member
                 # not taken applies its batch alone in its thread; none is left holding its
                 # batch lock for a transaction that never comes.
-                taken = [(cast(SharedMember, m), a) for m, a in round_.close()]
-                applying: asyncio.Future[Together] | None = None
-                if round_.in_thread:  # the last member's thread commits them
-                    applying = round_.outcome
-                elif taken:
-                    applying = asyncio.ensure_future(asyncio.to_thread(commit, list(taken)))
-                if applying is not None:
+                taken = [(m, a) for m, o in offers.items() if (a := o.close()) is not None]
+                applying = None
+                if taken:
+                    applying = asyncio.ensure_future(
+                        asyncio.to_thread(
+                            apply_together, [(m.runner, a) for m, a in taken], stream, chunk, stages
+                        )
+                    )
                     for member, _ in taken:
                         member.runner.track(applying)
             for member in level:
@@ -446,12 +365,6 @@ class SharedDelivery:
             if position is not None:  # its thread's stages, then the shared transaction's
                 announced = {**stages, **offers[member].stages}
                 await member.runner.committed(stream, position, announced)
-        if YIELD_AFTER_ANNOUNCING:
-            # The announcements are only queued for the NATS client's flusher task: let it
-            # send them now, before the next batch (already delivered while this one
-            # applied) is decoded and judged here and its members' threads contend for the
-            # GIL -- the readers' wait for these commits would include all that (fresh17).
-            await asyncio.sleep(0)
         for runner, exc in together.failed:
             member = next(m for m, _ in taken if m.runner is runner)
             if member in self._members:
