@@ -90,37 +90,6 @@ settings.load_profile("suite")
 # other's current test to end. A turnstile keeps a stream of ordinary tests from starving it.
 
 
-#
-# The longest modules are handed out first, longest first (a list-scheduling rule: what is
-# left at the end is short, so the two workers end together); without it xdist hands out
-# the modules with the most tests first, and a five-test module of whole `make run`s
-# (~290 s) could start last and set the wall alone. The walls are suite17's (a base run,
-# 2 workers, load 13; tests/support/suite_timing.py ranks a run): a module missing here is
-# only handed out later, nothing else. SPLIT: modules whose tests share nothing at module
-# scope (each starts its own system, on its own ports and files), handed out a test at a
-# time, so that both workers can take them.
-LONGEST_FIRST = (
-    "tests/e2e/test_run_processes.py",  # 291 s, five `make run`s
-    "tests/integration/gateway/test_rebuild_equals_live.py",  # 236 s
-    "tests/integration/deploy/test_gateway_workers.py",  # 147 s
-    "tests/integration/audit/test_gateway_demo_verify.py",  # 136 s
-    "tests/browser",  # the package's one system
-    "tests/integration/gateway/test_compiled_equivalence.py",  # 93 s
-    "tests/integration/audit/test_readers_refuse_forgeries.py",  # 59 s
-    "tests/integration/test_projection_runner.py",  # 58 s
-    "tests/e2e/test_embedded_nats_security.py",  # 57 s
-    "tests/integration/notifier/test_webhooks.py",  # 55 s
-    "tests/unit/test_one_bootstrap.py",  # 65 s
-    "tests/integration/gateway/test_programme_counts.py",  # 54 s
-)
-SPLIT = frozenset(
-    {
-        "tests/e2e/test_run_processes.py",
-        "tests/integration/gateway/test_rebuild_equals_live.py",
-    }
-)
-
-
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     if config.getoption("dist", None) != "loadscope":
         return None
@@ -129,19 +98,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     class ByModule(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            if path in SPLIT:
-                return nodeid
             return "tests/browser" if path.startswith("tests/browser/") else path
-
-        def _assign_work_unit(self, node: Any) -> None:
-            # The first of LONGEST_FIRST still waiting goes out next (its tests one by one
-            # when split); then xdist's own order.
-            for path in LONGEST_FIRST:
-                waiting = next((s for s in self.workqueue if s.split("::", 1)[0] == path), None)
-                if waiting is not None:
-                    self.workqueue.move_to_end(waiting, last=False)
-                    break
-            super()._assign_work_unit(node)
 
         def _reschedule(self, node: Any) -> None:
             # A worker that died (a test's timeout ends its process) is replaced; the next

@@ -6,8 +6,8 @@
 Each test's setup, call and teardown: wall time, and CPU of the worker and of the children
 it reaped meanwhile (a `make run`, a CLI; a server a test leaves running is not counted), one
 JSON line per test in `<prefix>.<worker>.jsonl`, with the load average when it ended. The
-ranking sums them per module, with the worker(s) that ran it; tests/conftest.py's
-LONGEST_FIRST is taken from it. A measuring tool: it asserts nothing.
+ranking sums them per module, with the worker(s) that ran it (bench/findings.md, suite17).
+A measuring tool: it asserts nothing.
 """
 
 from __future__ import annotations
