@@ -1,6 +1,6 @@
 """Where the suite's time goes, per test and per module (suite17): a pytest plugin and its ranking.
 
-    GT_SUITE_TIMING=/tmp/run/t pytest -n 2 --dist loadscope -p tests.support.suite_timing
+    GT_SUITE_TIMING=/tmp/run/t python -m pytest -n 2 --dist loadscope -p tests.support.suite_timing
     python -m tests.support.suite_timing /tmp/run/t [wall|cpu] [N]
 
 Each test's setup, call and teardown: wall time, and CPU of the worker and of the children
