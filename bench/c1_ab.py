@@ -18,6 +18,8 @@ Variants (`VARIANTS`):
 - `lookup-unwaited`: the lookups sent as always, their answers read as always, but not
   waited for (the command goes on as if nothing was recorded). NOT safe either: with
   `no-lookup` it splits the lookups' cost into sending them and waiting for their answer.
+- `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
+  does now); off, by the store's validating `seal` (as before).
 """
 
 from __future__ import annotations
@@ -92,9 +94,29 @@ def _lookup_unwaited() -> Callable[[bool], None]:
     return switch
 
 
+def _trusted_seal() -> Callable[[bool], None]:
+    """On: the command's events sealed from its own values (`CommandService._seal_ahead`,
+    cmd17); off: sealed by the store's validating `seal`, as before."""
+    trusted = commands.CommandService._seal_ahead
+    on = [False]
+
+    def seal_ahead(self: Any, entry: Any, new_events: Any, meta: Any) -> Any:
+        if on[0]:
+            return trusted(self, entry, new_events, meta)
+        return self._store.seal(entry.head, new_events, meta)
+
+    commands.CommandService._seal_ahead = seal_ahead  # type: ignore[method-assign]
+
+    def switch(value: bool) -> None:
+        on[0] = value
+
+    return switch
+
+
 VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
     "no-lookup": _no_lookup,
     "lookup-unwaited": _lookup_unwaited,
+    "trusted-seal": _trusted_seal,
 }
 
 
