@@ -52,6 +52,8 @@ COMMANDS = int(os.environ.get("COMMANDS", "1000"))  # per half
 # context recorded a command: the registry then reads enrolment's and the notifier's for
 # every new id); 0: only the registry's (the suite's `--only commands` run).
 OTHER_BUCKETS = os.environ.get("OTHER_BUCKETS", "1") == "1"
+# After the c1 halves: this many blocks of 640 commands at concurrency 64, alternating.
+C64_BLOCKS = int(os.environ.get("C64_BLOCKS", "0"))
 
 
 def _no_lookup() -> Callable[[bool], None]:
@@ -151,6 +153,8 @@ async def measure(switch: Callable[[bool], None]) -> None:
                     if i >= warm:
                         walls[on].append(wall)
                         cpus[on].append(cpu)
+                if C64_BLOCKS:
+                    await _c64_blocks(switch, client, contracts)
             finally:
                 switch(False)
                 await broker.stop()
@@ -170,6 +174,44 @@ async def measure(switch: Callable[[bool], None]) -> None:
         f" {with_it / off:.3f} | raw"
         f" publish p50 {base:.3f} ms | other buckets {OTHER_BUCKETS} | load"
         f" {os.getloadavg()[0]:.2f}"
+    )
+
+
+async def _c64_blocks(
+    switch: Callable[[bool], None], client: Any, contracts: list[tuple[str, Any]]
+) -> None:
+    """C64_BLOCKS blocks of 64 senders x 10 commands each, the variant on in every other
+    block: the process's CPU per command (client and service: `time.process_time`) and
+    the throughput of each half."""
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    numbers = iter(range(10**9))
+
+    async def sender(worker: int) -> None:
+        for _ in range(10):
+            i = next(numbers)
+            command = registry_amendment(contracts, 64, worker, i)
+            command = command.model_copy(update={"command_id": f"ab64-{i}"})
+            reply = await serving.send_command(client, REGISTRY, command, actor="bench")
+            if reply.status != "accepted":
+                raise RuntimeError(f"{command.command_id}: {reply}")
+
+    for block in range(C64_BLOCKS + 2):  # the first two warm
+        on = bool(block % 2)
+        switch(on)
+        cpu, started = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(sender(w) for w in range(64)))
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if block >= 2:
+            cpus[on].append(cpu / 640)
+            walls[on].append(wall / 640)
+    switch(False)
+    cpu_off, cpu_on = (statistics.fmean(cpus[k]) * 1e6 for k in (False, True))
+    rate_off, rate_on = (1 / statistics.fmean(walls[k]) for k in (False, True))
+    print(
+        f"c64 off {rate_off:.0f} cmd/s, {cpu_off:.0f} us CPU/cmd | on {rate_on:.0f} cmd/s,"
+        f" {cpu_on:.0f} us CPU/cmd | on/off CPU {cpu_on / cpu_off:.3f}, throughput"
+        f" {rate_on / rate_off:.3f} | load {os.getloadavg()[0]:.2f}"
     )
 
 
