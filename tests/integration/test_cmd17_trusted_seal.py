@@ -8,6 +8,7 @@ refused exactly as before, with nothing stored. On a real JetStream server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -20,6 +21,7 @@ from contracts_schema.replies import CommandAccepted, CommandRejected
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandRoute, CommandService
 from eventstore.hashing import verify_chain
+from eventstore.processed import KeyValueProcessedCommands
 from eventstore.serving import request_payload
 from eventstore.signing import EventSigner, new_seed, signature_holds
 from eventstore.store import EventStore
@@ -51,9 +53,29 @@ class Validations:
         monkeypatch.setattr(EventEnvelope, "model_validate", counted)
 
 
-async def service(nc: NATS, clock: FixedClock, signer: EventSigner) -> CommandService:
+class AnsweredAtOnce:
+    """The service's record, each lookup answered before the command decides (the answer
+    the bucket gives, awaited beforehand): as at concurrency 64, where the lookups often
+    answer first and nothing is sealed ahead."""
+
+    def __init__(self, record: KeyValueProcessedCommands) -> None:
+        self._record = record
+        self.answers: dict[str, bytes | None] = {}
+
+    def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
+        found: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        found.set_result(self.answers.get(key))
+        return found
+
+    def __getattr__(self, name: str) -> Any:  # writes and the rest: the bucket's own
+        return getattr(self._record, name)
+
+
+async def service(
+    nc: NATS, clock: FixedClock, signer: EventSigner, processed: Any = None
+) -> CommandService:
     store = EventStore(nc, clock, signers={LEDGER.name: signer})
-    svc = CommandService(LEDGER, store, clock, [*ROUTES, LOOSE], EVENT_TYPES)
+    svc = CommandService(LEDGER, store, clock, [*ROUTES, LOOSE], EVENT_TYPES, processed=processed)
     await svc.start()
     return svc
 
@@ -100,6 +122,29 @@ async def test_a_commands_envelopes_are_sealed_without_validating_them_again(
     assert all(e.signature is not None for e in envelopes)
     # Every field set, as a validated envelope's are (the same JSON when dumped unset-excluded).
     assert all(e.model_fields_set == set(EventEnvelope.model_fields) for e in envelopes)
+
+
+async def test_a_command_whose_lookups_answered_first_is_sealed_the_same_way(
+    nats_client: NATS, fixed_clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signer = EventSigner(new_seed())
+    record = AnsweredAtOnce(await KeyValueProcessedCommands.open(nats_client, LEDGER))
+    svc = await service(nats_client, fixed_clock, signer, record)
+    first = RecordEntries(command_id="ta-1", ledger_id="ta", amounts=[1])
+    assert isinstance(await send(svc, first), CommandAccepted)
+    validations = Validations(monkeypatch)
+
+    second = await send(svc, RecordEntries(command_id="ta-2", ledger_id="ta", amounts=[2]))
+    await svc.drain()
+
+    assert isinstance(second, CommandAccepted)
+    assert validations.count == 0  # before cmd17: sealed (and validated) by `append`
+    monkeypatch.undo()
+    history = await EventStore(nats_client, fixed_clock).load(LEDGER, "ledger", "ta")
+    stored = [json.loads(e.envelope.model_dump_json()) for e in history.events]
+    assert [e["command_id"] for e in stored] == ["ta-1", "ta-2"]
+    assert verify_chain("ledger ta", stored) == []
+    assert all(signature_holds(signer.public_key, e["hash"], e["signature"]) for e in stored)
 
 
 async def test_an_aggregate_id_no_envelope_takes_is_refused_as_before(

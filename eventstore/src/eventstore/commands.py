@@ -470,6 +470,9 @@ class CommandService:
             if new_events is None:
                 new_events = _new_events(decided, context.valid_at)
             try:
+                if sealed is None:  # not sealed ahead (the lookups answered first): now,
+                    # from its own values as ahead (None: a store that seals in `append`)
+                    sealed = self._seal_ahead(entry, new_events, meta)
                 # The command's trace (when propagation is on) continues on its events.
                 if sealed is None:
                     stored = await self._store.append(
