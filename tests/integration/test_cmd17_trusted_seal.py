@@ -4,7 +4,9 @@ by validating a dictionary of the values it made itself and dumping the result a
 hash (`records.seal`). The envelopes are the same: the stored events verify (hash chain,
 signature) and decode to what was appended. What that validation still caught on this path
 (an aggregate id that is no `Identifier`, from a route whose id field is a plain string) is
-refused exactly as before, with nothing stored. On a real JetStream server."""
+refused exactly as before, with nothing stored. And the append's acknowledgement is parsed
+by orjson, not the json module (the same values, a tenth of the cost). On a real JetStream
+server."""
 
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ from contracts_schema.envelope import EventEnvelope
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandRoute, CommandService
+from eventstore.errors import ConcurrencyConflict
 from eventstore.hashing import verify_chain
 from eventstore.processed import KeyValueProcessedCommands
+from eventstore.records import CommandMetadata, NewEvent
 from eventstore.serving import request_payload
 from eventstore.signing import EventSigner, new_seed, signature_holds
 from eventstore.store import EventStore
@@ -169,3 +173,27 @@ async def test_an_aggregate_id_no_envelope_takes_is_refused_as_before(
     assert [e.envelope.command_id for e in (await store.load(LEDGER, "ledger", "tl")).events] == [
         "tl-1"
     ]
+
+
+async def test_an_appends_acknowledgement_is_read_without_the_json_module(
+    nats_client: NATS, fixed_clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = EventStore(nats_client, fixed_clock)
+    await store.ensure_stream(LEDGER)
+    history = await store.load(LEDGER, "ledger", "tj")
+    new = [NewEvent("EntryRecorded", 1, {"amount": 1}, fixed_clock.now())]
+    parsed: list[object] = []
+    loads = json.loads
+
+    def counted(data: Any, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(data)
+        return loads(data, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", counted)
+    stored = await store.append(history, new, CommandMetadata("tj-1", "t", "tj-1"))
+    with pytest.raises(ConcurrencyConflict):  # the error acknowledgement read the same way
+        await store.append(history, new, CommandMetadata("tj-2", "t", "tj-2"))
+    monkeypatch.undo()
+
+    assert parsed == []  # before cmd17: each acknowledgement by `json.loads`
+    assert [(e.stream, e.seq, e.envelope.command_id) for e in stored] == [("LEDGER", 1, "tj-1")]
