@@ -18,6 +18,8 @@ Variants (`VARIANTS`):
 - `lookup-unwaited`: the lookups sent as always, their answers read as always, but not
   waited for (the command goes on as if nothing was recorded). NOT safe either: with
   `no-lookup` it splits the lookups' cost into sending them and waiting for their answer.
+- `cmd17`: on, both of cmd17's changes (the trusted seal below, and the append's
+  acknowledgement parsed by orjson); off, neither.
 - `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
   does now); off, by the store's validating `seal` (as before).
 """
@@ -25,12 +27,15 @@ Variants (`VARIANTS`):
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from bench import infra
 from bench.history.generator import generate
@@ -41,6 +46,7 @@ from bench.workload import RAW_STREAM, ensure_raw_stream
 from bootstrap.parts import registry_service
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
 from eventstore import commands, serving
+from eventstore import store as store_module
 from eventstore.clock import SystemClock
 from eventstore.processed import KeyValueProcessedCommands
 from eventstore.service_app import event_loop_factory, serve_in_process
@@ -115,7 +121,28 @@ def _trusted_seal() -> Callable[[bool], None]:
     return switch
 
 
+def _cmd17() -> Callable[[bool], None]:
+    """On: cmd17's command path (`trusted-seal`, and the append's acknowledgement parsed by
+    orjson); off: as before both (the store's validating `seal`, `json.loads`)."""
+    seal = _trusted_seal()
+    on = [False]
+
+    class Parse:
+        @staticmethod
+        def loads(data: bytes) -> Any:
+            return orjson.loads(data) if on[0] else json.loads(data)
+
+    setattr(store_module, "orjson", Parse)  # noqa: B010  # (a module attribute, swapped)
+
+    def switch(value: bool) -> None:
+        on[0] = value
+        seal(value)
+
+    return switch
+
+
 VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
+    "cmd17": _cmd17,
     "no-lookup": _no_lookup,
     "lookup-unwaited": _lookup_unwaited,
     "trusted-seal": _trusted_seal,
