@@ -18,6 +18,8 @@ Variants (`VARIANTS`):
 - `lookup-unwaited`: the lookups sent as always, their answers read as always, but not
   waited for (the command goes on as if nothing was recorded). NOT safe either: with
   `no-lookup` it splits the lookups' cost into sending them and waiting for their answer.
+- `gc-tuned` (cmd17): on, the collector's thresholds of a service process; off, Python's
+  defaults (what the suite's in-process rows run with).
 - `cmd17`: on, both of cmd17's changes (the trusted seal below, and the append's
   acknowledgement parsed by orjson); off, neither.
 - `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
@@ -27,6 +29,7 @@ Variants (`VARIANTS`):
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -48,6 +51,7 @@ from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
 from eventstore import commands, serving
 from eventstore import store as store_module
 from eventstore.clock import SystemClock
+from eventstore.collector import SERVING_THRESHOLDS, freeze_start_up
 from eventstore.processed import KeyValueProcessedCommands
 from eventstore.service_app import event_loop_factory, serve_in_process
 from eventstore.store import EventStore
@@ -141,7 +145,24 @@ def _cmd17() -> Callable[[bool], None]:
     return switch
 
 
+def _gc_tuned() -> Callable[[bool], None]:
+    """On: the collector's thresholds as a service process sets them
+    (`collector.tune_for_serving`); off: Python's defaults (the suite's in-process rows).
+    What start-up made is frozen for both (`freeze_start_up`, at the first switch)."""
+    frozen = [False]
+    defaults = gc.get_threshold()
+
+    def switch(value: bool) -> None:
+        if not frozen[0]:
+            frozen[0] = True
+            freeze_start_up()
+        gc.set_threshold(*(SERVING_THRESHOLDS if value else defaults))
+
+    return switch
+
+
 VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
+    "gc-tuned": _gc_tuned,
     "cmd17": _cmd17,
     "no-lookup": _no_lookup,
     "lookup-unwaited": _lookup_unwaited,
