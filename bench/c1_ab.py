@@ -20,8 +20,8 @@ Variants (`VARIANTS`):
   `no-lookup` it splits the lookups' cost into sending them and waiting for their answer.
 - `gc-tuned` (cmd17): on, the collector's thresholds of a service process; off, Python's
   defaults (what the suite's in-process rows run with).
-- `cmd17`: on, both of cmd17's changes (the trusted seal below, and the append's
-  acknowledgement parsed by orjson); off, neither.
+- `cmd17`: on, cmd17's changes (the trusted seal below, the append's acknowledgement
+  parsed by orjson, the record's head written once per command type); off, none.
 - `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
   does now); off, by the store's validating `seal` (as before).
 """
@@ -126,8 +126,9 @@ def _trusted_seal() -> Callable[[bool], None]:
 
 
 def _cmd17() -> Callable[[bool], None]:
-    """On: cmd17's command path (`trusted-seal`, and the append's acknowledgement parsed by
-    orjson); off: as before both (the store's validating `seal`, `json.loads`)."""
+    """On: cmd17's command path (`trusted-seal`, the append's acknowledgement parsed by
+    orjson, the record's head written once per command type); off: as before (the store's
+    validating `seal`, `json.loads`, the head by `json.dumps` every command)."""
     seal = _trusted_seal()
     on = [False]
 
@@ -136,6 +137,15 @@ def _cmd17() -> Callable[[bool], None]:
         def loads(data: bytes) -> Any:
             return orjson.loads(data) if on[0] else json.loads(data)
 
+    record_head = commands.CommandService._record_head
+
+    def head(self: Any, command_type: str) -> bytes:
+        if on[0]:
+            return record_head(self, command_type)
+        text = json.dumps({"context": self.context.name, "command_type": command_type})
+        return text[:-1].encode()  # written each time, as before
+
+    commands.CommandService._record_head = head  # type: ignore[method-assign]
     setattr(store_module, "orjson", Parse)  # noqa: B010  # (a module attribute, swapped)
 
     def switch(value: bool) -> None:

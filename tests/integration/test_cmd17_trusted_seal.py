@@ -5,12 +5,14 @@ hash (`records.seal`). The envelopes are the same: the stored events verify (has
 signature) and decode to what was appended. What that validation still caught on this path
 (an aggregate id that is no `Identifier`, from a route whose id field is a plain string) is
 refused exactly as before, with nothing stored. And the append's acknowledgement is parsed
-by orjson, not the json module (the same values, a tenth of the cost). On a real JetStream
-server."""
+by orjson, not the json module (the same values, a tenth of the cost), and a command's
+processed-command record is written byte for byte as before without the json module's
+encoder. On a real JetStream server."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from typing import Any
 
@@ -23,7 +25,7 @@ from contracts_schema.replies import CommandAccepted, CommandRejected
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandRoute, CommandService
 from eventstore.errors import ConcurrencyConflict
-from eventstore.hashing import verify_chain
+from eventstore.hashing import canonical_json_form, verify_chain
 from eventstore.processed import KeyValueProcessedCommands
 from eventstore.records import CommandMetadata, NewEvent
 from eventstore.serving import request_payload
@@ -197,3 +199,40 @@ async def test_an_appends_acknowledgement_is_read_without_the_json_module(
 
     assert parsed == []  # before cmd17: each acknowledgement by `json.loads`
     assert [(e.stream, e.seq, e.envelope.command_id) for e in stored] == [("LEDGER", 1, "tj-1")]
+
+
+async def test_a_commands_record_is_written_as_before_without_the_json_module(
+    nats_client: NATS, fixed_clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = await KeyValueProcessedCommands.open(nats_client, LEDGER)
+    svc = await service(nats_client, fixed_clock, EventSigner(new_seed()), bucket)
+    first = RecordEntries(command_id="tr-1", ledger_id="tr", amounts=[1])
+    assert isinstance(await send(svc, first), CommandAccepted)
+    heads: list[object] = []
+    dumps = json.dumps
+
+    def counted(value: Any, *args: Any, **kwargs: Any) -> str:
+        if isinstance(value, dict) and "command_type" in value:
+            heads.append(value)
+        return dumps(value, *args, **kwargs)
+
+    monkeypatch.setattr(json, "dumps", counted)
+    command = RecordEntries(command_id="tr-2", ledger_id="tr", amounts=[2])
+    reply = await send(svc, command)
+    await svc.drain()
+    monkeypatch.undo()
+
+    assert isinstance(reply, CommandAccepted)
+    assert heads == []  # before cmd17: the record's head by `json.dumps`, every command
+    record = await bucket.get("tr-2")
+    assert record is not None
+    fingerprint = hashlib.sha256(canonical_json_form(command.model_dump(mode="json"))).hexdigest()
+    head = {"context": "ledger", "command_type": "RecordEntries", "fingerprint": fingerprint}
+    reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
+    # Byte for byte what the json module's head and pydantic's reply made before.
+    assert record == json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
+    # And a resend is answered from it: the same reply, a duplicate.
+    again = await send(svc, command)
+    assert isinstance(again, CommandAccepted)
+    assert again.duplicate
+    assert again.events == reply.events

@@ -205,6 +205,7 @@ class CommandService:
         # Seals a command's events from its own values (`_seal_ahead`).
         self._sealer: Sealer | None = store.sealer() if store.SEALS_AHEAD else None
         self._pending: dict[str, bytes] = {}  # records written but not yet confirmed
+        self._record_heads: dict[str, bytes] = {}  # `_record_head`'s, by command type
         self._writes: set[asyncio.Future[None]] = set()
 
     @property
@@ -762,15 +763,21 @@ class CommandService:
         the next duplicate to repair; the answer stays `accepted` either way."""
         if self._processed is None or not reply.events:
             return reply
-        head = {
-            "context": self.context.name,
-            "command_type": command.command_type,
-            "fingerprint": fingerprint,
-        }
-        # `{**head, "reply": ...}` as JSON, the reply serialised by pydantic straight to JSON
-        # (not to a dictionary and then through the json module: on the reply's path).
+        # `{"context": ..., "command_type": ..., "fingerprint": ..., "reply": ...}` as the json
+        # module writes it: the first two per command type written once (`_record_head`), the
+        # fingerprint a hex digest (nothing to escape), the reply serialised by pydantic
+        # straight to JSON (not to a dictionary and then through the json module).
         reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
-        data = json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
+        data = b"".join(
+            (
+                self._record_head(command.command_type),
+                b', "fingerprint": "',
+                fingerprint.encode(),
+                b'", "reply": ',
+                reply_json,
+                b"}",
+            )
+        )
         self._pending[command.command_id] = data
         try:
             write = await self._sent(command.command_id, data)  # sent before the reply goes out
@@ -784,6 +791,15 @@ class CommandService:
         ending = b',"duplicate":true}' if reply.duplicate else b',"duplicate":false}'
         _reply_json.set((reply, reply_json[:-1] + ending))
         return reply
+
+    def _record_head(self, command_type: str) -> bytes:
+        """`{"context": "<ctx>", "command_type": "<type>"` as `json.dumps` writes it (cmd17:
+        the json module's encoder cost ~2-3 us a command for these constants)."""
+        head = self._record_heads.get(command_type)
+        if head is None:
+            text = json.dumps({"context": self.context.name, "command_type": command_type})
+            head = self._record_heads[command_type] = text[:-1].encode()
+        return head
 
     async def _sent(self, command_id: str, data: bytes) -> asyncio.Future[None]:
         """`_write`, with the write queued on the connection when this returns (before the
