@@ -18,17 +18,27 @@ Variants (`VARIANTS`):
 - `lookup-unwaited`: the lookups sent as always, their answers read as always, but not
   waited for (the command goes on as if nothing was recorded). NOT safe either: with
   `no-lookup` it splits the lookups' cost into sending them and waiting for their answer.
+- `gc-tuned` (cmd17): on, the collector's thresholds of a service process; off, Python's
+  defaults (what the suite's in-process rows run with).
+- `cmd17`: on, cmd17's changes (the trusted seal below, the append's acknowledgement
+  parsed by orjson, the record's head written once per command type); off, none.
+- `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
+  does now); off, by the store's validating `seal` (as before).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from bench import infra
 from bench.history.generator import generate
@@ -39,7 +49,9 @@ from bench.workload import RAW_STREAM, ensure_raw_stream
 from bootstrap.parts import registry_service
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
 from eventstore import commands, serving
+from eventstore import store as store_module
 from eventstore.clock import SystemClock
+from eventstore.collector import SERVING_THRESHOLDS, freeze_start_up
 from eventstore.processed import KeyValueProcessedCommands
 from eventstore.service_app import event_loop_factory, serve_in_process
 from eventstore.store import EventStore
@@ -50,6 +62,8 @@ COMMANDS = int(os.environ.get("COMMANDS", "1000"))  # per half
 # context recorded a command: the registry then reads enrolment's and the notifier's for
 # every new id); 0: only the registry's (the suite's `--only commands` run).
 OTHER_BUCKETS = os.environ.get("OTHER_BUCKETS", "1") == "1"
+# After the c1 halves: this many blocks of 640 commands at concurrency 64, alternating.
+C64_BLOCKS = int(os.environ.get("C64_BLOCKS", "0"))
 
 
 def _no_lookup() -> Callable[[bool], None]:
@@ -92,9 +106,77 @@ def _lookup_unwaited() -> Callable[[bool], None]:
     return switch
 
 
+def _trusted_seal() -> Callable[[bool], None]:
+    """On: the command's events sealed from its own values (`CommandService._seal_ahead`,
+    cmd17); off: sealed by the store's validating `seal`, as before."""
+    trusted = commands.CommandService._seal_ahead
+    on = [False]
+
+    def seal_ahead(self: Any, entry: Any, new_events: Any, meta: Any) -> Any:
+        if on[0]:
+            return trusted(self, entry, new_events, meta)
+        return self._store.seal(entry.head, new_events, meta)
+
+    commands.CommandService._seal_ahead = seal_ahead  # type: ignore[method-assign]
+
+    def switch(value: bool) -> None:
+        on[0] = value
+
+    return switch
+
+
+def _cmd17() -> Callable[[bool], None]:
+    """On: cmd17's command path (`trusted-seal`, the append's acknowledgement parsed by
+    orjson, the record's head written once per command type); off: as before (the store's
+    validating `seal`, `json.loads`, the head by `json.dumps` every command)."""
+    seal = _trusted_seal()
+    on = [False]
+
+    class Parse:
+        @staticmethod
+        def loads(data: bytes) -> Any:
+            return orjson.loads(data) if on[0] else json.loads(data)
+
+    record_head = commands.CommandService._record_head
+
+    def head(self: Any, command_type: str) -> bytes:
+        if on[0]:
+            return record_head(self, command_type)
+        text = json.dumps({"context": self.context.name, "command_type": command_type})
+        return text[:-1].encode()  # written each time, as before
+
+    commands.CommandService._record_head = head  # type: ignore[method-assign]
+    setattr(store_module, "orjson", Parse)  # noqa: B010  # (a module attribute, swapped)
+
+    def switch(value: bool) -> None:
+        on[0] = value
+        seal(value)
+
+    return switch
+
+
+def _gc_tuned() -> Callable[[bool], None]:
+    """On: the collector's thresholds as a service process sets them
+    (`collector.tune_for_serving`); off: Python's defaults (the suite's in-process rows).
+    What start-up made is frozen for both (`freeze_start_up`, at the first switch)."""
+    frozen = [False]
+    defaults = gc.get_threshold()
+
+    def switch(value: bool) -> None:
+        if not frozen[0]:
+            frozen[0] = True
+            freeze_start_up()
+        gc.set_threshold(*(SERVING_THRESHOLDS if value else defaults))
+
+    return switch
+
+
 VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
+    "gc-tuned": _gc_tuned,
+    "cmd17": _cmd17,
     "no-lookup": _no_lookup,
     "lookup-unwaited": _lookup_unwaited,
+    "trusted-seal": _trusted_seal,
 }
 
 
@@ -129,6 +211,8 @@ async def measure(switch: Callable[[bool], None]) -> None:
                     if i >= warm:
                         walls[on].append(wall)
                         cpus[on].append(cpu)
+                if C64_BLOCKS:
+                    await _c64_blocks(switch, client, contracts)
             finally:
                 switch(False)
                 await broker.stop()
@@ -148,6 +232,44 @@ async def measure(switch: Callable[[bool], None]) -> None:
         f" {with_it / off:.3f} | raw"
         f" publish p50 {base:.3f} ms | other buckets {OTHER_BUCKETS} | load"
         f" {os.getloadavg()[0]:.2f}"
+    )
+
+
+async def _c64_blocks(
+    switch: Callable[[bool], None], client: Any, contracts: list[tuple[str, Any]]
+) -> None:
+    """C64_BLOCKS blocks of 64 senders x 10 commands each, the variant on in every other
+    block: the process's CPU per command (client and service: `time.process_time`) and
+    the throughput of each half."""
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    numbers = iter(range(10**9))
+
+    async def sender(worker: int) -> None:
+        for _ in range(10):
+            i = next(numbers)
+            command = registry_amendment(contracts, 64, worker, i)
+            command = command.model_copy(update={"command_id": f"ab64-{i}"})
+            reply = await serving.send_command(client, REGISTRY, command, actor="bench")
+            if reply.status != "accepted":
+                raise RuntimeError(f"{command.command_id}: {reply}")
+
+    for block in range(C64_BLOCKS + 2):  # the first two warm
+        on = bool(block % 2)
+        switch(on)
+        cpu, started = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(sender(w) for w in range(64)))
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if block >= 2:
+            cpus[on].append(cpu / 640)
+            walls[on].append(wall / 640)
+    switch(False)
+    cpu_off, cpu_on = (statistics.fmean(cpus[k]) * 1e6 for k in (False, True))
+    rate_off, rate_on = (1 / statistics.fmean(walls[k]) for k in (False, True))
+    print(
+        f"c64 off {rate_off:.0f} cmd/s, {cpu_off:.0f} us CPU/cmd | on {rate_on:.0f} cmd/s,"
+        f" {cpu_on:.0f} us CPU/cmd | on/off CPU {cpu_on / cpu_off:.3f}, throughput"
+        f" {rate_on / rate_off:.3f} | load {os.getloadavg()[0]:.2f}"
     )
 
 

@@ -23,6 +23,7 @@ from contracts_schema.errors import RuleViolation
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandRoute, CommandService, Decider, DecisionContext
+from eventstore.ports import Sealer
 from eventstore.processed import KeyValueProcessedCommands
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent
 from eventstore.signing import EventSigner, new_seed
@@ -67,7 +68,16 @@ class SealLog(EventStore):
     def seal(
         self, history: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
     ) -> list[EventEnvelope]:
-        envelopes = super().seal(history, new_events, meta)
+        return self._noted(super().seal(history, new_events, meta), meta)
+
+    def sealer(self) -> Sealer:
+        # The command path seals its own values with this (cmd17), not with `seal`.
+        sealing = super().sealer()
+        return lambda history, new_events, meta: self._noted(
+            sealing(history, new_events, meta), meta
+        )
+
+    def _noted(self, envelopes: list[EventEnvelope], meta: CommandMetadata) -> list[EventEnvelope]:
         self.log.append(f"sealed {meta.command_id}")
         self.sealed += envelopes
         if self.on_seal is not None:

@@ -26,7 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from contracts_schema.base import Command, DomainEvent
+from contracts_schema.base import ID_PATTERN, Command, DomainEvent
 from contracts_schema.calendar import dutch_day, dutch_midnight
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.errors import RuleViolation
@@ -56,7 +56,7 @@ from eventstore.errors import (
 )
 from eventstore.hashing import canonical_json_form
 from eventstore.observability import bind_correlation, trace_headers
-from eventstore.ports import EventStorePort, ProcessedCommands
+from eventstore.ports import EventStorePort, ProcessedCommands, Sealer
 from eventstore.processed import LegacyKeys, processed_commands_for, records_elsewhere
 from eventstore.records import (
     AggregateHistory,
@@ -202,7 +202,10 @@ class CommandService:
         self._legacy = LegacyKeys(None, context)
         self._cache = cache if cache is not None else AggregateCache()
         self._locks = AggregateLocks()
+        # Seals a command's events from its own values (`_seal_ahead`).
+        self._sealer: Sealer | None = store.sealer() if store.SEALS_AHEAD else None
         self._pending: dict[str, bytes] = {}  # records written but not yet confirmed
+        self._record_heads: dict[str, bytes] = {}  # `_record_head`'s, by command type
         self._writes: set[asyncio.Future[None]] = set()
 
     @property
@@ -468,6 +471,9 @@ class CommandService:
             if new_events is None:
                 new_events = _new_events(decided, context.valid_at)
             try:
+                if sealed is None:  # not sealed ahead (the lookups answered first): now,
+                    # from its own values as ahead (None: a store that seals in `append`)
+                    sealed = self._seal_ahead(entry, new_events, meta)
                 # The command's trace (when propagation is on) continues on its events.
                 if sealed is None:
                     stored = await self._store.append(
@@ -529,10 +535,24 @@ class CommandService:
         self, entry: CachedAggregate, new_events: list[NewEvent], meta: CommandMetadata
     ) -> list[EventEnvelope] | None:
         """`new_events` sealed on the cached head now, for a store that appends envelopes
-        sealed beforehand (`EventStore.SEALS_AHEAD`); None for one that seals in `append`."""
+        sealed beforehand (`EventStore.SEALS_AHEAD`); None for one that seals in `append`.
+
+        Sealed from our own values (`EventStorePort.sealer`: `bulk_seal.seal_trusted`, the
+        same envelopes, hash and signature without pydantic's validation walk and JSON-mode
+        dump of each envelope) where the values are of the envelope's types already: ids and
+        actor from the validated request, payloads dumped by their validated event models in
+        JSON mode, aware times. The one constraint of the envelope those do not already hold
+        by their own types, the aggregate id's pattern (a route's id field may be a plain
+        string), and the times' awareness are checked here (`_own_values`); otherwise sealed
+        by `seal`, which validates (and refuses) as before."""
         if not self._store.SEALS_AHEAD:
             return None
-        return self._store.seal(entry.head, new_events, meta)
+        head = entry.head
+        if self._sealer is not None and _own_values(head, new_events, meta):
+            sealed = self._sealer(head, new_events, meta)
+            if all(e.recorded_at.utcoffset() is not None for e in sealed):  # the store's clock
+                return sealed
+        return self._store.seal(head, new_events, meta)
 
     def _too_early(self, command: Command) -> CommandRejected | None:
         """The refusal of a valid time too far in the future, if it is."""
@@ -743,15 +763,21 @@ class CommandService:
         the next duplicate to repair; the answer stays `accepted` either way."""
         if self._processed is None or not reply.events:
             return reply
-        head = {
-            "context": self.context.name,
-            "command_type": command.command_type,
-            "fingerprint": fingerprint,
-        }
-        # `{**head, "reply": ...}` as JSON, the reply serialised by pydantic straight to JSON
-        # (not to a dictionary and then through the json module: on the reply's path).
+        # `{"context": ..., "command_type": ..., "fingerprint": ..., "reply": ...}` as the json
+        # module writes it: the first two per command type written once (`_record_head`), the
+        # fingerprint a hex digest (nothing to escape), the reply serialised by pydantic
+        # straight to JSON (not to a dictionary and then through the json module).
         reply_json = reply.model_dump_json(exclude={"duplicate"}).encode()
-        data = json.dumps(head)[:-1].encode() + b', "reply": ' + reply_json + b"}"
+        data = b"".join(
+            (
+                self._record_head(command.command_type),
+                b', "fingerprint": "',
+                fingerprint.encode(),
+                b'", "reply": ',
+                reply_json,
+                b"}",
+            )
+        )
         self._pending[command.command_id] = data
         try:
             write = await self._sent(command.command_id, data)  # sent before the reply goes out
@@ -765,6 +791,15 @@ class CommandService:
         ending = b',"duplicate":true}' if reply.duplicate else b',"duplicate":false}'
         _reply_json.set((reply, reply_json[:-1] + ending))
         return reply
+
+    def _record_head(self, command_type: str) -> bytes:
+        """`{"context": "<ctx>", "command_type": "<type>"` as `json.dumps` writes it (cmd17:
+        the json module's encoder cost ~2-3 us a command for these constants)."""
+        head = self._record_heads.get(command_type)
+        if head is None:
+            text = json.dumps({"context": self.context.name, "command_type": command_type})
+            head = self._record_heads[command_type] = text[:-1].encode()
+        return head
 
     async def _sent(self, command_id: str, data: bytes) -> asyncio.Future[None]:
         """`_write`, with the write queued on the connection when this returns (before the
@@ -912,6 +947,37 @@ def _folded(decider: Decider[Any], state: Any, decided: Sequence[DomainEvent]) -
         return reduce(decider.evolve, decided, state)
     except Exception as exc:
         return _FoldFailed(exc)
+
+
+_IDENTIFIER = re.compile(ID_PATTERN)
+
+
+def _own_values(
+    head: AggregateHistory, new_events: Sequence[NewEvent], meta: CommandMetadata
+) -> bool:
+    """Whether sealing `new_events` on `head` from their values as they are gives an envelope
+    `EventEnvelope` validates (what `_seal_ahead` checks before it skips that validation):
+    the aggregate id an `Identifier`, every valid time aware, every payload a dictionary
+    (`_new_events`' JSON-mode dumps) of a schema version from 1, every name a string."""
+    if not (type(head.aggregate_id) is str and _IDENTIFIER.fullmatch(head.aggregate_id)):
+        return False
+    if not (
+        type(meta.actor) is str
+        and type(meta.command_id) is str
+        and type(meta.correlation_id) is str
+        and (meta.causation_id is None or type(meta.causation_id) is str)
+        and type(head.aggregate_type) is str
+    ):
+        return False
+    return all(
+        type(new.payload) is dict
+        and type(new.schema_version) is int
+        and new.schema_version >= 1
+        and type(new.event_type) is str
+        and isinstance(new.occurred_at, datetime)
+        and new.occurred_at.utcoffset() is not None
+        for new in new_events
+    )
 
 
 def _new_events(decided: Sequence[DomainEvent], valid_at: datetime) -> list[NewEvent]:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import nats.errors
+import orjson
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
@@ -328,7 +329,9 @@ class EventStore:
                 )
             except nats.errors.NoRespondersError as exc:
                 raise AppendFailed(None, f"no stream listens on {subject}") from exc
-            reply = json.loads(msg.data or b"{}")
+            # The stream's acknowledgement, parsed by orjson (the same values; the json
+            # module's parse cost ten times as much for these few bytes: cmd17).
+            reply = orjson.loads(msg.data or b"{}")
         if reply.get("duplicate"):
             raise AlreadyAppended(meta.command_id)
         error = reply.get("error")
