@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import os
 import socket
 import subprocess
@@ -50,6 +51,7 @@ from contracts_schema.base import Command
 from contracts_schema.registry import commands as cmd
 from contracts_schema.subjects import REGISTRY, BoundedContext
 from eventstore.clock import SystemClock
+from eventstore.collector import tune_for_serving
 from eventstore.records import CommandMetadata, NewEvent
 from eventstore.service_app import serve_in_process, server_url
 from eventstore.serving import send_command
@@ -148,6 +150,12 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
 
     figures: list[Figure] = []
     reader = EventStore(client, clock)
+    # The in-process rows run the service as a service process runs it: with its collector
+    # thresholds (`run_app` sets them; cmd17 measured Python's defaults 6-11% more CPU per
+    # command at c64). The bench's own client and the raw baseline share this process and
+    # these settings; the suites after this one get Python's back.
+    thresholds = gc.get_threshold()
+    tune_for_serving()
     try:
         for c in config.concurrencies:
             figures += await level(client, reader, BENCH, "bench route", bench_command, c, config)
@@ -164,6 +172,7 @@ async def run(client: NATS, service_nc: NATS, config: Config, history: History) 
                 not_measured("commands", "bench route by aggregate length", "ms", "", f"{exc!r}")
             )
     finally:
+        gc.set_threshold(*thresholds)
         await broker.stop()
     # The registry in processes of its own (the in-process one above is gone): 1, then 2.
     # Each first takes one unmeasured command per contract (its cache filled as in steady
