@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts_schema.folds import FOLDS, Fold, typed_event
-from contracts_schema.registry.state import LotState, TenderState
-
 from sqlalchemy import (
     Boolean,
     Column,
@@ -26,6 +23,7 @@ from sqlalchemy import (
 )
 
 from contracts_schema.base import DomainEvent
+from contracts_schema.folds import FOLDS, Fold, typed_event
 from contracts_schema.registry.award_events import AWARD_EVENTS
 from contracts_schema.registry.events import (
     ContractAmended,
@@ -50,6 +48,7 @@ from contracts_schema.registry.events import (
 )
 from contracts_schema.registry.import_events import IMPORT_EVENTS
 from contracts_schema.registry.programme_events import PROGRAMME_EVENTS
+from contracts_schema.registry.state import LotState, TenderState
 from contracts_schema.subjects import REGISTRY
 from enrolment.domain.call_off import Framework
 from enrolment.domain.enrolment_window import TenderFacts

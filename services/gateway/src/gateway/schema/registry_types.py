@@ -328,7 +328,8 @@ class Tender(relay.Node):
     planned_on: date
     planned_tender_start: date | None = strawberry.field(
         description="The tender period start its plan gave (an imported plan's"
-        " tenderPeriod.startDate, or a later plan's); null when none was given."
+        " tenderPeriod.startDate, as a later release revised or restated it); null when none"
+        " was given, or a later release no longer states one."
     )
     prior_notice_on: date | None = strawberry.field(
         description="The day a prior information notice (vooraankondiging) was published."
