@@ -18,6 +18,7 @@ from audit.temporal import TemporalProjection
 from bootstrap.audit_cli import audit_app
 from contracts_schema.registry.state import LotStatus, TenderPhase
 from contracts_schema.subjects import CONTEXTS, ENROLMENT
+from enrolment.registry_facts import RegistryFacts
 from eventstore.clock import FixedClock
 from eventstore.projection import ProjectionRunner
 from eventstore.sql import make_engine
@@ -157,7 +158,7 @@ def test_verify_passes_then_fails_naming_the_deleted_event(
     assert unbuilt.exit_code == 1
     assert f"{TendersProjection().key}: not-built" in unbuilt.output, unbuilt.output
     # ... nor do the services' own: no URL says where their databases are.
-    assert "enrolment_registry_facts_v1: unlocated" in unbuilt.output
+    assert f"{RegistryFacts().key}: unlocated" in unbuilt.output
     assert "GT_ENROLMENT_DATABASE_URL" in unbuilt.output
     assert runner.invoke(app, [*args, "--projection", "nope"]).exit_code == 2
     args += ["--projection", "audit_history"]

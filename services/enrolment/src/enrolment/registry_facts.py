@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 
 from contracts_schema.base import DomainEvent
-from contracts_schema.folds import typed_event
+from contracts_schema.folds import FOLDS, Fold, typed_event
 from contracts_schema.registry.award_events import AWARD_EVENTS
 from contracts_schema.registry.events import (
     ContractAmended,
@@ -48,15 +48,21 @@ from contracts_schema.registry.events import (
 )
 from contracts_schema.registry.import_events import IMPORT_EVENTS
 from contracts_schema.registry.programme_events import PROGRAMME_EVENTS
+from contracts_schema.registry.state import LotState, TenderState
 from contracts_schema.subjects import REGISTRY
 from enrolment.domain.call_off import Framework
 from enrolment.domain.enrolment_window import TenderFacts
 from eventstore.projection import Projection, UndeclaredEvent, event_types, upsert
 from eventstore.store import StoredEvent
 
+TENDER: Fold[TenderState] = FOLDS[("registry", "tender")]
+
 
 class RegistryFacts(Projection):
     name = "enrolment_registry_facts"
+    # v2: an imported tender restated (TenderRestated) as the tender fold takes it: its title,
+    # framework flag, lot titles and publication day (import22); the planning day kept.
+    version = 2
     contexts = (REGISTRY,)
     # Call-off rules need a tender's lots and publication and a framework's suppliers and
     # term; how a tender is awarded, paused or corrected does not change them.
@@ -65,7 +71,6 @@ class RegistryFacts(Projection):
         *IMPORT_EVENTS,  # provenance of imported facts; the facts themselves are handled
         *AWARD_EVENTS,
         TenderPlanRevised,  # a plan's tender period: no warning or call-off reads it
-        TenderRestated,  # an imported tender restated (import20): see docs/ocds-import.md
         PriorInformationNoticePublished,
         MarketConsultationHeld,
         TenderCorrected,
@@ -79,6 +84,7 @@ class RegistryFacts(Projection):
     HANDLES = event_types(
         TenderPlanned,
         TenderPublished,
+        TenderRestated,  # an imported tender restated: what it gives, as the fold takes it
         ContractSigned,
         ContractExtended,
         ContractAmended,
@@ -99,6 +105,7 @@ class RegistryFacts(Projection):
             Column("title", String(500), nullable=False),
             Column("contracting_authority", String(64)),
             Column("framework", Boolean, nullable=False),
+            Column("planned_on", Date),
             Column("published_on", Date),
             Column("notice_reference", String(200)),
         )
@@ -151,6 +158,8 @@ class RegistryFacts(Projection):
                     .where(self.tenders.c.tender_id == fact.tender_id)
                     .values(published_on=fact.published_on, notice_reference=fact.notice_reference)
                 )
+            case TenderRestated():
+                self._restated(conn, fact)
             case ContractSigned():
                 self._signed(conn, fact)
             case ContractExtended():
@@ -179,6 +188,7 @@ class RegistryFacts(Projection):
             "title": fact.title,
             "contracting_authority": fact.contracting_authority,
             "framework": fact.framework,
+            "planned_on": fact.planned_on,
         }
         upsert(conn, self.tenders, row, ["tender_id"])
         lots = self.tender_lots
@@ -190,6 +200,40 @@ class RegistryFacts(Projection):
                 "title": lot.title,
             }
             upsert(conn, lots, lot_row, ["tender_id", "lot_id"])
+
+    def _restated(self, conn: Connection, fact: TenderRestated) -> None:
+        """What the restatement means is the tender fold's (which of the start's days it
+        moves depends on whether the tender was published): the fold's `evolve` applied to
+        the part of the tender this model keeps, and the changes written back."""
+        t, lots = self.tenders, self.tender_lots
+        row = conn.execute(select(t).where(t.c.tender_id == fact.tender_id)).first()
+        if row is None:
+            return  # never planned: the registry's fold refuses it, there is nothing to change
+        kept = conn.execute(
+            select(lots.c.lot_id, lots.c.title).where(lots.c.tender_id == fact.tender_id)
+        ).all()
+        before = TenderState(
+            tender_id=fact.tender_id,
+            title=row.title,
+            contracting_authority=row.contracting_authority or "",
+            framework=row.framework,
+            planned_on=row.planned_on,
+            published_on=row.published_on,
+            lots=tuple(LotState(lot_id, title or "") for lot_id, title in kept),
+        )
+        after = TENDER.evolve(before, fact)
+        conn.execute(
+            update(t)
+            .where(t.c.tender_id == fact.tender_id)
+            .values(title=after.title, framework=after.framework, published_on=after.published_on)
+        )
+        for old, new in zip(before.lots, after.lots, strict=True):
+            if new.title != old.title:
+                conn.execute(
+                    update(lots)
+                    .where(lots.c.tender_id == fact.tender_id, lots.c.lot_id == new.lot_id)
+                    .values(title=new.title)
+                )
 
     def _signed(self, conn: Connection, fact: ContractSigned) -> None:
         row: dict[str, object] = {

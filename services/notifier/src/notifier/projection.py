@@ -79,8 +79,9 @@ from notifier.domain.schedule import ContractSchedule, tracked_dates, warning_ke
 class NotifierSchedule(Projection):
     name = "notifier_schedule"
     # v2: an organisation's merger keeps the day it takes effect (merged_on), so news of the
-    # days before still reaches the municipality itself.
-    version = 2
+    # days before still reaches the municipality itself. v3: an imported tender's title as
+    # restated (TenderRestated), as the tender fold takes it (import22).
+    version = 3
     contexts = (REGISTRY, ENROLMENT, NOTIFIER)
     HANDLES = event_types(
         ContractSigned,
@@ -90,6 +91,7 @@ class NotifierSchedule(Projection):
         ContractTransferred,
         ContractTerminated,
         TenderPlanned,
+        TenderRestated,  # an imported tender's title restated (the feed names it by it)
         ParticipantListFrozen,
         OrganisationRegistered,
         OrganisationRenamed,
@@ -107,7 +109,6 @@ class NotifierSchedule(Projection):
         *IMPORT_EVENTS,  # provenance of imported facts; the facts themselves are handled
         *AWARD_EVENTS,
         TenderPlanRevised,  # a plan's tender period: no warning or call-off reads it
-        TenderRestated,  # an imported tender restated (import20): see docs/ocds-import.md
         PriorInformationNoticePublished,
         MarketConsultationHeld,
         TenderPublished,
@@ -270,6 +271,11 @@ class NotifierSchedule(Projection):
                     },
                     ["tender_id"],
                 )
+            case TenderRestated():
+                # Only the fields it gives replace the recorded ones (the tender fold's
+                # meaning); of them this model keeps the title.
+                if fact.title is not None:
+                    self._set(conn, self.tenders, fact.tender_id, title=fact.title)
             case ParticipantListFrozen():
                 t = self.participants
                 conn.execute(t.delete().where(t.c.tender_id == fact.tender_id))

@@ -25,7 +25,9 @@ class TendersProjection(VersionedProjection):
     name = "tenders"
     # 3: every fact of the fold (pause/resume, notices, review proceedings, award revisions)
     # and the successions table.
-    version = 4  # v4: law findings of imported tenders
+    # v4: law findings of imported tenders. v5: what an imported tender's source stated (the
+    # procedure, the publication day) and the plan's tender period start (import22).
+    version = 5
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY,)
     rebuild_cost: ClassVar[int] = 8  # us/event in a rebuild (bench.rebuild_stages, 100k)
     # Contracts are ContractsProjection's.
@@ -53,6 +55,7 @@ class TendersProjection(VersionedProjection):
             Column("title", String(500), nullable=False),
             Column("contracting_authority", String(40), nullable=False, index=True),
             Column("procedure", String(80), nullable=False),
+            Column("procedure_stated", Boolean, nullable=False),
             Column("framework", Boolean, nullable=False),
             Column("phase", String(40), nullable=False, index=True),
             Column("planned_on", Date, nullable=False),
@@ -62,6 +65,8 @@ class TendersProjection(VersionedProjection):
             Column("market_consultation_to", Date),
             Column("market_consultation_summary", String(2000)),
             Column("published_on", Date),
+            Column("published_on_stated", Boolean, nullable=False),
+            Column("planned_tender_start", Date),  # a plan's tender period start
             Column("notice_reference", String(200)),
             Column("participant_list_frozen_on", Date),
             Column("corrections", JSON, nullable=False),
@@ -187,6 +192,7 @@ def tender_rows(state: TenderState) -> Image:
             "title": state.title,
             "contracting_authority": state.contracting_authority,
             "procedure": str(state.procedure),
+            "procedure_stated": state.procedure_stated,
             "framework": state.framework,
             "phase": state.phase.value,
             "planned_on": state.planned_on,
@@ -196,6 +202,8 @@ def tender_rows(state: TenderState) -> Image:
             "market_consultation_to": state.market_consultation_ended_on,
             "market_consultation_summary": state.market_consultation_summary,
             "published_on": state.published_on,
+            "published_on_stated": state.published_on_stated,
+            "planned_tender_start": state.tender_period_planned_on,
             "notice_reference": state.notice_reference,
             "participant_list_frozen_on": state.participant_list_frozen_on,
             "corrections": _notices(state.corrections),

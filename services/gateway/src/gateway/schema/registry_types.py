@@ -319,9 +319,18 @@ class Tender(relay.Node):
     title: str
     contracting_authority_code: str
     procedure: Procedure
+    procedure_stated: bool = strawberry.field(
+        description="False only for an imported tender whose source states no procedure:"
+        " `procedure` is then the registry's default (national), kept for the rules."
+    )
     framework: bool
     phase: TenderPhase
     planned_on: date
+    planned_tender_start: date | None = strawberry.field(
+        description="The tender period start its plan gave (an imported plan's"
+        " tenderPeriod.startDate, as a later release revised or restated it); null when none"
+        " was given, or a later release no longer states one."
+    )
     prior_notice_on: date | None = strawberry.field(
         description="The day a prior information notice (vooraankondiging) was published."
     )
@@ -338,6 +347,11 @@ class Tender(relay.Node):
         description="What the market consultation found."
     )
     published_on: date | None
+    published_on_stated: bool = strawberry.field(
+        description="False only for an imported tender whose source states no tender period"
+        " start (or no longer does): `publishedOn` is then the day of the release that"
+        " published it, kept for the rules, not a published fact."
+    )
     notice_reference: str | None
     participant_list_frozen_on: date | None
     corrections: list[TenderNotice] = strawberry.field(
@@ -427,10 +441,11 @@ class Tender(relay.Node):
 
 
 TENDER_FIELDS = (
-    "tender_id", "programme_id", "title", "framework", "planned_on",
-    "prior_notice_on", "prior_notice_reference", "market_consultation_from",
-    "market_consultation_to", "market_consultation_summary", "published_on", "notice_reference",
-    "participant_list_frozen_on", "paused_on", "pause_reason", "resumed_on", "resume_reason",
+    "tender_id", "programme_id", "title", "procedure_stated", "framework", "planned_on",
+    "planned_tender_start", "prior_notice_on", "prior_notice_reference",
+    "market_consultation_from", "market_consultation_to", "market_consultation_summary",
+    "published_on", "published_on_stated", "notice_reference", "participant_list_frozen_on",
+    "paused_on", "pause_reason", "resumed_on", "resume_reason",
     "cancelled_on", "cancellation_reason",
 )  # fmt: skip
 
