@@ -42,7 +42,9 @@ def _process(ocid: str, day: int) -> dict[str, Any]:
 
 
 def _which(ocid: str) -> str | None:
-    return "A" if ocid.startswith("ocds-turn-a") else "B" if ocid.startswith("ocds-turn-b") else None
+    return (
+        "A" if ocid.startswith("ocds-turn-a") else "B" if ocid.startswith("ocds-turn-b") else None
+    )
 
 
 async def test_overlapping_groups_stage_in_turn_and_store_each_event_once(
