@@ -80,13 +80,6 @@ log = logging.getLogger(__name__)
 class RegistryCommandService(CommandService):
     """Made by `bootstrap.parts` from `registry.app.COMMANDS`."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # One group's processes are staged at a time (`_group_commit`), the groups in the
-        # order their reads answered: the first one's append is sent, and its acknowledgement
-        # awaited, while the next one stages.
-        self._staging = asyncio.Lock()
-
     @property
     def command_types(self) -> list[str]:
         extra = [ImportProcessReleases.command_type, ImportReleaseGroup.command_type]
@@ -216,39 +209,31 @@ class RegistryCommandService(CommandService):
         )
         twice = {cid for cid, k in counted.items() if k > 1}
         recall = None if known is None else known.recall(self.context.name)
-        alone: list[tuple[int, ImportProcessReleases]] = []
-        # Staged in turn (`_staging`): staged side by side, the groups' decisions took turns
-        # on the loop and all their appends went out together at the end, the registry then
-        # idle while they were acknowledged. In turn, this group's append is under way (its
-        # batch queued on the connection before the next group stages: the tasks made here
-        # run before the lock's next holder) while the next group stages. The lookups above
-        # stay side by side; nothing of a group's outcome depends on the other's turn.
-        async with self._staging:
-            staged = await asyncio.gather(
-                *(
-                    self._stage(n, b, request, known, new, elsewhere)
-                    if not import_lane.fresh(self, b, new, recall, elsewhere, twice)
-                    else self._record_fresh(n, b, request, known, new, elsewhere)
-                    for n, b in batches
-                )
+        staged = await asyncio.gather(
+            *(
+                self._stage(n, b, request, known, new, elsewhere)
+                if not import_lane.fresh(self, b, new, recall, elsewhere, twice)
+                else self._record_fresh(n, b, request, known, new, elsewhere)
+                for n, b in batches
             )
-            commits: list[list[_StagedProcess]] = [[]]
-            taken: set[tuple[str, str, str]] = set()
-            for (n, batch), process in zip(batches, staged, strict=True):
-                if process is None or process.keys & taken:
-                    alone.append((n, batch))  # refused, too large, or sharing an aggregate
-                    continue
-                taken |= process.keys
-                if process.count == 0:  # nothing new (a re-run): its answers are final
-                    repairs: list[tuple[str, bytes]] = []
-                    answers[n] = await self._recorded(process, 0, repairs)
-                    self._record_all(repairs)
-                    continue
-                if sum(p.count for p in commits[-1]) + process.count > MAX_BATCH:
-                    commits.append([])
-                commits[-1].append(process)
-            appends = [asyncio.ensure_future(self._commit(c)) for c in commits if c]
-        results = await asyncio.gather(*appends)
+        )
+        alone: list[tuple[int, ImportProcessReleases]] = []
+        commits: list[list[_StagedProcess]] = [[]]
+        taken: set[tuple[str, str, str]] = set()
+        for (n, batch), process in zip(batches, staged, strict=True):
+            if process is None or process.keys & taken:
+                alone.append((n, batch))  # refused, too large, or sharing an aggregate
+                continue
+            taken |= process.keys
+            if process.count == 0:  # nothing new (a re-run): its answers are final
+                repairs: list[tuple[str, bytes]] = []
+                answers[n] = await self._recorded(process, 0, repairs)
+                self._record_all(repairs)
+                continue
+            if sum(p.count for p in commits[-1]) + process.count > MAX_BATCH:
+                commits.append([])
+            commits[-1].append(process)
+        results = await asyncio.gather(*(self._commit(c) for c in commits if c))
         for committed in results:
             for process, answer in committed:
                 if answer is None:
