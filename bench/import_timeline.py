@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import threading
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,7 +27,75 @@ from bench.infra import connected, nats_server
 from bench.suites.ocds_import import _server_cpu, package, registry_process
 
 
-async def main(processes: int, rounds: int, verbose: bool, collector: str = "cli") -> None:
+def schedstat(pid: int | str | None = "self") -> tuple[float, float]:
+    """A process's main thread's seconds on a CPU and seconds runnable but waiting for one
+    (/proc/<pid>/schedstat): on a loaded machine, run + wait over the wall is the share of
+    the time it had work, whatever the load made it wait; the rest it was idle (waiting on
+    the network, on another process)."""
+    if pid is None:
+        return 0.0, 0.0
+    try:
+        run, wait, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(run) / 1e9, int(wait) / 1e9
+
+
+class _Sampler:
+    """The registry's main thread's state sampled every ~2 ms from a thread of this process
+    (/proc/<pid>/stat: R, on a CPU or runnable; else idle, waiting on its connection): where
+    in the round it idled, by how many group messages the importer had at the registry
+    then (sent, not yet answered)."""
+
+    def __init__(self, pid: int | None, started: float) -> None:
+        self._path = Path(f"/proc/{pid}/stat")
+        self._started = started
+        self._samples: list[tuple[float, bool]] = []  # (time in the round, runnable)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            try:
+                state = self._path.read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                return
+            self._samples.append((time.perf_counter() - self._started, state == "R"))
+            time.sleep(0.002)
+
+    def stop(self, sent: list[tuple[float, float, int]], wall: float) -> str:
+        self._done.set()
+        self._thread.join()
+        split = idle_by_groups(self._samples, sent, wall)
+        parts = ", ".join(
+            f"{k}: {share:.0%} of the round, registry idle {idle:.0%}"
+            for k, (share, idle) in sorted(split.items())
+        )
+        return f"   messages at the registry (share of samples) {parts}"
+
+
+def idle_by_groups(
+    samples: Sequence[tuple[float, bool]], sent: Sequence[tuple[float, float, int]], wall: float
+) -> dict[int, tuple[float, float]]:
+    """Samples (time in the round, registry runnable) split by how many messages were at the
+    registry then (`sent`: (sent, answered, bytes) each): per count, (its share of the
+    round's samples, the share of them in which the registry was idle), over the round."""
+    idle: dict[int, int] = {}
+    count: dict[int, int] = {}
+    for t, runnable in samples:
+        if t > wall:
+            break
+        at = sum(1 for a, b, _ in sent if a <= t < b)
+        count[at] = count.get(at, 0) + 1
+        idle[at] = idle.get(at, 0) + (not runnable)
+    total = sum(count.values())
+    return {k: (n / total, idle.get(k, 0) / total) for k, n in count.items()}
+
+
+async def main(
+    processes: int, rounds: int, verbose: bool, collector: str = "cli", idle_map: bool = False
+) -> None:
     from audit.ocds.importer import import_items, prepare
     from audit.ocds.importer_read import read
     from eventstore.clock import SystemClock
@@ -60,12 +132,19 @@ async def main(processes: int, rounds: int, verbose: bool, collector: str = "cli
                         return reply
 
                     reg0, imp0, srv0 = cpu_seconds()[0], time.process_time(), _server_cpu(ctx)
+                    pid = _registry_pid()
+                    rs0, is0 = schedstat(pid), schedstat()
+                    sampler = _Sampler(pid, started) if idle_map else None
                     with GcWindow() as gcs:
                         report = await import_items(list(read(data, "bench")), request, store)
                     wall = time.perf_counter() - started
                     reg = cpu_seconds()[0] - reg0
                     imp = time.process_time() - imp0
                     srv = _server_cpu(ctx) - srv0
+                    rs, is_ = schedstat(pid), schedstat()
+                    mapped = None if sampler is None else sampler.stop(sent, wall)
+                    r_run, r_wait = rs[0] - rs0[0], rs[1] - rs0[1]
+                    i_run, i_wait = is_[0] - is0[0], is_[1] - is0[1]
                     n = report.events or 1
                     print(
                         f"round {r}: {wall:.3f} s, {report.events / wall:,.0f} events/s"
@@ -76,9 +155,34 @@ async def main(processes: int, rounds: int, verbose: bool, collector: str = "cli
                         f" importer collections {gcs.collections}, {sum(gcs.seconds):.3f} s",
                         flush=True,
                     )
+                    print(
+                        f"   main threads' share of the wall: registry on CPU {r_run / wall:.0%},"
+                        f" runnable {r_wait / wall:.0%}, idle {1 - (r_run + r_wait) / wall:.0%};"
+                        f" importer on CPU {i_run / wall:.0%}, runnable {i_wait / wall:.0%},"
+                        f" idle {1 - (i_run + i_wait) / wall:.0%}",
+                        flush=True,
+                    )
+                    if mapped is not None:
+                        print(mapped, flush=True)
                     if verbose:
                         for a, b, size in sorted(sent):
                             print(f"   sent {a:.3f} answered {b:.3f} ({b - a:.3f}) {size:,} B")
+
+
+def _registry_pid() -> int | None:
+    """The registry process this one started (`python -m bootstrap.serve registry`)."""
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if ppid == me and b"bootstrap.serve" in cmdline:
+            return int(entry.name)
+    return None
 
 
 if __name__ == "__main__":
@@ -88,5 +192,7 @@ if __name__ == "__main__":
     parser.add_argument("-v", action="store_true")
     # cli: the collector as `audit ocds import` sets it; default: CPython's own thresholds
     parser.add_argument("--collector", choices=("cli", "default"), default="cli")
+    # where the registry idled: sampled by a thread of this process (costs it ~1-2% CPU)
+    parser.add_argument("--idle-map", action="store_true")
     args = parser.parse_args()
-    asyncio.run(main(args.processes, args.rounds, args.v, args.collector))
+    asyncio.run(main(args.processes, args.rounds, args.v, args.collector, args.idle_map))
