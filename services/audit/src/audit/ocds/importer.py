@@ -459,6 +459,12 @@ class _Process:
             if rid in self.seen:
                 self.report.duplicates += 1
                 self.progress(1)
+                # Recorded by an earlier run: compiled still, so the releases after it are
+                # mapped on the process as published (import24; the tally is the registry's).
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    compiled_from.with_release(release)
+                    compiled_from.take(release)
+                    self.accepted.append(release)
                 continue
             try:
                 compiled = compiled_from.with_release(release)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, get_args
 
+from audit.ocds.codes import method as exported_method
 from contracts_schema.base import DomainEvent
 from contracts_schema.money import lift_euro
 from contracts_schema.registry import events as rg
@@ -157,6 +158,9 @@ class ProcessState:
     lots: dict[str, str] = field(default_factory=dict)  # lot -> open/provisional/awarded/...
     lot_titles: dict[str, str] = field(default_factory=dict)  # lot -> title, as recorded
     suppliers: dict[str, list[str]] = field(default_factory=dict)  # lot -> supplier codes
+    # lot -> the id of the award that holds it (import24): known only for an award mapped in
+    # this run (the registry records no award id), so a tally rebuilt from the registry has none
+    holders: dict[str, str] = field(default_factory=dict)
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> last seen
     noted: dict[str, str] = field(default_factory=dict)  # path -> the value reported
 
@@ -170,6 +174,7 @@ class ProcessState:
         copied.lots = dict(self.lots)
         copied.lot_titles = dict(self.lot_titles)
         copied.noted = dict(self.noted)
+        copied.holders = dict(self.holders)
         copied.suppliers = {k: list(v) for k, v in self.suppliers.items()}
         copied.contracts = {k: dict(v) for k, v in self.contracts.items()}
         return copied
@@ -217,6 +222,7 @@ def map_release(
     tid = tender_id_of(ocid)
     parties = {str(p.get("id")): p for p in compiled.get("parties", []) if isinstance(p, dict)}
     t = compiled.get("tender") or {}
+    own = release.get("tender")  # what this release itself states (import24: see `states`)
     facts: list[ImportedFact] = []
     lots = [(ident(str(lot["id"])), lot) for lot in t.get("lots", []) if "id" in lot]
     stated = stated_procedure(t)
@@ -253,7 +259,8 @@ def map_release(
         s.lot_titles = {lot["lot_id"]: lot["title"] for lot in planned_lots}
         s.title, s.plan_period, s.start = title, plan, plan
     else:
-        not_recorded += _authority_changed(t, compiled, parties, s)
+        if states(release, "buyer") or states(own, "procuringEntity"):
+            not_recorded += _authority_changed(t, compiled, parties, s)
         # A later planning release that gives the plan a tender period, or another one: the
         # registry plans a tender once, so the plan is revised (import19).
         revising = not s.published and not s.cancelled and _planning(release, t)
@@ -296,17 +303,17 @@ def map_release(
         if restated:
             s.procedure, s.procedure_stated = restated, True
     # What a later release changes of what was recorded is recorded as restated (import20).
-    changes = _restatement(s, title, framework, stated, start, lots)
+    changes = _restatement(s, title, framework, stated, start, lots, own)
     if changes:
         facts.append(_fact(rg.TenderRestated, tender_id=tid, restated_on=today, **changes))
-    not_recorded += _tender_not_recorded(t, lots, s)
+    not_recorded += _tender_not_recorded(t, lots, s, own)
     for lid, lot in lots:
         if lot.get("status") == "cancelled" and s.lots.get(lid) not in ("cancelled", "awarded"):
             why = lot.get("statusDetails") or "cancelled (published)"
             facts.append(_fact(rg.LotCancelled, tender_id=tid, lot_id=lid, cancelled_on=today,
                                reason=why))  # fmt: skip
             s.lots[lid] = "cancelled"
-    facts += _awards(compiled, s, tid, today, parties, not_recorded)
+    facts += _awards(compiled, s, tid, today, parties, not_recorded, release)
     if status in ("cancelled", "unsuccessful", "withdrawn") and not s.cancelled:
         open_lots = [lid for lid, st in s.lots.items() if st not in ("cancelled", "awarded")]
         facts.append(_fact(rg.TenderCancelled, tender_id=tid, cancelled_on=today,
@@ -325,7 +332,7 @@ def map_release(
     # no fact records of them was reported with the release that changed it.
     said = not_recorded if "contracts" in release or "awards" in release else None
     for i, c in enumerate(compiled.get("contracts", [])):
-        changed = _contract(c, i, compiled, s, tid, today, parties, rid, said)
+        changed = _contract(c, i, compiled, s, tid, today, parties, release, said)
         if changed:
             cid, contract_facts = changed
             contracts.append(RecordImportedContractRelease(
@@ -341,31 +348,38 @@ def _restatement(
     stated: Procedure | None,
     start: date | None,
     lots: list[tuple[str, dict[str, Any]]],
+    own: Any,
 ) -> dict[str, Any]:
     """What the process compiled with this release says otherwise than recorded (and shown
-    by the re-export): the fields of a `TenderRestated` (import20), and the tally updated."""
+    by the re-export): the fields of a `TenderRestated` (import20), and the tally updated.
+    Only the fields the release itself states (`own`, its tender) are compared (import24):
+    a later run's compile holds only that run's releases, so a field it lacks may be one an
+    earlier run's release stated; one the release leaves out is unchanged, as it merges."""
     changes: dict[str, Any] = {}
-    if title != s.title:
+    if states(own, "title") and title != s.title:
         changes["title"] = s.title = title
-    if framework != s.framework:
+    if states(own, "techniques", "hasFrameworkAgreement") and framework != s.framework:
         changes["framework"] = s.framework = framework
-    if _new_procedure(stated, s):
+    said = _procedure_said(own, s)
+    if said and _new_procedure(stated, s):
         changes["procedure"] = stated
         s.procedure, s.procedure_stated = str(stated), True
-    elif stated is None and s.procedure_stated:
+    elif said and stated is None and s.procedure_stated:
         # No longer stated: the recorded one stays for the rules, but is not published.
         changes["procedure_stated"] = s.procedure_stated = False
     # A tender published without lots is one lot titled as the tender (as planned).
     # A lot without a title keeps the one recorded (its id, planned so): reported instead.
-    titles = {lid: lot["title"] for lid, lot in lots if lot.get("title")}
+    titled = _own_lots(own)
+    titles = {lid: lot["title"] for lid, lot in lots
+              if lot.get("title") and states(titled.get(lid), "title")}  # fmt: skip
     if not lots:
-        titles = {IMPLICIT_LOT: title}
+        titles = {IMPLICIT_LOT: title} if states(own, "title") else {}
     retitled = [{"lot_id": lid, "title": new} for lid, new in titles.items()
                 if lid in s.lot_titles and s.lot_titles[lid] != new]  # fmt: skip
     if retitled:
         changes["lots"] = retitled
         s.lot_titles.update((lot["lot_id"], lot["title"]) for lot in retitled)
-    if start != s.start:
+    if states(own, "tenderPeriod", "startDate") and start != s.start:
         # The tender period's start: a published tender's publication day, else the plan's;
         # no longer stated, a publication day stays recorded, not published, a plan's goes.
         if start is None:
@@ -378,6 +392,39 @@ def _restatement(
         elif start is None:
             s.plan_period = None  # the fold forgets it too: nothing stated is shown
     return changes
+
+
+def states(obj: Any, *keys: str) -> bool:
+    """Whether a release itself (its own JSON, not the compile) states the field at `keys`,
+    as `ocdsmerge` merges it: a key present counts, an explicit null too (it clears the
+    field, a null on the way clears all under it); a missing key leaves it unchanged."""
+    for key in keys:
+        if not isinstance(obj, dict) or key not in obj:
+            return False
+        obj = obj[key]
+        if obj is None:
+            return True
+    return True
+
+
+def _own_lots(own: Any) -> dict[str, dict[str, Any]]:
+    """The lots a release itself states, by their registry id."""
+    lots = own.get("lots") if isinstance(own, dict) else None
+    return {ident(str(lot["id"])): lot for lot in lots or []
+            if isinstance(lot, dict) and "id" in lot}  # fmt: skip
+
+
+def _procedure_said(own: Any, s: ProcessState) -> bool:
+    """Whether the release itself states the tender's procedure. Its method alone, that of
+    the procedure recorded as stated, says nothing new: the details naming it came with an
+    earlier release, perhaps of an earlier run, that this run's compile does not hold."""
+    if states(own, "procurementMethodDetails"):
+        return True
+    if not states(own, "procurementMethod"):
+        return False
+    method = own.get("procurementMethod") if isinstance(own, dict) else None
+    same = s.procedure_stated and s.procedure in PROCEDURES and method is not None
+    return not (same and exported_method(s.procedure, s.published) == method)  # type: ignore[arg-type]
 
 
 def shown_start(
@@ -423,24 +470,34 @@ _ENDED = ("cancelled", "unsuccessful", "withdrawn")
 
 
 def _tender_not_recorded(
-    t: dict[str, Any], lots: list[tuple[str, dict[str, Any]]], s: ProcessState
+    t: dict[str, Any], lots: list[tuple[str, dict[str, Any]]], s: ProcessState, own: Any
 ) -> list[NotRecorded]:
     """Statuses a release takes back, which no fact of the registry undoes: a cancelled
     tender or lot active again, an awarded lot cancelled (the law ends a lot's award by a
-    contract, or a review; a published status does not); a lot without a title."""
+    contract, or a review; a published status does not); a lot without a title. Each only
+    when the release itself states it (`own`, its tender; import24): a field it leaves out is
+    unchanged, whatever this run's compile (without an earlier run's releases) lacks."""
     found: list[NotRecorded] = []
     status = t.get("status")
-    if s.cancelled and status not in _ENDED:
+    said = states(own, "status")
+    if s.cancelled and said and status not in _ENDED:
         found += _note(s, "tender.status", status, f"the tender is {status} here, but was"
                        " cancelled: the registry records no tender taken back")  # fmt: skip
+    ended = status in _ENDED or (s.cancelled and not said)
+    stated_lots = _own_lots(own)
     for i, (lid, lot) in enumerate(lots):
-        if not lot.get("title"):
+        mine = stated_lots.get(lid)
+        # Without a title: stated so here, or never given one (recorded with its id).
+        untitled = states(mine, "title") or s.lot_titles.get(lid, lid) == lid
+        if not lot.get("title") and untitled:
             recorded = s.lot_titles.get(lid)
             found += _note(s, f"tender.lots[{i}].title", None, f"lot {lid} has no title here:"
                            f" the registry records a lot with one ({recorded})")  # fmt: skip
         was, now = s.lots.get(lid), lot.get("status")
         path = f"tender.lots[{i}].status"
-        if was == "cancelled" and now != "cancelled" and status not in _ENDED:
+        if not states(mine, "status"):
+            continue
+        if was == "cancelled" and now != "cancelled" and not ended:
             found += _note(s, path, now, f"lot {lid} is {now} here, but was cancelled: the"
                            " registry records no lot taken back")  # fmt: skip
         elif was == "awarded" and now == "cancelled":
@@ -489,12 +546,15 @@ def _awards(
     today: date,
     parties: dict[str, Any],
     not_recorded: list[NotRecorded],
+    release: dict[str, Any],
 ) -> list[ImportedFact]:
     facts = []
     live: dict[str, list[str]] = {}  # lot -> the suppliers a pending or active award names
     named: dict[str, int] = {}  # lot -> the last award naming it, whatever its status
+    own = {str(a.get("id")): a for a in release.get("awards") or [] if isinstance(a, dict)}
     for i, award in enumerate(compiled.get("awards", [])):
         status = award.get("status")
+        aid = str(award.get("id"))
         codes = [organisation_code(ref, parties, f"awards[{i}].suppliers[{j}]")
                  for j, ref in enumerate(award.get("suppliers", []))]  # fmt: skip
         on = day(award.get("date")) or today
@@ -532,14 +592,20 @@ def _awards(
                     facts.append(_fact(rg.AwardMadeDefinitive, tender_id=tid, lot_id=lid,
                                        supplier_ids=codes, awarded_on=on))  # fmt: skip
                     s.lots[lid] = "awarded"
-            elif status in ("cancelled", "unsuccessful") and lot == "provisional":
+                s.holders[lid] = aid
+            elif (
+                status in ("cancelled", "unsuccessful")
+                and lot == "provisional"
+                and _holds(award, aid, codes, lid, s)
+            ):
                 why = award.get("description") or f"award {status}"
                 facts.append(_fact(rg.ProvisionalAwardWithdrawn, tender_id=tid, lot_id=lid,
                                    supplier_ids=s.suppliers.get(lid, []), withdrawn_on=today,
                                    reason=why))  # fmt: skip
                 s.lots[lid], s.suppliers[lid] = "open", []
+                s.holders.pop(lid, None)
     for lid, lot in list(s.lots.items()):
-        if lid in live:
+        if lid in live or not _gone(own.get(s.holders.get(lid, "")), lid, s, compiled):
             continue
         if lot == "provisional":
             # No pending or active award names the lot any more (its award moved to another
@@ -548,6 +614,7 @@ def _awards(
                                supplier_ids=s.suppliers.get(lid, []), withdrawn_on=today,
                                reason="no longer awarded (published)"))  # fmt: skip
             s.lots[lid], s.suppliers[lid] = "open", []
+            s.holders.pop(lid, None)
         elif lot == "awarded":
             where = f"awards[{named[lid]}].status" if lid in named else "awards"
             not_recorded += _note(s, where, None, f"no pending or active award names lot"
@@ -555,6 +622,31 @@ def _awards(
                                   " registry withdraws only a provisional award",
                                   key=f"awards {lid}")  # fmt: skip
     return facts
+
+
+def _holds(award: dict[str, Any], aid: str, codes: list[str], lid: str, s: ProcessState) -> bool:
+    """Whether a cancelled or unsuccessful award is the one that holds lot `lid`'s
+    provisional award (import24: another award, listed before it, may have replaced it):
+    the same award when known (mapped in this run), else one naming the same suppliers."""
+    if lid in s.holders:
+        return s.holders[lid] == aid
+    return bool(codes) and sorted(codes) == sorted(s.suppliers.get(lid, []))
+
+
+def _gone(own: dict[str, Any] | None, lid: str, s: ProcessState, compiled: dict[str, Any]) -> bool:
+    """Whether the award that held lot `lid` no longer names it, as this release itself
+    states it (`own`, the release's own award of that id; import24): it names other lots
+    now, no suppliers, or is no longer pending or active. An award the release does not
+    state is unchanged (a later run's
+    compile holds only that run's releases), and one not known (a tally rebuilt from the
+    registry, which records no award ids) is never taken to have gone."""
+    if own is None:
+        return False
+    if states(own, "suppliers") and not own.get("suppliers"):
+        return True
+    if states(own, "status") and own.get("status") not in ("pending", "active"):
+        return True
+    return states(own, "relatedLots") and lid not in _award_lots(own, s, compiled)
 
 
 def contract_id_of(ocid: str, contract_id: str) -> str:
@@ -569,15 +661,17 @@ def _contract(
     tid: str,
     today: date,
     parties: dict[str, Any],
-    rid: str,
+    release: dict[str, Any],
     not_recorded: list[NotRecorded] | None,
 ) -> tuple[str, list[ImportedFact]] | None:
+    rid = str(release["id"])
     path = f"contracts[{i}]"
     cid = contract_id_of(compiled["ocid"], str(c.get("id", i)))
     period = c.get("period") or {}
     value = c.get("value") or {}
     eur = value.get("amount") if value.get("currency") == "EUR" else None
     seen = s.contracts.get(cid)
+    new = seen is None
     facts: list[ImportedFact] = []
     status = c.get("status")
     if seen is None:
@@ -631,7 +725,7 @@ def _contract(
                            reason=c.get("statusDetails") or "terminated (published)"))  # fmt: skip
         seen["status"] = "terminated"
     if not_recorded is not None:
-        not_recorded += _contract_not_recorded(c, path, compiled, parties, seen, s)
+        not_recorded += _contract_not_recorded(c, path, compiled, parties, seen, s, release, new)
     s.contracts[cid] = dict(seen)
     return (cid, facts) if facts else None
 
@@ -643,18 +737,29 @@ def _contract_not_recorded(
     parties: dict[str, Any],
     seen: dict[str, Any],
     s: ProcessState,
+    release: dict[str, Any],
+    new: bool,
 ) -> list[NotRecorded]:
     """What a release says of a signed contract that no fact of the registry records
     (import20): a signing or start day changed (or not stated: the registry's default is
     shown), an end, maximum extent or EUR value cleared, a status taken back, other
-    suppliers. `ContractAmended` changes the end, extent and value only."""
+    suppliers. `ContractAmended` changes the end, extent and value only. Of a contract
+    signed before, only what the release itself states (import24): a field it leaves out
+    is unchanged, whatever a later run's compile (without the earlier releases) lacks."""
     found: list[NotRecorded] = []
+    mine = next((x for x in release.get("contracts") or []
+                 if isinstance(x, dict) and x.get("id") == c.get("id")), None)  # fmt: skip
+
+    def said(*keys: str) -> bool:
+        return new or states(mine, *keys)
+
     period = c.get("period") or {}
     value = c.get("value") or {}
     status = c.get("status")
     cid = contract_id_of(compiled["ocid"], str(c.get("id")))
-    if status not in ("active", "terminated") or (
-        status == "active" and seen["status"] == "terminated"
+    if said("status") and (
+        status not in ("active", "terminated")
+        or (status == "active" and seen["status"] == "terminated")
     ):
         found += _note(s, f"{path}.status", status, f"contract {cid} is {status} here, but was"
                        f" recorded {seen['status']}: the registry records a contract once"
@@ -662,7 +767,7 @@ def _contract_not_recorded(
     dated = (("dateSigned", day(c.get("dateSigned")), "signed", "signing day"),
              ("period.startDate", day(period.get("startDate")), "start", "start"))  # fmt: skip
     for field_path, stated, key, what in dated:
-        if key in seen and stated != seen[key]:
+        if key in seen and stated != seen[key] and said(*field_path.split(".")):
             found += _note(s, f"{path}.{field_path}", stated, f"contract {cid}'s {what} is"
                            f" {stated or 'not stated'} here, recorded as {seen[key]}: the"
                            " registry records it with the signing, no fact changes it")  # fmt: skip
@@ -671,14 +776,21 @@ def _contract_not_recorded(
                ("value", value.get("amount") if value.get("currency") == "EUR" else None,
                 "value"))  # fmt: skip
     for field_path, stated, key in cleared:
-        if stated is None and seen.get(key) is not None:
+        if stated is None and seen.get(key) is not None and said(*field_path.split(".")):
             found += _note(s, f"{path}.{field_path}", None, f"contract {cid}'s {key} is not"
                            f" stated here (in EUR) any more, recorded as {seen[key]}: an"
                            " amendment records a new one, never none")  # fmt: skip
     award: dict[str, Any] = next(
         (a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")), {}
     )
-    live = award.get("status") in ("pending", "active")
+    stated_award = next((a for a in release.get("awards") or [] if isinstance(a, dict)
+                         and a.get("id") == c.get("awardID")), None)  # fmt: skip
+    if not new and not (states(stated_award, "status") or states(stated_award, "suppliers")):
+        return found  # the award as it was: its suppliers unchanged
+    # A status not stated here is unchanged: it was live when the contract was signed.
+    live = award.get("status") in ("pending", "active") or (
+        not new and not states(stated_award, "status")
+    )
     named = tuple(sorted(organisation_code(ref, parties, f"{path}.awardID")
                          for ref in award.get("suppliers", [])) if live else ())  # fmt: skip
     if "suppliers" in seen and named != tuple(seen["suppliers"]):
