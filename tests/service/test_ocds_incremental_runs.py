@@ -147,3 +147,17 @@ async def test_a_change_no_fact_records_is_reported_once_however_often_repeated(
     paths = [p.path.rsplit("releases[2].", 1)[-1] for p in report.not_recorded]
     assert paths == ["tender.status", "tender.lots[0].status", "tender.lots[1].status"]
     assert all("releases[2]" in p.path for p in report.not_recorded), report.not_recorded
+
+
+async def test_a_re_run_compiles_the_releases_recorded_before_with_the_new_ones() -> None:
+    """The same file again with a release stating only its contract: its award (and the
+    parties) come from the releases recorded by the first run, compiled with it as published
+    (a daily feed without them cannot sign it: the registry records no award of its own)."""
+    store, _clock, bus = await registry()
+    await import_items(read(_package(*FIRST), "test"), bus.request, store)
+    bare = {**_release(3, "contract", contracts=[CONTRACT])}
+    del bare["parties"]
+    report = await import_items(read(_package(*FIRST, bare), "test"), bus.request, store)
+    assert (report.skipped, report.not_recorded, report.duplicates) == ([], [], 2)
+    [signed] = _of(await _events(store), rg.ContractSigned)
+    assert [s.supplier_id for s in signed.suppliers] == [FIRM.removeprefix("NL-")]
