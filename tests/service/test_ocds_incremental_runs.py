@@ -105,7 +105,9 @@ async def test_a_cancelled_award_listed_after_its_replacement_leaves_the_replace
     store, _clock, bus = await registry()
     await import_items(read(_package(*releases), "test"), bus.request, store)
     events = await _events(store)
-    assert [e.supplier_ids for e in _of(events, rg.ProvisionalAwardDecided)] == [[FIRM.removeprefix("NL-")]]
+    assert [e.supplier_ids for e in _of(events, rg.ProvisionalAwardDecided)] == [
+        [FIRM.removeprefix("NL-")]
+    ]
     assert _of(events, rg.ProvisionalAwardWithdrawn) == []
 
 
@@ -161,3 +163,19 @@ async def test_a_re_run_compiles_the_releases_recorded_before_with_the_new_ones(
     assert (report.skipped, report.not_recorded, report.duplicates) == ([], [], 2)
     [signed] = _of(await _events(store), rg.ContractSigned)
     assert [s.supplier_id for s in signed.suppliers] == [FIRM.removeprefix("NL-")]
+
+
+async def test_an_award_moved_in_a_re_run_is_withdrawn_from_its_first_lot() -> None:
+    """The same file again with a release moving a2 from L2 to L3: the releases recorded by
+    the first run say which award held L2 (the registry records no award ids)."""
+    lots3 = {**TENDER, "lots": [*TENDER["lots"], {"id": "L3", "title": "Data"}]}
+    first = [_release(1, "tender", tender=lots3),
+             _release(2, "award", tender=lots3, awards=[AWARDS[1]])]  # fmt: skip
+    moved = _release(3, "awardUpdate", awards=[{**AWARDS[1], "relatedLots": ["L3"]}])
+    store, _clock, bus = await registry()
+    await import_items(read(_package(*first), "test"), bus.request, store)
+    report = await import_items(read(_package(*first, moved), "test"), bus.request, store)
+    assert (report.skipped, report.not_recorded) == ([], [])
+    events = await _events(store)
+    assert [e.lot_id for e in _of(events, rg.ProvisionalAwardWithdrawn)] == ["L2"]
+    assert [e.lot_id for e in _of(events, rg.ProvisionalAwardDecided)] == ["L2", "L3"]

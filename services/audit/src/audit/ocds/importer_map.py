@@ -624,6 +624,25 @@ def _awards(
     return facts
 
 
+def recover_holders(s: ProcessState, compiled: dict[str, Any]) -> None:
+    """Which awards hold the lots recorded as awarded (provisionally or definitively), from
+    the compile of releases the registry recorded in an earlier run (import24): the registry
+    records no award ids, so a re-run finds them in those releases, by lot and suppliers."""
+    parties = {str(p.get("id")): p for p in compiled.get("parties", []) if isinstance(p, dict)}
+    for i, award in enumerate(compiled.get("awards", [])):
+        if award.get("status") not in ("pending", "active") or "id" not in award:
+            continue
+        try:
+            codes = sorted(organisation_code(ref, parties, f"awards[{i}]")
+                           for ref in award.get("suppliers", []))  # fmt: skip
+        except Unmappable:
+            continue
+        for lid in _award_lots(award, s, compiled):
+            recorded = s.lots.get(lid) in ("provisional", "awarded")
+            if recorded and codes and sorted(s.suppliers.get(lid, [])) == codes:
+                s.holders[lid] = str(award["id"])
+
+
 def _holds(award: dict[str, Any], aid: str, codes: list[str], lid: str, s: ProcessState) -> bool:
     """Whether a cancelled or unsuccessful award is the one that holds lot `lid`'s
     provisional award (import24: another award, listed before it, may have replaced it):
