@@ -14,14 +14,32 @@ docs/ocds-import.md; everything else is kept only in the source.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, get_args
 
 from audit.ocds.codes import method as exported_method
+
+# (re-exported: the importer and the tests name them from here, as before the split)
+from audit.ocds.importer_ids import Unmappable as Unmappable
+from audit.ocds.importer_ids import authority_code as authority_code
+from audit.ocds.importer_ids import command_id as command_id
+from audit.ocds.importer_ids import contract_id_of as contract_id_of
+from audit.ocds.importer_ids import day as day
+from audit.ocds.importer_ids import ident as ident
+from audit.ocds.importer_ids import instant as instant
+from audit.ocds.importer_ids import organisation_code as organisation_code
+from audit.ocds.importer_ids import published_name as published_name
+from audit.ocds.importer_ids import tender_id_of as tender_id_of
+from audit.ocds.importer_unrecorded import NotRecorded as NotRecorded
+from audit.ocds.importer_unrecorded import (
+    authority_changed,
+    contract_not_recorded,
+    note,
+    own_lots,
+    states,
+    tender_not_recorded,
+)
 from contracts_schema.base import DomainEvent
 from contracts_schema.money import lift_euro
 from contracts_schema.registry import events as rg
@@ -30,12 +48,7 @@ from contracts_schema.registry.commands import (
     RecordImportedContractRelease,
     RecordImportedTenderRelease,
 )
-from contracts_schema.registry.values import (
-    NAMED_ONLY_PREFIX,
-    ORGANISATION_CODE_PATTERN,
-    Procedure,
-    named_only_code,
-)
+from contracts_schema.registry.values import NAMED_ONLY_PREFIX, Procedure
 
 IMPLICIT_LOT = "lot-1"  # a tender published without lots is one lot
 STANDSTILL_DAYS = 20  # Aanbestedingswet 2012 art. 2.127: the least the law allows
@@ -47,98 +60,6 @@ METHOD_PROCEDURE = {
     "direct": "negotiated_without_publication",
 }
 UNPUBLISHED_METHODS = frozenset({"limited", "direct"})
-_CODE = re.compile(ORGANISATION_CODE_PATTERN)
-_DUTCH = {"NL-KVK": "KVK", "NL-OIN": "OIN"}
-
-
-class Unmappable(ValueError):
-    """A release the registry cannot record: where (a JSON path inside it) and why."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-def ident(value: str) -> str:
-    """An OCDS id as a registry id (letters, digits, '-', '_'; at most 128)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", value)
-    if len(cleaned) > 128:
-        cleaned = cleaned[:100] + "-" + hashlib.sha256(value.encode()).hexdigest()[:27]
-    return cleaned
-
-
-def tender_id_of(ocid: str) -> str:
-    return ident(ocid)
-
-
-def command_id(ocid: str, release_id: str, aggregate: str) -> str:
-    digest = hashlib.sha256(f"{ocid}\n{release_id}\n{aggregate}".encode()).hexdigest()
-    return f"import-{digest[:48]}"
-
-
-def day(value: Any) -> date | None:
-    """The calendar date as published (its own offset), or None."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
-def instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def organisation_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> str:
-    pid = str(ref.get("id", ""))
-    party = parties.get(pid, ref)
-    identifier = party.get("identifier") or {}
-    candidates = [pid]
-    if identifier.get("scheme") and identifier.get("id"):
-        candidates.insert(0, f"{identifier['scheme']}-{identifier['id']}")
-    for c in candidates:
-        for prefix, ours in _DUTCH.items():
-            if c.startswith(prefix + "-"):
-                c = f"{ours}-{c[len(prefix) + 1 :]}"
-        if _CODE.match(c):
-            return c
-    raise Unmappable(path, f"organisation {pid!r} ({party.get('name', 'no name')}) has no"
-                     " identifier the registry records: NL-KVK-########, NL-OIN-####...,"
-                     " a CBS code GM#### or an org-id.guide identifier XX-REGISTER-id")  # fmt: skip
-
-
-def published_name(ref: dict[str, Any], parties: dict[str, Any]) -> str:
-    """The name an organisation reference is published with (its party's, else its own)."""
-    party = parties.get(str(ref.get("id", "")), ref)
-    return " ".join(str(party.get("name") or ref.get("name") or "").split())[:300]
-
-
-def authority_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> str:
-    """The contracting authority's code (correct11; importer11's file, party mapping only).
-
-    Portals publish buyers without an `identifier` (a name and a local id): such a release
-    was refused whole. Now the buyer is found by its name among the release's parties when
-    exactly one code is recorded for that name; failing that, it is recorded under a code
-    derived from its name (`named_only_code`), which the registry's import turns into a
-    finding (CONTRACTING_AUTHORITY_UNIDENTIFIED). Without a name it is still refused."""
-    try:
-        return organisation_code(ref, parties, path)
-    except Unmappable:
-        name = published_name(ref, parties)
-        if not name:
-            raise
-    same = " ".join(name.split()).casefold()
-    codes = set()
-    for i, other in enumerate(parties.values()):
-        if " ".join(str(other.get("name") or "").split()).casefold() == same:
-            with contextlib.suppress(Unmappable):
-                codes.add(organisation_code(other, parties, f"parties[{i}]"))
-    if len(codes) > 1:
-        raise Unmappable(path, f"organisation {name!r} has no identifier, and the parties of"
-                         f" that name have several: {', '.join(sorted(codes))}")  # fmt: skip
-    return codes.pop() if codes else named_only_code(name)
 
 
 @dataclass
@@ -178,14 +99,6 @@ class ProcessState:
         copied.suppliers = {k: list(v) for k, v in self.suppliers.items()}
         copied.contracts = {k: dict(v) for k, v in self.contracts.items()}
         return copied
-
-
-@dataclass(frozen=True)
-class NotRecorded:
-    """A field a release states that no fact records (kept only in the source): reported."""
-
-    path: str  # inside the release
-    reason: str
 
 
 @dataclass
@@ -260,7 +173,7 @@ def map_release(
         s.title, s.plan_period, s.start = title, plan, plan
     else:
         if states(release, "buyer") or states(own, "procuringEntity"):
-            not_recorded += _authority_changed(t, compiled, parties, s)
+            not_recorded += authority_changed(t, compiled, parties, s)
         # A later planning release that gives the plan a tender period, or another one: the
         # registry plans a tender once, so the plan is revised (import19).
         revising = not s.published and not s.cancelled and _planning(release, t)
@@ -306,7 +219,7 @@ def map_release(
     changes = _restatement(s, title, framework, stated, start, lots, own)
     if changes:
         facts.append(_fact(rg.TenderRestated, tender_id=tid, restated_on=today, **changes))
-    not_recorded += _tender_not_recorded(t, lots, s, own)
+    not_recorded += tender_not_recorded(t, lots, s, own)
     for lid, lot in lots:
         if lot.get("status") == "cancelled" and s.lots.get(lid) not in ("cancelled", "awarded"):
             why = lot.get("statusDetails") or "cancelled (published)"
@@ -369,7 +282,7 @@ def _restatement(
         changes["procedure_stated"] = s.procedure_stated = False
     # A tender published without lots is one lot titled as the tender (as planned).
     # A lot without a title keeps the one recorded (its id, planned so): reported instead.
-    titled = _own_lots(own)
+    titled = own_lots(own)
     titles = {lid: lot["title"] for lid, lot in lots
               if lot.get("title") and states(titled.get(lid), "title")}  # fmt: skip
     if not lots:
@@ -394,26 +307,6 @@ def _restatement(
     return changes
 
 
-def states(obj: Any, *keys: str) -> bool:
-    """Whether a release itself (its own JSON, not the compile) states the field at `keys`,
-    as `ocdsmerge` merges it: a key present counts, an explicit null too (it clears the
-    field, a null on the way clears all under it); a missing key leaves it unchanged."""
-    for key in keys:
-        if not isinstance(obj, dict) or key not in obj:
-            return False
-        obj = obj[key]
-        if obj is None:
-            return True
-    return True
-
-
-def _own_lots(own: Any) -> dict[str, dict[str, Any]]:
-    """The lots a release itself states, by their registry id."""
-    lots = own.get("lots") if isinstance(own, dict) else None
-    return {ident(str(lot["id"])): lot for lot in lots or []
-            if isinstance(lot, dict) and "id" in lot}  # fmt: skip
-
-
 def _procedure_said(own: Any, s: ProcessState) -> bool:
     """Whether the release itself states the tender's procedure. Its method alone, that of
     the procedure recorded as stated, says nothing new: the details naming it came with an
@@ -434,76 +327,6 @@ def shown_start(
     publication day when stated, else the plan's start (a publication that stated none
     leaves the plan's start compiled, as the source's own compile does)."""
     return published_on if published_on is not None and published_on_stated else plan
-
-
-def _note(
-    s: ProcessState, path: str, value: Any, reason: str, key: str | None = None
-) -> list[NotRecorded]:
-    """A field the registry cannot record, reported once for each value it takes."""
-    seen, key = repr(value), key or path
-    if s.noted.get(key) == seen:
-        return []
-    s.noted[key] = seen
-    return [NotRecorded(path, f"NOT_RECORDED: {reason}")]
-
-
-def _authority_changed(
-    t: dict[str, Any], compiled: dict[str, Any], parties: dict[str, Any], s: ProcessState
-) -> list[NotRecorded]:
-    """A tender's contracting authority other than the one it was planned by: not recorded
-    (the registry moves a contract to another authority, `ContractTransferred`, never a
-    tender: its enrolment, participants and notifications are the authority's)."""
-    ref = t.get("procuringEntity") or compiled.get("buyer")
-    where = "tender.procuringEntity" if t.get("procuringEntity") else "buyer"
-    try:
-        code = authority_code(ref, parties, where) if ref else None
-    except Unmappable:
-        code = None
-    if code == s.authority:
-        return []
-    return _note(s, f"{where}.id", code, f"the contracting authority stated here ({code}) is"
-                 f" not the one the tender was planned by ({s.authority}): the registry"
-                 " records a tender's authority once")  # fmt: skip
-
-
-_ENDED = ("cancelled", "unsuccessful", "withdrawn")
-
-
-def _tender_not_recorded(
-    t: dict[str, Any], lots: list[tuple[str, dict[str, Any]]], s: ProcessState, own: Any
-) -> list[NotRecorded]:
-    """Statuses a release takes back, which no fact of the registry undoes: a cancelled
-    tender or lot active again, an awarded lot cancelled (the law ends a lot's award by a
-    contract, or a review; a published status does not); a lot without a title. Each only
-    when the release itself states it (`own`, its tender; import24): a field it leaves out is
-    unchanged, whatever this run's compile (without an earlier run's releases) lacks."""
-    found: list[NotRecorded] = []
-    status = t.get("status")
-    said = states(own, "status")
-    if s.cancelled and said and status not in _ENDED:
-        found += _note(s, "tender.status", status, f"the tender is {status} here, but was"
-                       " cancelled: the registry records no tender taken back")  # fmt: skip
-    ended = status in _ENDED or (s.cancelled and not said)
-    stated_lots = _own_lots(own)
-    for i, (lid, lot) in enumerate(lots):
-        mine = stated_lots.get(lid)
-        # Without a title: stated so here, or never given one (recorded with its id).
-        untitled = states(mine, "title") or s.lot_titles.get(lid, lid) == lid
-        if not lot.get("title") and untitled:
-            recorded = s.lot_titles.get(lid)
-            found += _note(s, f"tender.lots[{i}].title", None, f"lot {lid} has no title here:"
-                           f" the registry records a lot with one ({recorded})")  # fmt: skip
-        was, now = s.lots.get(lid), lot.get("status")
-        path = f"tender.lots[{i}].status"
-        if not states(mine, "status"):
-            continue
-        if was == "cancelled" and now != "cancelled" and not ended:
-            found += _note(s, path, now, f"lot {lid} is {now} here, but was cancelled: the"
-                           " registry records no lot taken back")  # fmt: skip
-        elif was == "awarded" and now == "cancelled":
-            found += _note(s, path, now, f"lot {lid} is cancelled here, but its award was"
-                           " definitive: the registry cancels only a lot not awarded")  # fmt: skip
-    return found
 
 
 def stated_procedure(tender: dict[str, Any]) -> Procedure | None:
@@ -567,11 +390,11 @@ def _awards(
             if status in ("pending", "active") and codes:
                 live[lid] = codes
                 if lot == "cancelled":
-                    not_recorded += _note(s, f"awards[{i}].status", status, f"lot {lid} was"
+                    not_recorded += note(s, f"awards[{i}].status", status, f"lot {lid} was"
                                           " cancelled: the registry awards no cancelled lot",
                                           key=f"awards {lid}")  # fmt: skip
                 if lot == "awarded" and sorted(s.suppliers.get(lid, [])) != sorted(codes):
-                    not_recorded += _note(s, f"awards[{i}].suppliers", codes, f"lot {lid}'s"
+                    not_recorded += note(s, f"awards[{i}].suppliers", codes, f"lot {lid}'s"
                                           f" definitive award names {s.suppliers.get(lid)}; the"
                                           " registry revises only a provisional award")  # fmt: skip
             if status in ("pending", "active") and codes and lot in ("open", "provisional"):
@@ -617,7 +440,7 @@ def _awards(
             s.holders.pop(lid, None)
         elif lot == "awarded":
             where = f"awards[{named[lid]}].status" if lid in named else "awards"
-            not_recorded += _note(s, where, None, f"no pending or active award names lot"
+            not_recorded += note(s, where, None, f"no pending or active award names lot"
                                   f" {lid} any more, but its award was definitive: the"
                                   " registry withdraws only a provisional award",
                                   key=f"awards {lid}")  # fmt: skip
@@ -666,10 +489,6 @@ def _gone(own: dict[str, Any] | None, lid: str, s: ProcessState, compiled: dict[
     if states(own, "status") and own.get("status") not in ("pending", "active"):
         return True
     return states(own, "relatedLots") and lid not in _award_lots(own, s, compiled)
-
-
-def contract_id_of(ocid: str, contract_id: str) -> str:
-    return ident(contract_id if contract_id.startswith(ocid) else f"{ocid}-{contract_id}")
 
 
 def _contract(
@@ -744,77 +563,6 @@ def _contract(
                            reason=c.get("statusDetails") or "terminated (published)"))  # fmt: skip
         seen["status"] = "terminated"
     if not_recorded is not None:
-        not_recorded += _contract_not_recorded(c, path, compiled, parties, seen, s, release, new)
+        not_recorded += contract_not_recorded(c, path, compiled, parties, seen, s, release, new)
     s.contracts[cid] = dict(seen)
     return (cid, facts) if facts else None
-
-
-def _contract_not_recorded(
-    c: dict[str, Any],
-    path: str,
-    compiled: dict[str, Any],
-    parties: dict[str, Any],
-    seen: dict[str, Any],
-    s: ProcessState,
-    release: dict[str, Any],
-    new: bool,
-) -> list[NotRecorded]:
-    """What a release says of a signed contract that no fact of the registry records
-    (import20): a signing or start day changed (or not stated: the registry's default is
-    shown), an end, maximum extent or EUR value cleared, a status taken back, other
-    suppliers. `ContractAmended` changes the end, extent and value only. Of a contract
-    signed before, only what the release itself states (import24): a field it leaves out
-    is unchanged, whatever a later run's compile (without the earlier releases) lacks."""
-    found: list[NotRecorded] = []
-    mine = next((x for x in release.get("contracts") or []
-                 if isinstance(x, dict) and x.get("id") == c.get("id")), None)  # fmt: skip
-
-    def said(*keys: str) -> bool:
-        return new or states(mine, *keys)
-
-    period = c.get("period") or {}
-    value = c.get("value") or {}
-    status = c.get("status")
-    cid = contract_id_of(compiled["ocid"], str(c.get("id")))
-    if said("status") and (
-        status not in ("active", "terminated")
-        or (status == "active" and seen["status"] == "terminated")
-    ):
-        found += _note(s, f"{path}.status", status, f"contract {cid} is {status} here, but was"
-                       f" recorded {seen['status']}: the registry records a contract once"
-                       " signed, and ends it only by terminating or expiring")  # fmt: skip
-    dated = (("dateSigned", day(c.get("dateSigned")), "signed", "signing day"),
-             ("period.startDate", day(period.get("startDate")), "start", "start"))  # fmt: skip
-    for field_path, stated, key, what in dated:
-        if key in seen and stated != seen[key] and said(*field_path.split(".")):
-            found += _note(s, f"{path}.{field_path}", stated, f"contract {cid}'s {what} is"
-                           f" {stated or 'not stated'} here, recorded as {seen[key]}: the"
-                           " registry records it with the signing, no fact changes it")  # fmt: skip
-    cleared = (("period.endDate", day(period.get("endDate")), "end"),
-               ("period.maxExtentDate", day(period.get("maxExtentDate")), "extent"),
-               ("value", value.get("amount") if value.get("currency") == "EUR" else None,
-                "value"))  # fmt: skip
-    for field_path, stated, key in cleared:
-        if stated is None and seen.get(key) is not None and said(*field_path.split(".")):
-            found += _note(s, f"{path}.{field_path}", None, f"contract {cid}'s {key} is not"
-                           f" stated here (in EUR) any more, recorded as {seen[key]}: an"
-                           " amendment records a new one, never none")  # fmt: skip
-    award: dict[str, Any] = next(
-        (a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")), {}
-    )
-    stated_award = next((a for a in release.get("awards") or [] if isinstance(a, dict)
-                         and a.get("id") == c.get("awardID")), None)  # fmt: skip
-    if not new and not (states(stated_award, "status") or states(stated_award, "suppliers")):
-        return found  # the award as it was: its suppliers unchanged
-    # A status not stated here is unchanged: it was live when the contract was signed.
-    live = award.get("status") in ("pending", "active") or (
-        not new and not states(stated_award, "status")
-    )
-    named = tuple(sorted(organisation_code(ref, parties, f"{path}.awardID")
-                         for ref in award.get("suppliers", [])) if live else ())  # fmt: skip
-    if "suppliers" in seen and named != tuple(seen["suppliers"]):
-        found += _note(s, f"{path}.awardID", named, f"contract {cid}'s award names"
-                       f" {list(named) or 'no supplier'} here, recorded with"
-                       f" {list(seen['suppliers'])}: the"
-                       " registry records a contract's suppliers with its signing")  # fmt: skip
-    return found
