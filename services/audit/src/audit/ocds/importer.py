@@ -36,6 +36,7 @@ from audit.ocds.importer_map import (
     contract_id_of,
     ident,
     map_release,
+    recover_holders,
     shown_start,
     tender_id_of,
 )
@@ -459,6 +460,12 @@ class _Process:
             if rid in self.seen:
                 self.report.duplicates += 1
                 self.progress(1)
+                # Recorded by an earlier run: compiled still, so the releases after it are
+                # mapped on the process as published (import24; the tally is the registry's).
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    recover_holders(state, compiled_from.with_release(release))
+                    compiled_from.take(release)
+                    self.accepted.append(release)
                 continue
             try:
                 compiled = compiled_from.with_release(release)

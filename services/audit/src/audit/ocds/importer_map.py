@@ -14,13 +14,32 @@ docs/ocds-import.md; everything else is kept only in the source.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, get_args
 
+from audit.ocds.codes import method as exported_method
+
+# (re-exported: the importer and the tests name them from here, as before the split)
+from audit.ocds.importer_ids import Unmappable as Unmappable
+from audit.ocds.importer_ids import authority_code as authority_code
+from audit.ocds.importer_ids import command_id as command_id
+from audit.ocds.importer_ids import contract_id_of as contract_id_of
+from audit.ocds.importer_ids import day as day
+from audit.ocds.importer_ids import ident as ident
+from audit.ocds.importer_ids import instant as instant
+from audit.ocds.importer_ids import organisation_code as organisation_code
+from audit.ocds.importer_ids import published_name as published_name
+from audit.ocds.importer_ids import tender_id_of as tender_id_of
+from audit.ocds.importer_unrecorded import NotRecorded as NotRecorded
+from audit.ocds.importer_unrecorded import (
+    authority_changed,
+    contract_not_recorded,
+    note,
+    own_lots,
+    states,
+    tender_not_recorded,
+)
 from contracts_schema.base import DomainEvent
 from contracts_schema.money import lift_euro
 from contracts_schema.registry import events as rg
@@ -29,12 +48,7 @@ from contracts_schema.registry.commands import (
     RecordImportedContractRelease,
     RecordImportedTenderRelease,
 )
-from contracts_schema.registry.values import (
-    NAMED_ONLY_PREFIX,
-    ORGANISATION_CODE_PATTERN,
-    Procedure,
-    named_only_code,
-)
+from contracts_schema.registry.values import NAMED_ONLY_PREFIX, Procedure
 
 IMPLICIT_LOT = "lot-1"  # a tender published without lots is one lot
 STANDSTILL_DAYS = 20  # Aanbestedingswet 2012 art. 2.127: the least the law allows
@@ -46,98 +60,6 @@ METHOD_PROCEDURE = {
     "direct": "negotiated_without_publication",
 }
 UNPUBLISHED_METHODS = frozenset({"limited", "direct"})
-_CODE = re.compile(ORGANISATION_CODE_PATTERN)
-_DUTCH = {"NL-KVK": "KVK", "NL-OIN": "OIN"}
-
-
-class Unmappable(ValueError):
-    """A release the registry cannot record: where (a JSON path inside it) and why."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-def ident(value: str) -> str:
-    """An OCDS id as a registry id (letters, digits, '-', '_'; at most 128)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", value)
-    if len(cleaned) > 128:
-        cleaned = cleaned[:100] + "-" + hashlib.sha256(value.encode()).hexdigest()[:27]
-    return cleaned
-
-
-def tender_id_of(ocid: str) -> str:
-    return ident(ocid)
-
-
-def command_id(ocid: str, release_id: str, aggregate: str) -> str:
-    digest = hashlib.sha256(f"{ocid}\n{release_id}\n{aggregate}".encode()).hexdigest()
-    return f"import-{digest[:48]}"
-
-
-def day(value: Any) -> date | None:
-    """The calendar date as published (its own offset), or None."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
-def instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def organisation_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> str:
-    pid = str(ref.get("id", ""))
-    party = parties.get(pid, ref)
-    identifier = party.get("identifier") or {}
-    candidates = [pid]
-    if identifier.get("scheme") and identifier.get("id"):
-        candidates.insert(0, f"{identifier['scheme']}-{identifier['id']}")
-    for c in candidates:
-        for prefix, ours in _DUTCH.items():
-            if c.startswith(prefix + "-"):
-                c = f"{ours}-{c[len(prefix) + 1 :]}"
-        if _CODE.match(c):
-            return c
-    raise Unmappable(path, f"organisation {pid!r} ({party.get('name', 'no name')}) has no"
-                     " identifier the registry records: NL-KVK-########, NL-OIN-####...,"
-                     " a CBS code GM#### or an org-id.guide identifier XX-REGISTER-id")  # fmt: skip
-
-
-def published_name(ref: dict[str, Any], parties: dict[str, Any]) -> str:
-    """The name an organisation reference is published with (its party's, else its own)."""
-    party = parties.get(str(ref.get("id", "")), ref)
-    return " ".join(str(party.get("name") or ref.get("name") or "").split())[:300]
-
-
-def authority_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> str:
-    """The contracting authority's code (correct11; importer11's file, party mapping only).
-
-    Portals publish buyers without an `identifier` (a name and a local id): such a release
-    was refused whole. Now the buyer is found by its name among the release's parties when
-    exactly one code is recorded for that name; failing that, it is recorded under a code
-    derived from its name (`named_only_code`), which the registry's import turns into a
-    finding (CONTRACTING_AUTHORITY_UNIDENTIFIED). Without a name it is still refused."""
-    try:
-        return organisation_code(ref, parties, path)
-    except Unmappable:
-        name = published_name(ref, parties)
-        if not name:
-            raise
-    same = " ".join(name.split()).casefold()
-    codes = set()
-    for i, other in enumerate(parties.values()):
-        if " ".join(str(other.get("name") or "").split()).casefold() == same:
-            with contextlib.suppress(Unmappable):
-                codes.add(organisation_code(other, parties, f"parties[{i}]"))
-    if len(codes) > 1:
-        raise Unmappable(path, f"organisation {name!r} has no identifier, and the parties of"
-                         f" that name have several: {', '.join(sorted(codes))}")  # fmt: skip
-    return codes.pop() if codes else named_only_code(name)
 
 
 @dataclass
@@ -157,6 +79,9 @@ class ProcessState:
     lots: dict[str, str] = field(default_factory=dict)  # lot -> open/provisional/awarded/...
     lot_titles: dict[str, str] = field(default_factory=dict)  # lot -> title, as recorded
     suppliers: dict[str, list[str]] = field(default_factory=dict)  # lot -> supplier codes
+    # lot -> the id of the award that holds it (import24): known only for an award mapped in
+    # this run (the registry records no award id), so a tally rebuilt from the registry has none
+    holders: dict[str, str] = field(default_factory=dict)
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> last seen
     noted: dict[str, str] = field(default_factory=dict)  # path -> the value reported
 
@@ -170,17 +95,10 @@ class ProcessState:
         copied.lots = dict(self.lots)
         copied.lot_titles = dict(self.lot_titles)
         copied.noted = dict(self.noted)
+        copied.holders = dict(self.holders)
         copied.suppliers = {k: list(v) for k, v in self.suppliers.items()}
         copied.contracts = {k: dict(v) for k, v in self.contracts.items()}
         return copied
-
-
-@dataclass(frozen=True)
-class NotRecorded:
-    """A field a release states that no fact records (kept only in the source): reported."""
-
-    path: str  # inside the release
-    reason: str
 
 
 @dataclass
@@ -217,6 +135,7 @@ def map_release(
     tid = tender_id_of(ocid)
     parties = {str(p.get("id")): p for p in compiled.get("parties", []) if isinstance(p, dict)}
     t = compiled.get("tender") or {}
+    own = release.get("tender")  # what this release itself states (import24: see `states`)
     facts: list[ImportedFact] = []
     lots = [(ident(str(lot["id"])), lot) for lot in t.get("lots", []) if "id" in lot]
     stated = stated_procedure(t)
@@ -253,7 +172,8 @@ def map_release(
         s.lot_titles = {lot["lot_id"]: lot["title"] for lot in planned_lots}
         s.title, s.plan_period, s.start = title, plan, plan
     else:
-        not_recorded += _authority_changed(t, compiled, parties, s)
+        if states(release, "buyer") or states(own, "procuringEntity"):
+            not_recorded += authority_changed(t, compiled, parties, s)
         # A later planning release that gives the plan a tender period, or another one: the
         # registry plans a tender once, so the plan is revised (import19).
         revising = not s.published and not s.cancelled and _planning(release, t)
@@ -296,17 +216,17 @@ def map_release(
         if restated:
             s.procedure, s.procedure_stated = restated, True
     # What a later release changes of what was recorded is recorded as restated (import20).
-    changes = _restatement(s, title, framework, stated, start, lots)
+    changes = _restatement(s, title, framework, stated, start, lots, own)
     if changes:
         facts.append(_fact(rg.TenderRestated, tender_id=tid, restated_on=today, **changes))
-    not_recorded += _tender_not_recorded(t, lots, s)
+    not_recorded += tender_not_recorded(t, lots, s, own)
     for lid, lot in lots:
         if lot.get("status") == "cancelled" and s.lots.get(lid) not in ("cancelled", "awarded"):
             why = lot.get("statusDetails") or "cancelled (published)"
             facts.append(_fact(rg.LotCancelled, tender_id=tid, lot_id=lid, cancelled_on=today,
                                reason=why))  # fmt: skip
             s.lots[lid] = "cancelled"
-    facts += _awards(compiled, s, tid, today, parties, not_recorded)
+    facts += _awards(compiled, s, tid, today, parties, not_recorded, release)
     if status in ("cancelled", "unsuccessful", "withdrawn") and not s.cancelled:
         open_lots = [lid for lid, st in s.lots.items() if st not in ("cancelled", "awarded")]
         facts.append(_fact(rg.TenderCancelled, tender_id=tid, cancelled_on=today,
@@ -325,7 +245,7 @@ def map_release(
     # no fact records of them was reported with the release that changed it.
     said = not_recorded if "contracts" in release or "awards" in release else None
     for i, c in enumerate(compiled.get("contracts", [])):
-        changed = _contract(c, i, compiled, s, tid, today, parties, rid, said)
+        changed = _contract(c, i, compiled, s, tid, today, parties, release, said)
         if changed:
             cid, contract_facts = changed
             contracts.append(RecordImportedContractRelease(
@@ -341,31 +261,38 @@ def _restatement(
     stated: Procedure | None,
     start: date | None,
     lots: list[tuple[str, dict[str, Any]]],
+    own: Any,
 ) -> dict[str, Any]:
     """What the process compiled with this release says otherwise than recorded (and shown
-    by the re-export): the fields of a `TenderRestated` (import20), and the tally updated."""
+    by the re-export): the fields of a `TenderRestated` (import20), and the tally updated.
+    Only the fields the release itself states (`own`, its tender) are compared (import24):
+    a later run's compile holds only that run's releases, so a field it lacks may be one an
+    earlier run's release stated; one the release leaves out is unchanged, as it merges."""
     changes: dict[str, Any] = {}
-    if title != s.title:
+    if states(own, "title") and title != s.title:
         changes["title"] = s.title = title
-    if framework != s.framework:
+    if states(own, "techniques", "hasFrameworkAgreement") and framework != s.framework:
         changes["framework"] = s.framework = framework
-    if _new_procedure(stated, s):
+    said = _procedure_said(own, s)
+    if said and _new_procedure(stated, s):
         changes["procedure"] = stated
         s.procedure, s.procedure_stated = str(stated), True
-    elif stated is None and s.procedure_stated:
+    elif said and stated is None and s.procedure_stated:
         # No longer stated: the recorded one stays for the rules, but is not published.
         changes["procedure_stated"] = s.procedure_stated = False
     # A tender published without lots is one lot titled as the tender (as planned).
     # A lot without a title keeps the one recorded (its id, planned so): reported instead.
-    titles = {lid: lot["title"] for lid, lot in lots if lot.get("title")}
+    titled = own_lots(own)
+    titles = {lid: lot["title"] for lid, lot in lots
+              if lot.get("title") and states(titled.get(lid), "title")}  # fmt: skip
     if not lots:
-        titles = {IMPLICIT_LOT: title}
+        titles = {IMPLICIT_LOT: title} if states(own, "title") else {}
     retitled = [{"lot_id": lid, "title": new} for lid, new in titles.items()
                 if lid in s.lot_titles and s.lot_titles[lid] != new]  # fmt: skip
     if retitled:
         changes["lots"] = retitled
         s.lot_titles.update((lot["lot_id"], lot["title"]) for lot in retitled)
-    if start != s.start:
+    if states(own, "tenderPeriod", "startDate") and start != s.start:
         # The tender period's start: a published tender's publication day, else the plan's;
         # no longer stated, a publication day stays recorded, not published, a plan's goes.
         if start is None:
@@ -380,6 +307,19 @@ def _restatement(
     return changes
 
 
+def _procedure_said(own: Any, s: ProcessState) -> bool:
+    """Whether the release itself states the tender's procedure. Its method alone, that of
+    the procedure recorded as stated, says nothing new: the details naming it came with an
+    earlier release, perhaps of an earlier run, that this run's compile does not hold."""
+    if states(own, "procurementMethodDetails"):
+        return True
+    if not states(own, "procurementMethod"):
+        return False
+    method = own.get("procurementMethod") if isinstance(own, dict) else None
+    same = s.procedure_stated and s.procedure in PROCEDURES and method is not None
+    return not (same and exported_method(s.procedure, s.published) == method)  # type: ignore[arg-type]
+
+
 def shown_start(
     published_on: date | None, published_on_stated: bool, plan: date | None
 ) -> date | None:
@@ -387,66 +327,6 @@ def shown_start(
     publication day when stated, else the plan's start (a publication that stated none
     leaves the plan's start compiled, as the source's own compile does)."""
     return published_on if published_on is not None and published_on_stated else plan
-
-
-def _note(
-    s: ProcessState, path: str, value: Any, reason: str, key: str | None = None
-) -> list[NotRecorded]:
-    """A field the registry cannot record, reported once for each value it takes."""
-    seen, key = repr(value), key or path
-    if s.noted.get(key) == seen:
-        return []
-    s.noted[key] = seen
-    return [NotRecorded(path, f"NOT_RECORDED: {reason}")]
-
-
-def _authority_changed(
-    t: dict[str, Any], compiled: dict[str, Any], parties: dict[str, Any], s: ProcessState
-) -> list[NotRecorded]:
-    """A tender's contracting authority other than the one it was planned by: not recorded
-    (the registry moves a contract to another authority, `ContractTransferred`, never a
-    tender: its enrolment, participants and notifications are the authority's)."""
-    ref = t.get("procuringEntity") or compiled.get("buyer")
-    where = "tender.procuringEntity" if t.get("procuringEntity") else "buyer"
-    try:
-        code = authority_code(ref, parties, where) if ref else None
-    except Unmappable:
-        code = None
-    if code == s.authority:
-        return []
-    return _note(s, f"{where}.id", code, f"the contracting authority stated here ({code}) is"
-                 f" not the one the tender was planned by ({s.authority}): the registry"
-                 " records a tender's authority once")  # fmt: skip
-
-
-_ENDED = ("cancelled", "unsuccessful", "withdrawn")
-
-
-def _tender_not_recorded(
-    t: dict[str, Any], lots: list[tuple[str, dict[str, Any]]], s: ProcessState
-) -> list[NotRecorded]:
-    """Statuses a release takes back, which no fact of the registry undoes: a cancelled
-    tender or lot active again, an awarded lot cancelled (the law ends a lot's award by a
-    contract, or a review; a published status does not); a lot without a title."""
-    found: list[NotRecorded] = []
-    status = t.get("status")
-    if s.cancelled and status not in _ENDED:
-        found += _note(s, "tender.status", status, f"the tender is {status} here, but was"
-                       " cancelled: the registry records no tender taken back")  # fmt: skip
-    for i, (lid, lot) in enumerate(lots):
-        if not lot.get("title"):
-            recorded = s.lot_titles.get(lid)
-            found += _note(s, f"tender.lots[{i}].title", None, f"lot {lid} has no title here:"
-                           f" the registry records a lot with one ({recorded})")  # fmt: skip
-        was, now = s.lots.get(lid), lot.get("status")
-        path = f"tender.lots[{i}].status"
-        if was == "cancelled" and now != "cancelled" and status not in _ENDED:
-            found += _note(s, path, now, f"lot {lid} is {now} here, but was cancelled: the"
-                           " registry records no lot taken back")  # fmt: skip
-        elif was == "awarded" and now == "cancelled":
-            found += _note(s, path, now, f"lot {lid} is cancelled here, but its award was"
-                           " definitive: the registry cancels only a lot not awarded")  # fmt: skip
-    return found
 
 
 def stated_procedure(tender: dict[str, Any]) -> Procedure | None:
@@ -489,12 +369,15 @@ def _awards(
     today: date,
     parties: dict[str, Any],
     not_recorded: list[NotRecorded],
+    release: dict[str, Any],
 ) -> list[ImportedFact]:
     facts = []
     live: dict[str, list[str]] = {}  # lot -> the suppliers a pending or active award names
     named: dict[str, int] = {}  # lot -> the last award naming it, whatever its status
+    own = {str(a.get("id")): a for a in release.get("awards") or [] if isinstance(a, dict)}
     for i, award in enumerate(compiled.get("awards", [])):
         status = award.get("status")
+        aid = str(award.get("id"))
         codes = [organisation_code(ref, parties, f"awards[{i}].suppliers[{j}]")
                  for j, ref in enumerate(award.get("suppliers", []))]  # fmt: skip
         on = day(award.get("date")) or today
@@ -507,11 +390,11 @@ def _awards(
             if status in ("pending", "active") and codes:
                 live[lid] = codes
                 if lot == "cancelled":
-                    not_recorded += _note(s, f"awards[{i}].status", status, f"lot {lid} was"
+                    not_recorded += note(s, f"awards[{i}].status", status, f"lot {lid} was"
                                           " cancelled: the registry awards no cancelled lot",
                                           key=f"awards {lid}")  # fmt: skip
                 if lot == "awarded" and sorted(s.suppliers.get(lid, [])) != sorted(codes):
-                    not_recorded += _note(s, f"awards[{i}].suppliers", codes, f"lot {lid}'s"
+                    not_recorded += note(s, f"awards[{i}].suppliers", codes, f"lot {lid}'s"
                                           f" definitive award names {s.suppliers.get(lid)}; the"
                                           " registry revises only a provisional award")  # fmt: skip
             if status in ("pending", "active") and codes and lot in ("open", "provisional"):
@@ -532,14 +415,20 @@ def _awards(
                     facts.append(_fact(rg.AwardMadeDefinitive, tender_id=tid, lot_id=lid,
                                        supplier_ids=codes, awarded_on=on))  # fmt: skip
                     s.lots[lid] = "awarded"
-            elif status in ("cancelled", "unsuccessful") and lot == "provisional":
+                s.holders[lid] = aid
+            elif (
+                status in ("cancelled", "unsuccessful")
+                and lot == "provisional"
+                and _holds(award, aid, codes, lid, s)
+            ):
                 why = award.get("description") or f"award {status}"
                 facts.append(_fact(rg.ProvisionalAwardWithdrawn, tender_id=tid, lot_id=lid,
                                    supplier_ids=s.suppliers.get(lid, []), withdrawn_on=today,
                                    reason=why))  # fmt: skip
                 s.lots[lid], s.suppliers[lid] = "open", []
+                s.holders.pop(lid, None)
     for lid, lot in list(s.lots.items()):
-        if lid in live:
+        if lid in live or not _gone(own.get(s.holders.get(lid, "")), lid, s, compiled):
             continue
         if lot == "provisional":
             # No pending or active award names the lot any more (its award moved to another
@@ -548,17 +437,58 @@ def _awards(
                                supplier_ids=s.suppliers.get(lid, []), withdrawn_on=today,
                                reason="no longer awarded (published)"))  # fmt: skip
             s.lots[lid], s.suppliers[lid] = "open", []
+            s.holders.pop(lid, None)
         elif lot == "awarded":
             where = f"awards[{named[lid]}].status" if lid in named else "awards"
-            not_recorded += _note(s, where, None, f"no pending or active award names lot"
+            not_recorded += note(s, where, None, f"no pending or active award names lot"
                                   f" {lid} any more, but its award was definitive: the"
                                   " registry withdraws only a provisional award",
                                   key=f"awards {lid}")  # fmt: skip
     return facts
 
 
-def contract_id_of(ocid: str, contract_id: str) -> str:
-    return ident(contract_id if contract_id.startswith(ocid) else f"{ocid}-{contract_id}")
+def recover_holders(s: ProcessState, compiled: dict[str, Any]) -> None:
+    """Which awards hold the lots recorded as awarded (provisionally or definitively), from
+    the compile of releases the registry recorded in an earlier run (import24): the registry
+    records no award ids, so a re-run finds them in those releases, by lot and suppliers."""
+    parties = {str(p.get("id")): p for p in compiled.get("parties", []) if isinstance(p, dict)}
+    for i, award in enumerate(compiled.get("awards", [])):
+        if award.get("status") not in ("pending", "active") or "id" not in award:
+            continue
+        try:
+            codes = sorted(organisation_code(ref, parties, f"awards[{i}]")
+                           for ref in award.get("suppliers", []))  # fmt: skip
+        except Unmappable:
+            continue
+        for lid in _award_lots(award, s, compiled):
+            recorded = s.lots.get(lid) in ("provisional", "awarded")
+            if recorded and codes and sorted(s.suppliers.get(lid, [])) == codes:
+                s.holders[lid] = str(award["id"])
+
+
+def _holds(award: dict[str, Any], aid: str, codes: list[str], lid: str, s: ProcessState) -> bool:
+    """Whether a cancelled or unsuccessful award is the one that holds lot `lid`'s
+    provisional award (import24: another award, listed before it, may have replaced it):
+    the same award when known (mapped in this run), else one naming the same suppliers."""
+    if lid in s.holders:
+        return s.holders[lid] == aid
+    return bool(codes) and sorted(codes) == sorted(s.suppliers.get(lid, []))
+
+
+def _gone(own: dict[str, Any] | None, lid: str, s: ProcessState, compiled: dict[str, Any]) -> bool:
+    """Whether the award that held lot `lid` no longer names it, as this release itself
+    states it (`own`, the release's own award of that id; import24): it names other lots
+    now, no suppliers, or is no longer pending or active. An award the release does not
+    state is unchanged (a later run's
+    compile holds only that run's releases), and one not known (a tally rebuilt from the
+    registry, which records no award ids) is never taken to have gone."""
+    if own is None:
+        return False
+    if states(own, "suppliers") and not own.get("suppliers"):
+        return True
+    if states(own, "status") and own.get("status") not in ("pending", "active"):
+        return True
+    return states(own, "relatedLots") and lid not in _award_lots(own, s, compiled)
 
 
 def _contract(
@@ -569,15 +499,17 @@ def _contract(
     tid: str,
     today: date,
     parties: dict[str, Any],
-    rid: str,
+    release: dict[str, Any],
     not_recorded: list[NotRecorded] | None,
 ) -> tuple[str, list[ImportedFact]] | None:
+    rid = str(release["id"])
     path = f"contracts[{i}]"
     cid = contract_id_of(compiled["ocid"], str(c.get("id", i)))
     period = c.get("period") or {}
     value = c.get("value") or {}
     eur = value.get("amount") if value.get("currency") == "EUR" else None
     seen = s.contracts.get(cid)
+    new = seen is None
     facts: list[ImportedFact] = []
     status = c.get("status")
     if seen is None:
@@ -631,59 +563,6 @@ def _contract(
                            reason=c.get("statusDetails") or "terminated (published)"))  # fmt: skip
         seen["status"] = "terminated"
     if not_recorded is not None:
-        not_recorded += _contract_not_recorded(c, path, compiled, parties, seen, s)
+        not_recorded += contract_not_recorded(c, path, compiled, parties, seen, s, release, new)
     s.contracts[cid] = dict(seen)
     return (cid, facts) if facts else None
-
-
-def _contract_not_recorded(
-    c: dict[str, Any],
-    path: str,
-    compiled: dict[str, Any],
-    parties: dict[str, Any],
-    seen: dict[str, Any],
-    s: ProcessState,
-) -> list[NotRecorded]:
-    """What a release says of a signed contract that no fact of the registry records
-    (import20): a signing or start day changed (or not stated: the registry's default is
-    shown), an end, maximum extent or EUR value cleared, a status taken back, other
-    suppliers. `ContractAmended` changes the end, extent and value only."""
-    found: list[NotRecorded] = []
-    period = c.get("period") or {}
-    value = c.get("value") or {}
-    status = c.get("status")
-    cid = contract_id_of(compiled["ocid"], str(c.get("id")))
-    if status not in ("active", "terminated") or (
-        status == "active" and seen["status"] == "terminated"
-    ):
-        found += _note(s, f"{path}.status", status, f"contract {cid} is {status} here, but was"
-                       f" recorded {seen['status']}: the registry records a contract once"
-                       " signed, and ends it only by terminating or expiring")  # fmt: skip
-    dated = (("dateSigned", day(c.get("dateSigned")), "signed", "signing day"),
-             ("period.startDate", day(period.get("startDate")), "start", "start"))  # fmt: skip
-    for field_path, stated, key, what in dated:
-        if key in seen and stated != seen[key]:
-            found += _note(s, f"{path}.{field_path}", stated, f"contract {cid}'s {what} is"
-                           f" {stated or 'not stated'} here, recorded as {seen[key]}: the"
-                           " registry records it with the signing, no fact changes it")  # fmt: skip
-    cleared = (("period.endDate", day(period.get("endDate")), "end"),
-               ("period.maxExtentDate", day(period.get("maxExtentDate")), "extent"),
-               ("value", value.get("amount") if value.get("currency") == "EUR" else None,
-                "value"))  # fmt: skip
-    for field_path, stated, key in cleared:
-        if stated is None and seen.get(key) is not None:
-            found += _note(s, f"{path}.{field_path}", None, f"contract {cid}'s {key} is not"
-                           f" stated here (in EUR) any more, recorded as {seen[key]}: an"
-                           " amendment records a new one, never none")  # fmt: skip
-    award: dict[str, Any] = next(
-        (a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")), {}
-    )
-    live = award.get("status") in ("pending", "active")
-    named = tuple(sorted(organisation_code(ref, parties, f"{path}.awardID")
-                         for ref in award.get("suppliers", [])) if live else ())  # fmt: skip
-    if "suppliers" in seen and named != tuple(seen["suppliers"]):
-        found += _note(s, f"{path}.awardID", named, f"contract {cid}'s award names"
-                       f" {list(named) or 'no supplier'} here, recorded with"
-                       f" {list(seen['suppliers'])}: the"
-                       " registry records a contract's suppliers with its signing")  # fmt: skip
-    return found

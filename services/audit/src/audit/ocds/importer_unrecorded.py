@@ -1,0 +1,191 @@
+"""What a release states that no fact of the registry records (pure): reported
+NOT_RECORDED with its path, once per field and value in a run (import20; split from
+importer_map, import24). Each check reads only what the release itself states (`states`):
+a later run's compile holds only that run's releases, so a field it lacks may be one an
+earlier run's release stated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from audit.ocds.importer_ids import (
+    Unmappable,
+    authority_code,
+    contract_id_of,
+    day,
+    ident,
+    organisation_code,
+)
+
+if TYPE_CHECKING:
+    from audit.ocds.importer_map import ProcessState
+
+
+@dataclass(frozen=True)
+class NotRecorded:
+    """A field a release states that no fact records (kept only in the source): reported."""
+
+    path: str  # inside the release
+    reason: str
+
+
+def states(obj: Any, *keys: str) -> bool:
+    """Whether a release itself (its own JSON, not the compile) states the field at `keys`,
+    as `ocdsmerge` merges it: a key present counts, an explicit null too (it clears the
+    field, a null on the way clears all under it); a missing key leaves it unchanged."""
+    for key in keys:
+        if not isinstance(obj, dict) or key not in obj:
+            return False
+        obj = obj[key]
+        if obj is None:
+            return True
+    return True
+
+
+def own_lots(own: Any) -> dict[str, dict[str, Any]]:
+    """The lots a release itself states, by their registry id."""
+    lots = own.get("lots") if isinstance(own, dict) else None
+    return {ident(str(lot["id"])): lot for lot in lots or []
+            if isinstance(lot, dict) and "id" in lot}  # fmt: skip
+
+
+def note(
+    s: ProcessState, path: str, value: Any, reason: str, key: str | None = None
+) -> list[NotRecorded]:
+    """A field the registry cannot record, reported once for each value it takes."""
+    seen, key = repr(value), key or path
+    if s.noted.get(key) == seen:
+        return []
+    s.noted[key] = seen
+    return [NotRecorded(path, f"NOT_RECORDED: {reason}")]
+
+
+def authority_changed(
+    t: dict[str, Any], compiled: dict[str, Any], parties: dict[str, Any], s: ProcessState
+) -> list[NotRecorded]:
+    """A tender's contracting authority other than the one it was planned by: not recorded
+    (the registry moves a contract to another authority, `ContractTransferred`, never a
+    tender: its enrolment, participants and notifications are the authority's)."""
+    ref = t.get("procuringEntity") or compiled.get("buyer")
+    where = "tender.procuringEntity" if t.get("procuringEntity") else "buyer"
+    try:
+        code = authority_code(ref, parties, where) if ref else None
+    except Unmappable:
+        code = None
+    if code == s.authority:
+        return []
+    return note(s, f"{where}.id", code, f"the contracting authority stated here ({code}) is"
+                 f" not the one the tender was planned by ({s.authority}): the registry"
+                 " records a tender's authority once")  # fmt: skip
+
+
+_ENDED = ("cancelled", "unsuccessful", "withdrawn")
+
+
+def tender_not_recorded(
+    t: dict[str, Any], lots: list[tuple[str, dict[str, Any]]], s: ProcessState, own: Any
+) -> list[NotRecorded]:
+    """Statuses a release takes back, which no fact of the registry undoes: a cancelled
+    tender or lot active again, an awarded lot cancelled (the law ends a lot's award by a
+    contract, or a review; a published status does not); a lot without a title. Each only
+    when the release itself states it (`own`, its tender; import24): a field it leaves out is
+    unchanged, whatever this run's compile (without an earlier run's releases) lacks."""
+    found: list[NotRecorded] = []
+    status = t.get("status")
+    said = states(own, "status")
+    if s.cancelled and said and status not in _ENDED:
+        found += note(s, "tender.status", status, f"the tender is {status} here, but was"
+                       " cancelled: the registry records no tender taken back")  # fmt: skip
+    ended = status in _ENDED or (s.cancelled and not said)
+    stated_lots = own_lots(own)
+    for i, (lid, lot) in enumerate(lots):
+        mine = stated_lots.get(lid)
+        # Without a title: stated so here, or never given one (recorded with its id).
+        untitled = states(mine, "title") or s.lot_titles.get(lid, lid) == lid
+        if not lot.get("title") and untitled:
+            recorded = s.lot_titles.get(lid)
+            found += note(s, f"tender.lots[{i}].title", None, f"lot {lid} has no title here:"
+                           f" the registry records a lot with one ({recorded})")  # fmt: skip
+        was, now = s.lots.get(lid), lot.get("status")
+        path = f"tender.lots[{i}].status"
+        if not states(mine, "status"):
+            continue
+        if was == "cancelled" and now != "cancelled" and not ended:
+            found += note(s, path, now, f"lot {lid} is {now} here, but was cancelled: the"
+                           " registry records no lot taken back")  # fmt: skip
+        elif was == "awarded" and now == "cancelled":
+            found += note(s, path, now, f"lot {lid} is cancelled here, but its award was"
+                           " definitive: the registry cancels only a lot not awarded")  # fmt: skip
+    return found
+
+
+def contract_not_recorded(
+    c: dict[str, Any],
+    path: str,
+    compiled: dict[str, Any],
+    parties: dict[str, Any],
+    seen: dict[str, Any],
+    s: ProcessState,
+    release: dict[str, Any],
+    new: bool,
+) -> list[NotRecorded]:
+    """What a release says of a signed contract that no fact of the registry records
+    (import20): a signing or start day changed (or not stated: the registry's default is
+    shown), an end, maximum extent or EUR value cleared, a status taken back, other
+    suppliers. `ContractAmended` changes the end, extent and value only. Of a contract
+    signed before, only what the release itself states (import24): a field it leaves out
+    is unchanged, whatever a later run's compile (without the earlier releases) lacks."""
+    found: list[NotRecorded] = []
+    mine = next((x for x in release.get("contracts") or []
+                 if isinstance(x, dict) and x.get("id") == c.get("id")), None)  # fmt: skip
+
+    def said(*keys: str) -> bool:
+        return new or states(mine, *keys)
+
+    period = c.get("period") or {}
+    value = c.get("value") or {}
+    status = c.get("status")
+    cid = contract_id_of(compiled["ocid"], str(c.get("id")))
+    if said("status") and (
+        status not in ("active", "terminated")
+        or (status == "active" and seen["status"] == "terminated")
+    ):
+        found += note(s, f"{path}.status", status, f"contract {cid} is {status} here, but was"
+                       f" recorded {seen['status']}: the registry records a contract once"
+                       " signed, and ends it only by terminating or expiring")  # fmt: skip
+    dated = (("dateSigned", day(c.get("dateSigned")), "signed", "signing day"),
+             ("period.startDate", day(period.get("startDate")), "start", "start"))  # fmt: skip
+    for field_path, stated, key, what in dated:
+        if key in seen and stated != seen[key] and said(*field_path.split(".")):
+            found += note(s, f"{path}.{field_path}", stated, f"contract {cid}'s {what} is"
+                           f" {stated or 'not stated'} here, recorded as {seen[key]}: the"
+                           " registry records it with the signing, no fact changes it")  # fmt: skip
+    cleared = (("period.endDate", day(period.get("endDate")), "end"),
+               ("period.maxExtentDate", day(period.get("maxExtentDate")), "extent"),
+               ("value", value.get("amount") if value.get("currency") == "EUR" else None,
+                "value"))  # fmt: skip
+    for field_path, stated, key in cleared:
+        if stated is None and seen.get(key) is not None and said(*field_path.split(".")):
+            found += note(s, f"{path}.{field_path}", None, f"contract {cid}'s {key} is not"
+                           f" stated here (in EUR) any more, recorded as {seen[key]}: an"
+                           " amendment records a new one, never none")  # fmt: skip
+    award: dict[str, Any] = next(
+        (a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")), {}
+    )
+    stated_award = next((a for a in release.get("awards") or [] if isinstance(a, dict)
+                         and a.get("id") == c.get("awardID")), None)  # fmt: skip
+    if not new and not (states(stated_award, "status") or states(stated_award, "suppliers")):
+        return found  # the award as it was: its suppliers unchanged
+    # A status not stated here is unchanged: it was live when the contract was signed.
+    live = award.get("status") in ("pending", "active") or (
+        not new and not states(stated_award, "status")
+    )
+    named = tuple(sorted(organisation_code(ref, parties, f"{path}.awardID")
+                         for ref in award.get("suppliers", [])) if live else ())  # fmt: skip
+    if "suppliers" in seen and named != tuple(seen["suppliers"]):
+        found += note(s, f"{path}.awardID", named, f"contract {cid}'s award names"
+                       f" {list(named) or 'no supplier'} here, recorded with"
+                       f" {list(seen['suppliers'])}: the"
+                       " registry records a contract's suppliers with its signing")  # fmt: skip
+    return found
