@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nkeys
 import pytest
 
 import bootstrap.__main__ as make_run
-from eventstore.signing import EventSigner, new_seed
+from eventstore.signing import EventSigner
 from eventstore.trust import configured
 
-KEY = EventSigner(new_seed()).public_key
+# A fixed key: it is in the test ids, which pytest-xdist's workers must collect alike.
+KEY = EventSigner(nkeys.encode_seed(bytes(range(32)), nkeys.PREFIX_BYTE_USER)).public_key
 VARIABLES = (
     "GT_READERS_VERIFY_SIGNATURES",
     "GT_READERS_VERIFY_EVERY_SIGNATURE",
