@@ -28,6 +28,7 @@ from eventstore.collector import freeze_start_up, tune_for_serving
 from eventstore.commands import CommandService
 from eventstore.flushing import flushed
 from eventstore.health import HealthServer
+from eventstore.nats_connect import CONNECT_TIMEOUT, quiet_errors
 from eventstore.observability import (
     InstrumentedEventStore,
     ObservabilitySettings,
@@ -63,6 +64,8 @@ async def connect_nats(settings: NatsSettings, name: str) -> NATS:
         password=settings.nats_password,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
+        connect_timeout=CONNECT_TIMEOUT,
+        error_cb=quiet_errors(name),
     )
 
 
@@ -90,12 +93,18 @@ def build_service_app(
             settings.nats_url.split(","),
             security=security,
             max_reconnect_attempts=-1,
+            connect_timeout=CONNECT_TIMEOUT,
+            error_cb=quiet_errors(f"{name}-broker"),
             logger=logger,
         )
         app = FastStream(broker, logger=logger)
     else:
         broker = NatsBroker(
-            settings.nats_url.split(","), security=security, max_reconnect_attempts=-1
+            settings.nats_url.split(","),
+            security=security,
+            max_reconnect_attempts=-1,
+            connect_timeout=CONNECT_TIMEOUT,
+            error_cb=quiet_errors(f"{name}-broker"),
         )
         app = FastStream(broker)
     holder: dict[str, CommandService] = {}
@@ -295,13 +304,16 @@ async def serve_in_process(
     (`user`: its NATS login; the embedded system serves each service as its own user)."""
     observability = observability or ObservabilitySettings()
     if isinstance(nats, str):
+        name = "commands-" + "-".join(s.context.name for s in services)
         nc = await connect(
             servers=nats.split(","),
-            name="commands-" + "-".join(s.context.name for s in services),
+            name=name,
             user=user,
             password=password,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
+            connect_timeout=CONNECT_TIMEOUT,
+            error_cb=quiet_errors(name),
         )
         server = CommandServer(nc, max_workers=max_workers, owns_connection=True)
     else:

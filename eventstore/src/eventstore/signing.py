@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,8 @@ from nacl.signing import VerifyKey
 from pydantic_settings import SettingsError
 
 from contracts_schema.subjects import CONTEXTS
+
+log = logging.getLogger(__name__)
 
 PUBLIC_KEYS_ENV = "GT_SIGNING_PUBLIC_KEYS"
 KEYS_DIR = "keys"
@@ -139,9 +142,29 @@ def trusted_keys(
     for context, key in public_keys_entries(spec):
         found.setdefault(context, set()).add(key)
     if data is not None and (data / KEYS_DIR).is_dir():
-        for pub in (data / KEYS_DIR).glob("*.pub"):
+        for pub in _context_files(data / KEYS_DIR, "*.pub"):
             found.setdefault(pub.stem, set()).add(pub.read_text().strip())
-        for retired in (data / KEYS_DIR).glob("*.retired"):
+        for retired in _context_files(data / KEYS_DIR, "*.retired"):
             lines = (line.strip() for line in retired.read_text().splitlines())
             found.setdefault(retired.stem, set()).update(filter(None, lines))
     return found
+
+
+def _context_files(keys: Path, pattern: str) -> list[Path]:
+    """The key files named after a context of this registry; any other (a `registry-old.pub`
+    kept aside, a `Registry.pub`) is passed over with a warning naming it. Before (correct18)
+    it was trusted as a "context" of that name: make run passed it on to its children in
+    GT_SIGNING_PUBLIC_KEYS, which refused to start over a setting the user never set."""
+    named = []
+    for path in sorted(keys.glob(pattern)):
+        if path.stem in CONTEXTS:
+            named.append(path)
+        else:
+            log.warning(
+                "%s: not a context's key file (<context>%s, a context one of %s): ignored,"
+                " no key in it is trusted",
+                path,
+                path.suffix,
+                ", ".join(sorted(CONTEXTS)),
+            )
+    return named

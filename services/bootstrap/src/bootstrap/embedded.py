@@ -354,11 +354,21 @@ def settings_problems(exc: ValidationError) -> str:
     )
 
 
+def _gt_port(default: int) -> int:
+    """GT_PORT (an older name of GT_HTTP_PORT) when set; a bad one is named, exit."""
+    if "GT_PORT" not in os.environ:
+        return default
+    try:
+        return int(os.environ["GT_PORT"])
+    except ValueError as exc:
+        sys.exit(f"error: bad setting: GT_PORT: {exc}")
+
+
 def run() -> None:
     """Start, or say in one line why not (a busy port, a bad setting): no traceback."""
     try:
         http = HttpSettings()
-        port = int(os.environ["GT_PORT"]) if "GT_PORT" in os.environ else http.http_port
+        port = _gt_port(http.http_port)
         GatewaySettings()  # checked here, before anything starts
         demo = RunSettings().demo
         data = Path(os.environ.get("GT_DATA_DIR", "data")).resolve()
@@ -369,8 +379,6 @@ def run() -> None:
         sys.exit(f"error: {exc}")
     except KeyboardInterrupt:  # a Ctrl-C while starting: everything started is stopped
         sys.exit("stopped while starting")
-    except ValueError as exc:
-        sys.exit(f"error: bad setting: GT_PORT: {exc}")
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             sys.exit(

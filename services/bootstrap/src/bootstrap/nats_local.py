@@ -22,6 +22,7 @@ import nats
 import nkeys
 from nats.aio.client import Client as NATS
 
+from eventstore.nats_connect import CONNECT_TIMEOUT, quiet_errors
 from notifier.nats_accounts import ISSUER_VARIABLE, USERS, password_variable, render
 
 CREDENTIALS_FILE = "nats-credentials.json"
@@ -166,4 +167,6 @@ class Logins:
             password=self.password(user),
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.2,
+            connect_timeout=CONNECT_TIMEOUT,
+            error_cb=quiet_errors(f"embedded-{user}"),
         )

@@ -159,6 +159,15 @@ def notifier_app(
 # The container commands.
 
 
+def _check_command_settings() -> None:
+    """Read the settings a command service reads only once connected (its CommandSettings),
+    before anything connects: a bad one is then named in one line by `main` (exit 2), not
+    after NATS answered (or never, while NATS is unreachable), nor as a traceback."""
+    from eventstore.settings import CommandSettings
+
+    CommandSettings()
+
+
 def _trust_readers() -> None:
     """This process's readers take as fact only events signed by a key trusted for their
     context (GT_SIGNING_PUBLIC_KEYS; `eventstore.trust`)."""
@@ -170,6 +179,7 @@ def _trust_readers() -> None:
 @cli.command()
 def registry() -> None:
     """The registry's commands."""
+    _check_command_settings()
     _trust_readers()
     app, _broker = registry_app()
     from eventstore.service_app import run_app  # on uvloop
@@ -180,6 +190,7 @@ def registry() -> None:
 @cli.command()
 def enrolment() -> None:
     """The enrolment commands, with the registry-facts read model beside them."""
+    _check_command_settings()
     logging.basicConfig(level=logging.INFO)  # text logs; JSON replaces it in the app
     _trust_readers()
     app, _broker = enrolment_app()
@@ -255,6 +266,7 @@ def notifier_run() -> None:
     from eventstore.clock import SystemClock
     from notifier.settings import NotifierSettings
 
+    _check_command_settings()
     _trust_readers()
     app, _broker = notifier_app(NotifierSettings(), SystemClock())
     from eventstore.service_app import run_app  # on uvloop
@@ -283,6 +295,7 @@ def notifier_tick(
     from notifier.settings import NotifierSettings
 
     settings = NotifierSettings()
+    _check_command_settings()
 
     async def main() -> dict[str, object]:
         nc = await connect_nats(settings, "notifier-tick")
@@ -364,12 +377,14 @@ def _with_bus(wait: float, work: Callable[[CommandBus, NATS], Awaitable[T]]) -> 
     from eventstore.observability import ObservabilitySettings, configure_logging
     from eventstore.service_app import connect_nats
     from eventstore.settings import NatsSettings
-    from gateway.commandbus import CommandBus
+    from gateway.commandbus import CommandBus, CommandRetrySettings
 
     configure_logging(ObservabilitySettings())
+    settings = NatsSettings()
+    CommandRetrySettings()  # read again by the bus, once connected: checked before
 
     async def main() -> T:
-        nc = await connect_nats(NatsSettings(), "reference-data")
+        nc = await connect_nats(settings, "reference-data")
         try:
             # A first start may find the enrolment service still starting: the bus waits.
             return await work(CommandBus(nc, timeout=60.0, retry_for=wait), nc)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from eventstore.commands import parse_consistency_token
 from eventstore.observability import tracer
 from eventstore.projection import Projection, ProjectionRunner
+from gateway.token_beyond import beyond_the_end
 
 AUDIT_HISTORY = "audit_history"  # the audit's history read model (answers entitiesAsOf)
 Kind = type[Projection]
@@ -54,11 +55,13 @@ def behind(runner: ProjectionRunner, positions: Mapping[str, int]) -> bool:
     )
 
 
-def timed_out(token: str, late: Sequence[ProjectionRunner], timeout: float) -> ConsistencyError:
+def timed_out(
+    token: str, late: Sequence[ProjectionRunner], timeout: float, beyond: str = ""
+) -> ConsistencyError:
     return ConsistencyError(
         "CONSISTENCY_TIMEOUT",
         f"the read models {', '.join(r.projection.key for r in late)} did not reach {token}"
-        f" within {timeout:g}s; retry the query with the same token",
+        f" within {timeout:g}s{beyond or '; retry the query with the same token'}",
     )
 
 
@@ -148,7 +151,8 @@ class TokenWaits:
         late = {r.projection.key for r in late_runners}
         reached.update(k for k, r in waiting if r.projection.key not in late)
         if late_runners:
-            error = timed_out(token, late_runners, self.timeout)
+            beyond = await beyond_the_end(late_runners, positions)  # a stream too short?
+            error = timed_out(token, late_runners, self.timeout, beyond)
             for key in late:
                 self._failed[(token, key)] = error
             raise self._refuse(token, error)

@@ -1,0 +1,111 @@
+"""A NATS server that answers a connect late (after nats-py's 2 s default) is waited for: the
+service processes' and `make run`'s connections connect at their first try and log no
+traceback ("nats: encountered error"), as the gateway's and the projector's do (suite17: the
+make-run tests failed so at load 17-23)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from bootstrap.nats_local import LocalCredentials, Logins
+from eventstore.service_app import connect_nats, serve_in_process
+from eventstore.settings import NatsSettings
+
+LATE = 2.5  # seconds before the first connection's INFO: more than nats-py's 2 s default
+
+
+@dataclass
+class LateServer:
+    """Speaks just enough NATS: INFO (the first connection's only after `LATE`), PONG."""
+
+    url: str = ""
+    accepted: int = 0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        if self.accepted == 1:
+            await asyncio.sleep(LATE)
+        info = {"server_id": "late", "version": "2.10.0", "proto": 1, "max_payload": 1 << 20}
+        try:
+            writer.write(f"INFO {json.dumps(info)}\r\n".encode())
+            await writer.drain()
+            while line := await reader.readline():
+                if line.startswith(b"PING"):
+                    writer.write(b"PONG\r\n")
+                    await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def late_server() -> AsyncIterator[LateServer]:
+    late = LateServer()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        late.tasks.add(task)
+        try:
+            await late.session(reader, writer)
+        finally:
+            late.tasks.discard(task)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    late.url = f"nats://127.0.0.1:{port}"
+    try:
+        yield late
+    finally:
+        server.close()
+        for task in list(late.tasks):
+            task.cancel()
+        await asyncio.gather(*late.tasks, return_exceptions=True)
+        await server.wait_closed()
+
+
+async def _service(url: str) -> NATS:
+    return await connect_nats(NatsSettings(nats_url=url), "registry-eventstore")
+
+
+async def _commands(url: str) -> NATS:
+    server = await serve_in_process(url, [])
+    return server.connection
+
+
+async def _logins(url: str) -> NATS:
+    credentials = LocalCredentials({"gateway": "secret"}, "", {})
+    return await Logins(url, credentials).connect("gateway")
+
+
+CONNECTS: dict[str, Callable[[str], Awaitable[NATS]]] = {
+    "service connect_nats": _service,
+    "serve_in_process by URL": _commands,
+    "make run's Logins": _logins,
+}
+
+
+@pytest.mark.parametrize("how", list(CONNECTS))
+async def test_a_late_server_is_waited_for_without_a_traceback(
+    how: str, late_server: LateServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    nc = await CONNECTS[how](late_server.url)
+    try:
+        assert nc.is_connected
+        await nc.flush()
+    finally:
+        await nc.close()
+    assert late_server.accepted == 1, "connected at the first try, not after a timeout"
+    with_traceback = [r.getMessage() for r in caplog.records if r.exc_info]
+    assert with_traceback == []
+    assert not [r for r in caplog.records if "encountered error" in r.getMessage()]
