@@ -69,8 +69,12 @@ SIGNERS = {name: EventSigner(seed) for name, seed in SEEDS.items()}
 
 def public_keys() -> str:
     """GT_SIGNING_PUBLIC_KEYS naming this run's keys: a system the bench starts over the
-    loaded history trusts them beside its own."""
-    return ",".join(f"{name}={signer.public_key}" for name, signer in SIGNERS.items())
+    loaded history trusts them beside its own. The bench route's own key ("bench", its BENCH
+    stream, which no service reads) is left out: the setting names the registry's contexts
+    only, and a service refuses any other name (correct17)."""
+    return ",".join(
+        f"{name}={signer.public_key}" for name, signer in SIGNERS.items() if name in CONTEXTS
+    )
 
 
 def reader_trust() -> Trust:
