@@ -142,12 +142,33 @@ def trusted_keys(
     for context, key in public_keys_entries(spec):
         found.setdefault(context, set()).add(key)
     if data is not None and (data / KEYS_DIR).is_dir():
-        for pub in _context_files(data / KEYS_DIR, "*.pub"):
-            found.setdefault(pub.stem, set()).add(pub.read_text().strip())
-        for retired in _context_files(data / KEYS_DIR, "*.retired"):
-            lines = (line.strip() for line in retired.read_text().splitlines())
-            found.setdefault(retired.stem, set()).update(filter(None, lines))
+        for path in _context_files(data / KEYS_DIR, "*.pub") + _context_files(
+            data / KEYS_DIR, "*.retired"
+        ):
+            found.setdefault(path.stem, set()).update(_file_keys(path))
     return found
+
+
+def _file_keys(path: Path) -> list[str]:
+    """The key entries of a key file (`U…`, a retired one `U…@SEQ`), one a line; a line that is
+    none (a comment, a stray note) is passed over with a warning naming the file and line.
+    Before (review17b) such a line was trusted as a "key": make run passed it on to its
+    children in GT_SIGNING_PUBLIC_KEYS, which refused to start over a setting never set."""
+    keys = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        entry = line.strip()
+        if not entry:
+            continue
+        if _KEY_ENTRY.fullmatch(entry):
+            keys.append(entry)
+        else:
+            log.warning(
+                "%s, line %d: not a public key (U and base32 capitals, a retired one"
+                " U…@<last seq>): ignored",
+                path,
+                number,
+            )
+    return keys
 
 
 def _context_files(keys: Path, pattern: str) -> list[Path]:

@@ -47,3 +47,24 @@ def test_a_child_accepts_the_keys_make_run_hands_it(tmp_path: Path) -> None:
 
     # What each child parses at start (`eventstore.trust.configured` in the child).
     assert public_keys_entries(handed[PUBLIC_KEYS_ENV]) == [("registry", "UNEW")]
+
+
+def test_a_line_of_a_key_file_that_is_no_key_is_ignored_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """review17b: a comment line in `registry.retired` was trusted as a "key" and handed to
+    the children, which then refused GT_SIGNING_PUBLIC_KEYS, a variable the user never set."""
+    keys = tmp_path / KEYS_DIR
+    keys.mkdir()
+    (keys / "registry.pub").write_text("UNEW\n")
+    (keys / "registry.retired").write_text("# retired after the leak of 2026-11\n\nUGONE@7\n")
+    caplog.set_level(logging.WARNING)
+
+    handed = public_keys_setting(configured(tmp_path, environ={}))
+
+    assert sorted(public_keys_entries(handed[PUBLIC_KEYS_ENV])) == [
+        ("registry", "UGONE@7"),
+        ("registry", "UNEW"),
+    ]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [line for line in warned if f"{keys / 'registry.retired'}, line 1" in line], warned
