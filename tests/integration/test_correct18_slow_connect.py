@@ -10,11 +10,13 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
 
 from bootstrap.nats_local import LocalCredentials, Logins
+from eventstore.nats_connect import CONNECT_TIMEOUT
 from eventstore.service_app import connect_nats, serve_in_process
 from eventstore.settings import NatsSettings
 
@@ -96,8 +98,19 @@ CONNECTS: dict[str, Callable[[str], Awaitable[NATS]]] = {
 
 @pytest.mark.parametrize("how", list(CONNECTS))
 async def test_a_late_server_is_waited_for_without_a_traceback(
-    how: str, late_server: LateServer, caplog: pytest.LogCaptureFixture
+    how: str,
+    late_server: LateServer,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    options: list[dict[str, Any]] = []
+    connect = NATS.connect
+
+    async def recorded(self: NATS, *args: Any, **kwargs: Any) -> None:
+        options.append(kwargs)
+        await connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(NATS, "connect", recorded)
     caplog.set_level(logging.DEBUG)
     nc = await CONNECTS[how](late_server.url)
     try:
@@ -105,7 +118,11 @@ async def test_a_late_server_is_waited_for_without_a_traceback(
         await nc.flush()
     finally:
         await nc.close()
-    assert late_server.accepted == 1, "connected at the first try, not after a timeout"
+    # Patient past the late INFO: the options, not the clock, say so (review17b: asserting
+    # "connected at the first try" made the test's pass depend on 2.5 s of slack under load;
+    # a second try, should the machine stall that long, is still quiet and still connects).
+    assert [o.get("connect_timeout") for o in options] == [CONNECT_TIMEOUT]
+    assert CONNECT_TIMEOUT > LATE
     with_traceback = [r.getMessage() for r in caplog.records if r.exc_info]
     assert with_traceback == []
     assert not [r for r in caplog.records if "encountered error" in r.getMessage()]
