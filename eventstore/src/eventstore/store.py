@@ -21,6 +21,7 @@ from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
+from pydantic import ValidationError
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
@@ -45,7 +46,7 @@ from eventstore.records import (
     seal,
 )
 from eventstore.signing import EventSigner
-from eventstore.trust import Trust, read_event
+from eventstore.trust import Trust, UntrustedHistory, read_event
 
 # The values live in eventstore.records; importing them from here keeps working.
 __all__ = [
@@ -143,7 +144,18 @@ class EventStore:
         self, context: BoundedContext, aggregate_type: str, aggregate_id: str
     ) -> AggregateHistory:
         subject_filter = context.aggregate_filter(aggregate_type, aggregate_id)
-        events = [e async for e in self._direct_get(context.stream, subject_filter, 1)]
+        try:
+            events = [e async for e in self._direct_get(context.stream, subject_filter, 1)]
+        except ValidationError as exc:
+            # Bytes on the aggregate's subject that are no envelope (anyone with the stream's
+            # login can publish them): refused as an altered or unsigned event is, not an
+            # internal error with a traceback (correct17).
+            raise UntrustedHistory(
+                f"{aggregate_type}/{aggregate_id}: its history holds a message on"
+                f" {context.stream} that is no event envelope ({exc.errors()[0]['msg']});"
+                " nothing is decided on it until an operator removes it (`audit verify`"
+                " names it)"
+            ) from exc
         last_seq = events[-1].seq if events else 0
         return AggregateHistory(context, aggregate_type, aggregate_id, tuple(events), last_seq)
 

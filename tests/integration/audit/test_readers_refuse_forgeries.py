@@ -290,3 +290,21 @@ async def test_a_decision_reading_another_aggregate_refuses_a_forgery_there(
     assert refused["__typename"] == "DomainError", refused
     assert refused["code"] == "UNTRUSTED_HISTORY", refused
     assert "GM0077" in refused["message"], refused
+
+
+@pytest.mark.parametrize("garbage", [b"garbage", b'{"event_type": "OrganisationRenamed"}'])
+async def test_a_message_that_is_no_event_refuses_the_command_naming_it(
+    system: System, client: httpx.AsyncClient, nats_client: NATS, garbage: bytes
+) -> None:
+    """correct17: bytes on an aggregate's subject that are no envelope made its next command
+    an `INTERNAL_ERROR: ValidationError` with a traceback in the log, where an altered or
+    unsigned event is refused `UNTRUSTED_HISTORY` naming it: now refused the same way."""
+    code = f"GM{uuid.uuid4().int % 9000 + 1000}"
+    await organisation(client, system, code)
+    last, _raw = await last_event(nats_client, system, code)
+    await nats_client.jetstream().publish(last.subject, garbage, stream=ENROLMENT.stream)
+
+    refused = await rename(client, system, code, "Again")
+    assert refused["__typename"] == "DomainError", refused
+    assert refused["code"] == "UNTRUSTED_HISTORY", refused
+    assert "no event envelope" in refused["message"], refused
