@@ -150,9 +150,18 @@ def parse_consistency_token(token: str) -> dict[str, int]:
 
 
 def accepted_reply(
-    command_id: str, events: Iterable[AppendedEvent], duplicate: bool
+    command_id: str,
+    events: Iterable[AppendedEvent],
+    duplicate: bool,
+    unchanged: AggregateHistory | None = None,
 ) -> CommandAccepted:
+    """`unchanged`: the aggregate a command that changed nothing was decided on. Its token
+    names the aggregate's last event, so a read with it waits for the write that made this
+    command change nothing (before: an empty token, which waits for nothing; correct17)."""
     appended_events = tuple(events)
+    token = consistency_token(appended_events)
+    if not token and unchanged is not None and unchanged.last_seq:
+        token = f"{unchanged.context.stream}:{unchanged.last_seq}"
     # Our own values (a validated command's id, events as stored): built, not re-validated
     # (as `model_construct` builds it: `status` left at its default, not counted as set).
     return trusted(
@@ -161,7 +170,7 @@ def accepted_reply(
             "status": "accepted",
             "command_id": command_id,
             "events": appended_events,
-            "consistency_token": consistency_token(appended_events),
+            "consistency_token": token,
             "duplicate": duplicate,
         },
         {"command_id", "events", "consistency_token", "duplicate"},
@@ -522,7 +531,7 @@ class CommandService:
                 entry.advance(stored, backdated.state, named)
                 self._cache.grew(key, len(stored))
             return await self._remember(
-                command, fingerprint, accepted_reply(command.command_id, named, False)
+                command, fingerprint, accepted_reply(command.command_id, named, False, entry.head)
             )
         return CommandRejected(
             command_id=command.command_id,
