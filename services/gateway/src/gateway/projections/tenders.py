@@ -20,6 +20,12 @@ from eventstore.timeline import Image
 from eventstore.versioned import Reading, VersionedProjection
 from gateway.projections.common import reading
 
+# The first version whose tenders hold what an imported tender's source stated and the plan's
+# tender period start (import22). An older version still serving while v5 rebuilds beside it
+# was created without those columns: its tables are defined as it created them.
+MARKS_SINCE = 5
+MARKS = ("procedure_stated", "published_on_stated", "planned_tender_start")
+
 
 class TendersProjection(VersionedProjection):
     name = "tenders"
@@ -37,6 +43,7 @@ class TendersProjection(VersionedProjection):
 
     def define(self, metadata: MetaData) -> None:
         p = self.key
+        marked = self.version >= MARKS_SINCE
         self.programmes = versioned_table(
             f"{p}_programmes",
             metadata,
@@ -55,7 +62,7 @@ class TendersProjection(VersionedProjection):
             Column("title", String(500), nullable=False),
             Column("contracting_authority", String(40), nullable=False, index=True),
             Column("procedure", String(80), nullable=False),
-            Column("procedure_stated", Boolean, nullable=False),
+            *([Column("procedure_stated", Boolean, nullable=False)] if marked else []),
             Column("framework", Boolean, nullable=False),
             Column("phase", String(40), nullable=False, index=True),
             Column("planned_on", Date, nullable=False),
@@ -65,8 +72,14 @@ class TendersProjection(VersionedProjection):
             Column("market_consultation_to", Date),
             Column("market_consultation_summary", String(2000)),
             Column("published_on", Date),
-            Column("published_on_stated", Boolean, nullable=False),
-            Column("planned_tender_start", Date),  # a plan's tender period start
+            *(
+                [
+                    Column("published_on_stated", Boolean, nullable=False),
+                    Column("planned_tender_start", Date),  # a plan's tender period start
+                ]
+                if marked
+                else []
+            ),
             Column("notice_reference", String(200)),
             Column("participant_list_frozen_on", Date),
             Column("corrections", JSON, nullable=False),
