@@ -24,7 +24,6 @@ from gateway.projections.common import reading
 # tender period start (import22). An older version still serving while v5 rebuilds beside it
 # was created without those columns: its tables are defined as it created them.
 MARKS_SINCE = 5
-MARKS = ("procedure_stated", "published_on_stated", "planned_tender_start")
 
 
 class TendersProjection(VersionedProjection):
@@ -43,7 +42,15 @@ class TendersProjection(VersionedProjection):
 
     def define(self, metadata: MetaData) -> None:
         p = self.key
-        marked = self.version >= MARKS_SINCE
+        # In v5's column order: what the source stated, the plan's start (MARKS_SINCE).
+        stated: list[Column[object]] = []
+        published: list[Column[object]] = []
+        if self.version >= MARKS_SINCE:
+            stated = [Column("procedure_stated", Boolean, nullable=False)]
+            published = [
+                Column("published_on_stated", Boolean, nullable=False),
+                Column("planned_tender_start", Date),  # a plan's tender period start
+            ]
         self.programmes = versioned_table(
             f"{p}_programmes",
             metadata,
@@ -62,7 +69,7 @@ class TendersProjection(VersionedProjection):
             Column("title", String(500), nullable=False),
             Column("contracting_authority", String(40), nullable=False, index=True),
             Column("procedure", String(80), nullable=False),
-            *([Column("procedure_stated", Boolean, nullable=False)] if marked else []),
+            *stated,
             Column("framework", Boolean, nullable=False),
             Column("phase", String(40), nullable=False, index=True),
             Column("planned_on", Date, nullable=False),
@@ -72,14 +79,7 @@ class TendersProjection(VersionedProjection):
             Column("market_consultation_to", Date),
             Column("market_consultation_summary", String(2000)),
             Column("published_on", Date),
-            *(
-                [
-                    Column("published_on_stated", Boolean, nullable=False),
-                    Column("planned_tender_start", Date),  # a plan's tender period start
-                ]
-                if marked
-                else []
-            ),
+            *published,
             Column("notice_reference", String(200)),
             Column("participant_list_frozen_on", Date),
             Column("corrections", JSON, nullable=False),

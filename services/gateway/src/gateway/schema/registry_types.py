@@ -449,7 +449,7 @@ TENDER_FIELDS = (
     "paused_on", "pause_reason", "resumed_on", "resume_reason",
     "cancelled_on", "cancellation_reason",
 )  # fmt: skip
-# Held by the tenders read model since v5 (`projections.tenders.MARKS`); an older version
+# Held by the tenders read model since v5 (`projections.tenders.MARKS_SINCE`); an older version
 # still serving while v5 rebuilds beside it has none: every fact stated, no planned start.
 TENDER_MARKS: dict[str, Any] = {
     "procedure_stated": True, "published_on_stated": True, "planned_tender_start": None,
