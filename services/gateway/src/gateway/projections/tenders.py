@@ -20,6 +20,11 @@ from eventstore.timeline import Image
 from eventstore.versioned import Reading, VersionedProjection
 from gateway.projections.common import reading
 
+# The first version whose tenders hold what an imported tender's source stated and the plan's
+# tender period start (import22). An older version still serving while v5 rebuilds beside it
+# was created without those columns: its tables are defined as it created them.
+MARKS_SINCE = 5
+
 
 class TendersProjection(VersionedProjection):
     name = "tenders"
@@ -37,6 +42,15 @@ class TendersProjection(VersionedProjection):
 
     def define(self, metadata: MetaData) -> None:
         p = self.key
+        # In v5's column order: what the source stated, the plan's start (MARKS_SINCE).
+        stated: list[Column[object]] = []
+        published: list[Column[object]] = []
+        if self.version >= MARKS_SINCE:
+            stated = [Column("procedure_stated", Boolean, nullable=False)]
+            published = [
+                Column("published_on_stated", Boolean, nullable=False),
+                Column("planned_tender_start", Date),  # a plan's tender period start
+            ]
         self.programmes = versioned_table(
             f"{p}_programmes",
             metadata,
@@ -55,7 +69,7 @@ class TendersProjection(VersionedProjection):
             Column("title", String(500), nullable=False),
             Column("contracting_authority", String(40), nullable=False, index=True),
             Column("procedure", String(80), nullable=False),
-            Column("procedure_stated", Boolean, nullable=False),
+            *stated,
             Column("framework", Boolean, nullable=False),
             Column("phase", String(40), nullable=False, index=True),
             Column("planned_on", Date, nullable=False),
@@ -65,8 +79,7 @@ class TendersProjection(VersionedProjection):
             Column("market_consultation_to", Date),
             Column("market_consultation_summary", String(2000)),
             Column("published_on", Date),
-            Column("published_on_stated", Boolean, nullable=False),
-            Column("planned_tender_start", Date),  # a plan's tender period start
+            *published,
             Column("notice_reference", String(200)),
             Column("participant_list_frozen_on", Date),
             Column("corrections", JSON, nullable=False),

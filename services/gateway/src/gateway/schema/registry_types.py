@@ -379,6 +379,7 @@ class Tender(relay.Node):
             corrections=TenderNotice.from_json(r["corrections"]),
             clarifications=TenderNotice.from_json(r["clarifications"]),
             **{k: r[k] for k in TENDER_FIELDS},
+            **{k: r.get(k, unmarked) for k, unmarked in TENDER_MARKS.items()},
         )
 
     @classmethod
@@ -441,13 +442,18 @@ class Tender(relay.Node):
 
 
 TENDER_FIELDS = (
-    "tender_id", "programme_id", "title", "procedure_stated", "framework", "planned_on",
-    "planned_tender_start", "prior_notice_on", "prior_notice_reference",
+    "tender_id", "programme_id", "title", "framework", "planned_on",
+    "prior_notice_on", "prior_notice_reference",
     "market_consultation_from", "market_consultation_to", "market_consultation_summary",
-    "published_on", "published_on_stated", "notice_reference", "participant_list_frozen_on",
+    "published_on", "notice_reference", "participant_list_frozen_on",
     "paused_on", "pause_reason", "resumed_on", "resume_reason",
     "cancelled_on", "cancellation_reason",
 )  # fmt: skip
+# Held by the tenders read model since v5 (`projections.tenders.MARKS_SINCE`); an older version
+# still serving while v5 rebuilds beside it has none: every fact stated, no planned start.
+TENDER_MARKS: dict[str, Any] = {
+    "procedure_stated": True, "published_on_stated": True, "planned_tender_start": None,
+}  # fmt: skip
 
 
 @strawberry.type
