@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import pytest
@@ -236,3 +237,41 @@ async def test_a_commands_record_is_written_as_before_without_the_json_module(
     assert isinstance(again, CommandAccepted)
     assert again.duplicate
     assert again.events == reply.events
+
+
+class NoOffset(tzinfo):
+    """A time zone that knows no offset: a time carrying it is naive by Python's rule
+    (`utcoffset()` None), though its `tzinfo` is set."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "nowhere"
+
+
+async def test_a_clock_whose_times_have_no_offset_is_refused_as_before(
+    nats_client: NATS, fixed_clock: FixedClock
+) -> None:
+    # A clock (and so a valid time: the command names none) whose times' JSON form would carry
+    # no offset, which no reader decodes: refused as `records.seal` refuses it, nothing stored.
+    offsetless = FixedClock(fixed_clock.now().replace(tzinfo=NoOffset()))
+    store = EventStore(nats_client, offsetless, signers={LEDGER.name: EventSigner(new_seed())})
+    svc = CommandService(LEDGER, store, offsetless, ROUTES, EVENT_TYPES)
+    await svc.start()
+
+    refused = await send(svc, RecordEntries(command_id="tz-1", ledger_id="tz", amounts=[1]))
+
+    assert isinstance(refused, CommandRejected)
+    assert refused.code == "INTERNAL_ERROR"  # as when `records.seal` refused it
+    assert (await EventStore(nats_client, fixed_clock).load(LEDGER, "ledger", "tz")).events == ()
+
+
+def test_a_valid_time_without_offset_is_no_commands_valid_time() -> None:
+    # The command path cannot carry one: a command (as an envelope) refuses it when made.
+    at = datetime(2026, 3, 1, 12, tzinfo=NoOffset())
+    with pytest.raises(ValueError, match="timezone"):
+        RecordEntries(command_id="tz-2", ledger_id="tz", amounts=[1], occurred_at=at)

@@ -5,10 +5,12 @@ field the release leaves out; the round trip holds however the releases are spli
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
+from audit.ocds import importer
 from audit.ocds.importer import import_items
 from audit.ocds.importer_read import read
 from contracts_schema.folds import typed_event
@@ -179,3 +181,41 @@ async def test_an_award_moved_in_a_re_run_is_withdrawn_from_its_first_lot() -> N
     events = await _events(store)
     assert [e.lot_id for e in _of(events, rg.ProvisionalAwardWithdrawn)] == ["L2"]
     assert [e.lot_id for e in _of(events, rg.ProvisionalAwardDecided)] == ["L2", "L3"]
+
+
+async def test_a_release_id_twice_in_one_run_records_its_first_copy_only() -> None:
+    """A package with release r2 twice, the second copy with an award more (a2, for L2): the
+    first copy is the release; the second is a duplicate, not merged into the compile (an
+    award only in it would be recorded with the next release)."""
+    award = _release(2, "award", tender=TENDER, awards=[AWARDS[0]])
+    again = _release(2, "award", tender=TENDER, awards=AWARDS)  # the same id, one award more
+    later = _release(3, "tenderUpdate", tender={**TENDER, "description": "more"})
+    store, _clock, bus = await registry()
+    package = _package(_release(1, "tender", tender=TENDER), award, again, later)
+    report = await import_items(read(package, "test"), bus.request, store)
+    assert (report.skipped, report.imported, report.duplicates) == ([], 3, 1)
+    events = await _events(store)
+    # a1 (L1, FIRM) only: a2 (L2, OTHER) is in the copy alone.
+    decided = [(e.lot_id, e.supplier_ids) for e in _of(events, rg.ProvisionalAwardDecided)]
+    assert decided == [("L1", [FIRM.removeprefix("NL-")])]
+
+
+async def test_a_release_of_an_earlier_run_not_compiled_again_is_logged_by_name(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its compile failing (forced here), the re-run goes on as a duplicate, with a warning
+    naming the release (before: suppressed silently)."""
+    store, _clock, bus = await registry()
+    await import_items(read(_package(*FIRST), "test"), bus.request, store)
+
+    def broken(state: Any, compiled: Any) -> None:
+        raise ValueError("no compile")
+
+    monkeypatch.setattr(importer, "recover_holders", broken)
+    with caplog.at_level(logging.WARNING, logger=importer.__name__):
+        report = await import_items(read(_package(*FIRST), "test"), bus.request, store)
+    assert (report.skipped, report.duplicates) == ([], 2)
+    named = [r.getMessage() for r in caplog.records if r.name == importer.__name__]
+    assert len(named) == 2, named
+    assert all("no compile" in m for m in named)
+    assert ["release r1 " in named[0], "release r2 " in named[1]] == [True, True], named

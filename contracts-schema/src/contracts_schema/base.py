@@ -23,7 +23,9 @@ Identifier = Annotated[
 
 
 def _require_timezone(value: datetime) -> datetime:
-    if value.tzinfo is None:
+    # Aware by Python's rule: a tzinfo that gives an offset (one whose `utcoffset()` is None
+    # makes a time whose JSON form has no offset, which this validator refuses when read).
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamps must carry a timezone (use Z or +00:00)")
     return value
 

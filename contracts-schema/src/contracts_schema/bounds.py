@@ -119,7 +119,7 @@ Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
 
 
 def _instant_in_range(value: datetime) -> datetime:
-    if value.tzinfo is None:
+    if value.tzinfo is None or value.utcoffset() is None:  # aware by Python's rule
         raise ValueError("timestamps must carry a timezone (use Z or +00:00)")
     utc = value.astimezone(UTC).date()
     if not FIRST_DAY <= utc <= LAST_DAY:

@@ -18,6 +18,7 @@ import contextlib
 import gc
 import itertools
 import json
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import COMMAND_PARTITIONS, REGISTRY
 from eventstore.collector import SERVING_THRESHOLDS
 from eventstore.ports import EventStorePort
+
+log = logging.getLogger(__name__)
 
 # A command message in, the reply's bytes out: NATS request/reply, or `handle` in-process.
 Request = Callable[[str, bytes], Awaitable[bytes]]
@@ -361,7 +364,9 @@ class _Process:
         self.turns = turns  # one process maps at a time, one per loop turn
         self.state = ProcessState()
         self.seen: set[str] = set()
+        self.recorded_ids: frozenset[str] = frozenset()  # by earlier runs
         self.accepted: list[dict[str, Any]] = []
+        self.compiled_ids: set[str] = set()  # the ids of `accepted`
 
     async def run(self) -> None:
         # What the registry recorded first (one question for all the processes in flight),
@@ -441,6 +446,7 @@ class _Process:
         )
         self.state = recorded_state(tender)
         self.seen = set(tender.source_release_ids)
+        self.recorded_ids = frozenset(self.seen)
         for cid, known in zip(sorted(cids), contracts, strict=True):
             if known.exists:
                 self.state.contracts[cid] = recorded_contract(known)
@@ -462,10 +468,20 @@ class _Process:
                 self.progress(1)
                 # Recorded by an earlier run: compiled still, so the releases after it are
                 # mapped on the process as published (import24; the tally is the registry's).
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    recover_holders(state, compiled_from.with_release(release))
+                # Once: a copy of a release compiled already (accepted in this run, or the
+                # earlier run's release listed twice) is a duplicate only, as it was before
+                # import24 (an award only in that copy would be recorded with the next one).
+                if rid in self.recorded_ids and rid not in self.compiled_ids:
+                    try:
+                        recover_holders(state, compiled_from.with_release(release))
+                    except (ValueError, KeyError, TypeError) as exc:
+                        log.warning(
+                            "%s: release %s (recorded by an earlier run) not compiled with"
+                            " the releases after it: %r", item.path, rid, exc,
+                        )  # fmt: skip
+                        continue
                     compiled_from.take(release)
-                    self.accepted.append(release)
+                    self._compiled(release)
                 continue
             try:
                 compiled = compiled_from.with_release(release)
@@ -482,6 +498,11 @@ class _Process:
             ids.add(rid)
             state = mapped.state
         return batch, []
+
+    def _compiled(self, release: dict[str, Any]) -> None:
+        """`release` is part of the process as compiled from now on."""
+        self.accepted.append(release)
+        self.compiled_ids.add(str(release["id"]))
 
     def _skip(self, problem: Problem) -> None:
         self.report.skipped.append(problem)
@@ -529,7 +550,7 @@ class _Process:
         self, item: Item, mapped: Mapped, outcome: ImportedReleaseOutcome
     ) -> None:
         assert item.release is not None
-        self.accepted.append(item.release)
+        self._compiled(item.release)
         self.seen.add(str(item.release["id"]))
         self.state = mapped.state
         self.report.not_recorded += [Problem(f"{item.path}.{n.path}", n.reason)
