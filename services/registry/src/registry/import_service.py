@@ -75,7 +75,6 @@ MAX_PROCESSES: int = next(
 )
 
 log = logging.getLogger(__name__)
-STAGE_IN_TURNS = True
 
 
 class RegistryCommandService(CommandService):
@@ -210,37 +209,31 @@ class RegistryCommandService(CommandService):
         )
         twice = {cid for cid, k in counted.items() if k > 1}
         recall = None if known is None else known.recall(self.context.name)
-        alone: list[tuple[int, ImportProcessReleases]] = []
-        if not STAGE_IN_TURNS:
-            staged = await asyncio.gather(
-                *(
-                    self._stage(n, b, request, known, new, elsewhere)
-                    if not import_lane.fresh(self, b, new, recall, elsewhere, twice)
-                    else self._record_fresh(n, b, request, known, new, elsewhere)
-                    for n, b in batches
-                )
+        staged = await asyncio.gather(
+            *(
+                self._stage(n, b, request, known, new, elsewhere)
+                if not import_lane.fresh(self, b, new, recall, elsewhere, twice)
+                else self._record_fresh(n, b, request, known, new, elsewhere)
+                for n, b in batches
             )
-            commits = await self._commits(batches, staged, answers, alone)
-            results = await asyncio.gather(*(self._commit(c) for c in commits))
-        else:
-            # One group stages at a time (`_staging_turn`), process after process, letting
-            # the loop take other messages between two: a group that arrives meanwhile has
-            # its reads answered while this one stages, and stages once this one's appends
-            # are on the connection (their acknowledgements awaited while it stages).
-            async with self._staging_turn():
-                staged = []
-                for n, b in batches:
-                    if import_lane.fresh(self, b, new, recall, elsewhere, twice):
-                        staged.append(
-                            await self._record_fresh(n, b, request, known, new, elsewhere)
-                        )
-                    else:
-                        staged.append(await self._stage(n, b, request, known, new, elsewhere))
-                    await asyncio.sleep(0)
-                commits = await self._commits(batches, staged, answers, alone)
-                appending = [asyncio.ensure_future(self._commit(c)) for c in commits]
-                await asyncio.sleep(0)  # (each append's batch queued on the connection)
-            results = await asyncio.gather(*appending)
+        )
+        alone: list[tuple[int, ImportProcessReleases]] = []
+        commits: list[list[_StagedProcess]] = [[]]
+        taken: set[tuple[str, str, str]] = set()
+        for (n, batch), process in zip(batches, staged, strict=True):
+            if process is None or process.keys & taken:
+                alone.append((n, batch))  # refused, too large, or sharing an aggregate
+                continue
+            taken |= process.keys
+            if process.count == 0:  # nothing new (a re-run): its answers are final
+                repairs: list[tuple[str, bytes]] = []
+                answers[n] = await self._recorded(process, 0, repairs)
+                self._record_all(repairs)
+                continue
+            if sum(p.count for p in commits[-1]) + process.count > MAX_BATCH:
+                commits.append([])
+            commits[-1].append(process)
+        results = await asyncio.gather(*(self._commit(c) for c in commits if c))
         for committed in results:
             for process, answer in committed:
                 if answer is None:
@@ -258,38 +251,6 @@ class RegistryCommandService(CommandService):
                 answers[n] = await self._alone(batch, request)
 
         await asyncio.gather(*(in_order(m) for m in by_process.values()))
-
-    async def _commits(
-        self,
-        batches: list[tuple[int, ImportProcessReleases]],
-        staged: list[_StagedProcess | None],
-        answers: list[_Answer | None],
-        alone: list[tuple[int, ImportProcessReleases]],
-    ) -> list[list[_StagedProcess]]:
-        """The staged processes in atomic appends of up to MAX_BATCH events; those to go
-        alone added to `alone`, those with nothing new answered in `answers`."""
-        commits: list[list[_StagedProcess]] = [[]]
-        taken: set[tuple[str, str, str]] = set()
-        for (n, batch), process in zip(batches, staged, strict=True):
-            if process is None or process.keys & taken:
-                alone.append((n, batch))  # refused, too large, or sharing an aggregate
-                continue
-            taken |= process.keys
-            if process.count == 0:  # nothing new (a re-run): its answers are final
-                repairs: list[tuple[str, bytes]] = []
-                answers[n] = await self._recorded(process, 0, repairs)
-                self._record_all(repairs)
-                continue
-            if sum(p.count for p in commits[-1]) + process.count > MAX_BATCH:
-                commits.append([])
-            commits[-1].append(process)
-        return [c for c in commits if c]
-
-    def _staging_turn(self) -> asyncio.Lock:
-        turn: asyncio.Lock | None = self.__dict__.get("_turn")
-        if turn is None:
-            turn = self.__dict__["_turn"] = asyncio.Lock()
-        return turn
 
     async def _alone(
         self, batch: ImportProcessReleases, request: CommandRequest
