@@ -93,9 +93,72 @@ def idle_by_groups(
     return {k: (n / total, idle.get(k, 0) / total) for k, n in count.items()}
 
 
+def settings(text: str) -> dict[str, int]:
+    """`--ab`'s importer settings, `NAME=VALUE,...` (module constants of
+    `audit.ocds.importer`: GROUP, PIPELINE, MIN_GROUP, IDLE_GROUP, CONCURRENCY)."""
+    import audit.ocds.importer as importer
+
+    found: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in AB_SETTINGS or not hasattr(importer, name):
+            raise ValueError(f"--ab: {name!r} is none of {', '.join(AB_SETTINGS)}")
+        found[name] = int(value)
+    return found
+
+
+AB_SETTINGS = ("GROUP", "PIPELINE", "MIN_GROUP", "IDLE_GROUP", "CONCURRENCY")
+
+
+def variant_of(round_: int, ab: bool) -> str:
+    """Which variant a round runs with `--ab`: round 0 warms the registry (A), then A and B
+    alternate in pairs whose order turns (B A, A B, B A, ...), so neither always goes
+    first."""
+    if not ab or round_ == 0:
+        return "A"
+    pair, second = divmod(round_ - 1, 2)
+    first = "B" if pair % 2 == 0 else "A"
+    return first if second == 0 else ("A" if first == "B" else "B")
+
+
+def ab_summary(rows: Sequence[tuple[str, float, float, float]]) -> list[str]:
+    """Per variant, the medians of its rounds' (events/s, registry CPU ms/event, registry
+    idle share) and B over A for each; the warm-up round (the first) left out."""
+    from statistics import median
+
+    by: dict[str, list[tuple[float, float, float]]] = {}
+    for variant, rate, cpu, idle in rows[1:]:
+        by.setdefault(variant, []).append((rate, cpu, idle))
+    lines = []
+    medians: dict[str, tuple[float, float, float]] = {}
+    for variant in sorted(by):
+        got = by[variant]
+        m = (median(g[0] for g in got), median(g[1] for g in got), median(g[2] for g in got))
+        medians[variant] = m
+        lines.append(
+            f"{variant}: {len(got)} rounds, median {m[0]:,.0f} events/s, registry"
+            f" {m[1]:.3f} ms/event, idle {m[2]:.0%}"
+        )
+    if "A" in medians and "B" in medians:
+        a, b = medians["A"], medians["B"]
+        lines.append(
+            f"B/A: events/s {b[0] / a[0]:.3f}x, registry ms/event {b[1] / a[1]:.3f}x"
+            if a[0] and a[1]
+            else "B/A: no A figure"
+        )
+    return lines
+
+
 async def main(
-    processes: int, rounds: int, verbose: bool, collector: str = "cli", idle_map: bool = False
+    processes: int,
+    rounds: int,
+    verbose: bool,
+    collector: str = "cli",
+    idle_map: bool = False,
+    ab: dict[str, int] | None = None,
 ) -> None:
+    import audit.ocds.importer as importer
     from audit.ocds.importer import import_items, prepare
     from audit.ocds.importer_read import read
     from eventstore.clock import SystemClock
@@ -114,8 +177,13 @@ async def main(
         async with connected(server.url) as nc:
             ctx: Any = SimpleNamespace(nats=server, client=nc)
             store = EventStore(nc, SystemClock())
+            base = {name: getattr(importer, name) for name in (ab or {})}
+            rows: list[tuple[str, float, float, float]] = []
             async with registry_process(ctx, 1) as cpu_seconds:
                 for r in range(rounds):
+                    variant = variant_of(r, ab is not None)
+                    for name, value in (ab if variant == "B" and ab else base).items():
+                        setattr(importer, name, value)
                     data = package(processes, f"ocds-tl{r:02d}x")
                     sent: list[tuple[float, float, int]] = []
                     started = time.perf_counter()
@@ -146,8 +214,12 @@ async def main(
                     r_run, r_wait = rs[0] - rs0[0], rs[1] - rs0[1]
                     i_run, i_wait = is_[0] - is0[0], is_[1] - is0[1]
                     n = report.events or 1
+                    rows.append(
+                        (variant, report.events / wall, 1000 * reg / n, 1 - (r_run + r_wait) / wall)
+                    )
                     print(
-                        f"round {r}: {wall:.3f} s, {report.events / wall:,.0f} events/s"
+                        f"round {r}{f' ({variant})' if ab is not None else ''}: {wall:.3f} s,"
+                        f" {report.events / wall:,.0f} events/s"
                         f" ({report.imported} releases, {len(report.skipped)} skipped);"
                         f" CPU ms/event importer {1000 * imp / n:.3f}, registry"
                         f" {1000 * reg / n:.3f}, server {1000 * srv / n:.3f};"
@@ -167,6 +239,12 @@ async def main(
                     if verbose:
                         for a, b, size in sorted(sent):
                             print(f"   sent {a:.3f} answered {b:.3f} ({b - a:.3f}) {size:,} B")
+            for name, value in base.items():
+                setattr(importer, name, value)
+            if ab is not None:
+                print(f"A: as the importer is; B: {ab}")
+                for line in ab_summary(rows):
+                    print(line, flush=True)
 
 
 def _registry_pid() -> int | None:
@@ -194,5 +272,8 @@ if __name__ == "__main__":
     parser.add_argument("--collector", choices=("cli", "default"), default="cli")
     # where the registry idled: sampled by a thread of this process (costs it ~1-2% CPU)
     parser.add_argument("--idle-map", action="store_true")
+    # B's importer settings (`GROUP=32,PIPELINE=4`): rounds alternate A (as it is) and B in
+    # the same registry, the medians of each and B over A printed at the end
+    parser.add_argument("--ab", type=settings, default=None)
     args = parser.parse_args()
-    asyncio.run(main(args.processes, args.rounds, args.v, args.collector, args.idle_map))
+    asyncio.run(main(args.processes, args.rounds, args.v, args.collector, args.idle_map, args.ab))

@@ -43,6 +43,7 @@ from audit.ocds.importer_map import (
 )
 from audit.ocds.importer_read import Item
 from audit.ocds.importer_recorded import RecordedReader
+from audit.ocds.importer_reply import GroupAnswer, ProcessAnswer
 from audit.ocds.ocid_prefix import ocid_prefix
 from audit.ocds.packages import merger
 from audit.ocds.schemas import errors
@@ -710,15 +711,16 @@ class _Group:
             return [CommandRejected(code="UNAVAILABLE", message=f"no answer: {exc!r}")] * len(
                 commands
             )
+        group: ReleaseGroupImported
         if not one and data.startswith(b'{"status":"imported",'):  # the registry's form
-            group = ReleaseGroupImported.model_validate_json(data)  # (parsed once, as models)
+            group = GroupAnswer.model_validate_json(data)  # (parsed once, as models)
         else:
             reply = json.loads(data)
             if reply.get("status") != "imported":
                 return [CommandRejected.model_validate(reply)] * len(commands)
             if one:
-                return [ProcessReleasesImported.model_validate(reply)]
-            group = ReleaseGroupImported.model_validate(reply)
+                return [ProcessAnswer.model_validate(reply)]
+            group = GroupAnswer.model_validate(reply)
         if len(group.processes) != len(commands):
             why = f"the registry answered for {len(group.processes)} of {len(commands)} processes"
             return [CommandRejected(code="INTERNAL_ERROR", message=why)] * len(commands)
