@@ -60,6 +60,14 @@ BY_PROGRAMME = """query P($asOf: Date) { statistics(asOf: $asOf) {
   participationByProgramme { key participating municipalities rate } } }"""
 BY_PROGRAMME_AND_PROVINCE = """query P($asOf: Date) { statistics(asOf: $asOf) {
   participationByProgrammeAndProvince { programmeId province participating municipalities } } }"""
+# The same for one programme (asof18): a fixed-size answer. Every programme's grows with the
+# history (the generator's programmes share one calendar: 10x the events, ~10x as many
+# programmes taking part on a day), so only this one can be flat in it.
+ONE_PROGRAMME = """query P($asOf: Date, $p: String) { statistics(asOf: $asOf) {
+  participationByProgramme(programmeId: $p) { key participating municipalities rate } } }"""
+ONE_PROGRAMME_BY_PROVINCE = """query P($asOf: Date, $p: String) { statistics(asOf: $asOf) {
+  participationByProgrammeAndProvince(programmeId: $p) {
+    programmeId province participating municipalities } } }"""
 CONTRACTS = """query C($asOf: Date, $filter: ContractFilter) {
   contracts(asOf: $asOf, filter: $filter, first: 20) {
     totalCount edges { node { contractId kind status endDate } }
@@ -90,6 +98,7 @@ class Dataset:
     supplier: str  # the supplier with the most contracts
     buyer: str  # the municipality with the most participations
     organisation: str  # the municipality most events concern
+    programme: str  # the programme with the most municipalities taking part on the middle day
 
 
 TENDERS = TendersProjection().key  # tenders_v<version>
@@ -141,10 +150,22 @@ def describe(url: str, events: int, build_s: float = 0.0) -> Dataset:
                 " WHERE code LIKE 'GM%' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
             )
         )
+        low, high = conn.execute(
+            text(f"SELECT min(valid_from), max(valid_from) FROM {TENDERS}_tenders")
+        ).one()
+        middle = (low + high) // 2
+        programme = conn.execute(
+            text(
+                f"SELECT programme_id FROM {ENROLMENT}_programme_spans"
+                " WHERE valid_from <= :d AND valid_to > :d AND organisation_code LIKE 'GM%'"
+                " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+            ),
+            {"d": middle},
+        ).scalar_one()
     engine.dispose()
     # The tender halfway through its own lots' valid time (the list: see `_middle`).
     as_of = _date((first_lot + last_lot) // 2)
-    return Dataset(events, url, build_s, tender, as_of, supplier, buyer, organisation)
+    return Dataset(events, url, build_s, tender, as_of, supplier, buyer, organisation, programme)
 
 
 def roots(data: Dataset, middle: str) -> dict[str, tuple[str, dict[str, Any], str]]:
@@ -157,6 +178,16 @@ def roots(data: Dataset, middle: str) -> dict[str, tuple[str, dict[str, Any], st
         "statistics.participationByProgrammeAndProvince": (
             BY_PROGRAMME_AND_PROVINCE,
             {},
+            middle,
+        ),
+        "statistics.participationByProgramme(programmeId)": (
+            ONE_PROGRAMME,
+            {"p": data.programme},
+            middle,
+        ),
+        "statistics.participationByProgrammeAndProvince(programmeId)": (
+            ONE_PROGRAMME_BY_PROVINCE,
+            {"p": data.programme},
             middle,
         ),
         "contracts(asOf, filter: supplierId) totalCount + 20": (
