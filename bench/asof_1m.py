@@ -1,37 +1,53 @@
 """`python -m bench.asof_1m` (`make bench-asof-1m`): as-of latency at 10k, 100k and 1M events.
 
 The 1M read model takes minutes to build, too long for `make bench` (which measures 10k and
-100k): this run measures all three sizes, each beside its present query, and writes
-bench/results/full-asof.json. The read models are built directly through the projections'
-own batch path (see `bench.suites.asof`), not read back through NATS.
+100k): this run measures all three sizes side by side in alternating rounds, each beside its
+present query, and writes bench/results/full-asof.json. The read models are built directly
+through the projections' own batch path (see `bench.suites.asof`), not read back through NATS.
+
+`--kept EVENTS=PATH` measures a read model built earlier by `bench.suites.asof.build` (e.g.
+`python -m bench.asof_plans --build 1000000 DIR`) instead of building that size again, and
+leaves it in place; `--sizes` and `--mode` choose what is measured and where it is written.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench import infra, report
 from bench.__main__ import say
 from bench.config import FULL, QUICK
-from bench.suites.asof import run_sizes
+from bench.suites.asof import ROUNDS, run_sizes
 
 MODE = "full-asof"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(FULL.asof_sizes))
+    parser.add_argument("--kept", action="append", default=[], metavar="EVENTS=PATH")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--mode", default=MODE, help="bench/results/<mode>.json")
+    args = parser.parse_args()
+    kept = {}
+    for spec in args.kept:
+        events, _, path = spec.partition("=")
+        kept[int(events)] = f"sqlite:///{Path(path).resolve()}"
     started = time.perf_counter()
     gc.freeze()  # the generated histories are long-lived: keep them out of the collector's way
-    figures = run_sizes(QUICK, FULL.asof_sizes, say)
+    figures = run_sizes(QUICK, tuple(args.sizes), say, args.rounds, kept)
     body = {
         "finished_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": round(time.perf_counter() - started, 1),
         "seed": QUICK.seed,
-        "history_events": max(FULL.asof_sizes),
+        "history_events": max(args.sizes),
         "machine": infra.machine(),
     }
-    path = report.write_results(MODE, body, figures)
+    path = report.write_results(args.mode, body, figures)
     docs = report.write_docs()
     say(f"wrote {path.relative_to(report.ROOT)} and {docs.relative_to(report.ROOT)}")
 

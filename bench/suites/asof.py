@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import statistics
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from bench.direct import build_read_models, stored_events
 from bench.figures import Figure, not_measured
 from bench.gateway_app import SECRET_ENV, coordinator_token
 from bench.history.generator import generate
-from bench.suites.graphql import fetch, post_script, serve, stop
+from bench.suites.graphql import fetch, measured, post_script, serve, stop
 from bench.wrk import WrkResult, run_wrk
 from eventstore.nats_launcher import free_port
 from eventstore.sql import make_engine
@@ -59,6 +60,14 @@ BY_PROGRAMME = """query P($asOf: Date) { statistics(asOf: $asOf) {
   participationByProgramme { key participating municipalities rate } } }"""
 BY_PROGRAMME_AND_PROVINCE = """query P($asOf: Date) { statistics(asOf: $asOf) {
   participationByProgrammeAndProvince { programmeId province participating municipalities } } }"""
+# The same for one programme (asof18): a fixed-size answer. Every programme's grows with the
+# history (the generator's programmes share one calendar: 10x the events, ~10x as many
+# programmes taking part on a day), so only this one can be flat in it.
+ONE_PROGRAMME = """query P($asOf: Date, $p: String) { statistics(asOf: $asOf) {
+  participationByProgramme(programmeId: $p) { key participating municipalities rate } } }"""
+ONE_PROGRAMME_BY_PROVINCE = """query P($asOf: Date, $p: String) { statistics(asOf: $asOf) {
+  participationByProgrammeAndProvince(programmeId: $p) {
+    programmeId province participating municipalities } } }"""
 CONTRACTS = """query C($asOf: Date, $filter: ContractFilter) {
   contracts(asOf: $asOf, filter: $filter, first: 20) {
     totalCount edges { node { contractId kind status endDate } }
@@ -89,6 +98,7 @@ class Dataset:
     supplier: str  # the supplier with the most contracts
     buyer: str  # the municipality with the most participations
     organisation: str  # the municipality most events concern
+    programme: str  # the programme with the most municipalities taking part on the middle day
 
 
 TENDERS = TendersProjection().key  # tenders_v<version>
@@ -107,7 +117,14 @@ def build(config: Config, events: int, say: Any = print) -> Dataset:
     url = f"sqlite:////tmp/bench-asof-{events}-{uuid.uuid4().hex[:8]}.db"
     engine = make_engine(url)
     built = build_read_models(engine, streams, batch=2_000)
+    engine.dispose()
     say(f"  asof: {events:,} events built in {built.seconds:.1f} s ({built.parked} parked)")
+    return describe(url, events, built.seconds)
+
+
+def describe(url: str, events: int, build_s: float = 0.0) -> Dataset:
+    """The roots' subjects in a read model built by `build` (kept, or built elsewhere)."""
+    engine = make_engine(url)
     with engine.connect() as conn:
         tender = conn.execute(
             text(
@@ -133,10 +150,22 @@ def build(config: Config, events: int, say: Any = print) -> Dataset:
                 " WHERE code LIKE 'GM%' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
             )
         )
+        low, high = conn.execute(
+            text(f"SELECT min(valid_from), max(valid_from) FROM {TENDERS}_tenders")
+        ).one()
+        middle = (low + high) // 2
+        programme = conn.execute(
+            text(
+                f"SELECT programme_id FROM {ENROLMENT}_programme_spans"
+                " WHERE valid_from <= :d AND valid_to > :d AND organisation_code LIKE 'GM%'"
+                " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+            ),
+            {"d": middle},
+        ).scalar_one()
     engine.dispose()
     # The tender halfway through its own lots' valid time (the list: see `_middle`).
     as_of = _date((first_lot + last_lot) // 2)
-    return Dataset(events, url, built.seconds, tender, as_of, supplier, buyer, organisation)
+    return Dataset(events, url, build_s, tender, as_of, supplier, buyer, organisation, programme)
 
 
 def roots(data: Dataset, middle: str) -> dict[str, tuple[str, dict[str, Any], str]]:
@@ -149,6 +178,16 @@ def roots(data: Dataset, middle: str) -> dict[str, tuple[str, dict[str, Any], st
         "statistics.participationByProgrammeAndProvince": (
             BY_PROGRAMME_AND_PROVINCE,
             {},
+            middle,
+        ),
+        "statistics.participationByProgramme(programmeId)": (
+            ONE_PROGRAMME,
+            {"p": data.programme},
+            middle,
+        ),
+        "statistics.participationByProgrammeAndProvince(programmeId)": (
+            ONE_PROGRAMME_BY_PROVINCE,
+            {"p": data.programme},
             middle,
         ),
         "contracts(asOf, filter: supplierId) totalCount + 20": (
@@ -188,140 +227,345 @@ def _middle(url: str) -> str:
     return _date((low + high) // 2)
 
 
-def _measure(url: str, body: str, token: str, seconds: int) -> tuple[WrkResult, dict[str, Any]]:
+ROUNDS = 3  # alternating samples of each (root, size, side); the median is reported
+FLAT = 1.5  # flat: asOf p50 at the largest history <= 1.5x at the smallest
+
+
+def sample_seconds(seconds: int, rounds: int = ROUNDS) -> int:
+    """wrk's duration per sample: the rounds together take about twice one long run."""
+    return max(2, round(2 * seconds / rounds))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How big an answer is: what a latency depends on beside the history."""
+
+    bytes: int
+    items: int  # objects in it (list elements, nodes, the query's own objects)
+    total: int | None  # the first totalCount in it, if asked
+
+    def __str__(self) -> str:
+        total = f", totalCount {self.total:,}" if self.total is not None else ""
+        return f"{self.bytes:,} B, {self.items:,} items{total}"
+
+
+def answer_size(answer: dict[str, Any]) -> Answer:
+    totals: list[int] = []
+
+    def walk(value: Any) -> int:
+        if isinstance(value, dict):
+            if isinstance(value.get("totalCount"), int):
+                totals.append(value["totalCount"])
+            return 1 + sum(walk(v) for v in value.values())
+        if isinstance(value, list):
+            return sum(walk(v) for v in value)
+        return 0
+
+    items = walk(answer.get("data"))
+    return Answer(len(json.dumps(answer)), items, totals[0] if totals else None)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One round's measurement of one root on one history: asOf, then the present."""
+
+    events: int
+    root: str
+    round: int
+    as_of: str
+    variables: dict[str, Any]
+    past: WrkResult
+    present: WrkResult
+    past_answer: Answer
+    present_answer: Answer
+    past_cpu_us: float  # the gateway's CPU per request answered
+    present_cpu_us: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    events: int
+    root: str
+    why: str
+
+
+def _measure(
+    url: str, body: str, token: str, seconds: int, pid: int
+) -> tuple[WrkResult, Answer, float]:
     answer = fetch(url, body, token)
     if answer.get("errors"):
         raise RuntimeError(f"the gateway answered with errors: {json.dumps(answer)[:600]}")
     script = post_script(body, token)
     try:
-        return run_wrk(url, seconds, CONNECTIONS, script), answer
+        result, cpu_us = measured([pid], seconds, run_wrk, url, seconds, CONNECTIONS, script)
+        return result, answer_size(answer), cpu_us
     finally:
         os.unlink(script)
 
 
-def measure(data: Dataset, seconds: int) -> list[Figure]:
+@dataclass
+class _Served:
+    data: Dataset
+    process: Any
+    url: str
+    middle: str
+
+
+def measure_rounds(
+    datasets: list[Dataset], seconds: int, rounds: int = ROUNDS, say: Any = print
+) -> list[Sample | Failure]:
+    """Every root on every history, `rounds` times, alternating: the histories' gateways run
+    side by side and each round measures one root on each history in turn (the order reversed
+    every other round, asOf and present likewise), so a drift of the shared machine falls on
+    every size alike instead of on whichever size was measured last."""
     secret = secrets.token_hex(32)
     token = coordinator_token(secret)
-    port = free_port()
-    gateway = serve(
-        "bench.gateway_app:create",
-        {"BENCH_READ_MODEL_URL": data.url, SECRET_ENV: secret},
-        port,
-        "/healthz",
-    )
-    middle = _middle(data.url)
-    url = f"http://127.0.0.1:{port}/graphql"
-    figures = []
+    served: list[_Served] = []
+    out: list[Sample | Failure] = []
     try:
-        for name, (query, variables, as_of) in roots(data, middle).items():
-            asked = {**variables, "asOf": as_of}
-            if query is EVENTS_KNOWN:
-                asked["knownAt"] = f"{as_of}T23:59:59+00:00"
-            past_body = json.dumps({"query": query, "variables": asked})
-            now_body = json.dumps({"query": query, "variables": variables})
-            try:
-                past, past_answer = _measure(url, past_body, token, seconds)
-                now, _ = _measure(url, now_body, token, seconds)
-            except (OSError, RuntimeError) as exc:  # one root's failure loses no other figure
-                figures += [
-                    not_measured(
-                        "asof",
-                        f"{name}: {what}, {data.events:,} events",
-                        "ms",
-                        "the present query (no asOf), same data",
-                        f"{type(exc).__name__}: {exc}"[:300],
+        for data in datasets:
+            port = free_port()
+            process = serve(
+                "bench.gateway_app:create",
+                {"BENCH_READ_MODEL_URL": data.url, SECRET_ENV: secret},
+                port,
+                "/healthz",
+            )
+            served.append(
+                _Served(data, process, f"http://127.0.0.1:{port}/graphql", _middle(data.url))
+            )
+        names = list(roots(datasets[0], "").keys())
+        failed: set[tuple[int, str]] = set()
+        for name in names:
+            for r in range(rounds):
+                order = served if r % 2 == 0 else served[::-1]
+                for s in order:
+                    if (s.data.events, name) in failed:
+                        continue
+                    query, variables, as_of = roots(s.data, s.middle)[name]
+                    asked = {**variables, "asOf": as_of}
+                    if query is EVENTS_KNOWN:
+                        asked["knownAt"] = f"{as_of}T23:59:59+00:00"
+                    past_body = json.dumps({"query": query, "variables": asked})
+                    now_body = json.dumps({"query": query, "variables": variables})
+                    pid = s.process.pid
+                    try:
+                        if r % 2 == 0:
+                            past = _measure(s.url, past_body, token, seconds, pid)
+                            now = _measure(s.url, now_body, token, seconds, pid)
+                        else:
+                            now = _measure(s.url, now_body, token, seconds, pid)
+                            past = _measure(s.url, past_body, token, seconds, pid)
+                    except (OSError, RuntimeError) as exc:  # one root's failure loses no other
+                        failed.add((s.data.events, name))
+                        out.append(Failure(s.data.events, name, f"{type(exc).__name__}: {exc}"))
+                        continue
+                    out.append(
+                        Sample(
+                            events=s.data.events,
+                            root=name,
+                            round=r,
+                            as_of=as_of,
+                            variables=variables,
+                            past=past[0],
+                            present=now[0],
+                            past_answer=past[1],
+                            present_answer=now[1],
+                            past_cpu_us=past[2],
+                            present_cpu_us=now[2],
+                        )
                     )
-                    for what in ("p50", "p99")
-                ]
-                continue
-            size = len(json.dumps(past_answer))
-            for what in ("p50", "p99"):
-                value = past.p50_ms if what == "p50" else past.p99_ms
-                base = now.p50_ms if what == "p50" else now.p99_ms
-                errors = past.errors + now.errors
-                figures.append(
-                    Figure(
-                        "asof",
-                        f"{name}: {what}, {data.events:,} events",
-                        "ms",
-                        round(value, 3),
-                        "the present query (no asOf), same data",
-                        round(base, 3),
-                        higher_is_better=False,
-                        target="<= 2x present",
-                        target_met=value <= 2 * base,
-                        note=f"asOf {as_of}; {CONNECTIONS} conns; answer {size:,} bytes"
-                        + (f"; {errors} failed requests" if errors else ""),
-                        extra={
-                            "as_of": as_of,
-                            "variables": variables,
-                            "events": data.events,
-                            "build_s": round(data.build_s, 1),
-                            "past_req_s": past.requests_per_s,
-                            "present_req_s": now.requests_per_s,
-                        },
+                    say(
+                        f"    {name} @ {s.data.events:,} (round {r + 1}): asOf p50/p99"
+                        f" {past[0].p50_ms:.1f}/{past[0].p99_ms:.1f} ms, answer {past[1]};"
+                        f" present {now[0].p50_ms:.1f}/{now[0].p99_ms:.1f} ms, answer {now[1]}"
                     )
-                )
     finally:
-        stop(gateway)
-    return figures
+        for s in served:
+            stop(s.process)
+    return out
 
 
-def flatness(figures: list[Figure]) -> list[Figure]:
-    """asOf p50 at the largest history against the smallest: flat means a ratio near 1."""
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def figures(samples: list[Sample | Failure], build_s: dict[int, float]) -> list[Figure]:
+    """asOf against the present per root and size: each the median of its rounds."""
     out: list[Figure] = []
-    sizes = sorted({f.extra["events"] for f in figures if "events" in f.extra})
-    if len(sizes) < 2:
-        return out
-    small, large = sizes[0], sizes[-1]
-    names = list(dict.fromkeys(f.name.rsplit(": ", 1)[0] for f in figures))
-    for root in names:
+    done = [s for s in samples if isinstance(s, Sample)]
+    keys = list(dict.fromkeys((s.root, s.events) for s in samples))
+    for root, events in keys:
+        failure = next(
+            (f for f in samples if isinstance(f, Failure) and (f.root, f.events) == (root, events)),
+            None,
+        )
+        mine = [s for s in done if (s.root, s.events) == (root, events)]
+        if failure is not None or not mine:
+            out += [
+                not_measured(
+                    "asof",
+                    f"{root}: {what}, {events:,} events",
+                    "ms",
+                    "the present query (no asOf), same data",
+                    (failure.why if failure else "no sample")[:300],
+                )
+                for what in ("p50", "p99")
+            ]
+            continue
+        first = mine[0]
+        errors = sum(s.past.errors + s.present.errors for s in mine)
+        past_cpu = _median([s.past_cpu_us for s in mine])
+        present_cpu = _median([s.present_cpu_us for s in mine])
         for what in ("p50", "p99"):
-            pick = {
-                f.extra["events"]: f
-                for f in figures
-                if "events" in f.extra and f.name.startswith(f"{root}: {what},")
-            }
-            a, b = pick.get(small), pick.get(large)
-            if a is None or b is None or a.value is None or b.value is None:
-                continue
-            # Each size's own present query is the yardstick (the machine drifts between sizes):
-            ratio_large = b.value / b.baseline if b.baseline else None
-            ratio_small = a.value / a.baseline if a.baseline else None
+            pasts = [s.past.p50_ms if what == "p50" else s.past.p99_ms for s in mine]
+            presents = [s.present.p50_ms if what == "p50" else s.present.p99_ms for s in mine]
+            value, base = _median(pasts), _median(presents)
             out.append(
                 Figure(
                     "asof",
-                    f"{root}: asOf {what} at {large:,} events vs at {small:,}",
+                    f"{root}: {what}, {events:,} events",
                     "ms",
-                    b.value,
-                    f"asOf {what} at {small:,} events",
-                    a.value,
+                    round(value, 3),
+                    "the present query (no asOf), same data",
+                    round(base, 3),
                     higher_is_better=False,
-                    target="flat in history length",
-                    target_met=b.value <= 1.5 * a.value,
-                    note=f"asOf/present ratio {ratio_small:.2f}x at {small:,},"
-                    f" {ratio_large:.2f}x at {large:,}"
-                    if ratio_small and ratio_large
-                    else "",
+                    target="<= 2x present",
+                    target_met=value <= 2 * base,
+                    note=f"asOf {first.as_of}; median of {len(mine)} alternating rounds,"
+                    f" {CONNECTIONS} conns; answer {first.past_answer}"
+                    f" (present {first.present_answer}); gateway CPU/request"
+                    f" {past_cpu:,.0f} us (present {present_cpu:,.0f})"
+                    + (f"; {errors} failed requests" if errors else ""),
+                    extra={
+                        "as_of": first.as_of,
+                        "variables": first.variables,
+                        "events": events,
+                        "build_s": round(build_s.get(events, 0.0), 1),
+                        "rounds": [round(v, 3) for v in pasts],
+                        "present_rounds": [round(v, 3) for v in presents],
+                        "answer_bytes": first.past_answer.bytes,
+                        "answer_items": first.past_answer.items,
+                        "answer_total": first.past_answer.total,
+                        "present_answer_items": first.present_answer.items,
+                        "cpu_us": round(past_cpu, 1),
+                        "present_cpu_us": round(present_cpu, 1),
+                        "past_req_s": _median([s.past.requests_per_s for s in mine]),
+                        "present_req_s": _median([s.present.requests_per_s for s in mine]),
+                    },
                 )
             )
     return out
 
 
-def run_sizes(config: Config, sizes: tuple[int, ...], say: Any = print) -> list[Figure]:
-    figures: list[Figure] = []
-    for events in sizes:
+def flatness(samples: list[Sample | Failure]) -> list[Figure]:
+    """asOf latency at each larger history against the smallest: flat means a ratio near 1.
+
+    Each figure is the median of the root's rounds at either size (the rounds alternate the
+    sizes, so both medians come from the same minutes); the note gives each round's own ratio
+    (the same round's two sizes, measured one after the other), the answers' sizes (a root
+    whose answer grows with the history cannot be flat in it) and the gateway's CPU per
+    request, which a loaded machine inflates less than latency."""
+    done = [s for s in samples if isinstance(s, Sample)]
+    out: list[Figure] = []
+    sizes = sorted({s.events for s in done})
+    if len(sizes) < 2:
+        return out
+    small = sizes[0]
+    for root in dict.fromkeys(s.root for s in done):
+        for large in sizes[1:]:
+            a = {s.round: s for s in done if (s.root, s.events) == (root, small)}
+            b = {s.round: s for s in done if (s.root, s.events) == (root, large)}
+            both = sorted(set(a) & set(b))
+            if not both:
+                continue
+            for what in ("p50", "p99"):
+
+                def ms(s: Sample, what: str = what) -> float:
+                    return s.past.p50_ms if what == "p50" else s.past.p99_ms
+
+                low = _median([ms(a[r]) for r in both])
+                high = _median([ms(b[r]) for r in both])
+                per_round = [ms(b[r]) / ms(a[r]) for r in both if ms(a[r])]
+                cpu_low = _median([a[r].past_cpu_us for r in both])
+                cpu_high = _median([b[r].past_cpu_us for r in both])
+                answer_low, answer_high = a[both[0]].past_answer, b[both[0]].past_answer
+                grows = answer_high.items / answer_low.items if answer_low.items else 1.0
+                note = (
+                    f"medians of {len(both)} alternating rounds; per round"
+                    f" {', '.join(f'{x:.2f}x' for x in per_round)}; answer {answer_low}"
+                    f" -> {answer_high}"
+                )
+                if grows >= FLAT:
+                    note += f" (grows {grows:.1f}x)"
+                if answer_low.total and answer_high.total:
+                    counted = answer_high.total / answer_low.total
+                    if counted >= FLAT:
+                        note += f" (totalCount grows {counted:.1f}x)"
+                if cpu_low:
+                    note += (
+                        f"; gateway CPU/request {cpu_low:,.0f} -> {cpu_high:,.0f} us"
+                        f" ({cpu_high / cpu_low:.2f}x)"
+                    )
+                out.append(
+                    Figure(
+                        "asof",
+                        f"{root}: asOf {what} at {large:,} events vs at {small:,}",
+                        "ms",
+                        round(high, 3),
+                        f"asOf {what} at {small:,} events",
+                        round(low, 3),
+                        higher_is_better=False,
+                        target="flat in history length",
+                        target_met=high <= FLAT * low,
+                        note=note,
+                        extra={
+                            "per_round": [round(x, 3) for x in per_round],
+                            "answer_items": [answer_low.items, answer_high.items],
+                            "answer_total": [answer_low.total, answer_high.total],
+                            "cpu_us": [round(cpu_low, 1), round(cpu_high, 1)],
+                        },
+                    )
+                )
+    return out
+
+
+def _unlink(url: str) -> None:
+    path = url.split("///", 1)[-1]
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.unlink(path + suffix)
+
+
+def run_sizes(
+    config: Config,
+    sizes: tuple[int, ...],
+    say: Any = print,
+    rounds: int = ROUNDS,
+    kept: dict[int, str] | None = None,
+) -> list[Figure]:
+    """Build each history's read models (or use `kept`: events -> a URL built by `build`,
+    not deleted), then measure them side by side in alternating rounds."""
+    datasets: list[Dataset] = []
+    made: list[str] = []
+    try:
+        for events in sizes:
+            if kept and events in kept:
+                datasets.append(describe(kept[events], events))
+                continue
+            data = build(config, events, say)
+            made.append(data.url)
+            datasets.append(data)
         t = time.perf_counter()
-        data = build(config, events, say)
-        try:
-            figures += measure(data, config.http_seconds)
-        finally:
-            path = data.url.split("///", 1)[-1]
-            for suffix in ("", "-wal", "-shm"):
-                if os.path.exists(path + suffix):
-                    os.unlink(path + suffix)
-        say(f"  asof: {events:,} events measured ({time.perf_counter() - t:.0f} s in all)")
-    return figures + flatness(figures)
+        seconds = sample_seconds(config.http_seconds, rounds)
+        say(f"  asof: {rounds} alternating rounds of {seconds} s per sample")
+        samples = measure_rounds(datasets, seconds, rounds, say)
+        say(f"  asof: measured in {time.perf_counter() - t:.0f} s")
+    finally:
+        for url in made:
+            _unlink(url)
+    built = {d.events: d.build_s for d in datasets}
+    return figures(samples, built) + flatness(samples)
 
 
 async def run(ctx: Any) -> list[Figure]:

@@ -103,7 +103,9 @@ async def overall(info: Info) -> OverallParticipation:
     )
 
 
-async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
+async def by_programme_and_province(
+    info: Info, programme: str | None = None
+) -> list[ProgrammeProvinceRate]:
     refuse_a_past_breakdown(info)
     read = info.context.read
     o = read.organisations.organisations
@@ -119,9 +121,9 @@ async def by_programme_and_province(info: Info) -> list[ProgrammeProvinceRate]:
     # organisations before the distinct count, every participant version of a municipality
     # was read by the organisation index, row by row (1M events: 2-7 s).
     # At a past day as known now: the stored totals (flat14, `programme_province_counts`).
-    stored = await programme_province_counts(read)
+    stored = await programme_province_counts(read, programme)
     if stored is None:
-        pairs = programme_pairs(read)
+        pairs = programme_pairs(read, programme)
         rows = await read.rows(
             select(pairs.c.programme_id, province.label("province"), func.count().label("n"))
             .join(o, o.c.code == pairs.c.organisation_code)

@@ -43,11 +43,18 @@ def stored_totals(read: ReadModels) -> ProgrammeCounts | None:
     return enrolment.programme_counts
 
 
-async def programme_province_counts(read: ReadModels) -> list[tuple[str, str, int]] | None:
+PROGRAMME = "filter_programme"
+
+
+async def programme_province_counts(
+    read: ReadModels, programme: str | None = None
+) -> list[tuple[str, str, int]] | None:
     """(programme, province, municipalities counted there taking part), ordered, rows of 0
     left out, at this request's past day as known now from the stored totals
     (`projections.programme_counts`): one seek per (programme, province), however long the
-    history. None when the totals do not answer this horizon (`programme_pairs` then)."""
+    history; of one programme's keys alone when `programme` is given (asof18: a fixed-size
+    answer, where every programme's grows with the history). None when the totals do not
+    answer this horizon (`programme_pairs` then)."""
     counts = stored_totals(read)
     if counts is None:
         return None
@@ -56,32 +63,34 @@ async def programme_province_counts(read: ReadModels) -> list[tuple[str, str, in
         # In the keys' order (their primary key: no sort); rows of 0 are left out here, not
         # in SQL, where the filter would seek each key's total a second time.
         at = counts.at(bindparam(HORIZON_VALID)).subquery("totals")
-        return select(at.c.programme_id, at.c.province, at.c.n).order_by(
-            at.c.programme_id, at.c.province
-        )
+        query = select(at.c.programme_id, at.c.province, at.c.n)
+        if programme is not None:  # the keys' primary key range of one programme
+            query = query.where(at.c.programme_id == bindparam(PROGRAMME))
+        return query.order_by(at.c.programme_id, at.c.province)
 
-    statement = read.statement(("programme_totals", counts.totals, counts.keys), build)
-    rows = await read.rows(statement)
+    shape = ("programme_totals", counts.totals, counts.keys, programme is not None)
+    statement = read.statement(shape, build)
+    rows = await read.rows(statement, {PROGRAMME: programme} if programme is not None else None)
     return [(r["programme_id"], r["province"], int(r["n"])) for r in rows if r["n"]]
 
 
-def programme_pairs(read: ReadModels) -> Any:
-    """The pairs as a subquery named "pairs" (programme_id, organisation_code)."""
+def programme_pairs(read: ReadModels, programme: str | None = None) -> Any:
+    """The pairs as a subquery named "pairs" (programme_id, organisation_code); of one
+    programme alone when `programme` is given."""
     spans = stored_spans(read)
     if spans is not None:
         day: Any = bindparam(HORIZON_VALID)
         # Disjoint per pair: at most one span of a pair holds the day (no DISTINCT).
-        return (
-            select(spans.c.programme_id, spans.c.organisation_code)
-            .where(
-                spans.c.valid_from <= day,
-                spans.c.valid_to > day,
-                spans.c.organisation_code.like(MUNICIPALITY),
-            )
-            .subquery("pairs")
+        query = select(spans.c.programme_id, spans.c.organisation_code).where(
+            spans.c.valid_from <= day,
+            spans.c.valid_to > day,
+            spans.c.organisation_code.like(MUNICIPALITY),
         )
+        if programme is not None:
+            query = query.where(spans.c.programme_id == programme)
+        return query.subquery("pairs")
     p, t = read.enrolment.participants, read.tenders.tenders
-    return (
+    query = (
         select(t.c.programme_id, p.c.organisation_code)
         .join(t, t.c.tender_id == p.c.tender_id)
         .where(
@@ -89,6 +98,7 @@ def programme_pairs(read: ReadModels) -> Any:
             p.c.organisation_code.like(MUNICIPALITY),
             t.c.programme_id.is_not(None),
         )
-        .distinct()
-        .subquery("pairs")
     )
+    if programme is not None:
+        query = query.where(t.c.programme_id == programme)
+    return query.distinct().subquery("pairs")

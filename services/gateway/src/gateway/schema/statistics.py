@@ -74,11 +74,16 @@ class Statistics:
             for r in rows
         ]
 
-    @strawberry.field
-    async def participation_by_programme(self, info: Info) -> list[ParticipationRate]:
+    @strawberry.field(
+        description="Participation per programme; of one programme alone with `programmeId`"
+        " (a programme not taking part at the horizon: an empty list)."
+    )
+    async def participation_by_programme(
+        self, info: Info, programme_id: str | None = None
+    ) -> list[ParticipationRate]:
         read = info.context.read
         total = await _municipalities(info)
-        stored = await programme_province_counts(read)
+        stored = await programme_province_counts(read, programme_id)
         if stored is not None:  # a past day as known now: the stored totals (flat14)
             per_programme: dict[str, int] = {}
             for programme_id, _province, n in stored:
@@ -93,7 +98,7 @@ class Statistics:
         # merged away still counted made a programme's rate exceed 1. The distinct pairs
         # first (stored spans at a past day: `programme_pairs`), then their organisations
         # (see participation.by_programme_and_province).
-        pairs = programme_pairs(read)
+        pairs = programme_pairs(read, programme_id)
         rows = await read.rows(
             select(pairs.c.programme_id, func.count().label("n"))
             .join(o, o.c.code == pairs.c.organisation_code)
@@ -144,11 +149,14 @@ class Statistics:
     async def participation(self, info: Info) -> OverallParticipation:
         return await participation.overall(info)
 
-    @strawberry.field(description="Participation per programme and province.")
+    @strawberry.field(
+        description="Participation per programme and province; of one programme alone with"
+        " `programmeId`."
+    )
     async def participation_by_programme_and_province(
-        self, info: Info
+        self, info: Info, programme_id: str | None = None
     ) -> list[ProgrammeProvinceRate]:
-        return await participation.by_programme_and_province(info)
+        return await participation.by_programme_and_province(info, programme_id)
 
 
 async def _municipalities(info: Info) -> int:
