@@ -28,6 +28,7 @@ from bench.history.generator import generate
 from bench.history.model import History
 from bench.loader import SIGNERS, load_history
 from bench.suites.commands import (
+    _process_cpu,
     registry_amendment,
     registry_processes,
     running_contracts,
@@ -39,6 +40,7 @@ from eventstore.serving import send_command
 
 COMMANDS = int(os.environ.get("COMMANDS", "300"))  # per set and round
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
+IDLE = float(os.environ.get("IDLE", "10"))  # seconds the processes' idle CPU is read over
 
 
 async def _p50(client: NATS, contracts: Sequence[tuple[str, datetime]], tag: str) -> float:
@@ -67,21 +69,40 @@ async def measure() -> None:
                 "odd": [c for c in contracts if command_partition(c[0]) % 2 == 1],
             }
             for processes in (1, 2):
-                with registry_processes(server_url(client), processes):
+                with registry_processes(server_url(client), processes) as running:
+                    pids = [p.pid for p, _port in running]
                     await wait_served(client)
                     await asyncio.sleep(5)  # the members' partitions settled (heartbeats)
                     await _p50(client, contracts, f"warm-{processes}")  # every cache filled
+                    # What the processes spend with no command at all (cmd18: the suite's
+                    # "service CPU per command" at c1 counts it: ~1 s of commands a row).
+                    idle_before = [_process_cpu(pid) for pid in pids]
+                    await asyncio.sleep(IDLE)
+                    idle = [
+                        (_process_cpu(pid) - b) / IDLE * 1e3
+                        for pid, b in zip(pids, idle_before, strict=True)
+                    ]
                     p50s: dict[str, list[float]] = {name: [] for name in sets}
+                    cpus: dict[str, list[float]] = {name: [] for name in sets}
                     for r in range(ROUNDS):
                         for name, chosen in sets.items():
+                            before = [_process_cpu(pid) for pid in pids]
                             p50s[name].append(
                                 await _p50(client, chosen, f"p{processes}-{name}-{r}")
                             )
+                            after = [_process_cpu(pid) for pid in pids]
+                            spent = sum(a - b for a, b in zip(after, before, strict=True))
+                            cpus[name].append(spent / COMMANDS * 1e6)
                     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-                    print(f"{processes} process(es), load {load}:")
+                    idles = ", ".join(f"{i:.1f}" for i in idle)
+                    print(f"{processes} process(es), load {load}; idle CPU ms/s each: {idles}")
                     for name, values in p50s.items():
                         each = ", ".join(f"{v:.2f}" for v in values)
-                        print(f"  {name:5} p50 median {statistics.median(values):.2f} ms ({each})")
+                        cpu = statistics.median(cpus[name])
+                        print(
+                            f"  {name:5} p50 median {statistics.median(values):.2f} ms ({each});"
+                            f" service CPU {cpu:.0f} us/command"
+                        )
 
 
 def main() -> None:
