@@ -22,6 +22,9 @@ Variants (`VARIANTS`):
   defaults (what the suite's in-process rows run with).
 - `cmd17`: on, cmd17's changes (the trusted seal below, the append's acknowledgement
   parsed by orjson, the record's head written once per command type); off, none.
+- `taken-as-read` (cmd18): on, commands taken as the service's connection reads them (the
+  command subscriptions on an `inbox.Sink`, as the code does now); off, a loop turn later
+  through a queue and a task of the subscription, as nats-py's callback subscriptions did.
 - `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
   does now); off, by the store's validating `seal` (as before).
 """
@@ -39,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from nats.aio.subscription import Subscription
 
 from bench import infra
 from bench.history.generator import generate
@@ -48,7 +52,7 @@ from bench.suites.commands import registry_amendment, running_contracts
 from bench.workload import RAW_STREAM, ensure_raw_stream
 from bootstrap.parts import registry_service
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
-from eventstore import commands, serving
+from eventstore import commands, inbox, partitions, service_app, serving
 from eventstore import store as store_module
 from eventstore.clock import SystemClock
 from eventstore.collector import SERVING_THRESHOLDS, freeze_start_up
@@ -171,7 +175,45 @@ def _gc_tuned() -> Callable[[bool], None]:
     return switch
 
 
+def _taken_as_read() -> Callable[[bool], None]:
+    """On: commands taken as the connection reads them (cmd18: the `CommandServer`'s and
+    the partitions' subscriptions on an `inbox.Sink`, the command's task created in nats-py's
+    parse); off: one loop turn later, as nats-py's callback subscriptions take them (each
+    message put on the queue of a nats-py `Subscription` whose own task, `_wait_for_msgs`,
+    takes it and awaits the callback). The in-process service runs with the suite's
+    `max_workers=256`, so no command waits for a slot on either path (the old path awaited a
+    semaphore there, the new one queues: not compared here)."""
+    on = [False]
+
+    class Queued(inbox.Sink):
+        def __init__(self, handle: Callable[[Any], None]) -> None:
+            super().__init__(handle)
+
+            async def taken(msg: Any) -> None:  # (an `async def` callback, as before)
+                handle(msg)
+
+            # nats-py's own machinery of a callback subscription: its queue and its task.
+            self._sub = Subscription(None, cb=taken)
+            self._sub._start(None)  # type: ignore[no-untyped-call]
+
+        def set_result(self, msg: Any) -> None:
+            if on[0]:
+                super().set_result(msg)
+            else:  # as `Client._process_msg` hands a message to a callback subscription
+                self._sub._pending_size += len(msg.data)
+                self._sub._pending_queue.put_nowait(msg)
+
+    setattr(service_app, "Sink", Queued)  # noqa: B010  # (module attributes, swapped)
+    setattr(partitions, "Sink", Queued)  # noqa: B010
+
+    def switch(value: bool) -> None:
+        on[0] = value
+
+    return switch
+
+
 VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
+    "taken-as-read": _taken_as_read,
     "gc-tuned": _gc_tuned,
     "cmd17": _cmd17,
     "no-lookup": _no_lookup,
@@ -193,7 +235,8 @@ async def measure(switch: Callable[[bool], None]) -> None:
             if OTHER_BUCKETS:
                 for other in (ENROLMENT, NOTIFIER):
                     await KeyValueProcessedCommands.open(client, other)
-            broker = await serve_in_process(svc, [registry_service(store, clock)])
+            # As the suite's in-process row: room for every sender (c64 never waits for a slot).
+            broker = await serve_in_process(svc, [registry_service(store, clock)], max_workers=256)
             walls: dict[bool, list[float]] = {False: [], True: []}
             cpus: dict[bool, list[float]] = {False: [], True: []}
             warm = len(contracts) * 2
