@@ -43,6 +43,21 @@ ROUNDS = int(os.environ.get("ROUNDS", "3"))
 IDLE = float(os.environ.get("IDLE", "10"))  # seconds the processes' idle CPU is read over
 
 
+def _switches(pid: int) -> tuple[int, int]:
+    """The process's (voluntary, involuntary) context switches, all threads: a voluntary one
+    is the event loop going to sleep with nothing to do (at c1, once per wake-up it waits for:
+    the request, each answer from the broker)."""
+    voluntary = involuntary = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches"):
+                    voluntary += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches"):
+                    involuntary += int(line.split()[1])
+    return voluntary, involuntary
+
+
 async def _p50(client: NATS, contracts: Sequence[tuple[str, datetime]], tag: str) -> float:
     latencies = []
     for i in range(COMMANDS):
@@ -84,24 +99,38 @@ async def measure() -> None:
                     ]
                     p50s: dict[str, list[float]] = {name: [] for name in sets}
                     cpus: dict[str, list[float]] = {name: [] for name in sets}
+                    wakes: dict[str, list[tuple[float, float]]] = {name: [] for name in sets}
                     for r in range(ROUNDS):
                         for name, chosen in sets.items():
                             before = [_process_cpu(pid) for pid in pids]
+                            switched = [_switches(pid) for pid in pids]
                             p50s[name].append(
                                 await _p50(client, chosen, f"p{processes}-{name}-{r}")
                             )
                             after = [_process_cpu(pid) for pid in pids]
                             spent = sum(a - b for a, b in zip(after, before, strict=True))
                             cpus[name].append(spent / COMMANDS * 1e6)
+                            now = [_switches(pid) for pid in pids]
+                            wakes[name].append(
+                                (
+                                    sum(n[0] - b[0] for n, b in zip(now, switched, strict=True))
+                                    / COMMANDS,
+                                    sum(n[1] - b[1] for n, b in zip(now, switched, strict=True))
+                                    / COMMANDS,
+                                )
+                            )
                     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
                     idles = ", ".join(f"{i:.1f}" for i in idle)
                     print(f"{processes} process(es), load {load}; idle CPU ms/s each: {idles}")
                     for name, values in p50s.items():
                         each = ", ".join(f"{v:.2f}" for v in values)
                         cpu = statistics.median(cpus[name])
+                        voluntary = statistics.median(v for v, _i in wakes[name])
+                        involuntary = statistics.median(i for _v, i in wakes[name])
                         print(
                             f"  {name:5} p50 median {statistics.median(values):.2f} ms ({each});"
-                            f" service CPU {cpu:.0f} us/command"
+                            f" service CPU {cpu:.0f} us/command; context switches a command"
+                            f" {voluntary:.2f} voluntary, {involuntary:.2f} involuntary"
                         )
 
 
