@@ -99,7 +99,8 @@ async def test_beyond_max_workers_commands_wait_and_all_are_answered_across_a_st
         await _until(lambda: len(started) == 2 and server.waiting == 6, "2 running, 6 waiting")
         stopping = asyncio.ensure_future(server.stop())
         await asyncio.sleep(0)
-        assert len(started) == 2 and server.waiting == 6
+        assert len(started) == 2
+        assert server.waiting == 6
         release.set()
         replies = await asyncio.wait_for(asyncio.gather(*sends), timeout=120)
         await asyncio.wait_for(stopping, timeout=120)
