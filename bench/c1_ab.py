@@ -68,6 +68,9 @@ COMMANDS = int(os.environ.get("COMMANDS", "1000"))  # per half
 OTHER_BUCKETS = os.environ.get("OTHER_BUCKETS", "1") == "1"
 # After the c1 halves: this many blocks of 640 commands at concurrency 64, alternating.
 C64_BLOCKS = int(os.environ.get("C64_BLOCKS", "0"))
+# The in-process server's slots: the suite's 256 (c64 never waits for one); 32 is the default
+# of `serve_in_process` (the embedded system).
+WORKERS = int(os.environ.get("WORKERS", "256"))
 
 
 def _no_lookup() -> Callable[[bool], None]:
@@ -212,7 +215,63 @@ def _taken_as_read() -> Callable[[bool], None]:
     return switch
 
 
+def _taken_as_read_full() -> Callable[[bool], None]:
+    """`taken-as-read` with the server at `max_workers=32` (`WORKERS=32`: the default of
+    `serve_in_process`, the embedded system's): 64 senders then meet a full server. Off, the
+    old path exactly: nats-py's queue and the subscription's task, which awaits a semaphore of
+    32 slots before it starts the command's task (released when that task ends); on, the
+    command started as read, or queued in the server's deque when its 32 slots are busy."""
+    on = [False]
+    slots = [asyncio.Semaphore(32)]  # (re-made on the running loop at the first switch)
+    held: set[int] = set()  # the messages started by the old path, holding a slot
+    start = service_app.CommandServer._start
+
+    def started(self: Any, msg: Any, answer: Any) -> None:
+        if id(msg) not in held:
+            start(self, msg, answer)
+            return
+
+        async def answered(msg: Any) -> None:
+            try:
+                await answer(msg)
+            finally:
+                held.discard(id(msg))
+                slots[0].release()
+
+        start(self, msg, answered)
+
+    setattr(service_app.CommandServer, "_start", started)  # noqa: B010
+
+    class Queued(inbox.Sink):
+        def __init__(self, handle: Callable[[Any], None]) -> None:
+            super().__init__(handle)
+
+            async def taken(msg: Any) -> None:  # the old `on_command`
+                await slots[0].acquire()  # back-pressure: the next message waits for a slot
+                held.add(id(msg))
+                handle(msg)  # (a free slot of the server's too: it starts the task at once)
+
+            self._sub = Subscription(None, cb=taken)
+            self._sub._start(None)  # type: ignore[no-untyped-call]
+
+        def set_result(self, msg: Any) -> None:
+            if on[0]:
+                super().set_result(msg)
+            else:
+                self._sub._pending_size += len(msg.data)
+                self._sub._pending_queue.put_nowait(msg)
+
+    setattr(service_app, "Sink", Queued)  # noqa: B010
+    setattr(partitions, "Sink", Queued)  # noqa: B010
+
+    def switch(value: bool) -> None:
+        on[0] = value
+
+    return switch
+
+
 VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
+    "taken-as-read-full": _taken_as_read_full,
     "taken-as-read": _taken_as_read,
     "gc-tuned": _gc_tuned,
     "cmd17": _cmd17,
@@ -236,7 +295,9 @@ async def measure(switch: Callable[[bool], None]) -> None:
                 for other in (ENROLMENT, NOTIFIER):
                     await KeyValueProcessedCommands.open(client, other)
             # As the suite's in-process row: room for every sender (c64 never waits for a slot).
-            broker = await serve_in_process(svc, [registry_service(store, clock)], max_workers=256)
+            broker = await serve_in_process(
+                svc, [registry_service(store, clock)], max_workers=WORKERS
+            )
             walls: dict[bool, list[float]] = {False: [], True: []}
             cpus: dict[bool, list[float]] = {False: [], True: []}
             warm = len(contracts) * 2
