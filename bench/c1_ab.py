@@ -22,6 +22,9 @@ Variants (`VARIANTS`):
   defaults (what the suite's in-process rows run with).
 - `cmd17`: on, cmd17's changes (the trusted seal below, the append's acknowledgement
   parsed by orjson, the record's head written once per command type); off, none.
+- `taken-as-read` (cmd18): on, commands taken as the service's connection reads them (the
+  command subscriptions on an `inbox.Sink`, as the code does now); off, a loop turn later
+  through a queue and a task of the subscription, as nats-py's callback subscriptions did.
 - `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
   does now); off, by the store's validating `seal` (as before).
 """
@@ -39,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from nats.aio.subscription import Subscription
 
 from bench import infra
 from bench.history.generator import generate
@@ -48,7 +52,7 @@ from bench.suites.commands import registry_amendment, running_contracts
 from bench.workload import RAW_STREAM, ensure_raw_stream
 from bootstrap.parts import registry_service
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
-from eventstore import commands, serving
+from eventstore import commands, inbox, partitions, service_app, serving
 from eventstore import store as store_module
 from eventstore.clock import SystemClock
 from eventstore.collector import SERVING_THRESHOLDS, freeze_start_up
@@ -64,6 +68,9 @@ COMMANDS = int(os.environ.get("COMMANDS", "1000"))  # per half
 OTHER_BUCKETS = os.environ.get("OTHER_BUCKETS", "1") == "1"
 # After the c1 halves: this many blocks of 640 commands at concurrency 64, alternating.
 C64_BLOCKS = int(os.environ.get("C64_BLOCKS", "0"))
+# The in-process server's slots: the suite's 256 (c64 never waits for one); 32 is the default
+# of `serve_in_process` (the embedded system).
+WORKERS = int(os.environ.get("WORKERS", "256"))
 
 
 def _no_lookup() -> Callable[[bool], None]:
@@ -171,7 +178,101 @@ def _gc_tuned() -> Callable[[bool], None]:
     return switch
 
 
+def _taken_as_read() -> Callable[[bool], None]:
+    """On: commands taken as the connection reads them (cmd18: the `CommandServer`'s and
+    the partitions' subscriptions on an `inbox.Sink`, the command's task created in nats-py's
+    parse); off: one loop turn later, as nats-py's callback subscriptions take them (each
+    message put on the queue of a nats-py `Subscription` whose own task, `_wait_for_msgs`,
+    takes it and awaits the callback). The in-process service runs with the suite's
+    `max_workers=256`, so no command waits for a slot on either path (the old path awaited a
+    semaphore there, the new one queues: not compared here)."""
+    on = [False]
+
+    class Queued(inbox.Sink):
+        def __init__(self, handle: Callable[[Any], None]) -> None:
+            super().__init__(handle)
+
+            async def taken(msg: Any) -> None:  # (an `async def` callback, as before)
+                handle(msg)
+
+            # nats-py's own machinery of a callback subscription: its queue and its task.
+            self._sub = Subscription(None, cb=taken)
+            self._sub._start(None)  # type: ignore[no-untyped-call]
+
+        def set_result(self, msg: Any) -> None:
+            if on[0]:
+                super().set_result(msg)
+            else:  # as `Client._process_msg` hands a message to a callback subscription
+                self._sub._pending_size += len(msg.data)
+                self._sub._pending_queue.put_nowait(msg)
+
+    setattr(service_app, "Sink", Queued)  # noqa: B010  # (module attributes, swapped)
+    setattr(partitions, "Sink", Queued)  # noqa: B010
+
+    def switch(value: bool) -> None:
+        on[0] = value
+
+    return switch
+
+
+def _taken_as_read_full() -> Callable[[bool], None]:
+    """`taken-as-read` with the server at `max_workers=32` (`WORKERS=32`: the default of
+    `serve_in_process`, the embedded system's): 64 senders then meet a full server. Off, the
+    old path exactly: nats-py's queue and the subscription's task, which awaits a semaphore of
+    32 slots before it starts the command's task (released when that task ends); on, the
+    command started as read, or queued in the server's deque when its 32 slots are busy."""
+    on = [False]
+    slots = [asyncio.Semaphore(32)]  # (re-made on the running loop at the first switch)
+    held: set[int] = set()  # the messages started by the old path, holding a slot
+    start = service_app.CommandServer._start
+
+    def started(self: Any, msg: Any, answer: Any) -> None:
+        if id(msg) not in held:
+            start(self, msg, answer)
+            return
+
+        async def answered(msg: Any) -> None:
+            try:
+                await answer(msg)
+            finally:
+                held.discard(id(msg))
+                slots[0].release()
+
+        start(self, msg, answered)
+
+    setattr(service_app.CommandServer, "_start", started)  # noqa: B010
+
+    class Queued(inbox.Sink):
+        def __init__(self, handle: Callable[[Any], None]) -> None:
+            super().__init__(handle)
+
+            async def taken(msg: Any) -> None:  # the old `on_command`
+                await slots[0].acquire()  # back-pressure: the next message waits for a slot
+                held.add(id(msg))
+                handle(msg)  # (a free slot of the server's too: it starts the task at once)
+
+            self._sub = Subscription(None, cb=taken)
+            self._sub._start(None)  # type: ignore[no-untyped-call]
+
+        def set_result(self, msg: Any) -> None:
+            if on[0]:
+                super().set_result(msg)
+            else:
+                self._sub._pending_size += len(msg.data)
+                self._sub._pending_queue.put_nowait(msg)
+
+    setattr(service_app, "Sink", Queued)  # noqa: B010
+    setattr(partitions, "Sink", Queued)  # noqa: B010
+
+    def switch(value: bool) -> None:
+        on[0] = value
+
+    return switch
+
+
 VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
+    "taken-as-read-full": _taken_as_read_full,
+    "taken-as-read": _taken_as_read,
     "gc-tuned": _gc_tuned,
     "cmd17": _cmd17,
     "no-lookup": _no_lookup,
@@ -193,7 +294,10 @@ async def measure(switch: Callable[[bool], None]) -> None:
             if OTHER_BUCKETS:
                 for other in (ENROLMENT, NOTIFIER):
                     await KeyValueProcessedCommands.open(client, other)
-            broker = await serve_in_process(svc, [registry_service(store, clock)])
+            # As the suite's in-process row: room for every sender (c64 never waits for a slot).
+            broker = await serve_in_process(
+                svc, [registry_service(store, clock)], max_workers=WORKERS
+            )
             walls: dict[bool, list[float]] = {False: [], True: []}
             cpus: dict[bool, list[float]] = {False: [], True: []}
             warm = len(contracts) * 2

@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from contracts_schema.subjects import COMMAND_PARTITIONS, BoundedContext
+from eventstore.inbox import Sink
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ class PartitionServer:
         nc: NATS,
         context: BoundedContext,
         queue: str,
-        on_command: Callable[[Msg], Awaitable[None]],
+        on_command: Callable[[Msg], Awaitable[None]] | Callable[[Msg], None],
     ) -> None:
         self._nc = nc
         self._context = context
@@ -151,11 +154,19 @@ class PartitionServer:
         mine = owned_by(members, self.instance)
         taken = sorted(mine - self._subscriptions.keys())
         for partition in taken:
-            self._subscriptions[partition] = await self._nc.subscribe(
+            subjects, queue = (
                 self._context.partition_subjects(partition),
-                queue=f"{self._queue}-{partition}",
-                cb=self._on_command,
+                f"{self._queue}-{partition}",
             )
+            if inspect.iscoroutinefunction(self._on_command):
+                self._subscriptions[partition] = await self._nc.subscribe(
+                    subjects, queue=queue, cb=self._on_command
+                )
+            else:  # a plain function: handed each command as read (`inbox.Sink`)
+                sink: Any = Sink(self._on_command)  # type: ignore[arg-type]
+                self._subscriptions[partition] = await self._nc.subscribe(
+                    subjects, queue=queue, future=sink
+                )
         given_away = self._subscriptions.keys() - mine
         if mine != self._owned:  # (a partition given away and back may never have left)
             self._owned = mine

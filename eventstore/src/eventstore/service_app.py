@@ -8,9 +8,10 @@ CommandService and sends its reply to the request's reply subject.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from faststream import FastStream
@@ -28,6 +29,7 @@ from eventstore.collector import freeze_start_up, tune_for_serving
 from eventstore.commands import CommandService
 from eventstore.flushing import flushed
 from eventstore.health import HealthServer
+from eventstore.inbox import Sink
 from eventstore.nats_connect import CONNECT_TIMEOUT, quiet_errors
 from eventstore.observability import (
     InstrumentedEventStore,
@@ -52,6 +54,9 @@ COMMANDS_RECEIVED = Counter(
 )
 
 log = logging.getLogger(__name__)
+
+# Commands taken beyond those under way, at most (nats-py's limit of a subscription's queue).
+WAITING_LIMIT = 512 * 1024
 
 ServiceFactory = Callable[[EventStore, NATS, Clock], Awaitable[CommandService]]
 
@@ -193,7 +198,11 @@ class CommandServer:
     def __init__(self, nc: NATS, *, max_workers: int = 64, owns_connection: bool = False) -> None:
         self._nc = nc
         self._owns = owns_connection
-        self._slots = asyncio.Semaphore(max_workers)
+        self._free = max_workers  # commands that may start now
+        # Taken, waiting for a slot (beyond `max_workers` under way), in arrival order.
+        self._waiting: collections.deque[tuple[Msg, Callable[[Msg], Coroutine[Any, Any, None]]]] = (
+            collections.deque()
+        )
         self._subscriptions: list[Subscription] = []
         self._partitions: list[PartitionServer] = []
         self._services: list[Callable[[], CommandService]] = []
@@ -202,6 +211,24 @@ class CommandServer:
     @property
     def connection(self) -> NATS:
         return self._nc
+
+    @property
+    def waiting(self) -> int:
+        """Commands taken but not started: every slot is busy."""
+        return len(self._waiting)
+
+    def _start(self, msg: Msg, answer: Callable[[Msg], Coroutine[Any, Any, None]]) -> None:
+        task = asyncio.get_running_loop().create_task(answer(msg))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    def _ended(self) -> None:
+        """A command's slot is free: the next one waiting takes it (before this one's task
+        ends, so `stop` never sees none running while some wait)."""
+        if self._waiting:
+            self._start(*self._waiting.popleft())
+        else:
+            self._free += 1
 
     async def serve(
         self,
@@ -212,10 +239,13 @@ class CommandServer:
         """Subscribe `name.commands.*` in the queue group `name-commands` (every process of
         that service shares it: each command goes to one of them), and the partitions of
         `name.commands.<partition>.*` this process owns among the service's live processes
-        (`eventstore.partitions`: one aggregate's commands meet one process)."""
+        (`eventstore.partitions`: one aggregate's commands meet one process).
+
+        Commands are taken as the connection reads them (`inbox.Sink`, cmd18): the command's
+        task is created inside nats-py's parse, not one loop turn later by the
+        subscription's own task taking it off nats-py's per-message queue."""
         nc = self._nc
         propagate = observability.trace_propagation
-        loop = asyncio.get_running_loop()
 
         async def answer(msg: Msg) -> None:
             try:
@@ -233,25 +263,28 @@ class CommandServer:
             except Exception:  # the reply could not be sent (connection closing): log it
                 log.exception("%s: reply to a command on %s not sent", name, msg.subject)
             finally:
-                self._slots.release()
+                self._ended()
 
         received: dict[str, Any] = {}  # COMMANDS_RECEIVED's children by partition
 
-        async def on_command(msg: Msg) -> None:
+        def on_command(msg: Msg) -> None:
             parts = msg.subject.split(".")  # <ctx>.commands[.<partition>].<type>
             partition = parts[2] if len(parts) == 4 else "none"
             counter = received.get(partition)
             if counter is None:  # (`labels` looks the child up under a lock on every call)
                 counter = received[partition] = COMMANDS_RECEIVED.labels(name, partition)
             counter.inc()
-            await self._slots.acquire()  # back-pressure: the next message waits for a slot
-            task = loop.create_task(answer(msg))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            if self._free > 0:
+                self._free -= 1
+                self._start(msg, answer)
+            elif len(self._waiting) < WAITING_LIMIT:  # back-pressure: waits for a slot
+                self._waiting.append((msg, answer))
+            else:  # as nats-py drops a slow consumer's messages beyond its queue's limit
+                log.error("%s: %d commands waiting; %s dropped", name, WAITING_LIMIT, msg.subject)
 
         context = service().context
         subject = context.command_subject("*")
-        sub = await nc.subscribe(subject, queue=f"{name}-commands", cb=on_command)
+        sub = await nc.subscribe(subject, queue=f"{name}-commands", future=Sink(on_command))  # type: ignore[arg-type]
         self._subscriptions.append(sub)
         self._services.append(service)
         partitions = PartitionServer(nc, context, f"{name}-commands", on_command)
