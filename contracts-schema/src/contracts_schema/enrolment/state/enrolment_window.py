@@ -143,6 +143,24 @@ def evolve(state: EnrolmentWindowState, event: DomainEvent) -> EnrolmentWindowSt
     raise _error(state, event, "it is not an event of the enrolment window aggregate")
 
 
+_PARTICIPANT_EVENTS = (ParticipantEnrolled, ParticipantWithdrawn)
+
+
+def commute(a: DomainEvent, b: DomainEvent) -> bool:
+    """Whether folding `a` then `b` gives the state folding `b` then `a` gives (equal states;
+    the participants' mapping may list them in another order): enrolments and withdrawals of
+    different bodies, and deadline extensions (the latest deadline holds), in any mix. Not
+    the opening, not the frozen list (it changes every participant), not two events of one
+    body (the later enrolment wins; a withdrawal needs the enrolment before it)."""
+    if isinstance(a, _PARTICIPANT_EVENTS):
+        if isinstance(b, _PARTICIPANT_EVENTS):
+            return a.organisation_code != b.organisation_code
+        return isinstance(b, EnrolmentWindowExtended)
+    if isinstance(a, EnrolmentWindowExtended):
+        return isinstance(b, (*_PARTICIPANT_EVENTS, EnrolmentWindowExtended))
+    return False
+
+
 def _with(state: EnrolmentWindowState, participant: ParticipantState) -> EnrolmentWindowState:
     participants = {**state.participants, participant.organisation_code: participant}
     return replace(state, participants=participants)

@@ -160,8 +160,10 @@ class EnrolmentProjection(VersionedProjection):
 
     def readings(self) -> dict[str, Reading]:
         return {
+            # A participant's row is its own state and the list's frozen mark, the window's
+            # row its own fields: events that commute in the fold touch each other's rows not.
             "enrolment_window": reading(
-                FOLDS["enrolment", "enrolment_window"], window_rows, window_patch
+                FOLDS["enrolment", "enrolment_window"], window_rows, window_patch, commutes=True
             ),
             "call_off": reading(FOLDS["enrolment", "call_off"], call_off_rows),
             "tender": reading(FOLDS["registry", "tender"], tender_programme_rows),
