@@ -17,13 +17,13 @@ import pstats
 import time
 from typing import Any
 
-from bench.direct import stored_events
-from bench.history.generator import generate
 from sqlalchemy import MetaData
 
+import eventstore.versioned as versioned
+from bench.direct import stored_events
+from bench.history.generator import generate
 from eventstore.collector import relaxed_for_catch_up
 from eventstore.projection import BatchProjection
-import eventstore.versioned as versioned
 from eventstore.versioned import VersionedProjection, recorded
 
 RANGE = 2_000

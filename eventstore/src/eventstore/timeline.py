@@ -241,7 +241,6 @@ class Timeline(Generic[S, E]):
         self.states[start:] = states
         self.state, self.last_image = state, image
 
-
     def _laid_over(self, event: Recorded[E], start: int, index: int, changes: Changes) -> bool:
         """A backdated event that commutes with every event from its instant on (an enrolment
         of a body no later event of the window touches): each later state is the old one with
@@ -252,7 +251,8 @@ class Timeline(Generic[S, E]):
         no row but the event's own is looked at (a refold walks every open row).
         """
         commutes, patch = self._commutes, self._patch
-        assert commutes is not None and patch is not None
+        assert commutes is not None
+        assert patch is not None
         new = event.event
         events = self.events
         for later in range(start, len(events)):
@@ -268,7 +268,7 @@ class Timeline(Generic[S, E]):
         if later_states and patch(last, new) != rows:
             return False  # the event's rows differ at the end: not laid over, refolded
         at, known = event.valid, event.known
-        for key, row in rows.items():
+        for key in rows:
             runs = self.open.get(key)
             if runs and (runs[-1].valid_from >= at or runs[-1].valid_to != FOREVER):
                 return False  # changed at or after the instant, or ended: refolded

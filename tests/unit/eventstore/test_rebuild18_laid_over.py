@@ -48,7 +48,8 @@ def test_laid_over_timelines_change_the_same_versions_as_refolds(
         versions.apply(changes)
         events.append(event)
         assert laid.open == refolded.open
-        assert laid.states == refolded.states and laid.events == refolded.events
+        assert laid.states == refolded.states
+        assert laid.events == refolded.events
         assert laid.last_image == refolded.last_image == image(refolded.state)
     for known in range(0, (len(history) + 1) * 10 + 1, 5):
         for valid in range(-5, 215, 5):
@@ -74,11 +75,13 @@ def test_a_backdated_event_of_its_own_row_does_not_re_image_what_follows() -> No
     laid.record(backdated, changes)
     whole.record(backdated, expected_changes)
     assert changes == expected_changes
-    assert laid.open == whole.open and laid.state == whole.state == {"a": 2, "b": 2, "c": 5}
+    assert laid.open == whole.open
+    assert laid.state == whole.state == {"a": 2, "b": 2, "c": 5}
     # Its own row at its place (and once more at the end, a guard); "b" and "a" not re-imaged.
     assert asked == [Bump("c", 5), Bump("c", 5)]
 
     asked.clear()
     touching = Recorded(Bump("b", 1), 30, 6, 6)  # b changes later: refolded from day 30
     laid.record(touching, Changes())
-    assert Bump("b", 1) in asked and len(asked) > 2
+    assert Bump("b", 1) in asked
+    assert len(asked) > 2

@@ -36,9 +36,12 @@ def test_participants_read_as_a_dict_updated_one_body_at_a_time(
         got = got.set(participant)
         assert list(got) == list(expected)  # a body keeps its first place
         assert list(got.items()) == list(expected.items())
-        assert len(got) == len(expected) and got == expected and expected == got
+        assert len(got) == len(expected)
+        assert got == expected
+        assert expected == got
         assert all(got[c] is expected[c] and got.get(c) is expected[c] for c in expected)
-        assert "GM9999" not in got and got.get("GM9999") is None
+        assert "GM9999" not in got
+        assert got.get("GM9999") is None
         seen.append((got, list(got.items())))
     assert Participants(expected) == got
     assert all(list(p.items()) == items for p, items in seen)  # each value never changed

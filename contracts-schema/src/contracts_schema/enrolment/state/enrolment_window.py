@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from math import isqrt
 from datetime import date
 from enum import StrEnum
+from math import isqrt
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment.events import (
@@ -50,7 +50,7 @@ class Participants(Mapping[str, ParticipantState]):
     (a body keeps its first place), and equals any mapping of the same items.
     """
 
-    __slots__ = ("_base", "_top", "_len")
+    __slots__ = ("_base", "_len", "_top")
 
     def __init__(self, items: Mapping[str, ParticipantState] | None = None) -> None:
         self._base: dict[str, ParticipantState] = dict(items or {})
