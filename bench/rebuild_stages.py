@@ -6,9 +6,12 @@ Without a broker, in one process, on the generated history (seed 2026): every re
 built through its own runner's batch path (`bench.direct.build_read_models`, 2,000-event
 batches as a catch-up range), and each is charged the CPU (`time.process_time`) of its own
 prepare and write, and the wall of its writes (on PostgreSQL most of a write's work is the
-server's, outside this process's CPU). `--statements`: the write wall per SQL statement (its
-first 70 characters), heaviest first. Ported from rebuild14 (382848a), which also timed the
-decode, hash, signature and hand-over stages; those are the reader's, not the applies'.
+server's, outside this process's CPU); "all cpu" is the process's CPU over the whole build
+of each (its runner's checkpoints, trust checks and index build included: at a load of 20
+the walls say little, this column still does). `--statements`: the write wall per SQL
+statement (its first 70 characters), heaviest first. Ported from rebuild14 (382848a), which
+also timed the decode, hash, signature and hand-over stages; those are the reader's, not the
+applies'.
 """
 
 from __future__ import annotations
