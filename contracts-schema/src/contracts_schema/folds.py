@@ -32,6 +32,9 @@ class Fold(Generic[S]):
     events: frozenset[type[DomainEvent]]  # every event class of this aggregate type
     handled: frozenset[type[DomainEvent]]  # the events `evolve` gives a meaning
     ignored: frozenset[type[DomainEvent]] = frozenset()  # deliberately no meaning
+    # Optional: whether two events commute (folded in either order, equal states), so a
+    # backdated one need not refold what follows it (`eventstore.timeline.Commutes`).
+    commute: Callable[[DomainEvent, DomainEvent], bool] | None = None
 
     def replay(self, aggregate_id: str, events: Iterable[DomainEvent]) -> S:
         return reduce(self.evolve, events, self.initial(aggregate_id))
@@ -52,9 +55,10 @@ def _fold(
     evolve: Callable[[S, DomainEvent], S],
     handled: frozenset[type[DomainEvent]],
     ignored: frozenset[type[DomainEvent]],
+    commute: Callable[[DomainEvent, DomainEvent], bool] | None = None,
 ) -> Fold[S]:
     events = events_of(context, aggregate_type)
-    return Fold(context, aggregate_type, initial, evolve, events, handled, ignored)
+    return Fold(context, aggregate_type, initial, evolve, events, handled, ignored, commute)
 
 
 FOLDS: dict[tuple[str, str], Fold[Any]] = {
@@ -92,6 +96,7 @@ FOLDS: dict[tuple[str, str], Fold[Any]] = {
             enrolment_window.evolve,
             enrolment_window.HANDLED,
             enrolment_window.IGNORED,
+            enrolment_window.commute,
         ),
         _fold(
             "enrolment",

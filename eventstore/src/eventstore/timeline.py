@@ -29,6 +29,11 @@ Image = dict[RowKey, Row]
 # every other row of the image is the same as before the event. A `patch` function returns
 # None when it cannot say (the whole image is taken then).
 Patch = dict[RowKey, Row | None]
+# Whether two events of an aggregate commute: folded in either order they give equal states,
+# and neither changes the rows of the read model's image that the other touches (its
+# `patch`). A backdated event that commutes with every event from its instant on is laid
+# over the later states instead of refolding them (`Timeline._rederive`).
+Commutes = Callable[[Any, Any], bool]
 ValidKey = tuple[int, int, int]  # (valid µs, known µs, aggregate version): the fold order
 
 
@@ -100,11 +105,13 @@ class Timeline(Generic[S, E]):
         evolve: Callable[[S, E], S],
         image: Callable[[S], Image],
         patch: Callable[[S, E], Patch | None] | None = None,
+        commutes: Commutes | None = None,
     ) -> None:
         self._initial = initial
         self._evolve = evolve
         self._image = image
         self._patch = patch
+        self._commutes = commutes if patch is not None else None
         self.events: list[Recorded[E]] = []  # in valid-time order
         # The fold after each of `events` (states are immutable values: kept, not copied),
         # so a backdated event refolds only from where it lands, not from the beginning.
@@ -171,6 +178,8 @@ class Timeline(Generic[S, E]):
         start = index
         while start > 0 and self.events[start - 1].valid == at:
             start -= 1  # facts of one instant take effect together: refold the whole instant
+        if self._commutes is not None and self._laid_over(event, start, index, changes):
+            return
         state = self.states[start - 1] if start > 0 else self._initial
         # The image of that state is, row by row, the version running at V (it starts
         # before V and reaches it): read off the segments, not re-imaged.
@@ -231,6 +240,61 @@ class Timeline(Generic[S, E]):
         self.events[start:] = rest
         self.states[start:] = states
         self.state, self.last_image = state, image
+
+    def _laid_over(self, event: Recorded[E], start: int, index: int, changes: Changes) -> bool:
+        """A backdated event that commutes with every event from its instant on (an enrolment
+        of a body no later event of the window touches): each later state is the old one with
+        the event folded in, and only the rows the event touches change, from its valid
+        instant on. False (nothing changed) when that cannot be said: the caller refolds.
+
+        What a refold would give, without it: the later events' rows are not re-imaged, and
+        no row but the event's own is looked at (a refold walks every open row).
+        """
+        commutes, patch = self._commutes, self._patch
+        assert commutes is not None
+        assert patch is not None
+        new = event.event
+        events = self.events
+        for later in range(start, len(events)):
+            if not commutes(new, events[later].event):
+                return False
+        evolve = self._evolve
+        first = evolve(self.states[index - 1] if index > 0 else self._initial, new)
+        rows = patch(first, new)
+        if rows is None or any(row is None for row in rows.values()):
+            return False
+        later_states = [evolve(state, new) for state in self.states[index:]]
+        last = later_states[-1] if later_states else first
+        if later_states and patch(last, new) != rows:
+            return False  # the event's rows differ at the end: not laid over, refolded
+        at, known = event.valid, event.known
+        for key in rows:
+            runs = self.open.get(key)
+            if runs and (runs[-1].valid_from >= at or runs[-1].valid_to != FOREVER):
+                return False  # changed at or after the instant, or ended: refolded
+        # Decided: nothing above changed the timeline; from here it is changed.
+        image = dict(self.last_image)
+        for key, row in rows.items():
+            assert row is not None
+            image[key] = row
+            segments = self.open.setdefault(key, [])
+            if segments:
+                running = segments[-1]  # from before the instant, until further notice
+                if running.row is row or running.row == row:
+                    continue
+                segments.pop()
+                changes.closes.append(
+                    Close(key, running.valid_from, known, running.known_from, FOREVER, running.row)
+                )
+                kept = Segment(running.valid_from, at, running.row, known)
+                segments.append(kept)
+                changes.inserts.append(Version(key, kept.row, kept.valid_from, at, known))
+            segments.append(Segment(at, FOREVER, row, known))
+            changes.inserts.append(Version(key, row, at, FOREVER, known))
+        events.insert(index, event)
+        self.states[index:] = [first, *later_states]
+        self.state, self.last_image = last, image
+        return True
 
 
 def _order(event: Recorded[Any]) -> ValidKey:
@@ -320,12 +384,13 @@ def replay(
     image: Callable[[S], Image],
     events: Iterable[Recorded[E]],
     patch: Callable[[S, E], Patch | None] | None = None,
+    commutes: Commutes | None = None,
 ) -> tuple[Timeline[S, E], list[tuple[Recorded[E], Exception]]]:
     """A timeline rebuilt from an aggregate's recorded events (stream order).
 
     Events the fold refuses are left out, as the runner parked them when they arrived.
     """
-    timeline: Timeline[S, E] = Timeline(initial, evolve, image, patch)
+    timeline: Timeline[S, E] = Timeline(initial, evolve, image, patch, commutes)
     refused: list[tuple[Recorded[E], Exception]] = []
     for event in events:
         try:

@@ -33,7 +33,16 @@ from eventstore.bitemporal_sql import INTERVAL_COLUMNS, micros
 from eventstore.bulk import Statement, execute, plan
 from eventstore.projection import BatchProjection, Failure, Projection
 from eventstore.store import StoredEvent
-from eventstore.timeline import FOREVER, Changes, Image, Patch, Recorded, Timeline, replay
+from eventstore.timeline import (
+    FOREVER,
+    Changes,
+    Commutes,
+    Image,
+    Patch,
+    Recorded,
+    Timeline,
+    replay,
+)
 
 # An aggregate's earlier events, as its fold reads them: (context, aggregate type, id, the
 # stream sequence of the event being applied, that event's aggregate version).
@@ -62,6 +71,10 @@ class Reading:
     # Optional: the rows one event touched (`timeline.Patch`), so an aggregate with many
     # rows is not re-imaged whole on every event; must agree with `image` (a test holds it).
     patch: Callable[[Any, DomainEvent], Patch | None] | None = None
+    # Optional, with `patch`: which events commute (`timeline.Commutes`): the owner's fold's
+    # word that they fold to the same state in either order, and this read model's that
+    # neither changes the rows the other touches in `image`.
+    commutes: Commutes | None = None
 
 
 def typed(event: StoredEvent) -> DomainEvent:
@@ -225,7 +238,7 @@ class VersionedProjection(BatchProjection):
             )
             self.history_loaded_at = time.time()
         timeline, _refused = replay(
-            initial, reading.evolve, reading.image, earlier, reading.patch
+            initial, reading.evolve, reading.image, earlier, reading.patch, reading.commutes
         )  # refused events were parked when they arrived
         self._timelines[key] = timeline
         self._cached_events += len(timeline.events)

@@ -5,10 +5,11 @@ Directive 2014/24/EU art. 33(2): freezing the participant list closes the window
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from math import isqrt
 
 from contracts_schema.base import DomainEvent
 from contracts_schema.enrolment.events import (
@@ -36,6 +37,63 @@ class ParticipantState:
     status: ParticipantStatus = ParticipantStatus.ENROLLED
     withdrawn_on: date | None = None
     frozen: bool = False  # on the frozen participant list
+
+
+class Participants(Mapping[str, ParticipantState]):
+    """A window's participants by code: an immutable mapping that one more participant
+    extends without copying the others (each enrolment folds a new window state; a dict
+    copied per enrolment made a window of n bodies cost n^2).
+
+    A shared base dict, never changed once made, and the few changes since it in a small
+    dict of their own; when those outgrow about the square root of the base, both are
+    merged into a new base. Iterates in the order a dict updated one body at a time would
+    (a body keeps its first place), and equals any mapping of the same items.
+    """
+
+    __slots__ = ("_base", "_len", "_top")
+
+    def __init__(self, items: Mapping[str, ParticipantState] | None = None) -> None:
+        self._base: dict[str, ParticipantState] = dict(items or {})
+        self._top: dict[str, ParticipantState] = {}
+        self._len = len(self._base)
+
+    def set(self, participant: ParticipantState) -> Participants:
+        """These participants with `participant` (by its code) added or replaced."""
+        code, base = participant.organisation_code, self._base
+        top = {**self._top, code: participant}
+        new: Participants = object.__new__(Participants)
+        if len(top) > 4 + isqrt(len(base)):
+            new._base, new._top, new._len = {**base, **top}, {}, 0
+            new._len = len(new._base)
+            return new
+        new._base, new._top = base, top
+        new._len = self._len + (code not in base and code not in self._top)
+        return new
+
+    def __getitem__(self, code: str) -> ParticipantState:
+        top = self._top
+        if code in top:
+            return top[code]
+        return self._base[code]
+
+    def get(self, code: str, default: ParticipantState | None = None) -> ParticipantState | None:  # type: ignore[override]
+        found = self._top.get(code)
+        return found if found is not None else self._base.get(code, default)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._top or code in self._base
+
+    def __iter__(self) -> Iterator[str]:
+        base, top = self._base, self._top
+        yield from base
+        if top:
+            yield from (code for code in top if code not in base)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __repr__(self) -> str:
+        return f"Participants({dict(self.items())!r})"
 
 
 @dataclass(frozen=True)
@@ -139,13 +197,35 @@ def evolve(state: EnrolmentWindowState, event: DomainEvent) -> EnrolmentWindowSt
                     withdrawn_on=None,
                     frozen=True,
                 )
-            return replace(state, frozen_on=event.frozen_on, participants=participants)
+            return replace(
+                state, frozen_on=event.frozen_on, participants=Participants(participants)
+            )
     raise _error(state, event, "it is not an event of the enrolment window aggregate")
 
 
+_PARTICIPANT_EVENTS = (ParticipantEnrolled, ParticipantWithdrawn)
+
+
+def commute(a: DomainEvent, b: DomainEvent) -> bool:
+    """Whether folding `a` then `b` gives the state folding `b` then `a` gives (equal states;
+    the participants' mapping may list them in another order): enrolments and withdrawals of
+    different bodies, and deadline extensions (the latest deadline holds), in any mix. Not
+    the opening, not the frozen list (it changes every participant), not two events of one
+    body (the later enrolment wins; a withdrawal needs the enrolment before it)."""
+    if isinstance(a, _PARTICIPANT_EVENTS):
+        if isinstance(b, _PARTICIPANT_EVENTS):
+            return a.organisation_code != b.organisation_code
+        return isinstance(b, EnrolmentWindowExtended)
+    if isinstance(a, EnrolmentWindowExtended):
+        return isinstance(b, (*_PARTICIPANT_EVENTS, EnrolmentWindowExtended))
+    return False
+
+
 def _with(state: EnrolmentWindowState, participant: ParticipantState) -> EnrolmentWindowState:
-    participants = {**state.participants, participant.organisation_code: participant}
-    return replace(state, participants=participants)
+    participants = state.participants
+    if not isinstance(participants, Participants):
+        participants = Participants(participants)
+    return replace(state, participants=participants.set(participant))
 
 
 def _error(state: EnrolmentWindowState, event: DomainEvent, why: str) -> FoldError:

@@ -77,9 +77,12 @@ def reading(
     fold: Fold[Any],
     image: Callable[[Any], Image],
     patch: Callable[[Any, Any], Patch | None] | None = None,
+    commutes: bool = False,
 ) -> Reading:
     """A read model reads an aggregate type through its owner's fold, as `image` shows it
-    (and, optionally, `patch`: only the rows one event touched)."""
+    (and, optionally, `patch`: only the rows one event touched). `commutes`: the events the
+    owner's fold says commute (`Fold.commute`) never change the rows of `image` the other
+    touches, so a backdated one is laid over the later states (`Timeline`)."""
     return Reading(
         initial=fold.initial,
         evolve=fold.evolve,
@@ -88,4 +91,5 @@ def reading(
         # declared is undeclared here too.
         events=frozenset(m.event_type for m in fold.handled | fold.ignored),
         patch=patch,
+        commutes=fold.commute if commutes and patch is not None else None,
     )

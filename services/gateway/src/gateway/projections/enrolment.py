@@ -160,8 +160,10 @@ class EnrolmentProjection(VersionedProjection):
 
     def readings(self) -> dict[str, Reading]:
         return {
+            # A participant's row is its own state and the list's frozen mark, the window's
+            # row its own fields: events that commute in the fold touch each other's rows not.
             "enrolment_window": reading(
-                FOLDS["enrolment", "enrolment_window"], window_rows, window_patch
+                FOLDS["enrolment", "enrolment_window"], window_rows, window_patch, commutes=True
             ),
             "call_off": reading(FOLDS["enrolment", "call_off"], call_off_rows),
             "tender": reading(FOLDS["registry", "tender"], tender_programme_rows),
@@ -265,38 +267,29 @@ def _window_row(state: EnrolmentWindowState) -> dict[str, Any]:
     }
 
 
-# A window's image lists every participant, and every enrolment folds a new window state, so
-# the image of a window with n participants is asked n times. A participant's state is an
-# immutable value shared by every later window state until it changes: its key and row are
-# built once per participant state (the cache holds the state, so its id is not reused), and
-# the timeline's diff finds the unchanged rows by identity.
-_PARTICIPANT_ROWS: dict[tuple[int, bool], tuple[ParticipantState, str, Any, dict[str, Any]]] = {}
-_PARTICIPANT_ROWS_MAX = 50_000
+# A participant's row is built when its state changes: an enrolment's patch builds its own
+# row, a frozen list every row (every participant's state is new then). (A cache of rows by
+# participant state, from before the patches, hit almost never and cost each row a lookup and
+# a store: rebuild18.)
+_STATUS = {status: status.value for status in ParticipantStatus}
+_ENROLLED = ParticipantStatus.ENROLLED
 
 
 def _participant_row(
     tid: str, p: ParticipantState, list_frozen: bool
 ) -> tuple[Any, dict[str, Any]]:
-    hit = _PARTICIPANT_ROWS.get((id(p), list_frozen))
-    if hit is not None and hit[0] is p and hit[1] == tid:
-        return hit[2], hit[3]
-    code = p.organisation_code
-    key = ("participants", (tid, code))
-    row = {
+    code, status = p.organisation_code, p.status
+    return ("participants", (tid, code)), {
         "tender_id": tid,
         "organisation_code": code,
         "lot_ids": list(p.lot_ids),
         "power_of_attorney_ref": p.power_of_attorney_ref,
-        "status": p.status.value,
+        "status": _STATUS[status],
         "enrolled_on": p.enrolled_on,
         "withdrawn_on": p.withdrawn_on,
         "frozen": p.frozen,
-        "participates": p.status is ParticipantStatus.ENROLLED and (p.frozen or not list_frozen),
+        "participates": status is _ENROLLED and (p.frozen or not list_frozen),
     }
-    if len(_PARTICIPANT_ROWS) >= _PARTICIPANT_ROWS_MAX:
-        _PARTICIPANT_ROWS.clear()
-    _PARTICIPANT_ROWS[id(p), list_frozen] = (p, tid, key, row)
-    return key, row
 
 
 def call_off_rows(state: CallOffState) -> Image:
