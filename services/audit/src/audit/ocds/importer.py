@@ -97,9 +97,9 @@ class Report:
     imported: int = 0
     duplicates: int = 0
     events: int = 0
+    # Each release not recorded: failing the schema, unmappable, carrying a change no fact
+    # can carry (import25: `NOT_RECORDABLE`, refused whole), or refused by the registry.
     skipped: list[Problem] = field(default_factory=list)
-    # Imported releases' fields that no fact records (kept only in the source): import18.
-    not_recorded: list[Problem] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -553,8 +553,6 @@ class _Process:
         self._compiled(item.release)
         self.seen.add(str(item.release["id"]))
         self.state = mapped.state
-        self.report.not_recorded += [Problem(f"{item.path}.{n.path}", n.reason)
-                                     for n in mapped.not_recorded]  # fmt: skip
         accepted = [r for r in outcome.replies if isinstance(r, CommandAccepted)]
         if all(r.duplicate for r in accepted):
             self.report.duplicates += 1

@@ -32,6 +32,7 @@ from audit.ocds.importer_ids import organisation_code as organisation_code
 from audit.ocds.importer_ids import published_name as published_name
 from audit.ocds.importer_ids import tender_id_of as tender_id_of
 from audit.ocds.importer_unrecorded import NotRecorded as NotRecorded
+from audit.ocds.importer_unrecorded import Unrecordable as Unrecordable
 from audit.ocds.importer_unrecorded import (
     authority_changed,
     contract_not_recorded,
@@ -83,7 +84,6 @@ class ProcessState:
     # this run (the registry records no award id), so a tally rebuilt from the registry has none
     holders: dict[str, str] = field(default_factory=dict)
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> last seen
-    noted: dict[str, str] = field(default_factory=dict)  # path -> the value reported
 
     def copy(self) -> ProcessState:
         """A copy to change freely: its dictionaries and lists are its own (their values,
@@ -94,7 +94,6 @@ class ProcessState:
         copied.__dict__.update(self.__dict__)
         copied.lots = dict(self.lots)
         copied.lot_titles = dict(self.lot_titles)
-        copied.noted = dict(self.noted)
         copied.holders = dict(self.holders)
         copied.suppliers = {k: list(v) for k, v in self.suppliers.items()}
         copied.contracts = {k: dict(v) for k, v in self.contracts.items()}
@@ -106,7 +105,6 @@ class Mapped:
     tender: RecordImportedTenderRelease
     contracts: list[RecordImportedContractRelease]
     state: ProcessState  # the state once these are recorded
-    not_recorded: list[NotRecorded] = field(default_factory=list)
 
     @property
     def events(self) -> int:
@@ -251,7 +249,11 @@ def map_release(
             contracts.append(RecordImportedContractRelease(
                 command_id=command_id(ocid, rid, cid), contract_id=cid, facts=contract_facts,
                 **provenance))  # fmt: skip
-    return Mapped(tender, contracts, s, not_recorded)
+    if not_recorded:
+        # A change no fact can carry: the release is refused whole (import25), none of its
+        # facts recorded; the caller keeps the state and compile from before it.
+        raise Unrecordable(not_recorded)
+    return Mapped(tender, contracts, s)
 
 
 def _restatement(
@@ -390,11 +392,10 @@ def _awards(
             if status in ("pending", "active") and codes:
                 live[lid] = codes
                 if lot == "cancelled":
-                    not_recorded += note(s, f"awards[{i}].status", status, f"lot {lid} was"
-                                          " cancelled: the registry awards no cancelled lot",
-                                          key=f"awards {lid}")  # fmt: skip
+                    not_recorded += note(f"awards[{i}].status", f"lot {lid} was"
+                                          " cancelled: the registry awards no cancelled lot")  # fmt: skip
                 if lot == "awarded" and sorted(s.suppliers.get(lid, [])) != sorted(codes):
-                    not_recorded += note(s, f"awards[{i}].suppliers", codes, f"lot {lid}'s"
+                    not_recorded += note(f"awards[{i}].suppliers", f"lot {lid}'s"
                                           f" definitive award names {s.suppliers.get(lid)}; the"
                                           " registry revises only a provisional award")  # fmt: skip
             if status in ("pending", "active") and codes and lot in ("open", "provisional"):
@@ -428,7 +429,8 @@ def _awards(
                 s.lots[lid], s.suppliers[lid] = "open", []
                 s.holders.pop(lid, None)
     for lid, lot in list(s.lots.items()):
-        if lid in live or not _gone(own.get(s.holders.get(lid, "")), lid, s, compiled):
+        holder = _holder(lid, s, compiled, own, parties)
+        if lid in live or not _gone(own.get(holder), lid, s, compiled):
             continue
         if lot == "provisional":
             # No pending or active award names the lot any more (its award moved to another
@@ -440,11 +442,40 @@ def _awards(
             s.holders.pop(lid, None)
         elif lot == "awarded":
             where = f"awards[{named[lid]}].status" if lid in named else "awards"
-            not_recorded += note(s, where, None, f"no pending or active award names lot"
+            not_recorded += note(where, f"no pending or active award names lot"
                                   f" {lid} any more, but its award was definitive: the"
-                                  " registry withdraws only a provisional award",
-                                  key=f"awards {lid}")  # fmt: skip
+                                  " registry withdraws only a provisional award")  # fmt: skip
     return facts
+
+
+def _holder(
+    lid: str,
+    s: ProcessState,
+    compiled: dict[str, Any],
+    own: dict[str, dict[str, Any]],
+    parties: dict[str, Any],
+) -> str:
+    """The id of the award that holds lot `lid` ("" if none is known): mapped in this run
+    (`s.holders`), else (a daily feed: the registry records no award id) an award this
+    release itself states that names the lot and the suppliers recorded for it (import25: a
+    definitive award cancelled in a later run was imported without a word)."""
+    if lid in s.holders:
+        return s.holders[lid]
+    recorded = sorted(s.suppliers.get(lid, []))
+    if not recorded:
+        return ""
+    for i, award in enumerate(compiled.get("awards", [])):
+        aid = str(award.get("id"))
+        if aid not in own or lid not in _award_lots(award, s, compiled):
+            continue
+        try:
+            codes = sorted(organisation_code(ref, parties, f"awards[{i}]")
+                           for ref in award.get("suppliers", []))  # fmt: skip
+        except Unmappable:
+            continue
+        if codes == recorded:
+            return aid
+    return ""
 
 
 def recover_holders(s: ProcessState, compiled: dict[str, Any]) -> None:
