@@ -1,7 +1,7 @@
 """An import run after the first (review17a): a later run holds only its own releases (a daily
 feed), or the same file again with more. What a release does not state is unchanged (as
-`ocdsmerge` compiles it): no restatement, no withdrawal, nothing reported NOT_RECORDED for a
-field the release leaves out; the round trip holds however the releases are split into runs."""
+`ocdsmerge` compiles it): no restatement, no withdrawal, nothing refused for a field the
+release leaves out; the round trip holds however the releases are split into runs."""
 
 from __future__ import annotations
 
@@ -58,10 +58,10 @@ async def test_a_later_run_with_a_release_not_restating_the_tender_restates_noth
 ) -> None:
     store, _clock, bus = await registry()
     first = await import_items(read(_package(*FIRST), "test"), bus.request, store)
-    assert (first.skipped, first.not_recorded) == ([], [])
+    assert first.skipped == []
     later = [*FIRST, CONTRACT_ONLY] if again else [CONTRACT_ONLY]
     report = await import_items(read(_package(*later), "test"), bus.request, store)
-    assert (report.skipped, report.not_recorded) == ([], [])
+    assert report.skipped == []
     events = await _events(store)
     assert _of(events, rg.TenderRestated) == []
     assert [type(e) for e in events].count(rg.ContractSigned) == 1
@@ -70,7 +70,7 @@ async def test_a_later_run_with_a_release_not_restating_the_tender_restates_noth
 async def test_the_same_releases_in_one_run_restate_nothing() -> None:
     store, _clock, bus = await registry()
     report = await import_items(read(_package(*FIRST, CONTRACT_ONLY), "test"), bus.request, store)
-    assert (report.skipped, report.not_recorded) == ([], [])
+    assert report.skipped == []
     assert _of(await _events(store), rg.TenderRestated) == []
 
 
@@ -85,7 +85,7 @@ async def test_a_later_release_without_the_award_keeps_the_provisional_award(run
                 _release(2, "award", tender=TENDER, awards=PENDING), TENDER_ONLY]  # fmt: skip
     for part in [releases] if runs == 1 else [releases[:2], releases[2:]]:
         report = await import_items(read(_package(*part), "test"), bus.request, store)
-        assert (report.skipped, report.not_recorded) == ([], [])
+        assert report.skipped == []
     events = await _events(store)
     assert len(_of(events, rg.ProvisionalAwardDecided)) == 1
     assert _of(events, rg.ProvisionalAwardWithdrawn) == []
@@ -137,8 +137,9 @@ async def test_the_fictional_process_in_one_run_round_trips() -> None:
     assert ours == source
 
 
-async def test_a_change_no_fact_records_is_reported_once_however_often_repeated() -> None:
-    """`_note`: once per field and value in a run; three releases repeating one change."""
+async def test_a_change_no_fact_records_refuses_every_release_repeating_it() -> None:
+    """import20 reported it once per field and value in a run (`_note`) and imported the
+    releases; now (import25) each release repeating it is refused, with its own path."""
     cancelled = {**TENDER, "status": "cancelled"}
     back = {**TENDER, "status": "active"}
     releases = [_release(1, "tender", tender=TENDER),
@@ -147,10 +148,10 @@ async def test_a_change_no_fact_records_is_reported_once_however_often_repeated(
                   for n in (3, 4, 5))]  # fmt: skip
     store, _clock, bus = await registry()
     report = await import_items(read(_package(*releases), "test"), bus.request, store)
-    # The tender and its two lots taken back: each reported once, with the first release.
-    paths = [p.path.rsplit("releases[2].", 1)[-1] for p in report.not_recorded]
-    assert paths == ["tender.status", "tender.lots[0].status", "tender.lots[1].status"]
-    assert all("releases[2]" in p.path for p in report.not_recorded), report.not_recorded
+    assert [p.path for p in report.skipped] == [
+        f"$.releases[{n}].tender.status" for n in (2, 3, 4)]  # fmt: skip
+    assert all("tender.lots[0].status" in p.reason for p in report.skipped)
+    assert report.imported == 2
 
 
 async def test_a_re_run_compiles_the_releases_recorded_before_with_the_new_ones() -> None:
@@ -162,7 +163,7 @@ async def test_a_re_run_compiles_the_releases_recorded_before_with_the_new_ones(
     bare = {**_release(3, "contract", contracts=[CONTRACT])}
     del bare["parties"]
     report = await import_items(read(_package(*FIRST, bare), "test"), bus.request, store)
-    assert (report.skipped, report.not_recorded, report.duplicates) == ([], [], 2)
+    assert (report.skipped, report.duplicates) == ([], 2)
     [signed] = _of(await _events(store), rg.ContractSigned)
     assert [s.supplier_id for s in signed.suppliers] == [FIRM.removeprefix("NL-")]
 
@@ -177,7 +178,7 @@ async def test_an_award_moved_in_a_re_run_is_withdrawn_from_its_first_lot() -> N
     store, _clock, bus = await registry()
     await import_items(read(_package(*first), "test"), bus.request, store)
     report = await import_items(read(_package(*first, moved), "test"), bus.request, store)
-    assert (report.skipped, report.not_recorded) == ([], [])
+    assert report.skipped == []
     events = await _events(store)
     assert [e.lot_id for e in _of(events, rg.ProvisionalAwardWithdrawn)] == ["L2"]
     assert [e.lot_id for e in _of(events, rg.ProvisionalAwardDecided)] == ["L2", "L3"]

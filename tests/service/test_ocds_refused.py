@@ -64,7 +64,10 @@ def _contract(**changes: Any) -> list[dict[str, Any]]:
 
 
 CANCELLED = {**TENDER, "status": "cancelled"}
-LOT2_CANCELLED = {**TENDER, "lots": [TENDER["lots"][0], {**TENDER["lots"][1], "status": "cancelled"}]}
+LOT2_CANCELLED = {
+    **TENDER,
+    "lots": [TENDER["lots"][0], {**TENDER["lots"][1], "status": "cancelled"}],
+}
 AWARDED_LOT_CANCELLED = {
     **TENDER, "lots": [{**TENDER["lots"][0], "status": "cancelled"}, TENDER["lots"][1]]}  # fmt: skip
 NO_ENTITY = {k: v for k, v in TENDER.items() if k != "procuringEntity"}  # the buyer's
@@ -77,15 +80,21 @@ AGAIN = _release(5, "contractUpdate", tender=TENDER, awards=AWARDS, contracts=[C
 CASES: dict[str, list[dict[str, Any]]] = {
     "buyer.id": [*_history(NO_ENTITY), _release(4, "tenderUpdate", tender=NO_ENTITY, buyer=AGENCY)],
     "tender.procuringEntity.id": _changed(tender={**TENDER, "procuringEntity": AGENCY}),
-    "tender.status": [_release(1, "tender", tender=TENDER),
-                      _release(2, "tenderCancellation", tender=CANCELLED),
-                      _release(3, "tenderUpdate", tender=TENDER)],  # fmt: skip
-    "tender.lots[].status": [_release(1, "tender", tender=TENDER),
-                             _release(2, "tenderUpdate", tender=LOT2_CANCELLED),
-                             _release(3, "tenderUpdate", tender=TENDER)],  # fmt: skip
+    "tender.status": [
+        _release(1, "tender", tender=TENDER),
+        _release(2, "tenderCancellation", tender=CANCELLED),
+        _release(3, "tenderUpdate", tender=TENDER),
+    ],
+    "tender.lots[].status": [
+        _release(1, "tender", tender=TENDER),
+        _release(2, "tenderUpdate", tender=LOT2_CANCELLED),
+        _release(3, "tenderUpdate", tender=TENDER),
+    ],
     "tender.lots[].status (awarded)": _changed(tender=AWARDED_LOT_CANCELLED),
-    "tender.lots[].title": [_release(1, "tender", tender=TENDER),
-                            _release(2, "tenderUpdate", tender=UNTITLED)],  # fmt: skip
+    "tender.lots[].title": [
+        _release(1, "tender", tender=TENDER),
+        _release(2, "tenderUpdate", tender=UNTITLED),
+    ],
     "awards[].status": _changed(awards=[{**AWARDS[0], "status": "cancelled"}, AWARDS[1]]),
     "awards (no award names the awarded lot)": [
         *_history(LOTS3)[:2],

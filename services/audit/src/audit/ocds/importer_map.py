@@ -392,8 +392,8 @@ def _awards(
             if status in ("pending", "active") and codes:
                 live[lid] = codes
                 if lot == "cancelled":
-                    not_recorded += note(f"awards[{i}].status", f"lot {lid} was"
-                                          " cancelled: the registry awards no cancelled lot")  # fmt: skip
+                    not_recorded += note(f"awards[{i}].status", f"lot {lid} was cancelled:"
+                                         " the registry awards no cancelled lot")  # fmt: skip
                 if lot == "awarded" and sorted(s.suppliers.get(lid, [])) != sorted(codes):
                     not_recorded += note(f"awards[{i}].suppliers", f"lot {lid}'s"
                                           f" definitive award names {s.suppliers.get(lid)}; the"
