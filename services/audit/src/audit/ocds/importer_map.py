@@ -589,6 +589,10 @@ def _contract(
             summary = f"changed in published release {rid}"
             facts.append(_fact(rg.ContractAmended, contract_id=cid, amended_on=today,
                                summary=summary, **change))  # fmt: skip
+        restated = _contract_restatement(c, seen, release, extent, eur)
+        if restated:
+            facts.append(_fact(rg.ContractRestated, contract_id=cid, restated_on=today,
+                               **restated))  # fmt: skip
     if status == "terminated" and seen["status"] != "terminated":
         facts.append(_fact(rg.ContractTerminated, contract_id=cid, terminated_on=today,
                            reason=c.get("statusDetails") or "terminated (published)"))  # fmt: skip
@@ -597,3 +601,31 @@ def _contract(
         not_recorded += contract_not_recorded(c, path, compiled, parties, seen, s, release, new)
     s.contracts[cid] = dict(seen)
     return (cid, facts) if facts else None
+
+
+def _contract_restatement(
+    c: dict[str, Any],
+    seen: dict[str, Any],
+    release: dict[str, Any],
+    extent: date | None,
+    eur: Any,
+) -> dict[str, Any]:
+    """What a later release says otherwise of a signed contract that `ContractAmended`
+    cannot carry (import25): its signing or start day corrected, its maximum extent or EUR
+    value no longer stated. The fields of a `ContractRestated`, and `seen` updated. Only what
+    the release itself states counts (import24). Not a day no longer stated, nor an end no
+    longer stated: the registry records a contract with a signing day, a start and an end
+    (those releases are refused)."""
+    mine = next((x for x in release.get("contracts") or []
+                 if isinstance(x, dict) and x.get("id") == c.get("id")), None)  # fmt: skip
+    changes: dict[str, Any] = {}
+    signed, begins = day(c.get("dateSigned")), day((c.get("period") or {}).get("startDate"))
+    if states(mine, "dateSigned") and signed is not None and signed != seen["signed"]:
+        changes["signed_on"] = seen["signed"] = signed
+    if states(mine, "period", "startDate") and begins is not None and begins != seen["start"]:
+        changes["start_date"] = seen["start"] = begins
+    if states(mine, "period", "maxExtentDate") and extent is None and seen["extent"] is not None:
+        changes["max_extent_cleared"], seen["extent"] = True, None
+    if states(mine, "value") and eur is None and seen["value"] is not None:
+        changes["value_cleared"], seen["value"] = True, None
+    return changes
