@@ -6,6 +6,7 @@ release leaves out; the round trip holds however the releases are split into run
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 import pytest
@@ -220,3 +221,62 @@ async def test_a_release_of_an_earlier_run_not_compiled_again_is_logged_by_name(
     assert len(named) == 2, named
     assert all("no compile" in m for m in named)
     assert ["release r1 " in named[0], "release r2 " in named[1]] == [True, True], named
+
+
+async def test_a_daily_feed_signs_a_contract_whose_award_an_earlier_run_stated() -> None:
+    """Each release its own run, the contract's release stating only the contract: its award
+    is found by the id recorded with the lot's award (import25: `source_award_id`). Before,
+    the release was skipped: `contracts[0].awardID`, the award not in the release."""
+    store, _clock, bus = await registry()
+    for release in FIRST:
+        assert (await import_items(read(_package(release), "t"), bus.request, store)).skipped == []
+    only = {
+        k: v for k, v in _release(3, "contract", contracts=[CONTRACT]).items() if k != "parties"
+    }
+    report = await import_items(read(_package(only), "t"), bus.request, store)
+    assert (report.skipped, report.imported) == ([], 1)
+    [signed] = _of(await _events(store), rg.ContractSigned)
+    assert [s.supplier_id for s in signed.suppliers] == [FIRM.removeprefix("NL-")]
+    assert signed.lot_ids == ["L1"]
+    source, ours, refused = await reported_round_trip(
+        [_package(r) for r in [*FIRST, _release(3, "contract", contracts=[CONTRACT])]]
+    )
+    assert (refused, ours) == ({}, source)
+
+
+async def test_a_daily_feed_withdraws_an_award_moved_to_another_lot() -> None:
+    """The award a2 held L2 (recorded by an earlier run); a later run's only release moves it
+    to L3: withdrawn from L2 (import25: the recorded award id says which award held it).
+    Before, it stayed on L2 (the registry recorded no award id)."""
+    lots3 = {**TENDER, "lots": [*TENDER["lots"], {"id": "L3", "title": "Data"}]}
+    first = [_release(1, "tender", tender=lots3),
+             _release(2, "award", tender=lots3, awards=[AWARDS[1]])]  # fmt: skip
+    moved = _release(3, "awardUpdate", awards=[{**AWARDS[1], "relatedLots": ["L3"]}])
+    store, _clock, bus = await registry()
+    await import_items(read(_package(*first), "test"), bus.request, store)
+    report = await import_items(read(_package(moved), "test"), bus.request, store)
+    assert report.skipped == []
+    events = await _events(store)
+    assert [e.lot_id for e in _of(events, rg.ProvisionalAwardWithdrawn)] == ["L2"]
+    assert [e.lot_id for e in _of(events, rg.ProvisionalAwardDecided)] == ["L2", "L3"]
+    assert [e.source_award_id for e in _of(events, rg.ProvisionalAwardDecided)] == ["a2", "a2"]
+
+
+def test_the_lot_fold_keeps_the_source_award_id() -> None:
+    from contracts_schema.folds import FOLDS
+
+    fold = FOLDS["registry", "tender"]
+    planned = rg.TenderPlanned(tender_id="t1", title="T", contracting_authority="KVK-71830960",
+                               procedure="open", framework=False, planned_on=date(2024, 1, 1),
+                               lots=[{"lot_id": "l1", "title": "L"}])  # fmt: skip
+    decided = rg.ProvisionalAwardDecided(tender_id="t1", lot_id="l1", supplier_ids=["KVK-27124701"],
+                                         decision_sent_on=date(2024, 2, 1),
+                                         standstill_ends_on=date(2024, 2, 21),
+                                         source_award_id="a1")  # fmt: skip
+    definitive = rg.AwardMadeDefinitive(tender_id="t1", lot_id="l1", supplier_ids=["KVK-27124701"],
+                                        awarded_on=date(2024, 3, 1))  # fmt: skip
+    state = fold.replay("t1", [planned, decided, definitive])
+    assert state.lots[0].source_award_id == "a1"
+    withdrawn = rg.ProvisionalAwardWithdrawn(tender_id="t1", lot_id="l1", supplier_ids=[],
+                                             withdrawn_on=date(2024, 2, 5), reason="r")  # fmt: skip
+    assert fold.replay("t1", [planned, decided, withdrawn]).lots[0].source_award_id is None

@@ -196,6 +196,12 @@ def recorded_state(t: TenderState) -> ProcessState:
         lot_titles={lot.lot_id: lot.title for lot in t.lots},
         lots={lot.lot_id: _LOT.get(lot.status, "open") for lot in t.lots},
         suppliers={lot.lot_id: list(lot.supplier_ids) for lot in t.lots},
+        # import25: the published award holding each lot, as recorded with its award
+        holders={
+            lot.lot_id: lot.source_award_id
+            for lot in t.lots
+            if lot.source_award_id and _LOT.get(lot.status) in ("provisional", "awarded")
+        },
     )
 
 

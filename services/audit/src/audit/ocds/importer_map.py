@@ -14,6 +14,7 @@ docs/ocds-import.md; everything else is kept only in the source.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, get_args
@@ -80,8 +81,8 @@ class ProcessState:
     lots: dict[str, str] = field(default_factory=dict)  # lot -> open/provisional/awarded/...
     lot_titles: dict[str, str] = field(default_factory=dict)  # lot -> title, as recorded
     suppliers: dict[str, list[str]] = field(default_factory=dict)  # lot -> supplier codes
-    # lot -> the id of the award that holds it (import24): known only for an award mapped in
-    # this run (the registry records no award id), so a tally rebuilt from the registry has none
+    # lot -> the id of the award that holds it (import24): mapped in this run, or recorded
+    # with the lot's award (import25: `source_award_id`), so a later run knows it too
     holders: dict[str, str] = field(default_factory=dict)
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> last seen
 
@@ -406,15 +407,17 @@ def _awards(
                             rg.ProvisionalAwardRevised, tender_id=tid, lot_id=lid,
                             previous_supplier_ids=s.suppliers[lid], supplier_ids=codes,
                             decision_sent_on=on, standstill_ends_on=ends,
-                            reason="revised (published)"))  # fmt: skip
+                            reason="revised (published)", source_award_id=aid))  # fmt: skip
                     else:
                         facts.append(_fact(rg.ProvisionalAwardDecided, tender_id=tid, lot_id=lid,
                                            supplier_ids=codes, decision_sent_on=on,
-                                           standstill_ends_on=ends))  # fmt: skip
+                                           standstill_ends_on=ends,
+                                           source_award_id=aid))  # fmt: skip
                     s.lots[lid], s.suppliers[lid] = "provisional", codes
                 if status == "active":
                     facts.append(_fact(rg.AwardMadeDefinitive, tender_id=tid, lot_id=lid,
-                                       supplier_ids=codes, awarded_on=on))  # fmt: skip
+                                       supplier_ids=codes, awarded_on=on,
+                                       source_award_id=aid))  # fmt: skip
                     s.lots[lid] = "awarded"
                 s.holders[lid] = aid
             elif (
@@ -497,6 +500,29 @@ def recover_holders(s: ProcessState, compiled: dict[str, Any]) -> None:
                 s.holders[lid] = str(award["id"])
 
 
+def _recorded_award(
+    c: dict[str, Any], s: ProcessState, parties: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The award a contract names, as recorded by an earlier run (import25): a daily feed's
+    contract release may state only the contract, its award stated by an earlier release
+    that is not in this run. The lots that award holds (`holders`, from the recorded
+    `source_award_id`) and their suppliers, as an OCDS award; None if no lot is held by it."""
+    aid = str(c.get("awardID"))
+    lots = [lid for lid, held in s.holders.items() if held == aid and s.suppliers.get(lid)]
+    if not lots:
+        return None
+    by_code = {}
+    for ref in parties.values():
+        with contextlib.suppress(Unmappable):
+            by_code[organisation_code(ref, parties, "parties")] = ref
+    codes = s.suppliers[lots[0]]
+    return {"id": aid, "status": "active" if s.lots[lots[0]] == "awarded" else "pending",
+            "relatedLots": lots,
+            "suppliers": [{"id": str((by_code.get(code) or {}).get("id", code)),
+                           "name": (by_code.get(code) or {}).get("name") or code}
+                          for code in codes]}  # fmt: skip
+
+
 def _holds(award: dict[str, Any], aid: str, codes: list[str], lid: str, s: ProcessState) -> bool:
     """Whether a cancelled or unsuccessful award is the one that holds lot `lid`'s
     provisional award (import24: another award, listed before it, may have replaced it):
@@ -551,7 +577,9 @@ def _contract(
             raise Unmappable(f"{path}.period.endDate", "a contract is recorded with its end"
                              " date (expiry warnings and as-of views run on it)")  # fmt: skip
         awards = [a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")]
-        award = awards[0] if awards else None
+        award = awards[0] if awards else _recorded_award(c, s, parties)
+        if award is not None and not awards:  # stated by an earlier run (import25)
+            compiled = {**compiled, "awards": [*compiled.get("awards", []), award]}
         if award is None or not award.get("suppliers"):
             raise Unmappable(f"{path}.awardID", "the contract's award (with its suppliers) is"
                              " not in the release; the registry records who the contract is"
