@@ -280,3 +280,16 @@ def test_the_lot_fold_keeps_the_source_award_id() -> None:
     withdrawn = rg.ProvisionalAwardWithdrawn(tender_id="t1", lot_id="l1", supplier_ids=[],
                                              withdrawn_on=date(2024, 2, 5), reason="r")  # fmt: skip
     assert fold.replay("t1", [planned, decided, withdrawn]).lots[0].source_award_id is None
+
+
+async def test_a_daily_feed_makes_definitive_an_award_restated_by_its_status_only() -> None:
+    """A later run's release states only `{"id": "a2", "status": "active"}`: the award the
+    lot's recorded id names becomes definitive with its recorded suppliers (import25). Before,
+    nothing was recorded (no suppliers in this run's compile)."""
+    store, _clock, bus = await registry()
+    await import_items(read(_package(*FIRST), "test"), bus.request, store)
+    status_only = _release(3, "awardUpdate", awards=[{"id": "a2", "status": "active"}])
+    report = await import_items(read(_package(status_only), "test"), bus.request, store)
+    assert (report.skipped, report.imported) == ([], 1)
+    [*_, definitive] = _of(await _events(store), rg.AwardMadeDefinitive)
+    assert (definitive.lot_id, definitive.supplier_ids) == ("L2", [OTHER.removeprefix("NL-")])

@@ -384,7 +384,13 @@ def _awards(
         codes = [organisation_code(ref, parties, f"awards[{i}].suppliers[{j}]")
                  for j, ref in enumerate(award.get("suppliers", []))]  # fmt: skip
         on = day(award.get("date")) or today
-        for lid in _award_lots(award, s, compiled):
+        # An award an earlier run recorded (import25: its id kept with the lot), restated here
+        # without its suppliers or lots (a feed stating only its new status): as recorded.
+        held = [lid for lid, holder in s.holders.items() if holder == aid]
+        if held and not award.get("suppliers"):
+            codes = list(s.suppliers.get(held[0], []))
+        related = held if held and not award.get("relatedLots") else None
+        for lid in related or _award_lots(award, s, compiled):
             if lid not in s.lots:
                 raise Unmappable(f"awards[{i}].relatedLots", f"lot {lid} is not a lot of the"
                                  " tender")  # fmt: skip
