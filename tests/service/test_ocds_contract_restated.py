@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,9 @@ from audit.ocds.importer_read import read
 from contracts_schema.folds import FOLDS, typed_event
 from contracts_schema.registry import events as rg
 from contracts_schema.subjects import REGISTRY
+from eventstore.memory import InMemoryEventStore
+from tests.integration.gateway.harness import start_memory_gateway
+from tests.service.bus import InProcessBus
 from tests.service.test_ocds_restated import AWARDS, CONTRACT, TENDER, _history, _package, _release
 from tests.service.test_ocds_round_trip import registry, round_trip
 
@@ -107,3 +111,40 @@ def test_the_contract_fold_takes_a_restatement() -> None:
         None,
         date(2024, 6, 3),
     )
+
+
+CONTRACT_QUERY = """query ($c: String!, $asOf: Date) {
+  contract(contractId: $c, asOf: $asOf) { signedOn startDate maxExtentDate valueEur }
+}"""
+
+
+async def test_graphql_shows_a_restated_contract_from_its_release_day(
+    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
+) -> None:
+    """The gateway folds the contract: the corrected signing day and start, and no maximum
+    extent or value, from the restating release's day on (fails before: refused)."""
+    changed = copy.deepcopy(CONTRACT)
+    changed["dateSigned"] = "2024-06-03T00:00:00Z"
+    changed["period"] |= {"startDate": "2024-07-08T00:00:00Z", "maxExtentDate": None}
+    changed["value"] = {"amount": None, "currency": None}
+    releases = [*_history(), _release(8, "contractUpdate", contracts=[changed])]
+    report = await import_items(read(_package(*releases), "test"), bus.request, store)
+    assert (report.imported, report.skipped) == (4, [])
+    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
+    try:
+        for runner in g.runners:
+            assert await runner.wait_until(await runner.stream_heads(), timeout=120)
+        seen = []
+        for on in ("2024-07-20", "2024-08-20"):  # the restating release is dated 2024-08-15
+            variables = {"c": "ocds-gtnl99-r1-c1", "asOf": on}
+            body = await g.query(CONTRACT_QUERY, variables, token=g.token("coordinator"))
+            assert "errors" not in body, body
+            seen.append(body["data"]["contract"])
+    finally:
+        await g.stop()
+    assert seen == [
+        {"signedOn": "2024-06-01", "startDate": "2024-07-01", "maxExtentDate": "2028-06-30",
+         "valueEur": "100000.00"},
+        {"signedOn": "2024-06-03", "startDate": "2024-07-08", "maxExtentDate": None,
+         "valueEur": None},
+    ]  # fmt: skip
