@@ -148,3 +148,12 @@ async def test_graphql_shows_a_restated_contract_from_its_release_day(
         {"signedOn": "2024-06-03", "startDate": "2024-07-08", "maxExtentDate": None,
          "valueEur": None},
     ]  # fmt: skip
+
+
+async def test_a_start_restated_past_the_end_is_a_finding() -> None:
+    """The period's rule is evaluated again on the restated start (INVALID_PERIOD); the fact
+    is recorded, as every imported fact is."""
+    releases = _restating(startDate="2026-08-01T00:00:00Z")  # after the end, 2026-06-30
+    events, _ = await _registry_events(_package(*releases))
+    [*_, last] = [e for e in events if isinstance(e, rg.ContractReleaseImported)]
+    assert [f.code for f in last.findings] == ["INVALID_PERIOD"]
