@@ -162,6 +162,9 @@ async def record(name: str) -> Path:
     # A tender a later release restates (TenderRestated, import20).
     restated = await import_items(read(restated_package(), "corpus"), bus.request, store)
     refused += [f"import {p.path}: {p.reason}" for p in restated.skipped]
+    # A signed contract a later release restates (ContractRestated, import25).
+    contract = await import_items(read(contract_restated_package(), "corpus"), bus.request, store)
+    refused += [f"import {p.path}: {p.reason}" for p in contract.skipped]
     # Generated histories until every event type is recorded (in fixed namespaces).
     wanted = {m.event_type for m in EVENT_MODELS}
     for namespace in range(SEED_NAMESPACE, SEED_NAMESPACE + 16):
@@ -231,6 +234,62 @@ def restated_package() -> bytes:
                                  (2, "2025-05-06", "tenderAmendment", restated)]
     ]  # fmt: skip
     return json.dumps({"uri": "https://example.org/restated.json", "version": "1.1",
+                       "publishedDate": releases[-1]["date"], "publisher": {"name": "VNG"},
+                       "releases": releases}).encode()  # fmt: skip
+
+
+def contract_restated_package() -> bytes:
+    """A tender awarded and its contract signed, then a release correcting the contract's
+    signing day and start and no longer stating its maximum extent or value."""
+    buyer = {"id": "NL-KVK-71830960", "name": "VNG"}
+    firm = {"id": "NL-KVK-27124701", "name": "Firma A"}
+    tender = {
+        "id": "t1",
+        "title": "Datacenter",
+        "status": "active",
+        "procurementMethod": "open",
+        "procuringEntity": buyer,
+        "tenderPeriod": {"startDate": "2025-02-03T00:00:00Z"},
+    }
+    awards = [
+        {
+            "id": "a1",
+            "status": "active",
+            "date": "2025-04-01T00:00:00Z",
+            "suppliers": [{"id": firm["id"]}],
+        }
+    ]
+    signed = {
+        "id": "c1",
+        "awardID": "a1",
+        "status": "active",
+        "dateSigned": "2025-05-01T00:00:00Z",
+        "period": {
+            "startDate": "2025-06-01T00:00:00Z",
+            "endDate": "2027-05-31T00:00:00Z",
+            "maxExtentDate": "2029-05-31T00:00:00Z",
+        },
+        "value": {"amount": 250000, "currency": "EUR"},
+    }
+    restated = {
+        **signed,
+        "dateSigned": "2025-05-02T00:00:00Z",
+        "value": {"amount": None, "currency": None},
+        "period": {**signed["period"], "startDate": "2025-06-02T00:00:00Z", "maxExtentDate": None},
+    }
+    releases = [
+        {"ocid": "ocds-corpus-contract", "id": f"c{n}", "date": f"{on}T10:00:00Z",
+         "tag": [tag], "initiationType": "tender", "buyer": buyer,
+         "parties": [{**buyer, "roles": ["buyer"]}, {**firm, "roles": ["supplier"]}],
+         "tender": tender, **sections}
+        for n, on, tag, sections in [
+            (1, "2025-02-03", "tender", {}),
+            (2, "2025-04-01", "award", {"awards": awards}),
+            (3, "2025-05-02", "contract", {"awards": awards, "contracts": [signed]}),
+            (4, "2025-05-20", "contractUpdate", {"awards": awards, "contracts": [restated]}),
+        ]
+    ]  # fmt: skip
+    return json.dumps({"uri": "https://example.org/contract.json", "version": "1.1",
                        "publishedDate": releases[-1]["date"], "publisher": {"name": "VNG"},
                        "releases": releases}).encode()  # fmt: skip
 

@@ -6,15 +6,13 @@ tender period's start; a provisional award no award names any more is withdrawn)
 the re-export equals ocdsmerge's compile of the input. Before import20 each of these was
 imported and lost without a word (the title, the framework flag, a start after publication)
 or reported as not recorded (a procedure after publication, a plan's start cleared).
-What no fact of the registry can record is reported with its JSON path (`NOT_RECORDED`),
-and `EXCEPTIONS` in test_ocds_round_trip.py names each such field; the re-export then keeps
-what was recorded before it."""
+What no fact of the registry can record refuses its release whole (import25;
+tests/service/test_ocds_refused.py)."""
 
 from __future__ import annotations
 
 import copy
 import json
-import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,20 +21,13 @@ import pytest
 
 from audit.ocds.importer import import_items
 from audit.ocds.importer_read import read
-from audit.ocds.packages import merger
 from contracts_schema.folds import FOLDS, typed_event
 from contracts_schema.registry import events as rg
 from contracts_schema.subjects import REGISTRY
 from eventstore.memory import InMemoryEventStore
 from tests.integration.gateway.harness import start_memory_gateway
 from tests.service.bus import InProcessBus
-from tests.service.test_ocds_round_trip import (
-    EXCEPTIONS,
-    mapped,
-    registry,
-    reported_round_trip,
-    round_trip,
-)
+from tests.service.test_ocds_round_trip import registry, round_trip
 
 OCID = "ocds-gtnl99-r1"
 BUYER = {"id": "NL-KVK-71830960", "name": "VNG"}
@@ -83,7 +74,6 @@ async def _stored(package: bytes) -> list[Any]:
     store, _clock, bus = await registry()
     report = await import_items(read(package, "test"), bus.request, store)
     assert not report.skipped, report
-    assert not report.not_recorded, report
     events = []
     async for stored in store.read_stream(REGISTRY):
         e = stored.envelope
@@ -227,7 +217,6 @@ async def test_a_restatement_is_recorded_once_and_a_re_run_starts_from_it() -> N
     again = _release(3, "tenderUpdate", tender={**restated, "description": "more"})
     report = await import_items(read(_package(*first, again), "test"), bus.request, store)
     assert not report.skipped
-    assert not report.not_recorded
     assert report.duplicates == 2
     stored = [s.envelope.event_type async for s in store.read_stream(REGISTRY)]
     assert stored.count(rg.TenderRestated.event_type) == 1
@@ -261,113 +250,6 @@ def test_the_fold_takes_a_restatement() -> None:
     assert (plan_only.tender_period_planned_on, plan_only.published_on) == (None, None)
 
 
-# Not recorded: reported with the JSON path, and named in EXCEPTIONS.
-
-
-def _changed(
-    tender: dict[str, Any] | None = None,
-    awards: list[dict[str, Any]] | None = None,
-    contracts: list[dict[str, Any]] | None = None,
-    base: list[dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    history = base or _history()
-    return [*history, _release(len(history) + 1, "tenderUpdate", tender=tender or TENDER,
-                               awards=awards or AWARDS, contracts=contracts or [CONTRACT])]  # fmt: skip
-
-
-def _contract(**changes: Any) -> list[dict[str, Any]]:
-    changed = copy.deepcopy(CONTRACT)
-    for key, value in changes.items():
-        if key in ("startDate", "endDate", "maxExtentDate"):
-            changed["period"][key] = value
-        else:
-            changed[key] = value
-    return [changed]
-
-
-CANCELLED = {**TENDER, "status": "cancelled"}
-LOT2_CANCELLED = {
-    **TENDER,
-    "lots": [TENDER["lots"][0], {**TENDER["lots"][1], "status": "cancelled"}],
-}
-AWARDED_LOT_CANCELLED = {
-    **TENDER, "lots": [{**TENDER["lots"][0], "status": "cancelled"}, TENDER["lots"][1]]}  # fmt: skip
-AGAIN = _release(5, "contractUpdate", tender=TENDER, awards=AWARDS, contracts=[CONTRACT])
-# Published, cancelled, and the one release that takes it back.
-TAKEN_BACK = [_release(1, "tender", tender=TENDER),
-              _release(2, "tenderCancellation", tender=CANCELLED),
-              _release(3, "tenderUpdate", tender=TENDER)]  # fmt: skip
-LOT_TAKEN_BACK = [_release(1, "tender", tender=TENDER),
-                  _release(2, "tenderUpdate", tender=LOT2_CANCELLED),
-                  _release(3, "tenderUpdate", tender=TENDER)]  # fmt: skip
-NOT_RECORDED_CASES: dict[str, list[dict[str, Any]]] = {
-    "tender.procuringEntity.id": _changed(tender={**TENDER, "procuringEntity": AGENCY}),
-    "tender.status": TAKEN_BACK,
-    "tender.lots[].status": LOT_TAKEN_BACK,
-    "tender.lots[].status (awarded)": _changed(tender=AWARDED_LOT_CANCELLED),
-    "awards[].status": _changed(awards=[{**AWARDS[0], "status": "cancelled"}, AWARDS[1]]),
-    "awards[].suppliers": _changed(awards=[{**AWARDS[0], "suppliers": [{"id": OTHER}]}, AWARDS[1]]),
-    "contracts[].status": _changed(contracts=_contract(status="cancelled")),
-    "contracts[].status (terminated)": [*_changed(contracts=_contract(status="terminated")), AGAIN],
-    "contracts[].dateSigned": _changed(contracts=_contract(dateSigned="2024-06-02T00:00:00Z")),
-    "contracts[].period.startDate": _changed(contracts=_contract(startDate="2024-08-01T00:00:00Z")),
-    "contracts[].period.endDate": _changed(contracts=_contract(endDate=None)),
-    "contracts[].period.maxExtentDate": _changed(contracts=_contract(maxExtentDate=None)),
-    "contracts[].value": _changed(contracts=_contract(value={"amount": 5, "currency": "USD"})),
-}
-
-
-def _field(path: str) -> str:
-    """A reported path (`$.releases[3].contracts[0].dateSigned`) as a field of MAPPED."""
-    inside = re.sub(r"^\$\.releases\[\d+\]\.", "", path)
-    return re.sub(r"\[\d+\]", "[]", inside)
-
-
-@pytest.mark.parametrize("case", list(NOT_RECORDED_CASES))
-async def test_a_change_no_fact_records_is_reported_and_named_an_exception(case: str) -> None:
-    releases = NOT_RECORDED_CASES[case]
-    source, ours, not_recorded = await reported_round_trip([_package(*releases)])
-    assert not_recorded, "imported without a word"
-    reported = {_field(p.path) for p in not_recorded}
-    assert all(p.reason.startswith("NOT_RECORDED: ") for p in not_recorded)
-    named = case.split(" ")[0]
-    assert named in reported
-    # Every reported field is one the round-trip test names as an exception.
-    assert all(field in EXCEPTIONS for field in reported), reported
-    # The re-export keeps what was recorded before the release, which the source changed.
-    before = mapped(merger().create_compiled_release(releases[:-1]))
-    assert source != ours
-    assert ours == before
-
-
-@pytest.mark.parametrize("later", [False, True])
-async def test_a_lot_without_a_title_is_reported(later: bool) -> None:
-    """The registry records a lot with a title: one the source does not give (at planning,
-    or no longer) keeps the recorded one (its id, or the earlier title), reported."""
-    untitled = {**TENDER, "lots": [{"id": "L1", "status": "active"}, TENDER["lots"][1]]}
-    releases = [_release(1, "tender", tender=TENDER if later else untitled)]
-    if later:
-        cleared = {**TENDER, "lots": [{"id": "L1", "title": None}, TENDER["lots"][1]]}
-        releases.append(_release(2, "tenderUpdate", tender=cleared))
-    source, ours, not_recorded = await reported_round_trip([_package(*releases)])
-    assert [_field(p.path) for p in not_recorded] == ["tender.lots[].title"]
-    assert "tender.lots[].title" in EXCEPTIONS
-    assert ("L1", None, False) in source["lots"]
-    assert ("L1", "Vast" if later else "L1", False) in ours["lots"]
-
-
-async def test_a_contract_stated_without_signing_or_start_day_is_reported() -> None:
-    """The registry records a contract with a signing and a start day: one the source does not
-    state is its default (the release's day; the signing day), reported."""
-    bare = copy.deepcopy(CONTRACT)
-    del bare["dateSigned"], bare["period"]["startDate"]
-    releases = [*_history()[:2], _release(3, "contract", tender=TENDER, awards=AWARDS,
-                                          contracts=[bare])]  # fmt: skip
-    _source, _ours, not_recorded = await reported_round_trip([_package(*releases)])
-    assert {_field(p.path) for p in not_recorded} == {
-        "contracts[].dateSigned", "contracts[].period.startDate"}  # fmt: skip
-
-
 GRAPHQL = """query ($t: String!, $asOf: Date) {
   tender(tenderId: $t, asOf: $asOf) { title framework procedure publishedOn lots { title } }
 }"""
@@ -384,7 +266,7 @@ async def test_graphql_shows_a_restated_tender_from_its_release_day(
                 "tenderPeriod": {"startDate": "2024-03-08T09:00:00Z"}}  # fmt: skip
     releases = [_release(1, "tender", tender=TENDER), _release(2, "tenderUpdate", tender=restated)]
     report = await import_items(read(_package(*releases), "test"), bus.request, store)
-    assert (report.imported, report.skipped, report.not_recorded) == (2, [], [])
+    assert (report.imported, report.skipped) == (2, [])
     g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
     try:
         for runner in g.runners:

@@ -41,8 +41,7 @@ def _package(*releases: dict[str, Any]) -> bytes:
 
 async def _imported(data: bytes) -> tuple[dict[str, Any], dict[type, Any]]:
     """(our re-export compiled, the stored facts by type) of one imported package."""
-    compiled, facts, report = await _imported_with_report(data)
-    assert not report.not_recorded, report.not_recorded
+    compiled, facts, _report = await _imported_with_report(data)
     return compiled, facts
 
 

@@ -39,7 +39,6 @@ generated: dict[str, st.SearchStrategy[object]] = {
     "lot_titles": st.dictionaries(codes, codes),
     "suppliers": st.dictionaries(codes, st.lists(codes)),
     "contracts": st.dictionaries(codes, seen),
-    "noted": st.dictionaries(codes, codes),
     "holders": st.dictionaries(codes, codes),
 }
 states = st.builds(ProcessState, **generated)
@@ -59,7 +58,6 @@ def test_a_copy_is_a_deep_copy_that_changes_alone(state: ProcessState) -> None:
     assert mine == before
     mine.lots["new"] = "open"
     mine.lot_titles["new"] = "New"
-    mine.noted["new"] = "None"
     mine.holders["new"] = "a1"
     for lot in mine.suppliers.values():
         lot.append("X")

@@ -141,6 +141,8 @@ CONTRACT: tuple[DomainEvent, ...] = (
         paying_agent=THE_HAGUE,
         transferred_on=date(2013, 9, 1),
     ),
+    # An imported contract's start corrected (import25).
+    ev.ContractRestated(contract_id=C, restated_on=date(2013, 10, 1), start_date=date(2010, 7, 2)),
     ev.ContractExpired(contract_id=C, expired_on=date(2014, 7, 1)),
 )
 TERMINATED: tuple[DomainEvent, ...] = (

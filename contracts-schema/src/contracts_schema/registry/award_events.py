@@ -32,6 +32,11 @@ class ProvisionalAwardDecided(TenderEvent):
         description="Last day of the standstill period (20 calendar days from the day after"
         " the decision was sent); signing is possible from the next day."
     )
+    source_award_id: str | None = Field(
+        default=None,
+        description="Imported only: the id of the published award (OCDS `awards[].id`) this"
+        " records, so that a later release naming it finds the lot.",
+    )
 
 
 class ProvisionalAwardRevised(TenderEvent):
@@ -43,6 +48,11 @@ class ProvisionalAwardRevised(TenderEvent):
     decision_sent_on: date = Field(description="Date the revised decision was sent.")
     standstill_ends_on: date = Field(description="Last day of the new standstill period.")
     reason: str = Field(min_length=1, description="Why the award was reconsidered.")
+    source_award_id: str | None = Field(
+        default=None,
+        description="Imported only: the id of the published award (OCDS `awards[].id`) this"
+        " records, so that a later release naming it finds the lot.",
+    )
 
 
 class ProvisionalAwardWithdrawn(TenderEvent):
@@ -85,6 +95,11 @@ class AwardMadeDefinitive(TenderEvent):
     lot_id: Identifier = Field(description="The lot.")
     supplier_ids: list[OrganisationCode] = Field(min_length=1, description="Suppliers awarded.")
     awarded_on: date = Field(description="Date of the definitive award.")
+    source_award_id: str | None = Field(
+        default=None,
+        description="Imported only: the id of the published award (OCDS `awards[].id`) this"
+        " records, so that a later release naming it finds the lot.",
+    )
 
 
 AWARD_EVENTS: tuple[type[DomainEvent], ...] = (

@@ -60,6 +60,25 @@ class ContractAmended(_ContractEvent):
     new_value: Money | None = Field(default=None, description="New value, if changed.")
 
 
+class ContractRestated(_ContractEvent):
+    """A later published release restated a signed contract (imported OCDS data only): its
+    signing or start day corrected, its maximum extent or value no longer stated. The fields
+    it gives replace the recorded ones, the others are unchanged. What a publisher said and
+    when (the registry's own contracts change by amendment, extension or transfer; an
+    amendment records a new end, extent or value, never none, and never another signing or
+    start day). Its end cannot be cleared: the registry records a contract with its end."""
+
+    restated_on: date = Field(description="Date of the restatement (its release's day).")
+    signed_on: date | None = Field(default=None, description="The signing day now stated.")
+    start_date: date | None = Field(default=None, description="The first day now stated.")
+    max_extent_cleared: bool = Field(
+        default=False, description="True when the source no longer states a maximum extent."
+    )
+    value_cleared: bool = Field(
+        default=False, description="True when the source no longer states a value in EUR."
+    )
+
+
 class ContractExtended(_ContractEvent):
     """An option was exercised: the contract runs longer."""
 
@@ -100,4 +119,5 @@ CONTRACT_EVENTS: tuple[type[DomainEvent], ...] = (
     ContractTransferred,
     ContractTerminated,
     ContractExpired,
+    ContractRestated,
 )

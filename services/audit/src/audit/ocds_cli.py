@@ -375,7 +375,5 @@ def import_(
         raise typer.Exit(IMPORT_FAILED) from exc
     for problem in report.skipped:
         typer.echo(f"skipped {problem.path}: {problem.reason}", err=True)
-    for problem in report.not_recorded:  # imported; this field kept only in the source
-        typer.echo(f"not recorded {problem.path}: {problem.reason}", err=True)
     typer.echo(report.summary())
     raise typer.Exit(IMPORT_PARTIAL if report.skipped else IMPORT_OK)

@@ -73,6 +73,17 @@ SENTENCES: dict[type[DomainEvent], Callable[[Any], str]] = {
     ),
     rg.ContractExtended: lambda e: f"extended to {e.new_end_date}",
     rg.ContractAmended: lambda e: f"amended: {e.summary}",
+    rg.ContractRestated: lambda e: (
+        "restated (imported): "
+        + ", ".join(
+            [
+                *([f"signed on {e.signed_on}"] if e.signed_on else []),
+                *([f"starting {e.start_date}"] if e.start_date else []),
+                *(["no maximum extent stated"] if e.max_extent_cleared else []),
+                *(["no value stated"] if e.value_cleared else []),
+            ]
+        )
+    ),
     rg.ContractTransferred: lambda e: (
         f"transferred from {e.from_authority} to {e.to_authority} on {e.transferred_on}"
     ),

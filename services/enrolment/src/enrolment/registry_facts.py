@@ -29,6 +29,7 @@ from contracts_schema.registry.events import (
     ContractAmended,
     ContractExpired,
     ContractExtended,
+    ContractRestated,
     ContractSigned,
     ContractTerminated,
     ContractTransferred,
@@ -88,6 +89,7 @@ class RegistryFacts(Projection):
         ContractSigned,
         ContractExtended,
         ContractAmended,
+        ContractRestated,  # an imported contract's start corrected, its extent cleared
         ContractTransferred,
         ContractTerminated,
         ContractExpired,
@@ -175,6 +177,14 @@ class RegistryFacts(Projection):
                 }
                 if changes:
                     self._set(conn, fact.contract_id, **changes)
+            case ContractRestated():
+                restated: dict[str, Any] = {}
+                if fact.start_date is not None:
+                    restated["start_date"] = fact.start_date
+                if fact.max_extent_cleared:
+                    restated["max_extent_date"] = None
+                if restated:
+                    self._set(conn, fact.contract_id, **restated)
             case ContractTransferred():
                 self._set(conn, fact.contract_id, contracting_authority=fact.to_authority)
             case ContractTerminated():

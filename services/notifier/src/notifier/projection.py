@@ -51,6 +51,7 @@ from contracts_schema.registry.events import (
     ContractAmended,
     ContractExpired,
     ContractExtended,
+    ContractRestated,
     ContractSigned,
     ContractTerminated,
     ContractTransferred,
@@ -88,6 +89,7 @@ class NotifierSchedule(Projection):
         CallOffAwarded,
         ContractExtended,
         ContractAmended,
+        ContractRestated,  # an imported contract's maximum extent no longer stated
         ContractTransferred,
         ContractTerminated,
         TenderPlanned,
@@ -250,6 +252,12 @@ class NotifierSchedule(Projection):
                     }
                 if changes:
                     self._set(conn, c, fact.contract_id, **changes)
+            case ContractRestated():
+                if fact.max_extent_cleared:
+                    self._set(
+                        conn, c, fact.contract_id, max_extent_date=None,
+                        max_known_since=fact.restated_on,
+                    )  # fmt: skip
             case ContractTransferred():
                 self._set(
                     conn,

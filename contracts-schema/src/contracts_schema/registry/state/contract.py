@@ -147,6 +147,15 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 value_eur=value,
                 amendments=(*state.amendments, amendment),
             )
+        case ev.ContractRestated():
+            # Imported only (import25): what a later release states otherwise.
+            return replace(
+                state,
+                signed_on=event.signed_on or state.signed_on,
+                start_date=event.start_date or state.start_date,
+                max_extent_date=None if event.max_extent_cleared else state.max_extent_date,
+                value_eur=None if event.value_cleared else state.value_eur,
+            )
         case ev.ContractExtended():
             extension = Extension(
                 event.extended_on,

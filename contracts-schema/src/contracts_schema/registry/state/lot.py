@@ -57,6 +57,8 @@ class LotState:
     withdrawal_reason: str | None = None
     cancelled_on: date | None = None
     cancel_reason: str | None = None
+    # Imported only (import25): the published award (OCDS `awards[].id`) that holds the lot.
+    source_award_id: str | None = None
 
     @property
     def standstill_ended(self) -> bool:
@@ -123,6 +125,7 @@ def evolve_lot(lot: LotState, event: LotEvent) -> LotState:
                 standstill_ended_on=None,
                 withdrawn_on=event.withdrawn_on,
                 withdrawal_reason=event.reason,
+                source_award_id=None,
             )
         case ev.ReviewProceedingsStarted():
             review = ReviewProceedings(
@@ -148,6 +151,7 @@ def evolve_lot(lot: LotState, event: LotEvent) -> LotState:
                 status=LotStatus.AWARDED,
                 supplier_ids=tuple(event.supplier_ids),
                 awarded_on=event.awarded_on,
+                source_award_id=event.source_award_id or lot.source_award_id,
             )
 
 
@@ -162,4 +166,5 @@ def _provisional(
         decision_sent_on=event.decision_sent_on,
         standstill_ends_on=event.standstill_ends_on,
         standstill_ended_on=None,
+        source_award_id=event.source_award_id,
     )

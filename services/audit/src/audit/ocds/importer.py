@@ -98,9 +98,9 @@ class Report:
     imported: int = 0
     duplicates: int = 0
     events: int = 0
+    # Each release not recorded: failing the schema, unmappable, carrying a change no fact
+    # can carry (import25: `NOT_RECORDABLE`, refused whole), or refused by the registry.
     skipped: list[Problem] = field(default_factory=list)
-    # Imported releases' fields that no fact records (kept only in the source): import18.
-    not_recorded: list[Problem] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -197,6 +197,12 @@ def recorded_state(t: TenderState) -> ProcessState:
         lot_titles={lot.lot_id: lot.title for lot in t.lots},
         lots={lot.lot_id: _LOT.get(lot.status, "open") for lot in t.lots},
         suppliers={lot.lot_id: list(lot.supplier_ids) for lot in t.lots},
+        # import25: the published award holding each lot, as recorded with its award
+        holders={
+            lot.lot_id: lot.source_award_id
+            for lot in t.lots
+            if lot.source_award_id and _LOT.get(lot.status) in ("provisional", "awarded")
+        },
     )
 
 
@@ -554,8 +560,6 @@ class _Process:
         self._compiled(item.release)
         self.seen.add(str(item.release["id"]))
         self.state = mapped.state
-        self.report.not_recorded += [Problem(f"{item.path}.{n.path}", n.reason)
-                                     for n in mapped.not_recorded]  # fmt: skip
         accepted = [r for r in outcome.replies if isinstance(r, CommandAccepted)]
         if all(r.duplicate for r in accepted):
             self.report.duplicates += 1

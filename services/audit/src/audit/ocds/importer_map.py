@@ -14,6 +14,7 @@ docs/ocds-import.md; everything else is kept only in the source.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, get_args
@@ -32,6 +33,7 @@ from audit.ocds.importer_ids import organisation_code as organisation_code
 from audit.ocds.importer_ids import published_name as published_name
 from audit.ocds.importer_ids import tender_id_of as tender_id_of
 from audit.ocds.importer_unrecorded import NotRecorded as NotRecorded
+from audit.ocds.importer_unrecorded import Unrecordable as Unrecordable
 from audit.ocds.importer_unrecorded import (
     authority_changed,
     contract_not_recorded,
@@ -79,11 +81,10 @@ class ProcessState:
     lots: dict[str, str] = field(default_factory=dict)  # lot -> open/provisional/awarded/...
     lot_titles: dict[str, str] = field(default_factory=dict)  # lot -> title, as recorded
     suppliers: dict[str, list[str]] = field(default_factory=dict)  # lot -> supplier codes
-    # lot -> the id of the award that holds it (import24): known only for an award mapped in
-    # this run (the registry records no award id), so a tally rebuilt from the registry has none
+    # lot -> the id of the award that holds it (import24): mapped in this run, or recorded
+    # with the lot's award (import25: `source_award_id`), so a later run knows it too
     holders: dict[str, str] = field(default_factory=dict)
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> last seen
-    noted: dict[str, str] = field(default_factory=dict)  # path -> the value reported
 
     def copy(self) -> ProcessState:
         """A copy to change freely: its dictionaries and lists are its own (their values,
@@ -94,7 +95,6 @@ class ProcessState:
         copied.__dict__.update(self.__dict__)
         copied.lots = dict(self.lots)
         copied.lot_titles = dict(self.lot_titles)
-        copied.noted = dict(self.noted)
         copied.holders = dict(self.holders)
         copied.suppliers = {k: list(v) for k, v in self.suppliers.items()}
         copied.contracts = {k: dict(v) for k, v in self.contracts.items()}
@@ -106,7 +106,6 @@ class Mapped:
     tender: RecordImportedTenderRelease
     contracts: list[RecordImportedContractRelease]
     state: ProcessState  # the state once these are recorded
-    not_recorded: list[NotRecorded] = field(default_factory=list)
 
     @property
     def events(self) -> int:
@@ -251,7 +250,11 @@ def map_release(
             contracts.append(RecordImportedContractRelease(
                 command_id=command_id(ocid, rid, cid), contract_id=cid, facts=contract_facts,
                 **provenance))  # fmt: skip
-    return Mapped(tender, contracts, s, not_recorded)
+    if not_recorded:
+        # A change no fact can carry: the release is refused whole (import25), none of its
+        # facts recorded; the caller keeps the state and compile from before it.
+        raise Unrecordable(not_recorded)
+    return Mapped(tender, contracts, s)
 
 
 def _restatement(
@@ -381,7 +384,13 @@ def _awards(
         codes = [organisation_code(ref, parties, f"awards[{i}].suppliers[{j}]")
                  for j, ref in enumerate(award.get("suppliers", []))]  # fmt: skip
         on = day(award.get("date")) or today
-        for lid in _award_lots(award, s, compiled):
+        # An award an earlier run recorded (import25: its id kept with the lot), restated here
+        # without its suppliers or lots (a feed stating only its new status): as recorded.
+        held = [lid for lid, holder in s.holders.items() if holder == aid]
+        if held and not award.get("suppliers"):
+            codes = list(s.suppliers.get(held[0], []))
+        related = held if held and not award.get("relatedLots") else None
+        for lid in related or _award_lots(award, s, compiled):
             if lid not in s.lots:
                 raise Unmappable(f"awards[{i}].relatedLots", f"lot {lid} is not a lot of the"
                                  " tender")  # fmt: skip
@@ -390,11 +399,10 @@ def _awards(
             if status in ("pending", "active") and codes:
                 live[lid] = codes
                 if lot == "cancelled":
-                    not_recorded += note(s, f"awards[{i}].status", status, f"lot {lid} was"
-                                          " cancelled: the registry awards no cancelled lot",
-                                          key=f"awards {lid}")  # fmt: skip
+                    not_recorded += note(f"awards[{i}].status", f"lot {lid} was cancelled:"
+                                         " the registry awards no cancelled lot")  # fmt: skip
                 if lot == "awarded" and sorted(s.suppliers.get(lid, [])) != sorted(codes):
-                    not_recorded += note(s, f"awards[{i}].suppliers", codes, f"lot {lid}'s"
+                    not_recorded += note(f"awards[{i}].suppliers", f"lot {lid}'s"
                                           f" definitive award names {s.suppliers.get(lid)}; the"
                                           " registry revises only a provisional award")  # fmt: skip
             if status in ("pending", "active") and codes and lot in ("open", "provisional"):
@@ -405,15 +413,17 @@ def _awards(
                             rg.ProvisionalAwardRevised, tender_id=tid, lot_id=lid,
                             previous_supplier_ids=s.suppliers[lid], supplier_ids=codes,
                             decision_sent_on=on, standstill_ends_on=ends,
-                            reason="revised (published)"))  # fmt: skip
+                            reason="revised (published)", source_award_id=aid))  # fmt: skip
                     else:
                         facts.append(_fact(rg.ProvisionalAwardDecided, tender_id=tid, lot_id=lid,
                                            supplier_ids=codes, decision_sent_on=on,
-                                           standstill_ends_on=ends))  # fmt: skip
+                                           standstill_ends_on=ends,
+                                           source_award_id=aid))  # fmt: skip
                     s.lots[lid], s.suppliers[lid] = "provisional", codes
                 if status == "active":
                     facts.append(_fact(rg.AwardMadeDefinitive, tender_id=tid, lot_id=lid,
-                                       supplier_ids=codes, awarded_on=on))  # fmt: skip
+                                       supplier_ids=codes, awarded_on=on,
+                                       source_award_id=aid))  # fmt: skip
                     s.lots[lid] = "awarded"
                 s.holders[lid] = aid
             elif (
@@ -428,7 +438,8 @@ def _awards(
                 s.lots[lid], s.suppliers[lid] = "open", []
                 s.holders.pop(lid, None)
     for lid, lot in list(s.lots.items()):
-        if lid in live or not _gone(own.get(s.holders.get(lid, "")), lid, s, compiled):
+        holder = _holder(lid, s, compiled, own, parties)
+        if lid in live or not _gone(own.get(holder), lid, s, compiled):
             continue
         if lot == "provisional":
             # No pending or active award names the lot any more (its award moved to another
@@ -440,11 +451,40 @@ def _awards(
             s.holders.pop(lid, None)
         elif lot == "awarded":
             where = f"awards[{named[lid]}].status" if lid in named else "awards"
-            not_recorded += note(s, where, None, f"no pending or active award names lot"
+            not_recorded += note(where, f"no pending or active award names lot"
                                   f" {lid} any more, but its award was definitive: the"
-                                  " registry withdraws only a provisional award",
-                                  key=f"awards {lid}")  # fmt: skip
+                                  " registry withdraws only a provisional award")  # fmt: skip
     return facts
+
+
+def _holder(
+    lid: str,
+    s: ProcessState,
+    compiled: dict[str, Any],
+    own: dict[str, dict[str, Any]],
+    parties: dict[str, Any],
+) -> str:
+    """The id of the award that holds lot `lid` ("" if none is known): mapped in this run
+    (`s.holders`), else (a daily feed: the registry records no award id) an award this
+    release itself states that names the lot and the suppliers recorded for it (import25: a
+    definitive award cancelled in a later run was imported without a word)."""
+    if lid in s.holders:
+        return s.holders[lid]
+    recorded = sorted(s.suppliers.get(lid, []))
+    if not recorded:
+        return ""
+    for i, award in enumerate(compiled.get("awards", [])):
+        aid = str(award.get("id"))
+        if aid not in own or lid not in _award_lots(award, s, compiled):
+            continue
+        try:
+            codes = sorted(organisation_code(ref, parties, f"awards[{i}]")
+                           for ref in award.get("suppliers", []))  # fmt: skip
+        except Unmappable:
+            continue
+        if codes == recorded:
+            return aid
+    return ""
 
 
 def recover_holders(s: ProcessState, compiled: dict[str, Any]) -> None:
@@ -464,6 +504,29 @@ def recover_holders(s: ProcessState, compiled: dict[str, Any]) -> None:
             recorded = s.lots.get(lid) in ("provisional", "awarded")
             if recorded and codes and sorted(s.suppliers.get(lid, [])) == codes:
                 s.holders[lid] = str(award["id"])
+
+
+def _recorded_award(
+    c: dict[str, Any], s: ProcessState, parties: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The award a contract names, as recorded by an earlier run (import25): a daily feed's
+    contract release may state only the contract, its award stated by an earlier release
+    that is not in this run. The lots that award holds (`holders`, from the recorded
+    `source_award_id`) and their suppliers, as an OCDS award; None if no lot is held by it."""
+    aid = str(c.get("awardID"))
+    lots = [lid for lid, held in s.holders.items() if held == aid and s.suppliers.get(lid)]
+    if not lots:
+        return None
+    by_code = {}
+    for ref in parties.values():
+        with contextlib.suppress(Unmappable):
+            by_code[organisation_code(ref, parties, "parties")] = ref
+    codes = s.suppliers[lots[0]]
+    return {"id": aid, "status": "active" if s.lots[lots[0]] == "awarded" else "pending",
+            "relatedLots": lots,
+            "suppliers": [{"id": str((by_code.get(code) or {}).get("id", code)),
+                           "name": (by_code.get(code) or {}).get("name") or code}
+                          for code in codes]}  # fmt: skip
 
 
 def _holds(award: dict[str, Any], aid: str, codes: list[str], lid: str, s: ProcessState) -> bool:
@@ -520,7 +583,9 @@ def _contract(
             raise Unmappable(f"{path}.period.endDate", "a contract is recorded with its end"
                              " date (expiry warnings and as-of views run on it)")  # fmt: skip
         awards = [a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")]
-        award = awards[0] if awards else None
+        award = awards[0] if awards else _recorded_award(c, s, parties)
+        if award is not None and not awards:  # stated by an earlier run (import25)
+            compiled = {**compiled, "awards": [*compiled.get("awards", []), award]}
         if award is None or not award.get("suppliers"):
             raise Unmappable(f"{path}.awardID", "the contract's award (with its suppliers) is"
                              " not in the release; the registry records who the contract is"
@@ -558,6 +623,10 @@ def _contract(
             summary = f"changed in published release {rid}"
             facts.append(_fact(rg.ContractAmended, contract_id=cid, amended_on=today,
                                summary=summary, **change))  # fmt: skip
+        restated = _contract_restatement(c, seen, release, extent, eur)
+        if restated:
+            facts.append(_fact(rg.ContractRestated, contract_id=cid, restated_on=today,
+                               **restated))  # fmt: skip
     if status == "terminated" and seen["status"] != "terminated":
         facts.append(_fact(rg.ContractTerminated, contract_id=cid, terminated_on=today,
                            reason=c.get("statusDetails") or "terminated (published)"))  # fmt: skip
@@ -566,3 +635,31 @@ def _contract(
         not_recorded += contract_not_recorded(c, path, compiled, parties, seen, s, release, new)
     s.contracts[cid] = dict(seen)
     return (cid, facts) if facts else None
+
+
+def _contract_restatement(
+    c: dict[str, Any],
+    seen: dict[str, Any],
+    release: dict[str, Any],
+    extent: date | None,
+    eur: Any,
+) -> dict[str, Any]:
+    """What a later release says otherwise of a signed contract that `ContractAmended`
+    cannot carry (import25): its signing or start day corrected, its maximum extent or EUR
+    value no longer stated. The fields of a `ContractRestated`, and `seen` updated. Only what
+    the release itself states counts (import24). Not a day no longer stated, nor an end no
+    longer stated: the registry records a contract with a signing day, a start and an end
+    (those releases are refused)."""
+    mine = next((x for x in release.get("contracts") or []
+                 if isinstance(x, dict) and x.get("id") == c.get("id")), None)  # fmt: skip
+    changes: dict[str, Any] = {}
+    signed, begins = day(c.get("dateSigned")), day((c.get("period") or {}).get("startDate"))
+    if states(mine, "dateSigned") and signed is not None and signed != seen["signed"]:
+        changes["signed_on"] = seen["signed"] = signed
+    if states(mine, "period", "startDate") and begins is not None and begins != seen["start"]:
+        changes["start_date"] = seen["start"] = begins
+    if states(mine, "period", "maxExtentDate") and extent is None and seen["extent"] is not None:
+        changes["max_extent_cleared"], seen["extent"] = True, None
+    if states(mine, "value") and eur is None and seen["value"] is not None:
+        changes["value_cleared"], seen["value"] = True, None
+    return changes

@@ -1,8 +1,10 @@
-"""What a release states that no fact of the registry records (pure): reported
-NOT_RECORDED with its path, once per field and value in a run (import20; split from
-importer_map, import24). Each check reads only what the release itself states (`states`):
-a later run's compile holds only that run's releases, so a field it lacks may be one an
-earlier run's release stated."""
+"""What a release states that no fact of the registry records (pure): such a release is
+refused whole (import25), reported with the JSON path and reason as a release failing the
+schema is (`Unrecordable`, an `Unmappable`), and none of its facts recorded; later releases
+of the process are judged against what was recorded, without it. Found by import20 (then
+imported anyway and reported `NOT_RECORDED`); split from importer_map by import24. Each
+check reads only what the release itself states (`states`): a later run's compile holds only
+that run's releases, so a field it lacks may be one an earlier run's release stated."""
 
 from __future__ import annotations
 
@@ -22,12 +24,27 @@ if TYPE_CHECKING:
     from audit.ocds.importer_map import ProcessState
 
 
+REFUSED = "NOT_RECORDABLE"  # the reason's code: a change no fact of the registry can carry
+
+
 @dataclass(frozen=True)
 class NotRecorded:
-    """A field a release states that no fact records (kept only in the source): reported."""
+    """A field a release states that no fact records: its release is refused (import25)."""
 
     path: str  # inside the release
     reason: str
+
+
+class Unrecordable(Unmappable):
+    """A release carrying a change no registry event can carry, refused whole (import25):
+    the first such field's path, and every one's reason."""
+
+    def __init__(self, found: list[NotRecorded]) -> None:
+        first, *more = found
+        also = "".join(f"; and {n.path}: {n.reason}" for n in more)
+        super().__init__(first.path, f"{REFUSED}: {first.reason}{also}; the release is not"
+                         " recorded (none of its facts)")  # fmt: skip
+        self.found = list(found)
 
 
 def states(obj: Any, *keys: str) -> bool:
@@ -50,15 +67,11 @@ def own_lots(own: Any) -> dict[str, dict[str, Any]]:
             if isinstance(lot, dict) and "id" in lot}  # fmt: skip
 
 
-def note(
-    s: ProcessState, path: str, value: Any, reason: str, key: str | None = None
-) -> list[NotRecorded]:
-    """A field the registry cannot record, reported once for each value it takes."""
-    seen, key = repr(value), key or path
-    if s.noted.get(key) == seen:
-        return []
-    s.noted[key] = seen
-    return [NotRecorded(path, f"NOT_RECORDED: {reason}")]
+def note(path: str, reason: str) -> list[NotRecorded]:
+    """A field the registry cannot record: its release is refused. Each release stating it
+    again is refused again (import20 reported it once per value in a run and imported the
+    release: no memory of it is kept now)."""
+    return [NotRecorded(path, reason)]
 
 
 def authority_changed(
@@ -75,7 +88,7 @@ def authority_changed(
         code = None
     if code == s.authority:
         return []
-    return note(s, f"{where}.id", code, f"the contracting authority stated here ({code}) is"
+    return note(f"{where}.id", f"the contracting authority stated here ({code}) is"
                  f" not the one the tender was planned by ({s.authority}): the registry"
                  " records a tender's authority once")  # fmt: skip
 
@@ -95,7 +108,7 @@ def tender_not_recorded(
     status = t.get("status")
     said = states(own, "status")
     if s.cancelled and said and status not in _ENDED:
-        found += note(s, "tender.status", status, f"the tender is {status} here, but was"
+        found += note("tender.status", f"the tender is {status} here, but was"
                        " cancelled: the registry records no tender taken back")  # fmt: skip
     ended = status in _ENDED or (s.cancelled and not said)
     stated_lots = own_lots(own)
@@ -105,17 +118,17 @@ def tender_not_recorded(
         untitled = states(mine, "title") or s.lot_titles.get(lid, lid) == lid
         if not lot.get("title") and untitled:
             recorded = s.lot_titles.get(lid)
-            found += note(s, f"tender.lots[{i}].title", None, f"lot {lid} has no title here:"
+            found += note(f"tender.lots[{i}].title", f"lot {lid} has no title here:"
                            f" the registry records a lot with one ({recorded})")  # fmt: skip
         was, now = s.lots.get(lid), lot.get("status")
         path = f"tender.lots[{i}].status"
         if not states(mine, "status"):
             continue
         if was == "cancelled" and now != "cancelled" and not ended:
-            found += note(s, path, now, f"lot {lid} is {now} here, but was cancelled: the"
+            found += note(path, f"lot {lid} is {now} here, but was cancelled: the"
                            " registry records no lot taken back")  # fmt: skip
         elif was == "awarded" and now == "cancelled":
-            found += note(s, path, now, f"lot {lid} is cancelled here, but its award was"
+            found += note(path, f"lot {lid} is cancelled here, but its award was"
                            " definitive: the registry cancels only a lot not awarded")  # fmt: skip
     return found
 
@@ -151,14 +164,14 @@ def contract_not_recorded(
         status not in ("active", "terminated")
         or (status == "active" and seen["status"] == "terminated")
     ):
-        found += note(s, f"{path}.status", status, f"contract {cid} is {status} here, but was"
+        found += note(f"{path}.status", f"contract {cid} is {status} here, but was"
                        f" recorded {seen['status']}: the registry records a contract once"
                        " signed, and ends it only by terminating or expiring")  # fmt: skip
     dated = (("dateSigned", day(c.get("dateSigned")), "signed", "signing day"),
              ("period.startDate", day(period.get("startDate")), "start", "start"))  # fmt: skip
     for field_path, stated, key, what in dated:
         if key in seen and stated != seen[key] and said(*field_path.split(".")):
-            found += note(s, f"{path}.{field_path}", stated, f"contract {cid}'s {what} is"
+            found += note(f"{path}.{field_path}", f"contract {cid}'s {what} is"
                            f" {stated or 'not stated'} here, recorded as {seen[key]}: the"
                            " registry records it with the signing, no fact changes it")  # fmt: skip
     cleared = (("period.endDate", day(period.get("endDate")), "end"),
@@ -167,7 +180,7 @@ def contract_not_recorded(
                 "value"))  # fmt: skip
     for field_path, stated, key in cleared:
         if stated is None and seen.get(key) is not None and said(*field_path.split(".")):
-            found += note(s, f"{path}.{field_path}", None, f"contract {cid}'s {key} is not"
+            found += note(f"{path}.{field_path}", f"contract {cid}'s {key} is not"
                            f" stated here (in EUR) any more, recorded as {seen[key]}: an"
                            " amendment records a new one, never none")  # fmt: skip
     award: dict[str, Any] = next(
@@ -184,7 +197,7 @@ def contract_not_recorded(
     named = tuple(sorted(organisation_code(ref, parties, f"{path}.awardID")
                          for ref in award.get("suppliers", [])) if live else ())  # fmt: skip
     if "suppliers" in seen and named != tuple(seen["suppliers"]):
-        found += note(s, f"{path}.awardID", named, f"contract {cid}'s award names"
+        found += note(f"{path}.awardID", f"contract {cid}'s award names"
                        f" {list(named) or 'no supplier'} here, recorded with"
                        f" {list(seen['suppliers'])}: the"
                        " registry records a contract's suppliers with its signing")  # fmt: skip

@@ -293,6 +293,17 @@ def _amendment(p: Process, e: EventEnvelope, x: Any) -> tuple[str, Release]:
     return "contractAmendment", release
 
 
+def _contract_restated(p: Process, e: EventEnvelope, x: rg.ContractRestated) -> tuple[str, Release]:
+    """An imported contract restated (import25): the contract as the fold has it now, and
+    what the source no longer states sent as null, so that it leaves the compiled release."""
+    body = contract(p, p.contracts[x.contract_id])
+    if x.max_extent_cleared:
+        body["period"] = {**(body["period"] or {}), "maxExtentDate": CLEARED}
+    if x.value_cleared:
+        body["value"] = {"amount": CLEARED, "currency": CLEARED}
+    return "contractUpdate", {"contracts": [body]}
+
+
 def _ended(p: Process, e: EventEnvelope, x: Any) -> tuple[str, Release]:
     return "contractTermination", {"contracts": [contract(p, p.contracts[x.contract_id])]}
 
@@ -317,6 +328,7 @@ MAPPERS: dict[type[DomainEvent], Mapper] = {
     rg.ContractAmended: _amendment,
     rg.ContractExtended: _amendment,
     rg.ContractTransferred: _amendment,
+    rg.ContractRestated: _contract_restated,  # an imported contract restated (import25)
     rg.ContractTerminated: _ended,
     rg.ContractExpired: _ended,
     en.EnrolmentWindowOpened: _window_opened,

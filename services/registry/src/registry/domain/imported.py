@@ -159,6 +159,16 @@ def _check_tender(state: TenderState, event: DomainEvent) -> None:
 def _contract_rules(
     state: ContractState, event: DomainEvent, facts: object
 ) -> list[Callable[[], None]]:
+    if isinstance(event, ev.ContractRestated) and event.start_date is not None and state.exists:
+        # A start corrected (import25): the period's rule again, on the contract as restated.
+        extent = None if event.max_extent_cleared else state.max_extent_date
+        fields: dict[str, Any] = {
+            "contract_id": state.contract_id, "kind": state.kind, "start_date": event.start_date,
+            "end_date": state.end_date, "max_extent_date": extent,
+            "duration_rationale": state.duration_rationale,
+        }  # fmt: skip
+        restated = cmd.SignContract.model_construct(**fields)
+        return [lambda: check_period(restated)]
     if not isinstance(event, ev.ContractSigned):
         return []
     # The same rules SignContract applies, on the same fields.
