@@ -76,9 +76,13 @@ class Principal:
 ANONYMOUS = Principal(Role.ANONYMOUS)
 
 
-def principal_from_header(value: str | None, settings: GatewaySettings) -> Principal:
-    if not value:
+def principal_from_header(value: object, settings: GatewaySettings) -> Principal:
+    if value is None or value == "":
         return ANONYMOUS
+    if not isinstance(value, str):  # a websocket's connection_init carries any JSON
+        raise AuthenticationFailed(
+            f"the Authorization value must be a string 'Bearer <JWT>' (got {type(value).__name__})"
+        )
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise AuthenticationFailed("the Authorization header must be 'Bearer <JWT>'")
