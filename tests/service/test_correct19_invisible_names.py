@@ -33,7 +33,9 @@ async def gateway(
     reason="contracts_schema.bounds lets invisible characters (U+200B, U+2060, U+FEFF, U+00AD)"
     " into names: look-alike organisations (correct19 finding, not this helper's file)",
 )
-@pytest.mark.parametrize("char", ["\u200b", "\u2060", "\ufeff", "\u00ad"], ids=lambda c: f"U+{ord(c):04X}")
+@pytest.mark.parametrize(
+    "char", ["\u200b", "\u2060", "\ufeff", "\u00ad"], ids=lambda c: f"U+{ord(c):04X}"
+)
 async def test_a_name_with_an_invisible_character_is_refused(gateway: Gateway, char: str) -> None:
     given = {"code": "KVK-12345678", "name": f"Leverancier{char}BV", "kind": "SUPPLIER"}
     body = await gateway.query(REGISTER, {"i": given}, token=gateway.token("coordinator"))

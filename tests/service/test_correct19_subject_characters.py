@@ -65,7 +65,8 @@ async def test_a_subject_with_a_control_or_bidi_character_is_refused_with_the_to
     status, body = await post(gateway, subject, REGISTER, {"i": given})
     assert status == 401, body
     message = body["errors"][0]["message"]
-    assert "`sub`" in message and named in message, body
+    assert "`sub`" in message, body
+    assert named in message, body
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", body
     # A plain subject still signs in and its mutation is recorded.
     status, body = await post(gateway, "dev-user", REGISTER, {"i": given})
@@ -81,4 +82,5 @@ async def test_erase_person_refuses_a_subject_no_login_can_carry(
     assert status == 200, body
     errors = body.get("errors") or []
     assert [e.get("extensions", {}).get("code") for e in errors] == ["INVALID_ARGUMENT"], body
-    assert "subject" in errors[0]["message"] and named in errors[0]["message"], body
+    assert "subject" in errors[0]["message"], body
+    assert named in errors[0]["message"], body

@@ -45,7 +45,7 @@ async def test_a_token_not_in_ascii_digits_is_refused_naming_the_form(
 ) -> None:
     body = await gateway.query(PROBE, {"t": token}, token=gateway.token("coordinator"))
     errors = body.get("errors") or []
-    assert [e.get("extensions", {}).get("code") for e in errors] == [
-        "INVALID_CONSISTENCY_TOKEN"
-    ], body
+    assert [e.get("extensions", {}).get("code") for e in errors] == ["INVALID_CONSISTENCY_TOKEN"], (
+        body
+    )
     assert "STREAM:seq" in errors[0]["message"], body

@@ -26,15 +26,15 @@ async def first_answer(server: Server, params: dict[str, Any]) -> dict[str, Any]
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": params}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 60))["type"] == "connection_ack"
-        await ws.send(
-            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}})
-        )
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
         answer: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 60))
         return answer
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("value", [123, ["Bearer x"], {"token": "x"}], ids=["int", "list", "object"])
+@pytest.mark.parametrize(
+    "value", [123, ["Bearer x"], {"token": "x"}], ids=["int", "list", "object"]
+)
 async def test_an_authorization_that_is_no_string_is_refused_saying_so(
     server: Server, system: System, value: object
 ) -> None:

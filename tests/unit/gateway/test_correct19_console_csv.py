@@ -35,11 +35,11 @@ def to_csv(tmp_path: Path, values: list[object]) -> list[str]:
     (tmp_path / "package.json").write_text('{"type": "module"}')
     (tmp_path / "run.mjs").write_text(SCRIPT)
     rows = json.dumps([{"v": v} for v in values])
-    done = subprocess.run(
-        [NODE, "run.mjs", rows], cwd=tmp_path, capture_output=True, timeout=120
-    )
+    done = subprocess.run([NODE, "run.mjs", rows], cwd=tmp_path, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
-    return done.stdout.decode("utf-8").split("\r\n")[1:-1]  # the header and the final empty line left out
+    return done.stdout.decode("utf-8").split("\r\n")[
+        1:-1
+    ]  # the header and the final empty line left out
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -54,7 +54,7 @@ def test_a_text_cell_a_spreadsheet_would_read_as_a_formula_is_written_as_text(
         "'-2+3",
         "'@SUM(A1)",
         "'\t=1",
-        "\"'\r=1\"",
+        '"\'\r=1"',
     ]
 
 
