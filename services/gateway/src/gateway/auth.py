@@ -12,6 +12,7 @@ import jwt
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contracts_schema.bounds import unsafe_character
 from gateway.settings import GatewaySettings
 
 ORG_CODE = re.compile(r"GM\d{4}|KVK-\d{8}|OIN-\d{20}")  # fullmatch: `$` lets "\n" through
@@ -19,6 +20,26 @@ ORG_CODE = re.compile(r"GM\d{4}|KVK-\d{8}|OIN-\d{20}")  # fullmatch: `$` lets "\
 # refused with the token, not met later by the identity store's column (PostgreSQL refused
 # the insert and the mutation answered "Unexpected error"; SQLite stored anything).
 SUBJECT_MAX_LENGTH = 255
+
+
+def subject_problem(subject: object) -> str | None:
+    """Why `subject` cannot be a login subject (a token's `sub`), or None. Beside the length,
+    no control or bidirectional-formatting character: the subject is stored in the identity
+    store (PostgreSQL text holds no NUL: each mutation failed "Unexpected error") and shown
+    in place of the pseudonym in views and the audit's output (an ESC or U+202E as it came)."""
+    if not isinstance(subject, str) or not 0 < len(subject) <= SUBJECT_MAX_LENGTH:
+        given = f"{len(subject)} characters" if isinstance(subject, str) else "not a string"
+        return (
+            f"the bearer token's `sub` must be a string of 1 to {SUBJECT_MAX_LENGTH}"
+            f" characters (OpenID Connect); this one is {given}"
+        )
+    char = unsafe_character(subject)
+    if char is not None:
+        return (
+            "the bearer token's `sub` must not contain control or bidirectional formatting"
+            f" characters (found U+{ord(char):04X})"
+        )
+    return None
 
 
 class Role(Enum):
@@ -55,9 +76,13 @@ class Principal:
 ANONYMOUS = Principal(Role.ANONYMOUS)
 
 
-def principal_from_header(value: str | None, settings: GatewaySettings) -> Principal:
-    if not value:
+def principal_from_header(value: object, settings: GatewaySettings) -> Principal:
+    if value is None or value == "":
         return ANONYMOUS
+    if not isinstance(value, str):  # a websocket's connection_init carries any JSON
+        raise AuthenticationFailed(
+            f"the Authorization value must be a string 'Bearer <JWT>' (got {type(value).__name__})"
+        )
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise AuthenticationFailed("the Authorization header must be 'Bearer <JWT>'")
@@ -125,12 +150,9 @@ def _verify(token: str, key: str, settings: GatewaySettings) -> Principal:
     except jwt.InvalidTokenError as exc:
         raise AuthenticationFailed(f"invalid bearer token: {exc}") from exc
     subject = claims["sub"]
-    if not isinstance(subject, str) or not 0 < len(subject) <= SUBJECT_MAX_LENGTH:
-        given = f"{len(subject)} characters" if isinstance(subject, str) else "not a string"
-        raise AuthenticationFailed(
-            f"the bearer token's `sub` must be a string of 1 to {SUBJECT_MAX_LENGTH}"
-            f" characters (OpenID Connect); this one is {given}"
-        )
+    problem = subject_problem(subject)
+    if problem is not None:
+        raise AuthenticationFailed(problem)
     exp = claims["exp"]
     if isinstance(exp, bool) or not isinstance(exp, int | float):
         raise AuthenticationFailed("the bearer token's `exp` must be a number (epoch seconds)")

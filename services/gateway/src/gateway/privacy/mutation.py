@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from contracts_schema.replies import CommandAccepted
-from gateway.auth import Role
+from gateway.auth import Role, subject_problem
 from gateway.privacy.erasure import actor_of, erase_subject
 from gateway.schema.context import Info
 from gateway.schema.errors import ClientError, refusal_code
@@ -30,6 +30,12 @@ async def erase_person(
         )
     if info.context.commands is None:
         raise ClientError("this gateway is read-only (no command bus)", "READ_ONLY")
+    problem = subject_problem(subject)
+    if problem is not None:  # no login carries it: say so (PostgreSQL failed on a NUL)
+        raise ClientError(
+            problem.replace("the bearer token's `sub`", "`subject` (a login's `sub`)"),
+            "INVALID_ARGUMENT",
+        )
     store = info.context.identity_store
     actor = await actor_of(principal, store)
     reply = await erase_subject(store, info.context.commands, subject, actor)

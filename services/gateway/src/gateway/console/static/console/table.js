@@ -15,9 +15,13 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A text starting with = + - @ (or a tab or carriage return before one) is a formula to a
+// spreadsheet (CSV injection): titles and names come from anyone's imported releases, so such
+// a text cell starts with ' (shown as text). Numbers are written as they are.
 function csvCell(value) {
-  const text = String(value ?? "");
-  return /[",\n;]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  let text = String(value ?? "");
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n;]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 export function toCsv(columns, rows) {
