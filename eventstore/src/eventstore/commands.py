@@ -143,9 +143,12 @@ def parse_consistency_token(token: str) -> dict[str, int]:
     result: dict[str, int] = {}
     for part in filter(None, token.split(",")):
         stream, sep, seq = part.partition(":")
-        if not sep or not stream or not seq.isdigit():
+        # ASCII digits only: `isdigit` alone takes superscripts and other scripts' digits.
+        if not sep or not stream or not (seq.isascii() and seq.isdigit()):
             raise ValueError(f"malformed consistency token part {part!r} (expected STREAM:seq)")
         result[stream] = int(seq)
+    if token.strip() and not result:  # only separators: names nothing, so waits for nothing
+        raise ValueError(f"malformed consistency token {token!r} (expected STREAM:seq)")
     return result
 
 
