@@ -47,6 +47,16 @@ def read(path: Path) -> dict[str, dict[str, Any]]:
             entry["stages"] = {
                 k: v for k, v in stages.items() if isinstance(v, dict) and "p50_ms" in v
             }
+            # Every commit of each read model while the figure's probes ran (hundreds, not
+            # the probes' hundred): its wait for the writer and its hold of it.
+            seen: list[Any] = []
+            for key, commits in (stages.get("commits per read model") or {}).items():
+                if commits in seen:  # a member of the same shared transactions: said once
+                    continue
+                seen.append(commits)
+                for step in ("received -> turn", "turn -> committed"):
+                    if isinstance(commits.get(step), dict):
+                        entry["stages"][f"all {key} commits: {step}"] = commits[step]
             loads = _LOAD.search(figure.get("note") or "")
             if loads:
                 entry["load"] = f"{loads.group(1)} -> {loads.group(2)}"
