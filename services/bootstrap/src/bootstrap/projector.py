@@ -34,7 +34,6 @@ from eventstore.observability import (
 )
 from eventstore.projection import ProjectionRunner
 from eventstore.sql import make_engine
-from eventstore.wal_checkpoints import WalCheckpoints
 from gateway.process_config import ProjectorConfig
 
 log = logging.getLogger("projector")
@@ -71,11 +70,6 @@ async def run(config: ProjectorConfig, stop: asyncio.Event, read_models: str = "
     health.add_readiness("projections", lambda: started)
     engine = make_engine(config.database_url)
     audit_engine = make_engine(config.audit_database_url) if config.audit_database_url else None
-    # Each SQLite file's WAL checkpointed beside the commits a read-your-writes waits for,
-    # not inside one of them (`eventstore.wal_checkpoints`): before any connection.
-    checkpoints = [
-        c for e in (engine, audit_engine) if e is not None and (c := WalCheckpoints.apart(e))
-    ]
     try:
         if observability.metrics_port >= 0:
             await health.start()
@@ -96,8 +90,6 @@ async def run(config: ProjectorConfig, stop: asyncio.Event, read_models: str = "
         for runner in runners:
             unwatch_projection(runner)
             await runner.stop()
-        for checkpointing in checkpoints:
-            await asyncio.to_thread(checkpointing.stop)
         engine.dispose()
         if audit_engine is not None:
             audit_engine.dispose()
