@@ -25,6 +25,7 @@ A polling answer lags the commit by up to one query's round trip (the "one poll"
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -197,6 +198,7 @@ class Probe:
     visible: float = 0.0  # the answer that showed the write arrived
     last_miss: float | None = None  # the last answer that did not show it arrived
     positions: dict[str, int] = field(default_factory=dict)
+    stored: float | None = None  # its event stored in the stream (JetStream's own clock)
 
     @property
     def latency(self) -> float:
@@ -235,6 +237,10 @@ class Announcements:
 
 STAGES = (  # (name, from, to): instants of one probe's write, in order
     ("mutation sent -> reply", "sent", "replied"),
+    ("mutation sent -> its event stored in the stream", "sent", "stored"),
+    ("stored in the stream -> reply", "stored", "replied"),
+    ("stored in the stream -> its batch's first event at the projector", "stored", "arrived"),
+    ("stored in the stream -> its batch's last event at the projector", "stored", "fetched"),
     ("reply -> projector received the event", "replied", "received"),
     ("  its subscriber asked for it -> fetched", "asked", "fetched"),
     ("  fetched -> taken (live: the batch before applied meanwhile)", "fetched", "taken"),
@@ -277,6 +283,8 @@ def breakdown(
             continue
         arrived, news = max((r for r in reached if r is not None), key=lambda r: r[0])
         at = {"sent": p.sent, "replied": p.replied, "visible": p.visible, "heard": arrived}
+        if p.stored is not None:
+            at["stored"] = p.stored
         at.update(news.stages)
         for name, start, end in STAGES:
             if start in at and end in at:
@@ -391,6 +399,20 @@ async def probe(
         await asyncio.sleep(POLL)
 
 
+async def note_stored(client: NATS, probes: list[Probe]) -> None:
+    """Each probe's event's instant in the registry stream, as the broker stamped it: the
+    chain's "event in the stream" (the broker's clock is this machine's wall clock)."""
+    js = client.jetstream()
+    for p in probes:
+        seq = p.positions.get(REGISTRY.stream)
+        if seq is None:
+            continue
+        with contextlib.suppress(Exception):  # a figure without this stage, not a failure
+            stored = (await js.get_msg(REGISTRY.stream, seq)).time
+            if stored is not None:
+                p.stored = stored.timestamp()
+
+
 async def stored_in(client: NATS, context: BoundedContext) -> tuple[int, float]:
     """The last sequence of `context`'s stream, and when it was read (seconds)."""
     info = await client.jetstream().stream_info(context.stream)
@@ -499,6 +521,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 refused = f"not measured: probe {len(tokened)} with its token failed: {exc}"
                 tokened.clear()
         stored_to = await stored_in(ctx.client, REGISTRY)
+        await note_stored(ctx.client, [*polled, *tokened])
         raw = await measure_raw(ctx.client, n)
     finally:
         uninstall()  # the suites after this one see the collector as the ones before did

@@ -31,6 +31,9 @@ from typing import Any
 # probe) names it; a step is the time between two neighbours that the probe has.
 CHAIN: tuple[tuple[str, str], ...] = (
     ("replied", "the mutation's reply (start)"),
+    # Its batch's first event at the projector (`eventstore.live_pull`; the probe's own
+    # event came between this and "fetched", the batch's last).
+    ("arrived", "its batch's first event at the projector"),
     ("fetched", "delivered to the projector (fetched)"),
     # Live delivery pushes events into the projector while the batch before is applied
     # (`eventstore.live_pull`): "fetched" is when its batch's last message arrived, "taken"

@@ -171,9 +171,10 @@ class LivePull:
                 idle_since = loop.time()
         taken, self._buffer = self._buffer[: self._batch], self._buffer[self._batch :]
         await self._request()  # the next ones arrive while this batch is applied
-        # For the announced stages: when the batch's last message arrived (every event of it
-        # was here by then), and when it was taken (the batch before applied meanwhile).
-        delivery.set({"fetched": taken[-1][1], "taken": time.time()})
+        # For the announced stages: when the batch's first and last messages arrived (every
+        # event of it was here by the last), and when it was taken (the batch before applied
+        # meanwhile).
+        delivery.set({"arrived": taken[0][1], "fetched": taken[-1][1], "taken": time.time()})
         return [m for m, _ in taken]
 
     async def _check_idle(self) -> None:
