@@ -34,8 +34,12 @@ MAX_LOTS = 200
 
 # Format characters that reorder or hide text (Trojan Source, CVE-2021-42574), plus the
 # Unicode line and paragraph separators. Category Cc (C0, DEL, C1) is refused separately.
+# Bidi controls, line/paragraph separators, and the characters that show as nothing (zero
+# width space, word joiner, byte order mark, soft hyphen): a name holding one reads exactly
+# like another name. Not U+200C/U+200D (joiners that Persian and Indic scripts need).
 _INVISIBLE = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029"
+    "\u200b\u2060\ufeff\u00ad"
 )
 
 
@@ -78,7 +82,7 @@ def _printable(allowed: str) -> AfterValidator:
         char = unsafe_character(value, allowed)
         if char is not None:
             raise ValueError(
-                f"must not contain control or bidirectional formatting characters"
+                f"must not contain control, invisible or bidirectional formatting characters"
                 f" (found U+{ord(char):04X})"
             )
         return value
