@@ -17,14 +17,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 
 import nats
+import nats.errors
+import nats.js.errors
+
+
+class CannotConsume(Exception):
+    """What stopped the consumer, in one sentence for its operator."""
 
 
 async def consume(url: str, org: str, password: str, limit: int | None, idle: float) -> int:
-    nc = await nats.connect(
-        url, user=org, password=password, inbox_prefix=f"_INBOX_{org}", connect_timeout=5
-    )
+    told: list[str] = []
+
+    async def remember(error: Exception) -> None:  # nats-py's default prints a traceback
+        told.append(str(error) or type(error).__name__)
+
+    try:
+        nc = await nats.connect(
+            url, user=org, password=password, inbox_prefix=f"_INBOX_{org}", connect_timeout=5,
+            error_cb=remember,
+            # nats-py's first connect retries a refused server 60 times, 2 s apart: a
+            # 2-minute silence before any word. Twice, then say why.
+            max_reconnect_attempts=1, reconnect_time_wait=1,
+        )  # fmt: skip
+    except (nats.errors.Error, OSError) as e:
+        reason = told[-1] if told else str(e) or type(e).__name__
+        raise CannotConsume(f"cannot connect to {url} as {org}: {reason}") from None
+    # Once connected, a server restart is waited out as nats-py's defaults do (read at
+    # each reconnect), so a long-running consumer rides through it.
+    nc.options["max_reconnect_attempts"] = 60
+    nc.options["reconnect_time_wait"] = 2
     try:
         sub = await nc.jetstream().pull_subscribe_bind(durable=f"org_{org}", stream="INTEGRATION")
         handled = 0
@@ -35,6 +59,12 @@ async def consume(url: str, org: str, password: str, limit: int | None, idle: fl
                 if limit is None:
                     continue  # keep waiting for news
                 break  # a bounded run stops when nothing more arrives
+            except nats.js.errors.Error as e:  # (binding does not look the consumer up)
+                raise CannotConsume(
+                    f"cannot read consumer org_{org} of the INTEGRATION stream at {url}"
+                    f" ({type(e).__name__}): is the notifier running (it creates the consumer),"
+                    " and is the organisation code right?"
+                ) from None
             for msg in msgs:
                 event = json.loads(msg.data)
                 print(
@@ -63,7 +93,13 @@ def main() -> None:
     parser.add_argument("--max", type=int, default=None, help="stop after this many events")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds to wait per fetch")
     args = parser.parse_args()
-    asyncio.run(consume(args.url, args.org, args.password, args.max, args.idle))
+    try:
+        asyncio.run(consume(args.url, args.org, args.password, args.max, args.idle))
+    except CannotConsume as e:
+        print(f"municipal_consumer: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":
