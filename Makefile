@@ -59,12 +59,14 @@ run: bootstrap
 audit: sync
 	@$(UV) run --frozen audit $(ARGS)
 
-# Two pytest-xdist workers by default, a test module at a time (tests/conftest.py): the suite
-# took 4 min on two free cores and 10 m 43 s beside five other busy sessions (load 11), where
-# one process took 11-12 min beside two busy loops. TEST_WORKERS=0: one process. The e2e test
-# that failed once under xdist last stop did not fail in the three parallel runs of this stop;
-# the one parallel failure seen (the partition drain test) is understood and fixed.
-TEST_WORKERS ?= 2
+# Three pytest-xdist workers by default, a test module at a time (tests/conftest.py). Two took
+# 4 min on two free cores and 10 m 43 s beside five other busy sessions (load 11), where one
+# process took 11-12 min beside two busy loops. Beside other busy processes (CI's two busy
+# loops, other sessions) the suite's share of the two cores grows with its runnable
+# processes, and a worker waiting on a server or a child leaves the core to the others: three
+# measured against two side by side in bench/findings.md (suite18). TEST_WORKERS=0: one
+# process.
+TEST_WORKERS ?= 3
 test: bootstrap chromium
 	@$(UV) run --frozen pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.make_run import BOUND
+
 pytestmark = pytest.mark.jetstream  # it starts (and stops) the embedded nats-server
 
 
@@ -21,7 +23,7 @@ def test_a_busy_port_is_one_clear_line(tmp_path: Path) -> None:
         result = subprocess.run(
             [sys.executable, "-m", "bootstrap"],
             env={**os.environ, "GT_HTTP_PORT": str(port), "GT_DATA_DIR": str(tmp_path)},
-            capture_output=True, text=True, timeout=90,
+            capture_output=True, text=True, timeout=BOUND,  # a hang's bound, not a figure
         )  # fmt: skip
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr

@@ -26,6 +26,7 @@ from tests.support.make_run import (
     parts_running,
     said,
     start,
+    started,
     using,
     wait_gone,
 )
@@ -125,11 +126,15 @@ def test_a_part_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_part_that_dies_while_the_data_loads_is_one_clear_error(tmp_path: Path) -> None:
-    # The registry is killed once the gateway's process is there: the reference data or the
-    # demo is loading then (or, on a slow start, just loaded), and its commands go unanswered.
+    # The registry is killed once the parts started together are ready (the run wrote its
+    # endpoints file): the reference data or the demo is loading then (or, on a slow machine,
+    # just loaded), and its commands go unanswered. (Killed once the gateway's process was
+    # there, as before the parts started together, it died at start: that error is the
+    # gateway's refusal above.)
     system = start(tmp_path, free_port())
     try:
         parts = parts_running(system, ("registry", "gateway"), every=0.05)
+        started(system, tmp_path)
         os.kill(parts["registry"], signal.SIGKILL)
         err = ended(system, tmp_path, BOUND)
         assert system.returncode not in (0, None)

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from audit.wiring import ENDPOINTS_FILE
+
 # The gateway's read models and the audit's history each in a projector process of its own.
 PARTS = (
     "registry",
@@ -137,6 +139,16 @@ def serving(system: subprocess.Popen[str], port: int) -> None:
             pass
         time.sleep(0.5)
     raise AssertionError(f"make run did not serve on {port}")
+
+
+def started(system: subprocess.Popen[str], data: Path, every: float = 0.05) -> None:
+    """Wait until every part the run starts at once is ready (`System.start` returned: the run
+    wrote its endpoints file); the reference data and the demo load next."""
+    deadline = time.monotonic() + BOUND
+    while not (data / "d" / ENDPOINTS_FILE).exists():
+        assert system.poll() is None, "make run ended at start"
+        assert time.monotonic() < deadline, "make run's parts were not ready"
+        time.sleep(every)
 
 
 def said(system: subprocess.Popen[str], data: Path, line: str) -> None:

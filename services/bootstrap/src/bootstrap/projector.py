@@ -26,6 +26,7 @@ from nats.aio.client import Client as NATS
 from bootstrap.runners import gateway_projections
 from eventstore.collector import keep_full_collections_short
 from eventstore.health import HealthServer
+from eventstore.nats_connect import CONNECT_TIMEOUT, quiet_errors
 from eventstore.observability import (
     configure_logging,
     configure_tracing,
@@ -41,8 +42,8 @@ log = logging.getLogger("projector")
 EXIT_STARTUP = 1
 
 
-async def _nats_error(exc: Exception) -> None:
-    log.warning("projector: NATS: %s: %s", type(exc).__name__, exc)
+# One line per failed attempt, named "projector"; nats-py's default logs a traceback for each.
+_nats_error = quiet_errors("projector")
 
 
 async def connect(config: ProjectorConfig) -> NATS:
@@ -54,7 +55,7 @@ async def connect(config: ProjectorConfig) -> NATS:
         password=config.nats.nats_password,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
-        connect_timeout=5,
+        connect_timeout=CONNECT_TIMEOUT,
         error_cb=_nats_error,
     )
 

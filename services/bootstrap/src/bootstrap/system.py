@@ -38,8 +38,10 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from nats.aio.client import Client as NATS
@@ -88,6 +90,37 @@ def local_secret(data: Path, name: str) -> str:
         path.write_text(secrets.token_urlsafe(48))
     path.chmod(0o600)  # one made or copied with looser rights too (attack10)
     return path.read_text().strip()
+
+
+async def together(*steps: Coroutine[Any, Any, object]) -> None:
+    """Run `steps` at once until each is done. The first to fail ends the others (cancelled,
+    and waited for) and its error is raised, no other; cancelled from outside, every step is
+    cancelled and waited for first. Nothing is left running, and no step's error is left
+    unretrieved (asyncio would print it as "never retrieved")."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    failed: list[BaseException] = []  # in the order the steps failed
+
+    def note(task: asyncio.Future[object]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            failed.append(task.exception())  # type: ignore[arg-type]
+
+    for task in tasks:
+        task.add_done_callback(note)
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        again = False
+        while not all(task.done() for task in tasks):
+            for task in tasks:
+                task.cancel()  # again each round: 3.11's wait_for may swallow one (tasks.py)
+            try:
+                await asyncio.wait(tasks, timeout=0.05)
+            except asyncio.CancelledError:  # a second cancel: the steps still end first
+                again = True
+        if again:
+            raise asyncio.CancelledError
+    if failed:
+        raise failed[0]
 
 
 @dataclass
@@ -242,9 +275,10 @@ class System:
         await self.nc.request(context.command_subject("Ready"), b"{}", timeout=1.0)
         return True
 
-    async def _service_process(
+    async def _spawn_service(
         self, context: BoundedContext, command: list[str], **extra: str
-    ) -> None:
+    ) -> Child:
+        """A service's process, started (not yet ready: `_service_ready`)."""
         seed = local_seed(self.data_dir, context.name)
         child = await Child.start(
             context.name,
@@ -258,7 +292,16 @@ class System:
             ),
         )
         self.children.append(child)
+        return child
+
+    async def _service_ready(self, child: Child, context: BoundedContext) -> None:
         await child.ready(lambda: self._serving_commands(context))
+
+    async def _service_process(
+        self, context: BoundedContext, command: list[str], **extra: str
+    ) -> None:
+        child = await self._spawn_service(context, command, **extra)
+        await self._service_ready(child, context)
 
     async def start_notifier(self) -> None:
         """The notifier's process (`service_processes`), once: `make run` starts it after the
@@ -288,7 +331,8 @@ class System:
             for name, value in values.items()
         }
 
-    async def _gateway_process(self) -> None:
+    async def _spawn_gateway(self) -> Callable[[], Coroutine[Any, Any, None]]:
+        """The gateway's process, started; what waits until it answers /healthz."""
         sock = self.http_socket or listening_socket()
         self.http_socket = sock
         host, port = sock.getsockname()[:2]
@@ -313,8 +357,11 @@ class System:
             async with httpx.AsyncClient(timeout=2.0) as http:
                 return (await http.get(f"{url}/healthz")).status_code == 200
 
-        await child.ready(answering)
-        self.gateway_url = url
+        async def ready() -> None:
+            await child.ready(answering)
+            self.gateway_url = url
+
+        return ready
 
     async def _start_processes(self) -> None:
         # The streams, as an operator creates them before the services start.
@@ -326,12 +373,32 @@ class System:
         finally:
             if creator is not self.nc:
                 await creator.close()
-        await self._service_process(REGISTRY, ["registry"])
-        await self._service_process(
+        # None of the next parts waits for another: each service serves its own commands
+        # (enrolment learns the registry's facts from its stream, whenever they come), the
+        # projectors read the streams, and a follower (the gateway's, this process's) reads
+        # before any projector has made its tables and waits for its word. So all are
+        # started at once, each importing on its own, and then each is waited for as before:
+        # a service until it answers on its commands, the projectors until every follower
+        # here heard them, the gateway until it answers /healthz. The first that fails (its
+        # process exited, or was not ready in time) is the error; the others' waits end and
+        # `start` stops every part. Started one after another, each start waited for the
+        # imports of the one before (~40 s of wall at load 11, suite16).
+        registry = await self._spawn_service(REGISTRY, ["registry"])
+        enrolment = await self._spawn_service(
             ENROLMENT, ["enrolment"], enrolment_database_url=self.databases[ENROLMENT_DB]
         )
         await self._start_projectors()
-        # Here only the positions the projector announces, to wait for a token.
+        gateway_ready = await self._spawn_gateway()
+        await together(
+            self._service_ready(registry, REGISTRY),
+            self._service_ready(enrolment, ENROLMENT),
+            self._follow_projectors(),
+            gateway_ready(),
+        )
+
+    async def _follow_projectors(self) -> None:
+        """Here only the positions the projectors announce, to wait for a token; until every
+        follower heard its projector."""
         gateway = await self._login(GATEWAY_USER)
         self.read_side = await parts.read_side(
             gateway,
@@ -342,7 +409,6 @@ class System:
         )
         self.runners, self.read = self.read_side.runners, self.read_side.read
         await self._projectors_serving(self.runners)
-        await self._gateway_process()
 
     async def failure(self) -> str:
         """Wait until a child process exits without being stopped (a projector: and is not

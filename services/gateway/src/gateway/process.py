@@ -27,6 +27,7 @@ from nats.aio.client import Client as NATS
 from eventstore.clock import SystemClock
 from eventstore.collector import keep_full_collections_short
 from eventstore.health import HealthServer
+from eventstore.nats_connect import CONNECT_TIMEOUT, quiet_errors
 from eventstore.observability import configure_logging, unwatch_projection, watch_projection
 from eventstore.projection import RunnerFactory
 from eventstore.store import EventStore
@@ -68,9 +69,8 @@ async def unless_stopped(step: Awaitable[T], stop: asyncio.Event) -> T:
     return task.result()
 
 
-async def _nats_error(exc: Exception) -> None:
-    # One line per failed attempt; nats-py's default logs a traceback for each retry.
-    log.warning("gateway: NATS: %s: %s", type(exc).__name__, exc)
+# One line per failed attempt, named "gateway"; nats-py's default logs a traceback for each.
+_nats_error = quiet_errors("gateway")
 
 
 async def connect(config: GatewayConfig) -> NATS:
@@ -82,7 +82,7 @@ async def connect(config: GatewayConfig) -> NATS:
         password=config.nats.nats_password,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
-        connect_timeout=5,
+        connect_timeout=CONNECT_TIMEOUT,
         error_cb=_nats_error,
     )
 
