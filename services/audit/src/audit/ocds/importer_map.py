@@ -289,7 +289,8 @@ def with_recorded(
             keys = ["status", "suppliers", "date"]
             if list(s.lots) != [IMPLICIT_LOT]:  # (the one lot: `_award_lots` names it)
                 keys.append("relatedLots")
-            missing = [k for k in keys if award.get(k) in (None, []) and not states(own.get(aid), k)]
+            stated = own.get(aid)
+            missing = [k for k in keys if award.get(k) in (None, []) and not states(stated, k)]
             codes = s.suppliers.get(lots[0]) or []
             if "suppliers" in missing and not codes:
                 missing.remove("suppliers")
@@ -628,8 +629,12 @@ def _recorded_award(
     lots = [lid for lid, held in s.holders.items() if held == aid and s.suppliers.get(lid)]
     if not lots:
         return None
-    return {"id": aid, "status": "active" if s.lots[lots[0]] == "awarded" else "pending",
-            "relatedLots": lots, "suppliers": _supplier_refs(s.suppliers[lots[0]], parties)}
+    return {
+        "id": aid,
+        "status": "active" if s.lots[lots[0]] == "awarded" else "pending",
+        "relatedLots": lots,
+        "suppliers": _supplier_refs(s.suppliers[lots[0]], parties),
+    }
 
 
 def _holds(award: dict[str, Any], aid: str, codes: list[str], lid: str, s: ProcessState) -> bool:
