@@ -99,6 +99,7 @@ class ProcessState:
         copied.lots = dict(self.lots)
         copied.lot_titles = dict(self.lot_titles)
         copied.holders = dict(self.holders)
+        copied.award_days = dict(self.award_days)
         copied.suppliers = {k: list(v) for k, v in self.suppliers.items()}
         copied.contracts = {k: dict(v) for k, v in self.contracts.items()}
         return copied
