@@ -279,14 +279,15 @@ def with_recorded(
     if isinstance(awards, list) and s.holders:
         own = {str(a.get("id")): a for a in release.get("awards") or [] if isinstance(a, dict)}
         filled_awards = list(awards)
+        held_by: dict[str, list[str]] = {}  # award id -> the lots it holds, as recorded
+        for lid, held in s.holders.items():
+            if s.lots.get(lid) in ("provisional", "awarded"):
+                held_by.setdefault(held, []).append(lid)
         for i, award in enumerate(awards):
-            if not isinstance(award, dict):
-                continue
-            aid = str(award.get("id"))
-            lots = [lid for lid, held in s.holders.items()
-                    if held == aid and s.lots.get(lid) in ("provisional", "awarded")]  # fmt: skip
+            lots = held_by.get(str(award.get("id"))) if isinstance(award, dict) else None
             if not lots:
                 continue
+            aid = str(award.get("id"))
             keys = ["status", "suppliers", "date"]
             if list(s.lots) != [IMPLICIT_LOT]:  # (the one lot: `_award_lots` names it)
                 keys.append("relatedLots")
@@ -321,15 +322,14 @@ def with_recorded(
         mine = {str(c.get("id")): c for c in release.get("contracts") or [] if isinstance(c, dict)}
         filled_contracts = list(contracts)
         for i, c in enumerate(contracts):
-            if not isinstance(c, dict) or not isinstance(c.get("value"), dict):
+            value = c.get("value") if isinstance(c, dict) else None
+            if not isinstance(value, dict) or value.get("currency") is not None:
                 continue
             seen = s.contracts.get(contract_id_of(compiled["ocid"], str(c.get("id", i))))
-            value = c["value"]
             if (
                 seen is not None
                 and seen.get("value") is not None
                 and value.get("amount") is not None
-                and value.get("currency") is None
                 and not states(mine.get(str(c.get("id"))), "value", "currency")
             ):
                 filled_contracts[i] = {**c, "value": {**value, "currency": "EUR"}}
