@@ -389,6 +389,42 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
                                                       {**contract["value"], "currency": "USD"}]))  # fmt: skip
         release("contractUpdate", **sections)
 
+    def restate_in_part(awards: list[dict[str, Any]]) -> None:
+        """Perhaps a release restating one award in part (import28, review18a: a later run's
+        compile lacks what an earlier run's release stated of it): its status only (a
+        pending one made definitive), its suppliers only (a pending one's with one more:
+        OCDS merges them by id), or its lots only (as before). The tally follows it, so the
+        releases after it agree."""
+        if not awards or not draw(st.booleans()):
+            return
+        i = draw(st.integers(0, len(awards) - 1))
+        award = awards[i]
+        kinds = ["status", "suppliers"] + (["lots"] if "relatedLots" in award else [])
+        kind = draw(st.sampled_from(kinds))
+        said: dict[str, Any] = {"id": award["id"]}
+        if kind == "status":
+            award["status"] = said["status"] = "active"
+        elif kind == "suppliers":
+            if award["status"] == "pending":
+                more = next(f for f in FIRMS if f not in {r["id"] for r in award["suppliers"]})
+                parties[more] = {"id": more, "name": f"Firma {more[-4:]}", "roles": ["supplier"]}
+                award["suppliers"] = [*award["suppliers"], {"id": more}]
+            said["suppliers"] = award["suppliers"]
+        else:
+            said["relatedLots"] = award["relatedLots"]
+        release("awardUpdate", awards=[json.loads(json.dumps(said))])
+
+    def amount_only(contracts: list[dict[str, Any]]) -> None:
+        """Perhaps a release restating a contract's value by its amount only (import28: its
+        currency, EUR, stated before, perhaps by an earlier run): an amendment."""
+        valued = [c for c in contracts if (c.get("value") or {}).get("amount") is not None]
+        if not valued or not draw(st.booleans()):
+            return
+        c = valued[0]
+        c["value"]["amount"] += draw(st.integers(1, 1000))
+        said = {"id": c["id"], "awardID": c["awardID"], "value": {"amount": c["value"]["amount"]}}
+        release("contractAmendment", contracts=[said])
+
     def another_authority(body: dict[str, Any]) -> None:
         body["buyer"] = body["tender"]["procuringEntity"] = OTHER_BUYER
         body["parties"] = [*parties.values(), {**OTHER_BUYER, "roles": ["buyer"]}]
@@ -465,6 +501,7 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
         release("award", awards=awards)
         deviate(_definitive_changes(awards, bool(lot_ids)), "awardUpdate", awards=awards)
         restate("tenderUpdate", awards=awards)  # and after an award
+        restate_in_part(awards)
         for i, award in enumerate(awards):
             if not draw(st.booleans()):
                 continue
@@ -490,6 +527,7 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
             release("contract", contracts=contracts, **stated)
             deviate(_signed_changes(contracts), "contractUpdate", awards=awards,
                     contracts=contracts)  # fmt: skip
+            amount_only(contracts)
             restate_contract(contracts[0], awards=awards, contracts=contracts)
             restate("tenderUpdate", awards=awards, contracts=contracts)  # and after signing
             for contract in contracts:

@@ -40,6 +40,7 @@ generated: dict[str, st.SearchStrategy[object]] = {
     "suppliers": st.dictionaries(codes, st.lists(codes)),
     "contracts": st.dictionaries(codes, seen),
     "holders": st.dictionaries(codes, codes),
+    "award_days": st.dictionaries(codes, st.dates()),
 }
 states = st.builds(ProcessState, **generated)
 
@@ -59,6 +60,7 @@ def test_a_copy_is_a_deep_copy_that_changes_alone(state: ProcessState) -> None:
     mine.lots["new"] = "open"
     mine.lot_titles["new"] = "New"
     mine.holders["new"] = "a1"
+    mine.award_days["new"] = date(2099, 1, 1)
     for lot in mine.suppliers.values():
         lot.append("X")
     for contract in mine.contracts.values():

@@ -22,6 +22,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, NamedTuple
 
 import nats.errors
@@ -203,7 +204,20 @@ def recorded_state(t: TenderState) -> ProcessState:
             for lot in t.lots
             if lot.source_award_id and _LOT.get(lot.status) in ("provisional", "awarded")
         },
+        # import28: the day its award was recorded with (a later run's restatement lacks it)
+        award_days={
+            lot.lot_id: day
+            for lot in t.lots
+            if (day := _award_day(lot.status, lot.awarded_on, lot.decision_sent_on)) is not None
+        },
     )
+
+
+def _award_day(status: LotStatus, awarded: date | None, decided: date | None) -> date | None:
+    """The day of a lot's award as published: the definitive award's, else the decision's."""
+    if status is LotStatus.AWARDED and awarded is not None:
+        return awarded
+    return decided if status in (LotStatus.AWARDED, LotStatus.PROVISIONALLY_AWARDED) else None
 
 
 def recorded_contract(c: ContractState) -> dict[str, Any]:

@@ -85,6 +85,9 @@ class ProcessState:
     # with the lot's award (import25: `source_award_id`), so a later run knows it too
     holders: dict[str, str] = field(default_factory=dict)
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> last seen
+    # lot -> its award's day as recorded by an earlier run (import28: the decision's, or the
+    # definitive award's), for an award a later run restates without its date
+    award_days: dict[str, date] = field(default_factory=dict)
 
     def copy(self) -> ProcessState:
         """A copy to change freely: its dictionaries and lists are its own (their values,
@@ -96,6 +99,7 @@ class ProcessState:
         copied.lots = dict(self.lots)
         copied.lot_titles = dict(self.lot_titles)
         copied.holders = dict(self.holders)
+        copied.award_days = dict(self.award_days)
         copied.suppliers = {k: list(v) for k, v in self.suppliers.items()}
         copied.contracts = {k: dict(v) for k, v in self.contracts.items()}
         return copied
@@ -133,6 +137,7 @@ def map_release(
     s = state.copy()  # the caller's state changes only once the release is recorded
     tid = tender_id_of(ocid)
     parties = {str(p.get("id")): p for p in compiled.get("parties", []) if isinstance(p, dict)}
+    compiled = with_recorded(compiled, s, release, parties)
     t = compiled.get("tender") or {}
     own = release.get("tender")  # what this release itself states (import24: see `states`)
     facts: list[ImportedFact] = []
@@ -255,6 +260,114 @@ def map_release(
         # facts recorded; the caller keeps the state and compile from before it.
         raise Unrecordable(not_recorded)
     return Mapped(tender, contracts, s)
+
+
+def with_recorded(
+    compiled: dict[str, Any], s: ProcessState, release: dict[str, Any], parties: dict[str, Any]
+) -> dict[str, Any]:
+    """The compile as it would be had the releases of earlier runs been compiled with this
+    run's (import28, review18a): a daily feed's compile holds only its own releases, so an
+    award it restates in part (its status only, its suppliers only, its lots only) lacks
+    what an earlier run's release stated of it, and a contract value stated by its amount
+    only lacks its currency. Each is taken from what the registry recorded: an award's
+    status, suppliers and lots from the lots it holds (`holders`, the recorded
+    `source_award_id`), a contract's currency (EUR: the registry records no other) from its
+    recorded value. A field this release itself states (an explicit null, an empty list)
+    stays as compiled. A copy: the compile's sections are shared, never changed."""
+    out = compiled
+    awards = compiled.get("awards")
+    if isinstance(awards, list) and s.holders:
+        own = {str(a.get("id")): a for a in release.get("awards") or [] if isinstance(a, dict)}
+        filled_awards = list(awards)
+        held_by: dict[str, list[str]] = {}  # award id -> the lots it holds, as recorded
+        for lid, held in s.holders.items():
+            if s.lots.get(lid) in ("provisional", "awarded"):
+                held_by.setdefault(held, []).append(lid)
+        for i, award in enumerate(awards):
+            lots = held_by.get(str(award.get("id"))) if isinstance(award, dict) else None
+            if not lots:
+                continue
+            aid = str(award.get("id"))
+            keys = ["status", "suppliers", "date"]
+            if list(s.lots) != [IMPLICIT_LOT]:  # (the one lot: `_award_lots` names it)
+                keys.append("relatedLots")
+            stated = own.get(aid)
+            missing = [k for k in keys if award.get(k) in (None, []) and not states(stated, k)]
+            codes = s.suppliers.get(lots[0]) or []
+            if "suppliers" in missing and not codes:
+                missing.remove("suppliers")
+            more = _more_suppliers(award, codes, parties)
+            if more is not None:  # OCDS merges suppliers by id: the recorded ones stay
+                award = {**award, "suppliers": more}
+                filled_awards[i] = award
+                out = {**out, "awards": filled_awards}
+            recorded_day = s.award_days.get(lots[0])
+            if "date" in missing and recorded_day is None:
+                missing.remove("date")
+            if not missing:
+                continue
+            award = dict(award)
+            if "status" in missing:
+                award["status"] = "active" if s.lots[lots[0]] == "awarded" else "pending"
+            if "suppliers" in missing:
+                award["suppliers"] = _supplier_refs(codes, parties)
+            if "relatedLots" in missing:
+                award["relatedLots"] = lots
+            if "date" in missing:
+                award["date"] = f"{recorded_day}T00:00:00Z"
+            filled_awards[i] = award
+            out = {**out, "awards": filled_awards}
+    contracts = compiled.get("contracts")
+    if isinstance(contracts, list) and s.contracts:
+        mine = {str(c.get("id")): c for c in release.get("contracts") or [] if isinstance(c, dict)}
+        filled_contracts = list(contracts)
+        for i, c in enumerate(contracts):
+            value = c.get("value") if isinstance(c, dict) else None
+            if not isinstance(value, dict) or value.get("currency") is not None:
+                continue
+            seen = s.contracts.get(contract_id_of(compiled["ocid"], str(c.get("id", i))))
+            if (
+                seen is not None
+                and seen.get("value") is not None
+                and value.get("amount") is not None
+                and not states(mine.get(str(c.get("id"))), "value", "currency")
+            ):
+                filled_contracts[i] = {**c, "value": {**value, "currency": "EUR"}}
+                out = {**out, "contracts": filled_contracts}
+    return out
+
+
+def _more_suppliers(
+    award: dict[str, Any], codes: list[str], parties: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """The award's suppliers as one run compiles them (merged by id onto the recorded ones:
+    those first, then the ones this run adds), or None when this run names only recorded
+    ones (or none)."""
+    stated = award.get("suppliers")
+    if not codes or not isinstance(stated, list) or not stated:
+        return None
+    new = []
+    for ref in stated:
+        try:
+            code = organisation_code(ref, parties, "awards")
+        except Unmappable:
+            return None  # (reported by the mapping, as before)
+        if code not in codes:
+            new.append(ref)
+    if not new:
+        return None
+    return [*_supplier_refs(codes, parties), *new]
+
+
+def _supplier_refs(codes: list[str], parties: dict[str, Any]) -> list[dict[str, Any]]:
+    """Organisation references to the recorded suppliers `codes`: the compile's party of
+    each code if it has one, else the code itself (what `organisation_code` reads back)."""
+    by_code = {}
+    for ref in parties.values():
+        with contextlib.suppress(Unmappable):
+            by_code[organisation_code(ref, parties, "parties")] = ref
+    return [{"id": str((by_code.get(code) or {}).get("id", code)),
+             "name": (by_code.get(code) or {}).get("name") or code} for code in codes]  # fmt: skip
 
 
 def _restatement(
@@ -517,16 +630,12 @@ def _recorded_award(
     lots = [lid for lid, held in s.holders.items() if held == aid and s.suppliers.get(lid)]
     if not lots:
         return None
-    by_code = {}
-    for ref in parties.values():
-        with contextlib.suppress(Unmappable):
-            by_code[organisation_code(ref, parties, "parties")] = ref
-    codes = s.suppliers[lots[0]]
-    return {"id": aid, "status": "active" if s.lots[lots[0]] == "awarded" else "pending",
-            "relatedLots": lots,
-            "suppliers": [{"id": str((by_code.get(code) or {}).get("id", code)),
-                           "name": (by_code.get(code) or {}).get("name") or code}
-                          for code in codes]}  # fmt: skip
+    return {
+        "id": aid,
+        "status": "active" if s.lots[lots[0]] == "awarded" else "pending",
+        "relatedLots": lots,
+        "suppliers": _supplier_refs(s.suppliers[lots[0]], parties),
+    }
 
 
 def _holds(award: dict[str, Any], aid: str, codes: list[str], lid: str, s: ProcessState) -> bool:
