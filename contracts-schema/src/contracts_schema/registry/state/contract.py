@@ -148,9 +148,18 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 amendments=(*state.amendments, amendment),
             )
         case ev.ContractRestated():
-            # Imported only (import25): what a later release states otherwise.
+            # Imported only (import25): what a later release states otherwise. A finding is
+            # about the facts as recorded: the rules a restated day is judged by again give
+            # the restating release's findings, which replace those the former day gave
+            # (review18a: a signing restated past the standstill kept its finding).
+            rejudged = _rejudged(event)
             return replace(
                 state,
+                law_findings=tuple(
+                    f
+                    for f in state.law_findings
+                    if not (f.code in rejudged and f.subject in (None, state.contract_id))
+                ),
                 signed_on=event.signed_on or state.signed_on,
                 start_date=event.start_date or state.start_date,
                 max_extent_date=None if event.max_extent_cleared else state.max_extent_date,
@@ -190,6 +199,25 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
         case ev.ContractExpired():
             return replace(state, status=ContractStatus.EXPIRED, expired_on=event.expired_on)
     raise _error(state, event, "it is not an event of the contract aggregate")
+
+
+# The codes each restated day is judged by again (registry.domain.imported): the period's
+# rule for a start, the award's rule for a signing day.
+_AWARD_RULE = "TENDER_NOT_FOUND LOTS_REQUIRED UNKNOWN_LOT LOT_CANCELLED STANDSTILL_NOT_ENDED"
+RESTATED_RULES: dict[str, frozenset[str]] = {
+    "start_date": frozenset({"INVALID_PERIOD", "FRAMEWORK_RATIONALE_REQUIRED"}),
+    "signed_on": frozenset(
+        f"{_AWARD_RULE} REVIEW_PENDING AWARD_NOT_DEFINITIVE SUPPLIER_NOT_AWARDED".split()
+    ),
+}
+
+
+def _rejudged(event: ev.ContractRestated) -> frozenset[str]:
+    codes: frozenset[str] = frozenset()
+    for day, rule in RESTATED_RULES.items():
+        if getattr(event, day) is not None:
+            codes |= rule
+    return codes
 
 
 def _signed(event: ev.ContractSigned) -> ContractState:
