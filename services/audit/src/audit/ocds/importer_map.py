@@ -37,6 +37,7 @@ from audit.ocds.importer_unrecorded import Unrecordable as Unrecordable
 from audit.ocds.importer_unrecorded import (
     authority_changed,
     contract_not_recorded,
+    invisible_texts,
     note,
     own_lots,
     states,
@@ -141,7 +142,7 @@ def map_release(
     title = t.get("title") or ocid
     framework = bool((t.get("techniques") or {}).get("hasFrameworkAgreement"))
     start = day((t.get("tenderPeriod") or {}).get("startDate"))
-    not_recorded: list[NotRecorded] = []
+    not_recorded: list[NotRecorded] = invisible_texts(release)  # review18a finding 7
     if not s.planned:
         ref = t.get("procuringEntity") or compiled.get("buyer")
         if not ref:

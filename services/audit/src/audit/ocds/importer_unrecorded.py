@@ -8,6 +8,7 @@ that run's releases, so a field it lacks may be one an earlier run's release sta
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from audit.ocds.importer_ids import (
     ident,
     organisation_code,
 )
+from contracts_schema.bounds import unsafe_character
 
 if TYPE_CHECKING:
     from audit.ocds.importer_map import ProcessState
@@ -201,4 +203,35 @@ def contract_not_recorded(
                        f" {list(named) or 'no supplier'} here, recorded with"
                        f" {list(seen['suppliers'])}: the"
                        " registry records a contract's suppliers with its signing")  # fmt: skip
+    return found
+
+
+# The fields the registry records as a name or title (a tender's, a lot's, a contract's, an
+# organisation's): each a key at any depth of the release.
+_NAMED = ("title", "name", "legalName")
+
+
+def invisible_texts(release: Any, path: str = "") -> list[NotRecorded]:
+    """Names and titles the release itself states holding a character that shows as nothing
+    (zero width space, word joiner, byte order mark, soft hyphen), a direction control or
+    another control character but tab and line breaks (review18a): commands refuse them
+    (`contracts_schema.bounds`), imported facts are events, unbounded so stored history still
+    reads; recorded, the name would read exactly like another one."""
+    found: list[NotRecorded] = []
+    if isinstance(release, dict):
+        for key, value in release.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in _NAMED and isinstance(value, str):
+                char = unsafe_character(value, "\t\n\r")
+                if char is not None:
+                    what = unicodedata.name(char, "a control character")
+                    found += note(where, f"it holds U+{ord(char):04X} {what}, a character"
+                                  " that shows as nothing or turns the text around: the"
+                                  " registry records no name or title with one (it would"
+                                  " read like another)")  # fmt: skip
+            else:
+                found += invisible_texts(value, where)
+    elif isinstance(release, list):
+        for i, item in enumerate(release):
+            found += invisible_texts(item, f"{path}[{i}]")
     return found
