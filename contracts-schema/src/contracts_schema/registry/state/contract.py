@@ -73,6 +73,8 @@ class ContractState:
     suppliers: tuple[ContractSupplierState, ...] = ()
     signed_on: date | None = None
     start_date: date | None = None
+    signed_on_stated: bool = True  # false: imported without one (review18a)
+    start_stated: bool = True
     end_date: date | None = None
     max_extent_date: date | None = None
     value_eur: Decimal | None = None
@@ -162,6 +164,8 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 ),
                 signed_on=event.signed_on or state.signed_on,
                 start_date=event.start_date or state.start_date,
+                signed_on_stated=state.signed_on_stated or event.signed_on is not None,
+                start_stated=state.start_stated or event.start_date is not None,
                 max_extent_date=None if event.max_extent_cleared else state.max_extent_date,
                 value_eur=None if event.value_cleared else state.value_eur,
             )
@@ -235,6 +239,8 @@ def _signed(event: ev.ContractSigned) -> ContractState:
         ),
         signed_on=event.signed_on,
         start_date=event.start_date,
+        signed_on_stated=event.signed_on_stated,
+        start_stated=event.start_stated,
         end_date=event.end_date,
         max_extent_date=event.max_extent_date,
         value_eur=None if event.value is None else event.value.amount,

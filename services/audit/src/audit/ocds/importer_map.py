@@ -605,10 +605,11 @@ def _contract(
                            suppliers=suppliers, signed_on=signed,
                            start_date=day(period.get("startDate")) or signed, end_date=end,
                            max_extent_date=day(period.get("maxExtentDate")), value=lift_euro(eur),
-                           title=c.get("title") or None))  # fmt: skip
+                           title=c.get("title") or None,
+                           **_unstated(c, period)))  # fmt: skip
         seen = {"end": end, "extent": day(period.get("maxExtentDate")), "value": eur,
-                "status": "active", "signed": signed,
-                "start": day(period.get("startDate")) or signed,
+                "status": "active", "signed": day(c.get("dateSigned")),
+                "start": day(period.get("startDate")),  # None: not stated (review18a)
                 "suppliers": tuple(sorted(x["supplier_id"] for x in suppliers))}  # fmt: skip
     else:
         change: dict[str, Any] = {}
@@ -636,6 +637,12 @@ def _contract(
         not_recorded += contract_not_recorded(c, path, compiled, parties, seen, s, release, new)
     s.contracts[cid] = dict(seen)
     return (cid, facts) if facts else None
+
+
+def _unstated(c: dict[str, Any], period: dict[str, Any]) -> dict[str, bool]:
+    """The marks of a signing day or start the source does not state (review18a)."""
+    return {**({} if day(c.get("dateSigned")) else {"signed_on_stated": False}),
+            **({} if day(period.get("startDate")) else {"start_stated": False})}  # fmt: skip
 
 
 def _contract_restatement(

@@ -8,6 +8,7 @@ evaluated instead, and what it refuses becomes a finding, recorded with the prov
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -163,12 +164,16 @@ def _contract_rules(
         return _restated_rules(state, event, facts)
     if not isinstance(event, ev.ContractSigned):
         return []
-    # The same rules SignContract applies, on the same fields.
+    # The same rules SignContract applies, on the same fields; a day the source did not state
+    # is not judged as if stated (review18a): an unstated start skips the period's rule
+    # (INVALID_PERIOD, FRAMEWORK_RATIONALE_REQUIRED), an unstated signing day the standstill's
+    # (STANDSTILL_NOT_ENDED: judged as after it), the award's other rules still apply.
     signing = cmd.SignContract.model_construct(**dict(event))
     tender = facts.tender if isinstance(facts, SigningFacts) else None
-    rules = [lambda: check_period(signing)]
+    rules = [lambda: check_period(signing)] if event.start_stated else []
+    on = event.signed_on if event.signed_on_stated else date.max
     if event.tender_id is not None and event.kind != "negotiated_terms":
-        rules.append(lambda: check_award(signing, tender, event.signed_on))
+        rules.append(lambda: check_award(signing, tender, on))
     return rules
 
 
