@@ -56,3 +56,13 @@ async def test_an_invisible_character_in_a_name_refuses_its_release(case: str) -
     assert named in problem.reason, problem
     stored = [s.envelope.payload async for s in store.read_stream(REGISTRY)]
     assert char not in json.dumps(stored, ensure_ascii=False)
+
+
+async def test_a_field_the_registry_does_not_record_is_not_refused() -> None:
+    """A document's title with a soft hyphen (common in text from word processors) is not a
+    name the registry records: the release is imported."""
+    releases = _history(copy.deepcopy(TENDER))
+    releases[0]["tender"]["documents"] = [{"id": "d1", "title": "Be\u00adstek"}]
+    store, _clock, bus = await registry()
+    report = await import_items(read(_package(*releases), "test"), bus.request, store)
+    assert (report.skipped, report.imported) == ([], 3)

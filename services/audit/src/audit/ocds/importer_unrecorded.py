@@ -206,32 +206,49 @@ def contract_not_recorded(
     return found
 
 
-# The fields the registry records as a name or title (a tender's, a lot's, a contract's, an
-# organisation's): each a key at any depth of the release.
-_NAMED = ("title", "name", "legalName")
+def _named(release: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The names and titles of a release the registry records (a tender's, a lot's, a
+    contract's, an organisation's), with their paths; not those it does not (documents',
+    milestones', items')."""
+
+    def each(key: str) -> list[tuple[int, Any]]:
+        found = release.get(key)
+        return list(enumerate(found)) if isinstance(found, list) else []
+
+    tender = release.get("tender")
+    t: dict[str, Any] = tender if isinstance(tender, dict) else {}
+    stated = t.get("lots")
+    lots: list[Any] = stated if isinstance(stated, list) else []
+    named: list[tuple[str, Any]] = [("tender.title", t.get("title"))]
+    named += [(f"tender.lots[{i}].title", lot.get("title"))
+              for i, lot in enumerate(lots) if isinstance(lot, dict)]  # fmt: skip
+    for where, ref in (("buyer", release.get("buyer")), ("tender.procuringEntity",
+                                                          t.get("procuringEntity"))):  # fmt: skip
+        if isinstance(ref, dict):
+            named.append((f"{where}.name", ref.get("name")))
+    named += [(f"parties[{i}].name", p.get("name")) for i, p in each("parties")
+              if isinstance(p, dict)]  # fmt: skip
+    named += [(f"contracts[{i}].title", c.get("title")) for i, c in each("contracts")
+              if isinstance(c, dict)]  # fmt: skip
+    for i, a in each("awards"):
+        suppliers = a.get("suppliers") if isinstance(a, dict) else None
+        named += [(f"awards[{i}].suppliers[{j}].name", x.get("name"))
+                  for j, x in enumerate(suppliers or []) if isinstance(x, dict)]  # fmt: skip
+    return named
 
 
-def invisible_texts(release: Any, path: str = "") -> list[NotRecorded]:
+def invisible_texts(release: dict[str, Any]) -> list[NotRecorded]:
     """Names and titles the release itself states holding a character that shows as nothing
     (zero width space, word joiner, byte order mark, soft hyphen), a direction control or
     another control character but tab and line breaks (review18a): commands refuse them
     (`contracts_schema.bounds`), imported facts are events, unbounded so stored history still
     reads; recorded, the name would read exactly like another one."""
     found: list[NotRecorded] = []
-    if isinstance(release, dict):
-        for key, value in release.items():
-            where = f"{path}.{key}" if path else str(key)
-            if key in _NAMED and isinstance(value, str):
-                char = unsafe_character(value, "\t\n\r")
-                if char is not None:
-                    what = unicodedata.name(char, "a control character")
-                    found += note(where, f"it holds U+{ord(char):04X} {what}, a character"
-                                  " that shows as nothing or turns the text around: the"
-                                  " registry records no name or title with one (it would"
-                                  " read like another)")  # fmt: skip
-            else:
-                found += invisible_texts(value, where)
-    elif isinstance(release, list):
-        for i, item in enumerate(release):
-            found += invisible_texts(item, f"{path}[{i}]")
+    for where, value in _named(release):
+        char = unsafe_character(value, "\t\n\r") if isinstance(value, str) else None
+        if char is not None:
+            what = unicodedata.name(char, "a control character")
+            found += note(where, f"it holds U+{ord(char):04X} {what}, a character that"
+                          " shows as nothing or turns the text around: the registry records"
+                          " no name or title with one (it would read like another)")  # fmt: skip
     return found
