@@ -157,3 +157,48 @@ async def test_a_start_restated_past_the_end_is_a_finding() -> None:
     events, _ = await _registry_events(_package(*releases))
     [*_, last] = [e for e in events if isinstance(e, rg.ContractReleaseImported)]
     assert [f.code for f in last.findings] == ["INVALID_PERIOD"]
+
+
+# review18a finding 4: a restated signing day is judged again by the award's rules.
+
+
+def _findings_on(events: list[Any]) -> list[str]:
+    [cid] = {e.contract_id for e in events if isinstance(e, rg.ContractSigned)}
+    mine = [e for e in events if getattr(e, "contract_id", None) == cid]
+    state = FOLDS[("registry", "contract")].replay(cid, mine)
+    return [f.code for f in state.law_findings]
+
+
+async def test_a_signing_day_restated_into_the_standstill_is_a_finding() -> None:
+    """Signed 06-01, after the standstill (award 05-01, ends 05-21), restated to 05-05: the
+    award's rules judge the restated day (fails before: no finding)."""
+    releases = _restating(dateSigned="2024-05-05T00:00:00Z")
+    events, _ = await _registry_events(_package(*releases))
+    [*_, last] = [e for e in events if isinstance(e, rg.ContractReleaseImported)]
+    assert [f.code for f in last.findings] == ["STANDSTILL_NOT_ENDED"]
+    assert "2024-05-05" in last.findings[0].message
+    assert _findings_on(events) == ["STANDSTILL_NOT_ENDED"]
+
+
+async def test_a_signing_day_restated_past_the_standstill_drops_the_old_finding() -> None:
+    """Signed 05-05 (a finding), restated to 06-01: the restatement's judgement replaces the
+    signing's for the award's rules; the contract no longer carries the finding (fails
+    before: it stayed), the first release's provenance still does."""
+    early = copy.deepcopy(CONTRACT)
+    early["dateSigned"] = "2024-05-05T00:00:00Z"
+    releases = [*_history(), _release(4, "contractUpdate", tender=TENDER, awards=AWARDS,
+                                      contracts=[CONTRACT])]  # fmt: skip
+    releases[2]["contracts"] = [early]
+    events, _ = await _registry_events(_package(*releases))
+    first, *_, last = [e for e in events if isinstance(e, rg.ContractReleaseImported)]
+    assert [f.code for f in first.findings] == ["STANDSTILL_NOT_ENDED"]
+    assert last.findings == []
+    assert _findings_on(events) == []
+
+
+def test_the_rejudged_codes_are_refusal_codes() -> None:
+    """A misspelt code would keep a finding a restatement replaces."""
+    from contracts_schema.refusals import REFUSALS
+    from contracts_schema.registry.state.contract import RESTATED_RULES
+
+    assert {c for codes in RESTATED_RULES.values() for c in codes} <= set(REFUSALS)

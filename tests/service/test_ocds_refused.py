@@ -113,10 +113,8 @@ CASES: dict[str, list[dict[str, Any]]] = {
     "contracts[].dateSigned (no longer stated)": _changed(
         contracts=[{**CONTRACT, "dateSigned": None}]
     ),
-    "contracts[].dateSigned (not stated)": [
-        *_history()[:2],
-        _release(3, "contract", tender=TENDER, awards=AWARDS, contracts=_contract(dateSigned=None)),
-    ],
+    # A contract signed without a signing day is recorded as not stated since review18a
+    # (tests/service/test_ocds_contract_unstated.py).
     "contracts[].period.endDate": _changed(contracts=_contract(endDate=None)),
 }
 

@@ -70,6 +70,25 @@ class ContractAmendedV1(IntegrationEvent):
     value: Money | None = Field(default=None, description="New value, when changed.")
 
 
+class ContractRestatedV1(IntegrationEvent):
+    """A published (imported) contract was restated by its publisher: its signing or start day
+    corrected, its maximum extent or value no longer stated. Only what changed is given; the
+    rest stays as signed (review18a: subscribers heard of amendments only)."""
+
+    cloud_event_type: ClassVar[str] = "nl.gt.contract.restated.v1"
+
+    contract_id: str = Field(description="The contract.")
+    restated_on: date = Field(description="Day of the restating publication.")
+    signed_on: date | None = Field(default=None, description="The signing day now stated.")
+    start_date: date | None = Field(default=None, description="The first day now stated.")
+    max_extent_cleared: bool = Field(
+        default=False, description="True when a maximum extent date is no longer stated."
+    )
+    value_cleared: bool = Field(
+        default=False, description="True when a value in EUR is no longer stated."
+    )
+
+
 class ContractTransferredV1(IntegrationEvent):
     """Another contracting authority took the contract over."""
 
@@ -142,6 +161,7 @@ INTEGRATION_EVENTS: tuple[type[IntegrationEvent], ...] = (
     ContractSignedV1,
     ContractExtendedV1,
     ContractAmendedV1,
+    ContractRestatedV1,
     ContractTransferredV1,
     ContractTerminatedV1,
     ContractExpiredV1,

@@ -46,6 +46,13 @@ class ContractSigned(_ContractEvent):
         default=None, description="Why a framework runs longer than 4 years (art. 33(1))."
     )
     title: str | None = Field(default=None, description="Name of the contract.")
+    # Imported only (review18a): what the published source did not state. The day then is a
+    # default the rules work with (the release's day; the start: the signing day). Optional,
+    # default true: native signings and events stored before state both (no upcaster).
+    signed_on_stated: bool = Field(
+        default=True, description="False when the source states no signing day."
+    )
+    start_stated: bool = Field(default=True, description="False when the source states no start.")
 
 
 class ContractAmended(_ContractEvent):

@@ -24,6 +24,7 @@ from contracts_schema.integration.events import (
     ContractExpiredV1,
     ContractExpiringV1,
     ContractExtendedV1,
+    ContractRestatedV1,
     ContractSignedV1,
     ContractTerminatedV1,
     ContractTransferredV1,
@@ -35,6 +36,7 @@ from contracts_schema.registry.events import (
     ContractAmended,
     ContractExpired,
     ContractExtended,
+    ContractRestated,
     ContractSigned,
     ContractTerminated,
     ContractTransferred,
@@ -119,6 +121,15 @@ def to_payload(
                 end_date=fact.new_end_date,
                 max_extent_date=fact.new_max_extent_date,
                 value=fact.new_value,
+            )
+        case ContractRestated():
+            payload = ContractRestatedV1(
+                contract_id=fact.contract_id,
+                restated_on=fact.restated_on,
+                signed_on=fact.signed_on,
+                start_date=fact.start_date,
+                max_extent_cleared=fact.max_extent_cleared,
+                value_cleared=fact.value_cleared,
             )
         case ContractTransferred():
             payload = ContractTransferredV1(

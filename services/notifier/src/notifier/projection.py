@@ -254,10 +254,8 @@ class NotifierSchedule(Projection):
                     self._set(conn, c, fact.contract_id, **changes)
             case ContractRestated():
                 if fact.max_extent_cleared:
-                    self._set(
-                        conn, c, fact.contract_id, max_extent_date=None,
-                        max_known_since=fact.restated_on,
-                    )  # fmt: skip
+                    # No extent, no day it became known (a signing without one; review18a).
+                    self._set(conn, c, fact.contract_id, max_extent_date=None, max_known_since=None)
             case ContractTransferred():
                 self._set(
                     conn,

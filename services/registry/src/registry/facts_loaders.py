@@ -23,7 +23,7 @@ from contracts_schema.registry.commands import (
     SignContract,
     TransferContract,
 )
-from contracts_schema.registry.state import ProgrammeState, TenderState
+from contracts_schema.registry.state import ContractState, ProgrammeState, TenderState
 from contracts_schema.subjects import REGISTRY
 from eventstore.folded import load_folded, valid_day
 from eventstore.group_append import StagedStore
@@ -40,6 +40,7 @@ WINDOW: Fold[EnrolmentWindowState] = FOLDS[("enrolment", "enrolment_window")]
 TENDER: Fold[TenderState] = FOLDS[("registry", "tender")]
 CALL_OFF: Fold[CallOffState] = FOLDS[("enrolment", "call_off")]
 PROGRAMME: Fold[ProgrammeState] = FOLDS[("registry", "programme")]
+CONTRACT: Fold[ContractState] = FOLDS[("registry", "contract")]
 
 
 def frozen_list_loader(
@@ -121,6 +122,15 @@ def imported_signing_facts_loader(
             tid = fact.payload.get("tender_id") if fact.event_type == "ContractSigned" else None
             if isinstance(tid, str):
                 return SigningFacts(tender=await _tender(store, tid))
+        if any(
+            f.event_type == "ContractRestated" and f.payload.get("signed_on") is not None
+            for f in command.facts
+        ):
+            # A signing day restated (review18a): judged again by the award's rules, on the
+            # tender the contract was recorded from.
+            signed: ContractState = await load_folded(store, CONTRACT, command.contract_id)
+            if signed.exists and signed.tender_id is not None:
+                return SigningFacts(tender=await _tender(store, signed.tender_id))
         return SigningFacts()
 
     return load

@@ -73,6 +73,8 @@ class ContractState:
     suppliers: tuple[ContractSupplierState, ...] = ()
     signed_on: date | None = None
     start_date: date | None = None
+    signed_on_stated: bool = True  # false: imported without one (review18a)
+    start_stated: bool = True
     end_date: date | None = None
     max_extent_date: date | None = None
     value_eur: Decimal | None = None
@@ -148,11 +150,22 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 amendments=(*state.amendments, amendment),
             )
         case ev.ContractRestated():
-            # Imported only (import25): what a later release states otherwise.
+            # Imported only (import25): what a later release states otherwise. A finding is
+            # about the facts as recorded: the rules a restated day is judged by again give
+            # the restating release's findings, which replace those the former day gave
+            # (review18a: a signing restated past the standstill kept its finding).
+            rejudged = _rejudged(event)
             return replace(
                 state,
+                law_findings=tuple(
+                    f
+                    for f in state.law_findings
+                    if not (f.code in rejudged and f.subject in (None, state.contract_id))
+                ),
                 signed_on=event.signed_on or state.signed_on,
                 start_date=event.start_date or state.start_date,
+                signed_on_stated=state.signed_on_stated or event.signed_on is not None,
+                start_stated=state.start_stated or event.start_date is not None,
                 max_extent_date=None if event.max_extent_cleared else state.max_extent_date,
                 value_eur=None if event.value_cleared else state.value_eur,
             )
@@ -192,6 +205,25 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
     raise _error(state, event, "it is not an event of the contract aggregate")
 
 
+# The codes each restated day is judged by again (registry.domain.imported): the period's
+# rule for a start, the award's rule for a signing day.
+_AWARD_RULE = "TENDER_NOT_FOUND LOTS_REQUIRED UNKNOWN_LOT LOT_CANCELLED STANDSTILL_NOT_ENDED"
+RESTATED_RULES: dict[str, frozenset[str]] = {
+    "start_date": frozenset({"INVALID_PERIOD", "FRAMEWORK_RATIONALE_REQUIRED"}),
+    "signed_on": frozenset(
+        f"{_AWARD_RULE} REVIEW_PENDING AWARD_NOT_DEFINITIVE SUPPLIER_NOT_AWARDED".split()
+    ),
+}
+
+
+def _rejudged(event: ev.ContractRestated) -> frozenset[str]:
+    codes: frozenset[str] = frozenset()
+    for day, rule in RESTATED_RULES.items():
+        if getattr(event, day) is not None:
+            codes |= rule
+    return codes
+
+
 def _signed(event: ev.ContractSigned) -> ContractState:
     return ContractState(
         contract_id=event.contract_id,
@@ -207,6 +239,8 @@ def _signed(event: ev.ContractSigned) -> ContractState:
         ),
         signed_on=event.signed_on,
         start_date=event.start_date,
+        signed_on_stated=event.signed_on_stated,
+        start_stated=event.start_stated,
         end_date=event.end_date,
         max_extent_date=event.max_extent_date,
         value_eur=None if event.value is None else event.value.amount,

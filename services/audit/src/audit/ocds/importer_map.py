@@ -37,6 +37,7 @@ from audit.ocds.importer_unrecorded import Unrecordable as Unrecordable
 from audit.ocds.importer_unrecorded import (
     authority_changed,
     contract_not_recorded,
+    invisible_texts,
     note,
     own_lots,
     states,
@@ -146,7 +147,7 @@ def map_release(
     title = t.get("title") or ocid
     framework = bool((t.get("techniques") or {}).get("hasFrameworkAgreement"))
     start = day((t.get("tenderPeriod") or {}).get("startDate"))
-    not_recorded: list[NotRecorded] = []
+    not_recorded: list[NotRecorded] = invisible_texts(release)  # review18a finding 7
     if not s.planned:
         ref = t.get("procuringEntity") or compiled.get("buyer")
         if not ref:
@@ -713,10 +714,11 @@ def _contract(
                            suppliers=suppliers, signed_on=signed,
                            start_date=day(period.get("startDate")) or signed, end_date=end,
                            max_extent_date=day(period.get("maxExtentDate")), value=lift_euro(eur),
-                           title=c.get("title") or None))  # fmt: skip
+                           title=c.get("title") or None,
+                           **_unstated(c, period)))  # fmt: skip
         seen = {"end": end, "extent": day(period.get("maxExtentDate")), "value": eur,
-                "status": "active", "signed": signed,
-                "start": day(period.get("startDate")) or signed,
+                "status": "active", "signed": day(c.get("dateSigned")),
+                "start": day(period.get("startDate")),  # None: not stated (review18a)
                 "suppliers": tuple(sorted(x["supplier_id"] for x in suppliers))}  # fmt: skip
     else:
         change: dict[str, Any] = {}
@@ -744,6 +746,12 @@ def _contract(
         not_recorded += contract_not_recorded(c, path, compiled, parties, seen, s, release, new)
     s.contracts[cid] = dict(seen)
     return (cid, facts) if facts else None
+
+
+def _unstated(c: dict[str, Any], period: dict[str, Any]) -> dict[str, bool]:
+    """The marks of a signing day or start the source does not state (review18a)."""
+    return {**({} if day(c.get("dateSigned")) else {"signed_on_stated": False}),
+            **({} if day(period.get("startDate")) else {"start_stated": False})}  # fmt: skip
 
 
 def _contract_restatement(

@@ -8,6 +8,7 @@ that run's releases, so a field it lacks may be one an earlier run's release sta
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from audit.ocds.importer_ids import (
     ident,
     organisation_code,
 )
+from contracts_schema.bounds import unsafe_character
 
 if TYPE_CHECKING:
     from audit.ocds.importer_map import ProcessState
@@ -201,4 +203,52 @@ def contract_not_recorded(
                        f" {list(named) or 'no supplier'} here, recorded with"
                        f" {list(seen['suppliers'])}: the"
                        " registry records a contract's suppliers with its signing")  # fmt: skip
+    return found
+
+
+def _named(release: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The names and titles of a release the registry records (a tender's, a lot's, a
+    contract's, an organisation's), with their paths; not those it does not (documents',
+    milestones', items')."""
+
+    def each(key: str) -> list[tuple[int, Any]]:
+        found = release.get(key)
+        return list(enumerate(found)) if isinstance(found, list) else []
+
+    tender = release.get("tender")
+    t: dict[str, Any] = tender if isinstance(tender, dict) else {}
+    stated = t.get("lots")
+    lots: list[Any] = stated if isinstance(stated, list) else []
+    named: list[tuple[str, Any]] = [("tender.title", t.get("title"))]
+    named += [(f"tender.lots[{i}].title", lot.get("title"))
+              for i, lot in enumerate(lots) if isinstance(lot, dict)]  # fmt: skip
+    for where, ref in (("buyer", release.get("buyer")), ("tender.procuringEntity",
+                                                          t.get("procuringEntity"))):  # fmt: skip
+        if isinstance(ref, dict):
+            named.append((f"{where}.name", ref.get("name")))
+    named += [(f"parties[{i}].name", p.get("name")) for i, p in each("parties")
+              if isinstance(p, dict)]  # fmt: skip
+    named += [(f"contracts[{i}].title", c.get("title")) for i, c in each("contracts")
+              if isinstance(c, dict)]  # fmt: skip
+    for i, a in each("awards"):
+        suppliers = a.get("suppliers") if isinstance(a, dict) else None
+        named += [(f"awards[{i}].suppliers[{j}].name", x.get("name"))
+                  for j, x in enumerate(suppliers or []) if isinstance(x, dict)]  # fmt: skip
+    return named
+
+
+def invisible_texts(release: dict[str, Any]) -> list[NotRecorded]:
+    """Names and titles the release itself states holding a character that shows as nothing
+    (zero width space, word joiner, byte order mark, soft hyphen), a direction control or
+    another control character but tab and line breaks (review18a): commands refuse them
+    (`contracts_schema.bounds`), imported facts are events, unbounded so stored history still
+    reads; recorded, the name would read exactly like another one."""
+    found: list[NotRecorded] = []
+    for where, value in _named(release):
+        char = unsafe_character(value, "\t\n\r") if isinstance(value, str) else None
+        if char is not None:
+            what = unicodedata.name(char, "a control character")
+            found += note(where, f"it holds U+{ord(char):04X} {what}, a character that"
+                          " shows as nothing or turns the text around: the registry records"
+                          " no name or title with one (it would read like another)")  # fmt: skip
     return found

@@ -199,8 +199,11 @@ def contract(p: Process, c: ContractState, **extra: Any) -> dict[str, Any]:
         "title": contract_title(p, c),
         "status": codes.contract_status(c.status),
         "statusDetails": (c.end_reason or c.status.value) if ended else None,
-        "dateSigned": on_day(c.signed_on),
-        "period": period(c.start_date, c.end_date, maxExtentDate=c.max_extent_date),
+        # Not stated by an imported source: left out (review18a), as the source left it.
+        "dateSigned": on_day(c.signed_on) if c.signed_on_stated else None,
+        "period": period(
+            c.start_date if c.start_stated else None, c.end_date, maxExtentDate=c.max_extent_date
+        ),
         "value": amount(c.value_eur),
         **extra,
     }

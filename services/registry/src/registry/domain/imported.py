@@ -8,6 +8,7 @@ evaluated instead, and what it refuses becomes a finding, recorded with the prov
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -159,24 +160,45 @@ def _check_tender(state: TenderState, event: DomainEvent) -> None:
 def _contract_rules(
     state: ContractState, event: DomainEvent, facts: object
 ) -> list[Callable[[], None]]:
-    if isinstance(event, ev.ContractRestated) and event.start_date is not None and state.exists:
-        # A start corrected (import25): the period's rule again, on the contract as restated.
-        extent = None if event.max_extent_cleared else state.max_extent_date
-        fields: dict[str, Any] = {
-            "contract_id": state.contract_id, "kind": state.kind, "start_date": event.start_date,
-            "end_date": state.end_date, "max_extent_date": extent,
-            "duration_rationale": state.duration_rationale,
-        }  # fmt: skip
-        restated = cmd.SignContract.model_construct(**fields)
-        return [lambda: check_period(restated)]
+    if isinstance(event, ev.ContractRestated) and state.exists:
+        return _restated_rules(state, event, facts)
     if not isinstance(event, ev.ContractSigned):
         return []
-    # The same rules SignContract applies, on the same fields.
+    # The same rules SignContract applies, on the same fields; a day the source did not state
+    # is not judged as if stated (review18a): an unstated start skips the period's rule
+    # (INVALID_PERIOD, FRAMEWORK_RATIONALE_REQUIRED), an unstated signing day the standstill's
+    # (STANDSTILL_NOT_ENDED: judged as after it), the award's other rules still apply.
     signing = cmd.SignContract.model_construct(**dict(event))
     tender = facts.tender if isinstance(facts, SigningFacts) else None
-    rules = [lambda: check_period(signing)]
+    rules = [lambda: check_period(signing)] if event.start_stated else []
+    on = event.signed_on if event.signed_on_stated else date.max
     if event.tender_id is not None and event.kind != "negotiated_terms":
-        rules.append(lambda: check_award(signing, tender, event.signed_on))
+        rules.append(lambda: check_award(signing, tender, on))
+    return rules
+
+
+def _restated_rules(
+    state: ContractState, event: ev.ContractRestated, facts: object
+) -> list[Callable[[], None]]:
+    """The rules a restated day changes, judged again on the contract as restated: the
+    period's for a start (import25), the award's for a signing day (review18a: a day restated
+    into the standstill was no finding). The contract fold lets these findings replace the
+    ones the former day gave (`state.contract.RESTATED_RULES`)."""
+    extent = None if event.max_extent_cleared else state.max_extent_date
+    fields: dict[str, Any] = {
+        "contract_id": state.contract_id, "kind": state.kind, "tender_id": state.tender_id,
+        "lot_ids": list(state.lot_ids), "suppliers": list(state.suppliers),
+        "start_date": event.start_date or state.start_date, "end_date": state.end_date,
+        "max_extent_date": extent, "duration_rationale": state.duration_rationale,
+    }  # fmt: skip
+    restated = cmd.SignContract.model_construct(**fields)
+    rules: list[Callable[[], None]] = []
+    if event.start_date is not None:
+        rules.append(lambda: check_period(restated))
+    on = event.signed_on
+    if on is not None and state.tender_id is not None and state.kind != "negotiated_terms":
+        tender = facts.tender if isinstance(facts, SigningFacts) else None
+        rules.append(lambda: check_award(restated, tender, on))
     return rules
 
 
