@@ -9,11 +9,14 @@ real JetStream server, through `send_command`."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import pytest
 from nats.aio.client import Client as NATS
 
 from contracts_schema.replies import CommandAccepted
+from eventstore import service_app
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandRoute, CommandService
 from eventstore.service_app import serve_in_process
@@ -114,3 +117,62 @@ async def test_beyond_max_workers_commands_wait_and_all_are_answered_across_a_st
     assert [r.status for r in replies] == ["accepted"] * 8
     assert sorted(started) == sorted(f"w-{i}" for i in range(8))
     assert most[0] == 2
+
+
+async def test_waiting_commands_start_in_arrival_order_and_beyond_the_byte_limit_are_dropped(
+    nats_server: NatsServer,
+    nats_client: NATS,
+    fixed_clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One slot: the first command runs (held), the next wait in arrival order, and a command
+    that would take the waiting bodies past the byte limit is dropped and logged (as nats-py
+    dropped a slow consumer's messages beyond 128 MiB; review18b: the list had a count limit
+    only). Fails before: nothing was dropped (no byte limit)."""
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def held(command: RecordEntries) -> None:
+        started.append(command.ledger_id)
+        await release.wait()
+
+    route = CommandRoute(RecordEntries, DECIDER, lambda c: c.ledger_id, decide, facts=held)
+    nc = await connect(nats_server.url)
+    service = CommandService(LEDGER, EventStore(nc, fixed_clock), fixed_clock, [route], EVENT_TYPES)
+    server = await serve_in_process(nc, [service], max_workers=1)
+
+    def command(i: int) -> RecordEntries:  # b-3, b-4: bodies of over 1,000 bytes each
+        amounts = [i + 1] * (1 if i < 3 else 300)
+        return RecordEntries(command_id=f"b-{i}", ledger_id=f"b-{i}", amounts=amounts)
+
+    # Room for b-1 and b-2 (~200 bytes each), not for either large one after them.
+    monkeypatch.setattr(service_app, "WAITING_BYTES_LIMIT", 1000)
+    sends: list[asyncio.Future[Any]] = []
+    try:
+        sends.append(asyncio.ensure_future(send_command(nats_client, LEDGER, command(0))))
+        await _until(lambda: started == ["b-0"], "b-0 running")
+        with caplog.at_level(logging.ERROR, logger="eventstore.service_app"):
+            for i in range(1, 5):  # one after another: arrival order is this order
+                sends.append(
+                    asyncio.ensure_future(
+                        send_command(nats_client, LEDGER, command(i), timeout=120)
+                    )
+                )
+                await nats_client.flush()
+                want = min(i, 2)
+                await _until(lambda want=want: server.waiting == want, f"{want} waiting")
+            await _until(lambda: sum("dropped" in r.message for r in caplog.records) == 2, "drops")
+        release.set()
+        replies = await asyncio.wait_for(asyncio.gather(*sends[:3]), timeout=120)
+    finally:
+        release.set()
+        await server.stop()
+        for send in sends:
+            send.cancel()
+        await nc.close()
+    assert [r.status for r in replies] == ["accepted"] * 3
+    assert started == ["b-0", "b-1", "b-2"]
+    dropped = [r.message for r in caplog.records if "dropped" in r.message]
+    assert len(dropped) == 2
+    assert all("RecordEntries" in m for m in dropped), dropped

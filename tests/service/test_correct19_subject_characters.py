@@ -17,8 +17,11 @@ from typing import Any
 
 import pytest
 
+from bootstrap.parts import notifier_service, registry_service
+from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
 from gateway.auth import Role, issue_token
+from gateway.privacy.identities import IdentityStore
 from tests.integration.gateway.harness import Gateway, start_memory_gateway
 from tests.service.bus import InProcessBus
 
@@ -84,3 +87,26 @@ async def test_erase_person_refuses_a_subject_no_login_can_carry(
     assert [e.get("extensions", {}).get("code") for e in errors] == ["INVALID_ARGUMENT"], body
     assert "subject" in errors[0]["message"], body
     assert named in errors[0]["message"], body
+
+
+async def test_erase_person_erases_a_subject_stored_before_the_rule(
+    store: InMemoryEventStore, clock: FixedClock, tmp_path: Path, database_url: str
+) -> None:
+    """A login with a zero width space signed in before such logins were refused: it can
+    still be erased (fails before: INVALID_ARGUMENT, the person never erasable; review18b)."""
+    old_login = "dev\u200buser"
+    IdentityStore.open(database_url).pseudonym_for(old_login)
+    services = [registry_service(store, clock), notifier_service(store, clock)]
+    for service in services:
+        await service.start()
+    views = f"sqlite:///{tmp_path / 'views.db'}"
+    g = await start_memory_gateway(
+        store, views, commands=InProcessBus(services), identity_database_url=database_url
+    )
+    try:
+        status, body = await post(g, "dev-coordinator", ERASE, {"s": old_login})
+    finally:
+        await g.stop()
+    assert status == 200, body
+    assert "errors" not in body, body
+    assert body["data"]["erasePerson"]["__typename"] == "CommandSucceeded", body

@@ -202,3 +202,23 @@ def test_the_rejudged_codes_are_refusal_codes() -> None:
     from contracts_schema.registry.state.contract import RESTATED_RULES
 
     assert {c for codes in RESTATED_RULES.values() for c in codes} <= set(REFUSALS)
+
+
+# review18b finding 1: a restated signing day judges the standstill again, and only it.
+
+
+async def test_a_signing_day_restated_keeps_the_awards_other_findings() -> None:
+    """A contract on a provisional award (a2, L2), signed 06-01 after the standstill:
+    AWARD_NOT_DEFINITIVE. Restated to 05-05, inside the standstill: STANDSTILL_NOT_ENDED is
+    added and AWARD_NOT_DEFINITIVE stays (fails before: the award's every rule was judged again
+    and the first broken one, the standstill, replaced them all)."""
+    on_a2 = copy.deepcopy(CONTRACT) | {"id": "c2", "awardID": "a2"}
+    restated = on_a2 | {"dateSigned": "2024-05-05T00:00:00Z"}
+    releases = [*_history(), _release(4, "contractUpdate", tender=TENDER, awards=AWARDS,
+                                      contracts=[restated])]  # fmt: skip
+    releases[2]["contracts"] = [on_a2]
+    events, _ = await _registry_events(_package(*releases))
+    first, *_, last = [e for e in events if isinstance(e, rg.ContractReleaseImported)]
+    assert [f.code for f in first.findings] == ["AWARD_NOT_DEFINITIVE"]
+    assert [f.code for f in last.findings] == ["STANDSTILL_NOT_ENDED"]
+    assert sorted(_findings_on(events)) == ["AWARD_NOT_DEFINITIVE", "STANDSTILL_NOT_ENDED"]

@@ -16,6 +16,7 @@ import pytest
 
 from audit.ocds.importer import import_items
 from audit.ocds.importer_read import read
+from contracts_schema.folds import FOLDS
 from contracts_schema.registry import events as rg
 from contracts_schema.subjects import REGISTRY
 from tests.service.test_ocds_contract_restated import _registry_events
@@ -81,3 +82,22 @@ async def test_a_day_stated_later_is_recorded_as_restated() -> None:
     events, _ = await _registry_events(_package(*releases))
     [restated] = [e for e in events if isinstance(e, rg.ContractRestated)]
     assert restated.signed_on == date(2024, 6, 1)
+
+
+async def test_an_unstated_start_follows_a_signing_day_stated_later() -> None:
+    """Neither day stated (both recorded as r3's day, 03-15), then a release states only the
+    signing day, 06-01: the start, still unstated, is the signing day again (fails before: it
+    stayed 03-15, the contract in force before it was signed; review18b)."""
+    releases = _unstated("dateSigned", "period.startDate")
+    stated = copy.deepcopy(releases[-1])
+    stated["contracts"][0]["dateSigned"] = "2024-06-01T00:00:00Z"
+    releases[-1] = stated
+    events, _ = await _registry_events(_package(*releases))
+    [cid] = {e.contract_id for e in events if isinstance(e, rg.ContractSigned)}
+    mine = [e for e in events if getattr(e, "contract_id", None) == cid]
+    state = FOLDS[("registry", "contract")].replay(cid, mine)
+    assert state.signed_on == date(2024, 6, 1)
+    assert state.start_date == date(2024, 6, 1)
+    assert not state.start_stated
+    source, ours = await round_trip([_package(*releases)])
+    assert ours == source

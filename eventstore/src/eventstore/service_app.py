@@ -55,8 +55,10 @@ COMMANDS_RECEIVED = Counter(
 
 log = logging.getLogger(__name__)
 
-# Commands taken beyond those under way, at most (nats-py's limit of a subscription's queue).
+# Commands taken beyond those under way, at most, in number and in bytes (nats-py's limits of
+# a subscription's queue, which commands taken as read no longer pass through).
 WAITING_LIMIT = 512 * 1024
+WAITING_BYTES_LIMIT = 128 * 1024 * 1024
 
 ServiceFactory = Callable[[EventStore, NATS, Clock], Awaitable[CommandService]]
 
@@ -203,6 +205,7 @@ class CommandServer:
         self._waiting: collections.deque[tuple[Msg, Callable[[Msg], Coroutine[Any, Any, None]]]] = (
             collections.deque()
         )
+        self._waiting_bytes = 0  # of the waiting commands' bodies
         self._subscriptions: list[Subscription] = []
         self._partitions: list[PartitionServer] = []
         self._services: list[Callable[[], CommandService]] = []
@@ -226,7 +229,9 @@ class CommandServer:
         """A command's slot is free: the next one waiting takes it (before this one's task
         ends, so `stop` never sees none running while some wait)."""
         if self._waiting:
-            self._start(*self._waiting.popleft())
+            msg, answer = self._waiting.popleft()
+            self._waiting_bytes -= len(msg.data)
+            self._start(msg, answer)
         else:
             self._free += 1
 
@@ -277,10 +282,17 @@ class CommandServer:
             if self._free > 0:
                 self._free -= 1
                 self._start(msg, answer)
-            elif len(self._waiting) < WAITING_LIMIT:  # back-pressure: waits for a slot
+            elif (
+                len(self._waiting) < WAITING_LIMIT
+                and self._waiting_bytes + len(msg.data) <= WAITING_BYTES_LIMIT
+            ):  # back-pressure: waits for a slot
                 self._waiting.append((msg, answer))
-            else:  # as nats-py drops a slow consumer's messages beyond its queue's limit
-                log.error("%s: %d commands waiting; %s dropped", name, WAITING_LIMIT, msg.subject)
+                self._waiting_bytes += len(msg.data)
+            else:  # as nats-py drops a slow consumer's messages beyond its queue's limits
+                log.error(
+                    "%s: %d commands (%d bytes) waiting; %s dropped",
+                    name, len(self._waiting), self._waiting_bytes, msg.subject,
+                )  # fmt: skip
 
         context = service().context
         subject = context.command_subject("*")

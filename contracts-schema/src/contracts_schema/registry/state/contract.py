@@ -163,7 +163,7 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                     if not (f.code in rejudged and f.subject in (None, state.contract_id))
                 ),
                 signed_on=event.signed_on or state.signed_on,
-                start_date=event.start_date or state.start_date,
+                start_date=event.start_date or _start_follows(state, event),
                 signed_on_stated=state.signed_on_stated or event.signed_on is not None,
                 start_stated=state.start_stated or event.start_date is not None,
                 max_extent_date=None if event.max_extent_cleared else state.max_extent_date,
@@ -207,13 +207,19 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
 
 # The codes each restated day is judged by again (registry.domain.imported): the period's
 # rule for a start, the award's rule for a signing day.
-_AWARD_RULE = "TENDER_NOT_FOUND LOTS_REQUIRED UNKNOWN_LOT LOT_CANCELLED STANDSTILL_NOT_ENDED"
 RESTATED_RULES: dict[str, frozenset[str]] = {
     "start_date": frozenset({"INVALID_PERIOD", "FRAMEWORK_RATIONALE_REQUIRED"}),
-    "signed_on": frozenset(
-        f"{_AWARD_RULE} REVIEW_PENDING AWARD_NOT_DEFINITIVE SUPPLIER_NOT_AWARDED".split()
-    ),
+    # Only the standstill depends on the signing day: the award's other findings stay.
+    "signed_on": frozenset({"STANDSTILL_NOT_ENDED"}),
 }
+
+
+def _start_follows(state: ContractState, event: ev.ContractRestated) -> date | None:
+    """An unstated start is recorded as the signing day (import29): it follows a signing day
+    stated later, or the contract would run from before it was signed (review18b)."""
+    if event.signed_on is not None and not state.start_stated:
+        return event.signed_on
+    return state.start_date
 
 
 def _rejudged(event: ev.ContractRestated) -> frozenset[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import strawberry
@@ -30,13 +31,17 @@ async def erase_person(
         )
     if info.context.commands is None:
         raise ClientError("this gateway is read-only (no command bus)", "READ_ONLY")
+    store = info.context.identity_store
     problem = subject_problem(subject)
-    if problem is not None:  # no login carries it: say so (PostgreSQL failed on a NUL)
+    # No login carries it now: say so (PostgreSQL failed on a NUL). But a person stored before
+    # the rule (review18b) is still erased: the right to erasure outlives a login rule.
+    if problem is not None and (
+        "\x00" in subject or await asyncio.to_thread(store.known_pseudonym, subject) is None
+    ):
         raise ClientError(
             problem.replace("the bearer token's `sub`", "`subject` (a login's `sub`)"),
             "INVALID_ARGUMENT",
         )
-    store = info.context.identity_store
     actor = await actor_of(principal, store)
     reply = await erase_subject(store, info.context.commands, subject, actor)
     if isinstance(reply, CommandAccepted):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,7 +27,7 @@ from contracts_schema.registry.import_events import (
 from contracts_schema.registry.state import ContractState, TenderState, contract, tender
 from contracts_schema.registry.values import NAMED_ONLY_PREFIX
 from contracts_schema.upcasting import decode
-from registry.domain.award_decide import review_pending
+from registry.domain.award_decide import require_standstill_over, review_pending
 from registry.domain.facts import SigningFacts
 from registry.domain.rules import DecisionInput, standstill_ends_on
 from registry.domain.signing import check_award, check_period
@@ -177,12 +178,15 @@ def _contract_rules(
     return rules
 
 
+SIGNED = "a contract is signed"
+
+
 def _restated_rules(
     state: ContractState, event: ev.ContractRestated, facts: object
 ) -> list[Callable[[], None]]:
     """The rules a restated day changes, judged again on the contract as restated: the
-    period's for a start (import25), the award's for a signing day (review18a: a day restated
-    into the standstill was no finding). The contract fold lets these findings replace the
+    period's for a start (import25), the standstill's for a signing day (review18a: a day
+    restated into the standstill was no finding). The contract fold lets these findings replace the
     ones the former day gave (`state.contract.RESTATED_RULES`)."""
     extent = None if event.max_extent_cleared else state.max_extent_date
     fields: dict[str, Any] = {
@@ -196,9 +200,15 @@ def _restated_rules(
     if event.start_date is not None:
         rules.append(lambda: check_period(restated))
     on = event.signed_on
-    if on is not None and state.tender_id is not None and state.kind != "negotiated_terms":
-        tender = facts.tender if isinstance(facts, SigningFacts) else None
-        rules.append(lambda: check_award(restated, tender, on))
+    tender = facts.tender if isinstance(facts, SigningFacts) else None
+    if on is not None and tender is not None and tender.exists and state.kind != "negotiated_terms":
+        # Of the award's rules only the standstill depends on the signing day; the others
+        # (review, definitive award, suppliers) were judged at signing and stay as found
+        # (review18b: judging them again on today's tender dropped findings that still apply).
+        lots = [lot for lot in map(tender.lot, state.lot_ids) if lot is not None]
+        rules.extend(
+            partial(require_standstill_over, tender.tender_id, lot, on, SIGNED) for lot in lots
+        )
     return rules
 
 
