@@ -5,11 +5,8 @@ make-run tests failed so at load 17-23)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -19,60 +16,16 @@ from bootstrap.nats_local import LocalCredentials, Logins
 from eventstore.nats_connect import CONNECT_TIMEOUT
 from eventstore.service_app import connect_nats, serve_in_process
 from eventstore.settings import NatsSettings
+from tests.support.fake_nats import FakeNats, fake_nats
 
 LATE = 2.5  # seconds before the first connection's INFO: more than nats-py's 2 s default
 
 
-@dataclass
-class LateServer:
-    """Speaks just enough NATS: INFO (the first connection's only after `LATE`), PONG."""
-
-    url: str = ""
-    accepted: int = 0
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        if self.accepted == 1:
-            await asyncio.sleep(LATE)
-        info = {"server_id": "late", "version": "2.10.0", "proto": 1, "max_payload": 1 << 20}
-        try:
-            writer.write(f"INFO {json.dumps(info)}\r\n".encode())
-            await writer.drain()
-            while line := await reader.readline():
-                if line.startswith(b"PING"):
-                    writer.write(b"PONG\r\n")
-                    await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-
-
 @pytest.fixture
-async def late_server() -> AsyncIterator[LateServer]:
-    late = LateServer()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        late.tasks.add(task)
-        try:
-            await late.session(reader, writer)
-        finally:
-            late.tasks.discard(task)
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    late.url = f"nats://127.0.0.1:{port}"
-    try:
-        yield late
-    finally:
-        server.close()
-        for task in list(late.tasks):
-            task.cancel()
-        await asyncio.gather(*late.tasks, return_exceptions=True)
-        await server.wait_closed()
+async def late_server() -> AsyncIterator[FakeNats]:
+    """INFO to the first connection only after `LATE`."""
+    async with fake_nats(first_delay=LATE) as server:
+        yield server
 
 
 async def _service(url: str) -> NATS:
@@ -99,7 +52,7 @@ CONNECTS: dict[str, Callable[[str], Awaitable[NATS]]] = {
 @pytest.mark.parametrize("how", list(CONNECTS))
 async def test_a_late_server_is_waited_for_without_a_traceback(
     how: str,
-    late_server: LateServer,
+    late_server: FakeNats,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -4,11 +4,8 @@ logger, with the part's name, and no traceback; and they wait `CONNECT_TIMEOUT` 
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -21,58 +18,14 @@ from eventstore.settings import NatsSettings
 from gateway import process
 from gateway.process_config import GatewayConfig, HttpSettings, ProjectorConfig
 from gateway.settings import GatewaySettings
-
-
-@dataclass
-class HangsUpOnce:
-    """Speaks just enough NATS: the first connection is closed before a word, later ones get
-    INFO and a PONG to each PING."""
-
-    url: str = ""
-    accepted: int = 0
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        try:
-            if self.accepted == 1:
-                return
-            info = {"server_id": "once", "version": "2.10.0", "proto": 1, "max_payload": 1 << 20}
-            writer.write(f"INFO {json.dumps(info)}\r\n".encode())
-            await writer.drain()
-            while line := await reader.readline():
-                if line.startswith(b"PING"):
-                    writer.write(b"PONG\r\n")
-                    await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
+from tests.support.fake_nats import FakeNats, fake_nats
 
 
 @pytest.fixture
-async def hangs_up_once() -> AsyncIterator[HangsUpOnce]:
-    server_state = HangsUpOnce()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        server_state.tasks.add(task)
-        try:
-            await server_state.session(reader, writer)
-        finally:
-            server_state.tasks.discard(task)
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    server_state.url = f"nats://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
-        yield server_state
-    finally:
-        server.close()
-        for task in list(server_state.tasks):
-            task.cancel()
-        await asyncio.gather(*server_state.tasks, return_exceptions=True)
-        await server.wait_closed()
+async def hangs_up_once() -> AsyncIterator[FakeNats]:
+    """The first connection closed before a word; later ones connect."""
+    async with fake_nats(first_hangs_up=True) as server:
+        yield server
 
 
 async def _gateway(url: str) -> NATS:
@@ -95,7 +48,7 @@ CONNECTS: dict[str, Callable[[str], Awaitable[NATS]]] = {
 @pytest.mark.parametrize("part", list(CONNECTS))
 async def test_a_failed_try_is_one_quiet_line_naming_the_part(
     part: str,
-    hangs_up_once: HangsUpOnce,
+    hangs_up_once: FakeNats,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
