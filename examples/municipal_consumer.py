@@ -43,7 +43,9 @@ async def consume(url: str, org: str, password: str, limit: int | None, idle: fl
             max_reconnect_attempts=1, reconnect_time_wait=1,
         )  # fmt: skip
     except (nats.errors.Error, OSError) as e:
-        reason = told[-1] if told else str(e) or type(e).__name__
+        # The server's word (e.g. 'Authorization Violation') over the reset of a later try.
+        said = [t for t in told if "violation" in t.lower() or "authoriz" in t.lower()]
+        reason = (said or told or [str(e) or type(e).__name__])[-1]
         raise CannotConsume(f"cannot connect to {url} as {org}: {reason}") from None
     # Once connected, a server restart is waited out as nats-py's defaults do (read at
     # each reconnect), so a long-running consumer rides through it.
