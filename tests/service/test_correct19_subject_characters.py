@@ -31,7 +31,12 @@ ERASE = """mutation($s: String!) { erasePerson(subject: $s) {
   __typename ... on DomainError { code message } } }"""
 
 # (subject, the code point named in the refusal)
-BAD = [("dev\x00user", "U+0000"), ("dev\x1b[2Juser", "U+001B"), ("dev\u202euser", "U+202E")]
+BAD = [
+    ("dev\x00user", "U+0000"),
+    ("dev\x1b[2Juser", "U+001B"),
+    ("dev\u202euser", "U+202E"),
+    ("dev\u200buser", "U+200B"),  # shows as "devuser": the message must say "invisible"
+]
 
 
 @pytest.fixture
@@ -60,7 +65,7 @@ async def post(
     return response.status_code, body
 
 
-@pytest.mark.parametrize(("subject", "named"), BAD, ids=["nul", "escape", "bidi"])
+@pytest.mark.parametrize(("subject", "named"), BAD, ids=["nul", "escape", "bidi", "zero-width"])
 async def test_a_subject_with_a_control_or_bidi_character_is_refused_with_the_token(
     gateway: Gateway, subject: str, named: str
 ) -> None:
@@ -70,6 +75,7 @@ async def test_a_subject_with_a_control_or_bidi_character_is_refused_with_the_to
     message = body["errors"][0]["message"]
     assert "`sub`" in message, body
     assert named in message, body
+    assert "invisible" in message, body
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", body
     # A plain subject still signs in and its mutation is recorded.
     status, body = await post(gateway, "dev-user", REGISTER, {"i": given})
@@ -77,7 +83,7 @@ async def test_a_subject_with_a_control_or_bidi_character_is_refused_with_the_to
     assert body["data"]["registerOrganisation"]["__typename"] == "CommandSucceeded", body
 
 
-@pytest.mark.parametrize(("subject", "named"), BAD, ids=["nul", "escape", "bidi"])
+@pytest.mark.parametrize(("subject", "named"), BAD, ids=["nul", "escape", "bidi", "zero-width"])
 async def test_erase_person_refuses_a_subject_no_login_can_carry(
     gateway: Gateway, subject: str, named: str
 ) -> None:

@@ -59,7 +59,8 @@ def _unsafe(allowed: str) -> re.Pattern[str]:
 
 
 def unsafe_character(text: str, allowed: str = "") -> str | None:
-    """The first control or bidi character in `text` (outside `allowed`), or None."""
+    """The first control, bidi or invisible (zero-width, soft hyphen, BOM) character in
+    `text` (outside `allowed`), or None."""
     found = _unsafe(allowed).search(text)
     return None if found is None else found.group()
 

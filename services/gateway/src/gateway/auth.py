@@ -24,9 +24,10 @@ SUBJECT_MAX_LENGTH = 255
 
 def subject_problem(subject: object) -> str | None:
     """Why `subject` cannot be a login subject (a token's `sub`), or None. Beside the length,
-    no control or bidirectional-formatting character: the subject is stored in the identity
-    store (PostgreSQL text holds no NUL: each mutation failed "Unexpected error") and shown
-    in place of the pseudonym in views and the audit's output (an ESC or U+202E as it came)."""
+    no control, bidirectional-formatting or invisible (zero-width) character: the subject is
+    stored in the identity store (PostgreSQL text holds no NUL: each mutation failed
+    "Unexpected error") and shown in place of the pseudonym in views and the audit's output
+    (an ESC or U+202E as it came)."""
     if not isinstance(subject, str) or not 0 < len(subject) <= SUBJECT_MAX_LENGTH:
         given = f"{len(subject)} characters" if isinstance(subject, str) else "not a string"
         return (
@@ -36,8 +37,8 @@ def subject_problem(subject: object) -> str | None:
     char = unsafe_character(subject)
     if char is not None:
         return (
-            "the bearer token's `sub` must not contain control or bidirectional formatting"
-            f" characters (found U+{ord(char):04X})"
+            "the bearer token's `sub` must not contain control, bidirectional formatting or"
+            f" invisible characters (found U+{ord(char):04X})"
         )
     return None
 
