@@ -85,8 +85,13 @@ async def wait_ready(
         await asyncio.sleep(0.1)
 
 
-def terminate(process: subprocess.Popen[bytes], timeout: float = 10) -> int | None:
-    """SIGTERM and wait; returns the exit code, or None when it had to be killed."""
+def terminate(process: subprocess.Popen[bytes], timeout: float = 60) -> int | None:
+    """SIGTERM and wait; returns the exit code, or None when it had to be killed.
+
+    The wait bounds a hang, not a speed: a two-worker gateway (a supervisor and two
+    processes, each closing its server, read side and NATS connection) logged "stopping" and
+    was still exiting 10 s later on a machine at load 20 (a fresh clone's suite beside seven
+    other jobs), and the test failed on the kill."""
     if process.poll() is not None:
         return process.returncode
     process.send_signal(signal.SIGTERM)
