@@ -103,7 +103,7 @@ def tender_not_recorded(
 ) -> list[NotRecorded]:
     """Statuses a release takes back, which no fact of the registry undoes: a cancelled
     tender or lot active again, an awarded lot cancelled (the law ends a lot's award by a
-    contract, or a review; a published status does not); a lot without a title. Each only
+    contract, or a review; a published status does not). Each only
     when the release itself states it (`own`, its tender; import24): a field it leaves out is
     unchanged, whatever this run's compile (without an earlier run's releases) lacks."""
     found: list[NotRecorded] = []
@@ -116,12 +116,7 @@ def tender_not_recorded(
     stated_lots = own_lots(own)
     for i, (lid, lot) in enumerate(lots):
         mine = stated_lots.get(lid)
-        # Without a title: stated so here, or never given one (recorded with its id).
-        untitled = states(mine, "title") or s.lot_titles.get(lid, lid) == lid
-        if not lot.get("title") and untitled:
-            recorded = s.lot_titles.get(lid)
-            found += note(f"tender.lots[{i}].title", f"lot {lid} has no title here:"
-                           f" the registry records a lot with one ({recorded})")  # fmt: skip
+        # (A lot without a title is recorded, marked not stated: import30.)
         was, now = s.lots.get(lid), lot.get("status")
         path = f"tender.lots[{i}].status"
         if not states(mine, "status"):
