@@ -107,9 +107,8 @@ CASES: dict[str, list[dict[str, Any]]] = {
     "awards[].suppliers": _changed(awards=[{**AWARDS[0], "suppliers": [{"id": OTHER}]}, AWARDS[1]]),
     "contracts[].status": _changed(contracts=_contract(status="cancelled")),
     "contracts[].status (terminated)": [*_changed(contracts=_contract(status="terminated")), AGAIN],
-    "contracts[].dateSigned (no longer stated)": _changed(
-        contracts=[{**CONTRACT, "dateSigned": None}]
-    ),
+    # A signing day or start no longer stated is recorded as `ContractRestated`, marked not
+    # stated, since import30 (tests/service/test_ocds_contract_days_cleared.py).
     # A contract signed without a signing day is recorded as not stated since review18a
     # (tests/service/test_ocds_contract_unstated.py).
     "contracts[].period.endDate": _changed(contracts=_contract(endDate=None)),

@@ -144,8 +144,11 @@ def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
         "published": day((t.get("tenderPeriod") or {}).get("startDate")),
         "cancelled": cancelled,
         "lots": sorted(
-            (ident(str(lot["id"])), lot.get("title") or None,
-             cancelled or lot.get("status") == "cancelled")
+            (
+                ident(str(lot["id"])),
+                lot.get("title") or None,
+                cancelled or lot.get("status") == "cancelled",
+            )
             for lot in t.get("lots", [])
         ),
         "awarded": sorted({suppliers for suppliers, _ in awards.values()}),
@@ -382,16 +385,23 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
 
     def restate_contract(contract: dict[str, Any], **sections: Any) -> None:
         """Perhaps a later release restating a signed contract (import25: ContractRestated):
-        its signing or start day moved, its maximum extent or value no longer stated."""
+        its signing or start day moved or no longer stated (import30), its maximum extent or
+        value no longer stated."""
         if not draw(st.booleans()):
             return
         changes = draw(st.sets(st.sampled_from(["signed", "start", "extent", "value"]),
                                min_size=1))  # fmt: skip
         period = contract["period"]
-        if "signed" in changes:
-            contract["dateSigned"] = CHANGED["day"](contract["dateSigned"])
+        if "signed" in changes:  # moved, no longer stated, or stated at last
+            was = contract.get("dateSigned")
+            contract["dateSigned"] = (
+                draw(st.sampled_from([CHANGED["day"](was), None])) if was else _at(clock)
+            )
         if "start" in changes:
-            period["startDate"] = CHANGED["day"](period["startDate"])
+            was = period.get("startDate")
+            period["startDate"] = (
+                draw(st.sampled_from([CHANGED["day"](was), None])) if was else _at(clock + 30)
+            )
         if "extent" in changes and period.get("maxExtentDate"):
             period["maxExtentDate"] = None
         if "value" in changes and "value" in contract:
@@ -526,6 +536,10 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
             }  # fmt: skip
             if draw(st.booleans()):
                 contract["period"]["maxExtentDate"] = _day(ends + timedelta(days=365))
+            # A signing day or start not stated (review18a: recorded, marked not stated).
+            if draw(st.integers(0, 3)) == 0:
+                unstated = draw(st.sampled_from(["dateSigned", "startDate"]))
+                del (contract if unstated == "dateSigned" else contract["period"])[unstated]
             if draw(st.booleans()):
                 contract["value"] = {"amount": draw(st.integers(1, 10**8)), "currency": "EUR"}
             contracts.append(contract)
@@ -607,10 +621,9 @@ def _signed_changes(contracts: list[dict[str, Any]]) -> dict[str, Any]:
         return change
 
     # (A signing or start day corrected, an extent or value cleared: recorded since
-    # import25's ContractRestated, drawn by `restate_contract`.)
+    # import25's ContractRestated, a day cleared since import30; drawn by `restate_contract`.)
     del c
-    return {"signing day cleared": at("none", "dateSigned"),
-            "end cleared": at("none", "period", "endDate"),
+    return {"end cleared": at("none", "period", "endDate"),
             "cancelled": at("cancelled", "status"), "pending": at("pending", "status")}  # fmt: skip
 
 

@@ -783,19 +783,27 @@ def _contract_restatement(
     eur: Any,
 ) -> dict[str, Any]:
     """What a later release says otherwise of a signed contract that `ContractAmended`
-    cannot carry (import25): its signing or start day corrected, its maximum extent or EUR
-    value no longer stated. The fields of a `ContractRestated`, and `seen` updated. Only what
-    the release itself states counts (import24). Not a day no longer stated, nor an end no
-    longer stated: the registry records a contract with a signing day, a start and an end
-    (those releases are refused)."""
+    cannot carry (import25): its signing or start day corrected or no longer stated (import30:
+    the recorded day stays, marked not stated), its maximum extent or EUR value no longer
+    stated. The fields of a `ContractRestated`, and `seen` updated. Only what the release
+    itself states counts (import24). Not an end no longer stated: the registry records a
+    contract with its end (that release is refused)."""
     mine = next((x for x in release.get("contracts") or []
                  if isinstance(x, dict) and x.get("id") == c.get("id")), None)  # fmt: skip
     changes: dict[str, Any] = {}
     signed, begins = day(c.get("dateSigned")), day((c.get("period") or {}).get("startDate"))
-    if states(mine, "dateSigned") and signed is not None and signed != seen["signed"]:
-        changes["signed_on"] = seen["signed"] = signed
-    if states(mine, "period", "startDate") and begins is not None and begins != seen["start"]:
-        changes["start_date"] = seen["start"] = begins
+    if states(mine, "dateSigned") and signed != seen["signed"]:
+        if signed is None:  # no longer stated: the day stays recorded, not stated (import30)
+            changes["signed_on_cleared"] = True
+        else:
+            changes["signed_on"] = signed
+        seen["signed"] = signed
+    if states(mine, "period", "startDate") and begins != seen["start"]:
+        if begins is None:
+            changes["start_cleared"] = True
+        else:
+            changes["start_date"] = begins
+        seen["start"] = begins
     if states(mine, "period", "maxExtentDate") and extent is None and seen["extent"] is not None:
         changes["max_extent_cleared"], seen["extent"] = True, None
     if states(mine, "value") and eur is None and seen["value"] is not None:

@@ -141,9 +141,8 @@ def contract_not_recorded(
     new: bool,
 ) -> list[NotRecorded]:
     """What a release says of a signed contract that no fact of the registry records
-    (import20): a signing or start day changed (or not stated: the registry's default is
-    shown), an end, maximum extent or EUR value cleared, a status taken back, other
-    suppliers. `ContractAmended` changes the end, extent and value only. Of a contract
+    (import20): an end cleared, a status taken back, other suppliers (a day changed or
+    cleared, an extent or EUR value cleared, are restated: import25, import30). Of a contract
     signed before, only what the release itself states (import24): a field it leaves out
     is unchanged, whatever a later run's compile (without the earlier releases) lacks."""
     found: list[NotRecorded] = []
@@ -164,13 +163,8 @@ def contract_not_recorded(
         found += note(f"{path}.status", f"contract {cid} is {status} here, but was"
                        f" recorded {seen['status']}: the registry records a contract once"
                        " signed, and ends it only by terminating or expiring")  # fmt: skip
-    dated = (("dateSigned", day(c.get("dateSigned")), "signed", "signing day"),
-             ("period.startDate", day(period.get("startDate")), "start", "start"))  # fmt: skip
-    for field_path, stated, key, what in dated:
-        if key in seen and stated != seen[key] and said(*field_path.split(".")):
-            found += note(f"{path}.{field_path}", f"contract {cid}'s {what} is"
-                           f" {stated or 'not stated'} here, recorded as {seen[key]}: the"
-                           " registry records it with the signing, no fact changes it")  # fmt: skip
+    # (A signing day or start corrected, or no longer stated, is a `ContractRestated`:
+    # import25, import30.)
     cleared = (("period.endDate", day(period.get("endDate")), "end"),
                ("period.maxExtentDate", day(period.get("maxExtentDate")), "extent"),
                ("value", value.get("amount") if value.get("currency") == "EUR" else None,

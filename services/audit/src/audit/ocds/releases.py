@@ -307,6 +307,10 @@ def _contract_restated(p: Process, e: EventEnvelope, x: rg.ContractRestated) -> 
         body["period"] = {**(body["period"] or {}), "maxExtentDate": CLEARED}
     if x.value_cleared:
         body["value"] = {"amount": CLEARED, "currency": CLEARED}
+    if x.signed_on_cleared:  # import30
+        body["dateSigned"] = CLEARED
+    if x.start_cleared:
+        body["period"] = {**(body["period"] or {}), "startDate": CLEARED}
     return "contractUpdate", {"contracts": [body]}
 
 
