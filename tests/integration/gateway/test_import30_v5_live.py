@@ -85,6 +85,11 @@ def _rebuilding(projection: Any) -> SimpleNamespace:
                            stream_heads=_no_events, wait_until=_reached)  # fmt: skip
 
 
+def _rebuilding(projection: Any) -> SimpleNamespace:
+    return SimpleNamespace(projection=projection, live=False, live_version=5,
+                           stream_heads=_no_events, wait_until=_reached)  # fmt: skip
+
+
 QUERY = """query Q($asOf: Date) {
   tender(tenderId: "T-2019-001", asOf: $asOf) { title titleStated lots { lotId titleStated } }
   contract(contractId: "C-2019-001", asOf: $asOf) { signedOn signedOnStated startStated }
@@ -98,16 +103,7 @@ async def test_a_live_v5_answers_while_v6_rebuilds(tmp_path: Path) -> None:
     for kind in ALL:  # every read model's tables as today's code has them (v6 too)
         projection_runner(None, engine, kind(), batch=10).create_tables()  # type: ignore[arg-type]
     _deployed_v5(engine)
-    rebuilding = [
-        SimpleNamespace(
-            projection=kind(),
-            live=False,
-            live_version=5,
-            stream_heads=_no_events,
-            wait_until=_reached,
-        )  # fmt: skip
-        for kind in (TendersProjection, ContractsProjection)
-    ]
+    rebuilding = [_rebuilding(kind()) for kind in (TendersProjection, ContractsProjection)]
     read = ReadModels(engine, rebuilding)  # type: ignore[arg-type]
     assert (read.tenders.version, read.contracts.version) == (5, 5)
     gateway_settings = settings(database_url=url)
