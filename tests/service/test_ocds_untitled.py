@@ -248,3 +248,17 @@ async def test_graphql_shows_whether_titles_are_stated_at_any_as_of(
              "lots": [{"lotId": "L1", "title": "Vast", "titleStated": True},
                       {"lotId": "L2", "title": "Mobiel", "titleStated": True}]}  # fmt: skip
     assert seen == [before, after, after]
+
+
+def test_the_fold_refuses_a_mark_on_a_lot_it_does_not_have() -> None:
+    """An imported fact is folded before it is recorded (registry.domain.imported): a
+    planning marking a lot it does not plan is IMPORT_NOT_APPLICABLE, not a mark lost."""
+    from contracts_schema.errors import FoldError
+
+    planned = rg.TenderPlanned(
+        tender_id=TID, title="T", contracting_authority="KVK-71830960", procedure="open",
+        framework=False, lots=[{"lot_id": "L1", "title": "L1"}], planned_on="2024-01-15",
+        untitled_lot_ids=["L9"],
+    )  # fmt: skip
+    with pytest.raises(FoldError, match="L9"):
+        FOLDS["registry", "tender"].replay(TID, [planned])

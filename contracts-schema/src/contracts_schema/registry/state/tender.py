@@ -146,6 +146,9 @@ IGNORED: frozenset[type[DomainEvent]] = frozenset()
 
 def evolve(state: TenderState, event: DomainEvent) -> TenderState:
     if isinstance(event, ev.TenderPlanned):
+        unknown = set(event.untitled_lot_ids) - {lot.lot_id for lot in event.lots}
+        if unknown:
+            raise _error(state, event, f"it marks no lot of its own: {', '.join(sorted(unknown))}")
         if not state.exists:
             return _planned(event)
         if not state.planned_as(event):
