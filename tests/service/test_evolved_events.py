@@ -26,6 +26,7 @@ from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort
 from eventstore.records import CommandMetadata, NewEvent
 from eventstore.sql import make_engine
+from gateway.projections import ContractsProjection
 from tests.corpus.corpus import read_models
 from tests.service.bus import InProcessBus
 from tests.service.story import KPN, LNVT, register_parties
@@ -115,7 +116,9 @@ async def test_a_mixed_history_replays_and_projects_as_the_all_new_one(tmp_path:
         views.append({k: v for k, v in tables.items() if k.startswith("contracts_")})
     assert views[0] == views[1]
     # Bitemporal rows: the value as signed, then as amended.
-    values = {r["value_eur"] for r in views[0]["contracts_v5_contracts"]}
+    values = {
+        r["value_eur"] for r in views[0][f"contracts_v{ContractsProjection.version}_contracts"]
+    }
     assert values == {"1000000.10", "1250000.50"}
 
 

@@ -72,7 +72,6 @@ AWARDED_LOT_CANCELLED = {
     **TENDER, "lots": [{**TENDER["lots"][0], "status": "cancelled"}, TENDER["lots"][1]]}  # fmt: skip
 NO_ENTITY = {k: v for k, v in TENDER.items() if k != "procuringEntity"}  # the buyer's
 LOTS3 = {**TENDER, "lots": [*TENDER["lots"], {"id": "L3", "title": "Data", "status": "active"}]}
-UNTITLED = {**TENDER, "lots": [{"id": "L1", "title": None}, TENDER["lots"][1]]}
 AGAIN = _release(5, "contractUpdate", tender=TENDER, awards=AWARDS, contracts=[CONTRACT])
 
 # Each formerly excepted case (import20's EXCEPTIONS) that stays refused: the releases, the
@@ -93,10 +92,8 @@ CASES: dict[str, list[dict[str, Any]]] = {
         _release(3, "tenderUpdate", tender=TENDER),
     ],
     "tender.lots[].status (awarded)": _changed(tender=AWARDED_LOT_CANCELLED),
-    "tender.lots[].title": [
-        _release(1, "tender", tender=TENDER),
-        _release(2, "tenderUpdate", tender=UNTITLED),
-    ],
+    # A lot without a title (planned so, or cleared later) is recorded, marked not stated,
+    # since import30 (tests/service/test_ocds_untitled.py).
     "awards[].status": _changed(awards=[{**AWARDS[0], "status": "cancelled"}, AWARDS[1]]),
     "awards (no award names the awarded lot)": [
         *_history(LOTS3)[:2],
@@ -110,9 +107,8 @@ CASES: dict[str, list[dict[str, Any]]] = {
     "awards[].suppliers": _changed(awards=[{**AWARDS[0], "suppliers": [{"id": OTHER}]}, AWARDS[1]]),
     "contracts[].status": _changed(contracts=_contract(status="cancelled")),
     "contracts[].status (terminated)": [*_changed(contracts=_contract(status="terminated")), AGAIN],
-    "contracts[].dateSigned (no longer stated)": _changed(
-        contracts=[{**CONTRACT, "dateSigned": None}]
-    ),
+    # A signing day or start no longer stated is recorded as `ContractRestated`, marked not
+    # stated, since import30 (tests/service/test_ocds_contract_days_cleared.py).
     # A contract signed without a signing day is recorded as not stated since review18a
     # (tests/service/test_ocds_contract_unstated.py).
     "contracts[].period.endDate": _changed(contracts=_contract(endDate=None)),
@@ -179,22 +175,6 @@ async def test_later_releases_are_judged_against_what_was_recorded(case: str) ->
         assert refused[rid].path.startswith(f"$.releases[{index}].")
         assert refused[rid].reason.startswith(REFUSED)
     assert ours == source
-
-
-async def test_a_lot_without_a_title_when_planned_refuses_the_first_release() -> None:
-    """The registry records a lot with a title: before, planned with its id as title and
-    reported; now nothing of the process is recorded until a release gives one."""
-    untitled = {**TENDER, "lots": [{"id": "L1", "status": "active"}, TENDER["lots"][1]]}
-    store, _clock, bus = await registry()
-    report = await _run(store, bus, _release(1, "tender", tender=untitled),
-                        _release(2, "tenderUpdate", tender=TENDER))  # fmt: skip
-    [problem] = report.skipped
-    assert _field(problem.path) == "tender.lots[].title"
-    assert problem.path.startswith("$.releases[0].")
-    assert problem.reason.startswith(REFUSED)
-    assert report.imported == 1  # the second, with titles, plans the tender
-    planned = [p for t, p in await _events(store) if t == rg.TenderPlanned.event_type]
-    assert [lot["title"] for lot in planned[0]["lots"]] == ["Vast", "Mobiel"]
 
 
 async def test_a_refused_release_does_not_enter_the_compile_later_releases_are_mapped_on() -> None:

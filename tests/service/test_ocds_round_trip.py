@@ -133,7 +133,9 @@ def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
     return {
         "ocid": ocid,
         "authority": authority,
-        "title": t.get("title") or ocid,
+        # Not stated: recorded titled by the ocid (a lot by its id), marked not stated, and
+        # left out by the export (import30; an empty title is none).
+        "title": t.get("title") or None,
         "framework": bool((t.get("techniques") or {}).get("hasFrameworkAgreement")),
         # The registry's procedure: `direct` and `limited` are both negotiated without
         # publication (which OCDS calls `limited` for a tender).
@@ -142,7 +144,11 @@ def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
         "published": day((t.get("tenderPeriod") or {}).get("startDate")),
         "cancelled": cancelled,
         "lots": sorted(
-            (ident(str(lot["id"])), lot.get("title"), cancelled or lot.get("status") == "cancelled")
+            (
+                ident(str(lot["id"])),
+                lot.get("title") or None,
+                cancelled or lot.get("status") == "cancelled",
+            )
             for lot in t.get("lots", [])
         ),
         "awarded": sorted({suppliers for suppliers, _ in awards.values()}),
@@ -302,16 +308,22 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
     method = draw(st.sampled_from(["open", "selective", "limited", None]))
     tender: dict[str, Any] = {
         "id": "t1",
-        "title": draw(st.sampled_from(["Telefonie", "Glasvezel", "Datacenter"])),
         "status": "active",
         "techniques": {"hasFrameworkAgreement": draw(st.booleans())},
         "procuringEntity": BUYER,
     }
+    # A tender or a lot without a title (OCDS makes them optional; real data omits them):
+    # recorded, marked not stated (import30; before, a lot's refused its release).
+    title = draw(st.sampled_from(["Telefonie", "Glasvezel", "Datacenter", None]))
+    if title is not None:
+        tender["title"] = title
     if method is not None:
         tender["procurementMethod"] = method
     if lot_ids:
-        tender["lots"] = [{"id": lid, "title": f"Perceel {lid}", "status": "active"}
-                          for lid in lot_ids]  # fmt: skip
+        tender["lots"] = [{"id": lid, "status": "active"} for lid in lot_ids]
+        for lot in tender["lots"]:
+            if draw(st.booleans()):
+                lot["title"] = f"Perceel {lot['id']}"
     parties: dict[str, dict[str, Any]] = {BUYER["id"]: {**BUYER, "roles": ["buyer"]}}
     releases: list[dict[str, Any]] = []
     refused: list[str] = []
@@ -335,8 +347,8 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
         changes = draw(st.sets(st.sampled_from(
             ["title", "framework", "method", "no method", "start", "no start", "lot"]),
             min_size=1))  # fmt: skip
-        if "title" in changes:
-            body["title"] = draw(st.sampled_from(["Telefonie 2", "Vaste telefonie", "Data"]))
+        if "title" in changes:  # another, or none any more (import30)
+            body["title"] = draw(st.sampled_from(["Telefonie 2", "Vaste telefonie", "Data", None]))
         if "framework" in changes:
             body["techniques"] = {
                 "hasFrameworkAgreement": not body["techniques"]["hasFrameworkAgreement"]
@@ -349,9 +361,10 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
             body["tenderPeriod"] = {"startDate": _at(draw(st.integers(0, clock)))}
         elif "no start" in changes:
             body["tenderPeriod"] = {"startDate": None}
-        if "lot" in changes and body.get("lots"):
+        if "lot" in changes and body.get("lots"):  # another, a first one, or none any more
             lot = draw(st.sampled_from(body["lots"]))
-            lot["title"] = f"{lot['title']} (herzien)"
+            retitled = f"{lot.get('title') or 'Perceel'} (herzien)"
+            lot["title"] = draw(st.sampled_from([retitled, None])) if lot.get("title") else retitled
         if plan is not None:  # a title, framework or lot restated by a plan is the tender's
             tender.update({k: plan[k] for k in ("title", "techniques", "lots") if k in plan})
             sections["tender"] = plan
@@ -372,16 +385,23 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
 
     def restate_contract(contract: dict[str, Any], **sections: Any) -> None:
         """Perhaps a later release restating a signed contract (import25: ContractRestated):
-        its signing or start day moved, its maximum extent or value no longer stated."""
+        its signing or start day moved or no longer stated (import30), its maximum extent or
+        value no longer stated."""
         if not draw(st.booleans()):
             return
         changes = draw(st.sets(st.sampled_from(["signed", "start", "extent", "value"]),
                                min_size=1))  # fmt: skip
         period = contract["period"]
-        if "signed" in changes:
-            contract["dateSigned"] = CHANGED["day"](contract["dateSigned"])
+        if "signed" in changes:  # moved, no longer stated, or stated at last
+            was = contract.get("dateSigned")
+            contract["dateSigned"] = (
+                draw(st.sampled_from([CHANGED["day"](was), None])) if was else _at(clock)
+            )
         if "start" in changes:
-            period["startDate"] = CHANGED["day"](period["startDate"])
+            was = period.get("startDate")
+            period["startDate"] = (
+                draw(st.sampled_from([CHANGED["day"](was), None])) if was else _at(clock + 30)
+            )
         if "extent" in changes and period.get("maxExtentDate"):
             period["maxExtentDate"] = None
         if "value" in changes and "value" in contract:
@@ -516,6 +536,10 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
             }  # fmt: skip
             if draw(st.booleans()):
                 contract["period"]["maxExtentDate"] = _day(ends + timedelta(days=365))
+            # A signing day or start not stated (review18a: recorded, marked not stated).
+            if draw(st.integers(0, 3)) == 0:
+                unstated = draw(st.sampled_from(["dateSigned", "startDate"]))
+                del (contract if unstated == "dateSigned" else contract["period"])[unstated]
             if draw(st.booleans()):
                 contract["value"] = {"amount": draw(st.integers(1, 10**8)), "currency": "EUR"}
             contracts.append(contract)
@@ -597,10 +621,9 @@ def _signed_changes(contracts: list[dict[str, Any]]) -> dict[str, Any]:
         return change
 
     # (A signing or start day corrected, an extent or value cleared: recorded since
-    # import25's ContractRestated, drawn by `restate_contract`.)
+    # import25's ContractRestated, a day cleared since import30; drawn by `restate_contract`.)
     del c
-    return {"signing day cleared": at("none", "dateSigned"),
-            "end cleared": at("none", "period", "endDate"),
+    return {"end cleared": at("none", "period", "endDate"),
             "cancelled": at("cancelled", "status"), "pending": at("pending", "status")}  # fmt: skip
 
 

@@ -16,6 +16,8 @@ PUBLIC_LISTS = frozenset(
     {
         ("TenderPlanned", "lots"),
         ("TenderRestated", "lots"),  # lots retitled (import20)
+        ("TenderPlanned", "untitled_lot_ids"),  # lots published without a title (import30)
+        ("TenderRestated", "untitled_lot_ids"),  # lots whose title is no longer stated
         ("TenderCancelled", "lot_ids"),
         ("BidsRecorded", "bidder_ids"),
         ("ProvisionalAwardDecided", "supplier_ids"),

@@ -69,11 +69,12 @@ class ContractAmended(_ContractEvent):
 
 class ContractRestated(_ContractEvent):
     """A later published release restated a signed contract (imported OCDS data only): its
-    signing or start day corrected, its maximum extent or value no longer stated. The fields
-    it gives replace the recorded ones, the others are unchanged. What a publisher said and
-    when (the registry's own contracts change by amendment, extension or transfer; an
-    amendment records a new end, extent or value, never none, and never another signing or
-    start day). Its end cannot be cleared: the registry records a contract with its end."""
+    signing or start day corrected or no longer stated, its maximum extent or value no longer
+    stated. The fields it gives replace the recorded ones, the others are unchanged. What a
+    publisher said and when (the registry's own contracts change by amendment, extension or
+    transfer; an amendment records a new end, extent or value, never none, and never another
+    signing or start day). Its end cannot be cleared: the registry records a contract with
+    its end."""
 
     restated_on: date = Field(description="Date of the restatement (its release's day).")
     signed_on: date | None = Field(default=None, description="The signing day now stated.")
@@ -83,6 +84,16 @@ class ContractRestated(_ContractEvent):
     )
     value_cleared: bool = Field(
         default=False, description="True when the source no longer states a value in EUR."
+    )
+    signed_on_cleared: bool = Field(
+        default=False,
+        description="True when the source no longer states a signing day: the recorded one"
+        " stays (the rules and as-of views need one), not a published fact any more.",
+    )
+    start_cleared: bool = Field(
+        default=False,
+        description="True when the source no longer states a start: the recorded one stays,"
+        " not a published fact any more.",
     )
 
 

@@ -47,6 +47,19 @@ class TenderPlanned(TenderEvent):
         " states it (imported OCDS data: a planned tender's tenderPeriod.startDate); the"
         " publication itself is TenderPublished.",
     )
+    title_stated: bool = Field(
+        default=True,
+        description="False when the title is the registry's default, not a published fact:"
+        " imported OCDS data that stated no tender.title (recorded titled by its ocid; a"
+        " tender without lots gives its one lot that title, not stated either). The OCDS"
+        " export leaves such a title out.",
+    )
+    untitled_lot_ids: list[Identifier] = Field(
+        default_factory=list,
+        description="Lots whose title is the registry's default, not a published fact:"
+        " imported OCDS data that stated no title for them (each recorded titled by its id)."
+        " The OCDS export leaves such a title out. Empty for every native tender.",
+    )
 
 
 class TenderPlanRevised(TenderEvent):
@@ -69,6 +82,12 @@ class TenderRestated(TenderEvent):
 
     restated_on: date = Field(description="Date of the restatement (its release's day).")
     title: str | None = Field(default=None, min_length=1, description="The tender's title.")
+    title_stated: bool | None = Field(
+        default=None,
+        description="False when the source no longer states a title: the recorded one stays"
+        " (GraphQL and the readers show it) but is not a published fact any more. A title"
+        " given is stated.",
+    )
     framework: bool | None = Field(
         default=None, description="Whether the tender leads to a framework agreement."
     )
@@ -80,7 +99,14 @@ class TenderRestated(TenderEvent):
         description="False when the source no longer states a procedure: the recorded one"
         " stays (the procurement rules need one) but is not a published fact any more.",
     )
-    lots: list[Lot] = Field(default_factory=list, description="Lots whose title changed.")
+    lots: list[Lot] = Field(
+        default_factory=list, description="Lots whose title changed (stated, if it was not)."
+    )
+    untitled_lot_ids: list[Identifier] = Field(
+        default_factory=list,
+        description="Lots whose title the source no longer states: the recorded one stays,"
+        " not a published fact any more.",
+    )
     tender_period_start: date | None = Field(
         default=None,
         description="The tender period's start now stated: the publication day of a"

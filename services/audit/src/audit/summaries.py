@@ -81,6 +81,8 @@ SENTENCES: dict[type[DomainEvent], Callable[[Any], str]] = {
                 *([f"starting {e.start_date}"] if e.start_date else []),
                 *(["no maximum extent stated"] if e.max_extent_cleared else []),
                 *(["no value stated"] if e.value_cleared else []),
+                *(["no signing day stated"] if e.signed_on_cleared else []),
+                *(["no start stated"] if e.start_cleared else []),
             ]
         )
     ),
@@ -111,6 +113,8 @@ SENTENCES: dict[type[DomainEvent], Callable[[Any], str]] = {
 def _restated(e: rg.TenderRestated) -> str:
     """What a later published release restated of an imported tender (import20)."""
     said = [f"title {e.title!r}"] if e.title is not None else []
+    if e.title_stated is False:
+        said.append("no title stated")
     if e.framework is not None:
         said.append("a framework" if e.framework else "not a framework")
     if e.procedure is not None:
@@ -118,6 +122,7 @@ def _restated(e: rg.TenderRestated) -> str:
     elif e.procedure_stated is False:
         said.append("no procedure stated")
     said += [f"lot {lot.lot_id} titled {lot.title!r}" for lot in e.lots]
+    said += [f"lot {lot_id} without a title stated" for lot_id in e.untitled_lot_ids]
     if e.tender_period_start is not None:
         said.append(f"tender period from {e.tender_period_start}")
     elif e.tender_period_start_cleared:

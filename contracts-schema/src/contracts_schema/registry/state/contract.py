@@ -164,8 +164,11 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 ),
                 signed_on=event.signed_on or state.signed_on,
                 start_date=event.start_date or _start_follows(state, event),
-                signed_on_stated=state.signed_on_stated or event.signed_on is not None,
-                start_stated=state.start_stated or event.start_date is not None,
+                # A day no longer stated stays recorded, not stated (import30).
+                signed_on_stated=(state.signed_on_stated or event.signed_on is not None)
+                and not event.signed_on_cleared,
+                start_stated=(state.start_stated or event.start_date is not None)
+                and not event.start_cleared,
                 max_extent_date=None if event.max_extent_cleared else state.max_extent_date,
                 value_eur=None if event.value_cleared else state.value_eur,
             )
@@ -223,11 +226,16 @@ def _start_follows(state: ContractState, event: ev.ContractRestated) -> date | N
 
 
 def _rejudged(event: ev.ContractRestated) -> frozenset[str]:
+    """The codes judged again: a day restated, or no longer stated (import30: a rule is not
+    judged on a day not stated, as at a signing without it, so its finding goes)."""
     codes: frozenset[str] = frozenset()
     for day, rule in RESTATED_RULES.items():
-        if getattr(event, day) is not None:
+        if getattr(event, day) is not None or getattr(event, _CLEARED[day]):
             codes |= rule
     return codes
+
+
+_CLEARED = {"start_date": "start_cleared", "signed_on": "signed_on_cleared"}
 
 
 def _signed(event: ev.ContractSigned) -> ContractState:

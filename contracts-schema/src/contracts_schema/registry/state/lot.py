@@ -59,6 +59,9 @@ class LotState:
     cancel_reason: str | None = None
     # Imported only (import25): the published award (OCDS `awards[].id`) that holds the lot.
     source_award_id: str | None = None
+    # False: imported data stated no title for it (`title` is the registry's default, its id),
+    # or a later release no longer states one (import30).
+    title_stated: bool = True
 
     @property
     def standstill_ended(self) -> bool:

@@ -47,6 +47,9 @@ class TenderState:
     tender_id: str
     programme_id: str | None = None
     title: str = ""
+    # False: imported data stated no title (`title` is the registry's default, the ocid), or
+    # a later release no longer states one (import30).
+    title_stated: bool = True
     contracting_authority: str = ""
     procedure: Procedure | None = None
     # False: imported data stated none, `procedure` is the registry's default (import17).
@@ -143,6 +146,9 @@ IGNORED: frozenset[type[DomainEvent]] = frozenset()
 
 def evolve(state: TenderState, event: DomainEvent) -> TenderState:
     if isinstance(event, ev.TenderPlanned):
+        unknown = set(event.untitled_lot_ids) - {lot.lot_id for lot in event.lots}
+        if unknown:
+            raise _error(state, event, f"it marks no lot of its own: {', '.join(sorted(unknown))}")
         if not state.exists:
             return _planned(event)
         if not state.planned_as(event):
@@ -254,7 +260,9 @@ def _restated(state: TenderState, event: ev.TenderRestated) -> TenderState:
     """A published release restated what was recorded (import20): only what it gives."""
     changes: dict[str, object] = {}
     if event.title is not None:
-        changes["title"] = event.title
+        changes["title"], changes["title_stated"] = event.title, True
+    elif event.title_stated is not None:
+        changes["title_stated"] = event.title_stated
     if event.framework is not None:
         changes["framework"] = event.framework
     if event.procedure is not None:
@@ -275,22 +283,30 @@ def _restated(state: TenderState, event: ev.TenderRestated) -> TenderState:
             changes["published_on_stated"] = False
     restated = replace(state, **changes) if changes else state
     for lot in event.lots:
-        restated = restated.with_lot(replace(_lot(state, lot.lot_id, event), title=lot.title))
+        one = _lot(state, lot.lot_id, event)
+        restated = restated.with_lot(replace(one, title=lot.title, title_stated=True))
+    for lot_id in event.untitled_lot_ids:  # no longer stated: the recorded title stays
+        restated = restated.with_lot(replace(_lot(state, lot_id, event), title_stated=False))
     return restated
 
 
 def _planned(event: ev.TenderPlanned) -> TenderState:
+    untitled = set(event.untitled_lot_ids)
     return TenderState(
         tender_id=event.tender_id,
         programme_id=event.programme_id,
         title=event.title,
+        title_stated=event.title_stated,
         contracting_authority=event.contracting_authority,
         procedure=event.procedure,
         procedure_stated=event.procedure_stated,
         framework=event.framework,
         planned_on=event.planned_on,
         tender_period_planned_on=event.tender_period_planned_on,
-        lots=tuple(LotState(lot.lot_id, lot.title) for lot in event.lots),
+        lots=tuple(
+            LotState(lot.lot_id, lot.title, title_stated=lot.lot_id not in untitled)
+            for lot in event.lots
+        ),
     )
 
 

@@ -193,9 +193,10 @@ def recorded_state(t: TenderState) -> ProcessState:
         procedure=t.procedure or "",
         procedure_stated=t.procedure_stated,
         plan_period=t.tender_period_planned_on,
-        title=t.title,  # import20: what a later release restates
+        # import20: what a later release restates; import30: None where not stated
+        title=t.title if t.title_stated else None,
         start=shown_start(t.published_on, t.published_on_stated, t.tender_period_planned_on),
-        lot_titles={lot.lot_id: lot.title for lot in t.lots},
+        lot_titles={lot.lot_id: lot.title if lot.title_stated else None for lot in t.lots},
         lots={lot.lot_id: _LOT.get(lot.status, "open") for lot in t.lots},
         suppliers={lot.lot_id: list(lot.supplier_ids) for lot in t.lots},
         # import25: the published award holding each lot, as recorded with its award

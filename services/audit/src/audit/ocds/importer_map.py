@@ -77,10 +77,14 @@ class ProcessState:
     procedure: str = ""  # as recorded (the planning's, or the publication's: import18)
     procedure_stated: bool = True  # False: recorded as the registry's default
     plan_period: date | None = None  # a plan's tender period start, as recorded (import19)
-    title: str = ""  # as recorded (import20: a later release may restate it)
+    # As the re-export shows it (import20: a later release may restate it); None: not stated
+    # (import30: recorded titled by the ocid, marked not stated)
+    title: str | None = ""
     start: date | None = None  # the tender period start the re-export shows (import20)
     lots: dict[str, str] = field(default_factory=dict)  # lot -> open/provisional/awarded/...
-    lot_titles: dict[str, str] = field(default_factory=dict)  # lot -> title, as recorded
+    # lot -> title, as the re-export shows it; None: not stated (import30: recorded titled by
+    # its id, marked not stated)
+    lot_titles: dict[str, str | None] = field(default_factory=dict)
     suppliers: dict[str, list[str]] = field(default_factory=dict)  # lot -> supplier codes
     # lot -> the id of the award that holds it (import24): mapped in this run, or recorded
     # with the lot's award (import25: `source_award_id`), so a later run knows it too
@@ -144,7 +148,8 @@ def map_release(
     facts: list[ImportedFact] = []
     lots = [(ident(str(lot["id"])), lot) for lot in t.get("lots", []) if "id" in lot]
     stated = stated_procedure(t)
-    title = t.get("title") or ocid
+    stated_title = t.get("title") or None  # (an empty title is none: the registry's are not)
+    title = stated_title or ocid
     framework = bool((t.get("techniques") or {}).get("hasFrameworkAgreement"))
     start = day((t.get("tenderPeriod") or {}).get("startDate"))
     not_recorded: list[NotRecorded] = invisible_texts(release)  # review18a finding 7
@@ -163,19 +168,26 @@ def map_release(
         planning = _planning(release, t)
         plan = start if planning else None
         s.framework = framework
-        planned_lots = [{"lot_id": lid, "title": lot.get("title") or lid} for lid, lot in lots]
-        if not planned_lots:
-            planned_lots = [{"lot_id": IMPLICIT_LOT, "title": title}]
+        # A title not stated (OCDS makes both optional): recorded as the registry's default
+        # (the ocid; a lot's id), marked not stated, left out by the export (import30).
+        shown = {lid: lot.get("title") or None for lid, lot in lots}
+        if not shown:  # a tender without lots: one lot, titled as the tender
+            shown = {IMPLICIT_LOT: stated_title}
+        planned_lots = [{"lot_id": lid, "title": named or (lid if lots else title)}
+                        for lid, named in shown.items()]  # fmt: skip
+        untitled = [lid for lid, named in shown.items() if named is None]
         facts.append(_fact(rg.TenderPlanned, tender_id=tid, title=title,
                            contracting_authority=s.authority, procedure=procedure,
                            **({"contracting_authority_name": named} if named else {}),
                            framework=s.framework, lots=planned_lots, planned_on=today,
                            **({} if stated else {"procedure_stated": False}),
+                           **({} if stated_title else {"title_stated": False}),
+                           **({"untitled_lot_ids": untitled} if untitled else {}),
                            **({"tender_period_planned_on": plan} if plan else {})))  # fmt: skip
         s.planned, s.procedure, s.procedure_stated = True, procedure, stated is not None
         s.lots = {lot["lot_id"]: "open" for lot in planned_lots}
-        s.lot_titles = {lot["lot_id"]: lot["title"] for lot in planned_lots}
-        s.title, s.plan_period, s.start = title, plan, plan
+        s.lot_titles = shown
+        s.title, s.plan_period, s.start = stated_title, plan, plan
     else:
         if states(release, "buyer") or states(own, "procuringEntity"):
             not_recorded += authority_changed(t, compiled, parties, s)
@@ -221,7 +233,7 @@ def map_release(
         if restated:
             s.procedure, s.procedure_stated = restated, True
     # What a later release changes of what was recorded is recorded as restated (import20).
-    changes = _restatement(s, title, framework, stated, start, lots, own)
+    changes = _restatement(s, stated_title, framework, stated, start, lots, own)
     if changes:
         facts.append(_fact(rg.TenderRestated, tender_id=tid, restated_on=today, **changes))
     not_recorded += tender_not_recorded(t, lots, s, own)
@@ -373,7 +385,7 @@ def _supplier_refs(codes: list[str], parties: dict[str, Any]) -> list[dict[str, 
 
 def _restatement(
     s: ProcessState,
-    title: str,
+    title: str | None,
     framework: bool,
     stated: Procedure | None,
     start: date | None,
@@ -387,7 +399,12 @@ def _restatement(
     earlier run's release stated; one the release leaves out is unchanged, as it merges."""
     changes: dict[str, Any] = {}
     if states(own, "title") and title != s.title:
-        changes["title"] = s.title = title
+        # A title no longer stated stays recorded, marked not stated (import30).
+        if title is None:
+            changes["title_stated"] = False
+        else:
+            changes["title"] = title
+        s.title = title
     if states(own, "techniques", "hasFrameworkAgreement") and framework != s.framework:
         changes["framework"] = s.framework = framework
     said = _procedure_said(own, s)
@@ -397,18 +414,22 @@ def _restatement(
     elif said and stated is None and s.procedure_stated:
         # No longer stated: the recorded one stays for the rules, but is not published.
         changes["procedure_stated"] = s.procedure_stated = False
-    # A tender published without lots is one lot titled as the tender (as planned).
-    # A lot without a title keeps the one recorded (its id, planned so): reported instead.
+    # A tender published without lots is one lot titled as the tender (as planned). A lot's
+    # title no longer stated stays recorded, marked not stated (import30).
     titled = own_lots(own)
-    titles = {lid: lot["title"] for lid, lot in lots
-              if lot.get("title") and states(titled.get(lid), "title")}  # fmt: skip
+    titles = {lid: lot.get("title") or None for lid, lot in lots
+              if states(titled.get(lid), "title")}  # fmt: skip
     if not lots:
         titles = {IMPLICIT_LOT: title} if states(own, "title") else {}
-    retitled = [{"lot_id": lid, "title": new} for lid, new in titles.items()
-                if lid in s.lot_titles and s.lot_titles[lid] != new]  # fmt: skip
+    changed = {lid: new for lid, new in titles.items()
+               if lid in s.lot_titles and s.lot_titles[lid] != new}  # fmt: skip
+    retitled = [{"lot_id": lid, "title": new} for lid, new in changed.items() if new]
     if retitled:
         changes["lots"] = retitled
-        s.lot_titles.update((lot["lot_id"], lot["title"]) for lot in retitled)
+    untitled = [lid for lid, new in changed.items() if new is None]
+    if untitled:
+        changes["untitled_lot_ids"] = untitled
+    s.lot_titles.update(changed)
     if states(own, "tenderPeriod", "startDate") and start != s.start:
         # The tender period's start: a published tender's publication day, else the plan's;
         # no longer stated, a publication day stays recorded, not published, a plan's goes.
@@ -762,19 +783,27 @@ def _contract_restatement(
     eur: Any,
 ) -> dict[str, Any]:
     """What a later release says otherwise of a signed contract that `ContractAmended`
-    cannot carry (import25): its signing or start day corrected, its maximum extent or EUR
-    value no longer stated. The fields of a `ContractRestated`, and `seen` updated. Only what
-    the release itself states counts (import24). Not a day no longer stated, nor an end no
-    longer stated: the registry records a contract with a signing day, a start and an end
-    (those releases are refused)."""
+    cannot carry (import25): its signing or start day corrected or no longer stated (import30:
+    the recorded day stays, marked not stated), its maximum extent or EUR value no longer
+    stated. The fields of a `ContractRestated`, and `seen` updated. Only what the release
+    itself states counts (import24). Not an end no longer stated: the registry records a
+    contract with its end (that release is refused)."""
     mine = next((x for x in release.get("contracts") or []
                  if isinstance(x, dict) and x.get("id") == c.get("id")), None)  # fmt: skip
     changes: dict[str, Any] = {}
     signed, begins = day(c.get("dateSigned")), day((c.get("period") or {}).get("startDate"))
-    if states(mine, "dateSigned") and signed is not None and signed != seen["signed"]:
-        changes["signed_on"] = seen["signed"] = signed
-    if states(mine, "period", "startDate") and begins is not None and begins != seen["start"]:
-        changes["start_date"] = seen["start"] = begins
+    if states(mine, "dateSigned") and signed != seen["signed"]:
+        if signed is None:  # no longer stated: the day stays recorded, not stated (import30)
+            changes["signed_on_cleared"] = True
+        else:
+            changes["signed_on"] = signed
+        seen["signed"] = signed
+    if states(mine, "period", "startDate") and begins != seen["start"]:
+        if begins is None:
+            changes["start_cleared"] = True
+        else:
+            changes["start_date"] = begins
+        seen["start"] = begins
     if states(mine, "period", "maxExtentDate") and extent is None and seen["extent"] is not None:
         changes["max_extent_cleared"], seen["extent"] = True, None
     if states(mine, "value") and eur is None and seen["value"] is not None:

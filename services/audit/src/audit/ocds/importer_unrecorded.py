@@ -103,7 +103,7 @@ def tender_not_recorded(
 ) -> list[NotRecorded]:
     """Statuses a release takes back, which no fact of the registry undoes: a cancelled
     tender or lot active again, an awarded lot cancelled (the law ends a lot's award by a
-    contract, or a review; a published status does not); a lot without a title. Each only
+    contract, or a review; a published status does not). Each only
     when the release itself states it (`own`, its tender; import24): a field it leaves out is
     unchanged, whatever this run's compile (without an earlier run's releases) lacks."""
     found: list[NotRecorded] = []
@@ -116,12 +116,7 @@ def tender_not_recorded(
     stated_lots = own_lots(own)
     for i, (lid, lot) in enumerate(lots):
         mine = stated_lots.get(lid)
-        # Without a title: stated so here, or never given one (recorded with its id).
-        untitled = states(mine, "title") or s.lot_titles.get(lid, lid) == lid
-        if not lot.get("title") and untitled:
-            recorded = s.lot_titles.get(lid)
-            found += note(f"tender.lots[{i}].title", f"lot {lid} has no title here:"
-                           f" the registry records a lot with one ({recorded})")  # fmt: skip
+        # (A lot without a title is recorded, marked not stated: import30.)
         was, now = s.lots.get(lid), lot.get("status")
         path = f"tender.lots[{i}].status"
         if not states(mine, "status"):
@@ -146,9 +141,8 @@ def contract_not_recorded(
     new: bool,
 ) -> list[NotRecorded]:
     """What a release says of a signed contract that no fact of the registry records
-    (import20): a signing or start day changed (or not stated: the registry's default is
-    shown), an end, maximum extent or EUR value cleared, a status taken back, other
-    suppliers. `ContractAmended` changes the end, extent and value only. Of a contract
+    (import20): an end cleared, a status taken back, other suppliers (a day changed or
+    cleared, an extent or EUR value cleared, are restated: import25, import30). Of a contract
     signed before, only what the release itself states (import24): a field it leaves out
     is unchanged, whatever a later run's compile (without the earlier releases) lacks."""
     found: list[NotRecorded] = []
@@ -169,13 +163,8 @@ def contract_not_recorded(
         found += note(f"{path}.status", f"contract {cid} is {status} here, but was"
                        f" recorded {seen['status']}: the registry records a contract once"
                        " signed, and ends it only by terminating or expiring")  # fmt: skip
-    dated = (("dateSigned", day(c.get("dateSigned")), "signed", "signing day"),
-             ("period.startDate", day(period.get("startDate")), "start", "start"))  # fmt: skip
-    for field_path, stated, key, what in dated:
-        if key in seen and stated != seen[key] and said(*field_path.split(".")):
-            found += note(f"{path}.{field_path}", f"contract {cid}'s {what} is"
-                           f" {stated or 'not stated'} here, recorded as {seen[key]}: the"
-                           " registry records it with the signing, no fact changes it")  # fmt: skip
+    # (A signing day or start corrected, or no longer stated, is a `ContractRestated`:
+    # import25, import30.)
     cleared = (("period.endDate", day(period.get("endDate")), "end"),
                ("period.maxExtentDate", day(period.get("maxExtentDate")), "extent"),
                ("value", value.get("amount") if value.get("currency") == "EUR" else None,

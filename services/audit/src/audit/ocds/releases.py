@@ -143,6 +143,12 @@ def _restated(p: Process, e: EventEnvelope, x: rg.TenderRestated) -> tuple[str, 
         body["procurementMethod"] = body["procurementMethodDetails"] = CLEARED
     if x.tender_period_start_cleared:
         body["tenderPeriod"] = {**(body["tenderPeriod"] or {}), "startDate": CLEARED}
+    if x.title_stated is False:  # import30: titles no longer stated
+        body["title"] = CLEARED
+    untitled = set(x.untitled_lot_ids)
+    if untitled:
+        body["lots"] = [{**one, "title": CLEARED} if one["id"] in untitled else one
+                        for one in body["lots"]]  # fmt: skip
     return _update_tag(p), {"tender": body}
 
 
@@ -301,6 +307,10 @@ def _contract_restated(p: Process, e: EventEnvelope, x: rg.ContractRestated) -> 
         body["period"] = {**(body["period"] or {}), "maxExtentDate": CLEARED}
     if x.value_cleared:
         body["value"] = {"amount": CLEARED, "currency": CLEARED}
+    if x.signed_on_cleared:  # import30
+        body["dateSigned"] = CLEARED
+    if x.start_cleared:
+        body["period"] = {**(body["period"] or {}), "startDate": CLEARED}
     return "contractUpdate", {"contracts": [body]}
 
 

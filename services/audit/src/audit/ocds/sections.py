@@ -101,7 +101,8 @@ class Process:
 
 def lot(state: TenderState, one: LotState, signed: bool = False) -> dict[str, Any]:
     status = codes.lot_status(one.status, state.phase, signed)
-    return {"id": one.lot_id, "title": one.title, "status": status}
+    # A title the imported source did not state is left out, as it was there (import30).
+    return {"id": one.lot_id, "title": one.title if one.title_stated else None, "status": status}
 
 
 def tender_period(p: Process) -> dict[str, Any] | None:
@@ -157,7 +158,7 @@ def tender(p: Process, **extra: Any) -> dict[str, Any]:
     method = codes.method(t.procedure, t.published_on is not None) if stated else None
     return {
         "id": t.tender_id,
-        "title": t.title or None,
+        "title": (t.title or None) if t.title_stated else None,
         "status": codes.process_status(phase, [x["status"] for x in lots]),
         "statusDetails": details,
         "procurementMethod": method,
@@ -184,10 +185,13 @@ def award(p: Process, one: LotState, award_id: str) -> dict[str, Any]:
 
 
 def contract_title(p: Process, c: ContractState) -> str:
+    """The contract's own title, else one made of its tender's and lots' titles, of those
+    stated (import30: a default recorded for an unstated title is no name to publish)."""
     if c.title:
         return c.title
-    lots = ", ".join(one.title for one in p.tender.lots if one.lot_id in c.lot_ids)
-    base = p.tender.title or c.contract_id
+    t = p.tender
+    lots = ", ".join(one.title for one in t.lots if one.lot_id in c.lot_ids and one.title_stated)
+    base = (t.title if t.title_stated else None) or c.contract_id
     return f"{base}: {lots}" if lots else base
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from sqlalchemy import JSON, Column, Date, Index, MetaData, Numeric, String, Table
+from sqlalchemy import JSON, Boolean, Column, Date, Index, MetaData, Numeric, String, Table
 from sqlalchemy.engine import Dialect
 
 from contracts_schema.enrolment.state import CallOffState
@@ -25,11 +25,16 @@ from gateway.projections.common import reading
 from gateway.projections.status_counts import StatusCorners
 from gateway.projections.tenders import findings
 
+# The first version whose contracts hold whether an imported source stated the signing day
+# and the start (import30).
+MARKS_SINCE = 6
+
 
 class ContractsProjection(VersionedProjection):
     name = "contracts"
-    # v3: call-offs (ENROLMENT) are contracts too; v4: law findings; v5: the status counts
-    version = 5
+    # v3: call-offs (ENROLMENT) are contracts too; v4: law findings; v5: the status counts;
+    # v6: whether an imported contract's signing day and start were stated (import30)
+    version = 6
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
     rebuild_cost: ClassVar[int] = 59  # us/event in a rebuild (bench.rebuild_stages, 100k)
     # Programmes and tenders are TendersProjection's; organisations and windows are others'.
@@ -46,6 +51,14 @@ class ContractsProjection(VersionedProjection):
 
     def define(self, metadata: MetaData) -> None:
         p = self.key
+        # What an imported source stated (MARKS_SINCE): an older version serving while this
+        # one rebuilds was created without them, and is defined as it was created.
+        marks: list[Column[object]] = []
+        if self.version >= MARKS_SINCE:
+            marks = [
+                Column("signed_on_stated", Boolean, nullable=False),
+                Column("start_stated", Boolean, nullable=False),
+            ]
         self.contracts = versioned_table(
             f"{p}_contracts",
             metadata,
@@ -67,6 +80,7 @@ class ContractsProjection(VersionedProjection):
             Column("end_reason", String(1000)),
             Column("last_amendment", String(2000)),
             Column("law_findings", JSON, nullable=False),  # of an imported contract
+            *marks,
             key=["contract_id"],
             # The expiring range (see versioned_table) and the status filter (its count of
             # ~400k active contracts at 1M events read from the index alone). An end-date
@@ -132,6 +146,8 @@ def contract_rows(state: ContractState) -> Image:
             "end_reason": state.end_reason,
             "last_amendment": amendments[-1].summary if amendments else None,
             "law_findings": findings(state.law_findings),
+            "signed_on_stated": state.signed_on_stated,
+            "start_stated": state.start_stated,
         }
     }
     for supplier in state.suppliers:
@@ -169,6 +185,8 @@ def call_off_rows(state: CallOffState) -> Image:
             "end_reason": None,
             "last_amendment": None,
             "law_findings": [],
+            "signed_on_stated": True,
+            "start_stated": True,
         },
         ("suppliers", (cid, state.supplier_id)): {
             "contract_id": cid,

@@ -24,6 +24,9 @@ from gateway.projections.common import reading
 # tender period start (import22). An older version still serving while v5 rebuilds beside it
 # was created without those columns: its tables are defined as it created them.
 MARKS_SINCE = 5
+# The first version whose tenders and lots hold whether an imported source stated their title
+# (import30); an older version serving while v6 rebuilds has no such column.
+TITLE_MARKS_SINCE = 6
 
 
 class TendersProjection(VersionedProjection):
@@ -32,7 +35,8 @@ class TendersProjection(VersionedProjection):
     # and the successions table.
     # v4: law findings of imported tenders. v5: what an imported tender's source stated (the
     # procedure, the publication day) and the plan's tender period start (import22).
-    version = 5
+    # v6: whether an imported tender's and lots' titles were stated (import30).
+    version = 6
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY,)
     rebuild_cost: ClassVar[int] = 8  # us/event in a rebuild (bench.rebuild_stages, 100k)
     # Contracts are ContractsProjection's.
@@ -51,6 +55,11 @@ class TendersProjection(VersionedProjection):
                 Column("published_on_stated", Boolean, nullable=False),
                 Column("planned_tender_start", Date),  # a plan's tender period start
             ]
+        titled: list[Column[object]] = []
+        lot_titled: list[Column[object]] = []
+        if self.version >= TITLE_MARKS_SINCE:
+            titled = [Column("title_stated", Boolean, nullable=False)]
+            lot_titled = [Column("title_stated", Boolean, nullable=False)]
         self.programmes = versioned_table(
             f"{p}_programmes",
             metadata,
@@ -91,6 +100,7 @@ class TendersProjection(VersionedProjection):
             Column("cancelled_on", Date),
             Column("cancellation_reason", String(2000)),
             Column("law_findings", JSON, nullable=False),  # of an imported tender
+            *titled,
             key=["tender_id"],
             horizon_indexed=["phase"],  # the list's filter (see versioned_table)
         )
@@ -123,6 +133,7 @@ class TendersProjection(VersionedProjection):
             Column("awarded_on", Date),
             Column("cancelled_on", Date),
             Column("cancellation_reason", String(2000)),
+            *lot_titled,
             key=["tender_id", "lot_id"],
         )
         # One row per declared link; `declared_by` is the aggregate whose event declared it.
@@ -228,6 +239,7 @@ def tender_rows(state: TenderState) -> Image:
             "cancelled_on": state.cancelled_on,
             "cancellation_reason": state.cancellation_reason,
             "law_findings": findings(state.law_findings),
+            "title_stated": state.title_stated,
         }
     }
     for position, lot in enumerate(state.lots):
@@ -259,6 +271,7 @@ def tender_rows(state: TenderState) -> Image:
             "awarded_on": lot.awarded_on,
             "cancelled_on": lot.cancelled_on,
             "cancellation_reason": lot.cancel_reason,
+            "title_stated": lot.title_stated,
         }
     for successor in state.successor_tender_ids:
         rows.update(_link("tender", tid, tid, successor))

@@ -159,6 +159,11 @@ class Lot:
     tender_id: str
     lot_id: str
     title: str
+    title_stated: bool = strawberry.field(
+        description="False only for a lot of an imported tender whose source states no title"
+        " for it (or no longer does): `title` is then the registry's default, the lot's id"
+        " (or the title last stated), not a published fact."
+    )
     status: LotStatus
     _bidder_ids: strawberry.Private[list[str]]
     bid_count: int | None = strawberry.field(
@@ -196,6 +201,7 @@ class Lot:
             review=ReviewProceedings.from_row(r),
             _bidder_ids=r["bidder_ids"],
             **{k: r[k] for k in LOT_FIELDS},
+            title_stated=r.get("title_stated", True),  # (v6: TITLE_MARKS)
         )
 
     @strawberry.field(
@@ -317,6 +323,11 @@ class Tender(relay.Node):
     tender_id: str
     programme_id: str | None
     title: str
+    title_stated: bool = strawberry.field(
+        description="False only for an imported tender whose source states no title (or no"
+        " longer does): `title` is then the registry's default, the source's ocid (or the"
+        " title last stated), not a published fact."
+    )
     contracting_authority_code: str
     procedure: Procedure
     procedure_stated: bool = strawberry.field(
@@ -453,6 +464,7 @@ TENDER_FIELDS = (
 # still serving while v5 rebuilds beside it has none: every fact stated, no planned start.
 TENDER_MARKS: dict[str, Any] = {
     "procedure_stated": True, "published_on_stated": True, "planned_tender_start": None,
+    "title_stated": True,  # since v6 (`projections.tenders.TITLE_MARKS_SINCE`)
 }  # fmt: skip
 
 
@@ -475,7 +487,17 @@ class Contract(relay.Node):
     contracting_authority_code: str
     paying_agent_code: str | None
     signed_on: date
+    signed_on_stated: bool = strawberry.field(
+        description="False only for an imported contract whose source states no signing day"
+        " (dateSigned) or no longer does: `signedOn` is then the day of the release that"
+        " recorded it, kept for the rules, not a published fact."
+    )
     start_date: date
+    start_stated: bool = strawberry.field(
+        description="False only for an imported contract whose source states no start"
+        " (period.startDate) or no longer does: `startDate` is then the signing day, not a"
+        " published fact."
+    )
     end_date: date
     max_extent_date: date | None
     value_eur: Decimal | None
@@ -495,6 +517,7 @@ class Contract(relay.Node):
             contracting_authority_code=r["contracting_authority"],
             paying_agent_code=r["paying_agent"],
             **{k: r[k] for k in CONTRACT_FIELDS},
+            **{k: r.get(k, unmarked) for k, unmarked in CONTRACT_MARKS.items()},
         )
 
     @classmethod
@@ -621,4 +644,9 @@ CONTRACT_COLUMNS = {
     "contracting_authority_code": "contracting_authority",
     "paying_agent_code": "paying_agent",
 }
+# Held by the contracts read model since v6 (`projections.contracts.MARKS_SINCE`); an older
+# version serving while v6 rebuilds has none: every day stated. Not among the columns a list
+# narrows its rows to (CONTRACT_COLUMNS: v5 has no such column), so a query asking for them
+# reads the rows whole.
+CONTRACT_MARKS: dict[str, Any] = {"signed_on_stated": True, "start_stated": True}
 CONTRACT_BASE = ("contract_id", "kind", "status")  # from_row converts these whatever is asked
