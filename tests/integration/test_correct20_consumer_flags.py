@@ -82,6 +82,6 @@ def ids(done: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 def test_max_takes_that_many_events_and_leaves_the_rest_for_the_next_run(feed: str) -> None:
-    assert ids(run(feed, "--max", "1", "--idle", "2")) == ["e0"]
-    assert ids(run(feed, "--max", "1", "--idle", "2")) == ["e1"]
-    assert ids(run(feed, "--max", "5", "--idle", "2")) == ["e2"]
+    assert ids(run(feed, "--max", "1", "--idle", "10")) == ["e0"]
+    assert ids(run(feed, "--max", "1", "--idle", "10")) == ["e1"]
+    assert ids(run(feed, "--max", "5", "--idle", "10")) == ["e2"]
