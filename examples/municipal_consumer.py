@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 
 import nats
@@ -56,7 +57,10 @@ async def consume(url: str, org: str, password: str, limit: int | None, idle: fl
         handled = 0
         while limit is None or handled < limit:
             try:
-                msgs = await sub.fetch(10, timeout=idle)
+                # No more than a bounded run still takes: each fetched message is handled
+                # and acked, so fetching 10 for `--max 1` took (and acked) up to 10.
+                wanted = 10 if limit is None else min(10, limit - handled)
+                msgs = await sub.fetch(wanted, timeout=idle)
             except TimeoutError:  # nats-py raises its own or asyncio's, depending on the path
                 if limit is None:
                     continue  # keep waiting for news
@@ -87,13 +91,31 @@ async def consume(url: str, org: str, password: str, limit: int | None, idle: fl
         await nc.close()
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="nats://127.0.0.1:4222")
     parser.add_argument("--org", required=True, help="organisation code, e.g. GM0363")
     parser.add_argument("--password", required=True)
-    parser.add_argument("--max", type=int, default=None, help="stop after this many events")
-    parser.add_argument("--idle", type=float, default=5.0, help="seconds to wait per fetch")
+    parser.add_argument(
+        "--max", type=positive_int, default=None, help="stop after this many events (1 or more)"
+    )
+    parser.add_argument(
+        "--idle", type=positive_seconds, default=5.0, help="seconds to wait per fetch (above 0)"
+    )
     args = parser.parse_args()
     try:
         asyncio.run(consume(args.url, args.org, args.password, args.max, args.idle))

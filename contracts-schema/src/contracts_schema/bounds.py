@@ -126,8 +126,11 @@ Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
 def _instant_in_range(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:  # aware by Python's rule
         raise ValueError("timestamps must carry a timezone (use Z or +00:00)")
-    utc = value.astimezone(UTC).date()
-    if not FIRST_DAY <= utc <= LAST_DAY:
+    try:
+        utc = value.astimezone(UTC).date()
+    except OverflowError:  # its offset takes it before year 1 or past 9999 in UTC
+        utc = None
+    if utc is None or not FIRST_DAY <= utc <= LAST_DAY:
         raise ValueError(f"must lie between {FIRST_DAY} and {LAST_DAY}")
     return value
 

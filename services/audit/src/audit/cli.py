@@ -124,6 +124,19 @@ def _engine(url: str) -> Engine:
         raise _not_a_url(url, exc) from exc
 
 
+def _must_exist(engine: Engine) -> None:
+    """A SQLite read-model file that is not there is named: verify only reads, and SQLite
+    would create an empty file at a mistyped path and report every read model lost."""
+    url = engine.url
+    name = url.database or ""
+    if url.get_backend_name() != "sqlite" or name in ("", ":memory:") or name.startswith("file:"):
+        return
+    if not Path(name).exists():
+        engine.dispose()
+        raise _fail(f"read-model database {name} does not exist (--database-url, else"
+                    " GT_DATABASE_URL, else the data directory's endpoints.json)")  # fmt: skip
+
+
 def _set_aside_if_corrupt(url: str) -> Path | None:
     """`set_aside_if_corrupt`, with a URL that is not one refused in one line (it is parsed
     there first: a bad --database-url ended `projections rebuild` with a traceback)."""
@@ -155,6 +168,8 @@ def verify(
         raise _fail(f"unknown projection(s) {unknown}; known: {sorted(PROJECTIONS)}")
     checked = [PROJECTIONS[n] for n in projection] if projection else list(PROJECTIONS.values())
     live = None if streams_only else _engine(settings.database_url)
+    if live is not None and (database_url or os.environ.get("GT_DATABASE_URL")):
+        _must_exist(live)  # named by the user (with nothing named, NATS is asked first)
 
     async def go():  # type: ignore[no-untyped-def]
         async with open_store(settings) as store:

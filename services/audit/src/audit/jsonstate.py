@@ -3,7 +3,8 @@
 Dataclass fields, then their public properties (the fold's derived facts: a tender's
 `phase`, a contract's `ended_on`), become keys; enums become their values (the fold's own
 words), dates ISO text, Decimal exact text (as GraphQL's Decimal shows it), tuples and
-frozensets lists, mappings objects.
+frozensets lists, mappings objects; pydantic values kept in a state (a fold's `LawFinding`s)
+objects of their fields.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
+
+from pydantic import BaseModel
 
 JSON = Any
 
@@ -35,6 +38,8 @@ def to_json(value: Any) -> JSON:
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {name: to_json(getattr(value, name)) for name in _keys(type(value))}
+    if isinstance(value, BaseModel):  # a wire value a fold keeps (its findings): its fields
+        return {name: to_json(getattr(value, name)) for name in type(value).model_fields}
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, frozenset | set):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from eventstore.settings import NatsSettings
 from notifier.domain.schedule import ExpiryPolicy
+
+MAX_THRESHOLD_MONTHS = 1200  # a century: a warning's due day stays a real calendar day
 
 
 class NotifierSettings(NatsSettings):
@@ -53,6 +55,21 @@ class NotifierSettings(NatsSettings):
         description="Seconds a claimed delivery stays with its dispatcher; after that (the"
         " dispatcher died mid-attempt) another instance may attempt it.",
     )
+
+    @field_validator("expiry_thresholds_months")
+    @classmethod
+    def _thresholds(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        # Checked here, not only by ExpiryPolicy: a bad value then stopped the notifier
+        # (make run's child, after the demo was in) with a traceback instead of one line.
+        wrong = [m for m in value if not 1 <= m <= MAX_THRESHOLD_MONTHS]
+        if wrong:
+            raise ValueError(
+                f"each threshold must be between 1 and {MAX_THRESHOLD_MONTHS} months before"
+                f" the end date; got {', '.join(map(str, wrong))}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("the thresholds must be distinct")
+        return value
 
     @model_validator(mode="after")
     def _lease_outlasts_a_request(self) -> Self:

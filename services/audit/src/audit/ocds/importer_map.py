@@ -35,6 +35,7 @@ from audit.ocds.importer_ids import tender_id_of as tender_id_of
 from audit.ocds.importer_unrecorded import NotRecorded as NotRecorded
 from audit.ocds.importer_unrecorded import Unrecordable as Unrecordable
 from audit.ocds.importer_unrecorded import (
+    amounts_out_of_bounds,
     authority_changed,
     contract_not_recorded,
     invisible_texts,
@@ -153,6 +154,7 @@ def map_release(
     framework = bool((t.get("techniques") or {}).get("hasFrameworkAgreement"))
     start = day((t.get("tenderPeriod") or {}).get("startDate"))
     not_recorded: list[NotRecorded] = invisible_texts(release)  # review18a finding 7
+    not_recorded += amounts_out_of_bounds(release)  # correct20
     if not s.planned:
         ref = t.get("procuringEntity") or compiled.get("buyer")
         if not ref:

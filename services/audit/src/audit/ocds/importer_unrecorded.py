@@ -20,7 +20,7 @@ from audit.ocds.importer_ids import (
     ident,
     organisation_code,
 )
-from contracts_schema.bounds import unsafe_character
+from contracts_schema.bounds import AMOUNT_MAX_EUR, unsafe_character
 
 if TYPE_CHECKING:
     from audit.ocds.importer_map import ProcessState
@@ -240,4 +240,27 @@ def invisible_texts(release: dict[str, Any]) -> list[NotRecorded]:
             found += note(where, f"it holds U+{ord(char):04X} {what}, a character that"
                           " shows as nothing or turns the text around: the registry records"
                           " no name or title with one (it would read like another)")  # fmt: skip
+    return found
+
+
+def amounts_out_of_bounds(release: dict[str, Any]) -> list[NotRecorded]:
+    """Contract values in EUR the release itself states that no command could record: more
+    than 10^12 EUR or negative (`contracts_schema.bounds.EuroAmount`; correct20: 1e300 was
+    recorded and summed into the public statistics, a negative amount refused by the
+    registry with pydantic's text)."""
+    found: list[NotRecorded] = []
+    contracts = release.get("contracts")
+    for i, c in enumerate(contracts if isinstance(contracts, list) else []):
+        value = c.get("value") if isinstance(c, dict) else None
+        if not isinstance(value, dict) or value.get("currency") != "EUR":
+            continue
+        amount = value.get("amount")
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            continue
+        if amount < 0:
+            found += note(f"contracts[{i}].value.amount", f"{amount} EUR is negative: the"
+                          " registry records a contract value of 0 EUR or more")  # fmt: skip
+        elif amount > AMOUNT_MAX_EUR:
+            found += note(f"contracts[{i}].value.amount", f"{amount:g} EUR is more than 10^12"
+                          " EUR, the most the registry records as a contract value")  # fmt: skip
     return found

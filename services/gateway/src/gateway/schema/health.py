@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 
 from eventstore.projection import parked
@@ -80,7 +82,7 @@ class Health:
             raise Forbidden("parked events are for coordinators and auditors")
         if not 1 <= first <= MAX_PARKED:
             raise InvalidArgument(f"`first` must be between 1 and {MAX_PARKED}; got {first}")
-        rows = await info.context.read.rows(select(parked).order_by(parked.c.id).limit(first))
+        rows = await asyncio.to_thread(parked_rows, info.context.read, first)
         return [
             ParkedEvent(
                 projection=r["projection"],
@@ -102,6 +104,28 @@ class Health:
     @strawberry.field(description="Why `ok` is false (empty when it is true).")
     async def problems(self, info: Info) -> list[str]:
         return await problems(info.context.read)
+
+
+def parked_rows(read: ReadModels, first: int) -> list[dict[str, Any]]:
+    """The first parked events of every read model, from the database each one lives in
+    (the audit's history may have its own: GT_AUDIT_DATABASE_URL), oldest first: the events
+    `ProjectionHealth.parked_events` counts, each runner's from its own engine."""
+    keys: dict[Engine, list[str]] = {}
+    for runner in read.runners:
+        keys.setdefault(runner.engine, []).append(runner.projection.key)
+    if not keys:  # no runner (a read side without projections): the read models' own table
+        keys[read.engine] = []
+    found: list[dict[str, Any]] = []
+    for engine, projections in keys.items():
+        query = select(parked).order_by(parked.c.id).limit(first)
+        if projections:
+            query = query.where(parked.c.projection.in_(projections))
+        with engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                at = row["parked_at"]  # stored in UTC; SQLite gives it back naive
+                found.append({**row, "parked_at": at if at.tzinfo else at.replace(tzinfo=UTC)})
+    found.sort(key=lambda r: (r["parked_at"], r["projection"], r["id"]))
+    return found[:first]
 
 
 async def problems(read: ReadModels) -> list[str]:
