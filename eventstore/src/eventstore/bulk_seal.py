@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import AwareDatetime, TypeAdapter
@@ -33,10 +33,22 @@ from eventstore.records import (
 from eventstore.signing import EventSigner
 
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+# The JSON forms of the times sealed lately, by instant and offset (the two make the text:
+# the same instant at the same offset is the same wall time): the stored JSON of the same
+# envelopes (`group_append.stored_json`) reads them here instead of dumping them again.
+_TIME_FORMS: dict[tuple[datetime, timedelta | None], Any] = {}
+_TIME_FORMS_KEPT = 4096
 
 
-def _json_time(value: datetime) -> Any:
-    return _INSTANT.dump_python(value, mode="json")
+def json_time(value: datetime) -> Any:
+    """An aware datetime's JSON form, as pydantic gives it (kept for the last few thousand)."""
+    key = (value, value.utcoffset())
+    found = _TIME_FORMS.get(key)
+    if found is None:
+        if len(_TIME_FORMS) >= _TIME_FORMS_KEPT:
+            _TIME_FORMS.clear()
+        found = _TIME_FORMS[key] = _INSTANT.dump_python(value, mode="json")
+    return found
 
 
 def seal_trusted(
@@ -48,7 +60,7 @@ def seal_trusted(
 ) -> list[EventEnvelope]:
     """`records.seal` for values that are the envelope's own types already (see above)."""
     recorded_at = recorded_after(clock, history)  # never before the aggregate's last event's
-    recorded_json = _json_time(recorded_at)
+    recorded_json = json_time(recorded_at)
     prev_hash = history.last_hash
     version = history.version
     context, aggregate_type = history.context.name, history.aggregate_type
@@ -63,7 +75,7 @@ def seal_trusted(
         occurred_at = new.occurred_at
         occurred_json = times.get(occurred_at)
         if occurred_json is None:
-            occurred_json = times[occurred_at] = _json_time(occurred_at)
+            occurred_json = times[occurred_at] = json_time(occurred_at)
         # The envelope's own values in the model's field order (`trusted` checks it), the
         # times as datetimes; what the hash covers is every field but `hash` and `signature`
         # (and `signer` when there is none) in JSON form (`hashing.json_form_hash`'s body):

@@ -31,10 +31,10 @@ from typing import Any
 import nats.errors
 import orjson
 from nats.aio.client import Client as NATS
-from pydantic import AwareDatetime, TypeAdapter
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
+from eventstore.bulk_seal import json_time
 from eventstore.errors import AppendFailed, ConcurrencyConflict
 from eventstore.ports import EventStorePort, Sealer
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
@@ -94,7 +94,6 @@ async def publish_group(nc: NATS, events: Sequence[GroupedEvent]) -> list[Stored
     batch_id = uuid.uuid4().hex
     atomic = len(events) > 1
     messages = []
-    times: dict[int, Any] = {}  # (`stored_json`'s: the JSON form of each time object met)
     for n, event in enumerate(events, start=1):
         headers = {**event.headers, "Nats-Msg-Id": event.msg_id}
         if event.expected_last_seq is not None:  # honoured on any message of a batch
@@ -105,7 +104,7 @@ async def publish_group(nc: NATS, events: Sequence[GroupedEvent]) -> list[Stored
             headers["Nats-Batch-Sequence"] = str(n)
         if atomic and n == len(events):
             headers["Nats-Batch-Commit"] = "1"
-        messages.append((event.subject, stored_json(event.envelope, times), headers))
+        messages.append((event.subject, stored_json(event.envelope), headers))
     *leading, (subject, payload, headers) = messages
     frames = _frames(nc, [(s, "", p, h) for s, p, h in leading])
     if frames is None:  # written message by message, as any publish
@@ -140,37 +139,35 @@ _PLAIN = (
     | orjson.OPT_PASSTHROUGH_SUBCLASS
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
-_TIMES = ("occurred_at", "recorded_at")
-_INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 
 
 def _not_plain(value: object) -> object:
     raise TypeError(f"not a JSON form: {type(value).__name__}")
 
 
-def stored_json(envelope: EventEnvelope, times: dict[int, Any] | None = None) -> bytes:
+def stored_json(envelope: EventEnvelope) -> bytes:
     """`envelope.model_dump_json()`, the bytes stored, encoded by orjson from the envelope's
-    values (a fifth of the time): its two times in the JSON form pydantic gives them (once
-    per time object, kept in `times` by id for the caller's batch), every other value as it
-    is. Only where that is the same text: an envelope of the model itself whose values are
-    JSON forms (strings, integers within 64 bits, floats, booleans, None, lists and dicts of
-    them with string keys; `tests/unit/eventstore/test_group_stored_json.py`); anything
-    else (a datetime or Decimal in a payload, a lone surrogate, a larger integer) is
-    dumped by the model."""
+    values (a fifth of the time): its two times in the JSON form pydantic gives them
+    (`bulk_seal.json_time`: the sealing's own, kept), every other value as it is. Only
+    where that is the same text: an envelope of the model itself whose values are JSON
+    forms (strings, integers within 64 bits, floats, booleans, None, lists and dicts of them
+    with string keys; `tests/unit/eventstore/test_group_stored_json.py`); anything else (a
+    datetime or Decimal in a payload, a lone surrogate, a larger integer) is dumped by the
+    model."""
     values = envelope.__dict__
     if type(envelope) is EventEnvelope and tuple(values) == _FIELDS:
-        plain = dict(values)
-        for name in _TIMES:
-            at = plain[name]
-            if type(at) is not datetime or at.tzinfo is None:
-                break
-            known = None if times is None else times.get(id(at))
-            if known is None:
-                known = _INSTANT.dump_python(at, mode="json")
-                if times is not None:
-                    times[id(at)] = known
-            plain[name] = known
-        else:
+        occurred, recorded = values["occurred_at"], values["recorded_at"]
+        if (
+            type(occurred) is datetime
+            and type(recorded) is datetime
+            and occurred.tzinfo is not None
+            and recorded.tzinfo is not None
+        ):
+            plain = {
+                **values,
+                "occurred_at": json_time(occurred),
+                "recorded_at": json_time(recorded),
+            }
             try:
                 return orjson.dumps(plain, default=_not_plain, option=_PLAIN)
             except TypeError:
