@@ -26,15 +26,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from types import NoneType
 from typing import Any, NamedTuple
-
-from pydantic import AwareDatetime, TypeAdapter
 
 from contracts_schema.errors import RuleViolation
 from contracts_schema.registry.import_commands import (
-    ImportedFact,
     ImportProcessReleases,
     RecordImportedContractRelease,
     RecordImportedTenderRelease,
@@ -206,44 +201,13 @@ async def record(
             aggregate.history = AggregateHistory(
                 context, decider.aggregate_type, aggregate_id, (last,), last.seq
             )
-            fingerprint = hashlib.sha256(canonical_json_form(json_form(command))).hexdigest()
+            fingerprint = hashlib.sha256(
+                canonical_json_form(command.model_dump(mode="json"))
+            ).hexdigest()
             held = Held(command.command_type, fingerprint, _UNUSED_REPLY)
             commands.append(RecordedCommand(command.command_id, held, stored))
         releases.append((release.release_id, commands))
     return Recorded(batch.command_id, releases)
-
-
-_INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
-_SCALARS = (str, int, NoneType)  # (bool is an int)
-
-
-def json_form(command: RecordImportedTenderRelease | RecordImportedContractRelease) -> Any:
-    """`command.model_dump(mode="json")` as far as its canonical JSON goes (the fingerprint
-    the general path records, `CommandService.execute`): the facts' payloads as they are
-    (parsed JSON: a JSON form already; pydantic's dump copies them value by value, half the
-    dump), the aware datetimes in pydantic's JSON form, the other fields as they are. A
-    field of another kind (a later field of the contract's) and a payload that is no plain
-    dict: the model's dump (`tests/unit/registry/test_import_lane_fingerprint.py`)."""
-    values = command.__dict__
-    form: dict[str, Any] = {}
-    for name, value in values.items():
-        kind = type(value)
-        if kind in _SCALARS:
-            form[name] = value
-        elif kind is datetime and value.tzinfo is not None:
-            form[name] = _INSTANT.dump_python(value, mode="json")
-        elif name == "facts" and kind is list:
-            facts = []
-            for fact in value:
-                if type(fact) is not ImportedFact or type(fact.payload) is not dict:
-                    return command.model_dump(mode="json")
-                facts.append({"event_type": fact.event_type, "payload": fact.payload})
-            form[name] = facts
-        else:
-            return command.model_dump(mode="json")
-    if len(form) != len(type(command).model_fields):
-        return command.model_dump(mode="json")
-    return form
 
 
 def placed_reply(
