@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, TypeAdapter
@@ -33,22 +33,25 @@ from eventstore.records import (
 from eventstore.signing import EventSigner
 
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
-# The JSON forms of the times sealed lately, by instant and offset (the two make the text:
-# the same instant at the same offset is the same wall time): the stored JSON of the same
-# envelopes (`group_append.stored_json`) reads them here instead of dumping them again.
-_TIME_FORMS: dict[tuple[datetime, timedelta | None], Any] = {}
+# The JSON forms of the times sealed lately, by the datetime object (its id, the object kept
+# with it: an id is not reused while the entry holds its object): the stored JSON of the same
+# envelopes (`group_append.stored_json`) reads them here instead of dumping them again. By
+# object, not by value: hashing an aware datetime costs as much as dumping it.
+_TIME_FORMS: dict[int, tuple[datetime, Any]] = {}
 _TIME_FORMS_KEPT = 4096
 
 
 def json_time(value: datetime) -> Any:
-    """An aware datetime's JSON form, as pydantic gives it (kept for the last few thousand)."""
-    key = (value, value.utcoffset())
-    found = _TIME_FORMS.get(key)
-    if found is None:
-        if len(_TIME_FORMS) >= _TIME_FORMS_KEPT:
-            _TIME_FORMS.clear()
-        found = _TIME_FORMS[key] = _INSTANT.dump_python(value, mode="json")
-    return found
+    """An aware datetime's JSON form, as pydantic gives it (kept for the last few thousand
+    datetime objects)."""
+    found = _TIME_FORMS.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    if len(_TIME_FORMS) >= _TIME_FORMS_KEPT:
+        _TIME_FORMS.clear()
+    form = _INSTANT.dump_python(value, mode="json")
+    _TIME_FORMS[id(value)] = (value, form)
+    return form
 
 
 def seal_trusted(
