@@ -33,10 +33,25 @@ from eventstore.records import (
 from eventstore.signing import EventSigner
 
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+# The JSON forms of the times sealed lately, by the datetime object (its id, the object kept
+# with it: an id is not reused while the entry holds its object): the stored JSON of the same
+# envelopes (`group_append.stored_json`) reads them here instead of dumping them again. By
+# object, not by value: hashing an aware datetime costs as much as dumping it.
+_TIME_FORMS: dict[int, tuple[datetime, Any]] = {}
+_TIME_FORMS_KEPT = 4096
 
 
-def _json_time(value: datetime) -> Any:
-    return _INSTANT.dump_python(value, mode="json")
+def json_time(value: datetime) -> Any:
+    """An aware datetime's JSON form, as pydantic gives it (kept for the last few thousand
+    datetime objects)."""
+    found = _TIME_FORMS.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    if len(_TIME_FORMS) >= _TIME_FORMS_KEPT:
+        _TIME_FORMS.clear()
+    form = _INSTANT.dump_python(value, mode="json")
+    _TIME_FORMS[id(value)] = (value, form)
+    return form
 
 
 def seal_trusted(
@@ -48,7 +63,7 @@ def seal_trusted(
 ) -> list[EventEnvelope]:
     """`records.seal` for values that are the envelope's own types already (see above)."""
     recorded_at = recorded_after(clock, history)  # never before the aggregate's last event's
-    recorded_json = _json_time(recorded_at)
+    recorded_json = json_time(recorded_at)
     prev_hash = history.last_hash
     version = history.version
     context, aggregate_type = history.context.name, history.aggregate_type
@@ -63,7 +78,7 @@ def seal_trusted(
         occurred_at = new.occurred_at
         occurred_json = times.get(occurred_at)
         if occurred_json is None:
-            occurred_json = times[occurred_at] = _json_time(occurred_at)
+            occurred_json = times[occurred_at] = json_time(occurred_at)
         # The envelope's own values in the model's field order (`trusted` checks it), the
         # times as datetimes; what the hash covers is every field but `hash` and `signature`
         # (and `signer` when there is none) in JSON form (`hashing.json_form_hash`'s body):

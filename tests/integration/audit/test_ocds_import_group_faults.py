@@ -141,7 +141,7 @@ async def test_a_group_whose_reads_together_come_back_short_reads_each_alone(
         assert groups
         for data in groups:  # sent again: its records and aggregates are there now
             reply = ReleaseGroupImported.model_validate_json(
-                await request_reply(nats_client, GROUP, data, timeout=60)
+                await request_reply(nats_client, GROUP, _replies_asked(data), timeout=60)
             )
             for process in reply.processes:
                 assert isinstance(process, ProcessReleasesImported)
@@ -151,3 +151,9 @@ async def test_a_group_whose_reads_together_come_back_short_reads_each_alone(
         assert [e async for e in store.read_stream(REGISTRY)] == events
     finally:
         await server.stop()
+
+
+def _replies_asked(payload: bytes) -> bytes:
+    """A group message as the importer sent it, asking for every command's reply instead of
+    the counts the importer asks for (`answer`), so that each event's placement is read."""
+    return payload.replace(b',"answer":"counts"', b"")

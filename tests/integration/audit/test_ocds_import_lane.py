@@ -152,7 +152,7 @@ async def test_the_lane_stores_and_records_what_the_general_path_does(
 async def _resend(nc: NATS, sent: Sent) -> list[CommandAccepted]:
     replies = []
     for subject, payload in sent:
-        data = await request_reply(nc, subject, payload, timeout=60)
+        data = await request_reply(nc, subject, _replies_asked(payload), timeout=60)
         group = ReleaseGroupImported.model_validate_json(data)
         for process in group.processes:
             assert not hasattr(process, "code"), process
@@ -213,7 +213,7 @@ async def _replies(nc: NATS, sent: Sent) -> list[CommandAccepted | CommandReject
     """Every command's reply to the groups, refusals of whole processes included."""
     out: list[CommandAccepted | CommandRejected] = []
     for subject, payload in sent:
-        data = await request_reply(nc, subject, payload, timeout=60)
+        data = await request_reply(nc, subject, _replies_asked(payload), timeout=60)
         for process in ReleaseGroupImported.model_validate_json(data).processes:
             if isinstance(process, CommandRejected):
                 out.append(process)
@@ -301,3 +301,9 @@ async def test_a_command_id_known_in_another_context_is_refused_and_not_laned(
     assert isinstance(answer[0], CommandRejected), answer
     assert answer[0].code == "COMMAND_ID_REUSED"
     assert all(reused not in process for process in lane_taken)
+
+
+def _replies_asked(payload: bytes) -> bytes:
+    """A group message as the importer sent it, asking for every command's reply instead of
+    the counts the importer asks for (`answer`), so that each event's placement is read."""
+    return payload.replace(b',"answer":"counts"', b"")

@@ -8,7 +8,7 @@ ocid and release id, so the same release imported twice is stored once.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -124,6 +124,13 @@ class ImportReleaseGroup(Command):
     processes: list[ImportProcessReleases] = Field(
         max_length=1000, description="The processes, each with its releases in order."
     )
+    answer: Literal["replies", "counts"] = Field(
+        default="replies",
+        description="The answer's form: every command's reply (ReleaseGroupImported), or"
+        " per command only its outcome and how many events it appended"
+        " (ReleaseGroupCounted: a tenth of the bytes). A registry older than this field"
+        " refuses it (INVALID_COMMAND, nothing stored): ask again without it.",
+    )
 
 
 class ReleaseGroupImported(Value):
@@ -134,6 +141,49 @@ class ReleaseGroupImported(Value):
     status: Literal["imported"] = "imported"
     command_id: str
     processes: list[ProcessReleasesImported | CommandRejected]
+
+
+class CommandCounted(Value):
+    """A command's acceptance in a counted answer: `CommandAccepted` without the events'
+    placements, only how many there were."""
+
+    status: Literal["accepted"] = "accepted"
+    command_id: str
+    events: int = Field(ge=0, description="How many events the command appended (or had).")
+    duplicate: bool = Field(
+        default=False, description="True when the command had already been processed."
+    )
+
+
+class CountedReleaseOutcome(Value):
+    """`ImportedReleaseOutcome` in a counted answer."""
+
+    release_id: str
+    replies: list[Annotated[CommandCounted | CommandRejected, Field(discriminator="status")]]
+
+    @property
+    def refused(self) -> CommandRejected | None:
+        return next((r for r in self.replies if isinstance(r, CommandRejected)), None)
+
+
+class ProcessReleasesCounted(Value):
+    """`ProcessReleasesImported` in a counted answer."""
+
+    status: Literal["imported"] = "imported"
+    command_id: str
+    releases: list[CountedReleaseOutcome]
+
+
+class ReleaseGroupCounted(Value):
+    """The reply to ImportReleaseGroup asking `answer: counts`: per process, in order, its
+    own ImportProcessReleases's answer with each accepted command counted
+    (`CommandCounted`), refusals in full."""
+
+    status: Literal["imported"] = "imported"
+    command_id: str
+    processes: list[
+        Annotated[ProcessReleasesCounted | CommandRejected, Field(discriminator="status")]
+    ]
 
 
 IMPORT_COMMANDS: tuple[type[Command], ...] = (

@@ -181,14 +181,11 @@ class RegistryCommandService(CommandService):
         done = [lost if a is None else a for a in answers]  # (never: each has its answer)
         # A ReleaseGroupImported's JSON form, built from our own replies as they are (not
         # validated again): the processes staged and stored are dictionaries already.
+        processes = [a.value if isinstance(a, _Built) else a.model_dump(mode="json") for a in done]
+        if group.answer == "counts":  # a ReleaseGroupCounted: each accepted reply counted
+            processes = [_counted(p) for p in processes]
         return _Built(
-            {
-                "status": "imported",
-                "command_id": group.command_id,
-                "processes": [
-                    a.value if isinstance(a, _Built) else a.model_dump(mode="json") for a in done
-                ],
-            }
+            {"status": "imported", "command_id": group.command_id, "processes": processes}
         )
 
     async def _group_commit(
@@ -616,6 +613,30 @@ def _refused(exc: Exception) -> bool:
     return isinstance(exc, AppendFailed) and (
         exc.code == DUPLICATE_MSG_ID or "appended before" in str(exc)
     )
+
+
+def _counted(process: dict[str, Any]) -> dict[str, Any]:
+    """A process's answer (a ProcessReleasesImported's or CommandRejected's JSON form) as a
+    ReleaseGroupCounted holds it: each accepted reply as a `CommandCounted`."""
+    if process.get("status") != "imported":
+        return process  # a refusal, in full
+    releases = [
+        {"release_id": o["release_id"], "replies": [_count(r) for r in o["replies"]]}
+        for o in process["releases"]
+    ]
+    return {"status": "imported", "command_id": process["command_id"], "releases": releases}
+
+
+def _count(reply: dict[str, Any]) -> dict[str, Any]:
+    """A command's reply as a `CommandCounted` (accepted) or as it is (refused)."""
+    if reply.get("status") != "accepted":
+        return reply
+    return {
+        "status": "accepted",
+        "command_id": reply["command_id"],
+        "events": len(reply["events"]),
+        "duplicate": reply.get("duplicate", False),
+    }
 
 
 def _placed(reply: CommandAccepted, real: Callable[[int], int]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
@@ -50,11 +50,15 @@ from audit.ocds.packages import merger
 from audit.ocds.schemas import errors
 from contracts_schema.folds import FOLDS
 from contracts_schema.registry.import_commands import (
+    CommandCounted,
+    CountedReleaseOutcome,
     ImportedRelease,
     ImportedReleaseOutcome,
     ImportProcessReleases,
     ImportReleaseGroup,
+    ProcessReleasesCounted,
     ProcessReleasesImported,
+    ReleaseGroupCounted,
     ReleaseGroupImported,
 )
 from contracts_schema.registry.state import ContractState, ContractStatus, LotStatus, TenderState
@@ -558,7 +562,8 @@ class _Process:
             for item, _ in batch:
                 self._skip(Problem(item.path, why))
             return []
-        for n, ((item, mapped), outcome) in enumerate(zip(batch, answer.releases, strict=False)):
+        outcomes: Sequence[ImportedReleaseOutcome | CountedReleaseOutcome] = answer.releases
+        for n, ((item, mapped), outcome) in enumerate(zip(batch, outcomes, strict=False)):
             refused = outcome.refused
             if refused is not None:
                 which = "" if refused.command_id == mapped.tender.command_id else next(
@@ -570,26 +575,24 @@ class _Process:
         return [i for i, _ in batch[len(answer.releases) :]]
 
     def _recorded_release(
-        self, item: Item, mapped: Mapped, outcome: ImportedReleaseOutcome
+        self, item: Item, mapped: Mapped, outcome: ImportedReleaseOutcome | CountedReleaseOutcome
     ) -> None:
         assert item.release is not None
         self._compiled(item.release)
         self.seen.add(str(item.release["id"]))
         self.state = mapped.state
-        accepted = [r for r in outcome.replies if isinstance(r, CommandAccepted)]
+        accepted = [r for r in outcome.replies if not isinstance(r, CommandRejected)]
         if all(r.duplicate for r in accepted):
             self.report.duplicates += 1
         else:
             self.report.imported += 1
-            self.report.events += sum(len(r.events) for r in accepted)
+            self.report.events += sum(_appended(r) for r in accepted)
         self.progress(1)
 
-    async def _ask(
-        self, command: _Message, actor: str, size: int
-    ) -> ProcessReleasesImported | CommandRejected:
+    async def _ask(self, command: _Message, actor: str, size: int) -> Answer:
         """The registry's answer; a transient failure is retried with the same command ids
         (nothing is stored twice), a few times."""
-        answer: ProcessReleasesImported | CommandRejected
+        answer: Answer
         for attempt in range(ATTEMPTS):
             answer = await self.ask(command, actor, size)
             if not (isinstance(answer, CommandRejected) and answer.code == "UNAVAILABLE"):
@@ -599,7 +602,7 @@ class _Process:
         return answer
 
 
-Answer = ProcessReleasesImported | CommandRejected
+Answer = ProcessReleasesImported | ProcessReleasesCounted | CommandRejected
 
 
 class _Message(NamedTuple):
@@ -645,6 +648,9 @@ class _Group:
         self._queues: dict[str, list[_Waiting]] = {}  # per actor (one per request)
         self._sending: set[asyncio.Task[None]] = set()
         self._turns = itertools.count()
+        # Groups ask for the counted answer (`ReleaseGroupCounted`) until a registry that
+        # does not know it refuses one.
+        self._counts = True
 
     def started(self) -> None:
         self._active += 1
@@ -711,11 +717,13 @@ class _Group:
         one = len(messages) == 1
         commands = [m.command for m in messages]
         body = messages[0].body
+        counts = not one and self._counts
         if not one:  # an ImportReleaseGroup's JSON form, each process's as it was made
             ids = "\n".join(c.command_id for c in commands)
             group_id = json.dumps(command_id("group", ids, "group")).encode()
             each = b",".join(m.body for m in messages)
-            body = b'{"command_id":%s,"processes":[%s]}' % (group_id, each)
+            answer = b',"answer":"counts"' if counts else b""
+            body = b'{"command_id":%s,"processes":[%s]%s}' % (group_id, each, answer)
         kind = ImportProcessReleases if one else ImportReleaseGroup
         payload = _request(kind.command_type, body, actor)
         data: bytes | None = None
@@ -731,20 +739,40 @@ class _Group:
             return [CommandRejected(code="UNAVAILABLE", message=f"no answer: {exc!r}")] * len(
                 commands
             )
-        group: ReleaseGroupImported
+        group: ReleaseGroupImported | ReleaseGroupCounted
         if not one and data.startswith(b'{"status":"imported",'):  # the registry's form
-            group = GroupAnswer.model_validate_json(data)  # (parsed once, as models)
+            # (parsed once, as models)
+            group = (ReleaseGroupCounted if counts else GroupAnswer).model_validate_json(data)
         else:
             reply = json.loads(data)
             if reply.get("status") != "imported":
-                return [CommandRejected.model_validate(reply)] * len(commands)
+                refused = CommandRejected.model_validate(reply)
+                if counts and _answer_unknown(refused):
+                    # A registry older than `answer` refused the group whole (nothing of it
+                    # stored): it and every later group ask for the replies instead.
+                    self._counts = False
+                    return await self._exchange(actor, messages)
+                return [refused] * len(commands)
             if one:
                 return [ProcessAnswer.model_validate(reply)]
-            group = GroupAnswer.model_validate(reply)
+            group = (ReleaseGroupCounted if counts else GroupAnswer).model_validate(reply)
         if len(group.processes) != len(commands):
             why = f"the registry answered for {len(group.processes)} of {len(commands)} processes"
             return [CommandRejected(code="INTERNAL_ERROR", message=why)] * len(commands)
         return list(group.processes)
+
+
+def _appended(reply: CommandAccepted | CommandCounted) -> int:
+    """How many events an accepted command appended (or had, when a duplicate)."""
+    return reply.events if isinstance(reply, CommandCounted) else len(reply.events)
+
+
+def _answer_unknown(refused: CommandRejected) -> bool:
+    """Whether a group was refused for its `answer` field alone: a registry from before it
+    (`extra="forbid"`: "invalid ImportReleaseGroup: answer: Extra inputs are not permitted")."""
+    return refused.code == "INVALID_COMMAND" and refused.message.startswith(
+        "invalid ImportReleaseGroup: answer: Extra inputs"
+    )
 
 
 __all__ = ["Problem", "Report", "import_items", "prepare"]
