@@ -202,16 +202,27 @@ def own_code(filename: str) -> bool:
     )
 
 
+PASSES_ON = 0.9  # a function that hands this share of its cumulative time to one callee
+
+
 def top_entries(stats: pstats.Stats, items: int, top: int = TOP) -> dict[str, Any]:
     """What a profile says per item (a command, a request), for the results: the profiled time
-    per item, the `top` functions by own time (any code) and the `top` of the project's own code
-    by cumulative time (what its calls beneath it cost: where own time is spread over libraries,
-    this says which of our steps they serve). Times in us per item, calls per item."""
+    per item, the `top` functions by own time (any code), and the `top` of the project's own
+    code by cumulative time (what its calls beneath it cost: where own time is spread over
+    libraries, this says which of our steps they serve). A function of ours that hands
+    `PASSES_ON` or more of its cumulative time to one callee of ours (a wrapper: the command's
+    envelope, its observation) is left out of that list for that callee. Times in us per item
+    as profiled (the profiler's own cost included: read them as shares), calls per item (a
+    coroutine's every resumption counts as a call)."""
     rows = []
     total = 0.0
-    for (filename, line, name), (_cc, ncalls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    passed: dict[tuple[str, int, str], float] = {}  # a function's largest call to one of ours
+    for key, (_cc, ncalls, tottime, cumtime, callers) in stats.stats.items():  # type: ignore[attr-defined]
         total += tottime
-        rows.append((filename, line, name, ncalls, tottime, cumtime))
+        rows.append((*key, ncalls, tottime, cumtime))
+        if own_code(key[0]):
+            for caller, edge in callers.items():
+                passed[caller] = max(passed.get(caller, 0.0), edge[3])
 
     def entry(row: tuple[str, int, str, int, float, float]) -> dict[str, Any]:
         filename, line, name, ncalls, tottime, cumtime = row
@@ -221,10 +232,13 @@ def top_entries(stats: pstats.Stats, items: int, top: int = TOP) -> dict[str, An
             "own_us": round(tottime / items * 1e6, 1),
             "cumulative_us": round(cumtime / items * 1e6, 1),
             "own_share": round(tottime / total, 4) if total else 0.0,
+            "cumulative_share": round(cumtime / total, 4) if total else 0.0,
         }
 
     by_own = sorted(rows, key=lambda r: (-r[4], r[0], r[1], r[2]))[:top]
-    ours = [r for r in rows if own_code(r[0])]
+    ours = [
+        r for r in rows if own_code(r[0]) and passed.get((r[0], r[1], r[2]), 0.0) < PASSES_ON * r[5]
+    ]
     by_cumulative = sorted(ours, key=lambda r: (-r[5], r[0], r[1], r[2]))[:top]
     return {
         "items": items,

@@ -336,8 +336,15 @@ class Http:
             self.headers["Authorization"] = f"Bearer {token}"
 
     def call(self, path: str, body: bytes | None = None) -> Any:
-        self.connection.request("POST" if body else "GET", path, body, self.headers)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request("POST" if body else "GET", path, body, self.headers)
+            response = self.connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the connection while it idled (uvicorn keeps an idle one 5 s,
+            # and this one idled while the other side was measured): once more, on a new one.
+            self.connection.close()
+            self.connection.request("POST" if body else "GET", path, body, self.headers)
+            response = self.connection.getresponse()
         data = response.read()
         if response.status != 200:
             raise RuntimeError(f"{path}: HTTP {response.status}: {data[:300]!r}")
