@@ -193,12 +193,13 @@ def where(filename: str, line: int, name: str) -> str:
 
 
 def own_code(filename: str) -> bool:
-    """The project's own code (the workspace's packages), not a library or the standard one."""
+    """The project's own code (the workspace's packages), not a library, the standard one or
+    the bench driving it."""
     return (
         filename.startswith(ROOT + "/")
         and "/.venv/" not in filename
         and "/site-packages/" not in filename
-        and not filename.endswith("bench/profiled.py")
+        and not filename.startswith(ROOT + "/bench/")
     )
 
 

@@ -170,7 +170,7 @@ def costs_section(runs: list[tuple[str, dict[str, Any]]]) -> str:
             text += f" (baseline: {f['baseline_name']}, {_fmt(f['baseline'], 'us')}{ratio})"
         text += f"; {extra.get('measured', '?')} {per}s measured, {_load(extra.get('load'))}."
         if f["note"]:
-            text += f" {f['note'][0].upper()}{f['note'][1:]}."
+            text += f" {f['note']}."
         lines += [text, ""]
         profile = extra.get("profile")
         if not profile:

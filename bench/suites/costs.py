@@ -202,7 +202,7 @@ async def command_in_process(
             n,
             pstats.Stats(profile),
             before,
-            note="the bench's asyncio loop, a service process's collector thresholds",
+            note="On the bench's asyncio loop, with a service process's collector thresholds",
             raw_publish_cpu_us=round(raw, 1),
         )
     ]
@@ -316,8 +316,8 @@ async def command_in_service(
             profile,
             before,
             note=(
-                f"python -m bootstrap.serve registry (uvloop), CPU from /proc; meanwhile the"
-                f" client (this process) {client_us:,.0f} us and the broker"
+                f"Served by `python -m bootstrap.serve registry` (uvloop), its CPU from /proc;"
+                f" meanwhile the client (this process) {client_us:,.0f} us and the broker"
                 f" {'n/a' if broker_us is None else f'{broker_us:,.0f}'} us per command"
             ),
             client_cpu_us=round(client_us, 1),
@@ -438,8 +438,8 @@ async def graphql_requests(ctx: BenchContext, n: int) -> list[Figure]:
                     pstats.Stats(done),
                     before,
                     note=(
-                        "one gateway worker (bench.gateway_app), one request at a time over one"
-                        " kept-alive connection, CPU from /proc"
+                        "One gateway worker (`bench.gateway_app`), one request at a time over one"
+                        " kept-alive connection, its CPU from /proc"
                         + ("" if same else "; ANSWERS DIFFER from the plain endpoint's")
                     ),
                     same_json=same,
