@@ -20,7 +20,7 @@ class Config:
     http_seconds: int  # wrk duration per query
     http_connections: int
     asof_sizes: tuple[int, ...] = (10_000, 100_000)  # as-of latency vs history length
-    cost_samples: int = 500  # costs suite: commands, and requests per query, per round
+    cost_samples: int = 1_000  # costs suite: commands, requests per query (in 5 rounds)
 
 
 QUICK = Config(

@@ -168,6 +168,13 @@ def costs_section(runs: list[tuple[str, dict[str, Any]]]) -> str:
         if f["baseline"] is not None:
             ratio = "" if f["ratio"] is None else f", {f['ratio']:.2f}x"
             text += f" (baseline: {f['baseline_name']}, {_fmt(f['baseline'], 'us')}{ratio})"
+        rounds = extra.get("rounds") or []
+        if rounds:
+            ours, theirs = [r[0] for r in rounds], [r[1] for r in rounds]
+            text += (
+                f"; the medians of {len(rounds)} alternating rounds (ours {_fmt(min(ours))}"
+                f" to {_fmt(max(ours))}, the baseline's {_fmt(min(theirs))} to {_fmt(max(theirs))})"
+            )
         text += f"; {extra.get('measured', '?')} {per}s measured, {_load(extra.get('load'))}."
         if f["note"]:
             text += f" {f['note']}."

@@ -13,11 +13,13 @@ entries (issue 18's last acceptance line), for docs/benchmarks.md's "What it cos
   per request from /proc. The baseline: the plain endpoint's process (same SQL and JSON), the
   same way.
 
-CPU figures come from rounds without a profiler; a further round of as many items runs under
-cProfile by the serving thread's CPU time (`bench.profiled` switches it on in a service
-process) and gives the top five functions by own time and the top five of the project's own
-code by cumulative time, per item (`bench.cost.top_entries`). The profile slows what it
-watches: its times are for where the CPU goes, the figure for how much.
+Each figure and its baseline are the medians of alternating rounds (ours, then the baseline's,
+five times: on a shared machine a burst lands in some rounds, not all), without a profiler; a
+further round of two rounds' items runs under cProfile by the serving thread's CPU time
+(`bench.profiled` switches it on in a service process) and gives the top five functions by own
+time and the top five of the project's own code by cumulative time, per item
+(`bench.cost.top_entries`). The profile slows what it watches: its times are for where the CPU
+goes, the figure for how much.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import pstats
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +90,8 @@ ROUTE = "registry AmendContract, one at a time, warm aggregate"
 RAW = "raw JetStream publish of the same envelopes, one at a time: this process's CPU per publish"
 PLAIN = "plain ASGI endpoint, same SQL and JSON, one process: its CPU per request"
 WARM_REQUESTS = 50
+ROUNDS = 5  # alternating rounds of each side: the figure and its baseline are their medians
+PROFILED_ROUNDS = 2  # the profiled round: as many items as this many rounds
 START_TIMEOUT = 180.0  # a service process's start on a busy machine
 SWITCH_TIMEOUT = 60.0  # a profile switched on or written
 
@@ -98,31 +103,34 @@ def load() -> list[float]:
 def cost_figure(
     name: str,
     per: str,
-    cpu_us: float,
+    rounds: Sequence[tuple[float, float]],
     baseline_name: str,
-    baseline_us: float | None,
     measured: int,
     profile: pstats.Stats | None,
+    profiled: int,
     load_before: Sequence[float],
     note: str = "",
     **extra: Any,
 ) -> Figure:
-    """One cost as the results keep it: CPU in us per `per` ("command", "request"), its
-    baseline, and in `extra` the items measured, the load, and the profile's top entries."""
+    """One cost as the results keep it: CPU in us per `per` ("command", "request") and its
+    baseline's, each the median of alternating `rounds` (ours, the baseline's); in `extra` the
+    rounds, the items measured, the load, and the top entries of a profile of `profiled`
+    items."""
     return Figure(
         SUITE,
         name,
         "us",
-        round(cpu_us, 1),
+        round(statistics.median(r[0] for r in rounds), 1),
         baseline_name,
-        None if baseline_us is None else round(baseline_us, 1),
+        round(statistics.median(r[1] for r in rounds), 1),
         higher_is_better=False,
         note=note,
         extra={
             "per": per,
             "measured": measured,
+            "rounds": [[round(a, 1), round(b, 1)] for a, b in rounds],
             "load": {"before": list(load_before), "after": load()},
-            "profile": None if profile is None else top_entries(profile, measured),
+            "profile": None if profile is None else top_entries(profile, profiled),
             **extra,
         },
     )
@@ -137,18 +145,11 @@ async def run(ctx: BenchContext) -> list[Figure]:
         ("command in a service process", lambda: command_in_service(ctx, contracts, n)),
         ("GraphQL requests", lambda: graphql_requests(ctx, n)),
     ]
-    raw: list[float] = []  # the raw publish's CPU, measured with the first part
     for what, part in parts:
         try:
-            got = await part()
+            figures += await part()
         except Exception as exc:  # the parts measured stay (a busy machine timed one out)
-            got = [not_measured(SUITE, what, "us", "", f"{type(exc).__name__}: {exc}")]
-        for f in got:
-            if f.extra.get("raw_publish_cpu_us") is not None:
-                raw.append(f.extra["raw_publish_cpu_us"])
-            elif f.baseline_name == RAW and f.baseline is None and raw:
-                f.baseline = raw[0]
-        figures += got
+            figures.append(not_measured(SUITE, what, "us", "", f"{type(exc).__name__}: {exc}"))
     return figures
 
 
@@ -176,34 +177,37 @@ async def command_in_process(
     thresholds = gc.get_threshold()
     tune_for_serving()  # a service process's collector (the commands suite does the same)
     broker = await serve_in_process(ctx.service_nc, [registry_service(store, clock)])
+    k = max(1, n // ROUNDS)
+    rounds = []
     try:
         before = load()
         warm = len(contracts)  # every contract taken once: its fold cached
         await amend_all(ctx.client, contracts, "in", range(warm))
-        first_seq = await reader.last_seq(REGISTRY) + 1
-        cpu = time.process_time()
-        await amend_all(ctx.client, contracts, "in", range(warm, warm + n))
-        per_command = (time.process_time() - cpu) / n * 1e6
+        for r in range(ROUNDS):  # alternating: k commands, then raw publishes of their events
+            first_seq = await reader.last_seq(REGISTRY) + 1
+            cpu = time.process_time()
+            await amend_all(ctx.client, contracts, "in", range(warm + r * k, warm + (r + 1) * k))
+            per_command = (time.process_time() - cpu) / k * 1e6
+            rounds.append((per_command, await raw_publish_cpu(ctx.client, reader, first_seq, k)))
+        start = warm + ROUNDS * k
         profile = cProfile.Profile(time.thread_time)
         profile.enable()
-        await amend_all(ctx.client, contracts, "in", range(warm + n, warm + 2 * n))
+        await amend_all(ctx.client, contracts, "in", range(start, start + k * PROFILED_ROUNDS))
         profile.disable()
     finally:
         await broker.stop()
         gc.set_threshold(*thresholds)
-    raw = await raw_publish_cpu(ctx.client, reader, first_seq, n)
     return [
         cost_figure(
             f"{ROUTE}: CPU per command, client and service in this process",
             "command",
-            per_command,
+            rounds,
             RAW,
-            raw,
-            n,
+            k * ROUNDS,
             pstats.Stats(profile),
+            k * PROFILED_ROUNDS,
             before,
             note="On the bench's asyncio loop, with a service process's collector thresholds",
-            raw_publish_cpu_us=round(raw, 1),
         )
     ]
 
@@ -286,42 +290,50 @@ async def command_in_service(
         with contextlib.suppress(Exception):
             await client.request(REGISTRY.command_subject("Probe"), b"{}", timeout=1)
 
+    reader = EventStore(client, SystemClock())
+    k = max(1, n // ROUNDS)
+    rounds, clients, brokers = [], [], []
     try:
         with registry_process(server_url(client), out) as service:
             await wait_served(client)
             before = load()
             warm = len(contracts)
             await amend_all(client, contracts, "proc", range(warm))
-            own, broker_cpu = os.times(), _process_cpu(nats) if nats else 0.0
-            service_cpu = cpu_seconds([service.pid])
-            await amend_all(client, contracts, "proc", range(warm, warm + n))
-            service_us = (cpu_seconds([service.pid]) - service_cpu) / n * 1e6
-            after = os.times()
-            client_us = (after.user + after.system - own.user - own.system) / n * 1e6
-            broker_us = ((_process_cpu(nats) - broker_cpu) / n * 1e6) if nats else None
+            for r in range(ROUNDS):  # alternating: k commands, then raw publishes of their events
+                first_seq = await reader.last_seq(REGISTRY) + 1
+                own, broker_cpu = os.times(), _process_cpu(nats) if nats else 0.0
+                service_cpu = cpu_seconds([service.pid])
+                await amend_all(client, contracts, "proc", range(warm + r * k, warm + (r + 1) * k))
+                service_us = (cpu_seconds([service.pid]) - service_cpu) / k * 1e6
+                after = os.times()
+                clients.append((after.user + after.system - own.user - own.system) / k * 1e6)
+                brokers.append(((_process_cpu(nats) - broker_cpu) / k * 1e6) if nats else 0.0)
+                rounds.append((service_us, await raw_publish_cpu(client, reader, first_seq, k)))
+            start = warm + ROUNDS * k
             await switched(service.pid, signal.SIGUSR1, out + ".on", poke)
-            await amend_all(client, contracts, "proc", range(warm + n, warm + 2 * n))
+            await amend_all(client, contracts, "proc", range(start, start + k * PROFILED_ROUNDS))
             await switched(service.pid, signal.SIGUSR2, out, poke)
             profile = pstats.Stats(out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    client_us, broker_us = statistics.median(clients), statistics.median(brokers)
     return [
         cost_figure(
             f"{ROUTE}: CPU per command, the service process alone",
             "command",
-            service_us,
+            rounds,
             RAW,
-            None,  # the raw publish measured with the in-process figure (`run`)
-            n,
+            k * ROUNDS,
             profile,
+            k * PROFILED_ROUNDS,
             before,
             note=(
                 f"Served by `python -m bootstrap.serve registry` (uvloop), its CPU from /proc;"
                 f" meanwhile the client (this process) {client_us:,.0f} us and the broker"
-                f" {'n/a' if broker_us is None else f'{broker_us:,.0f}'} us per command"
+                f" {f'{broker_us:,.0f} us' if nats else 'n/a'} per command (medians)"
             ),
             client_cpu_us=round(client_us, 1),
-            broker_cpu_us=None if broker_us is None else round(broker_us, 1),
+            broker_cpu_us=round(broker_us, 1) if nats else None,
         )
     ]
 
@@ -384,7 +396,6 @@ def graphql_queries(p: dict[str, str]) -> dict[str, tuple[str, dict[str, str], s
 
 async def cpu_per_request(pid: int, client: Http, path: str, body: bytes | None, n: int) -> float:
     """The serving process's CPU per request over `n` requests one at a time, in us."""
-    await asyncio.to_thread(client.repeat, path, body, WARM_REQUESTS)
     cpu = cpu_seconds([pid])
     await asyncio.to_thread(client.repeat, path, body, n)
     return (cpu_seconds([pid]) - cpu) / n * 1e6
@@ -415,15 +426,23 @@ async def graphql_requests(ctx: BenchContext, n: int) -> list[Figure]:
             same = await asyncio.to_thread(ours.call, "/graphql", body) == await asyncio.to_thread(
                 theirs.call, path
             )
-            gateway_us = await cpu_per_request(gateway.pid, ours, "/graphql", body, n)
-            plain_us = await cpu_per_request(plain.pid, theirs, path, None, n)
+            await asyncio.to_thread(ours.repeat, "/graphql", body, WARM_REQUESTS)
+            await asyncio.to_thread(theirs.repeat, path, None, WARM_REQUESTS)
+            k = max(1, n // ROUNDS)
+            rounds = [
+                (
+                    await cpu_per_request(gateway.pid, ours, "/graphql", body, k),
+                    await cpu_per_request(plain.pid, theirs, path, None, k),
+                )
+                for _ in range(ROUNDS)
+            ]
             done = out + "." + str(len(figures))
 
             async def poke(body: bytes = body) -> None:
                 await asyncio.to_thread(ours.call, "/graphql", body)
 
             await switched(gateway.pid, signal.SIGUSR1, out + ".on", poke)
-            await asyncio.to_thread(ours.repeat, "/graphql", body, n)
+            await asyncio.to_thread(ours.repeat, "/graphql", body, k * PROFILED_ROUNDS)
             await switched(gateway.pid, signal.SIGUSR2, out, poke)
             os.replace(out, done)  # the process writes each profile to `out`
             os.unlink(out + ".on")
@@ -431,11 +450,11 @@ async def graphql_requests(ctx: BenchContext, n: int) -> list[Figure]:
                 cost_figure(
                     f"GraphQL {name}: CPU per request, the gateway process",
                     "request",
-                    gateway_us,
+                    rounds,
                     PLAIN,
-                    plain_us,
-                    n,
+                    k * ROUNDS,
                     pstats.Stats(done),
+                    k * PROFILED_ROUNDS,
                     before,
                     note=(
                         "One gateway worker (`bench.gateway_app`), one request at a time over one"

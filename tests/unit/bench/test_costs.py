@@ -50,11 +50,11 @@ def test_a_cost_is_recorded_with_its_load_and_the_profiles_top_five_per_item() -
     figure = cost_figure(
         "registry AmendContract: CPU per command",
         "command",
-        812.34,
+        [(900.0, 99.0), (812.34, 101.26), (700.0, 130.0)],
         RAW,
-        101.26,
-        ITEMS,
+        300,
         profiled(),
+        ITEMS,
         [3.5, 2.0, 1.0],
         note="a note",
         client_cpu_us=40.0,
@@ -70,7 +70,8 @@ def test_a_cost_is_recorded_with_its_load_and_the_profiles_top_five_per_item() -
     assert body["higher_is_better"] is False
     assert body["ratio"] == round(812.3 / 101.3, 3)
     extra = body["extra"]
-    assert (extra["per"], extra["measured"], extra["client_cpu_us"]) == ("command", ITEMS, 40.0)
+    assert (extra["per"], extra["measured"], extra["client_cpu_us"]) == ("command", 300, 40.0)
+    assert extra["rounds"] == [[900.0, 99.0], [812.3, 101.3], [700.0, 130.0]]  # the medians
     assert extra["load"]["before"] == [3.5, 2.0, 1.0]
     assert len(extra["load"]["after"]) == 3
     profile = extra["profile"]
@@ -141,10 +142,12 @@ def _keep(results: Path, name: str, body: dict[str, Any]) -> None:
 
 def test_the_section_is_rendered_from_the_newest_run_with_costs(docs: Path) -> None:
     stats = profiled()
-    command = cost_figure("command cost", "command", 812.0, RAW, 101.0, ITEMS, stats, [3.5, 2, 1])
-    request = cost_figure("GraphQL cost", "request", 2400.0, PLAIN, 800.0, ITEMS, stats, [4.0])
+    command = cost_figure(
+        "command cost", "command", [(812.0, 101.0), (950.0, 89.0)], RAW, 10, stats, ITEMS, [3.5]
+    )
+    request = cost_figure("GraphQL cost", "request", [(2400.0, 800.0)], PLAIN, 5, stats, 3, [4])
     failed = not_measured("costs", "GraphQL requests", "us", "", "TimeoutError: busy")
-    older = cost_figure("an older cost", "command", 999.0, RAW, 1.0, ITEMS, None, [1.0])
+    older = cost_figure("an older cost", "command", [(999.0, 1.0)], RAW, 1, None, 0, [1.0])
     _keep(docs, "quick-costs-old", _run("2026-12-01 09:00 UTC", [older.as_json()]))
     figures = [command.as_json(), request.as_json(), failed.as_json()]
     _keep(docs, "quick-costs", _run("2026-12-02 09:00 UTC", figures))
@@ -161,7 +164,10 @@ def test_the_section_is_rendered_from_the_newest_run_with_costs(docs: Path) -> N
     assert "an older cost" not in section
     titles = [line for line in section.splitlines() if line.startswith("## ")]
     assert titles == ["## command cost", "## GraphQL cost", "## GraphQL requests"]
-    assert "**812 us CPU per command** (baseline: " + RAW + ", 101 us, 8.04x)" in section
+    assert "**881 us CPU per command** (baseline: " + RAW + ", 95 us, 9.27x)" in section
+    assert "the medians of 2 alternating rounds (ours 812 to 950, the baseline's 89 to 101)" in (
+        section
+    )
     assert "**2,400 us CPU per request** (baseline: " + PLAIN + ", 800 us, 3.00x)" in section
     assert "load (1-minute average) 3.5 at its start" in section
     assert "Not measured: TimeoutError: busy" in section
