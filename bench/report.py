@@ -172,7 +172,7 @@ def costs_section(runs: list[tuple[str, dict[str, Any]]]) -> str:
         if rounds:
             ours, theirs = [r[0] for r in rounds], [r[1] for r in rounds]
             text += (
-                f"; the medians of {len(rounds)} alternating rounds (ours {_fmt(min(ours))}"
+                f"; the least of {len(rounds)} alternating rounds each (ours {_fmt(min(ours))}"
                 f" to {_fmt(max(ours))}, the baseline's {_fmt(min(theirs))} to {_fmt(max(theirs))})"
             )
         text += f"; {extra.get('measured', '?')} {per}s measured, {_load(extra.get('load'))}."
