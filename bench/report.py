@@ -99,14 +99,15 @@ CPU per command and per GraphQL request, and where it goes: the `costs` suite
 (`bench/suites/costs.py`, `python -m bench --quick --only costs`) of the newest kept run that
 has it, generated from its results. This is the place to read it: the hand-written *What it
 costs* paragraphs of earlier rounds in the findings below are superseded by this section (and
-marked so). CPU is from rounds without a profiler; the top five functions come from a further
-round of as many items under cProfile, by the serving thread's CPU time. The profiler's own
-cost inflates what it watches (several times over, most in functions called often): read each
-entry as its share of the profiled time, shown also as that share of the measured CPU. *Own*
-is the time in the function itself, *cumulative* with what it calls; calls are per item (a
-coroutine's every resumption counts). The second table keeps to the project's own code and
-leaves out a function that hands 90% or more of its time to one other of ours (a wrapper), for
-that one.
+marked so). Each figure and its baseline are their least of five alternating rounds without a
+profiler (the rounds' spread is given: on a shared machine the load inflates CPU time too);
+the top five functions come from a further round of two rounds' items under cProfile, by the
+serving thread's CPU time. The profiler's own cost inflates what it watches (several times
+over, most in functions called often): read each entry as its share of the profiled time,
+shown also as that share of the measured CPU. *Own* is the time in the function itself,
+*cumulative* with what it calls; calls are per item (a coroutine's every resumption counts).
+The second table keeps to the project's own code and leaves out a function that hands 90% or
+more of its time to one other of ours (a wrapper), for that one.
 """
 SUPERSEDED = re.compile(r"^(\*What it costs(?: now)?\*)", re.MULTILINE)
 SUPERSEDED_MARK = '*(Superseded: see "What it costs" near the top, from the latest run.)* '
@@ -175,7 +176,7 @@ def costs_section(runs: list[tuple[str, dict[str, Any]]]) -> str:
                 f"; the least of {len(rounds)} alternating rounds each (ours {_fmt(min(ours))}"
                 f" to {_fmt(max(ours))}, the baseline's {_fmt(min(theirs))} to {_fmt(max(theirs))})"
             )
-        text += f"; {extra.get('measured', '?')} {per}s measured, {_load(extra.get('load'))}."
+        text += f"; {extra.get('measured', 0):,} {per}s measured, {_load(extra.get('load'))}."
         if f["note"]:
             text += f" {f['note']}."
         lines += [text, ""]
