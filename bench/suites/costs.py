@@ -95,6 +95,7 @@ CONTRACTS = 200  # running contracts the commands take in turn (quick: 38), each
 PROFILED_ROUNDS = 2  # the profiled round: as many items as this many rounds
 START_TIMEOUT = 180.0  # a service process's start on a busy machine
 SWITCH_TIMEOUT = 60.0  # a profile switched on or written
+WAIT = 60.0  # seconds a reply may take: bounds a hang (at load 20 one took over 10 s)
 
 
 def load() -> list[float]:
@@ -163,7 +164,8 @@ async def amend_all(
     client: NATS, contracts: list[tuple[str, datetime]], tag: str, numbers: range
 ) -> None:
     for i in numbers:
-        reply = await send_command(client, REGISTRY, amendment(contracts, tag, i), actor="bench")
+        command = amendment(contracts, tag, i)
+        reply = await send_command(client, REGISTRY, command, actor="bench", timeout=WAIT)
         if reply.status != "accepted":
             raise RuntimeError(f"{tag}-{i}: {reply}")
 
@@ -224,7 +226,7 @@ async def raw_publish_cpu(client: NATS, reader: EventStore, first_seq: int, n: i
             break
     cpu = time.process_time()
     for subject, body in bodies:
-        await js.publish(subject, body, stream=RAW_STREAM)
+        await js.publish(subject, body, stream=RAW_STREAM, timeout=WAIT)
     return (time.process_time() - cpu) / len(bodies) * 1e6
 
 
