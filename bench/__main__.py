@@ -21,6 +21,7 @@ from bench.loader import SIGNERS, load_history, reader_trust
 from bench.suites import (
     asof,
     commands,
+    costs,
     freshness,
     graphql,
     ocds_export,
@@ -37,6 +38,7 @@ SUITES: list[tuple[str, Suite]] = [
     ("commands", lambda b: commands.run(b.client, b.service_nc, b.config, b.history)),
     ("replay", replay.run),
     ("graphql", graphql.run),
+    ("costs", costs.run),
     ("freshness", freshness.run),
     ("scale", scale.run),
     ("peer", peer.run),

@@ -20,6 +20,7 @@ class Config:
     http_seconds: int  # wrk duration per query
     http_connections: int
     asof_sizes: tuple[int, ...] = (10_000, 100_000)  # as-of latency vs history length
+    cost_samples: int = 1_000  # costs suite: commands, requests per query (in 5 rounds)
 
 
 QUICK = Config(
@@ -52,4 +53,5 @@ FULL = Config(
     http_seconds=15,
     http_connections=16,
     asof_sizes=(10_000, 100_000, 1_000_000),
+    cost_samples=2_000,
 )

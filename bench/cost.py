@@ -20,6 +20,8 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from bench import infra
 from bench.history.generator import generate
@@ -167,6 +169,85 @@ def breakdown(stats: pstats.Stats, n: int) -> str:
     for what, count in calls.items():
         lines.append(f"{what} per command: {count / n:.1f}")
     return "\n".join(lines) + "\n"
+
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+TOP = 5
+
+
+def where(filename: str, line: int, name: str) -> str:
+    """A profile entry's function, its path short: from the package on (`eventstore/store.py`,
+    `nats/aio/client.py`), a built-in as cProfile names it."""
+    if filename == "~":
+        return name
+    for mark in ("/site-packages/", "/src/", "/lib/python3"):
+        if mark in filename:
+            filename = filename.rsplit(mark, 1)[1]
+            if mark == "/lib/python3":  # the standard library: drop the version's rest
+                filename = filename.split("/", 1)[1] if "/" in filename else filename
+            break
+    else:
+        if filename.startswith(ROOT + "/"):
+            filename = filename[len(ROOT) + 1 :]
+    return f"{filename}:{line}({name})"
+
+
+def own_code(filename: str) -> bool:
+    """The project's own code (the workspace's packages), not a library, the standard one or
+    the bench driving it."""
+    return (
+        filename.startswith(ROOT + "/")
+        and "/.venv/" not in filename
+        and "/site-packages/" not in filename
+        and not filename.startswith(ROOT + "/bench/")
+    )
+
+
+PASSES_ON = 0.9  # a function that hands this share of its cumulative time to one callee
+
+
+def top_entries(stats: pstats.Stats, items: int, top: int = TOP) -> dict[str, Any]:
+    """What a profile says per item (a command, a request), for the results: the profiled time
+    per item, the `top` functions by own time (any code), and the `top` of the project's own
+    code by cumulative time (what its calls beneath it cost: where own time is spread over
+    libraries, this says which of our steps they serve). A function of ours that hands
+    `PASSES_ON` or more of its cumulative time to one callee of ours (a wrapper: the command's
+    envelope, its observation) is left out of that list for that callee. Times in us per item
+    as profiled (the profiler's own cost included: read them as shares), calls per item (a
+    coroutine's every resumption counts as a call)."""
+    rows = []
+    total = 0.0
+    passed: dict[tuple[str, int, str], float] = {}  # a function's largest call to one of ours
+    for key, (_cc, ncalls, tottime, cumtime, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        total += tottime
+        rows.append((*key, ncalls, tottime, cumtime))
+        if own_code(key[0]):
+            for caller, edge in callers.items():
+                passed[caller] = max(passed.get(caller, 0.0), edge[3])
+
+    def entry(row: tuple[str, int, str, int, float, float]) -> dict[str, Any]:
+        filename, line, name, ncalls, tottime, cumtime = row
+        return {
+            "function": where(filename, line, name),
+            "calls": round(ncalls / items, 2),
+            "own_us": round(tottime / items * 1e6, 1),
+            "cumulative_us": round(cumtime / items * 1e6, 1),
+            "own_share": round(tottime / total, 4) if total else 0.0,
+            "cumulative_share": round(cumtime / total, 4) if total else 0.0,
+        }
+
+    by_own = sorted(rows, key=lambda r: (-r[4], r[0], r[1], r[2]))[:top]
+    ours = [
+        r for r in rows if own_code(r[0]) and passed.get((r[0], r[1], r[2]), 0.0) < PASSES_ON * r[5]
+    ]
+    by_cumulative = sorted(ours, key=lambda r: (-r[5], r[0], r[1], r[2]))[:top]
+    return {
+        "items": items,
+        "profiled_us": round(total / items * 1e6, 1),
+        "calls": round(sum(r[3] for r in rows) / items, 1),
+        "own": [entry(r) for r in by_own],
+        "cumulative": [entry(r) for r in by_cumulative],
+    }
 
 
 def main() -> None:

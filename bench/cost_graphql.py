@@ -27,11 +27,13 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
+from nats.aio.client import Client as NATS
 from starlette.types import ASGIApp, Message
 
 from bench import infra, plain_app
 from bench.config import QUICK
 from bench.gateway_app import coordinator_token, settings
+from bench.profiled import InlineExecutor
 from bench.suites.graphql import EXPIRING, FRAMEWORK, TENDER_AS_OF, pick_parameters
 from eventstore.collector import freeze_start_up
 from eventstore.sql import make_engine
@@ -42,49 +44,41 @@ from gateway.readmodels import ReadModels
 REQUESTS_MEASURED = 1_000
 
 
-class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
-    """Runs what the gateway hands to its database thread right away, in this thread: the
-    profiler (which follows one thread) then sees the database side of a request too."""
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
 async def build_read_model() -> str:
     """The quick history's read model in a temporary SQLite file; its URL."""
     from bench.history.generator import generate
     from bench.loader import load_history
+
+    history = generate(QUICK.seed, QUICK.history_events)
+    with infra.nats_server() as server:
+        async with infra.connected(server.url) as nc:
+            loaded = await load_history(nc, history)
+            return await project_read_model(nc, loaded.last_seq)
+
+
+async def project_read_model(nc: NATS, last_seq: dict[str, int]) -> str:
+    """The gateway's read models of the streams up to `last_seq` (stream -> sequence), projected
+    into a temporary SQLite file, their read indexes built; its URL."""
     from bootstrap.parts import projection_runner
     from gateway.projections import ALL
 
     path = os.path.join(tempfile.mkdtemp(prefix="cost-graphql-"), "read-models.db")
     url = f"sqlite:///{path}"
-    history = generate(QUICK.seed, QUICK.history_events)
-    with infra.nats_server() as server:
-        async with infra.connected(server.url) as nc:
-            loaded = await load_history(nc, history)
-            engine = make_engine(url)
-            runners = [projection_runner(nc, engine, p(), batch=500) for p in ALL]
-            for runner in runners:
-                await runner.start()
-            try:
-                reached = await asyncio.gather(
-                    *(r.wait_until(loaded.last_seq, 600) for r in runners)
-                )
-                if not all(reached):
-                    raise TimeoutError("the read model did not reach the end of the streams")
-                # A rebuild from nothing builds its read indexes once caught up: without
-                # them both sides scan the tables and the figures say nothing about us.
-                await asyncio.gather(*(r.read_indexes_built() for r in runners))
-            finally:
-                for runner in runners:
-                    await runner.stop()
-                engine.dispose()
+    engine = make_engine(url)
+    runners = [projection_runner(nc, engine, p(), batch=500) for p in ALL]
+    for runner in runners:
+        await runner.start()
+    try:
+        reached = await asyncio.gather(*(r.wait_until(last_seq, 600) for r in runners))
+        if not all(reached):
+            raise TimeoutError("the read model did not reach the end of the streams")
+        # A rebuild from nothing builds its read indexes once caught up: without
+        # them both sides scan the tables and the figures say nothing about us.
+        await asyncio.gather(*(r.read_indexes_built() for r in runners))
+    finally:
+        for runner in runners:
+            await runner.stop()
+        engine.dispose()
     return url
 
 

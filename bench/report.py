@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +92,123 @@ def _runs() -> list[tuple[str, dict[str, Any]]]:
     return sorted(runs, key=lambda run: run[1]["finished_at"], reverse=True)
 
 
+COSTS_SUITE = "costs"
+COSTS_HEADER = """# What it costs
+
+CPU per command and per GraphQL request, and where it goes: the `costs` suite
+(`bench/suites/costs.py`, `python -m bench --quick --only costs`) of the newest kept run that
+has it, generated from its results. This is the place to read it: the hand-written *What it
+costs* paragraphs of earlier rounds in the findings below are superseded by this section (and
+marked so). Each figure and its baseline are their least of five alternating rounds without a
+profiler (the rounds' spread is given: on a shared machine the load inflates CPU time too);
+the top five functions come from a further round of two rounds' items under cProfile, by the
+serving thread's CPU time. The profiler's own cost inflates what it watches (several times
+over, most in functions called often): read each entry as its share of the profiled time,
+shown also as that share of the measured CPU. *Own* is the time in the function itself,
+*cumulative* with what it calls; calls are per item (a coroutine's every resumption counts).
+The second table keeps to the project's own code and leaves out a function that hands 90% or
+more of its time to one other of ours (a wrapper), for that one.
+"""
+SUPERSEDED = re.compile(r"^(\*What it costs(?: now)?\*)", re.MULTILINE)
+SUPERSEDED_MARK = '*(Superseded: see "What it costs" near the top, from the latest run.)* '
+
+
+def _load(load: dict[str, list[float]] | None) -> str:
+    if not load:
+        return "load not recorded"
+    before, after = load.get("before") or [], load.get("after") or []
+    start = f"{before[0]:.1f}" if before else "?"
+    end = f"{after[0]:.1f}" if after else "?"
+    return f"load (1-minute average) {start} at its start, {end} at its end"
+
+
+def _entries(rows: list[dict[str, Any]], value: float) -> list[str]:
+    """A profile's entries, each share of the profiled time also as us of the measured CPU
+    `value` (the profiler's own cost, spread over every call, taken out so)."""
+    lines = [
+        "| function | calls | own | own, us of the CPU | cumulative | cumulative, us of the CPU |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        own, cumulative = r["own_share"], r.get("cumulative_share", 0.0)
+        lines.append(
+            f"| `{r['function']}` | {r['calls']:g} | {own:.1%} | {_fmt(own * value)}"
+            f" | {cumulative:.1%} | {_fmt(cumulative * value)} |"
+        )
+    return lines
+
+
+def costs_section(runs: list[tuple[str, dict[str, Any]]]) -> str:
+    """The "What it costs" section from the newest run (`runs` newest first) with the costs
+    suite's figures."""
+    found = next(
+        (
+            (name, body)
+            for name, body in runs
+            if any(f["suite"] == COSTS_SUITE for f in body["figures"])
+        ),
+        None,
+    )
+    if found is None:
+        return COSTS_HEADER + "\nNo kept run has the costs suite yet (`make bench`).\n"
+    name, body = found
+    lines = [
+        COSTS_HEADER,
+        f"From `bench/results/{name}.json` ({body['mode']}, finished {body['finished_at']};"
+        f" machine: {body['machine']['cores']} cores, Python {body['machine']['python']}).",
+        "",
+    ]
+    for f in (f for f in body["figures"] if f["suite"] == COSTS_SUITE):
+        lines += [f"## {f['name']}", ""]
+        if f["value"] is None:
+            lines += [f"Not measured: {f['note']}", ""]
+            continue
+        extra = f.get("extra") or {}
+        per = extra.get("per", "item")
+        text = f"**{_fmt(f['value'], 'us')} CPU per {per}**"
+        if f["baseline"] is not None:
+            ratio = "" if f["ratio"] is None else f", {f['ratio']:.2f}x"
+            text += f" (baseline: {f['baseline_name']}, {_fmt(f['baseline'], 'us')}{ratio})"
+        rounds = extra.get("rounds") or []
+        if rounds:
+            ours, theirs = [r[0] for r in rounds], [r[1] for r in rounds]
+            text += (
+                f"; the least of {len(rounds)} alternating rounds each (ours {_fmt(min(ours))}"
+                f" to {_fmt(max(ours))}, the baseline's {_fmt(min(theirs))} to {_fmt(max(theirs))})"
+            )
+        text += f"; {extra.get('measured', 0):,} {per}s measured, {_load(extra.get('load'))}."
+        if f["note"]:
+            text += f" {f['note']}."
+        lines += [text, ""]
+        profile = extra.get("profile")
+        if not profile:
+            lines += ["No profile kept.", ""]
+            continue
+        lines += [
+            f"Profiled: {_fmt(profile['profiled_us'], 'us')} per {per} under the profiler"
+            f" ({profile['calls']:,.0f} Python calls per {per}). Top five by own time:",
+            "",
+            *_entries(profile["own"], f["value"]),
+            "",
+            "Top five of the project's own code by cumulative time:",
+            "",
+            *_entries(profile["cumulative"], f["value"]),
+            "",
+        ]
+    return "\n".join(lines)
+
+
 def write_docs() -> Path:
     sections = [HEADER]
     if STATUS.exists():  # hand-written: where each acceptance line stands after the last round
         sections.append(STATUS.read_text(encoding="utf-8"))
+    runs = _runs()
+    sections.append(costs_section(runs))
     sections.append(RUNS_HEADER)
-    sections.extend(table(body, name) for name, body in _runs())
+    sections.extend(table(body, name) for name, body in runs)
     if FINDINGS.exists():  # hand-written: what profiling showed behind each missed target
-        sections.append(FINDINGS.read_text(encoding="utf-8"))
+        findings = FINDINGS.read_text(encoding="utf-8")
+        sections.append(SUPERSEDED.sub(lambda m: SUPERSEDED_MARK + m.group(1), findings))
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text("\n".join(sections), encoding="utf-8")
     return DOCS
