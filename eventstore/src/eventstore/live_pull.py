@@ -191,6 +191,11 @@ class LivePull:
         delivery.set({"arrived": taken[0][1], "fetched": taken[-1][1], "taken": time.time()})
         return [m for m, _ in taken]
 
+    def peek(self, most: int) -> list[Msg]:
+        """The first `most` messages waiting for the next batch (not taken): the shared
+        delivery prepares them ahead while the batch before commits."""
+        return [m for m, _ in self._buffer[:most]]
+
     async def _check_idle(self) -> None:
         """Proves the consumer still exists (raises if not). Idle while messages are pending
         acknowledgement: they went astray on the way to us."""
