@@ -1166,15 +1166,13 @@ class ProjectionRunner:
         ):
             self.speculations_used += 1
             return spec
-        self.speculations_dropped += 1
-        self._forget()  # its memory folded events that come otherwise, or again
+        self._speculated = spec
+        self._forget()  # its memory folded events that come otherwise, or again (counted)
         return None
 
     def _drop_speculation(self) -> None:
         if self._speculated is not None:
-            self._speculated = None
-            self.speculations_dropped += 1
-            self._forget()
+            self._forget()  # counted
 
     def _in_transaction(
         self, conn: Connection, stream: str, events: list[StoredEvent], ahead: Ahead
@@ -1245,7 +1243,9 @@ class ProjectionRunner:
     def _forget(self) -> None:
         with self._memory:
             self._generation += 1  # a speculation from before is stale
-            self._speculated = None
+            if self._speculated is not None:
+                self._speculated = None
+                self.speculations_dropped += 1
             if isinstance(self.projection, BatchProjection):
                 self.projection.reset()
 
