@@ -225,6 +225,7 @@ class SharedDelivery:
         self._ahead = 0
         self._decoded: dict[int, StoredEvent] = {}
         self.speculated = 0  # batches whose beginning was prepared ahead
+        self._ever: dict[str, SharedMember] = {}  # every member so far, by read model
         # Seconds in the shared transactions: the writer turn held, and each read model's
         # part of it (logged now and then: which one the others wait for).
         self.spent: dict[str, float] = {}
@@ -240,6 +241,7 @@ class SharedDelivery:
         """Take `member` in from the next batch if it is level (its checkpoint at or past the
         shared position); the first member starts the delivery at its checkpoint."""
         async with self._boundary:
+            self._ever[member.runner.projection.key] = member
             position = member.runner.position(self._context.stream)
             if self._task is None or self._task.done():
                 self.position = position
@@ -466,10 +468,16 @@ class SharedDelivery:
             f"{key} {seconds:.2f}s ({seconds / max(self.held, 1e-9):.0%})"
             for key, seconds in sorted(self.spent.items(), key=lambda kv: -kv[1])
         )
+        ahead = ", ".join(
+            f"{m.runner.projection.key} {m.runner.speculations_used}/"
+            f"{m.runner.speculations_dropped}"
+            for m in self._ever.values()
+        )
         return (
             f"shared {self._context.stream} delivery: {self.batches} transactions,"
             f" {self.rolled_back} rolled back, {self.left_behind} read model batches left out"
-            f" (applied alone), writer turn held {self.held:.2f}s; applies: {parts}"
+            f" (applied alone), writer turn held {self.held:.2f}s; applies: {parts};"
+            f" {self.speculated} batches prepared ahead (taken/dropped: {ahead or 'none'})"
         )
 
     def _size(self, together: Together, count: int) -> None:
