@@ -1137,6 +1137,16 @@ class ProjectionRunner:
         prepared = self._prepare([e for e in events if e.seq > expected and e.seq not in refused])
         return Ahead(expected, refused, prepared)
 
+    @property
+    def prepares(self) -> bool:
+        """Its read model computes a batch's rows before the transaction (`BatchProjection.
+        prepare`): only then is there work to do ahead (`speculate`)."""
+        projection = self.projection
+        return (
+            isinstance(projection, BatchProjection)
+            and type(projection).prepare is not BatchProjection.prepare
+        )
+
     def speculate(self, stream: str, events: list[StoredEvent], after: int) -> None:
         """`events` (the next batch's first ones) prepared now, as if the batch under way --
         committing at `after` -- had committed: called from the thread that prepares this

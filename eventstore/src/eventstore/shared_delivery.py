@@ -442,6 +442,7 @@ class SharedDelivery:
     ) -> None:
         """The next transaction's events prepared ahead by `members` (in `chunk`'s
         transaction, committing now), each in its own thread, queued before its next batch."""
+        members = [m for m in members if m.runner.prepares]  # the others fold in the commit
         if upcoming is None or not members:
             return
         ahead = upcoming()
