@@ -10,7 +10,9 @@ step of the freshness figures (fresh12). Worse, a subscriber asked for its next 
 once the last one was committed: an event stored meanwhile waited for that round trip too.
 
 `LivePull` keeps one pull request open on the consumer (up to `batch` messages, renewed when
-it is used up or expires), so the server pushes each event as it is stored into an inbox
+it is used up or expires: from the inbox's callback, as soon as its end is heard, not when
+the delivery next asks for a batch -- fresh19: between the two, during the apply under way,
+stored events were not pushed), so the server pushes each event as it is stored into an inbox
 served by a plain callback (no task per message); they wait in a buffer while the batch
 before is applied and are handed over at once after it. The consumer acknowledges
 cumulatively (`AckPolicy.ALL`): one ack per batch. Everything `DurableSubscriber` guarantees
@@ -134,11 +136,23 @@ class LivePull:
                 # Consumer deleted, leadership change: nothing more comes from this one.
                 self._ended = Ended(f"{status} {(msg.headers or {}).get('Description', '')}")
             self._owed = 0  # 404/408: the request is over (expired, or nothing there)
+            if status == "408" and self._ended is None:
+                await self._renew()  # now, not when the apply under way ends
             self._arrived.set()
             return
         self._buffer.append((msg, time.time()))
         self._owed -= 1
+        if self._owed <= 0:
+            await self._renew()  # used up: the next events are pushed meanwhile too
         self._arrived.set()
+
+    async def _renew(self) -> None:
+        """A request from the inbox's callback (its end heard); a failure to send it is left
+        to `next_batch`, which asks again."""
+        try:
+            await self._request()
+        except Exception:  # a closed or reconnecting connection
+            self._owed = 0
 
     async def _request(self) -> None:
         """Open a request for what the buffer has room for, unless one is still open."""
@@ -176,6 +190,11 @@ class LivePull:
         # meanwhile).
         delivery.set({"arrived": taken[0][1], "fetched": taken[-1][1], "taken": time.time()})
         return [m for m, _ in taken]
+
+    def peek(self, most: int) -> list[Msg]:
+        """The first `most` messages waiting for the next batch (not taken): the shared
+        delivery prepares them ahead while the batch before commits."""
+        return [m for m, _ in self._buffer[:most]]
 
     async def _check_idle(self) -> None:
         """Proves the consumer still exists (raises if not). Idle while messages are pending
