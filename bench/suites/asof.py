@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import MetaData, event, inspect, text
 
 from bench.config import Config
 from bench.direct import build_read_models, stored_events
@@ -162,6 +162,43 @@ def build(config: Config, events: int, say: Any = print) -> Dataset:
     engine.dispose()
     say(f"  asof: {events:,} events built in {built.seconds:.1f} s ({built.parked} parked)")
     return describe(url, events, built.seconds)
+
+
+def extend(config: Config, url: str, events: int, say: Any = print) -> list[str]:
+    """Build into a kept read model (`build`'s, of the same seed and size) the gateway read
+    models it lacks: a version added since it was built (asof19: event_counts v2 into a 1M
+    read model built by v1). The read models it holds are left as they are."""
+    from bootstrap.parts import projection_runner
+    from gateway.projections import ALL
+
+    engine = make_engine(url)
+    throwaway(engine)
+    try:
+        with engine.connect() as conn:
+            present = set(inspect(conn).get_table_names())
+        missing = []
+        for kind in ALL:
+            tables = MetaData()
+            projection = kind()
+            projection.define(tables)
+            if not set(tables.tables) <= present:
+                missing.append(kind)
+        if not missing:
+            return []
+        t = time.perf_counter()
+        streams = stored_events(generate(config.seed, events))
+        for kind in missing:
+            runner = projection_runner(None, engine, kind(), batch=2_000)  # type: ignore[arg-type]
+            runner.create_tables()
+            for context in runner.projection.contexts:
+                stream = streams.get(context.stream, [])
+                for first in range(0, len(stream), 2_000):
+                    runner.apply_batch(context.stream, list(stream[first : first + 2_000]))
+        keys = [kind().key for kind in missing]
+        say(f"  asof: {', '.join(keys)} built into {url} in {time.perf_counter() - t:.1f} s")
+        return keys
+    finally:
+        engine.dispose()
 
 
 def describe(url: str, events: int, build_s: float = 0.0) -> Dataset:
@@ -549,16 +586,32 @@ def flatness(samples: list[Sample | Failure]) -> list[Figure]:
                         f"; gateway CPU/request {cpu_low:,.0f} -> {cpu_high:,.0f} us"
                         f" ({cpu_high / cpu_low:.2f}x)"
                     )
+                name = f"{root}: asOf {what} at {large:,} events vs at {small:,}"
+                target = "flat in history length"
+                if grows >= FLAT:
+                    # An answer that grows with the history (a list of every programme on
+                    # the day) cannot take the same time: flat then means per row returned
+                    # (asof19), the request's latency over the objects in its answer.
+                    note += (
+                        f"; whole request {low:.2f} -> {high:.2f} ms ({high / low:.2f}x)"
+                        if low
+                        else ""
+                    )
+                    low, high = low / answer_low.items, high / answer_high.items
+                    name = (
+                        f"{root}: asOf {what} per answer item at {large:,} events vs at {small:,}"
+                    )
+                    target = f"flat per row returned (the answer grows {grows:.1f}x)"
                 out.append(
                     Figure(
                         "asof",
-                        f"{root}: asOf {what} at {large:,} events vs at {small:,}",
+                        name,
                         "ms",
                         round(high, 3),
-                        f"asOf {what} at {small:,} events",
+                        f"asOf {what} at {small:,} events" + (" per item" if grows >= FLAT else ""),
                         round(low, 3),
                         higher_is_better=False,
-                        target="flat in history length",
+                        target=target,
                         target_met=high <= FLAT * low,
                         note=note,
                         extra={
