@@ -1,0 +1,171 @@
+"""`python -m bench.asof_count_ab DB:EVENTS ...`: the event log's stored count at a past
+horizon, v1's cells against v2's Fenwick tree (asof19), on read models built by
+`bench.suites.asof.build` (v2), in one process, alternating.
+
+Both forms answer the same part of the count: the events of the weeks wholly before D's and
+K's (`projections.event_counts`; the edge strips are the same statement in both). v1's cells
+(and its weeks, known now) are derived here from the log and the v2 tables' late events, as
+v1's projection wrote them, into `asof_ab_cells` / `asof_ab_weeks` of the same file (kept
+for a second run). Per horizon: each form's answer (they must agree), its SQLite VM steps (a
+load-independent count of the work) and its median wall time over alternating repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import time
+from collections import Counter
+from datetime import UTC, date, datetime
+
+from contracts_schema.calendar import end_of_dutch_day
+from eventstore.bitemporal_sql import micros
+from gateway.projections import EventCountsProjection, EventLogProjection
+from gateway.projections.event_counts import LEVELS, SIZE, bucket, downward, place
+
+COUNTS = EventCountsProjection().key
+LOG = EventLogProjection().key
+
+
+def _micros(text: str) -> int:
+    return micros(datetime.fromisoformat(text).replace(tzinfo=UTC))
+
+
+def derive_v1(conn: sqlite3.Connection) -> int:
+    """v1's cells and weeks from the log: each event at (week happened, week known)."""
+    found = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'asof_ab_cells'"
+    ).fetchone()[0]
+    if found:
+        return int(conn.execute("SELECT count(*) FROM asof_ab_cells").fetchone()[0])
+    late = {
+        (stream, seq): known
+        for stream, seq, known in conn.execute(f"SELECT stream, seq, known_from FROM {COUNTS}_late")
+    }
+    cells: Counter[tuple[int, int]] = Counter()
+    for stream, seq, occurred, recorded in conn.execute(
+        f"SELECT stream, seq, occurred_at, recorded_at FROM {LOG}_events"
+    ):
+        known = late.get((stream, seq), _micros(recorded))
+        cells[(bucket(_micros(occurred)), bucket(known))] += 1
+    weeks: Counter[int] = Counter()
+    for (v, _), n in cells.items():
+        weeks[v] += n
+    conn.execute(
+        "CREATE TABLE asof_ab_cells (valid_bucket INTEGER, known_bucket INTEGER, n INTEGER,"
+        " PRIMARY KEY (valid_bucket, known_bucket)) WITHOUT ROWID"
+    )
+    conn.execute(
+        "CREATE TABLE asof_ab_weeks (valid_bucket INTEGER PRIMARY KEY, n INTEGER) WITHOUT ROWID"
+    )
+    conn.executemany(
+        "INSERT INTO asof_ab_cells VALUES (?, ?, ?)", [(*k, n) for k, n in cells.items()]
+    )
+    conn.executemany("INSERT INTO asof_ab_weeks VALUES (?, ?)", list(weeks.items()))
+    conn.commit()
+    return len(cells)
+
+
+def _pad(nodes: list[int]) -> list[int]:
+    return nodes + [0] * (LEVELS - len(nodes))
+
+
+def statements(valid: int, known: int | None) -> dict[str, tuple[str, list[int]]]:
+    vb = bucket(valid)
+    marks = ", ".join("?" for _ in range(LEVELS))
+    tree = f"SELECT coalesce(sum(n), 0) FROM {COUNTS}_tree WHERE v IN ({marks}) AND k IN ({marks})"
+    vs = _pad(downward(place(vb) - 1))
+    if known is None:
+        return {
+            "v1 weeks": (
+                "SELECT coalesce(sum(n), 0) FROM asof_ab_weeks WHERE valid_bucket < ?",
+                [vb],
+            ),
+            "v2 tree": (tree, vs + _pad([SIZE])),
+        }
+    kb = bucket(known)
+    return {
+        "v1 cells": (
+            "SELECT coalesce(sum(n), 0) FROM asof_ab_cells"
+            " WHERE valid_bucket < ? AND known_bucket < ?",
+            [vb, kb],
+        ),
+        "v2 tree": (tree, vs + _pad(downward(place(kb) - 1))),
+    }
+
+
+def run(conn: sqlite3.Connection, sql: str, parameters: list[int]) -> tuple[int, int, float]:
+    steps = [0]
+
+    def tick() -> int:
+        steps[0] += 1
+        return 0
+
+    conn.set_progress_handler(tick, 1)
+    t = time.perf_counter()
+    (answer,) = conn.execute(sql, parameters).fetchone()
+    ms = (time.perf_counter() - t) * 1000
+    conn.set_progress_handler(None, 1)
+    return int(answer), steps[0], ms
+
+
+def middle_day(conn: sqlite3.Connection) -> date:
+    low, high = conn.execute(
+        f"SELECT min(occurred_at), max(occurred_at) FROM {LOG}_events"
+    ).fetchone()
+    a, b = datetime.fromisoformat(low), datetime.fromisoformat(high)
+    return (a + (b - a) / 2).date()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("databases", nargs="+", help="DB:EVENTS")
+    parser.add_argument("--repeat", type=int, default=41)
+    args = parser.parse_args()
+    for spec in args.databases:
+        path, _, events = spec.partition(":")
+        conn = sqlite3.connect(path)
+        t = time.perf_counter()
+        cells = derive_v1(conn)
+        tree = conn.execute(f"SELECT count(*) FROM {COUNTS}_tree").fetchone()[0]
+        print(
+            f"{path}: {events} events, v1 cells {cells:,}, v2 tree nodes {tree:,}"
+            f" (derived in {time.perf_counter() - t:.1f} s)"
+        )
+        day = middle_day(conn)
+        valid = micros(end_of_dutch_day(day))
+        knowns = {
+            "known now": None,
+            "known at the end of the day": valid,
+            "known a year later": valid
+            + micros(datetime(2001, 1, 1, tzinfo=UTC))
+            - micros(datetime(2000, 1, 1, tzinfo=UTC)),
+            "known a week later": valid + 7 * 86_400_000_000,
+        }
+        for label, known in knowns.items():
+            forms = statements(valid, known)
+            answers, steps, times = {}, {}, {name: [] for name in forms}
+            for r in range(args.repeat):
+                order = list(forms) if r % 2 == 0 else list(reversed(forms))
+                for name in order:
+                    answer, n, ms = run(conn, *forms[name])
+                    answers.setdefault(name, answer)
+                    assert answers[name] == answer
+                    steps[name] = n
+                    times[name].append(ms)
+            agree = len(set(answers.values())) == 1
+            print(
+                f"  asOf {day} {label}: "
+                + "; ".join(
+                    f"{name} {answers[name]:,} ({steps[name]:,} steps,"
+                    f" {statistics.median(times[name]):.3f} ms)"
+                    for name in forms
+                )
+                + ("" if agree else "  DISAGREE")
+            )
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()
