@@ -199,7 +199,9 @@ def main() -> None:
         }
         for label, known in knowns.items():
             forms = statements(valid, known)
-            answers, steps, times = {}, {}, {name: [] for name in forms}
+            answers: dict[str, int] = {}
+            steps: dict[str, int] = {}
+            times: dict[str, list[float]] = {name: [] for name in forms}
             for r in range(args.repeat):
                 order = list(forms) if r % 2 == 0 else list(reversed(forms))
                 for name in order:
