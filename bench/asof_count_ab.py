@@ -32,12 +32,33 @@ def _micros(text: str) -> int:
     return micros(datetime.fromisoformat(text).replace(tzinfo=UTC))
 
 
+def _create(conn: sqlite3.Connection) -> None:
+    """v1's two tables as v1 declared them (WITHOUT ROWID, keyed as its sums read them)."""
+    conn.execute(
+        "CREATE TABLE asof_ab_cells (valid_bucket INTEGER, known_bucket INTEGER, n INTEGER,"
+        " PRIMARY KEY (valid_bucket, known_bucket)) WITHOUT ROWID"
+    )
+    conn.execute(
+        "CREATE TABLE asof_ab_weeks (valid_bucket INTEGER PRIMARY KEY, n INTEGER) WITHOUT ROWID"
+    )
+
+
 def derive_v1(conn: sqlite3.Connection) -> int:
     """v1's cells and weeks from the log: each event at (week happened, week known)."""
     found = conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE name = 'asof_ab_cells'"
     ).fetchone()[0]
     if found:
+        return int(conn.execute("SELECT count(*) FROM asof_ab_cells").fetchone()[0])
+    v1 = COUNTS.replace("_v2", "_v1")
+    if conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = ?", (f"{v1}_cells",)
+    ).fetchone()[0]:
+        # Built by v1 itself (`tree_from_v1`'s case): its own cells and weeks.
+        _create(conn)
+        for table in ("cells", "weeks"):
+            conn.execute(f"INSERT INTO asof_ab_{table} SELECT * FROM {v1}_{table}")
+        conn.commit()
         return int(conn.execute("SELECT count(*) FROM asof_ab_cells").fetchone()[0])
     late = {
         (stream, seq): known
@@ -52,13 +73,7 @@ def derive_v1(conn: sqlite3.Connection) -> int:
     weeks: Counter[int] = Counter()
     for (v, _), n in cells.items():
         weeks[v] += n
-    conn.execute(
-        "CREATE TABLE asof_ab_cells (valid_bucket INTEGER, known_bucket INTEGER, n INTEGER,"
-        " PRIMARY KEY (valid_bucket, known_bucket)) WITHOUT ROWID"
-    )
-    conn.execute(
-        "CREATE TABLE asof_ab_weeks (valid_bucket INTEGER PRIMARY KEY, n INTEGER) WITHOUT ROWID"
-    )
+    _create(conn)
     conn.executemany(
         "INSERT INTO asof_ab_cells VALUES (?, ?, ?)", [(*k, n) for k, n in cells.items()]
     )
@@ -88,7 +103,9 @@ def tree_from_v1(conn: sqlite3.Connection) -> int:
             conn.execute(sql.replace(v1, v2))
             conn.execute(f"INSERT INTO {v2}_{suffix} SELECT * FROM {v1}_{suffix}")
         for (sql,) in conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (f"{v1}_late",)
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+            " AND sql IS NOT NULL",  # not the primary keys' own
+            (f"{v1}_late",),
         ).fetchall():
             conn.execute(sql.replace(v1, v2))
         conn.execute(
@@ -144,6 +161,7 @@ def run(conn: sqlite3.Connection, sql: str, parameters: list[int]) -> tuple[int,
         steps[0] += 1
         return 0
 
+    conn.execute(sql, parameters).fetchone()  # a changed schema is read by the first one
     conn.set_progress_handler(tick, 1)
     (counted,) = conn.execute(sql, parameters).fetchone()
     conn.set_progress_handler(None, 1)
