@@ -130,8 +130,12 @@ def _pad(nodes: list[int]) -> list[int]:
 
 def statements(valid: int, known: int | None) -> dict[str, tuple[str, list[int]]]:
     vb = bucket(valid)
-    marks = ", ".join("?" for _ in range(LEVELS))
-    tree = f"SELECT coalesce(sum(n), 0) FROM {COUNTS}_tree WHERE v IN ({marks}) AND k IN ({marks})"
+    marks = ", ".join("(?)" for _ in range(LEVELS))
+    tree = (  # as the gateway sends it (`readmodels._tree_sum`)
+        f"WITH vs(v) AS (VALUES {marks}), ks(k) AS (VALUES {marks})"
+        f" SELECT coalesce(sum(t.n), 0) FROM vs CROSS JOIN ks CROSS JOIN {COUNTS}_tree t"
+        " WHERE t.v = vs.v AND t.k = ks.k"
+    )
     vs = _pad(downward(place(vb) - 1))
     if known is None:
         return {

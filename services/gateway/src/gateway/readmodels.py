@@ -27,6 +27,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     create_engine,
     func,
     select,
@@ -839,6 +840,28 @@ def _in_step(stored: Any, log_key: str, counts_key: str) -> Executable:
     return select(case((~differ, stored.scalar_subquery()), else_=None))
 
 
+def _tree_sum(tree: Table) -> Any:
+    """The tree's nodes at every (v, k) of D's chain x K's (`count_v_*`, `count_k_*`), each
+    one seek of its primary key: the chains as two lists of values, CROSS JOINed (SQLite
+    keeps a CROSS JOIN's order as written) before the tree. Written as `v IN (...) AND k IN
+    (...)` SQLite seeks each v and reads all of that v's nodes for the k's (100k generated
+    events: 10,687 VM steps against 4,220 at 10k); as pairs 2,764 and 2,750 (asof19)."""
+
+    def chain(prefix: str) -> str:
+        return ", ".join(f"(CAST(:{prefix}_{x} AS INTEGER))" for x in range(LEVELS))
+
+    nodes = (
+        text(
+            f"WITH vs(v) AS (VALUES {chain('count_v')}), ks(k) AS (VALUES {chain('count_k')})"
+            f" SELECT {tree.name}.n AS n FROM vs CROSS JOIN ks CROSS JOIN {tree.name}"
+            f" WHERE {tree.name}.v = vs.v AND {tree.name}.k = ks.k"
+        )
+        .columns(column("n", Integer))
+        .subquery("tree_nodes")
+    )
+    return select(func.coalesce(func.sum(nodes.c.n), 0))
+
+
 def _event_count(log: Table, counts: EventCountsProjection, known_now: bool) -> Executable:
     """count(events happened by D and known by K) as the cells wholly before D's and K's
     buckets (the tree's nodes: a fixed number of seeks, asof19) plus the two edge strips
@@ -852,16 +875,11 @@ def _event_count(log: Table, counts: EventCountsProjection, known_now: bool) -> 
     def number(query: Any) -> Any:
         return query.scalar_subquery()
 
-    def chain(prefix: str) -> list[Any]:
-        return [_named(f"{prefix}_{x}") for x in range(LEVELS)]
-
     start_at, start = _named("count_valid_start_at"), _named("count_valid_start")
     valid_at, valid = _named(HORIZON_VALID_AT), _named("count_valid")
     # The cells before D's week and K's (known now: the root, every week): the nodes of the
     # two chains, at most LEVELS x LEVELS seeks of the tree's primary key.
-    whole = select(func.coalesce(func.sum(t.c.n), 0)).where(
-        t.c.v.in_(chain("count_v")), t.c.k.in_(chain("count_k"))
-    )
+    whole = _tree_sum(t)
     strip = (
         select(func.count())
         .select_from(log)
