@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -171,3 +172,36 @@ def test_the_count_at_a_known_instant_reads_no_more_for_a_longer_history(
     long = _steps(f"sqlite:///{tmp_path / 'long.db'}", _weekly(2_000), valid, known)
     # v1: the long history's cells before both weeks, ~2,000 rows, each a few VM steps.
     assert long <= short + 600, (short, long)
+
+
+def test_the_count_on_postgresql_is_the_events_known_and_happened(postgres_cluster: Any) -> None:
+    """The same statement (the chains' VALUES CROSS JOINed) on PostgreSQL: a fixed history
+    with backdated events, one recorded backwards, across weeks; every horizon asked."""
+    drawn = [
+        (REGISTRY, "a", 0, 0),
+        (REGISTRY, "a", 9, 30),
+        (REGISTRY, "b", 20, 0),
+        (REGISTRY, "b", 2, -300),  # recorded before its predecessor: known only with it
+        (REGISTRY, "c", 40, 200),
+        (REGISTRY, "d", 15, 24 * 30),  # backdated a month
+    ]
+    streams = history(drawn)
+    envelopes = [e.envelope for s in streams.values() for e in s]
+    recordings = sorted({e.recorded_at for e in envelopes})
+    variables: list[dict[str, Any]] = []
+    expected: list[int] = []
+    for days in (-1, 1, 10, 16, 25, 45):
+        day = (START + timedelta(days=days)).date()
+        valid = end_of_dutch_day(day)
+        for known in [None, *recordings, recordings[-1] + timedelta(days=9)]:
+            seen = known_by(envelopes, known) if known is not None else envelopes
+            expected.append(sum(1 for e in seen if e.occurred_at <= valid))
+            variables.append(
+                {"asOf": day.isoformat(), "knownAt": None if known is None else known.isoformat()}
+            )
+    url = postgres_cluster.create_database(f"t_{uuid.uuid4().hex[:12]}")
+    engine = build(url, streams, 2)
+    try:
+        assert asyncio.run(_totals(engine, url, variables)) == expected
+    finally:
+        engine.dispose()
