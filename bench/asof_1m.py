@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--kept", action="append", default=[], metavar="EVENTS=PATH")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--mode", default=MODE, help="bench/results/<mode>.json")
+    parser.add_argument("--only", nargs="*", default=[], help="roots whose name holds one of these")
     parser.add_argument(
         "--extend",
         action="store_true",
@@ -54,7 +55,7 @@ def main() -> None:
             extend(QUICK, kept[int(events)], int(events), say)
     started = time.perf_counter()
     gc.freeze()  # the generated histories are long-lived: keep them out of the collector's way
-    figures = run_sizes(QUICK, tuple(args.sizes), say, args.rounds, kept)
+    figures = run_sizes(QUICK, tuple(args.sizes), say, args.rounds, kept, tuple(args.only))
     body = {
         "finished_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": round(time.perf_counter() - started, 1),

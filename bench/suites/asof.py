@@ -391,7 +391,11 @@ class _Served:
 
 
 def measure_rounds(
-    datasets: list[Dataset], seconds: int, rounds: int = ROUNDS, say: Any = print
+    datasets: list[Dataset],
+    seconds: int,
+    rounds: int = ROUNDS,
+    say: Any = print,
+    only: tuple[str, ...] = (),
 ) -> list[Sample | Failure]:
     """Every root on every history, `rounds` times, alternating: the histories' gateways run
     side by side and each round measures one root on each history in turn (the order reversed
@@ -413,7 +417,7 @@ def measure_rounds(
             served.append(
                 _Served(data, process, f"http://127.0.0.1:{port}/graphql", _middle(data.url))
             )
-        names = list(roots(datasets[0], "").keys())
+        names = [n for n in roots(datasets[0], "") if not only or any(o in n for o in only)]
         failed: set[tuple[int, str]] = set()
         for name in names:
             for r in range(rounds):
@@ -638,6 +642,7 @@ def run_sizes(
     say: Any = print,
     rounds: int = ROUNDS,
     kept: dict[int, str] | None = None,
+    only: tuple[str, ...] = (),
 ) -> list[Figure]:
     """Build each history's read models (or use `kept`: events -> a URL built by `build`,
     not deleted), then measure them side by side in alternating rounds."""
@@ -654,7 +659,7 @@ def run_sizes(
         t = time.perf_counter()
         seconds = sample_seconds(config.http_seconds, rounds)
         say(f"  asof: {rounds} alternating rounds of {seconds} s per sample")
-        samples = measure_rounds(datasets, seconds, rounds, say)
+        samples = measure_rounds(datasets, seconds, rounds, say, only)
         say(f"  asof: measured in {time.perf_counter() - t:.0f} s")
     finally:
         for url in made:
