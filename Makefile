@@ -23,7 +23,7 @@ help:
 	@echo "make vendor        fetch the pinned GraphiQL/React/axe-core files (vendor-check: verify)"
 	@echo "make bench         quick benchmarks (bench-full for the full run)"
 	@echo "make bench-1m      only the 1M-events SQLite rebuild figure (~15 min)"
-	@echo "make bench-asof-1m as-of vs present latency at 10k, 100k and 1M events (~20 min)"
+	@echo "make bench-asof-1m as-of vs present latency at 10k, 100k and 1M events (~60 min; ~7 GB of memory, /dev/shm)"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
@@ -132,6 +132,8 @@ bench-full: bootstrap wrk
 bench-1m: bootstrap
 	@$(UV) run --frozen python -m bench.rebuild_1m
 
+# The read models are built in /dev/shm when it has room (~2.5 GB for 1M; BENCH_ASOF_DIR
+# chooses another directory), the building process holding ~4 GB beside it.
 bench-asof-1m: sync wrk
 	@$(UV) run --frozen python -m bench.asof_1m
 

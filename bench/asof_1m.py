@@ -7,7 +7,15 @@ through the projections' own batch path (see `bench.suites.asof`), not read back
 
 `--kept EVENTS=PATH` measures a read model built earlier by `bench.suites.asof.build` (e.g.
 `python -m bench.asof_plans --build 1000000 DIR`) instead of building that size again, and
-leaves it in place; `--sizes` and `--mode` choose what is measured and where it is written.
+leaves it in place (`--extend`: first build into it the read models it lacks, a version
+added since); `--sizes` and `--mode` choose what is measured and where it is written.
+
+Where and what it needs (asof19): each size's read model is built in /dev/shm when it has
+room for it (`$BENCH_ASOF_DIR` chooses another directory), so the 1M build waits on no
+disk: ~2.5 GB of /dev/shm for the 1M file (~0.25 GB at 100k) and ~4 GB of memory for the
+building process (the generated history and its sealed events), ~7 GB at the peak in all;
+the three gateways then serve the files from memory. Without that room it builds in /tmp
+(asof18's 1M build on disk: 27 min for less than half the file).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from pathlib import Path
 from bench import infra, report
 from bench.__main__ import say
 from bench.config import FULL, QUICK
-from bench.suites.asof import ROUNDS, run_sizes
+from bench.suites.asof import ROUNDS, extend, run_sizes
 
 MODE = "full-asof"
 
@@ -32,14 +40,22 @@ def main() -> None:
     parser.add_argument("--kept", action="append", default=[], metavar="EVENTS=PATH")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--mode", default=MODE, help="bench/results/<mode>.json")
+    parser.add_argument("--only", nargs="*", default=[], help="roots whose name holds one of these")
+    parser.add_argument(
+        "--extend",
+        action="store_true",
+        help="first build into each kept read model the read models (versions) it lacks",
+    )
     args = parser.parse_args()
     kept = {}
     for spec in args.kept:
         events, _, path = spec.partition("=")
         kept[int(events)] = f"sqlite:///{Path(path).resolve()}"
+        if args.extend:
+            extend(QUICK, kept[int(events)], int(events), say)
     started = time.perf_counter()
     gc.freeze()  # the generated histories are long-lived: keep them out of the collector's way
-    figures = run_sizes(QUICK, tuple(args.sizes), say, args.rounds, kept)
+    figures = run_sizes(QUICK, tuple(args.sizes), say, args.rounds, kept, tuple(args.only))
     body = {
         "finished_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": round(time.perf_counter() - started, 1),

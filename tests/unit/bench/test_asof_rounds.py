@@ -79,11 +79,25 @@ def test_a_growing_answer_is_named_in_the_flatness_note() -> None:
         _sample(100_000, 0, 8.0, 2.0, items=61),
     ]
     (p50, _) = flatness(grown)
-    assert not p50.target_met
     assert "answer 6,000 B, 6 items, totalCount 30 -> 61,000 B, 61 items" in p50.note
     assert "(grows 10.2x)" in p50.note
     assert "(totalCount grows 10.2x)" in p50.note
     assert p50.extra["answer_items"] == [6, 61]
+    # asof19: a growing answer is flat per row returned: 8 ms for 61 items against 2 for 6
+    assert p50.name == f"{ROOT}: asOf p50 per answer item at 100,000 events vs at 10,000"
+    assert (p50.value, p50.baseline) == (round(8.0 / 61, 3), round(2.0 / 6, 3))
+    assert p50.target == "flat per row returned (the answer grows 10.2x)"
+    assert p50.target_met
+    assert "whole request 2.00 -> 8.00 ms (4.00x)" in p50.note
+
+
+def test_a_growing_answer_slower_per_row_is_not_flat() -> None:
+    grown: list[Sample | Failure] = [
+        _sample(10_000, 0, 2.0, 2.0, items=6),
+        _sample(100_000, 0, 40.0, 2.0, items=61),  # 0.66 ms an item against 0.33
+    ]
+    (p50, _) = flatness(grown)
+    assert not p50.target_met
 
 
 def test_a_failed_root_is_named_not_measured_and_the_others_are_kept() -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     create_engine,
     func,
     select,
@@ -51,7 +52,7 @@ from gateway.projections import (
     TendersProjection,
 )
 from gateway.projections.common import UtcDateTime
-from gateway.projections.event_counts import horizon_buckets
+from gateway.projections.event_counts import LEVELS, horizon_buckets
 from gateway.projections.status_counts import horizon_parameters as corner_parameters
 from gateway.token_waits import AUDIT_HISTORY as AUDIT_HISTORY  # (re-exported)
 from gateway.token_waits import ConsistencyError as ConsistencyError  # (re-exported)
@@ -372,6 +373,8 @@ def _next_is_open(pool: Any, queue: Any) -> bool:
 
 # The contracts version whose tables hold the status corners (`projections.status_counts`).
 STATUS_CORNERS_SINCE = 5
+# The event counts' version whose cells are a Fenwick tree (`projections.event_counts`).
+COUNT_TREE_SINCE = 2
 
 
 class ReadModels:
@@ -491,12 +494,16 @@ class ReadModels:
         known_now = self.horizon[1] == KNOWN_NOW
         log = self._current(EventLogProjection).events
         counts = self._current(EventCountsProjection)
+        if counts.version < COUNT_TREE_SINCE:
+            # An older version still serves while the tree's rebuilds beside it: the log's
+            # rows are counted (correct, slower) until the new one takes over.
+            return None
         parameters = horizon_buckets(
             self._parameters[HORIZON_VALID_AT], self._parameters[HORIZON_KNOWN_AT]
         )
         log_key = self._current(EventLogProjection).key
         statement = self.statement(
-            ("event_count", log, counts.cells, counts.weeks, counts.late, known_now, log_key),
+            ("event_count", log, counts.tree, counts.late, known_now, log_key),
             lambda: _in_step(_event_count(log, counts, known_now), log_key, counts.key),
         )
         return statement, {**self._parameters, **parameters}
@@ -833,34 +840,55 @@ def _in_step(stored: Any, log_key: str, counts_key: str) -> Executable:
     return select(case((~differ, stored.scalar_subquery()), else_=None))
 
 
+def _tree_sum(tree: Table) -> Any:
+    """The tree's nodes at every (v, k) of D's chain x K's (`count_v_*`, `count_k_*`), each
+    one seek of its primary key: the chains as two lists of values, CROSS JOINed (SQLite
+    keeps a CROSS JOIN's order as written) before the tree. Written as `v IN (...) AND k IN
+    (...)` SQLite seeks each v and reads all of that v's nodes for the k's (100k generated
+    events: 10,687 VM steps against 4,220 at 10k); as pairs 2,764 and 2,750 (asof19)."""
+
+    def chain(prefix: str) -> str:
+        return ", ".join(f"(CAST(:{prefix}_{x} AS INTEGER))" for x in range(LEVELS))
+
+    nodes = (
+        text(
+            f"WITH vs(v) AS (VALUES {chain('count_v')}), ks(k) AS (VALUES {chain('count_k')})"
+            f" SELECT {tree.name}.n AS n FROM vs CROSS JOIN ks CROSS JOIN {tree.name}"
+            f" WHERE {tree.name}.v = vs.v AND {tree.name}.k = ks.k"
+        )
+        .columns(column("n", Integer))
+        .subquery("tree_nodes")
+    )
+    return select(func.coalesce(func.sum(nodes.c.n), 0))
+
+
 def _event_count(log: Table, counts: EventCountsProjection, known_now: bool) -> Executable:
     """count(events happened by D and known by K) as the cells wholly before D's and K's
-    buckets plus the two edge strips counted exactly: those happened in D's bucket (by D,
-    known by K), and those happened before D's bucket that became known in K's bucket (by
-    K). The strips are read from the log's indexes by `recorded_at`, corrected by the few
-    events known later than recorded (`late`). Known now: every event is known, so the
-    cells before D's bucket and D's own strip."""
-    c, late = counts.cells, counts.late
+    buckets (the tree's nodes: a fixed number of seeks, asof19) plus the two edge strips
+    counted exactly: those happened in D's bucket (by D, known by K), and those happened
+    before D's bucket that became known in K's bucket (by K). The strips are read from the
+    log's indexes by `recorded_at`, corrected by the few events known later than recorded
+    (`late`). Known now: every event is known, so the cells before D's bucket and D's own
+    strip."""
+    t, late = counts.tree, counts.late
 
     def number(query: Any) -> Any:
         return query.scalar_subquery()
 
-    valid_bucket, known_bucket = _named("count_valid_bucket"), _named("count_known_bucket")
     start_at, start = _named("count_valid_start_at"), _named("count_valid_start")
     valid_at, valid = _named(HORIZON_VALID_AT), _named("count_valid")
-    whole = select(func.coalesce(func.sum(c.c.n), 0)).where(c.c.valid_bucket < valid_bucket)
+    # The cells before D's week and K's (known now: the root, every week): the nodes of the
+    # two chains, at most LEVELS x LEVELS seeks of the tree's primary key.
+    whole = _tree_sum(t)
     strip = (
         select(func.count())
         .select_from(log)
         .where(log.c.occurred_at >= start_at, log.c.occurred_at <= valid_at)
     )
-    if known_now:  # every event known: the weeks (the cells summed over the known weeks)
-        w = counts.weeks
-        weeks = select(func.coalesce(func.sum(w.c.n), 0)).where(w.c.valid_bucket < valid_bucket)
-        return select(number(weeks) + number(strip))
+    if known_now:  # every event known: the tree's root column and D's strip
+        return select(number(whole) + number(strip))
     known_at, known = _named(HORIZON_KNOWN_AT), _named("count_known")
     known_start_at, known_start = _named("count_known_start_at"), _named("count_known_start")
-    whole = whole.where(c.c.known_bucket < known_bucket)
     # D's strip: happened in D's bucket by D, recorded by K; less those recorded by K but
     # known only after it (an earlier version of their aggregate recorded after K).
     strip = strip.where(log.c.recorded_at <= known_at)
