@@ -97,3 +97,44 @@ def test_a_contract_restatement_contradicting_itself_is_refused(case: str) -> No
         return
     after, _ = _record(state, [restated], contract.evolve, _contract_rules, None)
     assert (after.signed_on_stated, after.start_stated) == folded
+
+
+async def test_the_export_of_untitled_lots_and_cleared_days_is_valid_ocds() -> None:
+    """The export of what import30 records (a tender and a lot without a title, a lot's title
+    no longer stated, a contract's signing day and start no longer stated) is valid against
+    OCDS 1.1.5 with the declared extensions, release and record packages both (a guard: it
+    passed before this round too; the review asked)."""
+    import copy
+    from datetime import UTC, datetime
+
+    from audit.bitemporal import Horizon
+    from audit.ocds.export import Register, packages
+    from audit.ocds.schemas import errors
+    from tests.service.test_ocds_contract_restated import _registry_events
+    from tests.service.test_ocds_restated import AWARDS, CONTRACT, _package, _release
+    from tests.service.test_ocds_untitled import _history, _tender
+
+    first = _tender(title=False, lots=(False, True))
+    cleared = copy.deepcopy(CONTRACT)
+    cleared["dateSigned"] = None
+    cleared["period"]["startDate"] = None
+    untitled = _tender(title=False, lots=(False, True))
+    untitled["lots"][1]["title"] = None
+    releases = [*_history(first),
+                _release(4, "contractUpdate", tender=first, awards=AWARDS, contracts=[cleared]),
+                _release(5, "tenderUpdate", tender=untitled)]  # fmt: skip
+    events, (store, _bus) = await _registry_events(_package(*releases))
+    assert [type(e) for e in events if isinstance(e, rg.ContractRestated | rg.TenderRestated)] == [
+        rg.ContractRestated, rg.TenderRestated
+    ]  # fmt: skip
+    now = datetime.now(UTC)
+    exported = (await Register.read(store, Horizon(now, now))).export(PLANNED_OCID)
+    built = packages(exported, PLANNED_OCID, now)
+    [first_out, *_] = built["release_package"]["releases"]
+    shown = [(lot["id"], lot.get("title")) for lot in first_out["tender"]["lots"]]
+    assert (first_out["tender"].get("title"), shown) == (None, [("L1", None), ("L2", "Mobiel")])
+    assert errors(built["release_package"], "release-package-schema.json") == []
+    assert errors(built["record_package"], "record-package-schema.json") == []
+
+
+PLANNED_OCID = "ocds-gtnl99-r1"
