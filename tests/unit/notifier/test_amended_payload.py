@@ -16,8 +16,8 @@ class Directory:
     def recipients(self, contract_id: str) -> tuple[str, ...]:
         return ("GM0363",)
 
-    def tender_title(self, tender_id: str) -> str | None:
-        return None
+    def tender_title(self, tender_id: str) -> tuple[str | None, bool]:
+        return None, True
 
 
 def test_a_value_only_amendment_carries_its_new_value() -> None:

@@ -46,6 +46,17 @@ class ContractSignedV1(IntegrationEvent):
     start_date: date = Field(description="First day.")
     end_date: date = Field(description="Current end date.")
     max_extent_date: date | None = Field(description="End that options can never pass.")
+    # Added later, optional (import32): a consumer reading v1 without them is unaffected.
+    signed_on_stated: bool = Field(
+        default=True,
+        description="False only for an imported contract whose publisher stated no signing"
+        " day: signed_on is then the day the registry recorded it, not a published fact.",
+    )
+    start_stated: bool = Field(
+        default=True,
+        description="False only for an imported contract whose publisher stated no start:"
+        " start_date is then the signing day, not a published fact.",
+    )
 
 
 class ContractExtendedV1(IntegrationEvent):
@@ -72,8 +83,9 @@ class ContractAmendedV1(IntegrationEvent):
 
 class ContractRestatedV1(IntegrationEvent):
     """A published (imported) contract was restated by its publisher: its signing or start day
-    corrected, its maximum extent or value no longer stated. Only what changed is given; the
-    rest stays as signed (review18a: subscribers heard of amendments only)."""
+    corrected or no longer stated, its maximum extent or value no longer stated. Only what
+    changed is given; the rest stays as signed (review18a: subscribers heard of amendments
+    only)."""
 
     cloud_event_type: ClassVar[str] = "nl.gt.contract.restated.v1"
 
@@ -86,6 +98,17 @@ class ContractRestatedV1(IntegrationEvent):
     )
     value_cleared: bool = Field(
         default=False, description="True when a value in EUR is no longer stated."
+    )
+    # Added later, optional (import32): a consumer reading v1 without them is unaffected.
+    signed_on_cleared: bool = Field(
+        default=False,
+        description="True when the signing day is no longer stated: the registry keeps the"
+        " day it had (its rules and dates need one), no longer a published fact.",
+    )
+    start_cleared: bool = Field(
+        default=False,
+        description="True when the start is no longer stated: the registry keeps the day it"
+        " had, no longer a published fact.",
     )
 
 
@@ -140,10 +163,20 @@ class EnrolmentOpenedV1(IntegrationEvent):
     audience: ClassVar[Literal["participants", "public"]] = "public"
 
     tender_id: str = Field(description="The tender (and enrolment window) id.")
-    title: str | None = Field(description="Title of the tender, when known.")
+    title: str | None = Field(
+        description="Title of the tender, when known: null when its publisher stated none"
+        " (title_stated false) or the tender is not known."
+    )
     lot_ids: list[str] = Field(description="Lots one may enrol for.")
     opens_on: date = Field(description="First day of enrolment.")
     closes_on: date = Field(description="Last day of enrolment.")
+    # Added later, optional (import32): a consumer reading v1 without it is unaffected.
+    title_stated: bool = Field(
+        default=True,
+        description="False when the tender is imported and its publisher states no title (or"
+        " no longer does): the registry's own default (the ocid) is not sent as one, title is"
+        " null.",
+    )
 
 
 class EnrolmentExtendedV1(IntegrationEvent):

@@ -63,7 +63,10 @@ class RegistryFacts(Projection):
     name = "enrolment_registry_facts"
     # v2: an imported tender restated (TenderRestated) as the tender fold takes it: its title,
     # framework flag, lot titles and publication day (import22); the planning day kept.
-    version = 2
+    # v3: whether a tender's and each lot's title is stated (an imported one without it is
+    # titled by the registry's default, the ocid or the lot id: import30), as the fold keeps
+    # it, so a reader does not take the default for a published title (import32).
+    version = 3
     contexts = (REGISTRY,)
     # Call-off rules need a tender's lots and publication and a framework's suppliers and
     # term; how a tender is awarded, paused or corrected does not change them.
@@ -105,6 +108,7 @@ class RegistryFacts(Projection):
             metadata,
             Column("tender_id", String(128), primary_key=True),
             Column("title", String(500), nullable=False),
+            Column("title_stated", Boolean, nullable=False),  # v3
             Column("contracting_authority", String(64)),
             Column("framework", Boolean, nullable=False),
             Column("planned_on", Date),
@@ -117,6 +121,7 @@ class RegistryFacts(Projection):
             Column("tender_id", String(128), primary_key=True),
             Column("lot_id", String(128), primary_key=True),
             Column("title", String(500)),
+            Column("title_stated", Boolean, nullable=False),  # v3
         )
         self.contracts = Table(
             f"{k}_contracts",
@@ -196,6 +201,7 @@ class RegistryFacts(Projection):
         row: dict[str, object] = {
             "tender_id": fact.tender_id,
             "title": fact.title,
+            "title_stated": fact.title_stated,
             "contracting_authority": fact.contracting_authority,
             "framework": fact.framework,
             "planned_on": fact.planned_on,
@@ -203,11 +209,13 @@ class RegistryFacts(Projection):
         upsert(conn, self.tenders, row, ["tender_id"])
         lots = self.tender_lots
         conn.execute(delete(lots).where(lots.c.tender_id == fact.tender_id))
+        untitled = set(fact.untitled_lot_ids)
         for lot in fact.lots:
             lot_row: dict[str, object] = {
                 "tender_id": fact.tender_id,
                 "lot_id": lot.lot_id,
                 "title": lot.title,
+                "title_stated": lot.lot_id not in untitled,
             }
             upsert(conn, lots, lot_row, ["tender_id", "lot_id"])
 
@@ -220,29 +228,39 @@ class RegistryFacts(Projection):
         if row is None:
             return  # never planned: the registry's fold refuses it, there is nothing to change
         kept = conn.execute(
-            select(lots.c.lot_id, lots.c.title).where(lots.c.tender_id == fact.tender_id)
+            select(lots.c.lot_id, lots.c.title, lots.c.title_stated).where(
+                lots.c.tender_id == fact.tender_id
+            )
         ).all()
         before = TenderState(
             tender_id=fact.tender_id,
             title=row.title,
+            title_stated=row.title_stated,
             contracting_authority=row.contracting_authority or "",
             framework=row.framework,
             planned_on=row.planned_on,
             published_on=row.published_on,
-            lots=tuple(LotState(lot_id, title or "") for lot_id, title in kept),
+            lots=tuple(
+                LotState(lot_id, title or "", title_stated=stated) for lot_id, title, stated in kept
+            ),
         )
         after = TENDER.evolve(before, fact)
         conn.execute(
             update(t)
             .where(t.c.tender_id == fact.tender_id)
-            .values(title=after.title, framework=after.framework, published_on=after.published_on)
+            .values(
+                title=after.title,
+                title_stated=after.title_stated,
+                framework=after.framework,
+                published_on=after.published_on,
+            )
         )
         for old, new in zip(before.lots, after.lots, strict=True):
-            if new.title != old.title:
+            if (new.title, new.title_stated) != (old.title, old.title_stated):
                 conn.execute(
                     update(lots)
                     .where(lots.c.tender_id == fact.tender_id, lots.c.lot_id == new.lot_id)
-                    .values(title=new.title)
+                    .values(title=new.title, title_stated=new.title_stated)
                 )
 
     def _signed(self, conn: Connection, fact: ContractSigned) -> None:

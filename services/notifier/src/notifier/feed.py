@@ -75,7 +75,11 @@ class Directory(Protocol):
 
     def recipients(self, contract_id: str) -> tuple[str, ...]: ...
 
-    def tender_title(self, tender_id: str) -> str | None: ...
+    def tender_title(self, tender_id: str) -> tuple[str | None, bool]:
+        """(the tender's title as its publisher states it, or None; whether a title is
+        stated): an imported tender without one is recorded titled by its ocid, which is the
+        registry's default, not a title to send (import32). (None, True): not known."""
+        ...
 
 
 def to_payload(
@@ -109,6 +113,8 @@ def to_payload(
                 start_date=fact.start_date,
                 end_date=fact.end_date,
                 max_extent_date=fact.max_extent_date,
+                signed_on_stated=fact.signed_on_stated,
+                start_stated=fact.start_stated,
             )
         case ContractExtended():
             payload = ContractExtendedV1(
@@ -130,6 +136,8 @@ def to_payload(
                 start_date=fact.start_date,
                 max_extent_cleared=fact.max_extent_cleared,
                 value_cleared=fact.value_cleared,
+                signed_on_cleared=fact.signed_on_cleared,
+                start_cleared=fact.start_cleared,
             )
         case ContractTransferred():
             payload = ContractTransferredV1(
@@ -161,13 +169,15 @@ def to_payload(
                 (fact.participant_code,),
             )
         case EnrolmentWindowOpened():
+            title, title_stated = directory.tender_title(fact.tender_id)
             return (
                 EnrolmentOpenedV1(
                     tender_id=fact.tender_id,
-                    title=directory.tender_title(fact.tender_id),
+                    title=title,
                     lot_ids=fact.lot_ids,
                     opens_on=fact.opens_on,
                     closes_on=fact.closes_on,
+                    title_stated=title_stated,
                 ),
                 f"tender/{fact.tender_id}",
                 (),

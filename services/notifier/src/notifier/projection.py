@@ -81,8 +81,10 @@ class NotifierSchedule(Projection):
     name = "notifier_schedule"
     # v2: an organisation's merger keeps the day it takes effect (merged_on), so news of the
     # days before still reaches the municipality itself. v3: an imported tender's title as
-    # restated (TenderRestated), as the tender fold takes it (import22).
-    version = 3
+    # restated (TenderRestated), as the tender fold takes it (import22). v4: whether the
+    # title is stated (an imported tender without one is titled by its ocid: import30), so
+    # the feed does not send the registry's default as a published title (import32).
+    version = 4
     contexts = (REGISTRY, ENROLMENT, NOTIFIER)
     HANDLES = event_types(
         ContractSigned,
@@ -163,6 +165,7 @@ class NotifierSchedule(Projection):
             metadata,
             Column("tender_id", String(128), primary_key=True),
             Column("title", Text, nullable=False),
+            Column("title_stated", Boolean, nullable=False),  # v4
             Column("contracting_authority", String(40), nullable=False),
         )
         self.organisations = Table(
@@ -273,15 +276,19 @@ class NotifierSchedule(Projection):
                     {
                         "tender_id": fact.tender_id,
                         "title": fact.title,
+                        "title_stated": fact.title_stated,
                         "contracting_authority": fact.contracting_authority,
                     },
                     ["tender_id"],
                 )
             case TenderRestated():
                 # Only the fields it gives replace the recorded ones (the tender fold's
-                # meaning); of them this model keeps the title.
+                # meaning); of them this model keeps the title and whether it is stated.
                 if fact.title is not None:
-                    self._set(conn, self.tenders, fact.tender_id, title=fact.title)
+                    self._set(conn, self.tenders, fact.tender_id, title=fact.title,
+                              title_stated=True)  # fmt: skip
+                elif fact.title_stated is not None:  # no longer stated: the title stays
+                    self._set(conn, self.tenders, fact.tender_id, title_stated=fact.title_stated)
             case ParticipantListFrozen():
                 t = self.participants
                 conn.execute(t.delete().where(t.c.tender_id == fact.tender_id))

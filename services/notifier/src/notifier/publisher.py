@@ -93,12 +93,15 @@ class _SqlDirectory:
     def recipients(self, contract_id: str) -> tuple[str, ...]:
         return self._projection.recipients(self._conn, contract_id, self._on)
 
-    def tender_title(self, tender_id: str) -> str | None:
+    def tender_title(self, tender_id: str) -> tuple[str | None, bool]:
         t = self._projection.tenders
-        title = self._conn.execute(
-            select(t.c.title).where(t.c.tender_id == tender_id)
-        ).scalar_one_or_none()
-        return str(title) if title is not None else None
+        row = self._conn.execute(
+            select(t.c.title, t.c.title_stated).where(t.c.tender_id == tender_id)
+        ).first()
+        if row is None:
+            return None, True  # not known
+        # A title not stated is the registry's default (the ocid): not sent (import32).
+        return (str(row.title) if row.title_stated else None), bool(row.title_stated)
 
 
 class IntegrationPublisher:

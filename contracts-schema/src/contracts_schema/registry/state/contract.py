@@ -154,6 +154,9 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
             # about the facts as recorded: the rules a restated day is judged by again give
             # the restating release's findings, which replace those the former day gave
             # (review18a: a signing restated past the standstill kept its finding).
+            for day, cleared in _CLEARED.items():  # import32: a day both stated and not
+                if getattr(event, day) is not None and getattr(event, cleared):
+                    raise _error(state, event, f"it states {day} and says it is not stated")
             rejudged = _rejudged(event)
             return replace(
                 state,

@@ -258,6 +258,7 @@ def with_findings(known: tuple[LawFinding, ...], found: list[LawFinding]) -> tup
 
 def _restated(state: TenderState, event: ev.TenderRestated) -> TenderState:
     """A published release restated what was recorded (import20): only what it gives."""
+    _consistent(state, event)
     changes: dict[str, object] = {}
     if event.title is not None:
         changes["title"], changes["title_stated"] = event.title, True
@@ -288,6 +289,19 @@ def _restated(state: TenderState, event: ev.TenderRestated) -> TenderState:
     for lot_id in event.untitled_lot_ids:  # no longer stated: the recorded title stays
         restated = restated.with_lot(replace(_lot(state, lot_id, event), title_stated=False))
     return restated
+
+
+def _consistent(state: TenderState, event: ev.TenderRestated) -> None:
+    """A restatement that says a title is both stated and not, or stated without giving it
+    (which would make the registry's default, the ocid, a published title), means nothing
+    (import32): refused, as an imported fact is folded before it is recorded."""
+    if event.title is not None and event.title_stated is False:
+        raise _error(state, event, "it gives a title and says none is stated")
+    if event.title is None and event.title_stated is True:
+        raise _error(state, event, "it says a title is stated without giving one")
+    both = {lot.lot_id for lot in event.lots} & set(event.untitled_lot_ids)
+    if both:
+        raise _error(state, event, f"it titles and untitles lot {', '.join(sorted(both))}")
 
 
 def _planned(event: ev.TenderPlanned) -> TenderState:

@@ -490,13 +490,13 @@ class Contract(relay.Node):
     signed_on_stated: bool = strawberry.field(
         description="False only for an imported contract whose source states no signing day"
         " (dateSigned) or no longer does: `signedOn` is then the day of the release that"
-        " recorded it, kept for the rules, not a published fact."
+        " recorded it (or the day last stated), kept for the rules, not a published fact."
     )
     start_date: date
     start_stated: bool = strawberry.field(
         description="False only for an imported contract whose source states no start"
-        " (period.startDate) or no longer does: `startDate` is then the signing day, not a"
-        " published fact."
+        " (period.startDate) or no longer does: `startDate` is then the signing day (or the"
+        " start last stated), not a published fact."
     )
     end_date: date
     max_extent_date: date | None
