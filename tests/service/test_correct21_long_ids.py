@@ -114,7 +114,8 @@ async def gateway(
 ) -> AsyncIterator[Gateway]:
     async with gateway_of_every_service(store, clock, tmp_path, demo=True) as g:
         # The audit's fields (history, ocds) answer from the store, as `make run` serves them.
-        assert g.read is not None and g.client is not None
+        assert g.read is not None
+        assert g.client is not None
         await g.client.aclose()
         app = build_app(g.read, g.settings, audit=audit_sources(store, g.engine))  # type: ignore[arg-type]
         g.client = httpx.AsyncClient(
@@ -146,7 +147,8 @@ async def test_every_id_argument_longer_than_an_id_is_refused_naming_it(
         )
         message = errors[0]["message"]
         assert message.startswith(f"`{argument}` is "), (name, message)
-        assert str(ID_MAX) in message and len(message) < 200, (name, message)
+        assert str(ID_MAX) in message, (name, message)
+        assert len(message) < 200, (name, message)
 
 
 @pytest.mark.parametrize("who", WHO)
@@ -158,7 +160,10 @@ async def test_an_id_as_long_as_an_id_may_be_is_still_asked(gateway: Gateway, wh
         assert "errors" not in body, (name, body)
     # And a real id reads as before, on both paths (the compiled plan answers `contract`).
     body = await _ask(
-        gateway, who, "query($v: String!) { contract(contractId: $v) { title } }", "gt-mc1-framework"
+        gateway,
+        who,
+        "query($v: String!) { contract(contractId: $v) { title } }",
+        "gt-mc1-framework",
     )
     assert body["data"]["contract"] is not None, body
 

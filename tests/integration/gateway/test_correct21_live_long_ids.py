@@ -46,8 +46,7 @@ async def test_a_live_filter_with_a_long_id_is_refused_naming_it(
             [error] = payload if answer["type"] == "error" else payload["errors"]
             assert error["extensions"]["code"] == "INVALID_ARGUMENT", answer
             assert error["message"] == (
-                f"`filter.{field}` is 100000 characters long; an id is at most {ID_MAX}"
-                " characters"
+                f"`filter.{field}` is 100000 characters long; an id is at most {ID_MAX} characters"
             )
         finally:
             await sub.ws.close()

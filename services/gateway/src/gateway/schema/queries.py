@@ -46,7 +46,6 @@ from gateway.schema.selection import node_columns
 from gateway.schema.statistics import Statistics
 from gateway.schema.status_walk import walk_in_key_order, walk_view
 
-
 # The longest node id: a participant's "<tender id>/<organisation code>".
 NODE_ID_MAX = 2 * ID_MAX + 1
 
