@@ -15,7 +15,8 @@ from contracts_schema.bounds import Instant
 from contracts_schema.calendar import dutch_day, dutch_midnight
 
 # Ids become NATS subject tokens and KV keys: no dots, spaces or wildcards.
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+ID_MAX = 128
+ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{ID_MAX}}}$"
 
 Identifier = Annotated[
     str, Field(pattern=ID_PATTERN, description="Stable identifier (letters, digits, '-', '_').")

@@ -34,6 +34,7 @@ from audit.bitemporal import horizon, parse_instant
 from audit.bluegreen import blue_green_rebuild
 from audit.bluegreen_split import blue_green_split
 from audit.checks import verify_all
+from audit.cli_options import SingleValuedCommand, SingleValuedGroup
 from audit.history import replay as replay_history
 from audit.integrity import set_aside_if_corrupt
 from audit.ocds_cli import ocds_app
@@ -56,7 +57,7 @@ from eventstore.sql import make_engine
 
 # Paragraphs as one line each: rich keeps a docstring's line breaks.
 HELP = "\n\n".join(" ".join(p.split()) for p in (__doc__ or "").split("\n\n"))
-app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, cls=SingleValuedGroup)
 
 
 @app.callback()
@@ -73,7 +74,9 @@ def _data_dir(
         os.environ["GT_DATA_DIR"] = str(data_dir)
 
 
-projections_app = typer.Typer(help="Projection maintenance.", no_args_is_help=True)
+projections_app = typer.Typer(
+    help="Projection maintenance.", no_args_is_help=True, cls=SingleValuedGroup
+)
 app.add_typer(projections_app, name="projections")
 app.add_typer(ocds_app, name="ocds")
 console = Console()
@@ -146,7 +149,7 @@ def _set_aside_if_corrupt(url: str) -> Path | None:
         raise _not_a_url(url, exc) from exc
 
 
-@app.command()
+@app.command(cls=SingleValuedCommand)
 def verify(
     nats_url: NatsUrl = None,
     database_url: DatabaseUrl = None,
@@ -191,7 +194,7 @@ def verify(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=SingleValuedCommand)
 def replay(
     aggregate: Annotated[str, typer.Argument(help="<type>/<id>, e.g. tender/vt-0800-2000")],
     as_of: Annotated[
@@ -233,7 +236,7 @@ def replay(
         print_replay(console, result)
 
 
-@projections_app.command("rebuild")
+@projections_app.command("rebuild", cls=SingleValuedCommand)
 def rebuild_projections(
     name: Annotated[str | None, typer.Argument(help="One projection (default: all).")] = None,
     nats_url: NatsUrl = None,

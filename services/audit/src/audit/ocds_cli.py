@@ -22,6 +22,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from audit.bitemporal import Horizon, horizon, parse_instant
+from audit.cli_options import SingleValuedCommand, SingleValuedGroup
 from audit.ocds.export import Register, packages, require
 from audit.ocds.importer import Problem, Report, collector_for_import, import_items, prepare
 from audit.ocds.importer_read import read
@@ -40,7 +41,9 @@ from eventstore.serving import request_reply
 from eventstore.settings import NatsSettings
 
 ocds_app = typer.Typer(
-    help="Open Contracting Data Standard export and import.", no_args_is_help=True
+    help="Open Contracting Data Standard export and import.",
+    no_args_is_help=True,
+    cls=SingleValuedGroup,
 )
 
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Valid date D (default: now).")]
@@ -121,7 +124,7 @@ def _out_dir(out: Path) -> None:
         raise _refuse(ValueError(f"--out {out}: the directory is not writable"))
 
 
-@ocds_app.command("export")
+@ocds_app.command("export", cls=SingleValuedCommand)
 def export(
     process_id: Annotated[
         str, typer.Argument(help="A tender id, or a contract id without a tender.")
@@ -228,7 +231,7 @@ def bulk_export(
     return len(ids), count, problems
 
 
-@ocds_app.command("bulk")
+@ocds_app.command("bulk", cls=SingleValuedCommand)
 def bulk(
     out: Annotated[
         Path,
@@ -338,7 +341,7 @@ async def import_data(settings: NatsSettings, data: bytes, publisher: str) -> Re
             )
 
 
-@ocds_app.command("import")
+@ocds_app.command("import", cls=SingleValuedCommand)
 def import_(
     source: Annotated[
         str, typer.Argument(help="A release or record package, JSON Lines, gzip; '-' is stdin.")

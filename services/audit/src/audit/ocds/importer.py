@@ -29,6 +29,7 @@ import nats.errors
 import ocdsmerge
 from ocdsmerge.flatten import unflatten
 from ocdsmerge.util import sorted_releases
+from pydantic import ValidationError
 
 from audit.ocds.importer_map import (
     Mapped,
@@ -39,6 +40,7 @@ from audit.ocds.importer_map import (
     ident,
     map_release,
     recover_holders,
+    refused_field,
     shown_start,
     tender_id_of,
 )
@@ -516,6 +518,9 @@ class _Process:
                                      item.source.uri)  # fmt: skip
             except Unmappable as exc:
                 self._skip(Problem(f"{item.path}.{exc.path}", exc.reason))
+                continue
+            except ValidationError as exc:  # a mapped value a command refuses (correct21)
+                self._skip(Problem(*refused_field(item.path, release, exc)))
                 continue
             except (ValueError, KeyError, TypeError) as exc:
                 self._skip(Problem(item.path, f"cannot be mapped: {exc!r}"))

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, get_args
 
+from pydantic import ValidationError
+
 from audit.ocds.codes import method as exported_method
 
 # (re-exported: the importer and the tests name them from here, as before the split)
@@ -38,6 +40,7 @@ from audit.ocds.importer_unrecorded import (
     amounts_out_of_bounds,
     authority_changed,
     contract_not_recorded,
+    days_out_of_range,
     invisible_texts,
     note,
     own_lots,
@@ -123,6 +126,33 @@ class Mapped:
         return len(self.tender.facts) + 1 + sum(len(c.facts) + 1 for c in self.contracts)
 
 
+# A command field -> the field of the release its value is mapped from (`refused_field`).
+_FROM_RELEASE = {"occurred_at": "date", "release_date": "date", "release_id": "id",
+                 "ocid": "ocid", "tender_id": "ocid", "contract_id": "contracts"}  # fmt: skip
+# ... or of the package holding it.
+_FROM_PACKAGE = {"publisher": "publisher.name", "package_uri": "uri"}
+
+
+def refused_field(where: str, release: dict[str, Any], exc: ValidationError) -> tuple[str, str]:
+    """(path, reason) of a release whose mapped command pydantic refuses (`where`: the
+    release's path): the path of the field the value came from and one line of reason, as
+    the other skip reasons read. Before (correct20), the release's path and pydantic's
+    multi-line text with its help link (`1 validation error for ...`)."""
+    first = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in first["loc"]]
+    why = (str(first["msg"]).removeprefix("Value error, ").splitlines() or [""])[0]
+    name = loc[0] if loc else ""
+    if name in _FROM_RELEASE:
+        field_name = _FROM_RELEASE[name]
+        given = release.get(field_name)
+        shown = f"{given!r}"[:80] if isinstance(given, str | int | float) else field_name
+        return f"{where}.{field_name}", f"{shown} cannot be recorded: {why}"
+    if name in _FROM_PACKAGE:
+        package = where.split(".releases[", 1)[0].split(".records[", 1)[0]
+        return f"{package}.{_FROM_PACKAGE[name]}", f"cannot be recorded: {why}"
+    return where, f"cannot be recorded: {exc.title}.{'.'.join(loc)}: {why}"
+
+
 def _fact(event: type[DomainEvent], **payload: Any) -> ImportedFact:
     clean = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in payload.items()}
     return ImportedFact(event_type=event.event_type, payload=clean)
@@ -155,6 +185,7 @@ def map_release(
     start = day((t.get("tenderPeriod") or {}).get("startDate"))
     not_recorded: list[NotRecorded] = invisible_texts(release)  # review18a finding 7
     not_recorded += amounts_out_of_bounds(release)  # correct20
+    not_recorded += days_out_of_range(release)  # correct21
     if not s.planned:
         ref = t.get("procuringEntity") or compiled.get("buyer")
         if not ref:

@@ -20,7 +20,7 @@ from audit.ocds.importer_ids import (
     ident,
     organisation_code,
 )
-from contracts_schema.bounds import AMOUNT_MAX_EUR, unsafe_character
+from contracts_schema.bounds import AMOUNT_MAX_EUR, FIRST_DAY, LAST_DAY, unsafe_character
 
 if TYPE_CHECKING:
     from audit.ocds.importer_map import ProcessState
@@ -264,3 +264,45 @@ def amounts_out_of_bounds(release: dict[str, Any]) -> list[NotRecorded]:
             found += note(f"contracts[{i}].value.amount", f"{amount:g} EUR is more than 10^12"
                           " EUR, the most the registry records as a contract value")  # fmt: skip
     return found
+
+
+# Where a release states a day the registry records (as a fact's day), inside a contract.
+_CONTRACT_DAYS = ("dateSigned", "period.startDate", "period.endDate", "period.maxExtentDate")
+NO_END = "9999-12-31"  # a "no end" some feeds state (OCDS: leave the end out)
+
+
+def days_out_of_range(release: dict[str, Any]) -> list[NotRecorded]:
+    """Days the release itself states, recorded as a fact's day, outside the days every
+    command takes (1990-01-01..2100-12-31, `contracts_schema.bounds.Day`; correct20: a
+    contract signed on 0001-01-01, or ending in year 1 or 9999, was recorded as given). An
+    end or maximum extent of 9999-12-31 is refused too, named as the "no end" it stands for:
+    the registry records a contract with its end (expiry warnings and as-of views run on it),
+    as it refuses a release stating none."""
+    found: list[NotRecorded] = []
+    tender = release.get("tender")
+    period = tender.get("tenderPeriod") if isinstance(tender, dict) else None
+    if isinstance(period, dict):
+        found += _day_in_range("tender.tenderPeriod.startDate", period.get("startDate"))
+    for key, fields in (("awards", ("date",)), ("contracts", _CONTRACT_DAYS)):
+        items = release.get(key)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            for name in fields if isinstance(item, dict) else ():
+                value: Any = item
+                for part in name.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                found += _day_in_range(f"{key}[{i}].{name}", value)
+    return found
+
+
+def _day_in_range(path: str, value: Any) -> list[NotRecorded]:
+    stated = day(value)
+    if stated is None or FIRST_DAY <= stated <= LAST_DAY:
+        return []
+    if str(value).startswith(NO_END) and path.endswith("endDate"):
+        return note(path, f"{NO_END} stands for no end: the registry records a contract with"
+                    f" its end, a day between {FIRST_DAY} and {LAST_DAY}")  # fmt: skip
+    if str(value).startswith(NO_END) and path.endswith("maxExtentDate"):
+        return note(path, f"{NO_END} stands for no maximum extent: leave maxExtentDate out"
+                    f" (the registry records one between {FIRST_DAY} and {LAST_DAY})")  # fmt: skip
+    return note(path, f"{stated} is not between {FIRST_DAY} and {LAST_DAY}, the days the"
+                " registry records")  # fmt: skip

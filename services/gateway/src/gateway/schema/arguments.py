@@ -8,6 +8,9 @@ request, with graphql-core's rules for a variable not given (the default, or the
 out) and for a null where the type is non-null (`Invalid`: the caller then lets graphql-core
 report it). Anything else that holds a variable (a list of variables, a variable inside a
 list) is coerced by graphql-core per request, as before.
+
+It also holds the read side's bound on ids (`bound_ids`): an argument naming an entity by its
+id is refused when longer than any id a command accepts.
 """
 
 from __future__ import annotations
@@ -21,14 +24,21 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
     ObjectValueNode,
     Undefined,
     ValueNode,
     VariableNode,
+    default_field_resolver,
+    get_named_type,
 )
 from graphql.execution.values import VariableValues
 from graphql.type.definition import is_required_argument, is_required_input_field
 from graphql.utilities.coerce_input_value import coerce_default_value, coerce_input_literal
+
+from contracts_schema.base import ID_MAX
+from gateway.schema.errors import InvalidArgument
 
 
 class Invalid(Exception):
@@ -129,6 +139,7 @@ def argument_reader(
             continue
         absent = found.value.name.value if isinstance(found.value, VariableNode) else None
         parts.append((out, _value(found.value, arg.type), absent, default, required))
+    bounded: Check | None = (field.extensions or {}).get(ID_BOUND)  # `bound_ids`
 
     def read(values: VariableValues) -> Mapping[str, Any]:
         coerced: dict[str, Any] = {}
@@ -146,6 +157,116 @@ def argument_reader(
             if value is Undefined:
                 raise Invalid(out)
             coerced[out] = value
+        if bounded is not None:
+            bounded(coerced)  # InvalidArgument: the ordinary path refuses it, saying why
         return coerced
 
     return read
+
+
+# -- ids on the read side ---------------------------------------------------------------------
+
+# Commands take ids of at most ID_MAX characters (contracts_schema.base.Identifier; an
+# organisation code is shorter still), so no stored entity has a longer one. A query naming one
+# answered null or an empty page, after reading the database for it, whatever its length (a
+# 100,000-character tenderId: correct20); it is refused instead, as INVALID_ARGUMENT naming the
+# argument. An id of the right length that names nothing is still null or an empty page.
+
+# Arguments naming one entity by id, by (type, field).
+ID_ARGUMENTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Query", "tender"): ("tenderId",),
+    ("Query", "contract"): ("contractId",),
+    ("Query", "organisation"): ("code",),
+    ("Query", "supplier"): ("supplierId",),
+    ("Query", "ocds"): ("tenderId",),
+    ("Statistics", "participationByProgramme"): ("programmeId",),
+    ("Statistics", "participationByProgrammeAndProvince"): ("programmeId",),
+}
+# Arguments naming an aggregate as <type>/<id> or <context>/<type>/<id>, by (type, field).
+AGGREGATE_ARGUMENTS: dict[tuple[str, str], str] = {("Query", "history"): "aggregate"}
+# The read side's input types' fields that are ids, wherever the type is an argument. (The
+# mutations' inputs are commands: their own validation refuses a long id, as INVALID_INPUT.)
+ID_INPUT_FIELDS: dict[str, tuple[str, ...]] = {
+    "TenderFilter": ("programmeId", "contractingAuthority"),
+    "ContractFilter": ("supplierId", "buyer", "tenderId"),
+    "CallOffFilter": ("frameworkContractId", "participantCode", "supplierId"),
+    "EventFilter": ("aggregateId", "organisationCode"),
+    "LiveEventFilter": ("aggregateId", "organisationCode"),
+    "LawFindingFilter": ("contractingAuthority", "tenderId", "contractId"),
+}
+ID_BOUND = "gateway.id_bound"  # a field's extension: the check of its id arguments
+Check = Callable[[Mapping[str, Any]], None]
+
+
+def require_id(name: str, value: object) -> None:
+    """InvalidArgument when `value` is longer than any id (None and short values pass)."""
+    if isinstance(value, str) and len(value) > ID_MAX:
+        raise InvalidArgument(
+            f"`{name}` is {len(value)} characters long; an id is at most {ID_MAX} characters"
+        )
+
+
+def require_aggregate(name: str, value: object) -> None:
+    """`<type>/<id>` (or `<context>/<type>/<id>`) whose parts are no longer than an id."""
+    if not isinstance(value, str):
+        return
+    parts = value.split("/")
+    if len(value) > 3 * ID_MAX + 2 or any(len(part) > ID_MAX for part in parts):
+        raise InvalidArgument(
+            f"`{name}` is {len(value)} characters long; write <type>/<id> with an id of at"
+            f" most {ID_MAX} characters"
+        )
+
+
+def _check(type_name: str, field_name: str, field: GraphQLField) -> Check | None:
+    """The check of a field's id arguments, or None when it has none."""
+    ids = ID_ARGUMENTS.get((type_name, field_name), ())
+    aggregate = AGGREGATE_ARGUMENTS.get((type_name, field_name))
+    inputs = [
+        (name, ID_INPUT_FIELDS[kind.name])
+        for name, arg in field.args.items()
+        if (kind := get_named_type(arg.type)).name in ID_INPUT_FIELDS
+    ]
+    missing = [n for n in (*ids, *([aggregate] if aggregate else [])) if n not in field.args]
+    if missing:  # the table names an argument the schema does not have: a stale table
+        raise LookupError(f"{type_name}.{field_name} has no argument {missing[0]!r}")
+    if not ids and aggregate is None and not inputs:
+        return None
+
+    def check(args: Mapping[str, Any]) -> None:
+        for name in ids:
+            require_id(name, args.get(name))
+        if aggregate is not None:
+            require_aggregate(aggregate, args.get(aggregate))
+        for name, fields in inputs:
+            given = args.get(name)
+            if isinstance(given, Mapping):
+                for inner in fields:
+                    require_id(f"{name}.{inner}", given.get(inner))
+
+    return check
+
+
+def bound_ids(schema: GraphQLSchema) -> None:
+    """Every read-side field with an id argument checks it before its resolver runs (and
+    before a subscription starts); the compiled plans read the same check (`argument_reader`)."""
+    for kind in schema.type_map.values():
+        if not isinstance(kind, GraphQLObjectType) or kind is schema.mutation_type:
+            continue
+        for name, field in kind.fields.items():
+            check = _check(kind.name, name, field)
+            if check is None or (field.extensions or {}).get(ID_BOUND) is not None:
+                continue
+            field.extensions = {**(field.extensions or {}), ID_BOUND: check}
+            if field.subscribe is not None:
+                field.subscribe = _checked(field.subscribe, check)
+            else:
+                field.resolve = _checked(field.resolve or default_field_resolver, check)
+
+
+def _checked(resolve: Callable[..., Any], check: Check) -> Callable[..., Any]:
+    def checked(source: Any, info: Any, **args: Any) -> Any:
+        check(args)
+        return resolve(source, info, **args)
+
+    return checked

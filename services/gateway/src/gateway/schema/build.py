@@ -23,6 +23,7 @@ from gateway.history.horizon import with_horizons
 from gateway.history.sources import is_audit_input_error
 from gateway.policy import PUBLIC_COMMANDS
 from gateway.privacy.mutation import ERASE_PERSON
+from gateway.schema.arguments import bound_ids
 from gateway.schema.enrolment_types import CallOff, Organisation, Participant
 from gateway.schema.errors import InvalidArgument, is_client_error
 from gateway.schema.events import Event
@@ -112,4 +113,5 @@ def build_schema(settings: GatewaySettings | None = None) -> GatewaySchema:
         execution_context_class=PlainFieldsExecutionContext,
     )
     schema.document_cache = cache
+    bound_ids(schema._schema)  # ids longer than any a command takes: INVALID_ARGUMENT
     return schema

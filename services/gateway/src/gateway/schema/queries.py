@@ -10,6 +10,7 @@ from sqlalchemy import select
 from strawberry import relay
 from strawberry.relay.types import GlobalIDValueError
 
+from contracts_schema.base import ID_MAX
 from contracts_schema.enrolment.provinces import PROVINCES
 from gateway.projections import ContractsProjection
 from gateway.schema.context import Context, Info
@@ -45,6 +46,9 @@ from gateway.schema.selection import node_columns
 from gateway.schema.statistics import Statistics
 from gateway.schema.status_walk import walk_in_key_order, walk_view
 
+# The longest node id: a participant's "<tender id>/<organisation code>".
+NODE_ID_MAX = 2 * ID_MAX + 1
+
 
 @strawberry.input
 class CallOffFilter:
@@ -63,6 +67,11 @@ class CallOffFilter:
 class Query(LawFindingsQuery):
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+        if len(id.node_id) > NODE_ID_MAX:  # no node has one (arguments.py: the read side's ids)
+            raise InvalidArgument(
+                f"`id` names a node id {len(id.node_id)} characters long; a node id is at"
+                f" most {NODE_ID_MAX} characters"
+            )
         try:
             return await id.resolve_node(info, required=False)
         except GlobalIDValueError as exc:
