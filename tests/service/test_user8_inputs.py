@@ -140,3 +140,22 @@ async def test_a_code_of_the_wrong_form_is_named_in_words_not_as_a_regular_expre
             " (it holds spaces, which none may: e.g. KVK-12345678, not KVK 1234 5678)",
         }
     ], body
+
+
+async def test_a_refused_long_value_is_not_repeated_whole(gateway: Gateway) -> None:
+    long_id = "a b" + "x" * 100_000
+    body = await gateway.query(
+        'mutation($t: String!) { planTender(input: {tenderId: $t, title: "T",'
+        ' contractingAuthority: "GM0363", procedure: OPEN, framework: false,'
+        ' lots: [{lotId: "l", title: "L"}]})'
+        " { __typename ... on InvalidInput { message problems { path message } } } }",
+        token=gateway.token("coordinator"),
+        variables={"t": long_id},
+    )
+    result = body["data"]["planTender"]
+    assert result["__typename"] == "InvalidInput", body
+    [problem] = result["problems"]
+    assert problem["path"] == "tenderId"
+    assert "100,003 characters" in problem["message"], problem
+    assert len(problem["message"]) < 400, len(problem["message"])
+    assert len(result["message"]) < 400, len(result["message"])
