@@ -44,7 +44,6 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from nats.aio.client import Client as NATS
 
@@ -64,10 +63,8 @@ from bench.suites.commands import (
     wait_served,
 )
 from bench.suites.graphql import (
-    EXPIRING,
-    FRAMEWORK,
-    TENDER_AS_OF,
     cpu_seconds,
+    graphql_queries,
     pick_parameters,
     serve_workers,
     stop,
@@ -374,27 +371,6 @@ class Http:
 
     def close(self) -> None:
         self.connection.close()
-
-
-def graphql_queries(p: dict[str, str]) -> dict[str, tuple[str, dict[str, str], str]]:
-    """The GraphQL suite's three queries (its names), each with the plain endpoint's path."""
-    return {
-        "contracts expiring in 12 months, first page of 20": (
-            EXPIRING,
-            {"from": p["from"], "to": p["to"]},
-            "/plain/expiring?" + urlencode({"from": p["from"], "to": p["to"]}),
-        ),
-        "framework with participants and call-offs, nested": (
-            FRAMEWORK,
-            {"id": p["framework"]},
-            "/plain/framework?" + urlencode({"id": p["framework"]}),
-        ),
-        "tender as known at a past date (event log, recordedBefore)": (
-            TENDER_AS_OF,
-            {"id": p["tender"], "before": p["before"]},
-            "/plain/tender?" + urlencode({"id": p["tender"], "before": p["before"]}),
-        ),
-    }
 
 
 async def cpu_per_request(pid: int, client: Http, path: str, body: bytes | None, n: int) -> float:

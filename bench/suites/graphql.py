@@ -69,6 +69,27 @@ TENDER_AS_OF = """query TenderAsKnownAt($id: String!, $before: DateTime!) {
 }"""
 
 
+def graphql_queries(p: dict[str, str]) -> dict[str, tuple[str, dict[str, str], str]]:
+    """The three queries (their names), each with its variables and the plain endpoint's path."""
+    return {
+        "contracts expiring in 12 months, first page of 20": (
+            EXPIRING,
+            {"from": p["from"], "to": p["to"]},
+            "/plain/expiring?" + urlencode({"from": p["from"], "to": p["to"]}),
+        ),
+        "framework with participants and call-offs, nested": (
+            FRAMEWORK,
+            {"id": p["framework"]},
+            "/plain/framework?" + urlencode({"id": p["framework"]}),
+        ),
+        "tender as known at a past date (event log, recordedBefore)": (
+            TENDER_AS_OF,
+            {"id": p["tender"], "before": p["before"]},
+            "/plain/tender?" + urlencode({"id": p["tender"], "before": p["before"]}),
+        ),
+    }
+
+
 def pick_parameters(url: str) -> dict[str, str]:
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -211,23 +232,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     engine.dispose()
     secret = secrets.token_hex(32)
     token = coordinator_token(secret)
-    queries = {
-        "contracts expiring in 12 months, first page of 20": (
-            EXPIRING,
-            {"from": p["from"], "to": p["to"]},
-            "/plain/expiring?" + urlencode({"from": p["from"], "to": p["to"]}),
-        ),
-        "framework with participants and call-offs, nested": (
-            FRAMEWORK,
-            {"id": p["framework"]},
-            "/plain/framework?" + urlencode({"id": p["framework"]}),
-        ),
-        "tender as known at a past date (event log, recordedBefore)": (
-            TENDER_AS_OF,
-            {"id": p["tender"], "before": p["before"]},
-            "/plain/tender?" + urlencode({"id": p["tender"], "before": p["before"]}),
-        ),
-    }
+    queries = graphql_queries(p)
     env = {"BENCH_READ_MODEL_URL": url, SECRET_ENV: secret}
     gport, oport, pport, sport = free_port(), free_port(), free_port(), free_port()
     # Each side as deployed behind one port with a worker process per core (each on its own
