@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import nats.errors
 from nats.aio.client import Client as NATS
@@ -764,7 +764,8 @@ class _Positioned(Protocol):
     def seq(self) -> int: ...
 
 
-class Placed(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Placed:
     """Where a command's events were appended: `count` events of `stream` from `first` on."""
 
     stream: str
