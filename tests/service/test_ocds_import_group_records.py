@@ -1,8 +1,7 @@
 """The processed-command records a group commit writes: held as values while the group is
-decided, written once it is stored; each with the head the command's own execution writes
-(`CommandService._remember`: its context, type and fingerprint) and, in place of the reply,
-where its events were stored (`processed.Placed`, helper import34). A resend, alone or in a
-group, is answered from them and the events they name, as from the reply before."""
+decided, written once it is stored; each must be the record the command's own execution
+writes (`CommandService._remember`): its context, type, fingerprint and reply, the reply's
+events at their stored sequences. A resend, alone or in a group, is answered from them."""
 
 from __future__ import annotations
 
@@ -54,17 +53,16 @@ async def test_a_group_writes_the_records_each_command_alone_writes(clock: Fixed
     grouped = await _records(grouped_store, grouped_replies)
     by_itself = await _records(alone_store, alone_replies)
     for record, reply, other in zip(grouped, grouped_replies, by_itself, strict=True):
-        # Placed (import34): where the reply's events were stored, not the reply itself.
-        first = reply.events[0]
-        assert record["placed"] == {"stream": first.stream, "first": first.seq,
-                                    "count": len(reply.events)}  # fmt: skip
-        assert [e.seq for e in reply.events] == list(
-            range(first.seq, first.seq + len(reply.events))
-        )
-        # Its head as the command alone records it (who used the id, the fingerprint).
-        assert {k: v for k, v in record.items() if k != "placed"} == {
+        # The reply as answered (its events stored, at those sequences), without `duplicate`.
+        assert record["reply"] == reply.model_dump(mode="json", exclude={"duplicate"})
+        # Everything else as the command alone records it (events differ only in their ids).
+        assert {k: v for k, v in record.items() if k != "reply"} == {
             k: v for k, v in other.items() if k != "reply"
         }
+        assert record["reply"].keys() == other["reply"].keys()
+        assert [e.keys() for e in record["reply"]["events"]] == [
+            e.keys() for e in other["reply"]["events"]
+        ]
     stored = {(e.envelope.event_id, e.seq) async for e in grouped_store.read_stream(REGISTRY)}
     named = {(e.event_id, e.seq) for r in grouped_replies for e in r.events}
     assert named <= stored

@@ -57,12 +57,7 @@ from eventstore.errors import (
 from eventstore.hashing import canonical_json_form
 from eventstore.observability import bind_correlation, trace_headers
 from eventstore.ports import EventStorePort, ProcessedCommands, Sealer
-from eventstore.processed import (
-    LegacyKeys,
-    placed_of,
-    processed_commands_for,
-    records_elsewhere,
-)
+from eventstore.processed import LegacyKeys, processed_commands_for, records_elsewhere
 from eventstore.records import (
     AggregateHistory,
     CommandMetadata,
@@ -459,10 +454,7 @@ class CommandService:
                 recalled = True
                 previous = _recalled(await recall)
                 if previous is not None:
-                    answer = self._answer_recorded(command, fingerprint, previous, landed)
-                    if answer is None:  # a placed record, its events not in this entry
-                        answer = await self._answer_placed(route, command, key[2], previous)
-                    return answer
+                    return self._answer_recorded(command, fingerprint, previous)
                 if failure is not None:
                     raise failure
                 if too_early is not None:
@@ -697,16 +689,8 @@ class CommandService:
         )
 
     def _answer_recorded(
-        self,
-        command: Command,
-        fingerprint: str,
-        previous: dict[str, Any],
-        landed: Sequence[AppendedEvent] | None = None,
-    ) -> CommandAccepted | CommandRejected | None:
-        """A duplicate's answer from its record. A placed record (`processed.Placed`: the
-        import group commit's) is answered from its events, `landed` (those of the entry the
-        command was decided on), when they are the events it names; None when they are not
-        (a stale cache): the caller reads them (`_answer_placed`)."""
+        self, command: Command, fingerprint: str, previous: dict[str, Any]
+    ) -> CommandAccepted | CommandRejected:
         used_by = (previous.get("context", self.context.name), previous.get("command_type"))
         if used_by[0] != self.context.name or used_by[1] not in (None, command.command_type):
             return CommandRejected(
@@ -722,34 +706,7 @@ class CommandService:
                 code="COMMAND_ID_REUSED",
                 message=f"command id {command.command_id} was already used for a different command",
             )
-        placed = placed_of(previous)
-        if placed is None:
-            return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
-        if landed is not None and placed.names(landed):
-            return accepted_reply(command.command_id, landed, True)
-        return None
-
-    async def _answer_placed(
-        self,
-        route: CommandRoute[Any, Any],
-        command: Command,
-        aggregate_id: str,
-        previous: dict[str, Any],
-    ) -> CommandAccepted:
-        """A placed record's duplicate answered from its aggregate as stored: the events
-        that carry the command id, when they are the events the record names (a record is
-        written only once they are stored, and stored events stay). Otherwise nothing is
-        answered or appended: an error (the record and the stream disagree)."""
-        placed = placed_of(previous)
-        history = await self._load_checked(route.decider, aggregate_id)
-        found = tuple(appended(e) for e in history.events if e.envelope.command_id
-                      == command.command_id)  # fmt: skip
-        if placed is None or not placed.names(found):
-            raise LookupError(
-                f"the processed-command record of {command.command_id} names events"
-                f" ({placed}) that its aggregate does not hold as named"
-            )
-        return accepted_reply(command.command_id, found, True)
+        return CommandAccepted.model_validate({**previous["reply"], "duplicate": True})
 
     # Command ids are unique across contexts: each context's record is keyed by the id alone and
     # says which context and command type used it; the other contexts' records are read too.

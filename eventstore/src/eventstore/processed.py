@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import nats.errors
 from nats.aio.client import Client as NATS
@@ -37,7 +37,6 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
-from eventstore.fast_json import json_bytes
 from eventstore.flushing import queue_publish
 from eventstore.inbox import after_caught_up, subscribe_sink
 from eventstore.last_messages import last_messages
@@ -738,83 +737,6 @@ async def last_values(nc: NATS, stream: str, prefix: str, keys: Iterable[str]) -
         if headers.get("KV-Operation") not in ("DEL", "PURGE"):
             found[subject[len(prefix) :]] = value
     return found
-
-
-# Placed records: what a group commit of imported releases writes (helper import34).
-#
-# A record holds what a duplicate's answer needs that the command's events do not: who used
-# the id (context, command type) and the command's fingerprint, checked before anything is
-# answered. The reply it used to hold besides (every event's id, type, aggregate, version,
-# stream and sequence, and the token: ~520 of a record's ~700 bytes) is what the aggregate's
-# own events give back (`CommandAccepted` of the events that carry the command id), and the
-# aggregate is loaded for every command anyway (`CommandService._execute`). A placed record
-# names those events instead, by where the append put them: `"placed": {"stream": ...,
-# "first": ..., "count": ...}`, and a duplicate is answered from the events only when they
-# are exactly there (`Placed.names`). A record with a `"reply"` (every record written before,
-# and every one the command path writes) is answered from its reply as always.
-
-PLACED = "placed"  # a placed record's key in place of "reply"
-
-
-class _Positioned(Protocol):
-    @property
-    def stream(self) -> str: ...
-
-    @property
-    def seq(self) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Placed:
-    """Where a command's events were appended: `count` events of `stream` from `first` on."""
-
-    stream: str
-    first: int
-    count: int
-
-    def names(self, events: Sequence[_Positioned]) -> bool:
-        """Whether `events` are the events placed so: as many, each in its place, in order."""
-        if len(events) != self.count:
-            return False
-        return all(
-            e.stream == self.stream and e.seq == self.first + i for i, e in enumerate(events)
-        )
-
-
-def placed_record(context: str, command_type: str, fingerprint: str, placed: Placed) -> bytes:
-    """A placed record's JSON: the head a record always has, and the events' place."""
-    where = {"stream": placed.stream, "first": placed.first, "count": placed.count}
-    head = {"context": context, "command_type": command_type, "fingerprint": fingerprint}
-    return json_bytes({**head, PLACED: where})
-
-
-def placed_of(record: dict[str, Any]) -> Placed | None:
-    """The place a placed record names; None for a record that holds its reply. A placed
-    record whose place is malformed raises (`ValueError`): it answers nothing."""
-    where = record.get(PLACED)
-    if where is None or "reply" in record:
-        return None
-    if not isinstance(where, dict):
-        raise ValueError(f"a processed-command record's place is not an object: {where!r}")
-    stream, first, count = where.get("stream"), where.get("first"), where.get("count")
-    if not (
-        isinstance(stream, str)
-        and type(first) is int
-        and type(count) is int
-        and first >= 1
-        and count >= 1
-    ):
-        raise ValueError(f"a processed-command record's place is malformed: {where!r}")
-    return Placed(stream, first, count)
-
-
-def placement(events: Sequence[_Positioned]) -> Placed | None:
-    """Where `events` are, when they are consecutive in one stream (one append's); None
-    otherwise (such a command's record holds its reply)."""
-    if not events:
-        return None
-    placed = Placed(events[0].stream, events[0].seq, len(events))
-    return placed if placed.names(events) else None
 
 
 _records: type[ProcessedCommands] = KeyValueProcessedCommands

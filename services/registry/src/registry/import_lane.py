@@ -41,7 +41,6 @@ from eventstore.group_append import StagedStore
 from eventstore.group_commit import Held
 from eventstore.hashing import canonical_json_form
 from eventstore.observability import trace_headers
-from eventstore.processed import Placed
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent, trusted
 from registry.domain.imported import (
     decide_imported_contract,
@@ -209,26 +208,6 @@ async def record(
             commands.append(RecordedCommand(command.command_id, held, stored))
         releases.append((release.release_id, commands))
     return Recorded(batch.command_id, releases)
-
-
-def placed(events: Sequence[StoredEvent], real: Callable[[int], int]) -> Placed | None:
-    """Where a command's staged `events` are once stored (`real` of their provisional
-    sequences): consecutive in one stream, as the lane stages them; None if they are not."""
-    if not events:
-        return None
-    where = Placed(events[0].stream, real(events[0].seq), len(events))
-    return where if where.names([_At(e.stream, real(e.seq)) for e in events]) else None
-
-
-class _At(NamedTuple):
-    stream: str
-    seq: int
-
-
-def counted_reply(command_id: str, events: int) -> dict[str, Any]:
-    """The JSON form of `placed_reply`'s reply as a `CommandCounted` holds it (what
-    `import_service._count` makes of it), built without placing the events."""
-    return {"status": "accepted", "command_id": command_id, "events": events, "duplicate": False}
 
 
 def placed_reply(

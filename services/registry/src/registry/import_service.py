@@ -60,7 +60,6 @@ from eventstore.group_append import (
 )
 from eventstore.group_commit import Held, held_records, staged_twin
 from eventstore.ports import GroupAppender, ProcessedCommands
-from eventstore.processed import placed_record, placement
 from eventstore.records import CommandMetadata, StoredEvent
 from eventstore.store import EventStore
 from eventstore.with_events import with_events
@@ -177,7 +176,7 @@ class RegistryCommandService(CommandService):
             for n, batch in batches:  # no group commit on this store: one by one
                 answers[n] = await self._alone(batch, request)
         else:
-            await self._group_commit(batches, request, answers, group.answer == "counts")
+            await self._group_commit(batches, request, answers)
         lost = CommandRejected(code="INTERNAL_ERROR", message="internal error: not answered")
         done = [lost if a is None else a for a in answers]  # (never: each has its answer)
         # A ReleaseGroupImported's JSON form, built from our own replies as they are (not
@@ -194,10 +193,7 @@ class RegistryCommandService(CommandService):
         batches: list[tuple[int, ImportProcessReleases]],
         request: CommandRequest,
         answers: list[_Answer | None],
-        counted: bool = False,
     ) -> None:
-        """`counted`: the lane's processes answered counted (`CommandCounted` forms) already,
-        each event's placement not built."""
         known, empty, elsewhere = await asyncio.gather(
             self._recalled_together([b for _n, b in batches]),
             self._new_aggregates([b for _n, b in batches]),
@@ -205,10 +201,10 @@ class RegistryCommandService(CommandService):
         )
         stream = self.context.stream
         new = frozenset((stream, t, i) for t, i in empty)  # as a staged store names them
-        ids = Counter(
+        counted = Counter(
             c.command_id for _n, b in batches for r in b.releases for c in (r.tender, *r.contracts)
         )
-        twice = {cid for cid, k in ids.items() if k > 1}
+        twice = {cid for cid, k in counted.items() if k > 1}
         recall = None if known is None else known.recall(self.context.name)
         staged = await asyncio.gather(
             *(
@@ -228,13 +224,13 @@ class RegistryCommandService(CommandService):
             taken |= process.keys
             if process.count == 0:  # nothing new (a re-run): its answers are final
                 repairs: list[tuple[str, bytes]] = []
-                answers[n] = await self._recorded(process, 0, repairs, counted)
+                answers[n] = await self._recorded(process, 0, repairs)
                 self._record_all(repairs)
                 continue
             if sum(p.count for p in commits[-1]) + process.count > MAX_BATCH:
                 commits.append([])
             commits[-1].append(process)
-        results = await asyncio.gather(*(self._commit(c, counted) for c in commits if c))
+        results = await asyncio.gather(*(self._commit(c) for c in commits if c))
         for committed in results:
             for process, answer in committed:
                 if answer is None:
@@ -387,7 +383,7 @@ class RegistryCommandService(CommandService):
         return _StagedProcess(index, batch, recorded, events, {}, keys)
 
     async def _commit(
-        self, processes: list[_StagedProcess], counted: bool = False
+        self, processes: list[_StagedProcess]
     ) -> list[tuple[_StagedProcess, _Built | None]]:
         """One atomic append of the processes' events; their answers (None: go alone)."""
         events = [e for p in processes for e in p.events]
@@ -411,7 +407,7 @@ class RegistryCommandService(CommandService):
         offset = 0
         for p in processes:
             first = stored[offset].seq if p.count else 0
-            answers.append((p, await self._recorded(p, first, records, counted)))
+            answers.append((p, await self._recorded(p, first, records)))
             for key in p.keys:
                 self._cache.drop(key)  # our own cache has not seen these events
             offset += p.count
@@ -443,40 +439,26 @@ class RegistryCommandService(CommandService):
         return positioned(events, stored[0].stream, first)
 
     async def _recorded(
-        self,
-        p: _StagedProcess,
-        first: int,
-        records: list[tuple[str, bytes]],
-        counted: bool = False,
+        self, p: _StagedProcess, first: int, records: list[tuple[str, bytes]]
     ) -> _Built:
         """The process's answer (a ProcessReleasesImported's JSON form) with its events'
-        stored sequences (from `first` on); its processed-command records added to
-        `records`: placed records (`processed.Placed`: the events' place, not the reply;
-        a duplicate is answered from the events) where a command's events are consecutive,
-        else the record `execute` writes. `counted`: a process the lane recorded is
-        answered counted (as `_counted` gives it), its events' placements not built."""
+        stored sequences (from `first` on); its processed-command records, as `execute`
+        writes them, added to `records`."""
 
         def real(seq: int) -> int:
             return first + seq - PROVISIONAL if seq >= PROVISIONAL else seq
 
         if isinstance(p.reply, import_lane.Recorded):
-            return self._recorded_fresh(p.reply, real, records, counted)
+            return self._recorded_fresh(p.reply, real, records)
 
         # Each accepted reply's JSON form, its events at their stored sequences, built once
         # from our own values (not copied and validated again): the answer's, and without
-        # `duplicate` a full record's (as `_remember` writes it; a repair's events are
-        # stored ones already, placed as they are).
+        # `duplicate` the record's (as `_remember` writes it; a repair's events are stored
+        # ones already, placed as they are).
         placed = {id(h.reply): _placed(h.reply, real) for h in p.held.values()}
-        context = self.context.name
         for key, held in p.held.items():
             reply = {k: v for k, v in placed[id(held.reply)].items() if k != "duplicate"}
-            where = placement([_Position(e["stream"], e["seq"]) for e in reply["events"]])
-            if where is None:
-                records.append((key, held.record(context, reply)))
-            else:
-                records.append(
-                    (key, placed_record(context, held.command_type, held.fingerprint, where))
-                )
+            records.append((key, held.record(self.context.name, reply)))
         releases = [
             {
                 "release_id": o.release_id,
@@ -498,28 +480,17 @@ class RegistryCommandService(CommandService):
         recorded: import_lane.Recorded,
         real: Callable[[int], int],
         records: list[tuple[str, bytes]],
-        counted: bool = False,
     ) -> _Built:
         """`_recorded` of a process the lane recorded: the same answer and records, built
-        from its events as staged (`import_lane.placed_reply`; counted: `import_lane.
-        counted_reply`, no event placed)."""
+        from its events as staged (`import_lane.placed_reply`)."""
         context = self.context.name
         releases = []
         for release_id, commands in recorded.releases:
             replies = []
             for command in commands:
-                held, events = command.held, command.events
-                where = import_lane.placed(events, real)
-                if counted and where is not None:
-                    reply = import_lane.counted_reply(command.command_id, len(events))
-                else:
-                    reply = import_lane.placed_reply(command.command_id, events, real)
-                if where is None:  # (never: the lane stages a command's events together)
-                    record = {k: v for k, v in reply.items() if k != "duplicate"}
-                    data = held.record(context, record)
-                else:
-                    data = placed_record(context, held.command_type, held.fingerprint, where)
-                records.append((command.command_id, data))
+                reply = import_lane.placed_reply(command.command_id, command.events, real)
+                record = {k: v for k, v in reply.items() if k != "duplicate"}
+                records.append((command.command_id, command.held.record(context, record)))
                 replies.append(reply)
             releases.append({"release_id": release_id, "replies": replies})
         return _Built(
@@ -657,9 +628,8 @@ def _counted(process: dict[str, Any]) -> dict[str, Any]:
 
 
 def _count(reply: dict[str, Any]) -> dict[str, Any]:
-    """A command's reply as a `CommandCounted` (accepted) or as it is (refused, or counted
-    already: `import_lane.counted_reply`)."""
-    if reply.get("status") != "accepted" or isinstance(reply["events"], int):
+    """A command's reply as a `CommandCounted` (accepted) or as it is (refused)."""
+    if reply.get("status") != "accepted":
         return reply
     return {
         "status": "accepted",
