@@ -8,6 +8,12 @@ events/s, CPU per event of the importer, the registry and the server, and each g
 message's send and answer times relative to the start (when the registry was idle).
 
     .venv/bin/python -m bench.import_timeline --processes 200 --rounds 4
+
+`--switch FILE` A/B's the registry's own code in alternating rounds (helper import34): before
+each round FILE is written with the round's variant ("A" or "B", in `variant_of`'s order), for
+a registry process to read (the bench ships no reader: a scratch `sitecustomize` on
+PYTHONPATH, which the registry process inherits, switches what it compares); the end prints
+each variant's medians and every pair's B/A of the three processes' CPU per event.
 """
 
 from __future__ import annotations
@@ -150,6 +156,44 @@ def ab_summary(rows: Sequence[tuple[str, float, float, float]]) -> list[str]:
     return lines
 
 
+def pair_ratios(rows: Sequence[tuple[str, Sequence[float]]]) -> list[list[float]]:
+    """B over A of each figure, per pair of rounds (`variant_of`'s pairs: rounds 1-2, 3-4,
+    ...; the warm-up, round 0, and a last unpaired round left out)."""
+    ratios = []
+    for start in range(1, len(rows) - 1, 2):
+        pair = dict(rows[start : start + 2])
+        a, b = pair.get("A"), pair.get("B")
+        if a is None or b is None:
+            continue
+        ratios.append([y / x if x else float("nan") for x, y in zip(a, b, strict=True)])
+    return ratios
+
+
+def switch_summary(rows: Sequence[tuple[str, Sequence[float]]], names: Sequence[str]) -> list[str]:
+    """Per variant the median of each figure (`names`), then per figure the median of the
+    pairs' B/A and in how many pairs B was lower (the warm-up left out)."""
+    from statistics import median
+
+    lines = []
+    for variant in ("A", "B"):
+        got = [v for k, v in rows[1:] if k == variant]
+        if got:
+            medians = ", ".join(f"{n} {median(g[i] for g in got):.4g}" for i, n in enumerate(names))
+            lines.append(f"{variant}: {len(got)} rounds, medians {medians}")
+    pairs = pair_ratios(rows)
+    if pairs:
+        parts = []
+        for i, n in enumerate(names):
+            each = [p[i] for p in pairs]
+            lower = sum(1 for r in each if r < 1)
+            parts.append(f"{n} {median(each):.3f}x (B lower in {lower} of {len(each)})")
+        lines.append(f"B/A per pair, median of {len(pairs)} pairs: " + ", ".join(parts))
+    return lines
+
+
+SWITCH_FIGURES = ("events/s", "importer ms/event", "registry ms/event", "server ms/event")
+
+
 async def main(
     processes: int,
     rounds: int,
@@ -157,6 +201,7 @@ async def main(
     collector: str = "cli",
     idle_map: bool = False,
     ab: dict[str, int] | None = None,
+    switch: Path | None = None,
 ) -> None:
     import audit.ocds.importer as importer
     from audit.ocds.importer import import_items, prepare
@@ -179,9 +224,12 @@ async def main(
             store = EventStore(nc, SystemClock())
             base = {name: getattr(importer, name) for name in (ab or {})}
             rows: list[tuple[str, float, float, float]] = []
+            switched: list[tuple[str, Sequence[float]]] = []
             async with registry_process(ctx, 1) as cpu_seconds:
                 for r in range(rounds):
-                    variant = variant_of(r, ab is not None)
+                    variant = variant_of(r, ab is not None or switch is not None)
+                    if switch is not None:
+                        _write(switch, variant)
                     for name, value in (ab if variant == "B" and ab else base).items():
                         setattr(importer, name, value)
                     data = package(processes, f"ocds-tl{r:02d}x")
@@ -217,8 +265,11 @@ async def main(
                     rows.append(
                         (variant, report.events / wall, 1000 * reg / n, 1 - (r_run + r_wait) / wall)
                     )
+                    figures = (report.events / wall, 1000 * imp / n, 1000 * reg / n, 1000 * srv / n)
+                    switched.append((variant, figures))
+                    shown = ab is not None or switch is not None
                     print(
-                        f"round {r}{f' ({variant})' if ab is not None else ''}: {wall:.3f} s,"
+                        f"round {r}{f' ({variant})' if shown else ''}: {wall:.3f} s,"
                         f" {report.events / wall:,.0f} events/s"
                         f" ({report.imported} releases, {len(report.skipped)} skipped);"
                         f" CPU ms/event importer {1000 * imp / n:.3f}, registry"
@@ -245,6 +296,15 @@ async def main(
                 print(f"A: as the importer is; B: {ab}")
                 for line in ab_summary(rows):
                     print(line, flush=True)
+            if switch is not None:
+                print(f"A and B: the registry's variants read from {switch}")
+                for line in switch_summary(switched, SWITCH_FIGURES):
+                    print(line, flush=True)
+
+
+def _write(path: Path, text: str) -> None:
+    """(Between rounds, nothing else running on this loop.)"""
+    path.write_text(text)
 
 
 def _registry_pid() -> int | None:
@@ -275,5 +335,8 @@ if __name__ == "__main__":
     # B's importer settings (`GROUP=32,PIPELINE=4`): rounds alternate A (as it is) and B in
     # the same registry, the medians of each and B over A printed at the end
     parser.add_argument("--ab", type=settings, default=None)
+    # A FILE the registry reads its variant from, written before each round (see the top)
+    parser.add_argument("--switch", type=Path, default=None)
     args = parser.parse_args()
-    asyncio.run(main(args.processes, args.rounds, args.v, args.collector, args.idle_map, args.ab))
+    options = (args.collector, args.idle_map, args.ab, args.switch)
+    asyncio.run(main(args.processes, args.rounds, args.v, *options))

@@ -62,3 +62,24 @@ def test_ab_settings_are_the_importers_constants_only() -> None:
     assert settings("GROUP=32, PIPELINE=4") == {"GROUP": 32, "PIPELINE": 4}
     with pytest.raises(ValueError, match="TIMEOUT"):
         settings("TIMEOUT=3")
+
+
+def test_switch_pairs_give_b_over_a_per_pair_and_leave_the_warm_up_out() -> None:
+    from bench.import_timeline import pair_ratios, switch_summary
+
+    rows = [
+        ("A", (1.0, 9.0)),  # the warm-up: not counted
+        ("B", (2.0, 1.0)),
+        ("A", (1.0, 2.0)),
+        ("A", (4.0, 4.0)),
+        ("B", (2.0, 3.0)),
+        ("B", (7.0, 7.0)),  # a last round without its pair: left out of the pairs
+    ]
+    assert pair_ratios(rows) == [[2.0, 0.5], [0.5, 0.75]]
+    lines = switch_summary(rows, ("x", "y"))
+    assert lines[0] == "A: 2 rounds, medians x 2.5, y 3"
+    assert lines[1] == "B: 3 rounds, medians x 2, y 3"
+    assert lines[2] == (
+        "B/A per pair, median of 2 pairs: x 1.250x (B lower in 1 of 2),"
+        " y 0.625x (B lower in 2 of 2)"
+    )
