@@ -2,16 +2,24 @@
 (`Timeline(..., commutes=...)`), not refolded: the same versions at every horizon, and the
 later events are not re-imaged (rebuild18).
 
+Not always the same *changes*: an event appended at the instant of the one before it (in
+valid-time order) can leave a row's contents in two adjacent versions with equal rows (a
+removal and a re-adding at one instant); a refold from an earlier instant merges them into
+one, a laid-over event leaves them be. Both answer the same at every horizon, and each is
+deterministic (live and a restart's replay take the same path), so the stored rows always
+match the timeline's memory. The comparison is therefore by answers, and of the open
+versions with such equal neighbours merged.
+
 The toy aggregate of `test_timeline`: bumps of different counters commute (each touches its
 own row); a removal (by 0) is never laid over (its row goes).
 """
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from eventstore.timeline import Changes, Patch, Recorded, Timeline
+from eventstore.timeline import Changes, Patch, Recorded, Segment, Timeline
 from tests.unit.eventstore.test_timeline import (
     Bump,
     State,
@@ -28,14 +36,33 @@ def commutes(a: Bump, b: Bump) -> bool:
     return a.counter != b.counter
 
 
+def merged(
+    open_versions: dict[object, list[Segment]],
+) -> dict[object, list[tuple[int, int, object]]]:
+    """Each row's open versions with adjacent equal neighbours merged: what they answer."""
+    runs: dict[object, list[tuple[int, int, object]]] = {}
+    for key, segments in open_versions.items():
+        row_runs: list[tuple[int, int, object]] = []
+        for s in segments:
+            if row_runs and row_runs[-1][1] == s.valid_from and row_runs[-1][2] == s.row:
+                row_runs[-1] = (row_runs[-1][0], s.valid_to, s.row)
+            else:
+                row_runs.append((s.valid_from, s.valid_to, s.row))
+        runs[key] = row_runs
+    return runs
+
+
 @settings(max_examples=300, deadline=None)
 @given(histories, st.integers(1, 3))
-def test_laid_over_timelines_change_the_same_versions_as_refolds(
+# Found by hypothesis: b removed and added again at one instant (two versions of one row),
+# then a backdated bump of another counter laid over where a refold merges b's versions.
+@example([("b", 0, 1), ("b", 1, 0), ("b", 1, 1), ("a", 1, 0)], 1)
+def test_laid_over_timelines_answer_as_refolds_at_every_horizon(
     history: list[tuple[str, int, int]], per_instant: int
 ) -> None:
     refolded: Timeline[State, Bump] = Timeline({}, evolve, image, patch)
     laid: Timeline[State, Bump] = Timeline({}, evolve, image, patch, commutes)
-    versions = Versions()
+    versions, refolded_versions = Versions(), Versions()
     events: list[Recorded[Bump]] = []
     for index, (counter, by, valid) in enumerate(history, start=1):
         known = (index + per_instant - 1) // per_instant
@@ -43,17 +70,36 @@ def test_laid_over_timelines_change_the_same_versions_as_refolds(
         expected_changes, changes = Changes(), Changes()
         refolded.record(event, expected_changes)
         laid.record(event, changes)
-        assert sorted(map(repr, changes.closes)) == sorted(map(repr, expected_changes.closes))
-        assert sorted(map(repr, changes.inserts)) == sorted(map(repr, expected_changes.inserts))
         versions.apply(changes)
+        refolded_versions.apply(expected_changes)
         events.append(event)
-        assert laid.open == refolded.open
+        assert merged(laid.open) == merged(refolded.open)
         assert laid.states == refolded.states
         assert laid.events == refolded.events
         assert laid.last_image == refolded.last_image == image(refolded.state)
     for known in range(0, (len(history) + 1) * 10 + 1, 5):
         for valid in range(-5, 215, 5):
-            assert versions.at(valid, known) == expected(events, valid, known), (valid, known)
+            wanted = expected(events, valid, known)
+            assert versions.at(valid, known) == wanted, (valid, known)
+            assert refolded_versions.at(valid, known) == wanted, (valid, known)
+
+
+def test_a_laid_over_event_changes_only_its_own_rows() -> None:
+    """Where the open versions are the refold's, laid over and refolded change the same
+    versions (the example above shows where they are not: equal neighbours)."""
+    refolded: Timeline[State, Bump] = Timeline({}, evolve, image, patch)
+    laid: Timeline[State, Bump] = Timeline({}, evolve, image, patch, commutes)
+    for version, (counter, valid) in enumerate([("a", 10), ("b", 50), ("a", 70)], 1):
+        event = Recorded(Bump(counter, 1), valid, version, version)
+        refolded.record(event, Changes())
+        laid.record(event, Changes())
+    backdated = Recorded(Bump("c", 2), 20, 4, 4)
+    changes, expected_changes = Changes(), Changes()
+    laid.record(backdated, changes)
+    refolded.record(backdated, expected_changes)
+    assert changes == expected_changes
+    assert [v.key for v in changes.inserts] == [("counters", ("c",))]
+    assert laid.open == refolded.open
 
 
 def test_a_backdated_event_of_its_own_row_does_not_re_image_what_follows() -> None:
