@@ -19,7 +19,7 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from eventstore.timeline import Changes, Patch, Recorded, Segment, Timeline
+from eventstore.timeline import Changes, Patch, Recorded, Row, RowKey, Segment, Timeline
 from tests.unit.eventstore.test_timeline import (
     Bump,
     State,
@@ -36,13 +36,11 @@ def commutes(a: Bump, b: Bump) -> bool:
     return a.counter != b.counter
 
 
-def merged(
-    open_versions: dict[object, list[Segment]],
-) -> dict[object, list[tuple[int, int, object]]]:
+def merged(open_versions: dict[RowKey, list[Segment]]) -> dict[RowKey, list[tuple[int, int, Row]]]:
     """Each row's open versions with adjacent equal neighbours merged: what they answer."""
-    runs: dict[object, list[tuple[int, int, object]]] = {}
+    runs: dict[RowKey, list[tuple[int, int, Row]]] = {}
     for key, segments in open_versions.items():
-        row_runs: list[tuple[int, int, object]] = []
+        row_runs: list[tuple[int, int, Row]] = []
         for s in segments:
             if row_runs and row_runs[-1][1] == s.valid_from and row_runs[-1][2] == s.row:
                 row_runs[-1] = (row_runs[-1][0], s.valid_to, s.row)
