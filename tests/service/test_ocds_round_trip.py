@@ -31,7 +31,6 @@ from audit.ocds.export import Register
 from audit.ocds.importer import Problem, import_items
 from audit.ocds.importer_map import METHOD_PROCEDURE, contract_id_of, day, ident, organisation_code
 from audit.ocds.importer_read import read
-from audit.ocds.importer_unrecorded import stated_end
 from audit.ocds.packages import merger
 from bootstrap.parts import enrolment_service, registry_service
 from contracts_schema.subjects import CONTEXTS
@@ -648,6 +647,13 @@ CHANGED = {
 
 
 NO_END = "9999-12-31T23:59:59Z"  # the "no end" some feeds state
+
+
+def stated_end(value: Any) -> date | None:
+    """An end (or maximum extent) as the source states it: a day of 9999 is its "no end"
+    (import33: recorded as not stated, exported without one)."""
+    stated = day(value)
+    return None if stated is None or stated.year == 9999 else stated
 
 
 def _end_of(contract: dict[str, Any]) -> date | None:
