@@ -12,12 +12,14 @@ or "9999-12-31 stands for no end"), and every later release of the contract with
 from __future__ import annotations
 
 import copy
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from audit.bitemporal import Horizon
+from audit.history import replay
 from audit.ocds.importer import import_items
 from audit.ocds.importer_read import read
 from audit.summaries import SENTENCES
@@ -208,4 +210,74 @@ async def test_a_daily_feed_records_what_one_run_records() -> None:
     assert [(e.end_date, e.end_cleared) for e in restated] == [
         (date(2026, 6, 30), False),
         (None, True),
+    ]
+
+
+QUERY = """query ($c: String!, $asOf: Date) {
+  contract(contractId: $c, asOf: $asOf) { endDate endStated status }
+  contracts(asOf: $asOf, first: 5) { nodes { contractId endDate endStated } }
+}"""
+
+
+async def test_graphql_shows_whether_the_end_is_stated_at_any_as_of(
+    store: InMemoryEventStore, bus: InProcessBus, tmp_path: Path
+) -> None:
+    """Signed without an end (r3, 03-15), the end stated by r4 (04-15), no longer stated --
+    9999-12-31 -- by r5 (05-15). Fails before: no such field (and r3 was refused)."""
+    releases = [
+        *_signed_with(_contract(endDate=...)),
+        _release(4, "contractUpdate", tender=TENDER, awards=AWARDS, contracts=[CONTRACT]),
+        _release(5, "contractUpdate", tender=TENDER, awards=AWARDS,
+                 contracts=[_contract(endDate="9999-12-31T23:59:59Z")]),
+    ]  # fmt: skip
+    report = await import_items(read(_package(*releases), "test"), bus.request, store)
+    assert (report.imported, report.skipped) == (5, [])
+    g = await start_memory_gateway(store, f"sqlite:///{tmp_path / 'read.db'}", commands=bus)
+    try:
+        for runner in g.runners:
+            assert await runner.wait_until(await runner.stream_heads(), timeout=120)
+        seen = []
+        for on in ("2024-03-20", "2024-04-20", "2024-05-20", None):
+            body = await g.query(QUERY, {"c": CID, "asOf": on}, token=g.token("coordinator"))
+            assert "errors" not in body, body
+            seen.append(body["data"])
+    finally:
+        await g.stop()
+
+    def shown(end: str, stated: bool) -> Any:
+        return {"contract": {"endDate": end, "endStated": stated, "status": "ACTIVE"},
+                "contracts": {"nodes": [{"contractId": CID, "endDate": end,
+                                         "endStated": stated}]}}  # fmt: skip
+
+    assert seen == [
+        shown("2100-12-31", False),  # the registry's last day, not stated
+        shown("2026-06-30", True),
+        shown("2100-12-31", False),
+        shown("2100-12-31", False),
+    ]
+
+
+async def test_the_audit_replay_shows_the_end_not_stated() -> None:
+    """`audit replay contract/<id>` renders the owner's fold over the stored envelopes, its
+    timeline summarised: the mark before and after the restating releases."""
+    releases = [
+        *_signed_with(_contract(endDate=...)),
+        _release(4, "contractUpdate", tender=TENDER, awards=AWARDS, contracts=[CONTRACT]),
+        _release(5, "contractUpdate", tender=TENDER, awards=AWARDS,
+                 contracts=[_contract(endDate=None)]),
+    ]  # fmt: skip
+    _, (store, _bus) = await _registry_events(_package(*releases))
+    envelopes = [s.envelope async for s in store.read_stream(REGISTRY)
+                 if s.envelope.aggregate_id == CID]  # fmt: skip
+    now = datetime.now(UTC)
+    shown = []
+    for on in (datetime(2024, 3, 20, tzinfo=UTC), datetime(2024, 4, 20, tzinfo=UTC), now):
+        replayed = replay("contract", CID, envelopes, Horizon(on, now))
+        shown.append((replayed.state["end_date"], replayed.state["end_stated"]))
+    assert shown == [("2100-12-31", False), ("2026-06-30", True), ("2100-12-31", False)]
+    said = [e.summary for e in replayed.timeline if e.envelope.event_type.startswith("Contract")]
+    assert [s for s in said if "end" in s] == [
+        "framework signed on 2024-06-01 by KVK-71830960, running 2024-07-01, no end stated",
+        "restated (imported): ending 2026-06-30",
+        "restated (imported): no end stated",
     ]
