@@ -25,6 +25,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import nats
+
 from bench.infra import nats_server
 from bootstrap.parts import registry_service
 from eventstore.clock import SystemClock
@@ -97,10 +99,10 @@ def reason_of(line: str) -> str:
 async def run(jsonl: Path) -> tuple[int, str, str]:
     with nats_server() as server:
         clock = SystemClock()
-        import nats
-
         nc = await nats.connect(server.url)
-        registry = await serve_in_process(server.url, [registry_service(EventStore(nc, clock), clock)])
+        registry = await serve_in_process(
+            server.url, [registry_service(EventStore(nc, clock), clock)]
+        )
         try:
             proc = await asyncio.create_subprocess_exec(
                 str(AUDIT), "ocds", "import", str(jsonl), "--nats-url", server.url,
@@ -136,7 +138,7 @@ def main() -> None:
         if m:
             folder[items[int(m.group(1)) - 1][0].split("/")[0]] += 1
     reasons = Counter(reason_of(ln) for ln in skipped)
-    report = {
+    report: dict[str, Any] = {
         "files": len(items), "releases_in_files": total, "exit": code, "summary": summary,
         "skipped": len(skipped), "unreadable": len(unreadable),
         "skipped_by_folder": dict(folder.most_common()),

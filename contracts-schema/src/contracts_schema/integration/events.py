@@ -61,7 +61,7 @@ class ContractSignedV1(IntegrationEvent):
     end_stated: bool = Field(
         default=True,
         description="False only for an imported contract whose publisher stated no end (or"
-        " 9999-12-31, \"no end\"): end_date is then 2100-12-31, the registry's last day, not a"
+        ' 9999-12-31, "no end"): end_date is then 2100-12-31, the registry\'s last day, not a'
         " published fact; the contract runs on and raises no expiry warning.",
     )
 
@@ -124,8 +124,8 @@ class ContractRestatedV1(IntegrationEvent):
     )
     end_cleared: bool = Field(
         default=False,
-        description="True when the end is no longer stated (or stated as 9999-12-31, \"no"
-        " end\"): the contract runs on, no expiry warning; the registry records its end as"
+        description='True when the end is no longer stated (or stated as 9999-12-31, "no'
+        ' end"): the contract runs on, no expiry warning; the registry records its end as'
         " 2100-12-31, not a published fact.",
     )
 

@@ -70,8 +70,8 @@ from contracts_schema.registry.events import (
     TenderResumed,
 )
 from contracts_schema.registry.import_events import IMPORT_EVENTS
-from contracts_schema.registry.state.contract import OPEN_END
 from contracts_schema.registry.programme_events import PROGRAMME_EVENTS
+from contracts_schema.registry.state.contract import OPEN_END
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
 from eventstore.projection import Projection, UndeclaredEvent, event_types, upsert
 from eventstore.store import StoredEvent
@@ -430,7 +430,9 @@ class NotifierSchedule(Projection):
                     dates=tuple(
                         d
                         for d in tracked_dates(
-                            row.end_date, row.end_known_since, row.max_extent_date,
+                            row.end_date,
+                            row.end_known_since,
+                            row.max_extent_date,
                             row.max_known_since,
                         )
                         if d.kind != "end" or row.end_stated

@@ -201,7 +201,7 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 state,
                 end_date=event.new_end_date,
                 end_stated=True,
-                extensions=(*state.extensions, extension)
+                extensions=(*state.extensions, extension),
             )
         case ev.ContractTransferred():
             transfer = Transfer(

@@ -51,12 +51,12 @@ from audit.ocds.importer_unrecorded import (
 from contracts_schema.base import DomainEvent
 from contracts_schema.money import lift_euro
 from contracts_schema.registry import events as rg
-from contracts_schema.registry.state.contract import OPEN_END
 from contracts_schema.registry.commands import (
     ImportedFact,
     RecordImportedContractRelease,
     RecordImportedTenderRelease,
 )
+from contracts_schema.registry.state.contract import OPEN_END
 from contracts_schema.registry.values import NAMED_ONLY_PREFIX, Procedure
 
 IMPLICIT_LOT = "lot-1"  # a tender published without lots is one lot

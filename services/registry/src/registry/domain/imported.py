@@ -171,7 +171,9 @@ def _contract_rules(
     # (STANDSTILL_NOT_ENDED: judged as after it), the award's other rules still apply.
     signing = cmd.SignContract.model_construct(**dict(event))
     tender = facts.tender if isinstance(facts, SigningFacts) else None
-    rules = [partial(_check_period, signing, event.end_stated)] if event.start_stated else []
+    rules: list[Callable[[], None]] = []
+    if event.start_stated:
+        rules.append(partial(_check_period, signing, event.end_stated))
     on = event.signed_on if event.signed_on_stated else date.max
     if event.tender_id is not None and event.kind != "negotiated_terms":
         rules.append(lambda: check_award(signing, tender, on))
