@@ -76,24 +76,31 @@ def gather(dirs: list[Path]) -> list[tuple[str, Any]]:
 
 _FOLD = (
     (re.compile(r"\[\d+\]"), "[]"),
+    (re.compile(r"/\d+(?=/|:|$)"), "/[]"),
     (re.compile(r"\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?"), "<day>"),
+    (re.compile(r"\(.*\) has no identifier"), "(<name>) has no identifier"),
     (re.compile(r"'[^']*'"), "'…'"),
     (re.compile(r"\b(ocds|OCDS|ocid)-[A-Za-z0-9_.-]+"), "<ocid>"),
     (re.compile(r"\b\d+(\.\d+)?\b"), "<n>"),
 )
+_BLOB = (re.compile(r"\{[^{}]*\}"), re.compile(r"\[[^\[\]]*['{…][^\[\]]*\]"))
+_WHERE = re.compile(
+    r"^\$(\.(releases|records)\[\d+\])?(\.releases\[\d+\]|\.compiledRelease)?\.?"
+)
 
 
 def reason_of(line: str) -> str:
-    """A `skipped <where>: <reason>` line, as one row per cause."""
+    """A `skipped <where>: <reason>` line, as one row per cause: the path inside the release
+    (indices as `[]`) and the reason with the values it quotes folded."""
     text = line.split("skipped ", 1)[1]
     text = re.sub(r"^line \d+: ", "", text)
-    text = re.sub(r"^\$\.(releases|records)\[\d+\](\.releases\[\d+\])?\.?", "", text)
+    text = _WHERE.sub("", text).replace("OCDS 1.1.5", "@SCHEMA@")
+    for _ in range(4):  # nested JSON values quoted by a schema error
+        for blob in _BLOB:
+            text = blob.sub("…", text)
     for pattern, repl in _FOLD:
         text = pattern.sub(repl, text)
-    if "fails the OCDS" in text:
-        # The schema's first complaint names the rule; the rest is the value.
-        text = text.split(" (", 1)[0][:160]
-    return text[:200]
+    return text.replace("@SCHEMA@", "OCDS 1.1.5").lstrip(":. ")[:160]
 
 
 async def run(jsonl: Path) -> tuple[int, str, str]:
@@ -120,6 +127,7 @@ def main() -> None:
     parser.add_argument("dirs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--keep", type=Path, help="write the JSON Lines fed to the import here")
+    parser.add_argument("--raw", type=Path, help="write the import's own report here")
     args = parser.parse_args()
     items = gather(args.dirs)
     jsonl = args.keep or Path(tempfile.mkdtemp(prefix="ocds-real-")) / "feed.jsonl"
@@ -129,6 +137,8 @@ def main() -> None:
     total = sum(releases_in(d) for _, d in items)
     code, out, err = asyncio.run(run(jsonl))
     lines = (out + "\n" + err).splitlines()
+    if args.raw:
+        args.raw.write_text(out + "\n" + err)
     skipped = [ln for ln in lines if ln.startswith("skipped ")]
     unreadable = [ln for ln in lines if ln.startswith("unreadable ")]
     summary = next((ln for ln in reversed(lines) if ln.startswith("imported ")), "")

@@ -76,6 +76,9 @@ UNMAPPED = (
     "contracts[].title", "contracts[].description", "contracts[].items",
     "contracts[].documents", "contracts[].relatedProcesses", "contracts[].implementation",
     "contracts[].amendments", "contracts[].milestones",
+    # a duration without an end (real: Portugal's BASE feed, import33): the registry records
+    # days, the end then not stated; a stated end is compared as the end
+    "contracts[].period.durationInDays",
     "bids", "relatedProcesses",
     "tender.competitive",  # a framework's second stage (an extension's field)
 )  # fmt: skip
