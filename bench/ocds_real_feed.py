@@ -84,9 +84,7 @@ _FOLD = (
     (re.compile(r"\b\d+(\.\d+)?\b"), "<n>"),
 )
 _BLOB = (re.compile(r"\{[^{}]*\}"), re.compile(r"\[[^\[\]]*['{…][^\[\]]*\]"))
-_WHERE = re.compile(
-    r"^\$(\.(releases|records)\[\d+\])?(\.releases\[\d+\]|\.compiledRelease)?\.?"
-)
+_WHERE = re.compile(r"^\$(\.(releases|records)\[\d+\])?(\.releases\[\d+\]|\.compiledRelease)?\.?")
 
 
 def reason_of(line: str) -> str:
