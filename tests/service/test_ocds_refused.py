@@ -111,7 +111,8 @@ CASES: dict[str, list[dict[str, Any]]] = {
     # stated, since import30 (tests/service/test_ocds_contract_days_cleared.py).
     # A contract signed without a signing day is recorded as not stated since review18a
     # (tests/service/test_ocds_contract_unstated.py).
-    "contracts[].period.endDate": _changed(contracts=_contract(endDate=None)),
+    # An end no longer stated is recorded as `ContractRestated.end_cleared` since import33
+    # (tests/service/test_ocds_contract_end_unstated.py).
 }
 
 

@@ -76,6 +76,9 @@ UNMAPPED = (
     "contracts[].title", "contracts[].description", "contracts[].items",
     "contracts[].documents", "contracts[].relatedProcesses", "contracts[].implementation",
     "contracts[].amendments", "contracts[].milestones",
+    # a duration without an end (real: Portugal's BASE feed, import33): the registry records
+    # days, the end then not stated; a stated end is compared as the end
+    "contracts[].period.durationInDays",
     "bids", "relatedProcesses",
     "tender.competitive",  # a framework's second stage (an extension's field)
 )  # fmt: skip
@@ -159,8 +162,9 @@ def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
                 c.get("status"),
                 day(c.get("dateSigned")),
                 day((c.get("period") or {}).get("startDate")),
-                day((c.get("period") or {}).get("endDate")),
-                day((c.get("period") or {}).get("maxExtentDate")),
+                # 9999-12-31 stands for no end: recorded as not stated (import33).
+                stated_end((c.get("period") or {}).get("endDate")),
+                stated_end((c.get("period") or {}).get("maxExtentDate")),
                 _eur(c.get("value")),
                 awards.get(c.get("awardID"), ((), ()))[0],
             )
@@ -389,9 +393,12 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
         value no longer stated."""
         if not draw(st.booleans()):
             return
-        changes = draw(st.sets(st.sampled_from(["signed", "start", "extent", "value"]),
+        changes = draw(st.sets(st.sampled_from(["signed", "start", "extent", "value", "end"]),
                                min_size=1))  # fmt: skip
         period = contract["period"]
+        if "end" in changes:  # no longer stated (null or the 9999 "no end"), or stated at last
+            was = stated_end(period.get("endDate"))
+            period["endDate"] = draw(st.sampled_from([None, NO_END])) if was else _at(clock + 400)
         if "signed" in changes:  # moved, no longer stated, or stated at last
             was = contract.get("dateSigned")
             contract["dateSigned"] = (
@@ -536,10 +543,16 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
             }  # fmt: skip
             if draw(st.booleans()):
                 contract["period"]["maxExtentDate"] = _day(ends + timedelta(days=365))
-            # A signing day or start not stated (review18a: recorded, marked not stated).
+            # A signing day, start or end not stated (review18a: recorded, marked not
+            # stated; the end, or its 9999-12-31 "no end", since import33).
             if draw(st.integers(0, 3)) == 0:
-                unstated = draw(st.sampled_from(["dateSigned", "startDate"]))
-                del (contract if unstated == "dateSigned" else contract["period"])[unstated]
+                unstated = draw(st.sampled_from(["dateSigned", "startDate", "endDate", "no end"]))
+                if unstated == "no end":
+                    contract["period"]["endDate"] = NO_END
+                else:
+                    del (contract if unstated == "dateSigned" else contract["period"])[unstated]
+            if "maxExtentDate" in contract["period"] and draw(st.integers(0, 5)) == 0:
+                contract["period"]["maxExtentDate"] = NO_END
             if draw(st.booleans()):
                 contract["value"] = {"amount": draw(st.integers(1, 10**8)), "currency": "EUR"}
             contracts.append(contract)
@@ -555,11 +568,11 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
             restate_contract(contracts[0], awards=awards, contracts=contracts)
             restate("tenderUpdate", awards=awards, contracts=contracts)  # and after signing
             for contract in contracts:
-                if draw(st.booleans()):
+                if draw(st.booleans()) and _end_of(contract):
                     period = contract["period"]
-                    longer = date.fromisoformat(period["endDate"][:10]) + timedelta(days=90)
+                    longer = _end_of(contract) + timedelta(days=90)
                     period["endDate"] = _day(longer)
-                    if "maxExtentDate" in period:
+                    if stated_end(period.get("maxExtentDate")):
                         period["maxExtentDate"] = _day(longer + timedelta(days=365))
                     if "value" in contract and contract["value"]["amount"] is not None:
                         contract["value"]["amount"] += draw(st.integers(1, 1000))
@@ -621,10 +634,10 @@ def _signed_changes(contracts: list[dict[str, Any]]) -> dict[str, Any]:
         return change
 
     # (A signing or start day corrected, an extent or value cleared: recorded since
-    # import25's ContractRestated, a day cleared since import30; drawn by `restate_contract`.)
+    # import25's ContractRestated, a day cleared since import30, an end cleared since
+    # import33; drawn by `restate_contract`.)
     del c
-    return {"end cleared": at("none", "period", "endDate"),
-            "cancelled": at("cancelled", "status"), "pending": at("pending", "status")}  # fmt: skip
+    return {"cancelled": at("cancelled", "status"), "pending": at("pending", "status")}  # fmt: skip
 
 
 CHANGED = {
@@ -634,6 +647,21 @@ CHANGED = {
     "pending": lambda _s: "pending",
     "usd": lambda v: {**v, "currency": "USD"},
 }
+
+
+NO_END = "9999-12-31T23:59:59Z"  # the "no end" some feeds state
+
+
+def stated_end(value: Any) -> date | None:
+    """An end (or maximum extent) as the source states it: a day of 9999 is its "no end"
+    (import33: recorded as not stated, exported without one)."""
+    stated = day(value)
+    return None if stated is None or stated.year == 9999 else stated
+
+
+def _end_of(contract: dict[str, Any]) -> date | None:
+    """A generated contract's end as stated (None: none, or the 9999 "no end")."""
+    return stated_end((contract.get("period") or {}).get("endDate"))
 
 
 def _packaged(releases: list[dict[str, Any]]) -> bytes:

@@ -61,6 +61,7 @@ async def test_a_day_no_longer_stated_reaches_the_contracts_organisations(
             "contract_id": "C-8", "restated_on": "2024-08-15", "signed_on": None,
             "start_date": None, "max_extent_cleared": False, "value_cleared": False,
             "signed_on_cleared": True, "start_cleared": True,
+            "end_date": None, "end_cleared": False,  # import33
         }  # fmt: skip
         _valid(RESTATED, event["data"])
 

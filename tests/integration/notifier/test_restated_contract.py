@@ -44,5 +44,6 @@ async def test_a_restated_contract_reaches_its_organisations(
             "contract_id": "C-7", "restated_on": "2024-08-15", "signed_on": "2024-05-05",
             "start_date": None, "max_extent_cleared": True, "value_cleared": False,
             "signed_on_cleared": False, "start_cleared": False,  # import32
+            "end_date": None, "end_cleared": False,  # import33
         }  # fmt: skip
         jsonschema.validate(event["data"], schema)

@@ -57,6 +57,13 @@ class ContractSignedV1(IntegrationEvent):
         description="False only for an imported contract whose publisher stated no start:"
         " start_date is then the signing day, not a published fact.",
     )
+    # Added later, optional (import33).
+    end_stated: bool = Field(
+        default=True,
+        description="False only for an imported contract whose publisher stated no end (or"
+        ' 9999-12-31, "no end"): end_date is then 2100-12-31, the registry\'s last day, not a'
+        " published fact; the contract runs on and raises no expiry warning.",
+    )
 
 
 class ContractExtendedV1(IntegrationEvent):
@@ -83,7 +90,8 @@ class ContractAmendedV1(IntegrationEvent):
 
 class ContractRestatedV1(IntegrationEvent):
     """A published (imported) contract was restated by its publisher: its signing or start day
-    corrected or no longer stated, its maximum extent or value no longer stated. Only what
+    corrected or no longer stated, its end first stated or no longer stated, its maximum
+    extent or value no longer stated. Only what
     changed is given; the rest stays as signed (review18a: subscribers heard of amendments
     only)."""
 
@@ -109,6 +117,16 @@ class ContractRestatedV1(IntegrationEvent):
         default=False,
         description="True when the start is no longer stated: the registry keeps the day it"
         " had, no longer a published fact.",
+    )
+    # Added later, optional (import33).
+    end_date: date | None = Field(
+        default=None, description="The end now stated, where none was stated before."
+    )
+    end_cleared: bool = Field(
+        default=False,
+        description='True when the end is no longer stated (or stated as 9999-12-31, "no'
+        ' end"): the contract runs on, no expiry warning; the registry records its end as'
+        " 2100-12-31, not a published fact.",
     )
 
 

@@ -53,6 +53,14 @@ class ContractSigned(_ContractEvent):
         default=True, description="False when the source states no signing day."
     )
     start_stated: bool = Field(default=True, description="False when the source states no start.")
+    # Imported only (import33): an end the source does not state (none, or the 9999-12-31
+    # "no end" some feeds publish). `end_date` is then the registry's last day (2100-12-31):
+    # a contract running past any day asked about, never expiring. Default true (no upcaster).
+    end_stated: bool = Field(
+        default=True,
+        description="False when the source states no end: end_date is then 2100-12-31, not"
+        " a published fact (the contract never expires).",
+    )
 
 
 class ContractAmended(_ContractEvent):
@@ -73,8 +81,8 @@ class ContractRestated(_ContractEvent):
     stated. The fields it gives replace the recorded ones, the others are unchanged. What a
     publisher said and when (the registry's own contracts change by amendment, extension or
     transfer; an amendment records a new end, extent or value, never none, and never another
-    signing or start day). Its end cannot be cleared: the registry records a contract with
-    its end."""
+    signing or start day). An end no longer stated (import33) leaves the contract running
+    (its end the registry's last day, marked not stated); an end first stated is `end_date`."""
 
     restated_on: date = Field(description="Date of the restatement (its release's day).")
     signed_on: date | None = Field(default=None, description="The signing day now stated.")
@@ -94,6 +102,14 @@ class ContractRestated(_ContractEvent):
         default=False,
         description="True when the source no longer states a start: the recorded one stays,"
         " not a published fact any more.",
+    )
+    end_date: date | None = Field(
+        default=None, description="The end now stated, where none was (import33)."
+    )
+    end_cleared: bool = Field(
+        default=False,
+        description="True when the source no longer states an end (or states 9999-12-31):"
+        " the contract runs on, its end the registry's last day, 2100-12-31, not stated.",
     )
 
 

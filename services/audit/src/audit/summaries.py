@@ -69,7 +69,8 @@ SENTENCES: dict[type[DomainEvent], Callable[[Any], str]] = {
         f"lot {e.lot_id} definitively awarded to {_join(e.supplier_ids)} on {e.awarded_on}"
     ),
     rg.ContractSigned: lambda e: (
-        f"{e.kind} signed on {e.signed_on} by {e.contracting_authority}, running {e.start_date} to {e.end_date}"
+        f"{e.kind} signed on {e.signed_on} by {e.contracting_authority}, running {e.start_date}"
+        + (f" to {e.end_date}" if e.end_stated else ", no end stated")
     ),
     rg.ContractExtended: lambda e: f"extended to {e.new_end_date}",
     rg.ContractAmended: lambda e: f"amended: {e.summary}",
@@ -83,6 +84,8 @@ SENTENCES: dict[type[DomainEvent], Callable[[Any], str]] = {
                 *(["no value stated"] if e.value_cleared else []),
                 *(["no signing day stated"] if e.signed_on_cleared else []),
                 *(["no start stated"] if e.start_cleared else []),
+                *([f"ending {e.end_date}"] if e.end_date else []),
+                *(["no end stated"] if e.end_cleared else []),
             ]
         )
     ),

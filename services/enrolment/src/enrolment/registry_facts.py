@@ -50,6 +50,7 @@ from contracts_schema.registry.events import (
 from contracts_schema.registry.import_events import IMPORT_EVENTS
 from contracts_schema.registry.programme_events import PROGRAMME_EVENTS
 from contracts_schema.registry.state import LotState, TenderState
+from contracts_schema.registry.state.contract import OPEN_END
 from contracts_schema.subjects import REGISTRY
 from enrolment.domain.call_off import Framework
 from enrolment.domain.enrolment_window import TenderFacts
@@ -188,6 +189,13 @@ class RegistryFacts(Projection):
                     restated["start_date"] = fact.start_date
                 if fact.max_extent_cleared:
                     restated["max_extent_date"] = None
+                # An end first stated, or no longer stated (import33): as the contract fold,
+                # the latter the registry's last day (the framework runs on: call-offs under
+                # it are not refused as after its end).
+                if fact.end_date is not None:
+                    restated["end_date"] = fact.end_date
+                elif fact.end_cleared:
+                    restated["end_date"] = OPEN_END
                 if restated:
                     self._set(conn, fact.contract_id, **restated)
             case ContractTransferred():

@@ -115,6 +115,7 @@ def to_payload(
                 max_extent_date=fact.max_extent_date,
                 signed_on_stated=fact.signed_on_stated,
                 start_stated=fact.start_stated,
+                end_stated=fact.end_stated,
             )
         case ContractExtended():
             payload = ContractExtendedV1(
@@ -138,6 +139,8 @@ def to_payload(
                 value_cleared=fact.value_cleared,
                 signed_on_cleared=fact.signed_on_cleared,
                 start_cleared=fact.start_cleared,
+                end_date=fact.end_date,
+                end_cleared=fact.end_cleared,
             )
         case ContractTransferred():
             payload = ContractTransferredV1(

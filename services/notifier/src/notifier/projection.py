@@ -71,6 +71,7 @@ from contracts_schema.registry.events import (
 )
 from contracts_schema.registry.import_events import IMPORT_EVENTS
 from contracts_schema.registry.programme_events import PROGRAMME_EVENTS
+from contracts_schema.registry.state.contract import OPEN_END
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
 from eventstore.projection import Projection, UndeclaredEvent, event_types, upsert
 from eventstore.store import StoredEvent
@@ -83,8 +84,10 @@ class NotifierSchedule(Projection):
     # days before still reaches the municipality itself. v3: an imported tender's title as
     # restated (TenderRestated), as the tender fold takes it (import22). v4: whether the
     # title is stated (an imported tender without one is titled by its ocid: import30), so
-    # the feed does not send the registry's default as a published title (import32).
-    version = 4
+    # the feed does not send the registry's default as a published title (import32). v5:
+    # whether a contract's end is stated (import33): one whose imported source states none
+    # raises no expiry warning for it (its recorded end, 2100-12-31, is no published end).
+    version = 5
     contexts = (REGISTRY, ENROLMENT, NOTIFIER)
     HANDLES = event_types(
         ContractSigned,
@@ -149,6 +152,7 @@ class NotifierSchedule(Projection):
             Column("participant_code", String(40)),  # a call-off's participant
             Column("end_date", Date, nullable=False),
             Column("end_known_since", Date, nullable=False),
+            Column("end_stated", Boolean, nullable=False),  # v5
             Column("max_extent_date", Date),
             Column("max_known_since", Date),
             Column("active", Boolean, nullable=False),
@@ -220,6 +224,7 @@ class NotifierSchedule(Projection):
                     paying_agent=fact.paying_agent,
                     end_date=fact.end_date,
                     end_known_since=fact.signed_on,
+                    end_stated=fact.end_stated,
                     max_extent_date=fact.max_extent_date,
                     max_known_since=fact.signed_on if fact.max_extent_date else None,
                     active=True,
@@ -243,11 +248,13 @@ class NotifierSchedule(Projection):
                     fact.contract_id,
                     end_date=fact.new_end_date,
                     end_known_since=fact.extended_on,
+                    end_stated=True,
                 )
             case ContractAmended():
                 changes: dict[str, Any] = {}
                 if fact.new_end_date is not None:
-                    changes |= {"end_date": fact.new_end_date, "end_known_since": fact.amended_on}
+                    changes |= {"end_date": fact.new_end_date, "end_known_since": fact.amended_on,
+                                "end_stated": True}  # fmt: skip
                 if fact.new_max_extent_date is not None:
                     changes |= {
                         "max_extent_date": fact.new_max_extent_date,
@@ -259,6 +266,11 @@ class NotifierSchedule(Projection):
                 if fact.max_extent_cleared:
                     # No extent, no day it became known (a signing without one; review18a).
                     self._set(conn, c, fact.contract_id, max_extent_date=None, max_known_since=None)
+                if fact.end_date is not None:  # an end stated at last (import33)
+                    self._set(conn, c, fact.contract_id, end_date=fact.end_date,
+                              end_known_since=fact.restated_on, end_stated=True)  # fmt: skip
+                elif fact.end_cleared:  # no longer stated: it runs on, as the fold has it
+                    self._set(conn, c, fact.contract_id, end_date=OPEN_END, end_stated=False)
             case ContractTransferred():
                 self._set(
                     conn,
@@ -360,6 +372,7 @@ class NotifierSchedule(Projection):
         values.setdefault("paying_agent", None)
         values.setdefault("max_extent_date", None)
         values.setdefault("max_known_since", None)
+        values.setdefault("end_stated", True)
         upsert(conn, self.contracts, values, ["contract_id"])
 
     @staticmethod
@@ -412,8 +425,17 @@ class NotifierSchedule(Projection):
                 ContractSchedule(
                     contract_id=row.contract_id,
                     contract_kind=row.kind,
-                    dates=tracked_dates(
-                        row.end_date, row.end_known_since, row.max_extent_date, row.max_known_since
+                    # An end an imported source does not state is none to warn of (import33);
+                    # a stated maximum extent still is.
+                    dates=tuple(
+                        d
+                        for d in tracked_dates(
+                            row.end_date,
+                            row.end_known_since,
+                            row.max_extent_date,
+                            row.max_known_since,
+                        )
+                        if d.kind != "end" or row.end_stated
                     ),
                     recipients=self.recipients(conn, row.contract_id, on),
                 )

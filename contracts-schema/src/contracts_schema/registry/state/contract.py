@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from contracts_schema.base import DomainEvent
+from contracts_schema.bounds import LAST_DAY
 from contracts_schema.errors import FoldError
 from contracts_schema.frozen import replace
 from contracts_schema.registry import contract_events as ev
@@ -76,6 +77,9 @@ class ContractState:
     signed_on_stated: bool = True  # false: imported without one (review18a)
     start_stated: bool = True
     end_date: date | None = None
+    # False: imported without an end, or one no longer stated (import33); end_date is then
+    # OPEN_END, the contract runs on and never expires.
+    end_stated: bool = True
     max_extent_date: date | None = None
     value_eur: Decimal | None = None
     duration_rationale: str | None = None
@@ -104,9 +108,15 @@ class ContractState:
             return f"was terminated on {self.terminated_on}"
         if self.expired_on is not None and on >= self.expired_on:
             return f"expired on {self.expired_on}"
-        if self.end_date is not None and on > self.end_date:
+        if self.end_date is not None and self.end_stated and on > self.end_date:
             return f"ran until {self.end_date}"
         return None
+
+
+# The end recorded for a contract whose source states none (import33): the registry's last
+# day, so that a reader not knowing the mark sees a contract running past any day it asks
+# about (as-of views, expiry), never one that ended.
+OPEN_END = LAST_DAY
 
 
 def initial(contract_id: str) -> ContractState:
@@ -145,6 +155,7 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
             return replace(
                 state,
                 end_date=event.new_end_date or state.end_date,
+                end_stated=state.end_stated or event.new_end_date is not None,
                 max_extent_date=event.new_max_extent_date or state.max_extent_date,
                 value_eur=value,
                 amendments=(*state.amendments, amendment),
@@ -172,6 +183,10 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 and not event.signed_on_cleared,
                 start_stated=(state.start_stated or event.start_date is not None)
                 and not event.start_cleared,
+                # An end no longer stated: the contract runs on (import33).
+                end_date=event.end_date or (OPEN_END if event.end_cleared else state.end_date),
+                end_stated=(state.end_stated or event.end_date is not None)
+                and not event.end_cleared,
                 max_extent_date=None if event.max_extent_cleared else state.max_extent_date,
                 value_eur=None if event.value_cleared else state.value_eur,
             )
@@ -183,7 +198,10 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
                 event.option_reference,
             )
             return replace(
-                state, end_date=event.new_end_date, extensions=(*state.extensions, extension)
+                state,
+                end_date=event.new_end_date,
+                end_stated=True,
+                extensions=(*state.extensions, extension),
             )
         case ev.ContractTransferred():
             transfer = Transfer(
@@ -215,6 +233,8 @@ def evolve(state: ContractState, event: DomainEvent) -> ContractState:
 # rule for a start, the award's rule for a signing day.
 RESTATED_RULES: dict[str, frozenset[str]] = {
     "start_date": frozenset({"INVALID_PERIOD", "FRAMEWORK_RATIONALE_REQUIRED"}),
+    # An end first stated, or no longer stated (import33): the period's rule again.
+    "end_date": frozenset({"INVALID_PERIOD", "FRAMEWORK_RATIONALE_REQUIRED"}),
     # Only the standstill depends on the signing day: the award's other findings stay.
     "signed_on": frozenset({"STANDSTILL_NOT_ENDED"}),
 }
@@ -238,7 +258,11 @@ def _rejudged(event: ev.ContractRestated) -> frozenset[str]:
     return codes
 
 
-_CLEARED = {"start_date": "start_cleared", "signed_on": "signed_on_cleared"}
+_CLEARED = {
+    "start_date": "start_cleared",
+    "signed_on": "signed_on_cleared",
+    "end_date": "end_cleared",
+}
 
 
 def _signed(event: ev.ContractSigned) -> ContractState:
@@ -259,6 +283,7 @@ def _signed(event: ev.ContractSigned) -> ContractState:
         signed_on_stated=event.signed_on_stated,
         start_stated=event.start_stated,
         end_date=event.end_date,
+        end_stated=event.end_stated,
         max_extent_date=event.max_extent_date,
         value_eur=None if event.value is None else event.value.amount,
         duration_rationale=event.duration_rationale,

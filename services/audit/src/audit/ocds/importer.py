@@ -230,7 +230,8 @@ def _award_day(status: LotStatus, awarded: date | None, decided: date | None) ->
 def recorded_contract(c: ContractState) -> dict[str, Any]:
     value = None if c.value_eur is None else float(c.value_eur)
     status = "terminated" if c.status is ContractStatus.TERMINATED else "active"
-    return {"end": c.end_date, "extent": c.max_extent_date, "value": value, "status": status,
+    return {"end": c.end_date if c.end_stated else None, "extent": c.max_extent_date,
+            "value": value, "status": status,
             "signed": c.signed_on if c.signed_on_stated else None,
             "start": c.start_date if c.start_stated else None,
             "suppliers": tuple(sorted(x.supplier_id for x in c.suppliers))}  # fmt: skip

@@ -44,6 +44,7 @@ from audit.ocds.importer_unrecorded import (
     invisible_texts,
     note,
     own_lots,
+    stated_end,
     states,
     tender_not_recorded,
 )
@@ -55,6 +56,7 @@ from contracts_schema.registry.commands import (
     RecordImportedContractRelease,
     RecordImportedTenderRelease,
 )
+from contracts_schema.registry.state.contract import OPEN_END
 from contracts_schema.registry.values import NAMED_ONLY_PREFIX, Procedure
 
 IMPLICIT_LOT = "lot-1"  # a tender published without lots is one lot
@@ -742,10 +744,8 @@ def _contract(
     if seen is None:
         if status not in ("active", "terminated") and not c.get("dateSigned"):
             return None  # pending: not a contract yet
-        end = day(period.get("endDate"))
-        if end is None:
-            raise Unmappable(f"{path}.period.endDate", "a contract is recorded with its end"
-                             " date (expiry warnings and as-of views run on it)")  # fmt: skip
+        # None: no end stated (none, or 9999-12-31), recorded as running on (import33).
+        end, extent = stated_end(period.get("endDate")), stated_end(period.get("maxExtentDate"))
         awards = [a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")]
         award = awards[0] if awards else _recorded_award(c, s, parties)
         if award is not None and not awards:  # stated by an earlier run (import25)
@@ -766,18 +766,19 @@ def _contract(
                            kind="framework" if s.framework else "contract", tender_id=tid,
                            lot_ids=lot_ids, contracting_authority=s.authority,
                            suppliers=suppliers, signed_on=signed,
-                           start_date=day(period.get("startDate")) or signed, end_date=end,
-                           max_extent_date=day(period.get("maxExtentDate")), value=lift_euro(eur),
+                           start_date=day(period.get("startDate")) or signed,
+                           end_date=end or OPEN_END, max_extent_date=extent, value=lift_euro(eur),
                            title=c.get("title") or None,
                            **_unstated(c, period)))  # fmt: skip
-        seen = {"end": end, "extent": day(period.get("maxExtentDate")), "value": eur,
+        seen = {"end": end, "extent": extent, "value": eur,
                 "status": "active", "signed": day(c.get("dateSigned")),
                 "start": day(period.get("startDate")),  # None: not stated (review18a)
                 "suppliers": tuple(sorted(x["supplier_id"] for x in suppliers))}  # fmt: skip
     else:
         change: dict[str, Any] = {}
-        end, extent = day(period.get("endDate")), day(period.get("maxExtentDate"))
-        if end is not None and end != seen["end"]:
+        end, extent = stated_end(period.get("endDate")), stated_end(period.get("maxExtentDate"))
+        # A changed end is amended; an end first stated is restated (import33).
+        if end is not None and seen["end"] is not None and end != seen["end"]:
             change["new_end_date"] = seen["end"] = end
         if extent is not None and extent != seen["extent"]:
             change["new_max_extent_date"] = seen["extent"] = extent
@@ -788,7 +789,7 @@ def _contract(
             summary = f"changed in published release {rid}"
             facts.append(_fact(rg.ContractAmended, contract_id=cid, amended_on=today,
                                summary=summary, **change))  # fmt: skip
-        restated = _contract_restatement(c, seen, release, extent, eur)
+        restated = _contract_restatement(c, seen, release, end, extent, eur)
         if restated:
             facts.append(_fact(rg.ContractRestated, contract_id=cid, restated_on=today,
                                **restated))  # fmt: skip
@@ -803,15 +804,18 @@ def _contract(
 
 
 def _unstated(c: dict[str, Any], period: dict[str, Any]) -> dict[str, bool]:
-    """The marks of a signing day or start the source does not state (review18a)."""
+    """The marks of a signing day, start or end the source does not state (review18a;
+    the end: import33)."""
     return {**({} if day(c.get("dateSigned")) else {"signed_on_stated": False}),
-            **({} if day(period.get("startDate")) else {"start_stated": False})}  # fmt: skip
+            **({} if day(period.get("startDate")) else {"start_stated": False}),
+            **({} if stated_end(period.get("endDate")) else {"end_stated": False})}  # fmt: skip
 
 
 def _contract_restatement(
     c: dict[str, Any],
     seen: dict[str, Any],
     release: dict[str, Any],
+    end: date | None,
     extent: date | None,
     eur: Any,
 ) -> dict[str, Any]:
@@ -819,8 +823,8 @@ def _contract_restatement(
     cannot carry (import25): its signing or start day corrected or no longer stated (import30:
     the recorded day stays, marked not stated), its maximum extent or EUR value no longer
     stated. The fields of a `ContractRestated`, and `seen` updated. Only what the release
-    itself states counts (import24). Not an end no longer stated: the registry records a
-    contract with its end (that release is refused)."""
+    itself states counts (import24). An end first stated, or no longer stated (none, or
+    9999-12-31: import33; the contract then runs on); a changed end is an amendment."""
     mine = next((x for x in release.get("contracts") or []
                  if isinstance(x, dict) and x.get("id") == c.get("id")), None)  # fmt: skip
     changes: dict[str, Any] = {}
@@ -837,6 +841,12 @@ def _contract_restatement(
         else:
             changes["start_date"] = begins
         seen["start"] = begins
+    if states(mine, "period", "endDate") and end != seen["end"]:
+        if end is None:
+            changes["end_cleared"] = True
+        else:
+            changes["end_date"] = end
+        seen["end"] = end
     if states(mine, "period", "maxExtentDate") and extent is None and seen["extent"] is not None:
         changes["max_extent_cleared"], seen["extent"] = True, None
     if states(mine, "value") and eur is None and seen["value"] is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from audit.ocds.importer_ids import (
@@ -141,8 +142,8 @@ def contract_not_recorded(
     new: bool,
 ) -> list[NotRecorded]:
     """What a release says of a signed contract that no fact of the registry records
-    (import20): an end cleared, a status taken back, other suppliers (a day changed or
-    cleared, an extent or EUR value cleared, are restated: import25, import30). Of a contract
+    (import20): a status taken back, other suppliers (a day changed or cleared, an extent
+    or EUR value cleared, are restated: import25, import30; an end cleared: import33). Of a contract
     signed before, only what the release itself states (import24): a field it leaves out
     is unchanged, whatever a later run's compile (without the earlier releases) lacks."""
     found: list[NotRecorded] = []
@@ -165,8 +166,10 @@ def contract_not_recorded(
                        " signed, and ends it only by terminating or expiring")  # fmt: skip
     # (A signing day or start corrected, or no longer stated, is a `ContractRestated`:
     # import25, import30.)
-    cleared = (("period.endDate", day(period.get("endDate")), "end"),
-               ("period.maxExtentDate", day(period.get("maxExtentDate")), "extent"),
+    # What `_contract_restatement` did not record as cleared (it records the end, extent
+    # and EUR value cleared: nothing should be left here; kept as the guard it was).
+    cleared = (("period.endDate", stated_end(period.get("endDate")), "end"),
+               ("period.maxExtentDate", stated_end(period.get("maxExtentDate")), "extent"),
                ("value", value.get("amount") if value.get("currency") == "EUR" else None,
                 "value"))  # fmt: skip
     for field_path, stated, key in cleared:
@@ -269,15 +272,27 @@ def amounts_out_of_bounds(release: dict[str, Any]) -> list[NotRecorded]:
 # Where a release states a day the registry records (as a fact's day), inside a contract.
 _CONTRACT_DAYS = ("dateSigned", "period.startDate", "period.endDate", "period.maxExtentDate")
 NO_END = "9999-12-31"  # a "no end" some feeds state (OCDS: leave the end out)
+NO_END_YEAR = 9999  # any day of it: the far-future sentinel of "no end" (9999-01-01 too)
+
+
+def no_end(value: Any) -> bool:
+    """Whether a stated end (or maximum extent) is the "no end" sentinel: a day of 9999."""
+    stated = day(value)
+    return stated is not None and stated.year == NO_END_YEAR
+
+
+def stated_end(value: Any) -> date | None:
+    """A contract's end (or maximum extent) as the source states it: None when it states
+    none, or the 9999 "no end" (import33: recorded as no end stated, not refused)."""
+    return None if no_end(value) else day(value)
 
 
 def days_out_of_range(release: dict[str, Any]) -> list[NotRecorded]:
     """Days the release itself states, recorded as a fact's day, outside the days every
     command takes (1990-01-01..2100-12-31, `contracts_schema.bounds.Day`; correct20: a
     contract signed on 0001-01-01, or ending in year 1 or 9999, was recorded as given). An
-    end or maximum extent of 9999-12-31 is refused too, named as the "no end" it stands for:
-    the registry records a contract with its end (expiry warnings and as-of views run on it),
-    as it refuses a release stating none."""
+    end or maximum extent in 9999 (9999-12-31: the "no end" some feeds state) is not out of
+    range: it stands for no end, recorded as not stated (import33; it was refused)."""
     found: list[NotRecorded] = []
     tender = release.get("tender")
     period = tender.get("tenderPeriod") if isinstance(tender, dict) else None
@@ -298,11 +313,7 @@ def _day_in_range(path: str, value: Any) -> list[NotRecorded]:
     stated = day(value)
     if stated is None or FIRST_DAY <= stated <= LAST_DAY:
         return []
-    if str(value).startswith(NO_END) and path.endswith("endDate"):
-        return note(path, f"{NO_END} stands for no end: the registry records a contract with"
-                    f" its end, a day between {FIRST_DAY} and {LAST_DAY}")  # fmt: skip
-    if str(value).startswith(NO_END) and path.endswith("maxExtentDate"):
-        return note(path, f"{NO_END} stands for no maximum extent: leave maxExtentDate out"
-                    f" (the registry records one between {FIRST_DAY} and {LAST_DAY})")  # fmt: skip
+    if no_end(value) and path.endswith(("endDate", "maxExtentDate")):
+        return []  # "no end": recorded as not stated (import33)
     return note(path, f"{stated} is not between {FIRST_DAY} and {LAST_DAY}, the days the"
                 " registry records")  # fmt: skip

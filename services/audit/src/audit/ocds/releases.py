@@ -311,6 +311,8 @@ def _contract_restated(p: Process, e: EventEnvelope, x: rg.ContractRestated) -> 
         body["dateSigned"] = CLEARED
     if x.start_cleared:
         body["period"] = {**(body["period"] or {}), "startDate": CLEARED}
+    if x.end_cleared:  # import33: as the source had it (a null, or 9999-12-31 left out)
+        body["period"] = {**(body["period"] or {}), "endDate": CLEARED}
     return "contractUpdate", {"contracts": [body]}
 
 

@@ -206,7 +206,9 @@ def contract(p: Process, c: ContractState, **extra: Any) -> dict[str, Any]:
         # Not stated by an imported source: left out (review18a), as the source left it.
         "dateSigned": on_day(c.signed_on) if c.signed_on_stated else None,
         "period": period(
-            c.start_date if c.start_stated else None, c.end_date, maxExtentDate=c.max_extent_date
+            c.start_date if c.start_stated else None,
+            c.end_date if c.end_stated else None,  # no end stated: left out (import33)
+            maxExtentDate=c.max_extent_date,
         ),
         "value": amount(c.value_eur),
         **extra,

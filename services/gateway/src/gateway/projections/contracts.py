@@ -28,13 +28,16 @@ from gateway.projections.tenders import findings
 # The first version whose contracts hold whether an imported source stated the signing day
 # and the start (import30).
 MARKS_SINCE = 6
+# The first version whose contracts hold whether an imported source stated the end (import33).
+END_MARK_SINCE = 7
 
 
 class ContractsProjection(VersionedProjection):
     name = "contracts"
     # v3: call-offs (ENROLMENT) are contracts too; v4: law findings; v5: the status counts;
-    # v6: whether an imported contract's signing day and start were stated (import30)
-    version = 6
+    # v6: whether an imported contract's signing day and start were stated (import30);
+    # v7: whether its end was (import33)
+    version = 7
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
     rebuild_cost: ClassVar[int] = 59  # us/event in a rebuild (bench.rebuild_stages, 100k)
     # Programmes and tenders are TendersProjection's; organisations and windows are others'.
@@ -59,6 +62,8 @@ class ContractsProjection(VersionedProjection):
                 Column("signed_on_stated", Boolean, nullable=False),
                 Column("start_stated", Boolean, nullable=False),
             ]
+        if self.version >= END_MARK_SINCE:
+            marks.append(Column("end_stated", Boolean, nullable=False))
         self.contracts = versioned_table(
             f"{p}_contracts",
             metadata,
@@ -148,6 +153,7 @@ def contract_rows(state: ContractState) -> Image:
             "law_findings": findings(state.law_findings),
             "signed_on_stated": state.signed_on_stated,
             "start_stated": state.start_stated,
+            "end_stated": state.end_stated,
         }
     }
     for supplier in state.suppliers:
@@ -187,6 +193,7 @@ def call_off_rows(state: CallOffState) -> Image:
             "law_findings": [],
             "signed_on_stated": True,
             "start_stated": True,
+            "end_stated": True,
         },
         ("suppliers", (cid, state.supplier_id)): {
             "contract_id": cid,

@@ -499,6 +499,12 @@ class Contract(relay.Node):
         " start last stated), not a published fact."
     )
     end_date: date
+    end_stated: bool = strawberry.field(
+        description="False only for an imported contract whose source states no end"
+        " (period.endDate: none, or the 9999-12-31 that stands for no end) or no longer does:"
+        " `endDate` is then 2100-12-31, the registry's last day, not a published fact; the"
+        " contract runs on and never expires."
+    )
     max_extent_date: date | None
     value_eur: Decimal | None
     status: ContractStatus
@@ -644,9 +650,14 @@ CONTRACT_COLUMNS = {
     "contracting_authority_code": "contracting_authority",
     "paying_agent_code": "paying_agent",
 }
-# Held by the contracts read model since v6 (`projections.contracts.MARKS_SINCE`); an older
-# version serving while v6 rebuilds has none: every day stated. Not among the columns a list
+# Held by the contracts read model since v6 (`projections.contracts.MARKS_SINCE`), the end's
+# since v7 (`END_MARK_SINCE`, import33); an older version serving while the new one rebuilds
+# has none: every day stated. Not among the columns a list
 # narrows its rows to (CONTRACT_COLUMNS: v5 has no such column), so a query asking for them
 # reads the rows whole.
-CONTRACT_MARKS: dict[str, Any] = {"signed_on_stated": True, "start_stated": True}
+CONTRACT_MARKS: dict[str, Any] = {
+    "signed_on_stated": True,
+    "start_stated": True,
+    "end_stated": True,
+}
 CONTRACT_BASE = ("contract_id", "kind", "status")  # from_row converts these whatever is asked

@@ -171,7 +171,9 @@ def _contract_rules(
     # (STANDSTILL_NOT_ENDED: judged as after it), the award's other rules still apply.
     signing = cmd.SignContract.model_construct(**dict(event))
     tender = facts.tender if isinstance(facts, SigningFacts) else None
-    rules = [lambda: check_period(signing)] if event.start_stated else []
+    rules: list[Callable[[], None]] = []
+    if event.start_stated:
+        rules.append(partial(_check_period, signing, event.end_stated))
     on = event.signed_on if event.signed_on_stated else date.max
     if event.tender_id is not None and event.kind != "negotiated_terms":
         rules.append(lambda: check_award(signing, tender, on))
@@ -179,6 +181,19 @@ def _contract_rules(
 
 
 SIGNED = "a contract is signed"
+
+
+def _check_period(signing: cmd.SignContract, end_stated: bool) -> None:
+    """The period's rule on what the source states (import33): an end not stated (none, or
+    9999-12-31) is no end to judge -- its recorded day, 2100-12-31, would make every
+    framework "longer than 4 years" (FRAMEWORK_RATIONALE_REQUIRED on an invented date). The
+    rule is then judged on the maximum extent, when one is stated (a start after it is
+    INVALID_PERIOD; a framework reaching past 4 years by it needs its rationale), and not at
+    all without one."""
+    if end_stated:
+        check_period(signing)
+    elif signing.max_extent_date is not None:
+        check_period(signing.model_copy(update={"end_date": signing.max_extent_date}))
 
 
 def _restated_rules(
@@ -195,10 +210,17 @@ def _restated_rules(
         "start_date": event.start_date or state.start_date, "end_date": state.end_date,
         "max_extent_date": extent, "duration_rationale": state.duration_rationale,
     }  # fmt: skip
+    end_stated = (state.end_stated or event.end_date is not None) and not event.end_cleared
+    if event.end_date is not None:
+        fields["end_date"] = event.end_date
     restated = cmd.SignContract.model_construct(**fields)
     rules: list[Callable[[], None]] = []
-    if event.start_date is not None:
-        rules.append(lambda: check_period(restated))
+    # The period's rule again for a start restated, or an end first stated or no longer
+    # stated (import33); on an unstated start it is not judged (review18a).
+    start_stated = (state.start_stated or event.start_date is not None) and not event.start_cleared
+    period = event.start_date is not None or event.end_date is not None or event.end_cleared
+    if period and start_stated:
+        rules.append(partial(_check_period, restated, end_stated))
     on = event.signed_on
     tender = facts.tender if isinstance(facts, SigningFacts) else None
     if on is not None and tender is not None and tender.exists and state.kind != "negotiated_terms":
