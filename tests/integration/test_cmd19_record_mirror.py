@@ -36,7 +36,7 @@ _warm = count(1)
 
 @pytest.fixture(autouse=True)
 def short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(processed, "MIRROR_SETTLE", 0.2)
+    monkeypatch.setattr(processed, "MIRROR_SETTLE", 0.2, raising=False)
 
 
 @pytest.fixture
