@@ -62,9 +62,7 @@ async def connect(
 async def service_on(
     nc: NATS, clock: FixedClock, cache: AggregateCache | None = None
 ) -> CommandService:
-    service = CommandService(
-        LEDGER, EventStore(nc, clock), clock, ROUTES, EVENT_TYPES, cache=cache
-    )
+    service = CommandService(LEDGER, EventStore(nc, clock), clock, ROUTES, EVENT_TYPES, cache=cache)
     await service.start()
     client = _client_of.get(id(clock))
     assert client is not None
@@ -79,7 +77,9 @@ _served: dict[int, str] = {}
 _names = count(1)
 
 
-async def handle(service: CommandService, command: RecordEntries) -> CommandAccepted | CommandRejected:
+async def handle(
+    service: CommandService, command: RecordEntries
+) -> CommandAccepted | CommandRejected:
     """The command sent to this service over NATS and its reply read, as a caller reads it:
     on a subject only this service takes (so the test, not a queue group, picks the
     process), taken by the service on its own connection, answered there after its record
@@ -112,7 +112,9 @@ async def warmed(service: CommandService) -> CommandService:
     """The service after one command of its own (its write seen by its mirror) and, where
     it keeps a mirror, once the mirror is trusted (on code without one: at once)."""
     n = next(_warm)
-    reply = await handle(service, RecordEntries(command_id=f"warm-{n}", ledger_id=f"warm-{n}", amounts=[1]))
+    reply = await handle(
+        service, RecordEntries(command_id=f"warm-{n}", ledger_id=f"warm-{n}", amounts=[1])
+    )
     assert isinstance(reply, CommandAccepted)
     mirror = getattr(service, "_mirror", None)
     if mirror is not None:
@@ -190,13 +192,9 @@ async def test_an_id_another_process_used_on_another_aggregate_is_refused(
             CommandAccepted,
         )
     for n in range(20):  # each right after the other's reply, as a caller would send it
-        first = await handle(
-            one, RecordEntries(command_id=f"x-{n}", ledger_id="ra", amounts=[1])
-        )
+        first = await handle(one, RecordEntries(command_id=f"x-{n}", ledger_id="ra", amounts=[1]))
         assert isinstance(first, CommandAccepted)
-        reused = await handle(
-            two, RecordEntries(command_id=f"x-{n}", ledger_id="rb", amounts=[1])
-        )
+        reused = await handle(two, RecordEntries(command_id=f"x-{n}", ledger_id="rb", amounts=[1]))
         assert isinstance(reused, CommandRejected), n
         assert reused.code == "COMMAND_ID_REUSED"
     assert await amounts(two_nc, fixed_clock, "rb") == [9]

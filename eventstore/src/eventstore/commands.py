@@ -779,9 +779,7 @@ class CommandService:
         self, records: list[tuple[ProcessedCommands, str]]
     ) -> asyncio.Future[list[bytes | None]]:
         if not records:
-            nothing: asyncio.Future[list[bytes | None]] = (
-                asyncio.get_running_loop().create_future()
-            )
+            nothing: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
             nothing.set_result([])
             return nothing
         keys = [k for _r, k in records]

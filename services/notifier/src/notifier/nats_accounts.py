@@ -169,7 +169,12 @@ def service_grants() -> dict[str, Grant]:
             *_processed(REGISTRY),
             REGISTRY.members_subjects,  # its processes' heartbeats (eventstore.partitions)
         ],
-        subscribe=[REGISTRY.command_subjects, REGISTRY.members_subjects, _own_record(REGISTRY), inbox],
+        subscribe=[
+            REGISTRY.command_subjects,
+            REGISTRY.members_subjects,
+            _own_record(REGISTRY),
+            inbox,
+        ],
         responses=True,
     )
     enrolment = Grant(
@@ -181,7 +186,13 @@ def service_grants() -> dict[str, Grant]:
             enrolment_positions,
             ENROLMENT.members_subjects,
         ],
-        subscribe=[ENROLMENT.command_subjects, ENROLMENT.members_subjects, _own_record(ENROLMENT), inbox, positions],
+        subscribe=[
+            ENROLMENT.command_subjects,
+            ENROLMENT.members_subjects,
+            _own_record(ENROLMENT),
+            inbox,
+            positions,
+        ],
         responses=True,
     )
     notifier = Grant(
@@ -196,7 +207,13 @@ def service_grants() -> dict[str, Grant]:
             notifier_positions,
             NOTIFIER.members_subjects,
         ],
-        subscribe=[NOTIFIER.command_subjects, NOTIFIER.members_subjects, _own_record(NOTIFIER), inbox, positions],
+        subscribe=[
+            NOTIFIER.command_subjects,
+            NOTIFIER.members_subjects,
+            _own_record(NOTIFIER),
+            inbox,
+            positions,
+        ],
         responses=True,
     )
     gateway = Grant(
