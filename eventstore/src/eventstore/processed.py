@@ -12,6 +12,7 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -37,8 +38,8 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
-from eventstore.flushing import queue_publish
-from eventstore.inbox import after_caught_up, subscribe_sink
+from eventstore.flushing import pong, queue_publish
+from eventstore.inbox import LATE_REPLY_GRACE, after_caught_up, subscribe_sink
 from eventstore.last_messages import last_messages
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort, ProcessedCommands
@@ -46,6 +47,8 @@ from eventstore.store import EventStore
 
 MISSING_BUCKET_RECHECK = 5.0  # seconds before another context's missing bucket is looked for
 LEGACY_RECHECK = 5.0  # seconds between two looks for pre-uniqueness keys
+# Seconds the mirror's load keeps watching the bucket after it caught up (`RecordMirror`).
+MIRROR_SETTLE = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,19 @@ class KeyValueProcessedCommands:
             else None
         )
         self._writes: RecordWrites | None = None
+        self._mirror: RecordMirror | None = None
+
+    async def mirror(self, settle: float | None = None) -> RecordMirror:
+        """This bucket's keys held here (`RecordMirror`), subscribed now and loading in the
+        background; its writes from now on verify that it sees what this connection writes."""
+        if self._mirror is None:
+            self._mirror = RecordMirror(
+                self._kv, settle=MIRROR_SETTLE if settle is None else settle
+            )
+            await self._mirror.start()
+            if self._writes is not None:
+                self._writes.mirror = self._mirror
+        return self._mirror
 
     def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
         """What `get_within` gives, as a future, with the lookups of one loop turn sent
@@ -97,16 +113,18 @@ class KeyValueProcessedCommands:
     def write(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
         """What `put` does, as a future, with the writes of one loop turn sent together and
         acknowledged each (`RecordWrites`), none of them a task or a request of its own."""
-        if self._writes is None:
-            self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
-        return self._writes.write(key, value, timeout)
+        return self._record_writes().write(key, value, timeout)
 
     async def send(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
         """What `write` does, published on the caller's step (`RecordWrites.send`): queued
         on the connection when this returns, no task and no loop turn of its own."""
+        return await self._record_writes().send(key, value, timeout)
+
+    def _record_writes(self) -> RecordWrites:
         if self._writes is None:
             self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
-        return await self._writes.send(key, value, timeout)
+            self._writes.mirror = self._mirror
+        return self._writes
 
     @property
     def settled(self) -> int:
@@ -566,6 +584,10 @@ class RecordWrites:
         self._unacknowledged: dict[str, tuple[asyncio.Future[None], asyncio.TimerHandle]] = {}
         self._numbers = itertools.count(1)
         self._settled = 0
+        # This bucket's keys held here: each write of a key new to it checks that the mirror
+        # saw it (its subscription's copy of our own publish comes before the acknowledgement).
+        self.mirror: RecordMirror | None = None
+        self._watched: dict[str, str] = {}  # token -> a key new to the mirror when sent
 
     async def send(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
         """The write published now (queued on the connection when this returns), its
@@ -607,6 +629,10 @@ class RecordWrites:
         # its acknowledgement or its timeout, as any other.
         expiry = asyncio.get_running_loop().call_later(timeout, self._expired, token)
         self._unacknowledged[token] = (written, expiry)
+        mirror = self.mirror
+        if mirror is not None and not mirror.knows(key):
+            self._watched[token] = key
+            mirror.expect(key)
         try:
             await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
         except Exception as exc:  # too large, a connection closing: this write fails
@@ -629,6 +655,7 @@ class RecordWrites:
             await asyncio.gather(*waiting, return_exceptions=True)
 
     def _settle(self, token: str) -> tuple[asyncio.Future[None], asyncio.TimerHandle] | None:
+        self._watched.pop(token, None)
         waiting = self._unacknowledged.pop(token, None)
         if waiting is not None:
             waiting[1].cancel()  # (not left to fire a second after every write)
@@ -650,18 +677,23 @@ class RecordWrites:
             raise
 
     def _acknowledged(self, msg: Msg) -> None:
-        waiting = self._settle(msg.subject.rpartition(".")[2])
+        token = msg.subject.rpartition(".")[2]
+        watched = self._watched.get(token)
+        waiting = self._settle(token)
         if waiting is None:
             return
         written = waiting[0]
+        status = (msg.headers or {}).get("Status")
+        stored = not status and b'"error"' not in msg.data
+        if stored and watched is not None and self.mirror is not None:
+            self.mirror.acknowledged(watched)
         if written.done():
             return
-        status = (msg.headers or {}).get("Status")
         if status == "503":  # as `KeyValue.put` reports it
             written.set_exception(NoStreamResponseError())
         elif status:
             written.set_exception(_raised(APIError.from_msg, msg))
-        elif b'"error"' in msg.data:
+        elif not stored:
             written.set_exception(_raised(APIError.from_error, json.loads(msg.data)["error"]))
         else:
             written.set_result(None)
@@ -678,6 +710,154 @@ class RecordWrites:
             self._settled += 1
             if not waiting[0].done():
                 waiting[0].set_exception(nats.errors.TimeoutError())
+
+
+class RecordMirror:
+    """The keys of one processed-commands bucket, held in this process: a command id it does
+    not hold was never recorded there before this process read the command (so the command's
+    lookup in that bucket can be skipped); one it holds is looked up as before (its record
+    says whose reply it is). A superset: keys deleted since, and writes the stream refused,
+    only cost the lookup they would have cost anyway.
+
+    Kept by a plain subscription to the bucket's subjects (`$KV.<bucket>.>`), not by a
+    JetStream consumer: the server hands a subscriber a publish in the same step in which it
+    hands it to the stream, before it routes anything the publisher sends after it. So a
+    record written by another process before that process sent its reply reaches this
+    connection before any command its caller sends after reading that reply (one connection,
+    one order, and `inbox.Sink` takes both as read). The keys recorded before the
+    subscription are loaded by a watch of the bucket (headers only), kept running for
+    `settle` seconds after it caught up (a write published before the subscription existed
+    and stored only after the watch caught up is still seen).
+
+    Trusted (`trusted`) only once loaded, once this connection's own write of a new key was
+    seen before its acknowledgement (the subscription is allowed and delivering: a server
+    that refuses it says so asynchronously), and while the connection has not reconnected
+    since it loaded (a subscription misses what is published while it is away: reloaded,
+    trusted again after that). A write acknowledged and still not seen once the server
+    answered a PING sent after the acknowledgement (`inbox.after_caught_up`) means the
+    subscription does not deliver: never trusted again (logged)."""
+
+    def __init__(self, kv: KeyValue, *, settle: float = MIRROR_SETTLE) -> None:
+        self._kv = kv
+        self._nc: NATS = kv._js._nc
+        self._prefix = kv._pre  # `$KV.<bucket>.`
+        self._settle = settle
+        self._keys: set[str] = set()
+        self._subscription: Subscription | None = None
+        self._loading: asyncio.Task[None] | None = None
+        self._trusted_from: float | None = None  # loop time; None: not loaded
+        self._reconnects = 0  # the connection's reconnects when it was last loaded
+        self._verified = False
+        self._broken = False
+        self._expected: set[str] = set()  # our own new keys written, not yet seen
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    async def start(self) -> None:
+        """Subscribed (the server has the subscription) and loading in the background."""
+        self._subscription = await subscribe_sink(self._nc, self._prefix + ">", self._seen)
+        await pong(self._nc, LATE_REPLY_GRACE)  # (its SUB written before this PING)
+        await pong(self._nc, LATE_REPLY_GRACE)  # (and processed: `flushing.flushed`)
+        self._reload()
+
+    def _reload(self) -> None:
+        self._trusted_from = None
+        self._reconnects = self._nc.stats["reconnects"]
+        self._loading = asyncio.ensure_future(self._load())
+        self._loading.add_done_callback(self._loaded)
+
+    async def _load(self) -> None:
+        watcher = await self._kv.watchall(meta_only=True)
+        try:
+            loop = asyncio.get_running_loop()
+            caught_up_at: float | None = None
+            while True:
+                wait = 5.0 if caught_up_at is None else caught_up_at + self._settle - loop.time()
+                if wait <= 0:
+                    break
+                try:
+                    entry = await watcher.updates(timeout=wait)  # type: ignore[no-untyped-call]
+                except nats.errors.TimeoutError:
+                    if caught_up_at is None:
+                        raise
+                    break
+                if entry is None:  # caught up with the stream as it was
+                    caught_up_at = loop.time()
+                    self._trusted_from = caught_up_at + self._settle
+                else:
+                    self._keys.add(entry.key)
+        finally:
+            with contextlib.suppress(Exception):
+                await watcher.stop()  # type: ignore[no-untyped-call]
+
+    def _loaded(self, loading: asyncio.Task[None]) -> None:
+        if self._loading is loading:
+            self._loading = None
+        if loading.cancelled():
+            return
+        failure = loading.exception()
+        if failure is not None:
+            self._trusted_from = None
+            log.warning(
+                "processed-command keys of %s not loaded (%r); looked up instead",
+                self._prefix,
+                failure,
+            )
+
+    def _seen(self, msg: Msg) -> None:
+        key = msg.subject[len(self._prefix) :]
+        self._keys.add(key)
+        if self._expected and key in self._expected:
+            self._expected.discard(key)
+            self._verified = True  # our own write came back through the subscription
+
+    def knows(self, key: str) -> bool:
+        """Whether a record of `key` may exist (held here); a key not held has none."""
+        return key in self._keys
+
+    def trusted(self) -> bool:
+        """Whether a key not held here has no record (see the class)."""
+        if self._broken or not self._verified or self._trusted_from is None:
+            return False
+        if self._nc.stats["reconnects"] != self._reconnects:
+            if self._loading is None:
+                self._reload()
+            return False
+        return asyncio.get_running_loop().time() >= self._trusted_from
+
+    def expect(self, key: str) -> None:
+        """Our own write of `key` (new here) is being sent: the subscription must bring it."""
+        self._expected.add(key)
+
+    def acknowledged(self, key: str) -> None:
+        """The stream stored our write of `key`, new to the mirror when sent."""
+        if key in self._expected:
+            after_caught_up(self._nc, lambda: self._checked(key))
+
+    def _checked(self, key: str) -> None:
+        if key not in self._expected:
+            return
+        self._expected.discard(key)
+        if not self._broken:
+            self._broken = True
+            log.warning(
+                "the subscription to %s> does not deliver (our own write of %s unseen);"
+                " every command id is looked up",
+                self._prefix,
+                key,
+            )
+
+    async def close(self) -> None:
+        """The load stopped (a service stopping); the subscription ends with the connection."""
+        loading = self._loading
+        if loading is not None:
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
 
 
 def _seen(written: asyncio.Future[None]) -> None:

@@ -130,6 +130,12 @@ def _processed(context: BoundedContext) -> list[str]:
     ]
 
 
+def _own_record(context: BoundedContext) -> str:
+    """Its record's writes as they are published (eventstore.processed.RecordMirror: the
+    keys held in the process, a new command id not looked up); its own bucket only."""
+    return f"$KV.{PROCESSED_KV}-{context.name}.>"
+
+
 def _event_streams(*contexts: BoundedContext) -> list[str]:
     return [c.stream for c in contexts]
 
@@ -163,7 +169,12 @@ def service_grants() -> dict[str, Grant]:
             *_processed(REGISTRY),
             REGISTRY.members_subjects,  # its processes' heartbeats (eventstore.partitions)
         ],
-        subscribe=[REGISTRY.command_subjects, REGISTRY.members_subjects, inbox],
+        subscribe=[
+            REGISTRY.command_subjects,
+            REGISTRY.members_subjects,
+            _own_record(REGISTRY),
+            inbox,
+        ],
         responses=True,
     )
     enrolment = Grant(
@@ -175,7 +186,13 @@ def service_grants() -> dict[str, Grant]:
             enrolment_positions,
             ENROLMENT.members_subjects,
         ],
-        subscribe=[ENROLMENT.command_subjects, ENROLMENT.members_subjects, inbox, positions],
+        subscribe=[
+            ENROLMENT.command_subjects,
+            ENROLMENT.members_subjects,
+            _own_record(ENROLMENT),
+            inbox,
+            positions,
+        ],
         responses=True,
     )
     notifier = Grant(
@@ -190,7 +207,13 @@ def service_grants() -> dict[str, Grant]:
             notifier_positions,
             NOTIFIER.members_subjects,
         ],
-        subscribe=[NOTIFIER.command_subjects, NOTIFIER.members_subjects, inbox, positions],
+        subscribe=[
+            NOTIFIER.command_subjects,
+            NOTIFIER.members_subjects,
+            _own_record(NOTIFIER),
+            inbox,
+            positions,
+        ],
         responses=True,
     )
     gateway = Grant(
