@@ -59,6 +59,7 @@ from eventstore.observability import bind_correlation, trace_headers
 from eventstore.ports import EventStorePort, ProcessedCommands, Sealer
 from eventstore.processed import (
     KeyValueProcessedCommands,
+    LazyBucket,
     LegacyKeys,
     RecordMirror,
     processed_commands_for,
@@ -268,6 +269,9 @@ class CommandService:
             await self._legacy.look()
             if self.MIRRORS and isinstance(self._processed, KeyValueProcessedCommands):
                 self._mirror = await self._processed.mirror()
+                for other in self._elsewhere:
+                    if isinstance(other, LazyBucket):
+                        await other.keep_keys()
 
     def fold(self, decider: Decider[S], history: AggregateHistory) -> S:
         if not valid_order.ordered(decider):
@@ -476,8 +480,8 @@ class CommandService:
             assert entry is not None
             if landed:
                 if not appended_here and self._mirror is not None:
-                    # Its own record perhaps not asked (`_recall`: the mirror held no key of
-                    # it then): asked now, so a recorded reply answers as it always did.
+                    # Its records perhaps not asked (`_recall`: the mirrors held no key of
+                    # it then): all asked now, so a recorded reply answers as it always did.
                     previous = _recalled(await self._asked(command.command_id))
                     if previous is not None:
                         return self._answer_recorded(command, fingerprint, previous)
@@ -763,16 +767,20 @@ class CommandService:
                 records.append((self._processed, command_id))
             if mirror.knows(legacy):  # (written by an older process: seen here at once)
                 records.append((self._processed, legacy))
-        records += [(other, command_id) for other in self._elsewhere]
+        for other in self._elsewhere:  # (the same rule: `processed.LazyBucket.mirror`)
+            held = getattr(other, "mirror", None)
+            if held is None or not held.trusted() or held.knows(command_id):
+                records.append((other, command_id))
         return self._read_all(records)
 
     def _asked(self, command_id: str) -> asyncio.Future[list[bytes | None]]:
-        """`_recall`'s reads with this context's record asked whatever the mirror holds."""
+        """`_recall`'s reads as without mirrors: every record asked whatever they hold."""
         assert self._processed is not None  # (a mirror is of this context's record)
         legacy = f"{self.context.name}.{command_id}"
         records = [(self._processed, command_id)]
         if self._legacy.possible() or (self._mirror is not None and self._mirror.knows(legacy)):
             records.append((self._processed, legacy))
+        records += [(other, command_id) for other in self._elsewhere]
         return self._read_all(records)
 
     def _read_all(
@@ -949,6 +957,10 @@ class CommandService:
         await self._legacy.close()
         if self._mirror is not None:
             await self._mirror.close()
+        for other in self._elsewhere:
+            held = getattr(other, "mirror", None)
+            if held is not None:
+                await held.close()
 
 
 # The reply a command's `_remember` serialised, and its JSON, for `handle` in the same task.

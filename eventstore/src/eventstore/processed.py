@@ -47,8 +47,13 @@ from eventstore.store import EventStore
 
 MISSING_BUCKET_RECHECK = 5.0  # seconds before another context's missing bucket is looked for
 LEGACY_RECHECK = 5.0  # seconds between two looks for pre-uniqueness keys
-# Seconds the mirror's load keeps watching the bucket after it caught up (`RecordMirror`).
-MIRROR_SETTLE = 1.0
+# `RecordMirror`: the key its barrier is published on (never a command id: they have no dots;
+# nor a pre-uniqueness key `<context>.<id>`), the stream name its header expects (never a
+# stream's: the stream refuses it), the keys a load's request asks for, its requests' bound.
+MIRROR_BARRIER_KEY = "_mirror.barrier"
+MIRROR_BARRIER_STREAM = "no stream: a mirror's barrier"
+MIRROR_LOAD_BATCH = 1000
+MIRROR_TIMEOUT = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +69,12 @@ class KeyValueProcessedCommands:
         self._writes: RecordWrites | None = None
         self._mirror: RecordMirror | None = None
 
-    async def mirror(self, settle: float | None = None) -> RecordMirror:
+    async def mirror(self) -> RecordMirror | None:
         """This bucket's keys held here (`RecordMirror`), subscribed now and loading in the
-        background; its writes from now on verify that it sees what this connection writes."""
-        if self._mirror is None:
-            self._mirror = RecordMirror(
-                self._kv, settle=MIRROR_SETTLE if settle is None else settle
-            )
+        background; its writes from now on verify that it sees what this connection writes.
+        None for a bucket without Direct Get (read through its leader: not mirrored)."""
+        if self._mirror is None and self._kv._direct:
+            self._mirror = RecordMirror.of(self._kv)
             await self._mirror.start()
             if self._writes is not None:
                 self._writes.mirror = self._mirror
@@ -291,6 +295,18 @@ class LazyBucket:
         # this each of the commands in flight at that moment sent a stream-info request of
         # its own, up to the concurrency: cmd14 counted 0.19 per command at c64).
         self._opening: asyncio.Future[KeyValue | None] | None = None
+        # Its keys held here (`keep_keys`): a command id it does not hold is not asked.
+        self.mirror: RecordMirror | None = None
+
+    async def keep_keys(self) -> RecordMirror:
+        """Its keys held here from now on (`RecordMirror`: subscribed now, loaded in the
+        background; a bucket missing now is held from its first record on)."""
+        if self.mirror is None:
+            self.mirror = RecordMirror(
+                self._nc, self._bucket, api_prefix=self._nc.jetstream()._prefix
+            )
+            await self.mirror.start()
+        return self.mirror
 
     def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
         """As `KeyValueProcessedCommands.lookup`; a bucket known missing answers at once."""
@@ -717,39 +733,58 @@ class RecordMirror:
     not hold was never recorded there before this process read the command (so the command's
     lookup in that bucket can be skipped); one it holds is looked up as before (its record
     says whose reply it is). A superset: keys deleted since, and writes the stream refused,
-    only cost the lookup they would have cost anyway.
+    only cost the lookup they would have cost anyway. Kept for this context's bucket and for
+    every other context's a command asks (`records_elsewhere`), so a warm command with a new
+    id waits for no lookup at all.
 
     Kept by a plain subscription to the bucket's subjects (`$KV.<bucket>.>`), not by a
     JetStream consumer: the server hands a subscriber a publish in the same step in which it
     hands it to the stream, before it routes anything the publisher sends after it. So a
     record written by another process before that process sent its reply reaches this
     connection before any command its caller sends after reading that reply (one connection,
-    one order, and `inbox.Sink` takes both as read). The keys recorded before the
-    subscription are loaded by a watch of the bucket (headers only), kept running for
-    `settle` seconds after it caught up (a write published before the subscription existed
-    and stored only after the watch caught up is still seen).
+    one order, and `inbox.Sink` takes both as read).
 
-    Trusted (`trusted`) only once loaded, once this connection's own write of a new key was
-    seen before its acknowledgement (the subscription is allowed and delivering: a server
-    that refuses it says so asynchronously), and while the connection has not reconnected
-    since it loaded (a subscription misses what is published while it is away: reloaded,
-    trusted again after that). A write acknowledged and still not seen once the server
-    answered a PING sent after the acknowledgement (`inbox.after_caught_up`) means the
-    subscription does not deliver: never trusted again (logged)."""
+    Loaded (the keys recorded before the subscription) with no gap, by protocol order
+    (`_load`): once the server has the subscription, a *barrier* is published on the
+    bucket's subjects (`MIRROR_BARRIER_KEY`) with a header the stream refuses it for
+    (`Nats-Expected-Stream`, never the stream's name: nothing is stored). The stream takes
+    the messages routed to it in one queue, in order, and answers the barrier only after
+    storing every message queued before it: every record routed before the subscription
+    existed (so not brought by it) is stored by the time the barrier's refusal arrives, and
+    the load, read after that (Direct Get batches of `$KV.<bucket>.>` from the first
+    sequence), holds it. Every record routed after the subscription existed is brought by
+    it. No stream (no one answers the barrier): nothing was stored before, and whatever is
+    stored later was routed after the subscription. The barrier's own copy, brought by the
+    subscription before the refusal, shows that the subscription is allowed and delivers
+    (a server that refuses a subscription says so asynchronously; a connection without
+    echo never receives it): without it the mirror is never trusted.
 
-    def __init__(self, kv: KeyValue, *, settle: float = MIRROR_SETTLE) -> None:
-        self._kv = kv
-        self._nc: NATS = kv._js._nc
-        self._prefix = kv._pre  # `$KV.<bucket>.`
-        self._settle = settle
+    Trusted (`trusted`) once loaded so, and while the connection has not reconnected since
+    (a subscription misses what is published while it is away: reloaded, trusted again
+    after that). For this context's bucket, each write of a key new to the mirror is also
+    checked: acknowledged and still not seen once the server answered a PING sent after the
+    acknowledgement (`inbox.after_caught_up`) means the subscription stopped delivering:
+    never trusted again (logged). A bucket whose stream has no Direct Get (replicated) is
+    not loaded: never trusted, looked up as before."""
+
+    def __init__(self, nc: NATS, bucket: str, *, api_prefix: str = "$JS.API") -> None:
+        self._nc = nc
+        self._stream = f"KV_{bucket}"
+        self._prefix = f"$KV.{bucket}."
+        self._api = f"{api_prefix}.DIRECT.GET.{self._stream}"
+        self._barrier = self._prefix + MIRROR_BARRIER_KEY
         self._keys: set[str] = set()
         self._subscription: Subscription | None = None
         self._loading: asyncio.Task[None] | None = None
-        self._trusted_from: float | None = None  # loop time; None: not loaded
+        self._loaded = False
         self._reconnects = 0  # the connection's reconnects when it was last loaded
-        self._verified = False
+        self._barrier_seen = False
         self._broken = False
         self._expected: set[str] = set()  # our own new keys written, not yet seen
+
+    @classmethod
+    def of(cls, kv: KeyValue) -> RecordMirror:
+        return cls(kv._js._nc, kv._name, api_prefix=kv._js._prefix)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -758,47 +793,51 @@ class RecordMirror:
         """Subscribed (the server has the subscription) and loading in the background."""
         self._subscription = await subscribe_sink(self._nc, self._prefix + ">", self._seen)
         await pong(self._nc, LATE_REPLY_GRACE)  # (its SUB written before this PING)
-        await pong(self._nc, LATE_REPLY_GRACE)  # (and processed: `flushing.flushed`)
         self._reload()
 
+    async def loaded(self) -> bool:
+        """Until the load under way (if any) ends: whether the mirror is trusted then."""
+        loading = self._loading
+        if loading is not None:
+            await asyncio.gather(asyncio.shield(loading), return_exceptions=True)
+        return self.trusted()
+
     def _reload(self) -> None:
-        self._trusted_from = None
+        self._loaded = False
         self._reconnects = self._nc.stats["reconnects"]
         self._loading = asyncio.ensure_future(self._load())
-        self._loading.add_done_callback(self._loaded)
+        self._loading.add_done_callback(self._load_ended)
 
     async def _load(self) -> None:
-        watcher = await self._kv.watchall(meta_only=True)
+        self._barrier_seen = False
         try:
-            loop = asyncio.get_running_loop()
-            caught_up_at: float | None = None
-            while True:
-                wait = 5.0 if caught_up_at is None else caught_up_at + self._settle - loop.time()
-                if wait <= 0:
-                    break
-                try:
-                    entry = await watcher.updates(timeout=wait)  # type: ignore[no-untyped-call]
-                except nats.errors.TimeoutError:
-                    if caught_up_at is None:
-                        raise
-                    break
-                if entry is None:  # caught up with the stream as it was
-                    caught_up_at = loop.time()
-                    self._trusted_from = caught_up_at + self._settle
-                else:
-                    self._keys.add(entry.key)
-        finally:
-            with contextlib.suppress(Exception):
-                await watcher.stop()  # type: ignore[no-untyped-call]
+            refusal = await self._nc.request(
+                self._barrier,
+                b"",
+                timeout=MIRROR_TIMEOUT,
+                headers={"Nats-Expected-Stream": MIRROR_BARRIER_STREAM},
+            )
+        except nats.errors.NoRespondersError:  # no stream: nothing stored before
+            stored = False
+        else:
+            if b'"error"' not in refusal.data:  # (stored after all: a stream of that name?)
+                raise RuntimeError(f"the mirror's barrier was stored: {refusal.data!r}")
+            stored = True
+        if not self._barrier_seen:
+            self._broken = True
+            raise RuntimeError("the subscription did not bring the barrier: not delivering")
+        if stored:
+            self._keys |= await stored_keys(self._nc, self._api, self._prefix)
+        self._loaded = True
 
-    def _loaded(self, loading: asyncio.Task[None]) -> None:
+    def _load_ended(self, loading: asyncio.Task[None]) -> None:
         if self._loading is loading:
             self._loading = None
         if loading.cancelled():
             return
         failure = loading.exception()
         if failure is not None:
-            self._trusted_from = None
+            self._loaded = False
             log.warning(
                 "processed-command keys of %s not loaded (%r); looked up instead",
                 self._prefix,
@@ -806,11 +845,14 @@ class RecordMirror:
             )
 
     def _seen(self, msg: Msg) -> None:
-        key = msg.subject[len(self._prefix) :]
+        subject = msg.subject
+        if subject == self._barrier:
+            self._barrier_seen = True
+            return
+        key = subject[len(self._prefix) :]
         self._keys.add(key)
         if self._expected and key in self._expected:
             self._expected.discard(key)
-            self._verified = True  # our own write came back through the subscription
 
     def knows(self, key: str) -> bool:
         """Whether a record of `key` may exist (held here); a key not held has none."""
@@ -818,13 +860,13 @@ class RecordMirror:
 
     def trusted(self) -> bool:
         """Whether a key not held here has no record (see the class)."""
-        if self._broken or not self._verified or self._trusted_from is None:
+        if self._broken or not self._loaded:
             return False
         if self._nc.stats["reconnects"] != self._reconnects:
             if self._loading is None:
                 self._reload()
             return False
-        return asyncio.get_running_loop().time() >= self._trusted_from
+        return True
 
     def expect(self, key: str) -> None:
         """Our own write of `key` (new here) is being sent: the subscription must bring it."""
@@ -858,6 +900,45 @@ class RecordMirror:
         if subscription is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
+
+
+async def stored_keys(
+    nc: NATS, api: str, prefix: str, *, batch: int = MIRROR_LOAD_BATCH
+) -> set[str]:
+    """The keys of every message stored in a bucket's stream (deleted and purged keys
+    included), read by Direct Get batches of its subjects (`next_by_subj` from the first
+    sequence, `batch` messages a request, each batch ended by the server's 204 marker saying
+    how many remain). A bucket without Direct Get (no one answers) raises
+    `NoRespondersError`; a batch not answered within `MIRROR_TIMEOUT`, `TimeoutError`."""
+    keys: set[str] = set()
+    answers: asyncio.Queue[Msg] = asyncio.Queue()
+    inbox = nc.new_inbox()
+    subscription = await subscribe_sink(nc, inbox, answers.put_nowait)
+    try:
+        sequence = 1
+        while True:
+            request = {"seq": sequence, "next_by_subj": prefix + ">", "batch": batch}
+            await nc.publish(api, json.dumps(request).encode(), reply=inbox)
+            while True:
+                async with asyncio.timeout(MIRROR_TIMEOUT):
+                    msg = await answers.get()
+                headers = msg.headers or {}
+                status = headers.get("Status")
+                if status == "404":  # nothing stored at or after `sequence`
+                    return keys
+                if status == "503":
+                    raise nats.errors.NoRespondersError
+                if status == "204":  # the batch's end
+                    if int(headers.get("Nats-Num-Pending", "0")) == 0:
+                        return keys
+                    break
+                if status:
+                    raise _raised(APIError.from_msg, msg)
+                keys.add(headers["Nats-Subject"][len(prefix) :])
+                sequence = int(headers["Nats-Sequence"]) + 1
+    finally:
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
 
 
 def _seen(written: asyncio.Future[None]) -> None:
