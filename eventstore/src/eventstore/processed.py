@@ -54,6 +54,8 @@ MIRROR_BARRIER_KEY = "_mirror.barrier"
 MIRROR_BARRIER_STREAM = "no stream: a mirror's barrier"
 MIRROR_LOAD_BATCH = 1000
 MIRROR_TIMEOUT = 5.0
+MIRROR_RETRY = 30.0  # seconds before a load that failed is tried again
+STREAM_NOT_FOUND = 10059  # JetStream's error code
 
 log = logging.getLogger(__name__)
 
@@ -772,6 +774,7 @@ class RecordMirror:
         self._stream = f"KV_{bucket}"
         self._prefix = f"$KV.{bucket}."
         self._api = f"{api_prefix}.DIRECT.GET.{self._stream}"
+        self._info = f"{api_prefix}.STREAM.INFO.{self._stream}"
         self._barrier = self._prefix + MIRROR_BARRIER_KEY
         self._keys: set[str] = set()
         self._subscription: Subscription | None = None
@@ -781,6 +784,7 @@ class RecordMirror:
         self._barrier_seen = False
         self._broken = False
         self._expected: set[str] = set()  # our own new keys written, not yet seen
+        self._closed = False
 
     @classmethod
     def of(cls, kv: KeyValue) -> RecordMirror:
@@ -810,24 +814,27 @@ class RecordMirror:
 
     async def _load(self) -> None:
         self._barrier_seen = False
-        try:
-            refusal = await self._nc.request(
-                self._barrier,
-                b"",
-                timeout=MIRROR_TIMEOUT,
-                headers={"Nats-Expected-Stream": MIRROR_BARRIER_STREAM},
-            )
-        except nats.errors.NoRespondersError:  # no stream: nothing stored before
-            stored = False
-        else:
-            if b'"error"' not in refusal.data:  # (stored after all: a stream of that name?)
-                raise RuntimeError(f"the mirror's barrier was stored: {refusal.data!r}")
-            stored = True
+        info = await self._nc.request(self._info, b"", timeout=MIRROR_TIMEOUT)
+        if b'"error"' in info.data:
+            if json.loads(info.data)["error"].get("err_code") != STREAM_NOT_FOUND:
+                raise _raised(APIError.from_error, json.loads(info.data)["error"])
+            # No stream after the subscription existed: it stored nothing routed before
+            # (one deleted since has nothing left), and whatever a stream of that name
+            # stores from now on was routed after it, so it brings that. Nothing to load.
+            self._loaded = True
+            return
+        refusal = await self._nc.request(
+            self._barrier,
+            b"",
+            timeout=MIRROR_TIMEOUT,
+            headers={"Nats-Expected-Stream": MIRROR_BARRIER_STREAM},
+        )
+        if b'"error"' not in refusal.data:  # (stored after all: a stream of that name?)
+            raise RuntimeError(f"the mirror's barrier was stored: {refusal.data!r}")
         if not self._barrier_seen:
             self._broken = True
             raise RuntimeError("the subscription did not bring the barrier: not delivering")
-        if stored:
-            self._keys |= await stored_keys(self._nc, self._api, self._prefix)
+        self._keys |= await stored_keys(self._nc, self._api, self._prefix)
         self._loaded = True
 
     def _load_ended(self, loading: asyncio.Task[None]) -> None:
@@ -839,10 +846,17 @@ class RecordMirror:
         if failure is not None:
             self._loaded = False
             log.warning(
-                "processed-command keys of %s not loaded (%r); looked up instead",
+                "processed-command keys of %s not loaded (%r); looked up instead%s",
                 self._prefix,
                 failure,
+                "" if self._broken else f", loaded again in {MIRROR_RETRY:.0f} s",
             )
+            if not self._broken and not self._closed:
+                asyncio.get_running_loop().call_later(MIRROR_RETRY, self._again)
+
+    def _again(self) -> None:
+        if self._loading is None and not self._loaded and not self._closed:
+            self._reload()
 
     def _seen(self, msg: Msg) -> None:
         subject = msg.subject
@@ -892,6 +906,7 @@ class RecordMirror:
 
     async def close(self) -> None:
         """The load stopped (a service stopping); the subscription ends with the connection."""
+        self._closed = True
         loading = self._loading
         if loading is not None:
             loading.cancel()
