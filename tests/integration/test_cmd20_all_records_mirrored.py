@@ -199,8 +199,13 @@ async def test_a_bucket_created_after_the_start_is_held_from_its_first_record(
     nc = await connect()  # type: ignore[misc]
     service = await all_trusted(await service_on(nc, fixed_clock))  # no other bucket yet
     await warm_on(service, "ca")
+    # The notifier's bucket asked once while missing (as a landed command asks every
+    # record): known missing for `MISSING_BUCKET_RECHECK` s from then on.
+    notifiers = [o for o in service._elsewhere if processed_bucket(NOTIFIER) in o._bucket]
+    assert await notifiers[0].lookup("never", BOUND) is None
     later = await buckets(await connect(), NOTIFIER)  # type: ignore[misc]
     await later["notifier"].put("late-1", record_of(NOTIFIER, "late-1"))
+    # Before: accepted (the bucket still "missing" for seconds); its mirror heard the key.
     reply = await handle(service, RecordEntries(command_id="late-1", ledger_id="ca", amounts=[2]))
     assert isinstance(reply, CommandRejected)
     assert reply.code == "COMMAND_ID_REUSED"

@@ -315,6 +315,10 @@ class LazyBucket:
         if self._lookups is not None:
             return self._lookups.lookup(key, timeout)
         if self._kv is None and self._monotonic() < self._missing_until:
+            if self.mirror is not None and self.mirror.knows(key):
+                # Written since it was found missing (its mirror heard it): looked for now.
+                self._missing_until = 0.0
+                return asyncio.ensure_future(self._get_within(key, timeout))
             missing: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
             missing.set_result(None)
             return missing
@@ -782,6 +786,7 @@ class RecordMirror:
         self._loaded = False
         self._reconnects = 0  # the connection's reconnects when it was last loaded
         self._barrier_seen = False
+        self._token = b""  # the payload of this load's barrier
         self._broken = False
         self._expected: set[str] = set()  # our own new keys written, not yet seen
         self._closed = False
@@ -823,9 +828,11 @@ class RecordMirror:
             # stores from now on was routed after it, so it brings that. Nothing to load.
             self._loaded = True
             return
+        # Its payload is this load's own (the other processes' barriers come here too).
+        self._token = self._nc.new_inbox().encode()
         refusal = await self._nc.request(
             self._barrier,
-            b"",
+            self._token,
             timeout=MIRROR_TIMEOUT,
             headers={"Nats-Expected-Stream": MIRROR_BARRIER_STREAM},
         )
@@ -834,7 +841,11 @@ class RecordMirror:
         if not self._barrier_seen:
             self._broken = True
             raise RuntimeError("the subscription did not bring the barrier: not delivering")
-        self._keys |= await stored_keys(self._nc, self._api, self._prefix)
+        try:
+            self._keys |= await stored_keys(self._nc, self._api, self._prefix)
+        except nats.errors.NoRespondersError:
+            self._broken = True  # no Direct Get (a replicated bucket): never loaded
+            raise
         self._loaded = True
 
     def _load_ended(self, loading: asyncio.Task[None]) -> None:
@@ -861,7 +872,8 @@ class RecordMirror:
     def _seen(self, msg: Msg) -> None:
         subject = msg.subject
         if subject == self._barrier:
-            self._barrier_seen = True
+            if msg.data == self._token:
+                self._barrier_seen = True
             return
         key = subject[len(self._prefix) :]
         self._keys.add(key)
