@@ -25,8 +25,10 @@ Variants (`VARIANTS`):
 - `taken-as-read` (cmd18): on, commands taken as the service's connection reads them (the
   command subscriptions on an `inbox.Sink`, as the code does now); off, a loop turn later
   through a queue and a task of the subscription, as nats-py's callback subscriptions did.
-- `mirror` (cmd19): on, a new command id not held by the record's mirror is not looked up
-  in this context's record (as the code does now); off, every id looked up (as before).
+- `mirror` (cmd19, cmd20): on, a new command id not held by the records' mirrors is not
+  looked up in any of them, this context's or the others' (as the code does now); off, no
+  mirror trusted, every id looked up (as before). With `OTHER_BUCKETS=1` (the default) the
+  enrolment and notifier buckets exist, as in a running system.
 - `mirror-held` (cmd19): on, the mirror's subscription hands each record write to it; off,
   the copies dropped as read (the mirror never trusted in either half): what keeping it costs.
 - `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
@@ -275,8 +277,8 @@ def _taken_as_read_full() -> Callable[[bool], None]:
 
 
 def _mirror() -> Callable[[bool], None]:
-    """cmd19: on, the record's keys held in the process answer a new id (no lookup of this
-    context's record); off, the mirror is not trusted (every id looked up, as before). Both
+    """cmd19/cmd20: on, the records' keys held in the process answer a new id (no lookup of
+    any record); off, no mirror is trusted (every id looked up, as before). Both
     halves keep its subscription (its copies of every record write are read in both): the
     CPU of holding it is in both figures, so `mirror-held` sizes that apart."""
     trusted = processed.RecordMirror.trusted
