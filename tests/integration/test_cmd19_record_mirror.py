@@ -19,7 +19,6 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from contracts_schema.replies import CommandAccepted, CommandRejected
-from eventstore import processed
 from eventstore.aggregate_cache import AggregateCache
 from eventstore.clock import FixedClock
 from eventstore.commands import CommandService
@@ -32,11 +31,6 @@ from tests.support.ledger import EVENT_TYPES, LEDGER, ROUTES, RecordEntries
 BOUND = 60.0  # seconds: bounds a hang, not a speed
 LOOKUPS = "$JS.API.DIRECT.GET.KV_processed-commands-ledger"
 _warm = count(1)
-
-
-@pytest.fixture(autouse=True)
-def short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(processed, "MIRROR_SETTLE", 0.2, raising=False)
 
 
 @pytest.fixture
