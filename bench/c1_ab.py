@@ -25,6 +25,12 @@ Variants (`VARIANTS`):
 - `taken-as-read` (cmd18): on, commands taken as the service's connection reads them (the
   command subscriptions on an `inbox.Sink`, as the code does now); off, a loop turn later
   through a queue and a task of the subscription, as nats-py's callback subscriptions did.
+- `mirror` (cmd19, cmd20): on, a new command id not held by the records' mirrors is not
+  looked up in any of them, this context's or the others' (as the code does now); off, no
+  mirror trusted, every id looked up (as before). With `OTHER_BUCKETS=1` (the default) the
+  enrolment and notifier buckets exist, as in a running system.
+- `mirror-held` (cmd19): on, the mirror's subscription hands each record write to it; off,
+  the copies dropped as read (the mirror never trusted in either half): what keeping it costs.
 - `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
   does now); off, by the store's validating `seal` (as before).
 """
@@ -52,7 +58,7 @@ from bench.suites.commands import registry_amendment, running_contracts
 from bench.workload import RAW_STREAM, ensure_raw_stream
 from bootstrap.parts import registry_service
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY
-from eventstore import commands, inbox, partitions, service_app, serving
+from eventstore import commands, inbox, partitions, processed, service_app, serving
 from eventstore import store as store_module
 from eventstore.clock import SystemClock
 from eventstore.collector import SERVING_THRESHOLDS, freeze_start_up
@@ -270,7 +276,48 @@ def _taken_as_read_full() -> Callable[[bool], None]:
     return switch
 
 
+def _mirror() -> Callable[[bool], None]:
+    """cmd19/cmd20: on, the records' keys held in the process answer a new id (no lookup of
+    any record); off, no mirror is trusted (every id looked up, as before). Both
+    halves keep its subscription (its copies of every record write are read in both): the
+    CPU of holding it is in both figures, so `mirror-held` sizes that apart."""
+    trusted = processed.RecordMirror.trusted
+    used = [False]
+
+    def switched(self: Any) -> bool:
+        return used[0] and trusted(self)
+
+    processed.RecordMirror.trusted = switched  # type: ignore[method-assign]
+
+    def switch(on: bool) -> None:
+        used[0] = on
+
+    return switch
+
+
+def _mirror_held() -> Callable[[bool], None]:
+    """cmd19: on, the record's subscription hands each write to the mirror (as the code
+    does); off, the same messages dropped as read, unhandled (their parse is nats-py's in
+    both). The mirror is never trusted in either half: this sizes what keeping it costs."""
+    processed.RecordMirror.trusted = lambda self: False  # type: ignore[method-assign]
+    seen = processed.RecordMirror._seen
+    held = [False]
+
+    def handed(self: Any, msg: Any) -> None:
+        if held[0]:
+            seen(self, msg)
+
+    processed.RecordMirror._seen = handed  # type: ignore[method-assign]
+
+    def switch(on: bool) -> None:
+        held[0] = on
+
+    return switch
+
+
 VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
+    "mirror": _mirror,
+    "mirror-held": _mirror_held,
     "taken-as-read-full": _taken_as_read_full,
     "taken-as-read": _taken_as_read,
     "gc-tuned": _gc_tuned,

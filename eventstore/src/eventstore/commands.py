@@ -57,7 +57,14 @@ from eventstore.errors import (
 from eventstore.hashing import canonical_json_form
 from eventstore.observability import bind_correlation, trace_headers
 from eventstore.ports import EventStorePort, ProcessedCommands, Sealer
-from eventstore.processed import LegacyKeys, processed_commands_for, records_elsewhere
+from eventstore.processed import (
+    KeyValueProcessedCommands,
+    LazyBucket,
+    LegacyKeys,
+    RecordMirror,
+    processed_commands_for,
+    records_elsewhere,
+)
 from eventstore.records import (
     AggregateHistory,
     CommandMetadata,
@@ -212,6 +219,8 @@ class CommandService:
         self._elsewhere: Sequence[ProcessedCommands] = ()
         # Whether ids are also asked for under their pre-uniqueness key (`_recall`).
         self._legacy = LegacyKeys(None, context)
+        # This context's record's keys held here: a new id not among them is not looked up.
+        self._mirror: RecordMirror | None = None
         self._cache = cache if cache is not None else AggregateCache()
         self._locks = AggregateLocks()
         # Seals a command's events from its own values (`_seal_ahead`).
@@ -219,6 +228,10 @@ class CommandService:
         self._pending: dict[str, bytes] = {}  # records written but not yet confirmed
         self._record_heads: dict[str, bytes] = {}  # `_record_head`'s, by command type
         self._writes: set[asyncio.Future[None]] = set()
+
+    # Whether `start` keeps this context's record's keys in the process (`RecordMirror`): a
+    # warm command with an id new to them then waits for no lookup in its own record.
+    MIRRORS = True
 
     @property
     def command_types(self) -> list[str]:
@@ -254,6 +267,11 @@ class CommandService:
             self._elsewhere = await records_elsewhere(self._store, self.context)
             self._legacy = LegacyKeys(self._processed, self.context)
             await self._legacy.look()
+            if self.MIRRORS and isinstance(self._processed, KeyValueProcessedCommands):
+                self._mirror = await self._processed.mirror()
+                for other in self._elsewhere:
+                    if isinstance(other, LazyBucket):
+                        await other.keep_keys()
 
     def fold(self, decider: Decider[S], history: AggregateHistory) -> S:
         if not valid_order.ordered(decider):
@@ -461,6 +479,12 @@ class CommandService:
                     return too_early
             assert entry is not None
             if landed:
+                if not appended_here and self._mirror is not None:
+                    # Its records perhaps not asked (`_recall`: the mirrors held no key of
+                    # it then): all asked now, so a recorded reply answers as it always did.
+                    previous = _recalled(await self._asked(command.command_id))
+                    if previous is not None:
+                        return self._answer_recorded(command, fingerprint, previous)
                 if not appended_here:  # answered by its events alone: the same command?
                     reused = await self._reused_id(route, command, key[2])
                     if reused is not None:
@@ -731,10 +755,41 @@ class CommandService:
             known: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
             known.set_result([pending])
             return known
+        legacy = f"{self.context.name}.{command_id}"
+        mirror = self._mirror
+        records: list[tuple[ProcessedCommands, str]] = []
+        if mirror is None or not mirror.trusted():
+            records.append((self._processed, command_id))
+            if self._legacy.possible():
+                records.append((self._processed, legacy))
+        else:  # a key the mirror does not hold has no record: only those it holds are asked
+            if mirror.knows(command_id):
+                records.append((self._processed, command_id))
+            if mirror.knows(legacy):  # (written by an older process: seen here at once)
+                records.append((self._processed, legacy))
+        for other in self._elsewhere:  # (the same rule: `processed.LazyBucket.mirror`)
+            held = getattr(other, "mirror", None)
+            if held is None or not held.trusted() or held.knows(command_id):
+                records.append((other, command_id))
+        return self._read_all(records)
+
+    def _asked(self, command_id: str) -> asyncio.Future[list[bytes | None]]:
+        """`_recall`'s reads as without mirrors: every record asked whatever they hold."""
+        assert self._processed is not None  # (a mirror is of this context's record)
+        legacy = f"{self.context.name}.{command_id}"
         records = [(self._processed, command_id)]
-        if self._legacy.possible():
-            records.append((self._processed, f"{self.context.name}.{command_id}"))
+        if self._legacy.possible() or (self._mirror is not None and self._mirror.knows(legacy)):
+            records.append((self._processed, legacy))
         records += [(other, command_id) for other in self._elsewhere]
+        return self._read_all(records)
+
+    def _read_all(
+        self, records: list[tuple[ProcessedCommands, str]]
+    ) -> asyncio.Future[list[bytes | None]]:
+        if not records:
+            nothing: asyncio.Future[list[bytes | None]] = asyncio.get_running_loop().create_future()
+            nothing.set_result([])
+            return nothing
         keys = [k for _r, k in records]
         return _all_read([self._reading(r, k) for r, k in records], keys)
 
@@ -900,6 +955,12 @@ class CommandService:
         if drain is not None:
             await drain()
         await self._legacy.close()
+        if self._mirror is not None:
+            await self._mirror.close()
+        for other in self._elsewhere:
+            held = getattr(other, "mirror", None)
+            if held is not None:
+                await held.close()
 
 
 # The reply a command's `_remember` serialised, and its JSON, for `handle` in the same task.

@@ -12,6 +12,7 @@ the next duplicate. In memory: a dictionary the `InMemoryEventStore` owns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -37,8 +38,8 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 
 from contracts_schema.subjects import CONTEXTS, PROCESSED_COMMANDS_BUCKET, BoundedContext
-from eventstore.flushing import queue_publish
-from eventstore.inbox import after_caught_up, subscribe_sink
+from eventstore.flushing import pong, queue_publish
+from eventstore.inbox import LATE_REPLY_GRACE, after_caught_up, subscribe_sink
 from eventstore.last_messages import last_messages
 from eventstore.memory import InMemoryEventStore
 from eventstore.ports import EventStorePort, ProcessedCommands
@@ -46,6 +47,15 @@ from eventstore.store import EventStore
 
 MISSING_BUCKET_RECHECK = 5.0  # seconds before another context's missing bucket is looked for
 LEGACY_RECHECK = 5.0  # seconds between two looks for pre-uniqueness keys
+# `RecordMirror`: the key its barrier is published on (never a command id: they have no dots;
+# nor a pre-uniqueness key `<context>.<id>`), the stream name its header expects (never a
+# stream's: the stream refuses it), the keys a load's request asks for, its requests' bound.
+MIRROR_BARRIER_KEY = "_mirror.barrier"
+MIRROR_BARRIER_STREAM = "no stream: a mirror's barrier"
+MIRROR_LOAD_BATCH = 1000
+MIRROR_TIMEOUT = 5.0
+MIRROR_RETRY = 30.0  # seconds before a load that failed is tried again
+STREAM_NOT_FOUND = 10059  # JetStream's error code
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +69,18 @@ class KeyValueProcessedCommands:
             else None
         )
         self._writes: RecordWrites | None = None
+        self._mirror: RecordMirror | None = None
+
+    async def mirror(self) -> RecordMirror | None:
+        """This bucket's keys held here (`RecordMirror`), subscribed now and loading in the
+        background; its writes from now on verify that it sees what this connection writes.
+        None for a bucket without Direct Get (read through its leader: not mirrored)."""
+        if self._mirror is None and self._kv._direct:
+            self._mirror = RecordMirror.of(self._kv)
+            await self._mirror.start()
+            if self._writes is not None:
+                self._writes.mirror = self._mirror
+        return self._mirror
 
     def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
         """What `get_within` gives, as a future, with the lookups of one loop turn sent
@@ -97,16 +119,18 @@ class KeyValueProcessedCommands:
     def write(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
         """What `put` does, as a future, with the writes of one loop turn sent together and
         acknowledged each (`RecordWrites`), none of them a task or a request of its own."""
-        if self._writes is None:
-            self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
-        return self._writes.write(key, value, timeout)
+        return self._record_writes().write(key, value, timeout)
 
     async def send(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
         """What `write` does, published on the caller's step (`RecordWrites.send`): queued
         on the connection when this returns, no task and no loop turn of its own."""
+        return await self._record_writes().send(key, value, timeout)
+
+    def _record_writes(self) -> RecordWrites:
         if self._writes is None:
             self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
-        return await self._writes.send(key, value, timeout)
+            self._writes.mirror = self._mirror
+        return self._writes
 
     @property
     def settled(self) -> int:
@@ -273,12 +297,28 @@ class LazyBucket:
         # this each of the commands in flight at that moment sent a stream-info request of
         # its own, up to the concurrency: cmd14 counted 0.19 per command at c64).
         self._opening: asyncio.Future[KeyValue | None] | None = None
+        # Its keys held here (`keep_keys`): a command id it does not hold is not asked.
+        self.mirror: RecordMirror | None = None
+
+    async def keep_keys(self) -> RecordMirror:
+        """Its keys held here from now on (`RecordMirror`: subscribed now, loaded in the
+        background; a bucket missing now is held from its first record on)."""
+        if self.mirror is None:
+            self.mirror = RecordMirror(
+                self._nc, self._bucket, api_prefix=self._nc.jetstream()._prefix
+            )
+            await self.mirror.start()
+        return self.mirror
 
     def lookup(self, key: str, timeout: float) -> asyncio.Future[bytes | None]:
         """As `KeyValueProcessedCommands.lookup`; a bucket known missing answers at once."""
         if self._lookups is not None:
             return self._lookups.lookup(key, timeout)
         if self._kv is None and self._monotonic() < self._missing_until:
+            if self.mirror is not None and self.mirror.knows(key):
+                # Written since it was found missing (its mirror heard it): looked for now.
+                self._missing_until = 0.0
+                return asyncio.ensure_future(self._get_within(key, timeout))
             missing: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
             missing.set_result(None)
             return missing
@@ -566,6 +606,10 @@ class RecordWrites:
         self._unacknowledged: dict[str, tuple[asyncio.Future[None], asyncio.TimerHandle]] = {}
         self._numbers = itertools.count(1)
         self._settled = 0
+        # This bucket's keys held here: each write of a key new to it checks that the mirror
+        # saw it (its subscription's copy of our own publish comes before the acknowledgement).
+        self.mirror: RecordMirror | None = None
+        self._watched: dict[str, str] = {}  # token -> a key new to the mirror when sent
 
     async def send(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
         """The write published now (queued on the connection when this returns), its
@@ -607,6 +651,10 @@ class RecordWrites:
         # its acknowledgement or its timeout, as any other.
         expiry = asyncio.get_running_loop().call_later(timeout, self._expired, token)
         self._unacknowledged[token] = (written, expiry)
+        mirror = self.mirror
+        if mirror is not None and not mirror.knows(key):
+            self._watched[token] = key
+            mirror.expect(key)
         try:
             await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
         except Exception as exc:  # too large, a connection closing: this write fails
@@ -629,6 +677,7 @@ class RecordWrites:
             await asyncio.gather(*waiting, return_exceptions=True)
 
     def _settle(self, token: str) -> tuple[asyncio.Future[None], asyncio.TimerHandle] | None:
+        self._watched.pop(token, None)
         waiting = self._unacknowledged.pop(token, None)
         if waiting is not None:
             waiting[1].cancel()  # (not left to fire a second after every write)
@@ -650,18 +699,23 @@ class RecordWrites:
             raise
 
     def _acknowledged(self, msg: Msg) -> None:
-        waiting = self._settle(msg.subject.rpartition(".")[2])
+        token = msg.subject.rpartition(".")[2]
+        watched = self._watched.get(token)
+        waiting = self._settle(token)
         if waiting is None:
             return
         written = waiting[0]
+        status = (msg.headers or {}).get("Status")
+        stored = not status and b'"error"' not in msg.data
+        if stored and watched is not None and self.mirror is not None:
+            self.mirror.acknowledged(watched)
         if written.done():
             return
-        status = (msg.headers or {}).get("Status")
         if status == "503":  # as `KeyValue.put` reports it
             written.set_exception(NoStreamResponseError())
         elif status:
             written.set_exception(_raised(APIError.from_msg, msg))
-        elif b'"error"' in msg.data:
+        elif not stored:
             written.set_exception(_raised(APIError.from_error, json.loads(msg.data)["error"]))
         else:
             written.set_result(None)
@@ -678,6 +732,240 @@ class RecordWrites:
             self._settled += 1
             if not waiting[0].done():
                 waiting[0].set_exception(nats.errors.TimeoutError())
+
+
+class RecordMirror:
+    """The keys of one processed-commands bucket, held in this process: a command id it does
+    not hold was never recorded there before this process read the command (so the command's
+    lookup in that bucket can be skipped); one it holds is looked up as before (its record
+    says whose reply it is). A superset: keys deleted since, and writes the stream refused,
+    only cost the lookup they would have cost anyway. Kept for this context's bucket and for
+    every other context's a command asks (`records_elsewhere`), so a warm command with a new
+    id waits for no lookup at all.
+
+    Kept by a plain subscription to the bucket's subjects (`$KV.<bucket>.>`), not by a
+    JetStream consumer: the server hands a subscriber a publish in the same step in which it
+    hands it to the stream, before it routes anything the publisher sends after it. So a
+    record written by another process before that process sent its reply reaches this
+    connection before any command its caller sends after reading that reply (one connection,
+    one order, and `inbox.Sink` takes both as read).
+
+    Loaded (the keys recorded before the subscription) with no gap, by protocol order
+    (`_load`): once the server has the subscription, a *barrier* is published on the
+    bucket's subjects (`MIRROR_BARRIER_KEY`) with a header the stream refuses it for
+    (`Nats-Expected-Stream`, never the stream's name: nothing is stored). The stream takes
+    the messages routed to it in one queue, in order, and answers the barrier only after
+    storing every message queued before it: every record routed before the subscription
+    existed (so not brought by it) is stored by the time the barrier's refusal arrives, and
+    the load, read after that (Direct Get batches of `$KV.<bucket>.>` from the first
+    sequence), holds it. Every record routed after the subscription existed is brought by
+    it. No stream (no one answers the barrier): nothing was stored before, and whatever is
+    stored later was routed after the subscription. The barrier's own copy, brought by the
+    subscription before the refusal, shows that the subscription is allowed and delivers
+    (a server that refuses a subscription says so asynchronously; a connection without
+    echo never receives it): without it the mirror is never trusted.
+
+    Trusted (`trusted`) once loaded so, and while the connection has not reconnected since
+    (a subscription misses what is published while it is away: reloaded, trusted again
+    after that). For this context's bucket, each write of a key new to the mirror is also
+    checked: acknowledged and still not seen once the server answered a PING sent after the
+    acknowledgement (`inbox.after_caught_up`) means the subscription stopped delivering:
+    never trusted again (logged). A bucket whose stream has no Direct Get (replicated) is
+    not loaded: never trusted, looked up as before."""
+
+    def __init__(self, nc: NATS, bucket: str, *, api_prefix: str = "$JS.API") -> None:
+        self._nc = nc
+        self._stream = f"KV_{bucket}"
+        self._prefix = f"$KV.{bucket}."
+        self._api = f"{api_prefix}.DIRECT.GET.{self._stream}"
+        self._info = f"{api_prefix}.STREAM.INFO.{self._stream}"
+        self._barrier = self._prefix + MIRROR_BARRIER_KEY
+        self._keys: set[str] = set()
+        self._subscription: Subscription | None = None
+        self._loading: asyncio.Task[None] | None = None
+        self._loaded = False
+        self._reconnects = 0  # the connection's reconnects when it was last loaded
+        self._barrier_seen = False
+        self._token = b""  # the payload of this load's barrier
+        self._broken = False
+        self._expected: set[str] = set()  # our own new keys written, not yet seen
+        self._closed = False
+
+    @classmethod
+    def of(cls, kv: KeyValue) -> RecordMirror:
+        return cls(kv._js._nc, kv._name, api_prefix=kv._js._prefix)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    async def start(self) -> None:
+        """Subscribed (the server has the subscription) and loading in the background."""
+        self._subscription = await subscribe_sink(self._nc, self._prefix + ">", self._seen)
+        await pong(self._nc, LATE_REPLY_GRACE)  # (its SUB written before this PING)
+        self._reload()
+
+    async def loaded(self) -> bool:
+        """Until the load under way (if any) ends: whether the mirror is trusted then."""
+        loading = self._loading
+        if loading is not None:
+            await asyncio.gather(asyncio.shield(loading), return_exceptions=True)
+        return self.trusted()
+
+    def _reload(self) -> None:
+        self._loaded = False
+        self._reconnects = self._nc.stats["reconnects"]
+        self._loading = asyncio.ensure_future(self._load())
+        self._loading.add_done_callback(self._load_ended)
+
+    async def _load(self) -> None:
+        self._barrier_seen = False
+        info = await self._nc.request(self._info, b"", timeout=MIRROR_TIMEOUT)
+        if b'"error"' in info.data:
+            if json.loads(info.data)["error"].get("err_code") != STREAM_NOT_FOUND:
+                raise _raised(APIError.from_error, json.loads(info.data)["error"])
+            # No stream after the subscription existed: it stored nothing routed before
+            # (one deleted since has nothing left), and whatever a stream of that name
+            # stores from now on was routed after it, so it brings that. Nothing to load.
+            self._loaded = True
+            return
+        # Its payload is this load's own (the other processes' barriers come here too).
+        self._token = self._nc.new_inbox().encode()
+        refusal = await self._nc.request(
+            self._barrier,
+            self._token,
+            timeout=MIRROR_TIMEOUT,
+            headers={"Nats-Expected-Stream": MIRROR_BARRIER_STREAM},
+        )
+        if b'"error"' not in refusal.data:  # (stored after all: a stream of that name?)
+            raise RuntimeError(f"the mirror's barrier was stored: {refusal.data!r}")
+        if not self._barrier_seen:
+            self._broken = True
+            raise RuntimeError("the subscription did not bring the barrier: not delivering")
+        try:
+            self._keys |= await stored_keys(self._nc, self._api, self._prefix)
+        except nats.errors.NoRespondersError:
+            self._broken = True  # no Direct Get (a replicated bucket): never loaded
+            raise
+        self._loaded = True
+
+    def _load_ended(self, loading: asyncio.Task[None]) -> None:
+        if self._loading is loading:
+            self._loading = None
+        if loading.cancelled():
+            return
+        failure = loading.exception()
+        if failure is not None:
+            self._loaded = False
+            log.warning(
+                "processed-command keys of %s not loaded (%r); looked up instead%s",
+                self._prefix,
+                failure,
+                "" if self._broken else f", loaded again in {MIRROR_RETRY:.0f} s",
+            )
+            if not self._broken and not self._closed:
+                asyncio.get_running_loop().call_later(MIRROR_RETRY, self._again)
+
+    def _again(self) -> None:
+        if self._loading is None and not self._loaded and not self._closed:
+            self._reload()
+
+    def _seen(self, msg: Msg) -> None:
+        subject = msg.subject
+        if subject == self._barrier:
+            if msg.data == self._token:
+                self._barrier_seen = True
+            return
+        key = subject[len(self._prefix) :]
+        self._keys.add(key)
+        if self._expected and key in self._expected:
+            self._expected.discard(key)
+
+    def knows(self, key: str) -> bool:
+        """Whether a record of `key` may exist (held here); a key not held has none."""
+        return key in self._keys
+
+    def trusted(self) -> bool:
+        """Whether a key not held here has no record (see the class)."""
+        if self._broken or not self._loaded:
+            return False
+        if self._nc.stats["reconnects"] != self._reconnects:
+            if self._loading is None:
+                self._reload()
+            return False
+        return True
+
+    def expect(self, key: str) -> None:
+        """Our own write of `key` (new here) is being sent: the subscription must bring it."""
+        self._expected.add(key)
+
+    def acknowledged(self, key: str) -> None:
+        """The stream stored our write of `key`, new to the mirror when sent."""
+        if key in self._expected:
+            after_caught_up(self._nc, lambda: self._checked(key))
+
+    def _checked(self, key: str) -> None:
+        if key not in self._expected:
+            return
+        self._expected.discard(key)
+        if not self._broken:
+            self._broken = True
+            log.warning(
+                "the subscription to %s> does not deliver (our own write of %s unseen);"
+                " every command id is looked up",
+                self._prefix,
+                key,
+            )
+
+    async def close(self) -> None:
+        """The load stopped (a service stopping); the subscription ends with the connection."""
+        self._closed = True
+        loading = self._loading
+        if loading is not None:
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+
+async def stored_keys(
+    nc: NATS, api: str, prefix: str, *, batch: int = MIRROR_LOAD_BATCH
+) -> set[str]:
+    """The keys of every message stored in a bucket's stream (deleted and purged keys
+    included), read by Direct Get batches of its subjects (`next_by_subj` from the first
+    sequence, `batch` messages a request, each batch ended by the server's 204 marker saying
+    how many remain). A bucket without Direct Get (no one answers) raises
+    `NoRespondersError`; a batch not answered within `MIRROR_TIMEOUT`, `TimeoutError`."""
+    keys: set[str] = set()
+    answers: asyncio.Queue[Msg] = asyncio.Queue()
+    inbox = nc.new_inbox()
+    subscription = await subscribe_sink(nc, inbox, answers.put_nowait)
+    try:
+        sequence = 1
+        while True:
+            request = {"seq": sequence, "next_by_subj": prefix + ">", "batch": batch}
+            await nc.publish(api, json.dumps(request).encode(), reply=inbox)
+            while True:
+                async with asyncio.timeout(MIRROR_TIMEOUT):
+                    msg = await answers.get()
+                headers = msg.headers or {}
+                status = headers.get("Status")
+                if status == "404":  # nothing stored at or after `sequence`
+                    return keys
+                if status == "503":
+                    raise nats.errors.NoRespondersError
+                if status == "204":  # the batch's end
+                    if int(headers.get("Nats-Num-Pending", "0")) == 0:
+                        return keys
+                    break
+                if status:
+                    raise _raised(APIError.from_msg, msg)
+                keys.add(headers["Nats-Subject"][len(prefix) :])
+                sequence = int(headers["Nats-Sequence"]) + 1
+    finally:
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
 
 
 def _seen(written: asyncio.Future[None]) -> None:

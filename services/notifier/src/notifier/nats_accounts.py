@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from contracts_schema.subjects import CONTEXTS, ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
 from eventstore.checkpoints import CHECKPOINT_STREAM
+from eventstore.processed import MIRROR_BARRIER_KEY
 from eventstore.projection_news import SUBJECT_PREFIX, subjects_of
 from notifier.feed import INTEGRATION_STREAM, consumer_name
 
@@ -130,6 +131,26 @@ def _processed(context: BoundedContext) -> list[str]:
     ]
 
 
+def _records_heard() -> list[str]:
+    """Every context's record's writes as they are published (eventstore.processed.
+    RecordMirror: the keys of the records a command asks held in the process, so a new
+    command id is not looked up). What a service could already read of the others' records
+    (Direct Get, any key), as it is written."""
+    return [f"$KV.{PROCESSED_KV}-{c.name}.>" for c in CONTEXTS.values()]
+
+
+def _mirror_barriers(context: BoundedContext) -> list[str]:
+    """The other contexts' records: the one subject a mirror's barrier is published on
+    (`eventstore.processed.MIRROR_BARRIER_KEY`, refused by the stream by its header: it
+    orders the mirror's load after every record routed before its subscription). No command
+    id is ever that key, nor a pre-uniqueness key."""
+    return [
+        f"$KV.{PROCESSED_KV}-{c.name}.{MIRROR_BARRIER_KEY}"
+        for c in CONTEXTS.values()
+        if c.name != context.name
+    ]
+
+
 def _event_streams(*contexts: BoundedContext) -> list[str]:
     return [c.stream for c in contexts]
 
@@ -161,9 +182,15 @@ def service_grants() -> dict[str, Grant]:
             *_reads(ALL_EVENT_STREAMS),
             *_creates([REGISTRY.stream]),
             *_processed(REGISTRY),
+            *_mirror_barriers(REGISTRY),
             REGISTRY.members_subjects,  # its processes' heartbeats (eventstore.partitions)
         ],
-        subscribe=[REGISTRY.command_subjects, REGISTRY.members_subjects, inbox],
+        subscribe=[
+            REGISTRY.command_subjects,
+            REGISTRY.members_subjects,
+            *_records_heard(),
+            inbox,
+        ],
         responses=True,
     )
     enrolment = Grant(
@@ -172,10 +199,17 @@ def service_grants() -> dict[str, Grant]:
             *_reads(ALL_EVENT_STREAMS),
             *_creates([ENROLMENT.stream, REGISTRY.stream]),
             *_processed(ENROLMENT),
+            *_mirror_barriers(ENROLMENT),
             enrolment_positions,
             ENROLMENT.members_subjects,
         ],
-        subscribe=[ENROLMENT.command_subjects, ENROLMENT.members_subjects, inbox, positions],
+        subscribe=[
+            ENROLMENT.command_subjects,
+            ENROLMENT.members_subjects,
+            *_records_heard(),
+            inbox,
+            positions,
+        ],
         responses=True,
     )
     notifier = Grant(
@@ -187,10 +221,17 @@ def service_grants() -> dict[str, Grant]:
             *_reads([*ALL_EVENT_STREAMS, INTEGRATION_STREAM]),
             *_creates([*ALL_EVENT_STREAMS, INTEGRATION_STREAM]),
             *_processed(NOTIFIER),
+            *_mirror_barriers(NOTIFIER),
             notifier_positions,
             NOTIFIER.members_subjects,
         ],
-        subscribe=[NOTIFIER.command_subjects, NOTIFIER.members_subjects, inbox, positions],
+        subscribe=[
+            NOTIFIER.command_subjects,
+            NOTIFIER.members_subjects,
+            *_records_heard(),
+            inbox,
+            positions,
+        ],
         responses=True,
     )
     gateway = Grant(
