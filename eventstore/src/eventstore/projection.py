@@ -582,6 +582,11 @@ class ProjectionRunner:
         # generation: a speculation from an earlier one is stale.
         self._memory = threading.RLock()
         self._generation = 0
+        # The generation the last batch was prepared in (`_before_turn`): the memory holds
+        # that batch folded only while nothing forgot it since (review19: a park in its
+        # transaction forgets it, and memory read again then is read outside that
+        # transaction, without the batch's rows).
+        self._prepared_in = -1
         self._speculated: Speculation | None = None
         self.speculations_used = 0
         self.speculations_dropped = 0
@@ -1123,6 +1128,7 @@ class ProjectionRunner:
                     self._forget()
                     joined = self._prepared_after(stream, events, expected)
                 ahead = joined
+            self._prepared_in = self._generation
         if stages is not None:
             loaded = getattr(self.projection, "history_loaded_at", None)
             if loaded is not None:  # a timeline not in memory: its earlier events loaded
@@ -1156,6 +1162,11 @@ class ProjectionRunner:
         with self._memory:
             self._drop_speculation()
             generation = self._generation
+            if generation != self._prepared_in:
+                # Forgotten since the batch under way was prepared (a park in its
+                # transaction, a failed preparation): what it would fold on is read again
+                # outside that transaction, without its rows. Prepared in its turn instead.
+                return
             ahead = self._prepared_after(stream, events, after)
             if self._generation != generation:  # its preparation failed and forgot
                 return
