@@ -169,6 +169,7 @@ class Speculation(NamedTuple):
     since (`generation`); otherwise dropped and the memory forgotten (it folded them)."""
 
     generation: int
+    stream: str  # a runner reads several streams: their sequences overlap (review19)
     seqs: list[int]
     ahead: Ahead
     at: float  # wall clock when it was prepared
@@ -1170,7 +1171,8 @@ class ProjectionRunner:
             ahead = self._prepared_after(stream, events, after)
             if self._generation != generation:  # its preparation failed and forgot
                 return
-            self._speculated = Speculation(generation, [e.seq for e in events], ahead, time.time())
+            seqs = [e.seq for e in events]
+            self._speculated = Speculation(generation, stream, seqs, ahead, time.time())
 
     def _take_speculation(
         self, stream: str, events: list[StoredEvent], expected: int
@@ -1182,6 +1184,7 @@ class ProjectionRunner:
             return None
         if (
             spec.generation == self._generation
+            and spec.stream == stream
             and spec.ahead.expected == expected
             and [e.seq for e in events[: len(spec.seqs)]] == spec.seqs
         ):
