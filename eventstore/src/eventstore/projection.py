@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import hashlib
 import logging
+import os
 import threading
 import time
 import weakref
@@ -375,6 +376,14 @@ FIRST_CHUNK = 16  # events in a runner's first transaction, before it knows thei
 # waits this long for a broker that cannot answer just now before it keeps its indexes.
 HEADS_PATIENCE = 15.0  # seconds
 HEADS_PAUSE = 0.25
+# Whether a shared delivery prepares the next batch while the one before commits
+# (`ProjectionRunner.speculate`); "0" turns it off (a runner then prepares each batch in its
+# turn, as before fresh19): the switch the freshness pairs measure with (fresh20).
+PREPARE_AHEAD_ENV = "GT_PROJECTION_PREPARE_AHEAD"
+
+
+def prepare_ahead_default() -> bool:
+    return os.environ.get(PREPARE_AHEAD_ENV, "1").strip() != "0"
 
 
 @dataclasses.dataclass
@@ -589,6 +598,7 @@ class ProjectionRunner:
         # transaction, without the batch's rows).
         self._prepared_in = -1
         self._speculated: Speculation | None = None
+        self.prepares_ahead = prepare_ahead_default()  # off: `speculate` is never called
         self.speculations_used = 0
         self.speculations_dropped = 0
         self._committed: dict[str, int] = {}  # per stream: this runner's last commit

@@ -442,7 +442,8 @@ class SharedDelivery:
     ) -> None:
         """The next transaction's events prepared ahead by `members` (in `chunk`'s
         transaction, committing now), each in its own thread, queued before its next batch."""
-        members = [m for m in members if m.runner.prepares]  # the others fold in the commit
+        # The others fold in the commit; a runner switched off prepares in its turn.
+        members = [m for m in members if m.runner.prepares and m.runner.prepares_ahead]
         if upcoming is None or not members:
             return
         ahead = upcoming()
