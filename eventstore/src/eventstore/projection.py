@@ -487,6 +487,7 @@ def _together(
             raise
         for runner, position in positions.items():
             runner._committed[stream] = position
+            runner._refusing_committed(stream, position)
     finally:
         for runner, _ in ordered:  # each lock taken by the thread that prepared its batch
             runner._one_batch.release()
@@ -602,6 +603,11 @@ class ProjectionRunner:
         self.speculations_used = 0
         self.speculations_dropped = 0
         self._committed: dict[str, int] = {}  # per stream: this runner's last commit
+        # Per stream, the sequences refused in batches prepared (or prepared ahead) whose
+        # parks may not be committed yet: a cold timeline's history leaves them out
+        # (`_load_earlier`; fresh20, review19's third path). Dropped once committed.
+        self._refusing: dict[str, set[int]] = {}
+        self._refusing_guard = threading.Lock()
         self._duplicates = Duplicates()  # this runner's own, when none is shared
         # A versioned read model's earlier events from a read model of the same database
         # (set by the wiring: `gateway.projections.event_log_history`); the event store
@@ -658,10 +664,13 @@ class ProjectionRunner:
         the event store."""
         from eventstore.versioned import decoded
 
+        # What was parked never took effect here, whether the fold or the database refused
+        # it; refusals of batches whose parks are not committed yet (this batch's own, the
+        # batch before committing while this one is prepared ahead) are taken first: once
+        # a batch commits they are dropped from there, found among the parks instead.
+        pending = self._refusals_pending(context.stream)
         with self._engine.connect() as conn:
-            # What was parked never took effect here, whether the fold or the database
-            # refused it.
-            skipped = set(
+            skipped = pending | set(
                 conn.execute(
                     select(parked.c.seq).where(
                         parked.c.projection == self.projection.key,
@@ -684,7 +693,30 @@ class ProjectionRunner:
         )
         history = future.result(timeout=60)
         self.histories_loaded += 1
-        return list(decoded(e for e in history.events if e.seq < before and e.seq not in skipped))
+        # The store answers what is stored on the aggregate's subject: a copy of another
+        # aggregate's event stored there (misplaced) was refused and parked under the
+        # aggregate its envelope names, so only its envelope tells it apart here.
+        return list(
+            decoded(
+                e
+                for e in history.events
+                if e.seq < before
+                and e.seq not in skipped
+                and e.envelope.aggregate_id == aggregate_id
+                and e.envelope.aggregate_type == aggregate_type
+            )
+        )
+
+    def _refusals_pending(self, stream: str) -> set[int]:
+        with self._refusing_guard:
+            return set(self._refusing.get(stream, ()))
+
+    def _refusing_committed(self, stream: str, position: int) -> None:
+        """A batch of `stream` committed up to `position`: its refusals are parks now."""
+        with self._refusing_guard:
+            found = self._refusing.get(stream)
+            if found:
+                found.difference_update([seq for seq in found if seq <= position])
 
     def bind_history(self) -> None:
         """Let a versioned projection load an aggregate's earlier events (after a restart, an
@@ -984,6 +1016,8 @@ class ProjectionRunner:
         # needs again.
         self._forget()
         self._committed.clear()
+        with self._refusing_guard:
+            self._refusing.clear()
         await asyncio.to_thread(self._leadership.release)
         self.leading = False
 
@@ -1116,6 +1150,7 @@ class ProjectionRunner:
                 stages["turn"] = time.time()  # the writer is ours (SQLite: after the others)
             position = self._in_transaction(conn, stream, events, ahead)
         self._committed[stream] = position
+        self._refusing_committed(stream, position)
         return position
 
     def _before_turn(
@@ -1151,6 +1186,9 @@ class ProjectionRunner:
 
     def _prepared_after(self, stream: str, events: list[StoredEvent], expected: int) -> Ahead:
         refused = self._refused(stream, [e for e in events if e.seq > expected])
+        if refused:  # parked in the batch's transaction: until it commits, known here
+            with self._refusing_guard:
+                self._refusing.setdefault(stream, set()).update(refused)
         prepared = self._prepare([e for e in events if e.seq > expected and e.seq not in refused])
         return Ahead(expected, refused, prepared)
 
