@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import hashlib
 import logging
+import os
 import threading
 import time
 import weakref
@@ -160,6 +161,31 @@ class Ahead(NamedTuple):
     expected: int  # the checkpoint it was prepared after
     refused: dict[int, str]  # sequence -> why it may not be taken as fact
     prepared: Prepared | None
+
+
+class Speculation(NamedTuple):
+    """The next batch's work done while the batch before it commits (`ProjectionRunner.
+    speculate`): taken by the next `_before_turn` if it starts with exactly these events, the
+    batch before committed at `ahead.expected` and the read model's memory not forgotten
+    since (`generation`); otherwise dropped and the memory forgotten (it folded them)."""
+
+    generation: int
+    stream: str  # a runner reads several streams: their sequences overlap (review19)
+    seqs: list[int]
+    ahead: Ahead
+    at: float  # wall clock when it was prepared
+
+
+class _Both:
+    """Two batches' row changes written one after the other (a speculated first part and
+    the rest of the batch prepared on top of it)."""
+
+    def __init__(self, first: Prepared, rest: Prepared) -> None:
+        self._first = first
+        self._rest = rest
+
+    def write(self, conn: Connection) -> list[Failure]:
+        return self._first.write(conn) + self._rest.write(conn)
 
 
 def event_types(*models: type[DomainEvent]) -> frozenset[str]:
@@ -350,6 +376,14 @@ FIRST_CHUNK = 16  # events in a runner's first transaction, before it knows thei
 # waits this long for a broker that cannot answer just now before it keeps its indexes.
 HEADS_PATIENCE = 15.0  # seconds
 HEADS_PAUSE = 0.25
+# Whether a shared delivery prepares the next batch while the one before commits
+# (`ProjectionRunner.speculate`); "0" turns it off (a runner then prepares each batch in its
+# turn, as before fresh19): the switch the freshness pairs measure with (fresh20).
+PREPARE_AHEAD_ENV = "GT_PROJECTION_PREPARE_AHEAD"
+
+
+def prepare_ahead_default() -> bool:
+    return os.environ.get(PREPARE_AHEAD_ENV, "1").strip() != "0"
 
 
 @dataclasses.dataclass
@@ -453,11 +487,25 @@ def _together(
             raise
         for runner, position in positions.items():
             runner._committed[stream] = position
+            runner._refusing_committed(stream, position)
     finally:
         for runner, _ in ordered:  # each lock taken by the thread that prepared its batch
             runner._one_batch.release()
     stages["committed"] = time.time()
     return positions
+
+
+def _joined(first: Ahead, rest: Ahead, any_rest: bool) -> Ahead | None:
+    """A speculated beginning and the rest of its batch as one batch's work; None if they
+    cannot be written as two parts (one prepared, the other left to the transaction)."""
+    refused = {**first.refused, **rest.refused}
+    if not any_rest:
+        return first
+    if first.prepared is None and rest.prepared is None:
+        return Ahead(first.expected, refused, None)
+    if first.prepared is None or rest.prepared is None:
+        return None
+    return Ahead(first.expected, refused, _Both(first.prepared, rest.prepared))
 
 
 class RunnerFactory(Protocol):
@@ -539,7 +587,27 @@ class ProjectionRunner:
         # One batch at a time per read model, from preparing to commit (its streams'
         # handlers run in threads of their own; its in-memory state is one).
         self._one_batch = threading.Lock()
+        # The read model's in-memory state (a versioned one's timelines): folded by one
+        # thread at a time -- a batch's preparation, or the next one's speculated while the
+        # batch before commits (`speculate`), or a forgetting. Each forgetting is a
+        # generation: a speculation from an earlier one is stale.
+        self._memory = threading.RLock()
+        self._generation = 0
+        # The generation the last batch was prepared in (`_before_turn`): the memory holds
+        # that batch folded only while nothing forgot it since (review19: a park in its
+        # transaction forgets it, and memory read again then is read outside that
+        # transaction, without the batch's rows).
+        self._prepared_in = -1
+        self._speculated: Speculation | None = None
+        self.prepares_ahead = prepare_ahead_default()  # off: `speculate` is never called
+        self.speculations_used = 0
+        self.speculations_dropped = 0
         self._committed: dict[str, int] = {}  # per stream: this runner's last commit
+        # Per stream, the sequences refused in batches prepared (or prepared ahead) whose
+        # parks may not be committed yet: a cold timeline's history leaves them out
+        # (`_load_earlier`; fresh20, review19's third path). Dropped once committed.
+        self._refusing: dict[str, set[int]] = {}
+        self._refusing_guard = threading.Lock()
         self._duplicates = Duplicates()  # this runner's own, when none is shared
         # A versioned read model's earlier events from a read model of the same database
         # (set by the wiring: `gateway.projections.event_log_history`); the event store
@@ -596,10 +664,13 @@ class ProjectionRunner:
         the event store."""
         from eventstore.versioned import decoded
 
+        # What was parked never took effect here, whether the fold or the database refused
+        # it; refusals of batches whose parks are not committed yet (this batch's own, the
+        # batch before committing while this one is prepared ahead) are taken first: once
+        # a batch commits they are dropped from there, found among the parks instead.
+        pending = self._refusals_pending(context.stream)
         with self._engine.connect() as conn:
-            # What was parked never took effect here, whether the fold or the database
-            # refused it.
-            skipped = set(
+            skipped = pending | set(
                 conn.execute(
                     select(parked.c.seq).where(
                         parked.c.projection == self.projection.key,
@@ -622,7 +693,30 @@ class ProjectionRunner:
         )
         history = future.result(timeout=60)
         self.histories_loaded += 1
-        return list(decoded(e for e in history.events if e.seq < before and e.seq not in skipped))
+        # The store answers what is stored on the aggregate's subject: a copy of another
+        # aggregate's event stored there (misplaced) was refused and parked under the
+        # aggregate its envelope names, so only its envelope tells it apart here.
+        return list(
+            decoded(
+                e
+                for e in history.events
+                if e.seq < before
+                and e.seq not in skipped
+                and e.envelope.aggregate_id == aggregate_id
+                and e.envelope.aggregate_type == aggregate_type
+            )
+        )
+
+    def _refusals_pending(self, stream: str) -> set[int]:
+        with self._refusing_guard:
+            return set(self._refusing.get(stream, ()))
+
+    def _refusing_committed(self, stream: str, position: int) -> None:
+        """A batch of `stream` committed up to `position`: its refusals are parks now."""
+        with self._refusing_guard:
+            found = self._refusing.get(stream)
+            if found:
+                found.difference_update([seq for seq in found if seq <= position])
 
     def bind_history(self) -> None:
         """Let a versioned projection load an aggregate's earlier events (after a restart, an
@@ -922,6 +1016,8 @@ class ProjectionRunner:
         # needs again.
         self._forget()
         self._committed.clear()
+        with self._refusing_guard:
+            self._refusing.clear()
         await asyncio.to_thread(self._leadership.release)
         self.leading = False
 
@@ -1018,8 +1114,7 @@ class ProjectionRunner:
         try:
             position = self._apply_batch(stream, events, stages)
         except BaseException:
-            if isinstance(self.projection, BatchProjection):
-                self.projection.reset()  # its memory ran ahead of a transaction that failed
+            self._forget()  # its memory ran ahead of a transaction that failed
             raise
         if stages is not None:
             stages["committed"] = time.time()
@@ -1055,6 +1150,7 @@ class ProjectionRunner:
                 stages["turn"] = time.time()  # the writer is ours (SQLite: after the others)
             position = self._in_transaction(conn, stream, events, ahead)
         self._committed[stream] = position
+        self._refusing_committed(stream, position)
         return position
 
     def _before_turn(
@@ -1063,16 +1159,92 @@ class ProjectionRunner:
         """Decoding, folding and building rows need no database: done before the writer turn
         is taken, on the events after the position this runner last committed. In the
         transaction the checkpoint must still be that position; if not (another writer
-        moved it), the prepared work is dropped and the batch applied there as before."""
-        expected = self._committed.get(stream, self.positions.get(stream, 0))
-        refused = self._refused(stream, [e for e in events if e.seq > expected])
-        prepared = self._prepare([e for e in events if e.seq > expected and e.seq not in refused])
+        moved it), the prepared work is dropped and the batch applied there as before.
+
+        The batch's first events may have been prepared already, while the batch before
+        committed (`speculate`): taken if still good, the rest prepared on top of them."""
+        with self._memory:
+            expected = self._committed.get(stream, self.positions.get(stream, 0))
+            spec = self._take_speculation(stream, events, expected)
+            rest = events[len(spec.seqs) :] if spec is not None else events
+            ahead = self._prepared_after(stream, rest, expected)
+            if spec is not None:
+                joined = _joined(spec.ahead, ahead, bool(rest))
+                if joined is None:  # cannot be written as two parts: prepared whole
+                    self._forget()
+                    joined = self._prepared_after(stream, events, expected)
+                ahead = joined
+            self._prepared_in = self._generation
         if stages is not None:
             loaded = getattr(self.projection, "history_loaded_at", None)
             if loaded is not None:  # a timeline not in memory: its earlier events loaded
                 stages["history loaded"] = loaded
+            if spec is not None:
+                stages["speculated"] = spec.at
             stages["prepared"] = time.time()
+        return ahead
+
+    def _prepared_after(self, stream: str, events: list[StoredEvent], expected: int) -> Ahead:
+        refused = self._refused(stream, [e for e in events if e.seq > expected])
+        if refused:  # parked in the batch's transaction: until it commits, known here
+            with self._refusing_guard:
+                self._refusing.setdefault(stream, set()).update(refused)
+        prepared = self._prepare([e for e in events if e.seq > expected and e.seq not in refused])
         return Ahead(expected, refused, prepared)
+
+    @property
+    def prepares(self) -> bool:
+        """Its read model computes a batch's rows before the transaction (`BatchProjection.
+        prepare`): only then is there work to do ahead (`speculate`)."""
+        projection = self.projection
+        return (
+            isinstance(projection, BatchProjection)
+            and type(projection).prepare is not BatchProjection.prepare
+        )
+
+    def speculate(self, stream: str, events: list[StoredEvent], after: int) -> None:
+        """`events` (the next batch's first ones) prepared now, as if the batch under way --
+        committing at `after` -- had committed: called from the thread that prepares this
+        read model's batches, while the batch before commits in another. Its batch lock is
+        not taken (that batch holds it); the memory is. The next `_before_turn` takes the
+        work if it still holds, or forgets the memory that folded it."""
+        with self._memory:
+            self._drop_speculation()
+            generation = self._generation
+            if generation != self._prepared_in:
+                # Forgotten since the batch under way was prepared (a park in its
+                # transaction, a failed preparation): what it would fold on is read again
+                # outside that transaction, without its rows. Prepared in its turn instead.
+                return
+            ahead = self._prepared_after(stream, events, after)
+            if self._generation != generation:  # its preparation failed and forgot
+                return
+            seqs = [e.seq for e in events]
+            self._speculated = Speculation(generation, stream, seqs, ahead, time.time())
+
+    def _take_speculation(
+        self, stream: str, events: list[StoredEvent], expected: int
+    ) -> Speculation | None:
+        """The speculation, if it is this batch's beginning and still holds (the memory
+        lock held)."""
+        spec, self._speculated = self._speculated, None
+        if spec is None:
+            return None
+        if (
+            spec.generation == self._generation
+            and spec.stream == stream
+            and spec.ahead.expected == expected
+            and [e.seq for e in events[: len(spec.seqs)]] == spec.seqs
+        ):
+            self.speculations_used += 1
+            return spec
+        self._speculated = spec
+        self._forget()  # its memory folded events that come otherwise, or again (counted)
+        return None
+
+    def _drop_speculation(self) -> None:
+        if self._speculated is not None:
+            self._forget()  # counted
 
     def _in_transaction(
         self, conn: Connection, stream: str, events: list[StoredEvent], ahead: Ahead
@@ -1090,7 +1262,11 @@ class ProjectionRunner:
             self._forget()  # its memory ran ahead from another position
             prepared = None
         fresh = [e for e in events if e.seq > position]  # skip redeliveries after a crash
-        if fresh:
+        if fresh and prepared is None:
+            with self._memory:  # folded here: a speculation made beside it is dropped
+                self._drop_speculation()
+                position = self._apply_trusted(conn, fresh, ahead.refused, None)
+        elif fresh:
             position = self._apply_trusted(conn, fresh, ahead.refused, prepared)
         upsert(
             conn,
@@ -1137,8 +1313,13 @@ class ProjectionRunner:
             return None
 
     def _forget(self) -> None:
-        if isinstance(self.projection, BatchProjection):
-            self.projection.reset()
+        with self._memory:
+            self._generation += 1  # a speculation from before is stale
+            if self._speculated is not None:
+                self._speculated = None
+                self.speculations_dropped += 1
+            if isinstance(self.projection, BatchProjection):
+                self.projection.reset()
 
     def _apply_all(
         self, conn: Connection, events: list[StoredEvent], prepared: Prepared | None = None
@@ -1187,17 +1368,19 @@ class ProjectionRunner:
         except (OperationalError, InterfaceError):
             raise
         except Exception:
-            projection.reset()
+            self._forget()
         failures: list[Failure] = []
-        for event in events:
-            try:
-                with conn.begin_nested():
-                    failures += projection.apply_batch(conn, [event])
-            except (OperationalError, InterfaceError):
-                raise
-            except Exception as exc:
-                projection.reset()
-                failures.append((event, exc))
+        with self._memory:  # folded here, one event at a time
+            self._drop_speculation()
+            for event in events:
+                try:
+                    with conn.begin_nested():
+                        failures += projection.apply_batch(conn, [event])
+                except (OperationalError, InterfaceError):
+                    raise
+                except Exception as exc:
+                    self._forget()
+                    failures.append((event, exc))
         return failures
 
     def _park(self, conn: Connection, event: StoredEvent, exc: Exception) -> None:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import threading
 import time
@@ -49,6 +50,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from contracts_schema.subjects import BoundedContext
 from eventstore.catchup import CatchUpSubscriber
@@ -157,6 +159,17 @@ def prepare_offered(
             runner._one_batch.release()
 
 
+def _speculate_quietly(
+    runner: ProjectionRunner, stream: str, events: list[StoredEvent], after: int
+) -> None:
+    """`runner.speculate`, a failure only logged: the next batch prepares it in its turn."""
+    try:
+        runner.speculate(stream, events, after)
+    except Exception:
+        log.warning("read model %s: preparing ahead failed", runner.projection.key, exc_info=True)
+        runner._forget()
+
+
 def in_thread(
     thread: ThreadPoolExecutor, call: Callable[..., T], *args: object
 ) -> asyncio.Future[T]:
@@ -206,6 +219,13 @@ class SharedDelivery:
         self.gaps = 0
         self.rearms = 0
         self._chunk = 16  # events per transaction; sized by the last one (as a runner's)
+        # The next batch's first events, prepared ahead by the members while the batch
+        # before commits (`ProjectionRunner.speculate`): how many, and decoded once.
+        self._pull: LivePull | None = None
+        self._ahead = 0
+        self._decoded: dict[int, StoredEvent] = {}
+        self.speculated = 0  # batches whose beginning was prepared ahead
+        self._ever: dict[str, SharedMember] = {}  # every member so far, by read model
         # Seconds in the shared transactions: the writer turn held, and each read model's
         # part of it (logged now and then: which one the others wait for).
         self.spent: dict[str, float] = {}
@@ -221,6 +241,7 @@ class SharedDelivery:
         """Take `member` in from the next batch if it is level (its checkpoint at or past the
         shared position); the first member starts the delivery at its checkpoint."""
         async with self._boundary:
+            self._ever[member.runner.projection.key] = member
             position = member.runner.position(self._context.stream)
             if self._task is None or self._task.done():
                 self.position = position
@@ -264,6 +285,8 @@ class SharedDelivery:
                 self._batch,
                 lambda: self.position,
             )
+            self._pull = pull
+            self._decoded.clear()
             try:
                 await pull.arm()
                 while self._members:
@@ -271,7 +294,7 @@ class SharedDelivery:
                     kept, gap = await pull.in_order(msgs)
                     if kept:
                         # Read, decoded and judged once for every member.
-                        events = read_batch(self._nc, self._context, kept, stream_sequence)
+                        events = self._read(kept)
                         async with self._boundary:
                             await self._apply(events)
                         await kept[-1].ack()  # cumulative (`AckPolicy.ALL`)
@@ -287,13 +310,44 @@ class SharedDelivery:
                 log.info("shared delivery %s re-arming after %r", self._durable, exc)
                 await asyncio.sleep(0.2)
             finally:
+                self._pull = None
                 await pull.close()
+
+    def _read(self, msgs: list[Msg]) -> list[StoredEvent]:
+        """`msgs` as stored events (those decoded ahead, `_upcoming`, taken as they were)."""
+        decoded, self._decoded = self._decoded, {}
+        if not decoded:
+            return read_batch(self._nc, self._context, msgs, stream_sequence)
+        events = []
+        for msg in msgs:
+            event = decoded.get(stream_sequence(msg))
+            if event is None:
+                event = read_batch(self._nc, self._context, [msg], stream_sequence)[0]
+            events.append(event)
+        return events
+
+    def _upcoming(self, events: list[StoredEvent], end: int) -> list[StoredEvent]:
+        """What most likely comes in the next transaction after `events[:end]`: the rest of
+        this batch, else what waits in the live pull's buffer (decoded now, once)."""
+        if end < len(events):
+            return events[end : end + self._chunk]
+        if self._pull is None:
+            return []
+        msgs = self._pull.peek(self._chunk)
+        if not msgs:
+            return []
+        upcoming = read_batch(self._nc, self._context, msgs, stream_sequence)
+        self._decoded = {e.seq: e for e in upcoming}
+        last = events[-1].seq
+        return [e for e in upcoming if e.seq > last]
 
     async def _apply(self, events: list[StoredEvent]) -> None:
         received = time.time()
         done = 0
         while done < len(events) and self._members:
-            chunk = events[done : done + self._chunk]
+            # At least what the members prepared ahead (the chunk's size may have shrunk).
+            size, self._ahead = max(self._chunk, self._ahead), 0
+            chunk = events[done : done + size]
             stages = {**(delivery.get() or {}), "received": received}
             level = []
             for member in list(self._members):
@@ -306,15 +360,23 @@ class SharedDelivery:
                         member.backlog.clear()
                         member.out = Behind(f"{BACKLOG} events behind the shared delivery")
             if level:
-                await self._apply_level(level, chunk, stages)
+                upcoming = functools.partial(self._upcoming, events, done + len(chunk))
+                await self._apply_level(level, chunk, stages, upcoming)
             done += len(chunk)
             self.position = chunk[-1].seq
 
     async def _apply_level(
-        self, level: list[SharedMember], chunk: list[StoredEvent], stages: dict[str, float]
+        self,
+        level: list[SharedMember],
+        chunk: list[StoredEvent],
+        stages: dict[str, float],
+        upcoming: Callable[[], list[StoredEvent]] | None = None,
     ) -> None:
         """`chunk` prepared by each level member in its own thread; those ready in time
-        (`_ready_in_time`) applied in one transaction, the others left to apply it alone."""
+        (`_ready_in_time`) applied in one transaction, the others left to apply it alone.
+        While that transaction commits, its members prepare the `upcoming` events ahead,
+        each in its thread (fresh19: a slow commit no longer delays the next batch's
+        preparation; the next one takes that work if it still holds)."""
         from eventstore.projection import apply_together
 
         stream = self._context.stream
@@ -352,6 +414,7 @@ class SharedDelivery:
                     member.fall_behind(jobs[member], chunk, stages)
             if applying is None:
                 return
+            self._speculate([m for m, _ in taken], chunk, upcoming)
             # A member's stop cancels its subscriber, not this thread.
             together = await asyncio.shield(applying)
         self._size(together, len(chunk))
@@ -371,6 +434,28 @@ class SharedDelivery:
                 self._members.remove(member)
             member.eject(exc)
 
+    def _speculate(
+        self,
+        members: list[SharedMember],
+        chunk: list[StoredEvent],
+        upcoming: Callable[[], list[StoredEvent]] | None,
+    ) -> None:
+        """The next transaction's events prepared ahead by `members` (in `chunk`'s
+        transaction, committing now), each in its own thread, queued before its next batch."""
+        # The others fold in the commit; a runner switched off prepares in its turn.
+        members = [m for m in members if m.runner.prepares and m.runner.prepares_ahead]
+        if upcoming is None or not members:
+            return
+        ahead = upcoming()
+        if not ahead:
+            return
+        self._ahead = len(ahead)
+        self.speculated += 1
+        stream, after = self._context.stream, chunk[-1].seq
+        for member in members:
+            job = in_thread(member.thread, _speculate_quietly, member.runner, stream, ahead, after)
+            member.runner.track(job)
+
     def _count(self, together: Together) -> None:
         self.held += together.held
         for key, seconds in together.spent.items():
@@ -385,10 +470,16 @@ class SharedDelivery:
             f"{key} {seconds:.2f}s ({seconds / max(self.held, 1e-9):.0%})"
             for key, seconds in sorted(self.spent.items(), key=lambda kv: -kv[1])
         )
+        ahead = ", ".join(
+            f"{m.runner.projection.key} {m.runner.speculations_used}/"
+            f"{m.runner.speculations_dropped}"
+            for m in self._ever.values()
+        )
         return (
             f"shared {self._context.stream} delivery: {self.batches} transactions,"
             f" {self.rolled_back} rolled back, {self.left_behind} read model batches left out"
-            f" (applied alone), writer turn held {self.held:.2f}s; applies: {parts}"
+            f" (applied alone), writer turn held {self.held:.2f}s; applies: {parts};"
+            f" {self.speculated} batches prepared ahead (taken/dropped: {ahead or 'none'})"
         )
 
     def _size(self, together: Together, count: int) -> None:

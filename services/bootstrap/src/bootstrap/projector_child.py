@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections import deque
 from collections.abc import Sequence
 
 from bootstrap.children import START_TIMEOUT, Child, ChildFailed
-from eventstore.projection import ProjectionRunner
+from eventstore.projection import PREPARE_AHEAD_ENV, ProjectionRunner
 from eventstore.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class ProjectorProcess(Child):
         again at most `restarts` times within RESTART_WINDOW when it exits."""
         name = "audit projector" if read_models == "audit" else "projector"
         command = ["projector", "--read-models", read_models]
+        if PREPARE_AHEAD_ENV in os.environ and PREPARE_AHEAD_ENV not in settings:
+            # The prepare-ahead switch (a benchmark's A/B) reaches the projector it starts.
+            settings = {**settings, PREPARE_AHEAD_ENV: os.environ[PREPARE_AHEAD_ENV]}
         process = await cls._spawn(command, settings)
         projector = cls(name, process, command, settings)
         projector.restarts = restarts
