@@ -382,8 +382,18 @@ HEADS_PAUSE = 0.25
 PREPARE_AHEAD_ENV = "GT_PROJECTION_PREPARE_AHEAD"
 
 
+_SWITCH_VALUES = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
+
+
 def prepare_ahead_default() -> bool:
-    return os.environ.get(PREPARE_AHEAD_ENV, "1").strip() != "0"
+    """The switch's value; a value that is neither on nor off is refused by name, not taken
+    as on (a mistyped "of" must not silently measure the wrong side)."""
+    given = os.environ.get(PREPARE_AHEAD_ENV, "1").strip().lower() or "1"
+    if given not in _SWITCH_VALUES:
+        raise ValueError(
+            f"{PREPARE_AHEAD_ENV} must be 1/true/on or 0/false/off, not {given[:80]!r}"
+        )
+    return _SWITCH_VALUES[given]
 
 
 @dataclasses.dataclass

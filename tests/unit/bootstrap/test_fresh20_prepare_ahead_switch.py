@@ -14,13 +14,25 @@ from bootstrap.projector_child import ProjectorProcess
 from eventstore.projection import PREPARE_AHEAD_ENV, prepare_ahead_default
 
 
-@pytest.mark.parametrize(("given", "on"), [(None, True), ("1", True), ("0", False)])
+@pytest.mark.parametrize(
+    ("given", "on"),
+    [(None, True), ("1", True), ("0", False), (" Off ", False), ("true", True), ("", True)],
+)
 def test_the_switch_read(monkeypatch: pytest.MonkeyPatch, given: str | None, on: bool) -> None:
     if given is None:
         monkeypatch.delenv(PREPARE_AHEAD_ENV, raising=False)
     else:
         monkeypatch.setenv(PREPARE_AHEAD_ENV, given)
     assert prepare_ahead_default() is on
+
+
+@pytest.mark.parametrize("given", ["banana", "2", "-1", "of"])
+def test_a_value_neither_on_nor_off_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv(PREPARE_AHEAD_ENV, given)
+    with pytest.raises(ValueError, match=f"{PREPARE_AHEAD_ENV} must be .*{given!r}"):
+        prepare_ahead_default()
 
 
 async def test_the_switch_reaches_the_projector_process(monkeypatch: pytest.MonkeyPatch) -> None:
