@@ -54,8 +54,8 @@ class Subscription:
                 raise Forbidden(f"events of {organisation} are not yours to read")
             organisation = principal.organisation
         try:
+            known_streams(after or "")  # first: it bounds the length the parser repeats
             positions = parse_consistency_token(after or "")
-            known_streams(after or "")
         except ConsistencyError as exc:
             raise InvalidArgument(f"`after`: {exc.message}") from exc
         except ValueError as exc:
