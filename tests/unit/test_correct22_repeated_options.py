@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,12 +81,14 @@ def test_a_single_valued_option_of_serve_given_twice_is_refused(
     assert "given more than once; it takes one value: give it once" in said, said
 
 
-def test_a_list_option_and_a_flag_may_repeat() -> None:
+def test_a_list_option_and_a_flag_may_repeat(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
     result = runner.invoke(
-        cli,
-        ["backup", "create", "--out", "/nonexistent/\0", "--stream", "A", "--stream", "B"],
+        cli, ["backup", "create", "--out", str(a_file), "--stream", "A", "--stream", "B"]
     )
     assert "given more than once" not in result.output, result.output
+    assert "is a file; name a directory" in result.output  # it went on to check --out
     result = runner.invoke(
         cli, ["reference-data", "update", "--dry-run", "--dry-run", "--csv", "/nonexistent.csv"]
     )
