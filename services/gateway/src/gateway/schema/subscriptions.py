@@ -29,7 +29,8 @@ class LiveEventFilter:
         default=None, description="Events of this kind of aggregate."
     )
     aggregate_id: str | None = strawberry.field(
-        default=None, description="Events of this aggregate (with aggregateType)."
+        default=None,
+        description="Events of this aggregate (with aggregateType: of that kind only).",
     )
     organisation_code: str | None = strawberry.field(
         default=None, description="Events that concern this organisation."
