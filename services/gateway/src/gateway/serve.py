@@ -99,7 +99,8 @@ class Server:
             ws_ping_interval=20,
             log_config=log_config,
             http=with_deadline(request_deadline),
-            timeout_graceful_shutdown=shutdown_grace,
+            # Typed int by uvicorn, used as asyncio.wait_for's timeout: seconds as a float.
+            timeout_graceful_shutdown=shutdown_grace,  # type: ignore[arg-type]
         )
         self._server = _EmbeddedUvicorn(config)
         self._task: asyncio.Task[None] | None = None
