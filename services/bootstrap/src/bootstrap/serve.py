@@ -299,14 +299,13 @@ def notifier_tick(
     day = _parse_day(now)
     from bootstrap import parts
     from eventstore.clock import FixedClock
-    from eventstore.service_app import connect_nats
     from notifier.settings import NotifierSettings
 
     settings = NotifierSettings()
     _check_command_settings()
 
     async def main() -> dict[str, object]:
-        nc = await connect_nats(settings, "notifier-tick")
+        nc = await _connect_once(settings, "notifier-tick", ONE_SHOT_CONNECT)
         clock = FixedClock(datetime.combine(day, datetime.min.time(), UTC))
         notifier = parts.notifier(nc, clock, settings)
         try:
@@ -379,11 +378,34 @@ def _reference_list(
 T = TypeVar("T")
 
 
+ONE_SHOT_CONNECT = 15.0  # seconds a one-shot command tries to reach NATS (as `backup`'s)
+
+
+async def _connect_once(settings: NatsSettings, name: str, within: float) -> NATS:
+    """A one-shot command's connection: its first connect bounded by `within` seconds, then
+    exit 1 naming the URL. A service's `connect_nats` retries for ever (it waits for NATS to
+    come up); a command run by hand with NATS down or GT_NATS_URL mistyped never ended
+    (correct22). Once connected it rides out a reconnect as a service does."""
+    import nats.errors
+
+    from eventstore.service_app import connect_nats
+
+    try:
+        async with asyncio.timeout(within):
+            return await connect_nats(settings, name)
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        print(
+            f"{name}: cannot reach NATS at {settings.nats_url} within {within:g} s; set"
+            " GT_NATS_URL (and GT_NATS_USER/GT_NATS_PASSWORD)",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1) from exc
+
+
 def _with_bus(wait: float, work: Callable[[CommandBus, NATS], Awaitable[T]]) -> T:
     """Run `work` with a command bus on the GT_NATS_* connection; exit 1 on a refusal."""
     from bootstrap.reference_data import ReferenceDataError
     from eventstore.observability import ObservabilitySettings, configure_logging
-    from eventstore.service_app import connect_nats
     from eventstore.settings import NatsSettings
     from gateway.commandbus import CommandBus, CommandRetrySettings
 
@@ -392,7 +414,7 @@ def _with_bus(wait: float, work: Callable[[CommandBus, NATS], Awaitable[T]]) -> 
     CommandRetrySettings()  # read again by the bus, once connected: checked before
 
     async def main() -> T:
-        nc = await connect_nats(settings, "reference-data")
+        nc = await _connect_once(settings, "reference-data", max(wait, ONE_SHOT_CONNECT))
         try:
             # A first start may find the enrolment service still starting: the bus waits.
             return await work(CommandBus(nc, timeout=60.0, retry_for=wait), nc)
