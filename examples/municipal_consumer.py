@@ -105,17 +105,32 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+class Once(argparse.Action):
+    """An option given twice is refused: argparse keeps the last without a word, so
+    `--org GM0363 ... --org GM0599` (a script adding its own flags to the user's) read the
+    other organisation's feed, `--max 1 --max 100` took 100 (correct22)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:  # fmt: skip
+        if getattr(namespace, f"_{self.dest}_given", False):
+            parser.error(f"argument {option_string}: given more than once; give it once")
+        setattr(namespace, f"_{self.dest}_given", True)
+        setattr(namespace, self.dest, values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="nats://127.0.0.1:4222")
-    parser.add_argument("--org", required=True, help="organisation code, e.g. GM0363")
-    parser.add_argument("--password", required=True)
+    parser.add_argument("--url", default="nats://127.0.0.1:4222", action=Once)
+    parser.add_argument("--org", required=True, help="organisation code, e.g. GM0363", action=Once)
+    parser.add_argument("--password", required=True, action=Once)
     parser.add_argument(
-        "--max", type=positive_int, default=None, help="stop after this many events (1 or more)"
-    )
+        "--max", type=positive_int, default=None, help="stop after this many events (1 or more)",
+        action=Once,
+    )  # fmt: skip
     parser.add_argument(
-        "--idle", type=positive_seconds, default=5.0, help="seconds to wait per fetch (above 0)"
-    )
+        "--idle", type=positive_seconds, default=5.0, help="seconds to wait per fetch (above 0)",
+        action=Once,
+    )  # fmt: skip
     args = parser.parse_args()
     try:
         asyncio.run(consume(args.url, args.org, args.password, args.max, args.idle))

@@ -44,8 +44,13 @@ class NatsSettings(BaseSettings):
         description="The service's ed25519 nkey seed (GT_SIGNING_SEED, a secret): it signs the"
         " events the service appends and its stream checkpoints.",
     )
+    # At most a day: `inf` was taken and no checkpoint was ever written (correct22), and a
+    # cut after the last checkpoint goes unseen for up to one interval (docs/security.md).
     checkpoint_interval: float = Field(
-        default=60.0, gt=0, description="Seconds between signed checkpoints of its stream."
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="Seconds between signed checkpoints of its stream (at most a day).",
     )
     stream_replicas: int = Field(default=1, ge=1, le=5, description="3 on a JetStream cluster.")
     database_url: str = Field(

@@ -27,6 +27,7 @@ from audit.history import Replay, TimelineEntry, replay
 from audit.ocds.export import UnknownProcess, gather, packages, require
 from audit.ocds.packages import graphql_publication
 from audit.temporal import TemporalProjection, list_as_of
+from contracts_schema.errors import shown
 from eventstore.store import EventStore
 
 MAX_LIST = 500
@@ -165,7 +166,9 @@ class AuditQuery:
     ) -> list[EntityState]:
         sources = _sources(info)
         if aggregate_type not in OWNERS:
-            raise ValueError(f"unknown aggregate type {aggregate_type!r}; one of {sorted(OWNERS)}")
+            raise ValueError(
+                f"unknown aggregate type {shown(aggregate_type)}; one of {sorted(OWNERS)}"
+            )
         if not 0 < first <= MAX_LIST:
             raise ValueError(f"first must be between 1 and {MAX_LIST}")
         if sources.engine is None:

@@ -17,6 +17,7 @@ from typing import Annotated, TypeVar
 import nats
 import typer
 
+from audit.cli_options import SingleValuedCommand, SingleValuedGroup
 from eventstore.backup import MANIFEST, BackupError, StreamBackup, backup, restore
 from eventstore.settings import NatsSettings
 
@@ -24,6 +25,7 @@ backup_cli = typer.Typer(
     help="Back up the JetStream streams (snapshots) and restore them into a fresh cluster.",
     no_args_is_help=True,
     add_completion=False,
+    cls=SingleValuedGroup,
 )
 T = TypeVar("T")
 
@@ -84,7 +86,7 @@ def _report(taken: list[StreamBackup]) -> None:
     typer.echo(json.dumps([t.as_json() for t in taken], indent=2))
 
 
-@backup_cli.command("create")
+@backup_cli.command("create", cls=SingleValuedCommand)
 def create(
     out: Annotated[Path, typer.Option("--out", help="Directory for the backup (created).")],
     nats_url: NatsUrl = None,
@@ -100,7 +102,7 @@ def create(
     _report(_connected(nats_url, lambda nc: backup(nc, out, stream)))
 
 
-@backup_cli.command("restore")
+@backup_cli.command("restore", cls=SingleValuedCommand)
 def restore_backup(
     directory: Annotated[Path, typer.Argument(help="A directory made by `backup create`.")],
     nats_url: NatsUrl = None,

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
+from audit.cli_options import SingleValuedCommand, SingleValuedGroup
+
 if TYPE_CHECKING:
     from faststream import FastStream
     from faststream.nats import NatsBroker
@@ -42,14 +44,20 @@ if TYPE_CHECKING:
 EXIT_CONFIG = 2
 
 cli = typer.Typer(
-    help="Run one service of the system, as its container does.", add_completion=False
+    help="Run one service of the system, as its container does.",
+    add_completion=False,
+    cls=SingleValuedGroup,
 )
 notifier_cli = typer.Typer(
-    help="The notifier: expiry warnings and integration events.", add_completion=False
+    help="The notifier: expiry warnings and integration events.",
+    add_completion=False,
+    cls=SingleValuedGroup,
 )
 cli.add_typer(notifier_cli, name="notifier")
 reference_cli = typer.Typer(
-    help="Reference data (the CBS municipality list) through the commands.", add_completion=False
+    help="Reference data (the CBS municipality list) through the commands.",
+    add_completion=False,
+    cls=SingleValuedGroup,
 )
 cli.add_typer(reference_cli, name="reference-data")
 
@@ -176,7 +184,7 @@ def _trust_readers() -> None:
     install(configured())
 
 
-@cli.command()
+@cli.command(cls=SingleValuedCommand)
 def registry() -> None:
     """The registry's commands."""
     _check_command_settings()
@@ -187,7 +195,7 @@ def registry() -> None:
     run_app(app)
 
 
-@cli.command()
+@cli.command(cls=SingleValuedCommand)
 def enrolment() -> None:
     """The enrolment commands, with the registry-facts read model beside them."""
     _check_command_settings()
@@ -224,7 +232,7 @@ def _read_models(value: str) -> str:
     return value
 
 
-@cli.command()
+@cli.command(cls=SingleValuedCommand)
 def projector(
     read_models: str = typer.Option(
         "all",
@@ -245,7 +253,7 @@ def projector(
     raise typer.Exit(run_process(config, read_models))
 
 
-@cli.command()
+@cli.command(cls=SingleValuedCommand)
 def gateway() -> None:
     """The gateway: GraphQL over the projector's read models, and health (exit 2 on a bad
     configuration)."""
@@ -260,7 +268,7 @@ def gateway() -> None:
     raise typer.Exit(run_process(config, projection_runner))
 
 
-@notifier_cli.command("run")
+@notifier_cli.command("run", cls=SingleValuedCommand)
 def notifier_run() -> None:
     """Serve commands, keep the feed and the schedule going (until interrupted)."""
     from eventstore.clock import SystemClock
@@ -283,7 +291,7 @@ def _parse_day(value: str) -> date:
         ) from exc
 
 
-@notifier_cli.command("tick")
+@notifier_cli.command("tick", cls=SingleValuedCommand)
 def notifier_tick(
     now: str = typer.Option(..., "--now", help="Run the schedule for this day (YYYY-MM-DD)."),
 ) -> None:
@@ -291,14 +299,13 @@ def notifier_tick(
     day = _parse_day(now)
     from bootstrap import parts
     from eventstore.clock import FixedClock
-    from eventstore.service_app import connect_nats
     from notifier.settings import NotifierSettings
 
     settings = NotifierSettings()
     _check_command_settings()
 
     async def main() -> dict[str, object]:
-        nc = await connect_nats(settings, "notifier-tick")
+        nc = await _connect_once(settings, "notifier-tick", ONE_SHOT_CONNECT)
         clock = FixedClock(datetime.combine(day, datetime.min.time(), UTC))
         notifier = parts.notifier(nc, clock, settings)
         try:
@@ -320,7 +327,7 @@ def notifier_tick(
         raise typer.Exit(1)
 
 
-@notifier_cli.command("webhook-secret")
+@notifier_cli.command("webhook-secret", cls=SingleValuedCommand)
 def webhook_secret(subscription_id: str) -> None:
     """Print the signing secret of a subscription (hand it to the organisation)."""
     from notifier.settings import NotifierSettings
@@ -329,7 +336,7 @@ def webhook_secret(subscription_id: str) -> None:
     typer.echo(subscription_secret(NotifierSettings().master_key(), subscription_id))
 
 
-@cli.command("check-secrets")
+@cli.command("check-secrets", cls=SingleValuedCommand)
 def check_secrets() -> None:
     """Check every GT_NATS_*_PASSWORD in the environment before the NATS servers read them
     (exit 2 naming each one nats-server would misread)."""
@@ -371,11 +378,34 @@ def _reference_list(
 T = TypeVar("T")
 
 
+ONE_SHOT_CONNECT = 15.0  # seconds a one-shot command tries to reach NATS (as `backup`'s)
+
+
+async def _connect_once(settings: NatsSettings, name: str, within: float) -> NATS:
+    """A one-shot command's connection: its first connect bounded by `within` seconds, then
+    exit 1 naming the URL. A service's `connect_nats` retries for ever (it waits for NATS to
+    come up); a command run by hand with NATS down or GT_NATS_URL mistyped never ended
+    (correct22). Once connected it rides out a reconnect as a service does."""
+    import nats.errors
+
+    from eventstore.service_app import connect_nats
+
+    try:
+        async with asyncio.timeout(within):
+            return await connect_nats(settings, name)
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        print(
+            f"{name}: cannot reach NATS at {settings.nats_url} within {within:g} s; set"
+            " GT_NATS_URL (and GT_NATS_USER/GT_NATS_PASSWORD)",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1) from exc
+
+
 def _with_bus(wait: float, work: Callable[[CommandBus, NATS], Awaitable[T]]) -> T:
     """Run `work` with a command bus on the GT_NATS_* connection; exit 1 on a refusal."""
     from bootstrap.reference_data import ReferenceDataError
     from eventstore.observability import ObservabilitySettings, configure_logging
-    from eventstore.service_app import connect_nats
     from eventstore.settings import NatsSettings
     from gateway.commandbus import CommandBus, CommandRetrySettings
 
@@ -384,7 +414,7 @@ def _with_bus(wait: float, work: Callable[[CommandBus, NATS], Awaitable[T]]) -> 
     CommandRetrySettings()  # read again by the bus, once connected: checked before
 
     async def main() -> T:
-        nc = await connect_nats(settings, "reference-data")
+        nc = await _connect_once(settings, "reference-data", max(wait, ONE_SHOT_CONNECT))
         try:
             # A first start may find the enrolment service still starting: the bus waits.
             return await work(CommandBus(nc, timeout=60.0, retry_for=wait), nc)
@@ -398,7 +428,7 @@ def _with_bus(wait: float, work: Callable[[CommandBus, NATS], Awaitable[T]]) -> 
         raise typer.Exit(1) from exc
 
 
-@reference_cli.command("load")
+@reference_cli.command("load", cls=SingleValuedCommand)
 def reference_load(
     csv_file: str | None = typer.Option(None, "--csv", help="A CBS list; default: shipped."),
     version: str | None = typer.Option(None, help="The list's version (e.g. 2026-01-01)."),
@@ -421,7 +451,7 @@ def reference_load(
     typer.echo(json.dumps(summary))
 
 
-@reference_cli.command("update")
+@reference_cli.command("update", cls=SingleValuedCommand)
 def reference_update(
     csv_file: str = typer.Option(..., "--csv", help="The newer CBS list."),
     version: str = typer.Option(..., help="Its version (e.g. 2026-01-01)."),

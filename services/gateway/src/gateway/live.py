@@ -41,6 +41,8 @@ class LiveFilter:
         e = event.envelope
         if self.event_types and e.event_type not in self.event_types:
             return False
+        if self.aggregate_id and e.aggregate_id != self.aggregate_id:
+            return False  # given alone, the subject does not narrow to it (correct22)
         if self.participant and e.event_type in HIDDEN_FROM_PARTICIPANTS:
             return False
         if self.organisation_code:

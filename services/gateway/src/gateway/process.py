@@ -140,6 +140,7 @@ async def run(
             **logging_of_uvicorn,
             sock=sock,
             request_deadline=deadline_for(config.gateway.max_body_bytes),
+            shutdown_grace=config.http.http_shutdown_grace,
         ).start()
         started = True
         if config.http.http_workers > 1:

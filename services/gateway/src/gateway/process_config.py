@@ -44,6 +44,13 @@ class HttpSettings(BaseSettings):
     dev_mode: bool = Field(
         default=False, description="Allow running without a JWT key (anonymous access only)."
     )
+    http_shutdown_grace: float = Field(
+        default=10.0,  # gateway.serve.DEFAULT_SHUTDOWN_GRACE (not imported: uvicorn's import)
+        gt=0,
+        le=3600,
+        description="Seconds a stopping gateway lets the requests being answered finish before"
+        " it cancels them (idle connections and websockets are closed at once).",
+    )
     http_workers: int = Field(
         default=1,
         ge=1,

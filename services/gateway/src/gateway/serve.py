@@ -13,6 +13,13 @@ from starlette.applications import Starlette
 
 from gateway.deadline import DEFAULT_DEADLINE, with_deadline
 
+# Seconds a stop waits for the requests being answered before it cancels them. uvicorn's
+# default waits for ever: one request that never ends (a client holding a slow answer open, a
+# resolver stuck on a dead connection) held `make run`'s Ctrl-C and a container's stop until
+# it was killed, skipping the rest of the shutdown (the read side, NATS). Idle keep-alive
+# connections and websockets are closed at once either way.
+DEFAULT_SHUTDOWN_GRACE = 10.0
+
 
 class _EmbeddedUvicorn(uvicorn.Server):
     # The host process owns the signals: uvicorn would capture Ctrl-C and re-raise it on exit.
@@ -75,10 +82,13 @@ class Server:
         log_config: dict[str, Any] | None = uvicorn.config.LOGGING_CONFIG,
         sock: socket.socket | None = None,
         request_deadline: float = DEFAULT_DEADLINE,
+        shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
     ) -> None:
         """`log_config=None`: uvicorn's loggers propagate to the process's (JSON) handlers.
         `sock`: serve on this bound socket (see `listening_socket`) instead of host:port.
-        `request_deadline`: seconds for each request to arrive whole (`gateway.deadline`)."""
+        `request_deadline`: seconds for each request to arrive whole (`gateway.deadline`).
+        `shutdown_grace`: seconds `stop` lets requests being answered finish; then they are
+        cancelled (GT_HTTP_SHUTDOWN_GRACE)."""
         self._sock = sock if sock is not None else listening_socket(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         config = uvicorn.Config(
@@ -89,6 +99,8 @@ class Server:
             ws_ping_interval=20,
             log_config=log_config,
             http=with_deadline(request_deadline),
+            # Typed int by uvicorn, used as asyncio.wait_for's timeout: seconds as a float.
+            timeout_graceful_shutdown=shutdown_grace,  # type: ignore[arg-type]
         )
         self._server = _EmbeddedUvicorn(config)
         self._task: asyncio.Task[None] | None = None

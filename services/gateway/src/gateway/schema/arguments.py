@@ -15,7 +15,8 @@ id is refused when longer than any id a command accepts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from inspect import isawaitable
 from typing import Any
 
 from graphql import (
@@ -259,7 +260,7 @@ def bound_ids(schema: GraphQLSchema) -> None:
                 continue
             field.extensions = {**(field.extensions or {}), ID_BOUND: check}
             if field.subscribe is not None:
-                field.subscribe = _checked(field.subscribe, check)
+                field.subscribe = _checked_stream(field.subscribe, check)
             else:
                 field.resolve = _checked(field.resolve or default_field_resolver, check)
 
@@ -268,5 +269,28 @@ def _checked(resolve: Callable[..., Any], check: Check) -> Callable[..., Any]:
     def checked(source: Any, info: Any, **args: Any) -> Any:
         check(args)
         return resolve(source, info, **args)
+
+    return checked
+
+
+def _checked_stream(subscribe: Callable[..., Any], check: Check) -> Callable[..., Any]:
+    """The check inside the stream, at its first item, as the field's own refusals are
+    (correct22): raised by `subscribe` itself it was a pre-execution error, which
+    graphql-transport-ws answers with its protocol `error` message; raised in the stream it is
+    a `next` with `errors`, then `complete`, as a query's refusal is. The field's stream is
+    asked for only once the arguments passed."""
+
+    async def checked(source: Any, info: Any, **args: Any) -> AsyncIterator[Any]:
+        check(args)
+        stream = subscribe(source, info, **args)
+        if isawaitable(stream):
+            stream = await stream
+        try:
+            async for item in stream:
+                yield item
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
 
     return checked

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.types import Info as StrawberryInfo
 
+from contracts_schema.errors import shown
 from contracts_schema.subjects import CONTEXTS
 from gateway.auth import AuthenticationFailed, Principal, principal_from_header
 from gateway.privacy.erasure import actor_names
@@ -167,18 +168,30 @@ class Context:
 
 
 STREAMS = frozenset(c.stream for c in CONTEXTS.values())
+# Each stream named once by a 20-digit position is under 100 characters; a client that joins
+# the tokens of many mutations (`A:1,A:5,...`) still fits.
+TOKEN_MAX = 1024
 
 
 def known_streams(token: str) -> None:
     """A token naming a stream this registry does not have (a typo, another system's token)
     is refused: nothing could wait for it, and a read answered at once might lack the write
     the client meant; a live subscription resuming `after` it would miss every event since
-    (correct17; a malformed one is refused as before, by `parse`)."""
+    (correct17; a malformed one is refused as before, by `parse`). One longer than any token
+    is refused before it is parsed, repeated cut short (correct22: the parser's complaint
+    repeated a 100,000-character token whole)."""
+    if len(token) > TOKEN_MAX:
+        raise ConsistencyError(
+            "INVALID_CONSISTENCY_TOKEN",
+            f"consistency token {shown(token)} is longer than any token of this registry"
+            f" ({TOKEN_MAX:,} characters at most): pass the consistencyToken a mutation"
+            " returned, unchanged",
+        )
     unknown = sorted(set(parse(token)) - STREAMS)
     if unknown:
         raise ConsistencyError(
             "INVALID_CONSISTENCY_TOKEN",
-            f"consistency token {token!r} names no stream of this registry"
+            f"consistency token {shown(token)} names no stream of this registry"
             f" ({', '.join(unknown)}); its streams are {', '.join(sorted(STREAMS))}:"
             " pass the consistencyToken a mutation returned, unchanged",
         )

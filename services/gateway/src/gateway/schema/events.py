@@ -12,6 +12,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from contracts_schema.catalogue import EVENT_TYPES
+from contracts_schema.errors import SHOWN_MAX, shown
 from gateway.auth import Principal, Role
 from gateway.event_visibility import HIDDEN_FROM_PARTICIPANTS
 from gateway.schema.context import Context, Info
@@ -154,11 +155,21 @@ def require_known_event_types(types: Iterable[str] | None, field: str = "eventTy
     if unknown:
         raise InvalidArgument(
             f"`{field}`: unknown event type{'s' if len(unknown) > 1 else ''}"
-            f" {', '.join(repr(t) for t in unknown)}; the known types are"
+            f" {_listed(unknown)}; the known types are"
             f" {', '.join(sorted(EVENT_TYPES))}",
             field=field,
-            unknown=unknown,
+            unknown=[t[:SHOWN_MAX] for t in unknown[:LISTED]],
         )
+
+
+LISTED = 10  # unknown names repeated back: a list argument may carry 500 (max_list_argument)
+
+
+def _listed(names: list[str]) -> str:
+    """The first names, each cut short, and how many more (correct22: a list of 500 long
+    names was repeated whole)."""
+    said = ", ".join(shown(name) for name in names[:LISTED])
+    return said if len(names) <= LISTED else f"{said} and {len(names) - LISTED:,} more"
 
 
 async def event_log(

@@ -22,6 +22,7 @@ import strawberry
 from sqlalchemy import String, cast, select
 from sqlalchemy.engine import RowMapping
 
+from contracts_schema.errors import shown
 from contracts_schema.refusals import REFUSALS
 from gateway.schema.context import Info
 from gateway.schema.errors import InvalidArgument
@@ -124,7 +125,7 @@ def _key(cursor: str) -> Key:
         dated, kind, rid, i = raw
         return (str(dated), str(kind), str(rid), int(i))
     except (ValueError, TypeError) as exc:
-        raise InvalidArgument(f"`after` is not a cursor of lawFindings: {cursor!r}") from exc
+        raise InvalidArgument(f"`after` is not a cursor of lawFindings: {shown(cursor)}") from exc
 
 
 async def law_findings(

@@ -12,6 +12,7 @@ from strawberry import relay
 from strawberry.tools import create_type
 
 from contracts_schema.base import ID_PATTERN, Command
+from contracts_schema.errors import shown
 from contracts_schema.notifier.commands import ORGANISATION_CODE, SubscribeWebhook
 from contracts_schema.notifier.urls import url_problem
 from contracts_schema.registry.values import ORGANISATION_CODE_PATTERN
@@ -136,23 +137,11 @@ FORMS = {
 }
 
 
-SHOWN_MAX = 80  # characters of a refused value repeated back: enough to recognise it
-
-
-def _shown(value: Any) -> str:
-    """The refused value as the client sent it, cut short: a 100,000-character id repeated
-    whole made the refusal as large as the attack."""
-    text = str(value)
-    if len(text) <= SHOWN_MAX:
-        return repr(text)
-    return f"{text[:SHOWN_MAX]!r}... ({len(text):,} characters)"
-
-
 def _said(error: Any) -> str:
     """pydantic's message, with a pattern the client must match named in words."""
     form = FORMS.get(str((error.get("ctx") or {}).get("pattern")))
     if error["type"] == "string_pattern_mismatch" and form:
-        said = f"{_shown(error['input'])} is not {form}"
+        said = f"{shown(error['input'])} is not {form}"
         # 'KVK 1234 5678' as printed on a letterhead: the space is the whole problem.
         if any(c.isspace() for c in str(error["input"])):
             said += " (it holds spaces, which none may: e.g. KVK-12345678, not KVK 1234 5678)"

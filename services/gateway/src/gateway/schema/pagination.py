@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement, FromClause
 
+from contracts_schema.errors import shown
 from gateway.schema.context import Context, Info
 from gateway.schema.errors import InvalidArgument
 
@@ -92,7 +93,7 @@ def _decode(cursor: str, order: Order) -> list[Any]:
                 values.append(str(value))
         return values
     except (ValueError, TypeError) as exc:
-        raise InvalidArgument(f"`after` is not a cursor of this list: {cursor!r}") from exc
+        raise InvalidArgument(f"`after` is not a cursor of this list: {shown(cursor)}") from exc
 
 
 def _after(order: Order) -> ColumnElement[bool]:

@@ -12,6 +12,7 @@ from strawberry.relay.types import GlobalIDValueError
 
 from contracts_schema.base import ID_MAX
 from contracts_schema.enrolment.provinces import PROVINCES
+from contracts_schema.errors import shown
 from gateway.projections import ContractsProjection
 from gateway.schema.context import Context, Info
 from gateway.schema.enrolment_types import CallOff, Organisation
@@ -75,7 +76,7 @@ class Query(LawFindingsQuery):
         try:
             return await id.resolve_node(info, required=False)
         except GlobalIDValueError as exc:
-            raise InvalidArgument(f"`id` names no node type: {id.type_name!r}") from exc
+            raise InvalidArgument(f"`id` names no node type: {shown(id.type_name)}") from exc
 
     @strawberry.field
     async def programmes(self, info: Info, consistency_token: str | None = None) -> list[Programme]:
@@ -267,7 +268,7 @@ def _require_province(province: str) -> None:
     with no organisation (yet, or at a past horizon) is an empty page, not an error."""
     if province not in PROVINCES:
         raise InvalidArgument(
-            f"`province`: {province!r} is not a province; the provinces are"
+            f"`province`: {shown(province)} is not a province; the provinces are"
             f" {', '.join(sorted(PROVINCES))} (spelt as the CBS list spells them)"
         )
 

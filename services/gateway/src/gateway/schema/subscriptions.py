@@ -29,7 +29,8 @@ class LiveEventFilter:
         default=None, description="Events of this kind of aggregate."
     )
     aggregate_id: str | None = strawberry.field(
-        default=None, description="Events of this aggregate (with aggregateType)."
+        default=None,
+        description="Events of this aggregate (with aggregateType: of that kind only).",
     )
     organisation_code: str | None = strawberry.field(
         default=None, description="Events that concern this organisation."
@@ -54,8 +55,8 @@ class Subscription:
                 raise Forbidden(f"events of {organisation} are not yours to read")
             organisation = principal.organisation
         try:
+            known_streams(after or "")  # first: it bounds the length the parser repeats
             positions = parse_consistency_token(after or "")
-            known_streams(after or "")
         except ConsistencyError as exc:
             raise InvalidArgument(f"`after`: {exc.message}") from exc
         except ValueError as exc:
