@@ -1,4 +1,6 @@
-"""A supplier's contracts counted from stored corners (asof20, `projections.supplier_counts`).
+"""Stored counts (asof20): a supplier's contracts from stored corners
+(`projections.supplier_counts`), the municipalities taking part from stored spans
+(`projections.participation_counts`).
 
 (1) The corners summed per supplier equal the versions counted, at every horizon (valid and
 known instants on and beside the weeks' edges, known now too), on histories with backdated
@@ -7,14 +9,17 @@ bench generator's history: `contracts(asOf, knownAt, filter: {supplierId})` (the
 count) == the same filter with every contract kind added (the rows counted, as before), its
 totalCount and its page, at random (asOf, knownAt) horizons and at the present. (3) The count
 statement the gateway sends for the busiest supplier reads about as many rows at 10x the
-history (the supplier with ~10x the contracts): before, it read every version of them.
+history (the supplier with ~2.5x the contracts): before, it read every version of them.
+(4)-(6) The same for `statistics.participation` at past days as known now: == the answer at
+a known instant after every recording (the municipalities tested, as before); flat in VM
+steps at 10x the history.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +38,7 @@ from eventstore.timeline import Changes, Image, Recorded, Timeline
 from eventstore.versioned import _Writes
 from gateway.app import build_app
 from gateway.auth import Role, issue_token
-from gateway.projections import ContractsProjection
+from gateway.projections import ContractsProjection, EventLogProjection
 from gateway.projections.event_counts import BUCKET
 from gateway.projections.supplier_counts import SupplierCounts, parameters
 from gateway.readmodels import KNOWN_NOW, ReadModels
@@ -288,4 +293,129 @@ def test_the_busiest_suppliers_count_reads_about_as_much_at_ten_times_the_histor
         found.append((answers[0]["totalCount"], _count_steps(url, sent[0])))
     (few, small_steps), (many, large_steps) = found
     assert many >= 2 * few, found  # the larger history's supplier has many more contracts
+    assert large_steps <= small_steps + 10, found  # +1,000 steps at most
+
+
+PARTICIPATION = """query P($asOf: Date, $knownAt: DateTime) {
+  statistics(asOf: $asOf, knownAt: $knownAt) {
+    participation { participating municipalities programmes rate }
+  }
+}"""
+
+
+async def _participation(
+    url: str, horizons: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[list[tuple[str, Any]]]]:
+    """`statistics.participation` at each horizon, and the statements each request sent."""
+    engine = make_engine(url)
+    sent: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def grab(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    configured = gateway_settings(database_url=url)
+    app = build_app(ReadModels(engine), configured)
+    token = issue_token(configured, Role.COORDINATOR, "coordinator-user")
+    answers, statements = [], []
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+    ) as client:
+        for variables in horizons:
+            sent.clear()
+            answer = (
+                await client.post(
+                    "/graphql",
+                    json={"query": PARTICIPATION, "variables": variables},
+                    headers={"authorization": f"Bearer {token}"},
+                )
+            ).json()
+            assert "errors" not in answer, (variables, answer)
+            answers.append(answer["data"]["statistics"]["participation"])
+            statements.append(list(sent))
+    engine.dispose()
+    return answers, statements
+
+
+def _all_known(url: str) -> str:
+    """An instant after every event of the history was recorded: a past known instant at
+    which everything known now was known (its answer counts the rows)."""
+    key = EventLogProjection().key
+    with sqlite3.connect(url.split("///", 1)[1]) as conn:
+        (last,) = conn.execute(f"SELECT max(recorded_at) FROM {key}_events").fetchone()
+    moment = datetime.fromisoformat(last).replace(tzinfo=UTC) + timedelta(seconds=1)
+    return moment.isoformat()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_stored_participation_is_the_counted_answer_through_graphql(
+    small: str, data: st.DataObject
+) -> None:
+    """At random past days, `statistics.participation` as known now (the stored total) is
+    the same answer as at a known instant after every recording (the municipalities tested
+    one by one, as before); at random past known instants and at the present the stored
+    total is not asked (the rows are counted there, unchanged)."""
+    _, days, knowns = _seen(small)
+    day = data.draw(st.sampled_from(days))
+    known_at = data.draw(st.sampled_from(knowns))
+    answers, sent = asyncio.run(
+        _participation(
+            small,
+            [
+                {"asOf": day, "knownAt": None},
+                {"asOf": day, "knownAt": _all_known(small)},
+                {"asOf": day, "knownAt": known_at},
+                {"asOf": None, "knownAt": None},
+            ],
+        )
+    )
+    assert answers[0] == answers[1], day
+    used = [any("_participation_totals" in sql for sql, _ in s) for s in sent]
+    assert used == [True, False, False, False], (day, known_at)
+
+
+def test_the_history_has_municipalities_taking_part_in_the_past(small: str) -> None:
+    """The comparison above is not of zeros: at some past day some municipalities take part,
+    and on another day a different number of them."""
+    _, days, _ = _seen(small)
+    answers, _ = asyncio.run(_participation(small, [{"asOf": d, "knownAt": None} for d in days]))
+    found = {a["participating"] for a in answers}
+    assert max(found) > 0 and len(found) >= 3, answers
+
+
+def _steps(url: str, sent: list[tuple[str, Any]]) -> int:
+    """SQLite's virtual-machine steps (per 100) of every SELECT a request sent."""
+    steps = 0
+
+    def tick() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    with sqlite3.connect(url.split("///", 1)[1]) as conn:
+        conn.set_progress_handler(tick, 100)
+        for sql, parameters in sent:
+            if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                conn.execute(sql, parameters).fetchall()
+    return steps
+
+
+def test_participation_at_a_past_day_reads_about_as_much_at_ten_times_the_history(
+    small: str, large: str
+) -> None:
+    """At the middle of the valid time as known now, `statistics.participation`'s count of
+    the municipalities taking part steps through about as many rows at 10x the history. Before (each municipality's first
+    participation at the day found through the participants' organisation index) it grew
+    with the participations per municipality."""
+    found = []
+    for url in (small, large):
+        _, days, _ = _seen(url)
+        answers, sent = asyncio.run(_participation(url, [{"asOf": days[7], "knownAt": None}]))
+        # The first of its statements counts those taking part (then the municipalities,
+        # which the generator registers over the history's first years, and programmes).
+        selects = [(q, p) for q, p in sent[0] if q.lstrip().upper().startswith("SELECT")]
+        found.append((answers[0]["participating"], _steps(url, selects[:1])))
+    (few, small_steps), (many, large_steps) = found
+    assert many >= 5 * few > 0, found
     assert large_steps <= small_steps + 10, found  # +1,000 steps at most
