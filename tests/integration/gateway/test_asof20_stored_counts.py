@@ -381,7 +381,8 @@ def test_the_history_has_municipalities_taking_part_in_the_past(small: str) -> N
     _, days, _ = _seen(small)
     answers, _ = asyncio.run(_participation(small, [{"asOf": d, "knownAt": None} for d in days]))
     found = {a["participating"] for a in answers}
-    assert max(found) > 0 and len(found) >= 3, answers
+    assert max(found) > 0, answers
+    assert len(found) >= 3, answers
 
 
 def _steps(url: str, sent: list[tuple[str, Any]]) -> int:

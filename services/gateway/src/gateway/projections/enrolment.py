@@ -45,7 +45,6 @@ from gateway.projections.participation_counts import ParticipationCounts
 from gateway.projections.programme_counts import UNKNOWN, ProgrammeCounts, counted_until
 from gateway.projections.programme_spans import ProgrammeSpans, registry_events_ignored
 
-
 # The first version with the municipalities' participation spans and total (asof20).
 PARTICIPATION_SINCE = 5
 
@@ -202,9 +201,10 @@ class EnrolmentProjection(VersionedProjection):
             )
             # The municipalities' participation spans and total, from the pieces just
             # recomputed, for the same dirty pairs' municipalities (asof20).
-            after += self.participation_counts.statements(
-                dialect, spans.dirty, self.programme_counts.pieces
-            )
+            if self.version >= PARTICIPATION_SINCE:
+                after += self.participation_counts.statements(
+                    dialect, spans.dirty, self.programme_counts.pieces
+                )
             prepared.statements.extend(
                 spans.statements(
                     dialect,

@@ -82,7 +82,8 @@ class ParticipationCounts:
         the change folded into the totals (run after the programme totals' pieces were
         replaced, before the dirty pairs are forgotten)."""
         quote = dialect.identifier_preparer.format_table
-        sp, to, de, di, pi = (quote(t) for t in (self.spans, self.totals, self.delta, dirty, pieces))
+        tables = (self.spans, self.totals, self.delta, dirty, pieces)
+        sp, to, de, di, pi = (quote(t) for t in tables)
         once: list[tuple[object, ...]] = [()]
         mine = f"organisation_code IN (SELECT organisation_code FROM {di})"
 
@@ -120,9 +121,7 @@ class ParticipationCounts:
         # A change point not stored yet takes the value before it; then each row at or after
         # the batch's first corner adds every corner at or before it (`programme_counts`).
         points = f"SELECT valid FROM {de} GROUP BY valid HAVING sum(n) <> 0"
-        prior = (
-            f"SELECT t.total FROM {to} t WHERE t.valid < a.valid ORDER BY t.valid DESC LIMIT 1"
-        )
+        prior = f"SELECT t.total FROM {to} t WHERE t.valid < a.valid ORDER BY t.valid DESC LIMIT 1"
         new_points = (
             f"INSERT INTO {to} (valid, total) SELECT a.valid, coalesce(({prior}), 0)"
             f" FROM ({points}) a WHERE true ON CONFLICT DO NOTHING"
