@@ -31,8 +31,8 @@ from sqlalchemy import MetaData
 
 from bench.gateway_app import coordinator_token, settings
 from bench.suites.asof import CONTRACTS, PARTICIPATION, _middle, describe
-from eventstore.versioned import VersionedProjection
 from eventstore.sql import make_engine
+from eventstore.versioned import VersionedProjection
 from gateway.app import build_app
 from gateway.projections import ContractsProjection, EnrolmentProjection
 from gateway.readmodels import ReadModels

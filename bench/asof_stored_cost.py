@@ -27,8 +27,8 @@ from bench.config import QUICK
 from bench.direct import stored_events
 from bench.history.generator import generate
 from bootstrap.parts import projection_runner
-from eventstore.versioned import VersionedProjection
 from eventstore.sql import make_engine
+from eventstore.versioned import VersionedProjection
 from gateway.projections import ContractsProjection, EnrolmentProjection
 
 VERSIONS: dict[type[VersionedProjection], dict[str, int]] = {
