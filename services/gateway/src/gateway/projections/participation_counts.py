@@ -126,7 +126,10 @@ class ParticipationCounts:
             f"INSERT INTO {to} (valid, total) SELECT a.valid, coalesce(({prior}), 0)"
             f" FROM ({points}) a WHERE true ON CONFLICT DO NOTHING"
         )
-        touched = f"valid >= (SELECT min(valid) FROM {de})"
+        # Only the rows from the first instant whose net change is not nil: a municipality's
+        # spans recomputed unchanged (most live batches) remove and add the same corners,
+        # and then no total is touched.
+        touched = f"valid >= (SELECT min(valid) FROM ({points}) changed)"
         added = (
             f"UPDATE {to} SET total = total + (SELECT coalesce(sum(d.n), 0) FROM {de} d"
             f" WHERE d.valid <= {to}.valid) WHERE {touched}"

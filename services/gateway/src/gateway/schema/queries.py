@@ -300,11 +300,11 @@ def _status_count(context: Context, f: ContractFilter | None) -> Any:
 
 def _supplier_count(context: Context, f: ContractFilter | None) -> Any:
     """The count of one supplier's contracts (a filter by `supplierId` alone) at the
-    request's horizon, past or present, from the stored corners (asof20,
+    request's valid instant as known now, past or present, from the stored corners (asof20,
     `projections.supplier_counts`: written in the contracts' own transaction, so in step
     with their rows), for a reader who sees every contract (call-offs included); else None
-    (the rows are counted). An older contracts version serving while this one rebuilds has
-    no such corners: its rows are counted, as before."""
+    (the rows are counted: at a past known instant too). An older contracts version serving
+    while this one rebuilds has no such corners: its rows are counted, as before."""
     if (
         f is None
         or not f.supplier_id
@@ -313,16 +313,11 @@ def _supplier_count(context: Context, f: ContractFilter | None) -> Any:
     ):
         return None
     read = context.read
-    if read.horizon is None:
+    if read.horizon is None or read.horizon[1] != KNOWN_NOW:
         return None
     contracts = read.versions(ContractsProjection)
     if contracts.version < SUPPLIER_COUNTS_SINCE:
         return None
-    valid, known = read.horizon
-    known_now = known == KNOWN_NOW
     counts = contracts.supplier_counts
-    statement = read.statement(
-        ("supplier_count", counts.points, counts.tree, known_now),
-        lambda: counts.count(known_now),
-    )
-    return statement, supplier_parameters(valid, None if known_now else known)
+    statement = read.statement(("supplier_count", counts.points, counts.tree), counts.count)
+    return statement, supplier_parameters(read.horizon[0])
