@@ -202,9 +202,10 @@ class EnrolmentProjection(VersionedProjection):
             # The municipalities' participation spans and total, from the pieces just
             # recomputed, for the same dirty pairs' municipalities (asof20).
             if self.version >= PARTICIPATION_SINCE:
-                after += self.participation_counts.statements(
+                kept, recomputed = self.participation_counts.statements(
                     dialect, spans.dirty, self.programme_counts.pieces
                 )
+                after = [*kept, *after, *recomputed]
             prepared.statements.extend(
                 spans.statements(
                     dialect,

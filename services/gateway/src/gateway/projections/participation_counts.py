@@ -16,7 +16,9 @@ from there on. The answer at D is the last row at or before D: one seek, however
 municipalities, programmes or participations the history has.
 
 Written in the enrolment read model's transaction right after the programme totals, for
-every municipality of a pair they recomputed (the same dirty pairs): its old spans' corners
+every municipality whose pieces they changed (the dirty pairs' pieces before and after
+compared: a live enrolment marks every pair of its tender dirty, most come back the same):
+its old spans' corners
 (-1 where one begins, +1 where it ends) and its new spans' corners go to a scratch table
 (`delta`), whose net per instant is folded into the totals as the programme totals fold
 theirs. A backdated fact that re-derives versions re-derives its pairs' pieces and so these.
@@ -65,6 +67,24 @@ class ParticipationCounts:
             Index(f"ix_{prefix}_participation_delta", "valid", "n", info={WRITE_PATH: True}),
         )
 
+        # Empty between batches: the dirty pairs' pieces before the programme totals
+        # replaced them, and the municipalities whose pieces that changed (only theirs are
+        # recomputed: a live enrolment marks every pair of its tender dirty, and most of
+        # them come back the same).
+        self.before = Table(
+            f"{prefix}_participation_before",
+            metadata,
+            Column("programme_id", String(128), primary_key=True),
+            Column("organisation_code", String(40), primary_key=True),
+            Column("valid_from", BigInteger, primary_key=True),
+            Column("valid_to", BigInteger, nullable=False),
+        )
+        self.changed = Table(
+            f"{prefix}_participation_changed",
+            metadata,
+            Column("organisation_code", String(40), primary_key=True),
+        )
+
     @staticmethod
     def pieces_index(prefix: str, pieces: Table) -> Index:
         """A municipality's pieces of every programme (the spans are recomputed from them):
@@ -77,15 +97,32 @@ class ParticipationCounts:
             info={WRITE_PATH: True},
         )
 
-    def statements(self, dialect: Dialect, dirty: Table, pieces: Table) -> list[Statement]:
-        """The spans of every municipality of the dirty pairs recomputed from its pieces, and
-        the change folded into the totals (run after the programme totals' pieces were
-        replaced, before the dirty pairs are forgotten)."""
+    def statements(
+        self, dialect: Dialect, dirty: Table, pieces: Table
+    ) -> tuple[list[Statement], list[Statement]]:
+        """(before, after): `before` keeps the dirty pairs' pieces (run before the programme
+        totals replace them); `after` recomputes the spans of every municipality whose pieces
+        changed and folds the change into the totals (run after the programme totals,
+        before the dirty pairs are forgotten)."""
         quote = dialect.identifier_preparer.format_table
-        tables = (self.spans, self.totals, self.delta, dirty, pieces)
-        sp, to, de, di, pi = (quote(t) for t in tables)
+        tables = (self.spans, self.totals, self.delta, dirty, pieces, self.before, self.changed)
+        sp, to, de, di, pi, bf, ch = (quote(t) for t in tables)
         once: list[tuple[object, ...]] = [()]
-        mine = f"organisation_code IN (SELECT organisation_code FROM {di})"
+        is_dirty = (
+            "(organisation_code, programme_id) IN"
+            f" (SELECT organisation_code, programme_id FROM {di})"
+        )
+        columns = "programme_id, organisation_code, valid_from, valid_to"
+        keep = f"INSERT INTO {bf} ({columns}) SELECT {columns} FROM {pi} WHERE {is_dirty}"
+        # The municipalities with a piece gone or new (the pieces of the dirty pairs only).
+        now = f"SELECT {columns} FROM {pi} WHERE {is_dirty}"
+        then = f"SELECT {columns} FROM {bf}"
+        differ = (
+            f"INSERT INTO {ch} (organisation_code)"
+            f" SELECT organisation_code FROM ({then} EXCEPT {now}) gone"
+            f" UNION SELECT organisation_code FROM ({now} EXCEPT {then}) new"
+        )
+        mine = f"organisation_code IN (SELECT organisation_code FROM {ch})"
 
         def corners(sign: int) -> str:
             # A span adds one from where it begins and takes it away where it ends (an end at
@@ -102,7 +139,7 @@ class ParticipationCounts:
         # join: they are half-open), as the programme spans are made.
         parts = (
             "SELECT p.organisation_code AS o, p.valid_from AS s, p.valid_to AS e"
-            f" FROM (SELECT DISTINCT organisation_code FROM {di}) d CROSS JOIN {pi} p"
+            f" FROM {ch} d CROSS JOIN {pi} p"
             " WHERE p.organisation_code = d.organisation_code"
         )
         marked = (
@@ -140,7 +177,8 @@ class ParticipationCounts:
             f"SELECT t.total FROM {to} t WHERE t.valid < {to}.valid ORDER BY t.valid DESC LIMIT 1"
         )
         unchanged = f"DELETE FROM {to} WHERE {touched} AND total = coalesce(({previous}), 0)"
-        return [
+        return [Statement(keep, once)], [
+            Statement(differ, once),
             Statement(corners(-1), once),
             Statement(f"DELETE FROM {sp} WHERE {mine}", once),
             Statement(compute, once),
@@ -149,6 +187,8 @@ class ParticipationCounts:
             Statement(added, once),
             Statement(unchanged, once),
             Statement(f"DELETE FROM {de}", once),
+            Statement(f"DELETE FROM {bf}", once),
+            Statement(f"DELETE FROM {ch}", once),
         ]
 
     def at(self, day: Any) -> Any:
