@@ -63,6 +63,6 @@ def test_a_rebuilds_batches_write_what_one_event_at_a_time_writes(tmp_path: Path
     assert set(built) == set(expected)
     # Not vacuous: the history has spans, pieces and totals that change along it.
     for name in ("programme_spans", "programme_pieces", "programme_totals"):
-        assert len(expected[f"enrolment_v4_{name}"]) > 20, name
+        assert len(expected[f"{EnrolmentProjection().key}_{name}"]) > 20, name
     for name in expected:
         assert built[name] == expected[name], name

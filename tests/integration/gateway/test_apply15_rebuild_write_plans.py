@@ -35,13 +35,17 @@ def _plans(directory: Path) -> dict[str, list[tuple[int, int, str]]]:
         before, after = projection.programme_counts.statements(
             conn.dialect, ["GM0001"], spans.dirty, spans.spans, projection.organisation_counted
         )
+        # asof20: the municipalities' participation spans and total, as `prepare` runs them.
+        kept, recomputed = projection.participation_counts.statements(
+            conn.dialect, spans.dirty, projection.programme_counts.pieces
+        )
         statements = spans.statements(
             conn.dialect,
             ["T-1"],
             projection.tender_programmes,
             projection.participants,
             marks=before,
-            then=after,
+            then=[*kept, *after, *recomputed],
         )
         raw = conn.connection.driver_connection
         assert raw is not None
@@ -54,13 +58,19 @@ def _plans(directory: Path) -> dict[str, list[tuple[int, int, str]]]:
 
 # What a statement may scan: the batch's scratch tables (`d` is their alias throughout) and
 # the statement's own intermediate results (its subqueries, by alias or number).
+KEY = EnrolmentProjection().key
 MAY_SCAN = {
-    "enrolment_v4_programme_spans_dirty",
-    "enrolment_v4_programme_delta",
+    f"{KEY}_programme_spans_dirty",
+    f"{KEY}_programme_delta",
+    f"{KEY}_participation_before",
+    f"{KEY}_participation_changed",
+    f"{KEY}_participation_delta",
     "d",
     "a",
     "marked",
     "numbered",
+    "gone",
+    "new",
 }
 
 

@@ -17,7 +17,7 @@ from eventstore.projection import ProjectionRunner, checkpoints
 from eventstore.sql import make_engine
 from eventstore.store import EventStore
 from eventstore.testing.nats_server import NatsServer
-from gateway.projections import ALL, TendersProjection
+from gateway.projections import ALL, EnrolmentProjection, TendersProjection
 from tests.integration.gateway.harness import Gateway, start_gateway
 from tests.integration.gateway.history import load_gt_mobile
 from tests.integration.gateway.test_n_plus_one import add_tenders
@@ -150,7 +150,7 @@ async def test_unappliable_event_is_parked_visible_and_the_rest_flow(
         assert health["ok"] is False
         assert health["parked"] == [
             {
-                "projection": "enrolment_v4",
+                "projection": EnrolmentProjection().key,
                 "sequence": poison[0].seq,
                 "eventType": "ParticipantWithdrawn",
                 "error": "FoldError: ParticipantWithdrawn cannot apply to the enrolment window of"
@@ -166,9 +166,11 @@ async def test_unappliable_event_is_parked_visible_and_the_rest_flow(
         assert statuses["GM0599"] == "WITHDRAWN"  # the event after the parked one was applied
         assert g.client is not None
         metrics = (await g.client.get("/metrics")).text
-        assert 'gt_projection_parked_events{projection="enrolment_v4"} 1.0' in metrics
+        enrolment = EnrolmentProjection().key
+        assert f'gt_projection_parked_events{{projection="{enrolment}"}} 1.0' in metrics
         assert (
-            'gt_projection_lag_events{projection="enrolment_v4",stream="ENROLMENT"} 0.0' in metrics
+            f'gt_projection_lag_events{{projection="{enrolment}",stream="ENROLMENT"}} 0.0'
+            in metrics
         )
     finally:
         await g.stop()

@@ -23,6 +23,7 @@ from eventstore.timeline import Image
 from eventstore.versioned import Corners, Reading, VersionedProjection
 from gateway.projections.common import reading
 from gateway.projections.status_counts import StatusCorners
+from gateway.projections.supplier_counts import SupplierCounts
 from gateway.projections.tenders import findings
 
 # The first version whose contracts hold whether an imported source stated the signing day
@@ -30,14 +31,17 @@ from gateway.projections.tenders import findings
 MARKS_SINCE = 6
 # The first version whose contracts hold whether an imported source stated the end (import33).
 END_MARK_SINCE = 7
+# The first version whose supplier rows' corners are stored per supplier (asof20).
+SUPPLIER_COUNTS_SINCE = 8
 
 
 class ContractsProjection(VersionedProjection):
     name = "contracts"
     # v3: call-offs (ENROLMENT) are contracts too; v4: law findings; v5: the status counts;
     # v6: whether an imported contract's signing day and start were stated (import30);
-    # v7: whether its end was (import33)
-    version = 7
+    # v7: whether its end was (import33); v8: a supplier's contracts counted from stored
+    # corners (asof20, `supplier_counts`)
+    version = 8
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT)
     rebuild_cost: ClassVar[int] = 59  # us/event in a rebuild (bench.rebuild_stages, 100k)
     # Programmes and tenders are TendersProjection's; organisations and windows are others'.
@@ -109,15 +113,25 @@ class ContractsProjection(VersionedProjection):
         # `contracts(filter: {status})` at a past horizon: each version's corners by status
         # (asof12, `projections.status_counts`).
         self.status_counts = StatusCorners(f"{p}_status", metadata)
+        # `contracts(filter: {supplierId})`'s count: the supplier rows' corners per supplier
+        # (asof20, `projections.supplier_counts`).
+        self.supplier_counts = SupplierCounts(f"{p}_supplier", metadata)
 
     def versioned(self) -> dict[str, Table]:
         return {"contracts": self.contracts, "suppliers": self.suppliers}
 
     def counted(self) -> dict[str, str]:
-        return {"contracts": "status"}
+        if self.version < SUPPLIER_COUNTS_SINCE:
+            return {"contracts": "status"}
+        return {"contracts": "status", "suppliers": "supplier_id"}
 
     def corner_statements(self, dialect: Dialect, corners: dict[str, Corners]) -> list[Statement]:
-        return self.status_counts.statements(dialect, corners["contracts"])
+        statements = []
+        if "contracts" in corners:
+            statements += self.status_counts.statements(dialect, corners["contracts"])
+        if "suppliers" in corners:
+            statements += self.supplier_counts.statements(dialect, corners["suppliers"])
+        return statements
 
     def readings(self) -> dict[str, Reading]:
         return {

@@ -41,8 +41,12 @@ from eventstore.store import StoredEvent
 from eventstore.timeline import Image, Patch
 from eventstore.versioned import Reading, VersionedProjection
 from gateway.projections.common import reading
+from gateway.projections.participation_counts import ParticipationCounts
 from gateway.projections.programme_counts import UNKNOWN, ProgrammeCounts, counted_until
 from gateway.projections.programme_spans import ProgrammeSpans, registry_events_ignored
+
+# The first version with the municipalities' participation spans and total (asof20).
+PARTICIPATION_SINCE = 5
 
 
 class EnrolmentProjection(VersionedProjection):
@@ -52,7 +56,9 @@ class EnrolmentProjection(VersionedProjection):
     # 4: each municipality's counted versions and province (the organisation fold) and the
     # running totals per programme and province kept from them and the spans (flat14:
     # `projections.programme_counts`).
-    version = 4
+    # 5: each municipality's participation spans over every programme and the running
+    # total of the municipalities taking part (asof20: `projections.participation_counts`).
+    version = 5
     contexts: ClassVar[tuple[BoundedContext, ...]] = (ENROLMENT, REGISTRY)
     rebuild_cost: ClassVar[int] = 138  # us/event in a rebuild (bench.rebuild_stages, 100k)
     # Of the organisations only whether a municipality counts and its province is kept here
@@ -148,6 +154,9 @@ class EnrolmentProjection(VersionedProjection):
             key=["code"],
         )
         self.programme_counts = ProgrammeCounts(p, metadata)
+        if self.version >= PARTICIPATION_SINCE:
+            self.participation_counts = ParticipationCounts(p, metadata)
+            ParticipationCounts.pieces_index(p, self.programme_counts.pieces)
 
     def versioned(self) -> dict[str, Table]:
         return {
@@ -190,6 +199,13 @@ class EnrolmentProjection(VersionedProjection):
             before, after = self.programme_counts.statements(
                 dialect, organisations, spans.dirty, spans.spans, self.organisation_counted
             )
+            # The municipalities' participation spans and total, from the pieces just
+            # recomputed, for the same dirty pairs' municipalities (asof20).
+            if self.version >= PARTICIPATION_SINCE:
+                kept, recomputed = self.participation_counts.statements(
+                    dialect, spans.dirty, self.programme_counts.pieces
+                )
+                after = [*kept, *after, *recomputed]
             prepared.statements.extend(
                 spans.statements(
                     dialect,

@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, func, or_, select
 
 from contracts_schema.calendar import dutch_day
 from gateway.privacy.small_counts import publishable
-from gateway.readmodels import local_date
+from gateway.projections import EnrolmentProjection
+from gateway.projections.enrolment import PARTICIPATION_SINCE
+from gateway.readmodels import HORIZON_VALID, KNOWN_NOW, ReadModels, local_date
 from gateway.schema.context import Info
 from gateway.schema.errors import Forbidden
 from gateway.schema.programme_pairs import programme_pairs, programme_province_counts
@@ -70,8 +72,25 @@ class OverallParticipation:
         return round(self.participating / self.municipalities, 4) if self.municipalities else 0.0
 
 
+def stored_participation(read: ReadModels) -> Any | None:
+    """The statement giving the municipalities taking part at this request's past day as
+    known now from the stored total (asof20, `projections.participation_counts`: one seek),
+    else None (the present, a past known instant, or an older enrolment read model serving
+    while this one rebuilds: the municipalities are tested, as before)."""
+    if read.horizon is None or read.present or read.horizon[1] != KNOWN_NOW:
+        return None
+    enrolment = read.versions(EnrolmentProjection)
+    if enrolment.version < PARTICIPATION_SINCE:
+        return None
+    counts = enrolment.participation_counts
+    return read.statement(
+        ("participation_total", counts.totals), lambda: counts.at(bindparam(HORIZON_VALID))
+    )
+
+
 async def overall(info: Info) -> OverallParticipation:
     read = info.context.read
+    stored = stored_participation(read)
     o, p, t = read.organisations.organisations, read.enrolment.participants, read.tenders.tenders
     # Counted from the municipalities (a few hundred), each asking whether it takes part in
     # some programme's tender: the participants' organisation index holds the intervals, so
@@ -87,11 +106,14 @@ async def overall(info: Info) -> OverallParticipation:
         )
         .exists()
     )
-    participating = await read.scalar(
-        select(func.count()).where(
-            o.c.code.like(MUNICIPALITY), not_merged_away(info, o), takes_part
+    if stored is not None:
+        participating = await read.scalar(stored)
+    else:
+        participating = await read.scalar(
+            select(func.count()).where(
+                o.c.code.like(MUNICIPALITY), not_merged_away(info, o), takes_part
+            )
         )
-    )
     municipalities = await read.scalar(
         select(func.count()).where(o.c.code.like(MUNICIPALITY), not_merged_away(info, o))
     )

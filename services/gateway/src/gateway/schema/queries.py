@@ -14,6 +14,9 @@ from contracts_schema.base import ID_MAX
 from contracts_schema.enrolment.provinces import PROVINCES
 from contracts_schema.errors import shown
 from gateway.projections import ContractsProjection
+from gateway.projections.contracts import SUPPLIER_COUNTS_SINCE
+from gateway.projections.supplier_counts import parameters as supplier_parameters
+from gateway.readmodels import KNOWN_NOW
 from gateway.schema.context import Context, Info
 from gateway.schema.enrolment_types import CallOff, Organisation
 from gateway.schema.enums import OrganisationKind
@@ -135,6 +138,7 @@ class Query(LawFindingsQuery):
         read = info.context.read
         o = order_by or ContractOrder()
         counted = _status_count(info.context, filter)
+        supplier_counted = _supplier_count(info.context, filter)
         # A status page at a past horizon walks the key index when the statuses asked are
         # common there (status_walk: its cost then does not grow with the history).
         walked = None
@@ -152,7 +156,15 @@ class Query(LawFindingsQuery):
         columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
         narrow = None if columns is None else (c, columns)
         return await page(
-            info, query, order, Contract.from_row, first, after, narrow, parameters, counted
+            info,
+            query,
+            order,
+            Contract.from_row,
+            first,
+            after,
+            narrow,
+            parameters,
+            counted or supplier_counted,
         )
 
     @strawberry.field(description="Active contracts ending between two dates, soonest first.")
@@ -285,3 +297,28 @@ def _status_count(context: Context, f: ContractFilter | None) -> Any:
     ):
         return None
     return context.read.status_count()
+
+
+def _supplier_count(context: Context, f: ContractFilter | None) -> Any:
+    """The count of one supplier's contracts (a filter by `supplierId` alone) at the
+    request's valid instant as known now, past or present, from the stored corners (asof20,
+    `projections.supplier_counts`: written in the contracts' own transaction, so in step
+    with their rows), for a reader who sees every contract (call-offs included); else None
+    (the rows are counted: at a past known instant too). An older contracts version serving
+    while this one rebuilds has no such corners: its rows are counted, as before."""
+    if (
+        f is None
+        or not f.supplier_id
+        or not context.principal.sees_everything
+        or any(v is not None for k, v in vars(f).items() if k != "supplier_id")
+    ):
+        return None
+    read = context.read
+    if read.horizon is None or read.horizon[1] != KNOWN_NOW:
+        return None
+    contracts = read.versions(ContractsProjection)
+    if contracts.version < SUPPLIER_COUNTS_SINCE:
+        return None
+    counts = contracts.supplier_counts
+    statement = read.statement(("supplier_count", counts.points, counts.tree), counts.count)
+    return statement, supplier_parameters(read.horizon[0])

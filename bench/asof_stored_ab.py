@@ -1,0 +1,156 @@
+"""`python -m bench.asof_stored_ab DB:EVENTS ...`: asof20's stored counts A/B, in process.
+
+For each read model (built by `bench.suites.asof.build`, then given the new versions by
+`bench.suites.asof.extend`: the file holds contracts v6 and v7, enrolment v4 and v5), the
+roots whose counts asof20 stores are asked of two gateways over the same file in the same
+process, in alternating rounds (the order reversed every other round):
+
+- A: the previous versions' tables (contracts v6, enrolment v4), which have no stored counts:
+  the gateway counts their rows exactly as main's code does (an older version serving while
+  a newer one rebuilds takes the same path);
+- B: this branch's (contracts v7, enrolment v5): the stored counts.
+
+Each sample is one request through the app (httpx's ASGI transport, one at a time): its
+wall latency and the process's CPU. The answers of A and B are compared (equal, or the
+run stops). Printed per (root, size, side, A/B): p50 and p99 latency, CPU per request, and
+B/A ratios; `--json` keeps them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import MetaData
+
+from bench.gateway_app import coordinator_token, settings
+from bench.suites.asof import CONTRACTS, PARTICIPATION, _middle, describe
+from eventstore.sql import make_engine
+from eventstore.versioned import VersionedProjection
+from gateway.app import build_app
+from gateway.projections import ContractsProjection, EnrolmentProjection
+from gateway.readmodels import ReadModels
+
+SECRET = "asof-stored-ab-" + "0" * 32
+# main's versions
+BEFORE: dict[type[VersionedProjection], int] = {ContractsProjection: 6, EnrolmentProjection: 4}
+
+
+def _older(read: ReadModels) -> ReadModels:
+    """`read` serving main's versions of the two read models (as while a rebuild runs)."""
+    for kind, version in BEFORE.items():
+        projection = kind()
+        projection.version = version  # type: ignore[misc]
+        projection.define(MetaData())
+        read._fallback[(kind, None)] = projection  # what `_current` keeps for a version
+    return read
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _run(url: str, events: int, rounds: int, requests: int) -> list[dict[str, Any]]:
+    data = describe(url, events)
+    middle = _middle(url)
+    roots = {
+        "contracts(asOf, filter: supplierId) totalCount + 20": (
+            CONTRACTS,
+            {"filter": {"supplierId": data.supplier}},
+        ),
+        "statistics.participation": (PARTICIPATION, {}),
+    }
+    token = coordinator_token(SECRET)
+    headers = {"authorization": f"Bearer {token}"}
+    engines = {side: make_engine(url) for side in "AB"}
+    apps = {
+        "A": build_app(_older(ReadModels(engines["A"])), settings(url, SECRET)),
+        "B": build_app(ReadModels(engines["B"]), settings(url, SECRET)),
+    }
+    clients = {
+        side: httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        )
+        for side, app in apps.items()
+    }
+    samples: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+    try:
+        for name, (query, variables) in roots.items():
+            for when in ("past", "present"):
+                asked = {**variables, **({"asOf": middle} if when == "past" else {})}
+                body = {"query": query, "variables": asked}
+                answers = {}
+                for side in "AB":  # warm (ANALYZE, caches), and the answers compared
+                    for _ in range(3):
+                        answer = await clients[side].post("/graphql", json=body, headers=headers)
+                    answers[side] = answer.json()
+                    if answers[side].get("errors"):
+                        raise RuntimeError(f"{name} {when} {side}: {answers[side]}")
+                if answers["A"] != answers["B"]:
+                    raise RuntimeError(f"{name} {when}: A {answers['A']} != B {answers['B']}")
+                for r in range(rounds):
+                    for side in "AB" if r % 2 == 0 else "BA":
+                        found = samples.setdefault((name, when, side), {"ms": [], "cpu": []})
+                        for _ in range(requests):
+                            wall, cpu = time.perf_counter(), time.process_time()
+                            await clients[side].post("/graphql", json=body, headers=headers)
+                            found["cpu"].append((time.process_time() - cpu) * 1e6)
+                            found["ms"].append((time.perf_counter() - wall) * 1000)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+        for engine in engines.values():
+            engine.dispose()
+    out = []
+    for (name, when, side), found in samples.items():
+        out.append(
+            {
+                "events": events,
+                "root": name,
+                "side": when,
+                "ab": side,
+                "p50_ms": statistics.median(found["ms"]),
+                "p99_ms": _percentile(found["ms"], 0.99),
+                "cpu_us": statistics.median(found["cpu"]),
+                "samples": len(found["ms"]),
+            }
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("databases", nargs="+", help="DB:EVENTS")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--requests", type=int, default=30, help="per round and side")
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+    results = []
+    for spec in args.databases:
+        path, _, events = spec.partition(":")
+        url = f"sqlite:///{Path(path).resolve()}"
+        results += asyncio.run(_run(url, int(events), args.rounds, args.requests))
+    by = {(r["events"], r["root"], r["side"], r["ab"]): r for r in results}
+    for (events, root, side, ab), r in sorted(by.items()):
+        if ab != "B":
+            continue
+        a = by[(events, root, side, "A")]
+        print(
+            f"{events:>8,} {side:<7} {root[:52]:<52}"
+            f" A p50 {a['p50_ms']:6.2f} p99 {a['p99_ms']:6.2f} ms cpu {a['cpu_us']:7.0f} us |"
+            f" B p50 {r['p50_ms']:6.2f} p99 {r['p99_ms']:6.2f} ms cpu {r['cpu_us']:7.0f} us |"
+            f" B/A p50 {r['p50_ms'] / a['p50_ms']:.2f}x cpu {r['cpu_us'] / a['cpu_us']:.2f}x"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
