@@ -87,7 +87,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ObservabilitySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore", allow_inf_nan=False)
 
     # Safe defaults for the embedded run; containers set 0.0.0.0, 9100 and json.
     metrics_host: str = Field(default="127.0.0.1", description="Interface of /healthz, /metrics.")

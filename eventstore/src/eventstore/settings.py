@@ -32,7 +32,7 @@ def nats_password_problem(value: str) -> str | None:
 
 
 class NatsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore", allow_inf_nan=False)
 
     nats_url: str = Field(
         default="nats://127.0.0.1:4222", description="NATS server URL(s), comma separated."
@@ -75,7 +75,7 @@ class NatsSettings(BaseSettings):
 class CommandSettings(BaseSettings):
     """How every CommandService decides (GT_VALID_TIME_TOLERANCE_SECONDS)."""
 
-    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore", allow_inf_nan=False)
 
     valid_time_tolerance_seconds: int = Field(
         default=300,

@@ -64,7 +64,7 @@ T = TypeVar("T")
 class RunSettings(BaseSettings):
     """What `make run` alone reads (its other settings are the parts' own)."""
 
-    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore", allow_inf_nan=False)
 
     demo: bool = Field(
         default=True,

@@ -33,7 +33,7 @@ RETRYABLE_CODES = frozenset({UNAVAILABLE, "SERVICE_UNAVAILABLE", "SERVICE_TIMEOU
 
 
 class CommandRetrySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore", allow_inf_nan=False)
 
     command_retry_seconds: float = Field(
         default=30.0,

@@ -33,7 +33,7 @@ class ConfigError(Exception):
 
 
 class HttpSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore", allow_inf_nan=False)
 
     http_host: str = Field(default="127.0.0.1", description="Interface of the GraphQL endpoint.")
     http_port: int = Field(default=8000, ge=0, le=65535, description="0 = any free port.")

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore", allow_inf_nan=False)
 
     database_url: str = Field(
         default="sqlite:///data/read-models.db", description="SQLAlchemy URL of the read models."

@@ -23,7 +23,7 @@ FORM = re.compile(r"ocds-[a-z0-9]{6}")
 
 
 class OcidPrefixSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GT_OCDS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GT_OCDS_", extra="ignore", allow_inf_nan=False)
 
     ocid_prefix: str = Field(
         default=DEFAULT_OCID_PREFIX,

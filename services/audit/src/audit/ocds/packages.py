@@ -28,7 +28,7 @@ CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
 class OcdsSettings(BaseSettings):
     """GT_OCDS_*: how this registry publishes OCDS."""
 
-    model_config = SettingsConfigDict(env_prefix="GT_OCDS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GT_OCDS_", extra="ignore", allow_inf_nan=False)
 
     publisher_name: str = Field(
         default="GT contract registry (VNG / KING joint procurement)",
