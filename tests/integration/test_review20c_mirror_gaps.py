@@ -1,0 +1,150 @@
+"""review20c: the record mirrors (`processed.RecordMirror`, cmd19/cmd20) across a gap in
+their subscription. A subscription misses what is published while its connection is away
+(a server restart, a network cut, the server closing a slow consumer's connection): the
+records written meanwhile must still refuse their ids once the connection is back. The
+service's connection here goes through a TCP proxy the test cuts and restores, so the
+records are written, by another process's service and directly into another context's
+bucket, exactly while it is away; real JetStream, commands over NATS as in cmd19's tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+
+from contracts_schema.replies import CommandAccepted, CommandRejected
+from contracts_schema.subjects import ENROLMENT
+from eventstore.clock import FixedClock
+from eventstore.testing.nats_server import NatsServer
+from tests.integration.test_cmd19_record_mirror import BOUND, amounts, connect, handle, service_on
+from tests.integration.test_cmd20_all_records_mirrored import (
+    all_trusted,
+    buckets,
+    record_of,
+    warm_on,
+)
+from tests.support.ledger import RecordEntries
+
+__all__ = ["connect"]  # (the fixture, taken from cmd19's tests)
+
+
+class Proxy:
+    """A TCP proxy to the NATS server that can be cut (every connection through it closed,
+    new ones closed at once) and restored."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._open = True
+        self._pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accepted, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._open:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        self._pairs.append((writer, up_writer))
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.ensure_future(self._pipe(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        sink.close()
+
+    def cut(self) -> None:
+        self._open = False
+        for a, b in self._pairs:
+            a.close()
+            b.close()
+        self._pairs.clear()
+
+    def restore(self) -> None:
+        self._open = True
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def proxy(nats_server: NatsServer) -> AsyncIterator[Proxy]:
+    host, port = nats_server.url.removeprefix("nats://").rsplit(":", 1)
+    proxied = Proxy(host, int(port))
+    await proxied.start()
+    yield proxied
+    await proxied.close()
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BOUND
+    while not condition():
+        assert loop.time() < deadline, what
+        await asyncio.sleep(0.02)
+
+
+async def test_records_written_while_a_process_was_disconnected_refuse_their_ids_after(
+    connect: Callable[..., object], fixed_clock: FixedClock, proxy: Proxy
+) -> None:
+    """Process two's connection is cut; meanwhile process one accepts commands (its records
+    written) and the enrolment service records ids in its own bucket; once two is back, each
+    of those ids reused on a warm aggregate of two is refused, nothing appended. (Before the
+    mirrors every id was looked up; with them, only a mirror that dropped its trust at the
+    reconnect and reloaded holds these keys: its subscription never brought them.)"""
+    other = await connect()  # type: ignore[misc]
+    enrolment = (await buckets(other, ENROLMENT))["enrolment"]
+    await enrolment.put("e-before", record_of(ENROLMENT, "e-before"))  # (the bucket exists)
+    one = await all_trusted(await service_on(await connect(), fixed_clock))  # type: ignore[misc]
+    two_nc: NATS = await nats.connect(proxy.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    try:
+        two = await all_trusted(await service_on(two_nc, fixed_clock))
+        await warm_on(one, "ga")
+        await warm_on(two, "gb")
+        await all_trusted(two)
+        proxy.cut()
+        await until(lambda: not two_nc.is_connected, "two's connection never noticed the cut")
+        for n in range(5):  # written and acknowledged while two is away
+            reply = await handle(
+                one, RecordEntries(command_id=f"gap-{n}", ledger_id="ga", amounts=[1])
+            )
+            assert isinstance(reply, CommandAccepted)
+            await enrolment.put(f"e-gap-{n}", record_of(ENROLMENT, f"e-gap-{n}"))
+        proxy.restore()
+        await until(lambda: two_nc.is_connected, "two never reconnected")
+        await two_nc.flush(timeout=BOUND)  # (its subscriptions are back on the server)
+        for n in range(5):
+            for command_id in (f"gap-{n}", f"e-gap-{n}"):
+                reused = await handle(
+                    two, RecordEntries(command_id=command_id, ledger_id="gb", amounts=[7])
+                )
+                assert isinstance(reused, CommandRejected), command_id
+                assert reused.code == "COMMAND_ID_REUSED", command_id
+        assert await amounts(other, fixed_clock, "gb") == [1]
+        # And the mirrors are trusted again once reloaded (the fast path comes back).
+        await all_trusted(two)
+    finally:
+        await two_nc.close()
