@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import nats
 import pytest
@@ -36,13 +37,16 @@ class Proxy:
     """A TCP proxy to the NATS server that can be cut (every connection through it closed,
     new ones closed at once) and restored."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, server_log: Path) -> None:
         self._target = (host, port)
+        self.server_log = server_log
         self._open = True
         self._pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self.port = 0
+        self.flowing = asyncio.Event()  # what the server sends reaches the client
+        self.flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accepted, "127.0.0.1", 0)
@@ -58,18 +62,28 @@ class Proxy:
             return
         up_reader, up_writer = await asyncio.open_connection(*self._target)
         self._pairs.append((writer, up_writer))
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.ensure_future(self._pipe(source, sink))
+        for source, sink, gate in ((reader, up_writer, None), (up_reader, writer, self.flowing)):
+            task = asyncio.ensure_future(self._pipe(source, sink, gate))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        source: asyncio.StreamReader, sink: asyncio.StreamWriter, gate: asyncio.Event | None
+    ) -> None:
         with contextlib.suppress(Exception):
-            while data := await source.read(65536):
+            while True:
+                if gate is not None:
+                    await gate.wait()  # (held: nothing read from the server meanwhile)
+                data = await source.read(65536)
+                if not data:
+                    break
                 sink.write(data)
                 await sink.drain()
         sink.close()
+
+    def server_said(self, words: bytes) -> bool:
+        return words in self.server_log.read_bytes()
 
     def cut(self) -> None:
         self._open = False
@@ -93,7 +107,7 @@ class Proxy:
 @pytest.fixture
 async def proxy(nats_server: NatsServer) -> AsyncIterator[Proxy]:
     host, port = nats_server.url.removeprefix("nats://").rsplit(":", 1)
-    proxied = Proxy(host, int(port))
+    proxied = Proxy(host, int(port), nats_server.log_file)
     await proxied.start()
     yield proxied
     await proxied.close()
@@ -146,5 +160,65 @@ async def test_records_written_while_a_process_was_disconnected_refuse_their_ids
         assert await amounts(other, fixed_clock, "gb") == [1]
         # And the mirrors are trusted again once reloaded (the fast path comes back).
         await all_trusted(two)
+    finally:
+        await two_nc.close()
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A server that closes a slow consumer's connection soon (a write to it stalled 1 s;
+    by default 10 s, or its outbound over 64 MB)."""
+    config = tmp_path / "nats.conf"
+    store = tmp_path / "jetstream"
+    config.write_text(f'jetstream {{ store_dir: "{store}" }}\nwrite_deadline: "1s"\n')
+    server = NatsServer(store, config_file=config).start()
+    yield server
+    server.stop()
+
+
+async def test_records_a_slow_consumer_was_cut_off_from_refuse_their_ids_after(
+    connect: Callable[..., object], fixed_clock: FixedClock, proxy: Proxy
+) -> None:
+    """Process two stops reading its connection (its process stalled: the proxy holds what
+    the server sends); records flood its mirrors' subscriptions until the server closes it
+    as a slow consumer (the server drops what it could not send); more are written after.
+    Once two reads again and is back, each id is refused, nothing appended."""
+    other = await connect()  # type: ignore[misc]
+    enrolment = (await buckets(other, ENROLMENT))["enrolment"]
+    await enrolment.put("e-before", record_of(ENROLMENT, "e-before"))
+    one = await all_trusted(await service_on(await connect(), fixed_clock))  # type: ignore[misc]
+    two_nc: NATS = await nats.connect(proxy.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    try:
+        two = await all_trusted(await service_on(two_nc, fixed_clock))
+        await warm_on(one, "sa")
+        await warm_on(two, "sb")
+        await all_trusted(two)
+        proxy.flowing.clear()
+        padding = b" " * 8_000
+        flooded = 0
+        while not await asyncio.to_thread(proxy.server_said, b"Slow Consumer"):
+            assert flooded < 20_000, "the server never closed the slow consumer"
+            value = record_of(ENROLMENT, f"flood-{flooded}")[:-1] + b', "pad": "' + padding
+            await enrolment.put(f"flood-{flooded}", value + b'"}')
+            flooded += 1
+        late = []
+        for n in range(5):  # after the server closed two's connection
+            reply = await handle(
+                one, RecordEntries(command_id=f"slow-{n}", ledger_id="sa", amounts=[1])
+            )
+            assert isinstance(reply, CommandAccepted)
+            await enrolment.put(f"e-slow-{n}", record_of(ENROLMENT, f"e-slow-{n}"))
+            late += [f"slow-{n}", f"e-slow-{n}"]
+        proxy.flowing.set()  # two reads what was held, then finds its connection closed
+        await until(lambda: two_nc.stats["reconnects"] >= 1, "two never reconnected")
+        await until(lambda: two_nc.is_connected, "two never reconnected")
+        await two_nc.flush(timeout=BOUND)
+        for command_id in ("flood-0", f"flood-{flooded - 1}", *late):
+            reused = await handle(
+                two, RecordEntries(command_id=command_id, ledger_id="sb", amounts=[7])
+            )
+            assert isinstance(reused, CommandRejected), command_id
+            assert reused.code == "COMMAND_ID_REUSED", command_id
+        assert await amounts(other, fixed_clock, "sb") == [1]
     finally:
         await two_nc.close()
