@@ -19,12 +19,15 @@ from nats.aio.client import Client as NATS
 
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import ENROLMENT
+from eventstore import backup, processed
 from eventstore.clock import FixedClock
+from eventstore.processed import processed_bucket
 from eventstore.testing.nats_server import NatsServer
 from tests.integration.test_cmd19_record_mirror import BOUND, amounts, connect, handle, service_on
 from tests.integration.test_cmd20_all_records_mirrored import (
     all_trusted,
     buckets,
+    mirrors,
     record_of,
     warm_on,
 )
@@ -222,3 +225,42 @@ async def test_records_a_slow_consumer_was_cut_off_from_refuse_their_ids_after(
         assert await amounts(other, fixed_clock, "sb") == [1]
     finally:
         await two_nc.close()
+
+
+async def test_a_bucket_restored_from_a_backup_while_serving_refuses_its_ids(
+    connect: Callable[..., object], fixed_clock: FixedClock, tmp_path: Path
+) -> None:
+    """The enrolment's bucket is lost (deleted) and restored from its backup while this
+    service runs (`python -m bootstrap.serve backup restore` restores a stream only where it
+    does not exist). A restore stores its records without publishing them, so no
+    subscription brings them: once the service looks for the bucket again (every
+    `MISSING_BUCKET_RECHECK` s), each restored id is refused, nothing appended -- as before
+    the mirrors. **Fails on cmd20's merge**: the mirror, loaded while the bucket was missing,
+    trusted itself empty ("a stream created later stores only what is routed after its
+    creation": not a restored one), and every restored id was accepted for good."""
+    other = await connect()  # type: ignore[misc]
+    enrolment = (await buckets(other, ENROLMENT))["enrolment"]
+    ids = [f"e-restored-{n}" for n in range(5)]
+    for command_id in ids:
+        await enrolment.put(command_id, record_of(ENROLMENT, command_id))
+    stream = f"KV_{processed_bucket(ENROLMENT)}"
+    saved = await backup.backup(other, tmp_path / "backup", [stream])
+    await other.jetstream().delete_stream(stream)  # (lost)
+    service = await all_trusted(await service_on(await connect(), fixed_clock))  # type: ignore[misc]
+    await warm_on(service, "rb")
+    await backup.restore_stream(other, tmp_path / "backup", saved[0])
+    # Whatever the service looked up meanwhile is looked up again after this.
+    await asyncio.sleep(processed.MISSING_BUCKET_RECHECK + 0.5)
+    held = [m for m in mirrors(service) if processed_bucket(ENROLMENT) in m._prefix]
+    for mirror in held:  # (where mirrors are kept: until it holds the restored keys)
+        await until(
+            lambda m=mirror: m.trusted() and all(m.knows(i) for i in ids),  # type: ignore[misc]
+            "the restored keys were never held",
+        )
+    for command_id in ids:
+        reused = await handle(
+            service, RecordEntries(command_id=command_id, ledger_id="rb", amounts=[7])
+        )
+        assert isinstance(reused, CommandRejected), command_id
+        assert reused.code == "COMMAND_ID_REUSED", command_id
+    assert await amounts(other, fixed_clock, "rb") == [1]
