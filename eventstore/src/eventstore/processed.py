@@ -830,7 +830,7 @@ class RecordMirror:
             # stores from now on by a publish was routed after it, so it brings that.
             # Nothing to load. But a stream can also appear with records no publish
             # brought (restored from a backup: `backup.restore_stream`): looked for again
-            # every `MISSING_BUCKET_RECHECK` s (`_absent_ended`) and loaded once it
+            # every `MISSING_BUCKET_RECHECK` s (`_look_again`) and loaded once it
             # exists, as a lookup found a missing bucket again after as long (review20c).
             self._loaded = True
             self._absent = True
