@@ -790,6 +790,8 @@ class RecordMirror:
         self._broken = False
         self._expected: set[str] = set()  # our own new keys written, not yet seen
         self._closed = False
+        self._absent = False  # its stream missing when last loaded (looked for again)
+        self._absent_look: asyncio.Future[None] | None = None
 
     @classmethod
     def of(cls, kv: KeyValue) -> RecordMirror:
@@ -825,9 +827,15 @@ class RecordMirror:
                 raise _raised(APIError.from_error, json.loads(info.data)["error"])
             # No stream after the subscription existed: it stored nothing routed before
             # (one deleted since has nothing left), and whatever a stream of that name
-            # stores from now on was routed after it, so it brings that. Nothing to load.
+            # stores from now on by a publish was routed after it, so it brings that.
+            # Nothing to load. But a stream can also appear with records no publish
+            # brought (restored from a backup: `backup.restore_stream`): looked for again
+            # every `MISSING_BUCKET_RECHECK` s (`_look_again`) and loaded once it
+            # exists, as a lookup found a missing bucket again after as long (review20c).
             self._loaded = True
+            self._absent = True
             return
+        self._absent = False
         # Its payload is this load's own (the other processes' barriers come here too).
         self._token = self._nc.new_inbox().encode()
         refusal = await self._nc.request(
@@ -854,6 +862,8 @@ class RecordMirror:
         if loading.cancelled():
             return
         failure = loading.exception()
+        if failure is None and self._absent and not self._closed:
+            asyncio.get_running_loop().call_later(MISSING_BUCKET_RECHECK, self._look_again)
         if failure is not None:
             self._loaded = False
             log.warning(
@@ -864,6 +874,25 @@ class RecordMirror:
             )
             if not self._broken and not self._closed:
                 asyncio.get_running_loop().call_later(MIRROR_RETRY, self._again)
+
+    def _look_again(self) -> None:
+        """Its stream missing at the last load: whether it exists now (loaded if so)."""
+        if self._loading is None and self._absent and not self._closed:
+            self._absent_look = asyncio.ensure_future(self._absent_still())
+
+    async def _absent_still(self) -> None:
+        try:
+            info = await self._nc.request(self._info, b"", timeout=MIRROR_TIMEOUT)
+            error = json.loads(info.data).get("error") if b'"error"' in info.data else None
+            missing = error is not None and error.get("err_code") == STREAM_NOT_FOUND
+        except Exception:  # (a timeout, a connection closing): loaded again to be sure
+            missing = False
+        if self._closed or self._loading is not None or not self._absent:
+            return
+        if missing:
+            asyncio.get_running_loop().call_later(MISSING_BUCKET_RECHECK, self._look_again)
+        else:  # it exists now (or could not be told): untrusted until loaded behind a barrier
+            self._reload()
 
     def _again(self) -> None:
         if self._loading is None and not self._loaded and not self._closed:
@@ -919,6 +948,8 @@ class RecordMirror:
     async def close(self) -> None:
         """The load stopped (a service stopping); the subscription ends with the connection."""
         self._closed = True
+        if self._absent_look is not None:
+            self._absent_look.cancel()
         loading = self._loading
         if loading is not None:
             loading.cancel()
