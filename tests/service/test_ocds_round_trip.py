@@ -271,6 +271,7 @@ PUBLISHED = (
     "fictional-05-contract.json", "fictional-06-implementation.json",
     "closed_single_first_stage.json", "open_multiple_first_stage.json",
     "open_multiple_second_stage.json",
+    "closed_single_award.json",  # its supplier by name only (import35)
 )  # fmt: skip
 
 
