@@ -118,7 +118,8 @@ async def test_a_supplier_published_by_name_only_is_recorded_with_a_finding() ->
     assert one(tender, "ProvisionalAwardDecided").payload["supplier_ids"] == [code]
     assert one(tender, "AwardMadeDefinitive").payload["supplier_ids"] == [code]
     [finding] = findings(tender, "TenderReleaseImported")
-    assert finding["code"] == "SUPPLIER_UNIDENTIFIED" and code in finding["message"], finding
+    assert finding["code"] == "SUPPLIER_UNIDENTIFIED", finding
+    assert code in finding["message"], finding
     contract = await events(store, "contract", contract_id_of(OCID, "c0"))
     signed = one(contract, "ContractSigned").payload["suppliers"]
     assert signed == [{"supplier_id": code, "name": FIRM, "lot_ids": ["lot-1"]}], signed
@@ -163,8 +164,9 @@ async def test_two_publishers_firms_of_one_name_stay_two_one_publishers_are_one(
     for ocid in ocids:
         tender = await events(store, "tender", tender_id_of(ocid))
         codes.append(one(tender, "ProvisionalAwardDecided").payload["supplier_ids"])
-    mexico, colombia = named_supplier_code("ocds-mx0001", FIRM), named_supplier_code(
-        "ocds-co0002", FIRM
+    mexico, colombia = (
+        named_supplier_code("ocds-mx0001", FIRM),
+        named_supplier_code("ocds-co0002", FIRM),
     )
     assert mexico != colombia
     assert codes == [[mexico], [mexico], [colombia]], codes
@@ -183,12 +185,13 @@ async def test_a_release_naming_one_firm_twice_records_it_once() -> None:
     tender = await events(store, "tender", tender_id_of(OCID))
     decided = [e.payload for e in tender if e.event_type == "ProvisionalAwardDecided"]
     assert sorted((d["lot_id"], d["supplier_ids"]) for d in decided) == [
-        ("L1", [code]), ("L2", [code])
+        ("L1", [code]),
+        ("L2", [code]),
     ], decided
     for n in range(2):
         contract = await events(store, "contract", contract_id_of(OCID, f"c{n}"))
         [signed] = one(contract, "ContractSigned").payload["suppliers"]
-        assert signed["supplier_id"] == code and signed["lot_ids"] == [f"L{n + 1}"], signed
+        assert (signed["supplier_id"], signed["lot_ids"]) == (code, [f"L{n + 1}"]), signed
     # Re-run: the same codes, nothing appended.
     again = await run(store, bus, package(release(OCID, parties, refs, lots=2)))
     assert (again.imported, again.duplicates, again.skipped) == (0, 1, []), again
@@ -213,7 +216,8 @@ async def test_the_re_export_names_the_supplier_as_published_without_an_identifi
     compiled = merger().create_compiled_release(register.export(tender_id_of(OCID)).tender)
     code = named_supplier_code("ocds-mx0001", FIRM)
     [supplier] = [p for p in compiled["parties"] if p["id"] == code]
-    assert supplier["name"] == FIRM and "identifier" not in supplier, supplier
+    assert supplier["name"] == FIRM, supplier
+    assert "identifier" not in supplier, supplier
     assert "supplier" in supplier["roles"], supplier
     # (the export shows the lot's award and the contract's own)
     assert {json.dumps(a["suppliers"]) for a in compiled["awards"]} == {
@@ -243,3 +247,21 @@ async def test_graphql_shows_the_supplier_and_its_finding(tmp_path: Path) -> Non
     assert body["data"]["contract"]["suppliers"] == [{"supplierId": code, "name": FIRM}], body
     codes = [f["code"] for f in body["data"]["lawFindings"]["nodes"]]
     assert codes == ["SUPPLIER_UNIDENTIFIED", "SUPPLIER_UNIDENTIFIED"], body
+
+
+async def test_the_audit_replay_shows_the_supplier_and_its_finding() -> None:
+    """`audit replay contract/<id>` folds the stored envelopes: the supplier under its code,
+    with its name as published, and the finding recorded with the release."""
+    from audit.history import replay
+
+    store, bus = await registry()
+    firm = {"id": "ORG-0001", "name": FIRM, "roles": ["supplier"]}
+    assert not (await run(store, bus, package(release(OCID, [firm])))).skipped
+    cid = contract_id_of(OCID, "c0")
+    envelopes = await events(store, "contract", cid)
+    now = datetime.now(UTC)
+    replayed = replay("contract", cid, envelopes, Horizon(now, now))
+    code = named_supplier_code("ocds-mx0001", FIRM)
+    assert code in json.dumps(replayed.state["suppliers"]), replayed.state["suppliers"]
+    codes = [f["code"] for f in replayed.state["law_findings"]]
+    assert codes == ["SUPPLIER_UNIDENTIFIED"], replayed.state["law_findings"]

@@ -151,7 +151,9 @@ def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
             awards[a["id"]] = (suppliers, lots)
     status = t.get("status")
     cancelled = status in ("cancelled", "unsuccessful", "withdrawn")  # its open lots with it
-    signed = [c for c in compiled.get("contracts", []) if c.get("status") in ("active", "terminated")]
+    signed = [
+        c for c in compiled.get("contracts", []) if c.get("status") in ("active", "terminated")
+    ]
     return {
         "ocid": ocid,
         "authority": authority,
@@ -191,8 +193,11 @@ def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
         ),
         # A supplier known by its name only is named as published: the export names a
         # supplier by the name its contract was signed with (an award alone names it by code).
-        "named": sorted({(code, named[code]) for c in signed
-                         for code in awards.get(c.get("awardID"), ((), ()))[0] if code in named}),  # fmt: skip
+        "named": sorted(
+            (code, named[code])
+            for code in {x for c in signed for x in awards.get(c.get("awardID"), ((), ()))[0]}
+            if code in named
+        ),
     }
 
 
@@ -313,6 +318,8 @@ def _firm(firm: str) -> dict[str, Any]:
     if firm.startswith("proveedor-"):
         party["identifier"] = {"scheme": "RFC", "id": f"FVA{firm[-4:]}0101A1"}
     return party
+
+
 START = datetime(2020, 1, 6, 9, tzinfo=UTC)
 
 

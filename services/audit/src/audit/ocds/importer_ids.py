@@ -94,7 +94,9 @@ class Parties(dict[str, Any]):
 
     @classmethod
     def of(cls, compiled: dict[str, Any]) -> Parties:
-        found = cls((str(p.get("id")), p) for p in compiled.get("parties", []) if isinstance(p, dict))
+        found = cls(
+            (str(p.get("id")), p) for p in compiled.get("parties", []) if isinstance(p, dict)
+        )
         ocid = str(compiled.get("ocid", ""))
         prefix = FORM.match(ocid)
         found.scope = prefix[0] if prefix else ocid

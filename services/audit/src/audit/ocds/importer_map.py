@@ -22,6 +22,7 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from audit.ocds.codes import method as exported_method
+from audit.ocds.importer_ids import Parties as Parties
 
 # (re-exported: the importer and the tests name them from here, as before the split)
 from audit.ocds.importer_ids import Unmappable as Unmappable
@@ -32,7 +33,6 @@ from audit.ocds.importer_ids import day as day
 from audit.ocds.importer_ids import ident as ident
 from audit.ocds.importer_ids import instant as instant
 from audit.ocds.importer_ids import organisation_code as organisation_code
-from audit.ocds.importer_ids import Parties as Parties
 from audit.ocds.importer_ids import published_name as published_name
 from audit.ocds.importer_ids import supplier_code as supplier_code
 from audit.ocds.importer_ids import supplier_codes as supplier_codes
