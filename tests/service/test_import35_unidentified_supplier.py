@@ -265,3 +265,17 @@ async def test_the_audit_replay_shows_the_supplier_and_its_finding() -> None:
     assert code in json.dumps(replayed.state["suppliers"]), replayed.state["suppliers"]
     codes = [f["code"] for f in replayed.state["law_findings"]]
     assert codes == ["SUPPLIER_UNIDENTIFIED"], replayed.state["law_findings"]
+
+
+async def test_an_ocid_without_a_registered_prefix_scopes_its_suppliers_to_itself() -> None:
+    """`ocds-abcd1234-...` (a converter's made-up prefix: eight characters, not OCDS's six)
+    names no publisher: its suppliers by name are known within that process only."""
+    store, bus = await registry()
+    firm = {"id": "ORG-0001", "name": FIRM, "roles": ["supplier"]}
+    ocids = ["ocds-abcd1234-p1", "ocds-abcd1234-p2"]
+    assert not (await run(store, bus, package(*(release(o, [firm]) for o in ocids)))).skipped
+    codes = []
+    for ocid in ocids:
+        tender = await events(store, "tender", tender_id_of(ocid))
+        codes.append(one(tender, "ProvisionalAwardDecided").payload["supplier_ids"])
+    assert codes == [[named_supplier_code(o, FIRM)] for o in ocids], codes

@@ -99,7 +99,8 @@ class Parties(dict[str, Any]):
         )
         ocid = str(compiled.get("ocid", ""))
         prefix = FORM.match(ocid)
-        found.scope = prefix[0] if prefix else ocid
+        registered = prefix is not None and ocid[prefix.end() : prefix.end() + 1] in ("", "-")
+        found.scope = prefix[0] if prefix and registered else ocid
         return found
 
 
