@@ -227,7 +227,7 @@ async def test_the_re_export_names_the_supplier_as_published_without_an_identifi
 
 QUERY = """query ($c: String!) {
   contract(contractId: $c) { suppliers { supplierId name } }
-  lawFindings { nodes { code message } } }"""
+  lawFindings(filter: {code: ["SUPPLIER_UNIDENTIFIED"]}) { nodes { code source subject } } }"""
 
 
 async def test_graphql_shows_the_supplier_and_its_finding(tmp_path: Path) -> None:
@@ -245,8 +245,11 @@ async def test_graphql_shows_the_supplier_and_its_finding(tmp_path: Path) -> Non
     assert "errors" not in body, body
     code = named_supplier_code("ocds-mx0001", FIRM)
     assert body["data"]["contract"]["suppliers"] == [{"supplierId": code, "name": FIRM}], body
-    codes = [f["code"] for f in body["data"]["lawFindings"]["nodes"]]
-    assert codes == ["SUPPLIER_UNIDENTIFIED", "SUPPLIER_UNIDENTIFIED"], body
+    found = sorted(
+        (f["code"], f["source"], f["subject"]) for f in body["data"]["lawFindings"]["nodes"]
+    )
+    assert found == [("SUPPLIER_UNIDENTIFIED", "System", "lot-1"),
+                     ("SUPPLIER_UNIDENTIFIED", "System", cid)], body  # fmt: skip
 
 
 async def test_the_audit_replay_shows_the_supplier_and_its_finding() -> None:
