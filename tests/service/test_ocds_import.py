@@ -161,10 +161,11 @@ async def test_a_lawful_process_has_no_findings(
 async def test_framework_examples_without_identifiable_parties_are_reported(
     store: InMemoryEventStore, bus: InProcessBus
 ) -> None:
-    for name in ("closed_single_award.json", "open_multiple_award.json"):
-        report = await run(store, bus, (DATA / name).read_bytes())
-        assert report.imported == 0, report
-        assert len(report.skipped) == 1, report
+    # No buyer at all: reported. (closed_single_award.json, whose supplier is published by
+    # name only, is imported since import35: tests/service/test_ocds_round_trip.py.)
+    report = await run(store, bus, (DATA / "open_multiple_award.json").read_bytes())
+    assert report.imported == 0, report
+    assert [p.path for p in report.skipped] == ["$.releases[0].buyer"], report
 
 
 FINDINGS = """query ($t: String!, $c: String!) {

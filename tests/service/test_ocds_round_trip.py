@@ -29,10 +29,20 @@ from hypothesis import strategies as st
 from audit.bitemporal import Horizon
 from audit.ocds.export import Register
 from audit.ocds.importer import Problem, import_items
-from audit.ocds.importer_map import METHOD_PROCEDURE, contract_id_of, day, ident, organisation_code
+from audit.ocds.importer_map import (
+    METHOD_PROCEDURE,
+    Parties,
+    contract_id_of,
+    day,
+    ident,
+    organisation_code,
+    published_name,
+    supplier_code,
+)
 from audit.ocds.importer_read import read
 from audit.ocds.packages import merger
 from bootstrap.parts import enrolment_service, registry_service
+from contracts_schema.registry.values import NAMED_SUPPLIER_PREFIX
 from contracts_schema.subjects import CONTEXTS
 from eventstore.clock import FixedClock
 from eventstore.memory import InMemoryEventStore
@@ -56,7 +66,11 @@ MAPPED = (
 UNMAPPED = (
     # release metadata: a re-export's are its own
     "id", "date", "tag", "language", "initiationType",
-    # a party is known by its code (and an authority by its enrolment record's name)
+    # a party is known by its code (and an authority by its enrolment record's name); a
+    # supplier published without an identifier the registry records is known by its name
+    # (import35): that name is compared (`mapped`'s "named"), and a local scheme's
+    # identifier (RFC, NIT) is not recorded (no register of ours), the code derived from the
+    # name within the publisher's scope standing for it
     "parties[].name", "parties[].roles", "parties[].address", "parties[].contactPoint",
     "parties[].identifier.legalName", "parties[].details", "buyer.name",
     "tender.procuringEntity.name",
@@ -118,14 +132,18 @@ def _eur(value: dict[str, Any] | None) -> float | None:
 
 def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
     """What the registry records of a compiled release, in its own terms."""
-    parties = {str(p["id"]): p for p in compiled.get("parties", [])}
+    parties = Parties.of(compiled)
     t = compiled.get("tender") or {}
     ocid = compiled["ocid"]
     authority = _code(t.get("procuringEntity") or compiled.get("buyer"), parties)
     declared = {ident(str(lot["id"])) for lot in t.get("lots", [])}
     awards = {}
+    named: dict[str, str] = {}  # a supplier known by its name only -> that name (import35)
     for a in compiled.get("awards", []):
-        suppliers = tuple(sorted(_code(s, parties) or "" for s in a.get("suppliers", [])))
+        codes = {supplier_code(s, parties, "ref"): s for s in a.get("suppliers", [])}
+        named |= {c: published_name(s, parties) for c, s in codes.items()
+                  if c.startswith(NAMED_SUPPLIER_PREFIX)}  # fmt: skip
+        suppliers = tuple(sorted(codes))
         # Lots of another process (a call-off names its framework's lot) are not this one's.
         related = (ident(str(x)) for x in a.get("relatedLots", []))
         lots = tuple(sorted(x for x in related if x in declared))
@@ -133,6 +151,9 @@ def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
             awards[a["id"]] = (suppliers, lots)
     status = t.get("status")
     cancelled = status in ("cancelled", "unsuccessful", "withdrawn")  # its open lots with it
+    signed = [
+        c for c in compiled.get("contracts", []) if c.get("status") in ("active", "terminated")
+    ]
     return {
         "ocid": ocid,
         "authority": authority,
@@ -168,8 +189,14 @@ def mapped(compiled: dict[str, Any]) -> dict[str, Any]:
                 _eur(c.get("value")),
                 awards.get(c.get("awardID"), ((), ()))[0],
             )
-            for c in compiled.get("contracts", [])
-            if c.get("status") in ("active", "terminated")
+            for c in signed
+        ),
+        # A supplier known by its name only is named as published: the export names a
+        # supplier by the name its contract was signed with (an award alone names it by code).
+        "named": sorted(
+            (code, named[code])
+            for code in {x for c in signed for x in awards.get(c.get("awardID"), ((), ()))[0]}
+            if code in named
         ),
     }
 
@@ -249,6 +276,7 @@ PUBLISHED = (
     "fictional-05-contract.json", "fictional-06-implementation.json",
     "closed_single_first_stage.json", "open_multiple_first_stage.json",
     "open_multiple_second_stage.json",
+    "closed_single_award.json",  # its supplier by name only (import35)
 )  # fmt: skip
 
 
@@ -279,6 +307,19 @@ async def test_the_whole_published_example_survives_a_round_trip_with_its_awards
 # publisher would send them (each release carries the whole current state of its sections).
 BUYER = {"id": "NL-KVK-71830960", "name": "VNG"}
 FIRMS = [f"NL-KVK-{n}" for n in ("27124701", "33054224", "14040294", "09110018")]
+# Suppliers without an identifier the registry records (import35): a name only (an eForms
+# converter's `ORG-0001`), or a local scheme that is no org-id.guide register (Mexico's RFC).
+FIRMS += ["ORG-0001", "ORG-0002", "proveedor-0017"]
+
+
+def _firm(firm: str) -> dict[str, Any]:
+    """The party of a generated supplier."""
+    party = {"id": firm, "name": f"Firma {firm[-4:]}", "roles": ["supplier"]}
+    if firm.startswith("proveedor-"):
+        party["identifier"] = {"scheme": "RFC", "id": f"FVA{firm[-4:]}0101A1"}
+    return party
+
+
 START = datetime(2020, 1, 6, 9, tzinfo=UTC)
 
 
@@ -434,7 +475,7 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
         elif kind == "suppliers":
             if award["status"] == "pending":
                 more = next(f for f in FIRMS if f not in {r["id"] for r in award["suppliers"]})
-                parties[more] = {"id": more, "name": f"Firma {more[-4:]}", "roles": ["supplier"]}
+                parties[more] = _firm(more)
                 award["suppliers"] = [*award["suppliers"], {"id": more}]
             said["suppliers"] = award["suppliers"]
         else:
@@ -519,7 +560,7 @@ def _processes(draw: st.DrawFn, refusals: bool) -> tuple[bytes, list[str]]:
         contracts: list[dict[str, Any]] = []
         for i, lid in enumerate(open_lots):
             firm = draw(st.sampled_from(FIRMS))
-            parties[firm] = {"id": firm, "name": f"Firma {firm[-4:]}", "roles": ["supplier"]}
+            parties[firm] = _firm(firm)
             award = {"id": f"a{i}", "status": draw(st.sampled_from(["pending", "active"])),
                      "date": _at(clock + 1), "suppliers": [{"id": firm}]}  # fmt: skip
             if lid:
@@ -605,8 +646,7 @@ def _definitive_changes(awards: list[dict[str, Any]], lots: bool) -> dict[str, A
         mine = body["awards"][i]["suppliers"][0]["id"]
         other = next(f for f in FIRMS if f != mine)
         body["awards"][i]["suppliers"] = [{"id": other}]
-        body["parties"] = [*body.get("parties", []),
-                           {"id": other, "name": f"Firma {other[-4:]}", "roles": ["supplier"]}]  # fmt: skip
+        body["parties"] = [*body.get("parties", []), _firm(other)]
 
     def lot_cancelled(body: dict[str, Any]) -> None:
         for lot in body["tender"]["lots"]:

@@ -206,6 +206,11 @@ _CATALOGUE: tuple[Refusal, ...] = (
             " code (KvK, OIN, CBS code); a finding on imported data only: the release is"
             " recorded with a code derived from the published name.", SYSTEM, "An OCDS"
             " release whose buyer has a name and no identifier."),
+    Refusal("SUPPLIER_UNIDENTIFIED", "Organisations are identified by a stable code (KvK,"
+            " OIN, org-id.guide); a finding on imported data only: the supplier is recorded"
+            " with a code derived from its published name within its publisher's scope.",
+            SYSTEM, "An OCDS award whose supplier has a name and no identifier, or only a"
+            " local one (RFC, NIT)."),
     Refusal("IMPORT_NOT_APPLICABLE", "Imported facts (RecordImported...Release) must be"
             " registry events of the aggregate they are sent to, and apply to its history"
             " as recorded.", SYSTEM, "An imported award for a lot the tender does not have."),

@@ -30,6 +30,20 @@ def named_only_code(name: str) -> str:
     return NAMED_ONLY_PREFIX + hashlib.sha256(normal.encode()).hexdigest()[:24]
 
 
+# A supplier published (in imported OCDS data) without an identifier the registry records (a
+# name only, or a local scheme such as Mexico's RFC that is no org-id.guide register):
+# recorded under a code derived from its name within its publisher's scope (import35), with
+# a finding (SUPPLIER_UNIDENTIFIED). Two publishers' firms of one name stay two; within one
+# publisher one name is taken as one firm.
+NAMED_SUPPLIER_PREFIX = "XX-SUPPLIER-"
+
+
+def named_supplier_code(scope: str, name: str) -> str:
+    """The same code for the same name (spaces and case aside) in the same scope."""
+    normal = " ".join(name.split()).casefold()
+    return NAMED_SUPPLIER_PREFIX + hashlib.sha256(f"{scope}\n{normal}".encode()).hexdigest()[:24]
+
+
 OrganisationCode = Annotated[
     str,
     Field(

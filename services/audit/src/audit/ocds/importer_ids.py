@@ -9,7 +9,12 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from contracts_schema.registry.values import ORGANISATION_CODE_PATTERN, named_only_code
+from audit.ocds.ocid_prefix import FORM
+from contracts_schema.registry.values import (
+    ORGANISATION_CODE_PATTERN,
+    named_only_code,
+    named_supplier_code,
+)
 
 _CODE = re.compile(ORGANISATION_CODE_PATTERN)
 _DUTCH = {"NL-KVK": "KVK", "NL-OIN": "OIN"}
@@ -79,6 +84,67 @@ def published_name(ref: dict[str, Any], parties: dict[str, Any]) -> str:
     return " ".join(str(party.get("name") or ref.get("name") or "").split())[:300]
 
 
+class Parties(dict[str, Any]):
+    """A compiled release's parties by id, with the scope a supplier published by name only
+    is known in (`supplier_code`): the ocid's registered prefix (`ocds-` and six letters or
+    digits, one per publisher), else the ocid itself (a publisher without one: its firms are
+    not taken as one across its processes)."""
+
+    scope: str
+
+    @classmethod
+    def of(cls, compiled: dict[str, Any]) -> Parties:
+        found = cls(
+            (str(p.get("id")), p) for p in compiled.get("parties", []) if isinstance(p, dict)
+        )
+        ocid = str(compiled.get("ocid", ""))
+        prefix = FORM.match(ocid)
+        registered = prefix is not None and ocid[prefix.end() : prefix.end() + 1] in ("", "-")
+        found.scope = prefix[0] if prefix and registered else ocid
+        return found
+
+
+def _by_name(name: str, parties: dict[str, Any], path: str) -> str | None:
+    """The one code recorded for `name` among the parties (spaces and case aside), or None."""
+    same = " ".join(name.split()).casefold()
+    codes = set()
+    for i, other in enumerate(parties.values()):
+        if " ".join(str(other.get("name") or "").split()).casefold() == same:
+            with contextlib.suppress(Unmappable):
+                codes.add(organisation_code(other, parties, f"parties[{i}]"))
+    if len(codes) > 1:
+        raise Unmappable(path, f"organisation {name!r} has no identifier, and the parties of"
+                         f" that name have several: {', '.join(sorted(codes))}")  # fmt: skip
+    return codes.pop() if codes else None
+
+
+def supplier_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> str:
+    """A supplier's code (import35, #17): its identifier's, as `organisation_code`; without
+    one the registry records (a name only, or a local scheme such as `RFC` or `NIT` that no
+    org-id.guide register is), the one code recorded for its name among the release's
+    parties; else a code derived from its name in its publisher's scope (`Parties.scope`,
+    `named_supplier_code`), which the registry's import turns into a finding
+    (SUPPLIER_UNIDENTIFIED). Two publishers' firms of one name stay two; within one
+    publisher one name is one firm. Without a name it is still refused."""
+    if not isinstance(parties, Parties):
+        raise TypeError("supplier_code reads a release's Parties (Parties.of(compiled))")
+    try:
+        return organisation_code(ref, parties, path)
+    except Unmappable:
+        name = published_name(ref, parties)
+        if not name:
+            raise
+    return _by_name(name, parties, path) or named_supplier_code(parties.scope, name)
+
+
+def supplier_codes(award: dict[str, Any], parties: dict[str, Any], path: str) -> list[str]:
+    """An award's suppliers' codes, each once (a release may name one firm twice: two
+    parties of one name, or the same reference repeated), in the order published."""
+    codes = (supplier_code(ref, parties, f"{path}.suppliers[{j}]")
+             for j, ref in enumerate(award.get("suppliers") or []))  # fmt: skip
+    return list(dict.fromkeys(codes))
+
+
 def authority_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> str:
     """The contracting authority's code (correct11; importer11's file, party mapping only).
 
@@ -93,16 +159,7 @@ def authority_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> s
         name = published_name(ref, parties)
         if not name:
             raise
-    same = " ".join(name.split()).casefold()
-    codes = set()
-    for i, other in enumerate(parties.values()):
-        if " ".join(str(other.get("name") or "").split()).casefold() == same:
-            with contextlib.suppress(Unmappable):
-                codes.add(organisation_code(other, parties, f"parties[{i}]"))
-    if len(codes) > 1:
-        raise Unmappable(path, f"organisation {name!r} has no identifier, and the parties of"
-                         f" that name have several: {', '.join(sorted(codes))}")  # fmt: skip
-    return codes.pop() if codes else named_only_code(name)
+    return _by_name(name, parties, path) or named_only_code(name)
 
 
 def contract_id_of(ocid: str, contract_id: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from audit.ocds.codes import method as exported_method
+from audit.ocds.importer_ids import Parties as Parties
 
 # (re-exported: the importer and the tests name them from here, as before the split)
 from audit.ocds.importer_ids import Unmappable as Unmappable
@@ -33,6 +34,8 @@ from audit.ocds.importer_ids import ident as ident
 from audit.ocds.importer_ids import instant as instant
 from audit.ocds.importer_ids import organisation_code as organisation_code
 from audit.ocds.importer_ids import published_name as published_name
+from audit.ocds.importer_ids import supplier_code as supplier_code
+from audit.ocds.importer_ids import supplier_codes as supplier_codes
 from audit.ocds.importer_ids import tender_id_of as tender_id_of
 from audit.ocds.importer_unrecorded import NotRecorded as NotRecorded
 from audit.ocds.importer_unrecorded import Unrecordable as Unrecordable
@@ -174,7 +177,7 @@ def map_release(
     assert today is not None
     s = state.copy()  # the caller's state changes only once the release is recorded
     tid = tender_id_of(ocid)
-    parties = {str(p.get("id")): p for p in compiled.get("parties", []) if isinstance(p, dict)}
+    parties = Parties.of(compiled)
     compiled = with_recorded(compiled, s, release, parties)
     t = compiled.get("tender") or {}
     own = release.get("tender")  # what this release itself states (import24: see `states`)
@@ -397,7 +400,7 @@ def _more_suppliers(
     new = []
     for ref in stated:
         try:
-            code = organisation_code(ref, parties, "awards")
+            code = supplier_code(ref, parties, "awards")
         except Unmappable:
             return None  # (reported by the mapping, as before)
         if code not in codes:
@@ -413,7 +416,7 @@ def _supplier_refs(codes: list[str], parties: dict[str, Any]) -> list[dict[str, 
     by_code = {}
     for ref in parties.values():
         with contextlib.suppress(Unmappable):
-            by_code[organisation_code(ref, parties, "parties")] = ref
+            by_code[supplier_code(ref, parties, "parties")] = ref
     return [{"id": str((by_code.get(code) or {}).get("id", code)),
              "name": (by_code.get(code) or {}).get("name") or code} for code in codes]  # fmt: skip
 
@@ -551,8 +554,7 @@ def _awards(
     for i, award in enumerate(compiled.get("awards", [])):
         status = award.get("status")
         aid = str(award.get("id"))
-        codes = [organisation_code(ref, parties, f"awards[{i}].suppliers[{j}]")
-                 for j, ref in enumerate(award.get("suppliers", []))]  # fmt: skip
+        codes = supplier_codes(award, parties, f"awards[{i}]")
         on = day(award.get("date")) or today
         # An award an earlier run recorded (import25: its id kept with the lot), restated here
         # without its suppliers or lots (a feed stating only its new status): as recorded.
@@ -648,8 +650,7 @@ def _holder(
         if aid not in own or lid not in _award_lots(award, s, compiled):
             continue
         try:
-            codes = sorted(organisation_code(ref, parties, f"awards[{i}]")
-                           for ref in award.get("suppliers", []))  # fmt: skip
+            codes = sorted(supplier_codes(award, parties, f"awards[{i}]"))
         except Unmappable:
             continue
         if codes == recorded:
@@ -661,13 +662,12 @@ def recover_holders(s: ProcessState, compiled: dict[str, Any]) -> None:
     """Which awards hold the lots recorded as awarded (provisionally or definitively), from
     the compile of releases the registry recorded in an earlier run (import24): the registry
     records no award ids, so a re-run finds them in those releases, by lot and suppliers."""
-    parties = {str(p.get("id")): p for p in compiled.get("parties", []) if isinstance(p, dict)}
+    parties = Parties.of(compiled)
     for i, award in enumerate(compiled.get("awards", [])):
         if award.get("status") not in ("pending", "active") or "id" not in award:
             continue
         try:
-            codes = sorted(organisation_code(ref, parties, f"awards[{i}]")
-                           for ref in award.get("suppliers", []))  # fmt: skip
+            codes = sorted(supplier_codes(award, parties, f"awards[{i}]"))
         except Unmappable:
             continue
         for lid in _award_lots(award, s, compiled):
@@ -755,17 +755,17 @@ def _contract(
                              " not in the release; the registry records who the contract is"
                              " with")  # fmt: skip
         lot_ids = _award_lots(award, s, compiled)
-        suppliers = []
+        suppliers: dict[str, dict[str, Any]] = {}  # by code: a firm named twice is one
         for j, ref in enumerate(award["suppliers"]):
             a = compiled["awards"].index(award)
-            code = organisation_code(ref, parties, f"awards[{a}].suppliers[{j}]")
+            code = supplier_code(ref, parties, f"awards[{a}].suppliers[{j}]")
             name = (parties.get(str(ref.get("id"))) or ref).get("name") or code
-            suppliers.append({"supplier_id": code, "name": name, "lot_ids": lot_ids})
+            suppliers.setdefault(code, {"supplier_id": code, "name": name, "lot_ids": lot_ids})
         signed = day(c.get("dateSigned")) or today
         facts.append(_fact(rg.ContractSigned, contract_id=cid,
                            kind="framework" if s.framework else "contract", tender_id=tid,
                            lot_ids=lot_ids, contracting_authority=s.authority,
-                           suppliers=suppliers, signed_on=signed,
+                           suppliers=list(suppliers.values()), signed_on=signed,
                            start_date=day(period.get("startDate")) or signed,
                            end_date=end or OPEN_END, max_extent_date=extent, value=lift_euro(eur),
                            title=c.get("title") or None,
@@ -773,7 +773,7 @@ def _contract(
         seen = {"end": end, "extent": extent, "value": eur,
                 "status": "active", "signed": day(c.get("dateSigned")),
                 "start": day(period.get("startDate")),  # None: not stated (review18a)
-                "suppliers": tuple(sorted(x["supplier_id"] for x in suppliers))}  # fmt: skip
+                "suppliers": tuple(sorted(suppliers))}  # fmt: skip
     else:
         change: dict[str, Any] = {}
         end, extent = stated_end(period.get("endDate")), stated_end(period.get("maxExtentDate"))

@@ -19,7 +19,7 @@ from audit.ocds.importer_ids import (
     contract_id_of,
     day,
     ident,
-    organisation_code,
+    supplier_codes,
 )
 from contracts_schema.bounds import AMOUNT_MAX_EUR, FIRST_DAY, LAST_DAY, unsafe_character
 
@@ -188,8 +188,7 @@ def contract_not_recorded(
     live = award.get("status") in ("pending", "active") or (
         not new and not states(stated_award, "status")
     )
-    named = tuple(sorted(organisation_code(ref, parties, f"{path}.awardID")
-                         for ref in award.get("suppliers", [])) if live else ())  # fmt: skip
+    named = tuple(sorted(supplier_codes(award, parties, f"{path}.awardID")) if live else ())
     if "suppliers" in seen and named != tuple(seen["suppliers"]):
         found += note(f"{path}.awardID", f"contract {cid}'s award names"
                        f" {list(named) or 'no supplier'} here, recorded with"

@@ -25,7 +25,7 @@ from contracts_schema.registry.import_events import (
     TenderReleaseImported,
 )
 from contracts_schema.registry.state import ContractState, TenderState, contract, tender
-from contracts_schema.registry.values import NAMED_ONLY_PREFIX
+from contracts_schema.registry.values import NAMED_ONLY_PREFIX, NAMED_SUPPLIER_PREFIX
 from contracts_schema.upcasting import decode
 from registry.domain.award_decide import require_standstill_over, review_pending
 from registry.domain.facts import SigningFacts
@@ -124,7 +124,38 @@ def _of(event: DomainEvent) -> str | None:
 def _tender_rules(
     state: TenderState, event: DomainEvent, facts: object
 ) -> list[Callable[[], None]]:
-    return [lambda: _check_tender(state, event)]
+    return [lambda: _check_tender(state, event), lambda: _check_suppliers(event)]
+
+
+def _check_suppliers(event: DomainEvent) -> None:
+    """SUPPLIER_UNIDENTIFIED (import35, #17): suppliers an award first names, or a contract
+    is signed with, that were published without an identifier the registry records (a name
+    only, or a local scheme): recorded under a code derived from the name within the
+    publisher's scope (`named_supplier_code`); a name is no stable code (DOMAIN.md)."""
+    if isinstance(event, ev.ProvisionalAwardDecided):
+        where, named = f"the award of lot {event.lot_id}", event.supplier_ids
+    elif isinstance(event, ev.ProvisionalAwardRevised):
+        where = f"the revised award of lot {event.lot_id}"
+        named = [x for x in event.supplier_ids if x not in event.previous_supplier_ids]
+    elif isinstance(event, ev.ContractSigned):
+        names = {s.supplier_id: s.name for s in event.suppliers}
+        where = f"contract {event.contract_id}"
+        named = [f"{code} ({names[code]!r})" for code in names if _unidentified(code)]
+    else:
+        return
+    unidentified = [x for x in named if _unidentified(x)]
+    if unidentified:
+        raise RuleViolation(
+            "SUPPLIER_UNIDENTIFIED",
+            f"{where} names suppliers published without an identifier the registry records"
+            " (KvK, OIN or org-id.guide; a name only, or a local scheme): recorded under"
+            f" codes derived from their names within the publisher's scope:"
+            f" {', '.join(unidentified)}",
+        )
+
+
+def _unidentified(code: str) -> bool:
+    return code.startswith(NAMED_SUPPLIER_PREFIX)
 
 
 def _check_tender(state: TenderState, event: DomainEvent) -> None:
@@ -171,7 +202,7 @@ def _contract_rules(
     # (STANDSTILL_NOT_ENDED: judged as after it), the award's other rules still apply.
     signing = cmd.SignContract.model_construct(**dict(event))
     tender = facts.tender if isinstance(facts, SigningFacts) else None
-    rules: list[Callable[[], None]] = []
+    rules: list[Callable[[], None]] = [partial(_check_suppliers, event)]
     if event.start_stated:
         rules.append(partial(_check_period, signing, event.end_stated))
     on = event.signed_on if event.signed_on_stated else date.max
