@@ -71,7 +71,7 @@ def organisation_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -
         for prefix, ours in _DUTCH.items():
             if c.startswith(prefix + "-"):
                 c = f"{ours}-{c[len(prefix) + 1 :]}"
-        if _CODE.match(c):
+        if _CODE.fullmatch(c):
             return c
     raise Unmappable(path, f"organisation {pid!r} ({party.get('name', 'no name')}) has no"
                      " identifier the registry records: NL-KVK-########, NL-OIN-####...,"
