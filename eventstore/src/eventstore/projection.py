@@ -187,6 +187,16 @@ class _Both:
     def write(self, conn: Connection) -> list[Failure]:
         return self._first.write(conn) + self._rest.write(conn)
 
+    @property
+    def failures(self) -> list[Failure]:
+        return _fold_failures(self._first) + _fold_failures(self._rest)
+
+
+def _fold_failures(prepared: Prepared | None) -> list[Failure]:
+    """The events a batch's prepared work parks by its fold step's verdict, when it says
+    (`versioned._Prepared.failures`)."""
+    return list(getattr(prepared, "failures", None) or ())
+
 
 def event_types(*models: type[DomainEvent]) -> frozenset[str]:
     """The names of typed events, for a read model's `handled` and `ignored` declarations."""
@@ -1184,7 +1194,9 @@ class ProjectionRunner:
                     self._forget()
                     joined = self._prepared_after(stream, events, expected)
                 ahead = joined
-            self._prepared_in = self._generation
+            # Nothing is prepared ahead on a batch that parks an event by its fold step's
+            # verdict (`_parked_by_fold`); otherwise on the memory as it is now.
+            self._prepared_in = -1 if _fold_failures(ahead.prepared) else self._generation
         if stages is not None:
             loaded = getattr(self.projection, "history_loaded_at", None)
             if loaded is not None:  # a timeline not in memory: its earlier events loaded
@@ -1251,6 +1263,18 @@ class ProjectionRunner:
         self._speculated = spec
         self._forget()  # its memory folded events that come otherwise, or again (counted)
         return None
+
+    def _parked_by_fold(self) -> None:
+        """The batch under way parks events its fold step could not take, in its open
+        transaction. A cold timeline's history read outside it would fold them in: the
+        refusal set (`_refusing`) holds only verdicts that never change, and a fold step's
+        failure may not come again (a history that could not be loaded, a fold that is not
+        pure). So nothing is prepared ahead on this batch, and what was is dropped with the
+        memory that folded it: the next batch is prepared once the parks are committed, as
+        in its turn (review20f)."""
+        with self._memory:
+            self._prepared_in = -1
+            self._drop_speculation()
 
     def _drop_speculation(self) -> None:
         if self._speculated is not None:
@@ -1336,6 +1360,8 @@ class ProjectionRunner:
     ) -> int:
         if isinstance(self.projection, BatchProjection):
             failures = self._apply_batch_projection(conn, self.projection, events, prepared)
+            if failures:
+                self._parked_by_fold()
             for event, exc in failures:
                 self._park(conn, event, exc)
             return events[-1].seq
