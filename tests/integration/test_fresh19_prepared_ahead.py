@@ -28,7 +28,13 @@ from sqlalchemy.exc import OperationalError
 
 import eventstore.shared_delivery as shared_module
 from eventstore.clock import FixedClock
-from eventstore.projection import BatchProjection, Failure, Prepared, ProjectionRunner
+from eventstore.projection import (
+    PREPARE_AHEAD_ENV,
+    BatchProjection,
+    Failure,
+    Prepared,
+    ProjectionRunner,
+)
 from eventstore.shared_delivery import SharedMember
 from eventstore.sql import make_engine
 from eventstore.store import EventStore, StoredEvent
@@ -36,6 +42,13 @@ from tests.integration.test_live_pull import consumer_when
 from tests.integration.test_projection_runner import append
 from tests.support.ledger import LEDGER
 from tests.support.subscribers import ledger_store, wait_for
+
+
+@pytest.fixture(autouse=True)
+def _prepared_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline is off by default (twentieth round): these tests are about it, on."""
+    monkeypatch.setenv(PREPARE_AHEAD_ENV, "1")
+
 
 BATCH = 50
 BOUND = 60.0  # the test's waits for what must happen while something is held

@@ -25,7 +25,14 @@ from sqlalchemy.exc import IntegrityError
 import eventstore.projection as projection_module
 import eventstore.shared_delivery as shared_module
 from eventstore.clock import FixedClock
-from eventstore.projection import BatchProjection, Failure, Prepared, ProjectionRunner, parked
+from eventstore.projection import (
+    PREPARE_AHEAD_ENV,
+    BatchProjection,
+    Failure,
+    Prepared,
+    ProjectionRunner,
+    parked,
+)
 from eventstore.shared_delivery import SharedMember
 from eventstore.sql import make_engine
 from eventstore.store import EventStore, StoredEvent
@@ -33,6 +40,13 @@ from tests.integration.test_live_pull import consumer_when
 from tests.integration.test_projection_runner import append
 from tests.support.ledger import LEDGER
 from tests.support.subscribers import ledger_store, wait_for
+
+
+@pytest.fixture(autouse=True)
+def _prepared_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline is off by default (twentieth round): these tests are about it, on."""
+    monkeypatch.setenv(PREPARE_AHEAD_ENV, "1")
+
 
 BOUND = 60.0  # the test's waits for what must happen while something is held
 HOLD = 3 * BOUND  # a failing test never holds a thread longer (outlasts the waits)

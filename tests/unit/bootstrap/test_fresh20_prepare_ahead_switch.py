@@ -16,7 +16,7 @@ from eventstore.projection import PREPARE_AHEAD_ENV, prepare_ahead_default
 
 @pytest.mark.parametrize(
     ("given", "on"),
-    [(None, True), ("1", True), ("0", False), (" Off ", False), ("true", True), ("", True)],
+    [(None, False), ("1", True), ("0", False), (" Off ", False), ("true", True), ("", False)],
 )
 def test_the_switch_read(monkeypatch: pytest.MonkeyPatch, given: str | None, on: bool) -> None:
     if given is None:
