@@ -52,6 +52,7 @@ from eventstore.ports import EventSource, Subscription
 from eventstore.projection_leader import Leadership, lock_schema
 from eventstore.projection_news import HEARTBEAT, SILENCE, Announcer, News, subject
 from eventstore.rebuild_indexes import ensure as ensure_indexes
+from eventstore.signing import BadSetting
 from eventstore.sources import JetStreamSource
 from eventstore.sql import WRITER
 from eventstore.store import StoredEvent
@@ -402,8 +403,8 @@ def prepare_ahead_default() -> bool:
     as on (a mistyped "of" must not silently measure the wrong side)."""
     given = os.environ.get(PREPARE_AHEAD_ENV, "0").strip().lower() or "0"
     if given not in _SWITCH_VALUES:
-        raise ValueError(
-            f"{PREPARE_AHEAD_ENV} must be 1/true/on or 0/false/off, not {given[:80]!r}"
+        raise BadSetting(
+            f"{PREPARE_AHEAD_ENV}: must be 1/true/on or 0/false/off (got {given[:80]!r})"
         )
     return _SWITCH_VALUES[given]
 

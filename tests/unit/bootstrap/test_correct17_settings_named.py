@@ -60,6 +60,7 @@ def started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ("GT_SIGNING_PUBLIC_KEYS", f"ledger={KEY}", f"'ledger={KEY}' is not"),
         ("GT_SIGNING_PUBLIC_KEYS", f"registry={KEY}@x", f"'registry={KEY}@x' is not"),
         ("GT_VALID_TIME_TOLERANCE_SECONDS", "inf", "(got 'inf')"),
+        ("GT_PROJECTION_PREPARE_AHEAD", "banana", "(got 'banana')"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it_before_anything_starts(

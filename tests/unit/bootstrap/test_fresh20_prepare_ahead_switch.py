@@ -31,7 +31,7 @@ def test_a_value_neither_on_nor_off_is_refused_by_name(
     monkeypatch: pytest.MonkeyPatch, given: str
 ) -> None:
     monkeypatch.setenv(PREPARE_AHEAD_ENV, given)
-    with pytest.raises(ValueError, match=f"{PREPARE_AHEAD_ENV} must be .*{given!r}"):
+    with pytest.raises(ValueError, match=f"{PREPARE_AHEAD_ENV}: must be .*{given!r}"):
         prepare_ahead_default()
 
 

@@ -13,6 +13,7 @@ from audit.ocds.ocid_prefix import BadOcidPrefix, read_ocid_prefix
 from bootstrap.embedded import run, settings_problems
 from enrolment.app import EnrolmentSettings
 from eventstore.observability import ObservabilitySettings
+from eventstore.projection import prepare_ahead_default
 from eventstore.settings import CommandSettings, NatsSettings
 from eventstore.signing import BadSetting
 from eventstore.trust import configured
@@ -46,6 +47,7 @@ def check_settings() -> None:
         sys.exit(f"error: bad setting: {str(exc).removeprefix('bad setting ')}")
     try:
         configured()  # every reader's trust: GT_SIGNING_PUBLIC_KEYS, GT_READERS_VERIFY_*
+        prepare_ahead_default()  # the projections' GT_PROJECTION_PREPARE_AHEAD
     except BadSetting as exc:
         sys.exit(f"error: bad setting: {exc}")
     for settings in CHILDREN_READ:
