@@ -49,10 +49,9 @@ T = TypeVar("T")
 
 
 CURSOR = (
-    " Give it as `after` to the same list asked with the same arguments (`first` may change):"
-    " a cursor of another list, or of this list with another filter, order or asOf/knownAt, is"
-    " refused. Opaque, and not kept across versions of the gateway (an older form is refused:"
-    " ask again without `after`)."
+    " Give it as `after` to the list it came from, asked with the same arguments (`first`"
+    " may change); another list's cursor is refused. Opaque, and not kept across versions of"
+    " the gateway."
 )
 
 
