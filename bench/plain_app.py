@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from eventstore.sql import make_engine
 from gateway.projections import ContractsProjection, EnrolmentProjection, EventLogProjection
+from gateway.schema.pagination import cursor_tag
 
 PAGE = 20
 # The read models keep row versions (valid and known intervals, µs): the present is the
@@ -76,8 +77,12 @@ EVENTS = text(
 )
 
 
-def _cursor(values: list[Any]) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, date) else v for v in values])
+EXPIRING_ORDER = [("end_date", False), ("contract_id", False)]
+
+
+def _cursor(tag: tuple[str, str], values: list[Any]) -> str:
+    # The gateway's cursor names its list and what it was asked with (cursor20).
+    raw = json.dumps([*tag, [v.isoformat() if isinstance(v, date) else v for v in values]])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -99,9 +104,10 @@ def expiring(engine: Engine, start: date, stop: date) -> dict[str, Any]:
     with engine.connect() as conn:
         total = conn.execute(EXPIRING_COUNT, window).scalar_one()
         rows = conn.execute(EXPIRING, {**window, "limit": PAGE + 1}).all()
+    tag = cursor_tag("expiringContracts", {"from": start, "to": stop}, EXPIRING_ORDER)
     edges = [
         {
-            "cursor": _cursor([_day(r.end_date), r.contract_id]),
+            "cursor": _cursor(tag, [_day(r.end_date), r.contract_id]),
             "node": {
                 "contractId": r.contract_id,
                 "kind": r.kind.upper(),

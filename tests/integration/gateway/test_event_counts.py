@@ -204,7 +204,13 @@ def test_counts_out_of_step_with_the_log_count_the_rows(tmp_path: Path, behind: 
         table = at.event_log.events
         context: Any = SimpleNamespace(settings=SimpleNamespace(max_page_size=100), read=at)
         total, rows, _, _ = await page_rows(
-            context, select(table), [(table.c.seq, False)], 100, None, counted=counted
+            context,
+            select(table),
+            [(table.c.seq, False)],
+            100,
+            None,
+            counted=counted,
+            listed=lambda: ("events", {}),
         )
         assert (total, len(rows)) == ((3, 3) if behind == "counts" else (2, 2))
 

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from gateway.schema.compiled import _cursor
-from gateway.schema.pagination import _encode
+from gateway.schema.pagination import _encode, _opening, cursor_tag
+
+OPENING = _opening(cursor_tag("expiringContracts", {}, [("end_date", False)]))
 
 VALUES: list[list[Any]] = [
     [date(2026, 11, 30), "C-2026-0001"],
@@ -24,4 +26,4 @@ VALUES: list[list[Any]] = [
 
 @pytest.mark.parametrize("values", VALUES)
 def test_a_plan_cursor_is_the_pagination_cursor(values: list[Any]) -> None:
-    assert _cursor(values) == _encode(values)
+    assert _cursor(values, OPENING) == _encode(values, OPENING)

@@ -82,7 +82,7 @@ from gateway.schema.execution import (
     complete_leaf,
 )
 from gateway.schema.guard import DocumentCache, admitted
-from gateway.schema.pagination import _encode, page_rows
+from gateway.schema.pagination import _encode, _opening, cursor_tag, page_rows
 from gateway.settings import GatewaySettings
 
 
@@ -235,9 +235,10 @@ def _variable_values(
 URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
-def _cursor(values: list[Any]) -> str:
+def _cursor(values: list[Any], opening: str) -> str:
     """`pagination._encode`'s cursor, byte for byte, for the common values written out (a
-    date or a datetime: its isoformat holds nothing JSON escapes); anything else by it."""
+    date or a datetime: its isoformat holds nothing JSON escapes); anything else by it.
+    `opening`: the list's name and fingerprint, as JSON text (`pagination._opening`)."""
     parts = []
     for v in values:
         kind = type(v)
@@ -248,19 +249,28 @@ def _cursor(values: list[Any]) -> str:
         elif kind is int:
             parts.append(int.__repr__(v))
         else:
-            return _encode(values)
-    text = "[" + ", ".join(parts) + "]"
+            return _encode(values, opening)
+    text = opening + ", ".join(parts) + "]]"
     return b2a_base64(text.encode(), newline=False).translate(URLSAFE).decode().rstrip("=")
 
 
-def _cursors(order: Sequence[tuple[Any, bool]], rows: Sequence[Row], mode: str) -> list[str]:
+def _cursors(
+    order: Sequence[tuple[Any, bool]],
+    rows: Sequence[Row],
+    mode: str,
+    name: str,
+    args: Mapping[str, Any],
+) -> list[str]:
     """The cursors the answer holds (`mode`: "every" row's, the "last" one's, "none"), as
-    `page_rows` gives them: the order's columns of each row."""
+    `page_rows` gives them: the order's columns of each row, made for the list `name` asked
+    with `args`."""
     if mode == "none" or not rows:
         return []
     keys = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
+    tag = cursor_tag(name, args, [(k, d) for k, (_, d) in zip(keys, order, strict=True)])
+    opening = _opening(tag)
     chosen = rows if mode == "every" else rows[-1:]
-    return [_cursor([r[k] for k in keys]) for r in chosen]
+    return [_cursor([r[k] for k in keys], opening) for r in chosen]
 
 
 def _named_object(kind: Any) -> GraphQLObjectType | None:
@@ -646,6 +656,7 @@ class Compiler:
 
         async def page(
             context: Context,
+            name: str,
             args: Mapping[str, Any],
             query: Any,
             order: Sequence[tuple[Any, bool]],
@@ -664,8 +675,9 @@ class Compiler:
                 "none",  # the cursors the answer holds are written here (`_cursors`)
                 fill=False,  # narrowed: the plan reads only the columns it selected
                 counted=counted,
+                listed=lambda: (name, args),  # the root field's name: its resolver's
             )
-            return write(total, rows, _cursors(order, rows, mode), more)
+            return write(total, rows, _cursors(order, rows, mode, name, args), more)
 
         return page, columns
 
@@ -691,7 +703,7 @@ class Compiler:
             expiring = ContractFilter(expiring=DateRange(from_=args["from"], to=args["to"]))
             query, parameters = contract_query(read, expiring, context.principal, active_only=True)
             order = [(c.c.end_date, False), (c.c.contract_id, False)]
-            return await page(context, args, query, order, (c, columns), parameters)
+            return await page(context, name, args, query, order, (c, columns), parameters)
 
         return run
 
@@ -714,7 +726,7 @@ class Compiler:
             f = None if given is None else EventFilter(**{names[k]: v for k, v in given.items()})
             query, order, parameters = event_log_query(context, f)
             counted = stored_count(context, f)
-            return await page(context, args, query, order, None, parameters, counted)
+            return await page(context, name, args, query, order, None, parameters, counted)
 
         return run
 

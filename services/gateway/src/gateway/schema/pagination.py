@@ -1,16 +1,32 @@
-"""Keyset-cursor connections: stable under inserts, `totalCount`, and a capped `first`."""
+"""Keyset-cursor connections: stable under inserts, `totalCount`, and a capped `first`.
+
+A cursor names the list it pages and carries a fingerprint of what that list's rows and their
+order depend on, beside the key of its row: base64url of the JSON
+`["<list>", "<fingerprint>", [<the order's values>]]`. The list is the root field's name; the
+fingerprint is of its arguments other than `first`, `after`, `consistencyToken` and `orderBy`
+(the filter, the expiring range, asOf/knownAt) and of the order's columns and directions
+(`cursor_tag`). `after` is refused, naming itself, when it is not such a cursor, when it is
+another list's (a `tenders` cursor given to `organisations` answered a page after that key in
+the organisations' order: correct22), or when it was made for other arguments of the same list
+(a cursor of tenders by planned day read as a key of tenders by title). Cursors of the form
+before (the key's values alone) are refused asking the client to start again: a cursor is not
+a stored contract, only a place in the list it came from (cursor20).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from enum import Enum
 from json.encoder import encode_basestring_ascii as encode_text  # json.dumps's, for text
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from graphql.execution.values import VariableValues, get_argument_values
 from sqlalchemy import (
     Date,
     DateTime,
@@ -32,15 +48,22 @@ from gateway.schema.errors import InvalidArgument
 T = TypeVar("T")
 
 
+CURSOR = (
+    " Give it as `after` to the list it came from, asked with the same arguments (`first`"
+    " may change); another list's cursor is refused. Opaque, and not kept across versions of"
+    " the gateway."
+)
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool
-    end_cursor: str | None
+    end_cursor: str | None = strawberry.field(description="The last edge's cursor." + CURSOR)
 
 
 @strawberry.type
 class Edge(Generic[T]):
-    cursor: str
+    cursor: str = strawberry.field(description="This edge's place in its list." + CURSOR)
     node: T
 
 
@@ -58,8 +81,59 @@ class Connection(Generic[T]):
 Order = Sequence[tuple[ColumnElement[Any], bool]]  # (column, descending); unique as a whole
 
 
-def _encode(values: list[Any]) -> str:
-    # json.dumps of the list, written out: this runs once per edge of every page.
+Tag = tuple[str, str]  # (the list's field name, the fingerprint of what it was asked with)
+UNTAGGED = frozenset({"first", "after", "consistencyToken", "orderBy"})  # (the order: by columns)
+
+
+def _plain(value: Any) -> Any:
+    """An argument's value as JSON, the same however it was written: what is not given (None,
+    an empty list or input object) left out, an instant in UTC, an enum value by name."""
+    if isinstance(value, Mapping):
+        found = {}
+        for key, item in value.items():
+            plain = _plain(item)
+            if plain is not None and plain != [] and plain != {}:
+                found[str(key)] = plain
+        return found
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo is not None else value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def cursor_tag(name: str, arguments: Mapping[str, Any], order: Sequence[tuple[str, bool]]) -> Tag:
+    """The list `name` asked with `arguments` (its root field's, as graphql-core coerces
+    them) in `order` ((column key, descending) of the cursor's values): the list's name and
+    eight hex digits of a hash of the arguments that choose its rows and of the order."""
+    chosen = {k: v for k, v in arguments.items() if k not in UNTAGGED}
+    text = json.dumps([_plain(chosen), [[k, d] for k, d in order]], sort_keys=True, default=str)
+    return name, hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+
+
+def arguments(info: Info) -> dict[str, Any]:
+    """The resolver's field's arguments as graphql-core coerced them (GraphQL names)."""
+    raw = info._raw_info
+    field = raw.parent_type.fields[raw.field_name]
+    values: Any = raw.variable_values  # strawberry's executor gives the coerced dict alone
+    if not isinstance(values, VariableValues):
+        values = VariableValues({}, values)  # (get_argument_values reads `coerced` only)
+    return get_argument_values(field, raw.field_nodes[0], values)
+
+
+def _opening(tag: Tag) -> str:
+    """The JSON text every cursor of the page begins with (a field name and hex digits:
+    nothing to escape)."""
+    return f'["{tag[0]}", "{tag[1]}", ['
+
+
+def _encode(values: list[Any], opening: str) -> str:
+    # json.dumps of [list, fingerprint, values], written out: this runs once per edge of
+    # every page (`opening`, the first two, once per page).
     parts = []
     for v in values:
         if isinstance(v, date):
@@ -70,30 +144,72 @@ def _encode(values: list[Any]) -> str:
             parts.append(int.__repr__(v))
         else:
             parts.append(json.dumps(v))
-    text = "[" + ", ".join(parts) + "]"
+    text = opening + ", ".join(parts) + "]]"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, order: Order) -> list[Any]:
+def _refused(message: str) -> InvalidArgument:
+    return InvalidArgument(message, field="after")
+
+
+def _decode(cursor: str, order: Order, tag: Tag) -> list[Any]:
+    name, fingerprint = tag
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(raw, list) or len(raw) != len(order):
-            raise ValueError("wrong shape")
-        values: list[Any] = []
-        for value, (column, _) in zip(raw, order, strict=True):
-            kind = column.type
-            if isinstance(kind, DateTime | TypeDecorator):
-                values.append(datetime.fromisoformat(value))
-            elif isinstance(kind, Date):
-                values.append(date.fromisoformat(value))
-            elif isinstance(kind, Integer):
-                values.append(int(value))
-            else:
-                values.append(str(value))
-        return values
     except (ValueError, TypeError) as exc:
-        raise InvalidArgument(f"`after` is not a cursor of this list: {shown(cursor)}") from exc
+        raise _not_a_cursor(cursor, name) from exc
+    if isinstance(raw, list) and len(raw) == 3 and isinstance(raw[2], list):
+        made, printed, key = raw
+        if made != name:
+            named = f"`{made}`" if isinstance(made, str) and made.isidentifier() else shown(made)
+            raise _refused(
+                f"`after` is a cursor of {named[:82]}, not of `{name}`: a cursor pages"
+                f" only the list it came from (ask `{name}` without `after` for its first page)"
+            )
+        if printed != fingerprint:
+            raise _refused(
+                f"`after` was made for `{name}` asked with other arguments (filter, order or"
+                " asOf/knownAt): a cursor pages on only with the arguments of the page that"
+                " gave it (`first` may change); ask again without `after` for the first page"
+            )
+        try:
+            return _values(key, order)
+        except (ValueError, TypeError) as exc:
+            raise _not_a_cursor(cursor, name) from exc
+    if isinstance(raw, list) and len(raw) == len(order) and all(not _nested(v) for v in raw):
+        raise _refused(
+            f"`after` is a cursor in the form an earlier version of the gateway gave, which"
+            f" named no list: no longer taken (a cursor is a place in the list it came from,"
+            f" not kept across versions); ask `{name}` again without `after` for its first page"
+        )
+    raise _not_a_cursor(cursor, name)
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, list | dict)
+
+
+def _not_a_cursor(cursor: str, name: str) -> InvalidArgument:
+    return _refused(f"`after` is not a cursor of this list (`{name}`): {shown(cursor)}")
+
+
+def _values(raw: Any, order: Order) -> list[Any]:
+    """The key's values as the order's columns hold them; ValueError if they are not."""
+    if not isinstance(raw, list) or len(raw) != len(order):
+        raise ValueError("wrong shape")
+    values: list[Any] = []
+    for value, (column, _) in zip(raw, order, strict=True):
+        kind = column.type
+        if isinstance(kind, DateTime | TypeDecorator):
+            values.append(datetime.fromisoformat(value))
+        elif isinstance(kind, Date):
+            values.append(date.fromisoformat(value))
+        elif isinstance(kind, Integer):
+            values.append(int(value))
+        else:
+            values.append(str(value))
+    return values
 
 
 def _after(order: Order) -> ColumnElement[bool]:
@@ -122,9 +238,19 @@ async def page(
     parameters: dict[str, Any] | None = None,
     counted: tuple[Any, Mapping[str, Any]] | None = None,
 ) -> Connection[T]:
-    """A page of `query` as a Connection of `convert`ed rows (see `page_rows`)."""
+    """A page of `query` as a Connection of `convert`ed rows (see `page_rows`); the list is
+    the resolver's root field, asked with its arguments."""
     total, rows, cursors, more = await page_rows(
-        info.context, query, order, first, after, columns, parameters, "every", counted=counted
+        info.context,
+        query,
+        order,
+        first,
+        after,
+        columns,
+        parameters,
+        "every",
+        counted=counted,
+        listed=lambda: (info.field_name, arguments(info)),
     )
     edges = [Edge(cursor=cursor, node=convert(r)) for cursor, r in zip(cursors, rows, strict=True)]
     return Connection(
@@ -145,6 +271,8 @@ async def page_rows(
     cursors: str = "every",
     fill: bool = True,
     counted: tuple[Any, Mapping[str, Any]] | None = None,
+    *,
+    listed: Callable[[], tuple[str, Mapping[str, Any]]],
 ) -> tuple[int, Sequence[Any], list[str], bool]:
     """(totalCount, the page's rows, their cursors, hasNextPage). `cursors`: "every" row's,
     only the "last" row's (a page whose edges are not asked for their cursors), or "none".
@@ -161,7 +289,11 @@ async def page_rows(
     `counted`: a statement (and its parameters) giving the query's count from stored
     counts, asked instead of counting the rows (asof11: the event log at a past horizon);
     where it answers NULL (the stored counts not in step with the rows) the rows are
-    counted, in the same statement."""
+    counted, in the same statement.
+
+    `listed`: the list's root field name and its arguments (GraphQL names, as graphql-core
+    coerces them), asked only when a cursor is read or written: what the page's cursors are
+    made for (`cursor_tag`)."""
     cap = context.settings.max_page_size
     size = cap if first is None else first
     if size < 0 or size > cap:
@@ -169,8 +301,10 @@ async def page_rows(
     read = context.read
     keys: list[str] = [str(getattr(c, "key", None) or getattr(c, "name", "")) for c, _ in order]
     given = dict(parameters or {})
+    tag: Tag | None = None
     if after is not None:
-        given.update((f"{AFTER}{i}", v) for i, v in enumerate(_decode(after, order)))
+        tag = cursor_tag(*listed(), [(k, d) for k, (_, d) in zip(keys, order, strict=True)])
+        given.update((f"{AFTER}{i}", v) for i, v in enumerate(_decode(after, order, tag)))
     given[LIMIT] = size + 1
 
     def build() -> tuple[Select[Any], Select[Any], dict[str, None]]:
@@ -208,5 +342,10 @@ async def page_rows(
     whole = absent and fill  # the columns not read, as None (for a whole-row `convert`)
     found: Sequence[Any] = [{**absent, **r} for r in rows[:size]] if whole else rows[:size]
     chosen = found if cursors == "every" else found[-1:] if cursors == "last" else ()
-    encoded = [_encode([r[k] for k in keys]) for r in chosen]
+    encoded: list[str] = []
+    if chosen:
+        if tag is None:
+            tag = cursor_tag(*listed(), [(k, d) for k, (_, d) in zip(keys, order, strict=True)])
+        opening = _opening(tag)
+        encoded = [_encode([r[k] for k in keys], opening) for r in chosen]
     return int(total or 0), found, encoded, len(rows) > size
