@@ -19,6 +19,8 @@ steps at 10x the history.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -184,6 +186,19 @@ async def _ask(
     return answers, statements
 
 
+def _placed(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer with its end cursor read as (list, key): the place it names. A cursor also
+    carries a fingerprint of the arguments it was made for (cursor20), which differ here by
+    design (the kinds added to the filter), so the two cursors are equal only in place."""
+    cursor = answer["pageInfo"]["endCursor"]
+    if cursor is None:
+        return answer
+    listed, _fingerprint, key = json.loads(
+        base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    )
+    return {**answer, "pageInfo": {**answer["pageInfo"], "endCursor": (listed, key)}}
+
+
 def _facts(url: str) -> tuple[list[str], list[str], list[str]]:
     """(suppliers by their contracts, most first; days across the valid time; instants
     across the known time) of a built read model."""
@@ -238,7 +253,7 @@ def test_a_suppliers_stored_count_is_the_counted_answer_through_graphql(
     stored = {**horizon, "filter": {"supplierId": supplier}}
     counted = {**horizon, "filter": {"supplierId": supplier, "kind": EVERY_KIND}}
     (one, other), (sent, _) = asyncio.run(_ask(small, [stored, counted]))
-    assert one == other, (horizon, supplier)
+    assert _placed(one) == _placed(other), (horizon, supplier)
     # The first answer's count was the stored one (the tree's statement was sent) as known
     # now; at a past known instant the rows are counted.
     assert any("_supplier_tree" in sql for sql, _ in sent) == (known_at is None), sent
