@@ -11,14 +11,20 @@ writer from theirs. /healthz, /readyz and /metrics (lag, parked events) on
 GT_METRICS_HOST:GT_METRICS_PORT; ready once NATS is connected and every runner started.
 Replicas elect one leader per projection on PostgreSQL (`eventstore.projection_leader`); the
 others stand by and take over.
-SIGTERM or SIGINT stops it cleanly (exit 0); a failed start exits 1.
+SIGTERM or SIGINT stops it cleanly (exit 0), also while it is still starting (waiting for
+NATS, catching up); a stop that has not ended STOP_GRACE seconds after the signal ends the
+process (exit 3); a failed start exits 1.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client as NATS
@@ -40,6 +46,32 @@ from gateway.process_config import ProjectorConfig
 log = logging.getLogger("projector")
 
 EXIT_STARTUP = 1
+EXIT_STOP_TIMEOUT = 3
+# Seconds an asked stop may take (runners' last batches, closing NATS) before the process ends
+# anyway: a projector waiting on a NATS that went away with the system that started it (make
+# run killed) must not outlive it, nor hold a container's stop until its kill.
+STOP_GRACE = 30.0
+T = TypeVar("T")
+
+
+class _Stopped(Exception):
+    """A stop was asked while the projector was still starting."""
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T:
+    """`work`'s result; cancelled, raising _Stopped, if `stop` is set first (a start waiting
+    for NATS retries for ever: the signal must end it, not wait for it)."""
+    task = asyncio.ensure_future(work)
+    asked = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, asked}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        asked.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    raise _Stopped
 
 
 # One line per failed attempt, named "projector"; nats-py's default logs a traceback for each.
@@ -75,17 +107,21 @@ async def run(config: ProjectorConfig, stop: asyncio.Event, read_models: str = "
         if observability.metrics_port >= 0:
             await health.start()
             log.info("projector: /healthz, /readyz and /metrics on port %s", health.port)
-        nc = await connect(config)
+        nc = await _unless_stopped(connect(config), stop)
         # Before the runners start: start-up's objects out of the collector's sight; the
         # catch-up's when it ends (eventstore.collector), so no full collection walks them.
         keep_full_collections_short()
-        runners = await gateway_projections(nc, engine, read_models, audit_engine)
+        runners = await _unless_stopped(
+            gateway_projections(nc, engine, read_models, audit_engine), stop
+        )
         for runner in runners:
             watch_projection(nc, runner)
         started = True
         log.info("projector: %s read models running", len(runners))
         await stop.wait()
         log.info("projector: stopping")
+    except _Stopped:
+        log.info("projector: stopping while starting")
     finally:
         started = False
         for runner in runners:
@@ -102,9 +138,24 @@ async def run(config: ProjectorConfig, stop: asyncio.Event, read_models: str = "
 async def serve(config: ProjectorConfig, read_models: str = "all") -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def asked() -> None:
+        if not stop.is_set():
+            # A thread, not the loop: it fires even if the loop is stuck in the stop itself.
+            watchdog = threading.Timer(STOP_GRACE, _stop_overdue)
+            watchdog.daemon = True
+            watchdog.start()
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, asked)
     await run(config, stop, read_models)
+
+
+def _stop_overdue() -> None:
+    log.error("projector: not stopped %s s after the signal; exiting", STOP_GRACE)
+    logging.shutdown()
+    os._exit(EXIT_STOP_TIMEOUT)
 
 
 def run_process(config: ProjectorConfig, read_models: str = "all") -> int:
