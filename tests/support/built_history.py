@@ -11,6 +11,7 @@ built tables do not change after the build, so neither do they."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Table, select
@@ -21,12 +22,16 @@ from eventstore.sql import make_engine
 from eventstore.store import StoredEvent
 from gateway.readmodels import ReadModels
 
+LAST_ASKABLE = micros(datetime.max.replace(tzinfo=UTC))
+
 
 class BuiltHistory:
     """`read(directory)`: the history's read models in `directory / filename`, built at the
     first call of the process. `valid_instants(read)`, found at the first call: every
     event's valid instant, the `valid_from`/`valid_to` edges of the table `edges_of` names,
-    and `also`; those under `below` if given; each a microsecond either side too, sorted."""
+    and `also`; those under `below` if given; each a microsecond either side too, sorted;
+    only those a client can ask (a datetime: the open end `FOREVER` and a microsecond before
+    it lie beyond year 9999, CI of stop 40)."""
 
     def __init__(
         self,
@@ -65,5 +70,6 @@ class BuiltHistory:
                     found |= {start, end}
             if self.below is not None:
                 found = {v for v in found if v < self.below}
-            self._instants = sorted(found | {v - 1 for v in found} | {v + 1 for v in found})
+            either_side = found | {v - 1 for v in found} | {v + 1 for v in found}
+            self._instants = sorted(v for v in either_side if v <= LAST_ASKABLE)
         return self._instants

@@ -201,8 +201,18 @@ class Sender:
         self._release = release
         self._idle = asyncio.Event()  # nothing waits to be written
         self._idle.set()
-        self.sent = 0  # ranges (not notices) handed on, to any group
-        self.skipped = 0
+        # Distinct ranges, not sends: a group whose readers all left and one joins again
+        # reads (and hands on) a range a second time (CI, stop 40), counted once.
+        self._sent: set[tuple[Key, int]] = set()  # handed on, to any group
+        self._skipped: set[tuple[Key, int, int]] = set()  # (range, group) given a notice
+
+    @property
+    def sent(self) -> int:
+        return len(self._sent)
+
+    @property
+    def skipped(self) -> int:
+        return len(self._skipped)
 
     def send(self, item: tuple[Any, ...], to: Iterable[int]) -> None:
         targets = [self._out[t] for t in to if t in self._out]
@@ -212,13 +222,14 @@ class Sender:
         blob: memoryview | None = None
         for out in targets:
             if is_range and out.ranges >= OUTBOX:
-                self.skipped += 1
+                self._skipped.add((item[1], item[2], self._to(out)))
                 self._queue(out, _framed(("skip", item[1], item[2])), False)
                 continue
             if blob is None:
                 blob = _framed(item)
             self._queue(out, blob, is_range)
-        self.sent += is_range and blob is not None
+        if is_range and blob is not None:
+            self._sent.add((item[1], item[2]))
 
     def _queue(self, out: _Outbox, frame: memoryview, is_range: bool) -> None:
         idle = not out.frames
@@ -304,8 +315,9 @@ class Feed:
         self._buffers = {group: bytearray() for group in fds}
         self._forgotten: set[Key] = set()  # streams this group reads no more
         self._closed = False  # this group is done
-        self.taken = 0  # ranges taken from another group
-        self.read_alone = 0  # ranges of another group read and judged here
+        # Distinct ranges (a reader joining again asks for a range a second time).
+        self._took: set[tuple[Key, int]] = set()  # taken from another group
+        self._alone: set[tuple[Key, int]] = set()  # another group's, read and judged here
         self.dropped = 0  # arrived with no room for their stream
         for group, fd in fds.items():
             self._loop.add_reader(fd, self._readable, group)
@@ -433,8 +445,21 @@ class Feed:
         delivered, problems = self._held.pop(at)
         self._room[key] -= 1
         self._taken.add(at)
-        self.taken += 1
+        self._took.add(at)
         return decoded(stream, delivered, problems)
+
+    def read_here(self, key: Key, index: int) -> None:
+        """Another group's range was read and judged here (not had, or not whole)."""
+        self._alone.add((key, index))
+
+    @property
+    def taken(self) -> int:
+        return len(self._took)
+
+    @property
+    def read_alone(self) -> int:
+        """Ranges of the others read here and never taken from them."""
+        return len(self._alone - self._took)
 
 
 @dataclass(frozen=True)
@@ -514,7 +539,7 @@ class SharingTap(_StreamTap):
             if len(events) == count:
                 return events
             # Shorter than this runner's head asks (the stream grew between the two starts).
-        feed.read_alone += 1
+        feed.read_here(self._key, index)
         return await super()._read(index, head)
 
     def _read_own_next(self, index: int, head: int) -> None:

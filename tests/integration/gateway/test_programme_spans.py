@@ -71,6 +71,15 @@ def test_the_stored_pairs_are_the_pairs_of_the_rows_at_every_past_day(
     assert _pairs(bound, programme_pairs(bound)) == _pairs(bound, _from_rows(bound)), valid
 
 
+def test_the_last_instants_asked_are_days_a_client_can_ask(tmp_path_factory: Any) -> None:
+    """The property's last picks: a microsecond before the spans' open end once lay
+    beyond year 9999, and no client can ask that (CI, stop 40)."""
+    read = BUILT.read(tmp_path_factory.getbasetemp())
+    for valid in BUILT.valid_instants(read)[-3:]:
+        bound = read.at(valid, KNOWN_NOW)
+        assert _pairs(bound, programme_pairs(bound)) == _pairs(bound, _from_rows(bound)), valid
+
+
 def test_the_history_has_pairs_that_begin_and_end(tmp_path_factory: Any) -> None:
     """The property above is asked of a history whose pairs change in the past: many pairs
     at its middle, spans that end (withdrawals), pairs in more than one span."""

@@ -206,3 +206,23 @@ def test_a_reader_joining_again_after_its_group_forgot_the_stream_takes_what_com
         feed.close()
 
     asyncio.run(go())
+
+
+def test_a_range_handed_on_and_taken_twice_counts_once() -> None:
+    """A group whose readers all left and one joins again reads (and hands on) a range a
+    second time: the note counts ranges, not sends (CI, stop 40: "judged 2" of 1 range)."""
+    delivered = _range()
+
+    async def go() -> None:
+        sender, feed = _pair()
+        for _ in range(2):
+            sender.send(("range", KEY, 1, delivered, [None] * len(delivered)), [1])
+        assert await feed.take(KEY, 1, 0, "ENROLMENT") is not None
+        feed.read_here(KEY, 1)  # asked again after it was taken: read here, not counted
+        feed.read_here(KEY, 3)
+        feed.read_here(KEY, 3)
+        assert (sender.sent, sender.skipped, feed.taken, feed.read_alone) == (1, 0, 1, 1)
+        await sender.close()
+        feed.close()
+
+    asyncio.run(go())
