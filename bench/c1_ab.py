@@ -31,8 +31,6 @@ Variants (`VARIANTS`):
   enrolment and notifier buckets exist, as in a running system.
 - `mirror-held` (cmd19): on, the mirror's subscription hands each record write to it; off,
   the copies dropped as read (the mirror never trusted in either half): what keeping it costs.
-- `record-future` (cmd21): on, a record's write tracked by its first attempt's future; off,
-  by a future of its own (and a loop callback more a command), as before.
 - `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
   does now); off, by the store's validating `seal` (as before).
 """
@@ -317,41 +315,7 @@ def _mirror_held() -> Callable[[bool], None]:
     return switch
 
 
-def _record_future() -> Callable[[bool], None]:
-    """cmd21: on, a record's write tracked by its first attempt's own future (`_retried` as
-    the code does now); off, by a future of its own set when that attempt ends (and a loop
-    callback more), as before."""
-    lean = commands.CommandService._retried
-    on = [False]
-
-    def before(self: Any, command_id: str, data: bytes, first: Any) -> Any:
-        ended = asyncio.get_running_loop().create_future()
-
-        def after(first: Any) -> None:
-            failure = asyncio.CancelledError() if first.cancelled() else first.exception()
-            if failure is not None and commands.is_transient(failure):
-                retry = asyncio.ensure_future(self._write_record(command_id, data, 1))
-                retry.add_done_callback(lambda _: ended.set_result(None))
-                return
-            self._pending.pop(command_id, None)
-            ended.set_result(None)
-
-        first.add_done_callback(after)
-        return ended
-
-    def switched(self: Any, command_id: str, data: bytes, first: Any) -> Any:
-        return (lean if on[0] else before)(self, command_id, data, first)
-
-    commands.CommandService._retried = switched  # type: ignore[method-assign]
-
-    def switch(value: bool) -> None:
-        on[0] = value
-
-    return switch
-
-
 VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
-    "record-future": _record_future,
     "mirror": _mirror,
     "mirror-held": _mirror_held,
     "taken-as-read-full": _taken_as_read_full,

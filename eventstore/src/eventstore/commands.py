@@ -896,27 +896,25 @@ class CommandService:
     def _retried(
         self, command_id: str, data: bytes, first: asyncio.Future[None]
     ) -> asyncio.Future[None]:
-        """`first`, the first attempt, its outcome taken when it comes: done, the record
-        leaves `_pending`; a transient failure is retried to the end (`_write_record`), the
-        retry among `_writes` before `first` leaves them (a caller tracks `first` there), so
-        `drain` waits for it as for any write. (cmd21: no future of its own a record, and
-        no loop callback more when it is done.)"""
+        """Done when the first attempt `first` succeeded or failed for good, or its transient
+        failure was retried to the end (`_write_record`)."""
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def after(first: asyncio.Future[None]) -> None:
             failure = asyncio.CancelledError() if first.cancelled() else first.exception()
             if failure is not None and is_transient(failure):
                 retry = asyncio.ensure_future(self._write_record(command_id, data, 1))
-                self._writes.add(retry)
-                retry.add_done_callback(self._writes.discard)
+                retry.add_done_callback(lambda _: ended.set_result(None))
                 return
             if failure is not None:
                 log.error(
                     "processed-command record of %s not written", command_id, exc_info=failure
                 )
             self._pending.pop(command_id, None)
+            ended.set_result(None)
 
         first.add_done_callback(after)
-        return first
+        return ended
 
     async def _write_record(self, command_id: str, data: bytes, tried: int = 0) -> None:
         assert self._processed is not None

@@ -1,8 +1,9 @@
 """A processed-command record whose first write fails for a transient reason (a timeout) is
 written again (`CommandService._retried`), and `drain` (a stopping service) waits for that
 retry, not only for the first attempt: once it returns, the record is written and nothing
-is left in the service's memory of records on their way (cmd21: the write is tracked by its
-first attempt's future, the retry among the writes in its place)."""
+is left in the service's memory of records on their way. A guard (cmd21): it holds on the
+code as it is, and fails where a retry is not among the writes `drain` waits for (the
+leaner tracking cmd21 A/B'd and reverted got this right; a next try must too)."""
 
 from __future__ import annotations
 
