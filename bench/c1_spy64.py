@@ -37,12 +37,13 @@ async def measure() -> None:
     from bench.loader import SIGNERS, load_history
     from bench.suites.commands import (
         _process_cpu,
+        broker_pid,
         registry_amendment,
         registry_processes,
         running_contracts,
         wait_served,
     )
-    from bench.workload import closed_loop
+    from bench.workload import RAW_STREAM, closed_loop, ensure_raw_stream
     from contracts_schema.subjects import REGISTRY
     from eventstore.service_app import server_url
     from eventstore.serving import send_command
@@ -91,6 +92,8 @@ async def measure() -> None:
                         )
                     await asyncio.sleep(1.5)  # attached
                 load = os.getloadavg()[0]
+                broker = broker_pid(client)
+                broker_cpu = _process_cpu(broker) if broker else 0.0
                 service_cpu, client_cpu = _process_cpu(pid), time.process_time()
                 started, done = time.monotonic(), 0
                 while time.monotonic() - started < SECONDS - 3:
@@ -99,13 +102,29 @@ async def measure() -> None:
                 wall = time.monotonic() - started
                 service_cpu = (_process_cpu(pid) - service_cpu) / done * 1e6
                 client_cpu = (time.process_time() - client_cpu) / done * 1e6
+                broker_cpu = ((_process_cpu(broker) - broker_cpu) if broker else 0.0) / done * 1e6
                 for spy in spies:
                     await spy.wait()
+            # The baseline, in the same run: a raw JetStream publish of an envelope-sized
+            # message at the same concurrency, with the client's and the broker's CPU each.
+            js = client.jetstream()
+            await ensure_raw_stream(js)
+            raw_n = 20 * CONCURRENCY
+            raw_client, raw_broker = time.process_time(), _process_cpu(broker) if broker else 0.0
+
+            async def publish(_w: int, i: int) -> None:
+                await js.publish(f"benchraw.spy.{i % 16}", b"x" * 900, stream=RAW_STREAM)
+
+            raw = await closed_loop(CONCURRENCY, raw_n, publish)
+            raw_client = (time.process_time() - raw_client) / raw_n * 1e6
+            raw_broker = ((_process_cpu(broker) - raw_broker) if broker else 0.0) / raw_n * 1e6
+    rate = done / wall
     print(
         f"c{CONCURRENCY}, 1 service process: {done} commands in {wall:.1f} s,"
-        f" {done / wall:.0f} cmd/s; service CPU {service_cpu:.0f} us/cmd, client CPU"
-        f" {client_cpu:.0f} us/cmd; {len(rejected)} rejected; load {load:.1f} ->"
-        f" {os.getloadavg()[0]:.1f}"
+        f" {rate:.0f} cmd/s ({rate / raw.rate:.3f}x raw publish, {raw.rate:.0f}/s); CPU us a"
+        f" command: service {service_cpu:.0f}, client {client_cpu:.0f}, broker"
+        f" {broker_cpu:.0f}; raw publish: client {raw_client:.0f}, broker {raw_broker:.0f};"
+        f" {len(rejected)} rejected; load {load:.1f} -> {os.getloadavg()[0]:.1f}"
     )
 
 
