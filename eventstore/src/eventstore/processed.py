@@ -55,6 +55,11 @@ MIRROR_BARRIER_STREAM = "no stream: a mirror's barrier"
 MIRROR_LOAD_BATCH = 1000
 MIRROR_TIMEOUT = 5.0
 MIRROR_RETRY = 30.0  # seconds before a load that failed is tried again
+# `RecordMirror`: the keys it does not hold, answered "may exist" (looked up, as before any
+# mirror): the OCDS import's command ids (`audit.ocds.importer_ids.command_id`), millions of
+# records an import writes that no command but a resend of the import asks (cmd21: ~130 B a
+# key held in every mirror of every service process, never shrunk).
+UNMIRRORED_PREFIX = "import-"
 STREAM_NOT_FOUND = 10059  # JetStream's error code
 
 log = logging.getLogger(__name__)
@@ -315,7 +320,7 @@ class LazyBucket:
         if self._lookups is not None:
             return self._lookups.lookup(key, timeout)
         if self._kv is None and self._monotonic() < self._missing_until:
-            if self.mirror is not None and self.mirror.knows(key):
+            if self.mirror is not None and self.mirror.heard(key):
                 # Written since it was found missing (its mirror heard it): looked for now.
                 self._missing_until = 0.0
                 return asyncio.ensure_future(self._get_within(key, timeout))
@@ -739,9 +744,11 @@ class RecordMirror:
     not hold was never recorded there before this process read the command (so the command's
     lookup in that bucket can be skipped); one it holds is looked up as before (its record
     says whose reply it is). A superset: keys deleted since, and writes the stream refused,
-    only cost the lookup they would have cost anyway. Kept for this context's bucket and for
-    every other context's a command asks (`records_elsewhere`), so a warm command with a new
-    id waits for no lookup at all.
+    only cost the lookup they would have cost anyway. Keys of the import's form
+    (`UNMIRRORED_PREFIX`) are not held: each is answered as one that may exist and looked up,
+    as before any mirror (a million imported records cost no memory here). Kept for this
+    context's bucket and for every other context's a command asks (`records_elsewhere`), so
+    a warm command with a new id waits for no lookup at all.
 
     Kept by a plain subscription to the bucket's subjects (`$KV.<bucket>.>`), not by a
     JetStream consumer: the server hands a subscriber a publish in the same step in which it
@@ -792,12 +799,14 @@ class RecordMirror:
         self._closed = False
         self._absent = False  # its stream missing when last loaded (looked for again)
         self._absent_look: asyncio.Future[None] | None = None
+        self._unmirrored_heard = False  # a key `mirrored` leaves out heard since the start
 
     @classmethod
     def of(cls, kv: KeyValue) -> RecordMirror:
         return cls(kv._js._nc, kv._name, api_prefix=kv._js._prefix)
 
     def __len__(self) -> int:
+        """The keys held here (`mirrored`)."""
         return len(self._keys)
 
     async def start(self) -> None:
@@ -850,7 +859,7 @@ class RecordMirror:
             self._broken = True
             raise RuntimeError("the subscription did not bring the barrier: not delivering")
         try:
-            self._keys |= await stored_keys(self._nc, self._api, self._prefix)
+            self._keys |= await stored_keys(self._nc, self._api, self._prefix, keep=mirrored)
         except nats.errors.NoRespondersError:
             self._broken = True  # no Direct Get (a replicated bucket): never loaded
             raise
@@ -905,13 +914,22 @@ class RecordMirror:
                 self._barrier_seen = True
             return
         key = subject[len(self._prefix) :]
-        self._keys.add(key)
+        if mirrored(key):
+            self._keys.add(key)
+        else:
+            self._unmirrored_heard = True
         if self._expected and key in self._expected:
             self._expected.discard(key)
 
     def knows(self, key: str) -> bool:
-        """Whether a record of `key` may exist (held here); a key not held has none."""
-        return key in self._keys
+        """Whether a record of `key` may exist (held here, or a key of a form not held:
+        `mirrored`); any other key has none."""
+        return key in self._keys or key.startswith(UNMIRRORED_PREFIX)  # (`mirrored`, inline)
+
+    def heard(self, key: str) -> bool:
+        """Whether a record of `key` may have been written since the mirror was loaded: held
+        here, or of a form not held while a key of that form has been heard since."""
+        return key in self._keys or (self._unmirrored_heard and not mirrored(key))
 
     def trusted(self) -> bool:
         """Whether a key not held here has no record (see the class)."""
@@ -961,12 +979,17 @@ class RecordMirror:
 
 
 async def stored_keys(
-    nc: NATS, api: str, prefix: str, *, batch: int = MIRROR_LOAD_BATCH
+    nc: NATS,
+    api: str,
+    prefix: str,
+    *,
+    batch: int = MIRROR_LOAD_BATCH,
+    keep: Callable[[str], bool] = lambda _key: True,
 ) -> set[str]:
     """The keys of every message stored in a bucket's stream (deleted and purged keys
-    included), read by Direct Get batches of its subjects (`next_by_subj` from the first
-    sequence, `batch` messages a request, each batch ended by the server's 204 marker saying
-    how many remain). A bucket without Direct Get (no one answers) raises
+    included) that `keep` takes, read by Direct Get batches of its subjects (`next_by_subj`
+    from the first sequence, `batch` messages a request, each batch ended by the server's
+    204 marker saying how many remain). A bucket without Direct Get (no one answers) raises
     `NoRespondersError`; a batch not answered within `MIRROR_TIMEOUT`, `TimeoutError`."""
     keys: set[str] = set()
     answers: asyncio.Queue[Msg] = asyncio.Queue()
@@ -992,11 +1015,19 @@ async def stored_keys(
                     break
                 if status:
                     raise _raised(APIError.from_msg, msg)
-                keys.add(headers["Nats-Subject"][len(prefix) :])
+                key = headers["Nats-Subject"][len(prefix) :]
+                if keep(key):
+                    keys.add(key)
                 sequence = int(headers["Nats-Sequence"]) + 1
     finally:
         with contextlib.suppress(Exception):
             await subscription.unsubscribe()
+
+
+def mirrored(key: str) -> bool:
+    """Whether a mirror holds `key` when it hears it (`RecordMirror`); a key it does not
+    hold, it answers as one that may exist (`UNMIRRORED_PREFIX`)."""
+    return not key.startswith(UNMIRRORED_PREFIX)
 
 
 def _seen(written: asyncio.Future[None]) -> None:

@@ -183,12 +183,16 @@ async def test_the_same_groups_again_store_nothing_and_are_duplicates(
         await stop()
 
 
+async def _no_records(self: RegistryCommandService, records: list[tuple[str, bytes]]) -> None:
+    """`_record_all` of a process that stops before it writes the records."""
+
+
 async def test_after_a_crash_between_append_and_records_a_resend_stores_nothing(
     nats_client: NATS, lane_taken: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The events are stored but no processed-command record is written (the process
     stopped in between): the same groups again are answered from the events, as duplicates."""
-    monkeypatch.setattr(RegistryCommandService, "_record_all", lambda self, records: None)
+    monkeypatch.setattr(RegistryCommandService, "_record_all", _no_records)
     stop = await _served(nats_client, new_seed())
     try:
         sent: Sent = []

@@ -225,7 +225,7 @@ class RegistryCommandService(CommandService):
             if process.count == 0:  # nothing new (a re-run): its answers are final
                 repairs: list[tuple[str, bytes]] = []
                 answers[n] = await self._recorded(process, 0, repairs)
-                self._record_all(repairs)
+                await self._record_all(repairs)
                 continue
             if sum(p.count for p in commits[-1]) + process.count > MAX_BATCH:
                 commits.append([])
@@ -411,7 +411,7 @@ class RegistryCommandService(CommandService):
             for key in p.keys:
                 self._cache.drop(key)  # our own cache has not seen these events
             offset += p.count
-        self._record_all(records)
+        await self._record_all(records)
         return answers
 
     async def _landed(self, events: list[GroupedEvent]) -> list[StoredEvent] | None:
@@ -497,13 +497,19 @@ class RegistryCommandService(CommandService):
             {"status": "imported", "command_id": recorded.command_id, "releases": releases}
         )
 
-    def _record_all(self, records: list[tuple[str, bytes]]) -> None:
+    async def _record_all(self, records: list[tuple[str, bytes]]) -> None:
         """Write processed-command records as `_remember` does (answered from memory until
-        each write is confirmed): each through `_write`, so the writes of one loop turn go
-        together (`processed.RecordWrites`), a transient failure retried as always."""
+        each write is confirmed, a transient failure retried as always): each queued on the
+        connection when this returns (`_sent`), so before the reply, as the record mirrors'
+        protocol order needs (cmd21: through `write`, a task's later turn, a re-run's
+        repaired records and a first group's went out after its reply)."""
         for key, data in records:
             self._pending[key] = data
-            write = self._write(key, data)
+            try:
+                write = await self._sent(key, data)
+            except BaseException:  # (cancelled while sending): not left in memory for good
+                self._pending.pop(key, None)
+                raise
             self._writes.add(write)
             write.add_done_callback(self._writes.discard)
 
