@@ -9,7 +9,7 @@ payload as it is: JSON values already) and signed with the same key. Same fields
 fields set, same hash, same stored bytes: `tests/unit/eventstore/test_bulk_seal.py` checks
 them against `records.seal` on generated events.
 
-A group commit's staging may ask for each event's stored bytes too (`stored_forms`): its JSON
+A group commit's staging may ask for each event's stored bytes too (`StoredForms`): its JSON
 text encoded here, from the same values the hash was taken over (the times' JSON forms, the
 payload as dumped), in the envelope's field order -- `envelope.model_dump_json()`'s bytes,
 as `group_append.stored_json` would encode them later from the envelope, without that
@@ -18,10 +18,9 @@ second walk over each envelope (helper import36).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -89,24 +88,29 @@ def stored_form(values: dict[str, Any]) -> bytes | None:
         return None
 
 
-# The stored bytes asked for by `stored_forms`, one per envelope `seal_trusted` seals while
+# The stored bytes asked for by `StoredForms`, one per envelope `seal_trusted` seals while
 # it is open (None: the model's dump to be used); None when none is open.
 _collecting: list[bytes | None] | None = None
 
 
-@contextlib.contextmanager
-def stored_forms() -> Iterator[list[bytes | None]]:
-    """Each envelope `seal_trusted` seals inside the block gets its stored bytes (or None,
-    see `stored_form`) appended to the list yielded, in order: for a caller that seals
-    through a store's `sealer` (which knows the signing key) and stores the result itself
-    (`group_append.StagedStore`). Sealing is synchronous: nothing else seals meanwhile."""
-    global _collecting
-    forms: list[bytes | None] = []
-    saved, _collecting = _collecting, forms
-    try:
-        yield forms
-    finally:
-        _collecting = saved
+class StoredForms:
+    """`with StoredForms() as forms:` each envelope `seal_trusted` seals inside the block gets
+    its stored bytes (or None, see `stored_form`) appended to `forms`, in order: for a caller
+    that seals through a store's `sealer` (which knows the signing key) and stores the
+    result itself (`group_append.StagedStore`). Sealing is synchronous: nothing else seals
+    meanwhile. (A class: a generator's context manager cost more than the sealing saved.)"""
+
+    __slots__ = ("_saved", "forms")
+
+    def __enter__(self) -> list[bytes | None]:
+        global _collecting
+        self.forms: list[bytes | None] = []
+        self._saved, _collecting = _collecting, self.forms
+        return self.forms
+
+    def __exit__(self, *exc: object) -> None:
+        global _collecting
+        _collecting = self._saved
 
 
 def seal_trusted(
@@ -177,6 +181,8 @@ def seal_trusted(
 # per command cost more than the rest of the ids' making); dropped in a forked child, which
 # must not hand out its parent's next ids.
 _RANDOM_BLOCK = 16 * 1024
+
+
 class _Random:
     block = b""
     at = 0  # the offset of its first unused byte

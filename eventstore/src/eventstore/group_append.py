@@ -33,7 +33,7 @@ from nats.aio.client import Client as NATS
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
-from eventstore.bulk_seal import _FIELDS, json_time, stored_form, stored_forms
+from eventstore.bulk_seal import _FIELDS, StoredForms, json_time, stored_form
 from eventstore.errors import AppendFailed, ConcurrencyConflict
 from eventstore.ports import EventStorePort, Sealer
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
@@ -58,7 +58,7 @@ class GroupedEvent:
     msg_id: str
     expected_last_seq: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. W3C traceparent
-    # Its stored bytes, encoded when it was sealed (`bulk_seal.stored_forms`); None: encoded
+    # Its stored bytes, encoded when it was sealed (`bulk_seal.StoredForms`); None: encoded
     # from the envelope when published (`stored_json`). Always `stored_json`'s bytes.
     data: bytes | None = field(default=None, compare=False, repr=False)
 
@@ -402,7 +402,7 @@ class StagedStore:
         if sealed is not None:
             envelopes = list(sealed)
         elif self._sealer is not None:
-            with stored_forms() as forms:  # (a bulk sealer gives each one's stored bytes)
+            with StoredForms() as forms:  # (a bulk sealer gives each one's stored bytes)
                 envelopes = self._sealer(history, new_events, meta)
         else:
             envelopes = self._base.seal(history, new_events, meta)

@@ -95,9 +95,7 @@ async def test_an_imports_stored_bytes_are_the_golden_ones(
 ) -> None:
     clock = FixedClock(NOW)
     event_store = EventStore(nats_client, clock, signers={"registry": EventSigner(SEED)})
-    server = await serve_in_process(
-        server_url(nats_client), [registry_service(event_store, clock)]
-    )
+    server = await serve_in_process(server_url(nats_client), [registry_service(event_store, clock)])
     try:
 
         async def request(subject: str, payload: bytes) -> bytes:
