@@ -8,9 +8,9 @@ wait for the server's acknowledgement is not), so the machine's load moves both 
 
 Each block stages `--processes` processes of 5 commands (a tender of 4 events, four
 contracts of 2; payloads of the import's size and shape) on a `StagedStore` each, sealed by
-the bulk sealer (unsigned, as the bench's registry runs; `--signed`: with a key), and appends them in atomic groups of at most 1,000
-events; the stored events are read once per process, as the registry's group commit reads
-them.
+the bulk sealer (unsigned, as the bench's registry runs; `--signed`: with a key), and
+appends them in atomic groups of at most 1,000 events; the stored events are read once per
+process, as the registry's group commit reads them.
 """
 
 from __future__ import annotations
@@ -121,11 +121,11 @@ class _Base:
 
 
 async def main(base: str, blocks: int, processes: int, signed: bool = False) -> None:
+    from contracts_schema.subjects import REGISTRY
     from eventstore import bulk_seal, group_append
     from eventstore.clock import SystemClock
     from eventstore.signing import EventSigner, new_seed
     from eventstore.store import EventStore
-    from contracts_schema.subjects import REGISTRY
 
     old_bs = load_revision("_a_bulk_seal", "eventstore/src/eventstore/bulk_seal.py", base)
     old_ga = load_revision("_a_group_append", "eventstore/src/eventstore/group_append.py", base)
