@@ -8,9 +8,10 @@ runs store the same bytes whatever order the processes took; each stored message
 is compared to the golden file taken from the code before the change
 (`golden/import36_stored_bytes.json`; `IMPORT36_WRITE_GOLDEN=1` writes it again).
 
-The ids are given by wrapping the lane's sealing (`bulk_seal.seal_trusted`, through the
-store's `sealer`): every imported event must have come that way (fresh processes), which the
-test checks, or its id would be random."""
+The ids are given by wrapping the store's two sealings (the lane's `bulk_seal.seal_trusted`,
+through the store's `sealer`, and `records.seal`, for a process that went the general way):
+whichever way a process went, its bytes are the same (the lane's tests), so the golden does
+not depend on how the importer grouped the processes."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from bench.suites.ocds_import import package as bench_package
 from bootstrap.parts import registry_service
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import REGISTRY
-from eventstore import bulk_seal, store
+from eventstore import bulk_seal, records, store
 from eventstore.clock import FixedClock
 from eventstore.hashing import verify_chain
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent
@@ -48,12 +49,31 @@ NAMESPACE = uuid.UUID("00000000-0000-4000-8000-000000000036")
 NOW = datetime(2026, 11, 30, 18, 0, 0, 123456, tzinfo=UTC)
 
 
+def _ids(meta: CommandMetadata, history: AggregateHistory, count: int) -> list[str]:
+    return [
+        str(uuid.uuid5(NAMESPACE, f"{meta.command_id}/{history.aggregate_id}/{v}"))
+        for v in range(history.version + 1, history.version + 1 + count)
+    ]
+
+
+class _Ids:
+    """A stand-in for the `uuid` module `records.seal` reads its event ids from."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self._ids = iter(ids)
+
+    def uuid4(self) -> uuid.UUID:
+        return uuid.UUID(next(self._ids))
+
+
 @pytest.fixture
 def given_ids(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Event ids by what they identify, for every event the store's `sealer` seals (the
-    lane's); the commands sealed so."""
-    sealed: list[str] = []
-    original = store.seal_trusted
+    """Event ids by what they identify, for every event the JetStream store seals: through
+    its bulk `sealer` (the lane's: `bulk_seal.seal_trusted`) and through its `seal` (a
+    process that went the general way: alone, or staged by the command path). The commands
+    the lane's sealing sealed are listed."""
+    lane: list[str] = []
+    trusted, general = store.seal_trusted, store.seal
 
     def sealing(
         clock: Any,
@@ -63,20 +83,33 @@ def given_ids(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         *args: Any,
         **kwargs: Any,
     ) -> Any:
-        ids = [
-            str(uuid.uuid5(NAMESPACE, f"{meta.command_id}/{history.aggregate_id}/{v}"))
-            for v in range(history.version + 1, history.version + 1 + len(new_events))
-        ]
+        ids = _ids(meta, history, len(new_events))
         saved = bulk_seal.uuid4_texts
         bulk_seal.uuid4_texts = lambda count: ids[:count]  # type: ignore[assignment]
         try:
-            sealed.append(meta.command_id)
-            return original(clock, history, new_events, meta, *args, **kwargs)
+            lane.append(meta.command_id)
+            return trusted(clock, history, new_events, meta, *args, **kwargs)
         finally:
             bulk_seal.uuid4_texts = saved  # type: ignore[assignment]
 
+    def sealing_generally(
+        clock: Any,
+        history: AggregateHistory,
+        new_events: Sequence[NewEvent],
+        meta: CommandMetadata,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        saved = records.uuid
+        records.uuid = _Ids(_ids(meta, history, len(new_events)))  # type: ignore[assignment]
+        try:
+            return general(clock, history, new_events, meta, *args, **kwargs)
+        finally:
+            records.uuid = saved
+
     monkeypatch.setattr(store, "seal_trusted", sealing)
-    return sealed
+    monkeypatch.setattr(store, "seal", sealing_generally)
+    return lane
 
 
 async def _stored_messages(nc: NATS) -> list[tuple[str, bytes]]:
@@ -112,8 +145,10 @@ async def test_an_imports_stored_bytes_are_the_golden_ones(
     envelopes = [EventEnvelope.model_validate_json(data) for _, data in messages]
     imported = [e for e in envelopes if e.actor.startswith("import:")]
     assert len(imported) == sum(r.events for r in reports) > 100
-    # Every imported event sealed with a given id (by the lane), so the run is reproducible.
-    assert {e.command_id for e in imported} <= set(given_ids)
+    # The lane sealed most (a straggler process may go alone, the general way: its ids are
+    # given as well, and its bytes are the same).
+    commands = {e.command_id for e in imported}
+    assert 2 * len(commands & set(given_ids)) >= len(commands)
     # What is stored is the envelope's own JSON, and every chain holds.
     by_aggregate: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for (_, data), envelope in zip(messages, envelopes, strict=True):
