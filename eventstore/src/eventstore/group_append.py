@@ -22,19 +22,18 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, overload
 
 import nats.errors
-import orjson
 from nats.aio.client import Client as NATS
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
-from eventstore.bulk_seal import json_time
+from eventstore.bulk_seal import _FIELDS, StoredForms, json_time, stored_form
 from eventstore.errors import AppendFailed, ConcurrencyConflict
 from eventstore.ports import EventStorePort, Sealer
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
@@ -59,6 +58,9 @@ class GroupedEvent:
     msg_id: str
     expected_last_seq: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. W3C traceparent
+    # Its stored bytes, encoded when it was sealed (`bulk_seal.StoredForms`); None: encoded
+    # from the envelope when published (`stored_json`). Always `stored_json`'s bytes.
+    data: bytes | None = field(default=None, compare=False, repr=False)
 
     @cached_property  # (asked by the publish and by `positioned`: built once)
     def subject(self) -> str:
@@ -84,7 +86,7 @@ def check_group(events: Sequence[GroupedEvent]) -> None:
         raise ValueError(f"a group holds at most {MAX_BATCH} events, not {len(events)}")
 
 
-async def publish_group(nc: NATS, events: Sequence[GroupedEvent]) -> list[StoredEvent]:
+async def publish_group(nc: NATS, events: Sequence[GroupedEvent]) -> Sequence[StoredEvent]:
     """Append the events, in order, in one atomic batch (JetStream): all or none. Raises
     ConcurrencyConflict when an aggregate moved, AppendFailed otherwise (10201: one of the
     Msg-Ids was stored before)."""
@@ -104,7 +106,9 @@ async def publish_group(nc: NATS, events: Sequence[GroupedEvent]) -> list[Stored
             headers["Nats-Batch-Sequence"] = str(n)
         if atomic and n == len(events):
             headers["Nats-Batch-Commit"] = "1"
-        messages.append((event.subject, stored_json(event.envelope), headers))
+        data = event.data
+        messages.append((event.subject, stored_json(event.envelope) if data is None else data,
+                         headers))  # fmt: skip
     *leading, (subject, payload, headers) = messages
     frames = _frames(nc, [(s, "", p, h) for s, p, h in leading])
     if frames is None:  # written message by message, as any publish
@@ -127,22 +131,7 @@ async def publish_group(nc: NATS, events: Sequence[GroupedEvent]) -> list[Stored
     if reply.get("duplicate"):  # a group of one event, stored before under its Msg-Id
         raise AppendFailed(None, "the group's one event was appended before")
     first = int(reply["seq"]) - len(events) + 1
-    return positioned(events, str(reply["stream"]), first)
-
-
-# The envelope's fields in order, and the values orjson may write as pydantic does: JSON forms
-# only (a datetime, date, dataclass or subclass of a JSON type goes to `_not_plain`, which
-# sends the envelope the model's way).
-_FIELDS = tuple(EventEnvelope.model_fields)
-_PLAIN = (
-    orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-)
-
-
-def _not_plain(value: object) -> object:
-    raise TypeError(f"not a JSON form: {type(value).__name__}")
+    return Positioned(events, str(reply["stream"]), first)
 
 
 def stored_json(envelope: EventEnvelope) -> bytes:
@@ -168,10 +157,9 @@ def stored_json(envelope: EventEnvelope) -> bytes:
                 "occurred_at": json_time(occurred),
                 "recorded_at": json_time(recorded),
             }
-            try:
-                return orjson.dumps(plain, default=_not_plain, option=_PLAIN)
-            except TypeError:
-                pass
+            found = stored_form(plain)
+            if found is not None:
+                return found
     return envelope.model_dump_json().encode()
 
 
@@ -233,12 +221,49 @@ def positioned(events: Sequence[GroupedEvent], stream: str, first: int) -> list[
     return [StoredEvent(e.envelope, stream, first + i, e.subject) for i, e in enumerate(events)]
 
 
+class Positioned(Sequence[StoredEvent]):
+    """`positioned(events, stream, first)`, each `StoredEvent` made when it is read: a group
+    commit reads one per process of the thousand events it appended (helper import36)."""
+
+    def __init__(self, events: Sequence[GroupedEvent], stream: str, first: int) -> None:
+        self._events = events
+        self.stream = stream
+        self.first = first
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[StoredEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> StoredEvent | list[StoredEvent]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._events)))]
+        n = range(len(self._events))[index]  # (negative indexes; IndexError beyond)
+        e = self._events[n]
+        return StoredEvent(e.envelope, self.stream, self.first + n, e.subject)
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        stream, first = self.stream, self.first
+        for n, e in enumerate(self._events):
+            yield StoredEvent(e.envelope, stream, first + n, e.subject)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Positioned({list(self)!r})"
+
+
 @dataclass
 class _Staged:
     base: AggregateHistory  # as loaded before the first staged event
     events: list[StoredEvent] = field(default_factory=list)
-    msg_ids: list[str] = field(default_factory=list)
-    headers: list[Mapping[str, str]] = field(default_factory=list)
 
     def history(self) -> AggregateHistory:
         b = self.base
@@ -274,6 +299,9 @@ class StagedStore:
         self._known_new = known_new
         self._staged: dict[tuple[str, str, str], _Staged] = {}
         self._count = 0
+        # What to append, made as each event is staged: event i has provisional sequence
+        # PROVISIONAL + i, so this is the order staged and the order of their sequences.
+        self._grouped: list[GroupedEvent] = []
         # The folded state of an aggregate as the deciding service holds it (its cache):
         # (the sequence it is folded up to, the state), or None (`group_commit.staged_twin`).
         self.folded: Callable[[BoundedContext, str, str], tuple[int, Any] | None] | None = None
@@ -370,38 +398,41 @@ class StagedStore:
         if head != history.last_seq:
             filter_ = context.aggregate_filter(history.aggregate_type, history.aggregate_id)
             raise ConcurrencyConflict(filter_, history.last_seq, f"staged head is {head}")
+        forms: list[bytes | None] = []
+        if sealed is not None:
+            envelopes = list(sealed)
+        elif self._sealer is not None:
+            with StoredForms() as forms:  # (a bulk sealer gives each one's stored bytes)
+                envelopes = self._sealer(history, new_events, meta)
+        else:
+            envelopes = self._base.seal(history, new_events, meta)
+        if len(forms) != len(envelopes):  # (not sealed by `seal_trusted`)
+            forms = [None] * len(envelopes)
         stored = []
-        envelopes = self.seal(history, new_events, meta) if sealed is None else list(sealed)
-        for index, envelope in enumerate(envelopes, start=1):
-            subject = context.event_subject(
-                history.aggregate_type, history.aggregate_id, envelope.event_type
-            )
-            event = StoredEvent(envelope, context.stream, PROVISIONAL + self._count, subject)
+        b = staged.base
+        aggregate_type, aggregate_id, stream = b.aggregate_type, b.aggregate_id, context.stream
+        expected = b.last_seq if not staged.events else None  # the aggregate's first event
+        command_id = meta.command_id
+        for index, (envelope, data) in enumerate(zip(envelopes, forms, strict=True), start=1):
+            subject = context.event_subject(aggregate_type, aggregate_id, envelope.event_type)
+            event = StoredEvent(envelope, stream, PROVISIONAL + self._count, subject)
             self._count += 1
             staged.events.append(event)
-            staged.msg_ids.append(msg_id(context, meta.command_id, history.aggregate_id, index))
-            staged.headers.append(extra)
             stored.append(event)
+            grouped = GroupedEvent(
+                context, aggregate_type, aggregate_id, envelope,
+                msg_id(context, command_id, aggregate_id, index), expected, extra, data,
+            )  # fmt: skip
+            grouped.__dict__["subject"] = subject  # (its cached property, known here)
+            self._grouped.append(grouped)
+            expected = None
         return stored
 
     def events(self) -> list[GroupedEvent]:
         """What to append, in the order staged; event i has provisional sequence
         PROVISIONAL + i, and stored from sequence `first` on it gets `first + i`. Each
         aggregate's first event carries the sequence its decisions were based on."""
-        found: list[tuple[int, GroupedEvent]] = []
-        for s in self._staged.values():
-            b = s.base
-            for n, (event, mid, extra) in enumerate(
-                zip(s.events, s.msg_ids, s.headers, strict=True)
-            ):
-                expected = b.last_seq if n == 0 else None
-                grouped = GroupedEvent(
-                    b.context, b.aggregate_type, b.aggregate_id, event.envelope, mid, expected,
-                    extra,
-                )  # fmt: skip
-                found.append((event.seq, grouped))
-        found.sort(key=lambda t: t[0])
-        return [g for _, g in found]
+        return list(self._grouped)
 
 
 _conforms: type[EventStorePort] = StagedStore

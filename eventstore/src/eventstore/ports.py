@@ -73,7 +73,7 @@ class GroupAppender(Protocol):
     """A store that appends many aggregates' events in one atomic step (a group commit,
     `eventstore.group_append`); both stores offer it beside `append`."""
 
-    async def append_group(self, events: Sequence[GroupedEvent]) -> list[StoredEvent]: ...
+    async def append_group(self, events: Sequence[GroupedEvent]) -> Sequence[StoredEvent]: ...
 
 
 class Subscription(Protocol):

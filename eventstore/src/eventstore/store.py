@@ -360,7 +360,7 @@ class EventStore:
             for i, envelope in enumerate(envelopes)
         ]
 
-    async def append_group(self, events: Sequence[GroupedEvent]) -> list[StoredEvent]:
+    async def append_group(self, events: Sequence[GroupedEvent]) -> Sequence[StoredEvent]:
         """Many aggregates' sealed events in one atomic batch, each aggregate guarded by its
         expected last sequence (`eventstore.group_append`): all stored, or none."""
         return await publish_group(self._nc, events)

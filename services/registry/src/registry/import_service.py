@@ -28,7 +28,7 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -55,8 +55,8 @@ from eventstore.group_append import (
     MAX_BATCH,
     PROVISIONAL,
     GroupedEvent,
+    Positioned,
     StagedStore,
-    positioned,
 )
 from eventstore.group_commit import Held, held_records, staged_twin
 from eventstore.ports import GroupAppender, ProcessedCommands
@@ -414,7 +414,7 @@ class RegistryCommandService(CommandService):
         await self._record_all(records)
         return answers
 
-    async def _landed(self, events: list[GroupedEvent]) -> list[StoredEvent] | None:
+    async def _landed(self, events: list[GroupedEvent]) -> Sequence[StoredEvent] | None:
         """The group's events as stored, when every one of them is (an atomic batch: in
         order, from one sequence on), read again from their aggregates; None otherwise, or
         when that cannot be read."""
@@ -436,7 +436,7 @@ class RegistryCommandService(CommandService):
         first = stored[0].seq
         if [s.seq for s in stored] != list(range(first, first + len(events))):
             return None
-        return positioned(events, stored[0].stream, first)
+        return Positioned(events, stored[0].stream, first)
 
     async def _recorded(
         self, p: _StagedProcess, first: int, records: list[tuple[str, bytes]]
