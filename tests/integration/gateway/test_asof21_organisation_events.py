@@ -176,7 +176,8 @@ def test_a_past_known_instant_and_an_older_log_are_not_answered_from_the_counts(
         older = EventLogProjection()
         older.version = 2  # type: ignore[misc]
         older.define(MetaData())
-        assert older.counts is None and "recorded_at" not in older.organisations.c
+        assert older.counts is None
+        assert "recorded_at" not in older.organisations.c
     finally:
         engine.dispose()
 
@@ -334,7 +335,8 @@ def _steps(url: str, sent: list[tuple[str, Any]]) -> tuple[int, int]:
     selects = [(sql, p) for sql, p in sent if sql.lstrip().upper().startswith("SELECT")]
     counts = [(sql, p) for sql, p in selects if "LIMIT" not in sql]
     pages = [(sql, p) for sql, p in selects if "LIMIT" in sql]
-    assert len(counts) == 1 and len(pages) == 1, sent
+    assert len(counts) == 1, sent
+    assert len(pages) == 1, sent
     found = []
     with sqlite3.connect(url.split("///", 1)[1]) as conn:
         for sql, parameters in (counts[0], pages[0]):
@@ -390,4 +392,5 @@ def test_the_links_hold_their_events_instants(small: Built) -> None:
     finally:
         engine.dispose()
     assert key.endswith("_v3")
-    assert links > 1_000 and differ == 0
+    assert links > 1_000
+    assert differ == 0
