@@ -467,7 +467,7 @@ async def test_an_organisations_events_found_from_its_links(
     seeks each event by its key and stops at the page's end (before: every linked event read
     and sorted, `USE TEMP B-TREE FOR ORDER BY`); the count is the code's stored counts (its
     blocks, its block's weeks before the day's, and the day's week's links by the day: a
-    range of the links' (code, occurred_at) index), at the present its blocks alone."""
+    range of the links' (code, happened) index), at the present its blocks alone."""
     planned = await _planned(read_model, _events('{organisationCode: "GM0001"}'), as_of)
     counts = [plan for sql, plan in planned if "_org_blocks" in sql]
     pages = [plan for sql, plan in planned if " LIMIT " in sql and "_org_blocks" not in sql]
@@ -490,7 +490,7 @@ async def test_an_organisations_events_found_from_its_links(
         f"SEARCH {ORG_COUNTS}_blocks USING PRIMARY KEY (code=? AND block<?)",
         f"SEARCH {ORG_COUNTS}_weeks USING PRIMARY KEY (code=? AND week>? AND week<?)",
         f"SEARCH {EVENT_ORGS} USING COVERING INDEX ix_{EVENT_ORGS}_code_happened"
-        " (code=? AND occurred_at>? AND occurred_at<?)",
+        " (code=? AND happened>? AND happened<?)",
     ], counts
 
 

@@ -1,8 +1,9 @@
 """The event log: every envelope of every stream, with the organisations it concerns.
 
 v3 (asof21): an organisation's events at any horizon read a bounded number of rows. Each
-link (event, organisation code) carries its event's `occurred_at` and `recorded_at`, and an
-index `(code, recorded_at, stream, seq, occurred_at)` lists a code's events in the log's
+link (event, organisation code) carries its event's `recorded_at` and the instant it happened
+(`happened`, µs: an integer, a third of the text's bytes in the link and its two indexes), and
+an index `(code, recorded_at, stream, seq, happened)` lists a code's events in the log's
 order with the instant each happened: a page walks the code's links in order, tests the
 valid instant in the index and stops at its last row (before, every linked event was read
 and sorted by `recorded_at`). Per code, the links are counted by the valid instant as known
@@ -35,7 +36,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 
 from contracts_schema.subjects import ENROLMENT, NOTIFIER, REGISTRY, BoundedContext
-from eventstore.bitemporal_sql import instant as at_micros
 from eventstore.bitemporal_sql import micros
 from eventstore.bulk import Statement, execute, plan
 from eventstore.projection import BatchProjection, Failure
@@ -49,7 +49,7 @@ from gateway.projections.count_sql import adding
 from gateway.projections.event_counts import BUCKET, bucket
 
 _ENCODED = ("payload", "occurred_at", "recorded_at")  # on SQLite: texts made here
-_LINK_TIMES = ("occurred_at", "recorded_at")
+_LINK_TIMES = ("recorded_at",)
 # The first version whose links carry their event's instants and are counted per code.
 LINK_TIMES_SINCE = 3
 # Weeks per block of the per-code counts: a count at D sums the code's blocks before D's
@@ -127,13 +127,13 @@ class EventLogProjection(BatchProjection):
             # event's key), without reading a row of this table.
             return [Index(f"ix_{p}_code", "code", "stream", "seq")]
         return [
-            Column("occurred_at", UtcDateTime, nullable=False),
+            Column("happened", BigInteger, nullable=False),  # the event's occurred_at, µs
             Column("recorded_at", UtcDateTime, nullable=False),
             # A code's events in the log's order, each with the instant it happened: a page
             # walks them in order and stops at its last row; the present's count too.
-            Index(f"ix_{p}_code_order", "code", "recorded_at", "stream", "seq", "occurred_at"),
+            Index(f"ix_{p}_code_order", "code", "recorded_at", "stream", "seq", "happened"),
             # A code's events of one week by the instant they happened (the count's strip).
-            Index(f"ix_{p}_code_happened", "code", "occurred_at"),
+            Index(f"ix_{p}_code_happened", "code", "happened"),
         ]
 
     def apply_batch(self, conn: Connection, events: list[StoredEvent]) -> list[Failure]:
@@ -149,6 +149,7 @@ class EventLogProjection(BatchProjection):
         instant = sqlite_utc_text if encode_here else _same
         # Many events share an occurred_at (a story's day): its text is made once per batch.
         occurred: dict[datetime, object] = {}
+        moments: dict[datetime, int] = {}  # the same in µs (the links')
         rows: list[tuple[object, ...]] = []
         links: list[tuple[object, ...]] = []
         timed = self.counts is not None
@@ -188,8 +189,11 @@ class EventLogProjection(BatchProjection):
                 links.extend((event.stream, event.seq, c) for c in codes)
                 continue
             if codes:
-                links.extend((event.stream, event.seq, c, happened, recorded) for c in codes)
-                week = bucket(micros(e.occurred_at))
+                moment = moments.get(e.occurred_at)
+                if moment is None:
+                    moment = moments[e.occurred_at] = micros(e.occurred_at)
+                links.extend((event.stream, event.seq, c, moment, recorded) for c in codes)
+                week = bucket(moment)
                 for c in codes:
                     weeks[(c, week)] += 1
         # One statement per table for the whole batch (many rows as parameters).
@@ -221,7 +225,7 @@ class OrganisationCounts:
     Events are immutable and only added, and every event is known now once recorded, so the
     code's events that had happened by D as known now are: its blocks before D's block, the
     weeks of D's block before D's week, and D's own week's links by D (a range of the links'
-    `(code, occurred_at)` index): at most a block row per ~1.2 years with events, 63 week
+    `(code, happened)` index): at most a block row per ~1.2 years with events, 63 week
     rows and one week's links, whatever the history's length. Every link adds one to its
     week and its block (a batch's additions summed first, one multi-row upsert each); no
     row is re-derived. A past known instant is not kept here: its rows are counted."""
@@ -271,8 +275,8 @@ class OrganisationCounts:
         )
         strip = select(func.count()).where(
             links.c.code == code,
-            links.c.occurred_at >= bindparam(COUNT_WEEK_START, type_=UtcDateTime),
-            links.c.occurred_at <= bindparam(COUNT_VALID, type_=UtcDateTime),
+            links.c.happened >= bindparam(COUNT_WEEK_START),
+            links.c.happened <= bindparam(COUNT_VALID),
         )
         return select(
             before_blocks.scalar_subquery()
@@ -292,6 +296,6 @@ def count_parameters(valid: int) -> dict[str, Any]:
         COUNT_BLOCK: week // BLOCK,
         COUNT_BLOCK_WEEK: (week // BLOCK) * BLOCK,
         COUNT_WEEK: week,
-        COUNT_WEEK_START: at_micros(week * BUCKET),
-        COUNT_VALID: at_micros(valid),
+        COUNT_WEEK_START: week * BUCKET,
+        COUNT_VALID: valid,
     }

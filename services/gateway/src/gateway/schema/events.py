@@ -16,7 +16,7 @@ from contracts_schema.errors import SHOWN_MAX, shown
 from gateway.auth import Principal, Role
 from gateway.event_visibility import HIDDEN_FROM_PARTICIPANTS
 from gateway.projections.event_log import EventLogProjection, count_parameters
-from gateway.readmodels import HORIZON_KNOWN_AT, HORIZON_VALID_AT, KNOWN_NOW
+from gateway.readmodels import HORIZON_KNOWN_AT, HORIZON_VALID, KNOWN_NOW
 from gateway.schema.context import Context, Info
 from gateway.schema.enums import AggregateType, EventContext
 from gateway.schema.errors import Forbidden, InvalidArgument
@@ -301,7 +301,7 @@ def _from_the_links(t: Any, o: Any, f: EventFilter, past: bool, known_now: bool)
         .where(o.c.code == bindparam(ORGANISATION))
     )
     if past:
-        query = query.where(o.c.occurred_at <= bindparam(HORIZON_VALID_AT))
+        query = query.where(o.c.happened <= bindparam(HORIZON_VALID))
         if not known_now:
             query = query.where(o.c.recorded_at <= bindparam(HORIZON_KNOWN_AT))
     return query
