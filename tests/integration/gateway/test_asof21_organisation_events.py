@@ -21,6 +21,7 @@ import base64
 import json
 import sqlite3
 import tempfile
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -53,6 +54,7 @@ from gateway.schema.events import ORGANISATION, organisation_count
 from tests.integration.gateway.harness import settings as gateway_settings
 
 START = datetime(2020, 1, 1, 9, tzinfo=UTC)
+RECORDED = datetime(2024, 1, 1, tzinfo=UTC)  # after every drawn event, before now
 CODES = ("GM0001", "GM0002", "KVK-12345678")
 CONTEXTS = (REGISTRY, ENROLMENT)
 
@@ -90,7 +92,7 @@ def history(drawn: list[tuple[Any, str, int, set[str], int]]) -> dict[str, list[
                 "aggregate_id": aggregate,
                 "aggregate_version": versions[key],
                 "occurred_at": happened.isoformat(),
-                "recorded_at": (START + timedelta(days=3000, hours=hours, seconds=i)).isoformat(),
+                "recorded_at": (RECORDED + timedelta(hours=hours, seconds=i)).isoformat(),
                 "actor": "tester",
                 "command_id": f"c-{i}",
                 "correlation_id": f"c-{i}",
@@ -396,3 +398,82 @@ def test_the_links_hold_their_events_instants(small: Built) -> None:
     assert len(pairs) == links  # every link's event is in the log
     differ = [p for p in pairs if (p[0], p[1]) != (micros(p[2]), p[3])]
     assert not differ, differ[:3]
+
+
+ON_POSTGRESQL = """query E($asOf: Date, $knownAt: DateTime, $code: String!) {
+  events(asOf: $asOf, knownAt: $knownAt, filter: {organisationCode: $code}, first: 3) {
+    totalCount nodes { position }
+  }
+}"""
+
+
+def test_an_organisations_events_on_postgresql(postgres_cluster: Any) -> None:
+    """The same statements on PostgreSQL (the links joined to the log in the links' order,
+    the counts' upserts and sums): a fixed history backdated across weeks and blocks, at
+    days across it as known now, at known instants and at the present: the totalCount and
+    the first page == the events naming the code, computed from the envelopes."""
+    drawn: list[tuple[Any, str, int, set[str], int]] = [
+        (REGISTRY, "a", 500, {"GM0001"}, 0),
+        (REGISTRY, "a", 3, {"GM0001", "KVK-12345678"}, 30),
+        (ENROLMENT, "b", 900, {"GM0001"}, 60),
+        (ENROLMENT, "b", 2, {"GM0002"}, 90),
+        (REGISTRY, "c", 451, {"GM0001"}, 120),
+        (REGISTRY, "c", 460, {"GM0001", "GM0002"}, 150),
+        (ENROLMENT, "a", 1300, {"GM0001"}, 1000),
+    ]
+    streams = history(drawn)
+    stored_ = [e for s in streams.values() for e in s]
+    envelopes = [s.envelope for s in stored_]
+    where = {s.envelope.event_id: s for s in stored_}
+    recordings = sorted({e.recorded_at for e in envelopes})
+    variables: list[dict[str, Any]] = []
+    expected: list[tuple[int, list[str]]] = []
+    for code in ("GM0001", "GM0002", "GM0009"):
+        for days in (None, -1, 3, 455, 470, 899, 2000):
+            for known in (None, recordings[2], recordings[-1]):
+                seen = known_by(envelopes, known) if known is not None else envelopes
+                day = None if days is None else (START + timedelta(days=days)).date()
+                if day is not None:
+                    seen = [e for e in seen if e.occurred_at <= end_of_dutch_day(day)]
+                chosen = sorted(
+                    (where[e.event_id] for e in seen if code in e.payload["parties"]),
+                    key=lambda s: (s.envelope.recorded_at, s.stream, s.seq),
+                )
+                expected.append((len(chosen), [f"{s.stream}:{s.seq}" for s in chosen[:3]]))
+                variables.append(
+                    {
+                        "asOf": None if day is None else day.isoformat(),
+                        "knownAt": None if known is None else known.isoformat(),
+                        "code": code,
+                    }
+                )
+    url = postgres_cluster.create_database(f"t_{uuid.uuid4().hex[:12]}")
+    engine = build(url, streams, 2)
+    try:
+
+        async def ask() -> list[tuple[int, list[str]]]:
+            config = gateway_settings(database_url=url)
+            app = build_app(ReadModels(engine), config)
+            token = issue_token(config, Role.COORDINATOR, "coordinator-user")
+            out = []
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+            ) as client:
+                for asked in variables:
+                    answer = (
+                        await client.post(
+                            "/graphql",
+                            json={"query": ON_POSTGRESQL, "variables": asked},
+                            headers={"authorization": f"Bearer {token}"},
+                        )
+                    ).json()
+                    assert "errors" not in answer, (asked, answer)
+                    found = answer["data"]["events"]
+                    out.append((found["totalCount"], [n["position"] for n in found["nodes"]]))
+            return out
+
+        answers = asyncio.run(ask())
+    finally:
+        engine.dispose()
+    assert answers == expected
+    assert {total for total, _ in expected} >= {0, 1, 2, 3}  # not all empty
