@@ -12,6 +12,10 @@ other one. Two shapes, the process CPU of each divided by its events:
 - rebuild: every event in batches of `--batch`;
 - live: the history's first events in batches, then its last `--live` events one per
   transaction (the live runner's shape for a quiet stream), only those measured.
+
+`--round asof21`: the event log instead, v2 (A) against v3 (B: the links carry their
+event's instants in two indexes by code, per-code counts by week and block; the events'
+key-times index dropped).
 """
 
 from __future__ import annotations
@@ -27,18 +31,22 @@ from bench.config import QUICK
 from bench.direct import stored_events
 from bench.history.generator import generate
 from bootstrap.parts import projection_runner
+from eventstore.projection import Projection
 from eventstore.sql import make_engine
-from eventstore.versioned import VersionedProjection
-from gateway.projections import ContractsProjection, EnrolmentProjection
+from gateway.projections import ContractsProjection, EnrolmentProjection, EventLogProjection
 
-VERSIONS: dict[type[VersionedProjection], dict[str, int]] = {
-    ContractsProjection: {"A": 6, "B": 7},
-    EnrolmentProjection: {"A": 4, "B": 5},
+ROUNDS: dict[str, dict[type[Projection], dict[str, int]]] = {
+    "asof20": {ContractsProjection: {"A": 6, "B": 7}, EnrolmentProjection: {"A": 4, "B": 5}},
+    "asof21": {EventLogProjection: {"A": 2, "B": 3}},
 }
 
 
 def _apply(
-    kind: type[VersionedProjection], side: str, streams: dict[str, Any], batch: int, live: int
+    kind: type[Projection],
+    version: int,
+    streams: dict[str, Any],
+    batch: int,
+    live: int,
 ) -> tuple[float, float, int, int]:
     """(rebuild CPU s, live CPU s, events rebuilt, events applied live) of one read model."""
     directory = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -47,7 +55,7 @@ def _apply(
     engine = make_engine(f"sqlite:///{path}")
     try:
         projection = kind()
-        projection.version = VERSIONS[kind][side]  # type: ignore[misc]
+        projection.version = version  # type: ignore[misc]
         runner = projection_runner(None, engine, projection, batch=batch)  # type: ignore[arg-type]
         runner.create_tables()
         rebuilt = applied = 0
@@ -79,22 +87,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--live", type=int, default=300, help="last events of each stream")
+    parser.add_argument("--round", default="asof20", choices=sorted(ROUNDS))
     args = parser.parse_args()
+    versions = ROUNDS[args.round]
     streams = stored_events(generate(QUICK.seed, args.events))
     found: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for r in range(args.rounds):
-        for kind in VERSIONS:
+        for kind in versions:
             for side in "AB" if r % 2 == 0 else "BA":
-                rebuild, live, rebuilt, applied = _apply(kind, side, streams, args.batch, args.live)
+                version = versions[kind][side]
+                rebuild, live, rebuilt, applied = _apply(
+                    kind, version, streams, args.batch, args.live
+                )
                 us = (rebuild / max(rebuilt, 1) * 1e6, live / max(applied, 1) * 1e6)
                 found.setdefault((kind.name, side), []).append(us)
                 print(
-                    f"round {r} {kind.name:<10} {side} v{VERSIONS[kind][side]}:"
+                    f"round {r} {kind.name:<10} {side} v{version}:"
                     f" rebuild {us[0]:7.1f} us/event ({rebuilt:,}),"
                     f" live {us[1]:8.1f} us/event ({applied:,})",
                     flush=True,
                 )
-    for kind in VERSIONS:
+    for kind in versions:
         a, b = found[(kind.name, "A")], found[(kind.name, "B")]
         ra, rb = statistics.median(x for x, _ in a), statistics.median(x for x, _ in b)
         la, lb = statistics.median(y for _, y in a), statistics.median(y for _, y in b)

@@ -96,5 +96,5 @@ async def test_the_projector_process_parks_an_event_no_service_signed(
         assert "coordinator:mallory" not in {e["actor"] for e in events}
         health = (await gql(http, system, HEALTH))["health"]
         parked = {(r["projection"], r["stream"], r["sequence"]) for r in health["parked"]}
-        assert ("event_log_v2", ENROLMENT.stream, ack.seq) in parked, health
+        assert ("event_log_v3", ENROLMENT.stream, ack.seq) in parked, health
         assert health["ok"] is False

@@ -177,7 +177,7 @@ async def parked_and_the_rest_applied(
     assert health["ok"] is False
     rows = health["parked"]
     assert {(r["stream"], r["sequence"]) for r in rows} == {(stream, seq)}, rows
-    assert "event_log_v2" in {r["projection"] for r in rows}, rows
+    assert "event_log_v3" in {r["projection"] for r in rows}, rows
     for row in rows:
         assert row["error"].startswith(f"{reason}: "), row
 

@@ -51,6 +51,7 @@ PARTICIPANTS = f"{EnrolmentProjection().key}_participants"
 ORGANISATIONS = f"{OrganisationsProjection().key}_organisations"
 EVENTS = f"{EventLogProjection().key}_events"
 EVENT_ORGS = f"{EventLogProjection().key}_event_orgs"
+ORG_COUNTS = f"{EventLogProjection().key}_org"
 COUNTS = EventCountsProjection().key
 STATUS = f"{ContractsProjection().key}_status"
 TOTALS = f"{EnrolmentProjection().key}_programme_totals"
@@ -109,8 +110,9 @@ STATS = {
         "sqlite_autoindex_{t}_1": "1088373 401 1",
         "sqlite_autoindex_{t}_2": "568260 1",
     },
-    EVENT_ORGS: {  # 2.39M links
-        "ix_{t}_code": "2120625 401 401 1",
+    EVENT_ORGS: {  # 2.39M links (v3's indexes: asof21, the first column's estimate as v2's)
+        "ix_{t}_code_order": "2120625 401 2 1 1 1",
+        "ix_{t}_code_happened": "2120625 401 2",
         "sqlite_autoindex_{t}_1": "1153776 401 3 1",
     },
 }
@@ -459,25 +461,37 @@ async def test_an_organisations_events_found_from_its_links(
     read_model: str, as_of: str | None
 ) -> None:
     """The organisation's links (an index by code holding the event's key) list its events;
-    on main an EXISTS was asked of every event (1M events: 0.6-0.8 s a count). At a past
-    date each linked event's times are read from the key-times index (asof18): the count
-    reads no row of the log (before, every linked event's row for its `occurred_at`: the
-    count 4x the present's at 100k events, growing with the history), and the page reads
-    only the rows that had happened by then."""
-    count, page = _count_and_page(
-        await _planned(read_model, _events('{organisationCode: "GM0001"}'), as_of)
+    on main an EXISTS was asked of every event (1M events: 0.6-0.8 s a count). Since event
+    log v3 (asof21) the links carry their event's instants: the page walks the code's links
+    in the log's order (the index by code and `recorded_at`), tests the valid instant there,
+    seeks each event by its key and stops at the page's end (before: every linked event read
+    and sorted, `USE TEMP B-TREE FOR ORDER BY`); the count is the code's stored counts (its
+    blocks, its block's weeks before the day's, and the day's week's links by the day: a
+    range of the links' (code, happened) index), at the present its blocks alone."""
+    planned = await _planned(read_model, _events('{organisationCode: "GM0001"}'), as_of)
+    counts = [plan for sql, plan in planned if "_org_blocks" in sql]
+    pages = [plan for sql, plan in planned if " LIMIT " in sql and "_org_blocks" not in sql]
+    assert len(counts) == 1, planned
+    assert len(pages) == 1, planned
+    links = f"ix_{EVENT_ORGS}_code_order"
+    assert pages[0][0].startswith(f"SEARCH {EVENT_ORGS} USING COVERING INDEX {links} (code=?")
+    assert pages[0][1] == (
+        f"SEARCH {EVENTS} USING INDEX sqlite_autoindex_{EVENTS}_1 (stream=? AND seq=?)"
     )
-    assert count[-2:] == [
-        "LIST SUBQUERY 2" if as_of else "LIST SUBQUERY 1",
-        f"SEARCH {EVENT_ORGS} USING COVERING INDEX ix_{EVENT_ORGS}_code (code=?)",
-    ]
+    assert not any("TEMP B-TREE" in step for step in pages[0]), pages
+    stored = [step for step in counts[0] if "_org_" in step or "_happened" in step]
     if as_of is None:
-        assert count[0].startswith(f"SEARCH {EVENTS} USING COVERING INDEX ")
-        assert count[0].endswith(" (stream=? AND seq=?)")
+        assert (
+            stored[0]
+            == f"SEARCH {EVENT_ORGS.removesuffix('_event_orgs')}_org_blocks USING PRIMARY KEY (code=?)"
+        )
         return
-    times = f"{EVENTS}_key_times (stream=? AND seq=? AND occurred_at<?)"
-    assert count[0] == f"SEARCH {EVENTS} USING COVERING INDEX {times}"
-    assert page[0] == f"SEARCH {EVENTS} USING INDEX {times}"
+    assert stored[:3] == [
+        f"SEARCH {ORG_COUNTS}_blocks USING PRIMARY KEY (code=? AND block<?)",
+        f"SEARCH {ORG_COUNTS}_weeks USING PRIMARY KEY (code=? AND week>? AND week<?)",
+        f"SEARCH {EVENT_ORGS} USING COVERING INDEX ix_{EVENT_ORGS}_code_happened"
+        " (code=? AND happened>? AND happened<?)",
+    ], counts
 
 
 @exact_plans

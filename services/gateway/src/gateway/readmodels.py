@@ -309,7 +309,8 @@ def horizon_view(table: Table, present: bool, known_now: bool) -> Any:
     """The table at the horizon its statement's parameters name (see `horizon_parameters`)."""
     if "versioned_key" in table.info:
         return view(table, bindparam(HORIZON_VALID), bindparam(HORIZON_KNOWN))  # type: ignore[arg-type]
-    if "occurred_at" in table.c and "recorded_at" in table.c:  # the event log
+    if "occurred_at" in table.c and "aggregate_version" in table.c:  # the event log
+        # (its links carry the same instants since v3, and are read through them as they are)
         if present:
             return table  # events are immutable: the present log is the whole log
         happened = table.c.occurred_at <= bindparam(HORIZON_VALID_AT)

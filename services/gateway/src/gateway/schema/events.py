@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from sqlalchemy import RowMapping, bindparam, select, tuple_
+from sqlalchemy import RowMapping, and_, bindparam, select, tuple_
 from strawberry import relay
 from strawberry.scalars import JSON
 
@@ -15,6 +15,8 @@ from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.errors import SHOWN_MAX, shown
 from gateway.auth import Principal, Role
 from gateway.event_visibility import HIDDEN_FROM_PARTICIPANTS
+from gateway.projections.event_log import EventLogProjection, count_parameters
+from gateway.readmodels import HORIZON_KNOWN_AT, HORIZON_VALID, KNOWN_NOW
 from gateway.schema.context import Context, Info
 from gateway.schema.enums import AggregateType, EventContext
 from gateway.schema.errors import Forbidden, InvalidArgument
@@ -181,14 +183,38 @@ async def event_log(
 
 
 def stored_count(context: Context, filter: EventFilter | None) -> Any:
-    """The whole log's count at a past horizon from the stored counts (asof11), for a reader
-    who sees every event and filters none; else None (the rows are counted)."""
+    """The whole log's count at a past horizon from the stored counts (asof11), or one
+    organisation's (a filter by `organisationCode` alone) as known now, past or present
+    (asof21), for a reader who sees every event; else None (the rows are counted)."""
     principal = require_event_reader_of(context)
-    if not principal.sees_everything or any(
-        v is not None for v in vars(filter or EventFilter()).values()
-    ):
+    if not principal.sees_everything:
         return None
-    return context.read.event_count()
+    given = {k for k, v in vars(filter or EventFilter()).items() if v is not None}
+    if not given:
+        return context.read.event_count()
+    if given == {"organisation_code"} and filter is not None and filter.organisation_code:
+        return organisation_count(context)
+    return None
+
+
+def organisation_count(context: Context) -> Any:
+    """The organisation's (`filter_organisation`) events at the request's valid instant as
+    known now, from its links' counts (`projections.event_log.OrganisationCounts`: written
+    in the log's own transaction, so in step with its links). None at a past known instant
+    (the rows are counted) and while an older event log version serves (no counts)."""
+    read = context.read
+    if read.horizon is None or read.horizon[1] != KNOWN_NOW:
+        return None
+    log = read.versions(EventLogProjection)
+    counts = log.counts
+    if counts is None:
+        return None
+    present = read.present
+    statement = read.statement(
+        ("organisation_count", counts.blocks, counts.weeks, log.organisations, present),
+        lambda: counts.count(log.organisations, bindparam(ORGANISATION), present=present),
+    )
+    return statement, {} if present else count_parameters(read.horizon[0])
 
 
 def event_log_query(
@@ -203,6 +229,10 @@ def event_log_query(
     log = read.event_log
     t, o = log.events, log.organisations
     f = filter or EventFilter()
+    # v3: the organisation's links carry their event's instants (in the log's order)
+    timed = "recorded_at" in o.c
+    past = read.horizon is not None and not read.present
+    known_now = read.horizon is None or read.horizon[1] == KNOWN_NOW
     code = f.organisation_code or None
     hidden = not principal.sees_everything  # events naming others' private facts left out
     if not principal.sees_everything:
@@ -224,6 +254,8 @@ def event_log_query(
 
     def build() -> Any:
         query = select(t)
+        if code is not None and timed:
+            query = _from_the_links(t, o, f, past, known_now)
         if f.event_types:
             query = query.where(t.c.event_type.in_(bindparam("filter_types", expanding=True)))
         if f.context:
@@ -232,13 +264,14 @@ def event_log_query(
             query = query.where(t.c.aggregate_type == bindparam("filter_aggregate_type"))
         if f.aggregate_id:
             query = query.where(t.c.aggregate_id == bindparam("filter_aggregate"))
+        recorded = o.c.recorded_at if code is not None and timed else t.c.recorded_at
         if f.recorded_from:
-            query = query.where(t.c.recorded_at >= bindparam("filter_from"))
+            query = query.where(recorded >= bindparam("filter_from"))
         if f.recorded_before:
-            query = query.where(t.c.recorded_at < bindparam("filter_before"))
+            query = query.where(recorded < bindparam("filter_before"))
         if hidden:
             query = query.where(t.c.event_type.not_in(bindparam("hidden_types", expanding=True)))
-        if code is not None:
+        if code is not None and not timed:
             # The organisation's events found from its links (an index by code), not an
             # EXISTS asked of every event (1M events: the count read the log, ~1 s).
             query = query.where(
@@ -249,5 +282,26 @@ def event_log_query(
         return query
 
     query = read.statement(("events", t, o, *present), build)
-    order = [(t.c.recorded_at, False), (t.c.stream, False), (t.c.seq, False)]
+    # The organisation's events in its links' order (the same values: the page walks the
+    # code's index and stops at its last row); the cursor's keys are the same names.
+    by = o if code is not None and timed else t
+    order = [(by.c.recorded_at, False), (by.c.stream, False), (by.c.seq, False)]
     return query, order, parameters
+
+
+def _from_the_links(t: Any, o: Any, f: EventFilter, past: bool, known_now: bool) -> Any:
+    """The organisation's events driven from its links (v3): the code's links in the log's
+    order, each joined to its event by key. At a past horizon the links' own instants test
+    what had happened (and, at a known instant, what was recorded) in the index, before any
+    event's row is read; the event log's view at the horizon still decides (the known-time
+    rule needs the event's aggregate)."""
+    query = (
+        select(t)
+        .select_from(o.join(t, and_(t.c.stream == o.c.stream, t.c.seq == o.c.seq)))
+        .where(o.c.code == bindparam(ORGANISATION))
+    )
+    if past:
+        query = query.where(o.c.happened <= bindparam(HORIZON_VALID))
+        if not known_now:
+            query = query.where(o.c.recorded_at <= bindparam(HORIZON_KNOWN_AT))
+    return query
