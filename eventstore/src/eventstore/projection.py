@@ -506,7 +506,7 @@ def _together(
                     spent[runner.projection.key] = time.perf_counter() - began
         except BaseException:
             for runner, _ in ordered:  # their memory ran ahead of a transaction that failed
-                runner._forget()
+                runner._rolled_back()
             raise
         for runner, position in positions.items():
             runner._committed[stream] = position
@@ -631,6 +631,21 @@ class ProjectionRunner:
         # (`_load_earlier`; fresh20, review19's third path). Dropped once committed.
         self._refusing: dict[str, set[int]] = {}
         self._refusing_guard = threading.Lock()
+        # Per stream, what the batch under way parks for its fold step or for the database,
+        # not committed yet (pipe21; review20f's pre-existing path): within ONE batch a cold
+        # timeline's history read on another connection does not see those parks, so the
+        # aggregate's later events in the same batch folded the parked one in -- the batch
+        # boundaries decided whether a park took effect in its aggregate's later rows. A
+        # cold history leaves them out too. Their verdicts can change (a history that could
+        # not be loaded may load next time; a batch redone event by event decides again),
+        # so unlike refusals they are kept only as long as the work that found them:
+        # `_failing`, found while folding (a history that failed to load, a preparation's
+        # fold failures), goes with the memory that folded them (`_forget`); `_parking`,
+        # decided in the open transaction (parked, or refused by the database in a batch
+        # redone event by event), goes when that transaction rolls back (`_rolled_back`).
+        # Both go once committed (then found among the parks).
+        self._failing: dict[str, set[int]] = {}
+        self._parking: dict[str, set[int]] = {}
         self._duplicates = Duplicates()  # this runner's own, when none is shared
         # A versioned read model's earlier events from a read model of the same database
         # (set by the wiring: `gateway.projections.event_log_history`); the event store
@@ -685,13 +700,31 @@ class ProjectionRunner:
         the loop to the broker, whose wildcard read of an aggregate from sequence 1 walks
         the stream's blocks: 40-140 ms of the freshness suite's slowest probes); else from
         the event store."""
-        from eventstore.versioned import decoded
-
         # What was parked never took effect here, whether the fold or the database refused
         # it; refusals of batches whose parks are not committed yet (this batch's own, the
         # batch before committing while this one is prepared ahead) are taken first: once
         # a batch commits they are dropped from there, found among the parks instead.
-        pending = self._refusals_pending(context.stream)
+        pending = self._refusals_pending(context.stream) | self._parks_pending(context.stream)
+        try:
+            return self._earlier(context, aggregate_type, aggregate_id, before, version, pending)
+        except Exception:
+            # The fold step parks the event whose history this was (`VersionedProjection.
+            # prepare` keeps the exception as its failure): its aggregate's later events in
+            # this batch must not fold it in from their own histories.
+            self._fold_failed(context.stream, [before])
+            raise
+
+    def _earlier(
+        self,
+        context: BoundedContext,
+        aggregate_type: str,
+        aggregate_id: str,
+        before: int,
+        version: int,
+        pending: set[int],
+    ) -> list[Recorded[DomainEvent]]:
+        from eventstore.versioned import decoded
+
         with self._engine.connect() as conn:
             skipped = pending | set(
                 conn.execute(
@@ -735,11 +768,37 @@ class ProjectionRunner:
             return set(self._refusing.get(stream, ()))
 
     def _refusing_committed(self, stream: str, position: int) -> None:
-        """A batch of `stream` committed up to `position`: its refusals are parks now."""
+        """A batch of `stream` committed up to `position`: its refusals, and what it parked
+        for its fold step or the database, are parks now."""
         with self._refusing_guard:
-            found = self._refusing.get(stream)
-            if found:
-                found.difference_update([seq for seq in found if seq <= position])
+            for pending in (self._refusing, self._failing, self._parking):
+                found = pending.get(stream)
+                if found:
+                    found.difference_update([seq for seq in found if seq <= position])
+
+    def _parks_pending(self, stream: str) -> set[int]:
+        """What the batch under way parks for its fold step or the database (pipe21)."""
+        with self._refusing_guard:
+            return set(self._failing.get(stream, ())) | set(self._parking.get(stream, ()))
+
+    def _fold_failed(self, stream: str, seqs: Sequence[int]) -> None:
+        """Found while folding the memory as it is: to be parked if that work is written."""
+        if seqs:
+            with self._refusing_guard:
+                self._failing.setdefault(stream, set()).update(seqs)
+
+    def _parks_decided(self, stream: str, seqs: Sequence[int]) -> None:
+        """Parked (or to be) in the open transaction: until it commits or rolls back."""
+        if seqs:
+            with self._refusing_guard:
+                self._parking.setdefault(stream, set()).update(seqs)
+
+    def _rolled_back(self) -> None:
+        """The transaction under way did not commit: none of its parks happened, its
+        memory is forgotten (its batch is decided again, maybe otherwise)."""
+        with self._refusing_guard:
+            self._parking.clear()
+        self._forget()
 
     def bind_history(self) -> None:
         """Let a versioned projection load an aggregate's earlier events (after a restart, an
@@ -1041,6 +1100,7 @@ class ProjectionRunner:
         self._committed.clear()
         with self._refusing_guard:
             self._refusing.clear()
+            self._parking.clear()
         await asyncio.to_thread(self._leadership.release)
         self.leading = False
 
@@ -1137,7 +1197,7 @@ class ProjectionRunner:
         try:
             position = self._apply_batch(stream, events, stages)
         except BaseException:
-            self._forget()  # its memory ran ahead of a transaction that failed
+            self._rolled_back()  # its memory ran ahead of a transaction that failed
             raise
         if stages is not None:
             stages["committed"] = time.time()
@@ -1344,14 +1404,18 @@ class ProjectionRunner:
         if not events or not isinstance(self.projection, BatchProjection):
             return None
         try:
-            return self.projection.prepare(self._engine.dialect, events)
+            prepared = self.projection.prepare(self._engine.dialect, events)
         except Exception:  # applied in the transaction instead, where failures are parked
             self._forget()
             return None
+        self._fold_failed(events[0].stream, [e.seq for e, _ in _fold_failures(prepared)])
+        return prepared
 
     def _forget(self) -> None:
         with self._memory:
             self._generation += 1  # a speculation from before is stale
+            with self._refusing_guard:
+                self._failing.clear()  # found by folds of the memory forgotten here
             if self._speculated is not None:
                 self._speculated = None
                 self.speculations_dropped += 1
@@ -1364,6 +1428,7 @@ class ProjectionRunner:
         if isinstance(self.projection, BatchProjection):
             failures = self._apply_batch_projection(conn, self.projection, events, prepared)
             if failures:
+                self._parks_decided(events[0].stream, [e.seq for e, _ in failures])
                 self._parked_by_fold()
             for event, exc in failures:
                 self._park(conn, event, exc)
@@ -1414,12 +1479,16 @@ class ProjectionRunner:
             for event in events:
                 try:
                     with conn.begin_nested():
-                        failures += projection.apply_batch(conn, [event])
+                        found = projection.apply_batch(conn, [event])
                 except (OperationalError, InterfaceError):
                     raise
                 except Exception as exc:
                     self._forget()
-                    failures.append((event, exc))
+                    found = [(event, exc)]
+                failures += found
+                # Parked in this transaction: the aggregate's later events in this batch,
+                # folded from a cold history after the forgetting, leave it out (pipe21).
+                self._parks_decided(event.stream, [e.seq for e, _ in found])
         return failures
 
     def _park(self, conn: Connection, event: StoredEvent, exc: Exception) -> None:

@@ -152,7 +152,7 @@ def prepare_offered(
             if turn is not None:
                 turn.for_owner(None)
     except BaseException:
-        runner._forget()  # its memory ran ahead of a transaction that did not commit
+        runner._rolled_back()  # its memory ran ahead of a transaction that did not commit
         raise
     finally:
         if not handed:
