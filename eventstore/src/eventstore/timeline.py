@@ -96,52 +96,6 @@ class Segment:
     known_from: int = field(default=0, compare=False)  # bookkeeping, not part of the fact
 
 
-class Begun(NamedTuple, Generic[S, E]):
-    """An aggregate's first event, taken in order with nothing before it, and what the fold
-    and the image made of it: all a `Timeline` would hold after it, without making one.
-
-    Most aggregates of a rebuild never get a second event (every call-off: ~40% of the
-    generated history's events, read by two read models); their versions are the image's
-    rows from the event's valid instant (`begin`). A second event makes the timeline
-    (`Timeline.resumed`), equal to the one that recorded the first.
-    """
-
-    event: Recorded[E]
-    state: S
-    image: Image
-    keys: tuple[RowKey, ...]  # its rows, in the order a timeline opens them
-
-    @property
-    def events(self) -> tuple[Recorded[E]]:
-        return (self.event,)
-
-
-def begin(
-    initial: S,
-    evolve: Callable[[S, E], S],
-    image: Callable[[S], Image],
-    patch: Callable[[S, E], Patch | None] | None,
-    event: Recorded[E],
-    changes: Changes,
-) -> Begun[S, E]:
-    """The first event of an aggregate with nothing before it: its row changes (inserts
-    only) appended, as `Timeline.record` on a new timeline appends them. Raises if the fold
-    does (nothing appended then)."""
-    if event.known < 0:  # as `record` on a timeline that knows nothing yet
-        event = Recorded(event.event, event.valid, 0, event.version)
-    state = evolve(initial, event.event)
-    rows, touched = _next_image({}, state, [event.event], image, patch)
-    at, known = event.valid, event.known
-    keys = []
-    inserts = changes.inserts
-    for key in touched:
-        row = rows.get(key)
-        if row is not None:
-            keys.append(key)
-            inserts.append(Version(key, row, at, FOREVER, known))
-    return Begun(event, state, rows, tuple(keys))
-
-
 class Timeline(Generic[S, E]):
     """The aggregate's known events and the open (currently known) versions of its rows."""
 
@@ -166,28 +120,6 @@ class Timeline(Generic[S, E]):
         self.last_image: Image = {}
         self.open: dict[RowKey, list[Segment]] = {}  # per row, valid-time order
         self.known = 0  # transaction time of the last event recorded
-
-    @classmethod
-    def resumed(
-        cls,
-        begun: Begun[S, E],
-        initial: S,
-        evolve: Callable[[S, E], S],
-        image: Callable[[S], Image],
-        patch: Callable[[S, E], Patch | None] | None = None,
-        commutes: Commutes | None = None,
-    ) -> Timeline[S, E]:
-        """The timeline of an aggregate `begin` took the first event of: the one that
-        recorded that event would be equal to it."""
-        timeline = cls(initial, evolve, image, patch, commutes)
-        event = begun.event
-        at, known, rows = event.valid, event.known, begun.image
-        timeline.events.append(event)
-        timeline.states.append(begun.state)
-        timeline.state, timeline.last_image = begun.state, rows
-        timeline.open = {key: [Segment(at, FOREVER, rows[key], known)] for key in begun.keys}
-        timeline.known = known
-        return timeline
 
     def record(self, event: Recorded[E], changes: Changes) -> None:
         """Take one newly recorded event; append its row changes. Raises if the fold does.

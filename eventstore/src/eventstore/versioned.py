@@ -35,14 +35,12 @@ from eventstore.projection import BatchProjection, Failure, Projection
 from eventstore.store import StoredEvent
 from eventstore.timeline import (
     FOREVER,
-    Begun,
     Changes,
     Commutes,
     Image,
     Patch,
     Recorded,
     Timeline,
-    begin,
     replay,
 )
 
@@ -56,9 +54,6 @@ LocalHistory = Callable[
     "list[tuple[int, Recorded[DomainEvent]]] | None",
 ]
 
-
-# What a read model keeps per aggregate: its timeline, or its first event alone.
-_Kept = Timeline[Any, DomainEvent] | Begun[Any, DomainEvent]
 
 # A versioned table's versions counted by one column's value (`VersionedProjection.counted`):
 # (value, valid µs, known µs) -> the signed number of corners there (asof12).
@@ -149,8 +144,7 @@ class VersionedProjection(BatchProjection):
     cache_events: ClassVar[int] = 1_000_000  # events across them
 
     def __init__(self) -> None:
-        # An aggregate's timeline, or only its first event while it has no other (`Begun`).
-        self._timelines: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
+        self._timelines: OrderedDict[tuple[str, str], Timeline[Any, DomainEvent]] = OrderedDict()
         self._cached_events = 0
         self.history: History | None = None  # set by the runner: an aggregate's earlier events
         # Wall clock when the last `prepare` last loaded an aggregate's earlier events (a
@@ -198,7 +192,6 @@ class VersionedProjection(BatchProjection):
         """Decode, fold and stage the batch's row changes (no database: before the writer
         turn); the timelines move on here, and `reset` forgets them if the write fails."""
         readings = self.readings()
-        timelines = self._timelines
         writes = _Writes(self.versioned(), self.counted())
         self.history_loaded_at = None
         failures: list[Failure] = []
@@ -209,14 +202,10 @@ class VersionedProjection(BatchProjection):
                 if envelope.event_type not in self.ignored:
                     failures.append((event, _undeclared(self, envelope.event_type)))
                 continue
-            changes = Changes()
             try:
-                key = (envelope.aggregate_type, envelope.aggregate_id)
-                if envelope.aggregate_version == 1 and key not in timelines:
-                    # Nothing before it: no timeline unless a second event comes (`Begun`).
-                    self._keep(key, self._begin(event, reading, changes))
-                else:
-                    self._timeline(event, reading).record(recorded(event), changes)
+                timeline = self._timeline(event, reading)
+                changes = Changes()
+                timeline.record(recorded(event), changes)
             except Exception as exc:
                 failures.append((event, exc))
                 continue
@@ -227,49 +216,14 @@ class VersionedProjection(BatchProjection):
             statements += self.corner_statements(dialect, writes.corners)
         return _Prepared(statements, failures)
 
-    def _begin(self, event: StoredEvent, reading: Reading, changes: Changes) -> _Kept:
-        """The first event of an aggregate with nothing before it, without a timeline. A
-        refused one leaves an empty timeline kept, as recording it on one would."""
-        try:
-            return begin(
-                reading.initial(event.envelope.aggregate_id),
-                reading.evolve,
-                reading.image,
-                reading.patch,
-                recorded(event),
-                changes,
-            )
-        except Exception:
-            self._timeline(event, reading)
-            raise
-
-    def _keep(self, key: tuple[str, str], kept: _Kept) -> None:
-        self._timelines[key] = kept
-        self._cached_events += 1
-        self._evict()
-
-    def _evict(self) -> None:
-        while len(self._timelines) > 1 and (
-            len(self._timelines) > self.cache_size or self._cached_events > self.cache_events
-        ):
-            _, evicted = self._timelines.popitem(last=False)  # never the one just loaded
-            self._cached_events -= len(evicted.events)
-
     def _timeline(self, event: StoredEvent, reading: Reading) -> Timeline[Any, DomainEvent]:
         e = event.envelope
         key = (e.aggregate_type, e.aggregate_id)
-        kept = self._timelines.get(key)
-        if isinstance(kept, Timeline):
-            self._timelines.move_to_end(key)
-            return kept
-        initial = reading.initial(e.aggregate_id)
-        if kept is not None:  # a second event: the timeline of the first made now
-            timeline = Timeline.resumed(
-                kept, initial, reading.evolve, reading.image, reading.patch, reading.commutes
-            )
-            self._timelines[key] = timeline
+        timeline = self._timelines.get(key)
+        if timeline is not None:
             self._timelines.move_to_end(key)
             return timeline
+        initial = reading.initial(e.aggregate_id)
         earlier: Sequence[Recorded[DomainEvent]] = ()
         if e.aggregate_version > 1:
             if self.history is None:  # never fold a later event on a made-up beginning
@@ -288,7 +242,11 @@ class VersionedProjection(BatchProjection):
         )  # refused events were parked when they arrived
         self._timelines[key] = timeline
         self._cached_events += len(timeline.events)
-        self._evict()
+        while len(self._timelines) > 1 and (
+            len(self._timelines) > self.cache_size or self._cached_events > self.cache_events
+        ):
+            _, evicted = self._timelines.popitem(last=False)  # never the one just loaded
+            self._cached_events -= len(evicted.events)
         return timeline
 
 
