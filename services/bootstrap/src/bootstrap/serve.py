@@ -374,12 +374,12 @@ def _subscription_problem(database_url: str, subscription_id: str) -> str | None
     from notifier.projection import NotifierSchedule
 
     url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        if not Path(url.database).is_file():  # make_engine would create it, empty
-            return (
-                f"the notifier's database {url.database} does not exist: set GT_DATABASE_URL"
-                " to the notifier's (make run: sqlite:///data/notifier.db)"
-            )
+    on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if on_disk and not Path(str(url.database)).is_file():  # make_engine would create it
+        return (
+            f"the notifier's database {url.database} does not exist: set GT_DATABASE_URL"
+            " to the notifier's (make run: sqlite:///data/notifier.db)"
+        )
     schedule = NotifierSchedule()
     schedule.define(MetaData())
     table = schedule.subscriptions
