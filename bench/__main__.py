@@ -103,7 +103,12 @@ def main() -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="a few minutes (the default)")
     mode.add_argument("--full", action="store_true", help="1 million events; takes long")
-    parser.add_argument("--only", action="append", help="run only this suite (repeatable)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[name for name, _ in SUITES],  # a typo ran nothing after minutes of loading
+        help="run only this suite (repeatable)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     config = FULL if args.full else QUICK

@@ -169,6 +169,11 @@ def verify(
     unknown = sorted(set(projection or ()) - set(PROJECTIONS))
     if unknown:
         raise _fail(f"unknown projection(s) {unknown}; known: {sorted(PROJECTIONS)}")
+    if streams_only and projection:  # was: the projections named skipped, and "verified"
+        raise _fail(
+            "--streams-only skips the projections and --projection names some to compare:"
+            " give one or the other"
+        )
     checked = [PROJECTIONS[n] for n in projection] if projection else list(PROJECTIONS.values())
     live = None if streams_only else _engine(settings.database_url)
     if live is not None and (database_url or os.environ.get("GT_DATABASE_URL")):

@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
@@ -329,11 +331,86 @@ def notifier_tick(
 
 @notifier_cli.command("webhook-secret", cls=SingleValuedCommand)
 def webhook_secret(subscription_id: str) -> None:
-    """Print the signing secret of a subscription (hand it to the organisation)."""
+    """Print the signing secret of a subscription (hand it to the organisation): one the
+    notifier's database (GT_DATABASE_URL) holds, keyed with GT_WEBHOOK_MASTER_KEY (else the
+    key `make run` keeps in <GT_DATA_DIR>/webhook-master-key)."""
     from notifier.settings import NotifierSettings
     from notifier.signing import subscription_secret
 
-    typer.echo(subscription_secret(NotifierSettings().master_key(), subscription_id))
+    settings = NotifierSettings()
+    key = settings.webhook_master_key or _local_master_key()
+    if not key:
+        typer.echo(
+            "bad configuration: GT_WEBHOOK_MASTER_KEY is not set (nor is there a"
+            f" {_master_key_file()} of `make run`): the secrets derive from the notifier's key",
+            err=True,
+        )
+        raise typer.Exit(EXIT_CONFIG)
+    # The secret is derived from the id alone: a mistyped id (`Sub-1` for `sub-1`) would get
+    # a secret no delivery is signed with, and the organisation every signature refused.
+    problem = _subscription_problem(settings.database_url, subscription_id)
+    if problem:
+        typer.echo(f"webhook-secret: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(subscription_secret(key, subscription_id))
+
+
+def _master_key_file() -> Path:
+    return Path(os.environ.get("GT_DATA_DIR", "data")) / "webhook-master-key"
+
+
+def _local_master_key() -> str | None:
+    path = _master_key_file()
+    return path.read_text().strip() or None if path.is_file() else None
+
+
+def _subscription_problem(database_url: str, subscription_id: str) -> str | None:
+    """Why `subscription_id` has no secret to hand out (None: an active subscription)."""
+    from sqlalchemy import MetaData, inspect, select
+    from sqlalchemy.engine import make_url
+
+    from contracts_schema.errors import shown
+    from eventstore.sql import make_engine
+    from notifier.projection import NotifierSchedule
+
+    url = make_url(database_url)
+    on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if on_disk and not Path(str(url.database)).is_file():  # make_engine would create it
+        return (
+            f"the notifier's database {url.database} does not exist: set GT_DATABASE_URL"
+            " to the notifier's (make run: sqlite:///data/notifier.db)"
+        )
+    schedule = NotifierSchedule()
+    schedule.define(MetaData())
+    table = schedule.subscriptions
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(table.name):
+                return (
+                    f"{url.render_as_string(hide_password=True)} holds no notifier tables:"
+                    " is GT_DATABASE_URL the notifier's database?"
+                )
+            row = conn.execute(
+                select(table.c.active).where(table.c.subscription_id == subscription_id)
+            ).first()
+            if row is not None:
+                return None if row.active else f"subscription {subscription_id!r} was ended"
+            known = conn.execute(
+                select(table.c.subscription_id)
+                .where(table.c.active.is_(True))
+                .order_by(table.c.subscription_id)
+                .limit(11)
+            ).scalars()
+            ids = [str(i) for i in known]
+    finally:
+        engine.dispose()
+    listed = ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "") if ids else "none"
+    return (
+        f"no webhook subscription {shown(subscription_id)} in the notifier's database (ids"
+        f" are case-sensitive; active: {listed}; one subscribed moments ago may not be"
+        " there yet)"
+    )
 
 
 @cli.command("check-secrets", cls=SingleValuedCommand)

@@ -16,6 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from audit.graphql import AuditSources
+from eventstore.commands import parse_consistency_token
 from eventstore.observability import server_span
 from gateway.auth import BearerCheck
 from gateway.body import BodyLimit, decode_json
@@ -28,7 +29,7 @@ from gateway.privacy.identities import IdentityStore
 from gateway.readmodels import ReadModels
 from gateway.schema.build import build_schema
 from gateway.schema.compiled import Compiler
-from gateway.schema.context import Context
+from gateway.schema.context import TOKEN_MAX, Context
 from gateway.schema.health import problems
 from gateway.settings import GatewaySettings
 
@@ -128,13 +129,37 @@ class GatewayGraphQL(GraphQL[Context, None]):
             commands=self.commands,
             live=self.live,
             authorization=request.headers.get("authorization"),
-            consistency_header=request.headers.get(CONSISTENCY_HEADER),
+            consistency_header=consistency_header(request),
             audit=self.audit,
             identities=self.identities,
             websocket=isinstance(request, WebSocket),
         )
         await context.note_header()  # every root waits for it, not only those naming a token
         return context
+
+
+def consistency_header(request: Request | WebSocket) -> str | None:
+    """The `X-Consistency-Token` header's token. Sent more than once, it is every one of
+    them: a token is a comma-separated list of positions, and a repeated header is that list
+    (RFC 9110, 5.3), so the read waits for each. The first alone was taken and the others
+    dropped without a word: a write the client had named could be missing from the answer."""
+    given = request.headers.getlist(CONSISTENCY_HEADER)
+    if len(given) <= 1:
+        return given[0] if given else None
+    joined = ",".join(value.strip() for value in given)
+    if len(joined) > TOKEN_MAX:
+        return joined  # refused by its length where a root asks, as one such header is
+    try:
+        named = [parse_consistency_token(value.strip()) for value in given]
+    except ValueError:
+        return joined  # refused where a root asks, naming the malformed part
+    # One position per stream, the furthest: the parser keeps the last of a stream named
+    # twice, so `REGISTRY:99,REGISTRY:3` joined would wait for 3 alone.
+    furthest: dict[str, int] = {}
+    for positions in named:
+        for stream, seq in positions.items():
+            furthest[stream] = max(seq, furthest.get(stream, 0))
+    return ",".join(f"{stream}:{seq}" for stream, seq in furthest.items())
 
 
 def build_app(

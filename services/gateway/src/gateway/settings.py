@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MAX_RETENTION_DAYS = 36_500  # a century
+
 
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore", allow_inf_nan=False)
@@ -91,11 +93,15 @@ class GatewaySettings(BaseSettings):
         description="SQLAlchemy URL of the identity store (pseudonym -> login subject), apart"
         " from the read models; unset: kept in memory (forgotten on restart).",
     )
+    # At most a century: a larger value passed make run's check and then stopped the gateway
+    # ("OverflowError: Python int too large to convert to C int", from 10^9 days) or failed
+    # every daily sweep with a traceback (the cut-off before year 1, from ~740,000 days).
     identity_retention_days: int = Field(
         default=3650,
         ge=0,
+        le=MAX_RETENTION_DAYS,
         description="A person's identity is erased (with a PersonErased event) when unused for"
-        " this many days; 0 = kept until an erasure request.",
+        " this many days (at most 36500, a century); 0 = kept until an erasure request.",
     )
     # Production defaults: off. `make run` (the embedded system) turns them on.
     graphiql: bool = False

@@ -10,6 +10,7 @@ from eventstore.settings import NatsSettings
 from notifier.domain.schedule import ExpiryPolicy
 
 MAX_THRESHOLD_MONTHS = 1200  # a century: a warning's due day stays a real calendar day
+MAX_ACK_WAIT_SECONDS = 86_400  # a day
 
 
 class NotifierSettings(NatsSettings):
@@ -21,8 +22,14 @@ class NotifierSettings(NatsSettings):
     )
     expiry_late_after_days: int = Field(default=7, ge=0)
     expiry_forget_after_days: int = Field(default=30, ge=0)
+    # At most a day: NATS keeps the wait as int64 nanoseconds (~292 years), and a larger
+    # value (1e11, 1e308) passed make run's check and then ended the notifier's start in a
+    # traceback from the broker ("cannot unmarshal ... ack_wait") or from nats-py.
     integration_ack_wait: float = Field(
-        default=30.0, gt=0, description="Seconds before a dead instance's batch is redelivered."
+        default=30.0,
+        gt=0,
+        le=MAX_ACK_WAIT_SECONDS,
+        description="Seconds before a dead instance's batch is redelivered (at most a day).",
     )
     tick_interval_seconds: float = Field(default=3600.0, gt=0)
     webhook_master_key: str | None = Field(

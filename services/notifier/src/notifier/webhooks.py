@@ -50,8 +50,15 @@ log = logging.getLogger(__name__)
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]."""
-    return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
+    The power is a float's, its exponent held below a float's range: `base * 2 ** 1024` (an
+    int too large for a float) raised OverflowError from the 1,025th attempt on (allowed by a
+    large GT_WEBHOOK_MAX_ATTEMPTS), so the attempt went unrecorded and was claimed again every
+    lease, for ever, never parked."""
+    return random.uniform(0, min(cap, base * 2.0 ** min(attempt - 1, MAX_EXPONENT)))
+
+
+MAX_EXPONENT = 1023  # 2.0 ** 1023 is a float; a larger base times it is inf, not an error
 
 
 class WebhookDispatcher:
