@@ -153,7 +153,8 @@ def parse_consistency_token(token: str) -> dict[str, int]:
         # ASCII digits only: `isdigit` alone takes superscripts and other scripts' digits.
         if not sep or not stream or not (seq.isascii() and seq.isdigit()):
             raise ValueError(f"malformed consistency token part {part!r} (expected STREAM:seq)")
-        result[stream] = int(seq)
+        # A stream named twice waits for the furthest position named (correct23).
+        result[stream] = max(result.get(stream, 0), int(seq))
     if token.strip() and not result:  # only separators: names nothing, so waits for nothing
         raise ValueError(f"malformed consistency token {token!r} (expected STREAM:seq)")
     return result

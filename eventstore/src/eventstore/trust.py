@@ -64,6 +64,7 @@ ALTERED = "altered"
 DUPLICATE = "duplicate"
 BAD_SIGNATURE = f"{ALTERED}: the signature does not match the event's hash"
 MISPLACED = "misplaced"
+MISSING = "missing"  # an aggregate's version skipped: an event lost from the stream
 
 _CONTEXT_OF_STREAM = {c.stream: c.name for c in CONTEXTS.values()}
 
@@ -393,15 +394,19 @@ def read_event(
 
 def refuse_untrusted(events: Iterable[StoredEvent], after: int = 0, *, nc: object = None) -> None:
     """Raise `UntrustedHistory` naming the first event of an aggregate's history (as loaded,
-    or its events after version `after`) no reader may take as fact, or a version it
-    repeats."""
+    or its events after version `after`) no reader may take as fact, a version it repeats,
+    or one it skips (an event lost from the stream: deciding on would write a second event
+    of a version the audit still holds; correct23)."""
     trust = trust_of(nc)
     last = after
+    known = after > 0  # the version before the first is known (a cached head)
     for event in events:
         problem = trust.stored_problem(event)
         version = event.envelope.aggregate_version
         if problem is None and version <= last:
             problem = f"{DUPLICATE}: version {version} follows version {last}"
+        elif problem is None and known and version != last + 1:
+            problem = f"{MISSING}: version {version} follows version {last}"
         if problem is not None:
             e = event.envelope
             raise UntrustedHistory(
@@ -410,6 +415,7 @@ def refuse_untrusted(events: Iterable[StoredEvent], after: int = 0, *, nc: objec
                 " it until an operator removes or re-signs it (`audit verify` lists it)"
             )
         last = version
+        known = True
 
 
 Delivered = tuple[str, int, bytes, str | None]  # subject, stream sequence, data, traceparent
