@@ -263,36 +263,3 @@ async def test_a_park_takes_effect_in_its_aggregates_later_rows_whatever_the_bat
     assert differing == {}  # every batching as one event a batch
     loaded = sum(r.histories_loaded for r in runners.values())
     assert loaded > 0  # cold timelines were folded from the store's history
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="pre-existing, versioned._Writes (not the pipeline's): a version known for no time"
-    " (replaced within its command) is never written by a batch holding the command whole, so"
-    " a database refusing it parks its event only when a batch ends inside the command",
-)
-async def test_a_version_the_database_refuses_inside_one_command_whatever_the_batches(
-    nats_client: NATS, store_of: Any, engines: Any
-) -> None:
-    store = await store_of()
-    live = runner_of(nats_client, engines("one"), "inside_one", 1, False)
-    await live.start()
-    try:
-        last = await append(store, "z", [5, REFUSED, 7], "c1")  # one command: one instant
-        assert await live.wait_until({LEDGER.stream: last}, timeout=120)
-    finally:
-        await live.stop()
-    rebuilt = runner_of(nats_client, engines("rebuilt"), "inside_rebuilt", 500, False)
-    await rebuilt.start()
-    try:
-        assert await rebuilt.wait_until({LEDGER.stream: last}, timeout=120)
-    finally:
-        await rebuilt.stop()
-    found = {}
-    for runner in (live, rebuilt):
-        model = runner.projection
-        assert isinstance(model, Marks)
-        found[model.name] = (model.current(runner.engine), model.parks(runner.engine))
-    # One event a batch: the 42's version is written, refused, its event parked (z: 12);
-    # the command in one batch: that version is never written, nothing parked (z: 54).
-    assert found["inside_one"] == found["inside_rebuilt"]
