@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -183,7 +184,9 @@ def seal_trusted(
 _RANDOM_BLOCK = 16 * 1024
 
 
-class _Random:
+class _Random(threading.local):
+    """Each thread its own block: two threads sealing at once never hand out one id twice."""
+
     block = b""
     at = 0  # the offset of its first unused byte
 

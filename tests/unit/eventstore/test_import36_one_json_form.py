@@ -180,3 +180,26 @@ def test_event_ids_in_a_forked_child_are_not_its_parents_next_ones() -> None:
     assert len(child) == 8
     assert not set(child) & set(mine)
     assert all(uuid.UUID(t).version == 4 for t in child + mine)
+
+
+def test_event_ids_made_in_threads_at_once_are_all_different() -> None:
+    """The random block is each thread's own: threads sealing at once (none does today; the
+    store is a library) never take the same bytes, so never the same event id."""
+    import threading
+
+    start = threading.Barrier(4)
+    made: list[list[str]] = [[] for _ in range(4)]
+
+    def make(into: list[str]) -> None:
+        start.wait()
+        for _ in range(500):
+            into.extend(uuid4_texts(3))
+
+    threads = [threading.Thread(target=make, args=(m,)) for m in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [i for m in made for i in m]
+    assert len(ids) == 4 * 500 * 3
+    assert len(set(ids)) == len(ids)
