@@ -16,7 +16,6 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from audit.graphql import AuditSources
-from eventstore.commands import parse_consistency_token
 from eventstore.observability import server_span
 from gateway.auth import BearerCheck
 from gateway.body import BodyLimit, decode_json
@@ -29,7 +28,7 @@ from gateway.privacy.identities import IdentityStore
 from gateway.readmodels import ReadModels
 from gateway.schema.build import build_schema
 from gateway.schema.compiled import Compiler
-from gateway.schema.context import TOKEN_MAX, Context
+from gateway.schema.context import Context
 from gateway.schema.health import problems
 from gateway.settings import GatewaySettings
 
@@ -141,25 +140,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
 def consistency_header(request: Request | WebSocket) -> str | None:
     """The `X-Consistency-Token` header's token. Sent more than once, it is every one of
     them: a token is a comma-separated list of positions, and a repeated header is that list
-    (RFC 9110, 5.3), so the read waits for each. The first alone was taken and the others
-    dropped without a word: a write the client had named could be missing from the answer."""
+    (RFC 9110, 5.3), so the read waits for each (`parse_consistency_token` keeps the furthest
+    position of a stream named twice; a malformed or too long one is refused where a root
+    asks). The first alone was taken and the others dropped without a word: a write the
+    client had named could be missing from the answer (correct23)."""
     given = request.headers.getlist(CONSISTENCY_HEADER)
     if len(given) <= 1:
         return given[0] if given else None
-    joined = ",".join(value.strip() for value in given)
-    if len(joined) > TOKEN_MAX:
-        return joined  # refused by its length where a root asks, as one such header is
-    try:
-        named = [parse_consistency_token(value.strip()) for value in given]
-    except ValueError:
-        return joined  # refused where a root asks, naming the malformed part
-    # One position per stream, the furthest: the parser keeps the last of a stream named
-    # twice, so `REGISTRY:99,REGISTRY:3` joined would wait for 3 alone.
-    furthest: dict[str, int] = {}
-    for positions in named:
-        for stream, seq in positions.items():
-            furthest[stream] = max(seq, furthest.get(stream, 0))
-    return ",".join(f"{stream}:{seq}" for stream, seq in furthest.items())
+    return ",".join(value.strip() for value in given)
 
 
 def build_app(
