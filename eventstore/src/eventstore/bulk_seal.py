@@ -65,7 +65,7 @@ def json_time(value: datetime) -> Any:
 # The envelope's fields in order, and the values orjson may write as pydantic does: JSON forms
 # only (a datetime, date, dataclass or subclass of a JSON type goes to `_not_plain`, which
 # leaves the envelope to the model's dump).
-_FIELDS = tuple(EventEnvelope.model_fields)
+ENVELOPE_FIELDS = tuple(EventEnvelope.model_fields)
 _PLAIN = (
     orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_SUBCLASS

@@ -33,7 +33,7 @@ from nats.aio.client import Client as NATS
 
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.subjects import BoundedContext
-from eventstore.bulk_seal import _FIELDS, StoredForms, json_time, stored_form
+from eventstore.bulk_seal import ENVELOPE_FIELDS, StoredForms, json_time, stored_form
 from eventstore.errors import AppendFailed, ConcurrencyConflict
 from eventstore.ports import EventStorePort, Sealer
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent, StoredEvent
@@ -62,7 +62,7 @@ class GroupedEvent:
     # from the envelope when published (`stored_json`). Always `stored_json`'s bytes.
     data: bytes | None = field(default=None, compare=False, repr=False)
 
-    @cached_property  # (asked by the publish and by `positioned`: built once)
+    @cached_property  # (asked by the publish and by `Positioned`: built once)
     def subject(self) -> str:
         return self.context.event_subject(
             self.aggregate_type, self.aggregate_id, self.envelope.event_type
@@ -144,7 +144,7 @@ def stored_json(envelope: EventEnvelope) -> bytes:
     datetime or Decimal in a payload, a lone surrogate, a larger integer) is dumped by the
     model."""
     values = envelope.__dict__
-    if type(envelope) is EventEnvelope and tuple(values) == _FIELDS:
+    if type(envelope) is EventEnvelope and tuple(values) == ENVELOPE_FIELDS:
         occurred, recorded = values["occurred_at"], values["recorded_at"]
         if (
             type(occurred) is datetime
@@ -216,14 +216,10 @@ async def _queue(nc: NATS, frames: bytes) -> None:
         await nc._flush_pending()
 
 
-def positioned(events: Sequence[GroupedEvent], stream: str, first: int) -> list[StoredEvent]:
-    """The events as stored from sequence `first` on, in order."""
-    return [StoredEvent(e.envelope, stream, first + i, e.subject) for i, e in enumerate(events)]
-
-
 class Positioned(Sequence[StoredEvent]):
-    """`positioned(events, stream, first)`, each `StoredEvent` made when it is read: a group
-    commit reads one per process of the thousand events it appended (helper import36)."""
+    """The events as stored from sequence `first` on, in order, each `StoredEvent` made when
+    it is read: a group commit reads one per process of the thousand events it appended
+    (helper import36)."""
 
     def __init__(self, events: Sequence[GroupedEvent], stream: str, first: int) -> None:
         self._events = events

@@ -4,7 +4,7 @@ group append stored before (`group_append.stored_json`, the envelope's `model_du
 on generated events; a staged store carries them to the append (`GroupedEvent.data`) made
 once when each event is staged, in the order staged, each aggregate's first guarded by the
 sequence its decisions read; the group's stored events are made only when read
-(`Positioned`), as `positioned` made them all."""
+(`Positioned`), as a list of them all would."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from eventstore.group_append import (
     GroupedEvent,
     Positioned,
     StagedStore,
-    positioned,
     stored_json,
 )
 from eventstore.memory import InMemoryEventStore
@@ -151,7 +150,8 @@ def test_the_groups_stored_events_are_made_when_read() -> None:
                      CommandMetadata("cmd-1", "import:x", "corr-1", None))  # fmt: skip
     ctx = BoundedContext(CTX.name, CTX.stream)
     grouped = [GroupedEvent(ctx, "tender", "t-1", e, f"m{n}") for n, e in enumerate(envelopes)]
-    lazy, made = Positioned(grouped, "REGISTRY", 41), positioned(grouped, "REGISTRY", 41)
+    lazy = Positioned(grouped, "REGISTRY", 41)
+    made = [StoredEvent(e.envelope, "REGISTRY", 41 + i, e.subject) for i, e in enumerate(grouped)]
     assert len(lazy) == 4
     assert list(lazy) == made
     assert lazy == made
