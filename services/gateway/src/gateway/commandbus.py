@@ -38,11 +38,15 @@ class CommandRetrySettings(BaseSettings):
     command_retry_seconds: float = Field(
         default=30.0,
         ge=0,
+        le=86_400,
         description="How long the gateway resends a command that met a transient condition"
         " (an election, a timeout) before it answers the retryable outcome; 0 = never.",
     )
     command_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="How long one request waits for the service's reply."
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="How long one request waits for the service's reply (at most an hour).",
     )
 
 

@@ -10,7 +10,11 @@ from eventstore.settings import NatsSettings
 from notifier.domain.schedule import ExpiryPolicy
 
 MAX_THRESHOLD_MONTHS = 1200  # a century: a warning's due day stays a real calendar day
-MAX_ACK_WAIT_SECONDS = 86_400  # a day
+DAY_SECONDS = 86_400
+MAX_ACK_WAIT_SECONDS = DAY_SECONDS
+# Every number has a ceiling (as in gateway.settings): 1e308 seconds is a loop asleep for
+# ever, and a lease or delay that large overflows the dates it is added to.
+MAX_DAYS = 36_500  # a century
 
 
 class NotifierSettings(NatsSettings):
@@ -20,8 +24,8 @@ class NotifierSettings(NatsSettings):
     expiry_thresholds_months: tuple[int, ...] = Field(
         default=(24, 18, 12, 6, 3), description="Warn this many months before an end date."
     )
-    expiry_late_after_days: int = Field(default=7, ge=0)
-    expiry_forget_after_days: int = Field(default=30, ge=0)
+    expiry_late_after_days: int = Field(default=7, ge=0, le=MAX_DAYS)
+    expiry_forget_after_days: int = Field(default=30, ge=0, le=MAX_DAYS)
     # At most a day: NATS keeps the wait as int64 nanoseconds (~292 years), and a larger
     # value (1e11, 1e308) passed make run's check and then ended the notifier's start in a
     # traceback from the broker ("cannot unmarshal ... ack_wait") or from nats-py.
@@ -31,7 +35,7 @@ class NotifierSettings(NatsSettings):
         le=MAX_ACK_WAIT_SECONDS,
         description="Seconds before a dead instance's batch is redelivered (at most a day).",
     )
-    tick_interval_seconds: float = Field(default=3600.0, gt=0)
+    tick_interval_seconds: float = Field(default=3600.0, gt=0, le=DAY_SECONDS)
     webhook_master_key: str | None = Field(
         default=None,
         min_length=16,
@@ -41,24 +45,32 @@ class NotifierSettings(NatsSettings):
         default=(),
         description="Hosts a webhook may reach although not public https (the operator's list).",
     )
-    webhook_max_attempts: int = Field(default=8, ge=1, description="Parked after this many.")
-    webhook_base_delay: float = Field(default=2.0, gt=0, description="First retry delay (s).")
-    webhook_max_delay: float = Field(default=600.0, gt=0, description="Backoff cap (s).")
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=100_000, description="Parked after this many."
+    )
+    webhook_base_delay: float = Field(
+        default=2.0, gt=0, le=DAY_SECONDS, description="First retry delay (s)."
+    )
+    webhook_max_delay: float = Field(
+        default=600.0, gt=0, le=7 * DAY_SECONDS, description="Backoff cap (s)."
+    )
     webhook_timeout: float = Field(
         default=10.0,
         gt=0,
+        le=3600,
         description=(
             "Deadline of one delivery attempt (s): resolving, connecting, sending and the"
             " answer's head; also httpx's per-read timeout."
         ),
     )
-    webhook_poll_interval: float = Field(default=1.0, gt=0)
+    webhook_poll_interval: float = Field(default=1.0, gt=0, le=3600)
     webhook_claim_batch: int = Field(
-        default=20, ge=1, description="Deliveries one dispatcher claims per round."
+        default=20, ge=1, le=10_000, description="Deliveries one dispatcher claims per round."
     )
     webhook_claim_lease: float = Field(
         default=120.0,
         gt=0,
+        le=DAY_SECONDS,
         description="Seconds a claimed delivery stays with its dispatcher; after that (the"
         " dispatcher died mid-attempt) another instance may attempt it.",
     )
