@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from contracts_schema import compat
 from contracts_schema.catalogue import COMMAND_MODELS, EVENT_MODELS
+from contracts_schema.cli_once import Once
 from contracts_schema.envelope import EventEnvelope
 from contracts_schema.integration import INTEGRATION_EVENTS
 from contracts_schema.refusals import markdown as refusal_codes_markdown
@@ -142,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="fail if regenerating would change anything"
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS, help="refusal-code table")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, action=Once)
+    parser.add_argument(
+        "--docs", type=Path, default=DEFAULT_DOCS, help="refusal-code table", action=Once
+    )
     args = parser.parse_args(argv)
     docs = refusal_codes_markdown()
     docs_stale = not args.docs.exists() or args.docs.read_text() != docs

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from contracts_schema.cli_once import Once
+
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "generated" / "schema.graphql"
 
 
@@ -23,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="fail if regenerating would change the file"
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, action=Once)
     args = parser.parse_args(argv)
     wanted = export_sdl()
     current = args.out.read_text() if args.out.exists() else None
