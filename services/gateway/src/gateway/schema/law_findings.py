@@ -11,8 +11,6 @@ article of law, or `System` for a registry rule such as CONTRACTING_AUTHORITY_UN
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterable
 from datetime import date
 from enum import Enum
@@ -27,7 +25,16 @@ from contracts_schema.refusals import REFUSALS
 from gateway.schema.context import Info
 from gateway.schema.errors import InvalidArgument
 from gateway.schema.filters import DateRange, contracts_visible
-from gateway.schema.pagination import Connection, Edge, PageInfo
+from gateway.schema.pagination import (
+    Connection,
+    Edge,
+    PageInfo,
+    Tag,
+    arguments,
+    cursor_tag,
+    decode_tagged,
+    encode_tagged,
+)
 from gateway.schema.registry_types import (
     FINDING_SOURCE,
     Contract,
@@ -115,17 +122,20 @@ def _records(on: FindingOn, rows: Iterable[RowMapping]) -> list[tuple[Key, LawFi
     return found
 
 
-def _cursor(key: Key) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+# A cursor names its list and a fingerprint of the arguments that chose the page (cursor20),
+# as every keyset list's does: another filter's cursor, or another list's, is refused.
+ORDER = [("dated", False), ("on", False), ("id", False), ("position", False)]
 
 
-def _key(cursor: str) -> Key:
+def _key(cursor: str, tag: Tag) -> Key:
+    dated, kind, rid, i = decode_tagged(cursor, tag, len(ORDER))
     try:
-        raw = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        dated, kind, rid, i = raw
         return (str(dated), str(kind), str(rid), int(i))
     except (ValueError, TypeError) as exc:
-        raise InvalidArgument(f"`after` is not a cursor of lawFindings: {shown(cursor)}") from exc
+        raise InvalidArgument(
+            f"`after` is not a cursor of this list (`lawFindings`): {shown(cursor)}",
+            field="after",
+        ) from exc
 
 
 async def law_findings(
@@ -140,6 +150,8 @@ async def law_findings(
             f"`filter.dated`: the range ends ({f.dated.to}) before it starts ({f.dated.from_}):"
             " from is the first day, to the last (both inclusive)"
         )
+    tag = cursor_tag("lawFindings", arguments(info), ORDER)
+    start = None if after is None else _key(after, tag)  # refused before anything is read
     read = info.context.read
     found: list[tuple[Key, LawFindingRecord]] = []
     if f.on in (None, FindingOn.TENDER) and f.contract_id is None:
@@ -180,10 +192,9 @@ async def law_findings(
         found = [(k, r) for k, r in found if r.code in f.code]
     found.sort(key=lambda kr: kr[0])
     total = len(found)
-    if after is not None:
-        start = _key(after)
+    if start is not None:
         found = [(k, r) for k, r in found if k > start]
-    edges = [Edge(cursor=_cursor(k), node=r) for k, r in found[:size]]
+    edges = [Edge(cursor=encode_tagged(tag, list(k)), node=r) for k, r in found[:size]]
     return Connection(
         edges=edges,
         page_info=PageInfo(

@@ -50,8 +50,8 @@ T = TypeVar("T")
 
 CURSOR = (
     " Give it as `after` to the list it came from, asked with the same arguments (`first`"
-    " may change); another list's cursor is refused. Opaque, and not kept across versions of"
-    " the gateway."
+    " may change); another list's cursor, or one made with other arguments, is refused."
+    " Opaque, and not kept across versions of the gateway."
 )
 
 
@@ -152,7 +152,32 @@ def _refused(message: str) -> InvalidArgument:
     return InvalidArgument(message, field="after")
 
 
+def encode_tagged(tag: Tag, values: list[Any]) -> str:
+    """A cursor of `tag`'s list at the key `values` (for a list paged in Python, not by an
+    order of columns: `lawFindings`)."""
+    return _encode(values, _opening(tag))
+
+
+def decode_tagged(cursor: str, tag: Tag, width: int) -> list[Any]:
+    """The key values (as JSON gave them, `width` of them) of a cursor made for `tag`'s list
+    with the same arguments; refused naming `after` otherwise, as every keyset list does."""
+    key = _key(cursor, tag, width)
+    if not isinstance(key, list) or len(key) != width or any(_nested(v) for v in key):
+        raise _not_a_cursor(cursor, tag[0])
+    return key
+
+
 def _decode(cursor: str, order: Order, tag: Tag) -> list[Any]:
+    key = _key(cursor, tag, len(order))
+    try:
+        return _values(key, order)
+    except (ValueError, TypeError) as exc:
+        raise _not_a_cursor(cursor, tag[0]) from exc
+
+
+def _key(cursor: str, tag: Tag, width: int) -> Any:
+    """The key part of a cursor of `tag`'s list, unchecked; refused naming `after` when the
+    cursor is another list's, another arguments', of the earlier form, or not a cursor."""
     name, fingerprint = tag
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -173,11 +198,8 @@ def _decode(cursor: str, order: Order, tag: Tag) -> list[Any]:
                 " asOf/knownAt): a cursor pages on only with the arguments of the page that"
                 " gave it (`first` may change); ask again without `after` for the first page"
             )
-        try:
-            return _values(key, order)
-        except (ValueError, TypeError) as exc:
-            raise _not_a_cursor(cursor, name) from exc
-    if isinstance(raw, list) and len(raw) == len(order) and all(not _nested(v) for v in raw):
+        return key
+    if isinstance(raw, list) and len(raw) == width and all(not _nested(v) for v in raw):
         raise _refused(
             f"`after` is a cursor in the form an earlier version of the gateway gave, which"
             f" named no list: no longer taken (a cursor is a place in the list it came from,"
