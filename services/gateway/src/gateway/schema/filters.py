@@ -109,7 +109,9 @@ class ContractFilter:
         default=None, description="Contracts concluded under this tender."
     )
     expiring: DateRange | None = strawberry.field(
-        default=None, description="Contracts whose end date lies in this range."
+        default=None,
+        description="Contracts whose stated end date lies in this range (one whose source"
+        " states no end never expires: `endStated` false, not listed).",
     )
 
 
@@ -251,6 +253,10 @@ def contract_query(
             query = query.where(
                 c.c.end_date >= bindparam("filter_from"), c.c.end_date <= bindparam("filter_to")
             )
+            if "end_stated" in c.c:  # (an older version serving during a rebuild has none)
+                # A contract whose source states no end never expires (import33): its end
+                # day is the registry's last, not a fact, so no range of ends lists it.
+                query = query.where(c.c.end_stated.is_(True))
         if active_only:
             query = query.where(status == "active")
         return query

@@ -174,6 +174,13 @@ def _expire(state: ContractState, on: date) -> ev.ContractExpired:
             "CONTRACT_ENDED",
             f"contract {cid} {state.ended_by(on) or 'has ended'}; it cannot expire again",
         )
+    if not state.end_stated:
+        # Its end day is the registry's last (OPEN_END), not a published fact (import33).
+        raise RuleViolation(
+            "CONTRACT_NOT_YET_ENDED",
+            f"contract {cid} has no stated end date (its source published none): it runs on"
+            " and never expires; terminate it to end it, or amend it with an end date first",
+        )
     if end is not None and on <= end:
         raise RuleViolation(
             "CONTRACT_NOT_YET_ENDED",
