@@ -106,7 +106,7 @@ async def test_readme_examples_answer_with_the_demo_data(running: tuple[System, 
         **{"X-Consistency-Token": result["consistencyToken"]},
     )
     assert read["data"]["organisation"] == {"name": "Veilig Thuis Voorbeeld"}
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         graphiql = await client.get("/graphql", headers={"Accept": "text/html"})
     assert "graphiql" in graphiql.text.lower()
 

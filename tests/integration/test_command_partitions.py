@@ -45,7 +45,7 @@ ROUNDS = 24
 async def received_by_partition(metrics_port: int) -> dict[str, float]:
     """The process's `gt_commands_received_total` by partition label ("none": unpartitioned),
     from its /metrics."""
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}") as http:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}", timeout=60) as http:
         text = (await http.get("/metrics")).text
     return {
         sample.labels["partition"]: sample.value

@@ -35,7 +35,7 @@ async def test_the_header_token_is_waited_for_by_every_root(gateway: Gateway, qu
     try:
         import httpx
 
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=60) as client:
             response = await client.post(
                 f"{server.url}/graphql", json={"query": query}, headers=FAR
             )

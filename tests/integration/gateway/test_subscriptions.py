@@ -61,8 +61,10 @@ class Subscriber:
 
 
 async def register(server: Server, system: System, code: str, name: str) -> str:
+    # A mutation under a loaded CI took longer than httpx's default 5 s (CI87): a bound on a
+    # hang, not on a speed.
     token = issue_token(system.settings, Role.COORDINATOR, "c")
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         response = await client.post(
             "/graphql",
             json={
