@@ -63,7 +63,9 @@ async def test_records_of_a_run_of_commands_are_confirmed_by_one_answer(
     acknowledgements' inbox is subscribed then), the nine after it carry no reply subject
     and are confirmed together by the barrier `drain` sends; all ten stored, each settled
     once, a resend answered from its record as a duplicate."""
-    monkeypatch.setattr(processed, "COVER_AFTER", 3600.0)  # (by count here, never by time)
+    monkeypatch.setattr(
+        processed, "COVER_AFTER", 3600.0, raising=False
+    )  # (by count here, never by time)
     spy = await connect(nats_server.url)
     seen: list[tuple[str, str]] = []
 
@@ -200,7 +202,7 @@ async def test_a_record_written_before_a_reconnect_is_written_again(
     again (acknowledged by itself) instead of being taken as stored: after `drain` it is
     stored, and a resend of its command on the same aggregate and a reuse of its id on
     another are answered from it."""
-    monkeypatch.setattr(processed, "COVER_AFTER", 3600.0)
+    monkeypatch.setattr(processed, "COVER_AFTER", 3600.0, raising=False)
     nc = LosingRecords()
     await nc.connect(
         proxy.url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.1
