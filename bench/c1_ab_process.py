@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 from bench.c1_ab import VARIANTS
 from bench.c1_processes import _switches
@@ -115,9 +116,9 @@ async def measure(variant: str) -> None:
                         await closed_loop(64, len(contracts), warm)
                         spy = None
                         if SPY:
-                            spy = subprocess.Popen(
-                                [*PYSPY, "record", "-r", "200", "-f", "raw", "-o",
-                                 f"{OUT}-{round_}-{half}.txt", "-p", str(pid)],
+                            spy = await asyncio.create_subprocess_exec(
+                                *PYSPY, "record", "-r", "200", "-f", "raw", "-o",
+                                f"{OUT}-{round_}-{half}.txt", "-p", str(pid),
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL,
                             )  # fmt: skip
@@ -137,7 +138,7 @@ async def measure(variant: str) -> None:
                         involuntary = (after[2] - involuntary) / COMMANDS
                         if spy is not None:
                             spy.send_signal(2)  # SIGINT: py-spy writes what it sampled
-                            spy.wait()
+                            await spy.wait()
                         cpu64 = _process_cpu(pid)
 
                         async def c64(w: int, i: int) -> None:
@@ -158,22 +159,25 @@ async def measure(variant: str) -> None:
                             cpu64,
                         )
                     )
+                    ratio64 = result.rate / raw[1]
                     print(
                         f"round {round_} {half:>3}: c1 p50 {p50:.3f} ms ({p50 / raw[0]:.2f}x raw"
                         f" {raw[0]:.3f}), service CPU {cpu:.0f} us/cmd (user {user:.0f}, system"
                         f" {system:.0f}), {switches:.2f} voluntary and {involuntary:.2f}"
-                        f" involuntary switches/cmd | c64 {result.rate:.0f} cmd/s ({result.rate / raw[1]:.3f}x"
+                        f" involuntary switches/cmd | c64 {result.rate:.0f} cmd/s ({ratio64:.3f}x"
                         f" raw {raw[1]:.0f}), service CPU {cpu64:.0f} us/cmd | load"
                         f" {os.getloadavg()[0]:.1f}",
                         flush=True,
                     )
     for half in ("off", "on"):
         mine = [r for r in rows if r[0] == half]
+
+        def mean(i: int, rows: list[Any] = mine) -> float:
+            return statistics.fmean(r[i] for r in rows)
+
         print(
-            f"{half:>3} mean of {len(mine)}: c1 ratio {statistics.fmean(r[2] for r in mine):.2f}x,"
-            f" CPU {statistics.fmean(r[3] for r in mine):.0f} us, switches"
-            f" {statistics.fmean(r[4] for r in mine):.2f}; c64 ratio"
-            f" {statistics.fmean(r[6] for r in mine):.3f}x, CPU {statistics.fmean(r[7] for r in mine):.0f} us"
+            f"{half:>3} mean of {len(mine)}: c1 ratio {mean(2):.2f}x, CPU {mean(3):.0f} us,"
+            f" switches {mean(4):.2f}; c64 ratio {mean(6):.3f}x, CPU {mean(7):.0f} us"
         )
 
 

@@ -785,6 +785,7 @@ class RecordWrites:
             )
         except Exception as exc:  # (a connection closing): what it covers, failed as lost
             self._settle(token)
+            self._covered(token, False)
             answered.set_exception(exc)
 
     def _covered(self, token: str, confirmed: bool) -> None:
@@ -906,12 +907,7 @@ class RecordWrites:
         if stored and watched is not None and self.mirror is not None:
             self.mirror.acknowledged(watched)
         if token in self._covers:  # the writes before it, confirmed by its answer
-            refused_as_meant = (
-                barrier
-                and not status
-                and not stored
-                and json.loads(msg.data)["error"].get("err_code") == STREAM_MISMATCH
-            )
+            refused_as_meant = barrier and not status and not stored and _mismatch(msg.data)
             self._covered(token, stored or refused_as_meant)
         if barrier:
             if not written.done():
@@ -1235,6 +1231,14 @@ def mirrored(key: str) -> bool:
     """Whether a mirror holds `key` when it hears it (`RecordMirror`); a key it does not
     hold, it answers as one that may exist (`UNMIRRORED_PREFIX`)."""
     return not key.startswith(UNMIRRORED_PREFIX)
+
+
+def _mismatch(data: bytes) -> bool:
+    """Whether a barrier's answer is the refusal it is meant to meet (`STREAM_MISMATCH`)."""
+    try:
+        return bool(json.loads(data)["error"].get("err_code") == STREAM_MISMATCH)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def _life(nc: NATS) -> int | None:
