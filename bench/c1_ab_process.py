@@ -123,19 +123,19 @@ async def measure(variant: str) -> None:
                                 stderr=subprocess.DEVNULL,
                             )  # fmt: skip
                             await asyncio.sleep(1.5)  # attached
-                        cpu, switches = _process_cpu(pid), _switches(pid)[0]
-                        user, system, involuntary = _times(pid)
+                        cpu, switched = _process_cpu(pid), _switches(pid)[0]
+                        user, system, preempted = _times(pid)
                         walls = []
                         for _ in range(COMMANDS):
                             started = time.perf_counter()
                             await command(1, 0)
                             walls.append(time.perf_counter() - started)
                         cpu = (_process_cpu(pid) - cpu) / COMMANDS * 1e6
-                        switches = (_switches(pid)[0] - switches) / COMMANDS
+                        switches = (_switches(pid)[0] - switched) / COMMANDS
                         after = _times(pid)
                         user = (after[0] - user) / COMMANDS * 1e6
                         system = (after[1] - system) / COMMANDS * 1e6
-                        involuntary = (after[2] - involuntary) / COMMANDS
+                        involuntary = (after[2] - preempted) / COMMANDS
                         if spy is not None:
                             spy.send_signal(2)  # SIGINT: py-spy writes what it sampled
                             await spy.wait()
