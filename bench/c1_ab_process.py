@@ -21,12 +21,18 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.c1_ab import VARIANTS
 from bench.c1_processes import _switches
 
 COMMANDS = int(os.environ.get("COMMANDS", "600"))
+# BLOCKS > 0: one service process, the variant switched in it block by block instead
+# (`bench.c1_serve_variant`'s `C1_SWITCH`): BLOCKS blocks a half of `BLOCK` commands at c1,
+# then BLOCKS blocks a half of 640 at c64, alternating; both halves meet the same minutes.
+BLOCKS = int(os.environ.get("BLOCKS", "0"))
+BLOCK = int(os.environ.get("BLOCK", "100"))
 C64 = int(os.environ.get("C64", "1920"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 # 1: py-spy samples the service process through each half's c1 phase, into
@@ -99,6 +105,9 @@ async def measure(variant: str) -> None:
                 raw64 = await closed_loop(64, C64, publish)
                 return statistics.median(times) * 1e3, raw64.rate
 
+            if BLOCKS:
+                await _blocks(variant, client, command, raw_pair)
+                return
             for round_ in range(ROUNDS):
                 order = ("off", "on") if round_ % 2 == 0 else ("on", "off")
                 raw = await raw_pair()
@@ -179,6 +188,75 @@ async def measure(variant: str) -> None:
             f"{half:>3} mean of {len(mine)}: c1 ratio {mean(2):.2f}x, CPU {mean(3):.0f} us,"
             f" switches {mean(4):.2f}; c64 ratio {mean(6):.3f}x, CPU {mean(7):.0f} us"
         )
+
+
+async def _blocks(
+    variant: str,
+    client: Any,
+    command: Callable[[int, int], Awaitable[None]],
+    raw_pair: Callable[[], Awaitable[tuple[float, float]]],
+) -> None:
+    """One service process, the variant switched block by block in it (see `BLOCKS`)."""
+    from bench.suites.commands import _process_cpu, registry_processes, wait_served
+    from bench.workload import closed_loop
+    from eventstore.service_app import server_url
+
+    subject = "bench.c1.switch"
+    extra = {"C1_VARIANT": variant, "C1_ON": "0", "C1_SWITCH": subject}
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    cpus64: dict[bool, list[float]] = {False: [], True: []}
+    raw = await raw_pair()
+    with registry_processes(server_url(client), 1, "bench.c1_serve_variant", extra) as running:
+        pid = running[0][0].pid
+        await wait_served(client)
+        for _ in range(100):  # (its switch subscribed)
+            try:
+                await client.request(subject, b"off", timeout=1)
+                break
+            except Exception:
+                await asyncio.sleep(0.2)
+
+        async def c64(w: int, i: int) -> None:
+            await command(64, w)
+
+        await closed_loop(64, 2 * 640, c64)  # every cache warm (the contracts' first turns)
+        for block in range(2 * BLOCKS):
+            on = bool(block % 2)
+            await client.request(subject, b"on" if on else b"off", timeout=5)
+            cpu = _process_cpu(pid)
+            for _ in range(BLOCK):
+                started = time.perf_counter()
+                await command(1, 0)
+                walls[on].append(time.perf_counter() - started)
+            cpus[on].append((_process_cpu(pid) - cpu) / BLOCK * 1e6)
+        for block in range(2 * BLOCKS):
+            on = bool(block % 2)
+            await client.request(subject, b"on" if on else b"off", timeout=5)
+            cpu = _process_cpu(pid)
+            result = await closed_loop(64, 640, c64)
+            cpus64[on].append((_process_cpu(pid) - cpu) / 640 * 1e6)
+            rates[on].append(result.rate)
+    after = await raw_pair()
+    base = (raw[0] + after[0]) / 2
+    base64 = (raw[1] + after[1]) / 2
+    p50 = {k: statistics.median(v) * 1e3 for k, v in walls.items()}
+    cpu1 = {k: statistics.fmean(v) for k, v in cpus.items()}
+    cpu64 = {k: statistics.fmean(v) for k, v in cpus64.items()}
+    rate = {k: len(v) / sum(1 / r for r in v) for k, v in rates.items()}  # (harmonic mean)
+    for half in (False, True):
+        print(
+            f"{'on' if half else 'off':>3}: c1 p50 {p50[half]:.3f} ms ({p50[half] / base:.2f}x"
+            f" raw {base:.3f}), service CPU {cpu1[half]:.0f} us/cmd | c64 {rate[half]:.0f} cmd/s"
+            f" ({rate[half] / base64:.3f}x raw {base64:.0f}), service CPU {cpu64[half]:.0f} us/cmd"
+        )
+    print(
+        f"on/off: c1 p50 {p50[True] / p50[False]:.3f}, c1 CPU {cpu1[True] / cpu1[False]:.3f};"
+        f" c64 throughput {rate[True] / rate[False]:.3f}, c64 CPU"
+        f" {cpu64[True] / cpu64[False]:.3f} | {BLOCKS} blocks a half | load"
+        f" {os.getloadavg()[0]:.1f}"
+    )
 
 
 def main() -> None:
