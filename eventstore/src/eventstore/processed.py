@@ -757,10 +757,18 @@ class RecordWrites:
         self._uncovered.append((token, life))
 
     def _idle_cover(self, timeout: float) -> None:
+        """Idle: no acknowledged write came by `COVER_AFTER` after the writes waiting were
+        due to be covered (a barrier covers them); else looked at again then."""
         self._idle = None
-        if self._uncovered:
-            covering = asyncio.ensure_future(self._cover(timeout))
-            covering.add_done_callback(_seen)
+        if not self._uncovered:
+            return
+        loop = asyncio.get_running_loop()
+        idle_at = self._cover_due + COVER_AFTER
+        if loop.time() < idle_at:  # (writes since covered; those waiting now are younger)
+            self._idle = loop.call_at(idle_at, self._idle_cover, timeout)
+            return
+        covering = asyncio.ensure_future(self._cover(timeout))
+        covering.add_done_callback(_seen)
 
     async def _cover(self, timeout: float) -> None:
         """A barrier after the writes not yet covered: a publish on the bucket's subjects
