@@ -31,6 +31,11 @@ Variants (`VARIANTS`):
   enrolment and notifier buckets exist, as in a running system.
 - `mirror-held` (cmd19): on, the mirror's subscription hands each record write to it; off,
   the copies dropped as read (the mirror never trusted in either half): what keeping it costs.
+- `records-later` (cmd22): on, a command's record confirmed by a later write's
+  acknowledgement (`RecordWrites.send_later`, as the code does); off, each acknowledged.
+- `record-unacked`, `no-record` (cmd22, sizings, NOT safe): the record's acknowledgement, or
+  the whole record, left out (the upper bounds of confirming records together, and of a
+  record claimed with the events).
 - `trusted-seal` (cmd17): on, the events sealed from the command's own values (as the code
   does now); off, by the store's validating `seal` (as before).
 """
@@ -315,7 +320,64 @@ def _mirror_held() -> Callable[[bool], None]:
     return switch
 
 
+def _record_unacked() -> Callable[[bool], None]:
+    """cmd22, a sizing (NOT safe): on, a command's processed-command record is published
+    without a reply subject and taken as written at once (no acknowledgement: nothing says
+    it was stored); off, as the code does. What the record's acknowledgement costs a
+    command: the upper bound of any change that confirms records in batches."""
+    publish = processed.RecordWrites._publish
+    on = [False]
+
+    async def published(self: Any, key: str, value: bytes, written: Any, timeout: float) -> None:
+        if not on[0]:
+            await publish(self, key, value, written, timeout)
+            return
+        await self._nc.publish(self._prefix + key, value)
+        written.set_result(None)
+
+    processed.RecordWrites._publish = published  # type: ignore[method-assign]
+
+    def switch(value: bool) -> None:
+        on[0] = value
+
+    return switch
+
+
+def _records_later() -> Callable[[bool], None]:
+    """cmd22: on, a command's record written by `send_later` (no acknowledgement of its own:
+    confirmed by a later write's, `processed.RecordWrites.send_later`), as the code does; off,
+    by `send`, each acknowledged (as before)."""
+
+    def switch(value: bool) -> None:
+        commands.CommandService.RECORDS_LATER = value
+
+    return switch
+
+
+def _no_record() -> Callable[[bool], None]:
+    """cmd22, a sizing (NOT safe): on, no processed-command record is written (no write, no
+    acknowledgement, no copy to the mirror); off, as the code does. The upper bound of a
+    record claimed with the events whose own write leaves the command."""
+    remember = commands.CommandService._remember
+    on = [False]
+
+    async def remembered(self: Any, command: Any, fingerprint: str, reply: Any) -> Any:
+        if on[0]:
+            return reply
+        return await remember(self, command, fingerprint, reply)
+
+    commands.CommandService._remember = remembered  # type: ignore[method-assign]
+
+    def switch(value: bool) -> None:
+        on[0] = value
+
+    return switch
+
+
 VARIANTS: dict[str, Callable[[], Callable[[bool], None]]] = {
+    "records-later": _records_later,
+    "record-unacked": _record_unacked,
+    "no-record": _no_record,
     "mirror": _mirror,
     "mirror-held": _mirror_held,
     "taken-as-read-full": _taken_as_read_full,

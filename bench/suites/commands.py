@@ -335,10 +335,14 @@ def append_conflicts(ports: Sequence[int]) -> float:
 
 @contextmanager
 def registry_processes(
-    nats_url: str, count: int
+    nats_url: str,
+    count: int,
+    module: str = "bootstrap.serve",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[list[tuple[subprocess.Popen[bytes], int]]]:
     """`count` registry services as the containers run them (commands partitioned between
-    them), each with its metrics port."""
+    them), each with its metrics port. `module`/`extra_env`: a bench's own entry point that
+    serves as `bootstrap.serve` does with a change switched on (`bench.c1_ab_process`)."""
     data = Path(tempfile.mkdtemp(prefix="bench-registry-"))
     env = {**os.environ, "GT_NATS_URL": nats_url, "GT_DATA_DIR": str(data)}
     # Signing as the bench signs (its readers refuse what their context's key did not sign).
@@ -347,8 +351,13 @@ def registry_processes(
     ports = [free_port() for _ in logs]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "bootstrap.serve", "registry"],
-            env={**env, "GT_METRICS_HOST": "127.0.0.1", "GT_METRICS_PORT": str(port)},
+            [sys.executable, "-m", module, "registry"],
+            env={
+                **env,
+                **(extra_env or {}),
+                "GT_METRICS_HOST": "127.0.0.1",
+                "GT_METRICS_PORT": str(port),
+            },
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
         )

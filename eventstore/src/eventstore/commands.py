@@ -233,6 +233,9 @@ class CommandService:
     # Whether `start` keeps this context's record's keys in the process (`RecordMirror`): a
     # warm command with an id new to them then waits for no lookup in its own record.
     MIRRORS = True
+    # Whether a command's record is written by `send_later` where its record has it (cmd22:
+    # confirmed by a later write's acknowledgement, not one of its own).
+    RECORDS_LATER = True
 
     @property
     def command_types(self) -> list[str]:
@@ -848,7 +851,9 @@ class CommandService:
         )
         self._pending[command.command_id] = data
         try:
-            write = await self._sent(command.command_id, data)  # sent before the reply goes out
+            # Sent before the reply goes out; confirmed perhaps by a later write's
+            # acknowledgement (`RecordWrites.send_later`: one message fewer a command).
+            write = await self._sent(command.command_id, data, later=self.RECORDS_LATER)
         except BaseException:  # (cancelled while sending): not left in memory for good
             self._pending.pop(command.command_id, None)
             raise
@@ -869,11 +874,17 @@ class CommandService:
             head = self._record_heads[command_type] = text[:-1].encode()
         return head
 
-    async def _sent(self, command_id: str, data: bytes) -> asyncio.Future[None]:
+    async def _sent(
+        self, command_id: str, data: bytes, *, later: bool = False
+    ) -> asyncio.Future[None]:
         """`_write`, with the write queued on the connection when this returns (before the
         reply): a record that publishes on the caller's step (`processed.RecordWrites.send`)
-        takes the first attempt without a task or a loop turn of its own."""
-        send = getattr(self._processed, "send", None)
+        takes the first attempt without a task or a loop turn of its own. `later`: by
+        `send_later` where the record has it (no acknowledgement of its own: a later
+        write's confirms it; its future settles then, as `send`'s)."""
+        send = getattr(self._processed, "send_later" if later else "send", None)
+        if send is None and later:
+            send = getattr(self._processed, "send", None)
         if send is None:
             started = self._write(command_id, data)
             # Tracked before the turn: a command cancelled during it still leaves its write
@@ -947,7 +958,11 @@ class CommandService:
 
     async def drain(self) -> None:
         """Wait for the processed-command records still being written (acknowledged or timed
-        out), and a look for pre-uniqueness keys under way (before a stop)."""
+        out), and a look for pre-uniqueness keys under way (before a stop). Records
+        confirmed by a later write (`send_later`) are covered first: none is to come."""
+        cover = getattr(self._processed, "cover", None)
+        if cover is not None:
+            await cover()
         while self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
         # A record put on the wire by a command cancelled meanwhile is not among `_writes`

@@ -61,13 +61,26 @@ MIRROR_RETRY = 30.0  # seconds before a load that failed is tried again
 # key held in every mirror of every service process, never shrunk).
 UNMIRRORED_PREFIX = "import-"
 STREAM_NOT_FOUND = 10059  # JetStream's error code
+STREAM_MISMATCH = 10060  # JetStream's error code: a publish's `Nats-Expected-Stream` not met
+# `RecordWrites.send_later`: a command's record is published without a reply subject and
+# confirmed by the acknowledgement of a later write on the same connection (`_cover`): at
+# most this many records go unconfirmed before one is acknowledged, at most this long before
+# the next is (or, idle, a barrier confirms them: twice as long at most).
+COVER_EVERY = 32
+COVER_AFTER = 0.02  # seconds
+RECORD_COVER_TIMEOUT = 1.0  # seconds a barrier `drain` sends waits for its answer
+COVER_PAYLOAD = b"records' cover"  # a cover barrier's payload (never a mirror's load token)
 
 log = logging.getLogger(__name__)
 
 
 class KeyValueProcessedCommands:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, *, unlimited: bool = False) -> None:
+        """`unlimited`: the bucket's stream is known to refuse no put of a plain key for its
+        own sake (one replica, no size, count or age limit a put could meet): its writes by
+        `send_later` are confirmed together (`RecordWrites.send_later`). `open` finds out."""
         self._kv = kv
+        self._unlimited = unlimited and kv._direct
         self._lookups = (
             DirectLookups(kv._js._nc, f"{kv._js._prefix}.DIRECT.GET.{kv._stream}", kv._pre)
             if kv._direct
@@ -109,7 +122,12 @@ class KeyValueProcessedCommands:
                     bucket=bucket, history=1, replicas=replicas, direct=direct_reads(replicas)
                 )
             )
-        return cls(kv)
+        try:
+            unlimited = takes_every_put((await js.stream_info(kv._stream)).config)
+        except Exception as exc:  # (not known: every write acknowledged by itself)
+            log.info("the config of %s not read (%r); each record acknowledged", bucket, exc)
+            unlimited = False
+        return cls(kv, unlimited=unlimited)
 
     async def get(self, key: str) -> bytes | None:
         return await self.get_within(key, self._kv._js._timeout)
@@ -131,6 +149,13 @@ class KeyValueProcessedCommands:
         on the connection when this returns, no task and no loop turn of its own."""
         return await self._record_writes().send(key, value, timeout)
 
+    async def send_later(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
+        """What `send` does, its confirmation perhaps by a later write's acknowledgement
+        (`RecordWrites.send_later`: a bucket `open` found `unlimited`), else as `send`."""
+        if not self._unlimited:
+            return await self.send(key, value, timeout)
+        return await self._record_writes().send_later(key, value, timeout)
+
     def _record_writes(self) -> RecordWrites:
         if self._writes is None:
             self._writes = RecordWrites(self._kv._js._nc, self._kv._pre)
@@ -147,6 +172,12 @@ class KeyValueProcessedCommands:
         callers that are gone included (`RecordWrites.drain`)."""
         if self._writes is not None:
             await self._writes.drain()
+
+    async def cover(self) -> None:
+        """The writes of `send_later` not yet confirmed, covered now (`RecordWrites.cover`):
+        their futures settle within the cover's timeout."""
+        if self._writes is not None:
+            await self._writes.cover()
 
     async def holds_keys_under(self, prefix: str) -> bool:
         """Whether any key starts with `prefix` (deleted ones count): one read of the first
@@ -176,6 +207,31 @@ class KeyValueProcessedCommands:
         timeout = self._kv._js._timeout
         values = await asyncio.gather(*(self._lookups.lookup(k, timeout) for k in wanted))
         return {k: v for k, v in zip(wanted, values, strict=True) if v is not None}
+
+
+def takes_every_put(config: Any) -> bool:
+    """Whether a stream of this config refuses no put of a plain key for its own sake: one
+    replica (no leader elected meanwhile), no limit a message could meet (the size of a
+    message or of the stream, a number of messages, an age), nothing that refuses a message
+    for its subject (discarding new ones per subject) and acknowledgements sent. What it can
+    still refuse it refuses to every message alike (its storage failing, the stream gone):
+    the acknowledgement of a later message on the same connection then confirms the earlier
+    ones (`RecordWrites.send_later`)."""
+
+    def unset(value: Any) -> bool:
+        return value is None or value <= 0
+
+    return bool(
+        (config.num_replicas or 1) == 1
+        and unset(config.max_msg_size)
+        and unset(config.max_bytes)
+        and unset(config.max_msgs)
+        and unset(config.max_age)
+        and not config.discard_new_per_subject
+        and not config.no_ack
+        and not config.sealed
+        and config.mirror is None
+    )
 
 
 def direct_reads(replicas: int) -> bool:
@@ -608,13 +664,24 @@ class RecordWrites:
         self._subscription: asyncio.Future[Subscription] | None = None
         self._gathering: list[tuple[str, bytes, asyncio.Future[None], float]] = []
         self._sending: asyncio.Future[None] | None = None
-        self._unacknowledged: dict[str, tuple[asyncio.Future[None], asyncio.TimerHandle]] = {}
+        # token -> its write and its timer (None: a write `send_later` left to a cover's).
+        self._unacknowledged: dict[
+            str, tuple[asyncio.Future[None], asyncio.TimerHandle | None]
+        ] = {}
         self._numbers = itertools.count(1)
         self._settled = 0
         # This bucket's keys held here: each write of a key new to it checks that the mirror
         # saw it (its subscription's copy of our own publish comes before the acknowledgement).
         self.mirror: RecordMirror | None = None
         self._watched: dict[str, str] = {}  # token -> a key new to the mirror when sent
+        # `send_later`: writes published without a reply subject, each with the connection's
+        # life it was written in (`_life`), not yet covered by an acknowledged publish; the
+        # acknowledged publishes (writes or barriers) that cover earlier ones; the barriers.
+        self._uncovered: list[tuple[str, int | None]] = []
+        self._covers: dict[str, tuple[int | None, list[tuple[str, int | None]]]] = {}
+        self._barriers: set[str] = set()
+        self._cover_due = 0.0  # loop time by which the next write is acknowledged
+        self._idle: asyncio.TimerHandle | None = None
 
     async def send(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
         """The write published now (queued on the connection when this returns), its
@@ -625,6 +692,128 @@ class RecordWrites:
             return written
         await self._publish(key, value, written, timeout)
         return written
+
+    async def send_later(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
+        """What `send` does, with one message fewer: published without a reply subject (no
+        acknowledgement of its own), confirmed by the acknowledgement of a later publish on
+        this connection to this bucket (`_cover`), which the stream answers only after it
+        has taken every message this connection sent it before (one connection, one order;
+        one stream, one queue). For a bucket whose stream refuses no put for its own sake
+        (`takes_every_put`: what it refuses, it refuses to every message alike), so a later
+        message stored means this one was. A later write is acknowledged once `COVER_EVERY`
+        writes wait or `COVER_AFTER` seconds passed since the first of them; with none to
+        come (idle) a barrier the stream refuses unstored confirms them, `2 * COVER_AFTER`
+        after the first at most, or at once by `drain`. Written in another life of the
+        connection than its cover's (a reconnect between: it may be lost), or covered by a
+        refusal or by no answer in time: failed as a timeout (transient: the caller writes
+        it again, `put`, acknowledged by itself). The future: as `send`'s."""
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+        if not _PLAIN_KEY.match(key):
+            written.set_exception(InvalidKeyError(key))
+            return written
+        life = _life(self._nc)
+        if (
+            life is None
+            or (self._uncovered and loop.time() >= self._cover_due)
+            or len(self._uncovered) + 1 >= COVER_EVERY
+            or self._subscription is None
+            or not self._subscription.done()
+        ):
+            await self._publish(key, value, written, timeout)  # acknowledged: covers the rest
+            return written
+        token = str(next(self._numbers))
+        self._unacknowledged[token] = (written, None)
+        mirror = self.mirror
+        if mirror is not None and not mirror.knows(key):
+            self._watched[token] = key
+            mirror.expect(key)
+        try:
+            await self._nc.publish(self._prefix + key, value)
+        except Exception as exc:  # too large, a connection closing: this write fails
+            self._settle(token)
+            written.set_exception(exc)
+            return written
+        except BaseException:  # cancelled: perhaps on the wire, left to its cover
+            written.add_done_callback(_seen)
+            self._waits(token, life, timeout)
+            raise
+        self._waits(token, life, timeout)
+        return written
+
+    async def cover(self) -> None:
+        """The writes of `send_later` not yet covered, covered now by a barrier (a stop, a
+        caller that waits for them): settled within `RECORD_COVER_TIMEOUT`."""
+        if self._uncovered:
+            await self._cover(RECORD_COVER_TIMEOUT)
+
+    def _waits(self, token: str, life: int | None, timeout: float) -> None:
+        """`token` published without a reply subject: it waits for a cover."""
+        if not self._uncovered:
+            loop = asyncio.get_running_loop()
+            self._cover_due = loop.time() + COVER_AFTER
+            if self._idle is None:
+                self._idle = loop.call_later(2 * COVER_AFTER, self._idle_cover, timeout)
+        self._uncovered.append((token, life))
+
+    def _idle_cover(self, timeout: float) -> None:
+        """Idle: no acknowledged write came by `COVER_AFTER` after the writes waiting were
+        due to be covered (a barrier covers them); else looked at again then."""
+        self._idle = None
+        if not self._uncovered:
+            return
+        loop = asyncio.get_running_loop()
+        idle_at = self._cover_due + COVER_AFTER
+        if loop.time() < idle_at:  # (writes since covered; those waiting now are younger)
+            self._idle = loop.call_at(idle_at, self._idle_cover, timeout)
+            return
+        covering = asyncio.ensure_future(self._cover(timeout))
+        covering.add_done_callback(_seen)
+
+    async def _cover(self, timeout: float) -> None:
+        """A barrier after the writes not yet covered: a publish on the bucket's subjects
+        the stream refuses unstored (`Nats-Expected-Stream`, never its name, as the mirror's
+        own barrier: `RecordMirror._load`), answered after every message queued before it."""
+        if not self._uncovered:
+            return
+        token = str(next(self._numbers))
+        self._barriers.add(token)
+        answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        answered.add_done_callback(_seen)
+        expiry = asyncio.get_running_loop().call_later(timeout, self._expired, token)
+        self._unacknowledged[token] = (answered, expiry)
+        self._covers[token] = (_life(self._nc), self._uncovered)
+        self._uncovered = []
+        try:
+            await self._nc.publish(
+                self._prefix + MIRROR_BARRIER_KEY,
+                COVER_PAYLOAD,
+                reply=f"{self._inbox}.{token}",
+                headers={"Nats-Expected-Stream": MIRROR_BARRIER_STREAM},
+            )
+        except Exception as exc:  # (a connection closing): what it covers, failed as lost
+            self._settle(token)
+            self._covered(token, False)
+            answered.set_exception(exc)
+
+    def _covered(self, token: str, confirmed: bool) -> None:
+        """The acknowledged publish `token` answered (`confirmed`: stored, or a barrier
+        refused as it is meant to be) or gave up: the writes it covers settled by it."""
+        cover = self._covers.pop(token, None)
+        if cover is None:
+            return
+        life, covered = cover
+        for earlier, written_in in covered:
+            watched = self._watched.get(earlier)
+            waiting = self._settle(earlier)
+            if waiting is None or waiting[0].done():
+                continue
+            if confirmed and life is not None and written_in == life:
+                if watched is not None and self.mirror is not None:
+                    self.mirror.acknowledged(watched)
+                waiting[0].set_result(None)
+            else:  # perhaps lost (another life of the connection, or refused): written again
+                waiting[0].set_exception(nats.errors.TimeoutError())
 
     def write(self, key: str, value: bytes, timeout: float) -> asyncio.Future[None]:
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -660,10 +849,14 @@ class RecordWrites:
         if mirror is not None and not mirror.knows(key):
             self._watched[token] = key
             mirror.expect(key)
+        if self._uncovered:  # (`send_later`'s writes before it: its acknowledgement covers them)
+            self._covers[token] = (_life(self._nc), self._uncovered)
+            self._uncovered = []
         try:
             await self._nc.publish(self._prefix + key, value, reply=f"{self._inbox}.{token}")
         except Exception as exc:  # too large, a connection closing: this write fails
             self._settle(token)
+            self._covered(token, False)
             written.set_exception(exc)
         except BaseException:  # cancelled: perhaps on the wire, its outcome unknown to anyone
             written.add_done_callback(_seen)
@@ -676,17 +869,23 @@ class RecordWrites:
 
     async def drain(self) -> None:
         """Until every write published has been acknowledged or has timed out (a stop: no
-        acknowledgement left to arrive on a connection about to close)."""
+        acknowledgement left to arrive on a connection about to close); the writes of
+        `send_later` not yet covered, covered now."""
+        await self.cover()
         while self._unacknowledged:
             waiting = [written for written, _expiry in self._unacknowledged.values()]
             await asyncio.gather(*waiting, return_exceptions=True)
 
-    def _settle(self, token: str) -> tuple[asyncio.Future[None], asyncio.TimerHandle] | None:
+    def _settle(self, token: str) -> tuple[asyncio.Future[None], asyncio.TimerHandle | None] | None:
         self._watched.pop(token, None)
         waiting = self._unacknowledged.pop(token, None)
         if waiting is not None:
-            waiting[1].cancel()  # (not left to fire a second after every write)
-            self._settled += 1
+            if waiting[1] is not None:
+                waiting[1].cancel()  # (not left to fire a second after every write)
+            if token in self._barriers:
+                self._barriers.discard(token)  # (a barrier is no write)
+            else:
+                self._settled += 1
         return waiting
 
     async def _subscribed(self) -> None:
@@ -706,6 +905,7 @@ class RecordWrites:
     def _acknowledged(self, msg: Msg) -> None:
         token = msg.subject.rpartition(".")[2]
         watched = self._watched.get(token)
+        barrier = token in self._barriers
         waiting = self._settle(token)
         if waiting is None:
             return
@@ -714,6 +914,13 @@ class RecordWrites:
         stored = not status and b'"error"' not in msg.data
         if stored and watched is not None and self.mirror is not None:
             self.mirror.acknowledged(watched)
+        if token in self._covers:  # the writes before it, confirmed by its answer
+            refused_as_meant = barrier and not status and not stored and _mismatch(msg.data)
+            self._covered(token, stored or refused_as_meant)
+        if barrier:
+            if not written.done():
+                written.set_result(None)
+            return
         if written.done():
             return
         if status == "503":  # as `KeyValue.put` reports it
@@ -732,9 +939,13 @@ class RecordWrites:
             after_caught_up(self._nc, lambda: self._give_up(token))
 
     def _give_up(self, token: str) -> None:
+        self._covered(token, False)  # (the writes it covers: their outcome unknown)
+        barrier = token in self._barriers
+        self._barriers.discard(token)
         waiting = self._unacknowledged.pop(token, None)
         if waiting is not None:
-            self._settled += 1
+            if not barrier:
+                self._settled += 1
             if not waiting[0].done():
                 waiting[0].set_exception(nats.errors.TimeoutError())
 
@@ -1028,6 +1239,20 @@ def mirrored(key: str) -> bool:
     """Whether a mirror holds `key` when it hears it (`RecordMirror`); a key it does not
     hold, it answers as one that may exist (`UNMIRRORED_PREFIX`)."""
     return not key.startswith(UNMIRRORED_PREFIX)
+
+
+def _mismatch(data: bytes) -> bool:
+    """Whether a barrier's answer is the refusal it is meant to meet (`STREAM_MISMATCH`)."""
+    try:
+        return bool(json.loads(data)["error"].get("err_code") == STREAM_MISMATCH)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def _life(nc: NATS) -> int | None:
+    """Which life of the connection a message is written in (its reconnects so far); None
+    while it is not connected (buffered, written in a life not yet begun)."""
+    return nc.stats["reconnects"] if nc.is_connected else None
 
 
 def _seen(written: asyncio.Future[None]) -> None:
