@@ -197,35 +197,44 @@ def contract_not_recorded(
     return found
 
 
-def _named(release: dict[str, Any]) -> list[tuple[str, Any]]:
+# A name's path: `template.format(*args)`, made only for a name reported.
+_Where = tuple[str, tuple[int, ...]]
+
+
+def _named(release: dict[str, Any]) -> list[tuple[_Where, Any]]:
     """The names and titles of a release the registry records (a tender's, a lot's, a
     contract's, an organisation's), with their paths; not those it does not (documents',
     milestones', items')."""
-
-    def each(key: str) -> list[tuple[int, Any]]:
-        found = release.get(key)
-        return list(enumerate(found)) if isinstance(found, list) else []
-
     tender = release.get("tender")
     t: dict[str, Any] = tender if isinstance(tender, dict) else {}
-    stated = t.get("lots")
-    lots: list[Any] = stated if isinstance(stated, list) else []
-    named: list[tuple[str, Any]] = [("tender.title", t.get("title"))]
-    named += [(f"tender.lots[{i}].title", lot.get("title"))
-              for i, lot in enumerate(lots) if isinstance(lot, dict)]  # fmt: skip
-    for where, ref in (("buyer", release.get("buyer")), ("tender.procuringEntity",
-                                                          t.get("procuringEntity"))):  # fmt: skip
-        if isinstance(ref, dict):
-            named.append((f"{where}.name", ref.get("name")))
-    named += [(f"parties[{i}].name", p.get("name")) for i, p in each("parties")
-              if isinstance(p, dict)]  # fmt: skip
-    named += [(f"contracts[{i}].title", c.get("title")) for i, c in each("contracts")
-              if isinstance(c, dict)]  # fmt: skip
-    for i, a in each("awards"):
+    named: list[tuple[_Where, Any]] = [(("tender.title", ()), t.get("title"))]
+    lots = t.get("lots")
+    if isinstance(lots, list):
+        named += [(("tender.lots[{}].title", (i,)), lot.get("title"))
+                  for i, lot in enumerate(lots) if isinstance(lot, dict)]  # fmt: skip
+    buyer, entity = release.get("buyer"), t.get("procuringEntity")
+    if isinstance(buyer, dict):
+        named.append((("buyer.name", ()), buyer.get("name")))
+    if isinstance(entity, dict):
+        named.append((("tender.procuringEntity.name", ()), entity.get("name")))
+    parties = release.get("parties")
+    if isinstance(parties, list):
+        named += [(("parties[{}].name", (i,)), p.get("name"))
+                  for i, p in enumerate(parties) if isinstance(p, dict)]  # fmt: skip
+    contracts = release.get("contracts")
+    if isinstance(contracts, list):
+        named += [(("contracts[{}].title", (i,)), c.get("title"))
+                  for i, c in enumerate(contracts) if isinstance(c, dict)]  # fmt: skip
+    awards = release.get("awards")
+    for i, a in enumerate(awards if isinstance(awards, list) else ()):
         suppliers = a.get("suppliers") if isinstance(a, dict) else None
-        named += [(f"awards[{i}].suppliers[{j}].name", x.get("name"))
-                  for j, x in enumerate(suppliers or []) if isinstance(x, dict)]  # fmt: skip
+        if suppliers:
+            named += [(("awards[{}].suppliers[{}].name", (i, j)), x.get("name"))
+                      for j, x in enumerate(suppliers) if isinstance(x, dict)]  # fmt: skip
     return named
+
+
+_SHOWN = "\t\n\r"  # (a name may hold these: `invisible_texts`)
 
 
 def invisible_texts(release: dict[str, Any]) -> list[NotRecorded]:
@@ -234,14 +243,21 @@ def invisible_texts(release: dict[str, Any]) -> list[NotRecorded]:
     another control character but tab and line breaks (review18a): commands refuse them
     (`contracts_schema.bounds`), imported facts are events, unbounded so stored history still
     reads; recorded, the name would read exactly like another one."""
+    named = _named(release)
+    # All of them searched at once (joined by a line break, which is allowed): a release
+    # without such a character, nearly every one, is done in one search (import37).
+    texts = "\n".join(v for _, v in named if isinstance(v, str))
+    if unsafe_character(texts, _SHOWN) is None:
+        return []
     found: list[NotRecorded] = []
-    for where, value in _named(release):
-        char = unsafe_character(value, "\t\n\r") if isinstance(value, str) else None
+    for (template, args), value in named:
+        char = unsafe_character(value, _SHOWN) if isinstance(value, str) else None
         if char is not None:
             what = unicodedata.name(char, "a control character")
-            found += note(where, f"it holds U+{ord(char):04X} {what}, a character that"
-                          " shows as nothing or turns the text around: the registry records"
-                          " no name or title with one (it would read like another)")  # fmt: skip
+            found += note(template.format(*args), f"it holds U+{ord(char):04X} {what}, a"
+                          " character that shows as nothing or turns the text around: the"
+                          " registry records no name or title with one (it would read like"
+                          " another)")  # fmt: skip
     return found
 
 
@@ -297,21 +313,31 @@ def days_out_of_range(release: dict[str, Any]) -> list[NotRecorded]:
     period = tender.get("tenderPeriod") if isinstance(tender, dict) else None
     if isinstance(period, dict):
         found += _day_in_range("tender.tenderPeriod.startDate", period.get("startDate"))
-    for key, fields in (("awards", ("date",)), ("contracts", _CONTRACT_DAYS)):
+    for key, fields in (("awards", _AWARD_DAYS), ("contracts", _CONTRACT_DAYS_SPLIT)):
         items = release.get(key)
         for i, item in enumerate(items if isinstance(items, list) else []):
-            for name in fields if isinstance(item, dict) else ():
+            for name, parts in fields if isinstance(item, dict) else ():
                 value: Any = item
-                for part in name.split("."):
+                for part in parts:
                     value = value.get(part) if isinstance(value, dict) else None
-                found += _day_in_range(f"{key}[{i}].{name}", value)
+                if _out_of_range(value):  # (the path made only for a day reported)
+                    found += _day_in_range(f"{key}[{i}].{name}", value)
     return found
 
 
-def _day_in_range(path: str, value: Any) -> list[NotRecorded]:
+_AWARD_DAYS = (("date", ("date",)),)
+_CONTRACT_DAYS_SPLIT = tuple((name, tuple(name.split("."))) for name in _CONTRACT_DAYS)
+
+
+def _out_of_range(value: Any) -> bool:
     stated = day(value)
-    if stated is None or FIRST_DAY <= stated <= LAST_DAY:
+    return stated is not None and not FIRST_DAY <= stated <= LAST_DAY
+
+
+def _day_in_range(path: str, value: Any) -> list[NotRecorded]:
+    if not _out_of_range(value):
         return []
+    stated = day(value)
     if no_end(value) and path.endswith(("endDate", "maxExtentDate")):
         return []  # "no end": recorded as not stated (import33)
     return note(path, f"{stated} is not between {FIRST_DAY} and {LAST_DAY}, the days the"
