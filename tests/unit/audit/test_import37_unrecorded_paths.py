@@ -105,3 +105,36 @@ def test_each_day_out_of_range_is_named_at_its_path(
         assert "is not between 1990-01-01 and 2100-12-31, the days the registry records" in (
             f.reason
         )
+
+
+_JUNK = st.none() | st.integers() | st.text(max_size=3) | st.just([]) | st.just({})
+_NAMED = st.fixed_dictionaries({}, optional={"name": _JUNK, "title": _JUNK})
+_ITEMS = st.lists(_NAMED | _JUNK, max_size=3) | _JUNK
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "tender": st.fixed_dictionaries(
+                {}, optional={"title": _JUNK, "lots": _ITEMS, "procuringEntity": _NAMED | _JUNK}
+            )
+            | _JUNK,
+            "buyer": _NAMED | _JUNK,
+            "parties": _ITEMS,
+            "contracts": _ITEMS,
+            "awards": st.lists(
+                st.fixed_dictionaries({}, optional={"suppliers": st.lists(_NAMED | _JUNK)}) | _JUNK,
+                max_size=3,
+            )
+            | _JUNK,
+        },
+    )
+)
+def test_the_texts_searched_at_once_are_the_named_ones(release: dict[str, Any]) -> None:
+    """`_texts` (the values searched in one go) lists exactly `_named`'s values, in order,
+    whatever the release's shape: a name it left out would never be reported."""
+    from audit.ocds.importer_unrecorded import _named, _texts
+
+    assert _texts(release) == [value for _, value in _named(release)]

@@ -197,41 +197,64 @@ def contract_not_recorded(
     return found
 
 
-# A name's path: `template.format(*args)`, made only for a name reported.
-_Where = tuple[str, tuple[int, ...]]
-
-
-def _named(release: dict[str, Any]) -> list[tuple[_Where, Any]]:
+def _named(release: dict[str, Any]) -> list[tuple[str, Any]]:
     """The names and titles of a release the registry records (a tender's, a lot's, a
     contract's, an organisation's), with their paths; not those it does not (documents',
-    milestones', items')."""
+    milestones', items'). `_texts` lists the same values without their paths."""
+
+    def each(key: str) -> list[tuple[int, Any]]:
+        found = release.get(key)
+        return list(enumerate(found)) if isinstance(found, list) else []
+
     tender = release.get("tender")
     t: dict[str, Any] = tender if isinstance(tender, dict) else {}
-    named: list[tuple[_Where, Any]] = [(("tender.title", ()), t.get("title"))]
+    stated = t.get("lots")
+    lots: list[Any] = stated if isinstance(stated, list) else []
+    named: list[tuple[str, Any]] = [("tender.title", t.get("title"))]
+    named += [(f"tender.lots[{i}].title", lot.get("title"))
+              for i, lot in enumerate(lots) if isinstance(lot, dict)]  # fmt: skip
+    for where, ref in (("buyer", release.get("buyer")), ("tender.procuringEntity",
+                                                          t.get("procuringEntity"))):  # fmt: skip
+        if isinstance(ref, dict):
+            named.append((f"{where}.name", ref.get("name")))
+    named += [(f"parties[{i}].name", p.get("name")) for i, p in each("parties")
+              if isinstance(p, dict)]  # fmt: skip
+    named += [(f"contracts[{i}].title", c.get("title")) for i, c in each("contracts")
+              if isinstance(c, dict)]  # fmt: skip
+    for i, a in each("awards"):
+        suppliers = a.get("suppliers") if isinstance(a, dict) else None
+        named += [(f"awards[{i}].suppliers[{j}].name", x.get("name"))
+                  for j, x in enumerate(suppliers or []) if isinstance(x, dict)]  # fmt: skip
+    return named
+
+
+def _texts(release: dict[str, Any]) -> list[Any]:
+    """`_named`'s values, in its order, without their paths (import37: the paths are made
+    only for a release that has something to report; `invisible_texts`)."""
+    tender = release.get("tender")
+    t: dict[str, Any] = tender if isinstance(tender, dict) else {}
+    texts = [t.get("title")]
     lots = t.get("lots")
     if isinstance(lots, list):
-        named += [(("tender.lots[{}].title", (i,)), lot.get("title"))
-                  for i, lot in enumerate(lots) if isinstance(lot, dict)]  # fmt: skip
+        texts += [lot.get("title") for lot in lots if isinstance(lot, dict)]
     buyer, entity = release.get("buyer"), t.get("procuringEntity")
     if isinstance(buyer, dict):
-        named.append((("buyer.name", ()), buyer.get("name")))
+        texts.append(buyer.get("name"))
     if isinstance(entity, dict):
-        named.append((("tender.procuringEntity.name", ()), entity.get("name")))
+        texts.append(entity.get("name"))
     parties = release.get("parties")
     if isinstance(parties, list):
-        named += [(("parties[{}].name", (i,)), p.get("name"))
-                  for i, p in enumerate(parties) if isinstance(p, dict)]  # fmt: skip
+        texts += [p.get("name") for p in parties if isinstance(p, dict)]
     contracts = release.get("contracts")
     if isinstance(contracts, list):
-        named += [(("contracts[{}].title", (i,)), c.get("title"))
-                  for i, c in enumerate(contracts) if isinstance(c, dict)]  # fmt: skip
+        texts += [c.get("title") for c in contracts if isinstance(c, dict)]
     awards = release.get("awards")
-    for i, a in enumerate(awards if isinstance(awards, list) else ()):
-        suppliers = a.get("suppliers") if isinstance(a, dict) else None
-        if suppliers:
-            named += [(("awards[{}].suppliers[{}].name", (i, j)), x.get("name"))
-                      for j, x in enumerate(suppliers) if isinstance(x, dict)]  # fmt: skip
-    return named
+    if isinstance(awards, list):
+        for a in awards:
+            suppliers = a.get("suppliers") if isinstance(a, dict) else None
+            if suppliers:
+                texts += [x.get("name") for x in suppliers if isinstance(x, dict)]
+    return texts
 
 
 _SHOWN = "\t\n\r"  # (a name may hold these: `invisible_texts`)
@@ -243,21 +266,19 @@ def invisible_texts(release: dict[str, Any]) -> list[NotRecorded]:
     another control character but tab and line breaks (review18a): commands refuse them
     (`contracts_schema.bounds`), imported facts are events, unbounded so stored history still
     reads; recorded, the name would read exactly like another one."""
-    named = _named(release)
-    # All of them searched at once (joined by a line break, which is allowed): a release
-    # without such a character, nearly every one, is done in one search (import37).
-    texts = "\n".join(v for _, v in named if isinstance(v, str))
+    # All of them searched at once (joined by a line break, which is allowed), without their
+    # paths: a release without such a character, nearly every one, is done in one search.
+    texts = "\n".join([v for v in _texts(release) if isinstance(v, str)])
     if unsafe_character(texts, _SHOWN) is None:
         return []
     found: list[NotRecorded] = []
-    for (template, args), value in named:
+    for where, value in _named(release):
         char = unsafe_character(value, _SHOWN) if isinstance(value, str) else None
         if char is not None:
             what = unicodedata.name(char, "a control character")
-            found += note(template.format(*args), f"it holds U+{ord(char):04X} {what}, a"
-                          " character that shows as nothing or turns the text around: the"
-                          " registry records no name or title with one (it would read like"
-                          " another)")  # fmt: skip
+            found += note(where, f"it holds U+{ord(char):04X} {what}, a character that"
+                          " shows as nothing or turns the text around: the registry records"
+                          " no name or title with one (it would read like another)")  # fmt: skip
     return found
 
 
