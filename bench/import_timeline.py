@@ -14,6 +14,10 @@ each round FILE is written with the round's variant ("A" or "B", in `variant_of`
 a registry process to read (the bench ships no reader: a scratch `sitecustomize` on
 PYTHONPATH, which the registry process inherits, switches what it compares); the end prints
 each variant's medians and every pair's B/A of the three processes' CPU per event.
+
+`--importer-base REV` A/B's the importer's mapping the same way (helper import37): A's rounds
+map with REV's `map_release` (importer_map.py, importer_ids.py, importer_unrecorded.py loaded
+from git: `bench.import_map_ab.load_revision`), B's with this checkout's.
 """
 
 from __future__ import annotations
@@ -202,6 +206,7 @@ async def main(
     idle_map: bool = False,
     ab: dict[str, int] | None = None,
     switch: Path | None = None,
+    importer_base: str | None = None,
 ) -> None:
     import audit.ocds.importer as importer
     from audit.ocds.importer import import_items, prepare
@@ -223,13 +228,22 @@ async def main(
             ctx: Any = SimpleNamespace(nats=server, client=nc)
             store = EventStore(nc, SystemClock())
             base = {name: getattr(importer, name) for name in (ab or {})}
+            # `--importer-base`: A's rounds map with that revision's `map_release` (helper
+            # import37), B's with this checkout's
+            mapping = {"B": vars(importer)["map_release"]}
+            if importer_base is not None:
+                from bench.import_map_ab import load_revision
+
+                mapping["A"] = load_revision(importer_base).map_release
+            alternating = ab is not None or switch is not None or importer_base is not None
             rows: list[tuple[str, float, float, float]] = []
             switched: list[tuple[str, Sequence[float]]] = []
             async with registry_process(ctx, 1) as cpu_seconds:
                 for r in range(rounds):
-                    variant = variant_of(r, ab is not None or switch is not None)
+                    variant = variant_of(r, alternating)
                     if switch is not None:
                         _write(switch, variant)
+                    setattr(importer, "map_release", mapping.get(variant, mapping["B"]))  # noqa: B010
                     for name, value in (ab if variant == "B" and ab else base).items():
                         setattr(importer, name, value)
                     data = package(processes, f"ocds-tl{r:02d}x")
@@ -267,7 +281,7 @@ async def main(
                     )
                     figures = (report.events / wall, 1000 * imp / n, 1000 * reg / n, 1000 * srv / n)
                     switched.append((variant, figures))
-                    shown = ab is not None or switch is not None
+                    shown = alternating
                     print(
                         f"round {r}{f' ({variant})' if shown else ''}: {wall:.3f} s,"
                         f" {report.events / wall:,.0f} events/s"
@@ -292,12 +306,16 @@ async def main(
                             print(f"   sent {a:.3f} answered {b:.3f} ({b - a:.3f}) {size:,} B")
             for name, value in base.items():
                 setattr(importer, name, value)
+            setattr(importer, "map_release", mapping["B"])  # noqa: B010
             if ab is not None:
                 print(f"A: as the importer is; B: {ab}")
                 for line in ab_summary(rows):
                     print(line, flush=True)
-            if switch is not None:
-                print(f"A and B: the registry's variants read from {switch}")
+            if switch is not None or importer_base is not None:
+                if switch is not None:
+                    print(f"A and B: the registry's variants read from {switch}")
+                if importer_base is not None:
+                    print(f"A: the importer maps with {importer_base}'s map_release; B: ours")
                 for line in switch_summary(switched, SWITCH_FIGURES):
                     print(line, flush=True)
 
@@ -337,6 +355,8 @@ if __name__ == "__main__":
     parser.add_argument("--ab", type=settings, default=None)
     # A FILE the registry reads its variant from, written before each round (see the top)
     parser.add_argument("--switch", type=Path, default=None)
+    # A git revision whose importer_map/_ids/_unrecorded map A's rounds (B: this checkout's)
+    parser.add_argument("--importer-base", default=None)
     args = parser.parse_args()
-    options = (args.collector, args.idle_map, args.ab, args.switch)
+    options = (args.collector, args.idle_map, args.ab, args.switch, args.importer_base)
     asyncio.run(main(args.processes, args.rounds, args.v, *options))

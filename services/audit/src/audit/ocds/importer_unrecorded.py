@@ -200,7 +200,7 @@ def contract_not_recorded(
 def _named(release: dict[str, Any]) -> list[tuple[str, Any]]:
     """The names and titles of a release the registry records (a tender's, a lot's, a
     contract's, an organisation's), with their paths; not those it does not (documents',
-    milestones', items')."""
+    milestones', items'). `_texts` lists the same values without their paths."""
 
     def each(key: str) -> list[tuple[int, Any]]:
         found = release.get(key)
@@ -228,15 +228,52 @@ def _named(release: dict[str, Any]) -> list[tuple[str, Any]]:
     return named
 
 
+def _texts(release: dict[str, Any]) -> list[Any]:
+    """`_named`'s values, in its order, without their paths (import37: the paths are made
+    only for a release that has something to report; `invisible_texts`)."""
+    tender = release.get("tender")
+    t: dict[str, Any] = tender if isinstance(tender, dict) else {}
+    texts = [t.get("title")]
+    lots = t.get("lots")
+    if isinstance(lots, list):
+        texts += [lot.get("title") for lot in lots if isinstance(lot, dict)]
+    buyer, entity = release.get("buyer"), t.get("procuringEntity")
+    if isinstance(buyer, dict):
+        texts.append(buyer.get("name"))
+    if isinstance(entity, dict):
+        texts.append(entity.get("name"))
+    parties = release.get("parties")
+    if isinstance(parties, list):
+        texts += [p.get("name") for p in parties if isinstance(p, dict)]
+    contracts = release.get("contracts")
+    if isinstance(contracts, list):
+        texts += [c.get("title") for c in contracts if isinstance(c, dict)]
+    awards = release.get("awards")
+    if isinstance(awards, list):
+        for a in awards:
+            suppliers = a.get("suppliers") if isinstance(a, dict) else None
+            if suppliers:
+                texts += [x.get("name") for x in suppliers if isinstance(x, dict)]
+    return texts
+
+
+_SHOWN = "\t\n\r"  # (a name may hold these: `invisible_texts`)
+
+
 def invisible_texts(release: dict[str, Any]) -> list[NotRecorded]:
     """Names and titles the release itself states holding a character that shows as nothing
     (zero width space, word joiner, byte order mark, soft hyphen), a direction control or
     another control character but tab and line breaks (review18a): commands refuse them
     (`contracts_schema.bounds`), imported facts are events, unbounded so stored history still
     reads; recorded, the name would read exactly like another one."""
+    # All of them searched at once (joined by a line break, which is allowed), without their
+    # paths: a release without such a character, nearly every one, is done in one search.
+    texts = "\n".join([v for v in _texts(release) if isinstance(v, str)])
+    if unsafe_character(texts, _SHOWN) is None:
+        return []
     found: list[NotRecorded] = []
     for where, value in _named(release):
-        char = unsafe_character(value, "\t\n\r") if isinstance(value, str) else None
+        char = unsafe_character(value, _SHOWN) if isinstance(value, str) else None
         if char is not None:
             what = unicodedata.name(char, "a control character")
             found += note(where, f"it holds U+{ord(char):04X} {what}, a character that"
@@ -297,21 +334,31 @@ def days_out_of_range(release: dict[str, Any]) -> list[NotRecorded]:
     period = tender.get("tenderPeriod") if isinstance(tender, dict) else None
     if isinstance(period, dict):
         found += _day_in_range("tender.tenderPeriod.startDate", period.get("startDate"))
-    for key, fields in (("awards", ("date",)), ("contracts", _CONTRACT_DAYS)):
+    for key, fields in (("awards", _AWARD_DAYS), ("contracts", _CONTRACT_DAYS_SPLIT)):
         items = release.get(key)
         for i, item in enumerate(items if isinstance(items, list) else []):
-            for name in fields if isinstance(item, dict) else ():
+            for name, parts in fields if isinstance(item, dict) else ():
                 value: Any = item
-                for part in name.split("."):
+                for part in parts:
                     value = value.get(part) if isinstance(value, dict) else None
-                found += _day_in_range(f"{key}[{i}].{name}", value)
+                if _out_of_range(value):  # (the path made only for a day reported)
+                    found += _day_in_range(f"{key}[{i}].{name}", value)
     return found
 
 
-def _day_in_range(path: str, value: Any) -> list[NotRecorded]:
+_AWARD_DAYS = (("date", ("date",)),)
+_CONTRACT_DAYS_SPLIT = tuple((name, tuple(name.split("."))) for name in _CONTRACT_DAYS)
+
+
+def _out_of_range(value: Any) -> bool:
     stated = day(value)
-    if stated is None or FIRST_DAY <= stated <= LAST_DAY:
+    return stated is not None and not FIRST_DAY <= stated <= LAST_DAY
+
+
+def _day_in_range(path: str, value: Any) -> list[NotRecorded]:
+    if not _out_of_range(value):
         return []
+    stated = day(value)
     if no_end(value) and path.endswith(("endDate", "maxExtentDate")):
         return []  # "no end": recorded as not stated (import33)
     return note(path, f"{stated} is not between {FIRST_DAY} and {LAST_DAY}, the days the"
