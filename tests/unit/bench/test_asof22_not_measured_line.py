@@ -61,13 +61,15 @@ async def test_freshness_alone_prints_why_it_measured_nothing(
 ) -> None:
     body = await bench_cli.run(QUICK, {"freshness"})
     [figure] = body["figures"]
-    assert figure.value is None and figure.baseline is None
+    assert figure.value is None
+    assert figure.baseline is None
     lines = [line for line in capsys.readouterr().out.splitlines() if "reply to visible" in line]
     assert len(lines) == 1, lines
     line = lines[0]
     assert "None" not in line, line
     assert "not measured" in line, line
-    assert "no read model" in line and "--only replay --only freshness" in line, line
+    assert "no read model" in line, line
+    assert "--only replay --only freshness" in line, line
 
 
 def test_a_measured_figure_keeps_its_line() -> None:
