@@ -63,7 +63,7 @@ def copy(url: str, name: str, old: int) -> list[tuple[str, int]]:
             raise SystemExit(f"{new_key} is there already")
         if not set(before) <= present:
             raise SystemExit(f"{old_key} is not there")
-        runner = projection_runner(None, engine, kind(), batch=2_000)
+        runner = projection_runner(None, engine, kind(), batch=2_000)  # type: ignore[arg-type]
         runner.create_tables()
         copied = []
         with engine.begin() as conn:
