@@ -23,7 +23,7 @@ help:
 	@echo "make vendor        fetch the pinned GraphiQL/React/axe-core files (vendor-check: verify)"
 	@echo "make bench         quick benchmarks (bench-full for the full run)"
 	@echo "make bench-1m      only the 1M-events SQLite rebuild figure (~15 min)"
-	@echo "make bench-asof-1m as-of vs present latency at 10k, 100k and 1M events (~60 min; ~7 GB of memory, /dev/shm)"
+	@echo "make bench-asof-1m as-of vs present latency at 10k, 100k and 1M events (~60 min; ~7 GB of memory, /dev/shm; ASOF_KEEP=DIR keeps the read models there for the next run)"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
@@ -135,7 +135,7 @@ bench-1m: bootstrap
 # The read models are built in /dev/shm when it has room (~2.5 GB for 1M; BENCH_ASOF_DIR
 # chooses another directory), the building process holding ~4 GB beside it.
 bench-asof-1m: sync wrk
-	@$(UV) run --frozen python -m bench.asof_1m
+	@$(UV) run --frozen python -m bench.asof_1m $(if $(ASOF_KEEP),--keep $(ASOF_KEEP))
 
 clean:
 	rm -rf .venv data .pytest_cache .mypy_cache .ruff_cache

@@ -52,6 +52,14 @@ def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def shown(f: Figure) -> str:
+    """A figure's line in the run's output: a figure not measured says why (its note), not
+    "None ms vs None" (asof22: `--only freshness` without `replay` has no read model)."""
+    if f.value is None:
+        return f"  {f.name}: not measured: {f.note or 'no reason given'}"
+    return f"  {f.name}: {f.value} {f.unit} vs {f.baseline} ({f.baseline_name})"
+
+
 async def run(config: Config, only: set[str] | None) -> dict[str, Any]:
     started = time.perf_counter()
     figures: list[Figure] = []
@@ -82,7 +90,7 @@ async def run(config: Config, only: set[str] | None) -> dict[str, Any]:
                         not_measured(name, "suite failed", "", "", f"{type(exc).__name__}: {exc}")
                     ]
                 for f in got:
-                    say(f"  {f.name}: {f.value} {f.unit} vs {f.baseline} ({f.baseline_name})")
+                    say(shown(f))
                 say(f"suite {name} took {time.perf_counter() - t:.1f} s")
                 figures += got
     return {

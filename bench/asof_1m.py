@@ -16,12 +16,25 @@ disk: ~2.5 GB of /dev/shm for the 1M file (~0.25 GB at 100k) and ~4 GB of memory
 building process (the generated history and its sealed events), ~7 GB at the peak in all;
 the three gateways then serve the files from memory. Without that room it builds in /tmp
 (asof18's 1M build on disk: 27 min for less than half the file).
+
+`--keep DIR` (asof22) keeps each size's read model as DIR/asof-<events>.db between runs:
+built there the first time, measured as it is after (given first, through `extend`, any
+read model version added since it was built). So the 1M build (~45-60 min of one core on a
+quiet machine, more under load) is paid once:
+
+    python -m bench.asof_1m --keep /dev/shm/asof --mode full-asof
+
+(`ASOF_KEEP=/dev/shm/asof make bench-asof-1m` runs it so; the kept files stay in memory
+until removed.) A version whose rows
+are the older version's (only its indexes changed) can be given to a kept file faster
+with `python -m bench.asof_copy_version`.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +42,23 @@ from pathlib import Path
 from bench import infra, report
 from bench.__main__ import say
 from bench.config import FULL, QUICK
-from bench.suites.asof import ROUNDS, extend, run_sizes
+from bench.suites.asof import ROUNDS, build, extend, run_sizes
 
 MODE = "full-asof"
+
+
+def keep(directory: Path, events: int) -> str:
+    """The read model of `events` kept in `directory`: built there if it is not yet, else
+    given the read models (versions) it lacks."""
+    target = directory / f"asof-{events}.db"
+    if target.exists():
+        extend(QUICK, f"sqlite:///{target.resolve()}", events, say)
+    else:
+        directory.mkdir(parents=True, exist_ok=True)
+        data = build(QUICK, events, say)
+        shutil.move(data.url.split("///", 1)[-1], target)
+        say(f"  asof: kept {target}")
+    return f"sqlite:///{target.resolve()}"
 
 
 def main() -> None:
@@ -46,8 +73,17 @@ def main() -> None:
         action="store_true",
         help="first build into each kept read model the read models (versions) it lacks",
     )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep each size's read model as DIR/asof-<events>.db: built the first time,"
+        " reused (and extended) after",
+    )
     args = parser.parse_args()
     kept = {}
+    if args.keep:
+        for events in args.sizes:
+            kept[events] = keep(Path(args.keep), events)
     for spec in args.kept:
         events, _, path = spec.partition("=")
         kept[int(events)] = f"sqlite:///{Path(path).resolve()}"

@@ -19,6 +19,13 @@ B/A ratios; `--json` keeps them.
 {organisationCode})`), A the event log v2 (its links without instants: main's SQL), B v3
 (the links in the log's order per code and the per-code counts); the file given the v3 event
 log by `bench.suites.asof.extend`.
+
+`--round asof22`: the supplier's page (`contracts(asOf, filter: {supplierId})`), A contracts
+v8 (the supplier's versions as an IN list, the page sorted by the contracts' key: main's
+SQL), B v9 (the supplier rows joined in their own `(supplier_id, contract_id, intervals)`
+index's order); the file given contracts v9 by `bench.suites.asof.extend`. Each side's
+statements for one request are also run on a plain sqlite3 connection with a progress
+handler: SQLite's virtual-machine steps per request, printed beside the CPU (`steps`).
 """
 
 from __future__ import annotations
@@ -26,13 +33,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 
 from bench.gateway_app import coordinator_token, settings
 from bench.suites.asof import CONTRACTS, EVENTS, PARTICIPATION, _middle, describe
@@ -47,6 +55,7 @@ SECRET = "asof-stored-ab-" + "0" * 32
 BEFORE: dict[str, dict[type[Projection], int]] = {
     "asof20": {ContractsProjection: 6, EnrolmentProjection: 4},
     "asof21": {EventLogProjection: 2},
+    "asof22": {ContractsProjection: 8},
 }
 
 
@@ -68,6 +77,25 @@ def _same(answer: Any) -> Any:
     if isinstance(answer, list):
         return [_same(v) for v in answer]
     return answer
+
+
+def _vm_steps(url: str, statements: list[tuple[str, Any]]) -> int:
+    """SQLite's virtual-machine steps for these statements (SELECTs), on a plain connection:
+    deterministic, where the wall and CPU figures are the shared machine's minute."""
+    total = 0
+
+    def tick() -> int:
+        nonlocal total
+        total += 1
+        return 0
+
+    with sqlite3.connect(url.split("///", 1)[-1]) as conn:
+        conn.set_progress_handler(tick, 1)
+        for sql, parameters in statements:
+            if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                conn.execute(sql, parameters).fetchall()
+        conn.set_progress_handler(None, 0)
+    return total
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -94,9 +122,24 @@ async def _run(
                 {"filter": {"organisationCode": data.organisation}},
             ),
         }
+    if round_ == "asof22":
+        roots = {
+            "contracts(asOf, filter: supplierId) totalCount + 20": (
+                CONTRACTS,
+                {"filter": {"supplierId": data.supplier}},
+            ),
+        }
     token = coordinator_token(SECRET)
     headers = {"authorization": f"Bearer {token}"}
     engines = {side: make_engine(url) for side in "AB"}
+    sent: dict[str, list[tuple[str, Any]]] = {"A": [], "B": []}
+    for side, engine in engines.items():
+
+        def grab(*args: Any, side: str = side) -> None:
+            sent[side].append((args[2], args[3]))
+
+        event.listen(engine, "before_cursor_execute", grab)
+    steps: dict[tuple[str, str, str], int] = {}
     apps = {
         "A": build_app(_older(ReadModels(engines["A"]), round_), settings(url, SECRET)),
         "B": build_app(ReadModels(engines["B"]), settings(url, SECRET)),
@@ -122,6 +165,11 @@ async def _run(
                         raise RuntimeError(f"{name} {when} {side}: {answers[side]}")
                 if _same(answers["A"]) != _same(answers["B"]):
                     raise RuntimeError(f"{name} {when}: A {answers['A']} != B {answers['B']}")
+                for side in "AB":  # one request's statements, their VM steps
+                    sent[side].clear()
+                    await clients[side].post("/graphql", json=body, headers=headers)
+                    steps[(name, when, side)] = _vm_steps(url, sent[side])
+                    sent[side].clear()
                 for r in range(rounds):
                     for side in "AB" if r % 2 == 0 else "BA":
                         found = samples.setdefault((name, when, side), {"ms": [], "cpu": []})
@@ -130,6 +178,7 @@ async def _run(
                             await clients[side].post("/graphql", json=body, headers=headers)
                             found["cpu"].append((time.process_time() - cpu) * 1e6)
                             found["ms"].append((time.perf_counter() - wall) * 1000)
+                        sent[side].clear()
     finally:
         for client in clients.values():
             await client.aclose()
@@ -147,6 +196,7 @@ async def _run(
                 "p99_ms": _percentile(found["ms"], 0.99),
                 "cpu_us": statistics.median(found["cpu"]),
                 "samples": len(found["ms"]),
+                "steps": steps.get((name, when, side)),
             }
         )
     return out
@@ -174,7 +224,8 @@ def main() -> None:
             f"{events:>8,} {side:<7} {root[:52]:<52}"
             f" A p50 {a['p50_ms']:6.2f} p99 {a['p99_ms']:6.2f} ms cpu {a['cpu_us']:7.0f} us |"
             f" B p50 {r['p50_ms']:6.2f} p99 {r['p99_ms']:6.2f} ms cpu {r['cpu_us']:7.0f} us |"
-            f" B/A p50 {r['p50_ms'] / a['p50_ms']:.2f}x cpu {r['cpu_us'] / a['cpu_us']:.2f}x"
+            f" B/A p50 {r['p50_ms'] / a['p50_ms']:.2f}x cpu {r['cpu_us'] / a['cpu_us']:.2f}x;"
+            f" VM steps A {a['steps']:,} B {r['steps']:,}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

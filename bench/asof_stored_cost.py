@@ -16,6 +16,9 @@ other one. Two shapes, the process CPU of each divided by its events:
 `--round asof21`: the event log instead, v2 (A) against v3 (B: the links carry their
 event's instants in two indexes by code, per-code counts by week and block; the events'
 key-times index dropped).
+
+`--round asof22`: contracts v8 (A) against v9 (B: the supplier rows' horizon index replaced
+by one by supplier and contract with the intervals).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from gateway.projections import ContractsProjection, EnrolmentProjection, EventL
 ROUNDS: dict[str, dict[type[Projection], dict[str, int]]] = {
     "asof20": {ContractsProjection: {"A": 6, "B": 7}, EnrolmentProjection: {"A": 4, "B": 5}},
     "asof21": {EventLogProjection: {"A": 2, "B": 3}},
+    "asof22": {ContractsProjection: {"A": 8, "B": 9}},
 }
 
 

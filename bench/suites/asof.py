@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import statistics
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from bench.figures import Figure, not_measured
 from bench.gateway_app import SECRET_ENV, coordinator_token
 from bench.history.generator import generate
 from bench.suites.graphql import fetch, measured, post_script, serve, stop
-from bench.wrk import WrkResult, run_wrk
+from bench.wrk import WrkResult, parse
 from eventstore.nats_launcher import free_port
 from eventstore.sql import make_engine
 from eventstore.timeline import FOREVER
@@ -368,18 +369,42 @@ class Failure:
     why: str
 
 
+# wrk's own request timeout is 2 s: at 1M events the present of the unfiltered per-programme
+# statistics takes 1-2 s alone, so on a loaded machine every one of its requests timed out
+# and the sample read "0.0 ms" (asof22). Long enough for the slowest root's request.
+REQUEST_TIMEOUT_S = 60
+
+
+def run_wrk_patient(url: str, seconds: int, connections: int, script: str) -> WrkResult:
+    """`bench.wrk.run_wrk` with a request timeout of `REQUEST_TIMEOUT_S` (not wrk's 2 s)."""
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args += ["--timeout", f"{REQUEST_TIMEOUT_S}s", "-s", script, url]
+    out = subprocess.run(
+        args, capture_output=True, text=True, timeout=seconds + REQUEST_TIMEOUT_S + 60, check=True
+    )
+    return parse(out.stdout)
+
+
 def _measure(
-    url: str, body: str, token: str, seconds: int, pid: int
+    url: str, body: str, token: str, seconds: int, pid: int, run: Any = None
 ) -> tuple[WrkResult, Answer, float]:
     answer = fetch(url, body, token)
     if answer.get("errors"):
         raise RuntimeError(f"the gateway answered with errors: {json.dumps(answer)[:600]}")
     script = post_script(body, token)
     try:
-        result, cpu_us = measured([pid], seconds, run_wrk, url, seconds, CONNECTIONS, script)
-        return result, answer_size(answer), cpu_us
+        result, cpu_us = measured(
+            [pid], seconds, run or run_wrk_patient, url, seconds, CONNECTIONS, script
+        )
     finally:
         os.unlink(script)
+    if result.requests_per_s <= 0 or result.p50_ms <= 0:
+        # Not a latency of 0 ms: no request was answered in the sample (asof22).
+        raise RuntimeError(
+            f"no request answered in {seconds} s ({result.errors} failed or timed out"
+            f" after {REQUEST_TIMEOUT_S} s)"
+        )
+    return result, answer_size(answer), cpu_us
 
 
 @dataclass

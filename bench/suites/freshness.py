@@ -447,9 +447,16 @@ async def measure_raw(client: NATS, samples: int) -> list[float]:
     return result
 
 
+# Why the suite measures nothing without the replay suite's read model (printed on its line).
+NO_READ_MODEL = (
+    "no read model: the freshness suite measures the SQLite read model the replay suite"
+    " rebuilt; run it with `--only replay --only freshness`"
+)
+
+
 async def run(ctx: BenchContext) -> list[Figure]:
     if ctx.read_model_url is None:
-        return [not_measured("freshness", "reply to visible", "ms", "raw", "no read model")]
+        return [not_measured("freshness", "reply to visible", "ms", "raw", NO_READ_MODEL)]
     contracts = amendable_contracts(ctx.read_model_url)
     probes, loaded = contracts[::2], contracts[1::2]  # the load never touches a probe's contract
     secret = secrets.token_hex(32)

@@ -23,6 +23,7 @@ from sqlalchemy.sql import FromClause
 
 from contracts_schema.registry.state import ContractKind, ContractStatus, TenderPhase
 from gateway.auth import Principal
+from gateway.projections.contracts import SUPPLIER_ORDER_SINCE, ContractsProjection
 from gateway.readmodels import ReadModels
 from gateway.schema.errors import InvalidArgument
 
@@ -148,6 +149,22 @@ VIEWER = "viewer_organisation"
 NOT_CALL_OFF = [k.value for k in ContractKind if k is not ContractKind.CALL_OFF]
 
 
+def supplier_order(read: ReadModels, f: ContractFilter | None) -> Any:
+    """The column a supplier's contracts are ordered by contract id with (asof22): the
+    supplier rows' own `contract_id`, whose index `(supplier_id, contract_id, intervals)`
+    (contracts v9, `SUPPLIER_ORDER_SINCE`) gives the page in order, the horizon tested in
+    the index and each contract sought by key, stopping at the page's end. Ordered by the
+    contracts' column SQLite read the supplier's versions by the horizon index and sorted
+    them (asof21: 23k / 41k VM steps at 100k, twice the IN list's). None without a supplier
+    filter, or while an older contracts version (no such index) serves: the IN list, as
+    before."""
+    if f is None or not f.supplier_id:
+        return None
+    if read.versions(ContractsProjection).version < SUPPLIER_ORDER_SINCE:
+        return None
+    return read.contracts.suppliers.c.contract_id
+
+
 def contract_query(
     read: ReadModels,
     f: ContractFilter | None,
@@ -179,6 +196,7 @@ def contract_query(
         "filter_from": f.expiring.from_ if f.expiring else None,
         "filter_to": f.expiring.to if f.expiring else None,
     }
+    joined = walked is None and supplier_order(read, f) is not None
     shape = (
         "contracts",
         c,
@@ -193,6 +211,7 @@ def contract_query(
         buyer_hidden,
         f.expiring is not None,
         walked,
+        joined,
     )
 
     # With an end-date range, the range is the index to search: a status is one of three
@@ -217,7 +236,22 @@ def contract_query(
             query = query.where(status.in_(bindparam("filter_statuses", expanding=True)))
         if f.tender_id:
             query = query.where(c.c.tender_id == bindparam("filter_tender"))
-        if f.supplier_id:
+        if f.supplier_id and joined:
+            # asof22: the supplier's rows at the horizon joined to their contracts (a
+            # (contract, supplier) key has one version at a horizon: one row a contract);
+            # the page is ordered by the rows' own contract id (`supplier_order`), so it
+            # walks the supplier's order index and stops at its end.
+            s = read.contracts.suppliers
+            query = query.select_from(
+                c.join(
+                    s,
+                    and_(
+                        s.c.contract_id == c.c.contract_id,
+                        s.c.supplier_id == bindparam("filter_supplier"),
+                    ),
+                )
+            )
+        elif f.supplier_id:
             # The supplier's contracts found from its own versions (the supplier index holds
             # the intervals and the contract), not an EXISTS asked of every contract version
             # (1M events: the count tested 470k versions, 0.4-1.8 s).

@@ -31,6 +31,7 @@ from gateway.schema.filters import (
     TenderFilter,
     TenderOrder,
     contract_query,
+    supplier_order,
     tender_query,
 )
 from gateway.schema.health import Health
@@ -152,6 +153,9 @@ class Query(LawFindingsQuery):
         order = [(c.c[o.field.value], desc), (c.c.contract_id, desc)]
         if o.field.value == "contract_id":
             order = order[:1]
+            by_supplier = None if walked is not None else supplier_order(read, filter)
+            if by_supplier is not None:  # the same values, in the supplier's index (asof22)
+                order = [(by_supplier, desc)]
         query, parameters = contract_query(read, filter, info.context.principal, walked=walked)
         columns = node_columns(info, Contract, CONTRACT_COLUMNS, CONTRACT_BASE)
         narrow = None if columns is None else (c, columns)
