@@ -190,6 +190,7 @@ class Losses:
         self.thresholds: dict[str, int] = {}
         self.known: dict[str, StreamLoss] = {}
         self.watched: set[str] = set()  # the streams written on through this connection
+        self._contexts: dict[str, str] = {}  # stream -> its context's name
         self._asking: dict[str, asyncio.Future[None]] = {}
         self._asked_at: dict[str, float] = {}
 
@@ -205,10 +206,14 @@ class Losses:
             losses._signers.update(signers)
         return losses
 
-    def watch(self, stream: str) -> None:
+    def watch(self, stream: str, context_name: str) -> None:
         """A stream written on through this connection: its losses are asked beside each
         aggregate load (`EventStore.load`)."""
         self.watched.add(stream)
+        self._contexts[stream] = context_name
+
+    def _context_of(self, stream: str) -> str:
+        return self._contexts.get(stream, stream.lower())
 
     # -- the command path --------------------------------------------------------------
 
@@ -312,38 +317,26 @@ class Losses:
             log.warning("%s", loss.describe())
 
     async def _acknowledgement(self, context_name: str, stream: str) -> Acknowledgement | None:
-        """The last acknowledgement of the stream's losses signed by a key trusted for its
-        context (or this store's own key), if any."""
-        request = json.dumps({"last_by_subj": losses_subject(context_name)}).encode()
-        try:
-            msg = await self._nc.request(
-                f"$JS.API.DIRECT.GET.{CHECKPOINT_STREAM}", request, timeout=INFO_TIMEOUT
-            )
-        except Exception as exc:  # no CHECKPOINTS stream, no responder: none
-            log.info("acknowledgements of %s not read (%r)", stream, exc)
-            return None
-        if (msg.headers or {}).get("Status"):
-            return None
-        try:
-            ack = Acknowledgement.parse(msg.data)
-        except ValueError as exc:
-            log.error("the last acknowledgement of %s's losses is none (%s)", stream, exc)
-            return None
         own = self._signers.get(context_name)
         trusted = set(trust_of(self._nc).keys.get(context_name, {}))
         if own is not None:
             trusted.add(own.public_key)
-        if ack.context != context_name or ack.stream != stream:
-            log.error("the acknowledgement on %s names %s", losses_subject(context_name), stream)
-            return None
-        if ack.signer not in trusted or not ack.holds():
-            log.error("the acknowledgement of %s's losses is not signed by a trusted key", stream)
-            return None
-        return ack
+        return await acknowledgement(self._nc, context_name, stream, trusted)
 
     def report(self) -> list[dict[str, Any]]:
         """Every stream that lost messages (health)."""
         return [loss.report() for _stream, loss in sorted(self.known.items())]
+
+    async def health(self) -> dict[str, Any]:
+        """The part of a service's health report (`HealthServer.add_report`): the streams
+        written on asked again first (one request each; a failure is reported, not raised)."""
+        failed = []
+        for stream in sorted(self.watched):
+            try:
+                await self.refresh(stream, self._context_of(stream))
+            except Exception as exc:
+                failed.append(f"{stream}: its state could not be read ({exc!r})")
+        return {"problems": failed + self.problems(), "streams": self.report()}
 
     def problems(self) -> list[str]:
         return [
@@ -359,6 +352,35 @@ _by_connection: weakref.WeakKeyDictionary[object, Losses] = weakref.WeakKeyDicti
 def _quiet(done: asyncio.Future[None]) -> None:
     if not done.cancelled() and done.exception() is not None:
         log.info("stream state not read: %r", done.exception())
+
+
+async def acknowledgement(
+    nc: NATS, context_name: str, stream: str, trusted: set[str]
+) -> Acknowledgement | None:
+    """The last acknowledgement of the stream's losses, when it is signed by one of the
+    `trusted` keys of its context and names the stream (None otherwise: logged why)."""
+    request = json.dumps({"last_by_subj": losses_subject(context_name)}).encode()
+    try:
+        msg = await nc.request(
+            f"$JS.API.DIRECT.GET.{CHECKPOINT_STREAM}", request, timeout=INFO_TIMEOUT
+        )
+    except Exception as exc:  # no CHECKPOINTS stream, no responder: none
+        log.info("acknowledgements of %s not read (%r)", stream, exc)
+        return None
+    if (msg.headers or {}).get("Status"):
+        return None
+    try:
+        ack = Acknowledgement.parse(msg.data)
+    except ValueError as exc:
+        log.error("the last acknowledgement of %s's losses is none (%s)", stream, exc)
+        return None
+    if ack.context != context_name or ack.stream != stream:
+        log.error("the acknowledgement on %s names %s", losses_subject(context_name), ack.stream)
+        return None
+    if ack.signer not in trusted or not ack.holds():
+        log.error("the acknowledgement of %s's losses is not signed by a trusted key", stream)
+        return None
+    return ack
 
 
 async def acknowledge(
@@ -380,5 +402,10 @@ async def acknowledge(
     )  # fmt: skip
     ack = Acknowledgement(**{**unsigned.body(), "signature": signer.sign(unsigned.signed_text())})
     body = json.dumps({**ack.body(), "signature": ack.signature}).encode()
+    from eventstore.checkpoints import ensure_checkpoint_stream  # (it imports the store)
+    from eventstore.clock import SystemClock
+    from eventstore.store import EventStore
+
+    await ensure_checkpoint_stream(EventStore(nc, SystemClock()))
     await nc.jetstream().publish(losses_subject(context_name), body, stream=CHECKPOINT_STREAM)
     return ack

@@ -135,7 +135,7 @@ class EventStore:
             duplicate_window=120.0,
         )
         # A stream this process writes on: its losses are asked beside each load (`load`).
-        self.losses.watch(context.stream)
+        self.losses.watch(context.stream, context.name)
         try:
             info = await self._js.stream_info(context.stream)
         except NotFoundError:
