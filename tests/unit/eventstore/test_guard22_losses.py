@@ -28,12 +28,16 @@ OWN = "registry.events.programme.P1.ProgrammeRenamed"
         ({"messages": 5, "first_seq": 1, "last_seq": 6, "num_deleted": 1}, (1, None)),
         # the first deleted: the first sequence moves, no deleted entry
         ({"messages": 5, "first_seq": 2, "last_seq": 6}, (1, 1)),
-        ({"messages": 3, "first_seq": 2, "last_seq": 6, "num_deleted": 2, "deleted": [3, 6]},
-         (3, 6)),  # fmt: skip
+        (
+            {"messages": 3, "first_seq": 2, "last_seq": 6, "num_deleted": 2, "deleted": [3, 6]},
+            (3, 6),
+        ),
         ({"messages": 0, "first_seq": 8, "last_seq": 7}, (7, 7)),  # purged
         # found corrupt on disk past what the server recovered
-        ({"messages": 4, "first_seq": 1, "last_seq": 4, "lost": {"msgs": [5, 6], "bytes": 9}},
-         (2, 6)),  # fmt: skip
+        (
+            {"messages": 4, "first_seq": 1, "last_seq": 4, "lost": {"msgs": [5, 6], "bytes": 9}},
+            (2, 6),
+        ),
     ],
     ids=["empty", "whole", "last", "no-details", "first", "several", "purged", "disk"],
 )
