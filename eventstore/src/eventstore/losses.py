@@ -198,7 +198,10 @@ class Losses:
     def of(cls, nc: NATS, signers: Mapping[str, EventSigner] | None = None) -> Losses:
         """The connection's (made on first use; `signers`: keys whose acknowledgements count
         besides those the readers trust)."""
-        losses = _by_connection.get(nc)
+        try:
+            losses = _by_connection.get(nc)
+        except TypeError:  # no connection (a store built for its sealing alone): its own
+            return cls(nc, signers)
         if losses is None:
             losses = _by_connection[nc] = cls(nc, signers)
             register_loss_check(nc, losses.refuse)
