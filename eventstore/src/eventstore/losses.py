@@ -18,11 +18,12 @@ last event lies at or before it (or that has none yet) may have, and is refused
 stream, how many messages it lost, the highest, and what the operator does). Nothing else on
 the stream stops: aggregates written after the loss go on.
 
-Cost on the command path: one dict lookup and one comparison per append (`Losses.refuse`). The
-stream's state is asked (one `STREAM.INFO` request, no deleted list unless the count changed)
-at the service's start (`EventStore.ensure_stream`, which asks it anyway), beside every load
-of an aggregate that is not cached (concurrently with the load's own read, one request shared
-by the loads under way), when an append's expected sequence is *behind* what the stream holds
+Cost on the command path: two truthiness checks and one clock read per append. The stream's
+state is asked (one `STREAM.INFO` request, no deleted list unless the count changed) at the
+service's start (`EventStore.ensure_stream`, which asks it anyway), beside every load of an
+aggregate that is not cached on a stream the process writes on (not waited for by the load:
+the append after it waits for the answer, by then nearly always there; one request shared by
+the loads under way), when an append's expected sequence is *behind* what the stream holds
 for the aggregate (JetStream answers "wrong last sequence: N" with N lower than our head: our
 head itself is gone), and in the background once an append finds the last answer older than
 `REFRESH_SECONDS`. A deletion of a cached aggregate's last event is caught by its next append
@@ -192,6 +193,9 @@ class Losses:
         self.watched: set[str] = set()  # the streams written on through this connection
         self._contexts: dict[str, str] = {}  # stream -> its context's name
         self._asking: dict[str, asyncio.Future[None]] = {}
+        # Streams whose state a load asked and that has not answered yet: an append on them
+        # waits for the answer first (`settle`). Empty nearly always (one truthiness check).
+        self.unsettled: dict[str, asyncio.Future[None]] = {}
         self._asked_at: dict[str, float] = {}
 
     @classmethod
@@ -246,6 +250,31 @@ class Losses:
         self._asked_at[stream] = time.monotonic()  # not asked again until it answered
         asking = self._ask(stream, context_name)
         asking.add_done_callback(_quiet)
+
+    def ask_beside_load(self, stream: str, context_name: str) -> None:
+        """The stream's state asked for a load (not waited for there: the load's own read
+        and the decision go on meanwhile); the append that follows waits for the answer
+        (`settle`) before its check. A request under way is shared."""
+        asking = self._ask(stream, context_name)
+        if asking.done() or self.unsettled.get(stream) is asking:
+            return
+        self.unsettled[stream] = asking
+
+        def settled(done: asyncio.Future[None]) -> None:
+            if self.unsettled.get(stream) is done:
+                del self.unsettled[stream]
+            if done.cancelled() or done.exception() is not None:
+                self._asked_at[stream] = 0.0  # the next append asks again
+                _quiet(done)
+
+        asking.add_done_callback(settled)
+
+    async def settle(self, stream: str) -> None:
+        """Until the state a load asked for `stream` has answered (a failure is logged and
+        asked again at the next append: not raised into this one)."""
+        asking = self.unsettled.get(stream)
+        if asking is not None:
+            await asyncio.wait([asking])
 
     async def refresh(self, stream: str, context_name: str) -> None:
         """The stream's state asked now (a request already under way is shared)."""

@@ -153,18 +153,16 @@ class EventStore:
     ) -> AggregateHistory:
         subject_filter = context.aggregate_filter(aggregate_type, aggregate_id)
         # On a stream this process writes on, its losses are asked beside the read (one
-        # request shared by the loads under way): a command decided on this history is
-        # refused when its last event may be among them (`trust.refuse_untrusted`,
-        # `eventstore.losses`). A reader's load asks nothing more.
-        looked = (
-            asyncio.ensure_future(self.losses.refresh(context.stream, context.name))
-            if context.stream in self.losses.watched
-            else None
-        )
+        # request shared by the loads under way; the append after it waits for the answer):
+        # a command on this history is refused when its last event may be among them
+        # (`trust.refuse_untrusted`, `append`; `eventstore.losses`). A reader asks nothing.
+        losses = self.losses
+        if context.stream in losses.watched:
+            losses.ask_beside_load(context.stream, context.name)
         try:
             events = [e async for e in self._direct_get(context.stream, subject_filter, 1)]
-            if looked is not None:
-                await looked
+            if context.stream in losses.thresholds:  # refusing: on the answer (repaired?)
+                await losses.settle(context.stream)
         except ValidationError as exc:
             # Bytes on the aggregate's subject that are no envelope (anyone with the stream's
             # login can publish them): refused as an altered or unsigned event is, not an
@@ -175,9 +173,6 @@ class EventStore:
                 " nothing is decided on it until an operator removes it (`audit verify`"
                 " names it)"
             ) from exc
-        finally:
-            if looked is not None and not looked.done():
-                looked.cancel()
         last_seq = events[-1].seq if events else 0
         return AggregateHistory(context, aggregate_type, aggregate_id, tuple(events), last_seq)
 
@@ -330,6 +325,8 @@ class EventStore:
             return []
         context = history.context
         losses = self.losses
+        if losses.unsettled:  # a load asked the stream's losses: the answer first
+            await losses.settle(context.stream)
         if losses.thresholds:  # a stream lost messages: not on a head that may miss its last
             losses.refuse(
                 context.stream, f"{history.aggregate_type}/{history.aggregate_id}", history.last_seq
@@ -402,6 +399,8 @@ class EventStore:
         expected last sequence (`eventstore.group_append`): all stored, or none. None on a
         head whose last event its stream may have lost (`LostMessages`, as `append`)."""
         losses = self.losses
+        if losses.unsettled and events:
+            await losses.settle(events[0].context.stream)
         if losses.thresholds:
             for event in events:
                 if event.expected_last_seq is not None:
