@@ -20,15 +20,17 @@ the stream stops: aggregates written after the loss go on.
 
 Cost on the command path: two truthiness checks and one clock read per append. The stream's
 state is asked (one `STREAM.INFO` request, no deleted list unless the count changed) at the
-service's start (`EventStore.ensure_stream`, which asks it anyway), beside every load of an
-aggregate that is not cached on a stream the process writes on (not waited for by the load:
-the append after it waits for the answer, by then nearly always there; one request shared by
-the loads under way), when an append's expected sequence is *behind* what the stream holds
+service's start (`EventStore.ensure_stream`, which asks it anyway), beside a load of an
+aggregate that is not cached on a stream the process writes on when the last answer is older
+than `LOAD_FRESHNESS` or the connection reconnected since (not waited for by the load: the
+append after it waits for the answer, by then nearly always there; one request shared by the
+loads under way), when an append's expected sequence is *behind* what the stream holds
 for the aggregate (JetStream answers "wrong last sequence: N" with N lower than our head: our
 head itself is gone), and in the background once an append finds the last answer older than
 `REFRESH_SECONDS`. A deletion of a cached aggregate's last event is caught by its next append
-(the third rule); of another process's newer event of a cached aggregate, within
-`REFRESH_SECONDS`.
+(the third rule); of an uncached aggregate's, by the next load at least `LOAD_FRESHNESS`
+after the last answer (a command on it within that moment after the deletion is not
+covered); of another process's newer event of a cached aggregate, within `REFRESH_SECONDS`.
 
 An operator repairs a stream in one of two ways (README, operations: "A stream that lost
 messages"): restore it from a backup that still holds the messages (`eventstore.backup`), or
@@ -61,6 +63,11 @@ from eventstore.trust import UntrustedHistory, register_loss_check, trust_of
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 5.0
+# A load asks the stream's state when the last answer is older than this (or the connection
+# reconnected since, or the stream is refused already): a burst of cold loads (a process
+# warming its cache) costs at most a few requests a second, not one each (~0.1-0.2 ms of
+# client CPU per request here).
+LOAD_FRESHNESS = 0.5
 INFO_TIMEOUT = 5.0
 CHECKPOINT_STREAM = "CHECKPOINTS"  # (eventstore.checkpoints imports the store: not from there)
 
@@ -197,6 +204,8 @@ class Losses:
         # waits for the answer first (`settle`). Empty nearly always (one truthiness check).
         self.unsettled: dict[str, asyncio.Future[None]] = {}
         self._asked_at: dict[str, float] = {}
+        self._answered_at: dict[str, float] = {}
+        self._reconnects = _reconnects(nc)
 
     @classmethod
     def of(cls, nc: NATS, signers: Mapping[str, EventSigner] | None = None) -> Losses:
@@ -255,6 +264,14 @@ class Losses:
         """The stream's state asked for a load (not waited for there: the load's own read
         and the decision go on meanwhile); the append that follows waits for the answer
         (`settle`) before its check. A request under way is shared."""
+        reconnects = _reconnects(self._nc)
+        if (
+            time.monotonic() - self._answered_at.get(stream, 0.0) <= LOAD_FRESHNESS
+            and reconnects == self._reconnects
+            and stream not in self.thresholds
+        ):
+            return  # answered a moment ago, on this connection
+        self._reconnects = reconnects
         asking = self._ask(stream, context_name)
         if asking.done() or self.unsettled.get(stream) is asking:
             return
@@ -301,7 +318,7 @@ class Losses:
         answer = orjson.loads(msg.data or b"{}")
         if "error" in answer:  # no stream yet: nothing recorded, nothing lost
             return None
-        self._asked_at[stream] = time.monotonic()
+        self._asked_at[stream] = self._answered_at[stream] = time.monotonic()
         state: dict[str, Any] = answer.get("state") or {}
         return state
 
@@ -379,6 +396,13 @@ class Losses:
 
 
 _by_connection: weakref.WeakKeyDictionary[object, Losses] = weakref.WeakKeyDictionary()
+
+
+def _reconnects(nc: object) -> int:
+    """How often the connection reconnected (a server restarted: its store may have lost
+    messages with it)."""
+    stats = getattr(nc, "stats", None)
+    return int(stats.get("reconnects", 0)) if isinstance(stats, dict) else 0
 
 
 def _quiet(done: asyncio.Future[None]) -> None:

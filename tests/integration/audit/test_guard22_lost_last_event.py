@@ -11,6 +11,7 @@ after the loss go on. Real JetStream, the services' own command handling (`handl
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 from nats.aio.client import Client as NATS
@@ -19,6 +20,7 @@ from contracts_schema.registry import commands as cmd
 from contracts_schema.replies import CommandAccepted, CommandRejected
 from contracts_schema.subjects import ENROLMENT, REGISTRY
 from eventstore.clock import FixedClock
+from eventstore.losses import LOAD_FRESHNESS
 from eventstore.store import EventStore
 from tests.service.bus import InProcessBus
 from tests.service.story import bus_on, framework_signed, on, plan
@@ -87,10 +89,12 @@ async def test_a_fresh_process_refuses_a_contract_whose_last_event_was_lost(
 
 
 async def test_a_running_process_refuses_it_on_its_next_load(nats_client: NATS) -> None:
-    """Started before the loss, the contract not in its cache: its load asks the stream."""
+    """Started before the loss, the contract not in its cache: its load asks the stream
+    (once the stream's last answer is `LOAD_FRESHNESS` old: a wait, not a timed assertion)."""
     _first, last = await amended_twice(nats_client)
     second = await bus_on(writer(nats_client), clock())
     await lose(nats_client, last)
+    await asyncio.sleep(LOAD_FRESHNESS + 0.1)
     refused_for_the_loss(await second.send(amend(3)), last)
     assert await versions(nats_client) == [1, 2]
 
