@@ -1,7 +1,7 @@
 """guard22: what the lost-messages guard costs an aggregate load and an append, A/B in one run.
 
 `python -m bench.guard22_load_ab [aggregates] [pairs]`: a JetStream of its own, `aggregates`
-aggregates of 3 events each on a stream this process writes on. Then, alternating (A, B) pairs:
+aggregates of 3 events each on a stream this process writes on. Then, alternating pairs (ABBA):
 
 - cold loads (a command on an aggregate not cached): A, the stream not watched (the load asks
   nothing more, as before guard22); B, watched (the stream's state asked beside the load's
@@ -89,27 +89,30 @@ async def main(aggregates: int, pairs: int) -> None:
                 Losses.due = original  # type: ignore[method-assign]
 
         rows: dict[str, list[tuple[float, float]]] = {}
-        for _ in range(pairs):
-            for name, run in (
-                ("cold load, one at a time", lambda: loads(False)),
-                ("cold load, 32 at once", lambda: loads(True)),
+        for pair in range(pairs):
+            first_b = pair % 2 == 1  # ABBA: neither side always runs first
+            for name, concurrent in (
+                ("cold load, one at a time", False),
+                ("cold load, 32 at once", True),
             ):
-                losses.watched.discard(CONTEXT.stream)
-                a = await run()
-                losses.watch(CONTEXT.stream, CONTEXT.name)
-                b = await run()
-                rows.setdefault(name, []).append((a, b))
-            a = await appends(False)
-            b = await appends(True)
-            rows.setdefault("append (warm command)", []).append((a, b))
+                timing: dict[bool, float] = {}
+                for guarded in (first_b, not first_b):
+                    if guarded:
+                        losses.watch(CONTEXT.stream, CONTEXT.name)
+                    else:
+                        losses.watched.discard(CONTEXT.stream)
+                    timing[guarded] = await loads(concurrent)
+                rows.setdefault(name, []).append((timing[False], timing[True]))
+            timed = {guarded: await appends(guarded) for guarded in (first_b, not first_b)}
+            rows.setdefault("append (warm command)", []).append((timed[False], timed[True]))
         load = _loadavg()
         print(f"{aggregates} aggregates, {pairs} A/B pairs; load {load}")
         for name, measured in rows.items():
-            a = statistics.median(x for x, _ in measured)
-            b = statistics.median(y for _, y in measured)
+            off = statistics.median(x for x, _ in measured)
+            on = statistics.median(y for _, y in measured)
             ratios = [y / x for x, y in measured]
             print(
-                f"{name:28} A {a:8.1f} us  B {b:8.1f} us  B/A {b / a:5.3f}"
+                f"{name:28} A {off:8.1f} us  B {on:8.1f} us  B/A {on / off:5.3f}"
                 f"  (pair ratios {min(ratios):.3f}..{max(ratios):.3f})"
             )
         await nc.close()
