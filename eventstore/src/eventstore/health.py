@@ -1,4 +1,9 @@
-"""The HTTP side of observability: `/healthz`, `/readyz` and `/metrics` for every service.
+"""The HTTP side of observability: `/healthz`, `/readyz`, `/health` and `/metrics` for every
+service.
+
+`/health` is the service's health report: its readiness checks, and what its reports say
+(`add_report`: e.g. an event stream that lost messages, `eventstore.losses`), with every
+problem in one list; it answers 200 whatever it says (`/readyz` is the probe).
 
 A deliberately tiny HTTP/1.1 responder on asyncio (one request per connection), so that a
 service that has no web framework still answers its orchestrator's probes and Prometheus.
@@ -13,7 +18,8 @@ import json
 import logging
 import sys
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -23,6 +29,8 @@ from eventstore.observability import refresh_projection_metrics
 log = logging.getLogger(__name__)
 
 Check = Callable[[], bool | Awaitable[bool]]
+# A part of the health report: a JSON object, its problems (sentences) under "problems".
+Report = Callable[[], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
@@ -34,10 +42,39 @@ class HealthServer:
         self._requested_port = port
         self._registry = registry
         self._checks: dict[str, Check] = {}
+        self._reports: dict[str, Report] = {}
         self._server: asyncio.Server | None = None
 
     def add_readiness(self, name: str, check: Check) -> None:
         self._checks[name] = check
+
+    def add_report(self, name: str, report: Report) -> None:
+        """A part of `/health` (and of `/readyz`'s body), asked at each request."""
+        self._reports[name] = report
+
+    async def reports(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, report in self._reports.items():
+            try:
+                outcome = report()
+                found[name] = dict(await outcome if inspect.isawaitable(outcome) else outcome)
+            except Exception as exc:
+                found[name] = {"problems": [f"the report failed: {exc!r}"]}
+        return found
+
+    async def health(self) -> dict[str, Any]:
+        """Readiness, the reports, and every problem they name."""
+        checks = await self.readiness()
+        reports = await self.reports()
+        problems = [f"{name}: not ready" for name, ready in checks.items() if not ready]
+        for report in reports.values():
+            problems += [str(p) for p in report.get("problems") or ()]
+        return {
+            "status": "problems" if problems else "ok",
+            "checks": checks,
+            "problems": problems,
+            "reports": reports,
+        }
 
     @property
     def port(self) -> int:
@@ -80,12 +117,17 @@ class HealthServer:
         if route == "/readyz":
             checks = await self.readiness()
             ready = all(checks.values())
-            body = json.dumps({"status": "ready" if ready else "not ready", "checks": checks})
+            answer: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+            if self._reports:
+                answer["reports"] = await self.reports()
+            body = json.dumps(answer)
             return (200 if ready else 503), "application/json", body.encode()
+        if route == "/health":
+            return 200, "application/json", json.dumps(await self.health()).encode()
         if route == "/metrics":
             await refresh_projection_metrics()
             return 200, CONTENT_TYPE_LATEST, generate_latest(self._registry)
-        return 404, "text/plain", b"not found; try /healthz, /readyz or /metrics\n"
+        return 404, "text/plain", b"not found; try /healthz, /readyz, /health or /metrics\n"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -136,6 +136,7 @@ def build_service_app(
         store = InstrumentedEventStore(
             nc, clock, replicas=settings.stream_replicas, signers=signers
         )
+        health.add_report("event_streams", store.losses.health)  # lost messages (guard22)
         service = await make_service(store, nc, clock)
         await service.start()
         holder["service"] = service

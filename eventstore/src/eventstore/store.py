@@ -36,6 +36,7 @@ from eventstore.errors import (
 )
 from eventstore.group_append import GroupedEvent, publish_group
 from eventstore.inbox import Replies, caught_up, subscribe_sink
+from eventstore.losses import Losses
 from eventstore.ports import EventStorePort, GroupAppender, Sealer
 from eventstore.records import (
     AggregateHistory,
@@ -105,6 +106,9 @@ class EventStore:
         self._protect = protect  # deny message delete and purge: the log is append-only
         # The appends' acknowledgements, taken as read (no request machinery per append).
         self._replies = Replies(nc)
+        # What the streams have lost: no command on an aggregate whose last event may be
+        # among it (`eventstore.losses`; shared by the stores on this connection).
+        self.losses = Losses.of(nc, self._signers)
 
     @property
     def replicas(self) -> int:
@@ -130,6 +134,8 @@ class EventStore:
             deny_purge=self._protect,
             duplicate_window=120.0,
         )
+        # A stream this process writes on: its losses are asked beside each load (`load`).
+        self.losses.watch(context.stream, context.name)
         try:
             info = await self._js.stream_info(context.stream)
         except NotFoundError:
@@ -139,13 +145,24 @@ class EventStore:
         # only when the stream differs from the code (a deployment that changes it).
         if differs(info.config, config):
             await self._js.update_stream(config)
+        # What it has lost (deleted, purged, lost on disk), known before the first command.
+        await self.losses.refresh(context.stream, context.name)
 
     async def load(
         self, context: BoundedContext, aggregate_type: str, aggregate_id: str
     ) -> AggregateHistory:
         subject_filter = context.aggregate_filter(aggregate_type, aggregate_id)
+        # On a stream this process writes on, its losses are asked beside the read (one
+        # request shared by the loads under way; the append after it waits for the answer):
+        # a command on this history is refused when its last event may be among them
+        # (`trust.refuse_untrusted`, `append`; `eventstore.losses`). A reader asks nothing.
+        losses = self.losses
+        if context.stream in losses.watched:
+            losses.ask_beside_load(context.stream, context.name)
         try:
             events = [e async for e in self._direct_get(context.stream, subject_filter, 1)]
+            if context.stream in losses.thresholds:  # refusing: on the answer (repaired?)
+                await losses.settle(context.stream)
         except ValidationError as exc:
             # Bytes on the aggregate's subject that are no envelope (anyone with the stream's
             # login can publish them): refused as an altered or unsigned event is, not an
@@ -306,8 +323,17 @@ class EventStore:
             )
         if not new_events:
             return []
-        envelopes = self.seal(history, new_events, meta) if sealed is None else list(sealed)
         context = history.context
+        losses = self.losses
+        if losses.unsettled:  # a load asked the stream's losses: the answer first
+            await losses.settle(context.stream)
+        if losses.thresholds:  # a stream lost messages: not on a head that may miss its last
+            losses.refuse(
+                context.stream, f"{history.aggregate_type}/{history.aggregate_id}", history.last_seq
+            )
+        if losses.due(context.stream):  # (one clock read) asked again, in the background
+            losses.refresh_soon(context.stream, context.name)
+        envelopes = self.seal(history, new_events, meta) if sealed is None else list(sealed)
         subject_filter = context.aggregate_filter(history.aggregate_type, history.aggregate_id)
         atomic = len(envelopes) > 1
         batch_id = uuid.uuid4().hex if atomic else ""
@@ -349,9 +375,17 @@ class EventStore:
         error = reply.get("error")
         if error:
             if error.get("err_code") in (WRONG_LAST_SEQUENCE, BATCH_WRONG_LAST_SEQUENCE):
-                raise ConcurrencyConflict(
-                    subject_filter, history.last_seq, error.get("description", "")
-                )
+                description = error.get("description", "")
+                if _behind(description, history.last_seq):
+                    # The stream holds less of the aggregate than we appended on: our head's
+                    # event is gone. Refused (`LostMessages`) once the stream says so.
+                    await losses.refresh(context.stream, context.name)
+                    losses.refuse(
+                        context.stream,
+                        f"{history.aggregate_type}/{history.aggregate_id}",
+                        history.last_seq,
+                    )
+                raise ConcurrencyConflict(subject_filter, history.last_seq, description)
             raise AppendFailed(error.get("err_code"), error.get("description", str(error)))
         last = int(reply["seq"])
         first = last - len(envelopes) + 1
@@ -362,8 +396,29 @@ class EventStore:
 
     async def append_group(self, events: Sequence[GroupedEvent]) -> Sequence[StoredEvent]:
         """Many aggregates' sealed events in one atomic batch, each aggregate guarded by its
-        expected last sequence (`eventstore.group_append`): all stored, or none."""
+        expected last sequence (`eventstore.group_append`): all stored, or none. None on a
+        head whose last event its stream may have lost (`LostMessages`, as `append`)."""
+        losses = self.losses
+        if losses.unsettled and events:
+            await losses.settle(events[0].context.stream)
+        if losses.thresholds:
+            for event in events:
+                if event.expected_last_seq is not None:
+                    losses.refuse(
+                        event.context.stream,
+                        f"{event.aggregate_type}/{event.aggregate_id}",
+                        event.expected_last_seq,
+                    )
+        if events and losses.due(events[0].context.stream):
+            losses.refresh_soon(events[0].context.stream, events[0].context.name)
         return await publish_group(self._nc, events)
+
+
+def _behind(description: str, expected: int) -> bool:
+    """Whether JetStream's "wrong last sequence: N" names a sequence before `expected`."""
+    _, _, told = description.rpartition(":")
+    told = told.strip()
+    return told.isdigit() and int(told) < expected
 
 
 _conforms: type[EventStorePort] = EventStore

@@ -37,7 +37,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -392,21 +392,39 @@ def read_event(
     return StoredEvent(envelope, stream, seq, subject, traceparent, refused=problem)
 
 
+LossCheck = Callable[[str, str, int], None]  # (stream, aggregate, its last seq): raises
+_loss_checks: weakref.WeakKeyDictionary[object, LossCheck] = weakref.WeakKeyDictionary()
+
+
+def register_loss_check(nc: object, check: LossCheck) -> None:
+    """The refusal of a history whose last event its stream may have lost, for the commands
+    on connection `nc` (`eventstore.losses.Losses.of`)."""
+    _loss_checks[nc] = check
+
+
 def refuse_untrusted(events: Iterable[StoredEvent], after: int = 0, *, nc: object = None) -> None:
     """Raise `UntrustedHistory` naming the first event of an aggregate's history (as loaded,
     or its events after version `after`) no reader may take as fact, a version it repeats,
     or one it skips (an event lost from the stream: deciding on would write a second event
-    of a version the audit still holds; correct23)."""
+    of a version the audit still holds; correct23), its first version lost (a history as
+    loaded begins at version 1), or a history whose last event lies at or before a message
+    its stream lost (`eventstore.losses`: that message may have been its last event)."""
     trust = trust_of(nc)
     last = after
-    known = after > 0  # the version before the first is known (a cached head)
+    known = True  # the version before the first is known: 0 for a whole history
+    seen: StoredEvent | None = None
     for event in events:
+        seen = event
         problem = trust.stored_problem(event)
         version = event.envelope.aggregate_version
         if problem is None and version <= last:
             problem = f"{DUPLICATE}: version {version} follows version {last}"
         elif problem is None and known and version != last + 1:
-            problem = f"{MISSING}: version {version} follows version {last}"
+            problem = (
+                f"{MISSING}: version {version} follows version {last}"
+                if last
+                else f"{MISSING}: its history begins at version {version}, not 1"
+            )
         if problem is not None:
             e = event.envelope
             raise UntrustedHistory(
@@ -415,7 +433,11 @@ def refuse_untrusted(events: Iterable[StoredEvent], after: int = 0, *, nc: objec
                 " it until an operator removes or re-signs it (`audit verify` lists it)"
             )
         last = version
-        known = True
+    if seen is not None and nc is not None:
+        check = _loss_checks.get(nc)
+        if check is not None:
+            e = seen.envelope
+            check(seen.stream, f"{e.aggregate_type}/{e.aggregate_id}", seen.seq)
 
 
 Delivered = tuple[str, int, bytes, str | None]  # subject, stream sequence, data, traceparent

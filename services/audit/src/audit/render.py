@@ -58,6 +58,9 @@ def print_verify(console: Console, report: VerifyReport) -> None:
     for comparison in report.projections:
         status = "[green]identical[/]" if not comparison.problems else "[red]differs[/]"
         console.print(f"projection {safe(comparison.projection)}: {comparison.rows} rows: {status}")
+    for stream in report.streams:
+        for gone in stream.acknowledged:
+            console.print(f"[yellow]ACKNOWLEDGED[/] {safe(gone)}", highlight=False, soft_wrap=True)
     for problem in report.problems:
         console.print(f"[red]PROBLEM[/] {safe(problem)}", highlight=False, soft_wrap=True)
     console.print(

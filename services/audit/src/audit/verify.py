@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from contracts_schema.subjects import BoundedContext, parse_event_subject
 from eventstore.checkpoints import EMPTY_DIGEST, Checkpoint, advance, read_checkpoints
 from eventstore.hashing import verify_chain
+from eventstore.losses import acknowledgement
 from eventstore.signing import key_bounds, signature_holds
 from eventstore.store import EventStore, StoredEvent
 
@@ -58,6 +59,8 @@ class StreamReport:
     legacy: int = 0  # unsigned events before the first signed one
     legacy_sealed_by: int | None = None  # the first checkpoint covering the whole prefix
     checkpoints: int = 0
+    # Holes an operator acknowledged (`eventstore.losses.acknowledge`): named, not problems.
+    acknowledged: list[Problem] = field(default_factory=list)
 
 
 def _at(event: StoredEvent) -> str:
@@ -137,6 +140,8 @@ async def verify_stream(
         expected += 1
     if expected <= last_seq:
         report.problems.append(_hole(context, expected, last_seq))
+    lost = last_seq - len(events) - len(report.undecodable)
+    await _acknowledged_holes(store, context, trusted, report, lost)
     report.aggregates = len(groups)
     for (aggregate_type, aggregate_id), stored in sorted(groups.items()):
         report.problems.extend(_chain_problems(f"{aggregate_type}/{aggregate_id}", stored))
@@ -145,6 +150,31 @@ async def verify_stream(
     checkpoints = await read_checkpoints(store, context)
     _check_checkpoints(context, events, last_seq, checkpoints, keys, report)
     return report
+
+
+async def _acknowledged_holes(
+    store: EventStore,
+    context: BoundedContext,
+    trusted: Mapping[str, set[str]] | None,
+    report: StreamReport,
+    lost: int,
+) -> None:
+    """The `deleted` holes an operator's signed acknowledgement covers (by a key trusted for
+    the context; no more messages lost than it names, none after its highest), moved from
+    the problems to `acknowledged` with who signed, when and why. What the holes did to an
+    aggregate's chain (`gap`, `broken-link`) stays a problem."""
+    holes = [p for p in report.problems if p.kind == "deleted"]
+    if not holes:
+        return
+    keys = set((trusted or {}).get(context.name, set()))
+    ack = await acknowledgement(store.nc, context.name, context.stream, keys)
+    highest = max(int(h.where.rsplit(" ", 1)[1].rsplit(".", 1)[-1]) for h in holes)
+    if ack is None or lost > ack.lost or highest > ack.highest:
+        return
+    said = f"acknowledged by {ack.signer} at {ack.at}: {ack.reason}"
+    for hole in holes:
+        report.problems.remove(hole)
+        report.acknowledged.append(Problem(hole.where, "deleted", f"{hole.detail}; {said}"))
 
 
 def _check_signatures(

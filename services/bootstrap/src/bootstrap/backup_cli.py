@@ -16,6 +16,7 @@ from typing import Annotated, TypeVar
 
 import nats
 import typer
+from nats.aio.client import Client as NATS
 
 from audit.cli_options import SingleValuedCommand, SingleValuedGroup
 from eventstore.backup import MANIFEST, BackupError, StreamBackup, backup, restore
@@ -118,3 +119,40 @@ def restore_backup(
     if not (directory / MANIFEST).is_file():
         raise _refuse(f"{directory} is not a backup: it has no {MANIFEST}")
     _report(_connected(nats_url, lambda nc: restore(nc, directory, stream, replicas=replicas)))
+
+
+@backup_cli.command("acknowledge-loss", cls=SingleValuedCommand)
+def acknowledge_loss(
+    stream: Annotated[str, typer.Argument(help="The event stream that lost messages.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why the loss is accepted (kept in the record).")
+    ],
+    nats_url: NatsUrl = None,
+) -> None:
+    """Accept an event stream's lost messages as they stand (`audit verify` names them), so
+    its service decides commands again: a record signed with the context's key
+    (GT_SIGNING_SEED of the service owning the stream) in CHECKPOINTS. Restoring the stream
+    from a backup that holds them is the other way; rebuild the read models after either."""
+    from contracts_schema.subjects import CONTEXTS
+    from eventstore.losses import acknowledge
+    from eventstore.signing import EventSigner
+
+    context = next((c for c in CONTEXTS.values() if c.stream == stream), None)
+    if context is None:
+        known = ", ".join(sorted(c.stream for c in CONTEXTS.values()))
+        raise _refuse(f"{stream} is no event stream of the registry ({known})")
+    if not reason.strip():
+        raise _refuse("--reason is empty: say why the loss is accepted")
+    seed = NatsSettings().signing_seed
+    if not seed:
+        raise _refuse(f"GT_SIGNING_SEED is unset: the {context.name} service's key signs it")
+    signer = EventSigner(seed)
+
+    async def work(nc: NATS) -> dict[str, object]:
+        try:
+            ack = await acknowledge(nc, context.name, stream, signer, reason.strip())
+        except ValueError as exc:
+            raise BackupError(str(exc)) from exc
+        return {**ack.body(), "signature": ack.signature}
+
+    typer.echo(json.dumps(_connected(nats_url, work), indent=2))
