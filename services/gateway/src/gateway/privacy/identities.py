@@ -10,6 +10,8 @@ rather than left in free pages or an old WAL frame.
 from __future__ import annotations
 
 import secrets
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,6 +83,12 @@ class IdentityStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # In memory, every thread shares one SQLite connection (StaticPool): two requests'
+        # transactions interleaved on it ("cannot commit - no transaction is active"), so
+        # each use takes its turn. A file or server gives each thread its own connection.
+        self._turn: AbstractContextManager[Any] = (
+            threading.Lock() if isinstance(engine.pool, StaticPool) else nullcontext()
+        )
         metadata.create_all(engine)
 
     @classmethod
@@ -97,7 +105,7 @@ class IdentityStore:
             return self._pseudonym_for(subject, now)
 
     def _pseudonym_for(self, subject: str, now: datetime) -> str:
-        with self.engine.begin() as conn:
+        with self._turn, self.engine.begin() as conn:
             found = conn.execute(
                 select(identities.c.pseudonym).where(identities.c.subject == subject)
             ).scalar()
@@ -115,7 +123,7 @@ class IdentityStore:
             return pseudonym
 
     def known_pseudonym(self, subject: str) -> str | None:
-        with self.engine.connect() as conn:
+        with self._turn, self.engine.connect() as conn:
             found = conn.execute(
                 select(identities.c.pseudonym).where(identities.c.subject == subject)
             ).scalar()
@@ -124,7 +132,7 @@ class IdentityStore:
     def identities_of(self, pseudonyms: set[str]) -> dict[str, str]:
         if not pseudonyms:
             return {}
-        with self.engine.connect() as conn:
+        with self._turn, self.engine.connect() as conn:
             rows = conn.execute(
                 select(identities.c.pseudonym, identities.c.subject).where(
                     identities.c.pseudonym.in_(sorted(pseudonyms))
@@ -134,13 +142,13 @@ class IdentityStore:
 
     def forget(self, pseudonym: str) -> None:
         """Delete the mapping: from now on the pseudonym resolves to 'erased person'."""
-        with self.engine.begin() as conn:
+        with self._turn, self.engine.begin() as conn:
             conn.execute(delete(identities).where(identities.c.pseudonym == pseudonym))
 
     def expired(self, retention: timedelta, now: datetime | None = None) -> list[Erased]:
         """Mappings not used for longer than the retention period (to be erased)."""
         cutoff = (now or datetime.now(UTC)) - retention
-        with self.engine.connect() as conn:
+        with self._turn, self.engine.connect() as conn:
             rows = conn.execute(
                 select(identities.c.pseudonym, identities.c.subject, identities.c.last_seen)
             ).all()
