@@ -53,6 +53,14 @@ class NatsSettings(BaseSettings):
         description="Seconds between signed checkpoints of its stream (at most a day).",
     )
     stream_replicas: int = Field(default=1, ge=1, le=5, description="3 on a JetStream cluster.")
+    # Read only by the one-shot commands of `python -m bootstrap.serve` (reference-data,
+    # notifier tick); a service retries its connect for ever. Lowered by the tests (suite22).
+    one_shot_connect_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3_600,
+        description="Seconds a one-shot command tries to reach NATS before it ends, exit 1.",
+    )
     database_url: str = Field(
         default="sqlite:///data/registry.db", description="SQLAlchemy URL of the read models."
     )

@@ -307,7 +307,7 @@ def notifier_tick(
     _check_command_settings()
 
     async def main() -> dict[str, object]:
-        nc = await _connect_once(settings, "notifier-tick", ONE_SHOT_CONNECT)
+        nc = await _connect_once(settings, "notifier-tick", settings.one_shot_connect_seconds)
         clock = FixedClock(datetime.combine(day, datetime.min.time(), UTC))
         notifier = parts.notifier(nc, clock, settings)
         try:
@@ -455,9 +455,6 @@ def _reference_list(
 T = TypeVar("T")
 
 
-ONE_SHOT_CONNECT = 15.0  # seconds a one-shot command tries to reach NATS (as `backup`'s)
-
-
 async def _connect_once(settings: NatsSettings, name: str, within: float) -> NATS:
     """A one-shot command's connection: its first connect bounded by `within` seconds, then
     exit 1 naming the URL. A service's `connect_nats` retries for ever (it waits for NATS to
@@ -491,7 +488,8 @@ def _with_bus(wait: float, work: Callable[[CommandBus, NATS], Awaitable[T]]) -> 
     CommandRetrySettings()  # read again by the bus, once connected: checked before
 
     async def main() -> T:
-        nc = await _connect_once(settings, "reference-data", max(wait, ONE_SHOT_CONNECT))
+        within = max(wait, settings.one_shot_connect_seconds)
+        nc = await _connect_once(settings, "reference-data", within)
         try:
             # A first start may find the enrolment service still starting: the bus waits.
             return await work(CommandBus(nc, timeout=60.0, retry_for=wait), nc)
