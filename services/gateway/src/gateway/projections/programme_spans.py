@@ -86,14 +86,15 @@ class ProgrammeSpans:
     def statements(
         self,
         dialect: Dialect,
-        tenders: list[str],
+        tenders: list[str] | None,
         programmes: Table,
         participants: Table,
         marks: list[Statement] | None = None,
         then: list[Statement] | None = None,
     ) -> list[Statement]:
-        """The spans of every pair of `tenders` recomputed from the versions known now
-        (run after the batch's versions are written). `marks` mark more pairs dirty (their
+        """The spans of every pair of `tenders` (None: of every tender) recomputed from the
+        versions known now (run after the batch's versions are written; every tender's from
+        nothing at the end of a rebuild that deferred them). `marks` mark more pairs dirty (their
         spans are recomputed too); `then` runs after the recompute, while the dirty pairs
         are still listed (the counts kept from the spans: `programme_counts`)."""
         quote = dialect.identifier_preparer.format_table
@@ -109,6 +110,13 @@ class ProgrammeSpans:
             f"INSERT INTO {dirty} (programme_id, organisation_code)"
             f" SELECT DISTINCT tp.programme_id, pa.organisation_code FROM {tp} tp"
             f" JOIN {pa} pa ON pa.tender_id = tp.tender_id WHERE tp.tender_id = {m}"
+            " ON CONFLICT DO NOTHING"
+        )
+        # (SQLite reads `ON CONFLICT` after a join as the join's: a WHERE ends the SELECT.)
+        mark_every = (
+            f"INSERT INTO {dirty} (programme_id, organisation_code)"
+            f" SELECT DISTINCT tp.programme_id, pa.organisation_code FROM {tp} tp"
+            f" JOIN {pa} pa ON pa.tender_id = tp.tender_id WHERE true"
             " ON CONFLICT DO NOTHING"
         )
         forget = (
@@ -169,7 +177,9 @@ class ProgrammeSpans:
         done = f"DELETE FROM {dirty}"
         once: list[tuple[object, ...]] = [()]
         return [
-            Statement(mark, [(t,) for t in tenders]),
+            Statement(mark_every, once)
+            if tenders is None
+            else Statement(mark, [(t,) for t in tenders]),
             *(marks or []),
             Statement(forget, once),
             Statement(compute, once),
