@@ -221,7 +221,12 @@ class EnrolmentProjection(VersionedProjection):
         municipalities, the participation spans and total (asof20)."""
         spans = self.programme_spans
         before, after = self.programme_counts.statements(
-            dialect, organisations, spans.dirty, spans.spans, self.organisation_counted
+            dialect,
+            organisations,
+            spans.dirty,
+            spans.spans,
+            self.organisation_counted,
+            every=touched is None,
         )
         if self.version >= PARTICIPATION_SINCE:
             kept, recomputed = self.participation_counts.statements(

@@ -161,6 +161,18 @@ class ProgrammeSpans:
                 f" AND x.organisation_code = d.organisation_code AND x.known_to = {FOREVER}"
                 " AND x.participates OFFSET 0) pa"
             )
+        if tenders is None:
+            # Every pair from nothing: from each participation out, once (from the pairs
+            # out, each pair looked up its programme's every tender: ~70 us an event at 100k).
+            parts = (
+                "SELECT tp.programme_id AS p, pa.organisation_code AS o,"
+                " CASE WHEN pa.valid_from > tp.valid_from THEN pa.valid_from ELSE tp.valid_from END"
+                " AS s,"
+                " CASE WHEN pa.valid_to < tp.valid_to THEN pa.valid_to ELSE tp.valid_to END AS e"
+                f" FROM {pa} pa JOIN {tp} tp ON tp.tender_id = pa.tender_id"
+                f" AND tp.known_to = {FOREVER}"
+                f" WHERE pa.known_to = {FOREVER} AND pa.participates"
+            )
         marked = (
             "SELECT p, o, s, e, CASE WHEN s <= max(e) OVER (PARTITION BY p, o ORDER BY s, e"
             " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS fresh"
