@@ -6,8 +6,9 @@ Loads a signed generated history (readers checking, as `python -m bench` does), 
 round: the raw ordered read+decode of the streams (the suite's baseline, `bench.suites.
 replay.raw_read_decode`), and the two rebuilds in turns (ABBA across rounds): "base" with
 `EnrolmentProjection.defers_derived` off (set in this process before the groups fork),
-"deferred" as the product runs. `--split A/B` (read model names, as `bench.rebuild_groups`)
-runs the deferred side with that split instead of the product's. Prints one JSON line per
+"deferred" as the product runs, and with `--split A/B` (read model names, as `bench.
+rebuild_groups`) a third, "deferred+split": deferred, with that split instead of the
+product's (ABC, then CBA). Prints one JSON line per
 rebuild: each group's CPU per event, the wall, the rate and its ratio to the same round's
 raw read+decode, and the load.
 """
@@ -44,11 +45,13 @@ async def measure(events: int, seed: int, rounds: int, split: str | None) -> Non
             n = loaded.events
             for round_ in range(rounds):
                 raw_s = await replay.raw_read_decode(client, dict(loaded.last_seq))
-                sides = ["base", "deferred"] if round_ % 2 == 0 else ["deferred", "base"]
+                sides = ["base", "deferred", *(["deferred+split"] if split else [])]
+                if round_ % 2:
+                    sides.reverse()
                 for side in sides:
-                    EnrolmentProjection.defers_derived = side == "deferred"
+                    EnrolmentProjection.defers_derived = side != "base"
                     original = replay.groups
-                    if side == "deferred" and split:
+                    if side == "deferred+split":
                         chosen = _split_of(split)
                         replay.groups = lambda chosen=chosen: chosen  # type: ignore[misc]
                     try:
@@ -65,7 +68,7 @@ async def measure(events: int, seed: int, rounds: int, split: str | None) -> Non
                                     ",".join(k.name for k in part)
                                     for part in (
                                         _split_of(split)
-                                        if side == "deferred" and split
+                                        if side == "deferred+split"
                                         else replay.groups()
                                     )
                                 ),
@@ -98,7 +101,7 @@ def main() -> None:
     parser.add_argument("events", type=int)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--split", help="the deferred side's groups: a,b/c,d,...")
+    parser.add_argument("--split", help="a third side's groups (deferred): a,b/c,d,...")
     args = parser.parse_args()
     asyncio.run(measure(args.events, args.seed, args.rounds, args.split))
 

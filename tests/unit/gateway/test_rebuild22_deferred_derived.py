@@ -18,7 +18,7 @@ from bench.history.generator import generate
 from bootstrap.parts import projection_runner
 from eventstore.projection import checkpoints
 from eventstore.records import StoredEvent
-from eventstore.split_rebuild import _derive, _deferring
+from eventstore.split_rebuild import _deferring, _derive
 from eventstore.sql import make_engine
 from gateway.projections import ALL
 from gateway.projections.enrolment import EnrolmentProjection
