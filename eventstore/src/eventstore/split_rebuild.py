@@ -16,6 +16,14 @@ PostgreSQL live database, copies them in row by row.
 What it relies on: a group's read models read only what the group's process reads (each
 runner reads its own projection's streams), and the groups' tables are disjoint.
 
+A read model that keeps rows derived from its own rows per batch (`BatchProjection.
+defers_derived`: enrolment's programme spans and running totals) leaves them out of every
+batch of a group building it from nothing on SQLite, and derives them once from the
+finished rows when the group's runners have stopped (`_derive`, in the group's process,
+before it hands back its result): per batch they were recomputed for every tender a batch
+touched, most of them again each batch (rebuild22). Nobody reads a group's database before
+it ends, and a group that fails is thrown away, so the rows are never seen without them.
+
 A login that may not create consumers (the read-only auditor of deploy/nats, which `audit
 projections rebuild` uses against `make run`) cannot run the runners' catch-up or live
 subscribers: its groups read by direct gets instead (`GroupJob.direct`), as the sequential
