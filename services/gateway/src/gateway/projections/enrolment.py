@@ -61,7 +61,9 @@ class EnrolmentProjection(VersionedProjection):
     # total of the municipalities taking part (asof20: `projections.participation_counts`).
     version = 5
     contexts: ClassVar[tuple[BoundedContext, ...]] = (ENROLMENT, REGISTRY)
-    rebuild_cost: ClassVar[int] = 138  # us/event in a rebuild (bench.rebuild_stages, 100k)
+    # us/event in a rebuild (bench.rebuild_stages, 100k: 138); x0.74 with the spans and totals
+    # derived once at the end (rebuild22, bench.rebuild_derived_stages, four pairs)
+    rebuild_cost: ClassVar[int] = 102
     # Of the organisations only whether a municipality counts and its province is kept here
     # (the rest is OrganisationsProjection's); of the registry only the tenders' fold is
     # read here (their programme), everything else is TendersProjection's and
