@@ -51,9 +51,8 @@ async def measure(events: int, seed: int, rounds: int, split: str | None) -> Non
                 for side in sides:
                     EnrolmentProjection.defers_derived = side != "base"
                     original = replay.groups
-                    if side == "deferred+split":
-                        chosen = _split_of(split)
-                        replay.groups = lambda chosen=chosen: chosen  # type: ignore[misc]
+                    chosen = _split_of(split) if split and side == "deferred+split" else original()
+                    replay.groups = lambda chosen=chosen: chosen  # type: ignore[misc]
                     try:
                         got = await replay.rebuild_split(ctx, _url())
                     finally:
@@ -65,12 +64,7 @@ async def measure(events: int, seed: int, rounds: int, split: str | None) -> Non
                                 "round": round_,
                                 "side": side,
                                 "split": "/".join(
-                                    ",".join(k.name for k in part)
-                                    for part in (
-                                        _split_of(split)
-                                        if side == "deferred+split"
-                                        else replay.groups()
-                                    )
+                                    ",".join(k.name for k in part) for part in chosen
                                 ),
                                 "events": n,
                                 "wall_s": round(got.seconds, 2),
