@@ -61,6 +61,7 @@ from eventstore.tasks import cancel_and_wait
 from eventstore.trust import Duplicates, RefusedEvent, duplicates_of
 
 if TYPE_CHECKING:
+    from eventstore.bulk import Statement
     from eventstore.projection_status import ProjectionStatus
     from eventstore.timeline import Recorded
     from eventstore.versioned import LocalHistory
@@ -237,6 +238,21 @@ class BatchProjection(Projection):
 
     def reset(self) -> None:
         """Forget in-memory state (the transaction that used it did not commit)."""
+
+    # Rows a read model derives from its own rows after each batch (enrolment's programme
+    # spans and running totals, recomputed per touched key): a rebuild from nothing into a
+    # database nobody reads until it has ended may leave them out of every batch and derive
+    # them once at its end, from the finished rows (`derived`). Set only by such a rebuild
+    # (`eventstore.split_rebuild`), for a read model that `defers_derived`.
+    defers_derived: ClassVar[bool] = False
+    deferring: bool = False
+
+    def derived(self, dialect: Dialect) -> list[Statement]:
+        """The statements that derive, from this read model's rows, what its batches left
+        out while `deferring`: all of it, into empty tables. Run in one transaction after
+        the last batch, none running beside it; the rows are then those the batches would
+        have kept."""
+        return []
 
 
 def upsert(conn: Connection, table: Table, values: dict[str, object], keys: list[str]) -> None:

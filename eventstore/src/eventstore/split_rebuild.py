@@ -16,6 +16,14 @@ PostgreSQL live database, copies them in row by row.
 What it relies on: a group's read models read only what the group's process reads (each
 runner reads its own projection's streams), and the groups' tables are disjoint.
 
+A read model that keeps rows derived from its own rows per batch (`BatchProjection.
+defers_derived`: enrolment's programme spans and running totals) leaves them out of every
+batch of a group building it from nothing on SQLite, and derives them once from the
+finished rows when the group's runners have stopped (`_derive`, in the group's process,
+before it hands back its result): per batch they were recomputed for every tender a batch
+touched, most of them again each batch (rebuild22). Nobody reads a group's database before
+it ends, and a group that fails is thrown away, so the rows are never seen without them.
+
 A login that may not create consumers (the read-only auditor of deploy/nats, which `audit
 projections rebuild` uses against `make run`) cannot run the runners' catch-up or live
 subscribers: its groups read by direct gets instead (`GroupJob.direct`), as the sequential
@@ -40,13 +48,21 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as MpConnection
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, event, func
+from sqlalchemy import Connection, Engine, MetaData, Table, event, func, inspect, select
 
 from eventstore import shared_read
-from eventstore.projection import Projection, RunnerFactory, bookkeeping, checkpoints, parked
+from eventstore.bulk import execute
+from eventstore.projection import (
+    BatchProjection,
+    Projection,
+    RunnerFactory,
+    bookkeeping,
+    checkpoints,
+    parked,
+)
 from eventstore.rebuild_indexes import drop, ensure, read_indexes
 from eventstore.shared_read import PipeEnd, Sharing
-from eventstore.sql import make_engine
+from eventstore.sql import WRITER, make_engine
 from eventstore.store import EventStore
 from eventstore.trust import Trust, install
 
@@ -190,6 +206,9 @@ async def _run_group(
     runners = [job.runners(nc, engine, make(), batch=job.batch) for make in job.makers]
     for runner in runners:
         runner.build_read_indexes = job.read_indexes
+    deferring = await asyncio.to_thread(_deferring, engine, [r.projection for r in runners])
+    for projection in deferring:
+        projection.deferring = True
     try:
         for runner in runners:
             await runner.start()
@@ -200,10 +219,46 @@ async def _run_group(
     finally:
         for runner in runners:
             await runner.stop()
+    # Every runner stopped: no batch is prepared or written beside the derivation.
+    await asyncio.to_thread(_derive, engine, deferring)
     keys = tuple(r.projection.key for r in runners)
     positions = {r.projection.key: dict(r.positions) for r in runners}
     note = shared.note() if shared is not None else ""
     return keys, positions, sum(r.parked_count for r in runners), note
+
+
+def _deferring(engine: Engine, projections: Sequence[Projection]) -> list[BatchProjection]:
+    """The group's read models that leave their derived rows out of every batch and derive
+    them at the end (`BatchProjection.defers_derived`): on SQLite, into a database with no
+    position of theirs yet (the group's fresh one, nobody reads it until the group ends)."""
+    if engine.dialect.name != "sqlite":
+        return []
+    chosen = [p for p in projections if isinstance(p, BatchProjection) and p.defers_derived]
+    if not chosen:
+        return []
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(checkpoints.name):
+            return chosen
+        started = set(
+            conn.execute(
+                select(checkpoints.c.projection).where(
+                    checkpoints.c.projection.in_([p.key for p in chosen])
+                )
+            ).scalars()
+        )
+    return [p for p in chosen if p.key not in started]
+
+
+def _derive(engine: Engine, projections: Sequence[BatchProjection]) -> None:
+    """What the deferring read models left out, derived from their finished rows, in one
+    transaction (a failure fails the group: its database is thrown away)."""
+    if not projections:
+        return
+    with engine.connect().execution_options(**WRITER) as conn, conn.begin():
+        for projection in projections:
+            execute(conn, projection.derived(conn.dialect))
+    for projection in projections:
+        projection.deferring = False
 
 
 async def _build_by_direct_gets(

@@ -36,6 +36,7 @@ from contracts_schema.folds import FOLDS
 from contracts_schema.registry.state import TenderState
 from contracts_schema.subjects import ENROLMENT, REGISTRY, BoundedContext
 from eventstore.bitemporal_sql import versioned_table
+from eventstore.bulk import Statement
 from eventstore.rebuild_indexes import WRITE_PATH
 from eventstore.store import StoredEvent
 from eventstore.timeline import Image, Patch
@@ -60,7 +61,9 @@ class EnrolmentProjection(VersionedProjection):
     # total of the municipalities taking part (asof20: `projections.participation_counts`).
     version = 5
     contexts: ClassVar[tuple[BoundedContext, ...]] = (ENROLMENT, REGISTRY)
-    rebuild_cost: ClassVar[int] = 138  # us/event in a rebuild (bench.rebuild_stages, 100k)
+    # us/event in a rebuild (bench.rebuild_stages, 100k: 138); x0.74 with the spans and totals
+    # derived once at the end (rebuild22, bench.rebuild_derived_stages, four pairs)
+    rebuild_cost: ClassVar[int] = 102
     # Of the organisations only whether a municipality counts and its province is kept here
     # (the rest is OrganisationsProjection's); of the registry only the tenders' fold is
     # read here (their programme), everything else is TendersProjection's and
@@ -179,11 +182,19 @@ class EnrolmentProjection(VersionedProjection):
             "organisation": reading(FOLDS["enrolment", "organisation"], organisation_counted_rows),
         }
 
+    # A rebuild from nothing may leave the spans and totals out of its batches and derive
+    # them once at its end (`derived`): recomputed per batch they were about a third of this
+    # read model's writes (rebuild21), each tender's pairs recomputed every batch it grew in.
+    defers_derived = True
+
     def prepare(self, dialect: Dialect, events: list[StoredEvent]) -> Any:
         """The versions' writes, then the programme spans of every tender the batch touched
         recomputed from them, and the programme totals of those pairs and of every pair of
-        an organisation it touched (same transaction: they never disagree with the rows)."""
+        an organisation it touched (same transaction: they never disagree with the rows).
+        While `deferring` (a rebuild from nothing nobody reads yet), the versions alone."""
         prepared = super().prepare(dialect, events)
+        if self.deferring:
+            return prepared
         touched = sorted(
             {
                 e.envelope.aggregate_id
@@ -195,28 +206,43 @@ class EnrolmentProjection(VersionedProjection):
             {e.envelope.aggregate_id for e in events if e.envelope.aggregate_type == "organisation"}
         )
         if touched or organisations:
-            spans = self.programme_spans
-            before, after = self.programme_counts.statements(
-                dialect, organisations, spans.dirty, spans.spans, self.organisation_counted
-            )
-            # The municipalities' participation spans and total, from the pieces just
-            # recomputed, for the same dirty pairs' municipalities (asof20).
-            if self.version >= PARTICIPATION_SINCE:
-                kept, recomputed = self.participation_counts.statements(
-                    dialect, spans.dirty, self.programme_counts.pieces
-                )
-                after = [*kept, *after, *recomputed]
-            prepared.statements.extend(
-                spans.statements(
-                    dialect,
-                    touched,
-                    self.tender_programmes,
-                    self.participants,
-                    marks=before,
-                    then=after,
-                )
-            )
+            prepared.statements.extend(self._recomputed(dialect, touched, organisations))
         return prepared
+
+    def derived(self, dialect: Dialect) -> list[Statement]:
+        """Every pair's spans, pieces and totals from the finished rows, into empty tables:
+        what the batches of a rebuild would have kept (every pair a tender has is dirty;
+        the totals keep only their change points, whatever batches wrote them)."""
+        return self._recomputed(dialect, None, [])
+
+    def _recomputed(
+        self, dialect: Dialect, touched: list[str] | None, organisations: list[str]
+    ) -> list[Statement]:
+        """The spans of the pairs of `touched` tenders (None: of every tender) and of the
+        pairs of `organisations` recomputed, then their programme totals and, for their
+        municipalities, the participation spans and total (asof20)."""
+        spans = self.programme_spans
+        before, after = self.programme_counts.statements(
+            dialect,
+            organisations,
+            spans.dirty,
+            spans.spans,
+            self.organisation_counted,
+            every=touched is None,
+        )
+        if self.version >= PARTICIPATION_SINCE:
+            kept, recomputed = self.participation_counts.statements(
+                dialect, spans.dirty, self.programme_counts.pieces
+            )
+            after = [*kept, *after, *recomputed]
+        return spans.statements(
+            dialect,
+            touched,
+            self.tender_programmes,
+            self.participants,
+            marks=before,
+            then=after,
+        )
 
 
 def tender_programme_rows(state: TenderState) -> Image:

@@ -107,11 +107,14 @@ class ProgrammeCounts:
         dirty: Table,
         spans: Table,
         counted: Table,
+        *,
+        every: bool = False,
     ) -> tuple[list[Statement], list[Statement]]:
         """(before, after): `before` marks the pairs of `organisations` dirty (run with the
         spans' marking, before they are recomputed); `after` replaces the dirty pairs'
         pieces and folds the change into the totals (run after the spans, before the dirty
-        pairs are forgotten)."""
+        pairs are forgotten). `every`: every pair is dirty and no piece or total is stored
+        yet (a rebuild deriving them once at its end): the pieces cut from every span."""
         quote = dialect.identifier_preparer.format_table
         m = "?" if dialect.paramstyle == "qmark" else "%s"
         pi, to, ks, de, di, sp, oc = (
@@ -158,6 +161,16 @@ class ProgrammeCounts:
             # (municipalities only: `organisation_counted` holds no other organisation)
             " AND c.valid_from < s.valid_to AND c.valid_to > s.valid_from"
         )
+        if every:
+            # From each span out, once (from the pairs out, each pair read every span of its
+            # municipality for its programme's).
+            cut = (
+                f"SELECT s.programme_id AS p, s.organisation_code AS o, c.province AS r,"
+                f" {start} AS vs, {end} AS ve"
+                f" FROM {sp} s JOIN {oc} c ON c.code = s.organisation_code"
+                f" AND c.known_to = {FOREVER}"
+                " AND c.valid_from < s.valid_to AND c.valid_to > s.valid_from"
+            )
         cut_in = (
             f"INSERT INTO {pi} (programme_id, organisation_code, province, valid_from, valid_to)"
             f" SELECT p, o, r, vs, ve FROM ({cut}) cut WHERE vs < ve"
