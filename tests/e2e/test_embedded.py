@@ -115,7 +115,9 @@ async def test_websocket_client_sees_the_mutation_s_event(running: tuple[System,
     system, server = running
     token = issue_token(system.settings, Role.AUDITOR, "e2e")
     async with websockets.connect(
-        server.url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
+        server.url.replace("http", "ws") + "/graphql",
+        subprotocols=["graphql-transport-ws"],
+        open_timeout=60,
     ) as ws:
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})

@@ -65,7 +65,9 @@ async def test_each_operation_of_a_connection_has_its_own_tokens_and_horizon(
     server = await Server(build_app(gateway.read, quick), log_config=None).start()
     url = server.url.replace("http", "ws") + "/graphql"
     try:
-        ws = await websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")])
+        ws = await websockets.connect(
+            url, subprotocols=[Subprotocol("graphql-transport-ws")], open_timeout=60
+        )
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         first = await _operation(ws, 1, WITH)

@@ -96,7 +96,7 @@ async def test_an_arrived_request_is_answered_past_the_deadline_and_keeps_its_co
 
 
 async def test_a_websocket_outlives_the_deadline(server: Server) -> None:
-    async with websockets.connect(f"ws://{server.host}:{server.port}/ws") as ws:
+    async with websockets.connect(f"ws://{server.host}:{server.port}/ws", open_timeout=60) as ws:
         await asyncio.sleep(DEADLINE * 2)
         await ws.send("still here")
         assert await asyncio.wait_for(ws.recv(), CLOSED_BY) == "still here"

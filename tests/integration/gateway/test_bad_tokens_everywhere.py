@@ -81,11 +81,16 @@ async def test_a_websocket_handshake_with_a_bad_token_is_refused(gateway: Gatewa
         bad = {"Authorization": f"Bearer {bad_tokens(gateway)['expired']}"}
         with pytest.raises(websockets.InvalidStatus) as refused:
             await websockets.connect(
-                url, subprotocols=[Subprotocol("graphql-transport-ws")], additional_headers=bad
+                url,
+                subprotocols=[Subprotocol("graphql-transport-ws")],
+                additional_headers=bad,
+                open_timeout=60,
             )
         assert refused.value.response.status_code == 403
         # Without the header the handshake is the protocol's as before.
-        ws = await websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")])
+        ws = await websockets.connect(
+            url, subprotocols=[Subprotocol("graphql-transport-ws")], open_timeout=60
+        )
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.close()

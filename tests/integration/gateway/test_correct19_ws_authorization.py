@@ -23,7 +23,9 @@ SUBSCRIBE = "subscription { events { eventType } }"
 
 async def first_answer(server: Server, params: dict[str, Any]) -> dict[str, Any]:
     url = server.url.replace("http", "ws") + "/graphql"
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with websockets.connect(
+        url, subprotocols=["graphql-transport-ws"], open_timeout=60
+    ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": params}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 60))["type"] == "connection_ack"
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))

@@ -79,7 +79,7 @@ async def test_a_stop_ends_whatever_a_connection_does(holds: str) -> None:
         if holds == "never-answered":
             await asyncio.wait_for(STARTED.wait(), STOPPED_BY)
         if holds == "websocket":
-            ws = await websockets.connect(server.url.replace("http", "ws") + "/ws")
+            ws = await websockets.connect(server.url.replace("http", "ws") + "/ws", open_timeout=60)
             await ws.send("hello")
             assert await ws.recv() == "hello"
         # before: "never-answered" never stopped (uvicorn waits for the request for ever)

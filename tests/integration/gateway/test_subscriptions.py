@@ -29,7 +29,9 @@ class Subscriber:
     @classmethod
     async def connect(cls, server: Server, token: str | None) -> Subscriber:
         ws = await websockets.connect(
-            server.url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
+            server.url.replace("http", "ws") + "/graphql",
+            subprotocols=["graphql-transport-ws"],
+            open_timeout=60,
         )
         payload = {"Authorization": f"Bearer {token}"} if token else {}
         await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
@@ -134,7 +136,7 @@ async def test_subscriptions_are_signed_in_and_participants_see_their_own(
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_only_the_graphql_transport_ws_protocol_is_spoken(server: Server) -> None:
     async with websockets.connect(
-        server.url.replace("http", "ws") + "/graphql", subprotocols=["graphql-ws"]
+        server.url.replace("http", "ws") + "/graphql", subprotocols=["graphql-ws"], open_timeout=60
     ) as ws:
         with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
             await ws.recv()
