@@ -52,7 +52,10 @@ _CATALOGUE: tuple[Refusal, ...] = (
             SYSTEM, "The REGISTRY stream is missing."),
     Refusal("UNTRUSTED_HISTORY", "The aggregate's stored history holds an event its"
             " service did not append (unsigned, altered, signed by an untrusted key, a"
-            " duplicate, undecodable): nothing is decided on it until an operator removes it.",
+            " duplicate, undecodable), or cannot be shown whole (a version missing; the stream"
+            " lost messages at or after its last event): nothing is decided on it until an"
+            " operator removes the event, restores the stream or acknowledges the loss"
+            " (README, \"A stream that lost messages\").",
             SYSTEM, "An unsigned event published with a service's NATS login."),
     Refusal("INTERNAL_ERROR", "A defect in the service; nothing was recorded.", SYSTEM,
             "An unexpected exception while deciding."),
