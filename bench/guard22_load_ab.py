@@ -26,9 +26,9 @@ import nats
 from contracts_schema.subjects import BoundedContext
 from eventstore.clock import SystemClock
 from eventstore.losses import Losses
+from eventstore.nats_launcher import NatsServer
 from eventstore.records import AggregateHistory, CommandMetadata, NewEvent
 from eventstore.store import EventStore
-from eventstore.testing.nats_server import NatsServer
 
 CONTEXT = BoundedContext("guardab", "GUARDAB")
 
