@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # nats-server reads an unquoted `$VAR` in its config as a config value, not as text: digits
@@ -13,6 +13,43 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # splits or ends the value. The account's password then never matches the client's.
 _CONFIG_WORDS = frozenset({"true", "false", "yes", "no", "on", "off"})
 _SAFE_PASSWORD = re.compile(r"[A-Za-z0-9_\-.+/=~]+")
+
+# Settings whose values are secrets: a bad one is named, its value never quoted (a process's
+# stderr ends up in logs that more people read than hold the secret).
+SECRET_SETTINGS = frozenset(
+    {"GT_NATS_PASSWORD", "GT_SIGNING_SEED", "GT_WEBHOOK_MASTER_KEY", "GT_JWT_SECRET"}
+)
+
+
+def quoted_setting(name: str, value: object) -> str:
+    """How a bad setting's value is quoted after its error: ` (got 'x')`, never a secret's."""
+    if name in SECRET_SETTINGS or (name.startswith("GT_NATS_") and name.endswith("PASSWORD")):
+        return " (its value, a secret, is not shown)"
+    return "" if isinstance(value, dict) else f" (got {value!r})"
+
+
+def setting_problems(exc: ValidationError) -> list[str]:
+    """pydantic's report as one line per variable: `GT_HTTP_PORT: ... (got 'x')`."""
+    return [
+        f"{name}: {error['msg']}{quoted_setting(name, error.get('input'))}"
+        for error in exc.errors()
+        for name in ["GT_" + "_".join(str(p) for p in error["loc"]).upper()]
+    ]
+
+
+def signing_seed_problem(value: str, kind: str = "user") -> str | None:
+    """Why `value` is not an ed25519 nkey seed of `kind` ("user", as `data/keys/<context>.seed`
+    holds, or "account", as the NATS auth callout's), or None. Never quotes the value."""
+    import nkeys
+
+    prefix, named = {"user": ("SU", "a user's"), "account": ("SA", "an account's")}[kind]
+    try:
+        public = nkeys.from_seed(value.encode()).public_key.decode()
+    except Exception:  # nkeys raises its own errors and binascii's for bad base32
+        return f"is not an nkey seed ({named} is 58 characters starting with {prefix!r})"
+    if public[0] != prefix[1]:
+        return f"is an nkey seed, but not {named} (that starts with {prefix!r})"
+    return None
 
 
 def nats_password_problem(value: str) -> str | None:
@@ -22,7 +59,7 @@ def nats_password_problem(value: str) -> str | None:
     if re.fullmatch(r"[0-9.eE+-]+|[0-9]+([kKmMgGtT][bB]?)", value):
         return "is a number to nats-server's config parser, not text"
     if value.lower() in _CONFIG_WORDS:
-        return f"is the boolean {value!r} to nats-server's config parser, not text"
+        return "is a boolean word to nats-server's config parser, not text"
     if not _SAFE_PASSWORD.fullmatch(value):
         return (
             "contains whitespace or characters the nats-server config parser treats as syntax;"
@@ -77,6 +114,14 @@ class NatsSettings(BaseSettings):
                 f"GT_NATS_PASSWORD {problem}: the NATS servers would not start or would not"
                 " match it (choose e.g. the output of `openssl rand -hex 24`)"
             )
+        return value
+
+    @field_validator("signing_seed")
+    @classmethod
+    def _signing_seed_is_one(cls, value: str | None) -> str | None:
+        problem = None if value is None else signing_seed_problem(value)
+        if problem:
+            raise ValueError(f"GT_SIGNING_SEED {problem}: the service cannot sign its events")
         return value
 
 

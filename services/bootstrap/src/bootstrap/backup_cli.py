@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -17,10 +18,11 @@ from typing import Annotated, TypeVar
 import nats
 import typer
 from nats.aio.client import Client as NATS
+from pydantic import ValidationError
 
 from audit.cli_options import SingleValuedCommand, SingleValuedGroup
 from eventstore.backup import MANIFEST, BackupError, StreamBackup, backup, restore
-from eventstore.settings import NatsSettings
+from eventstore.settings import NatsSettings, setting_problems
 
 backup_cli = typer.Typer(
     help="Back up the JetStream streams (snapshots) and restore them into a fresh cluster.",
@@ -47,7 +49,10 @@ async def _quiet(_exc: Exception) -> None:
 
 
 def _connected(nats_url: str | None, work: Callable[..., Awaitable[T]]) -> T:
-    settings = NatsSettings()
+    try:
+        settings = NatsSettings()
+    except ValidationError as exc:
+        raise _refuse("bad configuration: " + "; ".join(setting_problems(exc))) from exc
     if nats_url:
         settings = settings.model_copy(update={"nats_url": nats_url})
 
@@ -135,6 +140,7 @@ def acknowledge_loss(
     from a backup that holds them is the other way; rebuild the read models after either."""
     from contracts_schema.subjects import CONTEXTS
     from eventstore.losses import acknowledge
+    from eventstore.settings import signing_seed_problem
     from eventstore.signing import EventSigner
 
     context = next((c for c in CONTEXTS.values() if c.stream == stream), None)
@@ -143,9 +149,12 @@ def acknowledge_loss(
         raise _refuse(f"{stream} is no event stream of the registry ({known})")
     if not reason.strip():
         raise _refuse("--reason is empty: say why the loss is accepted")
-    seed = NatsSettings().signing_seed
+    seed = os.environ.get("GT_SIGNING_SEED", "")  # checked here: NatsSettings would name it too
     if not seed:
         raise _refuse(f"GT_SIGNING_SEED is unset: the {context.name} service's key signs it")
+    problem = signing_seed_problem(seed)
+    if problem:
+        raise _refuse(f"GT_SIGNING_SEED {problem}: the {context.name} service's key signs it")
     signer = EventSigner(seed)
 
     async def work(nc: NATS) -> dict[str, object]:

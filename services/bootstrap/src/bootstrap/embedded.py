@@ -48,6 +48,7 @@ from bootstrap.read_models import AUDIT_DB, READ_MODELS_DB, embedded_databases
 from bootstrap.system import System
 from eventstore.collector import keep_full_collections_short
 from eventstore.nats_launcher import NatsServer
+from eventstore.settings import setting_problems
 from eventstore.tasks import cancel_and_wait
 from gateway.auth import Role, issue_token
 from gateway.commandbus import CommandBus
@@ -348,10 +349,7 @@ async def serve(
 
 def settings_problems(exc: ValidationError) -> str:
     """pydantic's report as one line per variable: `GT_HTTP_PORT: ... (got 'x')`."""
-    return "; ".join(
-        f"GT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"
-        for e in exc.errors()
-    )
+    return "; ".join(setting_problems(exc))
 
 
 def _gt_port(default: int) -> int:

@@ -7,7 +7,6 @@ work (a malformed URL, a missing JWT key, one port for two servers).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -18,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from eventstore.observability import ObservabilitySettings
-from eventstore.settings import NatsSettings
+from eventstore.settings import NatsSettings, setting_problems
 from gateway.settings import GatewaySettings
 
 NATS_SCHEMES = {"nats", "tls", "ws", "wss"}
@@ -156,16 +155,8 @@ def _parse(kind: type[S], problems: list[str]) -> S | None:
     try:
         return kind()
     except ValidationError as exc:
-        problems += [_describe(error) for error in exc.errors()]
+        problems += setting_problems(exc)
         return None
-
-
-def _describe(error: Mapping[str, object]) -> str:
-    location = error.get("loc") or ()
-    name = "GT_" + "_".join(str(p) for p in location).upper()  # type: ignore[attr-defined]
-    value = error.get("input")
-    shown = "" if isinstance(value, dict) else f" (got {value!r})"
-    return f"{name}: {error.get('msg')}{shown}"
 
 
 def _check_nats(servers: list[str]) -> list[str]:

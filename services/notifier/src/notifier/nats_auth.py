@@ -43,6 +43,8 @@ from nats.js.api import KeyValueConfig
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from eventstore.nats_connect import CONNECT_TIMEOUT, quiet_errors
+from eventstore.settings import signing_seed_problem
 from notifier.nats_accounts import CREDENTIALS_BUCKET, ORGS_ACCOUNT, Grant, organisation_grant
 
 log = logging.getLogger(__name__)
@@ -218,13 +220,26 @@ async def _main(argv: list[str]) -> int:
     ):
         print(__doc__, file=sys.stderr)
         return 2
-    nc = await nats.connect(servers, user=user, password=password, max_reconnect_attempts=-1)
+    seed = os.environ.get("GT_NATS_CALLOUT_SEED", "")
+    if argv[0] == "serve":  # checked before it connects; the seed itself is never printed
+        problem = signing_seed_problem(seed, "account") if seed else "is not set"
+        if problem:
+            print(f"GT_NATS_CALLOUT_SEED {problem}: the callout signs with it", file=sys.stderr)
+            return 2
+    try:
+        nc = await nats.connect(
+            servers,
+            user=user,
+            password=password,
+            max_reconnect_attempts=-1,
+            connect_timeout=CONNECT_TIMEOUT,
+            error_cb=quiet_errors("nats-auth"),
+        )
+    except (OSError, TimeoutError, nats.errors.Error) as exc:
+        print(f"cannot reach NATS at {','.join(servers)} ({type(exc).__name__})", file=sys.stderr)
+        return 1
     try:
         if argv[0] == "serve":
-            seed = os.environ.get("GT_NATS_CALLOUT_SEED")
-            if not seed:
-                print("set GT_NATS_CALLOUT_SEED (the callout's account nkey seed)", file=sys.stderr)
-                return 2
             await serve(nc, nkeys.from_seed(seed.encode()))
             await asyncio.Event().wait()
         elif argv[0] == "issue":
