@@ -125,7 +125,11 @@ def test_the_known_streams_are_listed_for_an_unknown_one() -> None:
 
 @pytest.mark.parametrize(
     ("seed", "said"),
-    [("", "is not set"), (BAD_SEED, "is not an nkey seed"), (new_seed(), "is an nkey seed, but not an account's")],
+    [
+        ("", "is not set"),
+        (BAD_SEED, "is not an nkey seed"),
+        (new_seed(), "is an nkey seed, but not an account's"),
+    ],
     ids=["unset", "no-seed", "user-seed"],
 )
 def test_the_auth_callout_checks_its_seed_before_it_connects(
