@@ -21,11 +21,42 @@ SECRET_SETTINGS = frozenset(
 )
 
 
+DATABASE_DRIVERS = frozenset({"sqlite", "postgresql", "postgresql+psycopg"})
+
+
 def quoted_setting(name: str, value: object) -> str:
-    """How a bad setting's value is quoted after its error: ` (got 'x')`, never a secret's."""
+    """How a bad setting's value is quoted after its error: ` (got 'x')`, never a secret's
+    (nor a URL's password)."""
     if name in SECRET_SETTINGS or (name.startswith("GT_NATS_") and name.endswith("PASSWORD")):
         return " (its value, a secret, is not shown)"
+    if isinstance(value, str):
+        return f" (got {without_password(value)!r})"
     return "" if isinstance(value, dict) else f" (got {value!r})"
+
+
+def without_password(url: str) -> str:
+    """`url` with the password of its `user:password@` part replaced (for an error message)."""
+    return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why `url` is not a read-model database URL we can use, or None (its password, if any,
+    never in the answer)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    expected = "expected sqlite:///path or postgresql://user:password@host:port/name"
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+        why = " (its port is not a number)" if isinstance(exc, ValueError) else ""
+        return f"{without_password(url)!r} is not a database URL{why}; {expected}"
+    if parsed.drivername not in DATABASE_DRIVERS:
+        return f"driver {parsed.drivername!r} is not supported; use sqlite or postgresql"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        shown = parsed.render_as_string(hide_password=True)
+        return f"{shown!r} has port {parsed.port}, not 1..65535"
+    return None
 
 
 def setting_problems(exc: ValidationError) -> list[str]:

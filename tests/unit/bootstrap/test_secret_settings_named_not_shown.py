@@ -153,3 +153,42 @@ def test_the_auth_callout_checks_its_seed_before_it_connects(
     assert "NATS:" not in done.stderr  # no connect was tried
     assert "Traceback" not in done.stderr
     assert not seed or seed not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "url", "said"),
+    [
+        (["gateway"], "GT_DATABASE_URL", "postgresql://gt:hunter2@db:port/rm", "port is not a"),
+        (["projector"], "GT_DATABASE_URL", "postgresql://gt:hunter2@db:70000/rm", "not 1..65535"),
+        (["gateway"], "GT_IDENTITY_DATABASE_URL", "postgresql://gt:hunter2@db:x/i", "port is not"),
+        (["notifier", "run"], "GT_DATABASE_URL", "mysql://gt:hunter2@db/n", "driver 'mysql'"),
+        (["notifier", "run"], "GT_DATABASE_URL", "postgresql://gt:hunter2@db:0/n", "not 1..65535"),
+    ],
+    ids=["gateway-port", "projector-range", "gateway-identities", "notifier-driver", "notifier-0"],
+)
+def test_a_bad_database_url_is_named_before_nats_without_its_password(
+    tmp_path: Path, args: list[str], name: str, url: str, said: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GT_")}
+    env |= {
+        "GT_NATS_URL": f"nats://127.0.0.1:{_closed_port()}",
+        "GT_DATA_DIR": str(tmp_path / "data"),
+        "GT_DEV_MODE": "true",
+        name: url,
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bootstrap.serve", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=BOUND,
+        )
+    except subprocess.TimeoutExpired as exc:  # before: the notifier went on to connect
+        pytest.fail(f"still running, no word of {name}: {exc.stderr!r}")
+    assert done.returncode == 2, done.stderr  # before: the gateway's traceback, exit 1
+    assert "Traceback" not in done.stderr
+    assert f"{name}: " in done.stderr, done.stderr
+    assert said in done.stderr, done.stderr
+    assert "hunter2" not in done.stderr + done.stdout

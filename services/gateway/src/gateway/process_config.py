@@ -13,15 +13,12 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from eventstore.observability import ObservabilitySettings
-from eventstore.settings import NatsSettings, setting_problems
+from eventstore.settings import NatsSettings, database_url_problem, setting_problems
 from gateway.settings import GatewaySettings
 
 NATS_SCHEMES = {"nats", "tls", "ws", "wss"}
-DATABASE_DRIVERS = {"sqlite", "postgresql", "postgresql+psycopg"}
 MAX_HTTP_WORKERS = 32
 
 
@@ -73,10 +70,13 @@ def _check_nats_settings(nats: NatsSettings) -> list[str]:
 
 
 def _check_databases(gateway: GatewaySettings) -> list[str]:
-    """The read models' database and, when set apart, the audit's (both processes read it)."""
+    """The read models' database and, when set apart, the audit's (both processes read it) and
+    the identities'."""
     problems = _check_database("GT_DATABASE_URL", gateway.database_url)
     if gateway.audit_database_url:
         problems += _check_database("GT_AUDIT_DATABASE_URL", gateway.audit_database_url)
+    if gateway.identity_database_url:
+        problems += _check_database("GT_IDENTITY_DATABASE_URL", gateway.identity_database_url)
     return problems
 
 
@@ -179,13 +179,8 @@ def _check_nats(servers: list[str]) -> list[str]:
 
 
 def _check_database(name: str, url: str) -> list[str]:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return [f"{name}: {url!r} is not a database URL; expected sqlite:///path or postgresql://…"]
-    if parsed.drivername not in DATABASE_DRIVERS:
-        return [f"{name}: driver {parsed.drivername!r} is not supported; use sqlite or postgresql"]
-    return []
+    problem = database_url_problem(url)
+    return [f"{name}: {problem}"] if problem else []
 
 
 def _check_keys(settings: GatewaySettings) -> list[str]:

@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from eventstore.settings import NatsSettings
+from eventstore.settings import NatsSettings, database_url_problem
 from notifier.domain.schedule import ExpiryPolicy
 
 MAX_THRESHOLD_MONTHS = 1200  # a century: a warning's due day stays a real calendar day
@@ -74,6 +74,14 @@ class NotifierSettings(NatsSettings):
         description="Seconds a claimed delivery stays with its dispatcher; after that (the"
         " dispatcher died mid-attempt) another instance may attempt it.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_we_use(cls, value: str) -> str:
+        problem = database_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("expiry_thresholds_months")
     @classmethod
