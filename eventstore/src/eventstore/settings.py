@@ -40,8 +40,8 @@ def without_password(url: str) -> str:
 
 
 def database_url_problem(url: str) -> str | None:
-    """Why `url` is not a read-model database URL we can use, or None (its password, if any,
-    never in the answer)."""
+    """Why `url` is not a read-model database URL we can use, as words to follow the URL
+    (`f"{without_password(url)!r} {problem}"`), or None. Never quotes the password."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -50,12 +50,14 @@ def database_url_problem(url: str) -> str | None:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
         why = " (its port is not a number)" if isinstance(exc, ValueError) else ""
-        return f"{without_password(url)!r} is not a database URL{why}; {expected}"
+        return f"is not a database URL{why}; {expected}"
     if parsed.drivername not in DATABASE_DRIVERS:
-        return f"driver {parsed.drivername!r} is not supported; use sqlite or postgresql"
+        return (
+            f"is not a database URL we can use: driver {parsed.drivername!r} is not supported;"
+            " use sqlite or postgresql"
+        )
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        shown = parsed.render_as_string(hide_password=True)
-        return f"{shown!r} has port {parsed.port}, not 1..65535"
+        return f"is not a database URL we can use: port {parsed.port} is not 1..65535"
     return None
 
 

@@ -192,3 +192,26 @@ def test_a_bad_database_url_is_named_before_nats_without_its_password(
     assert f"{name}: " in done.stderr, done.stderr
     assert said in done.stderr, done.stderr
     assert "hunter2" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "url", "said"),
+    [
+        (["projections", "rebuild"], "postgresql://gt:hunter2@db:x/rm", "port is not a number"),
+        (["projections", "rebuild"], "mysql://gt:hunter2@db/rm", "driver 'mysql'"),
+        (["verify"], "postgresql://gt:hunter2@db:0/rm", "not 1..65535"),
+    ],
+    ids=["rebuild-port", "rebuild-driver", "verify-port-0"],
+)
+def test_the_audit_cli_names_a_bad_database_url_before_it_connects(
+    command: list[str], url: str, said: str
+) -> None:
+    from audit.cli import app
+
+    closed = f"nats://127.0.0.1:{_closed_port()}"
+    result = CliRunner().invoke(app, [*command, "--database-url", url, "--nats-url", closed])
+    assert result.exit_code == 2, result.output  # before: a traceback (exit 1)
+    assert said in result.output, result.output
+    assert "--database-url" in result.output, result.output
+    assert "cannot reach NATS" not in result.output
+    assert "hunter2" not in result.output

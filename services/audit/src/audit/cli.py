@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -50,7 +51,12 @@ from audit.wiring import (
     runner_factory,
 )
 from eventstore.errors import EventStoreError
-from eventstore.settings import NatsSettings
+from eventstore.settings import (
+    NatsSettings,
+    database_url_problem,
+    setting_problems,
+    without_password,
+)
 from eventstore.signing import trusted_keys
 from eventstore.split_rebuild import Connect
 from eventstore.sql import make_engine
@@ -91,8 +97,21 @@ DatabaseUrl = Annotated[
 ]
 
 
-def _settings(nats_url: str | None, database_url: str | None) -> NatsSettings:
-    return resolve_settings(nats_url, database_url)
+def _settings(
+    nats_url: str | None, database_url: str | None, *, reads_models: bool = False
+) -> NatsSettings:
+    """The resolved settings; a bad setting, or (for a command that reads the read models) a
+    database URL we cannot use, refused in one line before anything connects."""
+    try:
+        settings = resolve_settings(nats_url, database_url)
+    except ValidationError as exc:
+        raise _fail("bad configuration: " + "; ".join(setting_problems(exc))) from exc
+    url = settings.database_url
+    problem = database_url_problem(url) if reads_models else None
+    if problem:
+        named = "--database-url" if database_url else "GT_DATABASE_URL, or the data directory's"
+        raise _fail(f"read-model database {without_password(url)!r} {problem} ({named})")
+    return settings
 
 
 def _run(make: Callable[[], Awaitable[T]]) -> T:
@@ -116,7 +135,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _not_a_url(url: str, exc: Exception) -> typer.Exit:
-    return _fail(f"read-model database {url!r} is not a database URL ({exc})")
+    return _fail(f"read-model database {without_password(url)!r} is not a database URL ({exc})")
 
 
 def _engine(url: str) -> Engine:
@@ -161,7 +180,7 @@ def verify(
     ] = None,
 ) -> None:
     """Check every hash chain and version sequence, and every projection against a rebuild."""
-    settings = _settings(nats_url, database_url)
+    settings = _settings(nats_url, database_url, reads_models=True)
     try:
         chosen = contexts(context)
     except ValueError as exc:
@@ -251,7 +270,7 @@ def rebuild_projections(
     if name is not None and name not in PROJECTIONS:
         raise _fail(f"unknown projection {name!r}; known: {sorted(PROJECTIONS)}")
     chosen = [name] if name else sorted(PROJECTIONS)
-    settings = _settings(nats_url, database_url)
+    settings = _settings(nats_url, database_url, reads_models=True)
     set_aside = _set_aside_if_corrupt(settings.database_url)
     if set_aside is not None:
         # Every read model of that file is gone: all are rebuilt from the event streams

@@ -15,7 +15,12 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventstore.observability import ObservabilitySettings
-from eventstore.settings import NatsSettings, database_url_problem, setting_problems
+from eventstore.settings import (
+    NatsSettings,
+    database_url_problem,
+    setting_problems,
+    without_password,
+)
 from gateway.settings import GatewaySettings
 
 NATS_SCHEMES = {"nats", "tls", "ws", "wss"}
@@ -180,7 +185,7 @@ def _check_nats(servers: list[str]) -> list[str]:
 
 def _check_database(name: str, url: str) -> list[str]:
     problem = database_url_problem(url)
-    return [f"{name}: {problem}"] if problem else []
+    return [f"{name}: {without_password(url)!r} {problem}"] if problem else []
 
 
 def _check_keys(settings: GatewaySettings) -> list[str]:

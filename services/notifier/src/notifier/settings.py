@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from eventstore.settings import NatsSettings, database_url_problem
+from eventstore.settings import NatsSettings, database_url_problem, without_password
 from notifier.domain.schedule import ExpiryPolicy
 
 MAX_THRESHOLD_MONTHS = 1200  # a century: a warning's due day stays a real calendar day
@@ -80,7 +80,7 @@ class NotifierSettings(NatsSettings):
     def _a_database_we_use(cls, value: str) -> str:
         problem = database_url_problem(value)
         if problem:
-            raise ValueError(problem)
+            raise ValueError(f"{without_password(value)!r} {problem}")
         return value
 
     @field_validator("expiry_thresholds_months")
