@@ -108,7 +108,7 @@ class SupplierCounts:
         """The corners of every stored supplier row (`versions`), as known now, into the
         empty points and tree (a rebuild from nothing that left them out of its batches:
         `contracts.ContractsProjection.derived`): each week's sum added up its upward chain
-        (`upward(place(week))`, a recursive query), the nodes summed; zero sums not kept,
+        (`upward(place(week))`: one node per level), the nodes summed; zero sums not kept,
         as the batches keep none."""
         name = dialect.identifier_preparer.format_table
         points, tree = name(self.points), name(self.tree)
@@ -125,14 +125,18 @@ class SupplierCounts:
                 " GROUP BY counted, valid HAVING sum(n) <> 0",
                 once,
             ),
+            # The nodes of a week's upward chain, one per level L where there is one: with
+            # k = ceil(p / 2^L) (p the week's place), the node k * 2^L when k is odd (its
+            # lowest bit is 2^L) and within the tree; `upward(p)` visits exactly these.
             Statement(
-                f"WITH RECURSIVE placed(supplier_id, i, n) AS (SELECT supplier_id, {place_sql},"
+                f"WITH placed(supplier_id, p, n) AS (SELECT supplier_id, {place_sql},"
                 f" sum(n) FROM {points} GROUP BY supplier_id, {place_sql}),"
-                " up(supplier_id, i, n) AS (SELECT supplier_id, i, n FROM placed UNION ALL"
-                " SELECT supplier_id, i + (i & -i), n FROM up"
-                f" WHERE i + (i & -i) <= {SIZE})"
-                f" INSERT INTO {tree} (supplier_id, v, n) SELECT supplier_id, i, sum(n) FROM up"
-                " GROUP BY supplier_id, i HAVING sum(n) <> 0",
+                f" levels(l) AS (VALUES {', '.join(f'({level})' for level in range(LEVELS + 1))})"
+                f" INSERT INTO {tree} (supplier_id, v, n)"
+                " SELECT supplier_id, ((((p - 1) >> l) + 1) << l) AS node, sum(n)"
+                " FROM placed CROSS JOIN levels"
+                f" WHERE (((p - 1) >> l) + 1) & 1 = 1 AND ((((p - 1) >> l) + 1) << l) <= {SIZE}"
+                " GROUP BY supplier_id, node HAVING sum(n) <> 0",
                 once,
             ),
         ]
