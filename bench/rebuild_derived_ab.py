@@ -8,9 +8,10 @@ replay.raw_read_decode`), and the two rebuilds in turns (ABBA across rounds): "b
 `EnrolmentProjection.defers_derived` off (set in this process before the groups fork),
 "deferred" as the product runs, and with `--split A/B` (read model names, as `bench.
 rebuild_groups`) a third, "deferred+split": deferred, with that split instead of the
-product's (ABC, then CBA). Prints one JSON line per
-rebuild: each group's CPU per event, the wall, the rate and its ratio to the same round's
-raw read+decode, and the load.
+product's (ABC, then CBA). `--models event_log,contracts` (rebuild23): the read models whose
+deferral "base" turns off (default: enrolment). Prints one JSON line per rebuild: each
+group's CPU per event, the wall, the rate and its ratio to the same round's raw read+decode,
+and the load.
 """
 
 from __future__ import annotations
@@ -31,9 +32,14 @@ from bench.suites import replay
 from eventstore.trust import install
 
 
-async def measure(events: int, seed: int, rounds: int, split: str | None) -> None:
+async def measure(
+    events: int, seed: int, rounds: int, split: str | None, models: list[str]
+) -> None:
     import bootstrap.parts  # noqa: F401  (imported outside the measured CPU)
-    from gateway.projections.enrolment import EnrolmentProjection
+    from gateway.projections import ALL
+
+    toggled = [k for k in ALL if k.name in models]
+    assert len(toggled) == len(models), models
 
     history = generate(seed, events)
     os.makedirs("/tmp/scale", exist_ok=True)
@@ -49,7 +55,8 @@ async def measure(events: int, seed: int, rounds: int, split: str | None) -> Non
                 if round_ % 2:
                     sides.reverse()
                 for side in sides:
-                    EnrolmentProjection.defers_derived = side != "base"
+                    for kind in toggled:
+                        kind.defers_derived = side != "base"
                     original = replay.groups
                     chosen = _split_of(split) if split and side == "deferred+split" else original()
                     replay.groups = lambda chosen=chosen: chosen  # type: ignore[misc]
@@ -57,12 +64,14 @@ async def measure(events: int, seed: int, rounds: int, split: str | None) -> Non
                         got = await replay.rebuild_split(ctx, _url())
                     finally:
                         replay.groups = original
-                        EnrolmentProjection.defers_derived = True
+                        for kind in toggled:
+                            kind.defers_derived = True
                     print(
                         json.dumps(
                             {
                                 "round": round_,
                                 "side": side,
+                                "toggled": models,
                                 "split": "/".join(
                                     ",".join(k.name for k in part) for part in chosen
                                 ),
@@ -96,8 +105,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--split", help="a third side's groups (deferred): a,b/c,d,...")
+    parser.add_argument(
+        "--models", default="enrolment", help="read models whose deferral base turns off"
+    )
     args = parser.parse_args()
-    asyncio.run(measure(args.events, args.seed, args.rounds, args.split))
+    models = args.models.split(",")
+    asyncio.run(measure(args.events, args.seed, args.rounds, args.split, models))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """`python -m bench.rebuild_derived_stages 100000 --rounds 2`: enrolment's rebuild CPU with
 its derived rows (programme spans, pieces, totals, participation spans and total) recomputed
 per batch against left out of the batches and derived once at the end (rebuild22), without a
-broker, in one process, in alternating turns on one generated history.
+broker, in one process, in alternating turns on one generated history. `--model event_log`
+or `--model contracts` (rebuild23): that read model instead (its per-code counts; its status
+and supplier corners).
 
 Each turn builds the enrolment read model alone into a fresh SQLite file through its
 runner's batch path (`ProjectionRunner.apply_batch`, as `bench.direct`), stream by stream in
@@ -24,12 +26,18 @@ from eventstore.split_rebuild import _derive
 from eventstore.sql import make_engine
 
 
-def build(path: Path, streams: dict, batch: int, defer: bool) -> dict[str, float]:  # type: ignore[type-arg]
+def build(
+    path: Path,
+    streams: dict,  # type: ignore[type-arg]
+    batch: int,
+    defer: bool,
+    model: str = "enrolment",
+) -> dict[str, float]:
     from bootstrap.parts import projection_runner
-    from gateway.projections.enrolment import EnrolmentProjection
+    from gateway.projections import ALL
 
     engine = make_engine(f"sqlite:///{path}")
-    projection = EnrolmentProjection()
+    projection = next(k for k in ALL if k.name == model)()
     projection.deferring = defer
     runner = projection_runner(None, engine, projection, batch=batch)  # type: ignore[arg-type]
     runner.create_tables()
@@ -52,6 +60,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--model", default="enrolment")
     args = parser.parse_args()
     streams = stored_events(generate(args.seed, args.events))
     n = sum(len(s) for s in streams.values())
@@ -59,11 +68,12 @@ def main() -> None:
         for round_ in range(args.rounds):
             sides = [False, True] if round_ % 2 == 0 else [True, False]
             for defer in sides:
-                path = Path(scratch) / f"enrolment-{round_}-{defer}.db"
-                cpu = build(path, streams, args.batch, defer)
+                path = Path(scratch) / f"{args.model}-{round_}-{defer}.db"
+                cpu = build(path, streams, args.batch, defer, args.model)
                 print(
                     json.dumps(
                         {
+                            "model": args.model,
                             "round": round_,
                             "side": "deferred" if defer else "per batch",
                             "events": n,

@@ -105,7 +105,7 @@ def test_only_a_database_without_the_read_models_position_defers(tmp_path: Path)
     engine = make_engine(f"sqlite:///{tmp_path}/group.db")
     made = [kind() for kind in ALL]
     enrolment = next(p for p in made if isinstance(p, EnrolmentProjection))
-    assert _deferring(engine, made) == [enrolment]
+    assert enrolment in _deferring(engine, made)  # with the event log and contracts (rebuild23)
     runner = projection_runner(None, engine, EnrolmentProjection(), batch=10)  # type: ignore[arg-type]
     runner.create_tables()
     assert _deferring(engine, [EnrolmentProjection()]) != []  # tables, no position yet

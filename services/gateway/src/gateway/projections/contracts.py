@@ -137,10 +137,27 @@ class ContractsProjection(VersionedProjection):
         # (asof20, `projections.supplier_counts`).
         self.supplier_counts = SupplierCounts(f"{p}_supplier", metadata)
 
+    # A rebuild from nothing may leave the counted corners (the status and supplier sums)
+    # out of its batches and derive them once at its end from the finished versions
+    # (`derived`): staged and upserted per batch they were ~25% of this read model's
+    # prepare and ~7 us/event of its write wall (rebuild21, rebuild23). A version's corners
+    # are a function of its stored intervals; the batches only add them up.
+    defers_derived = True
+
+    def derived(self, dialect: Dialect) -> list[Statement]:
+        """Every stored version's corners summed into the empty status and supplier counts:
+        the rows the batches would have kept (`status_counts`, `supplier_counts`)."""
+        statements = self.status_counts.derived(dialect, self.contracts)
+        if self.version >= SUPPLIER_COUNTS_SINCE:
+            statements += self.supplier_counts.derived(dialect, self.suppliers)
+        return statements
+
     def versioned(self) -> dict[str, Table]:
         return {"contracts": self.contracts, "suppliers": self.suppliers}
 
     def counted(self) -> dict[str, str]:
+        if self.deferring:
+            return {}  # no corner staged: `derived` counts the finished versions
         if self.version < SUPPLIER_COUNTS_SINCE:
             return {"contracts": "status"}
         return {"contracts": "status", "suppliers": "supplier_id"}

@@ -40,6 +40,14 @@ def replacing(dialect: Dialect, table: Table) -> str:
     return _statement(dialect, table, "replacing", build)
 
 
+def floor_div(expression: str, divisor: int) -> str:
+    """SQL of an integer expression divided by a positive `divisor`, rounded down as Python's
+    `//` (SQLite's and PostgreSQL's integer division truncate toward zero: before 1970 a
+    week would be off by one)."""
+    e, d = f"({expression})", int(divisor)
+    return f"(({e} - ((({e} % {d}) + {d}) % {d})) / {d})"
+
+
 def inserting(dialect: Dialect, table: Table) -> str:
     """INSERT a row (the key is new by construction)."""
     return _statement(dialect, table, "inserting", lambda _name, _keys: "")

@@ -46,8 +46,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
 from eventstore.bulk import Statement
+from eventstore.timeline import FOREVER
 from eventstore.versioned import Corners
-from gateway.projections.count_sql import adding
+from gateway.projections.count_sql import adding, floor_div
 from gateway.projections.event_counts import BUCKET, bucket
 
 
@@ -100,6 +101,33 @@ class StatusCorners:
             Statement(adding(dialect, self.weeks), [(*key, n) for key, n in weeks.items()]),
         ]
 
+    def derived(self, dialect: Dialect, versions: Table) -> list[Statement]:
+        """The corners of every stored version of `versions` by `status`, into the empty
+        three sums (a rebuild from nothing that left them out of its batches: `contracts.
+        ContractsProjection.derived`): the rows the batches' additions would have kept."""
+        name = dialect.identifier_preparer.format_table
+        points, cells, weeks = name(self.points), name(self.cells), name(self.weeks)
+        v, k = floor_div("valid", BUCKET), floor_div("known", BUCKET)
+        once: list[tuple[object, ...]] = [()]
+        return [
+            Statement(
+                f"INSERT INTO {points} (status, valid, known, n) SELECT counted, valid, known,"
+                f" sum(n) FROM ({corners_sql(dialect, versions, 'status')}) AS corners"
+                " GROUP BY counted, valid, known HAVING sum(n) <> 0",
+                once,
+            ),
+            Statement(
+                f"INSERT INTO {cells} (status, valid_bucket, known_bucket, n) SELECT status,"
+                f" {v}, {k}, sum(n) FROM {points} GROUP BY status, {v}, {k}",
+                once,
+            ),
+            Statement(
+                f"INSERT INTO {weeks} (status, valid_bucket, n) SELECT status, {v}, sum(n)"
+                f" FROM {points} GROUP BY status, {v}",
+                once,
+            ),
+        ]
+
     def count(self, known_now: bool) -> Executable:
         """The count of versions in any of `filter_statuses` holding the horizon, from the
         corners (see the module's docstring); parameters from `horizon_parameters`."""
@@ -147,6 +175,26 @@ class StatusCorners:
             p.c.valid < start,
         )
         return select(total(whole) + total(strip) + total(edge))
+
+
+def corners_sql(dialect: Dialect, versions: Table, column: str) -> str:
+    """A SELECT of every stored version's signed corners as (value, valid, known, n): the
+    corners `eventstore.versioned._Writes` stages for `column` when a version is inserted
+    (its two opening ones) and when it is closed (its two closing ones); an open end
+    (`FOREVER`) has none. A version never written (known from and to one instant) had four
+    that cancel; it is not stored and has none here."""
+    quote = dialect.identifier_preparer.quote
+    t = dialect.identifier_preparer.format_table(versions)
+    value = quote(column)
+    return " UNION ALL ".join(
+        (
+            f"SELECT {value} AS counted, valid_from AS valid, known_from AS known, 1 AS n FROM {t}",
+            f"SELECT {value}, valid_to, known_from, -1 FROM {t} WHERE valid_to <> {FOREVER}",
+            f"SELECT {value}, valid_from, known_to, -1 FROM {t} WHERE known_to <> {FOREVER}",
+            f"SELECT {value}, valid_to, known_to, 1 FROM {t}"
+            f" WHERE known_to <> {FOREVER} AND valid_to <> {FOREVER}",
+        )
+    )
 
 
 def horizon_parameters(valid: int, known: int | None) -> dict[str, int]:

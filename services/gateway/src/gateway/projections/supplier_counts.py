@@ -41,16 +41,19 @@ from sqlalchemy.engine import Dialect
 
 from eventstore.bulk import Statement
 from eventstore.versioned import Corners
-from gateway.projections.count_sql import adding
+from gateway.projections.count_sql import adding, floor_div
 from gateway.projections.event_counts import (
     BUCKET,
     LEVELS,
+    ORIGIN,
+    SIZE,
     bucket,
     chain_parameters,
     downward,
     place,
     upward,
 )
+from gateway.projections.status_counts import corners_sql
 
 SUPPLIER = "filter_supplier"  # the contracts filter's own parameter (schema.filters)
 
@@ -100,6 +103,43 @@ class SupplierCounts:
         if tree:
             statements.append(Statement(adding(dialect, self.tree), tree))
         return statements
+
+    def derived(self, dialect: Dialect, versions: Table) -> list[Statement]:
+        """The corners of every stored supplier row (`versions`), as known now, into the
+        empty points and tree (a rebuild from nothing that left them out of its batches:
+        `contracts.ContractsProjection.derived`): each week's sum added up its upward chain
+        (`upward(place(week))`: one node per level), the nodes summed; zero sums not kept,
+        as the batches keep none."""
+        name = dialect.identifier_preparer.format_table
+        points, tree = name(self.points), name(self.tree)
+        week = floor_div("valid", BUCKET)
+        placed = f"{week} - ({ORIGIN})"
+        place_sql = (
+            f"CASE WHEN {placed} < 1 THEN 1 WHEN {placed} > {SIZE} THEN {SIZE} ELSE {placed} END"
+        )
+        once: list[tuple[object, ...]] = [()]
+        return [
+            Statement(
+                f"INSERT INTO {points} (supplier_id, valid, n) SELECT counted, valid, sum(n)"
+                f" FROM ({corners_sql(dialect, versions, 'supplier_id')}) AS corners"
+                " GROUP BY counted, valid HAVING sum(n) <> 0",
+                once,
+            ),
+            # The nodes of a week's upward chain, one per level L where there is one: with
+            # k = ceil(p / 2^L) (p the week's place), the node k * 2^L when k is odd (its
+            # lowest bit is 2^L) and within the tree; `upward(p)` visits exactly these.
+            Statement(
+                f"WITH placed(supplier_id, p, n) AS (SELECT supplier_id, {place_sql},"
+                f" sum(n) FROM {points} GROUP BY supplier_id, {place_sql}),"
+                f" levels(l) AS (VALUES {', '.join(f'({level})' for level in range(LEVELS + 1))})"
+                f" INSERT INTO {tree} (supplier_id, v, n)"
+                " SELECT supplier_id, ((((p - 1) >> l) + 1) << l) AS node, sum(n)"
+                " FROM placed CROSS JOIN levels"
+                f" WHERE (((p - 1) >> l) + 1) & 1 = 1 AND ((((p - 1) >> l) + 1) << l) <= {SIZE}"
+                " GROUP BY supplier_id, node HAVING sum(n) <> 0",
+                once,
+            ),
+        ]
 
     def count(self) -> Any:
         """The supplier's (`filter_supplier`) versions holding the valid instant as known
