@@ -180,11 +180,44 @@ class LoadProcess:
 
 
 async def graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
+    return (await answered(http, query, variables))[0]
+
+
+async def answered(
+    http: httpx.AsyncClient, query: str, variables: dict[str, Any]
+) -> tuple[Any, dict[str, float]]:
+    """The answer's data and the gateway's own instants of it (`gateway_instants`)."""
     response = await http.post("/graphql", json={"query": query, "variables": variables})
     body = response.json()
     if body.get("errors"):
         raise RuntimeError(f"GraphQL errors: {body['errors']}")
-    return body["data"]
+    return body["data"], gateway_instants(response.headers.get("server-timing", ""))
+
+
+def gateway_instants(header: str) -> dict[str, float]:
+    """A token query's instants in the gateway process (wall clock, seconds), from its
+    `Server-Timing` header (`gateway.token_waits.server_timing`): `g_arrived`, and when a
+    read model was behind, `g_began` (its wait began), `g_heard` (the gateway heard the
+    announcement that ended it), `g_woke` (the wait returned); `g_answered` (the answer
+    was ready). Empty without a token."""
+    metrics: dict[str, dict[str, str]] = {}
+    for part in header.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        if name:
+            metrics[name] = dict(
+                (q.split("=", 1)[0], q.split("=", 1)[1].strip('"')) for q in params if "=" in q
+            )
+    if "gt-arrived" not in metrics:
+        return {}
+    arrived = float(metrics["gt-arrived"]["desc"])
+    found = {"g_arrived": arrived}
+    offsets = {"g_began": "gt-ryw-began", "g_heard": "gt-heard", "g_answered": "gt-answered"}
+    for instant, name in offsets.items():
+        if name in metrics:
+            found[instant] = arrived + float(metrics[name]["dur"]) / 1000
+    if "g_began" in found and "gt-ryw" in metrics:
+        found["g_woke"] = found["g_began"] + float(metrics["gt-ryw"]["dur"]) / 1000
+    return found
 
 
 @dataclass
@@ -199,6 +232,8 @@ class Probe:
     last_miss: float | None = None  # the last answer that did not show it arrived
     positions: dict[str, int] = field(default_factory=dict)
     stored: float | None = None  # its event stored in the stream (JetStream's own clock)
+    asked: float = 0.0  # the answer that showed the write was asked for
+    gateway: dict[str, float] = field(default_factory=dict)  # its instants in the gateway
 
     @property
     def latency(self) -> float:
@@ -256,6 +291,16 @@ STAGES = (  # (name, from, to): instants of one probe's write, in order
     ("committed -> announced", "committed", "announced"),
     ("announced -> heard by the gateway", "announced", "heard"),
     ("heard -> visible in an answer", "heard", "visible"),
+    # The token query in the gateway process, from its Server-Timing header (fresh23):
+    ("reply -> its query sent (the bench's turn)", "replied", "asked"),
+    ("query sent -> arrived at the gateway", "asked", "g_arrived"),
+    ("  arrived -> its wait began (a read model behind)", "g_arrived", "g_began"),
+    ("  wait began -> committed (the projector's part)", "g_began", "committed"),
+    ("  announced -> heard by the gateway process", "announced", "g_heard"),
+    ("  gateway heard -> its wait woke", "g_heard", "g_woke"),
+    ("  woke -> the answer ready (the query's round trip)", "g_woke", "g_answered"),
+    ("  arrived -> the answer ready, no wait (reached before)", "g_arrived", "g_answered_at_once"),
+    ("answer ready -> visible at the bench", "g_answered", "visible"),
     ("reply -> committed (readable in the database)", "replied", "committed"),
     ("reply -> visible (the figure)", "replied", "visible"),
 )
@@ -283,6 +328,7 @@ def breakdown(
             continue
         arrived, news = max((r for r in reached if r is not None), key=lambda r: r[0])
         at = {"sent": p.sent, "replied": p.replied, "visible": p.visible, "heard": arrived}
+        at.update(gateway_stages(p))
         if p.stored is not None:
             at["stored"] = p.stored
         at.update(news.stages)
@@ -303,6 +349,16 @@ def breakdown(
     return result
 
 
+def gateway_stages(p: Probe) -> dict[str, float]:
+    """A probe's instants of its last query, in the bench and the gateway (token probes)."""
+    if not p.asked:
+        return {}
+    at = {"asked": p.asked, **p.gateway}
+    if "g_answered" in at and "g_began" not in at:
+        at["g_answered_at_once"] = at["g_answered"]
+    return at
+
+
 def _stages_of(
     p: Probe, announcements: Announcements, keys: dict[str, set[str]]
 ) -> dict[str, float]:
@@ -311,6 +367,8 @@ def _stages_of(
         "probe": p.index,
         "visible": round((p.visible - p.replied) * 1000, 1),
     }
+    for stage, at in gateway_stages(p).items():
+        found[stage] = round((at - p.replied) * 1000, 1)
     for k, streams in keys.items():
         if not streams & set(p.positions):
             continue
@@ -381,9 +439,11 @@ async def probe(
     seen.positions = parse_consistency_token(reply["consistencyToken"])
     token = reply["consistencyToken"] if with_token else None
     while True:  # polling the query is the measurement: visible to a reader
-        data = await graphql(http, QUERY, {"id": contract_id, "token": token})
+        asked = time.time()
+        data, instants = await answered(http, QUERY, {"id": contract_id, "token": token})
         if data["contract"]["lastAmendment"] == summary:
             seen.visible = time.time()
+            seen.asked, seen.gateway = asked, instants
             return seen
         seen.last_miss = time.time()
         if with_token:
