@@ -240,15 +240,40 @@ class Probe:
         return self.visible - self.replied
 
 
+LISTENER_ENV = "BENCH_FRESHNESS_LISTENER"  # "inline": on the probes' loop (before fresh23)
+
+
 class Announcements:
-    """Every read model's announcements (`eventstore.projection_news`) as heard in this process
-    (the gateway's): when each arrived, the positions it names, the stages it reports."""
+    """Every read model's announcements (`eventstore.projection_news`) as heard by a process
+    of their own (`bench.suites.freshness_listen`: as the gateway process hears them, on a
+    connection of its own; not on the probes' loop, whose answers they delayed): when each
+    arrived, the positions it names, the stages it reports. `BENCH_FRESHNESS_LISTENER=inline`
+    hears them on this process's loop, as before fresh23 (for an A/B)."""
 
     def __init__(self) -> None:
         self.heard: list[tuple[float, str, News]] = []  # (arrived, read model key, news)
         self._sub: Any = None
+        self._process: asyncio.subprocess.Process | None = None
+        self.inline = os.environ.get(LISTENER_ENV, "process") == "inline"
 
-    async def start(self, nc: NATS) -> None:
+    async def start(self, nc: NATS, url: str) -> None:
+        if not self.inline:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bench.suites.freshness_listen",
+                url,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=2**24,  # one line per announcement, read at the end
+            )
+            assert self._process.stdout is not None
+            line = await self._process.stdout.readline()
+            if line.strip() != b"started":
+                await self._process.wait()
+                raise RuntimeError(f"the announcements' listener did not start: {line!r}")
+            return
+
         async def on_message(msg: Msg) -> None:
             arrived = time.time()
             self.heard.append((arrived, msg.subject.rsplit(".", 1)[-1], News.decode(msg.data)))
@@ -258,6 +283,23 @@ class Announcements:
     async def stop(self) -> None:
         if self._sub is not None:
             await self._sub.unsubscribe()
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None
+        assert process.stdout is not None
+        try:
+            process.stdin.write(b"stop\n")
+            await process.stdin.drain()
+            process.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it exited already: its exit code says why
+        out = await process.stdout.read()
+        if await process.wait() != 0:
+            raise RuntimeError(f"the announcements' listener exited with {process.returncode}")
+        for line in out.splitlines():
+            arrived, subject_, data = json.loads(line)
+            self.heard.append((arrived, subject_.rsplit(".", 1)[-1], News.decode(data)))
 
     def reaching(self, key: str, positions: dict[str, int]) -> tuple[float, News] | None:
         """The first commit of read model `key` that covers `positions` (its streams only)."""
@@ -557,7 +599,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     keep_full_collections_short()  # this process (load, probes): as each child does
     load_before = os.getloadavg()[0]
     announcements = Announcements()
-    await announcements.start(ctx.service_nc)  # as the gateway process hears them on its own
+    await announcements.start(ctx.service_nc, ctx.nats.url)  # as the gateway process hears them
     headers = {"Authorization": f"Bearer {coordinator_token(secret)}"}
     n = ctx.config.freshness_samples
     refused = ""
@@ -609,6 +651,11 @@ async def run(ctx: BenchContext) -> list[Figure]:
         f"; the load in a process of its own sent {sent['sent']} commands in"
         f" {sent['seconds']:.1f} s, {warm_up(len(loaded), ctx.config.freshness_load_per_s):.1f}"
         " s of them before the first probe"
+    )
+    note += (
+        "; the announcements heard on the probes' loop (inline)"
+        if announcements.inline
+        else "; the announcements heard by a process of their own"
     )
     if rejected := sent["rejected"]:
         note += f"; {len(rejected)} background commands rejected: {sorted(set(rejected))}"
