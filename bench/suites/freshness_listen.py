@@ -48,7 +48,7 @@ async def main(url: str) -> None:
         # What the server sent before the stop is read (a round trip after it), and handed to
         # the callback (a drain, not an unsubscribe, which would drop what waits for it).
         await client.flush()
-        await sub.drain()
+        await sub.drain()  # type: ignore[no-untyped-call]
     finally:
         await client.close()
     out = sys.stdout
