@@ -180,11 +180,44 @@ class LoadProcess:
 
 
 async def graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
+    return (await answered(http, query, variables))[0]
+
+
+async def answered(
+    http: httpx.AsyncClient, query: str, variables: dict[str, Any]
+) -> tuple[Any, dict[str, float]]:
+    """The answer's data and the gateway's own instants of it (`gateway_instants`)."""
     response = await http.post("/graphql", json={"query": query, "variables": variables})
     body = response.json()
     if body.get("errors"):
         raise RuntimeError(f"GraphQL errors: {body['errors']}")
-    return body["data"]
+    return body["data"], gateway_instants(response.headers.get("server-timing", ""))
+
+
+def gateway_instants(header: str) -> dict[str, float]:
+    """A token query's instants in the gateway process (wall clock, seconds), from its
+    `Server-Timing` header (`gateway.token_waits.server_timing`): `g_arrived`, and when a
+    read model was behind, `g_began` (its wait began), `g_heard` (the gateway heard the
+    announcement that ended it), `g_woke` (the wait returned); `g_answered` (the answer
+    was ready). Empty without a token."""
+    metrics: dict[str, dict[str, str]] = {}
+    for part in header.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        if name:
+            metrics[name] = dict(
+                (q.split("=", 1)[0], q.split("=", 1)[1].strip('"')) for q in params if "=" in q
+            )
+    if "gt-arrived" not in metrics:
+        return {}
+    arrived = float(metrics["gt-arrived"]["desc"])
+    found = {"g_arrived": arrived}
+    offsets = {"g_began": "gt-ryw-began", "g_heard": "gt-heard", "g_answered": "gt-answered"}
+    for instant, name in offsets.items():
+        if name in metrics:
+            found[instant] = arrived + float(metrics[name]["dur"]) / 1000
+    if "g_began" in found and "gt-ryw" in metrics:
+        found["g_woke"] = found["g_began"] + float(metrics["gt-ryw"]["dur"]) / 1000
+    return found
 
 
 @dataclass
@@ -199,21 +232,48 @@ class Probe:
     last_miss: float | None = None  # the last answer that did not show it arrived
     positions: dict[str, int] = field(default_factory=dict)
     stored: float | None = None  # its event stored in the stream (JetStream's own clock)
+    asked: float = 0.0  # the answer that showed the write was asked for
+    gateway: dict[str, float] = field(default_factory=dict)  # its instants in the gateway
 
     @property
     def latency(self) -> float:
         return self.visible - self.replied
 
 
+LISTENER_ENV = "BENCH_FRESHNESS_LISTENER"  # "inline": on the probes' loop (before fresh23)
+
+
 class Announcements:
-    """Every read model's announcements (`eventstore.projection_news`) as heard in this process
-    (the gateway's): when each arrived, the positions it names, the stages it reports."""
+    """Every read model's announcements (`eventstore.projection_news`) as heard by a process
+    of their own (`bench.suites.freshness_listen`: as the gateway process hears them, on a
+    connection of its own; not on the probes' loop, whose answers they delayed): when each
+    arrived, the positions it names, the stages it reports. `BENCH_FRESHNESS_LISTENER=inline`
+    hears them on this process's loop, as before fresh23 (for an A/B)."""
 
     def __init__(self) -> None:
         self.heard: list[tuple[float, str, News]] = []  # (arrived, read model key, news)
         self._sub: Any = None
+        self._process: asyncio.subprocess.Process | None = None
+        self.inline = os.environ.get(LISTENER_ENV, "process") == "inline"
 
-    async def start(self, nc: NATS) -> None:
+    async def start(self, nc: NATS, url: str) -> None:
+        if not self.inline:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bench.suites.freshness_listen",
+                url,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=2**24,  # one line per announcement, read at the end
+            )
+            assert self._process.stdout is not None
+            line = await self._process.stdout.readline()
+            if line.strip() != b"started":
+                await self._process.wait()
+                raise RuntimeError(f"the announcements' listener did not start: {line!r}")
+            return
+
         async def on_message(msg: Msg) -> None:
             arrived = time.time()
             self.heard.append((arrived, msg.subject.rsplit(".", 1)[-1], News.decode(msg.data)))
@@ -223,6 +283,23 @@ class Announcements:
     async def stop(self) -> None:
         if self._sub is not None:
             await self._sub.unsubscribe()
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None
+        assert process.stdout is not None
+        try:
+            process.stdin.write(b"stop\n")
+            await process.stdin.drain()
+            process.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it exited already: its exit code says why
+        out = await process.stdout.read()
+        if await process.wait() != 0:
+            raise RuntimeError(f"the announcements' listener exited with {process.returncode}")
+        for line in out.splitlines():
+            arrived, subject_, data = json.loads(line)
+            self.heard.append((arrived, subject_.rsplit(".", 1)[-1], News.decode(data)))
 
     def reaching(self, key: str, positions: dict[str, int]) -> tuple[float, News] | None:
         """The first commit of read model `key` that covers `positions` (its streams only)."""
@@ -256,6 +333,16 @@ STAGES = (  # (name, from, to): instants of one probe's write, in order
     ("committed -> announced", "committed", "announced"),
     ("announced -> heard by the gateway", "announced", "heard"),
     ("heard -> visible in an answer", "heard", "visible"),
+    # The token query in the gateway process, from its Server-Timing header (fresh23):
+    ("reply -> its query sent (the bench's turn)", "replied", "asked"),
+    ("query sent -> arrived at the gateway", "asked", "g_arrived"),
+    ("  arrived -> its wait began (a read model behind)", "g_arrived", "g_began"),
+    ("  wait began -> committed (the projector's part)", "g_began", "committed"),
+    ("  announced -> heard by the gateway process", "announced", "g_heard"),
+    ("  gateway heard -> its wait woke", "g_heard", "g_woke"),
+    ("  woke -> the answer ready (the query's round trip)", "g_woke", "g_answered"),
+    ("  arrived -> the answer ready, no wait (reached before)", "g_arrived", "g_answered_at_once"),
+    ("answer ready -> visible at the bench", "g_answered", "visible"),
     ("reply -> committed (readable in the database)", "replied", "committed"),
     ("reply -> visible (the figure)", "replied", "visible"),
 )
@@ -283,6 +370,7 @@ def breakdown(
             continue
         arrived, news = max((r for r in reached if r is not None), key=lambda r: r[0])
         at = {"sent": p.sent, "replied": p.replied, "visible": p.visible, "heard": arrived}
+        at.update(gateway_stages(p))
         if p.stored is not None:
             at["stored"] = p.stored
         at.update(news.stages)
@@ -303,6 +391,16 @@ def breakdown(
     return result
 
 
+def gateway_stages(p: Probe) -> dict[str, float]:
+    """A probe's instants of its last query, in the bench and the gateway (token probes)."""
+    if not p.asked:
+        return {}
+    at = {"asked": p.asked, **p.gateway}
+    if "g_answered" in at and "g_began" not in at:
+        at["g_answered_at_once"] = at["g_answered"]
+    return at
+
+
 def _stages_of(
     p: Probe, announcements: Announcements, keys: dict[str, set[str]]
 ) -> dict[str, float]:
@@ -311,6 +409,8 @@ def _stages_of(
         "probe": p.index,
         "visible": round((p.visible - p.replied) * 1000, 1),
     }
+    for stage, at in gateway_stages(p).items():
+        found[stage] = round((at - p.replied) * 1000, 1)
     for k, streams in keys.items():
         if not streams & set(p.positions):
             continue
@@ -381,9 +481,11 @@ async def probe(
     seen.positions = parse_consistency_token(reply["consistencyToken"])
     token = reply["consistencyToken"] if with_token else None
     while True:  # polling the query is the measurement: visible to a reader
-        data = await graphql(http, QUERY, {"id": contract_id, "token": token})
+        asked = time.time()
+        data, instants = await answered(http, QUERY, {"id": contract_id, "token": token})
         if data["contract"]["lastAmendment"] == summary:
             seen.visible = time.time()
+            seen.asked, seen.gateway = asked, instants
             return seen
         seen.last_miss = time.time()
         if with_token:
@@ -497,7 +599,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
     keep_full_collections_short()  # this process (load, probes): as each child does
     load_before = os.getloadavg()[0]
     announcements = Announcements()
-    await announcements.start(ctx.service_nc)  # as the gateway process hears them on its own
+    await announcements.start(ctx.service_nc, ctx.nats.url)  # as the gateway process hears them
     headers = {"Authorization": f"Bearer {coordinator_token(secret)}"}
     n = ctx.config.freshness_samples
     refused = ""
@@ -549,6 +651,11 @@ async def run(ctx: BenchContext) -> list[Figure]:
         f"; the load in a process of its own sent {sent['sent']} commands in"
         f" {sent['seconds']:.1f} s, {warm_up(len(loaded), ctx.config.freshness_load_per_s):.1f}"
         " s of them before the first probe"
+    )
+    note += (
+        "; the announcements heard on the probes' loop (inline)"
+        if announcements.inline
+        else "; the announcements heard by a process of their own"
     )
     if rejected := sent["rejected"]:
         note += f"; {len(rejected)} background commands rejected: {sorted(set(rejected))}"

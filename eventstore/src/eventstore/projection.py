@@ -618,6 +618,7 @@ class ProjectionRunner:
         self._heartbeat: asyncio.Task[None] | None = None
         self._started_at = 0.0
         self.heard_at: float | None = None  # loop time of the last news heard (followers)
+        self.heard_wall: float | None = None  # the same instant, wall clock (`News.stages`)
         self.failure: str | None = None  # set by an owner that saw the projector fail
         self.checkpoint_looks = 0  # waits that ended on the database, not an announcement
         self._chunk = min(batch, FIRST_CHUNK)  # events per transaction (see FAIR_TURN)
@@ -878,6 +879,7 @@ class ProjectionRunner:
 
     async def _heard(self, news: News) -> None:
         self.heard_at = asyncio.get_running_loop().time()
+        self.heard_wall = time.time()
         if self.follow:
             self.parked_count = news.parked
             if news.live_version is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from cross_web import HTTPException
@@ -31,6 +32,7 @@ from gateway.schema.compiled import Compiler
 from gateway.schema.context import Context
 from gateway.schema.health import problems
 from gateway.settings import GatewaySettings
+from gateway.token_waits import SERVER_TIMING, server_timing
 
 CONSISTENCY_HEADER = "x-consistency-token"
 
@@ -66,6 +68,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        arrived = time.time()
         self.planner.maybe_refresh()
         # One span per request, in the client's trace when it sends W3C `traceparent`: a
         # mutation and the query that reads it with the consistency token join one trace.
@@ -73,17 +76,23 @@ class GatewayGraphQL(GraphQL[Context, None]):
         with server_span("graphql", headers, **{"http.method": scope["method"]}):
             request = Request(scope=scope, receive=receive)
             response, tried = await self._compiled(request)
+            answered_on = tried
             if response is None:
                 # The ordinary way, on a context of its own (its loaders and horizon as if
                 # nothing had run): only a read-your-writes wait that failed is not waited
                 # out twice.
-                fresh = await self.get_context(request, None)
+                fresh = answered_on = await self.get_context(request, None)
                 if tried is not None:
                     fresh._failed.update(tried._failed)
                 try:
                     response = await self.run(request, context=fresh)
                 except HTTPException as e:
                     response = PlainTextResponse(e.reason, status_code=e.status_code)
+            if answered_on is not None and answered_on.waits is not None:
+                # What the request's read-your-writes waited (a token named): for an operator
+                # in the browser's network panel, and the freshness benchmark.
+                timing = server_timing(arrived, answered_on.waits, time.time())
+                response.headers.append(SERVER_TIMING, timing)
             await response(scope, receive, send)
 
     async def _compiled(self, request: Request) -> tuple[Response | None, Context | None]:

@@ -19,7 +19,9 @@ with the same error (the compiled executor's fallback runs the document again).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from eventstore.commands import parse_consistency_token
 from eventstore.observability import tracer
@@ -79,6 +81,20 @@ async def wait_all(
 Refuse = Callable[[str, ConsistencyError], Exception]
 
 
+@dataclass(frozen=True)
+class Waited:
+    """One wait of a request for read models behind its token, as wall-clock instants
+    (seconds since the epoch, comparable with the projector's announced `News.stages`): when
+    it began, when this process last heard one of their announcements before it ended (None:
+    it ended on the checkpoints, or timed out), and when it ended. What the `Server-Timing`
+    header says of a request's read-your-writes (`gateway.app`)."""
+
+    keys: tuple[str, ...]
+    began: float
+    heard: float | None
+    ended: float
+
+
 class TokenWaits:
     """The consistency tokens one request named, and which read models reached each."""
 
@@ -94,6 +110,7 @@ class TokenWaits:
         self._failed: dict[tuple[str, str], ConsistencyError] = {}  # (token, read model key)
         self.settled: frozenset[Kind] = frozenset()  # reached every token named so far
         self.pending = False  # a token names positions: reads must ask `reach`
+        self.waited: list[Waited] = []  # the waits that found a read model behind
 
     def add(self, token: str) -> None:
         """Name a token; a malformed one raises ConsistencyError (INVALID_CONSISTENCY_TOKEN)."""
@@ -166,4 +183,40 @@ class TokenWaits:
         now = asyncio.get_running_loop().time()
         deadline = self._deadlines.setdefault(token, now + self.timeout)  # from its first wait
         # (A websocket's operations each get a new TokenWaits: `Context.begin_operation`.)
-        return await wait_all(behind_now, positions, max(deadline - now, 0.0))
+        began = time.time()
+        late = await wait_all(behind_now, positions, max(deadline - now, 0.0))
+        ended = time.time()
+        heard = [r.heard_wall for r in behind_now if r.heard_wall is not None]
+        self.waited.append(
+            Waited(
+                tuple(r.projection.key for r in behind_now),
+                began,
+                max(heard) if heard and max(heard) >= began else None,
+                ended,
+            )
+        )
+        return late
+
+
+SERVER_TIMING = "server-timing"
+
+
+def server_timing(arrived: float, waits: TokenWaits, answered: float) -> str:
+    """A request's read-your-writes in a `Server-Timing` header (W3C): `gt-ryw` the time it
+    waited for read models behind its token(s) (ms; their keys in `desc`; absent: none was
+    behind), `gt-ryw-began` when the first wait began, `gt-heard` when this process heard
+    the announcement that ended the last wait and `gt-answered` when the answer was ready,
+    each in ms after the request arrived, and
+    `gt-arrived` that arrival as wall-clock seconds (in `desc`), to set the others beside
+    the projector's announced instants (the freshness benchmark)."""
+    parts = [f'gt-arrived;desc="{arrived:.6f}"']
+    if waits.waited:
+        keys = sorted({k for w in waits.waited for k in w.keys})
+        spent = sum(w.ended - w.began for w in waits.waited)
+        parts.append(f'gt-ryw;dur={spent * 1000:.3f};desc="{" ".join(keys)}"')
+        parts.append(f"gt-ryw-began;dur={(waits.waited[0].began - arrived) * 1000:.3f}")
+        last = waits.waited[-1]
+        if last.heard is not None:
+            parts.append(f"gt-heard;dur={(last.heard - arrived) * 1000:.3f}")
+    parts.append(f"gt-answered;dur={(answered - arrived) * 1000:.3f}")
+    return ", ".join(parts)
