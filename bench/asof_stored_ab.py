@@ -43,11 +43,16 @@ import httpx
 from sqlalchemy import MetaData, event
 
 from bench.gateway_app import coordinator_token, settings
-from bench.suites.asof import CONTRACTS, EVENTS, PARTICIPATION, _middle, describe
+from bench.suites.asof import CONTRACTS, EVENTS, LIST, PARTICIPATION, _middle, describe
 from eventstore.projection import Projection
 from eventstore.sql import make_engine
 from gateway.app import build_app
-from gateway.projections import ContractsProjection, EnrolmentProjection, EventLogProjection
+from gateway.projections import (
+    ContractsProjection,
+    EnrolmentProjection,
+    EventLogProjection,
+    TendersProjection,
+)
 from gateway.readmodels import ReadModels
 
 SECRET = "asof-stored-ab-" + "0" * 32
@@ -56,6 +61,7 @@ BEFORE: dict[str, dict[type[Projection], int]] = {
     "asof20": {ContractsProjection: 6, EnrolmentProjection: 4},
     "asof21": {EventLogProjection: 2},
     "asof22": {ContractsProjection: 8},
+    "asof23": {TendersProjection: 6},
 }
 
 
@@ -129,6 +135,8 @@ async def _run(
                 {"filter": {"supplierId": data.supplier}},
             ),
         }
+    if round_ == "asof23":
+        roots = {"tenders(asOf, filter) first page of 20": (LIST, {})}
     token = coordinator_token(SECRET)
     headers = {"authorization": f"Bearer {token}"}
     engines = {side: make_engine(url) for side in "AB"}

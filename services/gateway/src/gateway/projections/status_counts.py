@@ -51,15 +51,21 @@ from eventstore.versioned import Corners
 from gateway.projections.count_sql import adding, floor_div
 from gateway.projections.event_counts import BUCKET, bucket
 
+BLOCK = 64  # weeks a block (`StatusCorners(blocks=True)`), as the event log's per-code counts
+
 
 class StatusCorners:
-    """The three sums of one versioned table's corners by one column (the contracts' status)."""
+    """The three sums of one versioned table's corners by one column (the contracts' status;
+    the tenders' phase since tenders v7, asof23: `width` the column's length, whose values
+    are kept here under the name `status`)."""
 
-    def __init__(self, prefix: str, metadata: MetaData) -> None:
+    def __init__(
+        self, prefix: str, metadata: MetaData, width: int = 20, blocks: bool = False
+    ) -> None:
         self.points = Table(
             f"{prefix}_points",
             metadata,
-            Column("status", String(20), primary_key=True),
+            Column("status", String(width), primary_key=True),
             Column("valid", BigInteger, primary_key=True),
             Column("known", BigInteger, primary_key=True),
             Column("n", Integer, nullable=False),
@@ -70,7 +76,7 @@ class StatusCorners:
         self.cells = Table(
             f"{prefix}_cells",
             metadata,
-            Column("status", String(20), primary_key=True),
+            Column("status", String(width), primary_key=True),
             Column("valid_bucket", BigInteger, primary_key=True),
             Column("known_bucket", BigInteger, primary_key=True),
             Column("n", Integer, nullable=False),
@@ -79,11 +85,25 @@ class StatusCorners:
         self.weeks = Table(
             f"{prefix}_weeks",
             metadata,
-            Column("status", String(20), primary_key=True),
+            Column("status", String(width), primary_key=True),
             Column("valid_bucket", BigInteger, primary_key=True),
             Column("n", Integer, nullable=False),
             sqlite_with_rowid=False,
         )
+        # `blocks` (asof23, the tenders' phases): the weeks summed again per BLOCK weeks, so
+        # that a count as known now reads the blocks before D's block and the weeks of D's
+        # block before D's week (<= ~17 + 63 rows a value over the generator's twenty years)
+        # instead of every week before D's (~1,000 a value once every week has a change).
+        self.blocks: Table | None = None
+        if blocks:
+            self.blocks = Table(
+                f"{prefix}_blocks",
+                metadata,
+                Column("status", String(width), primary_key=True),
+                Column("block", BigInteger, primary_key=True),
+                Column("n", Integer, nullable=False),
+                sqlite_with_rowid=False,
+            )
 
     def statements(self, dialect: Dialect, corners: Corners) -> list[Statement]:
         """The batch's corners added to their three sums: one multi-row upsert each."""
@@ -95,15 +115,23 @@ class StatusCorners:
         for s, v, k, n in points:
             cells[(s, bucket(v), bucket(k))] += n
             weeks[(s, bucket(v))] += n
-        return [
+        out = [
             Statement(adding(dialect, self.points), points),
             Statement(adding(dialect, self.cells), [(*key, n) for key, n in cells.items()]),
             Statement(adding(dialect, self.weeks), [(*key, n) for key, n in weeks.items()]),
         ]
+        if self.blocks is not None:
+            blocks: Counter[tuple[Any, int]] = Counter()
+            for (s, week), n in weeks.items():
+                blocks[(s, week // BLOCK)] += n
+            out.append(
+                Statement(adding(dialect, self.blocks), [(*key, n) for key, n in blocks.items()])
+            )
+        return out
 
     def derived(self, dialect: Dialect, versions: Table) -> list[Statement]:
-        """The corners of every stored version of `versions` by `status`, into the empty
-        three sums (a rebuild from nothing that left them out of its batches: `contracts.
+        """The corners of every stored version of `versions` by its `status` column, into the
+        empty sums (a rebuild from nothing that left them out of its batches: `contracts.
         ContractsProjection.derived`): the rows the batches' additions would have kept."""
         name = dialect.identifier_preparer.format_table
         points, cells, weeks = name(self.points), name(self.cells), name(self.weeks)
@@ -126,6 +154,23 @@ class StatusCorners:
                 f" FROM {points} GROUP BY status, {v}",
                 once,
             ),
+            *self._derived_blocks(dialect, weeks),
+        ]
+
+    def _derived_blocks(self, dialect: Dialect, weeks: str) -> list[Statement]:
+        """The blocks summed from the derived weeks (none without `blocks`)."""
+        if self.blocks is None:
+            return []
+        blocks, week_block = (
+            dialect.identifier_preparer.format_table(self.blocks),
+            floor_div("valid_bucket", BLOCK),
+        )
+        return [
+            Statement(
+                f"INSERT INTO {blocks} (status, block, n) SELECT status, {week_block}, sum(n)"
+                f" FROM {weeks} GROUP BY status, {week_block}",
+                [()],
+            )
         ]
 
     def count(self, known_now: bool) -> Executable:
@@ -149,11 +194,19 @@ class StatusCorners:
             p.c.status.in_(statuses), p.c.valid >= start, p.c.valid <= valid
         )
         if known_now:
-            w = self.weeks
+            w, b = self.weeks, self.blocks
             weeks = select(func.coalesce(func.sum(w.c.n), 0)).where(
                 w.c.status.in_(statuses), w.c.valid_bucket < valid_bucket
             )
-            return select(total(weeks) + total(strip))
+            if b is None:
+                return select(total(weeks) + total(strip))
+            block: Any = bindparam("corner_valid_block")
+            block_start: Any = bindparam("corner_valid_block_start")
+            before = select(func.coalesce(func.sum(b.c.n), 0)).where(
+                b.c.status.in_(statuses), b.c.block < block
+            )
+            weeks = weeks.where(w.c.valid_bucket >= block_start)
+            return select(total(before) + total(weeks) + total(strip))
         known: Any
         known_start: Any
         known_bucket: Any
@@ -197,13 +250,19 @@ def corners_sql(dialect: Dialect, versions: Table, column: str) -> str:
     )
 
 
-def horizon_parameters(valid: int, known: int | None) -> dict[str, int]:
-    """The count's parameters at (valid, known) µs; known None: as known now."""
+def horizon_parameters(valid: int, known: int | None, blocks: bool = False) -> dict[str, int]:
+    """The count's parameters at (valid, known) µs; known None: as known now. `blocks`:
+    those of a count from blocks (`StatusCorners(blocks=True)`) too."""
     out = {
         "corner_valid": valid,
         "corner_valid_bucket": bucket(valid),
         "corner_valid_start": bucket(valid) * BUCKET,
     }
+    if blocks:
+        out |= {
+            "corner_valid_block": bucket(valid) // BLOCK,
+            "corner_valid_block_start": bucket(valid) // BLOCK * BLOCK,
+        }
     if known is not None:
         out |= {
             "corner_known": known,

@@ -10,15 +10,18 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, String, Table
+from sqlalchemy.engine import Dialect
 
 from contracts_schema.folds import FOLDS
 from contracts_schema.registry.import_events import LawFinding
 from contracts_schema.registry.state import Notice, ProgrammeState, TenderState, TenderStatus
 from contracts_schema.subjects import REGISTRY, BoundedContext
 from eventstore.bitemporal_sql import versioned_table
+from eventstore.bulk import Statement
 from eventstore.timeline import Image
-from eventstore.versioned import Reading, VersionedProjection
+from eventstore.versioned import Corners, Reading, VersionedProjection
 from gateway.projections.common import reading
+from gateway.projections.status_counts import StatusCorners
 
 # The first version whose tenders hold what an imported tender's source stated and the plan's
 # tender period start (import22). An older version still serving while v5 rebuilds beside it
@@ -27,6 +30,9 @@ MARKS_SINCE = 5
 # The first version whose tenders and lots hold whether an imported source stated their title
 # (import30); an older version serving while v6 rebuilds has no such column.
 TITLE_MARKS_SINCE = 6
+# The first version whose tenders' versions are counted by phase from stored corners
+# (asof23, `projections.status_counts`): `tenders(filter: {phase})` at a horizon.
+PHASE_COUNTS_SINCE = 7
 
 
 class TendersProjection(VersionedProjection):
@@ -36,7 +42,8 @@ class TendersProjection(VersionedProjection):
     # v4: law findings of imported tenders. v5: what an imported tender's source stated (the
     # procedure, the publication day) and the plan's tender period start (import22).
     # v6: whether an imported tender's and lots' titles were stated (import30).
-    version = 6
+    # v7: the tenders' versions counted by phase from stored corners (asof23).
+    version = 7
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY,)
     rebuild_cost: ClassVar[int] = 8  # us/event in a rebuild (bench.rebuild_stages, 100k)
     # Contracts are ContractsProjection's.
@@ -146,6 +153,11 @@ class TendersProjection(VersionedProjection):
             Column("successor_id", String(128), nullable=False, index=True),
             key=["kind", "declared_by", "predecessor_id", "successor_id"],
         )
+        # `tenders(filter: {phase})`'s count at a horizon: each version's corners by phase
+        # (asof23; as the contracts' by status since asof12). Before v7: None, rows counted.
+        self.phase_counts: StatusCorners | None = None
+        if self.version >= PHASE_COUNTS_SINCE:
+            self.phase_counts = StatusCorners(f"{p}_phase", metadata, width=40, blocks=True)
 
     def versioned(self) -> dict[str, Table]:
         return {
@@ -154,6 +166,14 @@ class TendersProjection(VersionedProjection):
             "lots": self.lots,
             "successions": self.successions,
         }
+
+    def counted(self) -> dict[str, str]:
+        return {"tenders": "phase"} if self.version >= PHASE_COUNTS_SINCE else {}
+
+    def corner_statements(self, dialect: Dialect, corners: dict[str, Corners]) -> list[Statement]:
+        if self.phase_counts is None or "tenders" not in corners:
+            return []
+        return self.phase_counts.statements(dialect, corners["tenders"])
 
     def readings(self) -> dict[str, Reading]:
         return {

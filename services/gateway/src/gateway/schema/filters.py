@@ -116,20 +116,45 @@ class ContractFilter:
     )
 
 
-def tender_query(read: ReadModels, f: TenderFilter | None) -> Select[Any]:
-    t = read.tenders.tenders
-    query = select(t)
-    if f is None:
+def tender_query(
+    read: ReadModels, f: TenderFilter | None, *, walked: FromClause | None = None
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The tenders `f` asks for, as a statement kept by its shape and the values of its
+    parameters (asof23; built per request before). `walked`: the tenders at the horizon as
+    `status_walk.walk_view` gives them (read in key order), the phase then tested where no
+    index answers it (`phase || ''`), so that the key index alone is read."""
+    t: Any = read.tenders.tenders if walked is None else walked
+    f = f or TenderFilter()
+    parameters: dict[str, Any] = {
+        "filter_phases": [p.value for p in f.phase or ()],
+        "filter_programme": f.programme_id,
+        "filter_authority": f.contracting_authority,
+        "filter_framework": f.framework,
+    }
+    shape = (
+        "tenders",
+        t,
+        bool(f.phase),
+        bool(f.programme_id),
+        bool(f.contracting_authority),
+        f.framework is not None,
+        walked,
+    )
+
+    def build() -> Select[Any]:
+        query = select(t)
+        if f.phase:
+            phase: Any = t.c.phase if walked is None else t.c.phase.op("||")(literal_column("''"))
+            query = query.where(phase.in_(bindparam("filter_phases", expanding=True)))
+        if f.programme_id:
+            query = query.where(t.c.programme_id == bindparam("filter_programme"))
+        if f.contracting_authority:
+            query = query.where(t.c.contracting_authority == bindparam("filter_authority"))
+        if f.framework is not None:
+            query = query.where(t.c.framework == bindparam("filter_framework"))
         return query
-    if f.phase:
-        query = query.where(t.c.phase.in_([p.value for p in f.phase]))
-    if f.programme_id:
-        query = query.where(t.c.programme_id == f.programme_id)
-    if f.contracting_authority:
-        query = query.where(t.c.contracting_authority == f.contracting_authority)
-    if f.framework is not None:
-        query = query.where(t.c.framework == f.framework)
-    return query
+
+    return read.statement(shape, build), parameters
 
 
 def contracts_visible(principal: Principal, c: Table, bound: bool = False) -> ColumnElement[bool]:

@@ -13,8 +13,10 @@ from strawberry.relay.types import GlobalIDValueError
 from contracts_schema.base import ID_MAX
 from contracts_schema.enrolment.provinces import PROVINCES
 from contracts_schema.errors import shown
-from gateway.projections import ContractsProjection
+from contracts_schema.registry.state import TenderPhase
+from gateway.projections import ContractsProjection, TendersProjection
 from gateway.projections.contracts import SUPPLIER_COUNTS_SINCE
+from gateway.projections.status_counts import horizon_parameters as corner_parameters
 from gateway.projections.supplier_counts import parameters as supplier_parameters
 from gateway.readmodels import KNOWN_NOW
 from gateway.schema.context import Context, Info
@@ -30,6 +32,7 @@ from gateway.schema.filters import (
     Direction,
     TenderFilter,
     TenderOrder,
+    TenderOrderField,
     contract_query,
     supplier_order,
     tender_query,
@@ -108,14 +111,26 @@ class Query(LawFindingsQuery):
         consistency_token: str | None = None,
     ) -> Connection[Tender]:
         await info.context.consistent(consistency_token)
-        t = info.context.read.tenders.tenders
+        read = info.context.read
         o = order_by or TenderOrder()
+        counted = _phase_count(info.context, filter)
+        # A page in key order walks the key index when the phases asked are common at the
+        # horizon (asof23, as the contracts' status page since asof15): its cost then does
+        # not grow with the history; else the phase index's versions known then, sorted.
+        walked = None
+        if counted is not None and o.field is TenderOrderField.TENDER_ID:
+            asked = EVERY_PHASE if filter is None or not filter.phase else phases(filter)
+            if await walk_in_key_order(read, counted, asked, EVERY_PHASE):
+                walked = walk_view(read.versions(TendersProjection).tenders)
+        t = read.tenders.tenders if walked is None else walked
         desc = o.direction is Direction.DESC
         order = [(t.c[o.field.value], desc), (t.c.tender_id, desc)]
         if o.field.value == "tender_id":
             order = order[:1]
-        query = tender_query(info.context.read, filter)
-        return await page(info, query, order, Tender.from_row, first, after)
+        query, parameters = tender_query(read, filter, walked=walked)
+        return await page(
+            info, query, order, Tender.from_row, first, after, None, parameters, counted
+        )
 
     @strawberry.field
     async def contract(
@@ -301,6 +316,41 @@ def _status_count(context: Context, f: ContractFilter | None) -> Any:
     ):
         return None
     return context.read.status_count()
+
+
+EVERY_PHASE = [p.value for p in TenderPhase]
+
+
+def phases(f: TenderFilter) -> list[str]:
+    return [p.value for p in f.phase or ()]
+
+
+def _phase_count(context: Context, f: TenderFilter | None) -> Any:
+    """The count of tenders filtered by phase alone (or not filtered) at the request's
+    horizon, past or present, from their versions' stored corners by phase (asof23, tenders
+    v7, `projections.status_counts`: written in the tenders' own transaction, so in step
+    with their rows); else None (the rows are counted). Tenders are public: every reader
+    sees the same list. An older tenders version serving while v7 rebuilds has no corners:
+    its rows are counted, as before."""
+    if f is not None and any(v is not None for k, v in vars(f).items() if k != "phase"):
+        return None
+    read = context.read
+    if read.horizon is None:
+        return None
+    counts = read.versions(TendersProjection).phase_counts
+    if counts is None:
+        return None
+    valid, known = read.horizon
+    known_now = known == KNOWN_NOW
+    statement = read.statement(
+        ("phase_count", counts.points, counts.cells, counts.weeks, known_now),
+        lambda: counts.count(known_now),
+    )
+    asked = EVERY_PHASE if f is None or not f.phase else phases(f)
+    return statement, {
+        **corner_parameters(valid, None if known_now else known, blocks=True),
+        "filter_statuses": asked,
+    }
 
 
 def _supplier_count(context: Context, f: ContractFilter | None) -> Any:

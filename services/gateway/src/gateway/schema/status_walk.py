@@ -66,16 +66,20 @@ def walk_view(table: Table) -> FromClause:
 
 
 async def walk_in_key_order(
-    read: ReadModels, counted: tuple[Any, Mapping[str, Any]], statuses: Sequence[str]
+    read: ReadModels,
+    counted: tuple[Any, Mapping[str, Any]],
+    statuses: Sequence[str],
+    every_status: Sequence[str] = EVERY_STATUS,
 ) -> bool:
     """Whether `statuses` hold at least half the contracts at the request's (past) horizon,
     by the stored counts `counted` (`ReadModels.status_count`): then a page walked in key
-    order finds its rows among a few times as many versions. SQLite only."""
+    order finds its rows among a few times as many versions. SQLite only. (`every_status`:
+    every value of the counted column; the tenders' phases since asof23.)"""
     if read.engine.dialect.name != "sqlite":
         return False
     statement, parameters = counted
     asked, every = await asyncio.gather(
         read.scalar(statement, {**parameters, "filter_statuses": list(statuses)}),
-        read.scalar(statement, {**parameters, "filter_statuses": EVERY_STATUS}),
+        read.scalar(statement, {**parameters, "filter_statuses": list(every_status)}),
     )
     return bool(every) and 2 * int(asked or 0) >= int(every)
