@@ -11,6 +11,7 @@ projectors (which beat) and the gateway (which judges the silence), so all agree
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -176,3 +177,31 @@ def test_the_heartbeat_reaches_the_gateway_process(
         "gateway",
         "projector",
     }
+
+
+@pytest.mark.parametrize("command", ["projector", "gateway"])
+def test_serve_names_a_bad_heartbeat_before_it_connects(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    command: str,
+) -> None:
+    import bootstrap.projector
+    import bootstrap.serve
+    import gateway.process
+
+    def went_on(*args: object) -> int:
+        raise AssertionError(f"{command} went on to connect with a bad heartbeat")
+
+    monkeypatch.setattr(bootstrap.projector, "run_process", went_on)
+    monkeypatch.setattr(gateway.process, "run_process", went_on)
+    monkeypatch.setenv("GT_DATABASE_URL", f"sqlite:///{tmp_path / 'r.db'}")
+    monkeypatch.setenv("GT_JWT_SECRET", "a-test-secret-of-at-least-thirty-two-bytes")
+    monkeypatch.setenv(HEARTBEAT_ENV, "61")
+    monkeypatch.setattr(sys, "argv", ["bootstrap.serve", command])
+    with pytest.raises(SystemExit) as ended:
+        bootstrap.serve.main()
+    assert ended.value.code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"bad configuration: {HEARTBEAT_ENV}: "), lines
