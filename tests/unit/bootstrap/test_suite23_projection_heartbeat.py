@@ -152,6 +152,8 @@ async def test_the_heartbeat_reaches_the_projector_processes(
     for projector in made:  # no process behind them: not the system's to kill
         Child._started.discard(projector)
     assert spawned == [{"GT_DATA_DIR": "/x", HEARTBEAT_ENV: "0.5"}, {"GT_DATA_DIR": "/x"}]
+    # Each still named for what it applies (the health's and the restarts' words).
+    assert [projector.name for projector in made] == ["audit projector", "projector"]
 
 
 class _Connected:

@@ -60,11 +60,11 @@ class ProjectorProcess(Child):
         again at most `restarts` times within RESTART_WINDOW when it exits."""
         name = "audit projector" if read_models == "audit" else "projector"
         command = ["projector", "--read-models", read_models]
-        for name in (PREPARE_AHEAD_ENV, HEARTBEAT_ENV):
-            if name in os.environ and name not in settings:
+        for setting in (PREPARE_AHEAD_ENV, HEARTBEAT_ENV):
+            if setting in os.environ and setting not in settings:
                 # The prepare-ahead switch (a benchmark's A/B) and the heartbeat its followers
                 # here judge its silence by reach the projector it starts.
-                settings = {**settings, name: os.environ[name]}
+                settings = {**settings, setting: os.environ[setting]}
         process = await cls._spawn(command, settings)
         projector = cls(name, process, command, settings)
         projector.restarts = restarts
