@@ -4,6 +4,10 @@ A terminal sends SIGINT to its whole foreground process group (make, and whateve
 `make run` ran the system under `uv run`, which forwards the SIGINT it got to its child too:
 the system saw every Ctrl-C twice, took the first for "a second interrupt while stopping",
 killed every part undrained and ended with that error.
+
+The Ctrl-C is sent once the run said "Ctrl-C stops.", after the data loaded: it never meets a
+loading demo, so the run starts without it (GT_DEMO=false, as test_run_processes' stopping
+tests; suite23). A part that dies while the demo loads is test_run_processes' to check.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def test_one_ctrl_c_stops_make_run_in_order(tmp_path: Path) -> None:
         **os.environ,
         "GT_HTTP_PORT": str(free_port()),
         "GT_DATA_DIR": str(tmp_path / "d"),
+        "GT_DEMO": "false",  # what one Ctrl-C stops, not what the run holds
         "PYTHONUNBUFFERED": "1",  # its lines as it says them
     }
     with open(tmp_path / "out.log", "w") as out, open(tmp_path / "err.log", "w") as err:

@@ -18,7 +18,7 @@ from audit.ocds.packages import OcdsSettings
 from bootstrap.embedded import RunSettings
 from enrolment.app import EnrolmentSettings
 from eventstore.observability import ObservabilitySettings
-from eventstore.settings import CommandSettings, NatsSettings
+from eventstore.settings import CommandSettings, NatsSettings, ProjectionSettings
 from gateway.commandbus import CommandRetrySettings
 from gateway.process_config import HttpSettings
 from gateway.settings import GatewaySettings
@@ -27,6 +27,7 @@ from notifier.settings import NotifierSettings
 CLASSES: list[type[BaseSettings]] = [
     NatsSettings,
     CommandSettings,
+    ProjectionSettings,
     ObservabilitySettings,
     GatewaySettings,
     CommandRetrySettings,

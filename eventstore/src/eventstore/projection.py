@@ -50,8 +50,9 @@ from contracts_schema.subjects import BoundedContext
 from eventstore.observability import projection_span
 from eventstore.ports import EventSource, Subscription
 from eventstore.projection_leader import Leadership, lock_schema
-from eventstore.projection_news import HEARTBEAT, SILENCE, Announcer, News, subject
+from eventstore.projection_news import SILENT_BEATS, Announcer, News, subject
 from eventstore.rebuild_indexes import ensure as ensure_indexes
+from eventstore.settings import ProjectionSettings
 from eventstore.signing import BadSetting
 from eventstore.sources import JetStreamSource
 from eventstore.sql import WRITER
@@ -616,6 +617,9 @@ class ProjectionRunner:
         )
         self._listening: Any = None  # the news subscription (followers and standbys)
         self._heartbeat: asyncio.Task[None] | None = None
+        # Seconds between a leader's idle announcements; a follower's silence is SILENT_BEATS
+        # of them (GT_PROJECTION_HEARTBEAT_SECONDS, default projection_news.HEARTBEAT).
+        self.heartbeat = ProjectionSettings().projection_heartbeat_seconds
         self._started_at = 0.0
         self.heard_at: float | None = None  # loop time of the last news heard (followers)
         self.heard_wall: float | None = None  # the same instant, wall clock (`News.stages`)
@@ -929,7 +933,7 @@ class ProjectionRunner:
         hears nothing for long knows this runner is gone."""
         while True:
             await self._announce()
-            await asyncio.sleep(HEARTBEAT)
+            await asyncio.sleep(self.heartbeat)
 
     @property
     def problem(self) -> str | None:
@@ -940,7 +944,7 @@ class ProjectionRunner:
             return None
         now = asyncio.get_running_loop().time()
         last = self.heard_at if self.heard_at is not None else self._started_at
-        if now - last > SILENCE:
+        if now - last > SILENT_BEATS * self.heartbeat:
             return (
                 f"no word from the projector of {self.projection.key} for {now - last:.0f}s:"
                 " is the projector process running?"

@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 
 SUBJECT_PREFIX = "gt.projections"
 DEFAULT_PORTS = {"postgresql": 5432}
-HEARTBEAT = 5.0  # seconds between a leader's announcements when nothing was committed
-SILENCE = 3 * HEARTBEAT  # a follower that heard nothing for this long reports its projector
+# Seconds between a leader's announcements when nothing was committed: by default; each
+# runner reads GT_PROJECTION_HEARTBEAT_SECONDS (eventstore.settings.ProjectionSettings).
+HEARTBEAT = 5.0
+SILENT_BEATS = 3  # a follower that heard nothing for this many beats reports its projector
+SILENCE = SILENT_BEATS * HEARTBEAT
 
 
 def database_identity(engine: Engine) -> str:

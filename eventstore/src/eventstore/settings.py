@@ -158,6 +158,26 @@ class NatsSettings(BaseSettings):
         return value
 
 
+HEARTBEAT_ENV = "GT_PROJECTION_HEARTBEAT_SECONDS"
+
+
+class ProjectionSettings(BaseSettings):
+    """How often an idle projector says its positions (eventstore.projection_news)."""
+
+    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore", allow_inf_nan=False)
+
+    # Read by every process that applies or follows a read model (projector, gateway, make
+    # run); a follower reports its projector after three beats of silence, so all must have
+    # the same. Lowered by the tests that wait for a silent projector (suite23).
+    projection_heartbeat_seconds: float = Field(
+        default=5.0,
+        ge=0.2,
+        le=60,
+        description="Seconds between an idle projector's announcements; a follower that hears"
+        " nothing for three of them reports the projector (0.2 to 60).",
+    )
+
+
 class CommandSettings(BaseSettings):
     """How every CommandService decides (GT_VALID_TIME_TOLERANCE_SECONDS)."""
 

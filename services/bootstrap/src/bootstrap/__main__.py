@@ -14,7 +14,7 @@ from bootstrap.embedded import run, settings_problems
 from enrolment.app import EnrolmentSettings
 from eventstore.observability import ObservabilitySettings
 from eventstore.projection import prepare_ahead_default
-from eventstore.settings import CommandSettings, NatsSettings
+from eventstore.settings import CommandSettings, NatsSettings, ProjectionSettings
 from eventstore.signing import BadSetting
 from eventstore.trust import configured
 from gateway.commandbus import CommandRetrySettings
@@ -33,6 +33,7 @@ DESCRIPTION = (
 CHILDREN_READ: tuple[type[BaseSettings], ...] = (
     ObservabilitySettings,
     NatsSettings,
+    ProjectionSettings,  # the projector's and the gateway's (GT_PROJECTION_HEARTBEAT_SECONDS)
     CommandSettings,  # the registry's and enrolment's (GT_VALID_TIME_TOLERANCE_SECONDS)
     EnrolmentSettings,
     NotifierSettings,

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from bootstrap.children import START_TIMEOUT, Child, ChildFailed
 from eventstore.projection import PREPARE_AHEAD_ENV, ProjectionRunner
+from eventstore.settings import HEARTBEAT_ENV
 from eventstore.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,11 @@ class ProjectorProcess(Child):
         again at most `restarts` times within RESTART_WINDOW when it exits."""
         name = "audit projector" if read_models == "audit" else "projector"
         command = ["projector", "--read-models", read_models]
-        if PREPARE_AHEAD_ENV in os.environ and PREPARE_AHEAD_ENV not in settings:
-            # The prepare-ahead switch (a benchmark's A/B) reaches the projector it starts.
-            settings = {**settings, PREPARE_AHEAD_ENV: os.environ[PREPARE_AHEAD_ENV]}
+        for setting in (PREPARE_AHEAD_ENV, HEARTBEAT_ENV):
+            if setting in os.environ and setting not in settings:
+                # The prepare-ahead switch (a benchmark's A/B) and the heartbeat its followers
+                # here judge its silence by reach the projector it starts.
+                settings = {**settings, setting: os.environ[setting]}
         process = await cls._spawn(command, settings)
         projector = cls(name, process, command, settings)
         projector.restarts = restarts

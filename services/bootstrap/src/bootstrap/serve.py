@@ -178,6 +178,14 @@ def _check_command_settings() -> None:
     CommandSettings()
 
 
+def _check_projection_settings() -> None:
+    """The heartbeat every runner of the projector and the gateway reads (ProjectionSettings),
+    checked before anything connects, as `_check_command_settings`."""
+    from eventstore.settings import ProjectionSettings
+
+    ProjectionSettings()
+
+
 def _trust_readers() -> None:
     """This process's readers take as fact only events signed by a key trusted for their
     context (GT_SIGNING_PUBLIC_KEYS; `eventstore.trust`)."""
@@ -249,6 +257,7 @@ def projector(
     from gateway.process_config import load_projector_config
 
     config = _config_or_exit("projector", load_projector_config)
+    _check_projection_settings()
     _trust_readers()
     from bootstrap.projector import run_process
 
@@ -262,6 +271,7 @@ def gateway() -> None:
     from gateway.process_config import load_config
 
     config = _config_or_exit("gateway", load_config)
+    _check_projection_settings()
     _trust_readers()
     # Imported only now: the GraphQL app takes seconds to import, a refusal should not wait.
     from bootstrap.parts import projection_runner

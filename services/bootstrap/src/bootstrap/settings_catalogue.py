@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings
 
 from enrolment.app import EnrolmentSettings
 from eventstore.observability import ObservabilitySettings
-from eventstore.settings import NatsSettings
+from eventstore.settings import NatsSettings, ProjectionSettings
 from eventstore.signing import PUBLIC_KEYS_ENV
 from eventstore.trust import VERIFY_ENV, VERIFY_EVERY_ENV
 from gateway.commandbus import CommandRetrySettings
@@ -52,12 +52,14 @@ def settings_read_by(command: str) -> set[str]:
         "gateway": CONNECTION
         | OBSERVABILITY
         | READERS
+        | _env(ProjectionSettings)
         | _env(GatewaySettings)
         | _env(HttpSettings)
         | _env(CommandRetrySettings),
         "projector": CONNECTION
         | OBSERVABILITY
         | READERS
+        | _env(ProjectionSettings)
         | _env(GatewaySettings, "database_url", "audit_database_url"),
         "reference-data": _env(NatsSettings, "nats_url", "nats_user", "nats_password")
         | _env(ObservabilitySettings, "log_format", "log_level"),
