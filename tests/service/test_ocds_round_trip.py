@@ -650,7 +650,10 @@ def _definitive_changes(awards: list[dict[str, Any]], lots: bool) -> dict[str, A
         mine = body["awards"][i]["suppliers"][0]["id"]
         other = next(f for f in FIRMS if f != mine)
         body["awards"][i]["suppliers"] = [{"id": other}]
-        body["parties"] = [*body.get("parties", []), _firm(other)]
+        # Stated once: a party already in the release (another award's supplier) listed
+        # again failed the schema's unique parties (CI92) instead of this refusal.
+        if all(party["id"] != other for party in body.get("parties", [])):
+            body["parties"] = [*body.get("parties", []), _firm(other)]
 
     def lot_cancelled(body: dict[str, Any]) -> None:
         for lot in body["tender"]["lots"]:

@@ -92,6 +92,7 @@ class _Runner:
         self.positions = {"REGISTRY": 0}
         self.reaches_after = reaches_after
         self.asked: list[float] = []  # the timeouts it was given
+        self.heard_wall: float | None = None  # as a runner that heard no announcement
 
     async def wait_until(self, positions: dict[str, int], timeout: float) -> bool:
         self.asked.append(timeout)
