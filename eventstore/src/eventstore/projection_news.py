@@ -28,15 +28,16 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from sqlalchemy import Engine
 
+from eventstore.settings import DEFAULT_HEARTBEAT
+
 log = logging.getLogger(__name__)
 
 SUBJECT_PREFIX = "gt.projections"
 DEFAULT_PORTS = {"postgresql": 5432}
-# Seconds between a leader's announcements when nothing was committed: by default; each
-# runner reads GT_PROJECTION_HEARTBEAT_SECONDS (eventstore.settings.ProjectionSettings).
-HEARTBEAT = 5.0
+# Seconds between a leader's announcements when nothing was committed: each runner reads
+# GT_PROJECTION_HEARTBEAT_SECONDS (eventstore.settings.ProjectionSettings, this by default).
+HEARTBEAT = DEFAULT_HEARTBEAT
 SILENT_BEATS = 3  # a follower that heard nothing for this many beats reports its projector
-SILENCE = SILENT_BEATS * HEARTBEAT
 
 
 def database_identity(engine: Engine) -> str:

@@ -159,6 +159,7 @@ class NatsSettings(BaseSettings):
 
 
 HEARTBEAT_ENV = "GT_PROJECTION_HEARTBEAT_SECONDS"
+DEFAULT_HEARTBEAT = 5.0  # seconds (eventstore.projection_news.HEARTBEAT)
 
 
 class ProjectionSettings(BaseSettings):
@@ -170,7 +171,7 @@ class ProjectionSettings(BaseSettings):
     # run); a follower reports its projector after three beats of silence, so all must have
     # the same. Lowered by the tests that wait for a silent projector (suite23).
     projection_heartbeat_seconds: float = Field(
-        default=5.0,
+        default=DEFAULT_HEARTBEAT,
         ge=0.2,
         le=60,
         description="Seconds between an idle projector's announcements; a follower that hears"

@@ -6,7 +6,8 @@ started again, as compose's `restart: unless-stopped` does, at most `restarts` t
 `RESTART_WINDOW` (each after a pause, doubled from `RESTART_PAUSE`), each logged; its read
 models resume from their checkpoints. Meanwhile, and for good once the restarts are spent,
 each follower here says why (`ProjectionRunner.failure`: the gateway's health where the
-gateway runs in this process; a gateway process of its own hears the silence, `SILENCE`).
+gateway runs in this process; a gateway process of its own hears the silence: three beats,
+`projection_news.SILENT_BEATS`).
 """
 
 from __future__ import annotations
