@@ -53,6 +53,7 @@ from audit.wiring import (
 from eventstore.errors import EventStoreError
 from eventstore.settings import (
     NatsSettings,
+    ProjectionSettings,
     database_url_problem,
     setting_problems,
     without_password,
@@ -104,6 +105,8 @@ def _settings(
     database URL we cannot use, refused in one line before anything connects."""
     try:
         settings = resolve_settings(nats_url, database_url)
+        if reads_models:  # their projection runners read it once NATS answers: check it first
+            ProjectionSettings()
     except ValidationError as exc:
         raise _fail("bad configuration: " + "; ".join(setting_problems(exc))) from exc
     url = settings.database_url
