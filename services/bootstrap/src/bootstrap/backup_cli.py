@@ -13,16 +13,22 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import nats
 import typer
-from nats.aio.client import Client as NATS
 from pydantic import ValidationError
 
 from audit.cli_options import SingleValuedCommand, SingleValuedGroup
-from eventstore.backup import MANIFEST, BackupError, StreamBackup, backup, restore
 from eventstore.settings import NatsSettings, setting_problems
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
+
+    from eventstore.backup import StreamBackup
+
+# nats and eventstore.backup (~1 s of imports) are imported by the commands that use them:
+# `bootstrap.serve` adds this group to every service's command line, and a service's refusal
+# of its settings, or `--help`, should not pay for them.
 
 backup_cli = typer.Typer(
     help="Back up the JetStream streams (snapshots) and restore them into a fresh cluster.",
@@ -49,6 +55,10 @@ async def _quiet(_exc: Exception) -> None:
 
 
 def _connected(nats_url: str | None, work: Callable[..., Awaitable[T]]) -> T:
+    import nats
+
+    from eventstore.backup import BackupError
+
     try:
         settings = NatsSettings()
     except ValidationError as exc:
@@ -99,6 +109,8 @@ def create(
     stream: Streams = None,
 ) -> None:
     """Snapshot the streams (events, CHECKPOINTS, the key-value buckets) into --out."""
+    from eventstore.backup import backup
+
     if out.exists() and not out.is_dir():
         raise _refuse(f"--out {out} is a file; name a directory")
     try:
@@ -121,6 +133,8 @@ def restore_backup(
     ] = None,
 ) -> None:
     """Restore the streams into a cluster that does not have them (exit 1 if one exists)."""
+    from eventstore.backup import MANIFEST, restore
+
     if not (directory / MANIFEST).is_file():
         raise _refuse(f"{directory} is not a backup: it has no {MANIFEST}")
     _report(_connected(nats_url, lambda nc: restore(nc, directory, stream, replicas=replicas)))
@@ -139,6 +153,7 @@ def acknowledge_loss(
     (GT_SIGNING_SEED of the service owning the stream) in CHECKPOINTS. Restoring the stream
     from a backup that holds them is the other way; rebuild the read models after either."""
     from contracts_schema.subjects import CONTEXTS
+    from eventstore.backup import BackupError
     from eventstore.losses import acknowledge
     from eventstore.settings import signing_seed_problem
     from eventstore.signing import EventSigner

@@ -169,12 +169,15 @@ def notifier_app(
 # The container commands.
 
 
-def _check_command_settings() -> None:
+def _check_command_settings(service_settings: Callable[[], object] | None = None) -> None:
     """Read the settings a command service reads only once connected (its CommandSettings),
     before anything connects: a bad one is then named in one line by `main` (exit 2), not
-    after NATS answered (or never, while NATS is unreachable), nor as a traceback."""
-    from eventstore.settings import CommandSettings
+    after NATS answered (or never, while NATS is unreachable), nor as a traceback. Its own
+    settings (NatsSettings unless named) too, before the composition root's imports: those
+    take seconds of CPU that a refusal should not wait for."""
+    from eventstore.settings import CommandSettings, NatsSettings
 
+    (service_settings or NatsSettings)()
     CommandSettings()
 
 
@@ -208,7 +211,9 @@ def registry() -> None:
 @cli.command(cls=SingleValuedCommand)
 def enrolment() -> None:
     """The enrolment commands, with the registry-facts read model beside them."""
-    _check_command_settings()
+    from enrolment.app import EnrolmentSettings
+
+    _check_command_settings(EnrolmentSettings)
     logging.basicConfig(level=logging.INFO)  # text logs; JSON replaces it in the app
     _trust_readers()
     app, _broker = enrolment_app()
@@ -286,7 +291,7 @@ def notifier_run() -> None:
     from eventstore.clock import SystemClock
     from notifier.settings import NotifierSettings
 
-    _check_command_settings()
+    _check_command_settings(NotifierSettings)
     _trust_readers()
     app, _broker = notifier_app(NotifierSettings(), SystemClock())
     from eventstore.service_app import run_app  # on uvloop
@@ -583,12 +588,14 @@ def main() -> None:
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
-    from bootstrap.embedded import settings_problems
+    # Not bootstrap.embedded's wrapper of it: that module imports the whole system (the
+    # gateway, the audit, every service), seconds of CPU each part's process never used.
+    from eventstore.settings import setting_problems
 
     try:
         cli()
     except ValidationError as exc:
-        print(f"bad configuration: {settings_problems(exc)}", file=sys.stderr)
+        print(f"bad configuration: {'; '.join(setting_problems(exc))}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
     except SettingsError as exc:  # a list or a map that is not JSON
         print(f"bad configuration: {exc}", file=sys.stderr)
