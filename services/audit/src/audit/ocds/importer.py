@@ -28,7 +28,6 @@ from typing import Any, NamedTuple
 import nats.errors
 import ocdsmerge
 from ocdsmerge.flatten import unflatten
-from ocdsmerge.util import sorted_releases
 from pydantic import ValidationError
 
 from audit.ocds.importer_map import (
@@ -283,6 +282,16 @@ async def import_items(
     return report
 
 
+def _not_before(earlier: Any, later: Any) -> bool:
+    """Whether `later` stays after `earlier` in the library's sort by date (`sorted_releases`:
+    `sorted` by `release["date"]`, stable): its date is not less than `earlier`'s. False
+    where the sort would fail (a release without a date, a date it cannot compare)."""
+    try:
+        return not later["date"] < earlier["date"]
+    except (KeyError, TypeError, IndexError):
+        return False
+
+
 class _Compiling:
     """`ocdsmerge`'s compiled release of releases taken one after another, each new one merged
     onto the last (what `create_compiled_release` of them all does when they come sorted by
@@ -303,23 +312,24 @@ class _Compiling:
 
     def __init__(self, releases: list[dict[str, Any]]) -> None:
         self.releases = list(releases)
+        # Whether `releases` come sorted by date (as the library's stable sort leaves them).
+        self._sorted = all(map(_not_before, self.releases, self.releases[1:]))
+        self._next_sorted = False
         self._merged: ocdsmerge.merge.CompiledRelease | None = None
         self._view: dict[str, Any] | None = None  # `_merged` unflattened
         self._next: ocdsmerge.merge.CompiledRelease | None = None
         self._next_view: dict[str, Any] | None = None
 
     def with_release(self, release: dict[str, Any]) -> dict[str, Any]:
-        candidate = [*self.releases, release]
         self._next = self._next_view = None
-        try:
-            in_order = all(
-                a is b for a, b in zip(sorted_releases(candidate), candidate, strict=True)
-            )
-        except Exception:
-            in_order = False  # the library's own error, from the full compile below
+        # In the order the library sorts them (`sorted_releases`, a stable sort by date):
+        # the releases so far were, and this one's date is not before the last one's. A date
+        # the sort cannot compare (missing, null, not text) is the full compile's error.
+        in_order = self._sorted and (not self.releases or _not_before(self.releases[-1], release))
+        self._next_sorted = in_order
         compiled: dict[str, Any]
         if not in_order:
-            compiled = merger().create_compiled_release(candidate)
+            compiled = merger().create_compiled_release([*self.releases, release])
             return compiled
         if self._merged is None:
             self._merged = self._fresh()
@@ -354,6 +364,7 @@ class _Compiling:
         # None: merged afresh when next asked
         self._merged, self._next = self._next, None
         self._view, self._next_view = self._next_view, None
+        self._sorted, self._next_sorted = self._next_sorted, False
         self.releases.append(release)
 
     @staticmethod

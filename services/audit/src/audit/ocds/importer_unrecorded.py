@@ -157,7 +157,16 @@ def contract_not_recorded(
     value = c.get("value") or {}
     status = c.get("status")
     cid = contract_id_of(compiled["ocid"], str(c.get("id")))
-    if said("status") and (
+    if new and status not in ("active", "terminated"):
+        # Signed by its `dateSigned` (`_contract`), but not by its status (import39): none
+        # stated (OCDS makes it optional), or pending or cancelled. Recorded, it would be
+        # active, and its export would state a status the source does not (the round trip);
+        # nothing of it is recorded, so a later release stating it signed records it.
+        what = "states no status" if status is None else f"is {status}"
+        found += note(f"{path}.status", f"contract {cid} {what} beside its signing day: the"
+                       " registry records a signed contract as active or terminated, and"
+                       " would publish a status the source does not state")  # fmt: skip
+    elif said("status") and (
         status not in ("active", "terminated")
         or (status == "active" and seen["status"] == "terminated")
     ):
