@@ -68,7 +68,13 @@ def test_the_audit_projector_and_its_later_threads_run_nicer_by_default() -> Non
 
 @pytest.mark.parametrize(
     ("read_models", "given", "added"),
-    [("gateway", None, 0), ("all", None, 0), ("gateway", "5", 0), ("audit", "0", 0), ("audit", "3", 3)],
+    [
+        ("gateway", None, 0),
+        ("all", None, 0),
+        ("gateway", "5", 0),
+        ("audit", "0", 0),
+        ("audit", "3", 3),
+    ],
 )
 def test_only_the_audit_projector_is_made_nicer_and_by_the_setting(
     read_models: str, given: str | None, added: int

@@ -26,7 +26,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})  # exactly these: no Enu
 
 
 def to_json(value: Any) -> JSON:
-    kind = type(value)
+    kind: type = type(value)
     if kind in _PLAIN:  # most of a state's leaves: answered before the checks below
         return value
     form = _form(kind)
@@ -43,7 +43,7 @@ def to_json(value: Any) -> JSON:
     if form == "text":
         return str(value)
     if form == "model":
-        return {name: to_json(getattr(value, name)) for name in kind.model_fields}
+        return {name: to_json(getattr(value, name)) for name in type(value).model_fields}
     if form == "mapping":
         return {str(k): to_json(v) for k, v in value.items()}
     if form == "set":
