@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from bootstrap.audit_cli import audit_app
 from bootstrap.embedded import embedded
-from bootstrap.projector_child import AUDIT_NICENESS
+from bootstrap.projector_child import AUDIT_NICENESS_ENV
 from bootstrap.system import System
 from gateway.serve import Server
 from tests.support import embedded_graphql as graphql
@@ -70,17 +71,20 @@ def thread_niceness(pid: int) -> set[int]:
     return found
 
 
-async def test_the_audit_history_lives_and_is_applied_apart(tmp_path: Path) -> None:
+async def test_the_audit_history_lives_and_is_applied_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "data"
+    monkeypatch.setenv(AUDIT_NICENESS_ENV, "10")  # reaches the audit's projector (fresh24)
     async with embedded(data, port=0) as (system, server):
         assert system.projector is not None
         assert system.audit_projector is not None
         assert system.audit_projector.pid not in (os.getpid(), system.projector.pid)
         await register(server, system, "KVK-70000001")
-        # Every thread of the audit's projector runs nicer than the rest (fresh24), those of
-        # the gateway's projector as this process.
+        # Every thread of the audit's projector runs nicer than the rest, as set (fresh24),
+        # those of the gateway's projector as this process.
         ours = os.getpriority(os.PRIO_PROCESS, 0)
-        assert thread_niceness(system.audit_projector.pid) == {min(ours + AUDIT_NICENESS, 19)}
+        assert thread_niceness(system.audit_projector.pid) == {min(ours + 10, 19)}
         assert thread_niceness(system.projector.pid) == {ours}
         # entitiesAsOf waits for the audit's history to hold every stored event: read from
         # the audit's own database, its position heard from the audit's projector.

@@ -31,14 +31,15 @@ log = logging.getLogger(__name__)
 RESTARTS = 3  # restarts of a projector that exits, within RESTART_WINDOW (make run)
 RESTART_WINDOW = 600.0  # seconds
 RESTART_PAUSE = 1.0  # seconds before the first restart of a window; doubled for each next
-# The audit's projector runs this much nicer than the rest (`os.nice`): its fold and its
-# growing states cost ~2-10 ms of CPU an event, and under 100 cmd/s it took a core's share
-# beside the gateway's projector, the gateway and the services, whose turns decide how soon a
-# write is readable (bench/findings.md, fresh24). It loses nothing by it: it only runs
-# later when the CPU is contended (no consistency token waits for it; `entitiesAsOf` waits
-# for its present). 0 runs it as the others; 0..19.
+# How much nicer (`os.nice`) the audit's projector may run than the rest: its fold costs
+# ~1-5 ms of CPU an event, and under 100 cmd/s it took a core's share beside the gateway's
+# projector, the gateway and the services, whose turns decide how soon a write is readable.
+# Nicer, it loses no event, it only runs later when the CPU is contended (no consistency token
+# waits for it; `entitiesAsOf` waits for its present, so that waits longer). Default 0 (as
+# the others): fresh24's pairs at load 16-32 did not show it better (bench/findings.md); a
+# quiet A/B decides. 0..19.
 AUDIT_NICENESS_ENV = "GT_AUDIT_PROJECTOR_NICENESS"
-AUDIT_NICENESS = 10
+AUDIT_NICENESS = 0
 
 
 def audit_niceness(environ: dict[str, str] | None = None) -> int:
