@@ -11,7 +11,6 @@ and a type's form is asked once however many states are rendered.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,10 +32,10 @@ def _events(count: int) -> list[StoredEvent]:
 
 
 def test_apply_executes_the_same_few_statements_for_every_event(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = _events(600)
-    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    engine = make_engine(database_url)
     projection = TemporalProjection()
     metadata = MetaData()
     projection.define(metadata)
@@ -60,6 +59,7 @@ def test_apply_executes_the_same_few_statements_for_every_event(
         written = conn.execute(select(projection.versions)).all()
     assert len(written) > len(events) / 4
     assert any(row.known_to is not None for row in written)  # closed versions written too
+    engine.dispose()
 
 
 def test_a_types_form_is_asked_once_however_many_states_are_rendered(
