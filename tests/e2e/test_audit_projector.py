@@ -10,6 +10,7 @@ checkpoint in that file; the audit CLI finds the file through the running system
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -17,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from bootstrap.audit_cli import audit_app
 from bootstrap.embedded import embedded
+from bootstrap.projector_child import AUDIT_NICENESS_ENV
 from bootstrap.system import System
 from gateway.serve import Server
 from tests.support import embedded_graphql as graphql
@@ -58,13 +61,31 @@ def audit_checkpoints(path: Path) -> dict[str, int]:
     return {stream: int(seq) for stream, seq in rows}
 
 
-async def test_the_audit_history_lives_and_is_applied_apart(tmp_path: Path) -> None:
+def thread_niceness(pid: int) -> set[int]:
+    """The niceness of every thread of process `pid` (a Linux niceness is a thread's)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            stat = (task / "stat").read_text()
+            found.add(int(stat.rsplit(")", 1)[1].split()[16]))
+    return found
+
+
+async def test_the_audit_history_lives_and_is_applied_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "data"
+    monkeypatch.setenv(AUDIT_NICENESS_ENV, "10")  # reaches the audit's projector (fresh24)
     async with embedded(data, port=0) as (system, server):
         assert system.projector is not None
         assert system.audit_projector is not None
         assert system.audit_projector.pid not in (os.getpid(), system.projector.pid)
         await register(server, system, "KVK-70000001")
+        # Every thread of the audit's projector runs nicer than the rest, as set (fresh24),
+        # those of the gateway's projector as this process.
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert thread_niceness(system.audit_projector.pid) == {min(ours + 10, 19)}
+        assert thread_niceness(system.projector.pid) == {ours}
         # entitiesAsOf waits for the audit's history to hold every stored event: read from
         # the audit's own database, its position heard from the audit's projector.
         assert "KVK-70000001" in await organisations_as_of_now(server, system)

@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, and_, or_, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    or_,
+    select,
+)
 
 from audit.bitemporal import Horizon, valid_order
 from audit.folding import reader_for
@@ -91,27 +103,52 @@ class TemporalProjection(Projection):
             Column("valid_to", String(32), nullable=True),
             Column("state", Text, nullable=False),
         )
+        self._statements()
+
+    def _statements(self) -> None:
+        """`apply`'s statements, built once: built per event (and their cache keys walked),
+        they were ~a fifth of its CPU (fresh24). Parameters are named `p_*`, apart from the
+        columns an INSERT or UPDATE sets."""
+        v, ev = self.versions.c, self.events.c
+        entity = and_(
+            v.aggregate_type == bindparam("p_kind"), v.aggregate_id == bindparam("p_ident")
+        )
+        same_row = and_(
+            entity,
+            v.known_from == bindparam("p_known_from"),
+            v.valid_from == bindparam("p_valid_from"),
+        )
+        self._insert_event = self.events.insert()
+        self._current = (
+            select(v.known_from, v.valid_from, v.valid_to, v.state)
+            .where(entity, v.known_to.is_(None))
+            .order_by(v.valid_from)
+        )
+        self._envelopes = select(ev.envelope).where(
+            ev.aggregate_type == bindparam("p_kind"), ev.aggregate_id == bindparam("p_ident")
+        )
+        self._drop_version = self.versions.delete().where(same_row)
+        self._close_version = (
+            self.versions.update().where(same_row).values(known_to=bindparam("p_known_to"))
+        )
+        self._insert_version = self.versions.insert()
 
     def apply(self, conn: Connection, event: StoredEvent) -> None:
         e = event.envelope
         kind, ident = e.aggregate_type, e.aggregate_id
         cut = valid_text(e)
         conn.execute(
-            self.events.insert().values(
-                aggregate_type=kind,
-                aggregate_id=ident,
-                aggregate_version=e.aggregate_version,
-                occurred_at=cut,
-                envelope=e.model_dump_json(),
-            )
+            self._insert_event,
+            {
+                "aggregate_type": kind,
+                "aggregate_id": ident,
+                "aggregate_version": e.aggregate_version,
+                "occurred_at": cut,
+                "envelope": e.model_dump_json(),
+            },
         )
-        v, ev = self.versions.c, self.events.c
-        entity = and_(v.aggregate_type == kind, v.aggregate_id == ident)
-        current = conn.execute(
-            select(v.known_from, v.valid_from, v.valid_to, v.state)
-            .where(entity, v.known_to.is_(None))
-            .order_by(v.valid_from)
-        ).all()
+        entity = {"p_kind": kind, "p_ident": ident}
+        current = conn.execute(self._current, entity).all()
         # Only what follows the new event's valid time can change: re-derive that tail.
         before = [r for r in current if r.valid_from < cut]
         base = before[-1] if before else None
@@ -125,9 +162,7 @@ class TemporalProjection(Projection):
         else:
             envelopes = [
                 EventEnvelope.model_validate_json(text)
-                for text in conn.execute(
-                    select(ev.envelope).where(ev.aggregate_type == kind, ev.aggregate_id == ident)
-                ).scalars()
+                for text in conn.execute(self._envelopes, entity).scalars()
             ]
             # Known from the latest transaction time of it and its predecessors, and in that
             # order within a day (a legacy history may have been recorded backwards).
@@ -150,23 +185,27 @@ class TemporalProjection(Projection):
             return
         now = utc_text(known_at)
         for row in old_tail:
-            same_row = and_(entity, v.known_from == row.known_from, v.valid_from == row.valid_from)
+            same_row = {**entity, "p_known_from": row.known_from, "p_valid_from": row.valid_from}
             if row.known_from == now:
                 # Written at this same instant, never visible on its own: replace it.
-                conn.execute(self.versions.delete().where(same_row))
+                conn.execute(self._drop_version, same_row)
             else:
-                conn.execute(self.versions.update().where(same_row).values(known_to=now))
-        for d in new_tail:
+                conn.execute(self._close_version, {**same_row, "p_known_to": now})
+        if new_tail:
             conn.execute(
-                self.versions.insert().values(
-                    aggregate_type=kind,
-                    aggregate_id=ident,
-                    known_from=now,
-                    valid_from=d.valid_from,
-                    known_to=None,
-                    valid_to=d.valid_to,
-                    state=d.state,
-                )
+                self._insert_version,
+                [
+                    {
+                        "aggregate_type": kind,
+                        "aggregate_id": ident,
+                        "known_from": now,
+                        "valid_from": d.valid_from,
+                        "known_to": None,
+                        "valid_to": d.valid_to,
+                        "state": d.state,
+                    }
+                    for d in new_tail
+                ],
             )
         self._remember((kind, ident), folded)
 

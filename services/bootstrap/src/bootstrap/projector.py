@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import nats
 from nats.aio.client import Client as NATS
 
+from bootstrap.projector_child import audit_niceness
 from bootstrap.runners import gateway_projections
 from eventstore.collector import keep_full_collections_short
 from eventstore.health import HealthServer
@@ -158,7 +159,25 @@ def _stop_overdue() -> None:
     os._exit(EXIT_STOP_TIMEOUT)
 
 
+def lower_priority(read_models: str, environ: dict[str, str] | None = None) -> int:
+    """The audit's projector (`--read-models audit`) made nicer by GT_AUDIT_PROJECTOR_NICENESS
+    (`projector_child.AUDIT_NICENESS`); the others as they are. Called before any thread
+    starts: on Linux a niceness is a thread's, and the threads started after it inherit it
+    (the runner's, the loop's executor). Returns the niceness added."""
+    if read_models != "audit":
+        return 0
+    added = audit_niceness(environ)
+    if added:
+        os.nice(added)
+    return added
+
+
 def run_process(config: ProjectorConfig, read_models: str = "all") -> int:
+    try:
+        lower_priority(read_models)
+    except ValueError as exc:
+        log.critical("projector: %s", exc)
+        return EXIT_STARTUP
     configure_logging(config.observability)
     configure_tracing(config.observability, "projector")
     if config.observability.log_format != "json":

@@ -31,6 +31,30 @@ log = logging.getLogger(__name__)
 RESTARTS = 3  # restarts of a projector that exits, within RESTART_WINDOW (make run)
 RESTART_WINDOW = 600.0  # seconds
 RESTART_PAUSE = 1.0  # seconds before the first restart of a window; doubled for each next
+# How much nicer (`os.nice`) the audit's projector may run than the rest: its fold costs
+# ~1-5 ms of CPU an event, and under 100 cmd/s it took a core's share beside the gateway's
+# projector, the gateway and the services, whose turns decide how soon a write is readable.
+# Nicer, it loses no event, it only runs later when the CPU is contended (no consistency token
+# waits for it; `entitiesAsOf` waits for its present, so that waits longer). Default 0 (as
+# the others): fresh24's pairs at load 16-32 did not show it better (bench/findings.md); a
+# quiet A/B decides. 0..19.
+AUDIT_NICENESS_ENV = "GT_AUDIT_PROJECTOR_NICENESS"
+AUDIT_NICENESS = 0
+
+
+def audit_niceness(environ: dict[str, str] | None = None) -> int:
+    """The niceness the audit's projector adds to its own (GT_AUDIT_PROJECTOR_NICENESS,
+    default AUDIT_NICENESS); a value that is not a whole number in 0..19 is refused by name."""
+    given = (os.environ if environ is None else environ).get(AUDIT_NICENESS_ENV)
+    if given is None:
+        return AUDIT_NICENESS
+    try:
+        value = int(given.strip())
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 19:
+        raise ValueError(f"{AUDIT_NICENESS_ENV} must be a whole number in 0..19, not {given!r}")
+    return value
 
 
 class ProjectorProcess(Child):
@@ -61,10 +85,11 @@ class ProjectorProcess(Child):
         again at most `restarts` times within RESTART_WINDOW when it exits."""
         name = "audit projector" if read_models == "audit" else "projector"
         command = ["projector", "--read-models", read_models]
-        for setting in (PREPARE_AHEAD_ENV, HEARTBEAT_ENV):
+        for setting in (PREPARE_AHEAD_ENV, HEARTBEAT_ENV, AUDIT_NICENESS_ENV):
             if setting in os.environ and setting not in settings:
-                # The prepare-ahead switch (a benchmark's A/B) and the heartbeat its followers
-                # here judge its silence by reach the projector it starts.
+                # The prepare-ahead switch (a benchmark's A/B), the heartbeat its followers
+                # here judge its silence by and the audit's niceness reach the projector it
+                # starts.
                 settings = {**settings, setting: os.environ[setting]}
         process = await cls._spawn(command, settings)
         projector = cls(name, process, command, settings)
