@@ -111,3 +111,21 @@ def test_a_deferred_build_writes_nothing_of_its_own_per_batch(
     with engine.connect() as conn:
         for t in TABLES:
             assert conn.execute(text(f'SELECT count(*) FROM "{projection.key}_{t}"')).scalar() == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_nodes_of_many_cells_summed_at_once_equal_the_nodes_of_each(seed: int) -> None:
+    import random
+    from collections import Counter
+
+    from gateway.projections.event_counts import ORIGIN, SIZE, nodes, summed_nodes
+
+    rng = random.Random(seed)
+    weeks = [ORIGIN - 5, ORIGIN, ORIGIN + 1, ORIGIN + SIZE, ORIGIN + SIZE + 9, -1, 0, 1, 2_900]
+    weeks += [rng.randrange(ORIGIN - 10, ORIGIN + SIZE + 10) for _ in range(40)]
+    cells: Counter[tuple[int, int]] = Counter()
+    for _ in range(600):
+        cells[(rng.choice(weeks), rng.choice(weeks))] += rng.randrange(1, 4)
+    got = summed_nodes(cells)
+    assert len(got) == len({(v, k) for v, k, _ in got})
+    assert {(v, k): n for v, k, n in got} == dict(nodes(cells))

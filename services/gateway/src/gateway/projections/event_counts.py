@@ -191,7 +191,7 @@ class EventCountsProjection(BatchProjection):
         """What the batches counted in memory while `deferring`, into the empty tables: the
         tree's nodes of every cell, the late events, each aggregate's latest known instant."""
         counted, self._counted = self._counted, _Counted()
-        tree = [(v, k, n) for (v, k), n in nodes(counted.cells).items()]
+        tree = summed_nodes(counted.cells)
         out = [Statement(inserting(dialect, self.tree), tree)] if tree else []
         if counted.late:
             out.append(Statement(inserting(dialect, self.late), counted.late))
@@ -271,6 +271,42 @@ def nodes(cells: Counter[tuple[int, int]]) -> Counter[tuple[int, int]]:
             for j in ks:
                 out[(i, j)] += n
     return out
+
+
+_BITS = LEVELS + 1  # a node's number in one dimension fits (1 ... SIZE)
+_LOW = (1 << _BITS) - 1
+
+
+def summed_nodes(cells: Counter[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """`nodes` of many cells at once, as rows (v, k, n): the tree is separable, so each
+    cell is added up its known week's chain first and each of those sums up its valid
+    week's chain then (~2 x 19 additions a cell and a partial sum, against 19 x 19 a cell;
+    the keys packed in one int). A deferring rebuild's whole history: 100k generated
+    events, 24k cells, 1.0 s with `nodes`, 0.24 s here (rebuild24)."""
+    known_chains: dict[int, list[int]] = {}
+    half: dict[int, int] = {}  # (valid place, known node) -> sum
+    get = half.get
+    for (valid_bucket, known_bucket), n in cells.items():
+        chain = known_chains.get(known_bucket)
+        if chain is None:
+            chain = known_chains[known_bucket] = upward(place(known_bucket))
+        high = place(valid_bucket) << _BITS
+        for j in chain:
+            key = high | j
+            half[key] = get(key, 0) + n
+    valid_chains: dict[int, list[int]] = {}
+    out: dict[int, int] = {}
+    put = out.get
+    for key, n in half.items():
+        high = key >> _BITS
+        chain = valid_chains.get(high)
+        if chain is None:
+            chain = valid_chains[high] = [i << _BITS for i in upward(high)]
+        j = key & _LOW
+        for i in chain:
+            node = i | j
+            out[node] = put(node, 0) + n
+    return [(node >> _BITS, node & _LOW, n) for node, n in out.items()]
 
 
 def _write(
