@@ -130,7 +130,7 @@ def _build(
             from eventstore.split_rebuild import _derive
 
             with meter.stage(projection.key, "derive"):
-                _derive(engine, [projection])  # type: ignore[list-item]
+                _derive(engine, [projection])
         if deferred:
             with meter.stage(projection.key, "index"), engine.begin() as conn:
                 ensure(conn, runner.metadata)
