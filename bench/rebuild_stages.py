@@ -8,7 +8,10 @@ batches as a catch-up range), and each is charged the CPU (`time.process_time`) 
 prepare and write, and the wall of its writes (on PostgreSQL most of a write's work is the
 server's, outside this process's CPU); "all cpu" is the process's CPU over the whole build
 of each (its runner's checkpoints, trust checks and index build included: at a load of 20
-the walls say little, this column still does). `--statements`: the write wall per SQL
+the walls say little, this column still does). `--derive-at-end`: the read models that
+defer their derived rows (`BatchProjection.defers_derived`) leave them out of the batches and
+derive them at the end, as a split rebuild's group does (rebuild24: the figures
+`rebuild_cost` is set from). `--statements`: the write wall per SQL
 statement (its first 70 characters), heaviest first. Ported from rebuild14 (382848a), which
 also timed the decode, hash, signature and hand-over stages; those are the reader's, not the
 applies'.
@@ -81,7 +84,11 @@ def _metered(meter: _Meter) -> Iterator[None]:
 
 
 def _build(
-    engine: Any, streams: dict[str, list[Any]], meter: _Meter, deferred: bool
+    engine: Any,
+    streams: dict[str, list[Any]],
+    meter: _Meter,
+    deferred: bool,
+    derive_at_end: bool = False,
 ) -> dict[str, float]:
     """`bench.direct.build_read_models`, each read model's prepare and write timed."""
     from bootstrap.parts import projection_runner
@@ -104,6 +111,13 @@ def _build(
             projection.prepare = prepare  # type: ignore[method-assign]
         runner = projection_runner(None, engine, projection, batch=RANGE)  # type: ignore[arg-type]
         runner.create_tables()
+        # As a split rebuild's group builds it on its fresh file (`split_rebuild._deferring`):
+        # the derived rows left out of the batches, derived once at the end (rebuild22/23).
+        deferring = (
+            derive_at_end and isinstance(projection, BatchProjection) and projection.defers_derived
+        )
+        if deferring:
+            projection.deferring = True
         indexes = read_indexes(runner.metadata)
         if deferred:  # as a rebuild from nothing does (`ProjectionRunner._defer_read_indexes`)
             with engine.begin() as conn:
@@ -112,6 +126,11 @@ def _build(
             events = streams.get(context.stream, [])
             for first in range(0, len(events), RANGE):
                 runner.apply_batch(context.stream, list(events[first : first + RANGE]))
+        if deferring:
+            from eventstore.split_rebuild import _derive
+
+            with meter.stage(projection.key, "derive"):
+                _derive(engine, [projection])
         if deferred:
             with meter.stage(projection.key, "index"), engine.begin() as conn:
                 ensure(conn, runner.metadata)
@@ -162,6 +181,11 @@ def main() -> None:
     parser.add_argument(
         "--keep-indexes", action="store_true", help="keep the read indexes while applying"
     )
+    parser.add_argument(
+        "--derive-at-end",
+        action="store_true",
+        help="the read models that defer their derived rows do, as a split rebuild's group",
+    )
     args = parser.parse_args()
     streams = stored_events(generate(seed=2026, events=args.events))
     count = sum(len(s) for s in streams.values())
@@ -173,14 +197,22 @@ def main() -> None:
         # As a catch-up runs (`eventstore.catchup`): the collector relaxed, else its full
         # collections of the growing heap are charged to whatever allocates.
         with _metered(meter), relaxed_for_catch_up(count):
-            walls = _build(engine, streams, meter, not args.keep_indexes)
+            walls = _build(engine, streams, meter, not args.keep_indexes, args.derive_at_end)
         engine.dispose()
     if cluster is not None:
         cluster.stop()
     print(f"{count:,} events ({engine.dialect.name}); us/event per read model")
-    heads = ("all wall", "all cpu", "prep cpu", "write cpu", "write wall", "index wall")
+    heads = (
+        "all wall",
+        "all cpu",
+        "prep cpu",
+        "write cpu",
+        "write wall",
+        "index wall",
+        "derive cpu",
+    )
     print(f"  {'read model':16s} " + " ".join(f"{h:>10s}" for h in heads))
-    total = [0.0] * 6
+    total = [0.0] * 7
     for key, wall in sorted(walls.items(), key=lambda kv: -kv[1]):
         row = [
             wall,
@@ -189,6 +221,7 @@ def main() -> None:
             meter.cpu[key, "write"],
             meter.wall[key, "write"],
             meter.wall[key, "index"],
+            meter.cpu[key, "derive"],
         ]
         total = [a + b for a, b in zip(total, row, strict=True)]
         print(f"  {key:16s} " + " ".join(f"{v / count * 1e6:10.1f}" for v in row))
