@@ -52,7 +52,7 @@ from gateway.projections import (
     TendersProjection,
 )
 from gateway.projections.common import UtcDateTime
-from gateway.projections.event_counts import LEVELS, horizon_buckets
+from gateway.projections.event_counts import horizon_buckets
 from gateway.projections.status_counts import horizon_parameters as corner_parameters
 from gateway.token_waits import AUDIT_HISTORY as AUDIT_HISTORY  # (re-exported)
 from gateway.token_waits import ConsistencyError as ConsistencyError  # (re-exported)
@@ -500,7 +500,7 @@ class ReadModels:
             # rows are counted (correct, slower) until the new one takes over.
             return None
         parameters = horizon_buckets(
-            self._parameters[HORIZON_VALID_AT], self._parameters[HORIZON_KNOWN_AT]
+            self._parameters[HORIZON_VALID_AT], self._parameters[HORIZON_KNOWN_AT], counts.grid
         )
         log_key = self._current(EventLogProjection).key
         statement = self.statement(
@@ -841,7 +841,7 @@ def _in_step(stored: Any, log_key: str, counts_key: str) -> Executable:
     return select(case((~differ, stored.scalar_subquery()), else_=None))
 
 
-def _tree_sum(tree: Table) -> Any:
+def _tree_sum(tree: Table, levels: int) -> Any:
     """The tree's nodes at every (v, k) of D's chain x K's (`count_v_*`, `count_k_*`), each
     one seek of its primary key: the chains as two lists of values, CROSS JOINed (SQLite
     keeps a CROSS JOIN's order as written) before the tree. Written as `v IN (...) AND k IN
@@ -849,7 +849,7 @@ def _tree_sum(tree: Table) -> Any:
     events: 10,687 VM steps against 4,220 at 10k); as pairs 2,764 and 2,750 (asof19)."""
 
     def chain(prefix: str) -> str:
-        return ", ".join(f"(CAST(:{prefix}_{x} AS INTEGER))" for x in range(LEVELS))
+        return ", ".join(f"(CAST(:{prefix}_{x} AS INTEGER))" for x in range(levels))
 
     nodes = (
         text(
@@ -879,8 +879,8 @@ def _event_count(log: Table, counts: EventCountsProjection, known_now: bool) -> 
     start_at, start = _named("count_valid_start_at"), _named("count_valid_start")
     valid_at, valid = _named(HORIZON_VALID_AT), _named("count_valid")
     # The cells before D's week and K's (known now: the root, every week): the nodes of the
-    # two chains, at most LEVELS x LEVELS seeks of the tree's primary key.
-    whole = _tree_sum(t)
+    # two chains, at most levels x levels seeks of the tree's primary key.
+    whole = _tree_sum(t, counts.grid.levels)
     strip = (
         select(func.count())
         .select_from(log)
