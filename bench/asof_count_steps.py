@@ -71,7 +71,9 @@ def main() -> None:
         for label, known in (("known now", KNOWN_NOW), ("knownAt", known_at)):
             for version in args.versions:
                 total, n = steps(url, version, valid, known)
-                print(f"{int(events):>9,} {middle} {label:<9} v{version}: count {total:>9,} {n:>7,} VM steps")
+                print(
+                    f"{int(events):>9,} {middle} {label:<9} v{version}: count {total:>9,} {n:>7,} VM steps"
+                )
 
 
 if __name__ == "__main__":

@@ -70,7 +70,9 @@ async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
         data = describe(f"sqlite:///{path}", int(events or 0))
         middle = _middle(data.url)
         engines = {side: make_engine(data.url, sqlite_memory=memory[side]) for side in "AB"}
-        apps = {side: build_app(ReadModels(engines[side]), settings(data.url, SECRET)) for side in "AB"}
+        apps = {
+            side: build_app(ReadModels(engines[side]), settings(data.url, SECRET)) for side in "AB"
+        }
         clients = {
             side: httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=apps[side]), base_url="http://gateway.test"
@@ -92,7 +94,9 @@ async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     cpus: dict[str, list[float]] = {"A": [], "B": []}
                     answers = {}
                     for side in "AB":  # warm: the planner's statistics, the caches
-                        await _round(clients[side], body, headers, args.requests // 4, args.concurrency)
+                        await _round(
+                            clients[side], body, headers, args.requests // 4, args.concurrency
+                        )
                     for r in range(args.rounds):
                         for side in "AB" if r % 2 == 0 else "BA":
                             times, cpu, answer = await _round(
@@ -101,7 +105,9 @@ async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
                             samples[side] += times
                             cpus[side].append(cpu)
                             answers[side] = answer
-                    if json.dumps(answers["A"], sort_keys=True) != json.dumps(answers["B"], sort_keys=True):
+                    if json.dumps(answers["A"], sort_keys=True) != json.dumps(
+                        answers["B"], sort_keys=True
+                    ):
                         raise RuntimeError(f"{name} {when}: A and B answered differently")
                     row = {"events": data.events, "root": name, "side": when}
                     for side in "AB":
