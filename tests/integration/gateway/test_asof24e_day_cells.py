@@ -1,20 +1,21 @@
 """The event log's count at a past horizon reads one day's events on each edge, not one
-week's (asof24e, `projections.event_counts` v3: the Fenwick tree's cells are days).
+week's (asof24e, `projections.event_counts` v3: the days of D's and K's weeks before their own
+summed from stored cells of (valid day, known day)).
 
 (1) Two histories alike but for 1,500 events that happened in D's week before D's day and
 were recorded in K's week before K's day: the count statement at (D, K), and known now at D,
-runs the same number of SQLite VM steps give or take a few tree nodes. v2 (cells of a week)
-counted both edge strips from the log: every one of those events, twice (the bench's 1M
-history holds ~960 events a week, ~140 a day).
+runs the same number of SQLite VM steps give or take a few stored cells. v2 (the strips a
+week each) counted both edge strips from the log: every one of those events, twice (the
+bench's 1M history holds ~960 events a week, ~140 a day).
 (2) Each count is the events known at K that had happened by D (the owner's rule).
-(3) The grids' arithmetic: every instant a datetime holds has its own cell in the tree.
+(3) The day cells' edges are the tree's weeks' edges.
 
 Real SQLite, the projections' own runner batch path (as a rebuild applies them)."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from eventstore.bitemporal_sql import micros
 from eventstore.known_time import known_by
 from eventstore.records import StoredEvent
 from gateway.projections import EventCountsProjection
-from gateway.projections.event_counts import DAYS, EARLIEST, WEEKS, downward
+from gateway.projections.event_counts import BUCKET, DAY, bucket, day
 from gateway.readmodels import KNOWN_NOW, ReadModels
 from tests.integration.gateway.test_event_counts import build, history
 
@@ -94,8 +95,7 @@ def test_the_count_reads_one_day_on_each_edge_not_the_week(tmp_path: Path) -> No
     # the busy events are where the test says: D's week and K's week, before their days
     late = [e.envelope for e in busy[REGISTRY.stream] if e.envelope.aggregate_id.startswith("l")]
     assert len(late) == 1_500
-    week_start = WEEKS.start(WEEKS.cell(micros(VALID)))
-    assert week_start is not None
+    week_start = datetime.fromtimestamp(bucket(micros(VALID)) * BUCKET / 1e6, UTC)
     for e in late:
         assert week_start <= e.occurred_at < datetime(2024, 1, 10, tzinfo=UTC)
         assert week_start <= e.recorded_at < datetime(2024, 1, 10, tzinfo=UTC)
@@ -110,26 +110,16 @@ def test_the_count_reads_one_day_on_each_edge_not_the_week(tmp_path: Path) -> No
         assert many <= few + 300, (known, few, many)
 
 
-def test_every_instant_has_its_own_cell() -> None:
-    """Every day a datetime can fall in is a cell of its own in the tree (a clamped cell
-    would be miscounted by a horizon beyond it); a prefix holds each earlier cell once."""
-    last = micros(datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
-    for grid in (WEEKS, DAYS):
-        first_cell, last_cell = grid.cell(EARLIEST), grid.cell(last)
-        assert grid.place(first_cell) == 1
-        assert grid.place(last_cell) < grid.size
-        assert grid.start(first_cell) == datetime(1, 1, 1, tzinfo=UTC)
-    cells = [
-        DAYS.cell(micros(datetime(2024, 1, d, tzinfo=UTC) + timedelta(hours=h)))
-        for d in (9, 10)
-        for h in (0, 23)
-    ]
-    assert cells[0] == cells[1] != cells[2] == cells[3]
-    for cell in cells:
-        assert DAYS.start(cell) == datetime.fromtimestamp(cell * 86_400, UTC)
-        chain = DAYS.before(cell)
-        assert chain == downward(DAYS.place(cell) - 1)
-        for earlier in (cell - 1, cell - 400):
-            covering = [i for i in chain if i in DAYS.upward(earlier)]
-            assert len(covering) == 1
-        assert not [i for i in chain if i in DAYS.upward(cell)]
+def test_a_week_is_seven_days_from_its_first() -> None:
+    """The day cells and the tree's weeks share their edges (both counted from the epoch by
+    floor division): week w is days 7w ... 7w + 6, before 1970 too."""
+    for at in (
+        datetime(2024, 1, 4, tzinfo=UTC),  # a Thursday: a week's first day
+        datetime(2024, 1, 10, 23, 59, 59, tzinfo=UTC),
+        datetime(1969, 12, 31, 12, tzinfo=UTC),
+        datetime(1, 1, 2, tzinfo=UTC),
+    ):
+        moment = micros(at)
+        assert bucket(moment) * 7 <= day(moment) < bucket(moment) * 7 + 7
+        assert day(bucket(moment) * BUCKET) == bucket(moment) * 7
+        assert day(moment) * DAY <= moment < (day(moment) + 1) * DAY

@@ -31,6 +31,7 @@ from gateway.projections import (
     OrganisationsProjection,
     TendersProjection,
 )
+from gateway.projections.event_counts import LEVELS
 from gateway.readmodels import ReadModels
 from tests.integration.gateway.harness import settings
 
@@ -589,10 +590,8 @@ async def test_the_event_log_known_at_a_past_instant_counted_from_ranges(
     assert len(counts) == 1, planned
     searches = [step for step in counts[0] if step.startswith(("SEARCH", "SCAN"))]
     assert searches[0] == "SCAN CONSTANT ROW"
-    # asof19: the tree's two chains, scanned to pair them (not the tree): 22 values each
-    # since asof24e (days)
-    levels = EventCountsProjection().grid.levels
-    chains = {"SCAN CONSTANT ROW", f"SCAN {levels} CONSTANT ROWS", "SCAN vs", "SCAN ks"}
+    # asof19: the tree's two chains, 19 values each, scanned to pair them (not the tree)
+    chains = {"SCAN CONSTANT ROW", f"SCAN {LEVELS} CONSTANT ROWS", "SCAN vs", "SCAN ks"}
     assert all(s.startswith("SEARCH ") or s in chains for s in searches), counts
     assert f"SEARCH {COUNTS}_tree USING PRIMARY KEY (v=? AND k=?)" in searches
     assert any(f"INDEX {EVENTS}_horizon" in step for step in searches), searches

@@ -22,10 +22,13 @@ as-of query at a known instant grew with the history). Known now, K's chain is t
 alone: at most `LEVELS` seeks (v1: one row per week before D). An event adds to the nodes
 of its week's upward chains (~10 x ~10). The strips still grow with the events per week.
 
-v3 (asof24e): the cells are days, not weeks (`DAYS`: a tree of 2^22 days, the same
-arithmetic). The two edge strips are then the events of one day each instead of one week
-(1M generated events: ~140 a day against ~960 a week), so the count no longer grows with
-the events per week; the tree's part grows from <= 19 x 19 to <= 22 x 22 seeks, fixed.
+v3 (asof24e): the edge strips are one day each, not one week. The tree still sums the weeks
+wholly before D's and K's; the days of D's week before D's day, and of K's week before K's
+day, are summed from stored cells of (valid day, known day) (`days`: one row per pair of
+days with events, no tree: a day's events are known over a few days, so its rows are few,
+whatever the history's length), and only D's day and K's day are counted from the log
+(1M generated events: ~140 a day against ~960 a week). Written as the tree: a batch's
+cells summed, one multi-row upsert.
 
 The edge strips are counted from the event log's own indexes by `recorded_at`; an event
 recorded before an earlier version of its aggregate (a legacy history recorded backwards)
@@ -39,7 +42,6 @@ what the next version is compared with.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -62,22 +64,27 @@ from eventstore.projection import BatchProjection, Failure
 from eventstore.store import StoredEvent
 from gateway.projections.count_sql import adding, inserting, replacing
 
-# A week of microseconds: the cells of the other stored counts (status corners, supplier
-# trees, the organisations' weeks) and of this tree before v3. Narrower cells mean fewer
-# events on the two edges to count; at 1M generated events over ~20 years a week is ~960.
+# A day of microseconds: the cells of `days` (v3), whose strips are a day's events.
 DAY = 86_400 * 1_000_000
+DAY_CELLS_SINCE = 3
+# A week of microseconds: the grid's cells. Narrower cells mean fewer events on the two edges
+# to count; at 1M generated events over ~16 years a week is ~1,200 events.
 BUCKET = 7 * DAY
 LOOKUP_CHUNK = 500  # aggregates asked per statement (well under any driver's parameter cap)
 # The tree's height: 2^19 weeks from 0001-01-01's (to the year ~10,050) in each dimension.
 LEVELS = 19
 SIZE = 1 << LEVELS
-# v3: the tree's cells are days (a day's edge strips, not a week's).
-DAY_CELLS_SINCE = 3
 
 
 def bucket(moment: int) -> int:
-    """The week of an instant (µs since the epoch); floor division, so before 1970 too."""
+    """The cell of an instant (µs since the epoch); floor division, so before 1970 too."""
     return moment // BUCKET
+
+
+def day(moment: int) -> int:
+    """The day of an instant (µs since the epoch, floor division): weeks are 7 of them, the
+    first day of week w is day 7w."""
+    return moment // DAY
 
 
 EARLIEST = micros(datetime(1, 1, 1, tzinfo=UTC))
@@ -89,10 +96,10 @@ def place(cell: int) -> int:
     return min(max(cell - ORIGIN, 1), SIZE)
 
 
-def upward(i: int, size: int = SIZE) -> list[int]:
-    """The nodes whose ranges hold cell i: where an event of that cell is added."""
+def upward(i: int) -> list[int]:
+    """The nodes whose ranges hold week i: where an event of that week is added."""
     out = []
-    while i <= size:
+    while i <= SIZE:
         out.append(i)
         i += i & -i
     return out
@@ -107,47 +114,9 @@ def downward(i: int) -> list[int]:
     return out
 
 
-def chain_parameters(prefix: str, nodes: list[int], levels: int = LEVELS) -> dict[str, int]:
-    """A chain as the count statement's `levels` parameters, padded with node 0 (none)."""
-    return {f"{prefix}_{x}": nodes[x] if x < len(nodes) else 0 for x in range(levels)}
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The tree's cells: their width (µs) and the tree's height (2^levels cells from
-    0001-01-01's, enough for every instant a datetime holds: a clamped cell would be
-    miscounted by a horizon beyond it)."""
-
-    width: int
-    levels: int
-
-    @property
-    def size(self) -> int:
-        return 1 << self.levels
-
-    def cell(self, moment: int) -> int:
-        return moment // self.width
-
-    def place(self, cell: int) -> int:
-        """A cell's number in the tree (1 ... size); 0001-01-01's cell is 1."""
-        return min(max(cell - (EARLIEST // self.width - 1), 1), self.size)
-
-    def upward(self, cell: int) -> list[int]:
-        return upward(self.place(cell), self.size)
-
-    def before(self, cell: int) -> list[int]:
-        """The nodes that sum every cell before this one."""
-        return downward(self.place(cell) - 1)
-
-    def start(self, cell: int) -> datetime | None:
-        """Where a cell starts, as an instant; the first representable one for the cell of
-        0001-01-01 (its start may lie in year 0). Exact: nothing happened or was recorded
-        before it."""
-        return instant(max(cell * self.width, EARLIEST))
-
-
-WEEKS = Grid(BUCKET, LEVELS)  # v2: 2^19 weeks (to the year ~10,050)
-DAYS = Grid(DAY, 22)  # v3: 2^22 days (to the year ~11,480; 9999-12-31 is day 3,652,059)
+def chain_parameters(prefix: str, nodes: list[int]) -> dict[str, int]:
+    """A chain as the count statement's `LEVELS` parameters, padded with node 0 (none)."""
+    return {f"{prefix}_{x}": nodes[x] if x < len(nodes) else 0 for x in range(LEVELS)}
 
 
 def aggregate_key(context: str, aggregate_type: str, aggregate_id: str) -> str:
@@ -157,16 +126,11 @@ def aggregate_key(context: str, aggregate_type: str, aggregate_id: str) -> str:
 class EventCountsProjection(BatchProjection):
     name = "event_counts"
     # v2 (asof19): the cells and the weeks' sums replaced by a Fenwick tree of the cells.
-    # v3 (asof24e): the cells are days (`DAYS`): the edge strips one day's events each.
+    # v3 (asof24e): cells of (valid day, known day) beside the tree: the strips a day each.
     version: ClassVar[int] = 3
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT, NOTIFIER)
     rebuild_cost: ClassVar[int] = 17  # us/event in a rebuild (bench.rebuild_stages, 100k)
     reads_every_event = True  # counts envelopes as the event log keeps them, whatever type
-
-    @property
-    def grid(self) -> Grid:
-        """The tree's cells in this version (an older version may serve while v3 rebuilds)."""
-        return DAYS if self.version >= DAY_CELLS_SINCE else WEEKS
 
     def define(self, metadata: MetaData) -> None:
         p = self.key
@@ -179,6 +143,19 @@ class EventCountsProjection(BatchProjection):
             Column("n", Integer, nullable=False),
             sqlite_with_rowid=False,  # the sum reads the primary key's b-tree alone
         )
+        # v3: the events per (valid day, known day); the index sums a known day's cells
+        # before a valid day (K's strip), the key a valid day's before a known day (D's).
+        self.days: Table | None = None
+        if self.version >= DAY_CELLS_SINCE:
+            self.days = Table(
+                f"{p}_days",
+                metadata,
+                Column("v", Integer, primary_key=True),
+                Column("k", Integer, primary_key=True),
+                Column("n", Integer, nullable=False),
+                Index(f"ix_{p}_days_known", "k", "v", "n"),
+                sqlite_with_rowid=False,
+            )
         self.aggregates = Table(
             f"{p}_aggregates",
             metadata,
@@ -208,9 +185,9 @@ class EventCountsProjection(BatchProjection):
         # by key per batch costs little beside the batch's writes.
         known_at = self._load(conn, set(keys))
         cells: Counter[tuple[int, int]] = Counter()
+        days: Counter[tuple[int, int]] = Counter()
         late: list[tuple[object, ...]] = []
         touched: dict[str, int] = {}
-        cell = self.grid.cell
         for event, key in zip(events, keys, strict=True):
             e = event.envelope
             recorded = micros(e.recorded_at)
@@ -219,11 +196,12 @@ class EventCountsProjection(BatchProjection):
             # (the stream holds an aggregate's versions in order).
             known = recorded if before is None or before <= recorded else before
             occurred = micros(e.occurred_at)
-            cells[(cell(occurred), cell(known))] += 1
+            cells[(bucket(occurred), bucket(known))] += 1
+            days[(day(occurred), day(known))] += 1
             if known != recorded:
                 late.append((event.stream, event.seq, occurred, recorded, known))
             known_at[key] = touched[key] = known
-        _write(conn, self, nodes(cells, self.grid), late, touched)
+        _write(conn, self, nodes(cells), late, touched, days)
         return []
 
     def _load(self, conn: Connection, keys: set[str]) -> dict[str, int]:
@@ -241,14 +219,14 @@ class EventCountsProjection(BatchProjection):
         return found
 
 
-def nodes(cells: Counter[tuple[int, int]], grid: Grid = WEEKS) -> Counter[tuple[int, int]]:
+def nodes(cells: Counter[tuple[int, int]]) -> Counter[tuple[int, int]]:
     """The tree's nodes a batch's cells add to, with what each adds."""
     out: Counter[tuple[int, int]] = Counter()
-    chains: dict[int, list[int]] = {}  # a cell's upward chain, the same in both dimensions
+    chains: dict[int, list[int]] = {}  # a week's upward chain, the same in both dimensions
     for (valid_bucket, known_bucket), n in cells.items():
         for week in (valid_bucket, known_bucket):
             if week not in chains:
-                chains[week] = grid.upward(week)
+                chains[week] = upward(place(week))
         ks = chains[known_bucket]
         for i in chains[valid_bucket]:
             for j in ks:
@@ -262,45 +240,71 @@ def _write(
     tree: Counter[tuple[int, int]],
     late: list[tuple[object, ...]],
     touched: dict[str, int],
+    days: Counter[tuple[int, int]],
 ) -> None:
-    """The batch's counts added to the tree's nodes, its late events, its aggregates'
-    instants: one multi-row statement each."""
+    """The batch's counts added to the tree's nodes and the day cells, its late events, its
+    aggregates' instants: one multi-row statement each."""
     dialect = conn.dialect
     if tree:
         rows = [(v, k, n) for (v, k), n in tree.items()]
         conn.exec_driver_sql(adding(dialect, projection.tree), rows)
+    if days and projection.days is not None:
+        rows = [(v, k, n) for (v, k), n in days.items()]
+        conn.exec_driver_sql(adding(dialect, projection.days), rows)
     if late:
         conn.exec_driver_sql(inserting(dialect, projection.late), late)
     if touched:
         conn.exec_driver_sql(replacing(dialect, projection.aggregates), list(touched.items()))
 
 
+def _start(cell: int) -> datetime | None:
+    """Where a cell starts, as an instant; the first representable one for the cell of
+    0001-01-02 (the earliest horizon asked: its week starts in year 0). Exact: nothing
+    happened or was recorded before it."""
+    return instant(max(cell * BUCKET, EARLIEST))
+
+
 def horizon_buckets(
-    valid_at: datetime, known_at: datetime | None, grid: Grid = WEEKS
+    valid_at: datetime, known_at: datetime | None, days: bool = False
 ) -> dict[str, object]:
     """The count statement's own parameters for a horizon: D's cell and where it starts, and
     K's (None: known now, every event counted whenever it became known), in microseconds
     of the same instants the log is compared with; and the tree's nodes before each
-    (`count_v_*`, `count_k_*`: known now, the root, which holds every cell)."""
+    (`count_v_*`, `count_k_*`: known now, the root, which holds every week).
+
+    `days` (v3): the strips start at D's day and K's day (`count_valid_start`, ...), and
+    the day cells are asked from the first day of D's week (`count_valid_week_day`) to D's
+    day (`count_valid_day`), and likewise K's."""
     valid = micros(valid_at)
-    d = grid.cell(valid)
-    levels = grid.levels
     out: dict[str, object] = {
         "count_valid": valid,
-        "count_valid_bucket": d,
-        "count_valid_start": d * grid.width,
-        "count_valid_start_at": grid.start(d),
-        **chain_parameters("count_v", grid.before(d), levels),
-        **chain_parameters("count_k", [grid.size], levels),
+        "count_valid_bucket": bucket(valid),
+        "count_valid_start": bucket(valid) * BUCKET,
+        "count_valid_start_at": _start(bucket(valid)),
+        **chain_parameters("count_v", downward(place(bucket(valid)) - 1)),
+        **chain_parameters("count_k", [SIZE]),
     }
+    if days:
+        out |= _days("valid", valid)
     if known_at is not None:
         known = micros(known_at)
-        k = grid.cell(known)
         out |= {
             "count_known": known,
-            "count_known_bucket": k,
-            "count_known_start": k * grid.width,
-            "count_known_start_at": grid.start(k),
-            **chain_parameters("count_k", grid.before(k), levels),
+            "count_known_bucket": bucket(known),
+            "count_known_start": bucket(known) * BUCKET,
+            "count_known_start_at": _start(bucket(known)),
+            **chain_parameters("count_k", downward(place(bucket(known)) - 1)),
         }
+        if days:
+            out |= _days("known", known)
     return out
+
+
+def _days(name: str, moment: int) -> dict[str, object]:
+    """A horizon's instant's day (the strip's start) and its week's first day, in days."""
+    return {
+        f"count_{name}_start": day(moment) * DAY,
+        f"count_{name}_start_at": instant(max(day(moment) * DAY, EARLIEST)),
+        f"count_{name}_day": day(moment),
+        f"count_{name}_week_day": bucket(moment) * 7,
+    }
