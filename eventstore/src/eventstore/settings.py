@@ -195,28 +195,3 @@ class CommandSettings(BaseSettings):
     @property
     def valid_time_tolerance(self) -> timedelta:
         return timedelta(seconds=self.valid_time_tolerance_seconds)
-
-
-class SqliteSettings(BaseSettings):
-    """How much memory each SQLite connection of a read model may use for the file's pages
-    (`eventstore.sql.make_engine`): its own page cache and the file mapped into memory."""
-
-    model_config = SettingsConfigDict(env_prefix="GT_", extra="ignore", allow_inf_nan=False)
-
-    # Per connection: a pool holds up to 15 (5 + 10 overflow), so the bound is 15 x this.
-    sqlite_cache_mib: int = Field(
-        default=2,
-        ge=1,
-        le=1024,
-        description="MiB of page cache per SQLite connection (1 to 1024; SQLite's own default"
-        " is 2).",
-    )
-    # The mapped pages are the operating system's page cache of the file, shared by every
-    # connection and process that maps it, not memory of each: this bounds the address range.
-    sqlite_mmap_mib: int = Field(
-        default=0,
-        ge=0,
-        le=65_536,
-        description="MiB of the SQLite file each connection reads through memory-mapped I/O"
-        " instead of read calls (0 to 65536; 0: none).",
-    )

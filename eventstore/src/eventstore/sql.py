@@ -7,27 +7,15 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-from eventstore.settings import SqliteSettings
-
 # A SQLite writer that reads then writes (a projection batch) must take the write lock at
 # BEGIN: two deferred transactions upgrading together fail at once with "database is
 # locked", while BEGIN IMMEDIATE waits its turn on the busy timeout. Readers stay deferred.
 WRITER = {"sqlite_begin": "BEGIN IMMEDIATE"}
 
 
-def make_engine(
-    url: str,
-    *,
-    sqlite_begin: str = "BEGIN",
-    sqlite_memory: SqliteSettings | None = None,
-    **options: Any,
-) -> Engine:
-    """`sqlite_begin`: the statement that opens a SQLite transaction (e.g. BEGIN IMMEDIATE);
-    `sqlite_memory`: each connection's page cache and memory map (None: GT_SQLITE_CACHE_MIB
-    and GT_SQLITE_MMAP_MIB, read now: a bad value is refused here, before any connection)."""
+def make_engine(url: str, *, sqlite_begin: str = "BEGIN", **options: Any) -> Engine:
+    """`sqlite_begin`: the statement that opens a SQLite transaction (e.g. BEGIN IMMEDIATE)."""
     if url.startswith("sqlite"):
-        memory = sqlite_memory if sqlite_memory is not None else SqliteSettings()
-        cache_kib, mmap_bytes = memory.sqlite_cache_mib * 1024, memory.sqlite_mmap_mib << 20
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -46,8 +34,6 @@ def make_engine(
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA cache_size=-{cache_kib}")  # negative: KiB, not pages
-            cursor.execute(f"PRAGMA mmap_size={mmap_bytes}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
