@@ -71,7 +71,10 @@ def main() -> None:
         return
     url = f"sqlite:///{args.db}"
     asks = {
-        "events(asOf, knownAt)": (EVENTS_KNOWN, {"asOf": args.day, "knownAt": f"{args.day}T23:59:59+00:00"}),
+        "events(asOf, knownAt)": (
+            EVENTS_KNOWN,
+            {"asOf": args.day, "knownAt": f"{args.day}T23:59:59+00:00"},
+        ),
         "events(asOf)": (EVENTS, {"asOf": args.day}),
     }
     if args.code:
@@ -88,7 +91,10 @@ def main() -> None:
             if sql.lstrip().upper().startswith(("SELECT", "WITH"))
         ]
         total = answer["data"]["events"]["totalCount"]
-        print(f"{name:<32} totalCount {total:>8,}  VM steps {sum(counts):>7,} {counts}  request {ms:.2f} ms")
+        print(
+            f"{name:<32} totalCount {total:>8,}  VM steps {sum(counts):>7,} {counts}"
+            f"  request {ms:.2f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ def main() -> None:
             for version in args.versions:
                 total, n = steps(url, version, valid, known)
                 print(
-                    f"{int(events):>9,} {middle} {label:<9} v{version}: count {total:>9,} {n:>7,} VM steps"
+                    f"{int(events):>9,} {middle} {label:<9} v{version}:"
+                    f" count {total:>9,} {n:>7,} VM steps"
                 )
 
 

@@ -2,8 +2,9 @@
 from its SQLite file per request, by system call (asof24e).
 
 For each kept read model, the suite's gateway (`bench.gateway_app` under uvicorn, as the as-of
-suite serves it) is started with its connections' page cache and memory map set (`--cache-mib`, `--mmap-mib`:
-`PRAGMA cache_size`, `mmap_size` through `bench.gateway_app`'s BENCH_SQLITE_PRAGMAS), asked the root's past request by wrk (the suite's 4 connections) for
+suite serves it) is started with its connections' page cache and memory map set
+(`--cache-mib`, `--mmap-mib`: `PRAGMA cache_size`, `mmap_size` through `bench.gateway_app`'s
+BENCH_SQLITE_PRAGMAS), asked the root's past request by wrk (the suite's 4 connections) for
 `--seconds`, and traced meanwhile (`strace -f -c` attached to its process): the file opens
 (`openat`: a connection opened, e.g. the pool's overflow), page reads (`pread64`) and memory
 maps per answered request, and the process's CPU per request. The counts are the kernel's,
@@ -59,7 +60,8 @@ def run(spec: str, only: str, seconds: int, cache: int, mmap: int) -> dict[str, 
     url = f"sqlite:///{path}"
     data = describe(url, int(events or 0))
     middle = _middle(url)
-    name, (query, variables, as_of) = next((k, v) for k, v in roots(data, middle).items() if only in k)
+    asked_roots = roots(data, middle).items()
+    name, (query, variables, as_of) = next((k, v) for k, v in asked_roots if only in k)
     asked = {**variables, "asOf": as_of}
     if query is EVENTS_KNOWN:
         asked["knownAt"] = f"{as_of}T23:59:59+00:00"
@@ -92,7 +94,8 @@ def run(spec: str, only: str, seconds: int, cache: int, mmap: int) -> dict[str, 
         cpu = _threads_cpu(process.pid) - cpu
         tracer.send_signal(signal.SIGINT)
         tracer.wait(30)
-        text = open(trace).read()
+        with open(trace) as traced:
+            text = traced.read()
         os.unlink(trace)
     finally:
         os.unlink(script)
