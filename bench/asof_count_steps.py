@@ -42,7 +42,7 @@ def steps(url: str, version: int, valid: int, known: int) -> tuple[int, int]:
         statement, parameters = found
         with engine.connect() as conn:
             conn.execute(statement, parameters).scalar()  # warm: the pages, the statement
-            raw = conn.connection.driver_connection
+            raw: Any = conn.connection.driver_connection
             counted = [0]
 
             def tick() -> int:
@@ -50,7 +50,7 @@ def steps(url: str, version: int, valid: int, known: int) -> tuple[int, int]:
                 return 0
 
             raw.set_progress_handler(tick, 1)
-            total = conn.execute(statement, parameters).scalar()
+            total = conn.execute(statement, parameters).scalar_one()
             raw.set_progress_handler(None, 0)
         return int(total), counted[0]
     finally:
