@@ -20,6 +20,10 @@ B/A ratios; `--json` keeps them.
 (the links in the log's order per code and the per-code counts); the file given the v3 event
 log by `bench.suites.asof.extend`.
 
+`--round asof24e`: `events(asOf, knownAt)` and `events(asOf)`, A the event counts v2 (the
+tree's cells weeks: the edge strips a week's events each), B v3 (days); the file given the
+event counts v3 by `bench.suites.asof.extend`.
+
 `--round asof22`: the supplier's page (`contracts(asOf, filter: {supplierId})`), A contracts
 v8 (the supplier's versions as an IN list, the page sorted by the contracts' key: main's
 SQL), B v9 (the supplier rows joined in their own `(supplier_id, contract_id, intervals)`
@@ -43,13 +47,22 @@ import httpx
 from sqlalchemy import MetaData, event
 
 from bench.gateway_app import coordinator_token, settings
-from bench.suites.asof import CONTRACTS, EVENTS, LIST, PARTICIPATION, _middle, describe
+from bench.suites.asof import (
+    CONTRACTS,
+    EVENTS,
+    EVENTS_KNOWN,
+    LIST,
+    PARTICIPATION,
+    _middle,
+    describe,
+)
 from eventstore.projection import Projection
 from eventstore.sql import make_engine
 from gateway.app import build_app
 from gateway.projections import (
     ContractsProjection,
     EnrolmentProjection,
+    EventCountsProjection,
     EventLogProjection,
     TendersProjection,
 )
@@ -62,6 +75,7 @@ BEFORE: dict[str, dict[type[Projection], int]] = {
     "asof21": {EventLogProjection: 2},
     "asof22": {ContractsProjection: 8},
     "asof23": {TendersProjection: 6},
+    "asof24e": {EventCountsProjection: 2},
 }
 
 
@@ -137,6 +151,11 @@ async def _run(
         }
     if round_ == "asof23":
         roots = {"tenders(asOf, filter) first page of 20": (LIST, {})}
+    if round_ == "asof24e":
+        roots = {
+            "events(asOf, knownAt) totalCount + 20": (EVENTS_KNOWN, {}),
+            "events(asOf) totalCount + 20": (EVENTS, {}),
+        }
     token = coordinator_token(SECRET)
     headers = {"authorization": f"Bearer {token}"}
     engines = {side: make_engine(url) for side in "AB"}
@@ -163,6 +182,8 @@ async def _run(
         for name, (query, variables) in roots.items():
             for when in ("past", "present"):
                 asked = {**variables, **({"asOf": middle} if when == "past" else {})}
+                if when == "past" and query is EVENTS_KNOWN:
+                    asked["knownAt"] = f"{middle}T23:59:59+00:00"
                 body = {"query": query, "variables": asked}
                 answers = {}
                 for side in "AB":  # warm (ANALYZE, caches), and the answers compared

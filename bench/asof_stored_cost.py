@@ -19,6 +19,9 @@ key-times index dropped).
 
 `--round asof22`: contracts v8 (A) against v9 (B: the supplier rows' horizon index replaced
 by one by supplier and contract with the intervals).
+
+`--round asof24e`: the event counts v2 (A: the Fenwick tree's cells weeks) against v3 (B:
+days).
 """
 
 from __future__ import annotations
@@ -36,12 +39,18 @@ from bench.history.generator import generate
 from bootstrap.parts import projection_runner
 from eventstore.projection import Projection
 from eventstore.sql import make_engine
-from gateway.projections import ContractsProjection, EnrolmentProjection, EventLogProjection
+from gateway.projections import (
+    ContractsProjection,
+    EnrolmentProjection,
+    EventCountsProjection,
+    EventLogProjection,
+)
 
 ROUNDS: dict[str, dict[type[Projection], dict[str, int]]] = {
     "asof20": {ContractsProjection: {"A": 6, "B": 7}, EnrolmentProjection: {"A": 4, "B": 5}},
     "asof21": {EventLogProjection: {"A": 2, "B": 3}},
     "asof22": {ContractsProjection: {"A": 8, "B": 9}},
+    "asof24e": {EventCountsProjection: {"A": 2, "B": 3}},
 }
 
 

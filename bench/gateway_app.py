@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import uvicorn
+from sqlalchemy import Engine, event
 from starlette.applications import Starlette
 
 from eventstore.collector import freeze_start_up
@@ -35,9 +37,29 @@ def coordinator_token(secret: str) -> str:
     return issue_token(settings("sqlite://", secret), Role.COORDINATOR, "bench")
 
 
+# Extra PRAGMAs for each SQLite connection of the served read model, `;`-separated (e.g.
+# "cache_size=-65536;mmap_size=268435456"): an A/B of the connections' memory without a
+# product setting (bench.asof_served_reads, asof24e).
+PRAGMAS_ENV = "BENCH_SQLITE_PRAGMAS"
+
+
+def with_pragmas(engine: Engine, pragmas: str) -> Engine:
+    statements = [f"PRAGMA {p.strip()}" for p in pragmas.split(";") if p.strip()]
+
+    @event.listens_for(engine, "connect")
+    def _bench_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.close()
+
+    return engine
+
+
 def create() -> Starlette:
     url = os.environ["BENCH_READ_MODEL_URL"]
-    app = build_app(ReadModels(make_engine(url)), settings(url, os.environ[SECRET_ENV]))
+    engine = with_pragmas(make_engine(url), os.environ.get(PRAGMAS_ENV, ""))
+    app = build_app(ReadModels(engine), settings(url, os.environ[SECRET_ENV]))
     freeze_start_up()  # as the gateway process does (gateway/process.py)
     return app
 

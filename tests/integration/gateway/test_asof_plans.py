@@ -563,15 +563,18 @@ async def test_the_event_log_at_a_past_date_counted_from_its_horizon_index(
     counts = [plan for sql, plan in planned if COUNTS in sql]
     assert len(counts) == 1, planned
     [plan] = counts
+    # asof24e (v3): the days of D's week before D's day from the day cells' key, then D's
+    # day's events from the log
     stored = [
         f"SEARCH {COUNTS}_tree USING PRIMARY KEY (v=? AND k=?)",
+        f"SEARCH {COUNTS}_days USING PRIMARY KEY (v>? AND v<?)",
         f"SEARCH {EVENTS} USING COVERING INDEX {EVENTS}_horizon (occurred_at>? AND occurred_at<?)",
     ]
     searches = [step for step in plan if step.startswith("SEARCH")]
-    assert searches[-3:-1] == stored, plan
+    assert searches[-4:-1] == stored, plan
     # review14: the stored count is asked only where the counts' checkpoints equal the log's
     # (keys of the checkpoints); else, and only then, the rows are counted (the last range).
-    guards = searches[:-3]
+    guards = searches[:-4]
     assert len(guards) == 4, plan
     assert all("projection_checkpoints" in step for step in guards), plan
     assert searches[-1] == (
@@ -596,3 +599,7 @@ async def test_the_event_log_known_at_a_past_instant_counted_from_ranges(
     assert f"SEARCH {COUNTS}_tree USING PRIMARY KEY (v=? AND k=?)" in searches
     assert any(f"INDEX {EVENTS}_horizon" in step for step in searches), searches
     assert any(f"INDEX {EVENTS}_order (recorded_at>? AND recorded_at<?)" in s for s in searches)
+    # asof24e (v3): the day cells of D's week by their key, of K's week by the known day's
+    # index
+    assert f"SEARCH {COUNTS}_days USING PRIMARY KEY (v>? AND v<?)" in searches, searches
+    assert any(f"ix_{COUNTS}_days_known (k>? AND k<?)" in s for s in searches), searches

@@ -29,7 +29,7 @@ from eventstore.known_time import known_by
 from eventstore.records import StoredEvent
 from eventstore.sql import make_engine
 from gateway.projections import EventCountsProjection, EventLogProjection
-from gateway.projections.event_counts import BUCKET
+from gateway.projections.event_counts import BUCKET, DAY
 from gateway.readmodels import KNOWN_NOW, ReadModels
 from gateway.schema.pagination import page_rows
 
@@ -90,9 +90,11 @@ def horizons(streams: dict[str, list[StoredEvent]], cut: int) -> Iterator[tuple[
     envelopes = [e.envelope for s in streams.values() for e in s]
     valid = {micros(e.occurred_at) for e in envelopes}
     valid |= {v - 1 for v in valid} | {v + BUCKET // 2 for v in valid}
-    valid |= {(v // BUCKET) * BUCKET for v in valid} | {(v // BUCKET) * BUCKET - 1 for v in valid}
+    for cell in (BUCKET, DAY):  # the cells' edges: weeks (v2) and days (v3)
+        valid |= {(v // cell) * cell for v in valid} | {(v // cell) * cell - 1 for v in valid}
     known = {micros(e.recorded_at) for e in envelopes}
     known |= {k - 1 for k in known} | {(k // BUCKET) * BUCKET for k in known} | {KNOWN_NOW}
+    known |= {(k // DAY) * DAY for k in known if k != KNOWN_NOW}
     chosen_valid = sorted(valid)[cut % 9 :: 9] or sorted(valid)
     for v in chosen_valid:
         for k in [*sorted(known)[cut % 6 :: 6], KNOWN_NOW]:

@@ -22,6 +22,14 @@ as-of query at a known instant grew with the history). Known now, K's chain is t
 alone: at most `LEVELS` seeks (v1: one row per week before D). An event adds to the nodes
 of its week's upward chains (~10 x ~10). The strips still grow with the events per week.
 
+v3 (asof24e): the edge strips are one day each, not one week. The tree still sums the weeks
+wholly before D's and K's; the days of D's week before D's day, and of K's week before K's
+day, are summed from stored cells of (valid day, known day) (`days`: one row per pair of
+days with events, no tree: a day's events are known over a few days, so its rows are few,
+whatever the history's length), and only D's day and K's day are counted from the log
+(1M generated events: ~140 a day against ~960 a week). Written as the tree: a batch's
+cells summed, one multi-row upsert.
+
 The edge strips are counted from the event log's own indexes by `recorded_at`; an event
 recorded before an earlier version of its aggregate (a legacy history recorded backwards)
 is known later than it was recorded, and only such events are kept in `late`, with the
@@ -58,9 +66,12 @@ from eventstore.projection import BatchProjection, Failure
 from eventstore.store import StoredEvent
 from gateway.projections.count_sql import adding, inserting, replacing
 
+# A day of microseconds: the cells of `days` (v3), whose strips are a day's events.
+DAY = 86_400 * 1_000_000
+DAY_CELLS_SINCE = 3
 # A week of microseconds: the grid's cells. Narrower cells mean fewer events on the two edges
 # to count; at 1M generated events over ~16 years a week is ~1,200 events.
-BUCKET = 7 * 86_400 * 1_000_000
+BUCKET = 7 * DAY
 LOOKUP_CHUNK = 500  # aggregates asked per statement (well under any driver's parameter cap)
 # The tree's height: 2^19 weeks from 0001-01-01's (to the year ~10,050) in each dimension.
 LEVELS = 19
@@ -70,6 +81,12 @@ SIZE = 1 << LEVELS
 def bucket(moment: int) -> int:
     """The cell of an instant (µs since the epoch); floor division, so before 1970 too."""
     return moment // BUCKET
+
+
+def day(moment: int) -> int:
+    """The day of an instant (µs since the epoch, floor division): weeks are 7 of them, the
+    first day of week w is day 7w."""
+    return moment // DAY
 
 
 EARLIEST = micros(datetime(1, 1, 1, tzinfo=UTC))
@@ -111,7 +128,8 @@ def aggregate_key(context: str, aggregate_type: str, aggregate_id: str) -> str:
 class EventCountsProjection(BatchProjection):
     name = "event_counts"
     # v2 (asof19): the cells and the weeks' sums replaced by a Fenwick tree of the cells.
-    version: ClassVar[int] = 2
+    # v3 (asof24e): cells of (valid day, known day) beside the tree: the strips a day each.
+    version: ClassVar[int] = 3
     contexts: ClassVar[tuple[BoundedContext, ...]] = (REGISTRY, ENROLMENT, NOTIFIER)
     # us/event in a rebuild (`bench.rebuild_stages 100000 --derive-at-end`; 26 per batch)
     rebuild_cost: ClassVar[int] = 11
@@ -139,6 +157,19 @@ class EventCountsProjection(BatchProjection):
             Column("n", Integer, nullable=False),
             sqlite_with_rowid=False,  # the sum reads the primary key's b-tree alone
         )
+        # v3: the events per (valid day, known day); the index sums a known day's cells
+        # before a valid day (K's strip), the key a valid day's before a known day (D's).
+        self.days: Table | None = None
+        if self.version >= DAY_CELLS_SINCE:
+            self.days = Table(
+                f"{p}_days",
+                metadata,
+                Column("v", Integer, primary_key=True),
+                Column("k", Integer, primary_key=True),
+                Column("n", Integer, nullable=False),
+                Index(f"ix_{p}_days_known", "k", "v", "n"),
+                sqlite_with_rowid=False,
+            )
         self.aggregates = Table(
             f"{p}_aggregates",
             metadata,
@@ -171,6 +202,7 @@ class EventCountsProjection(BatchProjection):
         # by key per batch costs little beside the batch's writes.
         known_at = self._load(conn, set(keys))
         cells: Counter[tuple[int, int]] = Counter()
+        days: Counter[tuple[int, int]] = Counter()
         late: list[tuple[object, ...]] = []
         touched: dict[str, int] = {}
         for event, key in zip(events, keys, strict=True):
@@ -182,18 +214,23 @@ class EventCountsProjection(BatchProjection):
             known = recorded if before is None or before <= recorded else before
             occurred = micros(e.occurred_at)
             cells[(bucket(occurred), bucket(known))] += 1
+            days[(day(occurred), day(known))] += 1
             if known != recorded:
                 late.append((event.stream, event.seq, occurred, recorded, known))
             known_at[key] = touched[key] = known
-        _write(conn, self, nodes(cells), late, touched)
+        _write(conn, self, nodes(cells), late, touched, days)
         return []
 
     def derived(self, dialect: Dialect) -> list[Statement]:
         """What the batches counted in memory while `deferring`, into the empty tables: the
-        tree's nodes of every cell, the late events, each aggregate's latest known instant."""
+        tree's nodes of every cell, the day cells (v3), the late events, each aggregate's
+        latest known instant."""
         counted, self._counted = self._counted, _Counted()
         tree = summed_nodes(counted.cells)
         out = [Statement(inserting(dialect, self.tree), tree)] if tree else []
+        if counted.days and self.days is not None:  # v3's day cells, as `_write` adds them
+            rows = [(v, k, n) for (v, k), n in counted.days.items()]
+            out.append(Statement(inserting(dialect, self.days), rows))
         if counted.late:
             out.append(Statement(inserting(dialect, self.late), counted.late))
         if counted.known_at:
@@ -228,6 +265,7 @@ class _Counted:
 
     def __init__(self) -> None:
         self.cells: Counter[tuple[int, int]] = Counter()
+        self.days: Counter[tuple[int, int]] = Counter()
         self.late: list[tuple[object, ...]] = []
         self.known_at: dict[str, int] = {}
         self.seen: dict[str, int] = {}
@@ -240,7 +278,8 @@ class _Counted:
         fresh = [e for e in events if e.seq > seen]
         if not fresh:
             return
-        cells, late, known_at = Counter[tuple[int, int]](), [], self.known_at
+        cells, days = Counter[tuple[int, int]](), Counter[tuple[int, int]]()
+        late, known_at = [], self.known_at
         touched: dict[str, int] = {}  # this batch's instants: applied when all is counted
         for event in fresh:
             e = event.envelope
@@ -250,10 +289,12 @@ class _Counted:
             known = recorded if before is None or before <= recorded else before
             occurred = micros(e.occurred_at)
             cells[(bucket(occurred), bucket(known))] += 1
+            days[(day(occurred), day(known))] += 1
             if known != recorded:
                 late.append((event.stream, event.seq, occurred, recorded, known))
             touched[key] = known
         self.cells.update(cells)
+        self.days.update(days)
         self.late.extend(late)
         known_at.update(touched)
         self.seen[stream] = fresh[-1].seq
@@ -316,13 +357,17 @@ def _write(
     tree: Counter[tuple[int, int]],
     late: list[tuple[object, ...]],
     touched: dict[str, int],
+    days: Counter[tuple[int, int]],
 ) -> None:
-    """The batch's counts added to the tree's nodes, its late events, its aggregates'
-    instants: one multi-row statement each."""
+    """The batch's counts added to the tree's nodes and the day cells, its late events, its
+    aggregates' instants: one multi-row statement each."""
     dialect = conn.dialect
     if tree:
         rows = [(v, k, n) for (v, k), n in tree.items()]
         conn.exec_driver_sql(adding(dialect, projection.tree), rows)
+    if days and projection.days is not None:
+        rows = [(v, k, n) for (v, k), n in days.items()]
+        conn.exec_driver_sql(adding(dialect, projection.days), rows)
     if late:
         conn.exec_driver_sql(inserting(dialect, projection.late), late)
     if touched:
@@ -336,11 +381,17 @@ def _start(cell: int) -> datetime | None:
     return instant(max(cell * BUCKET, EARLIEST))
 
 
-def horizon_buckets(valid_at: datetime, known_at: datetime | None) -> dict[str, object]:
+def horizon_buckets(
+    valid_at: datetime, known_at: datetime | None, days: bool = False
+) -> dict[str, object]:
     """The count statement's own parameters for a horizon: D's cell and where it starts, and
     K's (None: known now, every event counted whenever it became known), in microseconds
     of the same instants the log is compared with; and the tree's nodes before each
-    (`count_v_*`, `count_k_*`: known now, the root, which holds every week)."""
+    (`count_v_*`, `count_k_*`: known now, the root, which holds every week).
+
+    `days` (v3): the strips start at D's day and K's day (`count_valid_start`, ...), and
+    the day cells are asked from the first day of D's week (`count_valid_week_day`) to D's
+    day (`count_valid_day`), and likewise K's."""
     valid = micros(valid_at)
     out: dict[str, object] = {
         "count_valid": valid,
@@ -350,6 +401,8 @@ def horizon_buckets(valid_at: datetime, known_at: datetime | None) -> dict[str, 
         **chain_parameters("count_v", downward(place(bucket(valid)) - 1)),
         **chain_parameters("count_k", [SIZE]),
     }
+    if days:
+        out |= _days("valid", valid)
     if known_at is not None:
         known = micros(known_at)
         out |= {
@@ -359,4 +412,16 @@ def horizon_buckets(valid_at: datetime, known_at: datetime | None) -> dict[str, 
             "count_known_start_at": _start(bucket(known)),
             **chain_parameters("count_k", downward(place(bucket(known)) - 1)),
         }
+        if days:
+            out |= _days("known", known)
     return out
+
+
+def _days(name: str, moment: int) -> dict[str, object]:
+    """A horizon's instant's day (the strip's start) and its week's first day, in days."""
+    return {
+        f"count_{name}_start": day(moment) * DAY,
+        f"count_{name}_start_at": instant(max(day(moment) * DAY, EARLIEST)),
+        f"count_{name}_day": day(moment),
+        f"count_{name}_week_day": bucket(moment) * 7,
+    }
