@@ -86,9 +86,11 @@ async def _accept(subject: str, payload: bytes) -> bytes:
     return json.dumps(one).encode()
 
 
-def inputs(processes: int) -> Inputs:
+def inputs(processes: int, files: tuple[Path, ...] = ()) -> Inputs:
     """Every `map_release` call the importer makes for the bench's package, its arguments
-    copied as they were passed."""
+    copied as they were passed; then those for each of `files` (a package or release as
+    `audit ocds import` reads it: the real feeds shipped as test fixtures, import40), each
+    imported on its own."""
     from audit.ocds import importer
     from audit.ocds.importer_read import read
     from bench.suites.ocds_import import package
@@ -104,11 +106,24 @@ def inputs(processes: int) -> Inputs:
 
     setattr(importer, "map_release", keep)  # noqa: B010
     try:
-        items = list(read(package(processes), "bench"))
-        asyncio.run(importer.import_items(items, _accept, InMemoryEventStore(SystemClock())))
+        sources = [(package(processes), "bench")] if processes else []
+        sources += [(path.read_bytes(), path.stem) for path in files]
+        for data, publisher in sources:
+            items = list(read(data, publisher))
+            store = InMemoryEventStore(SystemClock())
+            asyncio.run(importer.import_items(items, _accept, store))
     finally:
         setattr(importer, "map_release", real)  # noqa: B010
     return kept
+
+
+def outcome(map_release: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What `map_release` makes of `args` (copied first: it must not change them): the
+    commands' JSON forms and the state after, or the refusal's type, path and reason."""
+    try:
+        return _result(map_release(*copy.deepcopy(args)))
+    except ValueError as refused:  # Unmappable, Unrecordable (both of that side's modules)
+        return (type(refused).__name__, getattr(refused, "path", None), str(refused))
 
 
 def _result(mapped: Any) -> tuple[Any, ...]:
@@ -120,7 +135,28 @@ def _result(mapped: Any) -> tuple[Any, ...]:
     )
 
 
+def forget(map_release: Callable[..., Any]) -> None:
+    """Empty the memos of a side's `importer_ids` (import40: the ids and days it has made),
+    so that each block maps its releases as an import run first sees them, not from the
+    block before. A revision without them has nothing to empty."""
+    ids = map_release.__globals__["day"].__globals__  # that side's importer_ids
+    for name in ("_DAYS", "_IDENTS"):
+        memo = ids.get(name)
+        if isinstance(memo, dict):
+            memo.clear()
+
+
+FIXTURES = ROOT / "tests/service/data/ocds"
+
+
+def _fixtures() -> tuple[Path, ...]:
+    """The OCDS files shipped as test fixtures: the standard's published examples and a real
+    feed (Portugal's BASE)."""
+    return tuple(sorted(FIXTURES.rglob("*.json")))
+
+
 def _block(map_release: Callable[..., Any], kept: Inputs) -> float:
+    forget(map_release)
     started = time.thread_time()
     for args in kept:
         map_release(*args)
@@ -138,8 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     a_map = load_revision(args.base).map_release
     b_map = importer_map.map_release
     kept = inputs(args.processes)
-    for each in kept:
-        if _result(a_map(*each)) != _result(b_map(*each)):
+    for each in kept + inputs(0, _fixtures()):  # (the fixtures are only compared)
+        if outcome(a_map, each) != outcome(b_map, each):
             raise SystemExit(f"A and B map release {each[0].get('id')!r} differently")
     a: list[float] = []
     b: list[float] = []
