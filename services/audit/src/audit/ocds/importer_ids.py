@@ -29,11 +29,24 @@ class Unmappable(ValueError):
         self.reason = reason
 
 
+_NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
+_CACHED = 8192  # each memo below is emptied when it holds this many (a long import's ids)
+_IDENTS: dict[str, str] = {}
+
+
 def ident(value: str) -> str:
-    """An OCDS id as a registry id (letters, digits, '-', '_'; at most 128)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", value)
+    """An OCDS id as a registry id (letters, digits, '-', '_'; at most 128). Remembered
+    (import40): a release's ids are made again in several places of its mapping."""
+    known = _IDENTS.get(value)
+    if known is not None and type(value) is str:
+        return known
+    cleaned = _NOT_ID.sub("_", value)
     if len(cleaned) > 128:
         cleaned = cleaned[:100] + "-" + hashlib.sha256(value.encode()).hexdigest()[:27]
+    if type(value) is str:
+        if len(_IDENTS) >= _CACHED:
+            _IDENTS.clear()
+        _IDENTS[value] = cleaned
     return cleaned
 
 
@@ -46,8 +59,27 @@ def command_id(ocid: str, release_id: str, aggregate: str) -> str:
     return f"import-{digest[:48]}"
 
 
+_DAYS: dict[str, date | None] = {}
+
+
 def day(value: Any) -> date | None:
-    """The calendar date as published (its own offset), or None."""
+    """The calendar date as published (its own offset), or None. Remembered by the text
+    (import40: a release's days are read in several places of its mapping; a date is
+    immutable)."""
+    if type(value) is not str:
+        return _day(value)
+    try:
+        return _DAYS[value]
+    except KeyError:
+        pass
+    found = _day(value)
+    if len(_DAYS) >= _CACHED:
+        _DAYS.clear()
+    _DAYS[value] = found
+    return found
+
+
+def _day(value: Any) -> date | None:
     if not isinstance(value, str) or len(value) < 10:
         return None
     try:
@@ -62,6 +94,11 @@ def instant(value: str) -> datetime:
 
 def organisation_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> str:
     pid = str(ref.get("id", ""))
+    # A party's code is found once a release (import40: its suppliers are read by the
+    # awards, the contracts and their checks): a reference to a party is the party's code.
+    known = parties.codes if isinstance(parties, Parties) and pid in parties else None
+    if known is not None and pid in known:
+        return known[pid]
     party = parties.get(pid, ref)
     identifier = party.get("identifier") or {}
     candidates = [pid]
@@ -72,6 +109,8 @@ def organisation_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -
             if c.startswith(prefix + "-"):
                 c = f"{ours}-{c[len(prefix) + 1 :]}"
         if _CODE.fullmatch(c):
+            if known is not None:
+                known[pid] = c
             return c
     raise Unmappable(path, f"organisation {pid!r} ({party.get('name', 'no name')}) has no"
                      " identifier the registry records: NL-KVK-########, NL-OIN-####...,"
@@ -91,6 +130,11 @@ class Parties(dict[str, Any]):
     not taken as one across its processes)."""
 
     scope: str
+    codes: dict[str, str]  # party id -> its code, as `organisation_code` found it
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.codes = {}
 
     @classmethod
     def of(cls, compiled: dict[str, Any]) -> Parties:
