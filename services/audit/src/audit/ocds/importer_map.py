@@ -159,8 +159,11 @@ def refused_field(where: str, release: dict[str, Any], exc: ValidationError) -> 
 
 
 def _fact(event: type[DomainEvent], **payload: Any) -> ImportedFact:
-    clean = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in payload.items()}
-    return ImportedFact(event_type=event.event_type, payload=clean)
+    # (`payload` is this call's own dict: its days are made text in place, import40)
+    for k, v in payload.items():
+        if isinstance(v, date):
+            payload[k] = v.isoformat()
+    return ImportedFact(event_type=event.event_type, payload=payload)
 
 
 def map_release(
