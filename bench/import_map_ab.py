@@ -166,13 +166,19 @@ def _block(map_release: Callable[..., Any], kept: Inputs) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="HEAD", help="A's git revision")
+    parser.add_argument(
+        "--head",
+        default=None,
+        help="B's git revision, loaded from git as A is (import40: a module run from exec'd"
+        " source and one imported from its file differ by a few percent, in A's favour)",
+    )
     parser.add_argument("--processes", type=int, default=200)
     parser.add_argument("--blocks", type=int, default=20, help="per side")
     args = parser.parse_args(argv)
     from audit.ocds import importer_map
 
     a_map = load_revision(args.base).map_release
-    b_map = importer_map.map_release
+    b_map = importer_map.map_release if args.head is None else load_revision(args.head).map_release
     kept = inputs(args.processes)
     for each in kept + inputs(0, _fixtures()):  # (the fixtures are only compared)
         if outcome(a_map, each) != outcome(b_map, each):
@@ -195,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(kept)} releases mapped per block, {args.blocks} pairs;"
           f" load {load:.1f} -> {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"A ({args.base}): {per[0]:.1f} us CPU per release (median)")
-    print(f"B (this checkout): {per[1]:.1f} us CPU per release (median)")
+    print(f"B ({args.head or 'this checkout'}): {per[1]:.1f} us CPU per release (median)")
     print(
         f"B/A per pair, median {statistics.median(ratios):.3f}x (B lower in {lower} of"
         f" {len(ratios)})"
