@@ -29,24 +29,11 @@ class Unmappable(ValueError):
         self.reason = reason
 
 
-_NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
-_CACHED = 8192  # each memo below is emptied when it holds this many (a long import's ids)
-_IDENTS: dict[str, str] = {}
-
-
 def ident(value: str) -> str:
-    """An OCDS id as a registry id (letters, digits, '-', '_'; at most 128). Remembered
-    (import40): a release's ids are made again in several places of its mapping."""
-    known = _IDENTS.get(value)
-    if known is not None and type(value) is str:
-        return known
-    cleaned = _NOT_ID.sub("_", value)
+    """An OCDS id as a registry id (letters, digits, '-', '_'; at most 128)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", value)
     if len(cleaned) > 128:
         cleaned = cleaned[:100] + "-" + hashlib.sha256(value.encode()).hexdigest()[:27]
-    if type(value) is str:
-        if len(_IDENTS) >= _CACHED:
-            _IDENTS.clear()
-        _IDENTS[value] = cleaned
     return cleaned
 
 
@@ -59,27 +46,8 @@ def command_id(ocid: str, release_id: str, aggregate: str) -> str:
     return f"import-{digest[:48]}"
 
 
-_DAYS: dict[str, date | None] = {}
-
-
 def day(value: Any) -> date | None:
-    """The calendar date as published (its own offset), or None. Remembered by the text
-    (import40: a release's days are read in several places of its mapping; a date is
-    immutable)."""
-    if type(value) is not str:
-        return _day(value)
-    try:
-        return _DAYS[value]
-    except KeyError:
-        pass
-    found = _day(value)
-    if len(_DAYS) >= _CACHED:
-        _DAYS.clear()
-    _DAYS[value] = found
-    return found
-
-
-def _day(value: Any) -> date | None:
+    """The calendar date as published (its own offset), or None."""
     if not isinstance(value, str) or len(value) < 10:
         return None
     try:
