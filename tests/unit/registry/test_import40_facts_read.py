@@ -1,9 +1,10 @@
-"""import40: the import's decisions read each fact with its event model directly, not through
-`decode` (which lifts a payload of the current version to itself, a copy, before the same
-validation). The events are the ones `decode` gives, for every fact the importer sends for
-the bench's package and the shipped OCDS fixtures; a fact its model refuses is refused as
-before (IMPORT_NOT_APPLICABLE with pydantic's reason). The stored bytes of an import are
-pinned by tests/integration/audit/test_import36_stored_bytes.py."""
+"""import40: `decode` of a payload in its model's current version validates it as given,
+without `upcast`'s copy (nothing to lift); the import's decisions read every fact that way.
+The events are the ones the lift-then-validate reading gives (`upcast` then
+`model_validate`), for every fact the importer sends for the bench's package and the shipped
+OCDS fixtures; a fact its model refuses is refused as before (IMPORT_NOT_APPLICABLE with
+pydantic's reason), its payload left as sent. The stored bytes of an import are pinned by
+tests/integration/audit/test_import36_stored_bytes.py."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from contracts_schema.catalogue import EVENT_TYPES
 from contracts_schema.errors import RuleViolation
 from contracts_schema.registry.commands import ImportedFact, RecordImportedTenderRelease
 from contracts_schema.registry.state import tender
-from contracts_schema.upcasting import decode
+from contracts_schema.upcasting import decode, upcast
 from eventstore.commands import DecisionContext
 from registry.domain.imported import record_imported_tender
 
@@ -37,6 +38,21 @@ def _commands() -> list[Any]:
     return found
 
 
+def _lifted(event_type: str, payload: dict[str, Any]) -> Any:
+    """The reading before import40: lifted to the current version (a copy), validated."""
+    model = EVENT_TYPES[event_type]
+    current = model.schema_version
+    return model.model_validate(upcast(event_type, current, payload, current))
+
+
+def test_decode_of_a_current_payload_is_the_lifted_reading() -> None:
+    payload = _planned()
+    assert decode("TenderPlanned", EVENT_TYPES["TenderPlanned"].schema_version, payload) == (
+        _lifted("TenderPlanned", payload)
+    )
+    assert payload == _planned()  # not changed by the reading
+
+
 def test_each_fact_is_read_as_decode_reads_it() -> None:
     from registry.domain.imported import _facts
 
@@ -46,10 +62,7 @@ def test_each_fact_is_read_as_decode_reads_it() -> None:
         key = "tender_id" if hasattr(command, "tender_id") else "contract_id"
         aggregate = "tender" if key == "tender_id" else "contract"
         read = _facts(command, aggregate, key, getattr(command, key))
-        expected = [
-            decode(f.event_type, EVENT_TYPES[f.event_type].schema_version, f.payload)
-            for f in command.facts
-        ]
+        expected = [_lifted(f.event_type, f.payload) for f in command.facts]
         assert read == expected
         assert [e.model_dump(mode="json") for e in read] == [
             e.model_dump(mode="json") for e in expected

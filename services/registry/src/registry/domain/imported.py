@@ -26,6 +26,7 @@ from contracts_schema.registry.import_events import (
 )
 from contracts_schema.registry.state import ContractState, TenderState, contract, tender
 from contracts_schema.registry.values import NAMED_ONLY_PREFIX, NAMED_SUPPLIER_PREFIX
+from contracts_schema.upcasting import decode
 from registry.domain.award_decide import require_standstill_over, review_pending
 from registry.domain.facts import SigningFacts
 from registry.domain.rules import DecisionInput, standstill_ends_on
@@ -55,10 +56,8 @@ def _facts(
                 "IMPORT_NOT_APPLICABLE", f"facts[{i}]: provenance is recorded by the registry"
             )
         try:
-            # A fact in the current version, read as every event is read (`decode` of it:
-            # lifted from its own version to itself, a copy, then validated; import40: the
-            # copy and the catalogue's second look-up left out).
-            event = model.model_validate(fact.payload)
+            # A fact in the current version, read as every event is read.
+            event = decode(fact.event_type, model.schema_version, fact.payload)
         except ValidationError as exc:
             raise RuleViolation(
                 "IMPORT_NOT_APPLICABLE", f"facts[{i}] ({fact.event_type}): {exc}"
