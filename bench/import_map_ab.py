@@ -86,9 +86,11 @@ async def _accept(subject: str, payload: bytes) -> bytes:
     return json.dumps(one).encode()
 
 
-def inputs(processes: int) -> Inputs:
+def inputs(processes: int, files: tuple[Path, ...] = ()) -> Inputs:
     """Every `map_release` call the importer makes for the bench's package, its arguments
-    copied as they were passed."""
+    copied as they were passed; then those for each of `files` (a package or release as
+    `audit ocds import` reads it: the real feeds shipped as test fixtures, import40), each
+    imported on its own."""
     from audit.ocds import importer
     from audit.ocds.importer_read import read
     from bench.suites.ocds_import import package
@@ -104,11 +106,24 @@ def inputs(processes: int) -> Inputs:
 
     setattr(importer, "map_release", keep)  # noqa: B010
     try:
-        items = list(read(package(processes), "bench"))
-        asyncio.run(importer.import_items(items, _accept, InMemoryEventStore(SystemClock())))
+        sources = [(package(processes), "bench")] if processes else []
+        sources += [(path.read_bytes(), path.stem) for path in files]
+        for data, publisher in sources:
+            items = list(read(data, publisher))
+            store = InMemoryEventStore(SystemClock())
+            asyncio.run(importer.import_items(items, _accept, store))
     finally:
         setattr(importer, "map_release", real)  # noqa: B010
     return kept
+
+
+def outcome(map_release: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What `map_release` makes of `args` (copied first: it must not change them): the
+    commands' JSON forms and the state after, or the refusal's type, path and reason."""
+    try:
+        return _result(map_release(*copy.deepcopy(args)))
+    except ValueError as refused:  # Unmappable, Unrecordable (both of that side's modules)
+        return (type(refused).__name__, getattr(refused, "path", None), str(refused))
 
 
 def _result(mapped: Any) -> tuple[Any, ...]:
@@ -120,7 +135,29 @@ def _result(mapped: Any) -> tuple[Any, ...]:
     )
 
 
+def forget(map_release: Callable[..., Any]) -> None:
+    """Empty a side's `importer_ids` memos of ids and days, so that each block maps its
+    releases as an import run first sees them, not from the block before (import40 tried
+    such memos: warm from the block before they looked 8% faster, emptied they were 4%
+    slower, and were taken out). A revision without them has nothing to empty."""
+    ids = map_release.__globals__["day"].__globals__  # that side's importer_ids
+    for name in ("_DAYS", "_IDENTS"):
+        memo = ids.get(name)
+        if isinstance(memo, dict):
+            memo.clear()
+
+
+FIXTURES = ROOT / "tests/service/data/ocds"
+
+
+def _fixtures() -> tuple[Path, ...]:
+    """The OCDS files shipped as test fixtures: the standard's published examples and a real
+    feed (Portugal's BASE)."""
+    return tuple(sorted(FIXTURES.rglob("*.json")))
+
+
 def _block(map_release: Callable[..., Any], kept: Inputs) -> float:
+    forget(map_release)
     started = time.thread_time()
     for args in kept:
         map_release(*args)
@@ -130,16 +167,22 @@ def _block(map_release: Callable[..., Any], kept: Inputs) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="HEAD", help="A's git revision")
+    parser.add_argument(
+        "--head",
+        default=None,
+        help="B's git revision, loaded from git as A is (import40: a module run from exec'd"
+        " source and one imported from its file differ by a few percent, in A's favour)",
+    )
     parser.add_argument("--processes", type=int, default=200)
     parser.add_argument("--blocks", type=int, default=20, help="per side")
     args = parser.parse_args(argv)
     from audit.ocds import importer_map
 
     a_map = load_revision(args.base).map_release
-    b_map = importer_map.map_release
+    b_map = importer_map.map_release if args.head is None else load_revision(args.head).map_release
     kept = inputs(args.processes)
-    for each in kept:
-        if _result(a_map(*each)) != _result(b_map(*each)):
+    for each in kept + inputs(0, _fixtures()):  # (the fixtures are only compared)
+        if outcome(a_map, each) != outcome(b_map, each):
             raise SystemExit(f"A and B map release {each[0].get('id')!r} differently")
     a: list[float] = []
     b: list[float] = []
@@ -159,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(kept)} releases mapped per block, {args.blocks} pairs;"
           f" load {load:.1f} -> {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"A ({args.base}): {per[0]:.1f} us CPU per release (median)")
-    print(f"B (this checkout): {per[1]:.1f} us CPU per release (median)")
+    print(f"B ({args.head or 'this checkout'}): {per[1]:.1f} us CPU per release (median)")
     print(
         f"B/A per pair, median {statistics.median(ratios):.3f}x (B lower in {lower} of"
         f" {len(ratios)})"

@@ -62,6 +62,11 @@ def instant(value: str) -> datetime:
 
 def organisation_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -> str:
     pid = str(ref.get("id", ""))
+    # A party's code is found once a release (import40: its suppliers are read by the
+    # awards, the contracts and their checks): a reference to a party is the party's code.
+    known = parties.codes if isinstance(parties, Parties) and pid in parties else None
+    if known is not None and pid in known:
+        return known[pid]
     party = parties.get(pid, ref)
     identifier = party.get("identifier") or {}
     candidates = [pid]
@@ -72,6 +77,8 @@ def organisation_code(ref: dict[str, Any], parties: dict[str, Any], path: str) -
             if c.startswith(prefix + "-"):
                 c = f"{ours}-{c[len(prefix) + 1 :]}"
         if _CODE.fullmatch(c):
+            if known is not None:
+                known[pid] = c
             return c
     raise Unmappable(path, f"organisation {pid!r} ({party.get('name', 'no name')}) has no"
                      " identifier the registry records: NL-KVK-########, NL-OIN-####...,"
@@ -91,6 +98,11 @@ class Parties(dict[str, Any]):
     not taken as one across its processes)."""
 
     scope: str
+    codes: dict[str, str]  # party id -> its code, as `organisation_code` found it
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.codes = {}
 
     @classmethod
     def of(cls, compiled: dict[str, Any]) -> Parties:

@@ -159,8 +159,11 @@ def refused_field(where: str, release: dict[str, Any], exc: ValidationError) -> 
 
 
 def _fact(event: type[DomainEvent], **payload: Any) -> ImportedFact:
-    clean = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in payload.items()}
-    return ImportedFact(event_type=event.event_type, payload=clean)
+    # (`payload` is this call's own dict: its days are made text in place, import40)
+    for k, v in payload.items():
+        if isinstance(v, date):
+            payload[k] = v.isoformat()
+    return ImportedFact(event_type=event.event_type, payload=payload)
 
 
 def map_release(
@@ -741,11 +744,13 @@ def _contract(
     new = seen is None
     facts: list[ImportedFact] = []
     status = c.get("status")
+    if seen is None and status not in ("active", "terminated") and not c.get("dateSigned"):
+        return None  # pending: not a contract yet
+    # The contract's days, each read once (import40). None: no end stated (none, or
+    # 9999-12-31), recorded as running on (import33).
+    end, extent = stated_end(period.get("endDate")), stated_end(period.get("maxExtentDate"))
+    signed_day, start_day = day(c.get("dateSigned")), day(period.get("startDate"))
     if seen is None:
-        if status not in ("active", "terminated") and not c.get("dateSigned"):
-            return None  # pending: not a contract yet
-        # None: no end stated (none, or 9999-12-31), recorded as running on (import33).
-        end, extent = stated_end(period.get("endDate")), stated_end(period.get("maxExtentDate"))
         awards = [a for a in compiled.get("awards", []) if a.get("id") == c.get("awardID")]
         award = awards[0] if awards else _recorded_award(c, s, parties)
         if award is not None and not awards:  # stated by an earlier run (import25)
@@ -761,22 +766,21 @@ def _contract(
             code = supplier_code(ref, parties, f"awards[{a}].suppliers[{j}]")
             name = (parties.get(str(ref.get("id"))) or ref).get("name") or code
             suppliers.setdefault(code, {"supplier_id": code, "name": name, "lot_ids": lot_ids})
-        signed = day(c.get("dateSigned")) or today
+        signed = signed_day or today
         facts.append(_fact(rg.ContractSigned, contract_id=cid,
                            kind="framework" if s.framework else "contract", tender_id=tid,
                            lot_ids=lot_ids, contracting_authority=s.authority,
                            suppliers=list(suppliers.values()), signed_on=signed,
-                           start_date=day(period.get("startDate")) or signed,
+                           start_date=start_day or signed,
                            end_date=end or OPEN_END, max_extent_date=extent, value=lift_euro(eur),
                            title=c.get("title") or None,
-                           **_unstated(c, period)))  # fmt: skip
+                           **_unstated(signed_day, start_day, end)))  # fmt: skip
         seen = {"end": end, "extent": extent, "value": eur,
-                "status": "active", "signed": day(c.get("dateSigned")),
-                "start": day(period.get("startDate")),  # None: not stated (review18a)
+                "status": "active", "signed": signed_day,
+                "start": start_day,  # None: not stated (review18a)
                 "suppliers": tuple(sorted(suppliers))}  # fmt: skip
     else:
         change: dict[str, Any] = {}
-        end, extent = stated_end(period.get("endDate")), stated_end(period.get("maxExtentDate"))
         # A changed end is amended; an end first stated is restated (import33).
         if end is not None and seen["end"] is not None and end != seen["end"]:
             change["new_end_date"] = seen["end"] = end
@@ -789,7 +793,9 @@ def _contract(
             summary = f"changed in published release {rid}"
             facts.append(_fact(rg.ContractAmended, contract_id=cid, amended_on=today,
                                summary=summary, **change))  # fmt: skip
-        restated = _contract_restatement(c, seen, release, end, extent, eur)
+        restated = _contract_restatement(
+            c, seen, release, (signed_day, start_day, end), extent, eur
+        )
         if restated:
             facts.append(_fact(rg.ContractRestated, contract_id=cid, restated_on=today,
                                **restated))  # fmt: skip
@@ -803,19 +809,19 @@ def _contract(
     return (cid, facts) if facts else None
 
 
-def _unstated(c: dict[str, Any], period: dict[str, Any]) -> dict[str, bool]:
+def _unstated(signed: date | None, start: date | None, end: date | None) -> dict[str, bool]:
     """The marks of a signing day, start or end the source does not state (review18a;
-    the end: import33)."""
-    return {**({} if day(c.get("dateSigned")) else {"signed_on_stated": False}),
-            **({} if day(period.get("startDate")) else {"start_stated": False}),
-            **({} if stated_end(period.get("endDate")) else {"end_stated": False})}  # fmt: skip
+    the end: import33), from the contract's days as read (`day`, `stated_end`)."""
+    return {**({} if signed else {"signed_on_stated": False}),
+            **({} if start else {"start_stated": False}),
+            **({} if end else {"end_stated": False})}  # fmt: skip
 
 
 def _contract_restatement(
     c: dict[str, Any],
     seen: dict[str, Any],
     release: dict[str, Any],
-    end: date | None,
+    days: tuple[date | None, date | None, date | None],
     extent: date | None,
     eur: Any,
 ) -> dict[str, Any]:
@@ -828,7 +834,7 @@ def _contract_restatement(
     mine = next((x for x in release.get("contracts") or []
                  if isinstance(x, dict) and x.get("id") == c.get("id")), None)  # fmt: skip
     changes: dict[str, Any] = {}
-    signed, begins = day(c.get("dateSigned")), day((c.get("period") or {}).get("startDate"))
+    signed, begins, end = days  # the contract's signing day, start and end, as read
     if states(mine, "dateSigned") and signed != seen["signed"]:
         if signed is None:  # no longer stated: the day stays recorded, not stated (import30)
             changes["signed_on_cleared"] = True
