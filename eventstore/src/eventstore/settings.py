@@ -160,6 +160,7 @@ class NatsSettings(BaseSettings):
 
 HEARTBEAT_ENV = "GT_PROJECTION_HEARTBEAT_SECONDS"
 DEFAULT_HEARTBEAT = 5.0  # seconds (eventstore.projection_news.HEARTBEAT)
+AUDIT_NICENESS_ENV = "GT_AUDIT_PROJECTOR_NICENESS"  # bootstrap.projector_child.audit_niceness
 
 
 class ProjectionSettings(BaseSettings):
@@ -176,6 +177,14 @@ class ProjectionSettings(BaseSettings):
         le=60,
         description="Seconds between an idle projector's announcements; a follower that hears"
         " nothing for three of them reports the projector (0.2 to 60).",
+    )
+    # Read by the audit's projector process (bootstrap.projector_child); here so that make
+    # run's and `serve projector`'s checks refuse a bad one before anything starts (fresh24).
+    audit_projector_niceness: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description="How much nicer (os.nice) the audit's projector runs than the rest (0 to 19).",
     )
 
 

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +110,46 @@ async def test_the_niceness_reaches_the_projector_processes(
     for projector in made:  # no process behind them: not the system's to kill
         Child._started.discard(projector)
     assert spawned == [{"GT_DATA_DIR": "/x", AUDIT_NICENESS_ENV: "0"}, {"GT_DATA_DIR": "/x"}]
+
+
+def test_make_run_names_a_bad_niceness_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A ProjectionSettings field (s46's read): make run's up-front check names it, as every
+    other setting, instead of the audit projector refusing it at its start, then again at
+    each of its restarts."""
+    import bootstrap.__main__ as make_run
+
+    monkeypatch.setenv("GT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv(AUDIT_NICENESS_ENV, "20")
+
+    def run() -> None:
+        raise AssertionError("make run started with a bad niceness")
+
+    monkeypatch.setattr(make_run, "run", run)
+    with pytest.raises(SystemExit) as stopped:
+        make_run.main([])
+    line = str(stopped.value.code)
+    assert line.startswith(f"error: bad setting: {AUDIT_NICENESS_ENV}: "), line
+    assert "\n" not in line
+
+
+def test_serve_projector_names_a_bad_niceness_before_it_connects(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import bootstrap.projector
+    import bootstrap.serve
+
+    def went_on(*args: object) -> int:
+        raise AssertionError("the projector went on with a bad niceness")
+
+    monkeypatch.setattr(bootstrap.projector, "run_process", went_on)
+    monkeypatch.setenv("GT_DATABASE_URL", f"sqlite:///{tmp_path / 'r.db'}")
+    monkeypatch.setenv(AUDIT_NICENESS_ENV, "ten")
+    monkeypatch.setattr(sys, "argv", ["bootstrap.serve", "projector", "--read-models", "audit"])
+    with pytest.raises(SystemExit) as ended:
+        bootstrap.serve.main()
+    assert ended.value.code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"bad configuration: {AUDIT_NICENESS_ENV}: "), lines

@@ -19,11 +19,18 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from pydantic import ValidationError
 
 from bootstrap.children import START_TIMEOUT, Child, ChildFailed
 from eventstore.projection import PREPARE_AHEAD_ENV, ProjectionRunner
-from eventstore.settings import HEARTBEAT_ENV
+from eventstore.settings import (
+    AUDIT_NICENESS_ENV,
+    HEARTBEAT_ENV,
+    ProjectionSettings,
+    setting_problems,
+)
 from eventstore.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -38,23 +45,21 @@ RESTART_PAUSE = 1.0  # seconds before the first restart of a window; doubled for
 # waits for it; `entitiesAsOf` waits for its present, so that waits longer). Default 0 (as
 # the others): fresh24's pairs at load 16-32 did not show it better (bench/findings.md); a
 # quiet A/B decides. 0..19.
-AUDIT_NICENESS_ENV = "GT_AUDIT_PROJECTOR_NICENESS"
-AUDIT_NICENESS = 0
+AUDIT_NICENESS: int = ProjectionSettings.model_fields["audit_projector_niceness"].default
 
 
-def audit_niceness(environ: dict[str, str] | None = None) -> int:
+def audit_niceness(environ: Mapping[str, str] | None = None) -> int:
     """The niceness the audit's projector adds to its own (GT_AUDIT_PROJECTOR_NICENESS,
-    default AUDIT_NICENESS); a value that is not a whole number in 0..19 is refused by name."""
+    ProjectionSettings' field, default AUDIT_NICENESS); a value that is not a whole number in
+    0..19 is refused by name (ValueError)."""
     given = (os.environ if environ is None else environ).get(AUDIT_NICENESS_ENV)
     if given is None:
         return AUDIT_NICENESS
     try:
-        value = int(given.strip())
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 19:
-        raise ValueError(f"{AUDIT_NICENESS_ENV} must be a whole number in 0..19, not {given!r}")
-    return value
+        checked = ProjectionSettings.model_validate({"audit_projector_niceness": given})
+    except ValidationError as exc:
+        raise ValueError("; ".join(setting_problems(exc))) from exc
+    return checked.audit_projector_niceness
 
 
 class ProjectorProcess(Child):
